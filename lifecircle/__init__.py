@@ -1,0 +1,2 @@
+"""lifecircle"""
+from ._version import __version__

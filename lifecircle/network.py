@@ -1,0 +1,482 @@
+"""The walking network as compact arrays: a symmetric CSR graph plus an edge table.
+
+Nodes are the junctions and ends of walkable ways; an edge is the stretch of one way between two
+of them, with its full geometry, so the graph is exactly as long as the streets (the same
+topology an osmnx-simplified graph has, without its per-node dictionaries). Walking ignores
+one-way tags, so the CSR holds both directions of every edge.
+
+Edge lengths are geodesic (WGS 84 ellipsoid) sums over the way's segments; geometry is kept in a
+local UTM projection for snapping and output. A position along an edge is measured as a share of
+the projected geometry and scaled to the geodesic length, so lengths stay exact to the
+millimetre wherever the projection distorts.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pyproj
+import scipy.sparse as sp
+
+from ._errors import InputError
+
+if TYPE_CHECKING:
+    import geopandas as gpd
+    import networkx as nx
+
+    from .sources.osm import OSMData
+
+__all__ = ["WalkNetwork", "local_crs"]
+
+log = logging.getLogger(__name__)
+
+_GEOD = pyproj.Geod(ellps="WGS84")
+
+
+def local_crs(lon: np.ndarray, lat: np.ndarray) -> pyproj.CRS:
+    """The UTM zone CRS (metres) for the centre of these WGS 84 coordinates."""
+    from pyproj.aoi import AreaOfInterest
+    from pyproj.database import query_utm_crs_info
+
+    lon = lon[np.isfinite(lon)]
+    lat = lat[np.isfinite(lat)]
+    west, east = float(lon.min()), float(lon.max())
+    south, north = float(lat.min()), float(lat.max())
+    # the zone of the centre point, as GeoDataFrame.estimate_utm_crs chooses it
+    cx, cy = (west + east) / 2, (south + north) / 2
+    infos = query_utm_crs_info(
+        datum_name="WGS 84", area_of_interest=AreaOfInterest(cx, cy, cx, cy)
+    )
+    if not infos:
+        raise InputError(f"no UTM zone found for the network centre ({cx:.5f}, {cy:.5f})")
+    return pyproj.CRS.from_epsg(int(infos[0].code))
+
+
+@dataclass(eq=False)
+class WalkNetwork:
+    """A walking network: nodes, undirected edges with geometry, and a symmetric CSR.
+
+    Attributes
+    ----------
+    crs
+        Projected CRS (metres) of ``x``, ``y`` and the edge coordinates.
+    node_id
+        OSM (or caller-given) id per node, ``int64``.
+    x, y
+        Projected node coordinates.
+    edge_u, edge_v
+        Node indices of each edge's ends (the geometry runs from ``u`` to ``v``).
+    edge_key
+        0, 1, ... for parallel edges between the same pair of nodes.
+    edge_length_m
+        Walking length of each edge in metres.
+    edge_coords, edge_ptr
+        All edge vertices (projected), and each edge's slice of them.
+    """
+
+    crs: pyproj.CRS
+    node_id: np.ndarray
+    x: np.ndarray
+    y: np.ndarray
+    edge_u: np.ndarray
+    edge_v: np.ndarray
+    edge_key: np.ndarray
+    edge_length_m: np.ndarray
+    edge_coords: np.ndarray
+    edge_ptr: np.ndarray
+    edge_way_id: np.ndarray | None = None
+    edge_highway: np.ndarray | None = None
+    edge_name: np.ndarray | None = None
+    stats: dict[str, Any] = field(default_factory=dict)
+
+    # -- sizes ------------------------------------------------------------------------------
+    @property
+    def n_nodes(self) -> int:
+        return int(self.node_id.shape[0])
+
+    @property
+    def n_edges(self) -> int:
+        return int(self.edge_u.shape[0])
+
+    def __repr__(self) -> str:
+        return (f"WalkNetwork({self.n_nodes} nodes, {self.n_edges} edges, "
+                f"{self.edge_length_m.sum() / 1000:.1f} km, {self.crs.to_string()})")
+
+    # -- graph arrays -------------------------------------------------------------------------
+    @cached_property
+    def csr(self) -> sp.csr_matrix:
+        """Symmetric adjacency in metres; parallel edges collapse to the shortest.
+
+        Self-loops are left out (they never shorten a path). Explicit zeros are kept: a
+        zero-length edge is a real connection.
+        """
+        keep = self.edge_u != self.edge_v
+        u = self.edge_u[keep]
+        v = self.edge_v[keep]
+        w = self.edge_length_m[keep]
+        src = np.concatenate([u, v])
+        dst = np.concatenate([v, u])
+        wt = np.concatenate([w, w])
+        # sort by (src, dst, weight) and keep the first of each (src, dst): the shortest
+        order = np.lexsort((wt, dst, src))
+        src, dst, wt = src[order], dst[order], wt[order]
+        first = np.ones(src.shape[0], dtype=bool)
+        first[1:] = (src[1:] != src[:-1]) | (dst[1:] != dst[:-1])
+        src, dst, wt = src[first], dst[first], wt[first]
+        n = self.n_nodes
+        indptr = np.zeros(n + 1, dtype=np.int64)
+        np.cumsum(np.bincount(src, minlength=n), out=indptr[1:])
+        index_dtype = np.int32 if n < 2**31 - 1 else np.int64
+        return sp.csr_matrix(
+            (wt.astype(np.float64), dst.astype(index_dtype), indptr.astype(index_dtype)),
+            shape=(n, n),
+        )
+
+    @cached_property
+    def geometries(self) -> np.ndarray:
+        """Edge geometries as a shapely array (projected), built on first use."""
+        import shapely
+
+        counts = np.diff(self.edge_ptr)
+        return shapely.linestrings(self.edge_coords, indices=np.repeat(
+            np.arange(self.n_edges), counts))
+
+    @cached_property
+    def components(self) -> np.ndarray:
+        """Connected-component label per node (largest component first is not implied)."""
+        from scipy.sparse.csgraph import connected_components
+
+        _, labels = connected_components(self.csr, directed=False)
+        return labels
+
+    # -- tables -----------------------------------------------------------------------------
+    def edges_gdf(self) -> gpd.GeoDataFrame:
+        """The edge table (``u``, ``v``, ``key``, ``length_m``, ...) as a GeoDataFrame."""
+        import geopandas as gpd
+
+        data: dict[str, Any] = {
+            "edge_id": np.arange(self.n_edges, dtype=np.int64),
+            "u": self.node_id[self.edge_u],
+            "v": self.node_id[self.edge_v],
+            "key": self.edge_key.astype(np.int64),
+            "length_m": self.edge_length_m,
+        }
+        if self.edge_way_id is not None:
+            data["osm_way_id"] = self.edge_way_id
+        if self.edge_highway is not None:
+            data["highway"] = self.edge_highway
+        if self.edge_name is not None:
+            data["name"] = self.edge_name
+        return gpd.GeoDataFrame(data, geometry=self.geometries, crs=self.crs)
+
+    def nodes_gdf(self) -> gpd.GeoDataFrame:
+        import geopandas as gpd
+
+        return gpd.GeoDataFrame(
+            {"node_id": self.node_id},
+            geometry=gpd.points_from_xy(self.x, self.y),
+            crs=self.crs,
+        )
+
+    # -- construction -------------------------------------------------------------------------
+    @classmethod
+    def from_osm(cls, data: OSMData) -> WalkNetwork:
+        """Build the network from the walkable ways of one pass over an OSM file."""
+        refs = data.refs
+        lon = data.ref_lon
+        lat = data.ref_lat
+        way_of_ref = np.repeat(np.arange(len(data.way_ids)), np.diff(data.way_ptr))
+        valid = np.isfinite(lon) & np.isfinite(lat)
+        # Runs: maximal stretches of valid references within one way. A way that references
+        # nodes missing from a clipped extract is cut there, never dropped whole.
+        prev_same = np.zeros(refs.shape[0], dtype=bool)
+        prev_same[1:] = (way_of_ref[1:] == way_of_ref[:-1]) & valid[:-1]
+        starts_run = valid & ~prev_same
+        run_id = np.cumsum(starts_run) - 1
+        run_id = np.where(valid, run_id, -1)
+        keep = valid.copy()
+        # drop runs with a single reference (no segment)
+        if keep.any():
+            run_len = np.bincount(run_id[keep])
+            keep &= np.where(valid, run_len[np.maximum(run_id, 0)] >= 2, False)
+        refs, lon, lat, run_id, way_of_ref = (
+            refs[keep], lon[keep], lat[keep], run_id[keep], way_of_ref[keep])
+        if refs.size == 0:
+            raise InputError(f"{data.path}: no walkable way has two nodes inside the extract")
+        # renumber runs 0..R-1
+        _, run_id = np.unique(run_id, return_inverse=True)
+        n = refs.shape[0]
+        first_of_run = np.ones(n, dtype=bool)
+        first_of_run[1:] = run_id[1:] != run_id[:-1]
+        last_of_run = np.ones(n, dtype=bool)
+        last_of_run[:-1] = run_id[1:] != run_id[:-1]
+
+        # split points: run ends and every node used more than once (junctions, loops)
+        uniq, inverse, counts = np.unique(refs, return_inverse=True, return_counts=True)
+        split = first_of_run | last_of_run | (counts[inverse] > 1)
+        split_pos = np.flatnonzero(split)
+        same_run = run_id[split_pos[1:]] == run_id[split_pos[:-1]]
+        e_start = split_pos[:-1][same_run]
+        e_end = split_pos[1:][same_run]
+
+        # geodesic segment lengths, summed per edge through a cumulative sum
+        seg = np.zeros(n, dtype=np.float64)
+        seg_ok = ~last_of_run
+        idx = np.flatnonzero(seg_ok)
+        if idx.size:
+            _, _, dist = _GEOD.inv(lon[idx], lat[idx], lon[idx + 1], lat[idx + 1])
+            seg[idx] = dist
+        cum = np.concatenate([[0.0], np.cumsum(seg)])
+        length = cum[e_end] - cum[e_start]
+
+        crs = local_crs(lon, lat)
+        to_local = pyproj.Transformer.from_crs(4326, crs, always_xy=True)
+        px, py = to_local.transform(lon, lat)
+
+        # edge vertices: refs[e_start .. e_end] inclusive for each edge
+        counts_e = e_end - e_start + 1
+        ptr = np.zeros(counts_e.shape[0] + 1, dtype=np.int64)
+        np.cumsum(counts_e, out=ptr[1:])
+        vertex = np.repeat(e_start - ptr[:-1], counts_e) + np.arange(ptr[-1])
+        coords = np.column_stack([px[vertex], py[vertex]])
+
+        node_osm = uniq
+        u = inverse[e_start]
+        v = inverse[e_end]
+        used = np.zeros(node_osm.shape[0], dtype=bool)
+        used[u] = True
+        used[v] = True
+        new_index = np.cumsum(used) - 1
+        node_pos = np.zeros(node_osm.shape[0], dtype=np.int64)
+        # a representative reference position for each node, for its coordinates
+        node_pos[inverse[::-1]] = np.arange(n)[::-1]
+        nodes = np.flatnonzero(used)
+        way_idx = way_of_ref[e_start]
+        net = cls(
+            crs=crs,
+            node_id=node_osm[nodes],
+            x=px[node_pos[nodes]],
+            y=py[node_pos[nodes]],
+            edge_u=new_index[u].astype(np.int32 if nodes.size < 2**31 - 1 else np.int64),
+            edge_v=new_index[v].astype(np.int32 if nodes.size < 2**31 - 1 else np.int64),
+            edge_key=np.zeros(u.shape[0], dtype=np.int32),
+            edge_length_m=length,
+            edge_coords=coords,
+            edge_ptr=ptr,
+            edge_way_id=data.way_ids[way_idx],
+            edge_highway=np.asarray(data.way_highway, dtype=object)[way_idx],
+            edge_name=np.asarray(data.way_name, dtype=object)[way_idx],
+            stats=dict(data.stats),
+        )
+        net._assign_keys()
+        return net
+
+    def _assign_keys(self) -> None:
+        """Number parallel edges between the same unordered node pair 0, 1, 2, ..."""
+        a = np.minimum(self.edge_u, self.edge_v).astype(np.int64)
+        b = np.maximum(self.edge_u, self.edge_v).astype(np.int64)
+        order = np.lexsort((np.arange(a.shape[0]), b, a))
+        a_s, b_s = a[order], b[order]
+        new_group = np.ones(order.shape[0], dtype=bool)
+        new_group[1:] = (a_s[1:] != a_s[:-1]) | (b_s[1:] != b_s[:-1])
+        group_start = np.maximum.accumulate(np.where(new_group, np.arange(order.shape[0]), 0))
+        keys = np.empty(order.shape[0], dtype=np.int32)
+        keys[order] = np.arange(order.shape[0]) - group_start
+        self.edge_key = keys
+
+    @classmethod
+    def from_arrays(
+        cls,
+        *,
+        crs: Any,
+        node_id: np.ndarray,
+        x: np.ndarray,
+        y: np.ndarray,
+        edge_u: np.ndarray,
+        edge_v: np.ndarray,
+        edge_length_m: np.ndarray | None = None,
+        edge_coords: np.ndarray | None = None,
+        edge_ptr: np.ndarray | None = None,
+    ) -> WalkNetwork:
+        """Build a network from plain arrays (straight edges unless coordinates are given).
+
+        ``edge_u``/``edge_v`` are node indices. Lengths default to the straight-line length
+        of the geometry in the projected CRS.
+        """
+        import shapely
+
+        node_id = np.asarray(node_id, dtype=np.int64)
+        edge_u = np.asarray(edge_u, dtype=np.int32)
+        edge_v = np.asarray(edge_v, dtype=np.int32)
+        if edge_coords is None:
+            edge_coords = np.empty((2 * edge_u.shape[0], 2), dtype=np.float64)
+            edge_coords[0::2, 0] = x[edge_u]
+            edge_coords[0::2, 1] = y[edge_u]
+            edge_coords[1::2, 0] = x[edge_v]
+            edge_coords[1::2, 1] = y[edge_v]
+            edge_ptr = np.arange(0, 2 * edge_u.shape[0] + 1, 2, dtype=np.int64)
+        assert edge_ptr is not None
+        net = cls(
+            crs=pyproj.CRS.from_user_input(crs),
+            node_id=node_id,
+            x=np.asarray(x, dtype=np.float64),
+            y=np.asarray(y, dtype=np.float64),
+            edge_u=edge_u,
+            edge_v=edge_v,
+            edge_key=np.zeros(edge_u.shape[0], dtype=np.int32),
+            edge_length_m=np.zeros(edge_u.shape[0]),
+            edge_coords=np.asarray(edge_coords, dtype=np.float64),
+            edge_ptr=np.asarray(edge_ptr, dtype=np.int64),
+        )
+        if edge_length_m is None:
+            edge_length_m = shapely.length(net.geometries)
+        net.edge_length_m = np.asarray(edge_length_m, dtype=np.float64)
+        net._assign_keys()
+        return net
+
+    # -- networkx interop ---------------------------------------------------------------------
+    def to_networkx(self) -> nx.MultiGraph:
+        """An undirected ``networkx.MultiGraph`` with ``x``, ``y``, ``length`` and ``geometry``.
+
+        Node keys are the node ids; edge keys are the network's keys. Use it for interop and
+        as a test oracle, not for computation (it costs about 2 KB per node).
+        """
+        import networkx as nx
+
+        g = nx.MultiGraph(crs=self.crs.to_string())
+        for i in range(self.n_nodes):
+            g.add_node(int(self.node_id[i]), x=float(self.x[i]), y=float(self.y[i]))
+        geoms = self.geometries
+        for e in range(self.n_edges):
+            g.add_edge(
+                int(self.node_id[self.edge_u[e]]), int(self.node_id[self.edge_v[e]]),
+                key=int(self.edge_key[e]), length=float(self.edge_length_m[e]),
+                geometry=geoms[e],
+            )
+        return g
+
+    @classmethod
+    def from_networkx(cls, graph: nx.Graph, *, crs: Any = None, where: str = "graph") -> WalkNetwork:
+        """Build a network from a networkx graph with node ``x``/``y`` and edge ``length``.
+
+        Directed graphs (osmnx's ``MultiDiGraph``) are made undirected: walking ignores one-way
+        tags. A graph in WGS 84 (``crs`` EPSG:4326, as osmnx returns it) is projected to the local
+        UTM zone, with geodesic lengths where an edge has no ``length``.
+        """
+        import shapely
+
+        crs = crs or graph.graph.get("crs")
+        if crs is None:
+            raise InputError(f"{where}: the graph has no 'crs' attribute; pass crs=...")
+        crs = pyproj.CRS.from_user_input(crs)
+        nodes = list(graph.nodes)
+        try:
+            xs = np.array([float(graph.nodes[n]["x"]) for n in nodes])
+            ys = np.array([float(graph.nodes[n]["y"]) for n in nodes])
+        except KeyError:
+            raise InputError(
+                f"{where}: nodes need 'x' and 'y' attributes (node {nodes[0]!r} has "
+                f"{sorted(graph.nodes[nodes[0]])}); export the graph with coordinates"
+            ) from None
+        except (TypeError, ValueError):
+            raise InputError(f"{where}: node 'x'/'y' attributes must be numbers") from None
+        index = {n: i for i, n in enumerate(nodes)}
+        try:
+            node_id = np.array([int(n) for n in nodes], dtype=np.int64)
+        except (TypeError, ValueError):
+            node_id = np.arange(len(nodes), dtype=np.int64)
+        seen: set[tuple[Any, Any, Any]] = set()
+        us: list[int] = []
+        vs: list[int] = []
+        lengths: list[float] = []
+        geoms: list[Any] = []
+        directed = graph.is_directed()
+        edge_iter = graph.edges(keys=True, data=True) if graph.is_multigraph() else (
+            (a, b, 0, d) for a, b, d in graph.edges(data=True))
+        for a, b, k, d in edge_iter:
+            if directed:
+                # an osmnx two-way street appears as (a, b, k) and (b, a, k): keep one
+                ident = (min(a, b, key=str), max(a, b, key=str), k)
+                if ident in seen and a != b:
+                    continue
+                seen.add(ident)
+            us.append(index[a])
+            vs.append(index[b])
+            geom = d.get("geometry")
+            if isinstance(geom, str):
+                geom = shapely.from_wkt(geom)
+            if geom is None:
+                geom = shapely.linestrings([[xs[index[a]], ys[index[a]]],
+                                            [xs[index[b]], ys[index[b]]]])
+            elif not _starts_at(geom, xs[index[a]], ys[index[a]]):
+                geom = shapely.reverse(geom)
+            geoms.append(geom)
+            length = d.get("length")
+            lengths.append(float(length) if length is not None else float("nan"))
+        geom_arr = np.asarray(geoms, dtype=object)
+        length_arr = np.asarray(lengths)
+        if crs.is_geographic:
+            lonlat_coords, lonlat_idx = shapely.get_coordinates(geom_arr, return_index=True)
+            missing = ~np.isfinite(length_arr)
+            if missing.any():
+                seg = np.zeros(lonlat_coords.shape[0])
+                same = lonlat_idx[1:] == lonlat_idx[:-1]
+                _, _, d_ = _GEOD.inv(lonlat_coords[:-1, 0], lonlat_coords[:-1, 1],
+                                     lonlat_coords[1:, 0], lonlat_coords[1:, 1])
+                seg[:-1] = np.where(same, d_, 0.0)
+                per_edge = np.bincount(lonlat_idx, weights=seg, minlength=len(geoms))
+                length_arr = np.where(missing, per_edge, length_arr)
+            local = local_crs(xs, ys)
+            tf = pyproj.Transformer.from_crs(crs, local, always_xy=True)
+            xs, ys = tf.transform(xs, ys)
+            px, py = tf.transform(lonlat_coords[:, 0], lonlat_coords[:, 1])
+            coords = np.column_stack([px, py])
+            counts = np.bincount(lonlat_idx, minlength=len(geoms))
+            crs = local
+        else:
+            coords, idx = shapely.get_coordinates(geom_arr, return_index=True)
+            counts = np.bincount(idx, minlength=len(geoms))
+            missing = ~np.isfinite(length_arr)
+            if missing.any():
+                length_arr = np.where(missing, shapely.length(geom_arr), length_arr)
+        ptr = np.zeros(len(geoms) + 1, dtype=np.int64)
+        np.cumsum(counts, out=ptr[1:])
+        return cls.from_arrays(
+            crs=crs, node_id=node_id, x=np.asarray(xs), y=np.asarray(ys),
+            edge_u=np.asarray(us), edge_v=np.asarray(vs), edge_length_m=length_arr,
+            edge_coords=coords, edge_ptr=ptr,
+        )
+
+    @classmethod
+    def from_graphml(cls, path: str) -> WalkNetwork:
+        """Read a GraphML file (osmnx's or another tool's) with node ``x``/``y`` and a crs."""
+        from pathlib import Path
+
+        from ._errors import InputFileError
+
+        p = Path(path)
+        if not p.is_file():
+            raise InputFileError(p, "file not found", "check the path")
+        try:
+            import osmnx as ox
+
+            graph = ox.load_graphml(p)
+        except Exception as exc:  # osmnx/networkx raise many types on malformed GraphML
+            raise InputFileError(p, f"could not be read as GraphML ({type(exc).__name__}: "
+                                 f"{exc})", "export the graph again with osmnx.save_graphml") \
+                from None
+        if graph.number_of_nodes() == 0:
+            raise InputFileError(p, "the graph has no nodes", "export a non-empty graph")
+        return cls.from_networkx(graph, where=str(p))
+
+
+def _starts_at(geom: Any, x: float, y: float) -> bool:
+    import shapely
+
+    first = shapely.get_coordinates(geom)[0]
+    last = shapely.get_coordinates(geom)[-1]
+    return bool((first[0] - x) ** 2 + (first[1] - y) ** 2 <= (last[0] - x) ** 2 + (last[1] - y) ** 2)

@@ -1,0 +1,2 @@
+from .profile import *  # noqa: F403
+from .profile import profile_from_dict  # noqa: F401

@@ -1,0 +1,365 @@
+"""Read OpenStreetMap data: local files (pyosmium), GraphML and online download (osmnx).
+
+One pass over a local file collects everything a run needs: walkable ways with node
+coordinates, points of interest (tagged nodes and areas), residential land use, buildings and
+gates. pyosmium (libosmium) reads ``.osm.pbf``, ``.osm``, ``.osm.gz`` and ``.osm.bz2``; it was
+measured fastest of pyosmium, pyrosm and ``osmnx.graph_from_xml`` on the shared extracts (see
+``scripts/benchmark.py --loaders``). osmnx is imported lazily: it is only needed for online
+download and GraphML.
+"""
+
+from __future__ import annotations
+
+import bz2
+import gzip
+import logging
+from collections import Counter
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .._errors import InputError, InputFileError
+
+__all__ = [
+    "OSMData",
+    "is_walkable",
+    "read_osm",
+]
+
+log = logging.getLogger(__name__)
+
+#: highway values a pedestrian may use (where foot access is not denied).
+WALKABLE_HIGHWAYS = frozenset({
+    "footway", "path", "pedestrian", "steps", "living_street", "residential", "service",
+    "unclassified", "tertiary", "tertiary_link", "secondary", "secondary_link", "primary",
+    "primary_link", "track", "cycleway", "crossing", "bridleway", "corridor", "road",
+    "sidewalk", "elevator",
+})
+#: highway values walkable only when foot access is explicitly allowed.
+FOOT_ONLY_IF_ALLOWED = frozenset({"motorway", "motorway_link", "trunk", "trunk_link"})
+_FOOT_ALLOWED = frozenset({"yes", "designated", "permissive", "official"})
+_ACCESS_DENIED = frozenset({"private", "no", "military", "agricultural", "forestry"})
+
+#: keys that make a node or area a point-of-interest candidate.
+POI_KEYS = frozenset({
+    "amenity", "shop", "leisure", "healthcare", "social_facility", "sport", "office",
+    "public_transport", "railway", "tourism", "craft", "name",
+})
+#: building values that are residential (used for population and block fallbacks).
+RESIDENTIAL_BUILDINGS = frozenset({
+    "residential", "apartments", "house", "detached", "semidetached_house", "terrace",
+    "dormitory", "bungalow", "farm", "cabin", "static_caravan", "houseboat",
+})
+#: building values that are clearly not homes.
+NON_RESIDENTIAL_BUILDINGS = frozenset({
+    "commercial", "retail", "industrial", "warehouse", "office", "school", "university",
+    "college", "kindergarten", "hospital", "church", "cathedral", "chapel", "mosque",
+    "temple", "shrine", "synagogue", "public", "civic", "government", "train_station",
+    "transportation", "garage", "garages", "parking", "roof", "shed", "hut", "service",
+    "construction", "supermarket", "hotel", "sports_hall", "stadium", "barn", "greenhouse",
+    "kiosk", "toilets", "bunker", "ruins", "hangar", "carport", "fire_station",
+})
+
+
+def is_walkable(tags: Mapping[str, str]) -> bool:
+    """Whether a way with these tags can be walked (one-way tags never bind pedestrians)."""
+    highway = tags.get("highway")
+    if highway is None or tags.get("area") == "yes":
+        return False
+    foot = tags.get("foot", "")
+    if foot == "no" or foot == "use_sidepath":
+        return False
+    if highway in FOOT_ONLY_IF_ALLOWED:
+        return foot in _FOOT_ALLOWED
+    if highway not in WALKABLE_HIGHWAYS:
+        return False
+    if tags.get("access") in _ACCESS_DENIED and foot not in _FOOT_ALLOWED:
+        return False
+    return tags.get("service") != "private" or foot in _FOOT_ALLOWED
+
+
+@dataclass
+class OSMData:
+    """What one pass over an OSM file yields (coordinates in WGS 84)."""
+
+    path: str
+    #: walkable ways: OSM way id, highway value and name per way
+    way_ids: np.ndarray
+    way_highway: list[str]
+    way_name: list[str]
+    #: node references of all walkable ways, concatenated; ``way_ptr`` slices them per way
+    refs: np.ndarray
+    way_ptr: np.ndarray
+    #: longitude and latitude per reference (NaN where the node is missing from the extract)
+    ref_lon: np.ndarray
+    ref_lat: np.ndarray
+    #: points of interest: (osm_type, osm_id, lon, lat, tags, wkb or None)
+    pois: list[tuple[str, int, float, float, dict[str, str], bytes | None]]
+    #: residential land-use polygons as WKB (WGS 84), with their OSM ids
+    landuse: list[tuple[str, int, bytes]]
+    #: buildings as WKB with (osm_type, osm_id, building value, levels tag or None)
+    buildings: list[tuple[str, int, str, str | None, bytes]]
+    #: gates and entrances (osm_id, lon, lat, tags)
+    gates: list[tuple[int, float, float, dict[str, str]]]
+    #: counts for the run metadata: highway values seen, ways cut, broken areas
+    stats: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def highway_counts(self) -> Counter[str]:
+        return Counter(self.stats.get("highway_seen", {}))
+
+
+_MAGIC = {
+    b"\x1f\x8b": "gzip",
+    b"BZ": "bzip2",
+}
+
+
+def _sniff(path: Path) -> None:
+    """Refuse files that cannot be OSM data before handing them to the C++ reader."""
+    if not path.exists():
+        raise InputFileError(path, "file not found", "check the path")
+    if path.is_dir():
+        raise InputFileError(path, "is a directory, not an OSM file",
+                             "give a .osm.pbf, .osm, .osm.gz, .osm.bz2 or .graphml file")
+    try:
+        size = path.stat().st_size
+        with path.open("rb") as fh:
+            head = fh.read(4096)
+    except OSError as exc:
+        raise InputFileError(path, f"cannot be read ({exc.strerror})",
+                             "check the file's permissions") from None
+    if size == 0:
+        raise InputFileError(path, "file is empty (0 bytes)",
+                             "download or export the extract again")
+    name = path.name.lower()
+    if name.endswith((".osm", ".xml", ".osm.gz", ".osm.bz2", ".xml.gz", ".xml.bz2")):
+        text = head
+        try:
+            if head[:2] == b"\x1f\x8b":
+                with gzip.open(path, "rb") as fh:
+                    text = fh.read(4096)
+            elif head[:2] == b"BZ":
+                with bz2.open(path, "rb") as fh:
+                    text = fh.read(4096)
+        except (OSError, EOFError) as exc:
+            raise InputFileError(path, f"compressed data is corrupt ({exc})",
+                                 "download the extract again") from None
+        lowered = text.lstrip().lower()
+        if lowered.startswith((b"<!doctype html", b"<html")):
+            raise InputFileError(path, "is an HTML page, not OSM data (a failed download?)",
+                                 "download the extract again")
+        if b"<!doctype" in lowered or b"<!entity" in lowered:
+            raise InputFileError(
+                path, "OSM XML with a DOCTYPE or entity declarations is refused "
+                "(entity expansion is a known attack)", "export the data without a DOCTYPE")
+        if b"<osm" not in lowered:
+            raise InputFileError(path, "does not look like OSM XML (no <osm> element)",
+                                 "give an OSM XML or PBF extract")
+    elif name.endswith(".pbf"):
+        # a PBF file starts with a 4-byte header length then a BlobHeader naming "OSMHeader"
+        if b"OSMHeader" not in head[:64]:
+            kind = "an HTML page" if head.lstrip()[:1] == b"<" else "not an OSM PBF file"
+            raise InputFileError(path, f"is {kind} (no OSMHeader block)",
+                                 "download the extract again; vector tiles (.mvt/.pbf tiles) "
+                                 "are not OSM extracts")
+
+
+def _levels(value: str | None) -> str | None:
+    return value if value else None
+
+
+def read_osm(path: str | Path) -> OSMData:
+    """Read a local OSM file in one pass.
+
+    Ways that reference nodes missing from a clipped extract are cut at the missing nodes (the
+    count is in ``stats``); a truncated or corrupt file raises :class:`InputFileError` and no
+    partial data is returned.
+    """
+    import osmium
+    import osmium.geom
+
+    path = Path(path)
+    _sniff(path)
+
+    wkb = osmium.geom.WKBFactory()
+    way_ids: list[int] = []
+    way_highway: list[str] = []
+    way_name: list[str] = []
+    refs: list[int] = []
+    lon: list[float] = []
+    lat: list[float] = []
+    way_ptr: list[int] = [0]
+    pois: list[tuple[str, int, float, float, dict[str, str], bytes | None]] = []
+    landuse: list[tuple[str, int, bytes]] = []
+    buildings: list[tuple[str, int, str, str | None, bytes]] = []
+    gates: list[tuple[int, float, float, dict[str, str]]] = []
+    highway_seen: Counter[str] = Counter()
+    missing_refs = 0
+    ways_cut = 0
+    broken_areas = 0
+    nan = float("nan")
+
+    try:
+        processor = (
+            osmium.FileProcessor(str(path))
+            .with_areas()
+            .with_filter(osmium.filter.EmptyTagFilter())
+        )
+        for obj in processor:
+            tags = obj.tags
+            if obj.is_node():
+                if not any(k in tags for k in POI_KEYS) and not (
+                    "entrance" in tags or tags.get("barrier") == "gate"
+                ):
+                    continue
+                loc = obj.location
+                if not loc.valid():
+                    continue
+                tag_dict = dict(tags)
+                if "entrance" in tags or tags.get("barrier") == "gate":
+                    gates.append((obj.id, loc.lon, loc.lat, tag_dict))
+                if any(k in tags for k in POI_KEYS):
+                    pois.append(("node", obj.id, loc.lon, loc.lat, tag_dict, None))
+            elif obj.is_way():
+                highway = tags.get("highway")
+                if highway is None:
+                    continue
+                highway_seen[highway] += 1
+                tag_dict = dict(tags)
+                if not is_walkable(tag_dict):
+                    continue
+                n_missing = 0
+                for nd in obj.nodes:
+                    loc = nd.location
+                    refs.append(nd.ref)
+                    if loc.valid():
+                        lon.append(loc.lon)
+                        lat.append(loc.lat)
+                    else:
+                        lon.append(nan)
+                        lat.append(nan)
+                        n_missing += 1
+                if n_missing:
+                    missing_refs += n_missing
+                    ways_cut += 1
+                way_ptr.append(len(refs))
+                way_ids.append(obj.id)
+                way_highway.append(highway)
+                way_name.append(tags.get("name", ""))
+            elif obj.is_area():
+                landuse_value = tags.get("landuse")
+                building = tags.get("building")
+                is_poi = any(k in tags for k in POI_KEYS if k != "name")
+                if landuse_value != "residential" and building is None and not is_poi:
+                    continue
+                if "highway" in tags and not is_poi:
+                    continue
+                try:
+                    geom = wkb.create_multipolygon(obj)
+                except RuntimeError:
+                    broken_areas += 1
+                    continue
+                blob = bytes.fromhex(geom)
+                osm_type = "way" if obj.from_way() else "relation"
+                osm_id = obj.orig_id()
+                if landuse_value == "residential":
+                    landuse.append((osm_type, osm_id, blob))
+                if building is not None and building != "no":
+                    buildings.append(
+                        (osm_type, osm_id, building, _levels(tags.get("building:levels")), blob)
+                    )
+                if is_poi:
+                    pois.append((osm_type, osm_id, nan, nan, dict(tags), blob))
+    except RuntimeError as exc:
+        # libosmium reports truncated, bit-flipped or mis-typed input only after handing
+        # over some objects: throw the partial state away.
+        raise InputFileError(
+            path, f"could not be read as OSM data ({exc})",
+            "the file is truncated or corrupt; download or export the extract again",
+        ) from None
+
+    stats = {
+        "highway_seen": dict(highway_seen),
+        "walkable_ways": len(way_ids),
+        "missing_node_refs": missing_refs,
+        "ways_cut_at_missing_nodes": ways_cut,
+        "broken_areas_skipped": broken_areas,
+        "pois": len(pois),
+        "residential_landuse": len(landuse),
+        "buildings": len(buildings),
+        "gates": len(gates),
+    }
+    if not way_ids:
+        seen = ", ".join(f"{k} ({v})" for k, v in highway_seen.most_common(12)) or "none"
+        raise InputError(
+            f"{path}: no walkable ways found; highway tags seen: {seen}. "
+            "Give an extract that contains streets or footpaths"
+        )
+    if ways_cut:
+        log.info("%s: %d ways cut at %d nodes missing from the extract",
+                 path, ways_cut, missing_refs)
+    return OSMData(
+        path=str(path),
+        way_ids=np.asarray(way_ids, dtype=np.int64),
+        way_highway=way_highway,
+        way_name=way_name,
+        refs=np.asarray(refs, dtype=np.int64),
+        way_ptr=np.asarray(way_ptr, dtype=np.int64),
+        ref_lon=np.asarray(lon, dtype=np.float64),
+        ref_lat=np.asarray(lat, dtype=np.float64),
+        pois=pois,
+        landuse=landuse,
+        buildings=buildings,
+        gates=gates,
+        stats=stats,
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# online download and GraphML (osmnx)
+
+
+def download_osm(
+    *,
+    place: str | None = None,
+    bbox: tuple[float, float, float, float] | None = None,
+    polygon: Any = None,
+    cache_dir: str | Path | None = None,
+) -> Any:
+    """Download a walking network and features through osmnx (Overpass, cached).
+
+    Returns a tuple ``(graph, features)``: an osmnx ``MultiDiGraph`` and a GeoDataFrame of
+    POIs, residential land use and buildings. Exactly one of ``place``, ``bbox`` (west, south,
+    east, north) or ``polygon`` (shapely, WGS 84) is required.
+    """
+    import osmnx as ox
+
+    given = [x is not None for x in (place, bbox, polygon)]
+    if sum(given) != 1:
+        raise InputError("give exactly one of place, bbox or polygon for an online download")
+    if cache_dir is not None:
+        ox.settings.cache_folder = str(cache_dir)
+    ox.settings.use_cache = True
+    feature_tags: dict[str, Any] = {k: True for k in POI_KEYS if k != "name"}
+    feature_tags.update({"landuse": "residential", "building": True})
+    try:
+        if place is not None:
+            graph = ox.graph_from_place(place, network_type="walk", simplify=False)
+            features = ox.features_from_place(place, feature_tags)
+        elif bbox is not None:
+            graph = ox.graph_from_bbox(bbox, network_type="walk", simplify=False)
+            features = ox.features_from_bbox(bbox, feature_tags)
+        else:
+            graph = ox.graph_from_polygon(polygon, network_type="walk", simplify=False)
+            features = ox.features_from_polygon(polygon, feature_tags)
+    except Exception as exc:  # network errors, Nominatim misses, Overpass errors
+        what = place if place is not None else (bbox if bbox is not None else "polygon")
+        raise InputError(
+            f"online download for {what!r} failed ({type(exc).__name__}: {exc}); check the "
+            "place name and your connection, or download an extract and pass --osm FILE"
+        ) from None
+    return graph, features
