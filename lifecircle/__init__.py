@@ -1,2 +1,59 @@
-"""lifecircle"""
+"""lifecircle: 15-minute life-circle accessibility from OpenStreetMap.
+
+The headline functions::
+
+    import lifecircle
+    result = lifecircle.run()            # the bundled Helsinki extract
+    result.blocks                        # GeoDataFrame: walk_min_<category>, lacks, ...
+    result.summary                       # coverage per category
+
+Library logging is silent by default (a ``NullHandler``); the CLI configures it.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Any
+
+from ._errors import (
+    ConfigError,
+    InputError,
+    InputFileError,
+    LifecircleError,
+    OutputError,
+    ResourceLimitError,
+)
 from ._version import __version__
+from .profiles import load_profile
+
+if TYPE_CHECKING:
+    from .network import WalkNetwork
+    from .pipeline import Result, run
+
+__all__ = [
+    "ConfigError",
+    "InputError",
+    "InputFileError",
+    "LifecircleError",
+    "OutputError",
+    "ResourceLimitError",
+    "Result",
+    "WalkNetwork",
+    "__version__",
+    "load_profile",
+    "run",
+]
+
+logging.getLogger(__name__).addHandler(logging.NullHandler())
+
+_LAZY = {"run": "pipeline", "Result": "pipeline", "WalkNetwork": "network"}
+
+
+def __getattr__(name: str) -> Any:
+    # the engine pulls in geopandas and scipy: import them on first use, so that
+    # `lifecircle --version` and error paths stay fast
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
+    raise AttributeError(f"module 'lifecircle' has no attribute {name!r}")

@@ -1,0 +1,146 @@
+"""Walking times from access points to the nearest facility of each category.
+
+For each category: one multi-source search from all its facilities (bounded by the profile's
+horizon at the category's walking speed), then the exact time of every access point from the
+ends of its edge and its off-network leg. Unreachable is NaN with a reason, never 0 and never a
+sentinel number.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+
+from . import columns as col
+from .network import WalkNetwork
+from .profiles import Profile
+from .routing import NodeDistances, multi_source, point_distances
+from .snapping import Snap
+
+__all__ = ["CategoryAccess", "block_times", "compute_access", "minutes"]
+
+log = logging.getLogger(__name__)
+
+
+def minutes(metres: np.ndarray | float, speed_kmh: float) -> np.ndarray:
+    """Walking minutes for a distance: metres / (km/h · 1000 / 60); inf becomes NaN."""
+    m = np.asarray(metres, dtype=np.float64) / (speed_kmh * 1000.0 / 60.0)
+    return np.where(np.isfinite(m), m, np.nan)
+
+
+@dataclass(frozen=True)
+class CategoryAccess:
+    """Result of one category's search."""
+
+    category: str
+    speed_kmh: float
+    threshold_min: float
+    horizon_m: float
+    nodes: NodeDistances
+    #: per access point: metres, minutes (NaN unreachable), nearest facility id, reason
+    dist_m: np.ndarray
+    walk_min: np.ndarray
+    nearest: np.ndarray
+    reason: np.ndarray
+    n_facilities: int
+    n_facilities_snapped: int
+    seconds: float
+
+
+def _facility_snap(facilities: pd.DataFrame) -> Snap:
+    return Snap(
+        edge=facilities["snap_edge_id"].fillna(-1).to_numpy(dtype=np.int64),
+        along_m=facilities["snap_along_m"].to_numpy(dtype=np.float64),
+        dist_m=facilities["snap_dist_m"].to_numpy(dtype=np.float64),
+        status=facilities["snap_status"].to_numpy(dtype=object),
+    )
+
+
+def compute_access(
+    net: WalkNetwork,
+    facilities: gpd.GeoDataFrame,
+    points: Snap,
+    profile: Profile,
+    *,
+    progress: Callable[[str], None] | None = None,
+) -> dict[str, CategoryAccess]:
+    """Times from every snapped point to the nearest facility of every profile category.
+
+    ``facilities`` must carry the snap columns written by the pipeline (``snap_edge_id``,
+    ``snap_along_m``, ``snap_dist_m``, ``snap_status``).
+    """
+    import time
+
+    out: dict[str, CategoryAccess] = {}
+    for category in profile.categories:
+        t0 = time.perf_counter()
+        group = profile.group_of(category)
+        threshold = profile.threshold_of(category)
+        horizon_m = profile.horizon_min * group.speed_m_per_min
+        fac = facilities[facilities["category"] == category]
+        fsnap = _facility_snap(fac)
+        nodes = multi_source(net, fsnap, limit_m=horizon_m)
+        dist, which = point_distances(net, nodes, fsnap, points)
+        ids = fac["facility_id"].to_numpy(dtype=object)
+        nearest = np.where(which >= 0, ids[np.maximum(which, 0)] if len(ids) else None, None)
+        reason = np.full(len(points), "", dtype=object)
+        unreachable = ~np.isfinite(dist)
+        if len(fac) == 0:
+            reason[:] = f"no {category} facility in the data"
+        elif not fsnap.ok.any():
+            reason[:] = f"no {category} facility within max_snap_m of a street"
+        else:
+            reason[unreachable] = (f"no {category} facility within "
+                                   f"{profile.horizon_min:g} min on the network")
+        not_snapped = ~points.ok
+        reason[not_snapped] = points.status[not_snapped]
+        out[category] = CategoryAccess(
+            category=category,
+            speed_kmh=group.speed_kmh,
+            threshold_min=threshold,
+            horizon_m=horizon_m,
+            nodes=nodes,
+            dist_m=np.where(np.isfinite(dist), dist, np.nan),
+            walk_min=minutes(dist, group.speed_kmh),
+            nearest=nearest,
+            reason=reason,
+            n_facilities=len(fac),
+            n_facilities_snapped=int(fsnap.ok.sum()),
+            seconds=time.perf_counter() - t0,
+        )
+        if progress is not None:
+            progress(category)
+    return out
+
+
+def block_times(
+    ap_block: np.ndarray, values: np.ndarray, block_ids: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Minimum of ``values`` over each block's access points; returns (min, argmin index).
+
+    NaN when all of a block's access points are NaN; the index is -1 there.
+    """
+    frame = pd.DataFrame({"block": ap_block, "v": values, "i": np.arange(len(values))})
+    frame = frame.dropna(subset=["v"]).sort_values(["block", "v", "i"])
+    best = frame.drop_duplicates("block").set_index("block")
+    pos = pd.Index(block_ids)
+    v = best["v"].reindex(pos).to_numpy(dtype=np.float64)
+    i = best["i"].reindex(pos).fillna(-1).to_numpy(dtype=np.int64)
+    return v, i
+
+
+def access_columns(
+    access: dict[str, CategoryAccess],
+) -> pd.DataFrame:
+    """Per-point output columns: ``walk_min_<c>``, ``walk_m_<c>``, ``nearest_<c>``."""
+    data: dict[str, object] = {}
+    for c, a in access.items():
+        data[col.walk_min(c)] = a.walk_min
+        data[col.walk_m(c)] = a.dist_m
+        data[col.nearest(c)] = a.nearest
+    return pd.DataFrame(data)

@@ -1,0 +1,359 @@
+"""The main job: network -> facilities and blocks -> walking times -> verdict -> outputs.
+
+:func:`run` is what ``lifecircle run`` and the notebooks call. It returns a :class:`Result`
+with the GeoDataFrames and the report; with ``out`` it also writes the output folder (the
+contract in the design notes) atomically.
+"""
+
+from __future__ import annotations
+
+import logging
+import platform
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+
+from . import columns as col
+from ._errors import InputError
+from ._version import __version__
+from .access import CategoryAccess, access_columns, compute_access
+from .coverage import block_verdict, summarize
+from .network import WalkNetwork
+from .outputs._atomic import StagedOutput, file_sha256
+from .profiles import Profile, load_profile
+from .snapping import Snap, snap_points
+from .sources import blocks as blocks_mod
+from .sources.facilities import check_not_swapped, facilities_from_osm, merge_facilities
+from .sources.facilities import read_facilities as _read_facilities
+from .sources.osm import OSMData, read_osm
+from .sources.tables import read_polygons
+
+__all__ = ["DEFAULT_OSM", "Result", "load_network", "run"]
+
+log = logging.getLogger(__name__)
+
+#: the bundled default extract (central Helsinki, © OpenStreetMap contributors, ODbL)
+DEFAULT_OSM = Path(__file__).resolve().parent.parent / "data" / "helsinki.osm.pbf"
+_PACKAGED_OSM = Path(__file__).resolve().parent / "data" / "helsinki.osm.pbf"
+
+Progress = Callable[[str, str], None]
+
+
+@dataclass
+class Result:
+    """Everything a run computed. Times are minutes; unreachable is NaN."""
+
+    network: WalkNetwork
+    profile: Profile
+    blocks: gpd.GeoDataFrame
+    access_points: gpd.GeoDataFrame
+    facilities: gpd.GeoDataFrame
+    access: dict[str, CategoryAccess]
+    report: dict[str, Any]
+    metadata: dict[str, Any]
+    out: Path | None = None
+    osm: OSMData | None = field(default=None, repr=False)
+
+    @property
+    def edges(self) -> gpd.GeoDataFrame:
+        return self.network.edges_gdf()
+
+    @property
+    def summary(self) -> pd.DataFrame:
+        """Coverage per category as a table."""
+        rows = []
+        for c, v in self.report["summary"]["categories"].items():
+            rows.append({
+                "category": c,
+                "facilities": v["facilities"],
+                "threshold_min": v["threshold_min"],
+                "speed_kmh": v["speed_kmh"],
+                "blocks_covered": v["blocks_covered"],
+                "share_blocks_covered": v["share_blocks_covered"],
+                "population_covered": v["population_covered"],
+                "share_population_covered": v["share_population_covered"],
+                "median_walk_min": v["median_walk_min"],
+            })
+        return pd.DataFrame(rows).set_index("category")
+
+
+class _Timer:
+    def __init__(self, progress: Progress | None) -> None:
+        self.progress = progress
+        self.timings: dict[str, float] = {}
+
+    @contextmanager
+    def step(self, key: str, message: str) -> Iterator[None]:
+        if self.progress:
+            self.progress("start", message)
+        t0 = time.perf_counter()
+        yield
+        self.timings[key] = round(time.perf_counter() - t0, 4)
+        if self.progress:
+            self.progress("done", f"{message} ({self.timings[key]:.2f} s)")
+
+
+def default_osm() -> Path:
+    """The bundled default extract (source checkout or installed package)."""
+    for p in (DEFAULT_OSM, _PACKAGED_OSM):
+        if p.is_file():
+            return p
+    raise InputError("the bundled default extract data/helsinki.osm.pbf is missing; "
+                     "reinstall lifecircle or pass --osm FILE")
+
+
+def load_network(
+    osm: str | Path | None = None, *, place: str | None = None
+) -> tuple[WalkNetwork, OSMData | None]:
+    """Load the walking network (and the OSM features, for local OSM files)."""
+    if place is not None:
+        from .sources.osm import download_osm
+
+        graph, _features = download_osm(place=place)
+        return WalkNetwork.from_networkx(graph, where=place), None
+    path = Path(osm) if osm is not None else default_osm()
+    if path.suffix.lower() == ".graphml":
+        return WalkNetwork.from_graphml(str(path)), None
+    data = read_osm(path)
+    return WalkNetwork.from_osm(data), data
+
+
+def _project_points(gdf: gpd.GeoDataFrame, net: WalkNetwork) -> tuple[np.ndarray, np.ndarray]:
+    g = gdf.to_crs(net.crs).geometry
+    return g.x.to_numpy(), g.y.to_numpy()
+
+
+def _with_snap(gdf: gpd.GeoDataFrame, snap: Snap, net: WalkNetwork) -> gpd.GeoDataFrame:
+    fields = snap.fields(net)
+    fields.index = gdf.index
+    base = gdf.drop(columns=[c for c in fields.columns if c in gdf.columns])
+    geom_name = base.geometry.name
+    out = pd.concat([base.drop(columns=geom_name), fields], axis=1)
+    return gpd.GeoDataFrame(out, geometry=base.geometry, crs=base.crs)
+
+
+def _network_bounds_lonlat(net: WalkNetwork) -> tuple[float, float, float, float]:
+    import pyproj
+
+    tf = pyproj.Transformer.from_crs(net.crs, 4326, always_xy=True)
+    lon, lat = tf.transform(net.x, net.y)
+    return float(np.min(lon)), float(np.min(lat)), float(np.max(lon)), float(np.max(lat))
+
+
+def run(
+    osm: str | Path | None = None,
+    *,
+    place: str | None = None,
+    profile: str | Path | Profile = "walk15",
+    facilities: str | Path | None = None,
+    facilities_crs: str | None = None,
+    blocks: str | Path | None = None,
+    blocks_crs: str | None = None,
+    speed_kmh: float | None = None,
+    minutes: float | None = None,
+    categories: list[str] | None = None,
+    max_snap_m: float | None = None,
+    out: str | Path | None = None,
+    overwrite: bool = False,
+    lang: str = "en",
+    progress: Progress | None = None,
+    extras: list[Callable[[Result, StagedOutput], None]] | None = None,
+) -> Result:
+    """Run the whole analysis; write the output folder when ``out`` is given.
+
+    Parameters
+    ----------
+    osm
+        Local OSM file (``.osm.pbf``, ``.osm``, ``.osm.gz``, ``.osm.bz2``) or GraphML; the
+        bundled Helsinki extract when neither ``osm`` nor ``place`` is given.
+    place
+        A place name to download through osmnx (needs internet).
+    profile
+        Built-in profile name or a TOML path.
+    facilities
+        A user facility file with a ``category`` column; it replaces the OSM facilities of the
+        categories it contains.
+    facilities_crs, blocks_crs
+        Coordinate system of those files when they do not declare one (``gcj02`` and ``bd09``
+        convert Chinese map-service coordinates).
+    blocks
+        A user polygon file of residential blocks (optional ``population`` column).
+    speed_kmh, minutes
+        Override the default group's walking speed and every category's threshold.
+    categories
+        Evaluate only these profile categories.
+    max_snap_m
+        Points farther than this from any walkable edge are unreachable.
+    out
+        Output folder; written atomically, ``overwrite`` to replace an existing one.
+    lang
+        ``"en"`` or ``"zh"`` for the report.
+    progress
+        Called with ``("start"|"done", message)`` around each step.
+    extras
+        Further output writers called with the result and the staging folder.
+    """
+    if lang not in ("en", "zh"):
+        from ._errors import ConfigError
+
+        raise ConfigError(f"unknown language {lang!r}; use en or zh")
+    prof = load_profile(profile).replace(speed_kmh=speed_kmh, threshold_min=minutes,
+                                         categories=categories)
+    snap_limit = prof.max_snap_m if max_snap_m is None else float(max_snap_m)
+    if snap_limit <= 0:
+        from ._errors import ConfigError
+
+        raise ConfigError(f"max_snap_m must be positive, got {max_snap_m!r}")
+    inputs = [p for p in (osm, facilities, blocks) if p is not None]
+    staged = StagedOutput(out, overwrite=overwrite, inputs=inputs) if out is not None else None
+    timer = _Timer(progress)
+
+    with timer.step("network", "Loading the street network"):
+        net, data = load_network(osm, place=place)
+    osm_path = Path(osm) if osm is not None else (None if place else default_osm())
+
+    with timer.step("facilities", "Finding facilities"):
+        if data is not None:
+            fac = facilities_from_osm(data, prof)
+        else:
+            fac = gpd.GeoDataFrame({c: [] for c in ("facility_id", "category", "name", "source",
+                                                    "osm_tag")}, geometry=[], crs=4326)
+        if facilities is not None:
+            user = _read_facilities(facilities, prof, crs=facilities_crs)
+            check_not_swapped(user, _network_bounds_lonlat(net), where=str(facilities))
+            fac = merge_facilities(fac, user)
+        fac = fac.to_crs(net.crs).reset_index(drop=True)
+        fx, fy = _project_points(fac, net)
+        fsnap = snap_points(net, fx, fy, max_snap_m=snap_limit)
+        fac = _with_snap(fac, fsnap, net)
+
+    with timer.step("blocks", "Preparing residential blocks"):
+        buildings = (blocks_mod.buildings_from_osm(data, net.crs) if data is not None
+                     else gpd.GeoDataFrame({"levels": [], "residential": [],
+                                            "non_residential": []}, geometry=[], crs=net.crs))
+        block_stats: dict[str, Any] = {}
+        if blocks is not None:
+            raw, block_stats = read_polygons(blocks, crs=blocks_crs)
+            blk = blocks_mod.prepare_user_blocks(raw, net.crs, where=str(blocks))
+        elif data is not None:
+            blk = blocks_mod.blocks_from_osm(data, net, buildings)
+            block_stats["dropped_slivers"] = blk.attrs.get("dropped_slivers", 0)
+        else:
+            raise InputError("blocks cannot be derived from a GraphML or downloaded network "
+                             "yet; pass --blocks FILE")
+        if blk.empty:
+            raise InputError("no residential blocks found; pass --blocks FILE with residential "
+                             "polygons")
+        if "population" in blk.columns:
+            blk["pop_method"] = "column"
+        else:
+            pop, method = blocks_mod.estimate_population(blk, buildings, prof.population)
+            blk["population"] = pop
+            blk["pop_method"] = method
+        blk["area_m2"] = blk.area
+        aps = blocks_mod.access_points(blk)
+        ax, ay = _project_points(aps, net)
+        asnap = snap_points(net, ax, ay, max_snap_m=snap_limit)
+        aps = _with_snap(aps, asnap, net)
+
+    with timer.step("access", f"Walking times for {len(prof.categories)} categories"):
+        access = compute_access(net, fac, asnap, prof)
+        ap_cols = access_columns(access)
+        ap_cols.index = aps.index
+        aps = gpd.GeoDataFrame(pd.concat([aps, ap_cols], axis=1), geometry="geometry",
+                               crs=aps.crs)
+
+    with timer.step("verdict", "Flagging blocks"):
+        blk = block_verdict(blk, aps["block_id"].to_numpy(), access, prof)
+        summary = summarize(blk, access, prof)
+
+    metadata = _metadata(prof, net, osm_path, place, facilities, facilities_crs, blocks,
+                         snap_limit, lang, timer.timings, block_stats, fac, asnap)
+    report = {"run": {k: metadata[k] for k in (
+        "lifecircle_version", "profile", "profile_version", "walk_speed_kmh", "threshold_min",
+        "horizon_min", "max_snap_m", "crs", "inputs", "network")},
+        "summary": summary}
+    result = Result(network=net, profile=prof, blocks=blk, access_points=aps, facilities=fac,
+                    access=access, report=report, metadata=metadata, osm=data)
+    if staged is not None:
+        with timer.step("outputs", "Writing outputs"), staged:
+            write_outputs(result, staged, lang=lang, extras=extras)
+            result.metadata["timings_s"] = dict(timer.timings)
+            result.out = staged.commit({"lifecircle_version": __version__})
+    return result
+
+
+def _metadata(prof: Profile, net: WalkNetwork, osm_path: Path | None, place: str | None,
+              facilities: Any, facilities_crs: str | None, blocks: Any, snap_limit: float,
+              lang: str, timings: dict[str, float], block_stats: dict[str, Any],
+              fac: gpd.GeoDataFrame, asnap: Snap) -> dict[str, Any]:
+    inputs: dict[str, Any] = {}
+    for key, p in (("osm", osm_path), ("facilities", facilities), ("blocks", blocks)):
+        if p is not None:
+            inputs[key] = {"path": str(p), "sha256": file_sha256(p)}
+    if place is not None:
+        inputs["place"] = place
+    if facilities_crs:
+        inputs["facilities_crs"] = facilities_crs
+    return {
+        "lifecircle_version": __version__,
+        "python": platform.python_version(),
+        "profile": prof.name,
+        "profile_version": prof.version,
+        "profile_path": prof.path,
+        "walk_speed_kmh": prof.walk_speed_kmh,
+        "speeds_kmh": {c: prof.group_of(c).speed_kmh for c in prof.categories},
+        "threshold_min": prof.threshold_min,
+        "thresholds_min": {c: prof.threshold_of(c) for c in prof.categories},
+        "horizon_min": prof.horizon_min,
+        "max_snap_m": snap_limit,
+        "crs": net.crs.to_string(),
+        "lang": lang,
+        "inputs": inputs,
+        "network": {"nodes": net.n_nodes, "edges": net.n_edges,
+                    "length_km": round(float(net.edge_length_m.sum()) / 1000, 3),
+                    **{k: v for k, v in net.stats.items() if k != "highway_seen"}},
+        "facilities": {"total": len(fac),
+                       "unreachable": int((fac["snap_status"] != "snapped").sum())},
+        "access_points_unreachable": int((~asnap.ok).sum()),
+        "blocks": block_stats,
+        "timings_s": timings,
+        "effective_profile": prof.to_dict(),
+    }
+
+
+def write_outputs(result: Result, staged: StagedOutput, *, lang: str = "en",
+                  extras: list[Callable[[Result, StagedOutput], None]] | None = None) -> None:
+    """Write the GeoPackage and reports into a staging folder (the output contract)."""
+    from .outputs.geopackage import GPKG_NAME, write_geopackage
+    from .outputs.report import write_reports
+
+    blk = result.blocks
+    write_geopackage(staged.path(GPKG_NAME), {
+        "blocks": blk,
+        "access_points": result.access_points,
+        "facilities": result.facilities,
+        "edges": result.edges,
+    }, result.metadata)
+    worst = (blk.sort_values(["n_lacking", "population"], ascending=False)
+             .head(10)[["block_id", "population", "lacks"]].to_dict("records"))
+    for extra in extras or []:
+        extra(result, staged)
+    write_reports(staged.staging, result.report, lang=lang,
+                  worst=[w for w in worst if w["lacks"]])
+
+
+def category_columns(categories: list[str]) -> list[str]:
+    """Every per-category column name, in output order."""
+    names: list[str] = []
+    for c in categories:
+        names += [col.walk_min(c), col.walk_m(c), col.covered(c), col.short_min(c),
+                  col.nearest(c)]
+    return names

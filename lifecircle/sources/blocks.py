@@ -1,0 +1,209 @@
+"""Residential blocks: from a user polygon file, or derived from OSM.
+
+Derivation, in order of preference, with the method recorded per block:
+
+1. ``landuse``: residential land use split by streets into street blocks (momepy enclosures);
+2. ``residential_buildings``: street enclosures outside residential land use that contain
+   residential buildings (where land use is missing);
+3. ``street_enclosure``: every street enclosure of plausible size, when the extract has neither
+   residential land use nor residential buildings.
+
+Population: a user ``population`` column is used as given; otherwise building floor area
+(footprint × levels) divided by the profile's floor area per person where buildings cover a
+meaningful share of the block, else block area × the profile's density.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+
+from ..network import WalkNetwork
+from ..profiles import PopulationSettings
+from .osm import NON_RESIDENTIAL_BUILDINGS, RESIDENTIAL_BUILDINGS, OSMData
+
+__all__ = [
+    "STREET_HIGHWAYS",
+    "access_points",
+    "blocks_from_osm",
+    "buildings_from_osm",
+    "estimate_population",
+    "prepare_user_blocks",
+]
+
+log = logging.getLogger(__name__)
+
+#: streets that bound blocks (footways and service roads run inside them)
+STREET_HIGHWAYS = frozenset({
+    "primary", "primary_link", "secondary", "secondary_link", "tertiary", "tertiary_link",
+    "residential", "unclassified", "living_street", "pedestrian", "road", "trunk",
+    "trunk_link",
+})
+MIN_BLOCK_AREA_M2 = 200.0
+MAX_ENCLOSURE_AREA_M2 = 500_000.0
+#: buildings must cover at least this share of a block for the building-based estimate
+MIN_BUILDING_COVER = 0.05
+
+
+def buildings_from_osm(data: OSMData, crs: Any) -> gpd.GeoDataFrame:
+    """OSM buildings (projected) with type, levels and whether they count as homes."""
+    if not data.buildings:
+        return gpd.GeoDataFrame({"building": [], "levels": [], "residential": []},
+                                geometry=[], crs=crs)
+    kinds = [b[2] for b in data.buildings]
+    levels = pd.to_numeric(pd.Series([b[3] for b in data.buildings], dtype="string")
+                           .str.extract(r"^\s*(\d+(?:\.\d+)?)")[0], errors="coerce")
+    geoms = shapely.from_wkb([b[4] for b in data.buildings])
+    gdf = gpd.GeoDataFrame({
+        "osm_id": [f"{b[0]}/{b[1]}" for b in data.buildings],
+        "building": kinds,
+        "levels": levels.to_numpy(dtype=np.float64),
+        "residential": [k in RESIDENTIAL_BUILDINGS for k in kinds],
+        "non_residential": [k in NON_RESIDENTIAL_BUILDINGS for k in kinds],
+    }, geometry=gpd.GeoSeries(geoms, crs=4326)).to_crs(crs)
+    return gdf
+
+
+def _streets(net: WalkNetwork) -> gpd.GeoDataFrame:
+    edges = net.edges_gdf()
+    if net.edge_highway is None:
+        return edges
+    return edges[np.isin(net.edge_highway, list(STREET_HIGHWAYS))]
+
+
+def _enclosures(streets: gpd.GeoDataFrame, limit: Any) -> gpd.GeoDataFrame:
+    import momepy  # imported here: ~1.7 s, only needed when blocks are derived
+
+    if streets.empty:
+        return gpd.GeoDataFrame(geometry=gpd.GeoSeries([limit], crs=streets.crs))
+    enc = momepy.enclosures(streets, limit=gpd.GeoSeries([limit], crs=streets.crs), clip=True)
+    return enc[["geometry"]]
+
+
+def blocks_from_osm(
+    data: OSMData, net: WalkNetwork, buildings: gpd.GeoDataFrame
+) -> gpd.GeoDataFrame:
+    """Derive residential blocks (projected, ``block_method`` recorded)."""
+    streets = _streets(net)
+    parts: list[gpd.GeoDataFrame] = []
+    landuse_union = shapely.Polygon()
+    if data.landuse:
+        lu = gpd.GeoSeries(shapely.from_wkb([b for _, _, b in data.landuse]), crs=4326)
+        lu = lu.to_crs(net.crs)
+        lu = gpd.GeoSeries(shapely.make_valid(lu.to_numpy()), crs=net.crs)
+        landuse_union = shapely.union_all(lu.to_numpy())
+        enc = _enclosures(streets, landuse_union)
+        enc["block_method"] = "landuse"
+        parts.append(enc)
+    hull = shapely.concave_hull(shapely.multipoints(np.column_stack([net.x, net.y])), ratio=0.3)
+    res_bld = buildings[buildings["residential"]] if not buildings.empty else buildings
+    if not res_bld.empty:
+        outside = res_bld[~res_bld.representative_point().within(landuse_union)]
+        if not outside.empty:
+            enc = _enclosures(streets, shapely.difference(hull, landuse_union))
+            has = gpd.sjoin(enc, gpd.GeoDataFrame(geometry=outside.representative_point()),
+                            predicate="contains", how="inner").index.unique()
+            enc = enc.loc[has].copy()
+            enc["block_method"] = "residential_buildings"
+            parts.append(enc)
+    if not parts:
+        enc = _enclosures(streets, hull)
+        enc = enc[enc.area <= MAX_ENCLOSURE_AREA_M2].copy()
+        enc["block_method"] = "street_enclosure"
+        parts.append(enc)
+    blocks = gpd.GeoDataFrame(pd.concat(parts, ignore_index=True), crs=net.crs)
+    blocks = blocks.explode(index_parts=False, ignore_index=True)
+    blocks = blocks[blocks.geom_type == "Polygon"]
+    small = blocks.area < MIN_BLOCK_AREA_M2
+    blocks = blocks[~small].reset_index(drop=True)
+    blocks.insert(0, "block_id", [f"b{i + 1}" for i in range(len(blocks))])
+    blocks.attrs["dropped_slivers"] = int(small.sum())
+    return blocks
+
+
+def estimate_population(
+    blocks: gpd.GeoDataFrame,
+    buildings: gpd.GeoDataFrame,
+    settings: PopulationSettings,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Population and the method used, per block.
+
+    Building-based where homes cover at least 5 % of the block (floor area = footprint ×
+    levels, default levels from the profile), otherwise area × density.
+    """
+    area = blocks.area.to_numpy()
+    pop = area / 10_000.0 * settings.density_per_ha
+    method = np.full(len(blocks), "area_density", dtype=object)
+    if buildings.empty or blocks.empty:
+        return pop, method
+    homes = buildings[~buildings["non_residential"]]
+    if homes.empty:
+        return pop, method
+    pieces = gpd.overlay(
+        gpd.GeoDataFrame({"bi": np.arange(len(blocks))}, geometry=blocks.geometry.to_numpy(),
+                         crs=blocks.crs),
+        gpd.GeoDataFrame({"levels": homes["levels"].to_numpy()},
+                         geometry=homes.geometry.to_numpy(), crs=homes.crs),
+        how="intersection", keep_geom_type=True,
+    )
+    if pieces.empty:
+        return pop, method
+    footprint = pieces.area.to_numpy()
+    levels = np.nan_to_num(pieces["levels"].to_numpy(dtype=np.float64),
+                           nan=settings.default_levels)
+    floor = np.bincount(pieces["bi"].to_numpy(), weights=footprint * levels,
+                        minlength=len(blocks))
+    cover = np.bincount(pieces["bi"].to_numpy(), weights=footprint, minlength=len(blocks))
+    use = cover >= MIN_BUILDING_COVER * area
+    pop[use] = floor[use] / settings.floor_area_per_person_m2
+    method[use] = "buildings"
+    return pop, method
+
+
+def prepare_user_blocks(
+    gdf: gpd.GeoDataFrame, crs: Any, *, where: str, id_col: str | None = None,
+    population_col: str = "population",
+) -> gpd.GeoDataFrame:
+    """Project user blocks and give them ``block_id`` and (where given) ``population``."""
+    from .._errors import InputFileError
+
+    out = gdf.to_crs(crs)
+    if id_col is None:
+        id_col = next((c for c in ("block_id", "id") if c in out.columns), None)
+    if id_col is not None:
+        ids = out[id_col].astype("string")
+        dup = ids.duplicated(keep=False) | ids.isna()
+        if dup.any():
+            rows = (np.flatnonzero(dup.to_numpy())[:5] + 1).tolist()
+            raise InputFileError(where, f"missing or duplicate block ids in {id_col!r} "
+                                 f"(rows {rows})", "give every block a unique id")
+        block_id = ids.to_numpy()
+    else:
+        block_id = np.array([f"b{i + 1}" for i in range(len(out))], dtype=object)
+    frame = out.drop(columns=[c for c in ("block_id",) if c in out.columns])
+    frame.insert(0, "block_id", block_id)
+    frame["block_method"] = "user"
+    if population_col in frame.columns:
+        pop = pd.to_numeric(frame[population_col], errors="coerce").to_numpy(dtype=np.float64)
+        bad = ~np.isfinite(pop) | (pop < 0)
+        if bad.any():
+            i = int(np.flatnonzero(bad)[0])
+            raise InputFileError(where, f"row {i + 1}: population {frame[population_col].iloc[i]!r}"
+                                 " is not a non-negative number", "fix the population column")
+        frame["population"] = pop
+    return frame.reset_index(drop=True)
+
+
+def access_points(blocks: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """One access point per block: its representative point (always inside the polygon)."""
+    pts = shapely.point_on_surface(blocks.geometry.to_numpy())
+    return gpd.GeoDataFrame({
+        "ap_id": [f"{b}/rep" for b in blocks["block_id"]],
+        "block_id": blocks["block_id"].to_numpy(),
+        "kind": "representative_point",
+    }, geometry=pts, crs=blocks.crs)
