@@ -95,8 +95,9 @@ def compute_access(
         elif not fsnap.ok.any():
             reason[:] = f"no {category} facility within max_snap_m of a street"
         else:
-            reason[unreachable] = (f"no {category} facility within "
-                                   f"{profile.horizon_min:g} min on the network")
+            reason[unreachable] = (
+                f"no {category} facility within {profile.horizon_min:g} min on the network"
+            )
         not_snapped = ~points.ok
         reason[not_snapped] = points.status[not_snapped]
         out[category] = CategoryAccess(

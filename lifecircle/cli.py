@@ -25,8 +25,22 @@ def _versions() -> str:
     from importlib.metadata import PackageNotFoundError, version
 
     lines = [f"lifecircle {__version__}"]
-    for dist in ("numpy", "scipy", "pandas", "shapely", "pyproj", "geopandas", "pyogrio",
-                 "osmium", "osmnx", "networkx", "rasterio", "folium", "momepy", "numba"):
+    for dist in (
+        "numpy",
+        "scipy",
+        "pandas",
+        "shapely",
+        "pyproj",
+        "geopandas",
+        "pyogrio",
+        "osmium",
+        "osmnx",
+        "networkx",
+        "rasterio",
+        "folium",
+        "momepy",
+        "numba",
+    ):
         try:
             lines.append(f"  {dist} {version(dist)}")
         except PackageNotFoundError:
@@ -61,13 +75,20 @@ def _configure_logging(verbose: int, quiet: bool) -> None:
         level = logging.INFO
     elif verbose >= 2:
         level = logging.DEBUG
-    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s",
-                        stream=sys.stderr)
+    logging.basicConfig(
+        level=level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr
+    )
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("--version", is_flag=True, callback=_print_versions, expose_value=False,
-              is_eager=True, help="Show lifecircle's version and the geo stack's, then exit.")
+@click.option(
+    "--version",
+    is_flag=True,
+    callback=_print_versions,
+    expose_value=False,
+    is_eager=True,
+    help="Show lifecircle's version and the geo stack's, then exit.",
+)
 def cli() -> None:
     """15-minute life-circle accessibility from OpenStreetMap."""
 
@@ -75,35 +96,84 @@ def cli() -> None:
 def common_inputs(f: Callable[..., Any]) -> Callable[..., Any]:
     """Input options shared by `run` and the commands built on it."""
     options = [
-        click.option("--osm", type=click.Path(path_type=Path), default=None,
-                     help="Local OSM file (.osm.pbf/.osm/.osm.gz/.osm.bz2) or GraphML. "
-                          "Default: the bundled central-Helsinki extract."),
-        click.option("--place", default=None,
-                     help="Download the network for a place name through osmnx (internet)."),
-        click.option("--profile", default="walk15", show_default=True,
-                     help="Built-in profile name or a profile .toml file."),
-        click.option("--facilities", type=click.Path(path_type=Path), default=None,
-                     help="Facility file (CSV/GeoJSON/GeoPackage) with a 'category' column; "
-                          "replaces the OSM facilities of its categories."),
-        click.option("--facilities-crs", default=None,
-                     help="Coordinates of the facility file: EPSG:…, wgs84, gcj02 or bd09."),
-        click.option("--blocks", type=click.Path(path_type=Path), default=None,
-                     help="Residential block polygons (optional 'population' column)."),
-        click.option("--blocks-crs", default=None,
-                     help="CRS of the block file when it declares none."),
-        click.option("--speed-kmh", type=float, default=None,
-                     help="Walking speed of the default group, km/h (profile default)."),
-        click.option("--minutes", type=float, default=None,
-                     help="Threshold in minutes for every category (profile default)."),
-        click.option("--category", "categories", multiple=True,
-                     help="Evaluate only this category (repeatable)."),
-        click.option("--max-snap-m", type=float, default=None,
-                     help="Points farther than this from any street are unreachable."),
-        click.option("--out", type=click.Path(path_type=Path), default=Path("lifecircle-out"),
-                     show_default=True, help="Output folder."),
+        click.option(
+            "--osm",
+            type=click.Path(path_type=Path),
+            default=None,
+            help="Local OSM file (.osm.pbf/.osm/.osm.gz/.osm.bz2) or GraphML. "
+            "Default: the bundled central-Helsinki extract.",
+        ),
+        click.option(
+            "--place",
+            default=None,
+            help="Download the network for a place name through osmnx (internet).",
+        ),
+        click.option(
+            "--profile",
+            default="walk15",
+            show_default=True,
+            help="Built-in profile name or a profile .toml file.",
+        ),
+        click.option(
+            "--facilities",
+            type=click.Path(path_type=Path),
+            default=None,
+            help="Facility file (CSV/GeoJSON/GeoPackage) with a 'category' column; "
+            "replaces the OSM facilities of its categories.",
+        ),
+        click.option(
+            "--facilities-crs",
+            default=None,
+            help="Coordinates of the facility file: EPSG:…, wgs84, gcj02 or bd09.",
+        ),
+        click.option(
+            "--blocks",
+            type=click.Path(path_type=Path),
+            default=None,
+            help="Residential block polygons (optional 'population' column).",
+        ),
+        click.option(
+            "--blocks-crs", default=None, help="CRS of the block file when it declares none."
+        ),
+        click.option(
+            "--speed-kmh",
+            type=float,
+            default=None,
+            help="Walking speed of the default group, km/h (profile default).",
+        ),
+        click.option(
+            "--minutes",
+            type=float,
+            default=None,
+            help="Threshold in minutes for every category (profile default).",
+        ),
+        click.option(
+            "--category",
+            "categories",
+            multiple=True,
+            help="Evaluate only this category (repeatable).",
+        ),
+        click.option(
+            "--max-snap-m",
+            type=float,
+            default=None,
+            help="Points farther than this from any street are unreachable.",
+        ),
+        click.option(
+            "--out",
+            type=click.Path(path_type=Path),
+            default=Path("lifecircle-out"),
+            show_default=True,
+            help="Output folder.",
+        ),
         click.option("--overwrite", is_flag=True, help="Replace an existing output folder."),
-        click.option("--lang", type=click.Choice(["en", "zh"]), default="en",
-                     show_default=True, help="Language of the report and map."),
+        click.option(
+            "--lang",
+            type=click.Choice(["en", "zh"]),
+            default="en",
+            show_default=True,
+            help="Language of the report and map.",
+        ),
         click.option("-v", "--verbose", count=True, help="More logging (-vv for debug)."),
         click.option("-q", "--quiet", is_flag=True, help="Only errors; no progress or summary."),
         click.option("--debug", is_flag=True, hidden=True, help="Show tracebacks."),
@@ -147,24 +217,43 @@ def _summary_table(result: Any, lang: str) -> None:
 
     s = result.report["summary"]
     zh = lang == "zh"
-    table = Table(title=("15分钟生活圈覆盖" if zh else "15-minute coverage") +
-                  f" — {s['blocks']} " + ("个街坊" if zh else "blocks") +
-                  f", {s['population']:,.0f} " + ("人" if zh else "people"))
-    for name in (["类别", "设施", "阈值", "覆盖街坊", "覆盖人口", "中位数"] if zh else
-                 ["category", "facilities", "threshold", "blocks covered",
-                  "population covered", "median walk"]):
+    table = Table(
+        title=("15分钟生活圈覆盖" if zh else "15-minute coverage")
+        + f" — {s['blocks']} "
+        + ("个街坊" if zh else "blocks")
+        + f", {s['population']:,.0f} "
+        + ("人" if zh else "people")
+    )
+    for name in (
+        ["类别", "设施", "阈值", "覆盖街坊", "覆盖人口", "中位数"]
+        if zh
+        else [
+            "category",
+            "facilities",
+            "threshold",
+            "blocks covered",
+            "population covered",
+            "median walk",
+        ]
+    ):
         table.add_column(name, justify="left" if name in ("category", "类别") else "right")
-    for c, v in s["categories"].items():
+    for _c, v in s["categories"].items():
         label = v["label_zh"] if zh and v["label_zh"] else v["label_en"]
         share_b = v["share_blocks_covered"] or 0.0
         share_p = v["share_population_covered"] or 0.0
         median = "–" if v["median_walk_min"] is None else f"{v['median_walk_min']:.1f} min"
-        table.add_row(label, str(v["facilities"]), f"{v['threshold_min']:g} min",
-                      f"{v['blocks_covered']} ({100 * share_b:.0f} %)",
-                      f"{v['population_covered']:,.0f} ({100 * share_p:.0f} %)", median)
+        table.add_row(
+            label,
+            str(v["facilities"]),
+            f"{v['threshold_min']:g} min",
+            f"{v['blocks_covered']} ({100 * share_b:.0f} %)",
+            f"{v['population_covered']:,.0f} ({100 * share_p:.0f} %)",
+            median,
+        )
     comp = s["complete_life_circle"]
-    table.caption = (("完整生活圈覆盖人口" if zh else "complete life circle: ") +
-                     f"{comp['population']:,.0f} ({100 * (comp['share_population'] or 0):.0f} %)")
+    table.caption = (
+        "完整生活圈覆盖人口" if zh else "complete life circle: "
+    ) + f"{comp['population']:,.0f} ({100 * (comp['share_population'] or 0):.0f} %)"
     Console().print(table)
 
 
@@ -191,8 +280,11 @@ def guarded(func: Callable[..., Any]) -> Callable[..., Any]:
             click.echo("lifecircle: interrupted; no output was completed", err=True)
             sys.exit(130)
         except MemoryError:
-            click.echo("lifecircle: error: out of memory; use a smaller area or a machine "
-                       "with more memory", err=True)
+            click.echo(
+                "lifecircle: error: out of memory; use a smaller area or a machine "
+                "with more memory",
+                err=True,
+            )
             sys.exit(5)
         return None
 
@@ -202,11 +294,25 @@ def guarded(func: Callable[..., Any]) -> Callable[..., Any]:
 @cli.command("run")
 @common_inputs
 @guarded
-def run_cmd(osm: Path | None, place: str | None, profile: str, facilities: Path | None,
-            facilities_crs: str | None, blocks: Path | None, blocks_crs: str | None,
-            speed_kmh: float | None, minutes: float | None, categories: tuple[str, ...],
-            max_snap_m: float | None, out: Path, overwrite: bool, lang: str, verbose: int,
-            quiet: bool, debug: bool) -> None:
+def run_cmd(
+    osm: Path | None,
+    place: str | None,
+    profile: str,
+    facilities: Path | None,
+    facilities_crs: str | None,
+    blocks: Path | None,
+    blocks_crs: str | None,
+    speed_kmh: float | None,
+    minutes: float | None,
+    categories: tuple[str, ...],
+    max_snap_m: float | None,
+    out: Path,
+    overwrite: bool,
+    lang: str,
+    verbose: int,
+    quiet: bool,
+    debug: bool,
+) -> None:
     """Walking times, coverage and gaps for every residential block.
 
     With no options, runs on the bundled central-Helsinki extract and writes
@@ -217,11 +323,23 @@ def run_cmd(osm: Path | None, place: str | None, profile: str, facilities: Path 
     _configure_logging(verbose, quiet)
     progress = _Progress(quiet)
     try:
-        result = run(osm, place=place, profile=profile, facilities=facilities,
-                     facilities_crs=facilities_crs, blocks=blocks, blocks_crs=blocks_crs,
-                     speed_kmh=speed_kmh, minutes=minutes,
-                     categories=list(categories) or None, max_snap_m=max_snap_m, out=out,
-                     overwrite=overwrite, lang=lang, progress=progress)
+        result = run(
+            osm,
+            place=place,
+            profile=profile,
+            facilities=facilities,
+            facilities_crs=facilities_crs,
+            blocks=blocks,
+            blocks_crs=blocks_crs,
+            speed_kmh=speed_kmh,
+            minutes=minutes,
+            categories=list(categories) or None,
+            max_snap_m=max_snap_m,
+            out=out,
+            overwrite=overwrite,
+            lang=lang,
+            progress=progress,
+        )
     finally:
         progress.close()
     if not quiet:

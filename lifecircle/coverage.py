@@ -86,9 +86,9 @@ def summarize(
             "blocks_unreachable": int((~finite).sum()),
             "median_walk_min": _round(np.median(t[finite])) if finite.any() else None,
             "max_walk_min": _round(t[finite].max()) if finite.any() else None,
-            "population_weighted_mean_walk_min":
-                _round(np.average(t[finite], weights=pop[finite]))
-                if finite.any() and pop[finite].sum() > 0 else None,
+            "population_weighted_mean_walk_min": _round(np.average(t[finite], weights=pop[finite]))
+            if finite.any() and pop[finite].sum() > 0
+            else None,
             "search_seconds": round(a.seconds, 4),
             "source": profile.categories[c].source,
             "verified": profile.categories[c].verified,

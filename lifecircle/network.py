@@ -48,9 +48,7 @@ def local_crs(lon: np.ndarray, lat: np.ndarray) -> pyproj.CRS:
     south, north = float(lat.min()), float(lat.max())
     # the zone of the centre point, as GeoDataFrame.estimate_utm_crs chooses it
     cx, cy = (west + east) / 2, (south + north) / 2
-    infos = query_utm_crs_info(
-        datum_name="WGS 84", area_of_interest=AreaOfInterest(cx, cy, cx, cy)
-    )
+    infos = query_utm_crs_info(datum_name="WGS 84", area_of_interest=AreaOfInterest(cx, cy, cx, cy))
     if not infos:
         raise InputError(f"no UTM zone found for the network centre ({cx:.5f}, {cy:.5f})")
     return pyproj.CRS.from_epsg(int(infos[0].code))
@@ -103,8 +101,10 @@ class WalkNetwork:
         return int(self.edge_u.shape[0])
 
     def __repr__(self) -> str:
-        return (f"WalkNetwork({self.n_nodes} nodes, {self.n_edges} edges, "
-                f"{self.edge_length_m.sum() / 1000:.1f} km, {self.crs.to_string()})")
+        return (
+            f"WalkNetwork({self.n_nodes} nodes, {self.n_edges} edges, "
+            f"{self.edge_length_m.sum() / 1000:.1f} km, {self.crs.to_string()})"
+        )
 
     # -- graph arrays -------------------------------------------------------------------------
     @cached_property
@@ -142,8 +142,9 @@ class WalkNetwork:
         import shapely
 
         counts = np.diff(self.edge_ptr)
-        return shapely.linestrings(self.edge_coords, indices=np.repeat(
-            np.arange(self.n_edges), counts))
+        return shapely.linestrings(
+            self.edge_coords, indices=np.repeat(np.arange(self.n_edges), counts)
+        )
 
     @cached_property
     def components(self) -> np.ndarray:
@@ -204,7 +205,12 @@ class WalkNetwork:
             run_len = np.bincount(run_id[keep])
             keep &= np.where(valid, run_len[np.maximum(run_id, 0)] >= 2, False)
         refs, lon, lat, run_id, way_of_ref = (
-            refs[keep], lon[keep], lat[keep], run_id[keep], way_of_ref[keep])
+            refs[keep],
+            lon[keep],
+            lat[keep],
+            run_id[keep],
+            way_of_ref[keep],
+        )
         if refs.size == 0:
             raise InputError(f"{data.path}: no walkable way has two nodes inside the extract")
         # renumber runs 0..R-1
@@ -353,14 +359,18 @@ class WalkNetwork:
         geoms = self.geometries
         for e in range(self.n_edges):
             g.add_edge(
-                int(self.node_id[self.edge_u[e]]), int(self.node_id[self.edge_v[e]]),
-                key=int(self.edge_key[e]), length=float(self.edge_length_m[e]),
+                int(self.node_id[self.edge_u[e]]),
+                int(self.node_id[self.edge_v[e]]),
+                key=int(self.edge_key[e]),
+                length=float(self.edge_length_m[e]),
                 geometry=geoms[e],
             )
         return g
 
     @classmethod
-    def from_networkx(cls, graph: nx.Graph, *, crs: Any = None, where: str = "graph") -> WalkNetwork:
+    def from_networkx(
+        cls, graph: nx.Graph, *, crs: Any = None, where: str = "graph"
+    ) -> WalkNetwork:
         """Build a network from a networkx graph with node ``x``/``y`` and edge ``length``.
 
         Directed graphs (osmnx's ``MultiDiGraph``) are made undirected: walking ignores one-way
@@ -395,8 +405,11 @@ class WalkNetwork:
         lengths: list[float] = []
         geoms: list[Any] = []
         directed = graph.is_directed()
-        edge_iter = graph.edges(keys=True, data=True) if graph.is_multigraph() else (
-            (a, b, 0, d) for a, b, d in graph.edges(data=True))
+        edge_iter = (
+            graph.edges(keys=True, data=True)
+            if graph.is_multigraph()
+            else ((a, b, 0, d) for a, b, d in graph.edges(data=True))
+        )
         for a, b, k, d in edge_iter:
             if directed:
                 # an osmnx two-way street appears as (a, b, k) and (b, a, k): keep one
@@ -410,8 +423,9 @@ class WalkNetwork:
             if isinstance(geom, str):
                 geom = shapely.from_wkt(geom)
             if geom is None:
-                geom = shapely.linestrings([[xs[index[a]], ys[index[a]]],
-                                            [xs[index[b]], ys[index[b]]]])
+                geom = shapely.linestrings(
+                    [[xs[index[a]], ys[index[a]]], [xs[index[b]], ys[index[b]]]]
+                )
             elif not _starts_at(geom, xs[index[a]], ys[index[a]]):
                 geom = shapely.reverse(geom)
             geoms.append(geom)
@@ -425,8 +439,12 @@ class WalkNetwork:
             if missing.any():
                 seg = np.zeros(lonlat_coords.shape[0])
                 same = lonlat_idx[1:] == lonlat_idx[:-1]
-                _, _, d_ = _GEOD.inv(lonlat_coords[:-1, 0], lonlat_coords[:-1, 1],
-                                     lonlat_coords[1:, 0], lonlat_coords[1:, 1])
+                _, _, d_ = _GEOD.inv(
+                    lonlat_coords[:-1, 0],
+                    lonlat_coords[:-1, 1],
+                    lonlat_coords[1:, 0],
+                    lonlat_coords[1:, 1],
+                )
                 seg[:-1] = np.where(same, d_, 0.0)
                 per_edge = np.bincount(lonlat_idx, weights=seg, minlength=len(geoms))
                 length_arr = np.where(missing, per_edge, length_arr)
@@ -446,9 +464,15 @@ class WalkNetwork:
         ptr = np.zeros(len(geoms) + 1, dtype=np.int64)
         np.cumsum(counts, out=ptr[1:])
         return cls.from_arrays(
-            crs=crs, node_id=node_id, x=np.asarray(xs), y=np.asarray(ys),
-            edge_u=np.asarray(us), edge_v=np.asarray(vs), edge_length_m=length_arr,
-            edge_coords=coords, edge_ptr=ptr,
+            crs=crs,
+            node_id=node_id,
+            x=np.asarray(xs),
+            y=np.asarray(ys),
+            edge_u=np.asarray(us),
+            edge_v=np.asarray(vs),
+            edge_length_m=length_arr,
+            edge_coords=coords,
+            edge_ptr=ptr,
         )
 
     @classmethod
@@ -466,9 +490,11 @@ class WalkNetwork:
 
             graph = ox.load_graphml(p)
         except Exception as exc:  # osmnx/networkx raise many types on malformed GraphML
-            raise InputFileError(p, f"could not be read as GraphML ({type(exc).__name__}: "
-                                 f"{exc})", "export the graph again with osmnx.save_graphml") \
-                from None
+            raise InputFileError(
+                p,
+                f"could not be read as GraphML ({type(exc).__name__}: {exc})",
+                "export the graph again with osmnx.save_graphml",
+            ) from None
         if graph.number_of_nodes() == 0:
             raise InputFileError(p, "the graph has no nodes", "export a non-empty graph")
         return cls.from_networkx(graph, where=str(p))
@@ -479,4 +505,6 @@ def _starts_at(geom: Any, x: float, y: float) -> bool:
 
     first = shapely.get_coordinates(geom)[0]
     last = shapely.get_coordinates(geom)[-1]
-    return bool((first[0] - x) ** 2 + (first[1] - y) ** 2 <= (last[0] - x) ** 2 + (last[1] - y) ** 2)
+    return bool(
+        (first[0] - x) ** 2 + (first[1] - y) ** 2 <= (last[0] - x) ** 2 + (last[1] - y) ** 2
+    )

@@ -70,17 +70,19 @@ class Result:
         """Coverage per category as a table."""
         rows = []
         for c, v in self.report["summary"]["categories"].items():
-            rows.append({
-                "category": c,
-                "facilities": v["facilities"],
-                "threshold_min": v["threshold_min"],
-                "speed_kmh": v["speed_kmh"],
-                "blocks_covered": v["blocks_covered"],
-                "share_blocks_covered": v["share_blocks_covered"],
-                "population_covered": v["population_covered"],
-                "share_population_covered": v["share_population_covered"],
-                "median_walk_min": v["median_walk_min"],
-            })
+            rows.append(
+                {
+                    "category": c,
+                    "facilities": v["facilities"],
+                    "threshold_min": v["threshold_min"],
+                    "speed_kmh": v["speed_kmh"],
+                    "blocks_covered": v["blocks_covered"],
+                    "share_blocks_covered": v["share_blocks_covered"],
+                    "population_covered": v["population_covered"],
+                    "share_population_covered": v["share_population_covered"],
+                    "median_walk_min": v["median_walk_min"],
+                }
+            )
         return pd.DataFrame(rows).set_index("category")
 
 
@@ -105,8 +107,10 @@ def default_osm() -> Path:
     for p in (DEFAULT_OSM, _PACKAGED_OSM):
         if p.is_file():
             return p
-    raise InputError("the bundled default extract data/helsinki.osm.pbf is missing; "
-                     "reinstall lifecircle or pass --osm FILE")
+    raise InputError(
+        "the bundled default extract data/helsinki.osm.pbf is missing; "
+        "reinstall lifecircle or pass --osm FILE"
+    )
 
 
 def load_network(
@@ -204,8 +208,9 @@ def run(
         from ._errors import ConfigError
 
         raise ConfigError(f"unknown language {lang!r}; use en or zh")
-    prof = load_profile(profile).replace(speed_kmh=speed_kmh, threshold_min=minutes,
-                                         categories=categories)
+    prof = load_profile(profile).replace(
+        speed_kmh=speed_kmh, threshold_min=minutes, categories=categories
+    )
     snap_limit = prof.max_snap_m if max_snap_m is None else float(max_snap_m)
     if snap_limit <= 0:
         from ._errors import ConfigError
@@ -223,8 +228,11 @@ def run(
         if data is not None:
             fac = facilities_from_osm(data, prof)
         else:
-            fac = gpd.GeoDataFrame({c: [] for c in ("facility_id", "category", "name", "source",
-                                                    "osm_tag")}, geometry=[], crs=4326)
+            fac = gpd.GeoDataFrame(
+                {c: [] for c in ("facility_id", "category", "name", "source", "osm_tag")},
+                geometry=[],
+                crs=4326,
+            )
         if facilities is not None:
             user = _read_facilities(facilities, prof, crs=facilities_crs)
             check_not_swapped(user, _network_bounds_lonlat(net), where=str(facilities))
@@ -235,9 +243,13 @@ def run(
         fac = _with_snap(fac, fsnap, net)
 
     with timer.step("blocks", "Preparing residential blocks"):
-        buildings = (blocks_mod.buildings_from_osm(data, net.crs) if data is not None
-                     else gpd.GeoDataFrame({"levels": [], "residential": [],
-                                            "non_residential": []}, geometry=[], crs=net.crs))
+        buildings = (
+            blocks_mod.buildings_from_osm(data, net.crs)
+            if data is not None
+            else gpd.GeoDataFrame(
+                {"levels": [], "residential": [], "non_residential": []}, geometry=[], crs=net.crs
+            )
+        )
         block_stats: dict[str, Any] = {}
         if blocks is not None:
             raw, block_stats = read_polygons(blocks, crs=blocks_crs)
@@ -246,11 +258,14 @@ def run(
             blk = blocks_mod.blocks_from_osm(data, net, buildings)
             block_stats["dropped_slivers"] = blk.attrs.get("dropped_slivers", 0)
         else:
-            raise InputError("blocks cannot be derived from a GraphML or downloaded network "
-                             "yet; pass --blocks FILE")
+            raise InputError(
+                "blocks cannot be derived from a GraphML or downloaded network "
+                "yet; pass --blocks FILE"
+            )
         if blk.empty:
-            raise InputError("no residential blocks found; pass --blocks FILE with residential "
-                             "polygons")
+            raise InputError(
+                "no residential blocks found; pass --blocks FILE with residential polygons"
+            )
         if "population" in blk.columns:
             blk["pop_method"] = "column"
         else:
@@ -267,21 +282,56 @@ def run(
         access = compute_access(net, fac, asnap, prof)
         ap_cols = access_columns(access)
         ap_cols.index = aps.index
-        aps = gpd.GeoDataFrame(pd.concat([aps, ap_cols], axis=1), geometry="geometry",
-                               crs=aps.crs)
+        aps = gpd.GeoDataFrame(pd.concat([aps, ap_cols], axis=1), geometry="geometry", crs=aps.crs)
 
     with timer.step("verdict", "Flagging blocks"):
         blk = block_verdict(blk, aps["block_id"].to_numpy(), access, prof)
         summary = summarize(blk, access, prof)
 
-    metadata = _metadata(prof, net, osm_path, place, facilities, facilities_crs, blocks,
-                         snap_limit, lang, timer.timings, block_stats, fac, asnap)
-    report = {"run": {k: metadata[k] for k in (
-        "lifecircle_version", "profile", "profile_version", "walk_speed_kmh", "threshold_min",
-        "horizon_min", "max_snap_m", "crs", "inputs", "network")},
-        "summary": summary}
-    result = Result(network=net, profile=prof, blocks=blk, access_points=aps, facilities=fac,
-                    access=access, report=report, metadata=metadata, osm=data)
+    metadata = _metadata(
+        prof,
+        net,
+        osm_path,
+        place,
+        facilities,
+        facilities_crs,
+        blocks,
+        snap_limit,
+        lang,
+        timer.timings,
+        block_stats,
+        fac,
+        asnap,
+    )
+    report = {
+        "run": {
+            k: metadata[k]
+            for k in (
+                "lifecircle_version",
+                "profile",
+                "profile_version",
+                "walk_speed_kmh",
+                "threshold_min",
+                "horizon_min",
+                "max_snap_m",
+                "crs",
+                "inputs",
+                "network",
+            )
+        },
+        "summary": summary,
+    }
+    result = Result(
+        network=net,
+        profile=prof,
+        blocks=blk,
+        access_points=aps,
+        facilities=fac,
+        access=access,
+        report=report,
+        metadata=metadata,
+        osm=data,
+    )
     if staged is not None:
         with timer.step("outputs", "Writing outputs"), staged:
             write_outputs(result, staged, lang=lang, extras=extras)
@@ -290,10 +340,21 @@ def run(
     return result
 
 
-def _metadata(prof: Profile, net: WalkNetwork, osm_path: Path | None, place: str | None,
-              facilities: Any, facilities_crs: str | None, blocks: Any, snap_limit: float,
-              lang: str, timings: dict[str, float], block_stats: dict[str, Any],
-              fac: gpd.GeoDataFrame, asnap: Snap) -> dict[str, Any]:
+def _metadata(
+    prof: Profile,
+    net: WalkNetwork,
+    osm_path: Path | None,
+    place: str | None,
+    facilities: Any,
+    facilities_crs: str | None,
+    blocks: Any,
+    snap_limit: float,
+    lang: str,
+    timings: dict[str, float],
+    block_stats: dict[str, Any],
+    fac: gpd.GeoDataFrame,
+    asnap: Snap,
+) -> dict[str, Any]:
     inputs: dict[str, Any] = {}
     for key, p in (("osm", osm_path), ("facilities", facilities), ("blocks", blocks)):
         if p is not None:
@@ -317,11 +378,16 @@ def _metadata(prof: Profile, net: WalkNetwork, osm_path: Path | None, place: str
         "crs": net.crs.to_string(),
         "lang": lang,
         "inputs": inputs,
-        "network": {"nodes": net.n_nodes, "edges": net.n_edges,
-                    "length_km": round(float(net.edge_length_m.sum()) / 1000, 3),
-                    **{k: v for k, v in net.stats.items() if k != "highway_seen"}},
-        "facilities": {"total": len(fac),
-                       "unreachable": int((fac["snap_status"] != "snapped").sum())},
+        "network": {
+            "nodes": net.n_nodes,
+            "edges": net.n_edges,
+            "length_km": round(float(net.edge_length_m.sum()) / 1000, 3),
+            **{k: v for k, v in net.stats.items() if k != "highway_seen"},
+        },
+        "facilities": {
+            "total": len(fac),
+            "unreachable": int((fac["snap_status"] != "snapped").sum()),
+        },
         "access_points_unreachable": int((~asnap.ok).sum()),
         "blocks": block_stats,
         "timings_s": timings,
@@ -329,31 +395,41 @@ def _metadata(prof: Profile, net: WalkNetwork, osm_path: Path | None, place: str
     }
 
 
-def write_outputs(result: Result, staged: StagedOutput, *, lang: str = "en",
-                  extras: list[Callable[[Result, StagedOutput], None]] | None = None) -> None:
+def write_outputs(
+    result: Result,
+    staged: StagedOutput,
+    *,
+    lang: str = "en",
+    extras: list[Callable[[Result, StagedOutput], None]] | None = None,
+) -> None:
     """Write the GeoPackage and reports into a staging folder (the output contract)."""
     from .outputs.geopackage import GPKG_NAME, write_geopackage
     from .outputs.report import write_reports
 
     blk = result.blocks
-    write_geopackage(staged.path(GPKG_NAME), {
-        "blocks": blk,
-        "access_points": result.access_points,
-        "facilities": result.facilities,
-        "edges": result.edges,
-    }, result.metadata)
-    worst = (blk.sort_values(["n_lacking", "population"], ascending=False)
-             .head(10)[["block_id", "population", "lacks"]].to_dict("records"))
+    write_geopackage(
+        staged.path(GPKG_NAME),
+        {
+            "blocks": blk,
+            "access_points": result.access_points,
+            "facilities": result.facilities,
+            "edges": result.edges,
+        },
+        result.metadata,
+    )
+    worst = (
+        blk.sort_values(["n_lacking", "population"], ascending=False)
+        .head(10)[["block_id", "population", "lacks"]]
+        .to_dict("records")
+    )
     for extra in extras or []:
         extra(result, staged)
-    write_reports(staged.staging, result.report, lang=lang,
-                  worst=[w for w in worst if w["lacks"]])
+    write_reports(staged.staging, result.report, lang=lang, worst=[w for w in worst if w["lacks"]])
 
 
 def category_columns(categories: list[str]) -> list[str]:
     """Every per-category column name, in output order."""
     names: list[str] = []
     for c in categories:
-        names += [col.walk_min(c), col.walk_m(c), col.covered(c), col.short_min(c),
-                  col.nearest(c)]
+        names += [col.walk_min(c), col.walk_m(c), col.covered(c), col.short_min(c), col.nearest(c)]
     return names

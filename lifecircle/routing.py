@@ -89,7 +89,11 @@ def multi_source(net: WalkNetwork, sources: Snap, *, limit_m: float) -> NodeDist
     size = n + n_virtual
     graph = sp.csr_matrix((data, indices, indptr), shape=(size, size))
     d, _, src = dijkstra(
-        graph, directed=True, indices=np.arange(n, size), min_only=True, limit=limit_m,
+        graph,
+        directed=True,
+        indices=np.arange(n, size),
+        min_only=True,
+        limit=limit_m,
         return_predecessors=True,
     )
     src = src[:n].astype(np.int64)
@@ -135,10 +139,17 @@ def point_distances(
         if s_ok.size:
             shared = np.isin(e, sources.edge[s_ok])
             if shared.any():
-                pts = pd.DataFrame({"p": ok[shared], "edge": e[shared], "a": a[shared],
-                                    "s": s[shared]})
-                src_df = pd.DataFrame({"f": s_ok, "edge": sources.edge[s_ok],
-                                       "fa": sources.along_m[s_ok], "fs": sources.dist_m[s_ok]})
+                pts = pd.DataFrame(
+                    {"p": ok[shared], "edge": e[shared], "a": a[shared], "s": s[shared]}
+                )
+                src_df = pd.DataFrame(
+                    {
+                        "f": s_ok,
+                        "edge": sources.edge[s_ok],
+                        "fa": sources.along_m[s_ok],
+                        "fs": sources.dist_m[s_ok],
+                    }
+                )
                 pairs = pts.merge(src_df, on="edge")
                 pairs["d"] = pairs["s"] + pairs["fs"] + (pairs["a"] - pairs["fa"]).abs()
                 pairs = pairs.sort_values(["p", "d", "f"]).drop_duplicates("p")

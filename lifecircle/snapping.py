@@ -56,15 +56,17 @@ class Snap:
         k[~ok] = pd.NA
         edge_id = pd.array(np.where(ok, self.edge, 0), dtype="Int64")
         edge_id[~ok] = pd.NA
-        return pd.DataFrame({
-            SNAP_FIELDS[0]: u,
-            SNAP_FIELDS[1]: v,
-            SNAP_FIELDS[2]: k,
-            SNAP_FIELDS[3]: self.along_m,
-            SNAP_FIELDS[4]: self.dist_m,
-            "snap_edge_id": edge_id,
-            "snap_status": self.status,
-        })
+        return pd.DataFrame(
+            {
+                SNAP_FIELDS[0]: u,
+                SNAP_FIELDS[1]: v,
+                SNAP_FIELDS[2]: k,
+                SNAP_FIELDS[3]: self.along_m,
+                SNAP_FIELDS[4]: self.dist_m,
+                "snap_edge_id": edge_id,
+                "snap_status": self.status,
+            }
+        )
 
 
 def snap_points(
@@ -108,7 +110,8 @@ def snap_points(
     idx = np.flatnonzero(finite)
     points = shapely.points(x[idx], y[idx])
     (p_i, e_i), d_i = tree.query_nearest(
-        points, max_distance=max_snap_m, return_distance=True, all_matches=True)
+        points, max_distance=max_snap_m, return_distance=True, all_matches=True
+    )
     # several equidistant edges (a point at a junction): take the lowest edge index, so the
     # result does not depend on the tree's internal order
     if p_i.size:
@@ -126,11 +129,14 @@ def snap_points(
 
     missed = idx[np.isin(np.arange(idx.shape[0]), p_i, invert=True)]
     if missed.size:
-        (_, _), far = tree.query_nearest(shapely.points(x[missed], y[missed]),
-                                         return_distance=True, all_matches=False)
+        (_, _), far = tree.query_nearest(
+            shapely.points(x[missed], y[missed]), return_distance=True, all_matches=False
+        )
         for j, d_far in zip(missed, far, strict=True):
-            status[j] = (f"unreachable: nearest walkable edge is {d_far:.0f} m away "
-                         f"(max_snap_m={max_snap_m:g})")
+            status[j] = (
+                f"unreachable: nearest walkable edge is {d_far:.0f} m away "
+                f"(max_snap_m={max_snap_m:g})"
+            )
     return Snap(edge, along, dist, status)
 
 

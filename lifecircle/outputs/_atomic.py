@@ -62,8 +62,9 @@ class StagedOutput:
     removes the staging folder.
     """
 
-    def __init__(self, out: str | Path, *, overwrite: bool = False,
-                 inputs: Iterable[str | Path] = ()) -> None:
+    def __init__(
+        self, out: str | Path, *, overwrite: bool = False, inputs: Iterable[str | Path] = ()
+    ) -> None:
         self.out = Path(out).absolute()
         self.overwrite = overwrite
         for item in inputs:
@@ -71,17 +72,23 @@ class StagedOutput:
                 continue
             p = Path(item).absolute()
             if p == self.out or self.out in p.parents:
-                raise OutputError(f"{self.out}: the output folder would contain or replace the "
-                                  f"input {p}; choose another --out")
+                raise OutputError(
+                    f"{self.out}: the output folder would contain or replace the "
+                    f"input {p}; choose another --out"
+                )
             if p.is_file() and p in self.out.parents:
                 raise OutputError(f"{self.out}: output inside the input file {p}")
         if self.out.exists() and not self.out.is_dir():
             raise OutputError(f"{self.out}: exists and is not a folder; choose another --out")
         if self.out.exists() and any(self.out.iterdir()) and not overwrite:
-            raise OutputError(f"{self.out}: output folder exists; pass --overwrite to replace "
-                              "it or choose another --out")
+            raise OutputError(
+                f"{self.out}: output folder exists; pass --overwrite to replace "
+                "it or choose another --out"
+            )
         self.parent = self.out.parent
-        self.staging = self.parent / f".{self.out.name}.staging-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+        self.staging = (
+            self.parent / f".{self.out.name}.staging-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+        )
         self.lock = self.parent / f".{self.out.name}.lock"
         self._locked = False
         self.files: dict[str, str] = {}
@@ -91,15 +98,20 @@ class StagedOutput:
         try:
             self.parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
-            raise OutputError(f"{self.parent}: cannot create the output folder's parent "
-                              f"({exc.strerror})") from None
+            raise OutputError(
+                f"{self.parent}: cannot create the output folder's parent ({exc.strerror})"
+            ) from None
         self._acquire_lock()
         self._clean_stale()
         self.staging.mkdir()
         return self
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
         if exc_type is not None:
             shutil.rmtree(self.staging, ignore_errors=True)
         self._release_lock()
@@ -114,8 +126,10 @@ class StagedOutput:
                 except (OSError, ValueError):
                     pid = 0
                 if pid and pid != os.getpid() and _pid_alive(pid):
-                    raise OutputError(f"{self.out}: another lifecircle run (pid {pid}) is writing "
-                                      "this folder; wait for it or choose another --out") from None
+                    raise OutputError(
+                        f"{self.out}: another lifecircle run (pid {pid}) is writing "
+                        "this folder; wait for it or choose another --out"
+                    ) from None
                 self.lock.unlink(missing_ok=True)
                 continue
             except OSError as exc:

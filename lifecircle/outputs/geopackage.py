@@ -47,10 +47,12 @@ def write_geopackage(
         if gdf is None:
             continue
         pyogrio.write_dataframe(_plain(gdf), path, layer=name, driver="GPKG")
-    meta = pd.DataFrame({
-        "key": list(metadata.keys()),
-        "value": [json.dumps(v, ensure_ascii=False, default=str) for v in metadata.values()],
-    })
+    meta = pd.DataFrame(
+        {
+            "key": list(metadata.keys()),
+            "value": [json.dumps(v, ensure_ascii=False, default=str) for v in metadata.values()],
+        }
+    )
     pyogrio.write_dataframe(meta, path, layer="run_metadata", driver="GPKG")
 
 
@@ -66,12 +68,18 @@ def read_layers(path: str | Path, names: list[str] | None = None) -> dict[str, g
     if path.is_dir():
         path = path / GPKG_NAME
     if not path.is_file():
-        raise InputFileError(path, "no GeoPackage of a finished run here",
-                             "give the --out folder of a `lifecircle run`")
+        raise InputFileError(
+            path,
+            "no GeoPackage of a finished run here",
+            "give the --out folder of a `lifecircle run`",
+        )
     available = [str(n) for n, geom in pyogrio.list_layers(path) if geom is not None]
     wanted = names or available
     missing = [n for n in wanted if n not in available]
     if missing:
-        raise InputFileError(path, f"has no layer {missing[0]!r} (layers: {', '.join(available)})",
-                             "rerun `lifecircle run` with a current version")
+        raise InputFileError(
+            path,
+            f"has no layer {missing[0]!r} (layers: {', '.join(available)})",
+            "rerun `lifecircle run` with a current version",
+        )
     return {n: gpd.read_file(path, layer=n, engine="pyogrio") for n in wanted}

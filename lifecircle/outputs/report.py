@@ -69,9 +69,13 @@ def _pct(x: float | None) -> str:
     return "–" if x is None else f"{100 * x:.1f} %"
 
 
-def render_markdown(report: dict[str, Any], *, lang: str = "en",
-                    worst: list[dict[str, Any]] | None = None,
-                    extra_sections: list[str] | None = None) -> str:
+def render_markdown(
+    report: dict[str, Any],
+    *,
+    lang: str = "en",
+    worst: list[dict[str, Any]] | None = None,
+    extra_sections: list[str] | None = None,
+) -> str:
     """The human-readable report as Markdown."""
     t = _T["zh" if lang == "zh" else "en"]
     s = report["summary"]
@@ -92,7 +96,7 @@ def render_markdown(report: dict[str, Any], *, lang: str = "en",
         "|---|---:|---:|---:|---:|---:|---:|",
     ]
     notes: list[str] = []
-    for c, v in s["categories"].items():
+    for _c, v in s["categories"].items():
         label = v["label_zh"] if lang == "zh" and v["label_zh"] else v["label_en"]
         mark = ""
         if not v.get("verified", True):
@@ -104,7 +108,8 @@ def render_markdown(report: dict[str, Any], *, lang: str = "en",
             f"| {label}{mark} | {fac} | {v['threshold_min']:g} {t['min']} | "
             f"{v['speed_kmh']:g} km/h | {v['blocks_covered']} / {v['blocks']} "
             f"({_pct(v['share_blocks_covered'])}) | {v['population_covered']:,.0f} "
-            f"({_pct(v['share_population_covered'])}) | {median} |")
+            f"({_pct(v['share_population_covered'])}) | {median} |"
+        )
     comp = s["complete_life_circle"]
     lines += [
         "",
@@ -114,8 +119,13 @@ def render_markdown(report: dict[str, Any], *, lang: str = "en",
         f"- {t['share_pop']}: {comp['population']:,.0f} ({_pct(comp['share_population'])})",
     ]
     if worst:
-        lines += ["", f"## {t['worst']}", "", f"| {t['block']} | {t['population']} | "
-                  f"{t['lacks']} |", "|---|---:|---|"]
+        lines += [
+            "",
+            f"## {t['worst']}",
+            "",
+            f"| {t['block']} | {t['population']} | {t['lacks']} |",
+            "|---|---:|---|",
+        ]
         for row in worst:
             lines.append(f"| {row['block_id']} | {row['population']:,.0f} | {row['lacks']} |")
     for section in extra_sections or []:
@@ -126,9 +136,14 @@ def render_markdown(report: dict[str, Any], *, lang: str = "en",
     return "\n".join(lines)
 
 
-def write_reports(folder: Path, report: dict[str, Any], *, lang: str = "en",
-                  worst: list[dict[str, Any]] | None = None,
-                  extra_sections: list[str] | None = None) -> None:
+def write_reports(
+    folder: Path,
+    report: dict[str, Any],
+    *,
+    lang: str = "en",
+    worst: list[dict[str, Any]] | None = None,
+    extra_sections: list[str] | None = None,
+) -> None:
     """Write ``report.json`` and ``report.md`` into ``folder``."""
     write_json_atomic(folder / "report.json", report)
     md = render_markdown(report, lang=lang, worst=worst, extra_sections=extra_sections)

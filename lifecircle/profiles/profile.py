@@ -196,8 +196,10 @@ class Profile:
                     "group": c.group or self.default_group,
                     "threshold_min": self.threshold_of(k),
                     "speed_kmh": self.group_of(k).speed_kmh,
-                    "tags": [dict((key, list(v) if v else True) for key, v in r.conditions)
-                             for r in c.tags],
+                    "tags": [
+                        dict((key, list(v) if v else True) for key, v in r.conditions)
+                        for r in c.tags
+                    ],
                     "name_keywords": list(c.name_keywords),
                     "source": c.source,
                     "verified": c.verified,
@@ -212,15 +214,31 @@ class Profile:
 # loading
 
 _TOP_KEYS = {
-    "name", "version", "title_en", "title_zh", "description", "threshold_min", "horizon_min",
-    "max_snap_m", "default_group", "groups", "population", "categories",
+    "name",
+    "version",
+    "title_en",
+    "title_zh",
+    "description",
+    "threshold_min",
+    "horizon_min",
+    "max_snap_m",
+    "default_group",
+    "groups",
+    "population",
+    "categories",
 }
 # Sections other modules own (tiers, requirements, targets): the loader keeps them in ``raw``
 # for those modules to validate.
 _EXTENSION_KEYS = {"tiers", "requirements", "targets", "settings"}
 _GROUP_KEYS = {"speed_kmh", "label_en", "label_zh", "source", "verified"}
 _CATEGORY_KEYS = {
-    "label_en", "label_zh", "tags", "name_keywords", "group", "threshold_min", "source",
+    "label_en",
+    "label_zh",
+    "tags",
+    "name_keywords",
+    "group",
+    "threshold_min",
+    "source",
     "verified",
 }
 
@@ -257,8 +275,10 @@ def load_profile(profile: str | Path | Profile = "walk15") -> Profile:
                 ".toml file"
             )
     if not path.is_file():
-        raise ConfigError(f"{path}: profile file not found; give a built-in name "
-                          f"({', '.join(builtin_profiles())}) or an existing .toml file")
+        raise ConfigError(
+            f"{path}: profile file not found; give a built-in name "
+            f"({', '.join(builtin_profiles())}) or an existing .toml file"
+        )
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
@@ -279,8 +299,11 @@ def _check_positive(key: str, value: Any, where: str) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise ConfigError(
             f"{where}: {key} must be a number, got {value!r}"
-            + ("; write the number alone, units are in the key name"
-               if isinstance(value, str) else "")
+            + (
+                "; write the number alone, units are in the key name"
+                if isinstance(value, str)
+                else ""
+            )
         )
     if not math.isfinite(value) or value <= 0:
         raise ConfigError(f"{where}: {key} must be a positive number, got {value!r}")
@@ -303,7 +326,7 @@ def _get_bool(data: Mapping[str, Any], key: str, where: str) -> bool:
 
 def _tag_rule(entry: Any, where: str) -> TagRule:
     if not isinstance(entry, Mapping) or not entry:
-        raise ConfigError(f"{where}: each tag rule must be a table like {{ amenity = \"clinic\" }}")
+        raise ConfigError(f'{where}: each tag rule must be a table like {{ amenity = "clinic" }}')
     conditions: list[tuple[str, tuple[str, ...] | None]] = []
     for key, value in entry.items():
         if value is True:
@@ -324,7 +347,7 @@ def profile_from_dict(data: Mapping[str, Any], *, where: str = "<profile>") -> P
     _check_keys(data, _TOP_KEYS | _EXTENSION_KEYS, where)
     name = _get_str(data, "name", where)
     if not name:
-        raise ConfigError(f"{where}: the profile needs a name = \"...\"")
+        raise ConfigError(f'{where}: the profile needs a name = "..."')
     groups_raw = data.get("groups", {})
     if not isinstance(groups_raw, Mapping) or not groups_raw:
         raise ConfigError(f"{where}: at least one [groups.<name>] table with speed_kmh is needed")
@@ -366,8 +389,9 @@ def profile_from_dict(data: Mapping[str, Any], *, where: str = "<profile>") -> P
             raise ConfigError(f"{cwhere}: tags must be a list of tables")
         group = c.get("group")
         if group is not None and group not in groups:
-            raise ConfigError(f"{cwhere}: group {group!r} is not defined"
-                              f"{did_you_mean(str(group), groups)}")
+            raise ConfigError(
+                f"{cwhere}: group {group!r} is not defined{did_you_mean(str(group), groups)}"
+            )
         keywords = c.get("name_keywords", [])
         if not isinstance(keywords, list) or not all(isinstance(k, str) for k in keywords):
             raise ConfigError(f"{cwhere}: name_keywords must be a list of strings")
@@ -379,7 +403,8 @@ def profile_from_dict(data: Mapping[str, Any], *, where: str = "<profile>") -> P
             tags=tuple(_tag_rule(t, cwhere) for t in tags),
             name_keywords=tuple(keywords),
             group=group,
-            threshold_min=None if threshold is None
+            threshold_min=None
+            if threshold is None
             else _check_positive("threshold_min", threshold, cwhere),
             source=_get_str(c, "source", cwhere),
             verified=_get_bool(c, "verified", cwhere),

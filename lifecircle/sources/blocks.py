@@ -39,11 +39,23 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 #: streets that bound blocks (footways and service roads run inside them)
-STREET_HIGHWAYS = frozenset({
-    "primary", "primary_link", "secondary", "secondary_link", "tertiary", "tertiary_link",
-    "residential", "unclassified", "living_street", "pedestrian", "road", "trunk",
-    "trunk_link",
-})
+STREET_HIGHWAYS = frozenset(
+    {
+        "primary",
+        "primary_link",
+        "secondary",
+        "secondary_link",
+        "tertiary",
+        "tertiary_link",
+        "residential",
+        "unclassified",
+        "living_street",
+        "pedestrian",
+        "road",
+        "trunk",
+        "trunk_link",
+    }
+)
 MIN_BLOCK_AREA_M2 = 200.0
 MAX_ENCLOSURE_AREA_M2 = 500_000.0
 #: buildings must cover at least this share of a block for the building-based estimate
@@ -53,19 +65,27 @@ MIN_BUILDING_COVER = 0.05
 def buildings_from_osm(data: OSMData, crs: Any) -> gpd.GeoDataFrame:
     """OSM buildings (projected) with type, levels and whether they count as homes."""
     if not data.buildings:
-        return gpd.GeoDataFrame({"building": [], "levels": [], "residential": []},
-                                geometry=[], crs=crs)
+        return gpd.GeoDataFrame(
+            {"building": [], "levels": [], "residential": []}, geometry=[], crs=crs
+        )
     kinds = [b[2] for b in data.buildings]
-    levels = pd.to_numeric(pd.Series([b[3] for b in data.buildings], dtype="string")
-                           .str.extract(r"^\s*(\d+(?:\.\d+)?)")[0], errors="coerce")
+    levels = pd.to_numeric(
+        pd.Series([b[3] for b in data.buildings], dtype="string").str.extract(
+            r"^\s*(\d+(?:\.\d+)?)"
+        )[0],
+        errors="coerce",
+    )
     geoms = shapely.from_wkb([b[4] for b in data.buildings])
-    gdf = gpd.GeoDataFrame({
-        "osm_id": [f"{b[0]}/{b[1]}" for b in data.buildings],
-        "building": kinds,
-        "levels": levels.to_numpy(dtype=np.float64),
-        "residential": [k in RESIDENTIAL_BUILDINGS for k in kinds],
-        "non_residential": [k in NON_RESIDENTIAL_BUILDINGS for k in kinds],
-    }, geometry=gpd.GeoSeries(geoms, crs=4326)).to_crs(crs)
+    gdf = gpd.GeoDataFrame(
+        {
+            "osm_id": [f"{b[0]}/{b[1]}" for b in data.buildings],
+            "building": kinds,
+            "levels": levels.to_numpy(dtype=np.float64),
+            "residential": [k in RESIDENTIAL_BUILDINGS for k in kinds],
+            "non_residential": [k in NON_RESIDENTIAL_BUILDINGS for k in kinds],
+        },
+        geometry=gpd.GeoSeries(geoms, crs=4326),
+    ).to_crs(crs)
     return gdf
 
 
@@ -106,8 +126,12 @@ def blocks_from_osm(
         outside = res_bld[~res_bld.representative_point().within(landuse_union)]
         if not outside.empty:
             enc = _enclosures(streets, shapely.difference(hull, landuse_union))
-            has = gpd.sjoin(enc, gpd.GeoDataFrame(geometry=outside.representative_point()),
-                            predicate="contains", how="inner").index.unique()
+            has = gpd.sjoin(
+                enc,
+                gpd.GeoDataFrame(geometry=outside.representative_point()),
+                predicate="contains",
+                how="inner",
+            ).index.unique()
             enc = enc.loc[has].copy()
             enc["block_method"] = "residential_buildings"
             parts.append(enc)
@@ -145,19 +169,22 @@ def estimate_population(
     if homes.empty:
         return pop, method
     pieces = gpd.overlay(
-        gpd.GeoDataFrame({"bi": np.arange(len(blocks))}, geometry=blocks.geometry.to_numpy(),
-                         crs=blocks.crs),
-        gpd.GeoDataFrame({"levels": homes["levels"].to_numpy()},
-                         geometry=homes.geometry.to_numpy(), crs=homes.crs),
-        how="intersection", keep_geom_type=True,
+        gpd.GeoDataFrame(
+            {"bi": np.arange(len(blocks))}, geometry=blocks.geometry.to_numpy(), crs=blocks.crs
+        ),
+        gpd.GeoDataFrame(
+            {"levels": homes["levels"].to_numpy()},
+            geometry=homes.geometry.to_numpy(),
+            crs=homes.crs,
+        ),
+        how="intersection",
+        keep_geom_type=True,
     )
     if pieces.empty:
         return pop, method
     footprint = pieces.area.to_numpy()
-    levels = np.nan_to_num(pieces["levels"].to_numpy(dtype=np.float64),
-                           nan=settings.default_levels)
-    floor = np.bincount(pieces["bi"].to_numpy(), weights=footprint * levels,
-                        minlength=len(blocks))
+    levels = np.nan_to_num(pieces["levels"].to_numpy(dtype=np.float64), nan=settings.default_levels)
+    floor = np.bincount(pieces["bi"].to_numpy(), weights=footprint * levels, minlength=len(blocks))
     cover = np.bincount(pieces["bi"].to_numpy(), weights=footprint, minlength=len(blocks))
     use = cover >= MIN_BUILDING_COVER * area
     pop[use] = floor[use] / settings.floor_area_per_person_m2
@@ -166,7 +193,11 @@ def estimate_population(
 
 
 def prepare_user_blocks(
-    gdf: gpd.GeoDataFrame, crs: Any, *, where: str, id_col: str | None = None,
+    gdf: gpd.GeoDataFrame,
+    crs: Any,
+    *,
+    where: str,
+    id_col: str | None = None,
     population_col: str = "population",
 ) -> gpd.GeoDataFrame:
     """Project user blocks and give them ``block_id`` and (where given) ``population``."""
@@ -180,8 +211,11 @@ def prepare_user_blocks(
         dup = ids.duplicated(keep=False) | ids.isna()
         if dup.any():
             rows = (np.flatnonzero(dup.to_numpy())[:5] + 1).tolist()
-            raise InputFileError(where, f"missing or duplicate block ids in {id_col!r} "
-                                 f"(rows {rows})", "give every block a unique id")
+            raise InputFileError(
+                where,
+                f"missing or duplicate block ids in {id_col!r} (rows {rows})",
+                "give every block a unique id",
+            )
         block_id = ids.to_numpy()
     else:
         block_id = np.array([f"b{i + 1}" for i in range(len(out))], dtype=object)
@@ -193,8 +227,12 @@ def prepare_user_blocks(
         bad = ~np.isfinite(pop) | (pop < 0)
         if bad.any():
             i = int(np.flatnonzero(bad)[0])
-            raise InputFileError(where, f"row {i + 1}: population {frame[population_col].iloc[i]!r}"
-                                 " is not a non-negative number", "fix the population column")
+            raise InputFileError(
+                where,
+                f"row {i + 1}: population {frame[population_col].iloc[i]!r}"
+                " is not a non-negative number",
+                "fix the population column",
+            )
         frame["population"] = pop
     return frame.reset_index(drop=True)
 
@@ -202,8 +240,12 @@ def prepare_user_blocks(
 def access_points(blocks: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     """One access point per block: its representative point (always inside the polygon)."""
     pts = shapely.point_on_surface(blocks.geometry.to_numpy())
-    return gpd.GeoDataFrame({
-        "ap_id": [f"{b}/rep" for b in blocks["block_id"]],
-        "block_id": blocks["block_id"].to_numpy(),
-        "kind": "representative_point",
-    }, geometry=pts, crs=blocks.crs)
+    return gpd.GeoDataFrame(
+        {
+            "ap_id": [f"{b}/rep" for b in blocks["block_id"]],
+            "block_id": blocks["block_id"].to_numpy(),
+            "kind": "representative_point",
+        },
+        geometry=pts,
+        crs=blocks.crs,
+    )

@@ -44,7 +44,9 @@ def facilities_from_osm(
     rows: list[dict[str, Any]] = []
     geoms: list[Any] = []
     area_wkb = [p[5] for p in data.pois if p[5] is not None]
-    area_points = iter(shapely.point_on_surface(shapely.from_wkb(area_wkb))) if area_wkb else iter(())
+    area_points = (
+        iter(shapely.point_on_surface(shapely.from_wkb(area_wkb))) if area_wkb else iter(())
+    )
     for osm_type, osm_id, lon, lat, tags, blob in data.pois:
         point = next(area_points) if blob is not None else shapely.Point(lon, lat)
         matched = [c for c, cat in profile.categories.items() if cat.matches(tags)]
@@ -52,19 +54,23 @@ def facilities_from_osm(
         if not matched and name_keywords:
             name = tags.get("name", "") + " " + tags.get("name:zh", "")
             matched = [
-                c for c, cat in profile.categories.items()
+                c
+                for c, cat in profile.categories.items()
                 if any(k in name for k in cat.name_keywords)
             ]
             source = "name_keyword"
         for category in matched:
-            rows.append({
-                "facility_id": f"{osm_type}/{osm_id}",
-                "category": category,
-                "name": tags.get("name", tags.get("name:en", "")),
-                "source": source,
-                "osm_tag": _matched_tag(tags, profile, category) if source == "osm" else
-                "name=" + tags.get("name", ""),
-            })
+            rows.append(
+                {
+                    "facility_id": f"{osm_type}/{osm_id}",
+                    "category": category,
+                    "name": tags.get("name", tags.get("name:en", "")),
+                    "source": source,
+                    "osm_tag": _matched_tag(tags, profile, category)
+                    if source == "osm"
+                    else "name=" + tags.get("name", ""),
+                }
+            )
             geoms.append(point)
     frame = pd.DataFrame(rows, columns=FACILITY_COLUMNS)
     return gpd.GeoDataFrame(frame, geometry=gpd.GeoSeries(geoms, crs=4326), crs=4326)
@@ -91,41 +97,55 @@ def read_facilities(
     gdf = read_points(path, crs=crs, x_col=x_col, y_col=y_col, what="facility")
     if category_col not in gdf.columns:
         raise InputFileError(
-            path, f"no {category_col!r} column{did_you_mean(category_col, map(str, gdf.columns))}"
+            path,
+            f"no {category_col!r} column{did_you_mean(category_col, map(str, gdf.columns))}"
             f"; columns found: {', '.join(map(str, gdf.columns))}",
-            "add a category column or name it with --category-col")
+            "add a category column or name it with --category-col",
+        )
     cats = gdf[category_col].astype("string").str.strip()
     bad = cats.isna() | ~cats.isin(list(profile.categories))
     if bad.any():
         first = int(np.flatnonzero(bad.to_numpy())[0])
         value = cats.iloc[first]
         raise InputFileError(
-            path, f"row {first + 1}: category {value!r} is not in profile {profile.name!r}"
+            path,
+            f"row {first + 1}: category {value!r} is not in profile {profile.name!r}"
             f"{did_you_mean(str(value), profile.categories)}",
-            f"use one of {', '.join(profile.categories)}")
+            f"use one of {', '.join(profile.categories)}",
+        )
     if id_col is None:
         id_col = next((c for c in ("facility_id", "id") if c in gdf.columns), None)
     if id_col is not None:
         if id_col not in gdf.columns:
-            raise InputFileError(path, f"no id column {id_col!r}",
-                                 f"columns found: {', '.join(map(str, gdf.columns))}")
+            raise InputFileError(
+                path,
+                f"no id column {id_col!r}",
+                f"columns found: {', '.join(map(str, gdf.columns))}",
+            )
         ids = gdf[id_col].astype("string")
         dup = ids.duplicated(keep=False) | ids.isna()
         if dup.any():
             rows = (np.flatnonzero(dup.to_numpy())[:5] + 1).tolist()
-            raise InputFileError(path, f"missing or duplicate ids in column {id_col!r} "
-                                 f"(rows {rows})", "give every facility a unique id")
+            raise InputFileError(
+                path,
+                f"missing or duplicate ids in column {id_col!r} (rows {rows})",
+                "give every facility a unique id",
+            )
         ids = "user/" + ids
     else:
         ids = pd.Series([f"user/row{i + 1}" for i in range(len(gdf))], index=gdf.index)
     names = gdf[name_col].astype("string").fillna("") if name_col in gdf.columns else ""
-    out = gpd.GeoDataFrame({
-        "facility_id": ids.to_numpy(),
-        "category": cats.to_numpy(),
-        "name": names if isinstance(names, str) else names.to_numpy(),
-        "source": "user",
-        "osm_tag": "",
-    }, geometry=gdf.geometry.to_numpy(), crs=gdf.crs)
+    out = gpd.GeoDataFrame(
+        {
+            "facility_id": ids.to_numpy(),
+            "category": cats.to_numpy(),
+            "name": names if isinstance(names, str) else names.to_numpy(),
+            "source": "user",
+            "osm_tag": "",
+        },
+        geometry=gdf.geometry.to_numpy(),
+        crs=gdf.crs,
+    )
     return out
 
 
@@ -134,12 +154,15 @@ def merge_facilities(osm: gpd.GeoDataFrame, user: gpd.GeoDataFrame | None) -> gp
     if user is None or user.empty:
         return osm
     keep = osm[~osm["category"].isin(user["category"].unique())]
-    return gpd.GeoDataFrame(pd.concat([keep, user.to_crs(osm.crs)], ignore_index=True),
-                            crs=osm.crs)
+    return gpd.GeoDataFrame(pd.concat([keep, user.to_crs(osm.crs)], ignore_index=True), crs=osm.crs)
 
 
 def check_not_swapped(
-    points: gpd.GeoDataFrame, bounds_lonlat: Sequence[float], *, where: str, margin_deg: float = 0.05
+    points: gpd.GeoDataFrame,
+    bounds_lonlat: Sequence[float],
+    *,
+    where: str,
+    margin_deg: float = 0.05,
 ) -> None:
     """Refuse points whose longitude and latitude look swapped relative to the network.
 
@@ -147,8 +170,11 @@ def check_not_swapped(
     """
     if points.empty:
         return
-    pts = points.to_crs(4326) if points.crs and not pyproj.CRS(points.crs).equals(
-        pyproj.CRS(4326)) else points
+    pts = (
+        points.to_crs(4326)
+        if points.crs and not pyproj.CRS(points.crs).equals(pyproj.CRS(4326))
+        else points
+    )
     x = pts.geometry.x.to_numpy()
     y = pts.geometry.y.to_numpy()
     w, s, e, n = bounds_lonlat
@@ -159,5 +185,5 @@ def check_not_swapped(
         raise InputError(
             f"{where}: {int((~inside).sum())} of {len(x)} points lie outside the network "
             f"but inside it with longitude and latitude swapped; swap the coordinate "
-            f"columns (or name them with --x-col / --y-col)")
-
+            f"columns (or name them with --x-col / --y-col)"
+        )

@@ -32,36 +32,119 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 #: highway values a pedestrian may use (where foot access is not denied).
-WALKABLE_HIGHWAYS = frozenset({
-    "footway", "path", "pedestrian", "steps", "living_street", "residential", "service",
-    "unclassified", "tertiary", "tertiary_link", "secondary", "secondary_link", "primary",
-    "primary_link", "track", "cycleway", "crossing", "bridleway", "corridor", "road",
-    "sidewalk", "elevator",
-})
+WALKABLE_HIGHWAYS = frozenset(
+    {
+        "footway",
+        "path",
+        "pedestrian",
+        "steps",
+        "living_street",
+        "residential",
+        "service",
+        "unclassified",
+        "tertiary",
+        "tertiary_link",
+        "secondary",
+        "secondary_link",
+        "primary",
+        "primary_link",
+        "track",
+        "cycleway",
+        "crossing",
+        "bridleway",
+        "corridor",
+        "road",
+        "sidewalk",
+        "elevator",
+    }
+)
 #: highway values walkable only when foot access is explicitly allowed.
 FOOT_ONLY_IF_ALLOWED = frozenset({"motorway", "motorway_link", "trunk", "trunk_link"})
 _FOOT_ALLOWED = frozenset({"yes", "designated", "permissive", "official"})
 _ACCESS_DENIED = frozenset({"private", "no", "military", "agricultural", "forestry"})
 
 #: keys that make a node or area a point-of-interest candidate.
-POI_KEYS = frozenset({
-    "amenity", "shop", "leisure", "healthcare", "social_facility", "sport", "office",
-    "public_transport", "railway", "tourism", "craft", "name",
-})
+POI_KEYS = frozenset(
+    {
+        "amenity",
+        "shop",
+        "leisure",
+        "healthcare",
+        "social_facility",
+        "sport",
+        "office",
+        "public_transport",
+        "railway",
+        "tourism",
+        "craft",
+        "name",
+    }
+)
 #: building values that are residential (used for population and block fallbacks).
-RESIDENTIAL_BUILDINGS = frozenset({
-    "residential", "apartments", "house", "detached", "semidetached_house", "terrace",
-    "dormitory", "bungalow", "farm", "cabin", "static_caravan", "houseboat",
-})
+RESIDENTIAL_BUILDINGS = frozenset(
+    {
+        "residential",
+        "apartments",
+        "house",
+        "detached",
+        "semidetached_house",
+        "terrace",
+        "dormitory",
+        "bungalow",
+        "farm",
+        "cabin",
+        "static_caravan",
+        "houseboat",
+    }
+)
 #: building values that are clearly not homes.
-NON_RESIDENTIAL_BUILDINGS = frozenset({
-    "commercial", "retail", "industrial", "warehouse", "office", "school", "university",
-    "college", "kindergarten", "hospital", "church", "cathedral", "chapel", "mosque",
-    "temple", "shrine", "synagogue", "public", "civic", "government", "train_station",
-    "transportation", "garage", "garages", "parking", "roof", "shed", "hut", "service",
-    "construction", "supermarket", "hotel", "sports_hall", "stadium", "barn", "greenhouse",
-    "kiosk", "toilets", "bunker", "ruins", "hangar", "carport", "fire_station",
-})
+NON_RESIDENTIAL_BUILDINGS = frozenset(
+    {
+        "commercial",
+        "retail",
+        "industrial",
+        "warehouse",
+        "office",
+        "school",
+        "university",
+        "college",
+        "kindergarten",
+        "hospital",
+        "church",
+        "cathedral",
+        "chapel",
+        "mosque",
+        "temple",
+        "shrine",
+        "synagogue",
+        "public",
+        "civic",
+        "government",
+        "train_station",
+        "transportation",
+        "garage",
+        "garages",
+        "parking",
+        "roof",
+        "shed",
+        "hut",
+        "service",
+        "construction",
+        "supermarket",
+        "hotel",
+        "sports_hall",
+        "stadium",
+        "barn",
+        "greenhouse",
+        "kiosk",
+        "toilets",
+        "bunker",
+        "ruins",
+        "hangar",
+        "carport",
+        "fire_station",
+    }
+)
 
 
 def is_walkable(tags: Mapping[str, str]) -> bool:
@@ -123,18 +206,23 @@ def _sniff(path: Path) -> None:
     if not path.exists():
         raise InputFileError(path, "file not found", "check the path")
     if path.is_dir():
-        raise InputFileError(path, "is a directory, not an OSM file",
-                             "give a .osm.pbf, .osm, .osm.gz, .osm.bz2 or .graphml file")
+        raise InputFileError(
+            path,
+            "is a directory, not an OSM file",
+            "give a .osm.pbf, .osm, .osm.gz, .osm.bz2 or .graphml file",
+        )
     try:
         size = path.stat().st_size
         with path.open("rb") as fh:
             head = fh.read(4096)
     except OSError as exc:
-        raise InputFileError(path, f"cannot be read ({exc.strerror})",
-                             "check the file's permissions") from None
+        raise InputFileError(
+            path, f"cannot be read ({exc.strerror})", "check the file's permissions"
+        ) from None
     if size == 0:
-        raise InputFileError(path, "file is empty (0 bytes)",
-                             "download or export the extract again")
+        raise InputFileError(
+            path, "file is empty (0 bytes)", "download or export the extract again"
+        )
     name = path.name.lower()
     if name.endswith((".osm", ".xml", ".osm.gz", ".osm.bz2", ".xml.gz", ".xml.bz2")):
         text = head
@@ -146,26 +234,38 @@ def _sniff(path: Path) -> None:
                 with bz2.open(path, "rb") as fh:
                     text = fh.read(4096)
         except (OSError, EOFError) as exc:
-            raise InputFileError(path, f"compressed data is corrupt ({exc})",
-                                 "download the extract again") from None
+            raise InputFileError(
+                path, f"compressed data is corrupt ({exc})", "download the extract again"
+            ) from None
         lowered = text.lstrip().lower()
         if lowered.startswith((b"<!doctype html", b"<html")):
-            raise InputFileError(path, "is an HTML page, not OSM data (a failed download?)",
-                                 "download the extract again")
+            raise InputFileError(
+                path,
+                "is an HTML page, not OSM data (a failed download?)",
+                "download the extract again",
+            )
         if b"<!doctype" in lowered or b"<!entity" in lowered:
             raise InputFileError(
-                path, "OSM XML with a DOCTYPE or entity declarations is refused "
-                "(entity expansion is a known attack)", "export the data without a DOCTYPE")
+                path,
+                "OSM XML with a DOCTYPE or entity declarations is refused "
+                "(entity expansion is a known attack)",
+                "export the data without a DOCTYPE",
+            )
         if b"<osm" not in lowered:
-            raise InputFileError(path, "does not look like OSM XML (no <osm> element)",
-                                 "give an OSM XML or PBF extract")
+            raise InputFileError(
+                path,
+                "does not look like OSM XML (no <osm> element)",
+                "give an OSM XML or PBF extract",
+            )
     elif name.endswith(".pbf"):
         # a PBF file starts with a 4-byte header length then a BlobHeader naming "OSMHeader"
         if b"OSMHeader" not in head[:64]:
             kind = "an HTML page" if head.lstrip()[:1] == b"<" else "not an OSM PBF file"
-            raise InputFileError(path, f"is {kind} (no OSMHeader block)",
-                                 "download the extract again; vector tiles (.mvt/.pbf tiles) "
-                                 "are not OSM extracts")
+            raise InputFileError(
+                path,
+                f"is {kind} (no OSMHeader block)",
+                "download the extract again; vector tiles (.mvt/.pbf tiles) are not OSM extracts",
+            )
 
 
 def _levels(value: str | None) -> str | None:
@@ -205,9 +305,7 @@ def read_osm(path: str | Path) -> OSMData:
 
     try:
         processor = (
-            osmium.FileProcessor(str(path))
-            .with_areas()
-            .with_filter(osmium.filter.EmptyTagFilter())
+            osmium.FileProcessor(str(path)).with_areas().with_filter(osmium.filter.EmptyTagFilter())
         )
         for obj in processor:
             tags = obj.tags
@@ -278,7 +376,8 @@ def read_osm(path: str | Path) -> OSMData:
         # libosmium reports truncated, bit-flipped or mis-typed input only after handing
         # over some objects: throw the partial state away.
         raise InputFileError(
-            path, f"could not be read as OSM data ({exc})",
+            path,
+            f"could not be read as OSM data ({exc})",
             "the file is truncated or corrupt; download or export the extract again",
         ) from None
 
@@ -300,8 +399,9 @@ def read_osm(path: str | Path) -> OSMData:
             "Give an extract that contains streets or footpaths"
         )
     if ways_cut:
-        log.info("%s: %d ways cut at %d nodes missing from the extract",
-                 path, ways_cut, missing_refs)
+        log.info(
+            "%s: %d ways cut at %d nodes missing from the extract", path, ways_cut, missing_refs
+        )
     return OSMData(
         path=str(path),
         way_ids=np.asarray(way_ids, dtype=np.int64),

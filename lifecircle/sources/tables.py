@@ -25,8 +25,18 @@ _LAT_NAMES = ("lat", "latitude", "y_wgs84", "wgs84_lat", "纬度")
 _X_NAMES = ("x", "easting", "point_x")
 _Y_NAMES = ("y", "northing", "point_y")
 _CHINESE_SYSTEMS = {"gcj02": "gcj02", "gcj-02": "gcj02", "bd09": "bd09", "bd-09": "bd09"}
-_VECTOR_SUFFIXES = {".geojson", ".json", ".gpkg", ".shp", ".fgb", ".parquet", ".geoparquet",
-                    ".kml", ".gml", ".zip"}
+_VECTOR_SUFFIXES = {
+    ".geojson",
+    ".json",
+    ".gpkg",
+    ".shp",
+    ".fgb",
+    ".parquet",
+    ".geoparquet",
+    ".kml",
+    ".gml",
+    ".zip",
+}
 
 
 def resolve_crs(value: str | None) -> tuple[str | None, pyproj.CRS | None]:
@@ -43,7 +53,8 @@ def resolve_crs(value: str | None) -> tuple[str | None, pyproj.CRS | None]:
     except pyproj.exceptions.CRSError:
         raise ConfigError(
             f"unknown coordinate system {value!r}; use gcj02, bd09, wgs84 or an EPSG code "
-            "such as EPSG:4326") from None
+            "such as EPSG:4326"
+        ) from None
 
 
 def _find(columns: list[str], names: tuple[str, ...]) -> str | None:
@@ -60,13 +71,17 @@ def _check_lonlat(path: Path, x: np.ndarray, y: np.ndarray, rows: np.ndarray, cl
         i = int(np.flatnonzero(bad)[0])
         if np.nanmedian(np.abs(np.concatenate([x, y]))) > 1000:
             raise InputFileError(
-                path, f"coordinates such as ({x[i]:g}, {y[i]:g}) in row {rows[i]} are projected "
+                path,
+                f"coordinates such as ({x[i]:g}, {y[i]:g}) in row {rows[i]} are projected "
                 f"numbers, but the file claims {claim}",
-                "declare the real CRS (e.g. --facilities-crs EPSG:32650)")
+                "declare the real CRS (e.g. --facilities-crs EPSG:32650)",
+            )
         raise InputFileError(
-            path, f"row {rows[i]}: longitude/latitude ({x[i]:g}, {y[i]:g}) out of range "
+            path,
+            f"row {rows[i]}: longitude/latitude ({x[i]:g}, {y[i]:g}) out of range "
             f"({int(bad.sum())} such rows)",
-            "fix the coordinates, or check whether longitude and latitude are swapped")
+            "fix the coordinates, or check whether longitude and latitude are swapped",
+        )
 
 
 def _to_wgs84_chinese(system: str, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -80,9 +95,11 @@ def _read_vector(path: Path, what: str) -> gpd.GeoDataFrame:
     try:
         return gpd.read_file(path, engine="pyogrio")
     except Exception as exc:  # pyogrio raises DataSourceError, ValueError, ...
-        raise InputFileError(path, f"could not be read as a {what} file "
-                             f"({type(exc).__name__}: {exc})",
-                             "give a CSV, GeoJSON or GeoPackage file") from None
+        raise InputFileError(
+            path,
+            f"could not be read as a {what} file ({type(exc).__name__}: {exc})",
+            "give a CSV, GeoJSON or GeoPackage file",
+        ) from None
 
 
 def _check_path(path: Path) -> None:
@@ -112,15 +129,23 @@ def read_points(
     system, user_crs = resolve_crs(crs)
     if path.suffix.lower() in (".csv", ".txt", ".tsv"):
         try:
-            frame = pd.read_csv(path, sep=None if path.suffix.lower() != ".csv" else ",",
-                                engine="python", encoding="utf-8-sig")
+            frame = pd.read_csv(
+                path,
+                sep=None if path.suffix.lower() != ".csv" else ",",
+                engine="python",
+                encoding="utf-8-sig",
+            )
         except (pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError) as exc:
-            raise InputFileError(path, f"could not be read as CSV ({exc})",
-                                 "save it as UTF-8 CSV with a header row") from None
+            raise InputFileError(
+                path, f"could not be read as CSV ({exc})", "save it as UTF-8 CSV with a header row"
+            ) from None
         columns = [str(c) for c in frame.columns]
         if frame.empty:
-            raise InputFileError(path, f"has a header but no rows (columns: {', '.join(columns)})",
-                                 f"add {what} rows")
+            raise InputFileError(
+                path,
+                f"has a header but no rows (columns: {', '.join(columns)})",
+                f"add {what} rows",
+            )
         xc = x_col or _find(columns, _LON_NAMES)
         yc = y_col or _find(columns, _LAT_NAMES)
         lonlat_names = xc is not None and yc is not None and x_col is None
@@ -129,18 +154,21 @@ def read_points(
             yc = y_col or _find(columns, _Y_NAMES)
         if xc is None or yc is None or xc not in columns or yc not in columns:
             raise InputFileError(
-                path, f"no coordinate columns found; columns are: {', '.join(columns)}",
-                "name them lon/lat (WGS 84) or x/y with --facilities-crs, or pass "
-                "--x-col/--y-col")
+                path,
+                f"no coordinate columns found; columns are: {', '.join(columns)}",
+                "name them lon/lat (WGS 84) or x/y with --facilities-crs, or pass --x-col/--y-col",
+            )
         x = pd.to_numeric(frame[xc], errors="coerce").to_numpy(dtype=np.float64)
         y = pd.to_numeric(frame[yc], errors="coerce").to_numpy(dtype=np.float64)
         bad = ~(np.isfinite(x) & np.isfinite(y))
         if bad.any():
             i = int(np.flatnonzero(bad)[0])
             raise InputFileError(
-                path, f"row {i + 1}: coordinates ({frame[xc].iloc[i]!r}, {frame[yc].iloc[i]!r}) "
+                path,
+                f"row {i + 1}: coordinates ({frame[xc].iloc[i]!r}, {frame[yc].iloc[i]!r}) "
                 f"are not finite numbers ({int(bad.sum())} such rows)",
-                "fix or remove those rows")
+                "fix or remove those rows",
+            )
         rows = np.arange(1, len(frame) + 1)
         if system is not None:
             _check_lonlat(path, x, y, rows, system.upper())
@@ -152,9 +180,11 @@ def read_points(
             out_crs = pyproj.CRS.from_epsg(4326)
         else:
             raise InputFileError(
-                path, f"columns {xc!r}/{yc!r} carry no coordinate system",
+                path,
+                f"columns {xc!r}/{yc!r} carry no coordinate system",
                 "pass --facilities-crs (EPSG code, gcj02 or bd09) or name the columns lon/lat "
-                "for WGS 84")
+                "for WGS 84",
+            )
         if out_crs.is_geographic:
             _check_lonlat(path, x, y, rows, out_crs.name)
         attrs = frame.drop(columns=[xc, yc])
@@ -165,8 +195,9 @@ def read_points(
         raise InputFileError(path, "has no features", f"add {what} features")
     if gdf.crs is None:
         if user_crs is None and system is None:
-            raise InputFileError(path, "has no CRS",
-                                 "declare one in the file or pass --facilities-crs EPSG:…")
+            raise InputFileError(
+                path, "has no CRS", "declare one in the file or pass --facilities-crs EPSG:…"
+            )
         gdf = gdf.set_crs(user_crs or 4326)
     elif user_crs is not None and not pyproj.CRS(gdf.crs).equals(user_crs):
         gdf = gdf.set_crs(user_crs, allow_override=True)
@@ -174,13 +205,13 @@ def read_points(
     empty = geom.isna() | geom.is_empty
     if empty.any():
         rows_bad = (np.flatnonzero(empty.to_numpy())[:5] + 1).tolist()
-        raise InputFileError(path, f"features {rows_bad} have no geometry",
-                             "remove them or give them coordinates")
+        raise InputFileError(
+            path, f"features {rows_bad} have no geometry", "remove them or give them coordinates"
+        )
     gdf = gdf.copy()
     not_point = ~geom.geom_type.isin(["Point"])
     if not_point.any():
-        gdf.loc[not_point, gdf.geometry.name] = shapely.point_on_surface(
-            geom[not_point].to_numpy())
+        gdf.loc[not_point, gdf.geometry.name] = shapely.point_on_surface(geom[not_point].to_numpy())
     gdf = gdf.explode(index_parts=False) if (gdf.geom_type == "MultiPoint").any() else gdf
     x = gdf.geometry.x.to_numpy()
     y = gdf.geometry.y.to_numpy()
@@ -194,8 +225,9 @@ def read_points(
     return gdf.to_crs(4326)
 
 
-def read_polygons(path: str | Path, *, crs: str | None = None, what: str = "block") -> tuple[
-        gpd.GeoDataFrame, dict[str, Any]]:
+def read_polygons(
+    path: str | Path, *, crs: str | None = None, what: str = "block"
+) -> tuple[gpd.GeoDataFrame, dict[str, Any]]:
     """Read a polygon layer; repair invalid polygons; return it and repair counts.
 
     Point or line features, empty geometries and a missing CRS are errors naming the rows.
@@ -208,24 +240,29 @@ def read_polygons(path: str | Path, *, crs: str | None = None, what: str = "bloc
     if gdf.crs is None:
         _, user_crs = resolve_crs(crs)
         if user_crs is None:
-            raise InputFileError(path, "has no CRS",
-                                 "declare one in the file (e.g. ogr2ogr -a_srs EPSG:4326) "
-                                 "or pass --blocks-crs")
+            raise InputFileError(
+                path,
+                "has no CRS",
+                "declare one in the file (e.g. ogr2ogr -a_srs EPSG:4326) or pass --blocks-crs",
+            )
         gdf = gdf.set_crs(user_crs)
     geom = gdf.geometry
     empty = geom.isna() | geom.is_empty
     if empty.any():
         rows_bad = (np.flatnonzero(empty.to_numpy())[:5] + 1).tolist()
-        raise InputFileError(path, f"features {rows_bad} have empty geometry",
-                             "remove them or draw their polygons")
+        raise InputFileError(
+            path, f"features {rows_bad} have empty geometry", "remove them or draw their polygons"
+        )
     kinds = geom.geom_type
     not_poly = ~kinds.isin(["Polygon", "MultiPolygon"])
     if not_poly.any():
         i = int(np.flatnonzero(not_poly.to_numpy())[0])
         raise InputFileError(
-            path, f"feature {i + 1} is a {kinds.iloc[i]}, not a polygon "
+            path,
+            f"feature {i + 1} is a {kinds.iloc[i]}, not a polygon "
             f"({int(not_poly.sum())} such features)",
-            f"{what}s must be polygons; buffer points or lines first")
+            f"{what}s must be polygons; buffer points or lines first",
+        )
     invalid = ~geom.is_valid
     repaired = int(invalid.sum())
     if repaired:
@@ -237,8 +274,11 @@ def read_polygons(path: str | Path, *, crs: str | None = None, what: str = "bloc
         still_empty = gdf.geometry.is_empty
         if still_empty.any():
             rows_bad = (np.flatnonzero(still_empty.to_numpy())[:5] + 1).tolist()
-            raise InputFileError(path, f"features {rows_bad} have no area once repaired",
-                                 "fix or remove those polygons")
+            raise InputFileError(
+                path,
+                f"features {rows_bad} have no area once repaired",
+                "fix or remove those polygons",
+            )
     return gdf, {"invalid_repaired": repaired}
 
 
