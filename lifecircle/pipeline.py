@@ -208,9 +208,8 @@ def run(
         from ._errors import ConfigError
 
         raise ConfigError(f"unknown language {lang!r}; use en or zh")
-    prof = load_profile(profile).replace(
-        speed_kmh=speed_kmh, threshold_min=minutes, categories=categories
-    )
+    full_profile = load_profile(profile).replace(speed_kmh=speed_kmh, threshold_min=minutes)
+    prof = full_profile.replace(categories=categories)
     snap_limit = prof.max_snap_m if max_snap_m is None else float(max_snap_m)
     if snap_limit <= 0:
         from ._errors import ConfigError
@@ -234,7 +233,9 @@ def run(
                 crs=4326,
             )
         if facilities is not None:
-            user = _read_facilities(facilities, prof, crs=facilities_crs)
+            # validated against every category of the profile, then narrowed to the selection
+            user = _read_facilities(facilities, full_profile, crs=facilities_crs)
+            user = user[user["category"].isin(list(prof.categories))]
             check_not_swapped(user, _network_bounds_lonlat(net), where=str(facilities))
             fac = merge_facilities(fac, user)
         fac = fac.to_crs(net.crs).reset_index(drop=True)

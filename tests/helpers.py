@@ -1,0 +1,185 @@
+"""Test helpers: the hand-computable grid and an independent networkx oracle.
+
+The oracle never uses lifecircle's routing: it inserts every snapped point into a networkx
+graph as a node on its edge (splitting the edge at the point's position) plus an off-network
+leg, and runs networkx's multi-source Dijkstra. It reads only what the output contract
+publishes: the ``edges`` layer (u, v, key, length_m) and the snap fields.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import geopandas as gpd
+import networkx as nx
+import numpy as np
+import pandas as pd
+import shapely
+
+CRS = "EPSG:32650"
+X0, Y0 = 500_000.0, 3_500_000.0
+SPEED_KMH = 4.8  # 80 m/min
+
+
+@dataclass
+class GridCase:
+    graphml: Path
+    facilities: Path
+    blocks: Path
+    folder: Path
+
+
+def grid_graph() -> nx.MultiDiGraph:
+    """A 4 × 3 lattice with 100 m spacing (x 0..300, y 0..200) plus an island edge.
+
+    Node ids: 10 * col + row + 1 (so 1, 2, 3, 11, ...); island nodes 901, 902 at
+    (1000, 1000) and (1100, 1000).
+    """
+    g = nx.MultiDiGraph(crs=CRS)
+
+    def nid(c: int, r: int) -> int:
+        return 10 * c + r + 1
+
+    for c in range(4):
+        for r in range(3):
+            g.add_node(nid(c, r), x=X0 + 100 * c, y=Y0 + 100 * r)
+    edges = []
+    for c in range(4):
+        for r in range(3):
+            if c < 3:
+                edges.append((nid(c, r), nid(c + 1, r)))
+            if r < 2:
+                edges.append((nid(c, r), nid(c, r + 1)))
+    g.add_node(901, x=X0 + 1000, y=Y0 + 1000)
+    g.add_node(902, x=X0 + 1100, y=Y0 + 1000)
+    edges.append((901, 902))
+    for a, b in edges:
+        for s, t in ((a, b), (b, a)):
+            line = shapely.LineString([(g.nodes[s]["x"], g.nodes[s]["y"]),
+                                       (g.nodes[t]["x"], g.nodes[t]["y"])])
+            g.add_edge(s, t, key=0, length=100.0, geometry=line, osmid=0, oneway=False,
+                       reversed=False)
+    return g
+
+
+def _square(cx: float, cy: float, half: float = 10.0) -> shapely.Polygon:
+    return shapely.box(X0 + cx - half, Y0 + cy - half, X0 + cx + half, Y0 + cy + half)
+
+
+def make_grid_case(folder: Path) -> GridCase:
+    """Write the grid (GraphML), facilities and blocks (GeoPackage) into ``folder``.
+
+    Facilities (walk15 categories):
+      - ``shop1`` retail at (150, 20): on edge (0,0)-(1,0) [x 100..200, y 0] at along 50,
+        leg 20.
+      - ``clinic_island`` health at (1050, 1010): on the island edge, reachable from no block.
+    Blocks (20 m squares; the access point is the centre):
+      - ``B1`` at (250, 130): edge x 200..300 at y 100, along 50, leg 30. Retail: 20 + 50
+        (to node (200,0)) + 100 (up to (200,100)) + 50 + 30 = 250 m = 3.125 min at 80 m/min.
+      - ``B2`` at (150, -200): same edge as shop1, along 50, leg 200. Retail: directly along
+        the edge 20 + 0 + 200 = 220 m = 2.75 min.
+      - ``B3`` at (50, 180): edge x 0..100 at y 200, along 50, leg 20. Retail: 20 + 50 +
+        (100,0)->(100,200) 200 + 50 + 20 = 340 m = 4.25 min.
+      - ``B4`` at (2500, 2500): 1.4 km from any street: unreachable.
+    """
+    folder.mkdir(parents=True, exist_ok=True)
+    import osmnx as ox
+
+    graphml = folder / "grid.graphml"
+    ox.save_graphml(grid_graph(), graphml)
+    fac = gpd.GeoDataFrame(
+        {"id": ["shop1", "clinic_island"], "category": ["retail", "health"],
+         "name": ["Corner shop", "Island clinic"]},
+        geometry=[shapely.Point(X0 + 150, Y0 + 20), shapely.Point(X0 + 1050, Y0 + 1010)],
+        crs=CRS,
+    )
+    fac_path = folder / "facilities.gpkg"
+    fac.to_file(fac_path, engine="pyogrio")
+    blocks = gpd.GeoDataFrame(
+        {"block_id": ["B1", "B2", "B3", "B4"], "population": [100.0, 200.0, 300.0, 50.0]},
+        geometry=[_square(250, 130), _square(150, -200), _square(50, 180),
+                  _square(2500, 2500)],
+        crs=CRS,
+    )
+    blocks_path = folder / "blocks.gpkg"
+    blocks.to_file(blocks_path, engine="pyogrio")
+    return GridCase(graphml=graphml, facilities=fac_path, blocks=blocks_path, folder=folder)
+
+
+# ---------------------------------------------------------------------------------------------
+# independent oracle
+
+
+def oracle_distances(
+    edges: pd.DataFrame,
+    sources: pd.DataFrame,
+    targets: pd.DataFrame,
+) -> np.ndarray:
+    """Shortest walking metres from the nearest source to each target, by networkx.
+
+    ``edges`` has ``u``, ``v``, ``key``, ``length_m``; ``sources`` and ``targets`` have the
+    snap fields ``snap_u``, ``snap_v``, ``snap_key``, ``snap_along_m``, ``snap_dist_m`` (NaN or
+    NA for unsnapped points). Returns ``inf`` for unreachable targets.
+    """
+    g = nx.Graph()
+    points: dict[tuple[int, int, int], list[tuple[float, str]]] = {}
+
+    def add_points(frame: pd.DataFrame, prefix: str) -> list[str | None]:
+        names: list[str | None] = []
+        for i, row in enumerate(frame.itertuples(index=False)):
+            if pd.isna(row.snap_u):
+                names.append(None)
+                continue
+            key = (int(row.snap_u), int(row.snap_v), int(row.snap_key))
+            on = f"{prefix}{i}:on"
+            points.setdefault(key, []).append((float(row.snap_along_m), on))
+            off = f"{prefix}{i}:off"
+            g.add_edge(on, off, weight=float(row.snap_dist_m))
+            names.append(off)
+        return names
+
+    src = add_points(sources, "s")
+    tgt = add_points(targets, "t")
+    for row in edges.itertuples(index=False):
+        key = (int(row.u), int(row.v), int(row.key))
+        chain = [(0.0, ("n", int(row.u)))]
+        chain += sorted(points.get(key, []))
+        chain.append((float(row.length_m), ("n", int(row.v))))
+        # parallel edges: a chain through intermediate nodes is unique per edge
+        if len(chain) == 2:
+            a, b = chain[0][1], chain[1][1]
+            w = float(row.length_m)
+            if a == b:
+                continue
+            if g.has_edge(a, b):
+                w = min(w, g[a][b]["weight"])
+            g.add_edge(a, b, weight=w)
+            continue
+        for (pa, na), (pb, nb) in zip(chain[:-1], chain[1:], strict=True):
+            w = max(pb - pa, 0.0)
+            if na == nb:
+                continue
+            if g.has_edge(na, nb):
+                w = min(w, g[na][nb]["weight"])
+            g.add_edge(na, nb, weight=w)
+    sources_ok = [s for s in src if s is not None]
+    out = np.full(len(tgt), np.inf)
+    if not sources_ok:
+        return out
+    dist = nx.multi_source_dijkstra_path_length(g, sources_ok, weight="weight")
+    for i, t in enumerate(tgt):
+        if t is not None and t in dist:
+            out[i] = dist[t]
+    return out
+
+
+def rederive_from_gpkg(gpkg: Path, category: str) -> tuple[np.ndarray, np.ndarray]:
+    """(reported metres, oracle metres) per access point for one category of a run."""
+    edges = gpd.read_file(gpkg, layer="edges", engine="pyogrio")
+    fac = gpd.read_file(gpkg, layer="facilities", engine="pyogrio")
+    aps = gpd.read_file(gpkg, layer="access_points", engine="pyogrio")
+    fac = fac[fac["category"] == category]
+    oracle = oracle_distances(edges, fac, aps)
+    reported = aps[f"walk_m_{category}"].to_numpy(dtype=np.float64)
+    return reported, oracle
