@@ -87,7 +87,10 @@ def compute_access(
         nodes = multi_source(net, fsnap, limit_m=horizon_m)
         dist, which = point_distances(net, nodes, fsnap, points)
         ids = fac["facility_id"].to_numpy(dtype=object)
-        nearest = np.where(which >= 0, ids[np.maximum(which, 0)] if len(ids) else None, None)
+        nearest = np.full(len(points), None, dtype=object)
+        if len(ids):
+            hit = which >= 0
+            nearest[hit] = ids[which[hit]]
         reason = np.full(len(points), "", dtype=object)
         unreachable = ~np.isfinite(dist)
         if len(fac) == 0:

@@ -212,48 +212,43 @@ class _Progress:
 
 
 def _summary_table(result: Any, lang: str) -> None:
+    """One screen: coverage per category, then the complete life circle."""
     from rich.console import Console
     from rich.table import Table
 
     s = result.report["summary"]
     zh = lang == "zh"
-    table = Table(
-        title=("15分钟生活圈覆盖" if zh else "15-minute coverage")
-        + f" — {s['blocks']} "
-        + ("个街坊" if zh else "blocks")
-        + f", {s['population']:,.0f} "
-        + ("人" if zh else "people")
-    )
-    for name in (
-        ["类别", "设施", "阈值", "覆盖街坊", "覆盖人口", "中位数"]
+    title = (
+        f"步行生活圈覆盖：{s['blocks']} 个街坊，{s['population']:,.0f} 人"
         if zh
-        else [
-            "category",
-            "facilities",
-            "threshold",
-            "blocks covered",
-            "population covered",
-            "median walk",
-        ]
-    ):
-        table.add_column(name, justify="left" if name in ("category", "类别") else "right")
-    for _c, v in s["categories"].items():
+        else f"Walking coverage: {s['blocks']} blocks, {s['population']:,.0f} people"
+    )
+    table = Table(title=title, title_justify="left")
+    headers = (
+        ["类别", "设施", "阈值", "街坊", "", "人口", "", "中位"]
+        if zh
+        else ["category", "sites", "limit", "blocks", "", "people", "", "median"]
+    )
+    for i, name in enumerate(headers):
+        table.add_column(name, justify="left" if i == 0 else "right", no_wrap=True)
+    for v in s["categories"].values():
         label = v["label_zh"] if zh and v["label_zh"] else v["label_en"]
-        share_b = v["share_blocks_covered"] or 0.0
-        share_p = v["share_population_covered"] or 0.0
-        median = "–" if v["median_walk_min"] is None else f"{v['median_walk_min']:.1f} min"
+        median = "–" if v["median_walk_min"] is None else f"{v['median_walk_min']:.1f}′"
         table.add_row(
             label,
             str(v["facilities"]),
-            f"{v['threshold_min']:g} min",
-            f"{v['blocks_covered']} ({100 * share_b:.0f} %)",
-            f"{v['population_covered']:,.0f} ({100 * share_p:.0f} %)",
+            f"{v['threshold_min']:g}′",
+            str(v["blocks_covered"]),
+            f"{100 * (v['share_blocks_covered'] or 0):.0f}%",
+            f"{v['population_covered']:,.0f}",
+            f"{100 * (v['share_population_covered'] or 0):.0f}%",
             median,
         )
     comp = s["complete_life_circle"]
     table.caption = (
-        "完整生活圈覆盖人口" if zh else "complete life circle: "
-    ) + f"{comp['population']:,.0f} ({100 * (comp['share_population'] or 0):.0f} %)"
+        "全部类别均覆盖的人口：" if zh else "people with every category covered: "
+    ) + f"{comp['population']:,.0f} ({100 * (comp['share_population'] or 0):.0f}%)"
+    table.caption_justify = "left"
     Console().print(table)
 
 

@@ -8,6 +8,7 @@ publishes: the ``edges`` layer (u, v, key, length_m) and the snap fields.
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -156,7 +157,7 @@ def oracle_distances(
                 w = min(w, g[a][b]["weight"])
             g.add_edge(a, b, weight=w)
             continue
-        for (pa, na), (pb, nb) in zip(chain[:-1], chain[1:], strict=True):
+        for (pa, na), (pb, nb) in itertools.pairwise(chain):
             w = max(pb - pa, 0.0)
             if na == nb:
                 continue

@@ -53,7 +53,7 @@ def random_network(seed: int, n: int = 120) -> WalkNetwork:
 def test_random_graph_point_times_match_networkx(seed):
     net = random_network(seed)
     rng = np.random.default_rng(100 + seed)
-    lo, hi = net.x.min(), net.x.max()
+    lo, _hi = net.x.min(), net.x.max()
     n_f, n_p = 7, 60
     fx = rng.uniform(lo, lo + 2000, n_f)
     fy = rng.uniform(net.y.min(), net.y.min() + 2000, n_f)

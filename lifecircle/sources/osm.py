@@ -281,6 +281,7 @@ def read_osm(path: str | Path) -> OSMData:
     """
     import osmium
     import osmium.geom
+    import osmium.osm
 
     path = Path(path)
     _sniff(path)
@@ -309,7 +310,7 @@ def read_osm(path: str | Path) -> OSMData:
         )
         for obj in processor:
             tags = obj.tags
-            if obj.is_node():
+            if isinstance(obj, osmium.osm.Node):
                 if not any(k in tags for k in POI_KEYS) and not (
                     "entrance" in tags or tags.get("barrier") == "gate"
                 ):
@@ -322,7 +323,7 @@ def read_osm(path: str | Path) -> OSMData:
                     gates.append((obj.id, loc.lon, loc.lat, tag_dict))
                 if any(k in tags for k in POI_KEYS):
                     pois.append(("node", obj.id, loc.lon, loc.lat, tag_dict, None))
-            elif obj.is_way():
+            elif isinstance(obj, osmium.osm.Way):
                 highway = tags.get("highway")
                 if highway is None:
                     continue
@@ -347,8 +348,8 @@ def read_osm(path: str | Path) -> OSMData:
                 way_ptr.append(len(refs))
                 way_ids.append(obj.id)
                 way_highway.append(highway)
-                way_name.append(tags.get("name", ""))
-            elif obj.is_area():
+                way_name.append(tags.get("name") or "")
+            elif isinstance(obj, osmium.osm.Area):
                 landuse_value = tags.get("landuse")
                 building = tags.get("building")
                 is_poi = any(k in tags for k in POI_KEYS if k != "name")

@@ -16,7 +16,8 @@ import pandas as pd
 import pyproj
 import shapely
 
-from .._errors import ConfigError, InputFileError
+from .._errors import InputFileError
+from .coords import parse_facilities_crs, to_wgs84
 
 __all__ = ["read_points", "read_polygons", "resolve_crs"]
 
@@ -24,7 +25,6 @@ _LON_NAMES = ("lon", "lng", "long", "longitude", "x_wgs84", "wgs84_lon", "经度
 _LAT_NAMES = ("lat", "latitude", "y_wgs84", "wgs84_lat", "纬度")
 _X_NAMES = ("x", "easting", "point_x")
 _Y_NAMES = ("y", "northing", "point_y")
-_CHINESE_SYSTEMS = {"gcj02": "gcj02", "gcj-02": "gcj02", "bd09": "bd09", "bd-09": "bd09"}
 _VECTOR_SUFFIXES = {
     ".geojson",
     ".json",
@@ -40,21 +40,14 @@ _VECTOR_SUFFIXES = {
 
 
 def resolve_crs(value: str | None) -> tuple[str | None, pyproj.CRS | None]:
-    """Parse a ``--*-crs`` value: ``("gcj02"|"bd09", None)``, ``(None, CRS)`` or ``(None, None)``."""
+    """A ``--*-crs`` value as ``(system, crs)``: ``("gcj02"|"bd09", None)`` or ``(None, CRS)``.
+
+    ``(None, None)`` when no value was given.
+    """
     if value is None:
         return None, None
-    key = value.strip().lower()
-    if key in _CHINESE_SYSTEMS:
-        return _CHINESE_SYSTEMS[key], None
-    if key in ("wgs84", "wgs-84"):
-        return None, pyproj.CRS.from_epsg(4326)
-    try:
-        return None, pyproj.CRS.from_user_input(value)
-    except pyproj.exceptions.CRSError:
-        raise ConfigError(
-            f"unknown coordinate system {value!r}; use gcj02, bd09, wgs84 or an EPSG code "
-            "such as EPSG:4326"
-        ) from None
+    kind, crs = parse_facilities_crs(value)
+    return (None, crs) if kind == "crs" else (kind, None)
 
 
 def _find(columns: list[str], names: tuple[str, ...]) -> str | None:
@@ -85,8 +78,6 @@ def _check_lonlat(path: Path, x: np.ndarray, y: np.ndarray, rows: np.ndarray, cl
 
 
 def _to_wgs84_chinese(system: str, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    from .coords import to_wgs84
-
     lon, lat = to_wgs84(x, y, system)
     return np.asarray(lon, dtype=np.float64), np.asarray(lat, dtype=np.float64)
 
