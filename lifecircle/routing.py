@@ -10,10 +10,10 @@ facilities; the ``sources`` it returns name the nearest facility of every node.
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 
 import numpy as np
-import pandas as pd
 import scipy.sparse as sp
 from scipy.sparse.csgraph import dijkstra
 
@@ -59,6 +59,60 @@ def seed_arcs(net: WalkNetwork, snap: Snap) -> tuple[np.ndarray, np.ndarray, np.
     return point, node, dist
 
 
+class _SeedBuffer:
+    """The network's CSR with room for virtual source rows appended after it.
+
+    The base arcs are copied in once; each search writes only its virtual rows into the tail
+    and wraps views of the buffers in a ``csr_matrix`` (no copy), so a search costs what a bare
+    scipy multi-source pass costs instead of adding a copy of every arc. Guarded by a lock:
+    one network serves one search at a time.
+    """
+
+    def __init__(self, base: sp.csr_matrix) -> None:
+        self.n = base.shape[0]
+        self.nnz = base.nnz
+        self.dtype = base.indices.dtype
+        self.base = base
+        self.capacity = 0
+        self.lock = threading.Lock()
+        self._grow(1024)
+
+    def _grow(self, arcs: int) -> None:
+        cap = max(arcs, 2 * self.capacity)
+        indptr = np.empty(self.n + 1 + cap, dtype=self.dtype)
+        indptr[: self.n + 1] = self.base.indptr
+        indices = np.empty(self.nnz + cap, dtype=self.dtype)
+        indices[: self.nnz] = self.base.indices
+        data = np.empty(self.nnz + cap, dtype=np.float64)
+        data[: self.nnz] = self.base.data
+        self.indptr, self.indices, self.data, self.capacity = indptr, indices, data, cap
+
+    def graph(self, virt: np.ndarray, node: np.ndarray, dist: np.ndarray,
+              n_virtual: int) -> sp.csr_matrix:
+        """The base graph plus ``n_virtual`` rows whose arcs are (virt -> node, dist)."""
+        if node.shape[0] > self.capacity or n_virtual > self.capacity:
+            self._grow(max(node.shape[0], n_virtual))
+        counts = np.bincount(virt, minlength=n_virtual)
+        end_ptr = self.n + 1 + n_virtual
+        np.cumsum(counts, out=self.indptr[self.n + 1 : end_ptr])
+        self.indptr[self.n + 1 : end_ptr] += self.nnz
+        end = self.nnz + node.shape[0]
+        self.indices[self.nnz : end] = node
+        self.data[self.nnz : end] = dist
+        size = self.n + n_virtual
+        return sp.csr_matrix(
+            (self.data[:end], self.indices[:end], self.indptr[:end_ptr]), shape=(size, size)
+        )
+
+
+def _seed_buffer(net: WalkNetwork) -> _SeedBuffer:
+    buf = net.__dict__.get("_seed_buffer")
+    if buf is None or buf.base is not net.csr:
+        buf = _SeedBuffer(net.csr)
+        net.__dict__["_seed_buffer"] = buf
+    return buf
+
+
 def multi_source(net: WalkNetwork, sources: Snap, *, limit_m: float) -> NodeDistances:
     """Distance from every node to the nearest of the snapped ``sources`` (one search).
 
@@ -79,23 +133,18 @@ def multi_source(net: WalkNetwork, sources: Snap, *, limit_m: float) -> NodeDist
     used, virt = np.unique(point, return_inverse=True)
     order = np.argsort(virt, kind="stable")
     virt, node, dist = virt[order], node[order], dist[order]
-    base = net.csr
     n_virtual = used.shape[0]
-    counts = np.bincount(virt, minlength=n_virtual)
-    idx_dtype = base.indices.dtype
-    indptr = np.concatenate([base.indptr, base.indptr[-1] + np.cumsum(counts)]).astype(idx_dtype)
-    indices = np.concatenate([base.indices, node.astype(idx_dtype)])
-    data = np.concatenate([base.data, dist])
-    size = n + n_virtual
-    graph = sp.csr_matrix((data, indices, indptr), shape=(size, size))
-    d, _, src = dijkstra(
-        graph,
-        directed=True,
-        indices=np.arange(n, size),
-        min_only=True,
-        limit=limit_m,
-        return_predecessors=True,
-    )
+    buf = _seed_buffer(net)
+    with buf.lock:
+        graph = buf.graph(virt, node, dist, n_virtual)
+        d, _, src = dijkstra(
+            graph,
+            directed=True,
+            indices=np.arange(n, n + n_virtual),
+            min_only=True,
+            limit=limit_m,
+            return_predecessors=True,
+        )
     src = src[:n].astype(np.int64)
     reached = src >= 0
     source = np.full(n, -1, dtype=np.int64)
@@ -137,27 +186,28 @@ def point_distances(
         # sources on the same edge reach the point directly along it
         s_ok = np.flatnonzero(sources.ok)
         if s_ok.size:
-            shared = np.isin(e, sources.edge[s_ok])
-            if shared.any():
-                pts = pd.DataFrame(
-                    {"p": ok[shared], "edge": e[shared], "a": a[shared], "s": s[shared]}
-                )
-                src_df = pd.DataFrame(
-                    {
-                        "f": s_ok,
-                        "edge": sources.edge[s_ok],
-                        "fa": sources.along_m[s_ok],
-                        "fs": sources.dist_m[s_ok],
-                    }
-                )
-                pairs = pts.merge(src_df, on="edge")
-                pairs["d"] = pairs["s"] + pairs["fs"] + (pairs["a"] - pairs["fa"]).abs()
-                pairs = pairs.sort_values(["p", "d", "f"]).drop_duplicates("p")
-                p_idx = pairs["p"].to_numpy()
-                d_direct = pairs["d"].to_numpy()
-                better = d_direct < out[p_idx]
-                out[p_idx[better]] = d_direct[better]
-                which[p_idx[better]] = pairs["f"].to_numpy()[better]
+            s_ok = s_ok[np.argsort(sources.edge[s_ok], kind="stable")]
+            s_edge = sources.edge[s_ok]
+            lo = np.searchsorted(s_edge, e, side="left")
+            hi = np.searchsorted(s_edge, e, side="right")
+            has = np.flatnonzero(hi > lo)
+            if has.size:
+                # every (point, source) pair on a shared edge, expanded with np.repeat
+                reps = (hi - lo)[has]
+                p_rel = np.repeat(has, reps)
+                offs = np.arange(reps.sum()) - np.repeat(np.cumsum(reps) - reps, reps)
+                f = s_ok[np.repeat(lo[has], reps) + offs]
+                direct = s[p_rel] + sources.dist_m[f] + np.abs(a[p_rel] - sources.along_m[f])
+                p_idx = ok[p_rel]
+                # lowest distance per point (ties: lowest source index)
+                order = np.lexsort((f, direct, p_idx))
+                p_idx, direct, f = p_idx[order], direct[order], f[order]
+                first = np.ones(p_idx.shape[0], dtype=bool)
+                first[1:] = p_idx[1:] != p_idx[:-1]
+                p_idx, direct, f = p_idx[first], direct[first], f[first]
+                better = direct < out[p_idx]
+                out[p_idx[better]] = direct[better]
+                which[p_idx[better]] = f[better]
     beyond = out > nodes.limit_m
     out[beyond] = np.inf
     which[beyond] = -1
