@@ -410,10 +410,21 @@ class WalkNetwork:
             if graph.is_multigraph()
             else ((a, b, 0, d) for a, b, d in graph.edges(data=True))
         )
+        highways: list[str] = []
+        names: list[str] = []
+        way_ids: list[int] = []
         for a, b, k, d in edge_iter:
             if directed:
-                # an osmnx two-way street appears as (a, b, k) and (b, a, k): keep one
-                ident = (min(a, b, key=str), max(a, b, key=str), k)
+                # a two-way street appears as (a, b) and (b, a): keep one. The pair plus the
+                # way id and length identify it (keys need not match across directions).
+                osmid = d.get("osmid")
+                length_key = round(float(d.get("length", 0.0) or 0.0), 3)
+                ident = (
+                    min(a, b, key=str),
+                    max(a, b, key=str),
+                    str(osmid) if osmid is not None else k,
+                    length_key,
+                )
                 if ident in seen and a != b:
                     continue
                 seen.add(ident)
@@ -431,11 +442,17 @@ class WalkNetwork:
             geoms.append(geom)
             length = d.get("length")
             lengths.append(float(length) if length is not None else float("nan"))
+            highways.append(_first(d.get("highway")))
+            names.append(_first(d.get("name")))
+            way = _first(d.get("osmid"))
+            way_ids.append(int(way) if way.lstrip("-").isdigit() else -1)
         geom_arr = np.asarray(geoms, dtype=object)
         length_arr = np.asarray(lengths)
         if crs.is_geographic:
             lonlat_coords, lonlat_idx = shapely.get_coordinates(geom_arr, return_index=True)
-            missing = ~np.isfinite(length_arr)
+            # lengths from the geometry on the WGS 84 ellipsoid, whatever the graph says:
+            # osmnx's own lengths are great-circle distances on a sphere (up to ~0.5 % off)
+            missing = np.ones(length_arr.shape[0], dtype=bool)
             if missing.any():
                 seg = np.zeros(lonlat_coords.shape[0])
                 same = lonlat_idx[1:] == lonlat_idx[:-1]
@@ -463,7 +480,7 @@ class WalkNetwork:
                 length_arr = np.where(missing, shapely.length(geom_arr), length_arr)
         ptr = np.zeros(len(geoms) + 1, dtype=np.int64)
         np.cumsum(counts, out=ptr[1:])
-        return cls.from_arrays(
+        net = cls.from_arrays(
             crs=crs,
             node_id=node_id,
             x=np.asarray(xs),
@@ -474,6 +491,10 @@ class WalkNetwork:
             edge_coords=coords,
             edge_ptr=ptr,
         )
+        net.edge_highway = np.asarray(highways, dtype=object)
+        net.edge_name = np.asarray(names, dtype=object)
+        net.edge_way_id = np.asarray(way_ids, dtype=np.int64)
+        return net
 
     @classmethod
     def from_graphml(cls, path: str) -> WalkNetwork:
@@ -498,6 +519,13 @@ class WalkNetwork:
         if graph.number_of_nodes() == 0:
             raise InputFileError(p, "the graph has no nodes", "export a non-empty graph")
         return cls.from_networkx(graph, where=str(p))
+
+
+def _first(value: Any) -> str:
+    """osmnx merges attributes of simplified edges into lists: keep the first."""
+    if isinstance(value, list | tuple):
+        value = value[0] if value else None
+    return "" if value is None else str(value)
 
 
 def _starts_at(geom: Any, x: float, y: float) -> bool:

@@ -116,12 +116,17 @@ def default_osm() -> Path:
 def load_network(
     osm: str | Path | None = None, *, place: str | None = None
 ) -> tuple[WalkNetwork, OSMData | None]:
-    """Load the walking network (and the OSM features, for local OSM files)."""
-    if place is not None:
-        from .sources.osm import download_osm
+    """Load the walking network and the OSM features facilities and blocks come from.
 
-        graph, _features = download_osm(place=place)
-        return WalkNetwork.from_networkx(graph, where=place), None
+    A local OSM file gives both in one pass; ``place`` downloads both through osmnx; a GraphML
+    file gives the network only (``None`` features).
+    """
+    if place is not None:
+        from .sources.osm import download_osm, osm_data_from_features
+
+        graph, features = download_osm(place=place)
+        net = WalkNetwork.from_networkx(graph, where=place)
+        return net, osm_data_from_features(features, where=f"place {place!r}")
     path = Path(osm) if osm is not None else default_osm()
     if path.suffix.lower() == ".graphml":
         return WalkNetwork.from_graphml(str(path)), None
@@ -224,6 +229,10 @@ def run(
     osm_path = Path(osm) if osm is not None else (None if place else default_osm())
 
     with timer.step("facilities", "Finding facilities"):
+        if data is None and facilities is None:
+            raise InputError(
+                f"{osm}: a GraphML network carries no facilities; pass --facilities FILE"
+            )
         if data is not None:
             fac = facilities_from_osm(data, prof)
         else:
@@ -260,8 +269,8 @@ def run(
             block_stats["dropped_slivers"] = blk.attrs.get("dropped_slivers", 0)
         else:
             raise InputError(
-                "blocks cannot be derived from a GraphML or downloaded network "
-                "yet; pass --blocks FILE"
+                f"{osm}: a GraphML network carries no land use or buildings to derive "
+                "residential blocks from; pass --blocks FILE"
             )
         if blk.empty:
             raise InputError(
@@ -361,7 +370,14 @@ def _metadata(
         if p is not None:
             inputs[key] = {"path": str(p), "sha256": file_sha256(p)}
     if place is not None:
-        inputs["place"] = place
+        from importlib.metadata import version
+
+        inputs["place"] = {
+            "name": place,
+            "source": "OpenStreetMap through osmnx (Overpass)",
+            "osmnx": version("osmnx"),
+            "downloaded_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        }
     if facilities_crs:
         inputs["facilities_crs"] = facilities_crs
     return {

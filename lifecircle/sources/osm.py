@@ -423,6 +423,84 @@ def read_osm(path: str | Path) -> OSMData:
 # ---------------------------------------------------------------------------------------------
 # online download and GraphML (osmnx)
 
+#: Overpass filter for the walkable ways of :func:`is_walkable`, as osmnx takes it. Ways with
+#: ``foot=yes`` on motorways are the one case it leaves out (Overpass cannot express "unless").
+WALK_FILTER = (
+    '["highway"]["area"!~"yes"]'
+    '["highway"!~"motorway|motorway_link|trunk|trunk_link|construction|proposed|planned|'
+    'abandoned|razed|platform|raceway|bus_guideway|escape|busway|no"]'
+    '["foot"!~"no|use_sidepath"]["service"!~"private"]'
+    '["access"!~"private|no|military|agricultural|forestry"]'
+)
+
+
+def osm_data_from_features(features: Any, *, where: str) -> OSMData:
+    """Wrap osmnx features (POIs, land use, buildings) as :class:`OSMData` without ways.
+
+    The network of an online run comes from the osmnx graph; this carries what facilities and
+    blocks are derived from, so online and local runs share one code path.
+    """
+    import shapely
+
+    pois: list[tuple[str, int, float, float, dict[str, str], bytes | None]] = []
+    landuse: list[tuple[str, int, bytes]] = []
+    buildings: list[tuple[str, int, str, str | None, bytes]] = []
+    gates: list[tuple[int, float, float, dict[str, str]]] = []
+    if features is not None and len(features):
+        frame = features.to_crs(4326)
+        tag_cols = [c for c in frame.columns if c != frame.geometry.name]
+        for (element, osm_id), row in zip(frame.index, frame.itertuples(index=False), strict=True):
+            values = row._asdict() if hasattr(row, "_asdict") else {}
+            tags = {}
+            for c, v in zip(tag_cols, row, strict=False):
+                if isinstance(v, str) and v:
+                    tags[str(c)] = v
+            geom = (
+                getattr(row, frame.geometry.name, None)
+                if not values
+                else values.get(frame.geometry.name)
+            )
+            if geom is None:
+                geom = frame.geometry.loc[(element, osm_id)]
+            kind = str(element)
+            is_area = geom.geom_type in ("Polygon", "MultiPolygon")
+            blob = shapely.to_wkb(geom) if is_area else None
+            if tags.get("landuse") == "residential" and is_area:
+                landuse.append((kind, int(osm_id), blob))  # type: ignore[arg-type]
+            if tags.get("building", "no") != "no" and is_area:
+                buildings.append(
+                    (kind, int(osm_id), tags["building"], tags.get("building:levels"), blob)
+                )  # type: ignore[arg-type]
+            if geom.geom_type == "Point" and ("entrance" in tags or tags.get("barrier") == "gate"):
+                gates.append((int(osm_id), geom.x, geom.y, tags))
+            if any(k in tags for k in POI_KEYS if k != "name") or (
+                "name" in tags and geom.geom_type == "Point"
+            ):
+                pt = geom if geom.geom_type == "Point" else shapely.point_on_surface(geom)
+                pois.append((kind, int(osm_id), pt.x, pt.y, tags, blob))
+    empty_i = np.empty(0, dtype=np.int64)
+    return OSMData(
+        path=where,
+        way_ids=empty_i,
+        way_highway=[],
+        way_name=[],
+        refs=empty_i,
+        way_ptr=np.zeros(1, dtype=np.int64),
+        ref_lon=np.empty(0),
+        ref_lat=np.empty(0),
+        pois=pois,
+        landuse=landuse,
+        buildings=buildings,
+        gates=gates,
+        stats={
+            "pois": len(pois),
+            "residential_landuse": len(landuse),
+            "buildings": len(buildings),
+            "gates": len(gates),
+            "source": "osmnx",
+        },
+    )
+
 
 def download_osm(
     *,
@@ -449,13 +527,19 @@ def download_osm(
     feature_tags.update({"landuse": "residential", "building": True})
     try:
         if place is not None:
-            graph = ox.graph_from_place(place, network_type="walk", simplify=False)
+            graph = ox.graph_from_place(
+                place, custom_filter=WALK_FILTER, simplify=True, retain_all=True
+            )
             features = ox.features_from_place(place, feature_tags)
         elif bbox is not None:
-            graph = ox.graph_from_bbox(bbox, network_type="walk", simplify=False)
+            graph = ox.graph_from_bbox(
+                bbox, custom_filter=WALK_FILTER, simplify=True, retain_all=True
+            )
             features = ox.features_from_bbox(bbox, feature_tags)
         else:
-            graph = ox.graph_from_polygon(polygon, network_type="walk", simplify=False)
+            graph = ox.graph_from_polygon(
+                polygon, custom_filter=WALK_FILTER, simplify=True, retain_all=True
+            )
             features = ox.features_from_polygon(polygon, feature_tags)
     except Exception as exc:  # network errors, Nominatim misses, Overpass errors
         what = place if place is not None else (bbox if bbox is not None else "polygon")
