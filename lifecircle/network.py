@@ -399,7 +399,7 @@ class WalkNetwork:
             node_id = np.array([int(n) for n in nodes], dtype=np.int64)
         except (TypeError, ValueError):
             node_id = np.arange(len(nodes), dtype=np.int64)
-        seen: set[tuple[Any, Any, Any]] = set()
+        seen: set[tuple[Any, ...]] = set()
         us: list[int] = []
         vs: list[int] = []
         lengths: list[float] = []

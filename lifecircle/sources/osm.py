@@ -463,14 +463,17 @@ def osm_data_from_features(features: Any, *, where: str) -> OSMData:
             if geom is None:
                 geom = frame.geometry.loc[(element, osm_id)]
             kind = str(element)
-            is_area = geom.geom_type in ("Polygon", "MultiPolygon")
-            blob = shapely.to_wkb(geom) if is_area else None
-            if tags.get("landuse") == "residential" and is_area:
-                landuse.append((kind, int(osm_id), blob))  # type: ignore[arg-type]
-            if tags.get("building", "no") != "no" and is_area:
-                buildings.append(
-                    (kind, int(osm_id), tags["building"], tags.get("building:levels"), blob)
-                )  # type: ignore[arg-type]
+            blob: bytes | None = None
+            if geom.geom_type in ("Polygon", "MultiPolygon"):
+                area_blob = shapely.to_wkb(geom)
+                blob = area_blob
+                if tags.get("landuse") == "residential":
+                    landuse.append((kind, int(osm_id), area_blob))
+                if tags.get("building", "no") != "no":
+                    buildings.append(
+                        (kind, int(osm_id), tags["building"], tags.get("building:levels"),
+                         area_blob)
+                    )
             if geom.geom_type == "Point" and ("entrance" in tags or tags.get("barrier") == "gate"):
                 gates.append((int(osm_id), geom.x, geom.y, tags))
             if any(k in tags for k in POI_KEYS if k != "name") or (
