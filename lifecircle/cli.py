@@ -122,6 +122,18 @@ def common_inputs(f: Callable[..., Any]) -> Callable[..., Any]:
             "replaces the OSM facilities of its categories.",
         ),
         click.option(
+            "--category-col", default="category", show_default=True,
+            help="Column of the facility file that names each row's category.",
+        ),
+        click.option("--name-col", default="name", show_default=True,
+                     help="Column of the facility file with names."),
+        click.option("--id-col", default=None,
+                     help="Column of the facility file with unique ids (default: id or row)."),
+        click.option("--x-col", default=None,
+                     help="Longitude/x column of a facility CSV (default: lon/lng/x...)."),
+        click.option("--y-col", default=None,
+                     help="Latitude/y column of a facility CSV (default: lat/y...)."),
+        click.option(
             "--facilities-crs",
             default=None,
             help="Coordinates of the facility file: EPSG:…, wgs84, gcj02 or bd09.",
@@ -286,28 +298,28 @@ def guarded(func: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
+def run_kwargs(options: dict[str, Any]) -> dict[str, Any]:
+    """Keyword arguments of :func:`lifecircle.pipeline.run` from the `common_inputs` options.
+
+    Pops the logging options (``verbose``, ``quiet``, ``debug``) and the facility column names
+    out of ``options``; what is left is passed through unchanged.
+    """
+    for key in ("verbose", "quiet", "debug"):
+        options.pop(key, None)
+    columns = {
+        f"{key}": value
+        for key in ("category_col", "name_col", "id_col", "x_col", "y_col")
+        if (value := options.pop(key, None)) is not None
+    }
+    options["facility_columns"] = columns
+    options["categories"] = list(options.get("categories") or ()) or None
+    return options
+
+
 @cli.command("run")
 @common_inputs
 @guarded
-def run_cmd(
-    osm: Path | None,
-    place: str | None,
-    profile: str,
-    facilities: Path | None,
-    facilities_crs: str | None,
-    blocks: Path | None,
-    blocks_crs: str | None,
-    speed_kmh: float | None,
-    minutes: float | None,
-    categories: tuple[str, ...],
-    max_snap_m: float | None,
-    out: Path,
-    overwrite: bool,
-    lang: str,
-    verbose: int,
-    quiet: bool,
-    debug: bool,
-) -> None:
+def run_cmd(**options: Any) -> None:
     """Walking times, coverage and gaps for every residential block.
 
     With no options, runs on the bundled central-Helsinki extract and writes
@@ -315,26 +327,13 @@ def run_cmd(
     """
     from .pipeline import run
 
-    _configure_logging(verbose, quiet)
+    quiet = bool(options.get("quiet"))
+    lang = options.get("lang", "en")
+    _configure_logging(options.get("verbose", 0), quiet)
     progress = _Progress(quiet)
+    kwargs = run_kwargs(dict(options))
     try:
-        result = run(
-            osm,
-            place=place,
-            profile=profile,
-            facilities=facilities,
-            facilities_crs=facilities_crs,
-            blocks=blocks,
-            blocks_crs=blocks_crs,
-            speed_kmh=speed_kmh,
-            minutes=minutes,
-            categories=list(categories) or None,
-            max_snap_m=max_snap_m,
-            out=out,
-            overwrite=overwrite,
-            lang=lang,
-            progress=progress,
-        )
+        result = run(kwargs.pop("osm"), progress=progress, **kwargs)
     finally:
         progress.close()
     if not quiet:

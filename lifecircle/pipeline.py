@@ -163,6 +163,7 @@ def run(
     profile: str | Path | Profile = "walk15",
     facilities: str | Path | None = None,
     facilities_crs: str | None = None,
+    facility_columns: dict[str, str] | None = None,
     blocks: str | Path | None = None,
     blocks_crs: str | None = None,
     speed_kmh: float | None = None,
@@ -189,6 +190,10 @@ def run(
     facilities
         A user facility file with a ``category`` column; it replaces the OSM facilities of the
         categories it contains.
+    facility_columns
+        Column names of the facility file when they differ from the defaults, as keyword
+        arguments of :func:`lifecircle.sources.facilities.read_facilities` (``category_col``,
+        ``name_col``, ``id_col``, ``x_col``, ``y_col``).
     facilities_crs, blocks_crs
         Coordinate system of those files when they do not declare one (``gcj02`` and ``bd09``
         convert Chinese map-service coordinates).
@@ -243,7 +248,9 @@ def run(
             )
         if facilities is not None:
             # validated against every category of the profile, then narrowed to the selection
-            user = _read_facilities(facilities, full_profile, crs=facilities_crs)
+            user = _read_facilities(
+                facilities, full_profile, crs=facilities_crs, **(facility_columns or {})
+            )
             user = user[user["category"].isin(list(prof.categories))]
             check_not_swapped(user, _network_bounds_lonlat(net), where=str(facilities))
             fac = merge_facilities(fac, user)

@@ -246,3 +246,21 @@ def test_unreachable_is_nan_in_gpkg(tmp_path, grid_case):
     assert res.exit_code == 0, res.output
     blocks = gpd.read_file(tmp_path / "g" / "lifecircle.gpkg", layer="blocks")
     assert all(math.isnan(v) for v in blocks["walk_min_health"])
+
+
+def test_facility_columns_are_mappable(tmp_path):
+    """A POI table with its own column names: mapped by options, replaces OSM's retail."""
+    csv = tmp_path / "pois.csv"
+    csv.write_text("编号,类别,名称,E,N\nS1,retail,超市一号,24.9440,60.1700\n"
+                   "S2,retail,便利店,24.9420,60.1680\n", encoding="utf-8")
+    out = tmp_path / "o"
+    res = CliRunner().invoke(cli, [
+        "run", "--facilities", str(csv), "--category-col", "类别", "--name-col", "名称",
+        "--id-col", "编号", "--x-col", "E", "--y-col", "N", "--facilities-crs", "EPSG:4326",
+        "--category", "retail", "--out", str(out), "-q"])
+    assert res.exit_code == 0, res.output
+    fac = gpd.read_file(out / "lifecircle.gpkg", layer="facilities")
+    retail = fac[fac["category"] == "retail"]
+    assert sorted(retail["facility_id"]) == ["user/S1", "user/S2"]
+    assert set(retail["name"]) == {"超市一号", "便利店"}
+    assert (retail["snap_dist_m"] < 300).all()
