@@ -26,6 +26,7 @@ import shapely
 from ..network import WalkNetwork
 from ..profiles import PopulationSettings
 from .osm import NON_RESIDENTIAL_BUILDINGS, RESIDENTIAL_BUILDINGS, OSMData
+from .tables import unique_ids
 
 __all__ = [
     "STREET_HIGHWAYS",
@@ -207,16 +208,7 @@ def prepare_user_blocks(
     if id_col is None:
         id_col = next((c for c in ("block_id", "id") if c in out.columns), None)
     if id_col is not None:
-        ids = out[id_col].astype("string")
-        dup = ids.duplicated(keep=False) | ids.isna()
-        if dup.any():
-            rows = (np.flatnonzero(dup.to_numpy())[:5] + 1).tolist()
-            raise InputFileError(
-                where,
-                f"missing or duplicate block ids in {id_col!r} (rows {rows})",
-                "give every block a unique id",
-            )
-        block_id = ids.to_numpy()
+        block_id = unique_ids(out, id_col, where, "block")
     else:
         block_id = np.array([f"b{i + 1}" for i in range(len(out))], dtype=object)
     frame = out.drop(columns=[c for c in ("block_id",) if c in out.columns])

@@ -197,13 +197,23 @@ def _gcj_offset(lon: FloatArray, lat: FloatArray) -> tuple[FloatArray, FloatArra
     # A fast ripple in longitude shared by both components, then a slower one per component.
     ripple = 40.0 / 3.0 * (np.sin(6.0 * pi * x) + np.sin(2.0 * pi * x))
     north = (
-        -100.0 + 2.0 * x + 3.0 * y + 0.2 * y * y + 0.1 * x * y + 0.2 * np.sqrt(np.abs(x))
+        -100.0
+        + 2.0 * x
+        + 3.0 * y
+        + 0.2 * y * y
+        + 0.1 * x * y
+        + 0.2 * np.sqrt(np.abs(x))
         + ripple
         + 40.0 / 3.0 * (np.sin(pi * y) + 2.0 * np.sin(pi * y / 3.0))
         + 320.0 / 3.0 * (np.sin(pi * y / 12.0) + 2.0 * np.sin(pi * y / 30.0))
     )
     east = (
-        300.0 + x + 2.0 * y + 0.1 * x * x + 0.1 * x * y + 0.1 * np.sqrt(np.abs(x))
+        300.0
+        + x
+        + 2.0 * y
+        + 0.1 * x * x
+        + 0.1 * x * y
+        + 0.1 * np.sqrt(np.abs(x))
         + ripple
         + 40.0 / 3.0 * (np.sin(pi * x) + 2.0 * np.sin(pi * x / 3.0))
         + 100.0 * (np.sin(pi * x / 12.0) + 2.0 * np.sin(pi * x / 30.0))
@@ -465,9 +475,7 @@ def _system_name(system: object) -> str | None:
     return _SYSTEM_ALIASES.get(key)
 
 
-def to_wgs84(
-    lon: npt.ArrayLike, lat: npt.ArrayLike, system: str
-) -> tuple[FloatArray, FloatArray]:
+def to_wgs84(lon: npt.ArrayLike, lat: npt.ArrayLike, system: str) -> tuple[FloatArray, FloatArray]:
     """Convert coordinates given in ``system`` to WGS 84.
 
     Parameters

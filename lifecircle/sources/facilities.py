@@ -23,7 +23,7 @@ import shapely
 from .._errors import InputError, InputFileError, did_you_mean
 from ..profiles import Profile
 from .osm import OSMData
-from .tables import read_points
+from .tables import read_points, unique_ids
 
 __all__ = ["FACILITY_COLUMNS", "facilities_from_osm", "merge_facilities", "read_facilities"]
 
@@ -116,22 +116,7 @@ def read_facilities(
     if id_col is None:
         id_col = next((c for c in ("facility_id", "id") if c in gdf.columns), None)
     if id_col is not None:
-        if id_col not in gdf.columns:
-            raise InputFileError(
-                path,
-                f"no id column {id_col!r}",
-                f"columns found: {', '.join(map(str, gdf.columns))}",
-            )
-        ids = gdf[id_col].astype("string")
-        dup = ids.duplicated(keep=False) | ids.isna()
-        if dup.any():
-            rows = (np.flatnonzero(dup.to_numpy())[:5] + 1).tolist()
-            raise InputFileError(
-                path,
-                f"missing or duplicate ids in column {id_col!r} (rows {rows})",
-                "give every facility a unique id",
-            )
-        ids = "user/" + ids
+        ids = pd.Series("user/" + unique_ids(gdf, id_col, path, "facility"), index=gdf.index)
     else:
         ids = pd.Series([f"user/row{i + 1}" for i in range(len(gdf))], index=gdf.index)
     names = gdf[name_col].astype("string").fillna("") if name_col in gdf.columns else ""

@@ -471,8 +471,13 @@ def osm_data_from_features(features: Any, *, where: str) -> OSMData:
                     landuse.append((kind, int(osm_id), area_blob))
                 if tags.get("building", "no") != "no":
                     buildings.append(
-                        (kind, int(osm_id), tags["building"], tags.get("building:levels"),
-                         area_blob)
+                        (
+                            kind,
+                            int(osm_id),
+                            tags["building"],
+                            tags.get("building:levels"),
+                            area_blob,
+                        )
                     )
             if geom.geom_type == "Point" and ("entrance" in tags or tags.get("barrier") == "gate"):
                 gates.append((int(osm_id), geom.x, geom.y, tags))

@@ -102,6 +102,34 @@ def _check_path(path: Path) -> None:
         raise InputFileError(path, "file is empty (0 bytes)", "give a file with rows")
 
 
+def refuse_empty_geometries(gdf: gpd.GeoDataFrame, path: Path, fix: str) -> None:
+    """Raise naming the first rows whose geometry is missing or empty."""
+    empty = gdf.geometry.isna() | gdf.geometry.is_empty
+    if empty.any():
+        rows_bad = (np.flatnonzero(empty.to_numpy())[:5] + 1).tolist()
+        raise InputFileError(path, f"features {rows_bad} have no geometry", fix)
+
+
+def unique_ids(frame: pd.DataFrame, column: str, where: str | Path, what: str) -> np.ndarray:
+    """The ``column`` values as strings, refusing missing or duplicate ids by row."""
+    if column not in frame.columns:
+        raise InputFileError(
+            where,
+            f"no id column {column!r}",
+            f"columns found: {', '.join(map(str, frame.columns))}",
+        )
+    ids = frame[column].astype("string")
+    bad = ids.duplicated(keep=False) | ids.isna()
+    if bad.any():
+        rows = (np.flatnonzero(bad.to_numpy())[:5] + 1).tolist()
+        raise InputFileError(
+            where,
+            f"missing or duplicate {what} ids in column {column!r} (rows {rows})",
+            f"give every {what} a unique id",
+        )
+    return ids.to_numpy(dtype=object)
+
+
 def read_points(
     path: str | Path,
     *,
@@ -192,13 +220,8 @@ def read_points(
         gdf = gdf.set_crs(user_crs or 4326)
     elif user_crs is not None and not pyproj.CRS(gdf.crs).equals(user_crs):
         gdf = gdf.set_crs(user_crs, allow_override=True)
+    refuse_empty_geometries(gdf, path, "remove them or give them coordinates")
     geom = gdf.geometry
-    empty = geom.isna() | geom.is_empty
-    if empty.any():
-        rows_bad = (np.flatnonzero(empty.to_numpy())[:5] + 1).tolist()
-        raise InputFileError(
-            path, f"features {rows_bad} have no geometry", "remove them or give them coordinates"
-        )
     gdf = gdf.copy()
     not_point = ~geom.geom_type.isin(["Point"])
     if not_point.any():
@@ -237,13 +260,8 @@ def read_polygons(
                 "declare one in the file (e.g. ogr2ogr -a_srs EPSG:4326) or pass --blocks-crs",
             )
         gdf = gdf.set_crs(user_crs)
+    refuse_empty_geometries(gdf, path, "remove them or draw their polygons")
     geom = gdf.geometry
-    empty = geom.isna() | geom.is_empty
-    if empty.any():
-        rows_bad = (np.flatnonzero(empty.to_numpy())[:5] + 1).tolist()
-        raise InputFileError(
-            path, f"features {rows_bad} have empty geometry", "remove them or draw their polygons"
-        )
     kinds = geom.geom_type
     not_poly = ~kinds.isin(["Polygon", "MultiPolygon"])
     if not_poly.any():
