@@ -98,8 +98,8 @@ def compute_access(
         elif not fsnap.ok.any():
             reason[:] = f"no {category} facility within max_snap_m of a street"
         else:
-            reason[unreachable] = (
-                f"no {category} facility within {profile.horizon_min:g} min on the network"
+            reason[unreachable] = _unreachable_reasons(
+                net, fsnap, points, np.flatnonzero(unreachable), category, profile.horizon_min
             )
         not_snapped = ~points.ok
         reason[not_snapped] = points.status[not_snapped]
@@ -119,6 +119,35 @@ def compute_access(
         )
         if progress is not None:
             progress(category)
+    return out
+
+
+def _unreachable_reasons(
+    net: WalkNetwork,
+    fsnap: Snap,
+    points: Snap,
+    idx: np.ndarray,
+    category: str,
+    horizon_min: float,
+) -> np.ndarray:
+    """Why each point in ``idx`` has no time: a disconnected street, or the horizon."""
+    comp = net.components
+    fac_comps = np.unique(comp[net.edge_u[fsnap.edge[fsnap.ok]]])
+    sizes = np.bincount(comp)
+    out = np.empty(idx.shape[0], dtype=object)
+    for k, i in enumerate(idx):
+        if points.edge[i] < 0:
+            out[k] = points.status[i]
+            continue
+        c = comp[net.edge_u[points.edge[i]]]
+        if c in fac_comps:
+            out[k] = f"no {category} facility within {horizon_min:g} min on the network"
+        else:
+            out[k] = (
+                f"its nearest street (edge {points.edge[i]}) belongs to a network part of "
+                f"{sizes[c]} nodes with no {category} facility; check the extract's "
+                "connectivity or pass --blocks"
+            )
     return out
 
 

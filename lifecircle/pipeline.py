@@ -292,7 +292,10 @@ def run(
         blk["area_m2"] = blk.area
         aps = blocks_mod.access_points(blk)
         ax, ay = _project_points(aps, net)
-        asnap = snap_points(net, ax, ay, max_snap_m=snap_limit)
+        # the guard against faraway streets starts at the block's edge: walking from a large
+        # block's interior to its own boundary is part of the trip, not a snapping error
+        inside_m = blocks_mod.distance_to_boundary(aps, blk)
+        asnap = snap_points(net, ax, ay, max_snap_m=snap_limit + inside_m)
         aps = _with_snap(aps, asnap, net)
 
     with timer.step("access", f"Walking times for {len(prof.categories)} categories"):

@@ -74,7 +74,7 @@ def snap_points(
     x: np.ndarray,
     y: np.ndarray,
     *,
-    max_snap_m: float,
+    max_snap_m: float | np.ndarray,
 ) -> Snap:
     """Snap projected points (in ``net.crs``) to their nearest edge.
 
@@ -85,7 +85,8 @@ def snap_points(
     x, y
         Point coordinates in the network's CRS.
     max_snap_m
-        Points farther than this from every edge are unreachable.
+        Points farther than this from every edge are unreachable; a scalar, or one value per
+        point (block access points may walk to their own block's edge first).
 
     Returns
     -------
@@ -107,11 +108,17 @@ def snap_points(
 
     geoms = net.geometries
     tree = _tree(net)
+    limit = np.broadcast_to(np.asarray(max_snap_m, dtype=np.float64), (n,))
     idx = np.flatnonzero(finite)
     points = shapely.points(x[idx], y[idx])
     (p_i, e_i), d_i = tree.query_nearest(
-        points, max_distance=max_snap_m, return_distance=True, all_matches=True
+        points,
+        max_distance=float(limit[idx].max()) if idx.size else 0.0,
+        return_distance=True,
+        all_matches=True,
     )
+    within = d_i <= limit[idx[p_i]]
+    p_i, e_i, d_i = p_i[within], e_i[within], d_i[within]
     # several equidistant edges (a point at a junction): take the lowest edge index, so the
     # result does not depend on the tree's internal order
     if p_i.size:
@@ -135,7 +142,7 @@ def snap_points(
         for j, d_far in zip(missed, far, strict=True):
             status[j] = (
                 f"unreachable: nearest walkable edge is {d_far:.0f} m away "
-                f"(max_snap_m={max_snap_m:g})"
+                f"(max_snap_m={limit[j]:g})"
             )
     return Snap(edge, along, dist, status)
 

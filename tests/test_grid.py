@@ -102,3 +102,44 @@ def test_report_population_weighting(grid_result):
     # nothing is complete: health is unreachable everywhere
     assert s["complete_life_circle"]["population"] == 0.0
     assert np.all(~grid_result.blocks["complete"].to_numpy())
+
+
+def _blocks_file(tmp_path, polygons):
+    import geopandas as gpd
+
+    from tests.helpers import CRS
+
+    path = tmp_path / "custom_blocks.gpkg"
+    gpd.GeoDataFrame({"block_id": [f"C{i}" for i in range(len(polygons))]},
+                     geometry=polygons, crs=CRS).to_file(path, engine="pyogrio")
+    return path
+
+
+def test_large_block_interior_walk_is_counted(grid_case, tmp_path):
+    """A 700 m block whose centre is 450 m from the street (350 m of it inside the block):
+    snapped, the 450 m leg walked; the cap starts at the block's own edge."""
+    import shapely
+
+    big = shapely.box(X0 - 800, Y0 - 250, X0 - 100, Y0 + 450)  # centre (-450, 100)
+    res = run(grid_case.graphml, facilities=grid_case.facilities,
+              blocks=_blocks_file(tmp_path, [big]), speed_kmh=SPEED_KMH,
+              categories=["retail"])
+    ap = res.access_points.iloc[0]
+    assert ap.geometry.x == pytest.approx(X0 - 450)
+    assert ap.snap_status == "snapped"
+    assert ap.geometry.y == pytest.approx(Y0 + 100)
+    assert ap.snap_dist_m == pytest.approx(450.0)  # straight to node (0, 100)
+    # 450 + (0,100)->(0,0) 100 + (0,0)->(100,0) 100 + 50 along to shop1 + its 20 m leg = 720
+    assert res.blocks.iloc[0]["walk_m_retail"] == pytest.approx(720.0)
+
+
+def test_block_on_a_disconnected_fragment_says_so(grid_case, tmp_path):
+    import shapely
+
+    near_island = shapely.box(X0 + 1040, Y0 + 1030, X0 + 1060, Y0 + 1050)
+    res = run(grid_case.graphml, facilities=grid_case.facilities,
+              blocks=_blocks_file(tmp_path, [near_island]), speed_kmh=SPEED_KMH,
+              categories=["retail"])
+    row = res.blocks.iloc[0]
+    assert math.isnan(row["walk_min_retail"])
+    assert "network part of 2 nodes with no retail facility" in row["reason_retail"]

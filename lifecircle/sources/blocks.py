@@ -33,6 +33,7 @@ __all__ = [
     "access_points",
     "blocks_from_osm",
     "buildings_from_osm",
+    "distance_to_boundary",
     "estimate_population",
     "prepare_user_blocks",
 ]
@@ -227,6 +228,15 @@ def prepare_user_blocks(
             )
         frame["population"] = pop
     return frame.reset_index(drop=True)
+
+
+def distance_to_boundary(points: gpd.GeoDataFrame, blocks: gpd.GeoDataFrame) -> np.ndarray:
+    """Metres from each access point to the boundary of its own block (0 outside it)."""
+    geom = blocks.set_index("block_id").geometry
+    own = geom.loc[points["block_id"].to_numpy()].to_numpy()
+    pts = points.to_crs(blocks.crs).geometry.to_numpy()
+    inside = shapely.contains(own, pts)
+    return np.where(inside, shapely.distance(shapely.boundary(own), pts), 0.0)
 
 
 def access_points(blocks: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
