@@ -55,7 +55,7 @@ _T = {
         "not_met": "not met",
         "unknown": "cannot be computed",
         "lower_bound": "lower bound: floor area unknown for {n} of {m} facilities",
-        "per_block": "blocks meeting it within {min:g} min: {share}",
+        "per_block": "blocks meeting it within {min:g} min at {speed:g} km/h: {share}",
         "keyword": "{n} facilities were recognised by their name only (no matching OSM tag)",
         "type_unmatched": "{n} of {m} rows of the facility table match no type prefix "
         "(e.g. {ex}) and were left out",
@@ -102,7 +102,7 @@ _T = {
         "not_met": "未达标",
         "unknown": "无法计算",
         "lower_bound": "下限值：{m} 处设施中有 {n} 处面积未知",
-        "per_block": "{min:g} 分钟范围内达标的街坊：{share}",
+        "per_block": "按 {speed:g} km/h 步行 {min:g} 分钟范围内达标的街坊：{share}",
         "keyword": "{n} 处设施仅按名称识别（无对应 OSM 标签）",
         "type_unmatched": "设施表中 {m} 行有 {n} 行未匹配任何类型前缀（如 {ex}），已剔除",
         "deficiencies": "缺项（按层级）",
@@ -283,7 +283,8 @@ def _indicator_section(
                     n=v["facilities_area_unknown"], m=v["facilities"]))
             if v.get("share_blocks_meeting") is not None:
                 extra.append(t["per_block"].format(
-                    min=v["catchment_min"], share=_pct(v["share_blocks_meeting"])))
+                    min=v["catchment_min"], speed=v["catchment_speed_kmh"],
+                    share=_pct(v["share_blocks_meeting"])))
             if extra:
                 status += " (" + "; ".join(extra) + ")"
             lines.append(f"| {label}{mark} | {_figure(v)} | {goal} | {status} |")

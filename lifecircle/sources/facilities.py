@@ -158,7 +158,10 @@ def read_facilities(
     facility's floor area in m².
     """
     path = Path(path)
-    gdf = read_points(path, crs=crs, x_col=x_col, y_col=y_col, what="facility")
+    gdf = read_points(
+        path, crs=crs, x_col=x_col, y_col=y_col, what="facility",
+        text_cols=(type_col,) if type_map is not None else (),
+    )
     type_report: dict[str, Any] | None = None
     if type_map is not None:
         if type_col not in gdf.columns:
