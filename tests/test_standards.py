@@ -665,3 +665,15 @@ def test_builtin_profiles_all_load():
         d = p.to_dict()
         assert set(d["tiers"]) == set(p.tiers)
         json.dumps(d)  # plain data
+
+
+def test_horizon_reaches_the_longest_threshold():
+    data = _profile(
+        horizon_min=10.0,
+        categories={"a": {"tier": "t5", "radius_m": 2000.0}},  # 2000 m at 80 m/min = 25 min
+    )
+    p = profile_from_dict(data)
+    assert p.threshold_of("a") == 25.0
+    assert p.horizon_min == 25.0
+    slower = p.replace(speed_kmh=2.4)  # 40 m/min: 2000 m take 50 min
+    assert slower.threshold_of("a") == 50.0 and slower.horizon_min == 50.0

@@ -285,7 +285,7 @@ class Profile:
                 )
             cats = {k: new.categories[k] for k in categories}
             new = dataclasses.replace(new, categories=MappingProxyType(cats))
-        return new
+        return _with_horizon(new)
 
     def to_dict(self) -> dict[str, Any]:
         """The effective profile as plain data (written into every output)."""
@@ -324,6 +324,14 @@ class Profile:
             "area_type": self.area_type,
             "population": dataclasses.asdict(self.population),
         }
+
+
+def _with_horizon(profile: Profile) -> Profile:
+    """The profile with its search horizon at least its longest category threshold."""
+    needed = max(profile.threshold_of(c) for c in profile.categories)
+    if needed <= profile.horizon_min:
+        return profile
+    return dataclasses.replace(profile, horizon_min=float(math.ceil(needed)))
 
 
 def _rule_dict(rule: TagRule) -> dict[str, Any]:
@@ -682,7 +690,7 @@ def profile_from_dict(data: Mapping[str, Any], *, where: str = "<profile>") -> P
     if area_type not in ("urban", "rural"):
         raise ConfigError(f"{where}: area_type must be \"urban\" or \"rural\", got {area_type!r}")
     horizon_min = _check_positive("horizon_min", data.get("horizon_min", 60.0), where)
-    return Profile(
+    return _with_horizon(Profile(
         name=name,
         version=_get_str(data, "version", where, "0"),
         title_en=_get_str(data, "title_en", where, name),
@@ -699,4 +707,4 @@ def profile_from_dict(data: Mapping[str, Any], *, where: str = "<profile>") -> P
         tiers=MappingProxyType(tiers),
         targets=MappingProxyType(_targets(data, where, categories)),
         area_type=area_type,
-    )
+    ))
