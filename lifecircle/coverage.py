@@ -21,7 +21,7 @@ import pandas as pd
 
 from . import columns as col
 from ._kernels import BoundedSearch
-from .access import CategoryAccess, block_times
+from .access import CategoryAccess, _facility_snap, block_times
 from .network import WalkNetwork
 from .profiles import Profile, Target
 from .routing import NodeDistances, point_distances, seed_arcs
@@ -232,12 +232,7 @@ def catchment_floor_area(
     total = np.zeros(len(block_ids))
     if facilities.empty:
         return total
-    fsnap = Snap(
-        edge=facilities["snap_edge_id"].fillna(-1).to_numpy(dtype=np.int64),
-        along_m=facilities["snap_along_m"].to_numpy(dtype=np.float64),
-        dist_m=facilities["snap_dist_m"].to_numpy(dtype=np.float64),
-        status=facilities["snap_status"].to_numpy(dtype=object),
-    )
+    fsnap = _facility_snap(facilities)
     area = facilities["floor_area_m2"].to_numpy(dtype=np.float64)
     search = BoundedSearch.from_csr(net.csr)
     point, node, dist = seed_arcs(net, fsnap)

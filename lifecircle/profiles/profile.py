@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
@@ -512,6 +512,20 @@ def _tag_rule(entry: Any, where: str) -> TagRule:
     )
 
 
+def _tables(
+    raw: Any, section: str, where: str, allowed: set[str]
+) -> Iterator[tuple[str, Mapping[str, Any], str]]:
+    """``(name, table, where)`` for each ``[section.<name>]`` table, keys checked."""
+    for name, table in raw.items():
+        twhere = f"{where} [{section}.{name}]"
+        if not str(name).isidentifier():
+            raise ConfigError(f"{twhere}: names must be letters, digits and _")
+        if not isinstance(table, Mapping):
+            raise ConfigError(f"{twhere}: must be a table")
+        _check_keys(table, allowed, twhere)
+        yield name, table, twhere
+
+
 def _optional_positive(data: Mapping[str, Any], key: str, where: str) -> float | None:
     value = data.get(key)
     return None if value is None else _check_positive(key, value, where)
@@ -526,13 +540,7 @@ def _tiers(data: Mapping[str, Any], where: str, threshold_min: float) -> dict[st
     if not isinstance(raw, Mapping) or not raw:
         raise ConfigError(f"{where}: tiers must be [tiers.<name>] tables")
     tiers: dict[str, Tier] = {}
-    for tname, t in raw.items():
-        twhere = f"{where} [tiers.{tname}]"
-        if not tname.isidentifier():
-            raise ConfigError(f"{twhere}: tier names must be letters, digits and _")
-        if not isinstance(t, Mapping):
-            raise ConfigError(f"{twhere}: must be a table")
-        _check_keys(t, _TIER_KEYS, twhere)
+    for tname, t, twhere in _tables(raw, "tiers", where, _TIER_KEYS):
         tiers[tname] = Tier(
             name=tname,
             label_en=_get_str(t, "label_en", twhere, tname),
@@ -553,11 +561,7 @@ def _targets(
     if not isinstance(raw, Mapping):
         raise ConfigError(f"{where}: targets must be [targets.<name>] tables")
     out: dict[str, Target] = {}
-    for name, t in raw.items():
-        twhere = f"{where} [targets.{name}]"
-        if not isinstance(t, Mapping):
-            raise ConfigError(f"{twhere}: must be a table")
-        _check_keys(t, _TARGET_KEYS, twhere)
+    for name, t, twhere in _tables(raw, "targets", where, _TARGET_KEYS):
         kind = _get_str(t, "kind", twhere, "block_share")
         if kind not in TARGET_KINDS:
             raise ConfigError(
@@ -635,13 +639,7 @@ def profile_from_dict(data: Mapping[str, Any], *, where: str = "<profile>") -> P
     if not isinstance(cats_raw, Mapping) or not cats_raw:
         raise ConfigError(f"{where}: at least one [categories.<name>] table is needed")
     categories: dict[str, Category] = {}
-    for cname, c in cats_raw.items():
-        cwhere = f"{where} [categories.{cname}]"
-        if not cname.isidentifier():
-            raise ConfigError(f"{cwhere}: category names must be letters, digits and _")
-        if not isinstance(c, Mapping):
-            raise ConfigError(f"{cwhere}: must be a table")
-        _check_keys(c, _CATEGORY_KEYS, cwhere)
+    for cname, c, cwhere in _tables(cats_raw, "categories", where, _CATEGORY_KEYS):
         tags = c.get("tags", [])
         if not isinstance(tags, list):
             raise ConfigError(f"{cwhere}: tags must be a list of tables")
