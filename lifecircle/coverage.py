@@ -302,7 +302,7 @@ def plan_indicators(
             ok, missing = _covered_by(out, target)
             entry["requires"] = [list(g) for g in target.requires]
             if ok is None:
-                entry.update(value=None, meets=None,
+                entry.update(value=None, meets=None, reason_code="not_evaluated",
                              reason=f"categories not evaluated: {', '.join(missing)}")
             else:
                 share = (_share(ok.sum(), len(ok)) if target.kind == "block_share"
@@ -353,10 +353,13 @@ def _floor_area(
         "catchment_min": target.catchment_min,
         "catchment_m": round(limit_m, 1),
         "catchment_speed_kmh": speed.speed_kmh,
+        "catchment_group": {"name": speed.name, "label_en": speed.label_en,
+                            "label_zh": speed.label_zh},
         "block_column": column,
     }
     if not cats:
-        return {**info, "value": None, "meets": None, "reason": "categories not evaluated"}
+        return {**info, "value": None, "meets": None, "reason_code": "not_evaluated",
+                "reason": "categories not evaluated"}
     if not known.any():
         reason = (
             f"floor area unknown for all {len(fac)} facilities" if len(fac)
@@ -366,6 +369,7 @@ def _floor_area(
             **info,
             "value": None,
             "meets": None,
+            "reason_code": "area_unknown" if len(fac) else "no_facility",
             "reason": reason + ": give a facility file with an area_m2 column, or OSM building "
             "polygons with building:levels",
         }

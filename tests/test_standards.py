@@ -677,3 +677,21 @@ def test_horizon_reaches_the_longest_threshold():
     assert p.horizon_min == 25.0
     slower = p.replace(speed_kmh=2.4)  # 40 m/min: 2000 m take 50 min
     assert slower.threshold_of("a") == 50.0 and slower.horizon_min == 50.0
+
+
+def test_user_profile_typo_through_the_cli(tmp_path):
+    bad = tmp_path / "mine.toml"
+    bad.write_text(GRID_PROFILE.replace("distance_m = 300.0", "distnce_m = 300.0"), "utf-8")
+    res = CliRunner().invoke(cli, ["run", "--profile", str(bad), "--out", str(tmp_path / "o")])
+    assert res.exit_code == 3
+    assert "[tiers.t5]: unknown key 'distnce_m' (did you mean 'distance_m'?)" in res.output
+    assert "Traceback" not in res.output
+
+
+def test_unknown_floor_area_is_said_in_both_languages(grid_standards):
+    report = json.loads(json.dumps(grid_standards.report))
+    floor = next(t for t in report["indicators"]["targets"] if t["target"] == "floor")
+    floor.update(value=None, meets=None, reason_code="area_unknown")
+    assert "floor area unknown for every facility" in render_markdown(report, lang="en")
+    assert "全部设施面积未知" in render_markdown(report, lang="zh")
+    assert "floor-area catchments use the adult speed (4.8 km/h)" in render_markdown(report)

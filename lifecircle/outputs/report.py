@@ -14,7 +14,7 @@ from ._atomic import write_json_atomic
 
 __all__ = ["render_markdown", "write_reports"]
 
-_T = {
+_T: dict[str, dict[str, Any]] = {
     "en": {
         "title": "lifecircle report",
         "profile": "Profile",
@@ -60,6 +60,14 @@ _T = {
         "type_unmatched": "{n} of {m} rows of the facility table match no type prefix "
         "(e.g. {ex}) and were left out",
         "deficiencies": "Deficiencies",
+        "reasons": {
+            "not_evaluated": "its categories were not evaluated (--category)",
+            "no_facility": "no facility of its categories found",
+            "area_unknown": "floor area unknown for every facility; give an area_m2 column "
+            "or OSM buildings with building:levels",
+        },
+        "speeds_note": "Each category is judged at its group's speed (see the tier table); "
+        "floor-area catchments use the {g} speed ({v:g} km/h).",
         "unverified_speed": "walking speed of {g} ({v:g} km/h) unverified (source: {src})",
     },
     "zh": {
@@ -106,6 +114,13 @@ _T = {
         "keyword": "{n} 处设施仅按名称识别（无对应 OSM 标签）",
         "type_unmatched": "设施表中 {m} 行有 {n} 行未匹配任何类型前缀（如 {ex}），已剔除",
         "deficiencies": "缺项（按层级）",
+        "reasons": {
+            "not_evaluated": "相关类别未参与评估（--category）",
+            "no_facility": "未发现相关类别的设施",
+            "area_unknown": "全部设施面积未知；请提供 area_m2 列或带 building:levels 的 OSM 建筑",
+        },
+        "speeds_note": "各类设施按其人群步行速度评估（见分层级表）；"
+        "设施面积服务范围按{g}速度（{v:g} km/h）计算。",
         "unverified_speed": "{g}步行速度 {v:g} km/h 未核实（来源：{src}）",
     },
 }
@@ -188,7 +203,7 @@ def _label(v: dict[str, Any], lang: str) -> str:
     return str(v["label_zh"] if lang == "zh" and v.get("label_zh") else v["label_en"])
 
 
-def _dagger(v: dict[str, Any], label: str, t: dict[str, str], notes: list[str]) -> str:
+def _dagger(v: dict[str, Any], label: str, t: dict[str, Any], notes: list[str]) -> str:
     """`` †`` and a footnote for an unverified figure, else ''."""
     if v.get("verified", True):
         return ""
@@ -201,7 +216,7 @@ def _dagger(v: dict[str, Any], label: str, t: dict[str, str], notes: list[str]) 
 
 
 def _tier_section(
-    report: dict[str, Any], t: dict[str, str], lang: str, notes: list[str]
+    report: dict[str, Any], t: dict[str, Any], lang: str, notes: list[str]
 ) -> list[str]:
     s = report["summary"]
     tiers = s.get("tiers") or {}
@@ -251,7 +266,7 @@ def _figure(v: dict[str, Any]) -> str:
 
 
 def _indicator_section(
-    report: dict[str, Any], t: dict[str, str], lang: str, notes: list[str]
+    report: dict[str, Any], t: dict[str, Any], lang: str, notes: list[str]
 ) -> list[str]:
     ind = report.get("indicators") or {}
     targets = ind.get("targets") or []
@@ -274,7 +289,8 @@ def _indicator_section(
                 else f"≥ {_pct(v['target_value'])}"
             )
             if v.get("meets") is None:
-                status = t["unknown"] + (f": {v['reason']}" if v.get("reason") else "")
+                why = t["reasons"].get(v.get("reason_code", ""), v.get("reason", ""))
+                status = t["unknown"] + (f": {why}" if why else "")
             else:
                 status = t["met"] if v["meets"] else t["not_met"]
             extra = []
@@ -288,6 +304,10 @@ def _indicator_section(
             if extra:
                 status += " (" + "; ".join(extra) + ")"
             lines.append(f"| {label}{mark} | {_figure(v)} | {goal} | {status} |")
+        floor = next((v for v in targets if "catchment_group" in v), None)
+        if floor is not None:
+            name = _label(floor["catchment_group"], lang)
+            lines += ["", t["speeds_note"].format(g=name, v=floor["catchment_speed_kmh"])]
     if fac.get("name_keyword"):
         notes.append(t["keyword"].format(n=fac["name_keyword"]))
     tm = fac.get("type_map")
