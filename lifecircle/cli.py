@@ -133,6 +133,11 @@ def common_inputs(f: Callable[..., Any]) -> Callable[..., Any]:
                      help="Longitude/x column of a facility CSV (default: lon/lng/x...)."),
         click.option("--y-col", default=None,
                      help="Latitude/y column of a facility CSV (default: lat/y...)."),
+        click.option("--type-map", type=click.Path(path_type=Path), default=None,
+                     help="CSV of prefix,category rows: categories from a POI type column "
+                     "(longest prefix wins), e.g. for Gaode/Baidu POI tables."),
+        click.option("--type-col", default=None,
+                     help="Column of the facility file read with --type-map (default: type)."),
         click.option(
             "--facilities-crs",
             default=None,
@@ -308,7 +313,7 @@ def run_kwargs(options: dict[str, Any]) -> dict[str, Any]:
         options.pop(key, None)
     columns = {
         f"{key}": value
-        for key in ("category_col", "name_col", "id_col", "x_col", "y_col")
+        for key in ("category_col", "name_col", "id_col", "x_col", "y_col", "type_map", "type_col")
         if (value := options.pop(key, None)) is not None
     }
     options["facility_columns"] = columns

@@ -7,13 +7,20 @@ helpers, so that they always agree.
 from __future__ import annotations
 
 __all__ = [
+    "DEFICIENCIES",
     "SNAP_FIELDS",
     "covered",
+    "floor_area_per_100hh",
     "nearest",
     "short_min",
+    "tier_lacks",
+    "tier_met",
     "walk_m",
     "walk_min",
 ]
+
+#: a block's deficiency list, tier by tier ("min5: kindergarten, nursery; min15: ...")
+DEFICIENCIES = "deficiencies"
 
 #: Fields that every point with a reported time carries; with the ``edges`` layer they are
 #: enough to re-derive the time.
@@ -43,3 +50,18 @@ def short_min(category: str) -> str:
 def nearest(category: str) -> str:
     """Id of the nearest facility of ``category``."""
     return f"nearest_{category}"
+
+
+def tier_met(tier: str) -> str:
+    """Whether every requirement of ``tier`` is met (each by a facility of its own type)."""
+    return f"tier_met_{tier}"
+
+
+def tier_lacks(tier: str) -> str:
+    """The requirements of ``tier`` a block lacks, comma-separated ('' when none)."""
+    return f"tier_lacks_{tier}"
+
+
+def floor_area_per_100hh(target: str) -> str:
+    """Floor area (m²) of a target's facilities within a block's catchment per 100 households."""
+    return f"m2_per_100hh_{target}"

@@ -4,6 +4,11 @@ Per block and category: minutes to the nearest facility, covered or not at the c
 threshold, minutes beyond it; per block the list of categories it lacks; per category the share
 of blocks and of population covered; overall the share of population with every category
 covered (a complete life circle).
+
+Tiers (GB 50180-2018's 5-, 10-, 15-minute circles, or a profile's single tier): a block meets a
+tier when every category of the tier is covered, each by a facility of its own category, so a
+larger facility of another tier never substitutes. Plan indicators compare shares of blocks and
+residents, and service floor area per 100 households, with the profile's ``[targets]``.
 """
 
 from __future__ import annotations
@@ -15,10 +20,22 @@ import numpy as np
 import pandas as pd
 
 from . import columns as col
-from .access import CategoryAccess, block_times
-from .profiles import Profile
+from ._kernels import BoundedSearch
+from .access import CategoryAccess, _facility_snap, block_times
+from .network import WalkNetwork
+from .profiles import Profile, Target
+from .routing import NodeDistances, point_distances, seed_arcs
+from .snapping import Snap
 
-__all__ = ["block_verdict", "summarize"]
+__all__ = [
+    "block_verdict",
+    "catchment_floor_area",
+    "deficiency_list",
+    "facility_summary",
+    "households",
+    "plan_indicators",
+    "summarize",
+]
 
 
 def block_verdict(
@@ -47,6 +64,19 @@ def block_verdict(
     out["lacks"] = [",".join(x) for x in lacking]
     out["n_lacking"] = np.array([len(x) for x in lacking], dtype=np.int64)
     out["complete"] = out["n_lacking"].to_numpy() == 0
+    parts: list[list[str]] = [[] for _ in range(len(out))]
+    for tier, cats in profile.tier_categories().items():
+        cats = [c for c in cats if c in access]
+        if not cats:
+            continue
+        cov = np.column_stack([out[col.covered(c)].to_numpy(dtype=bool) for c in cats])
+        out[col.tier_met(tier)] = cov.all(axis=1)
+        lacks = [[c for c, ok in zip(cats, row, strict=True) if not ok] for row in cov]
+        out[col.tier_lacks(tier)] = [",".join(x) for x in lacks]
+        for j, x in enumerate(lacks):
+            if x:
+                parts[j].append(f"{tier}: {', '.join(x)}")
+    out[col.DEFICIENCIES] = ["; ".join(x) for x in parts]
     return out
 
 
@@ -92,12 +122,42 @@ def summarize(
             "search_seconds": round(a.seconds, 4),
             "source": profile.categories[c].source,
             "verified": profile.categories[c].verified,
+            "tier": profile.tier_of(c).name,
+            "limit_m": profile.limit_m_of(c),
+            "note": profile.categories[c].note,
+        }
+    tiers: dict[str, Any] = {}
+    for tier, tcats in profile.tier_categories().items():
+        if col.tier_met(tier) not in blocks.columns:
+            continue
+        t = profile.tiers[tier]
+        met = blocks[col.tier_met(tier)].to_numpy(dtype=bool)
+        tiers[tier] = {
+            "label_en": t.label_en,
+            "label_zh": t.label_zh,
+            "minutes": t.minutes,
+            "distance_m": t.distance_m,
+            "categories": [c for c in tcats if c in access],
+            "blocks_met": int(met.sum()),
+            "share_blocks_met": _share(met.sum(), n),
+            "population_met": round(float(pop[met].sum()), 1),
+            "share_population_met": _share(pop[met].sum(), total_pop),
+            "source": t.source,
+            "verified": t.verified,
+            "note": t.note,
         }
     complete = blocks["complete"].to_numpy(dtype=bool)
     return {
         "blocks": n,
         "population": round(total_pop, 1),
         "categories": cats,
+        "tiers": tiers,
+        "groups": {
+            g: {"label_en": v.label_en, "label_zh": v.label_zh, "speed_kmh": v.speed_kmh,
+                "source": v.source, "verified": v.verified}
+            for g, v in profile.groups.items()
+            if any(profile.group_of(c).name == g for c in access)
+        },
         "complete_life_circle": {
             "blocks": int(complete.sum()),
             "share_blocks": _share(complete.sum(), n),
@@ -114,3 +174,230 @@ def _share(part: float, whole: float) -> float | None:
 
 def _round(x: float) -> float:
     return round(float(x), 2)
+
+
+# ---------------------------------------------------------------------------------------------
+# deficiency lists and plan indicators
+
+
+def deficiency_list(blocks: gpd.GeoDataFrame, profile: Profile) -> list[dict[str, Any]]:
+    """Blocks that lack anything, most lacking (then most populous) first, tier by tier."""
+    tiers = [t for t in profile.tier_categories() if col.tier_lacks(t) in blocks.columns]
+    lacking = blocks[blocks["n_lacking"].to_numpy() > 0]
+    lacking = lacking.sort_values(["n_lacking", "population", "block_id"],
+                                  ascending=[False, False, True])
+    out = []
+    for row in lacking.itertuples(index=False):
+        values = row._asdict()
+        out.append(
+            {
+                "block_id": str(values["block_id"]),
+                "population": round(float(values["population"]), 1),
+                "n_lacking": int(values["n_lacking"]),
+                "lacks": {
+                    t: values[col.tier_lacks(t)].split(",")
+                    for t in tiers
+                    if values[col.tier_lacks(t)]
+                },
+            }
+        )
+    return out
+
+
+def households(blocks: pd.DataFrame, profile: Profile) -> tuple[np.ndarray, str]:
+    """Households per block: a ``households`` column, else population / household size."""
+    if "households" in blocks.columns:
+        hh = pd.to_numeric(blocks["households"], errors="coerce").to_numpy(dtype=np.float64)
+        return np.where(np.isfinite(hh) & (hh >= 0), hh, 0.0), "column"
+    size = profile.population.household_size
+    pop = blocks["population"].to_numpy(dtype=np.float64)
+    return pop / size, f"population / {size:g} persons per household"
+
+
+def catchment_floor_area(
+    net: WalkNetwork,
+    facilities: gpd.GeoDataFrame,
+    points: Snap,
+    ap_block: np.ndarray,
+    block_ids: np.ndarray,
+    *,
+    limit_m: float,
+) -> np.ndarray:
+    """Floor area (m²) of the ``facilities`` within ``limit_m`` walk of each block.
+
+    One bounded search per facility (:class:`~lifecircle._kernels.BoundedSearch`, which reuses
+    one workspace); a facility counts once per block when any of the block's access points is
+    within reach. ``facilities`` must carry snap columns and a finite ``floor_area_m2``.
+    """
+    total = np.zeros(len(block_ids))
+    if facilities.empty:
+        return total
+    fsnap = _facility_snap(facilities)
+    area = facilities["floor_area_m2"].to_numpy(dtype=np.float64)
+    search = BoundedSearch.from_csr(net.csr)
+    point, node, dist = seed_arcs(net, fsnap)
+    scratch = np.full(net.n_nodes, np.inf)
+    no_source = np.zeros(net.n_nodes, dtype=np.int64)
+    block_pos = pd.Index(block_ids).get_indexer(ap_block)
+    for f in np.flatnonzero(fsnap.ok):
+        mine = point == f
+        reached, d = search.run(node[mine], dist[mine], limit_m)
+        scratch[reached] = d
+        one = fsnap.subset(np.arange(len(fsnap)) == f)
+        ap_dist, _ = point_distances(net, NodeDistances(scratch, no_source, limit_m), one, points)
+        scratch[reached] = np.inf
+        hit = np.unique(block_pos[np.isfinite(ap_dist) & (block_pos >= 0)])
+        total[hit] += area[f]
+    return total
+
+
+def _covered_by(blocks: pd.DataFrame, target: Target) -> tuple[np.ndarray | None, list[str]]:
+    """Blocks covered in every ``requires`` group (any category of a group); missing names."""
+    present = [[c for c in group if col.covered(c) in blocks.columns] for group in target.requires]
+    missing = [c for group in target.requires for c in group if col.covered(c) not in blocks]
+    if any(not group for group in present):
+        return None, missing
+    ok = np.ones(len(blocks), dtype=bool)
+    for group in present:
+        ok &= np.column_stack([blocks[col.covered(c)].to_numpy(dtype=bool) for c in group]).any(1)
+    return ok, missing
+
+
+def plan_indicators(
+    blocks: gpd.GeoDataFrame,
+    facilities: gpd.GeoDataFrame,
+    profile: Profile,
+    *,
+    net: WalkNetwork,
+    points: Snap,
+    ap_block: np.ndarray,
+) -> tuple[gpd.GeoDataFrame, dict[str, Any]]:
+    """Indicators against the profile's plan targets; adds per-block floor-area columns.
+
+    Returns the blocks (with ``m2_per_100hh_<target>`` for every floor-area target) and the
+    ``indicators`` section of ``report.json``: one entry per target with the figure, the target,
+    whether it is met (``None`` when it cannot be computed, with the reason) and the target's
+    source and verification status.
+    """
+    out = blocks.copy()
+    pop = out["population"].to_numpy(dtype=np.float64)
+    hh, hh_method = households(out, profile)
+    results: list[dict[str, Any]] = []
+    for name, target in profile.targets.items():
+        entry: dict[str, Any] = {
+            "target": name,
+            "kind": target.kind,
+            "label_en": target.label_en,
+            "label_zh": target.label_zh,
+            "target_value": target.value,
+            "unit": target.unit,
+            "source": target.source,
+            "verified": target.verified,
+            "note": target.note,
+        }
+        if target.kind == "floor_area_per_100_households":
+            entry.update(_floor_area(out, facilities, profile, target, net, points, ap_block, hh))
+            entry["households_method"] = hh_method
+        else:
+            ok, missing = _covered_by(out, target)
+            entry["requires"] = [list(g) for g in target.requires]
+            if ok is None:
+                entry.update(value=None, meets=None, reason_code="not_evaluated",
+                             reason=f"categories not evaluated: {', '.join(missing)}")
+            else:
+                share = (_share(ok.sum(), len(ok)) if target.kind == "block_share"
+                         else _share(pop[ok].sum(), pop.sum()))
+                entry.update(
+                    value=share,
+                    meets=None if share is None else bool(share >= target.value),
+                    blocks_covered=int(ok.sum()),
+                    population_covered=round(float(pop[ok].sum()), 1),
+                    not_evaluated=missing,
+                )
+        results.append(entry)
+    return out, {"area_type": profile.area_type, "targets": results}
+
+
+def _floor_area(
+    blocks: gpd.GeoDataFrame,
+    facilities: gpd.GeoDataFrame,
+    profile: Profile,
+    target: Target,
+    net: WalkNetwork,
+    points: Snap,
+    ap_block: np.ndarray,
+    hh: np.ndarray,
+) -> dict[str, Any]:
+    cats = [c for c in target.categories if c in profile.categories]
+    fac = facilities[facilities["category"].isin(cats)]
+    area = fac["floor_area_m2"].to_numpy(dtype=np.float64)
+    known = np.isfinite(area)
+    speed = profile.groups[profile.default_group]
+    limit_m = target.catchment_min * speed.speed_m_per_min
+    column = col.floor_area_per_100hh(target.name)
+    per_block = catchment_floor_area(
+        net, fac[known], points, ap_block, blocks["block_id"].to_numpy(), limit_m=limit_m
+    )
+    with np.errstate(divide="ignore", invalid="ignore"):
+        blocks[column] = np.where(hh > 0, 100.0 * per_block / hh, np.nan)
+        if not known.any():
+            blocks[column] = np.nan
+    total_hh = float(hh.sum())
+    info: dict[str, Any] = {
+        "categories": cats,
+        "facilities": len(fac),
+        "facilities_area_known": int(known.sum()),
+        "facilities_area_unknown": int((~known).sum()),
+        "floor_area_m2": round(float(area[known].sum()), 1),
+        "households": round(total_hh, 1),
+        "catchment_min": target.catchment_min,
+        "catchment_m": round(limit_m, 1),
+        "catchment_speed_kmh": speed.speed_kmh,
+        "catchment_group": {"name": speed.name, "label_en": speed.label_en,
+                            "label_zh": speed.label_zh},
+        "block_column": column,
+    }
+    if not cats:
+        return {**info, "value": None, "meets": None, "reason_code": "not_evaluated",
+                "reason": "categories not evaluated"}
+    if not known.any():
+        reason = (
+            f"floor area unknown for all {len(fac)} facilities" if len(fac)
+            else f"no {' or '.join(cats)} facility found"
+        )
+        return {
+            **info,
+            "value": None,
+            "meets": None,
+            "reason_code": "area_unknown" if len(fac) else "no_facility",
+            "reason": reason + ": give a facility file with an area_m2 column, or OSM building "
+            "polygons with building:levels",
+        }
+    value = round(100.0 * float(area[known].sum()) / total_hh, 2) if total_hh else None
+    per = blocks[column].to_numpy(dtype=np.float64)
+    info.update(
+        value=value,
+        meets=None if value is None else bool(value >= target.value),
+        lower_bound=bool((~known).any()),
+        share_blocks_meeting=_share((per >= target.value).sum(), len(per)),
+    )
+    return info
+
+
+def facility_summary(
+    facilities: pd.DataFrame, type_map: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """How the facilities were recognised (tag, name keyword, type map, ...) per category."""
+    match = facilities["match"].fillna("unknown") if "match" in facilities else None
+    by: dict[str, dict[str, int]] = {}
+    if match is not None:
+        for (c, m), n in facilities.groupby([facilities["category"], match]).size().items():
+            by.setdefault(str(c), {})[str(m)] = int(n)
+    out: dict[str, Any] = {
+        "total": len(facilities),
+        "by_category_and_match": by,
+        "name_keyword": int((match == "name_keyword").sum()) if match is not None else 0,
+    }
+    if type_map is not None:
+        out["type_map"] = type_map
+    return out

@@ -24,13 +24,24 @@ from . import columns as col
 from ._errors import InputError
 from ._version import __version__
 from .access import CategoryAccess, access_columns, compute_access
-from .coverage import block_verdict, summarize
+from .coverage import (
+    block_verdict,
+    deficiency_list,
+    facility_summary,
+    plan_indicators,
+    summarize,
+)
 from .network import WalkNetwork
 from .outputs._atomic import StagedOutput, file_sha256
 from .profiles import Profile, load_profile
 from .snapping import Snap, snap_points
 from .sources import blocks as blocks_mod
-from .sources.facilities import check_not_swapped, facilities_from_osm, merge_facilities
+from .sources.facilities import (
+    FACILITY_COLUMNS,
+    check_not_swapped,
+    facilities_from_osm,
+    merge_facilities,
+)
 from .sources.facilities import read_facilities as _read_facilities
 from .sources.osm import OSMData, read_osm
 from .sources.tables import read_polygons
@@ -193,7 +204,7 @@ def run(
     facility_columns
         Column names of the facility file when they differ from the defaults, as keyword
         arguments of :func:`lifecircle.sources.facilities.read_facilities` (``category_col``,
-        ``name_col``, ``id_col``, ``x_col``, ``y_col``).
+        ``name_col``, ``id_col``, ``x_col``, ``y_col``, ``type_map``, ``type_col``).
     facilities_crs, blocks_crs
         Coordinate system of those files when they do not declare one (``gcj02`` and ``bd09``
         convert Chinese map-service coordinates).
@@ -242,15 +253,17 @@ def run(
             fac = facilities_from_osm(data, prof)
         else:
             fac = gpd.GeoDataFrame(
-                {c: [] for c in ("facility_id", "category", "name", "source", "osm_tag")},
+                {c: [] for c in FACILITY_COLUMNS},
                 geometry=[],
                 crs=4326,
             )
+        type_report = None
         if facilities is not None:
             # validated against every category of the profile, then narrowed to the selection
             user = _read_facilities(
                 facilities, full_profile, crs=facilities_crs, **(facility_columns or {})
             )
+            type_report = user.attrs.get("type_map")
             user = user[user["category"].isin(list(prof.categories))]
             check_not_swapped(user, _network_bounds_lonlat(net), where=str(facilities))
             fac = merge_facilities(fac, user)
@@ -307,6 +320,9 @@ def run(
     with timer.step("verdict", "Flagging blocks"):
         blk = block_verdict(blk, aps["block_id"].to_numpy(), access, prof)
         summary = summarize(blk, access, prof)
+        blk, indicators = plan_indicators(
+            blk, fac, prof, net=net, points=asnap, ap_block=aps["block_id"].to_numpy()
+        )
 
     metadata = _metadata(
         prof,
@@ -340,6 +356,9 @@ def run(
             )
         },
         "summary": summary,
+        "indicators": indicators,
+        "facilities": facility_summary(fac, type_report),
+        "deficiencies": deficiency_list(blk, prof),
     }
     result = Result(
         network=net,
@@ -446,7 +465,7 @@ def write_outputs(
     )
     worst = (
         blk.sort_values(["n_lacking", "population"], ascending=False)
-        .head(10)[["block_id", "population", "lacks"]]
+        .head(10)[["block_id", "population", "lacks", col.DEFICIENCIES]]
         .to_dict("records")
     )
     for extra in extras or []:

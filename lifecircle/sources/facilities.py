@@ -2,15 +2,24 @@
 
 OSM points of interest are matched to categories by the profile's tag rules; polygons become
 representative points. A POI whose tags match no category but whose name contains a category
-keyword (standards §4, for untagged Chinese POIs) is kept with ``source='name_keyword'``.
+keyword (standards §4, for untagged Chinese POIs) is kept with ``source='name_keyword'``; the
+``match`` column says how every facility was recognised (``tag``, ``name_keyword``,
+``category_column``, ``type_map``).
 
 A user file (CSV, GeoJSON, GeoPackage, ...) with a ``category`` column replaces the OSM
-facilities of the categories it contains.
+facilities of the categories it contains. A POI table from a Chinese map service can instead
+name its categories through a type column and a prefix table (:func:`read_type_map`): the
+longest matching prefix decides.
+
+Floor area (for the plan's m² per 100 households): a user ``area_m2`` column, else an OSM
+building polygon's footprint × ``building:levels``; otherwise it is unknown (NaN), never guessed.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import logging
+import math
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -25,9 +34,44 @@ from ..profiles import Profile
 from .osm import OSMData
 from .tables import read_points, unique_ids
 
-__all__ = ["FACILITY_COLUMNS", "facilities_from_osm", "merge_facilities", "read_facilities"]
+log = logging.getLogger(__name__)
 
-FACILITY_COLUMNS = ["facility_id", "category", "name", "source", "osm_tag"]
+__all__ = [
+    "FACILITY_COLUMNS",
+    "categories_from_types",
+    "facilities_from_osm",
+    "merge_facilities",
+    "read_facilities",
+    "read_type_map",
+]
+
+FACILITY_COLUMNS = [
+    "facility_id",
+    "category",
+    "name",
+    "source",
+    "osm_tag",
+    "match",
+    "floor_area_m2",
+    "area_source",
+]
+
+
+def _levels(tags: Mapping[str, str]) -> float:
+    """``building:levels`` as a positive number, else NaN (never a default)."""
+    try:
+        value = float(tags.get("building:levels", "").replace(",", "."))
+    except ValueError:
+        return float("nan")
+    return value if math.isfinite(value) and value > 0 else float("nan")
+
+
+def _footprints_m2(wkb: list[bytes]) -> np.ndarray:
+    """Areas in m² of WGS 84 polygons, in their local UTM zone."""
+    if not wkb:
+        return np.empty(0)
+    polys = gpd.GeoSeries(shapely.from_wkb(wkb), crs=4326)
+    return polys.to_crs(polys.estimate_utm_crs()).area.to_numpy()
 
 
 def _matched_tag(tags: dict[str, str], profile: Profile, category: str) -> str:
@@ -47,8 +91,16 @@ def facilities_from_osm(
     area_points = (
         iter(shapely.point_on_surface(shapely.from_wkb(area_wkb))) if area_wkb else iter(())
     )
+    building_wkb = [p[5] for p in data.pois if p[5] is not None and "building" in p[4]]
+    footprints = iter(_footprints_m2(building_wkb))
     for osm_type, osm_id, lon, lat, tags, blob in data.pois:
         point = next(area_points) if blob is not None else shapely.Point(lon, lat)
+        floor_area, area_source = float("nan"), "unknown"
+        if blob is not None and "building" in tags:
+            footprint = float(next(footprints))
+            levels = _levels(tags)
+            if math.isfinite(levels):
+                floor_area, area_source = footprint * levels, "osm_footprint_x_levels"
         matched = [c for c, cat in profile.categories.items() if cat.matches(tags)]
         source = "osm"
         if not matched and name_keywords:
@@ -69,6 +121,9 @@ def facilities_from_osm(
                     "osm_tag": _matched_tag(tags, profile, category)
                     if source == "osm"
                     else "name=" + tags.get("name", ""),
+                    "match": "tag" if source == "osm" else "name_keyword",
+                    "floor_area_m2": floor_area,
+                    "area_source": area_source,
                 }
             )
             geoms.append(point)
@@ -86,15 +141,63 @@ def read_facilities(
     id_col: str | None = None,
     x_col: str | None = None,
     y_col: str | None = None,
+    type_map: str | Path | None = None,
+    type_col: str = "type",
+    area_col: str = "area_m2",
 ) -> gpd.GeoDataFrame:
     """Read a user facility file; returns WGS 84 points with the facility columns.
 
     ``crs`` declares the coordinates of a CSV (default: WGS 84 longitude/latitude) or
     overrides a file without one; ``"gcj02"`` and ``"bd09"`` convert Chinese map-service
     coordinates to WGS 84.
+
+    With ``type_map`` (a CSV of ``prefix,category`` rows, see :func:`read_type_map`) the
+    category of each row comes from its ``type_col`` value instead of ``category_col``: the
+    longest matching prefix decides. Rows no prefix matches are left out and reported in
+    ``attrs["type_map"]`` (count and first examples). ``area_col``, when present, gives each
+    facility's floor area in m².
     """
     path = Path(path)
-    gdf = read_points(path, crs=crs, x_col=x_col, y_col=y_col, what="facility")
+    gdf = read_points(
+        path, crs=crs, x_col=x_col, y_col=y_col, what="facility",
+        text_cols=(type_col,) if type_map is not None else (),
+    )
+    type_report: dict[str, Any] | None = None
+    if type_map is not None:
+        if type_col not in gdf.columns:
+            raise InputFileError(
+                path,
+                f"no type column {type_col!r}{did_you_mean(type_col, map(str, gdf.columns))}"
+                f"; columns found: {', '.join(map(str, gdf.columns))}",
+                "name the POI type column with --type-col",
+            )
+        rules = read_type_map(type_map, profile)
+        mapped = categories_from_types(gdf[type_col], rules)
+        unmatched = mapped.isna()
+        examples = list(dict.fromkeys(gdf.loc[unmatched, type_col].astype(str)))[:5]
+        type_report = {
+            "type_map": str(type_map),
+            "type_col": type_col,
+            "rows": len(gdf),
+            "matched": int((~unmatched).sum()),
+            "unmatched": int(unmatched.sum()),
+            "unmatched_examples": examples,
+        }
+        if unmatched.any():
+            log.warning(
+                "%s: %d of %d rows match no prefix of %s (e.g. %s); they are left out",
+                path, int(unmatched.sum()), len(gdf), type_map, ", ".join(examples),
+            )
+        if unmatched.all():
+            raise InputFileError(
+                path,
+                f"no {type_col!r} value matches a prefix of {type_map} "
+                f"(values such as {', '.join(examples)})",
+                "add prefixes for these types to the type map",
+            )
+        gdf = gdf.loc[~unmatched].copy()
+        gdf["_category"] = mapped[~unmatched].to_numpy()
+        category_col = "_category"
     if category_col not in gdf.columns:
         raise InputFileError(
             path,
@@ -120,6 +223,11 @@ def read_facilities(
     else:
         ids = pd.Series([f"user/row{i + 1}" for i in range(len(gdf))], index=gdf.index)
     names = gdf[name_col].astype("string").fillna("") if name_col in gdf.columns else ""
+    if area_col in gdf.columns:
+        area = pd.to_numeric(gdf[area_col], errors="coerce").to_numpy(dtype=np.float64)
+        area = np.where(np.isfinite(area) & (area > 0), area, np.nan)
+    else:
+        area = np.full(len(gdf), np.nan)
     out = gpd.GeoDataFrame(
         {
             "facility_id": ids.to_numpy(),
@@ -127,11 +235,85 @@ def read_facilities(
             "name": names if isinstance(names, str) else names.to_numpy(),
             "source": "user",
             "osm_tag": "",
+            "match": "type_map" if type_report is not None else "category_column",
+            "floor_area_m2": area,
+            "area_source": np.where(np.isfinite(area), "user", "unknown"),
         },
         geometry=gdf.geometry.to_numpy(),
         crs=gdf.crs,
     )
+    if type_report is not None:
+        out.attrs["type_map"] = type_report
     return out
+
+
+def read_type_map(path: str | Path, profile: Profile) -> list[tuple[str, str]]:
+    """Read a ``prefix,category`` CSV (a header row naming both columns).
+
+    Prefixes are matched against the start of a POI's type value, e.g. a 高德 typecode
+    ``0901`` or a type name ``医疗保健服务;诊所``. Returns ``(prefix, category)`` pairs,
+    longest prefix first.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise InputFileError(path, "type map not found", "give a CSV with prefix,category rows")
+    try:
+        frame = pd.read_csv(path, dtype=str, encoding="utf-8-sig", keep_default_na=False)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+        raise InputFileError(
+            path, f"could not be read as CSV ({exc})", "save it as UTF-8 CSV: prefix,category"
+        ) from None
+    frame.columns = [str(c).strip().lower() for c in frame.columns]
+    if not {"prefix", "category"} <= set(frame.columns):
+        raise InputFileError(
+            path,
+            f"needs the columns prefix and category; columns found: {', '.join(frame.columns)}",
+            "add the header row prefix,category",
+        )
+    rules: list[tuple[str, str]] = []
+    for i, (prefix, category) in enumerate(zip(frame["prefix"], frame["category"], strict=True)):
+        prefix, category = prefix.strip(), category.strip()
+        if not prefix:
+            raise InputFileError(path, f"row {i + 1}: empty prefix", "give every row a prefix")
+        if category not in profile.categories:
+            raise InputFileError(
+                path,
+                f"row {i + 1}: category {category!r} is not in profile {profile.name!r}"
+                f"{did_you_mean(category, profile.categories)}",
+                f"use one of {', '.join(profile.categories)}",
+            )
+        rules.append((prefix, category))
+    if not rules:
+        raise InputFileError(path, "has no rows", "add prefix,category rows")
+    return sorted(rules, key=lambda r: -len(r[0]))
+
+
+def categories_from_types(values: pd.Series, rules: list[tuple[str, str]]) -> pd.Series:
+    """The category of each type value by longest matching prefix (NA where none matches).
+
+    A value may list several types separated by ``|`` (as 高德 does); the longest prefix
+    matching any of them wins.
+    """
+    ordered = sorted(rules, key=lambda r: -len(r[0]))
+
+    def one(value: str | None) -> str | None:
+        if value is None:
+            return None
+        best: tuple[int, str] | None = None
+        for part in str(value).split("|"):
+            part = part.strip()
+            for prefix, category in ordered:
+                if part.startswith(prefix):
+                    if best is None or len(prefix) > best[0]:
+                        best = (len(prefix), category)
+                    break
+        return None if best is None else best[1]
+
+    # hand-written: no library offers longest-prefix lookup over a few dozen prefixes, and the
+    # loop runs once per distinct value
+    keys = [None if pd.isna(v) else str(v) for v in values]
+    unique = {k: one(k) for k in dict.fromkeys(keys)}
+    return pd.Series([unique[k] for k in keys], index=values.index, dtype="object")
 
 
 def merge_facilities(osm: gpd.GeoDataFrame, user: gpd.GeoDataFrame | None) -> gpd.GeoDataFrame:

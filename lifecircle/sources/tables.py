@@ -137,10 +137,12 @@ def read_points(
     x_col: str | None = None,
     y_col: str | None = None,
     what: str = "point",
+    text_cols: tuple[str, ...] = (),
 ) -> gpd.GeoDataFrame:
     """Read points from a CSV or vector file, in WGS 84, keeping all other columns.
 
-    Polygons in a vector file become representative points. Raises
+    Polygons in a vector file become representative points. ``text_cols`` of a CSV are read
+    as text (type codes such as ``090100`` keep their leading zeros). Raises
     :class:`~lifecircle.InputFileError` for every row it cannot use.
     """
     path = Path(path)
@@ -153,6 +155,7 @@ def read_points(
                 sep=None if path.suffix.lower() != ".csv" else ",",
                 engine="python",
                 encoding="utf-8-sig",
+                dtype={c: str for c in text_cols},
             )
         except (pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError) as exc:
             raise InputFileError(
