@@ -54,7 +54,9 @@ __all__ = [
     "max_coverage",
     "network_sample",
     "read_candidates",
+    "run_site",
     "scenario",
+    "scenario_layer",
     "set_cover",
     "site",
 ]
@@ -784,6 +786,7 @@ def site(
     spacing_m: float = 100.0,
     method: str = "greedy",
     capacity: float | None = None,
+    remove: Sequence[str] = (),
     time_limit_s: float | None = 60.0,
 ) -> Siting:
     """Where to put ``new`` facilities of ``category`` so that most residents newly get one.
@@ -805,6 +808,9 @@ def site(
         network every ``spacing_m`` (:func:`network_sample`).
     method, capacity, time_limit_s
         As in :func:`max_coverage`.
+    remove
+        Ids of existing facilities of the category to close in the scenario (they are then
+        not fixed either).
 
     Returns
     -------
@@ -830,7 +836,8 @@ def site(
     cy = cand.geometry.y.to_numpy()
     csnap = snap_points(net, cx, cy, max_snap_m=prof.max_snap_m)
     cand = cand.reset_index(drop=True)
-    existing = result.facilities[result.facilities["category"] == category].reset_index(drop=True)
+    existing = result.facilities[result.facilities["category"] == category]
+    existing = existing[~existing["facility_id"].isin(list(remove))].reset_index(drop=True)
     esnap = _points_snap(existing)
     group = prof.group_of(category)
     threshold = prof.threshold_of(category)
@@ -873,7 +880,7 @@ def site(
     sites["cumulative_population"] = np.round(sol.population_before + np.cumsum(sol.gain), 3)
     sites["method"] = sol.method
     sites = sites.reset_index(drop=True)
-    blocks_table, before_after = scenario(result, category, add=sites)
+    blocks_table, before_after = scenario(result, category, add=sites, remove=remove)
     report = {
         "category": category,
         "threshold_min": threshold,
@@ -1018,3 +1025,80 @@ def scenario_layer(result: Result, table: pd.DataFrame) -> gpd.GeoDataFrame:
     geom = result.blocks.set_index("block_id").geometry.reindex(table["block_id"]).values
     return gpd.GeoDataFrame(table.reset_index(drop=True), geometry=geom,
                             crs=result.blocks.crs)
+
+
+def run_site(
+    osm: str | Path | None = None,
+    *,
+    category: str,
+    new: int | None = 3,
+    target_share: float | None = None,
+    candidates: gpd.GeoDataFrame | str | Path | None = None,
+    candidates_crs: str | None = None,
+    spacing_m: float = 100.0,
+    method: str = "greedy",
+    capacity: float | None = None,
+    remove: Sequence[str] = (),
+    time_limit_s: float | None = 60.0,
+    out: str | Path | None = None,
+    overwrite: bool = False,
+    lang: str = "en",
+    progress: Any = None,
+    **run_options: Any,
+) -> tuple[Result, Siting]:
+    """Run the analysis, site new facilities of ``category``, write everything to ``out``.
+
+    The Python form of ``lifecircle site``: :func:`lifecircle.pipeline.run` (with
+    ``run_options``), then :func:`site`. With ``out`` the folder holds the run's outputs plus
+    the ``proposed_sites`` and ``siting_blocks`` (before / after per block) layers in
+    ``lifecircle.gpkg``, the siting figures under ``"siting"`` in ``report.json`` and
+    ``siting_before_after.csv``; written atomically like a run.
+
+    Returns
+    -------
+    result, siting
+        ``result.proposed_sites`` holds the proposed sites (the map draws them from there).
+    """
+    from .outputs._atomic import StagedOutput
+    from .pipeline import run, write_outputs
+
+    cats = list(run_options.pop("categories", None) or [category])
+    if category not in cats:
+        cats.append(category)
+    inputs = [p for p in (osm, run_options.get("facilities"), run_options.get("blocks"))
+              if p is not None]
+    if isinstance(candidates, str | Path) and str(candidates) != "osm":
+        inputs.append(candidates)
+    staged = StagedOutput(out, overwrite=overwrite, inputs=inputs) if out is not None else None
+    result = run(osm, categories=cats, lang=lang, progress=progress, **run_options)
+    if progress:
+        progress("start", f"Siting {category}")
+    t0 = time.perf_counter()
+    siting = site(result, category, new=new, target_share=target_share, candidates=candidates,
+                  candidates_crs=candidates_crs, spacing_m=spacing_m, method=method,
+                  capacity=capacity, remove=remove, time_limit_s=time_limit_s)
+    if progress:
+        progress("done", f"Siting {category} ({time.perf_counter() - t0:.2f} s)")
+    result.proposed_sites = siting.proposed_sites
+    result.report["siting"] = siting.report
+    result.metadata["siting"] = {k: siting.report[k] for k in (
+        "category", "model", "new_requested", "target_share", "capacity", "candidates")}
+    result.metadata["siting"]["method"] = method
+    if staged is not None:
+        layer = scenario_layer(result, siting.scenario_blocks)
+
+        def write_siting(res: Result, stage: StagedOutput) -> None:
+            import pyogrio
+
+            from .outputs.geopackage import GPKG_NAME, _plain
+
+            pyogrio.write_dataframe(_plain(layer), stage.path(GPKG_NAME),
+                                    layer="siting_blocks", driver="GPKG")
+            csv = stage.path("siting_before_after.csv")
+            siting.scenario_blocks.to_csv(csv, index=False)
+
+        with staged:
+            write_outputs(result, staged, lang=lang, extras=[write_siting])
+            result.out = staged.commit({"lifecircle_version": result.metadata[
+                "lifecircle_version"]})
+    return result, siting

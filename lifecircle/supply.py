@@ -209,7 +209,7 @@ def _decay(decay: Any, threshold: float, sigma_min: float | None
     if decay is None or decay == "none":
         return None
     if callable(decay):
-        return decay  # type: ignore[no-any-return]
+        return decay  # type: ignore[no-any-return,unused-ignore]
     if decay == "steps":
         scale = threshold / 15.0
         return step_weight({k * scale: v for k, v in E2SFCA_STEPS_MIN.items()})
