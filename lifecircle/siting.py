@@ -509,10 +509,16 @@ def _solve_milp(
     cand = np.unique(rows_u)
     dem = np.unique(cols_u)
     prob = pulp.LpProblem("siting", pulp.LpMaximize if p is not None else pulp.LpMinimize)
-    x = {int(i): pulp.LpVariable(f"x{i}", cat="Binary") for i in cand}
+
+    def var(name: str, cat: str = "Continuous") -> Any:
+        if hasattr(prob, "add_variable"):  # PuLP >= 3.3; LpVariable(...) is deprecated there
+            return prob.add_variable(name, 0, 1, cat=cat)
+        return pulp.LpVariable(name, 0, 1, cat=cat)  # pragma: no cover - older PuLP
+
+    x = {int(i): var(f"x{i}", "Binary") for i in cand}
     served: dict[Any, Any] = {}
     if capacity is None:
-        y = {int(j): pulp.LpVariable(f"y{j}", lowBound=0, upBound=1) for j in dem}
+        y = {int(j): var(f"y{j}") for j in dem}
         by_dem: dict[int, list[int]] = {int(j): [] for j in dem}
         for i, j in zip(rows_u.tolist(), cols_u.tolist(), strict=True):
             by_dem[j].append(i)
@@ -520,8 +526,7 @@ def _solve_milp(
             prob += y[j] <= pulp.lpSum(x[i] for i in sites)
         served = {j: w[j] * y[j] for j in y}
     else:
-        z = {(int(i), int(j)): pulp.LpVariable(f"z{i}_{j}", lowBound=0, upBound=1)
-             for i, j in zip(rows_u, cols_u, strict=True)}
+        z = {(int(i), int(j)): var(f"z{i}_{j}") for i, j in zip(rows_u, cols_u, strict=True)}
         per_dem: dict[int, list[Any]] = {}
         per_site: dict[int, list[Any]] = {}
         for (i, j), v in z.items():
