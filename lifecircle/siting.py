@@ -20,8 +20,11 @@ on the reached edges. The models:
 from __future__ import annotations
 
 import heapq
+import os
+import sys
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -550,6 +553,33 @@ def _greedy(
     return chosen, gains, covered
 
 
+@contextmanager
+def _silent_stdout() -> Iterator[None]:
+    """Send file descriptor 1 to /dev/null for the duration (library logging stays silent).
+
+    HiGHS prints its banner from C++ straight to the process's stdout when a model object
+    is created, whatever ``msg=False`` says, so redirecting ``sys.stdout`` is not enough.
+    """
+    try:
+        fd = sys.stdout.fileno()
+    except (AttributeError, OSError, ValueError):  # no real stdout (some notebooks, tests)
+        fd = 1
+    sys.stdout.flush()
+    try:
+        saved = os.dup(fd)
+    except OSError:
+        yield
+        return
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, fd)
+        yield
+    finally:
+        os.dup2(saved, fd)
+        os.close(saved)
+        os.close(devnull)
+
+
 def _solve_milp(
     cover: sp.csr_matrix,
     w: np.ndarray,
@@ -621,7 +651,8 @@ def _solve_milp(
         solver: Any = pulp.HiGHS(msg=False, timeLimit=time_limit_s)
     else:  # pragma: no cover - HiGHS ships with the siting extra
         solver = pulp.PULP_CBC_CMD(msg=False, timeLimit=time_limit_s)
-    prob.solve(solver)
+    with _silent_stdout():
+        prob.solve(solver)
     status = pulp.LpStatus[prob.status].lower()
     gap: float | None = None
     bound: float | None = None

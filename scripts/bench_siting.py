@@ -25,7 +25,6 @@ import time
 from typing import Any
 
 import numpy as np
-
 from benchmark import SHARED, measure, row, tiled_network
 
 N_CANDIDATES = 10_000
