@@ -39,6 +39,7 @@ import shapely
 from . import columns as col
 from ._errors import ConfigError, InputError
 from ._kernels import BoundedSearch
+from .access import _facility_snap as _points_snap  # snap columns of a layer -> Snap
 from .network import WalkNetwork
 from .routing import seed_arcs
 from .snapping import Snap, snap_points
@@ -492,6 +493,25 @@ def _check_method(method: str) -> None:
         raise ConfigError(f"unknown siting method {method!r}; use greedy or exact")
 
 
+def _serve_nearest(cover: sp.csr_matrix, dist: np.ndarray | None, i: int,
+                   residual: np.ndarray, capacity: float) -> float:
+    """Site ``i`` serves its nearest blocks first until ``capacity`` is used up.
+
+    Lowers ``residual`` (unserved residents per block) in place; returns the residents served.
+    """
+    lo, hi = cover.indptr[i], cover.indptr[i + 1]
+    cols = cover.indices[lo:hi]
+    d = dist[lo:hi] if dist is not None else np.zeros(cols.shape[0])
+    left = capacity
+    for j in cols[np.argsort(d, kind="stable")]:
+        take = min(left, float(residual[j]))
+        residual[j] -= take
+        left -= take
+        if left <= 0:
+            break
+    return capacity - left
+
+
 def _greedy(
     cover: sp.csr_matrix,
     dist: np.ndarray | None,
@@ -535,15 +555,7 @@ def _greedy(
         if capacity is None:
             residual[cols] = 0.0
         else:
-            # serve the nearest blocks first until the capacity is used up
-            d = dist[indptr[i]:indptr[i + 1]] if dist is not None else np.zeros(cols.shape[0])
-            left = cap
-            for j in cols[np.argsort(d, kind="stable")]:
-                take = min(left, residual[j])
-                residual[j] -= take
-                left -= take
-                if left <= 0:
-                    break
+            _serve_nearest(cover, dist, i, residual, cap)
     covered = np.zeros(w.shape[0])
     pos_w = w > 0
     covered[pos_w] = 1.0 - residual[pos_w] / w[pos_w]
@@ -787,18 +799,7 @@ def _capacity_gains(mat: sp.csr_matrix, w: np.ndarray, base: np.ndarray, cov: np
     residual = w * (cov - base.astype(np.float64))
     out: list[tuple[float, int]] = []
     for i in chosen:
-        cols = mat.indices[mat.indptr[i]:mat.indptr[i + 1]]
-        d = dist[mat.indptr[i]:mat.indptr[i + 1]] if dist is not None else np.zeros(len(cols))
-        left = float(capacity)
-        got = 0.0
-        for j in cols[np.argsort(d, kind="stable")]:
-            take = min(left, residual[j])
-            residual[j] -= take
-            left -= take
-            got += take
-            if left <= 0:
-                break
-        out.append((got, i))
+        out.append((_serve_nearest(mat, dist, i, residual, float(capacity)), i))
     out.sort(key=lambda t: (-t[0], t[1]))
     return [i for _, i in out], [g for g, _ in out]
 
@@ -866,15 +867,6 @@ def _block_index(result: Result) -> tuple[np.ndarray, np.ndarray]:
     ids = result.blocks["block_id"].to_numpy()
     pos = pd.Index(ids).get_indexer(result.access_points["block_id"].to_numpy())
     return ids, pos
-
-
-def _points_snap(frame: pd.DataFrame) -> Snap:
-    return Snap(
-        edge=frame["snap_edge_id"].fillna(-1).to_numpy(dtype=np.int64),
-        along_m=frame["snap_along_m"].to_numpy(dtype=np.float64),
-        dist_m=frame["snap_dist_m"].to_numpy(dtype=np.float64),
-        status=frame["snap_status"].to_numpy(dtype=object),
-    )
 
 
 def _concat_snaps(a: Snap, b: Snap) -> Snap:
