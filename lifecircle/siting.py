@@ -43,6 +43,7 @@ from .access import _facility_snap as _points_snap  # snap columns of a layer ->
 from .network import WalkNetwork
 from .routing import seed_arcs
 from .snapping import Snap, snap_points
+from .sources.osm import VACANT_LANDUSE
 
 if TYPE_CHECKING:
     from .pipeline import Result
@@ -72,7 +73,7 @@ CANDIDATE_BUILDINGS = frozenset(
      "construction", "warehouse", "industrial"}
 )
 #: land-use values of vacant or redevelopable land
-CANDIDATE_LANDUSE = frozenset({"construction", "brownfield", "greenfield"})
+CANDIDATE_LANDUSE = VACANT_LANDUSE
 #: exact models refuse instances larger than this (candidates, matrix entries)
 EXACT_MAX_CANDIDATES = 5_000
 EXACT_MAX_ENTRIES = 1_000_000
@@ -121,9 +122,9 @@ def candidates_from_osm(data: OSMData, crs: Any) -> gpd.GeoDataFrame:
     """Candidate sites from OSM: buildings of suitable type, vacant land, surface parking.
 
     Buildings whose ``building`` value is in :data:`CANDIDATE_BUILDINGS`; areas tagged
-    ``landuse`` in :data:`CANDIDATE_LANDUSE` and surface parking (``amenity=parking`` with
-    ``parking`` absent or ``surface``) where the OSM reader kept them. Each becomes its
-    representative point, projected to ``crs``.
+    ``landuse`` in :data:`CANDIDATE_LANDUSE` (``OSMData.vacant``, read from local files) and
+    surface parking (``amenity=parking`` with ``parking`` absent or ``surface``). Each becomes
+    its representative point, projected to ``crs``.
     """
     ids: list[str] = []
     source: list[str] = []
@@ -135,13 +136,16 @@ def candidates_from_osm(data: OSMData, crs: Any) -> gpd.GeoDataFrame:
             source.append(f"building={value}")
             names.append("")
             geoms.append(shapely.from_wkb(blob))
+    for osm_type, osm_id, landuse, name, blob in data.vacant:
+        ids.append(f"{osm_type}/{osm_id}")
+        source.append(f"landuse={landuse}")
+        names.append(name)
+        geoms.append(shapely.from_wkb(blob))
     for osm_type, osm_id, lon, lat, tags, area in data.pois:
-        landuse = tags.get("landuse")
-        parking = tags.get("amenity") == "parking" and tags.get("parking", "surface") == "surface"
-        if landuse not in CANDIDATE_LANDUSE and not parking:
+        if tags.get("amenity") != "parking" or tags.get("parking", "surface") != "surface":
             continue
         ids.append(f"{osm_type}/{osm_id}")
-        source.append(f"landuse={landuse}" if landuse in CANDIDATE_LANDUSE else "amenity=parking")
+        source.append("amenity=parking")
         names.append(tags.get("name", ""))
         geoms.append(shapely.from_wkb(area) if area is not None else shapely.Point(lon, lat))
     frame = _candidate_frame(ids, source, geoms, 4326, names).drop_duplicates("candidate_id")

@@ -317,6 +317,24 @@ def test_candidates_from_osm_kinds(nanjing_run):
     assert (cand.geometry.geom_type == "Point").all()
 
 
+def test_candidates_from_osm_include_vacant_land_and_parking():
+    from lifecircle.network import WalkNetwork
+    from lifecircle.sources.osm import read_osm
+    from tests.conftest import shared_osm
+
+    data = read_osm(shared_osm("taichung_xitun.osm.gz"))
+    net = WalkNetwork.from_osm(data)
+    cand = siting.candidates_from_osm(data, net.crs)
+    sources = set(cand["source"])
+    # the Xitun extract has landuse=construction areas and surface parking lots
+    assert "landuse=construction" in sources
+    assert "amenity=parking" in sources
+    assert sources <= ({f"building={b}" for b in siting.CANDIDATE_BUILDINGS}
+                       | {f"landuse={v}" for v in siting.CANDIDATE_LANDUSE}
+                       | {"amenity=parking"})
+    assert cand.crs == net.crs
+
+
 def test_cli_site_writes_layers_and_report(tmp_path, grid_case):
     cand = tmp_path / "cand.csv"
     pd.DataFrame({"id": ["a", "b", "c"],
