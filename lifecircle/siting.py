@@ -683,8 +683,13 @@ def _solve_milp(
             gap = 0.0
     chosen = [i for i, v in x.items() if (v.value() or 0) > 0.5]
     cov = base.astype(np.float64)
+    if capacity is None:
+        # y may sit below 1 where the target is already met: coverage follows the sites
+        if chosen:
+            cov[np.unique(cover[np.asarray(chosen)].indices)] = 1.0
+        return chosen, cov, status, gap, bound
     for key, expr in served.items():
-        j = key if isinstance(key, int) else key[1]
+        j = key[1]
         val = expr.value() or 0.0
         if w[j] > 0:
             cov[j] = min(1.0, cov[j] + val / w[j])

@@ -379,3 +379,19 @@ def test_cli_site_errors_are_one_line(tmp_path, grid_case, extra, code, message)
     assert message in res.output
     assert "Traceback" not in res.output
     assert not (tmp_path / "o" / "_SUCCESS.json").exists()
+
+
+def test_cli_site_set_cover_and_unreachable_target(tmp_path, grid_case):
+    base = ["site", "--osm", str(grid_case.graphml), "--facilities", str(grid_case.facilities),
+            "--blocks", str(grid_case.blocks), "--category", "health", "--minutes", "3", "-q"]
+    # B4 (50 of 650 residents) is 1.4 km from any street: 92.3 % is the most one can cover
+    res = CliRunner().invoke(cli, [*base, "--target-share", "1", "--out", str(tmp_path / "a")])
+    assert res.exit_code == 3 and "92.3%" in res.output, res.output
+    res = CliRunner().invoke(cli, [*base, "--target-share", "0.9", "--method", "exact",
+                                   "--out", str(tmp_path / "b")])
+    assert res.exit_code == 0, res.output
+    report = json.loads((tmp_path / "b" / "report.json").read_text())["siting"]
+    assert report["model"] == "set_cover"
+    # no single street point reaches B2 (200 m leg) and B3 together within 240 m: two sites
+    assert report["solution"]["new_sites"] == 2
+    assert report["solution"]["population_covered_after"] == 600.0

@@ -129,3 +129,40 @@ def test_supply_demand_on_the_grid(grid_case, tmp_path):
     w = np.exp(-np.array([3.125, 2.75, 4.25]) ** 2 / 18.0)
     r = 60.0 / float((np.array([100.0, 200.0, 300.0]) * w).sum())
     assert g["supply_per_resident"].tolist()[:3] == pytest.approx(list(r * w))
+
+
+def test_nanjing_supply_demand_equals_access_on_our_walking_times(nanjing_run):
+    """The same inputs through access: our network times as its cost table."""
+    from access import Access
+    from access.access import weights
+
+    from lifecircle import siting
+
+    r = nanjing_run
+    cat = "health"
+    fac = r.facilities[r.facilities["category"] == cat].reset_index(drop=True)
+    threshold = r.profile.threshold_of(cat)
+    speed = r.profile.group_of(cat).speed_m_per_min
+    block_ids, ap_block = siting._block_index(r)
+    m = siting.coverage_matrix(r.network, siting._points_snap(fac),
+                               siting._points_snap(r.access_points), ap_block, len(block_ids),
+                               limit_m=threshold * speed * (1 + 1e-12))
+    coo = m.cover.tocoo()
+    fac_ids = fac["facility_id"].to_numpy()
+    cost = pd.DataFrame({"origin": block_ids[coo.col], "dest": fac_ids[coo.row],
+                         "cost": m.dist_m / speed})
+    dem = pd.DataFrame({"geoid": block_ids, "pop": r.blocks["population"].to_numpy()})
+    sup = pd.DataFrame({"geoid": fac["facility_id"], "n": 1.0})
+    a = Access(demand_df=dem, demand_index="geoid", demand_value="pop", supply_df=sup,
+               supply_index="geoid", supply_value="n", cost_df=cost, cost_origin="origin",
+               cost_dest="dest", cost_name="cost")
+    a.two_stage_fca(name="plain", max_cost=threshold)
+    a.two_stage_fca(name="gs", weight_fn=weights.gaussian(threshold / 2), max_cost=threshold)
+    ours = supply_demand(r, cat).set_index("block_id")
+    ours_gs = supply_demand(r, cat, decay="gaussian").set_index("block_id")
+    theirs = a.access_df.reindex(block_ids).fillna(0.0)
+    assert ours["supply_per_resident"].gt(0).sum() > 10
+    np.testing.assert_allclose(ours["supply_per_resident"].to_numpy(),
+                               theirs["plain_n"].to_numpy(), rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(ours_gs["supply_per_resident"].to_numpy(),
+                               theirs["gs_n"].to_numpy(), rtol=1e-9, atol=1e-12)
