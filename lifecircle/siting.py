@@ -65,6 +65,7 @@ __all__ = [
     "scenario_layer",
     "set_cover",
     "site",
+    "siting_markdown",
 ]
 
 #: building values that can host a new community facility (vacant, public or commercial)
@@ -1207,6 +1208,37 @@ def run_site(
 
         with staged:
             write_outputs(result, staged, lang=lang, extras=[write_siting])
+            with open(staged.path("report.md"), "a", encoding="utf-8") as md:
+                md.write(siting_markdown(siting.report, lang=lang))
             result.out = staged.commit({"lifecircle_version": result.metadata[
                 "lifecircle_version"]})
     return result, siting
+
+
+def siting_markdown(report: dict[str, Any], *, lang: str = "en") -> str:
+    """A report.md section for a siting report (``Siting.report``)."""
+    zh = lang == "zh"
+    sol = report["solution"]
+    ba = report["before_after"]
+    lines = [
+        "",
+        f"## {'设施选址' if zh else 'Siting'}: {report['category']}",
+        "",
+        (f"模型 {report['model']}，方法 {sol['method']}（{sol['status']}），候选点 "
+         f"{report['candidates']} 个，阈值 {report['threshold_min']:g} 分钟。" if zh else
+         f"Model {report['model']}, method {sol['method']} ({sol['status']}), "
+         f"{report['candidates']} candidates, {report['threshold_min']:g}-minute walk."),
+        "",
+        "| rank | candidate | gain_population |" if not zh else "| 排名 | 候选点 | 新增覆盖人口 |",
+        "|---:|---|---:|",
+    ]
+    lines += [f"| {r['rank']} | {r['candidate_id']} | {r['gain_population']:,.0f} |"
+              for r in report["sites"]]
+    lines += ["", "| | before | after | change |" if not zh else "| | 之前 | 之后 | 变化 |",
+              "|---|---:|---:|---:|"]
+    for k in ("facilities", "population_covered", "share_population_covered",
+              "blocks_covered", "median_walk_min"):
+        b, a, c = ba["before"][k], ba["after"][k], ba["change"][k]
+        lines.append(f"| {k} | {'–' if b is None else b} | {'–' if a is None else a} | "
+                     f"{'–' if c is None else c} |")
+    return "\n".join(lines) + "\n"

@@ -361,6 +361,8 @@ def test_cli_site_writes_layers_and_report(tmp_path, grid_case):
     assert sorted(blocks.loc[blocks["change"] == "gained", "block_id"]) == ["B1", "B2", "B3"]
     assert (out / "_SUCCESS.json").is_file()
     assert (out / "siting_before_after.csv").is_file()
+    md = (out / "report.md").read_text(encoding="utf-8")
+    assert "## Siting: health" in md and "| 1 | b | 400 |" in md
 
 
 @pytest.mark.parametrize(
