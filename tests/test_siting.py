@@ -397,3 +397,28 @@ def test_cli_site_set_cover_and_unreachable_target(tmp_path, grid_case):
     # no single street point reaches B2 (200 m leg) and B3 together within 240 m: two sites
     assert report["solution"]["new_sites"] == 2
     assert report["solution"]["population_covered_after"] == 600.0
+
+
+@pytest.mark.filterwarnings("ignore:Constructing LpVariable:DeprecationWarning")
+@pytest.mark.parametrize("cat", ["elderly_care", "childcare"])
+def test_nanjing_exact_equals_spopt_mclp(nanjing_run, cat, capsys):
+    """An independent MILP: spopt's MCLP on our cost matrix, already-covered blocks weighted 0."""
+    import pulp
+    from spopt.locate import MCLP
+
+    r = nanjing_run
+    s = siting.site(r, cat, new=3, spacing_m=200.0, method="exact")
+    nf = len(s.solution.fixed)
+    cand = s.matrix.cover[nf:].tocsr()
+    dist = sp.csr_matrix((s.matrix.dist_m[s.matrix.cover.indptr[nf]:] + 1.0, cand.indices,
+                          cand.indptr), shape=cand.shape).toarray()
+    cost = np.where(dist > 0, dist - 1.0, 1e9).T  # blocks x candidates, unreachable far away
+    pop = r.blocks["population"].to_numpy(dtype=float)
+    open_pop = np.where(r.blocks[col.covered(cat)].to_numpy(bool), 0.0, pop)
+    ref = MCLP.from_cost_matrix(cost, open_pop, s.matrix.limit_m, 3).solve(pulp.HiGHS(msg=False))
+    assert s.solution.objective == pytest.approx(pulp.value(ref.problem.objective), rel=1e-9)
+    assert s.greedy is not None and s.greedy.objective >= E * s.solution.objective
+    with capsys.disabled():
+        print(f"\nnanjing {cat}: {cand.shape[0]} candidates, p=3: exact newly covers "
+              f"{s.solution.objective:,.0f} (spopt MCLP: {pulp.value(ref.problem.objective):,.0f}),"
+              f" greedy {s.greedy.objective:,.0f}")
