@@ -346,6 +346,65 @@ def run_cmd(**options: Any) -> None:
         click.echo(f"Wrote {result.out}")
 
 
+@cli.command("site")
+@common_inputs
+@click.option("--new", "new", type=click.IntRange(min=0), default=3, show_default=True,
+              help="Number of new sites (maximal coverage).")
+@click.option("--target-share", type=click.FloatRange(0, 1, min_open=True), default=None,
+              help="Set covering instead: fewest new sites to cover this population share.")
+@click.option("--candidates", default=None,
+              help="Candidate sites: a CSV/GeoJSON/GeoPackage file, or 'osm' (vacant land, "
+              "surface parking, suitable buildings). Default: points every --spacing-m "
+              "along the network.")
+@click.option("--candidates-crs", default=None, help="CRS of a candidate CSV (EPSG:…, gcj02…).")
+@click.option("--spacing-m", type=click.FloatRange(min=0, min_open=True), default=100.0,
+              show_default=True, help="Spacing of the network sample of candidates.")
+@click.option("--method", type=click.Choice(["greedy", "exact"]), default="greedy",
+              show_default=True, help="Lazy greedy (any size) or exact MILP (pulp/HiGHS).")
+@click.option("--capacity", type=click.FloatRange(min=0, min_open=True), default=None,
+              help="Residents one new site can serve.")
+@click.option("--remove", multiple=True,
+              help="Close this existing facility id in the scenario (repeatable).")
+@click.option("--time-limit-s", type=click.FloatRange(min=0, min_open=True), default=60.0,
+              show_default=True, help="Time limit of the exact solver.")
+@guarded
+def site_cmd(**options: Any) -> None:
+    """Where to put new facilities of one --category so that most residents newly get one.
+
+    Runs the analysis like `run`, then writes proposed_sites and siting_blocks layers,
+    the before/after figures ("siting" in report.json) and siting_before_after.csv.
+    """
+    from ._errors import ConfigError
+    from .siting import run_site
+
+    quiet = bool(options.get("quiet"))
+    _configure_logging(options.get("verbose", 0), quiet)
+    kwargs = run_kwargs(dict(options))
+    cats = kwargs.pop("categories") or []
+    if len(cats) != 1:
+        raise ConfigError("`lifecircle site` needs exactly one --category to site")
+    siting_keys = ("new", "target_share", "candidates", "candidates_crs", "spacing_m",
+                   "method", "capacity", "remove", "time_limit_s")
+    site_kwargs = {k: kwargs.pop(k) for k in siting_keys}
+    progress = _Progress(quiet)
+    try:
+        result, siting = run_site(kwargs.pop("osm"), category=cats[0], progress=progress,
+                                  **site_kwargs, **kwargs)
+    finally:
+        progress.close()
+    if not quiet:
+        sol = siting.report["solution"]
+        click.echo(
+            f"{len(siting.proposed_sites)} new {cats[0]} site(s) ({sol['method']}, "
+            f"{sol['status']}): {sol['population_newly_covered']:,.0f} residents newly "
+            f"covered ({sol['population_covered_before']:,.0f} -> "
+            f"{sol['population_covered_after']:,.0f})"
+        )
+        for row in siting.report["sites"]:
+            click.echo(f"  #{row['rank']} {row['candidate_id']}: +{row['gain_population']:,.0f}")
+        click.echo(f"Wrote {result.out}")
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the ``lifecircle`` console script."""
     cli.main(args=argv, prog_name="lifecircle")

@@ -71,6 +71,8 @@ class Result:
     metadata: dict[str, Any]
     out: Path | None = None
     osm: OSMData | None = field(default=None, repr=False)
+    #: new sites proposed by :func:`lifecircle.siting.site` (``rank``, ``gain_population``)
+    proposed_sites: gpd.GeoDataFrame | None = None
 
     @property
     def edges(self) -> gpd.GeoDataFrame:
@@ -460,6 +462,7 @@ def write_outputs(
             "access_points": result.access_points,
             "facilities": result.facilities,
             "edges": result.edges,
+            "proposed_sites": result.proposed_sites,
         },
         result.metadata,
     )

@@ -303,6 +303,7 @@ def section_search(args: argparse.Namespace) -> None:
 SECTIONS: dict[str, Callable[[argparse.Namespace], None] | str] = {
     "loaders": section_loaders,
     "search": section_search,
+    "siting": "bench_siting:section_siting",
     # further sections: "module:function" in scripts/, imported on demand
     "standards": "bench_standards:section",
 }
@@ -318,6 +319,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--minutes", type=float, default=15.0)
     parser.add_argument("--speed-kmh", type=float, default=4.8)
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--scipy-sample", type=int, default=200,
+                        help="siting: candidates timed with scipy (then extrapolated)")
     parser.add_argument("--no-networkx", action="store_true")
     parser.add_argument("--no-pandana", action="store_true")
     parser.add_argument("--pandana-big", action="store_true",

@@ -63,6 +63,9 @@ FOOT_ONLY_IF_ALLOWED = frozenset({"motorway", "motorway_link", "trunk", "trunk_l
 _FOOT_ALLOWED = frozenset({"yes", "designated", "permissive", "official"})
 _ACCESS_DENIED = frozenset({"private", "no", "military", "agricultural", "forestry"})
 
+#: land use of vacant or redevelopable land, kept as siting candidates (not as facilities)
+VACANT_LANDUSE = frozenset({"construction", "brownfield", "greenfield"})
+
 #: keys that make a node or area a point-of-interest candidate.
 POI_KEYS = frozenset(
     {
@@ -189,6 +192,8 @@ class OSMData:
     gates: list[tuple[int, float, float, dict[str, str]]]
     #: counts for the run metadata: highway values seen, ways cut, broken areas
     stats: dict[str, Any] = field(default_factory=dict)
+    #: vacant or redevelopable land (``VACANT_LANDUSE``) as (osm_type, osm_id, landuse, name, wkb)
+    vacant: list[tuple[str, int, str, str, bytes]] = field(default_factory=list)
 
     @property
     def highway_counts(self) -> Counter[str]:
@@ -296,6 +301,7 @@ def read_osm(path: str | Path) -> OSMData:
     way_ptr: list[int] = [0]
     pois: list[tuple[str, int, float, float, dict[str, str], bytes | None]] = []
     landuse: list[tuple[str, int, bytes]] = []
+    vacant: list[tuple[str, int, str, str, bytes]] = []
     buildings: list[tuple[str, int, str, str | None, bytes]] = []
     gates: list[tuple[int, float, float, dict[str, str]]] = []
     highway_seen: Counter[str] = Counter()
@@ -353,7 +359,9 @@ def read_osm(path: str | Path) -> OSMData:
                 landuse_value = tags.get("landuse")
                 building = tags.get("building")
                 is_poi = any(k in tags for k in POI_KEYS if k != "name")
-                if landuse_value != "residential" and building is None and not is_poi:
+                is_vacant = landuse_value in VACANT_LANDUSE
+                if (landuse_value != "residential" and building is None and not is_poi
+                        and not is_vacant):
                     continue
                 if "highway" in tags and not is_poi:
                     continue
@@ -367,6 +375,9 @@ def read_osm(path: str | Path) -> OSMData:
                 osm_id = obj.orig_id()
                 if landuse_value == "residential":
                     landuse.append((osm_type, osm_id, blob))
+                if is_vacant:
+                    vacant.append((osm_type, osm_id, str(landuse_value), tags.get("name") or "",
+                                   blob))
                 if building is not None and building != "no":
                     buildings.append(
                         (osm_type, osm_id, building, _levels(tags.get("building:levels")), blob)
@@ -417,6 +428,7 @@ def read_osm(path: str | Path) -> OSMData:
         buildings=buildings,
         gates=gates,
         stats=stats,
+        vacant=vacant,
     )
 
 
