@@ -33,6 +33,7 @@ from .sources import blocks as blocks_mod
 from .sources.facilities import check_not_swapped, facilities_from_osm, merge_facilities
 from .sources.facilities import read_facilities as _read_facilities
 from .sources.osm import OSMData, read_osm
+from .sources.population import households, population_from_raster
 from .sources.tables import read_polygons
 
 __all__ = ["DEFAULT_OSM", "Result", "load_network", "run"]
@@ -170,6 +171,7 @@ def run(
     minutes: float | None = None,
     categories: list[str] | None = None,
     max_snap_m: float | None = None,
+    population: str | Path | None = None,
     out: str | Path | None = None,
     overwrite: bool = False,
     lang: str = "en",
@@ -205,6 +207,9 @@ def run(
         Evaluate only these profile categories.
     max_snap_m
         Points farther than this from any walkable edge are unreachable.
+    population
+        A population GeoTIFF (people per pixel); its exact zonal sums replace every other
+        population source (``pop_method = "raster"``).
     out
         Output folder; written atomically, ``overwrite`` to replace an existing one.
     lang
@@ -225,7 +230,7 @@ def run(
         from ._errors import ConfigError
 
         raise ConfigError(f"max_snap_m must be positive, got {max_snap_m!r}")
-    inputs = [p for p in (osm, facilities, blocks) if p is not None]
+    inputs = [p for p in (osm, facilities, blocks, population) if p is not None]
     staged = StagedOutput(out, overwrite=overwrite, inputs=inputs) if out is not None else None
     timer = _Timer(progress)
 
@@ -283,12 +288,20 @@ def run(
             raise InputError(
                 "no residential blocks found; pass --blocks FILE with residential polygons"
             )
-        if "population" in blk.columns:
+        if population is not None:
+            pop_raster = population_from_raster(blk, population)
+            blk["population"] = pop_raster.to_numpy()
+            blk["pop_method"] = "raster"
+            block_stats["population_raster"] = pop_raster.attrs["raster_stats"]
+        elif "population" in blk.columns:
             blk["pop_method"] = "column"
         else:
             pop, method = blocks_mod.estimate_population(blk, buildings, prof.population)
             blk["population"] = pop
             blk["pop_method"] = method
+        blk["households"], blk["households_method"] = households(
+            blk, household_size=prof.population.household_size
+        )
         blk["area_m2"] = blk.area
         aps = blocks_mod.access_points(blk)
         ax, ay = _project_points(aps, net)
@@ -316,6 +329,7 @@ def run(
         facilities,
         facilities_crs,
         blocks,
+        population,
         snap_limit,
         lang,
         timer.timings,
@@ -368,6 +382,7 @@ def _metadata(
     facilities: Any,
     facilities_crs: str | None,
     blocks: Any,
+    population: Any,
     snap_limit: float,
     lang: str,
     timings: dict[str, float],
@@ -376,7 +391,12 @@ def _metadata(
     asnap: Snap,
 ) -> dict[str, Any]:
     inputs: dict[str, Any] = {}
-    for key, p in (("osm", osm_path), ("facilities", facilities), ("blocks", blocks)):
+    for key, p in (
+        ("osm", osm_path),
+        ("facilities", facilities),
+        ("blocks", blocks),
+        ("population", population),
+    ):
         if p is not None:
             inputs[key] = {"path": str(p), "sha256": file_sha256(p)}
     if place is not None:
