@@ -303,7 +303,10 @@ def run(
             blk, household_size=prof.population.household_size
         )
         blk["area_m2"] = blk.area
-        aps = blocks_mod.access_points(blk)
+        aps = blocks_mod.access_points(blk, blocks_mod.gates_from_osm(data, net.crs))
+        gate_aps = aps[aps["ap_kind"] == "gate"]
+        block_stats["gate_access_points"] = len(gate_aps)
+        block_stats["gated_blocks"] = int(gate_aps["block_id"].nunique())
         ax, ay = _project_points(aps, net)
         # the guard against faraway streets starts at the block's edge: walking from a large
         # block's interior to its own boundary is part of the trip, not a snapping error
