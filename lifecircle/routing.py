@@ -107,8 +107,10 @@ class _SeedBuffer:
 
 def _seed_buffer(net: WalkNetwork) -> _SeedBuffer:
     buf = net.__dict__.get("_seed_buffer")
-    if buf is None or buf.base is not net.csr:
-        buf = _SeedBuffer(net.csr)
+    # facilities are the sources; on a sloped (directed) network the search runs on the
+    # reversed arcs, because residents walk to them
+    if buf is None or buf.base is not net.search_csr:
+        buf = _SeedBuffer(net.search_csr)
         net.__dict__["_seed_buffer"] = buf
     return buf
 

@@ -16,7 +16,6 @@ covered share. Interior pixels (wholly inside a block) skip the intersection.
 from __future__ import annotations
 
 import logging
-import warnings
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +25,7 @@ import pandas as pd
 import shapely
 
 from .._errors import InputError, InputFileError
+from ._raster import extent_text, open_raster, window_of_bounds
 
 __all__ = ["RasterStats", "households", "population_from_raster"]
 
@@ -38,48 +38,6 @@ RasterStats = "raster_stats"
 #: scale) before reprojection into the raster CRS
 _DENSIFY_M = 5.0
 _DENSIFY_DEG = 5e-5
-
-
-def _open(path: Path) -> Any:
-    import rasterio
-    from rasterio.errors import NotGeoreferencedWarning, RasterioIOError
-
-    if not path.exists():
-        raise InputFileError(path, "file not found", "check the population raster's path")
-    if path.is_dir():
-        raise InputFileError(path, "is a directory, not a raster", "give a GeoTIFF file")
-    try:
-        with warnings.catch_warnings():
-            # an ungeoreferenced file is refused with a clear error below, not a warning
-            warnings.simplefilter("ignore", NotGeoreferencedWarning)
-            return rasterio.open(path)
-    except RasterioIOError as exc:
-        raise InputFileError(
-            path,
-            f"cannot be read as a raster ({str(exc).splitlines()[0]})",
-            "the file is corrupt or not a GeoTIFF; export the population raster again",
-        ) from None
-
-
-def _check_georeferenced(src: Any, path: Path) -> None:
-    from affine import Affine
-
-    if src.crs is None:
-        raise InputFileError(
-            path,
-            "the raster has no CRS",
-            "assign one (e.g. gdal_edit.py -a_srs EPSG:4326 FILE) and run again",
-        )
-    if src.transform == Affine.identity():
-        raise InputFileError(
-            path,
-            "the raster has no georeferencing (identity geotransform)",
-            "give a GeoTIFF with its geotransform (e.g. gdal_translate -a_ullr ...)",
-        )
-
-
-def _extent(bounds: Any) -> str:
-    return f"({bounds[0]:.6g}, {bounds[1]:.6g}, {bounds[2]:.6g}, {bounds[3]:.6g})"
 
 
 def _densify(blocks: gpd.GeoSeries) -> np.ndarray:
@@ -130,13 +88,8 @@ def population_from_raster(
     path = Path(path)
     if blocks.crs is None:
         raise InputError("the blocks have no CRS; set one before computing population")
-    src = _open(path)
+    src = open_raster(path, what="population raster", band=band)
     with src:
-        _check_georeferenced(src, path)
-        if not 1 <= band <= src.count:
-            raise InputFileError(
-                path, f"has {src.count} band(s), no band {band}", "choose an existing band"
-            )
         geoms = gpd.GeoSeries(_densify(blocks.geometry), crs=blocks.crs).to_crs(src.crs)
         geoms = np.asarray(shapely.make_valid(geoms.to_numpy()))
         n = len(blocks)
@@ -146,11 +99,10 @@ def population_from_raster(
         if total_bounds is None or not shapely.intersects(
             raster_box, shapely.box(*total_bounds)
         ):
-            shown = _extent(total_bounds) if total_bounds is not None else "(empty)"
             raise InputFileError(
                 path,
-                f"the raster does not overlap the blocks: raster extent {_extent(src.bounds)}, "
-                f"blocks extent {shown}, both in {src.crs.to_string()}",
+                f"the raster does not overlap the blocks: raster extent {extent_text(src.bounds)}, "
+                f"blocks extent {extent_text(total_bounds)}, both in {src.crs.to_string()}",
                 "give a population raster that covers the study area",
             )
         inv = ~src.transform
@@ -165,7 +117,7 @@ def population_from_raster(
         n_pixels = 0
         for i in np.flatnonzero(valid):
             geom = geoms[i]
-            win = _window(geom, inv, src.height, src.width)
+            win = window_of_bounds(shapely.bounds(geom), inv, src.height, src.width)
             if win is None:
                 continue
             r0, c0, r1, c1 = win
@@ -232,28 +184,11 @@ def population_from_raster(
     return out
 
 
-def _window(
-    geom: Any, inv: Any, height: int, width: int
-) -> tuple[int, int, int, int] | None:
-    """Row/column range (r0, c0, r1, c1) of the pixels under ``geom``'s bounds, clipped."""
-    x0, y0, x1, y1 = shapely.bounds(geom)
-    xs, ys = np.array([x0, x1, x0, x1]), np.array([y0, y0, y1, y1])
-    cs = inv.a * xs + inv.b * ys + inv.c
-    rs = inv.d * xs + inv.e * ys + inv.f
-    r0 = max(int(np.floor(np.min(rs))), 0)
-    c0 = max(int(np.floor(np.min(cs))), 0)
-    r1 = min(int(np.ceil(np.max(rs))), height)
-    c1 = min(int(np.ceil(np.max(cs))), width)
-    if r1 <= r0 or c1 <= c0:
-        return None
-    return r0, c0, r1, c1
-
-
 def _extent_total(src: Any, band: int, nodata: Any, bounds: np.ndarray, inv: Any) -> float:
     """People in the raster within the blocks' bounding box, read in chunks of rows."""
     from rasterio.windows import Window
 
-    win = _window(shapely.box(*bounds), inv, src.height, src.width)
+    win = window_of_bounds(bounds, inv, src.height, src.width)
     if win is None:
         return 0.0
     r0, c0, r1, c1 = win
