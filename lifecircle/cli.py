@@ -154,6 +154,12 @@ def common_inputs(f: Callable[..., Any]) -> Callable[..., Any]:
             help="Population GeoTIFF (people per pixel): exact zonal sums per block.",
         ),
         click.option(
+            "--dem",
+            type=click.Path(path_type=Path),
+            default=None,
+            help="Elevation GeoTIFF (metres): slope per walking direction (Tobler).",
+        ),
+        click.option(
             "--speed-kmh",
             type=float,
             default=None,

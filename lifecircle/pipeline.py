@@ -30,6 +30,7 @@ from .outputs._atomic import StagedOutput, file_sha256
 from .profiles import Profile, load_profile
 from .snapping import Snap, snap_points
 from .sources import blocks as blocks_mod
+from .sources.elevation import apply_dem
 from .sources.facilities import check_not_swapped, facilities_from_osm, merge_facilities
 from .sources.facilities import read_facilities as _read_facilities
 from .sources.osm import OSMData, read_osm
@@ -172,6 +173,7 @@ def run(
     categories: list[str] | None = None,
     max_snap_m: float | None = None,
     population: str | Path | None = None,
+    dem: str | Path | None = None,
     out: str | Path | None = None,
     overwrite: bool = False,
     lang: str = "en",
@@ -210,6 +212,9 @@ def run(
     population
         A population GeoTIFF (people per pixel); its exact zonal sums replace every other
         population source (``pop_method = "raster"``).
+    dem
+        A DEM GeoTIFF (metres): slope slows or speeds walking per direction by Tobler's
+        hiking function; times become equivalent flat metres / speed.
     out
         Output folder; written atomically, ``overwrite`` to replace an existing one.
     lang
@@ -230,12 +235,14 @@ def run(
         from ._errors import ConfigError
 
         raise ConfigError(f"max_snap_m must be positive, got {max_snap_m!r}")
-    inputs = [p for p in (osm, facilities, blocks, population) if p is not None]
+    inputs = [p for p in (osm, facilities, blocks, population, dem) if p is not None]
     staged = StagedOutput(out, overwrite=overwrite, inputs=inputs) if out is not None else None
     timer = _Timer(progress)
 
     with timer.step("network", "Loading the street network"):
         net, data = load_network(osm, place=place)
+        if dem is not None:
+            net = apply_dem(net, dem)
     osm_path = Path(osm) if osm is not None else (None if place else default_osm())
 
     with timer.step("facilities", "Finding facilities"):
@@ -333,6 +340,7 @@ def run(
         facilities_crs,
         blocks,
         population,
+        dem,
         snap_limit,
         lang,
         timer.timings,
@@ -386,6 +394,7 @@ def _metadata(
     facilities_crs: str | None,
     blocks: Any,
     population: Any,
+    dem: Any,
     snap_limit: float,
     lang: str,
     timings: dict[str, float],
@@ -399,6 +408,7 @@ def _metadata(
         ("facilities", facilities),
         ("blocks", blocks),
         ("population", population),
+        ("dem", dem),
     ):
         if p is not None:
             inputs[key] = {"path": str(p), "sha256": file_sha256(p)}
@@ -425,6 +435,7 @@ def _metadata(
         "thresholds_min": {c: prof.threshold_of(c) for c in prof.categories},
         "horizon_min": prof.horizon_min,
         "max_snap_m": snap_limit,
+        "slope": net.stats.get("slope", False),
         "crs": net.crs.to_string(),
         "lang": lang,
         "inputs": inputs,
@@ -432,7 +443,7 @@ def _metadata(
             "nodes": net.n_nodes,
             "edges": net.n_edges,
             "length_km": round(float(net.edge_length_m.sum()) / 1000, 3),
-            **{k: v for k, v in net.stats.items() if k != "highway_seen"},
+            **{k: v for k, v in net.stats.items() if k not in ("highway_seen", "slope")},
         },
         "facilities": {
             "total": len(fac),

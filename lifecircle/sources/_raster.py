@@ -73,8 +73,9 @@ def window_of_bounds(
     rs = inv.d * xs + inv.e * ys + inv.f
     r0 = max(int(np.floor(np.min(rs))), 0)
     c0 = max(int(np.floor(np.min(cs))), 0)
-    r1 = min(int(np.ceil(np.max(rs))), height)
-    c1 = min(int(np.ceil(np.max(cs))), width)
+    # a point on a pixel edge still falls in a pixel: at least one row and column
+    r1 = min(max(int(np.ceil(np.max(rs))), int(np.floor(np.min(rs))) + 1), height)
+    c1 = min(max(int(np.ceil(np.max(cs))), int(np.floor(np.min(cs))) + 1), width)
     if r1 <= r0 or c1 <= c0:
         return None
     return r0, c0, r1, c1
