@@ -294,6 +294,8 @@ SECTIONS: dict[str, Callable[[argparse.Namespace], None] | str] = {
     "loaders": section_loaders,
     "search": section_search,
     # further sections: "module:function" in scripts/, imported on demand
+    "population": "bench_pop:section_population",
+    "slope": "bench_pop:section_slope",
 }
 
 
