@@ -380,3 +380,40 @@ def test_cli_bad_population_raster_one_line(grid_case, content, needle):
     assert "Traceback" not in res.output
     assert not (out / "_SUCCESS.json").exists()
     assert path.read_bytes() == before
+
+
+# ---------------------------------------------------------------------------------------------
+# property: zonal sums conserve mass on any tiling, in either CRS
+
+
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+
+@settings(max_examples=12, deadline=None, derandomize=True,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    h=st.integers(1, 9),
+    w=st.integers(1, 9),
+    n_cells=st.integers(1, 25),
+    seed=st.integers(0, 2**16),
+    raster_in_4326=st.booleans(),
+)
+def test_property_mass_conserved_on_tilings(tmp_path, h, w, n_cells, seed, raster_in_4326):
+    rng = np.random.default_rng(seed)
+    data = rng.uniform(0, 100, (h, w)).astype(np.float32).astype(np.float64)  # as stored
+    if raster_in_4326:
+        tf = from_origin(116.3, 39.99, 1e-3, 1e-3)
+        path = write_raster(tmp_path / f"p{seed}.tif", data, crs="EPSG:4326", transform=tf)
+        outline = gpd.GeoSeries([shapely.box(116.3, 39.99 - h * 1e-3, 116.3 + w * 1e-3, 39.99)],
+                                crs=4326).to_crs(UTM)
+    else:
+        path = write_raster(tmp_path / f"p{seed}.tif", data)
+        outline = gpd.GeoSeries([shapely.box(X0, Y0 - 100 * h, X0 + 100 * w, Y0)], crs=UTM)
+    x0, y0, x1, y1 = outline.total_bounds
+    cells = _random_tiling(rng, x0 - 50, y0 - 50, x1 + 50, y1 + 50, n=n_cells)
+    pop = population_from_raster(blocks_frame(cells), path)
+    assert (pop >= 0).all()
+    assert pop.sum() == pytest.approx(data.sum(), rel=1e-4)
+    # each block gets at most what the pixels it touches hold
+    assert pop.max() <= data.sum() * (1 + 1e-9)
