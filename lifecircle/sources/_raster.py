@@ -8,7 +8,7 @@ from typing import Any
 
 from .._errors import InputFileError
 
-__all__ = ["extent_text", "open_raster", "window_of_bounds"]
+__all__ = ["extent_text", "open_raster", "read_values", "window_of_bounds"]
 
 
 def open_raster(path: Path, *, what: str, band: int = 1) -> Any:
@@ -79,3 +79,17 @@ def window_of_bounds(
     if r1 <= r0 or c1 <= c0:
         return None
     return r0, c0, r1, c1
+
+
+def read_values(src: Any, band: int, window: tuple[int, int, int, int]) -> Any:
+    """Pixels of ``window`` (r0, c0, r1, c1) as float64 with nodata (masked or equal) as NaN."""
+    import numpy as np
+    from rasterio.windows import Window
+
+    r0, c0, r1, c1 = window
+    data = src.read(band, window=Window(c0, r0, c1 - c0, r1 - r0), masked=True)
+    values = np.ma.filled(data.astype(np.float64), np.nan)
+    nodata = src.nodatavals[band - 1]
+    if nodata is not None and not np.isnan(nodata):
+        values[values == nodata] = np.nan
+    return values

@@ -25,7 +25,7 @@ import pyproj
 
 from .._errors import InputFileError
 from ..network import WalkNetwork
-from ._raster import extent_text, open_raster, window_of_bounds
+from ._raster import extent_text, open_raster, read_values, window_of_bounds
 
 __all__ = ["apply_dem", "sample_dem", "slope_weights", "tobler_factor", "tobler_kmh"]
 
@@ -57,7 +57,6 @@ def sample_dem(
     Raises :class:`InputFileError` for a missing, corrupt or ungeoreferenced DEM, no overlap
     with the points (both extents in the DEM's CRS) and nodata everywhere under them.
     """
-    from rasterio.windows import Window
     from scipy.ndimage import map_coordinates
 
     path = Path(path)
@@ -80,11 +79,7 @@ def sample_dem(
         # one pixel of margin for the bilinear neighbours
         r0, c0 = max(r0 - 1, 0), max(c0 - 1, 0)
         r1, c1 = min(r1 + 1, src.height), min(c1 + 1, src.width)
-        data = src.read(band, window=Window(c0, r0, c1 - c0, r1 - r0), masked=True)
-        grid = np.ma.filled(data.astype(np.float64), np.nan)
-        nodata = src.nodatavals[band - 1]
-        if nodata is not None and not np.isnan(nodata):
-            grid[grid == nodata] = np.nan
+        grid = read_values(src, band, (r0, c0, r1, c1))
         if not np.isfinite(grid).any():
             raise InputFileError(
                 path,

@@ -25,7 +25,7 @@ import pandas as pd
 import shapely
 
 from .._errors import InputError, InputFileError
-from ._raster import extent_text, open_raster, window_of_bounds
+from ._raster import extent_text, open_raster, read_values, window_of_bounds
 
 __all__ = ["RasterStats", "households", "population_from_raster"]
 
@@ -98,7 +98,6 @@ def population_from_raster(
         A missing, corrupt or ungeoreferenced raster, a missing band, no overlap with the blocks
         (both extents in the raster's CRS), or nodata everywhere under the blocks.
     """
-    from rasterio.windows import Window
 
     path = Path(path)
     if blocks.crs is None:
@@ -121,7 +120,6 @@ def population_from_raster(
                 "give a population raster that covers the study area",
             )
         inv = ~src.transform
-        nodata = src.nodatavals[band - 1]
         pixel_area = abs(src.transform.determinant)
         keys: list[np.ndarray] = []
         owners: list[np.ndarray] = []
@@ -136,20 +134,18 @@ def population_from_raster(
             if win is None:
                 continue
             r0, c0, r1, c1 = win
-            data = src.read(band, window=Window(c0, r0, c1 - c0, r1 - r0), masked=True)
+            grid = read_values(src, band, win)
             rows, cols = np.mgrid[r0:r1, c0:c1]
             rows, cols = rows.ravel(), cols.ravel()
             pix = _pixel_polygons(src.transform, rows, cols)
             shapely.prepare(geom)
             touch = shapely.intersects(geom, pix)
             rows, cols, pix = rows[touch], cols[touch], pix[touch]
-            vals = np.ma.filled(data.astype(np.float64), np.nan).ravel()[touch]
+            vals = grid.ravel()[touch]
             inside = shapely.contains_properly(geom, pix)
             share = np.ones(pix.shape[0])
             edge = ~inside
             share[edge] = _covered_area(geom, pix[edge], src.transform) / pixel_area
-            if nodata is not None and not np.isnan(nodata):
-                vals[vals == nodata] = np.nan
             bad = ~np.isfinite(vals)
             neg = np.isfinite(vals) & (vals < 0)
             n_pixels += int(vals.shape[0])
@@ -178,7 +174,7 @@ def population_from_raster(
         scale = np.where(covered > 1.0, 1.0 / np.maximum(covered, 1e-300), 1.0)
         share = share * scale[inverse]
         pop = np.bincount(owner, weights=share * value, minlength=n)
-        in_extent = _extent_total(src, band, nodata, shapely.total_bounds(geoms[valid]), inv)
+        in_extent = _extent_total(src, band, shapely.total_bounds(geoms[valid]), inv)
         raster_crs = src.crs.to_string()
     people = float(pop.sum())
     stats = {
@@ -199,9 +195,8 @@ def population_from_raster(
     return out
 
 
-def _extent_total(src: Any, band: int, nodata: Any, bounds: np.ndarray, inv: Any) -> float:
+def _extent_total(src: Any, band: int, bounds: np.ndarray, inv: Any) -> float:
     """People in the raster within the blocks' bounding box, read in chunks of rows."""
-    from rasterio.windows import Window
 
     win = window_of_bounds(bounds, inv, src.height, src.width)
     if win is None:
@@ -211,10 +206,7 @@ def _extent_total(src: Any, band: int, nodata: Any, bounds: np.ndarray, inv: Any
     step = max(1, 4_000_000 // max(c1 - c0, 1))
     for r in range(r0, r1, step):
         h = min(step, r1 - r)
-        data = src.read(band, window=Window(c0, r, c1 - c0, h), masked=True)
-        vals = np.ma.filled(data.astype(np.float64), np.nan)
-        if nodata is not None and not np.isnan(nodata):
-            vals[vals == nodata] = np.nan
+        vals = read_values(src, band, (r, c0, r + h, c1))
         ok = np.isfinite(vals) & (vals >= 0)
         total += float(vals[ok].sum())
     return total
