@@ -266,6 +266,20 @@ def test_directed_search_matches_networkx_oracle(tmp_path, seed):
     assert not np.allclose(wrong, d)
 
 
+def test_chunked_sampling_gives_the_same_weights(tmp_path, monkeypatch):
+    import lifecircle.sources.elevation as elevation
+
+    net0 = _random_network(np.random.default_rng(5))
+    dem = write_dem(tmp_path / "h.tif", lambda x, y: 30 * np.sin((x - X0) / 60) + 0.05 * y,
+                    x0=X0 - 200, y0=Y0 + 1100, nx_=130, ny=130, res=10)
+    whole = elevation.slope_weights(net0, dem)
+    monkeypatch.setattr(elevation, "_CHUNK_POINTS", 97)
+    chunked = elevation.slope_weights(net0, dem)
+    assert chunked[0] == pytest.approx(whole[0], rel=1e-12)
+    assert chunked[1] == pytest.approx(whole[1], rel=1e-12)
+    assert chunked[2]["samples"] == whole[2]["samples"] > 97 * 10
+
+
 # ---------------------------------------------------------------------------------------------
 # bad DEMs
 

@@ -17,13 +17,14 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pyproj
 
-from .._errors import InputFileError
+from .._errors import InputFileError, ResourceLimitError
 from ..network import WalkNetwork
 from ._raster import extent_text, open_raster, read_values, window_of_bounds
 
@@ -49,21 +50,54 @@ def tobler_factor(slope: np.ndarray | float) -> np.ndarray:
     return np.exp(-3.5 * (np.abs(s + 0.05) - 0.05))
 
 
-def sample_dem(
-    path: str | Path, x: np.ndarray, y: np.ndarray, crs: Any, *, band: int = 1
-) -> np.ndarray:
-    """Bilinear DEM elevations at points given in ``crs``; NaN outside the DEM or on nodata.
+#: a DEM window larger than this (pixels) is refused: resample the DEM for a study area
+MAX_DEM_PIXELS = 400_000_000
+#: sample points per chunk (bounds memory to a few hundred MB whatever the network size)
+_CHUNK_POINTS = 1_000_000
 
-    Raises :class:`InputFileError` for a missing, corrupt or ungeoreferenced DEM, no overlap
-    with the points (both extents in the DEM's CRS) and nodata everywhere under them.
-    """
-    from scipy.ndimage import map_coordinates
 
-    path = Path(path)
+@dataclass(frozen=True)
+class _DemWindow:
+    """The DEM pixels under a network, read once, and how to sample them bilinearly."""
+
+    grid: np.ndarray
+    r0: int
+    c0: int
+    inv: Any
+    height: int
+    width: int
+    to_dem: pyproj.Transformer
+    step_m: float
+
+    def sample(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+        from scipy.ndimage import map_coordinates
+
+        px, py = self.to_dem.transform(np.asarray(x, np.float64), np.asarray(y, np.float64))
+        px, py = np.asarray(px), np.asarray(py)
+        inv = self.inv
+        col = inv.a * px + inv.b * py + inv.c
+        row = inv.d * px + inv.e * py + inv.f
+        outside = (col < 0) | (row < 0) | (col > self.width) | (row > self.height)
+        # pixel values sit at pixel centres: (row - 0.5, col - 0.5) in the window's indices
+        z = map_coordinates(
+            self.grid,
+            [row - 0.5 - self.r0, col - 0.5 - self.c0],
+            order=1,
+            mode="nearest",
+            prefilter=False,
+        )
+        z[outside] = np.nan
+        return np.asarray(z)
+
+
+def _read_dem(path: Path, x: np.ndarray, y: np.ndarray, crs: Any, band: int) -> _DemWindow:
+    """Read the DEM window under the points (x, y in ``crs``), with one pixel of margin."""
     src = open_raster(path, what="DEM", band=band)
     with src:
-        tf = pyproj.Transformer.from_crs(pyproj.CRS.from_user_input(crs), src.crs, always_xy=True)
-        px, py = tf.transform(np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64))
+        to_dem = pyproj.Transformer.from_crs(
+            pyproj.CRS.from_user_input(crs), src.crs, always_xy=True
+        )
+        px, py = to_dem.transform(np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64))
         px, py = np.asarray(px), np.asarray(py)
         bounds = (float(px.min()), float(py.min()), float(px.max()), float(py.max()))
         inv = ~src.transform
@@ -76,9 +110,13 @@ def sample_dem(
                 "give a DEM that covers the study area",
             )
         r0, c0, r1, c1 = win
-        # one pixel of margin for the bilinear neighbours
         r0, c0 = max(r0 - 1, 0), max(c0 - 1, 0)
         r1, c1 = min(r1 + 1, src.height), min(c1 + 1, src.width)
+        if (r1 - r0) * (c1 - c0) > MAX_DEM_PIXELS:
+            raise ResourceLimitError(
+                f"{path}: the DEM window under the network is {r1 - r0} x {c1 - c0} pixels; "
+                "resample the DEM to a coarser resolution (e.g. gdalwarp -tr 10 10) first"
+            )
         grid = read_values(src, band, (r0, c0, r1, c1))
         if not np.isfinite(grid).any():
             raise InputFileError(
@@ -86,27 +124,25 @@ def sample_dem(
                 "every DEM pixel under the network is nodata",
                 "check the DEM's nodata value and that it covers the study area",
             )
-        col = inv.a * px + inv.b * py + inv.c
-        row = inv.d * px + inv.e * py + inv.f
-        outside = (col < 0) | (row < 0) | (col > src.width) | (row > src.height)
-    # pixel values sit at pixel centres: (row - 0.5, col - 0.5) in the window's index space
-    z = map_coordinates(
-        grid, [row - 0.5 - r0, col - 0.5 - c0], order=1, mode="nearest", prefilter=False
-    )
-    z[outside] = np.nan
-    return z
-
-
-def _pixel_size_m(path: Path, crs: Any, x: float, y: float) -> float:
-    """The DEM's pixel size in metres near (x, y) of ``crs`` (for densifying long segments)."""
-    src = open_raster(path, what="DEM")
-    with src:
         res_x, res_y = abs(src.transform.a), abs(src.transform.e)
-        if not src.crs.is_geographic:
-            return float(max(min(res_x, res_y), 1.0))
-        tf = pyproj.Transformer.from_crs(pyproj.CRS.from_user_input(crs), 4326, always_xy=True)
-        _lon, lat = tf.transform(x, y)
-    return float(max(min(res_x, res_y) * 111_320.0 * min(np.cos(np.radians(lat)), 1.0), 1.0))
+        step = min(res_x, res_y)
+        if src.crs.is_geographic:
+            lat = float(np.clip(np.mean(py), -89.0, 89.0))
+            step *= 111_320.0 * np.cos(np.radians(lat))
+        return _DemWindow(
+            grid, r0, c0, inv, src.height, src.width, to_dem, float(max(step, 1.0))
+        )
+
+
+def sample_dem(
+    path: str | Path, x: np.ndarray, y: np.ndarray, crs: Any, *, band: int = 1
+) -> np.ndarray:
+    """Bilinear DEM elevations at points given in ``crs``; NaN outside the DEM or on nodata.
+
+    Raises :class:`InputFileError` for a missing, corrupt or ungeoreferenced DEM, no overlap
+    with the points (both extents in the DEM's CRS) and nodata everywhere under them.
+    """
+    return _read_dem(Path(path), x, y, crs, band).sample(x, y)
 
 
 def slope_weights(
@@ -123,51 +159,70 @@ def slope_weights(
     coords = net.edge_coords
     ptr = net.edge_ptr
     n_edges = net.n_edges
-    step_m = _pixel_size_m(path, net.crs, float(np.mean(net.x)), float(np.mean(net.y)))
+    dem = _read_dem(path, coords[:, 0], coords[:, 1], net.crs, band)
     counts = np.diff(ptr)
     edge_of_vertex = np.repeat(np.arange(n_edges), counts)
     last = np.zeros(coords.shape[0], dtype=bool)
     last[ptr[1:] - 1] = True
-    seg = np.flatnonzero(~last)  # segment i runs from vertex i to vertex i + 1
-    a, b = coords[seg], coords[seg + 1]
-    seg_len = np.hypot(*(b - a).T)
-    pieces = np.maximum(np.ceil(seg_len / step_m).astype(np.int64), 1)
-    # points along every segment at fractions 0, 1/k, ..., 1 (k pieces, k + 1 points)
-    owner = np.repeat(np.arange(seg.shape[0]), pieces + 1)
-    start = np.cumsum(pieces + 1) - (pieces + 1)
-    frac = (np.arange(owner.shape[0]) - start[owner]) / pieces[owner]
-    pts = a[owner] + (b - a)[owner] * frac[:, None]
-    z = sample_dem(path, pts[:, 0], pts[:, 1], net.crs, band=band)
-    first_pt = np.ones(owner.shape[0], dtype=bool)
-    first_pt[start] = False
-    # piece j of a segment: from point j - 1 to point j
-    end = np.flatnonzero(first_pt)
-    piece_seg = owner[end]
-    dz = z[end] - z[end - 1]
-    edge = edge_of_vertex[seg[piece_seg]]
-    proj_len = np.bincount(edge_of_vertex[seg], weights=seg_len, minlength=n_edges)
+    seg_all = np.flatnonzero(~last)  # segment i runs from vertex i to vertex i + 1
+    seg_len_all = np.hypot(*(coords[seg_all + 1] - coords[seg_all]).T)
+    proj_len = np.bincount(edge_of_vertex[seg_all], weights=seg_len_all, minlength=n_edges)
     with np.errstate(divide="ignore", invalid="ignore"):
         scale = np.where(proj_len > 0, net.edge_length_m / proj_len, 1.0)
+    pieces_all = np.maximum(np.ceil(seg_len_all / dem.step_m).astype(np.int64), 1)
+    cost_uv = np.zeros(n_edges)
+    cost_vu = np.zeros(n_edges)
+    flat = np.zeros(n_edges)
+    n_samples = n_missing_z = 0
+    max_slope = 0.0
+    missing_edges = np.zeros(n_edges, dtype=bool)
+    # chunks of segments with about _CHUNK_POINTS sample points each
+    bounds = np.searchsorted(np.cumsum(pieces_all + 1), np.arange(0, (pieces_all + 1).sum(),
+                                                                   _CHUNK_POINTS))
+    for lo, hi in zip(bounds, [*bounds[1:], seg_all.shape[0]], strict=True):
+        if hi <= lo:
+            continue
+        seg, seg_len, pieces = seg_all[lo:hi], seg_len_all[lo:hi], pieces_all[lo:hi]
+        a, b = coords[seg], coords[seg + 1]
+        # points along every segment at fractions 0, 1/k, ..., 1 (k pieces, k + 1 points)
+        owner = np.repeat(np.arange(seg.shape[0]), pieces + 1)
+        start = np.cumsum(pieces + 1) - (pieces + 1)
+        frac = (np.arange(owner.shape[0]) - start[owner]) / pieces[owner]
+        pts = a[owner] + (b - a)[owner] * frac[:, None]
+        z = dem.sample(pts[:, 0], pts[:, 1])
+        n_samples += int(z.shape[0])
+        n_missing_z += int((~np.isfinite(z)).sum())
+        first_pt = np.ones(owner.shape[0], dtype=bool)
+        first_pt[start] = False
+        # piece j of a segment: from point j - 1 to point j
+        end = np.flatnonzero(first_pt)
+        piece_seg = owner[end]
+        dz = z[end] - z[end - 1]
+        edge = edge_of_vertex[seg[piece_seg]]
         dx = seg_len[piece_seg] / pieces[piece_seg] * scale[edge]
-        slope = np.where(dx > 0, dz / dx, 0.0)
-    missing = ~np.isfinite(slope)
-    slope[missing] = 0.0
-    cost_uv = np.bincount(edge, weights=dx / tobler_factor(slope), minlength=n_edges)
-    cost_vu = np.bincount(edge, weights=dx / tobler_factor(-slope), minlength=n_edges)
-    flat = np.bincount(edge, weights=dx, minlength=n_edges)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            slope = np.where(dx > 0, dz / dx, 0.0)
+        missing = ~np.isfinite(slope)
+        slope[missing] = 0.0
+        missing_edges[edge[missing]] = True
+        if slope.size:
+            max_slope = max(max_slope, float(np.max(np.abs(slope))))
+        cost_uv += np.bincount(edge, weights=dx / tobler_factor(slope), minlength=n_edges)
+        cost_vu += np.bincount(edge, weights=dx / tobler_factor(-slope), minlength=n_edges)
+        flat += np.bincount(edge, weights=dx, minlength=n_edges)
     # weight = length × (Σ dx / f) / Σ dx: exactly the length where every factor is 1
     with np.errstate(divide="ignore", invalid="ignore"):
         w_uv = np.where(flat > 0, net.edge_length_m * (cost_uv / flat), net.edge_length_m)
         w_vu = np.where(flat > 0, net.edge_length_m * (cost_vu / flat), net.edge_length_m)
-    edges_missing = np.unique(edge[missing]).shape[0]
+    edges_missing = int(missing_edges.sum())
     stats = {
         "path": str(path),
         "model": MODEL,
-        "sample_step_m": round(step_m, 3),
-        "samples": int(z.shape[0]),
-        "samples_without_elevation": int((~np.isfinite(z)).sum()),
-        "edges_with_missing_elevation_flat": int(edges_missing),
-        "max_abs_slope": round(float(np.max(np.abs(slope))) if slope.size else 0.0, 4),
+        "sample_step_m": round(dem.step_m, 3),
+        "samples": n_samples,
+        "samples_without_elevation": n_missing_z,
+        "edges_with_missing_elevation_flat": edges_missing,
+        "max_abs_slope": round(max_slope, 4),
         "equivalent_length_km_uv": round(float(w_uv.sum()) / 1000, 3),
         "equivalent_length_km_vu": round(float(w_vu.sum()) / 1000, 3),
     }
