@@ -326,3 +326,33 @@ def test_corrupt_dem_cli_one_line(grid_case):
     assert res.exit_code == 2
     assert res.output.count("\n") == 1
     assert res.output.startswith(f"lifecircle: error: {bad}: cannot be read as a raster")
+
+
+def test_cli_with_dem_and_population(grid_case):
+    import geopandas as gpd
+    from click.testing import CliRunner
+
+    from lifecircle.cli import cli
+    from lifecircle.outputs.geopackage import read_metadata
+    from tests.test_cli import assert_contract
+    from tests.test_population import _grid_raster
+
+    dem = grid_dem(grid_case.folder, lambda x, y: -0.1 * (y - Y0))
+    pop = _grid_raster(grid_case.folder)
+    out = grid_case.folder / "cli_out"
+    res = CliRunner().invoke(cli, [
+        "run", "--osm", str(grid_case.graphml), "--facilities", str(grid_case.facilities),
+        "--blocks", str(grid_case.blocks), "--dem", str(dem), "--population", str(pop),
+        "--speed-kmh", "4.8", "--category", "retail", "--out", str(out), "-q"])
+    assert res.exit_code == 0, res.output
+    assert_contract(out, ["retail"])
+    gpkg = out / "lifecircle.gpkg"
+    meta = read_metadata(gpkg)
+    assert {"dem", "population"} <= set(meta["inputs"])
+    assert meta["slope"]["walk_m_columns"].startswith("equivalent flat metres")
+    blocks = gpd.read_file(gpkg, layer="blocks").set_index("block_id")
+    assert blocks.loc["B1", "walk_m_retail"] == pytest.approx(150 + 100 / UP10)
+    assert blocks.loc["B1", "population"] == pytest.approx(32.0)
+    assert set(blocks["pop_method"]) == {"raster"}
+    edges = gpd.read_file(gpkg, layer="edges")
+    assert {"slope_factor_uv", "slope_factor_vu"} <= set(edges.columns)

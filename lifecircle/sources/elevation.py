@@ -218,6 +218,7 @@ def slope_weights(
     stats = {
         "path": str(path),
         "model": MODEL,
+        "walk_m_columns": "equivalent flat metres (time = walk_m / speed)",
         "sample_step_m": round(dem.step_m, 3),
         "samples": n_samples,
         "samples_without_elevation": n_missing_z,
