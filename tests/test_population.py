@@ -417,3 +417,17 @@ def test_property_mass_conserved_on_tilings(tmp_path, h, w, n_cells, seed, raste
     assert pop.sum() == pytest.approx(data.sum(), rel=1e-4)
     # each block gets at most what the pixels it touches hold
     assert pop.max() <= data.sum() * (1 + 1e-9)
+
+
+def test_big_block_windows_are_tiled(tmp_path, monkeypatch):
+    import lifecircle.sources.population as population
+
+    rng = np.random.default_rng(9)
+    data = rng.uniform(0, 10, (30, 30)).astype(np.float32).astype(np.float64)
+    path = write_raster(tmp_path / "t.tif", data, transform=from_origin(X0, Y0, 10, 10))
+    cells = _random_tiling(rng, X0 - 5, Y0 - 305, X0 + 305, Y0 + 5, n=6)
+    whole = population_from_raster(blocks_frame(cells), path)
+    monkeypatch.setattr(population, "_TILE", 7)
+    tiled = population_from_raster(blocks_frame(cells), path)
+    assert tiled.to_numpy() == pytest.approx(whole.to_numpy(), rel=1e-12)
+    assert tiled.sum() == pytest.approx(data.sum(), rel=1e-9)

@@ -16,6 +16,7 @@ covered share. Interior pixels (wholly inside a block) skip the intersection.
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -34,10 +35,12 @@ log = logging.getLogger(__name__)
 #: the attrs key of the returned Series that holds the raster statistics
 RasterStats = "raster_stats"
 
-#: a block's polygon is densified to segments this long (in the block CRS's units per metre
-#: scale) before reprojection into the raster CRS
+#: block outlines are densified to segments of 5 m (projected CRS) or 5e-5 degrees (about
+#: 5 m, geographic CRS) before they are reprojected into the raster's CRS
 _DENSIFY_M = 5.0
 _DENSIFY_DEG = 5e-5
+#: a block's window is processed in tiles of at most this many rows and columns
+_TILE = 512
 
 
 def _densify(blocks: gpd.GeoSeries) -> np.ndarray:
@@ -128,17 +131,13 @@ def population_from_raster(
         n_nodata = 0
         n_negative = 0
         n_pixels = 0
-        for i in np.flatnonzero(valid):
+        for i, win in _block_tiles(geoms, valid, inv, src.height, src.width):
             geom = geoms[i]
-            win = window_of_bounds(shapely.bounds(geom), inv, src.height, src.width)
-            if win is None:
-                continue
             r0, c0, r1, c1 = win
             grid = read_values(src, band, win)
             rows, cols = np.mgrid[r0:r1, c0:c1]
             rows, cols = rows.ravel(), cols.ravel()
             pix = _pixel_polygons(src.transform, rows, cols)
-            shapely.prepare(geom)
             touch = shapely.intersects(geom, pix)
             rows, cols, pix = rows[touch], cols[touch], pix[touch]
             vals = grid.ravel()[touch]
@@ -193,6 +192,21 @@ def population_from_raster(
     out = pd.Series(pop, index=blocks.index, name="population", dtype=np.float64)
     out.attrs[RasterStats] = stats
     return out
+
+
+def _block_tiles(
+    geoms: np.ndarray, valid: np.ndarray, inv: Any, height: int, width: int
+) -> Iterator[tuple[int, tuple[int, int, int, int]]]:
+    """(block position, window) for every block, big windows cut into tiles of ``_TILE``."""
+    for i in np.flatnonzero(valid):
+        win = window_of_bounds(shapely.bounds(geoms[i]), inv, height, width)
+        if win is None:
+            continue
+        shapely.prepare(geoms[i])
+        r0, c0, r1, c1 = win
+        for r in range(r0, r1, _TILE):
+            for c in range(c0, c1, _TILE):
+                yield int(i), (r, c, min(r + _TILE, r1), min(c + _TILE, c1))
 
 
 def _extent_total(src: Any, band: int, bounds: np.ndarray, inv: Any) -> float:
