@@ -32,9 +32,21 @@ from benchmark import SHARED, measure, row, tiled_network
 def _write(path: Path, data: np.ndarray, transform: Any, crs: str) -> Path:
     import rasterio
 
-    with rasterio.open(path, "w", driver="GTiff", height=data.shape[0], width=data.shape[1],
-                       count=1, dtype="float32", crs=crs, transform=transform, tiled=True,
-                       blockxsize=256, blockysize=256, compress="deflate") as dst:
+    with rasterio.open(
+        path,
+        "w",
+        driver="GTiff",
+        height=data.shape[0],
+        width=data.shape[1],
+        count=1,
+        dtype="float32",
+        crs=crs,
+        transform=transform,
+        tiled=True,
+        blockxsize=256,
+        blockysize=256,
+        compress="deflate",
+    ) as dst:
         dst.write(data.astype("float32"), 1)
     return path
 
@@ -60,9 +72,13 @@ def _rasterize_reference(blocks: Any, path: Path, k: int) -> np.ndarray:
         data = src.read(1).astype(np.float64)
         geoms = blocks.to_crs(src.crs).geometry
         fine = src.transform * Affine.scale(1 / k)
-        ids = rasterize(((g, i + 1) for i, g in enumerate(geoms)),
-                        out_shape=(src.height * k, src.width * k), transform=fine, fill=0,
-                        dtype="int32")
+        ids = rasterize(
+            ((g, i + 1) for i, g in enumerate(geoms)),
+            out_shape=(src.height * k, src.width * k),
+            transform=fine,
+            fill=0,
+            dtype="int32",
+        )
     share = np.repeat(np.repeat(data, k, axis=0), k, axis=1) / (k * k)
     return np.bincount(ids.ravel(), weights=share.ravel(), minlength=len(blocks) + 1)[1:]
 
@@ -95,22 +111,35 @@ def section_population(args: argparse.Namespace) -> None:
             for k, r in ref.items():
                 rel = np.abs(r - pop.to_numpy()) / np.maximum(pop.to_numpy(), 1e-9)
                 errs.append(f"k={k}: {100 * np.median(rel):.1f}%/{100 * rel.max():.0f}%")
-            row(label + f" {w}x{h}", f"{t:.2f}", f"{mem:.1f}", f"{pop.sum():,.0f}",
-                "; ".join(errs), widths=(34, 10, 10, 14, 40))
+            row(
+                label + f" {w}x{h}",
+                f"{t:.2f}",
+                f"{mem:.1f}",
+                f"{pop.sum():,.0f}",
+                "; ".join(errs),
+                widths=(34, 10, 10, 14, 40),
+            )
             # mass: Voronoi cells of 2000 random points tiling the raster's footprint (UTM)
             box = gpd.GeoSeries([shapely.box(*tf_bounds(tf, w, h))], crs=4326).to_crs(net.crs)
             x0, y0, x1, y1 = box.total_bounds
-            pts = shapely.multipoints(np.column_stack(
-                [rng.uniform(x0, x1, 2000), rng.uniform(y0, y1, 2000)]))
+            pts = shapely.multipoints(
+                np.column_stack([rng.uniform(x0, x1, 2000), rng.uniform(y0, y1, 2000)])
+            )
             frame = shapely.box(x0 - 500, y0 - 500, x1 + 500, y1 + 500)
-            cells = shapely.intersection(shapely.get_parts(
-                shapely.voronoi_polygons(pts, extend_to=frame)), frame)
+            cells = shapely.intersection(
+                shapely.get_parts(shapely.voronoi_polygons(pts, extend_to=frame)), frame
+            )
             tiles = gpd.GeoDataFrame(geometry=cells, crs=net.crs)
             t2, _, tiled = measure(lambda p=path, tl=tiles: population_from_raster(tl, p))
             err = abs(tiled.sum() - data.sum()) / data.sum()
-            row("  tiling, 2000 UTM cells", f"{t2:.2f}", "", f"{tiled.sum():,.0f}",
+            row(
+                "  tiling, 2000 UTM cells",
+                f"{t2:.2f}",
+                "",
+                f"{tiled.sum():,.0f}",
                 f"raster {data.sum():,.0f}: error {100 * err:.5f}% (target < 0.5%)",
-                widths=(34, 10, 10, 14, 40))
+                widths=(34, 10, 10, 14, 40),
+            )
 
 
 def tf_bounds(tf: Any, w: int, h: int) -> tuple[float, float, float, float]:
@@ -147,20 +176,34 @@ def section_slope(args: argparse.Namespace) -> None:
     print(f"\n== slope: Tobler per direction, synthetic 1 arc-second DEM, limit {limit:.0f} m ==")
     row("network", "apply_dem s", "peak MiB", "flat search s", "sloped search s")
     with tempfile.TemporaryDirectory() as tmp:
-        for label, g in (("Nanjing Xinjiekou", net),
-                         (f"tiled Nanjing ~{args.nodes:,}", tiled_network(net, args.nodes))):
+        for label, g in (
+            ("Nanjing Xinjiekou", net),
+            (f"tiled Nanjing ~{args.nodes:,}", tiled_network(net, args.nodes)),
+        ):
             dem = _hilly_dem(g, Path(tmp))
             t_dem, m_dem, sloped = measure(lambda g=g, d=dem: apply_dem(g, d))
             fsnap = _facility_snap(g, args.facilities, seed=1)
             _ = g.search_csr, sloped.search_csr
-            t_flat, _, _ = measure(lambda g=g, f=fsnap: multi_source(g, f, limit_m=limit),
-                                   repeat=args.repeat)
-            t_slope, _, _ = measure(lambda s=sloped, f=fsnap: multi_source(s, f, limit_m=limit),
-                                    repeat=args.repeat)
-            row(f"{label} ({g.n_nodes:,} nodes)", f"{t_dem:.2f}", f"{m_dem:.1f}",
-                f"{t_flat:.4f}", f"{t_slope:.4f} ({t_slope / t_flat:.2f}x)")
+            t_flat, _, _ = measure(
+                lambda g=g, f=fsnap: multi_source(g, f, limit_m=limit), repeat=args.repeat
+            )
+            t_slope, _, _ = measure(
+                lambda s=sloped, f=fsnap: multi_source(s, f, limit_m=limit), repeat=args.repeat
+            )
+            row(
+                f"{label} ({g.n_nodes:,} nodes)",
+                f"{t_dem:.2f}",
+                f"{m_dem:.1f}",
+                f"{t_flat:.4f}",
+                f"{t_slope:.4f} ({t_slope / t_flat:.2f}x)",
+            )
             st = sloped.stats["slope"]
-            row(f"  {st['samples']:,} samples every {st['sample_step_m']} m, "
-                f"max slope {st['max_abs_slope']}", "", "", "",
+            row(
+                f"  {st['samples']:,} samples every {st['sample_step_m']} m, "
+                f"max slope {st['max_abs_slope']}",
+                "",
+                "",
+                "",
                 f"equiv. km {st['equivalent_length_km_uv']:.0f}/"
-                f"{st['equivalent_length_km_vu']:.0f} vs {g.edge_length_m.sum() / 1000:.0f}")
+                f"{st['equivalent_length_km_vu']:.0f} vs {g.edge_length_m.sum() / 1000:.0f}",
+            )

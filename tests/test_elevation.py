@@ -24,15 +24,32 @@ from tests.helpers import CRS, SPEED_KMH, X0, Y0
 UP10 = math.exp(-3.5 * (0.15 - 0.05))  # factor up a 10 % ramp: W(0.1) / W(0) = 0.7047
 
 
-def write_dem(path: Path, func, *, x0: float, y0: float, nx_: int, ny: int, res: float,
-              crs: str = CRS, nodata: float | None = None) -> Path:
+def write_dem(
+    path: Path,
+    func,
+    *,
+    x0: float,
+    y0: float,
+    nx_: int,
+    ny: int,
+    res: float,
+    crs: str = CRS,
+    nodata: float | None = None,
+) -> Path:
     """A DEM whose pixel centres hold ``func(x, y)``; top-left corner at (x0, y0)."""
     xs = x0 + (np.arange(nx_) + 0.5) * res
     ys = y0 - (np.arange(ny) + 0.5) * res
     gx, gy = np.meshgrid(xs, ys)
     data = func(gx, gy).astype("float64")
-    profile = {"driver": "GTiff", "height": ny, "width": nx_, "count": 1, "dtype": "float64",
-               "crs": crs, "transform": from_origin(x0, y0, res, res)}
+    profile = {
+        "driver": "GTiff",
+        "height": ny,
+        "width": nx_,
+        "count": 1,
+        "dtype": "float64",
+        "crs": crs,
+        "transform": from_origin(x0, y0, res, res),
+    }
     if nodata is not None:
         profile["nodata"] = nodata
     with rasterio.open(path, "w", **profile) as dst:
@@ -58,8 +75,16 @@ def test_tobler_by_hand():
 
 def test_bilinear_sampling_in_another_crs(tmp_path):
     # a DEM in EPSG:4326 holding z = 1000 * lon + 100 * lat; bilinear is exact on a plane
-    path = write_dem(tmp_path / "wgs.tif", lambda x, y: 1000 * x + 100 * y,
-                     x0=116.0, y0=40.0, nx_=50, ny=50, res=0.001, crs="EPSG:4326")
+    path = write_dem(
+        tmp_path / "wgs.tif",
+        lambda x, y: 1000 * x + 100 * y,
+        x0=116.0,
+        y0=40.0,
+        nx_=50,
+        ny=50,
+        res=0.001,
+        crs="EPSG:4326",
+    )
     import pyproj
 
     tf = pyproj.Transformer.from_crs(4326, CRS, always_xy=True)
@@ -73,8 +98,12 @@ def test_bilinear_sampling_in_another_crs(tmp_path):
 def _ramp_net():
     # one straight 1000 m edge A (0, 0) -> B (1000, 0)
     return WalkNetwork.from_arrays(
-        crs=CRS, node_id=np.array([1, 2]), x=np.array([X0, X0 + 1000.0]),
-        y=np.array([Y0, Y0]), edge_u=np.array([0]), edge_v=np.array([1]),
+        crs=CRS,
+        node_id=np.array([1, 2]),
+        x=np.array([X0, X0 + 1000.0]),
+        y=np.array([Y0, Y0]),
+        edge_u=np.array([0]),
+        edge_v=np.array([1]),
     )
 
 
@@ -89,8 +118,15 @@ def _metres(net, src_xy, dst_xy):
 
 def test_straight_ramp_uphill_and_downhill_by_hand(tmp_path):
     # 10 % ramp rising eastwards: z = 0.1 * (x - X0)
-    dem = write_dem(tmp_path / "ramp.tif", lambda x, y: 0.1 * (x - X0), x0=X0 - 100,
-                    y0=Y0 + 100, nx_=120, ny=20, res=10)
+    dem = write_dem(
+        tmp_path / "ramp.tif",
+        lambda x, y: 0.1 * (x - X0),
+        x0=X0 - 100,
+        y0=Y0 + 100,
+        nx_=120,
+        ny=20,
+        res=10,
+    )
     net = apply_dem(_ramp_net(), dem)
     assert net.directed
     edges = net.edges_gdf()
@@ -118,8 +154,12 @@ def test_flat_dem_changes_nothing(grid_case):
     from lifecircle.pipeline import run
 
     dem = grid_dem(grid_case.folder, lambda x, y: np.full_like(x, 42.0))
-    kw = dict(facilities=grid_case.facilities, blocks=grid_case.blocks, speed_kmh=SPEED_KMH,
-              categories=["retail"])
+    kw = dict(
+        facilities=grid_case.facilities,
+        blocks=grid_case.blocks,
+        speed_kmh=SPEED_KMH,
+        categories=["retail"],
+    )
     flat = run(grid_case.graphml, **kw)
     sloped = run(grid_case.graphml, dem=dem, **kw)
     assert sloped.network.directed and not flat.network.directed
@@ -139,8 +179,15 @@ def test_grid_times_walk_uphill_to_the_shop(grid_case):
     from lifecircle.pipeline import run
 
     dem = grid_dem(grid_case.folder, lambda x, y: -0.1 * (y - Y0))
-    res = run(grid_case.graphml, facilities=grid_case.facilities, blocks=grid_case.blocks,
-              speed_kmh=SPEED_KMH, categories=["retail"], dem=dem, out=grid_case.folder / "o")
+    res = run(
+        grid_case.graphml,
+        facilities=grid_case.facilities,
+        blocks=grid_case.blocks,
+        speed_kmh=SPEED_KMH,
+        categories=["retail"],
+        dem=dem,
+        out=grid_case.folder / "o",
+    )
     b = res.blocks.set_index("block_id")
     # B1: 30 leg + 50 along to (200, 100), 100 m uphill to (200, 0), 50 along + 20 leg
     assert b.loc["B1", "walk_m_retail"] == pytest.approx(30 + 50 + 100 / UP10 + 50 + 20)
@@ -157,13 +204,17 @@ def test_grid_times_walk_uphill_to_the_shop(grid_case):
     import geopandas as gpd
 
     edges = gpd.read_file(res.out / "lifecircle.gpkg", layer="edges")
-    ns = edges[(edges.geometry.bounds["minx"] == edges.geometry.bounds["maxx"])
-               & (edges["u"] < 900)]
+    ns = edges[
+        (edges.geometry.bounds["minx"] == edges.geometry.bounds["maxx"]) & (edges["u"] < 900)
+    ]
     # a north-south edge: going south (y falling) is uphill
     for row in ns.itertuples():
         south_first = row.geometry.coords[0][1] < row.geometry.coords[-1][1]
-        up, down = (row.slope_factor_vu, row.slope_factor_uv) if south_first else (
-            row.slope_factor_uv, row.slope_factor_vu)
+        up, down = (
+            (row.slope_factor_vu, row.slope_factor_uv)
+            if south_first
+            else (row.slope_factor_uv, row.slope_factor_vu)
+        )
         assert up == pytest.approx(UP10) and down == pytest.approx(1.0)
 
 
@@ -189,8 +240,9 @@ def _random_network(rng: np.random.Generator) -> WalkNetwork:
                 edges.append((i, i + n + 1))
     keep = rng.random(len(edges)) > 0.2
     e = np.array(edges)[keep]
-    return WalkNetwork.from_arrays(crs=CRS, node_id=np.arange(n * n) + 1, x=x, y=y,
-                                   edge_u=e[:, 0], edge_v=e[:, 1])
+    return WalkNetwork.from_arrays(
+        crs=CRS, node_id=np.arange(n * n) + 1, x=x, y=y, edge_u=e[:, 0], edge_v=e[:, 1]
+    )
 
 
 def _directed_oracle(edges: pd.DataFrame, fac: pd.DataFrame, pts: pd.DataFrame) -> np.ndarray:
@@ -207,8 +259,10 @@ def _directed_oracle(edges: pd.DataFrame, fac: pd.DataFrame, pts: pd.DataFrame) 
         arc(row.u, row.v, row.length_m / row.slope_factor_uv)
         arc(row.v, row.u, row.length_m / row.slope_factor_vu)
     length = {(r.u, r.v, r.key): r.length_m for r in edges.itertuples()}
-    ratio = {(r.u, r.v, r.key): (1 / r.slope_factor_uv, 1 / r.slope_factor_vu)
-             for r in edges.itertuples()}
+    ratio = {
+        (r.u, r.v, r.key): (1 / r.slope_factor_uv, 1 / r.slope_factor_vu)
+        for r in edges.itertuples()
+    }
     on_edge: dict[tuple, list] = {}
     for prefix, frame in (("f", fac), ("p", pts)):
         for i, r in enumerate(frame.itertuples()):
@@ -244,9 +298,15 @@ def test_directed_search_matches_networkx_oracle(tmp_path, seed):
     rng = np.random.default_rng(seed)
     net0 = _random_network(rng)
     # a hilly DEM (slopes up to about 25 %) covering the lattice
-    dem = write_dem(tmp_path / "hills.tif",
-                    lambda x, y: 40 * np.sin((x - X0) / 90) + 30 * np.cos((y - Y0) / 70),
-                    x0=X0 - 200, y0=Y0 + 1100, nx_=130, ny=130, res=10)
+    dem = write_dem(
+        tmp_path / "hills.tif",
+        lambda x, y: 40 * np.sin((x - X0) / 90) + 30 * np.cos((y - Y0) / 70),
+        x0=X0 - 200,
+        y0=Y0 + 1100,
+        nx_=130,
+        ny=130,
+        res=10,
+    )
     net = apply_dem(net0, dem)
     assert not np.allclose(net.edge_weight_uv, net.edge_weight_vu)
     fx, fy = X0 + rng.uniform(0, 840, 4), Y0 + rng.uniform(0, 840, 4)
@@ -260,8 +320,9 @@ def test_directed_search_matches_networkx_oracle(tmp_path, seed):
     oracle = _directed_oracle(edges, fac, pts)
     assert d == pytest.approx(oracle, rel=1e-9, abs=1e-6)
     # the wrong direction (walking from facilities to residents) gives other answers
-    swapped = dataclasses.replace(net, edge_weight_uv=net.edge_weight_vu,
-                                  edge_weight_vu=net.edge_weight_uv)
+    swapped = dataclasses.replace(
+        net, edge_weight_uv=net.edge_weight_vu, edge_weight_vu=net.edge_weight_uv
+    )
     wrong = point_distances(swapped, multi_source(swapped, fs, limit_m=1e9), fs, ps)[0]
     assert not np.allclose(wrong, d)
 
@@ -270,8 +331,15 @@ def test_chunked_sampling_gives_the_same_weights(tmp_path, monkeypatch):
     import lifecircle.sources.elevation as elevation
 
     net0 = _random_network(np.random.default_rng(5))
-    dem = write_dem(tmp_path / "h.tif", lambda x, y: 30 * np.sin((x - X0) / 60) + 0.05 * y,
-                    x0=X0 - 200, y0=Y0 + 1100, nx_=130, ny=130, res=10)
+    dem = write_dem(
+        tmp_path / "h.tif",
+        lambda x, y: 30 * np.sin((x - X0) / 60) + 0.05 * y,
+        x0=X0 - 200,
+        y0=Y0 + 1100,
+        nx_=130,
+        ny=130,
+        res=10,
+    )
     whole = elevation.slope_weights(net0, dem)
     monkeypatch.setattr(elevation, "_CHUNK_POINTS", 97)
     chunked = elevation.slope_weights(net0, dem)
@@ -285,8 +353,9 @@ def test_chunked_sampling_gives_the_same_weights(tmp_path, monkeypatch):
 
 
 def test_dem_without_overlap_names_both_extents(tmp_path):
-    dem = write_dem(tmp_path / "far.tif", lambda x, y: x * 0, x0=X0 + 50_000, y0=Y0 + 100,
-                    nx_=10, ny=10, res=10)
+    dem = write_dem(
+        tmp_path / "far.tif", lambda x, y: x * 0, x0=X0 + 50_000, y0=Y0 + 100, nx_=10, ny=10, res=10
+    )
     with pytest.raises(InputFileError) as exc:
         apply_dem(_ramp_net(), dem)
     msg = str(exc.value)
@@ -295,17 +364,32 @@ def test_dem_without_overlap_names_both_extents(tmp_path):
 
 
 def test_dem_nodata_everywhere(tmp_path):
-    dem = write_dem(tmp_path / "nd.tif", lambda x, y: x * 0 - 9999, x0=X0 - 100, y0=Y0 + 100,
-                    nx_=120, ny=20, res=10, nodata=-9999)
+    dem = write_dem(
+        tmp_path / "nd.tif",
+        lambda x, y: x * 0 - 9999,
+        x0=X0 - 100,
+        y0=Y0 + 100,
+        nx_=120,
+        ny=20,
+        res=10,
+        nodata=-9999,
+    )
     with pytest.raises(InputFileError, match="every DEM pixel under the network is nodata"):
         apply_dem(_ramp_net(), dem)
 
 
 def test_dem_partly_nodata_counts_flat(tmp_path):
     # nodata on the eastern half: those pieces count as flat, the western half is a 10 % ramp
-    dem = write_dem(tmp_path / "half.tif",
-                    lambda x, y: np.where(x - X0 < 500, 0.1 * (x - X0), -9999),
-                    x0=X0 - 100, y0=Y0 + 100, nx_=120, ny=20, res=10, nodata=-9999)
+    dem = write_dem(
+        tmp_path / "half.tif",
+        lambda x, y: np.where(x - X0 < 500, 0.1 * (x - X0), -9999),
+        x0=X0 - 100,
+        y0=Y0 + 100,
+        nx_=120,
+        ny=20,
+        res=10,
+        nodata=-9999,
+    )
     net = apply_dem(_ramp_net(), dem)
     w = float(net.edge_weight_uv[0])
     assert 1000 < w < 1000 / UP10
@@ -319,10 +403,23 @@ def test_corrupt_dem_cli_one_line(grid_case):
 
     bad = grid_case.folder / "dem.tif"
     bad.write_bytes(b"II*\x00" + bytes(range(256)))
-    res = CliRunner().invoke(cli, ["run", "--osm", str(grid_case.graphml), "--facilities",
-                                   str(grid_case.facilities), "--blocks", str(grid_case.blocks),
-                                   "--dem", str(bad), "--out", str(grid_case.folder / "o"),
-                                   "-q"])
+    res = CliRunner().invoke(
+        cli,
+        [
+            "run",
+            "--osm",
+            str(grid_case.graphml),
+            "--facilities",
+            str(grid_case.facilities),
+            "--blocks",
+            str(grid_case.blocks),
+            "--dem",
+            str(bad),
+            "--out",
+            str(grid_case.folder / "o"),
+            "-q",
+        ],
+    )
     assert res.exit_code == 2
     assert res.output.count("\n") == 1
     assert res.output.startswith(f"lifecircle: error: {bad}: cannot be read as a raster")
@@ -340,10 +437,29 @@ def test_cli_with_dem_and_population(grid_case):
     dem = grid_dem(grid_case.folder, lambda x, y: -0.1 * (y - Y0))
     pop = _grid_raster(grid_case.folder)
     out = grid_case.folder / "cli_out"
-    res = CliRunner().invoke(cli, [
-        "run", "--osm", str(grid_case.graphml), "--facilities", str(grid_case.facilities),
-        "--blocks", str(grid_case.blocks), "--dem", str(dem), "--population", str(pop),
-        "--speed-kmh", "4.8", "--category", "retail", "--out", str(out), "-q"])
+    res = CliRunner().invoke(
+        cli,
+        [
+            "run",
+            "--osm",
+            str(grid_case.graphml),
+            "--facilities",
+            str(grid_case.facilities),
+            "--blocks",
+            str(grid_case.blocks),
+            "--dem",
+            str(dem),
+            "--population",
+            str(pop),
+            "--speed-kmh",
+            "4.8",
+            "--category",
+            "retail",
+            "--out",
+            str(out),
+            "-q",
+        ],
+    )
     assert res.exit_code == 0, res.output
     assert_contract(out, ["retail"])
     gpkg = out / "lifecircle.gpkg"

@@ -37,12 +37,18 @@ def _retail_times(grid_case, blocks: gpd.GeoDataFrame, gates: gpd.GeoDataFrame |
     fac = read_facilities(grid_case.facilities, full).to_crs(net.crs).reset_index(drop=True)
     fsnap = snap_points(net, fac.geometry.x.to_numpy(), fac.geometry.y.to_numpy(), max_snap_m=300)
     fac = fac.assign(
-        snap_edge_id=fsnap.edge, snap_along_m=fsnap.along_m, snap_dist_m=fsnap.dist_m,
+        snap_edge_id=fsnap.edge,
+        snap_along_m=fsnap.along_m,
+        snap_dist_m=fsnap.dist_m,
         snap_status=fsnap.status,
     )
     aps = blocks_mod.access_points(blocks, gates)
-    asnap = snap_points(net, aps.geometry.x.to_numpy(), aps.geometry.y.to_numpy(),
-                        max_snap_m=300 + blocks_mod.distance_to_boundary(aps, blocks))
+    asnap = snap_points(
+        net,
+        aps.geometry.x.to_numpy(),
+        aps.geometry.y.to_numpy(),
+        max_snap_m=300 + blocks_mod.distance_to_boundary(aps, blocks),
+    )
     access = compute_access(net, fac, asnap, prof)
     verdict = block_verdict(blocks, aps["block_id"].to_numpy(), access, prof)
     return aps, access["retail"], verdict.set_index("block_id")
@@ -53,7 +59,8 @@ def compound() -> gpd.GeoDataFrame:
     # a walled compound in the grid cell x 100..200, y 100..200; its wall runs 5 m inside the
     # streets. Shop1 is at (150, 20): on the street y = 0 at along 50, leg 20.
     return gpd.GeoDataFrame(
-        {"block_id": ["W"]}, geometry=[shapely.box(X0 + 105, Y0 + 105, X0 + 195, Y0 + 195)],
+        {"block_id": ["W"]},
+        geometry=[shapely.box(X0 + 105, Y0 + 105, X0 + 195, Y0 + 195)],
         crs=CRS,
     )
 
@@ -91,8 +98,7 @@ def test_block_time_is_the_minimum_over_its_gates(grid_case, compound):
 def test_far_gates_and_other_blocks_keep_their_centre(grid_case, compound):
     other = gpd.GeoDataFrame(
         {"block_id": ["W", "O"]},
-        geometry=[compound.geometry.iloc[0],
-                  shapely.box(X0 + 205, Y0 + 105, X0 + 295, Y0 + 195)],
+        geometry=[compound.geometry.iloc[0], shapely.box(X0 + 205, Y0 + 105, X0 + 295, Y0 + 195)],
         crs=CRS,
     )
     # a gate 45 m inside W (farther than the 10 m tolerance from its wall) and one on the

@@ -344,8 +344,9 @@ def test_households_column_of_user_blocks(grid_case, tmp_path):
     blocks["households"] = [40, 80, 120, 20]
     path = tmp_path / "blocks_hh.gpkg"
     blocks.to_file(path)
-    res = run(grid_case.graphml, facilities=grid_case.facilities, blocks=path,
-              categories=["retail"])
+    res = run(
+        grid_case.graphml, facilities=grid_case.facilities, blocks=path, categories=["retail"]
+    )
     b = res.blocks.set_index("block_id")
     assert b["households"].tolist() == [40.0, 80.0, 120.0, 20.0]
     assert set(b["households_method"]) == {"column"}
@@ -370,8 +371,20 @@ def test_cli_bad_population_raster_one_line(grid_case, content, needle):
     out = grid_case.folder / "out"
     res = CliRunner().invoke(
         cli,
-        ["run", "--osm", str(grid_case.graphml), "--facilities", str(grid_case.facilities),
-         "--blocks", str(grid_case.blocks), "--population", str(path), "--out", str(out), "-q"],
+        [
+            "run",
+            "--osm",
+            str(grid_case.graphml),
+            "--facilities",
+            str(grid_case.facilities),
+            "--blocks",
+            str(grid_case.blocks),
+            "--population",
+            str(path),
+            "--out",
+            str(out),
+            "-q",
+        ],
     )
     assert res.exit_code == 2, res.output
     lines = [line for line in res.output.strip().splitlines() if line]
@@ -390,8 +403,12 @@ from hypothesis import HealthCheck, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
 
-@settings(max_examples=12, deadline=None, derandomize=True,
-          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=12,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
 @given(
     h=st.integers(1, 9),
     w=st.integers(1, 9),
@@ -405,8 +422,9 @@ def test_property_mass_conserved_on_tilings(tmp_path, h, w, n_cells, seed, raste
     if raster_in_4326:
         tf = from_origin(116.3, 39.99, 1e-3, 1e-3)
         path = write_raster(tmp_path / f"p{seed}.tif", data, crs="EPSG:4326", transform=tf)
-        outline = gpd.GeoSeries([shapely.box(116.3, 39.99 - h * 1e-3, 116.3 + w * 1e-3, 39.99)],
-                                crs=4326).to_crs(UTM)
+        outline = gpd.GeoSeries(
+            [shapely.box(116.3, 39.99 - h * 1e-3, 116.3 + w * 1e-3, 39.99)], crs=4326
+        ).to_crs(UTM)
     else:
         path = write_raster(tmp_path / f"p{seed}.tif", data)
         outline = gpd.GeoSeries([shapely.box(X0, Y0 - 100 * h, X0 + 100 * w, Y0)], crs=UTM)

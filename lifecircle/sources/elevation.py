@@ -129,9 +129,7 @@ def _read_dem(path: Path, x: np.ndarray, y: np.ndarray, crs: Any, band: int) -> 
         if src.crs.is_geographic:
             lat = float(np.clip(np.mean(py), -89.0, 89.0))
             step *= 111_320.0 * np.cos(np.radians(lat))
-        return _DemWindow(
-            grid, r0, c0, inv, src.height, src.width, to_dem, float(max(step, 1.0))
-        )
+        return _DemWindow(grid, r0, c0, inv, src.height, src.width, to_dem, float(max(step, 1.0)))
 
 
 def sample_dem(
@@ -177,8 +175,9 @@ def slope_weights(
     max_slope = 0.0
     missing_edges = np.zeros(n_edges, dtype=bool)
     # chunks of segments with about _CHUNK_POINTS sample points each
-    bounds = np.searchsorted(np.cumsum(pieces_all + 1), np.arange(0, (pieces_all + 1).sum(),
-                                                                   _CHUNK_POINTS))
+    bounds = np.searchsorted(
+        np.cumsum(pieces_all + 1), np.arange(0, (pieces_all + 1).sum(), _CHUNK_POINTS)
+    )
     for lo, hi in zip(bounds, [*bounds[1:], seg_all.shape[0]], strict=True):
         if hi <= lo:
             continue

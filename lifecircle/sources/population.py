@@ -113,9 +113,7 @@ def population_from_raster(
         valid = ~(shapely.is_empty(geoms) | shapely.is_missing(geoms))
         raster_box = shapely.box(*src.bounds)
         total_bounds = shapely.total_bounds(geoms[valid]) if valid.any() else None
-        if total_bounds is None or not shapely.intersects(
-            raster_box, shapely.box(*total_bounds)
-        ):
+        if total_bounds is None or not shapely.intersects(raster_box, shapely.box(*total_bounds)):
             raise InputFileError(
                 path,
                 f"the raster does not overlap the blocks: raster extent {extent_text(src.bounds)}, "
