@@ -57,6 +57,11 @@ def write_dem(
     return path
 
 
+def ramp_dem(path: Path, func, *, nodata: float | None = None) -> Path:
+    """10 m DEM around the straight 1000 m edge of :func:`_ramp_net` (x -100..1100)."""
+    return write_dem(path, func, x0=X0 - 100, y0=Y0 + 100, nx_=120, ny=20, res=10, nodata=nodata)
+
+
 def grid_dem(folder: Path, func, name: str = "dem.tif") -> Path:
     """10 m DEM over the grid fixture (x -500..1600, y -500..1500 around X0, Y0)."""
     return write_dem(folder / name, func, x0=X0 - 500, y0=Y0 + 1500, nx_=210, ny=200, res=10)
@@ -118,15 +123,7 @@ def _metres(net, src_xy, dst_xy):
 
 def test_straight_ramp_uphill_and_downhill_by_hand(tmp_path):
     # 10 % ramp rising eastwards: z = 0.1 * (x - X0)
-    dem = write_dem(
-        tmp_path / "ramp.tif",
-        lambda x, y: 0.1 * (x - X0),
-        x0=X0 - 100,
-        y0=Y0 + 100,
-        nx_=120,
-        ny=20,
-        res=10,
-    )
+    dem = ramp_dem(tmp_path / "ramp.tif", lambda x, y: 0.1 * (x - X0))
     net = apply_dem(_ramp_net(), dem)
     assert net.directed
     edges = net.edges_gdf()
@@ -364,30 +361,16 @@ def test_dem_without_overlap_names_both_extents(tmp_path):
 
 
 def test_dem_nodata_everywhere(tmp_path):
-    dem = write_dem(
-        tmp_path / "nd.tif",
-        lambda x, y: x * 0 - 9999,
-        x0=X0 - 100,
-        y0=Y0 + 100,
-        nx_=120,
-        ny=20,
-        res=10,
-        nodata=-9999,
-    )
+    dem = ramp_dem(tmp_path / "nd.tif", lambda x, y: x * 0 - 9999, nodata=-9999)
     with pytest.raises(InputFileError, match="every DEM pixel under the network is nodata"):
         apply_dem(_ramp_net(), dem)
 
 
 def test_dem_partly_nodata_counts_flat(tmp_path):
     # nodata on the eastern half: those pieces count as flat, the western half is a 10 % ramp
-    dem = write_dem(
+    dem = ramp_dem(
         tmp_path / "half.tif",
         lambda x, y: np.where(x - X0 < 500, 0.1 * (x - X0), -9999),
-        x0=X0 - 100,
-        y0=Y0 + 100,
-        nx_=120,
-        ny=20,
-        res=10,
         nodata=-9999,
     )
     net = apply_dem(_ramp_net(), dem)
@@ -397,29 +380,11 @@ def test_dem_partly_nodata_counts_flat(tmp_path):
 
 
 def test_corrupt_dem_cli_one_line(grid_case):
-    from click.testing import CliRunner
-
-    from lifecircle.cli import cli
+    from tests.test_population import run_grid_cli
 
     bad = grid_case.folder / "dem.tif"
     bad.write_bytes(b"II*\x00" + bytes(range(256)))
-    res = CliRunner().invoke(
-        cli,
-        [
-            "run",
-            "--osm",
-            str(grid_case.graphml),
-            "--facilities",
-            str(grid_case.facilities),
-            "--blocks",
-            str(grid_case.blocks),
-            "--dem",
-            str(bad),
-            "--out",
-            str(grid_case.folder / "o"),
-            "-q",
-        ],
-    )
+    res = run_grid_cli(grid_case, "--dem", str(bad), "--out", str(grid_case.folder / "o"))
     assert res.exit_code == 2
     assert res.output.count("\n") == 1
     assert res.output.startswith(f"lifecircle: error: {bad}: cannot be read as a raster")
@@ -427,39 +392,16 @@ def test_corrupt_dem_cli_one_line(grid_case):
 
 def test_cli_with_dem_and_population(grid_case):
     import geopandas as gpd
-    from click.testing import CliRunner
 
-    from lifecircle.cli import cli
     from lifecircle.outputs.geopackage import read_metadata
     from tests.test_cli import assert_contract
-    from tests.test_population import _grid_raster
+    from tests.test_population import _grid_raster, run_grid_cli
 
     dem = grid_dem(grid_case.folder, lambda x, y: -0.1 * (y - Y0))
     pop = _grid_raster(grid_case.folder)
     out = grid_case.folder / "cli_out"
-    res = CliRunner().invoke(
-        cli,
-        [
-            "run",
-            "--osm",
-            str(grid_case.graphml),
-            "--facilities",
-            str(grid_case.facilities),
-            "--blocks",
-            str(grid_case.blocks),
-            "--dem",
-            str(dem),
-            "--population",
-            str(pop),
-            "--speed-kmh",
-            "4.8",
-            "--category",
-            "retail",
-            "--out",
-            str(out),
-            "-q",
-        ],
-    )
+    options = ["--dem", str(dem), "--population", str(pop), "--speed-kmh", "4.8"]
+    res = run_grid_cli(grid_case, *options, "--category", "retail", "--out", str(out))
     assert res.exit_code == 0, res.output
     assert_contract(out, ["retail"])
     gpkg = out / "lifecircle.gpkg"

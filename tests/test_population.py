@@ -298,6 +298,17 @@ def test_households_from_size_and_column():
 # the pipeline and the CLI
 
 
+def run_grid_cli(grid_case, *options: str):
+    """``lifecircle run -q`` on the grid fixture with further options."""
+    from click.testing import CliRunner
+
+    from lifecircle.cli import cli
+
+    args = ["run", "--osm", str(grid_case.graphml), "--facilities", str(grid_case.facilities)]
+    args += ["--blocks", str(grid_case.blocks), "-q", *options]
+    return CliRunner().invoke(cli, args)
+
+
 def _grid_raster(folder: Path) -> Path:
     """8 people per 10 m pixel over the grid's blocks: B1..B3 are 20 m squares → 32 each."""
     from tests.helpers import X0 as GX0
@@ -358,10 +369,6 @@ def test_households_column_of_user_blocks(grid_case, tmp_path):
     [(b"II*\x00garbage" * 10, "cannot be read as a raster"), (None, "no CRS")],
 )
 def test_cli_bad_population_raster_one_line(grid_case, content, needle):
-    from click.testing import CliRunner
-
-    from lifecircle.cli import cli
-
     path = grid_case.folder / "bad.tif"
     if content is None:
         write_raster(path, np.ones((2, 2)), crs=None)
@@ -369,23 +376,7 @@ def test_cli_bad_population_raster_one_line(grid_case, content, needle):
         path.write_bytes(content)
     before = path.read_bytes()
     out = grid_case.folder / "out"
-    res = CliRunner().invoke(
-        cli,
-        [
-            "run",
-            "--osm",
-            str(grid_case.graphml),
-            "--facilities",
-            str(grid_case.facilities),
-            "--blocks",
-            str(grid_case.blocks),
-            "--population",
-            str(path),
-            "--out",
-            str(out),
-            "-q",
-        ],
-    )
+    res = run_grid_cli(grid_case, "--population", str(path), "--out", str(out))
     assert res.exit_code == 2, res.output
     lines = [line for line in res.output.strip().splitlines() if line]
     assert len(lines) == 1 and lines[0].startswith("lifecircle: error: ")
