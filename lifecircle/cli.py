@@ -153,6 +153,18 @@ def common_inputs(f: Callable[..., Any]) -> Callable[..., Any]:
             "--blocks-crs", default=None, help="CRS of the block file when it declares none."
         ),
         click.option(
+            "--population",
+            type=click.Path(path_type=Path),
+            default=None,
+            help="Population GeoTIFF (people per pixel): exact zonal sums per block.",
+        ),
+        click.option(
+            "--dem",
+            type=click.Path(path_type=Path),
+            default=None,
+            help="Elevation GeoTIFF (metres): slope per walking direction (Tobler).",
+        ),
+        click.option(
             "--speed-kmh",
             type=float,
             default=None,

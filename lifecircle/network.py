@@ -90,6 +90,10 @@ class WalkNetwork:
     edge_highway: np.ndarray | None = None
     edge_name: np.ndarray | None = None
     stats: dict[str, Any] = field(default_factory=dict)
+    #: per-direction weights in equivalent flat metres (slope; see
+    #: :func:`lifecircle.sources.elevation.apply_dem`); ``None`` on a flat, symmetric network
+    edge_weight_uv: np.ndarray | None = None
+    edge_weight_vu: np.ndarray | None = None
 
     # -- sizes ------------------------------------------------------------------------------
     @property
@@ -107,12 +111,19 @@ class WalkNetwork:
         )
 
     # -- graph arrays -------------------------------------------------------------------------
+    @property
+    def directed(self) -> bool:
+        """Whether the two directions of an edge weigh differently (slope from a DEM)."""
+        return self.edge_weight_uv is not None
+
     @cached_property
     def csr(self) -> sp.csr_matrix:
-        """Symmetric adjacency in metres; parallel edges collapse to the shortest.
+        """Adjacency in metres; parallel edges collapse to the shortest.
 
-        Self-loops are left out (they never shorten a path). Explicit zeros are kept: a
-        zero-length edge is a real connection.
+        Symmetric on a flat network; with per-direction weights (slope), arc u -> v weighs
+        ``edge_weight_uv`` and v -> u ``edge_weight_vu`` (equivalent flat metres). Self-loops
+        are left out (they never shorten a path). Explicit zeros are kept: a zero-length edge
+        is a real connection.
         """
         keep = self.edge_u != self.edge_v
         u = self.edge_u[keep]
@@ -120,7 +131,10 @@ class WalkNetwork:
         w = self.edge_length_m[keep]
         src = np.concatenate([u, v])
         dst = np.concatenate([v, u])
-        wt = np.concatenate([w, w])
+        if self.edge_weight_uv is not None and self.edge_weight_vu is not None:
+            wt = np.concatenate([self.edge_weight_uv[keep], self.edge_weight_vu[keep]])
+        else:
+            wt = np.concatenate([w, w])
         # sort by (src, dst, weight) and keep the first of each (src, dst): the shortest
         order = np.lexsort((wt, dst, src))
         src, dst, wt = src[order], dst[order], wt[order]
@@ -135,6 +149,18 @@ class WalkNetwork:
             (wt.astype(np.float64), dst.astype(index_dtype), indptr.astype(index_dtype)),
             shape=(n, n),
         )
+
+    @cached_property
+    def search_csr(self) -> sp.csr_matrix:
+        """The graph searches *from facilities* run on: ``csr`` with every arc reversed.
+
+        Residents walk to facilities, so the distance of node x to a facility f is the path
+        x -> f; a search from f finds it on the reversed arcs. On a flat network that is
+        ``csr`` itself (the same object).
+        """
+        if not self.directed:
+            return self.csr
+        return self.csr.transpose().tocsr()
 
     @cached_property
     def geometries(self) -> np.ndarray:
@@ -172,6 +198,15 @@ class WalkNetwork:
             data["highway"] = self.edge_highway
         if self.edge_name is not None:
             data["name"] = self.edge_name
+        if self.edge_weight_uv is not None and self.edge_weight_vu is not None:
+            # walking u -> v costs length_m / slope_factor_uv equivalent flat metres
+            with np.errstate(divide="ignore", invalid="ignore"):
+                data["slope_factor_uv"] = np.where(
+                    self.edge_weight_uv > 0, self.edge_length_m / self.edge_weight_uv, 1.0
+                )
+                data["slope_factor_vu"] = np.where(
+                    self.edge_weight_vu > 0, self.edge_length_m / self.edge_weight_vu, 1.0
+                )
         return gpd.GeoDataFrame(data, geometry=self.geometries, crs=self.crs)
 
     def nodes_gdf(self) -> gpd.GeoDataFrame:

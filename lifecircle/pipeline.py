@@ -36,6 +36,7 @@ from .outputs._atomic import StagedOutput, file_sha256
 from .profiles import Profile, load_profile
 from .snapping import Snap, snap_points
 from .sources import blocks as blocks_mod
+from .sources.elevation import apply_dem
 from .sources.facilities import (
     FACILITY_COLUMNS,
     check_not_swapped,
@@ -44,6 +45,7 @@ from .sources.facilities import (
 )
 from .sources.facilities import read_facilities as _read_facilities
 from .sources.osm import OSMData, read_osm
+from .sources.population import households, population_from_raster
 from .sources.tables import read_polygons
 
 __all__ = ["DEFAULT_OSM", "Result", "load_network", "run"]
@@ -183,6 +185,8 @@ def run(
     minutes: float | None = None,
     categories: list[str] | None = None,
     max_snap_m: float | None = None,
+    population: str | Path | None = None,
+    dem: str | Path | None = None,
     out: str | Path | None = None,
     overwrite: bool = False,
     lang: str = "en",
@@ -218,6 +222,12 @@ def run(
         Evaluate only these profile categories.
     max_snap_m
         Points farther than this from any walkable edge are unreachable.
+    population
+        A population GeoTIFF (people per pixel); its exact zonal sums replace every other
+        population source (``pop_method = "raster"``).
+    dem
+        A DEM GeoTIFF (metres): slope slows or speeds walking per direction by Tobler's
+        hiking function; times become equivalent flat metres / speed.
     out
         Output folder; written atomically, ``overwrite`` to replace an existing one.
     lang
@@ -238,12 +248,14 @@ def run(
         from ._errors import ConfigError
 
         raise ConfigError(f"max_snap_m must be positive, got {max_snap_m!r}")
-    inputs = [p for p in (osm, facilities, blocks) if p is not None]
+    inputs = [p for p in (osm, facilities, blocks, population, dem) if p is not None]
     staged = StagedOutput(out, overwrite=overwrite, inputs=inputs) if out is not None else None
     timer = _Timer(progress)
 
     with timer.step("network", "Loading the street network"):
         net, data = load_network(osm, place=place)
+        if dem is not None:
+            net = apply_dem(net, dem)
     osm_path = Path(osm) if osm is not None else (None if place else default_osm())
 
     with timer.step("facilities", "Finding facilities"):
@@ -298,14 +310,25 @@ def run(
             raise InputError(
                 "no residential blocks found; pass --blocks FILE with residential polygons"
             )
-        if "population" in blk.columns:
+        if population is not None:
+            pop_raster = population_from_raster(blk, population)
+            blk["population"] = pop_raster.to_numpy()
+            blk["pop_method"] = "raster"
+            block_stats["population_raster"] = pop_raster.attrs["raster_stats"]
+        elif "population" in blk.columns:
             blk["pop_method"] = "column"
         else:
             pop, method = blocks_mod.estimate_population(blk, buildings, prof.population)
             blk["population"] = pop
             blk["pop_method"] = method
+        blk["households"], blk["households_method"] = households(
+            blk, household_size=prof.population.household_size
+        )
         blk["area_m2"] = blk.area
-        aps = blocks_mod.access_points(blk)
+        aps = blocks_mod.access_points(blk, blocks_mod.gates_from_osm(data, net.crs))
+        gate_aps = aps[aps["ap_kind"] == "gate"]
+        block_stats["gate_access_points"] = len(gate_aps)
+        block_stats["gated_blocks"] = int(gate_aps["block_id"].nunique())
         ax, ay = _project_points(aps, net)
         # the guard against faraway streets starts at the block's edge: walking from a large
         # block's interior to its own boundary is part of the trip, not a snapping error
@@ -334,6 +357,8 @@ def run(
         facilities,
         facilities_crs,
         blocks,
+        population,
+        dem,
         snap_limit,
         lang,
         timer.timings,
@@ -389,6 +414,8 @@ def _metadata(
     facilities: Any,
     facilities_crs: str | None,
     blocks: Any,
+    population: Any,
+    dem: Any,
     snap_limit: float,
     lang: str,
     timings: dict[str, float],
@@ -397,7 +424,13 @@ def _metadata(
     asnap: Snap,
 ) -> dict[str, Any]:
     inputs: dict[str, Any] = {}
-    for key, p in (("osm", osm_path), ("facilities", facilities), ("blocks", blocks)):
+    for key, p in (
+        ("osm", osm_path),
+        ("facilities", facilities),
+        ("blocks", blocks),
+        ("population", population),
+        ("dem", dem),
+    ):
         if p is not None:
             inputs[key] = {"path": str(p), "sha256": file_sha256(p)}
     if place is not None:
@@ -423,6 +456,7 @@ def _metadata(
         "thresholds_min": {c: prof.threshold_of(c) for c in prof.categories},
         "horizon_min": prof.horizon_min,
         "max_snap_m": snap_limit,
+        "slope": net.stats.get("slope", False),
         "crs": net.crs.to_string(),
         "lang": lang,
         "inputs": inputs,
@@ -430,7 +464,7 @@ def _metadata(
             "nodes": net.n_nodes,
             "edges": net.n_edges,
             "length_km": round(float(net.edge_length_m.sum()) / 1000, 3),
-            **{k: v for k, v in net.stats.items() if k != "highway_seen"},
+            **{k: v for k, v in net.stats.items() if k not in ("highway_seen", "slope")},
         },
         "facilities": {
             "total": len(fac),

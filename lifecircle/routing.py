@@ -36,11 +36,27 @@ class NodeDistances:
     limit_m: float
 
 
+def _direction_ratios(net: WalkNetwork, e: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    """Equivalent metres per metre walked along edges ``e``, u -> v and v -> u (slope only).
+
+    ``None`` on a flat network, where every position along an edge costs its metres.
+    """
+    if net.edge_weight_uv is None or net.edge_weight_vu is None:
+        return None
+    length = net.edge_length_m[e]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        r_uv = np.where(length > 0, net.edge_weight_uv[e] / length, 1.0)
+        r_vu = np.where(length > 0, net.edge_weight_vu[e] / length, 1.0)
+    return r_uv, r_vu
+
+
 def seed_arcs(net: WalkNetwork, snap: Snap) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Arcs from snapped points to the ends of their edges: (point index, node, metres).
 
     A point at ``along`` on edge (u, v) of length L with leg ``s`` reaches u after
     ``s + along`` and v after ``s + L - along``; a self-loop gives one arc at the shorter.
+    The points are facilities that residents walk *to*: on a sloped network the part of
+    the edge from u to the point weighs as the edge does u -> v (and from v, v -> u).
     """
     ok = np.flatnonzero(snap.ok)
     e = snap.edge[ok]
@@ -49,8 +65,13 @@ def seed_arcs(net: WalkNetwork, snap: Snap) -> tuple[np.ndarray, np.ndarray, np.
     length = net.edge_length_m[e]
     a = snap.along_m[ok]
     s = snap.dist_m[ok]
-    to_u = s + a
-    to_v = s + (length - a)
+    ratios = _direction_ratios(net, e)
+    if ratios is None:
+        to_u = s + a
+        to_v = s + (length - a)
+    else:
+        to_u = s + a * ratios[0]
+        to_v = s + (length - a) * ratios[1]
     loop = u == v
     to_u = np.where(loop, np.minimum(to_u, to_v), to_u)
     point = np.concatenate([ok, ok[~loop]])
@@ -107,8 +128,10 @@ class _SeedBuffer:
 
 def _seed_buffer(net: WalkNetwork) -> _SeedBuffer:
     buf = net.__dict__.get("_seed_buffer")
-    if buf is None or buf.base is not net.csr:
-        buf = _SeedBuffer(net.csr)
+    # facilities are the sources; on a sloped (directed) network the search runs on the
+    # reversed arcs, because residents walk to them
+    if buf is None or buf.base is not net.search_csr:
+        buf = _SeedBuffer(net.search_csr)
         net.__dict__["_seed_buffer"] = buf
     return buf
 
@@ -175,8 +198,14 @@ def point_distances(
         v = net.edge_v[e]
         a = points.along_m[ok]
         s = points.dist_m[ok]
-        via_u = nodes.dist_m[u] + a
-        via_v = nodes.dist_m[v] + (net.edge_length_m[e] - a)
+        ratios = _direction_ratios(net, e)
+        if ratios is None:
+            via_u = nodes.dist_m[u] + a
+            via_v = nodes.dist_m[v] + (net.edge_length_m[e] - a)
+        else:
+            # the resident walks from its position to u against the edge's direction
+            via_u = nodes.dist_m[u] + a * ratios[1]
+            via_v = nodes.dist_m[v] + (net.edge_length_m[e] - a) * ratios[0]
         use_v = via_v < via_u
         best = np.where(use_v, via_v, via_u) + s
         src = np.where(use_v, nodes.source[v], nodes.source[u])
@@ -197,7 +226,11 @@ def point_distances(
                 p_rel = np.repeat(has, reps)
                 offs = np.arange(reps.sum()) - np.repeat(np.cumsum(reps) - reps, reps)
                 f = s_ok[np.repeat(lo[has], reps) + offs]
-                direct = s[p_rel] + sources.dist_m[f] + np.abs(a[p_rel] - sources.along_m[f])
+                gap = sources.along_m[f] - a[p_rel]
+                if ratios is not None:
+                    # towards v (gap > 0) the edge weighs u -> v, towards u v -> u
+                    gap = np.where(gap > 0, gap * ratios[0][p_rel], -gap * ratios[1][p_rel])
+                direct = s[p_rel] + sources.dist_m[f] + np.abs(gap)
                 p_idx = ok[p_rel]
                 # lowest distance per point (ties: lowest source index)
                 order = np.lexsort((f, direct, p_idx))

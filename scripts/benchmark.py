@@ -306,6 +306,8 @@ SECTIONS: dict[str, Callable[[argparse.Namespace], None] | str] = {
     "siting": "bench_siting:section_siting",
     # further sections: "module:function" in scripts/, imported on demand
     "standards": "bench_standards:section",
+    "population": "bench_pop:section_population",
+    "slope": "bench_pop:section_slope",
 }
 
 
