@@ -234,7 +234,8 @@ def catchment_floor_area(
         return total
     fsnap = _facility_snap(facilities)
     area = facilities["floor_area_m2"].to_numpy(dtype=np.float64)
-    search = BoundedSearch.from_csr(net.csr)
+    # searches from facilities run on the reversed arcs when slope makes the graph directed
+    search = BoundedSearch.from_csr(net.search_csr)
     point, node, dist = seed_arcs(net, fsnap)
     scratch = np.full(net.n_nodes, np.inf)
     no_source = np.zeros(net.n_nodes, dtype=np.int64)

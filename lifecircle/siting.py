@@ -358,7 +358,7 @@ def coverage_matrix(
     batch
         Sites searched per kernel call (bounds the memory of the intermediate pairs).
     search
-        A prepared :class:`BoundedSearch` over ``net.csr`` to reuse.
+        A prepared :class:`BoundedSearch` over ``net.search_csr`` to reuse.
 
     Returns
     -------
@@ -368,7 +368,14 @@ def coverage_matrix(
     point_block = np.asarray(point_block, dtype=np.int64)
     if point_block.shape[0] != len(points):
         raise ValueError("point_block needs one block index per access point")
-    search = search if search is not None else BoundedSearch.from_csr(net.csr)
+    if net.directed:
+        # the access-point offsets and same-edge walks below are flat; a sloped network
+        # needs them per direction, which siting does not do yet
+        raise ConfigError(
+            "siting on a sloped network (--dem) is not supported yet; run lifecircle site "
+            "without --dem"
+        )
+    search = search if search is not None else BoundedSearch.from_csr(net.search_csr)
     node_ptr, inc_point, inc_off = _point_incidence(net, points)
     # sites and points on the same edge: the direct walk along it
     p_ok = np.flatnonzero(points.ok)
