@@ -323,7 +323,8 @@ def _bands(_ctx: click.Context, _param: click.Parameter, value: str | None) -> A
     try:
         return tuple(float(v) for v in value.split(",") if v.strip())
     except ValueError:
-        raise click.BadParameter(f"{value!r}: give minutes separated by commas, e.g. 5,10,15")
+        raise click.BadParameter(
+            f"{value!r}: give minutes separated by commas, e.g. 5,10,15") from None
 
 
 def isochrone_options(f: Callable[..., Any]) -> Callable[..., Any]:

@@ -23,6 +23,7 @@ polygons of all facilities and bands are then built in one vectorised pass.
 
 from __future__ import annotations
 
+import itertools
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -111,7 +112,7 @@ def _node_edges(net: WalkNetwork) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """
     cached = net.__dict__.get("_node_edges")
     if cached is not None:
-        return cached  # type: ignore[no-any-return]
+        return cached
     e = np.arange(net.n_edges, dtype=np.int64)
     node = np.concatenate([net.edge_u, net.edge_v]).astype(np.int64)
     edge = np.concatenate([e, e])
@@ -128,7 +129,7 @@ def _node_edges(net: WalkNetwork) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 def _merge_kernel() -> Any:
     from numba import njit
 
-    @njit(cache=True, nogil=True)  # type: ignore[misc]
+    @njit(cache=True, nogil=True)
     def merge(group: np.ndarray, edge: np.ndarray, start: np.ndarray,
               end: np.ndarray) -> np.ndarray:  # pragma: no cover - compiled
         # rows sorted by (group, edge, start): mark the rows that begin a merged stretch and
@@ -151,7 +152,7 @@ def _merge_kernel() -> Any:
 def _stamp_kernel() -> Any:
     from numba import njit
 
-    @njit(cache=True, nogil=True)  # type: ignore[misc]
+    @njit(cache=True, nogil=True)
     def stamp(ax: np.ndarray, ay: np.ndarray, bx: np.ndarray, by: np.ndarray,
               band: np.ndarray, reach: float,
               label: np.ndarray) -> None:  # pragma: no cover - compiled
@@ -301,7 +302,7 @@ def _vertex_offsets(net: WalkNetwork) -> np.ndarray:
     """Projected distance of every edge vertex from its edge's start (cached on the network)."""
     cached = net.__dict__.get("_vertex_offsets")
     if cached is not None:
-        return cached  # type: ignore[no-any-return]
+        return cached
     xy = net.edge_coords
     seg = np.zeros(xy.shape[0])
     if xy.shape[0] > 1:
@@ -324,7 +325,7 @@ def _points_at(net: WalkNetwork, edge: np.ndarray, pos: np.ndarray) -> np.ndarra
     t = np.where(seg_len > 0, (pos - off[j]) / np.where(seg_len > 0, seg_len, 1.0), 0.0)
     t = np.clip(t, 0.0, 1.0)[:, None]
     xy = net.edge_coords
-    return xy[j] * (1.0 - t) + xy[j + 1] * t  # type: ignore[no-any-return]
+    return xy[j] * (1.0 - t) + xy[j + 1] * t
 
 
 def pieces_lines(net: WalkNetwork, pieces: Pieces) -> np.ndarray:
@@ -546,7 +547,8 @@ def _raster_bands(net: WalkNetwork, coords: np.ndarray, line: np.ndarray, group:
         for k in range(n_bands):
             lower = n_bands - k - 0.5
             upper = n_bands + 1.0 if cumulative else lower + 1.0
-            out[ent, k] = _contour_polygons(*gen.filled(lower, upper), origin, c)
+            filled: Any = gen.filled(lower, upper)  # OuterOffset: (points, offsets)
+            out[ent, k] = _contour_polygons(filled[0], filled[1], origin, c)
     return out
 
 
@@ -628,7 +630,7 @@ def check_bands(bands_min: Sequence[float]) -> tuple[float, ...]:
         raise ConfigError("give at least one isochrone band in minutes, e.g. 5,10,15")
     if not all(np.isfinite(b) and b > 0 for b in bands):
         raise ConfigError(f"isochrone bands must be positive minutes, got {list(bands)}")
-    if any(b2 <= b1 for b1, b2 in zip(bands, bands[1:], strict=False)):
+    if any(b2 <= b1 for b1, b2 in itertools.pairwise(bands)):
         raise ConfigError(
             f"isochrone bands must rise strictly, got {list(bands)}; e.g. 5,10,15")
     return bands
@@ -956,8 +958,8 @@ def run_isochrones(
         snap_all = snap_from_frame(net, facilities)
         cats = list(categories) if categories is not None else (
             [] if facility_ids is not None and not per_facility else list(speeds_kmh))
-        kw = dict(bands_min=bands, walk_in_m=w, method=method, cell_m=cell_m,
-                  cumulative=cumulative)
+        kw: dict[str, Any] = dict(bands_min=bands, walk_in_m=w, method=method,
+                                  cell_m=cell_m, cumulative=cumulative)
         cat_col = facilities["category"].astype(str).to_numpy()
         ids_all = facilities["facility_id"].astype(str).to_numpy()
         xy = (facilities.geometry.x.to_numpy(), facilities.geometry.y.to_numpy())
