@@ -379,6 +379,9 @@ def run_cmd(**options: Any) -> None:
               help="Walking speed for every category (default: the run's speeds).")
 @click.option("--cumulative", is_flag=True,
               help="Rows hold everything within each band (nested) instead of rings.")
+@click.option("--method", type=click.Choice(["raster", "vector"]), default="raster",
+              show_default=True,
+              help="Outlines on a 5 m grid (fast) or exact round buffers (slower).")
 @click.option("--out", type=click.Path(path_type=Path), required=True,
               help="Output .gpkg (layer 'isochrones') or .geojson (WGS 84).")
 @click.option("--overwrite", is_flag=True, help="Replace an existing output file.")

@@ -412,3 +412,40 @@ def test_isochrones_command_errors(nanjing_run, tmp_path: Path):
     res = run.invoke(cli, ["isochrones", str(nanjing_run.out), "--category", "retail",
                            "--out", str(tmp_path / "b.txt")])
     assert res.exit_code == 2 and ".gpkg" in res.output
+
+
+def test_run_options_on_the_grid(grid_case, tmp_path: Path):
+    """Per-facility bands, custom bands and walk-in width, and --no-isochrones."""
+    import geopandas as gpd
+    from click.testing import CliRunner
+
+    from lifecircle.cli import cli
+    from lifecircle.pipeline import run
+
+    res = run(grid_case.graphml, facilities=grid_case.facilities, blocks=grid_case.blocks,
+              categories=["retail"], isochrone_bands_min=(1.25, 2.5), walk_in_m=10.0,
+              speed_kmh=4.8, facility_isochrones=True, out=tmp_path / "a")
+    layer = gpd.read_file(tmp_path / "a" / "lifecircle.gpkg", layer="isochrones")
+    assert sorted(set(layer["facility_id"])) == ["all", "user/shop1"]
+    assert layer["walk_in_m"].eq(10.0).all()
+    shop = layer[layer["facility_id"] == "user/shop1"].sort_values("band_min")
+    union = layer[layer["facility_id"] == "all"].sort_values("band_min")
+    # one facility: its own bands are the category's
+    np.testing.assert_allclose(shop["area_m2"], union["area_m2"], rtol=1e-9)
+    # shop1 stands 20 m off edge (100,0)-(200,0) at along 50, so both ends are 70 m away.
+    # 100 m (1.25 min at 80 m/min): its whole edge and 30 m into each of the 4 edges at its
+    # ends = 220 m. 200 m: those 4 edges whole (their far ends at 170 m) and 30 m beyond:
+    # 6 edges from one side plus (100,100)-(200,100) from both = 500 + 240 = 740 m.
+    assert shop["street_m"].tolist() == pytest.approx([220.0, 740.0])
+    assert res.isochrones is not None and len(res.isochrones) == 4
+    off = run(grid_case.graphml, facilities=grid_case.facilities, blocks=grid_case.blocks,
+              categories=["retail"], isochrones=False, out=tmp_path / "b")
+    assert off.isochrones is not None and off.isochrones.empty
+    assert off.metadata["isochrones"]["enabled"] is False
+    cli_res = CliRunner().invoke(cli, [
+        "run", "--osm", str(grid_case.graphml), "--facilities", str(grid_case.facilities),
+        "--blocks", str(grid_case.blocks), "--category", "retail", "--bands", "1,2",
+        "--walk-in-m", "15", "--out", str(tmp_path / "c"), "-q"])
+    assert cli_res.exit_code == 0, cli_res.output
+    layer = gpd.read_file(tmp_path / "c" / "lifecircle.gpkg", layer="isochrones")
+    assert layer["band_min"].tolist() == [1.0, 2.0] and layer["walk_in_m"].eq(15.0).all()
