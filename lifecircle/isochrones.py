@@ -694,6 +694,17 @@ def _budgets(bands: tuple[float, ...], speed_kmh: float) -> np.ndarray:
     return np.asarray(bands) * (float(speed_kmh) * 1000.0 / 60.0)
 
 
+def _band_rows(dist_m: np.ndarray, budgets_m: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Rows (index into ``dist_m``, band) for every band that reaches each distance: a node
+    first reached within band k is in every band from k on."""
+    k = np.searchsorted(budgets_m, dist_m, side="left")
+    n_rep = budgets_m.shape[0] - k
+    rep = np.repeat(np.arange(dist_m.shape[0]), n_rep)
+    band = np.repeat(k, n_rep) + (np.arange(rep.shape[0]) - np.repeat(np.cumsum(n_rep) - n_rep,
+                                                                        n_rep))
+    return rep, band
+
+
 def category_isochrones(
     net: WalkNetwork,
     nodes: NodeDistances,
@@ -752,12 +763,7 @@ def category_isochrones(
     nb = len(bands)
     d = nodes.dist_m
     reached = np.flatnonzero(d <= budgets[-1])
-    k = np.searchsorted(budgets, d[reached], side="left")  # first band reaching each node
-    # a node reached within band k is in every band from k on
-    n_rep = nb - k
-    rep = np.repeat(np.arange(reached.shape[0]), n_rep)
-    band = np.repeat(k, n_rep) + (np.arange(rep.shape[0]) - np.repeat(np.cumsum(n_rep) - n_rep,
-                                                                        n_rep))
+    rep, band = _band_rows(d[reached], budgets)
     node = reached[rep]
     left = budgets[band] - d[node]
     entity = np.zeros(len(sources), np.int64)
@@ -821,11 +827,7 @@ def facility_isochrones(
     np.cumsum(np.bincount(point, minlength=n), out=seed_ptr[1:])
     ptr, reached, dist = search.run_many(seed_ptr, seed_node, seed_dist, float(budgets[-1]))
     fac = np.repeat(np.arange(n), np.diff(ptr))
-    k = np.searchsorted(budgets, dist, side="left")
-    n_rep = nb - k
-    rep = np.repeat(np.arange(reached.shape[0]), n_rep)
-    band = np.repeat(k, n_rep) + (np.arange(rep.shape[0]) - np.repeat(np.cumsum(n_rep) - n_rep,
-                                                                        n_rep))
+    rep, band = _band_rows(dist, budgets)
     group = fac[rep] * nb + band
     left = budgets[band] - dist[rep]
     entity = np.arange(n, dtype=np.int64)
