@@ -821,10 +821,45 @@ def facility_isochrones(
     budgets = _budgets(bands, speed_kmh)
     if len(ids) != len(sources):
         raise ValueError(f"{len(ids)} ids for {len(sources)} sources")
-    nb = len(bands)
-    n = len(sources)
     if search is None:
         search = BoundedSearch.from_csr(net.csr)
+    # batches keep the per-node rows (reached nodes x bands) of many facilities small
+    frames = []
+    for lo in range(0, max(len(sources), 1), FACILITY_BATCH):
+        pick = np.arange(lo, min(lo + FACILITY_BATCH, len(sources)))
+        pxy = None if points_xy is None else (np.asarray(points_xy[0])[pick],
+                                              np.asarray(points_xy[1])[pick])
+        polys, street = _facility_polygons(
+            net, sources.subset(pick), budgets, w, search, points_xy=pxy, method=method,
+            cell_m=cell_m, cumulative=cumulative)
+        frames.append(_frame(net, polys, street, category=category,
+                             ids=[str(ids[int(i)]) for i in pick], bands=bands,
+                             speed_kmh=speed_kmh, walk_in_m=w, cumulative=cumulative))
+    if len(frames) == 1:
+        return frames[0]
+    return gpd.GeoDataFrame(pd.concat(frames, ignore_index=True), geometry="geometry",
+                            crs=net.crs)
+
+
+#: facilities searched and outlined per batch in :func:`facility_isochrones`
+FACILITY_BATCH = 256
+
+
+def _facility_polygons(
+    net: WalkNetwork,
+    sources: Snap,
+    budgets: np.ndarray,
+    walk_in_m: float,
+    search: BoundedSearch,
+    *,
+    points_xy: tuple[np.ndarray, np.ndarray] | None,
+    method: str,
+    cell_m: float | None,
+    cumulative: bool,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Polygons ``(n, n_bands)`` and reached street metres of each facility's own bands."""
+    nb = budgets.shape[0]
+    n = len(sources)
     point, seed_node, seed_dist = seed_arcs(net, sources)
     order = np.argsort(point, kind="stable")
     point, seed_node, seed_dist = point[order], seed_node[order], seed_dist[order]
@@ -840,13 +875,10 @@ def facility_isochrones(
                         *_source_rows(sources, entity, budgets))
     legs = None
     if points_xy is not None:
-        legs = _legs(net, sources, np.asarray(points_xy[0]), np.asarray(points_xy[1]), entity,
-                     budgets)
-    polys = band_polygons(net, pieces, n, nb, w, legs=legs, method=method, cell_m=cell_m,
-                          cumulative=cumulative)
-    return _frame(net, polys, pieces.length_m(n * nb), category=category,
-                  ids=[str(i) for i in ids], bands=bands, speed_kmh=speed_kmh, walk_in_m=w,
-                  cumulative=cumulative)
+        legs = _legs(net, sources, points_xy[0], points_xy[1], entity, budgets)
+    polys = band_polygons(net, pieces, n, nb, walk_in_m, legs=legs, method=method,
+                          cell_m=cell_m, cumulative=cumulative)
+    return polys, pieces.length_m(n * nb)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -449,3 +449,22 @@ def test_run_options_on_the_grid(grid_case, tmp_path: Path):
     assert cli_res.exit_code == 0, cli_res.output
     layer = gpd.read_file(tmp_path / "c" / "lifecircle.gpkg", layer="isochrones")
     assert layer["band_min"].tolist() == [1.0, 2.0] and layer["walk_in_m"].eq(15.0).all()
+
+
+def test_facility_batches_give_the_same_isochrones(monkeypatch):
+    from lifecircle.sources.osm import read_osm
+
+    net = WalkNetwork.from_osm(read_osm(shared_osm("nanjing_xinjiekou.osm.gz")))
+    rng = np.random.default_rng(1)
+    e = rng.choice(net.n_edges, 7, replace=False)
+    xy = net.edge_coords[net.edge_ptr[e]] + 5.0
+    src = snap_points(net, xy[:, 0], xy[:, 1], max_snap_m=300.0)
+    ids = [f"f{i}" for i in range(7)]
+    kw = dict(category="x", speed_kmh=4.8, points_xy=(xy[:, 0], xy[:, 1]))
+    whole = iso.facility_isochrones(net, src, ids, **kw)
+    monkeypatch.setattr(iso, "FACILITY_BATCH", 3)
+    batched = iso.facility_isochrones(net, src, ids, **kw)
+    assert batched["facility_id"].tolist() == whole["facility_id"].tolist()
+    np.testing.assert_allclose(batched["area_m2"], whole["area_m2"])
+    np.testing.assert_allclose(batched["street_m"], whole["street_m"])
+    assert (whole["area_m2"] > 0).all()
