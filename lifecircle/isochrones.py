@@ -491,13 +491,14 @@ def _raster_bands(net: WalkNetwork, coords: np.ndarray, line: np.ndarray, group:
                   cumulative: bool) -> np.ndarray:
     """Rasterised buffers: cells near reached segments, outlined by ``contourpy``.
 
-    A cell is in when its centre lies within ``walk_in_m - 1.5 * cell_m`` of a reached
+    A cell is in when its centre lies within ``walk_in_m - 1.2 * cell_m`` of a reached
     segment (point-to-segment distances over each segment's neighbourhood, a few lines of
     numba); the outline is the filled contour between cell centres in and out. A reached
     point has the four centres around it within ``sqrt(2) * cell_m``, so its whole grid
-    square is in; a point of the outline lies within ``sqrt(2) * cell_m`` of a centre that
-    is in, so nothing farther than ``walk_in_m`` from every reached segment is. The outline
-    runs between about ``walk_in_m - 2.2 cell_m`` and ``walk_in_m`` from the streets.
+    square is in; a point inside the outline lies within ``1.12 * cell_m`` of a centre that
+    is in (the farthest a marching-squares crossing gets from it), so nothing farther than
+    ``walk_in_m`` from every reached segment is. The outline runs between about
+    ``walk_in_m - 2.2 cell_m`` and ``walk_in_m`` from the streets.
 
     One grid, anchored on the network, serves every isochrone: bands nest (the contour of a
     lower level of the same field), rings share their outlines so they never overlap, and
@@ -516,7 +517,7 @@ def _raster_bands(net: WalkNetwork, coords: np.ndarray, line: np.ndarray, group:
     if coords.shape[0] == 0:
         return out
     c = float(cell_m)
-    reach_cells = (walk_in_m - 1.5 * c) / c
+    reach_cells = (walk_in_m - 1.2 * c) / c
     pad = int(np.ceil(reach_cells)) + 2
     x0 = np.floor(float(net.edge_coords[:, 0].min()) / c) * c
     y0 = np.floor(float(net.edge_coords[:, 1].min()) / c) * c

@@ -70,6 +70,8 @@ def test_straight_line_stretches_and_area():
     inner = 2 * (w - 2.2) * 150 + np.pi * (w - 2.2) ** 2
     assert inner < ras.area < 2 * w * 150 + np.pi * w * w
     assert ras.covers(shapely.LineString([(0, 0), (150, 0)]))
+    exact = shapely.LineString([(0, 0), (150, 0)]).buffer(w, quad_segs=64)
+    assert shapely.difference(ras, exact).area < 1e-9
 
 
 def test_both_ends_reach_into_a_long_edge_without_meeting():
@@ -232,6 +234,13 @@ def check_properties(net: WalkNetwork, src: Snap, ids: list[str], *, bands_min, 
             assert not shapely.intersects(poly, clear).any(), f"band {k}: unreached inside"
         elif far.size:
             assert not shapely.intersects(poly, far).any()
+    # the raster outline never leaves the exact buffer of the reached stretches
+    if method == "raster":
+        exact = iso.category_isochrones(net, nodes, src, cumulative=True,
+                                        **{**kw, "method": "vector"}).geometry.to_numpy()
+        for k in range(len(bands_min)):
+            out = shapely.area(shapely.difference(polys[k], exact[k]))
+            assert out <= 1e-6 * max(exact[k].area, 1.0), (k, out)
     # a larger walking speed never shrinks a band
     faster = iso.category_isochrones(net, multi_source(net, src, limit_m=2 * budgets[-1]),
                                      src, cumulative=True, **{**kw, "speed_kmh": 1.5 * speed_kmh})
@@ -265,11 +274,28 @@ def random_case(draw):
     v = np.concatenate([node[:, 1:].ravel(), node[1:, :].ravel()])
     keep = rng.uniform(size=u.shape[0]) > 0.2
     u, v = u[keep], v[keep]
+    # traps of real extracts: a parallel edge, a self-loop, a zero-length edge to a
+    # duplicate node at the same place
+    a = int(rng.integers(0, u.shape[0]))
+    x = np.append(x, x[u[a]])
+    y = np.append(y, y[u[a]])
+    dup = x.shape[0] - 1
+    u = np.concatenate([u, [u[a], v[a], u[a]]])
+    v = np.concatenate([v, [v[a], v[a], dup]])
     # bent edges: a midpoint vertex off the straight line
     coords, ptr = [], [0]
-    for a, b in zip(u, v, strict=True):
-        mx, my = (x[a] + x[b]) / 2 + rng.uniform(-20, 20), (y[a] + y[b]) / 2 + rng.uniform(-20, 20)
-        coords += [(x[a], y[a]), (mx, my), (x[b], y[b])]
+    for i, (a, b) in enumerate(zip(u, v, strict=True)):
+        if b == dup:  # zero length
+            coords += [(x[a], y[a]), (x[b], y[b])]
+        elif a == b:  # a small loop
+            coords += [(x[a], y[a]), (x[a] + 30, y[a]), (x[a] + 30, y[a] + 30), (x[a], y[a])]
+        else:
+            bend = rng.uniform(-20, 20, 2)
+            if i == u.shape[0] - 3:  # the parallel edge bends the other way, further
+                bend = np.array([35.0, -35.0])
+            mx = (x[a] + x[b]) / 2 + bend[0]
+            my = (y[a] + y[b]) / 2 + bend[1]
+            coords += [(x[a], y[a]), (mx, my), (x[b], y[b])]
         ptr.append(len(coords))
     net = WalkNetwork.from_arrays(crs=CRS, node_id=np.arange(x.shape[0]), x=x, y=y,
                                   edge_u=u, edge_v=v, edge_coords=np.array(coords),
