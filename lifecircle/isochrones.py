@@ -9,8 +9,8 @@ The reached stretches are then buffered by ``walk_in_m`` into one polygon per is
 
 - ``method="raster"`` (default): cells of a 5 m grid whose centres lie near a reached
   segment, outlined with contourpy; nothing farther than ``walk_in_m`` from the reached
-  streets is in, everything reached is (see :func:`_raster_bands`). About 10 ms per
-  15-minute isochrone on the shared extracts, 25-45x cheaper than the common buffer-and-union
+  streets is in, everything reached is (see :func:`_raster_bands`). About 3-10 ms per
+  15-minute isochrone on the shared extracts, 14-55x cheaper than the common buffer-and-union
   recipe (``scripts/benchmark.py isochrones``).
 - ``method="vector"``: exact round buffers of every stretch and ``shapely.union_all``, several
   times slower.
