@@ -333,8 +333,32 @@ def run_kwargs(options: dict[str, Any]) -> dict[str, Any]:
     return options
 
 
+def _bands(_ctx: click.Context, _param: click.Parameter, value: str | None) -> Any:
+    """``--bands 5,10,15`` as a tuple of minutes (checked by the isochrone module)."""
+    if value is None:
+        return None
+    try:
+        return tuple(float(v) for v in value.split(",") if v.strip())
+    except ValueError:
+        raise click.BadParameter(
+            f"{value!r}: give minutes separated by commas, e.g. 5,10,15") from None
+
+
+def isochrone_options(f: Callable[..., Any]) -> Callable[..., Any]:
+    """Isochrone band options shared by `run` and `isochrones`."""
+    f = click.option("--walk-in-m", type=float, default=None,
+                     help="Buffer around reached streets, metres (default 50).")(f)
+    return click.option("--bands", "isochrone_bands_min", callback=_bands, default=None,
+                        help="Isochrone band limits in minutes (default 5,10,15).")(f)
+
+
 @cli.command("run")
 @common_inputs
+@isochrone_options
+@click.option("--facility-isochrones", is_flag=True,
+              help="Also draw every facility's own isochrone bands.")
+@click.option("--no-isochrones", "isochrones", is_flag=True, flag_value=False, default=True,
+              help="Skip the isochrones layer.")
 @guarded
 def run_cmd(**options: Any) -> None:
     """Walking times, coverage and gaps for every residential block.
@@ -349,6 +373,9 @@ def run_cmd(**options: Any) -> None:
     _configure_logging(options.get("verbose", 0), quiet)
     progress = _Progress(quiet)
     kwargs = run_kwargs(dict(options))
+    for key in ("isochrone_bands_min", "walk_in_m"):
+        if kwargs.get(key) is None:
+            kwargs.pop(key, None)
     try:
         result = run(kwargs.pop("osm"), progress=progress, **kwargs)
     finally:
@@ -415,6 +442,43 @@ def site_cmd(**options: Any) -> None:
         for row in siting.report["sites"]:
             click.echo(f"  #{row['rank']} {row['candidate_id']}: +{row['gain_population']:,.0f}")
         click.echo(f"Wrote {result.out}")
+
+
+@cli.command("isochrones")
+@click.argument("run_path", metavar="RUN", type=click.Path(path_type=Path))
+@click.option("--category", "categories", multiple=True,
+              help="Draw this category's union over its facilities (repeatable).")
+@click.option("--facility", "facility_ids", multiple=True,
+              help="Draw this facility's own bands, by facility_id (repeatable).")
+@isochrone_options
+@click.option("--speed-kmh", type=float, default=None,
+              help="Walking speed for every category (default: the run's speeds).")
+@click.option("--cumulative", is_flag=True,
+              help="Rows hold everything within each band (nested) instead of rings.")
+@click.option("--method", type=click.Choice(["raster", "vector"]), default="raster",
+              show_default=True,
+              help="Outlines on a 5 m grid (fast) or exact round buffers (slower).")
+@click.option("--out", type=click.Path(path_type=Path), required=True,
+              help="Output .gpkg (layer 'isochrones') or .geojson (WGS 84).")
+@click.option("--overwrite", is_flag=True, help="Replace an existing output file.")
+@click.option("--debug", is_flag=True, hidden=True, help="Show tracebacks.")
+@guarded
+def isochrones_cmd(run_path: Path, out: Path, overwrite: bool, debug: bool,
+                   **options: Any) -> None:
+    """Isochrone bands from a finished run (RUN: its output folder or lifecircle.gpkg).
+
+    Rebuilds the network from the run's edges layer; the run's folder is not modified.
+    """
+    from .isochrones import DEFAULT_BANDS_MIN, DEFAULT_WALK_IN_M
+    from .outputs.isochrone_file import isochrones_from_run, write_isochrones
+
+    bands = options.pop("isochrone_bands_min") or DEFAULT_BANDS_MIN
+    walk_in = options.pop("walk_in_m")
+    frame = isochrones_from_run(run_path, bands_min=bands,
+                                walk_in_m=DEFAULT_WALK_IN_M if walk_in is None else walk_in,
+                                **options)
+    path = write_isochrones(frame, out, overwrite=overwrite, run=run_path)
+    click.echo(f"Wrote {len(frame)} isochrone rows to {path}")
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -379,6 +379,52 @@ class WalkNetwork:
         net._assign_keys()
         return net
 
+    @classmethod
+    def from_edges(cls, edges: gpd.GeoDataFrame, *, where: str = "edges") -> WalkNetwork:
+        """Rebuild a network from its published ``edges`` layer (``u``, ``v``, ``key``,
+        ``length_m``, line geometry in a projected CRS), e.g. a finished run's GeoPackage.
+
+        Node coordinates are the geometry's end points; lengths, keys and the edge order are
+        kept, so snap fields that name edges by (u, v, key) match again.
+        """
+        import shapely
+
+        need = ["u", "v", "key", "length_m"]
+        missing = [c for c in need if c not in edges.columns]
+        if missing:
+            raise InputError(
+                f"{where}: the edges layer lacks {missing} (columns: "
+                f"{', '.join(map(str, edges.columns))}); rerun `lifecircle run`"
+            )
+        if edges.crs is None or not edges.crs.is_projected:
+            raise InputError(
+                f"{where}: the edges layer needs a projected CRS in metres, got "
+                f"{edges.crs.to_string() if edges.crs is not None else 'none'}"
+            )
+        geoms = edges.geometry.to_numpy()
+        coords, idx = shapely.get_coordinates(geoms, return_index=True)
+        counts = np.bincount(idx, minlength=len(edges))
+        if len(edges) == 0 or (counts < 2).any():
+            raise InputError(f"{where}: every edge needs a line geometry of two or more points")
+        ptr = np.zeros(len(edges) + 1, dtype=np.int64)
+        np.cumsum(counts, out=ptr[1:])
+        u_id = edges["u"].to_numpy(dtype=np.int64)
+        v_id = edges["v"].to_numpy(dtype=np.int64)
+        node_id, inverse = np.unique(np.concatenate([u_id, v_id]), return_inverse=True)
+        n_e = len(edges)
+        ends = np.concatenate([coords[ptr[:-1]], coords[ptr[1:] - 1]])
+        x = np.empty(node_id.shape[0])
+        y = np.empty(node_id.shape[0])
+        x[inverse] = ends[:, 0]
+        y[inverse] = ends[:, 1]
+        net = cls.from_arrays(
+            crs=edges.crs, node_id=node_id, x=x, y=y, edge_u=inverse[:n_e],
+            edge_v=inverse[n_e:], edge_length_m=edges["length_m"].to_numpy(dtype=np.float64),
+            edge_coords=coords, edge_ptr=ptr,
+        )
+        net.edge_key = edges["key"].to_numpy(dtype=np.int32)
+        return net
+
     # -- networkx interop ---------------------------------------------------------------------
     def to_networkx(self) -> nx.MultiGraph:
         """An undirected ``networkx.MultiGraph`` with ``x``, ``y``, ``length`` and ``geometry``.

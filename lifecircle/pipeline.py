@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from . import columns as col
+from . import isochrones as iso_mod
 from ._errors import InputError
 from ._version import __version__
 from .access import CategoryAccess, access_columns, compute_access
@@ -75,6 +76,8 @@ class Result:
     osm: OSMData | None = field(default=None, repr=False)
     #: new sites proposed by :func:`lifecircle.siting.site` (``rank``, ``gain_population``)
     proposed_sites: gpd.GeoDataFrame | None = None
+    #: isochrone rings per category (and per facility on request); may be empty
+    isochrones: gpd.GeoDataFrame | None = None
 
     @property
     def edges(self) -> gpd.GeoDataFrame:
@@ -192,6 +195,10 @@ def run(
     lang: str = "en",
     progress: Progress | None = None,
     extras: list[Callable[[Result, StagedOutput], None]] | None = None,
+    isochrones: bool = True,
+    isochrone_bands_min: tuple[float, ...] = iso_mod.DEFAULT_BANDS_MIN,
+    walk_in_m: float = iso_mod.DEFAULT_WALK_IN_M,
+    facility_isochrones: bool = False,
 ) -> Result:
     """Run the whole analysis; write the output folder when ``out`` is given.
 
@@ -236,6 +243,11 @@ def run(
         Called with ``("start"|"done", message)`` around each step.
     extras
         Further output writers called with the result and the staging folder.
+    isochrones, isochrone_bands_min, walk_in_m, facility_isochrones
+        Isochrone rings of every category's union over its facilities (on by default) for
+        these bands (minutes, ascending, within the profile's horizon), buffered by
+        ``walk_in_m``; ``facility_isochrones`` adds each facility's own bands. See
+        :mod:`lifecircle.isochrones`.
     """
     if lang not in ("en", "zh"):
         from ._errors import ConfigError
@@ -248,6 +260,7 @@ def run(
         from ._errors import ConfigError
 
         raise ConfigError(f"max_snap_m must be positive, got {max_snap_m!r}")
+    iso_bands = iso_mod.check_run_options(isochrone_bands_min, walk_in_m, prof.horizon_min)
     inputs = [p for p in (osm, facilities, blocks, population, dem) if p is not None]
     staged = StagedOutput(out, overwrite=overwrite, inputs=inputs) if out is not None else None
     timer = _Timer(progress)
@@ -342,6 +355,12 @@ def run(
         ap_cols.index = aps.index
         aps = gpd.GeoDataFrame(pd.concat([aps, ap_cols], axis=1), geometry="geometry", crs=aps.crs)
 
+    with timer.step("isochrones", "Isochrone bands"):
+        iso = iso_mod.run_isochrones(
+            net, fac, {c: a.nodes for c, a in access.items()},
+            {c: a.speed_kmh for c, a in access.items()}, bands_min=iso_bands,
+            walk_in_m=walk_in_m, per_facility=facility_isochrones, enabled=isochrones)
+
     with timer.step("verdict", "Flagging blocks"):
         blk = block_verdict(blk, aps["block_id"].to_numpy(), access, prof)
         summary = summarize(blk, access, prof)
@@ -397,7 +416,9 @@ def run(
         report=report,
         metadata=metadata,
         osm=data,
+        isochrones=iso,
     )
+    result.metadata["isochrones"] = iso.attrs.get("settings", {})
     if staged is not None:
         with timer.step("outputs", "Writing outputs"), staged:
             write_outputs(result, staged, lang=lang, extras=extras)
@@ -497,6 +518,7 @@ def write_outputs(
             "facilities": result.facilities,
             "edges": result.edges,
             "proposed_sites": result.proposed_sites,
+            "isochrones": result.isochrones,
         },
         result.metadata,
     )

@@ -308,6 +308,7 @@ SECTIONS: dict[str, Callable[[argparse.Namespace], None] | str] = {
     "standards": "bench_standards:section",
     "population": "bench_pop:section_population",
     "slope": "bench_pop:section_slope",
+    "isochrones": "bench_isochrones:section_isochrones",
 }
 
 

@@ -1,0 +1,135 @@
+"""Isochrones from a finished run's GeoPackage, written to a file of their own.
+
+``lifecircle isochrones RUN`` rebuilds the walking network from the run's ``edges`` layer, the
+facilities' snapping from their published snap fields and the speeds from ``run_metadata``,
+then draws the asked categories and facilities without recomputing the run. The run's own
+folder is never written to.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import pyogrio
+
+from .._errors import ConfigError, InputError, OutputError, did_you_mean
+from ..isochrones import DEFAULT_BANDS_MIN, DEFAULT_WALK_IN_M, run_isochrones
+from ..network import WalkNetwork
+from .geopackage import GPKG_NAME, read_layers, read_metadata
+
+__all__ = ["LAYER", "isochrones_from_run", "write_isochrones"]
+
+LAYER = "isochrones"
+_DRIVERS = {".gpkg": "GPKG", ".geojson": "GeoJSON"}
+
+
+def _run_gpkg(run: str | Path) -> Path:
+    path = Path(run)
+    return path / GPKG_NAME if path.is_dir() else path
+
+
+def isochrones_from_run(
+    run: str | Path,
+    *,
+    categories: Sequence[str] = (),
+    facility_ids: Sequence[str] = (),
+    bands_min: Sequence[float] = DEFAULT_BANDS_MIN,
+    walk_in_m: float = DEFAULT_WALK_IN_M,
+    speed_kmh: float | None = None,
+    cumulative: bool = False,
+    method: str = "raster",
+) -> gpd.GeoDataFrame:
+    """Isochrones of categories (their union) and facilities (their own) of a finished run.
+
+    Parameters
+    ----------
+    run
+        A run's output folder or its ``lifecircle.gpkg``.
+    categories
+        Categories whose union over their facilities to draw (``facility_id`` ``"all"``).
+    facility_ids
+        Facilities whose own bands to draw.
+    bands_min, walk_in_m, cumulative, method
+        As in :func:`lifecircle.isochrones.category_isochrones`.
+    speed_kmh
+        Walking speed for every category; default each category's speed in the run.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        The rows of the ``isochrones`` layer, in the run's CRS.
+    """
+    gpkg = _run_gpkg(run)
+    layers = read_layers(gpkg, ["edges", "facilities"])
+    meta = read_metadata(gpkg)
+    speeds: dict[str, float] = dict(meta.get("speeds_kmh") or {})
+    if not speeds:
+        raise InputError(f"{gpkg}: run_metadata has no speeds_kmh; rerun `lifecircle run`")
+    if not categories and not facility_ids:
+        raise ConfigError("name at least one --category or --facility to draw")
+    for c in categories:
+        if c not in speeds:
+            raise ConfigError(
+                f"{gpkg}: the run has no category {c!r}{did_you_mean(c, speeds)}; "
+                f"its categories: {', '.join(speeds)}"
+            )
+    fac = layers["facilities"]
+    ids = fac["facility_id"].astype(str).tolist()
+    known = set(ids)
+    for f in facility_ids:
+        if str(f) not in known:
+            sample = ", ".join(ids[:8]) + (", ..." if len(ids) > 8 else "")
+            raise InputError(
+                f"{gpkg}: no facility with id {f!r}{did_you_mean(str(f), ids)}; "
+                f"ids in the run: {sample or 'none'}"
+            )
+    if speed_kmh is not None:
+        speeds = {c: float(speed_kmh) for c in speeds}
+    net = WalkNetwork.from_edges(layers["edges"], where=f"{gpkg} (edges)")
+    fac = fac.to_crs(net.crs)
+    return run_isochrones(
+        net, fac, None, speeds, bands_min=bands_min, walk_in_m=walk_in_m,
+        facility_ids=list(facility_ids) if facility_ids else None,
+        categories=list(categories), method=method, cumulative=cumulative,
+    )
+
+
+def write_isochrones(
+    frame: gpd.GeoDataFrame,
+    out: str | Path,
+    *,
+    overwrite: bool = False,
+    run: str | Path | None = None,
+) -> Path:
+    """Write isochrones to ``out`` (``.gpkg`` layer ``isochrones``, or ``.geojson`` in WGS 84)
+    through a temporary file and a rename; refuse an existing file without ``overwrite`` and
+    any path inside the run's folder."""
+    out = Path(out).absolute()
+    driver = _DRIVERS.get(out.suffix.lower())
+    if driver is None:
+        raise OutputError(f"{out}: write isochrones to a .gpkg or .geojson file")
+    if run is not None:
+        gpkg = _run_gpkg(run).absolute()
+        folder = gpkg.parent
+        if out == gpkg or folder in out.parents:
+            raise OutputError(
+                f"{out}: inside the run folder {folder}, which is never modified; "
+                "choose an --out outside it"
+            )
+    if out.exists() and not overwrite:
+        raise OutputError(f"{out}: exists; pass --overwrite to replace it or choose another --out")
+    if not out.parent.is_dir():
+        raise OutputError(f"{out.parent}: no such folder")
+    data: Any = frame if driver == "GPKG" else frame.to_crs(4326)
+    tmp = out.with_name(f".{out.stem}.{uuid.uuid4().hex[:8]}.tmp{out.suffix}")
+    try:
+        pyogrio.write_dataframe(data, tmp, layer=LAYER, driver=driver)
+        os.replace(tmp, out)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return out
