@@ -26,7 +26,7 @@ import rasterio
 import rasterio.shutil
 import shapely
 from rasterio.enums import Resampling
-from rasterio.transform import Affine, from_origin
+from rasterio.transform import Affine
 from rasterio.windows import Window
 
 from .. import columns as col
@@ -73,7 +73,7 @@ class Grid:
 
     @property
     def transform(self) -> Affine:
-        return from_origin(self.x0, self.y0, self.cell_m, self.cell_m)
+        return Affine.translation(self.x0, self.y0) @ Affine.scale(self.cell_m, -self.cell_m)
 
     @property
     def n_cells(self) -> int:
