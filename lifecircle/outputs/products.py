@@ -12,6 +12,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+import folium
 import geopandas as gpd
 import pyogrio
 
@@ -28,6 +29,7 @@ __all__ = [
     "map_from_run",
     "profile_of_run",
     "resolve_tiles",
+    "run_map",
     "write_products",
 ]
 
@@ -64,6 +66,34 @@ def resolve_tiles(tiles: str | None) -> str | None:
 def _optional(result: Any, name: str) -> gpd.GeoDataFrame | None:
     frame = getattr(result, name, None)
     return frame if isinstance(frame, gpd.GeoDataFrame) and not frame.empty else None
+
+
+def _run_map_options(result: Any, *, tiles: str | None, **options: Any) -> dict[str, Any]:
+    return {"isochrones": _optional(result, "isochrones"),
+            "proposed_sites": _optional(result, "proposed_sites"),
+            "tiles": resolve_tiles(tiles), **options}
+
+
+def run_map(
+    result: Any,
+    *,
+    lang: str = "en",
+    category: str | None = None,
+    tiles: str | None = DEFAULT_TILES,
+    tiles_attribution: str | None = None,
+    self_contained: bool = False,
+) -> folium.Map:
+    """The interactive map of a run's result as a :class:`folium.Map` (shows in Jupyter).
+
+    The same map as ``map.html``; see :func:`lifecircle.outputs.webmap.make_map` for the
+    options and :func:`resolve_tiles` for ``tiles``.
+    """
+    from .webmap import make_map
+
+    return make_map(result.blocks, result.facilities, result.edges, result.profile,
+                    **_run_map_options(result, lang=lang, category=category, tiles=tiles,
+                                       tiles_attribution=tiles_attribution,
+                                       self_contained=self_contained))
 
 
 def write_products(
@@ -109,10 +139,9 @@ def write_products(
 
         written.append(write_map(
             result.blocks, result.facilities, result.edges, result.profile, base / MAP_NAME,
-            isochrones=_optional(result, "isochrones"),
-            proposed_sites=_optional(result, "proposed_sites"),
-            lang=lang, tiles=resolve_tiles(tiles), tiles_attribution=tiles_attribution,
-            self_contained=self_contained,
+            **_run_map_options(result, lang=lang, tiles=tiles,
+                               tiles_attribution=tiles_attribution,
+                               self_contained=self_contained),
         ))
     if figures:
         from .plots import write_figures
