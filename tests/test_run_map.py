@@ -304,6 +304,13 @@ def test_browser_run_map_english(browser, tmp_path, payload_facilities):  # noqa
     assert "Block" in tip and re.search(r"\d+\.\d\u00a0min", tip), tip
     assert "Lacks" in tip or "Every service within reach" in tip
 
+    # the screenshot shows the block tooltip a planner sees on hover
+    shot = tmp_path / "nanjing_map_en.png"
+    browser.save_screenshot(str(shot))
+    assert shot.stat().st_size > 30_000
+    if os.environ.get("LIFECIRCLE_SCREENSHOT_DIR"):
+        shutil.copy(shot, Path(os.environ["LIFECIRCLE_SCREENSHOT_DIR"]))
+
     # payload names: shown as text in tooltips and popups, nothing runs
     texts = browser.execute_script(_MAP_JS.replace("return ", "const m = ") + """;
         const out = [];
@@ -321,11 +328,6 @@ def test_browser_run_map_english(browser, tmp_path, payload_facilities):  # noqa
         assert "Childcare" in popup and tip_text in popup
     assert browser.execute_script("return window.__pwned") is None
     assert browser.execute_script("return window.__dialogs") == []
-    shot = tmp_path / "nanjing_map_en.png"
-    browser.save_screenshot(str(shot))
-    assert shot.stat().st_size > 30_000
-    if os.environ.get("LIFECIRCLE_SCREENSHOT_DIR"):
-        shutil.copy(shot, Path(os.environ["LIFECIRCLE_SCREENSHOT_DIR"]))
     late = [e for e in browser.get_log("browser") if e["level"] in ("SEVERE", "ERROR")]
     assert late == [], late
 
