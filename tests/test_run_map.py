@@ -299,6 +299,10 @@ def test_browser_run_map_english(browser, tmp_path, payload_facilities):  # noqa
         assert "No facility of Elderly care in the data" in legend
     assert "© OpenStreetMap contributors" in browser.find_element(
         By.CSS_SELECTOR, ".leaflet-control-attribution").text
+    scale = browser.execute_script(
+        "return Array.from(document.querySelectorAll('.leaflet-control-scale-line'))"
+        ".map(e => e.textContent)")
+    assert len(scale) == 1 and re.fullmatch(r"\d+ k?m", scale[0]), scale
 
     tip = _hover_block(browser, "Block")
     assert "Block" in tip and re.search(r"\d+\.\d\u00a0min", tip), tip

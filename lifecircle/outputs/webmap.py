@@ -505,7 +505,7 @@ def make_map(
         profile=profile.title_zh if lang == "zh" and profile.title_zh else profile.title_en))
     (miny, minx), (maxy, maxx) = bounds
     m = folium.Map(location=[(miny + maxy) / 2, (minx + maxx) / 2], zoom_start=14, tiles=None,
-                   zoom_control=False, control_scale=True)
+                   zoom_control=False, control_scale=False)
     m.options["max_zoom"] = 20  # marker clustering needs it even when there are no tiles
     m.get_root().title = heading  # type: ignore[attr-defined]
     for name, z_index, interactive in _PANES:
@@ -1004,6 +1004,8 @@ def _chrome_js(
   }}
   box("topleft", "lc-title", {script_json(heading)});
   L.control.zoom({{position: "topleft"}}).addTo(map);
+  // a metric scale only (planning works in metres)
+  L.control.scale({{imperial: false, maxWidth: 150}}).addTo(map);
   var legend = box("bottomleft", "lc-legend", {script_json(legend)});
   var headings = [{pairs}];
   map.on("baselayerchange", function (e) {{
