@@ -122,17 +122,38 @@ def test_coverage_share_bars_and_target(tmp_path, profile):
 
     base = Path(profile.path).read_text(encoding="utf-8")
     toml = tmp_path / "targets.toml"
-    toml.write_text(base + "\n[targets]\nelderly_care = 0.8\n"
-                    "childcare = { population_share = 80 }\n", encoding="utf-8")
+    # the 14th Five-Year Plan's "one old, one small" target, as profiles write it
+    toml.write_text(base + """
+[targets.one_old_one_small]
+kind = "block_share"
+value = 0.7
+requires = [["elderly_care"], ["childcare"]]
+label_en = "one old, one small"
+
+[targets.one_old_one_small_population]
+kind = "population_share"
+value = 0.8
+requires = [["elderly_care"], ["childcare"]]
+label_en = "one old, one small (residents)"
+
+[targets.shops]
+kind = "block_share"
+value = 0.9
+requires = [["retail"]]
+label_en = "shops"
+""", encoding="utf-8")
     with_targets = load_profile(toml)
-    assert target_share(with_targets, "elderly_care") == 0.8
+    assert target_share(with_targets, "elderly_care") == 0.8  # the residents' target first
     assert target_share(with_targets, "childcare") == 0.8
+    assert target_share(with_targets, "retail") == 0.9
     assert target_share(with_targets, "health") is None
     fig = coverage_share_figure(summary, with_targets)
     lines = fig.axes[0].collections
-    assert len(lines) == 2
-    assert all(seg[0][1] == pytest.approx(80.0) for coll in lines for seg in coll.get_segments())
-    assert "target 80 %" in [t.get_text() for t in fig.axes[0].texts]
+    assert len(lines) == 3
+    levels = [seg[0][1] for coll in lines for seg in coll.get_segments()]
+    assert levels == pytest.approx([80.0, 80.0, 90.0])
+    texts = [t.get_text() for t in fig.axes[0].texts]
+    assert texts.count("target 80 %") == 2 and "target 90 %" in texts
 
 
 def test_chinese_labels_use_a_cjk_font(city, profile):

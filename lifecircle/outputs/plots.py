@@ -367,20 +367,29 @@ def deficiency_figure(
 
 
 def target_share(profile: Profile, category: str) -> float | None:
-    """The plan's target share of population covered for ``category`` (0-1), if the profile
-    has one under ``[targets]``: ``<category> = 0.8``, ``<category>.population_share = 0.8``
-    or a profile-wide ``population_share`` (percentages above 1 are read as %)."""
-    targets = profile.raw.get("targets") if profile.raw else None
-    if not isinstance(targets, Mapping):
-        return None
-    value: Any = targets.get(category)
-    if isinstance(value, Mapping):
-        value = value.get("population_share", value.get("share"))
-    if value is None:
-        value = targets.get("population_share", targets.get("share"))
-    if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
-        return None
-    return float(value) / 100 if value > 1 else float(value)
+    """The plan target (0-1) of the share of residents covered that ``category`` is part of.
+
+    Targets are the profile's ``[targets.<name>]`` tables (``kind``, ``value``, ``requires``
+    as groups of categories, or ``categories``). A ``population_share`` target naming the
+    category counts first, else a ``block_share`` one; ``None`` when no target names it.
+    """
+    tables = getattr(profile, "targets", None)
+    if not tables:
+        raw = profile.raw.get("targets") if profile.raw else None
+        tables = raw if isinstance(raw, Mapping) else {}
+    found: dict[str, float] = {}
+    for target in tables.values():
+        get = target.get if isinstance(target, Mapping) else (
+            lambda key, default=None, t=target: getattr(t, key, default))
+        kind, value = get("kind"), get("value")
+        if kind not in ("population_share", "block_share") or isinstance(value, bool) \
+                or not isinstance(value, int | float):
+            continue
+        named = {c for group in (get("requires") or ()) for c in group}
+        named |= set(get("categories") or ())
+        if category in named:
+            found.setdefault(str(kind), float(value))
+    return found.get("population_share", found.get("block_share"))
 
 
 def coverage_share_figure(

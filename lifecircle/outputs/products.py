@@ -161,16 +161,22 @@ def write_products(
 
 def profile_of_run(metadata: dict[str, Any], *, where: str) -> Profile:
     """The effective profile a run wrote into its ``run_metadata``."""
+    from ..profiles import profile as profile_mod
+
     data = metadata.get("effective_profile")
     if not isinstance(data, dict):
         raise InputFileError(where, "run_metadata has no effective_profile",
                              "rerun `lifecircle run` with a current version")
-    # to_dict() adds derived values the loader does not take as input; drop them.
-    clean = {k: v for k, v in data.items() if k != "path"}
-    clean["groups"] = {k: {f: x for f, x in g.items() if f != "name"}
-                       for k, g in data.get("groups", {}).items()}
-    clean["categories"] = {k: {f: x for f, x in c.items() if f != "speed_kmh"}
-                           for k, c in data.get("categories", {}).items()}
+    # Profile.to_dict() adds derived values (the path, each table's name, each category's
+    # speed) that the loader does not take as input: keep only the keys the loader accepts.
+    top = set(profile_mod._TOP_KEYS) | set(getattr(profile_mod, "_EXTENSION_KEYS", ()))
+    clean: dict[str, Any] = {k: v for k, v in data.items() if k in top}
+    for section, attr in (("groups", "_GROUP_KEYS"), ("categories", "_CATEGORY_KEYS"),
+                          ("tiers", "_TIER_KEYS"), ("targets", "_TARGET_KEYS")):
+        allowed = getattr(profile_mod, attr, None)
+        if allowed is not None and isinstance(clean.get(section), dict):
+            clean[section] = {name: {f: x for f, x in table.items() if f in allowed}
+                              for name, table in clean[section].items()}
     # titles are not in the effective profile: take them from the named profile when known
     try:
         named = load_profile(metadata.get("profile_path") or str(data.get("name")))
