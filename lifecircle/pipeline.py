@@ -242,6 +242,10 @@ def run(
         from ._errors import ConfigError
 
         raise ConfigError(f"max_snap_m must be positive, got {max_snap_m!r}")
+    if out is not None and map:
+        from .outputs.products import check_tiles
+
+        check_tiles(tiles, tiles_attribution)
     inputs = [p for p in (osm, facilities, blocks) if p is not None]
     staged = StagedOutput(out, overwrite=overwrite, inputs=inputs) if out is not None else None
     timer = _Timer(progress)

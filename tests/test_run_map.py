@@ -356,3 +356,19 @@ def test_browser_run_map_chinese(browser, tmp_path, payload_facilities):  # noqa
     assert shot.stat().st_size > 30_000
     if os.environ.get("LIFECIRCLE_SCREENSHOT_DIR"):
         shutil.copy(shot, Path(os.environ["LIFECIRCLE_SCREENSHOT_DIR"]))
+
+
+def test_bad_tiles_refused_before_computing(monkeypatch, tmp_path):
+    import lifecircle.pipeline
+
+    def boom(*args, **kwargs):
+        raise AssertionError("the network was loaded before the tile options were checked")
+
+    monkeypatch.setattr(lifecircle.pipeline, "load_network", boom)
+    from lifecircle._errors import ConfigError
+
+    with pytest.raises(ConfigError, match="tiles_attribution"):
+        run(out=tmp_path / "o", tiles="https://t.example/{z}/{x}/{y}.png")
+    with pytest.raises(ConfigError, match="unknown tile provider"):
+        run(out=tmp_path / "o", tiles="NoSuchTiles")
+    assert not (tmp_path / "o").exists()

@@ -26,6 +26,7 @@ __all__ = [
     "DEFAULT_TILES",
     "MAP_NAME",
     "TILE_NAMES",
+    "check_tiles",
     "map_from_run",
     "profile_of_run",
     "resolve_tiles",
@@ -61,6 +62,13 @@ def resolve_tiles(tiles: str | None) -> str | None:
     if not tiles.strip():
         raise ConfigError("--tiles is empty; give osm, none or a URL template")
     return tiles
+
+
+def check_tiles(tiles: str | None, tiles_attribution: str | None) -> None:
+    """Refuse bad tile options before a run spends time computing (:class:`ConfigError`)."""
+    from .webmap import _texts, _tile_layer
+
+    _tile_layer(resolve_tiles(tiles), tiles_attribution, _texts("en"))
 
 
 def _optional(result: Any, name: str) -> gpd.GeoDataFrame | None:
