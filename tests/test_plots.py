@@ -118,6 +118,7 @@ def test_coverage_share_bars_and_target(tmp_path, profile):
     heights = [p.get_height() for p in ax.patches]
     assert heights == pytest.approx([0.0, 55.0, 80.5, 0.0, 100.0])
     assert not ax.collections  # no target in walk15
+    assert [t.get_text() for t in ax.texts][:5] == ["0 %", "55 %", "80 %", "0 %", "100 %"]
     assert target_share(profile, "elderly_care") is None
 
     base = Path(profile.path).read_text(encoding="utf-8")
@@ -147,7 +148,9 @@ label_en = "shops"
     assert target_share(with_targets, "childcare") == 0.8
     assert target_share(with_targets, "retail") == 0.9
     assert target_share(with_targets, "health") is None
+    summary["categories"]["elderly_care"]["facilities"] = 0
     fig = coverage_share_figure(summary, with_targets)
+    assert fig.axes[0].texts[0].get_text() == "no facility in the data"
     lines = fig.axes[0].collections
     assert len(lines) == 3
     levels = [seg[0][1] for coll in lines for seg in coll.get_segments()]

@@ -83,6 +83,7 @@ _TEXT: dict[str, dict[str, str]] = {
         "share_axis": "Population covered (%)",
         "target": "target {share} %",
         "within": "≤ {threshold} min",
+        "no_facility": "no facility in the data",
         "x": "Easting (m)",
         "y": "Northing (m)",
         "north": "N",
@@ -101,6 +102,7 @@ _TEXT: dict[str, dict[str, str]] = {
         "share_axis": "覆盖人口比例（%）",
         "target": "目标 {share}%",
         "within": "≤ {threshold} 分钟",
+        "no_facility": "数据中无此类设施",
         "x": "东坐标（米）",
         "y": "北坐标（米）",
         "north": "北",
@@ -115,19 +117,46 @@ _TEXT: dict[str, dict[str, str]] = {
 
 @cache
 def cjk_font() -> str | None:
-    """Path of a font with Chinese glyphs, or ``None`` when the system has none."""
+    """A font file with Chinese glyphs (the Simplified Chinese face of a collection when the
+    installed matplotlib can pick faces), or ``None`` when the system has none."""
     for family in _CJK_FAMILIES:
         for entry in fontManager.ttflist:
             if entry.name == family:
-                return str(entry.fname)
+                return _face(str(entry.fname), getattr(entry, "index", 0))
     # matplotlib's font cache may predate a font installed later: look at the files too.
     files = sorted(findSystemFonts(), key=lambda p: (os.path.basename(p).lower(), p))
     for stem in _CJK_FILES:
         for path in files:
             name = os.path.basename(path).lower()
             if name.startswith(stem) and "bold" not in name:
-                return path
+                return _face(path, _sc_face(path))
     return None
+
+
+def _sc_face(path: str) -> int:
+    """Index of the Simplified Chinese face in a font collection (0 when unknown)."""
+    try:
+        from matplotlib.ft2font import FT2Font
+
+        for i in range(FT2Font(path).num_faces):
+            if FT2Font(path, face_index=i).family_name.endswith(" SC"):
+                return i
+    except (TypeError, RuntimeError, OSError, AttributeError):
+        pass
+    return 0
+
+
+def _face(path: str, index: int) -> str:
+    """``path`` naming face ``index`` of a collection, where matplotlib supports faces."""
+    if not index:
+        return path
+    import matplotlib.font_manager
+
+    font_path: Any = getattr(matplotlib.font_manager, "FontPath", None)
+    if font_path is None:  # matplotlib < 3.11 reads the first face only
+        return path
+    face: str = font_path(path, index)  # a str subclass carrying the face index
+    return face
 
 
 def _language(lang: str) -> tuple[str, FontProperties | None]:
@@ -418,8 +447,10 @@ def coverage_share_figure(
     colors = [CATEGORY_COLORS[i % len(CATEGORY_COLORS)] for i in range(len(cats))]
     bars = ax.bar(x, shares, color=colors, width=0.65, zorder=2)
     for i, (bar, c) in enumerate(zip(bars, cats, strict=True)):
-        ax.text(bar.get_x() + bar.get_width() / 2, shares[i] + 1.5, f"{shares[i]:.0f} %",
-                ha="center", va="bottom", fontsize=8)
+        none = summary["categories"][c].get("facilities") == 0
+        ax.text(bar.get_x() + bar.get_width() / 2, shares[i] + 1.5,
+                text["no_facility"] if none else f"{shares[i]:.0f} %", ha="center",
+                va="bottom", fontsize=8, fontproperties=_sized(font, 8))
         target = target_share(profile, c)
         if target is not None:
             ax.hlines(100 * target, bar.get_x() - 0.1, bar.get_x() + bar.get_width() + 0.1,
@@ -433,6 +464,7 @@ def coverage_share_figure(
     ax.set_xticks(x, ticks)
     for t in ax.get_xticklabels():
         t.set_fontsize(8)
+        t.set_linespacing(1.5)
         if font is not None:
             t.set_fontproperties(_sized(font, 8))
     ax.set_ylim(0, 110)
