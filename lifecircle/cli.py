@@ -350,6 +350,25 @@ def isochrone_options(f: Callable[..., Any]) -> Callable[..., Any]:
                      help="Buffer around reached streets, metres (default 50).")(f)
     return click.option("--bands", "isochrone_bands_min", callback=_bands, default=None,
                         help="Isochrone band limits in minutes (default 5,10,15).")(f)
+def map_options(f: Callable[..., Any]) -> Callable[..., Any]:
+    """Options of the web map shared by `run` and `map`."""
+    options = [
+        click.option(
+            "--self-contained", is_flag=True,
+            help="Inline Leaflet's JavaScript and CSS into map.html (opens with no internet).",
+        ),
+        click.option(
+            "--tiles", default="osm", show_default=True,
+            help="Background map: osm (OpenStreetMap tiles), none (a fully offline page), an "
+            "xyzservices name or a URL template with {z}/{x}/{y} (give --tiles-attribution). "
+            "Where tiles cannot load, the walking-network layer still shows the streets.",
+        ),
+        click.option("--tiles-attribution", default=None,
+                     help="Credit shown for a --tiles URL template."),
+    ]
+    for option in reversed(options):
+        f = option(f)
+    return f
 
 
 @cli.command("run")
@@ -359,12 +378,20 @@ def isochrone_options(f: Callable[..., Any]) -> Callable[..., Any]:
               help="Also draw every facility's own isochrone bands.")
 @click.option("--no-isochrones", "isochrones", is_flag=True, flag_value=False, default=True,
               help="Skip the isochrones layer.")
+@map_options
+@click.option("--no-map", "map", flag_value=False, default=True, help="Do not write map.html.")
+@click.option("--no-figures", "figures", flag_value=False, default=True,
+              help="Do not write figures/*.png.")
+@click.option("--no-rasters", "rasters", flag_value=False, default=True,
+              help="Do not write rasters/walk_min_<category>.tif.")
+@click.option("--cell-m", "raster_cell_m", type=float, default=None,
+              help="Cell size of the travel-time rasters in metres (default 25).")
 @guarded
 def run_cmd(**options: Any) -> None:
     """Walking times, coverage and gaps for every residential block.
 
     With no options, runs on the bundled central-Helsinki extract and writes
-    ./lifecircle-out (lifecircle.gpkg, report.json, report.md).
+    ./lifecircle-out (lifecircle.gpkg, report.json, report.md, map.html, figures/, rasters/).
     """
     from .pipeline import run
 
@@ -479,6 +506,28 @@ def isochrones_cmd(run_path: Path, out: Path, overwrite: bool, debug: bool,
                                 **options)
     path = write_isochrones(frame, out, overwrite=overwrite, run=run_path)
     click.echo(f"Wrote {len(frame)} isochrone rows to {path}")
+@cli.command("map")
+@click.argument("run_dir", metavar="RUN", type=click.Path(path_type=Path))
+@click.option("--category", default=None,
+              help="Category shown when the map opens (default: the worst category).")
+@click.option("--lang", type=click.Choice(["en", "zh"]), default=None,
+              help="Language of the map (default: the run's).")
+@click.option("--out", type=click.Path(path_type=Path), default=None,
+              help="Map file to write (default: RUN/map.html).")
+@map_options
+@click.option("--overwrite", is_flag=True, help="Replace an existing map file.")
+@click.option("-q", "--quiet", is_flag=True, help="Print nothing but errors.")
+@click.option("--debug", is_flag=True, hidden=True, help="Show tracebacks.")
+@guarded
+def map_cmd(run_dir: Path, **options: Any) -> None:
+    """Redraw the interactive map of a finished run from its GeoPackage (no recomputation)."""
+    from .outputs.products import map_from_run
+
+    quiet = options.pop("quiet")
+    options.pop("debug")
+    path = map_from_run(run_dir, **options)
+    if not quiet:
+        click.echo(f"Wrote {path}")
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -199,6 +199,13 @@ def run(
     isochrone_bands_min: tuple[float, ...] = iso_mod.DEFAULT_BANDS_MIN,
     walk_in_m: float = iso_mod.DEFAULT_WALK_IN_M,
     facility_isochrones: bool = False,
+    map: bool = True,
+    self_contained: bool = False,
+    tiles: str | None = "osm",
+    tiles_attribution: str | None = None,
+    figures: bool = True,
+    rasters: bool = True,
+    raster_cell_m: float | None = None,
 ) -> Result:
     """Run the whole analysis; write the output folder when ``out`` is given.
 
@@ -248,6 +255,16 @@ def run(
         these bands (minutes, ascending, within the profile's horizon), buffered by
         ``walk_in_m``; ``facility_isochrones`` adds each facility's own bands. See
         :mod:`lifecircle.isochrones`.
+    map, self_contained, tiles, tiles_attribution
+        Write ``map.html`` (Leaflet inlined with ``self_contained``; background ``tiles``:
+        ``"osm"`` (default), ``"none"``/``None``, an xyzservices name or a URL template
+        with ``tiles_attribution``). See :func:`lifecircle.outputs.products.write_products`.
+    figures
+        Write ``figures/coverage_<c>.png``, ``figures/deficiency.png`` and
+        ``figures/coverage_share.png``.
+    rasters, raster_cell_m
+        Write ``rasters/walk_min_<c>.tif`` travel-time surfaces at ``raster_cell_m`` metres
+        (default 25).
     """
     if lang not in ("en", "zh"):
         from ._errors import ConfigError
@@ -260,6 +277,10 @@ def run(
         from ._errors import ConfigError
 
         raise ConfigError(f"max_snap_m must be positive, got {max_snap_m!r}")
+    if out is not None and map:
+        from .outputs.products import check_tiles
+
+        check_tiles(tiles, tiles_attribution)
     iso_bands = iso_mod.check_run_options(isochrone_bands_min, walk_in_m, prof.horizon_min)
     inputs = [p for p in (osm, facilities, blocks, population, dem) if p is not None]
     staged = StagedOutput(out, overwrite=overwrite, inputs=inputs) if out is not None else None
@@ -421,7 +442,12 @@ def run(
     result.metadata["isochrones"] = iso.attrs.get("settings", {})
     if staged is not None:
         with timer.step("outputs", "Writing outputs"), staged:
-            write_outputs(result, staged, lang=lang, extras=extras)
+            write_outputs(
+                result, staged, lang=lang, extras=extras,
+                products={"map": map, "self_contained": self_contained, "tiles": tiles,
+                          "tiles_attribution": tiles_attribution, "figures": figures,
+                          "rasters": rasters, "raster_cell_m": raster_cell_m},
+            )
             result.metadata["timings_s"] = dict(timer.timings)
             result.out = staged.commit({"lifecircle_version": __version__})
     return result
@@ -504,8 +530,13 @@ def write_outputs(
     *,
     lang: str = "en",
     extras: list[Callable[[Result, StagedOutput], None]] | None = None,
+    products: dict[str, Any] | None = None,
 ) -> None:
-    """Write the GeoPackage and reports into a staging folder (the output contract)."""
+    """Write the GeoPackage, reports, map, figures and rasters into a staging folder.
+
+    ``products`` holds the keyword options of
+    :func:`lifecircle.outputs.products.write_products` (all written by default).
+    """
     from .outputs.geopackage import GPKG_NAME, write_geopackage
     from .outputs.report import write_reports
 
@@ -529,6 +560,9 @@ def write_outputs(
     )
     for extra in extras or []:
         extra(result, staged)
+    from .outputs.products import write_products
+
+    write_products(result, staged.staging, lang=lang, **(products or {}))
     write_reports(staged.staging, result.report, lang=lang, worst=[w for w in worst if w["lacks"]])
 
 

@@ -309,6 +309,7 @@ SECTIONS: dict[str, Callable[[argparse.Namespace], None] | str] = {
     "population": "bench_pop:section_population",
     "slope": "bench_pop:section_slope",
     "isochrones": "bench_isochrones:section_isochrones",
+    "maps": "bench_maps:section_maps",
 }
 
 

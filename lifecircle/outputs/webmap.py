@@ -130,6 +130,8 @@ _TEXT: dict[str, dict[str, str]] = {
         "rank": "Priority",
         "gain": "Residents newly served",
         "within": "within {band} min walk",
+        "missing": "No facility of {names} in the data: every block is unreachable for it "
+                   "(and so for the worst category).",
     },
     "zh": {
         "title": "{profile}：步行至日常服务设施的时间",
@@ -171,6 +173,7 @@ _TEXT: dict[str, dict[str, str]] = {
         "rank": "优先顺序",
         "gain": "新增覆盖人口",
         "within": "步行 {band} 分钟内",
+        "missing": "数据中没有{names}设施：所有街区对该类别（因而对最差类别）均为步行无法到达。",
     },
 }
 
@@ -202,6 +205,7 @@ _CSS = """
   padding-left: 29px; }
 .lc-legend .lc-sec { margin-top: 6px; font-weight: 600; }
 .lc-legend .lc-note { font-size: 11px; color: #444; margin-top: 4px; }
+.lc-legend .lc-missing { color: #a50f15; font-weight: 600; }
 .lc-tip table { border-collapse: collapse; margin: 3px 0; }
 .lc-tip td { padding: 0 6px 0 0; }
 .lc-tip td.lc-num { text-align: right; }
@@ -418,6 +422,7 @@ def make_map(
     tiles_attribution: str | None = None,
     self_contained: bool = False,
     title: str | None = None,
+    category: str | None = None,
 ) -> folium.Map:
     """Build the interactive accessibility map.
 
@@ -455,6 +460,9 @@ def make_map(
         page needs no internet (tiles from the internet, if any, still do).
     title
         Heading shown on the map and as the page title; by default built from the profile.
+    category
+        The time layer shown when the page opens: a category of ``profile``, or ``None`` for
+        the worst category.
 
     Returns
     -------
@@ -479,6 +487,10 @@ def make_map(
     cats = list(profile.categories)
     labels = [escape_text(profile.categories[c].label(lang)) for c in cats]
     _check_blocks(blocks, cats)
+    if category is not None and category not in cats:
+        raise ConfigError(f"category {category!r} is not in the profile; choose from "
+                          f"{', '.join(cats)}")
+    shown_layer = len(cats) if category is None else cats.index(category)
     tile_layer = _tile_layer(tiles, tiles_attribution, text)
 
     web_blocks = _to_web(blocks, "blocks", simplify=True)
@@ -493,7 +505,7 @@ def make_map(
         profile=profile.title_zh if lang == "zh" and profile.title_zh else profile.title_en))
     (miny, minx), (maxy, maxx) = bounds
     m = folium.Map(location=[(miny + maxy) / 2, (minx + maxx) / 2], zoom_start=14, tiles=None,
-                   zoom_control=False, control_scale=True)
+                   zoom_control=False, control_scale=False)
     m.options["max_zoom"] = 20  # marker clustering needs it even when there are no tiles
     m.get_root().title = heading  # type: ignore[attr-defined]
     for name, z_index, interactive in _PANES:
@@ -523,9 +535,10 @@ def make_map(
         name = (_fill(text["layer_worst"]) if worst
                 else _fill(text["layer_time"], label=labels[k]))
         layer = _JsLayer(f"{helper}.blockLayer({data_var}, {k})", name=name,
-                         overlay=False, show=worst)
+                         overlay=False, show=k == shown_layer)
         layer.add_to(m)
         time_layers.append((layer, escape_text(text["worst"]) if worst else labels[k]))
+    missing = [labels[k] for k, c in enumerate(cats) if not _has_category(web_fac, c)]
     _JsLayer(f"{helper}.outlineLayer({data_var})", name=escape_text(text["layer_lacking"]),
              overlay=True, show=True).add_to(m)
 
@@ -546,7 +559,8 @@ def make_map(
     legend = _legend_html(profile, cats, labels, text, iso_bands,
                           has_sites=web_sites is not None and not web_sites.empty,
                           clustered=clustered,
-                          has_network=not web_edges.empty)
+                          has_network=not web_edges.empty, missing=missing,
+                          heading=time_layers[shown_layer][1])
     _Script(_chrome_js(m.get_name(), heading, legend, time_layers)).add_to(m)
     LayerControl(position="topright", collapsed=False).add_to(m)
     m.fit_bounds([[miny, minx], [maxy, maxx]])
@@ -708,6 +722,10 @@ def _bounds(frames: Sequence[gpd.GeoDataFrame]) -> tuple[tuple[float, float], tu
     minx, miny = arr[:, 0].min(), arr[:, 1].min()
     maxx, maxy = arr[:, 2].max(), arr[:, 3].max()
     return (float(miny), float(minx)), (float(maxy), float(maxx))
+
+
+def _has_category(frame: gpd.GeoDataFrame, category: str) -> bool:
+    return "category" in frame.columns and bool((frame["category"] == category).any())
 
 
 def _cat_color(i: int) -> str:
@@ -911,6 +929,7 @@ def _fill(template: str, **escaped: str) -> str:
 def _legend_html(
     profile: Profile, cats: Sequence[str], labels: Sequence[str], text: Mapping[str, str],
     iso_bands: Sequence[float], *, has_sites: bool, has_network: bool, clustered: bool = False,
+    missing: Sequence[str] = (), heading: str | None = None,
 ) -> str:
     """HTML of the legend; every piece of text in it is escaped here."""
     t = {k: escape_text(v) for k, v in text.items()}
@@ -918,7 +937,8 @@ def _legend_html(
     thresholds = {profile.threshold_of(c) for c in cats}
     limit = next(iter(thresholds)) if len(thresholds) == 1 else None
     edges = (0.0, *BINS_MIN)
-    rows = [f'<h4>{t["legend_title"]} <span class="lc-legend-heading">{t["worst"]}</span></h4>']
+    shown = t["worst"] if heading is None else heading
+    rows = [f'<h4>{t["legend_title"]} <span class="lc-legend-heading">{shown}</span></h4>']
     for i, color in enumerate(BIN_COLORS):
         span = (f"&gt; {_fmt(edges[i])}" if i == len(BINS_MIN)
                 else f"{_fmt(edges[i])}–{_fmt(edges[i + 1])}")
@@ -944,6 +964,10 @@ def _legend_html(
     if has_sites:
         rows.append('<div class="lc-row"><span class="lc-dot" style="background:#fff;'
                     f'border:3px solid #000;box-shadow:none"></span>{t["sites"]}</div>')
+    if missing:
+        names = escape_text(text["and"]).join(missing)
+        rows.append(f'<div class="lc-note lc-missing">{_fill(text["missing"], names=names)}'
+                    "</div>")
     if iso_bands:
         bands = _fill(text["iso"], bands=" / ".join(_fmt(b) for b in iso_bands))
         rows.append(f'<div class="lc-note">{bands}</div>')
@@ -980,6 +1004,8 @@ def _chrome_js(
   }}
   box("topleft", "lc-title", {script_json(heading)});
   L.control.zoom({{position: "topleft"}}).addTo(map);
+  // a metric scale only (planning works in metres)
+  L.control.scale({{imperial: false, maxWidth: 150}}).addTo(map);
   var legend = box("bottomleft", "lc-legend", {script_json(legend)});
   var headings = [{pairs}];
   map.on("baselayerchange", function (e) {{

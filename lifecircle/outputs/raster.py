@@ -1,0 +1,339 @@
+"""Travel-time surfaces: one GeoTIFF of walking minutes per category.
+
+A cell's value is the walking time from the cell centre as if it were a block access point:
+the centre snaps to its nearest walkable edge (within the run's ``max_snap_m``) and its time is
+taken from the node distances the run already computed (:func:`lifecircle.routing.
+point_distances`), the same arithmetic as every block's time. A cell whose centre lies on an
+access point therefore has exactly that point's minutes. Cells farther than ``max_snap_m``
+from every edge, or beyond the search horizon, are NaN (the declared nodata).
+
+The grid is aligned to multiples of the cell size in the run's projected CRS and is processed in
+row bands, so memory stays bounded whatever the extent. Files are Cloud-Optimised GeoTIFFs when
+GDAL has the COG driver, else tiled GeoTIFFs with internal overviews.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import rasterio
+import rasterio.shutil
+import shapely
+from rasterio.enums import Resampling
+from rasterio.transform import Affine
+from rasterio.windows import Window
+
+from .. import columns as col
+from .._errors import ConfigError, OutputError, ResourceLimitError
+from ..access import _facility_snap, minutes
+from ..network import WalkNetwork
+from ..routing import point_distances
+from ..snapping import Snap, _tree, snap_points
+
+__all__ = [
+    "DEFAULT_CELL_M",
+    "Grid",
+    "cell_centres",
+    "raster_grid",
+    "raster_name",
+    "travel_time_cells",
+    "write_rasters",
+]
+
+#: Default cell size of the travel-time rasters, in metres.
+DEFAULT_CELL_M = 25.0
+#: Refuse grids larger than this (a 25 m grid over 60 km x 100 km is 9.6 M cells).
+MAX_CELLS = 200_000_000
+#: Cells handled per band (snapping and the last-mile arithmetic), to bound memory.
+CHUNK_CELLS = 250_000
+_BLOCK = 256
+
+
+def raster_name(category: str) -> str:
+    """Path of a category's raster inside the output folder."""
+    return f"rasters/{col.walk_min(category)}.tif"
+
+
+@dataclass(frozen=True)
+class Grid:
+    """A north-up grid of ``width`` x ``height`` cells of ``cell_m``; (``x0``, ``y0``) is its
+    top-left corner."""
+
+    x0: float
+    y0: float
+    cell_m: float
+    width: int
+    height: int
+
+    @property
+    def transform(self) -> Affine:
+        return Affine.translation(self.x0, self.y0) @ Affine.scale(self.cell_m, -self.cell_m)
+
+    @property
+    def n_cells(self) -> int:
+        return self.width * self.height
+
+
+def raster_grid(net: WalkNetwork, *, cell_m: float, margin_m: float) -> Grid:
+    """The grid covering the network plus ``margin_m``, aligned to multiples of ``cell_m``."""
+    if not (isinstance(cell_m, int | float) and math.isfinite(cell_m) and cell_m > 0):
+        raise ConfigError(f"raster cell size must be a positive number of metres, got {cell_m!r}")
+    minx, miny, maxx, maxy = shapely.total_bounds(net.geometries)
+    minx, miny = minx - margin_m, miny - margin_m
+    maxx, maxy = maxx + margin_m, maxy + margin_m
+    x0 = math.floor(minx / cell_m) * cell_m
+    y0 = math.ceil(maxy / cell_m) * cell_m
+    width = max(1, math.ceil((maxx - x0) / cell_m))
+    height = max(1, math.ceil((y0 - miny) / cell_m))
+    grid = Grid(float(x0), float(y0), float(cell_m), int(width), int(height))
+    if grid.n_cells > MAX_CELLS:
+        raise ResourceLimitError(
+            f"a {cell_m:g} m travel-time raster of this network would have {grid.n_cells:,} "
+            f"cells ({width} x {height}); pass a larger --cell-m or --no-rasters"
+        )
+    return grid
+
+
+def cell_centres(grid: Grid, rows: slice) -> tuple[np.ndarray, np.ndarray]:
+    """Projected x, y of the centres of the cells in ``rows`` (row-major)."""
+    r = np.arange(rows.start, rows.stop, dtype=np.float64)
+    c = np.arange(grid.width, dtype=np.float64)
+    x = grid.x0 + (c + 0.5) * grid.cell_m
+    y = grid.y0 - (r + 0.5) * grid.cell_m
+    xx, yy = np.meshgrid(x, y)
+    return xx.reshape(-1), yy.reshape(-1)
+
+
+def _snap_near_network(
+    net: WalkNetwork, x: np.ndarray, y: np.ndarray, max_snap_m: float,
+    near: np.ndarray | None = None,
+) -> Snap:
+    """Snap points; those with no edge within ``max_snap_m`` are left unsnapped cheaply.
+
+    :func:`~lifecircle.snapping.snap_points` writes a reason for every missed point; for a
+    raster most cells may be far from the streets, so only candidates are snapped: ``near``
+    (a superset of the points within ``max_snap_m`` of an edge) or, without it, the hits of
+    one ``dwithin`` query on the same edge tree.
+    """
+    n = x.shape[0]
+    if near is None:
+        near = np.zeros(n, dtype=bool)
+        if n and net.n_edges:
+            hit = _tree(net).query(shapely.points(x, y), predicate="dwithin",
+                                   distance=max_snap_m)[0]
+            near[hit] = True
+    edge = np.full(n, -1, dtype=np.int64)
+    along = np.full(n, np.nan)
+    dist = np.full(n, np.nan)
+    status = np.full(n, f"unreachable: no walkable edge within {max_snap_m:g} m", dtype=object)
+    idx = np.flatnonzero(near)
+    if idx.size:
+        s = snap_points(net, x[idx], y[idx], max_snap_m=max_snap_m)
+        edge[idx], along[idx], dist[idx], status[idx] = s.edge, s.along_m, s.dist_m, s.status
+    return Snap(edge, along, dist, status)
+
+
+def _near_cells(net: WalkNetwork, grid: Grid, rows: slice, max_snap_m: float) -> np.ndarray:
+    """Cells of ``rows`` whose centre may lie within ``max_snap_m`` of an edge (row-major).
+
+    The streets are burnt into the band (plus the rows ``max_snap_m`` around it) with
+    rasterio, and a Euclidean distance transform (scipy) gives each centre's distance to the
+    nearest burnt cell; a centre within ``max_snap_m`` of a street is within ``max_snap_m`` plus
+    half a cell diagonal of a burnt centre, so the test keeps every such cell (and a few more,
+    which snapping then leaves out). Much cheaper than a distance query per cell.
+    """
+    from rasterio.features import rasterize
+    from scipy.ndimage import distance_transform_edt
+
+    pad = math.ceil(max_snap_m / grid.cell_m) + 1
+    top = max(rows.start - pad, 0)
+    bottom = min(rows.stop + pad, grid.height)
+    window = Affine.translation(grid.x0, grid.y0 - top * grid.cell_m) @ Affine.scale(
+        grid.cell_m, -grid.cell_m)
+    burnt = rasterize(((g, 1) for g in net.geometries), out_shape=(bottom - top, grid.width),
+                      transform=window, fill=0, all_touched=True, dtype="uint8")
+    if not burnt.any():
+        return np.zeros((rows.stop - rows.start) * grid.width, dtype=bool)
+    dist_cells = distance_transform_edt(burnt == 0)
+    near = dist_cells * grid.cell_m <= max_snap_m + grid.cell_m * math.sqrt(0.5) + 1e-6
+    return np.asarray(near[rows.start - top : rows.stop - top], dtype=bool).reshape(-1)
+
+
+def _bands(grid: Grid) -> Iterator[slice]:
+    step = max(1, CHUNK_CELLS // grid.width)
+    for start in range(0, grid.height, step):
+        yield slice(start, min(start + step, grid.height))
+
+
+def travel_time_cells(
+    result: Any, categories: Sequence[str], x: np.ndarray, y: np.ndarray,
+    *, near: np.ndarray | None = None,
+) -> dict[str, np.ndarray]:
+    """Walking minutes from points (run CRS) to each category, as block times are computed.
+
+    Parameters
+    ----------
+    result
+        A :class:`lifecircle.pipeline.Result`.
+    categories
+        Categories to evaluate (each must be in ``result.access``).
+    x, y
+        Point coordinates in the run's CRS.
+    near
+        Optional mask, a superset of the points within ``max_snap_m`` of an edge; the others
+        are not snapped (found with a distance query when not given).
+
+    Returns
+    -------
+    dict
+        ``category -> float64 minutes`` (NaN where no edge is within ``max_snap_m`` or no
+        facility within the horizon).
+    """
+    net: WalkNetwork = result.network
+    max_snap_m = float(result.metadata["max_snap_m"])
+    snap = _snap_near_network(net, np.asarray(x, float), np.asarray(y, float), max_snap_m,
+                              near)
+    fac = result.facilities
+    out = {}
+    for c in categories:
+        a = result.access[c]
+        fsnap = _facility_snap(fac[fac["category"] == c])
+        dist, _ = point_distances(net, a.nodes, fsnap, snap)
+        out[c] = minutes(dist, a.speed_kmh)
+    return out
+
+
+def _profile(grid: Grid, crs: Any, driver: str) -> dict[str, Any]:
+    profile: dict[str, Any] = {
+        "driver": driver, "width": grid.width, "height": grid.height, "count": 1,
+        "dtype": "float32", "crs": crs, "transform": grid.transform, "nodata": float("nan"),
+    }
+    if driver == "GTiff":
+        tiled = grid.width >= _BLOCK and grid.height >= _BLOCK
+        profile.update(compress="deflate", predictor=3)
+        if tiled:
+            profile.update(tiled=True, blockxsize=_BLOCK, blockysize=_BLOCK)
+    return profile
+
+
+def _has_cog() -> bool:
+    with rasterio.Env() as env:
+        return "COG" in env.drivers()
+
+
+def write_rasters(
+    result: Any,
+    folder: str | os.PathLike[str],
+    *,
+    cell_m: float = DEFAULT_CELL_M,
+    categories: Sequence[str] | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> list[Path]:
+    """Write ``rasters/walk_min_<category>.tif`` for every category of a run.
+
+    Parameters
+    ----------
+    result
+        A :class:`lifecircle.pipeline.Result`.
+    folder
+        Folder to write ``rasters/`` into (the run's staging folder).
+    cell_m
+        Cell size in metres (the run's CRS is projected in metres).
+    categories
+        Categories to write; every category of the run by default.
+    progress
+        Called with each category's name after its raster is written.
+
+    Returns
+    -------
+    list of pathlib.Path
+        The files written.
+
+    Raises
+    ------
+    ConfigError
+        ``cell_m`` is not a positive number.
+    ResourceLimitError
+        The grid would exceed :data:`MAX_CELLS`.
+    OutputError
+        A file cannot be written.
+    """
+    net: WalkNetwork = result.network
+    cats = list(categories if categories is not None else result.access)
+    max_snap_m = float(result.metadata["max_snap_m"])
+    grid = raster_grid(net, cell_m=cell_m, margin_m=max_snap_m)
+    crs = rasterio.crs.CRS.from_wkt(net.crs.to_wkt())
+    base = Path(folder)
+    (base / "rasters").mkdir(parents=True, exist_ok=True)
+    cog = _has_cog()
+    # Band by band into tiled scratch GeoTIFFs (the COG driver only copies whole datasets).
+    scratch = {c: base / "rasters" / f".{col.walk_min(c)}.scratch.tif" for c in cats}
+    paths = [base / raster_name(c) for c in cats]
+    try:
+        dsts = {c: rasterio.open(scratch[c] if cog else base / raster_name(c), "w",
+                                 **_profile(grid, crs, "GTiff")) for c in cats}
+        try:
+            for rows in _bands(grid):
+                x, y = cell_centres(grid, rows)
+                near = _near_cells(net, grid, rows, max_snap_m)
+                values = travel_time_cells(result, cats, x, y, near=near)
+                window = Window(0, rows.start, grid.width, rows.stop - rows.start)
+                for c in cats:
+                    block = values[c].astype(np.float32).reshape(window.height, window.width)
+                    dsts[c].write(block, 1, window=window)
+            for c in cats:
+                _describe(dsts[c], result, c, cell_m)
+                if not cog:
+                    dsts[c].build_overviews(_overview_factors(grid), Resampling.nearest)
+                    dsts[c].update_tags(ns="rio_overview", resampling="nearest")
+        finally:
+            for d in dsts.values():
+                d.close()
+        if cog:
+            for c, path in zip(cats, paths, strict=True):
+                rasterio.shutil.copy(scratch[c], path, driver="COG", compress="DEFLATE",
+                                     predictor="FLOATING_POINT", blocksize=_BLOCK,
+                                     overview_resampling="NEAREST")
+        for c in cats:
+            if progress is not None:
+                progress(c)
+    except rasterio.errors.RasterioError as exc:
+        raise OutputError(f"{base / 'rasters'}: cannot write the travel-time rasters ({exc})"
+                          ) from exc
+    finally:
+        for p in scratch.values():
+            p.unlink(missing_ok=True)
+    return paths
+
+
+def _overview_factors(grid: Grid) -> list[int]:
+    factors, f = [], 2
+    while max(grid.width, grid.height) / f >= _BLOCK / 2:
+        factors.append(f)
+        f *= 2
+    return factors
+
+
+def _describe(dst: Any, result: Any, category: str, cell_m: float) -> None:
+    a = result.access[category]
+    dst.set_band_description(1, col.walk_min(category))
+    dst.update_tags(
+        category=category,
+        units="minutes",
+        quantity="walking time to the nearest facility of the category",
+        speed_kmh=f"{a.speed_kmh:g}",
+        threshold_min=f"{a.threshold_min:g}",
+        max_snap_m=f"{float(result.metadata['max_snap_m']):g}",
+        cell_m=f"{cell_m:g}",
+        nodata="NaN: no walkable edge within max_snap_m, or no facility within the horizon",
+        profile=str(result.profile.name),
+        lifecircle_version=str(result.metadata.get("lifecircle_version", "")),
+        credit="Network and facilities: © OpenStreetMap contributors (ODbL)",
+    )
+    dst.update_tags(1, units="minutes", category=category)

@@ -1,0 +1,188 @@
+"""Travel-time rasters: hand-computed cells on the grid fixture, agreement with block times.
+
+Grid fixture (tests/helpers.py): 100 m lattice from (X0, Y0), the shop ``shop1`` (retail) at
+(150, 20), the island clinic (health) at (1050, 1010). The raster grid is aligned to 25 m and
+padded by max_snap_m (300 m), so its top-left corner is (X0 - 300, Y0 + 1300) and cell centres
+sit at odd multiples of 12.5 m.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import rasterio
+import shapely
+
+from lifecircle import columns as col
+from lifecircle._errors import ConfigError, ResourceLimitError
+from lifecircle.access import _facility_snap
+from lifecircle.outputs import raster as raster_mod
+from lifecircle.outputs.raster import raster_grid, raster_name, travel_time_cells, write_rasters
+from lifecircle.pipeline import run
+from lifecircle.routing import point_distances
+from lifecircle.snapping import snap_points
+from tests.helpers import SPEED_KMH, X0, Y0
+
+M_PER_MIN = SPEED_KMH * 1000 / 60  # 80
+
+
+@pytest.fixture(scope="module")
+def grid_run(tmp_path_factory):
+    from tests.helpers import make_grid_case
+
+    case = make_grid_case(tmp_path_factory.mktemp("grid-raster"))
+    return run(case.graphml, facilities=case.facilities, blocks=case.blocks,
+               speed_kmh=SPEED_KMH, categories=["retail", "health"], out=case.folder / "out",
+               map=False, figures=False)
+
+
+def _value_at(src, x: float, y: float) -> float:
+    row, column = src.index(x, y)
+    return float(src.read(1)[row, column])
+
+
+def test_grid_raster_georeferencing(grid_run):
+    path = grid_run.out / raster_name("retail")
+    with rasterio.open(path) as src:
+        assert src.crs.to_epsg() == 32650 == grid_run.network.crs.to_epsg()
+        t = src.transform
+        assert (t.a, t.e, t.b, t.d) == (25.0, -25.0, 0.0, 0.0)
+        assert (t.c, t.f) == (X0 - 300, Y0 + 1300)
+        # x from -300 to 1100 + 300, y from -300 to 1000 + 300, in 25 m cells
+        assert (src.width, src.height) == (1700 // 25, 1600 // 25)
+        assert src.dtypes == ("float32",)
+        assert math.isnan(src.nodata)
+        assert src.descriptions == (col.walk_min("retail"),)
+        tags = src.tags()
+        assert tags["units"] == "minutes" and tags["category"] == "retail"
+        assert float(tags["speed_kmh"]) == SPEED_KMH and float(tags["cell_m"]) == 25
+        if raster_mod._has_cog():
+            assert src.tags(ns="IMAGE_STRUCTURE").get("LAYOUT") == "COG"
+    listed = (grid_run.out / "_SUCCESS.json").read_text()
+    assert '"rasters/walk_min_retail.tif"' in listed and '"rasters/walk_min_health.tif"' in listed
+
+
+def test_grid_raster_cells_by_hand(grid_run):
+    with rasterio.open(grid_run.out / raster_name("retail")) as src:
+        # centre (162.5, 12.5): same edge as the shop; 12.5 leg + 12.5 along + 20 leg = 45 m
+        assert _value_at(src, X0 + 162.5, Y0 + 12.5) == pytest.approx(45 / M_PER_MIN, abs=1e-5)
+        # centre (262.5, 112.5): shop -> (200,0) 70 m, up 100 m, along 62.5 m, leg 12.5 m
+        assert _value_at(src, X0 + 262.5, Y0 + 112.5) == pytest.approx(245 / M_PER_MIN,
+                                                                       abs=1e-5)
+        # the island edge has no shop: NaN, not 0 or a sentinel
+        assert math.isnan(_value_at(src, X0 + 1037.5, Y0 + 1012.5))
+        # (712.5, 512.5) is 500 m from the lattice and the island edge: beyond max_snap_m
+        assert math.isnan(_value_at(src, X0 + 712.5, Y0 + 512.5))
+    with rasterio.open(grid_run.out / raster_name("health")) as src:
+        # island clinic at along 50 leg 10; centre (1037.5, 1012.5): 10 + 12.5 + 12.5 = 35 m
+        assert _value_at(src, X0 + 1037.5, Y0 + 1012.5) == pytest.approx(35 / M_PER_MIN,
+                                                                         abs=1e-5)
+        assert math.isnan(_value_at(src, X0 + 162.5, Y0 + 12.5))
+
+
+def test_nodata_exactly_where_no_street_is_within_max_snap(grid_run):
+    with rasterio.open(grid_run.out / raster_name("retail")) as src:
+        values = src.read(1)
+        rows, cols = np.indices(values.shape)
+        xs, ys = rasterio.transform.xy(src.transform, rows.ravel(), cols.ravel())
+    d = shapely.distance(shapely.points(np.asarray(xs), np.asarray(ys)),
+                         shapely.multilinestrings(list(grid_run.network.geometries)))
+    near_main = d <= 300
+    finite = np.isfinite(values.ravel())
+    # every finite cell is within max_snap_m of a street; every mainland cell that is near a
+    # street has a time (the whole lattice is connected to the shop)
+    assert not (finite & ~near_main).any()
+    mainland = shapely.distance(shapely.points(np.asarray(xs), np.asarray(ys)),
+                                shapely.box(X0, Y0, X0 + 300, Y0 + 200)) <= 300 - 1e-6
+    assert finite[mainland].all()
+    assert np.nanmin(values) > 0
+
+
+def test_cells_at_access_points_equal_block_times_exactly(nanjing_run):
+    """Cells are evaluated like access points: at an access point's spot, the same minutes."""
+    aps = nanjing_run.access_points
+    ok = (aps["snap_dist_m"] <= nanjing_run.metadata["max_snap_m"]).to_numpy()
+    x, y = aps.geometry.x.to_numpy()[ok], aps.geometry.y.to_numpy()[ok]
+    cats = list(nanjing_run.access)
+    values = travel_time_cells(nanjing_run, cats, x, y)
+    for c in cats:
+        np.testing.assert_array_equal(values[c], aps[col.walk_min(c)].to_numpy()[ok])
+    assert np.isfinite(values["retail"]).sum() > 50
+
+
+def test_nanjing_raster_agrees_with_routing_and_access_points(nanjing_run):
+    net = nanjing_run.network
+    cat = "health"
+    path = nanjing_run.out / raster_name(cat)
+    with rasterio.open(path) as src:
+        assert src.crs == rasterio.crs.CRS.from_wkt(net.crs.to_wkt())
+        values = src.read(1)
+        transform = src.transform
+    # a few cell centres, recomputed with the public routing primitives
+    rows = np.array([10, 40, 70, 100, 130])
+    cols = np.array([20, 60, 90, 120, 170])
+    xs, ys = rasterio.transform.xy(transform, rows, cols)
+    snap = snap_points(net, np.asarray(xs), np.asarray(ys),
+                       max_snap_m=nanjing_run.metadata["max_snap_m"])
+    fac = nanjing_run.facilities
+    dist, _ = point_distances(net, nanjing_run.access[cat].nodes,
+                              _facility_snap(fac[fac["category"] == cat]), snap)
+    expected = dist / (nanjing_run.access[cat].speed_kmh * 1000 / 60)
+    got = values[rows, cols].astype(float)
+    np.testing.assert_allclose(np.where(np.isfinite(expected), expected, np.nan), got,
+                               rtol=1e-6, equal_nan=True)
+    assert np.isfinite(got).sum() >= 3
+
+    # cells containing an access point whose centre snaps to the point's street: the times
+    # differ by at most the walk between them (a change of leg plus a change along the edge,
+    # each no longer than the straight gap between centre and point)
+    aps = nanjing_run.access_points
+    ok = (aps["snap_dist_m"] <= nanjing_run.metadata["max_snap_m"]).to_numpy()
+    ap_min = aps[col.walk_min(cat)].to_numpy()[ok]
+    ap_edge = aps["snap_edge_id"].to_numpy(dtype=float, na_value=-1)[ok]
+    px, py = aps.geometry.x.to_numpy()[ok], aps.geometry.y.to_numpy()[ok]
+    r, c = (np.asarray(v) for v in rasterio.transform.rowcol(transform, px, py))
+    cx, cy = (np.asarray(v) for v in rasterio.transform.xy(transform, r, c))
+    centre_snap = snap_points(net, cx, cy, max_snap_m=nanjing_run.metadata["max_snap_m"])
+    gap_min = np.hypot(cx - px, cy - py) / (nanjing_run.access[cat].speed_kmh * 1000 / 60)
+    cell = values[r, c].astype(float)
+    same = (centre_snap.edge == ap_edge) & np.isfinite(cell) & np.isfinite(ap_min)
+    assert same.sum() > 20
+    assert np.all(np.abs(cell[same] - ap_min[same]) <= 2 * gap_min[same] + 1e-4)
+    assert np.all(gap_min <= math.hypot(12.5, 12.5) / 80 + 1e-9)
+
+
+def test_raster_options_are_checked(grid_run, tmp_path, monkeypatch):
+    with pytest.raises(ConfigError, match="positive"):
+        raster_grid(grid_run.network, cell_m=0, margin_m=300)
+    with pytest.raises(ConfigError, match="positive"):
+        raster_grid(grid_run.network, cell_m=float("nan"), margin_m=300)
+    monkeypatch.setattr(raster_mod, "MAX_CELLS", 1000)
+    with pytest.raises(ResourceLimitError, match="--cell-m"):
+        write_rasters(grid_run, tmp_path, cell_m=10)
+
+
+def test_chunked_writing_gives_the_same_raster(grid_run, tmp_path, monkeypatch):
+    monkeypatch.setattr(raster_mod, "CHUNK_CELLS", 100)  # one or two rows per band
+    (path,) = write_rasters(grid_run, tmp_path, categories=["retail"])
+    with rasterio.open(path) as a, rasterio.open(grid_run.out / raster_name("retail")) as b:
+        np.testing.assert_array_equal(a.read(1), b.read(1))
+
+
+def test_burnt_candidates_cover_every_cell_near_a_street(nanjing_run):
+    """The rasterised pre-filter keeps every cell a distance query finds within max_snap_m."""
+    net = nanjing_run.network
+    max_snap = float(nanjing_run.metadata["max_snap_m"])
+    for cell_m in (25.0, 60.0):
+        grid = raster_grid(net, cell_m=cell_m, margin_m=max_snap)
+        rows = slice(grid.height // 3, grid.height // 3 + 7)
+        x, y = raster_mod.cell_centres(grid, rows)
+        d = shapely.distance(shapely.points(x, y), shapely.multilinestrings(
+            list(net.geometries)))
+        near = raster_mod._near_cells(net, grid, rows, max_snap)
+        assert near[d <= max_snap].all()
+        # and it is a tight superset: nothing beyond max_snap_m plus a cell diagonal
+        assert not near[d > max_snap + cell_m * 1.5].any()
+        assert 0 < near.sum() < near.size
