@@ -291,6 +291,9 @@ def test_browser_run_map_english(browser, tmp_path, payload_facilities):  # noqa
                  "Walking network"]
     expected += [f"Facilities: {profile.categories[c].label_en}" for c in profile.categories
                  if c in have]
+    # isochrone bands for every category with a facility on the network
+    expected += [f"Walking isochrones: {profile.categories[c].label_en}"
+                 for c in profile.categories if c in have]
     assert sorted(_layer_labels(browser)) == sorted(expected)
     legend = browser.find_element(By.CSS_SELECTOR, ".lc-legend").text
     assert "0–5 min" in legend and "> 30 min" in legend and "15 min limit" in legend

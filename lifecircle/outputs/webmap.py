@@ -867,7 +867,9 @@ def _add_isochrones(
     bands_all = _numbers(frame, "band_min")
     shown: set[float] = set()
     for k, c in enumerate(cats):
-        in_cat = (frame["category"] == c).to_numpy() & np.isfinite(bands_all)
+        # a category with no facility has empty rings: no layer for it
+        in_cat = ((frame["category"] == c).to_numpy() & np.isfinite(bands_all)
+                  & ~frame.geometry.is_empty.to_numpy() & frame.geometry.notna().to_numpy())
         if "facility_id" in frame.columns:
             union = in_cat & (frame["facility_id"].astype(str) == "all").to_numpy()
             if union.any():
