@@ -58,6 +58,11 @@ def _find(columns: list[str], names: tuple[str, ...]) -> str | None:
     return None
 
 
+def _cell(value: Any) -> str:
+    """A table cell as the user wrote it: text quoted, numbers (and NaN) plain."""
+    return repr(value) if isinstance(value, str) else str(value)
+
+
 def _check_lonlat(path: Path, x: np.ndarray, y: np.ndarray, rows: np.ndarray, claim: str) -> None:
     bad = (np.abs(x) > 180) | (np.abs(y) > 90)
     if bad.any():
@@ -184,7 +189,8 @@ def read_points(
             i = int(np.flatnonzero(bad)[0])
             raise InputFileError(
                 path,
-                f"row {i + 1}: coordinates ({frame[xc].iloc[i]!r}, {frame[yc].iloc[i]!r}) "
+                f"row {i + 1}: coordinates ({_cell(frame[xc].iloc[i])}, "
+                f"{_cell(frame[yc].iloc[i])}) "
                 f"are not finite numbers ({int(bad.sum())} such rows)",
                 "fix or remove those rows",
             )
