@@ -629,6 +629,42 @@ def _(d: Path, t: Path) -> Case:
     return ["--blocks", str(p)], 2, ["flat.geojson", "no area once repaired"]
 
 
+def _metre_blocks(path: Path, *, crs: int | None) -> Path:
+    sq = gpd.GeoSeries([shapely.box(LON0, LAT0, LON0 + DLON, LAT0 + DLAT)], crs=4326)
+    frame = gpd.GeoDataFrame({"population": [1]}, geometry=sq.to_crs(3067).to_numpy())
+    pyogrio.write_dataframe(frame if crs is None else frame.set_crs(crs), path)
+    return path
+
+
+@case("blocks: projected numbers claiming EPSG:4326")
+def _(d: Path, t: Path) -> Case:
+    return (
+        ["--blocks", str(_metre_blocks(d / "utm.geojson", crs=4326))],
+        2,
+        [
+            "utm.geojson",
+            "row 1",
+            "projected numbers",
+            "WGS 84",
+            "--blocks-crs EPSG:",
+        ],
+    )
+
+
+@case("blocks: geographic --blocks-crs for metre coordinates")
+def _(d: Path, t: Path) -> Case:
+    p = _metre_blocks(d / "metres.gpkg", crs=None)
+    return (
+        ["--blocks", str(p), "--blocks-crs", "EPSG:4326"],
+        2,
+        [
+            "metres.gpkg",
+            "projected numbers",
+            "--blocks-crs EPSG:",
+        ],
+    )
+
+
 # -- configuration and outputs ----------------------------------------------------------------
 def _profile(d: Path, name: str, old: str, new: str) -> list[str]:
     assert old in WALK15
@@ -1134,6 +1170,32 @@ def test_self_intersecting_and_multipart_blocks(tmp_path):
 
 
 @works
+def test_gcj02_read_as_wgs84_is_warned(tmp_path, caplog):
+    """A 100-700 m shift cannot be detected; points inside China get a reminder naming the
+    option, and declaring the CRS (even wgs84) silences it."""
+    from lifecircle.sources.tables import read_points
+
+    csv = facility_csv(
+        tmp_path / "amap.csv", [("1", "retail", 118.78, 32.04), ("2", "retail", 24.94, 60.17)]
+    )
+    with caplog.at_level("WARNING", logger="lifecircle"):
+        read_points(csv)
+    (record,) = [r for r in caplog.records if "GCJ-02" in r.getMessage()]
+    assert "amap.csv" in record.getMessage() and "1 of 2 points" in record.getMessage()
+    assert "--facilities-crs gcj02" in record.getMessage()
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="lifecircle"):
+        read_points(csv, crs="wgs84")
+        got = read_points(csv, crs="gcj02")
+    assert not caplog.records
+    # declared as GCJ-02 the point moves by the offset (hundreds of metres in Nanjing)
+    shift = gpd.GeoSeries([got.geometry.iloc[0], shapely.Point(118.78, 32.04)], crs=4326).to_crs(
+        32650
+    )
+    assert 100 < shift.iloc[0].distance(shift.iloc[1]) < 700
+
+
+@works
 def test_two_runs_writing_one_folder_at_once(tmp_path):
     """Two processes, same --out: each either finishes or refuses; the folder ends complete."""
     out = tmp_path / "shared-out"
@@ -1169,4 +1231,4 @@ def test_two_runs_writing_one_folder_at_once(tmp_path):
 def test_case_count():
     """The figure for the closing note: every case above, counted."""
     assert len(CASES) >= 60
-    assert len(SUCCESS_CASES) == 10
+    assert len(SUCCESS_CASES) == 11
