@@ -511,10 +511,20 @@ class WalkNetwork:
         from pathlib import Path
 
         from ._errors import InputFileError
+        from .sources.osm import refuse_dtd, xml_prolog
 
         p = Path(path)
         if not p.is_file():
             raise InputFileError(p, "file not found", "check the path")
+        try:
+            with p.open("rb") as fh:
+                head = fh.read(4)
+            prolog = xml_prolog(p, head).lower()
+        except (OSError, EOFError) as exc:
+            raise InputFileError(
+                p, f"cannot be read ({exc})", "check the file and its permissions"
+            ) from None
+        refuse_dtd(p, prolog, kind="GraphML")
         try:
             import osmnx as ox
 

@@ -227,7 +227,7 @@ def _sniff(path: Path) -> None:
     name = path.name.lower()
     if name.endswith((".osm", ".xml", ".osm.gz", ".osm.bz2", ".xml.gz", ".xml.bz2")):
         try:
-            text = _xml_prolog(path, head)
+            text = xml_prolog(path, head)
         except (OSError, EOFError) as exc:
             raise InputFileError(
                 path, f"compressed data is corrupt ({exc})", "download the extract again"
@@ -239,13 +239,7 @@ def _sniff(path: Path) -> None:
                 "is an HTML page, not OSM data (a failed download?)",
                 "download the extract again",
             )
-        if b"<!doctype" in lowered or b"<!entity" in lowered:
-            raise InputFileError(
-                path,
-                "OSM XML with a DOCTYPE or entity declarations is refused "
-                "(entity expansion is a known attack)",
-                "export the data without a DOCTYPE",
-            )
+        refuse_dtd(path, lowered, kind="OSM XML")
         if b"<osm" not in lowered:
             raise InputFileError(
                 path,
@@ -268,7 +262,7 @@ _PROLOG_LIMIT = 1 << 20
 _COMMENT = re.compile(rb"<!--.*?-->", re.DOTALL)
 
 
-def _xml_prolog(path: Path, head: bytes) -> bytes:
+def xml_prolog(path: Path, head: bytes) -> bytes:
     """The start of an XML file up to its root element, comments removed.
 
     A DOCTYPE may follow a long comment; searching only a fixed-size head would miss it.
@@ -288,6 +282,22 @@ def _xml_prolog(path: Path, head: bytes) -> bytes:
             if b"<!--" not in stripped and re.search(rb"<[A-Za-z_]", stripped):
                 return stripped
     return _COMMENT.sub(b"", text)
+
+
+def refuse_dtd(path: Path, prolog: bytes, *, kind: str) -> None:
+    """Refuse an XML prolog (lower-cased, from :func:`xml_prolog`) with DTD declarations.
+
+    Neither OSM XML nor GraphML needs a DOCTYPE; entity declarations are how billion-laughs
+    expansion and external-entity reads start, so they are refused before any XML parser
+    sees them.
+    """
+    if b"<!doctype" in prolog or b"<!entity" in prolog:
+        raise InputFileError(
+            path,
+            f"{kind} with a DOCTYPE or entity declarations is refused "
+            "(entity expansion is a known attack)",
+            "export the data without a DOCTYPE",
+        )
 
 
 def _levels(value: str | None) -> str | None:
