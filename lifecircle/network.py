@@ -508,6 +508,7 @@ class WalkNetwork:
     @classmethod
     def from_graphml(cls, path: str) -> WalkNetwork:
         """Read a GraphML file (osmnx's or another tool's) with node ``x``/``y`` and a crs."""
+        import zlib
         from pathlib import Path
 
         from ._errors import InputFileError
@@ -520,7 +521,7 @@ class WalkNetwork:
             with p.open("rb") as fh:
                 head = fh.read(4)
             prolog = xml_prolog(p, head).lower()
-        except (OSError, EOFError) as exc:
+        except (OSError, EOFError, zlib.error) as exc:
             raise InputFileError(
                 p, f"cannot be read ({exc})", "check the file and its permissions"
             ) from None

@@ -221,6 +221,50 @@ def _(d: Path, t: Path) -> Case:
     return ["--osm", str(write(d / "bad.osm.gz", data))], 2, ["bad.osm.gz", "corrupt", "again"]
 
 
+@case("osm: gzip stream corrupt in the middle (fuzz finding)")
+def _(d: Path, t: Path) -> Case:
+    data = bytearray(gzip.compress(grid_osm().encode(), mtime=0))
+    for k in range(20, 60):
+        data[k] ^= 0x5A
+    return (
+        ["--osm", str(write(d / "mid.osm.gz", bytes(data)))],
+        2,
+        [
+            "mid.osm.gz",
+            "compressed data is corrupt",
+            "download the extract again",
+        ],
+    )
+
+
+@case("osm: malformed coordinates (fuzz finding)")
+def _(d: Path, t: Path) -> Case:
+    text = grid_osm().replace('lon="24.9400000"', 'lon="24,9400000"', 1)
+    return (
+        ["--osm", str(write(d / "comma.osm", text))],
+        2,
+        [
+            "comma.osm",
+            "malformed coordinates",
+            "export the extract again",
+        ],
+    )
+
+
+@case("osm: an id that is not a number (fuzz finding)")
+def _(d: Path, t: Path) -> Case:
+    text = grid_osm().replace('<way id="101">', '<way id="1x01">', 1)
+    return (
+        ["--osm", str(write(d / "id.osm", text))],
+        2,
+        [
+            "id.osm",
+            "illegal id",
+            "export the extract again",
+        ],
+    )
+
+
 @case("osm: XML with a DOCTYPE")
 def _(d: Path, t: Path) -> Case:
     text = grid_osm(prolog='<!DOCTYPE osm SYSTEM "osm.dtd">\n')

@@ -14,6 +14,7 @@ import bz2
 import gzip
 import logging
 import re
+import zlib
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -228,7 +229,7 @@ def _sniff(path: Path) -> None:
     if name.endswith((".osm", ".xml", ".osm.gz", ".osm.bz2", ".xml.gz", ".xml.bz2")):
         try:
             text = xml_prolog(path, head)
-        except (OSError, EOFError) as exc:
+        except (OSError, EOFError, zlib.error) as exc:
             raise InputFileError(
                 path, f"compressed data is corrupt ({exc})", "download the extract again"
             ) from None
@@ -405,14 +406,21 @@ def read_osm(path: str | Path) -> OSMData:
                     )
                 if is_poi:
                     pois.append((osm_type, osm_id, nan, nan, dict(tags), blob))
-    except ValueError as exc:
-        # pyosmium refuses keys and values beyond libosmium's limit (1024 bytes; OSM's own
-        # limit is 255 characters)
+    except osmium.InvalidLocationError as exc:
         raise InputFileError(
             path,
-            f"could not be read as OSM data ({exc})",
-            "OSM allows at most 255 characters per tag key or value; fix or drop that tag",
+            f"a node has malformed coordinates ({exc})",
+            "the file is corrupt or hand-edited; export the extract again",
         ) from None
+    except ValueError as exc:
+        # libosmium's XML parser: keys and values beyond its limit (1024 bytes; OSM's own
+        # limit is 255 characters), ids that are not numbers, ...
+        fix = (
+            "OSM allows at most 255 characters per tag key or value; fix or drop that tag"
+            if "too long" in str(exc)
+            else "the file is corrupt or hand-edited; export the extract again"
+        )
+        raise InputFileError(path, f"could not be read as OSM data ({exc})", fix) from None
     except RuntimeError as exc:
         if "entities" in str(exc):
             raise InputFileError(
