@@ -86,20 +86,24 @@ def _csv(data: bytes) -> None:
 
 
 def _geojson(data: bytes) -> None:
+    from lifecircle._errors import LifecircleError
     from lifecircle.sources.facilities import read_facilities
     from lifecircle.sources.tables import read_polygons
 
     path = _write("f.geojson", data)
-    errors: list[BaseException] = []
+    errors: list[Exception] = []
     for call in (
         lambda: read_facilities(path, _profile_obj()),  # type: ignore[arg-type]
         lambda: read_polygons(path),
     ):
         try:
             call()
-        except BaseException as exc:  # collect both, raise the first
+        except Exception as exc:  # run both readers, then judge
             errors.append(exc)
-    if errors:
+    bugs = [e for e in errors if not isinstance(e, LifecircleError)]
+    if bugs:
+        raise bugs[0]
+    if len(errors) == 2:  # neither reader could use it: a clean refusal
         raise errors[0]
 
 
