@@ -1274,7 +1274,7 @@ def test_two_runs_writing_one_folder_at_once(tmp_path):
 
 def test_case_count():
     """The figure for the closing note: every case above, counted."""
-    assert len(CASES) >= 60
+    assert len(CASES) == 75  # + test_unreadable_file: 76 error cases
     assert len(SUCCESS_CASES) == 11
 
 

@@ -176,11 +176,8 @@ def _single_edges(net: WalkNetwork) -> WalkNetwork:
     )
 
 
-@FAST
-@given(seed=seeds, n=sizes, k=st.sampled_from([0.5, 2.0, 3.0, 10.0]))
-def test_scale_invariance(seed, n, k):
-    """Every length ×k and the speed ×k: the same minutes (the horizon scales too)."""
-    net = _single_edges(random_network(seed, n))
+def _scale_pair(net: WalkNetwork, seed: int, k: float) -> tuple[np.ndarray, np.ndarray]:
+    """Minutes on ``net`` at 4 km/h, and on ``net`` scaled by ``k`` at 4k km/h."""
     fx, fy = _points(seed + 1, 3)
     px, py = _points(seed + 2, 40)
     scaled = WalkNetwork.from_arrays(
@@ -205,6 +202,14 @@ def test_scale_invariance(seed, n, k):
         snap_points(scaled, s(px, X0), s(py, Y0), max_snap_m=300 * k),
         speed_kmh=4.0 * k,
     )
+    return base, big
+
+
+@FAST
+@given(seed=seeds, n=sizes, k=st.sampled_from([0.5, 2.0, 3.0, 10.0]))
+def test_scale_invariance(seed, n, k):
+    """Every length ×k and the speed ×k: the same minutes (the horizon scales too)."""
+    base, big = _scale_pair(_single_edges(random_network(seed, n)), seed, k)
     np.testing.assert_array_equal(np.isnan(base), np.isnan(big))
     np.testing.assert_allclose(big, base, rtol=1e-9, atol=1e-9)
 
@@ -384,28 +389,7 @@ def test_coverage_is_monotone_in_minutes(seed, n, m1, m2):
 def test_overlapping_parallel_edges_tie_break():
     """The example hypothesis found: seed 20, 20 nodes, scale 0.5 (edges 12 and 23 join the
     same two nodes along the same line)."""
-    seed, n, k = 20, 20, 0.5
-    net = random_network(seed, n)
-    scaled = WalkNetwork.from_arrays(
-        crs=net.crs,
-        node_id=net.node_id,
-        x=X0 + k * (net.x - X0),
-        y=Y0 + k * (net.y - Y0),
-        edge_u=net.edge_u,
-        edge_v=net.edge_v,
-        edge_length_m=k * net.edge_length_m,
-    )
-    fx, fy = _points(seed + 1, 3)
-    px, py = _points(seed + 2, 40)
-    base = _minutes(
-        net, _facilities(net, fx, fy), snap_points(net, px, py, max_snap_m=300), speed_kmh=4.0
-    )
-    big = _minutes(
-        scaled,
-        _facilities(scaled, X0 + k * (fx - X0), Y0 + k * (fy - Y0), max_snap_m=300 * k),
-        snap_points(scaled, X0 + k * (px - X0), Y0 + k * (py - Y0), max_snap_m=300 * k),
-        speed_kmh=4.0 * k,
-    )
+    base, big = _scale_pair(random_network(20, 20), 20, 0.5)
     np.testing.assert_allclose(big, base, rtol=1e-9)
 
 
