@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import tempfile
 from pathlib import Path
+from typing import Any
 
 import geopandas as gpd
 import numpy as np
@@ -297,18 +298,22 @@ def _times(graphml: Path, fac: Path, blocks: Path) -> pd.DataFrame:
     return frame
 
 
-@SLOW
-@given(seed=seeds, n=sizes, perm_seed=seeds)
-def test_order_and_id_invariance(seed, n, perm_seed):
-    """Shuffled facility and block rows with renamed ids: the same times per block."""
+def _base_and_other(seed: int, n: int, **changes: Any) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Block times of the plain case and of the case written with ``changes``."""
     with tempfile.TemporaryDirectory() as tmp:
         a = Path(tmp) / "a"
         b = Path(tmp) / "b"
         a.mkdir()
         b.mkdir()
-        base = _times(*_write_case(a, seed, n))
-        order = np.random.default_rng(perm_seed).permutation(25)
-        other = _times(*_write_case(b, seed, n, order=order, rename=True))
+        return _times(*_write_case(a, seed, n)), _times(*_write_case(b, seed, n, **changes))
+
+
+@SLOW
+@given(seed=seeds, n=sizes, perm_seed=seeds)
+def test_order_and_id_invariance(seed, n, perm_seed):
+    """Shuffled facility and block rows with renamed ids: the same times per block."""
+    order = np.random.default_rng(perm_seed).permutation(25)
+    base, other = _base_and_other(seed, n, order=order, rename=True)
     other.index = pd.Index([i[1:][::-1] for i in other.index], name="block_id")  # unrename
     other = other.loc[base.index]
     pd.testing.assert_frame_equal(other, base, check_exact=False, rtol=0, atol=1e-9)
@@ -323,13 +328,7 @@ def test_order_and_id_invariance(seed, n, perm_seed):
 )
 def test_reprojection_invariance(seed, n, crss):
     """Facilities and blocks in other CRSs (each its own): the same times within a mm."""
-    with tempfile.TemporaryDirectory() as tmp:
-        a = Path(tmp) / "a"
-        b = Path(tmp) / "b"
-        a.mkdir()
-        b.mkdir()
-        base = _times(*_write_case(a, seed, n))
-        other = _times(*_write_case(b, seed, n, fac_crs=crss[0], blk_crs=crss[1]))
+    base, other = _base_and_other(seed, n, fac_crs=crss[0], blk_crs=crss[1])
     # times are minutes at 4.8 km/h: 1 mm is 1.25e-5 min
     np.testing.assert_array_equal(np.isnan(other.to_numpy()), np.isnan(base.to_numpy()))
     np.testing.assert_allclose(other.to_numpy(), base.to_numpy(), rtol=0, atol=1.25e-5)
