@@ -80,7 +80,36 @@ def _configure_logging(verbose: int, quiet: bool) -> None:
     )
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class _OneLineGroup(click.Group):
+    """A click group whose usage errors (an unknown option, "5 km/h" for a number) are one
+    line and exit code 3 (bad configuration), like every other lifecircle error."""
+
+    def main(self, *args: Any, **kwargs: Any) -> Any:
+        if not kwargs.get("standalone_mode", True):
+            return super().main(*args, **kwargs)
+        kwargs["standalone_mode"] = False
+        try:
+            code = super().main(*args, **kwargs)
+        except click.UsageError as exc:
+            if type(exc).__name__ == "NoArgsIsHelpError":  # bare `lifecircle`: the help
+                exc.show()
+                sys.exit(exc.exit_code)
+            hint = f"; see '{exc.ctx.command_path} --help'" if exc.ctx is not None else ""
+            if "is not a valid float" in exc.format_message():
+                hint = "; write the number alone, the unit is in the option name" + hint
+            message = exc.format_message().replace("\n", " ").rstrip(".")
+            click.echo(f"lifecircle: error: {message}{hint}", err=True)
+            sys.exit(3)
+        except click.ClickException as exc:
+            click.echo(f"lifecircle: error: {exc.format_message()}", err=True)
+            sys.exit(exc.exit_code)
+        except click.Abort:
+            click.echo("lifecircle: interrupted; no output was completed", err=True)
+            sys.exit(130)
+        sys.exit(code if isinstance(code, int) else 0)
+
+
+@click.group(cls=_OneLineGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option(
     "--version",
     is_flag=True,

@@ -462,8 +462,17 @@ class WalkNetwork:
 
         crs = crs or graph.graph.get("crs")
         if crs is None:
-            raise InputError(f"{where}: the graph has no 'crs' attribute; pass crs=...")
-        crs = pyproj.CRS.from_user_input(crs)
+            raise InputError(
+                f"{where}: the graph has no 'crs' attribute; give the graph a crs attribute "
+                "(e.g. 'EPSG:4326') when exporting it, or pass crs=... to from_networkx"
+            )
+        try:
+            crs = pyproj.CRS.from_user_input(crs)
+        except pyproj.exceptions.CRSError:
+            raise InputError(
+                f"{where}: the graph's crs {crs!r} is not a coordinate system pyproj knows; "
+                "give an EPSG code such as 'EPSG:4326'"
+            ) from None
         nodes = list(graph.nodes)
         try:
             xs = np.array([float(graph.nodes[n]["x"]) for n in nodes])
@@ -580,23 +589,42 @@ class WalkNetwork:
     @classmethod
     def from_graphml(cls, path: str) -> WalkNetwork:
         """Read a GraphML file (osmnx's or another tool's) with node ``x``/``y`` and a crs."""
+        import zlib
         from pathlib import Path
 
         from ._errors import InputFileError
+        from .sources.osm import refuse_dtd, xml_prolog
 
         p = Path(path)
         if not p.is_file():
             raise InputFileError(p, "file not found", "check the path")
         try:
+            with p.open("rb") as fh:
+                head = fh.read(4)
+            prolog = xml_prolog(p, head).lower()
+        except (OSError, EOFError, zlib.error) as exc:
+            raise InputFileError(
+                p, f"cannot be read ({exc})", "check the file and its permissions"
+            ) from None
+        refuse_dtd(p, prolog, kind="GraphML")
+        try:
             import osmnx as ox
 
             graph = ox.load_graphml(p)
         except Exception as exc:  # osmnx/networkx raise many types on malformed GraphML
-            raise InputFileError(
-                p,
-                f"could not be read as GraphML ({type(exc).__name__}: {exc})",
-                "export the graph again with osmnx.save_graphml",
-            ) from None
+            # osmnx expects its own untyped attributes; GraphML from other tools declares
+            # types (x, y as double) that osmnx's converter trips on: read it with networkx,
+            # whose graph from_networkx then checks for crs and x/y by name
+            import networkx as nx
+
+            try:
+                graph = nx.read_graphml(p, force_multigraph=True)
+            except Exception:  # malformed XML, unknown GraphML types, ...
+                raise InputFileError(
+                    p,
+                    f"could not be read as GraphML ({type(exc).__name__}: {exc})",
+                    "export the graph again with osmnx.save_graphml",
+                ) from None
         if graph.number_of_nodes() == 0:
             raise InputFileError(p, "the graph has no nodes", "export a non-empty graph")
         return cls.from_networkx(graph, where=str(p))

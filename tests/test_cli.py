@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import gzip
 import hashlib
 import json
 import math
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -14,13 +12,10 @@ from pathlib import Path
 import geopandas as gpd
 import numpy as np
 import pyogrio
-import pytest
-import shapely
 from click.testing import CliRunner
 
 from lifecircle.cli import cli
 from lifecircle.outputs.geopackage import read_metadata
-from lifecircle.pipeline import default_osm
 from tests.conftest import shared_osm
 
 SNAP = ["snap_u", "snap_v", "snap_key", "snap_along_m", "snap_dist_m"]
@@ -106,136 +101,7 @@ def test_version_lists_geo_stack():
         assert name in res.output
 
 
-# ---------------------------------------------------------------------------------------------
-# bad inputs: one line, the right exit code, no _SUCCESS.json, inputs unchanged
-
-NO_WALKABLE_OSM = """<?xml version='1.0' encoding='UTF-8'?>
-<osm version="0.6">
-  <node id="1" lat="32.04" lon="118.78"/>
-  <node id="2" lat="32.041" lon="118.78"/>
-  <node id="3" lat="32.041" lon="118.781"/>
-  <way id="10"><nd ref="1"/><nd ref="2"/><nd ref="3"/><nd ref="1"/>
-    <tag k="building" v="yes"/></way>
-  <way id="11"><nd ref="1"/><nd ref="3"/><tag k="highway" v="motorway"/></way>
-</osm>
-"""
-
-
-def _case_files(tmp: Path) -> dict[str, tuple[list[str], int, str]]:
-    """name -> (CLI args, exit code, text expected in the message)."""
-    empty = tmp / "empty.osm.pbf"
-    empty.write_bytes(b"")
-    truncated = tmp / "truncated.osm.pbf"
-    truncated.write_bytes(default_osm().read_bytes()[:300_000])
-    html = tmp / "error.osm.pbf"
-    html.write_text("<html><body>504 Gateway Timeout</body></html>")
-    nowalk = tmp / "nowalk.osm"
-    nowalk.write_text(NO_WALKABLE_OSM)
-    gz = tmp / "bad.osm.gz"
-    gz.write_bytes(gzip.compress(b"<osm>")[:10])
-    nocrs = tmp / "nocrs.gpkg"
-    pts = gpd.GeoDataFrame({"category": ["retail"]}, geometry=[shapely.Point(24.94, 60.17)])
-    pyogrio.write_dataframe(pts, nocrs)
-    swapped = tmp / "swapped.csv"
-    swapped.write_text("name,category,lon,lat\nA,retail,60.170,24.940\nB,health,60.168,24.945\n")
-    badlat = tmp / "badlat.csv"
-    badlat.write_text("name,category,lon,lat\nA,retail,24.94,152.5\n")
-    projected = tmp / "projected.csv"
-    projected.write_text("name,category,lon,lat\nA,retail,385000,6672000\n")
-    headeronly = tmp / "header.csv"
-    headeronly.write_text("name,category,lon,lat\n")
-    nocols = tmp / "nocols.csv"
-    nocols.write_text("name,category,east,north\nA,retail,1,2\n")
-    badcat = tmp / "badcat.csv"
-    badcat.write_text("name,category,lon,lat\nA,retial,24.94,60.17\n")
-    profile = tmp / "typo.toml"
-    text = (Path(__file__).parent.parent / "lifecircle/profiles/walk15.toml").read_text()
-    profile.write_text(text.replace("threshold_min = 15.0", "threshhold_min = 15.0"))
-    speed = tmp / "speed.toml"
-    speed.write_text(text.replace("speed_kmh = 4.8", 'speed_kmh = "5 km/h"'))
-    lines = tmp / "lines.geojson"
-    gpd.GeoDataFrame({"population": [1]}, geometry=[shapely.LineString([(24.94, 60.17),
-                                                                        (24.95, 60.17)])],
-                     crs=4326).to_file(lines)
-    return {
-        "missing file": (["--osm", str(tmp / "nope.osm.pbf")], 2, "file not found"),
-        "directory": (["--osm", str(tmp)], 2, "directory"),
-        "empty file": (["--osm", str(empty)], 2, "empty"),
-        "truncated pbf": (["--osm", str(truncated)], 2, "truncated or corrupt"),
-        "html as pbf": (["--osm", str(html)], 2, "HTML"),
-        "corrupt gzip": (["--osm", str(gz)], 2, "corrupt"),
-        "no walkable ways": (["--osm", str(nowalk)], 2, "highway tags seen: motorway"),
-        "facilities without crs": (["--facilities", str(nocrs)], 2, "no CRS"),
-        "swapped coordinates": (["--facilities", str(swapped)], 2, "swapped"),
-        "latitude out of range": (["--facilities", str(badlat)], 2, "152.5"),
-        "projected numbers as lon/lat": (["--facilities", str(projected)], 2, "projected"),
-        "header only": (["--facilities", str(headeronly)], 2, "no rows"),
-        "no coordinate columns": (["--facilities", str(nocols)], 2, "east, north"),
-        "unknown category": (["--facilities", str(badcat)], 2, "did you mean 'retail'"),
-        "unknown profile key": (["--profile", str(profile)], 3, "did you mean 'threshold_min'"),
-        "unknown profile name": (["--profile", "walk16"], 3, "did you mean 'walk15'"),
-        "speed as text": (["--profile", str(speed)], 3, "units are in the key name"),
-        "negative minutes": (["--minutes", "-5"], 3, "positive"),
-        "blocks are lines": (["--blocks", str(lines)], 2, "not a polygon"),
-    }
-
-
-CASE_NAMES = [
-    "missing file", "directory", "empty file", "truncated pbf", "html as pbf", "corrupt gzip",
-    "no walkable ways", "facilities without crs", "swapped coordinates",
-    "latitude out of range", "projected numbers as lon/lat", "header only",
-    "no coordinate columns", "unknown category", "unknown profile key", "unknown profile name",
-    "speed as text", "negative minutes", "blocks are lines",
-]
-
-
-def _digest(folder: Path) -> dict[str, str]:
-    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(folder.iterdir()) if p.is_file()}
-
-
-@pytest.mark.parametrize("name", CASE_NAMES)
-def test_bad_input_is_one_clear_line(tmp_path, name):
-    inputs = tmp_path / "inputs"
-    inputs.mkdir()
-    cases = _case_files(inputs)
-    args, code, expected = cases[name]
-    before = _digest(inputs)
-    out = tmp_path / "out"
-    res = CliRunner().invoke(cli, ["run", *args, "--out", str(out), "-q"])
-    assert res.exit_code == code, res.output
-    lines = [ln for ln in res.output.splitlines() if ln.strip()]
-    assert len(lines) == 1, res.output
-    assert lines[0].startswith("lifecircle: error: ")
-    assert expected in lines[0], lines[0]
-    assert "Traceback" not in res.output
-    assert not (out / "_SUCCESS.json").exists()
-    assert not out.exists() or not any(out.iterdir())
-    assert _digest(inputs) == before
-    # no staging folders left behind
-    assert not list(tmp_path.glob(".out.staging-*"))
-
-
-def test_bad_input_cases_all_listed(tmp_path):
-    assert sorted(_case_files(tmp_path)) == sorted(CASE_NAMES)
-
-
-def test_cli_error_has_no_traceback_in_a_real_process(tmp_path):
-    proc = subprocess.run([sys.executable, "-m", "lifecircle", "run", "--osm",
-                           str(tmp_path / "nope.pbf"), "--out", str(tmp_path / "o")],
-                          capture_output=True, text=True, timeout=60)
-    assert proc.returncode == 2
-    assert proc.stderr.strip().count("\n") == 0
-    assert "Traceback" not in proc.stderr
-
-
-def test_output_inside_input_is_refused(tmp_path):
-    src = tmp_path / "in.osm.pbf"
-    shutil.copy(default_osm(), src)
-    res = CliRunner().invoke(cli, ["run", "--osm", str(src), "--out", str(src), "-q"])
-    assert res.exit_code == 2
-    assert "input" in res.output
-    assert src.read_bytes() == default_osm().read_bytes()
+# bad inputs: the parametrised table in tests/test_bad_inputs.py
 
 
 def test_unreachable_is_nan_in_gpkg(tmp_path, grid_case):

@@ -13,6 +13,8 @@ from __future__ import annotations
 import bz2
 import gzip
 import logging
+import re
+import zlib
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -230,15 +232,9 @@ def _sniff(path: Path) -> None:
         )
     name = path.name.lower()
     if name.endswith((".osm", ".xml", ".osm.gz", ".osm.bz2", ".xml.gz", ".xml.bz2")):
-        text = head
         try:
-            if head[:2] == b"\x1f\x8b":
-                with gzip.open(path, "rb") as fh:
-                    text = fh.read(4096)
-            elif head[:2] == b"BZ":
-                with bz2.open(path, "rb") as fh:
-                    text = fh.read(4096)
-        except (OSError, EOFError) as exc:
+            text = xml_prolog(path, head)
+        except (OSError, EOFError, zlib.error) as exc:
             raise InputFileError(
                 path, f"compressed data is corrupt ({exc})", "download the extract again"
             ) from None
@@ -249,13 +245,7 @@ def _sniff(path: Path) -> None:
                 "is an HTML page, not OSM data (a failed download?)",
                 "download the extract again",
             )
-        if b"<!doctype" in lowered or b"<!entity" in lowered:
-            raise InputFileError(
-                path,
-                "OSM XML with a DOCTYPE or entity declarations is refused "
-                "(entity expansion is a known attack)",
-                "export the data without a DOCTYPE",
-            )
+        refuse_dtd(path, lowered, kind="OSM XML")
         if b"<osm" not in lowered:
             raise InputFileError(
                 path,
@@ -271,6 +261,49 @@ def _sniff(path: Path) -> None:
                 f"is {kind} (no OSMHeader block)",
                 "download the extract again; vector tiles (.mvt/.pbf tiles) are not OSM extracts",
             )
+
+
+#: how much of an XML file's (decompressed) start is searched for the root element
+_PROLOG_LIMIT = 1 << 20
+_COMMENT = re.compile(rb"<!--.*?-->", re.DOTALL)
+
+
+def xml_prolog(path: Path, head: bytes) -> bytes:
+    """The start of an XML file up to its root element, comments removed.
+
+    A DOCTYPE may follow a long comment; searching only a fixed-size head would miss it.
+    Reads at most :data:`_PROLOG_LIMIT` bytes (decompressed).
+    """
+    opener: Any = (
+        gzip.open if head[:2] == b"\x1f\x8b" else bz2.open if head[:2] == b"BZ" else open
+    )
+    text = b""
+    with opener(path, "rb") as fh:
+        while len(text) < _PROLOG_LIMIT:
+            chunk = fh.read(65536)
+            if not chunk:
+                break
+            text += chunk
+            stripped = _COMMENT.sub(b"", text)
+            if b"<!--" not in stripped and re.search(rb"<[A-Za-z_]", stripped):
+                return stripped
+    return _COMMENT.sub(b"", text)
+
+
+def refuse_dtd(path: Path, prolog: bytes, *, kind: str) -> None:
+    """Refuse an XML prolog (lower-cased, from :func:`xml_prolog`) with DTD declarations.
+
+    Neither OSM XML nor GraphML needs a DOCTYPE; entity declarations are how billion-laughs
+    expansion and external-entity reads start, so they are refused before any XML parser
+    sees them.
+    """
+    if b"<!doctype" in prolog or b"<!entity" in prolog:
+        raise InputFileError(
+            path,
+            f"{kind} with a DOCTYPE or entity declarations is refused "
+            "(entity expansion is a known attack)",
+            "export the data without a DOCTYPE",
+        )
 
 
 def _levels(value: str | None) -> str | None:
@@ -384,7 +417,28 @@ def read_osm(path: str | Path) -> OSMData:
                     )
                 if is_poi:
                     pois.append((osm_type, osm_id, nan, nan, dict(tags), blob))
+    except osmium.InvalidLocationError as exc:
+        raise InputFileError(
+            path,
+            f"a node has malformed coordinates ({exc})",
+            "the file is corrupt or hand-edited; export the extract again",
+        ) from None
+    except ValueError as exc:
+        # libosmium's XML parser: keys and values beyond its limit (1024 bytes; OSM's own
+        # limit is 255 characters), ids that are not numbers, ...
+        fix = (
+            "OSM allows at most 255 characters per tag key or value; fix or drop that tag"
+            if "too long" in str(exc)
+            else "the file is corrupt or hand-edited; export the extract again"
+        )
+        raise InputFileError(path, f"could not be read as OSM data ({exc})", fix) from None
     except RuntimeError as exc:
+        if "entities" in str(exc):
+            raise InputFileError(
+                path,
+                f"OSM XML with entity references is refused ({exc})",
+                "export the data without a DOCTYPE or entities",
+            ) from None
         # libosmium reports truncated, bit-flipped or mis-typed input only after handing
         # over some objects: throw the partial state away.
         raise InputFileError(
