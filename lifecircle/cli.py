@@ -288,14 +288,16 @@ def _summary_table(result: Any, lang: str) -> None:
         else ["category", "sites", "limit", "blocks", "", "people", "", "median"]
     )
     for i, name in enumerate(headers):
-        table.add_column(name, justify="left" if i == 0 else "right", no_wrap=True)
+        # long category names (GB 50180 facility types) wrap; the figures never do
+        table.add_column(name, justify="left" if i == 0 else "right", no_wrap=i > 0,
+                         min_width=None if i == 0 else len(name) + 1)
     for v in s["categories"].values():
         label = v["label_zh"] if zh and v["label_zh"] else v["label_en"]
         median = "–" if v["median_walk_min"] is None else f"{v['median_walk_min']:.1f}′"
         table.add_row(
             label,
             str(v["facilities"]),
-            f"{v['threshold_min']:g}′",
+            f"{round(v['threshold_min'], 1):g}′",
             str(v["blocks_covered"]),
             f"{100 * (v['share_blocks_covered'] or 0):.0f}%",
             f"{v['population_covered']:,.0f}",

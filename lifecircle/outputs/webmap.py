@@ -68,8 +68,11 @@ UNREACHABLE_COLOR = "#9e9e9e"
 _UNREACHABLE = len(BIN_COLORS)
 
 #: Facility colours by category position in the profile (cycled when there are more).
+#: Facility colours, apart from the blue-to-orange time bins; 16 so that a GB 50180-2018 profile
+#: (15 facility types) never gives two categories one colour.
 CATEGORY_COLORS: tuple[str, ...] = (
-    "#7b3294", "#c51b7d", "#1b7837", "#252525", "#8c510a", "#01665e", "#762a83", "#b35806",
+    "#7b3294", "#c51b7d", "#1b7837", "#252525", "#8c510a", "#01665e", "#e7298a", "#66a61e",
+    "#b8860b", "#00a0a0", "#9e0142", "#5e3c99", "#808000", "#bc80bd", "#35978f", "#543005",
 )
 SIMPLIFY_M = 1.5
 DECIMALS = 6
@@ -917,7 +920,8 @@ def _site_collection(frame: gpd.GeoDataFrame, cats: Sequence[str]) -> dict[str, 
 
 
 def _fmt(x: float) -> str:
-    return f"{x:g}"
+    # thresholds derived from a radius (1000 m at 3.6 km/h = 16.666... min) read as 16.7
+    return f"{round(float(x), 1):g}"
 
 
 def _fill(template: str, **escaped: str) -> str:
