@@ -654,3 +654,25 @@ def test_pandas_frames_are_not_modified(city, profile):
     before = city["blocks"].copy()
     render(city, profile, tiles=None)
     pd.testing.assert_frame_equal(city["blocks"], before)
+
+
+def test_cdn_map_says_so_when_leaflet_cannot_load(city, profile):
+    page = render(city, profile, tiles=None)
+    assert "d.className='lc-no-leaflet'" in page and "--self-contained" in shown(page)
+    inlined = render(city, profile, tiles=None, self_contained=True)
+    assert "d.className='lc-no-leaflet'" not in inlined
+
+
+@pytest.mark.browser
+def test_browser_offline_cdn_map_shows_a_note_not_a_blank_page(browser, city, profile, tmp_path):
+    out = write_map(city["blocks"], city["facilities"], city["edges"], profile,
+                    tmp_path / "map.html", tiles=None, lang="zh")
+    browser.execute_cdp_cmd("Network.enable", {})
+    browser.execute_cdp_cmd("Network.setBlockedURLs", {"urls": ["*cdn.jsdelivr.net*"]})
+    try:
+        browser.get(out.as_uri())
+        note = browser.execute_script(
+            "const d = document.querySelector('.lc-no-leaflet'); return d && d.textContent")
+    finally:
+        browser.execute_cdp_cmd("Network.setBlockedURLs", {"urls": []})
+    assert note and "Leaflet" in note and "--self-contained" in note and "离线" in note

@@ -101,6 +101,9 @@ _TEXT: dict[str, dict[str, str]] = {
         "layer_worst": "Walking time: worst category",
         "layer_lacking": "Blocks lacking a service (outlined)",
         "layer_iso": "Walking isochrones: {label}",
+        "no_leaflet": "The map library (Leaflet) could not be loaded from the internet. Open "
+        "this file with an internet connection, or write it with --self-contained "
+        "(lifecircle map RUN --self-contained) to view it offline.",
         "layer_fac": "Facilities: {label}",
         "layer_sites": "Proposed sites",
         "layer_network": "Walking network",
@@ -145,6 +148,8 @@ _TEXT: dict[str, dict[str, str]] = {
         "layer_worst": "步行时间：最差类别",
         "layer_lacking": "缺少服务的街区（描边）",
         "layer_iso": "步行等时圈：{label}",
+        "no_leaflet": "无法从互联网加载地图程序库（Leaflet）。请在联网状态下打开本文件，"
+        "或使用 --self-contained 重新生成（lifecircle map RUN --self-contained）以便离线查看。",
         "layer_fac": "设施：{label}",
         "layer_sites": "建议新增设施点",
         "layer_network": "步行路网",
@@ -191,6 +196,8 @@ _PANES = (
 )
 
 _CSS = """
+.lc-no-leaflet { margin: 2em; padding: 1em; border: 2px solid #a63603; font: 16px/1.5 Arial,
+  sans-serif; max-width: 44em; }
 .leaflet-container .leaflet-pane > svg { pointer-events: none; }
 .lc-box { background: rgba(255,255,255,0.94); padding: 6px 9px; border-radius: 5px;
   box-shadow: 0 1px 5px rgba(0,0,0,0.35); font: 13px/1.35 "Helvetica Neue", Arial,
@@ -571,6 +578,16 @@ def make_map(
     root = m.get_root()
     root.header.add_child(Element(f"<style>{_CSS}</style>"),  # type: ignore[attr-defined]
                           name="lifecircle_css")
+    if not self_contained:
+        # Leaflet comes from a CDN: where it cannot load (offline, blocked networks) say so
+        # instead of leaving a blank page
+        note = script_json(text["no_leaflet"])
+        root.html.add_child(Element(  # type: ignore[attr-defined]
+            "<script>document.addEventListener('DOMContentLoaded',function(){"
+            "if(typeof L!=='undefined')return;var d=document.createElement('div');"
+            "d.className='lc-no-leaflet';d.textContent=" + note + ";"
+            "document.body.insertBefore(d,document.body.firstChild);});</script>"),
+            name="lifecircle_no_leaflet")
     return m
 
 
