@@ -25,11 +25,13 @@ from ._errors import InputError
 from ._version import __version__
 from .access import CategoryAccess, access_columns, compute_access
 from .coverage import block_verdict, summarize
+from .fingerprint import run_fingerprint
 from .network import WalkNetwork
 from .outputs._atomic import StagedOutput, file_sha256
 from .profiles import Profile, load_profile
 from .snapping import Snap, snap_points
 from .sources import blocks as blocks_mod
+from .sources.area import blocks_in_area, read_area
 from .sources.facilities import check_not_swapped, facilities_from_osm, merge_facilities
 from .sources.facilities import read_facilities as _read_facilities
 from .sources.osm import OSMData, read_osm
@@ -114,19 +116,23 @@ def default_osm() -> Path:
 
 
 def load_network(
-    osm: str | Path | None = None, *, place: str | None = None
+    osm: str | Path | None = None, *, place: str | None = None, polygon: Any = None
 ) -> tuple[WalkNetwork, OSMData | None]:
     """Load the walking network and the OSM features facilities and blocks come from.
 
-    A local OSM file gives both in one pass; ``place`` downloads both through osmnx; a GraphML
-    file gives the network only (``None`` features).
+    A local OSM file gives both in one pass; ``place`` (or, without ``osm``, a WGS 84 shapely
+    ``polygon``) downloads both through osmnx; a GraphML file gives the network only (``None``
+    features).
     """
-    if place is not None:
+    if place is not None or (osm is None and polygon is not None):
         from .sources.osm import download_osm, osm_data_from_features
 
-        graph, features = download_osm(place=place)
-        net = WalkNetwork.from_networkx(graph, where=place)
-        return net, osm_data_from_features(features, where=f"place {place!r}")
+        what = place if place is not None else "the area polygon"
+        graph, features = (
+            download_osm(place=place) if place is not None else download_osm(polygon=polygon)
+        )
+        net = WalkNetwork.from_networkx(graph, where=what)
+        return net, osm_data_from_features(features, where=f"place {what!r}")
     path = Path(osm) if osm is not None else default_osm()
     if path.suffix.lower() == ".graphml":
         return WalkNetwork.from_graphml(str(path)), None
@@ -160,6 +166,7 @@ def run(
     osm: str | Path | None = None,
     *,
     place: str | None = None,
+    polygon: str | Path | None = None,
     profile: str | Path | Profile = "walk15",
     facilities: str | Path | None = None,
     facilities_crs: str | None = None,
@@ -185,6 +192,10 @@ def run(
         bundled Helsinki extract when neither ``osm`` nor ``place`` is given.
     place
         A place name to download through osmnx (needs internet).
+    polygon
+        A polygon file (GeoJSON, GeoPackage) of the analysis area: with ``osm`` only the
+        blocks inside it are evaluated (the network and facilities stay whole); alone, the
+        area to download through osmnx. Not with ``place``.
     profile
         Built-in profile name or a TOML path.
     facilities
@@ -225,13 +236,18 @@ def run(
         from ._errors import ConfigError
 
         raise ConfigError(f"max_snap_m must be positive, got {max_snap_m!r}")
-    inputs = [p for p in (osm, facilities, blocks) if p is not None]
+    if polygon is not None and place is not None:
+        from ._errors import ConfigError
+
+        raise ConfigError("give polygon with osm (to clip) or alone (to download), not with place")
+    area = read_area(polygon) if polygon is not None else None
+    osm_path = Path(osm) if osm is not None else (None if place or polygon else default_osm())
+    inputs = [p for p in (osm, facilities, blocks, polygon) if p is not None]
     staged = StagedOutput(out, overwrite=overwrite, inputs=inputs) if out is not None else None
     timer = _Timer(progress)
 
     with timer.step("network", "Loading the street network"):
-        net, data = load_network(osm, place=place)
-    osm_path = Path(osm) if osm is not None else (None if place else default_osm())
+        net, data = load_network(osm, place=place, polygon=area)
 
     with timer.step("facilities", "Finding facilities"):
         if data is None and facilities is None:
@@ -279,6 +295,8 @@ def run(
                 f"{osm}: a GraphML network carries no land use or buildings to derive "
                 "residential blocks from; pass --blocks FILE"
             )
+        if area is not None and osm is not None:
+            blk = blocks_in_area(blk, area, where=str(polygon))
         if blk.empty:
             raise InputError(
                 "no residential blocks found; pass --blocks FILE with residential polygons"
@@ -323,6 +341,23 @@ def run(
         fac,
         asnap,
     )
+    if polygon is not None:
+        metadata["inputs"]["polygon"] = {"path": str(polygon), "sha256": file_sha256(polygon)}
+    # hashed once every input has been read (a missing file gets the reader's clear error)
+    fingerprint = run_fingerprint(
+        prof,
+        osm=osm_path,
+        place=place,
+        polygon=polygon,
+        facilities=facilities,
+        facilities_crs=facilities_crs,
+        facility_columns=facility_columns,
+        blocks=blocks,
+        blocks_crs=blocks_crs,
+        max_snap_m=snap_limit,
+        lang=lang,
+    )
+    metadata["fingerprint"] = fingerprint
     report = {
         "run": {
             k: metadata[k]
@@ -356,7 +391,9 @@ def run(
         with timer.step("outputs", "Writing outputs"), staged:
             write_outputs(result, staged, lang=lang, extras=extras)
             result.metadata["timings_s"] = dict(timer.timings)
-            result.out = staged.commit({"lifecircle_version": __version__})
+            result.out = staged.commit(
+                {"lifecircle_version": __version__, "fingerprint": fingerprint}
+            )
     return result
 
 
