@@ -421,7 +421,7 @@ def _dask_executor(
         cluster = None
         if scheduler is not None:
             try:
-                client = Client(scheduler, timeout="20s")
+                client = Client(scheduler, timeout="10s")
             except (OSError, TimeoutError) as exc:
                 raise ConfigError(
                     f"cannot reach the dask scheduler {scheduler} ({exc}); check the address "
