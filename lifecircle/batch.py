@@ -181,9 +181,9 @@ def _check_option(key: str, value: Any, where: str) -> None:
         raise ConfigError(
             f"{where}: {key} must be a {kind}, got {type(value).__name__} {value!r}"
         )
-    if key == "categories" and not all(isinstance(c, str) for c in value):
+    if isinstance(value, list) and not all(isinstance(c, str) for c in value):
         raise ConfigError(f"{where}: categories must be a list of strings, got {value!r}")
-    if key == "facility_columns":
+    if isinstance(value, dict):
         for k, v in value.items():
             if k not in _FACILITY_COLUMNS:
                 raise ConfigError(
@@ -371,7 +371,9 @@ def _run_region(
                 "away or rename the region"
             )
         if runner is None:
-            from .pipeline import run as runner
+            from .pipeline import run
+
+            runner = run
         result = runner(out=target, overwrite=True, **options)
         return _row(name, "ok", "", time.perf_counter() - t0, **_figures(result.report))
     except LifecircleError as exc:

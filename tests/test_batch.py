@@ -26,7 +26,6 @@ from lifecircle.batch import (
     check_region_name,
     expected_fingerprint,
     read_regions,
-    regions_from_dict,
     run_batch,
 )
 from lifecircle.cli import cli
@@ -182,7 +181,7 @@ def grid_batch(tmp_path):
 
 
 def test_batch_isolates_failures_and_reports_figures(grid_batch):
-    case, regions, out = grid_batch
+    _case, regions, out = grid_batch
     seen = []
     with threads() as ex:
         result = run_batch(regions, out, executor=ex, progress=seen.append)
@@ -282,7 +281,7 @@ def test_expected_fingerprint_matches_what_run_writes(tmp_path, options):
 
 
 def test_region_folder_that_is_not_a_lifecircle_output_is_left_alone(grid_batch):
-    case, regions, out = grid_batch
+    _case, regions, out = grid_batch
     (out / "g3").mkdir(parents=True)
     (out / "g3" / "notes.txt").write_text("mine")
     with threads() as ex:
@@ -294,7 +293,7 @@ def test_region_folder_that_is_not_a_lifecircle_output_is_left_alone(grid_batch)
 
 
 def test_runner_exception_is_that_regions_failure(grid_batch):
-    case, regions, out = grid_batch
+    _case, regions, out = grid_batch
 
     def flaky(**kwargs):
         if Path(kwargs["out"]).name == "g5":
@@ -320,7 +319,7 @@ def test_polygon_with_osm_restricts_blocks(tmp_path):
     xs = sorted(set(pts.x))
     k = len(xs) // 2
     west = (xs[k] + xs[k + 1]) / 2  # between two blocks' points, never on one
-    minx, miny, maxx, maxy = full.blocks.total_bounds
+    minx, miny, _maxx, maxy = full.blocks.total_bounds
     area = gpd.GeoDataFrame(geometry=[shapely.box(minx - 500, miny - 500, west, maxy + 500)],
                             crs=full.blocks.crs)
     path = tmp_path / "west.gpkg"
@@ -341,7 +340,7 @@ def test_polygon_with_osm_restricts_blocks(tmp_path):
 def test_polygon_outside_the_extract_is_a_clear_error(tmp_path):
     path = tmp_path / "far.geojson"
     gpd.GeoDataFrame(geometry=[shapely.box(0, 0, 1, 1)], crs=4326).to_file(path)
-    with pytest.raises(InputFileError, match="none of the .* blocks lies inside the area"):
+    with pytest.raises(InputFileError, match=r"none of the .* blocks lies inside the area"):
         run(default_osm(), polygon=path, out=tmp_path / "o")
     assert not (tmp_path / "o").exists()
 
