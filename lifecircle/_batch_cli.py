@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -44,9 +45,10 @@ class BatchProgress:
         self._bar.update(self._task, advance=1, tally=tally)
         if not self.quiet:
             style = _STYLE[row["status"]]
-            line = f"[{style}]{row['status']:>7}[/{style}] {row['name']}"
+            # names and reasons (paths, error text) are printed literally, never as markup
+            line = f"[{style}]{row['status']:>7}[/{style}] {escape(row['name'])}"
             if row["status"] == "failed":
-                line += f": {row['reason']}"
+                line += f": {escape(row['reason'])}"
             self._bar.console.print(line, markup=True, soft_wrap=True)
 
 
@@ -68,7 +70,7 @@ def summary_table(rows: list[dict[str, Any]], summary_path: Any) -> None:
         shares = r.get("share_population_covered", {})
         style = _STYLE[r["status"]]
         table.add_row(
-            r["name"],
+            escape(r["name"]),
             f"[{style}]{r['status']}[/{style}]",
             f"{r['seconds']:.1f}",
             str(r.get("blocks", "–")),
@@ -81,5 +83,6 @@ def summary_table(rows: list[dict[str, Any]], summary_path: Any) -> None:
     console.print(table)
     for r in rows:
         if r["status"] == "failed":
-            console.print(f"[red]failed[/red] {r['name']}: {r['reason']}", soft_wrap=True)
-    console.print(f"Summary: {summary_path}", soft_wrap=True)
+            console.print(f"[red]failed[/red] {escape(r['name'])}: {escape(r['reason'])}",
+                          soft_wrap=True)
+    console.print(f"Summary: {escape(str(summary_path))}", soft_wrap=True)

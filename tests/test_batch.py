@@ -434,3 +434,17 @@ def test_cli_batch_unreachable_scheduler_is_exit_3(tmp_path):
                                    "--scheduler", "tcp://127.0.0.1:9", "-q"])
     assert res.exit_code == 3, res.output
     assert "cannot reach the dask scheduler tcp://127.0.0.1:9" in res.output
+
+
+def test_cli_output_prints_reasons_literally(capsys):
+    """Error text with rich markup brackets (paths, TOML sections) is printed as is."""
+    from lifecircle._batch_cli import BatchProgress, summary_table
+
+    row = {"name": "r", "status": "failed", "seconds": 0.0,
+           "reason": "/data/[red]x[/red]/a.osm.pbf: [defaults] [/bold] is not an OSM file"}
+    with BatchProgress(1, quiet=False) as progress:
+        progress(row)
+    summary_table([row], Path("/o/[b]/batch_summary.json"))
+    out, err = capsys.readouterr()
+    assert row["reason"] in err.replace("\n", "")
+    assert row["reason"] in out and "/o/[b]/batch_summary.json" in out
