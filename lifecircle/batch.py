@@ -437,6 +437,7 @@ def _dask_executor(
                 memory_limit="auto" if memory_limit is None else memory_limit,
                 dashboard_address=None,
                 silence_logs=logging.CRITICAL,
+                preload=["lifecircle._dask_worker"],
             )
             client = Client(cluster)
         try:

@@ -205,3 +205,36 @@ def test_process_pool_worker_death_is_reported(tmp_path):
                            runner=kill_the_worker)
     assert result.regions[0]["status"] == "failed"
     assert result.regions[0]["reason"] == WORKER_DIED
+
+
+def test_sigint_stops_a_batch_cleanly_and_a_rerun_finishes_it(tmp_path):
+    case = make_grid_case(tmp_path / "grid")
+    lines = [f'[defaults]\nfacilities = "{case.facilities}"\nblocks = "{case.blocks}"\n'
+             f'osm = "{case.graphml}"\ncategories = ["retail"]\n']
+    lines += [f'[[region]]\nname = "m{m}"\nminutes = {m}\n' for m in (2, 3, 4, 5)]
+    # hand-computed retail walks (tests/helpers.py): B2 2.75, B1 3.125, B3 4.25 min
+    regions = tmp_path / "regions.toml"
+    regions.write_text("\n".join(lines))
+    out = tmp_path / "out"
+    env = {**os.environ, TEST_PAUSE_ENV: str(PAUSE_S)}  # the workers inherit the hook
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "lifecircle", "batch", str(regions), "--out", str(out),
+         "--workers", "2", "-q"],
+        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+        start_new_session=True)
+    wait_for(proc, "file lifecircle.gpkg")  # a region is writing
+    os.killpg(proc.pid, signal.SIGINT)  # Ctrl-C reaches the whole process group
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130
+    lines = [ln for ln in err.splitlines() if not ln.startswith("lifecircle-test-checkpoint")]
+    assert lines == ["lifecircle: interrupted; no output was completed"]
+    for folder in (p for p in out.iterdir() if not p.name.startswith(".")):
+        if folder.is_dir():
+            assert_complete(folder)  # a region folder is complete or absent
+
+    with cf.ThreadPoolExecutor(2) as ex:
+        result = run_batch(regions, out, executor=ex)
+    assert {r["status"] for r in result.regions} <= {"ok", "skipped"}
+    assert [p.name for p in out.iterdir() if p.name.startswith(".")] == []
+    assert [r["complete_share_population"] for r in result.regions] == [
+        0.0, round(200 / 650, 4), round(300 / 650, 4), round(600 / 650, 4)]
