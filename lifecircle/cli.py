@@ -110,6 +110,13 @@ def common_inputs(f: Callable[..., Any]) -> Callable[..., Any]:
             help="Download the network for a place name through osmnx (internet).",
         ),
         click.option(
+            "--polygon",
+            type=click.Path(path_type=Path),
+            default=None,
+            help="Polygon file of the analysis area: with --osm only blocks inside it are "
+            "evaluated; alone, the area to download through osmnx (internet).",
+        ),
+        click.option(
             "--profile",
             default="walk15",
             show_default=True,

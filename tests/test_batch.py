@@ -413,7 +413,12 @@ osm = "broken.osm.gz"
     shutil.copy(case.graphml, tmp_path / "broken.osm.gz.graphml")
     path.write_text(path.read_text().replace('osm = "broken.osm.gz"',
                                              'osm = "broken.osm.gz.graphml"'))
-    res = CliRunner().invoke(cli, ["batch", str(path), "--out", str(out), "-q"])
+    # ... on a running scheduler this time (--scheduler), a thread-based cluster for speed
+    from distributed import LocalCluster
+
+    with LocalCluster(n_workers=1, processes=False, dashboard_address=None) as cluster:
+        res = CliRunner().invoke(cli, ["batch", str(path), "--out", str(out), "-q",
+                                       "--scheduler", cluster.scheduler_address])
     assert res.exit_code == 0, res.output
     assert res.output == ""
     summary = json.loads((out / SUMMARY_NAME).read_text())
@@ -448,3 +453,26 @@ def test_cli_output_prints_reasons_literally(capsys):
     out, err = capsys.readouterr()
     assert row["reason"] in err.replace("\n", "")
     assert row["reason"] in out and "/o/[b]/batch_summary.json" in out
+
+
+def test_cli_run_polygon_option_restricts_blocks(tmp_path):
+    case = make_grid_case(tmp_path / "grid")
+    # the left half of the grid: B2 (x 150) and B3 (x 50) inside, B1 (x 250) outside
+    area = gpd.GeoDataFrame(geometry=[shapely.box(499_900, 3_499_700, 500_200, 3_500_300)],
+                            crs="EPSG:32650")
+    area.to_file(tmp_path / "left.gpkg")
+    out = tmp_path / "o"
+    res = CliRunner().invoke(cli, ["run", "--osm", str(case.graphml), "--facilities",
+                                   str(case.facilities), "--blocks", str(case.blocks),
+                                   "--polygon", str(tmp_path / "left.gpkg"),
+                                   "--category", "retail", "--out", str(out), "-q"])
+    assert res.exit_code == 0, res.output
+    blocks = gpd.read_file(out / "lifecircle.gpkg", layer="blocks")
+    assert sorted(blocks["block_id"]) == ["B2", "B3"]
+    assert json.loads((out / "_SUCCESS.json").read_text())["fingerprint"]["inputs"]["polygon"]
+
+
+def test_run_batch_is_exported():
+    import lifecircle
+
+    assert lifecircle.run_batch is run_batch
