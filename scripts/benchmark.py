@@ -294,6 +294,7 @@ SECTIONS: dict[str, Callable[[argparse.Namespace], None] | str] = {
     "loaders": section_loaders,
     "search": section_search,
     # further sections: "module:function" in scripts/, imported on demand
+    "batch": "bench_batch:section_batch",
 }
 
 
