@@ -450,8 +450,12 @@ def _dask_executor(
 
 def _region_folder(out: Path, name: str) -> Path:
     folder = (out / name).resolve()
-    if folder.parent != out.resolve():  # names are checked; this is the belt to those braces
-        raise ConfigError(f"region name {name!r} would leave the output folder {out}")
+    # names are checked already; this also catches a symbolic link planted at out/<name>
+    if folder.parent != out.resolve():
+        raise OutputError(
+            f"{out / name}: region {name!r} would write outside the batch folder {out} (to "
+            f"{folder}; a symbolic link?); remove it or choose another --out"
+        )
     return folder
 
 

@@ -16,6 +16,9 @@
    extract, the eight shared extracts, a grid, one corrupt file and one region whose worker
    is killed (SIGKILL, as the kernel's OOM killer would). Every other region must finish, the
    summary must name both failures with reasons, and a rerun must recompute only those two.
+4. A real out-of-memory kill: a region that allocates 4 GB on a worker limited to 1.5 GB
+   (``memory_limit``): dask's nanny kills the worker, the region fails with the worker-died
+   reason, its neighbour finishes (``--no-memory`` skips this part).
 
 Prints one table per part and exits 1 if any expectation fails.
 """
@@ -219,18 +222,50 @@ def batch(work: Path, workers: int) -> bool:
     return ok
 
 
+def hog(**kwargs: Any) -> Any:
+    """Runner hook: the region named ``hog`` allocates (and touches) about 4 GB."""
+    from lifecircle.pipeline import run
+
+    if Path(kwargs["out"]).name == "hog":
+        import numpy as np
+
+        blocks = []
+        for _ in range(40):
+            blocks.append(np.ones(100 * 2**20 // 8))
+            time.sleep(0.05)
+    return run(**kwargs)
+
+
+def memory(work: Path) -> bool:
+    from lifecircle.batch import WORKER_DIED, Region, run_batch
+
+    print("\n4. Out of memory: region 'hog' allocates 4 GB, workers limited to 1.5 GB")
+    t0 = time.perf_counter()
+    result = run_batch([Region("hog", {}), Region("neighbour", {})], work / "memory",
+                       n_workers=2, memory_limit="1.5GB", runner=hog)
+    rows = {r["name"]: r for r in result.regions}
+    for r in result.regions:
+        print(f"  {r['name']:10} {r['status']:7} {r['reason']}")
+    ok = rows["hog"]["reason"] == WORKER_DIED and rows["neighbour"]["status"] == "ok"
+    print(f"  {time.perf_counter() - t0:.1f} s: {'ok' if ok else 'FAILED'}")
+    return ok
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--kills", type=int, default=20)
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--no-batch", action="store_true")
+    parser.add_argument("--no-memory", action="store_true")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="lifecircle-faults-") as tmp:
         work = Path(tmp)
         results = [kills(args.kills, args.seed, work), sigint(work)]
         if not args.no_batch:
             results.append(batch(work, args.workers))
+        if not args.no_memory:
+            results.append(memory(work))
     sys.exit(0 if all(results) else 1)
 
 

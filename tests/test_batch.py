@@ -18,7 +18,7 @@ import shapely
 from click.testing import CliRunner
 
 from lifecircle import batch as batch_mod
-from lifecircle._errors import ConfigError, InputFileError
+from lifecircle._errors import ConfigError, InputFileError, OutputError
 from lifecircle.batch import (
     REGION_OPTIONS,
     SUMMARY_NAME,
@@ -154,6 +154,17 @@ def test_good_region_names_are_one_folder_inside_out(name, tmp_path):
     assert check_region_name(name, where="t") == name
     folder = batch_mod._region_folder(tmp_path, name)
     assert folder.parent == tmp_path.resolve() and folder.name == name
+
+
+def test_symlink_planted_at_a_region_folder_is_refused(tmp_path):
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "r").symlink_to(elsewhere, target_is_directory=True)
+    with pytest.raises(OutputError, match="would write outside the batch folder"):
+        run_batch([Region("r", {"place": "x"})], out, executor=threads())
+    assert list(elsewhere.iterdir()) == []
 
 
 def test_run_batch_refuses_duplicate_names_ignoring_case(tmp_path):

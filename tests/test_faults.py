@@ -238,3 +238,26 @@ def test_sigint_stops_a_batch_cleanly_and_a_rerun_finishes_it(tmp_path):
     assert [p.name for p in out.iterdir() if p.name.startswith(".")] == []
     assert [r["complete_share_population"] for r in result.regions] == [
         0.0, round(200 / 650, 4), round(300 / 650, 4), round(600 / 650, 4)]
+
+
+def allocate_4gb(**kwargs):
+    """Runner hook: the region named ``hog`` allocates and touches about 4 GB."""
+    if Path(kwargs["out"]).name == "hog":
+        import numpy as np
+
+        blocks = []
+        for _ in range(40):
+            blocks.append(np.ones(100 * 2**20 // 8))
+            time.sleep(0.05)
+    return run(**kwargs)
+
+
+@pytest.mark.slow
+def test_worker_over_its_memory_limit_is_killed_and_reported(tmp_path):
+    """A real out-of-memory kill by dask's nanny (about a minute on a busy 2-core machine)."""
+    result = run_batch([Region("hog", {}), Region("neighbour", {})], tmp_path / "out",
+                       n_workers=2, memory_limit="1.5GB", runner=allocate_4gb)
+    rows = {r["name"]: r for r in result.regions}
+    assert rows["hog"] == {"name": "hog", "status": "failed", "reason": WORKER_DIED,
+                           "seconds": 0.0}
+    assert rows["neighbour"]["status"] == "ok"
