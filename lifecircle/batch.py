@@ -36,6 +36,7 @@ case-insensitive). So a name is always one plain folder inside the output folder
 from __future__ import annotations
 
 import concurrent.futures as cf
+import inspect
 import json
 import logging
 import re
@@ -50,6 +51,7 @@ from typing import Any
 
 from ._errors import ConfigError, LifecircleError, OutputError, did_you_mean
 from ._version import __version__
+from .fingerprint import FILE_OPTIONS
 from .outputs._atomic import SUCCESS, file_sha256, write_json_atomic
 
 __all__ = [
@@ -61,6 +63,7 @@ __all__ = [
     "check_region_name",
     "expected_fingerprint",
     "read_regions",
+    "region_options",
     "regions_from_dict",
     "run_batch",
 ]
@@ -73,7 +76,8 @@ SUMMARY_NAME = "batch_summary.json"
 #: kernel's OOM killer, a crash in native code)
 WORKER_DIED = "worker died (killed, e.g. out of memory)"
 
-#: keyword options of :func:`lifecircle.pipeline.run` a region may set, with their TOML types
+#: the TOML types of the keyword options of :func:`lifecircle.pipeline.run` a region may set
+#: (those this version of ``run`` has; a test checks that every option of ``run`` is here)
 REGION_OPTIONS: dict[str, tuple[type, ...]] = {
     "osm": (str,),
     "place": (str,),
@@ -89,8 +93,9 @@ REGION_OPTIONS: dict[str, tuple[type, ...]] = {
     "categories": (list,),
     "max_snap_m": (int, float),
     "lang": (str,),
+    "population": (str,),
+    "dem": (str,),
 }
-_PATH_OPTIONS = ("osm", "polygon", "facilities", "blocks")
 _FACILITY_COLUMNS = ("category_col", "name_col", "id_col", "x_col", "y_col")
 
 #: a dead worker's task is retried this many times on a fresh worker before it fails (one
@@ -169,11 +174,20 @@ def check_region_name(name: Any, *, where: str) -> str:
     return name
 
 
+def region_options() -> dict[str, tuple[type, ...]]:
+    """The options a region may set: those of :data:`REGION_OPTIONS` that ``run`` takes."""
+    from .pipeline import run
+
+    params = inspect.signature(run).parameters
+    return {k: t for k, t in REGION_OPTIONS.items() if k in params}
+
+
 def _check_option(key: str, value: Any, where: str) -> None:
-    if key not in REGION_OPTIONS:
+    allowed = region_options()
+    if key not in allowed:
         raise ConfigError(
-            f"{where}: unknown key {key!r}{did_you_mean(key, [*REGION_OPTIONS, 'name'])}; "
-            f"allowed keys: name, {', '.join(REGION_OPTIONS)}"
+            f"{where}: unknown key {key!r}{did_you_mean(key, [*allowed, 'name'])}; "
+            f"allowed keys: name, {', '.join(allowed)}"
         )
     types = REGION_OPTIONS[key]
     if isinstance(value, bool) or not isinstance(value, types):
@@ -197,7 +211,7 @@ def _check_option(key: str, value: Any, where: str) -> None:
 
 def _resolve_paths(options: dict[str, Any], base: Path) -> dict[str, Any]:
     out = dict(options)
-    for key in _PATH_OPTIONS:
+    for key in FILE_OPTIONS:
         if key in out:
             p = Path(out[key]).expanduser()
             out[key] = str(p if p.is_absolute() else base / p)
@@ -288,35 +302,30 @@ def read_regions(path: str | Path) -> list[Region]:
 def expected_fingerprint(options: Mapping[str, Any]) -> dict[str, Any]:
     """The fingerprint :func:`lifecircle.pipeline.run` would write for these options now.
 
-    Resolves the options exactly as ``run`` does (profile overrides, snap limit, the bundled
-    extract when no source is given); a test checks that the two agree.
+    Fills in run's defaults and resolves the options exactly as ``run`` does (profile
+    overrides, snap limit, the bundled extract when no source is given); a test checks that
+    the two agree.
     """
     from .fingerprint import run_fingerprint
-    from .pipeline import default_osm
+    from .pipeline import default_osm, run
     from .profiles import load_profile
 
+    full = {
+        k: p.default
+        for k, p in inspect.signature(run).parameters.items()
+        if p.default is not inspect.Parameter.empty
+    }
+    full.update(options)
     prof = (
-        load_profile(options.get("profile", "walk15"))
-        .replace(speed_kmh=options.get("speed_kmh"), threshold_min=options.get("minutes"))
-        .replace(categories=options.get("categories"))
+        load_profile(full["profile"])
+        .replace(speed_kmh=full["speed_kmh"], threshold_min=full["minutes"])
+        .replace(categories=full["categories"])
     )
-    snap = options.get("max_snap_m")
-    osm = options.get("osm")
-    if osm is None and options.get("place") is None and options.get("polygon") is None:
-        osm = default_osm()
-    return run_fingerprint(
-        prof,
-        osm=osm,
-        place=options.get("place"),
-        polygon=options.get("polygon"),
-        facilities=options.get("facilities"),
-        facilities_crs=options.get("facilities_crs"),
-        facility_columns=options.get("facility_columns"),
-        blocks=options.get("blocks"),
-        blocks_crs=options.get("blocks_crs"),
-        max_snap_m=prof.max_snap_m if snap is None else float(snap),
-        lang=options.get("lang", "en"),
-    )
+    if full["osm"] is None and full["place"] is None and full["polygon"] is None:
+        full["osm"] = default_osm()
+    snap = full["max_snap_m"]
+    full["max_snap_m"] = prof.max_snap_m if snap is None else float(snap)
+    return run_fingerprint(prof, full)
 
 
 def _up_to_date(region: Region, folder: Path) -> bool:

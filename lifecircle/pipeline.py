@@ -225,6 +225,7 @@ def run(
     extras
         Further output writers called with the result and the staging folder.
     """
+    options = dict(locals())  # every option as given, for the run's fingerprint
     if lang not in ("en", "zh"):
         from ._errors import ConfigError
 
@@ -344,19 +345,7 @@ def run(
     if polygon is not None:
         metadata["inputs"]["polygon"] = {"path": str(polygon), "sha256": file_sha256(polygon)}
     # hashed once every input has been read (a missing file gets the reader's clear error)
-    fingerprint = run_fingerprint(
-        prof,
-        osm=osm_path,
-        place=place,
-        polygon=polygon,
-        facilities=facilities,
-        facilities_crs=facilities_crs,
-        facility_columns=facility_columns,
-        blocks=blocks,
-        blocks_crs=blocks_crs,
-        max_snap_m=snap_limit,
-        lang=lang,
-    )
+    fingerprint = run_fingerprint(prof, {**options, "osm": osm_path, "max_snap_m": snap_limit})
     metadata["fingerprint"] = fingerprint
     report = {
         "run": {

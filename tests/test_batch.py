@@ -26,6 +26,7 @@ from lifecircle.batch import (
     check_region_name,
     expected_fingerprint,
     read_regions,
+    region_options,
     run_batch,
 )
 from lifecircle.cli import cli
@@ -126,7 +127,8 @@ def test_region_options_are_exactly_the_run_options():
     """A new run() option must be added to REGION_OPTIONS (or excluded here on purpose)."""
     params = inspect.signature(run).parameters
     runtime_only = {"out", "overwrite", "progress", "extras"}
-    assert set(REGION_OPTIONS) == set(params) - runtime_only
+    assert set(region_options()) == set(params) - runtime_only
+    assert set(region_options()) <= set(REGION_OPTIONS)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -487,3 +489,18 @@ def test_run_batch_is_exported():
     import lifecircle
 
     assert lifecircle.run_batch is run_batch
+
+
+def test_fingerprint_covers_every_option_generically():
+    from lifecircle.fingerprint import run_fingerprint
+    from lifecircle.profiles import load_profile
+
+    prof = load_profile("walk15")
+    base = run_fingerprint(prof, {"lang": "en", "facility_columns": None})["sha256"]
+    assert run_fingerprint(prof, {"lang": "en", "facility_columns": {}})["sha256"] == base
+    assert run_fingerprint(prof, {"lang": "zh"})["sha256"] != base
+    assert run_fingerprint(prof, {"lang": "en", "some_new_option": 2})["sha256"] != base
+    # runtime-only options and the ones the effective profile covers do not count
+    assert run_fingerprint(prof, {"lang": "en", "overwrite": True, "out": "x",
+                                  "minutes": 3})["sha256"] == base
+    assert run_fingerprint(prof.replace(threshold_min=3), {"lang": "en"})["sha256"] != base
