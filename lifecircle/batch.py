@@ -439,6 +439,15 @@ def _dask_executor(
                     "(tcp://host:port) or leave --scheduler out for a local cluster"
                 ) from None
         else:
+            if isinstance(memory_limit, str) and memory_limit != "auto":
+                from dask.utils import parse_bytes
+
+                try:
+                    parse_bytes(memory_limit)
+                except ValueError:
+                    raise ConfigError(
+                        f"memory limit {memory_limit!r} is not a size; use e.g. 2GB or 1500MB"
+                    ) from None
             cluster = LocalCluster(
                 n_workers=n_workers,
                 threads_per_worker=1,

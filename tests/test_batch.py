@@ -504,3 +504,11 @@ def test_fingerprint_covers_every_option_generically():
     assert run_fingerprint(prof, {"lang": "en", "overwrite": True, "out": "x",
                                   "minutes": 3})["sha256"] == base
     assert run_fingerprint(prof.replace(threshold_min=3), {"lang": "en"})["sha256"] != base
+
+
+def test_cli_batch_bad_memory_limit_is_exit_3(tmp_path):
+    path = write_toml(tmp_path, '[[region]]\nname = "a"\nplace = "x"\n')
+    res = CliRunner().invoke(cli, ["batch", str(path), "--out", str(tmp_path / "o"),
+                                   "--memory-limit", "lots", "-q"])
+    assert res.exit_code == 3, res.output
+    assert "memory limit 'lots' is not a size; use e.g. 2GB" in res.output
