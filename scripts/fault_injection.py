@@ -35,7 +35,6 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -140,15 +139,6 @@ def sigint(work: Path) -> bool:
     return ok
 
 
-def kill_region(**kwargs: Any) -> Any:
-    """Runner hook: the region named ``killer`` is killed like an out-of-memory worker."""
-    from lifecircle.pipeline import run
-
-    if Path(kwargs["out"]).name == "killer":
-        os.kill(os.getpid(), signal.SIGKILL)
-    return run(**kwargs)
-
-
 def write_grid(folder: Path) -> dict[str, str]:
     """A 4 x 3 street grid (GraphML) with one shop and one block, for a tiny region."""
     import geopandas as gpd
@@ -183,6 +173,7 @@ def write_grid(folder: Path) -> dict[str, str]:
 def batch(work: Path, workers: int) -> bool:
     from lifecircle.batch import WORKER_DIED, Region, run_batch
     from lifecircle.pipeline import default_osm
+    from tests.fault_hooks import kill_the_worker
 
     corrupt = work / "corrupt.osm.pbf"
     corrupt.write_bytes(random.Random(12).randbytes(8192))
@@ -195,12 +186,12 @@ def batch(work: Path, workers: int) -> bool:
     out = work / "batch"
     print(f"\n3. Batch of {len(regions)} regions on a LocalCluster ({workers} workers)")
     t0 = time.perf_counter()
-    first = run_batch(regions, out, n_workers=workers, runner=kill_region)
+    first = run_batch(regions, out, n_workers=workers, runner=kill_the_worker)
     took = time.perf_counter() - t0
     stamps = {r["name"]: (out / r["name"] / "_SUCCESS.json").stat().st_mtime_ns
               for r in first.regions if r["status"] == "ok"}
     t0 = time.perf_counter()
-    second = run_batch(regions, out, n_workers=workers, runner=kill_region)
+    second = run_batch(regions, out, n_workers=workers, runner=kill_the_worker)
     took2 = time.perf_counter() - t0
     print(f"{'region':24} {'first run':9} {'s':>6} {'complete':>8}  {'rerun':9} reason")
     for a, b in zip(first.regions, second.regions, strict=True):
@@ -222,27 +213,14 @@ def batch(work: Path, workers: int) -> bool:
     return ok
 
 
-def hog(**kwargs: Any) -> Any:
-    """Runner hook: the region named ``hog`` allocates (and touches) about 4 GB."""
-    from lifecircle.pipeline import run
-
-    if Path(kwargs["out"]).name == "hog":
-        import numpy as np
-
-        blocks = []
-        for _ in range(40):
-            blocks.append(np.ones(100 * 2**20 // 8))
-            time.sleep(0.05)
-    return run(**kwargs)
-
-
 def memory(work: Path) -> bool:
     from lifecircle.batch import WORKER_DIED, Region, run_batch
+    from tests.fault_hooks import allocate_4gb
 
     print("\n4. Out of memory: region 'hog' allocates 4 GB, workers limited to 1.5 GB")
     t0 = time.perf_counter()
     result = run_batch([Region("hog", {}), Region("neighbour", {})], work / "memory",
-                       n_workers=2, memory_limit="1.5GB", runner=hog)
+                       n_workers=2, memory_limit="1.5GB", runner=allocate_4gb)
     rows = {r["name"]: r for r in result.regions}
     for r in result.regions:
         print(f"  {r['name']:10} {r['status']:7} {r['reason']}")

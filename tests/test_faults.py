@@ -25,6 +25,7 @@ from lifecircle.batch import WORKER_DIED, Region, run_batch
 from lifecircle.outputs._atomic import SUCCESS, TEST_PAUSE_ENV, file_sha256
 from lifecircle.pipeline import default_osm, run
 from tests.conftest import ROOT, shared_osm
+from tests.fault_hooks import allocate_4gb, kill_the_worker
 from tests.helpers import make_grid_case
 
 PAUSE_S = 0.3
@@ -139,13 +140,6 @@ def test_sigint_exits_130_with_one_line_and_no_output(tmp_path, step):
 # a batch with a corrupt file and a region that kills its worker
 
 
-def kill_the_worker(**kwargs):
-    """Runner hook: the region named ``killer`` dies like an out-of-memory kill (SIGKILL)."""
-    if Path(kwargs["out"]).name == "killer":
-        os.kill(os.getpid(), signal.SIGKILL)
-    return run(**kwargs)
-
-
 def test_batch_on_local_cluster_survives_a_corrupt_file_and_a_killed_worker(tmp_path):
     case = make_grid_case(tmp_path / "grid")
     corrupt = tmp_path / "corrupt.osm.pbf"
@@ -238,18 +232,6 @@ def test_sigint_stops_a_batch_cleanly_and_a_rerun_finishes_it(tmp_path):
     assert [p.name for p in out.iterdir() if p.name.startswith(".")] == []
     assert [r["complete_share_population"] for r in result.regions] == [
         0.0, round(200 / 650, 4), round(300 / 650, 4), round(600 / 650, 4)]
-
-
-def allocate_4gb(**kwargs):
-    """Runner hook: the region named ``hog`` allocates and touches about 4 GB."""
-    if Path(kwargs["out"]).name == "hog":
-        import numpy as np
-
-        blocks = []
-        for _ in range(40):
-            blocks.append(np.ones(100 * 2**20 // 8))
-            time.sleep(0.05)
-    return run(**kwargs)
 
 
 @pytest.mark.slow
