@@ -24,7 +24,9 @@ download of that area). Every other key is a keyword option of :func:`lifecircle
 :func:`run_batch` writes ``DIR/<name>/`` per region (atomically, like ``lifecircle run``)
 and ``DIR/batch_summary.json``. A region that fails, raises or kills its worker does not stop
 the others; a rerun skips every region whose ``_SUCCESS.json`` fingerprint matches its
-current inputs and configuration.
+current inputs and configuration (for ``place`` regions: the same place name; ``force`` to
+download again). On a remote scheduler the workers need lifecircle installed and must see the
+input files and the output folder at the same paths (a shared file system).
 
 Region names may use ASCII letters and digits, ``.``, ``_``, ``-`` and CJK characters (Han
 ideographs, kana, Hangul), at most 80 characters; they may not start with ``.`` or ``-``, end
