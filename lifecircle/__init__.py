@@ -16,6 +16,7 @@ import logging
 from typing import TYPE_CHECKING, Any
 
 from ._errors import (
+    BatchError,
     ConfigError,
     InputError,
     InputFileError,
@@ -27,10 +28,12 @@ from ._version import __version__
 from .profiles import load_profile
 
 if TYPE_CHECKING:
+    from .batch import run_batch
     from .network import WalkNetwork
     from .pipeline import Result, run
 
 __all__ = [
+    "BatchError",
     "ConfigError",
     "InputError",
     "InputFileError",
@@ -42,11 +45,17 @@ __all__ = [
     "__version__",
     "load_profile",
     "run",
+    "run_batch",
 ]
 
 logging.getLogger(__name__).addHandler(logging.NullHandler())
 
-_LAZY = {"run": "pipeline", "Result": "pipeline", "WalkNetwork": "network"}
+_LAZY = {
+    "run": "pipeline",
+    "Result": "pipeline",
+    "WalkNetwork": "network",
+    "run_batch": "batch",
+}
 
 
 def __getattr__(name: str) -> Any:

@@ -7,6 +7,7 @@ their class (2 bad input, 3 bad configuration, 4 partial batch failure, 5 resour
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import sys
 from collections.abc import Callable
@@ -136,6 +137,13 @@ def common_inputs(f: Callable[..., Any]) -> Callable[..., Any]:
             "--place",
             default=None,
             help="Download the network for a place name through osmnx (internet).",
+        ),
+        click.option(
+            "--polygon",
+            type=click.Path(path_type=Path),
+            default=None,
+            help="Polygon file of the analysis area: with --osm only blocks inside it are "
+            "evaluated; alone, the area to download through osmnx (internet).",
         ),
         click.option(
             "--profile",
@@ -559,6 +567,53 @@ def map_cmd(run_dir: Path, **options: Any) -> None:
     path = map_from_run(run_dir, **options)
     if not quiet:
         click.echo(f"Wrote {path}")
+@cli.command("batch")
+@click.argument("regions", type=click.Path(path_type=Path))
+@click.option("--out", type=click.Path(path_type=Path), required=True,
+              help="Batch folder: one folder per region and batch_summary.json.")
+@click.option("--scheduler", default=None,
+              help="Address of a dask scheduler (tcp://host:port). Default: a local cluster.")
+@click.option("--workers", "n_workers", type=click.IntRange(min=1), default=None,
+              help="Worker processes of the local cluster (default: CPU count).")
+@click.option("--memory-limit", default=None,
+              help="Memory per local worker, e.g. 2GB; a worker above it is killed and its "
+              "region fails.")
+@click.option("--force", is_flag=True, help="Rerun every region, even those up to date.")
+@click.option("-v", "--verbose", count=True, help="More logging (-vv for debug).")
+@click.option("-q", "--quiet", is_flag=True, help="Only errors; no progress or table.")
+@click.option("--debug", is_flag=True, hidden=True, help="Show tracebacks.")
+@guarded
+def batch_cmd(regions: Path, out: Path, verbose: int, quiet: bool, debug: bool,
+              **options: Any) -> None:
+    """Run every [[region]] of a REGIONS .toml file as a task on a dask cluster.
+
+    Each region writes OUT/<name>/ atomically; a failing region does not stop the others;
+    a rerun skips regions whose output matches their inputs and configuration. Exit code 4
+    when any region failed.
+    """
+    from ._batch_cli import BatchProgress, summary_table
+    from ._errors import BatchError
+    from .batch import read_regions, run_batch
+
+    _configure_logging(verbose, quiet)
+    # dask logs cluster start-up and shutdown at INFO: only -vv shows them, -v its warnings
+    # (set after importing distributed, whose import sets its own levels)
+    with contextlib.suppress(ImportError):
+        import distributed  # noqa: F401
+    logging.getLogger("distributed").setLevel(
+        logging.CRITICAL if verbose == 0 else logging.WARNING if verbose == 1 else logging.DEBUG
+    )
+    todo = read_regions(regions)
+    with BatchProgress(len(todo), quiet=quiet) as progress:
+        result = run_batch(todo, out, progress=progress, **options)
+    if not quiet:
+        summary_table(result.regions, result.summary_path)
+    if result.failed:
+        names = ", ".join(f"{r['name']} ({r['reason']})" for r in result.failed)
+        raise BatchError(
+            f"{len(result.failed)} of {len(result.regions)} regions failed: {names}; see "
+            f"{result.summary_path}; fix them and rerun (finished regions are skipped)"
+        )
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -32,11 +32,13 @@ from .coverage import (
     plan_indicators,
     summarize,
 )
+from .fingerprint import run_fingerprint
 from .network import WalkNetwork
 from .outputs._atomic import StagedOutput, file_sha256
 from .profiles import Profile, load_profile
 from .snapping import Snap, snap_points
 from .sources import blocks as blocks_mod
+from .sources.area import blocks_in_area, read_area
 from .sources.elevation import apply_dem
 from .sources.facilities import (
     FACILITY_COLUMNS,
@@ -132,19 +134,23 @@ def default_osm() -> Path:
 
 
 def load_network(
-    osm: str | Path | None = None, *, place: str | None = None
+    osm: str | Path | None = None, *, place: str | None = None, polygon: Any = None
 ) -> tuple[WalkNetwork, OSMData | None]:
     """Load the walking network and the OSM features facilities and blocks come from.
 
-    A local OSM file gives both in one pass; ``place`` downloads both through osmnx; a GraphML
-    file gives the network only (``None`` features).
+    A local OSM file gives both in one pass; ``place`` (or, without ``osm``, a WGS 84 shapely
+    ``polygon``) downloads both through osmnx; a GraphML file gives the network only (``None``
+    features).
     """
-    if place is not None:
+    if place is not None or (osm is None and polygon is not None):
         from .sources.osm import download_osm, osm_data_from_features
 
-        graph, features = download_osm(place=place)
-        net = WalkNetwork.from_networkx(graph, where=place)
-        return net, osm_data_from_features(features, where=f"place {place!r}")
+        what = place if place is not None else "the area polygon"
+        graph, features = (
+            download_osm(place=place) if place is not None else download_osm(polygon=polygon)
+        )
+        net = WalkNetwork.from_networkx(graph, where=what)
+        return net, osm_data_from_features(features, where=f"place {what!r}")
     path = Path(osm) if osm is not None else default_osm()
     if path.suffix.lower() == ".graphml":
         return WalkNetwork.from_graphml(str(path)), None
@@ -178,6 +184,7 @@ def run(
     osm: str | Path | None = None,
     *,
     place: str | None = None,
+    polygon: str | Path | None = None,
     profile: str | Path | Profile = "walk15",
     facilities: str | Path | None = None,
     facilities_crs: str | None = None,
@@ -216,6 +223,10 @@ def run(
         bundled Helsinki extract when neither ``osm`` nor ``place`` is given.
     place
         A place name to download through osmnx (needs internet).
+    polygon
+        A polygon file (GeoJSON, GeoPackage) of the analysis area: with ``osm`` only the
+        blocks inside it are evaluated (the network and facilities stay whole); alone, the
+        area to download through osmnx. Not with ``place``.
     profile
         Built-in profile name or a TOML path.
     facilities
@@ -266,6 +277,7 @@ def run(
         Write ``rasters/walk_min_<c>.tif`` travel-time surfaces at ``raster_cell_m`` metres
         (default 25).
     """
+    options = dict(locals())  # every option as given, for the run's fingerprint
     if lang not in ("en", "zh"):
         from ._errors import ConfigError
 
@@ -282,15 +294,20 @@ def run(
 
         check_tiles(tiles, tiles_attribution)
     iso_bands = iso_mod.check_run_options(isochrone_bands_min, walk_in_m, prof.horizon_min)
-    inputs = [p for p in (osm, facilities, blocks, population, dem) if p is not None]
+    if polygon is not None and place is not None:
+        from ._errors import ConfigError
+
+        raise ConfigError("give polygon with osm (to clip) or alone (to download), not with place")
+    area = read_area(polygon) if polygon is not None else None
+    osm_path = Path(osm) if osm is not None else (None if place or polygon else default_osm())
+    inputs = [p for p in (osm, facilities, blocks, population, dem, polygon) if p is not None]
     staged = StagedOutput(out, overwrite=overwrite, inputs=inputs) if out is not None else None
     timer = _Timer(progress)
 
     with timer.step("network", "Loading the street network"):
-        net, data = load_network(osm, place=place)
+        net, data = load_network(osm, place=place, polygon=area)
         if dem is not None:
             net = apply_dem(net, dem)
-    osm_path = Path(osm) if osm is not None else (None if place else default_osm())
 
     with timer.step("facilities", "Finding facilities"):
         if data is None and facilities is None:
@@ -340,6 +357,8 @@ def run(
                 f"{osm}: a GraphML network carries no land use or buildings to derive "
                 "residential blocks from; pass --blocks FILE"
             )
+        if area is not None and osm is not None:
+            blk = blocks_in_area(blk, area, where=str(polygon))
         if blk.empty:
             raise InputError(
                 "no residential blocks found; pass --blocks FILE with residential polygons"
@@ -406,6 +425,11 @@ def run(
         fac,
         asnap,
     )
+    if polygon is not None:
+        metadata["inputs"]["polygon"] = {"path": str(polygon), "sha256": file_sha256(polygon)}
+    # hashed once every input has been read (a missing file gets the reader's clear error)
+    fingerprint = run_fingerprint(prof, {**options, "osm": osm_path, "max_snap_m": snap_limit})
+    metadata["fingerprint"] = fingerprint
     report = {
         "run": {
             k: metadata[k]
@@ -449,7 +473,9 @@ def run(
                           "rasters": rasters, "raster_cell_m": raster_cell_m},
             )
             result.metadata["timings_s"] = dict(timer.timings)
-            result.out = staged.commit({"lifecircle_version": __version__})
+            result.out = staged.commit(
+                {"lifecircle_version": __version__, "fingerprint": fingerprint}
+            )
     return result
 
 

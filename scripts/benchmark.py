@@ -310,6 +310,7 @@ SECTIONS: dict[str, Callable[[argparse.Namespace], None] | str] = {
     "slope": "bench_pop:section_slope",
     "isochrones": "bench_isochrones:section_isochrones",
     "maps": "bench_maps:section_maps",
+    "batch": "bench_batch:section_batch",
 }
 
 

@@ -24,6 +24,21 @@ __all__ = ["StagedOutput", "file_sha256", "write_json_atomic"]
 
 SUCCESS = "_SUCCESS.json"
 
+#: TEST HOOK (fault tests only): when this environment variable holds a number of seconds,
+#: every write step prints ``lifecircle-test-checkpoint <step>`` to stderr and sleeps that
+#: long, so a test can kill the process at a chosen step. Unset, it does nothing.
+TEST_PAUSE_ENV = "LIFECIRCLE_TEST_WRITE_PAUSE_S"
+
+
+def _checkpoint(step: str) -> None:
+    pause = os.environ.get(TEST_PAUSE_ENV)
+    if pause:
+        import sys
+        import time
+
+        print(f"lifecircle-test-checkpoint {step}", file=sys.stderr, flush=True)
+        time.sleep(float(pause))
+
 
 def file_sha256(path: str | Path, *, chunk: int = 1 << 20) -> str:
     h = hashlib.sha256()
@@ -41,6 +56,7 @@ def write_json_atomic(path: str | Path, data: Any) -> None:
         json.dump(data, fh, ensure_ascii=False, indent=2, default=str)
         fh.flush()
         os.fsync(fh.fileno())
+    _checkpoint(f"json-written {path.name}")
     os.replace(tmp, path)
 
 
@@ -164,10 +180,12 @@ class StagedOutput:
             raise OutputError(f"output file name {name!r} must stay inside the output folder")
         target = self.staging / rel
         target.parent.mkdir(parents=True, exist_ok=True)
+        _checkpoint(f"file {rel.as_posix()}")
         return target
 
     def commit(self, summary: dict[str, Any] | None = None) -> Path:
         """Hash every file, write ``_SUCCESS.json`` last, and move the folder into place."""
+        _checkpoint("commit")
         files = {}
         for p in sorted(self.staging.rglob("*")):
             if p.is_file():
@@ -178,7 +196,9 @@ class StagedOutput:
         if self.out.exists():
             old = self.parent / f".{self.out.name}.old-{uuid.uuid4().hex[:8]}"
             os.replace(self.out, old)
+            _checkpoint("old-moved-aside")
         os.replace(self.staging, self.out)
+        _checkpoint("renamed")
         if old is not None:
             shutil.rmtree(old, ignore_errors=True)
         return self.out
