@@ -97,8 +97,20 @@ REGION_OPTIONS: dict[str, tuple[type, ...]] = {
     "lang": (str,),
     "population": (str,),
     "dem": (str,),
+    "isochrones": (bool,),
+    "isochrone_bands_min": (list,),
+    "walk_in_m": (int, float),
+    "facility_isochrones": (bool,),
+    "map": (bool,),
+    "self_contained": (bool,),
+    "tiles": (str,),
+    "tiles_attribution": (str,),
+    "figures": (bool,),
+    "rasters": (bool,),
+    "raster_cell_m": (int, float),
 }
-_FACILITY_COLUMNS = ("category_col", "name_col", "id_col", "x_col", "y_col")
+_FACILITY_COLUMNS = ("category_col", "name_col", "id_col", "x_col", "y_col", "type_map",
+                     "type_col")
 
 #: a dead worker's task is retried this many times on a fresh worker before it fails (one
 #: retry: memory pressure from a neighbouring task can be transient)
