@@ -19,6 +19,8 @@ from .network import WalkNetwork
 __all__ = ["Snap", "snap_points"]
 
 SNAPPED = "snapped"
+#: distances closer than this (metres) count as a tie between edges
+_TIE_M = 1e-6
 
 
 @dataclass(frozen=True)
@@ -119,14 +121,25 @@ def snap_points(
     )
     within = d_i <= limit[idx[p_i]]
     p_i, e_i, d_i = p_i[within], e_i[within], d_i[within]
-    # several equidistant edges (a point at a junction): take the lowest edge index, so the
-    # result does not depend on the tree's internal order
+    # several equidistant edges (a point at a junction, a street stored twice): take the
+    # lowest edge index, so the result does not depend on the tree's internal order. "Equal"
+    # allows a micrometre: two overlapping copies of one street tie only up to the last bit,
+    # and a facility and a point must land on the same copy to keep their direct walk.
     if p_i.size:
         order = np.lexsort((e_i, p_i))
         p_i, e_i, d_i = p_i[order], e_i[order], d_i[order]
         first = np.ones(p_i.shape[0], dtype=bool)
         first[1:] = p_i[1:] != p_i[:-1]
         p_i, e_i, d_i = p_i[first], e_i[first], d_i[first]
+        q_i, f_i = tree.query(points[p_i], predicate="dwithin", distance=d_i + _TIE_M)
+        near = shapely.distance(points[p_i[q_i]], geoms[f_i]) <= d_i[q_i] + _TIE_M
+        q_i, f_i = q_i[near], f_i[near]
+        lowest = np.full(p_i.shape[0], np.iinfo(np.int64).max)
+        np.minimum.at(lowest, q_i, f_i)
+        moved = lowest < e_i
+        if moved.any():
+            e_i = np.where(moved, lowest, e_i)
+            d_i = np.where(moved, shapely.distance(points[p_i], geoms[e_i]), d_i)
     hit = idx[p_i]
     edge[hit] = e_i
     dist[hit] = d_i

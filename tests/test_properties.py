@@ -379,15 +379,10 @@ def test_coverage_is_monotone_in_minutes(seed, n, m1, m2):
     np.testing.assert_array_equal(ca.to_numpy(), (t <= lo).to_numpy())
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="snapping breaks ties between overlapping parallel "
-    "edges by float rounding; a facility and a point on the two copies of one "
-    "street lose the direct along-street path (reported to the lead)",
-)
 def test_overlapping_parallel_edges_tie_break():
     """The example hypothesis found: seed 20, 20 nodes, scale 0.5 (edges 12 and 23 join the
-    same two nodes along the same line)."""
+    same two nodes along the same line). Snapping now treats distances within a micrometre
+    as a tie and takes the lower edge index, so both points land on the same copy."""
     base, big = _scale_pair(random_network(20, 20), 20, 0.5)
     np.testing.assert_allclose(big, base, rtol=1e-9)
 
