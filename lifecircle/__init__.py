@@ -29,8 +29,11 @@ from .profiles import load_profile
 
 if TYPE_CHECKING:
     from .batch import run_batch
+    from .isochrones import category_isochrones, facility_isochrones
     from .network import WalkNetwork
     from .pipeline import Result, run
+    from .siting import run_site, site
+    from .supply import supply_demand
 
 __all__ = [
     "BatchError",
@@ -43,9 +46,14 @@ __all__ = [
     "Result",
     "WalkNetwork",
     "__version__",
+    "category_isochrones",
+    "facility_isochrones",
     "load_profile",
     "run",
     "run_batch",
+    "run_site",
+    "site",
+    "supply_demand",
 ]
 
 logging.getLogger(__name__).addHandler(logging.NullHandler())
@@ -55,6 +63,11 @@ _LAZY = {
     "Result": "pipeline",
     "WalkNetwork": "network",
     "run_batch": "batch",
+    "site": "siting",
+    "run_site": "siting",
+    "supply_demand": "supply",
+    "category_isochrones": "isochrones",
+    "facility_isochrones": "isochrones",
 }
 
 
