@@ -293,6 +293,7 @@ def section_search(args: argparse.Namespace) -> None:
 SECTIONS: dict[str, Callable[[argparse.Namespace], None] | str] = {
     "loaders": section_loaders,
     "search": section_search,
+    "scale": "bench_scale:section_scale",
     # further sections: "module:function" in scripts/, imported on demand
 }
 

@@ -10,9 +10,10 @@ inside the core is copied into each tile: walkable ways with their nodes, land u
 multipolygon relations whose members were all kept, tagged points. Copies are shifted by whole
 1e-7° steps (OSM's fixed-point unit) in longitude and latitude, so the relative positions inside
 a tile stay exact; ids are offset per tile (``tile * (max id + 1)``). Neighbouring tiles are
-joined by short ``highway=footway`` ways between facing border nodes (the ``--stitches``
-easternmost network nodes of a tile to the westernmost of its eastern neighbour, paired by
-latitude, and likewise north/south), so the mosaic is one connected city of real streets.
+joined by short ``highway=footway`` ways between facing border nodes (network nodes near a
+tile's east side to those near its eastern neighbour's west side, paired by latitude no more
+than ``--band-m`` apart, at most ``--stitches`` per border, and likewise north/south), so the
+mosaic is one connected city of real streets.
 
 A border node is a node of the walking network (a way end or a node shared by ways), so a
 stitch adds an edge but never splits one: the network of each tile is the source network. The
@@ -54,8 +55,9 @@ class Source:
     node_tags: dict[int, dict[str, str]]
     ways: list[tuple[int, list[int], dict[str, str]]]
     relations: list[tuple[int, list[tuple[str, int, str]], dict[str, str]]]
-    #: network nodes on each side, ordered along the side: east, west, north, south
-    border: dict[str, list[int]]
+    #: facing border nodes joined by stitches: "east_west" (a tile's east node, its eastern
+    #: neighbour's west node) and "north_south"
+    border: dict[str, list[tuple[int, int]]]
     #: nodes of the walking network of one tile (way ends and shared nodes)
     network_nodes: int
     #: the core box (min x, min y, max x, max y) in 1e-7 degrees
@@ -63,7 +65,40 @@ class Source:
     dropped: dict[str, int]
 
 
-def read_source(path: Path, *, margin_m: float = 50.0, stitches: int = 30) -> Source:
+def _pairs(
+    node: np.ndarray, across: np.ndarray, along: np.ndarray, *, band: int, stitches: int
+) -> list[tuple[int, int]]:
+    """Facing border nodes: (node near the high side, node near the low side) pairs.
+
+    Candidates are the ``2 * stitches`` nodes nearest the high (east/north) and the low
+    (west/south) side of the network; each high-side node is paired with the unused low-side
+    node closest along the border, closest pairs first, at most ``stitches`` pairs and none
+    farther apart along the border than ``band`` (the closest pair is always kept). Stitches
+    thus run across the strip between two tiles instead of diagonally through a tile, where
+    they would change how the blocks they pass snap.
+    """
+    k = min(2 * stitches, node.shape[0] // 4 or 1)
+    order = np.argsort(across, kind="stable")
+    high, low = order[-k:], order[:k]
+    offset = np.abs(along[high][:, None] - along[low][None, :])
+    pairs: list[tuple[int, int]] = []
+    used_h: set[int] = set()
+    used_l: set[int] = set()
+    for flat in np.argsort(offset, axis=None, kind="stable"):
+        h, lo = divmod(int(flat), low.shape[0])
+        if len(pairs) == stitches or (pairs and offset[h, lo] > band):
+            break
+        if h in used_h or lo in used_l:
+            continue
+        used_h.add(h)
+        used_l.add(lo)
+        pairs.append((int(node[high[h]]), int(node[low[lo]])))
+    return sorted(pairs)
+
+
+def read_source(
+    path: Path, *, margin_m: float = 50.0, stitches: int = 30, band_m: float = 300.0
+) -> Source:
     """Read ``path`` and keep what lies inside the core box of its walkable ways."""
     import osmium
 
@@ -171,17 +206,10 @@ def read_source(path: Path, *, margin_m: float = 50.0, stitches: int = 30) -> So
     npos = lookup(net_nodes)
     net_arr = np.asarray(net_nodes, dtype=np.int64)[npos >= 0]
     nx_, ny_ = node_x[npos[npos >= 0]], node_y[npos[npos >= 0]]
-    s = max(1, min(stitches, net_arr.shape[0] // 4))
-
-    def side(key: np.ndarray, along: np.ndarray) -> list[int]:
-        pick = np.argsort(key, kind="stable")[:s]
-        return net_arr[pick[np.argsort(along[pick], kind="stable")]].tolist()
-
+    band = int(band_m / _M_PER_DEG * _SCALE)
     border = {
-        "east": side(-nx_, ny_),
-        "west": side(nx_, ny_),
-        "north": side(-ny_, nx_),
-        "south": side(ny_, nx_),
+        "east_west": _pairs(net_arr, nx_, ny_, band=band, stitches=stitches),
+        "north_south": _pairs(net_arr, ny_, nx_, band=band, stitches=stitches),
     }
     return Source(
         node_id=node_id,
@@ -246,11 +274,11 @@ def write_tiled(
             counts["ways"] += len(src.ways)
         stitch_id = len(grid) * way_off
         for (i, j), t in index.items():
-            for (ni, nj), a, b in (((i + 1, j), "east", "west"), ((i, j + 1), "north", "south")):
+            for (ni, nj), side in (((i + 1, j), "east_west"), ((i, j + 1), "north_south")):
                 if (ni, nj) not in index:
                     continue
                 t2 = index[(ni, nj)]
-                for ua, vb in zip(src.border[a], src.border[b], strict=True):
+                for ua, vb in src.border[side]:
                     writer.add_way(
                         Way(
                             id=stitch_id,
@@ -294,14 +322,17 @@ def main(argv: list[str] | None = None) -> None:
     size = parser.add_mutually_exclusive_group(required=True)
     size.add_argument("--nodes", type=int, help="target walking-network nodes of the mosaic")
     size.add_argument("--tiles", type=int, help="tiles per side")
-    parser.add_argument("--stitches", type=int, default=30, help="stitch ways per border")
+    parser.add_argument("--stitches", type=int, default=30, help="most stitch ways per border")
+    parser.add_argument("--band-m", type=float, default=300.0,
+                        help="most offset along the border between a stitch's ends")
     parser.add_argument("--margin-m", type=float, default=50.0)
     parser.add_argument("--gap-m", type=float, default=30.0)
     args = parser.parse_args(argv)
     if args.out.resolve().is_relative_to(ROOT):
         parser.error("OSM data is ODbL: write the mosaic outside the repository")
     t0 = time.perf_counter()
-    src = read_source(args.src, margin_m=args.margin_m, stitches=args.stitches)
+    src = read_source(args.src, margin_m=args.margin_m, stitches=args.stitches,
+                      band_m=args.band_m)
     tiles = args.tiles or tiles_for(args.nodes, src.network_nodes)
     summary = write_tiled(src, args.out, tiles=tiles, gap_m=args.gap_m)
     summary["seconds"] = round(time.perf_counter() - t0, 2)
