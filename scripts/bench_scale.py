@@ -6,7 +6,8 @@
 
 For each network, :func:`lifecircle.pipeline.run` runs end to end (load, facilities + snap,
 blocks, access for every category, verdict, outputs into a temporary folder) and each stage
-reports its wall time (between the ``progress`` callbacks, which is what
+reports its CPU seconds (all threads; on a shared machine wall time includes waiting for a
+core), its wall time (between the ``progress`` callbacks, which is what
 ``result.metadata["timings_s"]`` records) and its peak memory.
 
 Memory method: a background thread samples the process's resident set size (``psutil``, every
@@ -70,6 +71,11 @@ class RssSampler:
     def rss(self) -> int:
         return int(self._proc.memory_info().rss)
 
+    def cpu_s(self) -> float:
+        """CPU seconds of this process so far, all threads (user + system)."""
+        t = self._proc.cpu_times()
+        return float(t.user + t.system)
+
     def _loop(self) -> None:
         while not self._stop.wait(self.interval_s):
             r = self.rss()
@@ -110,10 +116,11 @@ def run_measured(osm: Path, out: Path, **kwargs: Any) -> tuple[Any, list[dict[st
         def progress(kind: str, message: str) -> None:
             if kind == "start":
                 stages.append({"message": message, "rss_start": rss.mark(),
-                               "t0": time.perf_counter()})
+                               "t0": time.perf_counter(), "cpu0": rss.cpu_s()})
             else:
                 stages[-1]["rss_peak"] = rss.peak()
                 stages[-1]["seconds"] = time.perf_counter() - stages[-1]["t0"]
+                stages[-1]["cpu_s"] = rss.cpu_s() - stages[-1]["cpu0"]
                 print(f"  {message}, peak RSS {stages[-1]['rss_peak'] / _MIB:.0f} MiB",
                       flush=True)
 
@@ -125,7 +132,7 @@ def run_measured(osm: Path, out: Path, **kwargs: Any) -> tuple[Any, list[dict[st
     for stage, key in zip(stages, keys, strict=True):
         stage["key"] = key
     stages.insert(0, {"key": "(before run)", "rss_start": start_rss, "rss_peak": start_rss,
-                      "seconds": 0.0})
+                      "seconds": 0.0, "cpu_s": 0.0})
     return result, stages, total
 
 
@@ -226,14 +233,17 @@ def report(label: str, result: Any, stages: list[dict[str, Any]], total_s: float
     n = net.n_nodes
     print(f"\n-- {label}: {n:,} nodes, {net.n_edges:,} edges, {len(result.blocks):,} blocks, "
           f"{len(result.facilities):,} facilities, {len(result.access)} categories --")
-    widths = (28, 10, 12, 12, 12)
-    row("stage", "seconds", "+MiB (RSS)", "peak MiB", "RSS start", widths=widths)
+    widths = (28, 10, 10, 12, 12, 12)
+    row("stage", "seconds", "CPU s", "+MiB (RSS)", "peak MiB", "RSS start", widths=widths)
     for s in stages[1:]:
-        row(s["key"], f"{s['seconds']:.2f}", f"{(s['rss_peak'] - s['rss_start']) / _MIB:.0f}",
-            f"{s['rss_peak'] / _MIB:.0f}", f"{s['rss_start'] / _MIB:.0f}", widths=widths)
+        row(s["key"], f"{s['seconds']:.2f}", f"{s['cpu_s']:.2f}",
+            f"{(s['rss_peak'] - s['rss_start']) / _MIB:.0f}", f"{s['rss_peak'] / _MIB:.0f}",
+            f"{s['rss_start'] / _MIB:.0f}", widths=widths)
     peak = max(s["rss_peak"] for s in stages)
-    row("whole run", f"{total_s:.2f}", f"{(peak - stages[0]['rss_start']) / _MIB:.0f}",
-        f"{peak / _MIB:.0f}", f"{stages[0]['rss_start'] / _MIB:.0f}", widths=widths)
+    row("whole run", f"{total_s:.2f}", f"{sum(s['cpu_s'] for s in stages):.2f}",
+        f"{(peak - stages[0]['rss_start']) / _MIB:.0f}", f"{peak / _MIB:.0f}",
+        f"{stages[0]['rss_start'] / _MIB:.0f}", widths=widths)
+    print(f"(bytes per node at the whole-run peak: {(peak - stages[0]['rss_start']) / n:,.0f})")
     b = engine_bytes(net)
     ours_state = b["csr"] + b["edge_table"] + b["nodes"]
     print()
