@@ -115,14 +115,19 @@ def run_measured(osm: Path, out: Path, **kwargs: Any) -> tuple[Any, list[dict[st
 
         def progress(kind: str, message: str) -> None:
             if kind == "start":
-                stages.append({"message": message, "rss_start": rss.mark(),
-                               "t0": time.perf_counter(), "cpu0": rss.cpu_s()})
+                stages.append(
+                    {
+                        "message": message,
+                        "rss_start": rss.mark(),
+                        "t0": time.perf_counter(),
+                        "cpu0": rss.cpu_s(),
+                    }
+                )
             else:
                 stages[-1]["rss_peak"] = rss.peak()
                 stages[-1]["seconds"] = time.perf_counter() - stages[-1]["t0"]
                 stages[-1]["cpu_s"] = rss.cpu_s() - stages[-1]["cpu0"]
-                print(f"  {message}, peak RSS {stages[-1]['rss_peak'] / _MIB:.0f} MiB",
-                      flush=True)
+                print(f"  {message}, peak RSS {stages[-1]['rss_peak'] / _MIB:.0f} MiB", flush=True)
 
         t0 = time.perf_counter()
         result = run(osm, out=out, overwrite=True, progress=progress, **kwargs)
@@ -131,8 +136,16 @@ def run_measured(osm: Path, out: Path, **kwargs: Any) -> tuple[Any, list[dict[st
     keys = [*result.metadata["timings_s"], "outputs"]
     for stage, key in zip(stages, keys, strict=True):
         stage["key"] = key
-    stages.insert(0, {"key": "(before run)", "rss_start": start_rss, "rss_peak": start_rss,
-                      "seconds": 0.0, "cpu_s": 0.0})
+    stages.insert(
+        0,
+        {
+            "key": "(before run)",
+            "rss_start": start_rss,
+            "rss_peak": start_rss,
+            "seconds": 0.0,
+            "cpu_s": 0.0,
+        },
+    )
     return result, stages, total
 
 
@@ -170,9 +183,16 @@ def shanghai_facilities(path: Path, csv: Path, *, seed: int = 7) -> None:
         e = rng.choice(net.n_edges, size=n, replace=False)
         start = net.edge_coords[net.edge_ptr[e]]
         lon, lat = tf.transform(start[:, 0] + 15.0, start[:, 1] + 15.0)
-        rows += [{"facility_id": f"gen-{category}-{i}", "category": category,
-                  "name": f"generated {category} {i}", "lon": x, "lat": y}
-                 for i, (x, y) in enumerate(zip(lon, lat, strict=True))]
+        rows += [
+            {
+                "facility_id": f"gen-{category}-{i}",
+                "category": category,
+                "name": f"generated {category} {i}",
+                "lon": x,
+                "lat": y,
+            }
+            for i, (x, y) in enumerate(zip(lon, lat, strict=True))
+        ]
     pd.DataFrame(rows).to_csv(csv, index=False)
 
 
@@ -186,8 +206,10 @@ def tiled_extract(nodes: int, folder: Path) -> Path:
     if not out.exists():
         t0 = time.perf_counter()
         write_tiled(src, out, tiles=tiles)
-        print(f"(wrote {out}: {tiles}x{tiles} tiles of central Nanjing in "
-              f"{time.perf_counter() - t0:.0f} s)")
+        print(
+            f"(wrote {out}: {tiles}x{tiles} tiles of central Nanjing in "
+            f"{time.perf_counter() - t0:.0f} s)"
+        )
     return out
 
 
@@ -227,22 +249,41 @@ def networkx_side(result: Any, sampler_interval_s: float = 0.005) -> dict[str, A
     return {"build_s": build_s, "graph_bytes": graph_bytes, "per_category": per_cat}
 
 
-def report(label: str, result: Any, stages: list[dict[str, Any]], total_s: float,
-           nxs: dict[str, Any] | None) -> None:
+def report(
+    label: str,
+    result: Any,
+    stages: list[dict[str, Any]],
+    total_s: float,
+    nxs: dict[str, Any] | None,
+) -> None:
     net = result.network
     n = net.n_nodes
-    print(f"\n-- {label}: {n:,} nodes, {net.n_edges:,} edges, {len(result.blocks):,} blocks, "
-          f"{len(result.facilities):,} facilities, {len(result.access)} categories --")
+    print(
+        f"\n-- {label}: {n:,} nodes, {net.n_edges:,} edges, {len(result.blocks):,} blocks, "
+        f"{len(result.facilities):,} facilities, {len(result.access)} categories --"
+    )
     widths = (28, 10, 10, 12, 12, 12)
     row("stage", "seconds", "CPU s", "+MiB (RSS)", "peak MiB", "RSS start", widths=widths)
     for s in stages[1:]:
-        row(s["key"], f"{s['seconds']:.2f}", f"{s['cpu_s']:.2f}",
-            f"{(s['rss_peak'] - s['rss_start']) / _MIB:.0f}", f"{s['rss_peak'] / _MIB:.0f}",
-            f"{s['rss_start'] / _MIB:.0f}", widths=widths)
+        row(
+            s["key"],
+            f"{s['seconds']:.2f}",
+            f"{s['cpu_s']:.2f}",
+            f"{(s['rss_peak'] - s['rss_start']) / _MIB:.0f}",
+            f"{s['rss_peak'] / _MIB:.0f}",
+            f"{s['rss_start'] / _MIB:.0f}",
+            widths=widths,
+        )
     peak = max(s["rss_peak"] for s in stages)
-    row("whole run", f"{total_s:.2f}", f"{sum(s['cpu_s'] for s in stages):.2f}",
-        f"{(peak - stages[0]['rss_start']) / _MIB:.0f}", f"{peak / _MIB:.0f}",
-        f"{stages[0]['rss_start'] / _MIB:.0f}", widths=widths)
+    row(
+        "whole run",
+        f"{total_s:.2f}",
+        f"{sum(s['cpu_s'] for s in stages):.2f}",
+        f"{(peak - stages[0]['rss_start']) / _MIB:.0f}",
+        f"{peak / _MIB:.0f}",
+        f"{stages[0]['rss_start'] / _MIB:.0f}",
+        widths=widths,
+    )
     print(f"(bytes per node at the whole-run peak: {(peak - stages[0]['rss_start']) / n:,.0f})")
     b = engine_bytes(net)
     ours_state = b["csr"] + b["edge_table"] + b["nodes"]
@@ -250,17 +291,28 @@ def report(label: str, result: Any, stages: list[dict[str, Any]], total_s: float
     widths = (44, 12, 12, 22)
     row("memory of the network", "MiB", "B/node", "", widths=widths)
     row("lifecircle CSR", f"{b['csr'] / _MIB:.1f}", f"{b['csr'] / n:.0f}", "", widths=widths)
-    row("lifecircle CSR + edge table + nodes", f"{ours_state / _MIB:.1f}",
-        f"{ours_state / n:.0f}", "", widths=widths)
-    for key, what in (("geometry", "  + edge geometry vertices"),
-                      ("edge_labels", "  + edge highway/name pointers")):
+    row(
+        "lifecircle CSR + edge table + nodes",
+        f"{ours_state / _MIB:.1f}",
+        f"{ours_state / n:.0f}",
+        "",
+        widths=widths,
+    )
+    for key, what in (
+        ("geometry", "  + edge geometry vertices"),
+        ("edge_labels", "  + edge highway/name pointers"),
+    ):
         row(what, f"{b[key] / _MIB:.1f}", f"{b[key] / n:.0f}", "", widths=widths)
     if nxs is None:
         return
     gb = nxs["graph_bytes"]
-    row(f"networkx MultiGraph (built {nxs['build_s']:.1f} s)", f"{gb / _MIB:.1f}",
-        f"{gb / n:.0f}", f"nx/CSR {gb / b['csr']:.0f}x, nx/state {gb / ours_state:.1f}x",
-        widths=widths)
+    row(
+        f"networkx MultiGraph (built {nxs['build_s']:.1f} s)",
+        f"{gb / _MIB:.1f}",
+        f"{gb / n:.0f}",
+        f"nx/CSR {gb / b['csr']:.0f}x, nx/state {gb / ours_state:.1f}x",
+        widths=widths,
+    )
     print()
     widths = (28, 10, 12, 12, 14)
     row("search per category", "sources", "ours s", "networkx s", "nx/ours", widths=widths)
@@ -271,8 +323,10 @@ def report(label: str, result: Any, stages: list[dict[str, Any]], total_s: float
 def section_scale(args: argparse.Namespace) -> None:
     """Whole pipeline per stage on a tiled ~1M-node Nanjing, Andorra and Shanghai roads."""
     print("\n== scale: the pipeline end to end, time and peak RSS per stage ==")
-    print("(memory: RSS sampled every 5 ms by a thread; +MiB = peak during the stage minus "
-          "RSS at its start)")
+    print(
+        "(memory: RSS sampled every 5 ms by a thread; +MiB = peak during the stage minus "
+        "RSS at its start)"
+    )
     tmp = Path(os.environ.get("LIFECIRCLE_SCALE_TMP", tempfile.gettempdir()))
     work = Path(tempfile.mkdtemp(prefix="lifecircle-scale-", dir=tmp))
     try:

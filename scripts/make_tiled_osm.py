@@ -124,9 +124,7 @@ def read_source(
             tags = dict(obj.tags)
             ways.append((obj.id, [n.ref for n in obj.nodes], tags, is_walkable(tags)))
         elif obj.is_relation():
-            rels.append(
-                (obj.id, [(m.type, m.ref, m.role) for m in obj.members], dict(obj.tags))
-            )
+            rels.append((obj.id, [(m.type, m.ref, m.role) for m in obj.members], dict(obj.tags)))
     if min(ids, default=0) < 0 or min((w[0] for w in ways), default=0) < 0:
         raise SystemExit(f"{path}: negative (unsaved editor) ids cannot be offset per tile")
     node_id = np.asarray(ids, dtype=np.int64)
@@ -153,9 +151,7 @@ def read_source(
         int(node_x[wpos].max()) + margin,
         int(node_y[wpos].max()) + margin,
     )
-    inside = (
-        (node_x >= core[0]) & (node_x <= core[2]) & (node_y >= core[1]) & (node_y <= core[3])
-    )
+    inside = (node_x >= core[0]) & (node_x <= core[2]) & (node_y >= core[1]) & (node_y <= core[3])
 
     kept_ways: list[tuple[int, list[int], dict[str, str]]] = []
     uses: Counter[int] = Counter()
@@ -171,9 +167,7 @@ def read_source(
             uses.update(present)
             # a run of present references ends at a missing one: its ends are network nodes
             for i, (r, p) in enumerate(zip(refs, pos, strict=True)):
-                if p >= 0 and (
-                    i == 0 or i == len(refs) - 1 or pos[i - 1] < 0 or pos[i + 1] < 0
-                ):
+                if p >= 0 and (i == 0 or i == len(refs) - 1 or pos[i - 1] < 0 or pos[i + 1] < 0):
                     ends.add(r)
         elif (pos >= 0).all() and inside[pos].all():
             kept_ways.append((wid, refs, tags))
@@ -323,16 +317,19 @@ def main(argv: list[str] | None = None) -> None:
     size.add_argument("--nodes", type=int, help="target walking-network nodes of the mosaic")
     size.add_argument("--tiles", type=int, help="tiles per side")
     parser.add_argument("--stitches", type=int, default=30, help="most stitch ways per border")
-    parser.add_argument("--band-m", type=float, default=300.0,
-                        help="most offset along the border between a stitch's ends")
+    parser.add_argument(
+        "--band-m",
+        type=float,
+        default=300.0,
+        help="most offset along the border between a stitch's ends",
+    )
     parser.add_argument("--margin-m", type=float, default=50.0)
     parser.add_argument("--gap-m", type=float, default=30.0)
     args = parser.parse_args(argv)
     if args.out.resolve().is_relative_to(ROOT):
         parser.error("OSM data is ODbL: write the mosaic outside the repository")
     t0 = time.perf_counter()
-    src = read_source(args.src, margin_m=args.margin_m, stitches=args.stitches,
-                      band_m=args.band_m)
+    src = read_source(args.src, margin_m=args.margin_m, stitches=args.stitches, band_m=args.band_m)
     tiles = args.tiles or tiles_for(args.nodes, src.network_nodes)
     summary = write_tiled(src, args.out, tiles=tiles, gap_m=args.gap_m)
     summary["seconds"] = round(time.perf_counter() - t0, 2)

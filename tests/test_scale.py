@@ -70,9 +70,7 @@ def _compare_copies(
     ap1 = lone.access_points.set_index("block_id", drop=False)
     blk1 = lone.blocks.set_index("block_id").loc[ap1.index]
     x1, y1 = ap1.geometry.x.to_numpy(), ap1.geometry.y.to_numpy()
-    lon, lat = pyproj.Transformer.from_crs(lone.network.crs, 4326, always_xy=True).transform(
-        x1, y1
-    )
+    lon, lat = pyproj.Transformer.from_crs(lone.network.crs, 4326, always_xy=True).transform(x1, y1)
     # straight-line metres from each access point to the nearest stitch end of its tile
     border = np.unique([n for pairs in src.border.values() for pair in pairs for n in pair])
     pos = np.searchsorted(lone.network.node_id, border)
@@ -95,8 +93,9 @@ def _compare_copies(
         # the same access point (its representative point moves by centimetres between copies:
         # the projection turns and scales each copy slightly), snapped to the same edge; a
         # stitch passing closer than the block's own street takes the snap instead (rightly)
-        same_edge, ap_moved = _copy_snap(_snap_table(ap1, "block_id"),
-                                         ap2.iloc[hit], offsets["node"] * t)
+        same_edge, ap_moved = _copy_snap(
+            _snap_table(ap1, "block_id"), ap2.iloc[hit], offsets["node"] * t
+        )
         matched = (gap < 0.5) & same_edge
         counts["matched"] += int(matched.sum())
         copy_ids = ap2["block_id"].to_numpy()[hit]
@@ -147,9 +146,7 @@ def test_nanjing_4x4_mosaic_end_to_end(tmp_path: Path) -> None:
     assert (mosaic.out / "_SUCCESS.json").is_file()
     k2 = 16
     assert mosaic.network.n_nodes == k2 * lone.network.n_nodes
-    assert mosaic.network.n_edges == k2 * lone.network.n_edges + summary["written"][
-        "stitch_ways"
-    ]
+    assert mosaic.network.n_edges == k2 * lone.network.n_edges + summary["written"]["stitch_ways"]
     n_pairs = len(src.border["east_west"]) + len(src.border["north_south"])
     assert summary["written"]["stitch_ways"] == 4 * 3 * n_pairs
     assert len(mosaic.blocks) == k2 * len(lone.blocks)
