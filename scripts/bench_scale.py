@@ -66,6 +66,8 @@ class RssSampler:
         self.interval_s = interval_s
         self._lock = threading.Lock()
         self._peak = self.rss()
+        self._windows: dict[int, int] = {}
+        self._next = 0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, daemon=True)
 
@@ -82,6 +84,8 @@ class RssSampler:
             r = self.rss()
             with self._lock:
                 self._peak = max(self._peak, r)
+                for handle, peak in self._windows.items():
+                    self._windows[handle] = max(peak, r)
 
     def __enter__(self) -> RssSampler:
         self._thread.start()
@@ -92,7 +96,7 @@ class RssSampler:
         self._thread.join()
 
     def mark(self) -> int:
-        """Current RSS; the peak restarts from here."""
+        """Current RSS; the overall peak restarts from here."""
         r = self.rss()
         with self._lock:
             self._peak = r
@@ -104,43 +108,77 @@ class RssSampler:
             self._peak = max(self._peak, r)
             return self._peak
 
+    def open(self) -> int:
+        """Start a window with its own peak (windows may nest); returns its handle."""
+        r = self.rss()
+        with self._lock:
+            handle = self._next
+            self._next += 1
+            self._windows[handle] = r
+        return handle
+
+    def close(self, handle: int) -> int:
+        """End a window; its peak RSS."""
+        r = self.rss()
+        with self._lock:
+            return max(self._windows.pop(handle), r)
+
+
+def _stage_key(stage: dict[str, Any], timings: dict[str, float], used: set[str]) -> str:
+    """The run's own name for a stage: the timing of (about) the same duration."""
+    for key, seconds in timings.items():
+        if key not in used and abs(seconds - stage["seconds"]) <= 0.01 + 0.01 * seconds:
+            used.add(key)
+            return key
+    # "outputs" is timed after the timings were written into the outputs
+    message = str(stage["message"])
+    return "outputs" if message.startswith("Writing outputs") else message[:26]
+
 
 def run_measured(osm: Path, out: Path, **kwargs: Any) -> tuple[Any, list[dict[str, Any]], float]:
-    """Run the pipeline on ``osm``; per stage: seconds, RSS at start, peak delta, peak."""
+    """Run the pipeline on ``osm``; per stage: seconds, CPU seconds, RSS at start and peak.
+
+    Stages may nest (a writer inside "outputs" reporting its own progress): each keeps its own
+    peak, and nested ones are indented and left out of the whole-run sums.
+    """
     from lifecircle.pipeline import run
 
     gc.collect()
     stages: list[dict[str, Any]] = []
+    open_: list[dict[str, Any]] = []
     with RssSampler() as rss:
         start_rss = rss.mark()
 
         def progress(kind: str, message: str) -> None:
             if kind == "start":
-                stages.append(
-                    {
-                        "message": message,
-                        "rss_start": rss.mark(),
-                        "t0": time.perf_counter(),
-                        "cpu0": rss.cpu_s(),
-                    }
-                )
-            else:
-                stages[-1]["rss_peak"] = rss.peak()
-                stages[-1]["seconds"] = time.perf_counter() - stages[-1]["t0"]
-                stages[-1]["cpu_s"] = rss.cpu_s() - stages[-1]["cpu0"]
-                print(f"  {message}, peak RSS {stages[-1]['rss_peak'] / _MIB:.0f} MiB", flush=True)
+                stage = {
+                    "message": message,
+                    "depth": len(open_),
+                    "rss_start": rss.rss(),
+                    "window": rss.open(),
+                    "t0": time.perf_counter(),
+                    "cpu0": rss.cpu_s(),
+                }
+                stages.append(stage)
+                open_.append(stage)
+                return
+            stage = open_.pop()
+            stage["seconds"] = time.perf_counter() - stage["t0"]
+            stage["cpu_s"] = rss.cpu_s() - stage["cpu0"]
+            stage["rss_peak"] = rss.close(stage["window"])
+            print(f"  {message}, peak RSS {stage['rss_peak'] / _MIB:.0f} MiB", flush=True)
 
         t0 = time.perf_counter()
         result = run(osm, out=out, overwrite=True, progress=progress, **kwargs)
         total = time.perf_counter() - t0
-    # the run's own timings name the stages; "outputs" is timed after they were written
-    keys = [*result.metadata["timings_s"], "outputs"]
-    for stage, key in zip(stages, keys, strict=True):
-        stage["key"] = key
+    used: set[str] = set()
+    for stage in stages:
+        stage["key"] = "  " * stage["depth"] + _stage_key(stage, result.metadata["timings_s"], used)
     stages.insert(
         0,
         {
             "key": "(before run)",
+            "depth": 0,
             "rss_start": start_rss,
             "rss_peak": start_rss,
             "seconds": 0.0,
@@ -281,7 +319,7 @@ def report(
     row(
         "whole run",
         f"{total_s:.2f}",
-        f"{sum(s['cpu_s'] for s in stages):.2f}",
+        f"{sum(s['cpu_s'] for s in stages if s['depth'] == 0):.2f}",
         f"{(peak - stages[0]['rss_start']) / _MIB:.0f}",
         f"{peak / _MIB:.0f}",
         f"{stages[0]['rss_start'] / _MIB:.0f}",
