@@ -17,8 +17,11 @@ mosaic is one connected city of real streets.
 
 A border node is a node of the walking network (a way end or a node shared by ways), so a
 stitch adds an edge but never splits one: the network of each tile is the source network. The
-mosaic's extent is k times the core's: 41 × 41 tiles of central Nanjing span ~45 km, well
-inside one UTM zone. The output is ODbL data (© OpenStreetMap contributors): write it to a
+mosaic's extent is k times the core's (a core of central Nanjing is 4.2 × 3.3 km): 41 × 41
+tiles span ~172 × 137 km, from 118.7° to 120.5° E, so the east end lies 0.5° past UTM zone 50,
+the zone the engine picks from the centroid. That is accepted: network lengths are geodesic
+and unaffected; off-network legs measured in the projected plane are scaled there by up to
+~0.1 %. The output is ODbL data (© OpenStreetMap contributors): write it to a
 temporary folder, never into the repository.
 """
 
