@@ -1,0 +1,180 @@
+"""The tiled mosaic of scripts/make_tiled_osm.py runs end to end and its copies agree.
+
+A k × k mosaic of central Nanjing holds k² shifted copies of one tile, joined by footways
+between border nodes. Stitching only adds edges and every copy brings its own facilities, so:
+
+- the mosaic has k² times the tile's nodes, blocks and facilities, and k² times its edges plus
+  one per stitch;
+- no block of a copy is farther from a facility than the same block of the lone tile;
+- a block whose walk to the nearest facility (or to the search horizon) is shorter than the
+  straight line from it to every stitch end cannot gain from the stitches or the other
+  copies: its time equals the lone tile's. Network lengths are geodesic: a longitude shift
+  leaves them unchanged, a latitude shift scales east-west lengths by cos(lat), allowed for;
+  snap offsets (along the edge, off the edge) are measured in the projected plane and move by
+  centimetres between copies: the difference they can make is allowed for, block by block.
+
+Blocks and facilities beside a stitch footway snap to it (rightly): the checks skip blocks
+whose access point, or whose nearest facility, snaps to another edge in the copy.
+"""
+
+from __future__ import annotations
+
+import math
+import resource
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyproj
+import pytest
+
+from lifecircle import columns as col
+from lifecircle.pipeline import Result, run
+from scripts.make_tiled_osm import _SCALE, read_source, write_tiled
+from tests.conftest import shared_osm
+
+
+def _mosaic(tmp_path: Path, tiles: int) -> tuple[Any, Path, Path, dict[str, Any]]:
+    src = read_source(shared_osm("nanjing_xinjiekou.osm.gz"))
+    one = tmp_path / "tile.osm.pbf"
+    write_tiled(src, one, tiles=1)
+    many = tmp_path / f"mosaic{tiles}.osm.pbf"
+    summary = write_tiled(src, many, tiles=tiles)
+    return src, one, many, summary
+
+
+def _snap_table(frame: Any, key: str) -> Any:
+    return frame.set_index(key)[["snap_u", "snap_v", "snap_along_m", "snap_dist_m"]]
+
+
+def _copy_snap(lone: Any, mosaic: Any, offset: int) -> tuple[np.ndarray, np.ndarray]:
+    """Whether each copy snapped to the copy of the lone tile's edge, and the metres its
+    snap offsets moved (along the edge plus off it)."""
+    same = (mosaic["snap_u"].to_numpy() == lone["snap_u"].to_numpy() + offset) & (
+        mosaic["snap_v"].to_numpy() == lone["snap_v"].to_numpy() + offset
+    )
+    moved = np.abs(mosaic["snap_along_m"].to_numpy() - lone["snap_along_m"].to_numpy()) + np.abs(
+        mosaic["snap_dist_m"].to_numpy() - lone["snap_dist_m"].to_numpy()
+    )
+    return same, moved
+
+
+def _compare_copies(
+    lone: Result, mosaic: Result, src: Any, summary: dict[str, Any], tiles: list[tuple[int, int]]
+) -> dict[str, int]:
+    """Assert the per-block times of the given tile copies against the lone tile's."""
+    from scipy.spatial import cKDTree
+
+    dx, dy = summary["shift_1e7deg"]
+    offsets = summary["id_offsets"]
+    ap1 = lone.access_points.set_index("block_id", drop=False)
+    blk1 = lone.blocks.set_index("block_id").loc[ap1.index]
+    x1, y1 = ap1.geometry.x.to_numpy(), ap1.geometry.y.to_numpy()
+    lon, lat = pyproj.Transformer.from_crs(lone.network.crs, 4326, always_xy=True).transform(x1, y1)
+    # straight-line metres from each access point to the nearest stitch end of its tile
+    border = np.unique([n for pairs in src.border.values() for pair in pairs for n in pair])
+    pos = np.searchsorted(lone.network.node_id, border)
+    assert (lone.network.node_id[pos] == border).all()
+    bx, by = lone.network.x[pos], lone.network.y[pos]
+    reach_border_m = np.hypot(x1[:, None] - bx[None, :], y1[:, None] - by[None, :]).min(axis=1)
+
+    ap2 = mosaic.access_points
+    blk2 = mosaic.blocks.set_index("block_id")
+    from_ll = pyproj.Transformer.from_crs(4326, mosaic.network.crs, always_xy=True)
+    tree = cKDTree(np.column_stack([ap2.geometry.x.to_numpy(), ap2.geometry.y.to_numpy()]))
+    fac1 = _snap_table(lone.facilities, "facility_id")
+    fac2 = _snap_table(mosaic.facilities, "facility_id")
+    lat0 = math.radians(float(np.mean(lat)))
+    counts = {"matched": 0, "interior": 0, "compared": 0}
+    for i, j in tiles:
+        t = j * summary["tiles"] + i
+        x, y = from_ll.transform(lon + i * dx / _SCALE, lat + j * dy / _SCALE)
+        gap, hit = tree.query(np.column_stack([x, y]))
+        # the same access point (its representative point moves by centimetres between copies:
+        # the projection turns and scales each copy slightly), snapped to the same edge; a
+        # stitch passing closer than the block's own street takes the snap instead (rightly)
+        same_edge, ap_moved = _copy_snap(
+            _snap_table(ap1, "block_id"), ap2.iloc[hit], offsets["node"] * t
+        )
+        matched = (gap < 0.5) & same_edge
+        counts["matched"] += int(matched.sum())
+        copy_ids = ap2["block_id"].to_numpy()[hit]
+        # a latitude shift scales east-west lengths by cos(lat); allow that, plus rounding
+        lat_j = math.radians(float(np.mean(lat)) + j * dy / _SCALE)
+        rel = abs(1 - math.cos(lat_j) / math.cos(lat0)) * 1.01 + 1e-9
+        for c, acc in lone.access.items():
+            t1 = blk1[col.walk_min(c)].to_numpy()
+            m1 = blk1[col.walk_m(c)].to_numpy()
+            t2 = blk2.loc[copy_ids, col.walk_min(c)].to_numpy()
+            # the copy of the lone tile's nearest facility must snap to the same edge too
+            fac_ok = np.ones(len(t1), dtype=bool)
+            fac_moved = np.zeros(len(t1))
+            near = blk1[col.nearest(c)].to_numpy()
+            has = np.flatnonzero([isinstance(f, str) for f in near])
+            if has.size:
+                ids = near[has]
+                copies = [f"{k}/{int(n) + t * offsets[k]}" for k, n in (f.split("/") for f in ids)]
+                ok, moved = _copy_snap(fac1.loc[ids], fac2.loc[copies], offsets["node"] * t)
+                fac_ok[has], fac_moved[has] = ok, moved
+            # what the moved snap offsets can change, in minutes, plus float rounding
+            slack_min = (ap_moved + fac_moved) / (acc.speed_kmh * 1000 / 60) + 1e-6
+            use = matched & fac_ok
+            # stitching and other copies only add ways and facilities: never longer
+            both = use & np.isfinite(t1)
+            assert np.isfinite(t2[both]).all()
+            excess = t2[both] - t1[both] * (1 + rel) - slack_min[both]
+            assert np.all(excess <= 0), (c, i, j, excess.max())
+            # far enough from every stitch end that nothing outside the tile can help
+            bound = np.where(np.isfinite(m1), m1, acc.horizon_m) + ap1["snap_dist_m"].to_numpy()
+            interior = use & (reach_border_m > bound * (1 + rel))
+            counts["interior"] += int(interior.sum())
+            same_nan = np.isnan(t1) & np.isnan(t2)
+            close = (np.abs(t2 - t1) <= rel * t1 + slack_min) | same_nan
+            bad = np.flatnonzero(interior & ~close)
+            assert bad.size == 0, (
+                f"tile ({i}, {j}) {c}: blocks {blk1.index[bad].tolist()[:5]} "
+                f"lone {t1[bad][:5]} mosaic {t2[bad][:5]}"
+            )
+            counts["compared"] += int((interior & np.isfinite(t1)).sum())
+    return counts
+
+
+def test_nanjing_4x4_mosaic_end_to_end(tmp_path: Path) -> None:
+    src, one, many, summary = _mosaic(tmp_path, 4)
+    lone = run(one)
+    mosaic = run(many, out=tmp_path / "out")
+    assert (mosaic.out / "_SUCCESS.json").is_file()
+    k2 = 16
+    assert mosaic.network.n_nodes == k2 * lone.network.n_nodes
+    assert mosaic.network.n_edges == k2 * lone.network.n_edges + summary["written"]["stitch_ways"]
+    n_pairs = len(src.border["east_west"]) + len(src.border["north_south"])
+    assert summary["written"]["stitch_ways"] == 4 * 3 * n_pairs
+    assert len(mosaic.blocks) == k2 * len(lone.blocks)
+    assert len(mosaic.facilities) == k2 * len(lone.facilities)
+    # the stitches join the tiles' largest parts into one
+    big1 = np.bincount(lone.network.components).max()
+    assert np.bincount(mosaic.network.components).max() >= k2 * big1
+    every = [(i, j) for i in range(4) for j in range(4)]
+    counts = _compare_copies(lone, mosaic, src, summary, every)
+    blocks_x_tiles = k2 * len(lone.blocks)
+    assert counts["matched"] >= 0.6 * blocks_x_tiles
+    # (block, category) pairs checked for equality: most blocks are near a border of this
+    # small tile, or their category (elderly care) has no facility to be nearer than one
+    assert counts["compared"] >= 0.2 * blocks_x_tiles
+
+
+@pytest.mark.slow
+def test_million_node_mosaic_end_to_end(tmp_path: Path) -> None:
+    """~1M network nodes: 41 × 41 tiles, the whole pipeline with outputs (minutes)."""
+    src, one, many, summary = _mosaic(tmp_path, 41)
+    lone = run(one)
+    mosaic = run(many, out=tmp_path / "out")
+    assert mosaic.network.n_nodes == 41 * 41 * lone.network.n_nodes >= 1_000_000
+    assert len(mosaic.blocks) == 41 * 41 * len(lone.blocks)
+    sample = [(0, 0), (40, 0), (20, 20), (0, 40), (40, 40), (7, 33)]
+    counts = _compare_copies(lone, mosaic, src, summary, sample)
+    # tiles inside the mosaic have stitches on all four sides, which take more snaps
+    assert counts["matched"] >= 0.5 * len(sample) * len(lone.blocks), counts
+    assert counts["compared"] >= 0.2 * len(sample) * len(lone.blocks)
+    # fits the 24 GiB machine with a margin (ru_maxrss is KiB on Linux)
+    assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss < 16 * 2**20
