@@ -415,14 +415,18 @@ def map_options(f: Callable[..., Any]) -> Callable[..., Any]:
 @isochrone_options
 @click.option("--facility-isochrones", is_flag=True,
               help="Also draw every facility's own isochrone bands.")
-@click.option("--no-isochrones", "isochrones", is_flag=True, flag_value=False, default=True,
-              help="Skip the isochrones layer.")
+@click.option("--isochrones/--no-isochrones", "isochrones", default=None,
+              help="Draw the isochrones layer (default: yes, unless the network has more "
+              "than 250,000 nodes).")
 @map_options
-@click.option("--no-map", "map", flag_value=False, default=True, help="Do not write map.html.")
+@click.option("--map/--no-map", "map", default=None,
+              help="Write map.html (default: yes, unless the network has more than 250,000 "
+              "nodes).")
 @click.option("--no-figures", "figures", flag_value=False, default=True,
               help="Do not write figures/*.png.")
-@click.option("--no-rasters", "rasters", flag_value=False, default=True,
-              help="Do not write rasters/walk_min_<category>.tif.")
+@click.option("--rasters/--no-rasters", "rasters", default=None,
+              help="Write rasters/walk_min_<category>.tif (default: yes, unless the network has "
+              "more than 250,000 nodes).")
 @click.option("--cell-m", "raster_cell_m", type=float, default=None,
               help="Cell size of the travel-time rasters in metres (default 25).")
 @guarded

@@ -202,16 +202,16 @@ def run(
     lang: str = "en",
     progress: Progress | None = None,
     extras: list[Callable[[Result, StagedOutput], None]] | None = None,
-    isochrones: bool = True,
+    isochrones: bool | None = None,
     isochrone_bands_min: tuple[float, ...] = iso_mod.DEFAULT_BANDS_MIN,
     walk_in_m: float = iso_mod.DEFAULT_WALK_IN_M,
     facility_isochrones: bool = False,
-    map: bool = True,
+    map: bool | None = None,
     self_contained: bool = False,
     tiles: str | None = "osm",
     tiles_attribution: str | None = None,
     figures: bool = True,
-    rasters: bool = True,
+    rasters: bool | None = None,
     raster_cell_m: float | None = None,
 ) -> Result:
     """Run the whole analysis; write the output folder when ``out`` is given.
@@ -289,7 +289,7 @@ def run(
         from ._errors import ConfigError
 
         raise ConfigError(f"max_snap_m must be positive, got {max_snap_m!r}")
-    if out is not None and map:
+    if out is not None and map is not False:
         from .outputs.products import check_tiles
 
         check_tiles(tiles, tiles_attribution)
@@ -395,6 +395,9 @@ def run(
         ap_cols.index = aps.index
         aps = gpd.GeoDataFrame(pd.concat([aps, ap_cols], axis=1), geometry="geometry", crs=aps.crs)
 
+    isochrones, map, rasters, skipped = _city_scale_defaults(
+        net, isochrones=isochrones, map=map, rasters=rasters)
+
     with timer.step("isochrones", "Isochrone bands"):
         iso = iso_mod.run_isochrones(
             net, fac, {c: a.nodes for c, a in access.items()},
@@ -464,6 +467,8 @@ def run(
         isochrones=iso,
     )
     result.metadata["isochrones"] = iso.attrs.get("settings", {})
+    if skipped:
+        result.metadata["skipped_products"] = skipped
     if staged is not None:
         with timer.step("outputs", "Writing outputs"), staged:
             write_outputs(
@@ -477,6 +482,33 @@ def run(
                 {"lifecircle_version": __version__, "fingerprint": fingerprint}
             )
     return result
+
+
+#: Above this many network nodes the isochrones, the map and the rasters are skipped unless
+#: asked for: their cost grows with the area (a 5 m isochrone grid over a whole city; a web page
+#: holding every block and street), not with what a planner reads, and at a million nodes they
+#: would outgrow this kind of machine. The GeoPackage, reports and figures are always written.
+LARGE_NETWORK_NODES = 250_000
+
+
+def _city_scale_defaults(
+    net: WalkNetwork, *, isochrones: bool | None, map: bool | None, rasters: bool | None
+) -> tuple[bool, bool, bool, dict[str, str]]:
+    """Resolve the products left at ``None`` (auto): on, except on city-scale networks."""
+    large = net.n_nodes > LARGE_NETWORK_NODES
+    skipped: dict[str, str] = {}
+    chosen = {"isochrones": isochrones, "map": map, "rasters": rasters}
+    for name, value in chosen.items():
+        if value is None:
+            chosen[name] = not large
+            if large:
+                skipped[name] = (
+                    f"skipped: the network has {net.n_nodes:,} nodes (more than "
+                    f"{LARGE_NETWORK_NODES:,}); pass {name}=True (--{name}) to make it anyway, "
+                    "or run smaller areas with lifecircle batch"
+                )
+                log.warning("%s %s", name, skipped[name])
+    return (bool(chosen["isochrones"]), bool(chosen["map"]), bool(chosen["rasters"]), skipped)
 
 
 def _metadata(

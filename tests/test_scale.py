@@ -178,3 +178,26 @@ def test_million_node_mosaic_end_to_end(tmp_path: Path) -> None:
     assert counts["compared"] >= 0.2 * len(sample) * len(lone.blocks)
     # fits the 24 GiB machine with a margin (ru_maxrss is KiB on Linux)
     assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss < 16 * 2**20
+
+
+def test_city_scale_networks_skip_area_products_unless_asked(tmp_path, monkeypatch):
+    """Above LARGE_NETWORK_NODES the isochrones, map and rasters are skipped with a reason
+    unless asked for; the GeoPackage, reports and figures are always written."""
+    from lifecircle import pipeline
+    from lifecircle.outputs.geopackage import read_metadata
+
+    monkeypatch.setattr(pipeline, "LARGE_NETWORK_NODES", 100)  # the bundled extract: 3,180
+    res = pipeline.run(out=tmp_path / "auto", categories=["retail"])
+    files = {p.relative_to(res.out).as_posix() for p in res.out.rglob("*") if p.is_file()}
+    assert "map.html" not in files and not any(f.startswith("rasters/") for f in files)
+    assert "lifecircle.gpkg" in files and "figures/coverage_retail.png" in files
+    assert res.isochrones is not None and res.isochrones.empty
+    skipped = read_metadata(res.out / "lifecircle.gpkg")["skipped_products"]
+    assert set(skipped) == {"isochrones", "map", "rasters"}
+    assert "3,180 nodes" in skipped["map"] and "--map" in skipped["map"]
+
+    forced = pipeline.run(out=tmp_path / "forced", categories=["retail"], isochrones=True,
+                          map=True, rasters=False)
+    assert (forced.out / "map.html").is_file() and not (forced.out / "rasters").exists()
+    assert not forced.isochrones.empty
+    assert set(forced.metadata.get("skipped_products", {})) == set()

@@ -714,20 +714,23 @@ def _to_web(
     geoms = gdf.geometry.values
     keep = ~(shapely.is_missing(geoms) | shapely.is_empty(geoms))
     frame = gdf.loc[keep]
+    if simplify and len(frame):
+        if frame.crs.is_geographic:
+            frame = frame.to_crs(frame.estimate_utm_crs())
+        tolerance = SIMPLIFY_M / _metres_per_unit(frame.crs)
+        # Lines simplify one by one (Douglas-Peucker keeps their end points, so junctions stay
+        # joined); topology-preserving simplification of the merged network costs minutes on
+        # a city, since it checks every part against every other.
+        frame = frame.set_geometry(
+            shapely.simplify(np.asarray(frame.geometry.values), tolerance,
+                             preserve_topology=not merge_lines), crs=frame.crs)
+        frame = frame.loc[~shapely.is_empty(np.asarray(frame.geometry.values))]
     if merge_lines and len(frame):
         # The network needs no attributes: merge it into long lines (each shared junction is
         # then written once) and keep a single feature.
         parts = shapely.get_parts(np.asarray(frame.geometry.values))
         merged = shapely.line_merge(shapely.multilinestrings(parts))
         frame = gpd.GeoDataFrame(geometry=[merged], crs=frame.crs)
-    if simplify and len(frame):
-        if frame.crs.is_geographic:
-            frame = frame.to_crs(frame.estimate_utm_crs())
-        tolerance = SIMPLIFY_M / _metres_per_unit(frame.crs)
-        frame = frame.set_geometry(
-            shapely.simplify(np.asarray(frame.geometry.values), tolerance,
-                             preserve_topology=True), crs=frame.crs)
-        frame = frame.loc[~shapely.is_empty(np.asarray(frame.geometry.values))]
     frame = frame.to_crs(4326)
     rounded = shapely.transform(np.asarray(frame.geometry.values),
                                 lambda xy: np.round(xy, DECIMALS))
