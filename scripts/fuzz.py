@@ -31,10 +31,12 @@ Not part of CI's default run; crashes found become cases in ``tests/test_bad_inp
 from __future__ import annotations
 
 import argparse
+import atexit
 import gzip
 import html
 import json
 import random
+import shutil
 import sys
 import tempfile
 import time
@@ -49,6 +51,7 @@ CORPUS = ROOT / "tests" / "fuzz_corpus"
 TARGETS = ("osm", "csv", "geojson", "profile", "escape")
 
 _TMP = Path(tempfile.mkdtemp(prefix="lifecircle-fuzz-"))
+atexit.register(shutil.rmtree, _TMP, ignore_errors=True)
 
 
 def _write(name: str, data: bytes) -> Path:
