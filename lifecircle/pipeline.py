@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -81,8 +82,10 @@ class Result:
     #: isochrone rings per category (and per facility on request); may be empty
     isochrones: gpd.GeoDataFrame | None = None
 
-    @property
+    @cached_property
     def edges(self) -> gpd.GeoDataFrame:
+        """The network's edge table; built once (the GeoPackage, map and figures all read it,
+        and at a million nodes it costs seconds). Do not modify it in place."""
         return self.network.edges_gdf()
 
     @property
