@@ -52,15 +52,6 @@ class CategoryAccess:
     seconds: float
 
 
-def _facility_snap(facilities: pd.DataFrame) -> Snap:
-    return Snap(
-        edge=facilities["snap_edge_id"].fillna(-1).to_numpy(dtype=np.int64),
-        along_m=facilities["snap_along_m"].to_numpy(dtype=np.float64),
-        dist_m=facilities["snap_dist_m"].to_numpy(dtype=np.float64),
-        status=facilities["snap_status"].to_numpy(dtype=object),
-    )
-
-
 def compute_access(
     net: WalkNetwork,
     facilities: gpd.GeoDataFrame,
@@ -83,7 +74,7 @@ def compute_access(
         threshold = profile.threshold_of(category)
         horizon_m = profile.horizon_min * group.speed_m_per_min
         fac = facilities[facilities["category"] == category]
-        fsnap = _facility_snap(fac)
+        fsnap = Snap.from_columns(fac)
         nodes = multi_source(net, fsnap, limit_m=horizon_m)
         dist, which = point_distances(net, nodes, fsnap, points)
         ids = fac["facility_id"].to_numpy(dtype=object)

@@ -21,7 +21,7 @@ import pandas as pd
 
 from . import columns as col
 from ._kernels import BoundedSearch
-from .access import CategoryAccess, _facility_snap, block_times
+from .access import CategoryAccess, block_times
 from .network import WalkNetwork
 from .profiles import Profile, Target
 from .routing import NodeDistances, point_distances, seed_arcs
@@ -232,7 +232,7 @@ def catchment_floor_area(
     total = np.zeros(len(block_ids))
     if facilities.empty:
         return total
-    fsnap = _facility_snap(facilities)
+    fsnap = Snap.from_columns(facilities)
     area = facilities["floor_area_m2"].to_numpy(dtype=np.float64)
     # searches from facilities run on the reversed arcs when slope makes the graph directed
     search = BoundedSearch.from_csr(net.search_csr)

@@ -39,7 +39,6 @@ import shapely
 from . import columns as col
 from ._errors import ConfigError, InputError
 from ._kernels import BoundedSearch
-from .access import _facility_snap as _points_snap  # snap columns of a layer -> Snap
 from .network import WalkNetwork
 from .routing import seed_arcs
 from .snapping import Snap, snap_points
@@ -954,14 +953,14 @@ def site(
     cand = cand.reset_index(drop=True)
     existing = result.facilities[result.facilities["category"] == category]
     existing = existing[~existing["facility_id"].isin(list(remove))].reset_index(drop=True)
-    esnap = _points_snap(existing)
+    esnap = Snap.from_columns(existing)
     group = prof.group_of(category)
     threshold = prof.threshold_of(category)
     speed = group.speed_m_per_min
     # the same test as the verdict (minutes <= threshold), applied in metres
     limit_m = threshold * speed
     block_ids, ap_block = _block_index(result)
-    apsnap = _points_snap(result.access_points)
+    apsnap = Snap.from_columns(result.access_points)
     valid = ap_block >= 0
     apsnap = apsnap.subset(valid)
     matrix = coverage_matrix(net, _concat_snaps(esnap, csnap), apsnap, ap_block[valid],
@@ -1100,7 +1099,7 @@ def scenario(
         extra = gpd.GeoDataFrame(pd.concat([extra, fields], axis=1), geometry="geometry",
                                  crs=fac.crs)
         keep = pd.concat([keep, extra], ignore_index=True)
-    apsnap = _points_snap(result.access_points)
+    apsnap = Snap.from_columns(result.access_points)
     after = compute_access(result.network, keep, apsnap, prof)
     blk = result.blocks[["block_id", "population", "geometry"]].copy()
     ap_block = result.access_points["block_id"].to_numpy()

@@ -46,6 +46,17 @@ class Snap:
     def subset(self, mask: np.ndarray) -> Snap:
         return Snap(self.edge[mask], self.along_m[mask], self.dist_m[mask], self.status[mask])
 
+    @classmethod
+    def from_columns(cls, frame: pd.DataFrame) -> Snap:
+        """The snapping a layer carries in its columns (``snap_edge_id``, ``snap_along_m``,
+        ``snap_dist_m``, ``snap_status``, as :meth:`fields` writes them)."""
+        return cls(
+            edge=frame["snap_edge_id"].fillna(-1).to_numpy(dtype=np.int64),
+            along_m=frame["snap_along_m"].to_numpy(dtype=np.float64),
+            dist_m=frame["snap_dist_m"].to_numpy(dtype=np.float64),
+            status=frame["snap_status"].to_numpy(dtype=object),
+        )
+
     def fields(self, net: WalkNetwork) -> pd.DataFrame:
         """The output snap fields, naming edges by ``(u, v, key)`` of the ``edges`` layer."""
         ok = self.ok

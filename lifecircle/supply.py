@@ -151,7 +151,8 @@ def supply_demand(
         ``block_id``, ``population``, ``supply_per_resident`` and ``supply_per_1000``;
         ``attrs["facility_ratio"]`` holds each facility's supply-to-demand ratio.
     """
-    from .siting import _block_index, _points_snap, coverage_matrix
+    from .siting import _block_index, coverage_matrix
+    from .snapping import Snap
 
     prof = result.profile
     if category not in prof.categories:
@@ -163,8 +164,8 @@ def supply_demand(
     speed = prof.group_of(category).speed_m_per_min
     block_ids, ap_block = _block_index(result)
     valid = ap_block >= 0
-    matrix = coverage_matrix(result.network, _points_snap(fac),
-                             _points_snap(result.access_points).subset(valid), ap_block[valid],
+    matrix = coverage_matrix(result.network, Snap.from_columns(fac),
+                             Snap.from_columns(result.access_points).subset(valid), ap_block[valid],
                              len(block_ids), limit_m=threshold * speed * (1 + 1e-12))
     coo = matrix.cover.tocoo()
     minutes = matrix.dist_m / speed  # aligned with the CSR data, which tocoo keeps in order

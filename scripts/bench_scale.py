@@ -256,8 +256,8 @@ def networkx_side(result: Any, sampler_interval_s: float = 0.005) -> dict[str, A
     """Build the networkx graph of the run's network; time one search per category."""
     import networkx as nx
 
-    from lifecircle.access import _facility_snap
     from lifecircle.routing import multi_source
+    from lifecircle.snapping import Snap
 
     net = result.network
     _ = net.geometries
@@ -272,7 +272,7 @@ def networkx_side(result: Any, sampler_interval_s: float = 0.005) -> dict[str, A
     per_cat = []
     for category, acc in result.access.items():
         sub = fac[fac["category"] == category]
-        fsnap = _facility_snap(sub)
+        fsnap = Snap.from_columns(sub)
         if not fsnap.ok.any():
             continue
         ours = float("inf")

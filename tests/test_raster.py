@@ -17,12 +17,11 @@ import shapely
 
 from lifecircle import columns as col
 from lifecircle._errors import ConfigError, ResourceLimitError
-from lifecircle.access import _facility_snap
 from lifecircle.outputs import raster as raster_mod
 from lifecircle.outputs.raster import raster_grid, raster_name, travel_time_cells, write_rasters
 from lifecircle.pipeline import run
 from lifecircle.routing import point_distances
-from lifecircle.snapping import snap_points
+from lifecircle.snapping import Snap, snap_points
 from tests.helpers import SPEED_KMH, X0, Y0
 
 M_PER_MIN = SPEED_KMH * 1000 / 60  # 80
@@ -128,7 +127,7 @@ def test_nanjing_raster_agrees_with_routing_and_access_points(nanjing_run):
                        max_snap_m=nanjing_run.metadata["max_snap_m"])
     fac = nanjing_run.facilities
     dist, _ = point_distances(net, nanjing_run.access[cat].nodes,
-                              _facility_snap(fac[fac["category"] == cat]), snap)
+                              Snap.from_columns(fac[fac["category"] == cat]), snap)
     expected = dist / (nanjing_run.access[cat].speed_kmh * 1000 / 60)
     got = values[rows, cols].astype(float)
     np.testing.assert_allclose(np.where(np.isfinite(expected), expected, np.nan), got,

@@ -19,6 +19,7 @@ from lifecircle import siting
 from lifecircle._errors import ConfigError
 from lifecircle.cli import cli
 from lifecircle.pipeline import run
+from lifecircle.snapping import Snap
 from tests.helpers import CRS, X0, Y0, oracle_distances
 
 E = 1.0 - 1.0 / np.e
@@ -215,7 +216,7 @@ def test_grid_matrix_equals_networkx_oracle(grid_run):
     snap, frame = _snap_frame(grid_run, cand)
     block_ids, ap_block = siting._block_index(grid_run)
     aps = grid_run.access_points
-    apsnap = siting._points_snap(aps)
+    apsnap = Snap.from_columns(aps)
     limit = 240.0
     m = siting.coverage_matrix(net, snap, apsnap, ap_block, len(block_ids), limit_m=limit)
     edges = grid_run.edges.rename(columns={"length": "length_m"})
@@ -281,7 +282,7 @@ def test_nanjing_matrix_equals_engine_per_candidate(nanjing_run):
     sample = siting.network_sample(net, spacing_m=250.0).iloc[::37].reset_index(drop=True)
     snap, _ = _snap_frame(r, sample)
     block_ids, ap_block = siting._block_index(r)
-    apsnap = siting._points_snap(r.access_points)
+    apsnap = Snap.from_columns(r.access_points)
     limit = 900.0
     m = siting.coverage_matrix(net, snap, apsnap, ap_block, len(block_ids), limit_m=limit,
                                batch=7)

@@ -31,7 +31,7 @@ from rasterio.windows import Window
 
 from .. import columns as col
 from .._errors import ConfigError, OutputError, ResourceLimitError
-from ..access import _facility_snap, minutes
+from ..access import minutes
 from ..network import WalkNetwork
 from ..routing import point_distances
 from ..snapping import Snap, _tree, snap_points
@@ -203,7 +203,7 @@ def travel_time_cells(
     out = {}
     for c in categories:
         a = result.access[c]
-        fsnap = _facility_snap(fac[fac["category"] == c])
+        fsnap = Snap.from_columns(fac[fac["category"] == c])
         dist, _ = point_distances(net, a.nodes, fsnap, snap)
         out[c] = minutes(dist, a.speed_kmh)
     return out
