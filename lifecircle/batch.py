@@ -54,7 +54,7 @@ from typing import Any
 from ._errors import ConfigError, LifecircleError, OutputError, did_you_mean
 from ._version import __version__
 from .fingerprint import FILE_OPTIONS
-from .outputs._atomic import SUCCESS, file_sha256, write_json_atomic
+from .outputs._atomic import SUCCESS, clear_leftovers, file_sha256, write_json_atomic
 
 __all__ = [
     "REGION_OPTIONS",
@@ -564,6 +564,7 @@ def run_batch(
     todo: list[Region] = []
     for r in regions:
         if not force and _up_to_date(r, folders[r.name]):
+            clear_leftovers(folders[r.name])  # a writer killed after its rename left a lock
             row = _row(r.name, "skipped", "up to date (inputs and configuration unchanged)", 0.0)
             try:
                 report = json.loads((folders[r.name] / "report.json").read_text("utf-8"))

@@ -243,3 +243,28 @@ def test_worker_over_its_memory_limit_is_killed_and_reported(tmp_path):
     assert rows["hog"] == {"name": "hog", "status": "failed", "reason": WORKER_DIED,
                            "seconds": 0.0}
     assert rows["neighbour"]["status"] == "ok"
+
+
+def test_skipped_region_clears_a_dead_writers_lock(tmp_path):
+    """A writer killed between its rename and unlocking leaves a complete folder and a stale
+    lock; the rerun skips the region and removes the lock, never a live writer's."""
+    case = make_grid_case(tmp_path / "grid")
+    grid = {"osm": str(case.graphml), "facilities": str(case.facilities),
+            "blocks": str(case.blocks), "categories": ["retail"]}
+    out = tmp_path / "out"
+    with cf.ThreadPoolExecutor(1) as ex:
+        run_batch([Region("a", grid)], out, executor=ex)
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True).stdout.strip()
+    lock = out / ".a.lock"
+    lock.write_text(dead)
+    (out / f".a.staging-{dead}-deadbeef").mkdir()
+    with cf.ThreadPoolExecutor(1) as ex:
+        again = run_batch([Region("a", grid)], out, executor=ex)
+    assert again.regions[0]["status"] == "skipped"
+    assert [p.name for p in out.iterdir() if p.name.startswith(".")] == []
+
+    lock.write_text(str(os.getpid()))  # a live writer: left alone
+    with cf.ThreadPoolExecutor(1) as ex:
+        run_batch([Region("a", grid)], out, executor=ex)
+    assert lock.exists()

@@ -20,7 +20,7 @@ from typing import Any
 
 from .._errors import OutputError
 
-__all__ = ["StagedOutput", "file_sha256", "write_json_atomic"]
+__all__ = ["StagedOutput", "clear_leftovers", "file_sha256", "write_json_atomic"]
 
 SUCCESS = "_SUCCESS.json"
 
@@ -68,6 +68,38 @@ def _pid_alive(pid: int) -> bool:
     except PermissionError:
         return True
     return True
+
+
+def _owner_pid(name: str, marker: str) -> int | None:
+    try:
+        return int(name.split(marker)[1].split("-")[0])
+    except (IndexError, ValueError):
+        return None
+
+
+def clear_leftovers(out: str | Path) -> None:
+    """Remove what an interrupted writer of ``out`` left beside it (its lock, staging and old
+    folders) once the process that made them is gone; nothing while a writer is alive.
+
+    A writer killed after its rename but before unlocking leaves a complete ``out`` and a
+    stale lock; whoever skips rewriting ``out`` (a batch rerun) calls this to tidy up.
+    """
+    out = Path(out).absolute()
+    lock = out.parent / f".{out.name}.lock"
+    if lock.exists():
+        try:
+            pid = int(lock.read_text().strip() or 0)
+        except (OSError, ValueError):
+            pid = 0
+        if pid and _pid_alive(pid):
+            return
+        lock.unlink(missing_ok=True)
+    for p in out.parent.glob(f".{out.name}.staging-*"):
+        owner = _owner_pid(p.name, "staging-")
+        if owner is not None and not _pid_alive(owner):
+            shutil.rmtree(p, ignore_errors=True)
+    for p in out.parent.glob(f".{out.name}.old-*"):
+        shutil.rmtree(p, ignore_errors=True)
 
 
 class StagedOutput:
@@ -163,9 +195,8 @@ class StagedOutput:
 
     def _clean_stale(self) -> None:
         for p in self.parent.glob(f".{self.out.name}.staging-*"):
-            try:
-                pid = int(p.name.split("staging-")[1].split("-")[0])
-            except (IndexError, ValueError):
+            pid = _owner_pid(p.name, "staging-")
+            if pid is None:
                 continue
             if not _pid_alive(pid) or pid == os.getpid():
                 shutil.rmtree(p, ignore_errors=True)
