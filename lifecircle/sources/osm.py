@@ -67,6 +67,27 @@ _ACCESS_DENIED = frozenset({"private", "no", "military", "agricultural", "forest
 
 #: land use of vacant or redevelopable land, kept as siting candidates (not as facilities)
 VACANT_LANDUSE = frozenset({"construction", "brownfield", "greenfield"})
+#: land use where an untyped building (``building=yes``) is not a home
+NON_RESIDENTIAL_LANDUSE = frozenset(
+    {
+        "industrial",
+        "commercial",
+        "retail",
+        "railway",
+        "military",
+        "port",
+        "garages",
+        "religious",
+        "education",
+        "institutional",
+        "depot",
+        "quarry",
+        "landfill",
+        "cemetery",
+    }
+)
+#: barrier ways that bound compounds (cut residential land into blocks)
+BLOCK_BARRIERS = frozenset({"wall", "fence", "city_wall", "retaining_wall"})
 
 #: keys that make a node or area a point-of-interest candidate.
 POI_KEYS = frozenset(
@@ -196,6 +217,10 @@ class OSMData:
     stats: dict[str, Any] = field(default_factory=dict)
     #: vacant or redevelopable land (``VACANT_LANDUSE``) as (osm_type, osm_id, landuse, name, wkb)
     vacant: list[tuple[str, int, str, str, bytes]] = field(default_factory=list)
+    #: non-residential land use (``NON_RESIDENTIAL_LANDUSE``) as (osm_type, osm_id, landuse, wkb)
+    landuse_other: list[tuple[str, int, str, bytes]] = field(default_factory=list)
+    #: walls and fences (``BLOCK_BARRIERS``) as (osm way id, barrier value, line wkb)
+    barriers: list[tuple[int, str, bytes]] = field(default_factory=list)
 
     @property
     def highway_counts(self) -> Counter[str]:
@@ -335,6 +360,8 @@ def read_osm(path: str | Path) -> OSMData:
     pois: list[tuple[str, int, float, float, dict[str, str], bytes | None]] = []
     landuse: list[tuple[str, int, bytes]] = []
     vacant: list[tuple[str, int, str, str, bytes]] = []
+    landuse_other: list[tuple[str, int, str, bytes]] = []
+    barriers: list[tuple[int, str, bytes]] = []
     buildings: list[tuple[str, int, str, str | None, bytes]] = []
     gates: list[tuple[int, float, float, dict[str, str]]] = []
     highway_seen: Counter[str] = Counter()
@@ -365,6 +392,13 @@ def read_osm(path: str | Path) -> OSMData:
             elif isinstance(obj, osmium.osm.Way):
                 highway = tags.get("highway")
                 if highway is None:
+                    barrier = tags.get("barrier")
+                    if barrier in BLOCK_BARRIERS:
+                        try:
+                            line = wkb.create_linestring(obj)
+                        except (RuntimeError, osmium.InvalidLocationError):
+                            continue  # cut at the extract's edge: a block edge is not worth it
+                        barriers.append((obj.id, str(barrier), bytes.fromhex(line)))
                     continue
                 highway_seen[highway] += 1
                 tag_dict = dict(tags)
@@ -393,8 +427,9 @@ def read_osm(path: str | Path) -> OSMData:
                 building = tags.get("building")
                 is_poi = any(k in tags for k in POI_KEYS if k != "name")
                 is_vacant = landuse_value in VACANT_LANDUSE
+                is_other = landuse_value in NON_RESIDENTIAL_LANDUSE
                 if (landuse_value != "residential" and building is None and not is_poi
-                        and not is_vacant):
+                        and not is_vacant and not is_other):
                     continue
                 if "highway" in tags and not is_poi:
                     continue
@@ -408,6 +443,8 @@ def read_osm(path: str | Path) -> OSMData:
                 osm_id = obj.orig_id()
                 if landuse_value == "residential":
                     landuse.append((osm_type, osm_id, blob))
+                if is_other:
+                    landuse_other.append((osm_type, osm_id, str(landuse_value), blob))
                 if is_vacant:
                     vacant.append((osm_type, osm_id, str(landuse_value), tags.get("name") or "",
                                    blob))
@@ -457,6 +494,8 @@ def read_osm(path: str | Path) -> OSMData:
         "residential_landuse": len(landuse),
         "buildings": len(buildings),
         "gates": len(gates),
+        "non_residential_landuse": len(landuse_other),
+        "barriers": len(barriers),
     }
     if not way_ids:
         seen = ", ".join(f"{k} ({v})" for k, v in highway_seen.most_common(12)) or "none"
@@ -483,6 +522,8 @@ def read_osm(path: str | Path) -> OSMData:
         gates=gates,
         stats=stats,
         vacant=vacant,
+        landuse_other=landuse_other,
+        barriers=barriers,
     )
 
 
@@ -510,6 +551,7 @@ def osm_data_from_features(features: Any, *, where: str) -> OSMData:
 
     pois: list[tuple[str, int, float, float, dict[str, str], bytes | None]] = []
     landuse: list[tuple[str, int, bytes]] = []
+    landuse_other: list[tuple[str, int, str, bytes]] = []
     buildings: list[tuple[str, int, str, str | None, bytes]] = []
     gates: list[tuple[int, float, float, dict[str, str]]] = []
     if features is not None and len(features):
@@ -535,6 +577,8 @@ def osm_data_from_features(features: Any, *, where: str) -> OSMData:
                 blob = area_blob
                 if tags.get("landuse") == "residential":
                     landuse.append((kind, int(osm_id), area_blob))
+                if tags.get("landuse") in NON_RESIDENTIAL_LANDUSE:
+                    landuse_other.append((kind, int(osm_id), tags["landuse"], area_blob))
                 if tags.get("building", "no") != "no":
                     buildings.append(
                         (
@@ -573,6 +617,7 @@ def osm_data_from_features(features: Any, *, where: str) -> OSMData:
             "gates": len(gates),
             "source": "osmnx",
         },
+        landuse_other=landuse_other,
     )
 
 
@@ -598,7 +643,9 @@ def download_osm(
         ox.settings.cache_folder = str(cache_dir)
     ox.settings.use_cache = True
     feature_tags: dict[str, Any] = {k: True for k in POI_KEYS if k != "name"}
-    feature_tags.update({"landuse": "residential", "building": True})
+    feature_tags.update(
+        {"landuse": ["residential", *sorted(NON_RESIDENTIAL_LANDUSE)], "building": True}
+    )
     try:
         if place is not None:
             graph = ox.graph_from_place(
