@@ -34,9 +34,11 @@ from ..profiles import PopulationSettings
 from .block_split import faces, grid_pieces, line_pieces, merge_small, owner_of
 from .buildings import (
     MIN_BUILDING_COVER,
+    Homes,
     block_floor_area,
     buildings_from_osm,
     estimate_population,
+    homes_of,
     residential_landuse,
 )
 from .osm import OSMData
@@ -118,13 +120,13 @@ def _limit(lines: np.ndarray, homes: np.ndarray) -> Any:
 def _people(
     geoms: np.ndarray,
     mapped: np.ndarray,
-    buildings: gpd.GeoDataFrame,
+    homes: Homes,
     settings: PopulationSettings,
     floor: np.ndarray | None = None,
 ) -> np.ndarray:
     """Estimated residents per block (for the split decisions)."""
     if floor is None:
-        floor, _ = block_floor_area(geoms, buildings, settings)
+        floor, _ = block_floor_area(geoms, homes)
     return np.where(
         mapped,
         floor / settings.floor_area_per_person_m2,
@@ -143,7 +145,7 @@ def _replace(
     which: np.ndarray,
     pieces: np.ndarray,
     parent: np.ndarray,
-    buildings: gpd.GeoDataFrame,
+    homes: Homes,
     settings: PopulationSettings,
     suffix: str,
 ) -> np.ndarray:
@@ -156,11 +158,11 @@ def _replace(
     n_par = which.size
     area = shapely.area(pieces)
     mapped = blk.mapped[which][parent]
-    floor, _ = block_floor_area(pieces, buildings, settings)
+    floor, _ = block_floor_area(pieces, homes)
     keep = (area >= MIN_BLOCK_AREA_M2) & (~mapped | (floor > 0))
     blk.dropped_empty += int((~keep & (area >= MIN_BLOCK_AREA_M2)).sum())
     pieces, parent, area, floor = pieces[keep], parent[keep], area[keep], floor[keep]
-    pop = _people(pieces, blk.mapped[which][parent], buildings, settings, floor)
+    pop = _people(pieces, blk.mapped[which][parent], homes, settings, floor)
     small = (area < SMALL_PIECE_SHARE * settings.max_block_area_ha * 10_000.0) & (
         pop < SMALL_PIECE_SHARE * settings.max_block_residents
     )
@@ -186,11 +188,11 @@ def _replace(
 def _split(
     blk: _Blocks,
     interior: np.ndarray,
-    buildings: gpd.GeoDataFrame,
+    homes: Homes,
     settings: PopulationSettings,
 ) -> list[dict[str, Any]]:
     """Split blocks above the profile's maximum; returns the ones that stay above it."""
-    pop = _people(blk.geoms, blk.mapped, buildings, settings)
+    pop = _people(blk.geoms, blk.mapped, homes, settings)
     many, big = _over(pop, shapely.area(blk.geoms), settings)
     over = np.flatnonzero(many | big)
     blk.split = {"over_residents": int(many.sum()), "over_area": int(big.sum()),
@@ -198,33 +200,33 @@ def _split(
     if over.size and interior.size:
         pieces, parent = line_pieces(blk.geoms[over], interior)
         blk.split["split_by_ways"] = int(
-            _replace(blk, over, pieces, parent, buildings, settings, "_split_ways").sum()
+            _replace(blk, over, pieces, parent, homes, settings, "_split_ways").sum()
         )
     for _ in range(GRID_ROUNDS):
-        pop = _people(blk.geoms, blk.mapped, buildings, settings)
+        pop = _people(blk.geoms, blk.mapped, homes, settings)
         area = shapely.area(blk.geoms)
         many, big = _over(pop, area, settings)
-        homes = _home_count(blk.geoms, buildings)
+        n_homes = _home_count(blk.geoms, homes)
         # a single building above the maximum residents cannot be split; too much land can
-        over = np.flatnonzero(big | (many & ~(blk.mapped & (homes <= 1))))
+        over = np.flatnonzero(big | (many & ~(blk.mapped & (n_homes <= 1))))
         if not over.size:
             break
         target = np.minimum(
             settings.max_block_area_ha * 10_000.0,
             area[over] * settings.max_block_residents / np.maximum(pop[over], 1e-9),
         )
-        seeds = _home_seeds(blk.geoms[over], blk.mapped[over], buildings)
+        seeds = _home_seeds(blk.geoms[over], blk.mapped[over], homes)
         pieces, parent = grid_pieces(blk.geoms[over], 0.9 * target, seeds)
         blk.split["split_by_buildings"] += int(
-            _replace(blk, over, pieces, parent, buildings, settings, "_split_buildings").sum()
+            _replace(blk, over, pieces, parent, homes, settings, "_split_buildings").sum()
         )
-    pop = _people(blk.geoms, blk.mapped, buildings, settings)
+    pop = _people(blk.geoms, blk.mapped, homes, settings)
     area = shapely.area(blk.geoms)
     many, big = _over(pop, area, settings)
-    homes = _home_count(blk.geoms, buildings)
+    n_homes = _home_count(blk.geoms, homes)
     left = []
     for i in np.flatnonzero(many | big):  # the few blocks left above the maximum, for the report
-        if many[i] and blk.mapped[i] and homes[i] <= 1:
+        if many[i] and blk.mapped[i] and n_homes[i] <= 1:
             reason = "one building holds more than the maximum residents"
         elif many[i]:
             reason = f"homes too dense to split further in {GRID_ROUNDS} grid rounds"
@@ -236,24 +238,17 @@ def _split(
 
 
 def _home_seeds(
-    geoms: np.ndarray, mapped: np.ndarray, buildings: gpd.GeoDataFrame
+    geoms: np.ndarray, mapped: np.ndarray, homes: Homes
 ) -> tuple[np.ndarray, np.ndarray]:
     """(block position, home point) for the blocks whose people come from buildings."""
-    if buildings.empty:
-        return np.empty(0, dtype=np.int64), np.empty(0, dtype=object)
-    homes = buildings[buildings["residential"].to_numpy(dtype=bool)]
-    pts = shapely.point_on_surface(homes.geometry.to_numpy())
-    owner = owner_of(pts, geoms)
+    owner = owner_of(homes.points, geoms)
     ok = owner >= 0
     ok[ok] = mapped[owner[ok]]
-    return owner[ok], pts[ok]
+    return owner[ok], homes.points[ok]
 
 
-def _home_count(geoms: np.ndarray, buildings: gpd.GeoDataFrame) -> np.ndarray:
-    if buildings.empty:
-        return np.zeros(geoms.size, dtype=np.int64)
-    homes = buildings[buildings["residential"].to_numpy(dtype=bool)]
-    owner = owner_of(shapely.point_on_surface(homes.geometry.to_numpy()), geoms)
+def _home_count(geoms: np.ndarray, homes: Homes) -> np.ndarray:
+    owner = owner_of(homes.points, geoms)
     return np.bincount(owner[owner >= 0], minlength=geoms.size)
 
 
@@ -292,8 +287,8 @@ def blocks_from_osm(
         is_street = np.ones(lines.size, dtype=bool)
     walls = _barriers(data, crs)
     landuse = residential_landuse(data, crs)
-    homes = buildings[buildings["residential"].to_numpy(dtype=bool)]
-    home_pts = shapely.point_on_surface(homes.geometry.to_numpy())
+    homes = homes_of(buildings, settings)
+    home_pts = homes.points
     limit = _limit(lines, home_pts)
     work = np.concatenate(
         [lines[is_street], walls, shapely.boundary(landuse), np.array([shapely.boundary(limit)])]
@@ -311,10 +306,10 @@ def blocks_from_osm(
         method[inside & (shapely.area(base) <= MAX_ENCLOSURE_AREA_M2)] = "enclosure"
     keep = method != ""
     geoms, method = base[keep], method[keep]
-    _, cover = block_floor_area(geoms, buildings, settings)
+    _, cover = block_floor_area(geoms, homes)
     mapped = (method == "buildings") | (cover >= MIN_BUILDING_COVER * shapely.area(geoms))
     blk = _Blocks(geoms, method, mapped)
-    left = _split(blk, np.concatenate([lines[~is_street], walls]), buildings, settings)
+    left = _split(blk, np.concatenate([lines[~is_street], walls]), homes, settings)
     parts, idx = shapely.get_parts(blk.geoms, return_index=True)
     poly = shapely.get_type_id(parts) == 3
     small = poly & (shapely.area(parts) < MIN_BLOCK_AREA_M2)

@@ -16,7 +16,7 @@ without mapped footprints fall back to area × density.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NamedTuple
 
 import geopandas as gpd
 import numpy as np
@@ -25,15 +25,17 @@ import shapely
 
 from .._errors import InputError
 from ..profiles import PopulationSettings
+from .block_split import owner_of
 from .osm import NON_RESIDENTIAL_BUILDINGS, RESIDENTIAL_BUILDINGS, OSMData
 
 __all__ = [
     "HOUSE_BUILDINGS",
-    "assign_to_blocks",
+    "Homes",
     "block_floor_area",
     "buildings_from_osm",
     "estimate_population",
     "floor_area",
+    "homes_of",
     "method_shares",
     "residential_landuse",
     "scale_to_total",
@@ -98,15 +100,6 @@ def _polygons(blobs: list[bytes], crs: Any) -> np.ndarray:
     return np.asarray(shapely.make_valid(geoms.to_numpy()))
 
 
-def _within_any(points: np.ndarray, polygons: np.ndarray) -> np.ndarray:
-    """Whether each point lies in at least one of ``polygons`` (one bulk STRtree query)."""
-    inside = np.zeros(points.shape[0], dtype=bool)
-    if polygons.size and points.size:
-        p_i, _ = shapely.STRtree(polygons).query(points, predicate="within")
-        inside[p_i] = True
-    return inside
-
-
 def residential_landuse(data: OSMData, crs: Any) -> np.ndarray:
     """Residential land-use polygons (valid, projected to ``crs``)."""
     return _polygons([b for _, _, b in data.landuse], crs)
@@ -155,8 +148,8 @@ def buildings_from_osm(data: OSMData, crs: Any) -> gpd.GeoDataFrame:
         if blob is not None and any(k in tags for k in _NON_RESIDENTIAL_KEYS)
     }
     tagged = np.array([(b[0], b[1]) in marked for b in data.buildings], dtype=bool)
-    in_res = _within_any(points, residential_landuse(data, crs))
-    in_other = _within_any(points, _non_residential_zones(data, crs))
+    in_res = owner_of(points, residential_landuse(data, crs)) >= 0
+    in_other = owner_of(points, _non_residential_zones(data, crs)) >= 0
     small = shapely.area(geoms) < MIN_UNTYPED_FOOTPRINT_M2
     rule = np.select(
         [
@@ -212,43 +205,40 @@ def floor_area(buildings: gpd.GeoDataFrame, settings: PopulationSettings) -> np.
     return np.where(home, shapely.area(buildings.geometry.to_numpy()) * levels, 0.0)
 
 
-def assign_to_blocks(block_geoms: np.ndarray, buildings: gpd.GeoDataFrame) -> np.ndarray:
-    """Position of the block holding each building's representative point (-1: none).
+class Homes(NamedTuple):
+    """The homes among the buildings: representative point, floor area and footprint (m²)."""
 
-    A building is counted wholly in one block (the first by position where blocks overlap),
-    so a footprint cut by a block edge is never counted twice.
-    """
-    owner = np.full(len(buildings), -1, dtype=np.int64)
-    if buildings.empty or block_geoms.size == 0:
-        return owner
-    pts = shapely.point_on_surface(buildings.geometry.to_numpy())
-    p_i, b_i = shapely.STRtree(block_geoms).query(pts, predicate="within")
-    order = np.lexsort((b_i, p_i))
-    p_i, b_i = p_i[order], b_i[order]
-    first = np.ones(p_i.size, dtype=bool)
-    first[1:] = p_i[1:] != p_i[:-1]
-    owner[p_i[first]] = b_i[first]
-    return owner
+    points: np.ndarray
+    floor: np.ndarray
+    footprint: np.ndarray
 
 
-def block_floor_area(
-    block_geoms: np.ndarray, buildings: gpd.GeoDataFrame, settings: PopulationSettings
-) -> tuple[np.ndarray, np.ndarray]:
-    """(residential floor area, home footprint area) per block, in m²."""
-    n = block_geoms.shape[0]
-    if buildings.empty or n == 0:
-        return np.zeros(n), np.zeros(n)
-    owner = assign_to_blocks(block_geoms, buildings)
-    ok = owner >= 0
-    floor = floor_area(buildings, settings)
-    footprint = np.where(
-        buildings["residential"].to_numpy(dtype=bool),
-        shapely.area(buildings.geometry.to_numpy()),
-        0.0,
+def homes_of(buildings: gpd.GeoDataFrame, settings: PopulationSettings) -> Homes:
+    """The buildings that count as dwellings, reduced to what population needs."""
+    if buildings.empty:
+        empty = np.empty(0)
+        return Homes(np.empty(0, dtype=object), empty, empty)
+    home = buildings["residential"].to_numpy(dtype=bool)
+    geoms = buildings.geometry.to_numpy()[home]
+    return Homes(
+        shapely.point_on_surface(geoms),
+        floor_area(buildings, settings)[home],
+        shapely.area(geoms),
     )
+
+
+def block_floor_area(block_geoms: np.ndarray, homes: Homes) -> tuple[np.ndarray, np.ndarray]:
+    """(residential floor area, home footprint area) per block, in m².
+
+    A building counts wholly in the block holding its representative point (the first by
+    position where blocks overlap), so a footprint cut by a block edge is never counted twice.
+    """
+    n = block_geoms.shape[0]
+    owner = owner_of(homes.points, block_geoms)
+    ok = owner >= 0
     return (
-        np.bincount(owner[ok], weights=floor[ok], minlength=n),
-        np.bincount(owner[ok], weights=footprint[ok], minlength=n),
+        np.bincount(owner[ok], weights=homes.floor[ok], minlength=n),
+        np.bincount(owner[ok], weights=homes.footprint[ok], minlength=n),
     )
 
 
@@ -267,7 +257,7 @@ def estimate_population(
     area = shapely.area(geoms)
     pop = area / 10_000.0 * settings.density_per_ha
     method = np.full(len(blocks), "area_density", dtype=object)
-    floor, cover = block_floor_area(geoms, buildings, settings)
+    floor, cover = block_floor_area(geoms, homes_of(buildings, settings))
     use = cover >= MIN_BUILDING_COVER * area
     if "buildings_mapped" in blocks.columns:
         use |= blocks["buildings_mapped"].to_numpy(dtype=bool)
