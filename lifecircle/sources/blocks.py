@@ -79,6 +79,8 @@ MIN_BLOCK_AREA_M2 = 200.0
 MAX_ENCLOSURE_AREA_M2 = 500_000.0
 #: pieces of a split below this share of the maximum (area and residents) join a neighbour
 SMALL_PIECE_SHARE = 0.1
+#: the study limit reaches this far past the outermost street ends and homes
+LIMIT_MARGIN_M = 30.0
 #: grid splits are repeated at most this many times on pieces still above the maximum
 GRID_ROUNDS = 3
 
@@ -111,10 +113,14 @@ def _barriers(data: OSMData, crs: Any) -> np.ndarray:
 
 
 def _limit(lines: np.ndarray, homes: np.ndarray) -> Any:
-    """Concave hull of the streets' ends and the homes: the area blocks are derived in."""
+    """Concave hull of the streets' ends and the homes, plus a margin: where blocks can be."""
     ends = [shapely.get_point(lines, 0), shapely.get_point(lines, -1), homes]
-    pts = np.concatenate([e for e in ends if e.size])
-    return shapely.concave_hull(shapely.multipoints(shapely.get_coordinates(pts)), ratio=0.3)
+    xy = shapely.get_coordinates(np.concatenate([e for e in ends if e.size]))
+    xy = np.unique(np.round(xy, 0), axis=0)  # shared street ends counted once
+    hull = shapely.concave_hull(shapely.multipoints(xy), ratio=0.3)
+    # homes are hull vertices: the margin keeps them off the limit (a point on a face's
+    # outline lies in no face)
+    return shapely.buffer(hull, LIMIT_MARGIN_M, quad_segs=2)
 
 
 def _people(
@@ -185,6 +191,18 @@ def _replace(
     return done
 
 
+def _tally(
+    blk: _Blocks, homes: Homes, settings: PopulationSettings
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(block of each home, estimated residents per block, homes per block): one query."""
+    n = blk.geoms.size
+    owner = owner_of(homes.points, blk.geoms)
+    ok = owner >= 0
+    floor = np.bincount(owner[ok], weights=homes.floor[ok], minlength=n)
+    pop = _people(blk.geoms, blk.mapped, homes, settings, floor)
+    return owner, pop, np.bincount(owner[ok], minlength=n)
+
+
 def _split(
     blk: _Blocks,
     interior: np.ndarray,
@@ -192,7 +210,7 @@ def _split(
     settings: PopulationSettings,
 ) -> list[dict[str, Any]]:
     """Split blocks above the profile's maximum; returns the ones that stay above it."""
-    pop = _people(blk.geoms, blk.mapped, homes, settings)
+    _, pop, _ = _tally(blk, homes, settings)
     many, big = _over(pop, shapely.area(blk.geoms), settings)
     over = np.flatnonzero(many | big)
     blk.split = {"over_residents": int(many.sum()), "over_area": int(big.sum()),
@@ -202,28 +220,30 @@ def _split(
         blk.split["split_by_ways"] = int(
             _replace(blk, over, pieces, parent, homes, settings, "_split_ways").sum()
         )
-    for _ in range(GRID_ROUNDS):
-        pop = _people(blk.geoms, blk.mapped, homes, settings)
+    for round_ in range(GRID_ROUNDS + 1):
+        owner, pop, n_homes = _tally(blk, homes, settings)
         area = shapely.area(blk.geoms)
         many, big = _over(pop, area, settings)
-        n_homes = _home_count(blk.geoms, homes)
         # a single building above the maximum residents cannot be split; too much land can
         over = np.flatnonzero(big | (many & ~(blk.mapped & (n_homes <= 1))))
-        if not over.size:
+        if not over.size or round_ == GRID_ROUNDS:
             break
         target = np.minimum(
             settings.max_block_area_ha * 10_000.0,
             area[over] * settings.max_block_residents / np.maximum(pop[over], 1e-9),
         )
-        seeds = _home_seeds(blk.geoms[over], blk.mapped[over], homes)
-        pieces, parent = grid_pieces(blk.geoms[over], 0.9 * target, seeds)
+        # seed the grid with the homes of the blocks whose people come from buildings
+        pos = np.full(blk.geoms.size + 1, -1, dtype=np.int64)
+        pos[over] = np.arange(over.size)
+        seed_of = np.where(owner >= 0, pos[owner], -1)
+        seed = seed_of >= 0
+        seed[seed] = blk.mapped[over][seed_of[seed]]
+        pieces, parent = grid_pieces(
+            blk.geoms[over], 0.9 * target, (seed_of[seed], homes.points[seed])
+        )
         blk.split["split_by_buildings"] += int(
             _replace(blk, over, pieces, parent, homes, settings, "_split_buildings").sum()
         )
-    pop = _people(blk.geoms, blk.mapped, homes, settings)
-    area = shapely.area(blk.geoms)
-    many, big = _over(pop, area, settings)
-    n_homes = _home_count(blk.geoms, homes)
     left = []
     for i in np.flatnonzero(many | big):  # the few blocks left above the maximum, for the report
         if many[i] and blk.mapped[i] and n_homes[i] <= 1:
@@ -235,21 +255,6 @@ def _split(
         left.append({"index": int(i), "area_ha": round(float(area[i]) / 10_000.0, 2),
                      "population": round(float(pop[i])), "reason": reason})
     return left
-
-
-def _home_seeds(
-    geoms: np.ndarray, mapped: np.ndarray, homes: Homes
-) -> tuple[np.ndarray, np.ndarray]:
-    """(block position, home point) for the blocks whose people come from buildings."""
-    owner = owner_of(homes.points, geoms)
-    ok = owner >= 0
-    ok[ok] = mapped[owner[ok]]
-    return owner[ok], homes.points[ok]
-
-
-def _home_count(geoms: np.ndarray, homes: Homes) -> np.ndarray:
-    owner = owner_of(homes.points, geoms)
-    return np.bincount(owner[owner >= 0], minlength=geoms.size)
 
 
 def blocks_from_osm(
