@@ -461,6 +461,7 @@ def run(
                 "crs",
                 "inputs",
                 "network",
+                "blocks",
             )
         },
         "summary": summary,

@@ -298,3 +298,26 @@ def test_building_yes_towns_get_blocks_and_people_from_buildings(name):
     assert covered / shapely.area(homes).sum() > 0.9
     assert (method == "buildings").mean() > 0.5
     assert pop[method == "buildings"].sum() / pop.sum() > 0.5
+
+
+def test_report_says_how_blocks_were_made(tmp_path):
+    from lifecircle.pipeline import run
+
+    w = OsmWriter()
+    _streets_around(w, 0, 0, 100, 100)
+    w.rect(0, 0, 100, 100, {"landuse": "residential"})
+    w.rect(20, 20, 70, 60, {"building": "apartments", "building:levels": "60"})
+    w.node(50, -10, {"shop": "supermarket", "name": "Shop"})
+    out = tmp_path / "out"
+    run(w.write(tmp_path / "t.osm"), profile="gb50180-2018", out=out, map=False, figures=False)
+    md = (out / "report.md").read_text(encoding="utf-8")
+    line = next(x for x in md.splitlines() if x.startswith("- Residential blocks"))
+    assert "1 derived: 0 split by ways, 0 by building groups" in line
+    # 2,000 m² x 60 levels / 35 m² = 3,429 people (3,440 in the UTM projection's areas)
+    assert "1 above it (b1 (3,4" in line
+    assert "1 ha: one building holds more than the maximum residents))" in line
+    assert line.endswith("population by method: buildings 100.0 %")
+    import json
+
+    report = json.loads((out / "report.json").read_text())
+    assert report["run"]["blocks"]["derivation"]["above_max"] == 1

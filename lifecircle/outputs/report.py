@@ -21,6 +21,8 @@ _T: dict[str, dict[str, Any]] = {
         "speed": "Walking speed",
         "threshold": "Threshold",
         "blocks": "Residential blocks",
+        "block_origin": "{n} derived: {ways} split by ways, {grid} by building groups (maximum "
+        "{res:,.0f} residents / {ha:g} ha); {left} above it{named}; population by method: {pop}",
         "population": "Population (estimated)",
         "coverage": "Coverage by category",
         "category": "Category",
@@ -76,6 +78,8 @@ _T: dict[str, dict[str, Any]] = {
         "speed": "步行速度",
         "threshold": "时间阈值",
         "blocks": "居住街坊",
+        "block_origin": "自动划分 {n} 个：{ways} 个按道路再分，{grid} 个按建筑组团再分（上限 "
+        "{res:,.0f} 人 / {ha:g} 公顷）；{left} 个仍超上限{named}；人口估算方法：{pop}",
         "population": "人口（估算）",
         "coverage": "分类覆盖情况",
         "category": "设施类别",
@@ -147,7 +151,7 @@ def render_markdown(
         f"- {t['profile']}: `{meta['profile']}` ({meta.get('profile_version', '')})",
         f"- {t['speed']}: {meta['walk_speed_kmh']:g} km/h",
         f"- {t['threshold']}: {meta['threshold_min']:g} {t['min']}",
-        f"- {t['blocks']}: {s['blocks']}",
+        f"- {t['blocks']}: {s['blocks']}" + _block_origin(meta.get("blocks") or {}, t),
         f"- {t['population']}: {s['population']:,.0f}",
         "",
         f"## {t['coverage']}",
@@ -197,6 +201,22 @@ def render_markdown(
         lines += ["", f"## {t['notes']}", ""] + [f"- {n}" for n in notes]
     lines += ["", t["credit"], ""]
     return "\n".join(lines)
+
+
+def _block_origin(b: dict[str, Any], t: dict[str, Any]) -> str:
+    """How derived blocks were made and split, and the people by estimation method."""
+    d = b.get("derivation")
+    if not d:
+        return ""
+    named = ", ".join(
+        f"{r['block_id']} ({r['population']:,.0f}, {r['area_ha']:g} ha: {r['reason']})"
+        for r in d["above_max_blocks"][:5]
+    )
+    pop = ", ".join(f"{k} {_pct(v)}" for k, v in (b.get("pop_method_share") or {}).items())
+    return " — " + t["block_origin"].format(
+        n=sum(d["blocks_by_method"].values()), ways=d["split_by_ways"],
+        grid=d["split_by_buildings"], res=d["max_block_residents"], ha=d["max_block_area_ha"],
+        left=d["above_max"], named=f" ({named})" if named else "", pop=pop or "–")
 
 
 def _label(v: dict[str, Any], lang: str) -> str:
