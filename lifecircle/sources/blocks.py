@@ -210,11 +210,17 @@ def _split(
     settings: PopulationSettings,
 ) -> list[dict[str, Any]]:
     """Split blocks above the profile's maximum; returns the ones that stay above it."""
-    _, pop, _ = _tally(blk, homes, settings)
-    many, big = _over(pop, shapely.area(blk.geoms), settings)
-    over = np.flatnonzero(many | big)
+    owner, pop, _ = _tally(blk, homes, settings)
+    area = shapely.area(blk.geoms)
+    many, big = _over(pop, area, settings)
     blk.split = {"over_residents": int(many.sum()), "over_area": int(big.sum()),
                  "split_by_ways": 0, "split_by_buildings": 0}
+    # ways bound compounds where homes fill the land; land with a few scattered homes (a
+    # valley side, a campus edge) goes straight to the grid of building groups, which also
+    # trims its empty part at a fraction of the cost
+    ok = owner >= 0
+    cover = np.bincount(owner[ok], weights=homes.footprint[ok], minlength=area.size) / area
+    over = np.flatnonzero((many | big) & ~(blk.mapped & (cover < MIN_BUILDING_COVER)))
     if over.size and interior.size:
         pieces, parent = line_pieces(blk.geoms[over], interior)
         blk.split["split_by_ways"] = int(
@@ -294,7 +300,8 @@ def blocks_from_osm(
     landuse = residential_landuse(data, crs)
     homes = homes_of(buildings, settings)
     home_pts = homes.points
-    limit = _limit(lines, home_pts)
+    # residential land counts whole even where it reaches past the streets' hull
+    limit = shapely.union_all(np.concatenate([[_limit(lines, home_pts)], landuse]))
     work = np.concatenate(
         [lines[is_street], walls, shapely.boundary(landuse), np.array([shapely.boundary(limit)])]
     )
