@@ -79,8 +79,10 @@ MIN_BLOCK_AREA_M2 = 200.0
 MAX_ENCLOSURE_AREA_M2 = 500_000.0
 #: pieces of a split below this share of the maximum (area and residents) join a neighbour
 SMALL_PIECE_SHARE = 0.1
-#: the study limit reaches this far past the outermost street ends and homes
-LIMIT_MARGIN_M = 30.0
+#: the study limit reaches this far past the outermost street ends and homes, whose
+#: positions are thinned to a grid of this size first
+LIMIT_MARGIN_M = 40.0
+LIMIT_GRID_M = 20.0
 #: grid splits are repeated at most this many times on pieces still above the maximum
 GRID_ROUNDS = 3
 
@@ -116,7 +118,8 @@ def _limit(lines: np.ndarray, homes: np.ndarray) -> Any:
     """Concave hull of the streets' ends and the homes, plus a margin: where blocks can be."""
     ends = [shapely.get_point(lines, 0), shapely.get_point(lines, -1), homes]
     xy = shapely.get_coordinates(np.concatenate([e for e in ends if e.size]))
-    xy = np.unique(np.round(xy, 0), axis=0)  # shared street ends counted once
+    # points thinned to a grid (the margin covers the rounding): a city has 10^5-10^6 of them
+    xy = np.unique(np.round(xy / LIMIT_GRID_M) * LIMIT_GRID_M, axis=0)
     hull = shapely.concave_hull(shapely.multipoints(xy), ratio=0.3)
     # homes are hull vertices: the margin keeps them off the limit (a point on a face's
     # outline lies in no face)
@@ -307,6 +310,7 @@ def blocks_from_osm(
     )
     base = faces(work)
     rep = shapely.point_on_surface(base)
+    shapely.prepare(limit)
     inside = shapely.contains(limit, rep)
     in_lu = inside & (owner_of(rep, landuse) >= 0)
     has_home = np.zeros(base.size, dtype=bool)

@@ -142,12 +142,17 @@ def buildings_from_osm(data: OSMData, crs: Any) -> gpd.GeoDataFrame:
     points = shapely.point_on_surface(geoms)
     typed_home = np.isin(kinds, list(RESIDENTIAL_BUILDINGS))
     typed_other = np.isin(kinds, list(NON_RESIDENTIAL_BUILDINGS))
-    marked = {
-        (t, i)
-        for t, i, _, _, tags, blob in data.pois
-        if blob is not None and any(k in tags for k in _NON_RESIDENTIAL_KEYS)
-    }
-    tagged = np.array([(b[0], b[1]) in marked for b in data.buildings], dtype=bool)
+    # one int64 key per area: way and relation ids live in separate spaces
+    marked = np.array(
+        [
+            2 * i + (t == "relation")
+            for t, i, _, _, tags, blob in data.pois
+            if blob is not None and any(k in tags for k in _NON_RESIDENTIAL_KEYS)
+        ],
+        dtype=np.int64,
+    )
+    keys = np.array([2 * b[1] + (b[0] == "relation") for b in data.buildings], dtype=np.int64)
+    tagged = np.isin(keys, marked)
     in_res = owner_of(points, residential_landuse(data, crs)) >= 0
     in_other = owner_of(points, _non_residential_zones(data, crs)) >= 0
     small = shapely.area(geoms) < MIN_UNTYPED_FOOTPRINT_M2
