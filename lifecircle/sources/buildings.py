@@ -93,11 +93,13 @@ MIN_UNTYPED_FOOTPRINT_M2 = 30.0
 MIN_BUILDING_COVER = 0.05
 
 
-def _polygons(blobs: list[bytes], crs: Any) -> np.ndarray:
+def _polygons(blobs: list[bytes], crs: Any, *, valid: bool = True) -> np.ndarray:
+    """Projected polygons; ``valid`` repairs them (building footprints skip it: only their
+    area and a point on them are used, and at city scale the repair costs seconds)."""
     if not blobs:
         return np.empty(0, dtype=object)
-    geoms = gpd.GeoSeries(shapely.from_wkb(blobs), crs=4326).to_crs(crs)
-    return np.asarray(shapely.make_valid(geoms.to_numpy()))
+    geoms = gpd.GeoSeries(shapely.from_wkb(blobs), crs=4326).to_crs(crs).to_numpy()
+    return np.asarray(shapely.make_valid(geoms) if valid else geoms)
 
 
 def residential_landuse(data: OSMData, crs: Any) -> np.ndarray:
@@ -132,13 +134,14 @@ def buildings_from_osm(data: OSMData, crs: Any) -> gpd.GeoDataFrame:
             crs=crs,
         )
     kinds = np.array([b[2] for b in data.buildings], dtype=object)
-    levels = pd.to_numeric(
-        pd.Series([b[3] for b in data.buildings], dtype="string").str.extract(
-            r"^\s*(\d+(?:\.\d+)?)"
-        )[0],
-        errors="coerce",
-    ).to_numpy(dtype=np.float64)
-    geoms = _polygons([b[4] for b in data.buildings], crs)
+    raw = pd.Series([b[3] for b in data.buildings], dtype=object)
+    levels = np.array(pd.to_numeric(raw, errors="coerce"), dtype=np.float64)
+    odd = np.flatnonzero(np.isnan(levels) & raw.notna().to_numpy())
+    if odd.size:  # "3;4", "5 floors": the leading number
+        levels[odd] = pd.to_numeric(
+            raw.iloc[odd].astype(str).str.extract(r"^\s*(\d+(?:\.\d+)?)")[0], errors="coerce"
+        ).to_numpy(dtype=np.float64)
+    geoms = _polygons([b[4] for b in data.buildings], crs, valid=False)
     points = shapely.point_on_surface(geoms)
     typed_home = np.isin(kinds, list(RESIDENTIAL_BUILDINGS))
     typed_other = np.isin(kinds, list(NON_RESIDENTIAL_BUILDINGS))
