@@ -152,7 +152,15 @@ def merge_small(
     sizes = np.diff(bounds)
     single = sizes == 1
     merged[single] = pieces[grouped[bounds[:-1][single]]]
-    for g in np.flatnonzero(~single):  # only groups that merge: a handful per city
-        merged[g] = shapely.union_all(pieces[grouped[bounds[g]:bounds[g + 1]]])
+    multi = np.flatnonzero(~single)
+    if multi.size:
+        # one union per merging group, in one call: groups padded with None (ignored)
+        width = int(sizes[multi].max())
+        table = np.full((multi.size, width), None, dtype=object)
+        rows = np.repeat(np.arange(multi.size), sizes[multi])
+        cols = np.arange(rows.size) - np.repeat(np.cumsum(sizes[multi]) - sizes[multi],
+                                                sizes[multi])
+        table[rows, cols] = pieces[grouped[bounds[multi][rows] + cols]]
+        merged[multi] = shapely.union_all(table, axis=1)
     out_parent = parent[grouped[bounds[:-1]]]
     return merged, out_parent
