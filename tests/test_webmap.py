@@ -404,7 +404,7 @@ def test_self_contained_has_no_remote_scripts_or_styles(profile, tmp_path):
 
 
 def test_self_contained_refuses_resources_it_cannot_inline(city, profile, monkeypatch):
-    from lifecircle.outputs import webmap
+    from lifecircle.outputs.webmap import assets as webmap
 
     monkeypatch.setattr(webmap, "_UNUSED_RESOURCES", frozenset())  # jQuery etc. now "needed"
     with pytest.raises(OutputError, match=r"cannot inline .*jquery"):
