@@ -1,106 +1,313 @@
-(function (H) {
-  H.fmt = function (x) {
-    return x === null ? H.t.unreachable : x.toFixed(1) + "\u00a0" + H.t.min;
-  };
-  H.num = function (x) { return String(x).replace(/\B(?=(\d{3})+(?!\d))/g, ","); };
-  H.block = function (p, k) {
-    var rows = "", i, hi, lacks;
-    for (i = 0; i < H.cats.length; i++) {
-      hi = k === i || (k === H.cats.length && p.w === i);
-      rows += "<tr" + (hi ? " class=\"lc-hi\"" : "") + "><td>" + H.cats[i] +
-        "</td><td class=\"lc-num\">" + H.fmt(p.m[i]) + "</td><td>" +
-        ((p.c >> i) & 1 ? "\u2713" : "\u2717") + "</td></tr>";
+/* lifecircle map: builds the whole map from the page's JSON data block (id "lc-data").
+
+   Every text from data or from the message catalogue reaches the page through textContent
+   (el()), or through esc() at the moment it is handed to a Leaflet call that takes HTML (the
+   layer switcher's labels and the attribution). Nothing here evaluates or templates text.
+   Written by hand for lifecircle (BSD-3-Clause, like the package). */
+(function () {
+  "use strict";
+  var D = JSON.parse(document.getElementById("lc-data").textContent);
+  var T = D.t;
+  document.title = D.title;
+
+  function el(tag, cls, text) {
+    var e = document.createElement(tag);
+    if (cls) { e.className = cls; }
+    if (text !== undefined && text !== null) { e.textContent = String(text); }
+    return e;
+  }
+  function esc(s) {
+    return String(s).replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;")
+      .replace(/"/g, "&quot;").replace(/'/g, "&#39;");
+  }
+  function color(c) { return /^#[0-9a-fA-F]{6}$/.test(c) ? c : "#000000"; }
+  function fill(template, values) {
+    // one pass over the catalogue's template: a value is never read as a placeholder
+    return template.replace(/\{(\w+)\}/g, function (m, k) {
+      return Object.prototype.hasOwnProperty.call(values, k) ? String(values[k]) : m;
+    });
+  }
+
+  if (typeof L === "undefined") {
+    // only a --cdn page gets here, when the CDN cannot be reached
+    var note = el("div", "lc-no-leaflet", T.no_leaflet);
+    document.body.insertBefore(note, document.body.firstChild);
+    return;
+  }
+
+  var C = D.cats;
+  var map = L.map("lc-map", {zoomControl: false, maxZoom: 20});
+  window.lcMap = map;
+  map.attributionControl.setPrefix('<a href="https://leafletjs.com">Leaflet</a>');
+  map.attributionControl.addAttribution(
+    '&copy; <a href="https://www.openstreetmap.org/copyright">' + esc(T.osm_credit) + "</a>");
+
+  // Panes, bottom to top. Only blocks and facilities take the mouse.
+  [["lc-blocks", 350, true], ["lc-network", 360, false], ["lc-iso", 380, false],
+   ["lc-facilities", 610, true]].forEach(function (p) {
+    var pane = map.createPane(p[0]);
+    pane.style.zIndex = p[1];
+    if (!p[2]) { pane.style.pointerEvents = "none"; }
+  });
+  var R = {blocks: L.canvas({pane: "lc-blocks", tolerance: 0}),
+           network: L.canvas({pane: "lc-network"}), iso: L.canvas({pane: "lc-iso"})};
+
+  // ---- controls: title and zoom (top left), scale and legend (bottom left), layers (right)
+  function box(position, cls) {
+    var c = L.control({position: position});
+    var div = L.DomUtil.create("div", "lc-box " + cls);
+    L.DomEvent.disableClickPropagation(div);
+    L.DomEvent.disableScrollPropagation(div);
+    c.onAdd = function () { return div; };
+    c.addTo(map);
+    return div;
+  }
+  box("topleft", "lc-title").textContent = D.title;
+  var zoom = L.control.zoom({position: "topleft", zoomInTitle: T.zoom_in,
+                             zoomOutTitle: T.zoom_out}).addTo(map);
+  var scale = L.control.scale({imperial: false, maxWidth: 150}).addTo(map);
+  var legend = box("bottomleft", "lc-legend");
+
+  // ---- tiles: an optional background; when they cannot load the legend says so
+  var tilesNote = el("div", "lc-note lc-tiles-failed", T.tiles_failed);
+  tilesNote.style.display = "none";
+  var tiles = null;
+  if (D.tiles) {
+    tiles = L.tileLayer(D.tiles.url, {
+      maxZoom: 20, maxNativeZoom: D.tiles.maxNativeZoom, subdomains: D.tiles.subdomains,
+      attribution: D.tiles.attribution ? esc(D.tiles.attribution) : ""});
+    var loaded = 0, failed = 0;
+    tiles.on("tileload", function () { loaded += 1; tilesNote.style.display = "none"; });
+    tiles.on("tileerror", function () {
+      failed += 1;
+      if (loaded === 0 && failed >= 2) {
+        tilesNote.style.display = "";
+        map.getContainer().classList.add("lc-no-tiles");
+      }
+    });
+    tiles.addTo(map);
+  }
+
+  // ---- blocks: one copy of the data, one base layer per view
+  function fmtMin(x) { return x === null ? T.unreachable : x.toFixed(1) + "\u00a0" + T.min; }
+  function fmtNum(x) { return String(x).replace(/\B(?=(\d{3})+(?!\d))/g, ","); }
+  function blockTip(p, view) {
+    var div = el("div", "lc-tip"), table = el("table"), i, tr, status;
+    div.appendChild(el("b", null, T.block + " " + p.id));
+    for (i = 0; i < C.length; i++) {
+      tr = el("tr", view.k === i ? "lc-hi" : null);
+      tr.appendChild(el("td", null, C[i].label));
+      tr.appendChild(el("td", "lc-num", C[i].noData ? T.no_data_short : fmtMin(p.m[i])));
+      tr.appendChild(el("td", null, C[i].noData ? "" : p.l.indexOf(i) >= 0 ? "\u2717" : "\u2713"));
+      table.appendChild(tr);
     }
-    lacks = p.l.map(function (x) { return typeof x === "number" ? H.cats[x] : x; });
-    return "<div class=\"lc-tip\"><b>" + H.t.block + " " + p.id + "</b><table>" + rows +
-      "</table>" +
-      (lacks.length ? H.t.lacks + H.t.sep + lacks.join(H.t.and) : H.t.complete) +
-      (p.p === null ? "" : "<br>" + H.t.population + H.t.sep + H.num(p.p)) + "</div>";
-  };
-  H.blockLayer = function (data, k) {
-    return L.geoJSON(data, {
-      renderer: H.r.blocks,
+    div.appendChild(table);
+    if (p.l.length) {
+      status = T.lacks + T.sep + p.l.map(function (k) { return C[k].label; }).join(T.and);
+      div.appendChild(el("div", null, status));
+      if (p.f !== null) { div.appendChild(el("div", null, fill(T.short_by, {minutes: p.f.toFixed(1)}))); }
+    } else {
+      div.appendChild(el("div", null, T.complete));
+    }
+    if (p.p !== null) { div.appendChild(el("div", null, T.population + T.sep + fmtNum(p.p))); }
+    return div;
+  }
+  function blockLayer(view) {
+    var cat = view.k >= 0 ? C[view.k] : null;
+    return L.geoJSON(D.blocks, {
+      renderer: R.blocks, smoothFactor: 1.5,
       style: function (f) {
-        return {fillColor: H.colors[f.properties.b[k]], fillOpacity: 0.8,
-                color: "#ffffff", weight: 0.6, opacity: 0.9};
+        var c = cat === null ? D.shortColors[f.properties.s]
+          : cat.noData ? D.noDataColor : D.binColors[f.properties.b[view.k]];
+        return {fillColor: color(c), fillOpacity: 0.8, color: "#ffffff", weight: 0.6,
+                opacity: 0.9};
       },
       onEachFeature: function (f, layer) {
-        layer.bindTooltip(function () { return H.block(f.properties, k); },
+        layer.bindTooltip(function () { return blockTip(f.properties, view); },
                           {sticky: true, direction: "top", offset: [0, -8]});
+        layer.bindPopup(function () { return blockTip(f.properties, view); });
       }
     });
+  }
+  var base = {}, viewOf = [], shown = null;
+  D.views.forEach(function (view, i) {
+    var layer = blockLayer(view);
+    base[esc(view.name)] = layer;
+    viewOf.push([layer, view]);
+    if (i === D.view) { shown = layer; }
+  });
+  var overlays = {};
+
+  // ---- network
+  if (D.network) {
+    overlays[esc(T.layer_network)] = L.geoJSON(D.network, {
+      renderer: R.network, interactive: false, style: {color: "#5f6b73", weight: 1, opacity: 0.55}
+    }).addTo(map);
+  }
+
+  // ---- isochrones of the category on show
+  var isoGroup = L.layerGroup();
+  var isoLayers = D.iso.map(function (fc, k) {
+    if (!fc) { return null; }
+    var g = D.groups[C[k].group].color;
+    return L.geoJSON(fc, {renderer: R.iso, interactive: false, style: function (f) {
+      return {color: color(g), weight: 1, opacity: 0.8, fillColor: color(g),
+              fillOpacity: f.properties.o};
+    }});
+  });
+  if (D.iso.some(function (x) { return x; })) { overlays[esc(T.layer_iso)] = isoGroup; }
+
+  // ---- facilities: one layer per group, one colour per group, one shape per category
+  var SHAPES = {
+    circle: '<circle cx="8" cy="8" r="5.8"/>',
+    square: '<rect x="2.6" y="2.6" width="10.8" height="10.8"/>',
+    triangle: '<path d="M8 1.5L14.6 13.6H1.4Z"/>',
+    diamond: '<path d="M8 1L15 8L8 15L1 8Z"/>',
+    star: '<path d="M8 .8l2 4.6 5 .4-3.8 3.3 1.2 4.9L8 11.4 3.6 14l1.2-4.9L1 5.8l5-.4z"/>',
+    hexagon: '<path d="M4.2 1.6h7.6L15.4 8l-3.6 6.4H4.2L.6 8z"/>'
   };
-  H.outlineLayer = function (data) {
-    return L.geoJSON(data, {
-      renderer: H.r.outline, interactive: false,
-      filter: function (f) { return f.properties.n > 0; },
-      style: {fill: false, color: "#111111", weight: 2.2, opacity: 0.9, dashArray: "5 3"}
-    });
-  };
-  H.networkLayer = function (data) {
-    return L.geoJSON(data, {
-      renderer: H.r.network, interactive: false,
-      style: {color: "#5f6b73", weight: 1, opacity: 0.55}
-    });
-  };
-  H.isoLayer = function (data, k) {
-    return L.geoJSON(data, {
-      renderer: H.r.iso, interactive: false,
-      style: function (f) {
-        return {color: H.catColors[k], weight: 1, opacity: 0.8, fillColor: H.catColors[k],
-                fillOpacity: f.properties.o};
-      }
-    });
-  };
-  H.facility = function (p, k) {
-    return "<div class=\"lc-tip\"><b>" + p.n + "</b><br>" + H.t.category + H.t.sep +
-      H.cats[k] + "<br>" + H.t.source + H.t.sep + p.s + "<br>" + H.t.id + H.t.sep + p.i +
-      "</div>";
-  };
-  H.facilityLayer = function (data, k, cluster) {
-    var layer = L.geoJSON(data, {
+  function shapeSvg(shape, c, size) {
+    return '<svg width="' + size + '" height="' + size + '" viewBox="0 0 16 16" fill="' +
+      color(c) + '" stroke="#ffffff" stroke-width="1.4">' + (SHAPES[shape] || SHAPES.circle) +
+      "</svg>";
+  }
+  function line(parent, label, value) {
+    parent.appendChild(el("div", null, label + T.sep + value));
+  }
+  function facilityPopup(p) {
+    var div = el("div", "lc-tip");
+    div.appendChild(el("b", null, p.n || T.unnamed));
+    line(div, T.category, C[p.k].label);
+    line(div, T.source, p.s);
+    line(div, T.id, p.i);
+    return div;
+  }
+  D.facilities.forEach(function (entry) {
+    var group = D.groups[entry.g];
+    var layer = L.geoJSON(entry.data, {
       pointToLayer: function (f, latlng) {
-        return L.circleMarker(latlng, {pane: "lc-facilities", radius: 5.5, color: "#ffffff",
-          weight: 1.5, fillColor: H.catColors[k], fillOpacity: 0.95});
+        var cat = C[f.properties.k];
+        return L.marker(latlng, {pane: "lc-facilities", keyboard: false, icon: L.divIcon({
+          className: "lc-fac", iconSize: [16, 16], html: shapeSvg(cat.shape, group.color, 16)})});
       },
       onEachFeature: function (f, m) {
-        m.bindTooltip(function () { return f.properties.n; });
-        m.bindPopup(function () { return H.facility(f.properties, k); });
+        m.bindTooltip(function () { return el("span", null, f.properties.n || T.unnamed); },
+                      {direction: "top", offset: [0, -8]});
+        m.bindPopup(function () { return facilityPopup(f.properties); });
       }
     });
-    if (!cluster) { return layer; }
-    // Clusters drawn as filled discs in the category colour (the count in white), unlike
-    // proposed sites (white discs, coloured ring, priority in black).
-    return L.markerClusterGroup({maxClusterRadius: 45, showCoverageOnHover: false,
-      iconCreateFunction: function (c) {
-        var n = c.getChildCount(), size = n < 10 ? 24 : n < 100 ? 30 : 36;
-        return L.divIcon({className: "", iconSize: [size, size],
-          html: "<div class=\"lc-cluster\" style=\"background:" + H.catColors[k] +
-                ";width:" + size + "px;height:" + size + "px;line-height:" + size + "px\">" +
-                n + "</div>"});
-      }}).addLayer(layer);
-  };
-  H.site = function (p) {
-    return "<div class=\"lc-tip\"><b>" + H.t.site + "</b><br>" + H.t.category + H.t.sep +
-      (typeof p.c === "number" ? H.cats[p.c] : p.c) + "<br>" + H.t.rank + H.t.sep + p.r +
-      (p.g === null ? "" : "<br>" + H.t.gain + H.t.sep + H.num(p.g)) + "</div>";
-  };
-  H.sitesLayer = function (data) {
-    return L.geoJSON(data, {
+    if (entry.cluster && L.markerClusterGroup) {
+      layer = L.markerClusterGroup({maxClusterRadius: 45, showCoverageOnHover: false,
+        iconCreateFunction: function (c) {
+          var n = c.getChildCount(), size = n < 10 ? 24 : n < 100 ? 30 : 36;
+          var disc = el("div", "lc-cluster", n);
+          disc.style.cssText = "background:" + color(group.color) + ";width:" + size +
+            "px;height:" + size + "px;line-height:" + size + "px";
+          return L.divIcon({className: "", iconSize: [size, size], html: disc});
+        }}).addLayer(layer);
+    }
+    overlays[esc(fill(T.layer_group, {group: group.name}))] = layer.addTo(map);
+  });
+
+  // ---- proposed sites
+  function siteTip(p) {
+    var div = el("div", "lc-tip");
+    div.appendChild(el("b", null, T.site));
+    line(div, T.category, p.k === null ? p.c : C[p.k].label);
+    line(div, T.rank, p.r);
+    if (p.g !== null) { line(div, T.gain, fmtNum(p.g)); }
+    return div;
+  }
+  if (D.sites) {
+    overlays[esc(T.layer_sites)] = L.geoJSON(D.sites, {
       pointToLayer: function (f, latlng) {
-        var color = typeof f.properties.c === "number" ? H.catColors[f.properties.c] : "#000";
-        return L.marker(latlng, {icon: L.divIcon({className: "", iconSize: [22, 22],
-          html: "<div class=\"lc-site\" style=\"border-color:" + color + "\">" +
-                f.properties.r + "</div>"})});
+        var p = f.properties;
+        var c = p.k === null ? "#000000" : D.groups[C[p.k].group].color;
+        var disc = el("div", "lc-site", p.r);
+        disc.style.borderColor = color(c);
+        return L.marker(latlng, {pane: "lc-facilities", icon: L.divIcon({
+          className: "", iconSize: [22, 22], html: disc})});
       },
       onEachFeature: function (f, m) {
-        m.bindTooltip(function () { return H.site(f.properties); });
-        m.bindPopup(function () { return H.site(f.properties); });
+        m.bindTooltip(function () { return siteTip(f.properties); });
+        m.bindPopup(function () { return siteTip(f.properties); });
       }
+    }).addTo(map);
+  }
+
+  if (tiles) { overlays[esc(T.layer_tiles)] = tiles; }
+  var switcher = L.control.layers(base, overlays, {collapsed: false, position: "topright"});
+  switcher.addTo(map);
+
+  // ---- legend: the part of the view on show, then facilities and notes
+  var viewPart = el("div", "lc-view");
+  legend.appendChild(viewPart);
+  function drawView(view) {
+    viewPart.textContent = "";
+    viewPart.appendChild(el("h4", "lc-legend-heading", view.heading));
+    view.rows.forEach(function (r) {
+      if (r.limit !== undefined) { viewPart.appendChild(el("div", "lc-limit", r.limit)); return; }
+      var row = el("div", "lc-row"), sw = el("span", "lc-sw");
+      sw.style.background = color(r.sw);
+      row.appendChild(sw);
+      row.appendChild(el("span", null, r.t));
+      viewPart.appendChild(row);
     });
-  };
-  H.r = {blocks: L.canvas({pane: "lc-blocks", tolerance: 0}),
-         network: L.canvas({pane: "lc-network"}),
-         outline: L.canvas({pane: "lc-outline"}),
-         iso: L.canvas({pane: "lc-iso"})};
-})(__H__);
+    view.notes.forEach(function (n) { viewPart.appendChild(el("div", "lc-note", n)); });
+    if (view.k >= 0 && isoLayers[view.k] && D.isoNote) {
+      viewPart.appendChild(el("div", "lc-note", D.isoNote));
+    }
+    isoGroup.clearLayers();
+    if (view.k >= 0 && isoLayers[view.k]) { isoGroup.addLayer(isoLayers[view.k]); }
+  }
+  var shared = el("div", "lc-shared");
+  legend.appendChild(shared);
+  if (D.facilities.length) {
+    shared.appendChild(el("div", "lc-sec", T.facilities));
+    D.groups.forEach(function (g, gi) {
+      var items = C.filter(function (c) { return c.group === gi && c.drawn; });
+      if (!items.length) { return; }
+      var row = el("div", "lc-group");
+      row.appendChild(el("span", "lc-group-name", g.name + T.sep));
+      items.forEach(function (c) {
+        var item = el("span", "lc-item"), icon = el("span", "lc-shape");
+        icon.innerHTML = shapeSvg(c.shape, g.color, 13);  // built from constants only
+        item.appendChild(icon);
+        item.appendChild(el("span", null, c.label));
+        row.appendChild(item);
+      });
+      shared.appendChild(row);
+    });
+    if (D.facilities.some(function (f) { return f.cluster; })) {
+      shared.appendChild(el("div", "lc-note", T.cluster));
+    }
+  }
+  if (D.sites) { shared.appendChild(el("div", "lc-note", T.sites)); }
+  shared.appendChild(tilesNote);
+
+  map.on("baselayerchange", function (e) {
+    viewOf.forEach(function (pair) { if (pair[0] === e.layer) { drawView(pair[1]); } });
+  });
+
+  // ---- layout: the legend and the switcher scroll rather than cover another control
+  function layout() {
+    var H = map.getSize().y;
+    var top = zoom.getContainer().getBoundingClientRect().bottom -
+      map.getContainer().getBoundingClientRect().top;
+    var scaleH = scale.getContainer().offsetHeight + 10;
+    legend.style.maxHeight = Math.max(80, H - top - scaleH - 30) + "px";
+    var sw = switcher.getContainer();
+    var attr = map.attributionControl.getContainer().offsetHeight;
+    sw.style.maxHeight = Math.max(80, H - attr - 30) + "px";
+    sw.style.overflowY = "auto";
+  }
+  shown.addTo(map);
+  drawView(D.views[D.view]);
+  layout();
+  map.on("resize", layout);
+  // fit the data into the part of the map the legend and the switcher leave free
+  var pad = 12, left = legend.offsetWidth + 2 * pad;
+  var right = switcher.getContainer().offsetWidth + 2 * pad;
+  if (left + right > 0.6 * map.getSize().x) { left = pad; right = pad; }
+  map.fitBounds(D.bounds, {paddingTopLeft: [left, pad], paddingBottomRight: [right, pad]});
+})();

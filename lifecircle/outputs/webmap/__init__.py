@@ -1,14 +1,17 @@
 """The interactive map: walking time to everyday services, block by block.
 
-:func:`make_map` turns the engine's tables into a Leaflet page a planning committee can read
-without a manual; :func:`write_map` writes it atomically. The package is split by concern:
-``style`` (bins and colours, shared with the figures), ``prepare`` (checks, simplification,
-reprojection), ``layers`` (the data of each layer), ``legend`` (legend, title, attribution),
-``assets`` (the vendored scripts and stylesheets) and ``core`` (the page itself).
+:func:`make_map` turns the engine's tables into one HTML page a planning committee can read
+without a manual and open with no network; :func:`write_map` writes it atomically. The package
+is split by concern: ``style`` (bins, colours and facility groups, shared with the figures),
+``prepare`` (checks, simplification, reprojection), ``layers`` (the data of each layer),
+``legend`` (the views and what their legend says), ``tiles`` (the optional background map),
+``page`` (the HTML shell and the vendored scripts) and ``core`` (:func:`make_map`). The page's
+own script and stylesheet are ``lifecircle/outputs/assets/lifecircle-map.{js,css}``.
 """
 
-from .core import make_map, write_map
-from .prepare import _texts, _tile_layer
+from .core import make_map, no_data_categories, write_map
+from .page import MapPage
+from .prepare import _texts
 from .style import (
     BIN_COLORS,
     BINS_MIN,
@@ -17,6 +20,7 @@ from .style import (
     UNREACHABLE_COLOR,
     classify_minutes,
 )
+from .tiles import tile_spec
 
 __all__ = [
     "BINS_MIN",
@@ -24,9 +28,11 @@ __all__ = [
     "CATEGORY_COLORS",
     "CLUSTER_ABOVE",
     "UNREACHABLE_COLOR",
+    "MapPage",
     "_texts",
-    "_tile_layer",
     "classify_minutes",
     "make_map",
+    "no_data_categories",
+    "tile_spec",
     "write_map",
 ]

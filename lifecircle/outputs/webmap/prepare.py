@@ -5,16 +5,14 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-import folium
 import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
 
 from ... import columns as col
-from ..._errors import ConfigError, InputError
+from ..._errors import InputError
 from ...i18n import check_lang, messages
-from .._escape import escape_text
 
 SIMPLIFY_M = 1.5
 DECIMALS = 6
@@ -33,32 +31,6 @@ def _check_blocks(blocks: gpd.GeoDataFrame, cats: Sequence[str]) -> None:
             f"{', '.join(map(str, blocks.columns))}); pass the blocks table of a run made with "
             "the same profile"
         )
-
-
-def _tile_layer(
-    tiles: str | None, attribution: str | None, text: Mapping[str, str]
-) -> folium.TileLayer | None:
-    if tiles is None:
-        return None
-    name = escape_text(text["layer_tiles"])
-    if "{z}" in tiles or "://" in tiles:
-        if not attribution or not attribution.strip():
-            raise ConfigError(
-                f"tiles={tiles!r} needs tiles_attribution='...' naming the tile source and its "
-                "data (for example '© OpenStreetMap contributors')"
-            )
-        return folium.TileLayer(tiles, attr=escape_text(attribution), name=name, overlay=True,
-                                control=True, max_zoom=20, max_native_zoom=19)
-    try:
-        # folium resolves provider names (xyzservices) and brings their attribution; a name
-        # it does not know is taken for a URL without attribution and refused.
-        return folium.TileLayer(tiles, name=name, overlay=True, control=True, max_zoom=20,
-                                max_native_zoom=19)
-    except ValueError:
-        raise ConfigError(
-            f"unknown tile provider {tiles!r}; give 'OpenStreetMap' (or another xyzservices "
-            "name), a URL template with {z}/{x}/{y} and tiles_attribution, or None"
-        ) from None
 
 
 def _metres_per_unit(crs: Any) -> float:
@@ -117,9 +89,6 @@ def _bounds(frames: Sequence[gpd.GeoDataFrame]) -> tuple[tuple[float, float], tu
     maxx, maxy = arr[:, 2].max(), arr[:, 3].max()
     return (float(miny), float(minx)), (float(maxy), float(maxx))
 
-
-def _has_category(frame: gpd.GeoDataFrame, category: str) -> bool:
-    return "category" in frame.columns and bool((frame["category"] == category).any())
 
 def _feature(geom: Any, props: Mapping[str, Any]) -> dict[str, Any]:
     return {"type": "Feature", "geometry": shapely.geometry.mapping(geom), "properties": props}
