@@ -36,7 +36,7 @@
   }
 
   var C = D.cats;
-  var map = L.map("lc-map", {zoomControl: false, maxZoom: 20});
+  var map = L.map("lc-map", {zoomControl: false, maxZoom: 20, zoomSnap: 0.25});
   window.lcMap = map;
   map.attributionControl.setPrefix('<a href="https://leafletjs.com">Leaflet</a>');
   map.attributionControl.addAttribution(
