@@ -85,12 +85,8 @@ def escape_text(value: Any, *, max_len: int | None = MAX_TEXT_LEN) -> str:
 
     Parameters
     ----------
-    value
-        Any value; ``None`` and NaN give ``""``, bytes are decoded as UTF-8 (bad bytes become
-        U+FFFD), everything else goes through ``str``.
-    max_len
-        Truncate longer text to this many characters (plus "…") before escaping; ``None``
-        keeps everything.
+    value, max_len
+        As for :func:`clean_text`, which runs first (truncation comes before escaping).
 
     Returns
     -------
