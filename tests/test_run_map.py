@@ -304,7 +304,8 @@ def test_browser_run_map_english(browser, tmp_path, payload_facilities):  # noqa
     expected += ["Background map"]
     assert sorted(_layer_labels(browser)) == sorted(expected)
     legend = browser.find_element(By.CSS_SELECTOR, ".lc-legend").text
-    assert f"Yes: all {len(profile.categories) - len(no_data)} services with data" in legend
+    n_cats = len(profile.categories)
+    assert f"Yes: every service with data ({n_cats - len(no_data)} of {n_cats})" in legend
     assert "No: worst service 0–5 min beyond its limit" in legend
     assert "4.8 km/h" in legend
     if no_data:

@@ -314,7 +314,7 @@ def test_views_layers_and_legend(city, profile):
     assert [v["k"] for v in views] == [-1, 0, 1, 2, 3, 4]
     assert data["view"] == 0
     first = [r["t"] for r in views[0]["rows"]]
-    assert first[0] == "Yes: all 5 services with data"
+    assert first[0] == "Yes: every service with data (5 of 5)"
     assert "No: worst service 5–10 min beyond its limit" in first
     assert first[-1] == "No: a service cannot be reached on foot"
     health = [r.get("t") or r.get("limit") for r in views[3]["rows"]]
@@ -362,7 +362,7 @@ def test_no_data_categories_never_grey_every_block(profile):
     flagged = {cats.index("elderly_care"), cats.index("fitness")}
     assert [c["noData"] for c in data["cats"]] == [i in flagged for i in range(len(cats))]
     assert data["views"][0]["notes"][-1] == "No data, not counted: Elderly care, Fitness and sport"
-    assert data["views"][0]["rows"][0]["t"] == "Yes: all 3 services with data"
+    assert data["views"][0]["rows"][0]["t"] == "Yes: every service with data (3 of 5)"
     assert data["views"][1]["name"] == "Walking time: Elderly care (no data)"
     thresholds = {i: profile.threshold_of(c) for i, c in enumerate(cats)}
     bins = set()
@@ -658,7 +658,7 @@ def test_browser_offline_map_draws_everything(browser, profile, tmp_path):
         "!== 'none'"))
     legend = browser.find_element(By.CSS_SELECTOR, ".lc-legend").text
     assert "background map could not be loaded" in legend
-    assert "Yes: all 5 services with data" in legend
+    assert "Yes: every service with data (5 of 5)" in legend
     assert "© OpenStreetMap contributors" in browser.find_element(
         By.CSS_SELECTOR, ".leaflet-control-attribution").text
     assert browser.execute_script("return document.querySelectorAll('.lc-cluster').length") > 0

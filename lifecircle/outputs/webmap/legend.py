@@ -38,7 +38,7 @@ def _complete_view(
     n_data = sum(not x for x in no_data)
     edges = (0.0, *SHORTFALL_MIN)
     rows: list[dict[str, str]] = [
-        {"sw": SHORTFALL_COLORS[0], "t": t["complete_yes"].format(n=n_data)}]
+        {"sw": SHORTFALL_COLORS[0], "t": t["complete_yes"].format(n=n_data, total=len(cats))}]
     for i in range(len(SHORTFALL_MIN)):
         rows.append({"sw": SHORTFALL_COLORS[i + 1],
                      "t": t["short_by_bin"].format(lo=fmt(edges[i]), hi=fmt(edges[i + 1]))})
