@@ -555,7 +555,7 @@ def isochrones_cmd(run_path: Path, out: Path, overwrite: bool, debug: bool,
 @cli.command("map")
 @click.argument("run_dir", metavar="RUN", type=click.Path(path_type=Path))
 @click.option("--category", default=None,
-              help="Category shown when the map opens (default: the worst category).")
+              help="Category shown when the map opens (default: the complete-life-circle view).")
 @click.option("--lang", type=click.Choice(["en", "zh"]), default=None,
               help="Language of the map (default: the run's).")
 @click.option("--out", type=click.Path(path_type=Path), default=None,
