@@ -224,8 +224,8 @@ def map_from_run(
     out
         The map file; ``<run_dir>/map.html`` by default.
     category
-        The category whose walking times the map shows when it opens (default: the worst
-        category); the others stay one click away.
+        The category whose walking times the map shows when it opens (default: whether each
+        block has every service with data within its limit); the others stay one click away.
     lang
         ``"en"`` or ``"zh"``; the run's language by default.
     cdn, self_contained, tiles, tiles_attribution
