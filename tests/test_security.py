@@ -366,8 +366,8 @@ def test_map_payloads_in_every_surface_are_inert_in_chromium(tmp_path, browser):
           } else if (l instanceof L.Marker && p.r !== undefined) {
             l.openPopup(); out.sites.push(l.getPopup().getElement().textContent);
           } else if (p.m && out.blocks.length < 40) {
-            l.openTooltip(l.getBounds().getCenter());
-            out.blocks.push([p.id, l.getTooltip().getElement().textContent]);
+            l.fire("mouseover", {latlng: l.getBounds().getCenter()}, true);
+            out.blocks.push([p.id, window.lcBlocks.getTooltip().getElement().textContent]);
           }
         });
         out.title = document.title;

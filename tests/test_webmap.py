@@ -661,6 +661,11 @@ def test_browser_offline_map_draws_everything(browser, profile, tmp_path):
     assert "Yes: every service with data (5 of 5)" in legend
     assert "© OpenStreetMap contributors" in browser.find_element(
         By.CSS_SELECTOR, ".leaflet-control-attribution").text
+    # the retail group clusters (many facilities): hidden at first, discs once ticked
+    assert browser.execute_script("return document.querySelectorAll('.lc-cluster').length") == 0
+    browser.execute_script(
+        "Array.from(document.querySelectorAll('.leaflet-control-layers label'))"
+        ".find(l => l.textContent.includes('shops')).querySelector('input').click()")
     assert browser.execute_script("return document.querySelectorAll('.lc-cluster').length") > 0
     # choose health and tick the isochrones: its bands are drawn and the legend follows
     browser.execute_script("""
@@ -737,7 +742,8 @@ def test_browser_visual_check(browser, tmp_path, lang):
         # what a planner reads when hovering a block
         browser.execute_script(_MAP_JS.replace("return ", "const m = ") + """;
             m.eachLayer(l => { if (l.feature && l.feature.properties.m && !window.__tip) {
-              window.__tip = 1; l.openTooltip(l.getBounds().getCenter()); } });""")
+              window.__tip = 1;
+              l.fire("mouseover", {latlng: l.getBounds().getCenter()}, true); } });""")
         tip = browser.execute_script(
             "return document.querySelector('.leaflet-tooltip').textContent")
         assert ("街区" if lang == "zh" else "Block") in tip

@@ -112,38 +112,55 @@
     if (p.p !== null) { div.appendChild(el("div", null, T.population + T.sep + fmtNum(p.p))); }
     return div;
   }
-  function blockLayer(view) {
+  // One polygon per block for every view (memory stays flat with the number of views): the
+  // base layers are empty markers of the view, and choosing one restyles the blocks.
+  function blockStyle(f, view) {
     var cat = view.k >= 0 ? C[view.k] : null;
-    return L.geoJSON(D.blocks, {
-      renderer: R.blocks, smoothFactor: 1.5,
-      style: function (f) {
-        var c = cat === null ? D.shortColors[f.properties.s]
-          : cat.noData ? D.noDataColor : D.binColors[f.properties.b[view.k]];
-        return {fillColor: color(c), fillOpacity: 0.8, color: "#ffffff", weight: 0.6,
-                opacity: 0.9};
-      },
-      onEachFeature: function (f, layer) {
-        layer.bindTooltip(function () { return blockTip(f.properties, view); },
-                          {sticky: true, direction: "top", offset: [0, -8]});
-        layer.bindPopup(function () { return blockTip(f.properties, view); });
-      }
-    });
+    var c = cat === null ? D.shortColors[f.properties.s]
+      : cat.noData ? D.noDataColor : D.binColors[f.properties.b[view.k]];
+    // white outlines only when blocks are large enough on screen to need them
+    return {fillColor: color(c), fillOpacity: 0.8, color: "#ffffff",
+            weight: detail() ? 0.6 : 0, opacity: 0.9};
   }
+  // zoomed out over a city, outlines and streets would cover the colours that answer the
+  // question: they fade in with the zoom
+  function detail() { return map.getZoom() >= 15; }
+  function streetOpacity() { var z = map.getZoom(); return z >= 15 ? 0.55 : z >= 13 ? 0.3 : 0.12; }
+  var current = D.views[D.view];
+  var blocks = L.geoJSON(D.blocks, {
+    renderer: R.blocks, smoothFactor: 1.5,
+    style: function (f) { return blockStyle(f, current); }
+  });
+  blocks.bindTooltip(function (layer) { return blockTip(layer.feature.properties, current); },
+                     {sticky: true, direction: "top", offset: [0, -8]});
+  blocks.bindPopup(function (layer) { return blockTip(layer.feature.properties, current); });
+  blocks.addTo(map);
+  window.lcBlocks = blocks;
   var base = {}, viewOf = [], shown = null;
   D.views.forEach(function (view, i) {
-    var layer = blockLayer(view);
-    base[esc(view.name)] = layer;
-    viewOf.push([layer, view]);
-    if (i === D.view) { shown = layer; }
+    var marker = L.layerGroup();
+    base[esc(view.name)] = marker;
+    viewOf.push([marker, view]);
+    if (i === D.view) { shown = marker; }
   });
   var overlays = {};
 
   // ---- network
   if (D.network) {
     overlays[esc(T.layer_network)] = L.geoJSON(D.network, {
-      renderer: R.network, interactive: false, style: {color: "#5f6b73", weight: 1, opacity: 0.55}
+      renderer: R.network, interactive: false,
+      style: function () { return {color: "#5f6b73", weight: 1, opacity: streetOpacity()}; }
     }).addTo(map);
   }
+  var network = D.network ? overlays[esc(T.layer_network)] : null;
+  var zoomLevel = null;
+  map.on("zoomend", function () {
+    var level = String(detail()) + streetOpacity();
+    if (level === zoomLevel) { return; }
+    zoomLevel = level;
+    blocks.setStyle(function (f) { return blockStyle(f, current); });
+    if (network) { network.setStyle({opacity: streetOpacity()}); }
+  });
 
   // ---- isochrones of the category on show
   var isoGroup = L.layerGroup();
@@ -197,16 +214,19 @@
       }
     });
     if (entry.cluster && L.markerClusterGroup) {
-      layer = L.markerClusterGroup({maxClusterRadius: 45, showCoverageOnHover: false,
+      // many facilities (a city): clustered, and off when the page opens so that the blocks,
+      // which answer the question, are not hidden under discs
+      layer = L.markerClusterGroup({maxClusterRadius: 60, showCoverageOnHover: false,
         iconCreateFunction: function (c) {
-          var n = c.getChildCount(), size = n < 10 ? 24 : n < 100 ? 30 : 36;
+          var n = c.getChildCount(), size = n < 10 ? 20 : n < 100 ? 24 : 30;
           var disc = el("div", "lc-cluster", n);
           disc.style.cssText = "background:" + color(group.color) + ";width:" + size +
             "px;height:" + size + "px;line-height:" + size + "px";
           return L.divIcon({className: "", iconSize: [size, size], html: disc});
         }}).addLayer(layer);
     }
-    overlays[esc(fill(T.layer_group, {group: group.name}))] = layer.addTo(map);
+    if (!entry.cluster) { layer.addTo(map); }
+    overlays[esc(fill(T.layer_group, {group: group.name}))] = layer;
   });
 
   // ---- proposed sites
@@ -286,7 +306,13 @@
   shared.appendChild(tilesNote);
 
   map.on("baselayerchange", function (e) {
-    viewOf.forEach(function (pair) { if (pair[0] === e.layer) { drawView(pair[1]); } });
+    viewOf.forEach(function (pair) {
+      if (pair[0] === e.layer) {
+        current = pair[1];
+        blocks.setStyle(function (f) { return blockStyle(f, current); });
+        drawView(current);
+      }
+    });
   });
 
   // ---- layout: the legend and the switcher scroll rather than cover another control

@@ -139,7 +139,10 @@ def make_map(
                else _to_web(isochrones, "isochrones", simplify=True, preserve_topology=False))
     web_sites = (None if proposed_sites is None
                  else _to_web(proposed_sites, "proposed_sites", simplify=False))
-    (miny, minx), (maxy, maxx) = _bounds([web_blocks, web_fac, web_edges])
+    _bounds([web_blocks, web_fac, web_edges])  # refuses a map with nothing to draw
+    # the page opens on the blocks (the answer), not on every street the extract holds
+    (miny, minx), (maxy, maxx) = _bounds([web_blocks] if not web_blocks.empty else
+                                         [web_blocks, web_fac, web_edges])
 
     present = set(web_fac["category"]) if "category" in web_fac.columns else set()
     flagged = set(no_data)
