@@ -394,3 +394,28 @@ def test_bad_tiles_refused_before_computing(monkeypatch, tmp_path):
     with pytest.raises(ConfigError, match="unknown tile provider"):
         run(out=tmp_path / "o", tiles="NoSuchTiles")
     assert not (tmp_path / "o").exists()
+
+
+def test_map_command_cdn_alias_and_report_status(finished_run, nanjing_run):
+    """--cdn links Leaflet; --self-contained is accepted and changes nothing; a category the
+    report marks no_data is drawn as no data even though it has facilities."""
+    runner = CliRunner()
+    report = json.loads((finished_run / "report.json").read_text(encoding="utf-8"))
+    report["summary"]["categories"]["health"]["status"] = "no_data"
+    report["summary"]["categories"]["health"]["status_reason"] = "sparse"
+    (finished_run / "report.json").write_text(json.dumps(report), encoding="utf-8")
+    pages = {}
+    for name, flags in (("cdn", ["--cdn"]), ("alias", ["--self-contained"]), ("plain", [])):
+        out = finished_run / f"{name}.html"
+        res = runner.invoke(cli, ["map", str(finished_run), "--out", str(out), "--tiles", "none",
+                                  "-q", *flags])
+        assert res.exit_code == 0, res.output
+        pages[name] = out.read_text(encoding="utf-8")
+    assert 'src="https://cdn.jsdelivr.net/npm/leaflet@1.9.3/dist/leaflet.js"' in pages["cdn"]
+    assert pages["alias"] == pages["plain"] and 'version="1.9.3"' in pages["plain"]
+    data = page_data(pages["plain"])
+    cats = list(nanjing_run.profile.categories)
+    k = cats.index("health")
+    assert data["cats"][k]["noData"] and data["cats"][k]["drawn"]
+    assert all(k not in f["properties"]["l"] for f in data["blocks"]["features"])
+    assert "Health care" in data["views"][0]["notes"][-1]
