@@ -258,6 +258,8 @@
   if (tiles) { overlays[esc(T.layer_tiles)] = tiles; }
   var switcher = L.control.layers(base, overlays, {collapsed: false, position: "topright"});
   switcher.addTo(map);
+  var toggle = switcher.getContainer().querySelector(".leaflet-control-layers-toggle");
+  if (toggle) { toggle.title = T.layers; }
 
   // ---- legend: the part of the view on show, then facilities and notes
   var viewPart = el("div", "lc-view");
