@@ -11,7 +11,6 @@ own script and stylesheet are ``lifecircle/outputs/assets/lifecircle-map.{js,css
 
 from .core import make_map, no_data_categories, write_map
 from .page import MapPage
-from .prepare import _texts
 from .style import (
     BIN_COLORS,
     BINS_MIN,
@@ -29,7 +28,6 @@ __all__ = [
     "CLUSTER_ABOVE",
     "UNREACHABLE_COLOR",
     "MapPage",
-    "_texts",
     "classify_minutes",
     "make_map",
     "no_data_categories",

@@ -10,7 +10,7 @@ from typing import Any
 import geopandas as gpd
 import numpy as np
 
-from ..._errors import ConfigError
+from ..._errors import ConfigError, OutputError
 from ...profiles import Profile
 from .._escape import clean_text
 from .layers import block_data, facility_data, isochrone_data, site_data
@@ -219,4 +219,7 @@ def write_map(
     OutputError
         The folder does not exist or the file cannot be written.
     """
-    return make_map(blocks, facilities, edges, profile, **kwargs).save(path)
+    target = Path(path)
+    if not target.parent.is_dir():  # say so before building a city's map for nothing
+        raise OutputError(f"{target}: folder {target.parent} does not exist; create it first")
+    return make_map(blocks, facilities, edges, profile, **kwargs).save(target)
