@@ -365,7 +365,7 @@ def test_no_data_categories_never_grey_every_block(profile):
     assert data["views"][0]["rows"][0]["t"] == "Yes: every service with data (3 of 5)"
     assert data["views"][1]["name"] == "Walking time: Elderly care (no data)"
     thresholds = {i: profile.threshold_of(c) for i, c in enumerate(cats)}
-    bins = set()
+    bins, worst_of = set(), []
     for f, (_, row) in zip(data["blocks"]["features"], blocks.iterrows(), strict=True):
         p = f["properties"]
         assert not flagged & set(p["l"])
@@ -384,7 +384,17 @@ def test_no_data_categories_never_grey_every_block(profile):
             assert p["f"] == pytest.approx(round(worst, 1))
             assert p["s"] == int(np.searchsorted([0, 5, 10, 15], worst, side="left"))
         bins.add(p["s"])
+        if lacking:
+            with_data = [i for i in range(len(cats)) if i not in flagged]
+            over_i = [np.inf if np.isnan(x) else x for x in over]
+            worst_of.append(with_data[int(np.argmax(over_i))])
     assert len(bins) >= 3  # the first view has something to say
+    # the first view names the service that is most often the worst
+    counts = {i: worst_of.count(i) for i in set(worst_of)}
+    top = sorted(counts, key=lambda i: (-counts[i], i))[:3]
+    label = {i: c.label_en for i, c in enumerate(profile.categories.values())}
+    assert data["views"][0]["notes"][-2] == "Most often the worst service: " + ", ".join(
+        f"{label[i]} ({counts[i]} blocks)" for i in top) + "."
 
 
 def test_block_properties_and_bins(city, profile):

@@ -13,7 +13,7 @@ import numpy as np
 from ..._errors import ConfigError, OutputError
 from ...profiles import Profile
 from .._escape import clean_text
-from .layers import block_data, facility_data, isochrone_data, site_data
+from .layers import block_data, facility_data, isochrone_data, site_data, worst_counts
 from .legend import fmt, views
 from .page import MapPage
 from .prepare import _bounds, _check_blocks, _plain_collection, _texts, _to_web
@@ -165,7 +165,8 @@ def make_map(
         "t": dict(text),
         "bounds": [[miny, minx], [maxy, maxx]],
         "view": 0 if category is None else cats.index(category) + 1,
-        "views": views(profile, cats, labels, missing, text),
+        "views": views(profile, cats, labels, missing, text,
+                       worst=worst_counts(web_blocks, profile, cats, missing)),
         "cats": [{"label": labels[k], "group": groups.index(cat_group[k]),
                   "shape": shape_of[k], "noData": missing[k], "drawn": k in drawn}
                  for k in range(len(cats))],

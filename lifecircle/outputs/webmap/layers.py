@@ -21,7 +21,50 @@ from .._escape import clean_text
 from .prepare import _collection, _feature, _none_if_nan, _numbers
 from .style import CLUSTER_ABOVE, classify_minutes, classify_shortfall
 
-__all__ = ["block_data", "facility_data", "isochrone_data", "site_data"]
+__all__ = ["block_data", "facility_data", "isochrone_data", "site_data", "worst_counts"]
+
+
+def _shortfalls(
+    frame: gpd.GeoDataFrame, profile: Profile, cats: Sequence[str], no_data: Sequence[bool]
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Minutes per category, which categories with data each block lacks, and by how much.
+
+    Returns ``minutes`` (blocks × categories, NaN unreachable), ``lacking`` (bool, same shape)
+    and ``over`` (minutes beyond the limit where lacking, infinite when unreachable, ``-inf``
+    elsewhere).
+    """
+    n, k = len(frame), len(cats)
+    minutes = np.column_stack([_numbers(frame, col.walk_min(c)) for c in cats]) if k else \
+        np.zeros((n, 0))
+    thresholds = np.array([profile.threshold_of(c) for c in cats], dtype=float)
+    covered = np.zeros((n, k), dtype=bool)
+    for i, c in enumerate(cats):
+        name = col.covered(c)
+        if name in frame.columns:
+            covered[:, i] = frame[name].fillna(False).astype(bool).to_numpy()
+        else:
+            covered[:, i] = minutes[:, i] <= thresholds[i]
+    lacking = ~covered & ~np.asarray(no_data, dtype=bool)[None, :]
+    over = np.where(np.isnan(minutes), np.inf, minutes - thresholds[None, :])
+    # a block lacking a category only by rounding still shows as short (by up to 5 min)
+    return minutes, lacking, np.where(lacking, np.maximum(over, 1e-9), -np.inf)
+
+
+def worst_counts(
+    frame: gpd.GeoDataFrame, profile: Profile, cats: Sequence[str], no_data: Sequence[bool]
+) -> list[tuple[int, int]]:
+    """How many blocks each category is the worst shortfall of, most often first.
+
+    Returns ``(category index, blocks)`` pairs for the categories that are the worst of at
+    least one block (ties go to the first category in profile order).
+    """
+    _, lacking, over = _shortfalls(frame, profile, cats, no_data)
+    short = lacking.any(axis=1)
+    if not short.any():
+        return []
+    counts = np.bincount(over[short].argmax(axis=1), minlength=len(cats))
+    order = sorted(np.flatnonzero(counts), key=lambda i: (-counts[i], i))
+    return [(int(i), int(counts[i])) for i in order]
 
 
 def block_data(
@@ -36,23 +79,9 @@ def block_data(
     population. Categories without data never count against a block.
     """
     n, k = len(frame), len(cats)
-    minutes = np.column_stack([_numbers(frame, col.walk_min(c)) for c in cats]) if k else \
-        np.zeros((n, 0))
+    minutes, lacking, over = _shortfalls(frame, profile, cats, no_data)
     bins = np.column_stack([classify_minutes(minutes[:, i]) for i in range(k)]) if k else \
         np.zeros((n, 0), dtype=np.int64)
-    thresholds = np.array([profile.threshold_of(c) for c in cats], dtype=float)
-    covered = np.zeros((n, k), dtype=bool)
-    for i, c in enumerate(cats):
-        name = col.covered(c)
-        if name in frame.columns:
-            covered[:, i] = frame[name].fillna(False).astype(bool).to_numpy()
-        else:
-            covered[:, i] = minutes[:, i] <= thresholds[i]
-    with_data = ~np.asarray(no_data, dtype=bool)
-    lacking = ~covered & with_data[None, :]
-    over = np.where(np.isnan(minutes), np.inf, minutes - thresholds[None, :])
-    # a block lacking a category only by rounding still shows as short (by up to 5 min)
-    over = np.where(lacking, np.maximum(over, 1e-9), -np.inf)
     shortfall = over.max(axis=1, initial=0.0)
     short_bin = classify_shortfall(shortfall)
     population = _numbers(frame, "population") if "population" in frame.columns else \

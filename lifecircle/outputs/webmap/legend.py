@@ -33,7 +33,7 @@ def fmt(x: float) -> str:
 
 def _complete_view(
     profile: Profile, cats: Sequence[str], labels: Sequence[str], no_data: Sequence[bool],
-    t: Mapping[str, str],
+    t: Mapping[str, str], worst: Sequence[tuple[int, int]],
 ) -> dict[str, Any]:
     n_data = sum(not x for x in no_data)
     edges = (0.0, *SHORTFALL_MIN)
@@ -53,6 +53,10 @@ def _complete_view(
         notes.append(t["speed"].format(speed=fmt(speeds[0]), threshold=fmt(limits[0])))
     elif limits:
         notes.append(t["limits"].format(limits=t["and"].join(fmt(x) for x in limits)))
+    if worst:
+        names = t["and"].join(t["n_blocks"].format(label=labels[i], n=f"{n:,}")
+                              for i, n in worst[:3])
+        notes.append(t["most_short"].format(names=names))
     missing = [labels[i] for i, nd in enumerate(no_data) if nd]
     if missing:
         notes.append(t["no_data"].format(names=t["and"].join(missing)))
@@ -85,7 +89,7 @@ def _time_view(
 
 def views(
     profile: Profile, cats: Sequence[str], labels: Sequence[str], no_data: Sequence[bool],
-    t: Mapping[str, str],
+    t: Mapping[str, str], *, worst: Sequence[tuple[int, int]] = (),
 ) -> list[dict[str, Any]]:
     """The views of the map, the complete-life-circle view first.
 
@@ -97,6 +101,9 @@ def views(
         Per category, whether it has no data (such a category never counts against a block).
     t
         The map's messages in the map's language.
+    worst
+        ``(category index, blocks)``: how many blocks each category is the worst shortfall
+        of, most often first; the first view names the first three.
 
     Returns
     -------
@@ -104,6 +111,6 @@ def views(
         ``name`` (layer switcher), ``heading`` and ``rows`` (legend: ``sw`` colour and ``t``
         text, or ``limit`` text), ``notes`` and ``k`` (category index, -1 for the first view).
     """
-    out = [_complete_view(profile, cats, labels, no_data, t)]
+    out = [_complete_view(profile, cats, labels, no_data, t, worst)]
     out += [_time_view(profile, c, k, labels[k], no_data[k], t) for k, c in enumerate(cats)]
     return out
