@@ -19,7 +19,7 @@ from lifecircle import siting
 from lifecircle._errors import ConfigError
 from lifecircle.cli import cli
 from lifecircle.pipeline import run
-from lifecircle.snapping import Snap
+from lifecircle.snapping import Snap, snap_points
 from tests.helpers import CRS, X0, Y0, oracle_distances
 
 E = 1.0 - 1.0 / np.e
@@ -136,7 +136,7 @@ def test_capacity_by_hand():
 
 def test_exact_refuses_big_instances(monkeypatch):
     cover, w = _random_instance(0)
-    monkeypatch.setattr(siting, "EXACT_MAX_CANDIDATES", 5)
+    monkeypatch.setattr(siting.milp, "EXACT_MAX_CANDIDATES", 5)
     with pytest.raises(ConfigError, match="--method greedy"):
         siting.max_coverage(cover, w, p=2, method="exact")
 
@@ -192,7 +192,7 @@ def grid_run(grid_case):
 
 
 def _snap_frame(result, gdf):
-    snap = siting.snap_points(result.network, gdf.geometry.x.to_numpy(),
+    snap = snap_points(result.network, gdf.geometry.x.to_numpy(),
                               gdf.geometry.y.to_numpy(), max_snap_m=300.0)
     fields = snap.fields(result.network)
     return snap, gpd.GeoDataFrame(fields, geometry=gdf.geometry.values, crs=gdf.crs)
@@ -214,7 +214,7 @@ def test_grid_matrix_equals_networkx_oracle(grid_run):
     net = grid_run.network
     cand = siting.network_sample(net, spacing_m=30.0)
     snap, frame = _snap_frame(grid_run, cand)
-    block_ids, ap_block = siting._block_index(grid_run)
+    block_ids, ap_block = siting.block_index(grid_run)
     aps = grid_run.access_points
     apsnap = Snap.from_columns(aps)
     limit = 240.0
@@ -281,7 +281,7 @@ def test_nanjing_matrix_equals_engine_per_candidate(nanjing_run):
     net = r.network
     sample = siting.network_sample(net, spacing_m=250.0).iloc[::37].reset_index(drop=True)
     snap, _ = _snap_frame(r, sample)
-    block_ids, ap_block = siting._block_index(r)
+    block_ids, ap_block = siting.block_index(r)
     apsnap = Snap.from_columns(r.access_points)
     limit = 900.0
     m = siting.coverage_matrix(net, snap, apsnap, ap_block, len(block_ids), limit_m=limit,
