@@ -75,7 +75,8 @@ def candidates_from_osm(data: OSMData, crs: Any) -> gpd.GeoDataFrame:
     """Candidate sites from OSM: buildings of suitable type, vacant land, surface parking.
 
     Buildings whose ``building`` value is in :data:`CANDIDATE_BUILDINGS`; areas tagged
-    ``landuse`` in :data:`CANDIDATE_LANDUSE` (``OSMData.vacant``, read from local files) and
+    ``landuse`` in :data:`CANDIDATE_LANDUSE` (``OSMData.vacant``, from local files and the
+    online path alike: brownfield, greenfield, grass, construction sites, vacant parcels) and
     surface parking (``amenity=parking`` with ``parking`` absent or ``surface``). Each becomes
     its representative point, projected to ``crs``.
     """
