@@ -619,3 +619,28 @@ def test_online_candidates_include_vacant_land_and_parking(monkeypatch, tmp_path
     assert sources["landuse=brownfield"] == len(data.vacant) == 5
     assert sources["amenity=parking"] >= 1
     assert cand.crs == "EPSG:32610" and (cand.geometry.geom_type == "Point").all()
+
+
+def test_cli_site_existing_capacity_and_solver(tmp_path, grid_case):
+    fac = gpd.read_file(grid_case.facilities)
+    fac["capacity"] = [150.0, 10.0]
+    path = tmp_path / "fac_cap.gpkg"
+    fac.to_file(path, engine="pyogrio")
+    cand = tmp_path / "cand.csv"
+    pd.DataFrame({"id": ["a"], "x": [X0 + 150], "y": [Y0]}).to_csv(cand, index=False)
+    base = ["site", "--osm", str(grid_case.graphml), "--facilities", str(path),
+            "--blocks", str(grid_case.blocks), "--category", "retail", "--new", "1",
+            "--minutes", "3", "--candidates", str(cand), "--candidates-crs", CRS,
+            "--method", "exact", "-q"]
+    for i, cap in enumerate(("capacity", "150")):
+        out = tmp_path / f"out{i}"
+        res = CliRunner().invoke(cli, [*base, "--existing-capacity", cap, "--out", str(out)])
+        assert res.exit_code == 0, res.output
+        sol = json.loads((out / "report.json").read_text())["siting"]["solution"]
+        assert sol["solver"] == "scipy" and sol["status"] == "optimal"
+        assert sol["population_covered_before"] == 150.0
+        assert sol["population_covered_after"] == 300.0
+    res = CliRunner().invoke(cli, [*base, "--existing-capacity", "beds",
+                                   "--out", str(tmp_path / "bad")])
+    assert res.exit_code != 0 and "no column 'beds'" in res.output
+    assert "Traceback" not in res.output

@@ -112,7 +112,9 @@ def site(
     cand = cand.reset_index(drop=True)
     existing = result.facilities[result.facilities["category"] == category]
     existing = existing[~existing["facility_id"].isin(list(remove))].reset_index(drop=True)
-    fixed_cap = None if existing_capacity is None else capacities(existing, existing_capacity)
+    fixed_cap = None
+    if existing_capacity is not None:
+        fixed_cap = capacities(existing, _number_or_column(existing_capacity, existing))
     group = prof.group_of(category)
     threshold = prof.threshold_of(category)
     # the same test as the verdict (minutes <= threshold), applied in metres
@@ -167,6 +169,17 @@ def site(
             "block within walking reach"
         )
     return Siting(category, sites, sol, matrix, blocks_table, report, greedy)
+
+
+def _number_or_column(value: str | float, frame: pd.DataFrame) -> str | float:
+    """A number given as text (the CLI's ``--existing-capacity 150``) unless it names a
+    column."""
+    if isinstance(value, str) and value not in frame.columns:
+        try:
+            return float(value)
+        except ValueError:
+            return value  # capacities() names the missing column
+    return value
 
 
 def _proposed(result: Result, cand: gpd.GeoDataFrame, csnap: Snap, sol: Solution,
