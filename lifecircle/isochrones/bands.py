@@ -27,22 +27,6 @@ from ..snapping import Snap
 from .polygons import _legs, band_polygons, default_cell_m
 from .search import _source_rows, _stretches
 
-__all__ = [
-    "ALL",
-    "DEFAULT_BANDS_MIN",
-    "DEFAULT_WALK_IN_M",
-    "FACILITY_BATCH",
-    "ISOCHRONE_COLUMNS",
-    "category_isochrones",
-    "check_bands",
-    "check_run_options",
-    "empty_isochrones",
-    "facility_isochrones",
-    "run_isochrones",
-    "snap_from_frame",
-]
-
-
 #: ``facility_id`` of a category's union over all its facilities
 ALL = "all"
 DEFAULT_BANDS_MIN: tuple[float, ...] = (5.0, 10.0, 15.0)
