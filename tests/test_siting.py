@@ -446,6 +446,37 @@ def test_sf_max_coverage_with_scipy_alone():
     assert "pulp" not in sys.modules or sol.solver == "scipy"
 
 
+def test_sf_exact_runs_with_pulp_highspy_and_spopt_unimportable():
+    """As on ``pip install -e .`` with no extras: pulp, highspy and spopt cannot be imported
+    (only spopt's data files are read, from where its wheel put them)."""
+    import importlib.util
+    import subprocess
+    import sys
+
+    spec = importlib.util.find_spec("spopt")
+    if spec is None or not spec.submodule_search_locations:
+        pytest.skip("spopt's San Francisco test data is not installed")
+    data = Path(spec.submodule_search_locations[0]) / "tests" / "test_locate" / "data"
+    code = f"""
+import sys
+for m in ("pulp", "highspy", "spopt"):
+    sys.modules[m] = None
+import pandas as pd, scipy.sparse as sp
+from lifecircle import siting
+d = {str(data)!r}
+piv = pd.read_csv(d + "/SF_network_distance_candidateStore_16_censusTract_205_new.csv"
+                  ).pivot_table(values="distance", index="DestinationName", columns="name")
+pop = pd.read_csv(d + "/SF_demand_205_centroid_uniform_weight.csv").sort_values("NAME")
+cover = sp.csr_matrix((piv.to_numpy().T <= 5000.0).astype(float))
+sol = siting.max_coverage(cover, pop["POP2000"].to_numpy(float), p=4, method="exact")
+print(",".join(sorted(piv.columns[sol.new])), round(sol.population_after), sol.status, sol.gap)
+"""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         cwd=Path(__file__).resolve().parents[1], check=True, timeout=300)
+    assert out.stdout.split() == ["Store_11,Store_12,Store_15,Store_2", "875247", "optimal",
+                                  "0.0"]
+
+
 @pytest.mark.parametrize("seed", range(8))
 def test_solvers_give_the_same_optimum(seed):
     pytest.importorskip("pulp", reason="pulp is in the siting extra")
