@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from lifecircle.snapping import Snap, snap_points
+from lifecircle.snapping import Snap
 from lifecircle.supply import gaussian_weight, step_weight, supply_demand, two_step_fca
 
 access = pytest.importorskip("access", reason="PySAL access is in the siting extra")
