@@ -624,7 +624,11 @@ def write_outputs(
     from .outputs.products import write_products
 
     write_products(result, staged.staging, lang=lang, **(products or {}))
-    write_reports(staged.staging, result.report, lang=lang, worst=[w for w in worst if w["lacks"]])
+    write_reports(staged.staging, result.report, lang=lang, worst=[w for w in worst if w["lacks"]],
+                  profile=result.profile)
+    from .outputs.table import write_tables
+
+    write_tables(result, staged.staging, lang=lang)
 
 
 def category_columns(categories: list[str]) -> list[str]:
