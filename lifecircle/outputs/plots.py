@@ -45,7 +45,7 @@ from matplotlib.path import Path as MplPath
 
 from .. import columns as col
 from .._errors import ConfigError, OutputError
-from ..i18n import check_lang, messages
+from ..i18n import check_lang, display_width, messages
 from ..profiles import Profile
 from . import webmap
 from .report import category_status
@@ -322,18 +322,13 @@ def _legend_below(ax: Any, handles: list[Artist], title: str, st: _Style) -> Non
     legend.set_in_layout(False)
 
 
-def _text_width(text: str) -> int:
-    """Width of ``text`` in half-width characters (Chinese characters count two)."""
-    return sum(2 if ord(ch) > 0x2E7F else 1 for ch in text)
-
-
 def _wrap(text: str, width: int = 100) -> str:
     """``text`` broken after separators into lines of at most ``width`` half-width characters
     (Chinese characters count two); hand-written because :mod:`textwrap` breaks only at
     spaces, which Chinese text does not have."""
     lines, line, size = [], "", 0
     for piece in re.split(r"(?<=[、，,；; ])", text):
-        n = _text_width(piece)
+        n = display_width(piece)
         if line and size + n > width:
             lines.append(line.rstrip())
             line, size = "", 0
@@ -544,7 +539,7 @@ def coverage_share_figure(
         text["within"], threshold=float(summary["categories"][c]["threshold_min"]))
         for c in cats]
     # room for the longest category label (about 0.075 in per half-width character at 9 pt)
-    left = min(max(0.4 + 0.075 * max(map(_text_width, ticks), default=0), 1.5), 4.2)
+    left = min(max(0.4 + 0.075 * max(map(display_width, ticks), default=0), 1.5), 4.2)
     fig.subplots_adjust(left=left / PAGE_IN[0], right=1 - 1.05 / PAGE_IN[0],
                         top=1 - 0.75 / height, bottom=0.95 / height)
     ax = fig.add_subplot()

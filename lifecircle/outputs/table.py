@@ -23,7 +23,7 @@ import pandas as pd
 
 from .. import columns as col
 from .._errors import OutputError
-from ..i18n import check_lang, messages
+from ..i18n import check_lang, display_width, messages
 from .report import category_status, localised_lacks
 
 __all__ = [
@@ -199,14 +199,10 @@ def _format_sheet(ws: Any, frame: pd.DataFrame, *, minutes_from: int | None) -> 
         letter = get_column_letter(j)
         values = frame[name]
         # wide characters (Chinese) take about two columns of Excel's width unit
-        longest = max([_width(str(name)) // 2 + 2,
-                       *(_width(str(x)) + 2 for x in values.head(200))], default=10)
+        longest = max([display_width(str(name)) // 2 + 2,
+                       *(display_width(str(x)) + 2 for x in values.head(200))], default=10)
         ws.column_dimensions[letter].width = min(max(longest, 8), 60)
         if pd.api.types.is_float_dtype(values.dtype):
             fmt = "#,##0" if j == 2 and minutes_from is not None else "0.0"
             for cell in ws[letter][1:]:
                 cell.number_format = fmt
-
-
-def _width(text: str) -> int:
-    return sum(2 if ord(ch) > 0x2E7F else 1 for ch in text)
