@@ -17,7 +17,7 @@ from lifecircle.i18n import LANGS, domains, messages, untranslated
 
 
 def test_the_outputs_have_catalogues():
-    assert {"report", "map", "figures"} <= set(domains())
+    assert {"report", "map", "figures", "table", "cli"} <= set(domains())
 
 
 @pytest.mark.parametrize("domain", domains())
@@ -36,6 +36,8 @@ def test_placeholders_agree_between_languages(domain):
         for k, v in en.items():
             if isinstance(v, str):
                 assert fields(v) == fields(zh[k]), f"{domain}.{path}{k}"
+            elif isinstance(v, list):  # e.g. column headers: one per column in each language
+                assert len(v) == len(zh[k]), f"{domain}.{path}{k}"
             else:
                 walk(v, zh[k], f"{path}{k}.")
 
