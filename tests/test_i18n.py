@@ -213,6 +213,12 @@ def test_tables_have_headers_in_the_run_language_and_the_layer_values(runs):
         labels = [sep.join(result.profile.categories[c].label(lang) for c in x.split(",") if c)
                   for x in blocks["lacks"].fillna("")]
         assert book[t["lacks"]].fillna("").tolist() == labels
+        # on screen: people as whole numbers, minutes to one decimal; header row frozen
+        import openpyxl
+
+        ws = openpyxl.load_workbook(result.out / XLSX_NAME)[t["sheet_blocks"]]
+        assert ws["B2"].number_format == "#,##0" and ws["C2"].number_format == "0.0"
+        assert ws.freeze_panes == "B2"
         summary = sheets[t["sheet_categories"]]
         assert summary[t["category"]].tolist() == [
             c.label(lang) for c in result.profile.categories.values()]

@@ -176,17 +176,22 @@ def write_tables(result: Any, folder: str | os.PathLike[str], *, lang: str = "en
 def _write_xlsx(path: Path, blocks: pd.DataFrame, categories: pd.DataFrame,
                 indicators: pd.DataFrame | None, lang: str) -> None:
     t = messages("table", lang)
+    n_minutes = sum(1 for c in blocks.columns[2:] if pd.api.types.is_float_dtype(blocks[c]))
     sheets = [(t["sheet_blocks"], blocks), (t["sheet_categories"], categories)]
     if indicators is not None:
         sheets.append((t["sheet_indicators"], indicators))
     with pd.ExcelWriter(path, engine="openpyxl") as writer:
         for name, frame in sheets:
             frame.to_excel(writer, sheet_name=name, index=False)
-            _format_sheet(writer.sheets[name], frame, minutes_from=2 if frame is blocks else None)
+            formats = {}
+            if frame is blocks:  # people as whole numbers, minutes to one decimal (on screen)
+                formats = {2: "#,##0", **{j: "0.0" for j in range(3, 3 + n_minutes)}}
+            _format_sheet(writer.sheets[name], frame, formats)
 
 
-def _format_sheet(ws: Any, frame: pd.DataFrame, *, minutes_from: int | None) -> None:
-    """Bold frozen header, a filter, readable widths and one-decimal minutes."""
+def _format_sheet(ws: Any, frame: pd.DataFrame, formats: Mapping[int, str]) -> None:
+    """Bold frozen header, a filter, readable widths and the given number formats (by 1-based
+    column)."""
     from openpyxl.styles import Alignment, Font
     from openpyxl.utils import get_column_letter
 
@@ -197,12 +202,9 @@ def _format_sheet(ws: Any, frame: pd.DataFrame, *, minutes_from: int | None) -> 
         cell.alignment = Alignment(wrap_text=True, vertical="top")
     for j, name in enumerate(frame.columns, start=1):
         letter = get_column_letter(j)
-        values = frame[name]
-        # wide characters (Chinese) take about two columns of Excel's width unit
         longest = max([display_width(str(name)) // 2 + 2,
-                       *(display_width(str(x)) + 2 for x in values.head(200))], default=10)
+                       *(display_width(str(x)) + 2 for x in frame[name].head(200))])
         ws.column_dimensions[letter].width = min(max(longest, 8), 60)
-        if pd.api.types.is_float_dtype(values.dtype):
-            fmt = "#,##0" if j == 2 and minutes_from is not None else "0.0"
+        if j in formats:
             for cell in ws[letter][1:]:
-                cell.number_format = fmt
+                cell.number_format = formats[j]
