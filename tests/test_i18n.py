@@ -225,3 +225,30 @@ def test_tables_have_headers_in_the_run_language_and_the_layer_values(runs):
         assert summary[t["facilities"]].tolist() == [
             result.report["summary"]["categories"][c]["facilities"]
             for c in result.profile.categories]
+
+
+def test_a_no_data_status_is_explained_in_both_languages(runs):
+    """The coverage contract's ``status``/``status_reason``: no shares shown, the reason in the
+    report's language, and the category named as left out of the complete life circle."""
+    import copy
+
+    from lifecircle.outputs.report import render_markdown
+
+    lang, (default, _) = runs
+    report = copy.deepcopy(default.report)
+    health = report["summary"]["categories"]["health"]
+    health.update(status="no_data", status_reason="sparse", share_blocks_covered=None,
+                  share_population_covered=None)
+    md = render_markdown(report, lang=lang, profile=default.profile)
+    label = default.profile.categories["health"].label(lang)
+    row = next(line for line in md.splitlines() if line.startswith(f"| {label} "))
+    cells = [c.strip() for c in row.split("|")]
+    if lang == "zh":
+        assert cells.count("无数据") == 2
+        assert f"- 医疗卫生：数据中仅有 {health['facilities']} 处设施，相对街坊数量过少" in md
+        assert "因数据不足未计入完整生活圈的类别：医疗卫生" in md
+        assert english_words(md) == []
+    else:
+        assert cells.count("no data") == 2
+        assert f"- Health care: only {health['facilities']} facilities in the data, too few" in md
+        assert "left out of the complete life circle for want of data: Health care" in md
