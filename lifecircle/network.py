@@ -94,6 +94,16 @@ class WalkNetwork:
     #: :func:`lifecircle.sources.elevation.apply_dem`); ``None`` on a flat, symmetric network
     edge_weight_uv: np.ndarray | None = None
     edge_weight_vu: np.ndarray | None = None
+    #: step-free facts per edge (bits of :mod:`lifecircle.edge_access`), tagged incline (%),
+    #: steepest DEM grade (%); ``None`` where the source does not say
+    edge_flags: np.ndarray | None = None
+    edge_incline_pct: np.ndarray | None = None
+    edge_max_grade_pct: np.ndarray | None = None
+    #: the edges a restricted group may use (a view from ``edge_access.network_for_group``);
+    #: ``None``: every edge
+    edge_usable: np.ndarray | None = None
+    #: ``usable_<group>`` masks recorded for the ``edges`` layer
+    group_masks: dict[str, np.ndarray] = field(default_factory=dict)
 
     # -- sizes ------------------------------------------------------------------------------
     @property
@@ -126,6 +136,8 @@ class WalkNetwork:
         is a real connection.
         """
         keep = self.edge_u != self.edge_v
+        if self.edge_usable is not None:
+            keep &= self.edge_usable  # a restricted group's view: barred arcs left out
         u = self.edge_u[keep]
         v = self.edge_v[keep]
         w = self.edge_length_m[keep]
@@ -207,6 +219,8 @@ class WalkNetwork:
                 data["slope_factor_vu"] = np.where(
                     self.edge_weight_vu > 0, self.edge_length_m / self.edge_weight_vu, 1.0
                 )
+        for group, usable in self.group_masks.items():
+            data[f"usable_{group}"] = usable
         return gpd.GeoDataFrame(data, geometry=self.geometries, crs=self.crs)
 
     def nodes_gdf(self) -> gpd.GeoDataFrame:
@@ -312,6 +326,11 @@ class WalkNetwork:
             edge_highway=np.asarray(data.way_highway, dtype=object)[way_idx],
             edge_name=np.asarray(data.way_name, dtype=object)[way_idx],
             stats=dict(data.stats),
+        )
+        from .edge_access import edge_flags_from_ways
+
+        net.edge_flags, net.edge_incline_pct = edge_flags_from_ways(
+            data.way_highway, data.way_access, way_idx, refs[vertex], ptr, data.barrier_nodes
         )
         net._assign_keys()
         return net

@@ -256,12 +256,17 @@ def _tier_section(
     return lines
 
 
+_PER_RESIDENTS = ("floor_area_per_100_residents", "staff_per_10000_residents")
+
+
 def _figure(v: dict[str, Any]) -> str:
     value = v.get("value")
     if value is None:
         return "–"
     if v["kind"] == "floor_area_per_100_households":
         return f"{value:,.1f} m²"
+    if v["kind"] in _PER_RESIDENTS:  # lifecircle.targets: m² or workers per residents
+        return f"{value:,.1f} {v.get('unit', '')}".rstrip()
     return _pct(value)
 
 
@@ -286,6 +291,8 @@ def _indicator_section(
             goal = (
                 f"≥ {v['target_value']:g} m²"
                 if v["kind"] == "floor_area_per_100_households"
+                else f"≥ {v['target_value']:g} {v.get('unit', '')}".rstrip()
+                if v["kind"] in _PER_RESIDENTS
                 else f"≥ {_pct(v['target_value'])}"
             )
             if v.get("meets") is None:

@@ -24,8 +24,8 @@ from ._checks import (
     _tables,
 )
 from .model import Profile, _with_horizon
-from .schema import Category, Group, PopulationSettings, TagRule, Tier
-from .targets import _targets
+from .schema import Category, Group, PopulationSettings, Residents, TagRule, Target, Tier
+from .targets import _targets, load_target_set
 
 __all__ = ["builtin_profiles", "load_profile", "profile_from_dict"]
 
@@ -47,10 +47,22 @@ _TOP_KEYS = {
     "tiers",
     "targets",
     "area_type",
+    "residents",
+    "target_sets",
 }
 # Sections other modules own: the loader keeps them in ``raw`` for those modules to validate.
 _EXTENSION_KEYS = {"requirements", "settings"}
-_GROUP_KEYS = {"speed_kmh", "label_en", "label_zh", "source", "verified"}
+_GROUP_KEYS = {
+    "speed_kmh",
+    "label_en",
+    "label_zh",
+    "source",
+    "verified",
+    "step_free",
+    "max_incline_pct",
+    "restriction_source",
+}
+_RESIDENTS_KEYS = {"label_en", "label_zh", "column", "share", "source", "verified", "note"}
 _CATEGORY_KEYS = {
     "label_en",
     "label_zh",
@@ -63,6 +75,7 @@ _CATEGORY_KEYS = {
     "tier",
     "radius_m",
     "note",
+    "serves",
 }
 _TIER_KEYS = {"label_en", "label_zh", "minutes", "distance_m", "source", "verified", "note"}
 _NAME_RULE_KEYS = ("name_contains", "name_excludes")
@@ -138,6 +151,40 @@ def _tag_rule(entry: Any, where: str) -> TagRule:
     )
 
 
+def _profile_targets(
+    data: Mapping[str, Any], where: str, categories: Mapping[str, Category]
+) -> dict[str, Target]:
+    """The target sets a profile names (``target_sets = [...]``), then its own targets."""
+    names = _str_list(data.get("target_sets", []), "target_sets", where)
+    out: dict[str, Target] = {}
+    for name in names:
+        out.update(load_target_set(name, categories))
+    out.update(_targets(data, where, categories))
+    return out
+
+
+def _residents(data: Mapping[str, Any], where: str) -> dict[str, Residents]:
+    raw = data.get("residents", {})
+    if not isinstance(raw, Mapping):
+        raise ConfigError(f"{where}: residents must be [residents.<name>] tables")
+    out: dict[str, Residents] = {}
+    for rname, r, rwhere in _tables(raw, "residents", where, _RESIDENTS_KEYS):
+        share = _optional_positive(r, "share", rwhere)
+        if share is not None and share > 1:
+            raise ConfigError(f"{rwhere}: share is a fraction of residents (0-1), got {share}")
+        out[rname] = Residents(
+            name=rname,
+            label_en=_get_str(r, "label_en", rwhere, rname),
+            label_zh=_get_str(r, "label_zh", rwhere),
+            column=_get_str(r, "column", rwhere, f"pop_{rname}"),
+            share=share,
+            source=_get_str(r, "source", rwhere),
+            verified=_get_bool(r, "verified", rwhere),
+            note=_get_str(r, "note", rwhere),
+        )
+    return out
+
+
 def _tiers(data: Mapping[str, Any], where: str, threshold_min: float) -> dict[str, Tier]:
     raw = data.get("tiers")
     if raw is None:
@@ -185,6 +232,9 @@ def profile_from_dict(data: Mapping[str, Any], *, where: str = "<profile>") -> P
             label_zh=_get_str(g, "label_zh", gwhere),
             source=_get_str(g, "source", gwhere),
             verified=_get_bool(g, "verified", gwhere),
+            step_free=_get_bool(g, "step_free", gwhere),
+            max_incline_pct=_optional_positive(g, "max_incline_pct", gwhere),
+            restriction_source=_get_str(g, "restriction_source", gwhere),
         )
     default_group = _get_str(data, "default_group", where, next(iter(groups)))
     if default_group not in groups:
@@ -197,6 +247,7 @@ def profile_from_dict(data: Mapping[str, Any], *, where: str = "<profile>") -> P
     cats_raw = data.get("categories", {})
     if not isinstance(cats_raw, Mapping) or not cats_raw:
         raise ConfigError(f"{where}: at least one [categories.<name>] table is needed")
+    residents = _residents(data, where)
     categories: dict[str, Category] = {}
     for cname, c, cwhere in _tables(cats_raw, "categories", where, _CATEGORY_KEYS):
         tags = c.get("tags", [])
@@ -217,6 +268,13 @@ def profile_from_dict(data: Mapping[str, Any], *, where: str = "<profile>") -> P
                 f"{cwhere}: tier {tier!r} is not defined{did_you_mean(str(tier), tiers)}; "
                 f"tiers: {', '.join(tiers)}"
             )
+        serves = c.get("serves")
+        if serves is not None and serves not in residents:
+            raise ConfigError(
+                f"{cwhere}: serves {serves!r} is not a [residents.<name>] table"
+                f"{did_you_mean(str(serves), residents)}"
+                + (f"; residents: {', '.join(residents)}" if residents else "")
+            )
         if tier is None and len(tiers) > 1:
             raise ConfigError(f"{cwhere}: name its tier (one of {', '.join(tiers)})")
         categories[cname] = Category(
@@ -234,6 +292,7 @@ def profile_from_dict(data: Mapping[str, Any], *, where: str = "<profile>") -> P
             tier=tier,
             radius_m=_optional_positive(c, "radius_m", cwhere),
             note=_get_str(c, "note", cwhere),
+            serves=serves,
         )
     pop_raw = data.get("population", {})
     if not isinstance(pop_raw, Mapping):
@@ -262,6 +321,7 @@ def profile_from_dict(data: Mapping[str, Any], *, where: str = "<profile>") -> P
         path=where,
         raw=MappingProxyType(dict(data)),
         tiers=MappingProxyType(tiers),
-        targets=MappingProxyType(_targets(data, where, categories)),
+        targets=MappingProxyType(_profile_targets(data, where, categories)),
         area_type=area_type,
+        residents=MappingProxyType(residents),
     ))

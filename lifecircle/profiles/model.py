@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
 from .._errors import ConfigError, did_you_mean
 from ._checks import _check_positive
-from .schema import Category, Group, PopulationSettings, TagRule, Target, Tier
+from .schema import Category, Group, PopulationSettings, Residents, TagRule, Target, Tier
+from .targets import load_target_set
 
 __all__ = ["Profile"]
 
@@ -37,6 +39,8 @@ class Profile:
     targets: Mapping[str, Target] = field(default_factory=dict)
     #: "urban" or "rural": which community-service target applies
     area_type: str = "urban"
+    #: the residents categories may serve (``Category.serves``)
+    residents: Mapping[str, Residents] = field(default_factory=dict)
 
     # -- derived values -------------------------------------------------------------------
     def group_of(self, category: str) -> Group:
@@ -82,6 +86,42 @@ class Profile:
     def walk_speed_kmh(self) -> float:
         """The speed of the default group (the headline walking speed of a run)."""
         return self.groups[self.default_group].speed_kmh
+
+    def residents_of(self, category: str) -> Residents | None:
+        """The residents ``category`` serves (``None``: all residents)."""
+        name = self.categories[category].serves
+        return None if name is None else self.residents[name]
+
+    def for_group(self, group: str) -> Profile:
+        """A copy that evaluates every category for ``group`` (``--group NAME``).
+
+        Thresholds set by a distance (a service radius, a tier's walking distance) are
+        converted at the group's speed, so the standard's distance rule still decides.
+        """
+        if group not in self.groups:
+            raise ConfigError(
+                f"profile {self.name!r} has no group {group!r}{did_you_mean(group, self.groups)}; "
+                f"choose from {', '.join(self.groups)}"
+            )
+        cats = {k: dataclasses.replace(c, group=group) for k, c in self.categories.items()}
+        return _with_horizon(dataclasses.replace(self, categories=MappingProxyType(cats)))
+
+    def with_targets(self, targets: Mapping[str, Target]) -> Profile:
+        """A copy with ``targets`` added (a target of the same name is replaced)."""
+        return dataclasses.replace(
+            self, targets=MappingProxyType({**self.targets, **targets})
+        )
+
+    def stack_targets(self, target_sets: Sequence[str | Path] | str | None) -> Profile:
+        """A copy with the targets of these sets added (``--targets NAME|FILE``, repeatable)."""
+        if not target_sets:
+            return self
+        if isinstance(target_sets, str | Path):
+            target_sets = [target_sets]
+        new = self
+        for spec in target_sets:
+            new = new.with_targets(load_target_set(spec, self.categories))
+        return new
 
     def replace(
         self,
@@ -153,6 +193,7 @@ class Profile:
                     "source": c.source,
                     "verified": c.verified,
                     "note": c.note,
+                    "serves": c.serves,
                 }
                 for k, c in self.categories.items()
             },
@@ -164,6 +205,7 @@ class Profile:
             },
             "area_type": self.area_type,
             "population": dataclasses.asdict(self.population),
+            "residents": {k: dataclasses.asdict(r) for k, r in self.residents.items()},
         }
 
 

@@ -10,10 +10,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 __all__ = [
+    "SUPPLY_TARGET_KINDS",
     "TARGET_KINDS",
     "Category",
     "Group",
     "PopulationSettings",
+    "Residents",
     "TagRule",
     "Target",
     "Tier",
@@ -57,7 +59,13 @@ class TagRule:
 
 @dataclass(frozen=True)
 class Group:
-    """A population group and its walking speed."""
+    """A population group, its walking speed and the ways it can use.
+
+    ``step_free`` bars steps, ways tagged ``wheelchair=no`` and raised kerbs (see
+    :mod:`lifecircle.edge_access`); ``max_incline_pct`` bars ways whose tagged ``incline``,
+    or with a DEM their steepest stretch, is steeper. A group with either is *restricted*:
+    its categories are searched on its own edge mask over the same network arrays.
+    """
 
     name: str
     speed_kmh: float
@@ -65,10 +73,36 @@ class Group:
     label_zh: str = ""
     source: str = ""
     verified: bool = False
+    step_free: bool = False
+    max_incline_pct: float | None = None
+    restriction_source: str = ""
 
     @property
     def speed_m_per_min(self) -> float:
         return self.speed_kmh * 1000.0 / 60.0
+
+    @property
+    def restricted(self) -> bool:
+        """Whether the group may not use every walkable edge."""
+        return self.step_free or self.max_incline_pct is not None
+
+
+@dataclass(frozen=True)
+class Residents:
+    """The residents a service is for (e.g. people aged 60+ for elderly care).
+
+    Their number per block comes from the block column ``column`` when the blocks carry it,
+    else from ``share`` of the block population (with its ``source``).
+    """
+
+    name: str
+    label_en: str = ""
+    label_zh: str = ""
+    column: str = ""
+    share: float | None = None
+    source: str = ""
+    verified: bool = False
+    note: str = ""
 
 
 @dataclass(frozen=True)
@@ -93,7 +127,16 @@ class Tier:
 
 
 #: indicator kinds a ``[targets.<name>]`` table may ask for
-TARGET_KINDS = ("block_share", "population_share", "floor_area_per_100_households")
+TARGET_KINDS = (
+    "block_share",
+    "population_share",
+    "floor_area_per_100_households",
+    "floor_area_per_100_residents",
+    "staff_per_10000_residents",
+    "facility_flag_share",
+)
+#: kinds computed by :mod:`lifecircle.targets` from facility-file columns over catchments
+SUPPLY_TARGET_KINDS = TARGET_KINDS[3:]
 
 
 @dataclass(frozen=True)
@@ -101,8 +144,13 @@ class Target:
     """A plan target (e.g. the 14th Five-Year Plan's 80 % "one old, one small" coverage).
 
     ``requires`` lists groups of categories: a block counts as covered when, in every group,
-    at least one category is covered. A ``floor_area_per_100_households`` target sums the floor
-    area of the facilities of ``categories`` instead.
+    at least one category is covered; with ``population = "served"`` a ``population_share``
+    target weighs blocks by the residents its categories serve (older people and young
+    children for "one old, one small") instead of all residents. A
+    ``floor_area_per_100_households`` target sums the floor area of the facilities of
+    ``categories`` instead; the supply kinds (:data:`SUPPLY_TARGET_KINDS`) read a facility
+    column (``column``: floor area, staff, or a 0/1 flag) and share it among the residents
+    within ``catchment_min`` (see :mod:`lifecircle.targets`).
     """
 
     name: str
@@ -117,6 +165,10 @@ class Target:
     source: str = ""
     verified: bool = False
     note: str = ""
+    column: str = ""
+    population: str = "all"
+    #: the target set (file or built-in name) it came from; "" for the profile's own
+    target_set: str = ""
 
     def label(self, lang: str = "en") -> str:
         return self.label_zh if lang == "zh" and self.label_zh else self.label_en
@@ -143,6 +195,8 @@ class Category:
     tier: str | None = None
     radius_m: float | None = None
     note: str = ""
+    #: the residents it is for (a ``[residents.<name>]`` table); ``None``: all residents
+    serves: str | None = None
 
     def matches(self, tags: Mapping[str, str]) -> bool:
         return any(rule.matches(tags) for rule in self.tags)

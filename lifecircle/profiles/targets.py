@@ -1,13 +1,32 @@
-"""Plan targets: the ``[targets.<name>]`` tables of a profile."""
+"""Plan targets: the ``[targets.<name>]`` tables of a profile or of a target-set file.
+
+A target set is a TOML file of its own (``name``, ``title_en``, ``title_zh``, ``source``,
+``verified`` and ``[targets.<name>]`` tables in the profile's schema), stacked on any profile
+with ``--targets NAME|FILE``. Built-in sets live in ``profiles/target_sets/``. A set's
+targets may name categories the profile lacks: they are reported as not evaluated.
+"""
 
 from __future__ import annotations
 
+import tomllib
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 from .._errors import ConfigError, did_you_mean
-from ._checks import _check_positive, _get_bool, _get_str, _str_list, _tables
-from .schema import TARGET_KINDS, Category, Target
+from ._checks import _check_keys, _check_positive, _get_bool, _get_str, _str_list, _tables
+from .schema import SUPPLY_TARGET_KINDS, TARGET_KINDS, Category, Target
+
+__all__ = ["builtin_target_sets", "load_target_set"]
+
+_SETS = Path(__file__).parent / "target_sets"
+#: the facility column each supply kind reads unless the target names another
+DEFAULT_COLUMN = {
+    "floor_area_per_100_residents": "floor_area_m2",
+    "staff_per_10000_residents": "staff",
+    "facility_flag_share": "volunteer_site",
+}
+_SET_KEYS = {"name", "title_en", "title_zh", "source", "verified", "note", "targets"}
 
 _TARGET_KEYS = {
     "kind",
@@ -21,12 +40,20 @@ _TARGET_KEYS = {
     "source",
     "verified",
     "note",
+    "column",
+    "population",
 }
 
 
 def _targets(
-    data: Mapping[str, Any], where: str, categories: Mapping[str, Category]
+    data: Mapping[str, Any],
+    where: str,
+    categories: Mapping[str, Category],
+    *,
+    strict: bool = True,
+    target_set: str = "",
 ) -> dict[str, Target]:
+    """Targets of ``data``; ``strict``: every category named must be in ``categories``."""
     raw = data.get("targets", {})
     if not isinstance(raw, Mapping):
         raise ConfigError(f"{where}: targets must be [targets.<name>] tables")
@@ -46,19 +73,26 @@ def _targets(
         requires = tuple(_str_list(r, "requires", twhere) for r in requires_raw)
         cats = _str_list(t.get("categories", []), "categories", twhere)
         for c in [c for group in requires for c in group] + list(cats):
-            if c not in categories:
+            if strict and c not in categories:
                 raise ConfigError(
                     f"{twhere}: category {c!r} is not in the profile"
                     f"{did_you_mean(c, categories)}"
                 )
-        if kind == "floor_area_per_100_households" and not cats:
-            raise ConfigError(f"{twhere}: a floor-area target needs categories = [...]")
-        if kind != "floor_area_per_100_households" and not requires:
+        supply = kind == "floor_area_per_100_households" or kind in SUPPLY_TARGET_KINDS
+        if supply and not cats:
+            raise ConfigError(f"{twhere}: a {kind} target needs categories = [...]")
+        if not supply and not requires:
             raise ConfigError(f"{twhere}: a coverage target needs requires = [...]")
+        population = _get_str(t, "population", twhere, "all")
+        if population not in ("all", "served"):
+            raise ConfigError(f'{twhere}: population must be "all" or "served", got {population!r}')
+        value = _check_positive("value", t["value"], twhere)
+        if kind in ("block_share", "population_share", "facility_flag_share") and value > 1:
+            raise ConfigError(f"{twhere}: a share target's value is a fraction (0-1), got {value}")
         out[name] = Target(
             name=name,
             kind=kind,
-            value=_check_positive("value", t["value"], twhere),
+            value=value,
             unit=_get_str(t, "unit", twhere),
             label_en=_get_str(t, "label_en", twhere, name),
             label_zh=_get_str(t, "label_zh", twhere),
@@ -68,5 +102,58 @@ def _targets(
             source=_get_str(t, "source", twhere),
             verified=_get_bool(t, "verified", twhere),
             note=_get_str(t, "note", twhere),
+            column=_get_str(t, "column", twhere, DEFAULT_COLUMN.get(kind, "")),
+            population=population,
+            target_set=target_set,
         )
+    return out
+
+
+def builtin_target_sets() -> list[str]:
+    """Names of the target sets shipped with lifecircle."""
+    return sorted(p.stem for p in _SETS.glob("*.toml"))
+
+
+def load_target_set(
+    spec: str | Path, categories: Mapping[str, Category] | None = None
+) -> dict[str, Target]:
+    """Read a target set by built-in name or TOML path (``--targets NAME|FILE``).
+
+    Each target records the set it came from (``Target.target_set``); the set's own
+    ``source`` fills a target's empty ``source``.
+
+    Raises
+    ------
+    ConfigError
+        Unknown name, unreadable file, invalid TOML, unknown keys, wrong types or values.
+    """
+    text = str(spec)
+    path = Path(spec)
+    if not path.suffix and not path.exists():
+        path = _SETS / f"{text}.toml"
+        if not path.is_file():
+            names = builtin_target_sets()
+            raise ConfigError(
+                f"unknown target set {text!r}{did_you_mean(text, names)}; built-in sets: "
+                f"{', '.join(names)}, or give a path to a .toml file"
+            )
+    if not path.is_file():
+        raise ConfigError(f"{path}: target-set file not found; give a built-in name or a .toml")
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: not valid TOML ({exc}); fix the syntax") from None
+    where = str(path)
+    _check_keys(data, _SET_KEYS, where)
+    name = _get_str(data, "name", where, path.stem) or path.stem
+    if not isinstance(data.get("targets"), Mapping) or not data["targets"]:
+        raise ConfigError(f"{where}: a target set needs at least one [targets.<name>] table")
+    set_source = _get_str(data, "source", where)
+    _get_bool(data, "verified", where)
+    out = _targets(data, where, categories or {}, strict=False, target_set=name)
+    if set_source:
+        import dataclasses
+
+        out = {k: t if t.source else dataclasses.replace(t, source=set_source)
+               for k, t in out.items()}
     return out

@@ -1,0 +1,381 @@
+"""Step-free groups, the residents each service serves, and stackable target sets.
+
+The fixture is two parallel streets 60 m apart, joined by 40 steps at their west end and by a
+ramp 1 km east, as a hand-written .osm (coordinates laid out in UTM zone 49N, so lengths are
+the metres below up to the zone's scale factor, under 0.05 %):
+
+    street B  (-100,60) (0,60) ------------------------------------------ (1000,60)--+
+                |  steps (60 m)                                            | ramp (60+60+60 m)
+    street A  (0,0) ------------------------------------------- (1000,0)---+
+              (-400,0) starts street A
+
+Block B1 at (80,-20) (leg 20 m to street A), B2 at (950,-20). The shop at (80,80) (leg 20 m
+to street B). Walk B1 -> shop: default 20 + 80 + 60 (steps) + 80 + 20 = 260 m; step-free
+20 + 920 + 180 (ramp) + 920 + 20 = 2,060 m. Elderly care at (-300,-20): B1 walks
+20 + 380 + 20 = 420 m (covered within walk15's 1,200 m), B2 20 + 1,250 + 20 = 1,290 m (not).
+B1 and B2 hold 1,000 residents each, of whom 100 and 900 are aged 60+: elderly care covers
+50 % of residents and 10 % of residents aged 60+.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pyproj
+import pytest
+import shapely
+
+from lifecircle._errors import ConfigError
+from lifecircle.profiles import load_profile
+from lifecircle.profiles.targets import builtin_target_sets, load_target_set
+from tests.helpers import oracle_distances
+
+UTM = "EPSG:32649"
+X0, Y0 = 500_000.0, 3_120_000.0
+_TO_LONLAT = pyproj.Transformer.from_crs(UTM, 4326, always_xy=True)
+
+NODES = {
+    1: (-400, 0), 2: (0, 0), 3: (1000, 0),
+    4: (0, 60), 5: (1000, 60),
+    6: (1060, 0), 7: (1060, 60),
+    8: (0, 30),  # used by the link of test_link_rules
+    9: (-100, 60),
+}
+WAYS = [
+    (101, [1, 2, 3], {"highway": "residential", "name": "Street A"}),
+    (102, [9, 4, 5], {"highway": "residential", "name": "Street B"}),
+    (103, [2, 4], {"highway": "steps", "step_count": "40"}),
+    (104, [3, 6, 7, 5], {"highway": "footway", "wheelchair": "yes", "incline": "5%"}),
+]
+
+
+def write_osm(path: Path, ways: list[tuple[int, list[int], dict[str, str]]] = WAYS,
+              node_tags: dict[int, dict[str, str]] | None = None) -> Path:
+    lines = ['<?xml version="1.0" encoding="UTF-8"?>', '<osm version="0.6">']
+    for nid, (x, y) in NODES.items():
+        lon, lat = _TO_LONLAT.transform(X0 + x, Y0 + y)
+        tags = (node_tags or {}).get(nid, {})
+        body = "".join(f'<tag k="{k}" v="{v}"/>' for k, v in tags.items())
+        lines.append(f'<node id="{nid}" version="1" lat="{lat:.9f}" lon="{lon:.9f}">{body}</node>')
+    for wid, refs, tags in ways:
+        body = "".join(f'<nd ref="{r}"/>' for r in refs)
+        body += "".join(f'<tag k="{k}" v="{v}"/>' for k, v in tags.items())
+        lines.append(f'<way id="{wid}" version="1">{body}</way>')
+    lines.append("</osm>")
+    path.write_text("\n".join(lines), encoding="utf-8")
+    return path
+
+
+def _square(cx: float, cy: float, half: float = 5.0) -> shapely.Polygon:
+    return shapely.box(X0 + cx - half, Y0 + cy - half, X0 + cx + half, Y0 + cy + half)
+
+
+def make_case(folder: Path, *, pop60: bool = True) -> dict[str, Path]:
+    folder.mkdir(parents=True, exist_ok=True)
+    osm = write_osm(folder / "steps.osm")
+    data: dict[str, list[object]] = {"block_id": ["B1", "B2"], "population": [1000.0, 1000.0]}
+    if pop60:
+        data["pop_60plus"] = [100.0, 900.0]
+    blocks = gpd.GeoDataFrame(data, geometry=[_square(80, -20), _square(950, -20)], crs=UTM)
+    blocks.to_file(folder / "blocks.gpkg", engine="pyogrio")
+    fac = gpd.GeoDataFrame(
+        {"id": ["shop", "care"], "category": ["retail", "elderly_care"],
+         "name": ["Shop", "Care home"]},
+        geometry=[shapely.Point(X0 + 80, Y0 + 80), shapely.Point(X0 - 300, Y0 - 20)], crs=UTM,
+    )
+    fac.to_file(folder / "facilities.gpkg", engine="pyogrio")
+    return {"osm": osm, "blocks": folder / "blocks.gpkg",
+            "facilities": folder / "facilities.gpkg"}
+
+
+def _run(case: dict[str, Path], out: Path | None = None, **kw: object):  # type: ignore[no-untyped-def]
+    from lifecircle import pipeline
+
+    return pipeline.run(
+        case["osm"], blocks=case["blocks"], facilities=case["facilities"], profile="walk15",
+        out=out, map=False, figures=False, rasters=False, isochrones=False, **kw,
+    )
+
+
+def _b1(result, category: str) -> float:  # type: ignore[no-untyped-def]
+    blocks = result.blocks.set_index("block_id")
+    return float(blocks.loc["B1", f"walk_m_{category}"])
+
+
+# ---------------------------------------------------------------------------------------------
+# 17.1 step-free walking
+
+
+def test_steps_bar_wheelchair_users_and_times_rederive(tmp_path: Path) -> None:
+    case = make_case(tmp_path / "in")
+    default = _run(case)
+    assert _b1(default, "retail") == pytest.approx(260.0, rel=1e-3)
+    res = _run(case, tmp_path / "out", group="wheelchair")
+    assert _b1(res, "retail") == pytest.approx(2060.0, rel=1e-3)
+    # 2,060 m at 0.79 m/s (2.84 km/h)
+    blocks = res.blocks.set_index("block_id")
+    assert blocks.loc["B1", "walk_min_retail"] == pytest.approx(2060 / (2840 / 60), rel=1e-3)
+    gpkg = res.out / "lifecircle.gpkg"
+    edges = gpd.read_file(gpkg, layer="edges", engine="pyogrio")
+    assert "usable_wheelchair" in edges.columns
+    steps = edges["highway"] == "steps"
+    assert steps.sum() == 1 and not edges.loc[steps, "usable_wheelchair"].any()
+    assert edges.loc[~steps, "usable_wheelchair"].all()
+    from tests.helpers import rederive_from_gpkg
+
+    reported, oracle = rederive_from_gpkg(gpkg, "retail")
+    assert np.allclose(reported, oracle, rtol=1e-9, atol=1e-6)
+    assert oracle[0] == pytest.approx(2060.0, rel=1e-3)
+    # the report names the block covered for others but not for wheelchair users
+    report = json.loads((res.out / "report.json").read_text())
+    wheel = report["step_free"]["wheelchair"]
+    assert wheel["edges_barred"] == 1 and wheel["edges_barred_steps"] == 1
+    assert wheel["categories"]["retail"]["block_ids_covered_only"] == ["B1"]
+
+
+def test_unrestricted_groups_keep_the_steps(tmp_path: Path) -> None:
+    case = make_case(tmp_path / "in")
+    res = _run(case, group="elderly")
+    assert _b1(res, "retail") == pytest.approx(260.0, rel=1e-3)
+    assert res.network.group_masks == {}
+    assert res.report["step_free"] == {}
+
+
+def test_steps_only_link_makes_a_block_unreachable(tmp_path: Path) -> None:
+    """Without the ramp the shop is reachable only by steps: NaN and a reason, never 0."""
+    case = make_case(tmp_path / "in")
+    write_osm(case["osm"], ways=WAYS[:3])
+    res = _run(case, group="wheelchair")
+    blocks = res.blocks.set_index("block_id")
+    assert np.isnan(blocks.loc["B1", "walk_min_retail"])
+    assert "reachable only by steps" in blocks.loc["B1", "reason_retail"]
+    cats = res.report["step_free"]["wheelchair"]["categories"]["retail"]
+    assert cats["block_ids_reachable_only"] == ["B1", "B2"]
+
+
+@pytest.mark.parametrize(
+    ("way_tags", "node_tags", "barred"),
+    [
+        ({"highway": "steps", "ramp:wheelchair": "yes"}, {}, False),  # steps with a ramp
+        ({"highway": "footway", "wheelchair": "no"}, {}, True),
+        ({"highway": "footway", "incline": "12%"}, {}, True),  # steeper than 8.3 %
+        ({"highway": "footway", "incline": "-8%"}, {}, False),
+        ({"highway": "footway", "incline": "5°"}, {}, True),  # tan 5° = 8.75 %
+        ({"highway": "footway", "incline": "up"}, {}, False),  # unknown grade
+        # a raised kerb inside the link bars it; a lowered one does not
+        ({"highway": "footway"}, {8: {"barrier": "kerb", "kerb": "raised"}}, True),
+        ({"highway": "footway"}, {8: {"barrier": "kerb", "kerb": "lowered"}}, False),
+        # at the junction with street B (three edges): it bars a crossing that ends there,
+        # never the street
+        ({"highway": "footway", "footway": "crossing"}, {4: {"kerb": "raised"}}, True),
+        ({"highway": "footway"}, {4: {"kerb": "raised"}}, False),
+    ],
+)
+def test_link_rules(tmp_path: Path, way_tags: dict[str, str], node_tags: dict[int, dict[str, str]],
+                    barred: bool) -> None:
+    """The west link tagged as given: barred for wheelchair users (2,060 m) or not (260 m)."""
+    case = make_case(tmp_path / "in")
+    write_osm(case["osm"], ways=[*WAYS[:2], (103, [2, 8, 4], way_tags), WAYS[3]],
+              node_tags=node_tags)
+    res = _run(case, group="wheelchair")
+    assert _b1(res, "retail") == pytest.approx(2060.0 if barred else 260.0, rel=1e-3)
+
+
+def test_dem_grade_bars_steep_edges(tmp_path: Path) -> None:
+    """With a DEM the ramp's steepest stretch is checked against max_incline_pct."""
+    from lifecircle.edge_access import usable_mask
+    from lifecircle.network import WalkNetwork
+    from lifecircle.sources.osm import read_osm
+
+    net = WalkNetwork.from_osm(read_osm(write_osm(tmp_path / "s.osm")))
+    group = load_profile("walk15").groups["wheelchair"]
+    net.edge_max_grade_pct = np.where(net.edge_highway == "footway", 9.0, 2.0)
+    usable = usable_mask(net, group)
+    assert not usable[net.edge_highway == "footway"].any()
+    assert not usable[net.edge_highway == "steps"].any()
+    assert usable[net.edge_highway == "residential"].all()
+
+
+def test_carer_is_step_free_in_gb50180() -> None:
+    prof = load_profile("gb50180-2018")
+    assert prof.groups["carer"].step_free and prof.groups["carer"].max_incline_pct is None
+    wheel = prof.groups["wheelchair"]
+    assert wheel.speed_kmh == pytest.approx(0.79 * 3.6, abs=0.01) and wheel.verified
+    assert "Tolerico" in wheel.source
+
+
+def test_unknown_group_is_a_config_error() -> None:
+    with pytest.raises(ConfigError, match=r"no group 'wheelchiar'.*wheelchair"):
+        load_profile("walk15").for_group("wheelchiar")
+
+
+# ---------------------------------------------------------------------------------------------
+# 17.2 the residents each service serves
+
+
+def test_elderly_care_coverage_for_all_and_for_people_aged_60(tmp_path: Path) -> None:
+    case = make_case(tmp_path / "in")
+    res = _run(case, tmp_path / "out")
+    report = json.loads((res.out / "report.json").read_text())
+    care = report["summary"]["categories"]["elderly_care"]
+    assert care["share_population_covered"] == pytest.approx(0.5)
+    assert care["served"]["residents"] == "age60plus"
+    assert care["served"]["share_population_covered"] == pytest.approx(0.1)
+    assert care["served"]["methods"] == ["column"]
+    assert "served" not in report["summary"]["categories"]["retail"]
+    blocks = res.blocks.set_index("block_id")
+    assert list(blocks["pop_method_age60plus"]) == ["column", "column"]
+
+
+def test_census_share_when_the_blocks_have_no_age_column(tmp_path: Path) -> None:
+    case = make_case(tmp_path / "in", pop60=False)
+    res = _run(case)
+    care = res.report["summary"]["categories"]["elderly_care"]
+    # 18.70 % of each block's 1,000 residents: covered share as for all residents
+    assert care["served"]["population"] == pytest.approx(374.0)
+    assert care["served"]["share_population_covered"] == pytest.approx(0.5)
+    assert care["served"]["methods"] == ["share"]
+
+
+def test_group_population_maps_a_column(tmp_path: Path) -> None:
+    case = make_case(tmp_path / "in")
+    blocks = gpd.read_file(case["blocks"]).rename(columns={"pop_60plus": "old"})
+    blocks.to_file(case["blocks"], engine="pyogrio")
+    res = _run(case, group_population=["age60plus=old"])
+    care = res.report["summary"]["categories"]["elderly_care"]
+    assert care["served"]["share_population_covered"] == pytest.approx(0.1)
+    with pytest.raises(ConfigError, match="no residents 'age60'"):
+        _run(case, group_population=["age60=old"])
+
+
+# ---------------------------------------------------------------------------------------------
+# 17.3 target sets
+
+
+def test_builtin_target_sets_have_sources() -> None:
+    assert {"national-2021", "hunan-2021"} <= set(builtin_target_sets())
+    hunan = load_target_set("hunan-2021")
+    assert [t.value for t in hunan.values()] == [43.0, 18.0, 0.8]
+    assert all(t.source and t.verified for t in hunan.values())
+    # the national targets moved out of the profile, which still names them
+    prof = load_profile("gb50180-2018")
+    assert prof.targets["service_floor_area"].target_set == "national-2021"
+    assert prof.targets["one_old_one_small_population"].population == "served"
+
+
+def test_target_set_errors(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"unknown target set 'hunan'.*hunan-2021"):
+        load_target_set("hunan")
+    bad = tmp_path / "p.toml"
+    bad.write_text('name = "p"\n[targets.x]\nkind = "staff_per_10000_residents"\nvalue = 1\n'
+                   'categories = ["a"]\nunits = "x"\n')
+    with pytest.raises(ConfigError, match=r"unknown key 'units'.*unit"):
+        load_target_set(bad)
+
+
+def _stations_case(folder: Path, *, staff: bool = True,
+                   b2: tuple[float, float] = (300, -20)) -> dict[str, Path]:
+    case = make_case(folder)
+    blocks = gpd.GeoDataFrame(
+        {"block_id": ["B1", "B2"], "population": [6000.0, 4000.0]},
+        geometry=[_square(80, -20), _square(*b2)], crs=UTM,
+    )
+    blocks.to_file(case["blocks"], engine="pyogrio")
+    data: dict[str, list[object]] = {
+        "id": ["s1", "s2", "s3"],
+        "category": ["community_service_station"] * 3,
+        "area_m2": [1500, 1500, 1400],
+        "volunteer_site": ["1", "1", "0"],
+    }
+    if staff:
+        data["staff"] = [5, 6, 7]
+    fac = gpd.GeoDataFrame(
+        data, geometry=[shapely.Point(X0 + x, Y0 - 10) for x in (100, 150, 200)], crs=UTM)
+    fac.to_file(case["facilities"], engine="pyogrio")
+    return case
+
+
+def _gb_run(case: dict[str, Path], out: Path, **kw: object):  # type: ignore[no-untyped-def]
+    from lifecircle import pipeline
+
+    return pipeline.run(
+        case["osm"], blocks=case["blocks"], facilities=case["facilities"],
+        profile="gb50180-2018", out=out, map=False, figures=False, rasters=False,
+        isochrones=False, **kw)
+
+
+def test_hunan_targets(tmp_path: Path) -> None:
+    res = _gb_run(_stations_case(tmp_path / "in"), tmp_path / "out", targets=["hunan-2021"])
+    report = json.loads((res.out / "report.json").read_text())
+    got = {t["target"]: t for t in report["indicators"]["targets"]}
+    area = got["hunan_service_floor_area"]
+    assert area["value"] == pytest.approx(44.0) and area["meets"] is True
+    workers = got["hunan_community_workers"]
+    assert workers["value"] == pytest.approx(18.0) and workers["meets"] is True
+    flags = got["hunan_volunteer_sites"]
+    assert flags["value"] == pytest.approx(0.6667, abs=1e-4) and flags["meets"] is False
+    assert area["target_set"] == "hunan-2021"
+    assert got["service_floor_area"]["target_set"] == "national-2021"
+    # 2SFCA per block: every resident reaches all three stations, so 4,400 m² / 10,000
+    blocks = res.blocks.set_index("block_id")
+    assert blocks["per100_hunan_service_floor_area"].tolist() == pytest.approx([44.0, 44.0])
+    assert blocks["per10000_hunan_community_workers"].tolist() == pytest.approx([18.0, 18.0])
+    md = (res.out / "report.md").read_text()
+    assert "44" in md and "Community workers (Hunan)" in md
+
+
+def test_workers_target_without_staff_column_names_it(tmp_path: Path) -> None:
+    res = _gb_run(_stations_case(tmp_path / "in", staff=False), tmp_path / "out",
+                  targets=["hunan-2021"])
+    got = {t["target"]: t for t in res.report["indicators"]["targets"]}
+    workers = got["hunan_community_workers"]
+    assert workers["value"] is None and workers["meets"] is None
+    assert workers["reason_code"] == "no_data"
+    assert "give column 'staff'" in workers["reason"] and "--staff-col" in workers["reason"]
+    assert got["hunan_service_floor_area"]["value"] == pytest.approx(44.0)
+
+
+def test_staff_col_names_another_column(tmp_path: Path) -> None:
+    case = _stations_case(tmp_path / "in")
+    fac = gpd.read_file(case["facilities"]).rename(columns={"staff": "workers"})
+    fac.to_file(case["facilities"], engine="pyogrio")
+    res = _gb_run(case, tmp_path / "out", targets=["hunan-2021"], staff_col="workers")
+    got = {t["target"]: t for t in res.report["indicators"]["targets"]}
+    assert got["hunan_community_workers"]["value"] == pytest.approx(18.0)
+
+
+def test_two_sfca_shares_supply_among_those_in_reach(tmp_path: Path) -> None:
+    """B2 beyond every station's catchment: B1's 6,000 residents share all the supply.
+
+    Catchment 15 min at 3.6 km/h = 900 m; B2 at (950, 80) walks over 1,100 m to the nearest
+    station. Per block 2SFCA: B1 4,400 m² / 6,000 × 100 = 73.33, B2 0; city-wide still
+    4,400 / 10,000 × 100 = 44.0.
+    """
+    case = _stations_case(tmp_path / "in", b2=(950, 80))
+    res = _gb_run(case, tmp_path / "out", targets=["hunan-2021"])
+    got = {t["target"]: t for t in res.report["indicators"]["targets"]}
+    area = got["hunan_service_floor_area"]
+    assert area["value"] == pytest.approx(44.0)
+    assert area["population_within_catchment"] == pytest.approx(6000.0)
+    blocks = res.blocks.set_index("block_id")
+    assert blocks["per100_hunan_service_floor_area"].tolist() == pytest.approx(
+        [4400 / 6000 * 100, 0.0])
+    assert area["share_blocks_meeting"] == pytest.approx(0.5)
+
+
+def test_oracle_sees_the_mask(tmp_path: Path) -> None:
+    """The networkx oracle, given only usable edges, agrees with the masked search."""
+    case = make_case(tmp_path / "in")
+    res = _run(case, tmp_path / "out", group="wheelchair")
+    gpkg = res.out / "lifecircle.gpkg"
+    edges = gpd.read_file(gpkg, layer="edges", engine="pyogrio")
+    fac = gpd.read_file(gpkg, layer="facilities", engine="pyogrio")
+    aps = gpd.read_file(gpkg, layer="access_points", engine="pyogrio")
+    for c in ("retail", "elderly_care"):
+        f = fac[fac["category"] == c]
+        oracle = oracle_distances(edges[edges["usable_wheelchair"].astype(bool)], f, aps)
+        reported = aps[f"walk_m_{c}"].to_numpy(dtype=np.float64)
+        assert np.allclose(np.nan_to_num(reported, nan=np.inf), oracle)
