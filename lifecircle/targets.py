@@ -29,9 +29,8 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from . import columns as col
 from ._errors import ConfigError
-from .coverage import plan_indicators
+from .coverage import _covered_by, plan_indicators
 from .network import WalkNetwork
 from .profiles import Profile, Target
 from .profiles.schema import SUPPLY_TARGET_KINDS
@@ -43,6 +42,8 @@ __all__ = ["FACILITY_VALUE_COLUMNS", "facility_values", "indicators", "parse_fla
 FACILITY_VALUE_COLUMNS = {"staff": "--staff-col", "volunteer_site": "--flag-col"}
 #: per how many residents each supply kind is stated
 _PER = {"floor_area_per_100_residents": 100.0, "staff_per_10000_residents": 10_000.0}
+#: the target's own fields every indicator entry repeats (as coverage.plan_indicators does)
+_ENTRY_FIELDS = ("kind", "label_en", "label_zh", "unit", "source", "verified", "note")
 _TRUE = {"1", "yes", "true", "y", "是", "有"}
 _FALSE = {"0", "no", "false", "n", "否", "无"}
 
@@ -92,17 +93,8 @@ def indicators(
     )
     by_name = {e["target"]: e for e in result["targets"]}
     for name, target in mine.items():
-        entry: dict[str, Any] = {
-            "target": name,
-            "kind": target.kind,
-            "label_en": target.label_en,
-            "label_zh": target.label_zh,
-            "target_value": target.value,
-            "unit": target.unit,
-            "source": target.source,
-            "verified": target.verified,
-            "note": target.note,
-        }
+        entry: dict[str, Any] = {"target": name, "target_value": target.value}
+        entry.update({k: getattr(target, k) for k in _ENTRY_FIELDS})
         if target.kind == "population_share":
             entry.update(_served_share(out, profile, target))
         else:
@@ -128,15 +120,12 @@ def _served_share(blocks: gpd.GeoDataFrame, profile: Profile, target: Target) ->
     """Covered share of the residents the target's categories serve (all groups covered)."""
     info: dict[str, Any] = {"requires": [list(g) for g in target.requires],
                             "population": "served"}
-    present = [[c for c in g if col.covered(c) in blocks.columns] for g in target.requires]
-    missing = [c for g in target.requires for c in g if col.covered(c) not in blocks.columns]
-    if any(not g for g in present):
+    ok, missing = _covered_by(blocks, target)  # the same rule as the all-residents share
+    if ok is None:
         return {**info, "value": None, "meets": None, "reason_code": "not_evaluated",
                 "reason": f"categories not evaluated: {', '.join(missing)}"}
-    ok = np.ones(len(blocks), dtype=bool)
-    for g in present:
-        ok &= np.column_stack([blocks[col.covered(c)].to_numpy(dtype=bool) for c in g]).any(1)
-    names = sorted({r.name for g in present for c in g if (r := profile.residents_of(c))})
+    present = [c for g in target.requires for c in g if c not in missing]
+    names = sorted({r.name for c in present if (r := profile.residents_of(c))})
     cols = [f"pop_{n}" for n in names if f"pop_{n}" in blocks.columns]
     if not cols:
         return _no_data("no residents named for these categories (serves = ...) ",

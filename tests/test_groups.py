@@ -134,6 +134,9 @@ def test_steps_bar_wheelchair_users_and_times_rederive(tmp_path: Path) -> None:
     wheel = report["step_free"]["wheelchair"]
     assert wheel["edges_barred"] == 1 and wheel["edges_barred_steps"] == 1
     assert wheel["categories"]["retail"]["block_ids_covered_only"] == ["B1"]
+    md = (res.out / "report.md").read_text()
+    assert "- wheelchair users: 1 edges barred (1 of them steps)" in md
+    assert "covered only by them: B1" in md
 
 
 def test_unrestricted_groups_keep_the_steps(tmp_path: Path) -> None:
@@ -228,6 +231,8 @@ def test_elderly_care_coverage_for_all_and_for_people_aged_60(tmp_path: Path) ->
     assert "served" not in report["summary"]["categories"]["retail"]
     blocks = res.blocks.set_index("block_id")
     assert list(blocks["pop_method_age60plus"]) == ["column", "column"]
+    md = (res.out / "report.md").read_text()
+    assert "Elderly care: 10.0 % of residents aged 60+ covered (50.0 % of all residents" in md
 
 
 def test_census_share_when_the_blocks_have_no_age_column(tmp_path: Path) -> None:

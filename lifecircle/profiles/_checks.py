@@ -6,7 +6,9 @@ Each raises :class:`~lifecircle._errors.ConfigError` with the file and table it 
 from __future__ import annotations
 
 import math
+import tomllib
 from collections.abc import Iterator, Mapping
+from pathlib import Path
 from typing import Any
 
 from .._errors import ConfigError, did_you_mean
@@ -75,3 +77,21 @@ def _tables(
 def _optional_positive(data: Mapping[str, Any], key: str, where: str) -> float | None:
     value = data.get(key)
     return None if value is None else _check_positive(key, value, where)
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    """The parsed TOML file, or a ConfigError naming it."""
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: not valid TOML ({exc}); fix the syntax") from None
+
+
+def _described(table: Mapping[str, Any], where: str, label_en: str) -> dict[str, Any]:
+    """The ``label_en``, ``label_zh``, ``source`` and ``verified`` every figure carries."""
+    return {
+        "label_en": _get_str(table, "label_en", where, label_en),
+        "label_zh": _get_str(table, "label_zh", where),
+        "source": _get_str(table, "source", where),
+        "verified": _get_bool(table, "verified", where),
+    }

@@ -7,7 +7,6 @@ Unknown keys are errors with a "did you mean" hint; every figure keeps its ``sou
 from __future__ import annotations
 
 import dataclasses
-import tomllib
 from collections.abc import Mapping
 from pathlib import Path
 from types import MappingProxyType
@@ -17,9 +16,11 @@ from .._errors import ConfigError, did_you_mean
 from ._checks import (
     _check_keys,
     _check_positive,
+    _described,
     _get_bool,
     _get_str,
     _optional_positive,
+    _read_toml,
     _str_list,
     _tables,
 )
@@ -117,11 +118,7 @@ def load_profile(profile: str | Path | Profile = "walk15") -> Profile:
             f"{path}: profile file not found; give a built-in name "
             f"({', '.join(builtin_profiles())}) or an existing .toml file"
         )
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{path}: not valid TOML ({exc}); fix the syntax") from None
-    return profile_from_dict(data, where=str(path))
+    return profile_from_dict(_read_toml(path), where=str(path))
 
 
 def _tag_rule(entry: Any, where: str) -> TagRule:
@@ -174,12 +171,9 @@ def _residents(data: Mapping[str, Any], where: str) -> dict[str, Residents]:
             raise ConfigError(f"{rwhere}: share is a fraction of residents (0-1), got {share}")
         out[rname] = Residents(
             name=rname,
-            label_en=_get_str(r, "label_en", rwhere, rname),
-            label_zh=_get_str(r, "label_zh", rwhere),
+            **_described(r, rwhere, rname),
             column=_get_str(r, "column", rwhere, f"pop_{rname}"),
             share=share,
-            source=_get_str(r, "source", rwhere),
-            verified=_get_bool(r, "verified", rwhere),
             note=_get_str(r, "note", rwhere),
         )
     return out
@@ -197,12 +191,9 @@ def _tiers(data: Mapping[str, Any], where: str, threshold_min: float) -> dict[st
     for tname, t, twhere in _tables(raw, "tiers", where, _TIER_KEYS):
         tiers[tname] = Tier(
             name=tname,
-            label_en=_get_str(t, "label_en", twhere, tname),
-            label_zh=_get_str(t, "label_zh", twhere),
+            **_described(t, twhere, tname),
             minutes=_optional_positive(t, "minutes", twhere),
             distance_m=_optional_positive(t, "distance_m", twhere),
-            source=_get_str(t, "source", twhere),
-            verified=_get_bool(t, "verified", twhere),
             note=_get_str(t, "note", twhere),
         )
     return tiers
@@ -228,10 +219,7 @@ def profile_from_dict(data: Mapping[str, Any], *, where: str = "<profile>") -> P
         groups[gname] = Group(
             name=gname,
             speed_kmh=_check_positive("speed_kmh", g["speed_kmh"], gwhere),
-            label_en=_get_str(g, "label_en", gwhere, gname),
-            label_zh=_get_str(g, "label_zh", gwhere),
-            source=_get_str(g, "source", gwhere),
-            verified=_get_bool(g, "verified", gwhere),
+            **_described(g, gwhere, gname),
             step_free=_get_bool(g, "step_free", gwhere),
             max_incline_pct=_optional_positive(g, "max_incline_pct", gwhere),
             restriction_source=_get_str(g, "restriction_source", gwhere),

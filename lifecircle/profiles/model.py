@@ -205,7 +205,10 @@ class Profile:
             },
             "area_type": self.area_type,
             "population": dataclasses.asdict(self.population),
-            "residents": {k: dataclasses.asdict(r) for k, r in self.residents.items()},
+            "residents": {
+                k: {f: v for f, v in dataclasses.asdict(r).items() if f != "name"}
+                for k, r in self.residents.items()
+            },
         }
 
 

@@ -8,13 +8,21 @@ targets may name categories the profile lacks: they are reported as not evaluate
 
 from __future__ import annotations
 
-import tomllib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from .._errors import ConfigError, did_you_mean
-from ._checks import _check_keys, _check_positive, _get_bool, _get_str, _str_list, _tables
+from ._checks import (
+    _check_keys,
+    _check_positive,
+    _described,
+    _get_bool,
+    _get_str,
+    _read_toml,
+    _str_list,
+    _tables,
+)
 from .schema import SUPPLY_TARGET_KINDS, TARGET_KINDS, Category, Target
 
 __all__ = ["builtin_target_sets", "load_target_set"]
@@ -42,6 +50,7 @@ _TARGET_KEYS = {
     "note",
     "column",
     "population",
+    "target_set",
 }
 
 
@@ -73,7 +82,8 @@ def _targets(
         requires = tuple(_str_list(r, "requires", twhere) for r in requires_raw)
         cats = _str_list(t.get("categories", []), "categories", twhere)
         for c in [c for group in requires for c in group] + list(cats):
-            if strict and c not in categories:
+            # a stacked set's targets may name categories the profile lacks
+            if strict and not t.get("target_set") and c not in categories:
                 raise ConfigError(
                     f"{twhere}: category {c!r} is not in the profile"
                     f"{did_you_mean(c, categories)}"
@@ -94,17 +104,14 @@ def _targets(
             kind=kind,
             value=value,
             unit=_get_str(t, "unit", twhere),
-            label_en=_get_str(t, "label_en", twhere, name),
-            label_zh=_get_str(t, "label_zh", twhere),
+            **_described(t, twhere, name),
             requires=requires,
             categories=cats,
             catchment_min=_check_positive("catchment_min", t.get("catchment_min", 15.0), twhere),
-            source=_get_str(t, "source", twhere),
-            verified=_get_bool(t, "verified", twhere),
             note=_get_str(t, "note", twhere),
             column=_get_str(t, "column", twhere, DEFAULT_COLUMN.get(kind, "")),
             population=population,
-            target_set=target_set,
+            target_set=target_set or _get_str(t, "target_set", twhere),
         )
     return out
 
@@ -139,10 +146,7 @@ def load_target_set(
             )
     if not path.is_file():
         raise ConfigError(f"{path}: target-set file not found; give a built-in name or a .toml")
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{path}: not valid TOML ({exc}); fix the syntax") from None
+    data = _read_toml(path)
     where = str(path)
     _check_keys(data, _SET_KEYS, where)
     name = _get_str(data, "name", where, path.stem) or path.stem
