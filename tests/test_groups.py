@@ -384,3 +384,32 @@ def test_oracle_sees_the_mask(tmp_path: Path) -> None:
         oracle = oracle_distances(edges[edges["usable_wheelchair"].astype(bool)], f, aps)
         reported = aps[f"walk_m_{c}"].to_numpy(dtype=np.float64)
         assert np.allclose(np.nan_to_num(reported, nan=np.inf), oracle)
+
+
+def test_cli_group_targets_and_columns(tmp_path: Path) -> None:
+    """`lifecircle run --group ... --targets ... --staff-col ... --group-population ...`."""
+    from click.testing import CliRunner
+
+    from lifecircle.cli import cli
+
+    case = _stations_case(tmp_path / "in")
+    fac = gpd.read_file(case["facilities"]).rename(columns={"staff": "workers"})
+    fac.to_file(case["facilities"], engine="pyogrio")
+    out = tmp_path / "out"
+    res = CliRunner().invoke(cli, [
+        "run", "--osm", str(case["osm"]), "--blocks", str(case["blocks"]),
+        "--facilities", str(case["facilities"]), "--profile", "gb50180-2018",
+        "--targets", "hunan-2021", "--staff-col", "workers", "--group", "wheelchair",
+        "--no-map", "--no-figures", "--no-rasters", "--no-isochrones", "-q", "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    report = json.loads((out / "report.json").read_text())
+    got = {t["target"]: t for t in report["indicators"]["targets"]}
+    assert got["hunan_community_workers"]["value"] == pytest.approx(18.0)
+    assert set(report["summary"]["groups"]) == {"wheelchair"}
+    bad = CliRunner().invoke(cli, ["run", "--osm", str(case["osm"]), "--group", "wheelchiar",
+                                   "--out", str(tmp_path / "bad")])
+    assert bad.exit_code == 3 and "did you mean" in bad.output.lower()
+    bad = CliRunner().invoke(cli, ["run", "--osm", str(case["osm"]), "--blocks",
+                                   str(case["blocks"]), "--group-population", "age60plus=old",
+                                   "--out", str(tmp_path / "bad")])
+    assert bad.exit_code == 3 and "the blocks have no column 'old'" in bad.output
