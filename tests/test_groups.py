@@ -413,3 +413,28 @@ def test_cli_group_targets_and_columns(tmp_path: Path) -> None:
                                    str(case["blocks"]), "--group-population", "age60plus=old",
                                    "--out", str(tmp_path / "bad")])
     assert bad.exit_code == 3 and "the blocks have no column 'old'" in bad.output
+
+
+@pytest.mark.parametrize(("grade", "barred"), [(0.10, True), (0.05, False)])
+def test_dem_grade_above_max_incline_bars_the_ramp(tmp_path: Path, grade: float,
+                                                   barred: bool) -> None:
+    """Street B lies 60 grade-metres above street A: the ramp's middle run climbs at ``grade``.
+
+    With a DEM, a wheelchair user (max 8.3 %) cannot use a 10 % ramp but can use a 5 % one;
+    street A and B themselves are flat.
+    """
+    from lifecircle.edge_access import usable_mask
+    from lifecircle.network import WalkNetwork
+    from lifecircle.sources.elevation import apply_dem
+    from lifecircle.sources.osm import read_osm
+    from tests.test_elevation import write_dem
+
+    dem = write_dem(tmp_path / "dem.tif", lambda x, y: grade * np.clip(y - Y0, 0, 60),
+                    x0=X0 - 500, y0=Y0 + 200, nx_=170, ny=40, res=10, crs=UTM)
+    net = apply_dem(WalkNetwork.from_osm(read_osm(write_osm(tmp_path / "s.osm"))), dem)
+    usable = usable_mask(net, load_profile("walk15").groups["wheelchair"])
+    ramp = net.edge_way_id == 104
+    streets = np.isin(net.edge_way_id, [101, 102])
+    assert ramp.sum() == 1 and bool(usable[ramp][0]) is not barred
+    assert usable[streets].all()
+    assert net.edge_max_grade_pct[ramp][0] == pytest.approx(100 * grade, rel=0.02)
