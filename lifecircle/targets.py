@@ -216,7 +216,7 @@ def _per_block(
     per: float,
 ) -> dict[str, Any]:
     """2SFCA supply per ``per`` residents of every block within the target's catchment."""
-    from .siting import coverage_matrix  # h-siting may move it into lifecircle.siting/
+    from .siting import coverage_matrix
     from .supply import two_step_fca
 
     group = profile.groups[profile.default_group]
@@ -236,7 +236,7 @@ def _per_block(
     try:
         matrix = coverage_matrix(net, Snap.from_columns(fac), points.subset(valid), pos[valid],
                                  len(block_ids), limit_m=limit_m * (1 + 1e-12))
-    except ConfigError as exc:  # sloped networks: not in siting's coverage matrix yet
+    except ConfigError as exc:  # a network the coverage matrix refuses: said, not failed
         blocks[column] = np.nan
         return {**out, "per_block": f"not computed: {exc}"}
     coo = matrix.cover.tocoo()

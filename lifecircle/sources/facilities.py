@@ -245,6 +245,8 @@ def read_facilities(
         geometry=gdf.geometry.to_numpy(),
         crs=gdf.crs,
     )
+    if "capacity" in gdf.columns:  # places or beds, for capacitated siting and 2SFCA
+        out["capacity"] = pd.to_numeric(gdf["capacity"], errors="coerce").to_numpy(np.float64)
     for name, src in (extra_cols or {}).items():
         if src in gdf.columns:
             out[name] = gdf[src].astype("string").str.strip().to_numpy()
