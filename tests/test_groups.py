@@ -438,3 +438,36 @@ def test_dem_grade_above_max_incline_bars_the_ramp(tmp_path: Path, grade: float,
     assert ramp.sum() == 1 and bool(usable[ramp][0]) is not barred
     assert usable[streets].all()
     assert net.edge_max_grade_pct[ramp][0] == pytest.approx(100 * grade, rel=0.02)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_masked_search_matches_networkx_on_usable_edges(seed: int) -> None:
+    """Random lattices, a fifth of the edges steps: the step-free view agrees with networkx
+    run on the usable edges alone (points snapped onto steps are unreachable in both)."""
+    from lifecircle.edge_access import STEPS, network_for_group
+    from lifecircle.routing import multi_source, point_distances
+    from lifecircle.snapping import snap_points
+    from tests.helpers import X0 as GX0
+    from tests.helpers import Y0 as GY0
+    from tests.test_elevation import _random_network
+
+    rng = np.random.default_rng(seed)
+    net = _random_network(rng)
+    net.edge_flags = np.where(rng.random(net.n_edges) < 0.2, STEPS, 0).astype(np.uint8)
+    view = network_for_group(net, load_profile("walk15").groups["wheelchair"])
+    assert view.edge_usable is not None and view.node_id is net.node_id
+    assert (net.edge_flags[~view.edge_usable] == STEPS).all()
+
+    def points(k: int):  # type: ignore[no-untyped-def]
+        xy = rng.uniform(0, 840, (k, 2)) + np.array([GX0 - 30, GY0 - 30])
+        return snap_points(net, xy[:, 0], xy[:, 1], max_snap_m=200)
+
+    fac, pts = points(4), points(40)
+    nodes = multi_source(view, fac, limit_m=1e9)
+    got, _ = point_distances(view, nodes, fac, pts)
+    edges = net.edges_gdf()
+    assert list(edges["usable_wheelchair"]) == list(view.edge_usable)
+    oracle = oracle_distances(edges[edges["usable_wheelchair"]], fac.fields(net),
+                              pts.fields(net))
+    assert np.allclose(got, oracle, rtol=1e-9, atol=1e-6)
+    assert np.isfinite(got).sum() >= 8  # not a vacuous comparison of infinities
