@@ -5,10 +5,12 @@ Two additions to a run's verdict, both driven by the profile's data:
 - **Served residents.** A category may name the residents it serves (``serves =
   "age60plus"``, a ``[residents.<name>]`` table). Their number per block comes, in this order,
   from a block column (the table's ``column``, e.g. ``pop_60plus``, or one mapped with
-  ``--group-population NAME=COLUMN``), else from the table's ``share`` of the block
-  population (China's 2020 census shares in the built-in profiles, with their source). Blocks
-  get ``pop_<name>`` and ``pop_method_<name>`` (``"column"`` or ``"share"``); each such
-  category's coverage is reported for all residents and for the residents it serves.
+  ``--group-population NAME=COLUMN``), or a raster of the group's people per pixel
+  (``--group-population NAME=FILE.tif``, exact zonal sums), else from the table's ``share``
+  of the block population (China's 2020 census shares in the built-in profiles, with their
+  source). Blocks get ``pop_<name>`` and ``pop_method_<name>`` (``"column"``, ``"raster"``
+  or ``"share"``); each such category's coverage is reported for all residents and for the
+  residents it serves.
 - **Step-free groups.** A category whose group is restricted (``step_free``,
   ``max_incline_pct``; see :mod:`lifecircle.edge_access`) is searched on the group's edge mask.
   Its facilities are searched once more on the whole network at the same speed, so the report
@@ -33,6 +35,7 @@ from .network import WalkNetwork
 from .profiles import Profile
 from .routing import multi_source, point_distances
 from .snapping import Snap
+from .sources.population import population_from_raster
 
 __all__ = [
     "parse_group_population",
@@ -49,7 +52,10 @@ MAX_LISTED = 50
 def parse_group_population(
     items: list[str] | Mapping[str, str] | None, profile: Profile
 ) -> dict[str, str]:
-    """``["age60plus=old", ...]`` (``--group-population``) as ``{residents: column}``."""
+    """``["age60plus=old", ...]`` (``--group-population``) as ``{residents: column}``.
+
+    A value ending in ``.tif``/``.tiff`` names a raster of that group's people per pixel.
+    """
     if not items:
         return {}
     pairs = items.items() if isinstance(items, Mapping) else (
@@ -93,7 +99,11 @@ def served_population(
         res = profile.residents[name]
         column = (columns or {}).get(name, res.column)
         share_values = pop * res.share if res.share is not None else np.full(len(out), np.nan)
-        if column in out.columns:
+        raster = column.lower().endswith((".tif", ".tiff"))
+        if raster:  # a raster of this group's people per pixel: exact zonal sums
+            values = population_from_raster(out, column).to_numpy(dtype=np.float64)
+            method = np.full(len(out), "raster")
+        elif column in out.columns:
             given = pd.to_numeric(out[column], errors="coerce").to_numpy(dtype=np.float64)
             ok = np.isfinite(given) & (given >= 0)
             values = np.where(ok, given, share_values)

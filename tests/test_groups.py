@@ -471,3 +471,23 @@ def test_masked_search_matches_networkx_on_usable_edges(seed: int) -> None:
                               pts.fields(net))
     assert np.allclose(got, oracle, rtol=1e-9, atol=1e-6)
     assert np.isfinite(got).sum() >= 8  # not a vacuous comparison of infinities
+
+
+def test_group_population_from_a_raster(tmp_path: Path) -> None:
+    """--group-population age60plus=old.tif: exact zonal sums of that group's raster.
+
+    10 m pixels holding 9 people west of x = 500 and 1 east of it. Each block is a 10 × 10 m
+    square covering a quarter of four pixels (one pixel's area): B1 = 9 people aged 60+,
+    B2 = 1; elderly care covers B1 only, so 90 % of them.
+    """
+    from tests.test_elevation import write_dem
+
+    case = make_case(tmp_path / "in", pop60=False)
+    tif = write_dem(tmp_path / "old.tif", lambda x, y: np.where(x < X0 + 500, 9.0, 1.0),
+                    x0=X0 - 500, y0=Y0 + 200, nx_=170, ny=40, res=10, crs=UTM)
+    res = _run(case, group_population=[f"age60plus={tif}"])
+    blocks = res.blocks.set_index("block_id")
+    assert list(blocks["pop_method_age60plus"]) == ["raster", "raster"]
+    assert blocks["pop_age60plus"].tolist() == pytest.approx([9.0, 1.0])
+    served = res.report["summary"]["categories"]["elderly_care"]["served"]
+    assert served["share_population_covered"] == pytest.approx(0.9)
