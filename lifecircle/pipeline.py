@@ -304,8 +304,9 @@ def run(
         from ._errors import ConfigError
 
         raise ConfigError(f"unknown language {lang!r}; use en or zh")
-    full_profile = load_profile(profile).replace(speed_kmh=speed_kmh, threshold_min=minutes)
+    full_profile = load_profile(profile)
     full_profile = (full_profile.for_group(group) if group else full_profile).stack_targets(targets)
+    full_profile = full_profile.replace(speed_kmh=speed_kmh, threshold_min=minutes)
     resident_cols = parse_group_population(group_population, full_profile)
     prof = full_profile.replace(categories=categories)
     snap_limit = prof.max_snap_m if max_snap_m is None else float(max_snap_m)

@@ -139,6 +139,14 @@ def test_steps_bar_wheelchair_users_and_times_rederive(tmp_path: Path) -> None:
     assert "covered only by them: B1" in md
 
 
+def test_speed_override_applies_to_the_chosen_group(tmp_path: Path) -> None:
+    case = make_case(tmp_path / "in")
+    res = _run(case, group="wheelchair", speed_kmh=3.6)
+    blocks = res.blocks.set_index("block_id")
+    assert blocks.loc["B1", "walk_min_retail"] == pytest.approx(2060 / 60, rel=1e-3)
+    assert res.profile.default_group == "wheelchair"
+
+
 def test_unrestricted_groups_keep_the_steps(tmp_path: Path) -> None:
     case = make_case(tmp_path / "in")
     res = _run(case, group="elderly")

@@ -95,8 +95,10 @@ class Profile:
     def for_group(self, group: str) -> Profile:
         """A copy that evaluates every category for ``group`` (``--group NAME``).
 
-        Thresholds set by a distance (a service radius, a tier's walking distance) are
-        converted at the group's speed, so the standard's distance rule still decides.
+        The group becomes the default group too (the headline speed, the speed
+        :meth:`replace` changes, and the speed of target catchments). Thresholds set by a
+        distance (a service radius, a tier's walking distance) are converted at the group's
+        speed, so the standard's distance rule still decides.
         """
         if group not in self.groups:
             raise ConfigError(
@@ -104,7 +106,9 @@ class Profile:
                 f"choose from {', '.join(self.groups)}"
             )
         cats = {k: dataclasses.replace(c, group=group) for k, c in self.categories.items()}
-        return _with_horizon(dataclasses.replace(self, categories=MappingProxyType(cats)))
+        return _with_horizon(
+            dataclasses.replace(self, categories=MappingProxyType(cats), default_group=group)
+        )
 
     def with_targets(self, targets: Mapping[str, Target]) -> Profile:
         """A copy with ``targets`` added (a target of the same name is replaced)."""
