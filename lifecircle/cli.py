@@ -288,20 +288,14 @@ def _summary_table(result: Any, lang: str) -> None:
     from rich.console import Console
     from rich.table import Table
 
+    from .i18n import messages
+
     s = result.report["summary"]
     zh = lang == "zh"
-    title = (
-        f"步行生活圈覆盖：{s['blocks']} 个街坊，{s['population']:,.0f} 人"
-        if zh
-        else f"Walking coverage: {s['blocks']} blocks, {s['population']:,.0f} people"
-    )
+    t = messages("cli", "zh" if zh else "en")
+    title = t["title"].format(blocks=s["blocks"], people=f"{s['population']:,.0f}")
     table = Table(title=title, title_justify="left")
-    headers = (
-        ["类别", "设施", "阈值", "街坊", "", "人口", "", "中位"]
-        if zh
-        else ["category", "sites", "limit", "blocks", "", "people", "", "median"]
-    )
-    for i, name in enumerate(headers):
+    for i, name in enumerate(t["headers"]):
         # long category names (GB 50180 facility types) wrap; the figures never do
         table.add_column(name, justify="left" if i == 0 else "right", no_wrap=i > 0,
                          min_width=None if i == 0 else len(name) + 1)
@@ -319,9 +313,8 @@ def _summary_table(result: Any, lang: str) -> None:
             median,
         )
     comp = s["complete_life_circle"]
-    table.caption = (
-        "全部类别均覆盖的人口：" if zh else "people with every category covered: "
-    ) + f"{comp['population']:,.0f} ({100 * (comp['share_population'] or 0):.0f}%)"
+    table.caption = t["complete"] + (
+        f"{comp['population']:,.0f} ({100 * (comp['share_population'] or 0):.0f}%)")
     table.caption_justify = "left"
     Console().print(table)
 
@@ -399,9 +392,12 @@ def map_options(f: Callable[..., Any]) -> Callable[..., Any]:
     """Options of the web map shared by `run` and `map`."""
     options = [
         click.option(
-            "--self-contained", is_flag=True,
-            help="Inline Leaflet's JavaScript and CSS into map.html (opens with no internet).",
+            "--cdn", is_flag=True,
+            help="Link Leaflet from its CDN: a smaller map.html that needs the internet "
+            "(by default the map opens with no network).",
         ),
+        click.option("--self-contained", is_flag=True, hidden=True,
+                     help="No effect: the map is self-contained by default."),
         click.option(
             "--tiles", default="osm", show_default=True,
             help="Background map: osm (OpenStreetMap tiles), none (a fully offline page), an "
@@ -435,6 +431,17 @@ def map_options(f: Callable[..., Any]) -> Callable[..., Any]:
               "more than 250,000 nodes).")
 @click.option("--cell-m", "raster_cell_m", type=float, default=None,
               help="Cell size of the travel-time rasters in metres (default 25).")
+@click.option("--group", default=None, help="Evaluate every category for this profile group "
+              "(e.g. wheelchair: step-free walks, its speed).")
+@click.option("--group-population", multiple=True, metavar="RESIDENTS=COLUMN",
+              help="Block column holding the residents a service serves, e.g. "
+              "age60plus=pop_60plus (repeatable).")
+@click.option("--targets", multiple=True, metavar="NAME|FILE",
+              help="Stack a target set on the profile, e.g. hunan-2021 (repeatable).")
+@click.option("--staff-col", default=None, help="Facility-file column of staff counts "
+              "(default staff).")
+@click.option("--flag-col", default=None, help="Facility-file column of volunteer-site flags "
+              "(default volunteer_site).")
 @guarded
 def run_cmd(**options: Any) -> None:
     """Walking times, coverage and gaps for every residential block.
@@ -475,9 +482,14 @@ def run_cmd(**options: Any) -> None:
 @click.option("--spacing-m", type=click.FloatRange(min=0, min_open=True), default=100.0,
               show_default=True, help="Spacing of the network sample of candidates.")
 @click.option("--method", type=click.Choice(["greedy", "exact"]), default="greedy",
-              show_default=True, help="Lazy greedy (any size) or exact MILP (pulp/HiGHS).")
+              show_default=True, help="Lazy greedy (any size) or exact MILP (HiGHS).")
+@click.option("--solver", type=click.Choice(["scipy", "highspy", "pulp"]), default="scipy",
+              show_default=True, help="Solver of the exact model (highspy, pulp: [siting]).")
 @click.option("--capacity", type=click.FloatRange(min=0, min_open=True), default=None,
               help="Residents one new site can serve.")
+@click.option("--existing-capacity", default=None,
+              help="Residents each existing facility can serve: a facility-file column "
+              "(e.g. capacity) or a number.")
 @click.option("--remove", multiple=True,
               help="Close this existing facility id in the scenario (repeatable).")
 @click.option("--time-limit-s", type=click.FloatRange(min=0, min_open=True), default=60.0,
@@ -499,7 +511,8 @@ def site_cmd(**options: Any) -> None:
     if len(cats) != 1:
         raise ConfigError("`lifecircle site` needs exactly one --category to site")
     siting_keys = ("new", "target_share", "candidates", "candidates_crs", "spacing_m",
-                   "method", "capacity", "remove", "time_limit_s")
+                   "method", "solver", "capacity", "existing_capacity", "remove",
+                   "time_limit_s")
     site_kwargs = {k: kwargs.pop(k) for k in siting_keys}
     progress = _Progress(quiet)
     try:
@@ -558,7 +571,7 @@ def isochrones_cmd(run_path: Path, out: Path, overwrite: bool, debug: bool,
 @cli.command("map")
 @click.argument("run_dir", metavar="RUN", type=click.Path(path_type=Path))
 @click.option("--category", default=None,
-              help="Category shown when the map opens (default: the worst category).")
+              help="Category shown when the map opens (default: the complete-life-circle view).")
 @click.option("--lang", type=click.Choice(["en", "zh"]), default=None,
               help="Language of the map (default: the run's).")
 @click.option("--out", type=click.Path(path_type=Path), default=None,

@@ -50,15 +50,32 @@ def _direction_ratios(net: WalkNetwork, e: np.ndarray) -> tuple[np.ndarray, np.n
     return r_uv, r_vu
 
 
-def seed_arcs(net: WalkNetwork, snap: Snap) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _on_usable(net: WalkNetwork, snap: Snap) -> np.ndarray:
+    """Indices of snapped points whose edge the network may use.
+
+    On a restricted group's view (``net.edge_usable``) a point snapped onto a barred edge
+    (steps, say) reaches neither end: the snap is shared by all groups, and walking along a
+    barred edge is what the group cannot do.
+    """
+    ok = np.flatnonzero(snap.ok)
+    if net.edge_usable is not None and ok.size:
+        ok = ok[net.edge_usable[snap.edge[ok]]]
+    return ok
+
+
+def seed_arcs(
+    net: WalkNetwork, snap: Snap, *, walk_from: bool = False
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Arcs from snapped points to the ends of their edges: (point index, node, metres).
 
     A point at ``along`` on edge (u, v) of length L with leg ``s`` reaches u after
     ``s + along`` and v after ``s + L - along``; a self-loop gives one arc at the shorter.
     The points are facilities that residents walk *to*: on a sloped network the part of
     the edge from u to the point weighs as the edge does u -> v (and from v, v -> u).
+    With ``walk_from`` the points are where walks start (residents): from the point to u
+    weighs as v -> u, to v as u -> v.
     """
-    ok = np.flatnonzero(snap.ok)
+    ok = _on_usable(net, snap)
     e = snap.edge[ok]
     u = net.edge_u[e].astype(np.int64)
     v = net.edge_v[e].astype(np.int64)
@@ -70,8 +87,9 @@ def seed_arcs(net: WalkNetwork, snap: Snap) -> tuple[np.ndarray, np.ndarray, np.
         to_u = s + a
         to_v = s + (length - a)
     else:
-        to_u = s + a * ratios[0]
-        to_v = s + (length - a) * ratios[1]
+        r_u, r_v = (ratios[1], ratios[0]) if walk_from else ratios
+        to_u = s + a * r_u
+        to_v = s + (length - a) * r_v
     loop = u == v
     to_u = np.where(loop, np.minimum(to_u, to_v), to_u)
     point = np.concatenate([ok, ok[~loop]])
@@ -191,7 +209,7 @@ def point_distances(
     m = len(points)
     out = np.full(m, np.inf)
     which = np.full(m, -1, dtype=np.int64)
-    ok = np.flatnonzero(points.ok)
+    ok = _on_usable(net, points)
     if ok.size:
         e = points.edge[ok]
         u = net.edge_u[e]
@@ -213,7 +231,7 @@ def point_distances(
         which[ok] = np.where(np.isfinite(best), src, -1)
 
         # sources on the same edge reach the point directly along it
-        s_ok = np.flatnonzero(sources.ok)
+        s_ok = _on_usable(net, sources)
         if s_ok.size:
             s_ok = s_ok[np.argsort(sources.edge[s_ok], kind="stable")]
             s_edge = sources.edge[s_ok]

@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from .._errors import InputError, InputFileError
+from .access_tags import is_barrier_node, way_access_tags
 
 __all__ = [
     "OSMData",
@@ -66,7 +67,7 @@ _FOOT_ALLOWED = frozenset({"yes", "designated", "permissive", "official"})
 _ACCESS_DENIED = frozenset({"private", "no", "military", "agricultural", "forestry"})
 
 #: land use of vacant or redevelopable land, kept as siting candidates (not as facilities)
-VACANT_LANDUSE = frozenset({"construction", "brownfield", "greenfield"})
+VACANT_LANDUSE = frozenset({"construction", "brownfield", "greenfield", "grass", "vacant"})
 #: land use where an untyped building (``building=yes``) is not a home
 NON_RESIDENTIAL_LANDUSE = frozenset(
     {
@@ -221,6 +222,10 @@ class OSMData:
     landuse_other: list[tuple[str, int, str, bytes]] = field(default_factory=list)
     #: walls and fences (``BLOCK_BARRIERS``) as (osm way id, barrier value, line wkb)
     barriers: list[tuple[int, str, bytes]] = field(default_factory=list)
+    #: step-free facts: wheelchair/incline tags per way index (only ways that have them), and
+    #: ids of nodes that bar step-free passage (raised kerbs); see lifecircle.edge_access
+    way_access: dict[int, dict[str, str]] = field(default_factory=dict)
+    barrier_nodes: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
 
     @property
     def highway_counts(self) -> Counter[str]:
@@ -364,6 +369,8 @@ def read_osm(path: str | Path) -> OSMData:
     barriers: list[tuple[int, str, bytes]] = []
     buildings: list[tuple[str, int, str, str | None, bytes]] = []
     gates: list[tuple[int, float, float, dict[str, str]]] = []
+    way_access: dict[int, dict[str, str]] = {}
+    barrier_nodes: list[int] = []
     highway_seen: Counter[str] = Counter()
     missing_refs = 0
     ways_cut = 0
@@ -377,6 +384,8 @@ def read_osm(path: str | Path) -> OSMData:
         for obj in processor:
             tags = obj.tags
             if isinstance(obj, osmium.osm.Node):
+                if is_barrier_node(tags):
+                    barrier_nodes.append(obj.id)
                 if not any(k in tags for k in POI_KEYS) and not (
                     "entrance" in tags or tags.get("barrier") == "gate"
                 ):
@@ -419,6 +428,8 @@ def read_osm(path: str | Path) -> OSMData:
                     missing_refs += n_missing
                     ways_cut += 1
                 way_ptr.append(len(refs))
+                if access_tags := way_access_tags(tag_dict):
+                    way_access[len(way_ids)] = access_tags
                 way_ids.append(obj.id)
                 way_highway.append(highway)
                 way_name.append(tags.get("name") or "")
@@ -524,6 +535,8 @@ def read_osm(path: str | Path) -> OSMData:
         vacant=vacant,
         landuse_other=landuse_other,
         barriers=barriers,
+        way_access=way_access,
+        barrier_nodes=np.asarray(barrier_nodes, dtype=np.int64),
     )
 
 
@@ -554,14 +567,15 @@ def osm_data_from_features(features: Any, *, where: str) -> OSMData:
     landuse_other: list[tuple[str, int, str, bytes]] = []
     buildings: list[tuple[str, int, str, str | None, bytes]] = []
     gates: list[tuple[int, float, float, dict[str, str]]] = []
+    vacant: list[tuple[str, int, str, str, bytes]] = []
     if features is not None and len(features):
         frame = features.to_crs(4326)
-        tag_cols = [c for c in frame.columns if c != frame.geometry.name]
         for (element, osm_id), row in zip(frame.index, frame.itertuples(index=False), strict=True):
             values = row._asdict() if hasattr(row, "_asdict") else {}
             tags = {}
-            for c, v in zip(tag_cols, row, strict=False):
-                if isinstance(v, str) and v:
+            # the row holds every column, the geometry among them (osmnx puts it first)
+            for c, v in zip(frame.columns, row, strict=True):
+                if c != frame.geometry.name and isinstance(v, str) and v:
                     tags[str(c)] = v
             geom = (
                 getattr(row, frame.geometry.name, None)
@@ -579,6 +593,9 @@ def osm_data_from_features(features: Any, *, where: str) -> OSMData:
                     landuse.append((kind, int(osm_id), area_blob))
                 if tags.get("landuse") in NON_RESIDENTIAL_LANDUSE:
                     landuse_other.append((kind, int(osm_id), tags["landuse"], area_blob))
+                if tags.get("landuse") in VACANT_LANDUSE:
+                    vacant.append((kind, int(osm_id), tags["landuse"], tags.get("name", ""),
+                                   area_blob))
                 if tags.get("building", "no") != "no":
                     buildings.append(
                         (
@@ -610,6 +627,7 @@ def osm_data_from_features(features: Any, *, where: str) -> OSMData:
         landuse=landuse,
         buildings=buildings,
         gates=gates,
+        vacant=vacant,
         stats={
             "pois": len(pois),
             "residential_landuse": len(landuse),
@@ -644,7 +662,8 @@ def download_osm(
     ox.settings.use_cache = True
     feature_tags: dict[str, Any] = {k: True for k in POI_KEYS if k != "name"}
     feature_tags.update(
-        {"landuse": ["residential", *sorted(NON_RESIDENTIAL_LANDUSE)], "building": True}
+        {"landuse": ["residential", *sorted(VACANT_LANDUSE | NON_RESIDENTIAL_LANDUSE)],
+         "building": True}
     )
     try:
         if place is not None:
