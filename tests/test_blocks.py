@@ -225,7 +225,7 @@ def test_a_single_building_above_the_maximum_is_named(tmp_path):
     assert deriv["above_max"] == 1
     row = deriv["above_max_blocks"][0]
     assert row["block_id"] == "b1"
-    assert row["reason"] == "one building holds more than the maximum residents"
+    assert row["reason"] == "single_building"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -316,7 +316,7 @@ def test_report_says_how_blocks_were_made(tmp_path):
     # 2,000 m² x 60 levels / 35 m² = 3,429 people (3,440 in the UTM projection's areas)
     assert "1 above it (b1 (3,4" in line
     assert "1 ha: one building holds more than the maximum residents))" in line
-    assert line.endswith("population by method: buildings 100.0 %")
+    assert line.endswith("population by method: `buildings` 100.0 %")
     import json
 
     report = json.loads((out / "report.json").read_text())

@@ -34,10 +34,12 @@ def _block_origin(b: Mapping[str, Any], t: Mapping[str, Any]) -> str:
     if not d:
         return ""
     named = ", ".join(
-        f"{r['block_id']} ({r['population']:,.0f}, {r['area_ha']:g} ha: {r['reason']})"
+        str(t["block_named"]).format(
+            id=r["block_id"], pop=r["population"], ha=r["area_ha"],
+            reason=t["block_reasons"].get(r["reason"], r["reason"]))
         for r in d["above_max_blocks"][:5]
     )
-    pop = ", ".join(f"{k} {_pct(v)}" for k, v in (b.get("pop_method_share") or {}).items())
+    pop = ", ".join(f"`{k}` {_pct(v)}" for k, v in (b.get("pop_method_share") or {}).items())
     return " — " + str(t["block_origin"]).format(
         n=sum(d["blocks_by_method"].values()), ways=d["split_by_ways"],
         grid=d["split_by_buildings"], res=d["max_block_residents"], ha=d["max_block_area_ha"],

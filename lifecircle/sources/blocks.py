@@ -255,12 +255,13 @@ def _split(
         )
     left = []
     for i in np.flatnonzero(many | big):  # the few blocks left above the maximum, for the report
+        # reason ids; the report words them (locales/report.toml [block_reasons])
         if many[i] and blk.mapped[i] and n_homes[i] <= 1:
-            reason = "one building holds more than the maximum residents"
+            reason = "single_building"  # one building holds more than the maximum residents
         elif many[i]:
-            reason = f"homes too dense to split further in {GRID_ROUNDS} grid rounds"
+            reason = "dense_homes"  # still above it after GRID_ROUNDS grid rounds
         else:
-            reason = "slivers merged into it took it above the maximum area"
+            reason = "merged_slivers"  # slivers merged into it took it above the maximum area
         left.append({"index": int(i), "area_ha": round(float(area[i]) / 10_000.0, 2),
                      "population": round(float(pop[i])), "reason": reason})
     return left
