@@ -9,6 +9,7 @@ publishes: the ``edges`` layer (u, v, key, length_m) and the snap fields.
 from __future__ import annotations
 
 import itertools
+import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -121,27 +122,47 @@ def oracle_distances(
 
     ``edges`` has ``u``, ``v``, ``key``, ``length_m``; ``sources`` and ``targets`` have the
     snap fields ``snap_u``, ``snap_v``, ``snap_key``, ``snap_along_m``, ``snap_dist_m`` (NaN or
-    NA for unsnapped points). Returns ``inf`` for unreachable targets.
+    NA for unsnapped points) and optionally ``snap_alt`` (a JSON list of further snaps with
+    the same field names). Returns ``inf`` for unreachable targets.
+
+    A point is an off-network node joined by its leg to each of its snapped positions; legs
+    are one-way (out of a source, into a target) so that no walk passes through another
+    point's off-network position from one street to another.
     """
-    g = nx.Graph()
+    g = nx.DiGraph()
     points: dict[tuple[int, int, int], list[tuple[float, str]]] = {}
 
-    def add_points(frame: pd.DataFrame, prefix: str) -> list[str | None]:
+    def add_points(frame: pd.DataFrame, prefix: str, *, out: bool) -> list[str | None]:
         names: list[str | None] = []
+        alts = frame["snap_alt"] if "snap_alt" in frame.columns else None
         for i, row in enumerate(frame.itertuples(index=False)):
             if pd.isna(row.snap_u):
                 names.append(None)
                 continue
-            key = (int(row.snap_u), int(row.snap_v), int(row.snap_key))
-            on = f"{prefix}{i}:on"
-            points.setdefault(key, []).append((float(row.snap_along_m), on))
+            snaps = [(row.snap_u, row.snap_v, row.snap_key, row.snap_along_m, row.snap_dist_m)]
+            extra = None if alts is None else alts.iloc[i]
+            if isinstance(extra, str) and extra:
+                snaps += [(a["snap_u"], a["snap_v"], a["snap_key"], a["snap_along_m"],
+                           a["snap_dist_m"]) for a in json.loads(extra)]
             off = f"{prefix}{i}:off"
-            g.add_edge(on, off, weight=float(row.snap_dist_m))
+            for j, (u, v, k, along, leg) in enumerate(snaps):
+                on = f"{prefix}{i}:on{j}"
+                points.setdefault((int(u), int(v), int(k)), []).append((float(along), on))
+                if out:
+                    g.add_edge(off, on, weight=float(leg))
+                else:
+                    g.add_edge(on, off, weight=float(leg))
             names.append(off)
         return names
 
-    src = add_points(sources, "s")
-    tgt = add_points(targets, "t")
+    def join(a: object, b: object, w: float) -> None:
+        if g.has_edge(a, b):
+            w = min(w, g[a][b]["weight"])
+        g.add_edge(a, b, weight=w)
+        g.add_edge(b, a, weight=w)
+
+    src = add_points(sources, "s", out=True)
+    tgt = add_points(targets, "t", out=False)
     for row in edges.itertuples(index=False):
         key = (int(row.u), int(row.v), int(row.key))
         chain = [(0.0, ("n", int(row.u)))]
@@ -153,17 +174,12 @@ def oracle_distances(
             w = float(row.length_m)
             if a == b:
                 continue
-            if g.has_edge(a, b):
-                w = min(w, g[a][b]["weight"])
-            g.add_edge(a, b, weight=w)
+            join(a, b, w)
             continue
         for (pa, na), (pb, nb) in itertools.pairwise(chain):
-            w = max(pb - pa, 0.0)
             if na == nb:
                 continue
-            if g.has_edge(na, nb):
-                w = min(w, g[na][nb]["weight"])
-            g.add_edge(na, nb, weight=w)
+            join(na, nb, max(pb - pa, 0.0))
     sources_ok = [s for s in src if s is not None]
     out = np.full(len(tgt), np.inf)
     if not sources_ok:
