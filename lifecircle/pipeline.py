@@ -27,7 +27,9 @@ from ._errors import InputError
 from ._version import __version__
 from .access import CategoryAccess, access_columns, compute_access
 from .coverage import (
+    NO_DATA,
     block_verdict,
+    category_status,
     deficiency_list,
     facility_summary,
     plan_indicators,
@@ -408,10 +410,14 @@ def run(
             walk_in_m=walk_in_m, per_facility=facility_isochrones, enabled=isochrones)
 
     with timer.step("verdict", "Flagging blocks"):
-        blk = block_verdict(blk, aps["block_id"].to_numpy(), access, prof)
-        summary = summarize(blk, access, prof)
+        status = category_status(access, float(blk["population"].sum()),
+                                 fac.loc[fac["source"] == "user", "category"])
+        no_data = [c for c, v in status.items() if v["status"] == NO_DATA]
+        blk = block_verdict(blk, aps["block_id"].to_numpy(), access, prof, no_data=no_data)
+        summary = summarize(blk, access, prof, status=status)
         blk, indicators = plan_indicators(
-            blk, fac, prof, net=net, points=asnap, ap_block=aps["block_id"].to_numpy()
+            blk, fac, prof, net=net, points=asnap, ap_block=aps["block_id"].to_numpy(),
+            no_data=no_data,
         )
 
     metadata = _metadata(
@@ -431,6 +437,7 @@ def run(
         fac,
         asnap,
     )
+    metadata["category_status"] = status
     if polygon is not None:
         metadata["inputs"]["polygon"] = {"path": str(polygon), "sha256": file_sha256(polygon)}
     # hashed once every input has been read (a missing file gets the reader's clear error)

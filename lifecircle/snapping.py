@@ -30,7 +30,7 @@ alternatives are in ``snap_alt``, a JSON list of objects with the same field nam
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import KW_ONLY, dataclass
 
 import numpy as np
 import pandas as pd
@@ -90,6 +90,7 @@ class Snap:
     along_m: np.ndarray
     dist_m: np.ndarray
     status: np.ndarray
+    _: KW_ONLY
     rule: np.ndarray | None = None
     alt: AltSnaps | None = None
 
@@ -114,7 +115,7 @@ class Snap:
             alt = AltSnaps(pos[keep], self.alt.edge[keep], self.alt.along_m[keep],
                            self.alt.dist_m[keep])
         return Snap(self.edge[take], self.along_m[take], self.dist_m[take], self.status[take],
-                    rule, alt)
+                    rule=rule, alt=alt)
 
     def candidates(self) -> tuple[Snap, np.ndarray]:
         """Every snap as a flat :class:`Snap` (primaries first, then alternatives) and the
@@ -159,8 +160,8 @@ class Snap:
         k[~ok] = pd.NA
         edge_id = pd.array(np.where(ok, self.edge, 0), dtype="Int64")
         edge_id[~ok] = pd.NA
-        rule = (np.where(ok, RULE_NEAREST, None) if self.rule is None
-                else np.where(ok, self.rule, None))
+        rule = np.full(len(self), None, dtype=object)
+        rule[ok] = RULE_NEAREST if self.rule is None else self.rule[ok]
         return pd.DataFrame(
             {
                 SNAP_FIELDS[0]: u,
@@ -170,7 +171,7 @@ class Snap:
                 SNAP_FIELDS[4]: self.dist_m,
                 "snap_edge_id": edge_id,
                 "snap_status": self.status,
-                "snap_rule": rule.astype(object),
+                "snap_rule": rule,
                 "snap_alt": self._alt_json(net),
             }
         )
@@ -246,7 +247,7 @@ def snap_points(
     finite = np.isfinite(x) & np.isfinite(y)
     status[~finite] = "unreachable: no valid coordinates"
     if n == 0 or net.n_edges == 0:
-        return Snap(edge, along, dist, status, rule, AltSnaps.empty())
+        return Snap(edge, along, dist, status, rule=rule, alt=AltSnaps.empty())
 
     geoms = net.geometries
     tree = _tree(net)
@@ -334,7 +335,7 @@ def snap_points(
                 f"unreachable: nearest walkable edge is {d_far:.0f} m away "
                 f"(max_snap_m={limit[j]:g})"
             )
-    return Snap(edge, along, dist, status, rule, alts)
+    return Snap(edge, along, dist, status, rule=rule, alt=alts)
 
 
 def _fragment_edges(net: WalkNetwork) -> np.ndarray:

@@ -1,7 +1,7 @@
 """Snapping that never picks the far street (issue 13.5): near ties and fragments, by hand.
 
-Fixture: a lattice of 4 columns × 5 rows with 100 m spacing (x in 0..300, y in 0..400), as GraphML, plus an
-optional 2-node fragment. Every figure below is computed by hand in the docstrings.
+Fixture: a lattice of 4 columns × 5 rows with 100 m spacing (x in 0..300, y in 0..400), as
+GraphML, plus an optional 2-node fragment. Every figure below is computed by hand in the docstrings.
 """
 
 from __future__ import annotations
@@ -66,7 +66,8 @@ def _case(folder: Path, g: nx.MultiDiGraph, shop: tuple[float, float],
 
 def test_shop_between_two_parallel_streets_gets_the_shorter_walk(tmp_path):
     """The shop at (150, 49.79) is 49.79 m from y = 0 (its nearest street) and 50.21 m from
-    y = 100 (within 5 % of the leg; the sides x = 100 and x = 200 at 50 m too). The block's centre (150, 499.79) is 99.79 m from y = 400
+    y = 100 (within 5 % of the leg; the sides x = 100 and x = 200 at 50 m too). The block's
+    centre (150, 499.79) is 99.79 m from y = 400
     (the corners (100, 400) and (200, 400) are 111.6 m away, beyond 5 %: one snap).
 
     Through y = 100: 50.21 + 50 + 300 (up x = 100 or 200) + 50 + 99.79 = 550.00 m.

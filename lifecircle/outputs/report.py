@@ -37,6 +37,8 @@ _T: dict[str, dict[str, Any]] = {
         "lacks": "Lacks",
         "unverified": "unverified figure (source: {src})",
         "none": "no facility found",
+        "no_data": "{c}: no data in the source — not a finding ({why}); left out of the "
+        "complete life circle",
         "min": "min",
         "credit": "Street network and facilities © OpenStreetMap contributors (ODbL).",
         "notes": "Notes",
@@ -92,6 +94,7 @@ _T: dict[str, dict[str, Any]] = {
         "lacks": "缺少",
         "unverified": "未核实数据（来源：{src}）",
         "none": "未发现设施",
+        "no_data": "{c}：数据源中无数据——并非评估结论（{why}）；未计入完整生活圈",
         "min": "分钟",
         "credit": "路网与设施数据 © OpenStreetMap 贡献者（ODbL 许可）。",
         "notes": "说明",
@@ -160,6 +163,8 @@ def render_markdown(
     for _c, v in s["categories"].items():
         label = v["label_zh"] if lang == "zh" and v["label_zh"] else v["label_en"]
         mark = _dagger(v, label, t, notes)
+        if v.get("status", "ok") == "no_data":
+            notes.append(t["no_data"].format(c=label, why=v.get("status_detail") or "–"))
         median = "–" if v["median_walk_min"] is None else f"{v['median_walk_min']:.1f} {t['min']}"
         fac = str(v["facilities"]) if v["facilities"] else f"0 ({t['none']})"
         tier = v.get("tier", "")
