@@ -274,8 +274,7 @@ def snap_points(
         on_fragment[p_i[~frag[e_i]]] = False
         stuck = np.flatnonzero(on_fragment)
         if stuck.size:
-            main_tree, _ = _main_tree(net)
-            (q, _m), d_m = main_tree.query_nearest(
+            (q, _), d_m = _main_tree(net).query_nearest(
                 points[stuck], max_distance=float(lim[stuck].max()), return_distance=True,
                 all_matches=False)
             ok = d_m <= lim[stuck[q]]
@@ -325,7 +324,7 @@ def snap_points(
     alts = AltSnaps(idx[p_c[alt]].astype(np.int64), f_c[alt].astype(np.int64), a_c[alt],
                     d_c[alt])
 
-    missed = idx[~np.isfinite(nearest)]
+    missed = idx[np.isin(np.arange(idx.shape[0]), p_c[primary], invert=True)]
     if missed.size:
         (_, _), far = tree.query_nearest(
             shapely.points(x[missed], y[missed]), return_distance=True, all_matches=False
@@ -351,14 +350,13 @@ def _fragment_edges(net: WalkNetwork) -> np.ndarray:
     return frag
 
 
-def _main_tree(net: WalkNetwork) -> tuple[shapely.STRtree, np.ndarray]:
-    """A tree of the edges outside fragments, and their edge indices."""
-    cached = net.__dict__.get("_main_strtree")
-    if cached is None:
-        keep = np.flatnonzero(~_fragment_edges(net))
-        cached = (shapely.STRtree(net.geometries[keep]), keep)
-        net.__dict__["_main_strtree"] = cached
-    return cached
+def _main_tree(net: WalkNetwork) -> shapely.STRtree:
+    """A tree of the edges outside fragments (only distances are asked of it)."""
+    tree = net.__dict__.get("_main_strtree")
+    if tree is None:
+        tree = shapely.STRtree(net.geometries[~_fragment_edges(net)])
+        net.__dict__["_main_strtree"] = tree
+    return tree
 
 
 def _tree(net: WalkNetwork) -> shapely.STRtree:

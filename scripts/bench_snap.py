@@ -5,8 +5,9 @@
 
 ``snap_points`` on ``--points`` points scattered around the largest shared extract's streets
 (Shanghai's roads: each point up to 60 m from a random edge's first vertex, seeded), best of
-``--repeat`` (wall and CPU seconds: on a shared machine CPU time is the steadier figure); plus how many points got alternative snaps (near-tied streets) and how many were
-snapped past a fragment. Run it standalone with ``LIFECIRCLE_SRC`` pointing at another
+``--repeat`` (wall and CPU seconds: on a shared machine CPU time is the steadier figure);
+plus how many points got alternative snaps (near-tied streets) and how many were snapped past
+a fragment. Run it standalone with ``LIFECIRCLE_SRC`` pointing at another
 checkout (e.g. ``main``) to compare before and after a change to snapping.
 """
 
@@ -57,8 +58,9 @@ def section_snap(args: argparse.Namespace) -> None:
     past = 0 if rule is None else int((rule == "past_fragment").sum())
     print(f"lifecircle from {Path(lifecircle.__file__).parent.parent}")
     print(f"network {net.n_nodes:,} nodes / {net.n_edges:,} edges; {n:,} points")
-    print(f"snap_points: {best:.2f} s wall, {cpu:.2f} s CPU (best of {args.repeat}); snapped {int(snap.ok.sum()):,}; "
-          f"with alternative snaps {with_alt:,}; past a fragment {past:,}")
+    print(f"snap_points: {best:.2f} s wall, {cpu:.2f} s CPU (best of {args.repeat}); "
+          f"snapped {int(snap.ok.sum()):,}; with alternative snaps {with_alt:,}; "
+          f"past a fragment {past:,}")
 
 
 def main() -> None:
