@@ -43,7 +43,7 @@ from ._errors import ConfigError
 from ._kernels import BoundedSearch
 from .network import WalkNetwork
 from .routing import NodeDistances, _direction_ratios, seed_arcs
-from .snapping import Snap
+from .snapping import Snap, parse_alt
 
 __all__ = [
     "ALL",
@@ -298,6 +298,8 @@ def _source_rows(
         z = np.zeros(0, np.int64)
         return z, z, np.zeros(0), np.zeros(0)
     nb = budgets_m.shape[0]
+    sources, owner = sources.candidates()  # every snap of a facility (near-tied streets)
+    source_entity = source_entity[owner]
     ok = np.flatnonzero(sources.ok)
     grp = (source_entity[ok][:, None] * nb + np.arange(nb)[None, :]).ravel()
     left = (budgets_m[None, :] - sources.dist_m[ok][:, None]).ravel()
@@ -430,6 +432,8 @@ def _legs(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Off-network legs (facility point towards its snapped point, as far as the budget
     goes) as two-point lines: (coords, group of each coordinate)."""
+    sources, owner = sources.candidates()  # a leg to each snap of a facility
+    fx, fy, source_entity = fx[owner], fy[owner], source_entity[owner]
     ok = np.flatnonzero(sources.ok & (sources.dist_m > 0))
     if ok.size == 0:
         return np.empty((0, 2)), np.zeros(0, np.int64)
@@ -942,8 +946,9 @@ def snap_from_frame(net: WalkNetwork, frame: pd.DataFrame, *, where: str = "faci
     dist = frame["snap_dist_m"].to_numpy(dtype=np.float64)
     status = (frame["snap_status"].astype(object).to_numpy() if "snap_status" in frame.columns
               else np.where(edge >= 0, "snapped", "unreachable"))
+    alt = parse_alt(frame["snap_alt"], net) if "snap_alt" in frame.columns else None
     return Snap(edge, np.where(edge >= 0, along, np.nan), np.where(edge >= 0, dist, np.nan),
-                status)
+                status, alt=alt)
 
 
 def run_isochrones(

@@ -46,6 +46,7 @@ __all__ = [
     "TIE_REL",
     "AltSnaps",
     "Snap",
+    "parse_alt",
     "snap_points",
 ]
 
@@ -138,7 +139,7 @@ class Snap:
         ``snap_dist_m``, ``snap_status`` and, when present, ``snap_rule`` and ``snap_alt``,
         as :meth:`fields` writes them)."""
         rule = frame["snap_rule"].to_numpy(dtype=object) if "snap_rule" in frame else None
-        alt = _parse_alt(frame["snap_alt"]) if "snap_alt" in frame else None
+        alt = parse_alt(frame["snap_alt"]) if "snap_alt" in frame else None
         return cls(
             edge=frame["snap_edge_id"].fillna(-1).to_numpy(dtype=np.int64),
             along_m=frame["snap_along_m"].to_numpy(dtype=np.float64),
@@ -192,21 +193,34 @@ class Snap:
         return out
 
 
-def _parse_alt(column: pd.Series) -> AltSnaps:
+def parse_alt(column: pd.Series, net: WalkNetwork | None = None) -> AltSnaps:
+    """The alternative snaps in a ``snap_alt`` column (JSON text per row, or empty).
+
+    Edges are ``snap_edge_id``; with ``net``, they are matched by ``(snap_u, snap_v,
+    snap_key)`` instead (a network rebuilt from the ``edges`` layer), and alternatives whose
+    edge ``net`` lacks are dropped.
+    """
     text = column.to_numpy(dtype=object)
     has = np.flatnonzero(pd.notna(text) & (text != ""))
-    point: list[int] = []
-    rows: list[tuple[int, float, float]] = []
-    for p in has:
-        for item in json.loads(text[p]):
-            point.append(int(p))
-            rows.append((int(item["snap_edge_id"]), float(item["snap_along_m"]),
-                         float(item["snap_dist_m"])))
-    if not rows:
+    items = [(int(p), item) for p in has for item in json.loads(text[p])]
+    if not items:
         return AltSnaps.empty()
-    edge, along, dist = (np.array(c) for c in zip(*rows, strict=True))
-    return AltSnaps(np.array(point, dtype=np.int64), edge.astype(np.int64),
-                    along.astype(np.float64), dist.astype(np.float64))
+    point = np.array([p for p, _ in items], dtype=np.int64)
+    along = np.array([float(i["snap_along_m"]) for _, i in items])
+    dist = np.array([float(i["snap_dist_m"]) for _, i in items])
+    if net is None:
+        edge = np.array([int(i["snap_edge_id"]) for _, i in items], dtype=np.int64)
+    else:
+        keys = pd.MultiIndex.from_arrays(
+            [net.node_id[net.edge_u], net.node_id[net.edge_v], net.edge_key.astype(np.int64)])
+        lookup = pd.Series(np.arange(net.n_edges), index=keys)
+        lookup = lookup[~lookup.index.duplicated()]
+        want = pd.MultiIndex.from_tuples(
+            [(int(i["snap_u"]), int(i["snap_v"]), int(i["snap_key"])) for _, i in items])
+        found = lookup.reindex(want).to_numpy(dtype=np.float64)
+        edge = np.where(np.isfinite(found), found, -1).astype(np.int64)
+    keep = edge >= 0
+    return AltSnaps(point[keep], edge[keep], along[keep], dist[keep])
 
 
 def snap_points(
