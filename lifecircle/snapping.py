@@ -46,6 +46,7 @@ __all__ = [
     "TIE_REL",
     "AltSnaps",
     "Snap",
+    "edges_by_key",
     "parse_alt",
     "snap_points",
 ]
@@ -193,6 +194,16 @@ class Snap:
         return out
 
 
+def edges_by_key(net: WalkNetwork, u: np.ndarray, v: np.ndarray, key: np.ndarray) -> np.ndarray:
+    """Index of the edge ``(u, v, key)`` (node ids as in the ``edges`` layer), -1 if absent."""
+    keys = pd.MultiIndex.from_arrays(
+        [net.node_id[net.edge_u], net.node_id[net.edge_v], net.edge_key.astype(np.int64)])
+    lookup = pd.Series(np.arange(net.n_edges), index=keys)
+    lookup = lookup[~lookup.index.duplicated()]
+    found = lookup.reindex(pd.MultiIndex.from_arrays([u, v, key])).to_numpy(dtype=np.float64)
+    return np.where(np.isfinite(found), found, -1).astype(np.int64)
+
+
 def parse_alt(column: pd.Series, net: WalkNetwork | None = None) -> AltSnaps:
     """The alternative snaps in a ``snap_alt`` column (JSON text per row, or empty).
 
@@ -211,14 +222,8 @@ def parse_alt(column: pd.Series, net: WalkNetwork | None = None) -> AltSnaps:
     if net is None:
         edge = np.array([int(i["snap_edge_id"]) for _, i in items], dtype=np.int64)
     else:
-        keys = pd.MultiIndex.from_arrays(
-            [net.node_id[net.edge_u], net.node_id[net.edge_v], net.edge_key.astype(np.int64)])
-        lookup = pd.Series(np.arange(net.n_edges), index=keys)
-        lookup = lookup[~lookup.index.duplicated()]
-        want = pd.MultiIndex.from_tuples(
-            [(int(i["snap_u"]), int(i["snap_v"]), int(i["snap_key"])) for _, i in items])
-        found = lookup.reindex(want).to_numpy(dtype=np.float64)
-        edge = np.where(np.isfinite(found), found, -1).astype(np.int64)
+        edge = edges_by_key(net, *(np.array([int(i[k]) for _, i in items], dtype=np.int64)
+                                   for k in ("snap_u", "snap_v", "snap_key")))
     keep = edge >= 0
     return AltSnaps(point[keep], edge[keep], along[keep], dist[keep])
 
