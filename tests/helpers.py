@@ -113,6 +113,23 @@ def make_grid_case(folder: Path) -> GridCase:
 # independent oracle
 
 
+def expand_snaps(frame: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray]:
+    """One row per snap: each row's own snap fields, then one row per entry of its
+    ``snap_alt`` (JSON, same field names); returns the rows and the row each came from."""
+    fields = ["snap_u", "snap_v", "snap_key", "snap_along_m", "snap_dist_m"]
+    base = frame[fields].reset_index(drop=True)
+    extra: list[dict] = []
+    owner = list(range(len(base)))
+    alts = frame["snap_alt"] if "snap_alt" in frame.columns else pd.Series([None] * len(frame))
+    for i, text in enumerate(alts):
+        if isinstance(text, str) and text:
+            for item in json.loads(text):
+                extra.append({k: item[k] for k in fields})
+                owner.append(i)
+    rows = pd.concat([base, pd.DataFrame(extra, columns=fields)], ignore_index=True)
+    return rows, np.array(owner, dtype=np.int64)
+
+
 def oracle_distances(
     edges: pd.DataFrame,
     sources: pd.DataFrame,
@@ -133,27 +150,18 @@ def oracle_distances(
     points: dict[tuple[int, int, int], list[tuple[float, str]]] = {}
 
     def add_points(frame: pd.DataFrame, prefix: str, *, out: bool) -> list[str | None]:
-        names: list[str | None] = []
-        alts = frame["snap_alt"] if "snap_alt" in frame.columns else None
-        for i, row in enumerate(frame.itertuples(index=False)):
+        rows, owner = expand_snaps(frame)
+        for j, (i, row) in enumerate(zip(owner, rows.itertuples(index=False), strict=True)):
             if pd.isna(row.snap_u):
-                names.append(None)
                 continue
-            snaps = [(row.snap_u, row.snap_v, row.snap_key, row.snap_along_m, row.snap_dist_m)]
-            extra = None if alts is None else alts.iloc[i]
-            if isinstance(extra, str) and extra:
-                snaps += [(a["snap_u"], a["snap_v"], a["snap_key"], a["snap_along_m"],
-                           a["snap_dist_m"]) for a in json.loads(extra)]
-            off = f"{prefix}{i}:off"
-            for j, (u, v, k, along, leg) in enumerate(snaps):
-                on = f"{prefix}{i}:on{j}"
-                points.setdefault((int(u), int(v), int(k)), []).append((float(along), on))
-                if out:
-                    g.add_edge(off, on, weight=float(leg))
-                else:
-                    g.add_edge(on, off, weight=float(leg))
-            names.append(off)
-        return names
+            on, off = f"{prefix}{i}:on{j}", f"{prefix}{i}:off"
+            key = (int(row.snap_u), int(row.snap_v), int(row.snap_key))
+            points.setdefault(key, []).append((float(row.snap_along_m), on))
+            if out:
+                g.add_edge(off, on, weight=float(row.snap_dist_m))
+            else:
+                g.add_edge(on, off, weight=float(row.snap_dist_m))
+        return [None if pd.isna(u) else f"{prefix}{i}:off" for i, u in enumerate(frame["snap_u"])]
 
     def join(a: object, b: object, w: float) -> None:
         if g.has_edge(a, b):
