@@ -73,7 +73,9 @@ def test_helsinki_childcare_is_no_data_not_zero(default_run):
     assert s["complete_life_circle"]["share_population"] > 0
     # said in report.md and run_metadata
     md = (default_run.out / "report.md").read_text(encoding="utf-8")
-    assert "Childcare: no data in the source — not a finding" in md
+    assert "Categories with incomplete data" in md
+    assert any("Childcare" in line and "no facility of this category" in line
+               for line in md.splitlines())
     meta = read_metadata(default_run.out / "lifecircle.gpkg")
     assert meta["category_status"]["childcare"]["status"] == NO_DATA
     report = json.loads((default_run.out / "report.json").read_text(encoding="utf-8"))
