@@ -392,11 +392,13 @@ def _names(ids: np.ndarray) -> str:
 
 
 def feature_names(gdf: pd.DataFrame, rows: np.ndarray, *, id_cols: tuple[str, ...]) -> str:
-    """``ids a, b`` from the first of ``id_cols`` present, else ``features 3, 7`` (1-based)."""
+    """``block_id a, b; rows 3, 7`` (the first of ``id_cols`` present; rows 1-based)."""
     id_col = next((c for c in id_cols if c in gdf.columns), None)
+    where = f"rows {_names(rows + 1)}"
     if id_col is None:
-        return "features " + _names(rows + 1)
-    return f"{id_col} " + _names(gdf[id_col].astype("string").fillna("<missing>").to_numpy()[rows])
+        return where
+    ids = gdf[id_col].astype("string").fillna("<missing>").to_numpy()[rows]
+    return f"{id_col} {_names(ids)}; {where}"
 
 
 def repair_polygons(
@@ -426,8 +428,8 @@ def repair_polygons(
     if flat.size:
         raise InputFileError(
             where,
-            f"{what} {feature_names(gdf, flat, id_cols=id_cols)} ({flat.size} in all, "
-            f"rows {_names(flat + 1)}) have no area once repaired",
+            f"{flat.size} {what} polygons ({feature_names(gdf, flat, id_cols=id_cols)}) have "
+            "no area once repaired",
             "fix or remove those polygons (each needs at least three corners not in a line)",
         )
     log.warning(
