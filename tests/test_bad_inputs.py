@@ -444,6 +444,73 @@ def _(d: Path, t: Path) -> list[str]:
     return ["--osm", str(write(d / "grid.osm", grid_osm()))]
 
 
+def _graphml_lengths(path: Path, lengths: list[object]) -> Path:
+    """Three nodes 100 m apart in a row (EPSG:32650); edge lengths as given (None: none)."""
+    import networkx as nx
+
+    g = nx.MultiDiGraph(crs="EPSG:32650")
+    for i in range(3):
+        g.add_node(i + 1, x=500_000.0 + 100 * i, y=3_500_000.0)
+    for (u, v), length in zip([(1, 2), (2, 3)], lengths, strict=True):
+        g.add_edge(u, v, **({} if length is None else {"length": length}))
+    nx.write_graphml(g, path)
+    return path
+
+
+@build("graphml: a negative edge length")
+def _(d: Path, t: Path) -> list[str]:
+    return ["--osm", str(_graphml_lengths(d / "neglen.graphml", [-5.0, 100.0]))]
+
+
+@build("graphml: an edge length that is not a number")
+def _(d: Path, t: Path) -> list[str]:
+    return ["--osm", str(_graphml_lengths(d / "strlen.graphml", ["abc", 100.0]))]
+
+
+#: EPSG:3067 metres of (LON0, LAT0), where the small grid and its blocks are
+X67, Y67 = 385_805.0, 6_672_200.0
+
+
+def _raster(path: Path, data: np.ndarray, transform: object, *, crs: int = 3067,
+            nodata: float | None = None, **profile: object) -> Path:
+    import rasterio
+
+    with rasterio.open(
+        path, "w", driver="GTiff", height=data.shape[0], width=data.shape[1], count=1,
+        dtype=data.dtype, crs=crs, transform=transform, nodata=nodata, **profile,
+    ) as dst:
+        dst.write(data, 1)
+    return path
+
+
+def _population_case(d: Path, raster: Path) -> list[str]:
+    return [
+        "--osm", str(write(d / "grid.osm", grid_osm())),
+        "--facilities", str(facility_csv(d / "fac.csv", [("s", "retail", LON0, LAT0)])),
+        "--blocks", str(block_file(d / "b.geojson", [(LON0 + DLON, LAT0 + 0.0002)])),
+        "--population", str(raster), "--category", "retail",
+    ]
+
+
+@build("population: every pixel under the blocks is nodata")
+def _(d: Path, t: Path) -> list[str]:
+    from rasterio.transform import from_origin
+
+    data = np.full((100, 100), -9999.0, dtype="float32")
+    tif = _raster(d / "nodata.tif", data, from_origin(X67 - 500, Y67 + 500, 10, 10),
+                  nodata=-9999.0)
+    return _population_case(d, tif)
+
+
+@build("population: every pixel NaN (NaN nodata)")
+def _(d: Path, t: Path) -> list[str]:
+    from rasterio.transform import from_origin
+
+    data = np.full((100, 100), np.nan, dtype="float32")
+    tif = _raster(d / "nan.tif", data, from_origin(X67 - 500, Y67 + 500, 10, 10), nodata=np.nan)
+    return _population_case(d, tif)
+
+
 @build("osm: clipped extract (ways cut at missing nodes)")
 def _(d: Path, t: Path) -> list[str]:
     ways = grid_ways()
@@ -922,6 +989,124 @@ def table_counts() -> tuple[int, int, int]:
     return len(ROWS), errors, len(ROWS) - errors
 
 
+@works
+def test_graphml_missing_or_nan_lengths_are_measured(tmp_path):
+    """No length or a NaN length: the edge is measured from its geometry (100 m each)."""
+    fac = write(tmp_path / "f.csv", "id,category,x,y\n1,retail,500000,3500010\n")
+    blocks = tmp_path / "b.gpkg"
+    gpd.GeoDataFrame(
+        {"block_id": ["a"], "population": [1]},
+        geometry=[shapely.box(500_180, 3_500_005, 500_190, 3_500_015)], crs=32650,
+    ).to_file(blocks)
+    for lengths in ([None, 100.0], [float("nan"), 100.0], [None, None]):
+        g = _graphml_lengths(tmp_path / "g.graphml", lengths)
+        res = run(g, facilities=fac, blocks=blocks, categories=["retail"],
+                  facilities_crs="EPSG:32650")
+        np.testing.assert_allclose(res.network.edge_length_m, [100.0, 100.0])
+        # legs of 10 m at both ends, 185 m along the street
+        assert res.blocks["walk_m_retail"].iloc[0] == pytest.approx(205.0, abs=1e-6)
+
+
+def _two_blocks() -> gpd.GeoDataFrame:
+    return gpd.GeoDataFrame(
+        {"block_id": ["a", "b"]},
+        geometry=[
+            shapely.box(X67 + 20, Y67 - 80, X67 + 120, Y67 - 20),
+            shapely.box(X67 + 200, Y67 - 300, X67 + 260, Y67 - 200),
+        ],
+        crs=3067,
+    )
+
+
+def _rotated_expected(blocks: gpd.GeoDataFrame, transform: object, n: int) -> list[float]:
+    """People (2 per pixel) from the rotated raster's footprint over each block."""
+    corners = [transform @ xy for xy in ((0, 0), (n, 0), (n, n), (0, n))]  # type: ignore[operator]
+    foot = shapely.Polygon(corners)
+    return [2.0 * shapely.intersection(g, foot).area / 100.0 for g in blocks.geometry]
+
+
+@works
+def test_population_rasters_of_every_shape(tmp_path):
+    """Zonal sums (2 people per pixel) are exact for square and non-square pixels, NaN
+    nodata, another CRS, a rotated grid and a huge sparse file read through windows."""
+    import time
+
+    import rasterio
+    from rasterio.transform import Affine, from_origin
+
+    from lifecircle.sources.population import population_from_raster
+
+    blocks = _two_blocks()
+    ones = np.full((100, 100), 2.0, dtype="float32")
+    half_nan = ones.copy()
+    half_nan[:5, :] = np.nan  # the top 50 m: half of block a, none of b
+    merc = blocks.to_crs(3857)
+    west, _, _, north = merc.total_bounds
+    rotated = Affine.translation(X67, Y67) @ Affine.rotation(30) @ Affine.scale(10, -10)
+    cases = {
+        "square": (ones, from_origin(X67, Y67, 10, 10), 3067, None, [120.0, 120.0]),
+        "non-square": (ones, from_origin(X67, Y67, 10, 20), 3067, None, [60.0, 60.0]),
+        "NaN nodata": (half_nan, from_origin(X67, Y67, 10, 10), 3067, np.nan, [60.0, 120.0]),
+        "Web Mercator": (
+            ones, from_origin(west - 100, north + 100, 10, 10), 3857, None,
+            (merc.area / 100.0 * 2.0).tolist(),
+        ),
+        "rotated": (ones, rotated, 3067, None, _rotated_expected(blocks, rotated, 100)),
+    }
+    for name, (data, transform, crs, nodata, expected) in cases.items():
+        tif = _raster(tmp_path / "r.tif", data, transform, crs=crs, nodata=nodata)
+        got = population_from_raster(blocks, tif)
+        np.testing.assert_allclose(got.to_numpy(), expected, rtol=1e-6, err_msg=name)
+    assert 0 < _rotated_expected(blocks, rotated, 100)[0] < 119  # the grid cuts block a
+    # 200 000 x 200 000 pixels, one tile written: a few MB on disk, read by window
+    huge = tmp_path / "huge.tif"
+    with rasterio.open(
+        huge, "w", driver="GTiff", height=200_000, width=200_000, count=1, dtype="float32",
+        crs=3067, transform=from_origin(X67 - 1_000_000, Y67 + 1_000_000, 10, 10), nodata=0,
+        tiled=True, blockxsize=256, blockysize=256, sparse_ok=True, compress="deflate",
+    ) as dst:
+        window = rasterio.windows.Window(100_000, 100_000, 256, 256)
+        dst.write(np.full((256, 256), 2.0, dtype="float32"), 1, window=window)
+    assert huge.stat().st_size < 50_000_000
+    t0 = time.perf_counter()
+    got = population_from_raster(blocks, huge)
+    assert time.perf_counter() - t0 < 30
+    np.testing.assert_allclose(got.to_numpy(), [120.0, 120.0], rtol=1e-6)
+
+
+ODD = ["{{7*7}}", "商业 \u202eetruoc", "bell\x07", "x" * 300, "${alert(1)}"]
+
+
+@works
+def test_odd_labels_and_type_map_values_are_kept_verbatim(tmp_path):
+    """A profile category named in Chinese with a template-looking, control-character, very
+    long label; type-map prefixes and POI types of the same kind: all are data, kept as
+    written in report.json and report.md, and each POI lands in its mapped category."""
+    label = " ".join(ODD)
+    text = WALK15.replace("[categories.retail]", "[categories.\"商业\"]", 1).replace(
+        'label_en = "Daily shopping"', f"label_en = {json.dumps(label)}", 1
+    )
+    profile = write(tmp_path / "odd.toml", text)
+    types = write(
+        tmp_path / "types.csv",
+        "prefix,category\n" + "".join(f"{json.dumps(v)},商业\n" for v in ODD),
+    )
+    rows = [f"{json.dumps(v + '|tail')},{LON0 + 0.0001 * k},{LAT0}" for k, v in enumerate(ODD)]
+    pois = write(tmp_path / "pois.csv", "type,lon,lat\n" + "\n".join(rows) + "\n")
+    blocks = block_file(tmp_path / "b.geojson", [(LON0 + DLON, LAT0 + 0.0002)])
+    res = run(
+        write(tmp_path / "net.osm", grid_osm()), profile=profile, facilities=pois,
+        facility_columns={"type_map": types}, blocks=blocks, categories=["商业"],
+        out=tmp_path / "out",
+    )
+    assert len(res.facilities) == len(ODD)
+    assert res.report["facilities"]["type_map"]["matched"] == len(ODD)
+    assert np.isfinite(res.blocks["walk_min_商业"]).all()
+    report = json.loads((res.out / "report.json").read_text(encoding="utf-8"))
+    assert report["summary"]["categories"]["商业"]["label_en"] == label
+    assert label in (res.out / "report.md").read_text(encoding="utf-8")
+
+
 def test_case_count():
     """The README's reliability section states the table's counts, computed here."""
     import re
@@ -934,7 +1119,7 @@ def test_case_count():
     )
     assert found, "README: state the bad-input counts"
     assert tuple(map(int, found.groups())) == (total, errors, repairs)
-    assert errors >= 76 and len(SUCCESS_CASES) == 11
+    assert errors >= 76 and len(SUCCESS_CASES) == 15
 
 
 def test_fuzz_seed_corpus_replays_clean():
