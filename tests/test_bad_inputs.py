@@ -1107,6 +1107,70 @@ def test_odd_labels_and_type_map_values_are_kept_verbatim(tmp_path):
     assert label in (res.out / "report.md").read_text(encoding="utf-8")
 
 
+@works
+def test_polygon_facility_is_reached_at_its_outline_and_rederives(tmp_path):
+    """A 166 m x 178 m campus from a user file: one facility, its representative point and
+    7 boundary points (688 m of outline), each a facilities-layer row with snap fields; the
+    block's time is the minimum over them, nearest names the campus, and re-derives."""
+    from tests.helpers import rederive_from_gpkg
+
+    campus = shapely.box(LON0 + 0.0025, LAT0 + 0.0012, LON0 + 0.0055, LAT0 + 0.0028)
+    fac = tmp_path / "campus.gpkg"
+    gpd.GeoDataFrame(
+        {"id": ["H"], "category": ["retail"], "area_m2": [5000.0]}, geometry=[campus], crs=4326
+    ).to_file(fac)
+    blocks = block_file(tmp_path / "b.geojson", [(LON0 + 0.0062, LAT0 + 0.00295)])
+    res = run(write(tmp_path / "net.osm", grid_osm()), facilities=fac, blocks=blocks,
+              categories=["retail"], out=tmp_path / "out")
+    layer = gpd.read_file(res.out / "lifecircle.gpkg", layer="facilities")
+    assert set(layer["facility_id"]) == {"user/H"}
+    assert layer["access_kind"].tolist() == ["representative"] + ["boundary"] * 7
+    assert layer["access_id"].iloc[0] == "user/H" and layer["access_id"].is_unique
+    assert np.nansum(layer["floor_area_m2"]) == 5000.0
+    assert (layer["snap_status"] == "snapped").all()
+    assert res.blocks["nearest_retail"].iloc[0] == "user/H"
+    # the nearest boundary point, not the campus centre, decides the time
+    centre = layer.to_crs(4326).geometry.iloc[0]
+    alone = run(write(tmp_path / "net2.osm", grid_osm()),
+                facilities=facility_csv(tmp_path / "c.csv", [("c", "retail", centre.x, centre.y)]),
+                blocks=blocks, categories=["retail"])
+    assert res.blocks["walk_m_retail"].iloc[0] < alone.blocks["walk_m_retail"].iloc[0] - 50
+    reported, oracle = rederive_from_gpkg(res.out / "lifecircle.gpkg", "retail")
+    np.testing.assert_allclose(reported, oracle, rtol=0, atol=1e-6)
+    facts = res.report["facilities"]["access_points"]
+    assert facts == {"facilities": 1, "access_points": 8,
+                     "access_points_by_kind": {"boundary": 7, "representative": 1},
+                     "polygon_facilities": 1, "large_polygon_facilities": 1}
+    assert res.report["summary"]["categories"]["retail"]["facilities"] == 1
+
+
+@works
+def test_osm_polygon_facility_uses_its_entrances(tmp_path):
+    """An OSM supermarket of about 1.3 ha (a closed way) with two entrances on its outline
+    and a locked one: the two open entrances are its extra access points; floor area is
+    footprint x levels, once."""
+    nodes = grid_nodes()
+    x0, y0, x1, y1 = LON0 + 0.0025, LAT0 + 0.0011, LON0 + 0.0045, LAT0 + 0.0019
+    ring = {801: (x0, y0), 802: ((x0 + x1) / 2, y0), 803: (x1, y0), 804: (x1, y1),
+            805: ((x0 + x1) / 2, y1), 806: (x0, y1)}
+    nodes.update(ring)
+    ways = [*grid_ways(), (800, [801, 802, 803, 804, 805, 806, 801],
+                           {"shop": "supermarket", "building": "retail",
+                            "building:levels": "2", "name": "Campus market"})]
+    tags = {802: {"entrance": "main"}, 805: {"entrance": "yes"},
+            804: {"entrance": "service", "locked": "yes"}}
+    osm = write(tmp_path / "shop.osm", osm_xml(nodes, ways, node_tags=tags))
+    blocks = block_file(tmp_path / "b.geojson", [(LON0 + 0.0035, LAT0 + 0.0029)])
+    res = run(osm, blocks=blocks, categories=["retail"])
+    fac = res.facilities[res.facilities["facility_id"] == "way/800"]
+    assert fac["access_kind"].tolist() == ["representative", "entrance", "entrance"]
+    assert fac["access_id"].tolist()[1:] == ["way/800@entrance-node/802",
+                                           "way/800@entrance-node/805"]
+    footprint = gpd.GeoSeries([shapely.box(x0, y0, x1, y1)], crs=4326).to_crs(3067).area[0]
+    assert np.nansum(fac["floor_area_m2"]) == pytest.approx(2 * footprint, rel=1e-3)
+    assert res.blocks["nearest_retail"].iloc[0] == "way/800"
+
+
 def test_case_count():
     """The README's reliability section states the table's counts, computed here."""
     import re
@@ -1119,7 +1183,7 @@ def test_case_count():
     )
     assert found, "README: state the bad-input counts"
     assert tuple(map(int, found.groups())) == (total, errors, repairs)
-    assert errors >= 76 and len(SUCCESS_CASES) == 15
+    assert errors >= 76 and len(SUCCESS_CASES) == 17
 
 
 def test_fuzz_seed_corpus_replays_clean():

@@ -519,7 +519,10 @@ def merge_facilities(osm: gpd.GeoDataFrame, user: gpd.GeoDataFrame | None) -> gp
     if user is None or user.empty:
         return osm
     keep = osm[~osm["category"].isin(user["category"].unique())]
-    return gpd.GeoDataFrame(pd.concat([keep, user.to_crs(osm.crs)], ignore_index=True), crs=osm.crs)
+    user = user.to_crs(osm.crs)
+    if keep.empty:  # concatenating an empty frame would turn every column into text
+        return gpd.GeoDataFrame(user.reset_index(drop=True), crs=osm.crs)
+    return gpd.GeoDataFrame(pd.concat([keep, user], ignore_index=True), crs=osm.crs)
 
 
 def check_not_swapped(
