@@ -471,13 +471,29 @@ def _(d: Path, t: Path) -> list[str]:
 X67, Y67 = 385_805.0, 6_672_200.0
 
 
-def _raster(path: Path, data: np.ndarray, transform: object, *, crs: int = 3067,
-            nodata: float | None = None, **profile: object) -> Path:
+def _raster(
+    path: Path,
+    data: np.ndarray,
+    transform: object,
+    *,
+    crs: int = 3067,
+    nodata: float | None = None,
+    **profile: object,
+) -> Path:
     import rasterio
 
     with rasterio.open(
-        path, "w", driver="GTiff", height=data.shape[0], width=data.shape[1], count=1,
-        dtype=data.dtype, crs=crs, transform=transform, nodata=nodata, **profile,
+        path,
+        "w",
+        driver="GTiff",
+        height=data.shape[0],
+        width=data.shape[1],
+        count=1,
+        dtype=data.dtype,
+        crs=crs,
+        transform=transform,
+        nodata=nodata,
+        **profile,
     ) as dst:
         dst.write(data, 1)
     return path
@@ -485,10 +501,16 @@ def _raster(path: Path, data: np.ndarray, transform: object, *, crs: int = 3067,
 
 def _population_case(d: Path, raster: Path) -> list[str]:
     return [
-        "--osm", str(write(d / "grid.osm", grid_osm())),
-        "--facilities", str(facility_csv(d / "fac.csv", [("s", "retail", LON0, LAT0)])),
-        "--blocks", str(block_file(d / "b.geojson", [(LON0 + DLON, LAT0 + 0.0002)])),
-        "--population", str(raster), "--category", "retail",
+        "--osm",
+        str(write(d / "grid.osm", grid_osm())),
+        "--facilities",
+        str(facility_csv(d / "fac.csv", [("s", "retail", LON0, LAT0)])),
+        "--blocks",
+        str(block_file(d / "b.geojson", [(LON0 + DLON, LAT0 + 0.0002)])),
+        "--population",
+        str(raster),
+        "--category",
+        "retail",
     ]
 
 
@@ -497,8 +519,7 @@ def _(d: Path, t: Path) -> list[str]:
     from rasterio.transform import from_origin
 
     data = np.full((100, 100), -9999.0, dtype="float32")
-    tif = _raster(d / "nodata.tif", data, from_origin(X67 - 500, Y67 + 500, 10, 10),
-                  nodata=-9999.0)
+    tif = _raster(d / "nodata.tif", data, from_origin(X67 - 500, Y67 + 500, 10, 10), nodata=-9999.0)
     return _population_case(d, tif)
 
 
@@ -538,9 +559,7 @@ def test_every_build_row_has_a_builder():
     assert sorted(BUILDERS) == sorted(r["name"] for r in ROWS if r.get("build"))
 
 
-@pytest.mark.parametrize(
-    "name", [r["name"] for r in ROWS if r["exit"] != 0 and "runner" not in r]
-)
+@pytest.mark.parametrize("name", [r["name"] for r in ROWS if r["exit"] != 0 and "runner" not in r])
 def test_bad_input_is_one_clear_line(tmp_path, name):
     inputs = tmp_path / "inputs"
     inputs.mkdir()
@@ -576,7 +595,9 @@ def _with_defaults(args: list[str], d: Path) -> list[str]:
         "--osm": lambda: write(d / "grid.osm", grid_osm()),
         "--facilities": lambda: facility_csv(d / "fac.csv", [("s", "retail", LON0, LAT0)]),
         "--blocks": lambda: block_file(
-            d / "blocks.geojson", [(LON0 + DLON, LAT0 + 0.0002)], block_id=["B0"],
+            d / "blocks.geojson",
+            [(LON0 + DLON, LAT0 + 0.0002)],
+            block_id=["B0"],
             population=[100],
         ),
     }
@@ -996,12 +1017,14 @@ def test_graphml_missing_or_nan_lengths_are_measured(tmp_path):
     blocks = tmp_path / "b.gpkg"
     gpd.GeoDataFrame(
         {"block_id": ["a"], "population": [1]},
-        geometry=[shapely.box(500_180, 3_500_005, 500_190, 3_500_015)], crs=32650,
+        geometry=[shapely.box(500_180, 3_500_005, 500_190, 3_500_015)],
+        crs=32650,
     ).to_file(blocks)
     for lengths in ([None, 100.0], [float("nan"), 100.0], [None, None]):
         g = _graphml_lengths(tmp_path / "g.graphml", lengths)
-        res = run(g, facilities=fac, blocks=blocks, categories=["retail"],
-                  facilities_crs="EPSG:32650")
+        res = run(
+            g, facilities=fac, blocks=blocks, categories=["retail"], facilities_crs="EPSG:32650"
+        )
         np.testing.assert_allclose(res.network.edge_length_m, [100.0, 100.0])
         # legs of 10 m at both ends, 185 m along the street
         assert res.blocks["walk_m_retail"].iloc[0] == pytest.approx(205.0, abs=1e-6)
@@ -1048,7 +1071,10 @@ def test_population_rasters_of_every_shape(tmp_path):
         "non-square": (ones, from_origin(X67, Y67, 10, 20), 3067, None, [60.0, 60.0]),
         "NaN nodata": (half_nan, from_origin(X67, Y67, 10, 10), 3067, np.nan, [60.0, 120.0]),
         "Web Mercator": (
-            ones, from_origin(west - 100, north + 100, 10, 10), 3857, None,
+            ones,
+            from_origin(west - 100, north + 100, 10, 10),
+            3857,
+            None,
             (merc.area / 100.0 * 2.0).tolist(),
         ),
         "rotated": (ones, rotated, 3067, None, _rotated_expected(blocks, rotated, 100)),
@@ -1061,9 +1087,21 @@ def test_population_rasters_of_every_shape(tmp_path):
     # 200 000 x 200 000 pixels, one tile written: a few MB on disk, read by window
     huge = tmp_path / "huge.tif"
     with rasterio.open(
-        huge, "w", driver="GTiff", height=200_000, width=200_000, count=1, dtype="float32",
-        crs=3067, transform=from_origin(X67 - 1_000_000, Y67 + 1_000_000, 10, 10), nodata=0,
-        tiled=True, blockxsize=256, blockysize=256, sparse_ok=True, compress="deflate",
+        huge,
+        "w",
+        driver="GTiff",
+        height=200_000,
+        width=200_000,
+        count=1,
+        dtype="float32",
+        crs=3067,
+        transform=from_origin(X67 - 1_000_000, Y67 + 1_000_000, 10, 10),
+        nodata=0,
+        tiled=True,
+        blockxsize=256,
+        blockysize=256,
+        sparse_ok=True,
+        compress="deflate",
     ) as dst:
         window = rasterio.windows.Window(100_000, 100_000, 256, 256)
         dst.write(np.full((256, 256), 2.0, dtype="float32"), 1, window=window)
@@ -1083,7 +1121,7 @@ def test_odd_labels_and_type_map_values_are_kept_verbatim(tmp_path):
     long label; type-map prefixes and POI types of the same kind: all are data, kept as
     written in report.json and report.md, and each POI lands in its mapped category."""
     label = " ".join(ODD)
-    text = WALK15.replace("[categories.retail]", "[categories.\"商业\"]", 1).replace(
+    text = WALK15.replace("[categories.retail]", '[categories."商业"]', 1).replace(
         'label_en = "Daily shopping"', f"label_en = {json.dumps(label)}", 1
     )
     profile = write(tmp_path / "odd.toml", text)
@@ -1095,8 +1133,12 @@ def test_odd_labels_and_type_map_values_are_kept_verbatim(tmp_path):
     pois = write(tmp_path / "pois.csv", "type,lon,lat\n" + "\n".join(rows) + "\n")
     blocks = block_file(tmp_path / "b.geojson", [(LON0 + DLON, LAT0 + 0.0002)])
     res = run(
-        write(tmp_path / "net.osm", grid_osm()), profile=profile, facilities=pois,
-        facility_columns={"type_map": types}, blocks=blocks, categories=["商业"],
+        write(tmp_path / "net.osm", grid_osm()),
+        profile=profile,
+        facilities=pois,
+        facility_columns={"type_map": types},
+        blocks=blocks,
+        categories=["商业"],
         out=tmp_path / "out",
     )
     assert len(res.facilities) == len(ODD)
@@ -1120,8 +1162,13 @@ def test_polygon_facility_is_reached_at_its_outline_and_rederives(tmp_path):
         {"id": ["H"], "category": ["retail"], "area_m2": [5000.0]}, geometry=[campus], crs=4326
     ).to_file(fac)
     blocks = block_file(tmp_path / "b.geojson", [(LON0 + 0.0062, LAT0 + 0.00295)])
-    res = run(write(tmp_path / "net.osm", grid_osm()), facilities=fac, blocks=blocks,
-              categories=["retail"], out=tmp_path / "out")
+    res = run(
+        write(tmp_path / "net.osm", grid_osm()),
+        facilities=fac,
+        blocks=blocks,
+        categories=["retail"],
+        out=tmp_path / "out",
+    )
     layer = gpd.read_file(res.out / "lifecircle.gpkg", layer="facilities")
     assert set(layer["facility_id"]) == {"user/H"}
     assert layer["access_kind"].tolist() == ["representative"] + ["boundary"] * 7
@@ -1131,16 +1178,23 @@ def test_polygon_facility_is_reached_at_its_outline_and_rederives(tmp_path):
     assert res.blocks["nearest_retail"].iloc[0] == "user/H"
     # the nearest boundary point, not the campus centre, decides the time
     centre = layer.to_crs(4326).geometry.iloc[0]
-    alone = run(write(tmp_path / "net2.osm", grid_osm()),
-                facilities=facility_csv(tmp_path / "c.csv", [("c", "retail", centre.x, centre.y)]),
-                blocks=blocks, categories=["retail"])
+    alone = run(
+        write(tmp_path / "net2.osm", grid_osm()),
+        facilities=facility_csv(tmp_path / "c.csv", [("c", "retail", centre.x, centre.y)]),
+        blocks=blocks,
+        categories=["retail"],
+    )
     assert res.blocks["walk_m_retail"].iloc[0] < alone.blocks["walk_m_retail"].iloc[0] - 50
     reported, oracle = rederive_from_gpkg(res.out / "lifecircle.gpkg", "retail")
     np.testing.assert_allclose(reported, oracle, rtol=0, atol=1e-6)
     facts = res.report["facilities"]["access_points"]
-    assert facts == {"facilities": 1, "access_points": 8,
-                     "access_points_by_kind": {"boundary": 7, "representative": 1},
-                     "polygon_facilities": 1, "large_polygon_facilities": 1}
+    assert facts == {
+        "facilities": 1,
+        "access_points": 8,
+        "access_points_by_kind": {"boundary": 7, "representative": 1},
+        "polygon_facilities": 1,
+        "large_polygon_facilities": 1,
+    }
     assert res.report["summary"]["categories"]["retail"]["facilities"] == 1
 
 
@@ -1151,21 +1205,42 @@ def test_osm_polygon_facility_uses_its_entrances(tmp_path):
     footprint x levels, once."""
     nodes = grid_nodes()
     x0, y0, x1, y1 = LON0 + 0.0025, LAT0 + 0.0011, LON0 + 0.0045, LAT0 + 0.0019
-    ring = {801: (x0, y0), 802: ((x0 + x1) / 2, y0), 803: (x1, y0), 804: (x1, y1),
-            805: ((x0 + x1) / 2, y1), 806: (x0, y1)}
+    ring = {
+        801: (x0, y0),
+        802: ((x0 + x1) / 2, y0),
+        803: (x1, y0),
+        804: (x1, y1),
+        805: ((x0 + x1) / 2, y1),
+        806: (x0, y1),
+    }
     nodes.update(ring)
-    ways = [*grid_ways(), (800, [801, 802, 803, 804, 805, 806, 801],
-                           {"shop": "supermarket", "building": "retail",
-                            "building:levels": "2", "name": "Campus market"})]
-    tags = {802: {"entrance": "main"}, 805: {"entrance": "yes"},
-            804: {"entrance": "service", "locked": "yes"}}
+    ways = [
+        *grid_ways(),
+        (
+            800,
+            [801, 802, 803, 804, 805, 806, 801],
+            {
+                "shop": "supermarket",
+                "building": "retail",
+                "building:levels": "2",
+                "name": "Campus market",
+            },
+        ),
+    ]
+    tags = {
+        802: {"entrance": "main"},
+        805: {"entrance": "yes"},
+        804: {"entrance": "service", "locked": "yes"},
+    }
     osm = write(tmp_path / "shop.osm", osm_xml(nodes, ways, node_tags=tags))
     blocks = block_file(tmp_path / "b.geojson", [(LON0 + 0.0035, LAT0 + 0.0029)])
     res = run(osm, blocks=blocks, categories=["retail"])
     fac = res.facilities[res.facilities["facility_id"] == "way/800"]
     assert fac["access_kind"].tolist() == ["representative", "entrance", "entrance"]
-    assert fac["access_id"].tolist()[1:] == ["way/800@entrance-node/802",
-                                           "way/800@entrance-node/805"]
+    assert fac["access_id"].tolist()[1:] == [
+        "way/800@entrance-node/802",
+        "way/800@entrance-node/805",
+    ]
     footprint = gpd.GeoSeries([shapely.box(x0, y0, x1, y1)], crs=4326).to_crs(3067).area[0]
     assert np.nansum(fac["floor_area_m2"]) == pytest.approx(2 * footprint, rel=1e-3)
     assert res.blocks["nearest_retail"].iloc[0] == "way/800"

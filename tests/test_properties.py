@@ -401,8 +401,13 @@ blocks_drawn = st.lists(
 
 
 @SLOW
-@given(seed=seeds, n=sizes, drawn=blocks_drawn, ids=st.lists(block_ids, min_size=12,
-       max_size=12, unique_by=str), named=st.booleans())
+@given(
+    seed=seeds,
+    n=sizes,
+    drawn=blocks_drawn,
+    ids=st.lists(block_ids, min_size=12, max_size=12, unique_by=str),
+    named=st.booleans(),
+)
 def test_any_polygon_set_gives_unique_ids_and_sane_times(seed, n, drawn, ids, named):
     """Any set of block polygons (bowties included, ids any text or none): one block per
     polygon, ids unique and as given, every time NaN or finite and non-negative."""
@@ -427,8 +432,10 @@ def test_any_polygon_set_gives_unique_ids_and_sane_times(seed, n, drawn, ids, na
 
 
 @FAST
-@given(rings=st.lists(st.lists(corners, min_size=3, max_size=7), min_size=1, max_size=6),
-       ids=st.lists(block_ids, min_size=6, max_size=6, unique_by=str))
+@given(
+    rings=st.lists(st.lists(corners, min_size=3, max_size=7), min_size=1, max_size=6),
+    ids=st.lists(block_ids, min_size=6, max_size=6, unique_by=str),
+)
 def test_block_repair_conserves_rows_ids_and_covered_ground(rings, ids):
     """Repair keeps every row, id, column and valid geometry; a repaired polygon is valid,
     polygonal and lies inside the faces its own outline encloses; or the error names it."""
@@ -438,7 +445,8 @@ def test_block_repair_conserves_rows_ids_and_covered_ground(rings, ids):
     geoms = [shapely.Polygon(r) for r in rings]
     frame = gpd.GeoDataFrame(
         {"block_id": ids[: len(geoms)], "population": np.arange(len(geoms)) * 7.0},
-        geometry=geoms, crs=32650,
+        geometry=geoms,
+        crs=32650,
     )
     try:
         fixed, count = repair_polygons(frame, "drawn.gpkg")
@@ -456,14 +464,21 @@ def test_block_repair_conserves_rows_ids_and_covered_ground(rings, ids):
             assert h.equals_exact(g, 0)
             continue
         assert h.is_valid and h.geom_type in ("Polygon", "MultiPolygon") and h.area > 0
-        faces = shapely.union_all(list(shapely.polygonize(
-            [shapely.union_all([shapely.LineString(g.exterior.coords)])]).geoms))
+        faces = shapely.union_all(
+            list(
+                shapely.polygonize(
+                    [shapely.union_all([shapely.LineString(g.exterior.coords)])]
+                ).geoms
+            )
+        )
         assert h.difference(faces).area <= 1e-6 * max(faces.area, 1.0)
 
 
 @FAST
-@given(drawn=blocks_drawn.filter(lambda d: all(k != "bowtie" for k, *_ in d)),
-       areas=st.lists(st.floats(1, 1e5), min_size=12, max_size=12))
+@given(
+    drawn=blocks_drawn.filter(lambda d: all(k != "bowtie" for k, *_ in d)),
+    areas=st.lists(st.floats(1, 1e5), min_size=12, max_size=12),
+)
 def test_polygon_facilities_keep_one_id_and_their_floor_area(drawn, areas):
     """Every access point of a polygon facility carries its id and lies on or in it; the
     facility keeps exactly one first row, its floor area once, and extra points only when
@@ -475,9 +490,14 @@ def test_polygon_facilities_keep_one_id_and_their_floor_area(drawn, areas):
     )
     n = len(geoms)
     frame = gpd.GeoDataFrame(
-        {"facility_id": [f"user/{i}" for i in range(n)], "category": "health",
-         "floor_area_m2": areas[:n], "area_source": "user"},
-        geometry=geoms.to_crs(4326), crs=4326,
+        {
+            "facility_id": [f"user/{i}" for i in range(n)],
+            "category": "health",
+            "floor_area_m2": areas[:n],
+            "area_source": "user",
+        },
+        geometry=geoms.to_crs(4326),
+        crs=4326,
     )
     out = fmod.access_points_of(frame)
     assert set(out["facility_id"]) == set(frame["facility_id"])

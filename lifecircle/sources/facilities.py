@@ -140,8 +140,11 @@ def _split_multipoints(frame: gpd.GeoDataFrame, where: str) -> gpd.GeoDataFrame:
         out.loc[later, "area_source"] = "unknown"
     out = out.set_geometry(parts).reset_index(drop=True)
     log.warning(
-        "%s: %d MultiPoint features were split into %d facilities, one per point (ids such "
-        "as %s)", where, int(multi.sum()), int(split.sum()), ", ".join(ids[split][:2]),
+        "%s: %d MultiPoint features were split into %d facilities, one per point (ids such as %s)",
+        where,
+        int(multi.sum()),
+        int(split.sum()),
+        ", ".join(ids[split][:2]),
     )
     return out
 
@@ -199,8 +202,13 @@ def access_points_of(
             if part.area < LARGE_AREA_M2 and _longest_side_m(part) < LARGE_SIDE_M:
                 continue
             extra["large"] += 1
-            near = tree.query(shapely.boundary(part), predicate="dwithin",
-                              distance=ENTRANCE_TOLERANCE_M) if ent_pts.size else []
+            near = (
+                tree.query(
+                    shapely.boundary(part), predicate="dwithin", distance=ENTRANCE_TOLERANCE_M
+                )
+                if ent_pts.size
+                else []
+            )
             if len(near):
                 found = [(f"@entrance-{ent_ids[j]}", ent_pts[j]) for j in sorted(near)]
                 extra["entrance"] += len(found)
@@ -221,8 +229,13 @@ def access_points_of(
             "%s: %d polygon facilities are reached at a representative point per polygon; "
             "%d large polygons (over %g ha or %g m across) also at %d entrances and %d points "
             "along their outline (access_kind in the facilities layer)",
-            where, poly_rows.size, extra["large"], LARGE_AREA_M2 / 10_000, LARGE_SIDE_M,
-            extra["entrance"], extra["boundary"],
+            where,
+            poly_rows.size,
+            extra["large"],
+            LARGE_AREA_M2 / 10_000,
+            LARGE_SIDE_M,
+            extra["entrance"],
+            extra["boundary"],
         )
     src_a = np.asarray(src, dtype=np.int64)
     rank = np.lexsort((np.asarray(order), src_a))
@@ -356,8 +369,13 @@ def read_facilities(
     """
     path = Path(path)
     gdf = read_points(
-        path, crs=crs, x_col=x_col, y_col=y_col, what="facility",
-        text_cols=(type_col,) if type_map is not None else (), shapes=True,
+        path,
+        crs=crs,
+        x_col=x_col,
+        y_col=y_col,
+        what="facility",
+        text_cols=(type_col,) if type_map is not None else (),
+        shapes=True,
     )
     type_report: dict[str, Any] | None = None
     if type_map is not None:
@@ -383,7 +401,11 @@ def read_facilities(
         if unmatched.any():
             log.warning(
                 "%s: %d of %d rows match no prefix of %s (e.g. %s); they are left out",
-                path, int(unmatched.sum()), len(gdf), type_map, ", ".join(examples),
+                path,
+                int(unmatched.sum()),
+                len(gdf),
+                type_map,
+                ", ".join(examples),
             )
         if unmatched.all():
             raise InputFileError(

@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from .._errors import InputError, InputFileError
-from .tables import check_regular_file
+from .tables import check_regular_file, read_head
 
 __all__ = [
     "OSMData",
@@ -240,13 +240,7 @@ def _sniff(path: Path) -> None:
             "give a .osm.pbf, .osm, .osm.gz, .osm.bz2 or .graphml file",
         )
     check_regular_file(path, fix="download or export the extract again")
-    try:
-        with path.open("rb") as fh:
-            head = fh.read(4096)
-    except OSError as exc:
-        raise InputFileError(
-            path, f"cannot be read ({exc.strerror})", "check the file's permissions"
-        ) from None
+    head = read_head(path, 4096)
     name = path.name.lower()
     if not name.endswith(_OSM_SUFFIXES):
         raise InputFileError(

@@ -20,7 +20,14 @@ import shapely
 from .._errors import InputFileError
 from .coords import in_china_box, parse_facilities_crs, to_wgs84
 
-__all__ = ["check_regular_file", "read_points", "read_polygons", "repair_polygons", "resolve_crs"]
+__all__ = [
+    "check_regular_file",
+    "read_head",
+    "read_points",
+    "read_polygons",
+    "repair_polygons",
+    "resolve_crs",
+]
 
 log = logging.getLogger(__name__)
 
@@ -167,17 +174,21 @@ def check_regular_file(path: Path, *, fix: str = "give a file with rows") -> Non
         raise InputFileError(path, "file is empty (0 bytes)", fix)
 
 
+def read_head(path: Path, size: int) -> bytes:
+    """The first ``size`` bytes of a file; an unreadable file is an error naming the fix."""
+    try:
+        with path.open("rb") as fh:
+            return fh.read(size)
+    except OSError as exc:
+        raise InputFileError(
+            path, f"cannot be read ({exc.strerror})", "check the file's permissions"
+        ) from None
+
+
 def _check_path(path: Path) -> None:
     check_regular_file(path)
     if path.suffix.lower() in _CSV_SUFFIXES:
-        try:
-            with path.open("rb") as fh:
-                head = fh.read(8)
-        except OSError as exc:
-            raise InputFileError(
-                path, f"cannot be read ({exc.strerror})", "check the file's permissions"
-            ) from None
-        if head.startswith(_WORKBOOK_MAGIC):
+        if read_head(path, 8).startswith(_WORKBOOK_MAGIC):
             raise InputFileError(
                 path,
                 f"is a spreadsheet workbook (Excel or similar), not a {path.suffix} text table",
@@ -353,8 +364,12 @@ def _read_wkt_csv(path: Path, what: str) -> gpd.GeoDataFrame:
     """
     try:
         frame = pd.read_csv(
-            path, sep=None if path.suffix.lower() != ".csv" else ",", engine="python",
-            encoding="utf-8-sig", dtype=str, keep_default_na=False,
+            path,
+            sep=None if path.suffix.lower() != ".csv" else ",",
+            engine="python",
+            encoding="utf-8-sig",
+            dtype=str,
+            keep_default_na=False,
         )
     except (pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError) as exc:
         raise InputFileError(
@@ -435,7 +450,10 @@ def repair_polygons(
     log.warning(
         "%s: %d self-intersecting or otherwise invalid %s polygons were repaired with "
         "make_valid (%s); check their outlines",
-        where, rows.size, what, feature_names(gdf, rows, id_cols=id_cols),
+        where,
+        rows.size,
+        what,
+        feature_names(gdf, rows, id_cols=id_cols),
     )
     return gdf, int(rows.size)
 
@@ -462,8 +480,9 @@ def read_polygons(
             raise InputFileError(
                 path,
                 "has no CRS",
-                "pass --blocks-crs (e.g. EPSG:4326)" if is_csv else
-                "declare one in the file (e.g. ogr2ogr -a_srs EPSG:4326) or pass --blocks-crs",
+                "pass --blocks-crs (e.g. EPSG:4326)"
+                if is_csv
+                else "declare one in the file (e.g. ogr2ogr -a_srs EPSG:4326) or pass --blocks-crs",
             )
         gdf = gdf.set_crs(user_crs)
     refuse_empty_geometries(gdf, path, "remove them or draw their polygons")
@@ -474,7 +493,11 @@ def read_polygons(
         x = np.where(np.abs(b[:, 0]) > np.abs(b[:, 2]), b[:, 0], b[:, 2])
         y = np.where(np.abs(b[:, 1]) > np.abs(b[:, 3]), b[:, 1], b[:, 3])
         _check_lonlat(
-            path, x, y, np.arange(1, len(gdf) + 1), str(pyproj.CRS(gdf.crs).name),
+            path,
+            x,
+            y,
+            np.arange(1, len(gdf) + 1),
+            str(pyproj.CRS(gdf.crs).name),
             option="--blocks-crs",
         )
     kinds = geom.geom_type
