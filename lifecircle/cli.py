@@ -469,9 +469,14 @@ def run_cmd(**options: Any) -> None:
 @click.option("--spacing-m", type=click.FloatRange(min=0, min_open=True), default=100.0,
               show_default=True, help="Spacing of the network sample of candidates.")
 @click.option("--method", type=click.Choice(["greedy", "exact"]), default="greedy",
-              show_default=True, help="Lazy greedy (any size) or exact MILP (pulp/HiGHS).")
+              show_default=True, help="Lazy greedy (any size) or exact MILP (HiGHS).")
+@click.option("--solver", type=click.Choice(["scipy", "highspy", "pulp"]), default="scipy",
+              show_default=True, help="Solver of the exact model (highspy, pulp: [siting]).")
 @click.option("--capacity", type=click.FloatRange(min=0, min_open=True), default=None,
               help="Residents one new site can serve.")
+@click.option("--existing-capacity", default=None,
+              help="Residents each existing facility can serve: a facility-file column "
+              "(e.g. capacity) or a number.")
 @click.option("--remove", multiple=True,
               help="Close this existing facility id in the scenario (repeatable).")
 @click.option("--time-limit-s", type=click.FloatRange(min=0, min_open=True), default=60.0,
@@ -493,7 +498,8 @@ def site_cmd(**options: Any) -> None:
     if len(cats) != 1:
         raise ConfigError("`lifecircle site` needs exactly one --category to site")
     siting_keys = ("new", "target_share", "candidates", "candidates_crs", "spacing_m",
-                   "method", "capacity", "remove", "time_limit_s")
+                   "method", "solver", "capacity", "existing_capacity", "remove",
+                   "time_limit_s")
     site_kwargs = {k: kwargs.pop(k) for k in siting_keys}
     progress = _Progress(quiet)
     try:

@@ -37,6 +37,7 @@ from matplotlib.path import Path as MplPath
 
 from .. import columns as col
 from .._errors import ConfigError, OutputError
+from ..i18n import check_lang, messages
 from ..profiles import Profile
 from .webmap import BIN_COLORS, BINS_MIN, CATEGORY_COLORS, UNREACHABLE_COLOR, classify_minutes
 
@@ -69,46 +70,6 @@ _DEFICIENCY_COLORS = ("#d9f0d3", "#fee0d2", "#fcbba1", "#fc9272", "#fb6a4a", "#d
 _LEGEND_OUTSIDE: dict[str, Any] = {"loc": "upper left", "bbox_to_anchor": (1.02, 1.0),
                                    "borderaxespad": 0.0, "framealpha": 0.9}
 
-_TEXT: dict[str, dict[str, str]] = {
-    "en": {
-        "coverage_title": "Walking time to the nearest facility: {label}",
-        "legend_title": "Walking time (min)",
-        "unreachable": "unreachable on foot",
-        "facility": "{label} facility",
-        "note": "{speed} km/h; covered within {threshold} min",
-        "deficiency_title": "Services lacking within their walking limit",
-        "deficiency_legend": "Categories lacking",
-        "none": "none",
-        "share_title": "Population covered within the walking limit",
-        "share_axis": "Population covered (%)",
-        "target": "target {share} %",
-        "within": "≤ {threshold} min",
-        "no_facility": "no facility in the data",
-        "x": "Easting (m)",
-        "y": "Northing (m)",
-        "north": "N",
-        "min": "min",
-    },
-    "zh": {
-        "coverage_title": "步行至最近{label}设施的时间",
-        "legend_title": "步行时间（分钟）",
-        "unreachable": "步行无法到达",
-        "facility": "{label}设施",
-        "note": "步行速度 {speed} 公里/小时；{threshold} 分钟内视为覆盖",
-        "deficiency_title": "步行时限内缺少的服务类别数",
-        "deficiency_legend": "缺少类别数",
-        "none": "无",
-        "share_title": "步行时限内覆盖的人口比例",
-        "share_axis": "覆盖人口比例（%）",
-        "target": "目标 {share}%",
-        "within": "≤ {threshold} 分钟",
-        "no_facility": "数据中无此类设施",
-        "x": "东坐标（米）",
-        "y": "北坐标（米）",
-        "north": "北",
-        "min": "分钟",
-    },
-}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -161,8 +122,7 @@ def _face(path: str, index: int) -> str:
 
 def _language(lang: str) -> tuple[str, FontProperties | None]:
     """The language the figures can really use, and the font for its text."""
-    if lang not in _TEXT:
-        raise ConfigError(f"lang must be one of {', '.join(map(repr, _TEXT))}, got {lang!r}")
+    check_lang(lang, option="lang")
     if lang != "zh":
         return lang, None
     path = cjk_font()
@@ -329,7 +289,7 @@ def coverage_figure(
         ``"en"`` or ``"zh"`` (English when no CJK font is installed).
     """
     lang, font = _language(lang)
-    text = _TEXT[lang]
+    text = messages("figures", lang)
     label = _label(profile, category, lang)
     fig = _map_figure(blocks)
     ax = _map_axes(fig, blocks, text, font)
@@ -372,7 +332,7 @@ def deficiency_figure(
 ) -> Figure:
     """Blocks coloured by the number of categories they lack within their limit."""
     lang, font = _language(lang)
-    text = _TEXT[lang]
+    text = messages("figures", lang)
     n = len(profile.categories)
     if "n_lacking" in blocks.columns:
         lacking = blocks["n_lacking"].fillna(0).to_numpy(dtype=np.int64)
@@ -437,7 +397,7 @@ def coverage_share_figure(
         ``"en"`` or ``"zh"``.
     """
     lang, font = _language(lang)
-    text = _TEXT[lang]
+    text = messages("figures", lang)
     cats = [c for c in summary["categories"] if c in profile.categories]
     shares = np.array([100 * (summary["categories"][c]["share_population_covered"] or 0.0)
                        for c in cats])

@@ -7,123 +7,15 @@ with their source.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from ..i18n import messages
 from ._atomic import write_json_atomic
 
 __all__ = ["render_markdown", "write_reports"]
 
-_T: dict[str, dict[str, Any]] = {
-    "en": {
-        "title": "lifecircle report",
-        "profile": "Profile",
-        "speed": "Walking speed",
-        "threshold": "Threshold",
-        "blocks": "Residential blocks",
-        "population": "Population (estimated)",
-        "coverage": "Coverage by category",
-        "category": "Category",
-        "facilities": "Facilities",
-        "covered_blocks": "Blocks covered",
-        "covered_pop": "Population covered",
-        "median": "Median walk",
-        "speed_used": "Speed used",
-        "complete": "Complete life circle (every category covered)",
-        "share_pop": "share of population",
-        "share_blocks": "share of blocks",
-        "worst": "Blocks lacking the most categories",
-        "block": "Block",
-        "lacks": "Lacks",
-        "unverified": "unverified figure (source: {src})",
-        "none": "no facility found",
-        "min": "min",
-        "credit": "Street network and facilities © OpenStreetMap contributors (ODbL).",
-        "notes": "Notes",
-        "tier": "Tier",
-        "tiers": "Compliance by tier (tiers do not substitute for each other)",
-        "limit": "Limit",
-        "requirements": "Requirements (speed used)",
-        "met_blocks": "Blocks meeting the tier",
-        "met_pop": "Population meeting the tier",
-        "indicators": "Plan indicators (14th Five-Year Plan targets)",
-        "indicator": "Indicator",
-        "figure": "Figure",
-        "target": "Target",
-        "status": "Status",
-        "met": "met",
-        "not_met": "not met",
-        "unknown": "cannot be computed",
-        "lower_bound": "lower bound: floor area unknown for {n} of {m} facilities",
-        "per_block": "blocks meeting it within {min:g} min at {speed:g} km/h: {share}",
-        "keyword": "{n} facilities were recognised by their name only (no matching OSM tag)",
-        "type_unmatched": "{n} of {m} rows of the facility table match no type prefix "
-        "(e.g. {ex}) and were left out",
-        "deficiencies": "Deficiencies",
-        "reasons": {
-            "not_evaluated": "its categories were not evaluated (--category)",
-            "no_facility": "no facility of its categories found",
-            "area_unknown": "floor area unknown for every facility; give an area_m2 column "
-            "or OSM buildings with building:levels",
-        },
-        "speeds_note": "Each category is judged at its group's speed (see the tier table); "
-        "floor-area catchments use the {g} speed ({v:g} km/h).",
-        "unverified_speed": "walking speed of {g} ({v:g} km/h) unverified (source: {src})",
-    },
-    "zh": {
-        "title": "lifecircle 生活圈评估报告",
-        "profile": "标准配置",
-        "speed": "步行速度",
-        "threshold": "时间阈值",
-        "blocks": "居住街坊",
-        "population": "人口（估算）",
-        "coverage": "分类覆盖情况",
-        "category": "设施类别",
-        "facilities": "设施数",
-        "covered_blocks": "覆盖街坊",
-        "covered_pop": "覆盖人口",
-        "median": "步行时间中位数",
-        "speed_used": "采用速度",
-        "complete": "完整生活圈（全部类别均覆盖）",
-        "share_pop": "人口占比",
-        "share_blocks": "街坊占比",
-        "worst": "缺项最多的街坊",
-        "block": "街坊",
-        "lacks": "缺少",
-        "unverified": "未核实数据（来源：{src}）",
-        "none": "未发现设施",
-        "min": "分钟",
-        "credit": "路网与设施数据 © OpenStreetMap 贡献者（ODbL 许可）。",
-        "notes": "说明",
-        "tier": "层级",
-        "tiers": "分层级达标情况（各层级不可相互替代）",
-        "limit": "限值",
-        "requirements": "配置要求（采用速度）",
-        "met_blocks": "达标街坊",
-        "met_pop": "达标人口",
-        "indicators": "规划指标（“十四五”规划目标）",
-        "indicator": "指标",
-        "figure": "现状值",
-        "target": "目标值",
-        "status": "评价",
-        "met": "达标",
-        "not_met": "未达标",
-        "unknown": "无法计算",
-        "lower_bound": "下限值：{m} 处设施中有 {n} 处面积未知",
-        "per_block": "按 {speed:g} km/h 步行 {min:g} 分钟范围内达标的街坊：{share}",
-        "keyword": "{n} 处设施仅按名称识别（无对应 OSM 标签）",
-        "type_unmatched": "设施表中 {m} 行有 {n} 行未匹配任何类型前缀（如 {ex}），已剔除",
-        "deficiencies": "缺项（按层级）",
-        "reasons": {
-            "not_evaluated": "相关类别未参与评估（--category）",
-            "no_facility": "未发现相关类别的设施",
-            "area_unknown": "全部设施面积未知；请提供 area_m2 列或带 building:levels 的 OSM 建筑",
-        },
-        "speeds_note": "各类设施按其人群步行速度评估（见分层级表）；"
-        "设施面积服务范围按{g}速度（{v:g} km/h）计算。",
-        "unverified_speed": "{g}步行速度 {v:g} km/h 未核实（来源：{src}）",
-    },
-}
 
 
 def _pct(x: float | None) -> str:
@@ -131,14 +23,14 @@ def _pct(x: float | None) -> str:
 
 
 def render_markdown(
-    report: dict[str, Any],
+    report: Mapping[str, Any],
     *,
     lang: str = "en",
     worst: list[dict[str, Any]] | None = None,
     extra_sections: list[str] | None = None,
 ) -> str:
     """The human-readable report as Markdown."""
-    t = _T["zh" if lang == "zh" else "en"]
+    t = messages("report", "zh" if lang == "zh" else "en")
     s = report["summary"]
     meta = report["run"]
     lines = [
@@ -203,7 +95,7 @@ def _label(v: dict[str, Any], lang: str) -> str:
     return str(v["label_zh"] if lang == "zh" and v.get("label_zh") else v["label_en"])
 
 
-def _dagger(v: dict[str, Any], label: str, t: dict[str, Any], notes: list[str]) -> str:
+def _dagger(v: dict[str, Any], label: str, t: Mapping[str, Any], notes: list[str]) -> str:
     """`` †`` and a footnote for an unverified figure, else ''."""
     if v.get("verified", True):
         return ""
@@ -216,7 +108,7 @@ def _dagger(v: dict[str, Any], label: str, t: dict[str, Any], notes: list[str]) 
 
 
 def _tier_section(
-    report: dict[str, Any], t: dict[str, Any], lang: str, notes: list[str]
+    report: Mapping[str, Any], t: Mapping[str, Any], lang: str, notes: list[str]
 ) -> list[str]:
     s = report["summary"]
     tiers = s.get("tiers") or {}
@@ -266,7 +158,7 @@ def _figure(v: dict[str, Any]) -> str:
 
 
 def _indicator_section(
-    report: dict[str, Any], t: dict[str, Any], lang: str, notes: list[str]
+    report: Mapping[str, Any], t: Mapping[str, Any], lang: str, notes: list[str]
 ) -> list[str]:
     ind = report.get("indicators") or {}
     targets = ind.get("targets") or []
@@ -319,7 +211,7 @@ def _indicator_section(
 
 def write_reports(
     folder: Path,
-    report: dict[str, Any],
+    report: Mapping[str, Any],
     *,
     lang: str = "en",
     worst: list[dict[str, Any]] | None = None,

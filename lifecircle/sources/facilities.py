@@ -55,6 +55,7 @@ __all__ = [
     "access_points_of",
     "categories_from_types",
     "facilities_from_osm",
+    "is_first_access_point",
     "merge_facilities",
     "primary_rows",
     "read_facilities",
@@ -252,12 +253,17 @@ def access_points_of(
     return gpd.GeoDataFrame(out, geometry=gpd.GeoSeries(geometry, crs=4326), crs=4326)
 
 
+def is_first_access_point(facilities: pd.DataFrame) -> np.ndarray:
+    """True on each facility's first row (the one that counts it, its floor area, capacity)."""
+    if "access_id" not in facilities.columns:
+        return np.ones(len(facilities), dtype=bool)
+    access = facilities["access_id"]
+    return (access.isna() | (access == facilities["facility_id"])).to_numpy(dtype=bool)
+
+
 def primary_rows(facilities: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     """One row per facility: the first access point of each (for counts and floor areas)."""
-    if "access_id" not in facilities.columns:
-        return facilities
-    access = facilities["access_id"]
-    return facilities[access.isna() | (access == facilities["facility_id"])]
+    return facilities[is_first_access_point(facilities)]
 
 
 def access_point_summary(facilities: pd.DataFrame) -> dict[str, Any]:
@@ -461,6 +467,8 @@ def read_facilities(
         geometry=gdf.geometry.to_numpy(),
         crs=gdf.crs,
     )
+    if "capacity" in gdf.columns:  # places or beds, for capacitated siting and 2SFCA
+        out["capacity"] = pd.to_numeric(gdf["capacity"], errors="coerce").to_numpy(np.float64)
     out = access_points_of(out, where=str(path))
     if type_report is not None:
         out.attrs["type_map"] = type_report
