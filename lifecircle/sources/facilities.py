@@ -29,6 +29,7 @@ area stays on the first row only. A MultiPoint feature is one facility per point
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
 from collections.abc import Mapping, Sequence
@@ -98,12 +99,24 @@ def _levels(tags: Mapping[str, str]) -> float:
     return value if math.isfinite(value) and value > 0 else float("nan")
 
 
+@functools.lru_cache(maxsize=64)
+def _utm_at(lon: float, lat: float) -> pyproj.CRS:
+    # the pyproj database query behind estimate_utm_crs costs ~0.5 s: once per place
+    return gpd.GeoSeries([shapely.Point(lon, lat)], crs=4326).estimate_utm_crs()
+
+
+def _utm_of(geoms: gpd.GeoSeries) -> pyproj.CRS:
+    """The UTM zone of WGS 84 geometries (their bounds' centre, to 0.1 degree)."""
+    w, s, e, n = geoms.total_bounds
+    return _utm_at(round((w + e) / 2, 1), round((s + n) / 2, 1))
+
+
 def _footprints_m2(wkb: list[bytes]) -> np.ndarray:
     """Areas in m² of WGS 84 polygons, in their local UTM zone."""
     if not wkb:
         return np.empty(0)
     polys = gpd.GeoSeries(shapely.from_wkb(wkb), crs=4326)
-    return polys.to_crs(polys.estimate_utm_crs()).area.to_numpy()
+    return polys.to_crs(_utm_of(polys)).area.to_numpy()
 
 
 def _longest_side_m(poly: Any) -> float:
@@ -179,7 +192,7 @@ def access_points_of(
     extra = {"entrance": 0, "boundary": 0, "large": 0}
     if poly_rows.size:
         polys = gpd.GeoSeries(geoms[poly_rows], crs=4326)
-        utm = polys.estimate_utm_crs()
+        utm = _utm_of(polys)
         parts, owner = shapely.get_parts(polys.to_crs(utm).to_numpy(), return_index=True)
         owner = poly_rows[owner]
         rank = np.lexsort((-shapely.area(parts), owner))  # each facility's largest part first
