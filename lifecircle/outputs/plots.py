@@ -297,7 +297,9 @@ def coverage_figure(
     colors = np.array([*BIN_COLORS, UNREACHABLE_COLOR])[bins]
     _polygons(ax, blocks, list(colors))
     _furniture(ax, text, font, edges, blocks.crs)
-    fac = facilities.to_crs(blocks.crs)
+    from ..sources.facilities import primary_rows  # one marker per facility
+
+    fac = primary_rows(facilities).to_crs(blocks.crs)
     fac = fac[fac["category"] == category]
     k = list(profile.categories).index(category) if category in profile.categories else 0
     if not fac.empty:

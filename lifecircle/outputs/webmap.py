@@ -412,7 +412,10 @@ def make_map(
     tile_layer = _tile_layer(tiles, tiles_attribution, text)
 
     web_blocks = _to_web(blocks, "blocks", simplify=True)
-    web_fac = _to_web(facilities, "facilities", simplify=False)
+    # one marker per facility: the further access points of a campus are not facilities
+    from ..sources.facilities import primary_rows
+
+    web_fac = _to_web(primary_rows(facilities), "facilities", simplify=False)
     web_edges = _to_web(edges, "edges", simplify=True, merge_lines=True)
     web_iso = (None if isochrones is None
                else _to_web(isochrones, "isochrones", simplify=True, preserve_topology=False))
