@@ -172,7 +172,15 @@ def supply_demand(
     minutes = matrix.dist_m / speed  # aligned with the CSR data, which tocoo keeps in order
     weight = _decay(decay, threshold, sigma_min)
     pop = result.blocks["population"].to_numpy(dtype=np.float64)
-    acc, ratio = two_step_fca(coo.row, coo.col, minutes, cap, pop,
+    # a facility with several access points (a campus's entrances) is one supply, reached
+    # from each block at its nearest access point
+    which, ids = pd.factorize(fac["facility_id"].astype(str))
+    f, b = which[coo.row], coo.col
+    order = np.lexsort((minutes, b, f))
+    f, b, minutes = f[order], b[order], minutes[order]
+    nearest = np.r_[True, (f[1:] != f[:-1]) | (b[1:] != b[:-1])]
+    acc, ratio = two_step_fca(f[nearest], b[nearest], minutes[nearest],
+                              np.bincount(which, weights=cap, minlength=len(ids)), pop,
                               max_cost=threshold * (1 + 1e-12), weight=weight)
     out = pd.DataFrame({
         "block_id": block_ids,
@@ -180,7 +188,7 @@ def supply_demand(
         "supply_per_resident": acc,
         "supply_per_1000": acc * 1000.0,
     })
-    out.attrs["facility_ratio"] = dict(zip(fac["facility_id"].astype(str), ratio, strict=True))
+    out.attrs["facility_ratio"] = dict(zip(ids, ratio, strict=True))
     return out
 
 
