@@ -185,6 +185,22 @@ def read_head(path: Path, size: int) -> bytes:
         ) from None
 
 
+def _read_csv(path: Path, **options: Any) -> pd.DataFrame:
+    """A UTF-8 table (``.csv`` comma-separated, ``.txt``/``.tsv`` delimiter sniffed)."""
+    try:
+        return pd.read_csv(
+            path,
+            sep=None if path.suffix.lower() != ".csv" else ",",
+            engine="python",
+            encoding="utf-8-sig",
+            **options,
+        )
+    except (pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError) as exc:
+        raise InputFileError(
+            path, f"could not be read as CSV ({exc})", "save it as UTF-8 CSV with a header row"
+        ) from None
+
+
 def _check_path(path: Path) -> None:
     check_regular_file(path)
     if path.suffix.lower() in _CSV_SUFFIXES:
@@ -246,18 +262,7 @@ def read_points(
     _check_path(path)
     system, user_crs = resolve_crs(crs)
     if path.suffix.lower() in _CSV_SUFFIXES:
-        try:
-            frame = pd.read_csv(
-                path,
-                sep=None if path.suffix.lower() != ".csv" else ",",
-                engine="python",
-                encoding="utf-8-sig",
-                dtype={c: str for c in text_cols},
-            )
-        except (pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError) as exc:
-            raise InputFileError(
-                path, f"could not be read as CSV ({exc})", "save it as UTF-8 CSV with a header row"
-            ) from None
+        frame = _read_csv(path, dtype={c: str for c in text_cols})
         columns = [str(c) for c in frame.columns]
         if frame.empty:
             raise InputFileError(
@@ -362,19 +367,7 @@ def _read_wkt_csv(path: Path, what: str) -> gpd.GeoDataFrame:
 
     The CRS is not in the file: the caller sets the one given with ``--blocks-crs``.
     """
-    try:
-        frame = pd.read_csv(
-            path,
-            sep=None if path.suffix.lower() != ".csv" else ",",
-            engine="python",
-            encoding="utf-8-sig",
-            dtype=str,
-            keep_default_na=False,
-        )
-    except (pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError) as exc:
-        raise InputFileError(
-            path, f"could not be read as CSV ({exc})", "save it as UTF-8 CSV with a header row"
-        ) from None
+    frame = _read_csv(path, dtype=str, keep_default_na=False)
     columns = [str(c) for c in frame.columns]
     wkt = _find(columns, _WKT_NAMES)
     if wkt is None:
