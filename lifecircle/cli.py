@@ -282,20 +282,14 @@ def _summary_table(result: Any, lang: str) -> None:
     from rich.console import Console
     from rich.table import Table
 
+    from .i18n import messages
+
     s = result.report["summary"]
     zh = lang == "zh"
-    title = (
-        f"步行生活圈覆盖：{s['blocks']} 个街坊，{s['population']:,.0f} 人"
-        if zh
-        else f"Walking coverage: {s['blocks']} blocks, {s['population']:,.0f} people"
-    )
+    t = messages("cli", "zh" if zh else "en")
+    title = t["title"].format(blocks=s["blocks"], people=f"{s['population']:,.0f}")
     table = Table(title=title, title_justify="left")
-    headers = (
-        ["类别", "设施", "阈值", "街坊", "", "人口", "", "中位"]
-        if zh
-        else ["category", "sites", "limit", "blocks", "", "people", "", "median"]
-    )
-    for i, name in enumerate(headers):
+    for i, name in enumerate(t["headers"]):
         # long category names (GB 50180 facility types) wrap; the figures never do
         table.add_column(name, justify="left" if i == 0 else "right", no_wrap=i > 0,
                          min_width=None if i == 0 else len(name) + 1)
@@ -313,9 +307,8 @@ def _summary_table(result: Any, lang: str) -> None:
             median,
         )
     comp = s["complete_life_circle"]
-    table.caption = (
-        "全部类别均覆盖的人口：" if zh else "people with every category covered: "
-    ) + f"{comp['population']:,.0f} ({100 * (comp['share_population'] or 0):.0f}%)"
+    table.caption = t["complete"] + (
+        f"{comp['population']:,.0f} ({100 * (comp['share_population'] or 0):.0f}%)")
     table.caption_justify = "left"
     Console().print(table)
 
@@ -429,6 +422,17 @@ def map_options(f: Callable[..., Any]) -> Callable[..., Any]:
               "more than 250,000 nodes).")
 @click.option("--cell-m", "raster_cell_m", type=float, default=None,
               help="Cell size of the travel-time rasters in metres (default 25).")
+@click.option("--group", default=None, help="Evaluate every category for this profile group "
+              "(e.g. wheelchair: step-free walks, its speed).")
+@click.option("--group-population", multiple=True, metavar="RESIDENTS=COLUMN",
+              help="Block column holding the residents a service serves, e.g. "
+              "age60plus=pop_60plus (repeatable).")
+@click.option("--targets", multiple=True, metavar="NAME|FILE",
+              help="Stack a target set on the profile, e.g. hunan-2021 (repeatable).")
+@click.option("--staff-col", default=None, help="Facility-file column of staff counts "
+              "(default staff).")
+@click.option("--flag-col", default=None, help="Facility-file column of volunteer-site flags "
+              "(default volunteer_site).")
 @guarded
 def run_cmd(**options: Any) -> None:
     """Walking times, coverage and gaps for every residential block.

@@ -23,7 +23,7 @@ from typing import Any
 
 from ._errors import ConfigError
 
-__all__ = ["LANGS", "check_lang", "domains", "messages", "untranslated"]
+__all__ = ["LANGS", "check_lang", "display_width", "domains", "messages", "untranslated"]
 
 #: the languages every domain must speak
 LANGS: tuple[str, ...] = ("en", "zh")
@@ -90,3 +90,12 @@ def _lookup(table: Mapping[str, Any], dotted: str) -> Any:
     for part in dotted.split("."):
         node = node.get(part) if isinstance(node, Mapping) else None
     return node
+
+
+def display_width(text: str) -> int:
+    """Width of ``text`` in half-width columns: East Asian wide characters count two.
+
+    For sizing labels and spreadsheet columns; Chinese characters are about twice as wide as
+    Latin letters and digits.
+    """
+    return sum(2 if ord(ch) > 0x2E7F else 1 for ch in text)
