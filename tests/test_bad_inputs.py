@@ -1103,7 +1103,10 @@ def test_odd_labels_and_type_map_values_are_kept_verbatim(tmp_path):
     )
     rows = [f"{json.dumps(v + '|tail')},{LON0 + 0.0001 * k},{LAT0}" for k, v in enumerate(ODD)]
     pois = write(tmp_path / "pois.csv", "type,lon,lat\n" + "\n".join(rows) + "\n")
-    blocks = block_file(tmp_path / "b.geojson", [(LON0 + DLON, LAT0 + 0.0002)])
+    blocks = block_file(
+        tmp_path / "b.geojson", [(LON0 + DLON, LAT0 + 0.0002)], block_id=["b\x07{{7*7}}"],
+        population=[10],
+    )
     res = run(
         write(tmp_path / "net.osm", grid_osm()),
         profile=profile,
@@ -1119,6 +1122,13 @@ def test_odd_labels_and_type_map_values_are_kept_verbatim(tmp_path):
     report = json.loads((res.out / "report.json").read_text(encoding="utf-8"))
     assert report["summary"]["categories"]["商业"]["label_en"] == label
     assert label in (res.out / "report.md").read_text(encoding="utf-8")
+    layer = gpd.read_file(res.out / "lifecircle.gpkg", layer="blocks")
+    assert layer["block_id"].tolist() == ["b\x07{{7*7}}"]
+    # the spreadsheet cannot hold control characters: shown as U+FFFD, the rest as written
+    sheet = pd.read_excel(res.out / "report.xlsx", sheet_name=None)
+    text = " ".join(map(str, [*next(iter(sheet.values())).columns,
+                              *next(iter(sheet.values())).iloc[0]]))
+    assert "b\ufffd{{7*7}}" in text and "{{7*7}} 商业" in text
 
 
 @works
