@@ -221,6 +221,7 @@ def run(
     facility_isochrones: bool = False,
     map: bool | None = None,
     self_contained: bool = False,
+    cdn: bool = False,
     tiles: str | None = "osm",
     tiles_attribution: str | None = None,
     figures: bool = True,
@@ -284,8 +285,9 @@ def run(
         these bands (minutes, ascending, within the profile's horizon), buffered by
         ``walk_in_m``; ``facility_isochrones`` adds each facility's own bands. See
         :mod:`lifecircle.isochrones`.
-    map, self_contained, tiles, tiles_attribution
-        Write ``map.html`` (Leaflet inlined with ``self_contained``; background ``tiles``:
+    map, cdn, self_contained, tiles, tiles_attribution
+        Write ``map.html`` (Leaflet inlined unless ``cdn``; ``self_contained`` is ignored;
+        background ``tiles``:
         ``"osm"`` (default), ``"none"``/``None``, an xyzservices name or a URL template
         with ``tiles_attribution``). See :func:`lifecircle.outputs.products.write_products`.
     figures
@@ -511,7 +513,7 @@ def run(
         with timer.step("outputs", "Writing outputs"), staged:
             write_outputs(
                 result, staged, lang=lang, extras=extras,
-                products={"map": map, "self_contained": self_contained, "tiles": tiles,
+                products={"map": map, "cdn": cdn, "tiles": tiles,
                           "tiles_attribution": tiles_attribution, "figures": figures,
                           "rasters": rasters, "raster_cell_m": raster_cell_m},
             )
