@@ -106,8 +106,9 @@ def compute_access(
             walk_min=minutes(dist, group.speed_kmh),
             nearest=nearest,
             reason=reason,
-            n_facilities=len(fac),
-            n_facilities_snapped=int(fsnap.ok.sum()),
+            # a polygon facility has several access points (rows) under one facility_id
+            n_facilities=int(np.unique(ids.astype(str)).size),
+            n_facilities_snapped=int(np.unique(ids[fsnap.ok].astype(str)).size),
             seconds=time.perf_counter() - t0,
         )
         if progress is not None:

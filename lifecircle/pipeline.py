@@ -51,9 +51,11 @@ from .sources.area import blocks_in_area, read_area
 from .sources.elevation import apply_dem
 from .sources.facilities import (
     FACILITY_COLUMNS,
+    access_point_summary,
     check_not_swapped,
     facilities_from_osm,
     merge_facilities,
+    primary_rows,
 )
 from .sources.facilities import read_facilities as _read_facilities
 from .sources.osm import OSMData, read_osm
@@ -447,7 +449,8 @@ def run(
         served_coverage(blk, summary, prof)
         summary["residents"] = residents_info
         blk, indicators = target_indicators(
-            blk, fac, prof, net=net, points=asnap, ap_block=aps["block_id"].to_numpy()
+            blk, primary_rows(fac), prof, net=net, points=asnap,
+            ap_block=aps["block_id"].to_numpy(),
         )
         step_free = step_free_report(net, blk, aps["block_id"].to_numpy(), access, free, prof)
 
@@ -492,7 +495,8 @@ def run(
         },
         "summary": summary,
         "indicators": indicators,
-        "facilities": facility_summary(fac, type_report),
+        "facilities": {**facility_summary(primary_rows(fac), type_report),
+                       "access_points": access_point_summary(fac)},
         "deficiencies": deficiency_list(blk, prof),
         "step_free": step_free,
     }
