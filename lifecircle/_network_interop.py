@@ -101,11 +101,12 @@ def from_networkx(
     names: list[str] = []
     way_ids: list[int] = []
     for a, b, k, d in edge_iter:
+        length = _graph_length(d.get("length"), where, a, b)
         if directed:
             # a two-way street appears as (a, b) and (b, a): keep one. The pair plus the
             # way id and length identify it (keys need not match across directions).
             osmid = d.get("osmid")
-            length_key = round(float(d.get("length", 0.0) or 0.0), 3)
+            length_key = round(length, 3) if np.isfinite(length) else 0.0
             ident = (
                 min(a, b, key=str),
                 max(a, b, key=str),
@@ -127,8 +128,7 @@ def from_networkx(
         elif not _starts_at(geom, xs[index[a]], ys[index[a]]):
             geom = shapely.reverse(geom)
         geoms.append(geom)
-        length = d.get("length")
-        lengths.append(float(length) if length is not None else float("nan"))
+        lengths.append(length)
         highways.append(_first(d.get("highway")))
         names.append(_first(d.get("name")))
         way = _first(d.get("osmid"))
@@ -225,6 +225,20 @@ def from_graphml(cls: type[WalkNetwork], path: str) -> WalkNetwork:
     if graph.number_of_nodes() == 0:
         raise InputFileError(p, "the graph has no nodes", "export a non-empty graph")
     return cls.from_networkx(graph, where=str(p))
+
+
+def _graph_length(value: Any, where: str, a: Any, b: Any) -> float:
+    """An edge's ``length`` in metres; NaN when missing (measured from the geometry)."""
+    try:
+        length = float("nan") if value is None or value == "" else float(_first(value))
+    except (TypeError, ValueError):
+        length = -1.0
+    if length < 0 or length == float("inf"):
+        raise InputError(
+            f"{where}: edge {a!r}-{b!r} has length {value!r}, not a non-negative number of "
+            "metres; fix it, or drop the length attribute to measure edges from their geometry"
+        )
+    return length
 
 
 def _first(value: Any) -> str:

@@ -106,8 +106,9 @@ def compute_access(
             walk_min=minutes(dist, group.speed_kmh),
             nearest=nearest,
             reason=reason,
-            n_facilities=len(fac),
-            n_facilities_snapped=int(fsnap.ok.sum()),
+            # a polygon facility has several access points (rows) under one facility_id
+            n_facilities=int(np.unique(ids.astype(str)).size),
+            n_facilities_snapped=int(np.unique(ids[fsnap.ok].astype(str)).size),
             seconds=time.perf_counter() - t0,
         )
         if progress is not None:
@@ -125,7 +126,8 @@ def _unreachable_reasons(
 ) -> np.ndarray:
     """Why each point in ``idx`` has no time: a disconnected street, or the horizon."""
     comp = net.components
-    fac_comps = np.unique(comp[net.edge_u[fsnap.edge[fsnap.ok]]])
+    flat, _ = fsnap.candidates()  # a facility also reaches the parts of its alternative snaps
+    fac_comps = np.unique(comp[net.edge_u[flat.edge[flat.ok]]])
     sizes = np.bincount(comp)
     out = np.empty(idx.shape[0], dtype=object)
     for k, i in enumerate(idx):

@@ -27,7 +27,9 @@ from ._errors import InputError
 from ._version import __version__
 from .access import CategoryAccess, access_columns, compute_access
 from .coverage import (
+    NO_DATA,
     block_verdict,
+    category_status,
     deficiency_list,
     facility_summary,
     summarize,
@@ -50,9 +52,11 @@ from .sources.buildings import method_shares, scale_to_total
 from .sources.elevation import apply_dem
 from .sources.facilities import (
     FACILITY_COLUMNS,
+    access_point_summary,
     check_not_swapped,
     facilities_from_osm,
     merge_facilities,
+    primary_rows,
 )
 from .sources.facilities import read_facilities as _read_facilities
 from .sources.osm import OSMData, read_osm
@@ -448,12 +452,16 @@ def run(
             walk_in_m=walk_in_m, per_facility=facility_isochrones, enabled=isochrones)
 
     with timer.step("verdict", "Flagging blocks"):
-        blk = block_verdict(blk, aps["block_id"].to_numpy(), access, prof)
-        summary = summarize(blk, access, prof)
+        status = category_status(access, float(blk["population"].sum()),
+                                 fac.loc[fac["source"] == "user", "category"])
+        no_data = [c for c, v in status.items() if v["status"] == NO_DATA]
+        blk = block_verdict(blk, aps["block_id"].to_numpy(), access, prof, no_data=no_data)
+        summary = summarize(blk, access, prof, status=status)
         served_coverage(blk, summary, prof)
         summary["residents"] = residents_info
         blk, indicators = target_indicators(
-            blk, fac, prof, net=net, points=asnap, ap_block=aps["block_id"].to_numpy()
+            blk, primary_rows(fac), prof, net=net, points=asnap,
+            ap_block=aps["block_id"].to_numpy(),
         )
         step_free = step_free_report(net, blk, aps["block_id"].to_numpy(), access, free, prof)
 
@@ -474,6 +482,7 @@ def run(
         fac,
         asnap,
     )
+    metadata["category_status"] = status
     if polygon is not None:
         metadata["inputs"]["polygon"] = {"path": str(polygon), "sha256": file_sha256(polygon)}
     # hashed once every input has been read (a missing file gets the reader's clear error)
@@ -498,7 +507,8 @@ def run(
         },
         "summary": summary,
         "indicators": indicators,
-        "facilities": facility_summary(fac, type_report),
+        "facilities": {**facility_summary(primary_rows(fac), type_report),
+                       "access_points": access_point_summary(fac)},
         "deficiencies": deficiency_list(blk, prof),
         "step_free": step_free,
     }

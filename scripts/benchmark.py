@@ -321,6 +321,7 @@ SECTIONS: dict[str, Callable[[argparse.Namespace], None] | str] = {
     "maps": "bench_maps:section_maps",
     "batch": "bench_batch:section_batch",
     "blocks": "bench_blocks:section_blocks",
+    "snap": "bench_snap:section_snap",
     "end2end": "bench_end2end:section_end2end",
 }
 

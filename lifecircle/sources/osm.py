@@ -25,6 +25,7 @@ import numpy as np
 
 from .._errors import InputError, InputFileError
 from .access_tags import is_barrier_node, way_access_tags
+from .tables import check_regular_file, read_head
 
 __all__ = [
     "OSMData",
@@ -238,6 +239,26 @@ _MAGIC = {
 }
 
 
+#: the extensions :func:`read_osm` reads (GraphML goes to ``WalkNetwork.from_graphml``)
+_OSM_SUFFIXES = (".osm.pbf", ".pbf", ".osm", ".osm.gz", ".osm.bz2", ".xml", ".xml.gz",
+                 ".xml.bz2")
+
+
+def _looks_like(head: bytes) -> str:
+    """`` (it looks like ...: rename it to ...)`` from a file's first bytes, or nothing."""
+    if b"OSMHeader" in head[:64]:
+        return " (it looks like an OSM PBF extract: rename it to .osm.pbf)"
+    if head[:2] in _MAGIC:
+        suffix = {"gzip": ".osm.gz", "bzip2": ".osm.bz2"}[_MAGIC[head[:2]]]
+        return f" (it is {_MAGIC[head[:2]]}-compressed: if it holds OSM XML, name it {suffix})"
+    text = head.lstrip().lower()
+    if b"<osm" in text:
+        return " (it looks like OSM XML: rename it to .osm)"
+    if b"<graphml" in text:
+        return " (it looks like GraphML: rename it to .graphml)"
+    return ""
+
+
 def _sniff(path: Path) -> None:
     """Refuse files that cannot be OSM data before handing them to the C++ reader."""
     if not path.exists():
@@ -248,19 +269,16 @@ def _sniff(path: Path) -> None:
             "is a directory, not an OSM file",
             "give a .osm.pbf, .osm, .osm.gz, .osm.bz2 or .graphml file",
         )
-    try:
-        size = path.stat().st_size
-        with path.open("rb") as fh:
-            head = fh.read(4096)
-    except OSError as exc:
-        raise InputFileError(
-            path, f"cannot be read ({exc.strerror})", "check the file's permissions"
-        ) from None
-    if size == 0:
-        raise InputFileError(
-            path, "file is empty (0 bytes)", "download or export the extract again"
-        )
+    check_regular_file(path, fix="download or export the extract again")
+    head = read_head(path, 4096)
     name = path.name.lower()
+    if not name.endswith(_OSM_SUFFIXES):
+        raise InputFileError(
+            path,
+            f"has an extension ({path.suffix or 'none'}) that is not an OSM or GraphML file"
+            + _looks_like(head),
+            f"accepted: {', '.join(_OSM_SUFFIXES)} and .graphml",
+        )
     if name.endswith((".osm", ".xml", ".osm.gz", ".osm.bz2", ".xml.gz", ".xml.bz2")):
         try:
             text = xml_prolog(path, head)
@@ -336,6 +354,14 @@ def refuse_dtd(path: Path, prolog: bytes, *, kind: str) -> None:
         )
 
 
+#: how to make an extract whose ways keep all their nodes (for clipped-extract messages)
+_COMPLETE_WAYS = (
+    "cut the extract with complete ways, e.g. osmium extract --strategy complete_ways "
+    "-b W,S,E,N planet.osm.pbf -o city.osm.pbf (or smart), or export it again from the "
+    "OSM website or Overpass with (._;>;) to include every way's nodes"
+)
+
+
 def _levels(value: str | None) -> str | None:
     return value if value else None
 
@@ -374,6 +400,7 @@ def read_osm(path: str | Path) -> OSMData:
     highway_seen: Counter[str] = Counter()
     missing_refs = 0
     ways_cut = 0
+    ways_usable = 0
     broken_areas = 0
     nan = float("nan")
 
@@ -414,19 +441,24 @@ def read_osm(path: str | Path) -> OSMData:
                 if not is_walkable(tag_dict):
                     continue
                 n_missing = 0
+                prev_valid = usable = False
                 for nd in obj.nodes:
                     loc = nd.location
                     refs.append(nd.ref)
                     if loc.valid():
                         lon.append(loc.lon)
                         lat.append(loc.lat)
+                        usable |= prev_valid
+                        prev_valid = True
                     else:
                         lon.append(nan)
                         lat.append(nan)
                         n_missing += 1
+                        prev_valid = False
                 if n_missing:
                     missing_refs += n_missing
                     ways_cut += 1
+                ways_usable += usable
                 way_ptr.append(len(refs))
                 if access_tags := way_access_tags(tag_dict):
                     way_access[len(way_ids)] = access_tags
@@ -514,9 +546,18 @@ def read_osm(path: str | Path) -> OSMData:
             f"{path}: no walkable ways found; highway tags seen: {seen}. "
             "Give an extract that contains streets or footpaths"
         )
+    if way_ids and not ways_usable:
+        raise InputFileError(
+            path,
+            f"none of its {len(way_ids)} walkable ways has two nodes inside the extract "
+            f"({missing_refs} node references are missing)",
+            _COMPLETE_WAYS,
+        )
     if ways_cut:
-        log.info(
-            "%s: %d ways cut at %d nodes missing from the extract", path, ways_cut, missing_refs
+        log.warning(
+            "%s: %d walkable ways reference %d nodes missing from the extract and were cut "
+            "there; %s",
+            path, ways_cut, missing_refs, _COMPLETE_WAYS,
         )
     return OSMData(
         path=str(path),

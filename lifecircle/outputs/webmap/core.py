@@ -133,7 +133,10 @@ def make_map(
     tiles_data = tile_spec(tiles, tiles_attribution)
 
     web_blocks = _to_web(blocks, "blocks", simplify=True)
-    web_fac = _to_web(facilities, "facilities", simplify=False)
+    # one marker per facility: the further access points of a campus are not facilities
+    from ...sources.facilities import primary_rows
+
+    web_fac = _to_web(primary_rows(facilities), "facilities", simplify=False)
     web_edges = _to_web(edges, "edges", simplify=True, merge_lines=True)
     web_iso = (None if isochrones is None
                else _to_web(isochrones, "isochrones", simplify=True, preserve_topology=False))
