@@ -113,11 +113,24 @@ def _compare_copies(
             has = np.flatnonzero([isinstance(f, str) for f in near])
             if has.size:
                 ids = near[has]
-                copies = [f"{k}/{int(n) + t * offsets[k]}" for k, n in (f.split("/") for f in ids)]
-                ok, moved = _copy_snap(fac1.loc[ids], fac2.loc[copies], offsets["node"] * t)
-                fac_ok[has], fac_moved[has] = ok, moved
-            # what the moved snap offsets can change, in minutes, plus float rounding
-            slack_min = (ap_moved + fac_moved) / (acc.speed_kmh * 1000 / 60) + 1e-6
+                # a facility may have several access points (rows): every one of them must
+                # snap to the copy of its edge; the largest move bounds the change
+                per: dict[str, tuple[bool, float]] = {}
+                for f in set(ids):
+                    k, n = f.split("/")
+                    lone_rows = fac1.loc[[f]]
+                    copy_rows = fac2.loc[[f"{k}/{int(n) + t * offsets[k]}"]]
+                    if len(lone_rows) != len(copy_rows):
+                        per[f] = (False, 0.0)
+                        continue
+                    ok, moved = _copy_snap(lone_rows, copy_rows, offsets["node"] * t)
+                    per[f] = (bool(ok.all()), float(moved.max()))
+                fac_ok[has] = [per[f][0] for f in ids]
+                fac_moved[has] = [per[f][1] for f in ids]
+            # what the moved snap offsets can change, plus 1 cm (the precision the output
+            # contract promises): reprojecting a copied tile moves points by fractions of a
+            # millimetre, which can change which near-tied street is an alternative snap
+            slack_min = (ap_moved + fac_moved + 0.01) / (acc.speed_kmh * 1000 / 60)
             use = matched & fac_ok
             # stitching and other copies only add ways and facilities: never longer
             both = use & np.isfinite(t1)
