@@ -323,9 +323,9 @@ def _run_region(
     name: str, region: Region, configs: tuple[Analysis, Outputs], folder: str,
     runner: Callable[..., Any] | None,
 ) -> dict[str, Any]:
-    """Run one region into ``folder``: :func:`lifecircle.pipeline.analyse`, then
-    :meth:`~lifecircle.result.Result.save` (or ``runner`` with the region's options); every
-    error becomes a ``failed`` row, never a raise."""
+    """Run one region into ``folder`` (:func:`lifecircle.pipeline.run_config` with its
+    configurations, or ``runner`` with its options); every error becomes a ``failed`` row,
+    never a raise."""
     t0 = time.perf_counter()
     target = Path(folder)
     try:
@@ -335,12 +335,9 @@ def _run_region(
                 "away or rename the region"
             )
         if runner is None:
-            from .pipeline import analyse
+            from .pipeline import run_config
 
-            analysis, outputs = configs
-            outputs.check(analysis.effective_profile)
-            result = analyse(analysis)
-            result.save(target, outputs, overwrite=True)
+            result = run_config(*configs, out=target, overwrite=True)
         else:
             result = runner(out=target, overwrite=True, **region.options)
         return _row(name, "ok", "", time.perf_counter() - t0, **_figures(result.report))

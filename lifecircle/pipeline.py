@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import platform
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -53,7 +53,8 @@ from .sources.osm import OSMData, read_osm
 from .sources.population import households, population_from_raster
 from .sources.tables import read_polygons
 
-__all__ = ["DEFAULT_OSM", "Result", "analyse", "default_osm", "load_network", "run"]
+__all__ = ["DEFAULT_OSM", "Result", "analyse", "default_osm", "load_network", "run",
+           "run_config"]
 
 log = logging.getLogger(__name__)
 
@@ -337,19 +338,26 @@ self_contained, tiles, tiles_attribution, figures, rasters, raster_cell_m
     """
     options = {k: v for k, v in locals().items() if k not in RUN_ONLY}
     analysis, outputs = configure(options)
+    return run_config(analysis, outputs, out=out, overwrite=overwrite, progress=progress,
+                      extras=extras or ())
+
+
+def run_config(analysis: Analysis, outputs: Outputs | None = None, *,
+               out: str | Path | None = None, overwrite: bool = False,
+               progress: Progress | None = None, extras: Sequence[Extra] = ()) -> Result:
+    """:func:`analyse`, then save into ``out`` (when given); what ``lifecircle run`` and a
+    batch region do. Checks the outputs and ``out`` before the analysis starts."""
+    outputs = outputs or Outputs()
     outputs.check(analysis.effective_profile)
     staged = (StagedOutput(out, overwrite=overwrite, inputs=list(analysis.input_files().values()))
               if out is not None else None)
     result = analyse(analysis, progress=progress)
     if staged is None:
         result.prepare(outputs)
-    else:
-        t0 = time.perf_counter()
-        if progress:
-            progress("start", "Writing outputs")
-        result.save_into(staged, outputs, extras=extras or ())
-        if progress:
-            progress("done", f"Writing outputs ({time.perf_counter() - t0:.2f} s)")
+        return result
+    timer = _Timer(progress)
+    with timer.step("outputs", "Writing outputs"):
+        result.save_into(staged, outputs, extras=extras)
     return result
 
 

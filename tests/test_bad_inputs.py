@@ -801,7 +801,7 @@ def _(d: Path, t: Path) -> Case:
 
 @case("config: --max-snap-m -1")
 def _(d: Path, t: Path) -> Case:
-    return ["--max-snap-m", "-1"], 3, ["max_snap_m", "positive"]
+    return ["--max-snap-m", "-1"], 3, ["--max-snap-m", "positive"]
 
 
 @case("config: unknown --category")
