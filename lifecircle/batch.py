@@ -47,7 +47,6 @@ import json
 import logging
 import re
 import time
-import tomllib
 import unicodedata
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -57,7 +56,14 @@ from typing import Any
 
 from ._errors import ConfigError, LifecircleError, OutputError, did_you_mean
 from ._version import __version__
-from .config import Analysis, Outputs, option_types, resolve_paths, split_options
+from .config import (
+    Analysis,
+    Outputs,
+    load_toml,
+    option_types,
+    resolve_paths,
+    split_options,
+)
 from .outputs._atomic import SUCCESS, clear_leftovers, file_sha256, write_json_atomic
 
 __all__ = [
@@ -225,13 +231,13 @@ def regions_from_dict(
     seen: dict[str, str] = {}
     for i, table in enumerate(tables, start=1):
         table = table if isinstance(table, dict) else {}
-        name = table.get("name")
+        raw_name = table.get("name")
         options = resolve_paths({**defaults, **{k: v for k, v in table.items() if k != "name"}},
                                 Path(base_dir))
         try:
             if not isinstance(tables[i - 1], dict):
                 raise ConfigError(f"{where}: region {i} must be a [[region]] table")
-            check_region_name(name, where=f"{where}: region {i}")
+            name = check_region_name(raw_name, where=f"{where}: region {i}")
             if name.casefold() in seen:
                 raise ConfigError(
                     f"{where}: region {name!r}: the name is used twice (as "
@@ -244,8 +250,8 @@ def regions_from_dict(
         except ConfigError as exc:
             if strict:
                 raise
-            regions.append(Region(str(name if name is not None else f"region {i}"), options,
-                                  error=str(exc)))
+            label = raw_name if isinstance(raw_name, str) else f"region {i}"
+            regions.append(Region(label, options, error=str(exc)))
             continue
         regions.append(Region(name=name, options=options))
     return regions
@@ -258,18 +264,8 @@ def read_regions(path: str | Path, *, strict: bool = True) -> list[Region]:
     (see :func:`regions_from_dict`); a file that cannot be read always raises.
     """
     path = Path(path)
-    if not path.is_file():
-        raise ConfigError(f"{path}: regions file not found; give a .toml file")
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{path}: not valid TOML ({exc}); fix the syntax") from None
-    return regions_from_dict(data, where=str(path), base_dir=path.resolve().parent,
-                             strict=strict)
-
-
-# ---------------------------------------------------------------------------------------------
-# rerun skip
+    return regions_from_dict(load_toml(path, "regions"), where=str(path),
+                             base_dir=path.resolve().parent, strict=strict)
 
 
 def expected_fingerprint(options: Mapping[str, Any]) -> dict[str, Any]:

@@ -41,6 +41,7 @@ __all__ = [
     "OptionError",
     "Outputs",
     "default_osm",
+    "load_toml",
     "option_types",
     "read_toml",
     "resolve_paths",
@@ -413,16 +414,21 @@ def split_options(
     return analysis, outputs
 
 
-def read_toml(path: str | Path) -> tuple[Analysis, Outputs]:
-    """Read a TOML file of options (relative paths are relative to its folder)."""
+def load_toml(path: str | Path, what: str = "configuration") -> dict[str, Any]:
+    """Parse a TOML file; a missing or malformed file is a :class:`ConfigError`."""
     path = Path(path)
     if not path.is_file():
-        raise ConfigError(f"{path}: configuration file not found; give a .toml file")
+        raise ConfigError(f"{path}: {what} file not found; give a .toml file")
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        return tomllib.loads(path.read_text(encoding="utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{path}: not valid TOML ({exc}); fix the syntax") from None
-    return split_options(data, where=str(path), base_dir=path.resolve().parent)
+
+
+def read_toml(path: str | Path) -> tuple[Analysis, Outputs]:
+    """Read a TOML file of options (relative paths are relative to its folder)."""
+    return split_options(load_toml(path), where=str(path),
+                         base_dir=Path(path).resolve().parent)
 
 
 def write_toml(path: str | Path, analysis: Analysis, outputs: Outputs | None = None) -> Path:

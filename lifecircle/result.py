@@ -123,7 +123,7 @@ class Result:
         layers = {"blocks": self.blocks, "access_points": self.access_points,
                   "facilities": self.facilities, "edges": self.edges,
                   "proposed_sites": self.proposed_sites, "isochrones": self.isochrones}
-        write_geopackage(path, layers, self.metadata)
+        write_geopackage(Path(path), layers, self.metadata)
         return Path(path)
 
     def map(self, path: str | os.PathLike[str] | None = None, *, lang: str = "en",
@@ -134,15 +134,15 @@ class Result:
         ``path`` (a ``.html`` file, or a folder that receives ``map.html``)."""
         from .outputs.products import MAP_NAME, run_map, write_products
 
-        options = {"tiles": tiles, "tiles_attribution": tiles_attribution,
-                   "self_contained": self_contained}
         if path is None:
-            return run_map(self, lang=lang, category=category, **options)
+            return run_map(self, lang=lang, category=category, tiles=tiles,
+                           tiles_attribution=tiles_attribution, self_contained=self_contained)
         target = Path(path)
         folder = target.parent if target.suffix.lower() in (".html", ".htm") else target
         folder.mkdir(parents=True, exist_ok=True)
         written = write_products(self, folder, lang=lang, map=True, figures=False,
-                                 rasters=False, **options)[0]
+                                 rasters=False, tiles=tiles, tiles_attribution=tiles_attribution,
+                                 self_contained=self_contained)[0]
         if folder != target and target.name != MAP_NAME:
             written = written.replace(target)
         return written
@@ -193,7 +193,7 @@ class Result:
             Further writers called with the result and the staging folder.
         """
         inputs = list(self.config.input_files().values()) if self.config is not None else []
-        staged = StagedOutput(folder, overwrite=overwrite, inputs=inputs)
+        staged = StagedOutput(Path(folder), overwrite=overwrite, inputs=inputs)
         return self.save_into(staged, outputs or Outputs(), extras=extras)
 
     def save_into(self, staged: StagedOutput, outputs: Outputs, *,

@@ -19,7 +19,7 @@ import shapely
 from click.testing import CliRunner
 
 from lifecircle import batch as batch_mod
-from lifecircle._errors import ConfigError, InputFileError, OutputError
+from lifecircle._errors import ConfigError, InputFileError
 from lifecircle.batch import (
     REGION_OPTIONS,
     SUMMARY_NAME,
