@@ -315,11 +315,12 @@ class Outputs(_Table):
         _text("tiles", self.tiles)
         _text("tiles_attribution", self.tiles_attribution)
 
-    def check(self, profile: Profile) -> tuple[float, ...]:
-        """Check the options that depend on the profile or the map engine; the bands."""
+    def check(self, profile: Profile, *, writing: bool = True) -> tuple[float, ...]:
+        """Check the options that depend on the profile or (when ``writing``) the map engine;
+        returns the isochrone bands."""
         from .isochrones import check_run_options
 
-        if self.map is not False:
+        if writing and self.map is not False:
             from .outputs.products import check_tiles
 
             check_tiles(self.tiles, self.tiles_attribution)

@@ -348,7 +348,7 @@ def run_config(analysis: Analysis, outputs: Outputs | None = None, *,
     """:func:`analyse`, then save into ``out`` (when given); what ``lifecircle run`` and a
     batch region do. Checks the outputs and ``out`` before the analysis starts."""
     outputs = outputs or Outputs()
-    outputs.check(analysis.effective_profile)
+    outputs.check(analysis.effective_profile, writing=out is not None)
     staged = (StagedOutput(out, overwrite=overwrite, inputs=list(analysis.input_files().values()))
               if out is not None else None)
     result = analyse(analysis, progress=progress)
