@@ -412,8 +412,9 @@ def map_options(f: Callable[..., Any]) -> Callable[..., Any]:
 def run_cmd(**options: Any) -> None:
     """Walking times, coverage and gaps for every residential block.
 
-    With no options, runs on the bundled central-Helsinki extract and writes
-    ./lifecircle-out (lifecircle.gpkg, report.json, report.md, map.html, figures/, rasters/).
+    OSM is a local extract (as --osm); with no options, runs on the bundled central-Helsinki
+    extract and writes ./lifecircle-out (lifecircle.gpkg, report.json, report.md, map.html,
+    figures/, rasters/). Example: lifecircle run city.osm.pbf -o out/
     """
     from .pipeline import run_config
 

@@ -362,7 +362,14 @@ def run_config(analysis: Analysis, outputs: Outputs | None = None, *,
 
 
 def configure(options: dict[str, Any]) -> tuple[Analysis, Outputs]:
-    """The :class:`Analysis` and :class:`Outputs` of :func:`run`'s keyword arguments."""
+    """The :class:`Analysis` and :class:`Outputs` of :func:`run`'s keyword arguments.
+
+    Every key must be a field of one of them (a programming error otherwise, so that an
+    option added to the CLI or to ``run`` without its field cannot be dropped silently).
+    """
+    unknown = set(options) - set(Analysis.keys()) - set(Outputs.keys())
+    if unknown:
+        raise TypeError(f"not a field of Analysis or Outputs: {', '.join(sorted(unknown))}")
     fields = {**options, "facility_columns": options.get("facility_columns") or {}}
     analysis = Analysis(**{k: fields[k] for k in Analysis.keys() if k in fields})
     outputs = Outputs(**{k: fields[k] for k in Outputs.keys() if k in fields})
