@@ -227,20 +227,14 @@ def _summary_table(result: Any, lang: str) -> None:
     from rich.console import Console
     from rich.table import Table
 
+    from .i18n import messages
+
     s = result.report["summary"]
     zh = lang == "zh"
-    title = (
-        f"步行生活圈覆盖：{s['blocks']} 个街坊，{s['population']:,.0f} 人"
-        if zh
-        else f"Walking coverage: {s['blocks']} blocks, {s['population']:,.0f} people"
-    )
+    t = messages("cli", "zh" if zh else "en")
+    title = t["title"].format(blocks=s["blocks"], people=f"{s['population']:,.0f}")
     table = Table(title=title, title_justify="left")
-    headers = (
-        ["类别", "设施", "阈值", "街坊", "", "人口", "", "中位"]
-        if zh
-        else ["category", "sites", "limit", "blocks", "", "people", "", "median"]
-    )
-    for i, name in enumerate(headers):
+    for i, name in enumerate(t["headers"]):
         # long category names (GB 50180 facility types) wrap; the figures never do
         table.add_column(name, justify="left" if i == 0 else "right", no_wrap=i > 0,
                          min_width=None if i == 0 else len(name) + 1)
@@ -258,9 +252,8 @@ def _summary_table(result: Any, lang: str) -> None:
             median,
         )
     comp = s["complete_life_circle"]
-    table.caption = (
-        "全部类别均覆盖的人口：" if zh else "people with every category covered: "
-    ) + f"{comp['population']:,.0f} ({100 * (comp['share_population'] or 0):.0f}%)"
+    table.caption = t["complete"] + (
+        f"{comp['population']:,.0f} ({100 * (comp['share_population'] or 0):.0f}%)")
     table.caption_justify = "left"
     Console().print(table)
 
@@ -447,9 +440,14 @@ def run_cmd(**options: Any) -> None:
 @click.option("--spacing-m", type=click.FloatRange(min=0, min_open=True), default=100.0,
               show_default=True, help="Spacing of the network sample of candidates.")
 @click.option("--method", type=click.Choice(["greedy", "exact"]), default="greedy",
-              show_default=True, help="Lazy greedy (any size) or exact MILP (pulp/HiGHS).")
+              show_default=True, help="Lazy greedy (any size) or exact MILP (HiGHS).")
+@click.option("--solver", type=click.Choice(["scipy", "highspy", "pulp"]), default="scipy",
+              show_default=True, help="Solver of the exact model (highspy, pulp: [siting]).")
 @click.option("--capacity", type=click.FloatRange(min=0, min_open=True), default=None,
               help="Residents one new site can serve.")
+@click.option("--existing-capacity", default=None,
+              help="Residents each existing facility can serve: a facility-file column "
+              "(e.g. capacity) or a number.")
 @click.option("--remove", multiple=True,
               help="Close this existing facility id in the scenario (repeatable).")
 @click.option("--time-limit-s", type=click.FloatRange(min=0, min_open=True), default=60.0,
@@ -471,7 +469,8 @@ def site_cmd(**options: Any) -> None:
     if len(cats) != 1:
         raise ConfigError("`lifecircle site` needs exactly one --category to site")
     siting_keys = ("new", "target_share", "candidates", "candidates_crs", "spacing_m",
-                   "method", "capacity", "remove", "time_limit_s")
+                   "method", "solver", "capacity", "existing_capacity", "remove",
+                   "time_limit_s")
     site_kwargs = {k: kwargs.pop(k) for k in siting_keys}
     # checked here, so that a bad value is named as typed; run_site runs the same options
     configs({k: v for k, v in kwargs.items() if k not in ("out", "overwrite")})

@@ -162,15 +162,13 @@ class Result:
 
     def site(self, category: str, **options: Any) -> Siting:
         """Propose new sites of ``category`` (:func:`lifecircle.siting.site`, same options);
-        the proposed sites become :attr:`proposed_sites` and ``report["siting"]``."""
+        the sites become :attr:`proposed_sites` (drawn on the map, written to the GeoPackage)
+        and ``report["siting"]``."""
         from .siting import site
 
         siting = site(self, category, **options)
         self.proposed_sites = siting.proposed_sites
         self.report["siting"] = siting.report
-        self.metadata["siting"] = {k: siting.report[k] for k in (
-            "category", "model", "new_requested", "target_share", "capacity", "candidates")}
-        self.metadata["siting"]["method"] = options.get("method", "greedy")
         return siting
 
     # -----------------------------------------------------------------------------------------
@@ -236,6 +234,7 @@ class Result:
         from .outputs.geopackage import GPKG_NAME
         from .outputs.products import write_products
         from .outputs.report import write_reports
+        from .outputs.table import write_tables
 
         chosen = self.prepare(outputs)
         self.to_gpkg(staged.path(GPKG_NAME))
@@ -250,7 +249,8 @@ class Result:
                  .head(10)[["block_id", "population", "lacks", col.DEFICIENCIES]]
                  .to_dict("records"))
         write_reports(staged.staging, self.report, lang=chosen.lang,
-                      worst=[w for w in worst if w["lacks"]])
+                      worst=[w for w in worst if w["lacks"]], profile=self.profile)
+        write_tables(self, staged.staging, lang=chosen.lang)
 
 
 def _city_scale_defaults(net: WalkNetwork, outputs: Outputs) -> tuple[Outputs, dict[str, str]]:

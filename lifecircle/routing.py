@@ -50,13 +50,17 @@ def _direction_ratios(net: WalkNetwork, e: np.ndarray) -> tuple[np.ndarray, np.n
     return r_uv, r_vu
 
 
-def seed_arcs(net: WalkNetwork, snap: Snap) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def seed_arcs(
+    net: WalkNetwork, snap: Snap, *, walk_from: bool = False
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Arcs from snapped points to the ends of their edges: (point index, node, metres).
 
     A point at ``along`` on edge (u, v) of length L with leg ``s`` reaches u after
     ``s + along`` and v after ``s + L - along``; a self-loop gives one arc at the shorter.
     The points are facilities that residents walk *to*: on a sloped network the part of
     the edge from u to the point weighs as the edge does u -> v (and from v, v -> u).
+    With ``walk_from`` the points are where walks start (residents): from the point to u
+    weighs as v -> u, to v as u -> v.
     """
     ok = np.flatnonzero(snap.ok)
     e = snap.edge[ok]
@@ -70,8 +74,9 @@ def seed_arcs(net: WalkNetwork, snap: Snap) -> tuple[np.ndarray, np.ndarray, np.
         to_u = s + a
         to_v = s + (length - a)
     else:
-        to_u = s + a * ratios[0]
-        to_v = s + (length - a) * ratios[1]
+        r_u, r_v = (ratios[1], ratios[0]) if walk_from else ratios
+        to_u = s + a * r_u
+        to_v = s + (length - a) * r_v
     loop = u == v
     to_u = np.where(loop, np.minimum(to_u, to_v), to_u)
     point = np.concatenate([ok, ok[~loop]])

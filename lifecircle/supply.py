@@ -28,6 +28,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "E2SFCA_STEPS_MIN",
+    "capacities",
     "gaussian_weight",
     "step_weight",
     "supply_demand",
@@ -151,7 +152,7 @@ def supply_demand(
         ``block_id``, ``population``, ``supply_per_resident`` and ``supply_per_1000``;
         ``attrs["facility_ratio"]`` holds each facility's supply-to-demand ratio.
     """
-    from .siting import _block_index, coverage_matrix
+    from .siting import block_index, coverage_matrix
     from .snapping import Snap
 
     prof = result.profile
@@ -159,10 +160,10 @@ def supply_demand(
         raise ConfigError(f"unknown category {category!r}; the run has "
                           f"{', '.join(prof.categories)}")
     fac = result.facilities[result.facilities["category"] == category].reset_index(drop=True)
-    cap = _capacities(fac, capacity)
+    cap = capacities(fac, capacity)
     threshold = prof.threshold_of(category)
     speed = prof.group_of(category).speed_m_per_min
-    block_ids, ap_block = _block_index(result)
+    block_ids, ap_block = block_index(result)
     valid = ap_block >= 0
     matrix = coverage_matrix(result.network, Snap.from_columns(fac),
                              Snap.from_columns(result.access_points).subset(valid), ap_block[valid],
@@ -183,7 +184,9 @@ def supply_demand(
     return out
 
 
-def _capacities(fac: pd.DataFrame, capacity: str | float | None) -> np.ndarray:
+def capacities(fac: pd.DataFrame, capacity: str | float | None) -> np.ndarray:
+    """Capacity per facility: a column of ``fac`` (``None``: ``capacity`` when present),
+    or one number for all; one-line errors name the facility and the column to fix."""
     if capacity is None:
         capacity = "capacity" if "capacity" in fac.columns else 1.0
     if isinstance(capacity, str):

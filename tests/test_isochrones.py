@@ -488,7 +488,7 @@ def test_facility_batches_give_the_same_isochrones(monkeypatch):
     ids = [f"f{i}" for i in range(7)]
     kw = dict(category="x", speed_kmh=4.8, points_xy=(xy[:, 0], xy[:, 1]))
     whole = iso.facility_isochrones(net, src, ids, **kw)
-    monkeypatch.setattr(iso, "FACILITY_BATCH", 3)
+    monkeypatch.setattr(iso.bands, "FACILITY_BATCH", 3)
     batched = iso.facility_isochrones(net, src, ids, **kw)
     assert batched["facility_id"].tolist() == whole["facility_id"].tolist()
     np.testing.assert_allclose(batched["area_m2"], whole["area_m2"])

@@ -7,7 +7,6 @@ import logging
 from pathlib import Path
 
 import matplotlib.colors as mcolors
-import matplotlib.image as mimage
 import numpy as np
 import pytest
 
@@ -43,17 +42,21 @@ def _block_colors(fig) -> list[str]:
 
 
 def test_run_writes_every_figure(nanjing_run):
+    from PIL import Image
+
     cats = list(nanjing_run.profile.categories)
     listed = json.loads((nanjing_run.out / "_SUCCESS.json").read_text())["files"]
     for name in figure_names(cats):
         path = nanjing_run.out / name
         assert name in listed
-        image = mimage.imread(path)
-        # maps: 10 in wide at 150 dpi, as tall as the blocks' extent needs
-        if "coverage_share" not in name:
-            assert image.shape[1] == 1500, name
-            assert 3.0 * 150 < image.shape[0] < 12 * 150, name
-        assert 20_000 < path.stat().st_size < 1_500_000, name
+        with Image.open(path) as image:
+            width, height = image.size
+            dpi = image.info["dpi"]
+        # A4 wide (8.27 in) at 200 dpi, never taller than an A4 page
+        assert dpi == pytest.approx((200, 200), abs=0.01), name
+        assert width == round(8.27 * 200), name
+        assert 3.0 * 200 < height <= round(11.69 * 200), name
+        assert 20_000 < path.stat().st_size < 2_500_000, name
 
 
 def test_figure_bins_equal_the_map_bins(city, profile):
@@ -81,32 +84,136 @@ def test_bins_by_hand():
                                   [0, 0, 1, 2, 3, 4, 5, 6])
 
 
+def _legend_texts(fig) -> list[str]:
+    legends = [*fig.legends, *(a.get_legend() for a in fig.axes if a.get_legend())]
+    return [t.get_text() for lg in legends for t in lg.get_texts()]
+
+
 def test_coverage_figure_furniture(city, profile):
     fig = coverage_figure(city["blocks"], city["facilities"], profile, "health")
     ax = fig.axes[0]
     texts = [t.get_text() for t in ax.texts]
     assert "© OpenStreetMap contributors" in texts
-    legend = [t.get_text() for t in ax.get_legend().get_texts()]
+    legend = _legend_texts(fig)
     assert legend[:6] == ["0–5 min", "5–10 min", "10–15 min", "15–20 min", "20–30 min",
                           "> 30 min"]
     assert "unreachable on foot" in legend and "Health care facility" in legend
-    assert ax.get_legend().get_title().get_text() == "Walking time (min)"
+    assert fig.legends[0].get_title().get_text() == "Walking time (min)"
     assert ax.get_xlabel() == "Easting (m)" and ax.get_aspect() == 1.0
-    assert "Health care" in ax.get_title() and "4.8 km/h" in ax.get_title()
+    assert "Health care" in ax.get_title()
+    assert "4.8 km/h; covered within 15 min" in texts
     # the facility points drawn are the category's
     pts = ax.collections[-1].get_offsets()
     fac = city["facilities"][city["facilities"]["category"] == "health"]
     assert len(pts) == len(fac)
 
 
+def test_a_category_without_data_is_drawn_as_no_data(city, profile):
+    """No facility: every block in the no-data fill, one legend entry, the reason under the
+    title; never the unreachable grey or the minute bins."""
+    fac = city["facilities"][city["facilities"]["category"] != "childcare"]
+    fig = coverage_figure(city["blocks"], fac, profile, "childcare")
+    colors = set(_block_colors(fig))
+    assert colors == {mcolors.to_hex(plots.NO_DATA_COLOR)}
+    assert fig.axes[0].collections[0].get_hatch() == plots.NO_DATA_HATCH
+    assert _legend_texts(fig) == ["no data"]
+    assert "No data: the data hold no facility of this category" in [
+        t.get_text() for t in fig.axes[0].texts]
+    # a "sparse" status from the report is drawn the same way, with its own reason
+    fig = coverage_figure(city["blocks"], city["facilities"], profile, "childcare",
+                          no_data="sparse")
+    assert set(_block_colors(fig)) == colors
+    assert any("too few facilities" in t.get_text() for t in fig.axes[0].texts)
+
+
 def test_deficiency_counts(city, profile):
     fig = deficiency_figure(city["blocks"], profile)
     colors = _block_colors(fig)
     n = city["blocks"]["n_lacking"].to_numpy()
-    expected = [mcolors.to_hex(plots._DEFICIENCY_COLORS[v]) for v in n]
-    assert colors == expected
-    legend = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
-    assert legend == ["none", *(f"{i} / 5" for i in range(1, 6))]
+    palette = plots.deficiency_colors(5)
+    assert colors == [mcolors.to_hex(palette[v]) for v in n]
+    # one count scale, no legend entry per count
+    assert _legend_texts(fig) == []
+    scale = fig.axes[-1]
+    assert [t.get_text() for t in scale.get_xticklabels()] == ["0", "1", "2", "3", "4", "5"]
+    assert "of 5 with data" in scale.get_xlabel()
+
+
+def test_deficiency_leaves_out_categories_without_data(city, profile):
+    fig = deficiency_figure(city["blocks"], profile, no_data=["childcare"])
+    blocks = city["blocks"]
+    expected = sum((~blocks[col.covered(c)]).astype(int) for c in profile.categories
+                   if c != "childcare").to_numpy()
+    palette = plots.deficiency_colors(4)
+    assert _block_colors(fig) == [mcolors.to_hex(palette[v]) for v in expected]
+    notes = [t.get_text() for t in fig.texts]
+    assert any("Not counted for want of data: Childcare" in t for t in notes)
+
+
+def _gb_blocks(city):
+    """The fixture's blocks judged against the 15 GB 50180-2018 categories (random verdicts)."""
+    gb = load_profile("gb50180-2018")
+    rng = np.random.default_rng(7)
+    blocks = city["blocks"][["block_id", "population", "geometry"]].copy()
+    for c in gb.categories:
+        minutes = rng.uniform(0, 40, len(blocks))
+        blocks[col.walk_min(c)] = minutes
+        blocks[col.covered(c)] = minutes <= gb.threshold_of(c)
+    return gb, blocks
+
+
+def test_fifteen_categories_share_one_count_scale(city):
+    """GB 50180-2018's 15 categories: one colour bar with legible ticks, not 16 legend rows."""
+    gb, blocks = _gb_blocks(city)
+    fig = deficiency_figure(blocks, gb)
+    assert len(_legend_texts(fig)) <= len(gb.categories)
+    lacking = sum((~blocks[col.covered(c)]).astype(int) for c in gb.categories).to_numpy()
+    palette = plots.deficiency_colors(15)
+    assert len(set(palette)) == 16
+    assert _block_colors(fig) == [mcolors.to_hex(palette[v]) for v in lacking]
+    ticks = [t.get_text() for t in fig.axes[-1].get_xticklabels()]
+    assert ticks[0] == "0" and len(ticks) <= 9
+
+
+def _texts(fig):
+    from matplotlib.text import Text
+
+    fig.canvas.draw()
+    return [t for t in fig.findobj(Text) if t.get_visible() and t.get_text().strip()]
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_text_is_legible_and_rounded_at_print_size(city, lang):
+    """Every text >= 8 pt at A4 width; no number with more than one decimal (the GB limits
+    are 16.6667 and 5.5556 minutes, 3.24 km/h)."""
+    import re
+
+    if lang == "zh" and plots.cjk_font() is None:
+        pytest.skip("no CJK font installed (apt-get install fonts-noto-cjk)")
+    gb, blocks = _gb_blocks(city)
+    summary = {"categories": {
+        c: {"share_population_covered": 0.123456, "threshold_min": gb.threshold_of(c),
+            "facilities": 3} for c in gb.categories}}
+    summary["categories"]["nursery"]["facilities"] = 0
+    figs = [coverage_figure(blocks, city["facilities"].assign(category="health_centre"), gb,
+                            "health_centre", lang=lang),
+            coverage_figure(blocks, city["facilities"], gb, "nursery", lang=lang),
+            deficiency_figure(blocks, gb, lang=lang, no_data=["nursery"]),
+            coverage_share_figure(summary, gb, lang=lang)]
+    for fig in figs:
+        assert fig.get_figwidth() == pytest.approx(plots.PAGE_IN[0])
+        assert fig.get_figheight() <= plots.PAGE_IN[1] + 1e-9
+        assert fig.dpi == plots.DPI
+        texts = _texts(fig)
+        assert texts
+        for t in texts:
+            assert t.get_fontsize() >= plots.MIN_PT, t.get_text()
+            assert not re.search(r"\d\.\d{2,}", t.get_text()), t.get_text()
+        # one legend entry per meaning
+        legend = _legend_texts(fig)
+        assert len(legend) == len(set(legend))
+    shown = " ".join(t.get_text() for t in _texts(figs[0]))
+    assert ("16.7" in shown) and ("3.6" in shown)
 
 
 def test_coverage_share_bars_and_target(tmp_path, profile):
@@ -115,10 +222,11 @@ def test_coverage_share_bars_and_target(tmp_path, profile):
         for c, s in zip(profile.categories, [0.0, 0.55, 0.805, None, 1.0], strict=True)}}
     fig = coverage_share_figure(summary, profile)
     ax = fig.axes[0]
-    heights = [p.get_height() for p in ax.patches]
-    assert heights == pytest.approx([0.0, 55.0, 80.5, 0.0, 100.0])
+    widths = [p.get_width() for p in ax.patches]
+    assert widths == pytest.approx([0.0, 55.0, 80.5, 0.0, 100.0])
     assert not ax.collections  # no target in walk15
     assert [t.get_text() for t in ax.texts][:5] == ["0 %", "55 %", "80 %", "0 %", "100 %"]
+    assert ax.get_yticklabels()[0].get_text() == "Elderly care (≤ 15 min)"
     assert target_share(profile, "elderly_care") is None
 
     base = Path(profile.path).read_text(encoding="utf-8")
@@ -149,14 +257,22 @@ label_en = "shops"
     assert target_share(with_targets, "retail") == 0.9
     assert target_share(with_targets, "health") is None
     summary["categories"]["elderly_care"]["facilities"] = 0
+    summary["categories"]["health"]["status"] = "no_data"
     fig = coverage_share_figure(summary, with_targets)
-    assert fig.axes[0].texts[0].get_text() == "no facility in the data"
-    lines = fig.axes[0].collections
-    assert len(lines) == 3
-    levels = [seg[0][1] for coll in lines for seg in coll.get_segments()]
-    assert levels == pytest.approx([80.0, 80.0, 90.0])
-    texts = [t.get_text() for t in fig.axes[0].texts]
-    assert texts.count("target 80 %") == 2 and "target 90 %" in texts
+    ax = fig.axes[0]
+    texts = [t.get_text() for t in ax.texts]
+    assert texts.count("no data") == 2  # no facility, and the report's no_data status
+    # targets only where there are data: childcare and retail, each across its own row
+    lines = ax.collections
+    assert len(lines) == 2
+    segments = [seg for coll in lines for seg in coll.get_segments()]
+    assert [seg[0][0] for seg in segments] == pytest.approx([80.0, 90.0])
+    rows = [(seg[0][1], seg[1][1]) for seg in segments]
+    assert all(abs(a - b) < 1.0 for a, b in rows)  # inside one row
+    assert rows[0][0] == pytest.approx(1 - 0.42) and rows[1][0] == pytest.approx(4 - 0.42)
+    assert "target 80 %" in texts and "target 90 %" in texts
+    # one legend entry per meaning: no data, plan target
+    assert _legend_texts(fig) == ["no data", "plan target"]
 
 
 def test_chinese_labels_use_a_cjk_font(city, profile):
@@ -166,16 +282,23 @@ def test_chinese_labels_use_a_cjk_font(city, profile):
     ax = fig.axes[0]
     assert ax.get_title().startswith("步行至最近医疗卫生设施的时间")
     assert "CJK" in ax.title.get_fontproperties().get_file() or ax.title.get_fontname()
-    legend = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert "Bold" not in ax.title.get_fontproperties().get_file()  # the regular weight
+    legend = _legend_texts(fig)
     assert "0–5 分钟" in legend and "步行无法到达" in legend
 
 
 def test_chinese_falls_back_to_english_without_a_font(city, profile, monkeypatch, caplog):
     monkeypatch.setattr(plots, "cjk_font", lambda: None)
+    monkeypatch.setattr(plots, "_WARNED", set())
     with caplog.at_level(logging.WARNING, logger="lifecircle.outputs.plots"):
         fig = coverage_figure(city["blocks"], city["facilities"], profile, "health", lang="zh")
+        deficiency_figure(city["blocks"], profile, lang="zh")
+        coverage_figure(city["blocks"], city["facilities"], profile, "retail", lang="zh")
     assert fig.axes[0].get_title().startswith("Walking time to the nearest facility: Health care")
-    assert "fonts-noto-cjk" in caplog.text
+    # one warning for the whole run, naming the package to install
+    warnings = [r for r in caplog.records if r.name == "lifecircle.outputs.plots"]
+    assert len(warnings) == 1
+    assert "fonts-noto-cjk" in warnings[0].getMessage()
 
 
 def test_no_pyplot_figures_leak(nanjing_run, tmp_path):

@@ -19,7 +19,7 @@ from lifecircle import siting
 from lifecircle._errors import ConfigError
 from lifecircle.cli import cli
 from lifecircle.pipeline import run
-from lifecircle.snapping import Snap
+from lifecircle.snapping import Snap, snap_points
 from tests.helpers import CRS, X0, Y0, oracle_distances
 
 E = 1.0 - 1.0 / np.e
@@ -136,7 +136,7 @@ def test_capacity_by_hand():
 
 def test_exact_refuses_big_instances(monkeypatch):
     cover, w = _random_instance(0)
-    monkeypatch.setattr(siting, "EXACT_MAX_CANDIDATES", 5)
+    monkeypatch.setattr(siting.milp, "EXACT_MAX_CANDIDATES", 5)
     with pytest.raises(ConfigError, match="--method greedy"):
         siting.max_coverage(cover, w, p=2, method="exact")
 
@@ -192,7 +192,7 @@ def grid_run(grid_case):
 
 
 def _snap_frame(result, gdf):
-    snap = siting.snap_points(result.network, gdf.geometry.x.to_numpy(),
+    snap = snap_points(result.network, gdf.geometry.x.to_numpy(),
                               gdf.geometry.y.to_numpy(), max_snap_m=300.0)
     fields = snap.fields(result.network)
     return snap, gpd.GeoDataFrame(fields, geometry=gdf.geometry.values, crs=gdf.crs)
@@ -214,7 +214,7 @@ def test_grid_matrix_equals_networkx_oracle(grid_run):
     net = grid_run.network
     cand = siting.network_sample(net, spacing_m=30.0)
     snap, frame = _snap_frame(grid_run, cand)
-    block_ids, ap_block = siting._block_index(grid_run)
+    block_ids, ap_block = siting.block_index(grid_run)
     aps = grid_run.access_points
     apsnap = Snap.from_columns(aps)
     limit = 240.0
@@ -281,7 +281,7 @@ def test_nanjing_matrix_equals_engine_per_candidate(nanjing_run):
     net = r.network
     sample = siting.network_sample(net, spacing_m=250.0).iloc[::37].reset_index(drop=True)
     snap, _ = _snap_frame(r, sample)
-    block_ids, ap_block = siting._block_index(r)
+    block_ids, ap_block = siting.block_index(r)
     apsnap = Snap.from_columns(r.access_points)
     limit = 900.0
     m = siting.coverage_matrix(net, snap, apsnap, ap_block, len(block_ids), limit_m=limit,
@@ -423,3 +423,255 @@ def test_nanjing_exact_equals_spopt_mclp(nanjing_run, cat, capsys):
         print(f"\nnanjing {cat}: {cand.shape[0]} candidates, p=3: exact newly covers "
               f"{s.solution.objective:,.0f} (spopt MCLP: {pulp.value(ref.problem.objective):,.0f}),"
               f" greedy {s.greedy.objective:,.0f}")
+
+
+# ---------------------------------------------------------------------------------------------
+# exact siting on a plain install: scipy.optimize.milp, with highspy and pulp agreeing
+
+
+def test_sf_max_coverage_with_scipy_alone():
+    """spopt's San Francisco data (only the data files are read from its wheel): the exact
+    MCLP with SciPy's HiGHS picks stores 2, 11, 12, 15 and covers 875,247 people."""
+    import sys
+
+    cost, pop = _spopt_sf()
+    names = sorted(f"Store_{k}" for k in (1, *range(11, 20), *range(2, 8)))  # piv's columns
+    cover = sp.csr_matrix((cost.T <= 5000.0).astype(float))
+    sol = siting.max_coverage(cover, pop, p=4, method="exact")
+    assert sol.solver == "scipy" and sol.status == "optimal" and sol.gap == 0.0
+    assert sorted(names[i] for i in sol.new) == ["Store_11", "Store_12", "Store_15", "Store_2"]
+    assert sol.population_after == pytest.approx(875_247)
+    assert sol.bound == pytest.approx(875_247)
+    assert int((sol.covered < 0.5).sum()) == 21
+    assert "pulp" not in sys.modules or sol.solver == "scipy"
+
+
+def test_sf_exact_runs_with_pulp_highspy_and_spopt_unimportable():
+    """As on ``pip install -e .`` with no extras: pulp, highspy and spopt cannot be imported
+    (only spopt's data files are read, from where its wheel put them)."""
+    import importlib.util
+    import subprocess
+    import sys
+
+    spec = importlib.util.find_spec("spopt")
+    if spec is None or not spec.submodule_search_locations:
+        pytest.skip("spopt's San Francisco test data is not installed")
+    data = Path(spec.submodule_search_locations[0]) / "tests" / "test_locate" / "data"
+    code = f"""
+import sys
+for m in ("pulp", "highspy", "spopt"):
+    sys.modules[m] = None
+import pandas as pd, scipy.sparse as sp
+from lifecircle import siting
+d = {str(data)!r}
+piv = pd.read_csv(d + "/SF_network_distance_candidateStore_16_censusTract_205_new.csv"
+                  ).pivot_table(values="distance", index="DestinationName", columns="name")
+pop = pd.read_csv(d + "/SF_demand_205_centroid_uniform_weight.csv").sort_values("NAME")
+cover = sp.csr_matrix((piv.to_numpy().T <= 5000.0).astype(float))
+sol = siting.max_coverage(cover, pop["POP2000"].to_numpy(float), p=4, method="exact")
+print(",".join(sorted(piv.columns[sol.new])), round(sol.population_after), sol.status, sol.gap)
+"""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         cwd=Path(__file__).resolve().parents[1], check=True, timeout=300)
+    assert out.stdout.split() == ["Store_11,Store_12,Store_15,Store_2", "875247", "optimal",
+                                  "0.0"]
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_solvers_give_the_same_optimum(seed):
+    pytest.importorskip("pulp", reason="pulp is in the siting extra")
+    pytest.importorskip("highspy", reason="highspy is in the siting extra")
+    cover, w = _random_instance(seed, n_sites=10, n_dem=18)
+    opt = _brute_max(cover, w, 3)
+    reachable = float(w[(cover.toarray() > 0).any(0)].sum())
+    for solver in siting.SOLVERS:
+        x = siting.max_coverage(cover, w, p=3, method="exact", solver=solver)
+        assert x.population_after == pytest.approx(opt), solver
+        assert x.status == "optimal" and x.gap == 0.0 and x.solver == solver
+        c = siting.max_coverage(cover, w, p=2, method="exact", solver=solver, capacity=60.0,
+                                fixed=[0], fixed_capacity=40.0)
+        ref = siting.max_coverage(cover, w, p=2, method="exact", capacity=60.0, fixed=[0],
+                                  fixed_capacity=40.0)
+        assert c.population_after == pytest.approx(ref.population_after), solver
+        s = siting.set_cover(cover, w, target_share=0.7 * reachable / w.sum(), method="exact",
+                             solver=solver)
+        assert len(s.new) == len(siting.set_cover(cover, w, target_share=0.7 * reachable
+                                                  / w.sum(), method="exact").new)
+
+
+def test_unknown_solver_is_a_config_error():
+    cover, w = _random_instance(0)
+    with pytest.raises(ConfigError, match="unknown solver 'cplex'"):
+        siting.max_coverage(cover, w, p=1, method="exact", solver="cplex")
+
+
+def test_existing_capacity_by_hand():
+    # rows: 0 existing F (capacity 250) reaches A (300 people, 100 m) and B (200, 50 m);
+    # 1 candidate C1 reaches B (80 m) and D (100 people, 60 m); 2 candidate C2 reaches A.
+    cover = sp.csr_matrix(np.array([[1.0, 1.0, 0.0], [0.0, 1.0, 1.0], [1.0, 0.0, 0.0]]))
+    matrix = siting.CoverageMatrix(cover, np.array([100.0, 50.0, 80.0, 60.0, 40.0]), 500.0)
+    w = np.array([300.0, 200.0, 100.0])
+    before = siting.max_coverage(matrix, w, p=0, fixed=[0], fixed_capacity=250.0)
+    # F serves 250: its nearest block B whole, then 50 of A
+    assert before.population_before == pytest.approx(250.0)
+    assert before.covered.tolist() == pytest.approx([50 / 300, 1.0, 0.0])
+    # exact: C1 (B and D) lets F move to A: 250 of A + 200 + 100 = 550; C2 gives only 500
+    x = siting.max_coverage(matrix, w, p=1, fixed=[0], fixed_capacity=[250.0], method="exact")
+    assert x.new.tolist() == [1] and x.population_after == pytest.approx(550.0)
+    assert x.objective == pytest.approx(300.0)
+    assert x.covered.tolist() == pytest.approx([250 / 300, 1.0, 1.0])
+    # greedy keeps F's assignment (B whole, 50 of A): C1 adds D 100, C2 adds A's 250
+    g = siting.max_coverage(matrix, w, p=1, fixed=[0], fixed_capacity=250.0)
+    assert g.new.tolist() == [2] and g.population_after == pytest.approx(500.0)
+    assert g.gain.tolist() == pytest.approx([250.0])
+    # without the capacity F covers A and B whole: only D is left, for C1
+    u = siting.max_coverage(matrix, w, p=1, fixed=[0], method="exact")
+    assert u.population_before == 500.0 and u.new.tolist() == [1] and u.objective == 100.0
+    # capacities on both sides: new sites serve at most 120
+    both = siting.max_coverage(matrix, w, p=2, fixed=[0], fixed_capacity=250.0, capacity=120,
+                               method="exact")
+    assert both.population_after == pytest.approx(250 + 120 + 120)
+
+
+def test_site_reads_existing_capacity_from_the_facility_file(tmp_path, grid_case):
+    fac = gpd.read_file(grid_case.facilities)
+    fac["capacity"] = [150.0, 10.0]
+    path = tmp_path / "fac_cap.gpkg"
+    fac.to_file(path, engine="pyogrio")
+    res = run(grid_case.graphml, facilities=path, blocks=grid_case.blocks, minutes=3.0,
+              categories=["retail"])
+    assert res.facilities.set_index("facility_id").loc["user/shop1", "capacity"] == 150.0
+    cand = gpd.GeoDataFrame(geometry=[shapely.Point(X0 + 150, Y0)], crs=CRS)
+    # shop1 reaches B2 (200 residents) only; with room for 150 it serves 150 of them. The
+    # candidate reaches B1 (100) and B2: after = 100 + 200, a gain of 150 over 150
+    for cap in ("capacity", 150.0):
+        s = siting.site(res, "retail", new=1, candidates=cand, existing_capacity=cap,
+                        method="exact")
+        assert s.solution.population_before == pytest.approx(150.0)
+        assert s.solution.population_after == pytest.approx(300.0)
+        assert s.report["existing_capacity"] == cap
+    plain = siting.site(res, "retail", new=1, candidates=cand, method="exact")
+    assert plain.solution.population_before == 200.0 and plain.solution.objective == 100.0
+    with pytest.raises(ConfigError, match="maximal coverage"):
+        siting.site(res, "retail", target_share=0.5, candidates=cand, existing_capacity=1.0)
+
+
+# ---------------------------------------------------------------------------------------------
+# sloped networks (a DEM): the matrix walks in the resident's direction
+
+
+@pytest.fixture
+def sloped_run(grid_case):
+    from tests.test_elevation import grid_dem
+
+    # z = 0.1 (x - X0): every east-west street rises 10 % eastwards, north-south ones are flat
+    dem = grid_dem(grid_case.folder, lambda x, y: 0.1 * (x - X0))
+    return run(grid_case.graphml, facilities=grid_case.facilities, blocks=grid_case.blocks,
+               minutes=5.0, categories=["retail", "health"], dem=dem)
+
+
+def test_sloped_matrix_by_hand(sloped_run):
+    from tests.test_elevation import UP10
+
+    assert sloped_run.network.directed
+    cand = gpd.GeoDataFrame(geometry=[shapely.Point(X0 + 120, Y0), shapely.Point(X0 + 180, Y0)],
+                            crs=CRS)
+    s = siting.site(sloped_run, "health", new=1, candidates=cand)
+    ids = sloped_run.blocks["block_id"].to_numpy()
+    row = {k: dict(zip(ids[s.matrix.row(k)[0]], s.matrix.row(k)[1], strict=True))
+           for k in (1, 2)}
+    # Both candidates stand on the bottom street (x 100..200), B2's access point at x = 150
+    # on it (200 m leg). Going west at -10 % is as fast as flat in Tobler's function, going
+    # east is uphill. To x = 120: B2 walks 30 m west (230); B1 walks 30 + 50 west, 100 flat
+    # south, 80 west (260); B3 walks 20 + 50 east, 200 south, 20 east.
+    assert row[1] == pytest.approx({"B1": 260.0, "B2": 230.0, "B3": 220 + 70 / UP10})
+    # To x = 180: B2 walks 30 m east, uphill; B1 30 + 50 + 100 + 20; B3 would need
+    # 220 + 130 / UP10 = 404 m, beyond the 400 m of 5 minutes
+    assert row[2] == pytest.approx({"B1": 200.0, "B2": 200 + 30 / UP10})
+
+
+def test_sloped_matrix_equals_engine_per_candidate(sloped_run):
+    from lifecircle.routing import multi_source, point_distances
+
+    r = sloped_run
+    net = r.network
+    sample = siting.network_sample(net, spacing_m=30.0)
+    snap, _ = _snap_frame(r, sample)
+    block_ids, ap_block = siting.block_index(r)
+    apsnap = Snap.from_columns(r.access_points)
+    limit = 400.0
+    m = siting.coverage_matrix(net, snap, apsnap, ap_block, len(block_ids), limit_m=limit)
+    flat_differs = 0
+    for i in range(len(sample)):
+        one = snap.subset(np.arange(len(sample)) == i)
+        d, _ = point_distances(net, multi_source(net, one, limit_m=limit), one, apsnap)
+        per_block = pd.Series(d).groupby(ap_block).min()
+        expect = {int(b): v for b, v in per_block.items() if v <= limit}
+        blocks, dist = m.row(i)
+        assert dict(zip(blocks.tolist(), dist, strict=True)) == pytest.approx(expect, abs=1e-6)
+        flat_differs += int(any(abs(v - round(v)) > 1e-6 for v in expect.values()))
+    assert flat_differs > 10  # the slope changed many candidates' distances
+    # the run's own existing facilities give the run's own block times
+    s = siting.site(r, "retail", new=1, spacing_m=50.0)
+    blocks, dist = s.matrix.row(0)
+    walk_m = r.blocks["walk_m_retail"].to_numpy()
+    assert dist == pytest.approx(walk_m[blocks])
+
+
+# ---------------------------------------------------------------------------------------------
+# vacant land from the online path (a recorded osmnx response)
+
+
+def test_online_candidates_include_vacant_land_and_parking(monkeypatch, tmp_path):
+    import bz2
+
+    import osmnx as ox
+
+    from lifecircle.sources.osm import download_osm, osm_data_from_features
+    from tests.conftest import shared_osm
+
+    xml = tmp_path / "west_oakland.osm"
+    xml.write_bytes(bz2.decompress(shared_osm("west_oakland.osm.bz2").read_bytes()))
+    asked: dict[str, object] = {}
+
+    def fake_features(place, tags):
+        asked["tags"] = tags
+        return ox.features_from_xml(xml, tags=tags)  # what Overpass answers for these tags
+
+    monkeypatch.setattr(ox, "graph_from_place", lambda place, **kw: None)
+    monkeypatch.setattr(ox, "features_from_place", fake_features)
+    _, features = download_osm(place="West Oakland, California")
+    assert "brownfield" in asked["tags"]["landuse"]  # type: ignore[index]
+    data = osm_data_from_features(features, where="West Oakland")
+    assert {v[2] for v in data.vacant} == {"brownfield"}
+    cand = siting.candidates_from_osm(data, "EPSG:32610")
+    sources = cand["source"].value_counts()
+    # the extract has 5 landuse=brownfield areas and surface parking
+    assert sources["landuse=brownfield"] == len(data.vacant) == 5
+    assert sources["amenity=parking"] >= 1
+    assert cand.crs == "EPSG:32610" and (cand.geometry.geom_type == "Point").all()
+
+
+def test_cli_site_existing_capacity_and_solver(tmp_path, grid_case):
+    fac = gpd.read_file(grid_case.facilities)
+    fac["capacity"] = [150.0, 10.0]
+    path = tmp_path / "fac_cap.gpkg"
+    fac.to_file(path, engine="pyogrio")
+    cand = tmp_path / "cand.csv"
+    pd.DataFrame({"id": ["a"], "x": [X0 + 150], "y": [Y0]}).to_csv(cand, index=False)
+    base = ["site", "--osm", str(grid_case.graphml), "--facilities", str(path),
+            "--blocks", str(grid_case.blocks), "--category", "retail", "--new", "1",
+            "--minutes", "3", "--candidates", str(cand), "--candidates-crs", CRS,
+            "--method", "exact", "-q"]
+    for i, cap in enumerate(("capacity", "150")):
+        out = tmp_path / f"out{i}"
+        res = CliRunner().invoke(cli, [*base, "--existing-capacity", cap, "--out", str(out)])
+        assert res.exit_code == 0, res.output
+        sol = json.loads((out / "report.json").read_text())["siting"]["solution"]
+        assert sol["solver"] == "scipy" and sol["status"] == "optimal"
+        assert sol["population_covered_before"] == 150.0
+        assert sol["population_covered_after"] == 300.0
+    res = CliRunner().invoke(cli, [*base, "--existing-capacity", "beds",
+                                   "--out", str(tmp_path / "bad")])
+    assert res.exit_code != 0 and "no column 'beds'" in res.output
+    assert "Traceback" not in res.output

@@ -144,7 +144,7 @@ def test_nanjing_supply_demand_equals_access_on_our_walking_times(nanjing_run):
     fac = r.facilities[r.facilities["category"] == cat].reset_index(drop=True)
     threshold = r.profile.threshold_of(cat)
     speed = r.profile.group_of(cat).speed_m_per_min
-    block_ids, ap_block = siting._block_index(r)
+    block_ids, ap_block = siting.block_index(r)
     m = siting.coverage_matrix(r.network, Snap.from_columns(fac),
                                Snap.from_columns(r.access_points), ap_block, len(block_ids),
                                limit_m=threshold * speed * (1 + 1e-12))

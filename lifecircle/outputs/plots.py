@@ -1,25 +1,30 @@
-"""Static figures for reports: coverage maps per category, the deficiency map, a coverage chart.
+"""Static figures for reports, sized for print: coverage maps, the deficiency map, a chart.
 
 * ``figures/coverage_<category>.png``: blocks in the map's fixed planning bins and colours
   (:func:`lifecircle.outputs.webmap.classify_minutes`, so the PNG and ``map.html`` always agree),
   the category's facilities, a legend in minutes, metre axes, a scale bar, a north arrow and the
-  OpenStreetMap credit;
-* ``figures/deficiency.png``: how many categories each block lacks within its limit;
-* ``figures/coverage_share.png``: share of the population covered per category, with each
-  category's limit and the plan target line where the profile sets one.
+  OpenStreetMap credit; a category without data is drawn as "no data", never as unreachable;
+* ``figures/deficiency.png``: how many categories (of those with data) each block lacks within
+  its limit, on one count scale;
+* ``figures/coverage_share.png``: share of the population covered per category, one bar per
+  row, with each category's limit and the plan target where the profile sets one.
+
+Every figure is A4 wide (8.27 in) at :data:`DPI` dots per inch, no taller than an A4 page, with
+text of at least :data:`MIN_PT` points at that size and numbers to at most one decimal.
 
 Figures are built on :class:`matplotlib.figure.Figure` with the Agg canvas, never through
 ``pyplot``, so nothing leaks into a caller's pyplot state. Chinese labels need a CJK font
-(Debian ``fonts-noto-cjk``); without one the figures fall back to English with a logged warning
-rather than drawing empty boxes.
+(Debian/Ubuntu package ``fonts-noto-cjk``); without one the figures fall back to English and
+say so once per process rather than drawing empty boxes.
 """
 
 from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Mapping, Sequence
-from functools import cache
+import re
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -28,23 +33,33 @@ import numpy as np
 import shapely
 from matplotlib.artist import Artist
 from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.cm import ScalarMappable
 from matplotlib.collections import LineCollection, PathCollection
+from matplotlib.colors import BoundaryNorm, ListedColormap
 from matplotlib.figure import Figure
-from matplotlib.font_manager import FontProperties, findSystemFonts, fontManager
+from matplotlib.font_manager import FontProperties
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 from matplotlib.path import Path as MplPath
 
 from .. import columns as col
 from .._errors import ConfigError, OutputError
+from ..i18n import check_lang, display_width, messages
 from ..profiles import Profile
+from . import webmap
+from ._fonts import cjk_font
+from .report import category_status
 from .webmap import BIN_COLORS, BINS_MIN, CATEGORY_COLORS, UNREACHABLE_COLOR, classify_minutes
 
 __all__ = [
+    "DPI",
+    "MIN_PT",
+    "PAGE_IN",
     "block_bins",
     "cjk_font",
     "coverage_figure",
     "coverage_share_figure",
+    "deficiency_colors",
     "deficiency_figure",
     "figure_names",
     "target_share",
@@ -53,139 +68,79 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-DPI = 150
-CREDIT = "© OpenStreetMap contributors"
-# Families tried first (as matplotlib knows them), then file names on the system.
-_CJK_FAMILIES = ("Noto Sans CJK SC", "Noto Sans CJK JP", "Source Han Sans SC",
-                 "WenQuanYi Micro Hei", "WenQuanYi Zen Hei", "SimHei", "Microsoft YaHei",
-                 "PingFang SC", "Noto Serif CJK SC")
-_CJK_FILES = ("notosanscjk-regular", "notosanscjk", "sourcehansans", "wqy-microhei",
-              "wqy-zenhei", "simhei", "msyh", "pingfang", "notoserifcjk")
-# Colours of 0, 1, 2, ... categories lacking (light to dark red; 0 is a calm grey-green).
-_DEFICIENCY_COLORS = ("#d9f0d3", "#fee0d2", "#fcbba1", "#fc9272", "#fb6a4a", "#de2d26",
-                      "#a50f15", "#67000d")
-
-# Legends sit right of the map, where they hide no block.
-_LEGEND_OUTSIDE: dict[str, Any] = {"loc": "upper left", "bbox_to_anchor": (1.02, 1.0),
-                                   "borderaxespad": 0.0, "framealpha": 0.9}
-
-_TEXT: dict[str, dict[str, str]] = {
-    "en": {
-        "coverage_title": "Walking time to the nearest facility: {label}",
-        "legend_title": "Walking time (min)",
-        "unreachable": "unreachable on foot",
-        "facility": "{label} facility",
-        "note": "{speed} km/h; covered within {threshold} min",
-        "deficiency_title": "Services lacking within their walking limit",
-        "deficiency_legend": "Categories lacking",
-        "none": "none",
-        "share_title": "Population covered within the walking limit",
-        "share_axis": "Population covered (%)",
-        "target": "target {share} %",
-        "within": "≤ {threshold} min",
-        "no_facility": "no facility in the data",
-        "x": "Easting (m)",
-        "y": "Northing (m)",
-        "north": "N",
-        "min": "min",
-    },
-    "zh": {
-        "coverage_title": "步行至最近{label}设施的时间",
-        "legend_title": "步行时间（分钟）",
-        "unreachable": "步行无法到达",
-        "facility": "{label}设施",
-        "note": "步行速度 {speed} 公里/小时；{threshold} 分钟内视为覆盖",
-        "deficiency_title": "步行时限内缺少的服务类别数",
-        "deficiency_legend": "缺少类别数",
-        "none": "无",
-        "share_title": "步行时限内覆盖的人口比例",
-        "share_axis": "覆盖人口比例（%）",
-        "target": "目标 {share}%",
-        "within": "≤ {threshold} 分钟",
-        "no_facility": "数据中无此类设施",
-        "x": "东坐标（米）",
-        "y": "北坐标（米）",
-        "north": "北",
-        "min": "分钟",
-    },
-}
+#: print resolution of the PNGs
+DPI = 200
+#: A4 portrait (width, height) in inches: every figure is this wide and at most this tall
+PAGE_IN = (8.27, 11.69)
+#: the smallest text on a figure, in points at print size
+MIN_PT = 8.0
+_PT = {"title": 12.0, "subtitle": 9.5, "label": 9.0, "legend": 9.0, "tick": 8.0, "small": 8.0}
+CREDIT = "© OpenStreetMap contributors"  # PNG metadata; the visible credit is translated
+# The map's "no data" fill, where the web map defines one (the figures and map must agree).
+NO_DATA_COLOR: str = getattr(webmap, "NO_DATA_COLOR", "#f0f0f0")
+NO_DATA_HATCH = "////"
+# Blocks lacking nothing: a calm green; lacking 1..n: the map's warm ramp, light to dark.
+_NONE_LACKING = "#d9f0d3"
+_BAR_COLOR = BIN_COLORS[1]
+# Map layout (inches from the figure's bottom): the legend or count scale under the axes.
+_BOTTOM_IN = 1.75
+_LEGEND_TOP_IN = 1.1
+_TARGET_COLOR = "#b2182b"
+# Languages whose missing font has been reported (once per process, not once per figure).
+_WARNED: set[str] = set()
 
 
 # ---------------------------------------------------------------------------------------------
-# fonts and language
+# fonts, language and numbers
 
 
-@cache
-def cjk_font() -> str | None:
-    """A font file with Chinese glyphs (the Simplified Chinese face of a collection when the
-    installed matplotlib can pick faces), or ``None`` when the system has none."""
-    for family in _CJK_FAMILIES:
-        for entry in fontManager.ttflist:
-            if entry.name == family:
-                return _face(str(entry.fname), getattr(entry, "index", 0))
-    # matplotlib's font cache may predate a font installed later: look at the files too.
-    files = sorted(findSystemFonts(), key=lambda p: (os.path.basename(p).lower(), p))
-    for stem in _CJK_FILES:
-        for path in files:
-            name = os.path.basename(path).lower()
-            if name.startswith(stem) and "bold" not in name:
-                return _face(path, _sc_face(path))
-    return None
+@dataclass(frozen=True)
+class _Style:
+    """The language a figure really uses, its messages and its font."""
+
+    lang: str
+    text: Mapping[str, str]
+    font: FontProperties | None
+
+    def fp(self, role: str) -> FontProperties:
+        """Font properties for text of ``role`` (a key of ``_PT``)."""
+        size = _PT[role]
+        if self.font is None:
+            return FontProperties(size=size)
+        out = self.font.copy()
+        out.set_size(size)
+        return out
 
 
-def _sc_face(path: str) -> int:
-    """Index of the Simplified Chinese face in a font collection (0 when unknown)."""
-    try:
-        from matplotlib.ft2font import FT2Font
-
-        for i in range(FT2Font(path).num_faces):
-            if FT2Font(path, face_index=i).family_name.endswith(" SC"):
-                return i
-    except (TypeError, RuntimeError, OSError, AttributeError):
-        pass
-    return 0
-
-
-def _face(path: str, index: int) -> str:
-    """``path`` naming face ``index`` of a collection, where matplotlib supports faces."""
-    if not index:
-        return path
-    import matplotlib.font_manager
-
-    font_path: Any = getattr(matplotlib.font_manager, "FontPath", None)
-    if font_path is None:  # matplotlib < 3.11 reads the first face only
-        return path
-    face: str = font_path(path, index)  # a str subclass carrying the face index
-    return face
+def _style(lang: str) -> _Style:
+    check_lang(lang, option="lang")
+    if lang == "zh":
+        path = cjk_font()
+        if path is not None:
+            return _Style("zh", messages("figures", "zh"), FontProperties(fname=path))
+        if "zh" not in _WARNED:
+            _WARNED.add("zh")
+            log.warning("no CJK font found, so the figures are in English; install the "
+                        "fonts-noto-cjk package (apt-get install fonts-noto-cjk) for Chinese")
+    return _Style("en", messages("figures", "en"), None)
 
 
-def _language(lang: str) -> tuple[str, FontProperties | None]:
-    """The language the figures can really use, and the font for its text."""
-    if lang not in _TEXT:
-        raise ConfigError(f"lang must be one of {', '.join(map(repr, _TEXT))}, got {lang!r}")
-    if lang != "zh":
-        return lang, None
-    path = cjk_font()
-    if path is None:
-        log.warning("no CJK font found (install fonts-noto-cjk); figures use English labels")
-        return "en", None
-    return lang, FontProperties(fname=path)
+def _num(x: float) -> str:
+    """``x`` with at most one decimal and no trailing zero: 16.6667 → 16.7, 15.0 → 15."""
+    s = f"{float(x):.1f}"
+    return s[:-2] if s.endswith(".0") else s
 
 
 def _fill(template: str, **values: Any) -> str:
-    return template.format(**{k: f"{v:g}" if isinstance(v, float) else v
-                              for k, v in values.items()})
-
-
-def _label(profile: Profile, category: str, lang: str) -> str:
-    return profile.categories[category].label(lang)
+    return template.format(**{k: _num(v) if isinstance(v, float | int) and not
+                              isinstance(v, bool) else v for k, v in values.items()})
 
 
 def bin_labels(unit: str = "min") -> list[str]:
     """Labels of the planning bins, short to long (the map's legend wording)."""
     edges = (0.0, *BINS_MIN)
-    labels = [f"{edges[i]:g}–{edges[i + 1]:g} {unit}" for i in range(len(BINS_MIN))]
-    return [*labels, f"> {BINS_MIN[-1]:g} {unit}"]
+    labels = [f"{_num(edges[i])}–{_num(edges[i + 1])} {unit}" for i in range(len(BINS_MIN))]
+    return [*labels, f"> {_num(BINS_MIN[-1])} {unit}"]
 
 
 def block_bins(blocks: gpd.GeoDataFrame, category: str) -> np.ndarray:
@@ -199,31 +154,31 @@ def block_bins(blocks: gpd.GeoDataFrame, category: str) -> np.ndarray:
 
 
 def _new_figure(size: tuple[float, float]) -> Figure:
-    fig = Figure(figsize=size, dpi=DPI, layout="constrained")
+    fig = Figure(figsize=size, dpi=DPI)
     FigureCanvasAgg(fig)
     return fig
 
 
 def _map_figure(blocks: gpd.GeoDataFrame) -> Figure:
-    """A 10 in wide figure whose height follows the blocks' extent (no empty bands).
+    """An A4-wide figure whose height follows the blocks' extent, legend below the map.
 
-    Fixed margins instead of constrained layout, which measured every tick label and took a
-    third of a figure's time.
+    Fixed margins (inches) instead of constrained layout, which measured every tick label and
+    took a third of a figure's time.
     """
     minx, miny, maxx, maxy = blocks.total_bounds
     aspect = (maxy - miny + 1.0) / (maxx - minx + 1.0)
-    left, right, bottom, top = 0.09, 0.74, 0.8, 0.7  # inches for bottom/top
-    width = 10.0
-    axes_h = min(max(width * (right - left) * aspect, 3.0), 10.0)
+    width = PAGE_IN[0]
+    left, right, bottom, top = 0.95, 0.3, _BOTTOM_IN, 0.85
+    axes_w = width - left - right
+    axes_h = min(max(axes_w * aspect, 3.0), PAGE_IN[1] - bottom - top)
     height = axes_h + bottom + top
-    fig = Figure(figsize=(width, height), dpi=DPI)
-    fig.subplots_adjust(left=left, right=right, bottom=bottom / height, top=1 - top / height)
-    FigureCanvasAgg(fig)
+    fig = _new_figure((width, height))
+    fig.subplots_adjust(left=left / width, right=1 - right / width, bottom=bottom / height,
+                        top=1 - top / height)
     return fig
 
 
-def _map_axes(fig: Figure, blocks: gpd.GeoDataFrame, text: Mapping[str, str],
-              font: FontProperties | None) -> Any:
+def _map_axes(fig: Figure, blocks: gpd.GeoDataFrame, st: _Style) -> Any:
     if blocks.crs is None or blocks.crs.is_geographic:
         raise ConfigError(
             f"figures need blocks in a projected CRS in metres, got {blocks.crs}; "
@@ -231,16 +186,16 @@ def _map_axes(fig: Figure, blocks: gpd.GeoDataFrame, text: Mapping[str, str],
         )
     ax = fig.add_subplot()
     ax.set_aspect("equal")
-    ax.set_xlabel(text["x"], fontproperties=font)
-    ax.set_ylabel(text["y"], fontproperties=font)
+    ax.set_xlabel(st.text["x"], fontproperties=st.fp("label"))
+    ax.set_ylabel(st.text["y"], fontproperties=st.fp("label"))
     ax.ticklabel_format(style="plain", useOffset=False)
-    ax.tick_params(labelsize=7)
+    ax.tick_params(labelsize=_PT["tick"])
+    ax.locator_params(nbins=5)
     ax.set_facecolor("#f4f4f4")
     return ax
 
 
-def _furniture(ax: Any, text: Mapping[str, str], font: FontProperties | None,
-               edges: gpd.GeoDataFrame | None, crs: Any) -> None:
+def _furniture(ax: Any, st: _Style, edges: gpd.GeoDataFrame | None, crs: Any) -> None:
     """Streets, a scale bar, a north arrow and the OSM credit."""
     from mpl_toolkits.axes_grid1.anchored_artists import AnchoredSizeBar
 
@@ -254,18 +209,19 @@ def _furniture(ax: Any, text: Mapping[str, str], font: FontProperties | None,
     length = _nice_length(span / 5)
     size_bar = AnchoredSizeBar(ax.transData, length, _metres(length), "lower right", pad=0.4,
                                sep=3, frameon=True, size_vertical=span / 250,
-                               fontproperties=FontProperties(size=7))
+                               fontproperties=FontProperties(size=_PT["small"]))
     size_bar.patch.set_alpha(0.85)
     ax.add_artist(size_bar)
-    ax.annotate(text["north"], xy=(0.965, 0.96), xytext=(0.965, 0.86),
-                xycoords="axes fraction", ha="center", va="center", fontsize=9,
-                fontproperties=font, arrowprops={"arrowstyle": "-|>", "color": "#222"})
-    ax.text(0.005, 0.005, CREDIT, transform=ax.transAxes, fontsize=6.5, ha="left",
-            va="bottom", color="#333", bbox={"facecolor": "white", "alpha": 0.75,
-                                             "edgecolor": "none", "pad": 1.5})
+    ax.annotate(st.text["north"], xy=(0.965, 0.96), xytext=(0.965, 0.86),
+                xycoords="axes fraction", ha="center", va="center",
+                fontproperties=st.fp("label"), arrowprops={"arrowstyle": "-|>", "color": "#222"})
+    ax.text(0.005, 0.005, st.text["credit"], transform=ax.transAxes, ha="left", va="bottom",
+            color="#333", fontproperties=st.fp("small"),
+            bbox={"facecolor": "white", "alpha": 0.75, "edgecolor": "none", "pad": 1.5})
 
 
-def _polygons(ax: Any, frame: gpd.GeoDataFrame, colors: Sequence[str]) -> None:
+def _polygons(ax: Any, frame: gpd.GeoDataFrame, colors: Sequence[str], *,
+              hatch: str | None = None) -> None:
     """Fill the polygons of ``frame`` in ``colors`` (one per row) and frame the view on them.
 
     Drawn as one PathCollection rather than with ``GeoDataFrame.plot``: that redraws the
@@ -278,8 +234,9 @@ def _polygons(ax: Any, frame: gpd.GeoDataFrame, colors: Sequence[str]) -> None:
             for poly in shapely.get_parts(geom) if not poly.is_empty
             for ring in (poly.exterior, *poly.interiors)]
         paths.append(MplPath.make_compound_path(*rings) if rings else MplPath(np.empty((0, 2))))
-    ax.add_collection(PathCollection(paths, facecolors=list(colors), edgecolors="white",
-                                     linewidths=0.3, zorder=1))
+    ax.add_collection(PathCollection(paths, facecolors=list(colors),
+                                     edgecolors="#bbbbbb" if hatch else "white",
+                                     linewidths=0.3, hatch=hatch, zorder=1))
     minx, miny, maxx, maxy = frame.total_bounds
     pad = 0.03 * max(maxx - minx, maxy - miny, 1.0)
     ax.set_xlim(minx - pad, maxx + pad)
@@ -295,7 +252,39 @@ def _nice_length(x: float) -> float:
 
 
 def _metres(x: float) -> str:
-    return f"{x / 1000:g} km" if x >= 1000 else f"{x:g} m"
+    return f"{_num(x / 1000)} km" if x >= 1000 else f"{_num(x)} m"
+
+
+def _legend_below(ax: Any, handles: list[Artist], title: str, st: _Style) -> None:
+    """A legend under the map, in up to four columns (it never hides a block)."""
+    fig = ax.get_figure()
+    legend = fig.legend(handles=handles, title=title, loc="upper center",
+                        bbox_to_anchor=(0.5, _LEGEND_TOP_IN / fig.get_figheight()),
+                        ncol=min(4, len(handles)), prop=st.fp("legend"),
+                        title_fontproperties=st.fp("label"), frameon=False, handlelength=1.6,
+                        columnspacing=1.4)
+    legend.set_in_layout(False)
+
+
+def _wrap(text: str, width: int = 100) -> str:
+    """``text`` broken after separators into lines of at most ``width`` half-width characters
+    (Chinese characters count two); hand-written because :mod:`textwrap` breaks only at
+    spaces, which Chinese text does not have."""
+    lines, line, size = [], "", 0
+    for piece in re.split(r"(?<=[、，,；; ])", text):
+        n = display_width(piece)
+        if line and size + n > width:
+            lines.append(line.rstrip())
+            line, size = "", 0
+        line, size = line + piece, size + n
+    return "\n".join([*lines, line.rstrip()])
+
+
+def _title(ax: Any, title: str, subtitle: str, st: _Style) -> None:
+    ax.set_title(title, fontproperties=st.fp("title"), pad=22 if subtitle else 8)
+    if subtitle:
+        ax.text(0.5, 1.012, subtitle, transform=ax.transAxes, ha="center", va="bottom",
+                color="#333", fontproperties=st.fp("subtitle"))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -310,6 +299,7 @@ def coverage_figure(
     *,
     edges: gpd.GeoDataFrame | None = None,
     lang: str = "en",
+    no_data: str | None = None,
 ) -> Figure:
     """Blocks coloured by minutes to ``category`` in the planning bins, with its facilities.
 
@@ -327,40 +317,70 @@ def coverage_figure(
         The walking network, drawn as thin grey lines when given.
     lang
         ``"en"`` or ``"zh"`` (English when no CJK font is installed).
+    no_data
+        Why the category has no usable data (``"no_facilities"``, ``"sparse"``; see
+        :func:`lifecircle.outputs.report.category_status`): its blocks are drawn as "no data".
+        A category with no facility in ``facilities`` counts as ``"no_facilities"``.
     """
-    lang, font = _language(lang)
-    text = _TEXT[lang]
-    label = _label(profile, category, lang)
-    fig = _map_figure(blocks)
-    ax = _map_axes(fig, blocks, text, font)
-    bins = block_bins(blocks, category)
-    colors = np.array([*BIN_COLORS, UNREACHABLE_COLOR])[bins]
-    _polygons(ax, blocks, list(colors))
-    _furniture(ax, text, font, edges, blocks.crs)
+    st = _style(lang)
+    text = st.text
+    label = profile.categories[category].label(st.lang)
     fac = facilities.to_crs(blocks.crs)
     fac = fac[fac["category"] == category]
-    k = list(profile.categories).index(category) if category in profile.categories else 0
+    if fac.empty and no_data is None:
+        no_data = "no_facilities"
+    fig = _map_figure(blocks)
+    ax = _map_axes(fig, blocks, st)
+    k = list(profile.categories).index(category)
+    color = CATEGORY_COLORS[k % len(CATEGORY_COLORS)]
+    handles: list[Artist]
+    if no_data is not None:
+        _polygons(ax, blocks, [NO_DATA_COLOR] * len(blocks), hatch=NO_DATA_HATCH)
+        handles = [Patch(facecolor=NO_DATA_COLOR, edgecolor="#999", hatch=NO_DATA_HATCH,
+                         label=text["no_data"])]
+    else:
+        bins = block_bins(blocks, category)
+        _polygons(ax, blocks, list(np.array([*BIN_COLORS, UNREACHABLE_COLOR])[bins]))
+        handles = [Patch(facecolor=c, edgecolor="#999", label=lab)
+                   for c, lab in zip(BIN_COLORS, bin_labels(text["min"]), strict=True)]
+        handles.append(Patch(facecolor=UNREACHABLE_COLOR, edgecolor="#999",
+                             label=text["unreachable"]))
+    _furniture(ax, st, edges, blocks.crs)
     if not fac.empty:
         pts = fac.geometry.representative_point()
-        ax.scatter(pts.x, pts.y, s=22, c=CATEGORY_COLORS[k % len(CATEGORY_COLORS)],
-                   edgecolors="white", linewidths=0.8, zorder=4)
-    handles: list[Artist] = [Patch(facecolor=c, edgecolor="#999", label=lab)
-                             for c, lab in zip(BIN_COLORS, bin_labels(text["min"]), strict=True)]
-    handles.append(Patch(facecolor=UNREACHABLE_COLOR, edgecolor="#999",
-                         label=text["unreachable"]))
-    handles.append(Line2D([], [], marker="o", linestyle="", markersize=6,
-                          markerfacecolor=CATEGORY_COLORS[k % len(CATEGORY_COLORS)],
-                          markeredgecolor="white", label=_fill(text["facility"], label=label)))
-    legend = ax.legend(handles=handles, title=text["legend_title"], fontsize=7,
-                       title_fontsize=8, prop=_sized(font, 7), **_LEGEND_OUTSIDE)
-    if font is not None:
-        legend.get_title().set_fontproperties(_sized(font, 8))
+        ax.scatter(pts.x, pts.y, s=26, c=color, edgecolors="white", linewidths=0.8, zorder=4)
+        handles.append(Line2D([], [], marker="o", linestyle="", markersize=7,
+                              markerfacecolor=color, markeredgecolor="white",
+                              label=_fill(text["facility"], label=label)))
+    _legend_below(ax, handles, text["legend_title"], st)
     note = _fill(text["note"], speed=profile.group_of(category).speed_kmh,
-                 threshold=profile.threshold_of(category)) if category in profile.categories \
-        else ""
-    ax.set_title(_fill(text["coverage_title"], label=label) + ("\n" + note if note else ""),
-                 fontsize=11, fontproperties=_sized(font, 11))
+                 threshold=profile.threshold_of(category))
+    if no_data is not None:
+        note = text[f"no_data_{no_data}"] if f"no_data_{no_data}" in text else text["no_data"]
+    _title(ax, _fill(text["coverage_title"], label=label), note, st)
     return fig
+
+
+def deficiency_colors(n: int) -> list[str]:
+    """Colours of 0, 1, ..., ``n`` categories lacking: calm green, then light to dark red."""
+    from matplotlib import colormaps
+    from matplotlib.colors import to_hex
+
+    reds = colormaps["Reds"]
+    return [_NONE_LACKING, *(to_hex(reds(0.25 + 0.7 * i / max(n - 1, 1))) for i in range(n))]
+
+
+def _lacking(blocks: gpd.GeoDataFrame, profile: Profile, cats: Sequence[str]) -> np.ndarray:
+    """How many of ``cats`` each block lacks (not covered within its limit)."""
+    out = np.zeros(len(blocks), dtype=np.int64)
+    for c in cats:
+        if col.covered(c) in blocks.columns:
+            covered = blocks[col.covered(c)].fillna(False).to_numpy(dtype=bool)
+        else:
+            t = blocks[col.walk_min(c)].to_numpy(dtype=float, na_value=np.nan)
+            covered = t <= profile.threshold_of(c)
+        out += ~covered
+    return out
 
 
 def deficiency_figure(
@@ -369,29 +389,41 @@ def deficiency_figure(
     *,
     edges: gpd.GeoDataFrame | None = None,
     lang: str = "en",
+    no_data: Collection[str] = (),
 ) -> Figure:
-    """Blocks coloured by the number of categories they lack within their limit."""
-    lang, font = _language(lang)
-    text = _TEXT[lang]
-    n = len(profile.categories)
-    if "n_lacking" in blocks.columns:
-        lacking = blocks["n_lacking"].fillna(0).to_numpy(dtype=np.int64)
-    else:
-        lacking = np.zeros(len(blocks), dtype=np.int64)
-        for c in profile.categories:
-            t = blocks[col.walk_min(c)].to_numpy(dtype=float, na_value=np.nan)
-            lacking += ~(t <= profile.threshold_of(c))
-    palette = [_DEFICIENCY_COLORS[min(i, len(_DEFICIENCY_COLORS) - 1)] for i in range(n + 1)]
+    """Blocks coloured by how many categories with data they lack, on one count scale.
+
+    Categories in ``no_data`` (no usable facility data) are left out of the count and named
+    under the title.
+    """
+    st = _style(lang)
+    text = st.text
+    cats = [c for c in profile.categories if c not in no_data]
+    n = len(cats)
+    lacking = _lacking(blocks, profile, cats)
+    palette = deficiency_colors(n)
     fig = _map_figure(blocks)
-    ax = _map_axes(fig, blocks, text, font)
+    ax = _map_axes(fig, blocks, st)
     _polygons(ax, blocks, [palette[min(int(v), n)] for v in lacking])
-    _furniture(ax, text, font, edges, blocks.crs)
-    handles = [Patch(facecolor=palette[i], edgecolor="#999",
-                     label=text["none"] if i == 0 else f"{i} / {n}") for i in range(n + 1)]
-    legend = ax.legend(handles=handles, title=text["deficiency_legend"], **_LEGEND_OUTSIDE,
-                       fontsize=7, prop=_sized(font, 7))
-    legend.get_title().set_fontproperties(_sized(font, 8))
-    ax.set_title(text["deficiency_title"], fontsize=11, fontproperties=_sized(font, 11))
+    _furniture(ax, st, edges, blocks.crs)
+    # one count scale (a colour bar) instead of one legend entry per count
+    h = fig.get_figheight()
+    cax = fig.add_axes((0.25, (_LEGEND_TOP_IN - 0.45) / h, 0.5, 0.16 / h))
+    mappable = ScalarMappable(norm=BoundaryNorm(np.arange(n + 2) - 0.5, n + 1),
+                              cmap=ListedColormap(palette))
+    bar = fig.colorbar(mappable, cax=cax, orientation="horizontal")
+    step = max(1, int(np.ceil((n + 1) / 9)))
+    ticks = list(range(0, n + 1, step))
+    bar.set_ticks(ticks, labels=[str(i) for i in ticks])
+    bar.ax.tick_params(labelsize=_PT["tick"], length=2)
+    bar.set_label(_fill(text["deficiency_legend"], n=n), fontproperties=st.fp("label"))
+    bar.ax.xaxis.set_label_position("top")
+    if missing := [profile.categories[c].label(st.lang) for c in profile.categories
+                   if c in no_data]:
+        note = _fill(text["deficiency_no_data"], names=text["list_sep"].join(missing))
+        fig.text(0.5, (_LEGEND_TOP_IN - 0.75) / h, _wrap(note), ha="center", va="top",
+                 color="#333", fontproperties=st.fp("small"))
+    _title(ax, text["deficiency_title"], "", st)
     return fig
 
 
@@ -424,65 +456,84 @@ def target_share(profile: Profile, category: str) -> float | None:
 def coverage_share_figure(
     summary: Mapping[str, Any], profile: Profile, *, lang: str = "en"
 ) -> Figure:
-    """Bar chart of the population share covered per category, with limits and targets.
+    """Horizontal bars of the population share covered per category, with limits and targets.
+
+    One row per category (its label and limit on the left, the share at the bar's end, the
+    plan target as a red mark across its own row and its value in a column on the right), so
+    labels and target marks never overlap however many categories there are. Categories
+    without data (see :func:`lifecircle.outputs.report.category_status`) show "no data", not 0.
 
     Parameters
     ----------
     summary
-        ``Result.report["summary"]`` (``categories`` with ``share_population_covered`` and
-        ``threshold_min``).
+        ``Result.report["summary"]`` (``categories`` with ``share_population_covered``,
+        ``threshold_min``, ``facilities`` and, when known, ``status``).
     profile
         The run's profile (labels; targets from its ``[targets]`` table).
     lang
         ``"en"`` or ``"zh"``.
     """
-    lang, font = _language(lang)
-    text = _TEXT[lang]
+    st = _style(lang)
+    text = st.text
     cats = [c for c in summary["categories"] if c in profile.categories]
-    shares = np.array([100 * (summary["categories"][c]["share_population_covered"] or 0.0)
-                       for c in cats])
-    fig = _new_figure((max(5.0, 1.3 * len(cats) + 2), 4.8))
-    ax = fig.add_subplot()
-    x = np.arange(len(cats))
-    colors = [CATEGORY_COLORS[i % len(CATEGORY_COLORS)] for i in range(len(cats))]
-    bars = ax.bar(x, shares, color=colors, width=0.65, zorder=2)
-    for i, (bar, c) in enumerate(zip(bars, cats, strict=True)):
-        none = summary["categories"][c].get("facilities") == 0
-        ax.text(bar.get_x() + bar.get_width() / 2, shares[i] + 1.5,
-                text["no_facility"] if none else f"{shares[i]:.0f} %", ha="center",
-                va="bottom", fontsize=8, fontproperties=_sized(font, 8))
-        target = target_share(profile, c)
-        if target is not None:
-            ax.hlines(100 * target, bar.get_x() - 0.1, bar.get_x() + bar.get_width() + 0.1,
-                      colors="#b2182b", linestyles="--", linewidth=1.6, zorder=3)
-            ax.text(bar.get_x() + bar.get_width() + 0.12, 100 * target,
-                    _fill(text["target"], share=round(100 * target)), color="#b2182b",
-                    fontsize=7, va="center", fontproperties=_sized(font, 7))
-    ticks = [_label(profile, c, lang) + "\n" + _fill(
+    n = len(cats)
+    height = min(max(1.7 + 0.42 * n, 3.4), PAGE_IN[1])
+    fig = _new_figure((PAGE_IN[0], height))
+    ticks = [profile.categories[c].label(st.lang) + _fill(
         text["within"], threshold=float(summary["categories"][c]["threshold_min"]))
         for c in cats]
-    ax.set_xticks(x, ticks)
-    for t in ax.get_xticklabels():
-        t.set_fontsize(8)
-        t.set_linespacing(1.5)
-        if font is not None:
-            t.set_fontproperties(_sized(font, 8))
-    ax.set_ylim(0, 110)
-    ax.set_yticks(np.arange(0, 101, 20))
-    ax.set_ylabel(text["share_axis"], fontproperties=font)
-    ax.set_title(text["share_title"], fontsize=11, fontproperties=_sized(font, 11))
-    ax.grid(axis="y", color="#ddd", zorder=0)
+    # room for the longest category label (about 0.075 in per half-width character at 9 pt)
+    left = min(max(0.4 + 0.075 * max(map(display_width, ticks), default=0), 1.5), 4.2)
+    fig.subplots_adjust(left=left / PAGE_IN[0], right=1 - 1.05 / PAGE_IN[0],
+                        top=1 - 0.75 / height, bottom=0.95 / height)
+    ax = fig.add_subplot()
+    y = np.arange(n)
+    handles: list[Artist] = []
+    for i, c in enumerate(cats):
+        v = summary["categories"][c]
+        if category_status({"facilities": 1, **v}) is not None:
+            ax.barh(i, 100, height=0.62, color=NO_DATA_COLOR, hatch=NO_DATA_HATCH,
+                    edgecolor="#bbbbbb", linewidth=0.5, zorder=2)
+            ax.text(2, i, text["no_data"], va="center", ha="left", color="#444",
+                    fontproperties=st.fp("small"), zorder=4)
+            if not any(h.get_label() == text["no_data"] for h in handles):
+                handles.append(Patch(facecolor=NO_DATA_COLOR, hatch=NO_DATA_HATCH,
+                                     edgecolor="#bbbbbb", label=text["no_data"]))
+            continue
+        share = 100.0 * (v.get("share_population_covered") or 0.0)
+        ax.barh(i, share, height=0.62, color=_BAR_COLOR, zorder=2)
+        inside = share > 88
+        ax.text(share - 1.5 if inside else share + 1.5, i, f"{share:.0f} %", va="center",
+                ha="right" if inside else "left", color="white" if inside else "#222",
+                fontproperties=st.fp("small"), zorder=4)
+        target = target_share(profile, c)
+        if target is not None:
+            ax.vlines(100 * target, i - 0.42, i + 0.42, colors=_TARGET_COLOR, linewidth=2.2,
+                      zorder=3)
+            ax.text(1.02, i, _fill(text["target"], share=100 * target), color=_TARGET_COLOR,
+                    va="center", ha="left", transform=ax.get_yaxis_transform(),
+                    fontproperties=st.fp("small"))
+            if not any(h.get_label() == text["target_legend"] for h in handles):
+                handles.append(Line2D([], [], color=_TARGET_COLOR, linewidth=2.2,
+                                      label=text["target_legend"]))
+    ax.set_yticks(y, ticks)
+    for t in ax.get_yticklabels():
+        t.set_fontproperties(st.fp("label"))
+    ax.set_ylim(n - 0.5, -0.5)  # first category on top
+    ax.set_xlim(0, 100)
+    ax.set_xticks(np.arange(0, 101, 20))
+    ax.tick_params(axis="x", labelsize=_PT["tick"])
+    ax.set_xlabel(text["share_axis"], fontproperties=st.fp("label"))
+    fig.text(0.02, 1 - 0.18 / height, text["share_title"], ha="left", va="top",
+             fontproperties=st.fp("title"))
+    ax.grid(axis="x", color="#ddd", zorder=0)
     ax.spines[["top", "right"]].set_visible(False)
-    ax.text(1.0, -0.2, CREDIT, transform=ax.transAxes, fontsize=6, ha="right", color="#555")
+    if handles:
+        fig.legend(handles=handles, loc="lower left", bbox_to_anchor=(0.01, 0.0),
+                   ncol=len(handles), prop=st.fp("legend"), frameon=False)
+    fig.text(0.99, 0.01, text["credit"], ha="right", va="bottom", color="#555",
+             fontproperties=st.fp("small"))
     return fig
-
-
-def _sized(font: FontProperties | None, size: float) -> FontProperties:
-    if font is None:
-        return FontProperties(size=size)
-    out = font.copy()
-    out.set_size(size)
-    return out
 
 
 # ---------------------------------------------------------------------------------------------
@@ -515,11 +566,15 @@ def write_figures(result: Any, folder: str | os.PathLike[str], *, lang: str = "e
     base = Path(folder)
     (base / "figures").mkdir(parents=True, exist_ok=True)
     cats = list(result.profile.categories)
+    summary = result.report["summary"]
+    status = {c: category_status(summary["categories"][c]) if c in summary["categories"]
+              else None for c in cats}
     edges = result.edges
     figures = [coverage_figure(result.blocks, result.facilities, result.profile, c,
-                               edges=edges, lang=lang) for c in cats]
-    figures.append(deficiency_figure(result.blocks, result.profile, edges=edges, lang=lang))
-    figures.append(coverage_share_figure(result.report["summary"], result.profile, lang=lang))
+                               edges=edges, lang=lang, no_data=status[c]) for c in cats]
+    figures.append(deficiency_figure(result.blocks, result.profile, edges=edges, lang=lang,
+                                     no_data=[c for c in cats if status[c]]))
+    figures.append(coverage_share_figure(summary, result.profile, lang=lang))
     paths = []
     for name, fig in zip(figure_names(cats), figures, strict=True):
         path = base / name

@@ -1,185 +1,169 @@
 """``report.json`` and ``report.md``: coverage by category and tier, population-weighted,
 deficiency lists and plan indicators against targets, in en or zh.
 
+Every word of ``report.md`` comes from the message catalogue (``locales/report.toml``) or from
+the profile: category, tier, group and target labels (``label_en``/``label_zh``), and source
+and note texts (``source``/``note``, with ``source_zh``/``note_zh`` for Chinese reports).
+Category ids never reach the reader: deficiency lists name the categories by their labels,
+grouped by tier.
+
 Unverified figures (a profile entry with ``verified = false``) carry a dagger and a footnote
-with their source.
+with their source. Categories whose data are incomplete (status ``no_data``, or no facility at
+all) show no coverage figure and are listed with the reason.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from ..i18n import messages
 from ._atomic import write_json_atomic
 
-__all__ = ["render_markdown", "write_reports"]
-
-_T: dict[str, dict[str, Any]] = {
-    "en": {
-        "title": "lifecircle report",
-        "profile": "Profile",
-        "speed": "Walking speed",
-        "threshold": "Threshold",
-        "blocks": "Residential blocks",
-        "population": "Population (estimated)",
-        "coverage": "Coverage by category",
-        "category": "Category",
-        "facilities": "Facilities",
-        "covered_blocks": "Blocks covered",
-        "covered_pop": "Population covered",
-        "median": "Median walk",
-        "speed_used": "Speed used",
-        "complete": "Complete life circle (every category covered)",
-        "share_pop": "share of population",
-        "share_blocks": "share of blocks",
-        "worst": "Blocks lacking the most categories",
-        "block": "Block",
-        "lacks": "Lacks",
-        "unverified": "unverified figure (source: {src})",
-        "none": "no facility found",
-        "min": "min",
-        "credit": "Street network and facilities © OpenStreetMap contributors (ODbL).",
-        "notes": "Notes",
-        "tier": "Tier",
-        "tiers": "Compliance by tier (tiers do not substitute for each other)",
-        "limit": "Limit",
-        "requirements": "Requirements (speed used)",
-        "met_blocks": "Blocks meeting the tier",
-        "met_pop": "Population meeting the tier",
-        "indicators": "Plan indicators (14th Five-Year Plan targets)",
-        "indicator": "Indicator",
-        "figure": "Figure",
-        "target": "Target",
-        "status": "Status",
-        "met": "met",
-        "not_met": "not met",
-        "unknown": "cannot be computed",
-        "lower_bound": "lower bound: floor area unknown for {n} of {m} facilities",
-        "per_block": "blocks meeting it within {min:g} min at {speed:g} km/h: {share}",
-        "keyword": "{n} facilities were recognised by their name only (no matching OSM tag)",
-        "type_unmatched": "{n} of {m} rows of the facility table match no type prefix "
-        "(e.g. {ex}) and were left out",
-        "deficiencies": "Deficiencies",
-        "reasons": {
-            "not_evaluated": "its categories were not evaluated (--category)",
-            "no_facility": "no facility of its categories found",
-            "area_unknown": "floor area unknown for every facility; give an area_m2 column "
-            "or OSM buildings with building:levels",
-        },
-        "speeds_note": "Each category is judged at its group's speed (see the tier table); "
-        "floor-area catchments use the {g} speed ({v:g} km/h).",
-        "unverified_speed": "walking speed of {g} ({v:g} km/h) unverified (source: {src})",
-    },
-    "zh": {
-        "title": "lifecircle 生活圈评估报告",
-        "profile": "标准配置",
-        "speed": "步行速度",
-        "threshold": "时间阈值",
-        "blocks": "居住街坊",
-        "population": "人口（估算）",
-        "coverage": "分类覆盖情况",
-        "category": "设施类别",
-        "facilities": "设施数",
-        "covered_blocks": "覆盖街坊",
-        "covered_pop": "覆盖人口",
-        "median": "步行时间中位数",
-        "speed_used": "采用速度",
-        "complete": "完整生活圈（全部类别均覆盖）",
-        "share_pop": "人口占比",
-        "share_blocks": "街坊占比",
-        "worst": "缺项最多的街坊",
-        "block": "街坊",
-        "lacks": "缺少",
-        "unverified": "未核实数据（来源：{src}）",
-        "none": "未发现设施",
-        "min": "分钟",
-        "credit": "路网与设施数据 © OpenStreetMap 贡献者（ODbL 许可）。",
-        "notes": "说明",
-        "tier": "层级",
-        "tiers": "分层级达标情况（各层级不可相互替代）",
-        "limit": "限值",
-        "requirements": "配置要求（采用速度）",
-        "met_blocks": "达标街坊",
-        "met_pop": "达标人口",
-        "indicators": "规划指标（“十四五”规划目标）",
-        "indicator": "指标",
-        "figure": "现状值",
-        "target": "目标值",
-        "status": "评价",
-        "met": "达标",
-        "not_met": "未达标",
-        "unknown": "无法计算",
-        "lower_bound": "下限值：{m} 处设施中有 {n} 处面积未知",
-        "per_block": "按 {speed:g} km/h 步行 {min:g} 分钟范围内达标的街坊：{share}",
-        "keyword": "{n} 处设施仅按名称识别（无对应 OSM 标签）",
-        "type_unmatched": "设施表中 {m} 行有 {n} 行未匹配任何类型前缀（如 {ex}），已剔除",
-        "deficiencies": "缺项（按层级）",
-        "reasons": {
-            "not_evaluated": "相关类别未参与评估（--category）",
-            "no_facility": "未发现相关类别的设施",
-            "area_unknown": "全部设施面积未知；请提供 area_m2 列或带 building:levels 的 OSM 建筑",
-        },
-        "speeds_note": "各类设施按其人群步行速度评估（见分层级表）；"
-        "设施面积服务范围按{g}速度（{v:g} km/h）计算。",
-        "unverified_speed": "{g}步行速度 {v:g} km/h 未核实（来源：{src}）",
-    },
-}
+__all__ = ["category_status", "localised_lacks", "render_markdown", "write_reports"]
 
 
 def _pct(x: float | None) -> str:
     return "–" if x is None else f"{100 * x:.1f} %"
 
 
+def _label(v: Mapping[str, Any], lang: str) -> str:
+    return str(v["label_zh"] if lang == "zh" and v.get("label_zh") else v.get("label_en", ""))
+
+
+def category_status(v: Mapping[str, Any]) -> str | None:
+    """Why a category's coverage is not known, or ``None`` when it is.
+
+    ``"no_facilities"`` or ``"sparse"`` from the report's ``status_reason`` when the category's
+    ``status`` is ``"no_data"``; ``"no_facilities"`` as well for a category without any facility
+    (an absent category in the data is no evidence that residents lack it).
+    """
+    if v.get("status", "ok") == "no_data":
+        return str(v.get("status_reason") or "no_facilities")
+    if not v.get("facilities"):
+        return "no_facilities"
+    return None
+
+
+def localised_lacks(lacks: str | list[str] | None, summary: Mapping[str, Any], lang: str) -> str:
+    """A block's missing categories by their labels, grouped by tier, in ``lang``.
+
+    ``lacks`` is the blocks layer's comma-separated category list (or a list); the result is
+    e.g. ``十五分钟生活圈：养老服务、托育服务；五分钟生活圈：幼儿园``.
+    """
+    t = messages("report", lang)
+    names = lacks.split(",") if isinstance(lacks, str) else list(lacks or [])
+    names = [n.strip() for n in names if n and n.strip()]
+    cats = summary.get("categories") or {}
+    tiers = summary.get("tiers") or {}
+    by_tier: dict[str, list[str]] = {}
+    for c in names:
+        v = cats.get(c, {})
+        by_tier.setdefault(str(v.get("tier") or ""), []).append(_label(v, lang) if v else c)
+    order = [k for k in tiers if k in by_tier] + [k for k in by_tier if k not in tiers]
+    parts = []
+    for tier in order:
+        joined = t["list_sep"].join(by_tier[tier])
+        if len(tiers) > 1 and tier in tiers:
+            joined = t["item"].format(label=_label(tiers[tier], lang), text=joined)
+        parts.append(joined)
+    return t["group_sep"].join(parts)
+
+
+class _Writer:
+    """The report's language, catalogue, profile texts and footnotes while rendering."""
+
+    def __init__(self, report: Mapping[str, Any], lang: str, profile: Any) -> None:
+        self.lang = "zh" if lang == "zh" else "en"
+        self.t = messages("report", self.lang)
+        self.report = report
+        self.summary = report["summary"]
+        raw = getattr(profile, "raw", None)
+        self.raw: Mapping[str, Any] = raw if isinstance(raw, Mapping) else {}
+        self.notes: list[str] = []
+
+    def text(self, section: str, name: str, field: str, v: Mapping[str, Any]) -> str:
+        """The profile's ``field`` (``source``/``note``) of an entry in the report language."""
+        if self.lang == "zh":
+            entry = (self.raw.get(section) or {}).get(name) or {}
+            if entry.get(f"{field}_zh"):
+                return str(entry[f"{field}_zh"])
+        return str(v.get(field) or "")
+
+    def dagger(self, section: str, name: str, v: Mapping[str, Any], label: str) -> str:
+        """`` †`` and a footnote for an unverified figure, else ''."""
+        if v.get("verified", True):
+            return ""
+        t = self.t
+        body = t["unverified"].format(src=self.text(section, name, "source", v) or "–")
+        if note := self.text(section, name, "note", v):
+            body += t["group_sep"] + note
+        line = "† " + t["item"].format(label=label, text=body)
+        if line not in self.notes:
+            self.notes.append(line)
+        return " †"
+
+    def tier_label(self, tier: str | None) -> str:
+        tiers = self.summary.get("tiers") or {}
+        return _label(tiers[tier], self.lang) if tier in tiers else "–"
+
+
 def render_markdown(
-    report: dict[str, Any],
+    report: Mapping[str, Any],
     *,
     lang: str = "en",
     worst: list[dict[str, Any]] | None = None,
     extra_sections: list[str] | None = None,
+    profile: Any = None,
 ) -> str:
-    """The human-readable report as Markdown."""
-    t = _T["zh" if lang == "zh" else "en"]
-    s = report["summary"]
-    meta = report["run"]
+    """The human-readable report as Markdown.
+
+    Parameters
+    ----------
+    report
+        ``Result.report`` (or a parsed ``report.json``).
+    lang
+        ``"en"`` or ``"zh"``.
+    worst
+        Rows (``block_id``, ``population``, ``lacks``) of the blocks lacking most.
+    extra_sections
+        Markdown sections appended before the notes (e.g. siting).
+    profile
+        The run's :class:`~lifecircle.profiles.Profile`: its title and its Chinese source and
+        note texts (``source_zh``/``note_zh``). Without it those fall back to ``report``'s.
+    """
+    w = _Writer(report, lang, profile)
+    t, s, meta = w.t, w.summary, report["run"]
+    title = getattr(profile, "title_zh" if w.lang == "zh" else "title_en", "") or ""
+    prof = f"`{meta['profile']}` ({meta.get('profile_version', '')})"
     lines = [
         f"# {t['title']}",
         "",
-        f"- {t['profile']}: `{meta['profile']}` ({meta.get('profile_version', '')})",
-        f"- {t['speed']}: {meta['walk_speed_kmh']:g} km/h",
-        f"- {t['threshold']}: {meta['threshold_min']:g} {t['min']}",
-        f"- {t['blocks']}: {s['blocks']}",
-        f"- {t['population']}: {s['population']:,.0f}",
-        "",
-        f"## {t['coverage']}",
-        "",
-        f"| {t['category']} | {t['tier']} | {t['facilities']} | {t['threshold']} | "
-        f"{t['speed_used']} | {t['covered_blocks']} | {t['covered_pop']} | {t['median']} |",
-        "|---|---|---:|---:|---:|---:|---:|---:|",
+        "- " + t["item"].format(label=t["profile"], text=f"{title} {prof}" if title else prof),
+        "- " + t["item"].format(label=t["speed"], text=f"{meta['walk_speed_kmh']:g} km/h"),
+        "- " + t["item"].format(label=t["threshold"],
+                                text=f"{meta['threshold_min']:g} {t['min']}"),
+        "- " + t["item"].format(label=t["blocks"], text=str(s["blocks"])),
+        "- " + t["item"].format(label=t["population"], text=f"{s['population']:,.0f}"),
     ]
-    notes: list[str] = []
-    for _c, v in s["categories"].items():
-        label = v["label_zh"] if lang == "zh" and v["label_zh"] else v["label_en"]
-        mark = _dagger(v, label, t, notes)
-        median = "–" if v["median_walk_min"] is None else f"{v['median_walk_min']:.1f} {t['min']}"
-        fac = str(v["facilities"]) if v["facilities"] else f"0 ({t['none']})"
-        tier = v.get("tier", "")
-        limit = f" ({v['limit_m']:g} m)" if v.get("limit_m") else ""
-        lines.append(
-            f"| {label}{mark} | {tier} | {fac} | {v['threshold_min']:.1f} {t['min']}{limit} | "
-            f"{v['speed_kmh']:g} km/h | {v['blocks_covered']} / {v['blocks']} "
-            f"({_pct(v['share_blocks_covered'])}) | {v['population_covered']:,.0f} "
-            f"({_pct(v['share_population_covered'])}) | {median} |"
-        )
-    lines += _tier_section(report, t, lang, notes)
-    lines += _indicator_section(report, t, lang, notes)
+    lines += _coverage_section(w)
+    lines += _no_data_section(w)
+    lines += _tier_section(w)
+    lines += _indicator_section(w)
     comp = s["complete_life_circle"]
     lines += [
         "",
         f"## {t['complete']}",
         "",
-        f"- {t['share_blocks']}: {comp['blocks']} / {s['blocks']} ({_pct(comp['share_blocks'])})",
-        f"- {t['share_pop']}: {comp['population']:,.0f} ({_pct(comp['share_population'])})",
+        "- " + t["item"].format(label=t["share_blocks"], text=(
+            f"{comp['blocks']} / {s['blocks']} ({_pct(comp['share_blocks'])})")),
+        "- " + t["item"].format(label=t["share_pop"], text=(
+            f"{comp['population']:,.0f} ({_pct(comp['share_population'])})")),
     ]
+    if excluded := [c for c, v in s["categories"].items() if v.get("status") == "no_data"]:
+        lines.append("- " + t["complete_excludes"].format(cats=t["list_sep"].join(
+            _label(s["categories"][c], w.lang) for c in excluded)))
     if worst:
         lines += [
             "",
@@ -189,36 +173,63 @@ def render_markdown(
             "|---|---:|---|",
         ]
         for row in worst:
-            lacks = row.get("deficiencies") or row["lacks"]
+            lacks = localised_lacks(row.get("lacks"), s, w.lang)
             lines.append(f"| {row['block_id']} | {row['population']:,.0f} | {lacks} |")
     for section in extra_sections or []:
         lines += ["", section]
-    if notes:
-        lines += ["", f"## {t['notes']}", ""] + [f"- {n}" for n in notes]
+    if w.notes:
+        lines += ["", f"## {t['notes']}", ""] + [f"- {n}" for n in w.notes]
     lines += ["", t["credit"], ""]
     return "\n".join(lines)
 
 
-def _label(v: dict[str, Any], lang: str) -> str:
-    return str(v["label_zh"] if lang == "zh" and v.get("label_zh") else v["label_en"])
+def _coverage_section(w: _Writer) -> list[str]:
+    t, s = w.t, w.summary
+    lines = [
+        "",
+        f"## {t['coverage']}",
+        "",
+        f"| {t['category']} | {t['tier']} | {t['facilities']} | {t['threshold']} | "
+        f"{t['speed_used']} | {t['covered_blocks']} | {t['covered_pop']} | {t['median']} |",
+        "|---|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for c, v in s["categories"].items():
+        label = _label(v, w.lang)
+        mark = w.dagger("categories", c, v, label)
+        median = "–" if v["median_walk_min"] is None else f"{v['median_walk_min']:.1f} {t['min']}"
+        fac = str(v["facilities"]) if v["facilities"] else f"0 ({t['none']})"
+        limit = f" ({v['limit_m']:g} m)" if v.get("limit_m") else ""
+        if category_status(v):
+            blocks = pop = t["no_data"]
+        else:
+            blocks = (f"{v['blocks_covered']} / {v['blocks']} "
+                      f"({_pct(v['share_blocks_covered'])})")
+            pop = f"{v['population_covered']:,.0f} ({_pct(v['share_population_covered'])})"
+        lines.append(
+            f"| {label}{mark} | {w.tier_label(v.get('tier'))} | {fac} | "
+            f"{v['threshold_min']:.1f} {t['min']}{limit} | {v['speed_kmh']:g} km/h | "
+            f"{blocks} | {pop} | {median} |"
+        )
+    return lines
 
 
-def _dagger(v: dict[str, Any], label: str, t: dict[str, Any], notes: list[str]) -> str:
-    """`` †`` and a footnote for an unverified figure, else ''."""
-    if v.get("verified", True):
-        return ""
-    note = f"† {label}: " + t["unverified"].format(src=v.get("source") or "–")
-    if v.get("note"):
-        note += f"; {v['note']}"
-    if note not in notes:
-        notes.append(note)
-    return " †"
+def _no_data_section(w: _Writer) -> list[str]:
+    """The categories whose data are incomplete, with the reason, in the report language."""
+    t, cats = w.t, w.summary["categories"]
+    rows = [(c, why) for c, v in cats.items() if (why := category_status(v))]
+    if not rows:
+        return []
+    lines = ["", f"## {t['no_data_title']}", "", t["no_data_intro"], ""]
+    for c, why in rows:
+        v = cats[c]
+        reason = t["no_data_reasons"].get(why, t["no_data_reasons"]["other"]).format(
+            n=v.get("facilities") or 0)
+        lines.append("- " + t["item"].format(label=_label(v, w.lang), text=reason))
+    return lines
 
 
-def _tier_section(
-    report: dict[str, Any], t: dict[str, Any], lang: str, notes: list[str]
-) -> list[str]:
-    s = report["summary"]
+def _tier_section(w: _Writer) -> list[str]:
+    t, s, lang = w.t, w.summary, w.lang
     tiers = s.get("tiers") or {}
     if not tiers:
         return []
@@ -232,7 +243,7 @@ def _tier_section(
     ]
     for name, v in tiers.items():
         label = _label(v, lang)
-        mark = _dagger(v, label, t, notes)
+        mark = w.dagger("tiers", name, v, label)
         limit = " / ".join(
             x for x in (
                 f"{v['distance_m']:g} m" if v.get("distance_m") else "",
@@ -244,19 +255,19 @@ def _tier_section(
             cv = s["categories"][c]
             reqs.append(f"{_label(cv, lang)} ({cv['speed_kmh']:g} km/h)")
         lines.append(
-            f"| {label}{mark} (`{name}`) | {limit} | {'; '.join(reqs)} | "
+            f"| {label}{mark} (`{name}`) | {limit} | {t['list_sep'].join(reqs)} | "
             f"{v['blocks_met']} / {s['blocks']} ({_pct(v['share_blocks_met'])}) | "
             f"{v['population_met']:,.0f} ({_pct(v['share_population_met'])}) |"
         )
-    for g in (s.get("groups") or {}).values():
+    for gname, g in (s.get("groups") or {}).items():
         if not g.get("verified", True):
-            notes.append("† " + t["unverified_speed"].format(
-                g=g["label_zh"] if lang == "zh" and g.get("label_zh") else g["label_en"],
-                v=g["speed_kmh"], src=g.get("source") or "–"))
+            w.notes.append("† " + t["unverified_speed"].format(
+                g=_label(g, lang), v=g["speed_kmh"],
+                src=w.text("groups", gname, "source", g) or "–"))
     return lines
 
 
-def _figure(v: dict[str, Any]) -> str:
+def _figure(v: Mapping[str, Any]) -> str:
     value = v.get("value")
     if value is None:
         return "–"
@@ -265,9 +276,8 @@ def _figure(v: dict[str, Any]) -> str:
     return _pct(value)
 
 
-def _indicator_section(
-    report: dict[str, Any], t: dict[str, Any], lang: str, notes: list[str]
-) -> list[str]:
+def _indicator_section(w: _Writer) -> list[str]:
+    t, lang, report = w.t, w.lang, w.report
     ind = report.get("indicators") or {}
     targets = ind.get("targets") or []
     fac = report.get("facilities") or {}
@@ -282,15 +292,16 @@ def _indicator_section(
         ]
         for v in targets:
             label = _label(v, lang)
-            mark = _dagger(v, label, t, notes)
-            goal = (
-                f"≥ {v['target_value']:g} m²"
-                if v["kind"] == "floor_area_per_100_households"
-                else f"≥ {_pct(v['target_value'])}"
-            )
+            floor = v["kind"] == "floor_area_per_100_households"
+            if floor:  # the plan words it per 100 households
+                label = t["with_unit"].format(label=label, unit=t["per_100_households"])
+            mark = w.dagger("targets", str(v.get("target", "")), v, label)
+            goal = f"≥ {v['target_value']:g} m²" if floor else f"≥ {_pct(v['target_value'])}"
             if v.get("meets") is None:
-                why = t["reasons"].get(v.get("reason_code", ""), v.get("reason", ""))
-                status = t["unknown"] + (f": {why}" if why else "")
+                why = t["reasons"].get(v.get("reason_code", ""))
+                if why is None and lang != "zh":
+                    why = v.get("reason", "")
+                status = t["unknown"] + (t["because"].format(why=why) if why else "")
             else:
                 status = t["met"] if v["meets"] else t["not_met"]
             extra = []
@@ -302,32 +313,34 @@ def _indicator_section(
                     min=v["catchment_min"], speed=v["catchment_speed_kmh"],
                     share=_pct(v["share_blocks_meeting"])))
             if extra:
-                status += " (" + "; ".join(extra) + ")"
+                status += t["aside"].format(text=t["group_sep"].join(extra))
             lines.append(f"| {label}{mark} | {_figure(v)} | {goal} | {status} |")
-        floor = next((v for v in targets if "catchment_group" in v), None)
-        if floor is not None:
-            name = _label(floor["catchment_group"], lang)
-            lines += ["", t["speeds_note"].format(g=name, v=floor["catchment_speed_kmh"])]
+        floor_target = next((v for v in targets if "catchment_group" in v), None)
+        if floor_target is not None:
+            name = _label(floor_target["catchment_group"], lang)
+            lines += ["", t["speeds_note"].format(g=name, v=floor_target["catchment_speed_kmh"])]
     if fac.get("name_keyword"):
-        notes.append(t["keyword"].format(n=fac["name_keyword"]))
+        w.notes.append(t["keyword"].format(n=fac["name_keyword"]))
     tm = fac.get("type_map")
     if tm and tm.get("unmatched"):
-        notes.append(t["type_unmatched"].format(
+        w.notes.append(t["type_unmatched"].format(
             n=tm["unmatched"], m=tm["rows"], ex=", ".join(tm["unmatched_examples"])))
     return lines
 
 
 def write_reports(
     folder: Path,
-    report: dict[str, Any],
+    report: Mapping[str, Any],
     *,
     lang: str = "en",
     worst: list[dict[str, Any]] | None = None,
     extra_sections: list[str] | None = None,
+    profile: Any = None,
 ) -> None:
     """Write ``report.json`` and ``report.md`` into ``folder``."""
     write_json_atomic(folder / "report.json", report)
-    md = render_markdown(report, lang=lang, worst=worst, extra_sections=extra_sections)
+    md = render_markdown(report, lang=lang, worst=worst, extra_sections=extra_sections,
+                         profile=profile)
     tmp = folder / ".report.md.tmp"
     tmp.write_text(md, encoding="utf-8")
     tmp.replace(folder / "report.md")

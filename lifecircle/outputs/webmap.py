@@ -46,6 +46,7 @@ from folium.template import Template
 
 from .. import columns as col
 from .._errors import ConfigError, InputError, OutputError
+from ..i18n import check_lang, messages
 from ..profiles import Profile
 from ._escape import escape_text, script_json
 
@@ -91,99 +92,6 @@ _UNUSED_RESOURCES = frozenset({
     "awesome_markers_font_css", "awesome_markers_css", "awesome_rotate_css",
 })
 
-_TEXT: dict[str, dict[str, str]] = {
-    "en": {
-        "title": "{profile}: walking time to everyday services",
-        "min": "min",
-        "sep": ": ",
-        "and": ", ",
-        "layer_time": "Walking time: {label}",
-        "layer_worst": "Walking time: worst category",
-        "layer_lacking": "Blocks lacking a service (outlined)",
-        "layer_iso": "Walking isochrones: {label}",
-        "no_leaflet": "The map library (Leaflet) could not be loaded from the internet. Open "
-        "this file with an internet connection, or write it with --self-contained "
-        "(lifecircle map RUN --self-contained) to view it offline.",
-        "layer_fac": "Facilities: {label}",
-        "layer_sites": "Proposed sites",
-        "layer_network": "Walking network",
-        "layer_tiles": "Background map",
-        "legend_title": "Walking time (min) to the nearest:",
-        "worst": "worst of all categories",
-        "unreachable": "unreachable on foot",
-        "lacking": "block lacks a service within its limit",
-        "speed": "Walking at {speed} km/h; a service counts within {threshold} min.",
-        "speed_cat": "{label}: within {threshold} min at {speed} km/h",
-        "limit": "{threshold} min limit",
-        "facilities": "Facilities",
-        "iso": "Isochrone bands: {bands} min walk (darker = closer)",
-        "sites": "Proposed site (number = priority)",
-        "cluster": "Filled disc with a number: that many facilities close together; "
-                   "zoom in to separate them",
-        "network": "Walking network",
-        "block": "Block",
-        "population": "Population",
-        "lacks": "Lacks",
-        "complete": "Every service within reach",
-        "category": "Category",
-        "source": "Source",
-        "id": "ID",
-        "unnamed": "(unnamed)",
-        "src_osm": "OpenStreetMap",
-        "src_user": "supplied by the user",
-        "src_name_keyword": "OpenStreetMap (found by its name)",
-        "site": "Proposed site",
-        "rank": "Priority",
-        "gain": "Residents newly served",
-        "within": "within {band} min walk",
-        "missing": "No facility of {names} in the data: every block is unreachable for it "
-                   "(and so for the worst category).",
-    },
-    "zh": {
-        "title": "{profile}：步行至日常服务设施的时间",
-        "min": "分钟",
-        "sep": "：",
-        "and": "、",
-        "layer_time": "步行时间：{label}",
-        "layer_worst": "步行时间：最差类别",
-        "layer_lacking": "缺少服务的街区（描边）",
-        "layer_iso": "步行等时圈：{label}",
-        "no_leaflet": "无法从互联网加载地图程序库（Leaflet）。请在联网状态下打开本文件，"
-        "或使用 --self-contained 重新生成（lifecircle map RUN --self-contained）以便离线查看。",
-        "layer_fac": "设施：{label}",
-        "layer_sites": "建议新增设施点",
-        "layer_network": "步行路网",
-        "layer_tiles": "底图",
-        "legend_title": "步行至最近设施的时间（分钟）：",
-        "worst": "各类别中最差者",
-        "unreachable": "步行无法到达",
-        "lacking": "街区有服务超出步行时限",
-        "speed": "步行速度 {speed} 公里/小时；{threshold} 分钟内视为覆盖。",
-        "speed_cat": "{label}：{speed} 公里/小时，{threshold} 分钟内",
-        "limit": "{threshold} 分钟时限",
-        "facilities": "设施",
-        "iso": "等时圈：步行 {bands} 分钟（颜色越深越近）",
-        "sites": "建议设施点（数字为优先顺序）",
-        "cluster": "带数字的实心圆：此处聚集的设施数量，放大可分开显示",
-        "network": "步行路网",
-        "block": "街区",
-        "population": "人口",
-        "lacks": "缺少",
-        "complete": "各类服务均在步行范围内",
-        "category": "类别",
-        "source": "来源",
-        "id": "编号",
-        "unnamed": "（未命名）",
-        "src_osm": "OpenStreetMap",
-        "src_user": "用户提供",
-        "src_name_keyword": "OpenStreetMap（按名称识别）",
-        "site": "建议设施点",
-        "rank": "优先顺序",
-        "gain": "新增覆盖人口",
-        "within": "步行 {band} 分钟内",
-        "missing": "数据中没有{names}设施：所有街区对该类别（因而对最差类别）均为步行无法到达。",
-    },
-}
 
 # Map panes, bottom to top. Only blocks (a canvas) and facilities (SVG) take the mouse; the
 # panes in between let events through so that hovering anywhere over a block shows its figures.
@@ -651,10 +559,8 @@ def write_map(
 # checks and preparation
 
 
-def _texts(lang: str) -> dict[str, str]:
-    if lang not in _TEXT:
-        raise ConfigError(f"lang must be one of {', '.join(map(repr, _TEXT))}, got {lang!r}")
-    return _TEXT[lang]
+def _texts(lang: str) -> Mapping[str, str]:
+    return messages("map", check_lang(lang, option="lang"))
 
 
 def _check_blocks(blocks: gpd.GeoDataFrame, cats: Sequence[str]) -> None:

@@ -365,7 +365,9 @@ _TOP_KEYS = {
 }
 # Sections other modules own: the loader keeps them in ``raw`` for those modules to validate.
 _EXTENSION_KEYS = {"requirements", "settings"}
-_GROUP_KEYS = {"speed_kmh", "label_en", "label_zh", "source", "verified"}
+# Chinese source and note texts: kept in ``raw`` and read by the report writer.
+_ZH_TEXT_KEYS = {"source_zh", "note_zh"}
+_GROUP_KEYS = {"speed_kmh", "label_en", "label_zh", "source", "verified"} | _ZH_TEXT_KEYS
 _CATEGORY_KEYS = {
     "label_en",
     "label_zh",
@@ -378,8 +380,9 @@ _CATEGORY_KEYS = {
     "tier",
     "radius_m",
     "note",
-}
-_TIER_KEYS = {"label_en", "label_zh", "minutes", "distance_m", "source", "verified", "note"}
+} | _ZH_TEXT_KEYS
+_TIER_KEYS = {"label_en", "label_zh", "minutes", "distance_m", "source", "verified", "note",
+              *_ZH_TEXT_KEYS}
 _TARGET_KEYS = {
     "kind",
     "value",
@@ -392,7 +395,7 @@ _TARGET_KEYS = {
     "source",
     "verified",
     "note",
-}
+} | _ZH_TEXT_KEYS
 _NAME_RULE_KEYS = ("name_contains", "name_excludes")
 
 

@@ -242,6 +242,8 @@ def read_facilities(
         geometry=gdf.geometry.to_numpy(),
         crs=gdf.crs,
     )
+    if "capacity" in gdf.columns:  # places or beds, for capacitated siting and 2SFCA
+        out["capacity"] = pd.to_numeric(gdf["capacity"], errors="coerce").to_numpy(np.float64)
     if type_report is not None:
         out.attrs["type_map"] = type_report
     return out

@@ -66,7 +66,7 @@ _FOOT_ALLOWED = frozenset({"yes", "designated", "permissive", "official"})
 _ACCESS_DENIED = frozenset({"private", "no", "military", "agricultural", "forestry"})
 
 #: land use of vacant or redevelopable land, kept as siting candidates (not as facilities)
-VACANT_LANDUSE = frozenset({"construction", "brownfield", "greenfield"})
+VACANT_LANDUSE = frozenset({"construction", "brownfield", "greenfield", "grass", "vacant"})
 
 #: keys that make a node or area a point-of-interest candidate.
 POI_KEYS = frozenset(
@@ -512,14 +512,15 @@ def osm_data_from_features(features: Any, *, where: str) -> OSMData:
     landuse: list[tuple[str, int, bytes]] = []
     buildings: list[tuple[str, int, str, str | None, bytes]] = []
     gates: list[tuple[int, float, float, dict[str, str]]] = []
+    vacant: list[tuple[str, int, str, str, bytes]] = []
     if features is not None and len(features):
         frame = features.to_crs(4326)
-        tag_cols = [c for c in frame.columns if c != frame.geometry.name]
         for (element, osm_id), row in zip(frame.index, frame.itertuples(index=False), strict=True):
             values = row._asdict() if hasattr(row, "_asdict") else {}
             tags = {}
-            for c, v in zip(tag_cols, row, strict=False):
-                if isinstance(v, str) and v:
+            # the row holds every column, the geometry among them (osmnx puts it first)
+            for c, v in zip(frame.columns, row, strict=True):
+                if c != frame.geometry.name and isinstance(v, str) and v:
                     tags[str(c)] = v
             geom = (
                 getattr(row, frame.geometry.name, None)
@@ -535,6 +536,9 @@ def osm_data_from_features(features: Any, *, where: str) -> OSMData:
                 blob = area_blob
                 if tags.get("landuse") == "residential":
                     landuse.append((kind, int(osm_id), area_blob))
+                if tags.get("landuse") in VACANT_LANDUSE:
+                    vacant.append((kind, int(osm_id), tags["landuse"], tags.get("name", ""),
+                                   area_blob))
                 if tags.get("building", "no") != "no":
                     buildings.append(
                         (
@@ -566,6 +570,7 @@ def osm_data_from_features(features: Any, *, where: str) -> OSMData:
         landuse=landuse,
         buildings=buildings,
         gates=gates,
+        vacant=vacant,
         stats={
             "pois": len(pois),
             "residential_landuse": len(landuse),
@@ -598,7 +603,7 @@ def download_osm(
         ox.settings.cache_folder = str(cache_dir)
     ox.settings.use_cache = True
     feature_tags: dict[str, Any] = {k: True for k in POI_KEYS if k != "name"}
-    feature_tags.update({"landuse": "residential", "building": True})
+    feature_tags.update({"landuse": ["residential", *sorted(VACANT_LANDUSE)], "building": True})
     try:
         if place is not None:
             graph = ox.graph_from_place(

@@ -1,0 +1,462 @@
+"""Isochrone bands: a category's union over its facilities, each facility's own, a run's layer.
+
+Bands (5 / 10 / 15 min by default) are built cumulatively (everything within ``t``) and stored
+as non-overlapping rings (``band_from_min < t <= band_min``); cumulative polygons nest at
+polygon level. Per-facility isochrones run :class:`lifecircle._kernels.BoundedSearch` (one
+workspace, reset only where a search went), so a search costs what its isochrone covers, not
+the graph size; the reached stretches of all facilities and bands are cut in one vectorised
+pass.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Sequence
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+
+from .._errors import ConfigError
+from .._kernels import BoundedSearch
+from ..network import WalkNetwork
+from ..routing import NodeDistances, seed_arcs
+from ..snapping import Snap
+from .polygons import _legs, band_polygons, default_cell_m
+from .search import _source_rows, _stretches
+
+#: ``facility_id`` of a category's union over all its facilities
+ALL = "all"
+DEFAULT_BANDS_MIN: tuple[float, ...] = (5.0, 10.0, 15.0)
+#: Buffer around reached streets. 50 m is the depth of a typical street frontage (a building
+#: plot and its entrance, or the front row of a residential compound) and less than a minute's
+#: walk, so it stays small beside the 400 m of the first 5-minute band: the polygon shows what
+#: is reachable from the street without claiming the inside of large blocks.
+DEFAULT_WALK_IN_M = 50.0
+ISOCHRONE_COLUMNS = (
+    "category",
+    "facility_id",
+    "band_from_min",
+    "band_min",
+    "speed_kmh",
+    "walk_in_m",
+    "street_m",
+    "area_m2",
+)
+
+
+def check_bands(bands_min: Sequence[float]) -> tuple[float, ...]:
+    """Band upper bounds in minutes, ascending and positive (``ConfigError`` otherwise)."""
+    try:
+        bands = tuple(float(b) for b in bands_min)
+    except (TypeError, ValueError):
+        raise ConfigError(
+            f"isochrone bands must be numbers of minutes, got {bands_min!r}; e.g. 5,10,15"
+        ) from None
+    if not bands:
+        raise ConfigError("give at least one isochrone band in minutes, e.g. 5,10,15")
+    if not all(np.isfinite(b) and b > 0 for b in bands):
+        raise ConfigError(f"isochrone bands must be positive minutes, got {list(bands)}")
+    if any(b2 <= b1 for b1, b2 in itertools.pairwise(bands)):
+        raise ConfigError(
+            f"isochrone bands must rise strictly, got {list(bands)}; e.g. 5,10,15")
+    return bands
+
+
+def _check_walk_in(walk_in_m: float) -> float:
+    w = float(walk_in_m)
+    if not (np.isfinite(w) and w > 0):
+        raise ConfigError(f"walk_in_m must be a positive number of metres, got {walk_in_m!r}")
+    return w
+
+
+def _frame(
+    net: WalkNetwork,
+    polys: np.ndarray,
+    street_m: np.ndarray,
+    *,
+    category: str,
+    ids: Sequence[str],
+    bands: tuple[float, ...],
+    speed_kmh: float,
+    walk_in_m: float,
+    cumulative: bool,
+) -> gpd.GeoDataFrame:
+    n_ent, nb = polys.shape
+    geoms = polys.ravel()
+    # one geometry type for the layer: MultiPolygon (vector unions may give Polygons)
+    single = shapely.get_type_id(geoms) == 3
+    if single.any():
+        geoms = geoms.copy()
+        geoms[single] = [shapely.MultiPolygon([g]) for g in geoms[single]]
+    band_to = np.tile(np.asarray(bands), n_ent)
+    band_from = np.tile(np.asarray((0.0, *bands[:-1]) if not cumulative else (0.0,) * nb), n_ent)
+    frame = pd.DataFrame(
+        {
+            "category": pd.array([category] * (n_ent * nb), dtype="string"),
+            "facility_id": pd.array(np.repeat(np.asarray(ids, dtype=object), nb),
+                                    dtype="string"),
+            "band_from_min": band_from,
+            "band_min": band_to,
+            "speed_kmh": float(speed_kmh),
+            "walk_in_m": float(walk_in_m),
+            "street_m": street_m,
+            "area_m2": shapely.area(geoms),
+        }
+    )
+    return gpd.GeoDataFrame(frame, geometry=list(geoms), crs=net.crs)
+
+
+def empty_isochrones(crs: Any) -> gpd.GeoDataFrame:
+    """An isochrone table with no rows (the columns of :data:`ISOCHRONE_COLUMNS`)."""
+    data: dict[str, Any] = {c: pd.Series([], dtype="float64") for c in ISOCHRONE_COLUMNS}
+    data["category"] = pd.Series([], dtype="string")
+    data["facility_id"] = pd.Series([], dtype="string")
+    return gpd.GeoDataFrame(data, geometry=gpd.GeoSeries([], crs=crs), crs=crs)
+
+
+def _budgets(bands: tuple[float, ...], speed_kmh: float) -> np.ndarray:
+    if not (np.isfinite(speed_kmh) and speed_kmh > 0):
+        raise ConfigError(f"speed_kmh must be a positive number, got {speed_kmh!r}")
+    return np.asarray(bands) * (float(speed_kmh) * 1000.0 / 60.0)
+
+
+def _band_rows(dist_m: np.ndarray, budgets_m: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Rows (index into ``dist_m``, band) for every band that reaches each distance: a node
+    first reached within band k is in every band from k on."""
+    k = np.searchsorted(budgets_m, dist_m, side="left")
+    n_rep = budgets_m.shape[0] - k
+    rep = np.repeat(np.arange(dist_m.shape[0]), n_rep)
+    band = np.repeat(k, n_rep) + (np.arange(rep.shape[0]) - np.repeat(np.cumsum(n_rep) - n_rep,
+                                                                        n_rep))
+    return rep, band
+
+
+def category_isochrones(
+    net: WalkNetwork,
+    nodes: NodeDistances,
+    sources: Snap,
+    *,
+    category: str,
+    speed_kmh: float,
+    bands_min: Sequence[float] = DEFAULT_BANDS_MIN,
+    walk_in_m: float = DEFAULT_WALK_IN_M,
+    points_xy: tuple[np.ndarray, np.ndarray] | None = None,
+    cumulative: bool = False,
+    method: str = "raster",
+    cell_m: float | None = None,
+) -> gpd.GeoDataFrame:
+    """Bands of a category's union over its facilities (``facility_id`` ``"all"``).
+
+    Parameters
+    ----------
+    net
+        The walking network.
+    nodes
+        The category's multi-source node distances (``Result.access[c].nodes``); its
+        ``limit_m`` must reach the largest band.
+    sources
+        The category's snapped facilities (the same the search started from).
+    category
+        Category name written into the rows.
+    speed_kmh
+        Walking speed that turns band minutes into metres.
+    bands_min
+        Band upper bounds in minutes, ascending.
+    walk_in_m
+        Buffer width around reached streets.
+    points_xy
+        Projected facility coordinates; when given, the off-network legs are drawn too.
+    cumulative
+        Rows hold everything within ``band_min`` (nested) instead of the rings.
+    method, cell_m
+        ``"raster"`` (default; outlines on a ``cell_m`` grid, 5 m by default) or ``"vector"``
+        (exact round buffers, several times slower); see :func:`band_polygons`.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        One row per band, columns :data:`ISOCHRONE_COLUMNS` and the geometry.
+    """
+    bands = check_bands(bands_min)
+    w = _check_walk_in(walk_in_m)
+    budgets = _budgets(bands, speed_kmh)
+    if budgets[-1] > nodes.limit_m * (1 + 1e-12):
+        raise ConfigError(
+            f"{category}: a {bands[-1]:g} min band ({budgets[-1]:.0f} m) is beyond the search "
+            f"horizon of {nodes.limit_m:.0f} m; raise the profile's horizon_min or use "
+            "shorter bands"
+        )
+    nb = len(bands)
+    d = nodes.dist_m
+    reached = np.flatnonzero(d <= budgets[-1])
+    rep, band = _band_rows(d[reached], budgets)
+    node = reached[rep]
+    left = budgets[band] - d[node]
+    entity = np.zeros(len(sources), np.int64)
+    pieces = _stretches(net, band, node, left, *_source_rows(sources, entity, budgets))
+    legs = None
+    if points_xy is not None:
+        legs = _legs(net, sources, np.asarray(points_xy[0]), np.asarray(points_xy[1]), entity,
+                     budgets)
+    polys = band_polygons(net, pieces, 1, nb, w, legs=legs, method=method, cell_m=cell_m,
+                          cumulative=cumulative)
+    return _frame(net, polys, pieces.length_m(nb), category=category, ids=[ALL],
+                  bands=bands, speed_kmh=speed_kmh, walk_in_m=w, cumulative=cumulative)
+
+
+def facility_isochrones(
+    net: WalkNetwork,
+    sources: Snap,
+    ids: Sequence[str],
+    *,
+    category: str,
+    speed_kmh: float,
+    bands_min: Sequence[float] = DEFAULT_BANDS_MIN,
+    walk_in_m: float = DEFAULT_WALK_IN_M,
+    points_xy: tuple[np.ndarray, np.ndarray] | None = None,
+    cumulative: bool = False,
+    method: str = "raster",
+    cell_m: float | None = None,
+    search: BoundedSearch | None = None,
+) -> gpd.GeoDataFrame:
+    """Each facility's own bands, from one bounded search per facility.
+
+    Parameters
+    ----------
+    net, category, speed_kmh, bands_min, walk_in_m, points_xy, cumulative, method, cell_m
+        As in :func:`category_isochrones`.
+    sources
+        The snapped facilities; unsnapped ones get empty polygons.
+    ids
+        Facility id per source (the ``facility_id`` of the rows).
+    search
+        A :class:`BoundedSearch` over ``net.search_csr`` to reuse (built when omitted).
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        One row per facility and band.
+    """
+    bands = check_bands(bands_min)
+    w = _check_walk_in(walk_in_m)
+    budgets = _budgets(bands, speed_kmh)
+    if len(ids) != len(sources):
+        raise ValueError(f"{len(ids)} ids for {len(sources)} sources")
+    if search is None:
+        search = BoundedSearch.from_csr(net.search_csr)
+    # batches keep the per-node rows (reached nodes x bands) of many facilities small
+    frames = []
+    for lo in range(0, max(len(sources), 1), FACILITY_BATCH):
+        pick = np.arange(lo, min(lo + FACILITY_BATCH, len(sources)))
+        pxy = None if points_xy is None else (np.asarray(points_xy[0])[pick],
+                                              np.asarray(points_xy[1])[pick])
+        polys, street = _facility_polygons(
+            net, sources.subset(pick), budgets, w, search, points_xy=pxy, method=method,
+            cell_m=cell_m, cumulative=cumulative)
+        frames.append(_frame(net, polys, street, category=category,
+                             ids=[str(ids[int(i)]) for i in pick], bands=bands,
+                             speed_kmh=speed_kmh, walk_in_m=w, cumulative=cumulative))
+    if len(frames) == 1:
+        return frames[0]
+    return gpd.GeoDataFrame(pd.concat(frames, ignore_index=True), geometry="geometry",
+                            crs=net.crs)
+
+
+#: facilities searched and outlined per batch in :func:`facility_isochrones`
+FACILITY_BATCH = 256
+
+
+def _facility_polygons(
+    net: WalkNetwork,
+    sources: Snap,
+    budgets: np.ndarray,
+    walk_in_m: float,
+    search: BoundedSearch,
+    *,
+    points_xy: tuple[np.ndarray, np.ndarray] | None,
+    method: str,
+    cell_m: float | None,
+    cumulative: bool,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Polygons ``(n, n_bands)`` and reached street metres of each facility's own bands."""
+    nb = budgets.shape[0]
+    n = len(sources)
+    point, seed_node, seed_dist = seed_arcs(net, sources)
+    order = np.argsort(point, kind="stable")
+    point, seed_node, seed_dist = point[order], seed_node[order], seed_dist[order]
+    seed_ptr = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(np.bincount(point, minlength=n), out=seed_ptr[1:])
+    ptr, reached, dist = search.run_many(seed_ptr, seed_node, seed_dist, float(budgets[-1]))
+    fac = np.repeat(np.arange(n), np.diff(ptr))
+    rep, band = _band_rows(dist, budgets)
+    group = fac[rep] * nb + band
+    left = budgets[band] - dist[rep]
+    entity = np.arange(n, dtype=np.int64)
+    pieces = _stretches(net, group, reached[rep].astype(np.int64), left,
+                        *_source_rows(sources, entity, budgets))
+    legs = None
+    if points_xy is not None:
+        legs = _legs(net, sources, points_xy[0], points_xy[1], entity, budgets)
+    polys = band_polygons(net, pieces, n, nb, walk_in_m, legs=legs, method=method,
+                          cell_m=cell_m, cumulative=cumulative)
+    return polys, pieces.length_m(n * nb)
+
+
+# ---------------------------------------------------------------------------------------------
+# runs
+
+
+def check_run_options(
+    bands_min: Sequence[float], walk_in_m: float, horizon_min: float
+) -> tuple[float, ...]:
+    """Validate a run's isochrone options up front (before any heavy work)."""
+    bands = check_bands(bands_min)
+    _check_walk_in(walk_in_m)
+    if bands[-1] > horizon_min:
+        raise ConfigError(
+            f"isochrone band {bands[-1]:g} min is beyond the profile's search horizon of "
+            f"{horizon_min:g} min; use shorter bands or raise horizon_min in the profile"
+        )
+    return bands
+
+
+def snap_from_frame(net: WalkNetwork, frame: pd.DataFrame, *, where: str = "facilities") -> Snap:
+    """The snapping of points from their published snap fields (``snap_u``, ``snap_v``,
+    ``snap_key``, ``snap_along_m``, ``snap_dist_m``, ``snap_status``), matched to ``net``'s
+    edges by (u, v, key); points whose edge is missing from ``net`` are unsnapped."""
+    from .._errors import InputError
+
+    n = len(frame)
+    missing = [c for c in ("snap_u", "snap_v", "snap_key", "snap_along_m", "snap_dist_m")
+               if c not in frame.columns]
+    if missing:
+        raise InputError(
+            f"{where}: no snap fields {missing} (columns: {', '.join(map(str, frame.columns))}); "
+            "rerun `lifecircle run` with a current version"
+        )
+    edge = np.full(n, -1, dtype=np.int64)
+    u = pd.to_numeric(frame["snap_u"], errors="coerce").to_numpy(dtype=np.float64)
+    ok = np.isfinite(u)
+    if ok.any():
+        keys = pd.MultiIndex.from_arrays(
+            [net.node_id[net.edge_u], net.node_id[net.edge_v], net.edge_key.astype(np.int64)])
+        lookup = pd.Series(np.arange(net.n_edges), index=keys)
+        lookup = lookup[~lookup.index.duplicated()]
+        want = pd.MultiIndex.from_arrays([
+            frame["snap_u"].to_numpy()[ok].astype(np.int64),
+            frame["snap_v"].to_numpy()[ok].astype(np.int64),
+            frame["snap_key"].to_numpy()[ok].astype(np.int64),
+        ])
+        found = lookup.reindex(want).to_numpy(dtype=np.float64)
+        edge[np.flatnonzero(ok)] = np.where(np.isfinite(found), found, -1).astype(np.int64)
+    along = frame["snap_along_m"].to_numpy(dtype=np.float64)
+    dist = frame["snap_dist_m"].to_numpy(dtype=np.float64)
+    status = (frame["snap_status"].astype(object).to_numpy() if "snap_status" in frame.columns
+              else np.where(edge >= 0, "snapped", "unreachable"))
+    return Snap(edge, np.where(edge >= 0, along, np.nan), np.where(edge >= 0, dist, np.nan),
+                status)
+
+
+def run_isochrones(
+    net: WalkNetwork,
+    facilities: gpd.GeoDataFrame,
+    nodes: dict[str, NodeDistances] | None,
+    speeds_kmh: dict[str, float],
+    *,
+    bands_min: Sequence[float] = DEFAULT_BANDS_MIN,
+    walk_in_m: float = DEFAULT_WALK_IN_M,
+    per_facility: bool = False,
+    facility_ids: Sequence[str] | None = None,
+    categories: Sequence[str] | None = None,
+    enabled: bool = True,
+    method: str = "raster",
+    cell_m: float | None = None,
+    cumulative: bool = False,
+) -> gpd.GeoDataFrame:
+    """The isochrone table of a run: every category's union, and facilities' own bands.
+
+    Parameters
+    ----------
+    net
+        The walking network.
+    facilities
+        Facilities with ``facility_id``, ``category``, the snap fields and point geometry in
+        ``net.crs`` (the run's ``facilities`` layer).
+    nodes
+        Each category's multi-source node distances when the run has them; missing ones are
+        searched here (one multi-source search per category).
+    speeds_kmh
+        Walking speed per category; the categories drawn are its keys (or ``categories``).
+    bands_min, walk_in_m, method, cell_m, cumulative
+        As in :func:`category_isochrones`.
+    per_facility
+        Add every facility's own bands (``facility_id`` = its id).
+    facility_ids
+        Add these facilities' own bands (whatever their category).
+    categories
+        Category unions to build (default: every key of ``speeds_kmh``, unless only
+        ``facility_ids`` are given).
+    enabled
+        ``False`` gives an empty table (with the columns).
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        Rows as :data:`ISOCHRONE_COLUMNS`; ``attrs["settings"]`` records the options.
+    """
+    from ..routing import multi_source
+
+    bands = check_bands(bands_min)
+    w = _check_walk_in(walk_in_m)
+    settings = {"enabled": bool(enabled), "bands_min": list(bands), "walk_in_m": w,
+                "per_facility": bool(per_facility), "method": method,
+                "cell_m": (default_cell_m(w) if cell_m is None else float(cell_m))
+                if method == "raster" else None,
+                "rows": "cumulative" if cumulative else "rings"}
+    frames: list[gpd.GeoDataFrame] = []
+    if enabled:
+        snap_all = snap_from_frame(net, facilities)
+        cats = list(categories) if categories is not None else (
+            [] if facility_ids is not None and not per_facility else list(speeds_kmh))
+        kw: dict[str, Any] = dict(bands_min=bands, walk_in_m=w, method=method,
+                                  cell_m=cell_m, cumulative=cumulative)
+        cat_col = facilities["category"].astype(str).to_numpy()
+        ids_all = facilities["facility_id"].astype(str).to_numpy()
+        xy = (facilities.geometry.x.to_numpy(), facilities.geometry.y.to_numpy())
+        search = None
+        for c in cats:
+            rows = np.flatnonzero(cat_col == c)
+            sub = snap_all.subset(rows)
+            speed = float(speeds_kmh[c])
+            limit = float(bands[-1]) * speed * 1000.0 / 60.0
+            nd = (nodes or {}).get(c)
+            if nd is None or nd.limit_m < limit * (1 - 1e-12):
+                nd = multi_source(net, sub, limit_m=limit)
+            pxy = (xy[0][rows], xy[1][rows])
+            frames.append(category_isochrones(net, nd, sub, category=c, speed_kmh=speed,
+                                              points_xy=pxy, **kw))
+            if per_facility:
+                search = search or BoundedSearch.from_csr(net.search_csr)
+                frames.append(facility_isochrones(net, sub, list(ids_all[rows]), category=c,
+                                                  speed_kmh=speed, points_xy=pxy,
+                                                  search=search, **kw))
+        if facility_ids is not None and not per_facility:
+            pick = np.concatenate([np.flatnonzero(ids_all == str(f)) for f in facility_ids])
+            for c in dict.fromkeys(cat_col[pick]):
+                rows = pick[cat_col[pick] == c]
+                search = search or BoundedSearch.from_csr(net.search_csr)
+                frames.append(facility_isochrones(
+                    net, snap_all.subset(rows), list(ids_all[rows]), category=c,
+                    speed_kmh=float(speeds_kmh[c]), points_xy=(xy[0][rows], xy[1][rows]),
+                    search=search, **kw))
+    frames = [f for f in frames if len(f)]
+    if frames:
+        out = gpd.GeoDataFrame(pd.concat(frames, ignore_index=True), geometry="geometry",
+                               crs=net.crs)
+    else:
+        out = empty_isochrones(net.crs)
+    out.attrs["settings"] = settings
+    return out
