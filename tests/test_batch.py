@@ -448,12 +448,18 @@ osm = "broken.osm.gz"
     assert [r["status"] for r in summary["regions"]] == ["skipped", "skipped", "ok"]
 
 
-def test_cli_batch_bad_regions_file_is_exit_3(tmp_path):
+def test_cli_batch_bad_region_name_fails_that_region_alone(tmp_path):
+    """Issue 11: an unsafe name is that region's failure (exit 4, reason in the summary),
+    not a batch that cannot start; nothing is written outside the batch folder."""
     path = write_toml(tmp_path, '[[region]]\nname = "../up"\nplace = "x"\n')
-    res = CliRunner().invoke(cli, ["batch", str(path), "--out", str(tmp_path / "o")])
-    assert res.exit_code == 3
+    res = CliRunner().invoke(cli, ["batch", str(path), "--out", str(tmp_path / "o"), "-q"])
+    assert res.exit_code == 4
     assert res.output.count("\n") == 1 and "region name '../up' contains '/'" in res.output
-    assert not (tmp_path / "o").exists() and not (tmp_path.parent / "up").exists()
+    summary = json.loads((tmp_path / "o" / SUMMARY_NAME).read_text())
+    assert summary["counts"] == {"ok": 0, "skipped": 0, "failed": 1}
+    assert "contains '/'" in summary["regions"][0]["reason"]
+    assert [p.name for p in (tmp_path / "o").iterdir()] == [SUMMARY_NAME]
+    assert not (tmp_path.parent / "up").exists()
 
 
 def test_cli_batch_unreachable_scheduler_is_exit_3(tmp_path):
