@@ -30,8 +30,6 @@ from .sources.osm import OSMData
 if TYPE_CHECKING:
     import folium
 
-    from .siting import Siting
-
 __all__ = ["LARGE_NETWORK_NODES", "Result"]
 
 log = logging.getLogger(__name__)
@@ -62,7 +60,8 @@ class Result:
     config: Analysis | None = None
     out: Path | None = None
     osm: OSMData | None = field(default=None, repr=False)
-    #: new sites proposed by :meth:`site` (``rank``, ``gain_population``)
+    #: new sites proposed by :func:`lifecircle.siting.site` (``rank``, ``gain_population``);
+    #: siting sits above this module (it takes a Result), so it is a function, not a method
     proposed_sites: gpd.GeoDataFrame | None = None
     #: the isochrone layer written with the run (see :meth:`compute_isochrones`); may be empty
     isochrones: gpd.GeoDataFrame | None = None
@@ -159,17 +158,6 @@ class Result:
         from .outputs.raster import DEFAULT_CELL_M, write_rasters
 
         return write_rasters(self, folder, cell_m=DEFAULT_CELL_M if cell_m is None else cell_m)
-
-    def site(self, category: str, **options: Any) -> Siting:
-        """Propose new sites of ``category`` (:func:`lifecircle.siting.site`, same options);
-        the sites become :attr:`proposed_sites` (drawn on the map, written to the GeoPackage)
-        and ``report["siting"]``."""
-        from .siting import site
-
-        siting = site(self, category, **options)
-        self.proposed_sites = siting.proposed_sites
-        self.report["siting"] = siting.report
-        return siting
 
     # -----------------------------------------------------------------------------------------
     # the whole output folder
