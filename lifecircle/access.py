@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from . import columns as col
+from .edge_access import network_for_group
 from .network import WalkNetwork
 from .profiles import Profile
 from .routing import NodeDistances, multi_source, point_distances
@@ -75,8 +76,9 @@ def compute_access(
         horizon_m = profile.horizon_min * group.speed_m_per_min
         fac = facilities[facilities["category"] == category]
         fsnap = Snap.from_columns(fac)
-        nodes = multi_source(net, fsnap, limit_m=horizon_m)
-        dist, which = point_distances(net, nodes, fsnap, points)
+        gnet = network_for_group(net, group)  # a restricted group's edge mask (step-free)
+        nodes = multi_source(gnet, fsnap, limit_m=horizon_m)
+        dist, which = point_distances(gnet, nodes, fsnap, points)
         ids = fac["facility_id"].to_numpy(dtype=object)
         nearest = np.full(len(points), None, dtype=object)
         if len(ids):
@@ -90,7 +92,7 @@ def compute_access(
             reason[:] = f"no {category} facility within max_snap_m of a street"
         else:
             reason[unreachable] = _unreachable_reasons(
-                net, fsnap, points, np.flatnonzero(unreachable), category, profile.horizon_min
+                gnet, fsnap, points, np.flatnonzero(unreachable), category, profile.horizon_min
             )
         not_snapped = ~points.ok
         reason[not_snapped] = points.status[not_snapped]

@@ -401,6 +401,17 @@ def map_options(f: Callable[..., Any]) -> Callable[..., Any]:
               "more than 250,000 nodes).")
 @click.option("--cell-m", "raster_cell_m", type=float, default=None,
               help="Cell size of the travel-time rasters in metres (default 25).")
+@click.option("--group", default=None, help="Evaluate every category for this profile group "
+              "(e.g. wheelchair: step-free walks, its speed).")
+@click.option("--group-population", multiple=True, metavar="RESIDENTS=COLUMN",
+              help="Block column holding the residents a service serves, e.g. "
+              "age60plus=pop_60plus (repeatable).")
+@click.option("--targets", multiple=True, metavar="NAME|FILE",
+              help="Stack a target set on the profile, e.g. hunan-2021 (repeatable).")
+@click.option("--staff-col", default=None, help="Facility-file column of staff counts "
+              "(default staff).")
+@click.option("--flag-col", default=None, help="Facility-file column of volunteer-site flags "
+              "(default volunteer_site).")
 @guarded
 def run_cmd(**options: Any) -> None:
     """Walking times, coverage and gaps for every residential block.

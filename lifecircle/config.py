@@ -208,12 +208,22 @@ class Analysis(_Table):
         str, doc="Residential block polygons."))
     blocks_crs: str | None = field(default=None, metadata=_meta(
         str, doc="CRS of the block file when it declares none."))
+    group: str | None = field(default=None, metadata=_meta(
+        str, doc="Evaluate every category for this profile group (e.g. wheelchair)."))
+    group_population: tuple[str, ...] | None = field(default=None, metadata=_meta(
+        list, dict, doc="RESIDENTS=COLUMN (or =FILE.tif) of the residents categories serve."))
+    targets: tuple[str, ...] | None = field(default=None, metadata=_meta(
+        list, doc="Target sets stacked on the profile (built-in names or TOML files)."))
+    staff_col: str | None = field(default=None, metadata=_meta(
+        str, doc="Facility-file column of staff counts (default staff)."))
+    flag_col: str | None = field(default=None, metadata=_meta(
+        str, doc="Facility-file column of volunteer-site flags (default volunteer_site)."))
 
     def __post_init__(self) -> None:
         put = object.__setattr__
         for key in FILE_OPTIONS:
             put(self, key, _path(getattr(self, key)))
-        for key in ("place", "facilities_crs", "blocks_crs"):
+        for key in ("place", "facilities_crs", "blocks_crs", "group", "staff_col", "flag_col"):
             _text(key, getattr(self, key))
         for key in ("speed_kmh", "minutes", "max_snap_m"):
             put(self, key, _number(key, getattr(self, key)))
@@ -221,7 +231,12 @@ class Analysis(_Table):
             put(self, "profile", str(self.profile))
         elif not isinstance(self.profile, str | Profile):
             raise OptionError("profile", f"must be a profile name or file, got {self.profile!r}")
-        put(self, "categories", _categories(self.categories))
+        put(self, "categories", _strings("categories", self.categories))
+        put(self, "targets", _strings("targets", self.targets))
+        population = self.group_population
+        if isinstance(population, Mapping):  # {residents: column} from Python or TOML
+            population = [f"{k}={v}" for k, v in population.items()]
+        put(self, "group_population", _strings("group_population", population))
         put(self, "facility_columns", _facility_columns(self.facility_columns))
         if self.place is not None and self.osm is not None:
             raise OptionError("place", "goes alone; give osm or place, not both")
@@ -231,9 +246,12 @@ class Analysis(_Table):
 
     @cached_property
     def full_profile(self) -> Profile:
-        """The profile with the speed and threshold overrides (every category)."""
-        return load_profile(self.profile).replace(speed_kmh=self.speed_kmh,
-                                                  threshold_min=self.minutes)
+        """The profile for ``group``, with the ``targets`` stacked and the speed and threshold
+        overrides (every category)."""
+        prof = load_profile(self.profile)
+        prof = (prof.for_group(self.group) if self.group else prof).stack_targets(
+            list(self.targets) if self.targets else None)
+        return prof.replace(speed_kmh=self.speed_kmh, threshold_min=self.minutes)
 
     @cached_property
     def effective_profile(self) -> Profile:
@@ -354,12 +372,12 @@ def _check_toml(key: str, value: Any, types: Mapping[str, tuple[type, ...]], whe
         _facility_columns(value, where=f"{where}: ")
 
 
-def _categories(value: Any) -> tuple[str, ...] | None:
+def _strings(key: str, value: Any) -> tuple[str, ...] | None:
     if value is None:
         return None
-    if isinstance(value, str) or not all(isinstance(c, str) for c in value):
-        raise OptionError("categories", f"must be a list of strings, got {value!r}")
-    return tuple(value) or None
+    if isinstance(value, str) or not all(isinstance(c, str | Path) for c in value):
+        raise OptionError(key, f"must be a list of strings, got {value!r}")
+    return tuple(str(c) for c in value) or None
 
 
 def _facility_columns(value: Any, where: str = "") -> tuple[tuple[str, str], ...]:

@@ -27,12 +27,13 @@ from ._errors import InputError
 from ._version import __version__
 from .access import access_columns, compute_access
 from .config import DEFAULT_OSM, Analysis, Outputs, default_osm
-from .coverage import (
-    block_verdict,
-    deficiency_list,
-    facility_summary,
-    plan_indicators,
-    summarize,
+from .coverage import block_verdict, deficiency_list, facility_summary, summarize
+from .groups import (
+    parse_group_population,
+    served_coverage,
+    served_population,
+    step_free_report,
+    unrestricted_distances,
 )
 from .network import WalkNetwork
 from .outputs._atomic import StagedOutput, file_sha256
@@ -52,6 +53,8 @@ from .sources.facilities import read_facilities as _read_facilities
 from .sources.osm import OSMData, read_osm
 from .sources.population import households, population_from_raster
 from .sources.tables import read_polygons
+from .targets import facility_values
+from .targets import indicators as target_indicators
 
 __all__ = ["DEFAULT_OSM", "Result", "analyse", "default_osm", "load_network", "run",
            "run_config"]
@@ -148,6 +151,8 @@ def analyse(config: Analysis, *, progress: Progress | None = None) -> Result:
     """
     cfg = config
     full_profile, prof = cfg.full_profile, cfg.effective_profile
+    resident_cols = parse_group_population(
+        list(cfg.group_population) if cfg.group_population else None, full_profile)
     snap_limit = cfg.snap_limit_m
     area = read_area(cfg.polygon) if cfg.polygon is not None else None
     timer = _Timer(progress)
@@ -164,7 +169,7 @@ def analyse(config: Analysis, *, progress: Progress | None = None) -> Result:
 
     with timer.step("blocks", "Preparing residential blocks"):
         blk, block_stats, buildings = _blocks(cfg, data, net, area)
-        _population(cfg, blk, buildings, prof, block_stats)
+        blk, residents_info = _population(cfg, blk, buildings, prof, block_stats, resident_cols)
         aps = blocks_mod.access_points(blk, blocks_mod.gates_from_osm(data, net.crs))
         gate_aps = aps[aps["ap_kind"] == "gate"]
         block_stats["gate_access_points"] = len(gate_aps)
@@ -178,6 +183,7 @@ def analyse(config: Analysis, *, progress: Progress | None = None) -> Result:
 
     with timer.step("access", f"Walking times for {len(prof.categories)} categories"):
         access = compute_access(net, fac, asnap, prof)
+        free = unrestricted_distances(net, fac, asnap, access, prof)  # step-free comparison
         ap_cols = access_columns(access)
         ap_cols.index = aps.index
         aps = gpd.GeoDataFrame(pd.concat([aps, ap_cols], axis=1), geometry="geometry", crs=aps.crs)
@@ -185,9 +191,12 @@ def analyse(config: Analysis, *, progress: Progress | None = None) -> Result:
     with timer.step("verdict", "Flagging blocks"):
         blk = block_verdict(blk, aps["block_id"].to_numpy(), access, prof)
         summary = summarize(blk, access, prof)
-        blk, indicators = plan_indicators(
+        served_coverage(blk, summary, prof)
+        summary["residents"] = residents_info
+        blk, indicators = target_indicators(
             blk, fac, prof, net=net, points=asnap, ap_block=aps["block_id"].to_numpy()
         )
+        step_free = step_free_report(net, blk, aps["block_id"].to_numpy(), access, free, prof)
 
     metadata = _metadata(cfg, prof, net, timer.timings, block_stats, fac, asnap)
     report = {
@@ -196,6 +205,7 @@ def analyse(config: Analysis, *, progress: Progress | None = None) -> Result:
         "indicators": indicators,
         "facilities": facility_summary(fac, type_report),
         "deficiencies": deficiency_list(blk, prof),
+        "step_free": step_free,
     }
     return Result(network=net, profile=prof, blocks=blk, access_points=aps, facilities=fac,
                   access=access, report=report, metadata=metadata, config=cfg, osm=data)
@@ -220,11 +230,14 @@ def _facilities(cfg: Analysis, data: OSMData | None, net: WalkNetwork, full_prof
     if cfg.facilities is not None:
         # validated against every category of the profile, then narrowed to the selection
         user = _read_facilities(cfg.facilities, full_profile, crs=cfg.facilities_crs,
-                                **dict(cfg.facility_columns))
+                                **dict(cfg.facility_columns),
+                                extra_cols={"staff": cfg.staff_col or "staff",
+                                            "volunteer_site": cfg.flag_col or "volunteer_site"})
         type_report = user.attrs.get("type_map")
         user = user[user["category"].isin(list(prof.categories))]
         check_not_swapped(user, _network_bounds_lonlat(net), where=str(cfg.facilities))
         fac = merge_facilities(fac, user)
+    fac = facility_values(fac)  # staff counts and volunteer-site flags as numbers
     return fac.to_crs(net.crs).reset_index(drop=True), type_report
 
 
@@ -261,8 +274,10 @@ def _blocks(cfg: Analysis, data: OSMData | None, net: WalkNetwork,
 
 
 def _population(cfg: Analysis, blk: gpd.GeoDataFrame, buildings: gpd.GeoDataFrame,
-                prof: Profile, block_stats: dict[str, Any]) -> None:
-    """Population, households and area of every block (in place)."""
+                prof: Profile, block_stats: dict[str, Any],
+                resident_cols: dict[str, str]) -> tuple[gpd.GeoDataFrame, dict[str, Any]]:
+    """Population, the residents categories serve, households and area of every block; how
+    the served residents were counted."""
     if cfg.population is not None:
         pop_raster = population_from_raster(blk, cfg.population)
         blk["population"] = pop_raster.to_numpy()
@@ -274,10 +289,12 @@ def _population(cfg: Analysis, blk: gpd.GeoDataFrame, buildings: gpd.GeoDataFram
         pop, method = blocks_mod.estimate_population(blk, buildings, prof.population)
         blk["population"] = pop
         blk["pop_method"] = method
+    blk, residents_info = served_population(blk, prof, columns=resident_cols)
     blk["households"], blk["households_method"] = households(
         blk, household_size=prof.population.household_size
     )
     blk["area_m2"] = blk.area
+    return blk, residents_info
 
 
 def run(
@@ -313,6 +330,11 @@ def run(
     figures: bool = True,
     rasters: bool | None = None,
     raster_cell_m: float | None = None,
+    group: str | None = None,
+    group_population: list[str] | dict[str, str] | None = None,
+    targets: list[str] | None = None,
+    staff_col: str | None = None,
+    flag_col: str | None = None,
 ) -> Result:
     """Analyse and, with ``out``, save: ``analyse(Analysis(...))`` then ``result.save(out)``.
 
@@ -323,7 +345,8 @@ def run(
     Parameters
     ----------
     osm, place, polygon, profile, facilities, facilities_crs, facility_columns, blocks, \
-blocks_crs, speed_kmh, minutes, categories, max_snap_m, population, dem
+blocks_crs, speed_kmh, minutes, categories, max_snap_m, population, dem, group, \
+group_population, targets, staff_col, flag_col
         The analysis (:class:`~lifecircle.config.Analysis`).
     lang, isochrones, isochrone_bands_min, walk_in_m, facility_isochrones, map, \
 self_contained, tiles, tiles_attribution, figures, rasters, raster_cell_m

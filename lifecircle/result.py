@@ -222,6 +222,7 @@ class Result:
         from .outputs.geopackage import GPKG_NAME
         from .outputs.products import write_products
         from .outputs.report import write_reports
+        from .outputs.served import served_sections
         from .outputs.table import write_tables
 
         chosen = self.prepare(outputs)
@@ -237,7 +238,8 @@ class Result:
                  .head(10)[["block_id", "population", "lacks", col.DEFICIENCIES]]
                  .to_dict("records"))
         write_reports(staged.staging, self.report, lang=chosen.lang,
-                      worst=[w for w in worst if w["lacks"]], profile=self.profile)
+                      worst=[w for w in worst if w["lacks"]], profile=self.profile,
+                      extra_sections=served_sections(self.report, chosen.lang))
         write_tables(self, staged.staging, lang=chosen.lang)
 
 

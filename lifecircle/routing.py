@@ -50,6 +50,19 @@ def _direction_ratios(net: WalkNetwork, e: np.ndarray) -> tuple[np.ndarray, np.n
     return r_uv, r_vu
 
 
+def _on_usable(net: WalkNetwork, snap: Snap) -> np.ndarray:
+    """Indices of snapped points whose edge the network may use.
+
+    On a restricted group's view (``net.edge_usable``) a point snapped onto a barred edge
+    (steps, say) reaches neither end: the snap is shared by all groups, and walking along a
+    barred edge is what the group cannot do.
+    """
+    ok = np.flatnonzero(snap.ok)
+    if net.edge_usable is not None and ok.size:
+        ok = ok[net.edge_usable[snap.edge[ok]]]
+    return ok
+
+
 def seed_arcs(
     net: WalkNetwork, snap: Snap, *, walk_from: bool = False
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -62,7 +75,7 @@ def seed_arcs(
     With ``walk_from`` the points are where walks start (residents): from the point to u
     weighs as v -> u, to v as u -> v.
     """
-    ok = np.flatnonzero(snap.ok)
+    ok = _on_usable(net, snap)
     e = snap.edge[ok]
     u = net.edge_u[e].astype(np.int64)
     v = net.edge_v[e].astype(np.int64)
@@ -196,7 +209,7 @@ def point_distances(
     m = len(points)
     out = np.full(m, np.inf)
     which = np.full(m, -1, dtype=np.int64)
-    ok = np.flatnonzero(points.ok)
+    ok = _on_usable(net, points)
     if ok.size:
         e = points.edge[ok]
         u = net.edge_u[e]
@@ -218,7 +231,7 @@ def point_distances(
         which[ok] = np.where(np.isfinite(best), src, -1)
 
         # sources on the same edge reach the point directly along it
-        s_ok = np.flatnonzero(sources.ok)
+        s_ok = _on_usable(net, sources)
         if s_ok.size:
             s_ok = s_ok[np.argsort(sources.edge[s_ok], kind="stable")]
             s_edge = sources.edge[s_ok]

@@ -176,8 +176,19 @@ def oracle_distances(
 
 
 def rederive_from_gpkg(gpkg: Path, category: str) -> tuple[np.ndarray, np.ndarray]:
-    """(reported metres, oracle metres) per access point for one category of a run."""
+    """(reported metres, oracle metres) per access point for one category of a run.
+
+    A category whose group is restricted (step-free) walks only the edges its group may use:
+    the ``edges`` layer's ``usable_<group>`` column, the group named in the run's effective
+    profile.
+    """
+    from lifecircle.outputs.geopackage import read_metadata
+
     edges = gpd.read_file(gpkg, layer="edges", engine="pyogrio")
+    cats = read_metadata(gpkg).get("effective_profile", {}).get("categories", {})
+    usable = f"usable_{cats.get(category, {}).get('group')}"
+    if usable in edges.columns:
+        edges = edges[edges[usable].astype(bool)]
     fac = gpd.read_file(gpkg, layer="facilities", engine="pyogrio")
     aps = gpd.read_file(gpkg, layer="access_points", engine="pyogrio")
     fac = fac[fac["category"] == category]

@@ -144,6 +144,7 @@ def read_facilities(
     type_map: str | Path | None = None,
     type_col: str = "type",
     area_col: str = "area_m2",
+    extra_cols: Mapping[str, str] | None = None,
 ) -> gpd.GeoDataFrame:
     """Read a user facility file; returns WGS 84 points with the facility columns.
 
@@ -155,7 +156,9 @@ def read_facilities(
     category of each row comes from its ``type_col`` value instead of ``category_col``: the
     longest matching prefix decides. Rows no prefix matches are left out and reported in
     ``attrs["type_map"]`` (count and first examples). ``area_col``, when present, gives each
-    facility's floor area in m².
+    facility's floor area in m². ``extra_cols`` (output name -> file column, e.g.
+    ``{"staff": "staff"}``) are kept as text where the file has them (read by
+    :mod:`lifecircle.targets`).
     """
     path = Path(path)
     gdf = read_points(
@@ -244,6 +247,9 @@ def read_facilities(
     )
     if "capacity" in gdf.columns:  # places or beds, for capacitated siting and 2SFCA
         out["capacity"] = pd.to_numeric(gdf["capacity"], errors="coerce").to_numpy(np.float64)
+    for name, src in (extra_cols or {}).items():
+        if src in gdf.columns:
+            out[name] = gdf[src].astype("string").str.strip().to_numpy()
     if type_report is not None:
         out.attrs["type_map"] = type_report
     return out

@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from .._errors import InputError, InputFileError
+from .access_tags import is_barrier_node, way_access_tags
 
 __all__ = [
     "OSMData",
@@ -196,6 +197,10 @@ class OSMData:
     stats: dict[str, Any] = field(default_factory=dict)
     #: vacant or redevelopable land (``VACANT_LANDUSE``) as (osm_type, osm_id, landuse, name, wkb)
     vacant: list[tuple[str, int, str, str, bytes]] = field(default_factory=list)
+    #: step-free facts: wheelchair/incline tags per way index (only ways that have them), and
+    #: ids of nodes that bar step-free passage (raised kerbs); see lifecircle.edge_access
+    way_access: dict[int, dict[str, str]] = field(default_factory=dict)
+    barrier_nodes: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
 
     @property
     def highway_counts(self) -> Counter[str]:
@@ -337,6 +342,8 @@ def read_osm(path: str | Path) -> OSMData:
     vacant: list[tuple[str, int, str, str, bytes]] = []
     buildings: list[tuple[str, int, str, str | None, bytes]] = []
     gates: list[tuple[int, float, float, dict[str, str]]] = []
+    way_access: dict[int, dict[str, str]] = {}
+    barrier_nodes: list[int] = []
     highway_seen: Counter[str] = Counter()
     missing_refs = 0
     ways_cut = 0
@@ -350,6 +357,8 @@ def read_osm(path: str | Path) -> OSMData:
         for obj in processor:
             tags = obj.tags
             if isinstance(obj, osmium.osm.Node):
+                if is_barrier_node(tags):
+                    barrier_nodes.append(obj.id)
                 if not any(k in tags for k in POI_KEYS) and not (
                     "entrance" in tags or tags.get("barrier") == "gate"
                 ):
@@ -385,6 +394,8 @@ def read_osm(path: str | Path) -> OSMData:
                     missing_refs += n_missing
                     ways_cut += 1
                 way_ptr.append(len(refs))
+                if access_tags := way_access_tags(tag_dict):
+                    way_access[len(way_ids)] = access_tags
                 way_ids.append(obj.id)
                 way_highway.append(highway)
                 way_name.append(tags.get("name") or "")
@@ -483,6 +494,8 @@ def read_osm(path: str | Path) -> OSMData:
         gates=gates,
         stats=stats,
         vacant=vacant,
+        way_access=way_access,
+        barrier_nodes=np.asarray(barrier_nodes, dtype=np.int64),
     )
 
 
