@@ -125,7 +125,8 @@ def _unreachable_reasons(
 ) -> np.ndarray:
     """Why each point in ``idx`` has no time: a disconnected street, or the horizon."""
     comp = net.components
-    fac_comps = np.unique(comp[net.edge_u[fsnap.edge[fsnap.ok]]])
+    flat, _ = fsnap.candidates()  # a facility also reaches the parts of its alternative snaps
+    fac_comps = np.unique(comp[net.edge_u[flat.edge[flat.ok]]])
     sizes = np.bincount(comp)
     out = np.empty(idx.shape[0], dtype=object)
     for k, i in enumerate(idx):

@@ -368,9 +368,12 @@ def map_options(f: Callable[..., Any]) -> Callable[..., Any]:
     """Options of the web map shared by `run` and `map`."""
     return _stack(f, [
         click.option(
-            "--self-contained", is_flag=True,
-            help="Inline Leaflet's JavaScript and CSS into map.html (opens with no internet).",
+            "--cdn", is_flag=True,
+            help="Link Leaflet from its CDN: a smaller map.html that needs the internet "
+            "(by default the map opens with no network).",
         ),
+        click.option("--self-contained", is_flag=True, hidden=True,
+                     help="No effect: the map is self-contained by default."),
         click.option(
             "--tiles", default="osm", show_default=True,
             help="Background map: osm (OpenStreetMap tiles), none (a fully offline page), an "
@@ -379,7 +382,6 @@ def map_options(f: Callable[..., Any]) -> Callable[..., Any]:
         ),
         _text("--tiles-attribution", "Credit shown for a --tiles URL template."),
     ])
-
 
 
 @cli.command("run")
@@ -542,7 +544,7 @@ def isochrones_cmd(run_path: Path, out: Path, overwrite: bool, debug: bool,
 @cli.command("map")
 @click.argument("run_dir", metavar="RUN", type=click.Path(path_type=Path))
 @click.option("--category", default=None,
-              help="Category shown when the map opens (default: the worst category).")
+              help="Category shown when the map opens (default: the complete-life-circle view).")
 @click.option("--lang", type=click.Choice(["en", "zh"]), default=None,
               help="Language of the map (default: the run's).")
 @click.option("-o", "--out", type=click.Path(path_type=Path), default=None,

@@ -306,8 +306,10 @@ class Outputs(_Table):
     facility_isochrones: bool = field(default=False, metadata=_meta(
         bool, doc="Each facility's own isochrone bands too."))
     map: bool | None = field(default=None, metadata=_meta(bool, doc="Write map.html."))
+    cdn: bool = field(default=False, metadata=_meta(
+        bool, doc="Link Leaflet from its CDN (a smaller map.html that needs the internet)."))
     self_contained: bool = field(default=False, metadata=_meta(
-        bool, doc="Inline Leaflet into map.html."))
+        bool, doc="No effect: map.html is self-contained unless cdn."))
     tiles: str | None = field(default="osm", metadata=_meta(
         str, doc="Background tiles: osm, none, an xyzservices name or a URL template."))
     tiles_attribution: str | None = field(default=None, metadata=_meta(

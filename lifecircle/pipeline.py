@@ -27,7 +27,14 @@ from ._errors import InputError
 from ._version import __version__
 from .access import access_columns, compute_access
 from .config import DEFAULT_OSM, Analysis, Outputs, default_osm
-from .coverage import block_verdict, deficiency_list, facility_summary, summarize
+from .coverage import (
+    NO_DATA,
+    block_verdict,
+    category_status,
+    deficiency_list,
+    facility_summary,
+    summarize,
+)
 from .groups import (
     parse_group_population,
     served_coverage,
@@ -189,8 +196,11 @@ def analyse(config: Analysis, *, progress: Progress | None = None) -> Result:
         aps = gpd.GeoDataFrame(pd.concat([aps, ap_cols], axis=1), geometry="geometry", crs=aps.crs)
 
     with timer.step("verdict", "Flagging blocks"):
-        blk = block_verdict(blk, aps["block_id"].to_numpy(), access, prof)
-        summary = summarize(blk, access, prof)
+        status = category_status(access, float(blk["population"].sum()),
+                                 fac.loc[fac["source"] == "user", "category"])
+        no_data = [c for c, v in status.items() if v["status"] == NO_DATA]
+        blk = block_verdict(blk, aps["block_id"].to_numpy(), access, prof, no_data=no_data)
+        summary = summarize(blk, access, prof, status=status)
         served_coverage(blk, summary, prof)
         summary["residents"] = residents_info
         blk, indicators = target_indicators(
@@ -199,6 +209,7 @@ def analyse(config: Analysis, *, progress: Progress | None = None) -> Result:
         step_free = step_free_report(net, blk, aps["block_id"].to_numpy(), access, free, prof)
 
     metadata = _metadata(cfg, prof, net, timer.timings, block_stats, fac, asnap)
+    metadata["category_status"] = status
     report = {
         "run": {k: metadata[k] for k in _REPORT_RUN_KEYS},
         "summary": summary,
@@ -325,6 +336,7 @@ def run(
     facility_isochrones: bool = False,
     map: bool | None = None,
     self_contained: bool = False,
+    cdn: bool = False,
     tiles: str | None = "osm",
     tiles_attribution: str | None = None,
     figures: bool = True,
@@ -349,7 +361,7 @@ blocks_crs, speed_kmh, minutes, categories, max_snap_m, population, dem, group, 
 group_population, targets, staff_col, flag_col
         The analysis (:class:`~lifecircle.config.Analysis`).
     lang, isochrones, isochrone_bands_min, walk_in_m, facility_isochrones, map, \
-self_contained, tiles, tiles_attribution, figures, rasters, raster_cell_m
+self_contained, cdn, tiles, tiles_attribution, figures, rasters, raster_cell_m
         The outputs (:class:`~lifecircle.config.Outputs`). Without ``out`` only the
         isochrone layer is made (``result.isochrones``).
     out, overwrite

@@ -127,21 +127,20 @@ class Result:
 
     def map(self, path: str | os.PathLike[str] | None = None, *, lang: str = "en",
             category: str | None = None, tiles: str | None = "osm",
-            tiles_attribution: str | None = None,
-            self_contained: bool = False) -> folium.Map | Path:
+            tiles_attribution: str | None = None, cdn: bool = False) -> folium.Map | Path:
         """The interactive map: a :class:`folium.Map` (shows in Jupyter), or written to
         ``path`` (a ``.html`` file, or a folder that receives ``map.html``)."""
         from .outputs.products import MAP_NAME, run_map, write_products
 
         if path is None:
             return run_map(self, lang=lang, category=category, tiles=tiles,
-                           tiles_attribution=tiles_attribution, self_contained=self_contained)
+                           tiles_attribution=tiles_attribution, cdn=cdn)
         target = Path(path)
         folder = target.parent if target.suffix.lower() in (".html", ".htm") else target
         folder.mkdir(parents=True, exist_ok=True)
         written = write_products(self, folder, lang=lang, map=True, figures=False,
                                  rasters=False, tiles=tiles, tiles_attribution=tiles_attribution,
-                                 self_contained=self_contained)[0]
+                                 cdn=cdn)[0]
         if folder != target and target.name != MAP_NAME:
             written = written.replace(target)
         return written
@@ -230,7 +229,7 @@ class Result:
         for extra in extras:
             extra(self, staged)
         write_products(self, staged.staging, lang=chosen.lang, map=bool(chosen.map),
-                       self_contained=chosen.self_contained, tiles=chosen.tiles,
+                       cdn=chosen.cdn, tiles=chosen.tiles,
                        tiles_attribution=chosen.tiles_attribution, figures=chosen.figures,
                        rasters=bool(chosen.rasters), raster_cell_m=chosen.raster_cell_m)
         blk = self.blocks
