@@ -28,7 +28,7 @@ from .profiles import Profile
 from .sources.osm import OSMData
 
 if TYPE_CHECKING:
-    import folium
+    from .outputs.webmap import MapPage
 
 __all__ = ["LARGE_NETWORK_NODES", "Result"]
 
@@ -127,8 +127,8 @@ class Result:
 
     def map(self, path: str | os.PathLike[str] | None = None, *, lang: str = "en",
             category: str | None = None, tiles: str | None = "osm",
-            tiles_attribution: str | None = None, cdn: bool = False) -> folium.Map | Path:
-        """The interactive map: a :class:`folium.Map` (shows in Jupyter), or written to
+            tiles_attribution: str | None = None, cdn: bool = False) -> MapPage | Path:
+        """The interactive map: a page that shows in Jupyter, or written to
         ``path`` (a ``.html`` file, or a folder that receives ``map.html``)."""
         from .outputs.products import MAP_NAME, run_map, write_products
 
