@@ -3,9 +3,13 @@
 The headline functions::
 
     import lifecircle
-    result = lifecircle.run()            # the bundled Helsinki extract
-    result.blocks                        # GeoDataFrame: walk_min_<category>, lacks, ...
-    result.summary                       # coverage per category
+    config = lifecircle.Analysis(minutes=10)     # the bundled Helsinki extract
+    result = lifecircle.analyse(config)          # computes; writes nothing
+    result.blocks                                # GeoDataFrame: walk_min_<category>, lacks, ...
+    result.summary                               # coverage per category
+    result.save("out", lifecircle.Outputs(lang="zh"))   # the whole output folder
+
+    lifecircle.run(minutes=10, out="out")        # the same in one call
 
 Library logging is silent by default (a ``NullHandler``); the CLI configures it.
 """
@@ -29,23 +33,28 @@ from .profiles import load_profile
 
 if TYPE_CHECKING:
     from .batch import run_batch
+    from .config import Analysis, Outputs
     from .isochrones import category_isochrones, facility_isochrones
     from .network import WalkNetwork
-    from .pipeline import Result, run
+    from .pipeline import analyse, run
+    from .result import Result
     from .siting import run_site, site
     from .supply import supply_demand
 
 __all__ = [
+    "Analysis",
     "BatchError",
     "ConfigError",
     "InputError",
     "InputFileError",
     "LifecircleError",
     "OutputError",
+    "Outputs",
     "ResourceLimitError",
     "Result",
     "WalkNetwork",
     "__version__",
+    "analyse",
     "category_isochrones",
     "facility_isochrones",
     "load_profile",
@@ -59,8 +68,11 @@ __all__ = [
 logging.getLogger(__name__).addHandler(logging.NullHandler())
 
 _LAZY = {
+    "Analysis": "config",
+    "Outputs": "config",
+    "analyse": "pipeline",
     "run": "pipeline",
-    "Result": "pipeline",
+    "Result": "result",
     "WalkNetwork": "network",
     "run_batch": "batch",
     "site": "siting",

@@ -18,8 +18,13 @@ A regions file is TOML with one ``[[region]]`` table per region and an optional
 
 Each region names one source: ``osm`` (a local file, optionally with ``polygon`` to restrict
 the blocks evaluated), ``place`` (an online download) or ``polygon`` alone (an online
-download of that area). Every other key is a keyword option of :func:`lifecircle.pipeline.run`
-(see :data:`REGION_OPTIONS`); unknown keys are an error.
+download of that area). Every other key is an option of :class:`lifecircle.config.Analysis`
+or :class:`lifecircle.config.Outputs` (see :data:`REGION_OPTIONS`); unknown keys are an error.
+
+Each region is checked on its own: a region with a bad name, a bad option or a missing file
+is a failed region with its reason in ``batch_summary.json``, and the others run. Only a
+file that cannot be read as a regions file (or a bad ``[defaults]`` table) stops the batch
+before it starts.
 
 :func:`run_batch` writes ``DIR/<name>/`` per region (atomically, like ``lifecircle run``)
 and ``DIR/batch_summary.json``. A region that fails, raises or kills its worker does not stop
@@ -38,12 +43,10 @@ case-insensitive). So a name is always one plain folder inside the output folder
 from __future__ import annotations
 
 import concurrent.futures as cf
-import inspect
 import json
 import logging
 import re
 import time
-import tomllib
 import unicodedata
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -53,7 +56,14 @@ from typing import Any
 
 from ._errors import ConfigError, LifecircleError, OutputError, did_you_mean
 from ._version import __version__
-from .fingerprint import FILE_OPTIONS
+from .config import (
+    Analysis,
+    Outputs,
+    load_toml,
+    option_types,
+    resolve_paths,
+    split_options,
+)
 from .outputs._atomic import SUCCESS, clear_leftovers, file_sha256, write_json_atomic
 
 __all__ = [
@@ -68,6 +78,7 @@ __all__ = [
     "region_options",
     "regions_from_dict",
     "run_batch",
+    "write_summary",
 ]
 
 log = logging.getLogger(__name__)
@@ -78,40 +89,9 @@ SUMMARY_NAME = "batch_summary.json"
 #: kernel's OOM killer, a crash in native code)
 WORKER_DIED = "worker died (killed, e.g. out of memory)"
 
-#: the TOML types of the keyword options of :func:`lifecircle.pipeline.run` a region may set
-#: (those this version of ``run`` has; a test checks that every option of ``run`` is here)
-REGION_OPTIONS: dict[str, tuple[type, ...]] = {
-    "osm": (str,),
-    "place": (str,),
-    "polygon": (str,),
-    "profile": (str,),
-    "facilities": (str,),
-    "facilities_crs": (str,),
-    "facility_columns": (dict,),
-    "blocks": (str,),
-    "blocks_crs": (str,),
-    "speed_kmh": (int, float),
-    "minutes": (int, float),
-    "categories": (list,),
-    "max_snap_m": (int, float),
-    "lang": (str,),
-    "population": (str,),
-    "dem": (str,),
-    "isochrones": (bool,),
-    "isochrone_bands_min": (list,),
-    "walk_in_m": (int, float),
-    "facility_isochrones": (bool,),
-    "map": (bool,),
-    "self_contained": (bool,),
-    "cdn": (bool,),
-    "tiles": (str,),
-    "tiles_attribution": (str,),
-    "figures": (bool,),
-    "rasters": (bool,),
-    "raster_cell_m": (int, float),
-}
-_FACILITY_COLUMNS = ("category_col", "name_col", "id_col", "x_col", "y_col", "type_map",
-                     "type_col")
+#: the TOML types of the options a region may set: every field of the analysis and output
+#: configurations (:func:`lifecircle.config.option_types`)
+REGION_OPTIONS: dict[str, tuple[type, ...]] = option_types()
 
 #: a dead worker's task is retried this many times on a fresh worker before it fails (one
 #: retry: memory pressure from a neighbouring task can be transient)
@@ -130,10 +110,22 @@ _MAX_NAME = 80
 
 @dataclass(frozen=True)
 class Region:
-    """One region of a batch: a folder name and the keyword options of its run."""
+    """One region of a batch: a folder name and its options (keys of :data:`REGION_OPTIONS`).
+
+    ``error`` is set when the regions file gave the region a bad name or option; such a
+    region fails with that reason and the others run.
+    """
 
     name: str
     options: Mapping[str, Any] = field(default_factory=dict)
+    error: str | None = None
+
+    def config(self, where: str = "") -> tuple[Analysis, Outputs]:
+        """The region's analysis and output configurations (checked)."""
+        label = where or f"region {self.name!r}"
+        if self.error is not None:
+            raise ConfigError(self.error)
+        return split_options(self.options, where=label)
 
 
 @dataclass
@@ -190,51 +182,8 @@ def check_region_name(name: Any, *, where: str) -> str:
 
 
 def region_options() -> dict[str, tuple[type, ...]]:
-    """The options a region may set: those of :data:`REGION_OPTIONS` that ``run`` takes."""
-    from .pipeline import run
-
-    params = inspect.signature(run).parameters
-    return {k: t for k, t in REGION_OPTIONS.items() if k in params}
-
-
-def _check_option(key: str, value: Any, where: str) -> None:
-    allowed = region_options()
-    if key not in allowed:
-        raise ConfigError(
-            f"{where}: unknown key {key!r}{did_you_mean(key, [*allowed, 'name'])}; "
-            f"allowed keys: name, {', '.join(allowed)}"
-        )
-    types = REGION_OPTIONS[key]
-    if isinstance(value, bool) or not isinstance(value, types):
-        kind = " or ".join(t.__name__ for t in types).replace("str", "string")
-        raise ConfigError(
-            f"{where}: {key} must be a {kind}, got {type(value).__name__} {value!r}"
-        )
-    if isinstance(value, list) and not all(isinstance(c, str) for c in value):
-        raise ConfigError(f"{where}: categories must be a list of strings, got {value!r}")
-    if isinstance(value, dict):
-        for k, v in value.items():
-            if k not in _FACILITY_COLUMNS:
-                raise ConfigError(
-                    f"{where}: unknown facility_columns key {k!r}"
-                    f"{did_you_mean(k, _FACILITY_COLUMNS)}; allowed: "
-                    f"{', '.join(_FACILITY_COLUMNS)}"
-                )
-            if not isinstance(v, str):
-                raise ConfigError(f"{where}: facility_columns.{k} must be a string")
-
-
-def _resolve_paths(options: dict[str, Any], base: Path) -> dict[str, Any]:
-    out = dict(options)
-    for key in FILE_OPTIONS:
-        if key in out:
-            p = Path(out[key]).expanduser()
-            out[key] = str(p if p.is_absolute() else base / p)
-    prof = out.get("profile")
-    if isinstance(prof, str) and (prof.endswith(".toml") or "/" in prof):
-        p = Path(prof).expanduser()
-        out["profile"] = str(p if p.is_absolute() else base / p)
-    return out
+    """The options a region may set and their TOML types (:data:`REGION_OPTIONS`)."""
+    return dict(REGION_OPTIONS)
 
 
 def _check_sources(options: Mapping[str, Any], where: str) -> None:
@@ -254,11 +203,15 @@ def _check_sources(options: Mapping[str, Any], where: str) -> None:
 
 
 def regions_from_dict(
-    data: Mapping[str, Any], *, where: str = "<regions>", base_dir: str | Path = "."
+    data: Mapping[str, Any], *, where: str = "<regions>", base_dir: str | Path = ".",
+    strict: bool = True,
 ) -> list[Region]:
     """Regions from parsed TOML (``region`` list and optional ``defaults`` table).
 
-    Relative paths are taken relative to ``base_dir`` (the regions file's folder).
+    Relative paths are taken relative to ``base_dir`` (the regions file's folder). A bad
+    region raises :class:`ConfigError` when ``strict``; otherwise it comes back with its
+    ``error`` set (and fails alone in :func:`run_batch`). A bad file (no regions, unknown
+    top-level keys, a bad ``[defaults]``) always raises.
     """
     for key in data:
         if key not in ("region", "defaults"):
@@ -270,77 +223,57 @@ def regions_from_dict(
     defaults = data.get("defaults", {})
     if not isinstance(defaults, dict):
         raise ConfigError(f"{where}: [defaults] must be a table")
-    for key, value in defaults.items():
-        _check_option(key, value, f"{where}: [defaults]")
+    split_options(defaults, where=f"{where}: [defaults]")
     tables = data.get("region")
     if not isinstance(tables, list) or not tables:
         raise ConfigError(f"{where}: no regions; add one [[region]] table per region")
-    base = Path(base_dir)
     regions: list[Region] = []
     seen: dict[str, str] = {}
     for i, table in enumerate(tables, start=1):
-        if not isinstance(table, dict):
-            raise ConfigError(f"{where}: region {i} must be a [[region]] table")
-        name = check_region_name(table.get("name"), where=f"{where}: region {i}")
-        label = f"{where}: region {name!r}"
-        if name.casefold() in seen:
-            raise ConfigError(
-                f"{label}: the name is used twice (as {seen[name.casefold()]!r} too, ignoring "
-                "case); give every region its own name"
-            )
-        seen[name.casefold()] = name
-        options = {k: v for k, v in table.items() if k != "name"}
-        for key, value in options.items():
-            _check_option(key, value, label)
-        merged = _resolve_paths({**defaults, **options}, base)
-        _check_sources(merged, label)
-        regions.append(Region(name=name, options=merged))
+        table = table if isinstance(table, dict) else {}
+        raw_name = table.get("name")
+        options = resolve_paths({**defaults, **{k: v for k, v in table.items() if k != "name"}},
+                                Path(base_dir))
+        try:
+            if not isinstance(tables[i - 1], dict):
+                raise ConfigError(f"{where}: region {i} must be a [[region]] table")
+            name = check_region_name(raw_name, where=f"{where}: region {i}")
+            if name.casefold() in seen:
+                raise ConfigError(
+                    f"{where}: region {name!r}: the name is used twice (as "
+                    f"{seen[name.casefold()]!r} too, ignoring case); give every region its own "
+                    "name"
+                )
+            seen[name.casefold()] = name
+            _check_sources(options, f"{where}: region {name!r}")
+            Region(name, options).config(f"{where}: region {name!r}")
+        except ConfigError as exc:
+            if strict:
+                raise
+            label = raw_name if isinstance(raw_name, str) else f"region {i}"
+            regions.append(Region(label, options, error=str(exc)))
+            continue
+        regions.append(Region(name=name, options=options))
     return regions
 
 
-def read_regions(path: str | Path) -> list[Region]:
-    """Read and check a regions TOML file (see the module notes for its format)."""
+def read_regions(path: str | Path, *, strict: bool = True) -> list[Region]:
+    """Read and check a regions TOML file (see the module notes for its format).
+
+    With ``strict=False`` a bad region comes back with its ``error`` set instead of raising
+    (see :func:`regions_from_dict`); a file that cannot be read always raises.
+    """
     path = Path(path)
-    if not path.is_file():
-        raise ConfigError(f"{path}: regions file not found; give a .toml file")
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{path}: not valid TOML ({exc}); fix the syntax") from None
-    return regions_from_dict(data, where=str(path), base_dir=path.resolve().parent)
-
-
-# ---------------------------------------------------------------------------------------------
-# rerun skip
+    return regions_from_dict(load_toml(path, "regions"), where=str(path),
+                             base_dir=path.resolve().parent, strict=strict)
 
 
 def expected_fingerprint(options: Mapping[str, Any]) -> dict[str, Any]:
-    """The fingerprint :func:`lifecircle.pipeline.run` would write for these options now.
-
-    Fills in run's defaults and resolves the options exactly as ``run`` does (profile
-    overrides, snap limit, the bundled extract when no source is given); a test checks that
-    the two agree.
-    """
+    """The fingerprint a run with these region options would write now (see
+    :func:`lifecircle.fingerprint.run_fingerprint`; the same configuration objects)."""
     from .fingerprint import run_fingerprint
-    from .pipeline import default_osm, run
-    from .profiles import load_profile
 
-    full = {
-        k: p.default
-        for k, p in inspect.signature(run).parameters.items()
-        if p.default is not inspect.Parameter.empty
-    }
-    full.update(options)
-    prof = (
-        load_profile(full["profile"])
-        .replace(speed_kmh=full["speed_kmh"], threshold_min=full["minutes"])
-        .replace(categories=full["categories"])
-    )
-    if full["osm"] is None and full["place"] is None and full["polygon"] is None:
-        full["osm"] = default_osm()
-    snap = full["max_snap_m"]
-    full["max_snap_m"] = prof.max_snap_m if snap is None else float(snap)
-    return run_fingerprint(prof, full)
+    return run_fingerprint(*split_options(options, where="region"))
 
 
 def _up_to_date(region: Region, folder: Path) -> bool:
@@ -383,9 +316,12 @@ def _row(name: str, status: str, reason: str, seconds: float, **extra: Any) -> d
 
 
 def _run_region(
-    name: str, options: Mapping[str, Any], folder: str, runner: Callable[..., Any] | None
+    name: str, region: Region, configs: tuple[Analysis, Outputs], folder: str,
+    runner: Callable[..., Any] | None,
 ) -> dict[str, Any]:
-    """Run one region into ``folder``; every error becomes a ``failed`` row, never a raise."""
+    """Run one region into ``folder`` (:func:`lifecircle.pipeline.run_config` with its
+    configurations, or ``runner`` with its options); every error becomes a ``failed`` row,
+    never a raise."""
     t0 = time.perf_counter()
     target = Path(folder)
     try:
@@ -395,10 +331,11 @@ def _run_region(
                 "away or rename the region"
             )
         if runner is None:
-            from .pipeline import run
+            from .pipeline import run_config
 
-            runner = run
-        result = runner(out=target, overwrite=True, **options)
+            result = run_config(*configs, out=target, overwrite=True)
+        else:
+            result = runner(out=target, overwrite=True, **region.options)
         return _row(name, "ok", "", time.perf_counter() - t0, **_figures(result.report))
     except LifecircleError as exc:
         return _row(name, "failed", str(exc).replace("\n", " "), time.perf_counter() - t0)
@@ -544,14 +481,8 @@ def run_batch(
     import os
 
     if isinstance(regions, str | Path):
-        regions = read_regions(regions)
+        regions = read_regions(regions, strict=False)
     regions = list(regions)
-    seen: set[str] = set()
-    for r in regions:
-        check_region_name(r.name, where="run_batch")
-        if r.name.casefold() in seen:
-            raise ConfigError(f"run_batch: region name {r.name!r} is used twice (ignoring case)")
-        seen.add(r.name.casefold())
     root = Path(out).absolute()
     if root.exists() and not root.is_dir():
         raise OutputError(f"{root}: exists and is not a folder; choose another --out")
@@ -559,24 +490,35 @@ def run_batch(
         root.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise OutputError(f"{root}: cannot create the batch folder ({exc.strerror})") from None
-    folders = {r.name: _region_folder(root, r.name) for r in regions}
 
-    rows: dict[str, dict[str, Any]] = {}
-    todo: list[Region] = []
-    for r in regions:
-        if not force and _up_to_date(r, folders[r.name]):
-            clear_leftovers(folders[r.name])  # a writer killed after its rename left a lock
+    rows: dict[int, dict[str, Any]] = {}
+    todo: dict[int, tuple[Region, tuple[Analysis, Outputs], Path]] = {}
+    seen: set[str] = set()
+    for i, r in enumerate(regions):
+        try:
+            check_region_name(r.name, where="run_batch")
+            if r.name.casefold() in seen:
+                raise ConfigError(f"region name {r.name!r} is used twice (ignoring case)")
+            seen.add(r.name.casefold())
+            todo[i] = (r, r.config(), _region_folder(root, r.name))
+        except LifecircleError as exc:
+            # a region that cannot run fails alone; the others go on
+            rows[i] = _row(str(r.name), "failed", str(exc).replace("\n", " "), 0.0)
+            if progress:
+                progress(rows[i])
+    for i, (r, _configs, folder) in list(todo.items()):
+        if not force and _up_to_date(r, folder):
+            clear_leftovers(folder)  # a writer killed after its rename left a lock
             row = _row(r.name, "skipped", "up to date (inputs and configuration unchanged)", 0.0)
             try:
-                report = json.loads((folders[r.name] / "report.json").read_text("utf-8"))
+                report = json.loads((folder / "report.json").read_text("utf-8"))
                 row.update(_figures(report))
             except (OSError, ValueError, KeyError):
                 pass
-            rows[r.name] = row
+            rows[i] = row
+            del todo[i]
             if progress:
                 progress(row)
-        else:
-            todo.append(r)
 
     if todo:
         workers = n_workers or min(len(todo), os.cpu_count() or 1)
@@ -587,18 +529,17 @@ def run_batch(
         )
         with own as ex:
             futures = {
-                ex.submit(_run_region, r.name, dict(r.options), str(folders[r.name]), runner):
-                r.name
-                for r in todo
+                ex.submit(_run_region, r.name, r, configs, str(folder), runner): i
+                for i, (r, configs, folder) in todo.items()
             }
             try:
                 for fut in cf.as_completed(futures):
-                    name = futures[fut]
+                    i = futures[fut]
                     try:
                         row = fut.result()
                     except Exception as exc:
-                        row = _row(name, "failed", _failure_reason(exc), 0.0)
-                    rows[name] = row
+                        row = _row(regions[i].name, "failed", _failure_reason(exc), 0.0)
+                    rows[i] = row
                     if progress:
                         progress(row)
             except BaseException:
@@ -606,21 +547,26 @@ def run_batch(
                     fut.cancel()
                 raise
 
-    ordered = [rows[r.name] for r in regions]
-    counts = {s: sum(1 for r in ordered if r["status"] == s) for s in ("ok", "skipped", "failed")}
+    return write_summary(root, [rows[i] for i in range(len(regions))])
+
+
+def write_summary(out: str | Path, rows: list[dict[str, Any]],
+                  error: str | None = None) -> BatchResult:
+    """Write ``out/batch_summary.json`` (counts and one row per region; ``error`` when the
+    batch could not start) and return the :class:`BatchResult`."""
+    root = Path(out).absolute()
+    counts = {s: sum(1 for r in rows if r["status"] == s) for s in ("ok", "skipped", "failed")}
     summary_path = root / SUMMARY_NAME
-    write_json_atomic(
-        summary_path,
-        {
-            "lifecircle_version": __version__,
-            "finished_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-            "counts": counts,
-            "regions": ordered,
-        },
-    )
-    return BatchResult(out=root, regions=ordered, summary_path=summary_path)
-
-
+    body: dict[str, Any] = {
+        "lifecircle_version": __version__,
+        "finished_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "counts": counts,
+        "regions": rows,
+    }
+    if error is not None:
+        body["error"] = error
+    write_json_atomic(summary_path, body)
+    return BatchResult(out=root, regions=rows, summary_path=summary_path)
 @contextmanager
 def _borrowed(executor: cf.Executor) -> Iterator[cf.Executor]:
     yield executor  # the caller's executor: used, never shut down

@@ -123,136 +123,77 @@ def cli() -> None:
     """15-minute life-circle accessibility from OpenStreetMap."""
 
 
-def common_inputs(f: Callable[..., Any]) -> Callable[..., Any]:
-    """Input options shared by `run` and the commands built on it."""
-    options = [
-        click.option(
-            "--osm",
-            type=click.Path(path_type=Path),
-            default=None,
-            help="Local OSM file (.osm.pbf/.osm/.osm.gz/.osm.bz2) or GraphML. "
-            "Default: the bundled central-Helsinki extract.",
-        ),
-        click.option(
-            "--place",
-            default=None,
-            help="Download the network for a place name through osmnx (internet).",
-        ),
-        click.option(
-            "--polygon",
-            type=click.Path(path_type=Path),
-            default=None,
-            help="Polygon file of the analysis area: with --osm only blocks inside it are "
-            "evaluated; alone, the area to download through osmnx (internet).",
-        ),
-        click.option(
-            "--profile",
-            default="walk15",
-            show_default=True,
-            help="Built-in profile name or a profile .toml file.",
-        ),
-        click.option(
-            "--facilities",
-            type=click.Path(path_type=Path),
-            default=None,
-            help="Facility file (CSV/GeoJSON/GeoPackage) with a 'category' column; "
-            "replaces the OSM facilities of its categories.",
-        ),
-        click.option(
-            "--category-col", default="category", show_default=True,
-            help="Column of the facility file that names each row's category.",
-        ),
-        click.option("--name-col", default="name", show_default=True,
-                     help="Column of the facility file with names."),
-        click.option("--id-col", default=None,
-                     help="Column of the facility file with unique ids (default: id or row)."),
-        click.option("--x-col", default=None,
-                     help="Longitude/x column of a facility CSV (default: lon/lng/x...)."),
-        click.option("--y-col", default=None,
-                     help="Latitude/y column of a facility CSV (default: lat/y...)."),
-        click.option("--type-map", type=click.Path(path_type=Path), default=None,
-                     help="CSV of prefix,category rows: categories from a POI type column "
-                     "(longest prefix wins), e.g. for Gaode/Baidu POI tables."),
-        click.option("--type-col", default=None,
-                     help="Column of the facility file read with --type-map (default: type)."),
-        click.option(
-            "--facilities-crs",
-            default=None,
-            help="Coordinates of the facility file: EPSG:…, wgs84, gcj02 or bd09.",
-        ),
-        click.option(
-            "--blocks",
-            type=click.Path(path_type=Path),
-            default=None,
-            help="Residential block polygons (optional 'population' column).",
-        ),
-        click.option(
-            "--blocks-crs", default=None, help="CRS of the block file when it declares none."
-        ),
-        click.option(
-            "--population",
-            type=click.Path(path_type=Path),
-            default=None,
-            help="Population GeoTIFF (people per pixel): exact zonal sums per block.",
-        ),
-        click.option(
-            "--population-total",
-            type=float,
-            default=None,
-            help="Known total population: block populations are scaled to sum to it.",
-        ),
-        click.option(
-            "--dem",
-            type=click.Path(path_type=Path),
-            default=None,
-            help="Elevation GeoTIFF (metres): slope per walking direction (Tobler).",
-        ),
-        click.option(
-            "--speed-kmh",
-            type=float,
-            default=None,
-            help="Walking speed of the default group, km/h (profile default).",
-        ),
-        click.option(
-            "--minutes",
-            type=float,
-            default=None,
-            help="Threshold in minutes for every category (profile default).",
-        ),
-        click.option(
-            "--category",
-            "categories",
-            multiple=True,
-            help="Evaluate only this category (repeatable).",
-        ),
-        click.option(
-            "--max-snap-m",
-            type=float,
-            default=None,
-            help="Points farther than this from any street are unreachable.",
-        ),
-        click.option(
-            "--out",
-            type=click.Path(path_type=Path),
-            default=Path("lifecircle-out"),
-            show_default=True,
-            help="Output folder.",
-        ),
-        click.option("--overwrite", is_flag=True, help="Replace an existing output folder."),
-        click.option(
-            "--lang",
-            type=click.Choice(["en", "zh"]),
-            default="en",
-            show_default=True,
-            help="Language of the report and map.",
-        ),
-        click.option("-v", "--verbose", count=True, help="More logging (-vv for debug)."),
-        click.option("-q", "--quiet", is_flag=True, help="Only errors; no progress or summary."),
-        click.option("--debug", is_flag=True, hidden=True, help="Show tracebacks."),
-    ]
+def _stack(f: Callable[..., Any], options: list[Callable[..., Any]]) -> Callable[..., Any]:
+    """Apply click option decorators so that they list in the given order."""
     for option in reversed(options):
         f = option(f)
     return f
+
+
+def _file(flag: str, help: str, **kwargs: Any) -> Callable[..., Any]:
+    """A click option naming a file or folder (a :class:`~pathlib.Path`, default none)."""
+    return click.option(flag, type=click.Path(path_type=Path), default=None, help=help, **kwargs)
+
+
+def _text(flag: str, help: str, **kwargs: Any) -> Callable[..., Any]:
+    """A click option holding a name or text (default none unless given)."""
+    kwargs.setdefault("default", None)
+    return click.option(flag, help=help, show_default=kwargs["default"] is not None, **kwargs)
+
+
+def _number(flag: str, help: str, **kwargs: Any) -> Callable[..., Any]:
+    """A click option holding a number (default none: the profile's or the module's)."""
+    return click.option(flag, type=float, default=None, help=help, **kwargs)
+
+
+def common_inputs(f: Callable[..., Any]) -> Callable[..., Any]:
+    """The OSM input (``[OSM]`` or ``--osm``), the analysis options, ``-o/--out`` and the
+    logging options, shared by `run` and the commands built on it. Each analysis option is
+    named like its field of :class:`lifecircle.config.Analysis`."""
+    return _stack(f, [
+        click.argument("osm_file", metavar="[OSM]", required=False,
+                       type=click.Path(path_type=Path)),
+        _file("--osm", "Local OSM file (.osm.pbf/.osm/.osm.gz/.osm.bz2) or GraphML, also "
+              "accepted as the first argument. Default: the bundled central-Helsinki extract."),
+        _text("--place", "Download the network for a place name through osmnx (internet)."),
+        _file("--polygon", "Polygon file of the analysis area: with an OSM file only blocks "
+              "inside it are evaluated; alone, the area to download through osmnx (internet)."),
+        _text("--profile", "Built-in profile name or a profile .toml file.", default="walk15"),
+        _file("--facilities", "Facility file (CSV/GeoJSON/GeoPackage) with a 'category' "
+              "column; replaces the OSM facilities of its categories."),
+        _text("--category-col", "Column of the facility file that names each row's category.",
+              default="category"),
+        _text("--name-col", "Column of the facility file with names.", default="name"),
+        _text("--id-col", "Column of the facility file with unique ids (default: id or row)."),
+        _text("--x-col", "Longitude/x column of a facility CSV (default: lon/lng/x...)."),
+        _text("--y-col", "Latitude/y column of a facility CSV (default: lat/y...)."),
+        _file("--type-map", "CSV of prefix,category rows: categories from a POI type column "
+              "(longest prefix wins), e.g. for Gaode/Baidu POI tables."),
+        _text("--type-col", "Column of the facility file read with --type-map (default: type)."),
+        _text("--facilities-crs", "Coordinates of the facility file: EPSG:…, wgs84, gcj02 or "
+              "bd09."),
+        _file("--blocks", "Residential block polygons (optional 'population' column)."),
+        _text("--blocks-crs", "CRS of the block file when it declares none."),
+        _file("--population", "Population GeoTIFF (people per pixel): exact zonal sums per "
+              "block."),
+        _number("--population-total", "Known total population: block populations are scaled "
+                "to sum to it."),
+        _file("--dem", "Elevation GeoTIFF (metres): slope per walking direction (Tobler)."),
+        _number("--speed-kmh", "Walking speed of the default group, km/h (profile default)."),
+        _number("--minutes", "Threshold in minutes for every category (profile default)."),
+        click.option("--category", "categories", multiple=True,
+                     help="Evaluate only this category (repeatable)."),
+        _number("--max-snap-m", "Points farther than this from any street are unreachable."),
+        click.option("-o", "--out", type=click.Path(path_type=Path),
+                     default=Path("lifecircle-out"), show_default=True, help="Output folder."),
+        click.option("--overwrite", is_flag=True, help="Replace an existing output folder."),
+        click.option("--lang", type=click.Choice(["en", "zh"]), default="en",
+                     show_default=True, help="Language of the report and map."),
+        click.option("-v", "--verbose", count=True, help="More logging (-vv for debug)."),
+        click.option("-q", "--quiet", is_flag=True,
+                     help="Only errors; no progress or summary."),
+        click.option("--debug", is_flag=True, hidden=True, help="Show tracebacks."),
+    ])
 
 
 class _Progress:
@@ -302,21 +243,23 @@ def _summary_table(result: Any, lang: str) -> None:
     for v in s["categories"].values():
         label = v["label_zh"] if zh and v["label_zh"] else v["label_en"]
         median = "–" if v["median_walk_min"] is None else f"{v['median_walk_min']:.1f}′"
-        table.add_row(
-            label,
-            str(v["facilities"]),
-            f"{round(v['threshold_min'], 1):g}′",
-            str(v["blocks_covered"]),
-            f"{100 * (v['share_blocks_covered'] or 0):.0f}%",
-            f"{v['population_covered']:,.0f}",
-            f"{100 * (v['share_population_covered'] or 0):.0f}%",
-            median,
-        )
+        if v.get("status", "ok") != "ok":  # no data in the source: not a finding, never 0 %
+            covered = [t["no_data"], "", "", ""]
+        else:
+            covered = [str(v["blocks_covered"]), _percent(v["share_blocks_covered"]),
+                       f"{v['population_covered']:,.0f}",
+                       _percent(v["share_population_covered"])]
+        table.add_row(label, str(v["facilities"]), f"{round(v['threshold_min'], 1):g}′",
+                      *covered, median)
     comp = s["complete_life_circle"]
     table.caption = t["complete"] + (
-        f"{comp['population']:,.0f} ({100 * (comp['share_population'] or 0):.0f}%)")
+        f"{comp['population']:,.0f} ({_percent(comp['share_population'])})")
     table.caption_justify = "left"
     Console().print(table)
+
+
+def _percent(share: float | None) -> str:
+    return "–" if share is None else f"{100 * share:.0f}%"
 
 
 def _fail(exc: LifecircleError) -> None:
@@ -353,22 +296,56 @@ def guarded(func: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
+#: options of `common_inputs` that go into ``facility_columns``
+_COLUMN_OPTIONS = ("category_col", "name_col", "id_col", "x_col", "y_col", "type_map",
+                   "type_col")
+
+
 def run_kwargs(options: dict[str, Any]) -> dict[str, Any]:
     """Keyword arguments of :func:`lifecircle.pipeline.run` from the `common_inputs` options.
 
     Pops the logging options (``verbose``, ``quiet``, ``debug``) and the facility column names
-    out of ``options``; what is left is passed through unchanged.
+    out of ``options``, takes the OSM file from ``[OSM]`` or ``--osm``; what is left is
+    passed through unchanged (options a command adds, too).
     """
+    from ._errors import ConfigError
+
     for key in ("verbose", "quiet", "debug"):
         options.pop(key, None)
-    columns = {
-        f"{key}": value
-        for key in ("category_col", "name_col", "id_col", "x_col", "y_col", "type_map", "type_col")
-        if (value := options.pop(key, None)) is not None
+    positional = options.pop("osm_file", None)
+    if positional is not None and options.get("osm") is not None:
+        raise ConfigError("give the OSM file once: as the first argument or as --osm, not both")
+    if positional is not None:
+        options["osm"] = positional
+    options["facility_columns"] = {
+        key: value for key in _COLUMN_OPTIONS if (value := options.pop(key, None)) is not None
     }
-    options["facility_columns"] = columns
     options["categories"] = list(options.get("categories") or ()) or None
-    return options
+    return {k: v for k, v in options.items()
+            if not (k in ("isochrone_bands_min", "walk_in_m") and v is None)}
+
+
+def configs(options: dict[str, Any]) -> tuple[Any, Any]:
+    """The :class:`~lifecircle.config.Analysis` and :class:`~lifecircle.config.Outputs` of
+    :func:`run_kwargs`' result; a bad value is reported under the option the user typed
+    (``--minutes``, not the field's name)."""
+    from .config import OptionError
+    from .pipeline import configure
+
+    try:
+        return configure(options)
+    except OptionError as exc:
+        raise exc.named(_flag(exc.option)) from None
+
+
+def _flag(name: str) -> str:
+    """The command-line spelling of the option stored as ``name`` (``--cell-m`` for
+    ``raster_cell_m``); the name itself when the command has no such option."""
+    ctx = click.get_current_context(silent=True)
+    for param in ctx.command.params if ctx is not None else []:
+        if param.name == name and isinstance(param, click.Option):
+            return max(param.opts, key=len)
+    return name
 
 
 def _bands(_ctx: click.Context, _param: click.Parameter, value: str | None) -> Any:
@@ -384,13 +361,16 @@ def _bands(_ctx: click.Context, _param: click.Parameter, value: str | None) -> A
 
 def isochrone_options(f: Callable[..., Any]) -> Callable[..., Any]:
     """Isochrone band options shared by `run` and `isochrones`."""
-    f = click.option("--walk-in-m", type=float, default=None,
-                     help="Buffer around reached streets, metres (default 50).")(f)
-    return click.option("--bands", "isochrone_bands_min", callback=_bands, default=None,
-                        help="Isochrone band limits in minutes (default 5,10,15).")(f)
+    return _stack(f, [
+        click.option("--bands", "isochrone_bands_min", callback=_bands, default=None,
+                     help="Isochrone band limits in minutes (default 5,10,15)."),
+        _number("--walk-in-m", "Buffer around reached streets, metres (default 50)."),
+    ])
+
+
 def map_options(f: Callable[..., Any]) -> Callable[..., Any]:
     """Options of the web map shared by `run` and `map`."""
-    options = [
+    return _stack(f, [
         click.option(
             "--cdn", is_flag=True,
             help="Link Leaflet from its CDN: a smaller map.html that needs the internet "
@@ -404,12 +384,8 @@ def map_options(f: Callable[..., Any]) -> Callable[..., Any]:
             "xyzservices name or a URL template with {z}/{x}/{y} (give --tiles-attribution). "
             "Where tiles cannot load, the walking-network layer still shows the streets.",
         ),
-        click.option("--tiles-attribution", default=None,
-                     help="Credit shown for a --tiles URL template."),
-    ]
-    for option in reversed(options):
-        f = option(f)
-    return f
+        _text("--tiles-attribution", "Credit shown for a --tiles URL template."),
+    ])
 
 
 @cli.command("run")
@@ -446,25 +422,24 @@ def map_options(f: Callable[..., Any]) -> Callable[..., Any]:
 def run_cmd(**options: Any) -> None:
     """Walking times, coverage and gaps for every residential block.
 
-    With no options, runs on the bundled central-Helsinki extract and writes
-    ./lifecircle-out (lifecircle.gpkg, report.json, report.md, map.html, figures/, rasters/).
+    OSM is a local extract (as --osm); with no options, runs on the bundled central-Helsinki
+    extract and writes ./lifecircle-out (lifecircle.gpkg, report.json, report.md, map.html,
+    figures/, rasters/). Example: lifecircle run city.osm.pbf -o out/
     """
-    from .pipeline import run
+    from .pipeline import run_config
 
     quiet = bool(options.get("quiet"))
-    lang = options.get("lang", "en")
     _configure_logging(options.get("verbose", 0), quiet)
-    progress = _Progress(quiet)
     kwargs = run_kwargs(dict(options))
-    for key in ("isochrone_bands_min", "walk_in_m"):
-        if kwargs.get(key) is None:
-            kwargs.pop(key, None)
+    out, overwrite = kwargs.pop("out"), kwargs.pop("overwrite")
+    analysis, outputs = configs(kwargs)
+    progress = _Progress(quiet)
     try:
-        result = run(kwargs.pop("osm"), progress=progress, **kwargs)
+        result = run_config(analysis, outputs, out=out, overwrite=overwrite, progress=progress)
     finally:
         progress.close()
     if not quiet:
-        _summary_table(result, lang)
+        _summary_table(result, outputs.lang)
         click.echo(f"Wrote {result.out}")
 
 
@@ -514,6 +489,8 @@ def site_cmd(**options: Any) -> None:
                    "method", "solver", "capacity", "existing_capacity", "remove",
                    "time_limit_s")
     site_kwargs = {k: kwargs.pop(k) for k in siting_keys}
+    # checked here, so that a bad value is named as typed; run_site runs the same options
+    configs({k: v for k, v in kwargs.items() if k not in ("out", "overwrite")})
     progress = _Progress(quiet)
     try:
         result, siting = run_site(kwargs.pop("osm"), category=cats[0], progress=progress,
@@ -547,7 +524,7 @@ def site_cmd(**options: Any) -> None:
 @click.option("--method", type=click.Choice(["raster", "vector"]), default="raster",
               show_default=True,
               help="Outlines on a 5 m grid (fast) or exact round buffers (slower).")
-@click.option("--out", type=click.Path(path_type=Path), required=True,
+@click.option("-o", "--out", type=click.Path(path_type=Path), required=True,
               help="Output .gpkg (layer 'isochrones') or .geojson (WGS 84).")
 @click.option("--overwrite", is_flag=True, help="Replace an existing output file.")
 @click.option("--debug", is_flag=True, hidden=True, help="Show tracebacks.")
@@ -574,7 +551,7 @@ def isochrones_cmd(run_path: Path, out: Path, overwrite: bool, debug: bool,
               help="Category shown when the map opens (default: the complete-life-circle view).")
 @click.option("--lang", type=click.Choice(["en", "zh"]), default=None,
               help="Language of the map (default: the run's).")
-@click.option("--out", type=click.Path(path_type=Path), default=None,
+@click.option("-o", "--out", type=click.Path(path_type=Path), default=None,
               help="Map file to write (default: RUN/map.html).")
 @map_options
 @click.option("--overwrite", is_flag=True, help="Replace an existing map file.")
@@ -592,7 +569,7 @@ def map_cmd(run_dir: Path, **options: Any) -> None:
         click.echo(f"Wrote {path}")
 @cli.command("batch")
 @click.argument("regions", type=click.Path(path_type=Path))
-@click.option("--out", type=click.Path(path_type=Path), required=True,
+@click.option("-o", "--out", type=click.Path(path_type=Path), required=True,
               help="Batch folder: one folder per region and batch_summary.json.")
 @click.option("--scheduler", default=None,
               help="Address of a dask scheduler (tcp://host:port). Default: a local cluster.")
@@ -610,13 +587,14 @@ def batch_cmd(regions: Path, out: Path, verbose: int, quiet: bool, debug: bool,
               **options: Any) -> None:
     """Run every [[region]] of a REGIONS .toml file as a task on a dask cluster.
 
-    Each region writes OUT/<name>/ atomically; a failing region does not stop the others;
-    a rerun skips regions whose output matches their inputs and configuration. Exit code 4
-    when any region failed.
+    Each region writes OUT/<name>/ atomically; a failing region (a bad name, option or input
+    file, or a run error) does not stop the others; a rerun skips regions whose output matches
+    their inputs and configuration. OUT/batch_summary.json is always written. Exit code 4
+    when some regions failed, 3 when the batch could not start (an unreadable regions file).
     """
     from ._batch_cli import BatchProgress, summary_table
-    from ._errors import BatchError
-    from .batch import read_regions, run_batch
+    from ._errors import BatchError, ConfigError
+    from .batch import read_regions, run_batch, write_summary
 
     _configure_logging(verbose, quiet)
     # dask logs cluster start-up and shutdown at INFO: only -vv shows them, -v its warnings
@@ -626,7 +604,13 @@ def batch_cmd(regions: Path, out: Path, verbose: int, quiet: bool, debug: bool,
     logging.getLogger("distributed").setLevel(
         logging.CRITICAL if verbose == 0 else logging.WARNING if verbose == 1 else logging.DEBUG
     )
-    todo = read_regions(regions)
+    try:
+        todo = read_regions(regions, strict=False)
+    except ConfigError as exc:  # the batch cannot start (exit 3); the summary says why
+        with contextlib.suppress(OSError):
+            Path(out).mkdir(parents=True, exist_ok=True)
+            write_summary(out, [], error=str(exc))
+        raise
     with BatchProgress(len(todo), quiet=quiet) as progress:
         result = run_batch(todo, out, progress=progress, **options)
     if not quiet:

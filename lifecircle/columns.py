@@ -6,6 +6,8 @@ helpers, so that they always agree.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 __all__ = [
     "DEFICIENCIES",
     "SNAP_FIELDS",
@@ -27,41 +29,33 @@ DEFICIENCIES = "deficiencies"
 SNAP_FIELDS = ("snap_u", "snap_v", "snap_key", "snap_along_m", "snap_dist_m")
 
 
-def walk_min(category: str) -> str:
-    """Minutes of walking to the nearest facility of ``category`` (NaN when unreachable)."""
-    return f"walk_min_{category}"
+def _named(prefix: str, doc: str) -> Callable[[str], str]:
+    """A column-name function: ``prefix`` and the category (or tier, target) it is given."""
+
+    def name(key: str) -> str:
+        return f"{prefix}_{key}"
+
+    name.__name__ = name.__qualname__ = prefix
+    name.__doc__ = doc
+    return name
 
 
-def walk_m(category: str) -> str:
-    """Metres walked to the nearest facility of ``category``, off-network legs included."""
-    return f"walk_m_{category}"
-
-
-def covered(category: str) -> str:
-    """Whether the nearest facility of ``category`` is within the category's threshold."""
-    return f"covered_{category}"
-
-
-def short_min(category: str) -> str:
-    """Minutes beyond the threshold (0 when covered, NaN when unreachable)."""
-    return f"short_min_{category}"
-
-
-def nearest(category: str) -> str:
-    """Id of the nearest facility of ``category``."""
-    return f"nearest_{category}"
-
-
-def tier_met(tier: str) -> str:
-    """Whether every requirement of ``tier`` is met (each by a facility of its own type)."""
-    return f"tier_met_{tier}"
-
-
-def tier_lacks(tier: str) -> str:
-    """The requirements of ``tier`` a block lacks, comma-separated ('' when none)."""
-    return f"tier_lacks_{tier}"
-
-
-def floor_area_per_100hh(target: str) -> str:
-    """Floor area (m²) of a target's facilities within a block's catchment per 100 households."""
-    return f"m2_per_100hh_{target}"
+# the per-category, per-tier and per-target column names, each with what the column holds
+walk_min, walk_m, covered, short_min, nearest, tier_met, tier_lacks, floor_area_per_100hh = (
+    _named(prefix, doc) for prefix, doc in [
+        ("walk_min", "Minutes of walking to the nearest facility of ``category`` (NaN when "
+         "unreachable)."),
+        ("walk_m", "Metres walked to the nearest facility of ``category``, off-network legs "
+         "included."),
+        ("covered", "Whether the nearest facility of ``category`` is within the category's "
+         "threshold."),
+        ("short_min", "Minutes beyond the threshold (0 when covered, NaN when unreachable)."),
+        ("nearest", "Id of the nearest facility of ``category``."),
+        ("tier_met", "Whether every requirement of ``tier`` is met (each by a facility of its "
+         "own type)."),
+        ("tier_lacks", "The requirements of ``tier`` a block lacks, comma-separated ('' when "
+         "none)."),
+        ("m2_per_100hh", "Floor area (m²) of a target's facilities within a block's catchment "
+         "per 100 households."),
+    ]
+)

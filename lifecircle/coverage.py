@@ -337,7 +337,16 @@ def catchment_floor_area(
     return total
 
 
-def _covered_by(
+def unjudged(missing: list[str], no_data: Collection[str]) -> dict[str, str]:
+    """Why a share target has no value: its categories have no data, or were not evaluated."""
+    absent = [c for c in missing if c in no_data]
+    if absent:
+        return {"reason_code": "no_data", "reason": f"no data in the source: {', '.join(absent)}"}
+    return {"reason_code": "not_evaluated",
+            "reason": f"categories not evaluated: {', '.join(missing)}"}
+
+
+def covered_by(
     blocks: pd.DataFrame, target: Target, no_data: Collection[str] = ()
 ) -> tuple[np.ndarray | None, list[str]]:
     """Blocks covered in every ``requires`` group (any category of a group); missing names
@@ -392,11 +401,10 @@ def plan_indicators(
             entry.update(_floor_area(out, facilities, profile, target, net, points, ap_block, hh))
             entry["households_method"] = hh_method
         else:
-            ok, missing = _covered_by(out, target, no_data)
+            ok, missing = covered_by(out, target, no_data)
             entry["requires"] = [list(g) for g in target.requires]
             if ok is None:
-                entry.update(value=None, meets=None, reason_code="not_evaluated",
-                             reason=f"categories not evaluated: {', '.join(missing)}")
+                entry.update(value=None, meets=None, **unjudged(missing, no_data))
             else:
                 share = (_share(ok.sum(), len(ok)) if target.kind == "block_share"
                          else _share(pop[ok].sum(), pop.sum()))

@@ -1,46 +1,40 @@
 """The fingerprint of a run: what it read and how it was configured, as one sha256.
 
-Every run writes it into ``_SUCCESS.json``; ``lifecircle batch`` compares it with the
-fingerprint a region would have now and skips the region when they agree. It covers the
-content (sha256) of every input file, the effective profile (after speed, threshold and
-category overrides) and every other option of the run, so a new option of
-:func:`lifecircle.pipeline.run` is covered without changes here (a new *file* option should
-be added to :data:`FILE_OPTIONS`, so that its content rather than its path counts). It leaves
-out paths of input files (a moved file with the same bytes is the same input) and the options
-that only steer writing and progress.
+Every saved run writes it into ``_SUCCESS.json``; ``lifecircle batch`` compares it with the
+fingerprint a region would have now and skips the region when they agree. It derives from
+the configuration objects alone: the content (sha256) of every input file of the
+:class:`~lifecircle.config.Analysis`, its effective profile (after speed, threshold and
+category overrides), every other analysis option and every :class:`~lifecircle.config.Outputs`
+option. So a new field of either is covered without changes here. It leaves out the paths
+of input files (a moved file with the same bytes is the same input).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping
 from typing import Any
 
 from ._version import __version__
+from .config import FILE_OPTIONS, Analysis, Outputs
 from .outputs._atomic import file_sha256
-from .profiles import Profile
 
 __all__ = ["FILE_OPTIONS", "run_fingerprint"]
 
-#: options naming input files: their content counts, not their path
-FILE_OPTIONS = ("osm", "polygon", "facilities", "blocks", "population", "dem")
-#: options the effective profile already covers, and options that do not change the result
-_NOT_HASHED = ("profile", "speed_kmh", "minutes", "categories", "out", "overwrite",
-               "progress", "extras")
+#: analysis options the effective profile already covers
+_IN_PROFILE = ("profile", "speed_kmh", "minutes", "categories")
 
 
-def run_fingerprint(profile: Profile, options: Mapping[str, Any]) -> dict[str, Any]:
-    """The fingerprint of a run.
+def run_fingerprint(analysis: Analysis, outputs: Outputs) -> dict[str, Any]:
+    """The fingerprint of a run of ``analysis`` saved with ``outputs``.
 
     Parameters
     ----------
-    profile
-        The effective profile of the run (speed, threshold and category overrides applied).
-    options
-        Every keyword option of the run, with ``osm`` resolved to the file actually read (the
-        bundled extract when none was given) and ``max_snap_m`` to the limit used. Files
-        named by :data:`FILE_OPTIONS` must exist.
+    analysis
+        What the run analyses; every input file it names must exist (the bundled extract
+        counts when it names no source).
+    outputs
+        What the run writes.
 
     Returns
     -------
@@ -48,19 +42,16 @@ def run_fingerprint(profile: Profile, options: Mapping[str, Any]) -> dict[str, A
         ``sha256`` (of the canonical JSON of everything that went in), ``inputs`` (sha256
         per file option) and ``lifecircle_version``.
     """
-    inputs = {
-        key: file_sha256(options[key]) for key in FILE_OPTIONS if options.get(key) is not None
-    }
-    settings = {
-        key: value
-        for key, value in sorted(options.items())
-        if key not in FILE_OPTIONS and key not in _NOT_HASHED and value not in (None, {}, [])
-    }
+    inputs = {key: file_sha256(path) for key, path in analysis.input_files().items()}
+    settings = {k: v for k, v in analysis.to_dict().items()
+                if k not in FILE_OPTIONS and k not in _IN_PROFILE}
+    settings["max_snap_m"] = analysis.snap_limit_m
     body = {
         "lifecircle_version": __version__,
         "inputs": inputs,
-        "profile": {k: v for k, v in profile.to_dict().items() if k != "path"},
+        "profile": {k: v for k, v in analysis.effective_profile.to_dict().items() if k != "path"},
         "settings": settings,
+        "outputs": outputs.to_dict(),
     }
     text = json.dumps(body, sort_keys=True, ensure_ascii=True, default=str)
     return {

@@ -22,6 +22,7 @@ column to give (``reason_code = "no_data"``), never as 0 and never as a failure.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Collection
 from types import MappingProxyType
 from typing import Any
 
@@ -30,7 +31,7 @@ import numpy as np
 import pandas as pd
 
 from ._errors import ConfigError
-from .coverage import _covered_by, plan_indicators
+from .coverage import covered_by, plan_indicators, unjudged
 from .network import WalkNetwork
 from .profiles import Profile, Target
 from .profiles.schema import SUPPLY_TARGET_KINDS
@@ -80,8 +81,12 @@ def indicators(
     net: WalkNetwork,
     points: Snap,
     ap_block: np.ndarray,
+    no_data: Collection[str] = (),
 ) -> tuple[gpd.GeoDataFrame, dict[str, Any]]:
     """Every target of ``profile``, in its order: ``(blocks, report["indicators"])``.
+
+    Categories in ``no_data`` (no data in the source) make a share target unjudged
+    (``reason_code = "no_data"``), never 0 %.
 
     The blocks gain a column per supply target (``per100_<target>`` or ``per10000_<target>``).
     """
@@ -89,14 +94,14 @@ def indicators(
     rest = {k: t for k, t in profile.targets.items() if k not in mine}
     base = dataclasses.replace(profile, targets=MappingProxyType(rest)) if mine else profile
     out, result = plan_indicators(
-        blocks, facilities, base, net=net, points=points, ap_block=ap_block
+        blocks, facilities, base, net=net, points=points, ap_block=ap_block, no_data=no_data
     )
     by_name = {e["target"]: e for e in result["targets"]}
     for name, target in mine.items():
         entry: dict[str, Any] = {"target": name, "target_value": target.value}
         entry.update({k: getattr(target, k) for k in _ENTRY_FIELDS})
         if target.kind == "population_share":
-            entry.update(_served_share(out, profile, target))
+            entry.update(_served_share(out, profile, target, no_data))
         else:
             entry.update(_supply(out, facilities, profile, target, net, points, ap_block))
         by_name[name] = entry
@@ -116,14 +121,14 @@ def _no_data(reason: str, **extra: Any) -> dict[str, Any]:
     return {**extra, "value": None, "meets": None, "reason_code": "no_data", "reason": reason}
 
 
-def _served_share(blocks: gpd.GeoDataFrame, profile: Profile, target: Target) -> dict[str, Any]:
+def _served_share(blocks: gpd.GeoDataFrame, profile: Profile, target: Target,
+                  no_data: Collection[str] = ()) -> dict[str, Any]:
     """Covered share of the residents the target's categories serve (all groups covered)."""
     info: dict[str, Any] = {"requires": [list(g) for g in target.requires],
                             "population": "served"}
-    ok, missing = _covered_by(blocks, target)  # the same rule as the all-residents share
+    ok, missing = covered_by(blocks, target, no_data)  # the all-residents share's rule
     if ok is None:
-        return {**info, "value": None, "meets": None, "reason_code": "not_evaluated",
-                "reason": f"categories not evaluated: {', '.join(missing)}"}
+        return {**info, "value": None, "meets": None, **unjudged(missing, no_data)}
     present = [c for g in target.requires for c in g if c not in missing]
     names = sorted({r.name for c in present if (r := profile.residents_of(c))})
     cols = [f"pop_{n}" for n in names if f"pop_{n}" in blocks.columns]

@@ -10,6 +10,7 @@ import concurrent.futures as cf
 import inspect
 import json
 import shutil
+import tomllib
 from pathlib import Path
 
 import geopandas as gpd
@@ -18,7 +19,7 @@ import shapely
 from click.testing import CliRunner
 
 from lifecircle import batch as batch_mod
-from lifecircle._errors import ConfigError, InputFileError, OutputError
+from lifecircle._errors import ConfigError, InputFileError
 from lifecircle.batch import (
     REGION_OPTIONS,
     SUMMARY_NAME,
@@ -30,6 +31,8 @@ from lifecircle.batch import (
     run_batch,
 )
 from lifecircle.cli import cli
+from lifecircle.config import Analysis, Outputs, read_toml, split_options
+from lifecircle.config import write_toml as write_toml_config
 from lifecircle.pipeline import default_osm, run
 from tests.helpers import make_grid_case
 
@@ -123,12 +126,14 @@ def test_regions_file_errors_name_region_and_key(tmp_path, body, expected):
     assert str(path) in str(info.value)
 
 
-def test_region_options_are_exactly_the_run_options():
-    """A new run() option must be added to REGION_OPTIONS (or excluded here on purpose)."""
+def test_region_options_are_the_config_fields_and_run_takes_them_all():
+    """A region may set every field of the two configurations; run() takes each as a keyword
+    argument (a new field must be added to run's signature too)."""
     params = inspect.signature(run).parameters
     runtime_only = {"out", "overwrite", "progress", "extras"}
-    assert set(region_options()) == set(params) - runtime_only
-    assert set(region_options()) <= set(REGION_OPTIONS)
+    fields = set(Analysis.keys()) | set(Outputs.keys())
+    assert set(region_options()) == set(REGION_OPTIONS) == fields
+    assert set(params) - runtime_only == fields
 
 
 # ---------------------------------------------------------------------------------------------
@@ -145,10 +150,12 @@ def test_bad_region_names_are_refused(name, tmp_path):
     with pytest.raises(ConfigError, match="region"):
         check_region_name(name, where="t.toml: region 1")
     out = tmp_path / "batch" / "out"
-    with pytest.raises(ConfigError):
-        run_batch([Region(name, {"place": "x"})], out, executor=threads())
-    # refused before anything is written, inside or outside the output folder
-    assert list(tmp_path.iterdir()) == []
+    result = run_batch([Region(name, {"place": "x"})], out, executor=threads())
+    # a failed region with its reason; nothing written but the summary, inside the batch folder
+    assert [r["status"] for r in result.regions] == ["failed"]
+    assert "name" in result.regions[0]["reason"]
+    assert sorted(p.name for p in out.iterdir()) == [SUMMARY_NAME]
+    assert [p.name for p in tmp_path.iterdir()] == ["batch"]
 
 
 @pytest.mark.parametrize("name", GOOD_NAMES)
@@ -164,15 +171,18 @@ def test_symlink_planted_at_a_region_folder_is_refused(tmp_path):
     out = tmp_path / "out"
     out.mkdir()
     (out / "r").symlink_to(elsewhere, target_is_directory=True)
-    with pytest.raises(OutputError, match="would write outside the batch folder"):
-        run_batch([Region("r", {"place": "x"})], out, executor=threads())
+    row = run_batch([Region("r", {"place": "x"})], out, executor=threads()).regions[0]
+    assert row["status"] == "failed"
+    assert "would write outside the batch folder" in row["reason"]
     assert list(elsewhere.iterdir()) == []
 
 
 def test_run_batch_refuses_duplicate_names_ignoring_case(tmp_path):
-    regions = [Region("Oslo", {"place": "Oslo"}), Region("OSLO", {"place": "Oslo"})]
-    with pytest.raises(ConfigError, match="used twice"):
-        run_batch(regions, tmp_path / "out", executor=threads())
+    regions = [Region("Oslo", {"place": "Oslo", "minutes": -1}), Region("OSLO", {"place": "O"})]
+    rows = run_batch(regions, tmp_path / "out", executor=threads()).regions
+    assert [r["status"] for r in rows] == ["failed", "failed"]
+    assert "region 'Oslo': minutes must be a positive number" in rows[0]["reason"]
+    assert "used twice" in rows[1]["reason"]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -438,12 +448,18 @@ osm = "broken.osm.gz"
     assert [r["status"] for r in summary["regions"]] == ["skipped", "skipped", "ok"]
 
 
-def test_cli_batch_bad_regions_file_is_exit_3(tmp_path):
+def test_cli_batch_bad_region_name_fails_that_region_alone(tmp_path):
+    """Issue 11: an unsafe name is that region's failure (exit 4, reason in the summary),
+    not a batch that cannot start; nothing is written outside the batch folder."""
     path = write_toml(tmp_path, '[[region]]\nname = "../up"\nplace = "x"\n')
-    res = CliRunner().invoke(cli, ["batch", str(path), "--out", str(tmp_path / "o")])
-    assert res.exit_code == 3
+    res = CliRunner().invoke(cli, ["batch", str(path), "--out", str(tmp_path / "o"), "-q"])
+    assert res.exit_code == 4
     assert res.output.count("\n") == 1 and "region name '../up' contains '/'" in res.output
-    assert not (tmp_path / "o").exists() and not (tmp_path.parent / "up").exists()
+    summary = json.loads((tmp_path / "o" / SUMMARY_NAME).read_text())
+    assert summary["counts"] == {"ok": 0, "skipped": 0, "failed": 1}
+    assert "contains '/'" in summary["regions"][0]["reason"]
+    assert [p.name for p in (tmp_path / "o").iterdir()] == [SUMMARY_NAME]
+    assert not (tmp_path.parent / "up").exists()
 
 
 def test_cli_batch_unreachable_scheduler_is_exit_3(tmp_path):
@@ -491,19 +507,51 @@ def test_run_batch_is_exported():
     assert lifecircle.run_batch is run_batch
 
 
-def test_fingerprint_covers_every_option_generically():
-    from lifecircle.fingerprint import run_fingerprint
-    from lifecircle.profiles import load_profile
+#: a value other than the default for every configuration field that is not a file
+FINGERPRINT_SAMPLES = {
+    "place": "Oslo", "profile": "rural", "categories": ["retail"], "speed_kmh": 4.0,
+    "minutes": 10.0, "max_snap_m": 99.0, "population_total": 5000.0,
+    "facility_columns": {"name_col": "n"},
+    "facilities_crs": "gcj02", "blocks_crs": "EPSG:3857", "lang": "zh", "isochrones": False,
+    "isochrone_bands_min": [5.0, 10.0], "walk_in_m": 30.0, "facility_isochrones": True,
+    "map": False, "self_contained": True, "cdn": True, "tiles": "none", "tiles_attribution": "me",
+    "figures": False, "rasters": False, "raster_cell_m": 10.0, "group": "elderly",
+    "group_population": ["age60plus=pop_60"], "targets": ["national-2021"],
+    "staff_col": "staff_n", "flag_col": "volunteer",
+}
 
-    prof = load_profile("walk15")
-    base = run_fingerprint(prof, {"lang": "en", "facility_columns": None})["sha256"]
-    assert run_fingerprint(prof, {"lang": "en", "facility_columns": {}})["sha256"] == base
-    assert run_fingerprint(prof, {"lang": "zh"})["sha256"] != base
-    assert run_fingerprint(prof, {"lang": "en", "some_new_option": 2})["sha256"] != base
-    # runtime-only options and the ones the effective profile covers do not count
-    assert run_fingerprint(prof, {"lang": "en", "overwrite": True, "out": "x",
-                                  "minutes": 3})["sha256"] == base
-    assert run_fingerprint(prof.replace(threshold_min=3), {"lang": "en"})["sha256"] != base
+
+def test_fingerprint_derives_from_every_config_field():
+    """Every option of the two configuration objects changes the fingerprint (a new field
+    needs a sample here); file options count by content, not path."""
+    from lifecircle.config import FILE_OPTIONS
+    from lifecircle.fingerprint import run_fingerprint
+
+    fields = (set(Analysis.keys()) | set(Outputs.keys())) - set(FILE_OPTIONS)
+    assert set(FINGERPRINT_SAMPLES) == fields
+    base = run_fingerprint(Analysis(), Outputs())["sha256"]
+    assert run_fingerprint(Analysis(facility_columns={}), Outputs(lang="en"))["sha256"] == base
+    assert run_fingerprint(Analysis(osm=default_osm()), Outputs())["sha256"] == base
+    seen = {base}
+    for key, value in FINGERPRINT_SAMPLES.items():
+        analysis, outputs = split_options({key: value})
+        if key == "place":  # a download has no input file; compare with another place
+            analysis = analysis.replace(place="Bergen")
+        seen.add(run_fingerprint(analysis, outputs)["sha256"])
+    assert len(seen) == len(FINGERPRINT_SAMPLES) + 1
+
+
+def test_config_round_trips_through_toml(tmp_path):
+    analysis, outputs = split_options(
+        {"osm": str(default_osm()), **{k: v for k, v in FINGERPRINT_SAMPLES.items()
+                                       if k != "place"}})
+    path = write_toml_config(tmp_path / "run.toml", analysis, outputs)
+    assert read_toml(path) == (analysis, outputs)
+    assert Analysis.from_toml(path) == analysis
+    # the same keys a batch region takes
+    data = tomllib.loads(path.read_text())
+    (r,) = batch_mod.regions_from_dict({"region": [{"name": "r", **data}]}, base_dir=tmp_path)
+    assert r.config() == (analysis, outputs)
 
 
 def test_cli_batch_bad_memory_limit_is_exit_3(tmp_path):

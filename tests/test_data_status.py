@@ -96,3 +96,22 @@ def test_a_facility_file_with_childcare_clears_the_flag(tmp_path):
     assert s["categories"]["childcare"]["share_population_covered"] is not None
     lacking = ~res.blocks[col.covered("childcare")].to_numpy(bool)
     assert (res.blocks["lacks"].str.contains("childcare").to_numpy() == lacking).all()
+
+
+def test_share_target_over_no_data_categories_is_unjudged_not_zero():
+    """A plan target whose categories all have no data says so (reason no_data), where a
+    target over categories with data keeps its share (hand-made blocks, two categories)."""
+    from lifecircle.coverage import covered_by, unjudged
+    from lifecircle.profiles import Target
+
+    blocks = gpd.GeoDataFrame(
+        {col.covered("care"): [True, False], col.covered("child"): [True, True]},
+        geometry=[shapely.Point(0, 0), shapely.Point(1, 0)], crs=32650)
+    both = Target(name="t", kind="block_share", value=0.8, unit="", label_en="t",
+                  requires=(("care",), ("child",)))
+    ok, missing = covered_by(blocks, both)
+    assert ok.tolist() == [True, False] and missing == []
+    ok, missing = covered_by(blocks, both, no_data=["care"])
+    assert ok is None and missing == ["care"]
+    assert unjudged(missing, ["care"])["reason_code"] == "no_data"
+    assert unjudged(["gone"], ["care"])["reason_code"] == "not_evaluated"

@@ -216,10 +216,10 @@ def test_million_node_mosaic_end_to_end(tmp_path: Path) -> None:
 def test_city_scale_networks_skip_area_products_unless_asked(tmp_path, monkeypatch):
     """Above LARGE_NETWORK_NODES the isochrones, map and rasters are skipped with a reason
     unless asked for; the GeoPackage, reports and figures are always written."""
-    from lifecircle import pipeline
+    from lifecircle import pipeline, result
     from lifecircle.outputs.geopackage import read_metadata
 
-    monkeypatch.setattr(pipeline, "LARGE_NETWORK_NODES", 100)  # the bundled extract: 3,180
+    monkeypatch.setattr(result, "LARGE_NETWORK_NODES", 100)  # the bundled extract: 3,180
     res = pipeline.run(out=tmp_path / "auto", categories=["retail"])
     files = {p.relative_to(res.out).as_posix() for p in res.out.rglob("*") if p.is_file()}
     assert "map.html" not in files and not any(f.startswith("rasters/") for f in files)

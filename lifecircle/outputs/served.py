@@ -13,6 +13,7 @@ from ..i18n import messages
 
 __all__ = ["served_sections"]
 
+
 def _pct(x: float | None) -> str:
     return "–" if x is None else f"{100 * x:.1f} %"
 
@@ -30,6 +31,9 @@ def served_sections(report: dict[str, Any], lang: str = "en") -> list[str]:
     if served:
         lines = [f"## {t['served']}", ""]
         for _c, v in served:
+            if v.get("status", "ok") != "ok":  # no data in the source: not a finding
+                lines.append(t["served_no_data"].format(cat=_label(v, lang)))
+                continue
             s = v["served"]
             how = ", ".join(t["how"].get(m, m) for m in s.get("methods", []))
             lines.append(t["served_line"].format(
@@ -44,12 +48,16 @@ def served_sections(report: dict[str, Any], lang: str = "en") -> list[str]:
                                                 steps=g["edges_barred_steps"],
                                                 col=g["edges_column"]))
             for c, v in g["categories"].items():
+                quiet = not (v["blocks_reachable_only_by_barred_ways"]
+                             or v["blocks_covered_only_by_barred_ways"])
+                if quiet or cats[c].get("status", "ok") != "ok":
+                    continue  # only the categories where the restriction changes a verdict
                 ids = v["block_ids_reachable_only"] + [
                     b for b in v["block_ids_covered_only"]
                     if b not in v["block_ids_reachable_only"]]
                 lines.append(t["only_line"].format(
                     cat=_label(cats[c], lang), reach=v["blocks_reachable_only_by_barred_ways"],
                     cover=v["blocks_covered_only_by_barred_ways"],
-                    ids=f": {', '.join(ids[:10])}" if ids else ""))
+                    ids=t["ids"].format(ids=t["sep"].join(ids[:10])) if ids else ""))
         out.append("\n".join(lines))
     return out

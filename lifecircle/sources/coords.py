@@ -56,7 +56,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -308,25 +308,46 @@ def _bd_inverse(lon: FloatArray, lat: FloatArray) -> tuple[FloatArray, FloatArra
 # public conversions
 
 
-def wgs84_to_gcj02(lon: npt.ArrayLike, lat: npt.ArrayLike) -> tuple[FloatArray, FloatArray]:
-    """Convert WGS 84 longitudes and latitudes to GCJ-02 (AMap/Gaode, Tencent).
-
+#: the numpydoc sections every public conversion shares (added by :func:`_converts`)
+_SECTIONS = """
     Parameters
     ----------
     lon, lat : array_like
-        WGS 84 longitudes and latitudes in degrees; scalars or arrays that broadcast together.
+        {source} longitudes and latitudes in degrees; scalars or arrays that broadcast
+        together.
 
     Returns
     -------
     lon, lat : numpy.ndarray
-        New float64 arrays of the broadcast shape (0-d for scalar inputs). Points outside
-        :data:`CHINA_BOX` are returned unchanged; a point with NaN in either coordinate is
-        NaN in both.
+        New float64 {target} arrays of the broadcast shape (0-d for scalar inputs). Points
+        outside :data:`CHINA_BOX` are returned unchanged; a point with NaN in either
+        coordinate is NaN in both.
 
     Raises
     ------
     InputError
         Non-numeric values or shapes that do not broadcast.
+"""
+
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+
+def _converts(source: str, target: str) -> Callable[[_F], _F]:
+    """Complete a conversion's docstring (what it does, examples) with the shared sections."""
+
+    def document(func: _F) -> _F:
+        head, examples, tail = (func.__doc__ or "").partition("    Examples\n")
+        sections = _SECTIONS.format(source=source, target=target)
+        func.__doc__ = head.rstrip() + "\n" + sections + (
+            "\n" + examples + tail if examples else "    ")
+        return func
+
+    return document
+
+
+@_converts("WGS 84", "GCJ-02")
+def wgs84_to_gcj02(lon: npt.ArrayLike, lat: npt.ArrayLike) -> tuple[FloatArray, FloatArray]:
+    """Convert WGS 84 longitudes and latitudes to GCJ-02 (AMap/Gaode, Tencent).
 
     Examples
     --------
@@ -337,124 +358,44 @@ def wgs84_to_gcj02(lon: npt.ArrayLike, lat: npt.ArrayLike) -> tuple[FloatArray, 
     return _convert(lon, lat, _gcj_forward)
 
 
+@_converts("GCJ-02", "WGS 84")
 def gcj02_to_wgs84(lon: npt.ArrayLike, lat: npt.ArrayLike) -> tuple[FloatArray, FloatArray]:
     """Convert GCJ-02 longitudes and latitudes to WGS 84 with the exact (iterative) inverse.
 
     Starts from the common one-step approximation (subtract the offset evaluated at the GCJ-02
     point; typically half a metre and up to about 5 m off) and applies fixed-point steps until
     the WGS 84 point maps forward onto the given GCJ-02 point to within :data:`TOLERANCE_DEG`.
-
-    Parameters
-    ----------
-    lon, lat : array_like
-        GCJ-02 longitudes and latitudes in degrees; scalars or arrays that broadcast together.
-
-    Returns
-    -------
-    lon, lat : numpy.ndarray
-        New float64 WGS 84 arrays of the broadcast shape (0-d for scalar inputs). Points
-        outside :data:`CHINA_BOX` are returned unchanged; a point with NaN in either
-        coordinate is NaN in both.
-
-    Raises
-    ------
-    InputError
-        Non-numeric values or shapes that do not broadcast.
     """
     return _convert(lon, lat, _gcj_inverse)
 
 
+@_converts("GCJ-02", "BD-09")
 def gcj02_to_bd09(lon: npt.ArrayLike, lat: npt.ArrayLike) -> tuple[FloatArray, FloatArray]:
     """Convert GCJ-02 longitudes and latitudes to BD-09 (Baidu).
-
-    Parameters
-    ----------
-    lon, lat : array_like
-        GCJ-02 longitudes and latitudes in degrees; scalars or arrays that broadcast together.
-
-    Returns
-    -------
-    lon, lat : numpy.ndarray
-        New float64 BD-09 arrays of the broadcast shape (0-d for scalar inputs). Points outside
-        :data:`CHINA_BOX` are returned unchanged; a point with NaN in either coordinate is
-        NaN in both.
-
-    Raises
-    ------
-    InputError
-        Non-numeric values or shapes that do not broadcast.
     """
     return _convert(lon, lat, _bd_forward)
 
 
+@_converts("BD-09", "GCJ-02")
 def bd09_to_gcj02(lon: npt.ArrayLike, lat: npt.ArrayLike) -> tuple[FloatArray, FloatArray]:
     """Convert BD-09 longitudes and latitudes to GCJ-02 with the exact (iterative) inverse.
 
     The common one-step inverse is off by centimetres (at most a few decimetres); a few
     fixed-point steps make it exact to :data:`TOLERANCE_DEG`, so BD-09 and GCJ-02 round trips close.
-
-    Parameters
-    ----------
-    lon, lat : array_like
-        BD-09 longitudes and latitudes in degrees; scalars or arrays that broadcast together.
-
-    Returns
-    -------
-    lon, lat : numpy.ndarray
-        New float64 GCJ-02 arrays of the broadcast shape (0-d for scalar inputs). Points
-        outside :data:`CHINA_BOX` are returned unchanged; a point with NaN in either
-        coordinate is NaN in both.
-
-    Raises
-    ------
-    InputError
-        Non-numeric values or shapes that do not broadcast.
     """
     return _convert(lon, lat, _bd_inverse)
 
 
+@_converts("WGS 84", "BD-09")
 def wgs84_to_bd09(lon: npt.ArrayLike, lat: npt.ArrayLike) -> tuple[FloatArray, FloatArray]:
     """Convert WGS 84 longitudes and latitudes to BD-09 (through GCJ-02).
-
-    Parameters
-    ----------
-    lon, lat : array_like
-        WGS 84 longitudes and latitudes in degrees; scalars or arrays that broadcast together.
-
-    Returns
-    -------
-    lon, lat : numpy.ndarray
-        New float64 BD-09 arrays of the broadcast shape (0-d for scalar inputs). Points outside
-        :data:`CHINA_BOX` are returned unchanged; a point with NaN in either coordinate is
-        NaN in both.
-
-    Raises
-    ------
-    InputError
-        Non-numeric values or shapes that do not broadcast.
     """
     return gcj02_to_bd09(*wgs84_to_gcj02(lon, lat))
 
 
+@_converts("BD-09", "WGS 84")
 def bd09_to_wgs84(lon: npt.ArrayLike, lat: npt.ArrayLike) -> tuple[FloatArray, FloatArray]:
     """Convert BD-09 longitudes and latitudes to WGS 84 (exact inverses, through GCJ-02).
-
-    Parameters
-    ----------
-    lon, lat : array_like
-        BD-09 longitudes and latitudes in degrees; scalars or arrays that broadcast together.
-
-    Returns
-    -------
-    lon, lat : numpy.ndarray
-        New float64 WGS 84 arrays of the broadcast shape (0-d for scalar inputs). Points
-        outside :data:`CHINA_BOX` are returned unchanged; a point with NaN in either
-        coordinate is NaN in both.
-
-    Raises
-    ------
-    InputError
-        Non-numeric values or shapes that do not broadcast.
     """
     return gcj02_to_wgs84(*bd09_to_gcj02(lon, lat))
 

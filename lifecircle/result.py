@@ -1,0 +1,258 @@
+"""What an analysis computed (:class:`Result`) and the methods that write it.
+
+:func:`lifecircle.pipeline.analyse` makes a :class:`Result` once; its methods write the
+GeoPackage, the map, the figures, the rasters or the whole output folder
+(:meth:`Result.save`) from what it holds, without searching the network again.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import geopandas as gpd
+import pandas as pd
+
+from . import columns as col
+from ._version import __version__
+from .access import CategoryAccess
+from .config import Analysis, Outputs
+from .network import WalkNetwork
+from .outputs._atomic import StagedOutput
+from .profiles import Profile
+from .sources.osm import OSMData
+
+if TYPE_CHECKING:
+    from .outputs.webmap import MapPage
+
+__all__ = ["LARGE_NETWORK_NODES", "Result"]
+
+log = logging.getLogger(__name__)
+
+#: Above this many network nodes the isochrones, the map and the rasters are skipped unless
+#: asked for: their cost grows with the area (a 5 m isochrone grid over a whole city; a web page
+#: holding every block and street), not with what a planner reads, and at a million nodes they
+#: would outgrow this kind of machine. The GeoPackage, reports and figures are always written.
+LARGE_NETWORK_NODES = 250_000
+
+#: a writer of further files into a run's staging folder (``extras`` of :meth:`Result.save`)
+Extra = Callable[["Result", StagedOutput], None]
+
+
+@dataclass
+class Result:
+    """Everything an analysis computed. Times are minutes; unreachable is NaN."""
+
+    network: WalkNetwork
+    profile: Profile
+    blocks: gpd.GeoDataFrame
+    access_points: gpd.GeoDataFrame
+    facilities: gpd.GeoDataFrame
+    access: dict[str, CategoryAccess]
+    report: dict[str, Any]
+    metadata: dict[str, Any]
+    #: the configuration analysed
+    config: Analysis | None = None
+    out: Path | None = None
+    osm: OSMData | None = field(default=None, repr=False)
+    #: new sites proposed by :func:`lifecircle.siting.site` (``rank``, ``gain_population``);
+    #: siting sits above this module (it takes a Result), so it is a function, not a method
+    proposed_sites: gpd.GeoDataFrame | None = None
+    #: the isochrone layer written with the run (see :meth:`compute_isochrones`); may be empty
+    isochrones: gpd.GeoDataFrame | None = None
+
+    @cached_property
+    def edges(self) -> gpd.GeoDataFrame:
+        """The network's edge table; built once (the GeoPackage, map and figures all read it,
+        and at a million nodes it costs seconds). Do not modify it in place."""
+        return self.network.edges_gdf()
+
+    @property
+    def summary(self) -> pd.DataFrame:
+        """Coverage per category as a table."""
+        keys = ("facilities", "threshold_min", "speed_kmh", "blocks_covered",
+                "share_blocks_covered", "population_covered", "share_population_covered",
+                "median_walk_min")
+        rows = [{"category": c, **{k: v[k] for k in keys}}
+                for c, v in self.report["summary"]["categories"].items()]
+        return pd.DataFrame(rows).set_index("category")
+
+    # -----------------------------------------------------------------------------------------
+    # products, one at a time
+
+    def compute_isochrones(
+        self,
+        *,
+        bands_min: Sequence[float] | None = None,
+        walk_in_m: float | None = None,
+        per_facility: bool = False,
+        facility_ids: Sequence[str] | None = None,
+        categories: Sequence[str] | None = None,
+        enabled: bool = True,
+    ) -> gpd.GeoDataFrame:
+        """Isochrone bands of every category's union (and facilities' own bands on request).
+
+        Reuses the analysis's node distances (no new search for the categories); see
+        :func:`lifecircle.isochrones.run_isochrones` (``enabled=False``: the empty table).
+        Does not change :attr:`isochrones`.
+        """
+        from . import isochrones as iso
+
+        outputs = Outputs()
+        bands = iso.check_run_options(
+            outputs.isochrone_bands_min if bands_min is None else bands_min,
+            outputs.walk_in_m if walk_in_m is None else walk_in_m, self.profile.horizon_min)
+        return iso.run_isochrones(
+            self.network, self.facilities, {c: a.nodes for c, a in self.access.items()},
+            {c: a.speed_kmh for c, a in self.access.items()}, bands_min=bands,
+            walk_in_m=outputs.walk_in_m if walk_in_m is None else walk_in_m,
+            per_facility=per_facility, facility_ids=facility_ids, categories=categories,
+            enabled=enabled)
+
+    def to_gpkg(self, path: str | os.PathLike[str]) -> Path:
+        """Write the GeoPackage (blocks, access points, facilities, edges, isochrones,
+        proposed sites and ``run_metadata``) to ``path``, replacing it."""
+        from .outputs.geopackage import write_geopackage
+
+        layers = {"blocks": self.blocks, "access_points": self.access_points,
+                  "facilities": self.facilities, "edges": self.edges,
+                  "proposed_sites": self.proposed_sites, "isochrones": self.isochrones}
+        write_geopackage(Path(path), layers, self.metadata)
+        return Path(path)
+
+    def map(self, path: str | os.PathLike[str] | None = None, *, lang: str = "en",
+            category: str | None = None, tiles: str | None = "osm",
+            tiles_attribution: str | None = None, cdn: bool = False) -> MapPage | Path:
+        """The interactive map: a page that shows in Jupyter, or written to
+        ``path`` (a ``.html`` file, or a folder that receives ``map.html``)."""
+        from .outputs.products import MAP_NAME, run_map, write_products
+
+        if path is None:
+            return run_map(self, lang=lang, category=category, tiles=tiles,
+                           tiles_attribution=tiles_attribution, cdn=cdn)
+        target = Path(path)
+        folder = target.parent if target.suffix.lower() in (".html", ".htm") else target
+        folder.mkdir(parents=True, exist_ok=True)
+        written = write_products(self, folder, lang=lang, map=True, figures=False,
+                                 rasters=False, tiles=tiles, tiles_attribution=tiles_attribution,
+                                 cdn=cdn)[0]
+        if folder != target and target.name != MAP_NAME:
+            written = written.replace(target)
+        return written
+
+    def figures(self, folder: str | os.PathLike[str], *, lang: str = "en") -> list[Path]:
+        """Write ``folder/figures/*.png`` (coverage per category, deficiency, shares)."""
+        from .outputs.plots import write_figures
+
+        return write_figures(self, folder, lang=lang)
+
+    def rasters(self, folder: str | os.PathLike[str], *,
+                cell_m: float | None = None) -> list[Path]:
+        """Write ``folder/rasters/walk_min_<category>.tif`` travel-time surfaces."""
+        from .outputs.raster import DEFAULT_CELL_M, write_rasters
+
+        return write_rasters(self, folder, cell_m=DEFAULT_CELL_M if cell_m is None else cell_m)
+
+    # -----------------------------------------------------------------------------------------
+    # the whole output folder
+
+    def save(self, folder: str | os.PathLike[str], outputs: Outputs | None = None, *,
+             overwrite: bool = False, extras: Sequence[Extra] = ()) -> Path:
+        """Write the output folder atomically: GeoPackage, reports, map, figures, rasters and
+        ``_SUCCESS.json`` with the run's fingerprint (see the design notes' contract).
+
+        Parameters
+        ----------
+        folder
+            The output folder; it appears complete or not at all.
+        outputs
+            What to write besides the GeoPackage and reports (default :class:`Outputs`).
+        overwrite
+            Replace an existing output folder.
+        extras
+            Further writers called with the result and the staging folder.
+        """
+        inputs = list(self.config.input_files().values()) if self.config is not None else []
+        staged = StagedOutput(Path(folder), overwrite=overwrite, inputs=inputs)
+        return self.save_into(staged, outputs or Outputs(), extras=extras)
+
+    def save_into(self, staged: StagedOutput, outputs: Outputs, *,
+                  extras: Sequence[Extra] = ()) -> Path:
+        """:meth:`save` into a :class:`StagedOutput` made (and so checked) beforehand."""
+        import time
+
+        from .fingerprint import run_fingerprint
+
+        t0 = time.perf_counter()
+        fingerprint = (run_fingerprint(self.config, outputs) if self.config is not None
+                       else None)
+        self.metadata["fingerprint"] = fingerprint
+        with staged:
+            self.write_into(staged, outputs, extras=extras)
+            self.metadata.setdefault("timings_s", {})["outputs"] = round(
+                time.perf_counter() - t0, 4)
+            self.out = staged.commit(
+                {"lifecircle_version": __version__, "fingerprint": fingerprint})
+        return self.out
+
+    def prepare(self, outputs: Outputs) -> Outputs:
+        """Resolve the automatic products for this network, record ``outputs`` in the
+        metadata and compute the isochrone layer they ask for; returns the resolved choice."""
+        chosen, skipped = _city_scale_defaults(self.network, outputs)
+        if skipped:
+            self.metadata["skipped_products"] = skipped
+        self.metadata["outputs"] = outputs.to_dict()
+        self.metadata["lang"] = outputs.lang
+        if self.isochrones is None:
+            self.isochrones = self.compute_isochrones(
+                bands_min=outputs.isochrone_bands_min, walk_in_m=outputs.walk_in_m,
+                per_facility=outputs.facility_isochrones, enabled=bool(chosen.isochrones))
+            self.metadata["isochrones"] = self.isochrones.attrs.get("settings", {})
+        return chosen
+
+    def write_into(self, staged: StagedOutput, outputs: Outputs, *,
+                   extras: Sequence[Extra] = ()) -> None:
+        """Write every file of the contract into a staging folder (no ``_SUCCESS.json``)."""
+        from .outputs.geopackage import GPKG_NAME
+        from .outputs.products import write_products
+        from .outputs.report import write_reports
+        from .outputs.served import served_sections
+        from .outputs.table import write_tables
+
+        chosen = self.prepare(outputs)
+        self.to_gpkg(staged.path(GPKG_NAME))
+        for extra in extras:
+            extra(self, staged)
+        write_products(self, staged.staging, lang=chosen.lang, map=bool(chosen.map),
+                       cdn=chosen.cdn, tiles=chosen.tiles,
+                       tiles_attribution=chosen.tiles_attribution, figures=chosen.figures,
+                       rasters=bool(chosen.rasters), raster_cell_m=chosen.raster_cell_m)
+        blk = self.blocks
+        worst = (blk.sort_values(["n_lacking", "population"], ascending=False)
+                 .head(10)[["block_id", "population", "lacks", col.DEFICIENCIES]]
+                 .to_dict("records"))
+        write_reports(staged.staging, self.report, lang=chosen.lang,
+                      worst=[w for w in worst if w["lacks"]], profile=self.profile,
+                      extra_sections=served_sections(self.report, chosen.lang))
+        write_tables(self, staged.staging, lang=chosen.lang)
+
+
+def _city_scale_defaults(net: WalkNetwork, outputs: Outputs) -> tuple[Outputs, dict[str, str]]:
+    """Resolve the products left at ``None`` (auto): on, except on city-scale networks; the
+    reasons of those skipped."""
+    large = net.n_nodes > LARGE_NETWORK_NODES
+    auto = [name for name in ("isochrones", "map", "rasters") if getattr(outputs, name) is None]
+    skipped = {
+        name: f"skipped: the network has {net.n_nodes:,} nodes (more than "
+        f"{LARGE_NETWORK_NODES:,}); pass {name}=True (--{name}) to make it anyway, "
+        "or run smaller areas with lifecircle batch"
+        for name in auto if large
+    }
+    for name, reason in skipped.items():
+        log.warning("%s %s", name, reason)
+    return outputs.replace(**{name: not large for name in auto}), skipped
