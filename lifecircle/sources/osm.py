@@ -311,112 +311,26 @@ def _levels(value: str | None) -> str | None:
 
 
 def read_osm(path: str | Path) -> OSMData:
-    """Read a local OSM file in one pass.
+    """Read a local OSM file into arrays (see :mod:`lifecircle.sources._osm_pass`).
 
     Ways that reference nodes missing from a clipped extract are cut at the missing nodes (the
     count is in ``stats``); a truncated or corrupt file raises :class:`InputFileError` and no
     partial data is returned.
     """
     import osmium
-    import osmium.geom
-    import osmium.osm
+
+    from . import _osm_pass
 
     path = Path(path)
     _sniff(path)
-
-    wkb = osmium.geom.WKBFactory()
-    way_ids: list[int] = []
-    way_highway: list[str] = []
-    way_name: list[str] = []
-    refs: list[int] = []
-    lon: list[float] = []
-    lat: list[float] = []
-    way_ptr: list[int] = [0]
-    pois: list[tuple[str, int, float, float, dict[str, str], bytes | None]] = []
-    landuse: list[tuple[str, int, bytes]] = []
-    vacant: list[tuple[str, int, str, str, bytes]] = []
-    buildings: list[tuple[str, int, str, str | None, bytes]] = []
-    gates: list[tuple[int, float, float, dict[str, str]]] = []
-    highway_seen: Counter[str] = Counter()
-    missing_refs = 0
-    ways_cut = 0
-    broken_areas = 0
-    nan = float("nan")
-
     try:
-        processor = (
-            osmium.FileProcessor(str(path)).with_areas().with_filter(osmium.filter.EmptyTagFilter())
+        raw = _osm_pass.scan(
+            str(path),
+            poi_keys=POI_KEYS,
+            area_landuse=AREA_LANDUSE,
+            is_walkable=is_walkable,
+            is_gate=_is_gate,
         )
-        for obj in processor:
-            tags = obj.tags
-            if isinstance(obj, osmium.osm.Node):
-                if not any(k in tags for k in POI_KEYS) and not (
-                    "entrance" in tags or tags.get("barrier") == "gate"
-                ):
-                    continue
-                loc = obj.location
-                if not loc.valid():
-                    continue
-                tag_dict = dict(tags)
-                if "entrance" in tags or tags.get("barrier") == "gate":
-                    gates.append((obj.id, loc.lon, loc.lat, tag_dict))
-                if any(k in tags for k in POI_KEYS):
-                    pois.append(("node", obj.id, loc.lon, loc.lat, tag_dict, None))
-            elif isinstance(obj, osmium.osm.Way):
-                highway = tags.get("highway")
-                if highway is None:
-                    continue
-                highway_seen[highway] += 1
-                tag_dict = dict(tags)
-                if not is_walkable(tag_dict):
-                    continue
-                n_missing = 0
-                for nd in obj.nodes:
-                    loc = nd.location
-                    refs.append(nd.ref)
-                    if loc.valid():
-                        lon.append(loc.lon)
-                        lat.append(loc.lat)
-                    else:
-                        lon.append(nan)
-                        lat.append(nan)
-                        n_missing += 1
-                if n_missing:
-                    missing_refs += n_missing
-                    ways_cut += 1
-                way_ptr.append(len(refs))
-                way_ids.append(obj.id)
-                way_highway.append(highway)
-                way_name.append(tags.get("name") or "")
-            elif isinstance(obj, osmium.osm.Area):
-                landuse_value = tags.get("landuse")
-                building = tags.get("building")
-                is_poi = any(k in tags for k in POI_KEYS if k != "name")
-                is_vacant = landuse_value in VACANT_LANDUSE
-                if (landuse_value != "residential" and building is None and not is_poi
-                        and not is_vacant):
-                    continue
-                if "highway" in tags and not is_poi:
-                    continue
-                try:
-                    geom = wkb.create_multipolygon(obj)
-                except RuntimeError:
-                    broken_areas += 1
-                    continue
-                blob = bytes.fromhex(geom)
-                osm_type = "way" if obj.from_way() else "relation"
-                osm_id = obj.orig_id()
-                if landuse_value == "residential":
-                    landuse.append((osm_type, osm_id, blob))
-                if is_vacant:
-                    vacant.append((osm_type, osm_id, str(landuse_value), tags.get("name") or "",
-                                   blob))
-                if building is not None and building != "no":
-                    buildings.append(
-                        (osm_type, osm_id, building, _levels(tags.get("building:levels")), blob)
-                    )
-                if is_poi:
-                    pois.append((osm_type, osm_id, nan, nan, dict(tags), blob))
     except osmium.InvalidLocationError as exc:
         raise InputFileError(
             path,
@@ -446,19 +360,66 @@ def read_osm(path: str | Path) -> OSMData:
             f"could not be read as OSM data ({exc})",
             "the file is truncated or corrupt; download or export the extract again",
         ) from None
+    return _osm_data(path, raw)
 
+
+def _is_gate(tags: Any) -> bool:
+    return "entrance" in tags or tags.get("barrier") == "gate"
+
+
+#: land-use values kept as areas (residential blocks and vacant land)
+AREA_LANDUSE = frozenset({"residential"}) | VACANT_LANDUSE
+
+
+def _osm_data(path: Path, raw: Any) -> OSMData:
+    """Assemble :class:`OSMData` from the passes' raw collections."""
+    from ._osm_pass import closed_way_polygons, walkable_arrays
+
+    nan = float("nan")
+    refs, way_ptr, lon, lat = walkable_arrays(raw)
+    valid = np.isfinite(lon)
+    missing = ~valid
+    way_of_ref = np.repeat(np.arange(len(raw.way_ids)), np.diff(way_ptr))
+    ways_cut = int(np.unique(way_of_ref[missing]).size)
+    pois: list[tuple[str, int, float, float, dict[str, str], bytes | None]] = [
+        ("node", osm_id, x, y, tags, None) for osm_id, x, y, tags in raw.node_pois
+    ]
+    landuse: list[tuple[str, int, bytes]] = []
+    vacant: list[tuple[str, int, str, str, bytes]] = []
+    buildings: list[tuple[str, int, str, str | None, bytes]] = []
+    blobs, ok = closed_way_polygons(raw.ring_wkb)
+    areas = [
+        ("way", osm_id, tags, blob)
+        for osm_id, tags, blob, good in zip(raw.ring_ids, raw.ring_tags, blobs, ok, strict=True)
+        if good
+    ]
+    areas.extend(("relation", osm_id, tags, blob) for osm_id, tags, blob in raw.rel_areas)
+    for osm_type, osm_id, tags, blob in areas:
+        landuse_value = tags.get("landuse")
+        if landuse_value == "residential":
+            landuse.append((osm_type, osm_id, blob))
+        if landuse_value in VACANT_LANDUSE:
+            vacant.append((osm_type, osm_id, str(landuse_value), tags.get("name") or "", blob))
+        building = tags.get("building")
+        if building is not None and building != "no":
+            buildings.append(
+                (osm_type, osm_id, building, _levels(tags.get("building:levels")), blob)
+            )
+        if any(k in tags for k in POI_KEYS if k != "name"):
+            pois.append((osm_type, osm_id, nan, nan, tags, blob))
+    highway_seen = raw.highway_seen
     stats = {
         "highway_seen": dict(highway_seen),
-        "walkable_ways": len(way_ids),
-        "missing_node_refs": missing_refs,
+        "walkable_ways": len(raw.way_ids),
+        "missing_node_refs": int(missing.sum()),
         "ways_cut_at_missing_nodes": ways_cut,
-        "broken_areas_skipped": broken_areas,
+        "broken_areas_skipped": int((~ok).sum()) + raw.broken_areas,
         "pois": len(pois),
         "residential_landuse": len(landuse),
         "buildings": len(buildings),
-        "gates": len(gates),
+        "gates": len(raw.gates),
     }
-    if not way_ids:
+    if not raw.way_ids:
         seen = ", ".join(f"{k} ({v})" for k, v in highway_seen.most_common(12)) or "none"
         raise InputError(
             f"{path}: no walkable ways found; highway tags seen: {seen}. "
@@ -466,21 +427,22 @@ def read_osm(path: str | Path) -> OSMData:
         )
     if ways_cut:
         log.info(
-            "%s: %d ways cut at %d nodes missing from the extract", path, ways_cut, missing_refs
+            "%s: %d ways cut at %d nodes missing from the extract",
+            path, ways_cut, stats["missing_node_refs"],
         )
     return OSMData(
         path=str(path),
-        way_ids=np.asarray(way_ids, dtype=np.int64),
-        way_highway=way_highway,
-        way_name=way_name,
-        refs=np.asarray(refs, dtype=np.int64),
-        way_ptr=np.asarray(way_ptr, dtype=np.int64),
-        ref_lon=np.asarray(lon, dtype=np.float64),
-        ref_lat=np.asarray(lat, dtype=np.float64),
+        way_ids=np.asarray(raw.way_ids, dtype=np.int64),
+        way_highway=raw.way_highway,
+        way_name=raw.way_name,
+        refs=refs,
+        way_ptr=way_ptr,
+        ref_lon=lon,
+        ref_lat=lat,
         pois=pois,
         landuse=landuse,
         buildings=buildings,
-        gates=gates,
+        gates=raw.gates,
         stats=stats,
         vacant=vacant,
     )

@@ -1,0 +1,328 @@
+"""The streaming read behind :func:`lifecircle.sources.osm.read_osm`: file to arrays.
+
+Three pyosmium passes, each with C++ filters so that only the objects a run uses reach Python:
+
+1. relations only: multipolygon and boundary relations go to osmium's area assembler (first
+   pass); their member way ids are kept.
+2. nodes and ways, with a node location index: tagged nodes with a POI, gate or kerb key;
+   ways with a highway, building, land-use, barrier or POI key. Walkable ways keep their node
+   ids and coordinates; closed ways that may be areas (buildings, land use, POI areas) keep
+   their ring as linestring WKB made in C++. No Python object is made per node of a building.
+3. ways only, the relation members alone, through osmium's area assembler (second pass):
+   multipolygon relations are the one place the assembler is worth its cost.
+
+Closed-way areas are polygonised in one vectorised shapely step (:func:`closed_way_polygons`)
+with the rules osmium's assembler applies to a single closed way: at least four node
+references, the ends at one location, no ``area=no``; a ring that is not a valid polygon is a broken area (skipped and counted).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+#: keys that make a node worth a look in Python (POIs, gates and entrances, kerbs)
+NODE_KEYS = ("entrance", "barrier", "kerb", "wheelchair")
+#: keys that make a way worth a look in Python, besides the POI keys
+WAY_KEYS = ("highway", "building", "landuse", "barrier")
+
+
+@dataclass
+class Scan:
+    """What the passes collect, before it becomes :class:`~lifecircle.sources.osm.OSMData`."""
+
+    way_ids: list[int] = field(default_factory=list)
+    way_highway: list[str] = field(default_factory=list)
+    way_name: list[str] = field(default_factory=list)
+    way_tags: list[Any] = field(default_factory=list)
+    #: per walkable way: node ids, and its coordinates as linestring WKB (hex) or None
+    way_refs: list[list[int]] = field(default_factory=list)
+    way_wkb: list[str | None] = field(default_factory=list)
+    #: per walkable way with a node missing from the extract: (index, lon list, lat list)
+    way_partial: dict[int, tuple[list[float], list[float]]] = field(default_factory=dict)
+    highway_seen: Counter[str] = field(default_factory=Counter)
+    #: nodes: (id, lon, lat, tags) of POI candidates and of gates; kerb/barrier node ids
+    node_pois: list[tuple[int, float, float, dict[str, str]]] = field(default_factory=list)
+    gates: list[tuple[int, float, float, dict[str, str]]] = field(default_factory=list)
+    #: closed-way area candidates: way id, tags (dict), ring as linestring WKB hex
+    ring_ids: list[int] = field(default_factory=list)
+    ring_tags: list[dict[str, str]] = field(default_factory=list)
+    ring_wkb: list[str] = field(default_factory=list)
+    #: multipolygon relations: (relation id, tags, multipolygon WKB bytes) or broken
+    rel_areas: list[tuple[int, dict[str, str], bytes]] = field(default_factory=list)
+    broken_areas: int = 0
+    #: hooks collect extra per-object facts (see ``node_hooks``/``way_hooks`` of :func:`scan`)
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def is_area_candidate(tags: Any, poi_keys: frozenset[str], area_landuse: frozenset[str]) -> bool:
+    """Whether a closed way with these tags is kept as an area (building, land use, POI)."""
+    landuse = tags.get("landuse")
+    is_poi = any(k in tags for k in poi_keys if k != "name")
+    if landuse not in area_landuse and tags.get("building") is None and not is_poi:
+        return False
+    return "highway" not in tags or is_poi
+
+
+def scan(
+    path: str,
+    *,
+    poi_keys: frozenset[str],
+    area_landuse: frozenset[str],
+    is_walkable: Callable[[Any], bool],
+    is_gate: Callable[[Any], bool],
+    node_hooks: tuple[Callable[[Any, Scan], None], ...] = (),
+    way_hooks: tuple[Callable[[Any, Any, Scan], None], ...] = (),
+    index: str = "flex_mem",
+) -> Scan:
+    """Read ``path`` in three filtered passes (see the module docstring).
+
+    ``area_landuse``: land-use values kept as areas; ``is_gate``: whether node tags make a gate
+    or entrance; ``node_hooks``/``way_hooks`` are called with every node (``tags, out``) and
+    every way that reaches Python (``way, tags, out``) for facts other modules add. Raises
+    pyosmium's exceptions unchanged (the caller turns them into input errors).
+    """
+    import osmium
+    import osmium.geom
+
+    out = Scan()
+    wkb = osmium.geom.WKBFactory()
+    all_nodes = osmium.geom.use_nodes.ALL
+    manager = osmium.area.AreaManager()
+    members = _relation_pass(path, manager)
+    store = osmium.index.create_map(index)
+    _main_pass(path, store, members, out, wkb, all_nodes, poi_keys, area_landuse, is_walkable,
+               is_gate, node_hooks, way_hooks)
+    if members.size:
+        _area_pass(path, store, members, manager, out, wkb, poi_keys, area_landuse)
+    return out
+
+
+def _relation_pass(path: str, manager: Any) -> np.ndarray:
+    """Multipolygon and boundary relations into the assembler; their member way ids, sorted."""
+    import osmium
+
+    types = osmium.filter.TagFilter(("type", "multipolygon"), ("type", "boundary"))
+    first = manager.first_pass_handler()
+    members: list[int] = []
+    processor = osmium.FileProcessor(path, osmium.osm.RELATION).with_filter(types)
+    for rel in processor.with_filter(first):
+        members.extend(m.ref for m in rel.members if m.type == "w")
+    return np.unique(np.asarray(members, dtype=np.int64))
+
+
+def _main_pass(
+    path: str,
+    store: Any,
+    members: np.ndarray,
+    out: Scan,
+    wkb: Any,
+    all_nodes: Any,
+    poi_keys: frozenset[str],
+    area_landuse: frozenset[str],
+    is_walkable: Callable[[Any], bool],
+    is_gate: Callable[[Any], bool],
+    node_hooks: tuple[Callable[[Any, Scan], None], ...],
+    way_hooks: tuple[Callable[[Any, Any, Scan], None], ...],
+) -> None:
+    import osmium
+
+    keys = tuple(sorted(poi_keys))
+    node_filter = osmium.filter.KeyFilter(*keys, *NODE_KEYS).enable_for(osmium.osm.NODE)
+    # a name alone makes a node a POI candidate, never a way (areas need a POI key)
+    area_keys = tuple(k for k in keys if k != "name")
+    way_filter = osmium.filter.KeyFilter(*area_keys, *WAY_KEYS).enable_for(osmium.osm.WAY)
+    processor = (
+        osmium.FileProcessor(path, osmium.osm.NODE | osmium.osm.WAY)
+        .with_locations(store)
+        .with_filter(node_filter)
+        .with_filter(way_filter)
+    )
+    nan = float("nan")
+    for obj in processor:
+        tags = obj.tags
+        if obj.is_node():
+            for hook in node_hooks:
+                hook(obj, out)
+            gate = is_gate(tags)
+            poi = any(k in tags for k in keys)
+            if not (gate or poi):
+                continue
+            loc = obj.location
+            if not loc.valid():
+                continue
+            tag_dict = dict(tags)
+            if gate:
+                out.gates.append((obj.id, loc.lon, loc.lat, tag_dict))
+            if poi:
+                out.node_pois.append((obj.id, loc.lon, loc.lat, tag_dict))
+            continue
+        for way_hook in way_hooks:
+            way_hook(obj, tags, out)
+        highway = tags.get("highway")
+        nodes = obj.nodes
+        if highway is not None:
+            out.highway_seen[highway] += 1
+            if is_walkable(tags):
+                _walkable(obj, nodes, tags, highway, out, wkb, all_nodes, nan)
+        # osmium's assembler makes an area of a closed way of 4+ references whose ends share
+        # a location, unless tagged area=no
+        if (
+            len(nodes) >= 4
+            and nodes.ends_have_same_location()
+            and is_area_candidate(tags, poi_keys, area_landuse)
+            and tags.get("area") != "no"
+        ):
+            try:
+                ring = wkb.create_linestring(obj, all_nodes)
+            except (RuntimeError, osmium.InvalidLocationError):
+                continue  # a node outside the extract: no area, as osmium's assembler
+            out.ring_ids.append(obj.id)
+            out.ring_tags.append(dict(tags))
+            out.ring_wkb.append(ring)
+
+
+def _walkable(
+    way: Any, nodes: Any, tags: Any, highway: str, out: Scan, wkb: Any, all_nodes: Any,
+    nan: float,
+) -> None:
+    """Keep a walkable way: node ids, and coordinates as C++-made WKB where all are known."""
+    import osmium
+
+    refs = [n.ref for n in nodes]
+    try:
+        line: str | None = wkb.create_linestring(way, all_nodes)
+    except (RuntimeError, osmium.InvalidLocationError):
+        # a node missing from a clipped extract (or a one-node way): per-node coordinates,
+        # NaN where missing; the network cuts the way there
+        line = None
+        lon: list[float] = []
+        lat: list[float] = []
+        for n in nodes:
+            loc = n.location
+            valid = loc.valid()
+            lon.append(loc.lon if valid else nan)
+            lat.append(loc.lat if valid else nan)
+        out.way_partial[len(out.way_ids)] = (lon, lat)
+    out.way_ids.append(way.id)
+    out.way_highway.append(highway)
+    out.way_name.append(tags.get("name") or "")
+    out.way_refs.append(refs)
+    out.way_wkb.append(line)
+
+
+def _area_pass(
+    path: str,
+    store: Any,
+    members: np.ndarray,
+    manager: Any,
+    out: Scan,
+    wkb: Any,
+    poi_keys: frozenset[str],
+    area_landuse: frozenset[str],
+) -> None:
+    """The member ways of multipolygon relations through osmium's assembler (second pass)."""
+    import osmium
+
+    tracker = osmium.IdTracker()
+    for way_id in members.tolist():
+        tracker.add_way(way_id)
+    # every handler is kept referenced while the iterator runs (pyosmium does not)
+    only_members = tracker.id_filter()
+    locations = osmium.NodeLocationsForWays(store)
+    locations.ignore_errors()
+    areas = osmium.BufferIterator()
+    assembler = manager.second_pass_to_buffer(areas)
+    with osmium.io.Reader(path, osmium.osm.WAY) as reader:
+        for _ in osmium.OsmFileIterator(reader, only_members, locations, assembler):
+            _collect_relation_areas(areas, out, wkb, poi_keys, area_landuse)
+    _collect_relation_areas(areas, out, wkb, poi_keys, area_landuse)
+
+
+def _collect_relation_areas(
+    areas: Any, out: Scan, wkb: Any, poi_keys: frozenset[str], area_landuse: frozenset[str]
+) -> None:
+    for area in areas:
+        # closed member ways were polygonised in the main pass
+        if area.from_way() or not is_area_candidate(area.tags, poi_keys, area_landuse):
+            continue
+        try:
+            blob = bytes.fromhex(wkb.create_multipolygon(area))
+        except RuntimeError:
+            out.broken_areas += 1
+            continue
+        out.rel_areas.append((area.orig_id(), dict(area.tags), blob))
+
+
+def walkable_arrays(out: Scan) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """``refs``, ``way_ptr``, ``lon``, ``lat`` of the walkable ways (NaN: node not in the file)."""
+    import shapely
+
+    counts = np.fromiter((len(r) for r in out.way_refs), dtype=np.int64, count=len(out.way_refs))
+    ptr = np.zeros(counts.shape[0] + 1, dtype=np.int64)
+    np.cumsum(counts, out=ptr[1:])
+    refs = np.fromiter(
+        (ref for way in out.way_refs for ref in way), dtype=np.int64, count=int(ptr[-1])
+    )
+    lon = np.full(refs.shape[0], np.nan)
+    lat = np.full(refs.shape[0], np.nan)
+    whole = np.flatnonzero(np.fromiter((w is not None for w in out.way_wkb), dtype=bool,
+                                       count=len(out.way_wkb)))
+    if whole.size:
+        lines = shapely.from_wkb([out.way_wkb[i] for i in whole.tolist()])
+        coords = shapely.get_coordinates(lines)
+        pos = _positions(ptr, whole)
+        lon[pos] = coords[:, 0]
+        lat[pos] = coords[:, 1]
+    for i, (lo, la) in out.way_partial.items():
+        lon[ptr[i] : ptr[i + 1]] = lo
+        lat[ptr[i] : ptr[i + 1]] = la
+    return refs, ptr, lon, lat
+
+
+def _positions(ptr: np.ndarray, ways: np.ndarray) -> np.ndarray:
+    """The reference positions of ``ways`` (indices into ``ptr``), concatenated in order."""
+    starts = ptr[ways]
+    counts = ptr[ways + 1] - starts
+    offsets = np.zeros(counts.shape[0] + 1, dtype=np.int64)
+    np.cumsum(counts, out=offsets[1:])
+    return np.repeat(starts - offsets[:-1], counts) + np.arange(offsets[-1])
+
+
+def closed_way_polygons(rings_wkb: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """Closed-way rings (linestring WKB) as multipolygon WKB, and which are valid.
+
+    Repeated consecutive locations are dropped as osmium does; a ring with fewer than three
+    distinct corners, or one that crosses itself, is not valid (a broken area).
+    """
+    import shapely
+
+    if not rings_wkb:
+        return np.empty(0, dtype=object), np.zeros(0, dtype=bool)
+    lines = shapely.from_wkb(rings_wkb)
+    coords, idx = shapely.get_coordinates(lines, return_index=True)
+    keep = np.ones(coords.shape[0], dtype=bool)
+    keep[1:] = (idx[1:] != idx[:-1]) | np.any(coords[1:] != coords[:-1], axis=1)
+    coords, idx = coords[keep], idx[keep]
+    n = len(rings_wkb)
+    counts = np.bincount(idx, minlength=n)
+    ok = counts >= 4
+    take = ok[idx]
+    polys = np.full(n, None, dtype=object)
+    if ok.any():
+        rings = shapely.linearrings(coords[take], indices=idx[take])
+        ok_idx = np.flatnonzero(ok)
+        polys[ok_idx] = shapely.polygons(rings)
+    valid = ok.copy()
+    valid[ok] = shapely.is_valid(polys[ok])
+    multi = np.full(n, None, dtype=object)
+    good = np.flatnonzero(valid)
+    if good.size:
+        multi[good] = shapely.to_wkb(
+            shapely.multipolygons(polys[good], indices=np.arange(good.size))
+        )
+    return multi, valid
