@@ -21,6 +21,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -52,6 +53,7 @@ class Scan:
     ring_ids: list[int] = field(default_factory=list)
     ring_tags: list[dict[str, str]] = field(default_factory=list)
     ring_wkb: list[str] = field(default_factory=list)
+    ring_len: list[int] = field(default_factory=list)
     #: multipolygon relations: (relation id, tags, multipolygon WKB bytes) or broken
     rel_areas: list[tuple[int, dict[str, str], bytes]] = field(default_factory=list)
     broken_areas: int = 0
@@ -59,11 +61,12 @@ class Scan:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-def is_area_candidate(tags: Any, poi_keys: frozenset[str], area_landuse: frozenset[str]) -> bool:
+def is_area_candidate(
+    tags: dict[str, str], poi_keys: frozenset[str], area_landuse: frozenset[str]
+) -> bool:
     """Whether a closed way with these tags is kept as an area (building, land use, POI)."""
-    landuse = tags.get("landuse")
     is_poi = any(k in tags for k in poi_keys if k != "name")
-    if landuse not in area_landuse and tags.get("building") is None and not is_poi:
+    if tags.get("landuse") not in area_landuse and "building" not in tags and not is_poi:
         return False
     return "highway" not in tags or is_poi
 
@@ -144,25 +147,24 @@ def _main_pass(
     )
     nan = float("nan")
     for obj in processor:
-        tags = obj.tags
+        tags = _tag_dict(obj)
         if obj.is_node():
             for hook in node_hooks:
-                hook(obj, out)
+                hook(tags, obj, out)
             gate = is_gate(tags)
-            poi = any(k in tags for k in keys)
+            poi = not poi_keys.isdisjoint(tags)
             if not (gate or poi):
                 continue
             loc = obj.location
             if not loc.valid():
                 continue
-            tag_dict = dict(tags)
             if gate:
-                out.gates.append((obj.id, loc.lon, loc.lat, tag_dict))
+                out.gates.append((obj.id, loc.lon, loc.lat, tags))
             if poi:
-                out.node_pois.append((obj.id, loc.lon, loc.lat, tag_dict))
+                out.node_pois.append((obj.id, loc.lon, loc.lat, tags))
             continue
         for way_hook in way_hooks:
-            way_hook(obj, tags, out)
+            way_hook(tags, obj, out)
         highway = tags.get("highway")
         nodes = obj.nodes
         if highway is not None:
@@ -172,18 +174,29 @@ def _main_pass(
         # osmium's assembler makes an area of a closed way of 4+ references whose ends share
         # a location, unless tagged area=no
         if (
-            len(nodes) >= 4
-            and nodes.ends_have_same_location()
-            and is_area_candidate(tags, poi_keys, area_landuse)
+            is_area_candidate(tags, poi_keys, area_landuse)
             and tags.get("area") != "no"
+            and len(nodes) >= 4
+            and nodes.ends_have_same_location()
         ):
             try:
                 ring = wkb.create_linestring(obj, all_nodes)
             except (RuntimeError, osmium.InvalidLocationError):
                 continue  # a node outside the extract: no area, as osmium's assembler
             out.ring_ids.append(obj.id)
-            out.ring_tags.append(dict(tags))
+            out.ring_tags.append(tags)
             out.ring_wkb.append(ring)
+            out.ring_len.append(len(nodes))
+
+
+def _tag_dict(obj: Any) -> dict[str, str]:
+    """An object's tags as a dict.
+
+    Reads pyosmium's C++ tag iterator directly: ``dict(obj.tags)`` goes through a Python
+    iterator class per tag, which is most of the per-object cost of a pass.
+    """
+    data = obj._pyosmium_data
+    return dict(iter(partial(data.tags_next, data.tags_begin()), None))
 
 
 def _walkable(
@@ -248,20 +261,21 @@ def _collect_relation_areas(
 ) -> None:
     for area in areas:
         # closed member ways were polygonised in the main pass
-        if area.from_way() or not is_area_candidate(area.tags, poi_keys, area_landuse):
+        if area.from_way():
+            continue
+        tags = _tag_dict(area)
+        if not is_area_candidate(tags, poi_keys, area_landuse):
             continue
         try:
             blob = bytes.fromhex(wkb.create_multipolygon(area))
         except RuntimeError:
             out.broken_areas += 1
             continue
-        out.rel_areas.append((area.orig_id(), dict(area.tags), blob))
+        out.rel_areas.append((area.orig_id(), tags, blob))
 
 
 def walkable_arrays(out: Scan) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """``refs``, ``way_ptr``, ``lon``, ``lat`` of the walkable ways (NaN: node not in the file)."""
-    import shapely
-
     counts = np.fromiter((len(r) for r in out.way_refs), dtype=np.int64, count=len(out.way_refs))
     ptr = np.zeros(counts.shape[0] + 1, dtype=np.int64)
     np.cumsum(counts, out=ptr[1:])
@@ -273,8 +287,7 @@ def walkable_arrays(out: Scan) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.n
     whole = np.flatnonzero(np.fromiter((w is not None for w in out.way_wkb), dtype=bool,
                                        count=len(out.way_wkb)))
     if whole.size:
-        lines = shapely.from_wkb([out.way_wkb[i] for i in whole.tolist()])
-        coords = shapely.get_coordinates(lines)
+        coords = linestring_coords([out.way_wkb[i] for i in whole.tolist()], counts[whole])
         pos = _positions(ptr, whole)
         lon[pos] = coords[:, 0]
         lat[pos] = coords[:, 1]
@@ -282,6 +295,25 @@ def walkable_arrays(out: Scan) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.n
         lon[ptr[i] : ptr[i + 1]] = lo
         lat[ptr[i] : ptr[i + 1]] = la
     return refs, ptr, lon, lat
+
+
+def linestring_coords(hex_wkb: list[Any], counts: np.ndarray) -> np.ndarray:
+    """The coordinates of linestrings in osmium's hex WKB, ``counts`` points each, as (n, 2).
+
+    Every record is a 9-byte header (byte order, type, point count) and the points as
+    little-endian doubles: one ``bytes.fromhex`` and a mask read them all, where
+    ``shapely.from_wkb`` parses hex per geometry (several times slower at city scale).
+    """
+    buf = np.frombuffer(bytes.fromhex("".join(hex_wkb)), dtype=np.uint8)
+    sizes = 9 + 16 * np.asarray(counts, dtype=np.int64)
+    starts = np.cumsum(sizes) - sizes
+    if buf.size != int(sizes.sum()) or (buf[starts] != 1).any():
+        import shapely  # not the layout assumed above: let GEOS parse it
+
+        return shapely.get_coordinates(shapely.from_wkb(hex_wkb))
+    body = np.ones(buf.size, dtype=bool)
+    body[(starts[:, None] + np.arange(9)).ravel()] = False
+    return buf[body].view("<f8").reshape(-1, 2)
 
 
 def _positions(ptr: np.ndarray, ways: np.ndarray) -> np.ndarray:
@@ -293,7 +325,9 @@ def _positions(ptr: np.ndarray, ways: np.ndarray) -> np.ndarray:
     return np.repeat(starts - offsets[:-1], counts) + np.arange(offsets[-1])
 
 
-def closed_way_polygons(rings_wkb: list[str]) -> tuple[np.ndarray, np.ndarray]:
+def closed_way_polygons(
+    rings_wkb: list[str], counts: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
     """Closed-way rings (linestring WKB) as multipolygon WKB, and which are valid.
 
     Repeated consecutive locations are dropped as osmium does; a ring with fewer than three
@@ -303,8 +337,8 @@ def closed_way_polygons(rings_wkb: list[str]) -> tuple[np.ndarray, np.ndarray]:
 
     if not rings_wkb:
         return np.empty(0, dtype=object), np.zeros(0, dtype=bool)
-    lines = shapely.from_wkb(rings_wkb)
-    coords, idx = shapely.get_coordinates(lines, return_index=True)
+    coords = linestring_coords(rings_wkb, counts)
+    idx = np.repeat(np.arange(len(rings_wkb)), counts)
     keep = np.ones(coords.shape[0], dtype=bool)
     keep[1:] = (idx[1:] != idx[:-1]) | np.any(coords[1:] != coords[:-1], axis=1)
     coords, idx = coords[keep], idx[keep]

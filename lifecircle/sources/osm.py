@@ -387,7 +387,7 @@ def _osm_data(path: Path, raw: Any) -> OSMData:
     landuse: list[tuple[str, int, bytes]] = []
     vacant: list[tuple[str, int, str, str, bytes]] = []
     buildings: list[tuple[str, int, str, str | None, bytes]] = []
-    blobs, ok = closed_way_polygons(raw.ring_wkb)
+    blobs, ok = closed_way_polygons(raw.ring_wkb, np.asarray(raw.ring_len, dtype=np.int64))
     areas = [
         ("way", osm_id, tags, blob)
         for osm_id, tags, blob, good in zip(raw.ring_ids, raw.ring_tags, blobs, ok, strict=True)
