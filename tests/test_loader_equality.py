@@ -14,7 +14,6 @@ import pytest
 import shapely
 
 from lifecircle.sources.osm import read_osm
-
 from tests._old_osm_loader import old_read_osm
 from tests.conftest import shared_osm
 

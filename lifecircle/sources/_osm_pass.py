@@ -1,19 +1,23 @@
 """The streaming read behind :func:`lifecircle.sources.osm.read_osm`: file to arrays.
 
-Three pyosmium passes, each with C++ filters so that only the objects a run uses reach Python:
+Two pyosmium passes over the file, with C++ filters so that only what a run uses reaches
+Python:
 
-1. relations only: multipolygon and boundary relations go to osmium's area assembler (first
-   pass); their member way ids are kept.
-2. nodes and ways, with a node location index: tagged nodes with a POI, gate or kerb key;
-   ways with a highway, building, land-use, barrier or POI key. Walkable ways keep their node
-   ids and coordinates; closed ways that may be areas (buildings, land use, POI areas) keep
-   their ring as linestring WKB made in C++. No Python object is made per node of a building.
-3. ways only, the relation members alone, through osmium's area assembler (second pass):
-   multipolygon relations are the one place the assembler is worth its cost.
+1. relations only: multipolygon and boundary relations (tags and way members) are kept.
+2. nodes and ways, with a node location index: tagged nodes with a POI, gate or kerb key, and
+   the tagged ways (plus the relations' member ways). Walkable ways keep their node ids and
+   coordinates; closed ways that may be areas (buildings, land use, POI areas) keep their ring
+   as linestring WKB made in C++. No Python object is made per node of a building.
+
+Multipolygon relations are the one place osmium's area assembler is worth its cost: their
+member ways and nodes are written to a small OSM file that the assembler reads
+(:func:`_relation_areas`). An id filter over the big file would cost more: libosmium's id
+sets allocate per id range, seconds on files whose ids are spread.
 
 Closed-way areas are polygonised in one vectorised shapely step (:func:`closed_way_polygons`)
 with the rules osmium's assembler applies to a single closed way: at least four node
-references, the ends at one location, no ``area=no``; a ring that is not a valid polygon is a broken area (skipped and counted).
+references, the ends at one location, no ``area=no``; a ring that is not a valid polygon is a
+broken area (skipped and counted).
 """
 
 from __future__ import annotations
@@ -21,7 +25,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from functools import partial
+from itertools import repeat
 from typing import Any
 
 import numpy as np
@@ -95,33 +99,39 @@ def scan(
     out = Scan()
     wkb = osmium.geom.WKBFactory()
     all_nodes = osmium.geom.use_nodes.ALL
-    manager = osmium.area.AreaManager()
-    members = _relation_pass(path, manager)
+    relations = _relation_pass(path)
+    members = {ref for _, _, refs in relations for _, ref, _ in refs}
     store = osmium.index.create_map(index)
-    _main_pass(path, store, members, out, wkb, all_nodes, poi_keys, area_landuse, is_walkable,
-               is_gate, node_hooks, way_hooks)
-    if members.size:
-        _area_pass(path, store, members, manager, out, wkb, poi_keys, area_landuse)
+    member_ways: dict[int, tuple[dict[str, str], list[int], list[tuple[float, float] | None]]]
+    member_ways = {}
+    _main_pass(path, store, members, member_ways, out, wkb, all_nodes, poi_keys, area_landuse,
+               is_walkable, is_gate, node_hooks, way_hooks)
+    if relations:
+        _relation_areas(relations, member_ways, out, wkb, poi_keys, area_landuse)
     return out
 
 
-def _relation_pass(path: str, manager: Any) -> np.ndarray:
-    """Multipolygon and boundary relations into the assembler; their member way ids, sorted."""
+#: a multipolygon relation: id, tags, way members as (type, ref, role)
+Relation = tuple[int, dict[str, str], list[tuple[str, int, str]]]
+
+
+def _relation_pass(path: str) -> list[Relation]:
+    """Multipolygon and boundary relations with their way members."""
     import osmium
 
     types = osmium.filter.TagFilter(("type", "multipolygon"), ("type", "boundary"))
-    first = manager.first_pass_handler()
-    members: list[int] = []
-    processor = osmium.FileProcessor(path, osmium.osm.RELATION).with_filter(types)
-    for rel in processor.with_filter(first):
-        members.extend(m.ref for m in rel.members if m.type == "w")
-    return np.unique(np.asarray(members, dtype=np.int64))
+    relations: list[Relation] = []
+    for rel in osmium.FileProcessor(path, osmium.osm.RELATION).with_filter(types):
+        ways = [("w", m.ref, m.role) for m in rel.members if m.type == "w"]
+        relations.append((rel.id, _tag_dict(rel), ways))
+    return relations
 
 
 def _main_pass(
     path: str,
     store: Any,
-    members: np.ndarray,
+    members: set[int],
+    member_ways: dict[int, Any],
     out: Scan,
     wkb: Any,
     all_nodes: Any,
@@ -136,14 +146,12 @@ def _main_pass(
 
     keys = tuple(sorted(poi_keys))
     node_filter = osmium.filter.KeyFilter(*keys, *NODE_KEYS).enable_for(osmium.osm.NODE)
-    # a name alone makes a node a POI candidate, never a way (areas need a POI key)
-    area_keys = tuple(k for k in keys if k != "name")
-    way_filter = osmium.filter.KeyFilter(*area_keys, *WAY_KEYS).enable_for(osmium.osm.WAY)
+    # every way: the untagged ones may be members of multipolygon relations (about 1 % of
+    # ways; irrelevant tagged ways are left in Python at the cost of a dict)
     processor = (
         osmium.FileProcessor(path, osmium.osm.NODE | osmium.osm.WAY)
         .with_locations(store)
         .with_filter(node_filter)
-        .with_filter(way_filter)
     )
     nan = float("nan")
     for obj in processor:
@@ -163,10 +171,17 @@ def _main_pass(
             if poi:
                 out.node_pois.append((obj.id, loc.lon, loc.lat, tags))
             continue
+        nodes = obj.nodes
+        if obj.id in members:
+            member_ways[obj.id] = (tags, [n.ref for n in nodes], [
+                (loc.lon, loc.lat) if loc.valid() else None
+                for loc in (n.location for n in nodes)
+            ])
+        if not tags:
+            continue
         for way_hook in way_hooks:
             way_hook(tags, obj, out)
         highway = tags.get("highway")
-        nodes = obj.nodes
         if highway is not None:
             out.highway_seen[highway] += 1
             if is_walkable(tags):
@@ -193,10 +208,11 @@ def _tag_dict(obj: Any) -> dict[str, str]:
     """An object's tags as a dict.
 
     Reads pyosmium's C++ tag iterator directly: ``dict(obj.tags)`` goes through a Python
-    iterator class per tag, which is most of the per-object cost of a pass.
+    iterator class per tag and ends on a C++ exception, most of the per-object cost of a pass.
     """
     data = obj._pyosmium_data
-    return dict(iter(partial(data.tags_next, data.tags_begin()), None))
+    # exactly tags_size() calls: the end-of-tags StopIteration is a C++ exception (~30 us)
+    return dict(map(data.tags_next, repeat(data.tags_begin(), data.tags_size())))
 
 
 def _walkable(
@@ -228,50 +244,68 @@ def _walkable(
     out.way_wkb.append(line)
 
 
-def _area_pass(
-    path: str,
-    store: Any,
-    members: np.ndarray,
-    manager: Any,
+def _relation_areas(
+    relations: list[Relation],
+    member_ways: dict[int, Any],
     out: Scan,
     wkb: Any,
     poi_keys: frozenset[str],
     area_landuse: frozenset[str],
 ) -> None:
-    """The member ways of multipolygon relations through osmium's assembler (second pass)."""
+    """Assemble the multipolygon relations with osmium, from a small file of their members.
+
+    Only relations that may be areas a run uses are written; a relation with a member way
+    missing from the extract is incomplete and, as in osmium, yields nothing.
+    """
+    import tempfile
+    from pathlib import Path
+    from xml.sax.saxutils import quoteattr
+
     import osmium
 
-    tracker = osmium.IdTracker()
-    for way_id in members.tolist():
-        tracker.add_way(way_id)
-    # every handler is kept referenced while the iterator runs (pyosmium does not)
-    only_members = tracker.id_filter()
-    locations = osmium.NodeLocationsForWays(store)
-    locations.ignore_errors()
-    areas = osmium.BufferIterator()
-    assembler = manager.second_pass_to_buffer(areas)
-    with osmium.io.Reader(path, osmium.osm.WAY) as reader:
-        for _ in osmium.OsmFileIterator(reader, only_members, locations, assembler):
-            _collect_relation_areas(areas, out, wkb, poi_keys, area_landuse)
-    _collect_relation_areas(areas, out, wkb, poi_keys, area_landuse)
+    wanted = [r for r in relations if is_area_candidate(r[1], poi_keys, area_landuse)]
+    if not wanted:
+        return
+    lines = ["<?xml version='1.0' encoding='UTF-8'?>", "<osm version='0.6'>"]
+    nodes: dict[int, tuple[float, float]] = {}
+    ways: list[str] = []
+    for way_id in sorted({ref for _, _, refs in wanted for _, ref, _ in refs}):
+        if way_id not in member_ways:
+            continue
+        tags, refs, coords = member_ways[way_id]
+        for ref, xy in zip(refs, coords, strict=True):
+            if xy is not None:
+                nodes[ref] = xy
+        ways.append(f"<way id='{way_id}'>" + "".join(f"<nd ref='{r}'/>" for r in refs)
+                    + _xml_tags(tags, quoteattr) + "</way>")
+    lines.extend(f"<node id='{ref}' lon='{x!r}' lat='{y!r}'/>"
+                 for ref, (x, y) in sorted(nodes.items()))
+    lines.extend(ways)
+    for rel_id, tags, refs in sorted(wanted, key=lambda r: r[0]):
+        lines.append(f"<relation id='{rel_id}'>"
+                     + "".join(f"<member type='way' ref='{ref}' role={quoteattr(role)}/>"
+                               for _, ref, role in refs)
+                     + _xml_tags(tags, quoteattr) + "</relation>")
+    lines.append("</osm>")
+    with tempfile.TemporaryDirectory(prefix="lifecircle-mp-") as tmp:
+        members_file = Path(tmp) / "members.osm"
+        members_file.write_text("\n".join(lines), encoding="utf-8")
+        for area in osmium.FileProcessor(str(members_file)).with_areas():
+            if not isinstance(area, osmium.osm.Area) or area.from_way():
+                continue  # closed member ways were polygonised in the main pass
+            tags = _tag_dict(area)
+            if not is_area_candidate(tags, poi_keys, area_landuse):
+                continue
+            try:
+                blob = bytes.fromhex(wkb.create_multipolygon(area))
+            except RuntimeError:
+                out.broken_areas += 1
+                continue
+            out.rel_areas.append((area.orig_id(), tags, blob))
 
 
-def _collect_relation_areas(
-    areas: Any, out: Scan, wkb: Any, poi_keys: frozenset[str], area_landuse: frozenset[str]
-) -> None:
-    for area in areas:
-        # closed member ways were polygonised in the main pass
-        if area.from_way():
-            continue
-        tags = _tag_dict(area)
-        if not is_area_candidate(tags, poi_keys, area_landuse):
-            continue
-        try:
-            blob = bytes.fromhex(wkb.create_multipolygon(area))
-        except RuntimeError:
-            out.broken_areas += 1
-            continue
-        out.rel_areas.append((area.orig_id(), tags, blob))
+def _xml_tags(tags: dict[str, str], quoteattr: Callable[[str], str]) -> str:
+    return "".join(f"<tag k={quoteattr(k)} v={quoteattr(v)}/>" for k, v in tags.items())
 
 
 def walkable_arrays(out: Scan) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
