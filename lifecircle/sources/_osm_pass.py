@@ -66,13 +66,16 @@ class Scan:
 
 
 def is_area_candidate(
-    tags: dict[str, str], poi_keys: frozenset[str], area_landuse: frozenset[str]
+    tags: dict[str, str], area_pois: frozenset[str], area_landuse: frozenset[str]
 ) -> bool:
-    """Whether a closed way with these tags is kept as an area (building, land use, POI)."""
-    is_poi = any(k in tags for k in poi_keys if k != "name")
-    if tags.get("landuse") not in area_landuse and "building" not in tags and not is_poi:
+    """Whether an area with these tags is kept (building, land use, POI).
+
+    ``area_pois``: the POI keys that make an area a POI (not ``name`` alone).
+    """
+    is_poi = not area_pois.isdisjoint(tags)
+    if not is_poi and "building" not in tags and tags.get("landuse") not in area_landuse:
         return False
-    return "highway" not in tags or is_poi
+    return is_poi or "highway" not in tags
 
 
 def scan(
@@ -154,9 +157,11 @@ def _main_pass(
         .with_filter(node_filter)
     )
     nan = float("nan")
+    node_type = osmium.osm.Node
+    area_pois = poi_keys - {"name"}
     for obj in processor:
         tags = _tag_dict(obj)
-        if obj.is_node():
+        if type(obj) is node_type:
             for hook in node_hooks:
                 hook(tags, obj, out)
             gate = is_gate(tags)
@@ -171,8 +176,8 @@ def _main_pass(
             if poi:
                 out.node_pois.append((obj.id, loc.lon, loc.lat, tags))
             continue
-        nodes = obj.nodes
         if obj.id in members:
+            nodes = obj.nodes
             member_ways[obj.id] = (tags, [n.ref for n in nodes], [
                 (loc.lon, loc.lat) if loc.valid() else None
                 for loc in (n.location for n in nodes)
@@ -185,23 +190,22 @@ def _main_pass(
         if highway is not None:
             out.highway_seen[highway] += 1
             if is_walkable(tags):
-                _walkable(obj, nodes, tags, highway, out, wkb, all_nodes, nan)
-        # osmium's assembler makes an area of a closed way of 4+ references whose ends share
-        # a location, unless tagged area=no
-        if (
-            is_area_candidate(tags, poi_keys, area_landuse)
-            and tags.get("area") != "no"
-            and len(nodes) >= 4
-            and nodes.ends_have_same_location()
-        ):
-            try:
-                ring = wkb.create_linestring(obj, all_nodes)
-            except (RuntimeError, osmium.InvalidLocationError):
-                continue  # a node outside the extract: no area, as osmium's assembler
-            out.ring_ids.append(obj.id)
-            out.ring_tags.append(tags)
-            out.ring_wkb.append(ring)
-            out.ring_len.append(len(nodes))
+                _walkable(obj, obj.nodes, tags, highway, out, wkb, all_nodes, nan)
+        if not is_area_candidate(tags, area_pois, area_landuse) or tags.get("area") == "no":
+            continue
+        try:
+            ring = wkb.create_linestring(obj, all_nodes)
+        except (RuntimeError, osmium.InvalidLocationError):
+            continue  # fewer than two nodes, or one outside the extract: no area, as osmium
+        # osmium's assembler makes an area of a closed way of 4+ node references whose ends
+        # share a location: read both from the hex WKB (18 header digits, 32 per point)
+        count = (len(ring) - 18) // 32
+        if count < 4 or ring[18:50] != ring[-32:]:
+            continue
+        out.ring_ids.append(obj.id)
+        out.ring_tags.append(tags)
+        out.ring_wkb.append(ring)
+        out.ring_len.append(count)
 
 
 def _tag_dict(obj: Any) -> dict[str, str]:
@@ -263,7 +267,8 @@ def _relation_areas(
 
     import osmium
 
-    wanted = [r for r in relations if is_area_candidate(r[1], poi_keys, area_landuse)]
+    area_pois = poi_keys - {"name"}
+    wanted = [r for r in relations if is_area_candidate(r[1], area_pois, area_landuse)]
     if not wanted:
         return
     lines = ["<?xml version='1.0' encoding='UTF-8'?>", "<osm version='0.6'>"]
@@ -294,7 +299,7 @@ def _relation_areas(
             if not isinstance(area, osmium.osm.Area) or area.from_way():
                 continue  # closed member ways were polygonised in the main pass
             tags = _tag_dict(area)
-            if not is_area_candidate(tags, poi_keys, area_landuse):
+            if not is_area_candidate(tags, area_pois, area_landuse):
                 continue
             try:
                 blob = bytes.fromhex(wkb.create_multipolygon(area))
@@ -361,36 +366,45 @@ def _positions(ptr: np.ndarray, ways: np.ndarray) -> np.ndarray:
 
 def closed_way_polygons(
     rings_wkb: list[str], counts: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
-    """Closed-way rings (linestring WKB) as multipolygon WKB, and which are valid.
+) -> tuple[list[bytes | None], np.ndarray]:
+    """Closed-way rings (linestring hex WKB) as one-polygon multipolygon WKB, and which are valid.
 
     Repeated consecutive locations are dropped as osmium does; a ring with fewer than three
-    distinct corners, or one that crosses itself, is not valid (a broken area).
+    distinct corners, or one that crosses itself, is not valid (a broken area, ``None``). The
+    WKB is laid out with numpy (one ring per record); GEOS only checks validity.
     """
     import shapely
 
-    if not rings_wkb:
-        return np.empty(0, dtype=object), np.zeros(0, dtype=bool)
+    n = len(rings_wkb)
+    if not n:
+        return [], np.zeros(0, dtype=bool)
     coords = linestring_coords(rings_wkb, counts)
-    idx = np.repeat(np.arange(len(rings_wkb)), counts)
+    idx = np.repeat(np.arange(n), counts)
     keep = np.ones(coords.shape[0], dtype=bool)
     keep[1:] = (idx[1:] != idx[:-1]) | np.any(coords[1:] != coords[:-1], axis=1)
-    coords, idx = coords[keep], idx[keep]
-    n = len(rings_wkb)
-    counts = np.bincount(idx, minlength=n)
-    ok = counts >= 4
-    take = ok[idx]
-    polys = np.full(n, None, dtype=object)
-    if ok.any():
-        rings = shapely.linearrings(coords[take], indices=idx[take])
-        ok_idx = np.flatnonzero(ok)
-        polys[ok_idx] = shapely.polygons(rings)
-    valid = ok.copy()
-    valid[ok] = shapely.is_valid(polys[ok])
-    multi = np.full(n, None, dtype=object)
-    good = np.flatnonzero(valid)
-    if good.size:
-        multi[good] = shapely.to_wkb(
-            shapely.multipolygons(polys[good], indices=np.arange(good.size))
-        )
-    return multi, valid
+    coords, idx = np.ascontiguousarray(coords[keep]), idx[keep]
+    points = np.bincount(idx, minlength=n)
+    # record: multipolygon header (order, type 6, 1 polygon), polygon header (order, type 3,
+    # 1 ring), point count, points
+    header = np.zeros((n, 22), dtype=np.uint8)
+    header[:, [0, 9]] = 1
+    header[:, 1] = 6
+    header[:, [5, 10, 14]] = [1, 3, 1]
+    header[:, 18:22] = points.astype("<u4").view(np.uint8).reshape(n, 4)
+    sizes = 22 + 16 * points
+    ends = np.cumsum(sizes)
+    starts = ends - sizes
+    buf = np.empty(int(ends[-1]), dtype=np.uint8)
+    is_body = np.ones(buf.size, dtype=bool)
+    is_body[(starts[:, None] + np.arange(22)).ravel()] = False
+    buf[~is_body] = header.ravel()
+    buf[is_body] = coords.astype("<f8").view(np.uint8).ravel()
+    raw = buf.tobytes()
+    blobs: list[bytes | None] = [raw[a:b] for a, b in zip(starts.tolist(), ends.tolist(),
+                                                            strict=True)]
+    valid = points >= 4
+    candidates = np.flatnonzero(valid)
+    valid[candidates] = shapely.is_valid(shapely.from_wkb([blobs[i] for i in candidates]))
+    for i in np.flatnonzero(~valid).tolist():
+        blobs[i] = None
+    return blobs, valid

@@ -394,6 +394,7 @@ def _osm_data(path: Path, raw: Any) -> OSMData:
         if good
     ]
     areas.extend(("relation", osm_id, tags, blob) for osm_id, tags, blob in raw.rel_areas)
+    area_pois = POI_KEYS - {"name"}
     for osm_type, osm_id, tags, blob in areas:
         landuse_value = tags.get("landuse")
         if landuse_value == "residential":
@@ -405,7 +406,7 @@ def _osm_data(path: Path, raw: Any) -> OSMData:
             buildings.append(
                 (osm_type, osm_id, building, _levels(tags.get("building:levels")), blob)
             )
-        if any(k in tags for k in POI_KEYS if k != "name"):
+        if not area_pois.isdisjoint(tags):
             pois.append((osm_type, osm_id, nan, nan, tags, blob))
     highway_seen = raw.highway_seen
     stats = {
