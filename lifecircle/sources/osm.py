@@ -317,14 +317,21 @@ def read_osm(path: str | Path) -> OSMData:
     count is in ``stats``); a truncated or corrupt file raises :class:`InputFileError` and no
     partial data is returned.
     """
-    import osmium
 
     from . import _osm_pass
 
     path = Path(path)
     _sniff(path)
+    with _osm_pass.no_cyclic_gc():
+        return _osm_data(path, _scan(path, _osm_pass))
+
+
+def _scan(path: Path, _osm_pass: Any) -> Any:
+    """The passes, with pyosmium's errors turned into :class:`InputFileError`."""
+    import osmium
+
     try:
-        raw = _osm_pass.scan(
+        return _osm_pass.scan(
             str(path),
             poi_keys=POI_KEYS,
             area_landuse=AREA_LANDUSE,
@@ -360,7 +367,6 @@ def read_osm(path: str | Path) -> OSMData:
             f"could not be read as OSM data ({exc})",
             "the file is truncated or corrupt; download or export the extract again",
         ) from None
-    return _osm_data(path, raw)
 
 
 def _is_gate(tags: Any) -> bool:
