@@ -29,6 +29,14 @@ class LifecircleError(Exception):
 
     exit_code: int = 1
 
+    def __str__(self) -> str:
+        # one line whatever the data put in it: a line break or another control character in
+        # a name, id or path (CR, U+2028, ...) is shown escaped, as Python would write it
+        return "".join(
+            ch if ch.isprintable() else " " if ch == "\n" else repr(ch)[1:-1]
+            for ch in super().__str__()
+        )
+
 
 class InputError(LifecircleError, ValueError):
     """Input data that cannot be used as given (bad rows, CRS, coordinates, geometry)."""

@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from . import columns as col
+from .edge_access import network_for_group
 from .network import WalkNetwork
 from .profiles import Profile
 from .routing import NodeDistances, multi_source, point_distances
@@ -75,8 +76,9 @@ def compute_access(
         horizon_m = profile.horizon_min * group.speed_m_per_min
         fac = facilities[facilities["category"] == category]
         fsnap = Snap.from_columns(fac)
-        nodes = multi_source(net, fsnap, limit_m=horizon_m)
-        dist, which = point_distances(net, nodes, fsnap, points)
+        gnet = network_for_group(net, group)  # a restricted group's edge mask (step-free)
+        nodes = multi_source(gnet, fsnap, limit_m=horizon_m)
+        dist, which = point_distances(gnet, nodes, fsnap, points)
         ids = fac["facility_id"].to_numpy(dtype=object)
         nearest = np.full(len(points), None, dtype=object)
         if len(ids):
@@ -90,7 +92,7 @@ def compute_access(
             reason[:] = f"no {category} facility within max_snap_m of a street"
         else:
             reason[unreachable] = _unreachable_reasons(
-                net, fsnap, points, np.flatnonzero(unreachable), category, profile.horizon_min
+                gnet, fsnap, points, np.flatnonzero(unreachable), category, profile.horizon_min
             )
         not_snapped = ~points.ok
         reason[not_snapped] = points.status[not_snapped]
@@ -104,8 +106,9 @@ def compute_access(
             walk_min=minutes(dist, group.speed_kmh),
             nearest=nearest,
             reason=reason,
-            n_facilities=len(fac),
-            n_facilities_snapped=int(fsnap.ok.sum()),
+            # a polygon facility has several access points (rows) under one facility_id
+            n_facilities=int(np.unique(ids.astype(str)).size),
+            n_facilities_snapped=int(np.unique(ids[fsnap.ok].astype(str)).size),
             seconds=time.perf_counter() - t0,
         )
         if progress is not None:
@@ -123,7 +126,8 @@ def _unreachable_reasons(
 ) -> np.ndarray:
     """Why each point in ``idx`` has no time: a disconnected street, or the horizon."""
     comp = net.components
-    fac_comps = np.unique(comp[net.edge_u[fsnap.edge[fsnap.ok]]])
+    flat, _ = fsnap.candidates()  # a facility also reaches the parts of its alternative snaps
+    fac_comps = np.unique(comp[net.edge_u[flat.edge[flat.ok]]])
     sizes = np.bincount(comp)
     out = np.empty(idx.shape[0], dtype=object)
     for k, i in enumerate(idx):

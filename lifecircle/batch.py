@@ -103,6 +103,7 @@ REGION_OPTIONS: dict[str, tuple[type, ...]] = {
     "facility_isochrones": (bool,),
     "map": (bool,),
     "self_contained": (bool,),
+    "cdn": (bool,),
     "tiles": (str,),
     "tiles_attribution": (str,),
     "figures": (bool,),

@@ -386,9 +386,12 @@ def map_options(f: Callable[..., Any]) -> Callable[..., Any]:
     """Options of the web map shared by `run` and `map`."""
     options = [
         click.option(
-            "--self-contained", is_flag=True,
-            help="Inline Leaflet's JavaScript and CSS into map.html (opens with no internet).",
+            "--cdn", is_flag=True,
+            help="Link Leaflet from its CDN: a smaller map.html that needs the internet "
+            "(by default the map opens with no network).",
         ),
+        click.option("--self-contained", is_flag=True, hidden=True,
+                     help="No effect: the map is self-contained by default."),
         click.option(
             "--tiles", default="osm", show_default=True,
             help="Background map: osm (OpenStreetMap tiles), none (a fully offline page), an "
@@ -422,6 +425,17 @@ def map_options(f: Callable[..., Any]) -> Callable[..., Any]:
               "more than 250,000 nodes).")
 @click.option("--cell-m", "raster_cell_m", type=float, default=None,
               help="Cell size of the travel-time rasters in metres (default 25).")
+@click.option("--group", default=None, help="Evaluate every category for this profile group "
+              "(e.g. wheelchair: step-free walks, its speed).")
+@click.option("--group-population", multiple=True, metavar="RESIDENTS=COLUMN",
+              help="Block column holding the residents a service serves, e.g. "
+              "age60plus=pop_60plus (repeatable).")
+@click.option("--targets", multiple=True, metavar="NAME|FILE",
+              help="Stack a target set on the profile, e.g. hunan-2021 (repeatable).")
+@click.option("--staff-col", default=None, help="Facility-file column of staff counts "
+              "(default staff).")
+@click.option("--flag-col", default=None, help="Facility-file column of volunteer-site flags "
+              "(default volunteer_site).")
 @guarded
 def run_cmd(**options: Any) -> None:
     """Walking times, coverage and gaps for every residential block.
@@ -551,7 +565,7 @@ def isochrones_cmd(run_path: Path, out: Path, overwrite: bool, debug: bool,
 @cli.command("map")
 @click.argument("run_dir", metavar="RUN", type=click.Path(path_type=Path))
 @click.option("--category", default=None,
-              help="Category shown when the map opens (default: the worst category).")
+              help="Category shown when the map opens (default: the complete-life-circle view).")
 @click.option("--lang", type=click.Choice(["en", "zh"]), default=None,
               help="Language of the map (default: the run's).")
 @click.option("--out", type=click.Path(path_type=Path), default=None,

@@ -5,6 +5,10 @@ threshold, minutes beyond it; per block the list of categories it lacks; per cat
 of blocks and of population covered; overall the share of population with every category
 covered (a complete life circle).
 
+Data status: a category whose source cannot support a verdict is reported as "no data in the
+source — not a finding" (:func:`category_status`), its coverage shares are ``null`` and it is
+left out of every block's ``lacks``, ``complete``, tiers and the complete-life-circle share.
+
 Tiers (GB 50180-2018's 5-, 10-, 15-minute circles, or a profile's single tier): a block meets a
 tier when every category of the tier is covered, each by a facility of its own category, so a
 larger facility of another tier never substitutes. Plan indicators compare shares of blocks and
@@ -13,6 +17,7 @@ residents, and service floor area per 100 households, with the profile's ``[targ
 
 from __future__ import annotations
 
+from collections.abc import Collection, Iterable, Mapping
 from typing import Any
 
 import geopandas as gpd
@@ -28,8 +33,11 @@ from .routing import NodeDistances, point_distances, seed_arcs
 from .snapping import Snap
 
 __all__ = [
+    "NO_DATA",
+    "SPARSE_RESIDENTS",
     "block_verdict",
     "catchment_floor_area",
+    "category_status",
     "deficiency_list",
     "facility_summary",
     "households",
@@ -38,13 +46,72 @@ __all__ = [
 ]
 
 
+#: ``status`` of a category whose data cannot support a verdict
+NO_DATA = "no_data"
+#: Sparse rule: every life-circle category is provided at least once per 15-minute life
+#: circle, which GB 50180-2018 (§3.0.4, table 3.0.4) sizes at 50,000 to 100,000 residents.
+#: A category with fewer facilities (snapped to a street) than one per this many residents of
+#: the study area is a gap in the source, not a finding about the area.
+SPARSE_RESIDENTS = 100_000.0
+
+
+def category_status(
+    access: Mapping[str, CategoryAccess],
+    population: float,
+    user_categories: Iterable[str] = (),
+) -> dict[str, dict[str, Any]]:
+    """Whether each category's data can support a verdict.
+
+    ``{"status": "ok" | "no_data", "status_reason": None | "no_facilities" | "sparse",
+    "status_detail": str | None}`` per category. ``no_data`` with
+
+    - ``no_facilities``: the source has no facility of the category in the study area;
+    - ``sparse``: it has some, but none within the search horizon of any block (they lie
+      beyond reach of every block, e.g. outside the study area or on a disconnected part), or
+      fewer than one per :data:`SPARSE_RESIDENTS` residents.
+
+    A category given by the user's facility file (``user_categories``) is always ``ok``: the
+    user vouches for the list.
+    """
+    users = set(user_categories)
+    out: dict[str, dict[str, Any]] = {}
+    for c, a in access.items():
+        reason: str | None = None
+        detail: str | None = None
+        if c in users:
+            pass
+        elif a.n_facilities == 0:
+            reason, detail = "no_facilities", f"no {c} facility in the source"
+        elif not np.isfinite(a.walk_min).any():
+            reason = "sparse"
+            detail = (f"none of the {a.n_facilities} {c} facilities is within "
+                      f"{a.horizon_m:.0f} m of any block")
+        elif a.n_facilities_snapped * SPARSE_RESIDENTS < population:
+            reason = "sparse"
+            detail = (f"{a.n_facilities_snapped} {c} facilities for {population:,.0f} residents, "
+                      f"fewer than one per {SPARSE_RESIDENTS:,.0f}")
+        out[c] = {"status": NO_DATA if reason else "ok", "status_reason": reason,
+                  "status_detail": detail}
+    return out
+
+
+def _no_data(status: Mapping[str, Mapping[str, Any]] | None) -> set[str]:
+    return {c for c, v in (status or {}).items() if v.get("status", "ok") == NO_DATA}
+
+
 def block_verdict(
     blocks: gpd.GeoDataFrame,
     ap_block: np.ndarray,
     access: dict[str, CategoryAccess],
     profile: Profile,
+    *,
+    no_data: Collection[str] = (),
 ) -> gpd.GeoDataFrame:
-    """Add per-category times, coverage flags, shortfalls and deficiency lists to blocks."""
+    """Add per-category times, coverage flags, shortfalls and deficiency lists to blocks.
+
+    Categories in ``no_data`` keep their times and flags but count in no ``lacks``, tier or
+    ``complete``: their source cannot say what a block lacks.
+    """
     out = blocks.copy()
     block_ids = out["block_id"].to_numpy()
     lacking: list[list[str]] = [[] for _ in range(len(out))]
@@ -59,6 +126,8 @@ def block_verdict(
         out[col.nearest(c)] = np.where(i >= 0, a.nearest[np.maximum(i, 0)], None)
         reason = np.where(i >= 0, "", _first_reason(ap_block, a.reason, block_ids))
         out[f"reason_{c}"] = reason
+        if c in no_data:
+            continue
         for k in np.flatnonzero(~out[col.covered(c)].to_numpy()):
             lacking[k].append(c)
     out["lacks"] = [",".join(x) for x in lacking]
@@ -66,7 +135,7 @@ def block_verdict(
     out["complete"] = out["n_lacking"].to_numpy() == 0
     parts: list[list[str]] = [[] for _ in range(len(out))]
     for tier, cats in profile.tier_categories().items():
-        cats = [c for c in cats if c in access]
+        cats = [c for c in cats if c in access and c not in no_data]
         if not cats:
             continue
         cov = np.column_stack([out[col.covered(c)].to_numpy(dtype=bool) for c in cats])
@@ -89,8 +158,15 @@ def summarize(
     blocks: gpd.GeoDataFrame,
     access: dict[str, CategoryAccess],
     profile: Profile,
+    *,
+    status: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> dict[str, Any]:
-    """Coverage figures per category and for the complete life circle."""
+    """Coverage figures per category and for the complete life circle.
+
+    ``status`` (from :func:`category_status`) adds ``status``, ``status_reason`` and
+    ``status_detail`` per category; a ``no_data`` category's coverage shares are ``None``.
+    """
+    no_data = _no_data(status)
     pop = blocks["population"].to_numpy(dtype=np.float64)
     total_pop = float(pop.sum())
     n = len(blocks)
@@ -125,7 +201,13 @@ def summarize(
             "tier": profile.tier_of(c).name,
             "limit_m": profile.limit_m_of(c),
             "note": profile.categories[c].note,
+            "status": "ok",
+            "status_reason": None,
+            "status_detail": None,
+            **(status or {}).get(c, {}),
         }
+        if c in no_data:
+            cats[c].update(share_blocks_covered=None, share_population_covered=None)
     tiers: dict[str, Any] = {}
     for tier, tcats in profile.tier_categories().items():
         if col.tier_met(tier) not in blocks.columns:
@@ -137,7 +219,8 @@ def summarize(
             "label_zh": t.label_zh,
             "minutes": t.minutes,
             "distance_m": t.distance_m,
-            "categories": [c for c in tcats if c in access],
+            "categories": [c for c in tcats if c in access and c not in no_data],
+            "categories_no_data": [c for c in tcats if c in no_data],
             "blocks_met": int(met.sum()),
             "share_blocks_met": _share(met.sum(), n),
             "population_met": round(float(pop[met].sum()), 1),
@@ -151,6 +234,7 @@ def summarize(
         "blocks": n,
         "population": round(total_pop, 1),
         "categories": cats,
+        "no_data_categories": [c for c in cats if c in no_data],
         "tiers": tiers,
         "groups": {
             g: {"label_en": v.label_en, "label_zh": v.label_zh, "speed_kmh": v.speed_kmh,
@@ -163,6 +247,7 @@ def summarize(
             "share_blocks": _share(complete.sum(), n),
             "population": round(float(pop[complete].sum()), 1),
             "share_population": _share(pop[complete].sum(), total_pop),
+            "categories_no_data": [c for c in cats if c in no_data],
         },
         "blocks_lacking_any": int((~complete).sum()),
     }
@@ -252,10 +337,16 @@ def catchment_floor_area(
     return total
 
 
-def _covered_by(blocks: pd.DataFrame, target: Target) -> tuple[np.ndarray | None, list[str]]:
-    """Blocks covered in every ``requires`` group (any category of a group); missing names."""
-    present = [[c for c in group if col.covered(c) in blocks.columns] for group in target.requires]
-    missing = [c for group in target.requires for c in group if col.covered(c) not in blocks]
+def _covered_by(
+    blocks: pd.DataFrame, target: Target, no_data: Collection[str] = ()
+) -> tuple[np.ndarray | None, list[str]]:
+    """Blocks covered in every ``requires`` group (any category of a group); missing names
+    (categories not evaluated, or with no data)."""
+    def known(c: str) -> bool:
+        return col.covered(c) in blocks.columns and c not in no_data
+
+    present = [[c for c in group if known(c)] for group in target.requires]
+    missing = [c for group in target.requires for c in group if not known(c)]
     if any(not group for group in present):
         return None, missing
     ok = np.ones(len(blocks), dtype=bool)
@@ -272,6 +363,7 @@ def plan_indicators(
     net: WalkNetwork,
     points: Snap,
     ap_block: np.ndarray,
+    no_data: Collection[str] = (),
 ) -> tuple[gpd.GeoDataFrame, dict[str, Any]]:
     """Indicators against the profile's plan targets; adds per-block floor-area columns.
 
@@ -300,7 +392,7 @@ def plan_indicators(
             entry.update(_floor_area(out, facilities, profile, target, net, points, ap_block, hh))
             entry["households_method"] = hh_method
         else:
-            ok, missing = _covered_by(out, target)
+            ok, missing = _covered_by(out, target, no_data)
             entry["requires"] = [list(g) for g in target.requires]
             if ok is None:
                 entry.update(value=None, meets=None, reason_code="not_evaluated",

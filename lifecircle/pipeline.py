@@ -27,13 +27,21 @@ from ._errors import InputError
 from ._version import __version__
 from .access import CategoryAccess, access_columns, compute_access
 from .coverage import (
+    NO_DATA,
     block_verdict,
+    category_status,
     deficiency_list,
     facility_summary,
-    plan_indicators,
     summarize,
 )
 from .fingerprint import run_fingerprint
+from .groups import (
+    parse_group_population,
+    served_coverage,
+    served_population,
+    step_free_report,
+    unrestricted_distances,
+)
 from .network import WalkNetwork
 from .outputs._atomic import StagedOutput, file_sha256
 from .profiles import Profile, load_profile
@@ -43,14 +51,18 @@ from .sources.area import blocks_in_area, read_area
 from .sources.elevation import apply_dem
 from .sources.facilities import (
     FACILITY_COLUMNS,
+    access_point_summary,
     check_not_swapped,
     facilities_from_osm,
     merge_facilities,
+    primary_rows,
 )
 from .sources.facilities import read_facilities as _read_facilities
 from .sources.osm import OSMData, read_osm
 from .sources.population import households, population_from_raster
 from .sources.tables import read_polygons
+from .targets import facility_values
+from .targets import indicators as target_indicators
 
 __all__ = ["DEFAULT_OSM", "Result", "load_network", "run"]
 
@@ -211,11 +223,17 @@ def run(
     facility_isochrones: bool = False,
     map: bool | None = None,
     self_contained: bool = False,
+    cdn: bool = False,
     tiles: str | None = "osm",
     tiles_attribution: str | None = None,
     figures: bool = True,
     rasters: bool | None = None,
     raster_cell_m: float | None = None,
+    group: str | None = None,
+    group_population: list[str] | dict[str, str] | None = None,
+    targets: list[str] | None = None,
+    staff_col: str | None = None,
+    flag_col: str | None = None,
 ) -> Result:
     """Run the whole analysis; write the output folder when ``out`` is given.
 
@@ -269,8 +287,9 @@ def run(
         these bands (minutes, ascending, within the profile's horizon), buffered by
         ``walk_in_m``; ``facility_isochrones`` adds each facility's own bands. See
         :mod:`lifecircle.isochrones`.
-    map, self_contained, tiles, tiles_attribution
-        Write ``map.html`` (Leaflet inlined with ``self_contained``; background ``tiles``:
+    map, cdn, self_contained, tiles, tiles_attribution
+        Write ``map.html`` (Leaflet inlined unless ``cdn``; ``self_contained`` is ignored;
+        background ``tiles``:
         ``"osm"`` (default), ``"none"``/``None``, an xyzservices name or a URL template
         with ``tiles_attribution``). See :func:`lifecircle.outputs.products.write_products`.
     figures
@@ -279,13 +298,22 @@ def run(
     rasters, raster_cell_m
         Write ``rasters/walk_min_<c>.tif`` travel-time surfaces at ``raster_cell_m`` metres
         (default 25).
+    group, group_population, targets, staff_col, flag_col
+        Evaluate every category for this profile group (e.g. ``"wheelchair"``: step-free);
+        ``RESIDENTS=COLUMN`` block columns of the residents categories serve; target sets
+        stacked on the profile (built-in names or TOML files); the facility-file columns of
+        staff counts and volunteer-site flags. See :mod:`lifecircle.groups` and
+        :mod:`lifecircle.targets`.
     """
     options = dict(locals())  # every option as given, for the run's fingerprint
     if lang not in ("en", "zh"):
         from ._errors import ConfigError
 
         raise ConfigError(f"unknown language {lang!r}; use en or zh")
-    full_profile = load_profile(profile).replace(speed_kmh=speed_kmh, threshold_min=minutes)
+    full_profile = load_profile(profile)
+    full_profile = (full_profile.for_group(group) if group else full_profile).stack_targets(targets)
+    full_profile = full_profile.replace(speed_kmh=speed_kmh, threshold_min=minutes)
+    resident_cols = parse_group_population(group_population, full_profile)
     prof = full_profile.replace(categories=categories)
     snap_limit = prof.max_snap_m if max_snap_m is None else float(max_snap_m)
     if snap_limit <= 0:
@@ -329,12 +357,15 @@ def run(
         if facilities is not None:
             # validated against every category of the profile, then narrowed to the selection
             user = _read_facilities(
-                facilities, full_profile, crs=facilities_crs, **(facility_columns or {})
+                facilities, full_profile, crs=facilities_crs, **(facility_columns or {}),
+                extra_cols={"staff": staff_col or "staff",
+                            "volunteer_site": flag_col or "volunteer_site"},
             )
             type_report = user.attrs.get("type_map")
             user = user[user["category"].isin(list(prof.categories))]
             check_not_swapped(user, _network_bounds_lonlat(net), where=str(facilities))
             fac = merge_facilities(fac, user)
+        fac = facility_values(fac)  # staff counts and volunteer-site flags as numbers
         fac = fac.to_crs(net.crs).reset_index(drop=True)
         fx, fy = _project_points(fac, net)
         fsnap = snap_points(net, fx, fy, max_snap_m=snap_limit)
@@ -377,6 +408,7 @@ def run(
             pop, method = blocks_mod.estimate_population(blk, buildings, prof.population)
             blk["population"] = pop
             blk["pop_method"] = method
+        blk, residents_info = served_population(blk, prof, columns=resident_cols)
         blk["households"], blk["households_method"] = households(
             blk, household_size=prof.population.household_size
         )
@@ -394,6 +426,7 @@ def run(
 
     with timer.step("access", f"Walking times for {len(prof.categories)} categories"):
         access = compute_access(net, fac, asnap, prof)
+        free = unrestricted_distances(net, fac, asnap, access, prof)  # step-free comparison
         ap_cols = access_columns(access)
         ap_cols.index = aps.index
         aps = gpd.GeoDataFrame(pd.concat([aps, ap_cols], axis=1), geometry="geometry", crs=aps.crs)
@@ -408,11 +441,18 @@ def run(
             walk_in_m=walk_in_m, per_facility=facility_isochrones, enabled=isochrones)
 
     with timer.step("verdict", "Flagging blocks"):
-        blk = block_verdict(blk, aps["block_id"].to_numpy(), access, prof)
-        summary = summarize(blk, access, prof)
-        blk, indicators = plan_indicators(
-            blk, fac, prof, net=net, points=asnap, ap_block=aps["block_id"].to_numpy()
+        status = category_status(access, float(blk["population"].sum()),
+                                 fac.loc[fac["source"] == "user", "category"])
+        no_data = [c for c, v in status.items() if v["status"] == NO_DATA]
+        blk = block_verdict(blk, aps["block_id"].to_numpy(), access, prof, no_data=no_data)
+        summary = summarize(blk, access, prof, status=status)
+        served_coverage(blk, summary, prof)
+        summary["residents"] = residents_info
+        blk, indicators = target_indicators(
+            blk, primary_rows(fac), prof, net=net, points=asnap,
+            ap_block=aps["block_id"].to_numpy(),
         )
+        step_free = step_free_report(net, blk, aps["block_id"].to_numpy(), access, free, prof)
 
     metadata = _metadata(
         prof,
@@ -431,6 +471,7 @@ def run(
         fac,
         asnap,
     )
+    metadata["category_status"] = status
     if polygon is not None:
         metadata["inputs"]["polygon"] = {"path": str(polygon), "sha256": file_sha256(polygon)}
     # hashed once every input has been read (a missing file gets the reader's clear error)
@@ -454,8 +495,10 @@ def run(
         },
         "summary": summary,
         "indicators": indicators,
-        "facilities": facility_summary(fac, type_report),
+        "facilities": {**facility_summary(primary_rows(fac), type_report),
+                       "access_points": access_point_summary(fac)},
         "deficiencies": deficiency_list(blk, prof),
+        "step_free": step_free,
     }
     result = Result(
         network=net,
@@ -476,7 +519,7 @@ def run(
         with timer.step("outputs", "Writing outputs"), staged:
             write_outputs(
                 result, staged, lang=lang, extras=extras,
-                products={"map": map, "self_contained": self_contained, "tiles": tiles,
+                products={"map": map, "cdn": cdn, "tiles": tiles,
                           "tiles_attribution": tiles_attribution, "figures": figures,
                           "rasters": rasters, "raster_cell_m": raster_cell_m},
             )
@@ -624,10 +667,11 @@ def write_outputs(
     from .outputs.products import write_products
 
     write_products(result, staged.staging, lang=lang, **(products or {}))
-    write_reports(staged.staging, result.report, lang=lang, worst=[w for w in worst if w["lacks"]],
-                  profile=result.profile)
+    from .outputs.served import served_sections
     from .outputs.table import write_tables
 
+    write_reports(staged.staging, result.report, lang=lang, worst=[w for w in worst if w["lacks"]],
+                  profile=result.profile, extra_sections=served_sections(result.report, lang))
     write_tables(result, staged.staging, lang=lang)
 
 

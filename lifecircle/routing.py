@@ -50,6 +50,19 @@ def _direction_ratios(net: WalkNetwork, e: np.ndarray) -> tuple[np.ndarray, np.n
     return r_uv, r_vu
 
 
+def _on_usable(net: WalkNetwork, snap: Snap) -> np.ndarray:
+    """Indices of snapped points whose edge the network may use.
+
+    On a restricted group's view (``net.edge_usable``) a point snapped onto a barred edge
+    (steps, say) reaches neither end: the snap is shared by all groups, and walking along a
+    barred edge is what the group cannot do.
+    """
+    ok = np.flatnonzero(snap.ok)
+    if net.edge_usable is not None and ok.size:
+        ok = ok[net.edge_usable[snap.edge[ok]]]
+    return ok
+
+
 def seed_arcs(
     net: WalkNetwork, snap: Snap, *, walk_from: bool = False
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -59,10 +72,12 @@ def seed_arcs(
     ``s + along`` and v after ``s + L - along``; a self-loop gives one arc at the shorter.
     The points are facilities that residents walk *to*: on a sloped network the part of
     the edge from u to the point weighs as the edge does u -> v (and from v, v -> u).
+    A point with alternative snaps (near-tied edges) has arcs from each of them.
     With ``walk_from`` the points are where walks start (residents): from the point to u
     weighs as v -> u, to v as u -> v.
     """
-    ok = np.flatnonzero(snap.ok)
+    snap, owner = snap.candidates()
+    ok = _on_usable(net, snap)
     e = snap.edge[ok]
     u = net.edge_u[e].astype(np.int64)
     v = net.edge_v[e].astype(np.int64)
@@ -79,7 +94,7 @@ def seed_arcs(
         to_v = s + (length - a) * r_v
     loop = u == v
     to_u = np.where(loop, np.minimum(to_u, to_v), to_u)
-    point = np.concatenate([ok, ok[~loop]])
+    point = owner[np.concatenate([ok, ok[~loop]])]
     node = np.concatenate([u, v[~loop]])
     dist = np.concatenate([to_u, to_v[~loop]])
     return point, node, dist
@@ -191,12 +206,15 @@ def point_distances(
     A point at ``along`` on edge (u, v) with leg ``s`` is reached through u at
     ``d[u] + along + s`` or through v at ``d[v] + L - along + s``; a source on the same edge
     also reaches it directly along the edge. Returns ``(dist_m, source)`` with ``inf`` / -1
-    where unreachable or beyond ``nodes.limit_m``.
+    where unreachable or beyond ``nodes.limit_m``. Points and sources with alternative snaps
+    take the shortest over all of them.
     """
+    sources, s_owner = sources.candidates()
+    points, p_owner = points.candidates()
     m = len(points)
     out = np.full(m, np.inf)
     which = np.full(m, -1, dtype=np.int64)
-    ok = np.flatnonzero(points.ok)
+    ok = _on_usable(net, points)
     if ok.size:
         e = points.edge[ok]
         u = net.edge_u[e]
@@ -218,7 +236,7 @@ def point_distances(
         which[ok] = np.where(np.isfinite(best), src, -1)
 
         # sources on the same edge reach the point directly along it
-        s_ok = np.flatnonzero(sources.ok)
+        s_ok = _on_usable(net, sources)
         if s_ok.size:
             s_ok = s_ok[np.argsort(sources.edge[s_ok], kind="stable")]
             s_edge = sources.edge[s_ok]
@@ -245,8 +263,22 @@ def point_distances(
                 p_idx, direct, f = p_idx[first], direct[first], f[first]
                 better = direct < out[p_idx]
                 out[p_idx[better]] = direct[better]
-                which[p_idx[better]] = f[better]
+                which[p_idx[better]] = s_owner[f[better]]
     beyond = out > nodes.limit_m
     out[beyond] = np.inf
     which[beyond] = -1
-    return out, which
+    return _min_per_owner(out, which, p_owner)
+
+
+def _min_per_owner(
+    dist: np.ndarray, which: np.ndarray, owner: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per point, the shortest over its snaps (primary first, so ties keep the primary)."""
+    n = int(owner.max()) + 1 if owner.size else 0
+    if owner.shape[0] == n:
+        return dist, which
+    order = np.lexsort((np.arange(owner.shape[0]), dist, owner))
+    first = np.ones(order.shape[0], dtype=bool)
+    first[1:] = owner[order][1:] != owner[order][:-1]
+    best = order[first]
+    return dist[best], which[best]

@@ -3,11 +3,34 @@
 Points snap to edges, not nodes: a block in the middle of a long street reaches the street
 where it stands. A point farther than ``max_snap_m`` from every edge is unreachable, with the
 distance to the nearest edge in its reason, never snapped to a faraway street.
+
+Two refinements keep the walk from depending on an arbitrary choice of street:
+
+- **Near ties.** Every edge within ``TIE_REL`` (5 %) of the leg to the nearest one is kept as
+  an alternative snap of the point (``Snap.alt``). Searches seed from all of a facility's
+  snaps and a point's time is the minimum over all of its snaps, each with its own leg, so a
+  shop 49.79 m from one street and 50.21 m from the parallel one is reached from whichever
+  gives the shorter walk. Why relative: where a point stands is uncertain in proportion to its
+  distance from the street (a block's representative point, a geocoded address), and a
+  relative tolerance is scale-free like the rest of the model (lengths and speed ×k give the
+  same minutes; an absolute floor such as 1 m would break that). Every alternative is a walk
+  that can be made (straight to that street, at its own leg), so no time is shortened below a
+  real walk; the tolerance only bounds the work. Points right on a junction need no floor:
+  their candidates project onto the same node and are merged.
+- **Fragments.** A point whose nearest edge lies in a *fragment* (a connected part of at most
+  ``FRAGMENT_MAX_NODES`` nodes that is not the network's largest part: an isolated footway or
+  a mapping gap, which cannot carry a walk anywhere) snaps instead to the nearest edge of any
+  other part, if that is within ``max_snap_m``. ``Snap.rule`` records which rule was used.
+
+Output contract: a point's primary snap is in ``snap_u`` .. ``snap_dist_m`` as before; its
+alternatives are in ``snap_alt``, a JSON list of objects with the same field names (plus
+``snap_edge_id``), or empty. A time is the shortest walk over all snaps of both ends.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import json
+from dataclasses import KW_ONLY, dataclass
 
 import numpy as np
 import pandas as pd
@@ -16,11 +39,44 @@ import shapely
 from .columns import SNAP_FIELDS
 from .network import WalkNetwork
 
-__all__ = ["Snap", "snap_points"]
+__all__ = [
+    "FRAGMENT_MAX_NODES",
+    "RULE_NEAREST",
+    "RULE_PAST_FRAGMENT",
+    "TIE_REL",
+    "AltSnaps",
+    "Snap",
+    "edges_by_key",
+    "parse_alt",
+    "snap_points",
+]
 
 SNAPPED = "snapped"
-#: distances closer than this (metres) count as a tie between edges
+#: distances closer than this (metres) are equal: the primary snap is the lowest such edge
 _TIE_M = 1e-6
+#: alternative snaps: edges within TIE_REL * leg of the nearest one
+TIE_REL = 0.05
+#: a connected part of at most this many nodes (other than the largest) is a fragment
+FRAGMENT_MAX_NODES = 4
+#: ``snap_rule`` values: the nearest edge, or the nearest edge beyond a fragment
+RULE_NEAREST = "nearest"
+RULE_PAST_FRAGMENT = "past_fragment"
+#: the keys of one alternative in ``snap_alt`` (the primary snap's field names)
+_ALT_KEYS = (*SNAP_FIELDS, "snap_edge_id")
+
+
+@dataclass(frozen=True)
+class AltSnaps:
+    """Alternative snaps: ``point[k]`` may also start on ``edge[k]`` at ``along_m[k]``."""
+
+    point: np.ndarray
+    edge: np.ndarray
+    along_m: np.ndarray
+    dist_m: np.ndarray
+
+    @classmethod
+    def empty(cls) -> AltSnaps:
+        return cls(np.empty(0, np.int64), np.empty(0, np.int64), np.empty(0), np.empty(0))
 
 
 @dataclass(frozen=True)
@@ -28,13 +84,17 @@ class Snap:
     """Snapping of ``n`` points.
 
     ``edge`` is -1 for unreachable points, whose ``along_m`` and ``dist_m`` are NaN and whose
-    ``status`` says why.
+    ``status`` says why. ``rule`` (optional) names the snapping rule per point; ``alt``
+    (optional) holds alternative snaps of near-tied edges (see the module's docstring).
     """
 
     edge: np.ndarray
     along_m: np.ndarray
     dist_m: np.ndarray
     status: np.ndarray
+    _: KW_ONLY
+    rule: np.ndarray | None = None
+    alt: AltSnaps | None = None
 
     @property
     def ok(self) -> np.ndarray:
@@ -44,17 +104,50 @@ class Snap:
         return int(self.edge.shape[0])
 
     def subset(self, mask: np.ndarray) -> Snap:
-        return Snap(self.edge[mask], self.along_m[mask], self.dist_m[mask], self.status[mask])
+        """The points selected by ``mask`` (booleans or indices), with their alternatives."""
+        mask = np.asarray(mask)
+        take = np.flatnonzero(mask) if mask.dtype == bool else mask.astype(np.int64)
+        rule = None if self.rule is None else self.rule[take]
+        alt = None
+        if self.alt is not None:
+            new_pos = np.full(len(self), -1, dtype=np.int64)
+            new_pos[take] = np.arange(take.shape[0])
+            pos = new_pos[self.alt.point]
+            keep = pos >= 0
+            alt = AltSnaps(pos[keep], self.alt.edge[keep], self.alt.along_m[keep],
+                           self.alt.dist_m[keep])
+        return Snap(self.edge[take], self.along_m[take], self.dist_m[take], self.status[take],
+                    rule=rule, alt=alt)
+
+    def candidates(self) -> tuple[Snap, np.ndarray]:
+        """Every snap as a flat :class:`Snap` (primaries first, then alternatives) and the
+        index of the point each belongs to. Without alternatives: ``(self, arange(n))``."""
+        n = len(self)
+        if self.alt is None or self.alt.point.size == 0:
+            return self, np.arange(n, dtype=np.int64)
+        k = self.alt.point.shape[0]
+        flat = Snap(
+            np.concatenate([self.edge, self.alt.edge]),
+            np.concatenate([self.along_m, self.alt.along_m]),
+            np.concatenate([self.dist_m, self.alt.dist_m]),
+            np.concatenate([self.status, np.full(k, SNAPPED, dtype=object)]),
+        )
+        return flat, np.concatenate([np.arange(n, dtype=np.int64), self.alt.point])
 
     @classmethod
     def from_columns(cls, frame: pd.DataFrame) -> Snap:
         """The snapping a layer carries in its columns (``snap_edge_id``, ``snap_along_m``,
-        ``snap_dist_m``, ``snap_status``, as :meth:`fields` writes them)."""
+        ``snap_dist_m``, ``snap_status`` and, when present, ``snap_rule`` and ``snap_alt``,
+        as :meth:`fields` writes them)."""
+        rule = frame["snap_rule"].to_numpy(dtype=object) if "snap_rule" in frame else None
+        alt = parse_alt(frame["snap_alt"]) if "snap_alt" in frame else None
         return cls(
             edge=frame["snap_edge_id"].fillna(-1).to_numpy(dtype=np.int64),
             along_m=frame["snap_along_m"].to_numpy(dtype=np.float64),
             dist_m=frame["snap_dist_m"].to_numpy(dtype=np.float64),
             status=frame["snap_status"].to_numpy(dtype=object),
+            rule=rule,
+            alt=alt,
         )
 
     def fields(self, net: WalkNetwork) -> pd.DataFrame:
@@ -69,6 +162,8 @@ class Snap:
         k[~ok] = pd.NA
         edge_id = pd.array(np.where(ok, self.edge, 0), dtype="Int64")
         edge_id[~ok] = pd.NA
+        rule = np.full(len(self), None, dtype=object)
+        rule[ok] = RULE_NEAREST if self.rule is None else self.rule[ok]
         return pd.DataFrame(
             {
                 SNAP_FIELDS[0]: u,
@@ -78,8 +173,59 @@ class Snap:
                 SNAP_FIELDS[4]: self.dist_m,
                 "snap_edge_id": edge_id,
                 "snap_status": self.status,
+                "snap_rule": rule,
+                "snap_alt": self._alt_json(net),
             }
         )
+
+    def _alt_json(self, net: WalkNetwork) -> np.ndarray:
+        out = np.full(len(self), None, dtype=object)
+        if self.alt is None or self.alt.point.size == 0:
+            return out
+        a = self.alt
+        rows = zip(a.point.tolist(), net.node_id[net.edge_u[a.edge]].tolist(),
+                   net.node_id[net.edge_v[a.edge]].tolist(), net.edge_key[a.edge].tolist(),
+                   a.along_m.tolist(), a.dist_m.tolist(), a.edge.tolist(), strict=True)
+        lists: dict[int, list[dict[str, float | int]]] = {}
+        for p, *values in rows:
+            lists.setdefault(p, []).append(dict(zip(_ALT_KEYS, values, strict=True)))
+        for p, items in lists.items():
+            out[p] = json.dumps(items)
+        return out
+
+
+def edges_by_key(net: WalkNetwork, u: np.ndarray, v: np.ndarray, key: np.ndarray) -> np.ndarray:
+    """Index of the edge ``(u, v, key)`` (node ids as in the ``edges`` layer), -1 if absent."""
+    keys = pd.MultiIndex.from_arrays(
+        [net.node_id[net.edge_u], net.node_id[net.edge_v], net.edge_key.astype(np.int64)])
+    lookup = pd.Series(np.arange(net.n_edges), index=keys)
+    lookup = lookup[~lookup.index.duplicated()]
+    found = lookup.reindex(pd.MultiIndex.from_arrays([u, v, key])).to_numpy(dtype=np.float64)
+    return np.where(np.isfinite(found), found, -1).astype(np.int64)
+
+
+def parse_alt(column: pd.Series, net: WalkNetwork | None = None) -> AltSnaps:
+    """The alternative snaps in a ``snap_alt`` column (JSON text per row, or empty).
+
+    Edges are ``snap_edge_id``; with ``net``, they are matched by ``(snap_u, snap_v,
+    snap_key)`` instead (a network rebuilt from the ``edges`` layer), and alternatives whose
+    edge ``net`` lacks are dropped.
+    """
+    text = column.to_numpy(dtype=object)
+    has = np.flatnonzero(pd.notna(text) & (text != ""))
+    items = [(int(p), item) for p in has for item in json.loads(text[p])]
+    if not items:
+        return AltSnaps.empty()
+    point = np.array([p for p, _ in items], dtype=np.int64)
+    along = np.array([float(i["snap_along_m"]) for _, i in items])
+    dist = np.array([float(i["snap_dist_m"]) for _, i in items])
+    if net is None:
+        edge = np.array([int(i["snap_edge_id"]) for _, i in items], dtype=np.int64)
+    else:
+        edge = edges_by_key(net, *(np.array([int(i[k]) for _, i in items], dtype=np.int64)
+                                   for k in ("snap_u", "snap_v", "snap_key")))
+    keep = edge >= 0
+    return AltSnaps(point[keep], edge[keep], along[keep], dist[keep])
 
 
 def snap_points(
@@ -89,7 +235,7 @@ def snap_points(
     *,
     max_snap_m: float | np.ndarray,
 ) -> Snap:
-    """Snap projected points (in ``net.crs``) to their nearest edge.
+    """Snap projected points (in ``net.crs``) to their nearest edge, with near-tied ones.
 
     Parameters
     ----------
@@ -105,7 +251,9 @@ def snap_points(
     -------
     Snap
         ``along_m`` is measured from the edge's ``u`` along its geometry and scaled to the
-        edge's walking length; ``dist_m`` is the straight off-network leg.
+        edge's walking length; ``dist_m`` is the straight off-network leg. The primary snap
+        is the nearest eligible edge (lowest index among exact ties); ``alt`` holds the other
+        edges within the tie tolerance; ``rule`` says whether a fragment was passed over.
     """
     x = np.asarray(x, dtype=np.float64)
     y = np.asarray(y, dtype=np.float64)
@@ -114,51 +262,88 @@ def snap_points(
     along = np.full(n, np.nan)
     dist = np.full(n, np.nan)
     status = np.full(n, SNAPPED, dtype=object)
+    rule = np.full(n, None, dtype=object)
     finite = np.isfinite(x) & np.isfinite(y)
     status[~finite] = "unreachable: no valid coordinates"
     if n == 0 or net.n_edges == 0:
-        return Snap(edge, along, dist, status)
+        return Snap(edge, along, dist, status, rule=rule, alt=AltSnaps.empty())
 
     geoms = net.geometries
     tree = _tree(net)
     limit = np.broadcast_to(np.asarray(max_snap_m, dtype=np.float64), (n,))
     idx = np.flatnonzero(finite)
+    lim = limit[idx]
     points = shapely.points(x[idx], y[idx])
     (p_i, e_i), d_i = tree.query_nearest(
         points,
-        max_distance=float(limit[idx].max()) if idx.size else 0.0,
+        max_distance=float(lim.max()) if idx.size else 0.0,
         return_distance=True,
         all_matches=True,
     )
-    within = d_i <= limit[idx[p_i]]
+    within = d_i <= lim[p_i]
     p_i, e_i, d_i = p_i[within], e_i[within], d_i[within]
-    # several equidistant edges (a point at a junction, a street stored twice): take the
-    # lowest edge index, so the result does not depend on the tree's internal order. "Equal"
-    # allows a micrometre: two overlapping copies of one street tie only up to the last bit,
-    # and a facility and a point must land on the same copy to keep their direct walk.
-    if p_i.size:
-        order = np.lexsort((e_i, p_i))
-        p_i, e_i, d_i = p_i[order], e_i[order], d_i[order]
-        first = np.ones(p_i.shape[0], dtype=bool)
-        first[1:] = p_i[1:] != p_i[:-1]
-        p_i, e_i, d_i = p_i[first], e_i[first], d_i[first]
-        q_i, f_i = tree.query(points[p_i], predicate="dwithin", distance=d_i + _TIE_M)
-        near = shapely.distance(points[p_i[q_i]], geoms[f_i]) <= d_i[q_i] + _TIE_M
-        q_i, f_i = q_i[near], f_i[near]
-        lowest = np.full(p_i.shape[0], np.iinfo(np.int64).max)
-        np.minimum.at(lowest, q_i, f_i)
-        moved = lowest < e_i
-        if moved.any():
-            e_i = np.where(moved, lowest, e_i)
-            d_i = np.where(moved, shapely.distance(points[p_i], geoms[e_i]), d_i)
-    hit = idx[p_i]
-    edge[hit] = e_i
-    dist[hit] = d_i
-    frac = shapely.line_locate_point(geoms[e_i], points[p_i], normalized=True)
-    frac = np.clip(np.nan_to_num(frac, nan=0.0), 0.0, 1.0)
-    along[hit] = frac * net.edge_length_m[e_i]
+    nearest = np.full(idx.shape[0], np.inf)
+    np.minimum.at(nearest, p_i, d_i)
+    frag = _fragment_edges(net)
+    # points whose nearest edges are all in fragments: the nearest edge of another part
+    on_fragment = np.zeros(idx.shape[0], dtype=bool)
+    passed = np.zeros(idx.shape[0], dtype=bool)
+    if frag.any() and p_i.size:
+        on_fragment[p_i] = True
+        on_fragment[p_i[~frag[e_i]]] = False
+        stuck = np.flatnonzero(on_fragment)
+        if stuck.size:
+            (q, _), d_m = _main_tree(net).query_nearest(
+                points[stuck], max_distance=float(lim[stuck].max()), return_distance=True,
+                all_matches=False)
+            ok = d_m <= lim[stuck[q]]
+            moved = stuck[q[ok]]
+            nearest[moved] = d_m[ok]
+            on_fragment[moved] = False
+            passed[moved] = True
 
-    missed = idx[np.isin(np.arange(idx.shape[0]), p_i, invert=True)]
+    # candidates: every eligible edge within the tie tolerance of the nearest eligible one
+    has = np.flatnonzero(np.isfinite(nearest))
+    reach = np.minimum(nearest[has] * (1.0 + TIE_REL), lim[has])
+    reach = np.maximum(reach, nearest[has] + _TIE_M)
+    q_i, f_i = tree.query(points[has], predicate="dwithin", distance=reach)
+    p_c = has[q_i]
+    d_c = shapely.distance(points[p_c], geoms[f_i])
+    keep = (d_c <= reach[q_i]) & (~frag[f_i] | on_fragment[p_c])
+    p_c, f_c, d_c = p_c[keep], f_i[keep], d_c[keep]
+    best = np.full(idx.shape[0], np.inf)
+    np.minimum.at(best, p_c, d_c)
+    # primary first: exact ties (a micrometre: a street stored twice ties only up to the last
+    # bit) rank by edge index, so the primary does not depend on the tree's internal order
+    exact = d_c <= best[p_c] + _TIE_M
+    order = np.lexsort((f_c, np.where(exact, 0.0, d_c), p_c))
+    p_c, f_c, d_c = p_c[order], f_c[order], d_c[order]
+    primary = np.ones(p_c.shape[0], dtype=bool)
+    primary[1:] = p_c[1:] != p_c[:-1]
+    frac = shapely.line_locate_point(geoms[f_c], points[p_c], normalized=True)
+    frac = np.clip(np.nan_to_num(frac, nan=0.0), 0.0, 1.0)
+    a_c = frac * net.edge_length_m[f_c]
+    # alternatives that project onto an end node already reached by an earlier snap of the
+    # same point (a point by a junction) add nothing: drop them
+    node = np.where(frac <= 0.0, net.edge_u[f_c], np.where(frac >= 1.0, net.edge_v[f_c], -1))
+    at_node = node >= 0
+    dup = np.zeros(p_c.shape[0], dtype=bool)
+    if at_node.any():
+        w = np.flatnonzero(at_node)
+        _, first = np.unique(np.stack([p_c[w], node[w]]), axis=1, return_index=True)
+        dup[w] = True
+        dup[w[first]] = False
+    alt = ~primary & ~dup
+
+    hit = idx[p_c[primary]]
+    edge[hit] = f_c[primary]
+    dist[hit] = d_c[primary]
+    along[hit] = a_c[primary]
+    rule[hit] = np.where(passed[p_c[primary]], RULE_PAST_FRAGMENT, RULE_NEAREST)
+    alts = AltSnaps(idx[p_c[alt]].astype(np.int64), f_c[alt].astype(np.int64), a_c[alt],
+                    d_c[alt])
+
+    missed = idx[np.isin(np.arange(idx.shape[0]), p_c[primary], invert=True)]
     if missed.size:
         (_, _), far = tree.query_nearest(
             shapely.points(x[missed], y[missed]), return_distance=True, all_matches=False
@@ -168,7 +353,29 @@ def snap_points(
                 f"unreachable: nearest walkable edge is {d_far:.0f} m away "
                 f"(max_snap_m={limit[j]:g})"
             )
-    return Snap(edge, along, dist, status)
+    return Snap(edge, along, dist, status, rule=rule, alt=alts)
+
+
+def _fragment_edges(net: WalkNetwork) -> np.ndarray:
+    """Per edge: whether it lies in a fragment (see the module's docstring)."""
+    frag = net.__dict__.get("_fragment_edges")
+    if frag is None:
+        comp = net.components
+        sizes = np.bincount(comp)
+        small = sizes <= FRAGMENT_MAX_NODES
+        small[np.argmax(sizes)] = False
+        frag = small[comp[net.edge_u]]
+        net.__dict__["_fragment_edges"] = frag
+    return frag
+
+
+def _main_tree(net: WalkNetwork) -> shapely.STRtree:
+    """A tree of the edges outside fragments (only distances are asked of it)."""
+    tree = net.__dict__.get("_main_strtree")
+    if tree is None:
+        tree = shapely.STRtree(net.geometries[~_fragment_edges(net)])
+        net.__dict__["_main_strtree"] = tree
+    return tree
 
 
 def _tree(net: WalkNetwork) -> shapely.STRtree:

@@ -172,7 +172,15 @@ def supply_demand(
     minutes = matrix.dist_m / speed  # aligned with the CSR data, which tocoo keeps in order
     weight = _decay(decay, threshold, sigma_min)
     pop = result.blocks["population"].to_numpy(dtype=np.float64)
-    acc, ratio = two_step_fca(coo.row, coo.col, minutes, cap, pop,
+    # a facility with several access points (a campus's entrances) is one supply, reached
+    # from each block at its nearest access point
+    which, ids = pd.factorize(fac["facility_id"].astype(str))
+    f, b = which[coo.row], coo.col
+    order = np.lexsort((minutes, b, f))
+    f, b, minutes = f[order], b[order], minutes[order]
+    nearest = np.r_[True, (f[1:] != f[:-1]) | (b[1:] != b[:-1])]
+    acc, ratio = two_step_fca(f[nearest], b[nearest], minutes[nearest],
+                              np.bincount(which, weights=cap, minlength=len(ids)), pop,
                               max_cost=threshold * (1 + 1e-12), weight=weight)
     out = pd.DataFrame({
         "block_id": block_ids,
@@ -180,13 +188,17 @@ def supply_demand(
         "supply_per_resident": acc,
         "supply_per_1000": acc * 1000.0,
     })
-    out.attrs["facility_ratio"] = dict(zip(fac["facility_id"].astype(str), ratio, strict=True))
+    out.attrs["facility_ratio"] = dict(zip(ids, ratio, strict=True))
     return out
 
 
 def capacities(fac: pd.DataFrame, capacity: str | float | None) -> np.ndarray:
     """Capacity per facility: a column of ``fac`` (``None``: ``capacity`` when present),
     or one number for all; one-line errors name the facility and the column to fix."""
+    # a facility's further access points (entrances of a campus) add no capacity of their own
+    from .sources.facilities import is_first_access_point
+
+    once = is_first_access_point(fac)
     if capacity is None:
         capacity = "capacity" if "capacity" in fac.columns else 1.0
     if isinstance(capacity, str):
@@ -201,11 +213,11 @@ def capacities(fac: pd.DataFrame, capacity: str | float | None) -> np.ndarray:
                 f"facility {fac['facility_id'].iloc[bad[0]]!r}: capacity "
                 f"{fac[capacity].iloc[bad[0]]!r} is not a non-negative number; fix the "
                 f"{capacity!r} column")
-        return values
+        return np.where(once, values, 0.0)
     value = float(capacity)
     if not value >= 0:
         raise ConfigError(f"capacity must be non-negative, got {capacity!r}")
-    return np.full(len(fac), value)
+    return np.where(once, value, 0.0)
 
 
 def _decay(decay: Any, threshold: float, sigma_min: float | None

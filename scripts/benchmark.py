@@ -361,6 +361,7 @@ SECTIONS: dict[str, Callable[[argparse.Namespace], None] | str] = {
     "isochrones": "bench_isochrones:section_isochrones",
     "maps": "bench_maps:section_maps",
     "batch": "bench_batch:section_batch",
+    "snap": "bench_snap:section_snap",
     "end2end": "bench_end2end:section_end2end",
 }
 

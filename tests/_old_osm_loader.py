@@ -13,7 +13,9 @@ from pathlib import Path
 import numpy as np
 
 from lifecircle._errors import InputError, InputFileError
+from lifecircle.sources.access_tags import is_barrier_node, way_access_tags
 from lifecircle.sources.osm import (
+    _COMPLETE_WAYS,
     POI_KEYS,
     VACANT_LANDUSE,
     OSMData,
@@ -37,7 +39,6 @@ def old_read_osm(path: str | Path) -> OSMData:
 
     path = Path(path)
 
-
     wkb = osmium.geom.WKBFactory()
     way_ids: list[int] = []
     way_highway: list[str] = []
@@ -51,9 +52,12 @@ def old_read_osm(path: str | Path) -> OSMData:
     vacant: list[tuple[str, int, str, str, bytes]] = []
     buildings: list[tuple[str, int, str, str | None, bytes]] = []
     gates: list[tuple[int, float, float, dict[str, str]]] = []
+    way_access: dict[int, dict[str, str]] = {}
+    barrier_nodes: list[int] = []
     highway_seen: Counter[str] = Counter()
     missing_refs = 0
     ways_cut = 0
+    ways_usable = 0
     broken_areas = 0
     nan = float("nan")
 
@@ -64,6 +68,8 @@ def old_read_osm(path: str | Path) -> OSMData:
         for obj in processor:
             tags = obj.tags
             if isinstance(obj, osmium.osm.Node):
+                if is_barrier_node(tags):
+                    barrier_nodes.append(obj.id)
                 if not any(k in tags for k in POI_KEYS) and not (
                     "entrance" in tags or tags.get("barrier") == "gate"
                 ):
@@ -85,20 +91,27 @@ def old_read_osm(path: str | Path) -> OSMData:
                 if not is_walkable(tag_dict):
                     continue
                 n_missing = 0
+                prev_valid = usable = False
                 for nd in obj.nodes:
                     loc = nd.location
                     refs.append(nd.ref)
                     if loc.valid():
                         lon.append(loc.lon)
                         lat.append(loc.lat)
+                        usable |= prev_valid
+                        prev_valid = True
                     else:
                         lon.append(nan)
                         lat.append(nan)
                         n_missing += 1
+                        prev_valid = False
                 if n_missing:
                     missing_refs += n_missing
                     ways_cut += 1
+                ways_usable += usable
                 way_ptr.append(len(refs))
+                if access_tags := way_access_tags(tag_dict):
+                    way_access[len(way_ids)] = access_tags
                 way_ids.append(obj.id)
                 way_highway.append(highway)
                 way_name.append(tags.get("name") or "")
@@ -178,9 +191,18 @@ def old_read_osm(path: str | Path) -> OSMData:
             f"{path}: no walkable ways found; highway tags seen: {seen}. "
             "Give an extract that contains streets or footpaths"
         )
+    if way_ids and not ways_usable:
+        raise InputFileError(
+            path,
+            f"none of its {len(way_ids)} walkable ways has two nodes inside the extract "
+            f"({missing_refs} node references are missing)",
+            _COMPLETE_WAYS,
+        )
     if ways_cut:
-        log.info(
-            "%s: %d ways cut at %d nodes missing from the extract", path, ways_cut, missing_refs
+        log.warning(
+            "%s: %d walkable ways reference %d nodes missing from the extract and were cut "
+            "there; %s",
+            path, ways_cut, missing_refs, _COMPLETE_WAYS,
         )
     return OSMData(
         path=str(path),
@@ -197,6 +219,6 @@ def old_read_osm(path: str | Path) -> OSMData:
         gates=gates,
         stats=stats,
         vacant=vacant,
+        way_access=way_access,
+        barrier_nodes=np.asarray(barrier_nodes, dtype=np.int64),
     )
-
-

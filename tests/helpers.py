@@ -9,6 +9,7 @@ publishes: the ``edges`` layer (u, v, key, length_m) and the snap fields.
 from __future__ import annotations
 
 import itertools
+import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -112,6 +113,23 @@ def make_grid_case(folder: Path) -> GridCase:
 # independent oracle
 
 
+def expand_snaps(frame: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray]:
+    """One row per snap: each row's own snap fields, then one row per entry of its
+    ``snap_alt`` (JSON, same field names); returns the rows and the row each came from."""
+    fields = ["snap_u", "snap_v", "snap_key", "snap_along_m", "snap_dist_m"]
+    base = frame[fields].reset_index(drop=True)
+    extra: list[dict] = []
+    owner = list(range(len(base)))
+    alts = frame["snap_alt"] if "snap_alt" in frame.columns else pd.Series([None] * len(frame))
+    for i, text in enumerate(alts):
+        if isinstance(text, str) and text:
+            for item in json.loads(text):
+                extra.append({k: item[k] for k in fields})
+                owner.append(i)
+    rows = pd.concat([base, pd.DataFrame(extra, columns=fields)], ignore_index=True)
+    return rows, np.array(owner, dtype=np.int64)
+
+
 def oracle_distances(
     edges: pd.DataFrame,
     sources: pd.DataFrame,
@@ -121,27 +139,38 @@ def oracle_distances(
 
     ``edges`` has ``u``, ``v``, ``key``, ``length_m``; ``sources`` and ``targets`` have the
     snap fields ``snap_u``, ``snap_v``, ``snap_key``, ``snap_along_m``, ``snap_dist_m`` (NaN or
-    NA for unsnapped points). Returns ``inf`` for unreachable targets.
+    NA for unsnapped points) and optionally ``snap_alt`` (a JSON list of further snaps with
+    the same field names). Returns ``inf`` for unreachable targets.
+
+    A point is an off-network node joined by its leg to each of its snapped positions; legs
+    are one-way (out of a source, into a target) so that no walk passes through another
+    point's off-network position from one street to another.
     """
-    g = nx.Graph()
+    g = nx.DiGraph()
     points: dict[tuple[int, int, int], list[tuple[float, str]]] = {}
 
-    def add_points(frame: pd.DataFrame, prefix: str) -> list[str | None]:
-        names: list[str | None] = []
-        for i, row in enumerate(frame.itertuples(index=False)):
+    def add_points(frame: pd.DataFrame, prefix: str, *, out: bool) -> list[str | None]:
+        rows, owner = expand_snaps(frame)
+        for j, (i, row) in enumerate(zip(owner, rows.itertuples(index=False), strict=True)):
             if pd.isna(row.snap_u):
-                names.append(None)
                 continue
+            on, off = f"{prefix}{i}:on{j}", f"{prefix}{i}:off"
             key = (int(row.snap_u), int(row.snap_v), int(row.snap_key))
-            on = f"{prefix}{i}:on"
             points.setdefault(key, []).append((float(row.snap_along_m), on))
-            off = f"{prefix}{i}:off"
-            g.add_edge(on, off, weight=float(row.snap_dist_m))
-            names.append(off)
-        return names
+            if out:
+                g.add_edge(off, on, weight=float(row.snap_dist_m))
+            else:
+                g.add_edge(on, off, weight=float(row.snap_dist_m))
+        return [None if pd.isna(u) else f"{prefix}{i}:off" for i, u in enumerate(frame["snap_u"])]
 
-    src = add_points(sources, "s")
-    tgt = add_points(targets, "t")
+    def join(a: object, b: object, w: float) -> None:
+        if g.has_edge(a, b):
+            w = min(w, g[a][b]["weight"])
+        g.add_edge(a, b, weight=w)
+        g.add_edge(b, a, weight=w)
+
+    src = add_points(sources, "s", out=True)
+    tgt = add_points(targets, "t", out=False)
     for row in edges.itertuples(index=False):
         key = (int(row.u), int(row.v), int(row.key))
         chain = [(0.0, ("n", int(row.u)))]
@@ -153,17 +182,12 @@ def oracle_distances(
             w = float(row.length_m)
             if a == b:
                 continue
-            if g.has_edge(a, b):
-                w = min(w, g[a][b]["weight"])
-            g.add_edge(a, b, weight=w)
+            join(a, b, w)
             continue
         for (pa, na), (pb, nb) in itertools.pairwise(chain):
-            w = max(pb - pa, 0.0)
             if na == nb:
                 continue
-            if g.has_edge(na, nb):
-                w = min(w, g[na][nb]["weight"])
-            g.add_edge(na, nb, weight=w)
+            join(na, nb, max(pb - pa, 0.0))
     sources_ok = [s for s in src if s is not None]
     out = np.full(len(tgt), np.inf)
     if not sources_ok:
@@ -176,8 +200,19 @@ def oracle_distances(
 
 
 def rederive_from_gpkg(gpkg: Path, category: str) -> tuple[np.ndarray, np.ndarray]:
-    """(reported metres, oracle metres) per access point for one category of a run."""
+    """(reported metres, oracle metres) per access point for one category of a run.
+
+    A category whose group is restricted (step-free) walks only the edges its group may use:
+    the ``edges`` layer's ``usable_<group>`` column, the group named in the run's effective
+    profile.
+    """
+    from lifecircle.outputs.geopackage import read_metadata
+
     edges = gpd.read_file(gpkg, layer="edges", engine="pyogrio")
+    cats = read_metadata(gpkg).get("effective_profile", {}).get("categories", {})
+    usable = f"usable_{cats.get(category, {}).get('group')}"
+    if usable in edges.columns:
+        edges = edges[edges[usable].astype(bool)]
     fac = gpd.read_file(gpkg, layer="facilities", engine="pyogrio")
     aps = gpd.read_file(gpkg, layer="access_points", engine="pyogrio")
     fac = fac[fac["category"] == category]

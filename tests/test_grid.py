@@ -129,8 +129,10 @@ def test_large_block_interior_walk_is_counted(grid_case, tmp_path):
     assert ap.snap_status == "snapped"
     assert ap.geometry.y == pytest.approx(Y0 + 100)
     assert ap.snap_dist_m == pytest.approx(450.0)  # straight to node (0, 100)
-    # 450 + (0,100)->(0,0) 100 + (0,0)->(100,0) 100 + 50 along to shop1 + its 20 m leg = 720
-    assert res.blocks.iloc[0]["walk_m_retail"] == pytest.approx(720.0)
+    # node (0, 0) is hypot(450, 100) = 461.0 m away, within 5 % of the leg: an alternative snap.
+    # Through it: 461.0 + 100 to (100,0) + 50 along to shop1 + its 20 m leg = 631.0 (through
+    # (0, 100) alone: 450 + 100 + 100 + 50 + 20 = 720)
+    assert res.blocks.iloc[0]["walk_m_retail"] == pytest.approx(math.hypot(450, 100) + 170.0)
 
 
 def test_block_on_a_disconnected_fragment_says_so(grid_case, tmp_path):

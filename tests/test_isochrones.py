@@ -152,6 +152,7 @@ def test_grid_bands_exact_lengths(grid_case):
 
 def oracle(net: WalkNetwork, src: Snap) -> np.ndarray:
     """Node distances by networkx with each source inserted on its edge (multi-source)."""
+    src, _ = src.candidates()  # every snap of a source (near-tied streets)
     g = nx.Graph()
     for e in range(net.n_edges):
         a, b, w = int(net.edge_u[e]), int(net.edge_v[e]), float(net.edge_length_m[e])
@@ -172,6 +173,7 @@ def oracle(net: WalkNetwork, src: Snap) -> np.ndarray:
 
 def edge_samples(net: WalkNetwork, d: np.ndarray, src: Snap, spacing_m: float):
     """Points every ``spacing_m`` along every edge, with their oracle distance."""
+    src, _ = src.candidates()
     geoms = net.geometries
     pts, dist = [], []
     for e in range(net.n_edges):

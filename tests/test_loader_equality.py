@@ -45,6 +45,8 @@ def test_new_loader_equals_old(name):
     assert new.way_highway == old.way_highway
     assert new.way_name == old.way_name
     assert new.gates == old.gates
+    assert new.way_access == old.way_access
+    np.testing.assert_array_equal(new.barrier_nodes, old.barrier_nodes)
     assert new.stats == old.stats
     assert old.pois, "every shared extract has POIs: the comparison must not be empty"
     for attr in ("pois", "landuse", "vacant", "buildings"):

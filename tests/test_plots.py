@@ -63,7 +63,7 @@ def test_figure_bins_equal_the_map_bins(city, profile):
     """The PNG and map.html classify the same blocks into the same planning bins."""
     blocks = city["blocks"]
     page = make_map(blocks, city["facilities"], city["edges"], profile,
-                    tiles=None).get_root().render()
+                    tiles=None).render()
     feats = data_of(page, "_blocks")["features"]
     by_id = {f["properties"]["id"]: f["properties"]["b"] for f in feats}
     cats = list(profile.categories)

@@ -363,7 +363,180 @@ def test_overlapping_parallel_edges_tie_break():
     np.testing.assert_allclose(big, base, rtol=1e-9)
 
 
-PROPERTY_COUNT = 11
+# ---------------------------------------------------------------------------------------------
+# loaders: block polygons, their repair, facility access points (issue 11)
+
+#: block ids as users write them: any text but NUL (which no file format keeps)
+block_ids = st.text(
+    alphabet=st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"),
+    min_size=1,
+    max_size=60,
+)
+corners = st.tuples(st.floats(-400, 400), st.floats(-400, 400))
+
+
+def _shape(kind: str, cx: float, cy: float, w: float, h: float) -> shapely.Geometry:
+    """A valid polygon (box, triangle, L-shape) or a bowtie, centred on (cx, cy)."""
+    x0, y0, x1, y1 = cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2
+    if kind == "box":
+        return shapely.box(x0, y0, x1, y1)
+    if kind == "triangle":
+        return shapely.Polygon([(x0, y0), (x1, y0), (cx, y1)])
+    if kind == "ell":
+        return shapely.Polygon([(x0, y0), (x1, y0), (x1, cy), (cx, cy), (cx, y1), (x0, y1)])
+    return shapely.Polygon([(x0, y0), (x1, y1), (x1, y0), (x0, y1)])  # bowtie
+
+
+blocks_drawn = st.lists(
+    st.tuples(
+        st.sampled_from(["box", "triangle", "ell", "bowtie"]),
+        st.floats(0, 2000),
+        st.floats(0, 2000),
+        st.floats(5, 300),
+        st.floats(5, 300),
+    ),
+    min_size=1,
+    max_size=12,
+)
+
+
+@SLOW
+@given(
+    seed=seeds,
+    n=sizes,
+    drawn=blocks_drawn,
+    ids=st.lists(block_ids, min_size=12, max_size=12, unique_by=str),
+    named=st.booleans(),
+)
+def test_any_polygon_set_gives_unique_ids_and_sane_times(seed, n, drawn, ids, named):
+    """Any set of block polygons (bowties included, ids any text or none): one block per
+    polygon, ids unique and as given, every time NaN or finite and non-negative."""
+    geoms = [_shape(k, X0 + cx, Y0 + cy, w, h) for k, cx, cy, w, h in drawn]
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        graphml, fac, _ = _write_case(folder, seed, n)
+        cols: dict[str, Any] = {"population": np.arange(len(geoms)) + 1.0}
+        if named:
+            cols["block_id"] = ids[: len(geoms)]
+        path = folder / "drawn.gpkg"
+        gpd.GeoDataFrame(cols, geometry=geoms, crs=32650).to_file(path)
+        res = run(graphml, facilities=fac, blocks=path, categories=["retail", "health"])
+    got = res.blocks["block_id"].astype(str).tolist()
+    assert len(got) == len(geoms) and len(set(got)) == len(got)
+    assert got == (ids[: len(geoms)] if named else [f"b{i + 1}" for i in range(len(geoms))])
+    for c in ("retail", "health"):
+        t = res.blocks[col.walk_min(c)].to_numpy(dtype=np.float64)
+        assert (np.isnan(t) | (np.isfinite(t) & (t >= 0))).all()
+    assert res.blocks.geometry.is_valid.all()
+    np.testing.assert_allclose(res.blocks["population"], np.arange(len(geoms)) + 1.0)
+
+
+@FAST
+@given(
+    rings=st.lists(st.lists(corners, min_size=3, max_size=7), min_size=1, max_size=6),
+    ids=st.lists(block_ids, min_size=6, max_size=6, unique_by=str),
+)
+def test_block_repair_conserves_rows_ids_and_covered_ground(rings, ids):
+    """Repair keeps every row, id, column and valid geometry; a repaired polygon is valid,
+    polygonal and lies inside the faces its own outline encloses; or the error names it."""
+    from lifecircle._errors import InputFileError
+    from lifecircle.sources.tables import repair_polygons
+
+    geoms = [shapely.Polygon(r) for r in rings]
+    frame = gpd.GeoDataFrame(
+        {"block_id": ids[: len(geoms)], "population": np.arange(len(geoms)) * 7.0},
+        geometry=geoms,
+        crs=32650,
+    )
+    try:
+        fixed, count = repair_polygons(frame, "drawn.gpkg")
+    except InputFileError as exc:
+        flat = [i for i, g in enumerate(geoms) if shapely.area(shapely.make_valid(g)) <= 0]
+        assert flat and "drawn.gpkg" in str(exc) and "no area once repaired" in str(exc)
+        # named as written, control characters escaped (messages stay one line)
+        named = "".join(c if c.isprintable() else repr(c)[1:-1] for c in str(ids[flat[0]]))
+        assert named in str(exc)
+        return
+    valid = np.array([g.is_valid for g in geoms])
+    assert count == int((~valid).sum())
+    assert fixed["block_id"].tolist() == frame["block_id"].tolist()
+    np.testing.assert_array_equal(fixed["population"], frame["population"])
+    for g, h, ok in zip(geoms, fixed.geometry, valid, strict=True):
+        if ok:
+            assert h.equals_exact(g, 0)
+            continue
+        assert h.is_valid and h.geom_type in ("Polygon", "MultiPolygon") and h.area > 0
+        faces = shapely.union_all(
+            list(
+                shapely.polygonize(
+                    [shapely.union_all([shapely.LineString(g.exterior.coords)])]
+                ).geoms
+            )
+        )
+        assert h.difference(faces).area <= 1e-6 * max(faces.area, 1.0)
+
+
+@FAST
+@given(
+    drawn=blocks_drawn.filter(lambda d: all(k != "bowtie" for k, *_ in d)),
+    areas=st.lists(st.floats(1, 1e5), min_size=12, max_size=12),
+)
+def test_polygon_facilities_keep_one_id_and_their_floor_area(drawn, areas):
+    """Every access point of a polygon facility carries its id and lies on or in it; the
+    facility keeps exactly one first row, its floor area once, and extra points only when
+    it is large."""
+    from lifecircle.sources import facilities as fmod
+
+    geoms = gpd.GeoSeries(
+        [_shape(k, X0 + cx, Y0 + cy, w, h) for k, cx, cy, w, h in drawn], crs=32650
+    )
+    n = len(geoms)
+    frame = gpd.GeoDataFrame(
+        {
+            "facility_id": [f"user/{i}" for i in range(n)],
+            "category": "health",
+            "floor_area_m2": areas[:n],
+            "area_source": "user",
+        },
+        geometry=geoms.to_crs(4326),
+        crs=4326,
+    )
+    out = fmod.access_points_of(frame)
+    assert set(out["facility_id"]) == set(frame["facility_id"])
+    assert out["access_id"].is_unique
+    first = fmod.primary_rows(out)
+    assert first["facility_id"].tolist() == frame["facility_id"].tolist()
+    np.testing.assert_allclose(np.nansum(out["floor_area_m2"]), sum(areas[:n]))
+    pts = out.to_crs(32650).geometry.to_numpy()
+    own = geoms.to_numpy()[out["facility_id"].str.slice(5).astype(int).to_numpy()]
+    assert (shapely.distance(own, pts) < 0.01).all()
+    for i, g in enumerate(geoms):
+        mine = out[out["facility_id"] == f"user/{i}"]
+        large = g.area >= fmod.LARGE_AREA_M2 or fmod._longest_side_m(g) >= fmod.LARGE_SIDE_M
+        extra = int((mine["access_kind"] == "boundary").sum())
+        assert (4 <= extra <= fmod.MAX_BOUNDARY_POINTS) if large else extra == 0
+
+
+@FAST
+@given(seed=seeds, n=sizes, k=st.integers(2, 6))
+def test_a_facility_reached_at_several_points_is_the_nearest_of_them(seed, n, k):
+    """Several access points under one facility id: each point's time is the minimum over
+    them, and nearest names the facility (one search, as if each were a facility)."""
+    net = random_network(seed, n)
+    fx, fy = _points(seed + 1, k)
+    pts = snap_points(net, *_points(seed + 2, 40), max_snap_m=300)
+    apart = _facilities(net, fx, fy)
+    together = apart.assign(facility_id="campus")
+    prof = load_profile("walk15").replace(categories=["retail"])
+    a = compute_access(net, apart, pts, prof)["retail"]
+    b = compute_access(net, together, pts, prof)["retail"]
+    np.testing.assert_array_equal(a.walk_min, b.walk_min)
+    reached = np.isfinite(b.walk_min)
+    assert (b.nearest[reached] == "campus").all()
+    assert b.n_facilities == 1 and a.n_facilities == k
+
+
+PROPERTY_COUNT = 15
 
 
 def test_property_count():

@@ -1,8 +1,9 @@
 """The map, figures and rasters as run outputs; `lifecircle map`; the run's map in a browser.
 
 The browser tests open the map written by :func:`lifecircle.pipeline.run` on the shared Nanjing
-extract (self-contained, no tiles: CI has no internet) in headless Chromium, in English and in
-Chinese, with facilities named with script payloads.
+extract (as written by default: offline, OpenStreetMap tiles that cannot load because every
+network request is blocked) in headless Chromium, in English and in Chinese, with facilities
+named with script payloads.
 """
 
 from __future__ import annotations
@@ -24,7 +25,9 @@ from click.testing import CliRunner
 
 from lifecircle import columns as col
 from lifecircle.cli import cli
+from lifecircle.i18n import messages
 from lifecircle.outputs.products import map_from_run, resolve_tiles, write_products
+from lifecircle.outputs.webmap.style import FACILITY_GROUPS, facility_group
 from lifecircle.pipeline import run
 from tests.conftest import shared_osm
 from tests.test_webmap import (  # noqa: F401  (browser is a fixture)
@@ -32,7 +35,9 @@ from tests.test_webmap import (  # noqa: F401  (browser is a fixture)
     BROWSER_PAYLOADS,
     _open,
     browser,
+    console_errors,
     data_of,
+    page_data,
     shown,
 )
 
@@ -61,7 +66,8 @@ def test_run_writes_map_figures_rasters_listed(nanjing_run):
     page = (nanjing_run.out / "map.html").read_text(encoding="utf-8")
     # default background: OpenStreetMap tiles, plus the walking network layer
     assert "tile.openstreetmap.org" in page and "Walking network" in page
-    assert (nanjing_run.out / "map.html").stat().st_size < 2_000_000
+    assert 'version="1.9.3"' in page  # Leaflet inlined: the map opens with no network
+    assert (nanjing_run.out / "map.html").stat().st_size < 2_500_000
 
 
 def test_skip_flags_and_cell_size(tmp_path):
@@ -103,16 +109,20 @@ def test_custom_tiles_need_attribution(tmp_path):
                                    "--tiles-attribution", "Example <b>tiles</b>"])
     assert res.exit_code == 0, res.output
     page = (tmp_path / "o" / "map.html").read_text(encoding="utf-8")
-    assert "t.example/{z}/{x}/{y}.png" in page and "<b>tiles</b>" not in page
+    assert page_data(page)["tiles"]["url"] == "https://t.example/{z}/{x}/{y}.png"
+    assert page_data(page)["tiles"]["attribution"] == "Example <b>tiles</b>"  # shown as text
+    assert "<b>tiles</b>" not in page
 
 
 def test_result_isochrones_are_drawn(nanjing_run, tmp_path):
     res = copy.copy(nanjing_run)
     res.isochrones = _isochrones(nanjing_run)  # type: ignore[attr-defined]
     (path,) = write_products(res, tmp_path, figures=False, rasters=False, tiles=None)
-    page = shown(path.read_text(encoding="utf-8"))
-    assert "Walking isochrones: Health care" in page
-    assert "Isochrone bands: 5 / 10 min walk" in page
+    data = page_data(path.read_text(encoding="utf-8"))
+    cats = list(nanjing_run.profile.categories)
+    assert [f["properties"]["b"] for f in data["iso"][cats.index("health")]["features"]] == [
+        10.0, 5.0]
+    assert data["isoNote"].startswith("Isochrone bands: 5 / 10 min walk")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -157,13 +167,10 @@ def test_map_command_recomputes_nothing(finished_run, nanjing_run, monkeypatch):
             assert minutes[k] is None
         else:
             assert minutes[k] == pytest.approx(round(float(expected), 1))
-    # the health layer is the one shown at opening, and the legend heading names it
-    assert re.search(r'lc-legend-heading[^>]*>医疗卫生</span>', text)
-    layers = dict((int(k), v) for v, k in re.findall(
-        r"var (lifecircle_layer_\w+) = lifecircle_\w+\.blockLayer\(lifecircle_\w+_blocks, (\d)\)",
-        page))
-    opened = [k for k, v in layers.items() if f"{v}.addTo(" in page]
-    assert opened == [k]
+    # the health view is the one shown at opening, and its legend heading names it
+    data = page_data(page)
+    assert data["view"] == k + 1 and data["views"][k + 1]["k"] == k
+    assert data["views"][k + 1]["heading"] == "步行至最近设施的时间（分钟）：医疗卫生"
 
 
 def test_map_command_default_out_and_overwrite(finished_run):
@@ -204,8 +211,9 @@ def test_map_reads_isochrones_and_sites_layers(finished_run, nanjing_run, tmp_pa
         geometry=list(fac.geometry.iloc[:2].translate(40, 40)), crs=fac.crs)
     pyogrio.write_dataframe(sites, gpkg, layer="proposed_sites", driver="GPKG")
     path = map_from_run(finished_run, out=tmp_path / "m.html", tiles=None)
-    text = shown(path.read_text(encoding="utf-8"))
-    assert "Walking isochrones: Health care" in text and "Proposed sites" in text
+    data = page_data(path.read_text(encoding="utf-8"))
+    assert data["iso"][list(nanjing_run.profile.categories).index("health")] is not None
+    assert [f["properties"]["r"] for f in data["sites"]["features"]] == [1, 2]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -226,8 +234,7 @@ def payload_facilities(tmp_path_factory) -> Path:
 
 def _browser_run(tmp_path: Path, facilities: Path, lang: str):
     return run(shared_osm("nanjing_xinjiekou.osm.gz"), facilities=facilities,
-               out=tmp_path / f"nj-{lang}", lang=lang, self_contained=True, tiles=None,
-               figures=False, rasters=False)
+               out=tmp_path / f"nj-{lang}", lang=lang, figures=False, rasters=False)
 
 
 def _layer_labels(driver) -> list[str]:
@@ -243,7 +250,7 @@ def _hover_block(driver, word: str) -> str:
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import WebDriverWait
 
-    map_el = driver.find_element(By.CSS_SELECTOR, ".folium-map")
+    map_el = driver.find_element(By.CSS_SELECTOR, "#lc-map")
     script = (_MAP_JS.replace("return ", "const m = ") + """;
         const mid = m.getSize().divideBy(2);
         const out = [];
@@ -286,20 +293,30 @@ def test_browser_run_map_english(browser, tmp_path, payload_facilities):  # noqa
     assert _open(browser, page) == []
     profile = result.profile
     have = set(result.facilities["category"])
-    expected = [f"Walking time: {c.label_en}" for c in profile.categories.values()]
-    expected += ["Walking time: worst category", "Blocks lacking a service (outlined)",
-                 "Walking network"]
-    expected += [f"Facilities: {profile.categories[c].label_en}" for c in profile.categories
-                 if c in have]
-    # isochrone bands for every category with a facility on the network
-    expected += [f"Walking isochrones: {profile.categories[c].label_en}"
-                 for c in profile.categories if c in have]
+    no_data = [c for c in profile.categories if c not in have]
+    expected = ["Complete life circle: is every service within its limit?"]
+    expected += [f"Walking time: {c.label_en}" + (" (no data)" if k in no_data else "")
+                 for k, c in profile.categories.items()]
+    expected += ["Walking network", "Walking isochrones of the service on show"]
+    groups = {facility_group(c) for c in have if c in profile.categories}
+    expected += [f"Facilities: {messages('map', 'en')[f'group_{g}']}"
+                 for g, _, _ in FACILITY_GROUPS if g in groups]
+    expected += ["Background map"]
     assert sorted(_layer_labels(browser)) == sorted(expected)
     legend = browser.find_element(By.CSS_SELECTOR, ".lc-legend").text
+    n_cats = len(profile.categories)
+    assert f"Yes: every service with data ({n_cats - len(no_data)} of {n_cats})" in legend
+    assert "No: worst service 0–5 min beyond its limit" in legend
+    assert "4.8 km/h" in legend
+    if no_data:
+        labels = ", ".join(profile.categories[c].label_en for c in no_data)
+        assert f"No data, not counted: {labels}" in legend
+    browser.execute_script(
+        "Array.from(document.querySelectorAll('.leaflet-control-layers-base label'))"
+        ".find(l => l.textContent.includes('Health care')).querySelector('input').click()")
+    legend = browser.find_element(By.CSS_SELECTOR, ".lc-legend").text
     assert "0–5 min" in legend and "> 30 min" in legend and "15 min limit" in legend
-    assert "unreachable on foot" in legend and "4.8 km/h" in legend
-    if "elderly_care" not in have:
-        assert "No facility of Elderly care in the data" in legend
+    assert "unreachable on foot" in legend
     assert "© OpenStreetMap contributors" in browser.find_element(
         By.CSS_SELECTOR, ".leaflet-control-attribution").text
     scale = browser.execute_script(
@@ -309,7 +326,7 @@ def test_browser_run_map_english(browser, tmp_path, payload_facilities):  # noqa
 
     tip = _hover_block(browser, "Block")
     assert "Block" in tip and re.search(r"\d+\.\d\u00a0min", tip), tip
-    assert "Lacks" in tip or "Every service within reach" in tip
+    assert "Lacks" in tip or "Every service with data within its limit" in tip
 
     # the screenshot shows the block tooltip a planner sees on hover
     shot = tmp_path / "nanjing_map_en.png"
@@ -322,7 +339,7 @@ def test_browser_run_map_english(browser, tmp_path, payload_facilities):  # noqa
     texts = browser.execute_script(_MAP_JS.replace("return ", "const m = ") + """;
         const out = [];
         m.eachLayer(l => {
-          if (l instanceof L.CircleMarker && l.feature &&
+          if (l instanceof L.Marker && l.feature && l.feature.properties.i &&
               String(l.feature.properties.i).startsWith("user/payload/")) {
             l.openTooltip(); const t = l.getTooltip().getElement().textContent;
             l.openPopup(); const p = l.getPopup().getElement().textContent;
@@ -335,8 +352,7 @@ def test_browser_run_map_english(browser, tmp_path, payload_facilities):  # noqa
         assert "Childcare" in popup and tip_text in popup
     assert browser.execute_script("return window.__pwned") is None
     assert browser.execute_script("return window.__dialogs") == []
-    late = [e for e in browser.get_log("browser") if e["level"] in ("SEVERE", "ERROR")]
-    assert late == [], late
+    assert console_errors(browser) == []
 
 
 @pytest.mark.browser
@@ -346,11 +362,14 @@ def test_browser_run_map_chinese(browser, tmp_path, payload_facilities):  # noqa
     result = _browser_run(tmp_path, payload_facilities, "zh")
     assert _open(browser, result.out / "map.html") == []
     labels = _layer_labels(browser)
-    expected = [f"步行时间：{c.label_zh}" for c in result.profile.categories.values()]
+    have = set(result.facilities["category"])
+    expected = [f"步行时间：{c.label_zh}" + ("" if k in have else "（无数据）")
+                for k, c in result.profile.categories.items()]
     assert set(expected) <= set(labels)
-    assert {"步行时间：最差类别", "步行路网", "缺少服务的街区（描边）"} <= set(labels)
+    assert {"生活圈完整性：各类服务是否均在时限内", "步行路网", "底图"} <= set(labels)
     legend = browser.find_element(By.CSS_SELECTOR, ".lc-legend").text
-    assert "0–5 分钟" in legend and "步行无法到达" in legend and "公里/小时" in legend
+    assert "否：最差一类超出时限 0–5 分钟" in legend and "公里/小时" in legend
+    assert "底图无法加载" in legend
     tip = _hover_block(browser, "街区")
     assert "街区" in tip and re.search(r"\d+\.\d\u00a0分钟", tip), tip
     assert browser.execute_script("return window.__pwned") is None
@@ -375,3 +394,28 @@ def test_bad_tiles_refused_before_computing(monkeypatch, tmp_path):
     with pytest.raises(ConfigError, match="unknown tile provider"):
         run(out=tmp_path / "o", tiles="NoSuchTiles")
     assert not (tmp_path / "o").exists()
+
+
+def test_map_command_cdn_alias_and_report_status(finished_run, nanjing_run):
+    """--cdn links Leaflet; --self-contained is accepted and changes nothing; a category the
+    report marks no_data is drawn as no data even though it has facilities."""
+    runner = CliRunner()
+    report = json.loads((finished_run / "report.json").read_text(encoding="utf-8"))
+    report["summary"]["categories"]["health"]["status"] = "no_data"
+    report["summary"]["categories"]["health"]["status_reason"] = "sparse"
+    (finished_run / "report.json").write_text(json.dumps(report), encoding="utf-8")
+    pages = {}
+    for name, flags in (("cdn", ["--cdn"]), ("alias", ["--self-contained"]), ("plain", [])):
+        out = finished_run / f"{name}.html"
+        res = runner.invoke(cli, ["map", str(finished_run), "--out", str(out), "--tiles", "none",
+                                  "-q", *flags])
+        assert res.exit_code == 0, res.output
+        pages[name] = out.read_text(encoding="utf-8")
+    assert 'src="https://cdn.jsdelivr.net/npm/leaflet@1.9.3/dist/leaflet.js"' in pages["cdn"]
+    assert pages["alias"] == pages["plain"] and 'version="1.9.3"' in pages["plain"]
+    data = page_data(pages["plain"])
+    cats = list(nanjing_run.profile.categories)
+    k = cats.index("health")
+    assert data["cats"][k]["noData"] and data["cats"][k]["drawn"]
+    assert all(k not in f["properties"]["l"] for f in data["blocks"]["features"])
+    assert "Health care" in data["views"][0]["notes"][-1]

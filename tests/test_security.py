@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import ast
 import gzip
+import html
 import inspect
+import json
+import re
 import shutil
 import subprocess
 import sys
@@ -17,6 +20,8 @@ import tomllib
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from lifecircle import _errors
 from lifecircle.network import WalkNetwork
@@ -24,6 +29,7 @@ from lifecircle.sources import osm as osm_mod
 from lifecircle.sources.osm import read_osm
 from lifecircle.sources.tables import read_points
 from tests.test_bad_inputs import grid_osm
+from tests.test_webmap import browser  # noqa: F401  (a fixture)
 
 ROOT = Path(__file__).resolve().parent.parent
 PASSWD = Path("/etc/passwd")
@@ -266,3 +272,156 @@ def test_cli_error_for_hostile_xml_in_a_real_process(tmp_path):
     assert proc.stderr.startswith("lifecircle: error: ") and proc.stderr.count("\n") == 1
     assert "DOCTYPE" in proc.stderr
     assert not (tmp_path / "o").exists()
+
+
+# ---------------------------------------------------------------------------------------------
+# the map: text from data is never markup, script or template (issue 11.1)
+
+# Payloads a facility name, a block id, a profile label or a tile credit could carry. Each sets
+# window.__pwned, opens a dialog or evaluates to something else if anything ever interprets it.
+MAP_PAYLOADS = [
+    "{{7*7}}",
+    "{% if 1 %}IF{% endif %}{{ ''.__class__ }}",
+    "${7*7}${window.__pwned=1}",
+    "<script>window.__pwned=1</script>",
+    "</script><script>window.__pwned=1</script>",
+    "javascript:window.__pwned=1",
+    "<a href=\"javascript:window.__pwned=1\">x</a>",
+    "<img src=x onerror=\"window.__pwned=1\">",
+    "\" onmouseover=\"window.__pwned=1\" x=\"",
+    "'-alert(1)-'`+alert(1)+`",
+    "line\u2028sep\u2029para",
+    "\u202eevil.exe\u202c \u2066iso\u2069",
+    "长" * 2000 + "<b>",
+]
+
+
+def _hostile_map(tmp_path: Path) -> tuple[Path, dict]:
+    """A map whose every data-derived text is a payload; returns the page and what it used."""
+    import dataclasses
+    from types import MappingProxyType
+
+    import geopandas as gpd
+    from shapely.geometry import Point
+
+    from lifecircle.outputs.webmap import write_map
+    from lifecircle.profiles import load_profile
+    from tests.test_webmap import make_fixture
+
+    profile = load_profile("walk15")
+    cats = list(profile.categories)
+    labels = {c: MAP_PAYLOADS[i] for i, c in enumerate(cats)}
+    profile = dataclasses.replace(profile, title_en=MAP_PAYLOADS[0], categories=MappingProxyType(
+        {c: dataclasses.replace(v, label_en=labels[c]) for c, v in profile.categories.items()}))
+    city = make_fixture(6, 4, names=MAP_PAYLOADS)
+    blocks = city["blocks"].copy()
+    blocks["block_id"] = [MAP_PAYLOADS[i % len(MAP_PAYLOADS)] + f"#{i}"
+                          for i in range(len(blocks))]
+    fac = city["facilities"].copy()
+    payload_rows = fac["facility_id"].str.startswith("payload/").to_numpy()
+    fac.loc[payload_rows, "facility_id"] = [f"{p}/{i}" for i, p in enumerate(MAP_PAYLOADS)]
+    fac.loc[payload_rows, "source"] = MAP_PAYLOADS[2]
+    sites = gpd.GeoDataFrame({"category": [MAP_PAYLOADS[3]], "rank": [1]},
+                             geometry=[Point(fac.geometry.iloc[0].x + 30,
+                                             fac.geometry.iloc[0].y)], crs=fac.crs)
+    page = write_map(blocks, fac, city["edges"], profile, tmp_path / "hostile.html",
+                     isochrones=city["isochrones"], proposed_sites=sites,
+                     tiles="https://tiles.invalid/{z}/{x}/{y}.png",
+                     tiles_attribution=MAP_PAYLOADS[7])
+    return page, {"labels": labels, "blocks": list(blocks["block_id"])}
+
+
+def test_map_text_never_enters_html_or_script_source(tmp_path):
+    from lifecircle.outputs._escape import clean_text
+
+    page, used = _hostile_map(tmp_path)
+    text = page.read_text(encoding="utf-8")
+    blob = re.search(r'<script type="application/json" id="lc-data">(.*?)</script>', text, re.S)
+    outside = text.replace(blob.group(0), "")
+    for payload in MAP_PAYLOADS:
+        assert payload not in outside
+    data = json.loads(blob.group(1))
+    assert data["title"] == "{{7*7}}: walking time to everyday services"
+    assert [c["label"] for c in data["cats"]] == [clean_text(v) for v in used["labels"].values()]
+    assert data["tiles"]["attribution"] == MAP_PAYLOADS[7]
+    assert len(re.findall(r"</script", text, re.I)) == len(re.findall(r"<script", text, re.I))
+
+
+@pytest.mark.browser
+def test_map_payloads_in_every_surface_are_inert_in_chromium(tmp_path, browser):  # noqa: F811
+    """Payload list × every surface, in headless Chromium: shown literally, nothing runs."""
+    from lifecircle.outputs._escape import clean_text
+    from tests.test_webmap import _open, console_errors
+
+    page, used = _hostile_map(tmp_path)
+    assert _open(browser, page) == []
+    shown = browser.execute_script("""
+        const m = window.lcMap, out = {fac: [], blocks: [], sites: []};
+        m.eachLayer(l => {
+          const p = l.feature && l.feature.properties;
+          if (!p) return;
+          if (l instanceof L.Marker && p.i !== undefined) {
+            l.openTooltip(); const t = l.getTooltip().getElement().textContent;
+            l.openPopup(); out.fac.push([p.i, t, l.getPopup().getElement().textContent]);
+          } else if (l instanceof L.Marker && p.r !== undefined) {
+            l.openPopup(); out.sites.push(l.getPopup().getElement().textContent);
+          } else if (p.m && out.blocks.length < 40) {
+            l.fire("mouseover", {latlng: l.getBounds().getCenter()}, true);
+            out.blocks.push([p.id, window.lcBlocks.getTooltip().getElement().textContent]);
+          }
+        });
+        out.title = document.title;
+        out.heading = document.querySelector('.lc-title').textContent;
+        out.layers = Array.from(document.querySelectorAll('.leaflet-control-layers label'))
+          .map(l => l.textContent.trim());
+        out.legend = document.querySelector('.lc-legend').textContent;
+        out.attribution = document.querySelector('.leaflet-control-attribution').textContent;
+        return out;""")
+    clean = [clean_text(p) for p in MAP_PAYLOADS]
+    title = "{{7*7}}: walking time to everyday services"
+    assert shown["title"] == shown["heading"] == title
+    names = {fid: (tip, popup) for fid, tip, popup in shown["fac"]}
+    for i, text in enumerate(clean):
+        tip, popup = names[clean_text(f"{MAP_PAYLOADS[i]}/{i}")]
+        assert tip == text  # the name, literally
+        assert text in popup and clean[2] in popup  # name and source in the popup
+    for block_id, tip in shown["blocks"]:
+        assert block_id in used["blocks"] or block_id in [clean_text(b) for b in used["blocks"]]
+        assert clean_text(block_id) in tip
+    for label in [clean_text(v) for v in used["labels"].values()]:
+        assert f"Walking time: {label}" in shown["layers"]
+        assert label in shown["legend"] or label in "".join(shown["layers"])
+    assert clean[3] in shown["sites"][0]
+    assert clean[7] in shown["attribution"]
+    assert browser.execute_script("return window.__pwned") is None
+    assert browser.execute_script("return window.__dialogs") == []
+    injected = browser.execute_script("""
+        return [document.querySelectorAll('img[src="x"], a[href^="javascript"]').length,
+          Array.from(document.querySelectorAll('*')).filter(e =>
+            Array.from(e.attributes).some(a => a.name.startsWith('on'))).length,
+          Array.from(document.querySelectorAll('b')).filter(
+            e => e.textContent === 'x' || e.textContent === '').length,
+          document.scripts.length];""")
+    assert injected == [0, 0, 0, 3]  # the page's own scripts: data block, Leaflet, the map's
+    assert console_errors(browser) == []
+
+
+@given(st.text())
+@settings(max_examples=300, deadline=None)
+def test_escaping_is_inert_and_idempotent_safe(value):
+    from lifecircle.outputs._escape import clean_text, escape_text, script_json
+
+    once = escape_text(value, max_len=None)
+    twice = escape_text(once, max_len=None)
+    for out in (once, twice):
+        assert not re.search(r"[<>\"'`\\]|\$\{", out)
+        assert not re.search("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e"
+                             "\u2066-\u2069]", out)
+    # escaping the output again shows the once-escaped text literally: nothing is interpreted
+    assert html.unescape(twice) == once
+    assert html.unescape(once) == clean_text(value, max_len=None)
+    assert clean_text(clean_text(value, max_len=None), max_len=None) == \
+        clean_text(value, max_len=None)
+    blob = script_json({"t": value})
+    assert "</" not in blob and "<!--" not in blob and "\u2028" not in blob
+    assert json.loads(blob) == {"t": value}

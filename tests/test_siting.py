@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import math
 from pathlib import Path
 
 import geopandas as gpd
@@ -585,9 +586,12 @@ def test_sloped_matrix_by_hand(sloped_run):
     # east is uphill. To x = 120: B2 walks 30 m west (230); B1 walks 30 + 50 west, 100 flat
     # south, 80 west (260); B3 walks 20 + 50 east, 200 south, 20 east.
     assert row[1] == pytest.approx({"B1": 260.0, "B2": 230.0, "B3": 220 + 70 / UP10})
-    # To x = 180: B2 walks 30 m east, uphill; B1 30 + 50 + 100 + 20; B3 would need
-    # 220 + 130 / UP10 = 404 m, beyond the 400 m of 5 minutes
-    assert row[2] == pytest.approx({"B1": 200.0, "B2": 200 + 30 / UP10})
+    # To x = 180: B2 walks straight to the corner (200, 0), hypot(50, 200) = 206.2 m (within
+    # 5 % of its 200 m leg: an alternative snap), then 20 m west, rather than 30 m east uphill
+    # (200 + 30 / UP10 = 242.6); B1 30 + 50 + 100 + 20; B3 would need 220 + 130 / UP10 =
+    # 404 m, beyond the 400 m of 5 minutes
+    assert 200 + 30 / UP10 > math.hypot(50, 200) + 20
+    assert row[2] == pytest.approx({"B1": 200.0, "B2": math.hypot(50, 200) + 20})
 
 
 def test_sloped_matrix_equals_engine_per_candidate(sloped_run):

@@ -152,8 +152,10 @@ def test_nanjing_supply_demand_equals_access_on_our_walking_times(nanjing_run):
     fac_ids = fac["facility_id"].to_numpy()
     cost = pd.DataFrame({"origin": block_ids[coo.col], "dest": fac_ids[coo.row],
                          "cost": m.dist_m / speed})
+    # a facility's access points (rows with one facility_id): its nearest one counts
+    cost = cost.groupby(["origin", "dest"], as_index=False)["cost"].min()
     dem = pd.DataFrame({"geoid": block_ids, "pop": r.blocks["population"].to_numpy()})
-    sup = pd.DataFrame({"geoid": fac["facility_id"], "n": 1.0})
+    sup = pd.DataFrame({"geoid": fac["facility_id"].unique(), "n": 1.0})
     a = Access(demand_df=dem, demand_index="geoid", demand_value="pop", supply_df=sup,
                supply_index="geoid", supply_value="n", cost_df=cost, cost_origin="origin",
                cost_dest="dest", cost_name="cost")

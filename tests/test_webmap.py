@@ -2,9 +2,9 @@
 
 The fixtures are synthetic and hand-checkable: a grid of square blocks in UTM zone 35N with
 streets between them, facilities on the streets and walking times computed as Manhattan
-distances at the profile's speed. The browser tests open the self-contained page in headless
-Chromium from Debian (``/usr/bin/chromium`` driven through ``/usr/bin/chromedriver`` by
-selenium) with no network.
+distances at the profile's speed. The browser tests open the page in headless Chromium from
+Debian (``/usr/bin/chromium`` driven through ``/usr/bin/chromedriver`` by selenium) with every
+network request blocked.
 """
 
 from __future__ import annotations
@@ -24,17 +24,21 @@ import pytest
 import shapely
 from shapely.geometry import LineString, Point, box
 
+import lifecircle.outputs
 from lifecircle import columns as col
 from lifecircle._errors import ConfigError, InputError, OutputError
-from lifecircle.outputs._escape import escape_text, script_json
+from lifecircle.i18n import messages
+from lifecircle.outputs._escape import clean_text, escape_text, script_json
 from lifecircle.outputs.webmap import (
     BIN_COLORS,
     CLUSTER_ABOVE,
     UNREACHABLE_COLOR,
     classify_minutes,
     make_map,
+    tile_spec,
     write_map,
 )
+from lifecircle.outputs.webmap.style import FACILITY_GROUPS, facility_group
 from lifecircle.profiles import load_profile
 
 CRS = "EPSG:32635"
@@ -185,8 +189,8 @@ def city():
 
 
 def render(city, profile, **kwargs) -> str:
-    m = make_map(city["blocks"], city["facilities"], city["edges"], profile, **kwargs)
-    return m.get_root().render()
+    return make_map(city["blocks"], city["facilities"], city["edges"], profile,
+                    **kwargs).render()
 
 
 def shown(page: str) -> str:
@@ -194,11 +198,19 @@ def shown(page: str) -> str:
     return re.sub(r"\\u([0-9a-fA-F]{4})", lambda m: chr(int(m.group(1), 16)), page)
 
 
+_DATA = re.compile(r'<script type="application/json" id="lc-data">(.*?)</script>', re.S)
+
+
+def page_data(page: str) -> dict:
+    """The page's JSON data block (the only place data-derived text is in the page)."""
+    found = _DATA.findall(page)
+    assert len(found) == 1, "expected exactly one data block"
+    return json.loads(found[0])
+
+
 def data_of(page: str, suffix: str) -> dict:
-    """The JSON assigned to the first ``var lifecircle_<id><suffix> = ...;`` in the page."""
-    match = re.search(r"var (lifecircle_\w+" + suffix + r") = (\{.*?\});\n", page)
-    assert match, f"no lifecircle data variable ending in {suffix!r}"
-    return json.loads(match.group(2))
+    """One entry of the data block: ``"_blocks"`` gives the blocks' GeoJSON."""
+    return page_data(page)[suffix.lstrip("_")]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -264,94 +276,141 @@ def test_script_json_cannot_close_the_script():
 # the page
 
 
-def test_payload_names_never_appear_raw(city, profile):
+def test_payload_names_are_data_only(city, profile):
     page = render(city, profile)
+    data = page_data(page)
+    outside = _DATA.sub("", page)
+    names = {f["properties"]["n"] for layer in data["facilities"]
+             for f in layer["data"]["features"]}
     for payload in PAYLOADS:
-        visible = payload.strip("\x00")
-        if re.search(r"[<>`\\\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\u2028]|\$\{",
-                     visible):
-            assert visible not in page, f"payload {payload!r} is in the page raw"
+        assert clean_text(payload) in names  # kept as text, not escaped, not evaluated
+        if len(payload) > 3:
+            assert payload not in outside
     # Not a single raw bidi override or control character anywhere in the page.
     assert not re.search(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]",
                          page)
     # Exactly one </script> per <script> element: data cannot close a script block early.
     assert len(re.findall(r"</script", page, re.I)) == len(re.findall(r"<script", page, re.I))
-    assert "<img" not in page and "<svg" not in page and "onerror=alert(1)>" not in page
-    # The escaped names are there, so they are shown as text.
-    assert "&lt;img src=x onerror=alert(1)&gt;" in shown(page)
-    assert "&#96;+alert(1)+&#96;" in shown(page)
-    assert "&#36;{alert(1)}" in shown(page)
+    assert "<img" not in page and "<svg onload" not in page
 
 
-def test_layers_and_legend(city, profile):
-    page = shown(render(city, profile, isochrones=city["isochrones"],
-                        proposed_sites=city["proposed_sites"], tiles=None))
-    expected = [f"Walking time: {c.label_en}" for c in profile.categories.values()]
-    expected += ["Walking time: worst category", "Blocks lacking a service (outlined)",
-                 "Walking network", "Proposed sites"]
-    expected += [f"Facilities: {c.label_en}" for c in profile.categories.values()]
-    expected += [f"Walking isochrones: {c.label_en}" for c in profile.categories.values()]
-    control = re.search(r"_layers = \{(.*?)\};\s*let", page, re.S)
-    assert control, "no layer control"
-    names = re.findall(r'"((?:[^"\\]|\\.)*)" :', control.group(1))
-    assert sorted(json.loads(f'"{n}"') for n in names) == sorted(expected)
-    # The time layers are radio buttons (base layers); the worst one is shown first.
-    base = re.search(r"base_layers : \{(.*?)\}", control.group(1), re.S).group(1)
-    assert base.count("lifecircle_layer_") == len(profile.categories) + 1
-    # Legend: fixed bins with units, unreachable grey, and the colours used on the map.
-    for label in ("0–5 min", "5–10 min", "10–15 min", "15–20 min", "20–30 min", "&gt; 30 min",
-                  "unreachable on foot", "15 min limit", "Walking at 4.8 km/h"):
-        assert label in page, label
-    for color in [*BIN_COLORS, UNREACHABLE_COLOR]:
-        assert color in page
-    assert "OpenStreetMap</a> contributors" in page
-    assert "L.control.layers" in page and "collapsed\": false" in page
+def test_template_syntax_is_shown_literally(profile):
+    city = make_fixture(4, 3, names=["{{7*7}}", "{% if 1 %}IF{% endif %}", "${7*7}", "#{7*7}"])
+    data = page_data(render(city, profile, tiles=None, title="{{7*7}} plan"))
+    names = [f["properties"]["n"] for layer in data["facilities"]
+             for f in layer["data"]["features"]]
+    assert {"{{7*7}}", "{% if 1 %}IF{% endif %}", "${7*7}", "#{7*7}"} <= set(names)
+    assert "49" not in names and "IF" not in names
+    assert data["title"] == "{{7*7}} plan"
 
 
-def test_osm_credit_without_tiles_and_custom_tiles(city, profile):
-    page = render(city, profile, tiles=None)
-    assert "attributionControl.addAttribution" in page
-    assert "tile.openstreetmap.org" not in page
-    page = shown(render(city, profile, tiles="https://tiles.example.cn/{z}/{x}/{y}.png",
-                        tiles_attribution="Example <Tiles>"))
-    assert "tiles.example.cn" in page and "Example &lt;Tiles&gt;" in page
-    assert "OpenStreetMap</a> contributors" in page
-    with pytest.raises(ConfigError, match="tiles_attribution"):
-        render(city, profile, tiles="https://tiles.example.cn/{z}/{x}/{y}.png")
-    with pytest.raises(ConfigError, match="unknown tile provider"):
-        render(city, profile, tiles="NoSuchProvider")
+def test_views_layers_and_legend(city, profile):
+    data = page_data(render(city, profile, isochrones=city["isochrones"],
+                            proposed_sites=city["proposed_sites"], tiles=None))
+    views = data["views"]
+    assert views[0]["name"] == "Complete life circle: is every service within its limit?"
+    assert [v["name"] for v in views[1:]] == [
+        f"Walking time: {c.label_en}" for c in profile.categories.values()]
+    assert [v["k"] for v in views] == [-1, 0, 1, 2, 3, 4]
+    assert data["view"] == 0
+    first = [r["t"] for r in views[0]["rows"]]
+    assert first[0] == "Yes: every service with data (5 of 5)"
+    assert "No: worst service 5–10 min beyond its limit" in first
+    assert first[-1] == "No: a service cannot be reached on foot"
+    health = [r.get("t") or r.get("limit") for r in views[3]["rows"]]
+    assert health[:4] == ["0–5 min", "5–10 min", "10–15 min", "15 min limit"]
+    assert health[-1] == "unreachable on foot"
+    assert "Walking at 4.8 km/h; a service counts within 15 min." in views[3]["notes"]
+    assert data["binColors"] == [*BIN_COLORS, UNREACHABLE_COLOR]
+    # isochrones: union rows only, widest band first
+    for fc in data["iso"]:
+        assert [f["properties"]["b"] for f in fc["features"]] == [15, 10, 5]
+    assert data["isoNote"].startswith("Isochrone bands: 5 / 10 / 15 min walk")
+    assert [f["properties"]["r"] for f in data["sites"]["features"]] == [1, 2]
 
 
-def test_chinese_labels(city, profile):
-    page = shown(render(city, profile, lang="zh", isochrones=city["isochrones"]))
-    for c in profile.categories.values():
-        assert f"步行时间：{c.label_zh}" in page
-        assert f"设施：{c.label_zh}" in page
-        assert f"步行等时圈：{c.label_zh}" in page
-    for label in ("步行至最近设施的时间（分钟）", "步行无法到达", "缺少服务的街区", "步行路网",
-                  "分钟", "15分钟步行（国际通用）"):
-        assert label in page, label
-    assert "Walking time" not in page and "unreachable on foot" not in page
-    with pytest.raises(ConfigError, match="lang"):
-        render(city, profile, lang="fr")
+def test_facility_groups_colours_and_shapes():
+    gb = load_profile("gb50180-2018")
+    groups = [facility_group(c) for c in gb.categories]
+    assert groups.count("care") == 4 and groups.count("health") == 2
+    assert facility_group("elderly_day_care") == "care"
+    assert facility_group("food_market") == facility_group("convenience_store") == "retail"
+    assert facility_group("primary_school") == "other"
+    city = make_fixture(3, 2)
+    blocks = city["blocks"]
+    for c in gb.categories:
+        blocks[col.walk_min(c)] = 3.0
+    data = page_data(make_map(blocks, city["facilities"], city["edges"], gb,
+                              tiles=None).render())
+    colours = {g["color"] for g in data["groups"]}
+    assert len(colours) == len(data["groups"]) <= 8
+    marks = [(c["group"], c["shape"]) for c in data["cats"]]
+    assert len(set(marks)) == len(marks) == 15  # every facility type looks different
+
+
+def test_no_data_categories_never_grey_every_block(profile):
+    """Elderly care has no facility: it is listed as no data and counts against no block."""
+    city = make_fixture(6, 4)
+    fac = city["facilities"]
+    fac = fac[fac["category"] != "elderly_care"]
+    blocks = city["blocks"].copy()
+    blocks[col.walk_min("elderly_care")] = np.nan
+    blocks[col.covered("elderly_care")] = False
+    data = page_data(make_map(blocks, fac, city["edges"], profile, tiles=None,
+                              no_data=["fitness"]).render())
+    cats = list(profile.categories)
+    flagged = {cats.index("elderly_care"), cats.index("fitness")}
+    assert [c["noData"] for c in data["cats"]] == [i in flagged for i in range(len(cats))]
+    assert data["views"][0]["notes"][-1] == "No data, not counted: Elderly care, Fitness and sport"
+    assert data["views"][0]["rows"][0]["t"] == "Yes: every service with data (3 of 5)"
+    assert data["views"][1]["name"] == "Walking time: Elderly care (no data)"
+    thresholds = {i: profile.threshold_of(c) for i, c in enumerate(cats)}
+    bins, worst_of = set(), []
+    for f, (_, row) in zip(data["blocks"]["features"], blocks.iterrows(), strict=True):
+        p = f["properties"]
+        assert not flagged & set(p["l"])
+        # worst shortfall over the categories with data, by hand
+        over = [row[col.walk_min(c)] - thresholds[i] for i, c in enumerate(cats)
+                if i not in flagged]
+        lacking = [i for i, c in enumerate(cats)
+                   if i not in flagged and not row[col.covered(c)]]
+        assert p["l"] == lacking
+        if any(np.isnan(over)):
+            assert p["s"] == 5 and p["f"] is None
+        elif not lacking:
+            assert p["s"] == 0 and p["f"] == 0
+        else:
+            worst = max(over)
+            assert p["f"] == pytest.approx(round(worst, 1))
+            assert p["s"] == int(np.searchsorted([0, 5, 10, 15], worst, side="left"))
+        bins.add(p["s"])
+        if lacking:
+            with_data = [i for i in range(len(cats)) if i not in flagged]
+            over_i = [np.inf if np.isnan(x) else x for x in over]
+            worst_of.append(with_data[int(np.argmax(over_i))])
+    assert len(bins) >= 3  # the first view has something to say
+    # the first view names the service that is most often the worst
+    counts = {i: worst_of.count(i) for i in set(worst_of)}
+    top = sorted(counts, key=lambda i: (-counts[i], i))[:3]
+    label = {i: c.label_en for i, c in enumerate(profile.categories.values())}
+    assert data["views"][0]["notes"][-2] == "Most often the worst service: " + ", ".join(
+        f"{label[i]} ({counts[i]} blocks)" for i in top) + "."
 
 
 def test_block_properties_and_bins(city, profile):
-    page = render(city, profile, tiles=None)
-    data = data_of(page, "_blocks")
+    data = data_of(render(city, profile, tiles=None), "_blocks")
     blocks = city["blocks"]
     assert len(data["features"]) == len(blocks)
     cats = list(profile.categories)
     for feature, (_, row) in zip(data["features"], blocks.iterrows(), strict=True):
         p = feature["properties"]
-        assert set(p) == {"id", "m", "b", "w", "c", "l", "n", "p"}
+        assert set(p) == {"id", "m", "b", "l", "f", "s", "p"}
         assert p["id"] == row["block_id"] and p["p"] == round(row["population"])
         for i, c in enumerate(cats):
             minutes = row[col.walk_min(c)]
             assert (p["m"][i] is None) == bool(np.isnan(minutes))
             assert p["b"][i] == classify_minutes([minutes])[0]
         assert [cats[i] for i in p["l"]] == [s for s in row["lacks"].split(",") if s]
-    # Every bin is used somewhere in this fixture, unreachable included.
     used = {b for f in data["features"] for b in f["properties"]["b"]}
     assert used == set(range(len(BIN_COLORS) + 1))
 
@@ -363,52 +422,52 @@ def test_classify_minutes_edges():
     assert classify_minutes([]).tolist() == []
 
 
-def test_isochrones_use_the_union_rows(city, profile):
-    page = render(city, profile, isochrones=city["isochrones"], tiles=None)
-    calls = re.findall(r"\.isoLayer\((\{.*?\}), (\d+)\)", page)
-    assert len(calls) == len(profile.categories)
-    for payload, _ in calls:
-        bands = [f["properties"]["b"] for f in json.loads(payload)["features"]]
-        assert bands == [15, 10, 5]  # widest first, union rows only
-
-
 def test_clustering_only_when_many(profile):
-    small = make_fixture(4, 3, n_retail=CLUSTER_ABOVE)
-    big = make_fixture(4, 3, n_retail=CLUSTER_ABOVE + 1)
-    page_small = render(small, profile, tiles=None)
-    page_big = render(big, profile, tiles=None)
-    assert "leaflet.markercluster" not in page_small
-    assert "leaflet.markercluster" in page_big
-    assert page_big.count(", true)") == 1  # only retail is clustered
+    small = page_data(render(make_fixture(4, 3, n_retail=CLUSTER_ABOVE), profile, tiles=None))
+    big_page = render(make_fixture(4, 3, n_retail=CLUSTER_ABOVE + 1), profile, tiles=None)
+    assert not any(layer["cluster"] for layer in small["facilities"])
+    assert [layer["cluster"] for layer in page_data(big_page)["facilities"]] == [
+        False, False, False, True]  # only the retail group
+    assert "L.MarkerClusterGroup=" in big_page
 
 
-def test_unused_cdn_resources_are_dropped(city, profile):
-    page = render(city, profile)
-    assert "jquery" not in page.lower() and "bootstrap" not in page.lower()
-    assert "awesome-markers" not in page and "fontawesome" not in page
-    assert "leaflet@1.9.3/dist/leaflet.js" in page
+def test_tiles_spec():
+    assert tile_spec(None, None) is None
+    osm = tile_spec("OpenStreetMap", None)
+    assert osm["url"] == "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
+    assert osm["attribution"] is None  # the map's own (localised) OSM credit covers it
+    url = "https://tiles.example.cn/{z}/{x}/{y}.png"
+    assert tile_spec(url, "Example <Tiles>\u202e") == {
+        "url": url, "attribution": "Example <Tiles>", "maxNativeZoom": 19, "subdomains": "abc"}
+    with pytest.raises(ConfigError, match="tiles_attribution"):
+        tile_spec(url, None)
+    with pytest.raises(ConfigError, match="unknown tile provider"):
+        tile_spec("NoSuchProvider", None)
+    with pytest.raises(ConfigError, match="not a web address"):
+        tile_spec("javascript:alert(1)//{z}/{x}/{y}", "x")
 
 
-def test_self_contained_has_no_remote_scripts_or_styles(profile, tmp_path):
+def test_offline_by_default_and_cdn_on_request(profile, tmp_path):
     big = make_fixture(4, 3, n_retail=CLUSTER_ABOVE + 5)
     out = write_map(big["blocks"], big["facilities"], big["edges"], profile,
-                    tmp_path / "map.html", self_contained=True, tiles=None)
+                    tmp_path / "map.html", tiles=None)
     page = out.read_text(encoding="utf-8")
     assert not re.search(r"<script[^>]*\ssrc\s*=", page, re.I)
-    assert not re.search(r"<link[^>]*\shref\s*=\s*[\"']?(https?:)?//", page, re.I)
+    assert not re.search(r"<link[^>]*\shref\s*=", page, re.I)
     assert not re.search(r"url\((['\"]?)(https?:)?//", page)
     assert "url(images/" not in page  # Leaflet's images are inlined as data: URIs
     assert "L.MarkerClusterGroup=" in page and 'version="1.9.3"' in page
-    assert "sourceMappingURL" not in page
+    assert "BSD-2-Clause licence: see lifecircle/outputs/assets/LICENSE.leaflet.txt" in page
+    assert "sourceMappingURL" not in page and "jquery" not in page.lower()
     assert not (tmp_path / "map.html.tmp").exists()
-
-
-def test_self_contained_refuses_resources_it_cannot_inline(city, profile, monkeypatch):
-    from lifecircle.outputs import webmap
-
-    monkeypatch.setattr(webmap, "_UNUSED_RESOURCES", frozenset())  # jQuery etc. now "needed"
-    with pytest.raises(OutputError, match=r"cannot inline .*jquery"):
-        render(city, profile, tiles=None, self_contained=True)
+    small = make_map(big["blocks"], big["facilities"], big["edges"], profile, tiles=None,
+                     cdn=True).render()
+    assert 'src="https://cdn.jsdelivr.net/npm/leaflet@1.9.3/dist/leaflet.js"' in small
+    assert 'version="1.9.3"' not in small and len(small) < len(page) - 100_000
+    # every vendored package ships its licence beside it
+    assets = Path(lifecircle.outputs.__file__).parent / "assets"
+    for package in json.loads((assets / "manifest.json").read_text())["packages"]:
+        assert (assets / f"LICENSE.{package}.txt").stat().st_size > 500
 
 
 def test_geographic_input_is_accepted(city, profile):
@@ -446,6 +505,10 @@ def test_bad_inputs(city, profile):
     empty = city["blocks"].iloc[:0]
     with pytest.raises(InputError, match="nothing to map"):
         make_map(empty, city["facilities"].iloc[:0], city["edges"].iloc[:0], profile)
+    with pytest.raises(ConfigError, match="lang"):
+        render(city, profile, lang="fr")
+    with pytest.raises(ConfigError, match="'heath'"):
+        render(city, profile, category="heath")
 
 
 def test_only_shown_columns_and_rounded_coordinates(city, profile):
@@ -469,6 +532,26 @@ def test_district_sized_map_stays_small(profile, tmp_path):
                     isochrones=city["isochrones"], tiles=None)
     size_mb = out.stat().st_size / 1e6
     assert size_mb < 5, f"{size_mb:.1f} MB"
+
+
+def test_pandas_frames_are_not_modified(city, profile):
+    before = city["blocks"].copy()
+    render(city, profile, tiles=None)
+    pd.testing.assert_frame_equal(city["blocks"], before)
+
+
+def test_every_message_the_page_uses_is_in_the_catalogue():
+    """The map's script and Python ask only for keys that exist (in both languages)."""
+    pkg = Path(lifecircle.outputs.__file__).parent
+    js = (pkg / "assets" / "lifecircle-map.js").read_text(encoding="utf-8")
+    used = set(re.findall(r"\bT\.(\w+)", js))
+    for path in (pkg / "webmap").glob("*.py"):
+        source = path.read_text(encoding="utf-8")
+        used |= set(re.findall(r'\b(?:t|text)\["(\w+)"\]', source))
+        used |= {f"group_{g}" for g, _, _ in FACILITY_GROUPS}
+    for lang in ("en", "zh"):
+        assert used <= set(messages("map", lang)), sorted(used - set(messages("map", lang)))
+    assert len(used) > 30
 
 
 # ---------------------------------------------------------------------------------------------
@@ -515,6 +598,9 @@ def browser():
         for (const f of ["alert", "confirm", "prompt", "print"]) {
           window[f] = function () { window.__dialogs.push(f); };
         }"""})
+    # No test page may reach the network: every request but the file itself is blocked.
+    driver.execute_cdp_cmd("Network.enable", {})
+    driver.execute_cdp_cmd("Network.setBlockedURLs", {"urls": ["http://*", "https://*"]})
     try:
         yield driver
     finally:
@@ -522,157 +608,160 @@ def browser():
         shutil.rmtree(profile_dir, ignore_errors=True)
 
 
-def _open(driver, path: Path) -> list[dict]:
+def _open(driver, path: Path, *, size: tuple[int, int] | None = None) -> list[dict]:
+    """Open ``path``; return the console errors other than refused network requests."""
+    if size is not None:
+        driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", {
+            "width": size[0], "height": size[1], "deviceScaleFactor": 1, "mobile": False})
     driver.get(path.resolve().as_uri())
     driver.execute_script("return document.readyState")
-    return [e for e in driver.get_log("browser") if e["level"] in ("SEVERE", "ERROR")]
+    return console_errors(driver)
 
 
-_MAP_JS = "return window[Object.keys(window).find(k => /^map_[0-9a-f]+$/.test(k))]"
+def console_errors(driver) -> list[dict]:
+    """Console errors of the page; blocked tile requests (the network is off) do not count."""
+    return [e for e in driver.get_log("browser") if e["level"] in ("SEVERE", "ERROR")
+            and not (e.get("source") == "network" and "ERR_BLOCKED_BY_CLIENT" in e["message"])]
+
+
+_MAP_JS = "return window.lcMap"
+
+
+def _labels(driver, selector: str) -> list[str]:
+    return driver.execute_script(
+        "return Array.from(document.querySelectorAll(arguments[0]))"
+        ".map(l => l.textContent.trim())", selector)
 
 
 @pytest.mark.browser
-def test_browser_self_contained_map(browser, profile, tmp_path):
-    from selenium.common.exceptions import NoAlertPresentException
-    from selenium.webdriver.common.action_chains import ActionChains
+def test_browser_offline_map_draws_everything(browser, profile, tmp_path):
+    """Default page (OpenStreetMap tiles on) with every network request blocked."""
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import WebDriverWait
 
     city = make_fixture(names=BROWSER_PAYLOADS + PAYLOADS, n_retail=CLUSTER_ABOVE + 20)
     page = write_map(city["blocks"], city["facilities"], city["edges"], profile,
                      tmp_path / "map.html", isochrones=city["isochrones"],
-                     proposed_sites=city["proposed_sites"], tiles=None, self_contained=True)
-    errors = _open(browser, page)
-    assert errors == [], errors
+                     proposed_sites=city["proposed_sites"])
+    assert _open(browser, page) == []
     assert browser.execute_script("return typeof L !== 'undefined' && L.version") == "1.9.3"
-
-    # Every layer is listed in the (expanded) layer control.
-    shown = browser.execute_script(
-        "return Array.from(document.querySelectorAll('.leaflet-control-layers-list label'))"
-        ".map(l => l.textContent.trim())")
-    expected = [f"Walking time: {c.label_en}" for c in profile.categories.values()]
-    expected += ["Walking time: worst category", "Blocks lacking a service (outlined)",
-                 "Walking network", "Proposed sites"]
-    expected += [f"Facilities: {c.label_en}" for c in profile.categories.values()]
-    expected += [f"Walking isochrones: {c.label_en}" for c in profile.categories.values()]
-    assert sorted(shown) == sorted(expected)
+    expected = ["Complete life circle: is every service within its limit?"]
+    expected += [f"Walking time: {c.label_en}" for c in profile.categories.values()]
+    assert _labels(browser, ".leaflet-control-layers-base label") == expected
+    assert _labels(browser, ".leaflet-control-layers-overlays label") == [
+        "Walking network", "Walking isochrones of the service on show",
+        "Facilities: care (elderly and children)", "Facilities: health",
+        "Facilities: sport and fitness", "Facilities: shops and markets", "Proposed sites",
+        "Background map"]
+    counts = browser.execute_script(_MAP_JS.replace("return ", "const m = ") + """;
+        let blocks = 0, markers = 0, lines = 0;
+        m.eachLayer(l => {
+          if (l.feature && l.feature.properties.m) blocks++;
+          if (l instanceof L.Marker) markers++;
+          if (l instanceof L.Polyline && !(l instanceof L.Polygon)) lines++;
+        });
+        return [blocks, markers, lines];""")
+    assert counts[0] == len(city["blocks"]) and counts[1] > 10 and counts[2] >= 1
+    # the tiles cannot load: the legend says so, in words
+    WebDriverWait(browser, 5, poll_frequency=0.2).until(lambda d: d.execute_script(
+        "return getComputedStyle(document.querySelector('.lc-tiles-failed')).display "
+        "!== 'none'"))
     legend = browser.find_element(By.CSS_SELECTOR, ".lc-legend").text
-    assert "0–5 min" in legend and "unreachable on foot" in legend
-    assert "worst of all categories" in legend
+    assert "background map could not be loaded" in legend
+    assert "Yes: every service with data (5 of 5)" in legend
     assert "© OpenStreetMap contributors" in browser.find_element(
         By.CSS_SELECTOR, ".leaflet-control-attribution").text
-    assert browser.execute_script(
-        "return document.querySelectorAll('.lc-cluster').length") > 0
-
-    # Hovering a block over the map shows its figures (the panes above let the mouse through).
-    # The block nearest the middle of the map, away from the legend and the layer control.
-    map_el = browser.find_element(By.CSS_SELECTOR, ".folium-map")
-    point = browser.execute_script(
-        _MAP_JS.replace("return ", "const m = ") + """;
-        const mid = m.getSize().divideBy(2);
-        let best = null, bestD = Infinity;
-        m.eachLayer(l => {
-          if (l.feature && l.feature.properties.m) {
-            const p = m.latLngToContainerPoint(l.getBounds().getCenter());
-            if (p.distanceTo(mid) < bestD) { bestD = p.distanceTo(mid); best = p; }
-          }
-        });
-        return [best.x - mid.x, best.y - mid.y];""")
-
-    def hover_tooltip(driver):
-        # Leaflet throttles canvas hit-testing: move twice, then look for the tooltip.
-        for dx in (0, 2):
-            ActionChains(driver).move_to_element_with_offset(
-                map_el, int(point[0]) + dx, int(point[1])).perform()
-        return driver.execute_script(
-            "const t = document.querySelector('.leaflet-tooltip'); return t && t.textContent")
-
-    tooltip = WebDriverWait(browser, 5, poll_frequency=0.2).until(hover_tooltip)
-    assert "Block B" in tooltip and "min" in tooltip and "Population" in tooltip
-
-    # Switching the time layer updates the legend heading.
+    # the retail group clusters (many facilities): hidden at first, discs once ticked
+    assert browser.execute_script("return document.querySelectorAll('.lc-cluster').length") == 0
     browser.execute_script(
-        "Array.from(document.querySelectorAll('.leaflet-control-layers-base label'))"
-        ".find(l => l.textContent.includes('Health care')).querySelector('input').click()")
+        "Array.from(document.querySelectorAll('.leaflet-control-layers label'))"
+        ".find(l => l.textContent.includes('shops')).querySelector('input').click()")
+    assert browser.execute_script("return document.querySelectorAll('.lc-cluster').length") > 0
+    # choose health and tick the isochrones: its bands are drawn and the legend follows
+    browser.execute_script("""
+        const labels = Array.from(document.querySelectorAll('.leaflet-control-layers label'));
+        labels.find(l => l.textContent.includes('Health care')).querySelector('input').click();
+        labels.find(l => l.textContent.includes('isochrones')).querySelector('input').click();""")
     assert "Health care" in browser.find_element(By.CSS_SELECTOR, ".lc-legend-heading").text
-
-    browser.save_screenshot(str(tmp_path / "map.png"))
-    assert (tmp_path / "map.png").stat().st_size > 20_000
-    if os.environ.get("LIFECIRCLE_SCREENSHOT_DIR"):
-        shutil.copy(tmp_path / "map.png", Path(os.environ["LIFECIRCLE_SCREENSHOT_DIR"]))
-
-    # Open the popup and tooltip of every facility named with a payload.
-    texts = browser.execute_script(_MAP_JS.replace("return ", "const m = ") + """;
-        const out = [];
-        m.eachLayer(l => {
-          if (l instanceof L.CircleMarker && l.feature &&
-              l.feature.properties.i.startsWith("payload/")) {
-            l.openTooltip(); const t = l.getTooltip().getElement().textContent;
-            l.openPopup(); const p = l.getPopup().getElement().textContent;
-            out.push([l.feature.properties.i, t, p]);
-          }
-        });
-        return out;""")
-    assert len(texts) == len(BROWSER_PAYLOADS + PAYLOADS)
-    names = BROWSER_PAYLOADS + PAYLOADS
-    strip = re.compile(r"[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
-    for fid, tip, popup in texts:
-        name = strip.sub("", names[int(fid.split("/")[1])].replace("\u2028", " "))
-        assert tip == name  # shown literally
-        assert name in popup
-    assert browser.execute_script("return window.__pwned") is None
+    iso = browser.execute_script(_MAP_JS.replace("return ", "const m = ") + """;
+        let n = 0; m.eachLayer(l => { if (l.feature && l.feature.properties.o) n++; });
+        return n;""")
+    assert iso == 3
+    assert console_errors(browser) == []
     assert browser.execute_script("return window.__dialogs") == []
-    with pytest.raises(NoAlertPresentException):
-        _ = browser.switch_to.alert  # a real (unpatched) dialog would be open here
-    injected = browser.execute_script("""
-        return Array.from(document.querySelectorAll('img[src="x"], iframe, details, svg[onload]'))
-          .length + Array.from(document.querySelectorAll('*')).filter(e =>
-            Array.from(e.attributes).some(a => a.name.startsWith('on'))).length;""")
-    assert injected == 0
-    late = [e for e in browser.get_log("browser") if e["level"] in ("SEVERE", "ERROR")]
-    assert late == [], late
 
 
 @pytest.mark.browser
-def test_browser_chinese_map(browser, profile, tmp_path):
-    city = make_fixture(5, 4)
-    page = write_map(city["blocks"], city["facilities"], city["edges"], profile,
-                     tmp_path / "map_zh.html", lang="zh", tiles=None, self_contained=True)
-    assert _open(browser, page) == []
-    shown = browser.execute_script(
-        "return Array.from(document.querySelectorAll('.leaflet-control-layers-list label'))"
-        ".map(l => l.textContent.trim())")
-    assert "步行时间：养老服务" in shown and "步行路网" in shown
-    assert "步行无法到达" in browser.execute_script(
-        "return document.querySelector('.lc-legend').textContent")
-    if os.environ.get("LIFECIRCLE_SCREENSHOT_DIR"):
-        browser.save_screenshot(str(Path(os.environ["LIFECIRCLE_SCREENSHOT_DIR"])
-                                    / "map_zh.png"))
-
-
-def test_pandas_frames_are_not_modified(city, profile):
-    before = city["blocks"].copy()
-    render(city, profile, tiles=None)
-    pd.testing.assert_frame_equal(city["blocks"], before)
-
-
-def test_cdn_map_says_so_when_leaflet_cannot_load(city, profile):
-    page = render(city, profile, tiles=None)
-    assert "d.className='lc-no-leaflet'" in page and "--self-contained" in shown(page)
-    inlined = render(city, profile, tiles=None, self_contained=True)
-    assert "d.className='lc-no-leaflet'" not in inlined
-
-
-@pytest.mark.browser
-def test_browser_offline_cdn_map_shows_a_note_not_a_blank_page(browser, city, profile, tmp_path):
+def test_browser_cdn_map_offline_shows_a_note_not_a_blank_page(browser, city, profile, tmp_path):
     out = write_map(city["blocks"], city["facilities"], city["edges"], profile,
-                    tmp_path / "map.html", tiles=None, lang="zh")
-    browser.execute_cdp_cmd("Network.enable", {})
-    browser.execute_cdp_cmd("Network.setBlockedURLs", {"urls": ["*cdn.jsdelivr.net*"]})
+                    tmp_path / "map.html", tiles=None, lang="zh", cdn=True)
+    browser.get(out.as_uri())
+    note = browser.execute_script(
+        "const d = document.querySelector('.lc-no-leaflet'); return d && d.textContent")
+    assert note and "Leaflet" in note and "--cdn" in note and "离线" in note
+    browser.get_log("browser")  # the refused CDN requests are the point of this test
+
+
+# Visible text that would betray a missing translation or an unfilled template.
+_RAW = re.compile(r"\{\w+\}|walk_min_|covered_|\b(?:layer|legend|group|view|short|no)_[a-z_]+\b")
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_browser_visual_check(browser, tmp_path, lang):
+    """1280×800: the legend covers no control, no raw key shows, screenshots are kept."""
+    gb = load_profile("gb50180-2018")
+    city = make_fixture(10, 8, n_retail=4)
+    blocks, fac = city["blocks"], city["facilities"]
+    cats = list(gb.categories)
+    rng = np.random.default_rng(1)
+    for c in cats:
+        blocks[col.walk_min(c)] = rng.uniform(1, 25, len(blocks))
+    # facilities of 9 of the 15 types: the others are "no data"
+    fac = fac.assign(category=[cats[i % 9] for i in range(len(fac))])
+    page = write_map(blocks, fac, city["edges"], gb, tmp_path / f"map_{lang}.html",
+                     isochrones=None, lang=lang, tiles=None)
+    assert _open(browser, page, size=(1280, 800)) == []
     try:
-        browser.get(out.as_uri())
-        note = browser.execute_script(
-            "const d = document.querySelector('.lc-no-leaflet'); return d && d.textContent")
+        boxes = browser.execute_script("""
+            const r = s => { const e = document.querySelector(s);
+              const b = e.getBoundingClientRect(); return [b.left, b.top, b.right, b.bottom]; };
+            return {legend: r('.lc-legend'), zoom: r('.leaflet-control-zoom'),
+                    layers: r('.leaflet-control-layers'), scale: r('.leaflet-control-scale'),
+                    title: r('.lc-title'), attribution: r('.leaflet-control-attribution'),
+                    view: [innerWidth, innerHeight]};""")
+        assert boxes["view"] == [1280, 800]
+
+        def overlap(a, b):
+            return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
+
+        for other in ("zoom", "layers", "scale", "title", "attribution"):
+            assert not overlap(boxes["legend"], boxes[other]), (other, boxes)
+        assert not overlap(boxes["layers"], boxes["attribution"]), boxes
+        for name in ("legend", "layers"):
+            assert 0 <= boxes[name][1] and boxes[name][3] <= 800, boxes
+        text = browser.execute_script("return document.body.innerText")
+        assert not _RAW.search(text), _RAW.search(text).group(0)
+        if lang == "zh":
+            words = re.findall(r"[A-Za-z]{3,}", text)
+            assert set(words) <= {"Leaflet", "OpenStreetMap"}, set(words)
+            assert "无数据，不计入" in text
+        else:
+            assert not re.search(r"[\u4e00-\u9fff]", text)
+            assert "No data, not counted" in text
+        # what a planner reads when hovering a block
+        browser.execute_script(_MAP_JS.replace("return ", "const m = ") + """;
+            m.eachLayer(l => { if (l.feature && l.feature.properties.m && !window.__tip) {
+              window.__tip = 1;
+              l.fire("mouseover", {latlng: l.getBounds().getCenter()}, true); } });""")
+        tip = browser.execute_script(
+            "return document.querySelector('.leaflet-tooltip').textContent")
+        assert ("街区" if lang == "zh" else "Block") in tip
     finally:
-        browser.execute_cdp_cmd("Network.setBlockedURLs", {"urls": []})
-    assert note and "Leaflet" in note and "--self-contained" in note and "离线" in note
+        shot = tmp_path / f"map_{lang}_1280x800.png"
+        browser.save_screenshot(str(shot))
+        print(f"screenshot: {shot}")
+        if os.environ.get("LIFECIRCLE_SCREENSHOT_DIR"):
+            shutil.copy(shot, Path(os.environ["LIFECIRCLE_SCREENSHOT_DIR"]))
+        browser.execute_script("delete window.__tip")
+        browser.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})

@@ -23,7 +23,7 @@ from .._errors import ConfigError
 from .._kernels import BoundedSearch
 from ..network import WalkNetwork
 from ..routing import NodeDistances, seed_arcs
-from ..snapping import Snap
+from ..snapping import Snap, edges_by_key, parse_alt
 from .polygons import _legs, band_polygons, default_cell_m
 from .search import _source_rows, _stretches
 
@@ -325,8 +325,9 @@ def check_run_options(
 
 def snap_from_frame(net: WalkNetwork, frame: pd.DataFrame, *, where: str = "facilities") -> Snap:
     """The snapping of points from their published snap fields (``snap_u``, ``snap_v``,
-    ``snap_key``, ``snap_along_m``, ``snap_dist_m``, ``snap_status``), matched to ``net``'s
-    edges by (u, v, key); points whose edge is missing from ``net`` are unsnapped."""
+    ``snap_key``, ``snap_along_m``, ``snap_dist_m``, ``snap_status``; ``snap_alt`` when
+    present), matched to ``net``'s edges by (u, v, key); points whose edge is missing from
+    ``net`` are unsnapped."""
     from .._errors import InputError
 
     n = len(frame)
@@ -341,23 +342,16 @@ def snap_from_frame(net: WalkNetwork, frame: pd.DataFrame, *, where: str = "faci
     u = pd.to_numeric(frame["snap_u"], errors="coerce").to_numpy(dtype=np.float64)
     ok = np.isfinite(u)
     if ok.any():
-        keys = pd.MultiIndex.from_arrays(
-            [net.node_id[net.edge_u], net.node_id[net.edge_v], net.edge_key.astype(np.int64)])
-        lookup = pd.Series(np.arange(net.n_edges), index=keys)
-        lookup = lookup[~lookup.index.duplicated()]
-        want = pd.MultiIndex.from_arrays([
-            frame["snap_u"].to_numpy()[ok].astype(np.int64),
-            frame["snap_v"].to_numpy()[ok].astype(np.int64),
-            frame["snap_key"].to_numpy()[ok].astype(np.int64),
-        ])
-        found = lookup.reindex(want).to_numpy(dtype=np.float64)
-        edge[np.flatnonzero(ok)] = np.where(np.isfinite(found), found, -1).astype(np.int64)
+        edge[np.flatnonzero(ok)] = edges_by_key(
+            net, *(frame[c].to_numpy()[ok].astype(np.int64) for c in ("snap_u", "snap_v",
+                                                                        "snap_key")))
     along = frame["snap_along_m"].to_numpy(dtype=np.float64)
     dist = frame["snap_dist_m"].to_numpy(dtype=np.float64)
     status = (frame["snap_status"].astype(object).to_numpy() if "snap_status" in frame.columns
               else np.where(edge >= 0, "snapped", "unreachable"))
+    alt = parse_alt(frame["snap_alt"], net) if "snap_alt" in frame.columns else None
     return Snap(edge, np.where(edge >= 0, along, np.nan), np.where(edge >= 0, dist, np.nan),
-                status)
+                status, alt=alt)
 
 
 def run_isochrones(

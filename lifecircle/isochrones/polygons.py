@@ -188,6 +188,8 @@ def _legs(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Off-network legs (facility point towards its snapped point, as far as the budget
     goes) as two-point lines: (coords, group of each coordinate)."""
+    sources, owner = sources.candidates()  # a leg to each snap of a facility
+    fx, fy, source_entity = fx[owner], fy[owner], source_entity[owner]
     ok = np.flatnonzero(sources.ok & (sources.dist_m > 0))
     if ok.size == 0:
         return np.empty((0, 2)), np.zeros(0, np.int64)

@@ -190,6 +190,8 @@ def _source_rows(
         z = np.zeros(0, np.int64)
         return z, z, np.zeros(0), np.zeros(0)
     nb = budgets_m.shape[0]
+    sources, owner = sources.candidates()  # every snap of a facility (near-tied streets)
+    source_entity = source_entity[owner]
     ok = np.flatnonzero(sources.ok)
     grp = (source_entity[ok][:, None] * nb + np.arange(nb)[None, :]).ravel()
     left = (budgets_m[None, :] - sources.dist_m[ok][:, None]).ravel()

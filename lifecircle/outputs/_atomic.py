@@ -102,6 +102,22 @@ def clear_leftovers(out: str | Path) -> None:
         shutil.rmtree(p, ignore_errors=True)
 
 
+def _real_out(out: Path) -> Path:
+    """``out``, or the folder a symbolic link ``out`` points to (written through, not replaced).
+
+    A dangling link (or a loop) is refused: renaming the finished folder onto it would fail
+    only at the very end of a run.
+    """
+    if not out.is_symlink():
+        return out
+    if not out.exists():
+        raise OutputError(
+            f"{out}: is a symbolic link to {os.readlink(out)}, which does not exist (or the "
+            "links loop); create that folder, remove the link, or choose another --out"
+        )
+    return out.resolve()
+
+
 class StagedOutput:
     """An output folder that appears complete or not at all.
 
@@ -113,7 +129,7 @@ class StagedOutput:
     def __init__(
         self, out: str | Path, *, overwrite: bool = False, inputs: Iterable[str | Path] = ()
     ) -> None:
-        self.out = Path(out).absolute()
+        self.out = _real_out(Path(out).absolute())
         self.overwrite = overwrite
         for item in inputs:
             if item is None:

@@ -1,15 +1,16 @@
-"""Make data-derived text safe to place in a folium/Leaflet page.
+"""Make data-derived text safe to place in a web page.
 
-folium pastes tooltip, popup and GeoJSON property text into the page as it is: inside HTML,
-inside JavaScript template literals (backtick strings) and inside ``<script>`` blocks. Leaflet
-then assigns tooltip, popup and layer-control labels with ``innerHTML``. A facility called
-``<img src=x onerror=alert(1)>`` in OpenStreetMap would therefore run script in every map that
-shows it. Two functions guard the two contexts:
+The map takes one path for every text that comes from a user or from OpenStreetMap (names,
+ids, categories, labels, the title): :func:`clean_text` tidies it (no control or bidi
+characters, no line separators, bounded length), :func:`script_json` puts it in the page's
+JSON data block (a ``<script type="application/json">`` that nothing evaluates and that no
+text can close), and the page's own script shows it with ``textContent`` (or escapes it at the
+moment it hands it to a Leaflet call that takes HTML). No text from data ever becomes part of
+HTML or JavaScript source, or of a template that something renders later (folium's Jinja turned
+a facility called ``{{7*7}}`` into ``49``; the map no longer uses folium).
 
-* :func:`escape_text` turns any value into text that is inert as HTML *and* inside a JavaScript
-  template literal or string, and that cannot reorder the text around it (bidi controls).
-* :func:`script_json` serialises data for a ``<script>`` block so that nothing in it can close
-  the block or break out of the literal.
+:func:`escape_text` is the same cleaning plus HTML escaping, for the rare page text that must be
+written as HTML (it is also inert inside a JavaScript string or template literal).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import math
 import re
 from typing import Any
 
-__all__ = ["escape_text", "script_json"]
+__all__ = ["clean_text", "escape_text", "script_json"]
 
 #: Longest text (in characters, before escaping) put on the map; longer values end in "…".
 MAX_TEXT_LEN = 300
@@ -40,8 +41,8 @@ _SPACE = re.compile("[\t\n\r\u2028\u2029]+")
 _JS_ENTITIES = (("`", "&#96;"), ("${", "&#36;{"), ("\\", "&#92;"))
 
 
-def escape_text(value: Any, *, max_len: int | None = MAX_TEXT_LEN) -> str:
-    """Return ``value`` as text that is safe in HTML and in JavaScript string literals.
+def clean_text(value: Any, *, max_len: int | None = MAX_TEXT_LEN) -> str:
+    """Return ``value`` as plain text fit to show: the first step of :func:`escape_text`.
 
     Parameters
     ----------
@@ -49,8 +50,43 @@ def escape_text(value: Any, *, max_len: int | None = MAX_TEXT_LEN) -> str:
         Any value; ``None`` and NaN give ``""``, bytes are decoded as UTF-8 (bad bytes become
         U+FFFD), everything else goes through ``str``.
     max_len
-        Truncate longer text to this many characters (plus "…") before escaping; ``None``
-        keeps everything.
+        Truncate longer text to this many characters (plus "…"); ``None`` keeps everything.
+
+    Returns
+    -------
+    str
+        The text with control characters, bidirectional override/isolate controls and lone
+        surrogates removed and tabs, line breaks and U+2028/U+2029 turned into single spaces.
+        Markup characters are kept: the text is meant for ``textContent`` or for
+        :func:`script_json`, never for HTML source.
+
+    Examples
+    --------
+    >>> clean_text("{{7*7}} \u202eevil")
+    '{{7*7}} evil'
+    """
+    if value is None:
+        return ""
+    if isinstance(value, float) and math.isnan(value):
+        return ""
+    if isinstance(value, bytes | bytearray):
+        text = bytes(value).decode("utf-8", errors="replace")
+    else:
+        text = str(value)
+    text = _SPACE.sub(" ", text)
+    text = _DROP.sub("", text)
+    if max_len is not None and len(text) > max_len:
+        text = text[: max(max_len, 1) - 1].rstrip() + "…"
+    return text
+
+
+def escape_text(value: Any, *, max_len: int | None = MAX_TEXT_LEN) -> str:
+    """Return ``value`` as text that is safe in HTML and in JavaScript string literals.
+
+    Parameters
+    ----------
+    value, max_len
+        As for :func:`clean_text`, which runs first (truncation comes before escaping).
 
     Returns
     -------
@@ -67,19 +103,7 @@ def escape_text(value: Any, *, max_len: int | None = MAX_TEXT_LEN) -> str:
     >>> escape_text("`${x}`")
     '&#96;&#36;{x}&#96;'
     """
-    if value is None:
-        return ""
-    if isinstance(value, float) and math.isnan(value):
-        return ""
-    if isinstance(value, bytes | bytearray):
-        text = bytes(value).decode("utf-8", errors="replace")
-    else:
-        text = str(value)
-    text = _SPACE.sub(" ", text)
-    text = _DROP.sub("", text)
-    if max_len is not None and len(text) > max_len:
-        text = text[: max(max_len, 1) - 1].rstrip() + "…"
-    text = html.escape(text, quote=True)
+    text = html.escape(clean_text(value, max_len=max_len), quote=True)
     for raw, entity in _JS_ENTITIES:
         text = text.replace(raw, entity)
     return text

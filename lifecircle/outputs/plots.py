@@ -325,7 +325,9 @@ def coverage_figure(
     st = _style(lang)
     text = st.text
     label = profile.categories[category].label(st.lang)
-    fac = facilities.to_crs(blocks.crs)
+    from ..sources.facilities import primary_rows  # one marker per facility
+
+    fac = primary_rows(facilities).to_crs(blocks.crs)
     fac = fac[fac["category"] == category]
     if fac.empty and no_data is None:
         no_data = "no_facilities"

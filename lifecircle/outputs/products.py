@@ -8,11 +8,11 @@
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import folium
 import geopandas as gpd
 import pyogrio
 
@@ -21,6 +21,9 @@ from ..profiles import Profile, load_profile
 from ..profiles.profile import profile_from_dict
 from ._atomic import SUCCESS
 from .geopackage import GPKG_NAME, read_layers, read_metadata
+
+if TYPE_CHECKING:
+    from .webmap import MapPage
 
 __all__ = [
     "DEFAULT_TILES",
@@ -66,9 +69,9 @@ def resolve_tiles(tiles: str | None) -> str | None:
 
 def check_tiles(tiles: str | None, tiles_attribution: str | None) -> None:
     """Refuse bad tile options before a run spends time computing (:class:`ConfigError`)."""
-    from .webmap import _texts, _tile_layer
+    from .webmap import tile_spec
 
-    _tile_layer(resolve_tiles(tiles), tiles_attribution, _texts("en"))
+    tile_spec(resolve_tiles(tiles), tiles_attribution)
 
 
 def _optional(result: Any, name: str) -> gpd.GeoDataFrame | None:
@@ -77,8 +80,11 @@ def _optional(result: Any, name: str) -> gpd.GeoDataFrame | None:
 
 
 def _run_map_options(result: Any, *, tiles: str | None, **options: Any) -> dict[str, Any]:
+    from .webmap import no_data_categories
+
     return {"isochrones": _optional(result, "isochrones"),
             "proposed_sites": _optional(result, "proposed_sites"),
+            "no_data": no_data_categories(getattr(result, "report", None)),
             "tiles": resolve_tiles(tiles), **options}
 
 
@@ -89,9 +95,10 @@ def run_map(
     category: str | None = None,
     tiles: str | None = DEFAULT_TILES,
     tiles_attribution: str | None = None,
-    self_contained: bool = False,
-) -> folium.Map:
-    """The interactive map of a run's result as a :class:`folium.Map` (shows in Jupyter).
+    cdn: bool = False,
+    self_contained: bool | None = None,
+) -> MapPage:
+    """The interactive map of a run's result (shows in Jupyter; ``.save(path)`` writes it).
 
     The same map as ``map.html``; see :func:`lifecircle.outputs.webmap.make_map` for the
     options and :func:`resolve_tiles` for ``tiles``.
@@ -100,8 +107,7 @@ def run_map(
 
     return make_map(result.blocks, result.facilities, result.edges, result.profile,
                     **_run_map_options(result, lang=lang, category=category, tiles=tiles,
-                                       tiles_attribution=tiles_attribution,
-                                       self_contained=self_contained))
+                                       tiles_attribution=tiles_attribution, cdn=cdn))
 
 
 def write_products(
@@ -110,7 +116,8 @@ def write_products(
     *,
     lang: str = "en",
     map: bool = True,
-    self_contained: bool = False,
+    cdn: bool = False,
+    self_contained: bool | None = None,
     tiles: str | None = DEFAULT_TILES,
     tiles_attribution: str | None = None,
     figures: bool = True,
@@ -130,8 +137,9 @@ def write_products(
         ``"en"`` or ``"zh"``: the map's and figures' labels.
     map, figures, rasters
         Which products to write.
-    self_contained, tiles, tiles_attribution
-        Map options (see :func:`lifecircle.outputs.webmap.make_map` and :func:`resolve_tiles`).
+    cdn, self_contained, tiles, tiles_attribution
+        Map options (see :func:`lifecircle.outputs.webmap.make_map` and :func:`resolve_tiles`;
+        ``self_contained`` is ignored: the map opens offline unless ``cdn``).
     raster_cell_m
         Raster cell size in metres (default :data:`lifecircle.outputs.raster.DEFAULT_CELL_M`).
 
@@ -148,8 +156,7 @@ def write_products(
         written.append(write_map(
             result.blocks, result.facilities, result.edges, result.profile, base / MAP_NAME,
             **_run_map_options(result, lang=lang, tiles=tiles,
-                               tiles_attribution=tiles_attribution,
-                               self_contained=self_contained),
+                               tiles_attribution=tiles_attribution, cdn=cdn),
         ))
     if figures:
         from .plots import write_figures
@@ -201,7 +208,8 @@ def map_from_run(
     out: str | os.PathLike[str] | None = None,
     category: str | None = None,
     lang: str | None = None,
-    self_contained: bool = False,
+    cdn: bool = False,
+    self_contained: bool | None = None,
     tiles: str | None = DEFAULT_TILES,
     tiles_attribution: str | None = None,
     overwrite: bool = False,
@@ -216,11 +224,11 @@ def map_from_run(
     out
         The map file; ``<run_dir>/map.html`` by default.
     category
-        The category whose walking times the map shows when it opens (default: the worst
-        category); the others stay one click away.
+        The category whose walking times the map shows when it opens (default: whether each
+        block has every service with data within its limit); the others stay one click away.
     lang
         ``"en"`` or ``"zh"``; the run's language by default.
-    self_contained, tiles, tiles_attribution
+    cdn, self_contained, tiles, tiles_attribution
         As for :func:`write_products`.
     overwrite
         Replace an existing ``out``.
@@ -239,7 +247,7 @@ def map_from_run(
     ConfigError
         A category the run did not evaluate, or bad map options.
     """
-    from .webmap import write_map
+    from .webmap import no_data_categories, write_map
 
     folder = Path(run_dir)
     if not folder.is_dir():
@@ -266,5 +274,14 @@ def map_from_run(
         layers["blocks"], layers["facilities"], layers["edges"], profile, target,
         isochrones=extra.get("isochrones"), proposed_sites=extra.get("proposed_sites"),
         lang=lang or str(meta.get("lang", "en")), tiles=resolve_tiles(tiles),
-        tiles_attribution=tiles_attribution, self_contained=self_contained, category=category,
+        tiles_attribution=tiles_attribution, cdn=cdn, category=category,
+        no_data=no_data_categories(_read_report(folder)),
     )
+
+
+def _read_report(folder: Path) -> Any:
+    """The run's report.json, or ``None`` when it is missing or unreadable (older runs)."""
+    try:
+        return json.loads((folder / "report.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None

@@ -34,7 +34,7 @@ from .._errors import ConfigError, OutputError, ResourceLimitError
 from ..access import minutes
 from ..network import WalkNetwork
 from ..routing import point_distances
-from ..snapping import Snap, _tree, snap_points
+from ..snapping import AltSnaps, Snap, _tree, snap_points
 
 __all__ = [
     "DEFAULT_CELL_M",
@@ -133,10 +133,13 @@ def _snap_near_network(
     dist = np.full(n, np.nan)
     status = np.full(n, f"unreachable: no walkable edge within {max_snap_m:g} m", dtype=object)
     idx = np.flatnonzero(near)
+    alt = None
     if idx.size:
         s = snap_points(net, x[idx], y[idx], max_snap_m=max_snap_m)
         edge[idx], along[idx], dist[idx], status[idx] = s.edge, s.along_m, s.dist_m, s.status
-    return Snap(edge, along, dist, status)
+        if s.alt is not None:  # near-tied streets, as for blocks
+            alt = AltSnaps(idx[s.alt.point], s.alt.edge, s.alt.along_m, s.alt.dist_m)
+    return Snap(edge, along, dist, status, alt=alt)
 
 
 def _near_cells(net: WalkNetwork, grid: Grid, rows: slice, max_snap_m: float) -> np.ndarray:

@@ -267,12 +267,17 @@ def _tier_section(w: _Writer) -> list[str]:
     return lines
 
 
+_PER_RESIDENTS = ("floor_area_per_100_residents", "staff_per_10000_residents")
+
+
 def _figure(v: Mapping[str, Any]) -> str:
     value = v.get("value")
     if value is None:
         return "–"
     if v["kind"] == "floor_area_per_100_households":
         return f"{value:,.1f} m²"
+    if v["kind"] in _PER_RESIDENTS:  # lifecircle.targets: m² or workers per residents
+        return f"{value:,.1f} {v.get('unit', '')}".rstrip()
     return _pct(value)
 
 
@@ -296,7 +301,13 @@ def _indicator_section(w: _Writer) -> list[str]:
             if floor:  # the plan words it per 100 households
                 label = t["with_unit"].format(label=label, unit=t["per_100_households"])
             mark = w.dagger("targets", str(v.get("target", "")), v, label)
-            goal = f"≥ {v['target_value']:g} m²" if floor else f"≥ {_pct(v['target_value'])}"
+            goal = (
+                f"≥ {v['target_value']:g} m²"
+                if floor
+                else f"≥ {v['target_value']:g} {v.get('unit', '')}".rstrip()
+                if v["kind"] in _PER_RESIDENTS
+                else f"≥ {_pct(v['target_value'])}"
+            )
             if v.get("meets") is None:
                 why = t["reasons"].get(v.get("reason_code", ""))
                 if why is None and lang != "zh":

@@ -182,11 +182,23 @@ def _write_xlsx(path: Path, blocks: pd.DataFrame, categories: pd.DataFrame,
         sheets.append((t["sheet_indicators"], indicators))
     with pd.ExcelWriter(path, engine="openpyxl") as writer:
         for name, frame in sheets:
-            frame.to_excel(writer, sheet_name=name, index=False)
+            safe = _excel_safe(frame)
+            safe.to_excel(writer, sheet_name=name, index=False)
             formats = {}
             if frame is blocks:  # people as whole numbers, minutes to one decimal (on screen)
                 formats = {2: "#,##0", **{j: "0.0" for j in range(3, 3 + n_minutes)}}
-            _format_sheet(writer.sheets[name], frame, formats)
+            _format_sheet(writer.sheets[name], safe, formats)
+
+
+def _excel_safe(frame: pd.DataFrame) -> pd.DataFrame:
+    """Control characters (a BEL in a label or block id) as U+FFFD: openpyxl refuses them."""
+    from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+
+    out = frame.rename(columns=lambda c: ILLEGAL_CHARACTERS_RE.sub("\ufffd", str(c)))
+    for c in out.columns[[not pd.api.types.is_numeric_dtype(t) for t in out.dtypes]]:
+        out[c] = out[c].map(lambda v: ILLEGAL_CHARACTERS_RE.sub("\ufffd", v)
+                            if isinstance(v, str) else v)
+    return out
 
 
 def _format_sheet(ws: Any, frame: pd.DataFrame, formats: Mapping[int, str]) -> None:

@@ -213,6 +213,9 @@ def coverage_matrix(
     if point_block.shape[0] != len(points):
         raise ValueError("point_block needs one block index per access point")
     search = search if search is not None else BoundedSearch.from_csr(net.search_csr)
+    # an access point with near-tied streets is at each of its snaps (snapping.Snap.alt)
+    points, p_owner = points.candidates()
+    point_block = point_block[p_owner]
     node_ptr, inc_point, inc_off = _point_incidence(net, points)
     # sites and points on the same edge: the direct walk along it
     p_ok = np.flatnonzero(points.ok)

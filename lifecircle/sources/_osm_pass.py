@@ -105,13 +105,15 @@ def scan(
     is_gate: Callable[[Any], bool],
     node_hooks: tuple[Callable[[Any, Scan], None], ...] = (),
     way_hooks: tuple[Callable[[Any, Any, Scan], None], ...] = (),
+    walkable_hooks: tuple[Callable[[dict[str, str], int, Scan], None], ...] = (),
     index: str = "flex_mem",
 ) -> Scan:
     """Read ``path`` in three filtered passes (see the module docstring).
 
     ``area_landuse``: land-use values kept as areas; ``is_gate``: whether node tags make a gate
-    or entrance; ``node_hooks``/``way_hooks`` are called with every node (``tags, out``) and
-    every way that reaches Python (``way, tags, out``) for facts other modules add. Raises
+    or entrance; ``node_hooks``/``way_hooks`` are called with every node and every tagged way
+    that reaches Python (``tags, obj, out``), ``walkable_hooks`` with every walkable way
+    (``tags, way index, out``), for facts other modules add. Raises
     pyosmium's exceptions unchanged (the caller turns them into input errors).
     """
     import osmium
@@ -126,7 +128,7 @@ def scan(
     member_ways: dict[int, tuple[dict[str, str], list[int], list[tuple[float, float] | None]]]
     member_ways = {}
     _main_pass(path, store, members, member_ways, out, wkb, all_nodes, poi_keys, area_landuse,
-               is_walkable, is_gate, node_hooks, way_hooks)
+               is_walkable, is_gate, node_hooks, way_hooks, walkable_hooks)
     if relations:
         _relation_areas(relations, member_ways, out, wkb, poi_keys, area_landuse)
     return out
@@ -162,6 +164,7 @@ def _main_pass(
     is_gate: Callable[[Any], bool],
     node_hooks: tuple[Callable[[Any, Scan], None], ...],
     way_hooks: tuple[Callable[[Any, Any, Scan], None], ...],
+    walkable_hooks: tuple[Callable[[dict[str, str], int, Scan], None], ...],
 ) -> None:
     import osmium
 
@@ -208,6 +211,8 @@ def _main_pass(
         if highway is not None:
             out.highway_seen[highway] += 1
             if is_walkable(tags):
+                for walkable_hook in walkable_hooks:
+                    walkable_hook(tags, len(out.way_ids), out)
                 _walkable(obj, obj.nodes, tags, highway, out, wkb, all_nodes, nan)
         if not is_area_candidate(tags, area_pois, area_landuse) or tags.get("area") == "no":
             continue

@@ -144,14 +144,15 @@ def sample_dem(
 
 
 def slope_weights(
-    net: WalkNetwork, path: str | Path, *, band: int = 1
+    net: WalkNetwork, path: str | Path, *, band: int = 1, max_grade_out: np.ndarray | None = None
 ) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
     """Equivalent flat metres of every edge walked u -> v and v -> u, and statistics.
 
     Each segment of an edge's geometry longer than one DEM pixel is split into pieces of at
     most a pixel; every piece's slope is its rise over its horizontal length (projected length
     scaled to the edge's walking length). Pieces with an elevation missing (nodata, outside the
-    DEM) count as flat.
+    DEM) count as flat. ``max_grade_out`` (one value per edge), when given, receives each
+    edge's steepest piece as an absolute grade in percent (for ``max_incline_pct`` groups).
     """
     path = Path(path)
     coords = net.edge_coords
@@ -206,6 +207,8 @@ def slope_weights(
         missing_edges[edge[missing]] = True
         if slope.size:
             max_slope = max(max_slope, float(np.max(np.abs(slope))))
+        if max_grade_out is not None:
+            np.maximum.at(max_grade_out, edge, 100.0 * np.abs(slope))
         cost_uv += np.bincount(edge, weights=dx / tobler_factor(slope), minlength=n_edges)
         cost_vu += np.bincount(edge, weights=dx / tobler_factor(-slope), minlength=n_edges)
         flat += np.bincount(edge, weights=dx, minlength=n_edges)
@@ -237,10 +240,12 @@ def apply_dem(net: WalkNetwork, path: str | Path, *, band: int = 1) -> WalkNetwo
     The statistics are in the copy's ``stats["slope"]``; the ``edges`` layer of the copy
     carries ``slope_factor_uv`` and ``slope_factor_vu``.
     """
-    w_uv, w_vu, stats = slope_weights(net, path, band=band)
+    max_grade = np.zeros(net.n_edges)
+    w_uv, w_vu, stats = slope_weights(net, path, band=band, max_grade_out=max_grade)
     return dataclasses.replace(
         net,
         edge_weight_uv=w_uv,
         edge_weight_vu=w_vu,
+        edge_max_grade_pct=max_grade,
         stats={**net.stats, "slope": stats},
     )

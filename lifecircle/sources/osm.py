@@ -24,6 +24,8 @@ from typing import Any
 import numpy as np
 
 from .._errors import InputError, InputFileError
+from .access_tags import is_barrier_node, way_access_tags
+from .tables import check_regular_file, read_head
 
 __all__ = [
     "OSMData",
@@ -196,6 +198,10 @@ class OSMData:
     stats: dict[str, Any] = field(default_factory=dict)
     #: vacant or redevelopable land (``VACANT_LANDUSE``) as (osm_type, osm_id, landuse, name, wkb)
     vacant: list[tuple[str, int, str, str, bytes]] = field(default_factory=list)
+    #: step-free facts: wheelchair/incline tags per way index (only ways that have them), and
+    #: ids of nodes that bar step-free passage (raised kerbs); see lifecircle.edge_access
+    way_access: dict[int, dict[str, str]] = field(default_factory=dict)
+    barrier_nodes: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
 
     @property
     def highway_counts(self) -> Counter[str]:
@@ -208,6 +214,26 @@ _MAGIC = {
 }
 
 
+#: the extensions :func:`read_osm` reads (GraphML goes to ``WalkNetwork.from_graphml``)
+_OSM_SUFFIXES = (".osm.pbf", ".pbf", ".osm", ".osm.gz", ".osm.bz2", ".xml", ".xml.gz",
+                 ".xml.bz2")
+
+
+def _looks_like(head: bytes) -> str:
+    """`` (it looks like ...: rename it to ...)`` from a file's first bytes, or nothing."""
+    if b"OSMHeader" in head[:64]:
+        return " (it looks like an OSM PBF extract: rename it to .osm.pbf)"
+    if head[:2] in _MAGIC:
+        suffix = {"gzip": ".osm.gz", "bzip2": ".osm.bz2"}[_MAGIC[head[:2]]]
+        return f" (it is {_MAGIC[head[:2]]}-compressed: if it holds OSM XML, name it {suffix})"
+    text = head.lstrip().lower()
+    if b"<osm" in text:
+        return " (it looks like OSM XML: rename it to .osm)"
+    if b"<graphml" in text:
+        return " (it looks like GraphML: rename it to .graphml)"
+    return ""
+
+
 def _sniff(path: Path) -> None:
     """Refuse files that cannot be OSM data before handing them to the C++ reader."""
     if not path.exists():
@@ -218,19 +244,16 @@ def _sniff(path: Path) -> None:
             "is a directory, not an OSM file",
             "give a .osm.pbf, .osm, .osm.gz, .osm.bz2 or .graphml file",
         )
-    try:
-        size = path.stat().st_size
-        with path.open("rb") as fh:
-            head = fh.read(4096)
-    except OSError as exc:
-        raise InputFileError(
-            path, f"cannot be read ({exc.strerror})", "check the file's permissions"
-        ) from None
-    if size == 0:
-        raise InputFileError(
-            path, "file is empty (0 bytes)", "download or export the extract again"
-        )
+    check_regular_file(path, fix="download or export the extract again")
+    head = read_head(path, 4096)
     name = path.name.lower()
+    if not name.endswith(_OSM_SUFFIXES):
+        raise InputFileError(
+            path,
+            f"has an extension ({path.suffix or 'none'}) that is not an OSM or GraphML file"
+            + _looks_like(head),
+            f"accepted: {', '.join(_OSM_SUFFIXES)} and .graphml",
+        )
     if name.endswith((".osm", ".xml", ".osm.gz", ".osm.bz2", ".xml.gz", ".xml.bz2")):
         try:
             text = xml_prolog(path, head)
@@ -306,6 +329,14 @@ def refuse_dtd(path: Path, prolog: bytes, *, kind: str) -> None:
         )
 
 
+#: how to make an extract whose ways keep all their nodes (for clipped-extract messages)
+_COMPLETE_WAYS = (
+    "cut the extract with complete ways, e.g. osmium extract --strategy complete_ways "
+    "-b W,S,E,N planet.osm.pbf -o city.osm.pbf (or smart), or export it again from the "
+    "OSM website or Overpass with (._;>;) to include every way's nodes"
+)
+
+
 def _levels(value: str | None) -> str | None:
     return value if value else None
 
@@ -337,6 +368,8 @@ def _scan(path: Path, _osm_pass: Any) -> Any:
             area_landuse=AREA_LANDUSE,
             is_walkable=is_walkable,
             is_gate=_is_gate,
+            node_hooks=(_barrier_node,),
+            walkable_hooks=(_way_access,),
         )
     except osmium.InvalidLocationError as exc:
         raise InputFileError(
@@ -367,6 +400,18 @@ def _scan(path: Path, _osm_pass: Any) -> Any:
             f"could not be read as OSM data ({exc})",
             "the file is truncated or corrupt; download or export the extract again",
         ) from None
+
+
+def _barrier_node(tags: dict[str, str], node: Any, raw: Any) -> None:
+    """Collect the ids of nodes that bar step-free passage (see ``access_tags``)."""
+    if is_barrier_node(tags):
+        raw.extra.setdefault("barrier_nodes", []).append(node.id)
+
+
+def _way_access(tags: dict[str, str], index: int, raw: Any) -> None:
+    """Keep a walkable way's step-free tags, by way index (see ``access_tags``)."""
+    if access := way_access_tags(tags):
+        raw.extra.setdefault("way_access", {})[index] = access
 
 
 def _is_gate(tags: Any) -> bool:
@@ -432,10 +477,20 @@ def _osm_data(path: Path, raw: Any) -> OSMData:
             f"{path}: no walkable ways found; highway tags seen: {seen}. "
             "Give an extract that contains streets or footpaths"
         )
+    # usable: a way with two consecutive references inside the extract
+    pair = valid[1:] & valid[:-1] & (way_of_ref[1:] == way_of_ref[:-1])
+    if not pair.any():
+        raise InputFileError(
+            path,
+            f"none of its {len(raw.way_ids)} walkable ways has two nodes inside the extract "
+            f"({stats['missing_node_refs']} node references are missing)",
+            _COMPLETE_WAYS,
+        )
     if ways_cut:
-        log.info(
-            "%s: %d ways cut at %d nodes missing from the extract",
-            path, ways_cut, stats["missing_node_refs"],
+        log.warning(
+            "%s: %d walkable ways reference %d nodes missing from the extract and were cut "
+            "there; %s",
+            path, ways_cut, stats["missing_node_refs"], _COMPLETE_WAYS,
         )
     return OSMData(
         path=str(path),
@@ -452,6 +507,8 @@ def _osm_data(path: Path, raw: Any) -> OSMData:
         gates=raw.gates,
         stats=stats,
         vacant=vacant,
+        way_access=raw.extra.get("way_access", {}),
+        barrier_nodes=np.asarray(raw.extra.get("barrier_nodes", []), dtype=np.int64),
     )
 
 

@@ -20,7 +20,14 @@ import shapely
 from .._errors import InputFileError
 from .coords import in_china_box, parse_facilities_crs, to_wgs84
 
-__all__ = ["read_points", "read_polygons", "resolve_crs"]
+__all__ = [
+    "check_regular_file",
+    "read_head",
+    "read_points",
+    "read_polygons",
+    "repair_polygons",
+    "resolve_crs",
+]
 
 log = logging.getLogger(__name__)
 
@@ -118,23 +125,91 @@ def _to_wgs84_chinese(system: str, x: np.ndarray, y: np.ndarray) -> tuple[np.nda
 
 
 def _read_vector(path: Path, what: str) -> gpd.GeoDataFrame:
+    known = path.suffix.lower() in _VECTOR_SUFFIXES
     try:
-        return gpd.read_file(path, engine="pyogrio")
+        gdf = gpd.read_file(path, engine="pyogrio")
     except Exception as exc:  # pyogrio raises DataSourceError, ValueError, ...
+        problem = (
+            f"could not be read as a {what} file ({type(exc).__name__}: {exc})"
+            if known
+            else f"has an extension ({path.suffix or 'none'}) that is not a {what} file format"
+        )
+        raise InputFileError(path, problem, f"give {ACCEPTED}") from None
+    if not isinstance(gdf, gpd.GeoDataFrame) or gdf.geometry.name not in gdf.columns:
+        columns = ", ".join(map(str, gdf.columns)) or "none"
         raise InputFileError(
             path,
-            f"could not be read as a {what} file ({type(exc).__name__}: {exc})",
-            "give a CSV, GeoJSON or GeoPackage file",
+            f"has no geometry (a table with columns: {columns})",
+            f"give {ACCEPTED}",
+        )
+    return gdf
+
+
+#: what a table or layer of points or polygons may be given as, for messages
+ACCEPTED = (
+    "CSV (.csv, .txt, .tsv), GeoPackage (.gpkg), GeoJSON (.geojson, .json), Shapefile (.shp), "
+    "FlatGeobuf (.fgb), GeoParquet (.parquet) or KML (.kml)"
+)
+_CSV_SUFFIXES = (".csv", ".txt", ".tsv")
+#: the first bytes of spreadsheet workbooks: .xlsx/.ods are ZIP archives, .xls is OLE2
+_WORKBOOK_MAGIC = (b"PK\x03\x04", b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1")
+
+
+def check_regular_file(path: Path, *, fix: str = "give a file with rows") -> None:
+    """Refuse a missing path, a folder, a pipe or device, and an empty file, naming each."""
+    if not path.exists():
+        hint = "; the symbolic link points nowhere" if path.is_symlink() else ""
+        raise InputFileError(path, f"file not found{hint}", "check the path")
+    if path.is_dir():
+        raise InputFileError(path, "is a directory", "give a file")
+    if not path.is_file():
+        # a named pipe or device has no size (stat says 0) and can be read only once, while
+        # lifecircle reads every input twice (data and sha256 for the run's record)
+        raise InputFileError(
+            path,
+            "is not a regular file (a named pipe, socket or device)",
+            "save the data to a file first and give that file",
+        )
+    if path.stat().st_size == 0:
+        raise InputFileError(path, "file is empty (0 bytes)", fix)
+
+
+def read_head(path: Path, size: int) -> bytes:
+    """The first ``size`` bytes of a file; an unreadable file is an error naming the fix."""
+    try:
+        with path.open("rb") as fh:
+            return fh.read(size)
+    except OSError as exc:
+        raise InputFileError(
+            path, f"cannot be read ({exc.strerror})", "check the file's permissions"
+        ) from None
+
+
+def _read_csv(path: Path, **options: Any) -> pd.DataFrame:
+    """A UTF-8 table (``.csv`` comma-separated, ``.txt``/``.tsv`` delimiter sniffed)."""
+    try:
+        return pd.read_csv(
+            path,
+            sep=None if path.suffix.lower() != ".csv" else ",",
+            engine="python",
+            encoding="utf-8-sig",
+            **options,
+        )
+    except (pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError) as exc:
+        raise InputFileError(
+            path, f"could not be read as CSV ({exc})", "save it as UTF-8 CSV with a header row"
         ) from None
 
 
 def _check_path(path: Path) -> None:
-    if not path.exists():
-        raise InputFileError(path, "file not found", "check the path")
-    if path.is_dir():
-        raise InputFileError(path, "is a directory", "give a file")
-    if path.stat().st_size == 0:
-        raise InputFileError(path, "file is empty (0 bytes)", "give a file with rows")
+    check_regular_file(path)
+    if path.suffix.lower() in _CSV_SUFFIXES:
+        if read_head(path, 8).startswith(_WORKBOOK_MAGIC):
+            raise InputFileError(
+                path,
+                f"is a spreadsheet workbook (Excel or similar), not a {path.suffix} text table",
+                "open it and save it as 'CSV UTF-8 (comma delimited)'",
+            )
 
 
 def refuse_empty_geometries(gdf: gpd.GeoDataFrame, path: Path, fix: str) -> None:
@@ -173,29 +248,21 @@ def read_points(
     y_col: str | None = None,
     what: str = "point",
     text_cols: tuple[str, ...] = (),
+    shapes: bool = False,
 ) -> gpd.GeoDataFrame:
     """Read points from a CSV or vector file, in WGS 84, keeping all other columns.
 
-    Polygons in a vector file become representative points. ``text_cols`` of a CSV are read
-    as text (type codes such as ``090100`` keep their leading zeros). Raises
-    :class:`~lifecircle.InputFileError` for every row it cannot use.
+    Polygons in a vector file become representative points and MultiPoints one row per
+    point, unless ``shapes`` keeps every geometry as drawn (for callers that make their own
+    access points). ``text_cols`` of a CSV are read as text (type codes such as ``090100``
+    keep their leading zeros). Raises :class:`~lifecircle.InputFileError` for every row it
+    cannot use.
     """
     path = Path(path)
     _check_path(path)
     system, user_crs = resolve_crs(crs)
-    if path.suffix.lower() in (".csv", ".txt", ".tsv"):
-        try:
-            frame = pd.read_csv(
-                path,
-                sep=None if path.suffix.lower() != ".csv" else ",",
-                engine="python",
-                encoding="utf-8-sig",
-                dtype={c: str for c in text_cols},
-            )
-        except (pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError) as exc:
-            raise InputFileError(
-                path, f"could not be read as CSV ({exc})", "save it as UTF-8 CSV with a header row"
-            ) from None
+    if path.suffix.lower() in _CSV_SUFFIXES:
+        frame = _read_csv(path, dtype={c: str for c in text_cols})
         columns = [str(c) for c in frame.columns]
         if frame.empty:
             raise InputFileError(
@@ -261,24 +328,127 @@ def read_points(
     elif user_crs is not None and not pyproj.CRS(gdf.crs).equals(user_crs):
         gdf = gdf.set_crs(user_crs, allow_override=True)
     refuse_empty_geometries(gdf, path, "remove them or give them coordinates")
-    geom = gdf.geometry
     gdf = gdf.copy()
-    not_point = ~geom.geom_type.isin(["Point"])
-    if not_point.any():
-        gdf.loc[not_point, gdf.geometry.name] = shapely.point_on_surface(geom[not_point].to_numpy())
-    gdf = gdf.explode(index_parts=False) if (gdf.geom_type == "MultiPoint").any() else gdf
-    x = gdf.geometry.x.to_numpy()
-    y = gdf.geometry.y.to_numpy()
-    rows = np.arange(1, len(gdf) + 1)
+    if not shapes:
+        geom = gdf.geometry
+        not_point = ~geom.geom_type.isin(["Point"])
+        if not_point.any():
+            gdf.loc[not_point, gdf.geometry.name] = shapely.point_on_surface(
+                geom[not_point].to_numpy()
+            )
+        gdf = gdf.explode(index_parts=False) if (gdf.geom_type == "MultiPoint").any() else gdf
+    # every vertex is checked (a polygon drawn in metres in a file claiming WGS 84)
+    xy, owner = shapely.get_coordinates(gdf.geometry.to_numpy(), return_index=True)
+    x, y, rows = xy[:, 0], xy[:, 1], owner + 1
     if system is not None:
         _check_lonlat(path, x, y, rows, system.upper())
-        x, y = _to_wgs84_chinese(system, x, y)
-        gdf = gdf.set_geometry(gpd.points_from_xy(x, y), crs=4326)
+        gdf = gdf.set_geometry(
+            shapely.transform(
+                gdf.geometry.to_numpy(),
+                lambda c: np.column_stack(_to_wgs84_chinese(system, c[:, 0], c[:, 1])),
+            ),
+            crs=4326,
+        )
     elif pyproj.CRS(gdf.crs).is_geographic:
         _check_lonlat(path, x, y, rows, str(pyproj.CRS(gdf.crs).name))
         if user_crs is None:
-            _warn_if_in_china(path, x, y)
+            rep = shapely.get_coordinates(shapely.point_on_surface(gdf.geometry.to_numpy()))
+            _warn_if_in_china(path, rep[:, 0], rep[:, 1])
     return gdf.to_crs(4326)
+
+
+_WKT_NAMES = ("geometry", "wkt", "geom", "the_geom", "shape")
+#: how many ids or rows a message names before "..."
+_NAMED = 5
+
+
+def _read_wkt_csv(path: Path, what: str) -> gpd.GeoDataFrame:
+    """A CSV whose polygons are WKT text in a ``geometry`` (or ``wkt``, ``geom``) column.
+
+    The CRS is not in the file: the caller sets the one given with ``--blocks-crs``.
+    """
+    frame = _read_csv(path, dtype=str, keep_default_na=False)
+    columns = [str(c) for c in frame.columns]
+    wkt = _find(columns, _WKT_NAMES)
+    if wkt is None:
+        raise InputFileError(
+            path,
+            f"is a CSV table without a WKT geometry column (columns: {', '.join(columns)}), "
+            f"and {what}s need polygons",
+            f"give a GeoPackage, GeoJSON or Shapefile, or a CSV with the polygons as WKT in "
+            f"a column named {' or '.join(_WKT_NAMES[:2])} plus --blocks-crs",
+        )
+    if frame.empty:
+        raise InputFileError(path, "has a header but no rows", f"add {what} polygons")
+    text = frame[wkt].str.strip()
+    geoms = np.empty(len(text), dtype=object)
+    for i, value in enumerate(text):
+        try:
+            geoms[i] = shapely.from_wkt(value) if value else shapely.Polygon()
+        except shapely.errors.GEOSException as exc:
+            raise InputFileError(
+                path,
+                f"row {i + 1}: {wkt!r} is not WKT ({str(exc).splitlines()[0][:80]})",
+                "write polygons as WKT, e.g. POLYGON ((x1 y1, x2 y2, x3 y3, x1 y1))",
+            ) from None
+    return gpd.GeoDataFrame(frame.drop(columns=[wkt]), geometry=geoms)
+
+
+def _names(ids: np.ndarray) -> str:
+    named = ", ".join(str(i) for i in ids[:_NAMED])
+    return named + (", ..." if len(ids) > _NAMED else "")
+
+
+def feature_names(gdf: pd.DataFrame, rows: np.ndarray, *, id_cols: tuple[str, ...]) -> str:
+    """``block_id a, b; rows 3, 7`` (the first of ``id_cols`` present; rows 1-based)."""
+    id_col = next((c for c in id_cols if c in gdf.columns), None)
+    where = f"rows {_names(rows + 1)}"
+    if id_col is None:
+        return where
+    ids = gdf[id_col].astype("string").fillna("<missing>").to_numpy()[rows]
+    return f"{id_col} {_names(ids)}; {where}"
+
+
+def repair_polygons(
+    gdf: gpd.GeoDataFrame,
+    where: str | Path,
+    *,
+    what: str = "block",
+    id_cols: tuple[str, ...] = ("block_id", "id"),
+) -> tuple[gpd.GeoDataFrame, int]:
+    """Repair invalid polygons (self-intersections, bowties) with shapely ``make_valid``.
+
+    The repaired shape keeps only its polygonal parts: a bowtie becomes its two triangles as
+    one MultiPolygon row, so ids, row order and every other column are unchanged. Logs a
+    warning naming the repaired features by id; raises :class:`InputFileError` naming those
+    that repair to no area at all (a polygon drawn as a line). Returns the frame and the
+    number repaired.
+    """
+    invalid = ~gdf.geometry.is_valid.to_numpy()
+    if not invalid.any():
+        return gdf, 0
+    gdf = gdf.copy()
+    fixed = shapely.make_valid(gdf.geometry.to_numpy()[invalid])
+    fixed = np.array([_polygonal(g) for g in fixed], dtype=object)
+    gdf.loc[invalid, gdf.geometry.name] = fixed
+    rows = np.flatnonzero(invalid)
+    flat = rows[shapely.is_empty(fixed) | (shapely.area(fixed) <= 0)]
+    if flat.size:
+        raise InputFileError(
+            where,
+            f"{flat.size} {what} polygons ({feature_names(gdf, flat, id_cols=id_cols)}) have "
+            "no area once repaired",
+            "fix or remove those polygons (each needs at least three corners not in a line)",
+        )
+    log.warning(
+        "%s: %d self-intersecting or otherwise invalid %s polygons were repaired with "
+        "make_valid (%s); check their outlines",
+        where,
+        rows.size,
+        what,
+        feature_names(gdf, rows, id_cols=id_cols),
+    )
+    return gdf, int(rows.size)
 
 
 def read_polygons(
@@ -286,11 +456,15 @@ def read_polygons(
 ) -> tuple[gpd.GeoDataFrame, dict[str, Any]]:
     """Read a polygon layer; repair invalid polygons; return it and repair counts.
 
-    Point or line features, empty geometries and a missing CRS are errors naming the rows.
+    Vector files (GeoPackage, GeoJSON, Shapefile, ...) or a CSV with the polygons as WKT in a
+    ``geometry`` or ``wkt`` column (its CRS given as ``crs``). Point or line features, empty
+    geometries and a missing CRS are errors naming the rows; invalid polygons are repaired
+    (:func:`repair_polygons`, warned by id).
     """
     path = Path(path)
     _check_path(path)
-    gdf = _read_vector(path, what)
+    is_csv = path.suffix.lower() in _CSV_SUFFIXES
+    gdf = _read_wkt_csv(path, what) if is_csv else _read_vector(path, what)
     if gdf.empty:
         raise InputFileError(path, "has no features", f"add {what} polygons")
     if gdf.crs is None:
@@ -299,7 +473,9 @@ def read_polygons(
             raise InputFileError(
                 path,
                 "has no CRS",
-                "declare one in the file (e.g. ogr2ogr -a_srs EPSG:4326) or pass --blocks-crs",
+                "pass --blocks-crs (e.g. EPSG:4326)"
+                if is_csv
+                else "declare one in the file (e.g. ogr2ogr -a_srs EPSG:4326) or pass --blocks-crs",
             )
         gdf = gdf.set_crs(user_crs)
     refuse_empty_geometries(gdf, path, "remove them or draw their polygons")
@@ -310,7 +486,11 @@ def read_polygons(
         x = np.where(np.abs(b[:, 0]) > np.abs(b[:, 2]), b[:, 0], b[:, 2])
         y = np.where(np.abs(b[:, 1]) > np.abs(b[:, 3]), b[:, 1], b[:, 3])
         _check_lonlat(
-            path, x, y, np.arange(1, len(gdf) + 1), str(pyproj.CRS(gdf.crs).name),
+            path,
+            x,
+            y,
+            np.arange(1, len(gdf) + 1),
+            str(pyproj.CRS(gdf.crs).name),
             option="--blocks-crs",
         )
     kinds = geom.geom_type
@@ -323,22 +503,7 @@ def read_polygons(
             f"({int(not_poly.sum())} such features)",
             f"{what}s must be polygons; buffer points or lines first",
         )
-    invalid = ~geom.is_valid
-    repaired = int(invalid.sum())
-    if repaired:
-        gdf = gdf.copy()
-        fixed = shapely.make_valid(geom[invalid].to_numpy())
-        # keep only the polygonal part of a repaired geometry
-        fixed = np.array([_polygonal(g) for g in fixed], dtype=object)
-        gdf.loc[invalid, gdf.geometry.name] = fixed
-        still_empty = gdf.geometry.is_empty
-        if still_empty.any():
-            rows_bad = (np.flatnonzero(still_empty.to_numpy())[:5] + 1).tolist()
-            raise InputFileError(
-                path,
-                f"features {rows_bad} have no area once repaired",
-                "fix or remove those polygons",
-            )
+    gdf, repaired = repair_polygons(gdf, path, what=what)
     return gdf, {"invalid_repaired": repaired}
 
 

@@ -1,0 +1,163 @@
+"""Which edges a restricted group may use: step-free and incline rules as boolean edge masks.
+
+A profile group with ``step_free = true`` (wheelchair users, carers with prams) cannot use
+
+- ``highway=steps``, unless the steps carry a wheelchair ramp (``ramp:wheelchair=yes``) or are
+  tagged ``wheelchair=yes|designated`` (a lift or ramp beside them, as mapped);
+- ways tagged ``wheelchair=no``;
+- ways through a node tagged ``kerb=raised`` or ``wheelchair=no`` (a raised kerb or a barrier
+  where the data mark one). An edge is barred when such a node is one of its inner vertices or
+  an end shared with at most one other edge (passing it is unavoidable); where a crossing
+  (``footway=crossing``) ends at it, or at a junction of three or more edges, only the
+  crossings that end there are barred: the street or sidewalk it joins does not climb the
+  kerb.
+
+A group with ``max_incline_pct`` cannot use ways whose ``incline`` tag (``8%``, ``-10 %``,
+``5°``) is steeper, nor, with a DEM, edges whose steepest stretch (pieces of about one DEM
+pixel) is steeper. Unknown values (``incline=up``, no tag) do not bar a way.
+
+Each distinct restriction is one mask over the same network arrays: :func:`network_for_group`
+returns a view of the network that shares every array and whose CSR leaves the barred arcs
+out; it is built once per restriction and cached on the network. The mask is recorded in
+``net.group_masks`` so the ``edges`` layer carries a ``usable_<group>`` column and every
+time stays re-derivable from the GeoPackage. Networks read from GraphML or downloaded through
+osmnx know only the ``highway`` value (steps), not the wheelchair, incline or kerb tags.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from .sources.access_tags import incline_pct
+
+if TYPE_CHECKING:
+    from .network import WalkNetwork
+    from .profiles import Group
+
+__all__ = [
+    "BARRIER",
+    "STEPS",
+    "WHEELCHAIR_NO",
+    "edge_flags",
+    "edge_flags_from_ways",
+    "network_for_group",
+    "usable_mask",
+]
+
+#: bits of ``WalkNetwork.edge_flags``
+STEPS = 1
+WHEELCHAIR_NO = 2
+BARRIER = 4
+_CROSSING = 8  # a footway=crossing edge (only used to place junction kerbs)
+
+_STEP_FREE_OK = {"yes", "designated"}
+
+
+def _way_flags(highway: str, tags: Mapping[str, str]) -> int:
+    flags = 0
+    wheelchair = tags.get("wheelchair", "")
+    if highway == "steps" and not (
+        wheelchair in _STEP_FREE_OK or tags.get("ramp:wheelchair") == "yes"
+    ):
+        flags |= STEPS
+    if wheelchair == "no":
+        flags |= WHEELCHAIR_NO
+    if tags.get("footway") == "crossing":
+        flags |= _CROSSING
+    return flags
+
+
+def edge_flags_from_ways(
+    highway: Sequence[str],
+    way_access: Mapping[int, Mapping[str, str]],
+    edge_way: np.ndarray,
+    vertex_ref: np.ndarray,
+    edge_ptr: np.ndarray,
+    barrier_nodes: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per-edge flags (:data:`STEPS`, :data:`WHEELCHAIR_NO`, :data:`BARRIER`) and incline.
+
+    ``edge_way`` is each edge's way index, ``vertex_ref`` the OSM node id of every edge vertex
+    (sliced by ``edge_ptr``), ``way_access`` the tags kept per way index.
+    """
+    n_ways = len(highway)
+    way_flag = np.zeros(n_ways, dtype=np.uint8)
+    way_incline = np.full(n_ways, np.nan)
+    steps = np.flatnonzero(np.asarray(highway, dtype=object) == "steps")
+    way_flag[steps] = STEPS
+    for w, tags in way_access.items():
+        way_flag[w] = _way_flags(highway[w], tags)
+        way_incline[w] = incline_pct(tags.get("incline"))
+    flags = way_flag[edge_way]
+    if barrier_nodes.size:
+        hit = np.isin(vertex_ref, barrier_nodes)
+        if hit.any():
+            counts = np.diff(edge_ptr)
+            edge_of_vertex = np.repeat(np.arange(edge_ptr.shape[0] - 1), counts)
+            first, last = edge_ptr[:-1], edge_ptr[1:] - 1
+            is_end = np.zeros(vertex_ref.shape[0], dtype=bool)
+            is_end[first] = is_end[last] = True
+            ends = np.concatenate([vertex_ref[first], vertex_ref[last]])
+            ids, degree = np.unique(ends, return_counts=True)
+            deg = np.zeros(vertex_ref.shape[0], dtype=np.int64)
+            deg[is_end] = degree[np.searchsorted(ids, vertex_ref[is_end])]
+            crossing = (flags[edge_of_vertex] & _CROSSING) != 0
+            near_crossing = np.isin(vertex_ref, vertex_ref[is_end & crossing])
+            bars = hit & (~is_end | crossing | ((deg <= 2) & ~near_crossing))
+            flags[np.unique(edge_of_vertex[bars])] |= BARRIER
+    return flags & ~np.uint8(_CROSSING), way_incline[edge_way]
+
+
+def edge_flags(net: WalkNetwork) -> np.ndarray:
+    """The flags of every edge; from ``highway`` alone where the source kept no tags."""
+    if net.edge_flags is not None:
+        return net.edge_flags
+    # GraphML / osmnx networks: only the highway value is known
+    flags = np.zeros(net.n_edges, dtype=np.uint8)
+    if net.edge_highway is not None:
+        flags[np.asarray(net.edge_highway, dtype=object) == "steps"] = STEPS
+    return flags
+
+
+def usable_mask(net: WalkNetwork, group: Group) -> np.ndarray:
+    """``True`` for every edge ``group`` may use (all edges for an unrestricted group)."""
+    usable = np.ones(net.n_edges, dtype=bool)
+    if group.step_free:
+        usable &= (edge_flags(net) & (STEPS | WHEELCHAIR_NO | BARRIER)) == 0
+    if group.max_incline_pct is not None:
+        limit = float(group.max_incline_pct)
+        for grade in (net.edge_incline_pct, net.edge_max_grade_pct):
+            if grade is not None:
+                usable &= ~(np.nan_to_num(grade, nan=0.0) > limit)
+    return usable
+
+
+def _key(group: Group) -> tuple[bool, float | None]:
+    return (group.step_free, group.max_incline_pct)
+
+
+def network_for_group(net: WalkNetwork, group: Group) -> WalkNetwork:
+    """``net`` itself for an unrestricted group, else a view searched on the group's mask.
+
+    The view shares every array of ``net``; only its CSR (built on first use) differs. Views
+    are cached per distinct restriction, and the mask is recorded in ``net.group_masks``.
+    """
+    if not group.restricted:
+        return net
+    cache: dict[tuple[bool, float | None], WalkNetwork] = net.__dict__.setdefault(
+        "_group_views", {}
+    )
+    view = cache.get(_key(group))
+    if view is None:
+        mask = usable_mask(net, group)
+        view = dataclasses.replace(net, edge_usable=mask, group_masks={})
+        if "geometries" in net.__dict__:
+            view.__dict__["geometries"] = net.__dict__["geometries"]
+        cache[_key(group)] = view
+    assert view.edge_usable is not None
+    net.group_masks[group.name] = view.edge_usable
+    return view

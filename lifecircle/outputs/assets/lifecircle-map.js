@@ -1,0 +1,341 @@
+/* lifecircle map: builds the whole map from the page's JSON data block (id "lc-data").
+
+   Every text from data or from the message catalogue reaches the page through textContent
+   (el()), or through esc() at the moment it is handed to a Leaflet call that takes HTML (the
+   layer switcher's labels and the attribution). Nothing here evaluates or templates text.
+   Written by hand for lifecircle (BSD-3-Clause, like the package). */
+(function () {
+  "use strict";
+  var D = JSON.parse(document.getElementById("lc-data").textContent);
+  var T = D.t;
+  document.title = D.title;
+
+  function el(tag, cls, text) {
+    var e = document.createElement(tag);
+    if (cls) { e.className = cls; }
+    if (text !== undefined && text !== null) { e.textContent = String(text); }
+    return e;
+  }
+  function esc(s) {
+    return String(s).replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;")
+      .replace(/"/g, "&quot;").replace(/'/g, "&#39;");
+  }
+  function color(c) { return /^#[0-9a-fA-F]{6}$/.test(c) ? c : "#000000"; }
+  function fill(template, values) {
+    // one pass over the catalogue's template: a value is never read as a placeholder
+    return template.replace(/\{(\w+)\}/g, function (m, k) {
+      return Object.prototype.hasOwnProperty.call(values, k) ? String(values[k]) : m;
+    });
+  }
+
+  if (typeof L === "undefined") {
+    // only a --cdn page gets here, when the CDN cannot be reached
+    var note = el("div", "lc-no-leaflet", T.no_leaflet);
+    document.body.insertBefore(note, document.body.firstChild);
+    return;
+  }
+
+  var C = D.cats;
+  var map = L.map("lc-map", {zoomControl: false, maxZoom: 20, zoomSnap: 0.25});
+  window.lcMap = map;
+  map.attributionControl.setPrefix('<a href="https://leafletjs.com">Leaflet</a>');
+  map.attributionControl.addAttribution(
+    '&copy; <a href="https://www.openstreetmap.org/copyright">' + esc(T.osm_credit) + "</a>");
+
+  // Panes, bottom to top. Only blocks and facilities take the mouse.
+  [["lc-blocks", 350, true], ["lc-network", 360, false], ["lc-iso", 380, false],
+   ["lc-facilities", 610, true]].forEach(function (p) {
+    var pane = map.createPane(p[0]);
+    pane.style.zIndex = p[1];
+    if (!p[2]) { pane.style.pointerEvents = "none"; }
+  });
+  var R = {blocks: L.canvas({pane: "lc-blocks", tolerance: 0}),
+           network: L.canvas({pane: "lc-network"}), iso: L.canvas({pane: "lc-iso"})};
+
+  // ---- controls: title and zoom (top left), scale and legend (bottom left), layers (right)
+  function box(position, cls) {
+    var c = L.control({position: position});
+    var div = L.DomUtil.create("div", "lc-box " + cls);
+    L.DomEvent.disableClickPropagation(div);
+    L.DomEvent.disableScrollPropagation(div);
+    c.onAdd = function () { return div; };
+    c.addTo(map);
+    return div;
+  }
+  box("topleft", "lc-title").textContent = D.title;
+  var zoom = L.control.zoom({position: "topleft", zoomInTitle: T.zoom_in,
+                             zoomOutTitle: T.zoom_out}).addTo(map);
+  var scale = L.control.scale({imperial: false, maxWidth: 150}).addTo(map);
+  var legend = box("bottomleft", "lc-legend");
+
+  // ---- tiles: an optional background; when they cannot load the legend says so
+  var tilesNote = el("div", "lc-note lc-tiles-failed", T.tiles_failed);
+  tilesNote.style.display = "none";
+  var tiles = null;
+  if (D.tiles) {
+    tiles = L.tileLayer(D.tiles.url, {
+      maxZoom: 20, maxNativeZoom: D.tiles.maxNativeZoom, subdomains: D.tiles.subdomains,
+      attribution: D.tiles.attribution ? esc(D.tiles.attribution) : ""});
+    var loaded = 0, failed = 0;
+    tiles.on("tileload", function () { loaded += 1; tilesNote.style.display = "none"; });
+    tiles.on("tileerror", function () {
+      failed += 1;
+      if (loaded === 0 && failed >= 2) {
+        tilesNote.style.display = "";
+        map.getContainer().classList.add("lc-no-tiles");
+      }
+    });
+    tiles.addTo(map);
+  }
+
+  // ---- blocks: one copy of the data, one base layer per view
+  function fmtMin(x) { return x === null ? T.unreachable : x.toFixed(1) + "\u00a0" + T.min; }
+  function fmtNum(x) { return String(x).replace(/\B(?=(\d{3})+(?!\d))/g, ","); }
+  function blockTip(p, view) {
+    var div = el("div", "lc-tip"), table = el("table"), i, tr, status;
+    div.appendChild(el("b", null, T.block + " " + p.id));
+    for (i = 0; i < C.length; i++) {
+      tr = el("tr", view.k === i ? "lc-hi" : null);
+      tr.appendChild(el("td", null, C[i].label));
+      tr.appendChild(el("td", "lc-num", C[i].noData ? T.no_data_short : fmtMin(p.m[i])));
+      tr.appendChild(el("td", null, C[i].noData ? "" : p.l.indexOf(i) >= 0 ? "\u2717" : "\u2713"));
+      table.appendChild(tr);
+    }
+    div.appendChild(table);
+    if (p.l.length) {
+      status = T.lacks + T.sep + p.l.map(function (k) { return C[k].label; }).join(T.and);
+      div.appendChild(el("div", null, status));
+      if (p.f !== null) { div.appendChild(el("div", null, fill(T.short_by, {minutes: p.f.toFixed(1)}))); }
+    } else {
+      div.appendChild(el("div", null, T.complete));
+    }
+    if (p.p !== null) { div.appendChild(el("div", null, T.population + T.sep + fmtNum(p.p))); }
+    return div;
+  }
+  // One polygon per block for every view (memory stays flat with the number of views): the
+  // base layers are empty markers of the view, and choosing one restyles the blocks.
+  function blockStyle(f, view) {
+    var cat = view.k >= 0 ? C[view.k] : null;
+    var c = cat === null ? D.shortColors[f.properties.s]
+      : cat.noData ? D.noDataColor : D.binColors[f.properties.b[view.k]];
+    // white outlines only when blocks are large enough on screen to need them
+    return {fillColor: color(c), fillOpacity: 0.8, color: "#ffffff",
+            weight: detail() ? 0.6 : 0, opacity: 0.9};
+  }
+  // zoomed out over a city, outlines and streets would cover the colours that answer the
+  // question: they fade in with the zoom
+  function detail() { return map.getZoom() >= 15; }
+  function streetOpacity() { var z = map.getZoom(); return z >= 15 ? 0.55 : z >= 13 ? 0.3 : 0.12; }
+  var current = D.views[D.view];
+  var blocks = L.geoJSON(D.blocks, {
+    renderer: R.blocks, smoothFactor: 1.5,
+    style: function (f) { return blockStyle(f, current); }
+  });
+  blocks.bindTooltip(function (layer) { return blockTip(layer.feature.properties, current); },
+                     {sticky: true, direction: "top", offset: [0, -8]});
+  blocks.bindPopup(function (layer) { return blockTip(layer.feature.properties, current); });
+  blocks.addTo(map);
+  window.lcBlocks = blocks;
+  var base = {}, viewOf = [], shown = null;
+  D.views.forEach(function (view, i) {
+    var marker = L.layerGroup();
+    base[esc(view.name)] = marker;
+    viewOf.push([marker, view]);
+    if (i === D.view) { shown = marker; }
+  });
+  var overlays = {};
+
+  // ---- network
+  if (D.network) {
+    overlays[esc(T.layer_network)] = L.geoJSON(D.network, {
+      renderer: R.network, interactive: false,
+      style: function () { return {color: "#5f6b73", weight: 1, opacity: streetOpacity()}; }
+    }).addTo(map);
+  }
+  var network = D.network ? overlays[esc(T.layer_network)] : null;
+  var zoomLevel = null;
+  map.on("zoomend", function () {
+    var level = String(detail()) + streetOpacity();
+    if (level === zoomLevel) { return; }
+    zoomLevel = level;
+    blocks.setStyle(function (f) { return blockStyle(f, current); });
+    if (network) { network.setStyle({opacity: streetOpacity()}); }
+  });
+
+  // ---- isochrones of the category on show
+  var isoGroup = L.layerGroup();
+  var isoLayers = D.iso.map(function (fc, k) {
+    if (!fc) { return null; }
+    var g = D.groups[C[k].group].color;
+    return L.geoJSON(fc, {renderer: R.iso, interactive: false, style: function (f) {
+      return {color: color(g), weight: 1, opacity: 0.8, fillColor: color(g),
+              fillOpacity: f.properties.o};
+    }});
+  });
+  if (D.iso.some(function (x) { return x; })) { overlays[esc(T.layer_iso)] = isoGroup; }
+
+  // ---- facilities: one layer per group, one colour per group, one shape per category
+  var SHAPES = {
+    circle: '<circle cx="8" cy="8" r="5.8"/>',
+    square: '<rect x="2.6" y="2.6" width="10.8" height="10.8"/>',
+    triangle: '<path d="M8 1.5L14.6 13.6H1.4Z"/>',
+    diamond: '<path d="M8 1L15 8L8 15L1 8Z"/>',
+    star: '<path d="M8 .8l2 4.6 5 .4-3.8 3.3 1.2 4.9L8 11.4 3.6 14l1.2-4.9L1 5.8l5-.4z"/>',
+    hexagon: '<path d="M4.2 1.6h7.6L15.4 8l-3.6 6.4H4.2L.6 8z"/>'
+  };
+  function shapeSvg(shape, c, size) {
+    return '<svg width="' + size + '" height="' + size + '" viewBox="0 0 16 16" fill="' +
+      color(c) + '" stroke="#ffffff" stroke-width="1.4">' + (SHAPES[shape] || SHAPES.circle) +
+      "</svg>";
+  }
+  function line(parent, label, value) {
+    parent.appendChild(el("div", null, label + T.sep + value));
+  }
+  function facilityPopup(p) {
+    var div = el("div", "lc-tip");
+    div.appendChild(el("b", null, p.n || T.unnamed));
+    line(div, T.category, C[p.k].label);
+    line(div, T.source, p.s);
+    line(div, T.id, p.i);
+    return div;
+  }
+  D.facilities.forEach(function (entry) {
+    var group = D.groups[entry.g];
+    var layer = L.geoJSON(entry.data, {
+      pointToLayer: function (f, latlng) {
+        var cat = C[f.properties.k];
+        return L.marker(latlng, {pane: "lc-facilities", keyboard: false, icon: L.divIcon({
+          className: "lc-fac", iconSize: [16, 16], html: shapeSvg(cat.shape, group.color, 16)})});
+      },
+      onEachFeature: function (f, m) {
+        m.bindTooltip(function () { return el("span", null, f.properties.n || T.unnamed); },
+                      {direction: "top", offset: [0, -8]});
+        m.bindPopup(function () { return facilityPopup(f.properties); });
+      }
+    });
+    if (entry.cluster && L.markerClusterGroup) {
+      // many facilities (a city): clustered, and off when the page opens so that the blocks,
+      // which answer the question, are not hidden under discs
+      layer = L.markerClusterGroup({maxClusterRadius: 60, showCoverageOnHover: false,
+        iconCreateFunction: function (c) {
+          var n = c.getChildCount(), size = n < 10 ? 20 : n < 100 ? 24 : 30;
+          var disc = el("div", "lc-cluster", n);
+          disc.style.cssText = "background:" + color(group.color) + ";width:" + size +
+            "px;height:" + size + "px;line-height:" + size + "px";
+          return L.divIcon({className: "", iconSize: [size, size], html: disc});
+        }}).addLayer(layer);
+    }
+    if (!entry.cluster) { layer.addTo(map); }
+    overlays[esc(fill(T.layer_group, {group: group.name}))] = layer;
+  });
+
+  // ---- proposed sites
+  function siteTip(p) {
+    var div = el("div", "lc-tip");
+    div.appendChild(el("b", null, T.site));
+    line(div, T.category, p.k === null ? p.c : C[p.k].label);
+    line(div, T.rank, p.r);
+    if (p.g !== null) { line(div, T.gain, fmtNum(p.g)); }
+    return div;
+  }
+  if (D.sites) {
+    overlays[esc(T.layer_sites)] = L.geoJSON(D.sites, {
+      pointToLayer: function (f, latlng) {
+        var p = f.properties;
+        var c = p.k === null ? "#000000" : D.groups[C[p.k].group].color;
+        var disc = el("div", "lc-site", p.r);
+        disc.style.borderColor = color(c);
+        return L.marker(latlng, {pane: "lc-facilities", icon: L.divIcon({
+          className: "", iconSize: [22, 22], html: disc})});
+      },
+      onEachFeature: function (f, m) {
+        m.bindTooltip(function () { return siteTip(f.properties); });
+        m.bindPopup(function () { return siteTip(f.properties); });
+      }
+    }).addTo(map);
+  }
+
+  if (tiles) { overlays[esc(T.layer_tiles)] = tiles; }
+  var switcher = L.control.layers(base, overlays, {collapsed: false, position: "topright"});
+  switcher.addTo(map);
+  var toggle = switcher.getContainer().querySelector(".leaflet-control-layers-toggle");
+  if (toggle) { toggle.title = T.layers; }
+
+  // ---- legend: the part of the view on show, then facilities and notes
+  var viewPart = el("div", "lc-view");
+  legend.appendChild(viewPart);
+  function drawView(view) {
+    viewPart.textContent = "";
+    viewPart.appendChild(el("h4", "lc-legend-heading", view.heading));
+    view.rows.forEach(function (r) {
+      if (r.limit !== undefined) { viewPart.appendChild(el("div", "lc-limit", r.limit)); return; }
+      var row = el("div", "lc-row"), sw = el("span", "lc-sw");
+      sw.style.background = color(r.sw);
+      row.appendChild(sw);
+      row.appendChild(el("span", null, r.t));
+      viewPart.appendChild(row);
+    });
+    view.notes.forEach(function (n) { viewPart.appendChild(el("div", "lc-note", n)); });
+    if (view.k >= 0 && isoLayers[view.k] && D.isoNote) {
+      viewPart.appendChild(el("div", "lc-note", D.isoNote));
+    }
+    isoGroup.clearLayers();
+    if (view.k >= 0 && isoLayers[view.k]) { isoGroup.addLayer(isoLayers[view.k]); }
+  }
+  var shared = el("div", "lc-shared");
+  legend.appendChild(shared);
+  if (D.facilities.length) {
+    shared.appendChild(el("div", "lc-sec", T.facilities));
+    D.groups.forEach(function (g, gi) {
+      var items = C.filter(function (c) { return c.group === gi && c.drawn; });
+      if (!items.length) { return; }
+      var row = el("div", "lc-group");
+      row.appendChild(el("span", "lc-group-name", g.name + T.sep));
+      items.forEach(function (c) {
+        var item = el("span", "lc-item"), icon = el("span", "lc-shape");
+        icon.innerHTML = shapeSvg(c.shape, g.color, 13);  // built from constants only
+        item.appendChild(icon);
+        item.appendChild(el("span", null, c.label));
+        row.appendChild(item);
+      });
+      shared.appendChild(row);
+    });
+    if (D.facilities.some(function (f) { return f.cluster; })) {
+      shared.appendChild(el("div", "lc-note", T.cluster));
+    }
+  }
+  if (D.sites) { shared.appendChild(el("div", "lc-note", T.sites)); }
+  shared.appendChild(tilesNote);
+
+  map.on("baselayerchange", function (e) {
+    viewOf.forEach(function (pair) {
+      if (pair[0] === e.layer) {
+        current = pair[1];
+        blocks.setStyle(function (f) { return blockStyle(f, current); });
+        drawView(current);
+      }
+    });
+  });
+
+  // ---- layout: the legend and the switcher scroll rather than cover another control
+  function layout() {
+    var H = map.getSize().y;
+    var top = zoom.getContainer().getBoundingClientRect().bottom -
+      map.getContainer().getBoundingClientRect().top;
+    var scaleH = scale.getContainer().offsetHeight + 10;
+    legend.style.maxHeight = Math.max(80, H - top - scaleH - 30) + "px";
+    var sw = switcher.getContainer();
+    var attr = map.attributionControl.getContainer().offsetHeight;
+    sw.style.maxHeight = Math.max(80, H - attr - 30) + "px";
+    sw.style.overflowY = "auto";
+  }
+  shown.addTo(map);
+  drawView(D.views[D.view]);
+  layout();
+  map.on("resize", layout);
+  // fit the data into the part of the map the legend and the switcher leave free
+  var pad = 12, left = legend.offsetWidth + 2 * pad;
+  var right = switcher.getContainer().offsetWidth + 2 * pad;
+  if (left + right > 0.6 * map.getSize().x) { left = pad; right = pad; }
+  map.fitBounds(D.bounds, {paddingTopLeft: [left, pad], paddingBottomRight: [right, pad]});
+})();

@@ -1,0 +1,198 @@
+"""The data of each layer: blocks, facilities, isochrones, proposed sites and the network.
+
+Every function returns plain data (GeoJSON-like dicts) for the page's JSON block. Text from
+data (names, ids, sources) goes through :func:`~lifecircle.outputs._escape.clean_text` only:
+the page shows it with ``textContent``, so it is never HTML-escaped here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+
+from ... import columns as col
+from ...profiles import Profile
+from .._escape import clean_text
+from .prepare import _collection, _feature, _none_if_nan, _numbers
+from .style import CLUSTER_ABOVE, classify_minutes, classify_shortfall
+
+__all__ = ["block_data", "facility_data", "isochrone_data", "site_data", "worst_counts"]
+
+
+def _shortfalls(
+    frame: gpd.GeoDataFrame, profile: Profile, cats: Sequence[str], no_data: Sequence[bool]
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Minutes per category, which categories with data each block lacks, and by how much.
+
+    Returns ``minutes`` (blocks × categories, NaN unreachable), ``lacking`` (bool, same shape)
+    and ``over`` (minutes beyond the limit where lacking, infinite when unreachable, ``-inf``
+    elsewhere).
+    """
+    n, k = len(frame), len(cats)
+    minutes = np.column_stack([_numbers(frame, col.walk_min(c)) for c in cats]) if k else \
+        np.zeros((n, 0))
+    thresholds = np.array([profile.threshold_of(c) for c in cats], dtype=float)
+    covered = np.zeros((n, k), dtype=bool)
+    for i, c in enumerate(cats):
+        name = col.covered(c)
+        if name in frame.columns:
+            covered[:, i] = frame[name].fillna(False).astype(bool).to_numpy()
+        else:
+            covered[:, i] = minutes[:, i] <= thresholds[i]
+    lacking = ~covered & ~np.asarray(no_data, dtype=bool)[None, :]
+    over = np.where(np.isnan(minutes), np.inf, minutes - thresholds[None, :])
+    # a block lacking a category only by rounding still shows as short (by up to 5 min)
+    return minutes, lacking, np.where(lacking, np.maximum(over, 1e-9), -np.inf)
+
+
+def worst_counts(
+    frame: gpd.GeoDataFrame, profile: Profile, cats: Sequence[str], no_data: Sequence[bool]
+) -> list[tuple[int, int]]:
+    """How many blocks each category is the worst shortfall of, most often first.
+
+    Returns ``(category index, blocks)`` pairs for the categories that are the worst of at
+    least one block (ties go to the first category in profile order).
+    """
+    _, lacking, over = _shortfalls(frame, profile, cats, no_data)
+    short = lacking.any(axis=1)
+    if not short.any():
+        return []
+    counts = np.bincount(over[short].argmax(axis=1), minlength=len(cats))
+    order = sorted(np.flatnonzero(counts), key=lambda i: (-counts[i], i))
+    return [(int(i), int(counts[i])) for i in order]
+
+
+def block_data(
+    frame: gpd.GeoDataFrame, profile: Profile, cats: Sequence[str], no_data: Sequence[bool]
+) -> dict[str, Any]:
+    """GeoJSON of the blocks with only what the map shows, under short property names.
+
+    ``id`` block id; ``m`` minutes per category (``None`` unreachable); ``b`` time bin per
+    category; ``l`` indices of the categories *with data* the block lacks; ``f`` the worst
+    shortfall in minutes over those (``None`` when one is unreachable, 0 when complete);
+    ``s`` its bin (:func:`~lifecircle.outputs.webmap.style.classify_shortfall`); ``p``
+    population. Categories without data never count against a block.
+    """
+    n, k = len(frame), len(cats)
+    minutes, lacking, over = _shortfalls(frame, profile, cats, no_data)
+    bins = np.column_stack([classify_minutes(minutes[:, i]) for i in range(k)]) if k else \
+        np.zeros((n, 0), dtype=np.int64)
+    shortfall = over.max(axis=1, initial=0.0)
+    short_bin = classify_shortfall(shortfall)
+    population = _numbers(frame, "population") if "population" in frame.columns else \
+        np.full(n, np.nan)
+    features = []
+    for r, (geom, block_id) in enumerate(zip(frame.geometry.values, frame["block_id"],
+                                             strict=True)):
+        features.append(_feature(geom, {
+            "id": clean_text(block_id),
+            "m": [_none_if_nan(x) for x in minutes[r]],
+            "b": [int(x) for x in bins[r]],
+            "l": [int(i) for i in np.flatnonzero(lacking[r])],
+            "f": _none_if_nan(shortfall[r]),
+            "s": int(short_bin[r]),
+            "p": _none_if_nan(population[r], None),
+        }))
+    return _collection(features)
+
+
+def _points(frame: gpd.GeoDataFrame) -> np.ndarray:
+    geoms = np.asarray(frame.geometry.values)
+    return np.where(shapely.get_type_id(geoms) == 0, geoms, shapely.point_on_surface(geoms))
+
+
+def _column(frame: pd.DataFrame, name: str, default: Any) -> pd.Series:
+    return frame[name] if name in frame.columns else pd.Series([default] * len(frame))
+
+
+def facility_data(
+    frame: gpd.GeoDataFrame, cats: Sequence[str], groups: Sequence[str],
+    cat_group: Sequence[str], text: Mapping[str, str],
+) -> list[dict[str, Any]]:
+    """One entry per facility group with facilities: ``g`` group index, ``cluster``, ``data``.
+
+    Feature properties: ``n`` name (empty when unnamed), ``i`` id, ``s`` source as the reader
+    should see it, ``k`` category index. Rows whose category is not in ``cats`` are left out.
+    """
+    if frame.empty or "category" not in frame.columns:
+        return []
+    index = {c: i for i, c in enumerate(cats)}
+    category = frame["category"].map(index)
+    points = _points(frame)
+    names, ids, sources = (_column(frame, "name", None), _column(frame, "facility_id", ""),
+                           _column(frame, "source", None))
+    out = []
+    for g, group in enumerate(groups):
+        members = [index[c] for c, cg in zip(cats, cat_group, strict=True) if cg == group]
+        rows = np.flatnonzero(category.isin(members).to_numpy())
+        if not len(rows):
+            continue
+        features = [
+            _feature(points[r], {"n": clean_text(names.iloc[r]), "i": clean_text(ids.iloc[r]),
+                                 "s": _source_text(sources.iloc[r], text),
+                                 "k": int(category.iloc[r])})
+            for r in rows
+        ]
+        out.append({"g": g, "cluster": len(rows) > CLUSTER_ABOVE,
+                    "data": _collection(features)})
+    return out
+
+
+def _source_text(value: Any, text: Mapping[str, str]) -> str:
+    key = f"src_{value}"
+    return clean_text(text[key] if isinstance(value, str) and key in text else value)
+
+
+def isochrone_data(frame: gpd.GeoDataFrame, cats: Sequence[str]) -> list[dict[str, Any] | None]:
+    """Per category, its isochrone bands (widest first, ``b`` band, ``o`` opacity) or ``None``.
+
+    Where a category has rows with ``facility_id == "all"`` (the union), only those are drawn.
+    """
+    out: list[dict[str, Any] | None] = [None] * len(cats)
+    if frame.empty or "category" not in frame.columns or "band_min" not in frame.columns:
+        return out
+    bands_all = _numbers(frame, "band_min")
+    geoms = frame.geometry.values
+    for k, c in enumerate(cats):
+        # a category with no facility has empty rings: no bands for it
+        in_cat = ((frame["category"] == c).to_numpy() & np.isfinite(bands_all)
+                  & ~frame.geometry.is_empty.to_numpy() & frame.geometry.notna().to_numpy())
+        if "facility_id" in frame.columns:
+            union = in_cat & (frame["facility_id"].astype(str) == "all").to_numpy()
+            if union.any():
+                in_cat = union
+        rows = np.flatnonzero(in_cat)
+        if not len(rows):
+            continue
+        bands = sorted({float(b) for b in bands_all[rows]})
+        # The widest band first, so nearer (darker) bands are drawn on top of it.
+        order = sorted(rows, key=lambda r: -bands_all[r])
+        last = max(len(bands) - 1, 1)
+        out[k] = _collection([
+            _feature(geoms[r], {"b": float(bands_all[r]), "o": round(
+                0.08 + 0.2 * (len(bands) - 1 - bands.index(float(bands_all[r]))) / last, 3)})
+            for r in order
+        ])
+    return out
+
+
+def site_data(frame: gpd.GeoDataFrame, cats: Sequence[str]) -> dict[str, Any]:
+    """Proposed sites: ``k`` category index (or ``c`` its name), ``r`` rank, ``g`` gain."""
+    index = {c: i for i, c in enumerate(cats)}
+    ranks = _numbers(frame, "rank") if "rank" in frame.columns else np.full(len(frame), np.nan)
+    gains = (_numbers(frame, "gain_population") if "gain_population" in frame.columns
+             else np.full(len(frame), np.nan))
+    points = _points(frame)
+    features = []
+    for r, c in enumerate(_column(frame, "category", "")):
+        features.append(_feature(points[r], {
+            "k": index.get(c), "c": clean_text(c),
+            "r": int(ranks[r]) if np.isfinite(ranks[r]) else r + 1,
+            "g": _none_if_nan(gains[r], None),
+        }))
+    return _collection(features)
