@@ -2,6 +2,7 @@
 
 It walks every tagged object in Python with osmium's area assembler on every closed way
 (slow, simple); tests/test_loader_equality.py checks the streaming loader against it.
+Errors are not mapped to input errors here: the oracle only reads good files.
 """
 
 from __future__ import annotations
@@ -61,119 +62,88 @@ def old_read_osm(path: str | Path) -> OSMData:
     broken_areas = 0
     nan = float("nan")
 
-    try:
-        processor = (
-            osmium.FileProcessor(str(path)).with_areas().with_filter(osmium.filter.EmptyTagFilter())
-        )
-        for obj in processor:
-            tags = obj.tags
-            if isinstance(obj, osmium.osm.Node):
-                if is_barrier_node(tags):
-                    barrier_nodes.append(obj.id)
-                if not any(k in tags for k in POI_KEYS) and not (
-                    "entrance" in tags or tags.get("barrier") == "gate"
-                ):
-                    continue
-                loc = obj.location
-                if not loc.valid():
-                    continue
-                tag_dict = dict(tags)
-                if "entrance" in tags or tags.get("barrier") == "gate":
-                    gates.append((obj.id, loc.lon, loc.lat, tag_dict))
-                if any(k in tags for k in POI_KEYS):
-                    pois.append(("node", obj.id, loc.lon, loc.lat, tag_dict, None))
-            elif isinstance(obj, osmium.osm.Way):
-                highway = tags.get("highway")
-                if highway is None:
-                    continue
-                highway_seen[highway] += 1
-                tag_dict = dict(tags)
-                if not is_walkable(tag_dict):
-                    continue
-                n_missing = 0
-                prev_valid = usable = False
-                for nd in obj.nodes:
-                    loc = nd.location
-                    refs.append(nd.ref)
-                    if loc.valid():
-                        lon.append(loc.lon)
-                        lat.append(loc.lat)
-                        usable |= prev_valid
-                        prev_valid = True
-                    else:
-                        lon.append(nan)
-                        lat.append(nan)
-                        n_missing += 1
-                        prev_valid = False
-                if n_missing:
-                    missing_refs += n_missing
-                    ways_cut += 1
-                ways_usable += usable
-                way_ptr.append(len(refs))
-                if access_tags := way_access_tags(tag_dict):
-                    way_access[len(way_ids)] = access_tags
-                way_ids.append(obj.id)
-                way_highway.append(highway)
-                way_name.append(tags.get("name") or "")
-            elif isinstance(obj, osmium.osm.Area):
-                landuse_value = tags.get("landuse")
-                building = tags.get("building")
-                is_poi = any(k in tags for k in POI_KEYS if k != "name")
-                is_vacant = landuse_value in VACANT_LANDUSE
-                if (landuse_value != "residential" and building is None and not is_poi
-                        and not is_vacant):
-                    continue
-                if "highway" in tags and not is_poi:
-                    continue
-                try:
-                    geom = wkb.create_multipolygon(obj)
-                except RuntimeError:
-                    broken_areas += 1
-                    continue
-                blob = bytes.fromhex(geom)
-                osm_type = "way" if obj.from_way() else "relation"
-                osm_id = obj.orig_id()
-                if landuse_value == "residential":
-                    landuse.append((osm_type, osm_id, blob))
-                if is_vacant:
-                    vacant.append((osm_type, osm_id, str(landuse_value), tags.get("name") or "",
-                                   blob))
-                if building is not None and building != "no":
-                    buildings.append(
-                        (osm_type, osm_id, building, _levels(tags.get("building:levels")), blob)
-                    )
-                if is_poi:
-                    pois.append((osm_type, osm_id, nan, nan, dict(tags), blob))
-    except osmium.InvalidLocationError as exc:
-        raise InputFileError(
-            path,
-            f"a node has malformed coordinates ({exc})",
-            "the file is corrupt or hand-edited; export the extract again",
-        ) from None
-    except ValueError as exc:
-        # libosmium's XML parser: keys and values beyond its limit (1024 bytes; OSM's own
-        # limit is 255 characters), ids that are not numbers, ...
-        fix = (
-            "OSM allows at most 255 characters per tag key or value; fix or drop that tag"
-            if "too long" in str(exc)
-            else "the file is corrupt or hand-edited; export the extract again"
-        )
-        raise InputFileError(path, f"could not be read as OSM data ({exc})", fix) from None
-    except RuntimeError as exc:
-        if "entities" in str(exc):
-            raise InputFileError(
-                path,
-                f"OSM XML with entity references is refused ({exc})",
-                "export the data without a DOCTYPE or entities",
-            ) from None
-        # libosmium reports truncated, bit-flipped or mis-typed input only after handing
-        # over some objects: throw the partial state away.
-        raise InputFileError(
-            path,
-            f"could not be read as OSM data ({exc})",
-            "the file is truncated or corrupt; download or export the extract again",
-        ) from None
-
+    processor = (
+        osmium.FileProcessor(str(path)).with_areas().with_filter(osmium.filter.EmptyTagFilter())
+    )
+    for obj in processor:
+        tags = obj.tags
+        if isinstance(obj, osmium.osm.Node):
+            if is_barrier_node(tags):
+                barrier_nodes.append(obj.id)
+            if not any(k in tags for k in POI_KEYS) and not (
+                "entrance" in tags or tags.get("barrier") == "gate"
+            ):
+                continue
+            loc = obj.location
+            if not loc.valid():
+                continue
+            tag_dict = dict(tags)
+            if "entrance" in tags or tags.get("barrier") == "gate":
+                gates.append((obj.id, loc.lon, loc.lat, tag_dict))
+            if any(k in tags for k in POI_KEYS):
+                pois.append(("node", obj.id, loc.lon, loc.lat, tag_dict, None))
+        elif isinstance(obj, osmium.osm.Way):
+            highway = tags.get("highway")
+            if highway is None:
+                continue
+            highway_seen[highway] += 1
+            tag_dict = dict(tags)
+            if not is_walkable(tag_dict):
+                continue
+            n_missing = 0
+            prev_valid = usable = False
+            for nd in obj.nodes:
+                loc = nd.location
+                refs.append(nd.ref)
+                if loc.valid():
+                    lon.append(loc.lon)
+                    lat.append(loc.lat)
+                    usable |= prev_valid
+                    prev_valid = True
+                else:
+                    lon.append(nan)
+                    lat.append(nan)
+                    n_missing += 1
+                    prev_valid = False
+            if n_missing:
+                missing_refs += n_missing
+                ways_cut += 1
+            ways_usable += usable
+            way_ptr.append(len(refs))
+            if access_tags := way_access_tags(tag_dict):
+                way_access[len(way_ids)] = access_tags
+            way_ids.append(obj.id)
+            way_highway.append(highway)
+            way_name.append(tags.get("name") or "")
+        elif isinstance(obj, osmium.osm.Area):
+            landuse_value = tags.get("landuse")
+            building = tags.get("building")
+            is_poi = any(k in tags for k in POI_KEYS if k != "name")
+            is_vacant = landuse_value in VACANT_LANDUSE
+            if (landuse_value != "residential" and building is None and not is_poi
+                    and not is_vacant):
+                continue
+            if "highway" in tags and not is_poi:
+                continue
+            try:
+                geom = wkb.create_multipolygon(obj)
+            except RuntimeError:
+                broken_areas += 1
+                continue
+            blob = bytes.fromhex(geom)
+            osm_type = "way" if obj.from_way() else "relation"
+            osm_id = obj.orig_id()
+            if landuse_value == "residential":
+                landuse.append((osm_type, osm_id, blob))
+            if is_vacant:
+                vacant.append((osm_type, osm_id, str(landuse_value), tags.get("name") or "",
+                               blob))
+            if building is not None and building != "no":
+                buildings.append(
+                    (osm_type, osm_id, building, _levels(tags.get("building:levels")), blob)
+                )
+            if is_poi:
+                pois.append((osm_type, osm_id, nan, nan, dict(tags), blob))
     stats = {
         "highway_seen": dict(highway_seen),
         "walkable_ways": len(way_ids),

@@ -103,7 +103,7 @@ def scan(
     area_landuse: frozenset[str],
     is_walkable: Callable[[Any], bool],
     is_gate: Callable[[Any], bool],
-    node_hooks: tuple[Callable[[Any, Scan], None], ...] = (),
+    node_hooks: tuple[Callable[[Any, Any, Scan], None], ...] = (),
     way_hooks: tuple[Callable[[Any, Any, Scan], None], ...] = (),
     walkable_hooks: tuple[Callable[[dict[str, str], int, Scan], None], ...] = (),
     index: str = "flex_mem",
@@ -144,7 +144,8 @@ def _relation_pass(path: str) -> list[Relation]:
 
     types = osmium.filter.TagFilter(("type", "multipolygon"), ("type", "boundary"))
     relations: list[Relation] = []
-    for rel in osmium.FileProcessor(path, osmium.osm.RELATION).with_filter(types):
+    processor: Any = osmium.FileProcessor(path, osmium.osm.RELATION).with_filter(types)
+    for rel in processor:
         ways = [("w", m.ref, m.role) for m in rel.members if m.type == "w"]
         relations.append((rel.id, _tag_dict(rel), ways))
     return relations
@@ -162,17 +163,18 @@ def _main_pass(
     area_landuse: frozenset[str],
     is_walkable: Callable[[Any], bool],
     is_gate: Callable[[Any], bool],
-    node_hooks: tuple[Callable[[Any, Scan], None], ...],
+    node_hooks: tuple[Callable[[Any, Any, Scan], None], ...],
     way_hooks: tuple[Callable[[Any, Any, Scan], None], ...],
     walkable_hooks: tuple[Callable[[dict[str, str], int, Scan], None], ...],
 ) -> None:
     import osmium
 
     keys = tuple(sorted(poi_keys))
-    node_filter = osmium.filter.KeyFilter(*keys, *NODE_KEYS).enable_for(osmium.osm.NODE)
+    node_filter: Any = osmium.filter.KeyFilter(*keys, *NODE_KEYS)
+    node_filter = node_filter.enable_for(osmium.osm.NODE)  # returns the filter (stubs say None)
     # every way: the untagged ones may be members of multipolygon relations (about 1 % of
     # ways; irrelevant tagged ways are left in Python at the cost of a dict)
-    processor = (
+    processor: Any = (
         osmium.FileProcessor(path, osmium.osm.NODE | osmium.osm.WAY)
         .with_locations(store)
         .with_filter(node_filter)
@@ -327,7 +329,8 @@ def _relation_areas(
     with tempfile.TemporaryDirectory(prefix="lifecircle-mp-") as tmp:
         members_file = Path(tmp) / "members.osm"
         members_file.write_text("\n".join(lines), encoding="utf-8")
-        for area in osmium.FileProcessor(str(members_file)).with_areas():
+        assembled: Any = osmium.FileProcessor(str(members_file)).with_areas()
+        for area in assembled:
             if not isinstance(area, osmium.osm.Area) or area.from_way():
                 continue  # closed member ways were polygonised in the main pass
             tags = _tag_dict(area)

@@ -19,7 +19,7 @@ from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -439,8 +439,8 @@ def _osm_data(path: Path, raw: Any) -> OSMData:
     vacant: list[tuple[str, int, str, str, bytes]] = []
     buildings: list[tuple[str, int, str, str | None, bytes]] = []
     blobs, ok = closed_way_polygons(raw.ring_wkb, np.asarray(raw.ring_len, dtype=np.int64))
-    areas = [
-        ("way", osm_id, tags, blob)
+    areas: list[tuple[str, int, dict[str, str], bytes]] = [
+        ("way", osm_id, tags, cast(bytes, blob))
         for osm_id, tags, blob, good in zip(raw.ring_ids, raw.ring_tags, blobs, ok, strict=True)
         if good
     ]
