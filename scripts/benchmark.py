@@ -112,7 +112,8 @@ def section_loaders(args: argparse.Namespace) -> None:
     from lifecircle.sources.osm import read_osm
 
     print("\n== loaders: file -> walking network (seconds, best of", args.repeat, ") ==")
-    print("lifecircle: one pyosmium pass reading ways, POIs, buildings and land use, then the CSR;")
+    print("lifecircle: filtered pyosmium passes reading ways, POIs, buildings and land use, then")
+    print("the CSR;")
     print("pyrosm net: get_network(walking) only (unsimplified segments, no graph); pyrosm all:")
     print("network plus get_pois, get_buildings, get_landuse (the pipeline reads those too).")
     row("extract", "lifecircle", "pyrosm net", "pyrosm all", "osmnx xml", "nodes / edges (ours)",

@@ -1,6 +1,7 @@
 """Read OpenStreetMap data: local files (pyosmium), GraphML and online download (osmnx).
 
-One pass over a local file collects everything a run needs: walkable ways with node
+A streaming read of a local file (:mod:`._osm_pass`: a relation pass and one filtered pass over
+nodes and ways) collects everything a run needs into arrays: walkable ways with node
 coordinates, points of interest (tagged nodes and areas), residential land use, buildings and
 gates. pyosmium (libosmium) reads ``.osm.pbf``, ``.osm``, ``.osm.gz`` and ``.osm.bz2``; it was
 measured fastest of pyosmium, pyrosm and ``osmnx.graph_from_xml`` on the shared extracts (see
