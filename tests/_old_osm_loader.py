@@ -17,6 +17,8 @@ from lifecircle._errors import InputError, InputFileError
 from lifecircle.sources.access_tags import is_barrier_node, way_access_tags
 from lifecircle.sources.osm import (
     _COMPLETE_WAYS,
+    BLOCK_BARRIERS,
+    NON_RESIDENTIAL_LANDUSE,
     POI_KEYS,
     VACANT_LANDUSE,
     OSMData,
@@ -51,6 +53,8 @@ def old_read_osm(path: str | Path) -> OSMData:
     pois: list[tuple[str, int, float, float, dict[str, str], bytes | None]] = []
     landuse: list[tuple[str, int, bytes]] = []
     vacant: list[tuple[str, int, str, str, bytes]] = []
+    landuse_other: list[tuple[str, int, str, bytes]] = []
+    barriers: list[tuple[int, str, bytes]] = []
     buildings: list[tuple[str, int, str, str | None, bytes]] = []
     gates: list[tuple[int, float, float, dict[str, str]]] = []
     way_access: dict[int, dict[str, str]] = {}
@@ -85,6 +89,13 @@ def old_read_osm(path: str | Path) -> OSMData:
         elif isinstance(obj, osmium.osm.Way):
             highway = tags.get("highway")
             if highway is None:
+                barrier = tags.get("barrier")
+                if barrier in BLOCK_BARRIERS:
+                    try:
+                        line = wkb.create_linestring(obj)
+                    except (RuntimeError, osmium.InvalidLocationError):
+                        continue  # cut at the extract's edge: a block edge is not worth it
+                    barriers.append((obj.id, str(barrier), bytes.fromhex(line)))
                 continue
             highway_seen[highway] += 1
             tag_dict = dict(tags)
@@ -120,8 +131,9 @@ def old_read_osm(path: str | Path) -> OSMData:
             building = tags.get("building")
             is_poi = any(k in tags for k in POI_KEYS if k != "name")
             is_vacant = landuse_value in VACANT_LANDUSE
+            is_other = landuse_value in NON_RESIDENTIAL_LANDUSE
             if (landuse_value != "residential" and building is None and not is_poi
-                    and not is_vacant):
+                    and not is_vacant and not is_other):
                 continue
             if "highway" in tags and not is_poi:
                 continue
@@ -135,6 +147,8 @@ def old_read_osm(path: str | Path) -> OSMData:
             osm_id = obj.orig_id()
             if landuse_value == "residential":
                 landuse.append((osm_type, osm_id, blob))
+            if is_other:
+                landuse_other.append((osm_type, osm_id, str(landuse_value), blob))
             if is_vacant:
                 vacant.append((osm_type, osm_id, str(landuse_value), tags.get("name") or "",
                                blob))
@@ -154,6 +168,8 @@ def old_read_osm(path: str | Path) -> OSMData:
         "residential_landuse": len(landuse),
         "buildings": len(buildings),
         "gates": len(gates),
+        "non_residential_landuse": len(landuse_other),
+        "barriers": len(barriers),
     }
     if not way_ids:
         seen = ", ".join(f"{k} ({v})" for k, v in highway_seen.most_common(12)) or "none"
@@ -189,6 +205,8 @@ def old_read_osm(path: str | Path) -> OSMData:
         gates=gates,
         stats=stats,
         vacant=vacant,
+        landuse_other=landuse_other,
+        barriers=barriers,
         way_access=way_access,
         barrier_nodes=np.asarray(barrier_nodes, dtype=np.int64),
     )

@@ -1,7 +1,7 @@
 """The streaming loader (read_osm) against the single-loop loader it replaced.
 
-On every shared extract both must give the same walkable-way arrays, stats, gates, POIs, land
-use, vacant land and buildings; area geometries equal in area to 1e-9 relative. Order within a
+On every shared extract both must give the same walkable-way arrays, stats, gates, kerbs,
+step-free way tags, walls and fences, POIs, land use, vacant land and buildings; area geometries equal in area to 1e-9 relative. Order within a
 list may differ (relation areas come after closed-way areas in the new loader).
 """
 
@@ -45,11 +45,12 @@ def test_new_loader_equals_old(name):
     assert new.way_highway == old.way_highway
     assert new.way_name == old.way_name
     assert new.gates == old.gates
+    assert new.barriers == old.barriers
     assert new.way_access == old.way_access
     np.testing.assert_array_equal(new.barrier_nodes, old.barrier_nodes)
     assert new.stats == old.stats
     assert old.pois, "every shared extract has POIs: the comparison must not be empty"
-    for attr in ("pois", "landuse", "vacant", "buildings"):
+    for attr in ("pois", "landuse", "vacant", "buildings", "landuse_other"):
         a = {(x[0], x[1]): x for x in getattr(old, attr)}
         b = {(x[0], x[1]): x for x in getattr(new, attr)}
         assert a.keys() == b.keys(), attr

@@ -62,6 +62,8 @@ class Scan:
     ring_len: list[int] = field(default_factory=list)
     #: multipolygon relations: (relation id, tags, multipolygon WKB bytes) or broken
     rel_areas: list[tuple[int, dict[str, str], bytes]] = field(default_factory=list)
+    #: barrier ways (walls, fences) that are not highways: (way id, barrier value, line WKB)
+    lines: list[tuple[int, str, bytes]] = field(default_factory=list)
     broken_areas: int = 0
     #: hooks collect extra per-object facts (see ``node_hooks``/``way_hooks`` of :func:`scan`)
     extra: dict[str, Any] = field(default_factory=dict)
@@ -103,6 +105,7 @@ def scan(
     area_landuse: frozenset[str],
     is_walkable: Callable[[Any], bool],
     is_gate: Callable[[Any], bool],
+    line_barriers: frozenset[str] = frozenset(),
     node_hooks: tuple[Callable[[Any, Any, Scan], None], ...] = (),
     way_hooks: tuple[Callable[[Any, Any, Scan], None], ...] = (),
     walkable_hooks: tuple[Callable[[dict[str, str], int, Scan], None], ...] = (),
@@ -111,9 +114,11 @@ def scan(
     """Read ``path`` in three filtered passes (see the module docstring).
 
     ``area_landuse``: land-use values kept as areas; ``is_gate``: whether node tags make a gate
-    or entrance; ``node_hooks``/``way_hooks`` are called with every node and every tagged way
-    that reaches Python (``tags, obj, out``), ``walkable_hooks`` with every walkable way
-    (``tags, way index, out``), for facts other modules add. Raises
+    or entrance; ``line_barriers``: ``barrier`` values of ways kept as lines (walls, fences:
+    not highways, dropped when cut off at the extract's edge); ``node_hooks``/``way_hooks`` are
+    called with every node and every tagged way that reaches Python (``tags, obj, out``),
+    ``walkable_hooks`` with every walkable way (``tags, way index, out``), for facts other
+    modules add. Raises
     pyosmium's exceptions unchanged (the caller turns them into input errors).
     """
     import osmium
@@ -128,7 +133,7 @@ def scan(
     member_ways: dict[int, tuple[dict[str, str], list[int], list[tuple[float, float] | None]]]
     member_ways = {}
     _main_pass(path, store, members, member_ways, out, wkb, all_nodes, poi_keys, area_landuse,
-               is_walkable, is_gate, node_hooks, way_hooks, walkable_hooks)
+               is_walkable, is_gate, line_barriers, node_hooks, way_hooks, walkable_hooks)
     if relations:
         _relation_areas(relations, member_ways, out, wkb, poi_keys, area_landuse)
     return out
@@ -163,6 +168,7 @@ def _main_pass(
     area_landuse: frozenset[str],
     is_walkable: Callable[[Any], bool],
     is_gate: Callable[[Any], bool],
+    line_barriers: frozenset[str],
     node_hooks: tuple[Callable[[Any, Any, Scan], None], ...],
     way_hooks: tuple[Callable[[Any, Any, Scan], None], ...],
     walkable_hooks: tuple[Callable[[dict[str, str], int, Scan], None], ...],
@@ -210,7 +216,16 @@ def _main_pass(
         for way_hook in way_hooks:
             way_hook(tags, obj, out)
         highway = tags.get("highway")
-        if highway is not None:
+        if highway is None:
+            barrier = tags.get("barrier")
+            if barrier in line_barriers:
+                try:
+                    line = wkb.create_linestring(obj)
+                except (RuntimeError, osmium.InvalidLocationError):
+                    pass  # cut at the extract's edge: a block edge is not worth it
+                else:
+                    out.lines.append((obj.id, str(barrier), bytes.fromhex(line)))
+        else:
             out.highway_seen[highway] += 1
             if is_walkable(tags):
                 for walkable_hook in walkable_hooks:

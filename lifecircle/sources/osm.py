@@ -70,6 +70,27 @@ _ACCESS_DENIED = frozenset({"private", "no", "military", "agricultural", "forest
 
 #: land use of vacant or redevelopable land, kept as siting candidates (not as facilities)
 VACANT_LANDUSE = frozenset({"construction", "brownfield", "greenfield", "grass", "vacant"})
+#: land use where an untyped building (``building=yes``) is not a home
+NON_RESIDENTIAL_LANDUSE = frozenset(
+    {
+        "industrial",
+        "commercial",
+        "retail",
+        "railway",
+        "military",
+        "port",
+        "garages",
+        "religious",
+        "education",
+        "institutional",
+        "depot",
+        "quarry",
+        "landfill",
+        "cemetery",
+    }
+)
+#: barrier ways that bound compounds (cut residential land into blocks)
+BLOCK_BARRIERS = frozenset({"wall", "fence", "city_wall", "retaining_wall"})
 
 #: keys that make a node or area a point-of-interest candidate.
 POI_KEYS = frozenset(
@@ -199,6 +220,10 @@ class OSMData:
     stats: dict[str, Any] = field(default_factory=dict)
     #: vacant or redevelopable land (``VACANT_LANDUSE``) as (osm_type, osm_id, landuse, name, wkb)
     vacant: list[tuple[str, int, str, str, bytes]] = field(default_factory=list)
+    #: non-residential land use (``NON_RESIDENTIAL_LANDUSE``) as (osm_type, osm_id, landuse, wkb)
+    landuse_other: list[tuple[str, int, str, bytes]] = field(default_factory=list)
+    #: walls and fences (``BLOCK_BARRIERS``) as (osm way id, barrier value, line wkb)
+    barriers: list[tuple[int, str, bytes]] = field(default_factory=list)
     #: step-free facts: wheelchair/incline tags per way index (only ways that have them), and
     #: ids of nodes that bar step-free passage (raised kerbs); see lifecircle.edge_access
     way_access: dict[int, dict[str, str]] = field(default_factory=dict)
@@ -369,6 +394,7 @@ def _scan(path: Path, _osm_pass: Any) -> Any:
             area_landuse=AREA_LANDUSE,
             is_walkable=is_walkable,
             is_gate=_is_gate,
+            line_barriers=BLOCK_BARRIERS,
             node_hooks=(_barrier_node,),
             walkable_hooks=(_way_access,),
         )
@@ -419,8 +445,8 @@ def _is_gate(tags: Any) -> bool:
     return "entrance" in tags or tags.get("barrier") == "gate"
 
 
-#: land-use values kept as areas (residential blocks and vacant land)
-AREA_LANDUSE = frozenset({"residential"}) | VACANT_LANDUSE
+#: land-use values kept as areas (residential blocks, vacant and non-residential land)
+AREA_LANDUSE = frozenset({"residential"}) | VACANT_LANDUSE | NON_RESIDENTIAL_LANDUSE
 
 
 def _osm_data(path: Path, raw: Any) -> OSMData:
@@ -439,6 +465,8 @@ def _osm_data(path: Path, raw: Any) -> OSMData:
     landuse: list[tuple[str, int, bytes]] = []
     vacant: list[tuple[str, int, str, str, bytes]] = []
     buildings: list[tuple[str, int, str, str | None, bytes]] = []
+    landuse_other: list[tuple[str, int, str, bytes]] = []
+    barriers: list[tuple[int, str, bytes]] = raw.lines
     blobs, ok = closed_way_polygons(raw.ring_wkb, np.asarray(raw.ring_len, dtype=np.int64))
     areas: list[tuple[str, int, dict[str, str], bytes]] = [
         ("way", osm_id, tags, cast(bytes, blob))
@@ -451,6 +479,8 @@ def _osm_data(path: Path, raw: Any) -> OSMData:
         landuse_value = tags.get("landuse")
         if landuse_value == "residential":
             landuse.append((osm_type, osm_id, blob))
+        if landuse_value in NON_RESIDENTIAL_LANDUSE:
+            landuse_other.append((osm_type, osm_id, str(landuse_value), blob))
         if landuse_value in VACANT_LANDUSE:
             vacant.append((osm_type, osm_id, str(landuse_value), tags.get("name") or "", blob))
         building = tags.get("building")
@@ -471,6 +501,8 @@ def _osm_data(path: Path, raw: Any) -> OSMData:
         "residential_landuse": len(landuse),
         "buildings": len(buildings),
         "gates": len(raw.gates),
+        "non_residential_landuse": len(landuse_other),
+        "barriers": len(barriers),
     }
     if not raw.way_ids:
         seen = ", ".join(f"{k} ({v})" for k, v in highway_seen.most_common(12)) or "none"
@@ -508,6 +540,8 @@ def _osm_data(path: Path, raw: Any) -> OSMData:
         gates=raw.gates,
         stats=stats,
         vacant=vacant,
+        landuse_other=landuse_other,
+        barriers=barriers,
         way_access=raw.extra.get("way_access", {}),
         barrier_nodes=np.asarray(raw.extra.get("barrier_nodes", []), dtype=np.int64),
     )
@@ -537,6 +571,7 @@ def osm_data_from_features(features: Any, *, where: str) -> OSMData:
 
     pois: list[tuple[str, int, float, float, dict[str, str], bytes | None]] = []
     landuse: list[tuple[str, int, bytes]] = []
+    landuse_other: list[tuple[str, int, str, bytes]] = []
     buildings: list[tuple[str, int, str, str | None, bytes]] = []
     gates: list[tuple[int, float, float, dict[str, str]]] = []
     vacant: list[tuple[str, int, str, str, bytes]] = []
@@ -563,6 +598,8 @@ def osm_data_from_features(features: Any, *, where: str) -> OSMData:
                 blob = area_blob
                 if tags.get("landuse") == "residential":
                     landuse.append((kind, int(osm_id), area_blob))
+                if tags.get("landuse") in NON_RESIDENTIAL_LANDUSE:
+                    landuse_other.append((kind, int(osm_id), tags["landuse"], area_blob))
                 if tags.get("landuse") in VACANT_LANDUSE:
                     vacant.append((kind, int(osm_id), tags["landuse"], tags.get("name", ""),
                                    area_blob))
@@ -605,6 +642,7 @@ def osm_data_from_features(features: Any, *, where: str) -> OSMData:
             "gates": len(gates),
             "source": "osmnx",
         },
+        landuse_other=landuse_other,
     )
 
 
@@ -630,7 +668,10 @@ def download_osm(
         ox.settings.cache_folder = str(cache_dir)
     ox.settings.use_cache = True
     feature_tags: dict[str, Any] = {k: True for k in POI_KEYS if k != "name"}
-    feature_tags.update({"landuse": ["residential", *sorted(VACANT_LANDUSE)], "building": True})
+    feature_tags.update(
+        {"landuse": ["residential", *sorted(VACANT_LANDUSE | NON_RESIDENTIAL_LANDUSE)],
+         "building": True}
+    )
     try:
         if place is not None:
             graph = ox.graph_from_place(
