@@ -1,8 +1,9 @@
 """The streaming loader (read_osm) against the single-loop loader it replaced.
 
 On every shared extract both must give the same walkable-way arrays, stats, gates, kerbs,
-step-free way tags, walls and fences, POIs, land use, vacant land and buildings; area geometries equal in area to 1e-9 relative. Order within a
-list may differ (relation areas come after closed-way areas in the new loader).
+step-free way tags, walls and fences, POIs, land use, vacant land and buildings; area
+geometries equal in area to 1e-9 relative. Order within a list may differ (relation areas
+come after closed-way areas in the new loader).
 """
 
 from __future__ import annotations
