@@ -205,9 +205,10 @@ def _main_pass(
             if poi:
                 out.node_pois.append((obj.id, loc.lon, loc.lat, tags))
             continue
-        if obj.id in members:
+        way_id = obj.id
+        if way_id in members:
             nodes = obj.nodes
-            member_ways[obj.id] = (tags, [n.ref for n in nodes], [
+            member_ways[way_id] = (tags, [n.ref for n in nodes], [
                 (loc.lon, loc.lat) if loc.valid() else None
                 for loc in (n.location for n in nodes)
             ])
@@ -224,7 +225,7 @@ def _main_pass(
                 except (RuntimeError, osmium.InvalidLocationError):
                     pass  # cut at the extract's edge: a block edge is not worth it
                 else:
-                    out.lines.append((obj.id, str(barrier), bytes.fromhex(line)))
+                    out.lines.append((way_id, str(barrier), bytes.fromhex(line)))
         else:
             out.highway_seen[highway] += 1
             if is_walkable(tags):
@@ -242,7 +243,7 @@ def _main_pass(
         count = (len(ring) - 18) // 32
         if count < 4 or ring[18:50] != ring[-32:]:
             continue
-        out.ring_ids.append(obj.id)
+        out.ring_ids.append(way_id)
         out.ring_tags.append(tags)
         out.ring_wkb.append(ring)
         out.ring_len.append(count)
