@@ -196,6 +196,12 @@ def common_inputs(f: Callable[..., Any]) -> Callable[..., Any]:
             help="Population GeoTIFF (people per pixel): exact zonal sums per block.",
         ),
         click.option(
+            "--population-total",
+            type=float,
+            default=None,
+            help="Known total population: block populations are scaled to sum to it.",
+        ),
+        click.option(
             "--dem",
             type=click.Path(path_type=Path),
             default=None,

@@ -48,6 +48,7 @@ from .profiles import Profile, load_profile
 from .snapping import Snap, snap_points
 from .sources import blocks as blocks_mod
 from .sources.area import blocks_in_area, read_area
+from .sources.buildings import method_shares, scale_to_total
 from .sources.elevation import apply_dem
 from .sources.facilities import (
     FACILITY_COLUMNS,
@@ -211,6 +212,7 @@ def run(
     categories: list[str] | None = None,
     max_snap_m: float | None = None,
     population: str | Path | None = None,
+    population_total: float | None = None,
     dem: str | Path | None = None,
     out: str | Path | None = None,
     overwrite: bool = False,
@@ -271,6 +273,8 @@ def run(
     population
         A population GeoTIFF (people per pixel); its exact zonal sums replace every other
         population source (``pop_method = "raster"``).
+    population_total
+        A known total population: estimated block populations are scaled to sum to it.
     dem
         A DEM GeoTIFF (metres): slope slows or speeds walking per direction by Tobler's
         hiking function; times become equivalent flat metres / speed.
@@ -384,8 +388,11 @@ def run(
             raw, block_stats = read_polygons(blocks, crs=blocks_crs)
             blk = blocks_mod.prepare_user_blocks(raw, net.crs, where=str(blocks))
         elif data is not None:
-            blk = blocks_mod.blocks_from_osm(data, net, buildings)
+            streets = net.edges_gdf()
+            streets = streets[[c for c in ("highway", "geometry") if c in streets.columns]]
+            blk = blocks_mod.blocks_from_osm(data, streets, buildings, prof.population)
             block_stats["dropped_slivers"] = blk.attrs.get("dropped_slivers", 0)
+            block_stats["derivation"] = blk.attrs.get("derivation", {})
         else:
             raise InputError(
                 f"{osm}: a GraphML network carries no land use or buildings to derive "
@@ -408,6 +415,10 @@ def run(
             pop, method = blocks_mod.estimate_population(blk, buildings, prof.population)
             blk["population"] = pop
             blk["pop_method"] = method
+        if population_total is not None:
+            blk["population"] = scale_to_total(blk["population"].to_numpy(), population_total)
+            block_stats["population_total"] = population_total
+        block_stats["pop_method_share"] = method_shares(blk["population"], blk["pop_method"])
         blk, residents_info = served_population(blk, prof, columns=resident_cols)
         blk["households"], blk["households_method"] = households(
             blk, household_size=prof.population.household_size
@@ -491,6 +502,7 @@ def run(
                 "crs",
                 "inputs",
                 "network",
+                "blocks",
             )
         },
         "summary": summary,

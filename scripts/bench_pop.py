@@ -59,7 +59,8 @@ def _nanjing() -> tuple[Any, Any, Any]:
     data = read_osm(SHARED / "nanjing_xinjiekou.osm.gz")
     net = WalkNetwork.from_osm(data)
     buildings = blocks_mod.buildings_from_osm(data, net.crs)
-    return net, blocks_mod.blocks_from_osm(data, net, buildings), data
+    streets = net.edges_gdf()[["highway", "geometry"]]
+    return net, blocks_mod.blocks_from_osm(data, streets, buildings), data
 
 
 def _rasterize_reference(blocks: Any, path: Path, k: int) -> np.ndarray:

@@ -371,6 +371,7 @@ SECTIONS: dict[str, Callable[[argparse.Namespace], None] | str] = {
     "isochrones": "bench_isochrones:section_isochrones",
     "maps": "bench_maps:section_maps",
     "batch": "bench_batch:section_batch",
+    "blocks": "bench_blocks:section_blocks",
     "snap": "bench_snap:section_snap",
     "end2end": "bench_end2end:section_end2end",
 }
@@ -390,6 +391,9 @@ def main(argv: list[str] | None = None) -> None:
                         help="tiled OSM file for the loaders floor (make_tiled_osm.py)")
     parser.add_argument("--scipy-sample", type=int, default=200,
                         help="siting: candidates timed with scipy (then extrapolated)")
+    parser.add_argument("--blocks-osm", action="append", default=[],
+                        help="blocks: an extra OSM file to time (repeatable)")
+    parser.add_argument("--blocks-profile", default="gb50180-2018")
     parser.add_argument("--no-networkx", action="store_true")
     parser.add_argument("--no-pandana", action="store_true")
     parser.add_argument("--pandana-big", action="store_true",

@@ -113,11 +113,24 @@ def _compare_copies(
             has = np.flatnonzero([isinstance(f, str) for f in near])
             if has.size:
                 ids = near[has]
-                copies = [f"{k}/{int(n) + t * offsets[k]}" for k, n in (f.split("/") for f in ids)]
-                ok, moved = _copy_snap(fac1.loc[ids], fac2.loc[copies], offsets["node"] * t)
-                fac_ok[has], fac_moved[has] = ok, moved
-            # what the moved snap offsets can change, in minutes, plus float rounding
-            slack_min = (ap_moved + fac_moved) / (acc.speed_kmh * 1000 / 60) + 1e-6
+                # a facility may have several access points (rows): every one of them must
+                # snap to the copy of its edge; the largest move bounds the change
+                per: dict[str, tuple[bool, float]] = {}
+                for f in set(ids):
+                    k, n = f.split("/")
+                    lone_rows = fac1.loc[[f]]
+                    copy_rows = fac2.loc[[f"{k}/{int(n) + t * offsets[k]}"]]
+                    if len(lone_rows) != len(copy_rows):
+                        per[f] = (False, 0.0)
+                        continue
+                    ok, moved = _copy_snap(lone_rows, copy_rows, offsets["node"] * t)
+                    per[f] = (bool(ok.all()), float(moved.max()))
+                fac_ok[has] = [per[f][0] for f in ids]
+                fac_moved[has] = [per[f][1] for f in ids]
+            # what the moved snap offsets can change, plus 1 cm (the precision the output
+            # contract promises): reprojecting a copied tile moves points by fractions of a
+            # millimetre, which can change which near-tied street is an alternative snap
+            slack_min = (ap_moved + fac_moved + 0.01) / (acc.speed_kmh * 1000 / 60)
             use = matched & fac_ok
             # stitching and other copies only add ways and facilities: never longer
             both = use & np.isfinite(t1)
@@ -139,6 +152,26 @@ def _compare_copies(
     return counts
 
 
+def _assert_blocks_repeat(lone: Any, mosaic: Any, k2: int) -> None:
+    """Every tile repeats the lone tile's blocks, up to those along tile borders.
+
+    Since issue 13 blocks are also derived from homes outside residential land use and split
+    to the profile's maximum: along a tile border the lone tile's study limit closes a face
+    that the neighbouring tile's streets and the stitch footways close in the mosaic, so
+    border blocks are cut differently (measured on the 4 x 4 Nanjing mosaic: 1,604 land-use
+    blocks against 16 x 98 = 1,568, all blocks within 10 %). Population per tile is the
+    quantity that must not move: every home is counted once either way.
+    """
+    def landuse(r: Any) -> int:
+        return int(r.blocks["block_method"].str.startswith("landuse").sum())
+
+    assert abs(landuse(mosaic) - k2 * landuse(lone)) <= 0.05 * k2 * landuse(lone)
+    assert abs(len(mosaic.blocks) - k2 * len(lone.blocks)) <= 0.1 * k2 * len(lone.blocks)
+    assert mosaic.blocks["population"].sum() == pytest.approx(
+        k2 * lone.blocks["population"].sum(), rel=0.03
+    )
+
+
 def test_nanjing_4x4_mosaic_end_to_end(tmp_path: Path) -> None:
     src, one, many, summary = _mosaic(tmp_path, 4)
     lone = run(one)
@@ -149,7 +182,7 @@ def test_nanjing_4x4_mosaic_end_to_end(tmp_path: Path) -> None:
     assert mosaic.network.n_edges == k2 * lone.network.n_edges + summary["written"]["stitch_ways"]
     n_pairs = len(src.border["east_west"]) + len(src.border["north_south"])
     assert summary["written"]["stitch_ways"] == 4 * 3 * n_pairs
-    assert len(mosaic.blocks) == k2 * len(lone.blocks)
+    _assert_blocks_repeat(lone, mosaic, k2)
     assert len(mosaic.facilities) == k2 * len(lone.facilities)
     # the stitches join the tiles' largest parts into one
     big1 = np.bincount(lone.network.components).max()
@@ -170,7 +203,7 @@ def test_million_node_mosaic_end_to_end(tmp_path: Path) -> None:
     lone = run(one)
     mosaic = run(many, out=tmp_path / "out")
     assert mosaic.network.n_nodes == 41 * 41 * lone.network.n_nodes >= 1_000_000
-    assert len(mosaic.blocks) == 41 * 41 * len(lone.blocks)
+    _assert_blocks_repeat(lone, mosaic, 41 * 41)
     sample = [(0, 0), (40, 0), (20, 20), (0, 40), (40, 40), (7, 33)]
     counts = _compare_copies(lone, mosaic, src, summary, sample)
     # tiles inside the mosaic have stitches on all four sides, which take more snaps

@@ -28,6 +28,24 @@ def _pct(x: float | None) -> str:
     return "–" if x is None else f"{100 * x:.1f} %"
 
 
+def _block_origin(b: Mapping[str, Any], t: Mapping[str, Any]) -> str:
+    """How derived blocks were made and split, and the people by estimation method."""
+    d = b.get("derivation")
+    if not d:
+        return ""
+    named = ", ".join(
+        str(t["block_named"]).format(
+            id=r["block_id"], pop=r["population"], ha=r["area_ha"],
+            reason=t["block_reasons"].get(r["reason"], r["reason"]))
+        for r in d["above_max_blocks"][:5]
+    )
+    pop = ", ".join(f"`{k}` {_pct(v)}" for k, v in (b.get("pop_method_share") or {}).items())
+    return " — " + str(t["block_origin"]).format(
+        n=sum(d["blocks_by_method"].values()), ways=d["split_by_ways"],
+        grid=d["split_by_buildings"], res=d["max_block_residents"], ha=d["max_block_area_ha"],
+        left=d["above_max"], named=f" ({named})" if named else "", pop=pop or "–")
+
+
 def _label(v: Mapping[str, Any], lang: str) -> str:
     return str(v["label_zh"] if lang == "zh" and v.get("label_zh") else v.get("label_en", ""))
 
@@ -144,7 +162,8 @@ def render_markdown(
         "- " + t["item"].format(label=t["speed"], text=f"{meta['walk_speed_kmh']:g} km/h"),
         "- " + t["item"].format(label=t["threshold"],
                                 text=f"{meta['threshold_min']:g} {t['min']}"),
-        "- " + t["item"].format(label=t["blocks"], text=str(s["blocks"])),
+        "- " + t["item"].format(label=t["blocks"], text=str(s["blocks"])
+                                + _block_origin(meta.get("blocks") or {}, t)),
         "- " + t["item"].format(label=t["population"], text=f"{s['population']:,.0f}"),
     ]
     lines += _coverage_section(w)

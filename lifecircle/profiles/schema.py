@@ -213,3 +213,8 @@ class PopulationSettings:
     default_levels: float = 3.0
     density_per_ha: float = 100.0
     household_size: float = 2.5
+    #: levels of a house-type building (house, detached, terrace, ...) without building:levels
+    house_levels: float = 2.0
+    #: derived blocks above either maximum are split further (ways, then building groups)
+    max_block_residents: float = 3000.0
+    max_block_area_ha: float = 4.0

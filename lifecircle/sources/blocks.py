@@ -1,16 +1,23 @@
 """Residential blocks: from a user polygon file, or derived from OSM.
 
-Derivation, in order of preference, with the method recorded per block:
+Derivation works on whole arrays (no loop over blocks), with the method recorded per block in
+``block_method``:
 
-1. ``landuse``: residential land use split by streets into street blocks (momepy enclosures);
-2. ``residential_buildings``: street enclosures outside residential land use that contain
-   residential buildings (where land use is missing);
-3. ``street_enclosure``: every street enclosure of plausible size, when the extract has neither
-   residential land use nor residential buildings.
+1. the faces of the streets (the ``STREET_HIGHWAYS``), walls and fences, residential land-use
+   outlines and the study limit (the concave hull of streets and homes);
+2. faces inside residential land use are ``landuse`` blocks; faces outside it that hold homes
+   (see :mod:`lifecircle.sources.buildings`: ``building=yes`` counts where nothing marks it
+   non-residential) are ``buildings`` blocks; an extract with neither falls back to every
+   ``enclosure`` of plausible size;
+3. blocks above the profile's maximum (``max_block_residents`` or ``max_block_area_ha``, GB
+   50180's 居住街坊 for the gb50180-2018 profile) are cut by the interior ways that cross them
+   (service roads, footways, paths: ``<method>_split_ways``), then those still above it by a
+   grid of building groups (``<method>_split_buildings``); pieces without homes are dropped
+   where the block's people come from buildings, and slivers merge into their neighbour.
 
-Population: a user ``population`` column is used as given; otherwise building floor area
-(footprint × levels) divided by the profile's floor area per person where buildings cover a
-meaningful share of the block, else block area × the profile's density.
+Population: a user ``population`` column is used as given; otherwise residential floor area ÷
+floor area per person where footprints are mapped, else block area × the profile's density
+(:func:`~lifecircle.sources.buildings.estimate_population`).
 """
 
 from __future__ import annotations
@@ -23,9 +30,18 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from ..network import WalkNetwork
 from ..profiles import PopulationSettings
-from .osm import NON_RESIDENTIAL_BUILDINGS, RESIDENTIAL_BUILDINGS, OSMData
+from .block_split import faces, grid_pieces, line_pieces, merge_small, owner_of
+from .buildings import (
+    MIN_BUILDING_COVER,
+    Homes,
+    block_floor_area,
+    buildings_from_osm,
+    estimate_population,
+    homes_of,
+    residential_landuse,
+)
+from .osm import OSMData
 from .tables import unique_ids
 
 __all__ = [
@@ -41,7 +57,7 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-#: streets that bound blocks (footways and service roads run inside them)
+#: streets that bound blocks (service roads, footways and paths split only oversized blocks)
 STREET_HIGHWAYS = frozenset(
     {
         "primary",
@@ -61,138 +77,287 @@ STREET_HIGHWAYS = frozenset(
 )
 MIN_BLOCK_AREA_M2 = 200.0
 MAX_ENCLOSURE_AREA_M2 = 500_000.0
-#: buildings must cover at least this share of a block for the building-based estimate
-MIN_BUILDING_COVER = 0.05
+#: pieces of a split below this share of the maximum (area and residents) join a neighbour
+SMALL_PIECE_SHARE = 0.1
+#: the study limit reaches this far past the outermost street ends and homes, whose
+#: positions are thinned to a grid of this size first
+LIMIT_MARGIN_M = 40.0
+LIMIT_GRID_M = 20.0
+#: grid splits are repeated at most this many times on pieces still above the maximum
+GRID_ROUNDS = 3
 
 
-def buildings_from_osm(data: OSMData, crs: Any) -> gpd.GeoDataFrame:
-    """OSM buildings (projected) with type, levels and whether they count as homes."""
-    if not data.buildings:
-        return gpd.GeoDataFrame(
-            {"building": [], "levels": [], "residential": []}, geometry=[], crs=crs
+class _Blocks:
+    """Derived block polygons with their method, whether footprints are mapped, and a log."""
+
+    def __init__(self, geoms: np.ndarray, method: np.ndarray, mapped: np.ndarray) -> None:
+        self.geoms, self.method, self.mapped = geoms, method, mapped
+        self.split: dict[str, int] = {}
+        self.dropped_empty = 0
+
+    def take(self, keep: np.ndarray) -> None:
+        self.geoms, self.method, self.mapped = (
+            self.geoms[keep], self.method[keep], self.mapped[keep]
         )
-    kinds = [b[2] for b in data.buildings]
-    levels = pd.to_numeric(
-        pd.Series([b[3] for b in data.buildings], dtype="string").str.extract(
-            r"^\s*(\d+(?:\.\d+)?)"
-        )[0],
-        errors="coerce",
+
+
+def _lines(frame: gpd.GeoDataFrame | None) -> np.ndarray:
+    if frame is None or frame.empty:
+        return np.empty(0, dtype=object)
+    return np.asarray(frame.geometry.to_numpy(), dtype=object)
+
+
+def _barriers(data: OSMData, crs: Any) -> np.ndarray:
+    if not data.barriers:
+        return np.empty(0, dtype=object)
+    lines = gpd.GeoSeries(shapely.from_wkb([b for _, _, b in data.barriers]), crs=4326)
+    return np.asarray(lines.to_crs(crs).to_numpy(), dtype=object)
+
+
+def _limit(lines: np.ndarray, homes: np.ndarray) -> Any:
+    """Concave hull of the streets' ends and the homes, plus a margin: where blocks can be."""
+    ends = [shapely.get_point(lines, 0), shapely.get_point(lines, -1), homes]
+    xy = shapely.get_coordinates(np.concatenate([e for e in ends if e.size]))
+    # points thinned to a grid (the margin covers the rounding): a city has 10^5-10^6 of them
+    xy = np.unique(np.round(xy / LIMIT_GRID_M) * LIMIT_GRID_M, axis=0)
+    hull = shapely.concave_hull(shapely.multipoints(xy), ratio=0.3)
+    # homes are hull vertices: the margin keeps them off the limit (a point on a face's
+    # outline lies in no face)
+    return shapely.buffer(hull, LIMIT_MARGIN_M, quad_segs=2)
+
+
+def _people(
+    geoms: np.ndarray,
+    mapped: np.ndarray,
+    homes: Homes,
+    settings: PopulationSettings,
+    floor: np.ndarray | None = None,
+) -> np.ndarray:
+    """Estimated residents per block (for the split decisions)."""
+    if floor is None:
+        floor, _ = block_floor_area(geoms, homes)
+    return np.where(
+        mapped,
+        floor / settings.floor_area_per_person_m2,
+        shapely.area(geoms) / 10_000.0 * settings.density_per_ha,
     )
-    geoms = shapely.from_wkb([b[4] for b in data.buildings])
-    gdf = gpd.GeoDataFrame(
-        {
-            "osm_id": [f"{b[0]}/{b[1]}" for b in data.buildings],
-            "building": kinds,
-            "levels": levels.to_numpy(dtype=np.float64),
-            "residential": [k in RESIDENTIAL_BUILDINGS for k in kinds],
-            "non_residential": [k in NON_RESIDENTIAL_BUILDINGS for k in kinds],
-        },
-        geometry=gpd.GeoSeries(geoms, crs=4326),
-    ).to_crs(crs)
-    return gdf
 
 
-def _streets(net: WalkNetwork) -> gpd.GeoDataFrame:
-    edges = net.edges_gdf()
-    if net.edge_highway is None:
-        return edges
-    return edges[np.isin(net.edge_highway, list(STREET_HIGHWAYS))]
+def _over(
+    pop: np.ndarray, area: np.ndarray, settings: PopulationSettings
+) -> tuple[np.ndarray, np.ndarray]:
+    return pop > settings.max_block_residents, area > settings.max_block_area_ha * 10_000.0
 
 
-def _enclosures(streets: gpd.GeoDataFrame, limit: Any) -> gpd.GeoDataFrame:
-    import momepy  # imported here: ~1.7 s, only needed when blocks are derived
+def _replace(
+    blk: _Blocks,
+    which: np.ndarray,
+    pieces: np.ndarray,
+    parent: np.ndarray,
+    homes: Homes,
+    settings: PopulationSettings,
+    suffix: str,
+) -> np.ndarray:
+    """Put the pieces of blocks ``which`` in their place; returns which blocks were split.
 
-    if streets.empty:
-        return gpd.GeoDataFrame(geometry=gpd.GeoSeries([limit], crs=streets.crs))
-    enc = momepy.enclosures(streets, limit=gpd.GeoSeries([limit], crs=streets.crs), clip=True)
-    return enc[["geometry"]]
+    Pieces without homes are dropped where the parent's people come from buildings; small
+    pieces join the neighbour they share most edge with. A parent whose cut leaves one piece
+    (or none with homes) keeps its outline.
+    """
+    n_par = which.size
+    area = shapely.area(pieces)
+    mapped = blk.mapped[which][parent]
+    floor, _ = block_floor_area(pieces, homes)
+    keep = (area >= MIN_BLOCK_AREA_M2) & (~mapped | (floor > 0))
+    blk.dropped_empty += int((~keep & (area >= MIN_BLOCK_AREA_M2)).sum())
+    pieces, parent, area, floor = pieces[keep], parent[keep], area[keep], floor[keep]
+    pop = _people(pieces, blk.mapped[which][parent], homes, settings, floor)
+    small = (area < SMALL_PIECE_SHARE * settings.max_block_area_ha * 10_000.0) & (
+        pop < SMALL_PIECE_SHARE * settings.max_block_residents
+    )
+    pieces, parent = merge_small(pieces, parent, small)
+    n_pieces = np.bincount(parent, minlength=n_par)
+    # a parent cut into one piece is replaced only when empty land was trimmed off it
+    trimmed = (n_pieces == 1) & (
+        np.bincount(parent, weights=shapely.area(pieces), minlength=n_par)
+        < 0.999 * shapely.area(blk.geoms[which])
+    )
+    done = (n_pieces >= 2) | trimmed
+    use = done[parent]
+    base = pd.Series(blk.method[which], dtype=object).str.replace(r"_split.*$", "", regex=True)
+    base = base.to_numpy(dtype=object)
+    rest = np.ones(blk.geoms.size, dtype=bool)
+    rest[which[done]] = False
+    blk.geoms = np.concatenate([blk.geoms[rest], pieces[use]])
+    blk.method = np.concatenate([blk.method[rest], base[parent[use]] + suffix])
+    blk.mapped = np.concatenate([blk.mapped[rest], blk.mapped[which][parent[use]]])
+    return done
+
+
+def _tally(
+    blk: _Blocks, homes: Homes, settings: PopulationSettings
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(block of each home, estimated residents per block, homes per block): one query."""
+    n = blk.geoms.size
+    owner = owner_of(homes.points, blk.geoms)
+    ok = owner >= 0
+    floor = np.bincount(owner[ok], weights=homes.floor[ok], minlength=n)
+    pop = _people(blk.geoms, blk.mapped, homes, settings, floor)
+    return owner, pop, np.bincount(owner[ok], minlength=n)
+
+
+def _split(
+    blk: _Blocks,
+    interior: np.ndarray,
+    homes: Homes,
+    settings: PopulationSettings,
+) -> list[dict[str, Any]]:
+    """Split blocks above the profile's maximum; returns the ones that stay above it."""
+    owner, pop, _ = _tally(blk, homes, settings)
+    area = shapely.area(blk.geoms)
+    many, big = _over(pop, area, settings)
+    blk.split = {"over_residents": int(many.sum()), "over_area": int(big.sum()),
+                 "split_by_ways": 0, "split_by_buildings": 0}
+    # ways bound compounds where homes fill the land; land with a few scattered homes (a
+    # valley side, a campus edge) goes straight to the grid of building groups, which also
+    # trims its empty part at a fraction of the cost
+    ok = owner >= 0
+    cover = np.bincount(owner[ok], weights=homes.footprint[ok], minlength=area.size) / area
+    over = np.flatnonzero((many | big) & ~(blk.mapped & (cover < MIN_BUILDING_COVER)))
+    if over.size and interior.size:
+        pieces, parent = line_pieces(blk.geoms[over], interior)
+        blk.split["split_by_ways"] = int(
+            _replace(blk, over, pieces, parent, homes, settings, "_split_ways").sum()
+        )
+    for round_ in range(GRID_ROUNDS + 1):
+        owner, pop, n_homes = _tally(blk, homes, settings)
+        area = shapely.area(blk.geoms)
+        many, big = _over(pop, area, settings)
+        # a single building above the maximum residents cannot be split; too much land can
+        over = np.flatnonzero(big | (many & ~(blk.mapped & (n_homes <= 1))))
+        if not over.size or round_ == GRID_ROUNDS:
+            break
+        target = np.minimum(
+            settings.max_block_area_ha * 10_000.0,
+            area[over] * settings.max_block_residents / np.maximum(pop[over], 1e-9),
+        )
+        # seed the grid with the homes of the blocks whose people come from buildings
+        pos = np.full(blk.geoms.size + 1, -1, dtype=np.int64)
+        pos[over] = np.arange(over.size)
+        seed_of = np.where(owner >= 0, pos[owner], -1)
+        seed = seed_of >= 0
+        seed[seed] = blk.mapped[over][seed_of[seed]]
+        pieces, parent = grid_pieces(
+            blk.geoms[over], 0.9 * target, (seed_of[seed], homes.points[seed])
+        )
+        blk.split["split_by_buildings"] += int(
+            _replace(blk, over, pieces, parent, homes, settings, "_split_buildings").sum()
+        )
+    left = []
+    for i in np.flatnonzero(many | big):  # the few blocks left above the maximum, for the report
+        # reason ids; the report words them (locales/report.toml [block_reasons])
+        if many[i] and blk.mapped[i] and n_homes[i] <= 1:
+            reason = "single_building"  # one building holds more than the maximum residents
+        elif many[i]:
+            reason = "dense_homes"  # still above it after GRID_ROUNDS grid rounds
+        else:
+            reason = "merged_slivers"  # slivers merged into it took it above the maximum area
+        left.append({"index": int(i), "area_ha": round(float(area[i]) / 10_000.0, 2),
+                     "population": round(float(pop[i])), "reason": reason})
+    return left
 
 
 def blocks_from_osm(
-    data: OSMData, net: WalkNetwork, buildings: gpd.GeoDataFrame
-) -> gpd.GeoDataFrame:
-    """Derive residential blocks (projected, ``block_method`` recorded)."""
-    streets = _streets(net)
-    parts: list[gpd.GeoDataFrame] = []
-    landuse_union = shapely.Polygon()
-    if data.landuse:
-        lu = gpd.GeoSeries(shapely.from_wkb([b for _, _, b in data.landuse]), crs=4326)
-        lu = lu.to_crs(net.crs)
-        lu = gpd.GeoSeries(shapely.make_valid(lu.to_numpy()), crs=net.crs)
-        landuse_union = shapely.union_all(lu.to_numpy())
-        enc = _enclosures(streets, landuse_union)
-        enc["block_method"] = "landuse"
-        parts.append(enc)
-    hull = shapely.concave_hull(shapely.multipoints(np.column_stack([net.x, net.y])), ratio=0.3)
-    res_bld = buildings[buildings["residential"]] if not buildings.empty else buildings
-    if not res_bld.empty:
-        outside = res_bld[~res_bld.representative_point().within(landuse_union)]
-        if not outside.empty:
-            enc = _enclosures(streets, shapely.difference(hull, landuse_union))
-            has = gpd.sjoin(
-                enc,
-                gpd.GeoDataFrame(geometry=outside.representative_point()),
-                predicate="contains",
-                how="inner",
-            ).index.unique()
-            enc = enc.loc[has].copy()
-            enc["block_method"] = "residential_buildings"
-            parts.append(enc)
-    if not parts:
-        enc = _enclosures(streets, hull)
-        enc = enc[enc.area <= MAX_ENCLOSURE_AREA_M2].copy()
-        enc["block_method"] = "street_enclosure"
-        parts.append(enc)
-    blocks = gpd.GeoDataFrame(pd.concat(parts, ignore_index=True), crs=net.crs)
-    blocks = blocks.explode(index_parts=False, ignore_index=True)
-    blocks = blocks[blocks.geom_type == "Polygon"]
-    small = blocks.area < MIN_BLOCK_AREA_M2
-    blocks = blocks[~small].reset_index(drop=True)
-    blocks.insert(0, "block_id", [f"b{i + 1}" for i in range(len(blocks))])
-    blocks.attrs["dropped_slivers"] = int(small.sum())
-    return blocks
-
-
-def estimate_population(
-    blocks: gpd.GeoDataFrame,
+    data: OSMData,
+    streets: gpd.GeoDataFrame,
     buildings: gpd.GeoDataFrame,
-    settings: PopulationSettings,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Population and the method used, per block.
+    settings: PopulationSettings | None = None,
+) -> gpd.GeoDataFrame:
+    """Derive residential blocks (projected, ``block_method`` recorded).
 
-    Building-based where homes cover at least 5 % of the block (floor area = footprint ×
-    levels, default levels from the profile), otherwise area × density.
+    Parameters
+    ----------
+    data
+        The OSM data (land use, walls and fences).
+    streets
+        Street centre lines in the projected CRS of the run, with a ``highway`` column where
+        known (the caller hands them down from the network).
+    buildings
+        From :func:`~lifecircle.sources.buildings.buildings_from_osm`, same CRS.
+    settings
+        The profile's population settings (the maximum block size); the defaults if omitted.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        ``block_id``, ``block_method``, ``buildings_mapped`` and the polygon; ``attrs`` holds
+        ``dropped_slivers`` and ``derivation`` (the split statistics for the run metadata).
     """
-    area = blocks.area.to_numpy()
-    pop = area / 10_000.0 * settings.density_per_ha
-    method = np.full(len(blocks), "area_density", dtype=object)
-    if buildings.empty or blocks.empty:
-        return pop, method
-    homes = buildings[~buildings["non_residential"]]
-    if homes.empty:
-        return pop, method
-    pieces = gpd.overlay(
-        gpd.GeoDataFrame(
-            {"bi": np.arange(len(blocks))}, geometry=blocks.geometry.to_numpy(), crs=blocks.crs
-        ),
-        gpd.GeoDataFrame(
-            {"levels": homes["levels"].to_numpy()},
-            geometry=homes.geometry.to_numpy(),
-            crs=homes.crs,
-        ),
-        how="intersection",
-        keep_geom_type=True,
+    settings = settings or PopulationSettings()
+    crs = streets.crs
+    lines = _lines(streets)
+    if "highway" in streets.columns:
+        is_street = np.isin(streets["highway"].to_numpy(dtype=object), list(STREET_HIGHWAYS))
+    else:
+        is_street = np.ones(lines.size, dtype=bool)
+    walls = _barriers(data, crs)
+    landuse = residential_landuse(data, crs)
+    homes = homes_of(buildings, settings)
+    home_pts = homes.points
+    # residential land counts whole even where it reaches past the streets' hull
+    limit = shapely.union_all(np.concatenate([[_limit(lines, home_pts)], landuse]))
+    work = np.concatenate(
+        [lines[is_street], walls, shapely.boundary(landuse), np.array([shapely.boundary(limit)])]
     )
-    if pieces.empty:
-        return pop, method
-    footprint = pieces.area.to_numpy()
-    levels = np.nan_to_num(pieces["levels"].to_numpy(dtype=np.float64), nan=settings.default_levels)
-    floor = np.bincount(pieces["bi"].to_numpy(), weights=footprint * levels, minlength=len(blocks))
-    cover = np.bincount(pieces["bi"].to_numpy(), weights=footprint, minlength=len(blocks))
-    use = cover >= MIN_BUILDING_COVER * area
-    pop[use] = floor[use] / settings.floor_area_per_person_m2
-    method[use] = "buildings"
-    return pop, method
+    base = faces(work)
+    rep = shapely.point_on_surface(base)
+    shapely.prepare(limit)
+    inside = shapely.contains(limit, rep)
+    in_lu = inside & (owner_of(rep, landuse) >= 0)
+    has_home = np.zeros(base.size, dtype=bool)
+    owner = owner_of(home_pts, base)
+    has_home[owner[owner >= 0]] = True
+    has_home &= inside & ~in_lu
+    method = np.where(in_lu, "landuse", np.where(has_home, "buildings", "")).astype(object)
+    if not (in_lu | has_home).any():
+        method[inside & (shapely.area(base) <= MAX_ENCLOSURE_AREA_M2)] = "enclosure"
+    keep = method != ""
+    geoms, method = base[keep], method[keep]
+    _, cover = block_floor_area(geoms, homes)
+    mapped = (method == "buildings") | (cover >= MIN_BUILDING_COVER * shapely.area(geoms))
+    blk = _Blocks(geoms, method, mapped)
+    left = _split(blk, np.concatenate([lines[~is_street], walls]), homes, settings)
+    parts, idx = shapely.get_parts(blk.geoms, return_index=True)
+    poly = shapely.get_type_id(parts) == 3
+    small = poly & (shapely.area(parts) < MIN_BLOCK_AREA_M2)
+    keep = poly & ~small
+    new_pos = np.cumsum(keep) - 1
+    out = gpd.GeoDataFrame(
+        {
+            "block_id": [f"b{i + 1}" for i in range(int(keep.sum()))],
+            "block_method": blk.method[idx[keep]],
+            "buildings_mapped": blk.mapped[idx[keep]],
+        },
+        geometry=gpd.GeoSeries(parts[keep], crs=crs),
+    )
+    # a block left above the maximum keeps its entry under its new id (first part if several)
+    first = np.full(blk.geoms.size, -1, dtype=np.int64)
+    first[idx[keep][::-1]] = new_pos[keep][::-1]
+    for row in left:
+        pos = int(first[row.pop("index")])
+        row["block_id"] = out["block_id"].iloc[pos] if pos >= 0 else None
+    out.attrs["dropped_slivers"] = int(small.sum())
+    out.attrs["derivation"] = {
+        "max_block_residents": settings.max_block_residents,
+        "max_block_area_ha": settings.max_block_area_ha,
+        "blocks_by_method": {str(k): int(v) for k, v in
+                             pd.Series(out["block_method"]).value_counts().items()},
+        **blk.split,
+        "pieces_without_homes_dropped": blk.dropped_empty,
+        "above_max": len(left),
+        "above_max_blocks": left,
+    }
+    return out
 
 
 def prepare_user_blocks(

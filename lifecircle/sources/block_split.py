@@ -1,0 +1,166 @@
+"""Geometry for deriving blocks: faces of street linework, and splits of oversized blocks.
+
+Everything works on whole arrays of polygons (shapely 2 array functions and bulk STRtree
+queries); there is no loop over blocks. The faces of a set of lines are the polygons they
+enclose: :func:`faces` is the same construction as ``momepy.enclosures`` (a noded union of the
+lines, then ``polygonize``) without its 1.7 s import or its per-limit clipping, because the
+callers already hold the limits as lines and select faces by their representative point.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import shapely
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import connected_components
+
+__all__ = ["faces", "grid_pieces", "line_pieces", "merge_small", "owner_of"]
+
+_EMPTY = np.empty(0, dtype=object)
+
+
+def faces(lines: np.ndarray) -> np.ndarray:
+    """Polygons enclosed by ``lines`` (every crossing noded first)."""
+    lines = lines[~(shapely.is_empty(lines) | shapely.is_missing(lines))]
+    if lines.size == 0:
+        return _EMPTY
+    merged = shapely.union_all(lines)
+    polys = shapely.get_parts(shapely.polygonize(shapely.get_parts(merged)))
+    return np.asarray(polys[shapely.area(polys) > 0], dtype=object)
+
+
+def owner_of(points: np.ndarray, polygons: np.ndarray) -> np.ndarray:
+    """Position of the (first) polygon holding each point, -1 where none does.
+
+    The tree is built on the points and queried with the polygons, which GEOS prepares:
+    much faster than testing each point against unprepared large polygons.
+    """
+    owner = np.full(points.shape[0], -1, dtype=np.int64)
+    if points.size == 0 or polygons.size == 0:
+        return owner
+    g_i, p_i = shapely.STRtree(points).query(polygons, predicate="contains")
+    order = np.lexsort((g_i, p_i))
+    p_i, g_i = p_i[order], g_i[order]
+    first = np.ones(p_i.size, dtype=bool)
+    first[1:] = p_i[1:] != p_i[:-1]
+    owner[p_i[first]] = g_i[first]
+    return owner
+
+
+def line_pieces(parents: np.ndarray, lines: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Cut each parent polygon by the lines that cross it.
+
+    Lines are used whole (not clipped: a clipped end a hair off the boundary would leave the
+    cut open); faces outside every parent are dropped. Returns (pieces, parent position).
+    """
+    if parents.size == 0:
+        return _EMPTY, np.empty(0, dtype=np.int64)
+    l_i = np.unique(shapely.STRtree(parents).query(lines, predicate="intersects")[0])
+    work = np.concatenate([shapely.boundary(parents), lines[l_i]])
+    pieces = faces(work)
+    owner = owner_of(shapely.point_on_surface(pieces), parents)
+    keep = owner >= 0
+    return pieces[keep], owner[keep]
+
+
+def grid_pieces(
+    parents: np.ndarray,
+    cell_m2: np.ndarray,
+    seeds: tuple[np.ndarray, np.ndarray] | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Cut each parent by a grid of cells of at most ``cell_m2`` fitted to its bounding box.
+
+    Cells are the box divided into ``ceil(width / side) × ceil(height / side)`` equal
+    rectangles, so no cell is larger than ``cell_m2`` and the box leaves no slivers. With
+    ``seeds`` (parent position, points), a parent that has seeds keeps only the cells holding
+    one (the cells with homes: the rest would be dropped anyway). Cells wholly inside their
+    parent are kept as boxes; only cells on its outline are intersected with it.
+    Returns (pieces, parent position).
+    """
+    if parents.size == 0:
+        return _EMPTY, np.empty(0, dtype=np.int64)
+    b = shapely.bounds(parents)
+    side = np.sqrt(cell_m2)
+    w, h = b[:, 2] - b[:, 0], b[:, 3] - b[:, 1]
+    nx = np.maximum(np.ceil(w / side), 1).astype(np.int64)
+    ny = np.maximum(np.ceil(h / side), 1).astype(np.int64)
+    count = nx * ny
+    offset = np.cumsum(count) - count
+    seeded = np.zeros(parents.shape[0], dtype=bool)
+    cells = np.empty(0, dtype=np.int64)
+    if seeds is not None and seeds[0].size:
+        sp, pts = seeds
+        seeded[sp] = True
+        xy = shapely.get_coordinates(pts)
+        ix = np.clip(((xy[:, 0] - b[sp, 0]) / (w[sp] / nx[sp])).astype(np.int64), 0, nx[sp] - 1)
+        iy = np.clip(((xy[:, 1] - b[sp, 1]) / (h[sp] / ny[sp])).astype(np.int64), 0, ny[sp] - 1)
+        cells = np.unique(offset[sp] + iy * nx[sp] + ix)
+    full = np.flatnonzero(~seeded)
+    every = np.repeat(offset[full], count[full]) + (
+        np.arange(count[full].sum()) - np.repeat(np.cumsum(count[full]) - count[full], count[full])
+    )
+    k_all = np.sort(np.concatenate([cells, every]))
+    par = np.searchsorted(offset, k_all, side="right") - 1
+    k = k_all - offset[par]
+    ix, iy = k % nx[par], k // nx[par]
+    sx, sy = w[par] / nx[par], h[par] / ny[par]
+    x0, y0 = b[par, 0] + ix * sx, b[par, 1] + iy * sy
+    boxes = shapely.box(x0, y0, x0 + sx, y0 + sy)
+    shapely.prepare(parents)
+    inside = shapely.contains_properly(parents[par], boxes)
+    edge = ~inside & shapely.intersects(parents[par], boxes)
+    cut = boxes.copy()
+    cut[edge] = shapely.intersection(parents[par[edge]], boxes[edge])
+    use = inside | edge
+    parts, idx = shapely.get_parts(cut[use], return_index=True)
+    keep = (shapely.get_type_id(parts) == 3) & (shapely.area(parts) > 0)
+    return np.asarray(parts[keep], dtype=object), par[use][idx[keep]]
+
+
+def merge_small(
+    pieces: np.ndarray, parent: np.ndarray, small: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Merge each small piece into the piece of the same parent it shares most edge with.
+
+    Pieces without such a neighbour stay as they are. Returns (pieces, parent position).
+    """
+    if not small.any():
+        return pieces, parent
+    s_i = np.flatnonzero(small)
+    a, b = shapely.STRtree(pieces).query(pieces[s_i], predicate="intersects")
+    a = s_i[a]
+    ok = (a != b) & (parent[a] == parent[b])
+    a, b = a[ok], b[ok]
+    shared = shapely.length(
+        shapely.intersection(shapely.boundary(pieces[a]), shapely.boundary(pieces[b]))
+    )
+    edge = shared > 0.01
+    a, b, shared = a[edge], b[edge], shared[edge]
+    # best neighbour per small piece: longest shared edge (ties: the lower position)
+    order = np.lexsort((b, -shared, a))
+    a, b = a[order], b[order]
+    first = np.ones(a.size, dtype=bool)
+    first[1:] = a[1:] != a[:-1]
+    a, b = a[first], b[first]
+    n = pieces.shape[0]
+    graph = coo_matrix((np.ones(a.size), (a, b)), shape=(n, n))
+    _, label = connected_components(graph, directed=False)
+    uniq, inverse = np.unique(label, return_inverse=True)
+    merged = np.empty(uniq.size, dtype=object)
+    grouped = np.argsort(inverse, kind="stable")
+    bounds = np.searchsorted(inverse[grouped], np.arange(uniq.size + 1))
+    sizes = np.diff(bounds)
+    single = sizes == 1
+    merged[single] = pieces[grouped[bounds[:-1][single]]]
+    multi = np.flatnonzero(~single)
+    if multi.size:
+        # one union per merging group, in one call: groups padded with None (ignored)
+        width = int(sizes[multi].max())
+        table = np.full((multi.size, width), None, dtype=object)
+        rows = np.repeat(np.arange(multi.size), sizes[multi])
+        cols = np.arange(rows.size) - np.repeat(np.cumsum(sizes[multi]) - sizes[multi],
+                                                sizes[multi])
+        table[rows, cols] = pieces[grouped[bounds[multi][rows] + cols]]
+        merged[multi] = shapely.union_all(table, axis=1)
+    out_parent = parent[grouped[bounds[:-1]]]
+    return merged, out_parent

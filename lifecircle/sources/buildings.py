@@ -1,0 +1,296 @@
+"""Buildings: which footprints are homes, their floor area, and people per block from them.
+
+A footprint counts as a dwelling when its ``building`` value is residential
+(:data:`~lifecircle.sources.osm.RESIDENTIAL_BUILDINGS`), or when it is untyped
+(``building=yes`` or any value in neither list) and
+
+* it sits in residential land use, or
+* nothing marks it non-residential: no amenity, shop, office (or other point-of-interest) tag
+  on the building, and no non-residential land use, campus, hospital or park around it.
+
+Footprints under :data:`MIN_UNTYPED_FOOTPRINT_M2` that are untyped are sheds and kiosks, not
+homes. A block's population is its residential floor area (footprint × ``building:levels``,
+else the profile's default levels for the building type) ÷ floor area per person; blocks
+without mapped footprints fall back to area × density.
+"""
+
+from __future__ import annotations
+
+from typing import Any, NamedTuple
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+
+from .._errors import InputError
+from ..profiles import PopulationSettings
+from .block_split import owner_of
+from .osm import NON_RESIDENTIAL_BUILDINGS, RESIDENTIAL_BUILDINGS, OSMData
+
+__all__ = [
+    "HOUSE_BUILDINGS",
+    "Homes",
+    "block_floor_area",
+    "buildings_from_osm",
+    "estimate_population",
+    "floor_area",
+    "homes_of",
+    "method_shares",
+    "residential_landuse",
+    "scale_to_total",
+]
+
+#: residential building types of one or two storeys (the profile's ``house_levels``)
+HOUSE_BUILDINGS = frozenset(
+    {
+        "house",
+        "detached",
+        "semidetached_house",
+        "terrace",
+        "bungalow",
+        "farm",
+        "cabin",
+        "static_caravan",
+        "houseboat",
+    }
+)
+#: point-of-interest keys that make an untyped building non-residential
+_NON_RESIDENTIAL_KEYS = (
+    "amenity",
+    "shop",
+    "office",
+    "healthcare",
+    "craft",
+    "tourism",
+    "leisure",
+    "public_transport",
+    "railway",
+    "social_facility",
+)
+#: areas (tagged polygons) in which an untyped building is not a home
+_NON_RESIDENTIAL_AREAS = {
+    "amenity": frozenset(
+        {
+            "university",
+            "college",
+            "school",
+            "kindergarten",
+            "hospital",
+            "clinic",
+            "prison",
+            "place_of_worship",
+            "grave_yard",
+            "marketplace",
+            "parking",
+        }
+    ),
+    "leisure": frozenset({"park", "pitch", "stadium", "sports_centre", "golf_course", "garden"}),
+}
+#: untyped footprints smaller than this are sheds, garages or kiosks, not homes
+MIN_UNTYPED_FOOTPRINT_M2 = 30.0
+#: mapped footprints must cover at least this share of a block for the building estimate
+MIN_BUILDING_COVER = 0.05
+
+
+def _polygons(blobs: list[bytes], crs: Any, *, valid: bool = True) -> np.ndarray:
+    """Projected polygons; ``valid`` repairs them (building footprints skip it: only their
+    area and a point on them are used, and at city scale the repair costs seconds)."""
+    if not blobs:
+        return np.empty(0, dtype=object)
+    geoms = gpd.GeoSeries(shapely.from_wkb(blobs), crs=4326).to_crs(crs).to_numpy()
+    return np.asarray(shapely.make_valid(geoms) if valid else geoms)
+
+
+def residential_landuse(data: OSMData, crs: Any) -> np.ndarray:
+    """Residential land-use polygons (valid, projected to ``crs``)."""
+    return _polygons([b for _, _, b in data.landuse], crs)
+
+
+def _non_residential_zones(data: OSMData, crs: Any) -> np.ndarray:
+    blobs = [b for _, _, _, b in data.landuse_other]
+    for _, _, _, _, tags, blob in data.pois:
+        if blob is not None and any(
+            tags.get(k) in values for k, values in _NON_RESIDENTIAL_AREAS.items()
+        ):
+            blobs.append(blob)
+    return _polygons(blobs, crs)
+
+
+def buildings_from_osm(data: OSMData, crs: Any) -> gpd.GeoDataFrame:
+    """OSM buildings (projected to ``crs``): type, levels, and whether each one is a home.
+
+    Columns: ``osm_id``, ``building``, ``levels`` (NaN where untagged), ``residential``
+    (counts as dwellings), ``non_residential`` (its negation) and ``home_rule`` (why):
+    ``residential_type``, ``untyped_in_residential_landuse``, ``untyped_no_landuse``,
+    ``non_residential_type``, ``non_residential_tags``, ``non_residential_landuse`` or
+    ``too_small``.
+    """
+    if not data.buildings:
+        return gpd.GeoDataFrame(
+            {"osm_id": [], "building": [], "levels": [], "residential": [],
+             "non_residential": [], "home_rule": []},
+            geometry=[],
+            crs=crs,
+        )
+    kinds = np.array([b[2] for b in data.buildings], dtype=object)
+    raw = pd.Series([b[3] for b in data.buildings], dtype=object)
+    levels = np.array(pd.to_numeric(raw, errors="coerce"), dtype=np.float64)
+    odd = np.flatnonzero(np.isnan(levels) & raw.notna().to_numpy())
+    if odd.size:  # "3;4", "5 floors": the leading number
+        levels[odd] = pd.to_numeric(
+            raw.iloc[odd].astype(str).str.extract(r"^\s*(\d+(?:\.\d+)?)")[0], errors="coerce"
+        ).to_numpy(dtype=np.float64)
+    geoms = _polygons([b[4] for b in data.buildings], crs, valid=False)
+    points = shapely.point_on_surface(geoms)
+    typed_home = np.isin(kinds, list(RESIDENTIAL_BUILDINGS))
+    typed_other = np.isin(kinds, list(NON_RESIDENTIAL_BUILDINGS))
+    # one int64 key per area: way and relation ids live in separate spaces
+    marked = np.array(
+        [
+            2 * i + (t == "relation")
+            for t, i, _, _, tags, blob in data.pois
+            if blob is not None and any(k in tags for k in _NON_RESIDENTIAL_KEYS)
+        ],
+        dtype=np.int64,
+    )
+    keys = np.array([2 * b[1] + (b[0] == "relation") for b in data.buildings], dtype=np.int64)
+    tagged = np.isin(keys, marked)
+    in_res = owner_of(points, residential_landuse(data, crs)) >= 0
+    in_other = owner_of(points, _non_residential_zones(data, crs)) >= 0
+    small = shapely.area(geoms) < MIN_UNTYPED_FOOTPRINT_M2
+    rule = np.select(
+        [
+            typed_home,
+            typed_other,
+            tagged,
+            small,
+            in_res,
+            in_other,
+        ],
+        [
+            "residential_type",
+            "non_residential_type",
+            "non_residential_tags",
+            "too_small",
+            "untyped_in_residential_landuse",
+            "non_residential_landuse",
+        ],
+        default="untyped_no_landuse",
+    ).astype(object)
+    home = np.isin(
+        rule, ["residential_type", "untyped_in_residential_landuse", "untyped_no_landuse"]
+    )
+    return gpd.GeoDataFrame(
+        {
+            "osm_id": [f"{b[0]}/{b[1]}" for b in data.buildings],
+            "building": kinds,
+            "levels": levels,
+            "residential": home,
+            "non_residential": ~home,
+            "home_rule": rule,
+        },
+        geometry=gpd.GeoSeries(geoms, crs=crs),
+    )
+
+
+def floor_area(buildings: gpd.GeoDataFrame, settings: PopulationSettings) -> np.ndarray:
+    """Residential floor area per building (m²): footprint × levels, 0 for non-homes.
+
+    Levels come from ``building:levels``, else ``house_levels`` for house types and
+    ``default_levels`` for every other home.
+    """
+    if buildings.empty:
+        return np.empty(0, dtype=np.float64)
+    default = np.where(
+        np.isin(buildings["building"].to_numpy(dtype=object), list(HOUSE_BUILDINGS)),
+        settings.house_levels,
+        settings.default_levels,
+    )
+    levels = buildings["levels"].to_numpy(dtype=np.float64)
+    levels = np.where(np.isfinite(levels) & (levels > 0), levels, default)
+    home = buildings["residential"].to_numpy(dtype=bool)
+    return np.where(home, shapely.area(buildings.geometry.to_numpy()) * levels, 0.0)
+
+
+class Homes(NamedTuple):
+    """The homes among the buildings: representative point, floor area and footprint (m²)."""
+
+    points: np.ndarray
+    floor: np.ndarray
+    footprint: np.ndarray
+
+
+def homes_of(buildings: gpd.GeoDataFrame, settings: PopulationSettings) -> Homes:
+    """The buildings that count as dwellings, reduced to what population needs."""
+    if buildings.empty:
+        empty = np.empty(0)
+        return Homes(np.empty(0, dtype=object), empty, empty)
+    home = buildings["residential"].to_numpy(dtype=bool)
+    geoms = buildings.geometry.to_numpy()[home]
+    return Homes(
+        shapely.point_on_surface(geoms),
+        floor_area(buildings, settings)[home],
+        shapely.area(geoms),
+    )
+
+
+def block_floor_area(block_geoms: np.ndarray, homes: Homes) -> tuple[np.ndarray, np.ndarray]:
+    """(residential floor area, home footprint area) per block, in m².
+
+    A building counts wholly in the block holding its representative point (the first by
+    position where blocks overlap), so a footprint cut by a block edge is never counted twice.
+    """
+    n = block_geoms.shape[0]
+    owner = owner_of(homes.points, block_geoms)
+    ok = owner >= 0
+    return (
+        np.bincount(owner[ok], weights=homes.floor[ok], minlength=n),
+        np.bincount(owner[ok], weights=homes.footprint[ok], minlength=n),
+    )
+
+
+def estimate_population(
+    blocks: gpd.GeoDataFrame,
+    buildings: gpd.GeoDataFrame,
+    settings: PopulationSettings,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Population and the method used, per block.
+
+    ``buildings`` (residential floor area ÷ floor area per person) where homes cover at least
+    5 % of the block or the block was derived from mapped footprints (column
+    ``buildings_mapped``), otherwise ``area_density`` (area × the profile's density).
+    """
+    geoms = blocks.geometry.to_numpy()
+    area = shapely.area(geoms)
+    pop = area / 10_000.0 * settings.density_per_ha
+    method = np.full(len(blocks), "area_density", dtype=object)
+    floor, cover = block_floor_area(geoms, homes_of(buildings, settings))
+    use = cover >= MIN_BUILDING_COVER * area
+    if "buildings_mapped" in blocks.columns:
+        use |= blocks["buildings_mapped"].to_numpy(dtype=bool)
+    pop[use] = floor[use] / settings.floor_area_per_person_m2
+    method[use] = "buildings"
+    return pop, method
+
+
+def scale_to_total(pop: np.ndarray, total: float) -> np.ndarray:
+    """Scale block populations so they sum to a known ``total`` (shares kept)."""
+    if not (np.isfinite(total) and total >= 0):
+        raise InputError(f"population_total must be a non-negative number, got {total!r}")
+    current = float(np.sum(pop))
+    if current <= 0:
+        raise InputError(
+            "population_total cannot be spread: the blocks hold no estimated population; "
+            "pass --blocks with a population column or a population raster"
+        )
+    return np.asarray(pop, dtype=np.float64) * (total / current)
+
+
+def method_shares(pop: np.ndarray, method: np.ndarray) -> dict[str, float]:
+    """Share of the population estimated by each ``pop_method`` (people-weighted)."""
+    total = float(np.sum(pop))
+    if total <= 0:
+        return {}
+    frame = pd.Series(np.asarray(pop, dtype=np.float64)).groupby(np.asarray(method)).sum()
+    return {str(k): round(float(v) / total, 4) for k, v in frame.items()}
