@@ -219,13 +219,9 @@ def _main_pass(
         highway = tags.get("highway")
         if highway is None:
             barrier = tags.get("barrier")
-            if barrier in line_barriers:
-                try:
-                    line = wkb.create_linestring(obj)
-                except (RuntimeError, osmium.InvalidLocationError):
-                    pass  # cut at the extract's edge: a block edge is not worth it
-                else:
-                    out.lines.append((way_id, str(barrier), bytes.fromhex(line)))
+            # a wall cut at the extract's edge is left out: a block edge is not worth it
+            if barrier in line_barriers and (line := _line_wkb(wkb, obj)) is not None:
+                out.lines.append((way_id, str(barrier), line))
         else:
             out.highway_seen[highway] += 1
             if is_walkable(tags):
@@ -247,6 +243,16 @@ def _main_pass(
         out.ring_tags.append(tags)
         out.ring_wkb.append(ring)
         out.ring_len.append(count)
+
+
+def _line_wkb(wkb: Any, way: Any) -> bytes | None:
+    """A way as linestring WKB (repeated locations dropped); None if a node is missing."""
+    import osmium
+
+    try:
+        return bytes.fromhex(wkb.create_linestring(way))
+    except (RuntimeError, osmium.InvalidLocationError):
+        return None
 
 
 def _tag_dict(obj: Any) -> dict[str, str]:
