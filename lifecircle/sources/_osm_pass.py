@@ -262,8 +262,14 @@ def _tag_dict(obj: Any) -> dict[str, str]:
     iterator class per tag and ends on a C++ exception, most of the per-object cost of a pass.
     """
     data = obj._pyosmium_data
+    size = data.tags_size()
+    if size == 1:
+        # most buildings carry one tag: one look-up instead of an iterator and a Tag tuple
+        value = data.tags_get_value_by_key("building", None)
+        if value is not None:
+            return {"building": value}
     # exactly tags_size() calls: the end-of-tags StopIteration is a C++ exception (~30 us)
-    return dict(map(data.tags_next, repeat(data.tags_begin(), data.tags_size())))
+    return dict(map(data.tags_next, repeat(data.tags_begin(), size)))
 
 
 def _refs(way: Any) -> list[int]:
