@@ -112,7 +112,8 @@ def section_loaders(args: argparse.Namespace) -> None:
     from lifecircle.sources.osm import read_osm
 
     print("\n== loaders: file -> walking network (seconds, best of", args.repeat, ") ==")
-    print("lifecircle: one pyosmium pass reading ways, POIs, buildings and land use, then the CSR;")
+    print("lifecircle: filtered pyosmium passes reading ways, POIs, buildings and land use, then")
+    print("the CSR;")
     print("pyrosm net: get_network(walking) only (unsimplified segments, no graph); pyrosm all:")
     print("network plus get_pois, get_buildings, get_landuse (the pipeline reads those too).")
     row("extract", "lifecircle", "pyrosm net", "pyrosm all", "osmnx xml", "nodes / edges (ours)",
@@ -162,6 +163,56 @@ def section_loaders(args: argparse.Namespace) -> None:
                 t_ox = f"error: {type(exc).__name__}"
         row(name, f"{t_ours:.3f}", t_rosm, t_rosm_all, t_ox, f"{net.n_nodes} / {net.n_edges}",
             widths=(30, 11, 11, 11, 11, 20))
+    _loaders_floor(args)
+
+
+#: the tiled Nanjing mosaic the loader target is measured on (built by make_tiled_osm.py)
+TILED_OSM = Path.home() / ".cache" / "lifecircle-bench" / "lifecircle_tiled_nanjing_21x21.osm.pbf"
+#: read_osm + WalkNetwork.from_osm within this multiple of the bare pyosmium pass (issue 15)
+LOADER_TARGET = 2.0
+
+
+def _loaders_floor(args: argparse.Namespace) -> None:
+    """read_osm + from_osm on the tiled mosaic against the bare pyosmium pass, side by side."""
+    import osmium
+
+    from lifecircle.network import WalkNetwork
+    from lifecircle.sources.osm import read_osm
+
+    path = Path(args.tiled_osm)
+    if not path.exists():
+        print(f"\n(tiled file {path} missing: python scripts/make_tiled_osm.py "
+              "../shared/data/osm/nanjing_xinjiekou.osm.gz --nodes 250000 --out FILE)")
+        return
+
+    def bare() -> int:
+        highway = osmium.filter.KeyFilter("highway")
+        return sum(1 for _ in osmium.FileProcessor(str(path)).with_locations()
+                   .with_filter(highway))
+
+    def ours() -> Any:
+        return WalkNetwork.from_osm(read_osm(path))
+
+    print(f"\n== loaders: parse floor on {path.name} (best wall s of {args.repeat}; CPU s "
+          "of that run, all threads) ==")
+    # timed without tracemalloc: it traces every Python allocation, which would charge the
+    # loader (millions of tag dicts) far more than the bare pass
+    times = {}
+    for label, fn in (("bare pyosmium pass", bare), ("read_osm + from_osm", ours)):
+        best = cpu = float("inf")
+        result: Any = None
+        for _ in range(args.repeat):
+            gc.collect()
+            t0, c0 = time.perf_counter(), time.process_time()
+            result = fn()
+            wall = time.perf_counter() - t0
+            if wall < best:
+                best, cpu = wall, time.process_time() - c0
+        times[label] = best
+        row(label, f"{best:.2f}", f"cpu {cpu:.2f}", f"{getattr(result, 'n_nodes', result)}")
+    ratio = times["read_osm + from_osm"] / times["bare pyosmium pass"]
+    verdict = "PASS" if ratio <= LOADER_TARGET else "FAIL"
+    print(f"ratio {ratio:.2f}x the bare pass (target <= {LOADER_TARGET:.0f}x): {verdict}")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -336,6 +387,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--minutes", type=float, default=15.0)
     parser.add_argument("--speed-kmh", type=float, default=4.8)
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--tiled-osm", default=str(TILED_OSM),
+                        help="tiled OSM file for the loaders floor (make_tiled_osm.py)")
     parser.add_argument("--scipy-sample", type=int, default=200,
                         help="siting: candidates timed with scipy (then extrapolated)")
     parser.add_argument("--blocks-osm", action="append", default=[],

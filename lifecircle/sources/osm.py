@@ -1,6 +1,7 @@
 """Read OpenStreetMap data: local files (pyosmium), GraphML and online download (osmnx).
 
-One pass over a local file collects everything a run needs: walkable ways with node
+A streaming read of a local file (:mod:`._osm_pass`: a relation pass and one filtered pass over
+nodes and ways) collects everything a run needs into arrays: walkable ways with node
 coordinates, points of interest (tagged nodes and areas), residential land use, buildings and
 gates. pyosmium (libosmium) reads ``.osm.pbf``, ``.osm``, ``.osm.gz`` and ``.osm.bz2``; it was
 measured fastest of pyosmium, pyrosm and ``osmnx.graph_from_xml`` on the shared extracts (see
@@ -19,7 +20,7 @@ from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -367,136 +368,36 @@ def _levels(value: str | None) -> str | None:
 
 
 def read_osm(path: str | Path) -> OSMData:
-    """Read a local OSM file in one pass.
+    """Read a local OSM file into arrays (see :mod:`lifecircle.sources._osm_pass`).
 
     Ways that reference nodes missing from a clipped extract are cut at the missing nodes (the
     count is in ``stats``); a truncated or corrupt file raises :class:`InputFileError` and no
     partial data is returned.
     """
-    import osmium
-    import osmium.geom
-    import osmium.osm
+
+    from . import _osm_pass
 
     path = Path(path)
     _sniff(path)
+    with _osm_pass.no_cyclic_gc():
+        return _osm_data(path, _scan(path, _osm_pass))
 
-    wkb = osmium.geom.WKBFactory()
-    way_ids: list[int] = []
-    way_highway: list[str] = []
-    way_name: list[str] = []
-    refs: list[int] = []
-    lon: list[float] = []
-    lat: list[float] = []
-    way_ptr: list[int] = [0]
-    pois: list[tuple[str, int, float, float, dict[str, str], bytes | None]] = []
-    landuse: list[tuple[str, int, bytes]] = []
-    vacant: list[tuple[str, int, str, str, bytes]] = []
-    landuse_other: list[tuple[str, int, str, bytes]] = []
-    barriers: list[tuple[int, str, bytes]] = []
-    buildings: list[tuple[str, int, str, str | None, bytes]] = []
-    gates: list[tuple[int, float, float, dict[str, str]]] = []
-    way_access: dict[int, dict[str, str]] = {}
-    barrier_nodes: list[int] = []
-    highway_seen: Counter[str] = Counter()
-    missing_refs = 0
-    ways_cut = 0
-    ways_usable = 0
-    broken_areas = 0
-    nan = float("nan")
+
+def _scan(path: Path, _osm_pass: Any) -> Any:
+    """The passes, with pyosmium's errors turned into :class:`InputFileError`."""
+    import osmium
 
     try:
-        processor = (
-            osmium.FileProcessor(str(path)).with_areas().with_filter(osmium.filter.EmptyTagFilter())
+        return _osm_pass.scan(
+            str(path),
+            poi_keys=POI_KEYS,
+            area_landuse=AREA_LANDUSE,
+            is_walkable=is_walkable,
+            is_gate=_is_gate,
+            line_barriers=BLOCK_BARRIERS,
+            node_hooks=(_barrier_node,),
+            walkable_hooks=(_way_access,),
         )
-        for obj in processor:
-            tags = obj.tags
-            if isinstance(obj, osmium.osm.Node):
-                if is_barrier_node(tags):
-                    barrier_nodes.append(obj.id)
-                if not any(k in tags for k in POI_KEYS) and not (
-                    "entrance" in tags or tags.get("barrier") == "gate"
-                ):
-                    continue
-                loc = obj.location
-                if not loc.valid():
-                    continue
-                tag_dict = dict(tags)
-                if "entrance" in tags or tags.get("barrier") == "gate":
-                    gates.append((obj.id, loc.lon, loc.lat, tag_dict))
-                if any(k in tags for k in POI_KEYS):
-                    pois.append(("node", obj.id, loc.lon, loc.lat, tag_dict, None))
-            elif isinstance(obj, osmium.osm.Way):
-                highway = tags.get("highway")
-                if highway is None:
-                    barrier = tags.get("barrier")
-                    if barrier in BLOCK_BARRIERS:
-                        try:
-                            line = wkb.create_linestring(obj)
-                        except (RuntimeError, osmium.InvalidLocationError):
-                            continue  # cut at the extract's edge: a block edge is not worth it
-                        barriers.append((obj.id, str(barrier), bytes.fromhex(line)))
-                    continue
-                highway_seen[highway] += 1
-                tag_dict = dict(tags)
-                if not is_walkable(tag_dict):
-                    continue
-                n_missing = 0
-                prev_valid = usable = False
-                for nd in obj.nodes:
-                    loc = nd.location
-                    refs.append(nd.ref)
-                    if loc.valid():
-                        lon.append(loc.lon)
-                        lat.append(loc.lat)
-                        usable |= prev_valid
-                        prev_valid = True
-                    else:
-                        lon.append(nan)
-                        lat.append(nan)
-                        n_missing += 1
-                        prev_valid = False
-                if n_missing:
-                    missing_refs += n_missing
-                    ways_cut += 1
-                ways_usable += usable
-                way_ptr.append(len(refs))
-                if access_tags := way_access_tags(tag_dict):
-                    way_access[len(way_ids)] = access_tags
-                way_ids.append(obj.id)
-                way_highway.append(highway)
-                way_name.append(tags.get("name") or "")
-            elif isinstance(obj, osmium.osm.Area):
-                landuse_value = tags.get("landuse")
-                building = tags.get("building")
-                is_poi = any(k in tags for k in POI_KEYS if k != "name")
-                is_vacant = landuse_value in VACANT_LANDUSE
-                is_other = landuse_value in NON_RESIDENTIAL_LANDUSE
-                if (landuse_value != "residential" and building is None and not is_poi
-                        and not is_vacant and not is_other):
-                    continue
-                if "highway" in tags and not is_poi:
-                    continue
-                try:
-                    geom = wkb.create_multipolygon(obj)
-                except RuntimeError:
-                    broken_areas += 1
-                    continue
-                blob = bytes.fromhex(geom)
-                osm_type = "way" if obj.from_way() else "relation"
-                osm_id = obj.orig_id()
-                if landuse_value == "residential":
-                    landuse.append((osm_type, osm_id, blob))
-                if is_other:
-                    landuse_other.append((osm_type, osm_id, str(landuse_value), blob))
-                if is_vacant:
-                    vacant.append((osm_type, osm_id, str(landuse_value), tags.get("name") or "",
-                                   blob))
-                if building is not None and building != "no":
-                    buildings.append(
-                        (osm_type, osm_id, building, _levels(tags.get("building:levels")), blob)
-                    )
-                if is_poi:
-                    pois.append((osm_type, osm_id, nan, nan, dict(tags), blob))
     except osmium.InvalidLocationError as exc:
         raise InputFileError(
             path,
@@ -527,57 +428,122 @@ def read_osm(path: str | Path) -> OSMData:
             "the file is truncated or corrupt; download or export the extract again",
         ) from None
 
+
+def _barrier_node(tags: dict[str, str], node: Any, raw: Any) -> None:
+    """Collect the ids of nodes that bar step-free passage (see ``access_tags``)."""
+    if is_barrier_node(tags):
+        raw.extra.setdefault("barrier_nodes", []).append(node.id)
+
+
+def _way_access(tags: dict[str, str], index: int, raw: Any) -> None:
+    """Keep a walkable way's step-free tags, by way index (see ``access_tags``)."""
+    if access := way_access_tags(tags):
+        raw.extra.setdefault("way_access", {})[index] = access
+
+
+def _is_gate(tags: Any) -> bool:
+    return "entrance" in tags or tags.get("barrier") == "gate"
+
+
+#: land-use values kept as areas (residential blocks, vacant and non-residential land)
+AREA_LANDUSE = frozenset({"residential"}) | VACANT_LANDUSE | NON_RESIDENTIAL_LANDUSE
+
+
+def _osm_data(path: Path, raw: Any) -> OSMData:
+    """Assemble :class:`OSMData` from the passes' raw collections."""
+    from ._osm_pass import closed_way_polygons, walkable_arrays
+
+    nan = float("nan")
+    refs, way_ptr, lon, lat = walkable_arrays(raw)
+    valid = np.isfinite(lon)
+    missing = ~valid
+    way_of_ref = np.repeat(np.arange(len(raw.way_ids)), np.diff(way_ptr))
+    ways_cut = int(np.unique(way_of_ref[missing]).size)
+    pois: list[tuple[str, int, float, float, dict[str, str], bytes | None]] = [
+        ("node", osm_id, x, y, tags, None) for osm_id, x, y, tags in raw.node_pois
+    ]
+    landuse: list[tuple[str, int, bytes]] = []
+    vacant: list[tuple[str, int, str, str, bytes]] = []
+    buildings: list[tuple[str, int, str, str | None, bytes]] = []
+    landuse_other: list[tuple[str, int, str, bytes]] = []
+    barriers: list[tuple[int, str, bytes]] = raw.lines
+    blobs, ok = closed_way_polygons(raw.ring_wkb, np.asarray(raw.ring_len, dtype=np.int64))
+    areas: list[tuple[str, int, dict[str, str], bytes]] = [
+        ("way", osm_id, tags, cast(bytes, blob))
+        for osm_id, tags, blob, good in zip(raw.ring_ids, raw.ring_tags, blobs, ok, strict=True)
+        if good
+    ]
+    areas.extend(("relation", osm_id, tags, blob) for osm_id, tags, blob in raw.rel_areas)
+    area_pois = POI_KEYS - {"name"}
+    for osm_type, osm_id, tags, blob in areas:
+        landuse_value = tags.get("landuse")
+        if landuse_value == "residential":
+            landuse.append((osm_type, osm_id, blob))
+        if landuse_value in NON_RESIDENTIAL_LANDUSE:
+            landuse_other.append((osm_type, osm_id, str(landuse_value), blob))
+        if landuse_value in VACANT_LANDUSE:
+            vacant.append((osm_type, osm_id, str(landuse_value), tags.get("name") or "", blob))
+        building = tags.get("building")
+        if building is not None and building != "no":
+            buildings.append(
+                (osm_type, osm_id, building, _levels(tags.get("building:levels")), blob)
+            )
+        if not area_pois.isdisjoint(tags):
+            pois.append((osm_type, osm_id, nan, nan, tags, blob))
+    highway_seen = raw.highway_seen
     stats = {
         "highway_seen": dict(highway_seen),
-        "walkable_ways": len(way_ids),
-        "missing_node_refs": missing_refs,
+        "walkable_ways": len(raw.way_ids),
+        "missing_node_refs": int(missing.sum()),
         "ways_cut_at_missing_nodes": ways_cut,
-        "broken_areas_skipped": broken_areas,
+        "broken_areas_skipped": int((~ok).sum()) + raw.broken_areas,
         "pois": len(pois),
         "residential_landuse": len(landuse),
         "buildings": len(buildings),
-        "gates": len(gates),
+        "gates": len(raw.gates),
         "non_residential_landuse": len(landuse_other),
         "barriers": len(barriers),
     }
-    if not way_ids:
+    if not raw.way_ids:
         seen = ", ".join(f"{k} ({v})" for k, v in highway_seen.most_common(12)) or "none"
         raise InputError(
             f"{path}: no walkable ways found; highway tags seen: {seen}. "
             "Give an extract that contains streets or footpaths"
         )
-    if way_ids and not ways_usable:
+    # usable: a way with two consecutive references inside the extract
+    pair = valid[1:] & valid[:-1] & (way_of_ref[1:] == way_of_ref[:-1])
+    if not pair.any():
         raise InputFileError(
             path,
-            f"none of its {len(way_ids)} walkable ways has two nodes inside the extract "
-            f"({missing_refs} node references are missing)",
+            f"none of its {len(raw.way_ids)} walkable ways has two nodes inside the extract "
+            f"({stats['missing_node_refs']} node references are missing)",
             _COMPLETE_WAYS,
         )
     if ways_cut:
         log.warning(
             "%s: %d walkable ways reference %d nodes missing from the extract and were cut "
             "there; %s",
-            path, ways_cut, missing_refs, _COMPLETE_WAYS,
+            path, ways_cut, stats["missing_node_refs"], _COMPLETE_WAYS,
         )
     return OSMData(
         path=str(path),
-        way_ids=np.asarray(way_ids, dtype=np.int64),
-        way_highway=way_highway,
-        way_name=way_name,
-        refs=np.asarray(refs, dtype=np.int64),
-        way_ptr=np.asarray(way_ptr, dtype=np.int64),
-        ref_lon=np.asarray(lon, dtype=np.float64),
-        ref_lat=np.asarray(lat, dtype=np.float64),
+        way_ids=np.asarray(raw.way_ids, dtype=np.int64),
+        way_highway=raw.way_highway,
+        way_name=raw.way_name,
+        refs=refs,
+        way_ptr=way_ptr,
+        ref_lon=lon,
+        ref_lat=lat,
         pois=pois,
         landuse=landuse,
         buildings=buildings,
-        gates=gates,
+        gates=raw.gates,
         stats=stats,
         vacant=vacant,
         landuse_other=landuse_other,
         barriers=barriers,
-        way_access=way_access,
-        barrier_nodes=np.asarray(barrier_nodes, dtype=np.int64),
+        way_access=raw.extra.get("way_access", {}),
+        barrier_nodes=np.asarray(raw.extra.get("barrier_nodes", []), dtype=np.int64),
     )
 
 

@@ -1,0 +1,473 @@
+"""The streaming read behind :func:`lifecircle.sources.osm.read_osm`: file to arrays.
+
+Two pyosmium passes over the file, with C++ filters so that only what a run uses reaches
+Python:
+
+1. relations only: multipolygon and boundary relations (tags and way members) are kept.
+2. nodes and ways, with a node location index: tagged nodes with a POI, gate or kerb key, and
+   the tagged ways (plus the relations' member ways). Walkable ways keep their node ids and
+   coordinates; closed ways that may be areas (buildings, land use, POI areas) keep their ring
+   as linestring WKB made in C++. No Python object is made per node of a building.
+
+Multipolygon relations are the one place osmium's area assembler is worth its cost: their
+member ways and nodes are written to a small OSM file that the assembler reads
+(:func:`_relation_areas`). An id filter over the big file would cost more: libosmium's id
+sets allocate per id range, seconds on files whose ids are spread.
+
+Closed-way areas are polygonised in one vectorised shapely step (:func:`closed_way_polygons`)
+with the rules osmium's assembler applies to a single closed way: at least four node
+references, the ends at one location, no ``area=no``; a ring that is not a valid polygon is a
+broken area (skipped and counted).
+"""
+
+from __future__ import annotations
+
+import gc
+from collections import Counter
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from itertools import repeat
+from typing import Any
+
+import numpy as np
+
+#: keys that make a node worth a look in Python (POIs, gates and entrances, kerbs)
+NODE_KEYS = ("entrance", "barrier", "kerb", "wheelchair")
+#: keys that make a way worth a look in Python, besides the POI keys
+WAY_KEYS = ("highway", "building", "landuse", "barrier")
+
+
+@dataclass
+class Scan:
+    """What the passes collect, before it becomes :class:`~lifecircle.sources.osm.OSMData`."""
+
+    way_ids: list[int] = field(default_factory=list)
+    way_highway: list[str] = field(default_factory=list)
+    way_name: list[str] = field(default_factory=list)
+    way_tags: list[Any] = field(default_factory=list)
+    #: per walkable way: node ids, and its coordinates as linestring WKB (hex) or None
+    way_refs: list[list[int]] = field(default_factory=list)
+    way_wkb: list[str | None] = field(default_factory=list)
+    #: per walkable way with a node missing from the extract: (index, lon list, lat list)
+    way_partial: dict[int, tuple[list[float], list[float]]] = field(default_factory=dict)
+    highway_seen: Counter[str] = field(default_factory=Counter)
+    #: nodes: (id, lon, lat, tags) of POI candidates and of gates; kerb/barrier node ids
+    node_pois: list[tuple[int, float, float, dict[str, str]]] = field(default_factory=list)
+    gates: list[tuple[int, float, float, dict[str, str]]] = field(default_factory=list)
+    #: closed-way area candidates: way id, tags (dict), ring as linestring WKB hex
+    ring_ids: list[int] = field(default_factory=list)
+    ring_tags: list[dict[str, str]] = field(default_factory=list)
+    ring_wkb: list[str] = field(default_factory=list)
+    ring_len: list[int] = field(default_factory=list)
+    #: multipolygon relations: (relation id, tags, multipolygon WKB bytes) or broken
+    rel_areas: list[tuple[int, dict[str, str], bytes]] = field(default_factory=list)
+    #: barrier ways (walls, fences) that are not highways: (way id, barrier value, line WKB)
+    lines: list[tuple[int, str, bytes]] = field(default_factory=list)
+    broken_areas: int = 0
+    #: hooks collect extra per-object facts (see ``node_hooks``/``way_hooks`` of :func:`scan`)
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@contextmanager
+def no_cyclic_gc() -> Iterator[None]:
+    """Pause Python's cyclic garbage collector while a file is read.
+
+    A pass makes millions of tag dicts and tuples that live to the end; each collection
+    re-scans all of them (a third of the read's time on a city). Nothing read forms a cycle.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+def is_area_candidate(
+    tags: dict[str, str], area_pois: frozenset[str], area_landuse: frozenset[str]
+) -> bool:
+    """Whether an area with these tags is kept (building, land use, POI).
+
+    ``area_pois``: the POI keys that make an area a POI (not ``name`` alone).
+    """
+    is_poi = not area_pois.isdisjoint(tags)
+    if not is_poi and "building" not in tags and tags.get("landuse") not in area_landuse:
+        return False
+    return is_poi or "highway" not in tags
+
+
+def scan(
+    path: str,
+    *,
+    poi_keys: frozenset[str],
+    area_landuse: frozenset[str],
+    is_walkable: Callable[[Any], bool],
+    is_gate: Callable[[Any], bool],
+    line_barriers: frozenset[str] = frozenset(),
+    node_hooks: tuple[Callable[[Any, Any, Scan], None], ...] = (),
+    way_hooks: tuple[Callable[[Any, Any, Scan], None], ...] = (),
+    walkable_hooks: tuple[Callable[[dict[str, str], int, Scan], None], ...] = (),
+    index: str = "flex_mem",
+) -> Scan:
+    """Read ``path`` in three filtered passes (see the module docstring).
+
+    ``area_landuse``: land-use values kept as areas; ``is_gate``: whether node tags make a gate
+    or entrance; ``line_barriers``: ``barrier`` values of ways kept as lines (walls, fences:
+    not highways, dropped when cut off at the extract's edge); ``node_hooks``/``way_hooks`` are
+    called with every node and every tagged way that reaches Python (``tags, obj, out``),
+    ``walkable_hooks`` with every walkable way (``tags, way index, out``), for facts other
+    modules add. Raises
+    pyosmium's exceptions unchanged (the caller turns them into input errors).
+    """
+    import osmium
+    import osmium.geom
+
+    out = Scan()
+    wkb = osmium.geom.WKBFactory()
+    all_nodes = osmium.geom.use_nodes.ALL
+    relations = _relation_pass(path)
+    members = {ref for _, _, refs in relations for _, ref, _ in refs}
+    store = osmium.index.create_map(index)
+    member_ways: dict[int, tuple[dict[str, str], list[int], list[tuple[float, float] | None]]]
+    member_ways = {}
+    _main_pass(path, store, members, member_ways, out, wkb, all_nodes, poi_keys, area_landuse,
+               is_walkable, is_gate, line_barriers, node_hooks, way_hooks, walkable_hooks)
+    if relations:
+        _relation_areas(relations, member_ways, out, wkb, poi_keys, area_landuse)
+    return out
+
+
+#: a multipolygon relation: id, tags, way members as (type, ref, role)
+Relation = tuple[int, dict[str, str], list[tuple[str, int, str]]]
+
+
+def _relation_pass(path: str) -> list[Relation]:
+    """Multipolygon and boundary relations with their way members."""
+    import osmium
+
+    types = osmium.filter.TagFilter(("type", "multipolygon"), ("type", "boundary"))
+    relations: list[Relation] = []
+    processor: Any = osmium.FileProcessor(path, osmium.osm.RELATION).with_filter(types)
+    for rel in processor:
+        ways = [("w", m.ref, m.role) for m in rel.members if m.type == "w"]
+        relations.append((rel.id, _tag_dict(rel), ways))
+    return relations
+
+
+def _main_pass(
+    path: str,
+    store: Any,
+    members: set[int],
+    member_ways: dict[int, Any],
+    out: Scan,
+    wkb: Any,
+    all_nodes: Any,
+    poi_keys: frozenset[str],
+    area_landuse: frozenset[str],
+    is_walkable: Callable[[Any], bool],
+    is_gate: Callable[[Any], bool],
+    line_barriers: frozenset[str],
+    node_hooks: tuple[Callable[[Any, Any, Scan], None], ...],
+    way_hooks: tuple[Callable[[Any, Any, Scan], None], ...],
+    walkable_hooks: tuple[Callable[[dict[str, str], int, Scan], None], ...],
+) -> None:
+    import osmium
+
+    keys = tuple(sorted(poi_keys))
+    node_filter: Any = osmium.filter.KeyFilter(*keys, *NODE_KEYS)
+    node_filter = node_filter.enable_for(osmium.osm.NODE)  # returns the filter (stubs say None)
+    # every way: the untagged ones may be members of multipolygon relations (about 1 % of
+    # ways; irrelevant tagged ways are left in Python at the cost of a dict)
+    processor: Any = (
+        osmium.FileProcessor(path, osmium.osm.NODE | osmium.osm.WAY)
+        .with_locations(store)
+        .with_filter(node_filter)
+    )
+    nan = float("nan")
+    node_type = osmium.osm.Node
+    area_pois = poi_keys - {"name"}
+    for obj in processor:
+        tags = _tag_dict(obj)
+        if type(obj) is node_type:
+            for hook in node_hooks:
+                hook(tags, obj, out)
+            gate = is_gate(tags)
+            poi = not poi_keys.isdisjoint(tags)
+            if not (gate or poi):
+                continue
+            loc = obj.location
+            if not loc.valid():
+                continue
+            if gate:
+                out.gates.append((obj.id, loc.lon, loc.lat, tags))
+            if poi:
+                out.node_pois.append((obj.id, loc.lon, loc.lat, tags))
+            continue
+        way_id = obj.id
+        if way_id in members:
+            nodes = obj.nodes
+            member_ways[way_id] = (tags, [n.ref for n in nodes], [
+                (loc.lon, loc.lat) if loc.valid() else None
+                for loc in (n.location for n in nodes)
+            ])
+        if not tags:
+            continue
+        for way_hook in way_hooks:
+            way_hook(tags, obj, out)
+        highway = tags.get("highway")
+        if highway is None:
+            barrier = tags.get("barrier")
+            # a wall cut at the extract's edge is left out: a block edge is not worth it
+            if barrier in line_barriers and (line := _line_wkb(wkb, obj)) is not None:
+                out.lines.append((way_id, str(barrier), line))
+        else:
+            out.highway_seen[highway] += 1
+            if is_walkable(tags):
+                for walkable_hook in walkable_hooks:
+                    walkable_hook(tags, len(out.way_ids), out)
+                _walkable(obj, obj.nodes, tags, highway, out, wkb, all_nodes, nan)
+        if not is_area_candidate(tags, area_pois, area_landuse) or tags.get("area") == "no":
+            continue
+        try:
+            ring = wkb.create_linestring(obj, all_nodes)
+        except (RuntimeError, osmium.InvalidLocationError):
+            continue  # fewer than two nodes, or one outside the extract: no area, as osmium
+        # osmium's assembler makes an area of a closed way of 4+ node references whose ends
+        # share a location: read both from the hex WKB (18 header digits, 32 per point)
+        count = (len(ring) - 18) // 32
+        if count < 4 or ring[18:50] != ring[-32:]:
+            continue
+        out.ring_ids.append(way_id)
+        out.ring_tags.append(tags)
+        out.ring_wkb.append(ring)
+        out.ring_len.append(count)
+
+
+def _line_wkb(wkb: Any, way: Any) -> bytes | None:
+    """A way as linestring WKB (repeated locations dropped); None if a node is missing."""
+    import osmium
+
+    try:
+        return bytes.fromhex(wkb.create_linestring(way))
+    except (RuntimeError, osmium.InvalidLocationError):
+        return None
+
+
+def _tag_dict(obj: Any) -> dict[str, str]:
+    """An object's tags as a dict.
+
+    Reads pyosmium's C++ tag iterator directly: ``dict(obj.tags)`` goes through a Python
+    iterator class per tag and ends on a C++ exception, most of the per-object cost of a pass.
+    """
+    data = obj._pyosmium_data
+    size = data.tags_size()
+    if size == 1:
+        # most buildings carry one tag: one look-up instead of an iterator and a Tag tuple
+        value = data.tags_get_value_by_key("building", None)
+        if value is not None:
+            return {"building": value}
+    # exactly tags_size() calls: the end-of-tags StopIteration is a C++ exception (~30 us)
+    return dict(map(data.tags_next, repeat(data.tags_begin(), size)))
+
+
+def _refs(way: Any) -> list[int]:
+    """A way's node ids, read from pyosmium's C++ node list (its Python wrapper adds a
+    generator and an index call per node)."""
+    data = way._pyosmium_data
+    nodes = data.nodes()
+    return [n.ref for n in map(nodes.get, repeat(data, nodes.size(data)),
+                               range(nodes.size(data)))]
+
+
+def _walkable(
+    way: Any, nodes: Any, tags: Any, highway: str, out: Scan, wkb: Any, all_nodes: Any,
+    nan: float,
+) -> None:
+    """Keep a walkable way: node ids, and coordinates as C++-made WKB where all are known."""
+    import osmium
+
+    refs = _refs(way)
+    try:
+        line: str | None = wkb.create_linestring(way, all_nodes)
+    except (RuntimeError, osmium.InvalidLocationError):
+        # a node missing from a clipped extract (or a one-node way): per-node coordinates,
+        # NaN where missing; the network cuts the way there
+        line = None
+        lon: list[float] = []
+        lat: list[float] = []
+        for n in nodes:
+            loc = n.location
+            valid = loc.valid()
+            lon.append(loc.lon if valid else nan)
+            lat.append(loc.lat if valid else nan)
+        out.way_partial[len(out.way_ids)] = (lon, lat)
+    out.way_ids.append(way.id)
+    out.way_highway.append(highway)
+    out.way_name.append(tags.get("name") or "")
+    out.way_refs.append(refs)
+    out.way_wkb.append(line)
+
+
+def _relation_areas(
+    relations: list[Relation],
+    member_ways: dict[int, Any],
+    out: Scan,
+    wkb: Any,
+    poi_keys: frozenset[str],
+    area_landuse: frozenset[str],
+) -> None:
+    """Assemble the multipolygon relations with osmium, from a small file of their members.
+
+    Only relations that may be areas a run uses are written; a relation with a member way
+    missing from the extract is incomplete and, as in osmium, yields nothing.
+    """
+    import tempfile
+    from pathlib import Path
+    from xml.sax.saxutils import quoteattr
+
+    import osmium
+
+    area_pois = poi_keys - {"name"}
+    wanted = [r for r in relations if is_area_candidate(r[1], area_pois, area_landuse)]
+    if not wanted:
+        return
+    lines = ["<?xml version='1.0' encoding='UTF-8'?>", "<osm version='0.6'>"]
+    nodes: dict[int, tuple[float, float]] = {}
+    ways: list[str] = []
+    for way_id in sorted({ref for _, _, refs in wanted for _, ref, _ in refs}):
+        if way_id not in member_ways:
+            continue
+        tags, refs, coords = member_ways[way_id]
+        for ref, xy in zip(refs, coords, strict=True):
+            if xy is not None:
+                nodes[ref] = xy
+        ways.append(f"<way id='{way_id}'>" + "".join(f"<nd ref='{r}'/>" for r in refs)
+                    + _xml_tags(tags, quoteattr) + "</way>")
+    lines.extend(f"<node id='{ref}' lon='{x!r}' lat='{y!r}'/>"
+                 for ref, (x, y) in sorted(nodes.items()))
+    lines.extend(ways)
+    for rel_id, tags, refs in sorted(wanted, key=lambda r: r[0]):
+        lines.append(f"<relation id='{rel_id}'>"
+                     + "".join(f"<member type='way' ref='{ref}' role={quoteattr(role)}/>"
+                               for _, ref, role in refs)
+                     + _xml_tags(tags, quoteattr) + "</relation>")
+    lines.append("</osm>")
+    with tempfile.TemporaryDirectory(prefix="lifecircle-mp-") as tmp:
+        members_file = Path(tmp) / "members.osm"
+        members_file.write_text("\n".join(lines), encoding="utf-8")
+        assembled: Any = osmium.FileProcessor(str(members_file)).with_areas()
+        for area in assembled:
+            if not isinstance(area, osmium.osm.Area) or area.from_way():
+                continue  # closed member ways were polygonised in the main pass
+            tags = _tag_dict(area)
+            if not is_area_candidate(tags, area_pois, area_landuse):
+                continue
+            try:
+                blob = bytes.fromhex(wkb.create_multipolygon(area))
+            except RuntimeError:
+                out.broken_areas += 1
+                continue
+            out.rel_areas.append((area.orig_id(), tags, blob))
+
+
+def _xml_tags(tags: dict[str, str], quoteattr: Callable[[str], str]) -> str:
+    return "".join(f"<tag k={quoteattr(k)} v={quoteattr(v)}/>" for k, v in tags.items())
+
+
+def walkable_arrays(out: Scan) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """``refs``, ``way_ptr``, ``lon``, ``lat`` of the walkable ways (NaN: node not in the file)."""
+    counts = np.fromiter((len(r) for r in out.way_refs), dtype=np.int64, count=len(out.way_refs))
+    ptr = np.zeros(counts.shape[0] + 1, dtype=np.int64)
+    np.cumsum(counts, out=ptr[1:])
+    refs = np.fromiter(
+        (ref for way in out.way_refs for ref in way), dtype=np.int64, count=int(ptr[-1])
+    )
+    lon = np.full(refs.shape[0], np.nan)
+    lat = np.full(refs.shape[0], np.nan)
+    whole = np.flatnonzero(np.fromiter((w is not None for w in out.way_wkb), dtype=bool,
+                                       count=len(out.way_wkb)))
+    if whole.size:
+        coords = linestring_coords([out.way_wkb[i] for i in whole.tolist()], counts[whole])
+        pos = _positions(ptr, whole)
+        lon[pos] = coords[:, 0]
+        lat[pos] = coords[:, 1]
+    for i, (lo, la) in out.way_partial.items():
+        lon[ptr[i] : ptr[i + 1]] = lo
+        lat[ptr[i] : ptr[i + 1]] = la
+    return refs, ptr, lon, lat
+
+
+def linestring_coords(hex_wkb: list[Any], counts: np.ndarray) -> np.ndarray:
+    """The coordinates of linestrings in osmium's hex WKB, ``counts`` points each, as (n, 2).
+
+    Every record is a 9-byte header (byte order, type, point count) and the points as
+    little-endian doubles: one ``bytes.fromhex`` and a mask read them all, where
+    ``shapely.from_wkb`` parses hex per geometry (several times slower at city scale).
+    """
+    buf = np.frombuffer(bytes.fromhex("".join(hex_wkb)), dtype=np.uint8)
+    sizes = 9 + 16 * np.asarray(counts, dtype=np.int64)
+    starts = np.cumsum(sizes) - sizes
+    if buf.size != int(sizes.sum()) or (buf[starts] != 1).any():
+        import shapely  # not the layout assumed above: let GEOS parse it
+
+        return shapely.get_coordinates(shapely.from_wkb(hex_wkb))
+    body = np.ones(buf.size, dtype=bool)
+    body[(starts[:, None] + np.arange(9)).ravel()] = False
+    return buf[body].view("<f8").reshape(-1, 2)
+
+
+def _positions(ptr: np.ndarray, ways: np.ndarray) -> np.ndarray:
+    """The reference positions of ``ways`` (indices into ``ptr``), concatenated in order."""
+    starts = ptr[ways]
+    counts = ptr[ways + 1] - starts
+    offsets = np.zeros(counts.shape[0] + 1, dtype=np.int64)
+    np.cumsum(counts, out=offsets[1:])
+    return np.repeat(starts - offsets[:-1], counts) + np.arange(offsets[-1])
+
+
+def closed_way_polygons(
+    rings_wkb: list[str], counts: np.ndarray
+) -> tuple[list[bytes | None], np.ndarray]:
+    """Closed-way rings (linestring hex WKB) as one-polygon multipolygon WKB, and which are valid.
+
+    Repeated consecutive locations are dropped as osmium does; a ring with fewer than three
+    distinct corners, or one that crosses itself, is not valid (a broken area, ``None``). The
+    WKB is laid out with numpy (one ring per record); GEOS only checks validity.
+    """
+    import shapely
+
+    n = len(rings_wkb)
+    if not n:
+        return [], np.zeros(0, dtype=bool)
+    coords = linestring_coords(rings_wkb, counts)
+    idx = np.repeat(np.arange(n), counts)
+    keep = np.ones(coords.shape[0], dtype=bool)
+    keep[1:] = (idx[1:] != idx[:-1]) | np.any(coords[1:] != coords[:-1], axis=1)
+    coords, idx = np.ascontiguousarray(coords[keep]), idx[keep]
+    points = np.bincount(idx, minlength=n)
+    # record: multipolygon header (order, type 6, 1 polygon), polygon header (order, type 3,
+    # 1 ring), point count, points
+    header = np.zeros((n, 22), dtype=np.uint8)
+    header[:, [0, 9]] = 1
+    header[:, 1] = 6
+    header[:, [5, 10, 14]] = [1, 3, 1]
+    header[:, 18:22] = points.astype("<u4").view(np.uint8).reshape(n, 4)
+    sizes = 22 + 16 * points
+    ends = np.cumsum(sizes)
+    starts = ends - sizes
+    buf = np.empty(int(ends[-1]), dtype=np.uint8)
+    is_body = np.ones(buf.size, dtype=bool)
+    is_body[(starts[:, None] + np.arange(22)).ravel()] = False
+    buf[~is_body] = header.ravel()
+    buf[is_body] = coords.astype("<f8").view(np.uint8).ravel()
+    raw = buf.tobytes()
+    blobs: list[bytes | None] = [raw[a:b] for a, b in zip(starts.tolist(), ends.tolist(),
+                                                            strict=True)]
+    valid = points >= 4
+    candidates = np.flatnonzero(valid)
+    valid[candidates] = shapely.is_valid(shapely.from_wkb([blobs[i] for i in candidates]))
+    for i in np.flatnonzero(~valid).tolist():
+        blobs[i] = None
+    return blobs, valid
