@@ -136,7 +136,7 @@ def test_steps_bar_wheelchair_users_and_times_rederive(tmp_path: Path) -> None:
     assert wheel["categories"]["retail"]["block_ids_covered_only"] == ["B1"]
     md = (res.out / "report.md").read_text()
     assert "- wheelchair users: 1 edges barred (1 of them steps)" in md
-    assert "covered only by them: B1" in md
+    assert "covered only by them (blocks B1)" in md
 
 
 def test_speed_override_applies_to_the_chosen_group(tmp_path: Path) -> None:
