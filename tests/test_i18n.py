@@ -258,3 +258,18 @@ def test_a_no_data_status_is_explained_in_both_languages(runs):
         assert f"- Health care: only {health['facilities']} facilities in the data, too few" in md
         assert any("left out of the complete life circle for want of data: " in line
                    and "Health care" in line for line in md.splitlines())
+
+
+def test_report_header_gives_the_thresholds_applied():
+    """GB radii walked at their groups' speeds are not the 15-minute default: the header says
+    which limits were applied, in both languages."""
+    from lifecircle.outputs.report import _threshold_text
+
+    cats = {"a": {"threshold_min": 16.6667}, "b": {"threshold_min": 18.5185}}
+    meta = {"threshold_min": 15.0}
+    en = _threshold_text(meta, {"categories": cats}, messages("report", "en"))
+    zh = _threshold_text(meta, {"categories": cats}, messages("report", "zh"))
+    assert en.startswith("15 min by default; 16.7–18.5 min")
+    assert zh.startswith("15 分钟（默认值）；各类别实际采用 16.7–18.5 分钟")
+    same = {"a": {"threshold_min": 15.0}}
+    assert _threshold_text(meta, {"categories": same}, messages("report", "en")) == "15 min"

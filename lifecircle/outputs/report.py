@@ -127,6 +127,18 @@ class _Writer:
         return _label(tiers[tier], self.lang) if tier in tiers else "–"
 
 
+def _threshold_text(meta: Mapping[str, Any], summary: Mapping[str, Any],
+                    t: Mapping[str, Any]) -> str:
+    """The default threshold, and the range actually applied where categories have their own
+    (a GB 50180 radius at its group's speed is 16.7 min, not 15)."""
+    text = f"{meta['threshold_min']:g} {t['min']}"
+    used = sorted({round(float(v["threshold_min"]), 1)
+                   for v in summary["categories"].values()})
+    if used and used != [round(float(meta["threshold_min"]), 1)]:
+        text += t["thresholds_used"].format(low=f"{used[0]:g}", high=f"{used[-1]:g}")
+    return text
+
+
 def render_markdown(
     report: Mapping[str, Any],
     *,
@@ -160,8 +172,7 @@ def render_markdown(
         "",
         "- " + t["item"].format(label=t["profile"], text=f"{title} {prof}" if title else prof),
         "- " + t["item"].format(label=t["speed"], text=f"{meta['walk_speed_kmh']:g} km/h"),
-        "- " + t["item"].format(label=t["threshold"],
-                                text=f"{meta['threshold_min']:g} {t['min']}"),
+        "- " + t["item"].format(label=t["threshold"], text=_threshold_text(meta, s, t)),
         "- " + t["item"].format(label=t["blocks"], text=str(s["blocks"])
                                 + _block_origin(meta.get("blocks") or {}, t)),
         "- " + t["item"].format(label=t["population"], text=f"{s['population']:,.0f}"),
