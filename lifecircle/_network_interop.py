@@ -13,12 +13,14 @@ import numpy as np
 import pyproj
 
 from ._errors import InputError
-from .network import _GEOD, local_crs
+from ._geo import GEOD, local_crs
 
 if TYPE_CHECKING:
     import networkx as nx
 
-    from .network import WalkNetwork
+# The network delegates its networkx methods here; this room never imports it back, so the
+# network it is handed (and the class it builds) is typed Any.
+WalkNetwork = Any
 
 __all__ = ["from_graphml", "from_networkx", "to_networkx"]
 
@@ -143,7 +145,7 @@ def from_networkx(
         if missing.any():
             seg = np.zeros(lonlat_coords.shape[0])
             same = lonlat_idx[1:] == lonlat_idx[:-1]
-            _, _, d_ = _GEOD.inv(
+            _, _, d_ = GEOD.inv(
                 lonlat_coords[:-1, 0],
                 lonlat_coords[:-1, 1],
                 lonlat_coords[1:, 0],

@@ -23,6 +23,7 @@ import pyproj
 import scipy.sparse as sp
 
 from ._errors import InputError
+from ._geo import GEOD, local_crs
 
 if TYPE_CHECKING:
     import geopandas as gpd
@@ -34,24 +35,6 @@ __all__ = ["WalkNetwork", "local_crs"]
 
 log = logging.getLogger(__name__)
 
-_GEOD = pyproj.Geod(ellps="WGS84")
-
-
-def local_crs(lon: np.ndarray, lat: np.ndarray) -> pyproj.CRS:
-    """The UTM zone CRS (metres) for the centre of these WGS 84 coordinates."""
-    from pyproj.aoi import AreaOfInterest
-    from pyproj.database import query_utm_crs_info
-
-    lon = lon[np.isfinite(lon)]
-    lat = lat[np.isfinite(lat)]
-    west, east = float(lon.min()), float(lon.max())
-    south, north = float(lat.min()), float(lat.max())
-    # the zone of the centre point, as GeoDataFrame.estimate_utm_crs chooses it
-    cx, cy = (west + east) / 2, (south + north) / 2
-    infos = query_utm_crs_info(datum_name="WGS 84", area_of_interest=AreaOfInterest(cx, cy, cx, cy))
-    if not infos:
-        raise InputError(f"no UTM zone found for the network centre ({cx:.5f}, {cy:.5f})")
-    return pyproj.CRS.from_epsg(int(infos[0].code))
 
 
 @dataclass(eq=False)
@@ -91,7 +74,7 @@ class WalkNetwork:
     edge_name: np.ndarray | None = None
     stats: dict[str, Any] = field(default_factory=dict)
     #: per-direction weights in equivalent flat metres (slope; see
-    #: :func:`lifecircle.sources.elevation.apply_dem`); ``None`` on a flat, symmetric network
+    #: :func:`lifecircle.elevation.apply_dem`); ``None`` on a flat, symmetric network
     edge_weight_uv: np.ndarray | None = None
     edge_weight_vu: np.ndarray | None = None
     #: step-free facts per edge (bits of :mod:`lifecircle.edge_access`), tagged incline (%),
@@ -283,7 +266,7 @@ class WalkNetwork:
         seg_ok = ~last_of_run
         idx = np.flatnonzero(seg_ok)
         if idx.size:
-            _, _, dist = _GEOD.inv(lon[idx], lat[idx], lon[idx + 1], lat[idx + 1])
+            _, _, dist = GEOD.inv(lon[idx], lat[idx], lon[idx + 1], lat[idx + 1])
             seg[idx] = dist
         cum = np.concatenate([[0.0], np.cumsum(seg)])
         length = cum[e_end] - cum[e_start]
@@ -327,7 +310,7 @@ class WalkNetwork:
             edge_name=np.asarray(data.way_name, dtype=object)[way_idx],
             stats=dict(data.stats),
         )
-        from .edge_access import edge_flags_from_ways
+        from .sources.access_tags import edge_flags_from_ways
 
         net.edge_flags, net.edge_incline_pct = edge_flags_from_ways(
             data.way_highway, data.way_access, way_idx, refs[vertex], ptr, data.barrier_nodes

@@ -35,6 +35,7 @@ from .coverage import (
     facility_summary,
     summarize,
 )
+from .elevation import apply_dem
 from .groups import (
     parse_group_population,
     served_coverage,
@@ -50,7 +51,6 @@ from .snapping import Snap, snap_points
 from .sources import blocks as blocks_mod
 from .sources.area import blocks_in_area, read_area
 from .sources.buildings import method_shares, scale_to_total
-from .sources.elevation import apply_dem
 from .sources.facilities import (
     FACILITY_COLUMNS,
     access_point_summary,
@@ -103,7 +103,7 @@ def load_network(
     features).
     """
     if place is not None or (osm is None and polygon is not None):
-        from .sources.osm import download_osm, osm_data_from_features
+        from .sources.online import download_osm, osm_data_from_features
 
         what = place if place is not None else "the area polygon"
         graph, features = (

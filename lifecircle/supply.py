@@ -24,7 +24,7 @@ import scipy.sparse as sp
 from ._errors import ConfigError, InputError
 
 if TYPE_CHECKING:
-    from .pipeline import Result
+    from .result import Result
 
 __all__ = [
     "E2SFCA_STEPS_MIN",
@@ -152,7 +152,7 @@ def supply_demand(
         ``block_id``, ``population``, ``supply_per_resident`` and ``supply_per_1000``;
         ``attrs["facility_ratio"]`` holds each facility's supply-to-demand ratio.
     """
-    from .siting import block_index, coverage_matrix
+    from .catchment import block_index, coverage_matrix
     from .snapping import Snap
 
     prof = result.profile

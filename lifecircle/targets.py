@@ -221,7 +221,7 @@ def _per_block(
     per: float,
 ) -> dict[str, Any]:
     """2SFCA supply per ``per`` residents of every block within the target's catchment."""
-    from .siting import coverage_matrix
+    from .catchment import coverage_matrix
     from .supply import two_step_fca
 
     group = profile.groups[profile.default_group]

@@ -166,8 +166,8 @@ def _hilly_dem(net: Any, folder: Path) -> Path:
 def section_slope(args: argparse.Namespace) -> None:
     from benchmark import _facility_snap
 
+    from lifecircle.elevation import apply_dem
     from lifecircle.routing import multi_source
-    from lifecircle.sources.elevation import apply_dem
 
     if not (SHARED / "nanjing_xinjiekou.osm.gz").exists():
         print("\n== slope: shared Nanjing extract missing, skipped ==")

@@ -370,7 +370,7 @@ def test_polygon_outside_the_extract_is_a_clear_error(tmp_path):
 
 def test_polygon_alone_downloads_that_area(tmp_path, monkeypatch):
     """The online path with a recorded response: the grid stands in for the download."""
-    import lifecircle.sources.osm as osm_mod
+    import lifecircle.sources.online as osm_mod
     from tests.helpers import grid_graph
 
     case = make_grid_case(tmp_path / "grid")

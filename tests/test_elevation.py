@@ -15,10 +15,10 @@ import rasterio
 from rasterio.transform import from_origin
 
 from lifecircle._errors import InputFileError
+from lifecircle.elevation import apply_dem, sample_dem, tobler_factor, tobler_kmh
 from lifecircle.network import WalkNetwork
 from lifecircle.routing import multi_source, point_distances
 from lifecircle.snapping import snap_points
-from lifecircle.sources.elevation import apply_dem, sample_dem, tobler_factor, tobler_kmh
 from tests.helpers import CRS, SPEED_KMH, X0, Y0, expand_snaps
 
 UP10 = math.exp(-3.5 * (0.15 - 0.05))  # factor up a 10 % ramp: W(0.1) / W(0) = 0.7047
@@ -326,7 +326,7 @@ def test_directed_search_matches_networkx_oracle(tmp_path, seed):
 
 
 def test_chunked_sampling_gives_the_same_weights(tmp_path, monkeypatch):
-    import lifecircle.sources.elevation as elevation
+    import lifecircle.elevation as elevation
 
     net0 = _random_network(np.random.default_rng(5))
     dem = write_dem(

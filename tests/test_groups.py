@@ -432,8 +432,8 @@ def test_dem_grade_above_max_incline_bars_the_ramp(tmp_path: Path, grade: float,
     street A and B themselves are flat.
     """
     from lifecircle.edge_access import usable_mask
+    from lifecircle.elevation import apply_dem
     from lifecircle.network import WalkNetwork
-    from lifecircle.sources.elevation import apply_dem
     from lifecircle.sources.osm import read_osm
     from tests.test_elevation import write_dem
 

@@ -13,7 +13,8 @@ import numpy as np
 import pytest
 
 from lifecircle.pipeline import run
-from lifecircle.sources.osm import WALK_FILTER, is_walkable
+from lifecircle.sources.online import WALK_FILTER
+from lifecircle.sources.osm import is_walkable
 from tests.conftest import shared_osm
 from tests.test_cli import assert_contract
 

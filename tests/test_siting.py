@@ -631,7 +631,7 @@ def test_online_candidates_include_vacant_land_and_parking(monkeypatch, tmp_path
 
     import osmnx as ox
 
-    from lifecircle.sources.osm import download_osm, osm_data_from_features
+    from lifecircle.sources.online import download_osm, osm_data_from_features
     from tests.conftest import shared_osm
 
     xml = tmp_path / "west_oakland.osm"

@@ -23,6 +23,7 @@ Modules, in the order data flows through them:
 
 from __future__ import annotations
 
+from ..catchment import CoverageMatrix, block_index, coverage_matrix
 from .candidates import (
     CANDIDATE_BUILDINGS,
     CANDIDATE_LANDUSE,
@@ -31,7 +32,6 @@ from .candidates import (
     read_candidates,
     resolve_candidates,
 )
-from .matrix import CoverageMatrix, block_index, coverage_matrix
 from .milp import EXACT_MAX_CANDIDATES, EXACT_MAX_ENTRIES, SOLVERS
 from .report import run_site, siting_markdown
 from .scenario import Siting, scenario, scenario_layer, site

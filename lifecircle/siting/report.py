@@ -11,7 +11,7 @@ from .scenario import Siting, scenario_layer, site
 
 if TYPE_CHECKING:
     from ..outputs._atomic import StagedOutput
-    from ..pipeline import Result
+    from ..result import Result
 
 __all__ = ["run_site", "siting_markdown"]
 

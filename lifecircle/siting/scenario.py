@@ -15,14 +15,14 @@ import pandas as pd
 
 from .. import columns as col
 from .._errors import ConfigError, InputError
+from ..catchment import CoverageMatrix, block_index, concat_snaps, coverage_matrix
 from ..snapping import Snap, snap_points
 from ..supply import capacities
 from .candidates import resolve_candidates
-from .matrix import CoverageMatrix, block_index, concat_snaps, coverage_matrix
 from .solvers import Solution, max_coverage, set_cover
 
 if TYPE_CHECKING:
-    from ..pipeline import Result
+    from ..result import Result
 
 __all__ = ["Siting", "scenario", "scenario_layer", "site"]
 

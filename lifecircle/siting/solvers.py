@@ -19,8 +19,8 @@ import numpy as np
 import scipy.sparse as sp
 
 from .._errors import ConfigError, InputError
+from ..catchment import CoverageMatrix
 from . import milp
-from .matrix import CoverageMatrix
 
 __all__ = ["METHODS", "Solution", "max_coverage", "set_cover"]
 

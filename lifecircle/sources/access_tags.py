@@ -1,16 +1,28 @@
-"""The OSM tags that decide step-free passage, as the reader keeps them.
+"""The OSM tags that decide step-free passage, as the reader keeps them, and the per-edge
+flags they give (:func:`edge_flags_from_ways`, called when the network is built).
 
-The rules that turn them into edge masks are in :mod:`lifecircle.edge_access`.
+The rules that turn the flags into a group's edge mask are in :mod:`lifecircle.edge_access`.
 """
 
 from __future__ import annotations
 
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
-__all__ = ["ACCESS_KEYS", "incline_pct", "is_barrier_node", "way_access_tags"]
+import numpy as np
+
+__all__ = [
+    "ACCESS_KEYS",
+    "BARRIER",
+    "STEPS",
+    "WHEELCHAIR_NO",
+    "edge_flags_from_ways",
+    "incline_pct",
+    "is_barrier_node",
+    "way_access_tags",
+]
 
 #: way tags the OSM reader keeps for these rules
 ACCESS_KEYS = ("wheelchair", "incline", "ramp:wheelchair")
@@ -48,3 +60,67 @@ def incline_pct(value: str | None) -> float:
     if m.group(2) == "°":
         return 100.0 * math.tan(math.radians(min(number, 89.0)))
     return number
+
+
+#: bits of ``WalkNetwork.edge_flags``
+STEPS = 1
+WHEELCHAIR_NO = 2
+BARRIER = 4
+_CROSSING = 8  # a footway=crossing edge (only used to place junction kerbs)
+
+_STEP_FREE_OK = {"yes", "designated"}
+
+
+def _way_flags(highway: str, tags: Mapping[str, str]) -> int:
+    flags = 0
+    wheelchair = tags.get("wheelchair", "")
+    if highway == "steps" and not (
+        wheelchair in _STEP_FREE_OK or tags.get("ramp:wheelchair") == "yes"
+    ):
+        flags |= STEPS
+    if wheelchair == "no":
+        flags |= WHEELCHAIR_NO
+    if tags.get("footway") == "crossing":
+        flags |= _CROSSING
+    return flags
+
+
+def edge_flags_from_ways(
+    highway: Sequence[str],
+    way_access: Mapping[int, Mapping[str, str]],
+    edge_way: np.ndarray,
+    vertex_ref: np.ndarray,
+    edge_ptr: np.ndarray,
+    barrier_nodes: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per-edge flags (:data:`STEPS`, :data:`WHEELCHAIR_NO`, :data:`BARRIER`) and incline.
+
+    ``edge_way`` is each edge's way index, ``vertex_ref`` the OSM node id of every edge vertex
+    (sliced by ``edge_ptr``), ``way_access`` the tags kept per way index.
+    """
+    n_ways = len(highway)
+    way_flag = np.zeros(n_ways, dtype=np.uint8)
+    way_incline = np.full(n_ways, np.nan)
+    steps = np.flatnonzero(np.asarray(highway, dtype=object) == "steps")
+    way_flag[steps] = STEPS
+    for w, tags in way_access.items():
+        way_flag[w] = _way_flags(highway[w], tags)
+        way_incline[w] = incline_pct(tags.get("incline"))
+    flags = way_flag[edge_way]
+    if barrier_nodes.size:
+        hit = np.isin(vertex_ref, barrier_nodes)
+        if hit.any():
+            counts = np.diff(edge_ptr)
+            edge_of_vertex = np.repeat(np.arange(edge_ptr.shape[0] - 1), counts)
+            first, last = edge_ptr[:-1], edge_ptr[1:] - 1
+            is_end = np.zeros(vertex_ref.shape[0], dtype=bool)
+            is_end[first] = is_end[last] = True
+            ends = np.concatenate([vertex_ref[first], vertex_ref[last]])
+            ids, degree = np.unique(ends, return_counts=True)
+            deg = np.zeros(vertex_ref.shape[0], dtype=np.int64)
+            deg[is_end] = degree[np.searchsorted(ids, vertex_ref[is_end])]
+            crossing = (flags[edge_of_vertex] & _CROSSING) != 0
+            near_crossing = np.isin(vertex_ref, vertex_ref[is_end & crossing])
+            bars = hit & (~is_end | crossing | ((deg <= 2) & ~near_crossing))
+            flags[np.unique(edge_of_vertex[bars])] |= BARRIER
+    return flags & ~np.uint8(_CROSSING), way_incline[edge_way]

@@ -18,13 +18,13 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from .._kernels import BoundedSearch
-from ..network import WalkNetwork
-from ..routing import _direction_ratios, seed_arcs
-from ..snapping import Snap
+from ._kernels import BoundedSearch
+from .network import WalkNetwork
+from .routing import _direction_ratios, seed_arcs
+from .snapping import Snap
 
 if TYPE_CHECKING:
-    from ..pipeline import Result
+    from .result import Result
 
 __all__ = ["CoverageMatrix", "block_index", "concat_snaps", "coverage_matrix"]
 

@@ -24,9 +24,9 @@ from typing import Any
 import numpy as np
 import pyproj
 
-from .._errors import InputFileError, ResourceLimitError
-from ..network import WalkNetwork
-from ._raster import extent_text, open_raster, read_values, window_of_bounds
+from ._errors import InputFileError, ResourceLimitError
+from .network import WalkNetwork
+from .sources._raster import extent_text, open_raster, read_values, window_of_bounds
 
 __all__ = ["apply_dem", "sample_dem", "slope_weights", "tobler_factor", "tobler_kmh"]
 
