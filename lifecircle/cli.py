@@ -17,54 +17,16 @@ from typing import Any
 import click
 
 from ._errors import LifecircleError
-from ._version import __version__
 
 __all__ = ["cli", "main"]
-
-
-def _versions() -> str:
-    from importlib.metadata import PackageNotFoundError, version
-
-    lines = [f"lifecircle {__version__}"]
-    for dist in (
-        "numpy",
-        "scipy",
-        "pandas",
-        "shapely",
-        "pyproj",
-        "geopandas",
-        "pyogrio",
-        "osmium",
-        "osmnx",
-        "networkx",
-        "rasterio",
-        "folium",
-        "momepy",
-        "numba",
-    ):
-        try:
-            lines.append(f"  {dist} {version(dist)}")
-        except PackageNotFoundError:
-            lines.append(f"  {dist} (not installed)")
-    try:
-        import pyproj
-
-        lines.append(f"  PROJ {pyproj.proj_version_str}")
-    except ImportError:
-        pass
-    try:
-        import pyogrio
-
-        lines.append(f"  GDAL {pyogrio.__gdal_version_string__}")
-    except (ImportError, AttributeError):
-        pass
-    return "\n".join(lines)
 
 
 def _print_versions(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
     if not value or ctx.resilient_parsing:
         return
-    click.echo(_versions())
+    from ._version import stack_versions
+
+    click.echo(stack_versions())
     ctx.exit()
 
 
