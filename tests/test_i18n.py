@@ -255,7 +255,8 @@ def test_a_no_data_status_is_explained_in_both_languages(runs):
         assert english_words(md) == []
     else:
         assert cells.count("no data") == 2
-        assert f"- Health care: only {health['facilities']} facilities in the data, too few" in md
+        assert ("- Health care: too few facilities in the data for the blocks "
+                f"({health['facilities']};") in md
         assert any("left out of the complete life circle for want of data: " in line
                    and "Health care" in line for line in md.splitlines())
 
