@@ -280,8 +280,6 @@ def _raster_bands(net: WalkNetwork, coords: np.ndarray, line: np.ndarray, group:
     polygonising (whose per-geometry GeoJSON conversions dominate at this size) and than
     growing the marked cells with scipy's distance transform.
     """
-    import contourpy
-
     out = np.array([_EMPTY] * (n_entities * n_bands), dtype=object).reshape(n_entities, n_bands)
     if coords.shape[0] == 0:
         return out
@@ -302,43 +300,128 @@ def _raster_bands(net: WalkNetwork, coords: np.ndarray, line: np.ndarray, group:
     entity_of = g // n_bands
     ent_start = np.flatnonzero(np.r_[True, entity_of[1:] != entity_of[:-1]])
     ent_stop = np.append(ent_start[1:], g.shape[0])
-    stamp = _stamp_kernel()
     for lo, hi in zip(ent_start, ent_stop, strict=True):
         ent = int(entity_of[lo])
-        i0 = int(np.floor(min(ax[lo:hi].min(), bx[lo:hi].min()))) - pad
-        i1 = int(np.floor(max(ax[lo:hi].max(), bx[lo:hi].max()))) + pad + 1
-        j0 = int(np.floor(min(ay[lo:hi].min(), by[lo:hi].min()))) - pad
-        j1 = int(np.floor(max(ay[lo:hi].max(), by[lo:hi].max()))) + pad + 1
-        label = np.full((j1 - j0, i1 - i0), n_bands, dtype=np.uint8)
-        stamp(ax[lo:hi] - i0, ay[lo:hi] - j0, bx[lo:hi] - i0, by[lo:hi] - j0,
-              seg_band[lo:hi], reach_cells, label)
-        count = (n_bands - label).astype(np.float64)
+        out[ent] = _entity_bands(ax[lo:hi], ay[lo:hi], bx[lo:hi], by[lo:hi], seg_band[lo:hi],
+                                 reach_cells, pad, n_bands, cumulative,
+                                 np.array([x0 + 0.5 * c, y0 + 0.5 * c]), c)
+    return out
+
+
+#: Side of the square tiles (in cells) an isochrone grid is outlined in: 1024 cells are
+#: 5.1 km at 5 m. A tile holds a uint8 label and a float64 count per cell plus contourpy's
+#: work arrays (about 25 bytes a cell, ~26 MB), so the memory of an isochrone grows with the
+#: tile, not with the city; the outline vertices themselves grow with the reached perimeter.
+TILE_CELLS = 1024
+#: Contour vertices are rounded to 1/1024 of a cell (5 mm at 5 m): a vertex on a seam that two
+#: tiles both trace is then bit-identical in both (see :func:`_entity_bands`).
+_SNAP = 1024.0
+
+
+def _entity_bands(ax: np.ndarray, ay: np.ndarray, bx: np.ndarray, by: np.ndarray,
+                  band: np.ndarray, reach_cells: float, pad: int, n_bands: int,
+                  cumulative: bool, origin: np.ndarray, c: float) -> np.ndarray:
+    """One entity's band polygons from its segments (cell units from the grid origin).
+
+    The entity's grid is cut into :data:`TILE_CELLS`-square tiles that share their edge row
+    and column of cell centres with the next tile; each tile is stamped with every segment
+    that can reach it (those within ``reach_cells`` plus one cell) and outlined on its own, so
+    the labels, and the contour crossings, on a shared seam are the same in both tiles. The
+    contour vertices go back to global cell indices (integer tile offset plus the rounded
+    in-tile position, exact in floating point), so both tiles' polygons meet edge to edge on
+    the seam and ``shapely.coverage_union_all`` dissolves the seams without moving any
+    vertex: bands nest and rings share their outlines as on one untiled grid. Tiles no
+    segment reaches are skipped, so disconnected parts of a city cost nothing in between.
+    """
+    import contourpy
+
+    stamp = _stamp_kernel()
+    lo_x = np.minimum(ax, bx)
+    hi_x = np.maximum(ax, bx)
+    lo_y = np.minimum(ay, by)
+    hi_y = np.maximum(ay, by)
+    i0 = int(np.floor(lo_x.min())) - pad
+    i1 = int(np.floor(hi_x.max())) + pad + 1
+    j0 = int(np.floor(lo_y.min())) - pad
+    j1 = int(np.floor(hi_y.max())) + pad + 1
+    t = int(TILE_CELLS)
+    # tile (ti, tj) holds centres i0 + ti * t ... i0 + (ti + 1) * t (inclusive: the seam)
+    nti = max(1, -(-(i1 - i0 - 1) // t))
+    ntj = max(1, -(-(j1 - j0 - 1) // t))
+    margin = reach_cells + 1.0
+    ti_lo = np.clip(np.floor((lo_x - i0 - margin) / t), 0, nti - 1).astype(np.int64)
+    ti_hi = np.clip(np.floor((hi_x - i0 + margin) / t), 0, nti - 1).astype(np.int64)
+    tj_lo = np.clip(np.floor((lo_y - j0 - margin) / t), 0, ntj - 1).astype(np.int64)
+    tj_hi = np.clip(np.floor((hi_y - j0 + margin) / t), 0, ntj - 1).astype(np.int64)
+    # (segment, tile) pairs: most segments fall in one tile
+    nx_ = ti_hi - ti_lo + 1
+    n_pair = nx_ * (tj_hi - tj_lo + 1)
+    seg = np.repeat(np.arange(ax.shape[0]), n_pair)
+    k = np.arange(seg.shape[0]) - np.repeat(np.cumsum(n_pair) - n_pair, n_pair)
+    tile = (tj_lo[seg] + k // nx_[seg]) * nti + ti_lo[seg] + k % nx_[seg]
+    order = np.argsort(tile, kind="stable")
+    seg, tile = seg[order], tile[order]
+    starts = np.flatnonzero(np.r_[True, tile[1:] != tile[:-1]])
+    stops = np.append(starts[1:], tile.shape[0])
+    parts: list[list[Any]] = [[] for _ in range(n_bands)]
+    for s0, s1 in zip(starts, stops, strict=True):
+        tj, ti = divmod(int(tile[s0]), nti)
+        ci0 = i0 + ti * t
+        cj0 = j0 + tj * t
+        width = min(t, i1 - 1 - ci0) + 1
+        height = min(t, j1 - 1 - cj0) + 1
+        sel = seg[s0:s1]
+        label = np.full((height, width), n_bands, dtype=np.uint8)
+        stamp(ax[sel] - ci0, ay[sel] - cj0, bx[sel] - ci0, by[sel] - cj0, band[sel],
+              reach_cells, label)
+        if (label == n_bands).all():
+            continue
         # count = how many bands hold the cell: ring k is count n_bands - k
+        count = (n_bands - label).astype(np.float64)
+        del label
         # contours in cell indices (passing coordinate arrays makes contourpy copy them into
         # 2-D grids, a third of the cost here), then moved to the cell centres
         gen = contourpy.contour_generator(z=count, fill_type="OuterOffset", name="serial",
                                           corner_mask=False)
-        origin = np.array([x0 + (i0 + 0.5) * c, y0 + (j0 + 0.5) * c])
-        for k in range(n_bands):
-            lower = n_bands - k - 0.5
+        offset = np.array([ci0, cj0], dtype=np.float64)
+        for b in range(n_bands):
+            lower = n_bands - b - 0.5
             upper = n_bands + 1.0 if cumulative else lower + 1.0
             filled: Any = gen.filled(lower, upper)  # OuterOffset: (points, offsets)
-            out[ent, k] = _contour_polygons(filled[0], filled[1], origin, c)
-    return out
+            poly = _contour_polygons(filled[0], filled[1], offset, origin, c)
+            if not poly.is_empty:
+                parts[b].append(poly)
+    merged = np.empty(n_bands, dtype=object)
+    merged[:] = [_merge_tiles(p) for p in parts]
+    return merged
+
+
+def _merge_tiles(parts: list[Any]) -> Any:
+    """One MultiPolygon from the polygons of one band in edge-matched tiles."""
+    if not parts:
+        return _EMPTY
+    if len(parts) == 1:
+        return parts[0]
+    merged = shapely.coverage_union_all(parts)
+    if shapely.get_type_id(merged) == 3:
+        merged = shapely.MultiPolygon([merged])
+    return merged
 
 
 _EMPTY = shapely.MultiPolygon()
 
 
-def _contour_polygons(points: list[np.ndarray], offsets: list[np.ndarray], origin: np.ndarray,
-                      cell: float) -> Any:
+def _contour_polygons(points: list[np.ndarray], offsets: list[np.ndarray], offset: np.ndarray,
+                      origin: np.ndarray, cell: float) -> Any:
     """One MultiPolygon from contourpy's ``OuterOffset`` output (each outer ring, then its
-    holes), in cell indices: ``xy = origin + index * cell``."""
+    holes), in a tile's cell indices: ``xy = origin + (offset + index) * cell``, with the
+    in-tile index rounded to ``1 / _SNAP`` of a cell (see :data:`_SNAP`)."""
     if not points:
         return _EMPTY
     ring_sizes = np.concatenate([np.diff(o) for o in offsets])
     rings_per_poly = np.array([o.shape[0] - 1 for o in offsets])
-    rings = shapely.linearrings(origin + np.concatenate(points) * cell,
+    index = np.round(np.concatenate(points) * _SNAP) / _SNAP + offset
+    rings = shapely.linearrings(origin + index * cell,
                                 indices=np.repeat(np.arange(ring_sizes.shape[0]), ring_sizes))
     polys = shapely.polygons(rings, indices=np.repeat(np.arange(rings_per_poly.shape[0]),
                                                       rings_per_poly))
