@@ -516,7 +516,7 @@ def test_properties_hold_on_small_tiles(case, monkeypatch):
 @pytest.mark.parametrize("tile", [7, 16, 64])
 def test_tiles_give_the_untiled_polygons(tile, monkeypatch):
     """Tiles meet edge to edge: after the seams are dissolved, the polygons are those of one
-    untiled grid (same area, no symmetric difference, same vertices)."""
+    untiled grid (same area, no symmetric difference, topologically equal)."""
     from lifecircle.isochrones import polygons
     from lifecircle.sources.osm import read_osm
 
@@ -537,6 +537,6 @@ def test_tiles_give_the_untiled_polygons(tile, monkeypatch):
         for a, b in zip(tiled, whole[cumulative], strict=True):
             assert a.area > 0
             assert shapely.area(shapely.symmetric_difference(a, b)) <= 1e-6 * b.area
-            assert shapely.get_num_coordinates(a) == shapely.get_num_coordinates(b)
+            assert shapely.equals(a, b)  # the same point set (seams add collinear vertices)
     rings = tiled
     assert shapely.area(shapely.intersection(rings[0], rings[1])) == 0.0

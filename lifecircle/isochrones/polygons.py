@@ -4,7 +4,9 @@
   segment, outlined with contourpy; nothing farther than ``walk_in_m`` from the reached
   streets is in, everything reached is (see :func:`_raster_bands`). About 3-10 ms per
   15-minute isochrone on the shared extracts, 14-55x cheaper than the common buffer-and-union
-  recipe (``scripts/benchmark.py isochrones``).
+  recipe (``scripts/benchmark.py isochrones``). A city-wide grid is outlined in tiles of
+  :data:`TILE_CELLS` cells merged edge to edge (:func:`_entity_bands`), so its memory follows
+  the tile, not the city (``scripts/benchmark.py cityscale``).
 - ``method="vector"``: exact round buffers of every stretch and ``shapely.union_all``, several
   times slower.
 """
@@ -388,7 +390,7 @@ def _entity_bands(ax: np.ndarray, ay: np.ndarray, bx: np.ndarray, by: np.ndarray
             lower = n_bands - b - 0.5
             upper = n_bands + 1.0 if cumulative else lower + 1.0
             filled: Any = gen.filled(lower, upper)  # OuterOffset: (points, offsets)
-            poly = _contour_polygons(filled[0], filled[1], offset, origin, c)
+            poly = _contour_polygons(filled[0], filled[1], offset, origin, c, count.shape)
             if not poly.is_empty:
                 parts[b].append(poly)
     merged = np.empty(n_bands, dtype=object)
@@ -412,17 +414,34 @@ _EMPTY = shapely.MultiPolygon()
 
 
 def _contour_polygons(points: list[np.ndarray], offsets: list[np.ndarray], offset: np.ndarray,
-                      origin: np.ndarray, cell: float) -> Any:
+                      origin: np.ndarray, cell: float, count_shape: tuple[int, ...]) -> Any:
     """One MultiPolygon from contourpy's ``OuterOffset`` output (each outer ring, then its
-    holes), in a tile's cell indices: ``xy = origin + (offset + index) * cell``, with the
-    in-tile index rounded to ``1 / _SNAP`` of a cell (see :data:`_SNAP`)."""
+    holes) on a tile of ``count_shape`` centres, in the tile's cell indices: ``xy = origin +
+    (offset + index) * cell``, with the index rounded to ``1 / _SNAP`` of a cell (see
+    :data:`_SNAP`)."""
     if not points:
         return _EMPTY
     ring_sizes = np.concatenate([np.diff(o) for o in offsets])
     rings_per_poly = np.array([o.shape[0] - 1 for o in offsets])
-    index = np.round(np.concatenate(points) * _SNAP) / _SNAP + offset
-    rings = shapely.linearrings(origin + index * cell,
-                                indices=np.repeat(np.arange(ring_sizes.shape[0]), ring_sizes))
+    q = np.round(np.concatenate(points) * _SNAP)  # integers: exact arithmetic below
+    ring = np.repeat(np.arange(ring_sizes.shape[0]), ring_sizes)
+    # Drop vertices exactly on the straight line through their neighbours, going on (most of
+    # a marching-squares outline along a straight street): the polygon is the same point set,
+    # with 2-3x fewer vertices. Each ring keeps its first (= closing) vertex, and every vertex
+    # on the tile's border, where the next tile must find the same ones. Hand-written
+    # because shapely.simplify(g, 0) does the same per geometry at several times the cost.
+    first = np.zeros(q.shape[0], dtype=bool)
+    first[np.cumsum(ring_sizes) - ring_sizes] = True
+    last = np.roll(first, -1)
+    d_in = q - np.roll(q, 1, axis=0)
+    d_out = np.roll(q, -1, axis=0) - q
+    cross = d_in[:, 0] * d_out[:, 1] - d_in[:, 1] * d_out[:, 0]
+    dot = d_in[:, 0] * d_out[:, 0] + d_in[:, 1] * d_out[:, 1]
+    border = ((q[:, 0] <= 0) | (q[:, 0] >= (count_shape[1] - 1) * _SNAP)
+              | (q[:, 1] <= 0) | (q[:, 1] >= (count_shape[0] - 1) * _SNAP))
+    keep = first | last | border | (cross != 0) | (dot <= 0)
+    index = q[keep] / _SNAP + offset
+    rings = shapely.linearrings(origin + index * cell, indices=ring[keep])
     polys = shapely.polygons(rings, indices=np.repeat(np.arange(rings_per_poly.shape[0]),
                                                       rings_per_poly))
     return shapely.multipolygons(polys)
