@@ -86,26 +86,39 @@ def main() -> None:
     parser.add_argument("osm")
     parser.add_argument("--repo", help="checkout whose lifecircle to import (default: this one)")
     parser.add_argument("--cell-m", type=float, default=25.0, help="raster cell size (m)")
+    parser.add_argument("--only", choices=["isochrones", "rasters"], help="measure one part")
     args = parser.parse_args()
     # this checkout's package unless told otherwise (an installed lifecircle may be another)
     sys.path.insert(0, args.repo or str(Path(__file__).resolve().parents[1]))
     import lifecircle
-    from lifecircle.isochrones import run_isochrones
-    from lifecircle.outputs.raster import write_rasters
-
     print(f"lifecircle from {lifecircle.__file__}")
     res = _measure("load + walking times", lambda: lifecircle.run(
         args.osm, isochrones=False, rasters=False, map=False, figures=False))
     net = res.network
     print(f"{net.n_nodes:,} nodes, {net.n_edges:,} edges, {len(res.facilities):,} facilities")
+    if args.only != "rasters":
+        _isochrones(res)
+    if args.only != "isochrones":
+        _rasters(res, args.cell_m)
+
+
+def _isochrones(res: Any) -> None:
+    from lifecircle.isochrones import run_isochrones
+
+    net = res.network
     iso = _measure("category isochrones", lambda: run_isochrones(
         net, res.facilities, {c: a.nodes for c, a in res.access.items()},
         {c: a.speed_kmh for c, a in res.access.items()}))
     print(f"  {len(iso)} rows, {int(iso.geometry.count_coordinates().sum()):,} vertices, "
           f"area {iso['area_m2'].sum() / 1e6:,.1f} km2")
+
+
+def _rasters(res: Any, cell_m: float) -> None:
+    from lifecircle.outputs.raster import write_rasters
+
     with tempfile.TemporaryDirectory() as tmp:
-        paths = _measure(f"rasters ({args.cell_m:g} m)", lambda: write_rasters(
-            res, tmp, cell_m=args.cell_m))
+        paths = _measure(f"rasters ({cell_m:g} m)", lambda: write_rasters(
+            res, tmp, cell_m=cell_m))
         import rasterio
 
         with rasterio.open(paths[0]) as src:

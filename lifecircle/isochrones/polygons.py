@@ -366,6 +366,7 @@ def _entity_bands(ax: np.ndarray, ay: np.ndarray, bx: np.ndarray, by: np.ndarray
     starts = np.flatnonzero(np.r_[True, tile[1:] != tile[:-1]])
     stops = np.append(starts[1:], tile.shape[0])
     parts: list[list[Any]] = [[] for _ in range(n_bands)]
+    free: list[list[np.ndarray]] = [[] for _ in range(n_bands)]
     for s0, s1 in zip(starts, stops, strict=True):
         tj, ti = divmod(int(tile[s0]), nti)
         ci0 = i0 + ti * t
@@ -390,23 +391,13 @@ def _entity_bands(ax: np.ndarray, ay: np.ndarray, bx: np.ndarray, by: np.ndarray
             lower = n_bands - b - 0.5
             upper = n_bands + 1.0 if cumulative else lower + 1.0
             filled: Any = gen.filled(lower, upper)  # OuterOffset: (points, offsets)
-            poly = _contour_polygons(filled[0], filled[1], offset, origin, c, count.shape)
+            poly, holes = _contour_polygons(filled[0], filled[1], offset, origin, c,
+                                            count.shape)
             if not poly.is_empty:
                 parts[b].append(poly)
+                free[b].append(holes)
     merged = np.empty(n_bands, dtype=object)
-    merged[:] = [_merge_tiles(p) for p in parts]
-    return merged
-
-
-def _merge_tiles(parts: list[Any]) -> Any:
-    """One MultiPolygon from the polygons of one band in edge-matched tiles."""
-    if not parts:
-        return _EMPTY
-    if len(parts) == 1:
-        return parts[0]
-    merged = shapely.coverage_union_all(parts)
-    if shapely.get_type_id(merged) == 3:
-        merged = shapely.MultiPolygon([merged])
+    merged[:] = [_merge_tiles(p, h) for p, h in zip(parts, free, strict=True)]
     return merged
 
 
@@ -414,13 +405,14 @@ _EMPTY = shapely.MultiPolygon()
 
 
 def _contour_polygons(points: list[np.ndarray], offsets: list[np.ndarray], offset: np.ndarray,
-                      origin: np.ndarray, cell: float, count_shape: tuple[int, ...]) -> Any:
+                      origin: np.ndarray, cell: float, count_shape: tuple[int, ...]
+                      ) -> tuple[Any, np.ndarray]:
     """One MultiPolygon from contourpy's ``OuterOffset`` output (each outer ring, then its
     holes) on a tile of ``count_shape`` centres, in the tile's cell indices: ``xy = origin +
     (offset + index) * cell``, with the index rounded to ``1 / _SNAP`` of a cell (see
-    :data:`_SNAP`)."""
+    :data:`_SNAP`); the holes that touch no tile border come apart, as LinearRings."""
     if not points:
-        return _EMPTY
+        return _EMPTY, np.empty(0, dtype=object)
     ring_sizes = np.concatenate([np.diff(o) for o in offsets])
     rings_per_poly = np.array([o.shape[0] - 1 for o in offsets])
     q = np.round(np.concatenate(points) * _SNAP)  # integers: exact arithmetic below
@@ -442,9 +434,48 @@ def _contour_polygons(points: list[np.ndarray], offsets: list[np.ndarray], offse
     keep = first | last | border | (cross != 0) | (dot <= 0)
     index = q[keep] / _SNAP + offset
     rings = shapely.linearrings(origin + index * cell, indices=ring[keep])
-    polys = shapely.polygons(rings, indices=np.repeat(np.arange(rings_per_poly.shape[0]),
-                                                      rings_per_poly))
-    return shapely.multipolygons(polys)
+    owner = np.repeat(np.arange(rings_per_poly.shape[0]), rings_per_poly)
+    hole = np.ones(rings.shape[0], dtype=bool)
+    hole[np.cumsum(rings_per_poly) - rings_per_poly] = False
+    # holes off the tile's border stay out of the merge (see _merge_tiles) ...
+    free = hole & (np.bincount(ring, weights=border, minlength=rings.shape[0]) == 0)
+    if free.any():  # ... and that hold no island (a polygon inside the hole)
+        cand = np.flatnonzero(free)
+        inside = shapely.STRtree(shapely.polygons(rings[cand])).query(
+            shapely.get_point(rings[~hole], 0), predicate="within")[1]
+        free[cand[inside]] = False
+    polys = shapely.polygons(rings[~free], indices=owner[~free])
+    return shapely.multipolygons(polys), rings[free]
+
+
+def _merge_tiles(parts: list[Any], free: list[np.ndarray]) -> Any:
+    """One MultiPolygon from the polygons of one band in edge-matched tiles.
+
+    The parts come without their holes that touch no tile border (``free``): GEOS's
+    coverage union assigns every hole of a city-wide polygon to its shell again, a cost that
+    grew far beyond the rest of the work at city scale. Those holes lie inside their own
+    tile's polygon and hold no other polygon, so the parts still do not overlap, and each
+    hole goes back into the one merged polygon that contains one of its vertices (an STRtree
+    query).
+    """
+    if not parts:
+        return _EMPTY
+    merged = parts[0] if len(parts) == 1 else shapely.coverage_union_all(parts)
+    holes = np.concatenate(free) if free else np.empty(0, dtype=object)
+    if holes.shape[0] == 0:
+        return merged if shapely.get_type_id(merged) == 6 else shapely.MultiPolygon([merged])
+    polys = shapely.get_parts(merged)
+    probe = shapely.get_point(holes, 0)
+    hit, part = shapely.STRtree(polys).query(probe, predicate="within")
+    order = np.argsort(part, kind="stable")
+    hit, part = hit[order], part[order]
+    out = list(polys)
+    starts = np.flatnonzero(np.r_[True, part[1:] != part[:-1]]) if part.size else []
+    stops = np.append(starts[1:], part.shape[0]) if part.size else []
+    for lo, hi in zip(starts, stops, strict=True):
+        p = polys[part[lo]]
+        out[part[lo]] = shapely.Polygon(p.exterior, [*p.interiors, *holes[hit[lo:hi]]])
+    return shapely.MultiPolygon(out)
 
 
 def band_polygons(
