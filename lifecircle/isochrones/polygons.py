@@ -466,12 +466,14 @@ def _merge_tiles(parts: list[Any], free: list[np.ndarray]) -> Any:
         return merged if shapely.get_type_id(merged) == 6 else shapely.MultiPolygon([merged])
     polys = shapely.get_parts(merged)
     probe = shapely.get_point(holes, 0)
-    hit, part = shapely.STRtree(polys).query(probe, predicate="within")
+    # the polygons are the query side, so GEOS prepares each one (indexed point-in-polygon)
+    part, hit = shapely.STRtree(probe).query(polys, predicate="contains")
     order = np.argsort(part, kind="stable")
     hit, part = hit[order], part[order]
     out = list(polys)
-    starts = np.flatnonzero(np.r_[True, part[1:] != part[:-1]]) if part.size else []
-    stops = np.append(starts[1:], part.shape[0]) if part.size else []
+    starts = np.flatnonzero(np.r_[True, part[1:] != part[:-1]]) if part.size else \
+        np.zeros(0, np.int64)
+    stops = np.append(starts[1:], part.shape[0]) if part.size else np.zeros(0, np.int64)
     for lo, hi in zip(starts, stops, strict=True):
         p = polys[part[lo]]
         out[part[lo]] = shapely.Polygon(p.exterior, [*p.interiors, *holes[hit[lo:hi]]])
