@@ -374,6 +374,7 @@ SECTIONS: dict[str, Callable[[argparse.Namespace], None] | str] = {
     "blocks": "bench_blocks:section_blocks",
     "snap": "bench_snap:section_snap",
     "end2end": "bench_end2end:section_end2end",
+    "cityscale": "bench_cityscale:section_cityscale",
 }
 
 

@@ -496,3 +496,47 @@ def test_facility_batches_give_the_same_isochrones(monkeypatch):
     np.testing.assert_allclose(batched["area_m2"], whole["area_m2"])
     np.testing.assert_allclose(batched["street_m"], whole["street_m"])
     assert (whole["area_m2"] > 0).all()
+
+
+@settings(max_examples=6, deadline=None, derandomize=True,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@given(case=random_case())
+def test_properties_hold_on_small_tiles(case, monkeypatch):
+    """The grid outlined in 16-cell tiles keeps every property (nesting, rings that never
+    overlap, containment, union of facilities = category)."""
+    from lifecircle.isochrones import polygons
+
+    monkeypatch.setattr(polygons, "TILE_CELLS", 16)
+    net, src = case
+    ids = [f"f{i}" for i in range(len(src))]
+    check_properties(net, src, ids, bands_min=[2.0, 4.0, 6.0], walk_in_m=25.0,
+                     method="raster")
+
+
+@pytest.mark.parametrize("tile", [7, 16, 64])
+def test_tiles_give_the_untiled_polygons(tile, monkeypatch):
+    """Tiles meet edge to edge: after the seams are dissolved, the polygons are those of one
+    untiled grid (same area, no symmetric difference, topologically equal)."""
+    from lifecircle.isochrones import polygons
+    from lifecircle.sources.osm import read_osm
+
+    net = WalkNetwork.from_osm(read_osm(shared_osm("monaco.osm.pbf")))
+    rng = np.random.default_rng(3)
+    e = rng.choice(net.n_edges, 4, replace=False)
+    xy = net.edge_coords[net.edge_ptr[e]] + 7.0
+    src = snap_points(net, xy[:, 0], xy[:, 1], max_snap_m=300.0)
+    nodes = multi_source(net, src, limit_m=800.0)
+    kw = dict(category="x", speed_kmh=4.8, bands_min=[4.0, 8.0], points_xy=(xy[:, 0], xy[:, 1]))
+    whole = {c: iso.category_isochrones(net, nodes, src, cumulative=c, **kw).geometry.to_numpy()
+             for c in (True, False)}
+    monkeypatch.setattr(polygons, "TILE_CELLS", tile)
+    for cumulative in (True, False):
+        tiled = iso.category_isochrones(net, nodes, src, cumulative=cumulative,
+                                        **kw).geometry.to_numpy()
+        assert shapely.is_valid(tiled).all()
+        for a, b in zip(tiled, whole[cumulative], strict=True):
+            assert a.area > 0
+            assert shapely.area(shapely.symmetric_difference(a, b)) <= 1e-6 * b.area
+            assert shapely.equals(a, b)  # the same point set (seams add collinear vertices)
+    rings = tiled
+    assert shapely.area(shapely.intersection(rings[0], rings[1])) == 0.0

@@ -4,7 +4,9 @@
   segment, outlined with contourpy; nothing farther than ``walk_in_m`` from the reached
   streets is in, everything reached is (see :func:`_raster_bands`). About 3-10 ms per
   15-minute isochrone on the shared extracts, 14-55x cheaper than the common buffer-and-union
-  recipe (``scripts/benchmark.py isochrones``).
+  recipe (``scripts/benchmark.py isochrones``). A city-wide grid is outlined in tiles of
+  :data:`TILE_CELLS` cells merged edge to edge (:func:`_entity_bands`), so its memory follows
+  the tile, not the city (``scripts/benchmark.py cityscale``).
 - ``method="vector"``: exact round buffers of every stretch and ``shapely.union_all``, several
   times slower.
 """
@@ -280,8 +282,6 @@ def _raster_bands(net: WalkNetwork, coords: np.ndarray, line: np.ndarray, group:
     polygonising (whose per-geometry GeoJSON conversions dominate at this size) and than
     growing the marked cells with scipy's distance transform.
     """
-    import contourpy
-
     out = np.array([_EMPTY] * (n_entities * n_bands), dtype=object).reshape(n_entities, n_bands)
     if coords.shape[0] == 0:
         return out
@@ -302,47 +302,182 @@ def _raster_bands(net: WalkNetwork, coords: np.ndarray, line: np.ndarray, group:
     entity_of = g // n_bands
     ent_start = np.flatnonzero(np.r_[True, entity_of[1:] != entity_of[:-1]])
     ent_stop = np.append(ent_start[1:], g.shape[0])
-    stamp = _stamp_kernel()
     for lo, hi in zip(ent_start, ent_stop, strict=True):
         ent = int(entity_of[lo])
-        i0 = int(np.floor(min(ax[lo:hi].min(), bx[lo:hi].min()))) - pad
-        i1 = int(np.floor(max(ax[lo:hi].max(), bx[lo:hi].max()))) + pad + 1
-        j0 = int(np.floor(min(ay[lo:hi].min(), by[lo:hi].min()))) - pad
-        j1 = int(np.floor(max(ay[lo:hi].max(), by[lo:hi].max()))) + pad + 1
-        label = np.full((j1 - j0, i1 - i0), n_bands, dtype=np.uint8)
-        stamp(ax[lo:hi] - i0, ay[lo:hi] - j0, bx[lo:hi] - i0, by[lo:hi] - j0,
-              seg_band[lo:hi], reach_cells, label)
-        count = (n_bands - label).astype(np.float64)
+        out[ent] = _entity_bands(ax[lo:hi], ay[lo:hi], bx[lo:hi], by[lo:hi], seg_band[lo:hi],
+                                 reach_cells, pad, n_bands, cumulative,
+                                 np.array([x0 + 0.5 * c, y0 + 0.5 * c]), c)
+    return out
+
+
+#: Side of the square tiles (in cells) an isochrone grid is outlined in: 1024 cells are
+#: 5.1 km at 5 m. A tile holds a uint8 label and a float64 count per cell plus contourpy's
+#: work arrays (about 25 bytes a cell, ~26 MB), so the memory of an isochrone grows with the
+#: tile, not with the city; the outline vertices themselves grow with the reached perimeter.
+TILE_CELLS = 1024
+#: Contour vertices are rounded to 1/1024 of a cell (5 mm at 5 m): a vertex on a seam that two
+#: tiles both trace is then bit-identical in both (see :func:`_entity_bands`).
+_SNAP = 1024.0
+
+
+def _entity_bands(ax: np.ndarray, ay: np.ndarray, bx: np.ndarray, by: np.ndarray,
+                  band: np.ndarray, reach_cells: float, pad: int, n_bands: int,
+                  cumulative: bool, origin: np.ndarray, c: float) -> np.ndarray:
+    """One entity's band polygons from its segments (cell units from the grid origin).
+
+    The entity's grid is cut into :data:`TILE_CELLS`-square tiles that share their edge row
+    and column of cell centres with the next tile; each tile is stamped with every segment
+    that can reach it (those within ``reach_cells`` plus one cell) and outlined on its own, so
+    the labels, and the contour crossings, on a shared seam are the same in both tiles. The
+    contour vertices go back to global cell indices (integer tile offset plus the rounded
+    in-tile position, exact in floating point), so both tiles' polygons meet edge to edge on
+    the seam and ``shapely.coverage_union_all`` dissolves the seams without moving any
+    vertex: bands nest and rings share their outlines as on one untiled grid. Tiles no
+    segment reaches are skipped, so disconnected parts of a city cost nothing in between.
+    """
+    import contourpy
+
+    stamp = _stamp_kernel()
+    lo_x = np.minimum(ax, bx)
+    hi_x = np.maximum(ax, bx)
+    lo_y = np.minimum(ay, by)
+    hi_y = np.maximum(ay, by)
+    i0 = int(np.floor(lo_x.min())) - pad
+    i1 = int(np.floor(hi_x.max())) + pad + 1
+    j0 = int(np.floor(lo_y.min())) - pad
+    j1 = int(np.floor(hi_y.max())) + pad + 1
+    t = int(TILE_CELLS)
+    # tile (ti, tj) holds centres i0 + ti * t ... i0 + (ti + 1) * t (inclusive: the seam)
+    nti = max(1, -(-(i1 - i0 - 1) // t))
+    ntj = max(1, -(-(j1 - j0 - 1) // t))
+    margin = reach_cells + 1.0
+    ti_lo = np.clip(np.floor((lo_x - i0 - margin) / t), 0, nti - 1).astype(np.int64)
+    ti_hi = np.clip(np.floor((hi_x - i0 + margin) / t), 0, nti - 1).astype(np.int64)
+    tj_lo = np.clip(np.floor((lo_y - j0 - margin) / t), 0, ntj - 1).astype(np.int64)
+    tj_hi = np.clip(np.floor((hi_y - j0 + margin) / t), 0, ntj - 1).astype(np.int64)
+    # (segment, tile) pairs: most segments fall in one tile
+    nx_ = ti_hi - ti_lo + 1
+    n_pair = nx_ * (tj_hi - tj_lo + 1)
+    seg = np.repeat(np.arange(ax.shape[0]), n_pair)
+    k = np.arange(seg.shape[0]) - np.repeat(np.cumsum(n_pair) - n_pair, n_pair)
+    tile = (tj_lo[seg] + k // nx_[seg]) * nti + ti_lo[seg] + k % nx_[seg]
+    order = np.argsort(tile, kind="stable")
+    seg, tile = seg[order], tile[order]
+    starts = np.flatnonzero(np.r_[True, tile[1:] != tile[:-1]])
+    stops = np.append(starts[1:], tile.shape[0])
+    parts: list[list[Any]] = [[] for _ in range(n_bands)]
+    free: list[list[np.ndarray]] = [[] for _ in range(n_bands)]
+    for s0, s1 in zip(starts, stops, strict=True):
+        tj, ti = divmod(int(tile[s0]), nti)
+        ci0 = i0 + ti * t
+        cj0 = j0 + tj * t
+        width = min(t, i1 - 1 - ci0) + 1
+        height = min(t, j1 - 1 - cj0) + 1
+        sel = seg[s0:s1]
+        label = np.full((height, width), n_bands, dtype=np.uint8)
+        stamp(ax[sel] - ci0, ay[sel] - cj0, bx[sel] - ci0, by[sel] - cj0, band[sel],
+              reach_cells, label)
+        if (label == n_bands).all():
+            continue
         # count = how many bands hold the cell: ring k is count n_bands - k
+        count = (n_bands - label).astype(np.float64)
+        del label
         # contours in cell indices (passing coordinate arrays makes contourpy copy them into
         # 2-D grids, a third of the cost here), then moved to the cell centres
         gen = contourpy.contour_generator(z=count, fill_type="OuterOffset", name="serial",
                                           corner_mask=False)
-        origin = np.array([x0 + (i0 + 0.5) * c, y0 + (j0 + 0.5) * c])
-        for k in range(n_bands):
-            lower = n_bands - k - 0.5
+        offset = np.array([ci0, cj0], dtype=np.float64)
+        for b in range(n_bands):
+            lower = n_bands - b - 0.5
             upper = n_bands + 1.0 if cumulative else lower + 1.0
             filled: Any = gen.filled(lower, upper)  # OuterOffset: (points, offsets)
-            out[ent, k] = _contour_polygons(filled[0], filled[1], origin, c)
-    return out
+            poly, holes = _contour_polygons(filled[0], filled[1], offset, origin, c,
+                                            count.shape)
+            if not poly.is_empty:
+                parts[b].append(poly)
+                free[b].append(holes)
+    merged = np.empty(n_bands, dtype=object)
+    merged[:] = [_merge_tiles(p, h) for p, h in zip(parts, free, strict=True)]
+    return merged
 
 
 _EMPTY = shapely.MultiPolygon()
 
 
-def _contour_polygons(points: list[np.ndarray], offsets: list[np.ndarray], origin: np.ndarray,
-                      cell: float) -> Any:
+def _contour_polygons(points: list[np.ndarray], offsets: list[np.ndarray], offset: np.ndarray,
+                      origin: np.ndarray, cell: float, count_shape: tuple[int, ...]
+                      ) -> tuple[Any, np.ndarray]:
     """One MultiPolygon from contourpy's ``OuterOffset`` output (each outer ring, then its
-    holes), in cell indices: ``xy = origin + index * cell``."""
+    holes) on a tile of ``count_shape`` centres, in the tile's cell indices: ``xy = origin +
+    (offset + index) * cell``, with the index rounded to ``1 / _SNAP`` of a cell (see
+    :data:`_SNAP`); the holes that touch no tile border come apart, as LinearRings."""
     if not points:
-        return _EMPTY
+        return _EMPTY, np.empty(0, dtype=object)
     ring_sizes = np.concatenate([np.diff(o) for o in offsets])
     rings_per_poly = np.array([o.shape[0] - 1 for o in offsets])
-    rings = shapely.linearrings(origin + np.concatenate(points) * cell,
-                                indices=np.repeat(np.arange(ring_sizes.shape[0]), ring_sizes))
-    polys = shapely.polygons(rings, indices=np.repeat(np.arange(rings_per_poly.shape[0]),
-                                                      rings_per_poly))
-    return shapely.multipolygons(polys)
+    q = np.round(np.concatenate(points) * _SNAP)  # integers: exact arithmetic below
+    ring = np.repeat(np.arange(ring_sizes.shape[0]), ring_sizes)
+    # Drop vertices exactly on the straight line through their neighbours, going on (most of
+    # a marching-squares outline along a straight street): the polygon is the same point set,
+    # with 2-3x fewer vertices. Each ring keeps its first (= closing) vertex, and every vertex
+    # on the tile's border, where the next tile must find the same ones. Hand-written
+    # because shapely.simplify(g, 0) does the same per geometry at several times the cost.
+    first = np.zeros(q.shape[0], dtype=bool)
+    first[np.cumsum(ring_sizes) - ring_sizes] = True
+    last = np.roll(first, -1)
+    d_in = q - np.roll(q, 1, axis=0)
+    d_out = np.roll(q, -1, axis=0) - q
+    cross = d_in[:, 0] * d_out[:, 1] - d_in[:, 1] * d_out[:, 0]
+    dot = d_in[:, 0] * d_out[:, 0] + d_in[:, 1] * d_out[:, 1]
+    border = ((q[:, 0] <= 0) | (q[:, 0] >= (count_shape[1] - 1) * _SNAP)
+              | (q[:, 1] <= 0) | (q[:, 1] >= (count_shape[0] - 1) * _SNAP))
+    keep = first | last | border | (cross != 0) | (dot <= 0)
+    index = q[keep] / _SNAP + offset
+    rings = shapely.linearrings(origin + index * cell, indices=ring[keep])
+    owner = np.repeat(np.arange(rings_per_poly.shape[0]), rings_per_poly)
+    hole = np.ones(rings.shape[0], dtype=bool)
+    hole[np.cumsum(rings_per_poly) - rings_per_poly] = False
+    # holes off the tile's border stay out of the merge (see _merge_tiles) ...
+    free = hole & (np.bincount(ring, weights=border, minlength=rings.shape[0]) == 0)
+    if free.any():  # ... and that hold no island (a polygon inside the hole)
+        cand = np.flatnonzero(free)
+        inside = shapely.STRtree(shapely.polygons(rings[cand])).query(
+            shapely.get_point(rings[~hole], 0), predicate="within")[1]
+        free[cand[inside]] = False
+    polys = shapely.polygons(rings[~free], indices=owner[~free])
+    return shapely.multipolygons(polys), rings[free]
+
+
+def _merge_tiles(parts: list[Any], free: list[np.ndarray]) -> Any:
+    """One MultiPolygon from the polygons of one band in edge-matched tiles.
+
+    The parts come without their holes that touch no tile border (``free``): GEOS's
+    coverage union assigns every hole of a city-wide polygon to its shell again, a cost that
+    grew far beyond the rest of the work at city scale. Those holes lie inside their own
+    tile's polygon and hold no other polygon, so the parts still do not overlap, and each
+    hole goes back into the one merged polygon that contains one of its vertices (an STRtree
+    query).
+    """
+    if not parts:
+        return _EMPTY
+    merged = parts[0] if len(parts) == 1 else shapely.coverage_union_all(parts)
+    holes = np.concatenate(free) if free else np.empty(0, dtype=object)
+    if holes.shape[0] == 0:
+        return merged if shapely.get_type_id(merged) == 6 else shapely.MultiPolygon([merged])
+    polys = shapely.get_parts(merged)
+    probe = shapely.get_point(holes, 0)
+    # the polygons are the query side, so GEOS prepares each one (indexed point-in-polygon)
+    part, hit = shapely.STRtree(probe).query(polys, predicate="contains")
+    order = np.argsort(part, kind="stable")
+    hit, part = hit[order], part[order]
+    out = list(polys)
+    starts = np.flatnonzero(np.r_[True, part[1:] != part[:-1]]) if part.size else \
+        np.zeros(0, np.int64)
+    stops = np.append(starts[1:], part.shape[0]) if part.size else np.zeros(0, np.int64)
+    for lo, hi in zip(starts, stops, strict=True):
+        p = polys[part[lo]]
+        out[part[lo]] = shapely.Polygon(p.exterior, [*p.interiors, *holes[hit[lo:hi]]])
+    return shapely.MultiPolygon(out)
 
 
 def band_polygons(

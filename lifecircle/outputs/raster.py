@@ -7,9 +7,19 @@ point_distances`), the same arithmetic as every block's time. A cell whose centr
 access point therefore has exactly that point's minutes. Cells farther than ``max_snap_m``
 from every edge, or beyond the search horizon, are NaN (the declared nodata).
 
-The grid is aligned to multiples of the cell size in the run's projected CRS and is processed in
-row bands, so memory stays bounded whatever the extent. Files are Cloud-Optimised GeoTIFFs when
-GDAL has the COG driver, else tiled GeoTIFFs with internal overviews.
+The grid is aligned to multiples of the cell size in the run's projected CRS (it covers the
+network's bounding box plus ``max_snap_m``) and is processed window by window
+(:data:`WINDOW_ROWS` x :data:`WINDOW_COLS` cells, whole blocks of the files): the streets near a
+window are found with one query of the edge tree, its cells snapped and timed, and the window
+written, so memory is bounded by the window whatever the extent, and the cost grows with the
+area at the chosen cell size. A window with no street within ``max_snap_m`` is written as
+nodata without snapping. Files are Cloud-Optimised GeoTIFFs when GDAL has the COG driver, else
+tiled GeoTIFFs with internal overviews.
+
+What a cell size costs: ``1e6 / cell_m**2`` cells per km² of the bounding box (1,600 at the
+default 25 m, 10,000 at 10 m, 400 at 50 m), four bytes each per category on disk before
+compression; the time per million cells is quoted in the README's performance section
+(``scripts/benchmark.py cityscale``).
 """
 
 from __future__ import annotations
@@ -50,9 +60,12 @@ __all__ = [
 DEFAULT_CELL_M = 25.0
 #: Refuse grids larger than this (a 25 m grid over 60 km x 100 km is 9.6 M cells).
 MAX_CELLS = 200_000_000
-#: Cells handled per band (snapping and the last-mile arithmetic), to bound memory.
-CHUNK_CELLS = 250_000
 _BLOCK = 256
+#: A window of cells handled at once (snapping, the last-mile arithmetic, the write): whole
+#: 256-cell blocks of the files, 262,144 cells, so memory is bounded by the window whatever
+#: the extent.
+WINDOW_ROWS = _BLOCK
+WINDOW_COLS = 4 * _BLOCK
 
 
 def raster_name(category: str) -> str:
@@ -100,10 +113,13 @@ def raster_grid(net: WalkNetwork, *, cell_m: float, margin_m: float) -> Grid:
     return grid
 
 
-def cell_centres(grid: Grid, rows: slice) -> tuple[np.ndarray, np.ndarray]:
-    """Projected x, y of the centres of the cells in ``rows`` (row-major)."""
+def cell_centres(grid: Grid, rows: slice, cols: slice | None = None
+                 ) -> tuple[np.ndarray, np.ndarray]:
+    """Projected x, y of the centres of the cells in ``rows`` x ``cols`` (row-major; every
+    column by default)."""
+    cols = slice(0, grid.width) if cols is None else cols
     r = np.arange(rows.start, rows.stop, dtype=np.float64)
-    c = np.arange(grid.width, dtype=np.float64)
+    c = np.arange(cols.start, cols.stop, dtype=np.float64)
     x = grid.x0 + (c + 0.5) * grid.cell_m
     y = grid.y0 - (r + 0.5) * grid.cell_m
     xx, yy = np.meshgrid(x, y)
@@ -142,36 +158,50 @@ def _snap_near_network(
     return Snap(edge, along, dist, status, alt=alt)
 
 
-def _near_cells(net: WalkNetwork, grid: Grid, rows: slice, max_snap_m: float) -> np.ndarray:
-    """Cells of ``rows`` whose centre may lie within ``max_snap_m`` of an edge (row-major).
+def _near_cells(net: WalkNetwork, grid: Grid, window: Window, max_snap_m: float) -> np.ndarray:
+    """Cells of ``window`` whose centre may lie within ``max_snap_m`` of an edge (row-major).
 
-    The streets are burnt into the band (plus the rows ``max_snap_m`` around it) with
-    rasterio, and a Euclidean distance transform (scipy) gives each centre's distance to the
-    nearest burnt cell; a centre within ``max_snap_m`` of a street is within ``max_snap_m`` plus
-    half a cell diagonal of a burnt centre, so the test keeps every such cell (and a few more,
-    which snapping then leaves out). Much cheaper than a distance query per cell.
+    The streets near the window (one bounding-box query on the network's edge tree) are burnt
+    into it, plus ``max_snap_m`` around it, with rasterio, and a Euclidean distance transform
+    (scipy) gives each centre's distance to the nearest burnt cell; a centre within
+    ``max_snap_m`` of a street is within ``max_snap_m`` plus half a cell diagonal of a burnt
+    centre, so the test keeps every such cell (and a few more, which snapping then leaves
+    out). Much cheaper than a distance query per cell, and its cost follows the window, not
+    the network.
     """
     from rasterio.features import rasterize
     from scipy.ndimage import distance_transform_edt
 
+    row0, col0 = int(window.row_off), int(window.col_off)
+    h, w = int(window.height), int(window.width)
     pad = math.ceil(max_snap_m / grid.cell_m) + 1
-    top = max(rows.start - pad, 0)
-    bottom = min(rows.stop + pad, grid.height)
-    window = Affine.translation(grid.x0, grid.y0 - top * grid.cell_m) @ Affine.scale(
-        grid.cell_m, -grid.cell_m)
-    burnt = rasterize(((g, 1) for g in net.geometries), out_shape=(bottom - top, grid.width),
-                      transform=window, fill=0, all_touched=True, dtype="uint8")
+    top, left = max(row0 - pad, 0), max(col0 - pad, 0)
+    bottom, right = min(row0 + h + pad, grid.height), min(col0 + w + pad, grid.width)
+    c = grid.cell_m
+    box = shapely.box(grid.x0 + left * c, grid.y0 - bottom * c, grid.x0 + right * c,
+                      grid.y0 - top * c)
+    hit = _tree(net).query(box) if net.n_edges else np.zeros(0, np.int64)
+    if hit.size == 0:
+        return np.zeros(h * w, dtype=bool)
+    transform = Affine.translation(grid.x0 + left * c, grid.y0 - top * c) @ Affine.scale(c, -c)
+    burnt = rasterize(((g, 1) for g in net.geometries[np.sort(hit)]),
+                      out_shape=(bottom - top, right - left), transform=transform, fill=0,
+                      all_touched=True, dtype="uint8")
     if not burnt.any():
-        return np.zeros((rows.stop - rows.start) * grid.width, dtype=bool)
+        return np.zeros(h * w, dtype=bool)
     dist_cells = distance_transform_edt(burnt == 0)
-    near = dist_cells * grid.cell_m <= max_snap_m + grid.cell_m * math.sqrt(0.5) + 1e-6
-    return np.asarray(near[rows.start - top : rows.stop - top], dtype=bool).reshape(-1)
+    near = dist_cells * c <= max_snap_m + c * math.sqrt(0.5) + 1e-6
+    return np.asarray(near[row0 - top: row0 - top + h, col0 - left: col0 - left + w],
+                      dtype=bool).reshape(-1)
 
 
-def _bands(grid: Grid) -> Iterator[slice]:
-    step = max(1, CHUNK_CELLS // grid.width)
-    for start in range(0, grid.height, step):
-        yield slice(start, min(start + step, grid.height))
+def _windows(grid: Grid) -> Iterator[Window]:
+    """The grid in windows of :data:`WINDOW_ROWS` rows x :data:`WINDOW_COLS` columns (whole
+    256-cell blocks of the files), row by row: what one step holds in memory."""
+    for row in range(0, grid.height, WINDOW_ROWS):
+        for colm in range(0, grid.width, WINDOW_COLS):
+            yield Window(colm, row, min(WINDOW_COLS, grid.width - colm),
+                         min(WINDOW_ROWS, grid.height - row))
 
 
 def travel_time_cells(
@@ -282,14 +312,19 @@ def write_rasters(
         dsts = {c: rasterio.open(scratch[c] if cog else base / raster_name(c), "w",
                                  **_profile(grid, crs, "GTiff")) for c in cats}
         try:
-            for rows in _bands(grid):
-                x, y = cell_centres(grid, rows)
-                near = _near_cells(net, grid, rows, max_snap_m)
+            for window in _windows(grid):
+                near = _near_cells(net, grid, window, max_snap_m)
+                shape = (int(window.height), int(window.width))
+                if not near.any():  # no street within reach: nodata, nothing to snap
+                    for c in cats:
+                        dsts[c].write(np.full(shape, np.nan, np.float32), 1, window=window)
+                    continue
+                rows, cols = window.toslices()
+                x, y = cell_centres(grid, rows, cols)
                 values = travel_time_cells(result, cats, x, y, near=near)
-                window = Window(0, rows.start, grid.width, rows.stop - rows.start)
                 for c in cats:
-                    block = values[c].astype(np.float32).reshape(window.height, window.width)
-                    dsts[c].write(block, 1, window=window)
+                    dsts[c].write(values[c].astype(np.float32).reshape(shape), 1,
+                                  window=window)
             for c in cats:
                 _describe(dsts[c], result, c, cell_m)
                 if not cog:
