@@ -219,3 +219,20 @@ def rederive_from_gpkg(gpkg: Path, category: str) -> tuple[np.ndarray, np.ndarra
     oracle = oracle_distances(edges, fac, aps)
     reported = aps[f"walk_m_{category}"].to_numpy(dtype=np.float64)
     return reported, oracle
+
+
+def write_geotiff(path: Path, data: np.ndarray, transform: object, *, crs: object = None,
+                  nodata: float | None = None) -> Path:
+    """A one-band GeoTIFF of ``data`` (its own dtype) for the raster tests; no CRS if None."""
+    import rasterio
+
+    profile: dict[str, object] = {"driver": "GTiff", "height": data.shape[0],
+                                  "width": data.shape[1], "count": 1, "dtype": data.dtype,
+                                  "transform": transform}
+    if crs is not None:
+        profile["crs"] = crs
+    if nodata is not None:
+        profile["nodata"] = nodata
+    with rasterio.open(path, "w", **profile) as dst:
+        dst.write(data, 1)
+    return path

@@ -36,6 +36,7 @@ from lifecircle.network import WalkNetwork
 from lifecircle.outputs.geopackage import read_metadata
 from lifecircle.pipeline import default_osm, run
 from lifecircle.sources.osm import read_osm
+from tests.helpers import write_geotiff
 
 ROOT = Path(__file__).resolve().parent.parent
 WALK15 = (ROOT / "lifecircle" / "profiles" / "walk15.toml").read_text(encoding="utf-8")
@@ -471,34 +472,6 @@ def _(d: Path, t: Path) -> list[str]:
 X67, Y67 = 385_805.0, 6_672_200.0
 
 
-def _raster(
-    path: Path,
-    data: np.ndarray,
-    transform: object,
-    *,
-    crs: int = 3067,
-    nodata: float | None = None,
-    **profile: object,
-) -> Path:
-    import rasterio
-
-    with rasterio.open(
-        path,
-        "w",
-        driver="GTiff",
-        height=data.shape[0],
-        width=data.shape[1],
-        count=1,
-        dtype=data.dtype,
-        crs=crs,
-        transform=transform,
-        nodata=nodata,
-        **profile,
-    ) as dst:
-        dst.write(data, 1)
-    return path
-
-
 def _population_case(d: Path, raster: Path) -> list[str]:
     return [
         "--osm",
@@ -519,7 +492,8 @@ def _(d: Path, t: Path) -> list[str]:
     from rasterio.transform import from_origin
 
     data = np.full((100, 100), -9999.0, dtype="float32")
-    tif = _raster(d / "nodata.tif", data, from_origin(X67 - 500, Y67 + 500, 10, 10), nodata=-9999.0)
+    tif = write_geotiff(d / "nodata.tif", data, from_origin(X67 - 500, Y67 + 500, 10, 10),
+                        crs=3067, nodata=-9999.0)
     return _population_case(d, tif)
 
 
@@ -528,7 +502,8 @@ def _(d: Path, t: Path) -> list[str]:
     from rasterio.transform import from_origin
 
     data = np.full((100, 100), np.nan, dtype="float32")
-    tif = _raster(d / "nan.tif", data, from_origin(X67 - 500, Y67 + 500, 10, 10), nodata=np.nan)
+    tif = write_geotiff(d / "nan.tif", data, from_origin(X67 - 500, Y67 + 500, 10, 10),
+                        crs=3067, nodata=np.nan)
     return _population_case(d, tif)
 
 
@@ -1077,7 +1052,7 @@ def test_population_rasters_of_every_shape(tmp_path):
         "rotated": (ones, rotated, 3067, None, _rotated_expected(blocks, rotated, 100)),
     }
     for name, (data, transform, crs, nodata, expected) in cases.items():
-        tif = _raster(tmp_path / "r.tif", data, transform, crs=crs, nodata=nodata)
+        tif = write_geotiff(tmp_path / "r.tif", data, transform, crs=crs, nodata=nodata)
         got = population_from_raster(blocks, tif)
         np.testing.assert_allclose(got.to_numpy(), expected, rtol=1e-6, err_msg=name)
     assert 0 < _rotated_expected(blocks, rotated, 100)[0] < 119  # the grid cuts block a

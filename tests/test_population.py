@@ -14,6 +14,7 @@ from rasterio.transform import from_origin
 
 from lifecircle._errors import InputError, InputFileError
 from lifecircle.sources.population import households, population_from_raster
+from tests.helpers import write_geotiff
 
 UTM = "EPSG:32650"
 X0, Y0 = 500_000.0, 3_500_000.0  # top-left corner of the synthetic rasters
@@ -28,22 +29,9 @@ def write_raster(
     nodata: float | None = None,
     dtype: str = "float32",
 ) -> Path:
-    h, w = data.shape
-    profile = {
-        "driver": "GTiff",
-        "height": h,
-        "width": w,
-        "count": 1,
-        "dtype": dtype,
-        "transform": transform if transform is not None else from_origin(X0, Y0, 100, 100),
-    }
-    if crs is not None:
-        profile["crs"] = crs
-    if nodata is not None:
-        profile["nodata"] = nodata
-    with rasterio.open(path, "w", **profile) as dst:
-        dst.write(data.astype(dtype), 1)
-    return path
+    if transform is None:
+        transform = from_origin(X0, Y0, 100, 100)
+    return write_geotiff(path, data.astype(dtype), transform, crs=crs, nodata=nodata)
 
 
 def blocks_frame(polys, crs=UTM, ids=None) -> gpd.GeoDataFrame:
