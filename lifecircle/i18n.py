@@ -99,3 +99,15 @@ def display_width(text: str) -> int:
     Latin letters and digits.
     """
     return sum(2 if ord(ch) > 0x2E7F else 1 for ch in text)
+
+
+def label_of(entry: Mapping[str, Any], lang: str) -> str:
+    """The label of a report entry (a category, tier, group or target) in ``lang``: its
+    ``label_zh`` in Chinese where it has one, else its ``label_en``."""
+    zh = entry.get("label_zh") if lang == "zh" else None
+    return str(zh or entry.get("label_en", ""))
+
+
+def percent(share: float | None) -> str:
+    """A share as the reports print it (``"81.3 %"``); ``"–"`` where there is none."""
+    return "–" if share is None else f"{100 * share:.1f} %"

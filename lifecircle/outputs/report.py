@@ -18,14 +18,11 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from ..i18n import messages
+from ..i18n import label_of, messages, percent
 from ._atomic import write_json_atomic
 
 __all__ = ["category_status", "localised_lacks", "render_markdown", "write_reports"]
 
-
-def _pct(x: float | None) -> str:
-    return "–" if x is None else f"{100 * x:.1f} %"
 
 
 def _block_origin(b: Mapping[str, Any], t: Mapping[str, Any]) -> str:
@@ -39,15 +36,12 @@ def _block_origin(b: Mapping[str, Any], t: Mapping[str, Any]) -> str:
             reason=t["block_reasons"].get(r["reason"], r["reason"]))
         for r in d["above_max_blocks"][:5]
     )
-    pop = ", ".join(f"`{k}` {_pct(v)}" for k, v in (b.get("pop_method_share") or {}).items())
+    pop = ", ".join(f"`{k}` {percent(v)}" for k, v in (b.get("pop_method_share") or {}).items())
     return " — " + str(t["block_origin"]).format(
         n=sum(d["blocks_by_method"].values()), ways=d["split_by_ways"],
         grid=d["split_by_buildings"], res=d["max_block_residents"], ha=d["max_block_area_ha"],
         left=d["above_max"], named=f" ({named})" if named else "", pop=pop or "–")
 
-
-def _label(v: Mapping[str, Any], lang: str) -> str:
-    return str(v["label_zh"] if lang == "zh" and v.get("label_zh") else v.get("label_en", ""))
 
 
 def category_status(v: Mapping[str, Any]) -> str | None:
@@ -78,13 +72,13 @@ def localised_lacks(lacks: str | list[str] | None, summary: Mapping[str, Any], l
     by_tier: dict[str, list[str]] = {}
     for c in names:
         v = cats.get(c, {})
-        by_tier.setdefault(str(v.get("tier") or ""), []).append(_label(v, lang) if v else c)
+        by_tier.setdefault(str(v.get("tier") or ""), []).append(label_of(v, lang) if v else c)
     order = [k for k in tiers if k in by_tier] + [k for k in by_tier if k not in tiers]
     parts = []
     for tier in order:
         joined = t["list_sep"].join(by_tier[tier])
         if len(tiers) > 1 and tier in tiers:
-            joined = t["item"].format(label=_label(tiers[tier], lang), text=joined)
+            joined = t["item"].format(label=label_of(tiers[tier], lang), text=joined)
         parts.append(joined)
     return t["group_sep"].join(parts)
 
@@ -124,7 +118,7 @@ class _Writer:
 
     def tier_label(self, tier: str | None) -> str:
         tiers = self.summary.get("tiers") or {}
-        return _label(tiers[tier], self.lang) if tier in tiers else "–"
+        return label_of(tiers[tier], self.lang) if tier in tiers else "–"
 
 
 def _threshold_text(meta: Mapping[str, Any], summary: Mapping[str, Any],
@@ -187,13 +181,13 @@ def render_markdown(
         f"## {t['complete']}",
         "",
         "- " + t["item"].format(label=t["share_blocks"], text=(
-            f"{comp['blocks']} / {s['blocks']} ({_pct(comp['share_blocks'])})")),
+            f"{comp['blocks']} / {s['blocks']} ({percent(comp['share_blocks'])})")),
         "- " + t["item"].format(label=t["share_pop"], text=(
-            f"{comp['population']:,.0f} ({_pct(comp['share_population'])})")),
+            f"{comp['population']:,.0f} ({percent(comp['share_population'])})")),
     ]
     if excluded := [c for c, v in s["categories"].items() if v.get("status") == "no_data"]:
         lines.append("- " + t["complete_excludes"].format(cats=t["list_sep"].join(
-            _label(s["categories"][c], w.lang) for c in excluded)))
+            label_of(s["categories"][c], w.lang) for c in excluded)))
     if worst:
         lines += [
             "",
@@ -224,7 +218,7 @@ def _coverage_section(w: _Writer) -> list[str]:
         "|---|---|---:|---:|---:|---:|---:|---:|",
     ]
     for c, v in s["categories"].items():
-        label = _label(v, w.lang)
+        label = label_of(v, w.lang)
         mark = w.dagger("categories", c, v, label)
         median = "–" if v["median_walk_min"] is None else f"{v['median_walk_min']:.1f} {t['min']}"
         fac = str(v["facilities"]) if v["facilities"] else f"0 ({t['none']})"
@@ -233,8 +227,8 @@ def _coverage_section(w: _Writer) -> list[str]:
             blocks = pop = t["no_data"]
         else:
             blocks = (f"{v['blocks_covered']} / {v['blocks']} "
-                      f"({_pct(v['share_blocks_covered'])})")
-            pop = f"{v['population_covered']:,.0f} ({_pct(v['share_population_covered'])})"
+                      f"({percent(v['share_blocks_covered'])})")
+            pop = f"{v['population_covered']:,.0f} ({percent(v['share_population_covered'])})"
         lines.append(
             f"| {label}{mark} | {w.tier_label(v.get('tier'))} | {fac} | "
             f"{v['threshold_min']:.1f} {t['min']}{limit} | {v['speed_kmh']:g} km/h | "
@@ -254,7 +248,7 @@ def _no_data_section(w: _Writer) -> list[str]:
         v = cats[c]
         reason = t["no_data_reasons"].get(why, t["no_data_reasons"]["other"]).format(
             n=v.get("facilities") or 0)
-        lines.append("- " + t["item"].format(label=_label(v, w.lang), text=reason))
+        lines.append("- " + t["item"].format(label=label_of(v, w.lang), text=reason))
     return lines
 
 
@@ -272,7 +266,7 @@ def _tier_section(w: _Writer) -> list[str]:
         "|---|---:|---|---:|---:|",
     ]
     for name, v in tiers.items():
-        label = _label(v, lang)
+        label = label_of(v, lang)
         mark = w.dagger("tiers", name, v, label)
         limit = " / ".join(
             x for x in (
@@ -283,16 +277,16 @@ def _tier_section(w: _Writer) -> list[str]:
         reqs = []
         for c in v["categories"]:
             cv = s["categories"][c]
-            reqs.append(f"{_label(cv, lang)} ({cv['speed_kmh']:g} km/h)")
+            reqs.append(f"{label_of(cv, lang)} ({cv['speed_kmh']:g} km/h)")
         lines.append(
             f"| {label}{mark} (`{name}`) | {limit} | {t['list_sep'].join(reqs)} | "
-            f"{v['blocks_met']} / {s['blocks']} ({_pct(v['share_blocks_met'])}) | "
-            f"{v['population_met']:,.0f} ({_pct(v['share_population_met'])}) |"
+            f"{v['blocks_met']} / {s['blocks']} ({percent(v['share_blocks_met'])}) | "
+            f"{v['population_met']:,.0f} ({percent(v['share_population_met'])}) |"
         )
     for gname, g in (s.get("groups") or {}).items():
         if not g.get("verified", True):
             w.notes.append("† " + t["unverified_speed"].format(
-                g=_label(g, lang), v=g["speed_kmh"],
+                g=label_of(g, lang), v=g["speed_kmh"],
                 src=w.text("groups", gname, "source", g) or "–"))
     return lines
 
@@ -308,7 +302,7 @@ def _figure(v: Mapping[str, Any]) -> str:
         return f"{value:,.1f} m²"
     if v["kind"] in _PER_RESIDENTS:  # lifecircle.targets: m² or workers per residents
         return f"{value:,.1f} {v.get('unit', '')}".rstrip()
-    return _pct(value)
+    return percent(value)
 
 
 def _indicator_section(w: _Writer) -> list[str]:
@@ -326,7 +320,7 @@ def _indicator_section(w: _Writer) -> list[str]:
             "|---|---:|---:|---|",
         ]
         for v in targets:
-            label = _label(v, lang)
+            label = label_of(v, lang)
             floor = v["kind"] == "floor_area_per_100_households"
             if floor:  # the plan words it per 100 households
                 label = t["with_unit"].format(label=label, unit=t["per_100_households"])
@@ -336,7 +330,7 @@ def _indicator_section(w: _Writer) -> list[str]:
                 if floor
                 else f"≥ {v['target_value']:g} {v.get('unit', '')}".rstrip()
                 if v["kind"] in _PER_RESIDENTS
-                else f"≥ {_pct(v['target_value'])}"
+                else f"≥ {percent(v['target_value'])}"
             )
             if v.get("meets") is None:
                 why = t["reasons"].get(v.get("reason_code", ""))
@@ -352,13 +346,13 @@ def _indicator_section(w: _Writer) -> list[str]:
             if v.get("share_blocks_meeting") is not None:
                 extra.append(t["per_block"].format(
                     min=v["catchment_min"], speed=v["catchment_speed_kmh"],
-                    share=_pct(v["share_blocks_meeting"])))
+                    share=percent(v["share_blocks_meeting"])))
             if extra:
                 status += t["aside"].format(text=t["group_sep"].join(extra))
             lines.append(f"| {label}{mark} | {_figure(v)} | {goal} | {status} |")
         floor_target = next((v for v in targets if "catchment_group" in v), None)
         if floor_target is not None:
-            name = _label(floor_target["catchment_group"], lang)
+            name = label_of(floor_target["catchment_group"], lang)
             lines += ["", t["speeds_note"].format(g=name, v=floor_target["catchment_speed_kmh"])]
     if fac.get("name_keyword"):
         w.notes.append(t["keyword"].format(n=fac["name_keyword"]))

@@ -9,17 +9,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..i18n import messages
+from ..i18n import label_of, messages, percent
 
 __all__ = ["served_sections"]
 
 
-def _pct(x: float | None) -> str:
-    return "–" if x is None else f"{100 * x:.1f} %"
-
-
-def _label(v: dict[str, Any], lang: str) -> str:
-    return str(v["label_zh"] if lang == "zh" and v.get("label_zh") else v["label_en"])
 
 
 def served_sections(report: dict[str, Any], lang: str = "en") -> list[str]:
@@ -32,19 +26,19 @@ def served_sections(report: dict[str, Any], lang: str = "en") -> list[str]:
         lines = [f"## {t['served']}", ""]
         for _c, v in served:
             if v.get("status", "ok") != "ok":  # no data in the source: not a finding
-                lines.append(t["served_no_data"].format(cat=_label(v, lang)))
+                lines.append(t["served_no_data"].format(cat=label_of(v, lang)))
                 continue
             s = v["served"]
             how = ", ".join(t["how"].get(m, m) for m in s.get("methods", []))
             lines.append(t["served_line"].format(
-                cat=_label(v, lang), share=_pct(s["share_population_covered"]),
-                who=_label(s, lang), all=_pct(v.get("share_population_covered")), how=how))
+                cat=label_of(v, lang), share=percent(s["share_population_covered"]),
+                who=label_of(s, lang), all=percent(v.get("share_population_covered")), how=how))
         out.append("\n".join(lines))
     groups = report.get("step_free") or {}
     if groups:
         lines = [f"## {t['step_free']}", ""]
         for g in groups.values():
-            lines.append(t["group_line"].format(group=_label(g, lang), n=g["edges_barred"],
+            lines.append(t["group_line"].format(group=label_of(g, lang), n=g["edges_barred"],
                                                 steps=g["edges_barred_steps"],
                                                 col=g["edges_column"]))
             for c, v in g["categories"].items():
@@ -56,7 +50,7 @@ def served_sections(report: dict[str, Any], lang: str = "en") -> list[str]:
                     b for b in v["block_ids_covered_only"]
                     if b not in v["block_ids_reachable_only"]]
                 lines.append(t["only_line"].format(
-                    cat=_label(cats[c], lang), reach=v["blocks_reachable_only_by_barred_ways"],
+                    cat=label_of(cats[c], lang), reach=v["blocks_reachable_only_by_barred_ways"],
                     cover=v["blocks_covered_only_by_barred_ways"],
                     ids=t["ids"].format(ids=t["sep"].join(ids[:10])) if ids else ""))
         out.append("\n".join(lines))

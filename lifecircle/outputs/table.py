@@ -23,7 +23,7 @@ import pandas as pd
 
 from .. import columns as col
 from .._errors import OutputError
-from ..i18n import check_lang, display_width, messages
+from ..i18n import check_lang, display_width, label_of, messages
 from .report import category_status, localised_lacks
 
 __all__ = [
@@ -39,9 +39,6 @@ __all__ = [
 CSV_NAME = "blocks.csv"
 XLSX_NAME = "report.xlsx"
 
-
-def _label(v: Mapping[str, Any], lang: str) -> str:
-    return str(v["label_zh"] if lang == "zh" and v.get("label_zh") else v.get("label_en", ""))
 
 
 def block_table(blocks: pd.DataFrame, summary: Mapping[str, Any], *, lang: str = "en"
@@ -66,7 +63,7 @@ def block_table(blocks: pd.DataFrame, summary: Mapping[str, Any], *, lang: str =
     }
     for c, v in cats.items():
         if col.walk_min(c) in blocks.columns:
-            out[t["minutes"].format(label=_label(v, lang))] = blocks[col.walk_min(c)].to_numpy(
+            out[t["minutes"].format(label=label_of(v, lang))] = blocks[col.walk_min(c)].to_numpy(
                 dtype=float, na_value=np.nan)
     out[t["n_lacking"]] = blocks["n_lacking"].to_numpy(dtype=np.int64)
     lacks = blocks["lacks"].fillna("").astype(str)
@@ -81,7 +78,7 @@ def _lacks(lacks: str, summary: Mapping[str, Any], lang: str) -> str:
     """The block's missing categories by their labels (all tiers together)."""
     sep = messages("report", lang)["list_sep"]
     cats = summary["categories"]
-    return sep.join(_label(cats[c], lang) if c in cats else c for c in lacks.split(",") if c)
+    return sep.join(label_of(cats[c], lang) if c in cats else c for c in lacks.split(",") if c)
 
 
 def category_table(summary: Mapping[str, Any], *, lang: str = "en") -> pd.DataFrame:
@@ -99,8 +96,8 @@ def category_table(summary: Mapping[str, Any], *, lang: str = "en") -> pd.DataFr
 
         tier = v.get("tier")
         rows.append({
-            t["category"]: _label(v, lang),
-            t["tier"]: _label(tiers[tier], lang) if tier in tiers else "",
+            t["category"]: label_of(v, lang),
+            t["tier"]: label_of(tiers[tier], lang) if tier in tiers else "",
             t["facilities"]: int(v.get("facilities") or 0),
             t["threshold"]: round(float(v["threshold_min"]), 1),
             t["limit_m"]: v.get("limit_m"),
@@ -131,7 +128,7 @@ def indicator_table(report: Mapping[str, Any], *, lang: str = "en") -> pd.DataFr
             goal = round(100.0 * goal, 1)
         meets = v.get("meets")
         rows.append({
-            t["indicator"]: _label(v, lang),
+            t["indicator"]: label_of(v, lang),
             t["value"]: value,
             t["target"]: goal,
             t["unit"]: t["floor_unit"] if floor else t["share_unit"],
