@@ -139,6 +139,48 @@ def test_steps_bar_wheelchair_users_and_times_rederive(tmp_path: Path) -> None:
     assert "covered only by them (blocks B1)" in md
 
 
+def _iso_contains(res, frame: gpd.GeoDataFrame, facility_id: str,  # type: ignore[no-untyped-def]
+                  points: list[tuple[float, float]]) -> list[bool]:
+    """Whether the isochrone row of ``facility_id`` holds each fixture point (x, y)."""
+    (geom,) = frame.loc[frame["facility_id"] == facility_id, "geometry"]
+    x, y = pyproj.Transformer.from_crs(UTM, res.network.crs, always_xy=True).transform(
+        [X0 + px for px, _ in points], [Y0 + py for _, py in points])
+    return [bool(b) for b in shapely.contains_xy(geom, np.asarray(x), np.asarray(y))]
+
+
+#: street A where B1 meets it (240 m from the shop by the steps), the middle of the steps, and
+#: street B beside the shop; the 6 min band reaches 284 m at 2.84 km/h, 480 m at 4.8 km/h
+_ISO_POINTS = [(80.0, 0.0), (0.0, 30.0), (80.0, 60.0)]
+
+
+def test_wheelchair_isochrone_follows_the_step_free_mask(tmp_path: Path) -> None:
+    """The category's and the shop's own 6 min band: beyond the steps for the default group,
+    not for wheelchair users (whose nearest way there is the 2,060 m ramp), also when drawn
+    afterwards from the run's GeoPackage (``usable_wheelchair``)."""
+    from lifecircle.outputs.isochrone_file import isochrones_from_run
+
+    case = make_case(tmp_path / "in")
+    kw = dict(bands_min=[6.0], walk_in_m=10.0)
+    default = _run(case)
+    wheel = _run(case, tmp_path / "out", group="wheelchair")
+    for res, beyond in ((default, True), (wheel, False)):
+        union = res.compute_isochrones(categories=["retail"], **kw)
+        own = res.compute_isochrones(facility_ids=["user/shop"], categories=[], **kw)
+        assert set(union["facility_id"]) == {"all"} and set(own["facility_id"]) == {"user/shop"}
+        for frame, fid in ((union, "all"), (own, "user/shop")):
+            assert _iso_contains(res, frame, fid, _ISO_POINTS) == [beyond, beyond, True]
+    # reached street: B from the shop, 264 m east and 80 + 100 m west to its end (node 9);
+    # the default group's 480 m add the steps and street A: 460 + 180 + 60 + 2 x 320 m
+    wheel_m = wheel.compute_isochrones(categories=["retail"], **kw)["street_m"]
+    default_m = default.compute_isochrones(categories=["retail"], **kw)["street_m"]
+    assert float(wheel_m.iloc[0]) == pytest.approx(264 + 180, rel=1e-3)
+    assert float(default_m.iloc[0]) == pytest.approx(460 + 180 + 60 + 640, rel=1e-3)
+    again = isochrones_from_run(wheel.out, categories=["retail"], facility_ids=["user/shop"],
+                                bands_min=[6.0], walk_in_m=10.0)
+    for fid in ("all", "user/shop"):
+        assert _iso_contains(wheel, again, fid, _ISO_POINTS) == [False, False, True]
+
+
 def test_speed_override_applies_to_the_chosen_group(tmp_path: Path) -> None:
     case = make_case(tmp_path / "in")
     res = _run(case, group="wheelchair", speed_kmh=3.6)
