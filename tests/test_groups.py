@@ -541,3 +541,41 @@ def test_group_population_from_a_raster(tmp_path: Path) -> None:
     assert blocks["pop_age60plus"].tolist() == pytest.approx([9.0, 1.0])
     served = res.report["summary"]["categories"]["elderly_care"]["served"]
     assert served["share_population_covered"] == pytest.approx(0.9)
+
+
+def test_group_population_raster_is_in_the_fingerprint(tmp_path: Path) -> None:
+    """A group's raster counts by content, like the other input files: a run records it, the
+    fingerprint a batch compares changes when the raster does, not when it only moves."""
+    import shutil
+
+    from lifecircle.batch import expected_fingerprint
+    from lifecircle.outputs._atomic import file_sha256
+    from tests.test_elevation import write_dem
+
+    case = make_case(tmp_path / "in", pop60=False)
+
+    def raster(path: Path, east: float) -> Path:
+        return write_dem(path, lambda x, y: np.where(x < X0 + 500, 9.0, east), x0=X0 - 500,
+                         y0=Y0 + 200, nx_=170, ny=40, res=10, crs=UTM)
+
+    tif = raster(tmp_path / "old.tif", 1.0)
+    opts = {"osm": str(case["osm"]), "blocks": str(case["blocks"]),
+            "facilities": str(case["facilities"]), "profile": "walk15",
+            "group_population": [f"age60plus={tif}"]}
+    res = _run(case, tmp_path / "out", group_population=[f"age60plus={tif}"])
+    written = json.loads((res.out / "_SUCCESS.json").read_text())["fingerprint"]
+    first = expected_fingerprint({**opts, "isochrones": False, "map": False, "figures": False,
+                                  "rasters": False})
+    assert written == first
+    assert first["inputs"]["group_population:age60plus"] == file_sha256(tif)
+    moved = shutil.copy(tif, tmp_path / "moved.tif")
+    assert expected_fingerprint({**opts, "group_population": [f"age60plus={moved}"]})[
+        "sha256"] == expected_fingerprint(opts)["sha256"]
+    raster(tif, 2.0)  # the same file, other people
+    changed = expected_fingerprint(opts)
+    assert changed["sha256"] != expected_fingerprint(
+        {**opts, "group_population": [f"age60plus={moved}"]})["sha256"]
+    assert changed["inputs"]["group_population:age60plus"] == file_sha256(tif)
+    # a block column is a setting, not a file
+    column = expected_fingerprint({**opts, "group_population": ["age60plus=pop_60plus"]})
+    assert "group_population:age60plus" not in column["inputs"]
