@@ -181,6 +181,44 @@ def test_wheelchair_isochrone_follows_the_step_free_mask(tmp_path: Path) -> None
         assert _iso_contains(wheel, again, fid, _ISO_POINTS) == [False, False, True]
 
 
+@pytest.mark.parametrize("group", [None, "wheelchair"])
+def test_report_names_the_group_each_category_was_judged_for(tmp_path: Path,
+                                                            group: str | None) -> None:
+    """gb50180-2018 judges elderly care and outdoor fitness for older people and childcare for
+    carers on step-free ways; ``--group wheelchair`` judges every category for wheelchair users
+    on step-free ways, and then no line may say older people or carers."""
+    from lifecircle.outputs.report import render_markdown
+
+    case = make_case(tmp_path / "in")
+    fac = gpd.read_file(case["facilities"], engine="pyogrio")
+    fac["category"] = ["convenience_store", "elderly_day_care"]
+    fac.to_file(case["facilities"], engine="pyogrio")
+    from lifecircle import pipeline
+
+    res = pipeline.run(case["osm"], blocks=case["blocks"], facilities=case["facilities"],
+                       profile="gb50180-2018", group=group, out=tmp_path / "out", map=False,
+                       figures=False, rasters=False, isochrones=False)
+    en = (res.out / "report.md").read_text(encoding="utf-8")
+    zh = render_markdown(res.report, lang="zh", profile=res.profile)
+    if group is None:
+        assert ("Small ball court / outdoor fitness at the speed of older people (3.24 km/h); "
+                in en)
+        assert "Nursery (under 3) at the speed of carers with a small child (3 km/h) on ways " \
+            "without steps;" in en
+        assert "the other categories at the speed of adults (3.6 km/h)" in en
+        assert "室外综合健身场地按老年人步速（3.24 km/h）评估；" in zh
+        assert "托儿所按携幼儿的看护人步速（3 km/h）和无台阶的路网评估" in zh
+        assert "wheelchair" not in en.lower() and "轮椅" not in zh
+    else:
+        assert ("- Judged for: every category at the speed of wheelchair users (2.84 km/h) on "
+                "ways without steps or slopes above 8.3 %\n") in en
+        assert "- 评估人群：全部类别按轮椅使用者步速（2.84 km/h）和无台阶、坡度不超过 8.3%的路网评估\n" in zh
+        for wrong in ("older people", "elderly speed", "carers"):
+            assert wrong not in en
+        for wrong in ("按老年人", "老年人步行速度", "看护人步速"):
+            assert wrong not in zh
+
+
 def test_speed_override_applies_to_the_chosen_group(tmp_path: Path) -> None:
     case = make_case(tmp_path / "in")
     res = _run(case, group="wheelchair", speed_kmh=3.6)
