@@ -212,7 +212,8 @@ def test_report_names_the_group_each_category_was_judged_for(tmp_path: Path,
     else:
         assert ("- Judged for: every category at the speed of wheelchair users (2.84 km/h) on "
                 "ways without steps or slopes above 8.3 %\n") in en
-        assert "- 评估人群：全部类别按轮椅使用者步速（2.84 km/h）和无台阶、坡度不超过 8.3%的路网评估\n" in zh
+        assert ("- 评估人群：全部类别按轮椅使用者步速（2.84 km/h）和无台阶、坡度不超过 8.3%的路网"
+                "评估\n") in zh
         for wrong in ("older people", "elderly speed", "carers"):
             assert wrong not in en
         for wrong in ("按老年人", "老年人步行速度", "看护人步速"):
