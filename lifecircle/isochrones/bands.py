@@ -26,7 +26,7 @@ from ..network import WalkNetwork
 from ..routing import NodeDistances, seed_arcs
 from ..snapping import Snap, edges_by_key, parse_alt
 from .polygons import _legs, band_polygons, default_cell_m
-from .search import _source_rows, _stretches, usable_sources
+from .search import Pieces, _source_rows, _stretches, usable_sources
 
 #: ``facility_id`` of a category's union over all its facilities
 ALL = "all"
@@ -168,12 +168,15 @@ class _Bands:
 
     @classmethod
     def of(cls, options: BandOptions) -> _Bands:
+        if unknown := sorted(set(options) - BandOptions.__optional_keys__):
+            raise TypeError(f"unexpected keyword arguments {unknown}; the band options are "
+                            f"{', '.join(sorted(BandOptions.__optional_keys__))}")
         return cls(check_bands(options.get("bands_min", DEFAULT_BANDS_MIN)),
                    _check_walk_in(options.get("walk_in_m", DEFAULT_WALK_IN_M)),
                    bool(options.get("cumulative", False)), options.get("method", "raster"),
                    options.get("cell_m"))
 
-    def polygons(self, net: WalkNetwork, pieces: Any, n: int,
+    def polygons(self, net: WalkNetwork, pieces: Pieces, n: int,
                  legs: tuple[np.ndarray, np.ndarray] | None) -> np.ndarray:
         return band_polygons(net, pieces, n, len(self.bands), self.walk_in_m, legs=legs,
                              method=self.method, cell_m=self.cell_m, cumulative=self.cumulative)
