@@ -143,8 +143,9 @@ def buildings_from_osm(data: OSMData, crs: Any) -> gpd.GeoDataFrame:
         ).to_numpy(dtype=np.float64)
     geoms = _polygons([b[4] for b in data.buildings], crs, valid=False)
     points = shapely.point_on_surface(geoms)
-    typed_home = np.isin(kinds, list(RESIDENTIAL_BUILDINGS))
-    typed_other = np.isin(kinds, list(NON_RESIDENTIAL_BUILDINGS))
+    # pandas' hashed isin: numpy's sorts object arrays (a second at city scale)
+    typed_home = pd.Series(kinds).isin(RESIDENTIAL_BUILDINGS).to_numpy()
+    typed_other = pd.Series(kinds).isin(NON_RESIDENTIAL_BUILDINGS).to_numpy()
     # one int64 key per area: way and relation ids live in separate spaces
     marked = np.array(
         [
@@ -178,8 +179,10 @@ def buildings_from_osm(data: OSMData, crs: Any) -> gpd.GeoDataFrame:
         ],
         default="untyped_no_landuse",
     ).astype(object)
-    home = np.isin(
-        rule, ["residential_type", "untyped_in_residential_landuse", "untyped_no_landuse"]
+    home = (
+        pd.Series(rule)
+        .isin(["residential_type", "untyped_in_residential_landuse", "untyped_no_landuse"])
+        .to_numpy()
     )
     return gpd.GeoDataFrame(
         {
@@ -203,7 +206,7 @@ def floor_area(buildings: gpd.GeoDataFrame, settings: PopulationSettings) -> np.
     if buildings.empty:
         return np.empty(0, dtype=np.float64)
     default = np.where(
-        np.isin(buildings["building"].to_numpy(dtype=object), list(HOUSE_BUILDINGS)),
+        buildings["building"].isin(HOUSE_BUILDINGS).to_numpy(dtype=bool),
         settings.house_levels,
         settings.default_levels,
     )
