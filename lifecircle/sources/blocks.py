@@ -35,7 +35,6 @@ from .block_split import faces, grid_pieces, line_pieces, merge_small, owner_of
 from .buildings import (
     MIN_BUILDING_COVER,
     Homes,
-    block_floor_area,
     buildings_from_osm,
     estimate_population,
     homes_of,
