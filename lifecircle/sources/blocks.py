@@ -84,7 +84,8 @@ LIMIT_MARGIN_M = 40.0
 LIMIT_GRID_M = 20.0
 #: at most this many grid points go into the concave hull: GEOS's triangulation grows faster
 #: than the points (0.2 s for 40,000, 12 s for 630,000 on the tiled 268,569-node mosaic), so a
-#: city with more uses a coarser grid (a multiple of LIMIT_GRID_M) and a margin to match
+#: city with more uses a coarser grid (a multiple of LIMIT_GRID_M; the margin grows past
+#: the cell above 40 m)
 LIMIT_MAX_POINTS = 160_000
 #: grid splits are repeated at most this many times on pieces still above the maximum
 GRID_ROUNDS = 3
@@ -130,8 +131,8 @@ def _limit(lines: np.ndarray, homes: np.ndarray) -> Any:
         grid = _on_grid(xy, cell)
     hull = shapely.concave_hull(shapely.multipoints(grid), ratio=0.3)
     # homes are hull vertices: the margin keeps them off the limit (a point on a face's
-    # outline lies in no face); a coarser grid moves points farther (0.71 cell at most)
-    return shapely.buffer(hull, LIMIT_MARGIN_M + cell - LIMIT_GRID_M, quad_segs=2)
+    # outline lies in no face); the grid moves points by 0.71 cell at most
+    return shapely.buffer(hull, max(LIMIT_MARGIN_M, cell), quad_segs=2)
 
 
 def _on_grid(xy: np.ndarray, cell: float) -> np.ndarray:
