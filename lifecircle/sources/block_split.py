@@ -14,9 +14,21 @@ import shapely
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
-__all__ = ["faces", "grid_pieces", "line_pieces", "merge_small", "owner_of"]
+__all__ = ["distinct", "faces", "grid_pieces", "line_pieces", "merge_small", "owner_of"]
 
 _EMPTY = np.empty(0, dtype=object)
+
+
+def distinct(values: np.ndarray) -> np.ndarray:
+    """The sorted distinct values of an integer array.
+
+    ``np.unique`` (numpy 2.3+) hashes integer arrays when no inverse is asked for, which is
+    70x slower than sorting on a million distinct int64 values here (1.5 s against 0.02 s).
+    """
+    out = np.sort(values, axis=None)
+    keep = np.ones(out.size, dtype=bool)
+    keep[1:] = out[1:] != out[:-1]
+    return out[keep]
 
 
 def faces(lines: np.ndarray) -> np.ndarray:
@@ -55,7 +67,7 @@ def line_pieces(parents: np.ndarray, lines: np.ndarray) -> tuple[np.ndarray, np.
     """
     if parents.size == 0:
         return _EMPTY, np.empty(0, dtype=np.int64)
-    l_i = np.unique(shapely.STRtree(parents).query(lines, predicate="intersects")[0])
+    l_i = distinct(shapely.STRtree(parents).query(lines, predicate="intersects")[0])
     work = np.concatenate([shapely.boundary(parents), lines[l_i]])
     pieces = faces(work)
     owner = owner_of(shapely.point_on_surface(pieces), parents)
@@ -94,7 +106,7 @@ def grid_pieces(
         xy = shapely.get_coordinates(pts)
         ix = np.clip(((xy[:, 0] - b[sp, 0]) / (w[sp] / nx[sp])).astype(np.int64), 0, nx[sp] - 1)
         iy = np.clip(((xy[:, 1] - b[sp, 1]) / (h[sp] / ny[sp])).astype(np.int64), 0, ny[sp] - 1)
-        cells = np.unique(offset[sp] + iy * nx[sp] + ix)
+        cells = distinct(offset[sp] + iy * nx[sp] + ix)
     full = np.flatnonzero(~seeded)
     every = np.repeat(offset[full], count[full]) + (
         np.arange(count[full].sum()) - np.repeat(np.cumsum(count[full]) - count[full], count[full])

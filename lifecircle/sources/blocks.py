@@ -31,7 +31,7 @@ import pandas as pd
 import shapely
 
 from ..profiles import PopulationSettings
-from .block_split import faces, grid_pieces, line_pieces, merge_small, owner_of
+from .block_split import distinct, faces, grid_pieces, line_pieces, merge_small, owner_of
 from .buildings import (
     MIN_BUILDING_COVER,
     Homes,
@@ -143,7 +143,7 @@ def _on_grid(xy: np.ndarray, cell: float) -> np.ndarray:
     lo = ij.min(axis=0)
     ij -= lo
     span = int(ij[:, 1].max()) + 1
-    key = np.unique(ij[:, 0] * span + ij[:, 1])  # one int64 sort, not a row-wise unique
+    key = distinct(ij[:, 0] * span + ij[:, 1])  # one int64 sort, not a row-wise unique
     return (np.column_stack([key // span, key % span]) + lo) * cell
 
 

@@ -121,15 +121,16 @@ def buildings_from_osm(data: OSMData, crs: Any) -> gpd.GeoDataFrame:
     """OSM buildings (projected to ``crs``): type, levels, and whether each one is a home.
 
     Columns: ``osm_id``, ``building``, ``levels`` (NaN where untagged), ``residential``
-    (counts as dwellings), ``non_residential`` (its negation) and ``home_rule`` (why):
+    (counts as dwellings), ``non_residential`` (its negation), ``home_rule`` (why):
     ``residential_type``, ``untyped_in_residential_landuse``, ``untyped_no_landuse``,
     ``non_residential_type``, ``non_residential_tags``, ``non_residential_landuse`` or
-    ``too_small``.
+    ``too_small``; ``rep_x``, ``rep_y``: a point on the footprint, which places the building
+    in one block (kept so that no later step computes it again).
     """
     if not data.buildings:
         return gpd.GeoDataFrame(
             {"osm_id": [], "building": [], "levels": [], "residential": [],
-             "non_residential": [], "home_rule": []},
+             "non_residential": [], "home_rule": [], "rep_x": [], "rep_y": []},
             geometry=[],
             crs=crs,
         )
@@ -192,6 +193,8 @@ def buildings_from_osm(data: OSMData, crs: Any) -> gpd.GeoDataFrame:
             "residential": home,
             "non_residential": ~home,
             "home_rule": rule,
+            "rep_x": shapely.get_x(points),
+            "rep_y": shapely.get_y(points),
         },
         geometry=gpd.GeoSeries(geoms, crs=crs),
     )
@@ -231,8 +234,15 @@ def homes_of(buildings: gpd.GeoDataFrame, settings: PopulationSettings) -> Homes
         return Homes(np.empty(0, dtype=object), empty, empty)
     home = buildings["residential"].to_numpy(dtype=bool)
     geoms = buildings.geometry.to_numpy()[home]
+    if "rep_x" in buildings.columns:  # from buildings_from_osm
+        points = shapely.points(
+            buildings["rep_x"].to_numpy(dtype=np.float64)[home],
+            buildings["rep_y"].to_numpy(dtype=np.float64)[home],
+        )
+    else:
+        points = shapely.point_on_surface(geoms)
     return Homes(
-        shapely.point_on_surface(geoms),
+        points,
         floor_area(buildings, settings)[home],
         shapely.area(geoms),
     )
