@@ -14,9 +14,21 @@ import shapely
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
-__all__ = ["faces", "grid_pieces", "line_pieces", "merge_small", "owner_of"]
+__all__ = ["distinct", "faces", "grid_pieces", "line_pieces", "merge_small", "owner_of"]
 
 _EMPTY = np.empty(0, dtype=object)
+
+
+def distinct(values: np.ndarray) -> np.ndarray:
+    """The sorted distinct values of an integer array.
+
+    ``np.unique`` (numpy 2.3+) hashes integer arrays when no inverse is asked for, which is
+    70x slower than sorting on a million distinct int64 values here (1.5 s against 0.02 s).
+    """
+    out = np.sort(values, axis=None)
+    keep = np.ones(out.size, dtype=bool)
+    keep[1:] = out[1:] != out[:-1]
+    return out[keep]
 
 
 def faces(lines: np.ndarray) -> np.ndarray:
@@ -55,7 +67,7 @@ def line_pieces(parents: np.ndarray, lines: np.ndarray) -> tuple[np.ndarray, np.
     """
     if parents.size == 0:
         return _EMPTY, np.empty(0, dtype=np.int64)
-    l_i = np.unique(shapely.STRtree(parents).query(lines, predicate="intersects")[0])
+    l_i = distinct(shapely.STRtree(parents).query(lines, predicate="intersects")[0])
     work = np.concatenate([shapely.boundary(parents), lines[l_i]])
     pieces = faces(work)
     owner = owner_of(shapely.point_on_surface(pieces), parents)
@@ -94,7 +106,7 @@ def grid_pieces(
         xy = shapely.get_coordinates(pts)
         ix = np.clip(((xy[:, 0] - b[sp, 0]) / (w[sp] / nx[sp])).astype(np.int64), 0, nx[sp] - 1)
         iy = np.clip(((xy[:, 1] - b[sp, 1]) / (h[sp] / ny[sp])).astype(np.int64), 0, ny[sp] - 1)
-        cells = np.unique(offset[sp] + iy * nx[sp] + ix)
+        cells = distinct(offset[sp] + iy * nx[sp] + ix)
     full = np.flatnonzero(~seeded)
     every = np.repeat(offset[full], count[full]) + (
         np.arange(count[full].sum()) - np.repeat(np.cumsum(count[full]) - count[full], count[full])
@@ -110,22 +122,46 @@ def grid_pieces(
     inside = shapely.contains_properly(parents[par], boxes)
     edge = ~inside & shapely.intersects(parents[par], boxes)
     cut = boxes.copy()
-    cut[edge] = shapely.intersection(parents[par[edge]], boxes[edge])
+    cut[edge] = _clip(parents[par[edge]], x0[edge], y0[edge], sx[edge], sy[edge])
     use = inside | edge
     parts, idx = shapely.get_parts(cut[use], return_index=True)
     keep = (shapely.get_type_id(parts) == 3) & (shapely.area(parts) > 0)
     return np.asarray(parts[keep], dtype=object), par[use][idx[keep]]
 
 
+def _clip(
+    polys: np.ndarray, x0: np.ndarray, y0: np.ndarray, sx: np.ndarray, sy: np.ndarray
+) -> np.ndarray:
+    """Each polygon clipped to its own rectangle.
+
+    GEOS's rectangle clipping is linear in the polygon's vertices, where a general
+    intersection sorts them (4-5x slower on a city's grid cells). ``shapely.clip_by_rect``
+    takes one rectangle for all geometries; ``shapely.lib.clip_by_rect`` is the ufunc behind
+    it and broadcasts the bounds. Its output can be invalid (a polygon whose hole touches
+    the rectangle): those few, or all should a shapely release drop the ufunc, are cut by
+    the general intersection, which gives the same pieces.
+    """
+    try:
+        out = np.asarray(shapely.lib.clip_by_rect(polys, x0, y0, x0 + sx, y0 + sy))
+    except (AttributeError, TypeError):  # pragma: no cover - shapely without the ufunc
+        out = np.full(polys.shape[0], None, dtype=object)
+    redo = np.flatnonzero(~shapely.is_valid(out))
+    out[redo] = shapely.intersection(
+        polys[redo], shapely.box(x0[redo], y0[redo], x0[redo] + sx[redo], y0[redo] + sy[redo])
+    )
+    return out
+
+
 def merge_small(
     pieces: np.ndarray, parent: np.ndarray, small: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Merge each small piece into the piece of the same parent it shares most edge with.
 
-    Pieces without such a neighbour stay as they are. Returns (pieces, parent position).
+    Pieces without such a neighbour stay as they are. Returns (pieces, parent position, the
+    position among the returned pieces of each given piece).
     """
     if not small.any():
-        return pieces, parent
+        return pieces, parent, np.arange(pieces.shape[0])
     s_i = np.flatnonzero(small)
     a, b = shapely.STRtree(pieces).query(pieces[s_i], predicate="intersects")
     a = s_i[a]
@@ -163,4 +199,4 @@ def merge_small(
         table[rows, cols] = pieces[grouped[bounds[multi][rows] + cols]]
         merged[multi] = shapely.union_all(table, axis=1)
     out_parent = parent[grouped[bounds[:-1]]]
-    return merged, out_parent
+    return merged, out_parent, inverse

@@ -31,11 +31,10 @@ import pandas as pd
 import shapely
 
 from ..profiles import PopulationSettings
-from .block_split import faces, grid_pieces, line_pieces, merge_small, owner_of
+from .block_split import distinct, faces, grid_pieces, line_pieces, merge_small, owner_of
 from .buildings import (
     MIN_BUILDING_COVER,
     Homes,
-    block_floor_area,
     buildings_from_osm,
     estimate_population,
     homes_of,
@@ -83,22 +82,28 @@ SMALL_PIECE_SHARE = 0.1
 #: positions are thinned to a grid of this size first
 LIMIT_MARGIN_M = 40.0
 LIMIT_GRID_M = 20.0
+#: at most this many grid points go into the concave hull: GEOS's triangulation grows faster
+#: than the points (0.2 s for 40,000, 12 s for 630,000 on the tiled 268,569-node mosaic), so a
+#: city with more uses a coarser grid (a multiple of LIMIT_GRID_M; the margin grows past
+#: the cell above 40 m)
+LIMIT_MAX_POINTS = 160_000
 #: grid splits are repeated at most this many times on pieces still above the maximum
 GRID_ROUNDS = 3
 
 
 class _Blocks:
-    """Derived block polygons with their method, whether footprints are mapped, and a log."""
+    """Derived block polygons with their method, whether footprints are mapped, and a log.
 
-    def __init__(self, geoms: np.ndarray, method: np.ndarray, mapped: np.ndarray) -> None:
-        self.geoms, self.method, self.mapped = geoms, method, mapped
+    ``owner`` is the position of the block holding each home (-1 where none does); a split
+    looks up only the homes of the blocks it cuts, so the city's homes are located once.
+    """
+
+    def __init__(
+        self, geoms: np.ndarray, method: np.ndarray, mapped: np.ndarray, owner: np.ndarray
+    ) -> None:
+        self.geoms, self.method, self.mapped, self.owner = geoms, method, mapped, owner
         self.split: dict[str, int] = {}
         self.dropped_empty = 0
-
-    def take(self, keep: np.ndarray) -> None:
-        self.geoms, self.method, self.mapped = (
-            self.geoms[keep], self.method[keep], self.mapped[keep]
-        )
 
 
 def _lines(frame: gpd.GeoDataFrame | None) -> np.ndarray:
@@ -119,23 +124,33 @@ def _limit(lines: np.ndarray, homes: np.ndarray) -> Any:
     ends = [shapely.get_point(lines, 0), shapely.get_point(lines, -1), homes]
     xy = shapely.get_coordinates(np.concatenate([e for e in ends if e.size]))
     # points thinned to a grid (the margin covers the rounding): a city has 10^5-10^6 of them
-    xy = np.unique(np.round(xy / LIMIT_GRID_M) * LIMIT_GRID_M, axis=0)
-    hull = shapely.concave_hull(shapely.multipoints(xy), ratio=0.3)
+    cell = LIMIT_GRID_M
+    grid = _on_grid(xy, cell)
+    while grid.shape[0] > LIMIT_MAX_POINTS:
+        cell *= float(np.ceil(np.sqrt(grid.shape[0] / LIMIT_MAX_POINTS)))
+        grid = _on_grid(xy, cell)
+    hull = shapely.concave_hull(shapely.multipoints(grid), ratio=0.3)
     # homes are hull vertices: the margin keeps them off the limit (a point on a face's
-    # outline lies in no face)
-    return shapely.buffer(hull, LIMIT_MARGIN_M, quad_segs=2)
+    # outline lies in no face); the grid moves points by 0.71 cell at most
+    return shapely.buffer(hull, max(LIMIT_MARGIN_M, cell), quad_segs=2)
+
+
+def _on_grid(xy: np.ndarray, cell: float) -> np.ndarray:
+    """The distinct grid points nearest to ``xy``, sorted by x then y."""
+    if xy.shape[0] == 0:
+        return xy
+    ij = np.round(xy / cell).astype(np.int64)
+    lo = ij.min(axis=0)
+    ij -= lo
+    span = int(ij[:, 1].max()) + 1
+    key = distinct(ij[:, 0] * span + ij[:, 1])  # one int64 sort, not a row-wise unique
+    return (np.column_stack([key // span, key % span]) + lo) * cell
 
 
 def _people(
-    geoms: np.ndarray,
-    mapped: np.ndarray,
-    homes: Homes,
-    settings: PopulationSettings,
-    floor: np.ndarray | None = None,
+    geoms: np.ndarray, mapped: np.ndarray, floor: np.ndarray, settings: PopulationSettings
 ) -> np.ndarray:
     """Estimated residents per block (for the split decisions)."""
-    if floor is None:
-        floor, _ = block_floor_area(geoms, homes)
     return np.where(
         mapped,
         floor / settings.floor_area_per_person_m2,
@@ -167,15 +182,22 @@ def _replace(
     n_par = which.size
     area = shapely.area(pieces)
     mapped = blk.mapped[which][parent]
-    floor, _ = block_floor_area(pieces, homes)
+    # only the homes of the blocks being cut can lie in their pieces
+    pos = np.full(blk.geoms.size + 1, -1, dtype=np.int64)  # [-1] for homes in no block
+    pos[which] = np.arange(n_par)
+    moved = np.flatnonzero(pos[blk.owner] >= 0)
+    in_piece = owner_of(homes.points[moved], pieces)
+    floor = _sum_by(in_piece, homes.floor[moved], pieces.size)
     keep = (area >= MIN_BLOCK_AREA_M2) & (~mapped | (floor > 0))
     blk.dropped_empty += int((~keep & (area >= MIN_BLOCK_AREA_M2)).sum())
     pieces, parent, area, floor = pieces[keep], parent[keep], area[keep], floor[keep]
-    pop = _people(pieces, blk.mapped[which][parent], homes, settings, floor)
+    in_piece = _renumber(in_piece, keep)
+    pop = _people(pieces, blk.mapped[which][parent], floor, settings)
     small = (area < SMALL_PIECE_SHARE * settings.max_block_area_ha * 10_000.0) & (
         pop < SMALL_PIECE_SHARE * settings.max_block_residents
     )
-    pieces, parent = merge_small(pieces, parent, small)
+    pieces, parent, merged_into = merge_small(pieces, parent, small)
+    in_piece = np.where(in_piece >= 0, merged_into[np.maximum(in_piece, 0)], -1)
     n_pieces = np.bincount(parent, minlength=n_par)
     # a parent cut into one piece is replaced only when empty land was trimmed off it
     trimmed = (n_pieces == 1) & (
@@ -188,22 +210,42 @@ def _replace(
     base = base.to_numpy(dtype=object)
     rest = np.ones(blk.geoms.size, dtype=bool)
     rest[which[done]] = False
+    # homes of the blocks cut go to their piece (or to none), the others keep their block
+    owner = _renumber(blk.owner, rest)
+    cut = done[pos[blk.owner[moved]]]
+    owner[moved[cut]] = np.where(
+        use[np.maximum(in_piece[cut], 0)] & (in_piece[cut] >= 0),
+        int(rest.sum()) + _renumber(in_piece[cut], use),
+        -1,
+    )
+    blk.owner = owner
     blk.geoms = np.concatenate([blk.geoms[rest], pieces[use]])
     blk.method = np.concatenate([blk.method[rest], base[parent[use]] + suffix])
     blk.mapped = np.concatenate([blk.mapped[rest], blk.mapped[which][parent[use]]])
     return done
 
 
+def _renumber(index: np.ndarray, keep: np.ndarray) -> np.ndarray:
+    """Positions ``index`` (-1: none) after keeping only ``keep``; dropped ones become -1."""
+    new = np.cumsum(keep) - 1
+    ok = index >= 0
+    ok[ok] = keep[index[ok]]
+    return np.where(ok, new[np.maximum(index, 0)], -1)
+
+
+def _sum_by(owner: np.ndarray, weights: np.ndarray, n: int) -> np.ndarray:
+    """Sum of ``weights`` per owner position (owners -1 left out)."""
+    ok = owner >= 0
+    return np.bincount(owner[ok], weights=weights[ok], minlength=n)
+
+
 def _tally(
     blk: _Blocks, homes: Homes, settings: PopulationSettings
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(block of each home, estimated residents per block, homes per block): one query."""
-    n = blk.geoms.size
-    owner = owner_of(homes.points, blk.geoms)
-    ok = owner >= 0
-    floor = np.bincount(owner[ok], weights=homes.floor[ok], minlength=n)
-    pop = _people(blk.geoms, blk.mapped, homes, settings, floor)
-    return owner, pop, np.bincount(owner[ok], minlength=n)
+    """(block of each home, estimated residents per block, homes per block)."""
+    n, owner = blk.geoms.size, blk.owner
+    pop = _people(blk.geoms, blk.mapped, _sum_by(owner, homes.floor, n), settings)
+    return owner, pop, np.bincount(owner[owner >= 0], minlength=n)
 
 
 def _split(
@@ -221,8 +263,7 @@ def _split(
     # ways bound compounds where homes fill the land; land with a few scattered homes (a
     # valley side, a campus edge) goes straight to the grid of building groups, which also
     # trims its empty part at a fraction of the cost
-    ok = owner >= 0
-    cover = np.bincount(owner[ok], weights=homes.footprint[ok], minlength=area.size) / area
+    cover = _sum_by(owner, homes.footprint, area.size) / area
     over = np.flatnonzero((many | big) & ~(blk.mapped & (cover < MIN_BUILDING_COVER)))
     if over.size and interior.size:
         pieces, parent = line_pieces(blk.geoms[over], interior)
@@ -297,7 +338,7 @@ def blocks_from_osm(
     crs = streets.crs
     lines = _lines(streets)
     if "highway" in streets.columns:
-        is_street = np.isin(streets["highway"].to_numpy(dtype=object), list(STREET_HIGHWAYS))
+        is_street = streets["highway"].isin(STREET_HIGHWAYS).to_numpy(dtype=bool)
     else:
         is_street = np.ones(lines.size, dtype=bool)
     walls = _barriers(data, crs)
@@ -323,9 +364,10 @@ def blocks_from_osm(
         method[inside & (shapely.area(base) <= MAX_ENCLOSURE_AREA_M2)] = "enclosure"
     keep = method != ""
     geoms, method = base[keep], method[keep]
-    _, cover = block_floor_area(geoms, homes)
+    owner = _renumber(owner, keep)
+    cover = _sum_by(owner, homes.footprint, geoms.size)
     mapped = (method == "buildings") | (cover >= MIN_BUILDING_COVER * shapely.area(geoms))
-    blk = _Blocks(geoms, method, mapped)
+    blk = _Blocks(geoms, method, mapped, owner)
     left = _split(blk, np.concatenate([lines[~is_street], walls]), homes, settings)
     parts, idx = shapely.get_parts(blk.geoms, return_index=True)
     poly = shapely.get_type_id(parts) == 3

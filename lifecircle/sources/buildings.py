@@ -121,15 +121,16 @@ def buildings_from_osm(data: OSMData, crs: Any) -> gpd.GeoDataFrame:
     """OSM buildings (projected to ``crs``): type, levels, and whether each one is a home.
 
     Columns: ``osm_id``, ``building``, ``levels`` (NaN where untagged), ``residential``
-    (counts as dwellings), ``non_residential`` (its negation) and ``home_rule`` (why):
+    (counts as dwellings), ``non_residential`` (its negation), ``home_rule`` (why):
     ``residential_type``, ``untyped_in_residential_landuse``, ``untyped_no_landuse``,
     ``non_residential_type``, ``non_residential_tags``, ``non_residential_landuse`` or
-    ``too_small``.
+    ``too_small``; ``rep_x``, ``rep_y``: a point on the footprint, which places the building
+    in one block (kept so that no later step computes it again).
     """
     if not data.buildings:
         return gpd.GeoDataFrame(
             {"osm_id": [], "building": [], "levels": [], "residential": [],
-             "non_residential": [], "home_rule": []},
+             "non_residential": [], "home_rule": [], "rep_x": [], "rep_y": []},
             geometry=[],
             crs=crs,
         )
@@ -143,8 +144,9 @@ def buildings_from_osm(data: OSMData, crs: Any) -> gpd.GeoDataFrame:
         ).to_numpy(dtype=np.float64)
     geoms = _polygons([b[4] for b in data.buildings], crs, valid=False)
     points = shapely.point_on_surface(geoms)
-    typed_home = np.isin(kinds, list(RESIDENTIAL_BUILDINGS))
-    typed_other = np.isin(kinds, list(NON_RESIDENTIAL_BUILDINGS))
+    # pandas' hashed isin: numpy's sorts object arrays (a second at city scale)
+    typed_home = pd.Series(kinds).isin(RESIDENTIAL_BUILDINGS).to_numpy()
+    typed_other = pd.Series(kinds).isin(NON_RESIDENTIAL_BUILDINGS).to_numpy()
     # one int64 key per area: way and relation ids live in separate spaces
     marked = np.array(
         [
@@ -178,8 +180,10 @@ def buildings_from_osm(data: OSMData, crs: Any) -> gpd.GeoDataFrame:
         ],
         default="untyped_no_landuse",
     ).astype(object)
-    home = np.isin(
-        rule, ["residential_type", "untyped_in_residential_landuse", "untyped_no_landuse"]
+    home = (
+        pd.Series(rule)
+        .isin(["residential_type", "untyped_in_residential_landuse", "untyped_no_landuse"])
+        .to_numpy()
     )
     return gpd.GeoDataFrame(
         {
@@ -189,6 +193,8 @@ def buildings_from_osm(data: OSMData, crs: Any) -> gpd.GeoDataFrame:
             "residential": home,
             "non_residential": ~home,
             "home_rule": rule,
+            "rep_x": shapely.get_x(points),
+            "rep_y": shapely.get_y(points),
         },
         geometry=gpd.GeoSeries(geoms, crs=crs),
     )
@@ -203,7 +209,7 @@ def floor_area(buildings: gpd.GeoDataFrame, settings: PopulationSettings) -> np.
     if buildings.empty:
         return np.empty(0, dtype=np.float64)
     default = np.where(
-        np.isin(buildings["building"].to_numpy(dtype=object), list(HOUSE_BUILDINGS)),
+        buildings["building"].isin(HOUSE_BUILDINGS).to_numpy(dtype=bool),
         settings.house_levels,
         settings.default_levels,
     )
@@ -228,8 +234,15 @@ def homes_of(buildings: gpd.GeoDataFrame, settings: PopulationSettings) -> Homes
         return Homes(np.empty(0, dtype=object), empty, empty)
     home = buildings["residential"].to_numpy(dtype=bool)
     geoms = buildings.geometry.to_numpy()[home]
+    if "rep_x" in buildings.columns:  # from buildings_from_osm
+        points = shapely.points(
+            buildings["rep_x"].to_numpy(dtype=np.float64)[home],
+            buildings["rep_y"].to_numpy(dtype=np.float64)[home],
+        )
+    else:
+        points = shapely.point_on_surface(geoms)
     return Homes(
-        shapely.point_on_surface(geoms),
+        points,
         floor_area(buildings, settings)[home],
         shapely.area(geoms),
     )
