@@ -1,0 +1,98 @@
+"""Start-up: a command imports only what it needs, when it needs it (issue 15, item 6).
+
+Each check runs in a fresh interpreter (the test process has imported everything already) and
+reads ``sys.modules`` there.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+ROOT = Path(__file__).resolve().parent.parent
+
+#: the heavy libraries and the outputs or engine parts that need them
+HEAVY = ("numpy", "pandas", "geopandas", "shapely", "scipy", "pyproj", "pyogrio", "osmium",
+         "matplotlib", "rasterio", "folium", "numba", "llvmlite", "openpyxl", "mapclassify",
+         "sklearn", "osmnx", "networkx", "dask", "distributed", "contourpy", "PIL", "momepy")
+#: the output writers' libraries: none of them before the output step that needs it
+OUTPUT_ONLY = ("matplotlib", "rasterio", "folium", "numba", "llvmlite", "openpyxl",
+               "mapclassify", "sklearn", "osmnx", "networkx", "dask", "contourpy", "PIL")
+
+
+def _imported_after(code: str) -> set[str]:
+    """Top-level packages of the heavy list imported by ``code`` in a fresh interpreter."""
+    probe = (f"{code}\nimport json, sys\n"
+             f"print(json.dumps(sorted({{m.split('.')[0] for m in sys.modules}} & "
+             f"set({list(HEAVY)!r}))))")
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                          cwd=ROOT, check=True)
+    return set(json.loads(done.stdout.strip().splitlines()[-1]))
+
+
+def test_importing_the_package_and_the_cli_imports_no_heavy_library():
+    assert _imported_after("import lifecircle\nimport lifecircle.cli") == set()
+
+
+def _cli(args: list[str]) -> str:
+    return ("from click.testing import CliRunner\nfrom lifecircle.cli import cli\n"
+            f"result = CliRunner().invoke(cli, {args!r})\n"
+            "assert result.exit_code == 0, result.output")
+
+
+@pytest.mark.parametrize("args", [["--help"], ["run", "--help"], ["map", "--help"]])
+def test_help_imports_no_heavy_library(args):
+    assert _imported_after(_cli(args)) == set()
+
+
+def test_version_imports_only_what_names_proj_and_gdal():
+    """``--version`` reads versions from the installed metadata; it imports pyproj and pyogrio
+    for the PROJ and GDAL versions, nothing of the outputs."""
+    imported = _imported_after(_cli(["--version"]))
+    assert {"pyproj", "pyogrio"} <= imported
+    assert imported.isdisjoint(OUTPUT_ONLY), imported & set(OUTPUT_ONLY)
+
+
+def test_the_engine_imports_no_output_library():
+    """Analysing (the pipeline, the result, the GeoPackage, report and table writers' modules)
+    needs geopandas and scipy, never a figure, raster, map or workbook library."""
+    code = ("import lifecircle.pipeline, lifecircle.result, lifecircle.outputs.products, "
+            "lifecircle.outputs.geopackage, lifecircle.outputs.report, "
+            "lifecircle.outputs.table, lifecircle.outputs.webmap")
+    imported = _imported_after(code)
+    assert {"geopandas", "scipy"} <= imported  # the probe sees real imports
+    assert imported.isdisjoint(OUTPUT_ONLY), imported & set(OUTPUT_ONLY)
+
+
+def test_map_bins_do_not_import_mapclassify():
+    """Classifying minutes into the planning bins is one searchsorted: importing mapclassify
+    would compile a numba kernel and import scikit-learn and pyplot (seconds)."""
+    code = ("from lifecircle.outputs.webmap import classify_minutes\n"
+            "classify_minutes([1.0, 12.0, float('nan')])")
+    assert _imported_after(code).isdisjoint({"mapclassify", "sklearn", "numba", "matplotlib"})
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.one_of(st.floats(-5, 100), st.sampled_from([0.0, 5.0, 10.0, 15.0, 20.0,
+                                                               30.0, np.nan, np.inf])),
+                min_size=1, max_size=40))
+def test_classify_minutes_equals_mapclassify_user_defined(minutes):
+    """The bins equal mapclassify.UserDefined's on the same fixed edges (the oracle)."""
+    import mapclassify
+
+    from lifecircle.outputs.webmap import BINS_MIN, classify_minutes
+
+    values = np.asarray(minutes, dtype=float)
+    want = np.full(values.shape, len(BINS_MIN) + 1)
+    finite = np.isfinite(values)
+    if finite.any():
+        yb = mapclassify.UserDefined(np.clip(values[finite], 0.0, None), bins=list(BINS_MIN)).yb
+        want[finite] = np.minimum(yb, len(BINS_MIN))
+    np.testing.assert_array_equal(classify_minutes(values), want)
