@@ -217,7 +217,24 @@ class Result:
 
     def write_into(self, staged: StagedOutput, outputs: Outputs, *,
                    extras: Sequence[Extra] = ()) -> None:
-        """Write every file of the contract into a staging folder (no ``_SUCCESS.json``)."""
+        """Write every file of the contract into a staging folder (no ``_SUCCESS.json``).
+
+        On a small network the figures are drawn in a forked worker process meanwhile
+        (:mod:`lifecircle.outputs._background`)."""
+        from .outputs._background import start_figures
+
+        job = start_figures(self, staged.staging, lang=outputs.lang) if outputs.figures else None
+        try:
+            self._write_all(staged, outputs, extras=extras, figures=job is None)
+        except BaseException:
+            if job is not None:
+                job.cancel()
+            raise
+        if job is not None:
+            job.wait()
+
+    def _write_all(self, staged: StagedOutput, outputs: Outputs, *, extras: Sequence[Extra],
+                   figures: bool) -> None:
         from .outputs.geopackage import GPKG_NAME
         from .outputs.products import write_products
         from .outputs.report import write_reports
@@ -230,7 +247,8 @@ class Result:
             extra(self, staged)
         write_products(self, staged.staging, lang=chosen.lang, map=bool(chosen.map),
                        cdn=chosen.cdn, tiles=chosen.tiles,
-                       tiles_attribution=chosen.tiles_attribution, figures=chosen.figures,
+                       tiles_attribution=chosen.tiles_attribution,
+                       figures=chosen.figures and figures,
                        rasters=bool(chosen.rasters), raster_cell_m=chosen.raster_cell_m)
         blk = self.blocks
         worst = (blk.sort_values(["n_lacking", "population"], ascending=False)

@@ -625,7 +625,7 @@ def _pixels(fig: Figure) -> np.ndarray:
     opaque, so the alpha channel carries nothing and only slows the compression)."""
     if fig.get_dpi() != DPI:
         fig.set_dpi(DPI)
-    canvas = fig.canvas
+    canvas = fig.canvas if isinstance(fig.canvas, FigureCanvasAgg) else FigureCanvasAgg(fig)
     canvas.draw()
     return np.array(np.asarray(canvas.buffer_rgba())[..., :3])
 
