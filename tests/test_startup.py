@@ -96,3 +96,89 @@ def test_classify_minutes_equals_mapclassify_user_defined(minutes):
         yb = mapclassify.UserDefined(np.clip(values[finite], 0.0, None), bins=list(BINS_MIN)).yb
         want[finite] = np.minimum(yb, len(BINS_MIN))
     np.testing.assert_array_equal(classify_minutes(values), want)
+
+
+# ---------------------------------------------------------------------------------------------
+# the figures of a small run, drawn in a forked worker process
+
+
+@pytest.fixture(scope="module")
+def grid_result(tmp_path_factory):
+    from lifecircle.config import Analysis
+    from lifecircle.pipeline import analyse
+    from tests.helpers import make_grid_case
+
+    case = make_grid_case(tmp_path_factory.mktemp("grid"))
+    return analyse(Analysis(osm=case.graphml, facilities=case.facilities, blocks=case.blocks,
+                            categories=["retail"]))
+
+
+def _forked(monkeypatch) -> list:
+    """Record whether each save drew its figures in a worker (a job) or itself (None)."""
+    from lifecircle.outputs import _background
+
+    jobs: list = []
+    real = _background.start_figures
+
+    def spy(*args, **kwargs):
+        jobs.append(real(*args, **kwargs))
+        return jobs[-1]
+
+    monkeypatch.setattr(_background, "start_figures", spy)
+    return jobs
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="no fork")
+def test_a_small_run_draws_its_figures_in_a_worker_and_lists_them(grid_result, tmp_path,
+                                                                  monkeypatch):
+    from PIL import Image
+
+    from lifecircle.config import Outputs
+    from lifecircle.outputs.plots import figure_names
+
+    jobs = _forked(monkeypatch)
+    out = grid_result.save(tmp_path / "run", Outputs(tiles="none"))
+    assert len(jobs) == 1 and jobs[0] is not None  # drawn by the worker
+    listed = json.loads((out / "_SUCCESS.json").read_text())["files"]
+    for name in figure_names(["retail"]):
+        assert name in listed
+        with Image.open(out / name) as image:
+            assert image.size[0] == round(8.27 * 200) and image.mode == "RGB"
+
+
+def test_above_the_limit_the_run_draws_its_figures_itself(grid_result, tmp_path, monkeypatch):
+    from lifecircle.config import Outputs
+    from lifecircle.outputs import _background
+
+    jobs = _forked(monkeypatch)
+    monkeypatch.setattr(_background, "BACKGROUND_MAX_NODES", grid_result.network.n_nodes - 1)
+    out = grid_result.save(tmp_path / "run", Outputs(tiles="none"))
+    assert jobs == [None]
+    assert (out / "figures" / "coverage_retail.png").is_file()
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="no fork")
+@pytest.mark.parametrize(("raised", "expected"), [
+    ("output", "figures/x.png: cannot write the figure (disk full)"),
+    ("bug", "figures: ZeroDivisionError: division by zero"),
+])
+def test_an_error_in_the_figure_worker_fails_the_run(grid_result, tmp_path, monkeypatch,
+                                                     raised, expected):
+    """The worker's error reaches the caller as an OutputError with its text; nothing of the
+    run is left behind (the staging folder is discarded)."""
+    from lifecircle._errors import OutputError
+    from lifecircle.config import Outputs
+    from lifecircle.outputs import plots
+
+    def broken(*_args, **_kwargs):
+        if raised == "output":
+            raise OutputError("figures/x.png: cannot write the figure (disk full)")
+        return 1 / 0
+
+    jobs = _forked(monkeypatch)
+    monkeypatch.setattr(plots, "write_figures", broken)  # the forked worker inherits it
+    with pytest.raises(OutputError, match=expected.replace("(", r"\(").replace(")", r"\)")):
+        grid_result.save(tmp_path / "run", Outputs(tiles="none"))
+    assert jobs[0] is not None
+    assert not (tmp_path / "run").exists()
+    assert [p.name for p in tmp_path.iterdir()] == []
