@@ -219,37 +219,49 @@ class Result:
                    extras: Sequence[Extra] = ()) -> None:
         """Write every file of the contract into a staging folder (no ``_SUCCESS.json``).
 
-        On a small network the figures are drawn in a forked worker process meanwhile
-        (:mod:`lifecircle.outputs._background`)."""
-        from .outputs._background import start_figures
-
-        job = start_figures(self, staged.staging, lang=outputs.lang) if outputs.figures else None
+        On a small network the figures and the rasters are written by forked worker processes
+        meanwhile (:mod:`lifecircle.outputs._background`)."""
+        jobs: list[Any] = []
         try:
-            self._write_all(staged, outputs, extras=extras, figures=job is None)
+            self._write_all(staged, outputs, extras=extras, jobs=jobs)
+            while jobs:
+                jobs[0].wait()
+                jobs.pop(0)
         except BaseException:
-            if job is not None:
+            for job in jobs:
                 job.cancel()
             raise
-        if job is not None:
-            job.wait()
 
     def _write_all(self, staged: StagedOutput, outputs: Outputs, *, extras: Sequence[Extra],
-                   figures: bool) -> None:
+                   jobs: list[Any]) -> None:
+        from .outputs import _background
         from .outputs.geopackage import GPKG_NAME
         from .outputs.products import write_products
         from .outputs.report import write_reports
         from .outputs.served import served_sections
         from .outputs.table import write_tables
 
+        folder, nodes = staged.staging, self.network.n_nodes
+        _ = self.edges  # built once, before any fork: the workers and the GeoPackage read it
+        if outputs.figures and (job := _background.start("figures", lambda: write_products(
+                self, folder, lang=outputs.lang, map=False, figures=True, rasters=False),
+                nodes=nodes)):
+            jobs.append(job)
         chosen = self.prepare(outputs)
+        if chosen.rasters and (job := _background.start("rasters", lambda: write_products(
+                self, folder, map=False, figures=False, rasters=True,
+                raster_cell_m=chosen.raster_cell_m), nodes=nodes)):
+            jobs.append(job)
+        aside = {job.what for job in jobs}
         self.to_gpkg(staged.path(GPKG_NAME))
         for extra in extras:
             extra(self, staged)
         write_products(self, staged.staging, lang=chosen.lang, map=bool(chosen.map),
                        cdn=chosen.cdn, tiles=chosen.tiles,
                        tiles_attribution=chosen.tiles_attribution,
-                       figures=chosen.figures and figures,
-                       rasters=bool(chosen.rasters), raster_cell_m=chosen.raster_cell_m)
+                       figures=chosen.figures and "figures" not in aside,
+                       rasters=bool(chosen.rasters) and "rasters" not in aside,
+                       raster_cell_m=chosen.raster_cell_m)
         blk = self.blocks
         worst = (blk.sort_values(["n_lacking", "population"], ascending=False)
                  .head(10)[["block_id", "population", "lacks", col.DEFICIENCIES]]

@@ -99,7 +99,7 @@ def test_classify_minutes_equals_mapclassify_user_defined(minutes):
 
 
 # ---------------------------------------------------------------------------------------------
-# the figures of a small run, drawn in a forked worker process
+# the figures and rasters of a small run, written by forked worker processes
 
 
 @pytest.fixture(scope="module")
@@ -113,48 +113,57 @@ def grid_result(tmp_path_factory):
                             categories=["retail"]))
 
 
-def _forked(monkeypatch) -> list:
-    """Record whether each save drew its figures in a worker (a job) or itself (None)."""
+def _forked(monkeypatch) -> dict:
+    """Record, per output, whether a worker wrote it (its job) or the run itself (None)."""
     from lifecircle.outputs import _background
 
-    jobs: list = []
-    real = _background.start_figures
+    jobs: dict = {}
+    real = _background.start
 
-    def spy(*args, **kwargs):
-        jobs.append(real(*args, **kwargs))
-        return jobs[-1]
+    def spy(what, write, *, nodes):
+        jobs[what] = real(what, write, nodes=nodes)
+        return jobs[what]
 
-    monkeypatch.setattr(_background, "start_figures", spy)
+    monkeypatch.setattr(_background, "start", spy)
     return jobs
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="no fork")
-def test_a_small_run_draws_its_figures_in_a_worker_and_lists_them(grid_result, tmp_path,
-                                                                  monkeypatch):
+def test_a_small_run_writes_figures_and_rasters_in_workers_and_lists_them(grid_result, tmp_path,
+                                                                         monkeypatch):
+    import rasterio
     from PIL import Image
 
     from lifecircle.config import Outputs
     from lifecircle.outputs.plots import figure_names
+    from lifecircle.outputs.raster import raster_name
 
     jobs = _forked(monkeypatch)
     out = grid_result.save(tmp_path / "run", Outputs(tiles="none"))
-    assert len(jobs) == 1 and jobs[0] is not None  # drawn by the worker
+    assert set(jobs) == {"figures", "rasters"} and None not in jobs.values()
     listed = json.loads((out / "_SUCCESS.json").read_text())["files"]
     for name in figure_names(["retail"]):
         assert name in listed
         with Image.open(out / name) as image:
             assert image.size[0] == round(8.27 * 200) and image.mode == "RGB"
+    assert raster_name("retail") in listed
+    with rasterio.open(out / raster_name("retail")) as src:
+        minutes = src.read(1)
+    # B2's cell walks 2.75 min or less (its centre is nearer the shop): the surface is there
+    assert np.nanmin(minutes) < 2.75 and np.isnan(minutes).any()
 
 
-def test_above_the_limit_the_run_draws_its_figures_itself(grid_result, tmp_path, monkeypatch):
+def test_above_the_limit_the_run_writes_them_itself(grid_result, tmp_path, monkeypatch):
     from lifecircle.config import Outputs
     from lifecircle.outputs import _background
+    from lifecircle.outputs.raster import raster_name
 
     jobs = _forked(monkeypatch)
     monkeypatch.setattr(_background, "BACKGROUND_MAX_NODES", grid_result.network.n_nodes - 1)
     out = grid_result.save(tmp_path / "run", Outputs(tiles="none"))
-    assert jobs == [None]
+    assert jobs == {"figures": None, "rasters": None}
     assert (out / "figures" / "coverage_retail.png").is_file()
+    assert (out / raster_name("retail")).is_file()
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="no fork")
@@ -179,6 +188,6 @@ def test_an_error_in_the_figure_worker_fails_the_run(grid_result, tmp_path, monk
     monkeypatch.setattr(plots, "write_figures", broken)  # the forked worker inherits it
     with pytest.raises(OutputError, match=expected.replace("(", r"\(").replace(")", r"\)")):
         grid_result.save(tmp_path / "run", Outputs(tiles="none"))
-    assert jobs[0] is not None
+    assert jobs["figures"] is not None
     assert not (tmp_path / "run").exists()
     assert [p.name for p in tmp_path.iterdir()] == []
