@@ -219,8 +219,8 @@ class Result:
                    extras: Sequence[Extra] = ()) -> None:
         """Write every file of the contract into a staging folder (no ``_SUCCESS.json``).
 
-        On a small network the figures and the rasters are written by forked worker processes
-        meanwhile (:mod:`lifecircle.outputs._background`)."""
+        On a small network the figures, the tables and the rasters are written by forked
+        worker processes meanwhile (:mod:`lifecircle.outputs._background`)."""
         jobs: list[Any] = []
         try:
             self._write_all(staged, outputs, extras=extras, jobs=jobs)
@@ -247,6 +247,10 @@ class Result:
                 self, folder, lang=outputs.lang, map=False, figures=True, rasters=False),
                 nodes=nodes)):
             jobs.append(job)
+        if job := _background.start("tables", lambda: write_tables(self, folder,
+                                                                    lang=outputs.lang),
+                                    nodes=nodes):
+            jobs.append(job)
         chosen = self.prepare(outputs)
         if chosen.rasters and (job := _background.start("rasters", lambda: write_products(
                 self, folder, map=False, figures=False, rasters=True,
@@ -269,7 +273,8 @@ class Result:
         write_reports(staged.staging, self.report, lang=chosen.lang,
                       worst=[w for w in worst if w["lacks"]], profile=self.profile,
                       extra_sections=served_sections(self.report, chosen.lang))
-        write_tables(self, staged.staging, lang=chosen.lang)
+        if "tables" not in aside:
+            write_tables(self, staged.staging, lang=chosen.lang)
 
 
 def _city_scale_defaults(net: WalkNetwork, outputs: Outputs) -> tuple[Outputs, dict[str, str]]:

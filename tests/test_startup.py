@@ -140,13 +140,13 @@ def test_a_small_run_writes_figures_and_rasters_in_workers_and_lists_them(grid_r
 
     jobs = _forked(monkeypatch)
     out = grid_result.save(tmp_path / "run", Outputs(tiles="none"))
-    assert set(jobs) == {"figures", "rasters"} and None not in jobs.values()
+    assert set(jobs) == {"figures", "tables", "rasters"} and None not in jobs.values()
     listed = json.loads((out / "_SUCCESS.json").read_text())["files"]
     for name in figure_names(["retail"]):
         assert name in listed
         with Image.open(out / name) as image:
             assert image.size[0] == round(8.27 * 200) and image.mode == "RGB"
-    assert raster_name("retail") in listed
+    assert {raster_name("retail"), "blocks.csv", "report.xlsx"} <= set(listed)
     with rasterio.open(out / raster_name("retail")) as src:
         minutes = src.read(1)
     # B2's cell walks 2.75 min or less (its centre is nearer the shop): the surface is there
@@ -161,7 +161,7 @@ def test_above_the_limit_the_run_writes_them_itself(grid_result, tmp_path, monke
     jobs = _forked(monkeypatch)
     monkeypatch.setattr(_background, "BACKGROUND_MAX_NODES", grid_result.network.n_nodes - 1)
     out = grid_result.save(tmp_path / "run", Outputs(tiles="none"))
-    assert jobs == {"figures": None, "rasters": None}
+    assert jobs == {"figures": None, "tables": None, "rasters": None}
     assert (out / "figures" / "coverage_retail.png").is_file()
     assert (out / raster_name("retail")).is_file()
 

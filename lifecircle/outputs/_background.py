@@ -1,12 +1,13 @@
 """Outputs of a small run written by forked worker processes while the run writes the rest.
 
 On a small network a run's outputs cost about as much as its analysis. The figures
-(matplotlib's import, drawing and PNG compression) and the rasters (snapping every cell to the
-streets) need nothing the other outputs compute, so workers forked from the run write them into
-the staging folder while the run computes the isochrones and writes the GeoPackage, map,
-reports and tables on the other core. Python threads cannot share that work (drawing and
-snapping hold the GIL); a forked process shares the run's tables without copying or pickling
-them, and the run waits for every worker before it lists and hashes the folder.
+(matplotlib's import, drawing and PNG compression), the tables (openpyxl) and the rasters
+(snapping every cell to the streets) need nothing the other outputs compute, so workers forked
+from the run write them into the staging folder while the run computes the isochrones and
+writes the GeoPackage, map and reports on the other core. Python threads cannot share that work
+(drawing, spreadsheet cells and snapping hold the GIL); a forked process shares the run's
+tables without copying or pickling them, and the run waits for every worker before it lists and
+hashes the folder.
 
 Only where ``fork`` exists (Linux, macOS) and the network has at most
 :data:`BACKGROUND_MAX_NODES` nodes: above that, these outputs are a small part of a run and a
@@ -25,7 +26,7 @@ from .._errors import LifecircleError, OutputError
 
 __all__ = ["BACKGROUND_MAX_NODES", "Job", "start"]
 
-#: Networks up to this many nodes write their figures and rasters in forked worker processes.
+#: Networks up to this many nodes write their figures, tables and rasters in forked workers.
 BACKGROUND_MAX_NODES = 100_000
 
 
@@ -44,8 +45,8 @@ class Job:
         try:
             message = self._conn.recv()
         except EOFError:
-            message = ("OutputError", f"{self.what}: the worker process writing them stopped; "
-                       f"rerun, or pass --no-{self.what}")
+            message = ("OutputError", f"{self.what}: the worker process writing them stopped "
+                       "before it finished; rerun")
         finally:
             self._conn.close()
             self._process.join()
