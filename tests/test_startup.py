@@ -191,3 +191,15 @@ def test_an_error_in_the_figure_worker_fails_the_run(grid_result, tmp_path, monk
     assert jobs["figures"] is not None
     assert not (tmp_path / "run").exists()
     assert [p.name for p in tmp_path.iterdir()] == []
+
+
+def test_every_subpackage_ships_in_the_wheel():
+    """pyproject lists the packages by hand: a subpackage left out imports from a checkout
+    but not from an installed wheel (``lifecircle run`` failed on ``lifecircle.isochrones``)."""
+    import tomllib
+
+    listed = set(tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]
+                 ["packages"])
+    found = {".".join(p.parent.relative_to(ROOT).parts)
+             for p in (ROOT / "lifecircle").rglob("__init__.py")}
+    assert found <= listed, sorted(found - listed)
