@@ -19,15 +19,15 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, Any
 
-from ._errors import (
-    BatchError,
-    ConfigError,
-    InputError,
-    InputFileError,
-    LifecircleError,
-    OutputError,
-    ResourceLimitError,
-)
+# the error classes, re-exported (``X as X``); __all__ takes their names from _errors
+from ._errors import BatchError as BatchError
+from ._errors import ConfigError as ConfigError
+from ._errors import InputError as InputError
+from ._errors import InputFileError as InputFileError
+from ._errors import LifecircleError as LifecircleError
+from ._errors import OutputError as OutputError
+from ._errors import ResourceLimitError as ResourceLimitError
+from ._errors import __all__ as _error_names
 from ._version import __version__
 from .profiles import load_profile
 
@@ -43,14 +43,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "Analysis",
-    "BatchError",
-    "ConfigError",
-    "InputError",
-    "InputFileError",
-    "LifecircleError",
-    "OutputError",
     "Outputs",
-    "ResourceLimitError",
     "Result",
     "WalkNetwork",
     "__version__",
@@ -64,6 +57,8 @@ __all__ = [
     "site",
     "supply_demand",
 ]
+# every error class (the _errors module also has a helper, did_you_mean, kept internal)
+__all__ += [name for name in _error_names if name.endswith("Error")]
 
 logging.getLogger(__name__).addHandler(logging.NullHandler())
 

@@ -25,11 +25,13 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from functools import cache
-from typing import Any
+from typing import Any, TypeVar, cast
 
 import numpy as np
 
-__all__ = ["BoundedSearch"]
+__all__ = ["BoundedSearch", "compile_kernel", "grown"]
+
+_K = TypeVar("_K", bound=Callable[..., Any])
 
 
 def _bounded_searches(
@@ -125,13 +127,9 @@ def _bounded_searches(
                             c += 1
                         if heap_key[c] >= last_key:
                             break
-                        heap_key[i] = heap_key[c]
-                        heap_node[i] = heap_node[c]
-                        heap_pos[heap_node[i]] = i
+                        _heap_put(heap_key, heap_node, heap_pos, i, heap_key[c], heap_node[c])
                         i = c
-                    heap_key[i] = last_key
-                    heap_node[i] = last_node
-                    heap_pos[last_node] = i
+                    _heap_put(heap_key, heap_node, heap_pos, i, last_key, last_node)
                 lo = indptr[u]
                 hi = indptr[u + 1]
             for a in range(lo, hi):
@@ -157,24 +155,17 @@ def _bounded_searches(
                     parent = (i - 1) >> 1
                     if heap_key[parent] <= nd:
                         break
-                    heap_key[i] = heap_key[parent]
-                    heap_node[i] = heap_node[parent]
-                    heap_pos[heap_node[i]] = i
+                    _heap_put(heap_key, heap_node, heap_pos, i, heap_key[parent],
+                              heap_node[parent])
                     i = parent
-                heap_key[i] = nd
-                heap_node[i] = v
-                heap_pos[v] = i
+                _heap_put(heap_key, heap_node, heap_pos, i, nd, v)
             from_seeds = False
 
         # every node the search touched was reached (relaxations stop at the limit)
         if n_out + n_touched > capacity:
             capacity = max(2 * capacity, n_out + n_touched)
-            grown_nodes = np.empty(capacity, dtype=indices.dtype)
-            grown_dist = np.empty(capacity, dtype=np.float64)
-            grown_nodes[:n_out] = out_nodes[:n_out]
-            grown_dist[:n_out] = out_dist[:n_out]
-            out_nodes = grown_nodes
-            out_dist = grown_dist
+            out_nodes = grown(out_nodes, n_out, capacity)
+            out_dist = grown(out_dist, n_out, capacity)
         # Sort the reached nodes ascending: an LSD radix sort on bytes, with the (now empty)
         # heap_node array as the second buffer. Numba's quicksort costs ~30 ns a node on
         # these unpredictable orders, about 15% of a whole search; this costs a few.
@@ -217,12 +208,53 @@ def _bounded_searches(
 @cache
 def _compiled() -> Callable[..., tuple[np.ndarray, np.ndarray, np.ndarray, int]]:
     """The numba-compiled kernel, built (or loaded from the on-disk cache) on first use."""
+    return compile_kernel(_bounded_searches)
+
+
+def _heap_put(
+    heap_key: np.ndarray, heap_node: np.ndarray, heap_pos: np.ndarray, i: int, key: float,
+    node: int,
+) -> None:
+    """Put ``node`` with ``key`` into heap slot ``i`` (the sift loops' one move)."""
+    heap_key[i] = key
+    heap_node[i] = node
+    heap_pos[node] = i
+
+
+def grown(values: np.ndarray, n: int, capacity: int) -> np.ndarray:
+    """A new buffer of ``capacity`` slots holding ``values[:n]`` (the rest unset).
+
+    The kernels' output buffers grow by doubling with this (numba has no ``resize``).
+    """
+    out = np.empty(capacity, dtype=values.dtype)
+    out[:n] = values[:n]
+    return out
+
+
+#: the plain-Python helpers the kernels call, made callable from numba code on first compile
+_HELPERS = (_heap_put, grown)
+
+
+@cache
+def _jitable(helper: Callable[..., Any]) -> None:
+    """Let compiled code call ``helper`` (numba compiles it inline with its caller)."""
+    from numba.extending import register_jitable
+
+    register_jitable(helper)
+
+
+def compile_kernel(kernel: _K, *helpers: Callable[..., Any]) -> _K:
+    """``kernel`` compiled by numba (``nogil``, cached on disk), on first use.
+
+    ``helpers`` are further plain-Python functions it calls (besides :data:`_HELPERS`).
+    Kernels and helpers stay plain Python as written, so they run (slowly) without numba for
+    debugging. ``nogil``: searches on separate objects may run in threads.
+    """
     from numba import njit
 
-    # nogil: searches on separate BoundedSearch objects may run in threads
-    kernel: Callable[..., tuple[np.ndarray, np.ndarray, np.ndarray, int]] = njit(
-        cache=True, nogil=True)(_bounded_searches)
-    return kernel
+    for helper in (*_HELPERS, *helpers):
+        _jitable(helper)
+    return cast(_K, njit(cache=True, nogil=True)(kernel))
 
 
 def _index_array(a: Any, name: str) -> np.ndarray:

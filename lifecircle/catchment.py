@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from ._kernels import BoundedSearch
+from ._kernels import BoundedSearch, compile_kernel, grown
 from .network import WalkNetwork
 from .routing import _direction_ratios, seed_arcs
 from .snapping import Snap
@@ -128,28 +128,13 @@ def _join_blocks(
             for q in range(node_ptr[v], node_ptr[v + 1]):
                 t = d + inc_off[q]
                 if t <= limit:
-                    b = inc_block[q]
-                    if best[b] == np.inf:
-                        seen[n_seen] = b
-                        n_seen += 1
-                    if t < best[b]:
-                        best[b] = t
+                    n_seen = _keep_nearest(best, seen, n_seen, inc_block[q], t)
         for k in range(d_ptr[s], d_ptr[s + 1]):
-            b = d_block[k]
-            t = d_dist[k]
-            if best[b] == np.inf:
-                seen[n_seen] = b
-                n_seen += 1
-            if t < best[b]:
-                best[b] = t
+            n_seen = _keep_nearest(best, seen, n_seen, d_block[k], d_dist[k])
         if n_out + n_seen > cap:
             cap = max(2 * cap, n_out + n_seen)
-            grown_col = np.empty(cap, dtype=np.int64)
-            grown_d = np.empty(cap, dtype=np.float64)
-            grown_col[:n_out] = out_col[:n_out]
-            grown_d[:n_out] = out_d[:n_out]
-            out_col = grown_col
-            out_d = grown_d
+            out_col = grown(out_col, n_out, cap)
+            out_d = grown(out_d, n_out, cap)
         cols = np.sort(seen[:n_seen])
         for j in range(n_seen):
             b = cols[j]
@@ -161,14 +146,23 @@ def _join_blocks(
     return out_ptr, out_col[:n_out].copy(), out_d[:n_out].copy()
 
 
+def _keep_nearest(best: np.ndarray, seen: np.ndarray, n_seen: int, b: int, t: float) -> int:
+    """Keep ``t`` as block ``b``'s distance if it is the nearest yet; the new ``n_seen``.
+
+    A block reached for the first time (``best[b]`` still ``inf``) is listed in ``seen``.
+    """
+    if best[b] == np.inf:
+        seen[n_seen] = b
+        n_seen += 1
+    if t < best[b]:
+        best[b] = t
+    return n_seen
+
+
 @cache
 def _join_kernel() -> Callable[..., tuple[np.ndarray, np.ndarray, np.ndarray]]:
     """:func:`_join_blocks` compiled by numba (or loaded from its cache) on first use."""
-    from numba import njit
-
-    kernel: Callable[..., tuple[np.ndarray, np.ndarray, np.ndarray]] = njit(
-        cache=True, nogil=True)(_join_blocks)
-    return kernel
+    return compile_kernel(_join_blocks, _keep_nearest)
 
 
 def coverage_matrix(

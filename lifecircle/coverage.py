@@ -18,6 +18,7 @@ residents, and service floor area per 100 households, with the profile's ``[targ
 from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import geopandas as gpd
@@ -35,6 +36,7 @@ from .snapping import Snap
 __all__ = [
     "NO_DATA",
     "SPARSE_RESIDENTS",
+    "IndicatorInputs",
     "block_verdict",
     "catchment_floor_area",
     "category_status",
@@ -364,15 +366,33 @@ def covered_by(
     return ok, missing
 
 
+@dataclass(frozen=True)
+class IndicatorInputs:
+    """What plan indicators read besides the blocks and the profile.
+
+    Attributes
+    ----------
+    facilities
+        The facility table (one row per facility).
+    net
+        The walking network.
+    points
+        The snapped block access points.
+    ap_block
+        The block id of every access point.
+    no_data
+        Categories with no data in the source: a target needing them is unjudged, never 0 %.
+    """
+
+    facilities: gpd.GeoDataFrame
+    net: WalkNetwork
+    points: Snap
+    ap_block: np.ndarray
+    no_data: Collection[str] = ()
+
+
 def plan_indicators(
-    blocks: gpd.GeoDataFrame,
-    facilities: gpd.GeoDataFrame,
-    profile: Profile,
-    *,
-    net: WalkNetwork,
-    points: Snap,
-    ap_block: np.ndarray,
-    no_data: Collection[str] = (),
+    blocks: gpd.GeoDataFrame, profile: Profile, inputs: IndicatorInputs
 ) -> tuple[gpd.GeoDataFrame, dict[str, Any]]:
     """Indicators against the profile's plan targets; adds per-block floor-area columns.
 
@@ -398,13 +418,13 @@ def plan_indicators(
             "note": target.note,
         }
         if target.kind == "floor_area_per_100_households":
-            entry.update(_floor_area(out, facilities, profile, target, net, points, ap_block, hh))
+            entry.update(_floor_area(out, profile, target, inputs, hh))
             entry["households_method"] = hh_method
         else:
-            ok, missing = covered_by(out, target, no_data)
+            ok, missing = covered_by(out, target, inputs.no_data)
             entry["requires"] = [list(g) for g in target.requires]
             if ok is None:
-                entry.update(value=None, meets=None, **unjudged(missing, no_data))
+                entry.update(value=None, meets=None, **unjudged(missing, inputs.no_data))
             else:
                 share = (_share(ok.sum(), len(ok)) if target.kind == "block_share"
                          else _share(pop[ok].sum(), pop.sum()))
@@ -420,24 +440,19 @@ def plan_indicators(
 
 
 def _floor_area(
-    blocks: gpd.GeoDataFrame,
-    facilities: gpd.GeoDataFrame,
-    profile: Profile,
-    target: Target,
-    net: WalkNetwork,
-    points: Snap,
-    ap_block: np.ndarray,
+    blocks: gpd.GeoDataFrame, profile: Profile, target: Target, inputs: IndicatorInputs,
     hh: np.ndarray,
 ) -> dict[str, Any]:
     cats = [c for c in target.categories if c in profile.categories]
-    fac = facilities[facilities["category"].isin(cats)]
+    fac = inputs.facilities[inputs.facilities["category"].isin(cats)]
     area = fac["floor_area_m2"].to_numpy(dtype=np.float64)
     known = np.isfinite(area)
     speed = profile.groups[profile.default_group]
     limit_m = target.catchment_min * speed.speed_m_per_min
     column = col.floor_area_per_100hh(target.name)
     per_block = catchment_floor_area(
-        net, fac[known], points, ap_block, blocks["block_id"].to_numpy(), limit_m=limit_m
+        inputs.net, fac[known], inputs.points, inputs.ap_block, blocks["block_id"].to_numpy(),
+        limit_m=limit_m,
     )
     with np.errstate(divide="ignore", invalid="ignore"):
         blocks[column] = np.where(hh > 0, 100.0 * per_block / hh, np.nan)

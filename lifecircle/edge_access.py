@@ -27,6 +27,7 @@ osmnx know only the ``highway`` value (steps), not the wheelchair, incline or ke
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable, Hashable
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -44,6 +45,7 @@ __all__ = [
     "edge_flags",
     "edge_flags_from_ways",
     "network_for_group",
+    "network_from_mask",
     "usable_mask",
 ]
 
@@ -75,6 +77,18 @@ def _key(group: Group) -> tuple[bool, float | None]:
     return (group.step_free, group.max_incline_pct)
 
 
+def _view(net: WalkNetwork, key: Hashable, usable: Callable[[], np.ndarray]) -> WalkNetwork:
+    """The view of ``net`` searched on the mask ``usable()`` makes, cached under ``key``."""
+    cache: dict[Hashable, WalkNetwork] = net.__dict__.setdefault("_group_views", {})
+    view = cache.get(key)
+    if view is None:
+        view = dataclasses.replace(net, edge_usable=usable(), group_masks={})
+        if "geometries" in net.__dict__:
+            view.__dict__["geometries"] = net.__dict__["geometries"]
+        cache[key] = view
+    return view
+
+
 def network_for_group(net: WalkNetwork, group: Group) -> WalkNetwork:
     """``net`` itself for an unrestricted group, else a view searched on the group's mask.
 
@@ -83,16 +97,18 @@ def network_for_group(net: WalkNetwork, group: Group) -> WalkNetwork:
     """
     if not group.restricted:
         return net
-    cache: dict[tuple[bool, float | None], WalkNetwork] = net.__dict__.setdefault(
-        "_group_views", {}
-    )
-    view = cache.get(_key(group))
-    if view is None:
-        mask = usable_mask(net, group)
-        view = dataclasses.replace(net, edge_usable=mask, group_masks={})
-        if "geometries" in net.__dict__:
-            view.__dict__["geometries"] = net.__dict__["geometries"]
-        cache[_key(group)] = view
+    view = _view(net, _key(group), lambda: usable_mask(net, group))
     assert view.edge_usable is not None
     net.group_masks[group.name] = view.edge_usable
+    return view
+
+
+def network_from_mask(net: WalkNetwork, group: str, usable: np.ndarray) -> WalkNetwork:
+    """The view of ``net`` for ``group`` from a published mask (an ``edges`` layer's
+    ``usable_<group>`` column, in edge order), cached per group name."""
+    mask = np.asarray(usable, dtype=bool)
+    if mask.shape != (net.n_edges,):
+        raise ValueError(f"usable_{group}: {mask.shape[0]} values for {net.n_edges} edges")
+    view = _view(net, ("published", group), lambda: mask)
+    net.group_masks[group] = mask
     return view

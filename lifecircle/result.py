@@ -97,11 +97,13 @@ class Result:
     ) -> gpd.GeoDataFrame:
         """Isochrone bands of every category's union (and facilities' own bands on request).
 
-        Reuses the analysis's node distances (no new search for the categories); see
+        Reuses the analysis's node distances and group masks (no new search or network for
+        the categories); see
         :func:`lifecircle.isochrones.run_isochrones` (``enabled=False``: the empty table).
         Does not change :attr:`isochrones`.
         """
         from . import isochrones as iso
+        from .edge_access import network_for_group
 
         outputs = Outputs()
         bands = iso.check_run_options(
@@ -112,7 +114,9 @@ class Result:
             {c: a.speed_kmh for c, a in self.access.items()}, bands_min=bands,
             walk_in_m=outputs.walk_in_m if walk_in_m is None else walk_in_m,
             per_facility=per_facility, facility_ids=facility_ids, categories=categories,
-            enabled=enabled)
+            enabled=enabled,  # a step-free category is drawn on its group's mask, as timed
+            networks={c: network_for_group(self.network, self.profile.group_of(c))
+                      for c in self.access})
 
     def to_gpkg(self, path: str | os.PathLike[str]) -> Path:
         """Write the GeoPackage (blocks, access points, facilities, edges, isochrones,

@@ -31,7 +31,7 @@ import numpy as np
 import pandas as pd
 
 from ._errors import ConfigError
-from .coverage import covered_by, plan_indicators, unjudged
+from .coverage import IndicatorInputs, covered_by, plan_indicators, unjudged
 from .network import WalkNetwork
 from .profiles import Profile, Target
 from .profiles.schema import SUPPLY_TARGET_KINDS
@@ -90,12 +90,11 @@ def indicators(
 
     The blocks gain a column per supply target (``per100_<target>`` or ``per10000_<target>``).
     """
+    inputs = IndicatorInputs(facilities, net, points, ap_block, no_data)
     mine = {k: t for k, t in profile.targets.items() if _is_mine(t)}
     rest = {k: t for k, t in profile.targets.items() if k not in mine}
     base = dataclasses.replace(profile, targets=MappingProxyType(rest)) if mine else profile
-    out, result = plan_indicators(
-        blocks, facilities, base, net=net, points=points, ap_block=ap_block, no_data=no_data
-    )
+    out, result = plan_indicators(blocks, base, inputs)
     by_name = {e["target"]: e for e in result["targets"]}
     for name, target in mine.items():
         entry: dict[str, Any] = {"target": name, "target_value": target.value}
@@ -103,7 +102,7 @@ def indicators(
         if target.kind == "population_share":
             entry.update(_served_share(out, profile, target, no_data))
         else:
-            entry.update(_supply(out, facilities, profile, target, net, points, ap_block))
+            entry.update(_supply(out, profile, target, inputs))
         by_name[name] = entry
     for name, target in profile.targets.items():
         by_name[name]["target_set"] = target.target_set or profile.name
@@ -151,16 +150,10 @@ def _served_share(blocks: gpd.GeoDataFrame, profile: Profile, target: Target,
 
 
 def _supply(
-    blocks: gpd.GeoDataFrame,
-    facilities: gpd.GeoDataFrame,
-    profile: Profile,
-    target: Target,
-    net: WalkNetwork,
-    points: Snap,
-    ap_block: np.ndarray,
+    blocks: gpd.GeoDataFrame, profile: Profile, target: Target, inputs: IndicatorInputs
 ) -> dict[str, Any]:
     cats = [c for c in target.categories if c in profile.categories]
-    fac = facilities[facilities["category"].isin(cats)].reset_index(drop=True)
+    fac = inputs.facilities[inputs.facilities["category"].isin(cats)].reset_index(drop=True)
     column = target.column
     info: dict[str, Any] = {"categories": list(target.categories), "column": column,
                             "facilities": len(fac)}
@@ -196,8 +189,7 @@ def _supply(
         meets=None if value is None else bool(value >= target.value),
         facilities_value_unknown=int((~known).sum()),
     )
-    info.update(_per_block(blocks, fac[known], values[known], profile, target, net, points,
-                           ap_block, per))
+    info.update(_per_block(blocks, fac[known], values[known], profile, target, inputs, per))
     return info
 
 
@@ -215,9 +207,7 @@ def _per_block(
     supply: np.ndarray,
     profile: Profile,
     target: Target,
-    net: WalkNetwork,
-    points: Snap,
-    ap_block: np.ndarray,
+    inputs: IndicatorInputs,
     per: float,
 ) -> dict[str, Any]:
     """2SFCA supply per ``per`` residents of every block within the target's catchment."""
@@ -228,7 +218,7 @@ def _per_block(
     limit_m = target.catchment_min * group.speed_m_per_min
     column = f"per{per:g}_{target.name}"
     block_ids = blocks["block_id"].to_numpy()
-    pos = pd.Index(block_ids).get_indexer(ap_block)
+    pos = pd.Index(block_ids).get_indexer(inputs.ap_block)
     valid = pos >= 0
     out: dict[str, Any] = {
         "catchment_min": target.catchment_min,
@@ -239,8 +229,8 @@ def _per_block(
         "block_column": column,
     }
     try:
-        matrix = coverage_matrix(net, Snap.from_columns(fac), points.subset(valid), pos[valid],
-                                 len(block_ids), limit_m=limit_m * (1 + 1e-12))
+        matrix = coverage_matrix(inputs.net, Snap.from_columns(fac), inputs.points.subset(valid),
+                                 pos[valid], len(block_ids), limit_m=limit_m * (1 + 1e-12))
     except ConfigError as exc:  # a network the coverage matrix refuses: said, not failed
         blocks[column] = np.nan
         return {**out, "per_block": f"not computed: {exc}"}

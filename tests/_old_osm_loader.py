@@ -7,26 +7,22 @@ Errors are not mapped to input errors here: the oracle only reads good files.
 
 from __future__ import annotations
 
-import logging
 from collections import Counter
 from pathlib import Path
 
 import numpy as np
 
-from lifecircle._errors import InputError, InputFileError
 from lifecircle.sources.access_tags import is_barrier_node, way_access_tags
 from lifecircle.sources.osm import (
-    _COMPLETE_WAYS,
     BLOCK_BARRIERS,
     NON_RESIDENTIAL_LANDUSE,
     POI_KEYS,
     VACANT_LANDUSE,
     OSMData,
     _levels,
+    finish_read,
     is_walkable,
 )
-
-log = logging.getLogger(__name__)
 
 
 def old_read_osm(path: str | Path) -> OSMData:
@@ -43,21 +39,13 @@ def old_read_osm(path: str | Path) -> OSMData:
     path = Path(path)
 
     wkb = osmium.geom.WKBFactory()
+    # the lists and counts are filled here; finish_read only counts them and checks the ways
+    data = OSMData(str(path))
     way_ids: list[int] = []
-    way_highway: list[str] = []
-    way_name: list[str] = []
     refs: list[int] = []
     lon: list[float] = []
     lat: list[float] = []
     way_ptr: list[int] = [0]
-    pois: list[tuple[str, int, float, float, dict[str, str], bytes | None]] = []
-    landuse: list[tuple[str, int, bytes]] = []
-    vacant: list[tuple[str, int, str, str, bytes]] = []
-    landuse_other: list[tuple[str, int, str, bytes]] = []
-    barriers: list[tuple[int, str, bytes]] = []
-    buildings: list[tuple[str, int, str, str | None, bytes]] = []
-    gates: list[tuple[int, float, float, dict[str, str]]] = []
-    way_access: dict[int, dict[str, str]] = {}
     barrier_nodes: list[int] = []
     highway_seen: Counter[str] = Counter()
     missing_refs = 0
@@ -83,9 +71,9 @@ def old_read_osm(path: str | Path) -> OSMData:
                 continue
             tag_dict = dict(tags)
             if "entrance" in tags or tags.get("barrier") == "gate":
-                gates.append((obj.id, loc.lon, loc.lat, tag_dict))
+                data.gates.append((obj.id, loc.lon, loc.lat, tag_dict))
             if any(k in tags for k in POI_KEYS):
-                pois.append(("node", obj.id, loc.lon, loc.lat, tag_dict, None))
+                data.pois.append(("node", obj.id, loc.lon, loc.lat, tag_dict, None))
         elif isinstance(obj, osmium.osm.Way):
             highway = tags.get("highway")
             if highway is None:
@@ -95,7 +83,7 @@ def old_read_osm(path: str | Path) -> OSMData:
                         line = wkb.create_linestring(obj)
                     except (RuntimeError, osmium.InvalidLocationError):
                         continue  # cut at the extract's edge: a block edge is not worth it
-                    barriers.append((obj.id, str(barrier), bytes.fromhex(line)))
+                    data.barriers.append((obj.id, str(barrier), bytes.fromhex(line)))
                 continue
             highway_seen[highway] += 1
             tag_dict = dict(tags)
@@ -122,10 +110,10 @@ def old_read_osm(path: str | Path) -> OSMData:
             ways_usable += usable
             way_ptr.append(len(refs))
             if access_tags := way_access_tags(tag_dict):
-                way_access[len(way_ids)] = access_tags
+                data.way_access[len(way_ids)] = access_tags
             way_ids.append(obj.id)
-            way_highway.append(highway)
-            way_name.append(tags.get("name") or "")
+            data.way_highway.append(highway)
+            data.way_name.append(tags.get("name") or "")
         elif isinstance(obj, osmium.osm.Area):
             landuse_value = tags.get("landuse")
             building = tags.get("building")
@@ -146,67 +134,23 @@ def old_read_osm(path: str | Path) -> OSMData:
             osm_type = "way" if obj.from_way() else "relation"
             osm_id = obj.orig_id()
             if landuse_value == "residential":
-                landuse.append((osm_type, osm_id, blob))
+                data.landuse.append((osm_type, osm_id, blob))
             if is_other:
-                landuse_other.append((osm_type, osm_id, str(landuse_value), blob))
+                data.landuse_other.append((osm_type, osm_id, str(landuse_value), blob))
             if is_vacant:
-                vacant.append((osm_type, osm_id, str(landuse_value), tags.get("name") or "",
-                               blob))
+                data.vacant.append(
+                    (osm_type, osm_id, str(landuse_value), tags.get("name") or "", blob))
             if building is not None and building != "no":
-                buildings.append(
+                data.buildings.append(
                     (osm_type, osm_id, building, _levels(tags.get("building:levels")), blob)
                 )
             if is_poi:
-                pois.append((osm_type, osm_id, nan, nan, dict(tags), blob))
-    stats = {
-        "highway_seen": dict(highway_seen),
-        "walkable_ways": len(way_ids),
-        "missing_node_refs": missing_refs,
-        "ways_cut_at_missing_nodes": ways_cut,
-        "broken_areas_skipped": broken_areas,
-        "pois": len(pois),
-        "residential_landuse": len(landuse),
-        "buildings": len(buildings),
-        "gates": len(gates),
-        "non_residential_landuse": len(landuse_other),
-        "barriers": len(barriers),
-    }
-    if not way_ids:
-        seen = ", ".join(f"{k} ({v})" for k, v in highway_seen.most_common(12)) or "none"
-        raise InputError(
-            f"{path}: no walkable ways found; highway tags seen: {seen}. "
-            "Give an extract that contains streets or footpaths"
-        )
-    if way_ids and not ways_usable:
-        raise InputFileError(
-            path,
-            f"none of its {len(way_ids)} walkable ways has two nodes inside the extract "
-            f"({missing_refs} node references are missing)",
-            _COMPLETE_WAYS,
-        )
-    if ways_cut:
-        log.warning(
-            "%s: %d walkable ways reference %d nodes missing from the extract and were cut "
-            "there; %s",
-            path, ways_cut, missing_refs, _COMPLETE_WAYS,
-        )
-    return OSMData(
-        path=str(path),
-        way_ids=np.asarray(way_ids, dtype=np.int64),
-        way_highway=way_highway,
-        way_name=way_name,
-        refs=np.asarray(refs, dtype=np.int64),
-        way_ptr=np.asarray(way_ptr, dtype=np.int64),
-        ref_lon=np.asarray(lon, dtype=np.float64),
-        ref_lat=np.asarray(lat, dtype=np.float64),
-        pois=pois,
-        landuse=landuse,
-        buildings=buildings,
-        gates=gates,
-        stats=stats,
-        vacant=vacant,
-        landuse_other=landuse_other,
-        barriers=barriers,
-        way_access=way_access,
-        barrier_nodes=np.asarray(barrier_nodes, dtype=np.int64),
-    )
+                data.pois.append((osm_type, osm_id, nan, nan, dict(tags), blob))
+    data.way_ids = np.asarray(way_ids, dtype=np.int64)
+    data.refs = np.asarray(refs, dtype=np.int64)
+    data.way_ptr = np.asarray(way_ptr, dtype=np.int64)
+    data.ref_lon = np.asarray(lon, dtype=np.float64)
+    data.ref_lat = np.asarray(lat, dtype=np.float64)
+    data.barrier_nodes = np.asarray(barrier_nodes, dtype=np.int64)
+    return finish_read(data, highway_seen=highway_seen, missing_refs=missing_refs,
+                       ways_cut=ways_cut, broken_areas=broken_areas, usable=ways_usable > 0)

@@ -12,6 +12,7 @@ import itertools
 import json
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import geopandas as gpd
 import networkx as nx
@@ -30,6 +31,12 @@ class GridCase:
     facilities: Path
     blocks: Path
     folder: Path
+
+    def run(self, **kwargs: Any) -> Any:
+        """``lifecircle.pipeline.run`` on this grid's network, facilities and blocks."""
+        from lifecircle.pipeline import run
+
+        return run(self.graphml, facilities=self.facilities, blocks=self.blocks, **kwargs)
 
 
 def grid_graph() -> nx.MultiDiGraph:

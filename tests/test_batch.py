@@ -462,12 +462,20 @@ def test_cli_batch_bad_region_name_fails_that_region_alone(tmp_path):
     assert not (tmp_path.parent / "up").exists()
 
 
-def test_cli_batch_unreachable_scheduler_is_exit_3(tmp_path):
+@pytest.mark.parametrize(
+    ("option", "value", "message"),
+    [
+        ("--scheduler", "tcp://127.0.0.1:9", "cannot reach the dask scheduler tcp://127.0.0.1:9"),
+        ("--memory-limit", "lots", "memory limit 'lots' is not a size; use e.g. 2GB"),
+    ],
+)
+def test_cli_batch_bad_cluster_option_is_exit_3(tmp_path, option, value, message):
+    """An unreachable scheduler or a memory limit that is no size: exit 3 and the reason."""
     path = write_toml(tmp_path, '[[region]]\nname = "a"\nplace = "x"\n')
     res = CliRunner().invoke(cli, ["batch", str(path), "--out", str(tmp_path / "o"),
-                                   "--scheduler", "tcp://127.0.0.1:9", "-q"])
+                                   option, value, "-q"])
     assert res.exit_code == 3, res.output
-    assert "cannot reach the dask scheduler tcp://127.0.0.1:9" in res.output
+    assert message in res.output
 
 
 def test_cli_output_prints_reasons_literally(capsys):
@@ -552,11 +560,3 @@ def test_config_round_trips_through_toml(tmp_path):
     data = tomllib.loads(path.read_text())
     (r,) = batch_mod.regions_from_dict({"region": [{"name": "r", **data}]}, base_dir=tmp_path)
     assert r.config() == (analysis, outputs)
-
-
-def test_cli_batch_bad_memory_limit_is_exit_3(tmp_path):
-    path = write_toml(tmp_path, '[[region]]\nname = "a"\nplace = "x"\n')
-    res = CliRunner().invoke(cli, ["batch", str(path), "--out", str(tmp_path / "o"),
-                                   "--memory-limit", "lots", "-q"])
-    assert res.exit_code == 3, res.output
-    assert "memory limit 'lots' is not a size; use e.g. 2GB" in res.output

@@ -148,17 +148,9 @@ def test_straight_ramp_uphill_and_downhill_by_hand(tmp_path):
 
 
 def test_flat_dem_changes_nothing(grid_case):
-    from lifecircle.pipeline import run
-
     dem = grid_dem(grid_case.folder, lambda x, y: np.full_like(x, 42.0))
-    kw = dict(
-        facilities=grid_case.facilities,
-        blocks=grid_case.blocks,
-        speed_kmh=SPEED_KMH,
-        categories=["retail"],
-    )
-    flat = run(grid_case.graphml, **kw)
-    sloped = run(grid_case.graphml, dem=dem, **kw)
+    flat = grid_case.run(speed_kmh=SPEED_KMH, categories=["retail"])
+    sloped = grid_case.run(speed_kmh=SPEED_KMH, categories=["retail"], dem=dem)
     assert sloped.network.directed and not flat.network.directed
     assert np.array_equal(sloped.network.edge_weight_uv, flat.network.edge_length_m)
     assert np.array_equal(sloped.network.edge_weight_vu, flat.network.edge_length_m)
@@ -173,18 +165,9 @@ def test_flat_dem_changes_nothing(grid_case):
 def test_grid_times_walk_uphill_to_the_shop(grid_case):
     """z = -0.1 · y (rising southwards, towards shop1 at y = 0): residents north of the shop
     walk uphill on the north-south streets; east-west streets and legs are level."""
-    from lifecircle.pipeline import run
-
     dem = grid_dem(grid_case.folder, lambda x, y: -0.1 * (y - Y0))
-    res = run(
-        grid_case.graphml,
-        facilities=grid_case.facilities,
-        blocks=grid_case.blocks,
-        speed_kmh=SPEED_KMH,
-        categories=["retail"],
-        dem=dem,
-        out=grid_case.folder / "o",
-    )
+    res = grid_case.run(speed_kmh=SPEED_KMH, categories=["retail"], dem=dem,
+                        out=grid_case.folder / "o")
     b = res.blocks.set_index("block_id")
     # B1: 30 leg + 50 along to (200, 100), 100 m uphill to (200, 0), 50 along + 20 leg
     assert b.loc["B1", "walk_m_retail"] == pytest.approx(30 + 50 + 100 / UP10 + 50 + 20)

@@ -139,6 +139,87 @@ def test_steps_bar_wheelchair_users_and_times_rederive(tmp_path: Path) -> None:
     assert "covered only by them (blocks B1)" in md
 
 
+def _iso_contains(res, frame: gpd.GeoDataFrame, facility_id: str,  # type: ignore[no-untyped-def]
+                  points: list[tuple[float, float]]) -> list[bool]:
+    """Whether the isochrone row of ``facility_id`` holds each fixture point (x, y)."""
+    (geom,) = frame.loc[frame["facility_id"] == facility_id, "geometry"]
+    x, y = pyproj.Transformer.from_crs(UTM, res.network.crs, always_xy=True).transform(
+        [X0 + px for px, _ in points], [Y0 + py for _, py in points])
+    return [bool(b) for b in shapely.contains_xy(geom, np.asarray(x), np.asarray(y))]
+
+
+#: street A where B1 meets it (240 m from the shop by the steps), the middle of the steps, and
+#: street B beside the shop; the 6 min band reaches 284 m at 2.84 km/h, 480 m at 4.8 km/h
+_ISO_POINTS = [(80.0, 0.0), (0.0, 30.0), (80.0, 60.0)]
+
+
+def test_wheelchair_isochrone_follows_the_step_free_mask(tmp_path: Path) -> None:
+    """The category's and the shop's own 6 min band: beyond the steps for the default group,
+    not for wheelchair users (whose nearest way there is the 2,060 m ramp), also when drawn
+    afterwards from the run's GeoPackage (``usable_wheelchair``)."""
+    from lifecircle.outputs.isochrone_file import isochrones_from_run
+
+    case = make_case(tmp_path / "in")
+    kw = dict(bands_min=[6.0], walk_in_m=10.0)
+    default = _run(case)
+    wheel = _run(case, tmp_path / "out", group="wheelchair")
+    for res, beyond in ((default, True), (wheel, False)):
+        union = res.compute_isochrones(categories=["retail"], **kw)
+        own = res.compute_isochrones(facility_ids=["user/shop"], categories=[], **kw)
+        assert set(union["facility_id"]) == {"all"} and set(own["facility_id"]) == {"user/shop"}
+        for frame, fid in ((union, "all"), (own, "user/shop")):
+            assert _iso_contains(res, frame, fid, _ISO_POINTS) == [beyond, beyond, True]
+    # reached street: B from the shop, 264 m east and 80 + 100 m west to its end (node 9);
+    # the default group's 480 m add the steps and street A: 460 + 180 + 60 + 2 x 320 m
+    wheel_m = wheel.compute_isochrones(categories=["retail"], **kw)["street_m"]
+    default_m = default.compute_isochrones(categories=["retail"], **kw)["street_m"]
+    assert float(wheel_m.iloc[0]) == pytest.approx(264 + 180, rel=1e-3)
+    assert float(default_m.iloc[0]) == pytest.approx(460 + 180 + 60 + 640, rel=1e-3)
+    again = isochrones_from_run(wheel.out, categories=["retail"], facility_ids=["user/shop"],
+                                bands_min=[6.0], walk_in_m=10.0)
+    for fid in ("all", "user/shop"):
+        assert _iso_contains(wheel, again, fid, _ISO_POINTS) == [False, False, True]
+
+
+@pytest.mark.parametrize("group", [None, "wheelchair"])
+def test_report_names_the_group_each_category_was_judged_for(tmp_path: Path,
+                                                            group: str | None) -> None:
+    """gb50180-2018 judges elderly care and outdoor fitness for older people and childcare for
+    carers on step-free ways; ``--group wheelchair`` judges every category for wheelchair users
+    on step-free ways, and then no line may say older people or carers."""
+    from lifecircle.outputs.report import render_markdown
+
+    case = make_case(tmp_path / "in")
+    fac = gpd.read_file(case["facilities"], engine="pyogrio")
+    fac["category"] = ["convenience_store", "elderly_day_care"]
+    fac.to_file(case["facilities"], engine="pyogrio")
+    from lifecircle import pipeline
+
+    res = pipeline.run(case["osm"], blocks=case["blocks"], facilities=case["facilities"],
+                       profile="gb50180-2018", group=group, out=tmp_path / "out", map=False,
+                       figures=False, rasters=False, isochrones=False)
+    en = (res.out / "report.md").read_text(encoding="utf-8")
+    zh = render_markdown(res.report, lang="zh", profile=res.profile)
+    if group is None:
+        assert ("Small ball court / outdoor fitness at the speed of older people (3.24 km/h); "
+                in en)
+        assert "Nursery (under 3) at the speed of carers with a small child (3 km/h) on ways " \
+            "without steps;" in en
+        assert "the other categories at the speed of adults (3.6 km/h)" in en
+        assert "室外综合健身场地按老年人步速（3.24 km/h）评估；" in zh
+        assert "托儿所按携幼儿的看护人步速（3 km/h）和无台阶的路网评估" in zh
+        assert "wheelchair" not in en.lower() and "轮椅" not in zh
+    else:
+        assert ("- Judged for: every category at the speed of wheelchair users (2.84 km/h) on "
+                "ways without steps or slopes above 8.3 %\n") in en
+        assert ("- 评估人群：全部类别按轮椅使用者步速（2.84 km/h）和无台阶、坡度不超过 8.3%的路网"
+                "评估\n") in zh
+        for wrong in ("older people", "elderly speed", "carers"):
+            assert wrong not in en
+        for wrong in ("按老年人", "老年人步行速度", "看护人步速"):
+            assert wrong not in zh
+
+
 def test_speed_override_applies_to_the_chosen_group(tmp_path: Path) -> None:
     case = make_case(tmp_path / "in")
     res = _run(case, group="wheelchair", speed_kmh=3.6)
@@ -499,3 +580,41 @@ def test_group_population_from_a_raster(tmp_path: Path) -> None:
     assert blocks["pop_age60plus"].tolist() == pytest.approx([9.0, 1.0])
     served = res.report["summary"]["categories"]["elderly_care"]["served"]
     assert served["share_population_covered"] == pytest.approx(0.9)
+
+
+def test_group_population_raster_is_in_the_fingerprint(tmp_path: Path) -> None:
+    """A group's raster counts by content, like the other input files: a run records it, the
+    fingerprint a batch compares changes when the raster does, not when it only moves."""
+    import shutil
+
+    from lifecircle.batch import expected_fingerprint
+    from lifecircle.outputs._atomic import file_sha256
+    from tests.test_elevation import write_dem
+
+    case = make_case(tmp_path / "in", pop60=False)
+
+    def raster(path: Path, east: float) -> Path:
+        return write_dem(path, lambda x, y: np.where(x < X0 + 500, 9.0, east), x0=X0 - 500,
+                         y0=Y0 + 200, nx_=170, ny=40, res=10, crs=UTM)
+
+    tif = raster(tmp_path / "old.tif", 1.0)
+    opts = {"osm": str(case["osm"]), "blocks": str(case["blocks"]),
+            "facilities": str(case["facilities"]), "profile": "walk15",
+            "group_population": [f"age60plus={tif}"]}
+    res = _run(case, tmp_path / "out", group_population=[f"age60plus={tif}"])
+    written = json.loads((res.out / "_SUCCESS.json").read_text())["fingerprint"]
+    first = expected_fingerprint({**opts, "isochrones": False, "map": False, "figures": False,
+                                  "rasters": False})
+    assert written == first
+    assert first["inputs"]["group_population:age60plus"] == file_sha256(tif)
+    moved = shutil.copy(tif, tmp_path / "moved.tif")
+    assert expected_fingerprint({**opts, "group_population": [f"age60plus={moved}"]})[
+        "sha256"] == expected_fingerprint(opts)["sha256"]
+    raster(tif, 2.0)  # the same file, other people
+    changed = expected_fingerprint(opts)
+    assert changed["sha256"] != expected_fingerprint(
+        {**opts, "group_population": [f"age60plus={moved}"]})["sha256"]
+    assert changed["inputs"]["group_population:age60plus"] == file_sha256(tif)
+    # a block column is a setting, not a file
+    column = expected_fingerprint({**opts, "group_population": ["age60plus=pop_60plus"]})
+    assert "group_population:age60plus" not in column["inputs"]

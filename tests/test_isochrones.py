@@ -352,6 +352,9 @@ def test_bad_options_are_config_errors():
     with pytest.raises(ConfigError, match="method"):
         iso.category_isochrones(net, nodes, src, category="x", speed_kmh=4.8,
                                 bands_min=[1], method="hull")
+    with pytest.raises(TypeError, match="band_min"):  # a misspelt option is never ignored
+        iso.facility_isochrones(net, src, ["a"], category="x", speed_kmh=4.8,
+                                band_min=[1])  # type: ignore[call-arg]
 
 
 def test_run_writes_the_isochrones_layer(nanjing_run):

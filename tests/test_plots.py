@@ -15,12 +15,11 @@ from lifecircle.outputs import plots
 from lifecircle.outputs.plots import (
     block_bins,
     coverage_figure,
-    coverage_share_figure,
     deficiency_figure,
     figure_names,
-    target_share,
     write_figures,
 )
+from lifecircle.outputs.share_chart import coverage_share_figure, target_share
 from lifecircle.outputs.webmap import BIN_COLORS, UNREACHABLE_COLOR, classify_minutes, make_map
 from lifecircle.profiles import load_profile
 from tests.test_webmap import data_of, make_fixture
@@ -195,6 +194,7 @@ def test_text_is_legible_and_rounded_at_print_size(city, lang):
         c: {"share_population_covered": 0.123456, "threshold_min": gb.threshold_of(c),
             "facilities": 3} for c in gb.categories}}
     summary["categories"]["nursery"]["facilities"] = 0
+    summary["categories"]["nursing_home"]["served"] = _SERVED
     figs = [coverage_figure(blocks, city["facilities"].assign(category="health_centre"), gb,
                             "health_centre", lang=lang),
             coverage_figure(blocks, city["facilities"], gb, "nursery", lang=lang),
@@ -214,6 +214,46 @@ def test_text_is_legible_and_rounded_at_print_size(city, lang):
         assert len(legend) == len(set(legend))
     shown = " ".join(t.get_text() for t in _texts(figs[0]))
     assert ("16.7" in shown) and ("3.6" in shown)
+
+
+#: a category's ``served`` entry as report.json holds it (groups.served_coverage)
+_SERVED = {"residents": "age60plus", "label_en": "residents aged 60+",
+           "label_zh": "60岁及以上居民", "share_population_covered": 0.0987654}
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_served_residents_beside_all_residents(city, profile, lang):
+    """Elderly care serves people aged 60+: its row has a bar for all residents (50 %) and a
+    darker one for them (10 %), each labelled, and its map's subtitle gives both shares;
+    a category serving all residents keeps its one bar."""
+    if lang == "zh" and plots.cjk_font() is None:
+        pytest.skip("no CJK font installed (apt-get install fonts-noto-cjk)")
+    cats = {c: {"share_population_covered": 0.75, "threshold_min": 15.0, "facilities": 2}
+            for c in profile.categories}
+    cats["elderly_care"] = {**cats["elderly_care"], "share_population_covered": 0.5,
+                            "served": _SERVED}
+    ax = coverage_share_figure({"categories": cats}, profile, lang=lang).axes[0]
+    bars = [(p.get_y() + p.get_height() / 2, p.get_width(), mcolors.to_hex(p.get_facecolor()))
+            for p in ax.patches]
+    assert len(bars) == len(cats) + 1
+    (all_y, all_w, all_c), (served_y, served_w, served_c) = bars[:2]
+    assert (all_w, served_w) == pytest.approx((50.0, 9.87654))
+    assert all_y < 0 < served_y and served_y - all_y < 0.5  # both in the first row
+    assert all_c != served_c and bars[2][2] == all_c  # other rows: the all-residents colour
+    texts = [t.get_text() for t in ax.texts]
+    if lang == "en":
+        assert texts[:3] == ["50 % of all residents", "10 % of residents aged 60+", "75 %"]
+        assert ["all residents", "the residents it serves"] == _legend_texts(ax.get_figure())
+    else:
+        assert texts[:3] == ["全体居民 50 %", "60岁及以上居民 10 %", "75 %"]
+        assert ["全体居民", "服务对象人群"] == _legend_texts(ax.get_figure())
+    fig = coverage_figure(city["blocks"], city["facilities"], profile, "elderly_care",
+                          lang=lang, coverage=cats["elderly_care"])
+    subtitle = [t.get_text() for t in fig.axes[0].texts if "%" in t.get_text()]
+    assert subtitle == [("4.8 km/h; covered within 15 min; covers 50 % of all residents, "
+                         "10 % of residents aged 60+") if lang == "en" else
+                        "步行速度 4.8 公里/小时；15 分钟内视为覆盖；覆盖全体居民 50 %、"
+                        "60岁及以上居民 10 %"]
 
 
 def test_coverage_share_bars_and_target(tmp_path, profile):

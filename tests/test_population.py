@@ -312,17 +312,9 @@ def _grid_raster(folder: Path) -> Path:
 
 def test_run_with_population_raster(grid_case):
     from lifecircle.outputs.geopackage import read_metadata
-    from lifecircle.pipeline import run
 
     raster = _grid_raster(grid_case.folder)
-    res = run(
-        grid_case.graphml,
-        facilities=grid_case.facilities,
-        blocks=grid_case.blocks,
-        population=raster,
-        categories=["retail"],
-        out=grid_case.folder / "out",
-    )
+    res = grid_case.run(population=raster, categories=["retail"], out=grid_case.folder / "out")
     b = res.blocks.set_index("block_id")
     # the raster replaces the file's population column (100, 200, 300, 50)
     assert b["population"].tolist() == pytest.approx([32.0, 32.0, 32.0, 0.0])

@@ -485,7 +485,7 @@ def test_polygon_facilities_keep_one_id_and_their_floor_area(drawn, areas):
     """Every access point of a polygon facility carries its id and lies on or in it; the
     facility keeps exactly one first row, its floor area once, and extra points only when
     it is large."""
-    from lifecircle.sources import facilities as fmod
+    from lifecircle.sources import access_points as fmod
 
     geoms = gpd.GeoSeries(
         [_shape(k, X0 + cx, Y0 + cy, w, h) for k, cx, cy, w, h in drawn], crs=32650

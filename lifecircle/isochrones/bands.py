@@ -11,8 +11,9 @@ pass.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, TypedDict, Unpack
 
 import geopandas as gpd
 import numpy as np
@@ -25,7 +26,7 @@ from ..network import WalkNetwork
 from ..routing import NodeDistances, seed_arcs
 from ..snapping import Snap, edges_by_key, parse_alt
 from .polygons import _legs, band_polygons, default_cell_m
-from .search import _source_rows, _stretches
+from .search import Pieces, _source_rows, _stretches, usable_sources
 
 #: ``facility_id`` of a category's union over all its facilities
 ALL = "all"
@@ -134,6 +135,59 @@ def _band_rows(dist_m: np.ndarray, budgets_m: np.ndarray) -> tuple[np.ndarray, n
     return rep, band
 
 
+class BandOptions(TypedDict, total=False):
+    """How bands are drawn: the keyword options every function of this module shares.
+
+    ``bands_min``
+        Band upper bounds in minutes, ascending (default :data:`DEFAULT_BANDS_MIN`).
+    ``walk_in_m``
+        Buffer width around reached streets (default :data:`DEFAULT_WALK_IN_M`).
+    ``cumulative``
+        Rows hold everything within ``band_min`` (nested) instead of the rings.
+    ``method``, ``cell_m``
+        ``"raster"`` (default; outlines on a ``cell_m`` grid, 5 m by default) or ``"vector"``
+        (exact round buffers, several times slower); see :func:`band_polygons`.
+    """
+
+    bands_min: Sequence[float]
+    walk_in_m: float
+    cumulative: bool
+    method: str
+    cell_m: float | None
+
+
+@dataclass(frozen=True)
+class _Bands:
+    """:class:`BandOptions` checked, with their defaults."""
+
+    bands: tuple[float, ...]
+    walk_in_m: float
+    cumulative: bool
+    method: str
+    cell_m: float | None
+
+    @classmethod
+    def of(cls, options: BandOptions) -> _Bands:
+        if unknown := sorted(set(options) - BandOptions.__optional_keys__):
+            raise TypeError(f"unexpected keyword arguments {unknown}; the band options are "
+                            f"{', '.join(sorted(BandOptions.__optional_keys__))}")
+        return cls(check_bands(options.get("bands_min", DEFAULT_BANDS_MIN)),
+                   _check_walk_in(options.get("walk_in_m", DEFAULT_WALK_IN_M)),
+                   bool(options.get("cumulative", False)), options.get("method", "raster"),
+                   options.get("cell_m"))
+
+    def polygons(self, net: WalkNetwork, pieces: Pieces, n: int,
+                 legs: tuple[np.ndarray, np.ndarray] | None) -> np.ndarray:
+        return band_polygons(net, pieces, n, len(self.bands), self.walk_in_m, legs=legs,
+                             method=self.method, cell_m=self.cell_m, cumulative=self.cumulative)
+
+    def frame(self, net: WalkNetwork, polys: np.ndarray, street_m: np.ndarray, *,
+              category: str, ids: Sequence[str], speed_kmh: float) -> gpd.GeoDataFrame:
+        return _frame(net, polys, street_m, category=category, ids=ids, bands=self.bands,
+                      speed_kmh=speed_kmh, walk_in_m=self.walk_in_m,
+                      cumulative=self.cumulative)
+
+
 def category_isochrones(
     net: WalkNetwork,
     nodes: NodeDistances,
@@ -141,55 +195,46 @@ def category_isochrones(
     *,
     category: str,
     speed_kmh: float,
-    bands_min: Sequence[float] = DEFAULT_BANDS_MIN,
-    walk_in_m: float = DEFAULT_WALK_IN_M,
     points_xy: tuple[np.ndarray, np.ndarray] | None = None,
-    cumulative: bool = False,
-    method: str = "raster",
-    cell_m: float | None = None,
+    **options: Unpack[BandOptions],
 ) -> gpd.GeoDataFrame:
     """Bands of a category's union over its facilities (``facility_id`` ``"all"``).
 
     Parameters
     ----------
     net
-        The walking network.
+        The network the category was searched on: the walking network, or a restricted
+        group's view of it (:func:`lifecircle.edge_access.network_for_group`), whose barred
+        edges are then left out of the bands too.
     nodes
-        The category's multi-source node distances (``Result.access[c].nodes``); its
-        ``limit_m`` must reach the largest band.
+        The category's multi-source node distances (``Result.access[c].nodes``), searched on
+        ``net``; its ``limit_m`` must reach the largest band.
     sources
         The category's snapped facilities (the same the search started from).
     category
         Category name written into the rows.
     speed_kmh
         Walking speed that turns band minutes into metres.
-    bands_min
-        Band upper bounds in minutes, ascending.
-    walk_in_m
-        Buffer width around reached streets.
     points_xy
         Projected facility coordinates; when given, the off-network legs are drawn too.
-    cumulative
-        Rows hold everything within ``band_min`` (nested) instead of the rings.
-    method, cell_m
-        ``"raster"`` (default; outlines on a ``cell_m`` grid, 5 m by default) or ``"vector"``
-        (exact round buffers, several times slower); see :func:`band_polygons`.
+    **options
+        ``bands_min``, ``walk_in_m``, ``cumulative``, ``method``, ``cell_m``: see
+        :class:`BandOptions`.
 
     Returns
     -------
     geopandas.GeoDataFrame
         One row per band, columns :data:`ISOCHRONE_COLUMNS` and the geometry.
     """
-    bands = check_bands(bands_min)
-    w = _check_walk_in(walk_in_m)
-    budgets = _budgets(bands, speed_kmh)
+    opt = _Bands.of(options)
+    budgets = _budgets(opt.bands, speed_kmh)
     if budgets[-1] > nodes.limit_m * (1 + 1e-12):
         raise ConfigError(
-            f"{category}: a {bands[-1]:g} min band ({budgets[-1]:.0f} m) is beyond the search "
-            f"horizon of {nodes.limit_m:.0f} m; raise the profile's horizon_min or use "
+            f"{category}: a {opt.bands[-1]:g} min band ({budgets[-1]:.0f} m) is beyond the "
+            f"search horizon of {nodes.limit_m:.0f} m; raise the profile's horizon_min or use "
             "shorter bands"
         )
-    nb = len(bands)
+    sources = usable_sources(net, sources)
     d = nodes.dist_m
     reached = np.flatnonzero(d <= budgets[-1])
     rep, band = _band_rows(d[reached], budgets)
@@ -201,10 +246,9 @@ def category_isochrones(
     if points_xy is not None:
         legs = _legs(net, sources, np.asarray(points_xy[0]), np.asarray(points_xy[1]), entity,
                      budgets)
-    polys = band_polygons(net, pieces, 1, nb, w, legs=legs, method=method, cell_m=cell_m,
-                          cumulative=cumulative)
-    return _frame(net, polys, pieces.length_m(nb), category=category, ids=[ALL],
-                  bands=bands, speed_kmh=speed_kmh, walk_in_m=w, cumulative=cumulative)
+    polys = opt.polygons(net, pieces, 1, legs)
+    return opt.frame(net, polys, pieces.length_m(len(opt.bands)), category=category, ids=[ALL],
+                     speed_kmh=speed_kmh)
 
 
 def facility_isochrones(
@@ -214,20 +258,16 @@ def facility_isochrones(
     *,
     category: str,
     speed_kmh: float,
-    bands_min: Sequence[float] = DEFAULT_BANDS_MIN,
-    walk_in_m: float = DEFAULT_WALK_IN_M,
     points_xy: tuple[np.ndarray, np.ndarray] | None = None,
-    cumulative: bool = False,
-    method: str = "raster",
-    cell_m: float | None = None,
     search: BoundedSearch | None = None,
+    **options: Unpack[BandOptions],
 ) -> gpd.GeoDataFrame:
     """Each facility's own bands, from one bounded search per facility.
 
     Parameters
     ----------
-    net, category, speed_kmh, bands_min, walk_in_m, points_xy, cumulative, method, cell_m
-        As in :func:`category_isochrones`.
+    net, category, speed_kmh, points_xy, **options
+        As in :func:`category_isochrones` (a restricted group's view searches on its mask).
     sources
         The snapped facilities; unsnapped ones get empty polygons.
     ids
@@ -240,25 +280,23 @@ def facility_isochrones(
     geopandas.GeoDataFrame
         One row per facility and band.
     """
-    bands = check_bands(bands_min)
-    w = _check_walk_in(walk_in_m)
-    budgets = _budgets(bands, speed_kmh)
+    opt = _Bands.of(options)
+    budgets = _budgets(opt.bands, speed_kmh)
     if len(ids) != len(sources):
         raise ValueError(f"{len(ids)} ids for {len(sources)} sources")
     if search is None:
         search = BoundedSearch.from_csr(net.search_csr)
+    sources = usable_sources(net, sources)
     # batches keep the per-node rows (reached nodes x bands) of many facilities small
     frames = []
     for lo in range(0, max(len(sources), 1), FACILITY_BATCH):
         pick = np.arange(lo, min(lo + FACILITY_BATCH, len(sources)))
         pxy = None if points_xy is None else (np.asarray(points_xy[0])[pick],
                                               np.asarray(points_xy[1])[pick])
-        polys, street = _facility_polygons(
-            net, sources.subset(pick), budgets, w, search, points_xy=pxy, method=method,
-            cell_m=cell_m, cumulative=cumulative)
-        frames.append(_frame(net, polys, street, category=category,
-                             ids=[str(ids[int(i)]) for i in pick], bands=bands,
-                             speed_kmh=speed_kmh, walk_in_m=w, cumulative=cumulative))
+        polys, street = _facility_polygons(net, sources.subset(pick), budgets, opt, search,
+                                           points_xy=pxy)
+        frames.append(opt.frame(net, polys, street, category=category,
+                                ids=[str(ids[int(i)]) for i in pick], speed_kmh=speed_kmh))
     if len(frames) == 1:
         return frames[0]
     return gpd.GeoDataFrame(pd.concat(frames, ignore_index=True), geometry="geometry",
@@ -273,13 +311,10 @@ def _facility_polygons(
     net: WalkNetwork,
     sources: Snap,
     budgets: np.ndarray,
-    walk_in_m: float,
+    opt: _Bands,
     search: BoundedSearch,
     *,
     points_xy: tuple[np.ndarray, np.ndarray] | None,
-    method: str,
-    cell_m: float | None,
-    cumulative: bool,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Polygons ``(n, n_bands)`` and reached street metres of each facility's own bands."""
     nb = budgets.shape[0]
@@ -300,9 +335,7 @@ def _facility_polygons(
     legs = None
     if points_xy is not None:
         legs = _legs(net, sources, points_xy[0], points_xy[1], entity, budgets)
-    polys = band_polygons(net, pieces, n, nb, walk_in_m, legs=legs, method=method,
-                          cell_m=cell_m, cumulative=cumulative)
-    return polys, pieces.length_m(n * nb)
+    return opt.polygons(net, pieces, n, legs), pieces.length_m(n * nb)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -360,15 +393,12 @@ def run_isochrones(
     nodes: dict[str, NodeDistances] | None,
     speeds_kmh: dict[str, float],
     *,
-    bands_min: Sequence[float] = DEFAULT_BANDS_MIN,
-    walk_in_m: float = DEFAULT_WALK_IN_M,
     per_facility: bool = False,
     facility_ids: Sequence[str] | None = None,
     categories: Sequence[str] | None = None,
     enabled: bool = True,
-    method: str = "raster",
-    cell_m: float | None = None,
-    cumulative: bool = False,
+    networks: Mapping[str, WalkNetwork] | None = None,
+    **options: Unpack[BandOptions],
 ) -> gpd.GeoDataFrame:
     """The isochrone table of a run: every category's union, and facilities' own bands.
 
@@ -380,12 +410,10 @@ def run_isochrones(
         Facilities with ``facility_id``, ``category``, the snap fields and point geometry in
         ``net.crs`` (the run's ``facilities`` layer).
     nodes
-        Each category's multi-source node distances when the run has them; missing ones are
-        searched here (one multi-source search per category).
+        Each category's multi-source node distances when the run has them (searched on the
+        category's network); missing ones are searched here (one search per category).
     speeds_kmh
         Walking speed per category; the categories drawn are its keys (or ``categories``).
-    bands_min, walk_in_m, method, cell_m, cumulative
-        As in :func:`category_isochrones`.
     per_facility
         Add every facility's own bands (``facility_id`` = its id).
     facility_ids
@@ -395,6 +423,13 @@ def run_isochrones(
         ``facility_ids`` are given).
     enabled
         ``False`` gives an empty table (with the columns).
+    networks
+        The network each category is searched on where it is not ``net``: a restricted
+        group's view (:func:`lifecircle.edge_access.network_for_group`), so a step-free
+        category's bands follow its group's edge mask, as its times do.
+    **options
+        ``bands_min``, ``walk_in_m``, ``cumulative``, ``method``, ``cell_m``: see
+        :class:`BandOptions`.
 
     Returns
     -------
@@ -403,49 +438,55 @@ def run_isochrones(
     """
     from ..routing import multi_source
 
-    bands = check_bands(bands_min)
-    w = _check_walk_in(walk_in_m)
-    settings = {"enabled": bool(enabled), "bands_min": list(bands), "walk_in_m": w,
-                "per_facility": bool(per_facility), "method": method,
-                "cell_m": (default_cell_m(w) if cell_m is None else float(cell_m))
-                if method == "raster" else None,
-                "rows": "cumulative" if cumulative else "rings"}
+    opt = _Bands.of(options)
+    settings = {"enabled": bool(enabled), "bands_min": list(opt.bands),
+                "walk_in_m": opt.walk_in_m, "per_facility": bool(per_facility),
+                "method": opt.method,
+                "cell_m": (default_cell_m(opt.walk_in_m) if opt.cell_m is None
+                           else float(opt.cell_m)) if opt.method == "raster" else None,
+                "rows": "cumulative" if opt.cumulative else "rings"}
     frames: list[gpd.GeoDataFrame] = []
     if enabled:
         snap_all = snap_from_frame(net, facilities)
         cats = list(categories) if categories is not None else (
             [] if facility_ids is not None and not per_facility else list(speeds_kmh))
-        kw: dict[str, Any] = dict(bands_min=bands, walk_in_m=w, method=method,
-                                  cell_m=cell_m, cumulative=cumulative)
+        kw = BandOptions(bands_min=opt.bands, walk_in_m=opt.walk_in_m, method=opt.method,
+                         cell_m=opt.cell_m, cumulative=opt.cumulative)
         cat_col = facilities["category"].astype(str).to_numpy()
         ids_all = facilities["facility_id"].astype(str).to_numpy()
         xy = (facilities.geometry.x.to_numpy(), facilities.geometry.y.to_numpy())
-        search = None
+        searches: dict[int, BoundedSearch] = {}  # per-facility searches, one per network
+
+        def search_on(gnet: WalkNetwork) -> BoundedSearch:
+            if id(gnet) not in searches:
+                searches[id(gnet)] = BoundedSearch.from_csr(gnet.search_csr)
+            return searches[id(gnet)]
+
         for c in cats:
             rows = np.flatnonzero(cat_col == c)
             sub = snap_all.subset(rows)
             speed = float(speeds_kmh[c])
-            limit = float(bands[-1]) * speed * 1000.0 / 60.0
+            limit = float(opt.bands[-1]) * speed * 1000.0 / 60.0
+            gnet = (networks or {}).get(c, net)
             nd = (nodes or {}).get(c)
             if nd is None or nd.limit_m < limit * (1 - 1e-12):
-                nd = multi_source(net, sub, limit_m=limit)
+                nd = multi_source(gnet, sub, limit_m=limit)
             pxy = (xy[0][rows], xy[1][rows])
-            frames.append(category_isochrones(net, nd, sub, category=c, speed_kmh=speed,
+            frames.append(category_isochrones(gnet, nd, sub, category=c, speed_kmh=speed,
                                               points_xy=pxy, **kw))
             if per_facility:
-                search = search or BoundedSearch.from_csr(net.search_csr)
-                frames.append(facility_isochrones(net, sub, list(ids_all[rows]), category=c,
+                frames.append(facility_isochrones(gnet, sub, list(ids_all[rows]), category=c,
                                                   speed_kmh=speed, points_xy=pxy,
-                                                  search=search, **kw))
+                                                  search=search_on(gnet), **kw))
         if facility_ids is not None and not per_facility:
             pick = np.concatenate([np.flatnonzero(ids_all == str(f)) for f in facility_ids])
             for c in dict.fromkeys(cat_col[pick]):
                 rows = pick[cat_col[pick] == c]
-                search = search or BoundedSearch.from_csr(net.search_csr)
+                gnet = (networks or {}).get(c, net)
                 frames.append(facility_isochrones(
-                    net, snap_all.subset(rows), list(ids_all[rows]), category=c,
+                    gnet, snap_all.subset(rows), list(ids_all[rows]), category=c,
                     speed_kmh=float(speeds_kmh[c]), points_xy=(xy[0][rows], xy[1][rows]),
-                    search=search, **kw))
+                    search=search_on(gnet), **kw))
     frames = [f for f in frames if len(f)]
     if frames:
         out = gpd.GeoDataFrame(pd.concat(frames, ignore_index=True), geometry="geometry",

@@ -5,6 +5,11 @@ both ends, from opposite sides, not meeting) within the budget contributes the s
 reachable with the budget left at that end. A facility's own edge also gets the stretch it
 reaches directly, without passing an edge end. Positions along an edge are walking metres, as
 in :mod:`lifecircle.snapping`.
+
+On a restricted group's view of the network (``net.edge_usable``, see
+:mod:`lifecircle.edge_access`) the barred edges are not walked: a reached node extends only
+along the edges the group may use, and a facility's snap onto a barred edge reaches nothing,
+as in the search that gave the group's times.
 """
 
 from __future__ import annotations
@@ -17,9 +22,9 @@ import numpy as np
 
 from ..network import WalkNetwork
 from ..routing import _direction_ratios
-from ..snapping import Snap
+from ..snapping import AltSnaps, Snap
 
-__all__ = ["Pieces", "reached_pieces"]
+__all__ = ["Pieces", "reached_pieces", "usable_sources"]
 
 
 @dataclass(frozen=True)
@@ -44,13 +49,15 @@ class Pieces:
 def _node_edges(net: WalkNetwork) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Edges incident to each node as a CSR: (ptr, edge, node is the edge's u end).
 
-    A self-loop appears twice, once from each end. Cached on the network.
+    A self-loop appears twice, once from each end. On a restricted group's view only the
+    edges it may use. Cached on the network (each view has its own).
     """
     cached = net.__dict__.get("_node_edges")
     if cached is not None:
         return cached
-    e = np.arange(net.n_edges, dtype=np.int64)
-    node = np.concatenate([net.edge_u, net.edge_v]).astype(np.int64)
+    e = (np.arange(net.n_edges, dtype=np.int64) if net.edge_usable is None
+         else np.flatnonzero(net.edge_usable).astype(np.int64))
+    node = np.concatenate([net.edge_u[e], net.edge_v[e]]).astype(np.int64)
     edge = np.concatenate([e, e])
     is_u = np.concatenate([np.ones(e.shape[0], bool), np.zeros(e.shape[0], bool)])
     order = np.argsort(node, kind="stable")
@@ -177,6 +184,28 @@ def reached_pieces(
     src = _source_rows(sources, np.zeros(0 if sources is None else len(sources), np.int64),
                        np.full(1, float(budget_m)))
     return _stretches(net, np.zeros(node.shape[0], np.int64), node, budget_m - dist_m[node], *src)
+
+
+def usable_sources(net: WalkNetwork, sources: Snap) -> Snap:
+    """``sources`` without their snaps onto edges ``net`` may not use (a restricted group's
+    view); ``sources`` itself on the whole network.
+
+    A facility whose primary snap is barred keeps its other snaps (near-tied streets); with
+    none left it is unsnapped (``"on a barred way"``) and reaches nothing, as in
+    :func:`lifecircle.routing.seed_arcs`.
+    """
+    usable = net.edge_usable
+    if usable is None:
+        return sources
+    barred = sources.ok & ~usable[np.where(sources.ok, sources.edge, 0)]
+    alt = sources.alt
+    if alt is not None and alt.point.size:
+        keep = usable[alt.edge]
+        alt = AltSnaps(alt.point[keep], alt.edge[keep], alt.along_m[keep], alt.dist_m[keep])
+    return Snap(np.where(barred, -1, sources.edge), np.where(barred, np.nan, sources.along_m),
+                np.where(barred, np.nan, sources.dist_m),
+                np.where(barred, "on a barred way", sources.status).astype(object),
+                rule=sources.rule, alt=alt)
 
 
 def _source_rows(

@@ -18,6 +18,7 @@ import geopandas as gpd
 import pyogrio
 
 from .._errors import ConfigError, InputError, OutputError, did_you_mean
+from ..edge_access import network_from_mask
 from ..isochrones import DEFAULT_BANDS_MIN, DEFAULT_WALK_IN_M, run_isochrones
 from ..network import WalkNetwork
 from .geopackage import GPKG_NAME, read_layers, read_metadata
@@ -92,10 +93,15 @@ def isochrones_from_run(
         speeds = {c: float(speed_kmh) for c in speeds}
     net = WalkNetwork.from_edges(layers["edges"], where=f"{gpkg} (edges)")
     fac = fac.to_crs(net.crs)
+    # a step-free category walks the edges its group may use (the usable_<group> column)
+    groups = {c: v.get("group") for c, v in
+              (meta.get("effective_profile") or {}).get("categories", {}).items()}
+    networks = {c: network_from_mask(net, str(g), layers["edges"][f"usable_{g}"].to_numpy())
+                for c, g in groups.items() if f"usable_{g}" in layers["edges"].columns}
     return run_isochrones(
         net, fac, None, speeds, bands_min=bands_min, walk_in_m=walk_in_m,
         facility_ids=list(facility_ids) if facility_ids else None,
-        categories=list(categories), method=method, cumulative=cumulative,
+        categories=list(categories), method=method, cumulative=cumulative, networks=networks,
     )
 
 

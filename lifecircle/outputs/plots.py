@@ -6,8 +6,8 @@
   OpenStreetMap credit; a category without data is drawn as "no data", never as unreachable;
 * ``figures/deficiency.png``: how many categories (of those with data) each block lacks within
   its limit, on one count scale;
-* ``figures/coverage_share.png``: share of the population covered per category, one bar per
-  row, with each category's limit and the plan target where the profile sets one.
+* ``figures/coverage_share.png``: share of the population covered per category
+  (:mod:`lifecircle.outputs.share_chart`).
 
 Every figure is A4 wide (8.27 in) at :data:`DPI` dots per inch, no taller than an A4 page, with
 text of at least :data:`MIN_PT` points at that size and numbers to at most one decimal.
@@ -46,7 +46,7 @@ from matplotlib.path import Path as MplPath
 
 from .. import columns as col
 from .._errors import ConfigError, OutputError
-from ..i18n import check_lang, display_width, messages
+from ..i18n import check_lang, display_width, label_of, messages
 from ..profiles import Profile
 from . import webmap
 from ._fonts import cjk_font
@@ -60,11 +60,9 @@ __all__ = [
     "block_bins",
     "cjk_font",
     "coverage_figure",
-    "coverage_share_figure",
     "deficiency_colors",
     "deficiency_figure",
     "figure_names",
-    "target_share",
     "write_figures",
 ]
 
@@ -83,11 +81,9 @@ NO_DATA_COLOR: str = getattr(webmap, "NO_DATA_COLOR", "#f0f0f0")
 NO_DATA_HATCH = "////"
 # Blocks lacking nothing: a calm green; lacking 1..n: the map's warm ramp, light to dark.
 _NONE_LACKING = "#d9f0d3"
-_BAR_COLOR = BIN_COLORS[1]
 # Map layout (inches from the figure's bottom): the legend or count scale under the axes.
 _BOTTOM_IN = 1.75
 _LEGEND_TOP_IN = 1.1
-_TARGET_COLOR = "#b2182b"
 # Languages whose missing font has been reported (once per process, not once per figure).
 _WARNED: set[str] = set()
 
@@ -328,6 +324,7 @@ def coverage_figure(
     edges: gpd.GeoDataFrame | None = None,
     lang: str = "en",
     no_data: str | None = None,
+    coverage: Mapping[str, Any] | None = None,
 ) -> Figure:
     """Blocks coloured by minutes to ``category`` in the planning bins, with its facilities.
 
@@ -349,6 +346,10 @@ def coverage_figure(
         Why the category has no usable data (``"no_facilities"``, ``"sparse"``; see
         :func:`lifecircle.outputs.report.category_status`): its blocks are drawn as "no data".
         A category with no facility in ``facilities`` counts as ``"no_facilities"``.
+    coverage
+        The category's entry of ``report["summary"]["categories"]``: where it has the share
+        of the residents it serves (``served``), the subtitle gives that share beside the
+        share of all residents.
     """
     st = _style(lang)
     text = st.text
@@ -385,6 +386,13 @@ def coverage_figure(
     _legend_below(ax, handles, text["legend_title"], st)
     note = _fill(text["note"], speed=profile.group_of(category).speed_kmh,
                  threshold=profile.threshold_of(category))
+    coverage = coverage or {}
+    served = coverage.get("served") or {}
+    if served.get("share_population_covered") is not None:
+        note += text["sep"] + _fill(
+            text["served_note"], all=round(100 * (coverage["share_population_covered"] or 0)),
+            share=round(100 * served["share_population_covered"]),
+            who=label_of(served, st.lang))
     if no_data is not None:
         note = text[f"no_data_{no_data}"] if f"no_data_{no_data}" in text else text["no_data"]
     _title(ax, _fill(text["coverage_title"], label=label), note, st)
@@ -457,115 +465,6 @@ def deficiency_figure(
     return fig
 
 
-def target_share(profile: Profile, category: str) -> float | None:
-    """The plan target (0-1) of the share of residents covered that ``category`` is part of.
-
-    Targets are the profile's ``[targets.<name>]`` tables (``kind``, ``value``, ``requires``
-    as groups of categories, or ``categories``). A ``population_share`` target naming the
-    category counts first, else a ``block_share`` one; ``None`` when no target names it.
-    """
-    tables = getattr(profile, "targets", None)
-    if not tables:
-        raw = profile.raw.get("targets") if profile.raw else None
-        tables = raw if isinstance(raw, Mapping) else {}
-    found: dict[str, float] = {}
-    for target in tables.values():
-        get = target.get if isinstance(target, Mapping) else (
-            lambda key, default=None, t=target: getattr(t, key, default))
-        kind, value = get("kind"), get("value")
-        if kind not in ("population_share", "block_share") or isinstance(value, bool) \
-                or not isinstance(value, int | float):
-            continue
-        named = {c for group in (get("requires") or ()) for c in group}
-        named |= set(get("categories") or ())
-        if category in named:
-            found.setdefault(str(kind), float(value))
-    return found.get("population_share", found.get("block_share"))
-
-
-def coverage_share_figure(
-    summary: Mapping[str, Any], profile: Profile, *, lang: str = "en"
-) -> Figure:
-    """Horizontal bars of the population share covered per category, with limits and targets.
-
-    One row per category (its label and limit on the left, the share at the bar's end, the
-    plan target as a red mark across its own row and its value in a column on the right), so
-    labels and target marks never overlap however many categories there are. Categories
-    without data (see :func:`lifecircle.outputs.report.category_status`) show "no data", not 0.
-
-    Parameters
-    ----------
-    summary
-        ``Result.report["summary"]`` (``categories`` with ``share_population_covered``,
-        ``threshold_min``, ``facilities`` and, when known, ``status``).
-    profile
-        The run's profile (labels; targets from its ``[targets]`` table).
-    lang
-        ``"en"`` or ``"zh"``.
-    """
-    st = _style(lang)
-    text = st.text
-    cats = [c for c in summary["categories"] if c in profile.categories]
-    n = len(cats)
-    height = min(max(1.7 + 0.42 * n, 3.4), PAGE_IN[1])
-    fig = _new_figure((PAGE_IN[0], height))
-    ticks = [profile.categories[c].label(st.lang) + _fill(
-        text["within"], threshold=float(summary["categories"][c]["threshold_min"]))
-        for c in cats]
-    # room for the longest category label (about 0.075 in per half-width character at 9 pt)
-    left = min(max(0.4 + 0.075 * max(map(display_width, ticks), default=0), 1.5), 4.2)
-    fig.subplots_adjust(left=left / PAGE_IN[0], right=1 - 1.05 / PAGE_IN[0],
-                        top=1 - 0.75 / height, bottom=0.95 / height)
-    ax = fig.add_subplot()
-    y = np.arange(n)
-    handles: list[Artist] = []
-    for i, c in enumerate(cats):
-        v = summary["categories"][c]
-        if category_status({"facilities": 1, **v}) is not None:
-            ax.barh(i, 100, height=0.62, color=NO_DATA_COLOR, hatch=NO_DATA_HATCH,
-                    edgecolor="#bbbbbb", linewidth=0.5, zorder=2)
-            ax.text(2, i, text["no_data"], va="center", ha="left", color="#444",
-                    fontproperties=st.fp("small"), zorder=4)
-            if not any(h.get_label() == text["no_data"] for h in handles):
-                handles.append(Patch(facecolor=NO_DATA_COLOR, hatch=NO_DATA_HATCH,
-                                     edgecolor="#bbbbbb", label=text["no_data"]))
-            continue
-        share = 100.0 * (v.get("share_population_covered") or 0.0)
-        ax.barh(i, share, height=0.62, color=_BAR_COLOR, zorder=2)
-        inside = share > 88
-        ax.text(share - 1.5 if inside else share + 1.5, i, f"{share:.0f} %", va="center",
-                ha="right" if inside else "left", color="white" if inside else "#222",
-                fontproperties=st.fp("small"), zorder=4)
-        target = target_share(profile, c)
-        if target is not None:
-            ax.vlines(100 * target, i - 0.42, i + 0.42, colors=_TARGET_COLOR, linewidth=2.2,
-                      zorder=3)
-            ax.text(1.02, i, _fill(text["target"], share=100 * target), color=_TARGET_COLOR,
-                    va="center", ha="left", transform=ax.get_yaxis_transform(),
-                    fontproperties=st.fp("small"))
-            if not any(h.get_label() == text["target_legend"] for h in handles):
-                handles.append(Line2D([], [], color=_TARGET_COLOR, linewidth=2.2,
-                                      label=text["target_legend"]))
-    ax.set_yticks(y, ticks)
-    for t in ax.get_yticklabels():
-        t.set_fontproperties(st.fp("label"))
-    ax.set_ylim(n - 0.5, -0.5)  # first category on top
-    ax.set_xlim(0, 100)
-    ax.set_xticks(np.arange(0, 101, 20))
-    ax.tick_params(axis="x", labelsize=_PT["tick"])
-    ax.set_xlabel(text["share_axis"], fontproperties=st.fp("label"))
-    fig.text(0.02, 1 - 0.18 / height, text["share_title"], ha="left", va="top",
-             fontproperties=st.fp("title"))
-    ax.grid(axis="x", color="#ddd", zorder=0)
-    ax.spines[["top", "right"]].set_visible(False)
-    if handles:
-        fig.legend(handles=handles, loc="lower left", bbox_to_anchor=(0.01, 0.0),
-                   ncol=len(handles), prop=st.fp("legend"), frameon=False)
-    fig.text(0.99, 0.01, text["credit"], ha="right", va="bottom", color="#555",
-             fontproperties=st.fp("small"))
-    return fig
-
-
 # ---------------------------------------------------------------------------------------------
 # writing
 
@@ -601,9 +500,12 @@ def write_figures(result: Any, folder: str | os.PathLike[str], *, lang: str = "e
               else None for c in cats}
     edges = result.edges
     figures = [coverage_figure(result.blocks, result.facilities, result.profile, c,
-                               edges=edges, lang=lang, no_data=status[c]) for c in cats]
+                               edges=edges, lang=lang, no_data=status[c],
+                               coverage=summary["categories"].get(c)) for c in cats]
     figures.append(deficiency_figure(result.blocks, result.profile, edges=edges, lang=lang,
                                      no_data=[c for c in cats if status[c]]))
+    from .share_chart import coverage_share_figure
+
     figures.append(coverage_share_figure(summary, result.profile, lang=lang))
     paths = [base / name for name in figure_names(cats)]
     # PNG compression (zlib, which releases the GIL) of one figure runs in a thread while the

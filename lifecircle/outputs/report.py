@@ -166,6 +166,8 @@ def render_markdown(
         "",
         "- " + t["item"].format(label=t["profile"], text=f"{title} {prof}" if title else prof),
         "- " + t["item"].format(label=t["speed"], text=f"{meta['walk_speed_kmh']:g} km/h"),
+        *(["- " + t["item"].format(label=t["groups_used"], text=g)] if (g := _groups_text(w))
+          else []),
         "- " + t["item"].format(label=t["threshold"], text=_threshold_text(meta, s, t)),
         "- " + t["item"].format(label=t["blocks"], text=str(s["blocks"])
                                 + _block_origin(meta.get("blocks") or {}, t)),
@@ -205,6 +207,34 @@ def render_markdown(
         lines += ["", f"## {t['notes']}", ""] + [f"- {n}" for n in w.notes]
     lines += ["", t["credit"], ""]
     return "\n".join(lines)
+
+
+def _groups_text(w: _Writer) -> str:
+    """Which group each category was judged for, at what speed and on which ways, from the
+    report's own data (``--group`` judges every category for one group)."""
+    t, s = w.t, w.summary
+    groups = s.get("groups") or {}
+    by_group: dict[str, list[str]] = {}
+    for c, v in s["categories"].items():
+        if v.get("group") in groups:
+            by_group.setdefault(str(v["group"]), []).append(c)
+    if not by_group:
+        return ""
+    # the group of most categories is "the other categories" (every category when alone)
+    rest = max(by_group, key=lambda g: len(by_group[g]))
+    parts = []
+    for g in [*(g for g in by_group if g != rest), rest]:
+        restriction = (w.report.get("step_free") or {}).get(g) or {}
+        net = [t["net_step_free"]] if restriction.get("step_free") else []
+        if restriction.get("max_incline_pct") is not None:
+            net.append(t["net_incline"].format(pct=restriction["max_incline_pct"]))
+        cats = (t["group_all"] if len(by_group) == 1 else t["group_rest"] if g == rest
+                else t["list_sep"].join(label_of(s["categories"][c], w.lang)
+                                        for c in by_group[g]))
+        parts.append(t["group_judged"].format(
+            cats=cats, group=label_of(groups[g], w.lang), v=groups[g]["speed_kmh"],
+            net=t["group_net"].format(parts=t["net_sep"].join(net)) if net else ""))
+    return t["group_sep"].join(parts)
 
 
 def _coverage_section(w: _Writer) -> list[str]:

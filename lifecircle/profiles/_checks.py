@@ -16,6 +16,8 @@ from .._errors import ConfigError, did_you_mean
 #: Chinese source and note texts beside any table's ``source`` / ``note``: kept in the raw
 #: profile and read by the report writer
 ZH_TEXT_KEYS = {"source_zh", "note_zh"}
+#: the keys :func:`_described` reads, with the Chinese texts: every described table takes them
+DESCRIBED_KEYS = ZH_TEXT_KEYS | {"label_en", "label_zh", "source", "verified"}
 
 
 def _check_keys(data: Mapping[str, Any], allowed: set[str], where: str) -> None:

@@ -14,7 +14,7 @@ from typing import Any
 
 from .._errors import ConfigError, did_you_mean
 from ._checks import (
-    ZH_TEXT_KEYS,
+    DESCRIBED_KEYS,
     _check_keys,
     _check_positive,
     _described,
@@ -54,34 +54,11 @@ _TOP_KEYS = {
 }
 # Sections other modules own: the loader keeps them in ``raw`` for those modules to validate.
 _EXTENSION_KEYS = {"requirements", "settings"}
-_GROUP_KEYS = ZH_TEXT_KEYS | {
-    "speed_kmh",
-    "label_en",
-    "label_zh",
-    "source",
-    "verified",
-    "step_free",
-    "max_incline_pct",
-    "restriction_source",
-}
-_RESIDENTS_KEYS = ZH_TEXT_KEYS | {
-    "label_en", "label_zh", "column", "share", "source", "verified", "note"}
-_CATEGORY_KEYS = ZH_TEXT_KEYS | {
-    "label_en",
-    "label_zh",
-    "tags",
-    "name_keywords",
-    "group",
-    "threshold_min",
-    "source",
-    "verified",
-    "tier",
-    "radius_m",
-    "note",
-    "serves",
-}
-_TIER_KEYS = ZH_TEXT_KEYS | {
-    "label_en", "label_zh", "minutes", "distance_m", "source", "verified", "note"}
+_GROUP_KEYS = DESCRIBED_KEYS | {"speed_kmh", "step_free", "max_incline_pct", "restriction_source"}
+_RESIDENTS_KEYS = DESCRIBED_KEYS | {"column", "share", "note"}
+_CATEGORY_KEYS = DESCRIBED_KEYS | {
+    "tags", "name_keywords", "group", "threshold_min", "tier", "radius_m", "note", "serves"}
+_TIER_KEYS = DESCRIBED_KEYS | {"minutes", "distance_m", "note"}
 _NAME_RULE_KEYS = ("name_contains", "name_excludes")
 
 

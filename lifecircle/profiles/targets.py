@@ -14,6 +14,7 @@ from typing import Any
 
 from .._errors import ConfigError, did_you_mean
 from ._checks import (
+    DESCRIBED_KEYS,
     ZH_TEXT_KEYS,
     _check_keys,
     _check_positive,
@@ -37,22 +38,9 @@ DEFAULT_COLUMN = {
 }
 _SET_KEYS = ZH_TEXT_KEYS | {"name", "title_en", "title_zh", "source", "verified", "note", "targets"}
 
-_TARGET_KEYS = ZH_TEXT_KEYS | {
-    "kind",
-    "value",
-    "unit",
-    "label_en",
-    "label_zh",
-    "requires",
-    "categories",
-    "catchment_min",
-    "source",
-    "verified",
-    "note",
-    "column",
-    "population",
-    "target_set",
-}
+_TARGET_KEYS = DESCRIBED_KEYS | {
+    "kind", "value", "unit", "requires", "categories", "catchment_min", "note", "column",
+    "population", "target_set"}
 
 
 def _targets(

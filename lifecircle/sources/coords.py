@@ -189,6 +189,17 @@ def in_china_box(lon: npt.ArrayLike, lat: npt.ArrayLike) -> BoolArray:
 # forward formulas, applied everywhere (no box test); callers select the points
 
 
+def _slow_ripples(base: FloatArray, t: FloatArray, long_amplitude: float) -> FloatArray:
+    """``base`` plus the two slower ripples of one GCJ-02 component along ``t``.
+
+    Periods 2 and 6 (amplitude 40/3), then 24 and 60 (``long_amplitude``); added term by term
+    in the published order, so the sums round as the reference formula's do.
+    """
+    pi = np.pi
+    out = base + 40.0 / 3.0 * (np.sin(pi * t) + 2.0 * np.sin(pi * t / 3.0))
+    return out + long_amplitude * (np.sin(pi * t / 12.0) + 2.0 * np.sin(pi * t / 30.0))
+
+
 def _gcj_offset(lon: FloatArray, lat: FloatArray) -> tuple[FloatArray, FloatArray]:
     """GCJ-02 minus WGS 84, in degrees, at WGS 84 points ``lon``, ``lat``."""
     x = lon - 105.0
@@ -196,27 +207,14 @@ def _gcj_offset(lon: FloatArray, lat: FloatArray) -> tuple[FloatArray, FloatArra
     pi = np.pi
     # A fast ripple in longitude shared by both components, then a slower one per component.
     ripple = 40.0 / 3.0 * (np.sin(6.0 * pi * x) + np.sin(2.0 * pi * x))
-    north = (
-        -100.0
-        + 2.0 * x
-        + 3.0 * y
-        + 0.2 * y * y
-        + 0.1 * x * y
-        + 0.2 * np.sqrt(np.abs(x))
-        + ripple
-        + 40.0 / 3.0 * (np.sin(pi * y) + 2.0 * np.sin(pi * y / 3.0))
-        + 320.0 / 3.0 * (np.sin(pi * y / 12.0) + 2.0 * np.sin(pi * y / 30.0))
+    north = _slow_ripples(
+        -100.0 + 2.0 * x + 3.0 * y + 0.2 * y * y + 0.1 * x * y + 0.2 * np.sqrt(np.abs(x))
+        + ripple,
+        y, 320.0 / 3.0,
     )
-    east = (
-        300.0
-        + x
-        + 2.0 * y
-        + 0.1 * x * x
-        + 0.1 * x * y
-        + 0.1 * np.sqrt(np.abs(x))
-        + ripple
-        + 40.0 / 3.0 * (np.sin(pi * x) + 2.0 * np.sin(pi * x / 3.0))
-        + 100.0 * (np.sin(pi * x / 12.0) + 2.0 * np.sin(pi * x / 30.0))
+    east = _slow_ripples(
+        300.0 + x + 2.0 * y + 0.1 * x * x + 0.1 * x * y + 0.1 * np.sqrt(np.abs(x)) + ripple,
+        x, 100.0,
     )
     # Turn the "metre" terms into degrees with the Krasovsky radii of curvature at ``lat``.
     phi = np.radians(lat)

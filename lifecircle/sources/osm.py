@@ -193,29 +193,42 @@ def is_walkable(tags: Mapping[str, str]) -> bool:
     return tags.get("service") != "private" or foot in _FOOT_ALLOWED
 
 
+def _no_ids() -> np.ndarray:
+    return np.zeros(0, dtype=np.int64)
+
+
+def _no_coords() -> np.ndarray:
+    return np.zeros(0, dtype=np.float64)
+
+
 @dataclass
 class OSMData:
-    """What one pass over an OSM file yields (coordinates in WGS 84)."""
+    """What one pass over an OSM file yields (coordinates in WGS 84).
+
+    ``OSMData(path)`` is an empty one for a loader to fill; :func:`finish_read` then counts
+    what it holds into ``stats`` and refuses a file without usable walkable ways.
+    """
 
     path: str
     #: walkable ways: OSM way id, highway value and name per way
-    way_ids: np.ndarray
-    way_highway: list[str]
-    way_name: list[str]
+    way_ids: np.ndarray = field(default_factory=_no_ids)
+    way_highway: list[str] = field(default_factory=list)
+    way_name: list[str] = field(default_factory=list)
     #: node references of all walkable ways, concatenated; ``way_ptr`` slices them per way
-    refs: np.ndarray
-    way_ptr: np.ndarray
+    refs: np.ndarray = field(default_factory=_no_ids)
+    way_ptr: np.ndarray = field(default_factory=lambda: np.zeros(1, dtype=np.int64))
     #: longitude and latitude per reference (NaN where the node is missing from the extract)
-    ref_lon: np.ndarray
-    ref_lat: np.ndarray
+    ref_lon: np.ndarray = field(default_factory=_no_coords)
+    ref_lat: np.ndarray = field(default_factory=_no_coords)
     #: points of interest: (osm_type, osm_id, lon, lat, tags, wkb or None)
-    pois: list[tuple[str, int, float, float, dict[str, str], bytes | None]]
+    pois: list[tuple[str, int, float, float, dict[str, str], bytes | None]] = field(
+        default_factory=list)
     #: residential land-use polygons as WKB (WGS 84), with their OSM ids
-    landuse: list[tuple[str, int, bytes]]
+    landuse: list[tuple[str, int, bytes]] = field(default_factory=list)
     #: buildings as WKB with (osm_type, osm_id, building value, levels tag or None)
-    buildings: list[tuple[str, int, str, str | None, bytes]]
+    buildings: list[tuple[str, int, str, str | None, bytes]] = field(default_factory=list)
     #: gates and entrances (osm_id, lon, lat, tags)
-    gates: list[tuple[int, float, float, dict[str, str]]]
+    gates: list[tuple[int, float, float, dict[str, str]]] = field(default_factory=list)
     #: counts for the run metadata: highway values seen, ways cut, broken areas
     stats: dict[str, Any] = field(default_factory=dict)
     #: vacant or redevelopable land (``VACANT_LANDUSE``) as (osm_type, osm_id, landuse, name, wkb)
@@ -227,7 +240,7 @@ class OSMData:
     #: step-free facts: wheelchair/incline tags per way index (only ways that have them), and
     #: ids of nodes that bar step-free passage (raised kerbs); see lifecircle.edge_access
     way_access: dict[int, dict[str, str]] = field(default_factory=dict)
-    barrier_nodes: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    barrier_nodes: np.ndarray = field(default_factory=_no_ids)
 
     @property
     def highway_counts(self) -> Counter[str]:
@@ -454,19 +467,21 @@ def _osm_data(path: Path, raw: Any) -> OSMData:
     from ._osm_pass import closed_way_polygons, walkable_arrays
 
     nan = float("nan")
-    refs, way_ptr, lon, lat = walkable_arrays(raw)
-    valid = np.isfinite(lon)
+    data = OSMData(
+        str(path),
+        way_ids=np.asarray(raw.way_ids, dtype=np.int64),
+        way_highway=raw.way_highway,
+        way_name=raw.way_name,
+        pois=[("node", osm_id, x, y, tags, None) for osm_id, x, y, tags in raw.node_pois],
+        gates=raw.gates,
+        barriers=raw.lines,
+        way_access=raw.extra.get("way_access", {}),
+        barrier_nodes=np.asarray(raw.extra.get("barrier_nodes", []), dtype=np.int64),
+    )
+    data.refs, data.way_ptr, data.ref_lon, data.ref_lat = walkable_arrays(raw)
+    valid = np.isfinite(data.ref_lon)
     missing = ~valid
-    way_of_ref = np.repeat(np.arange(len(raw.way_ids)), np.diff(way_ptr))
-    ways_cut = int(np.unique(way_of_ref[missing]).size)
-    pois: list[tuple[str, int, float, float, dict[str, str], bytes | None]] = [
-        ("node", osm_id, x, y, tags, None) for osm_id, x, y, tags in raw.node_pois
-    ]
-    landuse: list[tuple[str, int, bytes]] = []
-    vacant: list[tuple[str, int, str, str, bytes]] = []
-    buildings: list[tuple[str, int, str, str | None, bytes]] = []
-    landuse_other: list[tuple[str, int, str, bytes]] = []
-    barriers: list[tuple[int, str, bytes]] = raw.lines
+    way_of_ref = np.repeat(np.arange(len(raw.way_ids)), np.diff(data.way_ptr))
     blobs, ok = closed_way_polygons(raw.ring_wkb, np.asarray(raw.ring_len, dtype=np.int64))
     areas: list[tuple[str, int, dict[str, str], bytes]] = [
         ("way", osm_id, tags, cast(bytes, blob))
@@ -478,70 +493,93 @@ def _osm_data(path: Path, raw: Any) -> OSMData:
     for osm_type, osm_id, tags, blob in areas:
         landuse_value = tags.get("landuse")
         if landuse_value == "residential":
-            landuse.append((osm_type, osm_id, blob))
+            data.landuse.append((osm_type, osm_id, blob))
         if landuse_value in NON_RESIDENTIAL_LANDUSE:
-            landuse_other.append((osm_type, osm_id, str(landuse_value), blob))
+            data.landuse_other.append((osm_type, osm_id, str(landuse_value), blob))
         if landuse_value in VACANT_LANDUSE:
-            vacant.append((osm_type, osm_id, str(landuse_value), tags.get("name") or "", blob))
+            data.vacant.append(
+                (osm_type, osm_id, str(landuse_value), tags.get("name") or "", blob))
         building = tags.get("building")
         if building is not None and building != "no":
-            buildings.append(
+            data.buildings.append(
                 (osm_type, osm_id, building, _levels(tags.get("building:levels")), blob)
             )
         if not area_pois.isdisjoint(tags):
-            pois.append((osm_type, osm_id, nan, nan, tags, blob))
-    highway_seen = raw.highway_seen
-    stats = {
+            data.pois.append((osm_type, osm_id, nan, nan, tags, blob))
+    # usable: a way with two consecutive references inside the extract
+    pair = valid[1:] & valid[:-1] & (way_of_ref[1:] == way_of_ref[:-1])
+    return finish_read(
+        data,
+        highway_seen=raw.highway_seen,
+        missing_refs=int(missing.sum()),
+        ways_cut=int(np.unique(way_of_ref[missing]).size),
+        broken_areas=int((~ok).sum()) + raw.broken_areas,
+        usable=bool(pair.any()),
+    )
+
+
+def finish_read(
+    data: OSMData,
+    *,
+    highway_seen: Counter[str],
+    missing_refs: int,
+    ways_cut: int,
+    broken_areas: int,
+    usable: bool,
+) -> OSMData:
+    """Count what a loader read into ``data.stats``; refuse a file without usable ways.
+
+    Parameters
+    ----------
+    data
+        The filled :class:`OSMData`.
+    highway_seen
+        Ways per highway value, walkable or not.
+    missing_refs, ways_cut
+        Node references missing from the extract, and the walkable ways they cut.
+    broken_areas
+        Areas whose polygon could not be built (skipped).
+    usable
+        Whether some walkable way has two consecutive nodes inside the extract.
+
+    Raises
+    ------
+    InputError
+        No walkable way at all (the message lists the highway values seen).
+    InputFileError
+        Walkable ways, but none with two nodes inside a clipped extract.
+    """
+    path = data.path
+    data.stats = {
         "highway_seen": dict(highway_seen),
-        "walkable_ways": len(raw.way_ids),
-        "missing_node_refs": int(missing.sum()),
+        "walkable_ways": len(data.way_ids),
+        "missing_node_refs": missing_refs,
         "ways_cut_at_missing_nodes": ways_cut,
-        "broken_areas_skipped": int((~ok).sum()) + raw.broken_areas,
-        "pois": len(pois),
-        "residential_landuse": len(landuse),
-        "buildings": len(buildings),
-        "gates": len(raw.gates),
-        "non_residential_landuse": len(landuse_other),
-        "barriers": len(barriers),
+        "broken_areas_skipped": broken_areas,
+        "pois": len(data.pois),
+        "residential_landuse": len(data.landuse),
+        "buildings": len(data.buildings),
+        "gates": len(data.gates),
+        "non_residential_landuse": len(data.landuse_other),
+        "barriers": len(data.barriers),
     }
-    if not raw.way_ids:
+    if not len(data.way_ids):
         seen = ", ".join(f"{k} ({v})" for k, v in highway_seen.most_common(12)) or "none"
         raise InputError(
             f"{path}: no walkable ways found; highway tags seen: {seen}. "
             "Give an extract that contains streets or footpaths"
         )
-    # usable: a way with two consecutive references inside the extract
-    pair = valid[1:] & valid[:-1] & (way_of_ref[1:] == way_of_ref[:-1])
-    if not pair.any():
+    if not usable:
         raise InputFileError(
             path,
-            f"none of its {len(raw.way_ids)} walkable ways has two nodes inside the extract "
-            f"({stats['missing_node_refs']} node references are missing)",
+            f"none of its {len(data.way_ids)} walkable ways has two nodes inside the extract "
+            f"({missing_refs} node references are missing)",
             _COMPLETE_WAYS,
         )
     if ways_cut:
         log.warning(
             "%s: %d walkable ways reference %d nodes missing from the extract and were cut "
             "there; %s",
-            path, ways_cut, stats["missing_node_refs"], _COMPLETE_WAYS,
+            path, ways_cut, missing_refs, _COMPLETE_WAYS,
         )
-    return OSMData(
-        path=str(path),
-        way_ids=np.asarray(raw.way_ids, dtype=np.int64),
-        way_highway=raw.way_highway,
-        way_name=raw.way_name,
-        refs=refs,
-        way_ptr=way_ptr,
-        ref_lon=lon,
-        ref_lat=lat,
-        pois=pois,
-        landuse=landuse,
-        buildings=buildings,
-        gates=raw.gates,
-        stats=stats,
-        vacant=vacant,
-        landuse_other=landuse_other,
-        barriers=barriers,
-        way_access=raw.extra.get("way_access", {}),
-        barrier_nodes=np.asarray(raw.extra.get("barrier_nodes", []), dtype=np.int64),
-    )
+    return data
