@@ -203,3 +203,15 @@ def test_every_subpackage_ships_in_the_wheel():
     found = {".".join(p.parent.relative_to(ROOT).parts)
              for p in (ROOT / "lifecircle").rglob("__init__.py")}
     assert found <= listed, sorted(found - listed)
+
+
+def test_a_daemonic_process_writes_its_outputs_itself(monkeypatch):
+    """A dask worker is a daemonic process, which may not have children: no worker there."""
+    import multiprocessing
+
+    from lifecircle.outputs import _background
+
+    calls = []
+    monkeypatch.setattr(multiprocessing.current_process(), "daemon", True)
+    assert _background.start("figures", lambda: calls.append(1), nodes=10) is None
+    assert calls == []  # the caller writes it

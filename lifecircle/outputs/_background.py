@@ -75,13 +75,19 @@ def start(what: str, write: Callable[[], Any], *, nodes: int) -> Job | None:
     Returns ``None`` (the caller writes it itself) where ``fork`` is not available or the
     network has more than :data:`BACKGROUND_MAX_NODES` nodes.
     """
-    if "fork" not in multiprocessing.get_all_start_methods() or nodes > BACKGROUND_MAX_NODES:
+    if ("fork" not in multiprocessing.get_all_start_methods() or nodes > BACKGROUND_MAX_NODES
+            or multiprocessing.current_process().daemon):  # a dask worker may have no children
         return None
     ctx = multiprocessing.get_context("fork")
     receive, send = ctx.Pipe(duplex=False)
     process = ctx.Process(target=_work, args=(send, what, write), daemon=True,
                           name=f"lifecircle-{what}")
-    process.start()
+    try:
+        process.start()
+    except (OSError, AssertionError):  # no process to spare: write it in this one
+        receive.close()
+        send.close()
+        return None
     send.close()
     return Job(what, process, receive)
 
