@@ -128,7 +128,7 @@ def _forked(monkeypatch) -> dict:
     return jobs
 
 
-@pytest.mark.skipif(sys.platform == "win32", reason="no fork")
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="workers on Linux only")
 def test_a_small_run_writes_figures_and_rasters_in_workers_and_lists_them(grid_result, tmp_path,
                                                                          monkeypatch):
     import rasterio
@@ -166,7 +166,7 @@ def test_above_the_limit_the_run_writes_them_itself(grid_result, tmp_path, monke
     assert (out / raster_name("retail")).is_file()
 
 
-@pytest.mark.skipif(sys.platform == "win32", reason="no fork")
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="workers on Linux only")
 @pytest.mark.parametrize(("raised", "expected"), [
     ("output", "figures/x.png: cannot write the figure (disk full)"),
     ("bug", "figures: ZeroDivisionError: division by zero"),

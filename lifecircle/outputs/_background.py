@@ -9,7 +9,8 @@ writes the GeoPackage, map and reports on the other core. Python threads cannot 
 tables without copying or pickling them, and the run waits for every worker before it lists and
 hashes the folder.
 
-Only where ``fork`` exists (Linux, macOS) and the network has at most
+Only on Linux (macOS forks unsafely once system frameworks are loaded, Windows cannot fork),
+outside daemonic processes (a dask worker) and where the network has at most
 :data:`BACKGROUND_MAX_NODES` nodes: above that, these outputs are a small part of a run and a
 second process holding a city's tables would add to the peak memory.
 """
@@ -17,6 +18,7 @@ second process holding a city's tables would add to the peak memory.
 from __future__ import annotations
 
 import multiprocessing
+import sys
 import traceback
 from collections.abc import Callable
 from typing import Any
@@ -72,10 +74,11 @@ class Job:
 def start(what: str, write: Callable[[], Any], *, nodes: int) -> Job | None:
     """Run ``write()`` in a forked worker process (``what`` names the output in errors).
 
-    Returns ``None`` (the caller writes it itself) where ``fork`` is not available or the
-    network has more than :data:`BACKGROUND_MAX_NODES` nodes.
+    Returns ``None`` (the caller writes it itself) off Linux, in a daemonic process, where no
+    process can be started or where the network has more than :data:`BACKGROUND_MAX_NODES`
+    nodes.
     """
-    if ("fork" not in multiprocessing.get_all_start_methods() or nodes > BACKGROUND_MAX_NODES
+    if (not sys.platform.startswith("linux") or nodes > BACKGROUND_MAX_NODES
             or multiprocessing.current_process().daemon):  # a dask worker may have no children
         return None
     ctx = multiprocessing.get_context("fork")
