@@ -215,3 +215,44 @@ def test_a_daemonic_process_writes_its_outputs_itself(monkeypatch):
     monkeypatch.setattr(multiprocessing.current_process(), "daemon", True)
     assert _background.start("figures", lambda: calls.append(1), nodes=10) is None
     assert calls == []  # the caller writes it
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="workers on Linux only")
+def test_a_worker_dies_with_a_killed_run(tmp_path):
+    """A run killed (SIGKILL) while a worker writes leaves no worker behind writing into the
+    staging folder the next run cleans up."""
+    import os
+    import time
+
+    code = (
+        "import os, signal, time\n"
+        "from lifecircle.outputs import _background\n"
+        "def write():\n"
+        f"    open({str(tmp_path / 'pid')!r}, 'w').write(str(os.getpid()))\n"
+        "    time.sleep(60)\n"
+        f"    open({str(tmp_path / 'late')!r}, 'w').write('still alive')\n"
+        "job = _background.start('figures', write, nodes=10)\n"
+        "assert job is not None\n"
+        f"while not os.path.exists({str(tmp_path / 'pid')!r}):\n"
+        "    time.sleep(0.05)\n"
+        "os.kill(os.getpid(), signal.SIGKILL)\n"
+    )
+    with (tmp_path / "stderr").open("w") as err:  # a pipe would wait for an orphan to close it
+        run = subprocess.run([sys.executable, "-c", code], cwd=ROOT, stdout=subprocess.DEVNULL,
+                             stderr=err, timeout=30)
+    assert run.returncode == -9, (tmp_path / "stderr").read_text()
+    pid = int((tmp_path / "pid").read_text())
+
+    def alive() -> bool:  # a zombie no container init reaps counts as dead
+        try:
+            return Path(f"/proc/{pid}/stat").read_text().split()[2] != "Z"
+        except OSError:
+            return False
+
+    deadline = time.monotonic() + 10
+    while alive() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    still = alive()
+    if still:  # pragma: no cover - the failure below: do not leave it behind
+        os.kill(pid, 9)
+    assert not still

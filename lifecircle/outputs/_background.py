@@ -17,7 +17,10 @@ second process holding a city's tables would add to the peak memory.
 
 from __future__ import annotations
 
+import ctypes
 import multiprocessing
+import os
+import signal
 import sys
 import traceback
 from collections.abc import Callable
@@ -83,7 +86,7 @@ def start(what: str, write: Callable[[], Any], *, nodes: int) -> Job | None:
         return None
     ctx = multiprocessing.get_context("fork")
     receive, send = ctx.Pipe(duplex=False)
-    process = ctx.Process(target=_work, args=(send, what, write), daemon=True,
+    process = ctx.Process(target=_work, args=(send, what, write, os.getpid()), daemon=True,
                           name=f"lifecircle-{what}")
     try:
         process.start()
@@ -95,9 +98,23 @@ def start(what: str, write: Callable[[], Any], *, nodes: int) -> Job | None:
     return Job(what, process, receive)
 
 
-def _work(conn: Any, what: str, write: Callable[[], Any]) -> None:  # pragma: no cover - child
+def _die_with(parent: int) -> None:  # pragma: no cover - child
+    """Have the kernel kill this worker when the run dies (``PR_SET_PDEATHSIG``), so that a
+    killed run leaves no worker writing into a staging folder the next run cleans up."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGKILL)  # 1: PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+    if os.getppid() != parent:  # the run died before the call above
+        os._exit(1)
+
+
+def _work(conn: Any, what: str, write: Callable[[], Any],
+          parent: int) -> None:  # pragma: no cover - child
     """In the worker: write, then send ``None`` or the error (its class name and text: an
     exception object need not survive pickling) back."""
+    _die_with(parent)
     message: tuple[str, str] | None = None
     try:
         write()
