@@ -20,7 +20,7 @@ import scipy.sparse as sp
 
 from ._kernels import BoundedSearch, compile_kernel, grown
 from .network import WalkNetwork
-from .routing import _direction_ratios, seed_arcs
+from .routing import _direction_ratios, on_usable, seed_arcs
 from .snapping import Snap
 
 if TYPE_CHECKING:
@@ -212,7 +212,8 @@ def coverage_matrix(
     point_block = point_block[p_owner]
     node_ptr, inc_point, inc_off = _point_incidence(net, points)
     # sites and points on the same edge: the direct walk along it
-    p_ok = np.flatnonzero(points.ok)
+    # on a restricted group's view a point on a barred edge walks neither along it nor off it
+    p_ok = on_usable(net, points)
     p_ok = p_ok[np.argsort(points.edge[p_ok], kind="stable")]
     p_edge = points.edge[p_ok]
     s_point, s_node, s_dist = seed_arcs(net, sites)

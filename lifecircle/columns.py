@@ -13,6 +13,7 @@ __all__ = [
     "SNAP_FIELDS",
     "covered",
     "floor_area_per_100hh",
+    "is_raster_name",
     "nearest",
     "short_min",
     "tier_lacks",
@@ -59,3 +60,9 @@ walk_min, walk_m, covered, short_min, nearest, tier_met, tier_lacks, floor_area_
          "per 100 households."),
     ]
 )
+
+
+def is_raster_name(value: str) -> bool:
+    """Whether a ``--group-population`` value names a raster of the group's people
+    (``.tif``/``.tiff``) rather than a block column."""
+    return value.strip().lower().endswith((".tif", ".tiff"))

@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from ._errors import ConfigError, did_you_mean
+from .columns import is_raster_name
 from .isochrones import DEFAULT_BANDS_MIN, DEFAULT_WALK_IN_M
 from .profiles import Profile, load_profile
 
@@ -273,10 +274,19 @@ class Analysis(_Table):
             return self.osm
         return None if self.place is not None or self.polygon is not None else default_osm()
 
+    def group_population_items(self) -> list[tuple[str, str]]:
+        """``group_population`` as (group name, column or raster path) pairs."""
+        return [(name.strip(), value.strip()) for name, _, value in
+                (item.partition("=") for item in self.group_population or ())]
+
     def input_files(self) -> dict[str, Path]:
-        """Every input file of the run by option name (the bundled extract included)."""
+        """Every input file of the run by option name (the bundled extract included); a
+        group's population raster is ``group_population:NAME``."""
         files = {key: getattr(self, key) for key in FILE_OPTIONS}
         files["osm"] = self.osm_path
+        files.update({f"group_population:{name}": Path(value).expanduser()
+                      for name, value in self.group_population_items()
+                      if is_raster_name(value)})
         return {k: p for k, p in files.items() if p is not None}
 
     @classmethod
@@ -398,6 +408,14 @@ def _facility_columns(value: Any, where: str = "") -> tuple[tuple[str, str], ...
     return tuple(sorted((k, str(v)) for k, v in items))
 
 
+def _resolve_raster_item(item: str, base: Path) -> str:
+    name, sep, value = item.partition("=")
+    if not sep or not is_raster_name(value):
+        return item
+    p = Path(value.strip()).expanduser()
+    return f"{name}={p if p.is_absolute() else base / p}"
+
+
 def resolve_paths(options: Mapping[str, Any], base: Path) -> dict[str, Any]:
     """``options`` with relative file paths (and a profile file) taken relative to ``base``."""
     out = dict(options)
@@ -409,6 +427,10 @@ def resolve_paths(options: Mapping[str, Any], base: Path) -> dict[str, Any]:
     if isinstance(prof, str) and (prof.endswith(".toml") or "/" in prof):
         p = Path(prof).expanduser()
         out["profile"] = str(p if p.is_absolute() else base / p)
+    if isinstance(out.get("group_population"), list):  # a group's raster, not its column
+        out["group_population"] = [
+            _resolve_raster_item(item, base) if isinstance(item, str) else item
+            for item in out["group_population"]]
     columns = out.get("facility_columns")
     if isinstance(columns, dict) and isinstance(columns.get("type_map"), str):
         p = Path(columns["type_map"]).expanduser()

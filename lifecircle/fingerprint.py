@@ -15,32 +15,17 @@ from __future__ import annotations
 
 import hashlib
 import json
-from pathlib import Path
 from typing import Any
 
 from ._version import __version__
+from .columns import is_raster_name
 from .config import FILE_OPTIONS, Analysis, Outputs
 from .outputs._atomic import file_sha256
 
-__all__ = ["FILE_OPTIONS", "group_population_files", "run_fingerprint"]
+__all__ = ["FILE_OPTIONS", "run_fingerprint"]
 
 #: analysis options the effective profile already covers
 _IN_PROFILE = ("profile", "speed_kmh", "minutes", "categories")
-#: a ``--group-population`` value with one of these endings names a raster, not a column
-#: (as :func:`lifecircle.groups.served_population` reads it)
-_RASTER_SUFFIXES = (".tif", ".tiff")
-
-
-def _group_population(analysis: Analysis) -> list[tuple[str, str]]:
-    return [(name.strip(), value.strip()) for name, _, value in
-            (item.partition("=") for item in analysis.group_population or ())]
-
-
-def group_population_files(analysis: Analysis) -> dict[str, Path]:
-    """The rasters of groups' people the analysis reads, by ``group_population:NAME``."""
-    return {f"group_population:{name}": Path(value).expanduser()
-            for name, value in _group_population(analysis)
-            if value.lower().endswith(_RASTER_SUFFIXES)}
 
 
 def run_fingerprint(analysis: Analysis, outputs: Outputs) -> dict[str, Any]:
@@ -60,15 +45,14 @@ def run_fingerprint(analysis: Analysis, outputs: Outputs) -> dict[str, Any]:
         ``sha256`` (of the canonical JSON of everything that went in), ``inputs`` (sha256
         per file option) and ``lifecircle_version``.
     """
-    files = {**analysis.input_files(), **group_population_files(analysis)}
-    inputs = {key: file_sha256(path) for key, path in files.items()}
+    inputs = {key: file_sha256(path) for key, path in analysis.input_files().items()}
     settings = {k: v for k, v in analysis.to_dict().items()
                 if k not in FILE_OPTIONS and k not in _IN_PROFILE}
     settings["max_snap_m"] = analysis.snap_limit_m
     if analysis.group_population:  # a raster by its content (in ``inputs``), not its path
         settings["group_population"] = [
-            f"{name}=" + ("<raster>" if value.lower().endswith(_RASTER_SUFFIXES) else value)
-            for name, value in _group_population(analysis)]
+            f"{name}=" + ("<raster>" if is_raster_name(value) else value)
+            for name, value in analysis.group_population_items()]
     body = {
         "lifecircle_version": __version__,
         "inputs": inputs,

@@ -99,7 +99,7 @@ def served_population(
         res = profile.residents[name]
         column = (columns or {}).get(name, res.column)
         share_values = pop * res.share if res.share is not None else np.full(len(out), np.nan)
-        raster = column.lower().endswith((".tif", ".tiff"))
+        raster = col.is_raster_name(column)
         if raster:  # a raster of this group's people per pixel: exact zonal sums
             values = population_from_raster(out, column).to_numpy(dtype=np.float64)
             method = np.full(len(out), "raster")

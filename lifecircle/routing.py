@@ -20,7 +20,7 @@ from scipy.sparse.csgraph import dijkstra
 from .network import WalkNetwork
 from .snapping import Snap
 
-__all__ = ["NodeDistances", "multi_source", "point_distances", "seed_arcs"]
+__all__ = ["NodeDistances", "multi_source", "on_usable", "point_distances", "seed_arcs"]
 
 
 @dataclass(frozen=True)
@@ -50,7 +50,7 @@ def _direction_ratios(net: WalkNetwork, e: np.ndarray) -> tuple[np.ndarray, np.n
     return r_uv, r_vu
 
 
-def _on_usable(net: WalkNetwork, snap: Snap) -> np.ndarray:
+def on_usable(net: WalkNetwork, snap: Snap) -> np.ndarray:
     """Indices of snapped points whose edge the network may use.
 
     On a restricted group's view (``net.edge_usable``) a point snapped onto a barred edge
@@ -77,7 +77,7 @@ def seed_arcs(
     weighs as v -> u, to v as u -> v.
     """
     snap, owner = snap.candidates()
-    ok = _on_usable(net, snap)
+    ok = on_usable(net, snap)
     e = snap.edge[ok]
     u = net.edge_u[e].astype(np.int64)
     v = net.edge_v[e].astype(np.int64)
@@ -214,7 +214,7 @@ def point_distances(
     m = len(points)
     out = np.full(m, np.inf)
     which = np.full(m, -1, dtype=np.int64)
-    ok = _on_usable(net, points)
+    ok = on_usable(net, points)
     if ok.size:
         e = points.edge[ok]
         u = net.edge_u[e]
@@ -236,7 +236,7 @@ def point_distances(
         which[ok] = np.where(np.isfinite(best), src, -1)
 
         # sources on the same edge reach the point directly along it
-        s_ok = _on_usable(net, sources)
+        s_ok = on_usable(net, sources)
         if s_ok.size:
             s_ok = s_ok[np.argsort(sources.edge[s_ok], kind="stable")]
             s_edge = sources.edge[s_ok]

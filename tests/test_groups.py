@@ -607,6 +607,13 @@ def test_group_population_raster_is_in_the_fingerprint(tmp_path: Path) -> None:
                                   "rasters": False})
     assert written == first
     assert first["inputs"]["group_population:age60plus"] == file_sha256(tif)
+    assert res.metadata["inputs"]["group_population:age60plus"]["sha256"] == file_sha256(tif)
+    # a batch region's relative raster path is taken from the region file's folder
+    from lifecircle.config import resolve_paths
+
+    rel = resolve_paths({"group_population": ["age60plus=old.tif", "age0to3=pop_0_3"]},
+                        tmp_path)
+    assert rel["group_population"] == [f"age60plus={tif}", "age0to3=pop_0_3"]
     moved = shutil.copy(tif, tmp_path / "moved.tif")
     assert expected_fingerprint({**opts, "group_population": [f"age60plus={moved}"]})[
         "sha256"] == expected_fingerprint(opts)["sha256"]
@@ -618,3 +625,21 @@ def test_group_population_raster_is_in_the_fingerprint(tmp_path: Path) -> None:
     # a block column is a setting, not a file
     column = expected_fingerprint({**opts, "group_population": ["age60plus=pop_60plus"]})
     assert "group_population:age60plus" not in column["inputs"]
+
+
+def test_siting_for_a_step_free_group_covers_on_its_mask(tmp_path: Path) -> None:
+    """A new shop where the old one stood (260 m from B1 by the steps, 1,130 m from B2):
+    within walk15's 15 min it covers both blocks for adults (1,200 m), and neither for
+    wheelchair users (710 m at 2.84 km/h; their walks are 2,060 m and 1,190 m by the ramp),
+    whom a matrix on the full network would have told B1 is covered."""
+    from lifecircle import site
+
+    case = make_case(tmp_path / "in")
+    cand = gpd.GeoDataFrame({"id": ["C1"]}, geometry=[shapely.Point(X0 + 80, Y0 + 80)],
+                            crs=UTM)
+    gains = {}
+    for group in (None, "wheelchair"):
+        res = _run(case, group=group) if group else _run(case)
+        plan = site(res, "retail", new=1, candidates=cand, remove=["user/shop"])
+        gains[group] = plan.report["sites"][0]["gain_population"] if plan.report["sites"] else 0
+    assert gains == {None: 2000.0, "wheelchair": 0.0}

@@ -16,6 +16,7 @@ import pandas as pd
 from .. import columns as col
 from .._errors import ConfigError, InputError
 from ..catchment import CoverageMatrix, block_index, concat_snaps, coverage_matrix
+from ..edge_access import network_for_group
 from ..snapping import Snap, snap_points
 from ..supply import capacities
 from .candidates import resolve_candidates
@@ -121,7 +122,9 @@ def site(
     limit_m = threshold * group.speed_m_per_min
     block_ids, ap_block = block_index(result)
     valid = ap_block >= 0
-    matrix = coverage_matrix(net, concat_snaps(Snap.from_columns(existing), csnap),
+    # a step-free group's sites cover on the group's own mask, as its times are searched
+    matrix = coverage_matrix(network_for_group(net, group),
+                             concat_snaps(Snap.from_columns(existing), csnap),
                              Snap.from_columns(result.access_points).subset(valid),
                              ap_block[valid], len(block_ids), limit_m=limit_m * (1 + 1e-12))
     pop = result.blocks["population"].to_numpy(dtype=np.float64)
