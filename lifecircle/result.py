@@ -221,21 +221,55 @@ class Result:
 
     def write_into(self, staged: StagedOutput, outputs: Outputs, *,
                    extras: Sequence[Extra] = ()) -> None:
-        """Write every file of the contract into a staging folder (no ``_SUCCESS.json``)."""
+        """Write every file of the contract into a staging folder (no ``_SUCCESS.json``).
+
+        On a small network the figures, the tables and the rasters are written by forked
+        worker processes meanwhile (:mod:`lifecircle.outputs._background`)."""
+        jobs: list[Any] = []
+        try:
+            self._write_all(staged, outputs, extras=extras, jobs=jobs)
+            while jobs:
+                jobs[0].wait()
+                jobs.pop(0)
+        except BaseException:
+            for job in jobs:
+                job.cancel()
+            raise
+
+    def _write_all(self, staged: StagedOutput, outputs: Outputs, *, extras: Sequence[Extra],
+                   jobs: list[Any]) -> None:
+        from .outputs import _background
         from .outputs.geopackage import GPKG_NAME
         from .outputs.products import write_products
         from .outputs.report import write_reports
         from .outputs.served import served_sections
         from .outputs.table import write_tables
 
+        folder, nodes = staged.staging, self.network.n_nodes
+        _ = self.edges  # built once, before any fork: the workers and the GeoPackage read it
+        if outputs.figures and (job := _background.start("figures", lambda: write_products(
+                self, folder, lang=outputs.lang, map=False, figures=True, rasters=False),
+                nodes=nodes)):
+            jobs.append(job)
+        if job := _background.start("tables", lambda: write_tables(self, folder,
+                                                                    lang=outputs.lang),
+                                    nodes=nodes):
+            jobs.append(job)
         chosen = self.prepare(outputs)
+        if chosen.rasters and (job := _background.start("rasters", lambda: write_products(
+                self, folder, map=False, figures=False, rasters=True,
+                raster_cell_m=chosen.raster_cell_m), nodes=nodes)):
+            jobs.append(job)
+        aside = {job.what for job in jobs}
         self.to_gpkg(staged.path(GPKG_NAME))
         for extra in extras:
             extra(self, staged)
         write_products(self, staged.staging, lang=chosen.lang, map=bool(chosen.map),
                        cdn=chosen.cdn, tiles=chosen.tiles,
-                       tiles_attribution=chosen.tiles_attribution, figures=chosen.figures,
-                       rasters=bool(chosen.rasters), raster_cell_m=chosen.raster_cell_m)
+                       tiles_attribution=chosen.tiles_attribution,
+                       figures=chosen.figures and "figures" not in aside,
+                       rasters=bool(chosen.rasters) and "rasters" not in aside,
+                       raster_cell_m=chosen.raster_cell_m)
         blk = self.blocks
         worst = (blk.sort_values(["n_lacking", "population"], ascending=False)
                  .head(10)[["block_id", "population", "lacks", col.DEFICIENCIES]]
@@ -243,7 +277,8 @@ class Result:
         write_reports(staged.staging, self.report, lang=chosen.lang,
                       worst=[w for w in worst if w["lacks"]], profile=self.profile,
                       extra_sections=served_sections(self.report, chosen.lang))
-        write_tables(self, staged.staging, lang=chosen.lang)
+        if "tables" not in aside:
+            write_tables(self, staged.staging, lang=chosen.lang)
 
 
 def _city_scale_defaults(net: WalkNetwork, outputs: Outputs) -> tuple[Outputs, dict[str, str]]:

@@ -8,7 +8,9 @@ the run's projected CRS, so QGIS measures in metres.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+import os
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +36,26 @@ def _plain(frame: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
+@contextmanager
+def _unsynced() -> Iterator[None]:
+    """SQLite without an fsync per transaction while the layers are written (GDAL's
+    ``OGR_SQLITE_SYNCHRONOUS=OFF``); the caller syncs the finished file once. Every layer and
+    the metadata table commit on their own, and their fsyncs took three quarters of the
+    GeoPackage's time on a small run (1.2 s of 1.6 s on Monaco)."""
+    key = "OGR_SQLITE_SYNCHRONOUS"
+    before = pyogrio.get_gdal_config_option(key)
+    pyogrio.set_gdal_config_options({key: "OFF"})
+    try:
+        yield
+    finally:
+        pyogrio.set_gdal_config_options({key: before})
+
+
+def _fsync(path: Path) -> None:
+    with path.open("rb") as fh:
+        os.fsync(fh.fileno())
+
+
 def write_geopackage(
     path: str | Path,
     layers: Mapping[str, gpd.GeoDataFrame],
@@ -42,22 +64,26 @@ def write_geopackage(
     """Write ``layers`` and a ``run_metadata`` table to a new GeoPackage at ``path``.
 
     Layers go through pyogrio's Arrow path (one columnar hand-over to GDAL per layer, inside
-    one transaction), measured 1.8x faster than the row-wise path on a 368,298-edge layer.
+    one transaction), measured 1.8x faster than the row-wise path on a 368,298-edge layer;
+    SQLite does not sync each transaction, the file is synced once at the end.
     """
     path = Path(path)
     if path.exists():
         path.unlink()
-    for name, gdf in layers.items():
-        if gdf is None:
-            continue
-        pyogrio.write_dataframe(_plain(gdf), path, layer=name, driver="GPKG", use_arrow=True)
     meta = pd.DataFrame(
         {
             "key": list(metadata.keys()),
             "value": [json.dumps(v, ensure_ascii=False, default=str) for v in metadata.values()],
         }
     )
-    pyogrio.write_dataframe(meta, path, layer="run_metadata", driver="GPKG")
+    with _unsynced():
+        for name, gdf in layers.items():
+            if gdf is None:
+                continue
+            pyogrio.write_dataframe(_plain(gdf), path, layer=name, driver="GPKG",
+                                    use_arrow=True)
+        pyogrio.write_dataframe(meta, path, layer="run_metadata", driver="GPKG")
+    _fsync(path)
 
 
 def read_metadata(path: str | Path) -> dict[str, Any]:

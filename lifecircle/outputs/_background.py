@@ -1,0 +1,129 @@
+"""Outputs of a small run written by forked worker processes while the run writes the rest.
+
+On a small network a run's outputs cost about as much as its analysis. The figures
+(matplotlib's import, drawing and PNG compression), the tables (openpyxl) and the rasters
+(snapping every cell to the streets) need nothing the other outputs compute, so workers forked
+from the run write them into the staging folder while the run computes the isochrones and
+writes the GeoPackage, map and reports on the other core. Python threads cannot share that work
+(drawing, spreadsheet cells and snapping hold the GIL); a forked process shares the run's
+tables without copying or pickling them, and the run waits for every worker before it lists and
+hashes the folder.
+
+Only on Linux (macOS forks unsafely once system frameworks are loaded, Windows cannot fork),
+outside daemonic processes (a dask worker) and where the network has at most
+:data:`BACKGROUND_MAX_NODES` nodes: above that, these outputs are a small part of a run and a
+second process holding a city's tables would add to the peak memory.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import multiprocessing
+import os
+import signal
+import sys
+import traceback
+from collections.abc import Callable
+from typing import Any
+
+from .. import _errors
+from .._errors import LifecircleError, OutputError
+
+__all__ = ["BACKGROUND_MAX_NODES", "Job", "start"]
+
+#: Networks up to this many nodes write their figures, tables and rasters in forked workers.
+BACKGROUND_MAX_NODES = 100_000
+
+
+class Job:
+    """A worker process writing one output; :meth:`wait` for it (it re-raises the worker's
+    error) or :meth:`cancel` it."""
+
+    def __init__(self, what: str, process: Any, conn: Any) -> None:
+        self.what = what
+        self._process = process
+        self._conn = conn
+
+    def wait(self) -> None:
+        """Wait for the worker; raise its :class:`LifecircleError` (an :class:`OutputError`
+        naming what went wrong when it was not one)."""
+        try:
+            message = self._conn.recv()
+        except EOFError:
+            message = ("OutputError", f"{self.what}: the worker process writing them stopped "
+                       "before it finished; rerun")
+        finally:
+            self._conn.close()
+            self._process.join()
+        if message is None:
+            return
+        name, text = message
+        if name == "KeyboardInterrupt":
+            raise KeyboardInterrupt
+        error = getattr(_errors, name, None)
+        if not (isinstance(error, type) and issubclass(error, LifecircleError)) \
+                or error is _errors.InputFileError:  # takes (path, problem, fix): its text
+            error = OutputError
+        raise error(text)
+
+    def cancel(self) -> None:
+        """Stop the worker (the run failed elsewhere; its staging folder is discarded)."""
+        if self._process.is_alive():
+            self._process.terminate()
+        self._process.join()
+        self._conn.close()
+
+
+def start(what: str, write: Callable[[], Any], *, nodes: int) -> Job | None:
+    """Run ``write()`` in a forked worker process (``what`` names the output in errors).
+
+    Returns ``None`` (the caller writes it itself) off Linux, in a daemonic process, where no
+    process can be started or where the network has more than :data:`BACKGROUND_MAX_NODES`
+    nodes.
+    """
+    if (not sys.platform.startswith("linux") or nodes > BACKGROUND_MAX_NODES
+            or multiprocessing.current_process().daemon):  # a dask worker may have no children
+        return None
+    ctx = multiprocessing.get_context("fork")
+    receive, send = ctx.Pipe(duplex=False)
+    process = ctx.Process(target=_work, args=(send, what, write, os.getpid()), daemon=True,
+                          name=f"lifecircle-{what}")
+    try:
+        process.start()
+    except (OSError, AssertionError):  # no process to spare: write it in this one
+        receive.close()
+        send.close()
+        return None
+    send.close()
+    return Job(what, process, receive)
+
+
+def _die_with(parent: int) -> None:  # pragma: no cover - child
+    """Have the kernel kill this worker when the run dies (``PR_SET_PDEATHSIG``), so that a
+    killed run leaves no worker writing into a staging folder the next run cleans up."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGKILL)  # 1: PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+    if os.getppid() != parent:  # the run died before the call above
+        os._exit(1)
+
+
+def _work(conn: Any, what: str, write: Callable[[], Any],
+          parent: int) -> None:  # pragma: no cover - child
+    """In the worker: write, then send ``None`` or the error (its class name and text: an
+    exception object need not survive pickling) back."""
+    _die_with(parent)
+    message: tuple[str, str] | None = None
+    try:
+        write()
+    except LifecircleError as exc:
+        message = (type(exc).__name__, str(exc))
+    except KeyboardInterrupt:
+        message = ("KeyboardInterrupt", "")
+    except BaseException as exc:  # an unexpected bug: its traceback, for --debug reports
+        message = ("OutputError", f"{what}: {type(exc).__name__}: {exc}\n"
+                   + traceback.format_exc())
+    conn.send(message)
+    conn.close()

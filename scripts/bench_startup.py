@@ -1,0 +1,126 @@
+"""Benchmark section ``startup``: what a user waits for before and around the work.
+
+    python scripts/benchmark.py startup               # 3 rounds (--repeat)
+    python scripts/benchmark.py startup --repeat 7
+
+Every command runs in a fresh process, round-robin (one of each per round, so that a busy
+machine slows them alike), and the median of the rounds is printed with its difference to and
+ratio over a bare ``python -c pass``:
+
+- ``python -c pass``: the interpreter alone;
+- ``python -c "import lifecircle"``: the package's import;
+- ``lifecircle --help``: the command line (``python -m lifecircle --help``);
+- ``lifecircle run --osm monaco.osm.pbf --out TMP -q``: the default run on the 3,948-node
+  Monaco extract, with every default output (GeoPackage, reports, tables, map, figures,
+  isochrones, rasters), plus its stages from ``run_metadata.timings_s`` and the time outside
+  every stage (imports, start-up).
+
+Target (issue 15): the Monaco default run within 4 s wall beyond ``python -c pass``. A first
+round compiles numba's kernels into its on-disk cache and is not counted (the ``warm-up`` line);
+the ``numba cache`` line runs one more fresh process with ``NUMBA_DEBUG_CACHE=1`` and counts
+the kernels loaded from the cache and those compiled again.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from benchmark import ROOT, SHARED, row
+
+MONACO = SHARED / "monaco.osm.pbf"
+#: issue 15's bar: the Monaco default run, seconds beyond a bare interpreter start
+MONACO_S_MAX = 4.0
+_WIDTHS = (40, 10, 10, 10, 30)
+RUN = "lifecircle run (Monaco, defaults)"
+
+
+def _wall(cmd: list[str]) -> float:
+    t0 = time.perf_counter()
+    done = subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                          cwd=ROOT)
+    wall = time.perf_counter() - t0
+    if done.returncode != 0:
+        raise SystemExit(f"{' '.join(cmd)} failed (exit {done.returncode}): "
+                         f"{done.stderr.strip()[-500:]}")
+    return wall
+
+
+def _commands(out: Path) -> dict[str, list[str]]:
+    py = sys.executable
+    return {
+        "python -c pass": [py, "-c", "pass"],
+        'python -c "import lifecircle"': [py, "-c", "import lifecircle"],
+        "lifecircle --help": [py, "-m", "lifecircle", "--help"],
+        RUN: [py, "-m", "lifecircle", "run", "--osm",
+                                              str(MONACO), "--out", str(out), "--overwrite",
+                                              "-q"],
+    }
+
+
+def _probe(cmd: list[str]) -> tuple[float, dict[str, float], int, int] | None:
+    """One more fresh run, with its progress lines and ``NUMBA_DEBUG_CACHE=1``: its wall time,
+    the stages the CLI reports (writing outputs included) and how many kernels numba loaded
+    from its on-disk cache and compiled again; None when the run failed."""
+    t0 = time.perf_counter()
+    done = subprocess.run([c for c in cmd if c != "-q"], capture_output=True, text=True,
+                          cwd=ROOT, env={**os.environ, "NUMBA_DEBUG_CACHE": "1",
+                                         "COLUMNS": "200"})
+    wall = time.perf_counter() - t0
+    if done.returncode != 0:
+        return None
+    lines = (done.stdout + done.stderr).splitlines()
+    stages = {m[1]: float(m[2]) for x in lines
+              if (m := re.search(r"✓ (.+) \(([0-9.]+) s\)", x))}
+    return (wall, stages,
+            sum(1 for x in lines if x.startswith("[cache] data loaded")),
+            sum(1 for x in lines if x.startswith("[cache] data saved")))
+
+
+def section_startup(args: argparse.Namespace) -> None:
+    print("\n== startup: fresh processes, round-robin, median of "
+          f"{args.repeat} rounds ==")
+    if not MONACO.exists():
+        print(f"  (skipped: {MONACO} is missing)")
+        return
+    folder = Path(tempfile.mkdtemp(prefix="lc-startup-"))
+    try:
+        out = folder / "monaco"
+        cmds = _commands(out)
+        warm = _wall(cmds[RUN])
+        times: dict[str, list[float]] = {name: [] for name in cmds}
+        for _ in range(max(1, args.repeat)):
+            for name, cmd in cmds.items():
+                times[name].append(_wall(cmd))
+        med = {name: statistics.median(v) for name, v in times.items()}
+        bare = med["python -c pass"]
+        row("command", "median s", "min s", "- bare s", "x bare", widths=_WIDTHS)
+        for name, values in times.items():
+            row(f"  {name}", f"{med[name]:.2f}", f"{min(values):.2f}",
+                f"{med[name] - bare:.2f}", f"{med[name] / bare:.1f}", widths=_WIDTHS)
+        beyond = med[RUN] - bare
+        verdict = "PASS" if beyond <= MONACO_S_MAX else "FAIL"
+        print(f"  Monaco default run: {beyond:.2f} s beyond python -c pass "
+              f"(target <= {MONACO_S_MAX:g} s): {verdict}")
+        print(f"  warm-up run (fills numba's cache when empty): {warm:.2f} s")
+        probe = _probe(cmds[RUN])
+        if probe is None:
+            raise SystemExit("the probe run failed")
+        wall, stages, loaded, saved = probe
+        print(f"  one more run with its progress lines: {wall:.2f} s wall")
+        for stage, seconds in stages.items():
+            row(f"    {stage}", f"{seconds:.2f}", widths=_WIDTHS)
+        row("    outside every stage (start-up, imports)", f"{wall - sum(stages.values()):.2f}",
+            widths=_WIDTHS)
+        print(f"  numba cache in that run: {loaded} kernel(s) loaded from disk, {saved} compiled "
+              "and saved" + (" (the cache is not used!)" if saved else ""))
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
