@@ -110,6 +110,16 @@
       div.appendChild(el("div", null, T.complete));
     }
     if (p.p !== null) { div.appendChild(el("div", null, T.population + T.sep + fmtNum(p.p))); }
+    // the services for some residents (elderly care: people aged 60+): how many live here,
+    // and in the view of such a service, the shares of all and of those residents it covers
+    D.served.forEach(function (s, j) {
+      if (p.r && p.r[j] !== null) {
+        div.appendChild(el("div", view.k === s.k ? "lc-hi" : null, fill(T.served_block, {
+          label: C[s.k].label, who: s.who, n: fmtNum(p.r[j]),
+          all: p.p === null ? "\u2013" : fmtNum(p.p)})));
+      }
+      if (view.k === s.k && s.area) { div.appendChild(el("div", "lc-note", s.area)); }
+    });
     return div;
   }
   // One polygon per block for every view (memory stays flat with the number of views): the
@@ -153,6 +163,24 @@
     }).addTo(map);
   }
   var network = D.network ? overlays[esc(T.layer_network)] : null;
+  // a large network comes as images in Web Mercator pixel space (one grey, one per category
+  // coloured by walking time): the view on show puts its image into this layer
+  var streets = null, streetImages = [];
+  if (D.streets) {
+    streets = L.layerGroup();
+    streetImages = [D.streets.network].concat(D.streets.cats).map(function (url) {
+      return url === null ? null : L.imageOverlay(url, D.streets.bounds, {
+        pane: "lc-network", interactive: false, className: "lc-streets"});
+    });
+    overlays[esc(T.layer_network)] = streets;  // on the map once it has a view (below)
+  }
+  function showStreets(view) {
+    if (!streets) { return; }
+    var image = (view.k >= 0 && streetImages[view.k + 1]) || streetImages[0];
+    streets.clearLayers();
+    image.setOpacity(image === streetImages[0] ? Math.min(1, 1.5 * streetOpacity()) : 0.9);
+    streets.addLayer(image);
+  }
   var zoomLevel = null;
   map.on("zoomend", function () {
     var level = String(detail()) + streetOpacity();
@@ -160,6 +188,7 @@
     zoomLevel = level;
     blocks.setStyle(function (f) { return blockStyle(f, current); });
     if (network) { network.setStyle({opacity: streetOpacity()}); }
+    showStreets(current);
   });
 
   // ---- isochrones of the category on show
@@ -276,11 +305,15 @@
       viewPart.appendChild(row);
     });
     view.notes.forEach(function (n) { viewPart.appendChild(el("div", "lc-note", n)); });
+    D.served.forEach(function (s) {
+      if (view.k === s.k && s.area) { viewPart.appendChild(el("div", "lc-note", s.area)); }
+    });
     if (view.k >= 0 && isoLayers[view.k] && D.isoNote) {
       viewPart.appendChild(el("div", "lc-note", D.isoNote));
     }
     isoGroup.clearLayers();
     if (view.k >= 0 && isoLayers[view.k]) { isoGroup.addLayer(isoLayers[view.k]); }
+    showStreets(view);
   }
   var shared = el("div", "lc-shared");
   legend.appendChild(shared);
@@ -338,4 +371,5 @@
   var right = switcher.getContainer().offsetWidth + 2 * pad;
   if (left + right > 0.6 * map.getSize().x) { left = pad; right = pad; }
   map.fitBounds(D.bounds, {paddingTopLeft: [left, pad], paddingBottomRight: [right, pad]});
+  if (streets) { streets.addTo(map); }
 })();

@@ -16,12 +16,14 @@ import pandas as pd
 import shapely
 
 from ... import columns as col
+from ...i18n import label_of, percent
 from ...profiles import Profile
 from .._escape import clean_text
 from .prepare import _collection, _feature, _none_if_nan, _numbers
 from .style import CLUSTER_ABOVE, classify_minutes, classify_shortfall
 
-__all__ = ["block_data", "facility_data", "isochrone_data", "site_data", "worst_counts"]
+__all__ = ["block_data", "facility_data", "isochrone_data", "served_data", "site_data",
+           "worst_counts"]
 
 
 def _shortfalls(
@@ -39,15 +41,19 @@ def _shortfalls(
     thresholds = np.array([profile.threshold_of(c) for c in cats], dtype=float)
     covered = np.zeros((n, k), dtype=bool)
     for i, c in enumerate(cats):
-        name = col.covered(c)
-        if name in frame.columns:
-            covered[:, i] = frame[name].fillna(False).astype(bool).to_numpy()
-        else:
-            covered[:, i] = minutes[:, i] <= thresholds[i]
+        covered[:, i] = _covered(frame, profile, c, minutes[:, i])
     lacking = ~covered & ~np.asarray(no_data, dtype=bool)[None, :]
     over = np.where(np.isnan(minutes), np.inf, minutes - thresholds[None, :])
     # a block lacking a category only by rounding still shows as short (by up to 5 min)
     return minutes, lacking, np.where(lacking, np.maximum(over, 1e-9), -np.inf)
+
+
+def _covered(frame: gpd.GeoDataFrame, profile: Profile, c: str, minutes: np.ndarray) -> np.ndarray:
+    """Whether each block is covered for ``c``: its ``covered_<c>``, else minutes <= limit."""
+    name = col.covered(c)
+    if name in frame.columns:
+        return frame[name].fillna(False).astype(bool).to_numpy()
+    return minutes <= profile.threshold_of(c)
 
 
 def worst_counts(
@@ -67,8 +73,40 @@ def worst_counts(
     return [(int(i), int(counts[i])) for i in order]
 
 
+def served_data(
+    frame: gpd.GeoDataFrame, profile: Profile, cats: Sequence[str], no_data: Sequence[bool],
+    lang: str, text: Mapping[str, str],
+) -> list[dict[str, Any]]:
+    """The categories that serve named residents (elderly care: people aged 60+), in order.
+
+    Each entry: ``k`` category index, ``who`` the residents' label, ``col`` their block column
+    (``pop_<name>``) and ``area``, the text comparing the shares of all residents and of these
+    residents the category covers (the sums of report.json's ``served`` entry), or ``None``
+    for a category without data. Categories whose residents the blocks do not count are left
+    out.
+    """
+    out: list[dict[str, Any]] = []
+    population = (_numbers(frame, "population") if "population" in frame.columns
+                  else np.full(len(frame), np.nan))
+    for k, c in enumerate(cats):
+        res = profile.residents_of(c)
+        name = f"pop_{res.name}" if res is not None else ""
+        if res is None or name not in frame.columns:
+            continue
+        who = clean_text(label_of({"label_en": res.label_en, "label_zh": res.label_zh}, lang))
+        cov = _covered(frame, profile, c, _numbers(frame, col.walk_min(c)))
+        shares = [float(np.nansum(w[cov]) / total) if (total := float(np.nansum(w))) > 0
+                  else None for w in (population, _numbers(frame, name))]
+        area = None if no_data[k] else text["served_area"].format(
+            label=clean_text(profile.categories[c].label(lang)), all=percent(shares[0]),
+            who=who, share=percent(shares[1]))
+        out.append({"k": k, "who": who, "col": name, "area": area})
+    return out
+
+
 def block_data(
-    frame: gpd.GeoDataFrame, profile: Profile, cats: Sequence[str], no_data: Sequence[bool]
+    frame: gpd.GeoDataFrame, profile: Profile, cats: Sequence[str], no_data: Sequence[bool],
+    served: Sequence[Mapping[str, Any]] = (),
 ) -> dict[str, Any]:
     """GeoJSON of the blocks with only what the map shows, under short property names.
 
@@ -76,7 +114,9 @@ def block_data(
     category; ``l`` indices of the categories *with data* the block lacks; ``f`` the worst
     shortfall in minutes over those (``None`` when one is unreachable, 0 when complete);
     ``s`` its bin (:func:`~lifecircle.outputs.webmap.style.classify_shortfall`); ``p``
-    population. Categories without data never count against a block.
+    population; with ``served`` (:func:`served_data`), ``r`` the residents each of those
+    categories serves, in its order (``None`` where unknown). Categories without data never
+    count against a block.
     """
     n, k = len(frame), len(cats)
     minutes, lacking, over = _shortfalls(frame, profile, cats, no_data)
@@ -86,9 +126,12 @@ def block_data(
     short_bin = classify_shortfall(shortfall)
     population = _numbers(frame, "population") if "population" in frame.columns else \
         np.full(n, np.nan)
+    residents = (np.column_stack([_numbers(frame, str(e["col"])) for e in served])
+                 if served else None)
     features = []
     for r, (geom, block_id) in enumerate(zip(frame.geometry.values, frame["block_id"],
                                              strict=True)):
+        extra = {} if residents is None else {"r": [_none_if_nan(x, None) for x in residents[r]]}
         features.append(_feature(geom, {
             "id": clean_text(block_id),
             "m": [_none_if_nan(x) for x in minutes[r]],
@@ -97,6 +140,7 @@ def block_data(
             "f": _none_if_nan(shortfall[r]),
             "s": int(short_bin[r]),
             "p": _none_if_nan(population[r], None),
+            **extra,
         }))
     return _collection(features)
 
