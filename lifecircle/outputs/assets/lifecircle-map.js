@@ -174,21 +174,27 @@
     });
     overlays[esc(T.layer_network)] = streets;  // on the map once it has a view (below)
   }
+  // beyond two zoom levels past the image's own detail (a pixel 4 screen pixels wide) the
+  // streets would be smeared bands over the blocks: they are hidden and the legend says so
+  var streetsNote = el("div", "lc-note", T.streets_zoom);
+  streetsNote.style.display = "none";
   function showStreets(view) {
     if (!streets) { return; }
     var image = (view.k >= 0 && streetImages[view.k + 1]) || streetImages[0];
+    var sharp = map.getZoom() <= Math.log2(156543.03392804097 / D.streets.px) + 2;
     streets.clearLayers();
     image.setOpacity(image === streetImages[0] ? Math.min(1, 1.5 * streetOpacity()) : 0.9);
-    streets.addLayer(image);
+    if (sharp) { streets.addLayer(image); }
+    streetsNote.style.display = sharp ? "none" : "";
   }
   var zoomLevel = null;
   map.on("zoomend", function () {
+    showStreets(current);
     var level = String(detail()) + streetOpacity();
     if (level === zoomLevel) { return; }
     zoomLevel = level;
     blocks.setStyle(function (f) { return blockStyle(f, current); });
     if (network) { network.setStyle({opacity: streetOpacity()}); }
-    showStreets(current);
   });
 
   // ---- isochrones of the category on show
@@ -338,6 +344,7 @@
     }
   }
   if (D.sites) { shared.appendChild(el("div", "lc-note", T.sites)); }
+  shared.appendChild(streetsNote);
   shared.appendChild(tilesNote);
 
   map.on("baselayerchange", function (e) {
