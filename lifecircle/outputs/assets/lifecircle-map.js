@@ -36,6 +36,29 @@
   }
 
   var C = D.cats;
+  // the blocks come column by column with packed outlines (webmap/prepare.py,
+  // packed_polygons): rebuild one GeoJSON feature per block
+  function unpackRing(flat, q) {
+    var out = [], x = 0, y = 0, i;
+    for (i = 0; i < flat.length; i += 2) {
+      x += flat[i]; y += flat[i + 1];
+      out.push([x / q, y / q]);
+    }
+    if (out.length) { out.push(out[0]); }
+    return out;
+  }
+  function unpackBlocks(B) {
+    var keys = Object.keys(B).filter(function (k) { return k !== "g" && k !== "q"; });
+    return {type: "FeatureCollection", features: B.g.map(function (polys, i) {
+      var props = {};
+      keys.forEach(function (k) { props[k] = B[k][i]; });
+      return {type: "Feature", properties: props, geometry: {type: "MultiPolygon",
+        coordinates: polys.map(function (rings) {
+          return rings.map(function (r) { return unpackRing(r, B.q); });
+        })}};
+    })};
+  }
+  D.blocks = unpackBlocks(D.blocks);
   var map = L.map("lc-map", {zoomControl: false, maxZoom: 20, zoomSnap: 0.25});
   window.lcMap = map;
   map.attributionControl.setPrefix('<a href="https://leafletjs.com">Leaflet</a>');

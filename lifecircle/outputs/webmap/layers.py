@@ -19,7 +19,7 @@ from ... import columns as col
 from ...i18n import label_of, percent
 from ...profiles import Profile
 from .._escape import clean_text
-from .prepare import _collection, _feature, _none_if_nan, _numbers
+from .prepare import DECIMALS, _collection, _feature, _none_if_nan, _numbers, packed_polygons
 from .style import CLUSTER_ABOVE, classify_minutes, classify_shortfall
 
 __all__ = ["block_data", "facility_data", "isochrone_data", "served_data", "site_data",
@@ -108,41 +108,42 @@ def block_data(
     frame: gpd.GeoDataFrame, profile: Profile, cats: Sequence[str], no_data: Sequence[bool],
     served: Sequence[Mapping[str, Any]] = (),
 ) -> dict[str, Any]:
-    """GeoJSON of the blocks with only what the map shows, under short property names.
+    """The blocks with only what the map shows, column by column under short names.
 
-    ``id`` block id; ``m`` minutes per category (``None`` unreachable); ``b`` time bin per
-    category; ``l`` indices of the categories *with data* the block lacks; ``f`` the worst
+    ``q`` units a degree and ``g`` the outlines in them
+    (:func:`~lifecircle.outputs.webmap.prepare.packed_polygons`), then per
+    block: ``id`` block id; ``m`` minutes per category (``None`` unreachable); ``b`` time bin
+    per category; ``l`` indices of the categories *with data* the block lacks; ``f`` the worst
     shortfall in minutes over those (``None`` when one is unreachable, 0 when complete);
     ``s`` its bin (:func:`~lifecircle.outputs.webmap.style.classify_shortfall`); ``p``
     population; with ``served`` (:func:`served_data`), ``r`` the residents each of those
     categories serves, in its order (``None`` where unknown). Categories without data never
-    count against a block.
+    count against a block. The page turns each block back into a GeoJSON feature with these
+    properties; columns instead of features save the repeated keys (a third of the file at
+    city scale).
     """
     n, k = len(frame), len(cats)
     minutes, lacking, over = _shortfalls(frame, profile, cats, no_data)
     bins = np.column_stack([classify_minutes(minutes[:, i]) for i in range(k)]) if k else \
         np.zeros((n, 0), dtype=np.int64)
     shortfall = over.max(axis=1, initial=0.0)
-    short_bin = classify_shortfall(shortfall)
     population = _numbers(frame, "population") if "population" in frame.columns else \
         np.full(n, np.nan)
-    residents = (np.column_stack([_numbers(frame, str(e["col"])) for e in served])
-                 if served else None)
-    features = []
-    for r, (geom, block_id) in enumerate(zip(frame.geometry.values, frame["block_id"],
-                                             strict=True)):
-        extra = {} if residents is None else {"r": [_none_if_nan(x, None) for x in residents[r]]}
-        features.append(_feature(geom, {
-            "id": clean_text(block_id),
-            "m": [_none_if_nan(x) for x in minutes[r]],
-            "b": [int(x) for x in bins[r]],
-            "l": [int(i) for i in np.flatnonzero(lacking[r])],
-            "f": _none_if_nan(shortfall[r]),
-            "s": int(short_bin[r]),
-            "p": _none_if_nan(population[r], None),
-            **extra,
-        }))
-    return _collection(features)
+    out: dict[str, Any] = {
+        "q": 10**DECIMALS,
+        "g": packed_polygons(np.asarray(frame.geometry.values)),
+        "id": [clean_text(b) for b in frame["block_id"]],
+        "m": [[_none_if_nan(x) for x in row] for row in minutes],
+        "b": bins.astype(int).tolist(),
+        "l": [np.flatnonzero(row).tolist() for row in lacking],
+        "f": [_none_if_nan(x) for x in shortfall],
+        "s": classify_shortfall(shortfall).astype(int).tolist(),
+        "p": [_none_if_nan(x, None) for x in population],
+    }
+    if served:
+        residents = np.column_stack([_numbers(frame, str(e["col"])) for e in served])
+        out["r"] = [[_none_if_nan(x, None) for x in row] for row in residents]
+    return out
 
 
 def _points(frame: gpd.GeoDataFrame) -> np.ndarray:
