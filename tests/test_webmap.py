@@ -208,7 +208,20 @@ def page_data(page: str) -> dict:
     assert len(found) == 1, "expected exactly one data block"
     data = json.loads(found[0])
     data["blocks"] = unpack_blocks(data["blocks"])
+    for entry in data["facilities"]:
+        entry["data"] = unpack_points(entry["data"])
     return data
+
+
+def unpack_points(packed: dict) -> dict:
+    """Packed facilities as GeoJSON points (``unpackPoints`` in ``lifecircle-map.js``)."""
+    xy = np.cumsum(np.asarray(packed["xy"], dtype=np.int64).reshape(-1, 2), axis=0)
+    return {"type": "FeatureCollection", "features": [
+        {"type": "Feature",
+         "geometry": {"type": "Point", "coordinates": (c / packed["q"]).tolist()},
+         "properties": {"n": packed["n"][i], "i": packed["i"][i],
+                        "s": packed["src"][packed["s"][i]], "k": packed["k"][i]}}
+        for i, c in enumerate(xy)]}
 
 
 def unpack_blocks(packed: dict) -> dict:

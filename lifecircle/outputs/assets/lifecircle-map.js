@@ -59,6 +59,15 @@
     })};
   }
   D.blocks = unpackBlocks(D.blocks);
+  // facilities likewise: one packed list of points, sources by index
+  function unpackPoints(P) {
+    var xy = unpackRing(P.xy, P.q);
+    xy.pop();  // a list of points, not a ring
+    return {type: "FeatureCollection", features: xy.map(function (c, i) {
+      return {type: "Feature", geometry: {type: "Point", coordinates: c},
+              properties: {n: P.n[i], i: P.i[i], s: P.src[P.s[i]], k: P.k[i]}};
+    })};
+  }
   var map = L.map("lc-map", {zoomControl: false, maxZoom: 20, zoomSnap: 0.25});
   window.lcMap = map;
   map.attributionControl.setPrefix('<a href="https://leafletjs.com">Leaflet</a>');
@@ -259,7 +268,7 @@
   }
   D.facilities.forEach(function (entry) {
     var group = D.groups[entry.g];
-    var layer = L.geoJSON(entry.data, {
+    var layer = L.geoJSON(unpackPoints(entry.data), {
       pointToLayer: function (f, latlng) {
         var cat = C[f.properties.k];
         return L.marker(latlng, {pane: "lc-facilities", keyboard: false, icon: L.divIcon({

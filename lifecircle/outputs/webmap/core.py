@@ -180,8 +180,7 @@ def make_map(
     cat_group = [facility_group(c) for c in cats]
     shape_of = [SHAPES[cat_group[:i].count(g) % len(SHAPES)] for i, g in enumerate(cat_group)]
     fac_layers = facility_data(web_fac, cats, groups, cat_group, text)
-    drawn = {k for layer in fac_layers for k in {f["properties"]["k"] for f in
-                                                   layer["data"]["features"]}}
+    drawn = {k for layer in fac_layers for k in layer["data"]["k"]}
 
     heading = clean_text(title if title is not None else text["title"].format(
         profile=profile.title_zh if lang == "zh" and profile.title_zh else profile.title_en))

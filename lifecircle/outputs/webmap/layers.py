@@ -19,7 +19,15 @@ from ... import columns as col
 from ...i18n import label_of, percent
 from ...profiles import Profile
 from .._escape import clean_text
-from .prepare import DECIMALS, _collection, _feature, _none_if_nan, _numbers, packed_polygons
+from .prepare import (
+    DECIMALS,
+    _collection,
+    _feature,
+    _none_if_nan,
+    _numbers,
+    packed_points,
+    packed_polygons,
+)
 from .style import CLUSTER_ABOVE, classify_minutes, classify_shortfall
 
 __all__ = ["block_data", "facility_data", "isochrone_data", "served_data", "site_data",
@@ -161,8 +169,13 @@ def facility_data(
 ) -> list[dict[str, Any]]:
     """One entry per facility group with facilities: ``g`` group index, ``cluster``, ``data``.
 
-    Feature properties: ``n`` name (empty when unnamed), ``i`` id, ``s`` source as the reader
-    should see it, ``k`` category index. Rows whose category is not in ``cats`` are left out.
+    ``data`` holds the facilities column by column: ``q`` units a degree, ``xy`` the points
+    as one flat list of steps in those units (as a ring of
+    :func:`~lifecircle.outputs.webmap.prepare.packed_polygons`), ``src`` the sources as the
+    reader should see them, and per facility ``n`` name (empty when unnamed), ``i`` id, ``s``
+    its source's index in ``src`` and ``k`` category index; the page rebuilds GeoJSON points
+    with properties ``n``, ``i``, ``s`` (the text) and ``k``. Rows whose category is not in
+    ``cats`` are left out.
     """
     if frame.empty or "category" not in frame.columns:
         return []
@@ -177,14 +190,15 @@ def facility_data(
         rows = np.flatnonzero(category.isin(members).to_numpy())
         if not len(rows):
             continue
-        features = [
-            _feature(points[r], {"n": clean_text(names.iloc[r]), "i": clean_text(ids.iloc[r]),
-                                 "s": _source_text(sources.iloc[r], text),
-                                 "k": int(category.iloc[r])})
-            for r in rows
-        ]
-        out.append({"g": g, "cluster": len(rows) > CLUSTER_ABOVE,
-                    "data": _collection(features)})
+        shown = [_source_text(sources.iloc[r], text) for r in rows]
+        src = sorted(set(shown))
+        src_index = {x: j for j, x in enumerate(src)}
+        data = {"q": 10**DECIMALS, "xy": packed_points(points[rows]), "src": src,
+                "n": [clean_text(names.iloc[r]) for r in rows],
+                "i": [clean_text(ids.iloc[r]) for r in rows],
+                "s": [src_index[x] for x in shown],
+                "k": [int(category.iloc[r]) for r in rows]}
+        out.append({"g": g, "cluster": len(rows) > CLUSTER_ABOVE, "data": data})
     return out
 
 

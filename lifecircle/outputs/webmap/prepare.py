@@ -90,6 +90,22 @@ def _bounds(frames: Sequence[gpd.GeoDataFrame]) -> tuple[tuple[float, float], tu
     return (float(miny), float(minx)), (float(maxy), float(maxx))
 
 
+def _steps(xy: np.ndarray, starts: np.ndarray) -> np.ndarray:
+    """Coordinates as integers of 10^-DECIMALS degrees, each the step from the previous one
+    except at ``starts`` (the first vertex of each run), which stay absolute."""
+    q = np.rint(xy * 10.0**DECIMALS).astype(np.int64)
+    steps = q.copy()
+    steps[1:] -= q[:-1]
+    steps[starts] = q[starts]
+    return steps
+
+
+def packed_points(points: np.ndarray) -> list[int]:
+    """Points as one flat list ``[x0, y0, dx1, dy1, ...]`` (see :func:`packed_polygons`)."""
+    xy = shapely.get_coordinates(points)
+    return _steps(xy, np.zeros(1, dtype=np.int64)).ravel().tolist() if len(xy) else []
+
+
 def packed_polygons(geoms: np.ndarray) -> list[list[list[list[int]]]]:
     """Polygons as integers of 10^-DECIMALS degrees, each vertex the step from the previous.
 
@@ -102,12 +118,9 @@ def packed_polygons(geoms: np.ndarray) -> list[list[list[list[int]]]]:
     polys, poly_of = shapely.get_parts(geoms, return_index=True)
     rings, ring_of = shapely.get_rings(polys, return_index=True)
     xy, vertex_of = shapely.get_coordinates(rings, return_index=True)
-    q = np.rint(xy * 10.0**DECIMALS).astype(np.int64)
-    steps = q.copy()
-    steps[1:] -= q[:-1]
     ends = np.cumsum(np.bincount(vertex_of, minlength=len(rings)))
     starts = np.r_[0, ends[:-1]]
-    steps[starts] = q[starts]
+    steps = _steps(xy, starts)
     flat = [steps[a:b - 1].ravel().tolist() for a, b in zip(starts, ends, strict=True)]
     by_poly: list[list[list[int]]] = [[] for _ in range(len(polys))]
     for r, p in enumerate(ring_of.tolist()):
