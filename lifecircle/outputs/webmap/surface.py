@@ -10,10 +10,15 @@ bins and colours. A grey image of the whole network stands in for the street lin
 view. The images are paletted PNGs (one byte a pixel, index 0 transparent) embedded in the page
 as ``data:`` URLs, so the map stays one file that opens offline.
 
-The threshold: below 50,000 edges the streets as lines cost at most a few MB and Leaflet's
-canvas redraws them within a frame or two, and lines stay sharp when zoomed in; above it the
-file grows by about 60 bytes and the redraw by about 2 us per edge (``scripts/benchmark.py`` has
-no map section; see the module's test for the measured figures).
+The threshold: the streets as lines cost about 57 bytes of page an edge (21.2 MB for the
+368,298 edges of the 268k-node Nanjing mosaic, whose map held 51 MB and took twice as long to
+open as with images), so at 50,000 edges about 3 MB, which Leaflet's canvas still redraws
+smoothly, and lines stay sharp when zoomed in. Above it the images win: about 0.8-0.9 MB a
+category whatever the number of edges (5.2 MB for the mosaic's grey image and five
+categories at 4096 x 3268 pixels of 25 Web Mercator metres).
+
+The images are hidden by the page once zoomed in more than two levels past their own detail
+(an image pixel four screen pixels wide), where they would be smeared bands over the blocks.
 """
 
 from __future__ import annotations
