@@ -233,8 +233,16 @@ def unpack_blocks(packed: dict) -> dict:
         return [*xy.tolist(), xy[0].tolist()]
 
     keys = [k for k in packed if k not in ("g", "q")]
+
+    def props(i: int) -> dict:
+        p = {k: packed[k][i] for k in keys}
+        if "m" in p:
+            p["m"] = [None if x is None else x / 10 for x in p["m"]]
+            p["b"] = [int(c) for c in p["b"]]
+        return p
+
     return {"type": "FeatureCollection", "features": [
-        {"type": "Feature", "properties": {k: packed[k][i] for k in keys},
+        {"type": "Feature", "properties": props(i),
          "geometry": {"type": "MultiPolygon",
                       "coordinates": [[ring(r) for r in poly] for poly in polys]}}
         for i, polys in enumerate(packed["g"])]}

@@ -52,6 +52,8 @@
     return {type: "FeatureCollection", features: B.g.map(function (polys, i) {
       var props = {};
       keys.forEach(function (k) { props[k] = B[k][i]; });
+      props.m = props.m.map(function (x) { return x === null ? null : x / 10; });
+      props.b = props.b.split("").map(Number);
       return {type: "Feature", properties: props, geometry: {type: "MultiPolygon",
         coordinates: polys.map(function (rings) {
           return rings.map(function (r) { return unpackRing(r, B.q); });
