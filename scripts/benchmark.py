@@ -375,6 +375,7 @@ SECTIONS: dict[str, Callable[[argparse.Namespace], None] | str] = {
     "snap": "bench_snap:section_snap",
     "end2end": "bench_end2end:section_end2end",
     "cityscale": "bench_cityscale:section_cityscale",
+    "webmap": "bench_webmap:section_webmap",
 }
 
 
