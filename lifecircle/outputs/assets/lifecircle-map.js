@@ -270,31 +270,41 @@
   }
   D.facilities.forEach(function (entry) {
     var group = D.groups[entry.g];
-    var layer = L.geoJSON(unpackPoints(entry.data), {
-      pointToLayer: function (f, latlng) {
-        var cat = C[f.properties.k];
-        return L.marker(latlng, {pane: "lc-facilities", keyboard: false, icon: L.divIcon({
-          className: "lc-fac", iconSize: [16, 16], html: shapeSvg(cat.shape, group.color, 16)})});
-      },
-      onEachFeature: function (f, m) {
-        m.bindTooltip(function () { return el("span", null, f.properties.n || T.unnamed); },
-                      {direction: "top", offset: [0, -8]});
-        m.bindPopup(function () { return facilityPopup(f.properties); });
+    function build() {
+      var layer = L.geoJSON(unpackPoints(entry.data), {
+        pointToLayer: function (f, latlng) {
+          var cat = C[f.properties.k];
+          return L.marker(latlng, {pane: "lc-facilities", keyboard: false, icon: L.divIcon({
+            className: "lc-fac", iconSize: [16, 16], html: shapeSvg(cat.shape, group.color, 16)})});
+        },
+        onEachFeature: function (f, m) {
+          m.bindTooltip(function () { return el("span", null, f.properties.n || T.unnamed); },
+                        {direction: "top", offset: [0, -8]});
+          m.bindPopup(function () { return facilityPopup(f.properties); });
+        }
+      });
+      if (entry.cluster && L.markerClusterGroup) {
+        // many facilities (a city): clustered, and off when the page opens so that the blocks,
+        // which answer the question, are not hidden under discs
+        layer = L.markerClusterGroup({maxClusterRadius: 60, showCoverageOnHover: false,
+          iconCreateFunction: function (c) {
+            var n = c.getChildCount(), size = n < 10 ? 20 : n < 100 ? 24 : 30;
+            var disc = el("div", "lc-cluster", n);
+            disc.style.cssText = "background:" + color(group.color) + ";width:" + size +
+              "px;height:" + size + "px;line-height:" + size + "px";
+            return L.divIcon({className: "", iconSize: [size, size], html: disc});
+          }}).addLayer(layer);
       }
-    });
-    if (entry.cluster && L.markerClusterGroup) {
-      // many facilities (a city): clustered, and off when the page opens so that the blocks,
-      // which answer the question, are not hidden under discs
-      layer = L.markerClusterGroup({maxClusterRadius: 60, showCoverageOnHover: false,
-        iconCreateFunction: function (c) {
-          var n = c.getChildCount(), size = n < 10 ? 20 : n < 100 ? 24 : 30;
-          var disc = el("div", "lc-cluster", n);
-          disc.style.cssText = "background:" + color(group.color) + ";width:" + size +
-            "px;height:" + size + "px;line-height:" + size + "px";
-          return L.divIcon({className: "", iconSize: [size, size], html: disc});
-        }}).addLayer(layer);
+      return layer;
     }
-    if (!entry.cluster) { layer.addTo(map); }
+    var layer;
+    if (entry.cluster) {
+      // built when first ticked: a city's hundred thousand markers cost seconds at opening
+      layer = L.layerGroup();
+      layer.once("add", function () { layer.addLayer(build()); });
+    } else {
+      layer = build().addTo(map);
+    }
     overlays[esc(fill(T.layer_group, {group: group.name}))] = layer;
   });
 
