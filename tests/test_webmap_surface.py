@@ -164,6 +164,12 @@ def test_large_network_takes_the_image_path(large, profile):
     assert image["health"][row, column, 3] == 0
     grey = _png(streets["network"])
     assert grey[..., 3].astype(bool).sum() == image["health"][..., 3].astype(bool).sum()
+    # a category without data gets no image (its view shows the grey streets)
+    no_data = page_data(make_map(city["blocks"], city["facilities"], edges, profile,
+                                 edge_minutes=minutes, tiles=None, no_data=["fitness"]).render())
+    cats = list(profile.categories)
+    assert no_data["streets"]["cats"][cats.index("fitness")] is None
+    assert no_data["streets"]["cats"][cats.index("health")] == streets["cats"][cats.index("health")]
 
 
 def classify_colour(minutes: float) -> str:

@@ -157,8 +157,14 @@ def make_map(
     from ...sources.facilities import primary_rows
 
     web_fac = _to_web(primary_rows(facilities), "facilities", simplify=False)
+    present = set(web_fac["category"]) if "category" in web_fac.columns else set()
+    flagged = set(no_data)
+    missing = [c in flagged or c not in present for c in cats]
     as_image = use_street_images(len(edges), street_image)
-    streets = street_images(edges, cats, edge_minutes) if as_image else None
+    # a category without data shows the grey streets, not every street "unreachable"
+    streets = street_images(edges, cats, {c: m for c, m in (edge_minutes or {}).items()
+                                          if not missing[cats.index(c)]}) \
+        if as_image else None
     # with images the lines are not drawn: their envelope stands in for them in the bounds
     web_edges = _to_web(edges if not as_image else gpd.GeoDataFrame(
         geometry=[shapely.box(*edges.total_bounds)] if streets else [], crs=edges.crs),
@@ -171,10 +177,6 @@ def make_map(
     # the page opens on the blocks (the answer), not on every street the extract holds
     (miny, minx), (maxy, maxx) = _bounds([web_blocks] if not web_blocks.empty else
                                          [web_blocks, web_fac, web_edges])
-
-    present = set(web_fac["category"]) if "category" in web_fac.columns else set()
-    flagged = set(no_data)
-    missing = [c in flagged or c not in present for c in cats]
 
     groups = [g for g, _, _ in FACILITY_GROUPS]
     cat_group = [facility_group(c) for c in cats]
