@@ -376,6 +376,7 @@ SECTIONS: dict[str, Callable[[argparse.Namespace], None] | str] = {
     "end2end": "bench_end2end:section_end2end",
     "cityscale": "bench_cityscale:section_cityscale",
     "startup": "bench_startup:section_startup",
+    "webmap": "bench_webmap:section_webmap",
 }
 
 

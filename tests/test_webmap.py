@@ -202,10 +202,50 @@ _DATA = re.compile(r'<script type="application/json" id="lc-data">(.*?)</script>
 
 
 def page_data(page: str) -> dict:
-    """The page's JSON data block (the only place data-derived text is in the page)."""
+    """The page's JSON data block (the only place data-derived text is in the page), with the
+    blocks unpacked into GeoJSON features as the page's script does."""
     found = _DATA.findall(page)
     assert len(found) == 1, "expected exactly one data block"
-    return json.loads(found[0])
+    data = json.loads(found[0])
+    data["blocks"] = unpack_blocks(data["blocks"])
+    for entry in data["facilities"]:
+        entry["data"] = unpack_points(entry["data"])
+    return data
+
+
+def unpack_points(packed: dict) -> dict:
+    """Packed facilities as GeoJSON points (``unpackPoints`` in ``lifecircle-map.js``)."""
+    xy = np.cumsum(np.asarray(packed["xy"], dtype=np.int64).reshape(-1, 2), axis=0)
+    return {"type": "FeatureCollection", "features": [
+        {"type": "Feature",
+         "geometry": {"type": "Point", "coordinates": (c / packed["q"]).tolist()},
+         "properties": {"n": packed["n"][i], "i": packed["i"][i],
+                        "s": packed["src"][packed["s"][i]], "k": packed["k"][i]}}
+        for i, c in enumerate(xy)]}
+
+
+def unpack_blocks(packed: dict) -> dict:
+    """The packed blocks of the data block as a FeatureCollection (``unpackBlocks`` in
+    ``lifecircle-map.js``, written again): rings of vertex steps in 1/``q`` degrees."""
+
+    def ring(flat: list[int]) -> list[list[float]]:
+        xy = np.cumsum(np.asarray(flat, dtype=np.int64).reshape(-1, 2), axis=0) / packed["q"]
+        return [*xy.tolist(), xy[0].tolist()]
+
+    keys = [k for k in packed if k not in ("g", "q")]
+
+    def props(i: int) -> dict:
+        p = {k: packed[k][i] for k in keys}
+        if "m" in p:
+            p["m"] = [None if x is None else x / 10 for x in p["m"]]
+            p["b"] = [int(c) for c in p["b"]]
+        return p
+
+    return {"type": "FeatureCollection", "features": [
+        {"type": "Feature", "properties": props(i),
+         "geometry": {"type": "MultiPolygon",
+                      "coordinates": [[ring(r) for r in poly] for poly in polys]}}
+        for i, polys in enumerate(packed["g"])]}
 
 
 def data_of(page: str, suffix: str) -> dict:

@@ -81,8 +81,13 @@ def _optional(result: Any, name: str) -> gpd.GeoDataFrame | None:
 
 def _run_map_options(result: Any, *, tiles: str | None, **options: Any) -> dict[str, Any]:
     from .webmap import no_data_categories
+    from .webmap.surface import edge_minutes
 
-    return {"isochrones": _optional(result, "isochrones"),
+    access = getattr(result, "access", None)
+    network = getattr(result, "network", None)
+    return {"edge_minutes": edge_minutes(network, access, result.profile)
+            if access and network is not None else None,
+            "isochrones": _optional(result, "isochrones"),
             "proposed_sites": _optional(result, "proposed_sites"),
             "no_data": no_data_categories(getattr(result, "report", None)),
             "tiles": resolve_tiles(tiles), **options}

@@ -36,6 +36,40 @@
   }
 
   var C = D.cats;
+  // the blocks come column by column with packed outlines (webmap/prepare.py,
+  // packed_polygons): rebuild one GeoJSON feature per block
+  function unpackRing(flat, q) {
+    var out = [], x = 0, y = 0, i;
+    for (i = 0; i < flat.length; i += 2) {
+      x += flat[i]; y += flat[i + 1];
+      out.push([x / q, y / q]);
+    }
+    if (out.length) { out.push(out[0]); }
+    return out;
+  }
+  function unpackBlocks(B) {
+    var keys = Object.keys(B).filter(function (k) { return k !== "g" && k !== "q"; });
+    return {type: "FeatureCollection", features: B.g.map(function (polys, i) {
+      var props = {};
+      keys.forEach(function (k) { props[k] = B[k][i]; });
+      props.m = props.m.map(function (x) { return x === null ? null : x / 10; });
+      props.b = props.b.split("").map(Number);
+      return {type: "Feature", properties: props, geometry: {type: "MultiPolygon",
+        coordinates: polys.map(function (rings) {
+          return rings.map(function (r) { return unpackRing(r, B.q); });
+        })}};
+    })};
+  }
+  D.blocks = unpackBlocks(D.blocks);
+  // facilities likewise: one packed list of points, sources by index
+  function unpackPoints(P) {
+    var xy = unpackRing(P.xy, P.q);
+    xy.pop();  // a list of points, not a ring
+    return {type: "FeatureCollection", features: xy.map(function (c, i) {
+      return {type: "Feature", geometry: {type: "Point", coordinates: c},
+              properties: {n: P.n[i], i: P.i[i], s: P.src[P.s[i]], k: P.k[i]}};
+    })};
+  }
   var map = L.map("lc-map", {zoomControl: false, maxZoom: 20, zoomSnap: 0.25});
   window.lcMap = map;
   map.attributionControl.setPrefix('<a href="https://leafletjs.com">Leaflet</a>');
@@ -110,6 +144,16 @@
       div.appendChild(el("div", null, T.complete));
     }
     if (p.p !== null) { div.appendChild(el("div", null, T.population + T.sep + fmtNum(p.p))); }
+    // the services for some residents (elderly care: people aged 60+): how many live here,
+    // and in the view of such a service, the shares of all and of those residents it covers
+    D.served.forEach(function (s, j) {
+      if (p.r && p.r[j] !== null) {
+        div.appendChild(el("div", view.k === s.k ? "lc-hi" : null, fill(T.served_block, {
+          label: C[s.k].label, who: s.who, n: fmtNum(p.r[j]),
+          all: p.p === null ? "\u2013" : fmtNum(p.p)})));
+      }
+      if (view.k === s.k && s.area) { div.appendChild(el("div", "lc-note", s.area)); }
+    });
     return div;
   }
   // One polygon per block for every view (memory stays flat with the number of views): the
@@ -153,8 +197,33 @@
     }).addTo(map);
   }
   var network = D.network ? overlays[esc(T.layer_network)] : null;
+  // a large network comes as images in Web Mercator pixel space (one grey, one per category
+  // coloured by walking time): the view on show puts its image into this layer
+  var streets = null, streetImages = [];
+  if (D.streets) {
+    streets = L.layerGroup();
+    streetImages = [D.streets.network].concat(D.streets.cats).map(function (url) {
+      return url === null ? null : L.imageOverlay(url, D.streets.bounds, {
+        pane: "lc-network", interactive: false, className: "lc-streets"});
+    });
+    overlays[esc(T.layer_network)] = streets;  // on the map once it has a view (below)
+  }
+  // beyond two zoom levels past the image's own detail (a pixel 4 screen pixels wide) the
+  // streets would be smeared bands over the blocks: they are hidden and the legend says so
+  var streetsNote = el("div", "lc-note", T.streets_zoom);
+  streetsNote.style.display = "none";
+  function showStreets(view) {
+    if (!streets) { return; }
+    var image = (view.k >= 0 && streetImages[view.k + 1]) || streetImages[0];
+    var sharp = map.getZoom() <= Math.log2(156543.03392804097 / D.streets.px) + 2;
+    streets.clearLayers();
+    image.setOpacity(image === streetImages[0] ? Math.min(1, 1.5 * streetOpacity()) : 0.9);
+    if (sharp) { streets.addLayer(image); }
+    streetsNote.style.display = sharp ? "none" : "";
+  }
   var zoomLevel = null;
   map.on("zoomend", function () {
+    showStreets(current);
     var level = String(detail()) + streetOpacity();
     if (level === zoomLevel) { return; }
     zoomLevel = level;
@@ -201,31 +270,41 @@
   }
   D.facilities.forEach(function (entry) {
     var group = D.groups[entry.g];
-    var layer = L.geoJSON(entry.data, {
-      pointToLayer: function (f, latlng) {
-        var cat = C[f.properties.k];
-        return L.marker(latlng, {pane: "lc-facilities", keyboard: false, icon: L.divIcon({
-          className: "lc-fac", iconSize: [16, 16], html: shapeSvg(cat.shape, group.color, 16)})});
-      },
-      onEachFeature: function (f, m) {
-        m.bindTooltip(function () { return el("span", null, f.properties.n || T.unnamed); },
-                      {direction: "top", offset: [0, -8]});
-        m.bindPopup(function () { return facilityPopup(f.properties); });
+    function build() {
+      var layer = L.geoJSON(unpackPoints(entry.data), {
+        pointToLayer: function (f, latlng) {
+          var cat = C[f.properties.k];
+          return L.marker(latlng, {pane: "lc-facilities", keyboard: false, icon: L.divIcon({
+            className: "lc-fac", iconSize: [16, 16], html: shapeSvg(cat.shape, group.color, 16)})});
+        },
+        onEachFeature: function (f, m) {
+          m.bindTooltip(function () { return el("span", null, f.properties.n || T.unnamed); },
+                        {direction: "top", offset: [0, -8]});
+          m.bindPopup(function () { return facilityPopup(f.properties); });
+        }
+      });
+      if (entry.cluster && L.markerClusterGroup) {
+        // many facilities (a city): clustered, and off when the page opens so that the blocks,
+        // which answer the question, are not hidden under discs
+        layer = L.markerClusterGroup({maxClusterRadius: 60, showCoverageOnHover: false,
+          iconCreateFunction: function (c) {
+            var n = c.getChildCount(), size = n < 10 ? 20 : n < 100 ? 24 : 30;
+            var disc = el("div", "lc-cluster", n);
+            disc.style.cssText = "background:" + color(group.color) + ";width:" + size +
+              "px;height:" + size + "px;line-height:" + size + "px";
+            return L.divIcon({className: "", iconSize: [size, size], html: disc});
+          }}).addLayer(layer);
       }
-    });
-    if (entry.cluster && L.markerClusterGroup) {
-      // many facilities (a city): clustered, and off when the page opens so that the blocks,
-      // which answer the question, are not hidden under discs
-      layer = L.markerClusterGroup({maxClusterRadius: 60, showCoverageOnHover: false,
-        iconCreateFunction: function (c) {
-          var n = c.getChildCount(), size = n < 10 ? 20 : n < 100 ? 24 : 30;
-          var disc = el("div", "lc-cluster", n);
-          disc.style.cssText = "background:" + color(group.color) + ";width:" + size +
-            "px;height:" + size + "px;line-height:" + size + "px";
-          return L.divIcon({className: "", iconSize: [size, size], html: disc});
-        }}).addLayer(layer);
+      return layer;
     }
-    if (!entry.cluster) { layer.addTo(map); }
+    var layer;
+    if (entry.cluster) {
+      // built when first ticked: a city's hundred thousand markers cost seconds at opening
+      layer = L.layerGroup();
+      layer.once("add", function () { layer.addLayer(build()); });
+    } else {
+      layer = build().addTo(map);
+    }
     overlays[esc(fill(T.layer_group, {group: group.name}))] = layer;
   });
 
@@ -276,11 +355,15 @@
       viewPart.appendChild(row);
     });
     view.notes.forEach(function (n) { viewPart.appendChild(el("div", "lc-note", n)); });
+    D.served.forEach(function (s) {
+      if (view.k === s.k && s.area) { viewPart.appendChild(el("div", "lc-note", s.area)); }
+    });
     if (view.k >= 0 && isoLayers[view.k] && D.isoNote) {
       viewPart.appendChild(el("div", "lc-note", D.isoNote));
     }
     isoGroup.clearLayers();
     if (view.k >= 0 && isoLayers[view.k]) { isoGroup.addLayer(isoLayers[view.k]); }
+    showStreets(view);
   }
   var shared = el("div", "lc-shared");
   legend.appendChild(shared);
@@ -305,6 +388,7 @@
     }
   }
   if (D.sites) { shared.appendChild(el("div", "lc-note", T.sites)); }
+  shared.appendChild(streetsNote);
   shared.appendChild(tilesNote);
 
   map.on("baselayerchange", function (e) {
@@ -338,4 +422,5 @@
   var right = switcher.getContainer().offsetWidth + 2 * pad;
   if (left + right > 0.6 * map.getSize().x) { left = pad; right = pad; }
   map.fitBounds(D.bounds, {paddingTopLeft: [left, pad], paddingBottomRight: [right, pad]});
+  if (streets) { streets.addTo(map); }
 })();

@@ -4,7 +4,8 @@
 without a manual and open with no network; :func:`write_map` writes it atomically. The package
 is split by concern: ``style`` (bins, colours and facility groups, shared with the figures),
 ``prepare`` (checks, simplification, reprojection), ``layers`` (the data of each layer),
-``legend`` (the views and what their legend says), ``tiles`` (the optional background map),
+``legend`` (the views and what their legend says), ``surface`` (a large network's streets
+as images coloured by walking time), ``tiles`` (the optional background map),
 ``page`` (the HTML shell and the vendored scripts) and ``core`` (:func:`make_map`). The page's
 own script and stylesheet are ``lifecircle/outputs/assets/lifecircle-map.{js,css}``.
 """

@@ -3,17 +3,25 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
 import geopandas as gpd
 import numpy as np
+import shapely
 
 from ..._errors import ConfigError, OutputError
 from ...profiles import Profile
 from .._escape import clean_text
-from .layers import block_data, facility_data, isochrone_data, site_data, worst_counts
+from .layers import (
+    block_data,
+    facility_data,
+    isochrone_data,
+    served_data,
+    site_data,
+    worst_counts,
+)
 from .legend import fmt, views
 from .page import MapPage
 from .prepare import _bounds, _check_blocks, _plain_collection, _texts, _to_web
@@ -26,6 +34,7 @@ from .style import (
     UNREACHABLE_COLOR,
     facility_group,
 )
+from .surface import street_images, use_street_images
 from .tiles import tile_spec
 
 __all__ = ["make_map", "no_data_categories", "write_map"]
@@ -60,6 +69,8 @@ def make_map(
     title: str | None = None,
     category: str | None = None,
     no_data: Iterable[str] = (),
+    edge_minutes: Mapping[str, np.ndarray] | None = None,
+    street_image: bool | None = None,
 ) -> MapPage:
     """Build the interactive accessibility map.
 
@@ -109,6 +120,15 @@ def make_map(
         Categories whose data a run's report marks as missing (see
         :func:`no_data_categories`); categories with no facility are treated alike. They are
         listed as "no data" and never count against a block.
+    edge_minutes
+        ``{category: walking minutes per row of edges}`` (see
+        :func:`~lifecircle.outputs.webmap.surface.edge_minutes`): on a large network each
+        category's view shows its streets coloured by these times.
+    street_image
+        Draw the streets as images (one per category, see
+        :mod:`~lifecircle.outputs.webmap.surface`) rather than lines; by default when the
+        network has more than
+        :data:`~lifecircle.outputs.webmap.surface.STREET_IMAGE_ABOVE_EDGES` edges.
 
     Returns
     -------
@@ -137,7 +157,18 @@ def make_map(
     from ...sources.facilities import primary_rows
 
     web_fac = _to_web(primary_rows(facilities), "facilities", simplify=False)
-    web_edges = _to_web(edges, "edges", simplify=True, merge_lines=True)
+    present = set(web_fac["category"]) if "category" in web_fac.columns else set()
+    flagged = set(no_data)
+    missing = [c in flagged or c not in present for c in cats]
+    as_image = use_street_images(len(edges), street_image)
+    # a category without data shows the grey streets, not every street "unreachable"
+    streets = street_images(edges, cats, {c: m for c, m in (edge_minutes or {}).items()
+                                          if not missing[cats.index(c)]}) \
+        if as_image else None
+    # with images the lines are not drawn: their envelope stands in for them in the bounds
+    web_edges = _to_web(edges if not as_image else gpd.GeoDataFrame(
+        geometry=[shapely.box(*edges.total_bounds)] if streets else [], crs=edges.crs),
+        "edges", simplify=True, merge_lines=not as_image)
     web_iso = (None if isochrones is None
                else _to_web(isochrones, "isochrones", simplify=True, preserve_topology=False))
     web_sites = (None if proposed_sites is None
@@ -147,21 +178,17 @@ def make_map(
     (miny, minx), (maxy, maxx) = _bounds([web_blocks] if not web_blocks.empty else
                                          [web_blocks, web_fac, web_edges])
 
-    present = set(web_fac["category"]) if "category" in web_fac.columns else set()
-    flagged = set(no_data)
-    missing = [c in flagged or c not in present for c in cats]
-
     groups = [g for g, _, _ in FACILITY_GROUPS]
     cat_group = [facility_group(c) for c in cats]
     shape_of = [SHAPES[cat_group[:i].count(g) % len(SHAPES)] for i, g in enumerate(cat_group)]
     fac_layers = facility_data(web_fac, cats, groups, cat_group, text)
-    drawn = {k for layer in fac_layers for k in {f["properties"]["k"] for f in
-                                                   layer["data"]["features"]}}
+    drawn = {k for layer in fac_layers for k in layer["data"]["k"]}
 
     heading = clean_text(title if title is not None else text["title"].format(
         profile=profile.title_zh if lang == "zh" and profile.title_zh else profile.title_en))
     iso = isochrone_data(web_iso, cats) if web_iso is not None else [None] * len(cats)
     bands = sorted({f["properties"]["b"] for fc in iso if fc for f in fc["features"]})
+    served = served_data(blocks, profile, cats, missing, lang, text)
     data = {
         "lang": lang,
         "title": heading,
@@ -178,8 +205,10 @@ def make_map(
         "binColors": [*BIN_COLORS, UNREACHABLE_COLOR],
         "shortColors": list(SHORTFALL_COLORS),
         "noDataColor": NO_DATA_COLOR,
-        "blocks": block_data(web_blocks, profile, cats, missing),
-        "network": None if web_edges.empty else _plain_collection(web_edges),
+        "served": served,
+        "blocks": block_data(web_blocks, profile, cats, missing, served),
+        "network": None if as_image or web_edges.empty else _plain_collection(web_edges),
+        "streets": streets,
         "facilities": fac_layers,
         "iso": iso,
         "isoNote": text["iso"].format(bands=" / ".join(fmt(b) for b in bands)) if bands else None,

@@ -16,12 +16,22 @@ import pandas as pd
 import shapely
 
 from ... import columns as col
+from ...i18n import label_of, percent
 from ...profiles import Profile
 from .._escape import clean_text
-from .prepare import _collection, _feature, _none_if_nan, _numbers
+from .prepare import (
+    DECIMALS,
+    _collection,
+    _feature,
+    _none_if_nan,
+    _numbers,
+    packed_points,
+    packed_polygons,
+)
 from .style import CLUSTER_ABOVE, classify_minutes, classify_shortfall
 
-__all__ = ["block_data", "facility_data", "isochrone_data", "site_data", "worst_counts"]
+__all__ = ["block_data", "facility_data", "isochrone_data", "served_data", "site_data",
+           "worst_counts"]
 
 
 def _shortfalls(
@@ -39,15 +49,19 @@ def _shortfalls(
     thresholds = np.array([profile.threshold_of(c) for c in cats], dtype=float)
     covered = np.zeros((n, k), dtype=bool)
     for i, c in enumerate(cats):
-        name = col.covered(c)
-        if name in frame.columns:
-            covered[:, i] = frame[name].fillna(False).astype(bool).to_numpy()
-        else:
-            covered[:, i] = minutes[:, i] <= thresholds[i]
+        covered[:, i] = _covered(frame, profile, c, minutes[:, i])
     lacking = ~covered & ~np.asarray(no_data, dtype=bool)[None, :]
     over = np.where(np.isnan(minutes), np.inf, minutes - thresholds[None, :])
     # a block lacking a category only by rounding still shows as short (by up to 5 min)
     return minutes, lacking, np.where(lacking, np.maximum(over, 1e-9), -np.inf)
+
+
+def _covered(frame: gpd.GeoDataFrame, profile: Profile, c: str, minutes: np.ndarray) -> np.ndarray:
+    """Whether each block is covered for ``c``: its ``covered_<c>``, else minutes <= limit."""
+    name = col.covered(c)
+    if name in frame.columns:
+        return frame[name].fillna(False).astype(bool).to_numpy()
+    return minutes <= profile.threshold_of(c)
 
 
 def worst_counts(
@@ -67,38 +81,81 @@ def worst_counts(
     return [(int(i), int(counts[i])) for i in order]
 
 
-def block_data(
-    frame: gpd.GeoDataFrame, profile: Profile, cats: Sequence[str], no_data: Sequence[bool]
-) -> dict[str, Any]:
-    """GeoJSON of the blocks with only what the map shows, under short property names.
+def served_data(
+    frame: gpd.GeoDataFrame, profile: Profile, cats: Sequence[str], no_data: Sequence[bool],
+    lang: str, text: Mapping[str, str],
+) -> list[dict[str, Any]]:
+    """The categories that serve named residents (elderly care: people aged 60+), in order.
 
-    ``id`` block id; ``m`` minutes per category (``None`` unreachable); ``b`` time bin per
-    category; ``l`` indices of the categories *with data* the block lacks; ``f`` the worst
-    shortfall in minutes over those (``None`` when one is unreachable, 0 when complete);
-    ``s`` its bin (:func:`~lifecircle.outputs.webmap.style.classify_shortfall`); ``p``
-    population. Categories without data never count against a block.
+    Each entry: ``k`` category index, ``who`` the residents' label, ``col`` their block column
+    (``pop_<name>``) and ``area``, the text comparing the shares of all residents and of these
+    residents the category covers (the sums of report.json's ``served`` entry), or ``None``
+    for a category without data. Categories whose residents the blocks do not count are left
+    out.
+    """
+    out: list[dict[str, Any]] = []
+    population = (_numbers(frame, "population") if "population" in frame.columns
+                  else np.full(len(frame), np.nan))
+    for k, c in enumerate(cats):
+        res = profile.residents_of(c)
+        name = f"pop_{res.name}" if res is not None else ""
+        if res is None or name not in frame.columns:
+            continue
+        who = clean_text(label_of({"label_en": res.label_en, "label_zh": res.label_zh}, lang))
+        cov = _covered(frame, profile, c, _numbers(frame, col.walk_min(c)))
+        shares = [float(np.nansum(w[cov]) / total) if (total := float(np.nansum(w))) > 0
+                  else None for w in (population, _numbers(frame, name))]
+        area = None if no_data[k] else text["served_area"].format(
+            label=clean_text(profile.categories[c].label(lang)), all=percent(shares[0]),
+            who=who, share=percent(shares[1]))
+        out.append({"k": k, "who": who, "col": name, "area": area})
+    return out
+
+
+def block_data(
+    frame: gpd.GeoDataFrame, profile: Profile, cats: Sequence[str], no_data: Sequence[bool],
+    served: Sequence[Mapping[str, Any]] = (),
+) -> dict[str, Any]:
+    """The blocks with only what the map shows, column by column under short names.
+
+    ``q`` units a degree and ``g`` the outlines in them
+    (:func:`~lifecircle.outputs.webmap.prepare.packed_polygons`), then per block: ``id``
+    block id; ``m`` tenths of minutes per category (``None`` unreachable); ``b`` the time bin
+    of each category as a string of digits; ``l`` indices of the categories *with data* the
+    block lacks; ``f`` the worst shortfall in minutes over those (``None`` when one is
+    unreachable, 0 when complete); ``s`` its bin
+    (:func:`~lifecircle.outputs.webmap.style.classify_shortfall`); ``p`` population; with
+    ``served`` (:func:`served_data`), ``r`` the residents each of those categories serves, in
+    its order (``None`` where unknown). Categories without data never count against a block.
+    The page turns each block back into a GeoJSON feature with these properties (``m`` in
+    minutes, ``b`` a list of bins); columns instead of features save the repeated keys (a
+    third of the file at city scale).
     """
     n, k = len(frame), len(cats)
     minutes, lacking, over = _shortfalls(frame, profile, cats, no_data)
     bins = np.column_stack([classify_minutes(minutes[:, i]) for i in range(k)]) if k else \
         np.zeros((n, 0), dtype=np.int64)
     shortfall = over.max(axis=1, initial=0.0)
-    short_bin = classify_shortfall(shortfall)
     population = _numbers(frame, "population") if "population" in frame.columns else \
         np.full(n, np.nan)
-    features = []
-    for r, (geom, block_id) in enumerate(zip(frame.geometry.values, frame["block_id"],
-                                             strict=True)):
-        features.append(_feature(geom, {
-            "id": clean_text(block_id),
-            "m": [_none_if_nan(x) for x in minutes[r]],
-            "b": [int(x) for x in bins[r]],
-            "l": [int(i) for i in np.flatnonzero(lacking[r])],
-            "f": _none_if_nan(shortfall[r]),
-            "s": int(short_bin[r]),
-            "p": _none_if_nan(population[r], None),
-        }))
-    return _collection(features)
+    out: dict[str, Any] = {
+        "q": 10**DECIMALS,
+        "g": packed_polygons(np.asarray(frame.geometry.values)),
+        "id": [clean_text(b) for b in frame["block_id"]],
+        # tenths of minutes as integers and the bins as one digit each: a fifth of the blocks'
+        # bytes at city scale
+        "m": [[None if x is None else round(10 * x) for x in map(_none_if_nan, row)]
+              for row in minutes],
+        "b": ["".join(map(str, row)) for row in bins.astype(int).tolist()],
+        "l": [np.flatnonzero(row).tolist() for row in lacking],
+        "f": [_none_if_nan(x) for x in shortfall],
+        "s": classify_shortfall(shortfall).astype(int).tolist(),
+        "p": [_none_if_nan(x, None) for x in population],
+    }
+    if served:
+        residents = np.column_stack([_numbers(frame, str(e["col"])) for e in served])
+        out["r"] = [[_none_if_nan(x, None) for x in row] for row in residents]
+    return out
 
 
 def _points(frame: gpd.GeoDataFrame) -> np.ndarray:
@@ -116,8 +173,13 @@ def facility_data(
 ) -> list[dict[str, Any]]:
     """One entry per facility group with facilities: ``g`` group index, ``cluster``, ``data``.
 
-    Feature properties: ``n`` name (empty when unnamed), ``i`` id, ``s`` source as the reader
-    should see it, ``k`` category index. Rows whose category is not in ``cats`` are left out.
+    ``data`` holds the facilities column by column: ``q`` units a degree, ``xy`` the points
+    as one flat list of steps in those units (as a ring of
+    :func:`~lifecircle.outputs.webmap.prepare.packed_polygons`), ``src`` the sources as the
+    reader should see them, and per facility ``n`` name (empty when unnamed), ``i`` id, ``s``
+    its source's index in ``src`` and ``k`` category index; the page rebuilds GeoJSON points
+    with properties ``n``, ``i``, ``s`` (the text) and ``k``. Rows whose category is not in
+    ``cats`` are left out.
     """
     if frame.empty or "category" not in frame.columns:
         return []
@@ -132,14 +194,15 @@ def facility_data(
         rows = np.flatnonzero(category.isin(members).to_numpy())
         if not len(rows):
             continue
-        features = [
-            _feature(points[r], {"n": clean_text(names.iloc[r]), "i": clean_text(ids.iloc[r]),
-                                 "s": _source_text(sources.iloc[r], text),
-                                 "k": int(category.iloc[r])})
-            for r in rows
-        ]
-        out.append({"g": g, "cluster": len(rows) > CLUSTER_ABOVE,
-                    "data": _collection(features)})
+        shown = [_source_text(sources.iloc[r], text) for r in rows]
+        src = sorted(set(shown))
+        src_index = {x: j for j, x in enumerate(src)}
+        data = {"q": 10**DECIMALS, "xy": packed_points(points[rows]), "src": src,
+                "n": [clean_text(names.iloc[r]) for r in rows],
+                "i": [clean_text(ids.iloc[r]) for r in rows],
+                "s": [src_index[x] for x in shown],
+                "k": [int(category.iloc[r]) for r in rows]}
+        out.append({"g": g, "cluster": len(rows) > CLUSTER_ABOVE, "data": data})
     return out
 
 

@@ -1,0 +1,214 @@
+"""The streets of a large network as images: one PNG per category, coloured by walking time.
+
+A Leaflet page draws every street it holds as a path on each pan and zoom, and a city's streets
+in GeoJSON are much of the file (21.2 of the 51.6 MB of the 268k-node mosaic's map). Above
+:data:`STREET_IMAGE_ABOVE_EDGES` edges the map therefore shows the streets as images instead:
+the edges are burnt once into a grid in Web Mercator pixel space (EPSG:3857, the space Leaflet
+stretches an ``L.imageOverlay`` in, so the image stays aligned at every zoom and latitude), and
+each category colours that grid by the walking time at each edge's midpoint, in the map's time
+bins and colours. A grey image of the whole network stands in for the street lines in the first
+view. The images are paletted PNGs (one byte a pixel, index 0 transparent) embedded in the page
+as ``data:`` URLs, so the map stays one file that opens offline.
+
+The threshold: the streets as lines cost about 57 bytes of page an edge (21.2 MB for the
+368,298 edges of the 268k-node Nanjing mosaic, whose map held 51 MB and took twice as long to
+open as with images), so at 50,000 edges about 3 MB, which Leaflet's canvas still redraws
+smoothly, and lines stay sharp when zoomed in. Above it the images win: about 0.8-0.9 MB a
+category whatever the number of edges (5.2 MB for the mosaic's grey image and five
+categories at 4096 x 3268 pixels of 25 Web Mercator metres).
+
+The images are hidden by the page once zoomed in more than two levels past their own detail
+(an image pixel four screen pixels wide), where they would be smeared bands over the blocks.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from .style import BIN_COLORS, UNREACHABLE_COLOR, classify_minutes
+
+__all__ = [
+    "FINEST_PX_M",
+    "MAX_IMAGE_PX",
+    "STREET_IMAGE_ABOVE_EDGES",
+    "edge_minutes",
+    "image_grid",
+    "street_images",
+    "use_street_images",
+]
+
+#: Networks with more edges than this are drawn as images, not lines.
+STREET_IMAGE_ABOVE_EDGES = 50_000
+#: The longer side of a street image, in pixels: 4096 px (16.8 M one-byte pixels before PNG
+#: compression, 67 MB decoded as RGBA by a browser for the one image on show) over a 40 km city
+#: is about 10 Web Mercator metres a pixel, one pixel a street at zoom 14.
+MAX_IMAGE_PX = 4096
+#: Never finer than this many Web Mercator units a pixel (zoom 16's pixel, 2.39 m at the
+#: equator): a district does not need a larger image than its streets at zoom 16.
+FINEST_PX_M = 156_543.033928 / 2**16
+#: Colour of the streets in the first view (the grey of the street lines).
+NETWORK_COLOR = "#5f6b73"
+
+
+def use_street_images(n_edges: int, street_image: bool | None) -> bool:
+    """Whether the map draws the streets as images: ``street_image``, or by size when ``None``."""
+    return n_edges > STREET_IMAGE_ABOVE_EDGES if street_image is None else bool(street_image)
+
+
+def edge_minutes(
+    network: Any, access: Mapping[str, Any], profile: Any = None,
+) -> dict[str, np.ndarray]:
+    """Walking minutes at the midpoint of every edge, per category.
+
+    Parameters
+    ----------
+    network
+        The :class:`~lifecircle.network.WalkNetwork` searched (edge ``i`` is row ``i`` of its
+        ``edges_gdf()``).
+    access
+        ``{category: CategoryAccess}``: the node distances of each category's search.
+    profile
+        The run's profile: an edge its category's group may not use (``usable_<group>``) is
+        left uncoloured. Without it every edge is coloured.
+
+    Returns
+    -------
+    dict
+        ``{category: minutes per edge}``, NaN where neither end is reached or the category's
+        group may not use the edge. The midpoint is nearer one end than the walk along the
+        edge, so its time is ``min(d_u, d_v) + length / 2`` at the category's speed (slope
+        weights aside: these colour the map, the block times are the figures).
+    """
+    u, v = network.edge_u, network.edge_v
+    half = np.asarray(network.edge_length_m, dtype=np.float64) / 2.0
+    masks = getattr(network, "group_masks", {}) or {}
+    out: dict[str, np.ndarray] = {}
+    for c, a in access.items():
+        dist = np.asarray(a.nodes.dist_m, dtype=np.float64)
+        metres = np.minimum(dist[u], dist[v]) + half
+        minutes = metres / (float(a.speed_kmh) * 1000.0 / 60.0)
+        minutes = np.where(np.isfinite(minutes), minutes, np.nan)
+        group = profile.group_of(c).name if profile is not None else None
+        if group in masks:
+            minutes = np.where(masks[group], minutes, np.nan)
+        out[c] = minutes
+    return out
+
+
+def _rgb(hex_color: str) -> list[int]:
+    return [int(hex_color[i:i + 2], 16) for i in (1, 3, 5)]
+
+
+def _png(index: np.ndarray, colors: Sequence[str]) -> str:
+    """A paletted PNG (index 0 transparent, ``k`` the colour ``colors[k - 1]``) as a data URL."""
+    from PIL import Image
+
+    image = Image.fromarray(index, mode="P")
+    image.putpalette([0, 0, 0, *[x for c in colors for x in _rgb(c)]])
+    buffer = io.BytesIO()
+    # zlib level 6: level 9 is six times slower for 10 % less on these images
+    image.save(buffer, format="PNG", transparency=0, compress_level=6)
+    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
+def image_grid(bounds_3857: Sequence[float]) -> tuple[float, int, int]:
+    """Pixel size (Web Mercator units) and ``width``, ``height`` of the grid over ``bounds``."""
+    minx, miny, maxx, maxy = (float(b) for b in bounds_3857)
+    span = max(maxx - minx, maxy - miny, FINEST_PX_M)
+    px = max(span / MAX_IMAGE_PX, FINEST_PX_M)
+    width = max(1, int(np.ceil((maxx - minx) / px)))
+    height = max(1, int(np.ceil((maxy - miny) / px)))
+    return px, width, height
+
+
+def _burn(pixels: np.ndarray, line: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """A grid of ``shape`` holding 1 + the line burnt into each pixel (0: none).
+
+    ``pixels`` are the lines' vertices in pixel units (column, row from the top-left corner),
+    ``line`` the line of each vertex. Each segment is sampled at most a pixel apart (a DDA
+    line, 8-connected), all segments at once. Hand-written because rasterio's ``rasterize``
+    reads every geometry through Python (about 150 us each: minutes for a million edges),
+    and datashader would be a large dependency for this one use.
+    """
+    same = line[1:] == line[:-1]
+    a, b, seg_line = pixels[:-1][same], pixels[1:][same], line[:-1][same]
+    steps = np.ceil(np.abs(b - a).max(axis=1)).astype(np.int64) + 1
+    seg = np.repeat(np.arange(len(a)), steps)
+    first = np.cumsum(steps) - steps
+    t = (np.arange(len(seg)) - first[seg]) / np.maximum(steps - 1, 1)[seg]
+    points = a[seg] + t[:, None] * (b - a)[seg]
+    cols = np.clip(np.floor(points[:, 0]).astype(np.int64), 0, shape[1] - 1)
+    rows = np.clip(np.floor(points[:, 1]).astype(np.int64), 0, shape[0] - 1)
+    burnt = np.zeros(shape, dtype=np.int32)
+    burnt[rows, cols] = seg_line[seg] + 1
+    return burnt
+
+
+def street_images(
+    edges: Any, cats: Sequence[str], minutes: Mapping[str, np.ndarray] | None,
+) -> dict[str, Any] | None:
+    """The street images of the map's data block, or ``None`` when there is no street.
+
+    Parameters
+    ----------
+    edges
+        The edges as a GeoDataFrame in any projected or geographic CRS, rows in the order of
+        the arrays in ``minutes``.
+    cats
+        The profile's categories, in the map's order.
+    minutes
+        ``{category: minutes per edge}`` (see :func:`edge_minutes`); a category without an
+        entry gets no image (its view then shows the grey network).
+
+    Returns
+    -------
+    dict or None
+        ``bounds`` ``[[south, west], [north, east]]`` of the images in degrees (the grid's
+        corners, exact in EPSG:3857), ``px`` the pixel size in Web Mercator units, ``size``
+        ``[width, height]``, ``network`` the grey image and ``cats`` one image (or ``None``)
+        per category, all as ``data:image/png`` URLs.
+    """
+    import shapely
+    from pyproj import Transformer
+
+    geoms = np.asarray(edges.geometry.values)
+    xy, row_of = shapely.get_coordinates(geoms, return_index=True)
+    if not len(xy):
+        return None
+    if edges.crs is None or not edges.crs.equals(3857):
+        to_web = Transformer.from_crs(edges.crs or 4326, 3857, always_xy=True)
+        xy = np.column_stack(to_web.transform(xy[:, 0], xy[:, 1]))
+    minx, miny = xy.min(axis=0)
+    maxx, maxy = xy.max(axis=0)
+    px, width, height = image_grid((minx, miny, maxx, maxy))
+    # centre the grid on the streets' box (it is at most a pixel larger)
+    x0 = (minx + maxx - width * px) / 2.0
+    y1 = (miny + maxy + height * px) / 2.0
+    burnt = _burn(np.column_stack([(xy[:, 0] - x0) / px, (y1 - xy[:, 1]) / px]), row_of,
+                  (height, width))
+    street = burnt > 0
+    row = burnt[street] - 1
+    del burnt
+    colours = [*BIN_COLORS, UNREACHABLE_COLOR]
+
+    def coloured(values: np.ndarray) -> str:
+        index = np.zeros((height, width), dtype=np.uint8)
+        index[street] = (classify_minutes(values).astype(np.uint8) + 1)[row]
+        return _png(index, colours)
+
+    to_deg = Transformer.from_crs(3857, 4326, always_xy=True)
+    west, south = to_deg.transform(x0, y1 - height * px)
+    east, north = to_deg.transform(x0 + width * px, y1)
+    return {
+        "bounds": [[float(south), float(west)], [float(north), float(east)]],
+        "px": float(px),
+        "size": [width, height],
+        "network": _png(street.astype(np.uint8), [NETWORK_COLOR]),
+        "cats": [coloured(np.asarray(minutes[c], dtype=np.float64))
+                 if minutes is not None and c in minutes else None for c in cats],
+    }

@@ -1,0 +1,314 @@
+"""The map at city scale: streets as images in Web Mercator, and the residents a service serves.
+
+The fixtures are those of ``tests/test_webmap.py`` (a grid city in UTM zone 35N, near 60° N,
+where a degree of longitude is half a degree of latitude on the ground, so an image that were
+not in Web Mercator pixel space would visibly misalign), plus a street grid of more than
+:data:`~lifecircle.outputs.webmap.surface.STREET_IMAGE_ABOVE_EDGES` edges built with shapely.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import time
+from types import SimpleNamespace
+
+import geopandas as gpd
+import numpy as np
+import pytest
+import shapely
+from pyproj import Transformer
+
+from lifecircle import columns as col
+from lifecircle.outputs.webmap import BIN_COLORS, UNREACHABLE_COLOR, make_map, write_map
+from lifecircle.outputs.webmap.surface import (
+    FINEST_PX_M,
+    MAX_IMAGE_PX,
+    STREET_IMAGE_ABOVE_EDGES,
+    edge_minutes,
+    image_grid,
+)
+from lifecircle.profiles import load_profile
+from tests.test_webmap import (  # noqa: F401  (browser is a fixture)
+    CRS,
+    X0,
+    Y0,
+    _open,
+    browser,
+    console_errors,
+    make_fixture,
+    page_data,
+)
+
+SPEED = 80.0  # metres a minute: walk15's 4.8 km/h
+
+
+def street_grid(n: int, pitch: float = 20.0) -> tuple[gpd.GeoDataFrame, np.ndarray]:
+    """``n`` x ``n`` cells of ``pitch`` m from (X0, Y0): ``2 n (n + 1)`` straight edges.
+
+    Returns the edges and their midpoints' distance in metres from the grid's south-west
+    corner along the streets (Manhattan), the hand-checkable time of a facility there.
+    """
+    k = np.arange(n + 1) * pitch
+    i, j = np.meshgrid(np.arange(n), np.arange(n + 1), indexing="ij")
+    i, j = i.ravel(), j.ravel()
+    # horizontal edges (x from i to i+1 at row j), then vertical ones (y from i to i+1 at x j)
+    h = shapely.linestrings(np.stack([np.stack([X0 + k[i], Y0 + k[j]], 1),
+                                      np.stack([X0 + k[i + 1], Y0 + k[j]], 1)], 1))
+    v = shapely.linestrings(np.stack([np.stack([X0 + k[j], Y0 + k[i]], 1),
+                                      np.stack([X0 + k[j], Y0 + k[i + 1]], 1)], 1))
+    mid = np.r_[k[i] + pitch / 2 + k[j], k[j] + k[i] + pitch / 2]
+    edges = gpd.GeoDataFrame({"length_m": np.full(len(mid), pitch)}, geometry=np.r_[h, v],
+                             crs=CRS)
+    return edges, mid
+
+
+@pytest.fixture(scope="module")
+def profile():
+    return load_profile("walk15")
+
+
+@pytest.fixture(scope="module")
+def large():
+    """A 160 x 160 street grid (51,520 edges) under the fixture's 8 x 6 blocks."""
+    edges, mid = street_grid(160)
+    assert len(edges) > STREET_IMAGE_ABOVE_EDGES
+    city = make_fixture()
+    return city, edges, mid
+
+
+def _png(url: str) -> np.ndarray:
+    from PIL import Image
+
+    head = "data:image/png;base64,"
+    assert url.startswith(head)
+    image = Image.open(io.BytesIO(base64.b64decode(url[len(head):])))
+    return np.asarray(image.convert("RGBA"))
+
+
+def _rgb(hex_color: str) -> tuple[int, int, int]:
+    return tuple(int(hex_color[i:i + 2], 16) for i in (1, 3, 5))
+
+
+# ---------------------------------------------------------------------------------------------
+# the times and the grid
+
+
+def test_edge_minutes_by_hand():
+    """Path 0 -(100 m)- 1 -(50 m)- 2 -(30 m)- 3; the facility at node 0, node 3 beyond reach."""
+    net = SimpleNamespace(edge_u=np.array([0, 1, 2]), edge_v=np.array([1, 2, 3]),
+                          edge_length_m=np.array([100.0, 50.0, 30.0]),
+                          group_masks={"carer": np.array([True, False, True])})
+    nodes = SimpleNamespace(dist_m=np.array([0.0, 100.0, 150.0, np.inf]))
+    access = {"shop": SimpleNamespace(nodes=nodes, speed_kmh=4.8)}
+    # midpoints: 50 m, 100 + 25 m, 150 + 15 m at 80 m/min
+    got = edge_minutes(net, access)["shop"]
+    np.testing.assert_allclose(got, [50 / 80, 125 / 80, 165 / 80])
+    # a group barred from the middle edge: that edge is uncoloured
+    profile = SimpleNamespace(group_of=lambda c: SimpleNamespace(name="carer"))
+    got = edge_minutes(net, access, profile)["shop"]
+    assert got[0] == pytest.approx(50 / 80) and np.isnan(got[1])
+    # neither end reached: no time
+    nodes.dist_m = np.array([0.0, np.inf, np.inf, np.inf])
+    assert np.isnan(edge_minutes(net, access)["shop"][1:]).all()
+
+
+def test_image_grid_is_capped_and_never_finer_than_zoom_16():
+    px, w, h = image_grid((0.0, 0.0, 40_000.0, 20_000.0))
+    assert (w, h) == (MAX_IMAGE_PX, MAX_IMAGE_PX // 2) and px == pytest.approx(40_000 / 4096)
+    px, w, h = image_grid((0.0, 0.0, 1_000.0, 500.0))
+    assert px == pytest.approx(FINEST_PX_M) and w == int(np.ceil(1000 / FINEST_PX_M))
+
+
+# ---------------------------------------------------------------------------------------------
+# the image path
+
+
+def test_large_network_takes_the_image_path(large, profile):
+    city, edges, mid = large
+    minutes = {c: mid / SPEED * (1 + i) for i, c in enumerate(profile.categories)}
+    minutes["health"] = np.where(mid > 3000, np.nan, minutes["health"])
+    data = page_data(make_map(city["blocks"], city["facilities"], edges, profile,
+                              edge_minutes=minutes, tiles=None).render())
+    assert data["network"] is None
+    streets = data["streets"]
+    assert len(streets["cats"]) == len(profile.categories)
+
+    # the image bounds are the network's bounds in EPSG:3857, to within one pixel
+    to_web = Transformer.from_crs(4326, 3857, always_xy=True)
+    (south, west), (north, east) = streets["bounds"]
+    x0, y0 = to_web.transform(west, south)
+    x1, y1 = to_web.transform(east, north)
+    minx, miny, maxx, maxy = edges.to_crs(3857).total_bounds
+    px = streets["px"]
+    for got, want in ((x0, minx), (y0, miny), (x1, maxx), (y1, maxy)):
+        assert abs(got - want) <= px
+    assert abs((x1 - x0) / px - streets["size"][0]) < 1e-6
+    assert abs((y1 - y0) / px - streets["size"][1]) < 1e-6
+
+    # a street's pixels carry its time class, a pixel inside a cell is empty: the image is in
+    # Web Mercator pixel space (at 60° N an equirectangular image would be off by rows)
+    to_3857 = Transformer.from_crs(CRS, 3857, always_xy=True)
+    image = {c: _png(u) for c, u in zip(profile.categories, streets["cats"], strict=True)}
+    for e in (0, 1000, 30_000, len(edges) - 1):
+        cx, cy = shapely.get_coordinates(edges.geometry.iloc[e].interpolate(0.5,
+                                                                            normalized=True))[0]
+        wx, wy = to_3857.transform(cx, cy)
+        row, column = int((y1 - wy) // px), int((wx - x0) // px)
+        for c in ("elderly_care", "health"):
+            want = classify_colour(minutes[c][e])
+            assert tuple(image[c][row, column, :3]) == _rgb(want), (c, e)
+            assert image[c][row, column, 3] == 255
+    centre = to_3857.transform(X0 + 30.0, Y0 + 30.0)  # the middle of a 20 m cell
+    row, column = int((y1 - centre[1]) // px), int((centre[0] - x0) // px)
+    assert image["health"][row, column, 3] == 0
+    grey = _png(streets["network"])
+    assert grey[..., 3].astype(bool).sum() == image["health"][..., 3].astype(bool).sum()
+    # a category without data gets no image (its view shows the grey streets)
+    no_data = page_data(make_map(city["blocks"], city["facilities"], edges, profile,
+                                 edge_minutes=minutes, tiles=None, no_data=["fitness"]).render())
+    cats = list(profile.categories)
+    assert no_data["streets"]["cats"][cats.index("fitness")] is None
+    assert no_data["streets"]["cats"][cats.index("health")] == streets["cats"][cats.index("health")]
+
+
+def classify_colour(minutes: float) -> str:
+    """The colour of a time, written out from the legend's bins (an oracle, not the code)."""
+    if not np.isfinite(minutes):
+        return UNREACHABLE_COLOR
+    for upper, colour in zip((5, 10, 15, 20, 30), BIN_COLORS, strict=False):
+        if minutes <= upper:
+            return colour
+    return BIN_COLORS[-1]
+
+
+def test_small_network_keeps_street_lines(profile):
+    city = make_fixture()
+    data = page_data(make_map(city["blocks"], city["facilities"], city["edges"], profile,
+                              tiles=None).render())
+    assert data["streets"] is None and data["network"]["features"]
+    forced = page_data(make_map(city["blocks"], city["facilities"], city["edges"], profile,
+                                tiles=None, street_image=True).render())
+    assert forced["network"] is None and forced["streets"]["cats"] == [None] * 5
+    assert forced["streets"]["network"].startswith("data:image/png;base64,")
+
+
+# ---------------------------------------------------------------------------------------------
+# the residents a service serves (issue 17): elderly care 50 % of all, 10 % of people 60+
+
+
+def _served_city():
+    gb = load_profile("gb50180-2018")
+    city = make_fixture(4, 3)
+    blocks = city["blocks"].copy()
+    cats = list(gb.categories)
+    for c in cats:
+        blocks[col.walk_min(c)] = 30.0
+        blocks[col.covered(c)] = False
+    # two blocks of 1,000 residents: the covered one with 100 aged 60+, the other with 900
+    rest = len(blocks) - 2
+    blocks["population"] = [1000.0, 1000.0, *[0.0] * rest]
+    blocks["pop_age60plus"] = [100.0, 900.0, *[0.0] * rest]
+    for c in ("nursing_home", "elderly_day_care"):
+        blocks[col.walk_min(c)] = [5.0, *[40.0] * (rest + 1)]
+        blocks[col.covered(c)] = [True, *[False] * (rest + 1)]
+    fac = city["facilities"].assign(category=[cats[i % len(cats)]
+                                              for i in range(len(city["facilities"]))])
+    return gb, blocks, fac, city["edges"]
+
+
+@pytest.mark.parametrize(("lang", "expected"), [
+    ("en", "reaches 50.0 % of all residents and 10.0 % of residents aged 60+"),
+    ("zh", "覆盖全部居民的50.0 %，60岁及以上居民的10.0 %"),
+])
+def test_served_residents_beside_all_residents(lang, expected):
+    gb, blocks, fac, edges = _served_city()
+    data = page_data(make_map(blocks, fac, edges, gb, lang=lang, tiles=None).render())
+    cats = list(gb.categories)
+    served = {cats[s["k"]]: s for s in data["served"]}
+    assert set(served) == {"nursing_home", "elderly_day_care"}  # only 60+ is counted here
+    assert expected in served["nursing_home"]["area"]
+    j = [s["k"] for s in data["served"]].index(cats.index("nursing_home"))
+    assert [f["properties"]["r"][j] for f in data["blocks"]["features"]][:3] == [100, 900, 0]
+
+
+# ---------------------------------------------------------------------------------------------
+# in the browser
+
+
+@pytest.mark.browser
+def test_browser_large_network_shows_the_time_image(browser, large, profile,  # noqa: F811
+                                                    tmp_path):
+    city, edges, mid = large
+    minutes = {c: mid / SPEED for c in profile.categories}
+    t0 = time.perf_counter()
+    page = write_map(city["blocks"], city["facilities"], edges, profile, tmp_path / "map.html",
+                     edge_minutes=minutes, tiles=None)
+    built = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    assert _open(browser, page) == []
+    opened = time.perf_counter() - t0
+    print(f"{len(edges):,} edges: built in {built:.1f} s, {page.stat().st_size / 1e6:.2f} MB, "
+          f"opened in {opened:.1f} s")
+    assert opened < 10
+    shown = browser.execute_script("""
+        const imgs = Array.from(document.querySelectorAll('img.lc-streets'));
+        return imgs.map(i => [i.complete && i.naturalWidth, i.src.length]);""")
+    assert len(shown) == 1 and shown[0][0] > 0
+    grey = shown[0][1]
+    browser.execute_script(
+        "Array.from(document.querySelectorAll('.leaflet-control-layers label'))"
+        ".find(l => l.textContent.includes('Health care')).querySelector('input').click()")
+    shown = browser.execute_script(
+        "return Array.from(document.querySelectorAll('img.lc-streets')).map(i => i.src.length)")
+    assert len(shown) == 1 and shown[0] != grey  # the coloured image replaced the grey one
+    # the image sits where the streets are: its box on screen is the network's box
+    box = browser.execute_script("""
+        const m = window.lcMap, b = document.querySelector('img.lc-streets')
+          .getBoundingClientRect(), c = m.getContainer().getBoundingClientRect();
+        const sw = m.containerPointToLatLng([b.left - c.left, b.bottom - c.top]);
+        const ne = m.containerPointToLatLng([b.right - c.left, b.top - c.top]);
+        return [sw.lat, sw.lng, ne.lat, ne.lng];""")
+    (south, west), (north, east) = page_data(page.read_text(encoding="utf-8"))["streets"][
+        "bounds"]
+    assert box == pytest.approx([south, west, north, east], abs=2e-4)
+    assert console_errors(browser) == []
+
+
+@pytest.mark.browser
+def test_browser_served_tooltip(browser, tmp_path):  # noqa: F811
+    gb, blocks, fac, edges = _served_city()
+    page = write_map(blocks, fac, edges, gb, tmp_path / "map.html", tiles=None, lang="zh",
+                     category="nursing_home")
+    assert _open(browser, page) == []
+    browser.execute_script("""
+        const m = window.lcMap; let done = false;
+        m.eachLayer(l => { if (!done && l.feature && l.feature.properties.r) { done = true;
+          l.fire("mouseover", {latlng: l.getBounds().getCenter()}, true); } });""")
+    tip = browser.execute_script("return document.querySelector('.leaflet-tooltip').textContent")
+    label = gb.categories["nursing_home"].label("zh")
+    assert f"{label}（服务60岁及以上居民）：本街区1,000名居民中100名" in tip
+    assert "覆盖全部居民的50.0 %，60岁及以上居民的10.0 %" in tip
+    legend = browser.execute_script("return document.querySelector('.lc-legend').textContent")
+    assert "60岁及以上居民的10.0 %" in legend
+    assert console_errors(browser) == []
+
+
+def test_packed_block_outlines_round_trip():
+    """Outlines with a hole and a second part come back vertex for vertex (to 1e-6 degrees)."""
+    from shapely.geometry import MultiPolygon, Polygon
+
+    from lifecircle.outputs.webmap.prepare import packed_polygons
+    from tests.test_webmap import unpack_blocks
+
+    holed = Polygon([(118.1, 32.1), (118.2, 32.1), (118.2, 32.2), (118.1, 32.2)],
+                    [[(118.12, 32.12), (118.13, 32.12), (118.13, 32.13)]])
+    two = MultiPolygon([Polygon([(-0.5, 51.5), (-0.499999, 51.5), (-0.5, 51.500001)]), holed])
+    geoms = np.array([holed, two])
+    packed = packed_polygons(geoms)
+    assert packed[0][0][0][:4] == [118_100_000, 32_100_000, 100_000, 0]  # start, then a step
+    fc = unpack_blocks({"q": 10**6, "g": packed})
+    for geom, feature in zip(geoms, fc["features"], strict=True):
+        back = shapely.geometry.shape(feature["geometry"])
+        assert back.equals_exact(shapely.geometry.MultiPolygon(
+            list(getattr(geom, "geoms", [geom]))), 1e-9)
