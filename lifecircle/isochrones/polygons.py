@@ -439,9 +439,29 @@ def band_polygons(
             )
         # the vertex arrays go straight into the call, which frees them once it has the
         # segments (at city scale they weigh as much as the outlines)
-        return _raster_bands(net, *_vertices(net, pieces, legs), n_entities, n_bands,
-                             walk_in_m, cell, cumulative)
+        return _raster_bands(net, *_vertices(net, _lowest_band(pieces, n_bands), legs),
+                             n_entities, n_bands, walk_in_m, cell, cumulative)
     raise ConfigError(f"unknown isochrone method {method!r}; use raster or vector")
+
+
+def _lowest_band(pieces: Pieces, n_bands: int) -> Pieces:
+    """The pieces without their repeats in later bands of the same entity.
+
+    A stretch reached within band k is in every later band too, most often unchanged (a whole
+    edge); the grid keeps each cell's lowest band, so the repeats would stamp nothing. Dropping
+    them makes the segments, and their memory, about ``n_bands`` times fewer at city scale.
+    """
+    if len(pieces) == 0:
+        return pieces
+    entity = pieces.group // n_bands
+    order = np.lexsort((pieces.group, pieces.end_m, pieces.start_m, pieces.edge, entity))
+    e, a, b, en = (pieces.edge[order], pieces.start_m[order], pieces.end_m[order],
+                   entity[order])
+    repeat = np.r_[False, (en[1:] == en[:-1]) & (e[1:] == e[:-1]) & (a[1:] == a[:-1])
+                   & (b[1:] == b[:-1])]
+    keep = np.sort(order[~repeat])
+    return Pieces(pieces.group[keep], pieces.edge[keep], pieces.start_m[keep],
+                  pieces.end_m[keep])
 
 
 def _vertices(net: WalkNetwork, pieces: Pieces, legs: tuple[np.ndarray, np.ndarray] | None

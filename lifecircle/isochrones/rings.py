@@ -170,38 +170,59 @@ def _signed_area2(q: np.ndarray, sizes: np.ndarray) -> np.ndarray:
     return np.bincount(ring, weights=x * y[nxt] - x[nxt] * y, minlength=sizes.shape[0])
 
 
+def _closed_xy(q: np.ndarray, sizes: np.ndarray, rings: np.ndarray, origin: np.ndarray,
+               cell: float) -> tuple[np.ndarray, np.ndarray]:
+    """Coordinates of ``rings`` (in that order), each closed, and their ragged offsets."""
+    starts = (np.cumsum(sizes) - sizes)[rings]
+    n = sizes[rings] + 1
+    total = int(n.sum())
+    k = np.arange(total) - np.repeat(np.cumsum(n) - n, n)
+    idx = np.repeat(starts, n) + k % np.repeat(sizes[rings], n)
+    # xy = origin + index * cell, with the index q / SNAP exact in floating point
+    return origin + (q[idx] / float(SNAP)) * cell, np.r_[0, np.cumsum(n)]
+
+
 def _polygons(q: np.ndarray, sizes: np.ndarray, hole: np.ndarray, origin: np.ndarray,
               cell: float) -> Any:
     """One MultiPolygon from rings in grid units: each hole goes to the smallest shell that
-    contains its first vertex (rings never touch, so the vertex is strictly inside)."""
+    contains its first vertex (rings never touch, so the vertex is strictly inside).
+
+    Built straight from the coordinates with ``shapely.from_ragged_array`` (one copy into
+    GEOS, not one each for rings, polygons and the MultiPolygon).
+    """
     if sizes.shape[0] == 0:
         return _EMPTY
-    ring_of = np.repeat(np.arange(sizes.shape[0]), sizes)
-    # xy = origin + index * cell, with the index q / SNAP exact in floating point
-    rings = shapely.linearrings(origin + (q / float(SNAP)) * cell, indices=ring_of)
     shells = np.flatnonzero(~hole)
     holes = np.flatnonzero(hole)
-    if holes.size == 0:
-        return shapely.multipolygons(shapely.polygons(rings[shells]))
-    shell_polys = shapely.polygons(rings[shells])
-    probe = shapely.get_point(rings[holes], 0)
-    # the polygons are the query side, so GEOS prepares each one (indexed point-in-polygon)
-    s_hit, h_hit = shapely.STRtree(probe).query(shell_polys, predicate="contains")
-    owner = np.full(holes.shape[0], -1, dtype=np.int64)
-    if s_hit.size:
-        # nested islands: the innermost (smallest) containing shell owns the hole
-        area = shapely.area(shell_polys)[s_hit]
-        order = np.lexsort((area, h_hit))
-        h_sorted = h_hit[order]
-        first = np.r_[True, h_sorted[1:] != h_sorted[:-1]]
-        owner[h_sorted[first]] = s_hit[order][first]
+    owner = np.zeros(0, dtype=np.int64)
+    if holes.size:
+        xy, ring_off = _closed_xy(q, sizes, shells, origin, cell)
+        shell_polys = shapely.from_ragged_array(
+            shapely.GeometryType.POLYGON, xy, (ring_off, np.arange(shells.shape[0] + 1)))
+        del xy
+        starts = np.cumsum(sizes) - sizes
+        probe = shapely.points(origin + (q[starts[holes]] / float(SNAP)) * cell)
+        # the polygons are the query side, so GEOS prepares each one (indexed
+        # point-in-polygon)
+        s_hit, h_hit = shapely.STRtree(probe).query(shell_polys, predicate="contains")
+        owner = np.full(holes.shape[0], -1, dtype=np.int64)
+        if s_hit.size:
+            # nested islands: the innermost (smallest) containing shell owns the hole
+            area = shapely.area(shell_polys)[s_hit]
+            order = np.lexsort((area, h_hit))
+            h_sorted = h_hit[order]
+            first = np.r_[True, h_sorted[1:] != h_sorted[:-1]]
+            owner[h_sorted[first]] = s_hit[order][first]
+        del shell_polys, probe
     poly = np.concatenate([np.arange(shells.shape[0]), owner])
     member = np.concatenate([shells, holes])
     is_hole = np.concatenate([np.zeros(shells.shape[0], bool), np.ones(holes.shape[0], bool)])
     ok = poly >= 0
     order = np.lexsort((is_hole[ok], poly[ok]))
-    polys = shapely.polygons(rings[member[ok][order]], indices=poly[ok][order])
-    return shapely.multipolygons(polys)
+    xy, ring_off = _closed_xy(q, sizes, member[ok][order], origin, cell)
+    poly_off = np.r_[0, np.cumsum(np.bincount(poly[ok], minlength=shells.shape[0]))]
+    return shapely.from_ragged_array(shapely.GeometryType.MULTIPOLYGON, xy,
+                                     (ring_off, poly_off, np.array([0, shells.shape[0]])))[0]
 
 
 def merge_tiles(parts: list[TileRings], origin: np.ndarray, cell: float) -> Any:
