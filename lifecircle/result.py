@@ -39,8 +39,12 @@ log = logging.getLogger(__name__)
 LARGE_NETWORK_NODES = 250_000
 #: The products (``isochrones``, ``map``, ``rasters``) skipped by default above
 #: :data:`LARGE_NETWORK_NODES`, one switch per product: a product leaves this tuple once its
-#: cost at a million nodes fits the run's budget (``scripts/benchmark.py cityscale``).
-LARGE_NETWORK_SKIPS: tuple[str, ...] = ("isochrones", "map", "rasters")
+#: cost at a million nodes fits the run's budget (``scripts/benchmark.py cityscale``). The
+#: rasters have: their automatic cell size keeps them under
+#: :data:`lifecircle.outputs.raster.AUTO_MAX_CELLS` cells and their memory is one window's.
+#: The isochrones' memory still grows with the outline of the whole city (several GiB at a
+#: million nodes with 5 m cells).
+LARGE_NETWORK_SKIPS: tuple[str, ...] = ("isochrones", "map")
 
 #: a writer of further files into a run's staging folder (``extras`` of :meth:`Result.save`)
 Extra = Callable[["Result", StagedOutput], None]
