@@ -7,6 +7,7 @@ Coordinates are in cells (x 1024 in the integer units of the module); origin (0,
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import shapely
 
 from lifecircle.isochrones.rings import SNAP, TileRings, _stitch, merge_tiles
@@ -81,3 +82,43 @@ def test_world_coordinates_follow_origin_and_cell():
     a = tile([(0, 0), (2, 0), (2, 2), (0, 2)], border=[False])
     merged = merge_tiles([a], np.array([500_000.0, 3_500_000.0]), 5.0)
     assert shapely.equals(merged, shapely.box(500_000, 3_500_000, 500_010, 3_500_010))
+
+
+@pytest.mark.parametrize("cumulative", [False, True])
+def test_stretches_stamped_once_at_their_lowest_band_give_the_same_polygons(cumulative,
+                                                                             monkeypatch):
+    """Dropping a stretch's repeats in later bands changes no polygon (the grid keeps each
+    cell's lowest band), and does drop most segments."""
+    from lifecircle import isochrones as iso
+    from lifecircle.isochrones import polygons
+    from lifecircle.network import WalkNetwork
+    from lifecircle.routing import multi_source
+    from lifecircle.snapping import snap_points
+    from lifecircle.sources.osm import read_osm
+    from tests.conftest import shared_osm
+
+    net = WalkNetwork.from_osm(read_osm(shared_osm("monaco.osm.pbf")))
+    rng = np.random.default_rng(5)
+    e = rng.choice(net.n_edges, 5, replace=False)
+    xy = net.edge_coords[net.edge_ptr[e]] + 6.0
+    src = snap_points(net, xy[:, 0], xy[:, 1], max_snap_m=300.0)
+    nodes = multi_source(net, src, limit_m=1200.0)
+    kw = dict(category="x", speed_kmh=4.8, points_xy=(xy[:, 0], xy[:, 1]),
+              cumulative=cumulative)
+    kept: list[tuple[int, int]] = []
+    lowest = polygons._lowest_band
+
+    def spy(pieces, n_bands):
+        out = lowest(pieces, n_bands)
+        kept.append((len(pieces), len(out)))
+        return out
+
+    monkeypatch.setattr(polygons, "_lowest_band", spy)
+    once = iso.category_isochrones(net, nodes, src, **kw).geometry.to_numpy()
+    monkeypatch.setattr(polygons, "_lowest_band", lambda pieces, n_bands: pieces)
+    every = iso.category_isochrones(net, nodes, src, **kw).geometry.to_numpy()
+    (before, after), = kept
+    assert after < 0.6 * before
+    for a, b in zip(once, every, strict=True):
+        assert a.area > 0 and shapely.equals(a, b)
+        assert shapely.get_num_coordinates(a) == shapely.get_num_coordinates(b)
