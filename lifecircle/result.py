@@ -42,8 +42,8 @@ LARGE_NETWORK_NODES = 250_000
 #: cost at a million nodes fits the run's budget (``scripts/benchmark.py cityscale``). The
 #: rasters have: their automatic cell size keeps them under
 #: :data:`lifecircle.outputs.raster.AUTO_MAX_CELLS` cells and their memory is one window's.
-#: The isochrones' memory still grows with the outline of the whole city (several GiB at a
-#: million nodes with 5 m cells).
+#: The isochrones' memory still grows with the outline of the whole city (projected +4 GiB
+#: at a million nodes with 5 m cells).
 LARGE_NETWORK_SKIPS: tuple[str, ...] = ("isochrones", "map")
 
 #: a writer of further files into a run's staging folder (``extras`` of :meth:`Result.save`)
