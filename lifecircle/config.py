@@ -303,8 +303,9 @@ class Analysis(_Table):
 class Outputs(_Table):
     """What a saved run writes besides the GeoPackage and reports.
 
-    ``None`` for ``isochrones``, ``map`` and ``rasters`` means auto: on, except on
-    city-scale networks (:data:`lifecircle.result.LARGE_NETWORK_NODES`).
+    ``None`` for ``isochrones``, ``map`` and ``rasters`` means auto: on, except those named
+    in :data:`lifecircle.result.LARGE_NETWORK_SKIPS` on networks of more than
+    :data:`lifecircle.result.LARGE_NETWORK_NODES` nodes.
     """
 
     lang: str = field(default="en", metadata=_meta(
@@ -330,7 +331,8 @@ class Outputs(_Table):
     rasters: bool | None = field(default=None, metadata=_meta(
         bool, doc="Write rasters/walk_min_<category>.tif."))
     raster_cell_m: float | None = field(default=None, metadata=_meta(
-        int, float, doc="Cell size of the rasters in metres (default 25)."))
+        int, float, doc="Cell size of the rasters in metres (default 25, coarser where the "
+        "raster would pass 3 million cells)."))
 
     def __post_init__(self) -> None:
         put = object.__setattr__

@@ -30,15 +30,21 @@ from .sources.osm import OSMData
 if TYPE_CHECKING:
     from .outputs.webmap import MapPage
 
-__all__ = ["LARGE_NETWORK_NODES", "Result"]
+__all__ = ["LARGE_NETWORK_NODES", "LARGE_NETWORK_SKIPS", "Result"]
 
 log = logging.getLogger(__name__)
 
-#: Above this many network nodes the isochrones, the map and the rasters are skipped unless
-#: asked for: their cost grows with the area (a 5 m isochrone grid over a whole city; a web page
-#: holding every block and street), not with what a planner reads, and at a million nodes they
-#: would outgrow this kind of machine. The GeoPackage, reports and figures are always written.
+#: Above this many network nodes the products named in :data:`LARGE_NETWORK_SKIPS` are skipped
+#: unless asked for. The GeoPackage, reports and figures are always written.
 LARGE_NETWORK_NODES = 250_000
+#: The products (``isochrones``, ``map``, ``rasters``) skipped by default above
+#: :data:`LARGE_NETWORK_NODES`, one switch per product: a product leaves this tuple once its
+#: cost at a million nodes fits the run's budget (``scripts/benchmark.py cityscale``). The
+#: rasters have: their automatic cell size keeps them under
+#: :data:`lifecircle.outputs.raster.AUTO_MAX_CELLS` cells and their memory is one window's.
+#: The isochrones' memory still grows with the outline of the whole city (projected +4 GiB
+#: at a million nodes with 5 m cells).
+LARGE_NETWORK_SKIPS: tuple[str, ...] = ("isochrones", "map")
 
 #: a writer of further files into a run's staging folder (``extras`` of :meth:`Result.save`)
 Extra = Callable[["Result", StagedOutput], None]
@@ -157,10 +163,11 @@ class Result:
 
     def rasters(self, folder: str | os.PathLike[str], *,
                 cell_m: float | None = None) -> list[Path]:
-        """Write ``folder/rasters/walk_min_<category>.tif`` travel-time surfaces."""
-        from .outputs.raster import DEFAULT_CELL_M, write_rasters
+        """Write ``folder/rasters/walk_min_<category>.tif`` travel-time surfaces (``cell_m``
+        by default: :func:`lifecircle.outputs.raster.auto_cell_m`)."""
+        from .outputs.raster import write_rasters
 
-        return write_rasters(self, folder, cell_m=DEFAULT_CELL_M if cell_m is None else cell_m)
+        return write_rasters(self, folder, cell_m=cell_m)
 
     # -----------------------------------------------------------------------------------------
     # the whole output folder
@@ -212,6 +219,15 @@ class Result:
             self.metadata["skipped_products"] = skipped
         self.metadata["outputs"] = outputs.to_dict()
         self.metadata["lang"] = outputs.lang
+        if chosen.rasters:  # the cell size the rasters are made at, chosen or automatic
+            from .outputs.raster import auto_cell_m
+
+            cell = chosen.raster_cell_m
+            if cell is None:
+                cell = auto_cell_m(self.network, margin_m=float(self.metadata["max_snap_m"]))
+                log.info("rasters: %g m cells (automatic)", cell)
+            self.metadata["raster_cell_m"] = cell
+            chosen = chosen.replace(raster_cell_m=cell)
         if self.isochrones is None:
             self.isochrones = self.compute_isochrones(
                 bands_min=outputs.isochrone_bands_min, walk_in_m=outputs.walk_in_m,
@@ -290,8 +306,8 @@ def _city_scale_defaults(net: WalkNetwork, outputs: Outputs) -> tuple[Outputs, d
         name: f"skipped: the network has {net.n_nodes:,} nodes (more than "
         f"{LARGE_NETWORK_NODES:,}); pass {name}=True (--{name}) to make it anyway, "
         "or run smaller areas with lifecircle batch"
-        for name in auto if large
+        for name in auto if large and name in LARGE_NETWORK_SKIPS
     }
     for name, reason in skipped.items():
         log.warning("%s %s", name, reason)
-    return outputs.replace(**{name: not large for name in auto}), skipped
+    return outputs.replace(**{name: name not in skipped for name in auto}), skipped

@@ -9,7 +9,14 @@ code (e.g. ``/work/main``) for a before/after comparison in the same conditions.
 Usage::
 
     python scripts/bench_cityscale.py FILE.osm.pbf [--repo PATH] [--cell-m 25]
+    python scripts/bench_cityscale.py FILE.osm.pbf --only isochrones --coverage-simplify 2.5
     python scripts/benchmark.py cityscale --nodes 268000   # on the cached tiled mosaic
+
+Each part also prints its cost per unit (seconds and GiB per million network nodes for the
+isochrones, seconds per million cells for the rasters) and the projection to a
+``--project-nodes`` network (1,000,000 by default): isochrones scale with the reached
+network, rasters with their cells (capped by the automatic cell size,
+``lifecircle.outputs.raster.AUTO_MAX_CELLS``, unless ``--cell-m`` is given).
 
 Measured here (2 shared cores), 21 x 21 tiled Nanjing mosaic, 268,569 nodes, 5 categories:
 see the README's performance section.
@@ -55,6 +62,10 @@ class PeakRSS:
         self.peak = max(self.peak, self._proc.memory_info().rss)
 
 
+#: seconds and extra GiB of the last :func:`_measure`
+LAST: dict[str, float] = {}
+
+
 def _measure(label: str, fn: Callable[[], Any]) -> Any:
     import gc
 
@@ -63,6 +74,7 @@ def _measure(label: str, fn: Callable[[], Any]) -> Any:
     with PeakRSS() as m:
         out = fn()
     dt = time.perf_counter() - t0
+    LAST.update(seconds=dt, extra_gib=(m.peak - m.start) / 2**30)
     print(f"{label:<28} {dt:9.1f} s   peak RSS {m.peak / 2**30:6.2f} GiB "
           f"(+{(m.peak - m.start) / 2**30:5.2f} GiB over {m.start / 2**30:5.2f})", flush=True)
     return out
@@ -85,7 +97,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("osm")
     parser.add_argument("--repo", help="checkout whose lifecircle to import (default: this one)")
-    parser.add_argument("--cell-m", type=float, default=25.0, help="raster cell size (m)")
+    parser.add_argument("--cell-m", type=float, default=None,
+                        help="raster cell size (m); default: the automatic choice of a run")
+    parser.add_argument("--project-nodes", type=int, default=1_000_000,
+                        help="network size to project the costs to")
+    parser.add_argument("--coverage-simplify", type=float, default=None, metavar="TOL_M",
+                        help="also time shapely.coverage_simplify of the rings at TOL_M")
     parser.add_argument("--only", choices=["isochrones", "rasters"], help="measure one part")
     args = parser.parse_args()
     # this checkout's package unless told otherwise (an installed lifecircle may be another)
@@ -97,33 +114,61 @@ def main() -> None:
     net = res.network
     print(f"{net.n_nodes:,} nodes, {net.n_edges:,} edges, {len(res.facilities):,} facilities")
     if args.only != "rasters":
-        _isochrones(res)
+        _isochrones(res, args)
     if args.only != "isochrones":
-        _rasters(res, args.cell_m)
+        _rasters(res, args)
 
 
-def _isochrones(res: Any) -> None:
+def _isochrones(res: Any, args: argparse.Namespace) -> None:
     from lifecircle.isochrones import run_isochrones
 
     net = res.network
     iso = _measure("category isochrones", lambda: run_isochrones(
         net, res.facilities, {c: a.nodes for c, a in res.access.items()},
         {c: a.speed_kmh for c, a in res.access.items()}))
-    print(f"  {len(iso)} rows, {int(iso.geometry.count_coordinates().sum()):,} vertices, "
-          f"area {iso['area_m2'].sum() / 1e6:,.1f} km2")
+    n_vert = int(iso.geometry.count_coordinates().sum())
+    print(f"  {len(iso)} rows, {n_vert:,} vertices, area {iso['area_m2'].sum() / 1e6:,.1f} km2")
+    scale = args.project_nodes / net.n_nodes
+    print(f"  per million nodes: {LAST['seconds'] / net.n_nodes * 1e6:.0f} s, "
+          f"+{LAST['extra_gib'] / net.n_nodes * 1e6:.2f} GiB, {n_vert / net.n_nodes:.0f} "
+          f"vertices per node; projected at {args.project_nodes:,} nodes: "
+          f"{LAST['seconds'] * scale:.0f} s, +{LAST['extra_gib'] * scale:.1f} GiB")
+    if args.coverage_simplify is not None:
+        import shapely
+
+        cat = iso["category"].iloc[-1]
+        rings = iso[iso["category"] == cat].geometry.to_numpy()
+        t0 = time.perf_counter()
+        simple = shapely.coverage_simplify(rings, args.coverage_simplify)
+        before = int(shapely.get_num_coordinates(rings).sum())
+        after = int(shapely.get_num_coordinates(simple).sum())
+        print(f"  coverage_simplify({args.coverage_simplify:g} m) of {cat}'s rings: "
+              f"{time.perf_counter() - t0:.1f} s, {before:,} -> {after:,} vertices "
+              f"({after / before:.1%})")
 
 
-def _rasters(res: Any, cell_m: float) -> None:
-    from lifecircle.outputs.raster import write_rasters
+def _rasters(res: Any, args: argparse.Namespace) -> None:
+    from lifecircle.outputs.raster import AUTO_MAX_CELLS, auto_cell_m, raster_grid, write_rasters
 
+    net = res.network
+    margin = float(res.metadata["max_snap_m"])
+    cell_m = auto_cell_m(net, margin_m=margin) if args.cell_m is None else args.cell_m
+    how = "automatic" if args.cell_m is None else "given"
     with tempfile.TemporaryDirectory() as tmp:
-        paths = _measure(f"rasters ({cell_m:g} m)", lambda: write_rasters(
+        paths = _measure(f"rasters ({cell_m:g} m, {how})", lambda: write_rasters(
             res, tmp, cell_m=cell_m))
-        import rasterio
-
-        with rasterio.open(paths[0]) as src:
-            print(f"  {len(paths)} rasters of {src.width} x {src.height} = "
-                  f"{src.width * src.height / 1e6:.1f} M cells")
+    cells = raster_grid(net, cell_m=cell_m, margin_m=margin).n_cells
+    per_m = LAST["seconds"] / (cells / 1e6)
+    print(f"  {len(paths)} rasters of {cells / 1e6:.1f} M cells: {per_m:.1f} s per million "
+          f"cells for {len(paths)} categories")
+    # the bounding box grows with the network (a tiled mosaic: in proportion)
+    k = args.project_nodes / net.n_nodes
+    big = cells * k
+    there = auto_cell_m(net, margin_m=margin, max_cells=int(AUTO_MAX_CELLS / k))
+    capped = raster_grid(net, cell_m=there, margin_m=margin).n_cells * k
+    print(f"  projected at {args.project_nodes:,} nodes: {big / 1e6:.1f} M cells at "
+          f"{cell_m:g} m ({big / 1e6 * per_m:.0f} s); the automatic {there:g} m cell there: "
+          f"{capped / 1e6:.1f} M cells ({capped / 1e6 * per_m:.0f} s)")
 
 
 if __name__ == "__main__":

@@ -196,3 +196,24 @@ def test_burnt_candidates_cover_every_cell_near_a_street(nanjing_run):
         # and it is a tight superset: nothing beyond max_snap_m plus a cell diagonal
         assert not near[d > max_snap + cell_m * 1.5].any()
         assert 0 < near.sum() < near.size
+
+
+def test_automatic_cell_keeps_the_raster_under_the_cap(grid_run):
+    """The default cell is 25 m unless the grid would pass AUTO_MAX_CELLS; then the next round
+    size whose grid fits (the one before it does not); the run records the cell it used."""
+    net = grid_run.network
+    margin = float(grid_run.metadata["max_snap_m"])
+    assert raster_mod.auto_cell_m(net, margin_m=margin) == raster_mod.DEFAULT_CELL_M == 25.0
+    assert grid_run.metadata["raster_cell_m"] == 25.0
+    with rasterio.open(grid_run.out / raster_name("retail")) as src:
+        assert float(src.tags()["cell_m"]) == 25.0
+    n25 = raster_grid(net, cell_m=25.0, margin_m=margin).n_cells  # 68 x 64 = 4,352
+    assert n25 == 68 * 64
+    for cap in (n25 - 1, 1000, 200, 30):
+        cell = raster_mod.auto_cell_m(net, margin_m=margin, max_cells=cap)
+        assert raster_grid(net, cell_m=cell, margin_m=margin).n_cells <= cap
+        steps = [s for s in raster_mod._AUTO_STEPS if s < cell]
+        if steps:  # the next finer round size would not fit
+            assert raster_grid(net, cell_m=steps[-1], margin_m=margin).n_cells > cap
+    # 1,700 m x 1,600 m: 40 m cells give 43 x 40 = 1,720 cells, 30 m give 57 x 54 = 3,078
+    assert raster_mod.auto_cell_m(net, margin_m=margin, max_cells=2000) == 40.0

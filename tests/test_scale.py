@@ -214,20 +214,31 @@ def test_million_node_mosaic_end_to_end(tmp_path: Path) -> None:
 
 
 def test_city_scale_networks_skip_area_products_unless_asked(tmp_path, monkeypatch):
-    """Above LARGE_NETWORK_NODES the isochrones, map and rasters are skipped with a reason
-    unless asked for; the GeoPackage, reports and figures are always written."""
+    """Above LARGE_NETWORK_NODES the products in LARGE_NETWORK_SKIPS are skipped with a reason
+    unless asked for, the others made; the GeoPackage, reports and figures are always
+    written."""
     from lifecircle import pipeline, result
     from lifecircle.outputs.geopackage import read_metadata
 
     monkeypatch.setattr(result, "LARGE_NETWORK_NODES", 100)  # the bundled extract: 3,180
     res = pipeline.run(out=tmp_path / "auto", categories=["retail"])
     files = {p.relative_to(res.out).as_posix() for p in res.out.rglob("*") if p.is_file()}
-    assert "map.html" not in files and not any(f.startswith("rasters/") for f in files)
+    skips = set(result.LARGE_NETWORK_SKIPS)
+    assert ("map.html" in files) == ("map" not in skips)
+    assert any(f.startswith("rasters/") for f in files) == ("rasters" not in skips)
     assert "lifecircle.gpkg" in files and "figures/coverage_retail.png" in files
-    assert res.isochrones is not None and res.isochrones.empty
-    skipped = read_metadata(res.out / "lifecircle.gpkg")["skipped_products"]
-    assert set(skipped) == {"isochrones", "map", "rasters"}
-    assert "3,180 nodes" in skipped["map"] and "--map" in skipped["map"]
+    assert res.isochrones is not None and res.isochrones.empty == ("isochrones" in skips)
+    skipped = read_metadata(res.out / "lifecircle.gpkg").get("skipped_products", {})
+    assert set(skipped) == skips
+    if "map" in skips:
+        assert "3,180 nodes" in skipped["map"] and "--map" in skipped["map"]
+
+    # one switch per product: with only the map listed, the rest are made
+    monkeypatch.setattr(result, "LARGE_NETWORK_SKIPS", ("map",))
+    one = pipeline.run(out=tmp_path / "one", categories=["retail"])
+    assert not (one.out / "map.html").exists()
+    assert (one.out / "rasters" / "walk_min_retail.tif").is_file() and not one.isochrones.empty
+    assert set(one.metadata["skipped_products"]) == {"map"}
 
     forced = pipeline.run(out=tmp_path / "forced", categories=["retail"], isochrones=True,
                           map=True, rasters=False)

@@ -5,8 +5,8 @@
   streets is in, everything reached is (see :func:`_raster_bands`). About 3-10 ms per
   15-minute isochrone on the shared extracts, 14-55x cheaper than the common buffer-and-union
   recipe (``scripts/benchmark.py isochrones``). A city-wide grid is outlined in tiles of
-  :data:`TILE_CELLS` cells merged edge to edge (:func:`_entity_bands`), so its memory follows
-  the tile, not the city (``scripts/benchmark.py cityscale``).
+  :data:`TILE_CELLS` cells stitched edge to edge (:func:`_entity_bands`, :mod:`.rings`), so
+  its memory follows the tile, not the city (``scripts/benchmark.py cityscale``).
 - ``method="vector"``: exact round buffers of every stretch and ``shapely.union_all``, several
   times slower.
 """
@@ -22,6 +22,7 @@ import shapely
 from .._errors import ConfigError
 from ..network import WalkNetwork
 from ..snapping import Snap
+from .rings import _EMPTY, TileRings, merge_tiles, tile_rings
 from .search import Pieces
 
 __all__ = ["QUAD_SEGS", "band_polygons", "default_cell_m", "pieces_lines"]
@@ -297,11 +298,14 @@ def _raster_bands(net: WalkNetwork, coords: np.ndarray, line: np.ndarray, group:
     g = group[seg]
     gx = (coords[:, 0] - x0) / c
     gy = (coords[:, 1] - y0) / c
+    del coords, line, group
     ax, ay, bx, by = gx[seg], gy[seg], gx[seg + 1], gy[seg + 1]
+    del gx, gy, seg, order
     seg_band = (g % n_bands).astype(np.int64)
     entity_of = g // n_bands
+    del g
     ent_start = np.flatnonzero(np.r_[True, entity_of[1:] != entity_of[:-1]])
-    ent_stop = np.append(ent_start[1:], g.shape[0])
+    ent_stop = np.append(ent_start[1:], entity_of.shape[0])
     for lo, hi in zip(ent_start, ent_stop, strict=True):
         ent = int(entity_of[lo])
         out[ent] = _entity_bands(ax[lo:hi], ay[lo:hi], bx[lo:hi], by[lo:hi], seg_band[lo:hi],
@@ -315,9 +319,6 @@ def _raster_bands(net: WalkNetwork, coords: np.ndarray, line: np.ndarray, group:
 #: work arrays (about 25 bytes a cell, ~26 MB), so the memory of an isochrone grows with the
 #: tile, not with the city; the outline vertices themselves grow with the reached perimeter.
 TILE_CELLS = 1024
-#: Contour vertices are rounded to 1/1024 of a cell (5 mm at 5 m): a vertex on a seam that two
-#: tiles both trace is then bit-identical in both (see :func:`_entity_bands`).
-_SNAP = 1024.0
 
 
 def _entity_bands(ax: np.ndarray, ay: np.ndarray, bx: np.ndarray, by: np.ndarray,
@@ -329,11 +330,12 @@ def _entity_bands(ax: np.ndarray, ay: np.ndarray, bx: np.ndarray, by: np.ndarray
     and column of cell centres with the next tile; each tile is stamped with every segment
     that can reach it (those within ``reach_cells`` plus one cell) and outlined on its own, so
     the labels, and the contour crossings, on a shared seam are the same in both tiles. The
-    contour vertices go back to global cell indices (integer tile offset plus the rounded
-    in-tile position, exact in floating point), so both tiles' polygons meet edge to edge on
-    the seam and ``shapely.coverage_union_all`` dissolves the seams without moving any
-    vertex: bands nest and rings share their outlines as on one untiled grid. Tiles no
-    segment reaches are skipped, so disconnected parts of a city cost nothing in between.
+    contour vertices are kept as integers in global grid units (:data:`.rings.SNAP`), so both
+    tiles' rings meet edge to edge on the seam and :func:`.rings.merge_tiles` joins them
+    without moving any vertex: bands nest and rings share their outlines as on one untiled
+    grid. Only one tile's grid is held at a time, and only its rings (integers) are kept until
+    the band is merged. Tiles no segment reaches are skipped, so disconnected parts of a city
+    cost nothing in between.
     """
     import contourpy
 
@@ -365,8 +367,7 @@ def _entity_bands(ax: np.ndarray, ay: np.ndarray, bx: np.ndarray, by: np.ndarray
     seg, tile = seg[order], tile[order]
     starts = np.flatnonzero(np.r_[True, tile[1:] != tile[:-1]])
     stops = np.append(starts[1:], tile.shape[0])
-    parts: list[list[Any]] = [[] for _ in range(n_bands)]
-    free: list[list[np.ndarray]] = [[] for _ in range(n_bands)]
+    parts: list[list[TileRings]] = [[] for _ in range(n_bands)]
     for s0, s1 in zip(starts, stops, strict=True):
         tj, ti = divmod(int(tile[s0]), nti)
         ci0 = i0 + ti * t
@@ -383,101 +384,24 @@ def _entity_bands(ax: np.ndarray, ay: np.ndarray, bx: np.ndarray, by: np.ndarray
         count = (n_bands - label).astype(np.float64)
         del label
         # contours in cell indices (passing coordinate arrays makes contourpy copy them into
-        # 2-D grids, a third of the cost here), then moved to the cell centres
+        # 2-D grids, a third of the cost here)
         gen = contourpy.contour_generator(z=count, fill_type="OuterOffset", name="serial",
                                           corner_mask=False)
-        offset = np.array([ci0, cj0], dtype=np.float64)
+        offset = np.array([ci0, cj0], dtype=np.int64)
         for b in range(n_bands):
             lower = n_bands - b - 0.5
             upper = n_bands + 1.0 if cumulative else lower + 1.0
             filled: Any = gen.filled(lower, upper)  # OuterOffset: (points, offsets)
-            poly, holes = _contour_polygons(filled[0], filled[1], offset, origin, c,
-                                            count.shape)
-            if not poly.is_empty:
-                parts[b].append(poly)
-                free[b].append(holes)
+            rings = tile_rings(filled[0], filled[1], offset, count.shape)
+            if rings is not None:
+                parts[b].append(rings)
+        del gen, count
     merged = np.empty(n_bands, dtype=object)
-    merged[:] = [_merge_tiles(p, h) for p, h in zip(parts, free, strict=True)]
+    for b in range(n_bands):  # one band at a time; its tiles' rings go once merged
+        merged[b] = merge_tiles(parts[b], origin, c)
+        parts[b] = []
     return merged
 
-
-_EMPTY = shapely.MultiPolygon()
-
-
-def _contour_polygons(points: list[np.ndarray], offsets: list[np.ndarray], offset: np.ndarray,
-                      origin: np.ndarray, cell: float, count_shape: tuple[int, ...]
-                      ) -> tuple[Any, np.ndarray]:
-    """One MultiPolygon from contourpy's ``OuterOffset`` output (each outer ring, then its
-    holes) on a tile of ``count_shape`` centres, in the tile's cell indices: ``xy = origin +
-    (offset + index) * cell``, with the index rounded to ``1 / _SNAP`` of a cell (see
-    :data:`_SNAP`); the holes that touch no tile border come apart, as LinearRings."""
-    if not points:
-        return _EMPTY, np.empty(0, dtype=object)
-    ring_sizes = np.concatenate([np.diff(o) for o in offsets])
-    rings_per_poly = np.array([o.shape[0] - 1 for o in offsets])
-    q = np.round(np.concatenate(points) * _SNAP)  # integers: exact arithmetic below
-    ring = np.repeat(np.arange(ring_sizes.shape[0]), ring_sizes)
-    # Drop vertices exactly on the straight line through their neighbours, going on (most of
-    # a marching-squares outline along a straight street): the polygon is the same point set,
-    # with 2-3x fewer vertices. Each ring keeps its first (= closing) vertex, and every vertex
-    # on the tile's border, where the next tile must find the same ones. Hand-written
-    # because shapely.simplify(g, 0) does the same per geometry at several times the cost.
-    first = np.zeros(q.shape[0], dtype=bool)
-    first[np.cumsum(ring_sizes) - ring_sizes] = True
-    last = np.roll(first, -1)
-    d_in = q - np.roll(q, 1, axis=0)
-    d_out = np.roll(q, -1, axis=0) - q
-    cross = d_in[:, 0] * d_out[:, 1] - d_in[:, 1] * d_out[:, 0]
-    dot = d_in[:, 0] * d_out[:, 0] + d_in[:, 1] * d_out[:, 1]
-    border = ((q[:, 0] <= 0) | (q[:, 0] >= (count_shape[1] - 1) * _SNAP)
-              | (q[:, 1] <= 0) | (q[:, 1] >= (count_shape[0] - 1) * _SNAP))
-    keep = first | last | border | (cross != 0) | (dot <= 0)
-    index = q[keep] / _SNAP + offset
-    rings = shapely.linearrings(origin + index * cell, indices=ring[keep])
-    owner = np.repeat(np.arange(rings_per_poly.shape[0]), rings_per_poly)
-    hole = np.ones(rings.shape[0], dtype=bool)
-    hole[np.cumsum(rings_per_poly) - rings_per_poly] = False
-    # holes off the tile's border stay out of the merge (see _merge_tiles) ...
-    free = hole & (np.bincount(ring, weights=border, minlength=rings.shape[0]) == 0)
-    if free.any():  # ... and that hold no island (a polygon inside the hole)
-        cand = np.flatnonzero(free)
-        inside = shapely.STRtree(shapely.polygons(rings[cand])).query(
-            shapely.get_point(rings[~hole], 0), predicate="within")[1]
-        free[cand[inside]] = False
-    polys = shapely.polygons(rings[~free], indices=owner[~free])
-    return shapely.multipolygons(polys), rings[free]
-
-
-def _merge_tiles(parts: list[Any], free: list[np.ndarray]) -> Any:
-    """One MultiPolygon from the polygons of one band in edge-matched tiles.
-
-    The parts come without their holes that touch no tile border (``free``): GEOS's
-    coverage union assigns every hole of a city-wide polygon to its shell again, a cost that
-    grew far beyond the rest of the work at city scale. Those holes lie inside their own
-    tile's polygon and hold no other polygon, so the parts still do not overlap, and each
-    hole goes back into the one merged polygon that contains one of its vertices (an STRtree
-    query).
-    """
-    if not parts:
-        return _EMPTY
-    merged = parts[0] if len(parts) == 1 else shapely.coverage_union_all(parts)
-    holes = np.concatenate(free) if free else np.empty(0, dtype=object)
-    if holes.shape[0] == 0:
-        return merged if shapely.get_type_id(merged) == 6 else shapely.MultiPolygon([merged])
-    polys = shapely.get_parts(merged)
-    probe = shapely.get_point(holes, 0)
-    # the polygons are the query side, so GEOS prepares each one (indexed point-in-polygon)
-    part, hit = shapely.STRtree(probe).query(polys, predicate="contains")
-    order = np.argsort(part, kind="stable")
-    hit, part = hit[order], part[order]
-    out = list(polys)
-    starts = np.flatnonzero(np.r_[True, part[1:] != part[:-1]]) if part.size else \
-        np.zeros(0, np.int64)
-    stops = np.append(starts[1:], part.shape[0]) if part.size else np.zeros(0, np.int64)
-    for lo, hi in zip(starts, stops, strict=True):
-        p = polys[part[lo]]
-        out[part[lo]] = shapely.Polygon(p.exterior, [*p.interiors, *holes[hit[lo:hi]]])
-    return shapely.MultiPolygon(out)
 
 
 def band_polygons(
@@ -500,14 +424,8 @@ def band_polygons(
     a ``cell_m`` grid, see :func:`_raster_bands`) or ``"vector"`` (exact round buffers).
     Polygons are MultiPolygons (empty where nothing was reached).
     """
-    coords, line = _pieces_coords(net, pieces)
-    group = pieces.group[line]  # per vertex
-    if legs is not None and legs[0].shape[0]:
-        n_lines = len(pieces)
-        coords = np.concatenate([coords, legs[0]])
-        line = np.concatenate([line, n_lines + np.arange(legs[0].shape[0]) // 2])
-        group = np.concatenate([group, legs[1]])
     if method == "vector":
+        coords, line, group = _vertices(net, pieces, legs)
         lines = shapely.linestrings(coords, indices=line) if coords.shape[0] else \
             np.empty(0, dtype=object)
         first = np.r_[True, line[1:] != line[:-1]]
@@ -519,6 +437,41 @@ def band_polygons(
                 f"cell_m must be positive and at most a quarter of walk_in_m "
                 f"({walk_in_m / 4.0:g} m), got {cell_m!r}"
             )
-        return _raster_bands(net, coords, line, group, n_entities, n_bands, walk_in_m, cell,
-                             cumulative)
+        # the vertex arrays go straight into the call, which frees them once it has the
+        # segments (at city scale they weigh as much as the outlines)
+        return _raster_bands(net, *_vertices(net, _lowest_band(pieces, n_bands), legs),
+                             n_entities, n_bands, walk_in_m, cell, cumulative)
     raise ConfigError(f"unknown isochrone method {method!r}; use raster or vector")
+
+
+def _lowest_band(pieces: Pieces, n_bands: int) -> Pieces:
+    """The pieces without their repeats in later bands of the same entity.
+
+    A stretch reached within band k is in every later band too, most often unchanged (a whole
+    edge); the grid keeps each cell's lowest band, so the repeats would stamp nothing. Dropping
+    them makes the segments, and their memory, about ``n_bands`` times fewer at city scale.
+    """
+    if len(pieces) == 0:
+        return pieces
+    entity = pieces.group // n_bands
+    order = np.lexsort((pieces.group, pieces.end_m, pieces.start_m, pieces.edge, entity))
+    e, a, b, en = (pieces.edge[order], pieces.start_m[order], pieces.end_m[order],
+                   entity[order])
+    repeat = np.r_[False, (en[1:] == en[:-1]) & (e[1:] == e[:-1]) & (a[1:] == a[:-1])
+                   & (b[1:] == b[:-1])]
+    keep = np.sort(order[~repeat])
+    return Pieces(pieces.group[keep], pieces.edge[keep], pieces.start_m[keep],
+                  pieces.end_m[keep])
+
+
+def _vertices(net: WalkNetwork, pieces: Pieces, legs: tuple[np.ndarray, np.ndarray] | None
+              ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Vertices of the reached stretches and of the legs: (coords, line, group) per vertex."""
+    coords, line = _pieces_coords(net, pieces)
+    group = pieces.group[line]  # per vertex
+    if legs is not None and legs[0].shape[0]:
+        n_lines = len(pieces)
+        coords = np.concatenate([coords, legs[0]])
+        line = np.concatenate([line, n_lines + np.arange(legs[0].shape[0]) // 2])
+        group = np.concatenate([group, legs[1]])
+    return coords, line, group

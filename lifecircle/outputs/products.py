@@ -146,7 +146,7 @@ def write_products(
         Map options (see :func:`lifecircle.outputs.webmap.make_map` and :func:`resolve_tiles`;
         ``self_contained`` is ignored: the map opens offline unless ``cdn``).
     raster_cell_m
-        Raster cell size in metres (default :data:`lifecircle.outputs.raster.DEFAULT_CELL_M`).
+        Raster cell size in metres (default :func:`lifecircle.outputs.raster.auto_cell_m`).
 
     Returns
     -------
@@ -168,10 +168,9 @@ def write_products(
 
         written += write_figures(result, base, lang=lang)
     if rasters:
-        from .raster import DEFAULT_CELL_M, write_rasters
+        from .raster import write_rasters
 
-        written += write_rasters(
-            result, base, cell_m=DEFAULT_CELL_M if raster_cell_m is None else raster_cell_m)
+        written += write_rasters(result, base, cell_m=raster_cell_m)
     return written
 
 

@@ -24,6 +24,7 @@ compression; the time per million cells is quoted in the README's performance se
 
 from __future__ import annotations
 
+import logging
 import math
 import os
 from collections.abc import Callable, Iterator, Sequence
@@ -46,9 +47,13 @@ from ..network import WalkNetwork
 from ..routing import point_distances
 from ..snapping import AltSnaps, Snap, _tree, snap_points
 
+log = logging.getLogger(__name__)
+
 __all__ = [
+    "AUTO_MAX_CELLS",
     "DEFAULT_CELL_M",
     "Grid",
+    "auto_cell_m",
     "cell_centres",
     "raster_grid",
     "raster_name",
@@ -56,8 +61,16 @@ __all__ = [
     "write_rasters",
 ]
 
-#: Default cell size of the travel-time rasters, in metres.
+#: Default cell size of the travel-time rasters, in metres (the finest :func:`auto_cell_m`
+#: picks).
 DEFAULT_CELL_M = 25.0
+#: The automatic cell size keeps a raster at or under this many cells: at the time per million
+#: cells measured by ``scripts/benchmark.py cityscale`` the rasters of a city then take well
+#: under a minute whatever its extent. A ``cell_m`` (``--cell-m``) given by the user wins.
+AUTO_MAX_CELLS = 3_000_000
+#: cell sizes the automatic choice rounds up to (metres), finest first; beyond the last it
+#: doubles
+_AUTO_STEPS = (25.0, 30.0, 40.0, 50.0, 60.0, 75.0, 100.0, 125.0, 150.0, 200.0, 250.0)
 #: Refuse grids larger than this (a 25 m grid over 60 km x 100 km is 9.6 M cells).
 MAX_CELLS = 200_000_000
 _BLOCK = 256
@@ -93,8 +106,10 @@ class Grid:
         return self.width * self.height
 
 
-def raster_grid(net: WalkNetwork, *, cell_m: float, margin_m: float) -> Grid:
-    """The grid covering the network plus ``margin_m``, aligned to multiples of ``cell_m``."""
+def raster_grid(net: WalkNetwork, *, cell_m: float, margin_m: float,
+                max_cells: int | None = None) -> Grid:
+    """The grid covering the network plus ``margin_m``, aligned to multiples of ``cell_m``
+    (``ResourceLimitError`` above ``max_cells`` cells, :data:`MAX_CELLS` by default)."""
     if not (isinstance(cell_m, int | float) and math.isfinite(cell_m) and cell_m > 0):
         raise ConfigError(f"raster cell size must be a positive number of metres, got {cell_m!r}")
     minx, miny, maxx, maxy = shapely.total_bounds(net.geometries)
@@ -105,12 +120,31 @@ def raster_grid(net: WalkNetwork, *, cell_m: float, margin_m: float) -> Grid:
     width = max(1, math.ceil((maxx - x0) / cell_m))
     height = max(1, math.ceil((y0 - miny) / cell_m))
     grid = Grid(float(x0), float(y0), float(cell_m), int(width), int(height))
-    if grid.n_cells > MAX_CELLS:
+    if grid.n_cells > (MAX_CELLS if max_cells is None else max_cells):
         raise ResourceLimitError(
             f"a {cell_m:g} m travel-time raster of this network would have {grid.n_cells:,} "
             f"cells ({width} x {height}); pass a larger --cell-m or --no-rasters"
         )
     return grid
+
+
+def auto_cell_m(net: WalkNetwork, *, margin_m: float,
+                max_cells: int = AUTO_MAX_CELLS) -> float:
+    """The default raster cell size of a network: :data:`DEFAULT_CELL_M`, or the next round
+    size up (25, 30, 40, 50, 60, 75, 100 ... m) whose grid over the network's bounding box
+    plus ``margin_m`` has at most ``max_cells`` cells.
+
+    The cost of a raster grows with its number of cells (``1e6 / cell_m**2`` per km² of the
+    bounding box), so a fixed 25 m would make a large city's rasters the slowest part of a
+    run; this keeps them bounded and says which cell it chose (``run_metadata``, the log).
+    """
+    steps = list(_AUTO_STEPS)
+    while True:
+        for cell in steps:
+            if raster_grid(net, cell_m=cell, margin_m=margin_m,
+                           max_cells=2**62).n_cells <= max_cells:
+                return cell
+        steps = [2.0 * steps[-1]]
 
 
 def cell_centres(grid: Grid, rows: slice, cols: slice | None = None
@@ -264,7 +298,7 @@ def write_rasters(
     result: Any,
     folder: str | os.PathLike[str],
     *,
-    cell_m: float = DEFAULT_CELL_M,
+    cell_m: float | None = None,
     categories: Sequence[str] | None = None,
     progress: Callable[[str], None] | None = None,
 ) -> list[Path]:
@@ -277,7 +311,8 @@ def write_rasters(
     folder
         Folder to write ``rasters/`` into (the run's staging folder).
     cell_m
-        Cell size in metres (the run's CRS is projected in metres).
+        Cell size in metres (the run's CRS is projected in metres); by default
+        :func:`auto_cell_m` (25 m unless the grid would exceed :data:`AUTO_MAX_CELLS`).
     categories
         Categories to write; every category of the run by default.
     progress
@@ -300,7 +335,11 @@ def write_rasters(
     net: WalkNetwork = result.network
     cats = list(categories if categories is not None else result.access)
     max_snap_m = float(result.metadata["max_snap_m"])
+    if cell_m is None:
+        cell_m = auto_cell_m(net, margin_m=max_snap_m)
     grid = raster_grid(net, cell_m=cell_m, margin_m=max_snap_m)
+    log.info("rasters: %g m cells, %d x %d = %.1f M cells per category", cell_m, grid.width,
+             grid.height, grid.n_cells / 1e6)
     crs = rasterio.crs.CRS.from_wkt(net.crs.to_wkt())
     base = Path(folder)
     (base / "rasters").mkdir(parents=True, exist_ok=True)
