@@ -368,7 +368,8 @@ def map_options(f: Callable[..., Any]) -> Callable[..., Any]:
               help="Write rasters/walk_min_<category>.tif (default: yes, unless the network has "
               "more than 250,000 nodes).")
 @click.option("--cell-m", "raster_cell_m", type=float, default=None,
-              help="Cell size of the travel-time rasters in metres (default 25).")
+              help="Cell size of the travel-time rasters in metres (default 25, coarser "
+              "where a raster would pass 3 million cells).")
 @click.option("--group", default=None, help="Evaluate every category for this profile group "
               "(e.g. wheelchair: step-free walks, its speed).")
 @click.option("--group-population", multiple=True, metavar="RESIDENTS=COLUMN",

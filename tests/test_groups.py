@@ -643,3 +643,21 @@ def test_siting_for_a_step_free_group_covers_on_its_mask(tmp_path: Path) -> None
         plan = site(res, "retail", new=1, candidates=cand, remove=["user/shop"])
         gains[group] = plan.report["sites"][0]["gain_population"] if plan.report["sites"] else 0
     assert gains == {None: 2000.0, "wheelchair": 0.0}
+
+
+def test_raster_cells_of_a_step_free_category_walk_on_its_mask(tmp_path: Path) -> None:
+    """A raster cell 5 m east of the steps' middle snaps onto the steps: adults walk 5 m, 30 m
+    up the steps, then 80 m along street B and the shop's 20 m leg: 135 m. For wheelchair
+    users the cell is on a way they cannot use, so it has no time (as a block there would),
+    never the adults' 135 m."""
+    from lifecircle.outputs.raster import travel_time_cells
+
+    case = make_case(tmp_path / "in")
+    for group in (None, "wheelchair"):
+        res = _run(case, group=group) if group else _run(case)
+        cell = travel_time_cells(res, ["retail"], np.array([X0 + 5.0]), np.array([Y0 + 30.0]))
+        speed = res.access["retail"].speed_kmh * 1000 / 60
+        if group is None:
+            assert cell["retail"][0] == pytest.approx(135.0 / speed, rel=1e-3)
+        else:
+            assert np.isnan(cell["retail"][0])

@@ -43,6 +43,7 @@ from rasterio.windows import Window
 from .. import columns as col
 from .._errors import ConfigError, OutputError, ResourceLimitError
 from ..access import minutes
+from ..edge_access import network_for_group
 from ..network import WalkNetwork
 from ..routing import point_distances
 from ..snapping import AltSnaps, Snap, _tree, snap_points
@@ -271,7 +272,9 @@ def travel_time_cells(
     for c in categories:
         a = result.access[c]
         fsnap = Snap.from_columns(fac[fac["category"] == c])
-        dist, _ = point_distances(net, a.nodes, fsnap, snap)
+        # a step-free category's cells walk on its group's mask, as its blocks do
+        gnet = network_for_group(net, result.profile.group_of(c))
+        dist, _ = point_distances(gnet, a.nodes, fsnap, snap)
         out[c] = minutes(dist, a.speed_kmh)
     return out
 
