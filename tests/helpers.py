@@ -243,3 +243,19 @@ def write_geotiff(path: Path, data: np.ndarray, transform: object, *, crs: objec
     with rasterio.open(path, "w", **profile) as dst:
         dst.write(data, 1)
     return path
+
+
+def monaco_sources(n: int, *, seed: int, offset_m: float, limit_m: float) -> tuple[Any, ...]:
+    """The Monaco network with ``n`` random sources ``offset_m`` beside edge starts, snapped,
+    and the node distances of one search from them: ``(net, xy, snap, nodes)``."""
+    from lifecircle.network import WalkNetwork
+    from lifecircle.routing import multi_source
+    from lifecircle.snapping import snap_points
+    from lifecircle.sources.osm import read_osm
+    from tests.conftest import shared_osm
+
+    net = WalkNetwork.from_osm(read_osm(shared_osm("monaco.osm.pbf")))
+    e = np.random.default_rng(seed).choice(net.n_edges, n, replace=False)
+    xy = net.edge_coords[net.edge_ptr[e]] + offset_m
+    src = snap_points(net, xy[:, 0], xy[:, 1], max_snap_m=300.0)
+    return net, xy, src, multi_source(net, src, limit_m=limit_m)

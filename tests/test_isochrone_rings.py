@@ -91,18 +91,9 @@ def test_stretches_stamped_once_at_their_lowest_band_give_the_same_polygons(cumu
     cell's lowest band), and does drop most segments."""
     from lifecircle import isochrones as iso
     from lifecircle.isochrones import polygons
-    from lifecircle.network import WalkNetwork
-    from lifecircle.routing import multi_source
-    from lifecircle.snapping import snap_points
-    from lifecircle.sources.osm import read_osm
-    from tests.conftest import shared_osm
+    from tests.helpers import monaco_sources
 
-    net = WalkNetwork.from_osm(read_osm(shared_osm("monaco.osm.pbf")))
-    rng = np.random.default_rng(5)
-    e = rng.choice(net.n_edges, 5, replace=False)
-    xy = net.edge_coords[net.edge_ptr[e]] + 6.0
-    src = snap_points(net, xy[:, 0], xy[:, 1], max_snap_m=300.0)
-    nodes = multi_source(net, src, limit_m=1200.0)
+    net, xy, src, nodes = monaco_sources(5, seed=5, offset_m=6.0, limit_m=1200.0)
     kw = dict(category="x", speed_kmh=4.8, points_xy=(xy[:, 0], xy[:, 1]),
               cumulative=cumulative)
     kept: list[tuple[int, int]] = []

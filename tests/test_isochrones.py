@@ -521,14 +521,9 @@ def test_tiles_give_the_untiled_polygons(tile, monkeypatch):
     """Tiles meet edge to edge: after the seams are dissolved, the polygons are those of one
     untiled grid (same area, no symmetric difference, topologically equal)."""
     from lifecircle.isochrones import polygons
-    from lifecircle.sources.osm import read_osm
+    from tests.helpers import monaco_sources
 
-    net = WalkNetwork.from_osm(read_osm(shared_osm("monaco.osm.pbf")))
-    rng = np.random.default_rng(3)
-    e = rng.choice(net.n_edges, 4, replace=False)
-    xy = net.edge_coords[net.edge_ptr[e]] + 7.0
-    src = snap_points(net, xy[:, 0], xy[:, 1], max_snap_m=300.0)
-    nodes = multi_source(net, src, limit_m=800.0)
+    net, xy, src, nodes = monaco_sources(4, seed=3, offset_m=7.0, limit_m=800.0)
     kw = dict(category="x", speed_kmh=4.8, bands_min=[4.0, 8.0], points_xy=(xy[:, 0], xy[:, 1]))
     whole = {c: iso.category_isochrones(net, nodes, src, cumulative=c, **kw).geometry.to_numpy()
              for c in (True, False)}
