@@ -328,8 +328,10 @@ def test_chinese_labels_use_a_cjk_font(city, profile):
 
 
 def test_chinese_falls_back_to_english_without_a_font(city, profile, monkeypatch, caplog):
-    monkeypatch.setattr(plots, "cjk_font", lambda: None)
-    monkeypatch.setattr(plots, "_WARNED", set())
+    from lifecircle.outputs import _figure_style
+
+    monkeypatch.setattr(_figure_style, "cjk_font", lambda: None)
+    monkeypatch.setattr(_figure_style, "_WARNED", set())
     with caplog.at_level(logging.WARNING, logger="lifecircle.outputs.plots"):
         fig = coverage_figure(city["blocks"], city["facilities"], profile, "health", lang="zh")
         deficiency_figure(city["blocks"], profile, lang="zh")

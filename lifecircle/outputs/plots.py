@@ -20,12 +20,10 @@ say so once per process rather than drawing empty boxes.
 
 from __future__ import annotations
 
-import logging
 import os
 import re
 from collections.abc import Collection, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from itertools import pairwise
 from pathlib import Path
 from typing import Any
@@ -46,9 +44,22 @@ from matplotlib.path import Path as MplPath
 
 from .. import columns as col
 from .._errors import ConfigError, OutputError
-from ..i18n import check_lang, display_width, label_of, messages
+from ..i18n import display_width, label_of
 from ..profiles import Profile
-from . import webmap
+from ._figure_style import (
+    _PT,
+    CREDIT,
+    DPI,
+    MIN_PT,
+    NO_DATA_COLOR,
+    NO_DATA_HATCH,
+    PAGE_IN,
+    _fill,
+    _new_figure,
+    _num,
+    _Style,
+    _style,
+)
 from ._fonts import cjk_font
 from .report import category_status
 from .webmap import BIN_COLORS, BINS_MIN, CATEGORY_COLORS, UNREACHABLE_COLOR, classify_minutes
@@ -66,72 +77,11 @@ __all__ = [
     "write_figures",
 ]
 
-log = logging.getLogger(__name__)
-
-#: print resolution of the PNGs
-DPI = 200
-#: A4 portrait (width, height) in inches: every figure is this wide and at most this tall
-PAGE_IN = (8.27, 11.69)
-#: the smallest text on a figure, in points at print size
-MIN_PT = 8.0
-_PT = {"title": 12.0, "subtitle": 9.5, "label": 9.0, "legend": 9.0, "tick": 8.0, "small": 8.0}
-CREDIT = "© OpenStreetMap contributors"  # PNG metadata; the visible credit is translated
-# The map's "no data" fill, where the web map defines one (the figures and map must agree).
-NO_DATA_COLOR: str = getattr(webmap, "NO_DATA_COLOR", "#f0f0f0")
-NO_DATA_HATCH = "////"
 # Blocks lacking nothing: a calm green; lacking 1..n: the map's warm ramp, light to dark.
 _NONE_LACKING = "#d9f0d3"
 # Map layout (inches from the figure's bottom): the legend or count scale under the axes.
 _BOTTOM_IN = 1.75
 _LEGEND_TOP_IN = 1.1
-# Languages whose missing font has been reported (once per process, not once per figure).
-_WARNED: set[str] = set()
-
-
-# ---------------------------------------------------------------------------------------------
-# fonts, language and numbers
-
-
-@dataclass(frozen=True)
-class _Style:
-    """The language a figure really uses, its messages and its font."""
-
-    lang: str
-    text: Mapping[str, str]
-    font: FontProperties | None
-
-    def fp(self, role: str) -> FontProperties:
-        """Font properties for text of ``role`` (a key of ``_PT``)."""
-        size = _PT[role]
-        if self.font is None:
-            return FontProperties(size=size)
-        out = self.font.copy()
-        out.set_size(size)
-        return out
-
-
-def _style(lang: str) -> _Style:
-    check_lang(lang, option="lang")
-    if lang == "zh":
-        path = cjk_font()
-        if path is not None:
-            return _Style("zh", messages("figures", "zh"), FontProperties(fname=path))
-        if "zh" not in _WARNED:
-            _WARNED.add("zh")
-            log.warning("no CJK font found, so the figures are in English; install the "
-                        "fonts-noto-cjk package (apt-get install fonts-noto-cjk) for Chinese")
-    return _Style("en", messages("figures", "en"), None)
-
-
-def _num(x: float) -> str:
-    """``x`` with at most one decimal and no trailing zero: 16.6667 → 16.7, 15.0 → 15."""
-    s = f"{float(x):.1f}"
-    return s[:-2] if s.endswith(".0") else s
-
-
-def _fill(template: str, **values: Any) -> str:
-    return template.format(**{k: _num(v) if isinstance(v, float | int) and not
-                              isinstance(v, bool) else v for k, v in values.items()})
 
 
 def bin_labels(unit: str = "min") -> list[str]:
@@ -149,12 +99,6 @@ def block_bins(blocks: gpd.GeoDataFrame, category: str) -> np.ndarray:
 
 # ---------------------------------------------------------------------------------------------
 # map furniture
-
-
-def _new_figure(size: tuple[float, float]) -> Figure:
-    fig = Figure(figsize=size, dpi=DPI)
-    FigureCanvasAgg(fig)
-    return fig
 
 
 def _map_figure(blocks: gpd.GeoDataFrame) -> Figure:

@@ -20,7 +20,7 @@ from matplotlib.patches import Patch
 
 from ..i18n import display_width, label_of
 from ..profiles import Profile
-from .plots import (
+from ._figure_style import (
     _PT,
     NO_DATA_COLOR,
     NO_DATA_HATCH,
