@@ -311,29 +311,8 @@ def snap_points(
     d_c = shapely.distance(points[p_c], geoms[f_i])
     keep = (d_c <= reach[q_i]) & (~frag[f_i] | on_fragment[p_c])
     p_c, f_c, d_c = p_c[keep], f_i[keep], d_c[keep]
-    best = np.full(idx.shape[0], np.inf)
-    np.minimum.at(best, p_c, d_c)
-    # primary first: exact ties (a micrometre: a street stored twice ties only up to the last
-    # bit) rank by edge index, so the primary does not depend on the tree's internal order
-    exact = d_c <= best[p_c] + _TIE_M
-    order = np.lexsort((f_c, np.where(exact, 0.0, d_c), p_c))
-    p_c, f_c, d_c = p_c[order], f_c[order], d_c[order]
-    primary = np.ones(p_c.shape[0], dtype=bool)
-    primary[1:] = p_c[1:] != p_c[:-1]
     frac = shapely.line_locate_point(geoms[f_c], points[p_c], normalized=True)
-    frac = np.clip(np.nan_to_num(frac, nan=0.0), 0.0, 1.0)
-    a_c = frac * net.edge_length_m[f_c]
-    # alternatives that project onto an end node already reached by an earlier snap of the
-    # same point (a point by a junction) add nothing: drop them
-    node = np.where(frac <= 0.0, net.edge_u[f_c], np.where(frac >= 1.0, net.edge_v[f_c], -1))
-    at_node = node >= 0
-    dup = np.zeros(p_c.shape[0], dtype=bool)
-    if at_node.any():
-        w = np.flatnonzero(at_node)
-        _, first = np.unique(np.stack([p_c[w], node[w]]), axis=1, return_index=True)
-        dup[w] = True
-        dup[w[first]] = False
-    alt = ~primary & ~dup
+    p_c, f_c, d_c, a_c, primary, alt = rank_candidates(net, idx.shape[0], p_c, f_c, d_c, frac)
 
     hit = idx[p_c[primary]]
     edge[hit] = f_c[primary]
@@ -354,6 +333,42 @@ def snap_points(
                 f"(max_snap_m={limit[j]:g})"
             )
     return Snap(edge, along, dist, status, rule=rule, alt=alts)
+
+
+def rank_candidates(
+    net: WalkNetwork, n: int, p_c: np.ndarray, f_c: np.ndarray, d_c: np.ndarray,
+    frac: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Order the candidate snaps of ``n`` points; pick each point's primary and alternatives.
+
+    ``p_c``, ``f_c``, ``d_c``, ``frac``: candidate point, edge, leg and position along the
+    edge's geometry (a fraction, as ``shapely.line_locate_point(..., normalized=True)``).
+    Returns the candidates sorted (point, then exact ties by edge index, then leg) with their
+    ``along_m`` on the edge's walking length, the mask of primaries and that of the
+    alternatives kept.
+    """
+    best = np.full(n, np.inf)
+    np.minimum.at(best, p_c, d_c)
+    # primary first: exact ties (a micrometre: a street stored twice ties only up to the last
+    # bit) rank by edge index, so the primary does not depend on the tree's internal order
+    exact = d_c <= best[p_c] + _TIE_M
+    order = np.lexsort((f_c, np.where(exact, 0.0, d_c), p_c))
+    p_c, f_c, d_c, frac = p_c[order], f_c[order], d_c[order], frac[order]
+    primary = np.ones(p_c.shape[0], dtype=bool)
+    primary[1:] = p_c[1:] != p_c[:-1]
+    frac = np.clip(np.nan_to_num(frac, nan=0.0), 0.0, 1.0)
+    a_c = frac * net.edge_length_m[f_c]
+    # alternatives that project onto an end node already reached by an earlier snap of the
+    # same point (a point by a junction) add nothing: drop them
+    node = np.where(frac <= 0.0, net.edge_u[f_c], np.where(frac >= 1.0, net.edge_v[f_c], -1))
+    at_node = node >= 0
+    dup = np.zeros(p_c.shape[0], dtype=bool)
+    if at_node.any():
+        w = np.flatnonzero(at_node)
+        _, first = np.unique(np.stack([p_c[w], node[w]]), axis=1, return_index=True)
+        dup[w] = True
+        dup[w[first]] = False
+    return p_c, f_c, d_c, a_c, primary, ~primary & ~dup
 
 
 def _fragment_edges(net: WalkNetwork) -> np.ndarray:
