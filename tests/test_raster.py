@@ -14,7 +14,6 @@ import numpy as np
 import pytest
 import rasterio
 import shapely
-from rasterio.windows import Window
 
 from lifecircle import columns as col
 from lifecircle._errors import ConfigError, ResourceLimitError
@@ -175,27 +174,6 @@ def test_chunked_writing_gives_the_same_raster(grid_run, tmp_path, monkeypatch):
     (path,) = write_rasters(grid_run, tmp_path, categories=["retail"])
     with rasterio.open(path) as a, rasterio.open(grid_run.out / raster_name("retail")) as b:
         np.testing.assert_array_equal(a.read(1), b.read(1))
-
-
-def test_burnt_candidates_cover_every_cell_near_a_street(nanjing_run):
-    """The rasterised pre-filter keeps every cell a distance query finds within max_snap_m."""
-    net = nanjing_run.network
-    max_snap = float(nanjing_run.metadata["max_snap_m"])
-    for cell_m in (25.0, 60.0):
-        grid = raster_grid(net, cell_m=cell_m, margin_m=max_snap)
-        rows = slice(grid.height // 3, grid.height // 3 + 7)
-        x, y = raster_mod.cell_centres(grid, rows)
-        d = shapely.distance(shapely.points(x, y), shapely.multilinestrings(
-            list(net.geometries)))
-        near = raster_mod._near_cells(net, grid, Window(0, rows.start, grid.width, 7), max_snap)
-        # a window off both side edges sees the same cells
-        part = raster_mod._near_cells(net, grid, Window(3, rows.start, grid.width - 5, 7),
-                                      max_snap)
-        np.testing.assert_array_equal(part, near.reshape(7, -1)[:, 3:-2].reshape(-1))
-        assert near[d <= max_snap].all()
-        # and it is a tight superset: nothing beyond max_snap_m plus a cell diagonal
-        assert not near[d > max_snap + cell_m * 1.5].any()
-        assert 0 < near.sum() < near.size
 
 
 def test_automatic_cell_keeps_the_raster_under_the_cap(grid_run):

@@ -3,10 +3,11 @@
 The snapping rules are those of :func:`lifecircle.snapping.snap_points` (nearest edge within
 ``max_snap_m``, fragments passed over, near-tied edges kept as alternatives, exact ties by edge
 index); only the search differs. Cell centres form a regular grid, so instead of one nearest
-query per centre (about 9 µs each through GEOS) every segment of the streets near a window
-"splats" its exact point-to-segment distance onto the cells within ``max_snap_m`` of its
-bounding box: the cost follows the street length times the cells a segment can reach, not
-the number of cells.
+query per centre (about 9 µs each through GEOS) the segments of the streets near a window are
+listed in buckets of the window's own cells, and each cell scans the buckets ring by ring
+around it until no unscanned segment can be nearer than the nearest found (then once more out
+to its tie reach, for the alternatives). A cell by a street stops after a ring or two; a cell
+far from every street skips its empty rings at once (a summed-area table of the buckets).
 
 Why hand-written (numba): no library computes the distance of every cell of a grid to a set of
 segments with the identity of the nearest one and the position along it; GEOS answers one
@@ -78,17 +79,30 @@ def _seg_measure(px: float, py: float, ax: float, ay: float, bx: float, by: floa
     return start + seg_len
 
 
-def _cell_range(lo: float, hi: float, origin: float, cell: float, off: int, n: int,
-                up: bool) -> tuple[int, int]:
-    """Window-local indices [first, last] of the cells whose centre may lie in [lo, hi]
-    (columns from ``origin`` eastwards, or rows southwards when ``up``), clipped to ``n``."""
-    if up:
-        a = math.floor((origin - hi) / cell - 0.5) - off
-        b = math.ceil((origin - lo) / cell - 0.5) - off
-    else:
-        a = math.floor((lo - origin) / cell - 0.5) - off
-        b = math.ceil((hi - origin) / cell - 0.5) - off
-    return max(a, 0), min(b, n - 1)
+def _bucket(v: float, origin: float, cell: float, off: int, n: int, south: bool) -> int:
+    """Index of the bucket (a cell of the window's bucket grid, ``n`` of them, the first
+    ``off`` cells before the grid's index 0) holding coordinate ``v``, clipped to [0, n)."""
+    k = math.floor((origin - v) / cell if south else (v - origin) / cell) + off
+    return min(max(k, 0), n - 1)
+
+
+def _square_count(sat: np.ndarray, r: int, c: int, k: int) -> int:
+    """Number of (bucket, segment) entries in the buckets within ``k`` rings of (r, c), from
+    the summed-area table ``sat``."""
+    return int(sat[r + k + 1, c + k + 1] - sat[r - k, c + k + 1] - sat[r + k + 1, c - k]
+               + sat[r - k, c - k])
+
+
+def _ring(r: int, c: int, k: int, bw: int, out: np.ndarray) -> int:
+    """Write into ``out`` the buckets of ring ``k`` around bucket (r, c) of a grid ``bw``
+    buckets wide (the bucket itself for k = 0); their number."""
+    n = 0
+    for rr in range(r - k, r + k + 1):
+        step = 1 if rr == r - k or rr == r + k else 2 * k
+        for cc in range(c - k, c + k + 1, max(step, 1)):
+            out[n] = rr * bw + cc
+            n += 1
+    return n
 
 
 def _snap_window(
@@ -100,9 +114,15 @@ def _snap_window(
 
     ``coords``/``ptr``: every edge's vertices (``WalkNetwork.edge_coords``/``edge_ptr``);
     ``edges``: the edges that may lie within ``lim`` of the window; ``frag``: per edge,
-    whether it lies in a fragment. First pass: each cell's least distance to a main edge and
-    to any edge; second pass: every eligible edge within the cell's tie reach (as in
-    :func:`snap_points`), with its distance and position along its geometry (a fraction).
+    whether it lies in a fragment.
+
+    The segments of ``edges`` are listed in buckets, one per cell of the window plus ``pad``
+    cells around it, every bucket its bounding box overlaps. Each cell then scans the buckets
+    ring by ring around its own: after ring k, no unscanned segment is nearer than
+    (k + 1/2) cells (a quarter cell is kept as margin against rounding), so the scan stops as
+    soon as the nearest main edge is nearer than that, or beyond ``lim``. A second scan out
+    to the cell's tie reach (as in :func:`snap_points`) lists every eligible edge within it,
+    with its distance and position along its geometry (a fraction).
 
     Returns
     -------
@@ -110,87 +130,155 @@ def _snap_window(
         The candidates (window-local row-major cell index, edge, leg, fraction) and, per cell,
         whether a fragment was passed over.
     """
+    pad = lim + tie_m  # a cell's tie reach may pass lim by tie_m
+    n_pad = math.ceil(pad / cell) + 1
+    bh = h + 2 * n_pad
+    bw = w + 2 * n_pad
+    n_e = edges.shape[0]
+    # the segments, their edge (local index) and the length of their line before them
+    n_seg = 0
+    for k in range(n_e):
+        n_seg += ptr[edges[k] + 1] - ptr[edges[k]] - 1
+    seg_j = np.empty(n_seg, dtype=np.int64)
+    seg_e = np.empty(n_seg, dtype=np.int64)
+    seg_start = np.empty(n_seg)
+    seg_len = np.empty(n_seg)
+    e_len = np.empty(n_e)
+    s = 0
+    for k in range(n_e):
+        start = 0.0
+        for j in range(ptr[edges[k]], ptr[edges[k] + 1] - 1):
+            dx = coords[j, 0] - coords[j + 1, 0]
+            dy = coords[j, 1] - coords[j + 1, 1]
+            seg_j[s] = j
+            seg_e[s] = k
+            seg_start[s] = start
+            seg_len[s] = math.sqrt(dx * dx + dy * dy)
+            start += seg_len[s]
+            s += 1
+        e_len[k] = start
+    # buckets: CSR of the segments overlapping each (counted, then filled)
+    b_ptr = np.zeros(bh * bw + 1, dtype=np.int64)
+    b_seg = np.empty(0, dtype=np.int64)
+    fill = np.empty(0, dtype=np.int64)
+    for p in range(2):
+        if p == 1:
+            b_ptr = np.cumsum(b_ptr)
+            b_seg = np.empty(b_ptr[bh * bw], dtype=np.int64)
+            fill = b_ptr[:-1].copy()
+        for s in range(n_seg):
+            j = seg_j[s]
+            ax, ay, bx, by = coords[j, 0], coords[j, 1], coords[j + 1, 0], coords[j + 1, 1]
+            c_lo = _bucket(min(ax, bx), x0, cell, n_pad - col0, bw, False)
+            c_hi = _bucket(max(ax, bx), x0, cell, n_pad - col0, bw, False)
+            r_lo = _bucket(max(ay, by), y0, cell, n_pad - row0, bh, True)
+            r_hi = _bucket(min(ay, by), y0, cell, n_pad - row0, bh, True)
+            for r in range(r_lo, r_hi + 1):
+                for c in range(c_lo, c_hi + 1):
+                    if p == 0:
+                        b_ptr[r * bw + c + 1] += 1
+                    else:
+                        b_seg[fill[r * bw + c]] = s
+                        fill[r * bw + c] += 1
+    # summed counts of the buckets, so that a cell skips the empty rings around it in O(1)
+    sat = np.zeros((bh + 1, bw + 1), dtype=np.int64)
+    for r in range(bh):
+        for c in range(bw):
+            sat[r + 1, c + 1] = (sat[r, c + 1] + sat[r + 1, c] - sat[r, c]
+                                 + b_ptr[r * bw + c + 1] - b_ptr[r * bw + c])
     n = h * w
-    d_main = np.full(n, np.inf)
-    d_all = np.full(n, np.inf)
-    reach = np.full(n, -1.0)
-    any_edge = np.zeros(n, dtype=np.bool_)
+    ring = np.empty(8 * n_pad + 1, dtype=np.int64)
     passed = np.zeros(n, dtype=np.bool_)
-    best = np.full(n, np.inf)
-    meas = np.zeros(n)
-    touched = np.empty(n, dtype=np.int64)
+    e_best = np.full(n_e, np.inf)
+    e_j = np.zeros(n_e, dtype=np.int64)
+    e_meas = np.zeros(n_e)
+    touched = np.empty(n_e, dtype=np.int64)
     cap = 1024
     out_c = np.empty(cap, dtype=np.int64)
     out_e = np.empty(cap, dtype=np.int64)
     out_d = np.empty(cap)
     out_f = np.empty(cap)
     n_out = 0
-    pad = lim + tie_m  # a cell's tie reach may pass lim by tie_m
-    for pass_no in range(2):
-        if pass_no == 1:
-            for i in range(n):
-                if d_main[i] <= lim:
-                    near = d_main[i]
-                    passed[i] = d_all[i] < d_main[i]
-                elif d_all[i] <= lim:
-                    near = d_all[i]
-                    any_edge[i] = True
-                else:
-                    continue
-                reach[i] = max(min(near * (1.0 + tie_rel), lim), near + tie_m)
-        for k in range(edges.shape[0]):
-            e = edges[k]
-            is_frag = frag[e]
-            n_touched = 0
-            start = 0.0
-            for j in range(ptr[e], ptr[e + 1] - 1):
-                ax, ay = coords[j, 0], coords[j, 1]
-                bx, by = coords[j + 1, 0], coords[j + 1, 1]
-                seg_len = math.sqrt((ax - bx) * (ax - bx) + (ay - by) * (ay - by))
-                c_lo, c_hi = _cell_range(min(ax, bx) - pad, max(ax, bx) + pad, x0, cell,
-                                         col0, w, False)
-                r_lo, r_hi = _cell_range(min(ay, by) - pad, max(ay, by) + pad, y0, cell,
-                                         row0, h, True)
-                for r in range(r_lo, r_hi + 1):
-                    py = y0 - (float(row0 + r) + 0.5) * cell
-                    for c in range(c_lo, c_hi + 1):
-                        px = x0 + (float(col0 + c) + 0.5) * cell
-                        i = r * w + c
-                        if pass_no == 0:
-                            d = _seg_dist(px, py, ax, ay, bx, by)
-                            if d < d_all[i]:
-                                d_all[i] = d
-                            if not is_frag and d < d_main[i]:
-                                d_main[i] = d
-                            continue
-                        if reach[i] < 0.0 or (is_frag and not any_edge[i]):
-                            continue
-                        d = _seg_dist(px, py, ax, ay, bx, by)
-                        if d <= reach[i]:  # a farther segment is not the edge's nearest
-                            if best[i] == np.inf:
-                                touched[n_touched] = i
-                                n_touched += 1
-                            if d < best[i]:  # the first segment at the least distance
-                                best[i] = d
-                                meas[i] = _seg_measure(px, py, ax, ay, bx, by, start, seg_len)
-                start += seg_len
-            if pass_no == 0:
+    for r in range(h):
+        py = y0 - (float(row0 + r) + 0.5) * cell
+        for c in range(w):
+            px = x0 + (float(col0 + c) + 0.5) * cell
+            # first scan: the nearest main edge and the nearest edge
+            d_main = np.inf
+            d_all = np.inf
+            k = 0  # the first ring with a segment in or inside it
+            while k < n_pad and _square_count(sat, r + n_pad, c + n_pad, k) == 0:
+                k += 1
+            if k == n_pad:
+                continue  # no segment within the buckets' reach
+            k0 = k
+            while True:
+                for t in range(_ring(r + n_pad, c + n_pad, k, bw, ring)):
+                    for q in range(b_ptr[ring[t]], b_ptr[ring[t] + 1]):
+                        s = b_seg[q]
+                        j = seg_j[s]
+                        d = _seg_dist(px, py, coords[j, 0], coords[j, 1],
+                                      coords[j + 1, 0], coords[j + 1, 1])
+                        if d < d_all:
+                            d_all = d
+                        if d < d_main and not frag[edges[seg_e[s]]]:
+                            d_main = d
+                bound = (k + 0.25) * cell
+                if d_main < bound or bound > pad:
+                    break
+                k += 1
+            if d_main <= lim:
+                near = d_main
+                any_edge = False
+                passed[r * w + c] = d_all < d_main
+            elif d_all <= lim:
+                near = d_all
+                any_edge = True
+            else:
                 continue
+            reach = max(min(near * (1.0 + tie_rel), lim), near + tie_m)
+            # second scan: every eligible edge within reach
+            n_touched = 0
+            k = k0
+            while True:
+                for t in range(_ring(r + n_pad, c + n_pad, k, bw, ring)):
+                    for q in range(b_ptr[ring[t]], b_ptr[ring[t] + 1]):
+                        s = b_seg[q]
+                        e = seg_e[s]
+                        if frag[edges[e]] and not any_edge:
+                            continue
+                        j = seg_j[s]
+                        ax, ay = coords[j, 0], coords[j, 1]
+                        bx, by = coords[j + 1, 0], coords[j + 1, 1]
+                        d = _seg_dist(px, py, ax, ay, bx, by)
+                        if d > reach:
+                            continue
+                        if e_best[e] == np.inf:
+                            touched[n_touched] = e
+                            n_touched += 1
+                        # the first segment at the least distance, as GEOS picks it
+                        if d < e_best[e] or (d == e_best[e] and j < e_j[e]):
+                            e_best[e] = d
+                            e_j[e] = j
+                            e_meas[e] = _seg_measure(px, py, ax, ay, bx, by, seg_start[s],
+                                                     seg_len[s])
+                if (k + 0.25) * cell > reach:
+                    break
+                k += 1
             for t in range(n_touched):
-                i = touched[t]
-                if best[i] <= reach[i]:
-                    if n_out == cap:
-                        cap *= 2
-                        out_c = grown(out_c, n_out, cap)
-                        out_e = grown(out_e, n_out, cap)
-                        out_d = grown(out_d, n_out, cap)
-                        out_f = grown(out_f, n_out, cap)
-                    out_c[n_out] = i
-                    out_e[n_out] = e
-                    out_d[n_out] = best[i]
-                    out_f[n_out] = meas[i] / start if start > 0.0 else np.nan
-                    n_out += 1
-                best[i] = np.inf
+                e = touched[t]
+                if n_out == cap:
+                    cap *= 2
+                    out_c = grown(out_c, n_out, cap)
+                    out_e = grown(out_e, n_out, cap)
+                    out_d = grown(out_d, n_out, cap)
+                    out_f = grown(out_f, n_out, cap)
+                out_c[n_out] = r * w + c
+                out_e[n_out] = edges[e]
+                out_d[n_out] = e_best[e]
+                out_f[n_out] = e_meas[e] / e_len[e] if e_len[e] > 0.0 else np.nan
+                n_out += 1
+                e_best[e] = np.inf
     return out_c[:n_out].copy(), out_e[:n_out].copy(), out_d[:n_out].copy(), \
         out_f[:n_out].copy(), passed
 
@@ -199,7 +287,8 @@ def _snap_window(
 def _kernel() -> Callable[..., tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray,
                                      np.ndarray]]:
     """:func:`_snap_window` compiled by numba (or loaded from its cache) on first use."""
-    return compile_kernel(_snap_window, _seg_dist, _seg_measure, _cell_range)
+    return compile_kernel(_snap_window, _seg_dist, _seg_measure, _bucket, _square_count,
+                          _ring)
 
 
 def snap_cells(

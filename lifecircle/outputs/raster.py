@@ -193,43 +193,6 @@ def _snap_near_network(
     return Snap(edge, along, dist, status, alt=alt)
 
 
-def _near_cells(net: WalkNetwork, grid: Grid, window: Window, max_snap_m: float) -> np.ndarray:
-    """Cells of ``window`` whose centre may lie within ``max_snap_m`` of an edge (row-major).
-
-    The streets near the window (one bounding-box query on the network's edge tree) are burnt
-    into it, plus ``max_snap_m`` around it, with rasterio, and a Euclidean distance transform
-    (scipy) gives each centre's distance to the nearest burnt cell; a centre within
-    ``max_snap_m`` of a street is within ``max_snap_m`` plus half a cell diagonal of a burnt
-    centre, so the test keeps every such cell (and a few more, which snapping then leaves
-    out). Much cheaper than a distance query per cell, and its cost follows the window, not
-    the network.
-    """
-    from rasterio.features import rasterize
-    from scipy.ndimage import distance_transform_edt
-
-    row0, col0 = int(window.row_off), int(window.col_off)
-    h, w = int(window.height), int(window.width)
-    pad = math.ceil(max_snap_m / grid.cell_m) + 1
-    top, left = max(row0 - pad, 0), max(col0 - pad, 0)
-    bottom, right = min(row0 + h + pad, grid.height), min(col0 + w + pad, grid.width)
-    c = grid.cell_m
-    box = shapely.box(grid.x0 + left * c, grid.y0 - bottom * c, grid.x0 + right * c,
-                      grid.y0 - top * c)
-    hit = _tree(net).query(box) if net.n_edges else np.zeros(0, np.int64)
-    if hit.size == 0:
-        return np.zeros(h * w, dtype=bool)
-    transform = Affine.translation(grid.x0 + left * c, grid.y0 - top * c) @ Affine.scale(c, -c)
-    burnt = rasterize(((g, 1) for g in net.geometries[np.sort(hit)]),
-                      out_shape=(bottom - top, right - left), transform=transform, fill=0,
-                      all_touched=True, dtype="uint8")
-    if not burnt.any():
-        return np.zeros(h * w, dtype=bool)
-    dist_cells = distance_transform_edt(burnt == 0)
-    near = dist_cells * c <= max_snap_m + c * math.sqrt(0.5) + 1e-6
-    return np.asarray(near[row0 - top: row0 - top + h, col0 - left: col0 - left + w],
-                      dtype=bool).reshape(-1)
-
-
 def _window_snap(net: WalkNetwork, grid: Grid, window: Window, max_snap_m: float
                  ) -> Snap | None:
     """The snapping of a window's cell centres (row-major), or None when no cell is within
