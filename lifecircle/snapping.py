@@ -48,6 +48,7 @@ __all__ = [
     "Snap",
     "edges_by_key",
     "parse_alt",
+    "rank_candidates",
     "snap_points",
 ]
 
