@@ -22,8 +22,11 @@ out of the isochrone (understating), so neither polygon contains the other in ge
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -145,6 +148,260 @@ def section_isochrones(args: argparse.Namespace) -> None:
             _row(name, "missing")
             continue
         _bench_extract(path, args)
+
+
+# ---------------------------------------------------------------------------------------------
+# section: facilities (per-facility bounded searches at ~1M nodes, issue 15 item 5)
+
+#: target per facility at ~1M nodes (issue 15, item 5)
+FACILITY_TARGET_MS = 0.5
+
+
+def _virtual_source_search(graph: Any, nodes: np.ndarray, dist: np.ndarray,
+                           limit: float) -> dict[int, float]:
+    """networkx from a virtual start joined to the facility's edge ends at their offsets.
+
+    The virtual node ``-1`` is removed again afterwards; its own entry is dropped. A facility
+    with near-tied snaps seeds a node more than once: the shortest arc is kept.
+    """
+    import networkx as nx
+
+    order = np.argsort(-dist, kind="stable")  # a node seeded twice keeps the shorter arc
+    graph.add_weighted_edges_from(((-1, int(v), float(d)) for v, d in zip(
+        nodes[order], dist[order], strict=True)), weight="length")
+    try:
+        out = nx.single_source_dijkstra_path_length(graph, -1, cutoff=limit, weight="length")
+    finally:
+        graph.remove_node(-1)
+    out.pop(-1, None)
+    return out
+
+
+def _nx_graph(net: Any) -> Any:
+    """The network as an undirected ``networkx.Graph`` keeping the shortest of parallel edges.
+
+    ``Graph`` keeps one edge per node pair, the last one added: edges go in longest first.
+    """
+    import networkx as nx
+
+    order = np.argsort(-net.edge_length_m, kind="stable")
+    g = nx.Graph()
+    g.add_weighted_edges_from(zip(net.edge_u[order].tolist(), net.edge_v[order].tolist(),
+                                  net.edge_length_m[order].tolist(), strict=True),
+                              weight="length")
+    return g
+
+
+def _same_reach(ours: tuple[np.ndarray, np.ndarray], theirs: dict[int, float]) -> float:
+    """Largest distance difference when the node sets agree, ``inf`` when they do not."""
+    nodes, dist = ours
+    if set(nodes.tolist()) != set(theirs):
+        return float("inf")
+    if not nodes.size:
+        return 0.0
+    return float(np.max(np.abs(dist - np.array([theirs[int(v)] for v in nodes]))))
+
+
+def _seeds(net: Any, fsnap: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(seed_ptr, seed_node, seed_dist) of every facility, as facility_isochrones builds them."""
+    from lifecircle.routing import seed_arcs
+
+    point, node, dist = seed_arcs(net, fsnap)
+    order = np.argsort(point, kind="stable")
+    ptr = np.zeros(len(fsnap) + 1, dtype=np.int64)
+    np.cumsum(np.bincount(point, minlength=len(fsnap)), out=ptr[1:])
+    return ptr, node[order], dist[order]
+
+
+def section_facilities(args: argparse.Namespace) -> None:
+    """Per-facility bounded searches on a tiled ~``--nodes`` graph: ours, networkx, pandana.
+
+    ``--iso-facilities`` facilities on random edges (15 m off the street), ``--minutes`` at
+    ``--speed-kmh``. Ours: ``seed_arcs`` plus ``BoundedSearch.run_many`` in batches of
+    ``FACILITY_BATCH`` (what ``facility_isochrones`` and siting run per facility), then the
+    whole ``facility_isochrones`` (search, reached stretches, raster polygons at the default
+    5 m cells and at the coarsest allowed, a quarter of the walk-in width) on the same
+    facilities: polygonising, not the search, is what a per-facility isochrone costs.
+    Baselines on ``--iso-sample`` of them: networkx
+    ``single_source_dijkstra_path_length(cutoff=)`` from a virtual start joined to the
+    facility's edge ends, scipy ``dijkstra(indices=, limit=)`` from the nearer edge end, and
+    pandana ``nodes_in_range`` (contraction hierarchies; the C++ call and the public wrapper).
+    Checks that our reach equals networkx's on the sample (node sets, distances to 1e-6).
+
+        python scripts/benchmark.py facilities                  # ~1M nodes, no pandana
+        python scripts/benchmark.py facilities --pandana-big    # with pandana (~20 min)
+        python scripts/benchmark.py facilities --nodes 250000
+    """
+    from benchmark import SHARED as SHARED_OSM
+    from benchmark import _facility_snap, measure, row, tiled_network
+    from scipy.sparse.csgraph import dijkstra
+
+    from lifecircle._kernels import BoundedSearch
+    from lifecircle.isochrones import facility_isochrones
+    from lifecircle.isochrones.bands import FACILITY_BATCH
+    from lifecircle.network import WalkNetwork
+    from lifecircle.sources.osm import read_osm
+
+    n_fac = getattr(args, "iso_facilities", 2000)
+    k = getattr(args, "iso_sample", 50)
+    limit = args.minutes * args.speed_kmh * 1000 / 60
+    # Nanjing, as the issue's 1M-node file (make_tiled_osm.py) is tiled from it
+    base_path = SHARED_OSM / "nanjing_xinjiekou.osm.gz"
+    if not base_path.exists():
+        base_path = ROOT / "data" / "helsinki.osm.pbf"
+    base = WalkNetwork.from_osm(read_osm(base_path))
+    t0 = time.perf_counter()
+    net = tiled_network(base, args.nodes)
+    t_tile = time.perf_counter() - t0
+    fsnap = _facility_snap(net, n_fac, seed=5)
+    n_fac = len(fsnap)
+    print(f"\n== facilities: per-facility bounded searches, tiled {base_path.name} "
+          f"({net.n_nodes:,} nodes, {net.n_edges:,} edges, built in {t_tile:.1f} s); "
+          f"{n_fac:,} facilities, {args.minutes:g} min at {args.speed_kmh:g} km/h "
+          f"({limit:.0f} m) ==")
+    search = BoundedSearch.from_csr(net.search_csr)
+
+    def ours() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        parts = []
+        for lo in range(0, n_fac, FACILITY_BATCH):
+            sub = fsnap.subset(np.arange(lo, min(lo + FACILITY_BATCH, n_fac)))
+            parts.append(search.run_many(*_seeds(net, sub), limit))
+        return parts[0] if len(parts) == 1 else _concat(parts)
+
+    search.run_many(*_seeds(net, fsnap.subset(np.arange(2))), limit)  # compile / cache load
+    t_ours, _, (ptr, reached, dist) = measure(ours, repeat=args.repeat)
+    ms_ours = 1000 * t_ours / n_fac
+    per_fac = np.diff(ptr)
+    ids = [f"f{i}" for i in range(n_fac)]
+    kw = dict(category="all", speed_kmh=args.speed_kmh, bands_min=(args.minutes,),
+              walk_in_m=WALK_IN_M, search=search)
+    facility_isochrones(net, fsnap.subset(np.arange(2)), ids[:2], **kw)  # compile
+    t_iso, _, _ = measure(lambda: facility_isochrones(net, fsnap, ids, **kw))
+    ms_iso = 1000 * t_iso / n_fac
+    coarse = WALK_IN_M / 4  # the coarsest cell the raster outline allows (default_cell_m)
+    t_iso_c, _, _ = measure(lambda: facility_isochrones(net, fsnap, ids, cell_m=coarse, **kw))
+    ms_iso_c = 1000 * t_iso_c / n_fac
+
+    sample = np.linspace(0, n_fac - 1, min(k, n_fac)).astype(np.int64)
+    s_ptr, s_node, s_dist = _seeds(net, fsnap.subset(sample))
+    t_build, m_build, graph = measure(lambda: _nx_graph(net))
+    t0 = time.perf_counter()
+    nx_out = [_virtual_source_search(graph, s_node[s_ptr[i]:s_ptr[i + 1]],
+                                     s_dist[s_ptr[i]:s_ptr[i + 1]], limit)
+              for i in range(len(sample))]
+    ms_nx = 1000 * (time.perf_counter() - t0) / len(sample)
+    del graph
+    worst = max(_same_reach((reached[ptr[f]:ptr[f + 1]], dist[ptr[f]:ptr[f + 1]]), theirs)
+                for f, theirs in zip(sample, nx_out, strict=True))
+    # scipy and pandana start from the facility's nearer edge end (a plain node)
+    e = fsnap.edge[sample]
+    near = np.where(fsnap.along_m[sample] <= net.edge_length_m[e] / 2, net.edge_u[e],
+                    net.edge_v[e]).astype(np.int64)
+    dijkstra(net.csr, directed=True, indices=int(near[0]), limit=limit)  # warm up
+    t0 = time.perf_counter()
+    for s in near:
+        np.flatnonzero(np.isfinite(dijkstra(net.csr, directed=True, indices=int(s),
+                                            limit=limit)))
+    ms_sp = 1000 * (time.perf_counter() - t0) / len(sample)
+
+    widths = (44, 10, 10, 14, 30)
+    row("engine (per facility)", "ms", "searches", "ratio", "target", widths=widths)
+    row("lifecircle BoundedSearch (seed_arcs+run_many)", f"{ms_ours:.3f}", n_fac, "",
+        f"<= {FACILITY_TARGET_MS} ms: " + ("PASS" if ms_ours <= FACILITY_TARGET_MS else "FAIL"),
+        widths=widths)
+    row("lifecircle facility_isochrones (raster)", f"{ms_iso:.3f}", n_fac,
+        f"iso/search {ms_iso / ms_ours:.1f}",
+        f"<= {FACILITY_TARGET_MS} ms: " + ("PASS" if ms_iso <= FACILITY_TARGET_MS else "FAIL"),
+        widths=widths)
+    row(f"  the same, {coarse:g} m cells", f"{ms_iso_c:.3f}", n_fac,
+        f"iso/search {ms_iso_c / ms_ours:.1f}",
+        f"<= {FACILITY_TARGET_MS} ms: " + ("PASS" if ms_iso_c <= FACILITY_TARGET_MS else "FAIL"),
+        widths=widths)
+    row("networkx single_source_dijkstra (cutoff)", f"{ms_nx:.3f}", len(sample),
+        f"nx/ours {ms_nx / ms_ours:.0f}", "", widths=widths)
+    row("scipy dijkstra(indices=1, limit=)", f"{ms_sp:.3f}", len(sample),
+        f"scipy/ours {ms_sp / ms_ours:.0f}", "", widths=widths)
+    _pandana_rows(args, net, near, limit, ms_ours, search, widths)
+    row("  (networkx graph build, s / MiB)", f"{t_build:.1f}", f"{m_build:.0f}", "", "",
+        widths=widths)
+    print(f"  reached nodes per facility: median {np.median(per_fac):.0f}, max "
+          f"{per_fac.max()}; ours vs networkx on {len(sample)} facilities: "
+          + ("same node sets, max |d| diff "
+             f"{worst:.2e} m" if np.isfinite(worst) else "NODE SETS DIFFER")
+          + (" (PASS <= 1e-6)" if worst <= 1e-6 else " (FAIL)"))
+
+
+def _concat(parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]]
+            ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Batched ``run_many`` results joined into one (ptr, nodes, dist)."""
+    offsets = np.cumsum([0] + [p[0][-1] for p in parts[:-1]])
+    ptr = np.concatenate([[0]] + [p[0][1:] + o for p, o in zip(parts, offsets, strict=True)])
+    return (ptr, np.concatenate([p[1] for p in parts]), np.concatenate([p[2] for p in parts]))
+
+
+@contextmanager
+def _quiet_fd1() -> Iterator[None]:
+    """Silence file descriptor 1 (C++ extensions write there, past ``sys.stdout``)."""
+    sys.stdout.flush()
+    saved = os.dup(1)
+    with open(os.devnull, "w") as null:
+        os.dup2(null.fileno(), 1)
+        try:
+            yield
+        finally:
+            os.dup2(saved, 1)
+            os.close(saved)
+
+
+def _pandana_rows(args: argparse.Namespace, net: Any, near: np.ndarray, limit: float,
+                  ms_ours: float, search: Any, widths: tuple[int, ...]) -> None:
+    """pandana ``nodes_in_range`` from the sample's nearer edge ends (skipped if absent)."""
+    try:
+        import pandana
+        import pandas as pd
+    except ImportError:
+        _row("pandana", "not installed (skipped)", widths=widths)
+        return
+    if getattr(args, "no_pandana", False):
+        _row("pandana", "skipped (--no-pandana)", widths=widths)
+        return
+    if net.n_nodes > 200_000 and not getattr(args, "pandana_big", False):
+        # measured: 1,188 s and 3.0 GB peak RSS at 1,023,729 nodes on the 2-core machine
+        _row("pandana", "skipped", "", "", "(--pandana-big: ~20 min CH build at 1M)",
+             widths=widths)
+        return
+    try:
+        t0 = time.perf_counter()
+        with _quiet_fd1():  # pandana prints its progress from C++
+            p = pandana.Network(pd.Series(net.x), pd.Series(net.y), pd.Series(net.edge_u),
+                                pd.Series(net.edge_v),
+                                pd.DataFrame({"length": net.edge_length_m}), twoway=True)
+        t_ch = time.perf_counter() - t0
+        ext = p.node_idx.index.to_numpy(dtype=np.int64)
+        ids = near.astype(np.int64)
+        p.net.nodes_in_range(ids[:1], limit, 0, ext)  # warm up
+        t0 = time.perf_counter()
+        raw = p.net.nodes_in_range(ids, limit, 0, ext)
+        ms_raw = 1000 * (time.perf_counter() - t0) / len(ids)
+        t0 = time.perf_counter()
+        p.nodes_in_range(ids, limit)
+        ms_pub = 1000 * (time.perf_counter() - t0) / len(ids)
+    except Exception as exc:  # pandana's C++ extension fails on some platforms
+        _row("pandana", f"error: {type(exc).__name__}: {exc}", widths=widths)
+        return
+    # pandana's reach from the same node, against ours from that node
+    diff = 0.0
+    for s, r in zip(ids, raw, strict=True):
+        nodes, d = search.run(np.array([s]), np.array([0.0]), limit)
+        theirs = {int(a): float(b) for a, b in r if b <= limit}
+        diff = max(diff, _same_reach((nodes, d), theirs))
+    _row("pandana nodes_in_range (C++ call)", f"{ms_raw:.3f}", len(ids),
+        f"pandana/ours {ms_raw / ms_ours:.0f}", "", widths=widths)
+    _row("pandana nodes_in_range (public, DataFrame)", f"{ms_pub:.3f}", len(ids),
+        f"pandana/ours {ms_pub / ms_ours:.0f}", "", widths=widths)
+    _row("  (pandana contraction build, s)", f"{t_ch:.1f}", "", "",
+        "same reach as ours: " + ("yes" if np.isfinite(diff) else "NO")
+        + (f", max |d| diff {diff:.1e} m" if np.isfinite(diff) else ""), widths=widths)
 
 
 if __name__ == "__main__":

@@ -369,6 +369,7 @@ SECTIONS: dict[str, Callable[[argparse.Namespace], None] | str] = {
     "population": "bench_pop:section_population",
     "slope": "bench_pop:section_slope",
     "isochrones": "bench_isochrones:section_isochrones",
+    "facilities": "bench_isochrones:section_facilities",
     "maps": "bench_maps:section_maps",
     "batch": "bench_batch:section_batch",
     "blocks": "bench_blocks:section_blocks",
@@ -397,6 +398,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--blocks-osm", action="append", default=[],
                         help="blocks: an extra OSM file to time (repeatable)")
     parser.add_argument("--blocks-profile", default="gb50180-2018")
+    parser.add_argument("--iso-facilities", type=int, default=2000,
+                        help="facilities: per-facility searches timed for lifecircle")
+    parser.add_argument("--iso-sample", type=int, default=50,
+                        help="facilities: of those, searches timed for networkx/scipy/pandana")
     parser.add_argument("--no-networkx", action="store_true")
     parser.add_argument("--no-pandana", action="store_true")
     parser.add_argument("--pandana-big", action="store_true",
