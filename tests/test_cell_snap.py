@@ -115,3 +115,18 @@ def test_monaco_cells_match_geos():
             total += _assert_same_snap(net, grid, row0, col0, min(97, grid.height - row0),
                                        min(131, grid.width - col0), max_snap)
     assert total > 0.5 * grid.n_cells
+
+
+def test_zero_length_edge_matches_geos():
+    """A zero-length edge (two nodes at one spot, as OSM data has) ties with the corner's
+    streets; its position along is its start, as GEOS gives it, never a division by zero."""
+    x = np.array([0.0, 100.0, 100.0, 100.0])
+    y = np.array([0.0, 0.0, 100.0, 100.0])
+    u, v = np.array([2, 0, 1]), np.array([3, 1, 2])  # the zero-length edge first: primary
+    coords = np.array([(100.0, 100.0), (100.0, 100.0), (0.0, 0.0), (100.0, 0.0),
+                       (100.0, 0.0), (100.0, 100.0)])
+    net = WalkNetwork.from_arrays(crs="EPSG:32650", node_id=np.arange(4), x=x, y=y,
+                                  edge_u=u, edge_v=v, edge_length_m=np.array([0.0, 100, 100]),
+                                  edge_coords=coords, edge_ptr=np.array([0, 2, 4, 6]))
+    grid = raster_mod.raster_grid(net, cell_m=7.0, margin_m=50.0)
+    assert _assert_same_snap(net, grid, 0, 0, grid.height, grid.width, 50.0) > 0

@@ -71,7 +71,10 @@ def _seg_measure(px: float, py: float, ax: float, ay: float, bx: float, by: floa
         return start + seg_len
     dx = bx - ax
     dy = by - ay
-    f = ((px - ax) * dx + (py - ay) * dy) / (dx * dx + dy * dy)
+    len2 = dx * dx + dy * dy
+    if len2 == 0.0:  # a zero-length segment: GEOS's projection factor is NaN, so its end
+        return start + seg_len
+    f = ((px - ax) * dx + (py - ay) * dy) / len2
     if f <= 0.0:
         return start
     if f <= 1.0:
