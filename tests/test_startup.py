@@ -218,6 +218,34 @@ def test_a_daemonic_process_writes_its_outputs_itself(monkeypatch):
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="workers on Linux only")
+def test_a_process_with_other_threads_writes_its_outputs_itself():
+    """A fork copies only the calling thread, so a lock another thread holds would stay held
+    in the worker for ever (a batch's region threads hung CI this way): with a second thread
+    alive no worker is forked, from that thread or the main one; alone again, one is."""
+    import threading
+
+    from lifecircle.outputs import _background
+
+    release = threading.Event()
+    other = threading.Thread(target=release.wait, daemon=True)
+    other.start()
+    try:
+        assert _background.start("figures", lambda: None, nodes=10) is None
+        from_thread: list[object] = []
+        t = threading.Thread(target=lambda: from_thread.append(
+            _background.start("figures", lambda: None, nodes=10)))
+        t.start()
+        t.join()
+        assert from_thread == [None]
+    finally:
+        release.set()
+        other.join()
+    job = _background.start("figures", lambda: None, nodes=10)
+    assert job is not None
+    job.wait()
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="workers on Linux only")
 def test_a_worker_dies_with_a_killed_run(tmp_path):
     """A run killed (SIGKILL) while a worker writes leaves no worker behind writing into the
     staging folder the next run cleans up."""

@@ -10,9 +10,11 @@ tables without copying or pickling them, and the run waits for every worker befo
 hashes the folder.
 
 Only on Linux (macOS forks unsafely once system frameworks are loaded, Windows cannot fork),
-outside daemonic processes (a dask worker) and where the network has at most
-:data:`BACKGROUND_MAX_NODES` nodes: above that, these outputs are a small part of a run and a
-second process holding a city's tables would add to the peak memory.
+in a process with one thread (a fork keeps only the calling thread, and locks other threads
+hold would never be released in the child), outside daemonic processes (a dask worker) and
+where the network has at most :data:`BACKGROUND_MAX_NODES` nodes: above that, these outputs
+are a small part of a run and a second process holding a city's tables would add to the peak
+memory.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ import multiprocessing
 import os
 import signal
 import sys
+import threading
 import traceback
 from collections.abc import Callable
 from typing import Any
@@ -77,12 +80,16 @@ class Job:
 def start(what: str, write: Callable[[], Any], *, nodes: int) -> Job | None:
     """Run ``write()`` in a forked worker process (``what`` names the output in errors).
 
-    Returns ``None`` (the caller writes it itself) off Linux, in a daemonic process, where no
-    process can be started or where the network has more than :data:`BACKGROUND_MAX_NODES`
-    nodes.
+    Returns ``None`` (the caller writes it itself) off Linux, in a daemonic process, in a
+    process with more than one thread, where no process can be started or where the network
+    has more than :data:`BACKGROUND_MAX_NODES` nodes.
     """
     if (not sys.platform.startswith("linux") or nodes > BACKGROUND_MAX_NODES
-            or multiprocessing.current_process().daemon):  # a dask worker may have no children
+            or multiprocessing.current_process().daemon  # a dask worker may have no children
+            # a fork copies only the calling thread: a lock another thread holds then (logging,
+            # a thread pool's queue, a library's) stays held in the child for ever. Batch runs
+            # regions on threads and a notebook kernel has its own, so they write in-process.
+            or threading.active_count() > 1):
         return None
     ctx = multiprocessing.get_context("fork")
     receive, send = ctx.Pipe(duplex=False)
