@@ -218,31 +218,36 @@ def test_a_daemonic_process_writes_its_outputs_itself(monkeypatch):
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="workers on Linux only")
-def test_a_process_with_other_threads_writes_its_outputs_itself():
+def test_a_process_with_working_threads_writes_its_outputs_itself():
     """A fork copies only the calling thread, so a lock another thread holds would stay held
-    in the worker for ever (a batch's region threads hung CI this way): with a second thread
-    alive no worker is forked, from that thread or the main one; alone again, one is."""
+    in the worker for ever (a batch's region threads hung CI this way): while a non-daemon
+    thread works, no worker is forked, from it or the main thread; a daemon helper thread (a
+    test runner's, a notebook kernel's) does not prevent one."""
     import threading
 
     from lifecircle.outputs import _background
 
-    release = threading.Event()
-    other = threading.Thread(target=release.wait, daemon=True)
-    other.start()
-    try:
-        assert _background.start("figures", lambda: None, nodes=10) is None
-        from_thread: list[object] = []
-        t = threading.Thread(target=lambda: from_thread.append(
-            _background.start("figures", lambda: None, nodes=10)))
-        t.start()
-        t.join()
-        assert from_thread == [None]
-    finally:
-        release.set()
-        other.join()
-    job = _background.start("figures", lambda: None, nodes=10)
-    assert job is not None
-    job.wait()
+    def forks() -> bool:
+        job = _background.start("figures", lambda: None, nodes=10)
+        if job is not None:
+            job.wait()
+        return job is not None
+
+    for daemon in (False, True):
+        release = threading.Event()
+        other = threading.Thread(target=release.wait, daemon=daemon)
+        other.start()
+        try:
+            from_thread: list[bool] = []
+            t = threading.Thread(target=lambda out=from_thread: out.append(forks()))
+            t.start()
+            t.join()
+            assert from_thread == [False]  # never from a thread other than the main one
+            assert forks() is daemon
+        finally:
+            release.set()
+            other.join()
+    assert forks()
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="workers on Linux only")

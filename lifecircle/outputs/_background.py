@@ -10,11 +10,11 @@ tables without copying or pickling them, and the run waits for every worker befo
 hashes the folder.
 
 Only on Linux (macOS forks unsafely once system frameworks are loaded, Windows cannot fork),
-in a process with one thread (a fork keeps only the calling thread, and locks other threads
-hold would never be released in the child), outside daemonic processes (a dask worker) and
-where the network has at most :data:`BACKGROUND_MAX_NODES` nodes: above that, these outputs
-are a small part of a run and a second process holding a city's tables would add to the peak
-memory.
+from the main thread while no other non-daemon thread runs (a fork keeps only the calling
+thread; locks other threads hold would never be released in the child), outside daemonic
+processes (a dask worker) and where the network has at most :data:`BACKGROUND_MAX_NODES`
+nodes: above that, these outputs are a small part of a run and a second process holding a
+city's tables would add to the peak memory.
 """
 
 from __future__ import annotations
@@ -86,10 +86,7 @@ def start(what: str, write: Callable[[], Any], *, nodes: int) -> Job | None:
     """
     if (not sys.platform.startswith("linux") or nodes > BACKGROUND_MAX_NODES
             or multiprocessing.current_process().daemon  # a dask worker may have no children
-            # a fork copies only the calling thread: a lock another thread holds then (logging,
-            # a thread pool's queue, a library's) stays held in the child for ever. Batch runs
-            # regions on threads and a notebook kernel has its own, so they write in-process.
-            or threading.active_count() > 1):
+            or not _alone()):
         return None
     ctx = multiprocessing.get_context("fork")
     receive, send = ctx.Pipe(duplex=False)
@@ -103,6 +100,19 @@ def start(what: str, write: Callable[[], Any], *, nodes: int) -> Job | None:
         return None
     send.close()
     return Job(what, process, receive)
+
+
+def _alone() -> bool:
+    """Whether a fork is safe here: called from the main thread, and every other thread is a
+    daemon (an I/O helper such as a test runner's or a notebook kernel's).
+
+    A fork copies only the calling thread, so a lock a working thread holds then (logging, a
+    thread pool's queue, a library's) would stay held in the child for ever: ``lifecircle
+    batch`` runs regions on (non-daemon) pool threads, and a fork there hung a CI run.
+    """
+    me = threading.current_thread()
+    return me is threading.main_thread() and all(
+        t.daemon for t in threading.enumerate() if t is not me)
 
 
 def _die_with(parent: int) -> None:  # pragma: no cover - child
