@@ -161,24 +161,20 @@ def cell_centres(grid: Grid, rows: slice, cols: slice | None = None
     return xx.reshape(-1), yy.reshape(-1)
 
 
-def _snap_near_network(
-    net: WalkNetwork, x: np.ndarray, y: np.ndarray, max_snap_m: float,
-    near: np.ndarray | None = None,
-) -> Snap:
+def _snap_near_network(net: WalkNetwork, x: np.ndarray, y: np.ndarray, max_snap_m: float
+                       ) -> Snap:
     """Snap points; those with no edge within ``max_snap_m`` are left unsnapped cheaply.
 
     :func:`~lifecircle.snapping.snap_points` writes a reason for every missed point; for a
-    raster most cells may be far from the streets, so only candidates are snapped: ``near``
-    (a superset of the points within ``max_snap_m`` of an edge) or, without it, the hits of
-    one ``dwithin`` query on the same edge tree.
+    raster most cells may be far from the streets, so only the hits of one ``dwithin`` query
+    on the same edge tree are snapped.
     """
     n = x.shape[0]
-    if near is None:
-        near = np.zeros(n, dtype=bool)
-        if n and net.n_edges:
-            hit = _tree(net).query(shapely.points(x, y), predicate="dwithin",
-                                   distance=max_snap_m)[0]
-            near[hit] = True
+    near = np.zeros(n, dtype=bool)
+    if n and net.n_edges:
+        hit = _tree(net).query(shapely.points(x, y), predicate="dwithin",
+                               distance=max_snap_m)[0]
+        near[hit] = True
     edge = np.full(n, -1, dtype=np.int64)
     along = np.full(n, np.nan)
     dist = np.full(n, np.nan)
@@ -227,7 +223,7 @@ def _windows(grid: Grid) -> Iterator[Window]:
 
 def travel_time_cells(
     result: Any, categories: Sequence[str], x: np.ndarray, y: np.ndarray,
-    *, near: np.ndarray | None = None, snap: Snap | None = None,
+    *, snap: Snap | None = None,
 ) -> dict[str, np.ndarray]:
     """Walking minutes from points (run CRS) to each category, as block times are computed.
 
@@ -239,12 +235,9 @@ def travel_time_cells(
         Categories to evaluate (each must be in ``result.access``).
     x, y
         Point coordinates in the run's CRS.
-    near
-        Optional mask, a superset of the points within ``max_snap_m`` of an edge; the others
-        are not snapped (found with a distance query when not given).
     snap
-        Optional snapping of the points (as :func:`_cell_snap.snap_cells` gives it for a
-        window of cells); ``near`` is then unused.
+        Optional snapping of the points (as :func:`._cell_snap.snap_cells` gives it for a
+        window of cells); by default they are snapped here.
 
     Returns
     -------
@@ -255,8 +248,7 @@ def travel_time_cells(
     net: WalkNetwork = result.network
     max_snap_m = float(result.metadata["max_snap_m"])
     if snap is None:
-        snap = _snap_near_network(net, np.asarray(x, float), np.asarray(y, float),
-                                  max_snap_m, near)
+        snap = _snap_near_network(net, np.asarray(x, float), np.asarray(y, float), max_snap_m)
     fac = result.facilities
     out = {}
     for c in categories:
