@@ -356,17 +356,17 @@ def map_options(f: Callable[..., Any]) -> Callable[..., Any]:
 @click.option("--facility-isochrones", is_flag=True,
               help="Also draw every facility's own isochrone bands.")
 @click.option("--isochrones/--no-isochrones", "isochrones", default=None,
-              help="Draw the isochrones layer (default: yes, unless the network has more "
-              "than 250,000 nodes).")
+              help="Draw the isochrones layer (default: yes).")
+@click.option("--isochrone-cell-m", "isochrone_cell_m", type=float, default=None,
+              help="Grid cell of the isochrone outlines in metres (default 5, or 10 where a "
+              "5 m grid of the network would pass 40 million cells).")
 @map_options
 @click.option("--map/--no-map", "map", default=None,
-              help="Write map.html (default: yes, unless the network has more than 250,000 "
-              "nodes).")
+              help="Write map.html (default: yes).")
 @click.option("--no-figures", "figures", flag_value=False, default=True,
               help="Do not write figures/*.png.")
 @click.option("--rasters/--no-rasters", "rasters", default=None,
-              help="Write rasters/walk_min_<category>.tif (default: yes, unless the network has "
-              "more than 250,000 nodes).")
+              help="Write rasters/walk_min_<category>.tif (default: yes).")
 @click.option("--cell-m", "raster_cell_m", type=float, default=None,
               help="Cell size of the travel-time rasters in metres (default 25, coarser "
               "where a raster would pass 3 million cells).")
