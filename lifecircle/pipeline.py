@@ -353,6 +353,7 @@ def run(
     isochrone_bands_min: tuple[float, ...] = iso_mod.DEFAULT_BANDS_MIN,
     walk_in_m: float = iso_mod.DEFAULT_WALK_IN_M,
     facility_isochrones: bool = False,
+    isochrone_cell_m: float | None = None,
     map: bool | None = None,
     self_contained: bool = False,
     cdn: bool = False,
@@ -379,8 +380,9 @@ def run(
 blocks_crs, speed_kmh, minutes, categories, max_snap_m, population, dem, group, \
 group_population, targets, staff_col, flag_col
         The analysis (:class:`~lifecircle.config.Analysis`).
-    lang, isochrones, isochrone_bands_min, walk_in_m, facility_isochrones, map, \
-self_contained, cdn, tiles, tiles_attribution, figures, rasters, raster_cell_m
+    lang, isochrones, isochrone_bands_min, walk_in_m, facility_isochrones, \
+isochrone_cell_m, map, self_contained, cdn, tiles, tiles_attribution, figures, rasters, \
+raster_cell_m
         The outputs (:class:`~lifecircle.config.Outputs`). Without ``out`` only the
         isochrone layer is made (``result.isochrones``).
     out, overwrite
