@@ -380,7 +380,8 @@ def tile_rings(label: np.ndarray, n_levels: int, offset: tuple[int, int],
                           grid_offset[1], width_g, start_at)
     del level, seg_from, seg_to, q
     ring_q = out[0] + np.array(offset, dtype=np.int64) * SNAP
-    return TileRings(ring_q, *out[1:])
+    # copies: the kernel's arrays are sized by the segments, the rings keep far fewer
+    return TileRings(ring_q, *(a.copy() for a in out[1:]))
 
 
 def _level_rings(parts: list[TileRings], b: int) -> tuple[np.ndarray, np.ndarray]:
