@@ -19,6 +19,7 @@ import geopandas as gpd
 import pyogrio
 
 from .._errors import ConfigError, InputError, OutputError, did_you_mean
+from .._memory import release_freed
 from ..edge_access import network_from_mask
 from ..isochrones import DEFAULT_BANDS_MIN, DEFAULT_WALK_IN_M, run_isochrones
 from ..network import WalkNetwork
@@ -192,6 +193,7 @@ def append_isochrones(gpkg: str | Path, frames: Iterable[gpd.GeoDataFrame], *,
                                 append=True, use_arrow=True)
         rows += len(frame)
         del frame
+        release_freed()  # the category's arrays are gone: give their pages back
     if description is not None:
         describe_layer(gpkg, description, layer=layer)
     return rows
