@@ -103,16 +103,36 @@ def _signed_area2(q: np.ndarray, sizes: np.ndarray) -> np.ndarray:
     return np.bincount(ring, weights=x * y[nxt] - x[nxt] * y, minlength=sizes.shape[0])
 
 
+@cache
+def _closed_kernel() -> Any:
+    from numba import njit
+
+    @njit(cache=True, nogil=True)
+    def closed(q: np.ndarray, starts: np.ndarray, sizes: np.ndarray, offsets: np.ndarray,
+               ox: float, oy: float, scale: float) -> np.ndarray:  # pragma: no cover
+        out = np.empty((offsets[-1], 2), dtype=np.float64)
+        for r in range(starts.shape[0]):
+            o = offsets[r]
+            for k in range(sizes[r] + 1):
+                v = starts[r] + k % sizes[r]
+                out[o + k, 0] = ox + q[v, 0] * scale
+                out[o + k, 1] = oy + q[v, 1] * scale
+        return out
+
+    return closed
+
+
 def _closed_xy(q: np.ndarray, sizes: np.ndarray, rings: np.ndarray, origin: np.ndarray,
                cell: float) -> tuple[np.ndarray, np.ndarray]:
-    """Coordinates of ``rings`` (in that order), each closed, and their ragged offsets."""
+    """Coordinates of ``rings`` (in that order), each closed, and their ragged offsets
+    (a loop in numba: the numpy index arithmetic took a second per band of a city)."""
     starts = (np.cumsum(sizes) - sizes)[rings]
-    n = sizes[rings] + 1
-    total = int(n.sum())
-    k = np.arange(total) - np.repeat(np.cumsum(n) - n, n)
-    idx = np.repeat(starts, n) + k % np.repeat(sizes[rings], n)
+    n = sizes[rings]
+    offsets = np.r_[0, np.cumsum(n + 1)]
     # xy = origin + index * cell, with the index q / SNAP exact in floating point
-    return origin + (q[idx] / float(SNAP)) * cell, np.r_[0, np.cumsum(n)]
+    xy = _closed_kernel()(q, starts, n, offsets, float(origin[0]), float(origin[1]),
+                          cell / float(SNAP))
+    return xy, offsets
 
 
 def _polygons(q: np.ndarray, sizes: np.ndarray, hole: np.ndarray, origin: np.ndarray,
@@ -167,10 +187,8 @@ def _squares_kernel() -> Any:
     from numba import njit
 
     @njit(cache=True, nogil=True)
-    def squares(label: np.ndarray, n_levels: int, gi0: int, gj0: int, width_g: int,
-                count_only: bool, seg_level: np.ndarray, seg_from: np.ndarray,
-                seg_to: np.ndarray, seg_q: np.ndarray,
-                n_out: int) -> int:  # pragma: no cover - compiled
+    def squares(label: np.ndarray, n_levels: int, gi0: int, gj0: int,
+                width_g: int) -> tuple[np.ndarray, ...]:  # pragma: no cover - compiled
         # Filled marching squares of {label <= b} for every level b, over the squares between
         # the label grid's centres (square (i, j) has corners (i, j), (i+1, j), (i+1, j+1),
         # (i, j+1)). Each boundary piece in a square is a directed segment with the region on
@@ -179,7 +197,12 @@ def _squares_kernel() -> Any:
         # the global grid of width width_g) and is the start of one segment and the end of
         # the next, so the segments of a level link into its rings.
         height, width = label.shape
-        k = n_out
+        cap = 4096
+        seg_level = np.empty(cap, dtype=np.uint8)
+        seg_from = np.empty(cap, dtype=np.int64)
+        seg_to = np.empty(cap, dtype=np.int64)
+        seg_q = np.empty((cap, 2), dtype=np.int64)
+        k = 0
         for j in range(height - 1):
             for i in range(width - 1):
                 la = label[j, i]
@@ -230,27 +253,37 @@ def _squares_kernel() -> Any:
                         t = t1 if p == 0 else t2
                         if f < 0:
                             continue
-                        if not count_only:
-                            seg_level[k] = b
-                            sides = (bottom, right, top, left)
-                            seg_from[k] = sides[f]
-                            seg_to[k] = sides[t]
-                            # the start crossing, in 1 / SNAP cells: z = n - label is
-                            # interpolated linearly between the side's two centres
-                            if f == 0:
-                                za, zb, x0, y0, dx, dy = la, lb, gi, gj, 1, 0
-                            elif f == 1:
-                                za, zb, x0, y0, dx, dy = lb, lc, gi + 1, gj, 0, 1
-                            elif f == 2:
-                                za, zb, x0, y0, dx, dy = ld, lc, gi, gj + 1, 1, 0
-                            else:
-                                za, zb, x0, y0, dx, dy = la, ld, gi, gj, 0, 1
-                            frac = (float(za) - b - 0.5) / (float(za) - float(zb))
-                            r = np.int64(np.round(frac * SNAP))
-                            seg_q[k, 0] = x0 * SNAP + dx * r
-                            seg_q[k, 1] = y0 * SNAP + dy * r
+                        if k == cap:  # grow the outputs (one pass, no count)
+                            cap *= 2
+                            n_level = np.empty(cap, dtype=np.uint8)
+                            n_from = np.empty(cap, dtype=np.int64)
+                            n_to = np.empty(cap, dtype=np.int64)
+                            n_q = np.empty((cap, 2), dtype=np.int64)
+                            n_level[:k] = seg_level[:k]
+                            n_from[:k] = seg_from[:k]
+                            n_to[:k] = seg_to[:k]
+                            n_q[:k] = seg_q[:k]
+                            seg_level, seg_from, seg_to, seg_q = n_level, n_from, n_to, n_q
+                        seg_level[k] = b
+                        sides = (bottom, right, top, left)
+                        seg_from[k] = sides[f]
+                        seg_to[k] = sides[t]
+                        # the start crossing, in 1 / SNAP cells: z = n - label is
+                        # interpolated linearly between the side's two centres
+                        if f == 0:
+                            za, zb, x0, y0, dx, dy = la, lb, gi, gj, 1, 0
+                        elif f == 1:
+                            za, zb, x0, y0, dx, dy = lb, lc, gi + 1, gj, 0, 1
+                        elif f == 2:
+                            za, zb, x0, y0, dx, dy = ld, lc, gi, gj + 1, 1, 0
+                        else:
+                            za, zb, x0, y0, dx, dy = la, ld, gi, gj, 0, 1
+                        frac = (float(za) - b - 0.5) / (float(za) - float(zb))
+                        r = np.int64(np.round(frac * SNAP))
+                        seg_q[k, 0] = x0 * SNAP + dx * r
+                        seg_q[k, 1] = y0 * SNAP + dy * r
                         k += 1
-        return k
+        return seg_level[:k], seg_from[:k], seg_to[:k], seg_q[:k]
 
     return squares
 
@@ -366,16 +399,8 @@ def tile_rings(label: np.ndarray, n_levels: int, offset: tuple[int, int],
     (left so). Tiles that share their edge row and column of centres give each square once,
     so the chains of all tiles link into whole rings (:func:`bands_from_tiles`).
     """
-    squares = _squares_kernel()
     width = label.shape[1]
-    none_i = np.zeros(0, np.int64)
-    n = squares(label, n_levels, 0, 0, width, True, np.zeros(0, np.uint8), none_i, none_i,
-                np.zeros((0, 2), np.int64), 0)
-    level = np.empty(n, np.uint8)
-    seg_from = np.empty(n, np.int64)
-    seg_to = np.empty(n, np.int64)
-    q = np.empty((n, 2), np.int64)
-    squares(label, n_levels, 0, 0, width, False, level, seg_from, seg_to, q, 0)
+    level, seg_from, seg_to, q = _squares_kernel()(label, n_levels, 0, 0, width)
     out = _trace_kernel()(level, seg_from, seg_to, q, n_levels, width, grid_offset[0],
                           grid_offset[1], width_g, start_at)
     del level, seg_from, seg_to, q
