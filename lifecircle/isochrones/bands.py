@@ -13,7 +13,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, TypedDict, Unpack
+from typing import Any, TypedDict, Unpack, cast
 
 import geopandas as gpd
 import numpy as np
@@ -228,6 +228,28 @@ class _Bands:
                       cumulative=self.cumulative)
 
 
+class RunOptions(BandOptions, total=False):
+    """The keyword options of :func:`run_isochrones` and :func:`iter_isochrones`: the band
+    options and what to draw (``per_facility``, ``facility_ids``, ``categories``,
+    ``enabled``, ``networks``; see :func:`run_isochrones`)."""
+
+    per_facility: bool
+    facility_ids: Sequence[str] | None
+    categories: Sequence[str] | None
+    enabled: bool
+    networks: Mapping[str, WalkNetwork] | None
+
+
+_SELECTION = ("per_facility", "facility_ids", "categories", "enabled", "networks")
+
+
+def _split(options: RunOptions) -> tuple[dict[str, Any], BandOptions]:
+    """A run's options as (what to draw, band options)."""
+    pick = {k: v for k, v in options.items() if k in _SELECTION}
+    band = cast(BandOptions, {k: v for k, v in options.items() if k not in _SELECTION})
+    return pick, band
+
+
 def category_isochrones(
     net: WalkNetwork,
     nodes: NodeDistances,
@@ -437,13 +459,7 @@ def run_isochrones(
     facilities: gpd.GeoDataFrame,
     nodes: dict[str, NodeDistances] | None,
     speeds_kmh: dict[str, float],
-    *,
-    per_facility: bool = False,
-    facility_ids: Sequence[str] | None = None,
-    categories: Sequence[str] | None = None,
-    enabled: bool = True,
-    networks: Mapping[str, WalkNetwork] | None = None,
-    **options: Unpack[BandOptions],
+    **options: Unpack[RunOptions],
 ) -> gpd.GeoDataFrame:
     """The isochrone table of a run: every category's union, and facilities' own bands.
 
@@ -487,17 +503,17 @@ def run_isochrones(
     iter_isochrones : the same rows one category at a time (what a run writes, so that its
         memory is one category's).
     """
-    frames = [f for f in iter_isochrones(
-        net, facilities, nodes, speeds_kmh, per_facility=per_facility,
-        facility_ids=facility_ids, categories=categories, enabled=enabled, networks=networks,
-        **options) if len(f)]
+    frames = [f for f in iter_isochrones(net, facilities, nodes, speeds_kmh, **options)
+              if len(f)]
     if frames:
         out = gpd.GeoDataFrame(pd.concat(frames, ignore_index=True), geometry="geometry",
                                crs=net.crs)
     else:
         out = empty_isochrones(net.crs)
-    out.attrs["settings"] = isochrone_settings(net, per_facility=per_facility,
-                                               enabled=enabled, **options)
+    pick, band = _split(options)
+    out.attrs["settings"] = isochrone_settings(
+        net, per_facility=bool(pick.get("per_facility", False)),
+        enabled=bool(pick.get("enabled", True)), **band)
     return out
 
 
@@ -525,13 +541,7 @@ def iter_isochrones(
     facilities: gpd.GeoDataFrame,
     nodes: dict[str, NodeDistances] | None,
     speeds_kmh: dict[str, float],
-    *,
-    per_facility: bool = False,
-    facility_ids: Sequence[str] | None = None,
-    categories: Sequence[str] | None = None,
-    enabled: bool = True,
-    networks: Mapping[str, WalkNetwork] | None = None,
-    **options: Unpack[BandOptions],
+    **options: Unpack[RunOptions],
 ) -> Iterator[gpd.GeoDataFrame]:
     """The frames of :func:`run_isochrones` one at a time: each category's union (then its
     facilities' own bands, when asked), computed only when the previous one was taken, so a
@@ -539,9 +549,14 @@ def iter_isochrones(
     append_isochrones`) holds one category's polygons, not the city's. Same parameters."""
     from ..routing import multi_source
 
-    if not enabled:
+    what, band = _split(options)
+    per_facility = bool(what.get("per_facility", False))
+    facility_ids: Sequence[str] | None = what.get("facility_ids")
+    categories: Sequence[str] | None = what.get("categories")
+    networks: Mapping[str, WalkNetwork] | None = what.get("networks")
+    if not what.get("enabled", True):
         return
-    opt = _Bands.of(options)
+    opt = _Bands.of(band)
     snap_all = snap_from_frame(net, facilities)
     cats = list(categories) if categories is not None else (
         [] if facility_ids is not None and not per_facility else list(speeds_kmh))
