@@ -19,6 +19,15 @@ Target (issue 15): the Monaco default run within 4 s wall beyond ``python -c pas
 round compiles numba's kernels into its on-disk cache and is not counted (the ``warm-up`` line);
 the ``numba cache`` line runs one more fresh process with ``NUMBA_DEBUG_CACHE=1`` and counts
 the kernels loaded from the cache and those compiled again.
+
+Then the same run, phase by phase, in one more fresh process with every output written in that
+process one after the other (no output workers), wall and CPU seconds of each: the imports of
+the analysis, reading the file (network and features), facilities, blocks, the search, the
+verdict, then each output with the import of its libraries counted apart. CPU seconds are the
+honest measure on a shared machine; their sum beyond the analysis is what the output workers
+spread over the cores in a real run. Run the breakdown alone on any file with
+
+    python scripts/bench_startup.py phases FILE
 """
 
 from __future__ import annotations
@@ -122,5 +131,107 @@ def section_startup(args: argparse.Namespace) -> None:
             widths=_WIDTHS)
         print(f"  numba cache in that run: {loaded} kernel(s) loaded from disk, {saved} compiled "
               "and saved" + (" (the cache is not used!)" if saved else ""))
+        print("  phase by phase, one process, outputs written one after the other:")
+        done = subprocess.run([sys.executable, str(Path(__file__)), "phases", str(MONACO)],
+                              capture_output=True, text=True, cwd=ROOT)
+        if done.returncode != 0:
+            raise SystemExit(f"the phase run failed: {done.stderr.strip()[-800:]}")
+        print(done.stdout.rstrip())
     finally:
         shutil.rmtree(folder, ignore_errors=True)
+
+
+# ---------------------------------------------------------------------------------------------
+# the phases of one run, in this process
+
+#: (module, function) of each output step timed by the phase run, in the order a run writes
+_OUTPUT_STEPS = (
+    ("lifecircle.result", "Result.prepare", "isochrones (Result.prepare)"),
+    ("lifecircle.result", "Result.to_gpkg", "GeoPackage"),
+    ("lifecircle.outputs.webmap", "write_map", "map.html"),
+    ("lifecircle.outputs.plots", "write_figures", "figures (7 PNG)"),
+    ("lifecircle.outputs.raster", "write_rasters", "rasters (GeoTIFF)"),
+    ("lifecircle.outputs.report", "write_reports", "report.json, report.md"),
+    ("lifecircle.outputs.table", "write_tables", "blocks.csv, report.xlsx"),
+)
+#: the output modules whose import (their libraries) is timed apart, before the outputs
+_OUTPUT_IMPORTS = (
+    ("lifecircle.outputs.webmap", "import for the map (webmap)"),
+    ("lifecircle.outputs.plots", "import for figures (matplotlib)"),
+    ("lifecircle.outputs.raster", "import for rasters (rasterio)"),
+    ("lifecircle.outputs.table", "import for tables"),
+    ("openpyxl", "import openpyxl"),
+)
+_PHASE_WIDTHS = (44, 10, 10)
+
+
+def _clock() -> tuple[float, float]:
+    return time.perf_counter(), time.process_time()
+
+
+def _since(start: tuple[float, float]) -> tuple[float, float]:
+    wall, cpu = _clock()
+    return wall - start[0], cpu - start[1]
+
+
+def _timed(rows: list[tuple[str, float, float]], label: str, fn: Any) -> Any:
+    """``fn`` wrapped to append (label, wall s, CPU s) of each call to ``rows``."""
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        start = _clock()
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            rows.append((label, *_since(start)))
+    return wrapper
+
+
+def phases(osm: Path) -> None:
+    """Print the phase-by-phase wall and CPU seconds of a default run on ``osm``."""
+    import importlib
+
+    rows: list[tuple[str, float, float]] = []
+    start = _clock()
+    from lifecircle.config import Analysis, Outputs
+    from lifecircle.pipeline import analyse
+    rows.append(("imports of the analysis", *_since(start)))
+    start = _clock()
+    result = analyse(Analysis(osm=osm))
+    wall, cpu = _since(start)
+    stages = dict(result.metadata.get("timings_s", {}))
+    names = {"network": "read (network and features)", "facilities": "facilities",
+             "blocks": "blocks", "access": "search (walking times)", "verdict": "verdict"}
+    for key, seconds in stages.items():
+        rows.append((f"  {names.get(key, key)}", float(seconds), float("nan")))
+    rows.append(("analysis, all stages", wall, cpu))
+    from lifecircle.outputs import _background
+
+    _background.BACKGROUND_MAX_NODES = -1  # every output here, one after the other
+    for module, label in _OUTPUT_IMPORTS:
+        start = _clock()
+        importlib.import_module(module)
+        rows.append((label, *_since(start)))
+    for module, name, label in _OUTPUT_STEPS:
+        owner: Any = importlib.import_module(module)
+        attr = name
+        if "." in name:
+            cls, attr = name.split(".")
+            owner = getattr(owner, cls)
+        setattr(owner, attr, _timed(rows, label, getattr(owner, attr)))
+    folder = Path(tempfile.mkdtemp(prefix="lc-phases-"))
+    try:
+        start = _clock()
+        result.save(folder / "out", Outputs())
+        rows.append(("writing outputs, all (incl. listing, hashing)", *_since(start)))
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+    row("    phase", "wall s", "CPU s", widths=_PHASE_WIDTHS)
+    for label, wall, cpu in rows:
+        row(f"    {label}", f"{wall:.2f}", "" if cpu != cpu else f"{cpu:.2f}",
+            widths=_PHASE_WIDTHS)
+
+
+if __name__ == "__main__":
+    if len(sys.argv) == 3 and sys.argv[1] == "phases":
+        phases(Path(sys.argv[2]))
+    else:
+        raise SystemExit("usage: python scripts/bench_startup.py phases FILE")
