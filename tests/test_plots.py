@@ -40,7 +40,8 @@ def profile():
 def _block_image(fig):
     from lifecircle.outputs._block_image import PixelImage
 
-    return next(a for a in fig.axes[0].get_children() if isinstance(a, PixelImage))
+    return next(a for a in fig.axes[0].get_children()
+                if isinstance(a, PixelImage) and a.get_gid() == "blocks")
 
 
 def _block_pixels(fig, blocks, *, dx: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -494,3 +495,29 @@ def gpd_series(geoms, crs):
     import geopandas as gpd
 
     return gpd.GeoSeries(geoms, crs=crs)
+
+
+def test_category_maps_drawn_on_one_frame_equal_figures_of_their_own(city, profile, tmp_path):
+    """write_figures redraws only each category's layer on one shared frame: every PNG equals
+    the standalone figure of its category, pixel for pixel (nothing of the previous category
+    is left over)."""
+    from types import SimpleNamespace
+
+    from PIL import Image
+
+    cats = list(profile.categories)
+    fac = city["facilities"][city["facilities"]["category"] != "childcare"]
+    summary = {"categories": {c: {"share_population_covered": 0.5, "threshold_min": 15.0,
+                                  "facilities": int((fac["category"] == c).sum())}
+                              for c in cats}}
+    result = SimpleNamespace(profile=profile, report={"summary": summary},
+                             blocks=city["blocks"], facilities=fac, edges=city["edges"])
+    paths = write_figures(result, tmp_path, lang="en")
+    base = plots.map_base(city["blocks"], city["edges"])
+    for c, path in zip(cats, paths, strict=False):
+        status = plots.category_status(summary["categories"][c])
+        alone = plots._pixels(coverage_figure(city["blocks"], fac, profile, c, base=base,
+                                              no_data=status,
+                                              coverage=summary["categories"][c]))
+        with Image.open(path) as image:
+            np.testing.assert_array_equal(np.asarray(image), alone, err_msg=c)

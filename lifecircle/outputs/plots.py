@@ -188,17 +188,27 @@ def _rgb(colors: Sequence[str]) -> np.ndarray:
 
 
 def _draw_blocks(ax: Any, base: MapBase, palette: Sequence[str], index: np.ndarray, *,
-                 hatch: bool = False) -> None:
+                 hatch: bool = False) -> Artist:
     """The blocks, block ``i`` in ``palette[index[i]]``, with white borders (or all hatched
-    in the "no data" grey), and the streets over them: two images of the axes' pixels."""
+    in the "no data" grey): one image of the axes' pixels."""
     colors = _rgb(palette)[np.asarray(index, dtype=np.int64)]
     pixels = base.blocks.rgba(colors, _rgb([_BACKGROUND]),
                               _rgb([_HATCH_COLOR if hatch else _BORDER]),
                               hatch_color=_rgb([_HATCH_COLOR]) if hatch else None)
-    extent = base.grid.extent
-    ax.add_artist(PixelImage(ax, pixels, extent=extent, zorder=1))
+    image = PixelImage(ax, pixels, extent=base.grid.extent, zorder=1)
+    image.set_gid("blocks")
+    return ax.add_artist(image)
+
+
+def _map_frame(base: MapBase, st: _Style) -> Any:
+    """The map axes of a new figure with what every map figure of a run shares: the streets,
+    a scale bar, a north arrow and the OSM credit."""
+    ax = _map_axes(base, st)
     if base.streets is not None:
-        ax.add_artist(PixelImage(ax, base.streets, extent=extent, zorder=2))
+        streets = ax.add_artist(PixelImage(ax, base.streets, extent=base.grid.extent, zorder=2))
+        streets.set_gid("streets")
+    _furniture(ax, st)
+    return ax
 
 
 def _marker_size(base: MapBase, n: int) -> float:
@@ -240,7 +250,7 @@ def _metres(x: float) -> str:
     return f"{_num(x / 1000)} km" if x >= 1000 else f"{_num(x)} m"
 
 
-def _legend_below(ax: Any, handles: list[Artist], title: str, st: _Style) -> None:
+def _legend_below(ax: Any, handles: list[Artist], title: str, st: _Style) -> Artist:
     """A legend under the map, in up to four columns (it never hides a block)."""
     fig = ax.get_figure()
     legend = fig.legend(handles=handles, title=title, loc="upper center",
@@ -249,6 +259,7 @@ def _legend_below(ax: Any, handles: list[Artist], title: str, st: _Style) -> Non
                         title_fontproperties=st.fp("label"), frameon=False, handlelength=1.6,
                         columnspacing=1.4)
     legend.set_in_layout(False)
+    return legend
 
 
 def _wrap(text: str, width: int = 100) -> str:
@@ -265,11 +276,13 @@ def _wrap(text: str, width: int = 100) -> str:
     return "\n".join([*lines, line.rstrip()])
 
 
-def _title(ax: Any, title: str, subtitle: str, st: _Style) -> None:
+def _title(ax: Any, title: str, subtitle: str, st: _Style) -> list[Artist]:
+    """Set the title; the subtitle under it (the artists added: the subtitle, if any)."""
     ax.set_title(title, fontproperties=st.fp("title"), pad=22 if subtitle else 8)
-    if subtitle:
-        ax.text(0.5, 1.012, subtitle, transform=ax.transAxes, ha="center", va="bottom",
-                color="#333", fontproperties=st.fp("subtitle"))
+    if not subtitle:
+        return []
+    return [ax.text(0.5, 1.012, subtitle, transform=ax.transAxes, ha="center", va="bottom",
+                    color="#333", fontproperties=st.fp("subtitle"))]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -317,42 +330,51 @@ def coverage_figure(
         ``edges``); computed here when not given.
     """
     st = _style(lang)
-    text = st.text
-    label = profile.categories[category].label(st.lang)
+    base = base or map_base(blocks, edges)
+    ax = _map_frame(base, st)
+    _coverage_layer(ax, base, st, blocks, facilities, profile, category, no_data=no_data,
+                    coverage=coverage)
+    return ax.get_figure()
+
+
+def _coverage_layer(ax: Any, base: MapBase, st: _Style, blocks: gpd.GeoDataFrame,
+                    facilities: gpd.GeoDataFrame, profile: Profile, category: str, *,
+                    no_data: str | None, coverage: Mapping[str, Any] | None) -> list[Artist]:
+    """Draw what :func:`coverage_figure` shows of ``category`` on a map frame: the blocks'
+    colours, the facilities, the legend, the title and subtitle; the artists added (removed
+    to draw the next category on the same frame)."""
     from ..sources.facilities import primary_rows  # one marker per facility
 
+    text = st.text
+    label = profile.categories[category].label(st.lang)
     fac = primary_rows(facilities).to_crs(blocks.crs)
     fac = fac[fac["category"] == category]
     if fac.empty and no_data is None:
         no_data = "no_facilities"
-    base = base or map_base(blocks, edges)
-    ax = _map_axes(base, st)
-    fig = ax.get_figure()
     k = list(profile.categories).index(category)
     color = CATEGORY_COLORS[k % len(CATEGORY_COLORS)]
     handles: list[Artist]
     if no_data is not None:
-        _draw_blocks(ax, base, [NO_DATA_COLOR], np.zeros(len(blocks), dtype=np.int64),
-                     hatch=True)
+        added = [_draw_blocks(ax, base, [NO_DATA_COLOR], np.zeros(len(blocks), dtype=np.int64),
+                              hatch=True)]
         handles = [Patch(facecolor=NO_DATA_COLOR, edgecolor="#999", hatch=NO_DATA_HATCH,
                          label=text["no_data"])]
     else:
         bins = block_bins(blocks, category)
-        _draw_blocks(ax, base, [*BIN_COLORS, UNREACHABLE_COLOR], bins)
+        added = [_draw_blocks(ax, base, [*BIN_COLORS, UNREACHABLE_COLOR], bins)]
         handles = [Patch(facecolor=c, edgecolor="#999", label=lab)
                    for c, lab in zip(BIN_COLORS, bin_labels(text["min"]), strict=True)]
         handles.append(Patch(facecolor=UNREACHABLE_COLOR, edgecolor="#999",
                              label=text["unreachable"]))
-    _furniture(ax, st)
     if not fac.empty:
         pts = fac.geometry.representative_point()
         size = _marker_size(base, len(pts))
-        ax.scatter(pts.x, pts.y, s=size, c=color, edgecolors="white",
-                   linewidths=0.8 * np.sqrt(size / 26.0), zorder=4)
+        added.append(ax.scatter(pts.x, pts.y, s=size, c=color, edgecolors="white",
+                                linewidths=0.8 * np.sqrt(size / 26.0), zorder=4))
         handles.append(Line2D([], [], marker="o", linestyle="", markersize=7,
                               markerfacecolor=color, markeredgecolor="white",
                               label=_fill(text["facility"], label=label)))
-    _legend_below(ax, handles, text["legend_title"], st)
+    added.append(_legend_below(ax, handles, text["legend_title"], st))
     note = _fill(text["note"], speed=profile.group_of(category).speed_kmh,
                  threshold=profile.threshold_of(category))
     coverage = coverage or {}
@@ -364,8 +386,7 @@ def coverage_figure(
             who=label_of(served, st.lang))
     if no_data is not None:
         note = text[f"no_data_{no_data}"] if f"no_data_{no_data}" in text else text["no_data"]
-    _title(ax, _fill(text["coverage_title"], label=label), note, st)
-    return fig
+    return added + _title(ax, _fill(text["coverage_title"], label=label), note, st)
 
 
 def deficiency_colors(n: int) -> list[str]:
@@ -411,10 +432,9 @@ def deficiency_figure(
     lacking = _lacking(blocks, profile, cats)
     palette = deficiency_colors(n)
     base = base or map_base(blocks, edges)
-    ax = _map_axes(base, st)
+    ax = _map_frame(base, st)
     fig = ax.get_figure()
     _draw_blocks(ax, base, palette, np.minimum(lacking, n))
-    _furniture(ax, st)
     # one count scale (a colour bar) instead of one legend entry per count
     h = fig.get_figheight()
     cax = fig.add_axes((0.25, (_LEGEND_TOP_IN - 0.45) / h, 0.5, 0.16 / h))
@@ -470,26 +490,34 @@ def write_figures(result: Any, folder: str | os.PathLike[str], *, lang: str = "e
     status = {c: category_status(summary["categories"][c]) if c in summary["categories"]
               else None for c in cats}
     base = map_base(result.blocks, result.edges)
-    no_data = [c for c in cats if status[c]]
+    st = _style(lang)
+    frame: Any = _map_frame(base, st) if cats else None
+    layer: list[Artist] = []
 
-    def draw(k: int) -> Figure:
+    def draw(k: int) -> np.ndarray:
+        """Pixels of figure ``k``: the category maps share one frame (axes, ticks, streets,
+        furniture) and only their own layer is redrawn, the deficiency map and the chart are
+        figures of their own."""
         if k < len(cats):
-            return coverage_figure(result.blocks, result.facilities, result.profile, cats[k],
-                                   lang=lang, no_data=status[cats[k]],
-                                   coverage=summary["categories"].get(cats[k]), base=base)
+            for artist in layer:
+                artist.remove()
+            layer[:] = _coverage_layer(frame, base, st, result.blocks, result.facilities,
+                                       result.profile, cats[k], no_data=status[cats[k]],
+                                       coverage=summary["categories"].get(cats[k]))
+            return _pixels(frame.get_figure())
         if k == len(cats):
-            return deficiency_figure(result.blocks, result.profile, lang=lang,
-                                     no_data=no_data, base=base)
+            return _pixels(deficiency_figure(result.blocks, result.profile, lang=lang,
+                                             no_data=[c for c in cats if status[c]],
+                                             base=base))
         from .share_chart import coverage_share_figure
 
-        return coverage_share_figure(summary, result.profile, lang=lang)
+        return _pixels(coverage_share_figure(summary, result.profile, lang=lang))
 
     paths = [base_dir / name for name in figure_names(cats)]
     # PNG compression (zlib, which releases the GIL) of one figure runs in a thread while the
     # next one is drawn: it was half of the figures' time; each figure is dropped once drawn
     with ThreadPoolExecutor(max_workers=1) as pool:
-        pending = [pool.submit(_write_png, _pixels(draw(k)), path)
-                   for k, path in enumerate(paths)]
+        pending = [pool.submit(_write_png, draw(k), path) for k, path in enumerate(paths)]
         for job, path in zip(pending, paths, strict=True):
             try:
                 job.result()
