@@ -76,12 +76,14 @@ def _commands(out: Path) -> dict[str, list[str]]:
     }
 
 
-def _probe(cmd: list[str]) -> tuple[float, dict[str, float], int, int] | None:
-    """One more fresh run, with its progress lines and ``NUMBA_DEBUG_CACHE=1``: its wall time,
-    the stages the CLI reports (writing outputs included) and how many kernels numba loaded
-    from its on-disk cache and compiled again; None when the run failed."""
+def _probe(cmd: list[str]) -> tuple[float, dict[str, float], int, int,
+                                    dict[str, tuple[float, float]]] | None:
+    """One more fresh run, with its progress lines, ``-v`` and ``NUMBA_DEBUG_CACHE=1``: its
+    wall time, the stages the CLI reports (writing outputs included), how many kernels numba
+    loaded from its on-disk cache and compiled again, and the wall and CPU seconds of each
+    output worker; None when the run failed."""
     t0 = time.perf_counter()
-    done = subprocess.run([c for c in cmd if c != "-q"], capture_output=True, text=True,
+    done = subprocess.run([*(c for c in cmd if c != "-q"), "-v"], capture_output=True, text=True,
                           cwd=ROOT, env={**os.environ, "NUMBA_DEBUG_CACHE": "1",
                                          "COLUMNS": "200"})
     wall = time.perf_counter() - t0
@@ -90,9 +92,11 @@ def _probe(cmd: list[str]) -> tuple[float, dict[str, float], int, int] | None:
     lines = (done.stdout + done.stderr).splitlines()
     stages = {m[1]: float(m[2]) for x in lines
               if (m := re.search(r"✓ (.+) \(([0-9.]+) s\)", x))}
+    workers = {m[1]: (float(m[2]), float(m[3])) for x in lines if (m := re.search(
+        r"(\w+) written by a worker process in ([0-9.]+) s \(([0-9.]+) s CPU\)", x))}
     return (wall, stages,
             sum(1 for x in lines if x.startswith("[cache] data loaded")),
-            sum(1 for x in lines if x.startswith("[cache] data saved")))
+            sum(1 for x in lines if x.startswith("[cache] data saved")), workers)
 
 
 def section_startup(args: argparse.Namespace) -> None:
@@ -124,12 +128,15 @@ def section_startup(args: argparse.Namespace) -> None:
         probe = _probe(cmds[RUN])
         if probe is None:
             raise SystemExit("the probe run failed")
-        wall, stages, loaded, saved = probe
+        wall, stages, loaded, saved, workers = probe
         print(f"  one more run with its progress lines: {wall:.2f} s wall")
         for stage, seconds in stages.items():
             row(f"    {stage}", f"{seconds:.2f}", widths=_WIDTHS)
         row("    outside every stage (start-up, imports)", f"{wall - sum(stages.values()):.2f}",
             widths=_WIDTHS)
+        for what, (w_s, cpu_s) in workers.items():
+            row(f"      {what} (worker process, within writing)", f"{w_s:.2f}",
+                f"{cpu_s:.2f} CPU", widths=_WIDTHS)
         print(f"  numba cache in that run: {loaded} kernel(s) loaded from disk, {saved} compiled "
               "and saved" + (" (the cache is not used!)" if saved else ""))
         print("  phase by phase, one process, outputs written one after the other:")
