@@ -289,3 +289,33 @@ def test_a_worker_dies_with_a_killed_run(tmp_path):
     if still:  # pragma: no cover - the failure below: do not leave it behind
         os.kill(pid, 9)
     assert not still
+
+
+# ---------------------------------------------------------------------------------------------
+# the end of a run from the command line
+
+
+def _lifecircle(args: list[str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "lifecircle", *args], capture_output=True,
+                          text=True, cwd=ROOT)
+
+
+def test_a_command_line_run_ends_at_once_with_its_output_flushed_and_complete(tmp_path):
+    """A successful `lifecircle run` ends without the interpreter's teardown (os._exit) only
+    after its summary and log lines are out and its folder is complete; a failing one still
+    exits with its error code and one-line message."""
+    from tests.helpers import make_grid_case
+
+    case = make_grid_case(tmp_path / "grid")
+    out = tmp_path / "run"
+    done = _lifecircle(["run", "--osm", str(case.graphml), "--facilities", str(case.facilities),
+                        "--blocks", str(case.blocks), "--out", str(out), "--category", "retail",
+                        "-v"])
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.rstrip().endswith(f"Wrote {out}")
+    assert "INFO lifecircle" in done.stderr  # the log handler was flushed too
+    listed = json.loads((out / "_SUCCESS.json").read_text())["files"]
+    assert all((out / name).is_file() for name in listed) and "lifecircle.gpkg" in listed
+    bad = _lifecircle(["run", "--osm", str(tmp_path / "missing.pbf"), "--out",
+                       str(tmp_path / "bad"), "-q"])
+    assert bad.returncode == 2 and bad.stderr.startswith("lifecircle: error:")
