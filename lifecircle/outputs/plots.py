@@ -278,7 +278,8 @@ def _wrap(text: str, width: int = 100) -> str:
 
 def _title(ax: Any, title: str, subtitle: str, st: _Style) -> list[Artist]:
     """Set the title; the subtitle under it (the artists added: the subtitle, if any)."""
-    ax.set_title(title, fontproperties=st.fp("title"), pad=22 if subtitle else 8)
+    # y given: matplotlib's automatic title position measures the tick labels at every draw
+    ax.set_title(title, fontproperties=st.fp("title"), pad=22 if subtitle else 8, y=1.0)
     if not subtitle:
         return []
     return [ax.text(0.5, 1.012, subtitle, transform=ax.transAxes, ha="center", va="bottom",
