@@ -28,6 +28,15 @@ honest measure on a shared machine; their sum beyond the analysis is what the ou
 spread over the cores in a real run. Run the breakdown alone on any file with
 
     python scripts/bench_startup.py phases FILE
+
+The figures at city scale (issue 15: every output at every size), on the cached 268k-node
+mosaic for instance (about 2.5 GB peak for its analysis):
+
+    python scripts/bench_startup.py figures \
+        ~/.cache/lifecircle-bench/lifecircle_tiled_nanjing_21x21.osm.pbf
+
+prints the blocks, streets and facilities drawn and the wall and CPU seconds of the shared
+frame (the blocks and streets rasterised once) and of all the figures, in English and Chinese.
 """
 
 from __future__ import annotations
@@ -238,8 +247,38 @@ def phases(osm: Path) -> None:
             widths=_PHASE_WIDTHS)
 
 
+def figures(osm: Path) -> None:
+    """Print the cost of the figures of a default analysis of ``osm``."""
+    from lifecircle.config import Analysis
+    from lifecircle.pipeline import analyse
+
+    start = _clock()
+    result = analyse(Analysis(osm=osm))
+    wall, cpu = _since(start)
+    print(f"  {osm.name}: {result.network.n_nodes:,} nodes, {len(result.blocks):,} blocks, "
+          f"{len(result.edges):,} streets, {len(result.facilities):,} facilities "
+          f"(analysis {wall:.1f} s, {cpu:.1f} s CPU)")
+    start = _clock()
+    from lifecircle.outputs import plots
+    rows = [("import of the figures (matplotlib)", *_since(start))]
+    start = _clock()
+    plots.map_base(result.blocks, result.edges)
+    rows.append(("blocks and streets rasterised once", *_since(start)))
+    folder = Path(tempfile.mkdtemp(prefix="lc-figures-"))
+    try:
+        for lang in ("en", "zh"):
+            start = _clock()
+            paths = plots.write_figures(result, folder / lang, lang=lang)
+            rows.append((f"{len(paths)} figures ({lang}), frame included", *_since(start)))
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+    row("    step", "wall s", "CPU s", widths=_PHASE_WIDTHS)
+    for label, w_s, cpu_s in rows:
+        row(f"    {label}", f"{w_s:.2f}", f"{cpu_s:.2f}", widths=_PHASE_WIDTHS)
+
+
 if __name__ == "__main__":
-    if len(sys.argv) == 3 and sys.argv[1] == "phases":
-        phases(Path(sys.argv[2]))
+    if len(sys.argv) == 3 and sys.argv[1] in ("phases", "figures"):
+        {"phases": phases, "figures": figures}[sys.argv[1]](Path(sys.argv[2]).expanduser())
     else:
-        raise SystemExit("usage: python scripts/bench_startup.py phases FILE")
+        raise SystemExit("usage: python scripts/bench_startup.py phases|figures FILE")
