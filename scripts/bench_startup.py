@@ -180,6 +180,15 @@ _OUTPUT_IMPORTS = (
     ("openpyxl", "import openpyxl"),
 )
 _PHASE_WIDTHS = (44, 10, 10)
+#: functions of lifecircle.pipeline timed during the analysis (those it has), in run order
+_ANALYSIS_STEPS = (
+    ("load_network", "read (network and features)"),
+    ("_facilities", "facilities"),
+    ("_blocks", "blocks"),
+    ("_population", "population"),
+    ("compute_access", "search (walking times)"),
+    ("block_verdict", "verdict"),
+)
 
 
 def _clock() -> tuple[float, float]:
@@ -211,14 +220,16 @@ def phases(osm: Path) -> None:
     from lifecircle.config import Analysis, Outputs
     from lifecircle.pipeline import analyse
     rows.append(("imports of the analysis", *_since(start)))
+    import lifecircle.pipeline as pipeline_mod
+
+    steps: list[tuple[str, float, float]] = []
+    for name, label in _ANALYSIS_STEPS:  # the pipeline's own steps, where it has them
+        if callable(getattr(pipeline_mod, name, None)):
+            setattr(pipeline_mod, name, _timed(steps, f"  {label}", getattr(pipeline_mod, name)))
     start = _clock()
     result = analyse(Analysis(osm=osm))
     wall, cpu = _since(start)
-    stages = dict(result.metadata.get("timings_s", {}))
-    names = {"network": "read (network and features)", "facilities": "facilities",
-             "blocks": "blocks", "access": "search (walking times)", "verdict": "verdict"}
-    for key, seconds in stages.items():
-        rows.append((f"  {names.get(key, key)}", float(seconds), float("nan")))
+    rows += steps
     rows.append(("analysis, all stages", wall, cpu))
     from lifecircle.outputs import _background
 
