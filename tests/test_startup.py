@@ -147,6 +147,9 @@ def test_a_small_run_writes_figures_and_rasters_in_workers_and_lists_them(grid_r
         with Image.open(out / name) as image:
             assert image.size[0] == round(8.27 * 200) and image.mode == "RGB"
     assert {raster_name("retail"), "blocks.csv", "report.xlsx"} <= set(listed)
+    for job in jobs.values():  # each worker reported its wall and CPU seconds
+        wall, cpu = job.seconds
+        assert 0 < wall and 0 < cpu
     with rasterio.open(out / raster_name("retail")) as src:
         minutes = src.read(1)
     # B2's cell walks 2.75 min or less (its centre is nearer the shop): the surface is there
@@ -203,6 +206,26 @@ def test_every_subpackage_ships_in_the_wheel():
     found = {".".join(p.parent.relative_to(ROOT).parts)
              for p in (ROOT / "lifecircle").rglob("__init__.py")}
     assert found <= listed, sorted(found - listed)
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="workers on Linux only")
+def test_a_worker_shares_the_run_s_objects_without_the_collector_copying_them():
+    """The run's objects are frozen across the fork (the worker's collector leaves them
+    alone: it would copy every page it scans) and collected again in the run after it."""
+    import gc
+
+    from lifecircle._errors import OutputError
+    from lifecircle.outputs import _background
+
+    def check() -> None:  # in the worker: its error would come back from wait()
+        if gc.get_freeze_count() == 0:
+            raise OutputError("the worker's collector scans the run's objects")
+
+    gc.collect()
+    job = _background.start("figures", check, nodes=10)
+    assert job is not None
+    assert gc.get_freeze_count() == 0  # unfrozen in the run
+    job.wait()
 
 
 def test_a_daemonic_process_writes_its_outputs_itself(monkeypatch):
