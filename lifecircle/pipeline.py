@@ -24,6 +24,7 @@ import pandas as pd
 
 from . import isochrones as iso_mod
 from ._errors import InputError
+from ._memory import release_freed
 from ._version import __version__
 from .access import access_columns, compute_access
 from .config import DEFAULT_OSM, Analysis, Outputs, default_osm
@@ -88,6 +89,7 @@ class _Timer:
             self.progress("start", message)
         t0 = time.perf_counter()
         yield
+        release_freed()  # the step's temporaries: back to the system, not kept for the next
         self.timings[key] = round(time.perf_counter() - t0, 4)
         if self.progress:
             self.progress("done", f"{message} ({self.timings[key]:.2f} s)")
