@@ -414,17 +414,18 @@ def _random_blocks(seed: int, n: int):
 
 @settings(max_examples=15, deadline=None)
 @given(seed=st.integers(0, 10_000), n=st.integers(1, 60),
-       size=st.sampled_from([(50, 40), (301, 207), (640, 480)]))
-def test_label_image_agrees_with_shapely_at_every_pixel_centre(seed, n, size):
-    """A pixel shows the last polygon containing its centre (holes stay empty); the oracle is
-    shapely's point-in-polygon test at the pixel centres."""
+       size=st.sampled_from([(50, 40), (301, 207), (640, 480)]), chunk=st.sampled_from([7, 10**5]))
+def test_label_image_agrees_with_shapely_at_every_pixel_centre(seed, n, size, chunk):
+    """A pixel shows the last polygon containing its centre (holes stay empty), whether the
+    polygons are filled all at once or a few at a time; the oracle is shapely's
+    point-in-polygon test at the pixel centres."""
     import shapely
 
     from lifecircle.outputs._block_image import label_image, map_grid
 
     geoms = _random_blocks(seed, n)
     grid = map_grid(shapely.total_bounds(geoms), *size)
-    labels = label_image(geoms, grid)
+    labels = label_image(geoms, grid, chunk=chunk)
     assert labels.shape == (size[1], size[0])
     rows, cols = np.indices(labels.shape)
     x = grid.x0 + (cols.ravel() + 0.5) * grid.res

@@ -74,21 +74,39 @@ def _rings(geoms: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return rings, owner[ring_of]
 
 
-def label_image(geoms: np.ndarray, grid: MapGrid) -> np.ndarray:
+def label_image(geoms: np.ndarray, grid: MapGrid, *, chunk: int = 50_000) -> np.ndarray:
     """The index of the polygon of ``geoms`` at each pixel of ``grid`` (-1: none).
 
     A pixel belongs to a polygon when its centre does (even-odd rule per polygon, so holes stay
     empty). Where polygons overlap, the later one wins. A polygon too small or thin to hold a
     pixel centre is given the pixel under its first vertex when that pixel is still empty, so
-    that no block vanishes from a city-wide map.
+    that no block vanishes from a city-wide map. Polygons are filled ``chunk`` at a time, which
+    bounds the memory of the scanline crossings whatever the number of blocks.
     """
     h, w = grid.height, grid.width
     out = np.full(h * w, -1, dtype=np.int64)
     geoms = np.asarray(geoms, dtype=object)
-    if not len(geoms):
-        return out.reshape(h, w).astype(np.int32)
+    small: list[tuple[np.ndarray, np.ndarray]] = []
+    for first in range(0, len(geoms), chunk):
+        small.append(_fill(out, geoms[first:first + chunk], first, grid))
+    if small:  # polygons that hold no pixel centre: the pixel of their first vertex, if free
+        ids = np.concatenate([i for i, _ in small])
+        where = np.concatenate([p for _, p in small])
+        free = out[where] < 0
+        out[where[free]] = ids[free]
+    return out.reshape(h, w).astype(np.int32)
+
+
+def _fill(out: np.ndarray, geoms: np.ndarray, offset: int,
+          grid: MapGrid) -> tuple[np.ndarray, np.ndarray]:
+    """Paint ``offset + i`` on the pixels of ``geoms[i]`` in ``out`` (a flat label image);
+    return the polygons that hold no pixel centre and the pixel of their first vertex."""
+    h, w = grid.height, grid.width
+    none = (np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64))
     rings, owner = _rings(geoms)
     xy, ring = shapely.get_coordinates(rings, return_index=True)
+    if not len(xy):
+        return none
     px = (xy[:, 0] - grid.x0) / grid.res  # pixel units, x to the right, y down from the top
     py = (grid.y1 - xy[:, 1]) / grid.res
     # every edge between consecutive vertices of one ring (rings are closed)
@@ -100,10 +118,8 @@ def label_image(geoms: np.ndarray, grid: MapGrid) -> np.ndarray:
     lo = np.clip(np.ceil(np.minimum(ay, by) - 0.5), 0, h).astype(np.int64)
     hi = np.clip(np.ceil(np.maximum(ay, by) - 0.5), 0, h).astype(np.int64)
     count = hi - lo
-    crossing_edge = np.repeat(np.arange(len(count)), count)
-    first = np.cumsum(count) - count
-    rows = lo[crossing_edge] + np.arange(len(crossing_edge)) - first[crossing_edge]
-    e = crossing_edge
+    e = np.repeat(np.arange(len(count)), count)  # the edge of each crossing
+    rows = lo[e] + np.arange(len(e)) - (np.cumsum(count) - count)[e]
     t = (rows + 0.5 - ay[e]) / (by[e] - ay[e])
     xs = ax[e] + t * (bx[e] - ax[e])
     # sort by polygon, row, then x (one key: x as a fraction of a row's width; the rows of a
@@ -115,25 +131,21 @@ def label_image(geoms: np.ndarray, grid: MapGrid) -> np.ndarray:
     c1 = np.clip(np.ceil(xs[1::2] - 0.5), 0, w).astype(np.int64)
     span_row, span_owner = rows[0::2], owners[0::2]
     n = np.maximum(c1 - c0, 0)
-    start = np.cumsum(n) - n
     span = np.repeat(np.arange(len(n)), n)
-    pixel = span_row[span] * w + c0[span] + np.arange(len(span)) - start[span]
-    out[pixel] = span_owner[span]
-    # polygons that hold no pixel centre: the pixel of their first vertex, where free
+    pixel = span_row[span] * w + c0[span] + np.arange(len(span)) - (np.cumsum(n) - n)[span]
+    out[pixel] = span_owner[span] + offset
     painted = np.zeros(len(geoms), dtype=bool)
     painted[span_owner[n > 0]] = True
-    if not painted.all():
-        first_ring = np.full(len(geoms), len(owner), dtype=np.int64)
-        first_ring[owner[::-1]] = np.arange(len(owner))[::-1]  # a block's first ring
-        first_vertex = np.searchsorted(ring, first_ring)
-        missing = np.flatnonzero(~painted & (first_vertex < len(px)))
-        col = np.floor(px[first_vertex[missing]]).astype(np.int64)
-        row = np.floor(py[first_vertex[missing]]).astype(np.int64)
-        inside = (col >= 0) & (col < w) & (row >= 0) & (row < h)
-        where = row[inside] * w + col[inside]
-        free = out[where] < 0
-        out[where[free]] = missing[inside][free]
-    return out.reshape(h, w).astype(np.int32)
+    if painted.all():
+        return none
+    first_ring = np.full(len(geoms), len(owner), dtype=np.int64)
+    first_ring[owner[::-1]] = np.arange(len(owner))[::-1]  # a polygon's first ring
+    first_vertex = np.searchsorted(ring, first_ring)
+    missing = np.flatnonzero(~painted & (first_vertex < len(px)))
+    col = np.floor(px[first_vertex[missing]]).astype(np.int64)
+    row = np.floor(py[first_vertex[missing]]).astype(np.int64)
+    inside = (col >= 0) & (col < w) & (row >= 0) & (row < h)
+    return missing[inside] + offset, row[inside] * w + col[inside]
 
 
 @dataclass(frozen=True)
