@@ -522,3 +522,25 @@ def test_category_maps_drawn_on_one_frame_equal_figures_of_their_own(city, profi
                                               coverage=summary["categories"][c]))
         with Image.open(path) as image:
             np.testing.assert_array_equal(np.asarray(image), alone, err_msg=c)
+
+
+def test_a_map_figure_saves_with_a_tight_box_at_any_dpi(city, profile, tmp_path):
+    """Saved as a notebook shows it (bbox_inches="tight") or at another dpi, the blocks'
+    image follows the axes: the white margin is cropped, the blocks keep their colours."""
+    from PIL import Image
+
+    fig = coverage_figure(city["blocks"], city["facilities"], profile, "health",
+                          edges=city["edges"])
+    full = fig.get_size_inches() * fig.dpi
+    fig.savefig(tmp_path / "tight.png", bbox_inches="tight")
+    fig.savefig(tmp_path / "small.png", dpi=100)
+    with Image.open(tmp_path / "tight.png") as image:
+        assert image.size[0] < full[0] and image.size[1] < full[1]
+    with Image.open(tmp_path / "small.png") as image:
+        pixels = np.asarray(image.convert("RGB"))
+    ax = fig.axes[0]
+    pts = city["blocks"].geometry.representative_point()
+    disp = ax.transData.transform(np.c_[pts.x, pts.y]) / 2  # 100 of 200 dpi
+    got = [mcolors.to_hex(pixels[pixels.shape[0] - 1 - int(y), int(x)] / 255) for x, y in disp]
+    palette = [*BIN_COLORS, UNREACHABLE_COLOR]
+    assert got == [palette[b] for b in block_bins(city["blocks"], "health")]

@@ -282,6 +282,10 @@ class PixelImage(Artist):
         """(left, right, bottom, top) in data coordinates."""
         return self._extent
 
+    def get_window_extent(self, renderer: Any = None) -> Any:
+        """The axes box it fills (for ``bbox_inches="tight"`` and layouts)."""
+        return self.axes.bbox if self.axes is not None else super().get_window_extent()
+
     def draw(self, renderer: Any) -> None:
         if not self.get_visible() or self.axes is None:
             return
