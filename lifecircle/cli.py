@@ -605,8 +605,9 @@ def main(argv: list[str] | None = None) -> None:
     except SystemExit as exc:
         if argv is None and _DONE and exc.code in (0, None):
             logging.shutdown()
-            sys.stdout.flush()
-            sys.stderr.flush()
+            for stream in (sys.stdout, sys.stderr):
+                with contextlib.suppress(OSError, ValueError):  # a closed pipe: nothing to add
+                    stream.flush()
             os._exit(0)
         raise
 
