@@ -193,27 +193,35 @@ def _inside(qx: np.ndarray, qy: np.ndarray, start: int, size: int, px: int, py: 
     return inside
 
 
-def _crossings(lab: np.ndarray, w: int, h: int, starts: np.ndarray) -> tuple[int, int]:
+def _crossings(lab: np.ndarray, words: np.ndarray, w: int, h: int,
+               starts: np.ndarray) -> tuple[int, int]:
     """Cells whose right neighbour has another label (every ring passes between such a
     pair) into ``starts``, as flat indices: (how many, a bound on the vertices of all levels'
-    rings: the level steps between all neighbours)."""
+    rings: the level steps between all neighbours).
+
+    ``words`` is ``lab`` seen as 8-byte words and ``w`` a multiple of 8, so that eight cells
+    with one label, like their right neighbour and the eight above, are passed over at once:
+    most of a grid is inside or outside, the crossings lie along the outline."""
     ns = 0
     need = 0
-    for j in range(h - 1):
-        row = j * w
-        prev = lab[row]
-        for i in range(row + 1, row + w):
-            cur = lab[i]
-            if cur != prev:
-                starts[ns] = i - 1
+    ones = np.uint64(0x0101010101010101)
+    low = np.uint64(0xFF)
+    up = w // 8
+    for m in range((h - 1) * up):
+        word = words[m]
+        if word == words[m + up] and word == (word & low) * ones and \
+                lab[8 * m + 8] == lab[8 * m]:
+            continue
+        for p in range(8 * m, 8 * m + 8):
+            cur = np.int64(lab[p])
+            nxt = np.int64(lab[p + 1])
+            if cur != nxt:
+                starts[ns] = p
                 ns += 1
-                need += abs(np.int64(cur) - np.int64(prev))
-            up = lab[i + w]
-            if up != cur:
-                need += abs(np.int64(up) - np.int64(cur))
-            prev = cur
-        if lab[row] != lab[row + w]:
-            need += abs(np.int64(lab[row]) - np.int64(lab[row + w]))
+                need += abs(nxt - cur)
+            above = np.int64(lab[p + w])
+            if above != cur:
+                need += abs(above - cur)
     return ns, need
 
 
@@ -241,14 +249,16 @@ def _trace_level(lab: np.ndarray, w: int, b: int, nb: int, starts: np.ndarray, n
         begin = nq
         while True:
             horizontal = edge == 0 or edge == 2
+            # the crossed side runs from centre (ci, cj) to the next one right or up
+            ci = qi + 1 if edge == 1 else qi
+            cj = qj + 1 if edge == 2 else qj
+            p0 = cj * w + ci
             if horizontal:
-                p0 = (qj + 1 if edge == 2 else qj) * w + qi
                 if vis_h[p0] == epoch:
                     break
                 vis_h[p0] = epoch
                 p1 = p0 + 1
             else:
-                p0 = qj * w + (qi + 1 if edge == 1 else qi)
                 if vis_v[p0] == epoch:
                     break
                 vis_v[p0] = epoch
@@ -257,11 +267,11 @@ def _trace_level(lab: np.ndarray, w: int, b: int, nb: int, starts: np.ndarray, n
             z1 = nb - np.int64(lab[p1])
             frac = (lev - z0) / (z1 - z0)
             if horizontal:
-                vx = int(np.floor(((p0 % w) + frac) * SNAP + 0.5))
-                vy = (p0 // w) * SNAP
+                vx = int(np.floor((ci + frac) * SNAP + 0.5))
+                vy = cj * SNAP
             else:
-                vx = (p0 % w) * SNAP
-                vy = int(np.floor(((p0 // w) + frac) * SNAP + 0.5))
+                vx = ci * SNAP
+                vy = int(np.floor((cj + frac) * SNAP + 0.5))
             if nq - begin >= 2 and _collinear(qx[nq - 2], qy[nq - 2], qx[nq - 1], qy[nq - 1],
                                               vx, vy):
                 qx[nq - 1] = vx
@@ -323,16 +333,17 @@ def _outline_batch(
     ax: np.ndarray, ay: np.ndarray, bx: np.ndarray, by: np.ndarray, band: np.ndarray,
     seg_lo: np.ndarray, seg_hi: np.ndarray, gi0: np.ndarray, gj0: np.ndarray,
     gw: np.ndarray, gh: np.ndarray, reach: float, nb: int, cumulative: bool,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray,
-           np.ndarray, np.ndarray]:
+    origin_x: float, origin_y: float, cell: float,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Stamp, trace and group the rings of every entity's grid; the kernel compiled by numba.
 
     Entity ``e`` has segments ``seg_lo[e]:seg_hi[e]`` and a grid of ``gw[e] x gh[e]`` centres
-    whose first is cell ``(gi0[e], gj0[e])``. Returns the ring vertices (``qx``, ``qy``:
-    integers in ``1 / SNAP`` of a cell from the grid's first centre, rings not closed), per
-    ring its start, size and entity, and the polygons: ``member`` (ring of each polygon
-    ring, shell first), ``poly_rings`` (rings per polygon) and ``group_polys`` (polygons
-    per entity and band, ``entity * nb + band``).
+    whose first is cell ``(gi0[e], gj0[e])`` (``gw`` a multiple of 8). Returns what
+    ``shapely.from_ragged_array`` builds the MultiPolygons from: the coordinates of the closed
+    rings (cell ``(0, 0)``'s centre at ``(origin_x, origin_y)``), the ring offsets, the rings
+    per polygon (shell first, then its holes) and the polygons per entity and band
+    (``entity * nb + band``). Ring vertices are integers in ``1 / SNAP`` of a cell until
+    then.
 
     Buffers grow between entities only (an array rebound inside a hot loop costs numba a
     reference count per iteration).
@@ -341,7 +352,8 @@ def _outline_batch(
     cells = 1
     for e in range(n_ent):
         cells = max(cells, gw[e] * gh[e])
-    lab = np.empty(cells, dtype=np.uint8)
+    lab = np.empty(cells, dtype=np.uint8)  # cells is a multiple of 8 (so is every gw)
+    words = lab.view(np.uint64)
     vis_h = np.full(cells, -1, dtype=np.int64)
     vis_v = np.full(cells, -1, dtype=np.int64)
     starts = np.empty(cells, dtype=np.int64)
@@ -362,7 +374,7 @@ def _outline_batch(
         lab[: w * h] = nb
         _stamp_entity(ax, ay, bx, by, band, seg_lo[e], seg_hi[e], float(gi0[e]),
                       float(gj0[e]), reach, lab, w, h)
-        ns, need = _crossings(lab, w, h, starts)
+        ns, need = _crossings(lab, words, w, h, starts)
         if nq + need > qx.shape[0]:
             cap = max(2 * qx.shape[0], nq + need)
             qx = grown(qx, nq, cap)
@@ -434,8 +446,21 @@ def _outline_batch(
                 poly_rings[npoly] = cnt
                 npoly += 1
             group_polys[e * nb + b] = n_shell
-    return (qx[:nq], qy[:nq], r_start[:nr], r_size[:nr], r_ent[:nr], member[:nm],
-            poly_rings[:npoly], group_polys)
+    # closed rings in polygon order: xy = origin + index * cell, as rings._closed_xy
+    ring_off = np.zeros(nm + 1, dtype=np.int64)
+    for t in range(nm):
+        ring_off[t + 1] = ring_off[t] + r_size[member[t]] + 1
+    xy = np.empty((ring_off[nm], 2), dtype=np.float64)
+    for t in range(nm):
+        r = member[t]
+        sx = gi0[r_ent[r]] * SNAP
+        sy = gj0[r_ent[r]] * SNAP
+        n = r_size[r]
+        for v in range(n + 1):
+            src = r_start[r] + (v if v < n else 0)
+            xy[ring_off[t] + v, 0] = origin_x + ((qx[src] + sx) / SNAP) * cell
+            xy[ring_off[t] + v, 1] = origin_y + ((qy[src] + sy) / SNAP) * cell
+    return xy, ring_off, poly_rings[:npoly], group_polys
 
 
 @cache
@@ -483,24 +508,14 @@ def single_tile_bands(
     polys = np.empty((pick.shape[0], n_bands), dtype=object)
     if pick.shape[0] == 0:
         return small, polys
-    qx, qy, r_start, r_size, r_ent, member, poly_rings, group_polys = _kernel()(
+    width = -(-(i1 - i0)[pick] // 8) * 8  # whole words per row; the extra columns are out
+    xy, ring_off, poly_rings, group_polys = _kernel()(
         ax, ay, bx, by, band.astype(np.int64), ent_start[pick].astype(np.int64),
-        ent_stop[pick].astype(np.int64), i0[pick], j0[pick], (i1 - i0)[pick],
-        (j1 - j0)[pick], float(reach_cells), int(n_bands), bool(cumulative))
-    # closed rings in polygon order; xy = origin + index * cell as in rings._closed_xy
-    n = r_size[member] + 1
-    total = int(n.sum())
-    k = np.arange(total) - np.repeat(np.cumsum(n) - n, n)
-    idx = np.repeat(r_start[member], n) + k % np.repeat(r_size[member], n)
-    ent = np.repeat(r_ent[member], n)
-    q = np.empty((total, 2), dtype=np.int64)
-    q[:, 0] = qx[idx] + i0[pick][ent] * SNAP
-    q[:, 1] = qy[idx] + j0[pick][ent] * SNAP
-    xy = origin + (q / float(SNAP)) * cell_m
-    ring_off = np.r_[0, np.cumsum(n)]
-    poly_off = np.r_[0, np.cumsum(poly_rings)]
-    geom_off = np.r_[0, np.cumsum(group_polys)]
-    geoms = shapely.from_ragged_array(shapely.GeometryType.MULTIPOLYGON, xy,
-                                      (ring_off, poly_off, geom_off))
+        ent_stop[pick].astype(np.int64), i0[pick], j0[pick], width, (j1 - j0)[pick],
+        float(reach_cells), int(n_bands), bool(cumulative), float(origin[0]),
+        float(origin[1]), float(cell_m))
+    geoms = shapely.from_ragged_array(
+        shapely.GeometryType.MULTIPOLYGON, xy,
+        (ring_off, np.r_[0, np.cumsum(poly_rings)], np.r_[0, np.cumsum(group_polys)]))
     polys[:] = geoms.reshape(pick.shape[0], n_bands)
     return small, polys

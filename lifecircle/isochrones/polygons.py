@@ -460,7 +460,7 @@ def _lowest_band(pieces: Pieces, n_bands: int) -> Pieces:
     edge); the grid keeps each cell's lowest band, so the repeats would stamp nothing. Dropping
     them makes the segments, and their memory, about ``n_bands`` times fewer at city scale.
     """
-    if len(pieces) == 0:
+    if len(pieces) == 0 or n_bands == 1:
         return pieces
     entity = pieces.group // n_bands
     order = np.lexsort((pieces.group, pieces.end_m, pieces.start_m, pieces.edge, entity))
