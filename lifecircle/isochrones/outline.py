@@ -218,10 +218,10 @@ def _crossings(lab: np.ndarray, words: np.ndarray, w: int, h: int,
             if cur != nxt:
                 starts[ns] = p
                 ns += 1
-                need += abs(nxt - cur)
+                need += int(abs(nxt - cur))
             above = np.int64(lab[p + w])
             if above != cur:
-                need += abs(above - cur)
+                need += int(abs(above - cur))
     return ns, need
 
 
@@ -287,8 +287,8 @@ def _trace_level(lab: np.ndarray, w: int, b: int, nb: int, starts: np.ndarray, n
             in2 = lab[c0 + w + 1] <= b
             in3 = lab[c0 + w] <= b
             if in0 == in2 and in1 == in3 and in0 != in1:  # saddle: contourpy's rule
-                total = 4 * nb - (np.int64(lab[c0]) + np.int64(lab[c0 + 1]) + np.int64(lab[c0 + w + 1])
-                                  + np.int64(lab[c0 + w]))
+                total = 4 * nb - (np.int64(lab[c0]) + np.int64(lab[c0 + 1])
+                                  + np.int64(lab[c0 + w + 1]) + np.int64(lab[c0 + w]))
                 out = (edge + 1) % 4 if total > level4 else (edge + 3) % 4
             elif not in0 and in1:
                 out = 0
