@@ -161,8 +161,11 @@ def _stamp_entity(ax: np.ndarray, ay: np.ndarray, bx: np.ndarray, by: np.ndarray
             ia = _end_cell(lo_c + xs, i_lo, i_hi, True, j, x1, y1, dx, dy, dd, r2)
             ib = _end_cell(hi_c + xs, i_lo, i_hi, False, j, x1, y1, dx, dy, dd, r2)
             row = j * w
-            for i in range(row + ia, row + ib + 1):
-                lab[i] = min(lab[i], k)
+            if k == 0:  # the lowest band (the only one of a single-band isochrone): a memset
+                lab[row + ia:row + ib + 1] = 0
+            else:
+                for i in range(row + ia, row + ib + 1):
+                    lab[i] = min(lab[i], k)
 
 
 def _collinear(ax: int, ay: int, bx: int, by: int, px: int, py: int) -> bool:
