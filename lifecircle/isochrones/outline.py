@@ -266,15 +266,20 @@ def _trace_level(lab: np.ndarray, w: int, b: int, nb: int, starts: np.ndarray, n
                     break
                 vis_v[p0] = epoch
                 p1 = p0 + w
-            z0 = nb - np.int64(lab[p0])
-            z1 = nb - np.int64(lab[p1])
-            frac = (lev - z0) / (z1 - z0)
+            l0 = np.int64(lab[p0])
+            l1 = np.int64(lab[p1])
+            if l1 - l0 == 1 or l0 - l1 == 1:  # neighbouring labels: the crossing is halfway
+                half = SNAP // 2
+            else:
+                z0 = nb - l0
+                frac = (lev - z0) / ((nb - l1) - z0)
+                half = -1
             if horizontal:
-                vx = int(np.floor((ci + frac) * SNAP + 0.5))
+                vx = ci * SNAP + half if half >= 0 else int(np.floor((ci + frac) * SNAP + 0.5))
                 vy = cj * SNAP
             else:
                 vx = ci * SNAP
-                vy = int(np.floor((cj + frac) * SNAP + 0.5))
+                vy = cj * SNAP + half if half >= 0 else int(np.floor((cj + frac) * SNAP + 0.5))
             if nq - begin >= 2 and _collinear(qx[nq - 2], qy[nq - 2], qx[nq - 1], qy[nq - 1],
                                               vx, vy):
                 qx[nq - 1] = vx
