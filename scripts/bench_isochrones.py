@@ -223,7 +223,10 @@ def section_facilities(args: argparse.Namespace) -> None:
     ``FACILITY_BATCH`` (what ``facility_isochrones`` and siting run per facility), then the
     whole ``facility_isochrones`` (search, reached stretches, raster polygons at the default
     5 m cells and at the coarsest allowed, a quarter of the walk-in width) on the same
-    facilities: polygonising, not the search, is what a per-facility isochrone costs.
+    facilities, against the whole isochrone of networkx (``ego_graph`` by length from the
+    facility, nodes and edges buffered and unioned: the osmnx recipe) and of pandana
+    (``nodes_in_range``, then the same buffer union) on the sample, wall and CPU time, with
+    PASS/FAIL of ours (CPU) against ``FACILITY_TARGET_MS``.
     Baselines on ``--iso-sample`` of them: networkx
     ``single_source_dijkstra_path_length(cutoff=)`` from a virtual start joined to the
     facility's edge ends, scipy ``dijkstra(indices=, limit=)`` from the nearer edge end, and
@@ -233,6 +236,7 @@ def section_facilities(args: argparse.Namespace) -> None:
         python scripts/benchmark.py facilities                  # ~1M nodes, no pandana
         python scripts/benchmark.py facilities --pandana-big    # with pandana (~20 min)
         python scripts/benchmark.py facilities --nodes 250000
+        python scripts/benchmark.py facilities --no-networkx    # 1M nodes within ~2 GB
     """
     from benchmark import SHARED as SHARED_OSM
     from benchmark import _facility_snap, measure, row, tiled_network
@@ -285,14 +289,18 @@ def section_facilities(args: argparse.Namespace) -> None:
 
     sample = np.linspace(0, n_fac - 1, min(k, n_fac)).astype(np.int64)
     s_ptr, s_node, s_dist = _seeds(net, fsnap.subset(sample))
-    t_build, m_build, graph = measure(lambda: _nx_graph(net))
-    t0 = time.perf_counter()
-    nx_out = [_virtual_source_search(graph, s_node[s_ptr[i]:s_ptr[i + 1]],
-                                     s_dist[s_ptr[i]:s_ptr[i + 1]], limit)
-              for i in range(len(sample))]
-    ms_nx = 1000 * (time.perf_counter() - t0) / len(sample)
-    worst = max(_same_reach((reached[ptr[f]:ptr[f + 1]], dist[ptr[f]:ptr[f + 1]]), theirs)
-                for f, theirs in zip(sample, nx_out, strict=True))
+    use_nx = not getattr(args, "no_networkx", False)  # its graph: ~1 KB a node
+    graph: Any = None
+    t_build = m_build = ms_nx = worst = float("nan")
+    if use_nx:
+        t_build, m_build, graph = measure(lambda: _nx_graph(net))
+        t0 = time.perf_counter()
+        nx_out = [_virtual_source_search(graph, s_node[s_ptr[i]:s_ptr[i + 1]],
+                                         s_dist[s_ptr[i]:s_ptr[i + 1]], limit)
+                  for i in range(len(sample))]
+        ms_nx = 1000 * (time.perf_counter() - t0) / len(sample)
+        worst = max(_same_reach((reached[ptr[f]:ptr[f + 1]], dist[ptr[f]:ptr[f + 1]]), theirs)
+                    for f, theirs in zip(sample, nx_out, strict=True))
     # scipy and pandana start from the facility's nearer edge end (a plain node)
     e = fsnap.edge[sample]
     near = np.where(fsnap.along_m[sample] <= net.edge_length_m[e] / 2, net.edge_u[e],
@@ -309,19 +317,30 @@ def section_facilities(args: argparse.Namespace) -> None:
     row("lifecircle BoundedSearch (seed_arcs+run_many)", f"{ms_ours:.3f}", n_fac, "",
         f"<= {FACILITY_TARGET_MS} ms: " + ("PASS" if ms_ours <= FACILITY_TARGET_MS else "FAIL"),
         widths=widths)
-    row("networkx single_source_dijkstra (cutoff)", f"{ms_nx:.3f}", len(sample),
-        f"nx/ours {ms_nx / ms_ours:.0f}", "", widths=widths)
+    if use_nx:
+        row("networkx single_source_dijkstra (cutoff)", f"{ms_nx:.3f}", len(sample),
+            f"nx/ours {ms_nx / ms_ours:.0f}", "", widths=widths)
+    else:
+        row("networkx", "skipped (--no-networkx)", widths=widths)
     row("scipy dijkstra(indices=1, limit=)", f"{ms_sp:.3f}", len(sample),
         f"scipy/ours {ms_sp / ms_ours:.0f}", "", widths=widths)
     pan = _pandana_rows(args, net, near, limit, ms_ours, search, widths)
-    row("  (networkx graph build, s / MiB)", f"{t_build:.1f}", f"{m_build:.0f}", "", "",
-        widths=widths)
+    if use_nx:
+        row("  (networkx graph build, s / MiB)", f"{t_build:.1f}", f"{m_build:.0f}", "", "",
+            widths=widths)
     print(f"  reached nodes per facility: median {np.median(per_fac):.0f}, max "
-          f"{per_fac.max()}; ours vs networkx on {len(sample)} facilities: "
-          + ("same node sets, max |d| diff "
-             f"{worst:.2e} m" if np.isfinite(worst) else "NODE SETS DIFFER")
-          + (" (PASS <= 1e-6)" if worst <= 1e-6 else " (FAIL)"))
-    _whole_isochrone_rows(net, graph, pan, iso_ms, n_fac, s_ptr, s_node, s_dist, near, limit)
+          f"{per_fac.max()}" + (f"; ours vs networkx on {len(sample)} facilities: "
+                                + ("same node sets, max |d| diff "
+                                   f"{worst:.2e} m" if np.isfinite(worst) else
+                                   "NODE SETS DIFFER")
+                                + (" (PASS <= 1e-6)" if worst <= 1e-6 else " (FAIL)")
+                                if use_nx else ""))
+    _whole_isochrone_rows(net, graph, pan, iso_ms, n_fac, s_ptr, s_node, s_dist, near, limit,
+                          search)
+    import resource
+
+    print(f"  peak RSS of this process so far: "
+          f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20:.2f} GiB")
 
 
 def _best_ms(fn: Any, repeat: int, n: int) -> tuple[float, float]:
@@ -384,18 +403,19 @@ def _pandana_isochrone(pan: Any, node: int, limit: float, xy: np.ndarray,
 def _whole_isochrone_rows(net: Any, graph: Any, pan: Any,
                           iso_ms: dict[float | None, tuple[float, float]], n_fac: int,
                           s_ptr: np.ndarray, s_node: np.ndarray, s_dist: np.ndarray,
-                          near: np.ndarray, limit: float) -> None:
+                          near: np.ndarray, limit: float, search: Any) -> None:
     """Whole per-facility isochrones (search + polygon): ours, networkx, pandana."""
     import shapely
 
-    k = s_ptr.shape[0] - 1
+    from lifecircle.isochrones.search import _node_edges
+
     xy = np.column_stack([net.x, net.y])
-    # the recipes' edge geometry, built (untimed) for the edges the sample can reach
-    ext_m = limit + 1.0
-    lo = xy[s_node].min(axis=0) - ext_m
-    hi = xy[s_node].max(axis=0) + ext_m
-    inside = ((xy[net.edge_u] >= lo) & (xy[net.edge_u] <= hi)).all(axis=1)
-    near_e = np.flatnonzero(inside)
+    # the recipes' edge geometry (osmnx keeps it on the graph), built untimed for the edges
+    # the sample can reach: those at the nodes within the limit of a seed
+    ptr, edge, _ = _node_edges(net)
+    reach = np.unique(np.concatenate([search.run(np.array([v]), np.array([0.0]), limit)[0]
+                                      for v in np.unique(s_node)]))
+    near_e = np.unique(np.concatenate([edge[ptr[v]:ptr[v + 1]] for v in reach]))
     line_of = np.empty(net.n_edges, dtype=object)
     first = net.edge_ptr[near_e]
     n_pts = net.edge_ptr[near_e + 1] - first
@@ -416,23 +436,32 @@ def _whole_isochrone_rows(net: Any, graph: Any, pan: Any,
         _row(label, f"{wall:.3f}", f"{cpu:.3f}", n_fac, "",
             f"<= {FACILITY_TARGET_MS} ms: " + ("PASS" if cpu <= FACILITY_TARGET_MS else "FAIL"),
             widths=widths)
-    nx_wall, nx_cpu = _best_ms(lambda: [_nx_isochrone(
-        graph, s_node[s_ptr[i]:s_ptr[i + 1]], s_dist[s_ptr[i]:s_ptr[i + 1]], limit, xy, line_of)
-        for i in range(k)], 1, k)
-    _row("networkx ego_graph + buffer union (osmnx)", f"{nx_wall:.3f}", f"{nx_cpu:.3f}", k,
-        f"nx/ours {nx_cpu / ours_cpu:.0f}", "", widths=widths)
+    if graph is None:
+        _row("networkx ego_graph + buffer union (osmnx)", "skipped (--no-networkx)",
+             widths=widths)
+    else:
+        _nx_rows(graph, s_ptr, s_node, s_dist, limit, xy, line_of, ours_cpu, widths)
     if pan is None:
         _row("pandana nodes_in_range + buffer union", "skipped", "", "", "", "(see above)",
-            widths=widths)
+             widths=widths)
         return
-    from lifecircle.isochrones.search import _node_edges
-
-    ptr, edge, _ = _node_edges(net)
     ext = pan.node_idx.index.to_numpy(dtype=np.int64)
     pan_wall, pan_cpu = _best_ms(lambda: [_pandana_isochrone(
         pan, int(v), limit, xy, line_of, (ptr, edge), ext) for v in near], 1, len(near))
     _row("pandana nodes_in_range + buffer union", f"{pan_wall:.3f}", f"{pan_cpu:.3f}",
-        len(near), f"pandana/ours {pan_cpu / ours_cpu:.0f}", "", widths=widths)
+         len(near), f"pandana/ours {pan_cpu / ours_cpu:.0f}", "", widths=widths)
+
+
+def _nx_rows(graph: Any, s_ptr: np.ndarray, s_node: np.ndarray, s_dist: np.ndarray,
+             limit: float, xy: np.ndarray, line_of: np.ndarray, ours_cpu: float,
+             widths: tuple[int, ...]) -> None:
+    """The networkx row of the whole-isochrone table."""
+    k = s_ptr.shape[0] - 1
+    nx_wall, nx_cpu = _best_ms(lambda: [_nx_isochrone(
+        graph, s_node[s_ptr[i]:s_ptr[i + 1]], s_dist[s_ptr[i]:s_ptr[i + 1]], limit, xy, line_of)
+        for i in range(k)], 1, k)
+    _row("networkx ego_graph + buffer union (osmnx)", f"{nx_wall:.3f}", f"{nx_cpu:.3f}", k,
+         f"nx/ours {nx_cpu / ours_cpu:.0f}", "", widths=widths)
 
 
 def _concat(parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]]

@@ -20,9 +20,9 @@ per facility, against a bounded search of 0.03 ms. Here:
 - **tracing** follows each ring of a band's level through the cells that cross it (marching
   squares on the label grid, with contourpy's crossing points and its saddle rule: the
   centre is in when the mean of the four corners exceeds the level), from the crossings a
-  scan of the grid's rows found, marking the crossings it passed with a per-level stamp so
-  that no buffer is ever cleared; vertices are integers in ``1 / SNAP`` of a cell, as in
-  :mod:`.rings`, and collinear ones are dropped as they come;
+  scan of the grid's rows found, marking the crossings it passed (and clearing only those
+  afterwards: one byte a crossing, small enough for the cache); vertices are integers in
+  ``1 / SNAP`` of a cell, as in :mod:`.rings`, and collinear ones are dropped as they come;
 - **holes** go to the smallest shell of their group that contains them (an integer
   crossing-number test; with one shell, no test); a ring band is its level's rings and the
   next lower level's rings with their roles swapped (shells become holes and holes shells),
@@ -229,19 +229,22 @@ def _crossings(lab: np.ndarray, words: np.ndarray, w: int, h: int,
 
 
 def _trace_level(lab: np.ndarray, w: int, b: int, nb: int, starts: np.ndarray, ns: int,
-                 vis_h: np.ndarray, vis_v: np.ndarray, epoch: int, qx: np.ndarray,
+                 vis_h: np.ndarray, vis_v: np.ndarray, touched: np.ndarray, qx: np.ndarray,
                  qy: np.ndarray, nq: int, r_start: np.ndarray, r_size: np.ndarray,
-                 r_area: np.ndarray, nr: int) -> tuple[int, int]:
+                 r_area: np.ndarray, nr: int) -> tuple[int, int, int]:
     """The rings of level ``b`` (cells with label <= b in): vertices appended to ``qx``,
     ``qy`` from ``nq`` and rings to ``r_*`` from ``nr`` (the buffers are large enough);
-    returns the new counts. Inside on the left: shells anticlockwise, holes clockwise."""
+    returns the new counts and how many crossings it marked in ``vis_h``/``vis_v`` (listed
+    in ``touched``, horizontal ones as ``p``, vertical ones as ``-1 - p``, for the caller to
+    clear). Inside on the left: shells anticlockwise, holes clockwise."""
+    nt = 0
     level4 = 4 * (nb - b) - 2  # 4 x the contour level (count nb - label, at k - 0.5)
     lev = level4 / 4.0
     for m in range(ns):
         s = starts[m]
         la = lab[s]
         lb = lab[s + 1]
-        if not (min(la, lb) <= b < max(la, lb)) or vis_h[s] == epoch:
+        if not (min(la, lb) <= b < max(la, lb)) or vis_h[s]:
             continue
         qi = s % w
         qj = s // w
@@ -257,14 +260,18 @@ def _trace_level(lab: np.ndarray, w: int, b: int, nb: int, starts: np.ndarray, n
             cj = qj + 1 if edge == 2 else qj
             p0 = cj * w + ci
             if horizontal:
-                if vis_h[p0] == epoch:
+                if vis_h[p0]:
                     break
-                vis_h[p0] = epoch
+                vis_h[p0] = 1
+                touched[nt] = p0
+                nt += 1
                 p1 = p0 + 1
             else:
-                if vis_v[p0] == epoch:
+                if vis_v[p0]:
                     break
-                vis_v[p0] = epoch
+                vis_v[p0] = 1
+                touched[nt] = -1 - p0
+                nt += 1
                 p1 = p0 + w
             l0 = np.int64(lab[p0])
             l1 = np.int64(lab[p1])
@@ -334,7 +341,7 @@ def _trace_level(lab: np.ndarray, w: int, b: int, nb: int, starts: np.ndarray, n
         r_size[nr] = nq - begin
         r_area[nr] = area
         nr += 1
-    return nq, nr
+    return nq, nr, nt
 
 
 def _outline_batch(
@@ -362,8 +369,9 @@ def _outline_batch(
         cells = max(cells, gw[e] * gh[e])
     lab = np.empty(cells, dtype=np.uint8)  # cells is a multiple of 8 (so is every gw)
     words = lab.view(np.uint64)
-    vis_h = np.full(cells, -1, dtype=np.int64)
-    vis_v = np.full(cells, -1, dtype=np.int64)
+    vis_h = np.zeros(cells, dtype=np.uint8)  # crossings a level's trace passed
+    vis_v = np.zeros(cells, dtype=np.uint8)
+    touched = np.empty(4096, dtype=np.int64)
     starts = np.empty(cells, dtype=np.int64)
     qx = np.empty(4096, dtype=np.int64)
     qy = np.empty(4096, dtype=np.int64)
@@ -375,7 +383,6 @@ def _outline_batch(
     r_area = np.empty(256, dtype=np.float64)
     nr = 0
     ent_ring = np.zeros(n_ent + 1, dtype=np.int64)
-    epoch = 0
     for e in range(n_ent):
         w = gw[e]
         h = gh[e]
@@ -387,6 +394,8 @@ def _outline_batch(
             cap = max(2 * qx.shape[0], nq + need)
             qx = grown(qx, nq, cap)
             qy = grown(qy, nq, cap)
+        if need > touched.shape[0]:
+            touched = np.empty(max(2 * touched.shape[0], need), dtype=np.int64)
         if nr + need // 4 + nb > r_start.shape[0]:
             cap = max(2 * r_start.shape[0], nr + need // 4 + nb)
             r_start = grown(r_start, nr, cap)
@@ -396,11 +405,15 @@ def _outline_batch(
             r_area = grown(r_area, nr, cap)
         for b in range(nb):
             nr0 = nr
-            nq, nr = _trace_level(lab, w, b, nb, starts, ns, vis_h, vis_v, epoch, qx, qy,
-                                  nq, r_start, r_size, r_area, nr)
+            nq, nr, nt = _trace_level(lab, w, b, nb, starts, ns, vis_h, vis_v, touched, qx,
+                                      qy, nq, r_start, r_size, r_area, nr)
+            for t in range(nt):  # clear only what the level marked
+                if touched[t] >= 0:
+                    vis_h[touched[t]] = 0
+                else:
+                    vis_v[-1 - touched[t]] = 0
             r_ent[nr0:nr] = e
             r_level[nr0:nr] = b
-            epoch += 1
         ent_ring[e + 1] = nr
     # group the rings: band b is level b (cumulative) or level b minus level b - 1 (rings)
     member = np.empty(2 * nr, dtype=np.int64)
