@@ -207,12 +207,14 @@ def _crossings(lab: np.ndarray, words: np.ndarray, w: int, h: int,
     most of a grid is inside or outside, the crossings lie along the outline."""
     ns = 0
     need = 0
-    ones = np.uint64(0x0101010101010101)
-    low = np.uint64(0xFF)
+    s8 = np.uint64(8)
+    s56 = np.uint64(56)
     up = w // 8
     for m in range((h - 1) * up):
         word = words[m]
-        if word == words[m + up] and word == (word & low) * ones and \
+        # eight equal bytes (the word equals itself rotated by a byte, whatever the byte
+        # order), equal to the eight above and to the next cell
+        if word == ((word >> s8) | (word << s56)) and word == words[m + up] and \
                 lab[8 * m + 8] == lab[8 * m]:
             continue
         for p in range(8 * m, 8 * m + 8):
