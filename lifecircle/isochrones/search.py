@@ -91,13 +91,37 @@ def _merge_kernel() -> Any:
     return merge
 
 
+@cache
+def _by_start_kernel() -> Any:
+    from numba import njit
+
+    @njit(cache=True, nogil=True)
+    def by_start(key: np.ndarray, start: np.ndarray,
+                 order: np.ndarray) -> None:  # pragma: no cover - compiled
+        # order sorted by key: sort each run of one key by start (insertion: runs are short)
+        for i in range(1, order.shape[0]):
+            o = order[i]
+            j = i
+            while j > 0 and key[j - 1] == key[i] and start[order[j - 1]] > start[o]:
+                order[j] = order[j - 1]
+                j -= 1
+            order[j] = o
+
+    return by_start
+
+
 def _merge(group: np.ndarray, edge: np.ndarray, start: np.ndarray, end: np.ndarray) -> Pieces:
     """Sort stretches and merge the overlapping ones of the same group and edge.
 
     A few lines of numba, because numpy has no per-group running maximum (pandas' groupby
     has one, at ~1 ms overhead a call, too much for siting's many small isochrones).
     """
-    order = np.lexsort((start, edge, group))
+    # (group, edge) as one int64 key: its argsort is ~15x cheaper than a lexsort of three
+    # keys (a fifth of a per-facility isochrone); the few rows of a key then go by start
+    key = group.astype(np.int64) * (int(edge.max(initial=0)) + 1) + edge
+    order = np.argsort(key)
+    if order.shape[0]:
+        _by_start_kernel()(key[order], np.ascontiguousarray(start, dtype=np.float64), order)
     group = np.ascontiguousarray(group[order], dtype=np.int64)
     edge = np.ascontiguousarray(edge[order], dtype=np.int64)
     start = np.ascontiguousarray(start[order], dtype=np.float64)
