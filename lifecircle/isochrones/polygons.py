@@ -22,6 +22,7 @@ import shapely
 from .._errors import ConfigError
 from ..network import WalkNetwork
 from ..snapping import Snap
+from .outline import single_tile_bands
 from .rings import _EMPTY, TileRings, bands_from_tiles, tile_rings
 from .search import Pieces
 
@@ -306,6 +307,14 @@ def _raster_bands(net: WalkNetwork, coords: np.ndarray, line: np.ndarray, group:
     del g
     ent_start = np.flatnonzero(np.r_[True, entity_of[1:] != entity_of[:-1]])
     ent_stop = np.append(ent_start[1:], entity_of.shape[0])
+    # grids of one tile (every per-facility isochrone): one compiled pass, see .outline
+    small, polys = single_tile_bands(ax, ay, bx, by, seg_band, ent_start, ent_stop,
+                                     reach_cells=reach_cells, pad=pad, n_bands=n_bands,
+                                     cumulative=cumulative,
+                                     origin=np.array([x0 + 0.5 * c, y0 + 0.5 * c]),
+                                     cell_m=c, tile_cells=TILE_CELLS)
+    out[entity_of[ent_start[small]]] = polys
+    ent_start, ent_stop = ent_start[~small], ent_stop[~small]
     for lo, hi in zip(ent_start, ent_stop, strict=True):
         ent = int(entity_of[lo])
         out[ent] = _entity_bands(ax[lo:hi], ay[lo:hi], bx[lo:hi], by[lo:hi], seg_band[lo:hi],
@@ -433,7 +442,7 @@ def _lowest_band(pieces: Pieces, n_bands: int) -> Pieces:
     edge); the grid keeps each cell's lowest band, so the repeats would stamp nothing. Dropping
     them makes the segments, and their memory, about ``n_bands`` times fewer at city scale.
     """
-    if len(pieces) == 0:
+    if len(pieces) == 0 or n_bands == 1:
         return pieces
     entity = pieces.group // n_bands
     order = np.lexsort((pieces.group, pieces.end_m, pieces.start_m, pieces.edge, entity))
