@@ -140,9 +140,12 @@ def _merge(group: np.ndarray, edge: np.ndarray, start: np.ndarray, end: np.ndarr
     n_edge = int(edge.max()) + 1
     key = group * n_edge + edge
     n_keys = int(key.max()) + 1
-    if n_keys > 4 * key.shape[0] + 1024:
-        uniq, key = np.unique(key, return_inverse=True)
-        n_keys = int(uniq.shape[0])
+    if n_keys > 4 * key.shape[0] + 1024:  # many facilities' groups: rank the keys present
+        order = np.argsort(key)
+        sk = key[order]
+        rank = np.empty_like(key)
+        rank[order] = np.cumsum(np.r_[0, sk[1:] != sk[:-1]])
+        key, n_keys = rank, int(rank.max()) + 1
     keep = _merge_kernel()(key, start, end, n_keys)
     return Pieces(group[keep], edge[keep], start[keep], end[keep])
 
