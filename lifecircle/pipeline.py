@@ -32,6 +32,7 @@ from .coverage import (
     block_verdict,
     category_status,
     deficiency_list,
+    deficiency_summary,
     facility_summary,
     summarize,
 )
@@ -45,6 +46,7 @@ from .groups import (
 )
 from .network import WalkNetwork
 from .outputs._atomic import StagedOutput, file_sha256
+from .outputs.report import REPORT_VERSION
 from .profiles import Profile
 from .result import Extra, Result
 from .snapping import Snap, snap_points
@@ -221,12 +223,14 @@ def analyse(config: Analysis, *, progress: Progress | None = None) -> Result:
     metadata = _metadata(cfg, prof, net, timer.timings, block_stats, fac, asnap)
     metadata["category_status"] = status
     report = {
+        "report_version": REPORT_VERSION,
         "run": {k: metadata[k] for k in _REPORT_RUN_KEYS},
         "summary": summary,
         "indicators": indicators,
         "facilities": {**facility_summary(primary_rows(fac), type_report),
                        "access_points": access_point_summary(fac)},
-        "deficiencies": deficiency_list(blk, prof),
+        "deficiencies": (worst := deficiency_list(blk, prof)),
+        "deficiency_summary": deficiency_summary(blk, prof, listed=len(worst)),
         "step_free": step_free,
     }
     return Result(network=net, profile=prof, blocks=blk, access_points=aps, facilities=fac,
