@@ -1,0 +1,82 @@
+"""The GeoPackage writer on hand-made layers: the Arrow path keeps every value, type and CRS
+QGIS reads, and the edges layer keeps ``edge_id`` once, as its feature id."""
+
+from __future__ import annotations
+
+import math
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pyogrio
+import shapely
+
+from lifecircle.outputs.geopackage import read_layers, read_metadata, write_geopackage
+
+CRS = "EPSG:32650"
+
+
+def _edges(ids: list[int]) -> gpd.GeoDataFrame:
+    lines = [shapely.LineString([(i, 0), (i + 1, 0), (i + 1, 2)]) for i in range(len(ids))]
+    return gpd.GeoDataFrame(
+        {"edge_id": np.array(ids, dtype=np.int64), "u": np.arange(len(ids)) + 10,
+         "v": np.arange(len(ids)) + 11, "key": np.zeros(len(ids), dtype=np.int64),
+         "length_m": [3.0] * len(ids), "name": ["Main St", None, "中山路"][:len(ids)]},
+        geometry=lines, crs=CRS)
+
+
+def _blocks() -> gpd.GeoDataFrame:
+    one = shapely.box(0, 0, 10, 10)
+    two = shapely.MultiPolygon([shapely.box(20, 0, 30, 10), shapely.box(40, 0, 50, 10)])
+    return gpd.GeoDataFrame(
+        {"block_id": ["a", "b"], "population": [12.5, np.nan],
+         "gate_osm_id": pd.Series([None, 4242], dtype=object),
+         "snap_u": pd.array([7, None], dtype="Int64"), "complete": [True, False]},
+        geometry=[one, two], crs=CRS)
+
+
+def test_layers_round_trip_with_types_and_crs(tmp_path):
+    path = tmp_path / "out.gpkg"
+    write_geopackage(path, {"blocks": _blocks(), "edges": _edges([0, 1, 2]), "none": None},
+                     {"version": "x", "timings_s": {"load": 1.5}})
+    names = dict(pyogrio.list_layers(path))
+    assert set(names) == {"blocks", "edges", "run_metadata"}
+    info = pyogrio.read_info(path, layer="blocks")
+    # a Polygon beside a MultiPolygon: the layer is MultiPolygon (one declared type)
+    assert info["geometry_type"] == "MultiPolygon" and info["crs"] == CRS
+    blocks = read_layers(path, ["blocks"])["blocks"]
+    assert blocks["block_id"].tolist() == ["a", "b"]
+    assert blocks["population"][0] == 12.5 and math.isnan(blocks["population"][1])
+    assert pd.isna(blocks["gate_osm_id"][0]) and blocks["gate_osm_id"][1] == "4242"  # as text
+    assert blocks["snap_u"].tolist()[0] == 7 and pd.isna(blocks["snap_u"][1])
+    assert blocks["complete"].tolist() == [True, False]
+    assert blocks.geometry[0].equals(shapely.MultiPolygon([shapely.box(0, 0, 10, 10)]))
+    assert blocks.geometry[1].equals(_blocks().geometry[1])
+    assert read_metadata(path) == {"version": "x", "timings_s": {"load": 1.5}}
+
+
+def test_edge_id_is_the_feature_id_and_read_back_as_a_column(tmp_path):
+    path = tmp_path / "out.gpkg"
+    edges = _edges([0, 1, 2])
+    write_geopackage(path, {"edges": edges}, {})
+    info = pyogrio.read_info(path, layer="edges")
+    assert info["fid_column"] == "edge_id"
+    assert "edge_id" not in list(info["fields"])  # not a second column of the same numbers
+    assert info["geometry_type"] == "LineString"
+    back = read_layers(path, ["edges"])["edges"]
+    assert list(back.columns[:5]) == ["edge_id", "u", "v", "key", "length_m"]
+    pd.testing.assert_frame_equal(pd.DataFrame(back.drop(columns="geometry")),
+                                  pd.DataFrame(edges.drop(columns="geometry")),
+                                  check_dtype=False)
+    assert all(a.equals(b) for a, b in zip(back.geometry, edges.geometry, strict=True))
+    # what a plain reader (QGIS, the oracle's gpd.read_file) sees: every field but the id
+    plain = gpd.read_file(path, layer="edges")
+    assert plain["u"].tolist() == [10, 11, 12] and plain["name"].tolist()[2] == "中山路"
+
+
+def test_edge_ids_that_cannot_be_feature_ids_stay_a_column(tmp_path):
+    path = tmp_path / "out.gpkg"
+    write_geopackage(path, {"edges": _edges([5, 5, 6])}, {})
+    info = pyogrio.read_info(path, layer="edges")
+    assert info["fid_column"] == "fid" and "edge_id" in list(info["fields"])
+    assert read_layers(path, ["edges"])["edges"]["edge_id"].tolist() == [5, 5, 6]
