@@ -365,6 +365,7 @@ def run(
     figures: bool = True,
     rasters: bool | None = None,
     raster_cell_m: float | None = None,
+    layer_format: str = "gpkg",
     group: str | None = None,
     group_population: list[str] | dict[str, str] | None = None,
     targets: list[str] | None = None,
@@ -384,7 +385,7 @@ blocks_crs, speed_kmh, minutes, categories, max_snap_m, population, dem, group, 
 group_population, targets, staff_col, flag_col
         The analysis (:class:`~lifecircle.config.Analysis`).
     lang, isochrones, isochrone_bands_min, walk_in_m, facility_isochrones, map, \
-self_contained, cdn, tiles, tiles_attribution, figures, rasters, raster_cell_m
+self_contained, cdn, tiles, tiles_attribution, figures, rasters, raster_cell_m, layer_format
         The outputs (:class:`~lifecircle.config.Outputs`). Without ``out`` only the
         isochrone layer is made (``result.isochrones``).
     out, overwrite

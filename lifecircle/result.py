@@ -126,15 +126,16 @@ class Result:
             networks={c: network_for_group(self.network, self.profile.group_of(c))
                       for c in self.access})
 
-    def to_gpkg(self, path: str | os.PathLike[str]) -> Path:
+    def to_gpkg(self, path: str | os.PathLike[str], *, layer_format: str = "gpkg") -> Path:
         """Write the GeoPackage (blocks, access points, facilities, edges, isochrones,
-        proposed sites and ``run_metadata``) to ``path``, replacing it."""
+        proposed sites and ``run_metadata``) to ``path``, replacing it (``layer_format=
+        "parquet"``: the big layers as GeoParquet files beside it)."""
         from .outputs.geopackage import write_geopackage
 
         layers = {"blocks": self.blocks, "access_points": self.access_points,
                   "facilities": self.facilities, "edges": self.edges,
                   "proposed_sites": self.proposed_sites, "isochrones": self.isochrones}
-        write_geopackage(Path(path), layers, self.metadata)
+        write_geopackage(Path(path), layers, self.metadata, layer_format=layer_format)
         return Path(path)
 
     def map(self, path: str | os.PathLike[str] | None = None, *, lang: str = "en",
@@ -279,7 +280,7 @@ class Result:
                 raster_cell_m=chosen.raster_cell_m), nodes=nodes)):
             jobs.append(job)
         aside = {job.what for job in jobs}
-        self.to_gpkg(staged.path(GPKG_NAME))
+        self.to_gpkg(staged.path(GPKG_NAME), layer_format=chosen.layer_format)
         for extra in extras:
             extra(self, staged)
         write_products(self, staged.staging, lang=chosen.lang, map=bool(chosen.map),

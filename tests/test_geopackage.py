@@ -3,6 +3,7 @@ QGIS reads, and the edges layer keeps ``edge_id`` once, as its feature id."""
 
 from __future__ import annotations
 
+import json
 import math
 
 import geopandas as gpd
@@ -11,7 +12,12 @@ import pandas as pd
 import pyogrio
 import shapely
 
-from lifecircle.outputs.geopackage import read_layers, read_metadata, write_geopackage
+from lifecircle.outputs.geopackage import (
+    layer_names,
+    read_layers,
+    read_metadata,
+    write_geopackage,
+)
 
 CRS = "EPSG:32650"
 
@@ -80,3 +86,53 @@ def test_edge_ids_that_cannot_be_feature_ids_stay_a_column(tmp_path):
     info = pyogrio.read_info(path, layer="edges")
     assert info["fid_column"] == "fid" and "edge_id" in list(info["fields"])
     assert read_layers(path, ["edges"])["edges"]["edge_id"].tolist() == [5, 5, 6]
+
+
+def test_parquet_format_puts_the_big_layers_beside_the_geopackage(tmp_path):
+    path = tmp_path / "lifecircle.gpkg"
+    facilities = gpd.GeoDataFrame({"facility_id": ["f"]}, geometry=[shapely.Point(1, 1)],
+                                  crs=CRS)
+    written = write_geopackage(
+        path, {"blocks": _blocks(), "facilities": facilities, "edges": _edges([0, 1, 2])},
+        {"version": "x"}, layer_format="parquet")
+    assert [p.name for p in written] == ["lifecircle.gpkg", "blocks.parquet", "edges.parquet"]
+    assert {str(n) for n, _ in pyogrio.list_layers(path)} == {"facilities", "run_metadata"}
+    assert read_metadata(path)["layer_files"] == {"blocks": "blocks.parquet",
+                                                  "edges": "edges.parquet"}
+    assert layer_names(path) == ["facilities", "blocks", "edges"]
+    layers = read_layers(tmp_path)
+    assert set(layers) == {"facilities", "blocks", "edges"}
+    assert layers["edges"]["edge_id"].tolist() == [0, 1, 2]
+    assert layers["edges"].crs == CRS and layers["blocks"].crs == CRS
+    assert layers["blocks"]["gate_osm_id"][1] == "4242"
+    assert layers["blocks"].geometry[1].equals(_blocks().geometry[1])
+
+
+def test_parquet_run_rederives_and_redraws_its_map(tmp_path, grid_case):
+    """`lifecircle run --format parquet` on the hand-computable grid: the blocks and edges
+    are GeoParquet files, every time still re-derives from the edges (the oracle), and the map
+    of the finished run draws from them."""
+    from click.testing import CliRunner
+
+    from lifecircle.cli import cli
+    from lifecircle.outputs.products import map_from_run
+    from tests.helpers import oracle_distances
+
+    out = tmp_path / "run"
+    res = CliRunner().invoke(cli, [
+        "run", str(grid_case.graphml), "--facilities", str(grid_case.facilities),
+        "--blocks", str(grid_case.blocks), "--out", str(out), "--format", "parquet",
+        "--no-figures", "--no-rasters", "--tiles", "none", "-q"])
+    assert res.exit_code == 0, res.output
+    success = json.loads((out / "_SUCCESS.json").read_text())
+    assert {"blocks.parquet", "access_points.parquet", "edges.parquet"} <= set(success["files"])
+    layers = read_layers(out)
+    fac = layers["facilities"]
+    reported = layers["access_points"]["walk_m_retail"].to_numpy(dtype=float)
+    oracle = oracle_distances(layers["edges"], fac[fac["category"] == "retail"],
+                              layers["access_points"])
+    # 250, 220 and 340 m by hand (tests/helpers.py); B4 is unreachable (NaN; the oracle: inf)
+    np.testing.assert_allclose(reported[:3], [250.0, 220.0, 340.0], atol=0.01)
+    np.testing.assert_allclose(reported[:3], oracle[:3], atol=0.01)
+    assert np.isnan(reported[3]) and np.isinf(oracle[3])
+    assert map_from_run(out, out=tmp_path / "again.html", tiles=None).is_file()
