@@ -42,6 +42,7 @@ __all__ = [
     "catchment_floor_area",
     "category_status",
     "deficiency_list",
+    "deficiency_order",
     "deficiency_summary",
     "facility_summary",
     "households",
@@ -277,11 +278,13 @@ DEFICIENCY_LIST_MAX = 1_000
 DEFICIENCY_PATTERNS_MAX = 50
 
 
-def _lacking(blocks: pd.DataFrame) -> pd.DataFrame:
-    """Blocks that lack anything, most lacking, then most populous, then by block id."""
-    lacking = blocks[blocks["n_lacking"].to_numpy() > 0]
-    return lacking.sort_values(["n_lacking", "population", "block_id"],
-                               ascending=[False, False, True])
+def deficiency_order(blocks: pd.DataFrame) -> np.ndarray:
+    """Row positions of ``blocks``, most lacking first, then most populous, then by block id
+    (those lacking nothing last): the order of the deficiency list, from three columns without
+    copying or sorting the frame."""
+    ids = blocks["block_id"].astype(str).to_numpy()
+    pop = blocks["population"].to_numpy(dtype=np.float64, na_value=0.0)
+    return np.lexsort((ids, -pop, -blocks["n_lacking"].to_numpy(dtype=np.int64)))
 
 
 def _tier_columns(blocks: pd.DataFrame, profile: Profile) -> list[str]:
@@ -293,9 +296,10 @@ def deficiency_list(blocks: gpd.GeoDataFrame, profile: Profile, *,
     """Blocks that lack anything, most lacking (then most populous) first, tier by tier: the
     first ``limit`` of them (all with ``None``)."""
     tiers = _tier_columns(blocks, profile)
-    lacking = _lacking(blocks)
-    if limit is not None:
-        lacking = lacking.head(limit)
+    order = deficiency_order(blocks)
+    order = order[: int((blocks["n_lacking"].to_numpy() > 0).sum())][:limit]
+    lacking = blocks.iloc[order][["block_id", "population", "n_lacking",
+                                  *(col.tier_lacks(t) for t in tiers)]]
     out = []
     for row in lacking.itertuples(index=False):
         values = row._asdict()

@@ -257,6 +257,7 @@ class Result:
 
     def _write_all(self, staged: StagedOutput, outputs: Outputs, *, extras: Sequence[Extra],
                    jobs: list[Any]) -> None:
+        from .coverage import deficiency_order
         from .outputs import _background
         from .outputs.geopackage import GPKG_NAME
         from .outputs.products import write_products
@@ -289,10 +290,9 @@ class Result:
                        figures=chosen.figures and "figures" not in aside,
                        rasters=bool(chosen.rasters) and "rasters" not in aside,
                        raster_cell_m=chosen.raster_cell_m)
-        blk = self.blocks
-        worst = (blk.sort_values(["n_lacking", "population"], ascending=False)
-                 .head(10)[["block_id", "population", "lacks", col.DEFICIENCIES]]
-                 .to_dict("records"))
+        blk = self.blocks  # the ten lacking most, without sorting a copy of the whole layer
+        worst = (blk.iloc[deficiency_order(blk)[:10]]
+                 [["block_id", "population", "lacks", col.DEFICIENCIES]].to_dict("records"))
         write_reports(staged.staging, self.report, lang=chosen.lang,
                       worst=[w for w in worst if w["lacks"]], profile=self.profile,
                       extra_sections=served_sections(self.report, chosen.lang))

@@ -32,6 +32,7 @@ import pandas as pd
 
 from .. import columns as col
 from .._errors import OutputError
+from ..coverage import deficiency_order
 from ..i18n import check_lang, display_width, label_of, messages
 from .report import category_status, localised_lacks
 
@@ -198,10 +199,7 @@ def _workbook_rows(table: pd.DataFrame, blocks: pd.DataFrame) -> pd.DataFrame:
     report's deficiency list)."""
     if len(table) <= XLSX_MAX_BLOCK_ROWS:
         return table
-    order = np.lexsort((blocks["block_id"].astype(str).to_numpy(),
-                        -blocks["population"].to_numpy(dtype=float, na_value=0.0),
-                        -blocks["n_lacking"].to_numpy(dtype=np.int64)))
-    return table.iloc[order[:XLSX_MAX_BLOCK_ROWS]].reset_index(drop=True)
+    return table.iloc[deficiency_order(blocks)[:XLSX_MAX_BLOCK_ROWS]].reset_index(drop=True)
 
 
 def _write_xlsx(path: Path, blocks: pd.DataFrame, categories: pd.DataFrame,
