@@ -136,3 +136,29 @@ def test_parquet_run_rederives_and_redraws_its_map(tmp_path, grid_case):
     np.testing.assert_allclose(reported[:3], oracle[:3], atol=0.01)
     assert np.isnan(reported[3]) and np.isinf(oracle[3])
     assert map_from_run(out, out=tmp_path / "again.html", tiles=None).is_file()
+
+
+def test_layers_stream_in_batches_with_one_type_and_one_schema(tmp_path, monkeypatch):
+    """Batches of 2 rows: a Polygon batch and a MultiPolygon batch still make one MultiPolygon
+    layer; a text column that is all missing in one batch keeps its type; an empty layer is
+    written with its fields."""
+    from lifecircle.outputs import geopackage
+
+    monkeypatch.setattr(geopackage, "BATCH_ROWS", 2)
+    polys = [shapely.box(i, 0, i + 1, 1) for i in range(3)]
+    polys.append(shapely.MultiPolygon([shapely.box(9, 0, 10, 1), shapely.box(11, 0, 12, 1)]))
+    frame = gpd.GeoDataFrame(
+        {"id": ["a", "b", "c", "d"], "note": pd.Series([None, None, "x", None], dtype=object),
+         "n": [1, 2, 3, 4]}, geometry=polys, crs=CRS)
+    path = tmp_path / "out.gpkg"
+    write_geopackage(path, {"blocks": frame, "isochrones": frame.iloc[:0],
+                            "edges": _edges([0, 1, 2])}, {})
+    assert pyogrio.read_info(path, layer="blocks")["geometry_type"] == "MultiPolygon"
+    back = read_layers(path)
+    assert back["blocks"]["id"].tolist() == ["a", "b", "c", "d"]
+    assert back["blocks"]["note"].fillna("").tolist() == ["", "", "x", ""]
+    assert back["blocks"]["n"].tolist() == [1, 2, 3, 4]
+    assert back["blocks"].geometry[3].equals(polys[3])
+    assert back["edges"]["edge_id"].tolist() == [0, 1, 2]
+    assert len(back["isochrones"]) == 0
+    assert {"id", "note", "n"} <= set(back["isochrones"].columns)
