@@ -334,8 +334,8 @@ class Outputs(_Table):
         int, float, doc="Cell size of the rasters in metres (default 25, coarser where the "
         "raster would pass 3 million cells)."))
     layer_format: str = field(default="gpkg", metadata=_meta(
-        str, doc="Where the big layers (blocks, access points, edges, isochrones) go: gpkg "
-        "(lifecircle.gpkg) or parquet (GeoParquet files beside it)."))
+        str, doc="Where the big layers (blocks, access points, facilities, edges, "
+        "isochrones) go: gpkg (lifecircle.gpkg) or parquet (GeoParquet files beside it)."))
 
     def __post_init__(self) -> None:
         put = object.__setattr__

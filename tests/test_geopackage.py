@@ -90,18 +90,17 @@ def test_edge_ids_that_cannot_be_feature_ids_stay_a_column(tmp_path):
 
 def test_parquet_format_puts_the_big_layers_beside_the_geopackage(tmp_path):
     path = tmp_path / "lifecircle.gpkg"
-    facilities = gpd.GeoDataFrame({"facility_id": ["f"]}, geometry=[shapely.Point(1, 1)],
-                                  crs=CRS)
+    sites = gpd.GeoDataFrame({"rank": [1]}, geometry=[shapely.Point(1, 1)], crs=CRS)
     written = write_geopackage(
-        path, {"blocks": _blocks(), "facilities": facilities, "edges": _edges([0, 1, 2])},
+        path, {"blocks": _blocks(), "proposed_sites": sites, "edges": _edges([0, 1, 2])},
         {"version": "x"}, layer_format="parquet")
     assert [p.name for p in written] == ["lifecircle.gpkg", "blocks.parquet", "edges.parquet"]
-    assert {str(n) for n, _ in pyogrio.list_layers(path)} == {"facilities", "run_metadata"}
+    assert {str(n) for n, _ in pyogrio.list_layers(path)} == {"proposed_sites", "run_metadata"}
     assert read_metadata(path)["layer_files"] == {"blocks": "blocks.parquet",
                                                   "edges": "edges.parquet"}
-    assert layer_names(path) == ["facilities", "blocks", "edges"]
+    assert layer_names(path) == ["proposed_sites", "blocks", "edges"]
     layers = read_layers(tmp_path)
-    assert set(layers) == {"facilities", "blocks", "edges"}
+    assert set(layers) == {"proposed_sites", "blocks", "edges"}
     assert layers["edges"]["edge_id"].tolist() == [0, 1, 2]
     assert layers["edges"].crs == CRS and layers["blocks"].crs == CRS
     assert layers["blocks"]["gate_osm_id"][1] == "4242"
@@ -125,7 +124,8 @@ def test_parquet_run_rederives_and_redraws_its_map(tmp_path, grid_case):
         "--no-figures", "--no-rasters", "--tiles", "none", "-q"])
     assert res.exit_code == 0, res.output
     success = json.loads((out / "_SUCCESS.json").read_text())
-    assert {"blocks.parquet", "access_points.parquet", "edges.parquet"} <= set(success["files"])
+    assert {"blocks.parquet", "access_points.parquet", "facilities.parquet",
+            "edges.parquet"} <= set(success["files"])
     layers = read_layers(out)
     fac = layers["facilities"]
     reported = layers["access_points"]["walk_m_retail"].to_numpy(dtype=float)

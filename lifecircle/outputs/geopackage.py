@@ -6,10 +6,10 @@ the run's projected CRS, so QGIS measures in metres.
 
 With ``layer_format="parquet"`` (``lifecircle run --format parquet``) the big layers
 (:data:`PARQUET_LAYERS`) are GeoParquet files beside the GeoPackage instead
-(``blocks.parquet``, ...; zstd-compressed, GeoParquet metadata by geopandas): a third of the
-size and of the writing time at city scale; QGIS and GDAL 3.5+ open them. The GeoPackage keeps
-the other layers and ``run_metadata`` (its ``layer_files`` names the GeoParquet files), and
-:func:`read_layers` reads either kind.
+(``blocks.parquet``, ...; zstd-compressed, GeoParquet metadata by geopandas): on the 268k-node
+mosaic 48 MB instead of 178 MB, written in a third of the time (no spatial index to build);
+QGIS and GDAL 3.5+ open them. The GeoPackage keeps the other layers and ``run_metadata`` (its
+``layer_files`` names the GeoParquet files), and :func:`read_layers` reads either kind.
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ GPKG_NAME = "lifecircle.gpkg"
 #: Where the big layers go: ``gpkg`` (all in the GeoPackage) or ``parquet`` (GeoParquet files)
 LAYER_FORMATS = ("gpkg", "parquet")
 #: The layers ``layer_format="parquet"`` writes as ``<layer>.parquet`` beside the GeoPackage
-PARQUET_LAYERS = ("blocks", "access_points", "edges", "isochrones")
+PARQUET_LAYERS = ("blocks", "access_points", "facilities", "edges", "isochrones")
 
 
 #: Layers whose first column is their row id: written as the GeoPackage's feature id (its
