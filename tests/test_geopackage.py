@@ -162,3 +162,18 @@ def test_layers_stream_in_batches_with_one_type_and_one_schema(tmp_path, monkeyp
     assert back["edges"]["edge_id"].tolist() == [0, 1, 2]
     assert len(back["isochrones"]) == 0
     assert {"id", "note", "n"} <= set(back["isochrones"].columns)
+
+
+def test_columns_held_as_arrow_chunks_are_written(tmp_path):
+    """A text column concatenated from frames is Arrow chunks inside pandas (as the
+    isochrone layer's are): written as one column."""
+    import pyarrow as pa
+
+    parts = [gpd.GeoDataFrame({"category": pd.array([c], dtype="string[pyarrow]")},
+                              geometry=[shapely.Point(i, 0)], crs=CRS)
+             for i, c in enumerate(["shop", "care"])]
+    frame = pd.concat(parts, ignore_index=True)
+    assert isinstance(pa.array(frame["category"], from_pandas=True), pa.ChunkedArray)
+    write_geopackage(tmp_path / "out.gpkg", {"isochrones": frame}, {})
+    back = read_layers(tmp_path / "out.gpkg")["isochrones"]
+    assert back["category"].tolist() == ["shop", "care"]

@@ -85,6 +85,15 @@ def _wkb(geoms: np.ndarray, promote: int | None) -> np.ndarray:
     return shapely.to_wkb(geoms)
 
 
+def _array(values: pd.Series, kind: Any = None) -> Any:
+    """A column slice as one Arrow array (a column held by pandas as Arrow chunks, as
+    concatenated frames are, comes back chunked)."""
+    import pyarrow as pa
+
+    out = pa.array(values, type=kind, from_pandas=True)
+    return out.combine_chunks() if isinstance(out, pa.ChunkedArray) else out
+
+
 def _arrow_stream(gdf: pd.DataFrame, *, rows: int | None = None) -> tuple[Any, str | None]:
     """The layer as a stream of Arrow batches of ``rows`` rows (:data:`BATCH_ROWS`), made
     from the frame's own arrays (no copy of the frame) with each geometry's WKB made once;
@@ -98,8 +107,7 @@ def _arrow_stream(gdf: pd.DataFrame, *, rows: int | None = None) -> tuple[Any, s
     geometry = gdf.geometry.name if isinstance(gdf, gpd.GeoDataFrame) else None
     columns = [(str(name), gdf[name].astype("string") if gdf[name].dtype == object
                 else gdf[name]) for name in gdf.columns if name != geometry]
-    fields = [pa.field(name, pa.array(values.iloc[:0], from_pandas=True).type)
-              for name, values in columns]
+    fields = [pa.field(name, _array(values.iloc[:0]).type) for name, values in columns]
     kind, promote, geoms = None, None, None
     if geometry is not None:
         geoms = np.asarray(gdf.geometry.array)
@@ -110,7 +118,7 @@ def _arrow_stream(gdf: pd.DataFrame, *, rows: int | None = None) -> tuple[Any, s
     def batches() -> Iterator[Any]:
         for start in range(0, len(gdf), rows):
             stop = start + rows
-            arrays = [pa.array(values.iloc[start:stop], type=field.type, from_pandas=True)
+            arrays = [_array(values.iloc[start:stop], field.type)
                       for (_, values), field in zip(columns, fields, strict=False)]
             if geoms is not None:
                 arrays.append(pa.array(_wkb(geoms[start:stop], promote), type=pa.binary()))
