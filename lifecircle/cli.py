@@ -371,6 +371,10 @@ def map_options(f: Callable[..., Any]) -> Callable[..., Any]:
 @click.option("--cell-m", "raster_cell_m", type=float, default=None,
               help="Cell size of the travel-time rasters in metres (default 25, coarser "
               "where a raster would pass 3 million cells).")
+@click.option("--format", "layer_format", type=click.Choice(["gpkg", "parquet"]),
+              default="gpkg", show_default=True,
+              help="Where the big layers (blocks, access points, facilities, edges, isochrones) "
+              "go: lifecircle.gpkg, or GeoParquet files beside it (smaller, faster to write).")
 @click.option("--group", default=None, help="Evaluate every category for this profile group "
               "(e.g. wheelchair: step-free walks, its speed).")
 @click.option("--group-population", multiple=True, metavar="RESIDENTS=COLUMN",

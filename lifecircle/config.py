@@ -335,11 +335,17 @@ class Outputs(_Table):
     raster_cell_m: float | None = field(default=None, metadata=_meta(
         int, float, doc="Cell size of the rasters in metres (default 25, coarser where the "
         "raster would pass 3 million cells)."))
+    layer_format: str = field(default="gpkg", metadata=_meta(
+        str, doc="Where the big layers (blocks, access points, facilities, edges, "
+        "isochrones) go: gpkg (lifecircle.gpkg) or parquet (GeoParquet files beside it)."))
 
     def __post_init__(self) -> None:
         put = object.__setattr__
         if self.lang not in ("en", "zh"):
             raise OptionError("lang", f"must be en or zh, got {self.lang!r}")
+        if self.layer_format not in ("gpkg", "parquet"):
+            raise OptionError("layer_format", f"must be gpkg or parquet, got "
+                              f"{self.layer_format!r}")
         put(self, "walk_in_m", _number("walk_in_m", self.walk_in_m))
         put(self, "raster_cell_m", _number("raster_cell_m", self.raster_cell_m))
         put(self, "isochrone_cell_m", _number("isochrone_cell_m", self.isochrone_cell_m))

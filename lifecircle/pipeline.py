@@ -33,6 +33,7 @@ from .coverage import (
     block_verdict,
     category_status,
     deficiency_list,
+    deficiency_summary,
     facility_summary,
     summarize,
 )
@@ -46,6 +47,7 @@ from .groups import (
 )
 from .network import WalkNetwork
 from .outputs._atomic import StagedOutput, file_sha256
+from .outputs.report import REPORT_VERSION
 from .profiles import Profile
 from .result import Extra, Result
 from .snapping import Snap, snap_points
@@ -223,12 +225,14 @@ def analyse(config: Analysis, *, progress: Progress | None = None) -> Result:
     metadata = _metadata(cfg, prof, net, timer.timings, block_stats, fac, asnap)
     metadata["category_status"] = status
     report = {
+        "report_version": REPORT_VERSION,
         "run": {k: metadata[k] for k in _REPORT_RUN_KEYS},
         "summary": summary,
         "indicators": indicators,
         "facilities": {**facility_summary(primary_rows(fac), type_report),
                        "access_points": access_point_summary(fac)},
-        "deficiencies": deficiency_list(blk, prof),
+        "deficiencies": (worst := deficiency_list(blk, prof)),
+        "deficiency_summary": deficiency_summary(blk, prof, listed=len(worst)),
         "step_free": step_free,
     }
     return Result(network=net, profile=prof, blocks=blk, access_points=aps, facilities=fac,
@@ -364,6 +368,7 @@ def run(
     figures: bool = True,
     rasters: bool | None = None,
     raster_cell_m: float | None = None,
+    layer_format: str = "gpkg",
     group: str | None = None,
     group_population: list[str] | dict[str, str] | None = None,
     targets: list[str] | None = None,
@@ -384,7 +389,7 @@ group_population, targets, staff_col, flag_col
         The analysis (:class:`~lifecircle.config.Analysis`).
     lang, isochrones, isochrone_bands_min, walk_in_m, facility_isochrones, \
 isochrone_cell_m, map, self_contained, cdn, tiles, tiles_attribution, figures, rasters, \
-raster_cell_m
+raster_cell_m, layer_format
         The outputs (:class:`~lifecircle.config.Outputs`). Without ``out`` only the
         isochrone layer is made (``result.isochrones``).
     out, overwrite

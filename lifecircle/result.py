@@ -135,16 +135,18 @@ class Result:
             networks={c: network_for_group(self.network, self.profile.group_of(c))
                       for c in self.access}, **options)
 
-    def to_gpkg(self, path: str | os.PathLike[str]) -> Path:
+    def to_gpkg(self, path: str | os.PathLike[str], *, layer_format: str = "gpkg") -> Path:
         """Write the GeoPackage (blocks, access points, facilities, edges, isochrones,
-        proposed sites and ``run_metadata``) to ``path``, replacing it."""
+        proposed sites and ``run_metadata``) to ``path``, replacing it (``layer_format=
+        "parquet"``: the big layers as GeoParquet files beside it; a streamed isochrone layer,
+        see :data:`ISOCHRONES_IN_MEMORY_MAX_EDGES`, stays in the GeoPackage)."""
         from .outputs import isochrone_file
         from .outputs.geopackage import write_geopackage
 
         layers = {"blocks": self.blocks, "access_points": self.access_points,
                   "facilities": self.facilities, "edges": self.edges,
                   "proposed_sites": self.proposed_sites, "isochrones": self.isochrones}
-        write_geopackage(Path(path), layers, self.metadata)
+        write_geopackage(Path(path), layers, self.metadata, layer_format=layer_format)
         settings = self.metadata.get("isochrones") or {}
         if self.isochrones is None and self._isochrone_stream is not None:
             from . import isochrones as iso
@@ -290,6 +292,7 @@ class Result:
 
     def _write_all(self, staged: StagedOutput, outputs: Outputs, *, extras: Sequence[Extra],
                    jobs: list[Any]) -> None:
+        from .coverage import deficiency_order
         from .outputs import _background
         from .outputs.geopackage import GPKG_NAME
         from .outputs.products import write_products
@@ -313,7 +316,7 @@ class Result:
                 raster_cell_m=chosen.raster_cell_m), nodes=nodes)):
             jobs.append(job)
         aside = {job.what for job in jobs}
-        self.to_gpkg(staged.path(GPKG_NAME))
+        self.to_gpkg(staged.path(GPKG_NAME), layer_format=chosen.layer_format)
         for extra in extras:
             extra(self, staged)
         write_products(self, staged.staging, lang=chosen.lang, map=bool(chosen.map),
@@ -322,10 +325,9 @@ class Result:
                        figures=chosen.figures and "figures" not in aside,
                        rasters=bool(chosen.rasters) and "rasters" not in aside,
                        raster_cell_m=chosen.raster_cell_m)
-        blk = self.blocks
-        worst = (blk.sort_values(["n_lacking", "population"], ascending=False)
-                 .head(10)[["block_id", "population", "lacks", col.DEFICIENCIES]]
-                 .to_dict("records"))
+        blk = self.blocks  # the ten lacking most, without sorting a copy of the whole layer
+        worst = (blk.iloc[deficiency_order(blk)[:10]]
+                 [["block_id", "population", "lacks", col.DEFICIENCIES]].to_dict("records"))
         write_reports(staged.staging, self.report, lang=chosen.lang,
                       worst=[w for w in worst if w["lacks"]], profile=self.profile,
                       extra_sections=served_sections(self.report, chosen.lang))

@@ -524,7 +524,8 @@ FINGERPRINT_SAMPLES = {
     "isochrone_bands_min": [5.0, 10.0], "walk_in_m": 30.0, "facility_isochrones": True,
     "isochrone_cell_m": 5.0,
     "map": False, "self_contained": True, "cdn": True, "tiles": "none", "tiles_attribution": "me",
-    "figures": False, "rasters": False, "raster_cell_m": 10.0, "group": "elderly",
+    "figures": False, "rasters": False, "raster_cell_m": 10.0, "layer_format": "parquet",
+    "group": "elderly",
     "group_population": ["age60plus=pop_60"], "targets": ["national-2021"],
     "staff_col": "staff_n", "flag_col": "volunteer",
 }
