@@ -108,7 +108,7 @@ def test_rectangle_clipping_matches_the_intersection():
     sx = np.array([5.0, 3.0, 2.0, 12.0, 10.0])
     sy = np.array([5.0, 5.0, 2.0, 12.0, 5.0])
     polys = np.array([ring] * x0.size, dtype=object)
-    got = _clip(polys, x0, y0, sx, sy)
+    got = _clip(polys, x0, y0, x0 + sx, y0 + sy)
     # by hand: 25 - 9; 15 - 9; inside the hole; the whole 100 - 36; the upper half 50 - 18
     np.testing.assert_allclose(shapely.area(got), [16.0, 6.0, 0.0, 64.0, 32.0])
     assert shapely.is_valid(got).all()
@@ -147,3 +147,22 @@ def test_hull_grid_is_numpys_unique_and_the_limit_keeps_every_point_inside(monke
         assert shapely.contains_properly(limit, pts).all()
     inner = shapely.distance(shapely.boundary(coarse), pts).min()
     assert inner >= 60.0 - 60.0 * np.sqrt(0.5) - 1e-6  # 20 m x ceil(sqrt(4400 / 800)) = 60 m
+
+
+def test_tiled_clipping_gives_the_pieces_of_direct_clipping(monkeypatch):
+    from lifecircle.sources import block_split
+
+    # a many-vertex parent (a city's outer face) with a hole, cut into 20 x 20 cells
+    outer = shapely.Point(0, 0).buffer(1000, quad_segs=600)
+    hole = shapely.Point(130, -70).buffer(300, quad_segs=200)
+    parents = np.array([shapely.Polygon(outer.exterior, [hole.exterior])], dtype=object)
+    assert shapely.get_num_coordinates(parents)[0] > block_split.TILE_VERTICES
+    cell = np.array([100.0**2])
+    tiled, t_par = grid_pieces(parents, cell)
+    assert (t_par == 0).all()
+    monkeypatch.setattr(block_split, "TILE_VERTICES", 10**9)
+    direct, d_par = grid_pieces(parents, cell)
+    assert (d_par == 0).all()
+    assert len(tiled) == len(direct) > 300
+    assert sorted(_keys(tiled)) == sorted(_keys(direct))
+    assert shapely.area(tiled).sum() == pytest.approx(shapely.area(parents[0]), rel=1e-12)
