@@ -350,7 +350,11 @@ def blocks_from_osm(
     homes = homes_of(buildings, settings)
     home_pts = homes.points
     # residential land counts whole even where it reaches past the streets' hull
-    limit = shapely.union_all(np.concatenate([[_limit(lines, home_pts)], landuse]))
+    hull = _limit(lines, home_pts)
+    shapely.prepare(hull)
+    # land wholly inside the hull leaves the union as it is (most of it: skip it)
+    past = landuse[~shapely.contains_properly(hull, landuse)] if landuse.size else landuse
+    limit = shapely.union_all(np.concatenate([[hull], past]))
     work = np.concatenate(
         [lines[is_street], walls, shapely.boundary(landuse), np.array([shapely.boundary(limit)])]
     )

@@ -48,15 +48,16 @@ def faces(lines: np.ndarray) -> np.ndarray:
     lines = lines[~(shapely.is_empty(lines) | shapely.is_missing(lines))]
     if lines.size == 0:
         return _EMPTY
-    a, b = _distinct(*_segments(shapely.get_parts(lines)))
-    flag = _to_node(a, b)
+    xy, u, v = _graph(*_segments(shapely.get_parts(lines)))
+    flag = _to_node(xy[u], xy[v])
     if flag.any():
         # only the segments that meet others off their ends go through GEOS's noding
         noded = shapely.union_all(shapely.linestrings(
-            np.stack([a[flag], b[flag]], axis=1)))
+            np.stack([xy[u[flag]], xy[v[flag]]], axis=1)))
         na, nb = _segments(shapely.get_parts(noded))
-        a, b = np.concatenate([a[~flag], na]), np.concatenate([b[~flag], nb])
-    return _polygons(a, b)
+        xy, u, v = _graph(np.concatenate([xy[u[~flag]], na]),
+                          np.concatenate([xy[v[~flag]], nb]))
+    return _polygons(xy, u, v)
 
 
 def _segments(parts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -68,14 +69,16 @@ def _segments(parts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return a[ok], b[ok]
 
 
-def _distinct(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The segments once each (a street, a wall and a land-use outline often share nodes)."""
-    swap = (a[:, 0] > b[:, 0]) | ((a[:, 0] == b[:, 0]) & (a[:, 1] > b[:, 1]))
-    lo, hi = np.where(swap[:, None], b, a), np.where(swap[:, None], a, b)
-    order = np.lexsort((hi[:, 1], hi[:, 0], lo[:, 1], lo[:, 0]))
-    lo, hi = lo[order], hi[order]
-    new = np.r_[True, (lo[1:] != lo[:-1]).any(axis=1) | (hi[1:] != hi[:-1]).any(axis=1)]
-    return lo[new], hi[new]
+def _graph(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(vertex coordinates, start, end vertex) of the segments ``a``-``b``, once each (a street,
+    a wall and a land-use outline often share nodes); vertices are equal coordinates."""
+    pts = np.concatenate([a, b]) + 0.0  # -0.0 becomes 0.0: one bit pattern per value
+    node, xy = _kernel("nodes")(pts.view(np.int64), pts)
+    n = a.shape[0]
+    lo, hi = np.minimum(node[:n], node[n:]), np.maximum(node[:n], node[n:])
+    key = np.sort(lo * xy.shape[0] + hi)
+    key = key[np.r_[True, key[1:] != key[:-1]]] if key.size else key
+    return xy, key // xy.shape[0], key % xy.shape[0]
 
 
 def _to_node(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -104,26 +107,19 @@ def _to_node(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return flag
 
 
-def _polygons(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """The faces of the noded segments ``a``-``b`` (no duplicate segments) as polygons."""
-    n_seg = a.shape[0]
+def _polygons(xy: np.ndarray, u: np.ndarray, v: np.ndarray) -> np.ndarray:
+    """The faces of the noded segments from vertex ``u`` to ``v`` (coordinates ``xy``; no
+    segment twice) as polygons."""
+    n_seg = u.shape[0]
     if n_seg < 3:
         return _EMPTY
-    pts = np.concatenate([a, b])
-    order = np.lexsort((pts[:, 1], pts[:, 0]))
-    sp = pts[order]
-    new = np.r_[True, (sp[1:] != sp[:-1]).any(axis=1)]
-    node = np.empty(pts.shape[0], dtype=np.int64)
-    node[order] = np.cumsum(new) - 1
-    xy = sp[new]
-    u, v = node[:n_seg], node[n_seg:]
     org = np.empty(2 * n_seg, dtype=np.int64)
     org[0::2], org[1::2] = u, v
     dst = np.empty(2 * n_seg, dtype=np.int64)
     dst[0::2], dst[1::2] = v, u
     d = xy[dst] - xy[org]
     # half-edges around each vertex by angle; 2k runs u→v, 2k + 1 v→u
-    perm = np.lexsort((np.arctan2(d[:, 1], d[:, 0]), org))
+    perm = _kernel("angular")(org, np.arctan2(d[:, 1], d[:, 0]), xy.shape[0])
     cyc = _walk(perm, org, xy.shape[0])[0]
     # cut edges and dangles have the same face on both sides: drop them, walk again (the
     # angular order of the rest stands)
@@ -133,7 +129,7 @@ def _polygons(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     renum = np.cumsum(keep) - 1
     perm, org = renum[perm[keep[perm]]], org[keep]
     cyc, seq, ptr = _walk(perm, org, xy.shape[0])
-    ring_nodes, ring_ptr, ring_cycle, ring_area = _kernel("rings")(seq, ptr, org, xy)
+    ring_nodes, ring_ptr, ring_cycle, ring_area, low = _kernel("rings")(seq, ptr, org, xy)
     shell = np.flatnonzero(ring_area > 0)
     hole = np.flatnonzero(ring_area < 0)
     if shell.size == 0:
@@ -158,10 +154,9 @@ def _polygons(a: np.ndarray, b: np.ndarray) -> np.ndarray:
             first = np.r_[True, p_i[best][1:] != p_i[best][:-1]]
             host[lost[p_i[best][first]]] = s_i[best][first]
     hole, host = hole[host >= 0], host[host >= 0]
-    # shells by lowest-left vertex (nodes are numbered in x, y order), then area
-    low = np.minimum.reduceat(ring_nodes, ring_ptr[:-1])
+    # shells by lowest-left vertex, then area
     rank = np.empty(shell.size, dtype=np.int64)
-    rank[np.lexsort((ring_area[shell], low[shell]))] = np.arange(shell.size)
+    rank[np.lexsort((ring_area[shell], low[shell, 1], low[shell, 0]))] = np.arange(shell.size)
     which = np.concatenate([shell, hole])
     poly = np.concatenate([rank, rank[host]])
     order = np.lexsort((np.arange(which.size), poly))
@@ -287,9 +282,10 @@ def _walk_kernel(perm: np.ndarray, first: np.ndarray,
 
 
 def _rings(seq: np.ndarray, ptr: np.ndarray, org: np.ndarray,
-           xy: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+           xy: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Cut each walk at repeated vertices into simple rings: (ring vertices, ring offsets,
-    walk of each ring, signed area of each ring); rings of fewer than 3 vertices left out."""
+    walk of each ring, signed area of each ring, its lowest-left vertex); rings of fewer
+    than 3 vertices left out."""
     n_nodes = xy.shape[0]
     pos = np.full(n_nodes, -1, dtype=np.int64)
     stack = np.empty(seq.shape[0] + 1, dtype=np.int64)
@@ -297,6 +293,7 @@ def _rings(seq: np.ndarray, ptr: np.ndarray, org: np.ndarray,
     rptr = np.empty(seq.shape[0] + 1, dtype=np.int64)
     rcyc = np.empty(seq.shape[0], dtype=np.int64)
     rarea = np.empty(seq.shape[0], dtype=np.float64)
+    rlow = np.empty((seq.shape[0], 2), dtype=np.float64)
     rptr[0] = 0
     n_out = 0
     n_rings = 0
@@ -314,7 +311,11 @@ def _rings(seq: np.ndarray, ptr: np.ndarray, org: np.ndarray,
             if top - p >= 3:
                 x0, y0 = xy[stack[p], 0], xy[stack[p], 1]
                 area = 0.0
+                lx, ly = x0, y0
                 for j in range(p, top):
+                    jx, jy = xy[stack[j], 0], xy[stack[j], 1]
+                    if jx < lx or (jx == lx and jy < ly):
+                        lx, ly = jx, jy
                     nxt = stack[j + 1] if j + 1 < top else stack[p]
                     xa, ya = xy[stack[j], 0] - x0, xy[stack[j], 1] - y0
                     xb, yb = xy[nxt, 0] - x0, xy[nxt, 1] - y0
@@ -324,6 +325,7 @@ def _rings(seq: np.ndarray, ptr: np.ndarray, org: np.ndarray,
                 rptr[n_rings + 1] = n_out
                 rcyc[n_rings] = c
                 rarea[n_rings] = 0.5 * area
+                rlow[n_rings, 0], rlow[n_rings, 1] = lx, ly
                 n_rings += 1
             for j in range(p + 1, top):
                 pos[stack[j]] = -1
@@ -331,10 +333,73 @@ def _rings(seq: np.ndarray, ptr: np.ndarray, org: np.ndarray,
         for j in range(top):
             pos[stack[j]] = -1
     return (out[:n_out].copy(), rptr[: n_rings + 1].copy(), rcyc[:n_rings].copy(),
-            rarea[:n_rings].copy())
+            rarea[:n_rings].copy(), rlow[:n_rings].copy())
+
+
+def _nodes(bits: np.ndarray, pts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Vertex of each point (equal bit patterns: one vertex) and the vertices' coordinates,
+    by open addressing on the coordinates' bits (a sort of 10^6 points costs 4x more)."""
+    n = pts.shape[0]
+    size = 16
+    while size < 2 * n:
+        size *= 2
+    mask = size - 1
+    table = np.full(size, -1, dtype=np.int64)
+    node = np.empty(n, dtype=np.int64)
+    first = np.empty(n, dtype=np.int64)
+    m = 0
+    for i in range(n):
+        bx, by = bits[i, 0], bits[i, 1]
+        h = bx * -7046029254386353131 + by * -4417276706812531889
+        j = (h ^ (h >> 31)) & mask
+        while True:
+            k = table[j]
+            if k < 0:
+                table[j] = m
+                first[m] = i
+                node[i] = m
+                m += 1
+                break
+            f = first[k]
+            if bits[f, 0] == bx and bits[f, 1] == by:
+                node[i] = k
+                break
+            j = (j + 1) & mask
+    xy = np.empty((m, 2), dtype=np.float64)
+    for k in range(m):
+        xy[k, 0], xy[k, 1] = pts[first[k], 0], pts[first[k], 1]
+    return node, xy
+
+
+def _angular(org: np.ndarray, angle: np.ndarray, n_nodes: int) -> np.ndarray:
+    """Half-edges sorted by start vertex (counting sort), then angle (insertion sort: a
+    vertex has a handful)."""
+    n = org.shape[0]
+    first = np.zeros(n_nodes + 1, dtype=np.int64)
+    for h in range(n):
+        first[org[h] + 1] += 1
+    for i in range(n_nodes):
+        first[i + 1] += first[i]
+    fill = first[:-1].copy()
+    perm = np.empty(n, dtype=np.int64)
+    for h in range(n):
+        perm[fill[org[h]]] = h
+        fill[org[h]] += 1
+    for nd in range(n_nodes):
+        for i in range(first[nd] + 1, first[nd + 1]):
+            h = perm[i]
+            a = angle[h]
+            j = i - 1
+            while j >= first[nd] and angle[perm[j]] > a:
+                perm[j + 1] = perm[j]
+                j -= 1
+            perm[j + 1] = h
+    return perm
 
 
 _KERNELS: dict[str, tuple[Callable[..., Any], tuple[Callable[..., Any], ...]]] = {
+    "nodes": (_nodes, ()),
+    "angular": (_angular, ()),
     "cells": (_cells, ()),
     "flag": (_flag, (_orient, _meets_off_ends)),
     "walk": (_walk_kernel, ()),
