@@ -166,3 +166,21 @@ def test_tiled_clipping_gives_the_pieces_of_direct_clipping(monkeypatch):
     assert len(tiled) == len(direct) > 300
     assert sorted(_keys(tiled)) == sorted(_keys(direct))
     assert shapely.area(tiled).sum() == pytest.approx(shapely.area(parents[0]), rel=1e-12)
+
+
+@pytest.mark.parametrize("name", ["monaco.osm.pbf", "andorra.osm.pbf"])
+def test_half_edge_faces_give_the_blocks_of_geos_faces(name, monkeypatch):
+    from lifecircle.sources import planar
+
+    data, streets, crs = _inputs(name)
+    _, by_geos, pop_geos, _ = _derive(blocks_mod, data, streets, crs)  # a town: GEOS's faces
+    monkeypatch.setattr(planar, "GEOS_BELOW", 0)  # the half-edge walk, as for a city
+    _, by_walk, pop_walk, _ = _derive(blocks_mod, data, streets, crs)
+    assert len(by_walk) == len(by_geos) > 500
+
+    def table(blk, pop):  # the order may differ where a grid cell cuts a face in parts:
+        # their order follows the face's first vertex, which the two walks choose apart
+        keys = _keys(blk.geometry.to_numpy())
+        return sorted(zip(keys, blk["block_method"], np.round(pop, 6), strict=True))
+
+    assert table(by_walk, pop_walk) == table(by_geos, pop_geos)
