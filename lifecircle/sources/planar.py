@@ -141,7 +141,7 @@ def _polygons(xy: np.ndarray, u: np.ndarray, v: np.ndarray) -> np.ndarray:
     d = xy[dst] - xy[org]
     # half-edges around each vertex by angle; 2k runs u→v, 2k + 1 v→u
     perm = _kernel("angular")(org, np.arctan2(d[:, 1], d[:, 0]), xy.shape[0])
-    cyc = _walk(perm, org, xy.shape[0])[0]
+    cyc = _kernel("walk")(_successor(perm, org, xy.shape[0]), org, xy)[0]
     # cut edges and dangles have the same face on both sides: drop them, walk again (the
     # angular order of the rest stands)
     keep = np.repeat(cyc[0::2] != cyc[1::2], 2)
@@ -149,8 +149,8 @@ def _polygons(xy: np.ndarray, u: np.ndarray, v: np.ndarray) -> np.ndarray:
         return _EMPTY
     renum = np.cumsum(keep) - 1
     perm, org = renum[perm[keep[perm]]], org[keep]
-    cyc, seq, ptr = _walk(perm, org, xy.shape[0])
-    ring_nodes, ring_ptr, ring_cycle, ring_area, low = _kernel("rings")(seq, ptr, org, xy)
+    _, ring_nodes, ring_ptr, ring_cycle, ring_area, low = _kernel("walk")(
+        _successor(perm, org, xy.shape[0]), org, xy)
     shell = np.flatnonzero(ring_area > 0)
     hole = np.flatnonzero(ring_area < 0)
     if shell.size == 0:
@@ -185,13 +185,20 @@ def _polygons(xy: np.ndarray, u: np.ndarray, v: np.ndarray) -> np.ndarray:
     return np.asarray(out, dtype=object)
 
 
-def _walk(perm: np.ndarray, org: np.ndarray,
-          n_nodes: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Face walk over half-edges (``org``: start vertex; ``perm``: sorted by vertex, then
-    angle; ``h ^ 1`` is h's twin): (walk of each half-edge, half-edges in walk order, walk
-    offsets). A walk keeps its face on the left (counter-clockwise round a bounded face)."""
+def _successor(perm: np.ndarray, org: np.ndarray, n_nodes: int) -> np.ndarray:
+    """The next half-edge of each along its face: the edge clockwise after its twin.
+
+    ``org``: start vertex of each half-edge (``h ^ 1`` is h's twin); ``perm``: half-edges
+    sorted by start vertex, then angle. A walk keeps its face on the left
+    (counter-clockwise round a bounded face).
+    """
     first = np.searchsorted(org[perm], np.arange(n_nodes + 1))
-    return _kernel("walk")(perm, first, org)
+    rank = np.empty_like(perm)
+    rank[perm] = np.arange(perm.size)
+    twin = np.arange(perm.size) ^ 1
+    at = org[twin]
+    r = rank[twin] - 1
+    return perm[np.where(r < first[at], first[at + 1] - 1, r)]
 
 
 # -- numba kernels (plain Python as written; compiled on first use, cached on disk) --------
@@ -270,91 +277,76 @@ def _flag(bounds: np.ndarray, seg: np.ndarray, a: np.ndarray, b: np.ndarray,
                     flag[t] = True
 
 
-def _walk_kernel(perm: np.ndarray, first: np.ndarray,
-                 org: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Label the face walks: next of half-edge h is the edge clockwise after h's twin."""
-    n = perm.shape[0]
-    rank = np.empty(n, dtype=np.int64)
-    for i in range(n):
-        rank[perm[i]] = i
-    cyc = np.full(n, -1, dtype=np.int64)
-    seq = np.empty(n, dtype=np.int64)
-    ptr = np.empty(n + 1, dtype=np.int64)
-    ptr[0] = 0
-    c = 0
-    k = 0
-    for h in range(n):
-        if cyc[h] >= 0:
-            continue
-        g = h
-        while cyc[g] < 0:
-            cyc[g] = c
-            seq[k] = g
-            k += 1
-            t = g ^ 1
-            node = org[t]
-            r = rank[t] - 1
-            if r < first[node]:
-                r = first[node + 1] - 1
-            g = perm[r]
-        c += 1
-        ptr[c] = k
-    return cyc, seq, ptr[: c + 1].copy()
+def _walk_rings(succ: np.ndarray, org: np.ndarray, xy: np.ndarray) -> tuple[
+        np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Walk every face boundary, cutting it at repeated vertices into simple rings.
 
-
-def _rings(seq: np.ndarray, ptr: np.ndarray, org: np.ndarray,
-           xy: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Cut each walk at repeated vertices into simple rings: (ring vertices, ring offsets,
-    walk of each ring, signed area of each ring, its lowest-left vertex); rings of fewer
-    than 3 vertices left out."""
-    n_nodes = xy.shape[0]
-    pos = np.full(n_nodes, -1, dtype=np.int64)
-    stack = np.empty(seq.shape[0] + 1, dtype=np.int64)
-    out = np.empty(seq.shape[0], dtype=np.int64)
-    rptr = np.empty(seq.shape[0] + 1, dtype=np.int64)
-    rcyc = np.empty(seq.shape[0], dtype=np.int64)
-    rarea = np.empty(seq.shape[0], dtype=np.float64)
-    rlow = np.empty((seq.shape[0], 2), dtype=np.float64)
-    rptr[0] = 0
-    n_out = 0
+    Returns (walk of each half-edge, ring vertices, ring offsets, walk of each ring, signed
+    area of each ring, its lowest-left vertex); rings of fewer than 3 vertices left out.
+    """
+    n = succ.shape[0]
+    walk = np.full(n, -1, dtype=np.int64)
+    pos = np.full(xy.shape[0], -1, dtype=np.int64)  # place on the stack of a vertex
+    stack = np.empty(n + 1, dtype=np.int64)
+    out = np.empty(n, dtype=np.int64)
+    rptr = np.zeros(n + 1, dtype=np.int64)
+    rwalk = np.empty(n, dtype=np.int64)
+    rarea = np.empty(n, dtype=np.float64)
+    rlow = np.empty((n, 2), dtype=np.float64)
+    n_walks = 0
     n_rings = 0
-    for c in range(ptr.shape[0] - 1):
+    for h in range(n):
+        if walk[h] >= 0:
+            continue
         top = 0
-        for i in range(ptr[c], ptr[c + 1] + 1):
-            closing = i == ptr[c + 1]
-            node = stack[0] if closing else org[seq[i]]
-            p = pos[node]
+        g = h
+        done = False
+        while not done:
+            done = walk[g] >= 0  # back where the walk began: close the last ring
+            if done:
+                vertex = stack[0]
+            else:
+                walk[g] = n_walks
+                vertex = org[g]
+                g = succ[g]
+            p = pos[vertex]
             if p < 0:
-                pos[node] = top
-                stack[top] = node
+                pos[vertex] = top
+                stack[top] = vertex
                 top += 1
-                continue
-            if top - p >= 3:
-                x0, y0 = xy[stack[p], 0], xy[stack[p], 1]
-                area = 0.0
-                lx, ly = x0, y0
-                for j in range(p, top):
-                    jx, jy = xy[stack[j], 0], xy[stack[j], 1]
-                    if jx < lx or (jx == lx and jy < ly):
-                        lx, ly = jx, jy
-                    nxt = stack[j + 1] if j + 1 < top else stack[p]
-                    xa, ya = xy[stack[j], 0] - x0, xy[stack[j], 1] - y0
-                    xb, yb = xy[nxt, 0] - x0, xy[nxt, 1] - y0
-                    area += xa * yb - xb * ya
-                    out[n_out] = stack[j]
-                    n_out += 1
-                rptr[n_rings + 1] = n_out
-                rcyc[n_rings] = c
-                rarea[n_rings] = 0.5 * area
-                rlow[n_rings, 0], rlow[n_rings, 1] = lx, ly
-                n_rings += 1
-            for j in range(p + 1, top):
-                pos[stack[j]] = -1
-            top = p + 1
-        for j in range(top):
-            pos[stack[j]] = -1
-    return (out[:n_out].copy(), rptr[: n_rings + 1].copy(), rcyc[:n_rings].copy(),
+            else:  # the stack from p on is a ring
+                if top - p >= 3:
+                    _ring(stack, p, top, xy, out, rptr, n_rings, rarea, rlow)
+                    rwalk[n_rings] = n_walks
+                    n_rings += 1
+                for j in range(p + 1, top):
+                    pos[stack[j]] = -1
+                top = p + 1
+        pos[stack[0]] = -1
+        n_walks += 1
+    n_out = rptr[n_rings]
+    return (walk, out[:n_out].copy(), rptr[: n_rings + 1].copy(), rwalk[:n_rings].copy(),
             rarea[:n_rings].copy(), rlow[:n_rings].copy())
+
+
+def _ring(stack: np.ndarray, p: int, top: int, xy: np.ndarray, out: np.ndarray,
+          rptr: np.ndarray, i: int, rarea: np.ndarray, rlow: np.ndarray) -> None:
+    """Write ring ``i`` (vertices ``stack[p:top]``), its signed area and lowest-left vertex."""
+    k = rptr[i]
+    x0, y0 = xy[stack[p], 0], xy[stack[p], 1]
+    lx, ly = x0, y0
+    area = 0.0
+    for j in range(p, top):
+        jx, jy = xy[stack[j], 0], xy[stack[j], 1]
+        if jx < lx or (jx == lx and jy < ly):
+            lx, ly = jx, jy
+        nxt = stack[j + 1] if j + 1 < top else stack[p]
+        area += (jx - x0) * (xy[nxt, 1] - y0) - (xy[nxt, 0] - x0) * (jy - y0)
+        out[k] = stack[j]
+        k += 1
+    rptr[i + 1] = k
+    rarea[i] = 0.5 * area
+    rlow[i, 0], rlow[i, 1] = lx, ly
 
 
 def _nodes(bits: np.ndarray, pts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -423,8 +415,7 @@ _KERNELS: dict[str, tuple[Callable[..., Any], tuple[Callable[..., Any], ...]]] =
     "angular": (_angular, ()),
     "cells": (_cells, ()),
     "flag": (_flag, (_orient, _meets_off_ends)),
-    "walk": (_walk_kernel, ()),
-    "rings": (_rings, ()),
+    "walk": (_walk_rings, (_ring,)),
 }
 
 
