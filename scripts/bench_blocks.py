@@ -10,7 +10,7 @@ default), in one process; ``--blocks-before COMMIT`` takes another commit's deri
 old one (e.g. main before a change). Printed per file: wall and CPU seconds old and new,
 blocks old / new, how many are the same polygon (1 cm), the total area and population old and
 new, the new derivation's peak memory above what the process held before it (RSS sampled
-every 5 ms; the new one runs first), and a projection to 1,000,000 nodes (linear in nodes
+every 25 ms; the new one runs first), and a projection to 1,000,000 nodes (linear in nodes
 from the largest file; the issue's bar is 20 s).
 
     python scripts/benchmark.py blocks --repeat 1
@@ -65,13 +65,13 @@ def _rss_mb() -> float:
 
 
 def _peak_above(fn: Any) -> tuple[Any, float]:
-    """(fn(), its peak RSS above the RSS before it, MB), sampling every 5 ms."""
+    """(fn(), its peak RSS above the RSS before it, MB), sampling every 25 ms."""
     base = peak = _rss_mb()
     done = threading.Event()
 
     def sample() -> None:
         nonlocal peak
-        while not done.wait(0.005):
+        while not done.wait(0.025):
             peak = max(peak, _rss_mb())
 
     thread = threading.Thread(target=sample, daemon=True)
