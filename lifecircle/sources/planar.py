@@ -3,13 +3,15 @@
 Why hand-written rather than ``shapely.union_all`` + ``shapely.polygonize`` (which is also what
 ``momepy.enclosures`` calls): on the 268,569-node tiled Nanjing mosaic those two GEOS calls
 took 7 s of the 17 s CPU of the block derivation, although the street network is already
-noded at its shared OSM nodes and almost no line needs GEOS's noding. Here
+noded at its shared OSM nodes and almost no segment needs GEOS's noding. Here
 
-1. a grid pass (numba) finds the lines that meet another line anywhere but at a common
-   vertex: crossings without a shared node (bridges, walls and land-use outlines across
-   streets), a line ending on another's segment, overlaps. Only those lines are noded, by
-   GEOS (``union_all``), so every crossing point is the one GEOS computes; the test errs on
-   the side of sending a line to GEOS (near-touches within rounding count as touches);
+1. the lines are cut into segments, kept once each (a street, a wall and a land-use outline
+   often share nodes); a grid pass (numba) finds the segments that meet another anywhere
+   but at a common endpoint: crossings without a shared node (bridges and tunnels, walls
+   and land-use outlines across streets), a line ending on another's segment, overlaps.
+   Only those are noded, by GEOS (``union_all``), so every crossing point is the one GEOS
+   computes and a crossing splits a block as it did before; the test errs on the side of
+   sending a segment to GEOS (near-touches within rounding count as touches);
 2. the faces are walked over the half-edges of the segments, sorted by angle around each
    vertex; edges with the same face on both sides (dangles and cut edges, which
    ``polygonize`` drops) are removed and the walk repeated;
