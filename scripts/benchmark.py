@@ -398,6 +398,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--blocks-osm", action="append", default=[],
                         help="blocks: an extra OSM file to time (repeatable)")
     parser.add_argument("--blocks-profile", default="gb50180-2018")
+    parser.add_argument("--blocks-before", default=None,
+                        help="blocks: the commit whose derivation is 'old' (default: before "
+                             "issue 15 item 2)")
     parser.add_argument("--iso-facilities", type=int, default=2000,
                         help="facilities: per-facility searches timed for lifecircle")
     parser.add_argument("--iso-sample", type=int, default=50,

@@ -121,8 +121,12 @@ def _barriers(data: OSMData, crs: Any) -> np.ndarray:
 
 def _limit(lines: np.ndarray, homes: np.ndarray) -> Any:
     """Concave hull of the streets' ends and the homes, plus a margin: where blocks can be."""
-    ends = [shapely.get_point(lines, 0), shapely.get_point(lines, -1), homes]
-    xy = shapely.get_coordinates(np.concatenate([e for e in ends if e.size]))
+    # the first and last vertex of every line string, read off the coordinate array
+    simple = lines[shapely.get_type_id(lines) == 1]
+    coords, idx = shapely.get_coordinates(simple, return_index=True)
+    starts = np.flatnonzero(np.diff(idx, prepend=-1) != 0)
+    stops = np.flatnonzero(np.diff(idx, append=-1) != 0)
+    xy = np.concatenate([coords[starts], coords[stops], shapely.get_coordinates(homes)])
     # points thinned to a grid (the margin covers the rounding): a city has 10^5-10^6 of them
     cell = LIMIT_GRID_M
     grid = _on_grid(xy, cell)
@@ -346,7 +350,11 @@ def blocks_from_osm(
     homes = homes_of(buildings, settings)
     home_pts = homes.points
     # residential land counts whole even where it reaches past the streets' hull
-    limit = shapely.union_all(np.concatenate([[_limit(lines, home_pts)], landuse]))
+    hull = _limit(lines, home_pts)
+    shapely.prepare(hull)
+    # land wholly inside the hull leaves the union as it is (most of it: skip it)
+    past = landuse[~shapely.contains_properly(hull, landuse)] if landuse.size else landuse
+    limit = shapely.union_all(np.concatenate([[hull], past]))
     work = np.concatenate(
         [lines[is_street], walls, shapely.boundary(landuse), np.array([shapely.boundary(limit)])]
     )

@@ -1,0 +1,96 @@
+"""planar.faces against GEOS's noded union + polygonize (the construction it replaces)."""
+
+from __future__ import annotations
+
+import numpy as np
+import shapely
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from lifecircle.sources.planar import faces
+
+
+def _geos(lines: np.ndarray) -> np.ndarray:
+    polys = shapely.get_parts(shapely.polygonize(shapely.get_parts(shapely.union_all(lines))))
+    return polys[shapely.area(polys) > 0]
+
+
+def _keys(polys: np.ndarray) -> list[bytes]:
+    return sorted(shapely.to_wkb(shapely.normalize(shapely.set_precision(polys, 1e-6))))
+
+
+def _same(lines: list) -> np.ndarray:
+    arr = np.array(lines, dtype=object)
+    out = faces(arr, geos_below=0)  # the half-edge walk, however few the lines
+    assert _keys(out) == _keys(_geos(arr))
+    # GEOS's path (small inputs) lists the same faces in the same order
+    by_geos = faces(arr, geos_below=arr.size + 1)
+    assert shapely.equals(by_geos, out).all()
+    return out
+
+
+def _line(*xy: float) -> shapely.LineString:
+    return shapely.LineString(np.reshape(xy, (-1, 2)))
+
+
+def test_a_grid_of_streets_gives_its_cells():
+    lines = [_line(0, y, 3, y) for y in range(4)] + [_line(x, 0, x, 3) for x in range(4)]
+    out = _same(lines)  # the lines cross without shared vertices: all noded
+    assert len(out) == 9
+    assert np.allclose(shapely.area(out), 1.0)
+
+
+def test_faces_are_listed_by_lowest_left_vertex():
+    lines = [_line(0, y, 3, y) for y in range(4)] + [_line(x, 0, x, 3) for x in range(4)]
+    out = faces(np.array(lines, dtype=object), geos_below=0)
+    low = [tuple(shapely.get_coordinates(p).min(axis=0)) for p in out]
+    assert low == sorted((x, y) for x in range(3) for y in range(3))
+
+
+def test_dangles_and_cut_edges_bound_no_face():
+    square = _line(0, 0, 4, 0, 4, 4, 0, 4, 0, 0)
+    island = _line(1, 1, 2, 1, 2, 2, 1, 2, 1, 1)
+    bridge = _line(0, 0, 1, 1)  # joins the island to the square: a cut edge
+    dangle = _line(4, 4, 6, 6)
+    out = _same([square, island, bridge, dangle])
+    assert sorted(shapely.area(out)) == [1.0, 15.0]  # the square holds the island as a hole
+
+
+def test_an_island_inside_a_face_is_its_hole():
+    outer = _line(0, 0, 10, 0, 10, 10, 0, 10, 0, 0)
+    inner = _line(2, 2, 4, 2, 4, 4, 2, 4, 2, 2)
+    inner2 = _line(4, 4, 6, 4, 6, 6, 4, 6, 4, 4)  # touches inner at one vertex
+    out = _same([outer, inner, inner2])
+    big = out[np.argmax(shapely.area(out))]
+    assert shapely.get_num_interior_rings(big) == 2
+    assert shapely.area(big) == 92.0
+
+
+def test_a_hole_touching_its_shell_at_a_vertex():
+    outer = _line(0, 0, 10, 0, 10, 10, 0, 10, 0, 0)
+    inner = _line(0, 0, 3, 1, 1, 3, 0, 0)  # shares the shell's corner
+    out = _same([outer, inner])
+    assert sorted(shapely.area(out)) == [4.0, 96.0]
+
+
+def test_overlaps_and_t_junctions_are_noded():
+    lines = [
+        _line(0, 0, 4, 0), _line(2, 0, 6, 0),  # overlapping
+        _line(6, 0, 6, 4, 0, 4, 0, 0),
+        _line(3, 4, 3, 0),  # ends on a segment's interior, no shared vertex
+        _line(3, 0, 3, 4),  # the same line again, reversed
+    ]
+    out = _same(lines)
+    assert sorted(shapely.area(out)) == [12.0, 12.0]
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(*[st.integers(0, 6)] * 4), min_size=1, max_size=25),
+       st.integers(0, 3))
+def test_random_lines_on_a_small_grid_match_geos(segs, shift):
+    # integer ends make collinear overlaps, T-junctions and shared vertices common
+    lines = [_line(x0, y0, x1 + shift * 0.5, y1) for x0, y0, x1, y1 in segs
+             if (x0, y0) != (x1 + shift * 0.5, y1)]
+    if not lines:
+        return
+    _same(lines)
