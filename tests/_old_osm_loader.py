@@ -47,6 +47,7 @@ def old_read_osm(path: str | Path) -> OSMData:
     lat: list[float] = []
     way_ptr: list[int] = [0]
     barrier_nodes: list[int] = []
+    buildings: list[tuple[str, int, str, str | None, bytes]] = []
     highway_seen: Counter[str] = Counter()
     missing_refs = 0
     ways_cut = 0
@@ -141,7 +142,7 @@ def old_read_osm(path: str | Path) -> OSMData:
                 data.vacant.append(
                     (osm_type, osm_id, str(landuse_value), tags.get("name") or "", blob))
             if building is not None and building != "no":
-                data.buildings.append(
+                buildings.append(
                     (osm_type, osm_id, building, _levels(tags.get("building:levels")), blob)
                 )
             if is_poi:
@@ -152,5 +153,7 @@ def old_read_osm(path: str | Path) -> OSMData:
     data.ref_lon = np.asarray(lon, dtype=np.float64)
     data.ref_lat = np.asarray(lat, dtype=np.float64)
     data.barrier_nodes = np.asarray(barrier_nodes, dtype=np.int64)
+    # the loader now keeps a BuildingTable; the oracle keeps its rows (compared as tuples)
+    data.buildings = buildings  # type: ignore[assignment]
     return finish_read(data, highway_seen=highway_seen, missing_refs=missing_refs,
                        ways_cut=ways_cut, broken_areas=broken_areas, usable=ways_usable > 0)

@@ -127,22 +127,23 @@ def buildings_from_osm(data: OSMData, crs: Any) -> gpd.GeoDataFrame:
     ``too_small``; ``rep_x``, ``rep_y``: a point on the footprint, which places the building
     in one block (kept so that no later step computes it again).
     """
-    if not data.buildings:
+    table = data.buildings
+    if not len(table):
         return gpd.GeoDataFrame(
             {"osm_id": [], "building": [], "levels": [], "residential": [],
              "non_residential": [], "home_rule": [], "rep_x": [], "rep_y": []},
             geometry=[],
             crs=crs,
         )
-    kinds = np.array([b[2] for b in data.buildings], dtype=object)
-    raw = pd.Series([b[3] for b in data.buildings], dtype=object)
+    kinds = table.building.copy()
+    raw = pd.Series(table.levels, dtype=object)
     levels = np.array(pd.to_numeric(raw, errors="coerce"), dtype=np.float64)
     odd = np.flatnonzero(np.isnan(levels) & raw.notna().to_numpy())
     if odd.size:  # "3;4", "5 floors": the leading number
         levels[odd] = pd.to_numeric(
             raw.iloc[odd].astype(str).str.extract(r"^\s*(\d+(?:\.\d+)?)")[0], errors="coerce"
         ).to_numpy(dtype=np.float64)
-    geoms = _polygons([b[4] for b in data.buildings], crs, valid=False)
+    geoms = _polygons(table.wkb.blobs(), crs, valid=False)
     points = shapely.point_on_surface(geoms)
     # pandas' hashed isin: numpy's sorts object arrays (a second at city scale)
     typed_home = pd.Series(kinds).isin(RESIDENTIAL_BUILDINGS).to_numpy()
@@ -156,8 +157,7 @@ def buildings_from_osm(data: OSMData, crs: Any) -> gpd.GeoDataFrame:
         ],
         dtype=np.int64,
     )
-    keys = np.array([2 * b[1] + (b[0] == "relation") for b in data.buildings], dtype=np.int64)
-    tagged = np.isin(keys, marked)
+    tagged = np.isin(table.keys(), marked)
     in_res = owner_of(points, residential_landuse(data, crs)) >= 0
     in_other = owner_of(points, _non_residential_zones(data, crs)) >= 0
     small = shapely.area(geoms) < MIN_UNTYPED_FOOTPRINT_M2
@@ -187,7 +187,7 @@ def buildings_from_osm(data: OSMData, crs: Any) -> gpd.GeoDataFrame:
     )
     return gpd.GeoDataFrame(
         {
-            "osm_id": [f"{b[0]}/{b[1]}" for b in data.buildings],
+            "osm_id": table.labels(),
             "building": kinds,
             "levels": levels,
             "residential": home,

@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 
 from .._errors import InputError
+from ._osm_columns import BuildingTable
 from .osm import (
     NON_RESIDENTIAL_LANDUSE,
     POI_KEYS,
@@ -103,7 +104,7 @@ def osm_data_from_features(features: Any, *, where: str) -> OSMData:
         ref_lat=np.empty(0),
         pois=pois,
         landuse=landuse,
-        buildings=buildings,
+        buildings=BuildingTable.from_rows(buildings),
         gates=gates,
         vacant=vacant,
         stats={

@@ -20,11 +20,12 @@ from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 import numpy as np
 
 from .._errors import InputError, InputFileError
+from ._osm_columns import BuildingTable
 from .access_tags import is_barrier_node, way_access_tags
 from .tables import check_regular_file, read_head
 
@@ -225,8 +226,9 @@ class OSMData:
         default_factory=list)
     #: residential land-use polygons as WKB (WGS 84), with their OSM ids
     landuse: list[tuple[str, int, bytes]] = field(default_factory=list)
-    #: buildings as WKB with (osm_type, osm_id, building value, levels tag or None)
-    buildings: list[tuple[str, int, str, str | None, bytes]] = field(default_factory=list)
+    #: buildings: osm_type, osm_id, building value, levels tag or None, WKB (as arrays;
+    #: iterating yields those tuples)
+    buildings: BuildingTable = field(default_factory=lambda: BuildingTable.from_rows(()))
     #: gates and entrances (osm_id, lon, lat, tags)
     gates: list[tuple[int, float, float, dict[str, str]]] = field(default_factory=list)
     #: counts for the run metadata: highway values seen, ways cut, broken areas
@@ -464,9 +466,9 @@ AREA_LANDUSE = frozenset({"residential"}) | VACANT_LANDUSE | NON_RESIDENTIAL_LAN
 
 def _osm_data(path: Path, raw: Any) -> OSMData:
     """Assemble :class:`OSMData` from the passes' raw collections."""
+    from ._osm_columns import WkbColumn
     from ._osm_pass import closed_way_polygons, walkable_arrays
 
-    nan = float("nan")
     data = OSMData(
         str(path),
         way_ids=np.asarray(raw.way_ids, dtype=np.int64),
@@ -478,34 +480,22 @@ def _osm_data(path: Path, raw: Any) -> OSMData:
         way_access=raw.extra.get("way_access", {}),
         barrier_nodes=np.asarray(raw.extra.get("barrier_nodes", []), dtype=np.int64),
     )
+    raw.node_pois = None
     data.refs, data.way_ptr, data.ref_lon, data.ref_lat = walkable_arrays(raw)
     valid = np.isfinite(data.ref_lon)
     missing = ~valid
     way_of_ref = np.repeat(np.arange(len(raw.way_ids)), np.diff(data.way_ptr))
-    blobs, ok = closed_way_polygons(raw.ring_wkb, np.asarray(raw.ring_len, dtype=np.int64))
-    areas: list[tuple[str, int, dict[str, str], bytes]] = [
-        ("way", osm_id, tags, cast(bytes, blob))
-        for osm_id, tags, blob, good in zip(raw.ring_ids, raw.ring_tags, blobs, ok, strict=True)
-        if good
-    ]
-    areas.extend(("relation", osm_id, tags, blob) for osm_id, tags, blob in raw.rel_areas)
-    area_pois = POI_KEYS - {"name"}
-    for osm_type, osm_id, tags, blob in areas:
-        landuse_value = tags.get("landuse")
-        if landuse_value == "residential":
-            data.landuse.append((osm_type, osm_id, blob))
-        if landuse_value in NON_RESIDENTIAL_LANDUSE:
-            data.landuse_other.append((osm_type, osm_id, str(landuse_value), blob))
-        if landuse_value in VACANT_LANDUSE:
-            data.vacant.append(
-                (osm_type, osm_id, str(landuse_value), tags.get("name") or "", blob))
-        building = tags.get("building")
-        if building is not None and building != "no":
-            data.buildings.append(
-                (osm_type, osm_id, building, _levels(tags.get("building:levels")), blob)
-            )
-        if not area_pois.isdisjoint(tags):
-            data.pois.append((osm_type, osm_id, nan, nan, tags, blob))
+    rings, ok = closed_way_polygons(raw.ring_wkb.to_bytes(), np.asarray(raw.ring_len,
+                                                                         dtype=np.int64))
+    parts = []
+    for osm_type, ids, tag_list, column, index in (
+        ("way", raw.ring_ids, raw.ring_tags, rings, np.flatnonzero(ok).tolist()),
+        ("relation", [r[0] for r in raw.rel_areas], [r[1] for r in raw.rel_areas],
+         WkbColumn.from_blobs(r[2] for r in raw.rel_areas), range(len(raw.rel_areas))),
+    ):
+        parts.append((osm_type, ids, column,
+                      _sort_areas(data, osm_type, ids, tag_list, column, index)))
+    data.buildings = _building_table(parts)
     # usable: a way with two consecutive references inside the extract
     pair = valid[1:] & valid[:-1] & (way_of_ref[1:] == way_of_ref[:-1])
     return finish_read(
@@ -515,6 +505,67 @@ def _osm_data(path: Path, raw: Any) -> OSMData:
         ways_cut=int(np.unique(way_of_ref[missing]).size),
         broken_areas=int((~ok).sum()) + raw.broken_areas,
         usable=bool(pair.any()),
+    )
+
+
+def _sort_areas(
+    data: OSMData,
+    osm_type: str,
+    ids: list[int],
+    tag_list: list[dict[str, str]],
+    column: Any,
+    index: Any,
+) -> list[tuple[int, str, str | None]]:
+    """Put the areas ``index`` of one kind (ways or relations) where they belong in ``data``;
+    returns the buildings among them as (position, building value, levels tag)."""
+    nan = float("nan")
+    area_pois = POI_KEYS - {"name"}
+    buildings: list[tuple[int, str, str | None]] = []
+    for i in index:
+        tags = tag_list[i]
+        if len(tags) == 1 and "building" in tags:  # most footprints: nothing else to sort
+            if tags["building"] != "no":
+                buildings.append((i, tags["building"], None))
+            continue
+        osm_id = ids[i]
+        landuse_value = tags.get("landuse")
+        if landuse_value == "residential":
+            data.landuse.append((osm_type, osm_id, column[i]))
+        if landuse_value in NON_RESIDENTIAL_LANDUSE:
+            data.landuse_other.append((osm_type, osm_id, str(landuse_value), column[i]))
+        if landuse_value in VACANT_LANDUSE:
+            data.vacant.append(
+                (osm_type, osm_id, str(landuse_value), tags.get("name") or "", column[i]))
+        building = tags.get("building")
+        if building is not None and building != "no":
+            buildings.append((i, building, _levels(tags.get("building:levels"))))
+        if not area_pois.isdisjoint(tags):
+            data.pois.append((osm_type, osm_id, nan, nan, tags, column[i]))
+    return buildings
+
+
+def _building_table(parts: list[tuple[str, list[int], Any, list[Any]]]) -> BuildingTable:
+    """The buildings of :func:`_sort_areas`, ways then relations, as one table."""
+    from ._osm_columns import WkbColumn, interned
+
+    types: list[str] = []
+    ids: list[int] = []
+    values: list[str] = []
+    levels: list[str | None] = []
+    columns = []
+    for osm_type, all_ids, column, rows in parts:
+        pos = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+        types.extend([osm_type] * len(rows))
+        ids.extend(all_ids[i] for i in pos.tolist())
+        values.extend(r[1] for r in rows)
+        levels.extend(r[2] for r in rows)
+        columns.append(column.take(pos))
+    return BuildingTable(
+        osm_type=interned(types),
+        osm_id=np.asarray(ids, dtype=np.int64),
+        building=interned(values),
+        levels=interned(levels),
+        wkb=WkbColumn.concat(columns),
     )
 
 
