@@ -9,7 +9,7 @@ tuples for the few callers that want rows.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from itertools import pairwise
 from typing import Any
@@ -25,7 +25,7 @@ class WkbColumn:
     Parameters
     ----------
     buf
-        The records, concatenated.
+        The records, concatenated (``bytes`` or a uint8 array; kept as a uint8 array).
     offsets
         ``len + 1`` increasing byte offsets into ``buf``; record ``i`` is
         ``buf[offsets[i]:offsets[i + 1]]``.
@@ -33,8 +33,8 @@ class WkbColumn:
 
     __slots__ = ("buf", "offsets")
 
-    def __init__(self, buf: bytes, offsets: np.ndarray) -> None:
-        self.buf = buf
+    def __init__(self, buf: bytes | bytearray | np.ndarray, offsets: np.ndarray) -> None:
+        self.buf = buf if isinstance(buf, np.ndarray) else np.frombuffer(buf, dtype=np.uint8)
         self.offsets = np.asarray(offsets, dtype=np.int64)
 
     @classmethod
@@ -46,28 +46,32 @@ class WkbColumn:
         return cls(b"".join(items), offsets)
 
     @classmethod
-    def concat(cls, columns: Sequence[WkbColumn]) -> WkbColumn:
-        """The columns one after the other."""
-        if not columns:
-            return cls.from_blobs(())
-        shifts = np.cumsum([0] + [len(c.buf) for c in columns[:-1]])
-        offsets = np.concatenate(
-            [columns[0].offsets[:1]] + [c.offsets[1:] + s for c, s in zip(columns, shifts,
-                                                                            strict=True)]
-        )
-        return cls(b"".join(c.buf for c in columns), offsets - offsets[0])
+    def concat(cls, columns: list[WkbColumn]) -> WkbColumn:
+        """The columns one after the other; ``columns`` is emptied as they are copied, so
+        that at most one source buffer is alive beside the result."""
+        sizes = [c.buf.shape[0] for c in columns]
+        buf = np.empty(sum(sizes), dtype=np.uint8)
+        offsets = [np.zeros(1, dtype=np.int64)]
+        at = 0
+        columns.reverse()
+        while columns:
+            column = columns.pop()
+            size = column.buf.shape[0]
+            buf[at : at + size] = column.buf
+            offsets.append(column.offsets[1:] - column.offsets[0] + at)
+            at += size
+        return cls(buf, np.concatenate(offsets))
 
     def __len__(self) -> int:
         return int(self.offsets.shape[0]) - 1
 
     def __getitem__(self, i: int) -> bytes:
-        return self.buf[int(self.offsets[i]) : int(self.offsets[i + 1])]
+        return self.buf[int(self.offsets[i]) : int(self.offsets[i + 1])].tobytes()
 
     def blobs(self) -> list[bytes]:
         """The records as a list of ``bytes`` (for ``shapely.from_wkb``)."""
-        buf = self.buf
-        bounds = self.offsets.tolist()
-        return [buf[a:b] for a, b in pairwise(bounds)]
+        view = memoryview(self.buf)
+        return [view[a:b].tobytes() for a, b in pairwise(self.offsets.tolist())]
 
     def take(self, index: np.ndarray) -> WkbColumn:
         """The records at ``index`` (integer positions), in that order, as a new column."""
@@ -76,17 +80,23 @@ class WkbColumn:
         ends = self.offsets[index + 1]
         offsets = np.zeros(index.shape[0] + 1, dtype=np.int64)
         np.cumsum(ends - starts, out=offsets[1:])
+        out = np.empty(int(offsets[-1]), dtype=np.uint8)
         if index.size > 1 and not (np.diff(index) > 0).all():
-            buf = self.buf
-            return WkbColumn(b"".join([buf[a:b] for a, b in zip(starts.tolist(), ends.tolist(),
-                                                                 strict=True)]), offsets)
+            src = self.buf
+            for a, b, at in zip(starts.tolist(), ends.tolist(), offsets.tolist(), strict=False):
+                out[at : at + b - a] = src[a:b]
+            return WkbColumn(out, offsets)
         # increasing positions: a one-byte-per-byte mask keeps them in order (an index array
-        # per byte would cost 8 bytes per byte of WKB)
-        step = np.zeros(len(self.buf) + 1, dtype=np.int8)
-        np.add.at(step, starts, 1)
-        np.add.at(step, ends, -1)
-        keep = np.cumsum(step[:-1], dtype=np.int8).view(bool)
-        return WkbColumn(np.frombuffer(self.buf, dtype=np.uint8)[keep].tobytes(), offsets)
+        # per byte would cost 8 bytes per byte of WKB); chunked to bound the mask
+        for lo in range(0, index.shape[0], _TAKE_CHUNK):
+            hi = min(index.shape[0], lo + _TAKE_CHUNK)
+            first, last = int(starts[lo]), int(ends[hi - 1])
+            step = np.zeros(last - first + 1, dtype=np.int8)
+            np.add.at(step, starts[lo:hi] - first, 1)
+            np.add.at(step, ends[lo:hi] - first, -1)
+            keep = np.cumsum(step[:-1], dtype=np.int8).view(bool)
+            out[int(offsets[lo]) : int(offsets[hi])] = self.buf[first:last][keep]
+        return WkbColumn(out, offsets)
 
     def geometries(self) -> np.ndarray:
         """The records as shapely geometries (one vectorised ``from_wkb``)."""
@@ -95,6 +105,10 @@ class WkbColumn:
         if not len(self):
             return np.empty(0, dtype=object)
         return np.asarray(shapely.from_wkb(self.blobs()))
+
+
+#: records copied at a time by :meth:`WkbColumn.take`
+_TAKE_CHUNK = 1 << 16
 
 
 class HexChunks:
@@ -121,13 +135,20 @@ class HexChunks:
             self._chunks.append(bytes.fromhex("".join(pending)))
             pending.clear()
 
-    def to_bytes(self) -> bytes:
-        """Every record so far, decoded and concatenated (the collector is emptied)."""
+    def to_bytes(self) -> bytearray:
+        """Every record so far, decoded and concatenated (the collector is emptied as it is
+        copied, so that the records are not held twice)."""
         if self._pending:
             self._chunks.append(bytes.fromhex("".join(self._pending)))
             self._pending.clear()
-        out = b"".join(self._chunks)
-        self._chunks.clear()
+        chunks = self._chunks
+        out = bytearray(sum(len(c) for c in chunks))
+        at = 0
+        chunks.reverse()
+        while chunks:
+            chunk = chunks.pop()
+            out[at : at + len(chunk)] = chunk
+            at += len(chunk)
         return out
 
 

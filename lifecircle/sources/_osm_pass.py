@@ -62,10 +62,10 @@ class Scan:
     gates: list[tuple[int, float, float, dict[str, str]]] = field(default_factory=list)
     #: closed-way area candidates: way id, tags (dict; one shared dict per value for the
     #: many footprints tagged only ``building``), ring as linestring WKB, point count
-    ring_ids: list[int] = field(default_factory=list)
+    ring_ids: array[int] = field(default_factory=lambda: array("q"))
     ring_tags: list[dict[str, str]] = field(default_factory=list)
     ring_wkb: HexChunks = field(default_factory=HexChunks)
-    ring_len: list[int] = field(default_factory=list)
+    ring_len: array[int] = field(default_factory=lambda: array("q"))
     #: multipolygon relations: (relation id, tags, multipolygon WKB bytes) or broken
     rel_areas: list[tuple[int, dict[str, str], bytes]] = field(default_factory=list)
     #: barrier ways (walls, fences) that are not highways: (way id, barrier value, line WKB)
@@ -195,6 +195,7 @@ def _main_pass(
     node_type = osmium.osm.Node
     area_pois = poi_keys - {"name"}
     shared: dict[str, dict[str, str]] = {}
+    shared_area: dict[tuple[tuple[str, str], ...], dict[str, str]] = {}
     ring_ids, ring_tags, ring_len = out.ring_ids, out.ring_tags, out.ring_len
     ring_wkb = out.ring_wkb
     create_linestring = wkb.create_linestring
@@ -242,8 +243,8 @@ def _main_pass(
                     _walkable(obj, obj.nodes, tags, highway, out, wkb, all_nodes, nan)
             if not is_area_candidate(tags, area_pois, area_landuse) or tags.get("area") == "no":
                 continue
-            if not area_pois.isdisjoint(tags):
-                tags = interned_keys(tags)
+            tags = interned_keys(tags) if not area_pois.isdisjoint(tags) else _area_tags(tags,
+                                                                                     shared_area)
         try:
             ring = create_linestring(obj, all_nodes)
         except errors:
@@ -257,6 +258,25 @@ def _main_pass(
         ring_tags.append(tags)
         ring_wkb.append(ring)
         ring_len.append(count)
+
+
+#: the tags an area that is not a POI is sorted by (see ``osm._sort_areas``); ``name`` only
+#: matters for land use (vacant land keeps it)
+_AREA_TAGS = ("building", "building:levels", "landuse")
+
+
+def _area_tags(
+    tags: dict[str, str], shared: dict[tuple[tuple[str, str], ...], dict[str, str]]
+) -> dict[str, str]:
+    """The tags of a non-POI area that are kept, one shared dict per distinct combination
+    (footprints repeat a few combinations hundreds of thousands of times)."""
+    kept = tuple((k, tags[k]) for k in _AREA_TAGS if k in tags)
+    if "landuse" in tags and "name" in tags:
+        kept += (("name", tags["name"]),)
+    one = shared.get(kept)
+    if one is None:
+        one = shared[kept] = dict(kept)
+    return one
 
 
 def interned_keys(tags: dict[str, str]) -> dict[str, str]:
@@ -436,7 +456,7 @@ def _record_starts(counts: np.ndarray, header: int) -> tuple[np.ndarray, np.ndar
     return np.cumsum(sizes) - sizes, sizes
 
 
-def linestring_coords(raw: bytes, counts: np.ndarray) -> np.ndarray:
+def linestring_coords(raw: bytes | bytearray, counts: np.ndarray) -> np.ndarray:
     """The coordinates of linestrings in osmium's WKB (``raw``: records back to back,
     ``counts`` points each), as (n, 2).
 
@@ -469,7 +489,7 @@ def _positions(ptr: np.ndarray, ways: np.ndarray) -> np.ndarray:
 _RING_CHUNK = 1 << 16
 
 
-def closed_way_polygons(raw: bytes, counts: np.ndarray) -> tuple[WkbColumn, np.ndarray]:
+def closed_way_polygons(raw: bytes | bytearray, counts: np.ndarray) -> tuple[WkbColumn, np.ndarray]:
     """Closed-way rings (linestring WKB back to back in ``raw``, ``counts`` points each) as
     one-polygon multipolygon WKB, and which are valid.
 
@@ -494,7 +514,7 @@ def closed_way_polygons(raw: bytes, counts: np.ndarray) -> tuple[WkbColumn, np.n
     return WkbColumn.concat(columns), np.concatenate(valid)
 
 
-def _polygon_chunk(raw: bytes, counts: np.ndarray) -> tuple[WkbColumn, np.ndarray]:
+def _polygon_chunk(raw: bytes | bytearray, counts: np.ndarray) -> tuple[WkbColumn, np.ndarray]:
     """:func:`closed_way_polygons` for one chunk of rings."""
     import shapely
 
@@ -518,7 +538,7 @@ def _polygon_chunk(raw: bytes, counts: np.ndarray) -> tuple[WkbColumn, np.ndarra
     is_body[(starts[:, None] + np.arange(22)).ravel()] = False
     buf[~is_body] = header.ravel()
     buf[is_body] = coords.astype("<f8").view(np.uint8).ravel()
-    column = WkbColumn(buf.tobytes(), np.append(starts, buf.size))
+    column = WkbColumn(buf, np.append(starts, buf.size))
     valid = points >= 4
     candidates = np.flatnonzero(valid)
     valid[candidates] = shapely.is_valid(column.take(candidates).geometries())
