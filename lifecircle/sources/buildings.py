@@ -25,6 +25,7 @@ import shapely
 
 from .._errors import InputError
 from ..profiles import PopulationSettings
+from ._osm_columns import projected_geometries
 from .block_split import owner_of
 from .osm import NON_RESIDENTIAL_BUILDINGS, RESIDENTIAL_BUILDINGS, OSMData
 
@@ -93,13 +94,13 @@ MIN_UNTYPED_FOOTPRINT_M2 = 30.0
 MIN_BUILDING_COVER = 0.05
 
 
-def _polygons(blobs: list[bytes], crs: Any, *, valid: bool = True) -> np.ndarray:
-    """Projected polygons; ``valid`` repairs them (building footprints skip it: only their
-    area and a point on them are used, and at city scale the repair costs seconds)."""
+def _polygons(blobs: list[bytes], crs: Any) -> np.ndarray:
+    """Projected polygons, repaired (building footprints are not: only their area and a point
+    on them are used, and at city scale the repair costs seconds)."""
     if not blobs:
         return np.empty(0, dtype=object)
     geoms = gpd.GeoSeries(shapely.from_wkb(blobs), crs=4326).to_crs(crs).to_numpy()
-    return np.asarray(shapely.make_valid(geoms) if valid else geoms)
+    return np.asarray(shapely.make_valid(geoms))
 
 
 def residential_landuse(data: OSMData, crs: Any) -> np.ndarray:
@@ -143,7 +144,7 @@ def buildings_from_osm(data: OSMData, crs: Any) -> gpd.GeoDataFrame:
         levels[odd] = pd.to_numeric(
             raw.iloc[odd].astype(str).str.extract(r"^\s*(\d+(?:\.\d+)?)")[0], errors="coerce"
         ).to_numpy(dtype=np.float64)
-    geoms = _polygons(table.wkb.blobs(), crs, valid=False)
+    geoms = projected_geometries(table.wkb, crs)
     points = shapely.point_on_surface(geoms)
     # pandas' hashed isin: numpy's sorts object arrays (a second at city scale)
     typed_home = pd.Series(kinds).isin(RESIDENTIAL_BUILDINGS).to_numpy()
