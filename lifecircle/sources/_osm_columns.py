@@ -9,6 +9,7 @@ tuples for the few callers that want rows.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from itertools import pairwise
@@ -16,7 +17,16 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["BuildingTable", "HexChunks", "WkbColumn", "interned", "projected_geometries"]
+__all__ = [
+    "BuildingTable",
+    "HexChunks",
+    "PoiTable",
+    "WkbColumn",
+    "flat_tags",
+    "interned",
+    "projected_geometries",
+    "tag_dict",
+]
 
 
 class WkbColumn:
@@ -250,3 +260,82 @@ class BuildingTable:
         """``"way/123"``-style ids."""
         return [f"{t}/{i}" for t, i in zip(self.osm_type.tolist(), self.osm_id.tolist(),
                                             strict=True)]
+
+
+def flat_tags(tags: dict[str, str], values: dict[str, str]) -> tuple[str, ...]:
+    """``tags`` as one flat tuple ``(k1, v1, k2, v2, ...)``, keys interned and values shared
+    through ``values`` (a cache the caller keeps for one read)."""
+    intern = sys.intern
+    out: list[str] = []
+    for k, v in tags.items():
+        out.append(intern(k))
+        out.append(values.setdefault(v, v))
+    return tuple(out)
+
+
+def tag_dict(flat: tuple[str, ...]) -> dict[str, str]:
+    """The dict of a :func:`flat_tags` tuple (a new dict each call)."""
+    return dict(zip(flat[0::2], flat[1::2], strict=True))
+
+
+#: a point of interest as a row: osm_type, osm_id, lon, lat (NaN for areas), tags, WKB or None
+PoiRow = tuple[str, int, float, float, dict[str, str], bytes | None]
+
+
+@dataclass
+class PoiTable:
+    """Points of interest (tagged nodes and areas), one row each, as arrays.
+
+    Tags are kept as flat tuples with shared keys and values (a dict per POI costs several
+    times more); iterating yields :data:`PoiRow` tuples with a fresh tag dict each.
+    """
+
+    osm_type: np.ndarray
+    osm_id: np.ndarray
+    lon: np.ndarray
+    lat: np.ndarray
+    #: flat ``(k1, v1, k2, v2, ...)`` tags per POI (see :func:`flat_tags`)
+    tags: list[tuple[str, ...]]
+    #: whether the POI is an area (its polygon is in ``wkb``; nodes have an empty record)
+    is_area: np.ndarray
+    wkb: WkbColumn
+
+    @classmethod
+    def from_rows(cls, rows: Iterable[PoiRow]) -> PoiTable:
+        """A table from :data:`PoiRow` tuples."""
+        items = list(rows)
+        n = len(items)
+        values: dict[str, str] = {}
+        return cls(
+            osm_type=interned(r[0] for r in items),
+            osm_id=np.fromiter((r[1] for r in items), dtype=np.int64, count=n),
+            lon=np.fromiter((r[2] for r in items), dtype=np.float64, count=n),
+            lat=np.fromiter((r[3] for r in items), dtype=np.float64, count=n),
+            tags=[flat_tags(r[4], values) for r in items],
+            is_area=np.fromiter((r[5] is not None for r in items), dtype=bool, count=n),
+            wkb=WkbColumn.from_blobs(r[5] or b"" for r in items),
+        )
+
+    def __len__(self) -> int:
+        return int(self.osm_id.shape[0])
+
+    def __bool__(self) -> bool:
+        return len(self) > 0
+
+    def __iter__(self) -> Iterator[PoiRow]:
+        blobs = self.wkb.blobs()
+        for t, i, x, y, flat, area, blob in zip(
+            self.osm_type.tolist(), self.osm_id.tolist(), self.lon.tolist(), self.lat.tolist(),
+            self.tags, self.is_area.tolist(), blobs, strict=True,
+        ):
+            yield t, i, x, y, tag_dict(flat), blob if area else None
+
+    def area_blobs(self) -> list[bytes]:
+        """The WKB of the area POIs, in order."""
+        return self.wkb.take(np.flatnonzero(self.is_area)).blobs()
+
+    def areas(self) -> Iterator[tuple[str, int, dict[str, str], bytes]]:
+        """The area POIs only, as ``(osm_type, osm_id, tags, wkb)``."""
+        rows = np.flatnonzero(self.is_area)
+        for i, blob in zip(rows.tolist(), self.area_blobs(), strict=True):
+            yield self.osm_type[i], int(self.osm_id[i]), tag_dict(self.tags[i]), blob

@@ -110,10 +110,8 @@ def residential_landuse(data: OSMData, crs: Any) -> np.ndarray:
 
 def _non_residential_zones(data: OSMData, crs: Any) -> np.ndarray:
     blobs = [b for _, _, _, b in data.landuse_other]
-    for _, _, _, _, tags, blob in data.pois:
-        if blob is not None and any(
-            tags.get(k) in values for k, values in _NON_RESIDENTIAL_AREAS.items()
-        ):
+    for _, _, tags, blob in data.pois.areas():
+        if any(tags.get(k) in values for k, values in _NON_RESIDENTIAL_AREAS.items()):
             blobs.append(blob)
     return _polygons(blobs, crs)
 
@@ -153,8 +151,8 @@ def buildings_from_osm(data: OSMData, crs: Any) -> gpd.GeoDataFrame:
     marked = np.array(
         [
             2 * i + (t == "relation")
-            for t, i, _, _, tags, blob in data.pois
-            if blob is not None and any(k in tags for k in _NON_RESIDENTIAL_KEYS)
+            for t, i, tags, _ in data.pois.areas()
+            if any(k in tags for k in _NON_RESIDENTIAL_KEYS)
         ],
         dtype=np.int64,
     )

@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from .._errors import InputError, InputFileError
-from ._osm_columns import BuildingTable
+from ._osm_columns import BuildingTable, PoiTable
 from .access_tags import is_barrier_node, way_access_tags
 from .tables import check_regular_file, read_head
 
@@ -221,9 +221,9 @@ class OSMData:
     #: longitude and latitude per reference (NaN where the node is missing from the extract)
     ref_lon: np.ndarray = field(default_factory=_no_coords)
     ref_lat: np.ndarray = field(default_factory=_no_coords)
-    #: points of interest: (osm_type, osm_id, lon, lat, tags, wkb or None)
-    pois: list[tuple[str, int, float, float, dict[str, str], bytes | None]] = field(
-        default_factory=list)
+    #: points of interest: osm_type, osm_id, lon, lat, tags, wkb or None (as arrays; iterating
+    #: yields those tuples)
+    pois: PoiTable = field(default_factory=lambda: PoiTable.from_rows(()))
     #: residential land-use polygons as WKB (WGS 84), with their OSM ids
     landuse: list[tuple[str, int, bytes]] = field(default_factory=list)
     #: buildings: osm_type, osm_id, building value, levels tag or None, WKB (as arrays;
@@ -243,6 +243,13 @@ class OSMData:
     #: ids of nodes that bar step-free passage (raised kerbs); see lifecircle.edge_access
     way_access: dict[int, dict[str, str]] = field(default_factory=dict)
     barrier_nodes: np.ndarray = field(default_factory=_no_ids)
+
+    def __post_init__(self) -> None:
+        # rows (the layout before the tables) are still accepted from callers that build one
+        if not isinstance(self.pois, PoiTable):
+            self.pois = PoiTable.from_rows(self.pois)
+        if not isinstance(self.buildings, BuildingTable):
+            self.buildings = BuildingTable.from_rows(self.buildings)
 
     @property
     def highway_counts(self) -> Counter[str]:
@@ -474,13 +481,11 @@ def _osm_data(path: Path, raw: Any) -> OSMData:
         way_ids=np.asarray(raw.way_ids, dtype=np.int64),
         way_highway=raw.way_highway,
         way_name=raw.way_name,
-        pois=[("node", osm_id, x, y, tags, None) for osm_id, x, y, tags in raw.node_pois],
         gates=raw.gates,
         barriers=raw.lines,
         way_access=raw.extra.get("way_access", {}),
         barrier_nodes=np.asarray(raw.extra.get("barrier_nodes", []), dtype=np.int64),
     )
-    raw.node_pois = None
     data.refs, data.way_ptr, data.ref_lon, data.ref_lat = walkable_arrays(raw)
     valid = np.isfinite(data.ref_lon)
     missing = ~valid
@@ -488,14 +493,16 @@ def _osm_data(path: Path, raw: Any) -> OSMData:
     rings, ok = closed_way_polygons(raw.ring_wkb.to_bytes(), np.asarray(raw.ring_len,
                                                                          dtype=np.int64))
     parts = []
+    area_pois: list[tuple[str, int, dict[str, str], bytes]] = []
     for osm_type, ids, tag_list, column, index in (
         ("way", raw.ring_ids, raw.ring_tags, rings, np.flatnonzero(ok).tolist()),
         ("relation", [r[0] for r in raw.rel_areas], [r[1] for r in raw.rel_areas],
          WkbColumn.from_blobs(r[2] for r in raw.rel_areas), range(len(raw.rel_areas))),
     ):
         parts.append((osm_type, ids, column,
-                      _sort_areas(data, osm_type, ids, tag_list, column, index)))
+                      _sort_areas(data, osm_type, ids, tag_list, column, index, area_pois)))
     data.buildings = _building_table(parts)
+    data.pois = _poi_table(raw, area_pois)
     # usable: a way with two consecutive references inside the extract
     pair = valid[1:] & valid[:-1] & (way_of_ref[1:] == way_of_ref[:-1])
     return finish_read(
@@ -515,10 +522,11 @@ def _sort_areas(
     tag_list: list[dict[str, str]],
     column: Any,
     index: Any,
+    pois: list[tuple[str, int, dict[str, str], bytes]],
 ) -> list[tuple[int, str, str | None]]:
-    """Put the areas ``index`` of one kind (ways or relations) where they belong in ``data``;
-    returns the buildings among them as (position, building value, levels tag)."""
-    nan = float("nan")
+    """Put the areas ``index`` of one kind (ways or relations) where they belong in ``data``
+    (POIs into ``pois``); returns the buildings among them as (position, building value,
+    levels tag)."""
     area_pois = POI_KEYS - {"name"}
     buildings: list[tuple[int, str, str | None]] = []
     for i in index:
@@ -540,8 +548,28 @@ def _sort_areas(
         if building is not None and building != "no":
             buildings.append((i, building, _levels(tags.get("building:levels"))))
         if not area_pois.isdisjoint(tags):
-            data.pois.append((osm_type, osm_id, nan, nan, tags, column[i]))
+            pois.append((osm_type, osm_id, tags, column[i]))
     return buildings
+
+
+def _poi_table(raw: Any, areas: list[tuple[str, int, dict[str, str], bytes]]) -> PoiTable:
+    """The POIs: tagged nodes (from the pass), then areas (from :func:`_sort_areas`)."""
+    from ._osm_columns import WkbColumn, flat_tags, interned
+
+    nodes = raw.node_pois
+    n, m = len(nodes), len(areas)
+    nan = np.full(m, np.nan)
+    values = raw.tag_values
+    return PoiTable(
+        osm_type=interned(["node"] * n + [a[0] for a in areas]),
+        osm_id=np.asarray([r[0] for r in nodes] + [a[1] for a in areas], dtype=np.int64),
+        lon=np.concatenate([np.asarray([r[1] for r in nodes], dtype=np.float64), nan]),
+        lat=np.concatenate([np.asarray([r[2] for r in nodes], dtype=np.float64), nan]),
+        tags=[r[3] for r in nodes] + [flat_tags(a[2], values) for a in areas],
+        is_area=np.arange(n + m) >= n,
+        wkb=WkbColumn.concat([WkbColumn(b"", np.zeros(n + 1, dtype=np.int64)),
+                              WkbColumn.from_blobs(a[3] for a in areas)]),
+    )
 
 
 def _building_table(parts: list[tuple[str, list[int], Any, list[Any]]]) -> BuildingTable:
