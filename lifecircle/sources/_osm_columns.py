@@ -59,15 +59,14 @@ class WkbColumn:
     def concat(cls, columns: list[WkbColumn]) -> WkbColumn:
         """The columns one after the other; ``columns`` is emptied as they are copied, so
         that at most one source buffer is alive beside the result."""
-        sizes = [c.buf.shape[0] for c in columns]
-        buf = np.empty(sum(sizes), dtype=np.uint8)
+        buf = np.empty(sum(int(c.offsets[-1] - c.offsets[0]) for c in columns), dtype=np.uint8)
         offsets = [np.zeros(1, dtype=np.int64)]
         at = 0
         columns.reverse()
         while columns:
             column = columns.pop()
-            size = column.buf.shape[0]
-            buf[at : at + size] = column.buf
+            size = int(column.offsets[-1] - column.offsets[0])
+            buf[at : at + size] = column.buf[column.offsets[0] : column.offsets[-1]]
             offsets.append(column.offsets[1:] - column.offsets[0] + at)
             at += size
         return cls(buf, np.concatenate(offsets))
@@ -107,6 +106,39 @@ class WkbColumn:
             keep = np.cumsum(step[:-1], dtype=np.int8).view(bool)
             out[int(offsets[lo]) : int(offsets[hi])] = self.buf[first:last][keep]
         return WkbColumn(out, offsets)
+
+    def compact(self, index: np.ndarray, extra: list[bytes]) -> WkbColumn:
+        """The records at increasing positions ``index``, then the ``extra`` records, written
+        over this column's own buffer (no second copy of the records is made).
+
+        This column must not be used afterwards. Falls back to a copy when the buffer is
+        read-only or too small for ``extra``.
+        """
+        index = np.asarray(index, dtype=np.int64)
+        starts, ends = self.offsets[index], self.offsets[index + 1]
+        offsets = np.zeros(index.shape[0] + len(extra) + 1, dtype=np.int64)
+        sizes = np.asarray([len(b) for b in extra], dtype=np.int64)
+        np.cumsum(np.concatenate([ends - starts, sizes]), out=offsets[1:])
+        buf = self.buf
+        if (not buf.flags.writeable or int(offsets[-1]) > buf.shape[0]
+                or (index.size > 1 and not (np.diff(index) > 0).all())):
+            return WkbColumn.concat([self.take(index), WkbColumn.from_blobs(extra)])
+        # each chunk's records are copied out before they are written back, at or before
+        # where they were: nothing not yet read is overwritten
+        for lo in range(0, index.shape[0], _TAKE_CHUNK):
+            hi = min(index.shape[0], lo + _TAKE_CHUNK)
+            first, last = int(starts[lo]), int(ends[hi - 1])
+            step = np.zeros(last - first + 1, dtype=np.int8)
+            np.add.at(step, starts[lo:hi] - first, 1)
+            np.add.at(step, ends[lo:hi] - first, -1)
+            keep = np.cumsum(step[:-1], dtype=np.int8).view(bool)
+            buf[int(offsets[lo]) : int(offsets[hi])] = buf[first:last][keep]
+        at = index.shape[0]
+        for k, blob in enumerate(extra):
+            a = int(offsets[at + k])
+            buf[a : a + len(blob)] = np.frombuffer(blob, dtype=np.uint8)
+        self.offsets = np.zeros(1, dtype=np.int64)  # emptied: its records are gone
+        return WkbColumn(buf, offsets)
 
     def geometries(self) -> np.ndarray:
         """The records as shapely geometries (one vectorised ``from_wkb``)."""

@@ -509,29 +509,36 @@ def _positions(ptr: np.ndarray, ways: np.ndarray) -> np.ndarray:
 _RING_CHUNK = 1 << 16
 
 
-def closed_way_polygons(raw: bytes | bytearray, counts: np.ndarray) -> tuple[WkbColumn, np.ndarray]:
+def closed_way_polygons(
+    raw: bytes | bytearray, counts: np.ndarray, *, reserve: int = 0
+) -> tuple[WkbColumn, np.ndarray]:
     """Closed-way rings (linestring WKB back to back in ``raw``, ``counts`` points each) as
     one-polygon multipolygon WKB, and which are valid.
 
     Repeated consecutive locations are dropped as osmium does; a ring with fewer than three
     distinct corners, or one that crosses itself, is not valid (a broken area, left in the
-    column but flagged). The WKB is laid out with numpy, a chunk of rings at a time; GEOS only
+    column but flagged). The WKB is laid out with numpy, a chunk of rings at a time, into one
+    buffer with ``reserve`` spare bytes at its end (see :meth:`WkbColumn.compact`); GEOS only
     checks validity.
     """
     counts = np.asarray(counts, dtype=np.int64)
     n = counts.shape[0]
-    if not n:
-        return WkbColumn.from_blobs(()), np.zeros(0, dtype=bool)
+    # an upper bound: dropping repeated locations only shortens a record
+    out = np.empty(int((22 + 16 * counts).sum()) + reserve, dtype=np.uint8)
+    offsets = [np.zeros(1, dtype=np.int64)]
+    valid: list[np.ndarray] = [np.zeros(0, dtype=bool)]
     starts, sizes = _record_starts(counts, 9)
-    columns: list[WkbColumn] = []
-    valid: list[np.ndarray] = []
+    at = 0
     for lo in range(0, n, _RING_CHUNK):
         hi = min(n, lo + _RING_CHUNK)
         begin, end = int(starts[lo]), int(starts[hi - 1] + sizes[hi - 1])
         column, ok = _polygon_chunk(raw[begin:end], counts[lo:hi])
-        columns.append(column)
+        size = int(column.offsets[-1])
+        out[at : at + size] = column.buf
+        offsets.append(column.offsets[1:] + at)
         valid.append(ok)
-    return WkbColumn.concat(columns), np.concatenate(valid)
+        at += size
+    return WkbColumn(out, np.concatenate(offsets)), np.concatenate(valid)
 
 
 def _polygon_chunk(raw: bytes | bytearray, counts: np.ndarray) -> tuple[WkbColumn, np.ndarray]:

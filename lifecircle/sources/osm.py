@@ -490,8 +490,11 @@ def _osm_data(path: Path, raw: Any) -> OSMData:
     valid = np.isfinite(data.ref_lon)
     missing = ~valid
     way_of_ref = np.repeat(np.arange(len(raw.way_ids)), np.diff(data.way_ptr))
+    # room after the rings for the relation footprints (see _building_table)
+    reserve = sum(len(r[2]) for r in raw.rel_areas)
     rings, ok = closed_way_polygons(raw.ring_wkb.to_bytes(), np.asarray(raw.ring_len,
-                                                                         dtype=np.int64))
+                                                                         dtype=np.int64),
+                                    reserve=reserve)
     parts = []
     area_pois: list[tuple[str, int, dict[str, str], bytes]] = []
     for osm_type, ids, tag_list, column, index in (
@@ -572,28 +575,33 @@ def _poi_table(raw: Any, areas: list[tuple[str, int, dict[str, str], bytes]]) ->
     )
 
 
-def _building_table(parts: list[tuple[str, list[int], Any, list[Any]]]) -> BuildingTable:
-    """The buildings of :func:`_sort_areas`, ways then relations, as one table."""
-    from ._osm_columns import WkbColumn, interned
+def _building_table(parts: list[tuple[str, Any, Any, list[Any]]]) -> BuildingTable:
+    """The buildings of :func:`_sort_areas`, ways then relations, as one table.
+
+    The footprints stay in the ways' WKB buffer (compacted in place, the relations' appended
+    in the room left for them), so no second copy of every footprint is made.
+    """
+    from ._osm_columns import interned
 
     types: list[str] = []
     ids: list[int] = []
     values: list[str] = []
     levels: list[str | None] = []
-    columns = []
-    for osm_type, all_ids, column, rows in parts:
+    keep: list[np.ndarray] = []
+    for osm_type, all_ids, _, rows in parts:
         pos = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
         types.extend([osm_type] * len(rows))
         ids.extend(all_ids[i] for i in pos.tolist())
         values.extend(r[1] for r in rows)
         levels.extend(r[2] for r in rows)
-        columns.append(column.take(pos))
+        keep.append(pos)
+    (_, _, rings, _), (_, _, relations, _) = parts
     return BuildingTable(
         osm_type=interned(types),
         osm_id=np.asarray(ids, dtype=np.int64),
         building=interned(values),
         levels=interned(levels),
-        wkb=WkbColumn.concat(columns),
+        wkb=rings.compact(keep[0], [relations[i] for i in keep[1].tolist()]),
     )
 
 
