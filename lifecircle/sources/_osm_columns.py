@@ -95,16 +95,11 @@ class WkbColumn:
             for a, b, at in zip(starts.tolist(), ends.tolist(), offsets.tolist(), strict=False):
                 out[at : at + b - a] = src[a:b]
             return WkbColumn(out, offsets)
-        # increasing positions: a one-byte-per-byte mask keeps them in order (an index array
-        # per byte would cost 8 bytes per byte of WKB); chunked to bound the mask
+        # increasing positions: copied a chunk at a time (see _records)
         for lo in range(0, index.shape[0], _TAKE_CHUNK):
             hi = min(index.shape[0], lo + _TAKE_CHUNK)
-            first, last = int(starts[lo]), int(ends[hi - 1])
-            step = np.zeros(last - first + 1, dtype=np.int8)
-            np.add.at(step, starts[lo:hi] - first, 1)
-            np.add.at(step, ends[lo:hi] - first, -1)
-            keep = np.cumsum(step[:-1], dtype=np.int8).view(bool)
-            out[int(offsets[lo]) : int(offsets[hi])] = self.buf[first:last][keep]
+            out[int(offsets[lo]) : int(offsets[hi])] = _records(self.buf, starts[lo:hi],
+                                                                ends[lo:hi])
         return WkbColumn(out, offsets)
 
     def compact(self, index: np.ndarray, extra: list[bytes]) -> WkbColumn:
@@ -127,12 +122,7 @@ class WkbColumn:
         # where they were: nothing not yet read is overwritten
         for lo in range(0, index.shape[0], _TAKE_CHUNK):
             hi = min(index.shape[0], lo + _TAKE_CHUNK)
-            first, last = int(starts[lo]), int(ends[hi - 1])
-            step = np.zeros(last - first + 1, dtype=np.int8)
-            np.add.at(step, starts[lo:hi] - first, 1)
-            np.add.at(step, ends[lo:hi] - first, -1)
-            keep = np.cumsum(step[:-1], dtype=np.int8).view(bool)
-            buf[int(offsets[lo]) : int(offsets[hi])] = buf[first:last][keep]
+            buf[int(offsets[lo]) : int(offsets[hi])] = _records(buf, starts[lo:hi], ends[lo:hi])
         at = index.shape[0]
         for k, blob in enumerate(extra):
             a = int(offsets[at + k])
@@ -193,6 +183,17 @@ def projected_geometries(column: WkbColumn, crs: Any) -> np.ndarray:
         geoms[other] = gpd.GeoSeries(column.take(other).geometries(), crs=4326).to_crs(
             crs).to_numpy()
     return geoms
+
+
+def _records(buf: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
+    """The bytes of records ``[starts, ends)`` (increasing, not overlapping), concatenated,
+    as a new array: a one-byte-per-byte mask over their span (an index array per byte would
+    cost eight)."""
+    first, last = int(starts[0]), int(ends[-1])
+    step = np.zeros(last - first + 1, dtype=np.int8)
+    np.add.at(step, starts - first, 1)
+    np.add.at(step, ends - first, -1)
+    return buf[first:last][np.cumsum(step[:-1], dtype=np.int8).view(bool)]
 
 
 #: records copied at a time by :meth:`WkbColumn.take`
