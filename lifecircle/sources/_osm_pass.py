@@ -374,8 +374,11 @@ def _walkable(
             lat.append(loc.lat if valid else nan)
         out.way_partial[len(out.way_ids)] = (lon, lat)
     out.way_ids.append(way.id)
-    out.way_highway.append(highway)
-    out.way_name.append(tags.get("name") or "")
+    # a street's name repeats on each of its ways, and highway values are few: share them
+    values = out.tag_values
+    out.way_highway.append(values.setdefault(highway, highway))
+    name = tags.get("name") or ""
+    out.way_name.append(values.setdefault(name, name))
     if line is not None:
         out.way_wkb.append(line)
 
