@@ -213,6 +213,42 @@ def _loaders_floor(args: argparse.Namespace) -> None:
     ratio = times["read_osm + from_osm"] / times["bare pyosmium pass"]
     verdict = "PASS" if ratio <= LOADER_TARGET else "FAIL"
     print(f"ratio {ratio:.2f}x the bare pass (target <= {LOADER_TARGET:.0f}x): {verdict}")
+    _loaders_read_alone(path)
+
+
+#: the bare pass and read_osm alone, each in a fresh interpreter (its own peak RSS): imports,
+#: then the timed statement
+_READ_ALONE = {
+    "bare pyosmium pass": (
+        "import osmium",
+        "sum(1 for _ in osmium.FileProcessor(sys.argv[1]).with_locations()"
+        ".with_filter(osmium.filter.KeyFilter('highway')))",
+    ),
+    "read_osm alone": ("from lifecircle.sources.osm import read_osm", "read_osm(sys.argv[1])"),
+}
+
+
+def _loaders_read_alone(path: Path) -> None:
+    """The read without the network build: wall, CPU and peak RSS per step, in one run."""
+    import resource
+    import subprocess
+
+    print(f"\n== loaders: read_osm alone vs the bare pass on {path.name} (each in a fresh "
+          "process, imports not timed; wall s, CPU s of the whole process, peak RSS) ==")
+    times = {}
+    for label, (setup, stmt) in _READ_ALONE.items():
+        timer = f"import sys,time\n{setup}\nt=time.perf_counter()\n{stmt}\n" \
+                "print(time.perf_counter()-t)"
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        done = subprocess.run([sys.executable, "-c", timer, str(path)], cwd=ROOT, check=True,
+                              capture_output=True, text=True)
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        times[label] = float(done.stdout.split()[-1])
+        cpu = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
+        # ru_maxrss of children is the largest child so far: the bare pass runs first
+        row(label, f"{times[label]:.2f}", f"cpu {cpu:.2f}", f"{after.ru_maxrss / 1024:.0f} MB")
+    ratio = times["read_osm alone"] / times["bare pyosmium pass"]
+    print(f"read_osm alone: {ratio:.2f}x the bare pass")
 
 
 # ---------------------------------------------------------------------------------------------

@@ -47,6 +47,8 @@ def old_read_osm(path: str | Path) -> OSMData:
     lat: list[float] = []
     way_ptr: list[int] = [0]
     barrier_nodes: list[int] = []
+    buildings: list[tuple[str, int, str, str | None, bytes]] = []
+    pois: list[tuple[str, int, float, float, dict[str, str], bytes | None]] = []
     highway_seen: Counter[str] = Counter()
     missing_refs = 0
     ways_cut = 0
@@ -73,7 +75,7 @@ def old_read_osm(path: str | Path) -> OSMData:
             if "entrance" in tags or tags.get("barrier") == "gate":
                 data.gates.append((obj.id, loc.lon, loc.lat, tag_dict))
             if any(k in tags for k in POI_KEYS):
-                data.pois.append(("node", obj.id, loc.lon, loc.lat, tag_dict, None))
+                pois.append(("node", obj.id, loc.lon, loc.lat, tag_dict, None))
         elif isinstance(obj, osmium.osm.Way):
             highway = tags.get("highway")
             if highway is None:
@@ -141,16 +143,19 @@ def old_read_osm(path: str | Path) -> OSMData:
                 data.vacant.append(
                     (osm_type, osm_id, str(landuse_value), tags.get("name") or "", blob))
             if building is not None and building != "no":
-                data.buildings.append(
+                buildings.append(
                     (osm_type, osm_id, building, _levels(tags.get("building:levels")), blob)
                 )
             if is_poi:
-                data.pois.append((osm_type, osm_id, nan, nan, dict(tags), blob))
+                pois.append((osm_type, osm_id, nan, nan, dict(tags), blob))
     data.way_ids = np.asarray(way_ids, dtype=np.int64)
     data.refs = np.asarray(refs, dtype=np.int64)
     data.way_ptr = np.asarray(way_ptr, dtype=np.int64)
     data.ref_lon = np.asarray(lon, dtype=np.float64)
     data.ref_lat = np.asarray(lat, dtype=np.float64)
     data.barrier_nodes = np.asarray(barrier_nodes, dtype=np.int64)
+    # the loader now keeps tables; the oracle keeps its rows (compared as tuples)
+    data.buildings = buildings  # type: ignore[assignment]
+    data.pois = pois  # type: ignore[assignment]
     return finish_read(data, highway_seen=highway_seen, missing_refs=missing_refs,
                        ways_cut=ways_cut, broken_areas=broken_areas, usable=ways_usable > 0)

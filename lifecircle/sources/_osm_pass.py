@@ -23,6 +23,8 @@ broken area (skipped and counted).
 from __future__ import annotations
 
 import gc
+import sys
+from array import array
 from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -31,6 +33,8 @@ from itertools import repeat
 from typing import Any
 
 import numpy as np
+
+from ._osm_columns import HexChunks, WkbColumn, flat_tags
 
 #: keys that make a node worth a look in Python (POIs, gates and entrances, kerbs)
 NODE_KEYS = ("entrance", "barrier", "kerb", "wheelchair")
@@ -45,21 +49,25 @@ class Scan:
     way_ids: list[int] = field(default_factory=list)
     way_highway: list[str] = field(default_factory=list)
     way_name: list[str] = field(default_factory=list)
-    way_tags: list[Any] = field(default_factory=list)
-    #: per walkable way: node ids, and its coordinates as linestring WKB (hex) or None
-    way_refs: list[list[int]] = field(default_factory=list)
-    way_wkb: list[str | None] = field(default_factory=list)
+    #: node ids of all walkable ways, concatenated, and the count per way
+    way_refs: array[int] = field(default_factory=lambda: array("q"))
+    way_counts: list[int] = field(default_factory=list)
+    #: linestring WKB of the walkable ways with every node in the extract, in order
+    way_wkb: HexChunks = field(default_factory=HexChunks)
     #: per walkable way with a node missing from the extract: (index, lon list, lat list)
     way_partial: dict[int, tuple[list[float], list[float]]] = field(default_factory=dict)
     highway_seen: Counter[str] = field(default_factory=Counter)
     #: nodes: (id, lon, lat, tags) of POI candidates and of gates; kerb/barrier node ids
-    node_pois: list[tuple[int, float, float, dict[str, str]]] = field(default_factory=list)
+    #: (POI tags as :func:`~._osm_columns.flat_tags` tuples, sharing ``tag_values``)
+    node_pois: list[tuple[int, float, float, tuple[str, ...]]] = field(default_factory=list)
+    tag_values: dict[str, str] = field(default_factory=dict)
     gates: list[tuple[int, float, float, dict[str, str]]] = field(default_factory=list)
-    #: closed-way area candidates: way id, tags (dict), ring as linestring WKB hex
-    ring_ids: list[int] = field(default_factory=list)
+    #: closed-way area candidates: way id, tags (dict; one shared dict per value for the
+    #: many footprints tagged only ``building``), ring as linestring WKB, point count
+    ring_ids: array[int] = field(default_factory=lambda: array("q"))
     ring_tags: list[dict[str, str]] = field(default_factory=list)
-    ring_wkb: list[str] = field(default_factory=list)
-    ring_len: list[int] = field(default_factory=list)
+    ring_wkb: HexChunks = field(default_factory=HexChunks)
+    ring_len: array[int] = field(default_factory=lambda: array("q"))
     #: multipolygon relations: (relation id, tags, multipolygon WKB bytes) or broken
     rel_areas: list[tuple[int, dict[str, str], bytes]] = field(default_factory=list)
     #: barrier ways (walls, fences) that are not highways: (way id, barrier value, line WKB)
@@ -83,6 +91,23 @@ def no_cyclic_gc() -> Iterator[None]:
     finally:
         if was_enabled:
             gc.enable()
+        release_free_memory()
+
+
+def release_free_memory() -> None:
+    """Hand the heap's free pages back to the system (glibc ``malloc_trim``; elsewhere a no-op).
+
+    A read frees hundreds of megabytes of temporary strings, tuples and buffers between the
+    objects it keeps; glibc keeps those pages mapped, so the process would carry them through
+    the whole run (about a fifth of the read's resident memory on a city).
+    """
+    import ctypes
+
+    try:
+        trim = ctypes.CDLL(None).malloc_trim  # the C library the interpreter runs on
+    except (OSError, AttributeError, TypeError):  # not glibc (macOS, Windows, musl)
+        return
+    trim(0)
 
 
 def is_area_candidate(
@@ -188,8 +213,15 @@ def _main_pass(
     nan = float("nan")
     node_type = osmium.osm.Node
     area_pois = poi_keys - {"name"}
+    shared: dict[str, dict[str, str]] = {}
+    shared_area: dict[tuple[tuple[str, str], ...], dict[str, str]] = {}
+    tag_values = out.tag_values
+    ring_ids, ring_tags, ring_len = out.ring_ids, out.ring_tags, out.ring_len
+    ring_wkb = out.ring_wkb
+    create_linestring = wkb.create_linestring
+    errors = (RuntimeError, osmium.InvalidLocationError)
     for obj in processor:
-        tags = _tag_dict(obj)
+        tags = _tag_dict(obj, shared)
         if type(obj) is node_type:
             for hook in node_hooks:
                 hook(tags, obj, out)
@@ -203,7 +235,7 @@ def _main_pass(
             if gate:
                 out.gates.append((obj.id, loc.lon, loc.lat, tags))
             if poi:
-                out.node_pois.append((obj.id, loc.lon, loc.lat, tags))
+                out.node_pois.append((obj.id, loc.lon, loc.lat, flat_tags(tags, tag_values)))
             continue
         way_id = obj.id
         if way_id in members:
@@ -216,33 +248,61 @@ def _main_pass(
             continue
         for way_hook in way_hooks:
             way_hook(tags, obj, out)
-        highway = tags.get("highway")
-        if highway is None:
-            barrier = tags.get("barrier")
-            # a wall cut at the extract's edge is left out: a block edge is not worth it
-            if barrier in line_barriers and (line := _line_wkb(wkb, obj)) is not None:
-                out.lines.append((way_id, str(barrier), line))
-        else:
-            out.highway_seen[highway] += 1
-            if is_walkable(tags):
-                for walkable_hook in walkable_hooks:
-                    walkable_hook(tags, len(out.way_ids), out)
-                _walkable(obj, obj.nodes, tags, highway, out, wkb, all_nodes, nan)
-        if not is_area_candidate(tags, area_pois, area_landuse) or tags.get("area") == "no":
-            continue
+        if tags is not shared.get(tags.get("building", "")):  # not a footprint tagged only so
+            highway = tags.get("highway")
+            if highway is None:
+                barrier = tags.get("barrier")
+                # a wall cut at the extract's edge is left out: a block edge is not worth it
+                if barrier in line_barriers and (line := _line_wkb(wkb, obj)) is not None:
+                    out.lines.append((way_id, str(barrier), line))
+            else:
+                out.highway_seen[highway] += 1
+                if is_walkable(tags):
+                    for walkable_hook in walkable_hooks:
+                        walkable_hook(tags, len(out.way_ids), out)
+                    _walkable(obj, obj.nodes, tags, highway, out, wkb, all_nodes, nan)
+            if not is_area_candidate(tags, area_pois, area_landuse) or tags.get("area") == "no":
+                continue
+            tags = interned_keys(tags) if not area_pois.isdisjoint(tags) else _area_tags(tags,
+                                                                                     shared_area)
         try:
-            ring = wkb.create_linestring(obj, all_nodes)
-        except (RuntimeError, osmium.InvalidLocationError):
+            ring = create_linestring(obj, all_nodes)
+        except errors:
             continue  # fewer than two nodes, or one outside the extract: no area, as osmium
         # osmium's assembler makes an area of a closed way of 4+ node references whose ends
         # share a location: read both from the hex WKB (18 header digits, 32 per point)
         count = (len(ring) - 18) // 32
         if count < 4 or ring[18:50] != ring[-32:]:
             continue
-        out.ring_ids.append(way_id)
-        out.ring_tags.append(tags)
-        out.ring_wkb.append(ring)
-        out.ring_len.append(count)
+        ring_ids.append(way_id)
+        ring_tags.append(tags)
+        ring_wkb.append(ring)
+        ring_len.append(count)
+
+
+#: the tags an area that is not a POI is sorted by (see ``osm._sort_areas``); ``name`` only
+#: matters for land use (vacant land keeps it)
+_AREA_TAGS = ("building", "building:levels", "landuse")
+
+
+def _area_tags(
+    tags: dict[str, str], shared: dict[tuple[tuple[str, str], ...], dict[str, str]]
+) -> dict[str, str]:
+    """The tags of a non-POI area that are kept, one shared dict per distinct combination
+    (footprints repeat a few combinations hundreds of thousands of times)."""
+    kept = tuple((k, tags[k]) for k in _AREA_TAGS if k in tags)
+    if "landuse" in tags and "name" in tags:
+        kept += (("name", tags["name"]),)
+    one = shared.get(kept)
+    if one is None:
+        one = shared[kept] = dict(kept)
+    return one
+
+
+def interned_keys(tags: dict[str, str]) -> dict[str, str]:
+    """``tags`` with interned keys: kept POI tags then share one string per key."""
+    intern = sys.intern
+    return {intern(k): v for k, v in tags.items()}
 
 
 def _line_wkb(wkb: Any, way: Any) -> bytes | None:
@@ -255,11 +315,14 @@ def _line_wkb(wkb: Any, way: Any) -> bytes | None:
         return None
 
 
-def _tag_dict(obj: Any) -> dict[str, str]:
+def _tag_dict(obj: Any, shared: dict[str, dict[str, str]] | None = None) -> dict[str, str]:
     """An object's tags as a dict.
 
     Reads pyosmium's C++ tag iterator directly: ``dict(obj.tags)`` goes through a Python
     iterator class per tag and ends on a C++ exception, most of the per-object cost of a pass.
+    With ``shared``, objects tagged only ``building=V`` get one dict per ``V`` (kept in
+    ``shared``; never mutate it): most footprints carry one tag, and a dict each costs
+    hundreds of megabytes at city scale.
     """
     data = obj._pyosmium_data
     size = data.tags_size()
@@ -267,7 +330,12 @@ def _tag_dict(obj: Any) -> dict[str, str]:
         # most buildings carry one tag: one look-up instead of an iterator and a Tag tuple
         value = data.tags_get_value_by_key("building", None)
         if value is not None:
-            return {"building": value}
+            if shared is None:
+                return {"building": value}
+            one = shared.get(value)
+            if one is None:
+                one = shared[value] = {"building": value}
+            return one
     # exactly tags_size() calls: the end-of-tags StopIteration is a C++ exception (~30 us)
     return dict(map(data.tags_next, repeat(data.tags_begin(), size)))
 
@@ -289,6 +357,8 @@ def _walkable(
     import osmium
 
     refs = _refs(way)
+    out.way_refs.extend(refs)
+    out.way_counts.append(len(refs))
     try:
         line: str | None = wkb.create_linestring(way, all_nodes)
     except (RuntimeError, osmium.InvalidLocationError):
@@ -304,10 +374,13 @@ def _walkable(
             lat.append(loc.lat if valid else nan)
         out.way_partial[len(out.way_ids)] = (lon, lat)
     out.way_ids.append(way.id)
-    out.way_highway.append(highway)
-    out.way_name.append(tags.get("name") or "")
-    out.way_refs.append(refs)
-    out.way_wkb.append(line)
+    # a street's name repeats on each of its ways, and highway values are few: share them
+    values = out.tag_values
+    out.way_highway.append(values.setdefault(highway, highway))
+    name = tags.get("name") or ""
+    out.way_name.append(values.setdefault(name, name))
+    if line is not None:
+        out.way_wkb.append(line)
 
 
 def _relation_areas(
@@ -378,18 +451,19 @@ def _xml_tags(tags: dict[str, str], quoteattr: Callable[[str], str]) -> str:
 
 def walkable_arrays(out: Scan) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """``refs``, ``way_ptr``, ``lon``, ``lat`` of the walkable ways (NaN: node not in the file)."""
-    counts = np.fromiter((len(r) for r in out.way_refs), dtype=np.int64, count=len(out.way_refs))
+    counts = np.asarray(out.way_counts, dtype=np.int64)
     ptr = np.zeros(counts.shape[0] + 1, dtype=np.int64)
     np.cumsum(counts, out=ptr[1:])
-    refs = np.fromiter(
-        (ref for way in out.way_refs for ref in way), dtype=np.int64, count=int(ptr[-1])
-    )
+    refs = np.frombuffer(out.way_refs, dtype=np.int64).copy() if len(out.way_refs) else \
+        np.zeros(0, dtype=np.int64)
     lon = np.full(refs.shape[0], np.nan)
     lat = np.full(refs.shape[0], np.nan)
-    whole = np.flatnonzero(np.fromiter((w is not None for w in out.way_wkb), dtype=bool,
-                                       count=len(out.way_wkb)))
+    whole_mask = np.ones(counts.shape[0], dtype=bool)
+    whole_mask[list(out.way_partial)] = False
+    whole = np.flatnonzero(whole_mask)
+    raw = out.way_wkb.to_bytes()
     if whole.size:
-        coords = linestring_coords([out.way_wkb[i] for i in whole.tolist()], counts[whole])
+        coords = linestring_coords(raw, counts[whole])
         pos = _positions(ptr, whole)
         lon[pos] = coords[:, 0]
         lat[pos] = coords[:, 1]
@@ -399,20 +473,27 @@ def walkable_arrays(out: Scan) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.n
     return refs, ptr, lon, lat
 
 
-def linestring_coords(hex_wkb: list[Any], counts: np.ndarray) -> np.ndarray:
-    """The coordinates of linestrings in osmium's hex WKB, ``counts`` points each, as (n, 2).
+def _record_starts(counts: np.ndarray, header: int) -> tuple[np.ndarray, np.ndarray]:
+    """Start offsets and sizes of WKB records of ``header`` bytes plus ``counts`` XY points."""
+    sizes = header + 16 * np.asarray(counts, dtype=np.int64)
+    return np.cumsum(sizes) - sizes, sizes
+
+
+def linestring_coords(raw: bytes | bytearray, counts: np.ndarray) -> np.ndarray:
+    """The coordinates of linestrings in osmium's WKB (``raw``: records back to back,
+    ``counts`` points each), as (n, 2).
 
     Every record is a 9-byte header (byte order, type, point count) and the points as
-    little-endian doubles: one ``bytes.fromhex`` and a mask read them all, where
-    ``shapely.from_wkb`` parses hex per geometry (several times slower at city scale).
+    little-endian doubles: a mask reads them all at once, where ``shapely.from_wkb`` parses
+    per geometry (several times slower at city scale).
     """
-    buf = np.frombuffer(bytes.fromhex("".join(hex_wkb)), dtype=np.uint8)
-    sizes = 9 + 16 * np.asarray(counts, dtype=np.int64)
-    starts = np.cumsum(sizes) - sizes
+    buf = np.frombuffer(raw, dtype=np.uint8)
+    starts, sizes = _record_starts(counts, 9)
     if buf.size != int(sizes.sum()) or (buf[starts] != 1).any():
         import shapely  # not the layout assumed above: let GEOS parse it
 
-        return shapely.get_coordinates(shapely.from_wkb(hex_wkb))
+        column = WkbColumn(raw, np.append(starts, buf.size))
+        return shapely.get_coordinates(column.geometries())
     body = np.ones(buf.size, dtype=bool)
     body[(starts[:, None] + np.arange(9)).ravel()] = False
     return buf[body].view("<f8").reshape(-1, 2)
@@ -427,21 +508,48 @@ def _positions(ptr: np.ndarray, ways: np.ndarray) -> np.ndarray:
     return np.repeat(starts - offsets[:-1], counts) + np.arange(offsets[-1])
 
 
+#: rings polygonised and checked at a time (bounds the temporary arrays and GEOS objects)
+_RING_CHUNK = 1 << 16
+
+
 def closed_way_polygons(
-    rings_wkb: list[str], counts: np.ndarray
-) -> tuple[list[bytes | None], np.ndarray]:
-    """Closed-way rings (linestring hex WKB) as one-polygon multipolygon WKB, and which are valid.
+    raw: bytes | bytearray, counts: np.ndarray, *, reserve: int = 0
+) -> tuple[WkbColumn, np.ndarray]:
+    """Closed-way rings (linestring WKB back to back in ``raw``, ``counts`` points each) as
+    one-polygon multipolygon WKB, and which are valid.
 
     Repeated consecutive locations are dropped as osmium does; a ring with fewer than three
-    distinct corners, or one that crosses itself, is not valid (a broken area, ``None``). The
-    WKB is laid out with numpy (one ring per record); GEOS only checks validity.
+    distinct corners, or one that crosses itself, is not valid (a broken area, left in the
+    column but flagged). The WKB is laid out with numpy, a chunk of rings at a time, into one
+    buffer with ``reserve`` spare bytes at its end (see :meth:`WkbColumn.compact`); GEOS only
+    checks validity.
     """
+    counts = np.asarray(counts, dtype=np.int64)
+    n = counts.shape[0]
+    # an upper bound: dropping repeated locations only shortens a record
+    out = np.empty(int((22 + 16 * counts).sum()) + reserve, dtype=np.uint8)
+    offsets = [np.zeros(1, dtype=np.int64)]
+    valid: list[np.ndarray] = [np.zeros(0, dtype=bool)]
+    starts, sizes = _record_starts(counts, 9)
+    at = 0
+    for lo in range(0, n, _RING_CHUNK):
+        hi = min(n, lo + _RING_CHUNK)
+        begin, end = int(starts[lo]), int(starts[hi - 1] + sizes[hi - 1])
+        column, ok = _polygon_chunk(raw[begin:end], counts[lo:hi])
+        size = int(column.offsets[-1])
+        out[at : at + size] = column.buf
+        offsets.append(column.offsets[1:] + at)
+        valid.append(ok)
+        at += size
+    return WkbColumn(out, np.concatenate(offsets)), np.concatenate(valid)
+
+
+def _polygon_chunk(raw: bytes | bytearray, counts: np.ndarray) -> tuple[WkbColumn, np.ndarray]:
+    """:func:`closed_way_polygons` for one chunk of rings."""
     import shapely
 
-    n = len(rings_wkb)
-    if not n:
-        return [], np.zeros(0, dtype=bool)
-    coords = linestring_coords(rings_wkb, counts)
+    n = counts.shape[0]
+    coords = linestring_coords(raw, counts)
     idx = np.repeat(np.arange(n), counts)
     keep = np.ones(coords.shape[0], dtype=bool)
     keep[1:] = (idx[1:] != idx[:-1]) | np.any(coords[1:] != coords[:-1], axis=1)
@@ -454,20 +562,14 @@ def closed_way_polygons(
     header[:, 1] = 6
     header[:, [5, 10, 14]] = [1, 3, 1]
     header[:, 18:22] = points.astype("<u4").view(np.uint8).reshape(n, 4)
-    sizes = 22 + 16 * points
-    ends = np.cumsum(sizes)
-    starts = ends - sizes
-    buf = np.empty(int(ends[-1]), dtype=np.uint8)
+    starts, sizes = _record_starts(points, 22)
+    buf = np.empty(int(sizes.sum()), dtype=np.uint8)
     is_body = np.ones(buf.size, dtype=bool)
     is_body[(starts[:, None] + np.arange(22)).ravel()] = False
     buf[~is_body] = header.ravel()
     buf[is_body] = coords.astype("<f8").view(np.uint8).ravel()
-    raw = buf.tobytes()
-    blobs: list[bytes | None] = [raw[a:b] for a, b in zip(starts.tolist(), ends.tolist(),
-                                                            strict=True)]
+    column = WkbColumn(buf, np.append(starts, buf.size))
     valid = points >= 4
     candidates = np.flatnonzero(valid)
-    valid[candidates] = shapely.is_valid(shapely.from_wkb([blobs[i] for i in candidates]))
-    for i in np.flatnonzero(~valid).tolist():
-        blobs[i] = None
-    return blobs, valid
+    valid[candidates] = shapely.is_valid(column.take(candidates).geometries())
+    return column, valid

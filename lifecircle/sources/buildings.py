@@ -25,6 +25,7 @@ import shapely
 
 from .._errors import InputError
 from ..profiles import PopulationSettings
+from ._osm_columns import projected_geometries
 from .block_split import owner_of
 from .osm import NON_RESIDENTIAL_BUILDINGS, RESIDENTIAL_BUILDINGS, OSMData
 
@@ -93,13 +94,13 @@ MIN_UNTYPED_FOOTPRINT_M2 = 30.0
 MIN_BUILDING_COVER = 0.05
 
 
-def _polygons(blobs: list[bytes], crs: Any, *, valid: bool = True) -> np.ndarray:
-    """Projected polygons; ``valid`` repairs them (building footprints skip it: only their
-    area and a point on them are used, and at city scale the repair costs seconds)."""
+def _polygons(blobs: list[bytes], crs: Any) -> np.ndarray:
+    """Projected polygons, repaired (building footprints are not: only their area and a point
+    on them are used, and at city scale the repair costs seconds)."""
     if not blobs:
         return np.empty(0, dtype=object)
     geoms = gpd.GeoSeries(shapely.from_wkb(blobs), crs=4326).to_crs(crs).to_numpy()
-    return np.asarray(shapely.make_valid(geoms) if valid else geoms)
+    return np.asarray(shapely.make_valid(geoms))
 
 
 def residential_landuse(data: OSMData, crs: Any) -> np.ndarray:
@@ -109,10 +110,8 @@ def residential_landuse(data: OSMData, crs: Any) -> np.ndarray:
 
 def _non_residential_zones(data: OSMData, crs: Any) -> np.ndarray:
     blobs = [b for _, _, _, b in data.landuse_other]
-    for _, _, _, _, tags, blob in data.pois:
-        if blob is not None and any(
-            tags.get(k) in values for k, values in _NON_RESIDENTIAL_AREAS.items()
-        ):
+    for _, _, tags, blob in data.pois.areas():
+        if any(tags.get(k) in values for k, values in _NON_RESIDENTIAL_AREAS.items()):
             blobs.append(blob)
     return _polygons(blobs, crs)
 
@@ -127,22 +126,23 @@ def buildings_from_osm(data: OSMData, crs: Any) -> gpd.GeoDataFrame:
     ``too_small``; ``rep_x``, ``rep_y``: a point on the footprint, which places the building
     in one block (kept so that no later step computes it again).
     """
-    if not data.buildings:
+    table = data.buildings
+    if not len(table):
         return gpd.GeoDataFrame(
             {"osm_id": [], "building": [], "levels": [], "residential": [],
              "non_residential": [], "home_rule": [], "rep_x": [], "rep_y": []},
             geometry=[],
             crs=crs,
         )
-    kinds = np.array([b[2] for b in data.buildings], dtype=object)
-    raw = pd.Series([b[3] for b in data.buildings], dtype=object)
+    kinds = table.building.copy()
+    raw = pd.Series(table.levels, dtype=object)
     levels = np.array(pd.to_numeric(raw, errors="coerce"), dtype=np.float64)
     odd = np.flatnonzero(np.isnan(levels) & raw.notna().to_numpy())
     if odd.size:  # "3;4", "5 floors": the leading number
         levels[odd] = pd.to_numeric(
             raw.iloc[odd].astype(str).str.extract(r"^\s*(\d+(?:\.\d+)?)")[0], errors="coerce"
         ).to_numpy(dtype=np.float64)
-    geoms = _polygons([b[4] for b in data.buildings], crs, valid=False)
+    geoms = projected_geometries(table.wkb, crs)
     points = shapely.point_on_surface(geoms)
     # pandas' hashed isin: numpy's sorts object arrays (a second at city scale)
     typed_home = pd.Series(kinds).isin(RESIDENTIAL_BUILDINGS).to_numpy()
@@ -151,13 +151,12 @@ def buildings_from_osm(data: OSMData, crs: Any) -> gpd.GeoDataFrame:
     marked = np.array(
         [
             2 * i + (t == "relation")
-            for t, i, _, _, tags, blob in data.pois
-            if blob is not None and any(k in tags for k in _NON_RESIDENTIAL_KEYS)
+            for t, i, tags, _ in data.pois.areas()
+            if any(k in tags for k in _NON_RESIDENTIAL_KEYS)
         ],
         dtype=np.int64,
     )
-    keys = np.array([2 * b[1] + (b[0] == "relation") for b in data.buildings], dtype=np.int64)
-    tagged = np.isin(keys, marked)
+    tagged = np.isin(table.keys(), marked)
     in_res = owner_of(points, residential_landuse(data, crs)) >= 0
     in_other = owner_of(points, _non_residential_zones(data, crs)) >= 0
     small = shapely.area(geoms) < MIN_UNTYPED_FOOTPRINT_M2
@@ -187,7 +186,7 @@ def buildings_from_osm(data: OSMData, crs: Any) -> gpd.GeoDataFrame:
     )
     return gpd.GeoDataFrame(
         {
-            "osm_id": [f"{b[0]}/{b[1]}" for b in data.buildings],
+            "osm_id": table.labels(),
             "building": kinds,
             "levels": levels,
             "residential": home,

@@ -108,12 +108,14 @@ def facilities_from_osm(
     """
     rows: list[dict[str, Any]] = []
     geoms: list[Any] = []
-    area_wkb = [p[5] for p in data.pois if p[5] is not None]
+    pois = data.pois
+    area_wkb = pois.area_blobs()
     areas = iter(shapely.from_wkb(area_wkb)) if area_wkb else iter(())
-    building_wkb = [p[5] for p in data.pois if p[5] is not None and "building" in p[4]]
+    building_wkb = [blob for _, _, tags, blob in pois.areas() if "building" in tags]
     footprints = iter(_footprints_m2(building_wkb))
-    for osm_type, osm_id, lon, lat, tags, blob in data.pois:
-        point = next(areas) if blob is not None else shapely.Point(lon, lat)
+    nodes = iter(shapely.points(pois.lon[~pois.is_area], pois.lat[~pois.is_area]))
+    for osm_type, osm_id, _, _, tags, blob in pois:
+        point = next(areas) if blob is not None else next(nodes)
         floor_area, area_source = float("nan"), "unknown"
         if blob is not None and "building" in tags:
             footprint = float(next(footprints))

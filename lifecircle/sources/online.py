@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 
 from .._errors import InputError
+from ._osm_columns import BuildingTable, PoiTable
 from .osm import (
     NON_RESIDENTIAL_LANDUSE,
     POI_KEYS,
@@ -101,9 +102,9 @@ def osm_data_from_features(features: Any, *, where: str) -> OSMData:
         way_ptr=np.zeros(1, dtype=np.int64),
         ref_lon=np.empty(0),
         ref_lat=np.empty(0),
-        pois=pois,
+        pois=PoiTable.from_rows(pois),
         landuse=landuse,
-        buildings=buildings,
+        buildings=BuildingTable.from_rows(buildings),
         gates=gates,
         vacant=vacant,
         stats={

@@ -20,11 +20,12 @@ from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 import numpy as np
 
 from .._errors import InputError, InputFileError
+from ._osm_columns import BuildingTable, PoiTable
 from .access_tags import is_barrier_node, way_access_tags
 from .tables import check_regular_file, read_head
 
@@ -220,13 +221,14 @@ class OSMData:
     #: longitude and latitude per reference (NaN where the node is missing from the extract)
     ref_lon: np.ndarray = field(default_factory=_no_coords)
     ref_lat: np.ndarray = field(default_factory=_no_coords)
-    #: points of interest: (osm_type, osm_id, lon, lat, tags, wkb or None)
-    pois: list[tuple[str, int, float, float, dict[str, str], bytes | None]] = field(
-        default_factory=list)
+    #: points of interest: osm_type, osm_id, lon, lat, tags, wkb or None (as arrays; iterating
+    #: yields those tuples)
+    pois: PoiTable = field(default_factory=lambda: PoiTable.from_rows(()))
     #: residential land-use polygons as WKB (WGS 84), with their OSM ids
     landuse: list[tuple[str, int, bytes]] = field(default_factory=list)
-    #: buildings as WKB with (osm_type, osm_id, building value, levels tag or None)
-    buildings: list[tuple[str, int, str, str | None, bytes]] = field(default_factory=list)
+    #: buildings: osm_type, osm_id, building value, levels tag or None, WKB (as arrays;
+    #: iterating yields those tuples)
+    buildings: BuildingTable = field(default_factory=lambda: BuildingTable.from_rows(()))
     #: gates and entrances (osm_id, lon, lat, tags)
     gates: list[tuple[int, float, float, dict[str, str]]] = field(default_factory=list)
     #: counts for the run metadata: highway values seen, ways cut, broken areas
@@ -241,6 +243,13 @@ class OSMData:
     #: ids of nodes that bar step-free passage (raised kerbs); see lifecircle.edge_access
     way_access: dict[int, dict[str, str]] = field(default_factory=dict)
     barrier_nodes: np.ndarray = field(default_factory=_no_ids)
+
+    def __post_init__(self) -> None:
+        # rows (the layout before the tables) are still accepted from callers that build one
+        if not isinstance(self.pois, PoiTable):
+            self.pois = PoiTable.from_rows(self.pois)
+        if not isinstance(self.buildings, BuildingTable):
+            self.buildings = BuildingTable.from_rows(self.buildings)
 
     @property
     def highway_counts(self) -> Counter[str]:
@@ -389,11 +398,12 @@ def read_osm(path: str | Path) -> OSMData:
     """
 
     from . import _osm_pass
+    from ._osm_assemble import osm_data
 
     path = Path(path)
     _sniff(path)
     with _osm_pass.no_cyclic_gc():
-        return _osm_data(path, _scan(path, _osm_pass))
+        return osm_data(path, _scan(path, _osm_pass))
 
 
 def _scan(path: Path, _osm_pass: Any) -> Any:
@@ -460,62 +470,6 @@ def _is_gate(tags: Any) -> bool:
 
 #: land-use values kept as areas (residential blocks, vacant and non-residential land)
 AREA_LANDUSE = frozenset({"residential"}) | VACANT_LANDUSE | NON_RESIDENTIAL_LANDUSE
-
-
-def _osm_data(path: Path, raw: Any) -> OSMData:
-    """Assemble :class:`OSMData` from the passes' raw collections."""
-    from ._osm_pass import closed_way_polygons, walkable_arrays
-
-    nan = float("nan")
-    data = OSMData(
-        str(path),
-        way_ids=np.asarray(raw.way_ids, dtype=np.int64),
-        way_highway=raw.way_highway,
-        way_name=raw.way_name,
-        pois=[("node", osm_id, x, y, tags, None) for osm_id, x, y, tags in raw.node_pois],
-        gates=raw.gates,
-        barriers=raw.lines,
-        way_access=raw.extra.get("way_access", {}),
-        barrier_nodes=np.asarray(raw.extra.get("barrier_nodes", []), dtype=np.int64),
-    )
-    data.refs, data.way_ptr, data.ref_lon, data.ref_lat = walkable_arrays(raw)
-    valid = np.isfinite(data.ref_lon)
-    missing = ~valid
-    way_of_ref = np.repeat(np.arange(len(raw.way_ids)), np.diff(data.way_ptr))
-    blobs, ok = closed_way_polygons(raw.ring_wkb, np.asarray(raw.ring_len, dtype=np.int64))
-    areas: list[tuple[str, int, dict[str, str], bytes]] = [
-        ("way", osm_id, tags, cast(bytes, blob))
-        for osm_id, tags, blob, good in zip(raw.ring_ids, raw.ring_tags, blobs, ok, strict=True)
-        if good
-    ]
-    areas.extend(("relation", osm_id, tags, blob) for osm_id, tags, blob in raw.rel_areas)
-    area_pois = POI_KEYS - {"name"}
-    for osm_type, osm_id, tags, blob in areas:
-        landuse_value = tags.get("landuse")
-        if landuse_value == "residential":
-            data.landuse.append((osm_type, osm_id, blob))
-        if landuse_value in NON_RESIDENTIAL_LANDUSE:
-            data.landuse_other.append((osm_type, osm_id, str(landuse_value), blob))
-        if landuse_value in VACANT_LANDUSE:
-            data.vacant.append(
-                (osm_type, osm_id, str(landuse_value), tags.get("name") or "", blob))
-        building = tags.get("building")
-        if building is not None and building != "no":
-            data.buildings.append(
-                (osm_type, osm_id, building, _levels(tags.get("building:levels")), blob)
-            )
-        if not area_pois.isdisjoint(tags):
-            data.pois.append((osm_type, osm_id, nan, nan, tags, blob))
-    # usable: a way with two consecutive references inside the extract
-    pair = valid[1:] & valid[:-1] & (way_of_ref[1:] == way_of_ref[:-1])
-    return finish_read(
-        data,
-        highway_seen=raw.highway_seen,
-        missing_refs=int(missing.sum()),
-        ways_cut=int(np.unique(way_of_ref[missing]).size),
-        broken_areas=int((~ok).sum()) + raw.broken_areas,
-        usable=bool(pair.any()),
-    )
 
 
 def finish_read(

@@ -1,0 +1,98 @@
+"""The loader's columnar storage: WKB columns, building and POI tables, in-buffer projection.
+
+Properties against plain lists of ``bytes`` (the layout they replace), and the projection of
+real footprints against geopandas' ``to_crs`` (coordinates identical, not just close).
+"""
+
+from __future__ import annotations
+
+import geopandas as gpd
+import numpy as np
+import shapely
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from lifecircle.sources._osm_columns import (
+    BuildingTable,
+    HexChunks,
+    PoiTable,
+    WkbColumn,
+    projected_geometries,
+)
+from lifecircle.sources.access_points import utm_of
+from lifecircle.sources.osm import OSMData, read_osm
+from tests.conftest import shared_osm
+
+records = st.lists(st.binary(max_size=12), max_size=30)
+
+
+@settings(max_examples=200, deadline=None)
+@given(records, st.data())
+def test_take_and_compact_select_like_a_list(blobs, data):
+    column = WkbColumn.from_blobs(blobs)
+    assert column.blobs() == blobs
+    assert [column[i] for i in range(len(blobs))] == blobs
+    index = data.draw(st.lists(st.integers(0, max(len(blobs) - 1, 0)), max_size=10)
+                      if blobs else st.just([]))
+    assert column.take(np.asarray(index, dtype=np.int64)).blobs() == [blobs[i] for i in index]
+    rising = sorted(set(index))
+    extra = data.draw(st.lists(st.binary(max_size=5), max_size=3))
+    room = sum(map(len, extra))
+    buf = np.concatenate([column.buf, np.zeros(room, dtype=np.uint8)])
+    spare = WkbColumn(buf, column.offsets.copy())
+    compacted = spare.compact(np.asarray(rising, dtype=np.int64), extra)
+    assert compacted.blobs() == [blobs[i] for i in rising] + extra
+    assert compacted.buf is buf  # written over the same buffer: no second copy
+    # without room (a read-only buffer) it copies, with the same records
+    again = WkbColumn.from_blobs(blobs).compact(np.asarray(rising, dtype=np.int64), extra)
+    assert again.blobs() == [blobs[i] for i in rising] + extra
+
+
+@given(st.lists(records, max_size=4))
+def test_concat_is_list_concatenation(parts):
+    columns = [WkbColumn.from_blobs(p) for p in parts]
+    assert WkbColumn.concat(columns).blobs() == [b for p in parts for b in p]
+
+
+@given(st.lists(st.binary(max_size=40), max_size=50))
+def test_hex_chunks_decode_every_record_in_order(blobs):
+    chunk, HexChunks.CHUNK = HexChunks.CHUNK, 7  # several chunks
+    try:
+        chunks = HexChunks()
+        for b in blobs:
+            chunks.append(b.hex())
+        assert bytes(chunks.to_bytes()) == b"".join(blobs)
+    finally:
+        HexChunks.CHUNK = chunk
+
+
+def test_tables_yield_the_rows_they_were_built_from():
+    square = shapely.to_wkb(shapely.box(0, 0, 1, 1))
+    pois = [("node", 1, 2.5, 3.5, {"amenity": "cafe", "name": "A"}, None),
+            ("way", 7, float("nan"), float("nan"), {"shop": "bakery"}, square)]
+    table = PoiTable.from_rows(pois)
+    rows = list(table)
+    assert rows[0] == pois[0]
+    assert rows[1][:2] == ("way", 7) and rows[1][4:] == pois[1][4:]
+    assert list(table.areas()) == [("way", 7, {"shop": "bakery"}, square)]
+    buildings = [("way", 5, "yes", None, square), ("relation", 5, "house", "2", square)]
+    btable = BuildingTable.from_rows(buildings)
+    assert list(btable) == buildings
+    assert btable.keys().tolist() == [10, 11]  # way and relation ids kept apart
+    assert btable.labels() == ["way/5", "relation/5"]
+    # OSMData built from rows (the layout before the tables) turns them into tables
+    data = OSMData("x", pois=pois, buildings=buildings)  # type: ignore[arg-type]
+    assert isinstance(data.pois, PoiTable) and list(data.buildings) == buildings
+
+
+def test_projection_in_the_buffer_equals_to_crs_on_real_footprints():
+    """Monaco: tens of thousands of closed-way footprints and some multipolygon relations."""
+    table = read_osm(shared_osm("monaco.osm.pbf")).buildings
+    assert (table.osm_type == "relation").any() and (table.osm_type == "way").any()
+    wgs = gpd.GeoSeries(table.wkb.geometries(), crs=4326)
+    crs = utm_of(wgs)
+    want = wgs.to_crs(crs).to_numpy()
+    got = projected_geometries(table.wkb, crs)
+    np.testing.assert_array_equal(shapely.get_type_id(got), shapely.get_type_id(want))
+    np.testing.assert_array_equal(shapely.get_coordinates(got), shapely.get_coordinates(want))
+    assert shapely.equals_exact(got, want, tolerance=0).all()
