@@ -281,10 +281,8 @@ def test_browser_served_tooltip(browser, tmp_path):  # noqa: F811
     page = write_map(blocks, fac, edges, gb, tmp_path / "map.html", tiles=None, lang="zh",
                      category="nursing_home")
     assert _open(browser, page) == []
-    browser.execute_script("""
-        const m = window.lcMap; let done = false;
-        m.eachLayer(l => { if (!done && l.feature && l.feature.properties.r) { done = true;
-          l.fire("mouseover", {latlng: l.getBounds().getCenter()}, true); } });""")
+    inside = blocks.geometry.to_crs(4326).representative_point().iloc[0]
+    browser.execute_script("window.lcBlocks.hover(arguments[0])", [inside.y, inside.x])
     tip = browser.execute_script("return document.querySelector('.leaflet-tooltip').textContent")
     label = gb.categories["nursing_home"].label("zh")
     assert f"{label}（服务60岁及以上居民）：本街区1,000名居民中100名" in tip
@@ -292,23 +290,3 @@ def test_browser_served_tooltip(browser, tmp_path):  # noqa: F811
     legend = browser.execute_script("return document.querySelector('.lc-legend').textContent")
     assert "60岁及以上居民的10.0 %" in legend
     assert console_errors(browser) == []
-
-
-def test_packed_block_outlines_round_trip():
-    """Outlines with a hole and a second part come back vertex for vertex (to 1e-6 degrees)."""
-    from shapely.geometry import MultiPolygon, Polygon
-
-    from lifecircle.outputs.webmap.prepare import packed_polygons
-    from tests.test_webmap import unpack_blocks
-
-    holed = Polygon([(118.1, 32.1), (118.2, 32.1), (118.2, 32.2), (118.1, 32.2)],
-                    [[(118.12, 32.12), (118.13, 32.12), (118.13, 32.13)]])
-    two = MultiPolygon([Polygon([(-0.5, 51.5), (-0.499999, 51.5), (-0.5, 51.500001)]), holed])
-    geoms = np.array([holed, two])
-    packed = packed_polygons(geoms)
-    assert packed[0][0][0][:4] == [118_100_000, 32_100_000, 100_000, 0]  # start, then a step
-    fc = unpack_blocks({"q": 10**6, "g": packed})
-    for geom, feature in zip(geoms, fc["features"], strict=True):
-        back = shapely.geometry.shape(feature["geometry"])
-        assert back.equals_exact(shapely.geometry.MultiPolygon(
-            list(getattr(geom, "geoms", [geom]))), 1e-9)

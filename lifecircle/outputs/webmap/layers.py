@@ -19,6 +19,7 @@ from ... import columns as col
 from ...i18n import label_of, percent
 from ...profiles import Profile
 from .._escape import clean_text
+from .binary import outline_streams, typed_column
 from .prepare import (
     DECIMALS,
     _collection,
@@ -26,7 +27,6 @@ from .prepare import (
     _none_if_nan,
     _numbers,
     packed_points,
-    packed_polygons,
 )
 from .style import CLUSTER_ABOVE, classify_minutes, classify_shortfall
 
@@ -116,20 +116,20 @@ def block_data(
     frame: gpd.GeoDataFrame, profile: Profile, cats: Sequence[str], no_data: Sequence[bool],
     served: Sequence[Mapping[str, Any]] = (),
 ) -> dict[str, Any]:
-    """The blocks with only what the map shows, column by column under short names.
+    """The blocks with only what the map shows, column by column in compact encodings.
 
-    ``q`` units a degree and ``g`` the outlines in them
-    (:func:`~lifecircle.outputs.webmap.prepare.packed_polygons`), then per block: ``id``
-    block id; ``m`` tenths of minutes per category (``None`` unreachable); ``b`` the time bin
-    of each category as a string of digits; ``l`` indices of the categories *with data* the
-    block lacks; ``f`` the worst shortfall in minutes over those (``None`` when one is
-    unreachable, 0 when complete); ``s`` its bin
+    ``n`` blocks; ``q``, ``rings`` and ``xy`` their outlines
+    (:func:`~lifecircle.outputs.webmap.binary.outline_streams`); ``id`` the block ids (text);
+    then typed columns (:func:`~lifecircle.outputs.webmap.binary.typed_column`), per block:
+    ``m`` tenths of minutes per category (``null`` unreachable); ``b`` the time bin of each
+    category; ``l`` the categories *with data* the block lacks, as bits (``w`` bytes a block,
+    bit ``i % 8`` of byte ``i // 8`` for category ``i``); ``f`` the worst shortfall over those
+    in tenths of minutes (``null`` when one is unreachable, 0 when complete); ``s`` its bin
     (:func:`~lifecircle.outputs.webmap.style.classify_shortfall`); ``p`` population; with
     ``served`` (:func:`served_data`), ``r`` the residents each of those categories serves, in
-    its order (``None`` where unknown). Categories without data never count against a block.
-    The page turns each block back into a GeoJSON feature with these properties (``m`` in
-    minutes, ``b`` a list of bins); columns instead of features save the repeated keys (a
-    third of the file at city scale).
+    its order (``null`` where unknown). Categories without data never count against a block.
+    The page decodes these into typed arrays and draws the blocks itself (``blockLayer`` in
+    ``lifecircle-map.js``).
     """
     n, k = len(frame), len(cats)
     minutes, lacking, over = _shortfalls(frame, profile, cats, no_data)
@@ -138,23 +138,24 @@ def block_data(
     shortfall = over.max(axis=1, initial=0.0)
     population = _numbers(frame, "population") if "population" in frame.columns else \
         np.full(n, np.nan)
+    width = max(1, -(-k // 8))
+    bits = np.zeros((n, width * 8), dtype=bool)
+    bits[:, :k] = lacking
     out: dict[str, Any] = {
-        "q": 10**DECIMALS,
-        "g": packed_polygons(np.asarray(frame.geometry.values)),
+        "n": n,
+        **outline_streams(np.asarray(frame.geometry.values)),
         "id": [clean_text(b) for b in frame["block_id"]],
-        # tenths of minutes as integers and the bins as one digit each: a fifth of the blocks'
-        # bytes at city scale
-        "m": [[None if x is None else round(10 * x) for x in map(_none_if_nan, row)]
-              for row in minutes],
-        "b": ["".join(map(str, row)) for row in bins.astype(int).tolist()],
-        "l": [np.flatnonzero(row).tolist() for row in lacking],
-        "f": [_none_if_nan(x) for x in shortfall],
-        "s": classify_shortfall(shortfall).astype(int).tolist(),
-        "p": [_none_if_nan(x, None) for x in population],
+        "m": typed_column(10 * minutes, "u16", k),
+        "b": typed_column(bins, "u8", k, nullable=False),
+        "l": typed_column(np.packbits(bits, axis=1, bitorder="little"), "u8", width,
+                          nullable=False),
+        "f": typed_column(10 * np.round(shortfall, 1), "u16"),
+        "s": typed_column(classify_shortfall(shortfall), "u8", nullable=False),
+        "p": typed_column(population, "u32"),
     }
     if served:
         residents = np.column_stack([_numbers(frame, str(e["col"])) for e in served])
-        out["r"] = [[_none_if_nan(x, None) for x in row] for row in residents]
+        out["r"] = typed_column(residents, "u32", len(served))
     return out
 
 
@@ -174,8 +175,8 @@ def facility_data(
     """One entry per facility group with facilities: ``g`` group index, ``cluster``, ``data``.
 
     ``data`` holds the facilities column by column: ``q`` units a degree, ``xy`` the points
-    as one flat list of steps in those units (as a ring of
-    :func:`~lifecircle.outputs.webmap.prepare.packed_polygons`), ``src`` the sources as the
+    as one flat list of steps in those units
+    (:func:`~lifecircle.outputs.webmap.prepare.packed_points`), ``src`` the sources as the
     reader should see them, and per facility ``n`` name (empty when unnamed), ``i`` id, ``s``
     its source's index in ``src`` and ``k`` category index; the page rebuilds GeoJSON points
     with properties ``n``, ``i``, ``s`` (the text) and ``k``. Rows whose category is not in
