@@ -273,10 +273,15 @@ def unpack_blocks(packed: dict) -> dict:
     cols = {k: read_typed(packed[k], n) for k in ("m", "b", "l", "f", "s", "p", "r")
             if k in packed}
     k = packed["m"]["w"]
+    ids = packed["id"]
+    if isinstance(ids, dict):  # a prefix and steps between numbers
+        steps = np.asarray(read_varints(ids["num"]), dtype=np.int64)
+        numbers = np.cumsum(np.where(steps % 2 == 1, -(steps + 1) // 2, steps // 2))
+        ids = [f"{ids['pre']}{x}" for x in numbers]
 
     def props(i: int) -> dict:
         bits = np.unpackbits(np.asarray(cols["l"][i], dtype=np.uint8), bitorder="little")
-        p = {"id": packed["id"][i],
+        p = {"id": ids[i],
              "m": [None if x is None else x / 10 for x in cols["m"][i]],
              "b": cols["b"][i],
              "l": np.flatnonzero(bits[:k]).tolist(),

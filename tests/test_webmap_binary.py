@@ -14,6 +14,7 @@ from shapely.geometry import MultiPolygon, Polygon
 from lifecircle.outputs.webmap.binary import (
     QUANTUM_PER_DEGREE,
     outline_streams,
+    text_column,
     typed_column,
     varints,
 )
@@ -78,3 +79,29 @@ def test_first_step_is_absolute_and_later_steps_small():
     assert signed[:2] == [round(first[0]), round(first[1])]
     # every later step is at most the square's side, 0.001 degree
     assert max(abs(s) for s in signed[2:]) <= 0.001 * QUANTUM_PER_DEGREE
+
+
+def _ids_back(column):
+    if isinstance(column, list):
+        return column
+    steps = np.asarray(read_varints(column["num"]), dtype=np.int64)
+    return [f"{column['pre']}{x}" for x in np.cumsum(
+        np.where(steps % 2 == 1, -(steps + 1) // 2, steps // 2))]
+
+
+@pytest.mark.parametrize(("ids", "packed"), [
+    (["b1", "b2", "b10", "b3"], True),
+    (["7", "0", "123456789012345"], True),
+    (["街区12", "街区13"], True),
+    (["B0001", "B0002"], True),  # the zeros are part of the prefix
+    (["B0009", "B0010"], False),  # ... which then differs
+    (["b1", "c2"], False),
+    (["b1", "b"], False),
+    ([], False),
+])
+def test_numbered_ids(ids, packed):
+    column = text_column(ids)
+    assert isinstance(column, dict) == packed
+    assert _ids_back(column) == ids
+    if packed and len(ids) > 1:
+        assert len(column["num"]) < sum(map(len, ids))

@@ -58,6 +58,16 @@
     var arr = new TYPED[c.t][0](bytesOf(c.d).buffer), nul = c.n ? TYPED[c.t][1] : -1;
     return function (i, j) { var v = arr[i * c.w + (j || 0)]; return v === nul ? null : v; };
   }
+  function texts(c) {
+    // a list of texts, or a prefix and the varint steps between the numbers that follow it
+    if (Array.isArray(c)) { return c; }
+    var steps = decodeVarints(c.num), out = new Array(steps.length), v = 0, i, z;
+    for (i = 0; i < steps.length; i++) {
+      z = steps[i]; v += z % 2 ? -(z + 1) / 2 : z / 2;
+      out[i] = c.pre + v;
+    }
+    return out;
+  }
   // Web Mercator at zoom 0 (256 px the world), as Leaflet's EPSG:3857 projects
   function worldX(lon) { return (lon + 180) / 360 * 256; }
   function worldY(lat) {
@@ -93,7 +103,7 @@
     var cols = {m: typed(B.m), b: typed(B.b), l: typed(B.l), f: typed(B.f), s: typed(B.s),
                 p: typed(B.p), r: B.r ? typed(B.r) : null};
     return {n: n, X: X, Y: Y, ringOf: ringOf, starts: new Uint32Array(starts), box: box,
-            grid: gridIndex(box, n), cols: cols, id: B.id, lw: B.l.w, rw: B.r ? B.r.w : 0};
+            grid: gridIndex(box, n), cols: cols, id: texts(B.id), lw: B.l.w, rw: B.r ? B.r.w : 0};
   }
   function gridIndex(box, n) {
     // a uniform grid of about four blocks a cell, each block listed in every cell its box
@@ -286,21 +296,48 @@
   // question: they fade in with the zoom
   function detail(z) { return (z === undefined ? map.getZoom() : z) >= 15; }
   function streetOpacity() { var z = map.getZoom(); return z >= 15 ? 0.55 : z >= 13 ? 0.3 : 0.12; }
+  function rgba(hex) {
+    var c = parseInt(color(hex).slice(1), 16);
+    return [c >> 16, (c >> 8) & 255, c & 255];
+  }
   function drawTile(canvas, coords) {
-    // the blocks meeting this tile, one path per colour
+    // the blocks meeting this tile: those under a pixel wide as one pixel each (a city seen
+    // whole: every block is a dot, and a path each would cost seconds), the others as one
+    // path per colour
     var ctx = canvas.getContext("2d"), scale = Math.pow(2, coords.z), size = canvas.width;
     var x0 = coords.x * size / scale, y0 = coords.y * size / scale, pad = 2 / scale;
-    var byColour = palette.map(function () { return []; });
+    var byColour = palette.map(function () { return []; }), dots = null, box = K.box;
+    var rgb = palette.map(rgba);
     eachBlock(K, x0 - pad, y0 - pad, x0 + (size + 2) / scale, y0 + (size + 2) / scale,
-              function (b) { byColour[colourOf[b]].push(b); });
+              function (b) {
+      var w = (box[4 * b + 2] - box[4 * b]) * scale, h = (box[4 * b + 3] - box[4 * b + 1]) * scale;
+      if (w >= 1.5 || h >= 1.5) { byColour[colourOf[b]].push(b); return; }
+      var px = Math.floor(((box[4 * b] + box[4 * b + 2]) / 2 - x0) * scale);
+      var py = Math.floor(((box[4 * b + 1] + box[4 * b + 3]) / 2 - y0) * scale);
+      if (px < 0 || py < 0 || px >= size || py >= size) { return; }
+      if (dots === null) { dots = ctx.createImageData(size, size); }
+      var at = 4 * (py * size + px), c = rgb[colourOf[b]];
+      dots.data[at] = c[0]; dots.data[at + 1] = c[1]; dots.data[at + 2] = c[2];
+      dots.data[at + 3] = 204;  // the blocks' opacity, 0.8
+    });
+    if (dots !== null) { ctx.putImageData(dots, 0, 0); }
+    var outlines = detail(coords.z);
     byColour.forEach(function (list, c) {
       if (!list.length) { return; }
       ctx.beginPath();
       list.forEach(function (b) {
         for (var r = K.ringOf[b]; r < K.ringOf[b + 1]; r++) {
-          for (var i = K.starts[r]; i < K.starts[r + 1]; i++) {
+          var first = K.starts[r], lx = 0, ly = 0;
+          for (var i = first; i < K.starts[r + 1]; i++) {
             var px = (K.X[i] - x0) * scale, py = (K.Y[i] - y0) * scale;
-            if (i === K.starts[r]) { ctx.moveTo(px, py); } else { ctx.lineTo(px, py); }
+            if (i === first) {
+              ctx.moveTo(px, py);
+            } else if (Math.abs(px - lx) + Math.abs(py - ly) >= 0.5) {
+              ctx.lineTo(px, py);  // a vertex within half a pixel of the last one adds nothing
+            } else {
+              continue;
+            }
+            lx = px; ly = py;
           }
           ctx.closePath();
         }
@@ -308,7 +345,7 @@
       ctx.globalAlpha = 0.8;
       ctx.fillStyle = palette[c];
       ctx.fill("evenodd");
-      if (detail(coords.z)) {
+      if (outlines) {
         // white outlines only when blocks are large enough on screen to need them
         ctx.globalAlpha = 0.9; ctx.strokeStyle = "#ffffff"; ctx.lineWidth = 0.6;
         ctx.stroke();
@@ -585,7 +622,7 @@
 
   map.on("baselayerchange", function (e) {
     viewOf.forEach(function (pair) {
-      if (pair[0] === e.layer) {
+      if (pair[0] === e.layer && pair[1] !== current) {
         current = pair[1];
         colourBlocks(current);
         blocks.redraw();

@@ -14,12 +14,14 @@ without a library.
 from __future__ import annotations
 
 import base64
+import re
 from typing import Any
 
 import numpy as np
 import shapely
 
-__all__ = ["NULL", "QUANTUM_PER_DEGREE", "outline_streams", "typed_column", "varints"]
+__all__ = ["NULL", "QUANTUM_PER_DEGREE", "outline_streams", "text_column", "typed_column",
+           "varints"]
 
 #: Units of the outlines' integer coordinates per degree: 2e-6 degree is 0.22 m north-south
 #: (less east-west), far below the 1.5 m the outlines are simplified by.
@@ -121,3 +123,25 @@ def typed_column(
     ints[missing] = top + 1
     return {"t": kind, "w": int(width), "n": int(nullable),
             "d": _b64(ints.astype(dtype).tobytes())}
+
+
+_NUMBERED = re.compile(r"^(.*?)(0|[1-9][0-9]{0,14})$", re.DOTALL)
+
+
+def text_column(values: list[str]) -> list[str] | dict[str, Any]:
+    """Ids such as ``b1, b2, ...``: one prefix and varint steps between their numbers.
+
+    Returns ``{"pre": prefix, "num": base64 zig-zag varint steps}`` when every value is the
+    same prefix followed by a number written without leading zeros (the page rebuilds
+    ``prefix + number``), else ``values`` unchanged. A city's block ids then cost about 1.4
+    characters each instead of about 9.
+    """
+    matches = [_NUMBERED.match(v) for v in values]
+    if not values or any(m is None for m in matches):
+        return values
+    prefixes = {m.group(1) for m in matches if m is not None}
+    if len(prefixes) != 1:
+        return values
+    numbers = np.array([int(m.group(2)) for m in matches if m is not None], dtype=np.int64)
+    steps = np.diff(numbers, prepend=np.int64(0))
+    return {"pre": prefixes.pop(), "num": _b64(varints(_zigzag(steps)))}

@@ -19,7 +19,7 @@ from ... import columns as col
 from ...i18n import label_of, percent
 from ...profiles import Profile
 from .._escape import clean_text
-from .binary import outline_streams, typed_column
+from .binary import outline_streams, text_column, typed_column
 from .prepare import (
     DECIMALS,
     _collection,
@@ -119,7 +119,8 @@ def block_data(
     """The blocks with only what the map shows, column by column in compact encodings.
 
     ``n`` blocks; ``q``, ``rings`` and ``xy`` their outlines
-    (:func:`~lifecircle.outputs.webmap.binary.outline_streams`); ``id`` the block ids (text);
+    (:func:`~lifecircle.outputs.webmap.binary.outline_streams`); ``id`` the block ids
+    (:func:`~lifecircle.outputs.webmap.binary.text_column`);
     then typed columns (:func:`~lifecircle.outputs.webmap.binary.typed_column`), per block:
     ``m`` tenths of minutes per category (``null`` unreachable); ``b`` the time bin of each
     category; ``l`` the categories *with data* the block lacks, as bits (``w`` bytes a block,
@@ -144,7 +145,7 @@ def block_data(
     out: dict[str, Any] = {
         "n": n,
         **outline_streams(np.asarray(frame.geometry.values)),
-        "id": [clean_text(b) for b in frame["block_id"]],
+        "id": text_column([clean_text(b) for b in frame["block_id"]]),
         "m": typed_column(10 * minutes, "u16", k),
         "b": typed_column(bins, "u8", k, nullable=False),
         "l": typed_column(np.packbits(bits, axis=1, bitorder="little"), "u8", width,
