@@ -25,6 +25,7 @@ from lifecircle.outputs.webmap.surface import (
     FINEST_PX_M,
     MAX_IMAGE_PX,
     STREET_IMAGE_ABOVE_EDGES,
+    band_images,
     edge_minutes,
     image_grid,
 )
@@ -290,3 +291,49 @@ def test_browser_served_tooltip(browser, tmp_path):  # noqa: F811
     legend = browser.execute_script("return document.querySelector('.lc-legend').textContent")
     assert "60岁及以上居民的10.0 %" in legend
     assert console_errors(browser) == []
+
+
+def test_isochrone_bands_as_an_image_by_hand():
+    """Two nested squares in Web Mercator metres on a 10 x 10 grid of 10 m pixels: the inner
+    (5 min) band over the outer (10 min) one, each at its opacity, nothing outside."""
+    from lifecircle.outputs.webmap.layers import isochrone_rows
+
+    iso = gpd.GeoDataFrame(
+        {"category": ["health", "health", "health"], "facility_id": ["all", "all", "f1"],
+         "band_min": [10.0, 5.0, 5.0]},
+        geometry=[shapely.box(0, 0, 80, 80), shapely.box(20, 20, 40, 40),
+                  shapely.box(0, 0, 100, 100)], crs=3857)
+    rows = isochrone_rows(iso, ["care", "health"])
+    assert rows[0] is None
+    order, bands, opacity = rows[1]
+    assert order.tolist() == [0, 1] and bands.tolist() == [10.0, 5.0]  # the union only
+    assert opacity.tolist() == [0.08, 0.28]
+    images = band_images(iso, rows, [0.0, 100.0, 10.0, 10, 10], ["#000000", "#3366cc"])
+    assert images[0] is None and images[1]["b"] == [5.0, 10.0]
+    rgba = _png(images[1]["img"])
+    assert rgba.shape == (10, 10, 4)
+    # row 0 is the north edge (y 90-100 m): outside both squares
+    assert rgba[0, 0, 3] == 0 and rgba[1, 9, 3] == 0
+    assert tuple(rgba[9, 0]) == (*_rgb("#3366cc"), round(255 * 0.08))  # y 0-10: outer only
+    assert tuple(rgba[7, 2]) == (*_rgb("#3366cc"), round(255 * 0.28))  # x 20-30, y 20-30
+    assert (rgba[..., 3] == round(255 * 0.28)).sum() == 4
+    assert (rgba[..., 3] == round(255 * 0.08)).sum() == 64 - 4
+
+
+def test_large_network_draws_isochrones_as_images(large, profile):
+    """With the streets as images, the bands are images on the same grid (no polygons)."""
+    city, edges, _ = large
+    blocks, fac = city["blocks"], city["facilities"]
+    iso = gpd.GeoDataFrame(
+        {"category": ["health"], "facility_id": ["all"], "band_min": [15.0]},
+        geometry=[shapely.box(*edges.total_bounds).buffer(-50)], crs=edges.crs)
+    data = page_data(make_map(blocks, fac, edges, profile, isochrones=iso, tiles=None,
+                              street_image=True).render())
+    k = list(profile.categories).index("health")
+    assert set(data["iso"][k]) == {"img", "b"} and data["iso"][k]["b"] == [15.0]
+    assert "grid" not in data["streets"]
+    rgba = _png(data["iso"][k]["img"])
+    assert list(rgba.shape[:2]) == data["streets"]["size"][::-1]
+    assert rgba[rgba.shape[0] // 2, rgba.shape[1] // 2, 3] > 0
+    assert rgba[0, 0, 3] == 0  # the 50 m margin
+    assert "Isochrone bands: 15" in data["isoNote"]

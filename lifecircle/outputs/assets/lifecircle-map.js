@@ -464,6 +464,11 @@
   var isoGroup = L.layerGroup();
   var isoLayers = D.iso.map(function (fc, k) {
     if (!fc) { return null; }
+    if (fc.img) {
+      // a large network's bands: one image on the streets' grid
+      return L.imageOverlay(fc.img, D.streets.bounds, {pane: "lc-iso", interactive: false,
+                                                       className: "lc-iso-bands"});
+    }
     var g = D.groups[C[k].group].color;
     return L.geoJSON(fc, {renderer: R.iso, interactive: false, style: function (f) {
       return {color: color(g), weight: 1, opacity: 0.8, fillColor: color(g),

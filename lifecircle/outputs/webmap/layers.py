@@ -30,8 +30,8 @@ from .prepare import (
 )
 from .style import CLUSTER_ABOVE, classify_minutes, classify_shortfall
 
-__all__ = ["block_data", "facility_data", "isochrone_data", "served_data", "site_data",
-           "worst_counts"]
+__all__ = ["block_data", "facility_data", "isochrone_data", "isochrone_rows", "served_data",
+           "site_data", "worst_counts"]
 
 
 def _shortfalls(
@@ -213,20 +213,23 @@ def _source_text(value: Any, text: Mapping[str, str]) -> str:
     return clean_text(text[key] if isinstance(value, str) and key in text else value)
 
 
-def isochrone_data(frame: gpd.GeoDataFrame, cats: Sequence[str]) -> list[dict[str, Any] | None]:
-    """Per category, its isochrone bands (widest first, ``b`` band, ``o`` opacity) or ``None``.
+def isochrone_rows(
+    frame: gpd.GeoDataFrame, cats: Sequence[str],
+) -> list[tuple[np.ndarray, np.ndarray, np.ndarray] | None]:
+    """Per category, the isochrone rows to draw (widest band first), their bands and opacities.
 
-    Where a category has rows with ``facility_id == "all"`` (the union), only those are drawn.
+    Where a category has rows with ``facility_id == "all"`` (the union), only those are drawn;
+    a category without rows gets ``None``. The nearest band is the most opaque.
     """
-    out: list[dict[str, Any] | None] = [None] * len(cats)
+    out: list[tuple[np.ndarray, np.ndarray, np.ndarray] | None] = [None] * len(cats)
     if frame.empty or "category" not in frame.columns or "band_min" not in frame.columns:
         return out
     bands_all = _numbers(frame, "band_min")
-    geoms = frame.geometry.values
+    geoms = np.asarray(frame.geometry.values)
+    drawable = ~(shapely.is_missing(geoms) | shapely.is_empty(geoms))
     for k, c in enumerate(cats):
         # a category with no facility has empty rings: no bands for it
-        in_cat = ((frame["category"] == c).to_numpy() & np.isfinite(bands_all)
-                  & ~frame.geometry.is_empty.to_numpy() & frame.geometry.notna().to_numpy())
+        in_cat = (frame["category"] == c).to_numpy() & np.isfinite(bands_all) & drawable
         if "facility_id" in frame.columns:
             union = in_cat & (frame["facility_id"].astype(str) == "all").to_numpy()
             if union.any():
@@ -236,14 +239,21 @@ def isochrone_data(frame: gpd.GeoDataFrame, cats: Sequence[str]) -> list[dict[st
             continue
         bands = sorted({float(b) for b in bands_all[rows]})
         # The widest band first, so nearer (darker) bands are drawn on top of it.
-        order = sorted(rows, key=lambda r: -bands_all[r])
+        order = np.array(sorted(rows, key=lambda r: -bands_all[r]))
         last = max(len(bands) - 1, 1)
-        out[k] = _collection([
-            _feature(geoms[r], {"b": float(bands_all[r]), "o": round(
-                0.08 + 0.2 * (len(bands) - 1 - bands.index(float(bands_all[r]))) / last, 3)})
-            for r in order
-        ])
+        opacity = np.array([round(0.08 + 0.2 * (len(bands) - 1 - bands.index(float(
+            bands_all[r]))) / last, 3) for r in order])
+        out[k] = (order, bands_all[order], opacity)
     return out
+
+
+def isochrone_data(frame: gpd.GeoDataFrame, cats: Sequence[str]) -> list[dict[str, Any] | None]:
+    """Per category, its isochrone bands (widest first, ``b`` band, ``o`` opacity) or ``None``
+    (the rows of :func:`isochrone_rows`)."""
+    geoms = frame.geometry.values
+    return [None if entry is None else _collection([
+        _feature(geoms[r], {"b": float(b), "o": float(o)}) for r, b, o in zip(*entry, strict=True)
+    ]) for entry in isochrone_rows(frame, cats)]
 
 
 def site_data(frame: gpd.GeoDataFrame, cats: Sequence[str]) -> dict[str, Any]:

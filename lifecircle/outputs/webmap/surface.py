@@ -36,6 +36,7 @@ __all__ = [
     "FINEST_PX_M",
     "MAX_IMAGE_PX",
     "STREET_IMAGE_ABOVE_EDGES",
+    "band_images",
     "edge_minutes",
     "image_grid",
     "street_images",
@@ -104,15 +105,18 @@ def _rgb(hex_color: str) -> list[int]:
     return [int(hex_color[i:i + 2], 16) for i in (1, 3, 5)]
 
 
-def _png(index: np.ndarray, colors: Sequence[str]) -> str:
-    """A paletted PNG (index 0 transparent, ``k`` the colour ``colors[k - 1]``) as a data URL."""
+def _png(index: np.ndarray, colors: Sequence[str], alphas: Sequence[float] | None = None) -> str:
+    """A paletted PNG (index 0 transparent, ``k`` the colour ``colors[k - 1]``, with opacity
+    ``alphas[k - 1]`` when given) as a data URL."""
     from PIL import Image
 
     image = Image.fromarray(index, mode="P")
     image.putpalette([0, 0, 0, *[x for c in colors for x in _rgb(c)]])
     buffer = io.BytesIO()
+    transparency: int | bytes = 0 if alphas is None else bytes(
+        [0, *(round(255 * a) for a in alphas)])
     # zlib level 6: level 9 is six times slower for 10 % less on these images
-    image.save(buffer, format="PNG", transparency=0, compress_level=6)
+    image.save(buffer, format="PNG", transparency=transparency, compress_level=6)
     return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
@@ -170,8 +174,9 @@ def street_images(
     dict or None
         ``bounds`` ``[[south, west], [north, east]]`` of the images in degrees (the grid's
         corners, exact in EPSG:3857), ``px`` the pixel size in Web Mercator units, ``size``
-        ``[width, height]``, ``network`` the grey image and ``cats`` one image (or ``None``)
-        per category, all as ``data:image/png`` URLs.
+        ``[width, height]``, ``grid`` ``[west, north, px, width, height]`` in Web Mercator
+        units (for :func:`band_images`; not for the page), ``network`` the grey image and
+        ``cats`` one image (or ``None``) per category, all as ``data:image/png`` URLs.
     """
     import shapely
     from pyproj import Transformer
@@ -208,7 +213,59 @@ def street_images(
         "bounds": [[float(south), float(west)], [float(north), float(east)]],
         "px": float(px),
         "size": [width, height],
+        "grid": [float(x0), float(y1), float(px), width, height],
         "network": _png(street.astype(np.uint8), [NETWORK_COLOR]),
         "cats": [coloured(np.asarray(minutes[c], dtype=np.float64))
                  if minutes is not None and c in minutes else None for c in cats],
     }
+
+
+def band_images(
+    isochrones: Any, rows: Sequence[tuple[np.ndarray, np.ndarray, np.ndarray] | None],
+    grid: Sequence[float], colors: Sequence[str],
+) -> list[dict[str, Any] | None]:
+    """Each category's isochrone bands as one image on the streets' grid, or ``None``.
+
+    A city's isochrone polygons are detailed (1.7 MB of GeoJSON for one 778-edge district of
+    Nanjing, so hundreds of MB for a city): with the streets as images, the bands are burnt
+    into the same Web Mercator grid instead (nearer bands over wider ones, each band's
+    opacity in the palette), a few hundred kB a category.
+
+    Parameters
+    ----------
+    isochrones
+        The isochrone polygons (GeoDataFrame, any CRS).
+    rows
+        Per category, the rows to draw, their bands and opacities
+        (:func:`~lifecircle.outputs.webmap.layers.isochrone_rows`).
+    grid
+        ``[west, north, px, width, height]`` of :func:`street_images`.
+    colors
+        Per category, the colour of its bands.
+
+    Returns
+    -------
+    list
+        Per category ``{"img": data URL, "b": bands in minutes}`` or ``None``.
+    """
+    from affine import Affine
+    from rasterio.features import rasterize
+
+    x0, y1, px = float(grid[0]), float(grid[1]), float(grid[2])
+    shape = (int(grid[4]), int(grid[3]))
+    geoms = np.asarray(isochrones.to_crs(3857).geometry.values)
+    out: list[dict[str, Any] | None] = []
+    for entry, color in zip(rows, colors, strict=True):
+        if entry is None:
+            out.append(None)
+            continue
+        order, bands, opacity = entry
+        levels = sorted(set(bands.tolist()), reverse=True)  # widest first: index 1
+        index = rasterize([(g, levels.index(b) + 1) for g, b in zip(geoms[order], bands,
+                                                                     strict=True)],
+                          out_shape=shape, transform=Affine(px, 0.0, x0, 0.0, -px, y1), fill=0,
+                          dtype="uint8")
+        alpha = [float(opacity[list(bands).index(b)]) for b in levels]
+        out.append({"img": _png(index, [color] * len(levels), alpha),
+                    "b": sorted(levels)})
+    return out
