@@ -217,10 +217,11 @@ def page_data(page: str) -> dict:
 def unpack_points(packed: dict) -> dict:
     """Packed facilities as GeoJSON points (``unpackPoints`` in ``lifecircle-map.js``)."""
     xy = np.cumsum(np.asarray(packed["xy"], dtype=np.int64).reshape(-1, 2), axis=0)
+    ids = read_texts(packed["i"])
     return {"type": "FeatureCollection", "features": [
         {"type": "Feature",
          "geometry": {"type": "Point", "coordinates": (c / packed["q"]).tolist()},
-         "properties": {"n": packed["n"][i], "i": packed["i"][i],
+         "properties": {"n": packed["n"][i], "i": ids[i],
                         "s": packed["src"][packed["s"][i]], "k": packed["k"][i]}}
         for i, c in enumerate(xy)]}
 
@@ -249,6 +250,17 @@ def read_typed(column: dict, n: int) -> list[list]:
             for row in values.reshape(n, column["w"])]
 
 
+def read_texts(column: list | dict) -> list[str]:
+    """A text column: the list itself, or prefixes and number steps rebuilt."""
+    if isinstance(column, list):
+        return column
+    steps = np.asarray(read_varints(column["num"]), dtype=np.int64)
+    numbers = np.cumsum(np.where(steps % 2 == 1, -(steps + 1) // 2, steps // 2))
+    which = ([row[0] for row in read_typed(column["k"], len(numbers))] if "k" in column
+             else [0] * len(numbers))
+    return [f"{column['pre'][w]}{x}" for w, x in zip(which, numbers, strict=True)]
+
+
 def unpack_blocks(packed: dict) -> dict:
     """The packed blocks of the data block as a FeatureCollection of Polygon/MultiPolygon-free
     ring lists (``decodeBlocks`` and ``blockProps`` in ``lifecircle-map.js``, written again):
@@ -273,11 +285,7 @@ def unpack_blocks(packed: dict) -> dict:
     cols = {k: read_typed(packed[k], n) for k in ("m", "b", "l", "f", "s", "p", "r")
             if k in packed}
     k = packed["m"]["w"]
-    ids = packed["id"]
-    if isinstance(ids, dict):  # a prefix and steps between numbers
-        steps = np.asarray(read_varints(ids["num"]), dtype=np.int64)
-        numbers = np.cumsum(np.where(steps % 2 == 1, -(steps + 1) // 2, steps // 2))
-        ids = [f"{ids['pre']}{x}" for x in numbers]
+    ids = read_texts(packed["id"])
 
     def props(i: int) -> dict:
         bits = np.unpackbits(np.asarray(cols["l"][i], dtype=np.uint8), bitorder="little")

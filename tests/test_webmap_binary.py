@@ -18,7 +18,7 @@ from lifecircle.outputs.webmap.binary import (
     typed_column,
     varints,
 )
-from tests.test_webmap import read_typed, read_varints, unpack_blocks
+from tests.test_webmap import read_texts, read_typed, read_varints, unpack_blocks
 
 
 def test_varints_by_hand():
@@ -40,6 +40,9 @@ def test_typed_column_nulls_and_range():
     assert read_typed(col, 2) == [[0, 12], [None, 65534]]
     flags = typed_column(np.array([255, 0]), "u8", nullable=False)
     assert read_typed(flags, 2) == [[255], [0]]  # no sentinel: 255 is a value
+    assert [typed_column(np.array(v), "auto")["t"] for v in ([254.0], [255.0], [np.nan, 7e4])] \
+        == ["u8", "u16", "u32"]
+    assert typed_column(np.array([255.0]), "auto", nullable=False)["t"] == "u8"
     with pytest.raises(ValueError, match=r"0\.\.65534"):
         typed_column(np.array([65535.0]), "u16")
     with pytest.raises(ValueError, match=r"0\.\.255"):
@@ -81,27 +84,21 @@ def test_first_step_is_absolute_and_later_steps_small():
     assert max(abs(s) for s in signed[2:]) <= 0.001 * QUANTUM_PER_DEGREE
 
 
-def _ids_back(column):
-    if isinstance(column, list):
-        return column
-    steps = np.asarray(read_varints(column["num"]), dtype=np.int64)
-    return [f"{column['pre']}{x}" for x in np.cumsum(
-        np.where(steps % 2 == 1, -(steps + 1) // 2, steps // 2))]
-
-
-@pytest.mark.parametrize(("ids", "packed"), [
-    (["b1", "b2", "b10", "b3"], True),
-    (["7", "0", "123456789012345"], True),
-    (["街区12", "街区13"], True),
-    (["B0001", "B0002"], True),  # the zeros are part of the prefix
-    (["B0009", "B0010"], False),  # ... which then differs
-    (["b1", "c2"], False),
-    (["b1", "b"], False),
-    ([], False),
+@pytest.mark.parametrize(("ids", "prefixes"), [
+    (["b1", "b2", "b10", "b3"], ["b"]),
+    (["7", "0", "123456789012345"], [""]),
+    (["街区12", "街区13"], ["街区"]),
+    (["B0001", "B0002"], ["B000"]),  # the zeros are part of the prefix
+    (["B0009", "B0010"], ["B00", "B000"]),
+    (["node/42", "way/7", "node/9000000000"], ["node/", "way/"]),
+    (["b1", "b"], None),  # a text without a number stays a list
+    ([], None),
 ])
-def test_numbered_ids(ids, packed):
+def test_numbered_ids(ids, prefixes):
     column = text_column(ids)
-    assert isinstance(column, dict) == packed
-    assert _ids_back(column) == ids
-    if packed and len(ids) > 1:
-        assert len(column["num"]) < sum(map(len, ids))
+    assert read_texts(column) == ids
+    if prefixes is None:
+        assert column == ids
+        return
+    assert column["pre"] == prefixes and ("k" in column) == (len(prefixes) > 1)
+    assert len(column["num"]) < sum(map(len, ids))

@@ -62,9 +62,10 @@
     // a list of texts, or a prefix and the varint steps between the numbers that follow it
     if (Array.isArray(c)) { return c; }
     var steps = decodeVarints(c.num), out = new Array(steps.length), v = 0, i, z;
+    var pre = c.k ? typed(c.k) : function () { return 0; };
     for (i = 0; i < steps.length; i++) {
       z = steps[i]; v += z % 2 ? -(z + 1) / 2 : z / 2;
-      out[i] = c.pre + v;
+      out[i] = c.pre[pre(i)] + v;
     }
     return out;
   }
@@ -186,14 +187,14 @@
   // the facilities: one packed list of point steps (webmap/prepare.py, packed_points),
   // sources by index
   function unpackPoints(P) {
-    var xy = [], x = 0, y = 0, i;
+    var xy = [], x = 0, y = 0, i, ids = texts(P.i);
     for (i = 0; i < P.xy.length; i += 2) {
       x += P.xy[i]; y += P.xy[i + 1];
       xy.push([x / P.q, y / P.q]);
     }
     return {type: "FeatureCollection", features: xy.map(function (c, i) {
       return {type: "Feature", geometry: {type: "Point", coordinates: c},
-              properties: {n: P.n[i], i: P.i[i], s: P.src[P.s[i]], k: P.k[i]}};
+              properties: {n: P.n[i], i: ids[i], s: P.src[P.s[i]], k: P.k[i]}};
     })};
   }
   var map = L.map("lc-map", {zoomControl: false, maxZoom: 20, zoomSnap: 0.25});

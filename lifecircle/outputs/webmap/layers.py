@@ -152,11 +152,11 @@ def block_data(
                           nullable=False),
         "f": typed_column(10 * np.round(shortfall, 1), "u16"),
         "s": typed_column(classify_shortfall(shortfall), "u8", nullable=False),
-        "p": typed_column(population, "u32"),
+        "p": typed_column(population, "auto"),
     }
     if served:
         residents = np.column_stack([_numbers(frame, str(e["col"])) for e in served])
-        out["r"] = typed_column(residents, "u32", len(served))
+        out["r"] = typed_column(residents, "auto", len(served))
     return out
 
 
@@ -178,7 +178,8 @@ def facility_data(
     ``data`` holds the facilities column by column: ``q`` units a degree, ``xy`` the points
     as one flat list of steps in those units
     (:func:`~lifecircle.outputs.webmap.prepare.packed_points`), ``src`` the sources as the
-    reader should see them, and per facility ``n`` name (empty when unnamed), ``i`` id, ``s``
+    reader should see them, and per facility ``n`` name (empty when unnamed), ``i`` id
+    (:func:`~lifecircle.outputs.webmap.binary.text_column`), ``s``
     its source's index in ``src`` and ``k`` category index; the page rebuilds GeoJSON points
     with properties ``n``, ``i``, ``s`` (the text) and ``k``. Rows whose category is not in
     ``cats`` are left out.
@@ -201,7 +202,7 @@ def facility_data(
         src_index = {x: j for j, x in enumerate(src)}
         data = {"q": 10**DECIMALS, "xy": packed_points(points[rows]), "src": src,
                 "n": [clean_text(names.iloc[r]) for r in rows],
-                "i": [clean_text(ids.iloc[r]) for r in rows],
+                "i": text_column([clean_text(ids.iloc[r]) for r in rows]),
                 "s": [src_index[x] for x in shown],
                 "k": [int(category.iloc[r]) for r in rows]}
         out.append({"g": g, "cluster": len(rows) > CLUSTER_ABOVE, "data": data})
