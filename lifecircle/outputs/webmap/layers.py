@@ -189,22 +189,27 @@ def facility_data(
     index = {c: i for i, c in enumerate(cats)}
     category = frame["category"].map(index)
     points = _points(frame)
-    names, ids, sources = (_column(frame, "name", None), _column(frame, "facility_id", ""),
-                           _column(frame, "source", None))
+    name_values, id_values, source_values = (
+        _column(frame, "name", None).to_numpy(dtype=object),
+        _column(frame, "facility_id", "").to_numpy(dtype=object),
+        _column(frame, "source", None).to_numpy(dtype=object))
+    category_values = category.to_numpy()
     out = []
     for g, group in enumerate(groups):
         members = [index[c] for c, cg in zip(cats, cat_group, strict=True) if cg == group]
         rows = np.flatnonzero(category.isin(members).to_numpy())
         if not len(rows):
             continue
-        shown = [_source_text(sources.iloc[r], text) for r in rows]
+        # plain lists first: a pandas lookup per facility costs seconds for a city
+        src_of = {v: _source_text(v, text) for v in pd.unique(source_values[rows])}
+        shown = [src_of[v] for v in source_values[rows]]
         src = sorted(set(shown))
         src_index = {x: j for j, x in enumerate(src)}
         data = {"q": 10**DECIMALS, "xy": packed_points(points[rows]), "src": src,
-                "n": [clean_text(names.iloc[r]) for r in rows],
-                "i": text_column([clean_text(ids.iloc[r]) for r in rows]),
+                "n": [clean_text(name_values[r]) for r in rows],
+                "i": text_column([clean_text(id_values[r]) for r in rows]),
                 "s": [src_index[x] for x in shown],
-                "k": [int(category.iloc[r]) for r in rows]}
+                "k": category_values[rows].astype(int).tolist()}
         out.append({"g": g, "cluster": len(rows) > CLUSTER_ABOVE, "data": data})
     return out
 

@@ -1,4 +1,4 @@
-"""The streets of a large network as images: one PNG per category, coloured by walking time.
+"""The streets of a large network as images: one per category, coloured by walking time.
 
 A Leaflet page draws every street it holds as a path on each pan and zoom, and a city's streets
 in GeoJSON are much of the file (21.2 of the 51.6 MB of the 268k-node mosaic's map). Above
@@ -7,8 +7,8 @@ the edges are burnt once into a grid in Web Mercator pixel space (EPSG:3857, the
 stretches an ``L.imageOverlay`` in, so the image stays aligned at every zoom and latitude), and
 each category colours that grid by the walking time at each edge's midpoint, in the map's time
 bins and colours. A grey image of the whole network stands in for the street lines in the first
-view. The images are paletted PNGs (one byte a pixel, index 0 transparent) embedded in the page
-as ``data:`` URLs, so the map stays one file that opens offline.
+view. The images are lossless WebP (a palette of a few colours, index 0 transparent) embedded in
+the page as ``data:`` URLs, so the map stays one file that opens offline.
 
 The threshold: the streets as lines cost about 57 bytes of page an edge (21.2 MB for the
 368,298 edges of the 268k-node Nanjing mosaic, whose map held 51 MB and took twice as long to
@@ -105,19 +105,24 @@ def _rgb(hex_color: str) -> list[int]:
     return [int(hex_color[i:i + 2], 16) for i in (1, 3, 5)]
 
 
-def _png(index: np.ndarray, colors: Sequence[str], alphas: Sequence[float] | None = None) -> str:
-    """A paletted PNG (index 0 transparent, ``k`` the colour ``colors[k - 1]``, with opacity
-    ``alphas[k - 1]`` when given) as a data URL."""
+def _image(index: np.ndarray, colors: Sequence[str], alphas: Sequence[float] | None = None) -> str:
+    """An image (index 0 transparent, ``k`` the colour ``colors[k - 1]``, with opacity
+    ``alphas[k - 1]`` when given) as a lossless WebP data URL.
+
+    Lossless WebP at its fastest setting (method 0, quality 50) is 30 % smaller than PNG at
+    zlib level 6 on these images and no slower to write (1.09 against 1.56 MB and 0.7 s for
+    one 4096 x 3305 street image of a million-node city); method 1 saves 13 % more but takes
+    three times as long. Every browser since 2020 shows it.
+    """
     from PIL import Image
 
     image = Image.fromarray(index, mode="P")
     image.putpalette([0, 0, 0, *[x for c in colors for x in _rgb(c)]])
+    image.info["transparency"] = bytes(
+        [0, *(round(255 * a) for a in (alphas if alphas is not None else [1.0] * len(colors)))])
     buffer = io.BytesIO()
-    transparency: int | bytes = 0 if alphas is None else bytes(
-        [0, *(round(255 * a) for a in alphas)])
-    # zlib level 6: level 9 is six times slower for 10 % less on these images
-    image.save(buffer, format="PNG", transparency=transparency, compress_level=6)
-    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
+    image.convert("RGBA").save(buffer, format="WEBP", lossless=True, method=0, quality=50)
+    return "data:image/webp;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
 def image_grid(bounds_3857: Sequence[float]) -> tuple[float, int, int]:
@@ -176,7 +181,7 @@ def street_images(
         corners, exact in EPSG:3857), ``px`` the pixel size in Web Mercator units, ``size``
         ``[width, height]``, ``grid`` ``[west, north, px, width, height]`` in Web Mercator
         units (for :func:`band_images`; not for the page), ``network`` the grey image and
-        ``cats`` one image (or ``None``) per category, all as ``data:image/png`` URLs.
+        ``cats`` one image (or ``None``) per category, all as ``data:image/webp`` URLs.
     """
     import shapely
     from pyproj import Transformer
@@ -204,7 +209,7 @@ def street_images(
     def coloured(values: np.ndarray) -> str:
         index = np.zeros((height, width), dtype=np.uint8)
         index[street] = (classify_minutes(values).astype(np.uint8) + 1)[row]
-        return _png(index, colours)
+        return _image(index, colours)
 
     to_deg = Transformer.from_crs(3857, 4326, always_xy=True)
     west, south = to_deg.transform(x0, y1 - height * px)
@@ -214,7 +219,7 @@ def street_images(
         "px": float(px),
         "size": [width, height],
         "grid": [float(x0), float(y1), float(px), width, height],
-        "network": _png(street.astype(np.uint8), [NETWORK_COLOR]),
+        "network": _image(street.astype(np.uint8), [NETWORK_COLOR]),
         "cats": [coloured(np.asarray(minutes[c], dtype=np.float64))
                  if minutes is not None and c in minutes else None for c in cats],
     }
@@ -266,6 +271,6 @@ def band_images(
                           out_shape=shape, transform=Affine(px, 0.0, x0, 0.0, -px, y1), fill=0,
                           dtype="uint8")
         alpha = [float(opacity[list(bands).index(b)]) for b in levels]
-        out.append({"img": _png(index, [color] * len(levels), alpha),
+        out.append({"img": _image(index, [color] * len(levels), alpha),
                     "b": sorted(levels)})
     return out
