@@ -291,7 +291,7 @@ def unpack_blocks(packed: dict) -> dict:
         bits = np.unpackbits(np.asarray(cols["l"][i], dtype=np.uint8), bitorder="little")
         p = {"id": ids[i],
              "m": [None if x is None else x / 10 for x in cols["m"][i]],
-             "b": cols["b"][i],
+             "b": [(cols["b"][i][j // 2] >> (4 * (j % 2))) & 15 for j in range(k)],
              "l": np.flatnonzero(bits[:k]).tolist(),
              "f": None if cols["f"][i][0] is None else cols["f"][i][0] / 10,
              "s": cols["s"][i][0], "p": cols["p"][i][0]}

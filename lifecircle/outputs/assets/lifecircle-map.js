@@ -152,12 +152,13 @@
       }
     }
   }
+  function binOf(b, i) { return (K.cols.b(b, i >> 1) >> ((i & 1) * 4)) & 15; }
   function blockProps(K, b) {
     // what the tooltip shows, as the GeoJSON properties of block b
     var c = K.cols, m = [], bins = [], l = [], r = [], i;
     for (i = 0; i < C.length; i++) {
       var t = c.m(b, i);
-      m.push(t === null ? null : t / 10); bins.push(c.b(b, i));
+      m.push(t === null ? null : t / 10); bins.push(binOf(b, i));
       if (c.l(b, i >> 3) & (1 << (i & 7))) { l.push(i); }
     }
     for (i = 0; i < K.rw; i++) { r.push(c.r(b, i)); }
@@ -290,7 +291,7 @@
     palette = (cat === null ? D.shortColors : cat.noData ? [D.noDataColor] : D.binColors)
       .map(color);
     for (b = 0; b < K.n; b++) {
-      colourOf[b] = cat === null ? K.cols.s(b) : cat.noData ? 0 : K.cols.b(b, view.k);
+      colourOf[b] = cat === null ? K.cols.s(b) : cat.noData ? 0 : binOf(b, view.k);
     }
   }
   // zoomed out over a city, outlines and streets would cover the colours that answer the

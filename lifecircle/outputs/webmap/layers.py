@@ -123,14 +123,15 @@ def block_data(
     (:func:`~lifecircle.outputs.webmap.binary.text_column`);
     then typed columns (:func:`~lifecircle.outputs.webmap.binary.typed_column`), per block:
     ``m`` tenths of minutes per category (``null`` unreachable); ``b`` the time bin of each
-    category; ``l`` the categories *with data* the block lacks, as bits (``w`` bytes a block,
-    bit ``i % 8`` of byte ``i // 8`` for category ``i``); ``f`` the worst shortfall over those
-    in tenths of minutes (``null`` when one is unreachable, 0 when complete); ``s`` its bin
-    (:func:`~lifecircle.outputs.webmap.style.classify_shortfall`); ``p`` population; with
-    ``served`` (:func:`served_data`), ``r`` the residents each of those categories serves, in
-    its order (``null`` where unknown). Categories without data never count against a block.
-    The page decodes these into typed arrays and draws the blocks itself (``blockLayer`` in
-    ``lifecircle-map.js``).
+    category, two a byte (category ``i`` in the low half of byte ``i // 2`` when ``i`` is even,
+    else the high half); ``l`` the categories *with data* the block lacks, as bits (``w`` bytes
+    a block, bit ``i % 8`` of byte ``i // 8`` for category ``i``); ``f`` the worst shortfall
+    over those in tenths of minutes (``null`` when one is unreachable, 0 when complete);
+    ``s`` its bin (:func:`~lifecircle.outputs.webmap.style.classify_shortfall`); ``p``
+    population; with ``served`` (:func:`served_data`), ``r`` the residents each of those
+    categories serves, in its order (``null`` where unknown). Categories without data never
+    count against a block. The page decodes these into typed arrays and paints the blocks
+    itself (``decodeBlocks`` and ``drawTile`` in ``lifecircle-map.js``).
     """
     n, k = len(frame), len(cats)
     minutes, lacking, over = _shortfalls(frame, profile, cats, no_data)
@@ -139,6 +140,8 @@ def block_data(
     shortfall = over.max(axis=1, initial=0.0)
     population = _numbers(frame, "population") if "population" in frame.columns else \
         np.full(n, np.nan)
+    nibbles = np.zeros((n, 2 * max(1, -(-k // 2))), dtype=np.int64)
+    nibbles[:, :k] = bins
     width = max(1, -(-k // 8))
     bits = np.zeros((n, width * 8), dtype=bool)
     bits[:, :k] = lacking
@@ -147,7 +150,9 @@ def block_data(
         **outline_streams(np.asarray(frame.geometry.values)),
         "id": text_column([clean_text(b) for b in frame["block_id"]]),
         "m": typed_column(10 * minutes, "u16", k),
-        "b": typed_column(bins, "u8", k, nullable=False),
+        # two bins a byte (low half first): the bins are 0-6
+        "b": typed_column(nibbles[:, 0::2] | (nibbles[:, 1::2] << 4), "u8", -(-k // 2) or 1,
+                          nullable=False),
         "l": typed_column(np.packbits(bits, axis=1, bitorder="little"), "u8", width,
                           nullable=False),
         "f": typed_column(10 * np.round(shortfall, 1), "u16"),

@@ -13,9 +13,10 @@ the page as ``data:`` URLs, so the map stays one file that opens offline.
 The threshold: the streets as lines cost about 57 bytes of page an edge (21.2 MB for the
 368,298 edges of the 268k-node Nanjing mosaic, whose map held 51 MB and took twice as long to
 open as with images), so at 50,000 edges about 3 MB, which Leaflet's canvas still redraws
-smoothly, and lines stay sharp when zoomed in. Above it the images win: about 0.8-0.9 MB a
-category whatever the number of edges (5.2 MB for the mosaic's grey image and five
-categories at 4096 x 3268 pixels of 25 Web Mercator metres).
+smoothly, and lines stay sharp when zoomed in. Above it the images win: their size grows with
+the streets per pixel, not the edges (3.6 MB for the mosaic's grey image and four categories
+with data at 4096 x 3268 pixels of 25 Web Mercator metres; 6.9 MB for 2 x 2 copies of it,
+1.47 million edges, at 4096 x 3305 pixels of 50 m).
 
 The images are hidden by the page once zoomed in more than two levels past their own detail
 (an image pixel four screen pixels wide), where they would be smeared bands over the blocks.
