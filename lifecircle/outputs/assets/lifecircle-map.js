@@ -306,7 +306,9 @@
     // the blocks meeting this tile: those under a pixel wide as one pixel each (a city seen
     // whole: every block is a dot, and a path each would cost seconds), the others as one
     // path per colour
-    var ctx = canvas.getContext("2d"), scale = Math.pow(2, coords.z), size = canvas.width;
+    // size in CSS pixels; the canvas has ratio device pixels to one (sharp on HiDPI screens)
+    var ctx = canvas.getContext("2d"), scale = Math.pow(2, coords.z), size = 256;
+    var ratio = canvas.width / size, dev = canvas.width, dot = Math.max(1, Math.round(ratio));
     var x0 = coords.x * size / scale, y0 = coords.y * size / scale, pad = 2 / scale;
     var byColour = palette.map(function () { return []; }), dots = null, box = K.box;
     var rgb = palette.map(rgba);
@@ -314,15 +316,21 @@
               function (b) {
       var w = (box[4 * b + 2] - box[4 * b]) * scale, h = (box[4 * b + 3] - box[4 * b + 1]) * scale;
       if (w >= 1.5 || h >= 1.5) { byColour[colourOf[b]].push(b); return; }
-      var px = Math.floor(((box[4 * b] + box[4 * b + 2]) / 2 - x0) * scale);
-      var py = Math.floor(((box[4 * b + 1] + box[4 * b + 3]) / 2 - y0) * scale);
-      if (px < 0 || py < 0 || px >= size || py >= size) { return; }
-      if (dots === null) { dots = ctx.createImageData(size, size); }
-      var at = 4 * (py * size + px), c = rgb[colourOf[b]];
-      dots.data[at] = c[0]; dots.data[at + 1] = c[1]; dots.data[at + 2] = c[2];
-      dots.data[at + 3] = 204;  // the blocks' opacity, 0.8
+      var px = Math.floor(((box[4 * b] + box[4 * b + 2]) / 2 - x0) * scale * ratio);
+      var py = Math.floor(((box[4 * b + 1] + box[4 * b + 3]) / 2 - y0) * scale * ratio);
+      if (px < 0 || py < 0 || px >= dev || py >= dev) { return; }
+      if (dots === null) { dots = ctx.createImageData(dev, dev); }
+      var c = rgb[colourOf[b]], i, j, at;
+      for (j = py; j < Math.min(dev, py + dot); j++) {
+        for (i = px; i < Math.min(dev, px + dot); i++) {
+          at = 4 * (j * dev + i);
+          dots.data[at] = c[0]; dots.data[at + 1] = c[1]; dots.data[at + 2] = c[2];
+          dots.data[at + 3] = 204;  // the blocks' opacity, 0.8
+        }
+      }
     });
     if (dots !== null) { ctx.putImageData(dots, 0, 0); }
+    ctx.setTransform(ratio, 0, 0, ratio, 0, 0);
     var outlines = detail(coords.z);
     byColour.forEach(function (list, c) {
       if (!list.length) { return; }
@@ -357,7 +365,9 @@
   var BlockLayer = L.GridLayer.extend({
     createTile: function (coords) {
       var tile = L.DomUtil.create("canvas", "lc-block-tile"), size = this.getTileSize();
-      tile.width = size.x; tile.height = size.y;
+      var ratio = Math.min(3, Math.max(1, window.devicePixelRatio || 1));
+      tile.width = Math.round(size.x * ratio); tile.height = Math.round(size.y * ratio);
+      tile.style.width = size.x + "px"; tile.style.height = size.y + "px";
       drawTile(tile, coords);
       return tile;
     }
