@@ -870,3 +870,16 @@ def test_browser_visual_check(browser, tmp_path, lang):
         if os.environ.get("LIFECIRCLE_SCREENSHOT_DIR"):
             shutil.copy(shot, Path(os.environ["LIFECIRCLE_SCREENSHOT_DIR"]))
         browser.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
+
+
+@pytest.mark.browser
+def test_browser_map_without_blocks(browser, city, profile, tmp_path):
+    """Facilities and streets but no block: the page opens without error, nothing to hover."""
+    page = write_map(city["blocks"].iloc[:0], city["facilities"], city["edges"], profile,
+                     tmp_path / "map.html", tiles=None)
+    assert _open(browser, page) == []
+    assert browser.execute_script("return window.lcBlocks.count") == 0
+    centre = city["facilities"].to_crs(4326).geometry.iloc[0]
+    assert browser.execute_script("return window.lcBlocks.at(arguments[0])",
+                                  [centre.y, centre.x]) == -1
+    assert console_errors(browser) == []
