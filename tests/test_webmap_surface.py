@@ -337,3 +337,24 @@ def test_large_network_draws_isochrones_as_images(large, profile):
     assert rgba[rgba.shape[0] // 2, rgba.shape[1] // 2, 3] > 0
     assert rgba[0, 0, 3] == 0  # the 50 m margin
     assert "Isochrone bands: 15" in data["isoNote"]
+
+
+def test_too_detailed_isochrones_are_left_out_with_a_note(large, profile, monkeypatch):
+    """Above the vertex budget the bands are not burnt: no image, and the legend says why."""
+    from lifecircle.outputs.webmap import surface
+
+    city, edges, _ = large
+    iso = gpd.GeoDataFrame(
+        {"category": ["health"], "facility_id": ["all"], "band_min": [15.0]},
+        geometry=[shapely.box(*edges.total_bounds).buffer(-50)], crs=edges.crs)
+    monkeypatch.setattr(surface, "ISO_IMAGE_MAX_VERTICES", 4)  # the box has 5
+    for lang, words in (("en", "too detailed"), ("zh", "过于精细")):
+        data = page_data(make_map(city["blocks"], city["facilities"], edges, profile,
+                                  isochrones=iso, tiles=None, street_image=True,
+                                  lang=lang).render())
+        assert data["iso"] == [None] * len(profile.categories)
+        assert data["isoNote"] is None and words in data["isoCity"]
+    monkeypatch.setattr(surface, "ISO_IMAGE_MAX_VERTICES", 5)
+    data = page_data(make_map(city["blocks"], city["facilities"], edges, profile,
+                              isochrones=iso, tiles=None, street_image=True).render())
+    assert data["isoCity"] is None and any(data["iso"])

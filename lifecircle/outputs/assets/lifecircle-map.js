@@ -634,6 +634,7 @@
     }
   }
   if (D.sites) { shared.appendChild(el("div", "lc-note", T.sites)); }
+  if (D.isoCity) { shared.appendChild(el("div", "lc-note", D.isoCity)); }
   shared.appendChild(streetsNote);
   shared.appendChild(tilesNote);
 

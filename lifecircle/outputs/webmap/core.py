@@ -14,6 +14,7 @@ import shapely
 from ..._errors import ConfigError, OutputError
 from ...profiles import Profile
 from .._escape import clean_text
+from . import surface
 from .layers import (
     block_data,
     facility_data,
@@ -170,8 +171,12 @@ def make_map(
     web_edges = _to_web(edges if not as_image else gpd.GeoDataFrame(
         geometry=[shapely.box(*edges.total_bounds)] if streets else [], crs=edges.crs),
         "edges", simplify=True, merge_lines=not as_image)
-    # with the streets as images, the isochrone bands are images on the same grid
+    # with the streets as images, the isochrone bands are images on the same grid, unless
+    # they are too detailed to burn in time (a city's): the coloured streets show the times
     iso_images = streets is not None and isochrones is not None
+    iso_skipped = iso_images and isochrones is not None and int(
+        shapely.get_num_coordinates(np.asarray(isochrones.geometry.values)).sum()) > \
+        surface.ISO_IMAGE_MAX_VERTICES
     web_iso = (None if isochrones is None or iso_images
                else _to_web(isochrones, "isochrones", simplify=True, preserve_topology=False))
     web_sites = (None if proposed_sites is None
@@ -191,7 +196,7 @@ def make_map(
         profile=profile.title_zh if lang == "zh" and profile.title_zh else profile.title_en))
     iso: list[dict[str, Any] | None] = [None] * len(cats)
     grid = streets.pop("grid") if streets is not None else None
-    if iso_images and isochrones is not None and grid is not None:
+    if iso_images and not iso_skipped and isochrones is not None and grid is not None:
         group_color = {g: c for g, c, _ in FACILITY_GROUPS}
         iso = band_images(isochrones, isochrone_rows(isochrones, cats), grid,
                           [group_color[g] for g in cat_group])
@@ -225,6 +230,7 @@ def make_map(
         "facilities": fac_layers,
         "iso": iso,
         "isoNote": text["iso"].format(bands=" / ".join(fmt(b) for b in bands)) if bands else None,
+        "isoCity": text["iso_city"] if iso_skipped else None,
         "sites": (None if web_sites is None or web_sites.empty
                   else site_data(web_sites, cats)),
         "tiles": tiles_data,

@@ -35,6 +35,7 @@ from .style import BIN_COLORS, UNREACHABLE_COLOR, classify_minutes
 
 __all__ = [
     "FINEST_PX_M",
+    "ISO_IMAGE_MAX_VERTICES",
     "MAX_IMAGE_PX",
     "STREET_IMAGE_ABOVE_EDGES",
     "band_images",
@@ -53,6 +54,10 @@ MAX_IMAGE_PX = 4096
 #: Never finer than this many Web Mercator units a pixel (zoom 16's pixel, 2.39 m at the
 #: equator): a district does not need a larger image than its streets at zoom 16.
 FINEST_PX_M = 156_543.033928 / 2**16
+#: Isochrones with more vertices than this are not burnt into images: rasterio reads every
+#: vertex through Python (about 4 s a million on a busy 2-core machine), and a city's bands
+#: have tens of millions (4.1 million for 7 x 7 copies of one Nanjing district).
+ISO_IMAGE_MAX_VERTICES = 1_000_000
 #: Colour of the streets in the first view (the grey of the street lines).
 NETWORK_COLOR = "#5f6b73"
 
@@ -232,10 +237,10 @@ def band_images(
 ) -> list[dict[str, Any] | None]:
     """Each category's isochrone bands as one image on the streets' grid, or ``None``.
 
-    A city's isochrone polygons are detailed (1.7 MB of GeoJSON for one 778-edge district of
-    Nanjing, so hundreds of MB for a city): with the streets as images, the bands are burnt
-    into the same Web Mercator grid instead (nearer bands over wider ones, each band's
-    opacity in the palette), a few hundred kB a category.
+    Isochrone polygons are detailed (1.7 MB of GeoJSON for one 778-edge district of Nanjing):
+    with the streets as images, the bands are burnt into the same Web Mercator grid instead
+    (nearer bands over wider ones, each band's opacity in the palette), a few hundred kB to
+    1 MB a category; above :data:`ISO_IMAGE_MAX_VERTICES` the caller leaves them out.
 
     Parameters
     ----------
