@@ -407,10 +407,10 @@
     tip.setLatLng(latlng);
     if (!map.hasLayer(tip)) { map.openTooltip(tip); }
   }
-  var mapPane = map.getPane("mapPane");
   map.on("mousemove", function (e) {
     // not through the legend or the switcher, whose events reach the map too
-    hover(e.latlng, !e.originalEvent || mapPane.contains(e.originalEvent.target));
+    var target = e.originalEvent && e.originalEvent.target;
+    hover(e.latlng, !(target && target.closest && target.closest(".leaflet-control")));
   });
   map.on("mouseout", function () { hover(null, false); });
   map.on("click", function (e) {
