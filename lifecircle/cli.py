@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -356,20 +357,24 @@ def map_options(f: Callable[..., Any]) -> Callable[..., Any]:
 @click.option("--facility-isochrones", is_flag=True,
               help="Also draw every facility's own isochrone bands.")
 @click.option("--isochrones/--no-isochrones", "isochrones", default=None,
-              help="Draw the isochrones layer (default: yes, unless the network has more "
-              "than 250,000 nodes).")
+              help="Draw the isochrones layer (default: yes).")
+@click.option("--isochrone-cell-m", "isochrone_cell_m", type=float, default=None,
+              help="Grid cell of the isochrone outlines in metres (default 5, or 10 where a "
+              "5 m grid of the network would pass 40 million cells).")
 @map_options
 @click.option("--map/--no-map", "map", default=None,
-              help="Write map.html (default: yes, unless the network has more than 250,000 "
-              "nodes).")
+              help="Write map.html (default: yes).")
 @click.option("--no-figures", "figures", flag_value=False, default=True,
               help="Do not write figures/*.png.")
 @click.option("--rasters/--no-rasters", "rasters", default=None,
-              help="Write rasters/walk_min_<category>.tif (default: yes, unless the network has "
-              "more than 250,000 nodes).")
+              help="Write rasters/walk_min_<category>.tif (default: yes).")
 @click.option("--cell-m", "raster_cell_m", type=float, default=None,
               help="Cell size of the travel-time rasters in metres (default 25, coarser "
               "where a raster would pass 3 million cells).")
+@click.option("--format", "layer_format", type=click.Choice(["gpkg", "parquet"]),
+              default="gpkg", show_default=True,
+              help="Where the big layers (blocks, access points, facilities, edges, isochrones) "
+              "go: lifecircle.gpkg, or GeoParquet files beside it (smaller, faster to write).")
 @click.option("--group", default=None, help="Evaluate every category for this profile group "
               "(e.g. wheelchair: step-free walks, its speed).")
 @click.option("--group-population", multiple=True, metavar="RESIDENTS=COLUMN",
@@ -404,6 +409,7 @@ def run_cmd(**options: Any) -> None:
     if not quiet:
         _summary_table(result, outputs.lang)
         click.echo(f"Wrote {result.out}")
+    _DONE.append(True)
 
 
 @cli.command("site")
@@ -586,9 +592,28 @@ def batch_cmd(regions: Path, out: Path, verbose: int, quiet: bool, debug: bool,
         )
 
 
+#: set by a command whose process may end without tearing its objects down (see :func:`main`)
+_DONE: list[bool] = []
+
+
 def main(argv: list[str] | None = None) -> None:
-    """Entry point of the ``lifecircle`` console script."""
-    cli.main(args=argv, prog_name="lifecircle")
+    """Entry point of the ``lifecircle`` console script.
+
+    After a successful ``lifecircle run`` from the command line (``argv`` not given), the
+    process ends at once (``os._exit``) once its output is flushed: the interpreter's
+    teardown of a run's tables and libraries cost a few tenths of a second for nothing (the
+    output folder is complete and every worker joined before ``_SUCCESS.json`` is written).
+    """
+    try:
+        cli.main(args=argv, prog_name="lifecircle")
+    except SystemExit as exc:
+        if argv is None and _DONE and exc.code in (0, None):
+            logging.shutdown()
+            for stream in (sys.stdout, sys.stderr):
+                with contextlib.suppress(OSError, ValueError):  # a closed pipe: nothing to add
+                    stream.flush()
+            os._exit(0)
+        raise
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -303,9 +303,8 @@ class Analysis(_Table):
 class Outputs(_Table):
     """What a saved run writes besides the GeoPackage and reports.
 
-    ``None`` for ``isochrones``, ``map`` and ``rasters`` means auto: on, except those named
-    in :data:`lifecircle.result.LARGE_NETWORK_SKIPS` on networks of more than
-    :data:`lifecircle.result.LARGE_NETWORK_NODES` nodes.
+    ``None`` for ``isochrones``, ``map`` and ``rasters`` means auto: on, at every network
+    size.
     """
 
     lang: str = field(default="en", metadata=_meta(
@@ -318,6 +317,9 @@ class Outputs(_Table):
         int, float, doc="Buffer around reached streets, metres."))
     facility_isochrones: bool = field(default=False, metadata=_meta(
         bool, doc="Each facility's own isochrone bands too."))
+    isochrone_cell_m: float | None = field(default=None, metadata=_meta(
+        int, float, doc="Grid cell of the isochrone outlines in metres (default 5, 10 where "
+        "the network's 5 m grid would pass 40 million cells)."))
     map: bool | None = field(default=None, metadata=_meta(bool, doc="Write map.html."))
     cdn: bool = field(default=False, metadata=_meta(
         bool, doc="Link Leaflet from its CDN (a smaller map.html that needs the internet)."))
@@ -333,13 +335,20 @@ class Outputs(_Table):
     raster_cell_m: float | None = field(default=None, metadata=_meta(
         int, float, doc="Cell size of the rasters in metres (default 25, coarser where the "
         "raster would pass 3 million cells)."))
+    layer_format: str = field(default="gpkg", metadata=_meta(
+        str, doc="Where the big layers (blocks, access points, facilities, edges, "
+        "isochrones) go: gpkg (lifecircle.gpkg) or parquet (GeoParquet files beside it)."))
 
     def __post_init__(self) -> None:
         put = object.__setattr__
         if self.lang not in ("en", "zh"):
             raise OptionError("lang", f"must be en or zh, got {self.lang!r}")
+        if self.layer_format not in ("gpkg", "parquet"):
+            raise OptionError("layer_format", f"must be gpkg or parquet, got "
+                              f"{self.layer_format!r}")
         put(self, "walk_in_m", _number("walk_in_m", self.walk_in_m))
         put(self, "raster_cell_m", _number("raster_cell_m", self.raster_cell_m))
+        put(self, "isochrone_cell_m", _number("isochrone_cell_m", self.isochrone_cell_m))
         try:
             bands = tuple(float(b) for b in self.isochrone_bands_min)
         except (TypeError, ValueError):
@@ -358,7 +367,8 @@ class Outputs(_Table):
             from .outputs.products import check_tiles
 
             check_tiles(self.tiles, self.tiles_attribution)
-        return check_run_options(self.isochrone_bands_min, self.walk_in_m, profile.horizon_min)
+        return check_run_options(self.isochrone_bands_min, self.walk_in_m, profile.horizon_min,
+                                 cell_m=self.isochrone_cell_m)
 
 
 def option_types(*tables: type[_Table]) -> dict[str, tuple[type, ...]]:

@@ -34,6 +34,7 @@ from .routing import NodeDistances, point_distances, seed_arcs
 from .snapping import Snap
 
 __all__ = [
+    "DEFICIENCY_LIST_MAX",
     "NO_DATA",
     "SPARSE_RESIDENTS",
     "IndicatorInputs",
@@ -41,6 +42,8 @@ __all__ = [
     "catchment_floor_area",
     "category_status",
     "deficiency_list",
+    "deficiency_order",
+    "deficiency_summary",
     "facility_summary",
     "households",
     "plan_indicators",
@@ -267,12 +270,36 @@ def _round(x: float) -> float:
 # deficiency lists and plan indicators
 
 
-def deficiency_list(blocks: gpd.GeoDataFrame, profile: Profile) -> list[dict[str, Any]]:
-    """Blocks that lack anything, most lacking (then most populous) first, tier by tier."""
-    tiers = [t for t in profile.tier_categories() if col.tier_lacks(t) in blocks.columns]
-    lacking = blocks[blocks["n_lacking"].to_numpy() > 0]
-    lacking = lacking.sort_values(["n_lacking", "population", "block_id"],
-                                  ascending=[False, False, True])
+#: Most blocks ``report.json`` lists one by one (``deficiencies``): the blocks lacking most.
+#: Every block's deficiencies are in the blocks layer and ``blocks.csv``; a city's full list
+#: made report.json 8 MB of repeated entries (76,381 blocks).
+DEFICIENCY_LIST_MAX = 1_000
+#: Most distinct combinations of lacking categories ``deficiency_summary`` names.
+DEFICIENCY_PATTERNS_MAX = 50
+
+
+def deficiency_order(blocks: pd.DataFrame) -> np.ndarray:
+    """Row positions of ``blocks``, most lacking first, then most populous, then by block id
+    (those lacking nothing last): the order of the deficiency list, from three columns without
+    copying or sorting the frame."""
+    ids = blocks["block_id"].astype(str).to_numpy()
+    pop = blocks["population"].to_numpy(dtype=np.float64, na_value=0.0)
+    return np.lexsort((ids, -pop, -blocks["n_lacking"].to_numpy(dtype=np.int64)))
+
+
+def _tier_columns(blocks: pd.DataFrame, profile: Profile) -> list[str]:
+    return [t for t in profile.tier_categories() if col.tier_lacks(t) in blocks.columns]
+
+
+def deficiency_list(blocks: gpd.GeoDataFrame, profile: Profile, *,
+                    limit: int | None = DEFICIENCY_LIST_MAX) -> list[dict[str, Any]]:
+    """Blocks that lack anything, most lacking (then most populous) first, tier by tier: the
+    first ``limit`` of them (all with ``None``)."""
+    tiers = _tier_columns(blocks, profile)
+    order = deficiency_order(blocks)
+    order = order[: int((blocks["n_lacking"].to_numpy() > 0).sum())][:limit]
+    lacking = blocks.iloc[order][["block_id", "population", "n_lacking",
+                                  *(col.tier_lacks(t) for t in tiers)]]
     out = []
     for row in lacking.itertuples(index=False):
         values = row._asdict()
@@ -289,6 +316,41 @@ def deficiency_list(blocks: gpd.GeoDataFrame, profile: Profile) -> list[dict[str
             }
         )
     return out
+
+
+def deficiency_summary(blocks: gpd.GeoDataFrame, profile: Profile, *, listed: int,
+                       patterns: int = DEFICIENCY_PATTERNS_MAX) -> dict[str, Any]:
+    """How many blocks and people lack anything, and what they lack, over every block.
+
+    ``patterns``: the distinct combinations of lacking categories, most people first (at most
+    ``patterns`` of them; ``other_patterns`` adds up the rest); ``listed``: how many blocks
+    the report lists one by one; ``full_list``: where every block's deficiencies are.
+    """
+    tiers = _tier_columns(blocks, profile)
+    lacking = blocks[blocks["n_lacking"].to_numpy() > 0]
+    pop = lacking["population"].to_numpy(dtype=np.float64)
+    keys = [lacking[col.tier_lacks(t)].fillna("").astype(str).to_numpy() for t in tiers]
+    frame = pd.DataFrame({**{t: k for t, k in zip(tiers, keys, strict=True)}, "pop": pop})
+    groups = (frame.groupby(tiers, sort=False)["pop"].agg(["size", "sum"])
+              .sort_values(["sum", "size"], ascending=False) if tiers and len(frame)
+              else pd.DataFrame({"size": [], "sum": []}))
+    shown = [
+        {"lacks": {t: v.split(",") for t, v in zip(tiers, (key if isinstance(key, tuple)
+                                                         else (key,)), strict=True) if v},
+         "blocks": int(n), "population": round(float(p), 1)}
+        for key, n, p in zip(groups.index, groups["size"], groups["sum"], strict=True)
+    ][:patterns]
+    rest = groups.iloc[patterns:]
+    return {
+        "blocks": len(lacking),
+        "population": round(float(pop.sum()), 1),
+        "listed": listed,
+        "full_list": {"table": "blocks.csv", "layer": "lifecircle.gpkg: blocks",
+                      "columns": [col.tier_lacks(t) for t in tiers]},
+        "patterns": shown,
+        "other_patterns": {"patterns": len(rest), "blocks": int(rest["size"].sum()),
+                           "population": round(float(rest["sum"].sum()), 1)},
+    }
 
 
 def households(blocks: pd.DataFrame, profile: Profile) -> tuple[np.ndarray, str]:

@@ -24,6 +24,7 @@ import pandas as pd
 
 from . import isochrones as iso_mod
 from ._errors import InputError
+from ._memory import release_freed
 from ._version import __version__
 from .access import access_columns, compute_access
 from .config import DEFAULT_OSM, Analysis, Outputs, default_osm
@@ -32,6 +33,7 @@ from .coverage import (
     block_verdict,
     category_status,
     deficiency_list,
+    deficiency_summary,
     facility_summary,
     summarize,
 )
@@ -45,6 +47,7 @@ from .groups import (
 )
 from .network import WalkNetwork
 from .outputs._atomic import StagedOutput, file_sha256
+from .outputs.report import REPORT_VERSION
 from .profiles import Profile
 from .result import Extra, Result
 from .snapping import Snap, snap_points
@@ -88,6 +91,7 @@ class _Timer:
             self.progress("start", message)
         t0 = time.perf_counter()
         yield
+        release_freed()  # the step's temporaries: back to the system, not kept for the next
         self.timings[key] = round(time.perf_counter() - t0, 4)
         if self.progress:
             self.progress("done", f"{message} ({self.timings[key]:.2f} s)")
@@ -221,12 +225,14 @@ def analyse(config: Analysis, *, progress: Progress | None = None) -> Result:
     metadata = _metadata(cfg, prof, net, timer.timings, block_stats, fac, asnap)
     metadata["category_status"] = status
     report = {
+        "report_version": REPORT_VERSION,
         "run": {k: metadata[k] for k in _REPORT_RUN_KEYS},
         "summary": summary,
         "indicators": indicators,
         "facilities": {**facility_summary(primary_rows(fac), type_report),
                        "access_points": access_point_summary(fac)},
-        "deficiencies": deficiency_list(blk, prof),
+        "deficiencies": (worst := deficiency_list(blk, prof)),
+        "deficiency_summary": deficiency_summary(blk, prof, listed=len(worst)),
         "step_free": step_free,
     }
     return Result(network=net, profile=prof, blocks=blk, access_points=aps, facilities=fac,
@@ -353,6 +359,7 @@ def run(
     isochrone_bands_min: tuple[float, ...] = iso_mod.DEFAULT_BANDS_MIN,
     walk_in_m: float = iso_mod.DEFAULT_WALK_IN_M,
     facility_isochrones: bool = False,
+    isochrone_cell_m: float | None = None,
     map: bool | None = None,
     self_contained: bool = False,
     cdn: bool = False,
@@ -361,6 +368,7 @@ def run(
     figures: bool = True,
     rasters: bool | None = None,
     raster_cell_m: float | None = None,
+    layer_format: str = "gpkg",
     group: str | None = None,
     group_population: list[str] | dict[str, str] | None = None,
     targets: list[str] | None = None,
@@ -379,8 +387,9 @@ def run(
 blocks_crs, speed_kmh, minutes, categories, max_snap_m, population, dem, group, \
 group_population, targets, staff_col, flag_col
         The analysis (:class:`~lifecircle.config.Analysis`).
-    lang, isochrones, isochrone_bands_min, walk_in_m, facility_isochrones, map, \
-self_contained, cdn, tiles, tiles_attribution, figures, rasters, raster_cell_m
+    lang, isochrones, isochrone_bands_min, walk_in_m, facility_isochrones, \
+isochrone_cell_m, map, self_contained, cdn, tiles, tiles_attribution, figures, rasters, \
+raster_cell_m, layer_format
         The outputs (:class:`~lifecircle.config.Outputs`). Without ``out`` only the
         isochrone layer is made (``result.isochrones``).
     out, overwrite

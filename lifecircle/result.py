@@ -30,23 +30,18 @@ from .sources.osm import OSMData
 if TYPE_CHECKING:
     from .outputs.webmap import MapPage
 
-__all__ = ["LARGE_NETWORK_NODES", "LARGE_NETWORK_SKIPS", "Result"]
+__all__ = ["ISOCHRONES_IN_MEMORY_MAX_EDGES", "Result"]
 
 log = logging.getLogger(__name__)
 
-#: Above this many network nodes the products named in :data:`LARGE_NETWORK_SKIPS` are skipped
-#: unless asked for. The GeoPackage, reports and figures are always written.
-LARGE_NETWORK_NODES = 250_000
-#: The products (``isochrones``, ``map``, ``rasters``) skipped by default above
-#: :data:`LARGE_NETWORK_NODES`, one switch per product: a product leaves this tuple once its
-#: cost at a million nodes fits the run's budget (``scripts/benchmark.py cityscale``). The
-#: rasters have: their automatic cell size keeps them under
-#: :data:`lifecircle.outputs.raster.AUTO_MAX_CELLS` cells and their memory is one window's;
-#: so has the map: above 50,000 edges its streets are images in Web Mercator pixels
-#: (:mod:`lifecircle.outputs.webmap.surface`), 15.9 MB and 3.7 s to open at 268k nodes.
-#: The isochrones' memory still grows with the outline of the whole city (projected +4 GiB
-#: at a million nodes with 5 m cells).
-LARGE_NETWORK_SKIPS: tuple[str, ...] = ("isochrones",)
+#: Networks of up to this many edges keep their isochrone layer in memory
+#: (:attr:`Result.isochrones`, drawn on the map); larger ones write it to the GeoPackage one
+#: category at a time (:func:`lifecircle.isochrones.iter_isochrones`), so that the memory
+#: holds one category's polygons, and leave :attr:`Result.isochrones` ``None`` (read the layer
+#: back with :func:`lifecircle.outputs.isochrone_file.read_isochrones`). 50,000 edges is where
+#: the map stops drawing streets as lines (``webmap.surface.STREET_IMAGE_ABOVE_EDGES``): above
+#: it a city's outlines (millions of vertices) do not belong in one HTML file either.
+ISOCHRONES_IN_MEMORY_MAX_EDGES = 50_000
 
 #: a writer of further files into a run's staging folder (``extras`` of :meth:`Result.save`)
 Extra = Callable[["Result", StagedOutput], None]
@@ -71,8 +66,12 @@ class Result:
     #: new sites proposed by :func:`lifecircle.siting.site` (``rank``, ``gain_population``);
     #: siting sits above this module (it takes a Result), so it is a function, not a method
     proposed_sites: gpd.GeoDataFrame | None = None
-    #: the isochrone layer written with the run (see :meth:`compute_isochrones`); may be empty
+    #: the isochrone layer written with the run (see :meth:`compute_isochrones`); may be empty;
+    #: ``None`` after a save that streamed it (:data:`ISOCHRONES_IN_MEMORY_MAX_EDGES`)
     isochrones: gpd.GeoDataFrame | None = None
+    #: the isochrone options a save streams into the GeoPackage (set by :meth:`prepare`)
+    _isochrone_stream: dict[str, Any] | None = field(default=None, init=False, repr=False,
+                                                     compare=False)
 
     @cached_property
     def edges(self) -> gpd.GeoDataFrame:
@@ -111,30 +110,54 @@ class Result:
         Does not change :attr:`isochrones`.
         """
         from . import isochrones as iso
+
+        return iso.run_isochrones(**self._isochrone_args(
+            bands_min=bands_min, walk_in_m=walk_in_m, per_facility=per_facility,
+            facility_ids=facility_ids, categories=categories, enabled=enabled))
+
+    def _isochrone_args(self, *, bands_min: Sequence[float] | None,
+                        walk_in_m: float | None, **options: Any) -> dict[str, Any]:
+        """The arguments of :func:`lifecircle.isochrones.run_isochrones` (or
+        ``iter_isochrones``) for this analysis."""
+        from . import isochrones as iso
         from .edge_access import network_for_group
 
         outputs = Outputs()
         bands = iso.check_run_options(
             outputs.isochrone_bands_min if bands_min is None else bands_min,
             outputs.walk_in_m if walk_in_m is None else walk_in_m, self.profile.horizon_min)
-        return iso.run_isochrones(
-            self.network, self.facilities, {c: a.nodes for c, a in self.access.items()},
-            {c: a.speed_kmh for c, a in self.access.items()}, bands_min=bands,
+        return dict(
+            net=self.network, facilities=self.facilities,
+            nodes={c: a.nodes for c, a in self.access.items()},
+            speeds_kmh={c: a.speed_kmh for c, a in self.access.items()}, bands_min=bands,
             walk_in_m=outputs.walk_in_m if walk_in_m is None else walk_in_m,
-            per_facility=per_facility, facility_ids=facility_ids, categories=categories,
-            enabled=enabled,  # a step-free category is drawn on its group's mask, as timed
+            # a step-free category is drawn on its group's mask, as timed
             networks={c: network_for_group(self.network, self.profile.group_of(c))
-                      for c in self.access})
+                      for c in self.access}, **options)
 
-    def to_gpkg(self, path: str | os.PathLike[str]) -> Path:
+    def to_gpkg(self, path: str | os.PathLike[str], *, layer_format: str = "gpkg") -> Path:
         """Write the GeoPackage (blocks, access points, facilities, edges, isochrones,
-        proposed sites and ``run_metadata``) to ``path``, replacing it."""
+        proposed sites and ``run_metadata``) to ``path``, replacing it (``layer_format=
+        "parquet"``: the big layers as GeoParquet files beside it; a streamed isochrone layer,
+        see :data:`ISOCHRONES_IN_MEMORY_MAX_EDGES`, stays in the GeoPackage)."""
+        from .outputs import isochrone_file
         from .outputs.geopackage import write_geopackage
 
         layers = {"blocks": self.blocks, "access_points": self.access_points,
                   "facilities": self.facilities, "edges": self.edges,
                   "proposed_sites": self.proposed_sites, "isochrones": self.isochrones}
-        write_geopackage(Path(path), layers, self.metadata)
+        write_geopackage(Path(path), layers, self.metadata, layer_format=layer_format)
+        settings = self.metadata.get("isochrones") or {}
+        if self.isochrones is None and self._isochrone_stream is not None:
+            from . import isochrones as iso
+
+            # one category at a time, appended to the layer and dropped
+            isochrone_file.append_isochrones(
+                Path(path), iso.iter_isochrones(**self._isochrone_args(**self._isochrone_stream)),
+                empty=iso.empty_isochrones(self.network.crs),
+                description=isochrone_file.layer_description(settings))
+        elif self.isochrones is not None and settings.get("enabled"):
+            isochrone_file.describe_layer(Path(path), isochrone_file.layer_description(settings))
         return Path(path)
 
     def map(self, path: str | os.PathLike[str] | None = None, *, lang: str = "en",
@@ -216,9 +239,9 @@ class Result:
     def prepare(self, outputs: Outputs) -> Outputs:
         """Resolve the automatic products for this network, record ``outputs`` in the
         metadata and compute the isochrone layer they ask for; returns the resolved choice."""
-        chosen, skipped = _city_scale_defaults(self.network, outputs)
-        if skipped:
-            self.metadata["skipped_products"] = skipped
+        # every product is on unless switched off (None: auto, on at every size)
+        chosen = outputs.replace(**{name: True for name in ("isochrones", "map", "rasters")
+                                    if getattr(outputs, name) is None})
         self.metadata["outputs"] = outputs.to_dict()
         self.metadata["lang"] = outputs.lang
         if chosen.rasters:  # the cell size the rasters are made at, chosen or automatic
@@ -230,11 +253,24 @@ class Result:
                 log.info("rasters: %g m cells (automatic)", cell)
             self.metadata["raster_cell_m"] = cell
             chosen = chosen.replace(raster_cell_m=cell)
-        if self.isochrones is None:
-            self.isochrones = self.compute_isochrones(
+        if self.isochrones is None and self._isochrone_stream is None:
+            from . import isochrones as iso
+
+            options: dict[str, Any] = dict(
                 bands_min=outputs.isochrone_bands_min, walk_in_m=outputs.walk_in_m,
-                per_facility=outputs.facility_isochrones, enabled=bool(chosen.isochrones))
-            self.metadata["isochrones"] = self.isochrones.attrs.get("settings", {})
+                per_facility=outputs.facility_isochrones, enabled=bool(chosen.isochrones),
+                cell_m=outputs.isochrone_cell_m)
+            args = self._isochrone_args(**options)
+            self.metadata["isochrones"] = iso.isochrone_settings(
+                self.network, per_facility=args["per_facility"], enabled=args["enabled"],
+                bands_min=args["bands_min"], walk_in_m=args["walk_in_m"],
+                cell_m=args["cell_m"])
+            if self.network.n_edges > ISOCHRONES_IN_MEMORY_MAX_EDGES and chosen.isochrones:
+                self._isochrone_stream = options  # written by to_gpkg, one category at a time
+                log.info("isochrones: %g m cells, streamed into the GeoPackage",
+                         self.metadata["isochrones"]["cell_m"])
+            else:
+                self.isochrones = iso.run_isochrones(**args)
         return chosen
 
     def write_into(self, staged: StagedOutput, outputs: Outputs, *,
@@ -256,6 +292,7 @@ class Result:
 
     def _write_all(self, staged: StagedOutput, outputs: Outputs, *, extras: Sequence[Extra],
                    jobs: list[Any]) -> None:
+        from .coverage import deficiency_order
         from .outputs import _background
         from .outputs.geopackage import GPKG_NAME
         from .outputs.products import write_products
@@ -279,7 +316,7 @@ class Result:
                 raster_cell_m=chosen.raster_cell_m), nodes=nodes)):
             jobs.append(job)
         aside = {job.what for job in jobs}
-        self.to_gpkg(staged.path(GPKG_NAME))
+        self.to_gpkg(staged.path(GPKG_NAME), layer_format=chosen.layer_format)
         for extra in extras:
             extra(self, staged)
         write_products(self, staged.staging, lang=chosen.lang, map=bool(chosen.map),
@@ -288,28 +325,12 @@ class Result:
                        figures=chosen.figures and "figures" not in aside,
                        rasters=bool(chosen.rasters) and "rasters" not in aside,
                        raster_cell_m=chosen.raster_cell_m)
-        blk = self.blocks
-        worst = (blk.sort_values(["n_lacking", "population"], ascending=False)
-                 .head(10)[["block_id", "population", "lacks", col.DEFICIENCIES]]
-                 .to_dict("records"))
+        blk = self.blocks  # the ten lacking most, without sorting a copy of the whole layer
+        worst = (blk.iloc[deficiency_order(blk)[:10]]
+                 [["block_id", "population", "lacks", col.DEFICIENCIES]].to_dict("records"))
         write_reports(staged.staging, self.report, lang=chosen.lang,
                       worst=[w for w in worst if w["lacks"]], profile=self.profile,
                       extra_sections=served_sections(self.report, chosen.lang))
         if "tables" not in aside:
             write_tables(self, staged.staging, lang=chosen.lang)
 
-
-def _city_scale_defaults(net: WalkNetwork, outputs: Outputs) -> tuple[Outputs, dict[str, str]]:
-    """Resolve the products left at ``None`` (auto): on, except on city-scale networks; the
-    reasons of those skipped."""
-    large = net.n_nodes > LARGE_NETWORK_NODES
-    auto = [name for name in ("isochrones", "map", "rasters") if getattr(outputs, name) is None]
-    skipped = {
-        name: f"skipped: the network has {net.n_nodes:,} nodes (more than "
-        f"{LARGE_NETWORK_NODES:,}); pass {name}=True (--{name}) to make it anyway, "
-        "or run smaller areas with lifecircle batch"
-        for name in auto if large and name in LARGE_NETWORK_SKIPS
-    }
-    for name, reason in skipped.items():
-        log.warning("%s %s", name, reason)
-    return outputs.replace(**{name: name not in skipped for name in auto}), skipped

@@ -10,6 +10,7 @@ Usage::
 
     python scripts/bench_cityscale.py FILE.osm.pbf [--repo PATH] [--cell-m 25]
     python scripts/bench_cityscale.py FILE.osm.pbf --only isochrones --coverage-simplify 2.5
+    python scripts/bench_cityscale.py FILE.osm.pbf --only isochrones --iso-cell 5 --iso-memory
     python scripts/benchmark.py cityscale --nodes 268000   # on the cached tiled mosaic
 
 Each part also prints its cost per unit (seconds and GiB per million network nodes for the
@@ -104,6 +105,10 @@ def main() -> None:
     parser.add_argument("--coverage-simplify", type=float, default=None, metavar="TOL_M",
                         help="also time shapely.coverage_simplify of the rings at TOL_M")
     parser.add_argument("--only", choices=["isochrones", "rasters"], help="measure one part")
+    parser.add_argument("--iso-cell", type=float, default=None,
+                        help="isochrone cell (m); default: the automatic choice of a run")
+    parser.add_argument("--iso-memory", action="store_true",
+                        help="also time the isochrone table built in memory")
     args = parser.parse_args()
     # this checkout's package unless told otherwise (an installed lifecircle may be another)
     sys.path.insert(0, args.repo or str(Path(__file__).resolve().parents[1]))
@@ -120,15 +125,29 @@ def main() -> None:
 
 
 def _isochrones(res: Any, args: argparse.Namespace) -> None:
-    from lifecircle.isochrones import run_isochrones
+    """The category isochrones as a run makes them: with this checkout, streamed into a
+    GeoPackage one category at a time at the automatic cell (``--iso-cell`` to force one;
+    ``--iso-memory`` for the whole table in memory too); with an older ``--repo``, in
+    memory at its default cell."""
+    import lifecircle.isochrones as iso_mod
 
     net = res.network
-    iso = _measure("category isochrones", lambda: run_isochrones(
-        net, res.facilities, {c: a.nodes for c, a in res.access.items()},
-        {c: a.speed_kmh for c, a in res.access.items()}))
+    args_ = (net, res.facilities, {c: a.nodes for c, a in res.access.items()},
+             {c: a.speed_kmh for c, a in res.access.items()})
+    kw = {} if args.iso_cell is None else {"cell_m": args.iso_cell}
+    streams = hasattr(iso_mod, "iter_isochrones")
+    scale = args.project_nodes / net.n_nodes
+    if streams:
+        settings = iso_mod.isochrone_settings(net, **kw)
+        print(f"  isochrone cell {settings['cell_m']:g} m "
+              f"({'automatic' if settings['cell_auto'] else 'given'})")
+        _isochrones_streamed(res, args_, kw, scale)
+    if streams and not args.iso_memory:
+        return
+    iso = _measure("category isochrones (memory)",
+                   lambda: iso_mod.run_isochrones(*args_, **kw))
     n_vert = int(iso.geometry.count_coordinates().sum())
     print(f"  {len(iso)} rows, {n_vert:,} vertices, area {iso['area_m2'].sum() / 1e6:,.1f} km2")
-    scale = args.project_nodes / net.n_nodes
     print(f"  per million nodes: {LAST['seconds'] / net.n_nodes * 1e6:.0f} s, "
           f"+{LAST['extra_gib'] / net.n_nodes * 1e6:.2f} GiB, {n_vert / net.n_nodes:.0f} "
           f"vertices per node; projected at {args.project_nodes:,} nodes: "
@@ -145,6 +164,29 @@ def _isochrones(res: Any, args: argparse.Namespace) -> None:
         print(f"  coverage_simplify({args.coverage_simplify:g} m) of {cat}'s rings: "
               f"{time.perf_counter() - t0:.1f} s, {before:,} -> {after:,} vertices "
               f"({after / before:.1%})")
+
+
+def _isochrones_streamed(res: Any, args_: tuple[Any, ...], kw: dict[str, Any],
+                         scale: float) -> None:
+    """Isochrones written to a GeoPackage category by category (as a city-scale run)."""
+    import geopandas as gpd
+
+    import lifecircle.isochrones as iso_mod
+    from lifecircle.outputs.isochrone_file import append_isochrones
+
+    net = res.network
+    with tempfile.TemporaryDirectory() as tmp:
+        gpkg = Path(tmp) / "iso.gpkg"
+        gpd.GeoDataFrame({"n": [0]}, geometry=gpd.points_from_xy([0.0], [0.0]),
+                         crs=net.crs).to_file(gpkg, layer="blocks")
+        rows = _measure("category isochrones (streamed)", lambda: append_isochrones(
+            gpkg, iso_mod.iter_isochrones(*args_, **kw),
+            empty=iso_mod.empty_isochrones(net.crs)))
+        size = gpkg.stat().st_size
+    print(f"  {rows} rows, GeoPackage {size / 2**20:,.0f} MiB; projected at "
+          f"{net.n_nodes * scale:,.0f} nodes: {LAST['seconds'] * scale:.0f} s, "
+          f"+{LAST['extra_gib'] * scale:.1f} GiB (memory: one category's, so it grows with "
+          "the largest category, not the sum)")
 
 
 def _rasters(res: Any, args: argparse.Namespace) -> None:

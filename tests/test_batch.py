@@ -522,8 +522,10 @@ FINGERPRINT_SAMPLES = {
     "facility_columns": {"name_col": "n"},
     "facilities_crs": "gcj02", "blocks_crs": "EPSG:3857", "lang": "zh", "isochrones": False,
     "isochrone_bands_min": [5.0, 10.0], "walk_in_m": 30.0, "facility_isochrones": True,
+    "isochrone_cell_m": 5.0,
     "map": False, "self_contained": True, "cdn": True, "tiles": "none", "tiles_attribution": "me",
-    "figures": False, "rasters": False, "raster_cell_m": 10.0, "group": "elderly",
+    "figures": False, "rasters": False, "raster_cell_m": 10.0, "layer_format": "parquet",
+    "group": "elderly",
     "group_population": ["age60plus=pop_60"], "targets": ["national-2021"],
     "staff_col": "staff_n", "flag_col": "volunteer",
 }

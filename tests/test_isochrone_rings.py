@@ -1,115 +1,123 @@
-"""Stitching tiles at their seams (lifecircle.isochrones.rings), on hand-drawn rings.
+"""Outlines of a label grid (lifecircle.isochrones.rings) against contourpy's filled contours.
 
-Coordinates are in cells (x 1024 in the integer units of the module); origin (0, 0) and a
-1 m cell, so areas are in cells.
+The grid's labels are bands (0 nearest, ``n`` not reached); level ``b`` outlines the cells
+labelled ``<= b``. contourpy (the outliner the module replaced) is the oracle: the same
+marching squares on ``count = n - label`` at the half-integer levels, saddles split by the
+square's mean, give the same polygons (vertices rounded to ``1 / SNAP`` of a cell).
 """
 
 from __future__ import annotations
 
+import itertools
+
+import contourpy
 import numpy as np
 import pytest
 import shapely
 
-from lifecircle.isochrones.rings import SNAP, TileRings, _stitch, merge_tiles
+from lifecircle.isochrones.rings import SNAP, bands_from_tiles, tile_rings
 
 ORIGIN = np.zeros(2)
 
 
-def tile(*rings: list[tuple[float, float]], hole: list[bool] | None = None,
-         border: list[bool] | None = None) -> TileRings:
-    q = np.round(np.concatenate([np.asarray(r, float) for r in rings]) * SNAP).astype(np.int64)
-    n = len(rings)
-    return TileRings(q, np.array([len(r) for r in rings]),
-                     np.array(hole or [False] * n), np.array(border or [True] * n))
+def contourpy_bands(label: np.ndarray, n: int, cumulative: bool) -> list[shapely.Geometry]:
+    count = (n - label).astype(np.float64)
+    gen = contourpy.contour_generator(z=count, fill_type="OuterOffset", name="serial",
+                                      corner_mask=False)
+    out = []
+    for b in range(n):
+        lower = n - b - 0.5
+        points, offsets = gen.filled(lower, n + 1.0 if cumulative else lower + 1.0)
+        # vertices kept in 1 / SNAP of a cell, as the module keeps them
+        points = [np.round(p * SNAP) / SNAP for p in points]
+        polys = [shapely.Polygon(p[o[0]:o[1]], [p[a:z] for a, z in itertools.pairwise(o[1:])])
+                 for p, o in zip(points, offsets, strict=True)]
+        out.append(shapely.MultiPolygon(polys) if polys else shapely.MultiPolygon())
+    return out
 
 
-def polygons_of(t: TileRings) -> shapely.Geometry:
-    """The tile's polygons built by shapely (one shell, then its holes)."""
-    rings = np.split(t.q / SNAP, np.cumsum(t.sizes)[:-1])
-    return shapely.Polygon(rings[0], rings[1:])
+def outline(label: np.ndarray, n: int, cumulative: bool, tile: int | None = None
+            ) -> np.ndarray:
+    """The module's bands, the grid cut into ``tile``-square tiles sharing their seams."""
+    h, w = label.shape
+    t = tile or max(h, w)
+    start_at = np.full(2 * (t + 1) ** 2 * n, -1, dtype=np.int32)
+    parts = []
+    for j0 in range(0, max(h - 1, 1), t):
+        for i0 in range(0, max(w - 1, 1), t):
+            sub = np.ascontiguousarray(label[j0:j0 + t + 1, i0:i0 + t + 1])
+            parts.append(tile_rings(sub, n, (i0, j0), (i0, j0), w, start_at))
+            assert (start_at == -1).all()  # the workspace is left clean
+    return bands_from_tiles(parts, n, cumulative, ORIGIN, 1.0)
 
 
-def test_two_squares_across_a_seam_become_one_rectangle():
-    a = tile([(0, 0), (2, 0), (2, 1), (2, 2), (0, 2)])  # the seam x = 2 has a vertex at y = 1
-    b = tile([(2, 0), (4, 0), (4, 2), (2, 2), (2, 1)])
-    merged = merge_tiles([a, b], ORIGIN, 1.0)
-    assert shapely.get_type_id(merged) == 6 and shapely.get_num_geometries(merged) == 1
-    assert merged.area == 8.0 and shapely.is_valid(merged)
-    assert shapely.equals(merged, shapely.box(0, 0, 4, 2))
+def random_labels(rng: np.random.Generator, n: int, shape: tuple[int, int],
+                  smooth: bool) -> np.ndarray:
+    if smooth:  # blobs, as stamped streets give
+        y, x = np.mgrid[0:shape[0], 0:shape[1]]
+        z = np.sin(x / rng.uniform(2, 6) + rng.uniform(0, 6)) + np.cos(y / rng.uniform(2, 6))
+        label = np.clip(np.floor((z + 2) / 4 * (n + 1) * 1.5), 0, n).astype(np.uint8)
+    else:
+        label = rng.integers(0, n + 1, size=shape).astype(np.uint8)
+    label[0, :] = label[-1, :] = n  # nothing reached at the grid's rim (its padding)
+    label[:, 0] = label[:, -1] = n
+    return label
 
 
-def test_a_hole_closed_by_the_seam_and_a_free_hole():
-    """Two C shapes facing each other make a ring with a hole; a hole off the border passes
-    through to its shell."""
-    a = tile([(0, 0), (2, 0), (2, 1), (1, 1), (1, 2), (2, 2), (2, 3), (0, 3)])
-    b = tile([(2, 0), (4, 0), (4, 3), (2, 3), (2, 2), (3, 2), (3, 1), (2, 1)],
-             [(3.5, 0.25), (3.25, 0.25), (3.25, 0.5), (3.5, 0.5)], hole=[False, True],
-             border=[True, False])
-    merged = merge_tiles([a, b], ORIGIN, 1.0)
-    assert shapely.get_num_geometries(merged) == 1
-    (poly,) = shapely.get_parts(merged)
-    assert poly.area == 12 - 2 - 0.0625
-    assert len(poly.interiors) == 2 and shapely.is_valid(poly)
-    union = shapely.coverage_union_all([polygons_of(a), polygons_of(b)])
-    assert shapely.equals(merged, union)
+@pytest.mark.parametrize("cumulative", [True, False])
+@pytest.mark.parametrize("smooth", [True, False])
+def test_same_polygons_as_contourpy(cumulative, smooth):
+    rng = np.random.default_rng(7)
+    for _ in range(60):
+        n = int(rng.integers(1, 5))
+        label = random_labels(rng, n, (int(rng.integers(3, 14)), int(rng.integers(3, 14))),
+                              smooth)
+        ours = outline(label, n, cumulative)
+        for b, theirs in enumerate(contourpy_bands(label, n, cumulative)):
+            assert shapely.is_valid(ours[b])
+            assert shapely.equals(ours[b], theirs), (label, b)
 
 
-def test_nested_island_goes_to_the_innermost_shell():
-    """A shell inside another shell's hole holds its own hole."""
-    outer = [(0, 0), (8, 0), (8, 8), (0, 8)]
-    outer_hole = [(1, 1), (1, 7), (7, 7), (7, 1)]
-    island = [(2, 2), (6, 2), (6, 6), (2, 6)]
-    island_hole = [(3, 3), (3, 5), (5, 5), (5, 3)]
-    t = tile(outer, outer_hole, island, island_hole, hole=[False, True, False, True],
-             border=[False] * 4)
-    merged = merge_tiles([t], ORIGIN, 1.0)
-    parts = sorted(shapely.get_parts(merged), key=lambda p: -p.area)
-    assert [p.area for p in parts] == [64 - 36, 16 - 4]
-    assert [len(p.interiors) for p in parts] == [1, 1]
+@pytest.mark.parametrize("tile", [1, 2, 3, 5])
+def test_tiles_give_the_untiled_outlines(tile):
+    """Chains that leave a tile link with the next tile's: the same polygons as one tile."""
+    rng = np.random.default_rng(11)
+    for _ in range(25):
+        n = int(rng.integers(1, 4))
+        label = random_labels(rng, n, (int(rng.integers(4, 16)), int(rng.integers(4, 16))),
+                              smooth=bool(rng.integers(0, 2)))
+        for cumulative in (True, False):
+            whole = outline(label, n, cumulative)
+            tiled = outline(label, n, cumulative, tile=tile)
+            for a, b in zip(tiled, whole, strict=True):
+                assert shapely.is_valid(a)
+                assert shapely.equals(a, b)
+                # straight runs are dropped across the seams too: the very same vertices
+                assert shapely.get_num_coordinates(a) == shapely.get_num_coordinates(b)
 
 
-def test_rings_that_only_touch_fall_back_to_the_coverage_union():
-    """Squares meeting at a corner are not stitched (a vertex with two ways on): the stitch
-    declines and the GEOS union gives the same two squares."""
-    a = tile([(0, 0), (1, 0), (1, 1), (0, 1)])
-    b = tile([(1, 1), (2, 1), (2, 2), (1, 2)])
-    assert _stitch(np.concatenate([a.q, b.q]), np.concatenate([a.sizes, b.sizes])) is None
-    merged = merge_tiles([a, b], ORIGIN, 1.0)
-    assert merged.area == 2.0 and shapely.get_num_geometries(merged) == 2
-
-
-def test_world_coordinates_follow_origin_and_cell():
-    a = tile([(0, 0), (2, 0), (2, 2), (0, 2)], border=[False])
-    merged = merge_tiles([a], np.array([500_000.0, 3_500_000.0]), 5.0)
-    assert shapely.equals(merged, shapely.box(500_000, 3_500_000, 500_010, 3_500_010))
-
-
-@pytest.mark.parametrize("cumulative", [False, True])
-def test_stretches_stamped_once_at_their_lowest_band_give_the_same_polygons(cumulative,
-                                                                             monkeypatch):
-    """Dropping a stretch's repeats in later bands changes no polygon (the grid keeps each
-    cell's lowest band), and does drop most segments."""
-    from lifecircle import isochrones as iso
-    from lifecircle.isochrones import polygons
-    from tests.helpers import monaco_sources
-
-    net, xy, src, nodes = monaco_sources(5, seed=5, offset_m=6.0, limit_m=1200.0)
-    kw = dict(category="x", speed_kmh=4.8, points_xy=(xy[:, 0], xy[:, 1]),
-              cumulative=cumulative)
-    kept: list[tuple[int, int]] = []
-    lowest = polygons._lowest_band
-
-    def spy(pieces, n_bands):
-        out = lowest(pieces, n_bands)
-        kept.append((len(pieces), len(out)))
-        return out
-
-    monkeypatch.setattr(polygons, "_lowest_band", spy)
-    once = iso.category_isochrones(net, nodes, src, **kw).geometry.to_numpy()
-    monkeypatch.setattr(polygons, "_lowest_band", lambda pieces, n_bands: pieces)
-    every = iso.category_isochrones(net, nodes, src, **kw).geometry.to_numpy()
-    (before, after), = kept
-    assert after < 0.6 * before
-    for a, b in zip(once, every, strict=True):
-        assert a.area > 0 and shapely.equals(a, b)
-        assert shapely.get_num_coordinates(a) == shapely.get_num_coordinates(b)
+def test_hand_drawn_interpolation_and_saddles():
+    """Crossings interpolate ``count = n - label`` linearly; a saddle joins its two inside
+    corners only when the square's mean count is above the level (a tie splits, as in
+    contourpy)."""
+    label = np.full((4, 5), 2, np.uint8)
+    label[1, 1] = 0  # centre (x 1, y 1)
+    label[1, 2] = 1  # centre (2, 1)
+    cum = outline(label, 2, True)
+    # level 0 (count >= 1.5) around (1, 1): 0.25 cell towards the count-0 centres, 0.5
+    # towards the count-1 one: four right triangles, 2 x 0.5 x 0.5 x 0.25 + 2 x 0.5 x 0.25^2
+    assert cum[0].area == pytest.approx(0.1875)
+    # level 1 (count >= 0.5): (0.25, 1) (1, 0.25) (2, 0.5) (2.5, 1) (2, 1.5) (1, 1.75),
+    # shoelace 4.125 / 2
+    assert cum[1].area == pytest.approx(2.0625)
+    assert outline(label, 2, False)[1].area == pytest.approx(2.0625 - 0.1875)
+    # saddle, two band-0 centres on a diagonal among unreached ones (n = 2): mean count 1
+    # is below level 0's 1.5: two pieces; level 1 (0.5) joins them into one
+    label = np.full((4, 4), 2, np.uint8)
+    label[1, 1] = label[2, 2] = 0
+    cum = outline(label, 2, True)
+    assert len(cum[0].geoms) == 2 and len(cum[1].geoms) == 1
+    # a tie (n = 1): counts 1, 0, 1, 0 have mean 0.5, the level itself: split
+    label = np.full((4, 4), 1, np.uint8)
+    label[1, 1] = label[2, 2] = 0
+    assert len(outline(label, 1, True)[0].geoms) == 2

@@ -9,6 +9,8 @@ from pathlib import Path
 import matplotlib.colors as mcolors
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from lifecircle import columns as col
 from lifecircle.outputs import plots
@@ -35,9 +37,29 @@ def profile():
     return load_profile("walk15")
 
 
-def _block_colors(fig) -> list[str]:
-    ax = fig.axes[0]
-    return [mcolors.to_hex(c) for c in ax.collections[0].get_facecolors()]
+def _block_image(fig):
+    from lifecircle.outputs._block_image import PixelImage
+
+    return next(a for a in fig.axes[0].get_children()
+                if isinstance(a, PixelImage) and a.get_gid() == "blocks")
+
+
+def _block_pixels(fig, blocks, *, dx: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The blocks' image and the (row, column) of each block's interior point in it."""
+    image = _block_image(fig)
+    pixels = image.get_array()
+    left, right, bottom, top = image.get_extent()
+    h, w = pixels.shape[:2]
+    pts = blocks.geometry.representative_point()
+    cols = np.floor((pts.x.to_numpy() - left) / (right - left) * w).astype(int) + dx
+    rows = np.floor((top - pts.y.to_numpy()) / (top - bottom) * h).astype(int)
+    return pixels, rows, cols
+
+
+def _block_colors(fig, blocks, *, dx: int = 0) -> list[str]:
+    """The colour drawn at each block's interior point (the blocks are one image)."""
+    pixels, rows, cols = _block_pixels(fig, blocks, dx=dx)
+    return [mcolors.to_hex(pixels[r, c, :3] / 255) for r, c in zip(rows, cols, strict=True)]
 
 
 def test_run_writes_every_figure(nanjing_run):
@@ -69,7 +91,7 @@ def test_figure_bins_equal_the_map_bins(city, profile):
     palette = [*BIN_COLORS, UNREACHABLE_COLOR]
     for k, c in enumerate(cats):
         fig = coverage_figure(blocks, city["facilities"], profile, c, edges=city["edges"])
-        colors = _block_colors(fig)
+        colors = _block_colors(fig, blocks)
         bins = block_bins(blocks, c)
         map_bins = np.array([by_id[b][k] for b in blocks["block_id"]])
         np.testing.assert_array_equal(bins, map_bins)
@@ -112,22 +134,25 @@ def test_a_category_without_data_is_drawn_as_no_data(city, profile):
     title; never the unreachable grey or the minute bins."""
     fac = city["facilities"][city["facilities"]["category"] != "childcare"]
     fig = coverage_figure(city["blocks"], fac, profile, "childcare")
-    colors = set(_block_colors(fig))
-    assert colors == {mcolors.to_hex(plots.NO_DATA_COLOR)}
-    assert fig.axes[0].collections[0].get_hatch() == plots.NO_DATA_HATCH
+    fill, hatch = mcolors.to_hex(plots.NO_DATA_COLOR), mcolors.to_hex(plots._HATCH_COLOR)
+    # 14 pixels of a row across each block's middle meet one diagonal stripe of the hatch
+    rows = [set(_block_colors(fig, city["blocks"], dx=dx)[i] for dx in range(-7, 7))
+            for i in range(len(city["blocks"]))]
+    assert all(row == {fill, hatch} for row in rows), rows
     assert _legend_texts(fig) == ["no data"]
     assert "No data: the data hold no facility of this category" in [
         t.get_text() for t in fig.axes[0].texts]
     # a "sparse" status from the report is drawn the same way, with its own reason
     fig = coverage_figure(city["blocks"], city["facilities"], profile, "childcare",
                           no_data="sparse")
-    assert set(_block_colors(fig)) == colors
+    assert {c for dx in range(-7, 7) for c in _block_colors(fig, city["blocks"], dx=dx)} \
+        == {fill, hatch}
     assert any("too few facilities" in t.get_text() for t in fig.axes[0].texts)
 
 
 def test_deficiency_counts(city, profile):
     fig = deficiency_figure(city["blocks"], profile)
-    colors = _block_colors(fig)
+    colors = _block_colors(fig, city["blocks"])
     n = city["blocks"]["n_lacking"].to_numpy()
     palette = plots.deficiency_colors(5)
     assert colors == [mcolors.to_hex(palette[v]) for v in n]
@@ -144,7 +169,7 @@ def test_deficiency_leaves_out_categories_without_data(city, profile):
     expected = sum((~blocks[col.covered(c)]).astype(int) for c in profile.categories
                    if c != "childcare").to_numpy()
     palette = plots.deficiency_colors(4)
-    assert _block_colors(fig) == [mcolors.to_hex(palette[v]) for v in expected]
+    assert _block_colors(fig, blocks) == [mcolors.to_hex(palette[v]) for v in expected]
     notes = [t.get_text() for t in fig.texts]
     assert any("Not counted for want of data: Childcare" in t for t in notes)
 
@@ -169,7 +194,7 @@ def test_fifteen_categories_share_one_count_scale(city):
     lacking = sum((~blocks[col.covered(c)]).astype(int) for c in gb.categories).to_numpy()
     palette = plots.deficiency_colors(15)
     assert len(set(palette)) == 16
-    assert _block_colors(fig) == [mcolors.to_hex(palette[v]) for v in lacking]
+    assert _block_colors(fig, blocks) == [mcolors.to_hex(palette[v]) for v in lacking]
     ticks = [t.get_text() for t in fig.axes[-1].get_xticklabels()]
     assert ticks[0] == "0" and len(ticks) <= 9
 
@@ -359,3 +384,163 @@ def test_projected_crs_required(city, profile):
     with pytest.raises(ConfigError, match="projected CRS"):
         coverage_figure(city["blocks"].to_crs(4326), city["facilities"], profile, "health")
     assert col.walk_min("health") in city["blocks"].columns
+
+
+# ---------------------------------------------------------------------------------------------
+# the blocks as one image
+
+
+def _random_blocks(seed: int, n: int):
+    """Disjoint-ish polygons with holes and multipolygons, in metres."""
+    import shapely
+
+    rng = np.random.default_rng(seed)
+    out = []
+    for _ in range(n):
+        x, y = rng.uniform(0, 1000, 2)
+        r = rng.uniform(3, 80)
+        k = int(rng.integers(3, 12))
+        ang = np.sort(rng.uniform(0, 2 * np.pi, k))
+        rad = r * rng.uniform(0.4, 1.0, k)
+        poly = shapely.make_valid(
+            shapely.Polygon(np.c_[x + rad * np.cos(ang), y + rad * np.sin(ang)]))
+        if rng.random() < 0.3:
+            poly = poly.difference(shapely.Point(x, y).buffer(r * 0.25))
+        if rng.random() < 0.2:
+            poly = shapely.union(poly, shapely.box(x + r + 5, y, x + r + 25, y + 15))
+        out.append(poly)
+    return np.array(out, dtype=object)
+
+
+@settings(max_examples=15, deadline=None)
+@given(seed=st.integers(0, 10_000), n=st.integers(1, 60),
+       size=st.sampled_from([(50, 40), (301, 207), (640, 480)]), chunk=st.sampled_from([7, 10**5]))
+def test_label_image_agrees_with_shapely_at_every_pixel_centre(seed, n, size, chunk):
+    """A pixel shows the last polygon containing its centre (holes stay empty), whether the
+    polygons are filled all at once or a few at a time; the oracle is shapely's
+    point-in-polygon test at the pixel centres."""
+    import shapely
+
+    from lifecircle.outputs._block_image import label_image, map_grid
+
+    geoms = _random_blocks(seed, n)
+    grid = map_grid(shapely.total_bounds(geoms), *size)
+    labels = label_image(geoms, grid, chunk=chunk)
+    assert labels.shape == (size[1], size[0])
+    rows, cols = np.indices(labels.shape)
+    x = grid.x0 + (cols.ravel() + 0.5) * grid.res
+    y = grid.y1 - (rows.ravel() + 0.5) * grid.res
+    want = np.full(x.size, -1)
+    for i, g in enumerate(geoms):
+        want[shapely.contains_xy(g, x, y)] = i
+    got = labels.ravel()
+    # a polygon too small to hold a pixel centre gets the pixel of its first vertex if free
+    small = got != want
+    assert not np.any(small & (want >= 0)), "a pixel centre inside a block lost its block"
+    for i in np.unique(got[small]):
+        assert not np.any(want == i) and np.sum(got == i) == 1
+
+
+def test_every_block_shows_even_below_a_pixel():
+    import shapely
+
+    from lifecircle.outputs._block_image import label_image, map_grid
+
+    geoms = np.array([shapely.box(0, 0, 1000, 1000), shapely.box(2000, 2000, 2001, 2001)])
+    labels = label_image(geoms, map_grid((0, 0, 2001, 2001), 100, 100))
+    assert set(np.unique(labels)) == {-1, 0, 1} and np.sum(labels == 1) == 1
+
+
+def test_the_figure_shows_the_block_image_pixel_for_pixel(city, profile):
+    """The canvas holds the blocks' image the right way up, one image pixel per canvas pixel:
+    the canvas colour at each block's interior point is the colour of its bin."""
+    blocks = city["blocks"]
+    fig = coverage_figure(blocks, city["facilities"], profile, "health")  # on street corners
+    canvas = plots._pixels(fig)
+    ax = fig.axes[0]
+    pts = blocks.geometry.representative_point()
+    disp = ax.transData.transform(np.c_[pts.x, pts.y])
+    height = canvas.shape[0]
+    got = [mcolors.to_hex(canvas[height - 1 - int(py), int(px)] / 255) for px, py in disp]
+    palette = [*BIN_COLORS, UNREACHABLE_COLOR]
+    want = [palette[b] for b in block_bins(blocks, "health")]
+    assert got == want
+    image = _block_image(fig).get_array()
+    box = ax.bbox
+    assert image.shape[:2] == (round(box.height), round(box.width))
+
+
+def test_a_city_draws_faint_streets_and_small_markers(city):
+    """Streets over most of the map are drawn fainter (the blocks' colours stay legible), and
+    thousands of facilities get small markers."""
+    import shapely
+
+    from lifecircle.outputs.plots import map_base
+
+    blocks = city["blocks"]
+    x0, y0, x1, y1 = blocks.total_bounds
+    dense = [shapely.LineString([(x, y0), (x, y1)]) for x in np.linspace(x0, x1, 800)]
+    edges = city["edges"].iloc[:0].copy()
+    edges = edges.set_geometry(gpd_series(dense, blocks.crs))
+    base = map_base(blocks, edges)
+    assert base.streets is not None
+    mean = base.streets[..., 3].mean() / 255
+    assert mean == pytest.approx(plots._STREET_MEAN_MAX, rel=0.05)
+    sparse = map_base(blocks, city["edges"])
+    assert abs(int(sparse.streets[..., 3].max()) - 255 * plots._STREET_ALPHA) <= 1  # as drawn
+    assert plots._marker_size(base, 5) == 26.0
+    assert 3.0 <= plots._marker_size(base, 20_000) < 26.0
+
+
+def gpd_series(geoms, crs):
+    import geopandas as gpd
+
+    return gpd.GeoSeries(geoms, crs=crs)
+
+
+def test_category_maps_drawn_on_one_frame_equal_figures_of_their_own(city, profile, tmp_path):
+    """write_figures redraws only each category's layer on one shared frame: every PNG equals
+    the standalone figure of its category, pixel for pixel (nothing of the previous category
+    is left over)."""
+    from types import SimpleNamespace
+
+    from PIL import Image
+
+    cats = list(profile.categories)
+    fac = city["facilities"][city["facilities"]["category"] != "childcare"]
+    summary = {"categories": {c: {"share_population_covered": 0.5, "threshold_min": 15.0,
+                                  "facilities": int((fac["category"] == c).sum())}
+                              for c in cats}}
+    result = SimpleNamespace(profile=profile, report={"summary": summary},
+                             blocks=city["blocks"], facilities=fac, edges=city["edges"])
+    paths = write_figures(result, tmp_path, lang="en")
+    base = plots.map_base(city["blocks"], city["edges"])
+    for c, path in zip(cats, paths, strict=False):
+        status = plots.category_status(summary["categories"][c])
+        alone = plots._pixels(coverage_figure(city["blocks"], fac, profile, c, base=base,
+                                              no_data=status,
+                                              coverage=summary["categories"][c]))
+        with Image.open(path) as image:
+            np.testing.assert_array_equal(np.asarray(image), alone, err_msg=c)
+
+
+def test_a_map_figure_saves_with_a_tight_box_at_any_dpi(city, profile, tmp_path):
+    """Saved as a notebook shows it (bbox_inches="tight") or at another dpi, the blocks'
+    image follows the axes: the white margin is cropped, the blocks keep their colours."""
+    from PIL import Image
+
+    fig = coverage_figure(city["blocks"], city["facilities"], profile, "health",
+                          edges=city["edges"])
+    full = fig.get_size_inches() * fig.dpi
+    fig.savefig(tmp_path / "tight.png", bbox_inches="tight")
+    fig.savefig(tmp_path / "small.png", dpi=100)
+    with Image.open(tmp_path / "tight.png") as image:
+        assert image.size[0] < full[0] and image.size[1] < full[1]
+    with Image.open(tmp_path / "small.png") as image:
+        pixels = np.asarray(image.convert("RGB"))
+    ax = fig.axes[0]
+    pts = city["blocks"].geometry.representative_point()
+    disp = ax.transData.transform(np.c_[pts.x, pts.y]) / 2  # 100 of 200 dpi
+    got = [mcolors.to_hex(pixels[pixels.shape[0] - 1 - int(y), int(x)] / 255) for x, y in disp]
+    palette = [*BIN_COLORS, UNREACHABLE_COLOR]
+    assert got == [palette[b] for b in block_bins(city["blocks"], "health")]

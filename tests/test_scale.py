@@ -213,35 +213,26 @@ def test_million_node_mosaic_end_to_end(tmp_path: Path) -> None:
     assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss < 16 * 2**20
 
 
-def test_city_scale_networks_skip_area_products_unless_asked(tmp_path, monkeypatch):
-    """Above LARGE_NETWORK_NODES the products in LARGE_NETWORK_SKIPS are skipped with a reason
-    unless asked for, the others made; the GeoPackage, reports and figures are always
-    written."""
+def test_every_product_is_on_by_default_and_each_can_be_switched_off(tmp_path, monkeypatch):
+    """No size switch: isochrones, map and rasters are made by default (a large network's
+    isochrones streamed into the GeoPackage), nothing is recorded as skipped, and each
+    product can still be switched off."""
     from lifecircle import pipeline, result
     from lifecircle.outputs.geopackage import read_metadata
 
-    monkeypatch.setattr(result, "LARGE_NETWORK_NODES", 100)  # the bundled extract: 3,180
+    monkeypatch.setattr(result, "ISOCHRONES_IN_MEMORY_MAX_EDGES", 100)  # the bundled: 3,180
     res = pipeline.run(out=tmp_path / "auto", categories=["retail"])
     files = {p.relative_to(res.out).as_posix() for p in res.out.rglob("*") if p.is_file()}
-    skips = set(result.LARGE_NETWORK_SKIPS)
-    assert ("map.html" in files) == ("map" not in skips)
-    assert any(f.startswith("rasters/") for f in files) == ("rasters" not in skips)
-    assert "lifecircle.gpkg" in files and "figures/coverage_retail.png" in files
-    assert res.isochrones is not None and res.isochrones.empty == ("isochrones" in skips)
-    skipped = read_metadata(res.out / "lifecircle.gpkg").get("skipped_products", {})
-    assert set(skipped) == skips
-    if "map" in skips:
-        assert "3,180 nodes" in skipped["map"] and "--map" in skipped["map"]
+    assert {"map.html", "lifecircle.gpkg", "figures/coverage_retail.png",
+            "rasters/walk_min_retail.tif"} <= files
+    meta = read_metadata(res.out / "lifecircle.gpkg")
+    assert "skipped_products" not in meta and meta["isochrones"]["enabled"]
+    assert res.isochrones is None  # streamed, not held
+    from lifecircle.outputs.isochrone_file import read_isochrones
 
-    # one switch per product: with only the map listed, the rest are made
-    monkeypatch.setattr(result, "LARGE_NETWORK_SKIPS", ("map",))
-    one = pipeline.run(out=tmp_path / "one", categories=["retail"])
-    assert not (one.out / "map.html").exists()
-    assert (one.out / "rasters" / "walk_min_retail.tif").is_file() and not one.isochrones.empty
-    assert set(one.metadata["skipped_products"]) == {"map"}
+    assert set(read_isochrones(res.out)["category"]) == {"retail"}
 
-    forced = pipeline.run(out=tmp_path / "forced", categories=["retail"], isochrones=True,
-                          map=True, rasters=False)
-    assert (forced.out / "map.html").is_file() and not (forced.out / "rasters").exists()
-    assert not forced.isochrones.empty
-    assert set(forced.metadata.get("skipped_products", {})) == set()
+    off = pipeline.run(out=tmp_path / "off", categories=["retail"], isochrones=False,
+                       map=False, rasters=False)
+    assert not (off.out / "map.html").exists() and not (off.out / "rasters").exists()
+    assert off.isochrones is not None and off.isochrones.empty

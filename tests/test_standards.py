@@ -21,7 +21,12 @@ from click.testing import CliRunner
 from lifecircle import columns as col
 from lifecircle._errors import ConfigError, InputFileError
 from lifecircle.cli import cli
-from lifecircle.coverage import households
+from lifecircle.coverage import (
+    DEFICIENCY_LIST_MAX,
+    deficiency_list,
+    deficiency_summary,
+    households,
+)
 from lifecircle.network import WalkNetwork
 from lifecircle.outputs.report import render_markdown
 from lifecircle.pipeline import run
@@ -268,6 +273,35 @@ def test_deficiency_list_in_report(grid_standards):
     # B1 misses kid (250 m > 240 m) and care_elderly at t15
     assert set(b1["lacks"]["t15"]) == {"care_elderly", "kid"}
     assert b1["n_lacking"] == 3
+
+
+def test_deficiency_list_is_bounded_and_the_summary_covers_every_block():
+    """Hand-made: 5 blocks, 4 lacking something; the list keeps the 2 lacking most, the
+    summary counts all 4 by what they lack, most people first."""
+    prof = load_profile("gb50180-2018")
+    t5, t15 = col.tier_lacks("min5"), col.tier_lacks("min15")
+    blocks = pd.DataFrame({
+        "block_id": ["a", "b", "c", "d", "e"],
+        "population": [100.0, 50.0, 400.0, 30.0, 999.0],
+        "n_lacking": [1, 2, 1, 2, 0],
+        t5: ["kindergarten", "kindergarten", "", "kindergarten", ""],
+        t15: ["", "nursing_home", "nursing_home", "nursing_home", ""],
+    })
+    assert {"min5", "min15"} <= set(prof.tier_categories())
+    worst = deficiency_list(blocks, prof, limit=2)
+    assert [w["block_id"] for w in worst] == ["b", "d"]
+    assert worst[0]["lacks"] == {"min5": ["kindergarten"], "min15": ["nursing_home"]}
+    assert len(deficiency_list(blocks, prof, limit=None)) == 4
+    summary = deficiency_summary(blocks, prof, listed=2, patterns=2)
+    assert summary["blocks"] == 4 and summary["population"] == 580.0
+    assert summary["listed"] == 2
+    # c alone lacks the nursing home (400 people); b, d lack both (80); a the kindergarten (100)
+    assert summary["patterns"] == [
+        {"lacks": {"min15": ["nursing_home"]}, "blocks": 1, "population": 400.0},
+        {"lacks": {"min5": ["kindergarten"]}, "blocks": 1, "population": 100.0},
+    ]
+    assert summary["other_patterns"] == {"patterns": 1, "blocks": 2, "population": 80.0}
+    assert summary["full_list"]["columns"] == [t15, t5]  # the profile's tier order
 
 
 def test_households_column_wins():
@@ -614,7 +648,11 @@ def test_gb_profile_on_real_extracts(extract, lang, tmp_path):
     report = json.loads((out / "report.json").read_text())
     assert {t["target"] for t in report["indicators"]["targets"]} == set(prof.targets)
     n_lacking = int((blocks["n_lacking"] > 0).sum())
-    assert len(report["deficiencies"]) == n_lacking
+    assert report["report_version"] == 2
+    assert report["deficiency_summary"]["blocks"] == n_lacking
+    assert sum(p["blocks"] for p in report["deficiency_summary"]["patterns"]) + report[
+        "deficiency_summary"]["other_patterns"]["blocks"] == n_lacking
+    assert len(report["deficiencies"]) == min(n_lacking, DEFICIENCY_LIST_MAX)
     md = (out / "report.md").read_text()
     other = render_markdown(report, lang="en" if lang == "zh" else "zh")
     for text in (md, other):

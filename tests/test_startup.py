@@ -147,6 +147,9 @@ def test_a_small_run_writes_figures_and_rasters_in_workers_and_lists_them(grid_r
         with Image.open(out / name) as image:
             assert image.size[0] == round(8.27 * 200) and image.mode == "RGB"
     assert {raster_name("retail"), "blocks.csv", "report.xlsx"} <= set(listed)
+    for job in jobs.values():  # each worker reported its wall and CPU seconds
+        wall, cpu = job.seconds
+        assert 0 < wall and 0 < cpu
     with rasterio.open(out / raster_name("retail")) as src:
         minutes = src.read(1)
     # B2's cell walks 2.75 min or less (its centre is nearer the shop): the surface is there
@@ -203,6 +206,26 @@ def test_every_subpackage_ships_in_the_wheel():
     found = {".".join(p.parent.relative_to(ROOT).parts)
              for p in (ROOT / "lifecircle").rglob("__init__.py")}
     assert found <= listed, sorted(found - listed)
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="workers on Linux only")
+def test_a_worker_shares_the_run_s_objects_without_the_collector_copying_them():
+    """The run's objects are frozen across the fork (the worker's collector leaves them
+    alone: it would copy every page it scans) and collected again in the run after it."""
+    import gc
+
+    from lifecircle._errors import OutputError
+    from lifecircle.outputs import _background
+
+    def check() -> None:  # in the worker: its error would come back from wait()
+        if gc.get_freeze_count() == 0:
+            raise OutputError("the worker's collector scans the run's objects")
+
+    gc.collect()
+    job = _background.start("figures", check, nodes=10)
+    assert job is not None
+    assert gc.get_freeze_count() == 0  # unfrozen in the run
+    job.wait()
 
 
 def test_a_daemonic_process_writes_its_outputs_itself(monkeypatch):
@@ -289,3 +312,33 @@ def test_a_worker_dies_with_a_killed_run(tmp_path):
     if still:  # pragma: no cover - the failure below: do not leave it behind
         os.kill(pid, 9)
     assert not still
+
+
+# ---------------------------------------------------------------------------------------------
+# the end of a run from the command line
+
+
+def _lifecircle(args: list[str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "lifecircle", *args], capture_output=True,
+                          text=True, cwd=ROOT)
+
+
+def test_a_command_line_run_ends_at_once_with_its_output_flushed_and_complete(tmp_path):
+    """A successful `lifecircle run` ends without the interpreter's teardown (os._exit) only
+    after its summary and log lines are out and its folder is complete; a failing one still
+    exits with its error code and one-line message."""
+    from tests.helpers import make_grid_case
+
+    case = make_grid_case(tmp_path / "grid")
+    out = tmp_path / "run"
+    done = _lifecircle(["run", "--osm", str(case.graphml), "--facilities", str(case.facilities),
+                        "--blocks", str(case.blocks), "--out", str(out), "--category", "retail",
+                        "-v"])
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.rstrip().endswith(f"Wrote {out}")
+    assert "INFO lifecircle" in done.stderr  # the log handler was flushed too
+    listed = json.loads((out / "_SUCCESS.json").read_text())["files"]
+    assert all((out / name).is_file() for name in listed) and "lifecircle.gpkg" in listed
+    bad = _lifecircle(["run", "--osm", str(tmp_path / "missing.pbf"), "--out",
+                       str(tmp_path / "bad"), "-q"])
+    assert bad.returncode == 2 and bad.stderr.startswith("lifecircle: error:")

@@ -5,7 +5,7 @@ An isochrone is built from the search's node distances, never from a hull, in th
 - :mod:`.search`: the reached stretches of street (whole edges within the budget, the part
   of an edge still reachable from an end, a facility's own stretch and off-network leg).
 - :mod:`.polygons`: the stretches buffered by ``walk_in_m``, rasterised on a fine grid and
-  outlined with contourpy (default, fast) or as exact round buffers.
+  outlined by marching squares (default, fast) or as exact round buffers.
 - :mod:`.bands`: bands (5 / 10 / 15 min by default) of a category's union over its
   facilities and of each facility (one :class:`lifecircle._kernels.BoundedSearch` each), as
   nested cumulative polygons or non-overlapping rings; the isochrone layer of a run.
@@ -13,15 +13,19 @@ An isochrone is built from the search's node distances, never from a hull, in th
 
 from .bands import (
     ALL,
+    AUTO_MAX_CELLS,
     DEFAULT_BANDS_MIN,
     DEFAULT_WALK_IN_M,
     FACILITY_BATCH,
     ISOCHRONE_COLUMNS,
+    auto_cell_m,
     category_isochrones,
     check_bands,
     check_run_options,
     empty_isochrones,
     facility_isochrones,
+    isochrone_settings,
+    iter_isochrones,
     run_isochrones,
     snap_from_frame,
 )
@@ -30,12 +34,14 @@ from .search import Pieces, reached_pieces
 
 __all__ = [
     "ALL",
+    "AUTO_MAX_CELLS",
     "DEFAULT_BANDS_MIN",
     "DEFAULT_WALK_IN_M",
     "FACILITY_BATCH",
     "ISOCHRONE_COLUMNS",
     "QUAD_SEGS",
     "Pieces",
+    "auto_cell_m",
     "band_polygons",
     "category_isochrones",
     "check_bands",
@@ -43,6 +49,8 @@ __all__ = [
     "default_cell_m",
     "empty_isochrones",
     "facility_isochrones",
+    "isochrone_settings",
+    "iter_isochrones",
     "pieces_lines",
     "reached_pieces",
     "run_isochrones",

@@ -1,12 +1,12 @@
-"""Polygons from reached stretches: rasterised outlines (contourpy) or exact round buffers.
+"""Polygons from reached stretches: rasterised outlines (marching squares) or round buffers.
 
 - ``method="raster"`` (default): cells of a 5 m grid whose centres lie near a reached
-  segment, outlined with contourpy; nothing farther than ``walk_in_m`` from the reached
-  streets is in, everything reached is (see :func:`_raster_bands`). About 3-10 ms per
-  15-minute isochrone on the shared extracts, 14-55x cheaper than the common buffer-and-union
-  recipe (``scripts/benchmark.py isochrones``). A city-wide grid is outlined in tiles of
-  :data:`TILE_CELLS` cells stitched edge to edge (:func:`_entity_bands`, :mod:`.rings`), so
-  its memory follows the tile, not the city (``scripts/benchmark.py cityscale``).
+  segment, outlined by marching squares (:mod:`.rings`); nothing farther than ``walk_in_m``
+  from the reached streets is in, everything reached is (see :func:`_raster_bands`). About
+  3-10 ms per 15-minute isochrone on the shared extracts, 14-55x cheaper than the common
+  buffer-and-union recipe (``scripts/benchmark.py isochrones``). A city-wide grid is
+  outlined in tiles of :data:`TILE_CELLS` cells linked edge to edge (:func:`_entity_bands`,
+  :mod:`.rings`), so its memory follows the tile, not the city (``scripts/benchmark.py cityscale``).
 - ``method="vector"``: exact round buffers of every stretch and ``shapely.union_all``, several
   times slower.
 """
@@ -22,7 +22,8 @@ import shapely
 from .._errors import ConfigError
 from ..network import WalkNetwork
 from ..snapping import Snap
-from .rings import _EMPTY, TileRings, merge_tiles, tile_rings
+from .outline import single_tile_bands
+from .rings import _EMPTY, TileRings, bands_from_tiles, tile_rings
 from .search import Pieces
 
 __all__ = ["QUAD_SEGS", "band_polygons", "default_cell_m", "pieces_lines"]
@@ -261,7 +262,7 @@ def default_cell_m(walk_in_m: float) -> float:
 def _raster_bands(net: WalkNetwork, coords: np.ndarray, line: np.ndarray, group: np.ndarray,
                   n_entities: int, n_bands: int, walk_in_m: float, cell_m: float,
                   cumulative: bool) -> np.ndarray:
-    """Rasterised buffers: cells near reached segments, outlined by ``contourpy``.
+    """Rasterised buffers: cells near reached segments, outlined by marching squares.
 
     A cell is in when its centre lies within ``walk_in_m - 1.2 * cell_m`` of a reached
     segment (point-to-segment distances over each segment's neighbourhood, a few lines of
@@ -306,6 +307,14 @@ def _raster_bands(net: WalkNetwork, coords: np.ndarray, line: np.ndarray, group:
     del g
     ent_start = np.flatnonzero(np.r_[True, entity_of[1:] != entity_of[:-1]])
     ent_stop = np.append(ent_start[1:], entity_of.shape[0])
+    # grids of one tile (every per-facility isochrone): one compiled pass, see .outline
+    small, polys = single_tile_bands(ax, ay, bx, by, seg_band, ent_start, ent_stop,
+                                     reach_cells=reach_cells, pad=pad, n_bands=n_bands,
+                                     cumulative=cumulative,
+                                     origin=np.array([x0 + 0.5 * c, y0 + 0.5 * c]),
+                                     cell_m=c, tile_cells=TILE_CELLS)
+    out[entity_of[ent_start[small]]] = polys
+    ent_start, ent_stop = ent_start[~small], ent_stop[~small]
     for lo, hi in zip(ent_start, ent_stop, strict=True):
         ent = int(entity_of[lo])
         out[ent] = _entity_bands(ax[lo:hi], ay[lo:hi], bx[lo:hi], by[lo:hi], seg_band[lo:hi],
@@ -315,8 +324,8 @@ def _raster_bands(net: WalkNetwork, coords: np.ndarray, line: np.ndarray, group:
 
 
 #: Side of the square tiles (in cells) an isochrone grid is outlined in: 1024 cells are
-#: 5.1 km at 5 m. A tile holds a uint8 label and a float64 count per cell plus contourpy's
-#: work arrays (about 25 bytes a cell, ~26 MB), so the memory of an isochrone grows with the
+#: 5.1 km at 5 m. A tile holds a uint8 label per cell and a side-to-segment workspace (about
+#: 25 bytes a cell, ~26 MB), so the memory of an isochrone grows with the
 #: tile, not with the city; the outline vertices themselves grow with the reached perimeter.
 TILE_CELLS = 1024
 
@@ -329,16 +338,14 @@ def _entity_bands(ax: np.ndarray, ay: np.ndarray, bx: np.ndarray, by: np.ndarray
     The entity's grid is cut into :data:`TILE_CELLS`-square tiles that share their edge row
     and column of cell centres with the next tile; each tile is stamped with every segment
     that can reach it (those within ``reach_cells`` plus one cell) and outlined on its own, so
-    the labels, and the contour crossings, on a shared seam are the same in both tiles. The
-    contour vertices are kept as integers in global grid units (:data:`.rings.SNAP`), so both
-    tiles' rings meet edge to edge on the seam and :func:`.rings.merge_tiles` joins them
-    without moving any vertex: bands nest and rings share their outlines as on one untiled
-    grid. Only one tile's grid is held at a time, and only its rings (integers) are kept until
-    the band is merged. Tiles no segment reaches are skipped, so disconnected parts of a city
+    the labels, and the contour crossings, on a shared seam are the same in both tiles. Each
+    tile's squares are outlined once (:func:`.rings.tile_rings`), the rings that leave it
+    kept as chains named by the grid sides they end on, and :func:`.rings.bands_from_tiles`
+    links the chains across the seams: bands nest and rings share their outlines as on one
+    untiled grid. Only one tile's grid is held at a time, and only its outlines (integers)
+    are kept. Tiles no segment reaches are skipped, so disconnected parts of a city
     cost nothing in between.
     """
-    import contourpy
-
     stamp = _stamp_kernel()
     lo_x = np.minimum(ax, bx)
     hi_x = np.maximum(ax, bx)
@@ -367,7 +374,8 @@ def _entity_bands(ax: np.ndarray, ay: np.ndarray, bx: np.ndarray, by: np.ndarray
     seg, tile = seg[order], tile[order]
     starts = np.flatnonzero(np.r_[True, tile[1:] != tile[:-1]])
     stops = np.append(starts[1:], tile.shape[0])
-    parts: list[list[TileRings]] = [[] for _ in range(n_bands)]
+    parts: list[TileRings] = []
+    start_at = np.full(2 * (t + 1) ** 2 * n_bands, -1, dtype=np.int32)
     for s0, s1 in zip(starts, stops, strict=True):
         tj, ti = divmod(int(tile[s0]), nti)
         ci0 = i0 + ti * t
@@ -380,27 +388,10 @@ def _entity_bands(ax: np.ndarray, ay: np.ndarray, bx: np.ndarray, by: np.ndarray
               reach_cells, label)
         if (label == n_bands).all():
             continue
-        # count = how many bands hold the cell: ring k is count n_bands - k
-        count = (n_bands - label).astype(np.float64)
+        parts.append(tile_rings(label, n_bands, (ci0, cj0), (ci0 - i0, cj0 - j0),
+                                i1 - i0 + 1, start_at))
         del label
-        # contours in cell indices (passing coordinate arrays makes contourpy copy them into
-        # 2-D grids, a third of the cost here)
-        gen = contourpy.contour_generator(z=count, fill_type="OuterOffset", name="serial",
-                                          corner_mask=False)
-        offset = np.array([ci0, cj0], dtype=np.int64)
-        for b in range(n_bands):
-            lower = n_bands - b - 0.5
-            upper = n_bands + 1.0 if cumulative else lower + 1.0
-            filled: Any = gen.filled(lower, upper)  # OuterOffset: (points, offsets)
-            rings = tile_rings(filled[0], filled[1], offset, count.shape)
-            if rings is not None:
-                parts[b].append(rings)
-        del gen, count
-    merged = np.empty(n_bands, dtype=object)
-    for b in range(n_bands):  # one band at a time; its tiles' rings go once merged
-        merged[b] = merge_tiles(parts[b], origin, c)
-        parts[b] = []
-    return merged
+    return bands_from_tiles(parts, n_bands, cumulative, origin, c)
 
 
 
@@ -451,7 +442,7 @@ def _lowest_band(pieces: Pieces, n_bands: int) -> Pieces:
     edge); the grid keeps each cell's lowest band, so the repeats would stamp nothing. Dropping
     them makes the segments, and their memory, about ``n_bands`` times fewer at city scale.
     """
-    if len(pieces) == 0:
+    if len(pieces) == 0 or n_bands == 1:
         return pieces
     entity = pieces.group // n_bands
     order = np.lexsort((pieces.group, pieces.end_m, pieces.start_m, pieces.edge, entity))

@@ -73,39 +73,81 @@ def _merge_kernel() -> Any:
     from numba import njit
 
     @njit(cache=True, nogil=True)
-    def merge(group: np.ndarray, edge: np.ndarray, start: np.ndarray,
-              end: np.ndarray) -> np.ndarray:  # pragma: no cover - compiled
-        # rows sorted by (group, edge, start): mark the rows that begin a merged stretch and
-        # extend each stretch's end in place
-        keep = np.zeros(group.shape[0], dtype=np.bool_)
-        k = -1
-        for i in range(group.shape[0]):
-            if k >= 0 and group[i] == group[k] and edge[i] == edge[k] and start[i] <= end[k]:
-                if end[i] > end[k]:
-                    end[k] = end[i]
-            else:
-                keep[i] = True
-                k = i
-        return keep
+    def merge(key: np.ndarray, start: np.ndarray, end: np.ndarray,
+              n_keys: int) -> np.ndarray:  # pragma: no cover - compiled
+        # Rows by (key, start) through a counting sort on the key (keys are group * edges +
+        # edge, a few per row) and an insertion sort of the few rows of each key; then the
+        # overlapping stretches of a key merge into the first (its end extended). Returns
+        # the kept rows in that order.
+        n = key.shape[0]
+        count = np.zeros(n_keys + 1, dtype=np.int64)
+        for i in range(n):
+            count[key[i] + 1] += 1
+        for k in range(n_keys):
+            count[k + 1] += count[k]
+        order = np.empty(n, dtype=np.int64)
+        for i in range(n):  # stable: rows of a key keep their order
+            order[count[key[i]]] = i
+            count[key[i]] += 1
+        keep = np.empty(n, dtype=np.int64)
+        m = 0
+        lo = 0
+        while lo < n:
+            hi = lo + 1
+            while hi < n and key[order[hi]] == key[order[lo]]:
+                hi += 1
+            for a in range(lo + 1, hi):  # insertion sort by start (stable)
+                r = order[a]
+                b = a - 1
+                while b >= lo and start[order[b]] > start[r]:
+                    order[b + 1] = order[b]
+                    b -= 1
+                order[b + 1] = r
+            cur = order[lo]
+            keep[m] = cur
+            m += 1
+            for a in range(lo + 1, hi):
+                r = order[a]
+                if start[r] <= end[cur]:
+                    if end[r] > end[cur]:
+                        end[cur] = end[r]
+                else:
+                    cur = r
+                    keep[m] = cur
+                    m += 1
+            lo = hi
+        return keep[:m]
 
     return merge
 
 
 def _merge(group: np.ndarray, edge: np.ndarray, start: np.ndarray, end: np.ndarray) -> Pieces:
-    """Sort stretches and merge the overlapping ones of the same group and edge.
+    """Sort stretches by (group, edge, start) and merge the overlapping ones of the same group
+    and edge.
 
-    A few lines of numba, because numpy has no per-group running maximum (pandas' groupby
-    has one, at ~1 ms overhead a call, too much for siting's many small isochrones).
+    A few lines of numba (a counting sort on group and edge, then one pass): numpy has no
+    per-group running maximum (pandas' groupby has one, at ~1 ms overhead a call, too much
+    for siting's many small isochrones), and ``np.lexsort`` of three keys took seconds per
+    category at city scale.
     """
-    order = np.lexsort((start, edge, group))
-    group = np.ascontiguousarray(group[order], dtype=np.int64)
-    edge = np.ascontiguousarray(edge[order], dtype=np.int64)
-    start = np.ascontiguousarray(start[order], dtype=np.float64)
-    end = np.ascontiguousarray(end[order], dtype=np.float64)
-    if group.shape[0]:
-        keep = _merge_kernel()(group, edge, start, end)
-        group, edge, start, end = group[keep], edge[keep], start[keep], end[keep]
-    return Pieces(group, edge, start, end)
+    group = np.ascontiguousarray(group, dtype=np.int64)
+    edge = np.ascontiguousarray(edge, dtype=np.int64)
+    start = np.ascontiguousarray(start, dtype=np.float64)
+    end = np.array(end, dtype=np.float64)  # a copy: merged ends are written into it
+    if group.shape[0] == 0:
+        return Pieces(group, edge, start, end)
+    # keys numbered densely over the (group, edge) pairs present when the product is large
+    n_edge = int(edge.max()) + 1
+    key = group * n_edge + edge
+    n_keys = int(key.max()) + 1
+    if n_keys > 4 * key.shape[0] + 1024:  # many facilities' groups: rank the keys present
+        order = np.argsort(key)
+        sk = key[order]
+        rank = np.empty_like(key)
+        rank[order] = np.cumsum(np.r_[0, sk[1:] != sk[:-1]])
+        key, n_keys = rank, int(rank.max()) + 1
+    keep = _merge_kernel()(key, start, end, n_keys)
+    return Pieces(group[keep], edge[keep], start[keep], end[keep])
 
 
 def _stretches(

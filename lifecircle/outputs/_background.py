@@ -20,11 +20,14 @@ city's tables would add to the peak memory.
 from __future__ import annotations
 
 import ctypes
+import gc
+import logging
 import multiprocessing
 import os
 import signal
 import sys
 import threading
+import time
 import traceback
 from collections.abc import Callable
 from typing import Any
@@ -33,6 +36,8 @@ from .. import _errors
 from .._errors import LifecircleError, OutputError
 
 __all__ = ["BACKGROUND_MAX_NODES", "Job", "start"]
+
+log = logging.getLogger(__name__)
 
 #: Networks up to this many nodes write their figures, tables and rasters in forked workers.
 BACKGROUND_MAX_NODES = 100_000
@@ -46,18 +51,23 @@ class Job:
         self.what = what
         self._process = process
         self._conn = conn
+        #: the worker's wall and CPU seconds, once :meth:`wait` returned
+        self.seconds: tuple[float, float] | None = None
 
     def wait(self) -> None:
         """Wait for the worker; raise its :class:`LifecircleError` (an :class:`OutputError`
         naming what went wrong when it was not one)."""
         try:
-            message = self._conn.recv()
+            message, self.seconds = self._conn.recv()
         except EOFError:
             message = ("OutputError", f"{self.what}: the worker process writing them stopped "
                        "before it finished; rerun")
         finally:
             self._conn.close()
             self._process.join()
+        if self.seconds is not None:
+            log.info("%s written by a worker process in %.2f s (%.2f s CPU)", self.what,
+                     *self.seconds)
         if message is None:
             return
         name, text = message
@@ -92,12 +102,17 @@ def start(what: str, write: Callable[[], Any], *, nodes: int) -> Job | None:
     receive, send = ctx.Pipe(duplex=False)
     process = ctx.Process(target=_work, args=(send, what, write, os.getpid()), daemon=True,
                           name=f"lifecircle-{what}")
+    # the collector of a worker would scan (and so copy, page by page) every object it
+    # inherited: frozen, they stay shared with the run
+    gc.freeze()
     try:
         process.start()
     except (OSError, AssertionError):  # no process to spare: write it in this one
         receive.close()
         send.close()
         return None
+    finally:
+        gc.unfreeze()
     send.close()
     return Job(what, process, receive)
 
@@ -130,7 +145,8 @@ def _die_with(parent: int) -> None:  # pragma: no cover - child
 def _work(conn: Any, what: str, write: Callable[[], Any],
           parent: int) -> None:  # pragma: no cover - child
     """In the worker: write, then send ``None`` or the error (its class name and text: an
-    exception object need not survive pickling) back."""
+    exception object need not survive pickling) back, with the wall and CPU seconds taken."""
+    wall, cpu = time.perf_counter(), time.process_time()
     _die_with(parent)
     message: tuple[str, str] | None = None
     try:
@@ -142,5 +158,5 @@ def _work(conn: Any, what: str, write: Callable[[], Any],
     except BaseException as exc:  # an unexpected bug: its traceback, for --debug reports
         message = ("OutputError", f"{what}: {type(exc).__name__}: {exc}\n"
                    + traceback.format_exc())
-    conn.send(message)
+    conn.send((message, (time.perf_counter() - wall, time.process_time() - cpu)))
     conn.close()

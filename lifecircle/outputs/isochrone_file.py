@@ -9,8 +9,9 @@ folder is never written to.
 from __future__ import annotations
 
 import os
+import sqlite3
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -18,12 +19,14 @@ import geopandas as gpd
 import pyogrio
 
 from .._errors import ConfigError, InputError, OutputError, did_you_mean
+from .._memory import release_freed
 from ..edge_access import network_from_mask
 from ..isochrones import DEFAULT_BANDS_MIN, DEFAULT_WALK_IN_M, run_isochrones
 from ..network import WalkNetwork
 from .geopackage import GPKG_NAME, read_layers, read_metadata
 
-__all__ = ["LAYER", "isochrones_from_run", "write_isochrones"]
+__all__ = ["LAYER", "append_isochrones", "describe_layer", "isochrones_from_run",
+           "layer_description", "read_isochrones", "write_isochrones"]
 
 LAYER = "isochrones"
 _DRIVERS = {".gpkg": "GPKG", ".geojson": "GeoJSON"}
@@ -139,3 +142,67 @@ def write_isochrones(
     finally:
         tmp.unlink(missing_ok=True)
     return out
+
+
+def layer_description(settings: Mapping[str, Any]) -> str:
+    """The ``isochrones`` layer's description (``gpkg_contents``) from a run's isochrone
+    settings (:func:`lifecircle.isochrones.isochrone_settings`): bands, walk-in, the cell and
+    how it was chosen."""
+    bands = "/".join(f"{b:g}" for b in settings.get("bands_min", []))
+    text = (f"Walking isochrones, {settings.get('rows', 'rings')} of {bands} min; streets "
+            f"reached, buffered {settings.get('walk_in_m', 0):g} m")
+    cell = settings.get("cell_m")
+    if cell is not None:
+        how = "automatic for the network's extent" if settings.get("cell_auto") else "given"
+        text += (f"; outlined on a {cell:g} m grid ({how}): nothing farther than "
+                 f"{settings.get('walk_in_m', 0):g} m from the reached streets is in, "
+                 "everything reached is")
+    return text
+
+
+def describe_layer(gpkg: str | Path, text: str, *, layer: str = LAYER) -> None:
+    """Set ``layer``'s description in the GeoPackage's ``gpkg_contents`` (what QGIS shows as
+    the layer's abstract)."""
+    with sqlite3.connect(gpkg) as con:
+        con.execute("UPDATE gpkg_contents SET description = ? WHERE table_name = ?",
+                    (text, layer))
+    con.close()
+
+
+def append_isochrones(gpkg: str | Path, frames: Iterable[gpd.GeoDataFrame], *,
+                      empty: gpd.GeoDataFrame, description: str | None = None,
+                      layer: str = LAYER) -> int:
+    """Write ``frames`` into ``layer`` of an existing GeoPackage one after the other, each
+    appended and then dropped, so that memory holds one frame (one category's isochrones),
+    not the layer; ``empty`` (the columns, no rows) makes the layer when there is no frame.
+    Returns the rows written.
+
+    The rows and their order are those of :func:`lifecircle.isochrones.run_isochrones`'
+    table written in one go (``tests/test_isochrones_stream.py``).
+    """
+    # the layer is made from ``empty``, so its field types do not depend on the first frame
+    # (a category without facilities has integer zeros where the others have metres)
+    pyogrio.write_dataframe(empty, gpkg, layer=layer, driver="GPKG",
+                            geometry_type="MultiPolygon")
+    types = {c: empty[c].dtype for c in empty.columns if c != empty.geometry.name}
+    rows = 0
+    for frame in frames:
+        if not len(frame):
+            continue
+        pyogrio.write_dataframe(frame.astype(types), gpkg, layer=layer, driver="GPKG",
+                                append=True, use_arrow=True)
+        rows += len(frame)
+        del frame
+        release_freed()  # the category's arrays are gone: give their pages back
+    if description is not None:
+        describe_layer(gpkg, description, layer=layer)
+    return rows
+
+
+def read_isochrones(gpkg: str | Path, *, category: str | None = None,
+                    layer: str = LAYER) -> gpd.GeoDataFrame:
+    """A run's ``isochrones`` layer, or only one ``category``'s rows (read with an SQL filter,
+    so a map or a tool can take a city's isochrones one category at a time)."""
+    path = _run_gpkg(gpkg)
+    where = None if category is None else "category = '" + category.replace("'", "''") + "'"
+    return pyogrio.read_dataframe(path, layer=layer, where=where)

@@ -14,13 +14,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import geopandas as gpd
-import pyogrio
 
 from .._errors import ConfigError, InputFileError, OutputError
 from ..profiles import Profile, load_profile
 from ..profiles.profile import profile_from_dict
 from ._atomic import SUCCESS
-from .geopackage import GPKG_NAME, read_layers, read_metadata
+from .geopackage import GPKG_NAME, layer_names, read_layers, read_metadata
 
 if TYPE_CHECKING:
     from .webmap import MapPage
@@ -270,7 +269,7 @@ def map_from_run(
         raise OutputError(f"{target}: exists; pass --overwrite to replace it or choose --out")
     meta = read_metadata(gpkg)
     profile = profile_of_run(meta, where=str(gpkg))
-    present = {str(name) for name, _ in pyogrio.list_layers(gpkg)}
+    present = set(layer_names(gpkg))
     layers = read_layers(gpkg, ["blocks", "facilities", "edges"])
     extra = {name: read_layers(gpkg, [name])[name]
              for name in ("isochrones", "proposed_sites") if name in present}

@@ -21,7 +21,15 @@ from typing import Any
 from ..i18n import label_of, messages, percent
 from ._atomic import write_json_atomic
 
-__all__ = ["category_status", "localised_lacks", "render_markdown", "write_reports"]
+__all__ = ["REPORT_VERSION", "category_status", "localised_lacks", "render_markdown",
+           "write_reports"]
+
+#: ``report_version`` of ``report.json``. 2: ``deficiencies`` lists the
+#: :data:`~lifecircle.coverage.DEFICIENCY_LIST_MAX` blocks lacking most (version 1, without
+#: the key, listed every lacking block), and ``deficiency_summary`` gives, over every block,
+#: how many blocks and people lack anything, the combinations they lack (``patterns``) and
+#: where every block's list is (the blocks layer's ``tier_lacks_<tier>``, ``blocks.csv``).
+REPORT_VERSION = 2
 
 
 

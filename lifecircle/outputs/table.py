@@ -8,7 +8,16 @@
   profile sets plan targets, an indicator sheet.
 
 Headers and labels come from the message catalogue (``locales/table.toml``) and the profile;
-values are the blocks layer's (minutes unrounded in the workbook, shown to one decimal).
+values are the blocks layer's. People are whole residents in both files: the blocks layer's
+estimate rounded to the nearest person (the layer and ``report.json`` keep the unrounded
+estimate, so a column sum may differ from the report's total by a few people). Minutes are
+written to two decimals in the CSV and unrounded in the workbook (shown to one decimal).
+
+The workbook's block sheet holds at most :data:`XLSX_MAX_BLOCK_ROWS` blocks: beyond that (a
+whole city) it lists the blocks lacking most (most categories lacking, then most people,
+first) and a further sheet says how many there are and that every block is in ``blocks.csv``
+and in the GeoPackage's ``blocks`` layer. A spreadsheet cell costs about 10 µs to write, and a
+planner does not scroll through 300,000 rows.
 """
 
 from __future__ import annotations
@@ -23,11 +32,13 @@ import pandas as pd
 
 from .. import columns as col
 from .._errors import OutputError
+from ..coverage import deficiency_order
 from ..i18n import check_lang, display_width, label_of, messages
 from .report import category_status, localised_lacks
 
 __all__ = [
     "CSV_NAME",
+    "XLSX_MAX_BLOCK_ROWS",
     "XLSX_NAME",
     "block_table",
     "category_table",
@@ -38,6 +49,8 @@ __all__ = [
 
 CSV_NAME = "blocks.csv"
 XLSX_NAME = "report.xlsx"
+#: Most blocks the workbook's block sheet lists (every block is in ``blocks.csv``).
+XLSX_MAX_BLOCK_ROWS = 50_000
 
 
 
@@ -54,23 +67,33 @@ def block_table(blocks: pd.DataFrame, summary: Mapping[str, Any], *, lang: str =
         ``Result.report["summary"]`` (category and tier labels).
     lang
         ``"en"`` or ``"zh"``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        People as whole residents (``int64``, the layer's estimate rounded), minutes as the
+        layer's (NaN where unreachable), the lacking categories by their labels.
     """
     t = messages("table", check_lang(lang, option="lang"))
     cats = summary["categories"]
+    people = np.rint(blocks["population"].to_numpy(dtype=float, na_value=0.0))
     out: dict[str, Any] = {
         t["block_id"]: blocks["block_id"].astype(str).to_numpy(),
-        t["population"]: blocks["population"].to_numpy(dtype=float),
+        t["population"]: people.astype(np.int64),
     }
     for c, v in cats.items():
         if col.walk_min(c) in blocks.columns:
             out[t["minutes"].format(label=label_of(v, lang))] = blocks[col.walk_min(c)].to_numpy(
                 dtype=float, na_value=np.nan)
     out[t["n_lacking"]] = blocks["n_lacking"].to_numpy(dtype=np.int64)
-    lacks = blocks["lacks"].fillna("").astype(str)
-    out[t["lacks"]] = [_lacks(x, summary, lang) for x in lacks]
+    # a city has a few distinct lists of lacking categories: label each once
+    codes, lists = pd.factorize(blocks["lacks"].fillna("").astype(str))
+    out[t["lacks"]] = np.array([_lacks(x, summary, lang) for x in lists], dtype=object)[codes]
     if len(summary.get("tiers") or {}) > 1:
-        out[t["deficiencies"]] = [localised_lacks(x, summary, lang) for x in lacks]
-    out[t["complete"]] = [t["yes"] if x else t["no"] for x in blocks["complete"].astype(bool)]
+        out[t["deficiencies"]] = np.array(
+            [localised_lacks(x, summary, lang) for x in lists], dtype=object)[codes]
+    out[t["complete"]] = np.where(blocks["complete"].to_numpy(dtype=bool), t["yes"], t["no"]
+                                  ).astype(object)
     return pd.DataFrame(out)
 
 
@@ -162,34 +185,52 @@ def write_tables(result: Any, folder: str | os.PathLike[str], *, lang: str = "en
         # UTF-8 with a byte-order mark: Excel reads a CSV without one in the system's legacy
         # code page (GBK on Chinese Windows), which garbles Chinese headers and labels.
         blocks.to_csv(csv, index=False, encoding="utf-8-sig", float_format="%.2f")
-        _write_xlsx(xlsx, blocks, category_table(summary, lang=lang),
-                    indicator_table(result.report, lang=lang), lang)
+        _write_xlsx(xlsx, _workbook_rows(blocks, result.blocks), category_table(summary, lang=lang),
+                    indicator_table(result.report, lang=lang), lang, total=len(blocks))
     except OSError as exc:
         raise OutputError(f"{exc.filename or base}: cannot write the table "
                           f"({exc.strerror or exc})") from exc
     return [csv, xlsx]
 
 
+def _workbook_rows(table: pd.DataFrame, blocks: pd.DataFrame) -> pd.DataFrame:
+    """The block sheet's rows: every block up to :data:`XLSX_MAX_BLOCK_ROWS`, else that many
+    lacking most (most categories lacking, most people, then block id: the order of the
+    report's deficiency list)."""
+    if len(table) <= XLSX_MAX_BLOCK_ROWS:
+        return table
+    return table.iloc[deficiency_order(blocks)[:XLSX_MAX_BLOCK_ROWS]].reset_index(drop=True)
+
+
 def _write_xlsx(path: Path, blocks: pd.DataFrame, categories: pd.DataFrame,
-                indicators: pd.DataFrame | None, lang: str) -> None:
+                indicators: pd.DataFrame | None, lang: str, *, total: int) -> None:
+    import xlsxwriter
+
     t = messages("table", lang)
     n_minutes = sum(1 for c in blocks.columns[2:] if pd.api.types.is_float_dtype(blocks[c]))
     sheets = [(t["sheet_blocks"], blocks), (t["sheet_categories"], categories)]
     if indicators is not None:
         sheets.append((t["sheet_indicators"], indicators))
-    # xlsxwriter, not openpyxl: a column's number format applies to every cell of it, where
-    # openpyxl styles cell by cell and builds a cell object each (31 s of a 268k-node run's
-    # outputs went into openpyxl for 91,000 blocks).
-    with pd.ExcelWriter(path, engine="xlsxwriter",
-                        engine_kwargs={"options": {"strings_to_urls": False,
-                                                   "strings_to_formulas": False}}) as writer:
+    # xlsxwriter cell by cell in row order, not pandas' to_excel: constant_memory streams each
+    # finished row to disk (a city's sheet held as cell objects took hundreds of MB), and
+    # pandas formats every cell through several layers first (2.5x slower on 76,381 blocks).
+    book = xlsxwriter.Workbook(path, {"constant_memory": True, "strings_to_urls": False,
+                                      "strings_to_formulas": False,
+                                      "strings_to_numbers": False})
+    try:
         for name, frame in sheets:
-            safe = _excel_safe(frame)
-            safe.to_excel(writer, sheet_name=name, index=False)
             formats = {}
             if frame is blocks:  # people as whole numbers, minutes to one decimal (on screen)
                 formats = {2: "#,##0", **{j: "0.0" for j in range(3, 3 + n_minutes)}}
-            _format_sheet(writer.book, writer.sheets[name], safe, formats)
+            _write_sheet(book, name, _excel_safe(frame), formats)
+        if len(blocks) < total:
+            note = book.add_worksheet(t["sheet_about"])
+            note.set_column(0, 0, 100)
+            note.write_string(0, 0, t["rows_limited"].format(
+                sheet=t["sheet_blocks"], n=f"{len(blocks):,}", total=f"{total:,}",
+                csv=CSV_NAME, gpkg="lifecircle.gpkg"))
+    finally:
+        book.close()
 
 
 def _excel_safe(frame: pd.DataFrame) -> pd.DataFrame:
@@ -203,15 +244,37 @@ def _excel_safe(frame: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def _format_sheet(book: Any, ws: Any, frame: pd.DataFrame, formats: Mapping[int, str]) -> None:
-    """Bold frozen header, a filter, readable widths and the given number formats (by 1-based
-    column)."""
+def _cells(values: pd.Series) -> list[Any]:
+    """A column's values as Python objects, ``None`` where the cell stays blank (NaN, None,
+    an empty text)."""
+    if pd.api.types.is_bool_dtype(values) or pd.api.types.is_integer_dtype(values):
+        return values.tolist()
+    if pd.api.types.is_float_dtype(values):
+        return [None if x != x else x for x in values.to_numpy(dtype=float).tolist()]
+    return [None if x is None or x == "" or (isinstance(x, float) and x != x) else x
+            for x in values.tolist()]
+
+
+def _write_sheet(book: Any, name: str, frame: pd.DataFrame,
+                 formats: Mapping[int, str]) -> None:
+    """One sheet: bold frozen header, a filter, readable widths and the given number formats
+    (by 1-based column), then the rows in order (``constant_memory`` writes each row once)."""
+    ws = book.add_worksheet(name)
     header = book.add_format({"bold": True, "text_wrap": True, "valign": "top"})
     ws.freeze_panes(1, 1)
     ws.autofilter(0, 0, len(frame), max(len(frame.columns) - 1, 0))
-    for j, name in enumerate(frame.columns):
-        ws.write(0, j, str(name), header)
-        longest = max([display_width(str(name)) // 2 + 2,
-                       *(display_width(str(x)) + 2 for x in frame[name].head(200))])
+    write = []
+    for j, label in enumerate(frame.columns):
+        longest = max([display_width(str(label)) // 2 + 2,
+                       *(display_width(str(x)) + 2 for x in frame[label].head(200))])
         number = book.add_format({"num_format": formats[j + 1]}) if j + 1 in formats else None
         ws.set_column(j, j, min(max(longest, 8), 60), number)
+        kind = frame[label].dtype
+        write.append(ws.write_number if pd.api.types.is_numeric_dtype(kind)
+                     and not pd.api.types.is_bool_dtype(kind) else ws.write)
+    ws.write_row(0, 0, [str(c) for c in frame.columns], header)
+    columns = [_cells(frame[c]) for c in frame.columns]
+    for i, row in enumerate(zip(*columns, strict=True), start=1):
+        for j, value in enumerate(row):
+            if value is not None:
+                write[j](i, j, value)

@@ -87,13 +87,10 @@ def _siting_writer(siting: Siting) -> Any:
     """An ``extras`` writer: the ``siting_blocks`` layer and the before / after CSV."""
 
     def write_siting(res: Result, stage: StagedOutput) -> None:
-        import pyogrio
+        from ..outputs.geopackage import GPKG_NAME, write_layer
 
-        from ..outputs.geopackage import GPKG_NAME, _plain
-
-        layer = scenario_layer(res, siting.scenario_blocks)
-        pyogrio.write_dataframe(_plain(layer), stage.path(GPKG_NAME),
-                                layer="siting_blocks", driver="GPKG")
+        write_layer(stage.path(GPKG_NAME), "siting_blocks",
+                    scenario_layer(res, siting.scenario_blocks))
         siting.scenario_blocks.to_csv(stage.path("siting_before_after.csv"), index=False)
 
     return write_siting

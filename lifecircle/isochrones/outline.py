@@ -1,0 +1,546 @@
+"""Raster isochrone outlines for many small grids at once: stamp, trace and build in one pass.
+
+The per-facility isochrones (``--facility-isochrones``, :func:`.bands.facility_isochrones`)
+outline thousands of small grids, one per facility, each a few hundred cells across.
+:func:`single_tile_bands` gives exactly the polygons of the contourpy path of
+:mod:`.polygons` (the same cells, the same marching-squares outline, the same vertices up to
+dropping collinear ones) for every entity whose grid fits in one tile, in one compiled call
+per batch and one ``shapely.from_ragged_array`` for the whole batch.
+
+Why hand-written rather than contourpy and GEOS, as the city-wide path uses: per facility the
+fixed costs of those calls dominate. Measured on the tiled Nanjing graph (15 minutes, about
+250 street segments and a 430 x 430 grid a facility at 5 m cells), contourpy's
+``contour_generator`` set-up took ~2 ms, its ``filled`` ~1 ms, the cell stamping ~1 ms and the
+ring assembly with a GEOS hole test ~0.7 ms per facility, against a bounded search of 0.03 ms;
+the kernel here takes ~0.35 ms CPU (stamping ~0.13, crossing scan ~0.09, tracing ~0.13).
+Here:
+
+- **stamping** fills each row's run of cells within reach of a segment at once (the run is
+  the row's chord through the segment's capsule); an end cell whose centre lies within 1e-6
+  of the chord's bound is settled with the very point-to-segment test of
+  :func:`.polygons._stamp_kernel`, so the cells are the same;
+- **tracing** follows each ring of a band's level through the cells that cross it (marching
+  squares on the label grid, with contourpy's crossing points and its saddle rule: the
+  centre is in when the mean of the four corners exceeds the level), from the crossings a
+  scan of the grid's rows found, marking the crossings it passed (and clearing only those
+  afterwards: one byte a crossing, small enough for the cache); vertices are integers in
+  ``1 / SNAP`` of a cell, as in :mod:`.rings`, and collinear ones are dropped as they come;
+- **holes** go to the smallest shell of their group that contains them (an integer
+  crossing-number test; with one shell, no test); a ring band is its level's rings and the
+  next lower level's rings with their roles swapped (shells become holes and holes shells),
+  so rings never overlap and share their outlines with their neighbours.
+
+The workspaces (label grid, crossing marks, output buffers) are allocated once per batch and
+reused for every entity.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Any
+
+import numpy as np
+import shapely
+
+from .._kernels import compile_kernel, grown
+from .rings import SNAP
+
+__all__ = ["single_tile_bands"]
+
+
+def _near(i: int, j: int, x1: float, y1: float, dx: float, dy: float, dd: float,
+          r2: float) -> bool:
+    """Whether cell ``(j, i)``'s centre lies within ``sqrt(r2)`` of the segment (the test of
+    :func:`.polygons._stamp_kernel`, operation for operation, so the same cells pass)."""
+    cy = j + 0.5 - y1
+    cx = i + 0.5 - x1
+    u = (cx * dx + cy * dy) / dd if dd > 0 else 0.0
+    u = min(max(u, 0.0), 1.0)
+    ex = cx - u * dx
+    ey = cy - u * dy
+    return ex * ex + ey * ey <= r2
+
+
+def _end_cell(t: float, i_lo: int, i_hi: int, left: bool, j: int, x1: float, y1: float,
+              dx: float, dy: float, dd: float, r2: float) -> int:
+    """The first (``left``) or last cell of a row's run whose boundary is at ``t`` (cell
+    index units); a centre within 1e-6 of ``t`` is settled with :func:`_near`."""
+    if left:
+        i = int(np.ceil(t))
+        if i - t < 1e-6:
+            if not _near(i, j, x1, y1, dx, dy, dd, r2):
+                i += 1
+        elif t - (i - 1) < 1e-6 and _near(i - 1, j, x1, y1, dx, dy, dd, r2):
+            i -= 1
+        return max(i, i_lo)
+    i = int(np.floor(t))
+    if t - i < 1e-6:
+        if not _near(i, j, x1, y1, dx, dy, dd, r2):
+            i -= 1
+    elif (i + 1) - t < 1e-6 and _near(i + 1, j, x1, y1, dx, dy, dd, r2):
+        i += 1
+    return min(i, i_hi)
+
+
+def _stamp_entity(ax: np.ndarray, ay: np.ndarray, bx: np.ndarray, by: np.ndarray,
+                  band: np.ndarray, lo: int, hi: int, ox: float, oy: float, reach: float,
+                  lab: np.ndarray, w: int, h: int) -> None:
+    """Every cell within ``reach`` of a segment ``lo:hi`` of band k gets ``min(label, k)``;
+    segments in cell units from the grid origin, minus this grid's first cell ``(ox, oy)``.
+
+    Row by row, the run of cells is the row's chord through the segment's capsule (the two
+    end disks and the band between them, bounds linear in the row's height); an end whose
+    bound falls within 1e-6 of a cell centre is settled with the exact test, so the cells are
+    those of :func:`.polygons._stamp_kernel`, without testing every cell of the segment's
+    bounding box (cells just outside a street were tested once per nearby segment there)."""
+    r2 = reach * reach
+    for s in range(lo, hi):
+        k = np.uint8(band[s])
+        x1 = ax[s] - ox
+        y1 = ay[s] - oy
+        dx = (bx[s] - ox) - x1
+        dy = (by[s] - oy) - y1
+        dd = dx * dx + dy * dy
+        i_lo = max(int(np.floor(min(x1, x1 + dx) - reach - 0.5)), 0)
+        i_hi = min(int(np.ceil(max(x1, x1 + dx) + reach)), w - 1)
+        j_lo = max(int(np.floor(min(y1, y1 + dy) - reach - 0.5)), 0)
+        j_hi = min(int(np.ceil(max(y1, y1 + dy) + reach)), h - 1)
+        if dd > 0 and min(abs(dx), abs(dy)) < 1e-6:
+            # nearly along a grid axis: the band's bounds below would divide by ~0; test
+            # every cell of the box, as the reference kernel does
+            for j in range(j_lo, j_hi + 1):
+                row = j * w
+                for i in range(i_lo, i_hi + 1):
+                    if lab[row + i] > k and _near(i, j, x1, y1, dx, dy, dd, r2):
+                        lab[row + i] = k
+            continue
+        rl = reach * np.sqrt(dd)
+        # the band between the disks, per row: perpendicular distance within reach
+        # (x in [cy dx/dy -+ rl/|dy|]) and projection within the segment (x between
+        # -cy dy/dx and (dd - cy dy)/dx); a zero dx or dy makes one a test on the row
+        band_ok = dd > 0
+        s1 = dx / dy if dy != 0.0 else 0.0
+        h1 = rl / abs(dy) if dy != 0.0 else 0.0
+        s2 = -dy / dx if dx != 0.0 else 0.0
+        c2 = dd / dx if dx != 0.0 else 0.0
+        xs = x1 - 0.5
+        for j in range(j_lo, j_hi + 1):
+            cy = j + 0.5 - y1
+            lo_c = np.inf
+            hi_c = -np.inf
+            t = r2 - cy * cy
+            if t > -1e-9:
+                q = np.sqrt(max(t, 0.0))
+                lo_c = -q
+                hi_c = q
+            cb = cy - dy
+            t = r2 - cb * cb
+            if t > -1e-9:
+                q = np.sqrt(max(t, 0.0))
+                lo_c = min(lo_c, dx - q)
+                hi_c = max(hi_c, dx + q)
+            if band_ok:
+                a = -np.inf
+                b = np.inf
+                ok = True
+                if dy != 0.0:
+                    a = cy * s1 - h1
+                    b = cy * s1 + h1
+                elif abs(cy * dx) > rl + 1e-9:
+                    ok = False
+                if dx != 0.0:
+                    p = cy * s2
+                    q = p + c2
+                    a = max(a, min(p, q))
+                    b = min(b, max(p, q))
+                elif cy * dy < -1e-9 or cy * dy > dd + 1e-9:
+                    ok = False
+                if ok and a <= b + 1e-9:
+                    lo_c = min(lo_c, a)
+                    hi_c = max(hi_c, b)
+            if lo_c > hi_c + 2e-6:
+                continue
+            ia = _end_cell(lo_c + xs, i_lo, i_hi, True, j, x1, y1, dx, dy, dd, r2)
+            ib = _end_cell(hi_c + xs, i_lo, i_hi, False, j, x1, y1, dx, dy, dd, r2)
+            row = j * w
+            if k == 0:  # the lowest band (the only one of a single-band isochrone): a memset
+                lab[row + ia:row + ib + 1] = 0
+            else:
+                for i in range(row + ia, row + ib + 1):
+                    lab[i] = min(lab[i], k)
+
+
+def _collinear(ax: int, ay: int, bx: int, by: int, px: int, py: int) -> bool:
+    """Whether ``b`` lies on the straight run from ``a`` to ``p`` (same direction)."""
+    ux = bx - ax
+    uy = by - ay
+    vx = px - bx
+    vy = py - by
+    return ux * vy - uy * vx == 0 and ux * vx + uy * vy > 0
+
+
+def _inside(qx: np.ndarray, qy: np.ndarray, start: int, size: int, px: int, py: int) -> bool:
+    """Whether point ``p`` lies inside the ring ``start:start + size`` (crossing number, in
+    integers: ``p`` is a vertex of another ring, never on this one)."""
+    inside = False
+    k = start + size - 1
+    for m in range(start, start + size):
+        ay = qy[k]
+        by = qy[m]
+        if (ay > py) != (by > py):
+            ax = qx[k]
+            bx = qx[m]
+            # side of p against the edge a -> b, oriented upwards
+            cross = (bx - ax) * (py - ay) - (by - ay) * (px - ax)
+            if (cross > 0) == (by > ay):
+                inside = not inside
+        k = m
+    return inside
+
+
+def _crossings(lab: np.ndarray, words: np.ndarray, w: int, h: int,
+               starts: np.ndarray) -> tuple[int, int]:
+    """Cells whose right neighbour has another label (every ring passes between such a
+    pair) into ``starts``, as flat indices: (how many, a bound on the vertices of all levels'
+    rings: the level steps between all neighbours).
+
+    ``words`` is ``lab`` seen as 8-byte words and ``w`` a multiple of 8, so that eight cells
+    with one label, like their right neighbour and the eight above, are passed over at once:
+    most of a grid is inside or outside, the crossings lie along the outline."""
+    ns = 0
+    need = 0
+    s8 = np.uint64(8)
+    s56 = np.uint64(56)
+    up = w // 8
+    for m in range((h - 1) * up):
+        word = words[m]
+        # eight equal bytes (the word equals itself rotated by a byte, whatever the byte
+        # order), equal to the eight above and to the next cell
+        if word == ((word >> s8) | (word << s56)) and word == words[m + up] and \
+                lab[8 * m + 8] == lab[8 * m]:
+            continue
+        for p in range(8 * m, 8 * m + 8):
+            cur = np.int64(lab[p])
+            nxt = np.int64(lab[p + 1])
+            if cur != nxt:
+                starts[ns] = p
+                ns += 1
+                need += int(abs(nxt - cur))
+            above = np.int64(lab[p + w])
+            if above != cur:
+                need += int(abs(above - cur))
+    return ns, need
+
+
+def _trace_level(lab: np.ndarray, w: int, b: int, nb: int, starts: np.ndarray, ns: int,
+                 vis_h: np.ndarray, vis_v: np.ndarray, touched: np.ndarray, qx: np.ndarray,
+                 qy: np.ndarray, nq: int, r_start: np.ndarray, r_size: np.ndarray,
+                 r_area: np.ndarray, nr: int) -> tuple[int, int, int]:
+    """The rings of level ``b`` (cells with label <= b in): vertices appended to ``qx``,
+    ``qy`` from ``nq`` and rings to ``r_*`` from ``nr`` (the buffers are large enough);
+    returns the new counts and how many crossings it marked in ``vis_h``/``vis_v`` (listed
+    in ``touched``, horizontal ones as ``p``, vertical ones as ``-1 - p``, for the caller to
+    clear). Inside on the left: shells anticlockwise, holes clockwise."""
+    nt = 0
+    level4 = 4 * (nb - b) - 2  # 4 x the contour level (count nb - label, at k - 0.5)
+    lev = level4 / 4.0
+    for m in range(ns):
+        s = starts[m]
+        la = lab[s]
+        lb = lab[s + 1]
+        if not (min(la, lb) <= b < max(la, lb)) or vis_h[s]:
+            continue
+        qi = s % w
+        qj = s // w
+        edge = 0  # entry side of the cell square: 0 bottom, 1 right, 2 top, 3 left
+        if la > b:
+            qj -= 1
+            edge = 2
+        begin = nq
+        while True:
+            horizontal = edge == 0 or edge == 2
+            # the crossed side runs from centre (ci, cj) to the next one right or up
+            ci = qi + 1 if edge == 1 else qi
+            cj = qj + 1 if edge == 2 else qj
+            p0 = cj * w + ci
+            if horizontal:
+                if vis_h[p0]:
+                    break
+                vis_h[p0] = 1
+                touched[nt] = p0
+                nt += 1
+                p1 = p0 + 1
+            else:
+                if vis_v[p0]:
+                    break
+                vis_v[p0] = 1
+                touched[nt] = -1 - p0
+                nt += 1
+                p1 = p0 + w
+            l0 = np.int64(lab[p0])
+            l1 = np.int64(lab[p1])
+            if l1 - l0 == 1 or l0 - l1 == 1:  # neighbouring labels: the crossing is halfway
+                half = SNAP // 2
+            else:
+                z0 = nb - l0
+                frac = (lev - z0) / ((nb - l1) - z0)
+                half = -1
+            if horizontal:
+                vx = ci * SNAP + half if half >= 0 else int(np.floor((ci + frac) * SNAP + 0.5))
+                vy = cj * SNAP
+            else:
+                vx = ci * SNAP
+                vy = cj * SNAP + half if half >= 0 else int(np.floor((cj + frac) * SNAP + 0.5))
+            if nq - begin >= 2 and _collinear(qx[nq - 2], qy[nq - 2], qx[nq - 1], qy[nq - 1],
+                                              vx, vy):
+                qx[nq - 1] = vx
+                qy[nq - 1] = vy
+            else:
+                qx[nq] = vx
+                qy[nq] = vy
+                nq += 1
+            # leave by the side the level's line goes on to (inside on the left)
+            c0 = qj * w + qi
+            in0 = lab[c0] <= b
+            in1 = lab[c0 + 1] <= b
+            in2 = lab[c0 + w + 1] <= b
+            in3 = lab[c0 + w] <= b
+            if in0 == in2 and in1 == in3 and in0 != in1:  # saddle: contourpy's rule
+                total = 4 * nb - (np.int64(lab[c0]) + np.int64(lab[c0 + 1])
+                                  + np.int64(lab[c0 + w + 1]) + np.int64(lab[c0 + w]))
+                out = (edge + 1) % 4 if total > level4 else (edge + 3) % 4
+            elif not in0 and in1:
+                out = 0
+            elif not in1 and in2:
+                out = 1
+            elif not in2 and in3:
+                out = 2
+            else:
+                out = 3
+            if out == 0:
+                qj -= 1
+            elif out == 1:
+                qi += 1
+            elif out == 2:
+                qj += 1
+            else:
+                qi -= 1
+            edge = (out + 2) % 4
+        # the ring closes: drop collinear vertices at the seam
+        while nq - begin > 3 and _collinear(qx[nq - 2], qy[nq - 2], qx[nq - 1], qy[nq - 1],
+                                            qx[begin], qy[begin]):
+            nq -= 1
+        while nq - begin > 3 and _collinear(qx[nq - 1], qy[nq - 1], qx[begin], qy[begin],
+                                            qx[begin + 1], qy[begin + 1]):
+            for t in range(begin, nq - 1):
+                qx[t] = qx[t + 1]
+                qy[t] = qy[t + 1]
+            nq -= 1
+        area = 0.0
+        k = nq - 1
+        for t in range(begin, nq):
+            area += float(qx[k]) * float(qy[t]) - float(qx[t]) * float(qy[k])
+            k = t
+        r_start[nr] = begin
+        r_size[nr] = nq - begin
+        r_area[nr] = area
+        nr += 1
+    return nq, nr, nt
+
+
+def _outline_batch(
+    ax: np.ndarray, ay: np.ndarray, bx: np.ndarray, by: np.ndarray, band: np.ndarray,
+    seg_lo: np.ndarray, seg_hi: np.ndarray, gi0: np.ndarray, gj0: np.ndarray,
+    gw: np.ndarray, gh: np.ndarray, reach: float, nb: int, cumulative: bool,
+    origin_x: float, origin_y: float, cell: float,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Stamp, trace and group the rings of every entity's grid; the kernel compiled by numba.
+
+    Entity ``e`` has segments ``seg_lo[e]:seg_hi[e]`` and a grid of ``gw[e] x gh[e]`` centres
+    whose first is cell ``(gi0[e], gj0[e])`` (``gw`` a multiple of 8). Returns what
+    ``shapely.from_ragged_array`` builds the MultiPolygons from: the coordinates of the closed
+    rings (cell ``(0, 0)``'s centre at ``(origin_x, origin_y)``), the ring offsets, the rings
+    per polygon (shell first, then its holes) and the polygons per entity and band
+    (``entity * nb + band``). Ring vertices are integers in ``1 / SNAP`` of a cell until
+    then.
+
+    Buffers grow between entities only (an array rebound inside a hot loop costs numba a
+    reference count per iteration).
+    """
+    n_ent = seg_lo.shape[0]
+    cells = 1
+    for e in range(n_ent):
+        cells = max(cells, gw[e] * gh[e])
+    lab = np.empty(cells, dtype=np.uint8)  # cells is a multiple of 8 (so is every gw)
+    words = lab.view(np.uint64)
+    vis_h = np.zeros(cells, dtype=np.uint8)  # crossings a level's trace passed
+    vis_v = np.zeros(cells, dtype=np.uint8)
+    touched = np.empty(4096, dtype=np.int64)
+    starts = np.empty(cells, dtype=np.int64)
+    qx = np.empty(4096, dtype=np.int64)
+    qy = np.empty(4096, dtype=np.int64)
+    nq = 0
+    r_start = np.empty(256, dtype=np.int64)
+    r_size = np.empty(256, dtype=np.int64)
+    r_ent = np.empty(256, dtype=np.int64)
+    r_level = np.empty(256, dtype=np.int64)
+    r_area = np.empty(256, dtype=np.float64)
+    nr = 0
+    ent_ring = np.zeros(n_ent + 1, dtype=np.int64)
+    for e in range(n_ent):
+        w = gw[e]
+        h = gh[e]
+        lab[: w * h] = nb
+        _stamp_entity(ax, ay, bx, by, band, seg_lo[e], seg_hi[e], float(gi0[e]),
+                      float(gj0[e]), reach, lab, w, h)
+        ns, need = _crossings(lab, words, w, h, starts)
+        if nq + need > qx.shape[0]:
+            cap = max(2 * qx.shape[0], nq + need)
+            qx = grown(qx, nq, cap)
+            qy = grown(qy, nq, cap)
+        if need > touched.shape[0]:
+            touched = np.empty(max(2 * touched.shape[0], need), dtype=np.int64)
+        if nr + need // 4 + nb > r_start.shape[0]:
+            cap = max(2 * r_start.shape[0], nr + need // 4 + nb)
+            r_start = grown(r_start, nr, cap)
+            r_size = grown(r_size, nr, cap)
+            r_ent = grown(r_ent, nr, cap)
+            r_level = grown(r_level, nr, cap)
+            r_area = grown(r_area, nr, cap)
+        for b in range(nb):
+            nr0 = nr
+            nq, nr, nt = _trace_level(lab, w, b, nb, starts, ns, vis_h, vis_v, touched, qx,
+                                      qy, nq, r_start, r_size, r_area, nr)
+            for t in range(nt):  # clear only what the level marked
+                if touched[t] >= 0:
+                    vis_h[touched[t]] = 0
+                else:
+                    vis_v[-1 - touched[t]] = 0
+            r_ent[nr0:nr] = e
+            r_level[nr0:nr] = b
+        ent_ring[e + 1] = nr
+    # group the rings: band b is level b (cumulative) or level b minus level b - 1 (rings)
+    member = np.empty(2 * nr, dtype=np.int64)
+    poly_rings = np.zeros(2 * nr, dtype=np.int64)
+    group_polys = np.zeros(n_ent * nb, dtype=np.int64)
+    cand = np.empty(max(nr, 1), dtype=np.int64)
+    shell = np.empty(max(nr, 1), dtype=np.bool_)
+    owner = np.empty(max(nr, 1), dtype=np.int64)
+    nm = 0
+    npoly = 0
+    for e in range(n_ent):
+        for b in range(nb):
+            nc = 0
+            for r in range(ent_ring[e], ent_ring[e + 1]):
+                lv = r_level[r]
+                if lv == b or (not cumulative and lv == b - 1):
+                    cand[nc] = r
+                    shell[nc] = (r_area[r] > 0) == (lv == b)
+                    nc += 1
+            n_shell = 0
+            for t in range(nc):
+                n_shell += shell[t]
+            for t in range(nc):
+                if shell[t] or n_shell == 1:
+                    continue
+                best = -1
+                best_area = np.inf
+                r = cand[t]
+                px = qx[r_start[r]]
+                py = qy[r_start[r]]
+                for u in range(nc):
+                    if not shell[u]:
+                        continue
+                    sr = cand[u]
+                    a = abs(r_area[sr])
+                    if a < best_area and _inside(qx, qy, r_start[sr], r_size[sr], px, py):
+                        best = u
+                        best_area = a
+                owner[t] = best
+            for u in range(nc):
+                if not shell[u]:
+                    continue
+                member[nm] = cand[u]
+                nm += 1
+                cnt = 1
+                for t in range(nc):
+                    if not shell[t] and (n_shell == 1 or owner[t] == u):
+                        member[nm] = cand[t]
+                        nm += 1
+                        cnt += 1
+                poly_rings[npoly] = cnt
+                npoly += 1
+            group_polys[e * nb + b] = n_shell
+    # closed rings in polygon order: xy = origin + index * cell, as rings._closed_xy
+    ring_off = np.zeros(nm + 1, dtype=np.int64)
+    for t in range(nm):
+        ring_off[t + 1] = ring_off[t] + r_size[member[t]] + 1
+    xy = np.empty((ring_off[nm], 2), dtype=np.float64)
+    for t in range(nm):
+        r = member[t]
+        sx = gi0[r_ent[r]] * SNAP
+        sy = gj0[r_ent[r]] * SNAP
+        n = r_size[r]
+        for v in range(n + 1):
+            src = r_start[r] + (v if v < n else 0)
+            xy[ring_off[t] + v, 0] = origin_x + ((qx[src] + sx) / SNAP) * cell
+            xy[ring_off[t] + v, 1] = origin_y + ((qy[src] + sy) / SNAP) * cell
+    return xy, ring_off, poly_rings[:npoly], group_polys
+
+
+@cache
+def _kernel() -> Any:
+    return compile_kernel(_outline_batch, _near, _end_cell, _stamp_entity, _crossings,
+                          _trace_level, _collinear, _inside)
+
+
+def single_tile_bands(
+    ax: np.ndarray, ay: np.ndarray, bx: np.ndarray, by: np.ndarray, band: np.ndarray,
+    ent_start: np.ndarray, ent_stop: np.ndarray, *, reach_cells: float, pad: int,
+    n_bands: int, cumulative: bool, origin: np.ndarray, cell_m: float, tile_cells: int,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Band polygons of every entity whose grid fits in one tile.
+
+    Parameters
+    ----------
+    ax, ay, bx, by, band
+        Segments in cell units from the grid origin and their band, grouped by entity.
+    ent_start, ent_stop
+        Each entity's slice of the segments.
+    reach_cells, pad, n_bands, cumulative
+        As in :func:`.polygons._entity_bands`.
+    origin, cell_m
+        Coordinates of cell (0, 0)'s centre and the cell size.
+    tile_cells
+        Largest grid side (in cells between the first and last centre) handled here.
+
+    Returns
+    -------
+    small, polygons
+        Which entities were outlined here, and their ``(n_small, n_bands)`` MultiPolygons,
+        the same as :func:`.polygons._entity_bands` gives (empty where nothing was reached).
+    """
+    lo_x = np.minimum.reduceat(np.minimum(ax, bx), ent_start)
+    hi_x = np.maximum.reduceat(np.maximum(ax, bx), ent_start)
+    lo_y = np.minimum.reduceat(np.minimum(ay, by), ent_start)
+    hi_y = np.maximum.reduceat(np.maximum(ay, by), ent_start)
+    i0 = np.floor(lo_x).astype(np.int64) - pad
+    i1 = np.floor(hi_x).astype(np.int64) + pad + 1
+    j0 = np.floor(lo_y).astype(np.int64) - pad
+    j1 = np.floor(hi_y).astype(np.int64) + pad + 1
+    small = (i1 - i0 - 1 <= tile_cells) & (j1 - j0 - 1 <= tile_cells)
+    pick = np.flatnonzero(small)
+    polys = np.empty((pick.shape[0], n_bands), dtype=object)
+    if pick.shape[0] == 0:
+        return small, polys
+    width = -(-(i1 - i0)[pick] // 8) * 8  # whole words per row; the extra columns are out
+    xy, ring_off, poly_rings, group_polys = _kernel()(
+        ax, ay, bx, by, band.astype(np.int64), ent_start[pick].astype(np.int64),
+        ent_stop[pick].astype(np.int64), i0[pick], j0[pick], width, (j1 - j0)[pick],
+        float(reach_cells), int(n_bands), bool(cumulative), float(origin[0]),
+        float(origin[1]), float(cell_m))
+    geoms = shapely.from_ragged_array(
+        shapely.GeometryType.MULTIPOLYGON, xy,
+        (ring_off, np.r_[0, np.cumsum(poly_rings)], np.r_[0, np.cumsum(group_polys)]))
+    polys[:] = geoms.reshape(pick.shape[0], n_bands)
+    return small, polys

@@ -1,0 +1,191 @@
+"""The compiled per-facility outline (:mod:`lifecircle.isochrones.outline`) against the
+contourpy path it replaces for single-tile grids: the same cells and the same polygons (zero
+symmetric difference), valid, with the holes a hand-made grid of blocks must have; on random
+small graphs (hypothesis) and on the shared Monaco extract.
+
+The reference is the same ``facility_isochrones`` call with the compiled outline switched off
+(every entity then goes through ``_entity_bands``: numba stamping, contourpy, ``.rings``).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import shapely
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import lifecircle.isochrones.polygons as polygons
+from lifecircle import isochrones as iso
+from lifecircle.network import WalkNetwork
+from lifecircle.snapping import snap_points
+from tests.conftest import shared_osm
+
+CRS = "EPSG:32650"
+
+
+def _none_small(ax, ay, bx, by, band, ent_start, ent_stop, **kw):
+    """Stand-in for ``single_tile_bands`` that outlines nothing (all go to contourpy)."""
+    return np.zeros(len(ent_start), dtype=bool), np.empty((0, kw["n_bands"]), dtype=object)
+
+
+def both(net: WalkNetwork, snap, ids, monkeypatch: pytest.MonkeyPatch, **kw):
+    """(compiled outline, contourpy reference) rows of ``facility_isochrones``."""
+    new = iso.facility_isochrones(net, snap, ids, category="c", speed_kmh=4.8, **kw)
+    with monkeypatch.context() as m:
+        m.setattr(polygons, "single_tile_bands", _none_small)
+        old = iso.facility_isochrones(net, snap, ids, category="c", speed_kmh=4.8, **kw)
+    return new, old
+
+
+def assert_same(new, old) -> None:
+    g_new = new.geometry.to_numpy()
+    g_old = old.geometry.to_numpy()
+    assert len(g_new) == len(g_old)
+    assert shapely.is_valid(g_new).all()
+    assert (shapely.get_type_id(g_new) == 6).all()  # MultiPolygon, as the contourpy path
+    sym = shapely.area(shapely.symmetric_difference(g_new, g_old))
+    assert sym.max() == 0.0
+    assert shapely.equals(g_new, g_old).all()
+    # the same outline vertices (collinear ones dropped on both sides)
+    assert (shapely.get_num_coordinates(g_new) == shapely.get_num_coordinates(g_old)).all()
+    # a ring may start at another of its vertices: GEOS sums the area in another order
+    np.testing.assert_allclose(new["area_m2"].to_numpy(), old["area_m2"].to_numpy(),
+                               rtol=1e-12, atol=1e-9)
+
+
+def grid_net(n: int, step: float) -> WalkNetwork:
+    """An ``n x n`` lattice of streets ``step`` metres apart."""
+    ij = np.arange(n * n)
+    x = (ij % n) * step
+    y = (ij // n) * step
+    right = ij[(ij % n) < n - 1]
+    up = ij[ij < n * (n - 1)]
+    return WalkNetwork.from_arrays(crs=CRS, node_id=ij, x=x.astype(float), y=y.astype(float),
+                                   edge_u=np.concatenate([right, up]),
+                                   edge_v=np.concatenate([right + 1, up + n]))
+
+
+def test_grid_of_blocks_has_one_hole_per_block(monkeypatch: pytest.MonkeyPatch) -> None:
+    # 4 x 4 streets 100 m apart (3 x 3 blocks), everything within 15 min; a 20 m walk-in
+    # leaves the middle of every block out: one shell with nine holes
+    net = grid_net(4, 100.0)
+    snap = snap_points(net, np.array([150.0]), np.array([5.0]), max_snap_m=50)
+    new, old = both(net, snap, ["f"], monkeypatch, bands_min=(15.0,), walk_in_m=20.0,
+                    cell_m=2.0)
+    assert_same(new, old)
+    poly = new.geometry.iloc[0]
+    assert len(poly.geoms) == 1
+    assert shapely.get_num_interior_rings(poly.geoms[0]) == 9
+    # each hole is a square of the block less the walk-in on both sides (up to the outline's
+    # 2.2 cells), centred on the block
+    for ring in poly.geoms[0].interiors:
+        hole = shapely.Polygon(ring)
+        c = hole.centroid
+        assert c.x % 100 == pytest.approx(50.0, abs=1e-6)
+        assert c.y % 100 == pytest.approx(50.0, abs=1e-6)
+        assert (100 - 2 * 20) ** 2 <= hole.area <= (100 - 2 * (20 - 2.2 * 2.0)) ** 2
+
+
+def test_grid_bands_rings_and_cumulative(monkeypatch: pytest.MonkeyPatch) -> None:
+    net = grid_net(6, 80.0)
+    snap = snap_points(net, np.array([200.0, 10.0]), np.array([190.0, 3.0]), max_snap_m=50)
+    for cumulative in (False, True):
+        new, old = both(net, snap, ["a", "b"], monkeypatch, bands_min=(1.0, 2.0, 3.5),
+                        walk_in_m=25.0, cell_m=3.0, cumulative=cumulative,
+                        points_xy=(np.array([200.0, 10.0]), np.array([190.0, 3.0])))
+        assert_same(new, old)
+        g = new.geometry.to_numpy().reshape(2, 3)
+        if cumulative:  # nested
+            assert shapely.covers(g[:, 1], g[:, 0]).all()
+            assert shapely.covers(g[:, 2], g[:, 1]).all()
+        else:  # rings do not overlap
+            for k in range(2):
+                assert shapely.area(shapely.intersection(g[:, k], g[:, k + 1])).max() < 1e-6
+
+
+def test_unsnapped_and_unreached_facilities_get_empty_polygons(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    net = grid_net(3, 100.0)
+    snap = snap_points(net, np.array([50.0, 5000.0]), np.array([0.0, 5000.0]), max_snap_m=50)
+    new, old = both(net, snap, ["on", "far"], monkeypatch, bands_min=(2.0,), walk_in_m=20.0)
+    assert_same(new, old)
+    assert not new.geometry.iloc[0].is_empty
+    assert new.geometry.iloc[1].is_empty
+
+
+def test_a_grid_wider_than_a_tile_goes_to_the_tiled_path(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # 1.6 km at 1 m cells: more than TILE_CELLS centres across, outlined by contourpy tiles
+    net = grid_net(3, 800.0)
+    snap = snap_points(net, np.array([800.0]), np.array([5.0]), max_snap_m=50)
+    calls = []
+    real = polygons.single_tile_bands
+
+    def spy(*a, **k):
+        out = real(*a, **k)
+        calls.append(out[0].copy())
+        return out
+
+    monkeypatch.setattr(polygons, "single_tile_bands", spy)
+    new = iso.facility_isochrones(net, snap, ["f"], category="c", speed_kmh=4.8,
+                                  bands_min=(30.0,), walk_in_m=4.0, cell_m=1.0)
+    assert calls and not calls[0].any()
+    assert shapely.is_valid(new.geometry.iloc[0]) and not new.geometry.iloc[0].is_empty
+
+
+@st.composite
+def small_graph(draw):
+    n = draw(st.integers(3, 12))
+    xy = draw(st.lists(st.tuples(st.floats(0, 400), st.floats(0, 400)), min_size=n,
+                       max_size=n))
+    m = draw(st.integers(n - 1, 2 * n))
+    pairs = draw(st.lists(st.tuples(st.integers(0, n - 1), st.integers(0, n - 1)),
+                          min_size=m, max_size=m))
+    pairs = [(u, v) for u, v in pairs if u != v] or [(0, 1)]
+    n_fac = draw(st.integers(1, 4))
+    fac = draw(st.lists(st.tuples(st.floats(0, 400), st.floats(0, 400)), min_size=n_fac,
+                        max_size=n_fac))
+    bands = draw(st.sampled_from([(2.0,), (1.0, 3.0), (0.5, 1.5, 4.0)]))
+    walk_in = draw(st.floats(6.0, 60.0))
+    cell = draw(st.floats(1.0, walk_in / 4.0))
+    cumulative = draw(st.booleans())
+    return xy, pairs, fac, bands, walk_in, cell, cumulative
+
+
+@settings(max_examples=60, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(case=small_graph())
+def test_random_graphs_same_polygons_as_contourpy(case, monkeypatch: pytest.MonkeyPatch
+                                                  ) -> None:
+    xy, pairs, fac, bands, walk_in, cell, cumulative = case
+    xy = np.asarray(xy, dtype=float)
+    u = np.array([p[0] for p in pairs])
+    v = np.array([p[1] for p in pairs])
+    net = WalkNetwork.from_arrays(crs=CRS, node_id=np.arange(xy.shape[0]), x=xy[:, 0],
+                                  y=xy[:, 1], edge_u=u, edge_v=v)
+    f = np.asarray(fac, dtype=float)
+    snap = snap_points(net, f[:, 0], f[:, 1], max_snap_m=500)
+    ids = [f"f{i}" for i in range(f.shape[0])]
+    new, old = both(net, snap, ids, monkeypatch, bands_min=bands, walk_in_m=walk_in,
+                    cell_m=cell, cumulative=cumulative, points_xy=(f[:, 0], f[:, 1]))
+    assert_same(new, old)
+
+
+def test_monaco_facilities_same_polygons_as_contourpy(monkeypatch: pytest.MonkeyPatch
+                                                      ) -> None:
+    path = shared_osm("monaco.osm.pbf")
+    from lifecircle.profiles import load_profile
+    from lifecircle.sources.facilities import facilities_from_osm
+    from lifecircle.sources.osm import read_osm
+
+    data = read_osm(path)
+    net = WalkNetwork.from_osm(data)
+    prof = load_profile("walk15")
+    fac = facilities_from_osm(data, prof).to_crs(net.crs).reset_index(drop=True).iloc[::4]
+    x, y = fac.geometry.x.to_numpy(), fac.geometry.y.to_numpy()
+    snap = snap_points(net, x, y, max_snap_m=prof.max_snap_m)
+    ids = fac["facility_id"].astype(str).tolist()
+    new, old = both(net, snap, ids, monkeypatch, points_xy=(x, y))  # 5/10/15 min rings
+    assert_same(new, old)
+    assert (~new.geometry.is_empty).sum() > 0.9 * len(new)

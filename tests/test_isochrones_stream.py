@@ -1,0 +1,97 @@
+"""A run's isochrones at city scale: the automatic cell, and the layer written one category at a
+time (lifecircle.isochrones.iter_isochrones, lifecircle.outputs.isochrone_file)."""
+
+from __future__ import annotations
+
+import sqlite3
+
+import numpy as np
+import pyogrio
+import pytest
+import shapely
+
+import lifecircle.isochrones as iso
+from lifecircle.outputs.geopackage import read_metadata
+from lifecircle.outputs.isochrone_file import read_isochrones
+from tests.conftest import shared_osm
+
+
+def test_auto_cell_follows_the_grid_budget():
+    """5 m while the network's 5 m bounding grid (plus the walk-in on each side) fits the
+    budget, 10 m above it, never more than a quarter of the walk-in."""
+    from lifecircle.network import WalkNetwork
+    from lifecircle.sources.osm import read_osm
+
+    net = WalkNetwork.from_osm(read_osm(shared_osm("monaco.osm.pbf")))
+    span = net.edge_coords.max(axis=0) - net.edge_coords.min(axis=0) + 2 * 50.0
+    cells = int(np.prod(np.ceil(span / 5.0)))
+    assert iso.auto_cell_m(net) == 5.0  # Monaco: far below the default budget
+    assert cells < iso.AUTO_MAX_CELLS
+    assert iso.auto_cell_m(net, max_cells=cells) == 5.0
+    assert iso.auto_cell_m(net, max_cells=cells - 1) == 10.0
+    assert iso.auto_cell_m(net, 30.0, max_cells=1) == 7.5  # walk_in / 4
+    assert iso.auto_cell_m(net, 16.0, max_cells=1) == 4.0  # the fine cell is already coarsest
+
+
+def test_settings_record_the_cell_and_who_chose_it(monkeypatch):
+    from tests.helpers import monaco_sources
+
+    net = monaco_sources(1, seed=0, offset_m=5.0, limit_m=100.0)[0]
+    auto = iso.isochrone_settings(net)
+    assert auto["cell_m"] == 5.0 and auto["cell_auto"] is True
+    given = iso.isochrone_settings(net, cell_m=10.0)
+    assert given["cell_m"] == 10.0 and given["cell_auto"] is False
+    monkeypatch.setattr(iso.bands, "AUTO_MAX_CELLS", 1)
+    assert iso.isochrone_settings(net)["cell_m"] == 10.0
+    assert iso.isochrone_settings(net, cell_m=5.0)["cell_m"] == 5.0  # the user's cell wins
+
+
+@pytest.fixture(scope="module")
+def monaco_runs(tmp_path_factory):
+    """The same Monaco run twice: isochrones kept in memory, and streamed into the
+    GeoPackage category by category (every network counted as large)."""
+    from lifecircle import pipeline, result
+
+    base = tmp_path_factory.mktemp("stream")
+    kw = dict(figures=False, map=False, rasters=False)
+    osm = shared_osm("monaco.osm.pbf")
+    kept = pipeline.run(osm, out=base / "kept", **kw)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(result, "ISOCHRONES_IN_MEMORY_MAX_EDGES", 0)
+        streamed = pipeline.run(osm, out=base / "streamed", **kw)
+    return kept, streamed
+
+
+def test_streamed_layer_is_the_in_memory_layer(monaco_runs):
+    kept, streamed = monaco_runs
+    assert kept.isochrones is not None and len(kept.isochrones) > 0
+    assert streamed.isochrones is None  # written, not held
+    a = read_isochrones(kept.out)
+    b = read_isochrones(streamed.out)
+    assert len(a) == len(b) == len(kept.isochrones)
+    cols = list(iso.ISOCHRONE_COLUMNS)
+    assert (a[cols].astype(str).to_numpy() == b[cols].astype(str).to_numpy()).all()
+    ga, gb = a.geometry.to_numpy(), b.geometry.to_numpy()
+    assert shapely.equals_exact(ga, gb, tolerance=0.0).all()
+    assert a.crs == b.crs
+    info = [pyogrio.read_info(r.out / "lifecircle.gpkg", layer="isochrones") for r in monaco_runs]
+    assert info[0]["geometry_type"] == info[1]["geometry_type"] == "MultiPolygon"
+    assert list(info[0]["fields"]) == list(info[1]["fields"])
+    assert list(info[0]["dtypes"]) == list(info[1]["dtypes"])
+    # one category at a time: the filter reads that category's rows only
+    cat = str(a["category"].iloc[0])
+    one = read_isochrones(streamed.out, category=cat)
+    assert len(one) == int((a["category"] == cat).sum()) > 0
+
+
+def test_layer_description_and_metadata_name_the_cell(monaco_runs):
+    for res in monaco_runs:
+        gpkg = res.out / "lifecircle.gpkg"
+        meta = read_metadata(gpkg)["isochrones"]
+        assert meta["cell_m"] == 5.0 and meta["cell_auto"] is True and meta["enabled"]
+        info = pyogrio.read_info(gpkg, layer="isochrones")
+        with sqlite3.connect(gpkg) as con:
+            (text,) = con.execute("SELECT description FROM gpkg_contents "
+                                  "WHERE table_name = 'isochrones'").fetchone()
+        assert "5 m grid (automatic" in text and "50 m" in text, text
+        assert info["features"] == len(read_isochrones(gpkg))
