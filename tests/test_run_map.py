@@ -251,18 +251,19 @@ def _hover_block(driver, word: str) -> str:
     from selenium.webdriver.support.ui import WebDriverWait
 
     map_el = driver.find_element(By.CSS_SELECTOR, "#lc-map")
+    # screen points near the middle that lie inside a block (the page's own lookup; the
+    # real mouse then has to bring up the tooltip)
     script = (_MAP_JS.replace("return ", "const m = ") + """;
         const mid = m.getSize().divideBy(2);
         const out = [];
-        m.eachLayer(l => {
-          if (l.feature && l.feature.properties.m && l._containsPoint) {
-            const c = l.getBounds().getCenter();
-            if (l._containsPoint(m.latLngToLayerPoint(c))) {
-              const p = m.latLngToContainerPoint(c);
-              out.push([p.distanceTo(mid), p.x - mid.x, p.y - mid.y]);
+        for (let dy = -200; dy <= 200; dy += 10) {
+          for (let dx = -300; dx <= 300; dx += 10) {
+            const c = m.containerPointToLatLng([mid.x + dx, mid.y + dy]);
+            if (window.lcBlocks.at([c.lat, c.lng]) >= 0) {
+              out.push([Math.hypot(dx, dy), dx, dy]);
             }
           }
-        });
+        }
         return out.sort((a, b) => a[0] - b[0]).slice(0, 6);""")
     # the canvas renders after the page loads: wait until block shapes are on screen
     points = WebDriverWait(driver, 10, poll_frequency=0.2).until(

@@ -9,6 +9,7 @@ network request blocked.
 
 from __future__ import annotations
 
+import base64
 import html
 import json
 import os
@@ -216,36 +217,92 @@ def page_data(page: str) -> dict:
 def unpack_points(packed: dict) -> dict:
     """Packed facilities as GeoJSON points (``unpackPoints`` in ``lifecircle-map.js``)."""
     xy = np.cumsum(np.asarray(packed["xy"], dtype=np.int64).reshape(-1, 2), axis=0)
+    ids = read_texts(packed["i"])
     return {"type": "FeatureCollection", "features": [
         {"type": "Feature",
          "geometry": {"type": "Point", "coordinates": (c / packed["q"]).tolist()},
-         "properties": {"n": packed["n"][i], "i": packed["i"][i],
+         "properties": {"n": packed["n"][i], "i": ids[i],
                         "s": packed["src"][packed["s"][i]], "k": packed["k"][i]}}
         for i, c in enumerate(xy)]}
 
 
+def read_varints(b64: str) -> list[int]:
+    """LEB128 varints decoded one byte at a time (``decodeVarints`` in ``lifecircle-map.js``,
+    written again)."""
+    out, value, shift = [], 0, 0
+    for byte in base64.b64decode(b64):
+        value |= (byte & 0x7F) << shift
+        shift += 7
+        if not byte & 0x80:
+            out.append(value)
+            value, shift = 0, 0
+    assert shift == 0, "a varint is cut off"
+    return out
+
+
+def read_typed(column: dict, n: int) -> list[list]:
+    """A typed column as ``n`` rows of ``w`` values (``None`` for the null sentinel)."""
+    dtype = {"u8": "<u1", "u16": "<u2", "u32": "<u4"}[column["t"]]
+    values = np.frombuffer(base64.b64decode(column["d"]), dtype=dtype)
+    assert len(values) == n * column["w"]
+    top = np.iinfo(dtype).max
+    return [[None if column["n"] and v == top else int(v) for v in row]
+            for row in values.reshape(n, column["w"])]
+
+
+def read_texts(column: list | dict) -> list[str]:
+    """A text column: the list itself, or prefixes and number steps rebuilt."""
+    if isinstance(column, list):
+        return column
+    steps = np.asarray(read_varints(column["num"]), dtype=np.int64)
+    numbers = np.cumsum(np.where(steps % 2 == 1, -(steps + 1) // 2, steps // 2))
+    which = ([row[0] for row in read_typed(column["k"], len(numbers))] if "k" in column
+             else [0] * len(numbers))
+    return [f"{column['pre'][w]}{x}" for w, x in zip(which, numbers, strict=True)]
+
+
 def unpack_blocks(packed: dict) -> dict:
-    """The packed blocks of the data block as a FeatureCollection (``unpackBlocks`` in
-    ``lifecircle-map.js``, written again): rings of vertex steps in 1/``q`` degrees."""
-
-    def ring(flat: list[int]) -> list[list[float]]:
-        xy = np.cumsum(np.asarray(flat, dtype=np.int64).reshape(-1, 2), axis=0) / packed["q"]
-        return [*xy.tolist(), xy[0].tolist()]
-
-    keys = [k for k in packed if k not in ("g", "q")]
+    """The packed blocks of the data block as a FeatureCollection of Polygon/MultiPolygon-free
+    ring lists (``decodeBlocks`` and ``blockProps`` in ``lifecircle-map.js``, written again):
+    ``geometry`` is a GeoJSON Polygon whose rings are all the block's rings (exteriors and
+    holes, filled even-odd), in degrees."""
+    n = packed["n"]
+    counts = read_varints(packed["rings"])
+    steps = np.asarray(read_varints(packed["xy"]), dtype=np.int64)
+    signed = np.where(steps % 2 == 1, -(steps + 1) // 2, steps // 2)
+    xy = np.cumsum(signed.reshape(-1, 2), axis=0) / packed["q"]
+    rings_of, at, v = [], 0, 0
+    for _ in range(n):
+        rings = []
+        for _ in range(counts[at]):
+            at += 1
+            ring = xy[v:v + counts[at]].tolist()
+            v += counts[at]
+            rings.append([*ring, ring[0]])
+        at += 1
+        rings_of.append(rings)
+    assert at == len(counts) and v == len(xy)
+    cols = {k: read_typed(packed[k], n) for k in ("m", "b", "l", "f", "s", "p", "r")
+            if k in packed}
+    k = packed["m"]["w"]
+    ids = read_texts(packed["id"])
 
     def props(i: int) -> dict:
-        p = {k: packed[k][i] for k in keys}
-        if "m" in p:
-            p["m"] = [None if x is None else x / 10 for x in p["m"]]
-            p["b"] = [int(c) for c in p["b"]]
+        bits = np.unpackbits(np.asarray(cols["l"][i], dtype=np.uint8), bitorder="little")
+        p = {"id": ids[i],
+             "m": [None if x is None else x / 10 for x in cols["m"][i]],
+             "b": [(cols["b"][i][j // 2] >> (4 * (j % 2))) & 15 for j in range(k)],
+             "l": np.flatnonzero(bits[:k]).tolist(),
+             "f": None if cols["f"][i][0] is None else cols["f"][i][0] / 10,
+             "s": cols["s"][i][0], "p": cols["p"][i][0]}
+        if "r" in cols:
+            p["r"] = cols["r"][i]
         return p
 
     return {"type": "FeatureCollection", "features": [
         {"type": "Feature", "properties": props(i),
-         "geometry": {"type": "MultiPolygon",
-                      "coordinates": [[ring(r) for r in poly] for poly in polys]}}
-        for i, polys in enumerate(packed["g"])]}
+         "geometry": {"type": "Polygon", "coordinates": rings}}
+        for i, rings in enumerate(rings_of)]}
 
 
 def data_of(page: str, suffix: str) -> dict:
@@ -694,14 +751,25 @@ def test_browser_offline_map_draws_everything(browser, profile, tmp_path):
         "Facilities: sport and fitness", "Facilities: shops and markets", "Proposed sites",
         "Background map"]
     counts = browser.execute_script(_MAP_JS.replace("return ", "const m = ") + """;
-        let blocks = 0, markers = 0, lines = 0;
+        let markers = 0, lines = 0;
         m.eachLayer(l => {
-          if (l.feature && l.feature.properties.m) blocks++;
           if (l instanceof L.Marker) markers++;
           if (l instanceof L.Polyline && !(l instanceof L.Polygon)) lines++;
         });
-        return [blocks, markers, lines];""")
+        return [window.lcBlocks.count, markers, lines];""")
     assert counts[0] == len(city["blocks"]) and counts[1] > 10 and counts[2] >= 1
+    # the blocks are painted on canvas tiles, and a point inside each block finds that block
+    painted = browser.execute_script("""
+        return Array.from(document.querySelectorAll('canvas.lc-block-tile')).filter(c => {
+          const px = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+          for (let i = 3; i < px.length; i += 4) { if (px[i]) return true; }
+          return false; }).length;""")
+    assert painted >= 1
+    inside = city["blocks"].geometry.to_crs(4326).representative_point()
+    found = browser.execute_script(
+        "return arguments[0].map(p => window.lcBlocks.at(p))", [[p.y, p.x] for p in inside])
+    assert found == list(range(len(city["blocks"])))
+    assert browser.execute_script("return window.lcBlocks.at(arguments[0])", [0.0, 0.0]) == -1
     # the tiles cannot load: the legend says so, in words
     WebDriverWait(browser, 5, poll_frequency=0.2).until(lambda d: d.execute_script(
         "return getComputedStyle(document.querySelector('.lc-tiles-failed')).display "
@@ -790,10 +858,8 @@ def test_browser_visual_check(browser, tmp_path, lang):
             assert not re.search(r"[\u4e00-\u9fff]", text)
             assert "No data, not counted" in text
         # what a planner reads when hovering a block
-        browser.execute_script(_MAP_JS.replace("return ", "const m = ") + """;
-            m.eachLayer(l => { if (l.feature && l.feature.properties.m && !window.__tip) {
-              window.__tip = 1;
-              l.fire("mouseover", {latlng: l.getBounds().getCenter()}, true); } });""")
+        inside = blocks.geometry.to_crs(4326).representative_point().iloc[0]
+        browser.execute_script("window.lcBlocks.hover(arguments[0])", [inside.y, inside.x])
         tip = browser.execute_script(
             "return document.querySelector('.leaflet-tooltip').textContent")
         assert ("街区" if lang == "zh" else "Block") in tip
@@ -803,5 +869,17 @@ def test_browser_visual_check(browser, tmp_path, lang):
         print(f"screenshot: {shot}")
         if os.environ.get("LIFECIRCLE_SCREENSHOT_DIR"):
             shutil.copy(shot, Path(os.environ["LIFECIRCLE_SCREENSHOT_DIR"]))
-        browser.execute_script("delete window.__tip")
         browser.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
+
+
+@pytest.mark.browser
+def test_browser_map_without_blocks(browser, city, profile, tmp_path):
+    """Facilities and streets but no block: the page opens without error, nothing to hover."""
+    page = write_map(city["blocks"].iloc[:0], city["facilities"], city["edges"], profile,
+                     tmp_path / "map.html", tiles=None)
+    assert _open(browser, page) == []
+    assert browser.execute_script("return window.lcBlocks.count") == 0
+    centre = city["facilities"].to_crs(4326).geometry.iloc[0]
+    assert browser.execute_script("return window.lcBlocks.at(arguments[0])",
+                                  [centre.y, centre.x]) == -1
+    assert console_errors(browser) == []

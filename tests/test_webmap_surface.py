@@ -25,6 +25,7 @@ from lifecircle.outputs.webmap.surface import (
     FINEST_PX_M,
     MAX_IMAGE_PX,
     STREET_IMAGE_ABOVE_EDGES,
+    band_images,
     edge_minutes,
     image_grid,
 )
@@ -80,7 +81,7 @@ def large():
 def _png(url: str) -> np.ndarray:
     from PIL import Image
 
-    head = "data:image/png;base64,"
+    head = "data:image/webp;base64,"
     assert url.startswith(head)
     image = Image.open(io.BytesIO(base64.b64decode(url[len(head):])))
     return np.asarray(image.convert("RGBA"))
@@ -190,7 +191,7 @@ def test_small_network_keeps_street_lines(profile):
     forced = page_data(make_map(city["blocks"], city["facilities"], city["edges"], profile,
                                 tiles=None, street_image=True).render())
     assert forced["network"] is None and forced["streets"]["cats"] == [None] * 5
-    assert forced["streets"]["network"].startswith("data:image/png;base64,")
+    assert forced["streets"]["network"].startswith("data:image/webp;base64,")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -281,10 +282,8 @@ def test_browser_served_tooltip(browser, tmp_path):  # noqa: F811
     page = write_map(blocks, fac, edges, gb, tmp_path / "map.html", tiles=None, lang="zh",
                      category="nursing_home")
     assert _open(browser, page) == []
-    browser.execute_script("""
-        const m = window.lcMap; let done = false;
-        m.eachLayer(l => { if (!done && l.feature && l.feature.properties.r) { done = true;
-          l.fire("mouseover", {latlng: l.getBounds().getCenter()}, true); } });""")
+    inside = blocks.geometry.to_crs(4326).representative_point().iloc[0]
+    browser.execute_script("window.lcBlocks.hover(arguments[0])", [inside.y, inside.x])
     tip = browser.execute_script("return document.querySelector('.leaflet-tooltip').textContent")
     label = gb.categories["nursing_home"].label("zh")
     assert f"{label}（服务60岁及以上居民）：本街区1,000名居民中100名" in tip
@@ -294,21 +293,68 @@ def test_browser_served_tooltip(browser, tmp_path):  # noqa: F811
     assert console_errors(browser) == []
 
 
-def test_packed_block_outlines_round_trip():
-    """Outlines with a hole and a second part come back vertex for vertex (to 1e-6 degrees)."""
-    from shapely.geometry import MultiPolygon, Polygon
+def test_isochrone_bands_as_an_image_by_hand():
+    """Two nested squares in Web Mercator metres on a 10 x 10 grid of 10 m pixels: the inner
+    (5 min) band over the outer (10 min) one, each at its opacity, nothing outside."""
+    from lifecircle.outputs.webmap.layers import isochrone_rows
 
-    from lifecircle.outputs.webmap.prepare import packed_polygons
-    from tests.test_webmap import unpack_blocks
+    iso = gpd.GeoDataFrame(
+        {"category": ["health", "health", "health"], "facility_id": ["all", "all", "f1"],
+         "band_min": [10.0, 5.0, 5.0]},
+        geometry=[shapely.box(0, 0, 80, 80), shapely.box(20, 20, 40, 40),
+                  shapely.box(0, 0, 100, 100)], crs=3857)
+    rows = isochrone_rows(iso, ["care", "health"])
+    assert rows[0] is None
+    order, bands, opacity = rows[1]
+    assert order.tolist() == [0, 1] and bands.tolist() == [10.0, 5.0]  # the union only
+    assert opacity.tolist() == [0.08, 0.28]
+    images = band_images(iso, rows, [0.0, 100.0, 10.0, 10, 10], ["#000000", "#3366cc"])
+    assert images[0] is None and images[1]["b"] == [5.0, 10.0]
+    rgba = _png(images[1]["img"])
+    assert rgba.shape == (10, 10, 4)
+    # row 0 is the north edge (y 90-100 m): outside both squares
+    assert rgba[0, 0, 3] == 0 and rgba[1, 9, 3] == 0
+    assert tuple(rgba[9, 0]) == (*_rgb("#3366cc"), round(255 * 0.08))  # y 0-10: outer only
+    assert tuple(rgba[7, 2]) == (*_rgb("#3366cc"), round(255 * 0.28))  # x 20-30, y 20-30
+    assert (rgba[..., 3] == round(255 * 0.28)).sum() == 4
+    assert (rgba[..., 3] == round(255 * 0.08)).sum() == 64 - 4
 
-    holed = Polygon([(118.1, 32.1), (118.2, 32.1), (118.2, 32.2), (118.1, 32.2)],
-                    [[(118.12, 32.12), (118.13, 32.12), (118.13, 32.13)]])
-    two = MultiPolygon([Polygon([(-0.5, 51.5), (-0.499999, 51.5), (-0.5, 51.500001)]), holed])
-    geoms = np.array([holed, two])
-    packed = packed_polygons(geoms)
-    assert packed[0][0][0][:4] == [118_100_000, 32_100_000, 100_000, 0]  # start, then a step
-    fc = unpack_blocks({"q": 10**6, "g": packed})
-    for geom, feature in zip(geoms, fc["features"], strict=True):
-        back = shapely.geometry.shape(feature["geometry"])
-        assert back.equals_exact(shapely.geometry.MultiPolygon(
-            list(getattr(geom, "geoms", [geom]))), 1e-9)
+
+def test_large_network_draws_isochrones_as_images(large, profile):
+    """With the streets as images, the bands are images on the same grid (no polygons)."""
+    city, edges, _ = large
+    blocks, fac = city["blocks"], city["facilities"]
+    iso = gpd.GeoDataFrame(
+        {"category": ["health"], "facility_id": ["all"], "band_min": [15.0]},
+        geometry=[shapely.box(*edges.total_bounds).buffer(-50)], crs=edges.crs)
+    data = page_data(make_map(blocks, fac, edges, profile, isochrones=iso, tiles=None,
+                              street_image=True).render())
+    k = list(profile.categories).index("health")
+    assert set(data["iso"][k]) == {"img", "b"} and data["iso"][k]["b"] == [15.0]
+    assert "grid" not in data["streets"]
+    rgba = _png(data["iso"][k]["img"])
+    assert list(rgba.shape[:2]) == data["streets"]["size"][::-1]
+    assert rgba[rgba.shape[0] // 2, rgba.shape[1] // 2, 3] > 0
+    assert rgba[0, 0, 3] == 0  # the 50 m margin
+    assert "Isochrone bands: 15" in data["isoNote"]
+
+
+def test_too_detailed_isochrones_are_left_out_with_a_note(large, profile, monkeypatch):
+    """Above the vertex budget the bands are not burnt: no image, and the legend says why."""
+    from lifecircle.outputs.webmap import surface
+
+    city, edges, _ = large
+    iso = gpd.GeoDataFrame(
+        {"category": ["health"], "facility_id": ["all"], "band_min": [15.0]},
+        geometry=[shapely.box(*edges.total_bounds).buffer(-50)], crs=edges.crs)
+    monkeypatch.setattr(surface, "ISO_IMAGE_MAX_VERTICES", 4)  # the box has 5
+    for lang, words in (("en", "too detailed"), ("zh", "过于精细")):
+        data = page_data(make_map(city["blocks"], city["facilities"], edges, profile,
+                                  isochrones=iso, tiles=None, street_image=True,
+                                  lang=lang).render())
+        assert data["iso"] == [None] * len(profile.categories)
+        assert data["isoNote"] is None and words in data["isoCity"]
+    monkeypatch.setattr(surface, "ISO_IMAGE_MAX_VERTICES", 5)
+    data = page_data(make_map(city["blocks"], city["facilities"], edges, profile,
+                              isochrones=iso, tiles=None, street_image=True).render())
+    assert data["isoCity"] is None and any(data["iso"])

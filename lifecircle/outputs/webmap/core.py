@@ -14,10 +14,12 @@ import shapely
 from ..._errors import ConfigError, OutputError
 from ...profiles import Profile
 from .._escape import clean_text
+from . import surface
 from .layers import (
     block_data,
     facility_data,
     isochrone_data,
+    isochrone_rows,
     served_data,
     site_data,
     worst_counts,
@@ -34,7 +36,7 @@ from .style import (
     UNREACHABLE_COLOR,
     facility_group,
 )
-from .surface import street_images, use_street_images
+from .surface import band_images, street_images, use_street_images
 from .tiles import tile_spec
 
 __all__ = ["make_map", "no_data_categories", "write_map"]
@@ -169,7 +171,13 @@ def make_map(
     web_edges = _to_web(edges if not as_image else gpd.GeoDataFrame(
         geometry=[shapely.box(*edges.total_bounds)] if streets else [], crs=edges.crs),
         "edges", simplify=True, merge_lines=not as_image)
-    web_iso = (None if isochrones is None
+    # with the streets as images, the isochrone bands are images on the same grid, unless
+    # they are too detailed to burn in time (a city's): the coloured streets show the times
+    iso_images = streets is not None and isochrones is not None
+    iso_skipped = iso_images and isochrones is not None and int(
+        shapely.get_num_coordinates(np.asarray(isochrones.geometry.values)).sum()) > \
+        surface.ISO_IMAGE_MAX_VERTICES
+    web_iso = (None if isochrones is None or iso_images
                else _to_web(isochrones, "isochrones", simplify=True, preserve_topology=False))
     web_sites = (None if proposed_sites is None
                  else _to_web(proposed_sites, "proposed_sites", simplify=False))
@@ -186,8 +194,18 @@ def make_map(
 
     heading = clean_text(title if title is not None else text["title"].format(
         profile=profile.title_zh if lang == "zh" and profile.title_zh else profile.title_en))
-    iso = isochrone_data(web_iso, cats) if web_iso is not None else [None] * len(cats)
-    bands = sorted({f["properties"]["b"] for fc in iso if fc for f in fc["features"]})
+    iso: list[dict[str, Any] | None] = [None] * len(cats)
+    grid = streets.pop("grid") if streets is not None else None
+    if iso_images and not iso_skipped and isochrones is not None and grid is not None:
+        group_color = {g: c for g, c, _ in FACILITY_GROUPS}
+        iso = band_images(isochrones, isochrone_rows(isochrones, cats), grid,
+                          [group_color[g] for g in cat_group])
+        bands = sorted({b for entry in iso if entry for b in entry["b"]})
+    elif web_iso is not None:
+        iso = isochrone_data(web_iso, cats)
+        bands = sorted({f["properties"]["b"] for fc in iso if fc for f in fc["features"]})
+    else:
+        bands = []
     served = served_data(blocks, profile, cats, missing, lang, text)
     data = {
         "lang": lang,
@@ -212,6 +230,7 @@ def make_map(
         "facilities": fac_layers,
         "iso": iso,
         "isoNote": text["iso"].format(bands=" / ".join(fmt(b) for b in bands)) if bands else None,
+        "isoCity": text["iso_city"] if iso_skipped else None,
         "sites": (None if web_sites is None or web_sites.empty
                   else site_data(web_sites, cats)),
         "tiles": tiles_data,

@@ -19,6 +19,7 @@ from ... import columns as col
 from ...i18n import label_of, percent
 from ...profiles import Profile
 from .._escape import clean_text
+from .binary import outline_streams, text_column, typed_column
 from .prepare import (
     DECIMALS,
     _collection,
@@ -26,12 +27,11 @@ from .prepare import (
     _none_if_nan,
     _numbers,
     packed_points,
-    packed_polygons,
 )
 from .style import CLUSTER_ABOVE, classify_minutes, classify_shortfall
 
-__all__ = ["block_data", "facility_data", "isochrone_data", "served_data", "site_data",
-           "worst_counts"]
+__all__ = ["block_data", "facility_data", "isochrone_data", "isochrone_rows", "served_data",
+           "site_data", "worst_counts"]
 
 
 def _shortfalls(
@@ -116,20 +116,22 @@ def block_data(
     frame: gpd.GeoDataFrame, profile: Profile, cats: Sequence[str], no_data: Sequence[bool],
     served: Sequence[Mapping[str, Any]] = (),
 ) -> dict[str, Any]:
-    """The blocks with only what the map shows, column by column under short names.
+    """The blocks with only what the map shows, column by column in compact encodings.
 
-    ``q`` units a degree and ``g`` the outlines in them
-    (:func:`~lifecircle.outputs.webmap.prepare.packed_polygons`), then per block: ``id``
-    block id; ``m`` tenths of minutes per category (``None`` unreachable); ``b`` the time bin
-    of each category as a string of digits; ``l`` indices of the categories *with data* the
-    block lacks; ``f`` the worst shortfall in minutes over those (``None`` when one is
-    unreachable, 0 when complete); ``s`` its bin
-    (:func:`~lifecircle.outputs.webmap.style.classify_shortfall`); ``p`` population; with
-    ``served`` (:func:`served_data`), ``r`` the residents each of those categories serves, in
-    its order (``None`` where unknown). Categories without data never count against a block.
-    The page turns each block back into a GeoJSON feature with these properties (``m`` in
-    minutes, ``b`` a list of bins); columns instead of features save the repeated keys (a
-    third of the file at city scale).
+    ``n`` blocks; ``q``, ``rings`` and ``xy`` their outlines
+    (:func:`~lifecircle.outputs.webmap.binary.outline_streams`); ``id`` the block ids
+    (:func:`~lifecircle.outputs.webmap.binary.text_column`);
+    then typed columns (:func:`~lifecircle.outputs.webmap.binary.typed_column`), per block:
+    ``m`` tenths of minutes per category (``null`` unreachable); ``b`` the time bin of each
+    category, two a byte (category ``i`` in the low half of byte ``i // 2`` when ``i`` is even,
+    else the high half); ``l`` the categories *with data* the block lacks, as bits (``w`` bytes
+    a block, bit ``i % 8`` of byte ``i // 8`` for category ``i``); ``f`` the worst shortfall
+    over those in tenths of minutes (``null`` when one is unreachable, 0 when complete);
+    ``s`` its bin (:func:`~lifecircle.outputs.webmap.style.classify_shortfall`); ``p``
+    population; with ``served`` (:func:`served_data`), ``r`` the residents each of those
+    categories serves, in its order (``null`` where unknown). Categories without data never
+    count against a block. The page decodes these into typed arrays and paints the blocks
+    itself (``decodeBlocks`` and ``drawTile`` in ``lifecircle-map.js``).
     """
     n, k = len(frame), len(cats)
     minutes, lacking, over = _shortfalls(frame, profile, cats, no_data)
@@ -138,23 +140,28 @@ def block_data(
     shortfall = over.max(axis=1, initial=0.0)
     population = _numbers(frame, "population") if "population" in frame.columns else \
         np.full(n, np.nan)
+    nibbles = np.zeros((n, 2 * max(1, -(-k // 2))), dtype=np.int64)
+    nibbles[:, :k] = bins
+    width = max(1, -(-k // 8))
+    bits = np.zeros((n, width * 8), dtype=bool)
+    bits[:, :k] = lacking
     out: dict[str, Any] = {
-        "q": 10**DECIMALS,
-        "g": packed_polygons(np.asarray(frame.geometry.values)),
-        "id": [clean_text(b) for b in frame["block_id"]],
-        # tenths of minutes as integers and the bins as one digit each: a fifth of the blocks'
-        # bytes at city scale
-        "m": [[None if x is None else round(10 * x) for x in map(_none_if_nan, row)]
-              for row in minutes],
-        "b": ["".join(map(str, row)) for row in bins.astype(int).tolist()],
-        "l": [np.flatnonzero(row).tolist() for row in lacking],
-        "f": [_none_if_nan(x) for x in shortfall],
-        "s": classify_shortfall(shortfall).astype(int).tolist(),
-        "p": [_none_if_nan(x, None) for x in population],
+        "n": n,
+        **outline_streams(np.asarray(frame.geometry.values)),
+        "id": text_column([clean_text(b) for b in frame["block_id"]]),
+        "m": typed_column(10 * minutes, "u16", k),
+        # two bins a byte (low half first): the bins are 0-6
+        "b": typed_column(nibbles[:, 0::2] | (nibbles[:, 1::2] << 4), "u8", -(-k // 2) or 1,
+                          nullable=False),
+        "l": typed_column(np.packbits(bits, axis=1, bitorder="little"), "u8", width,
+                          nullable=False),
+        "f": typed_column(10 * np.round(shortfall, 1), "u16"),
+        "s": typed_column(classify_shortfall(shortfall), "u8", nullable=False),
+        "p": typed_column(population, "auto"),
     }
     if served:
         residents = np.column_stack([_numbers(frame, str(e["col"])) for e in served])
-        out["r"] = [[_none_if_nan(x, None) for x in row] for row in residents]
+        out["r"] = typed_column(residents, "auto", len(served))
     return out
 
 
@@ -174,9 +181,10 @@ def facility_data(
     """One entry per facility group with facilities: ``g`` group index, ``cluster``, ``data``.
 
     ``data`` holds the facilities column by column: ``q`` units a degree, ``xy`` the points
-    as one flat list of steps in those units (as a ring of
-    :func:`~lifecircle.outputs.webmap.prepare.packed_polygons`), ``src`` the sources as the
-    reader should see them, and per facility ``n`` name (empty when unnamed), ``i`` id, ``s``
+    as one flat list of steps in those units
+    (:func:`~lifecircle.outputs.webmap.prepare.packed_points`), ``src`` the sources as the
+    reader should see them, and per facility ``n`` name (empty when unnamed), ``i`` id
+    (:func:`~lifecircle.outputs.webmap.binary.text_column`), ``s``
     its source's index in ``src`` and ``k`` category index; the page rebuilds GeoJSON points
     with properties ``n``, ``i``, ``s`` (the text) and ``k``. Rows whose category is not in
     ``cats`` are left out.
@@ -186,22 +194,27 @@ def facility_data(
     index = {c: i for i, c in enumerate(cats)}
     category = frame["category"].map(index)
     points = _points(frame)
-    names, ids, sources = (_column(frame, "name", None), _column(frame, "facility_id", ""),
-                           _column(frame, "source", None))
+    name_values, id_values, source_values = (
+        _column(frame, "name", None).to_numpy(dtype=object),
+        _column(frame, "facility_id", "").to_numpy(dtype=object),
+        _column(frame, "source", None).to_numpy(dtype=object))
+    category_values = category.to_numpy()
     out = []
     for g, group in enumerate(groups):
         members = [index[c] for c, cg in zip(cats, cat_group, strict=True) if cg == group]
         rows = np.flatnonzero(category.isin(members).to_numpy())
         if not len(rows):
             continue
-        shown = [_source_text(sources.iloc[r], text) for r in rows]
+        # plain lists first: a pandas lookup per facility costs seconds for a city
+        src_of = {v: _source_text(v, text) for v in pd.unique(source_values[rows])}
+        shown = [src_of[v] for v in source_values[rows]]
         src = sorted(set(shown))
         src_index = {x: j for j, x in enumerate(src)}
         data = {"q": 10**DECIMALS, "xy": packed_points(points[rows]), "src": src,
-                "n": [clean_text(names.iloc[r]) for r in rows],
-                "i": [clean_text(ids.iloc[r]) for r in rows],
+                "n": [clean_text(name_values[r]) for r in rows],
+                "i": text_column([clean_text(id_values[r]) for r in rows]),
                 "s": [src_index[x] for x in shown],
-                "k": [int(category.iloc[r]) for r in rows]}
+                "k": category_values[rows].astype(int).tolist()}
         out.append({"g": g, "cluster": len(rows) > CLUSTER_ABOVE, "data": data})
     return out
 
@@ -211,20 +224,23 @@ def _source_text(value: Any, text: Mapping[str, str]) -> str:
     return clean_text(text[key] if isinstance(value, str) and key in text else value)
 
 
-def isochrone_data(frame: gpd.GeoDataFrame, cats: Sequence[str]) -> list[dict[str, Any] | None]:
-    """Per category, its isochrone bands (widest first, ``b`` band, ``o`` opacity) or ``None``.
+def isochrone_rows(
+    frame: gpd.GeoDataFrame, cats: Sequence[str],
+) -> list[tuple[np.ndarray, np.ndarray, np.ndarray] | None]:
+    """Per category, the isochrone rows to draw (widest band first), their bands and opacities.
 
-    Where a category has rows with ``facility_id == "all"`` (the union), only those are drawn.
+    Where a category has rows with ``facility_id == "all"`` (the union), only those are drawn;
+    a category without rows gets ``None``. The nearest band is the most opaque.
     """
-    out: list[dict[str, Any] | None] = [None] * len(cats)
+    out: list[tuple[np.ndarray, np.ndarray, np.ndarray] | None] = [None] * len(cats)
     if frame.empty or "category" not in frame.columns or "band_min" not in frame.columns:
         return out
     bands_all = _numbers(frame, "band_min")
-    geoms = frame.geometry.values
+    geoms = np.asarray(frame.geometry.values)
+    drawable = ~(shapely.is_missing(geoms) | shapely.is_empty(geoms))
     for k, c in enumerate(cats):
         # a category with no facility has empty rings: no bands for it
-        in_cat = ((frame["category"] == c).to_numpy() & np.isfinite(bands_all)
-                  & ~frame.geometry.is_empty.to_numpy() & frame.geometry.notna().to_numpy())
+        in_cat = (frame["category"] == c).to_numpy() & np.isfinite(bands_all) & drawable
         if "facility_id" in frame.columns:
             union = in_cat & (frame["facility_id"].astype(str) == "all").to_numpy()
             if union.any():
@@ -234,14 +250,21 @@ def isochrone_data(frame: gpd.GeoDataFrame, cats: Sequence[str]) -> list[dict[st
             continue
         bands = sorted({float(b) for b in bands_all[rows]})
         # The widest band first, so nearer (darker) bands are drawn on top of it.
-        order = sorted(rows, key=lambda r: -bands_all[r])
+        order = np.array(sorted(rows, key=lambda r: -bands_all[r]))
         last = max(len(bands) - 1, 1)
-        out[k] = _collection([
-            _feature(geoms[r], {"b": float(bands_all[r]), "o": round(
-                0.08 + 0.2 * (len(bands) - 1 - bands.index(float(bands_all[r]))) / last, 3)})
-            for r in order
-        ])
+        opacity = np.array([round(0.08 + 0.2 * (len(bands) - 1 - bands.index(float(
+            bands_all[r]))) / last, 3) for r in order])
+        out[k] = (order, bands_all[order], opacity)
     return out
+
+
+def isochrone_data(frame: gpd.GeoDataFrame, cats: Sequence[str]) -> list[dict[str, Any] | None]:
+    """Per category, its isochrone bands (widest first, ``b`` band, ``o`` opacity) or ``None``
+    (the rows of :func:`isochrone_rows`)."""
+    geoms = frame.geometry.values
+    return [None if entry is None else _collection([
+        _feature(geoms[r], {"b": float(b), "o": float(o)}) for r, b, o in zip(*entry, strict=True)
+    ]) for entry in isochrone_rows(frame, cats)]
 
 
 def site_data(frame: gpd.GeoDataFrame, cats: Sequence[str]) -> dict[str, Any]:

@@ -101,34 +101,10 @@ def _steps(xy: np.ndarray, starts: np.ndarray) -> np.ndarray:
 
 
 def packed_points(points: np.ndarray) -> list[int]:
-    """Points as one flat list ``[x0, y0, dx1, dy1, ...]`` (see :func:`packed_polygons`)."""
+    """Points as integers of 10^-DECIMALS degrees in one flat list ``[x0, y0, dx1, dy1, ...]``,
+    each point the step from the previous (``unpackPoints`` in ``lifecircle-map.js``)."""
     xy = shapely.get_coordinates(points)
     return _steps(xy, np.zeros(1, dtype=np.int64)).ravel().tolist() if len(xy) else []
-
-
-def packed_polygons(geoms: np.ndarray) -> list[list[list[list[int]]]]:
-    """Polygons as integers of 10^-DECIMALS degrees, each vertex the step from the previous.
-
-    Per geometry, its polygons; per polygon, its rings (exterior first); per ring, the flat
-    list ``[x0, y0, dx1, dy1, ...]`` without the closing vertex. A block vertex then costs
-    about 9 characters of JSON instead of 22 for ``[118.783945,32.049855],``; the page's
-    script (``unpackBlocks`` in ``lifecircle-map.js``) rebuilds the GeoJSON coordinates.
-    The coordinates are expected rounded to ``DECIMALS`` already (:func:`_to_web`).
-    """
-    polys, poly_of = shapely.get_parts(geoms, return_index=True)
-    rings, ring_of = shapely.get_rings(polys, return_index=True)
-    xy, vertex_of = shapely.get_coordinates(rings, return_index=True)
-    ends = np.cumsum(np.bincount(vertex_of, minlength=len(rings)))
-    starts = np.r_[0, ends[:-1]]
-    steps = _steps(xy, starts)
-    flat = [steps[a:b - 1].ravel().tolist() for a, b in zip(starts, ends, strict=True)]
-    by_poly: list[list[list[int]]] = [[] for _ in range(len(polys))]
-    for r, p in enumerate(ring_of.tolist()):
-        by_poly[p].append(flat[r])
-    out: list[list[list[list[int]]]] = [[] for _ in range(len(geoms))]
-    for p, g in enumerate(poly_of.tolist()):
-        out[g].append(by_poly[p])
-    return out
 
 
 def _feature(geom: Any, props: Mapping[str, Any]) -> dict[str, Any]:
