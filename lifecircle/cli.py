@@ -17,6 +17,7 @@ from typing import Any
 
 import click
 
+from ._console import Progress, print_summary
 from ._errors import LifecircleError
 
 __all__ = ["cli", "main"]
@@ -157,72 +158,6 @@ def common_inputs(f: Callable[..., Any]) -> Callable[..., Any]:
                      help="Only errors; no progress or summary."),
         click.option("--debug", is_flag=True, hidden=True, help="Show tracebacks."),
     ])
-
-
-class _Progress:
-    """Step-by-step progress on stderr (silent with -q)."""
-
-    def __init__(self, quiet: bool) -> None:
-        from rich.console import Console
-
-        self.quiet = quiet
-        self.console = Console(stderr=True, highlight=False)
-        self._status: Any = None
-
-    def __call__(self, kind: str, message: str) -> None:
-        if self.quiet:
-            return
-        if kind == "start":
-            self._status = self.console.status(message + " …")
-            self._status.start()
-        else:
-            if self._status is not None:
-                self._status.stop()
-                self._status = None
-            self.console.print(f"[green]✓[/green] {message}")
-
-    def close(self) -> None:
-        if self._status is not None:
-            self._status.stop()
-            self._status = None
-
-
-def _summary_table(result: Any, lang: str) -> None:
-    """One screen: coverage per category, then the complete life circle."""
-    from rich.console import Console
-    from rich.table import Table
-
-    from .i18n import messages
-
-    s = result.report["summary"]
-    zh = lang == "zh"
-    t = messages("cli", "zh" if zh else "en")
-    title = t["title"].format(blocks=s["blocks"], people=f"{s['population']:,.0f}")
-    table = Table(title=title, title_justify="left")
-    for i, name in enumerate(t["headers"]):
-        # long category names (GB 50180 facility types) wrap; the figures never do
-        table.add_column(name, justify="left" if i == 0 else "right", no_wrap=i > 0,
-                         min_width=None if i == 0 else len(name) + 1)
-    for v in s["categories"].values():
-        label = v["label_zh"] if zh and v["label_zh"] else v["label_en"]
-        median = "–" if v["median_walk_min"] is None else f"{v['median_walk_min']:.1f}′"
-        if v.get("status", "ok") != "ok":  # no data in the source: not a finding, never 0 %
-            covered = [t["no_data"], "", "", ""]
-        else:
-            covered = [str(v["blocks_covered"]), _percent(v["share_blocks_covered"]),
-                       f"{v['population_covered']:,.0f}",
-                       _percent(v["share_population_covered"])]
-        table.add_row(label, str(v["facilities"]), f"{round(v['threshold_min'], 1):g}′",
-                      *covered, median)
-    comp = s["complete_life_circle"]
-    table.caption = t["complete"] + (
-        f"{comp['population']:,.0f} ({_percent(comp['share_population'])})")
-    table.caption_justify = "left"
-    Console().print(table)
-
-
-def _percent(share: float | None) -> str:
-    return "–" if share is None else f"{100 * share:.0f}%"
 
 
 def _fail(exc: LifecircleError) -> None:
@@ -401,13 +336,13 @@ def run_cmd(**options: Any) -> None:
     kwargs = run_kwargs(dict(options))
     out, overwrite = kwargs.pop("out"), kwargs.pop("overwrite")
     analysis, outputs = configs(kwargs)
-    progress = _Progress(quiet)
+    progress = Progress(quiet)
     try:
         result = run_config(analysis, outputs, out=out, overwrite=overwrite, progress=progress)
     finally:
         progress.close()
     if not quiet:
-        _summary_table(result, outputs.lang)
+        print_summary(result, outputs.lang)
         click.echo(f"Wrote {result.out}")
     _DONE.append(True)
 
@@ -460,7 +395,7 @@ def site_cmd(**options: Any) -> None:
     site_kwargs = {k: kwargs.pop(k) for k in siting_keys}
     # checked here, so that a bad value is named as typed; run_site runs the same options
     configs({k: v for k, v in kwargs.items() if k not in ("out", "overwrite")})
-    progress = _Progress(quiet)
+    progress = Progress(quiet)
     try:
         result, siting = run_site(kwargs.pop("osm"), category=cats[0], progress=progress,
                                   **site_kwargs, **kwargs)
