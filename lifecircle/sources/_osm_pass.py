@@ -34,6 +34,7 @@ from typing import Any
 
 import numpy as np
 
+from .._memory import release_freed
 from ._osm_columns import HexChunks, WkbColumn, flat_tags
 
 #: keys that make a node worth a look in Python (POIs, gates and entrances, kerbs)
@@ -91,23 +92,7 @@ def no_cyclic_gc() -> Iterator[None]:
     finally:
         if was_enabled:
             gc.enable()
-        release_free_memory()
-
-
-def release_free_memory() -> None:
-    """Hand the heap's free pages back to the system (glibc ``malloc_trim``; elsewhere a no-op).
-
-    A read frees hundreds of megabytes of temporary strings, tuples and buffers between the
-    objects it keeps; glibc keeps those pages mapped, so the process would carry them through
-    the whole run (about a fifth of the read's resident memory on a city).
-    """
-    import ctypes
-
-    try:
-        trim = ctypes.CDLL(None).malloc_trim  # the C library the interpreter runs on
-    except (OSError, AttributeError, TypeError):  # not glibc (macOS, Windows, musl)
-        return
-    trim(0)
+        release_freed()  # the read's temporaries go back to the system
 
 
 def is_area_candidate(
