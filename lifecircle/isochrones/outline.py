@@ -84,9 +84,11 @@ def _end_cell(t: float, i_lo: int, i_hi: int, left: bool, j: int, x1: float, y1:
 
 def _stamp_entity(ax: np.ndarray, ay: np.ndarray, bx: np.ndarray, by: np.ndarray,
                   band: np.ndarray, lo: int, hi: int, ox: float, oy: float, reach: float,
-                  lab: np.ndarray, w: int, h: int) -> None:
+                  lab: np.ndarray, w: int, h: int, span_lo: np.ndarray,
+                  span_hi: np.ndarray) -> None:
     """Every cell within ``reach`` of a segment ``lo:hi`` of band k gets ``min(label, k)``;
     segments in cell units from the grid origin, minus this grid's first cell ``(ox, oy)``.
+    Row ``j``'s stamped cells lie within ``span_lo[j]..span_hi[j]`` (widened here).
 
     Row by row, the run of cells is the row's chord through the segment's capsule (the two
     end disks and the band between them, bounds linear in the row's height); an end whose
@@ -110,6 +112,8 @@ def _stamp_entity(ax: np.ndarray, ay: np.ndarray, bx: np.ndarray, by: np.ndarray
             # every cell of the box, as the reference kernel does
             for j in range(j_lo, j_hi + 1):
                 row = j * w
+                span_lo[j] = min(span_lo[j], i_lo)
+                span_hi[j] = max(span_hi[j], i_hi)
                 for i in range(i_lo, i_hi + 1):
                     if lab[row + i] > k and _near(i, j, x1, y1, dx, dy, dd, r2):
                         lab[row + i] = k
@@ -163,6 +167,8 @@ def _stamp_entity(ax: np.ndarray, ay: np.ndarray, bx: np.ndarray, by: np.ndarray
             ia = _end_cell(lo_c + xs, i_lo, i_hi, True, j, x1, y1, dx, dy, dd, r2)
             ib = _end_cell(hi_c + xs, i_lo, i_hi, False, j, x1, y1, dx, dy, dd, r2)
             row = j * w
+            span_lo[j] = min(span_lo[j], ia)
+            span_hi[j] = max(span_hi[j], ib)
             if k == 0:  # the lowest band (the only one of a single-band isochrone): a memset
                 lab[row + ia:row + ib + 1] = 0
             else:
@@ -199,6 +205,7 @@ def _inside(qx: np.ndarray, qy: np.ndarray, start: int, size: int, px: int, py: 
 
 
 def _crossings(lab: np.ndarray, words: np.ndarray, w: int, h: int, nb: int,
+               span_lo: np.ndarray, span_hi: np.ndarray,
                starts: np.ndarray) -> tuple[int, int]:
     """Cells whose right neighbour has another label (every ring passes between such a
     pair) into ``starts``, as flat indices: (how many, a bound on the vertices of all levels'
@@ -209,7 +216,8 @@ def _crossings(lab: np.ndarray, words: np.ndarray, w: int, h: int, nb: int,
     by one cell, and against the word above; little-endian byte order): most of a grid is
     inside or outside, the crossings lie along the outline. The bound sums the exclusive-or of
     neighbouring labels (``|a - b| <= a ^ b``), eight bytes at once with a multiplication
-    while the labels stay below 32 (so the byte sums cannot carry)."""
+    while the labels stay below 32 (so the byte sums cannot carry). Only the words of each
+    row's stamped span (and the next row's) are looked at: elsewhere every cell is out."""
     ns = 0
     need = 0
     s8 = np.uint64(8)
@@ -218,25 +226,30 @@ def _crossings(lab: np.ndarray, words: np.ndarray, w: int, h: int, nb: int,
     byte = np.uint64(0xFF)
     few = nb < 32
     up = w // 8
-    for m in range((h - 1) * up):
-        word = words[m]
-        dh = word ^ ((word >> s8) | (words[m + 1] << s56))
-        dv = word ^ words[m + up]
-        if dh == 0 and dv == 0:
+    for j in range(h - 1):
+        lo = min(span_lo[j], span_lo[j + 1])
+        hi = max(span_hi[j], span_hi[j + 1])
+        if lo > hi:
             continue
-        if few:
-            need += int((dh * ones) >> s56) + int((dv * ones) >> s56)
-        else:
-            for t in range(8):
-                sh = np.uint64(8 * t)
-                need += int((dh >> sh) & byte) + int((dv >> sh) & byte)
-        p = 8 * m
-        while dh != 0:
-            if dh & byte:
-                starts[ns] = p
-                ns += 1
-            dh >>= s8
-            p += 1
+        for m in range(j * up + max(lo - 1, 0) // 8, j * up + hi // 8 + 1):
+            word = words[m]
+            dh = word ^ ((word >> s8) | (words[m + 1] << s56))
+            dv = word ^ words[m + up]
+            if dh == 0 and dv == 0:
+                continue
+            if few:
+                need += int((dh * ones) >> s56) + int((dv * ones) >> s56)
+            else:
+                for t in range(8):
+                    sh = np.uint64(8 * t)
+                    need += int((dh >> sh) & byte) + int((dv >> sh) & byte)
+            p = 8 * m
+            while dh != 0:
+                if dh & byte:
+                    starts[ns] = p
+                    ns += 1
+                dh >>= s8
+                p += 1
     return ns, need
 
 
@@ -265,14 +278,14 @@ def _exit_sides() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 
 def _trace_level(lab: np.ndarray, w: int, b: int, nb: int, starts: np.ndarray, ns: int,
-                 vis_h: np.ndarray, vis_v: np.ndarray, touched: np.ndarray, qx: np.ndarray,
+                 vis_h: np.ndarray, touched: np.ndarray, qx: np.ndarray,
                  qy: np.ndarray, nq: int, r_start: np.ndarray, r_size: np.ndarray,
                  r_area: np.ndarray, nr: int, exit_side: np.ndarray, step_i: np.ndarray,
                  step_j: np.ndarray) -> tuple[int, int, int]:
     """The rings of level ``b`` (cells with label <= b in): vertices appended to ``qx``,
     ``qy`` from ``nq`` and rings to ``r_*`` from ``nr`` (the buffers are large enough);
-    returns the new counts and how many crossings it marked in ``vis_h``/``vis_v`` (listed
-    in ``touched``, horizontal ones as ``p``, vertical ones as ``-1 - p``, for the caller to
+    returns the new counts and how many horizontal crossings it marked in ``vis_h`` (listed
+    in ``touched``, for the caller to
     clear). Inside on the left: shells anticlockwise, holes clockwise."""
     nt = 0
     level4 = 4 * (nb - b) - 2  # 4 x the contour level (count nb - label, at k - 0.5)
@@ -297,6 +310,8 @@ def _trace_level(lab: np.ndarray, w: int, b: int, nb: int, starts: np.ndarray, n
             cj = qj + 1 if edge == 2 else qj
             p0 = cj * w + ci
             if horizontal:
+                # only horizontal crossings are marked: every ring passes one (its start
+                # is one), and marching squares passes each crossing once
                 if vis_h[p0]:
                     break
                 vis_h[p0] = 1
@@ -304,11 +319,6 @@ def _trace_level(lab: np.ndarray, w: int, b: int, nb: int, starts: np.ndarray, n
                 nt += 1
                 p1 = p0 + 1
             else:
-                if vis_v[p0]:
-                    break
-                vis_v[p0] = 1
-                touched[nt] = -1 - p0
-                nt += 1
                 p1 = p0 + w
             l0 = np.int64(lab[p0])
             l1 = np.int64(lab[p1])
@@ -387,12 +397,15 @@ def _outline_batch(
     """
     n_ent = seg_lo.shape[0]
     cells = 1
+    rows = 1
     for e in range(n_ent):
         cells = max(cells, gw[e] * gh[e])
+        rows = max(rows, gh[e])
+    span_lo = np.empty(rows, dtype=np.int64)  # each row's stamped cells
+    span_hi = np.empty(rows, dtype=np.int64)
     lab = np.empty(cells, dtype=np.uint8)  # cells is a multiple of 8 (so is every gw)
     words = lab.view(np.uint64)
-    vis_h = np.zeros(cells, dtype=np.uint8)  # crossings a level's trace passed
-    vis_v = np.zeros(cells, dtype=np.uint8)
+    vis_h = np.zeros(cells, dtype=np.uint8)  # horizontal crossings a level's trace passed
     touched = np.empty(4096, dtype=np.int64)
     starts = np.empty(cells, dtype=np.int64)
     qx = np.empty(4096, dtype=np.int64)
@@ -410,9 +423,11 @@ def _outline_batch(
         w = gw[e]
         h = gh[e]
         lab[: w * h] = nb
+        span_lo[:h] = w
+        span_hi[:h] = -1
         _stamp_entity(ax, ay, bx, by, band, seg_lo[e], seg_hi[e], float(gi0[e]),
-                      float(gj0[e]), reach, lab, w, h)
-        ns, need = _crossings(lab, words, w, h, nb, starts)
+                      float(gj0[e]), reach, lab, w, h, span_lo, span_hi)
+        ns, need = _crossings(lab, words, w, h, nb, span_lo, span_hi, starts)
         if nq + need > qx.shape[0]:
             cap = max(2 * qx.shape[0], nq + need)
             qx = grown(qx, nq, cap)
@@ -428,14 +443,11 @@ def _outline_batch(
             r_area = grown(r_area, nr, cap)
         for b in range(nb):
             nr0 = nr
-            nq, nr, nt = _trace_level(lab, w, b, nb, starts, ns, vis_h, vis_v, touched, qx,
+            nq, nr, nt = _trace_level(lab, w, b, nb, starts, ns, vis_h, touched, qx,
                                       qy, nq, r_start, r_size, r_area, nr, exit_side,
                                       step_i, step_j)
             for t in range(nt):  # clear only what the level marked
-                if touched[t] >= 0:
-                    vis_h[touched[t]] = 0
-                else:
-                    vis_v[-1 - touched[t]] = 0
+                vis_h[touched[t]] = 0
             r_ent[nr0:nr] = e
             r_level[nr0:nr] = b
         ent_ring[e + 1] = nr

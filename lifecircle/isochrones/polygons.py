@@ -257,14 +257,15 @@ def _raster_bands(net: WalkNetwork, coords: np.ndarray, line: np.ndarray, group:
     y0 = np.floor(float(net.edge_coords[:, 1].min()) / c) * c
     # segments (in cell units from the grid origin), by group: entity, then band ascending
     seg = np.flatnonzero(line[1:] == line[:-1])
-    order = np.argsort(group[seg], kind="stable")
-    seg = seg[order]
+    gs = group[seg]
+    if np.any(gs[1:] < gs[:-1]):  # pieces come sorted by group; legs may follow them
+        seg = seg[np.argsort(gs, kind="stable")]
     g = group[seg]
     gx = (coords[:, 0] - x0) / c
     gy = (coords[:, 1] - y0) / c
     del coords, line, group
     ax, ay, bx, by = gx[seg], gy[seg], gx[seg + 1], gy[seg + 1]
-    del gx, gy, seg, order
+    del gx, gy, seg, gs
     seg_band = (g % n_bands).astype(np.int64)
     entity_of = g // n_bands
     del g
