@@ -45,6 +45,8 @@ def _point(xy: np.ndarray, off: np.ndarray, first: int, last: int, pos: float,
 def _cut(edge: np.ndarray, start_m: np.ndarray, end_m: np.ndarray, edge_ptr: np.ndarray,
          length_m: np.ndarray, off: np.ndarray,
          xy: np.ndarray) -> tuple[np.ndarray, np.ndarray]:  # pragma: no cover - compiled
+    """The kernel of :func:`cut_pieces`: each stretch's projected ends and interior vertex
+    range, then the vertices in one array of the exact size."""
     n = edge.shape[0]
     lo = np.empty(n, dtype=np.int64)
     hi = np.empty(n, dtype=np.int64)
