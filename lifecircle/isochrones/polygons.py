@@ -90,6 +90,16 @@ def _vertex_offsets(net: WalkNetwork) -> np.ndarray:
     return offsets
 
 
+def _coords_min(net: WalkNetwork) -> tuple[float, float]:
+    """Smallest x and y of the edge geometry, the grid's anchor (cached on the network: at a
+    million nodes the scan costs more than a batch of per-facility outlines' own set-up)."""
+    cached = net.__dict__.get("_coords_min")
+    if cached is None:
+        cached = (float(net.edge_coords[:, 0].min()), float(net.edge_coords[:, 1].min()))
+        net.__dict__["_coords_min"] = cached
+    return cached
+
+
 def _points_at(net: WalkNetwork, edge: np.ndarray, pos: np.ndarray) -> np.ndarray:
     """Coordinates at projected distance ``pos`` along ``edge`` (clipped to the edge)."""
     off = _vertex_offsets(net)
@@ -253,8 +263,9 @@ def _raster_bands(net: WalkNetwork, coords: np.ndarray, line: np.ndarray, group:
     c = float(cell_m)
     reach_cells = (walk_in_m - 1.2 * c) / c
     pad = int(np.ceil(reach_cells)) + 2
-    x0 = np.floor(float(net.edge_coords[:, 0].min()) / c) * c
-    y0 = np.floor(float(net.edge_coords[:, 1].min()) / c) * c
+    low_x, low_y = _coords_min(net)
+    x0 = np.floor(low_x / c) * c
+    y0 = np.floor(low_y / c) * c
     # segments (in cell units from the grid origin), by group: entity, then band ascending
     seg = np.flatnonzero(line[1:] == line[:-1])
     gs = group[seg]
