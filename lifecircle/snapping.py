@@ -325,13 +325,17 @@ def snap_points(
 
     missed = idx[np.isin(np.arange(idx.shape[0]), p_c[primary], invert=True)]
     if missed.size:
-        (_, _), far = tree.query_nearest(
+        (got, _), dists = tree.query_nearest(
             shapely.points(x[missed], y[missed]), return_distance=True, all_matches=False
         )
+        # GEOS may answer fewer points than asked (degenerate, e.g. denormal, coordinates)
+        far = np.full(missed.shape[0], np.nan)
+        far[got] = dists
         for j, d_far in zip(missed, far, strict=True):
             status[j] = (
                 f"unreachable: nearest walkable edge is {d_far:.0f} m away "
-                f"(max_snap_m={limit[j]:g})"
+                f"(max_snap_m={limit[j]:g})" if np.isfinite(d_far) else
+                f"unreachable: no walkable edge within max_snap_m={limit[j]:g}"
             )
     return Snap(edge, along, dist, status, rule=rule, alt=alts)
 
