@@ -95,3 +95,37 @@ def test_layer_description_and_metadata_name_the_cell(monaco_runs):
                                   "WHERE table_name = 'isochrones'").fetchone()
         assert "5 m grid (automatic" in text and "50 m" in text, text
         assert info["features"] == len(read_isochrones(gpkg))
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_banded_stretches_are_every_band_without_its_repeats(seed):
+    """A category's stretches made once per (node, edge) while they grow equal those of every
+    node in every band that reaches it (the naive rows) once the repeats of earlier bands are
+    dropped; the reached street metres are the naive bands' whole reach."""
+    from lifecircle.isochrones.polygons import _lowest_band
+    from lifecircle.isochrones.search import (
+        _source_rows,
+        _stretches,
+        banded_stretches,
+        usable_sources,
+    )
+    from tests.helpers import monaco_sources
+
+    budgets = np.array([200.0, 450.0, 700.0])
+    net, _, src, nodes = monaco_sources(6, seed=seed, offset_m=5.0, limit_m=700.0)
+    src = usable_sources(net, src)
+    rows = _source_rows(src, np.zeros(len(src), np.int64), budgets)
+    d = nodes.dist_m
+    node = np.flatnonzero(d <= budgets[-1])
+    band = np.searchsorted(budgets, d[node], side="left")
+    n_rep = 3 - band
+    rep = np.repeat(np.arange(node.shape[0]), n_rep)
+    band_all = np.concatenate([np.arange(b, 3) for b in band]).astype(np.int64)
+    naive = _stretches(net, band_all, node[rep], budgets[band_all] - d[node[rep]], *rows)
+    pieces, street = banded_stretches(net, d, budgets, *rows)
+    assert len(pieces) < len(naive)  # the repeats were not made
+    expect = _lowest_band(naive, 3)
+    for f in ("group", "edge", "start_m", "end_m"):
+        np.testing.assert_array_equal(getattr(pieces, f), getattr(expect, f))
+    np.testing.assert_allclose(street, naive.length_m(3), rtol=1e-12)
+    assert (np.diff(street) > 0).all()

@@ -26,7 +26,7 @@ from ..network import WalkNetwork
 from ..routing import NodeDistances, seed_arcs
 from ..snapping import Snap, edges_by_key, parse_alt
 from .polygons import _legs, band_polygons, default_cell_m
-from .search import Pieces, _source_rows, _stretches, usable_sources
+from .search import Pieces, _source_rows, _stretches, banded_stretches, usable_sources
 
 #: ``facility_id`` of a category's union over all its facilities
 ALL = "all"
@@ -297,20 +297,16 @@ def category_isochrones(
             "shorter bands"
         )
     sources = usable_sources(net, sources)
-    d = nodes.dist_m
-    reached = np.flatnonzero(d <= budgets[-1])
-    rep, band = _band_rows(d[reached], budgets)
-    node = reached[rep]
-    left = budgets[band] - d[node]
     entity = np.zeros(len(sources), np.int64)
-    pieces = _stretches(net, band, node, left, *_source_rows(sources, entity, budgets))
+    pieces, street = banded_stretches(net, np.asarray(nodes.dist_m, dtype=np.float64), budgets,
+                                      *_source_rows(sources, entity, budgets))
     legs = None
     if points_xy is not None:
         legs = _legs(net, sources, np.asarray(points_xy[0]), np.asarray(points_xy[1]), entity,
                      budgets)
     polys = opt.polygons(net, pieces, 1, legs)
-    return opt.frame(net, polys, pieces.length_m(len(opt.bands)), category=category, ids=[ALL],
-                     speed_kmh=speed_kmh)
+    del pieces
+    return opt.frame(net, polys, street, category=category, ids=[ALL], speed_kmh=speed_kmh)
 
 
 def facility_isochrones(

@@ -349,6 +349,7 @@ def _entity_bands(ax: np.ndarray, ay: np.ndarray, bx: np.ndarray, by: np.ndarray
     seg, tile = seg[order], tile[order]
     starts = np.flatnonzero(np.r_[True, tile[1:] != tile[:-1]])
     stops = np.append(starts[1:], tile.shape[0])
+    del lo_x, hi_x, lo_y, hi_y, ti_lo, ti_hi, tj_lo, tj_hi, nx_, n_pair, k, order
     parts: list[TileRings] = []
     start_at = np.full(2 * (t + 1) ** 2 * n_bands, -1, dtype=np.int32)
     for s0, s1 in zip(starts, stops, strict=True):
@@ -366,6 +367,7 @@ def _entity_bands(ax: np.ndarray, ay: np.ndarray, bx: np.ndarray, by: np.ndarray
         parts.append(tile_rings(label, n_bands, (ci0, cj0), (ci0 - i0, cj0 - j0),
                                 i1 - i0 + 1, start_at))
         del label
+    del seg, tile, start_at  # only the outlines are needed from here
     return bands_from_tiles(parts, n_bands, cumulative, origin, c)
 
 

@@ -404,26 +404,39 @@ def tile_rings(label: np.ndarray, n_levels: int, offset: tuple[int, int],
     out = _trace_kernel()(level, seg_from, seg_to, q, n_levels, width, grid_offset[0],
                           grid_offset[1], width_g, start_at)
     del level, seg_from, seg_to, q
-    ring_q = out[0] + np.array(offset, dtype=np.int64) * SNAP
+    # int32 (half the memory of a city's outlines, which are all held until the last band):
+    # a vertex is at most 2**31 / SNAP = 2 million cells from the grid's corner
+    if (offset[0] + label.shape[1]) * SNAP >= 2**31 or (offset[1] + label.shape[0]) * SNAP >= 2**31:
+        raise ValueError(f"isochrone grid of {offset[0] + label.shape[1]} x "
+                         f"{offset[1] + label.shape[0]} cells: too large for its outlines")
+    ring_q = (out[0] + np.array(offset, dtype=np.int64) * SNAP).astype(np.int32)
     # copies: the kernel's arrays are sized by the segments, the rings keep far fewer
     return TileRings(ring_q, *(a.copy() for a in out[1:]))
 
 
 def _level_rings(parts: list[TileRings], b: int) -> tuple[np.ndarray, np.ndarray]:
     """Level ``b``'s rings (vertices, sizes): the closed rings of every tile, and the chains
-    linked head to tail across the seams (then without the straight runs they formed)."""
+    linked head to tail across the seams (then without the straight runs they formed).
+
+    Each tile's rings of level ``b`` and below are dropped from ``parts`` (levels are taken
+    in rising order), so a city's outline integers shrink as its bands are built.
+    """
     qs, sizes, cq, csizes, head, tail = [], [], [], [], [], []
-    for p in parts:
+    for i, p in enumerate(parts):
         of_level = p.level == b
         on_ring = np.repeat(of_level & ~p.chain, p.sizes)
         on_chain = np.repeat(of_level & p.chain, p.sizes)
-        qs.append(p.q[on_ring])
+        qs.append(p.q[on_ring].astype(np.int64))
         sizes.append(p.sizes[of_level & ~p.chain])
         pick = of_level & p.chain
-        cq.append(p.q[on_chain])
+        cq.append(p.q[on_chain].astype(np.int64))
         csizes.append(p.sizes[pick])
         head.append(p.head[pick])
         tail.append(p.tail[pick])
+        rest = p.level > b
+        if not rest.all():
+            parts[i] = TileRings(p.q[np.repeat(rest, p.sizes)], p.sizes[rest], p.level[rest],
+                                 p.chain[rest], p.head[rest], p.tail[rest])
     q = np.concatenate(qs) if qs else np.empty((0, 2), np.int64)
     size = np.concatenate(sizes) if sizes else np.zeros(0, np.int64)
     if parts and sum(h.shape[0] for h in head):

@@ -175,7 +175,8 @@ def append_isochrones(gpkg: str | Path, frames: Iterable[gpd.GeoDataFrame], *,
     """Write ``frames`` into ``layer`` of an existing GeoPackage one after the other, each
     appended and then dropped, so that memory holds one frame (one category's isochrones),
     not the layer; ``empty`` (the columns, no rows) makes the layer when there is no frame.
-    Returns the rows written.
+    Returns the rows written. Each row is written with its own append (its polygon freed
+    before the next row's is encoded).
 
     The rows and their order are those of :func:`lifecircle.isochrones.run_isochrones`'
     table written in one go (``tests/test_isochrones_stream.py``).
@@ -187,12 +188,15 @@ def append_isochrones(gpkg: str | Path, frames: Iterable[gpd.GeoDataFrame], *,
     types = {c: empty[c].dtype for c in empty.columns if c != empty.geometry.name}
     rows = 0
     for frame in frames:
-        if not len(frame):
-            continue
-        pyogrio.write_dataframe(frame.astype(types), gpkg, layer=layer, driver="GPKG",
-                                append=True, use_arrow=True)
+        # row by row, each row's polygon freed once written: the encoded copy the writer
+        # makes (WKB, then Arrow) is one band's, not the category's, and the polygons
+        # already written no longer add to it
+        one_by_one = [frame.iloc[[i]] for i in range(len(frame))]
         rows += len(frame)
         del frame
+        while one_by_one:
+            pyogrio.write_dataframe(one_by_one.pop(0).astype(types), gpkg, layer=layer,
+                                    driver="GPKG", append=True, use_arrow=True)
         release_freed()  # the category's arrays are gone: give their pages back
     if description is not None:
         describe_layer(gpkg, description, layer=layer)
