@@ -34,6 +34,7 @@ import shapely
 
 from .._errors import InputError, InputFileError, did_you_mean
 from ..profiles import Profile
+from ._osm_columns import WkbColumn
 from .access_points import (
     access_point_summary,
     access_points_of,
@@ -84,12 +85,13 @@ def _levels(tags: Mapping[str, str]) -> float:
     return value if math.isfinite(value) and value > 0 else float("nan")
 
 
-def _footprints_m2(wkb: list[bytes]) -> np.ndarray:
-    """Areas in m² of WGS 84 polygons, in their local UTM zone."""
-    if not wkb:
+def _footprints_m2(column: WkbColumn, want: np.ndarray) -> np.ndarray:
+    """Areas in m² of the WGS 84 polygons at positions ``want`` of ``column``, in the UTM
+    zone of all of them (only those wanted are projected)."""
+    polys = gpd.GeoSeries(column.geometries(), crs=4326)
+    if not len(polys):
         return np.empty(0)
-    polys = gpd.GeoSeries(shapely.from_wkb(wkb), crs=4326)
-    return polys.to_crs(utm_of(polys)).area.to_numpy()
+    return polys.iloc[want].to_crs(utm_of(polys)).area.to_numpy()
 
 
 def facilities_from_osm(
@@ -112,14 +114,14 @@ def facilities_from_osm(
     area_source = np.full(n, "unknown", dtype=object)
     is_building = pd.notna(cols.columns["building"]) & pois.is_area
     if is_building.any():
-        # the footprints' UTM zone is that of every building POI, as it always was
-        footprint = np.full(len(pois), np.nan)
-        footprint[is_building] = _footprints_m2(pois.wkb.take(np.flatnonzero(is_building))
-                                                .blobs())
         levels = np.array([_levels({"building:levels": v}) if v is not None else np.nan
                            for v in cols.columns["building:levels"][poi].tolist()])
         known = is_building[poi] & np.isfinite(levels)
-        floor_area[known] = footprint[poi[known]] * levels[known]
+        # the footprints' UTM zone is that of every building POI, as it always was
+        buildings = np.flatnonzero(is_building)
+        footprint = _footprints_m2(pois.wkb.take(buildings),
+                                   np.searchsorted(buildings, poi[known]))
+        floor_area[known] = footprint * levels[known]
         area_source[known] = "osm_footprint_x_levels"
     # one geometry per matched POI (areas: their polygon; nodes: their point)
     uniq, back = np.unique(poi, return_inverse=True)
