@@ -189,3 +189,24 @@ def test_monaco_facilities_same_polygons_as_contourpy(monkeypatch: pytest.Monkey
     new, old = both(net, snap, ids, monkeypatch, points_xy=(x, y))  # 5/10/15 min rings
     assert_same(new, old)
     assert (~new.geometry.is_empty).sum() > 0.9 * len(new)
+
+
+def test_cut_pieces_hand_computed() -> None:
+    """Stretches cut from two edges: an L of projected length 20 walked as 20 m, and a
+    straight 20 m line walked as 40 m (positions scale by a half)."""
+    from lifecircle.isochrones.cut import cut_pieces
+
+    xy = np.array([[0.0, 0.0], [10.0, 0.0], [10.0, 10.0], [0.0, 0.0], [0.0, 20.0]])
+    edge_ptr = np.array([0, 3, 5])
+    offsets = np.array([0.0, 10.0, 20.0, 0.0, 20.0])
+    length_m = np.array([20.0, 40.0])
+    edge = np.array([0, 0, 0, 1])
+    start = np.array([5.0, 0.0, 10.0, 10.0])
+    end = np.array([15.0, 20.0, 20.0, 30.0])
+    coords, line = cut_pieces(edge, start, end, edge_ptr, length_m, offsets, xy)
+    expected = [[5, 0], [10, 0], [10, 5],  # across the corner vertex
+                [0, 0], [10, 0], [10, 10],  # the whole edge, its geometry exactly
+                [10, 0], [10, 10],  # from the corner: the corner is the start, not interior
+                [0, 5], [0, 15]]  # 10..30 walked metres are 5..15 projected
+    np.testing.assert_allclose(coords, expected)
+    np.testing.assert_array_equal(line, [0, 0, 0, 1, 1, 1, 2, 2, 3, 3])

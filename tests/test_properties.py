@@ -510,9 +510,18 @@ def test_polygon_facilities_keep_one_id_and_their_floor_area(drawn, areas):
     pts = out.to_crs(32650).geometry.to_numpy()
     own = geoms.to_numpy()[out["facility_id"].str.slice(5).astype(int).to_numpy()]
     assert (shapely.distance(own, pts) < 0.01).all()
+    def is_large(g: shapely.Geometry) -> bool:
+        return bool(g.area >= fmod.LARGE_AREA_M2 or fmod._longest_side_m(g) >= fmod.LARGE_SIDE_M)
+
+    # a shape whose two smallest rotated rectangles tie in area (a triangle 116 m x 71 m:
+    # 8,236 vs 8,235 m2) may flip between them after the WGS 84 round trip; judge only
+    # shapes whose size class survives it
+    trip = geoms.to_crs(4326).to_crs(geoms.crs).to_numpy()
     for i, g in enumerate(geoms):
+        if is_large(g) != is_large(trip[i]):
+            continue
         mine = out[out["facility_id"] == f"user/{i}"]
-        large = g.area >= fmod.LARGE_AREA_M2 or fmod._longest_side_m(g) >= fmod.LARGE_SIDE_M
+        large = is_large(g)
         extra = int((mine["access_kind"] == "boundary").sum())
         assert (4 <= extra <= fmod.MAX_BOUNDARY_POINTS) if large else extra == 0
 

@@ -358,3 +358,16 @@ def test_too_detailed_isochrones_are_left_out_with_a_note(large, profile, monkey
     data = page_data(make_map(city["blocks"], city["facilities"], edges, profile,
                               isochrones=iso, tiles=None, street_image=True).render())
     assert data["isoCity"] is None and any(data["iso"])
+
+
+def test_streamed_isochrones_are_named_in_the_legend(large, profile):
+    """A city's isochrones went to the GeoPackage only: the legend says where, not nothing."""
+    city, edges, _ = large
+    data = page_data(make_map(city["blocks"], city["facilities"], edges, profile,
+                              isochrones=None, isochrones_elsewhere=True, tiles=None,
+                              street_image=True).render())
+    assert "lifecircle.gpkg" in data["isoCity"]
+    assert data["iso"] == [None] * len(profile.categories)
+    plain = page_data(make_map(city["blocks"], city["facilities"], edges, profile,
+                               tiles=None, street_image=True).render())
+    assert plain["isoCity"] is None  # isochrones switched off: no claim that they exist

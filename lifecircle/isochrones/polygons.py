@@ -22,6 +22,7 @@ import shapely
 from .._errors import ConfigError
 from ..network import WalkNetwork
 from ..snapping import Snap
+from .cut import cut_pieces
 from .outline import single_tile_bands
 from .rings import _EMPTY, TileRings, bands_from_tiles, tile_rings
 from .search import Pieces
@@ -89,6 +90,16 @@ def _vertex_offsets(net: WalkNetwork) -> np.ndarray:
     return offsets
 
 
+def _coords_min(net: WalkNetwork) -> tuple[float, float]:
+    """Smallest x and y of the edge geometry, the grid's anchor (cached on the network: at a
+    million nodes the scan costs more than a batch of per-facility outlines' own set-up)."""
+    cached = net.__dict__.get("_coords_min")
+    if cached is None:
+        cached = (float(net.edge_coords[:, 0].min()), float(net.edge_coords[:, 1].min()))
+        net.__dict__["_coords_min"] = cached
+    return cached
+
+
 def _points_at(net: WalkNetwork, edge: np.ndarray, pos: np.ndarray) -> np.ndarray:
     """Coordinates at projected distance ``pos`` along ``edge`` (clipped to the edge)."""
     off = _vertex_offsets(net)
@@ -118,51 +129,13 @@ def pieces_lines(net: WalkNetwork, pieces: Pieces) -> np.ndarray:
 def _pieces_coords(net: WalkNetwork, pieces: Pieces) -> tuple[np.ndarray, np.ndarray]:
     """Vertices of every piece and the piece each belongs to (see :func:`pieces_lines`).
 
-    Done with numpy for all pieces at once (``shapely.ops.substring`` works one line at a
-    time).
+    One compiled pass over all pieces (:mod:`.cut`; ``shapely.ops.substring`` works one line
+    at a time).
     """
-    e = pieces.edge
-    if e.shape[0] == 0:
+    if pieces.edge.shape[0] == 0:
         return np.empty((0, 2)), np.zeros(0, np.int64)
-    off = _vertex_offsets(net)
-    first = net.edge_ptr[e]
-    last = net.edge_ptr[e + 1] - 1
-    plen = off[last]
-    length = net.edge_length_m[e]
-    scale = np.where(length > 0, plen / np.where(length > 0, length, 1.0), 0.0)
-    pa = pieces.start_m * scale
-    pb = pieces.end_m * scale
-    whole_a = pieces.start_m <= 0
-    whole_b = pieces.end_m >= length
-    start_xy = np.where(whole_a[:, None], net.edge_coords[first], _points_at(net, e, pa))
-    end_xy = np.where(whole_b[:, None], net.edge_coords[last], _points_at(net, e, pb))
-    # interior vertices: strictly after pa and strictly before pb (offsets rise along an edge)
-    lo = _count_at_most(off, first, last, pa)
-    hi = _count_below(off, first, last, pb)
-    n_in = np.maximum(hi - lo, 0)
-    n_pts = n_in + 2
-    total = int(n_pts.sum())
-    base = np.cumsum(n_pts) - n_pts
-    coords = np.empty((total, 2))
-    coords[base] = start_xy
-    coords[base + n_pts - 1] = end_xy
-    if n_in.sum():
-        rep = np.repeat(np.arange(e.shape[0]), n_in)
-        k = np.arange(rep.shape[0]) - np.repeat(np.cumsum(n_in) - n_in, n_in)
-        coords[base[rep] + 1 + k] = net.edge_coords[lo[rep] + k]
-    return coords, np.repeat(np.arange(e.shape[0]), n_pts)
-
-
-def _count_at_most(off: np.ndarray, first: np.ndarray, last: np.ndarray,
-                   pos: np.ndarray) -> np.ndarray:
-    """Index of the first vertex of each edge (after ``first``) whose offset exceeds ``pos``."""
-    return _bisect(off, first + 1, last, pos, strict=False)
-
-
-def _count_below(off: np.ndarray, first: np.ndarray, last: np.ndarray,
-                 pos: np.ndarray) -> np.ndarray:
-    """Index of the first vertex of each edge (after ``first``) whose offset is >= ``pos``."""
-    return _bisect(off, first + 1, last, pos, strict=True)
+    return cut_pieces(pieces.edge, pieces.start_m, pieces.end_m, net.edge_ptr,
+                      net.edge_length_m, _vertex_offsets(net), net.edge_coords)
 
 
 def _bisect(off: np.ndarray, lo: np.ndarray, hi: np.ndarray, pos: np.ndarray, *,
@@ -290,18 +263,20 @@ def _raster_bands(net: WalkNetwork, coords: np.ndarray, line: np.ndarray, group:
     c = float(cell_m)
     reach_cells = (walk_in_m - 1.2 * c) / c
     pad = int(np.ceil(reach_cells)) + 2
-    x0 = np.floor(float(net.edge_coords[:, 0].min()) / c) * c
-    y0 = np.floor(float(net.edge_coords[:, 1].min()) / c) * c
+    low_x, low_y = _coords_min(net)
+    x0 = np.floor(low_x / c) * c
+    y0 = np.floor(low_y / c) * c
     # segments (in cell units from the grid origin), by group: entity, then band ascending
     seg = np.flatnonzero(line[1:] == line[:-1])
-    order = np.argsort(group[seg], kind="stable")
-    seg = seg[order]
+    gs = group[seg]
+    if np.any(gs[1:] < gs[:-1]):  # pieces come sorted by group; legs may follow them
+        seg = seg[np.argsort(gs, kind="stable")]
     g = group[seg]
     gx = (coords[:, 0] - x0) / c
     gy = (coords[:, 1] - y0) / c
     del coords, line, group
     ax, ay, bx, by = gx[seg], gy[seg], gx[seg + 1], gy[seg + 1]
-    del gx, gy, seg, order
+    del gx, gy, seg, gs
     seg_band = (g % n_bands).astype(np.int64)
     entity_of = g // n_bands
     del g

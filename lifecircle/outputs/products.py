@@ -87,6 +87,8 @@ def _run_map_options(result: Any, *, tiles: str | None, **options: Any) -> dict[
     return {"edge_minutes": edge_minutes(network, access, result.profile)
             if access and network is not None else None,
             "isochrones": _optional(result, "isochrones"),
+            # a city's isochrones went straight into the GeoPackage (Result.prepare)
+            "isochrones_elsewhere": getattr(result, "_isochrone_stream", None) is not None,
             "proposed_sites": _optional(result, "proposed_sites"),
             "no_data": no_data_categories(getattr(result, "report", None)),
             "tiles": resolve_tiles(tiles), **options}

@@ -62,6 +62,7 @@ def make_map(
     profile: Profile,
     *,
     isochrones: gpd.GeoDataFrame | None = None,
+    isochrones_elsewhere: bool = False,
     proposed_sites: gpd.GeoDataFrame | None = None,
     lang: str = "en",
     tiles: str | None = "OpenStreetMap",
@@ -98,6 +99,9 @@ def make_map(
     isochrones
         Optional polygons with ``category``, ``facility_id`` and ``band_min``. Where a category
         has rows with ``facility_id == "all"`` (the union), only those are drawn.
+    isochrones_elsewhere
+        The run wrote its isochrones to the GeoPackage without keeping them (a city's are
+        streamed one category at a time): the legend says where they are.
     proposed_sites
         Optional points with ``category``, ``rank`` and ``gain_population``.
     lang
@@ -174,9 +178,10 @@ def make_map(
     # with the streets as images, the isochrone bands are images on the same grid, unless
     # they are too detailed to burn in time (a city's): the coloured streets show the times
     iso_images = streets is not None and isochrones is not None
-    iso_skipped = iso_images and isochrones is not None and int(
-        shapely.get_num_coordinates(np.asarray(isochrones.geometry.values)).sum()) > \
-        surface.ISO_IMAGE_MAX_VERTICES
+    iso_skipped = (isochrones is None and isochrones_elsewhere) or (
+        iso_images and isochrones is not None and int(
+            shapely.get_num_coordinates(np.asarray(isochrones.geometry.values)).sum())
+        > surface.ISO_IMAGE_MAX_VERTICES)
     web_iso = (None if isochrones is None or iso_images
                else _to_web(isochrones, "isochrones", simplify=True, preserve_topology=False))
     web_sites = (None if proposed_sites is None
