@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import functools
 import logging
-import math
 from typing import Any
 
 import geopandas as gpd
@@ -68,18 +67,64 @@ def utm_of(geoms: gpd.GeoSeries) -> pyproj.CRS:
 
 def _longest_side_m(poly: Any) -> float:
     """Longest side of a projected polygon's minimum rotated rectangle, in metres."""
-    corners = shapely.get_coordinates(shapely.minimum_rotated_rectangle(poly))
-    if len(corners) < 2:
-        return 0.0
-    return float(np.max(np.hypot(*np.diff(corners, axis=0).T)))
+    return float(_longest_sides_m(np.array([poly], dtype=object))[0])
 
 
-def _boundary_points(poly: Any) -> np.ndarray:
-    """Points spread evenly along a projected polygon's outer ring."""
-    ring = shapely.get_exterior_ring(poly)
-    length = float(shapely.length(ring))
-    n = int(np.clip(math.ceil(length / BOUNDARY_SPACING_M), 4, MAX_BOUNDARY_POINTS))
-    return shapely.line_interpolate_point(ring, (np.arange(n) + 0.5) * length / n)
+def _longest_sides_m(parts: np.ndarray) -> np.ndarray:
+    """The longest side of each projected polygon's minimum rotated rectangle, in metres."""
+    xy, at = shapely.get_coordinates(shapely.minimum_rotated_rectangle(parts),
+                                     return_index=True)
+    out = np.zeros(parts.shape[0])
+    if at.size > 1:
+        same = at[1:] == at[:-1]
+        step = np.hypot(*np.diff(xy, axis=0).T)[same]
+        np.maximum.at(out, at[1:][same], step)
+    return out
+
+
+_Block = tuple[np.ndarray, np.ndarray, str, list[str], np.ndarray]
+
+
+def _polygon_access_points(
+    parts: np.ndarray, owner: np.ndarray, ent_pts: np.ndarray, ent_ids: np.ndarray
+) -> tuple[list[_Block], int]:
+    """The access points of projected polygon parts (sorted by owner, largest first).
+
+    Returns three blocks, ``(source row, order, kind, id suffix, points)`` each (the
+    representative points, the entrances of large parts, the boundary points of large parts
+    without entrances), and the number of large parts.
+    """
+    k = np.arange(owner.size) - np.searchsorted(owner, owner) + 1  # part number in its row
+    reps: _Block = (owner, k, "representative",
+                    ["" if j == 1 else f"@part-{j}" for j in k.tolist()],
+                    shapely.point_on_surface(parts))
+    large = np.flatnonzero(~((shapely.area(parts) < LARGE_AREA_M2)
+                             & (_longest_sides_m(parts) < LARGE_SIDE_M)))
+    has_ent = np.zeros(large.size, dtype=bool)
+    e_part = e_pt = np.empty(0, dtype=np.int64)
+    if ent_pts.size and large.size:
+        q, e_pt = shapely.STRtree(ent_pts).query(
+            shapely.boundary(parts[large]), predicate="dwithin", distance=ENTRANCE_TOLERANCE_M)
+        by = np.lexsort((e_pt, q))
+        q, e_pt = q[by], e_pt[by]
+        has_ent[q] = True
+        e_part = large[q]
+    m = np.arange(e_part.size) - np.searchsorted(e_part, e_part)
+    ents: _Block = (owner[e_part], 1000 * k[e_part] + m + 1, "entrance",
+                    [f"@entrance-{i}" for i in ent_ids[e_pt].tolist()], ent_pts[e_pt])
+    plain = large[~has_ent]
+    rings = shapely.get_exterior_ring(parts[plain])
+    length = shapely.length(rings)
+    count = np.clip(np.ceil(length / BOUNDARY_SPACING_M), 4, MAX_BOUNDARY_POINTS).astype(np.int64)
+    b_part = np.repeat(plain, count)
+    b_m = np.arange(b_part.size) - np.repeat(np.cumsum(count) - count, count)
+    b_len, b_n = np.repeat(length, count), np.repeat(count, count)
+    bounds: _Block = (owner[b_part], 1000 * k[b_part] + b_m + 1, "boundary",
+                      [f"@boundary-{a}.{b + 1}" for a, b in zip(k[b_part].tolist(),
+                                                                b_m.tolist(), strict=True)],
+                      shapely.line_interpolate_point(np.repeat(rings, count),
+                                                     (b_m + 0.5) * b_len / b_n))
+    return [reps, ents, bounds], int(large.size)
 
 
 def _split_multipoints(frame: gpd.GeoDataFrame, where: str) -> gpd.GeoDataFrame:
@@ -136,7 +181,6 @@ def access_points_of(
     kind: list[str] = ["point" if t == 0 else "representative" for t in type_id[other]]
     suffix: list[str] = [""] * other.size
     points: list[Any] = list(shapely.point_on_surface(geoms[other]))
-    extra = {"entrance": 0, "boundary": 0, "large": 0}
     if poly_rows.size:
         polys = gpd.GeoSeries(geoms[poly_rows], crs=4326)
         utm = utm_of(polys)
@@ -149,41 +193,14 @@ def access_points_of(
         if entrances is not None and not entrances.empty:
             ent_pts = entrances.to_crs(utm).geometry.to_numpy()
             ent_ids = entrances["osm_id"].astype(str).to_numpy(dtype=object)
-        tree = shapely.STRtree(ent_pts)
+        blocks, n_large = _polygon_access_points(parts, owner, ent_pts, ent_ids)
         projected: list[Any] = []
-        part_no = np.zeros(len(frame), dtype=np.int64)
-        for part, row in zip(parts, owner, strict=True):
-            part_no[row] += 1
-            k = int(part_no[row])
-            src.append(int(row))
-            order.append(k)
-            kind.append("representative")
-            suffix.append("" if k == 1 else f"@part-{k}")
-            projected.append(shapely.point_on_surface(part))
-            if part.area < LARGE_AREA_M2 and _longest_side_m(part) < LARGE_SIDE_M:
-                continue
-            extra["large"] += 1
-            near = (
-                tree.query(
-                    shapely.boundary(part), predicate="dwithin", distance=ENTRANCE_TOLERANCE_M
-                )
-                if ent_pts.size
-                else []
-            )
-            if len(near):
-                found = [(f"@entrance-{ent_ids[j]}", ent_pts[j]) for j in sorted(near)]
-                extra["entrance"] += len(found)
-                new_kind = "entrance"
-            else:
-                found = [("", q) for q in _boundary_points(part)]
-                extra["boundary"] += len(found)
-                new_kind = "boundary"
-            for m, (tail, q) in enumerate(found):
-                src.append(int(row))
-                order.append(1000 * k + m + 1)
-                kind.append(new_kind)
-                suffix.append(tail or f"@boundary-{k}.{m + 1}")
-                projected.append(q)
+        for b_src, b_order, b_kind, b_suffix, b_points in blocks:
+            src.extend(b_src.tolist())
+            order.extend(b_order.tolist())
+            kind.extend([b_kind] * b_src.size)
+            suffix.extend(b_suffix)
+            projected.extend(b_points)
         back = gpd.GeoSeries(projected, crs=utm).to_crs(4326).to_numpy()
         points.extend(back)
         log.warning(
@@ -192,11 +209,11 @@ def access_points_of(
             "along their outline (access_kind in the facilities layer)",
             where,
             poly_rows.size,
-            extra["large"],
+            n_large,
             LARGE_AREA_M2 / 10_000,
             LARGE_SIDE_M,
-            extra["entrance"],
-            extra["boundary"],
+            blocks[1][0].size,
+            blocks[2][0].size,
         )
     src_a = np.asarray(src, dtype=np.int64)
     rank = np.lexsort((np.asarray(order), src_a))

@@ -34,6 +34,7 @@ import shapely
 
 from .._errors import InputError, InputFileError, did_you_mean
 from ..profiles import Profile
+from ._osm_columns import WkbColumn
 from .access_points import (
     access_point_summary,
     access_points_of,
@@ -43,6 +44,7 @@ from .access_points import (
 )
 from .blocks import gates_from_osm
 from .osm import OSMData
+from .poi_match import TagColumns, category_matches, rule_keys
 from .tables import read_points, unique_ids
 
 log = logging.getLogger(__name__)
@@ -83,19 +85,13 @@ def _levels(tags: Mapping[str, str]) -> float:
     return value if math.isfinite(value) and value > 0 else float("nan")
 
 
-def _footprints_m2(wkb: list[bytes]) -> np.ndarray:
-    """Areas in m² of WGS 84 polygons, in their local UTM zone."""
-    if not wkb:
+def _footprints_m2(column: WkbColumn, want: np.ndarray) -> np.ndarray:
+    """Areas in m² of the WGS 84 polygons at positions ``want`` of ``column``, in the UTM
+    zone of all of them (only those wanted are projected)."""
+    polys = gpd.GeoSeries(column.geometries(), crs=4326)
+    if not len(polys):
         return np.empty(0)
-    polys = gpd.GeoSeries(shapely.from_wkb(wkb), crs=4326)
-    return polys.to_crs(utm_of(polys)).area.to_numpy()
-
-
-def _matched_tag(tags: dict[str, str], profile: Profile, category: str) -> str:
-    for rule in profile.categories[category].tags:
-        if rule.matches(tags):
-            return ";".join(f"{k}={tags[k]}" for k in rule.keys)
-    return ""
+    return polys.iloc[want].to_crs(utm_of(polys)).area.to_numpy()
 
 
 def facilities_from_osm(
@@ -104,52 +100,65 @@ def facilities_from_osm(
     """Facilities of every profile category found in an OSM pass (WGS 84 points).
 
     One row per access point (:func:`access_points_of`); OSM entrances and gates on a large
-    polygon's outline are its access points.
+    polygon's outline are its access points. The categories are matched over the POI table's
+    columns at once (:mod:`.poi_match`), and geometries are made only for the POIs that
+    match.
     """
-    rows: list[dict[str, Any]] = []
-    geoms: list[Any] = []
     pois = data.pois
-    area_wkb = pois.area_blobs()
-    areas = iter(shapely.from_wkb(area_wkb)) if area_wkb else iter(())
-    building_wkb = [blob for _, _, tags, blob in pois.areas() if "building" in tags]
-    footprints = iter(_footprints_m2(building_wkb))
-    nodes = iter(shapely.points(pois.lon[~pois.is_area], pois.lat[~pois.is_area]))
-    for osm_type, osm_id, _, _, tags, blob in pois:
-        point = next(areas) if blob is not None else next(nodes)
-        floor_area, area_source = float("nan"), "unknown"
-        if blob is not None and "building" in tags:
-            footprint = float(next(footprints))
-            levels = _levels(tags)
-            if math.isfinite(levels):
-                floor_area, area_source = footprint * levels, "osm_footprint_x_levels"
-        matched = [c for c, cat in profile.categories.items() if cat.matches(tags)]
-        source = "osm"
-        if not matched and name_keywords:
-            name = tags.get("name", "") + " " + tags.get("name:zh", "")
-            matched = [
-                c
-                for c, cat in profile.categories.items()
-                if any(k in name for k in cat.name_keywords)
-            ]
-            source = "name_keyword"
-        for category in matched:
-            rows.append(
-                {
-                    "facility_id": f"{osm_type}/{osm_id}",
-                    "category": category,
-                    "name": tags.get("name", tags.get("name:en", "")),
-                    "source": source,
-                    "osm_tag": _matched_tag(tags, profile, category)
-                    if source == "osm"
-                    else "name=" + tags.get("name", ""),
-                    "match": "tag" if source == "osm" else "name_keyword",
-                    "floor_area_m2": floor_area,
-                    "area_source": area_source,
-                }
-            )
-            geoms.append(point)
-    frame = pd.DataFrame(rows, columns=FACILITY_COLUMNS[:-2])
-    found = gpd.GeoDataFrame(frame, geometry=gpd.GeoSeries(geoms, crs=4326), crs=4326)
+    cols = TagColumns(pois.tags, [*rule_keys(profile), "building", "building:levels"])
+    poi, cat_i, by_keyword, rule = category_matches(cols, profile, name_keywords=name_keywords)
+    names = list(profile.categories)
+    cats = list(profile.categories.values())
+    n = poi.size
+    floor_area = np.full(n, np.nan)
+    area_source = np.full(n, "unknown", dtype=object)
+    is_building = pd.notna(cols.columns["building"]) & pois.is_area
+    if is_building.any():
+        levels = np.array([_levels({"building:levels": v}) if v is not None else np.nan
+                           for v in cols.columns["building:levels"][poi].tolist()])
+        known = is_building[poi] & np.isfinite(levels)
+        # the footprints' UTM zone is that of every building POI, as it always was
+        buildings = np.flatnonzero(is_building)
+        footprint = _footprints_m2(pois.wkb.take(buildings),
+                                   np.searchsorted(buildings, poi[known]))
+        floor_area[known] = footprint * levels[known]
+        area_source[known] = "osm_footprint_x_levels"
+    # one geometry per matched POI (areas: their polygon; nodes: their point)
+    uniq, back = np.unique(poi, return_inverse=True)
+    geoms = np.empty(uniq.size, dtype=object)
+    area = pois.is_area[uniq]
+    if area.any():
+        geoms[area] = pois.wkb.take(uniq[area]).geometries()
+    if (~area).any():
+        geoms[~area] = shapely.points(pois.lon[uniq[~area]], pois.lat[uniq[~area]])
+    name_col = cols.columns["name"][poi]
+    name_en = cols.columns["name:en"][poi]
+    shown = np.where(pd.notna(name_col), name_col, np.where(pd.notna(name_en), name_en, ""))
+    osm_tag = np.empty(n, dtype=object)
+    for j, (p, c, r, kw) in enumerate(zip(poi.tolist(), cat_i.tolist(), rule.tolist(),
+                                          by_keyword.tolist(), strict=True)):
+        if kw:
+            osm_tag[j] = "name=" + (name_col[j] if name_col[j] is not None else "")
+        else:
+            osm_tag[j] = ";".join(f"{k}={cols.columns[k][p]}" for k in cats[c].tags[r].keys)
+    types = pois.osm_type[poi].tolist()
+    ids = pois.osm_id[poi].tolist()
+    frame = pd.DataFrame(
+        {
+            "facility_id": [f"{t}/{i}" for t, i in zip(types, ids, strict=True)],
+            "category": np.asarray(names, dtype=object)[cat_i] if n else [],
+            "name": shown,
+            "source": np.where(by_keyword, "name_keyword", "osm").astype(object),
+            "osm_tag": osm_tag,
+            "match": np.where(by_keyword, "name_keyword", "tag").astype(object),
+            "floor_area_m2": floor_area,
+            "area_source": area_source,
+        }
+        if n
+        else [],
+        columns=FACILITY_COLUMNS[:-2],
+    )
+    found = gpd.GeoDataFrame(frame, geometry=gpd.GeoSeries(geoms[back], crs=4326), crs=4326)
     return access_points_of(found, entrances=gates_from_osm(data, 4326), where=str(data.path))
 
 
