@@ -227,15 +227,25 @@ def floor_area(buildings: gpd.GeoDataFrame, settings: PopulationSettings) -> np.
     """
     if buildings.empty:
         return np.empty(0, dtype=np.float64)
+    home = buildings["residential"].to_numpy(dtype=bool)
+    area = shapely.area(buildings.geometry.to_numpy())
+    return np.where(home, area * _levels(buildings, settings), 0.0)
+
+
+def _levels(buildings: gpd.GeoDataFrame, settings: PopulationSettings,
+            rows: np.ndarray | None = None) -> np.ndarray:
+    """Storeys of the buildings at ``rows`` (all if None): ``building:levels`` where tagged
+    and positive, else the profile's levels for houses or for other homes."""
+    kinds, levels = buildings["building"], buildings["levels"]
+    if rows is not None:
+        kinds, levels = kinds.iloc[rows], levels.iloc[rows]
     default = np.where(
-        buildings["building"].isin(HOUSE_BUILDINGS).to_numpy(dtype=bool),
+        kinds.isin(HOUSE_BUILDINGS).to_numpy(dtype=bool),
         settings.house_levels,
         settings.default_levels,
     )
-    levels = buildings["levels"].to_numpy(dtype=np.float64)
-    levels = np.where(np.isfinite(levels) & (levels > 0), levels, default)
-    home = buildings["residential"].to_numpy(dtype=bool)
-    return np.where(home, shapely.area(buildings.geometry.to_numpy()) * levels, 0.0)
+    levels = levels.to_numpy(dtype=np.float64)
+    return np.where(np.isfinite(levels) & (levels > 0), levels, default)
 
 
 class Homes(NamedTuple):
@@ -260,11 +270,9 @@ def homes_of(buildings: gpd.GeoDataFrame, settings: PopulationSettings) -> Homes
         )
     else:
         points = shapely.point_on_surface(geoms)
-    return Homes(
-        points,
-        floor_area(buildings, settings)[home],
-        shapely.area(geoms),
-    )
+    footprint = shapely.area(geoms)  # once: the floor area is footprint x levels
+    return Homes(points, footprint * _levels(buildings, settings, np.flatnonzero(home)),
+                 footprint)
 
 
 def block_floor_area(block_geoms: np.ndarray, homes: Homes) -> tuple[np.ndarray, np.ndarray]:
