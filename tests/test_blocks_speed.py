@@ -184,3 +184,22 @@ def test_half_edge_faces_give_the_blocks_of_geos_faces(name, monkeypatch):
         return sorted(zip(keys, blk["block_method"], np.round(pop, 6), strict=True))
 
     assert table(by_walk, pop_walk) == table(by_geos, pop_geos)
+
+
+def test_owner_of_disjoint_tests_large_polygons_against_the_free_points_only(monkeypatch):
+    from lifecircle.sources import block_split
+
+    # a many-vertex disc with two square holes, each hole filled by a small square face
+    disc = shapely.Point(0, 0).buffer(1000, quad_segs=1500)
+    holes = [shapely.box(-500, -100, -300, 100), shapely.box(300, -100, 500, 100)]
+    outer = shapely.Polygon(disc.exterior, [h.exterior for h in holes])
+    polys = np.array([outer, *holes], dtype=object)
+    assert shapely.get_num_coordinates(polys)[0] > block_split.BIG_VERTICES
+    # by hand: in the disc, in each hole, on a hole's edge (in no face), outside everything
+    pts = shapely.points([(0, 500), (-400, 0), (400, 50), (-300, 0), (2000, 0)])
+    want = np.array([0, 1, 2, -1, -1])
+    np.testing.assert_array_equal(owner_of(pts, polys, disjoint=True), want)
+    np.testing.assert_array_equal(owner_of(pts, polys), want)
+    rng = np.random.default_rng(3)
+    many = shapely.points(rng.uniform(-1100, 1100, (5000, 2)))
+    np.testing.assert_array_equal(owner_of(many, polys, disjoint=True), owner_of(many, polys))

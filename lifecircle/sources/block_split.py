@@ -34,22 +34,47 @@ def distinct(values: np.ndarray) -> np.ndarray:
     return out[keep]
 
 
-def owner_of(points: np.ndarray, polygons: np.ndarray) -> np.ndarray:
+#: polygons with more vertices than this are tested by :func:`owner_of` (``disjoint``) only
+#: against the points no smaller polygon holds (a city's outer face has 10^4-10^5 vertices
+#: and its bounding box holds every home)
+BIG_VERTICES = 5000
+
+
+def owner_of(points: np.ndarray, polygons: np.ndarray, *, disjoint: bool = False) -> np.ndarray:
     """Position of the (first) polygon holding each point, -1 where none does.
 
     The tree is built on the points and queried with the polygons, which GEOS prepares:
-    much faster than testing each point against unprepared large polygons.
+    much faster than testing each point against unprepared large polygons. ``disjoint``:
+    the polygons' interiors do not overlap (faces, blocks), so a point one polygon holds
+    lies in no other, and the few very large ones are tested against the rest only.
     """
     owner = np.full(points.shape[0], -1, dtype=np.int64)
     if points.size == 0 or polygons.size == 0:
         return owner
-    g_i, p_i = shapely.STRtree(points).query(polygons, predicate="contains")
+    tree = shapely.STRtree(points)
+    big = np.zeros(polygons.shape[0], dtype=bool)
+    if disjoint:
+        big = shapely.get_num_coordinates(polygons) > BIG_VERTICES
+    small = np.flatnonzero(~big)
+    g_i, p_i = tree.query(polygons[small], predicate="contains")
+    _first_owner(owner, small[g_i], p_i)
+    for g in np.flatnonzero(big).tolist():
+        free = np.flatnonzero(owner < 0)
+        if not free.size:
+            break
+        shapely.prepare(polygons[g])
+        held = free[shapely.contains(polygons[g], points[free])]
+        owner[held] = g
+    return owner
+
+
+def _first_owner(owner: np.ndarray, g_i: np.ndarray, p_i: np.ndarray) -> None:
+    """Set ``owner[p]`` to the lowest polygon ``g`` of the pairs ``(g_i, p_i)`` per point."""
     order = np.lexsort((g_i, p_i))
     p_i, g_i = p_i[order], g_i[order]
     first = np.ones(p_i.size, dtype=bool)
     first[1:] = p_i[1:] != p_i[:-1]
     owner[p_i[first]] = g_i[first]
-    return owner
 
 
 def line_pieces(parents: np.ndarray, lines: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -63,7 +88,7 @@ def line_pieces(parents: np.ndarray, lines: np.ndarray) -> tuple[np.ndarray, np.
     l_i = distinct(shapely.STRtree(parents).query(lines, predicate="intersects")[0])
     work = np.concatenate([shapely.boundary(parents), lines[l_i]])
     pieces = faces(work)
-    owner = owner_of(shapely.point_on_surface(pieces), parents)
+    owner = owner_of(shapely.point_on_surface(pieces), parents, disjoint=True)
     keep = owner >= 0
     return pieces[keep], owner[keep]
 

@@ -190,7 +190,7 @@ def _replace(
     pos = np.full(blk.geoms.size + 1, -1, dtype=np.int64)  # [-1] for homes in no block
     pos[which] = np.arange(n_par)
     moved = np.flatnonzero(pos[blk.owner] >= 0)
-    in_piece = owner_of(homes.points[moved], pieces)
+    in_piece = owner_of(homes.points[moved], pieces, disjoint=True)
     floor = _sum_by(in_piece, homes.floor[moved], pieces.size)
     keep = (area >= MIN_BLOCK_AREA_M2) & (~mapped | (floor > 0))
     blk.dropped_empty += int((~keep & (area >= MIN_BLOCK_AREA_M2)).sum())
@@ -364,7 +364,7 @@ def blocks_from_osm(
     inside = shapely.contains(limit, rep)
     in_lu = inside & (owner_of(rep, landuse) >= 0)
     has_home = np.zeros(base.size, dtype=bool)
-    owner = owner_of(home_pts, base)
+    owner = owner_of(home_pts, base, disjoint=True)  # faces: no overlap
     has_home[owner[owner >= 0]] = True
     has_home &= inside & ~in_lu
     method = np.where(in_lu, "landuse", np.where(has_home, "buildings", "")).astype(object)

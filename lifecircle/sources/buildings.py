@@ -16,6 +16,7 @@ without mapped footprints fall back to area × density.
 
 from __future__ import annotations
 
+from itertools import chain
 from typing import Any, NamedTuple
 
 import geopandas as gpd
@@ -108,12 +109,37 @@ def residential_landuse(data: OSMData, crs: Any) -> np.ndarray:
     return _polygons([b for _, _, b in data.landuse], crs)
 
 
-def _non_residential_zones(data: OSMData, crs: Any) -> np.ndarray:
-    blobs = [b for _, _, _, b in data.landuse_other]
-    for _, _, tags, blob in data.pois.areas():
-        if any(tags.get(k) in values for k, values in _NON_RESIDENTIAL_AREAS.items()):
-            blobs.append(blob)
-    return _polygons(blobs, crs)
+def _poi_area_marks(data: OSMData) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(positions of the area POIs among the POIs, and per area POI: whether a
+    point-of-interest key marks it, whether it is a non-residential zone).
+
+    One pass over every tag at once (keys and values as flat arrays with their POI's
+    position), not a tag dict per POI: a city has 10^5 area POIs.
+    """
+    pois = data.pois
+    rows = np.flatnonzero(pois.is_area) if len(pois) else np.empty(0, dtype=np.int64)
+    flats = [pois.tags[i] for i in rows.tolist()]
+    sizes = np.fromiter((len(f) // 2 for f in flats), dtype=np.int64, count=len(flats))
+    flat = np.fromiter(chain.from_iterable(flats), dtype=object, count=2 * int(sizes.sum()))
+    keys, values = pd.Series(flat[0::2], dtype=object), pd.Series(flat[1::2], dtype=object)
+    of = np.repeat(np.arange(rows.size), sizes)
+    marked = np.zeros(rows.size, dtype=bool)
+    marked[of[keys.isin(_NON_RESIDENTIAL_KEYS).to_numpy()]] = True
+    zone = np.zeros(rows.size, dtype=bool)
+    for key, kinds in _NON_RESIDENTIAL_AREAS.items():
+        zone[of[((keys == key) & values.isin(kinds)).to_numpy()]] = True
+    return rows, marked, zone
+
+
+def _non_residential_zones(data: OSMData, crs: Any, rows: np.ndarray,
+                           zone: np.ndarray) -> np.ndarray:
+    """Non-residential land use, then the area POIs ``rows[zone]`` (campus, hospital, park),
+    projected and repaired."""
+    other = _polygons([b for _, _, _, b in data.landuse_other], crs)
+    if not zone.any():
+        return other
+    areas = projected_geometries(data.pois.wkb.take(rows[zone]), crs)
+    return np.concatenate([other, np.asarray(shapely.make_valid(areas))])
 
 
 def buildings_from_osm(data: OSMData, crs: Any) -> gpd.GeoDataFrame:
@@ -148,17 +174,11 @@ def buildings_from_osm(data: OSMData, crs: Any) -> gpd.GeoDataFrame:
     typed_home = pd.Series(kinds).isin(RESIDENTIAL_BUILDINGS).to_numpy()
     typed_other = pd.Series(kinds).isin(NON_RESIDENTIAL_BUILDINGS).to_numpy()
     # one int64 key per area: way and relation ids live in separate spaces
-    marked = np.array(
-        [
-            2 * i + (t == "relation")
-            for t, i, tags, _ in data.pois.areas()
-            if any(k in tags for k in _NON_RESIDENTIAL_KEYS)
-        ],
-        dtype=np.int64,
-    )
+    rows, poi_marked, zone = _poi_area_marks(data)
+    marked = (2 * data.pois.osm_id[rows] + (data.pois.osm_type[rows] == "relation"))[poi_marked]
     tagged = np.isin(table.keys(), marked)
     in_res = owner_of(points, residential_landuse(data, crs)) >= 0
-    in_other = owner_of(points, _non_residential_zones(data, crs)) >= 0
+    in_other = owner_of(points, _non_residential_zones(data, crs, rows, zone)) >= 0
     small = shapely.area(geoms) < MIN_UNTYPED_FOOTPRINT_M2
     rule = np.select(
         [
@@ -207,15 +227,25 @@ def floor_area(buildings: gpd.GeoDataFrame, settings: PopulationSettings) -> np.
     """
     if buildings.empty:
         return np.empty(0, dtype=np.float64)
+    home = buildings["residential"].to_numpy(dtype=bool)
+    area = shapely.area(buildings.geometry.to_numpy())
+    return np.where(home, area * _levels(buildings, settings), 0.0)
+
+
+def _levels(buildings: gpd.GeoDataFrame, settings: PopulationSettings,
+            rows: np.ndarray | None = None) -> np.ndarray:
+    """Storeys of the buildings at ``rows`` (all if None): ``building:levels`` where tagged
+    and positive, else the profile's levels for houses or for other homes."""
+    kinds, levels = buildings["building"], buildings["levels"]
+    if rows is not None:
+        kinds, levels = kinds.iloc[rows], levels.iloc[rows]
     default = np.where(
-        buildings["building"].isin(HOUSE_BUILDINGS).to_numpy(dtype=bool),
+        kinds.isin(HOUSE_BUILDINGS).to_numpy(dtype=bool),
         settings.house_levels,
         settings.default_levels,
     )
-    levels = buildings["levels"].to_numpy(dtype=np.float64)
-    levels = np.where(np.isfinite(levels) & (levels > 0), levels, default)
-    home = buildings["residential"].to_numpy(dtype=bool)
-    return np.where(home, shapely.area(buildings.geometry.to_numpy()) * levels, 0.0)
+    levels = levels.to_numpy(dtype=np.float64)
+    return np.where(np.isfinite(levels) & (levels > 0), levels, default)
 
 
 class Homes(NamedTuple):
@@ -240,11 +270,9 @@ def homes_of(buildings: gpd.GeoDataFrame, settings: PopulationSettings) -> Homes
         )
     else:
         points = shapely.point_on_surface(geoms)
-    return Homes(
-        points,
-        floor_area(buildings, settings)[home],
-        shapely.area(geoms),
-    )
+    footprint = shapely.area(geoms)  # once: the floor area is footprint x levels
+    return Homes(points, footprint * _levels(buildings, settings, np.flatnonzero(home)),
+                 footprint)
 
 
 def block_floor_area(block_geoms: np.ndarray, homes: Homes) -> tuple[np.ndarray, np.ndarray]:
