@@ -574,7 +574,8 @@ def _clearly_convex(coords: np.ndarray, idx: np.ndarray, points: np.ndarray) -> 
     Every turn must have the same sign with a sine of at least :data:`_TURN_SINE`, and the
     turns must add up to one full turn (a pentagram turns twice). Anything closer to the edge
     is answered False, to be checked by GEOS: this only saves work, it never decides a doubtful
-    ring.
+    ring. Hand-written: shapely has no vectorised convexity test, and GEOS's ``is_valid``
+    costs a parsed geometry per ring.
     """
     n = points.shape[0]
     out = np.zeros(n, dtype=bool)
@@ -593,12 +594,17 @@ def _clearly_convex(coords: np.ndarray, idx: np.ndarray, points: np.ndarray) -> 
     nxt[first + counts - 1] = first  # a ring's last edge turns into its first
     a, b = edge, edge[nxt]
     cross = a[:, 0] * b[:, 1] - a[:, 1] * b[:, 0]
-    dot = a[:, 0] * b[:, 0] + a[:, 1] * b[:, 1]
-    tol = _TURN_SINE * np.hypot(a[:, 0], a[:, 1]) * np.hypot(b[:, 0], b[:, 1])
-    left = np.bincount(edge_ring, weights=cross > tol, minlength=n)
-    right = np.bincount(edge_ring, weights=cross < -tol, minlength=n)
-    turned = np.bincount(edge_ring, weights=np.arctan2(cross, dot), minlength=n)
+    # |sin| of the turn above _TURN_SINE, squared (no square roots)
+    strong = cross * cross > _TURN_SINE**2 * np.einsum("ij,ij->i", a, a) * np.einsum(
+        "ij,ij->i", b, b)
+    left = np.bincount(edge_ring[strong & (cross > 0)], minlength=n)
+    right = np.bincount(edge_ring[strong & (cross < 0)], minlength=n)
+    # once round: with every turn the same way and under half a turn, the edge direction
+    # passes angle 0 once per round; count those passes exactly from the half plane of each
+    # direction (angle in [pi, 2 pi): below the x axis, or along it pointing left)
+    lower = (edge[:, 1] < 0) | ((edge[:, 1] == 0) & (edge[:, 0] < 0))
+    up = np.bincount(edge_ring[lower & ~lower[nxt]], minlength=n)
+    down = np.bincount(edge_ring[~lower & lower[nxt]], minlength=n)
     edges = np.bincount(edge_ring, minlength=n)
-    out[:] = (((left == edges) | (right == edges)) & rings
-              & (np.abs(np.abs(turned) - 2 * np.pi) < 1.0))
+    out[:] = rings & (((left == edges) & (up == 1)) | ((right == edges) & (down == 1)))
     return out
