@@ -257,7 +257,7 @@ def _main_pass(
                 if is_walkable(tags):
                     for walkable_hook in walkable_hooks:
                         walkable_hook(tags, len(out.way_ids), out)
-                    _walkable(obj, obj.nodes, tags, highway, out, wkb, all_nodes, nan)
+                    _walkable(obj, tags, highway, out, wkb, all_nodes, nan)
             if not is_area_candidate(tags, area_pois, area_landuse) or tags.get("area") == "no":
                 continue
             tags = interned_keys(tags) if not area_pois.isdisjoint(tags) else _area_tags(tags,
@@ -358,7 +358,7 @@ def _refs(way: Any) -> list[int]:
 
 
 def _walkable(
-    way: Any, nodes: Any, tags: Any, highway: str, out: Scan, wkb: Any, all_nodes: Any,
+    way: Any, tags: Any, highway: str, out: Scan, wkb: Any, all_nodes: Any,
     nan: float,
 ) -> None:
     """Keep a walkable way: node ids, and coordinates as C++-made WKB where all are known."""
@@ -375,7 +375,7 @@ def _walkable(
         line = None
         lon: list[float] = []
         lat: list[float] = []
-        for n in nodes:
+        for n in way.nodes:  # (a wrapper object: only made for the rare cut way)
             loc = n.location
             valid = loc.valid()
             lon.append(loc.lon if valid else nan)
