@@ -224,7 +224,11 @@ def _main_pass(
                         _keep_ring(obj, way_id, kept, create_linestring, all_nodes, errors,
                                    ring_ids, ring_tags, ring_wkb, ring_len)
                         continue
-        tags = _tag_dict(obj, shared)
+            probed = (_probed_tags(data.tags_get_value_by_key, size, area_pois)
+                      if 2 <= size <= 3 and data.id() not in members else None)
+            tags = _tag_dict(obj, shared) if probed is None else probed
+        else:
+            tags = _tag_dict(obj, shared)
         if type(obj) is node_type:
             for hook in node_hooks:
                 hook(tags, obj, out)
@@ -302,6 +306,27 @@ _AREA_TAGS = ("building", "building:levels", "landuse")
 #: the second tags of two-tag footprints probed by :func:`_two_tag_footprint`, commonest
 #: first; none of them makes the way anything but a building
 _SECOND_TAGS = ("building:levels", "name", "height")
+
+
+#: keys probed by :func:`_probed_tags`, commonest first (on the Nanjing extracts)
+_COMMON_KEYS = ("highway", "building", "name", "building:levels", "note", "layer", "tunnel",
+                "oneway", "height", "footway")
+
+
+def _probed_tags(
+    get: Callable[[str, None], str | None], size: int, area_pois: frozenset[str]
+) -> dict[str, str] | None:
+    """The tags of a way with ``size`` (few) tags, read by look-ups of :data:`_COMMON_KEYS`
+    when those hold them all; None when they do not, or when the way is an area POI (whose
+    tags are kept in the file's order, which only a full read gives)."""
+    out: dict[str, str] = {}
+    for key in _COMMON_KEYS:
+        value = get(key, None)
+        if value is not None:
+            out[key] = value
+            if len(out) == size:
+                return None if not area_pois.isdisjoint(out) else out
+    return None
 
 
 def _two_tag_footprint(
