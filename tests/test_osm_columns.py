@@ -96,3 +96,40 @@ def test_projection_in_the_buffer_equals_to_crs_on_real_footprints():
     np.testing.assert_array_equal(shapely.get_type_id(got), shapely.get_type_id(want))
     np.testing.assert_array_equal(shapely.get_coordinates(got), shapely.get_coordinates(want))
     assert shapely.equals_exact(got, want, tolerance=0).all()
+
+
+rings_xy = st.lists(
+    st.lists(st.tuples(st.integers(-3, 3), st.integers(-3, 3)), min_size=3, max_size=7),
+    min_size=1, max_size=8,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(rings_xy, st.floats(1e-6, 1e-3), st.floats(-180, 180), st.floats(-80, 80))
+def test_convex_shortcut_never_passes_an_invalid_ring(rings, scale, x0, y0):
+    """The loader's convex fast path (closed_way_polygons) against GEOS: every ring it calls
+    valid is a valid polygon, and every result equals GEOS's is_valid on the ring."""
+    from lifecircle.sources._osm_pass import _clearly_convex, closed_way_polygons
+
+    closed = [[*r, r[0]] for r in rings]
+    raw = b"".join(shapely.to_wkb(shapely.linestrings(
+        [(x0 + scale * x, y0 + scale * y) for x, y in r]), byte_order=1) for r in closed)
+    counts = np.asarray([len(r) for r in closed])
+    _, valid = closed_way_polygons(raw, counts)
+    for ring, ok in zip(closed, valid, strict=True):
+        xy = [(x0 + scale * x, y0 + scale * y) for x, y in ring]
+        kept = [p for i, p in enumerate(xy) if i == 0 or p != xy[i - 1]]
+        assert ok == (len(kept) >= 4 and shapely.is_valid(shapely.Polygon(kept)))
+    # the shortcut alone never calls an invalid ring valid
+    deduped = [[p for i, p in enumerate(r) if i == 0 or p != r[i - 1]] for r in closed]
+    scaled = [[(x0 + scale * x, y0 + scale * y) for x, y in r] for r in deduped]
+    coords = np.asarray([p for r in scaled for p in r], dtype=np.float64)
+    idx = np.repeat(np.arange(len(scaled)), [len(r) for r in scaled])
+    fast = _clearly_convex(coords, idx, np.asarray([len(r) for r in scaled]))
+    for ring, quick in zip(scaled, fast.tolist(), strict=True):
+        if quick:
+            assert len(ring) >= 4 and shapely.is_valid(shapely.Polygon(ring))
+    # axis-aligned rectangles (most footprints) take the shortcut
+    square = [(0, 0), (2, 0), (2, 1), (0, 1), (0, 0)]
+    sq = np.asarray([(x0 + scale * x, y0 + scale * y) for x, y in square])
+    assert _clearly_convex(sq, np.zeros(5, dtype=np.int64), np.asarray([5])).all()

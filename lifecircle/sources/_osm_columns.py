@@ -168,10 +168,7 @@ def projected_geometries(column: WkbColumn, crs: Any) -> np.ndarray:
     head[simple] = buf[starts[simple, None] + np.arange(22)]
     count = np.ascontiguousarray(head[:, 18:22]).view("<u4").ravel().astype(np.int64)
     simple &= (head[:, :18] == _ONE_RING).all(axis=1) & (sizes == 22 + 16 * count)
-    body = np.zeros(buf.shape[0] + 1, dtype=np.int8)
-    np.add.at(body, starts[simple] + 22, 1)
-    np.add.at(body, starts[simple] + sizes[simple], -1)
-    is_body = np.cumsum(body[:-1], dtype=np.int8).view(bool)
+    is_body = _span_mask(starts[simple] + 22, starts[simple] + sizes[simple], 0, buf.shape[0])
     xy = buf[is_body].view("<f8").reshape(-1, 2)
     transformer = pyproj.Transformer.from_crs(4326, crs, always_xy=True)
     x, y = transformer.transform(xy[:, 0], xy[:, 1])
@@ -187,13 +184,26 @@ def projected_geometries(column: WkbColumn, crs: Any) -> np.ndarray:
 
 def _records(buf: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
     """The bytes of records ``[starts, ends)`` (increasing, not overlapping), concatenated,
-    as a new array: a one-byte-per-byte mask over their span (an index array per byte would
-    cost eight)."""
+    as a new array (through a one-byte-per-byte mask: an index array per byte costs eight)."""
     first, last = int(starts[0]), int(ends[-1])
-    step = np.zeros(last - first + 1, dtype=np.int8)
-    np.add.at(step, starts - first, 1)
-    np.add.at(step, ends - first, -1)
-    return buf[first:last][np.cumsum(step[:-1], dtype=np.int8).view(bool)]
+    return buf[first:last][_span_mask(starts, ends, first, last)]
+
+
+def _span_mask(starts: np.ndarray, ends: np.ndarray, begin: int, end: int) -> np.ndarray:
+    """A boolean mask over ``[begin, end)``, True inside the spans ``[starts, ends)``
+    (increasing, not overlapping, within the range).
+
+    Laid out as alternating runs with ``np.repeat``: several times faster than marking the
+    span ends and taking a cumulative sum over every byte (``np.add.at`` is slow too).
+    """
+    n = starts.shape[0]
+    runs = np.empty(2 * n + 1, dtype=np.int64)
+    runs[0:-1:2] = starts - np.concatenate([[begin], ends[:-1]]) if n else starts
+    runs[1::2] = ends - starts
+    runs[-1] = end - (int(ends[-1]) if n else begin)
+    values = np.zeros(2 * n + 1, dtype=bool)
+    values[1::2] = True
+    return np.repeat(values, runs)
 
 
 #: records copied at a time by :meth:`WkbColumn.take`

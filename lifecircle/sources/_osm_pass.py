@@ -205,8 +205,30 @@ def _main_pass(
     ring_wkb = out.ring_wkb
     create_linestring = wkb.create_linestring
     errors = (RuntimeError, osmium.InvalidLocationError)
+    way_type = osmium.osm.Way
     for obj in processor:
-        tags = _tag_dict(obj, shared)
+        if type(obj) is way_type and not way_hooks:
+            # the most common object at city scale (4 in 10 reaching Python) is a footprint
+            # tagged only building=V: no dict, no hooks, no sorting, straight to its ring
+            data = obj._pyosmium_data
+            size = data.tags_size()
+            if size <= 2:
+                get = data.tags_get_value_by_key
+                value = get("building", None)
+                if value is not None and (way_id := data.id()) not in members:
+                    # building plus one tag: a look-up costs about a tenth of a tag in a
+                    # dict; when the other key is a known harmless one, the tags are known
+                    kept = (_two_tag_footprint(get, value, shared_area) if size == 2 else
+                            shared.get(value) or shared.setdefault(value, {"building": value}))
+                    if kept is not None:
+                        _keep_ring(obj, way_id, kept, create_linestring, all_nodes, errors,
+                                   ring_ids, ring_tags, ring_wkb, ring_len)
+                        continue
+            probed = (_probed_tags(data.tags_get_value_by_key, size, area_pois)
+                      if 2 <= size <= 3 and data.id() not in members else None)
+            tags = _tag_dict(obj, shared) if probed is None else probed
+        else:
+            tags = _tag_dict(obj, shared)
         if type(obj) is node_type:
             for hook in node_hooks:
                 hook(tags, obj, out)
@@ -245,29 +267,82 @@ def _main_pass(
                 if is_walkable(tags):
                     for walkable_hook in walkable_hooks:
                         walkable_hook(tags, len(out.way_ids), out)
-                    _walkable(obj, obj.nodes, tags, highway, out, wkb, all_nodes, nan)
+                    _walkable(obj, tags, highway, out, wkb, all_nodes, nan)
             if not is_area_candidate(tags, area_pois, area_landuse) or tags.get("area") == "no":
                 continue
             tags = interned_keys(tags) if not area_pois.isdisjoint(tags) else _area_tags(tags,
                                                                                      shared_area)
-        try:
-            ring = create_linestring(obj, all_nodes)
-        except errors:
-            continue  # fewer than two nodes, or one outside the extract: no area, as osmium
-        # osmium's assembler makes an area of a closed way of 4+ node references whose ends
-        # share a location: read both from the hex WKB (18 header digits, 32 per point)
-        count = (len(ring) - 18) // 32
-        if count < 4 or ring[18:50] != ring[-32:]:
-            continue
-        ring_ids.append(way_id)
-        ring_tags.append(tags)
-        ring_wkb.append(ring)
-        ring_len.append(count)
+        _keep_ring(obj, way_id, tags, create_linestring, all_nodes, errors, ring_ids, ring_tags,
+                   ring_wkb, ring_len)
+
+
+def _keep_ring(
+    way: Any, way_id: int, tags: dict[str, str], create_linestring: Any, all_nodes: Any,
+    errors: Any, ring_ids: array[int], ring_tags: list[dict[str, str]], ring_wkb: HexChunks,
+    ring_len: array[int],
+) -> None:
+    """Keep a closed way's ring as an area candidate (the collections are passed in, not
+    looked up: this runs for every footprint)."""
+    try:
+        ring = create_linestring(way, all_nodes)
+    except errors:
+        return  # fewer than two nodes, or one outside the extract: no area, as osmium
+    # osmium's assembler makes an area of a closed way of 4+ node references whose ends
+    # share a location: read both from the hex WKB (18 header digits, 32 per point)
+    count = (len(ring) - 18) // 32
+    if count < 4 or ring[18:50] != ring[-32:]:
+        return
+    ring_ids.append(way_id)
+    ring_tags.append(tags)
+    ring_wkb.append(ring)
+    ring_len.append(count)
 
 
 #: the tags an area that is not a POI is sorted by (see ``osm._sort_areas``); ``name`` only
 #: matters for land use (vacant land keeps it)
 _AREA_TAGS = ("building", "building:levels", "landuse")
+
+
+#: the second tags of two-tag footprints probed by :func:`_two_tag_footprint`, commonest
+#: first; none of them makes the way anything but a building
+_SECOND_TAGS = ("building:levels", "name", "height")
+
+
+#: keys probed by :func:`_probed_tags`, commonest first (on the Nanjing extracts)
+_COMMON_KEYS = ("highway", "building", "name", "building:levels", "note", "layer", "tunnel",
+                "oneway", "height", "footway")
+
+
+def _probed_tags(
+    get: Callable[[str, None], str | None], size: int, area_pois: frozenset[str]
+) -> dict[str, str] | None:
+    """The tags of a way with ``size`` (few) tags, read by look-ups of :data:`_COMMON_KEYS`
+    when those hold them all; None when they do not, or when the way is an area POI (whose
+    tags are kept in the file's order, which only a full read gives)."""
+    out: dict[str, str] = {}
+    for key in _COMMON_KEYS:
+        value = get(key, None)
+        if value is not None:
+            out[key] = value
+            if len(out) == size:
+                return None if not area_pois.isdisjoint(out) else out
+    return None
+
+
+def _two_tag_footprint(
+    get: Callable[[str, None], str | None],
+    building: str,
+    shared: dict[tuple[tuple[str, str], ...], dict[str, str]],
+) -> dict[str, str] | None:
+    """The kept tags (as :func:`_area_tags`) of a way with two tags, one of them ``building``,
+    when the other is in :data:`_SECOND_TAGS`; None otherwise (the caller reads all tags)."""
+    for key in _SECOND_TAGS:
+        other = get(key, None)
+        if other is not None:
+            if key == "building:levels":
+                return _area_tags({"building": building, key: other}, shared)
+            return _area_tags({"building": building}, shared)
+    return None
 
 
 def _area_tags(
@@ -335,7 +410,7 @@ def _refs(way: Any) -> list[int]:
 
 
 def _walkable(
-    way: Any, nodes: Any, tags: Any, highway: str, out: Scan, wkb: Any, all_nodes: Any,
+    way: Any, tags: Any, highway: str, out: Scan, wkb: Any, all_nodes: Any,
     nan: float,
 ) -> None:
     """Keep a walkable way: node ids, and coordinates as C++-made WKB where all are known."""
@@ -352,7 +427,7 @@ def _walkable(
         line = None
         lon: list[float] = []
         lat: list[float] = []
-        for n in nodes:
+        for n in way.nodes:  # (a wrapper object: only made for the rare cut way)
             loc = n.location
             valid = loc.valid()
             lon.append(loc.lon if valid else nan)
@@ -555,6 +630,56 @@ def _polygon_chunk(raw: bytes | bytearray, counts: np.ndarray) -> tuple[WkbColum
     buf[is_body] = coords.astype("<f8").view(np.uint8).ravel()
     column = WkbColumn(buf, np.append(starts, buf.size))
     valid = points >= 4
-    candidates = np.flatnonzero(valid)
+    # most footprints are clearly convex (rectangles): valid without GEOS, whose parse and
+    # is_valid were most of the read's polygon time; GEOS judges the rest
+    candidates = np.flatnonzero(valid & ~_clearly_convex(coords, idx, points))
     valid[candidates] = shapely.is_valid(column.take(candidates).geometries())
     return column, valid
+
+
+#: the sine of a turn below which a ring is left to GEOS: coordinate rounding moves a turn's
+#: sine by ~1e-10 on a 1 m edge, so a turn sharper than this has the sign GEOS finds
+_TURN_SINE = 1e-7
+
+
+def _clearly_convex(coords: np.ndarray, idx: np.ndarray, points: np.ndarray) -> np.ndarray:
+    """Per ring (closed, consecutive repeats dropped): whether it is a strictly convex ring
+    turning once, hence a valid polygon shell (simple, non-zero area).
+
+    Every turn must have the same sign with a sine of at least :data:`_TURN_SINE`, and the
+    turns must add up to one full turn (a pentagram turns twice). Anything closer to the edge
+    is answered False, to be checked by GEOS: this only saves work, it never decides a doubtful
+    ring. Hand-written: shapely has no vectorised convexity test, and GEOS's ``is_valid``
+    costs a parsed geometry per ring.
+    """
+    n = points.shape[0]
+    out = np.zeros(n, dtype=bool)
+    rings = points >= 4
+    if not rings.any():
+        return out
+    pick = rings[idx]
+    xy, ring = coords[pick], idx[pick]
+    # edges within a ring; each ring of k points has k - 1 edges
+    same = ring[1:] == ring[:-1]
+    edge = (xy[1:] - xy[:-1])[same]
+    edge_ring = ring[1:][same]
+    counts = points[rings] - 1
+    first = np.cumsum(counts) - counts
+    nxt = np.arange(1, edge.shape[0] + 1)
+    nxt[first + counts - 1] = first  # a ring's last edge turns into its first
+    a, b = edge, edge[nxt]
+    cross = a[:, 0] * b[:, 1] - a[:, 1] * b[:, 0]
+    # |sin| of the turn above _TURN_SINE, squared (no square roots)
+    strong = cross * cross > _TURN_SINE**2 * np.einsum("ij,ij->i", a, a) * np.einsum(
+        "ij,ij->i", b, b)
+    left = np.bincount(edge_ring[strong & (cross > 0)], minlength=n)
+    right = np.bincount(edge_ring[strong & (cross < 0)], minlength=n)
+    # once round: with every turn the same way and under half a turn, the edge direction
+    # passes angle 0 once per round; count those passes exactly from the half plane of each
+    # direction (angle in [pi, 2 pi): below the x axis, or along it pointing left)
+    lower = (edge[:, 1] < 0) | ((edge[:, 1] == 0) & (edge[:, 0] < 0))
+    up = np.bincount(edge_ring[lower & ~lower[nxt]], minlength=n)
+    down = np.bincount(edge_ring[~lower & lower[nxt]], minlength=n)
+    edges = np.bincount(edge_ring, minlength=n)
+    out[:] = rings & (((left == edges) & (up == 1)) | ((right == edges) & (down == 1)))
+    return out
