@@ -1,10 +1,10 @@
 """The facilities stage on its own: time, resident memory, and a snapshot to compare.
 
-``python scripts/bench_facilities.py OSM [--dump OUT.pkl]`` loads OSM, then runs the stage as
+``python scripts/bench_facilities.py OSM [--dump OUT.parquet]`` loads OSM, then runs the stage as
 the pipeline does (OSM facilities, their access points, projection, snapping) and prints its
 seconds and the resident size before, at its peak (sampled every 50 ms) and after. With
-``--dump`` it writes the snapped facility table (geometry as WKB) to a pickle;
-``python scripts/bench_facilities.py --compare A.pkl B.pkl`` checks two snapshots are equal
+``--dump`` it writes the snapped facility table (geometry as WKB) to a Parquet file;
+``python scripts/bench_facilities.py --compare A.parquet B.parquet`` checks two snapshots are equal
 cell for cell, e.g. one made from a ``main`` checkout and one from a branch (run each with
 ``PYTHONPATH`` set to its checkout, as the installed package may point elsewhere).
 """
@@ -12,7 +12,6 @@ cell for cell, e.g. one made from a ``main`` checkout and one from a branch (run
 from __future__ import annotations
 
 import argparse
-import pickle
 import threading
 import time
 from pathlib import Path
@@ -30,7 +29,7 @@ def _rss_gb() -> float:
 
 
 def run(osm: Path, dump: Path | None) -> None:
-    """Run and measure the facilities stage on ``osm``; pickle its table to ``dump``."""
+    """Run and measure the facilities stage on ``osm``; write its table to ``dump``."""
     from lifecircle import pipeline as p
     from lifecircle._memory import release_freed
     from lifecircle.config import Analysis
@@ -62,14 +61,12 @@ def run(osm: Path, dump: Path | None) -> None:
     if dump is not None:
         table = fac.drop(columns=fac.geometry.name)
         table["wkb"] = shapely.to_wkb(fac.geometry.to_numpy())
-        with open(dump, "wb") as f:
-            pickle.dump(table, f)
+        table.to_parquet(dump)  # Parquet, not pickle: a snapshot is data, never code
 
 
 def compare(a: Path, b: Path) -> None:
     """Raise unless the two snapshots are equal cell for cell."""
-    with open(a, "rb") as fa, open(b, "rb") as fb:
-        left, right = pickle.load(fa), pickle.load(fb)
+    left, right = pd.read_parquet(a), pd.read_parquet(b)
     pd.testing.assert_frame_equal(left, right, check_exact=True)
     print(f"identical: {len(left)} rows")
 
