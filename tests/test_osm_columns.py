@@ -109,7 +109,7 @@ rings_xy = st.lists(
 def test_convex_shortcut_never_passes_an_invalid_ring(rings, scale, x0, y0):
     """The loader's convex fast path (closed_way_polygons) against GEOS: every ring it calls
     valid is a valid polygon, and every result equals GEOS's is_valid on the ring."""
-    from lifecircle.sources._osm_pass import _clearly_convex, closed_way_polygons
+    from lifecircle.sources._osm_arrays import _clearly_convex, closed_way_polygons
 
     closed = [[*r, r[0]] for r in rings]
     raw = b"".join(shapely.to_wkb(shapely.linestrings(

@@ -1,6 +1,6 @@
 """Assemble :class:`~lifecircle.sources.osm.OSMData` from the passes' collections.
 
-The closed-way rings become polygons (:func:`~._osm_pass.closed_way_polygons`), every area is
+The closed-way rings become polygons (:func:`~._osm_arrays.closed_way_polygons`), every area is
 sorted into land use, vacant land, buildings and POIs, and the POIs and buildings become
 columnar tables (:mod:`._osm_columns`).
 """
@@ -12,8 +12,8 @@ from typing import Any
 
 import numpy as np
 
+from ._osm_arrays import closed_way_polygons, walkable_arrays
 from ._osm_columns import BuildingTable, PoiTable, WkbColumn, flat_tags, interned
-from ._osm_pass import closed_way_polygons, walkable_arrays
 from .osm import (
     NON_RESIDENTIAL_LANDUSE,
     POI_KEYS,
