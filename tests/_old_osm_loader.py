@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from lifecircle.sources.access_tags import is_barrier_node, way_access_tags
-from lifecircle.sources.osm import (
+from lifecircle.sources.osm_model import (
     BLOCK_BARRIERS,
     NON_RESIDENTIAL_LANDUSE,
     POI_KEYS,

@@ -14,7 +14,7 @@ import numpy as np
 
 from ._osm_arrays import closed_way_polygons, walkable_arrays
 from ._osm_columns import BuildingTable, PoiTable, WkbColumn, flat_tags, interned
-from .osm import (
+from .osm_model import (
     NON_RESIDENTIAL_LANDUSE,
     POI_KEYS,
     VACANT_LANDUSE,
