@@ -13,7 +13,7 @@ import shapely
 
 from .._errors import ConfigError, InputError
 from ..network import WalkNetwork
-from ..sources.osm import VACANT_LANDUSE
+from ..sources.osm_model import VACANT_LANDUSE
 
 if TYPE_CHECKING:
     from ..sources.osm import OSMData

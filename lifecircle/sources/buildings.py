@@ -28,7 +28,7 @@ from .._errors import InputError
 from ..profiles import PopulationSettings
 from ._osm_columns import projected_geometries
 from .block_split import owner_of
-from .osm import NON_RESIDENTIAL_BUILDINGS, RESIDENTIAL_BUILDINGS, OSMData
+from .osm_model import NON_RESIDENTIAL_BUILDINGS, RESIDENTIAL_BUILDINGS, OSMData
 
 __all__ = [
     "HOUSE_BUILDINGS",

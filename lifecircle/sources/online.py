@@ -13,7 +13,7 @@ import numpy as np
 
 from .._errors import InputError
 from ._osm_columns import BuildingTable, PoiTable
-from .osm import (
+from .osm_model import (
     NON_RESIDENTIAL_LANDUSE,
     POI_KEYS,
     VACANT_LANDUSE,

@@ -21,39 +21,10 @@ from typing import Any
 
 from .._errors import InputFileError
 from .access_tags import is_barrier_node, way_access_tags
-
-# the data model and tag vocabulary live in .osm_model; importers of .osm keep finding them
-from .osm_model import (
-    AREA_LANDUSE,
-    BLOCK_BARRIERS,
-    FOOT_ONLY_IF_ALLOWED,
-    NON_RESIDENTIAL_BUILDINGS,
-    NON_RESIDENTIAL_LANDUSE,
-    POI_KEYS,
-    RESIDENTIAL_BUILDINGS,
-    VACANT_LANDUSE,
-    WALKABLE_HIGHWAYS,
-    OSMData,
-    finish_read,
-    is_walkable,
-)
+from .osm_model import AREA_LANDUSE, BLOCK_BARRIERS, POI_KEYS, OSMData, is_walkable
 from .tables import check_regular_file, read_head
 
-__all__ = [
-    "AREA_LANDUSE",
-    "BLOCK_BARRIERS",
-    "FOOT_ONLY_IF_ALLOWED",
-    "NON_RESIDENTIAL_BUILDINGS",
-    "NON_RESIDENTIAL_LANDUSE",
-    "POI_KEYS",
-    "RESIDENTIAL_BUILDINGS",
-    "VACANT_LANDUSE",
-    "WALKABLE_HIGHWAYS",
-    "OSMData",
-    "finish_read",
-    "is_walkable",
-    "read_osm",
-]
+__all__ = ["OSMData", "is_walkable", "read_osm"]  # the vocabulary: .osm_model
 
 log = logging.getLogger(__name__)
 

@@ -1,10 +1,10 @@
 """What a read of OpenStreetMap yields (:class:`OSMData`) and the tag vocabulary it is sorted by.
 
 Which highways are walkable, which land use and buildings count as residential, vacant or
-non-residential, which keys make a point of interest, and :func:`finish_read`, the checks and
-counts every loader (the local reader of :mod:`.osm`, the online one of :mod:`.online`) ends
-with. Kept apart from the readers so that they and the assembly step
-(:mod:`._osm_assemble`) depend on it and not on each other.
+non-residential, which keys make a point of interest, and :func:`finish_read`, the counts and
+checks a read of a local file ends with. Kept apart from the reader (:mod:`.osm`) so that it,
+its assembly step (:mod:`._osm_assemble`) and the online path (:mod:`.online`) depend on this
+module and not on each other.
 """
 
 from __future__ import annotations
