@@ -20,11 +20,17 @@ from pathlib import Path
 from typing import Any
 
 from .._errors import InputFileError
+from . import osm_model
 from .access_tags import is_barrier_node, way_access_tags
+
+# the data model and tag vocabulary live in .osm_model; code that imports them from here (this
+# module's public names before the split, and the old code the speed tests compare with) still
+# finds them
+from .osm_model import *  # noqa: F403
 from .osm_model import AREA_LANDUSE, BLOCK_BARRIERS, POI_KEYS, OSMData, is_walkable
 from .tables import check_regular_file, read_head
 
-__all__ = ["OSMData", "is_walkable", "read_osm"]  # the vocabulary: .osm_model
+__all__ = [*osm_model.__all__, "read_osm"]
 
 log = logging.getLogger(__name__)
 
