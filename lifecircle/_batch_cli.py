@@ -9,6 +9,8 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from ._console import percent
+
 __all__ = ["BatchProgress", "summary_table"]
 
 _STYLE = {"ok": "green", "skipped": "cyan", "failed": "red"}
@@ -52,10 +54,6 @@ class BatchProgress:
             self._bar.console.print(line, markup=True, soft_wrap=True)
 
 
-def _pct(value: Any) -> str:
-    return "–" if value is None else f"{100 * value:.0f}%"
-
-
 def summary_table(rows: list[dict[str, Any]], summary_path: Any) -> None:
     """One row per region (status, seconds, population shares covered), then the failures."""
     categories: list[str] = []
@@ -74,8 +72,8 @@ def summary_table(rows: list[dict[str, Any]], summary_path: Any) -> None:
             f"[{style}]{r['status']}[/{style}]",
             f"{r['seconds']:.1f}",
             str(r.get("blocks", "–")),
-            _pct(r.get("complete_share_population")),
-            *[_pct(shares.get(c)) if c in shares else "–" for c in categories],
+            percent(r.get("complete_share_population")),
+            *[percent(shares.get(c)) if c in shares else "–" for c in categories],
         )
     table.caption = "complete = share of the population with every category covered"
     table.caption_justify = "left"
