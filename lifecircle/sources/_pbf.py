@@ -27,7 +27,8 @@ from typing import Any, BinaryIO
 
 import numpy as np
 
-from ._pbf_kernels import CorruptBlock, UnsupportedBlock, kernels
+from ._pbf_kernels import DELETED, PROBLEMS, decoder
+from ._pbf_vocab import Vocabulary
 
 __all__ = ["PbfArrays", "PbfError", "PbfUnsupported", "read_pbf"]
 
@@ -200,13 +201,13 @@ def _check_header(blob: bytes, offset: int) -> None:
 def _decode(blob: bytes, offset: int) -> tuple[tuple[Any, ...], np.ndarray]:
     """Decompress and decode one OSMData blob (runs in a worker thread)."""
     block = np.frombuffer(_inflate(blob, offset), dtype=np.uint8)
-    decode, _ = kernels()
-    try:
-        return decode(block), block
-    except CorruptBlock as exc:
-        raise ValueError(f"the block at byte {offset} is corrupt: {exc}") from None
-    except UnsupportedBlock as exc:
-        raise PbfUnsupported(str(exc)) from None
+    decode = decoder()
+    *arrays, status = decode(block)
+    if status == DELETED:
+        raise PbfUnsupported(PROBLEMS[status])
+    if status:
+        raise ValueError(f"the block at byte {offset} is corrupt: {PROBLEMS[status]}")
+    return tuple(arrays), block
 
 
 class _Gather:
@@ -215,23 +216,14 @@ class _Gather:
     def __init__(self) -> None:
         self.parts: list[list[Any]] = []
         self.n_nodes = 0
-        self.table = np.full(1 << 12, -1, dtype=np.int32)
-        self.g_hash = np.empty(1 << 11, dtype=np.uint64)
-        self.g_off = np.empty(1 << 11, dtype=np.int64)
-        self.g_len = np.empty(1 << 11, dtype=np.int64)
-        self.arena = np.empty(1 << 16, dtype=np.uint8)
-        self.sizes = np.zeros(2, dtype=np.int64)
+        self.vocabulary = Vocabulary()
 
     def add(self, result: tuple[tuple[Any, ...], np.ndarray]) -> None:
         arrays, block = result
         (node_id, node_x, node_y, tagged, node_ntag, way_id, way_nref, way_ntag, way_refs,
          rel_id, rel_ntag, rel_nmem, mem_type, mem_ref, sids, sid_sizes, st_off,
          st_len) = arrays
-        if sids.size:
-            _, intern = kernels()
-            (self.table, self.g_hash, self.g_off, self.g_len, self.arena) = intern(
-                block, st_off, st_len, sids, self.table, self.g_hash, self.g_off,
-                self.g_len, self.arena, self.sizes)
+        self.vocabulary.intern(block, st_off, st_len, sids)
         cut = np.cumsum(sid_sizes)[:-1]
         self.parts.append([node_id, node_x, node_y, tagged + self.n_nodes, node_ntag,
                            way_id, way_nref, way_ntag, way_refs, rel_id, rel_ntag, rel_nmem,
@@ -239,11 +231,7 @@ class _Gather:
         self.n_nodes += node_id.size
 
     def arrays(self) -> PbfArrays:
-        n_strings, used = (int(v) for v in self.sizes)
-        text = self.arena[:used].tobytes()
-        strings = [text[o:o + n].decode("utf-8", "replace")
-                   for o, n in zip(self.g_off[:n_strings].tolist(),
-                                   self.g_len[:n_strings].tolist(), strict=True)]
+        strings = self.vocabulary.strings()
         dtypes = (np.int64, np.int32, np.int32, np.int64, np.int32, np.int64, np.int32,
                   np.int32, np.int64, np.int64, np.int32, np.int32, np.int8, np.int64,
                   *[np.int32] * 7)
@@ -301,7 +289,7 @@ def read_pbf(path: str | os.PathLike[str]) -> PbfArrays:
     path = Path(path)
     gather = _Gather()
     pending: deque[Future[tuple[tuple[Any, ...], np.ndarray]]] = deque()
-    kernels()  # compile (or load from numba's cache) before the threads need it
+    decoder()  # compile (or load from numba's cache) before the threads need it
     with open(path, "rb") as f, ThreadPoolExecutor(_THREADS) as pool:
         try:
             seen_header = False
