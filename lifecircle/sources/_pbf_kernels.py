@@ -279,6 +279,70 @@ def _group_sizes(b: np.ndarray, groups: np.ndarray, n_groups: int,
     return 0
 
 
+def _undelta(values: np.ndarray, start: int, stop: int) -> None:
+    """Delta-decode ``values[start:stop]`` in place (way node refs, relation member ids)."""
+    total = 0
+    for j in range(start, stop):
+        total += values[j]
+        values[j] = total
+
+
+def _object(
+    b: np.ndarray, p: int, e: int, smax: int, keys: np.ndarray, nk: int, vals: np.ndarray,
+    nv: int, a8: np.ndarray, n8: int, a9: np.ndarray, n9: int, a10: np.ndarray, n10: int,
+    kind: int,
+) -> tuple[Any, int, int, int, int, int, int]:
+    """Read a Node (``kind`` 0), Way (1) or Relation (2) message at ``[p, e)``.
+
+    Keys and values are appended to ``keys``/``vals``; fields 8, 9 and 10 go to ``a8``,
+    ``a9``, ``a10``: a node's latitude and longitude (one value each, in slot 0), a way's node
+    ref deltas (its LocationsOnWays coordinates in 9 and 10 are skipped), a relation's member
+    roles, member id deltas and member types. Returns (id, nk, nv, n8, n9, n10, position or
+    error status).
+    """
+    oid = 0
+    while p < e:
+        key, p = _varint(b, p, e)
+        if p < 0:
+            break
+        field = key >> 3
+        wire = key & 7
+        if field == 1 and wire == 0:
+            oid, p = _varint(b, p, e)
+            if kind == 0:  # a node id is a sint64, way and relation ids int64
+                oid = _zigzag(oid)
+        elif field == 2:
+            nk, p = _repeated(b, p, e, wire, keys, nk, False, 0, smax)
+        elif field == 3:
+            nv, p = _repeated(b, p, e, wire, vals, nv, False, 0, smax)
+        elif field == 4 and wire == 2:
+            n, p = _length(b, p, e)
+            if p >= 0:
+                p = _check_visible(b, p, p + n)
+        elif kind == 0 and (field == 8 or field == 9) and wire == 0:
+            v, p = _varint(b, p, e)
+            if field == 8:
+                a8[0] = _zigzag(v)
+                n8 = 1
+            else:
+                a9[0] = _zigzag(v)
+                n9 = 1
+        elif kind != 0 and field == 8:
+            n8, p = _repeated(b, p, e, wire, a8, n8, kind == 1,
+                              _I64_MIN if kind == 1 else 0, _I64_MAX if kind == 1 else smax)
+        elif kind == 2 and field == 9:
+            n9, p = _repeated(b, p, e, wire, a9, n9, True, _I64_MIN, _I64_MAX)
+        elif kind == 2 and field == 10:
+            n10, p = _repeated(b, p, e, wire, a10, n10, False, 0, 2)
+        else:
+            p = _skip(b, p, e, wire)
+        if p < 0:
+            break
+    if p >= 0 and nk != nv:
+        p = -12
+    return oid, nk, nv, n8, n9, n10, p
+
+
 def _decode_groups(
     b: np.ndarray, groups: np.ndarray, n_groups: int, meta: np.ndarray, smax: int,
     node_id: np.ndarray, node_x: np.ndarray, node_y: np.ndarray, tagged: np.ndarray,
@@ -294,7 +358,6 @@ def _decode_groups(
     gran = meta[2]
     lat_off = meta[3]
     lon_off = meta[4]
-    nid: Any
     lat: Any
     lon: Any
     nn = ntn = nk = nv = nw = nr = nwk = nwv = nrel = nrk = nrv = nmr = nmi = nmt = 0
@@ -346,12 +409,10 @@ def _decode_groups(
                 count = ni - i0
                 if nla != count or nlo != count:
                     return -10
-                nid = 0
+                _undelta(node_id, i0, ni)
                 lat = 0
                 lon = 0
                 for j in range(count):
-                    nid += node_id[i0 + j]
-                    node_id[i0 + j] = nid
                     lat += lat_raw[j]
                     lon += lon_raw[j]
                     node_x[i0 + j] = _fixed(lon, gran, lon_off)
@@ -378,43 +439,17 @@ def _decode_groups(
                 nn = ni
             elif field == 1:  # Node
                 k0 = nk
-                nid = 0
-                lat = lon = _I64_MAX
-                while p < e:
-                    k2, p = _varint(b, p, e)
-                    if p < 0:
-                        return p
-                    f2 = k2 >> 3
-                    w2 = k2 & 7
-                    if (f2 == 1 or f2 == 8 or f2 == 9) and w2 == 0:
-                        v, p = _varint(b, p, e)
-                        if f2 == 1:
-                            nid = _zigzag(v)
-                        elif f2 == 8:
-                            lat = _zigzag(v)
-                        else:
-                            lon = _zigzag(v)
-                    elif f2 == 2:
-                        nk, p = _repeated(b, p, e, w2, ntk, nk, False, 0, smax)
-                    elif f2 == 3:
-                        nv, p = _repeated(b, p, e, w2, ntv, nv, False, 0, smax)
-                    elif f2 == 4 and w2 == 2:
-                        n4, p = _length(b, p, e)
-                        if p >= 0:
-                            p = _check_visible(b, p, p + n4)
-                    else:
-                        p = _skip(b, p, e, w2)
-                    if p < 0:
-                        return p
-                if nk != nv:
-                    return -12
-                if lat == _I64_MAX or lon == _I64_MAX:
+                nid, nk, nv, nla, nlo, _, p = _object(
+                    b, p, e, smax, ntk, nk, ntv, nv, lat_raw, 0, lon_raw, 0, mem_type, 0, 0)
+                if p < 0:
+                    return p
+                if nla == 0 or nlo == 0:
                     return -13
                 if nn >= node_id.shape[0]:
                     return -7
                 node_id[nn] = nid
-                node_x[nn] = _fixed(lon, gran, lon_off)
-                node_y[nn] = _fixed(lat, gran, lat_off)
+                node_x[nn] = _fixed(lon_raw[0], gran, lon_off)
+                node_y[nn] = _fixed(lat_raw[0], gran, lat_off)
                 if nk > k0:
                     tagged[ntn] = nn
                     node_ntag[ntn] = nk - k0
@@ -423,37 +458,13 @@ def _decode_groups(
             elif field == 3:  # Way
                 k0 = nwk
                 r0 = nr
-                wid = 0
-                while p < e:
-                    k2, p = _varint(b, p, e)
-                    if p < 0:
-                        return p
-                    f2 = k2 >> 3
-                    w2 = k2 & 7
-                    if f2 == 1 and w2 == 0:
-                        wid, p = _varint(b, p, e)
-                    elif f2 == 2:
-                        nwk, p = _repeated(b, p, e, w2, wtk, nwk, False, 0, smax)
-                    elif f2 == 3:
-                        nwv, p = _repeated(b, p, e, w2, wtv, nwv, False, 0, smax)
-                    elif f2 == 4 and w2 == 2:
-                        n4, p = _length(b, p, e)
-                        if p >= 0:
-                            p = _check_visible(b, p, p + n4)
-                    elif f2 == 8:
-                        nr, p = _repeated(b, p, e, w2, way_refs, nr, True, _I64_MIN, _I64_MAX)
-                    else:
-                        p = _skip(b, p, e, w2)
-                    if p < 0:
-                        return p
-                if nwk != nwv:
-                    return -12
+                wid, nwk, nwv, nr, _, _, p = _object(
+                    b, p, e, smax, wtk, nwk, wtv, nwv, way_refs, nr, way_refs, 0, mem_type, 0, 1)
+                if p < 0:
+                    return p
                 if nw >= way_id.shape[0]:
                     return -7
-                ref = 0
-                for j in range(r0, nr):
-                    ref += way_refs[j]
-                    way_refs[j] = ref
+                _undelta(way_refs, r0, nr)
                 way_id[nw] = wid
                 way_nref[nw] = nr - r0
                 way_ntag[nw] = nwk - k0
@@ -461,43 +472,16 @@ def _decode_groups(
             else:  # Relation
                 k0 = nrk
                 m0 = nmi
-                rid = 0
-                while p < e:
-                    k2, p = _varint(b, p, e)
-                    if p < 0:
-                        return p
-                    f2 = k2 >> 3
-                    w2 = k2 & 7
-                    if f2 == 1 and w2 == 0:
-                        rid, p = _varint(b, p, e)
-                    elif f2 == 2:
-                        nrk, p = _repeated(b, p, e, w2, rtk, nrk, False, 0, smax)
-                    elif f2 == 3:
-                        nrv, p = _repeated(b, p, e, w2, rtv, nrv, False, 0, smax)
-                    elif f2 == 4 and w2 == 2:
-                        n4, p = _length(b, p, e)
-                        if p >= 0:
-                            p = _check_visible(b, p, p + n4)
-                    elif f2 == 8:
-                        nmr, p = _repeated(b, p, e, w2, mem_role, nmr, False, 0, smax)
-                    elif f2 == 9:
-                        nmi, p = _repeated(b, p, e, w2, mem_ref, nmi, True, _I64_MIN, _I64_MAX)
-                    elif f2 == 10:
-                        nmt, p = _repeated(b, p, e, w2, mem_type, nmt, False, 0, 2)
-                    else:
-                        p = _skip(b, p, e, w2)
-                    if p < 0:
-                        return p
-                if nrk != nrv:
-                    return -12
+                rid, nrk, nrv, nmr, nmi, nmt, p = _object(
+                    b, p, e, smax, rtk, nrk, rtv, nrv, mem_role, nmr, mem_ref, nmi, mem_type, nmt,
+                    2)
+                if p < 0:
+                    return p
                 if nmr != nmi or nmt != nmi:
                     return -14
                 if nrel >= rel_id.shape[0]:
                     return -7
-                ref = 0
-                for j in range(m0, nmi):
-                    ref += mem_ref[j]
-                    mem_ref[j] = ref
+                _undelta(mem_ref, m0, nmi)
                 rel_id[nrel] = rid
                 rel_ntag[nrel] = nrk - k0
                 rel_nmem[nrel] = nmi - m0
@@ -550,30 +534,20 @@ def decode_block(b: np.ndarray) -> tuple[Any, ...]:
         sizes[:] = 0
         n_str = 0
     b_nodes, b_ways, b_rels = sizes[0], sizes[1], sizes[2]
-    node_id = np.empty(b_nodes, dtype=np.int64)
-    node_x = np.empty(b_nodes, dtype=np.int32)
-    node_y = np.empty(b_nodes, dtype=np.int32)
-    tagged = np.empty(b_nodes, dtype=np.int64)
-    node_ntag = np.empty(b_nodes, dtype=np.int32)
-    ntk = np.empty(b_nodes, dtype=np.int32)
-    ntv = np.empty(b_nodes, dtype=np.int32)
-    lat_raw = np.empty(b_nodes, dtype=np.int64)
-    lon_raw = np.empty(b_nodes, dtype=np.int64)
-    kv = np.empty(b_nodes, dtype=np.int64)
+    # one buffer per element type and object kind; each value takes at least one byte
+    n64 = np.empty((5, b_nodes), dtype=np.int64)
+    n32 = np.empty((5, b_nodes), dtype=np.int32)
+    node_id, tagged, lat_raw, lon_raw, kv = n64[0], n64[1], n64[2], n64[3], n64[4]
+    node_x, node_y, node_ntag, ntk, ntv = n32[0], n32[1], n32[2], n32[3], n32[4]
+    w32 = np.empty((4, b_ways), dtype=np.int32)
+    way_nref, way_ntag, wtk, wtv = w32[0], w32[1], w32[2], w32[3]
     way_id = np.empty(b_ways // 2 + 1, dtype=np.int64)
-    way_nref = np.empty(b_ways // 2 + 1, dtype=np.int32)
-    way_ntag = np.empty(b_ways // 2 + 1, dtype=np.int32)
     way_refs = np.empty(b_ways, dtype=np.int64)
-    wtk = np.empty(b_ways, dtype=np.int32)
-    wtv = np.empty(b_ways, dtype=np.int32)
-    rel_id = np.empty(b_rels // 2 + 1, dtype=np.int64)
-    rel_ntag = np.empty(b_rels // 2 + 1, dtype=np.int32)
-    rel_nmem = np.empty(b_rels // 2 + 1, dtype=np.int32)
-    rtk = np.empty(b_rels, dtype=np.int32)
-    rtv = np.empty(b_rels, dtype=np.int32)
-    mem_role = np.empty(b_rels, dtype=np.int32)
+    r32 = np.empty((5, b_rels), dtype=np.int32)
+    rel_ntag, rel_nmem, rtk, rtv, mem_role = r32[0], r32[1], r32[2], r32[3], r32[4]
+    r64 = np.empty((2, b_rels), dtype=np.int64)
+    rel_id, mem_ref = r64[0], r64[1]
     mem_type = np.empty(b_rels, dtype=np.int8)
-    mem_ref = np.empty(b_rels, dtype=np.int64)
     if status == 0:
         status = _decode_groups(
             b, groups, n_groups, meta, n_str - 1, node_id, node_x, node_y, tagged, node_ntag,
@@ -605,5 +579,6 @@ def decode_block(b: np.ndarray) -> tuple[Any, ...]:
 def decoder() -> Callable[..., Any]:
     """:func:`decode_block` compiled by numba (nogil, cached on disk)."""
     helpers = (_varint, _zigzag, _length, _skip, _repeated, _check_visible, _fixed,
-               _block_metadata, _string_table, _group_sizes, _decode_groups)
+               _block_metadata, _string_table, _group_sizes, _undelta, _object,
+               _decode_groups)
     return compile_kernel(decode_block, *helpers)
