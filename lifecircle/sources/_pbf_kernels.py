@@ -425,6 +425,8 @@ def _decode_groups(
                     while idx < nkv and kv[idx] != 0:
                         if idx + 1 >= nkv:
                             return -11
+                        if nk >= ntk.shape[0]:
+                            return -7
                         ntk[nk] = kv[idx]
                         ntv[nk] = kv[idx + 1]
                         nk += 1
