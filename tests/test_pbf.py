@@ -347,6 +347,14 @@ def test_vocabulary_is_global_across_blocks(tmp_path: Path) -> None:
         ("highway", "footway"), ("highway", "footway"), ("name", "footway")]
     assert arrays.tagged_node.tolist() == [0, 2]
     assert arrays.node_tag_ptr.tolist() == [0, 1, 3]
+    assert arrays.nodes_sorted
+
+
+def test_unsorted_and_repeated_node_ids_are_reported(tmp_path: Path) -> None:
+    for ids in ([5, 3, 9], [1, 2, 2]):
+        block = _strings() + _dense(ids, [0] * 3, [0] * 3, [])
+        arrays = read_pbf(_file(tmp_path / "unsorted.osm.pbf", block))
+        assert arrays.node_id.tolist() == ids and not arrays.nodes_sorted
 
 
 @pytest.mark.parametrize(("what", "kwargs", "blocks"), [
