@@ -88,6 +88,12 @@ def _zigzag(v: Any) -> Any:
     return ((v >> 1) & 0x7FFFFFFFFFFFFFFF) ^ -(v & 1)
 
 
+def _key(b: np.ndarray, pos: int, end: int) -> tuple[Any, Any, int]:
+    """(field number, wire type, position after) of the field key at ``pos``."""
+    key, pos = _varint(b, pos, end)
+    return key >> 3, key & 7, pos
+
+
 def _length(b: np.ndarray, pos: int, end: int) -> tuple[Any, int]:
     """(length, position after it) of a length-delimited field, checked against ``end``."""
     n, pos = _varint(b, pos, end)
@@ -155,8 +161,9 @@ def _check_visible(b: np.ndarray, pos: int, end: int) -> int:
         key, pos = _varint(b, pos, end)
         if pos < 0:
             return pos
+        field = key >> 3
         wire = key & 7
-        if key >> 3 == 6 and (wire == 0 or wire == 2):
+        if field == 6 and (wire == 0 or wire == 2):
             stop = end
             if wire == 2:
                 n, pos = _length(b, pos, end)
@@ -202,11 +209,9 @@ def _block_metadata(b: np.ndarray, groups: np.ndarray, meta: np.ndarray) -> int:
     n_groups = 0
     pos = 0
     while pos < end:
-        key, pos = _varint(b, pos, end)
+        field, wire, pos = _key(b, pos, end)
         if pos < 0:
             return pos
-        field = key >> 3
-        wire = key & 7
         if (field == 1 or field == 2) and wire == 2:
             n, pos = _length(b, pos, end)
             if pos < 0:
@@ -237,11 +242,10 @@ def _string_table(b: np.ndarray, start: int, end: int, off: np.ndarray,
     n = 0
     pos = start
     while pos < end:
-        key, pos = _varint(b, pos, end)
+        field, wire, pos = _key(b, pos, end)
         if pos < 0:
             return pos
-        wire = key & 7
-        if key >> 3 == 1 and wire == 2:
+        if field == 1 and wire == 2:
             ln, pos = _length(b, pos, end)
             if pos < 0:
                 return pos
@@ -267,11 +271,10 @@ def _group_sizes(b: np.ndarray, groups: np.ndarray, n_groups: int,
         end = groups[g, 1]
         while pos < end:
             start = pos
-            key, pos = _varint(b, pos, end)
+            field, wire, pos = _key(b, pos, end)
             if pos < 0:
                 return pos
-            field = key >> 3
-            pos = _skip(b, pos, end, key & 7)
+            pos = _skip(b, pos, end, wire)
             if pos < 0:
                 return pos
             if 1 <= field <= 4:
@@ -302,9 +305,13 @@ def _object(
     """
     oid = 0
     while p < e:
-        key, p = _varint(b, p, e)
-        if p < 0:
-            break
+        key = int(b[p])
+        if key < 128:  # the common one-byte key, inline: this loop runs per field
+            p += 1
+        else:
+            key, p = _varint(b, p, e)
+            if p < 0:
+                break
         field = key >> 3
         wire = key & 7
         if field == 1 and wire == 0:
@@ -364,10 +371,14 @@ def _decode_groups(
     for g in range(n_groups):
         pos = groups[g, 0]
         gend = groups[g, 1]
-        while pos < gend:
-            key, pos = _varint(b, pos, gend)
-            if pos < 0:
-                return pos
+        while pos < gend:  # one step per node, way or relation message: keys inline
+            key = int(b[pos])
+            if key < 128:
+                pos += 1
+            else:
+                key, pos = _varint(b, pos, gend)
+                if pos < 0:
+                    return pos
             field = key >> 3
             wire = key & 7
             if wire != 2 or field < 1 or field > 4:
@@ -580,7 +591,7 @@ def decode_block(b: np.ndarray) -> tuple[Any, ...]:
 @cache
 def decoder() -> Callable[..., Any]:
     """:func:`decode_block` compiled by numba (nogil, cached on disk)."""
-    helpers = (_varint, _zigzag, _length, _skip, _repeated, _check_visible, _fixed,
+    helpers = (_varint, _key, _zigzag, _length, _skip, _repeated, _check_visible, _fixed,
                _block_metadata, _string_table, _group_sizes, _undelta, _object,
                _decode_groups)
     return compile_kernel(decode_block, *helpers)
