@@ -8,6 +8,7 @@ rest by GEOS).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -17,7 +18,8 @@ from ._osm_columns import WkbColumn
 if TYPE_CHECKING:
     from ._osm_pass import Scan
 
-__all__ = ["closed_way_polygons", "linestring_coords", "walkable_arrays"]
+__all__ = ["closed_way_polygons", "linestring_coords", "positions", "ring_polygons",
+           "walkable_arrays"]
 
 
 def walkable_arrays(out: Scan) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -35,7 +37,7 @@ def walkable_arrays(out: Scan) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.n
     raw = out.way_wkb.to_bytes()
     if whole.size:
         coords = linestring_coords(raw, counts[whole])
-        pos = _positions(ptr, whole)
+        pos = positions(ptr, whole)
         lon[pos] = coords[:, 0]
         lat[pos] = coords[:, 1]
     for i, (lo, la) in out.way_partial.items():
@@ -70,7 +72,7 @@ def linestring_coords(raw: bytes | bytearray, counts: np.ndarray) -> np.ndarray:
     return buf[body].view("<f8").reshape(-1, 2)
 
 
-def _positions(ptr: np.ndarray, ways: np.ndarray) -> np.ndarray:
+def positions(ptr: np.ndarray, ways: np.ndarray) -> np.ndarray:
     """The reference positions of ``ways`` (indices into ``ptr``), concatenated in order."""
     starts = ptr[ways]
     counts = ptr[ways + 1] - starts
@@ -87,7 +89,22 @@ def closed_way_polygons(
     raw: bytes | bytearray, counts: np.ndarray, *, reserve: int = 0
 ) -> tuple[WkbColumn, np.ndarray]:
     """Closed-way rings (linestring WKB back to back in ``raw``, ``counts`` points each) as
-    one-polygon multipolygon WKB, and which are valid.
+    one-polygon multipolygon WKB, and which are valid (see :func:`ring_polygons`)."""
+    counts = np.asarray(counts, dtype=np.int64)
+    starts, sizes = _record_starts(counts, 9)
+
+    def coords_of(lo: int, hi: int) -> np.ndarray:
+        begin, end = int(starts[lo]), int(starts[hi - 1] + sizes[hi - 1])
+        return linestring_coords(raw[begin:end], counts[lo:hi])
+
+    return ring_polygons(counts, coords_of, reserve=reserve)
+
+
+def ring_polygons(
+    counts: np.ndarray, coords_of: Callable[[int, int], np.ndarray], *, reserve: int = 0
+) -> tuple[WkbColumn, np.ndarray]:
+    """Closed rings of ``counts`` points each as one-polygon multipolygon WKB, and which are
+    valid; ``coords_of(lo, hi)`` gives the (n, 2) coordinates of rings ``lo`` to ``hi``.
 
     Repeated consecutive locations are dropped as osmium does; a ring with fewer than three
     distinct corners, or one that crosses itself, is not valid (a broken area, left in the
@@ -101,12 +118,10 @@ def closed_way_polygons(
     out = np.empty(int((22 + 16 * counts).sum()) + reserve, dtype=np.uint8)
     offsets = [np.zeros(1, dtype=np.int64)]
     valid: list[np.ndarray] = [np.zeros(0, dtype=bool)]
-    starts, sizes = _record_starts(counts, 9)
     at = 0
     for lo in range(0, n, _RING_CHUNK):
         hi = min(n, lo + _RING_CHUNK)
-        begin, end = int(starts[lo]), int(starts[hi - 1] + sizes[hi - 1])
-        column, ok = _polygon_chunk(raw[begin:end], counts[lo:hi])
+        column, ok = _polygon_chunk(coords_of(lo, hi), counts[lo:hi])
         size = int(column.offsets[-1])
         out[at : at + size] = column.buf
         offsets.append(column.offsets[1:] + at)
@@ -115,12 +130,11 @@ def closed_way_polygons(
     return WkbColumn(out, np.concatenate(offsets)), np.concatenate(valid)
 
 
-def _polygon_chunk(raw: bytes | bytearray, counts: np.ndarray) -> tuple[WkbColumn, np.ndarray]:
-    """:func:`closed_way_polygons` for one chunk of rings."""
+def _polygon_chunk(coords: np.ndarray, counts: np.ndarray) -> tuple[WkbColumn, np.ndarray]:
+    """:func:`ring_polygons` for one chunk of rings (their coordinates, ``counts`` each)."""
     import shapely
 
     n = counts.shape[0]
-    coords = linestring_coords(raw, counts)
     idx = np.repeat(np.arange(n), counts)
     keep = np.ones(coords.shape[0], dtype=bool)
     keep[1:] = (idx[1:] != idx[:-1]) | np.any(coords[1:] != coords[:-1], axis=1)

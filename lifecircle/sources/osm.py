@@ -164,12 +164,12 @@ def read_osm(path: str | Path) -> OSMData:
     """
 
     from . import _osm_pass
-    from ._osm_assemble import osm_data
+    from ._osm_assemble import from_scan, osm_data
 
     path = Path(path)
     _sniff(path)
     with _osm_pass.no_cyclic_gc():
-        return osm_data(path, _scan(path, _osm_pass))
+        return osm_data(path, from_scan(_scan(path, _osm_pass)))
 
 
 def _scan(path: Path, _osm_pass: Any) -> Any:
