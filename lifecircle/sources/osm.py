@@ -21,7 +21,7 @@ from typing import Any
 
 from .._errors import InputFileError
 from . import osm_model
-from .access_tags import is_barrier_node, way_access_tags
+from .access_tags import ACCESS_KEYS, is_barrier_node, way_access_tags
 
 # the data model and tag vocabulary live in .osm_model; code that imports them from here (this
 # module's public names before the split, and the old code the speed tests compare with) still
@@ -169,7 +169,45 @@ def read_osm(path: str | Path) -> OSMData:
     path = Path(path)
     _sniff(path)
     with _osm_pass.no_cyclic_gc():
-        return osm_data(path, from_scan(_scan(path, _osm_pass)))
+        collected = _scan_pbf(path) if path.name.lower().endswith(".pbf") else None
+        if collected is None:
+            collected = from_scan(_scan(path, _osm_pass))
+        return osm_data(path, collected)
+
+
+def _scan_pbf(path: Path) -> Any:
+    """A PBF file decoded to arrays (:mod:`._pbf`) and scanned (:mod:`._pbf_scan`); None
+    when the decoder does not handle the file (the pyosmium passes read it then).
+
+    The decoded arrays are dropped on return: only what the run keeps outlives this call.
+    """
+    from ._pbf import PbfError, PbfUnsupported, read_pbf
+    from ._pbf_scan import scan_arrays
+
+    try:
+        arrays = read_pbf(path)
+    except PbfUnsupported as exc:
+        log.debug("%s: %s; reading it with pyosmium", path, exc)
+        return None
+    except PbfError as exc:
+        raise InputFileError(
+            path,
+            f"could not be read as OSM data ({exc})",
+            "the file is truncated or corrupt; download or export the extract again",
+        ) from None
+    return scan_arrays(
+        arrays,
+        poi_keys=POI_KEYS,
+        area_landuse=AREA_LANDUSE,
+        is_walkable=is_walkable,
+        is_gate=_is_gate,
+        gate_keys=_GATE_KEYS,
+        is_barrier_node=is_barrier_node,
+        barrier_node_keys=BARRIER_NODE_KEYS,
+        way_access=way_access_tags,
+        way_access_keys=WAY_ACCESS_KEYS,
+        line_barriers=BLOCK_BARRIERS,
+    )
 
 
 def _scan(path: Path, _osm_pass: Any) -> Any:
@@ -218,6 +256,12 @@ def _scan(path: Path, _osm_pass: Any) -> Any:
         ) from None
 
 
+#: the keys :func:`~.access_tags.is_barrier_node` and :func:`~.access_tags.way_access_tags`
+#: read (the array scan calls them on dicts of these keys only)
+BARRIER_NODE_KEYS = ("kerb", "wheelchair")
+WAY_ACCESS_KEYS = (*ACCESS_KEYS, "footway")
+
+
 def _barrier_node(tags: dict[str, str], node: Any, raw: Any) -> None:
     """Collect the ids of nodes that bar step-free passage (see ``access_tags``)."""
     if is_barrier_node(tags):
@@ -228,6 +272,10 @@ def _way_access(tags: dict[str, str], index: int, raw: Any) -> None:
     """Keep a walkable way's step-free tags, by way index (see ``access_tags``)."""
     if access := way_access_tags(tags):
         raw.extra.setdefault("way_access", {})[index] = access
+
+
+#: the keys :func:`_is_gate` reads
+_GATE_KEYS = ("entrance", "barrier")
 
 
 def _is_gate(tags: Any) -> bool:
