@@ -9,7 +9,8 @@ rest by GEOS).
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from functools import cache
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -134,32 +135,108 @@ def _polygon_chunk(coords: np.ndarray, counts: np.ndarray) -> tuple[WkbColumn, n
     """:func:`ring_polygons` for one chunk of rings (their coordinates, ``counts`` each)."""
     import shapely
 
-    n = counts.shape[0]
-    idx = np.repeat(np.arange(n), counts)
-    keep = np.ones(coords.shape[0], dtype=bool)
-    keep[1:] = (idx[1:] != idx[:-1]) | np.any(coords[1:] != coords[:-1], axis=1)
-    coords, idx = np.ascontiguousarray(coords[keep]), idx[keep]
-    points = np.bincount(idx, minlength=n)
-    # record: multipolygon header (order, type 6, 1 polygon), polygon header (order, type 3,
-    # 1 ring), point count, points
-    header = np.zeros((n, 22), dtype=np.uint8)
-    header[:, [0, 9]] = 1
-    header[:, 1] = 6
-    header[:, [5, 10, 14]] = [1, 3, 1]
-    header[:, 18:22] = points.astype("<u4").view(np.uint8).reshape(n, 4)
-    starts, sizes = _record_starts(points, 22)
-    buf = np.empty(int(sizes.sum()), dtype=np.uint8)
-    is_body = np.ones(buf.size, dtype=bool)
-    is_body[(starts[:, None] + np.arange(22)).ravel()] = False
-    buf[~is_body] = header.ravel()
-    buf[is_body] = coords.astype("<f8").view(np.uint8).ravel()
-    column = WkbColumn(buf, np.append(starts, buf.size))
+    coords = np.ascontiguousarray(coords, dtype=np.float64)
+    counts = np.asarray(counts, dtype=np.int64)
+    buf = np.empty(int((22 + 16 * counts).sum()), dtype=np.uint8)
+    offsets, points, convex = _ring_kernel()(coords, counts, buf, _TURN_SINE)
+    column = WkbColumn(buf[: offsets[-1]], offsets)
     valid = points >= 4
     # most footprints are clearly convex (rectangles): valid without GEOS, whose parse and
     # is_valid were most of the read's polygon time; GEOS judges the rest
-    candidates = np.flatnonzero(valid & ~_clearly_convex(coords, idx, points))
+    candidates = np.flatnonzero(valid & ~convex)
     valid[candidates] = shapely.is_valid(column.take(candidates).geometries())
     return column, valid
+
+
+@cache
+def _ring_kernel() -> Any:
+    """The compiled pass over a chunk's rings: drop repeated consecutive locations, lay each
+    ring out as one-polygon multipolygon WKB, and run :func:`_clearly_convex`'s test.
+
+    Hand-written (numba): done with numpy, the byte masks laying out the WKB and the per-edge
+    temporaries of the convexity test cost more than the rest of the read's polygon step.
+    """
+    from numba import njit
+
+    @njit(cache=True, nogil=True)
+    def rings(coords: np.ndarray, counts: np.ndarray, buf: np.ndarray,
+              sine: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:  # pragma: no cover
+        n = counts.shape[0]
+        offsets = np.zeros(n + 1, dtype=np.int64)
+        points = np.zeros(n, dtype=np.int64)
+        convex = np.zeros(n, dtype=np.bool_)
+        scratch = np.empty(1, dtype=np.float64)
+        scratch_bytes = scratch.view(np.uint8)
+        count = np.empty(1, dtype=np.uint32)
+        count_bytes = count.view(np.uint8)
+        xs = np.empty(16, dtype=np.float64)
+        ys = np.empty(16, dtype=np.float64)
+        src = 0
+        at = 0
+        for r in range(n):
+            c = counts[r]
+            if c > xs.shape[0]:
+                xs = np.empty(2 * c, dtype=np.float64)
+                ys = np.empty(2 * c, dtype=np.float64)
+            k = 0
+            for j in range(c):
+                x = coords[src + j, 0]
+                y = coords[src + j, 1]
+                if k == 0 or x != xs[k - 1] or y != ys[k - 1]:
+                    xs[k] = x
+                    ys[k] = y
+                    k += 1
+            src += c
+            points[r] = k
+            # header: multipolygon of 1 polygon, polygon of 1 ring, point count (little end.)
+            for b in range(22):
+                buf[at + b] = 0
+            buf[at] = 1
+            buf[at + 1] = 6
+            buf[at + 5] = 1
+            buf[at + 9] = 1
+            buf[at + 10] = 3
+            buf[at + 14] = 1
+            count[0] = k
+            for b in range(4):
+                buf[at + 18 + b] = count_bytes[b]
+            at += 22
+            for j in range(k):
+                scratch[0] = xs[j]
+                for b in range(8):
+                    buf[at + b] = scratch_bytes[b]
+                scratch[0] = ys[j]
+                for b in range(8):
+                    buf[at + 8 + b] = scratch_bytes[b]
+                at += 16
+            offsets[r + 1] = at
+            if k < 4:
+                continue
+            # the convexity test of _clearly_convex, edge by edge
+            edges = k - 1
+            left = right = up = down = 0
+            for j in range(edges):
+                ax = xs[j + 1] - xs[j]
+                ay = ys[j + 1] - ys[j]
+                nj = j + 1 if j + 1 < edges else 0
+                bx = xs[nj + 1] - xs[nj]
+                by = ys[nj + 1] - ys[nj]
+                cross = ax * by - ay * bx
+                if cross * cross > sine * sine * (ax * ax + ay * ay) * (bx * bx + by * by):
+                    if cross > 0:
+                        left += 1
+                    elif cross < 0:
+                        right += 1
+                lower_a = ay < 0 or (ay == 0 and ax < 0)
+                lower_b = by < 0 or (by == 0 and bx < 0)
+                if lower_a and not lower_b:
+                    up += 1
+                if lower_b and not lower_a:
+                    down += 1
+            convex[r] = (left == edges and up == 1) or (right == edges and down == 1)
+        return offsets, points, convex
+
+    return rings
 
 
 #: the sine of a turn below which a ring is left to GEOS: coordinate rounding moves a turn's
@@ -175,36 +252,10 @@ def _clearly_convex(coords: np.ndarray, idx: np.ndarray, points: np.ndarray) -> 
     turns must add up to one full turn (a pentagram turns twice). Anything closer to the edge
     is answered False, to be checked by GEOS: this only saves work, it never decides a doubtful
     ring. Hand-written: shapely has no vectorised convexity test, and GEOS's ``is_valid``
-    costs a parsed geometry per ring.
+    costs a parsed geometry per ring. The test is compiled with the WKB layout
+    (:func:`_ring_kernel`); ``idx`` (each point's ring) is implied by ``points``.
     """
     n = points.shape[0]
-    out = np.zeros(n, dtype=bool)
-    rings = points >= 4
-    if not rings.any():
-        return out
-    pick = rings[idx]
-    xy, ring = coords[pick], idx[pick]
-    # edges within a ring; each ring of k points has k - 1 edges
-    same = ring[1:] == ring[:-1]
-    edge = (xy[1:] - xy[:-1])[same]
-    edge_ring = ring[1:][same]
-    counts = points[rings] - 1
-    first = np.cumsum(counts) - counts
-    nxt = np.arange(1, edge.shape[0] + 1)
-    nxt[first + counts - 1] = first  # a ring's last edge turns into its first
-    a, b = edge, edge[nxt]
-    cross = a[:, 0] * b[:, 1] - a[:, 1] * b[:, 0]
-    # |sin| of the turn above _TURN_SINE, squared (no square roots)
-    strong = cross * cross > _TURN_SINE**2 * np.einsum("ij,ij->i", a, a) * np.einsum(
-        "ij,ij->i", b, b)
-    left = np.bincount(edge_ring[strong & (cross > 0)], minlength=n)
-    right = np.bincount(edge_ring[strong & (cross < 0)], minlength=n)
-    # once round: with every turn the same way and under half a turn, the edge direction
-    # passes angle 0 once per round; count those passes exactly from the half plane of each
-    # direction (angle in [pi, 2 pi): below the x axis, or along it pointing left)
-    lower = (edge[:, 1] < 0) | ((edge[:, 1] == 0) & (edge[:, 0] < 0))
-    up = np.bincount(edge_ring[lower & ~lower[nxt]], minlength=n)
-    down = np.bincount(edge_ring[~lower & lower[nxt]], minlength=n)
-    edges = np.bincount(edge_ring, minlength=n)
-    out[:] = rings & (((left == edges) & (up == 1)) | ((right == edges) & (down == 1)))
-    return out
+    buf = np.empty(int((22 + 16 * points).sum()), dtype=np.uint8)
+    return _ring_kernel()(np.ascontiguousarray(coords, dtype=np.float64),
+                          np.asarray(points, dtype=np.int64), buf, _TURN_SINE)[2][:n]

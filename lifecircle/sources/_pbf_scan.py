@@ -113,11 +113,30 @@ def _by_combination(
     if not len(rows):
         return np.zeros(0, dtype=np.int64), []
     columns = np.stack([tags.value(vocab.id(k))[rows] for k in keys], axis=1)
-    combos, inverse = np.unique(columns, axis=0, return_inverse=True)
+    combos, inverse = _unique_rows(columns)
     words = vocab.words
     answers = [rule({k: words[v] for k, v in zip(keys, combo.tolist(), strict=True) if v >= 0})
                for combo in combos]
     return inverse.reshape(-1), answers
+
+
+def _unique_rows(columns: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The distinct rows of an int matrix and each row's index among them.
+
+    The columns are ranked and folded into one int64 per row: ``np.unique(axis=0)`` sorts
+    rows as opaque records, seconds on a city's ways.
+    """
+    key = np.zeros(columns.shape[0], dtype=np.int64)
+    size = 1
+    for column in columns.T:
+        values, rank = np.unique(column, return_inverse=True)
+        size *= values.shape[0]
+        if size >= 1 << 62:
+            combos, inverse = np.unique(columns, axis=0, return_inverse=True)
+            return combos, inverse.reshape(-1)
+        key = key * values.shape[0] + rank.reshape(-1)
+    _, first, inverse = np.unique(key, return_index=True, return_inverse=True)
+    return columns[first], inverse.reshape(-1)
 
 
 def _flat(tags: _Tags, rows: np.ndarray, words: np.ndarray,
