@@ -3,7 +3,7 @@
 Both readers must give the same :class:`OSMData`, array for array and WKB byte for byte: on
 the shared PBF extracts and on a small hand-built PBF with one of each case the rules
 distinguish. The scan is fed by the slow pyosmium reference builder (``tests._pbf_reference``)
-and, through ``read_osm``, by the compiled decoder. The rules the scan calls on dicts of a few
+and, through ``read_osm``, by the compiled decoder (``_pbf``). The rules the scan calls on dicts of a few
 keys are checked (hypothesis) to read no other key.
 """
 
@@ -17,12 +17,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from lifecircle._errors import InputFileError
 from lifecircle.sources import _osm_pass, osm
 from lifecircle.sources._osm_assemble import from_scan, osm_data
 from lifecircle.sources._osm_columns import WkbColumn
 from lifecircle.sources._osm_pass import _area_tags
 from lifecircle.sources._pbf_scan import AREA_KEYS, WALKABLE_KEYS, scan_arrays
 from lifecircle.sources.access_tags import is_barrier_node, way_access_tags
+from lifecircle.sources.osm import read_osm
 from lifecircle.sources.osm_model import (
     AREA_LANDUSE,
     BLOCK_BARRIERS,
@@ -90,6 +92,38 @@ def test_array_scan_equals_pyosmium_passes(name):
     old = pyosmium_read(path)
     assert len(old.buildings) and len(old.pois) and len(old.way_ids)
     assert_same(array_read(path), old)
+
+
+@pytest.mark.parametrize("name", PBF_EXTRACTS)
+def test_read_osm_pbf_path_equals_pyosmium_passes(name):
+    """``read_osm`` on a .pbf: the compiled decoder and the array scan."""
+    path = shared_osm(name)
+    assert_same(read_osm(path), pyosmium_read(path))
+
+
+def test_read_osm_falls_back_to_pyosmium(tmp_path, monkeypatch):
+    """A PBF the decoder does not handle is read by the pyosmium passes; a corrupt one is an
+    input error naming the file."""
+    from lifecircle.sources import _pbf
+
+    path = tmp_path / "cases.osm.pbf"
+    _write_cases(path)
+    calls = []
+
+    def unsupported(p: Any) -> Any:
+        calls.append(p)
+        raise _pbf.PbfUnsupported("zstd blobs")
+
+    monkeypatch.setattr(_pbf, "read_pbf", unsupported)
+    assert_same(read_osm(path), pyosmium_read(path))
+    assert calls == [path]
+
+    def corrupt(p: Any) -> Any:
+        raise _pbf.PbfError(f"{p}: blob 3: truncated")
+
+    monkeypatch.setattr(_pbf, "read_pbf", corrupt)
+    with pytest.raises(InputFileError, match="cases.osm.pbf.*truncated or corrupt"):
+        read_osm(path)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -179,6 +213,7 @@ def test_hand_built_cases(tmp_path):
     old = pyosmium_read(path)
     new = array_read(path)
     assert_same(new, old)
+    assert_same(read_osm(path), old)
     # the cases are what they claim to be (so that the comparison is not empty)
     assert new.stats["ways_cut_at_missing_nodes"] == 1
     assert new.stats["missing_node_refs"] == 1

@@ -181,10 +181,7 @@ def _scan_pbf(path: Path) -> Any:
 
     The decoded arrays are dropped on return: only what the run keeps outlives this call.
     """
-    try:
-        from ._pbf import PbfError, PbfUnsupported, read_pbf
-    except ImportError:  # TEMPORARY until the decoder branch is merged
-        return None
+    from ._pbf import PbfError, PbfUnsupported, read_pbf
     from ._pbf_scan import scan_arrays
 
     try:
