@@ -3,8 +3,8 @@
 Both readers must give the same :class:`OSMData`, array for array and WKB byte for byte: on
 the shared PBF extracts and on a small hand-built PBF with one of each case the rules
 distinguish. The scan is fed by the slow pyosmium reference builder (``tests._pbf_reference``)
-and, through ``read_osm``, by the compiled decoder (``_pbf``). The rules the scan calls on dicts of a few
-keys are checked (hypothesis) to read no other key.
+and, through ``read_osm``, by the compiled decoder (``_pbf``). The rules the scan calls on
+dicts of a few keys are checked (hypothesis) to read no other key.
 """
 
 from __future__ import annotations
@@ -122,7 +122,7 @@ def test_read_osm_falls_back_to_pyosmium(tmp_path, monkeypatch):
         raise _pbf.PbfError(f"{p}: blob 3: truncated")
 
     monkeypatch.setattr(_pbf, "read_pbf", corrupt)
-    with pytest.raises(InputFileError, match="cases.osm.pbf.*truncated or corrupt"):
+    with pytest.raises(InputFileError, match=r"cases\.osm\.pbf.*truncated or corrupt"):
         read_osm(path)
 
 
@@ -258,3 +258,47 @@ def test_rules_read_only_their_keys(tags: dict[str, str]):
     ]
     for rule, keys in rules:
         assert rule(tags) == rule({k: v for k, v in tags.items() if k in keys}), rule
+
+
+# ---------------------------------------------------------------------------------------------
+# the polygon step's shortcut past GEOS
+
+_RINGS = st.lists(
+    st.lists(st.tuples(st.integers(-3, 3), st.integers(-3, 3)), min_size=3, max_size=9),
+    min_size=1, max_size=8,
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(_RINGS, st.floats(1e-6, 1e-3), st.floats(-180, 180), st.floats(-80, 80))
+def test_simple_shortcut_never_passes_an_invalid_ring(rings, scale, x0, y0):
+    """Rings on a small integer grid (collinear corners, touching and crossing edges, spikes)
+    scaled into degrees: every ring the compiled simple test accepts is valid for GEOS, and
+    the read's validity equals GEOS's on every ring."""
+    import shapely
+
+    from lifecircle.sources._osm_arrays import _clearly_simple, ring_polygons
+
+    closed = [[*r, r[0]] for r in rings]
+    scaled = [[(x0 + scale * x, y0 + scale * y) for x, y in r] for r in closed]
+    deduped = [[p for i, p in enumerate(r) if i == 0 or p != r[i - 1]] for r in scaled]
+    coords = np.asarray([p for r in deduped for p in r], dtype=np.float64)
+    quick = _clearly_simple(coords, np.asarray([len(r) for r in deduped]))
+    truth = [len(r) >= 4 and bool(shapely.is_valid(shapely.Polygon(r))) for r in deduped]
+    for ok, valid in zip(quick.tolist(), truth, strict=True):
+        assert valid or not ok
+    every = np.asarray([p for r in scaled for p in r], dtype=np.float64)
+    counts = np.asarray([len(r) for r in scaled])
+    starts = np.concatenate([[0], np.cumsum(counts)])
+    _, valid = ring_polygons(counts, lambda lo, hi: every[starts[lo]:starts[hi]])
+    assert valid.tolist() == truth
+
+
+def test_simple_shortcut_takes_common_footprints():
+    """An L-shaped footprint (not convex) is judged without GEOS; a bow tie is not."""
+    from lifecircle.sources._osm_arrays import _clearly_simple
+
+    ell = [(0, 0), (2, 0), (2, 1), (1, 1), (1, 2), (0, 2), (0, 0)]
+    bow = [(0, 0), (1, 1), (1, 0), (0, 1), (0, 0)]
+    coords = np.asarray([(118.7 + 1e-4 * x, 32.0 + 1e-4 * y) for x, y in ell + bow])
+    assert _clearly_simple(coords, np.asarray([7, 5])).tolist() == [True, False]

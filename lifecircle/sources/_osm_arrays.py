@@ -9,7 +9,6 @@ rest by GEOS).
 from __future__ import annotations
 
 from collections.abc import Callable
-from functools import cache
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -138,103 +137,19 @@ def _polygon_chunk(coords: np.ndarray, counts: np.ndarray) -> tuple[WkbColumn, n
     coords = np.ascontiguousarray(coords, dtype=np.float64)
     counts = np.asarray(counts, dtype=np.int64)
     buf = np.empty(int((22 + 16 * counts).sum()), dtype=np.uint8)
-    offsets, points, convex = _ring_kernel()(coords, counts, buf, _TURN_SINE)
+    offsets, points, clear = _ring_kernel()(coords, counts, buf, _TURN_SINE)
     column = WkbColumn(buf[: offsets[-1]], offsets)
     valid = points >= 4
-    # most footprints are clearly convex (rectangles): valid without GEOS, whose parse and
-    # is_valid were most of the read's polygon time; GEOS judges the rest
-    candidates = np.flatnonzero(valid & ~convex)
+    # most footprints are clearly convex (rectangles) or clearly simple: valid without GEOS,
+    # whose parse and is_valid were most of the read's polygon time; GEOS judges the rest
+    candidates = np.flatnonzero(valid & ~clear)
     valid[candidates] = shapely.is_valid(column.take(candidates).geometries())
     return column, valid
 
 
-@cache
 def _ring_kernel() -> Any:
-    """The compiled pass over a chunk's rings: drop repeated consecutive locations, lay each
-    ring out as one-polygon multipolygon WKB, and run :func:`_clearly_convex`'s test.
-
-    Hand-written (numba): done with numpy, the byte masks laying out the WKB and the per-edge
-    temporaries of the convexity test cost more than the rest of the read's polygon step.
-    """
-    from numba import njit
-
-    @njit(cache=True, nogil=True)
-    def rings(coords: np.ndarray, counts: np.ndarray, buf: np.ndarray,
-              sine: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:  # pragma: no cover
-        n = counts.shape[0]
-        offsets = np.zeros(n + 1, dtype=np.int64)
-        points = np.zeros(n, dtype=np.int64)
-        convex = np.zeros(n, dtype=np.bool_)
-        scratch = np.empty(1, dtype=np.float64)
-        scratch_bytes = scratch.view(np.uint8)
-        count = np.empty(1, dtype=np.uint32)
-        count_bytes = count.view(np.uint8)
-        xs = np.empty(16, dtype=np.float64)
-        ys = np.empty(16, dtype=np.float64)
-        src = 0
-        at = 0
-        for r in range(n):
-            c = counts[r]
-            if c > xs.shape[0]:
-                xs = np.empty(2 * c, dtype=np.float64)
-                ys = np.empty(2 * c, dtype=np.float64)
-            k = 0
-            for j in range(c):
-                x = coords[src + j, 0]
-                y = coords[src + j, 1]
-                if k == 0 or x != xs[k - 1] or y != ys[k - 1]:
-                    xs[k] = x
-                    ys[k] = y
-                    k += 1
-            src += c
-            points[r] = k
-            # header: multipolygon of 1 polygon, polygon of 1 ring, point count (little end.)
-            for b in range(22):
-                buf[at + b] = 0
-            buf[at] = 1
-            buf[at + 1] = 6
-            buf[at + 5] = 1
-            buf[at + 9] = 1
-            buf[at + 10] = 3
-            buf[at + 14] = 1
-            count[0] = k
-            for b in range(4):
-                buf[at + 18 + b] = count_bytes[b]
-            at += 22
-            for j in range(k):
-                scratch[0] = xs[j]
-                for b in range(8):
-                    buf[at + b] = scratch_bytes[b]
-                scratch[0] = ys[j]
-                for b in range(8):
-                    buf[at + 8 + b] = scratch_bytes[b]
-                at += 16
-            offsets[r + 1] = at
-            if k < 4:
-                continue
-            # the convexity test of _clearly_convex, edge by edge
-            edges = k - 1
-            left = right = up = down = 0
-            for j in range(edges):
-                ax = xs[j + 1] - xs[j]
-                ay = ys[j + 1] - ys[j]
-                nj = j + 1 if j + 1 < edges else 0
-                bx = xs[nj + 1] - xs[nj]
-                by = ys[nj + 1] - ys[nj]
-                cross = ax * by - ay * bx
-                if cross * cross > sine * sine * (ax * ax + ay * ay) * (bx * bx + by * by):
-                    if cross > 0:
-                        left += 1
-                    elif cross < 0:
-                        right += 1
-                lower_a = ay < 0 or (ay == 0 and ax < 0)
-                lower_b = by < 0 or (by == 0 and bx < 0)
-                if lower_a and not lower_b:
-                    up += 1
-                if lower_b and not lower_a:
-                    down += 1
-            convex[r] = (left == edges and up == 1) or (right == edges and down == 1)
-        return offsets, points, convex
+    """The compiled pass over a chunk's rings (:func:`._ring_kernels.rings`)."""
+    from ._ring_kernels import rings
 
     return rings
 
@@ -258,4 +173,25 @@ def _clearly_convex(coords: np.ndarray, idx: np.ndarray, points: np.ndarray) -> 
     n = points.shape[0]
     buf = np.empty(int((22 + 16 * points).sum()), dtype=np.uint8)
     return _ring_kernel()(np.ascontiguousarray(coords, dtype=np.float64),
-                          np.asarray(points, dtype=np.int64), buf, _TURN_SINE)[2][:n]
+                          np.asarray(points, dtype=np.int64), buf, _TURN_SINE, False)[2][:n]
+
+
+def _clearly_simple(coords: np.ndarray, points: np.ndarray) -> np.ndarray:
+    """Per ring (closed, consecutive repeats dropped, ``points`` each): whether no two of its
+    edges meet except neighbours at their shared corner, each turning clearly (hence a valid
+    polygon shell: simple, with area), where every orientation used is certain.
+
+    Like :func:`_clearly_convex`, a filter before GEOS: a pair of edges it cannot separate
+    with certain signs makes the ring go to GEOS. Hand-written (numba): GEOS's ``is_valid``
+    parses a geometry per ring.
+    """
+    from ._ring_kernels import simple
+
+    coords = np.ascontiguousarray(coords, dtype=np.float64)
+    out = np.zeros(points.shape[0], dtype=bool)
+    at = 0
+    for r, k in enumerate(np.asarray(points).tolist()):
+        if k >= 4:
+            out[r] = simple(coords[at : at + k, 0].copy(), coords[at : at + k, 1].copy(), k - 1)
+        at += k
+    return out
