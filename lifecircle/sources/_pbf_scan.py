@@ -172,68 +172,93 @@ def _flat(tags: _Tags, rows: np.ndarray, words: np.ndarray,
     return out
 
 
-def _node_positions(arrays: PbfArrays, refs: np.ndarray) -> np.ndarray:
-    """Per node reference, its position in the node arrays, -1 where the file has no such
-    node or its location is not valid."""
-    ids = arrays.node_id
-    order = None
-    if not arrays.nodes_sorted:
-        order = np.argsort(ids, kind="stable")
-        ids = ids[order]
-    if not ids.shape[0]:
-        return np.full(refs.shape[0], -1, dtype=np.int64)
-    pos = _lookup_kernel()(ids, np.ascontiguousarray(refs, dtype=np.int64))
-    if order is not None:
-        pos = np.where(pos >= 0, order[pos], -1)
-    x = arrays.node_x[pos].astype(np.int64)
-    y = arrays.node_y[pos].astype(np.int64)
-    located = (pos >= 0) & (np.abs(x) <= _MAX_X) & (np.abs(y) <= _MAX_Y)
-    return np.where(located, pos, -1)
+class _Locator:
+    """Node locations of ways' references, by id (the node arrays sorted once if the file's
+    are not)."""
+
+    def __init__(self, arrays: PbfArrays) -> None:
+        self.ids = arrays.node_id
+        self.order: np.ndarray | None = None
+        if not arrays.nodes_sorted:
+            self.order = np.argsort(self.ids, kind="stable")
+            self.ids = self.ids[self.order]
+        self.x, self.y = arrays.node_x, arrays.node_y
+        self.ref_ptr = np.asarray(arrays.way_ref_ptr, dtype=np.int64)
+        self.refs = arrays.way_refs
+
+    def positions(self, ways: np.ndarray) -> np.ndarray:
+        """The node positions (int32) of the references of ``ways``, concatenated; -1 where
+        the file has no such node or its location is not valid (as libosmium's index)."""
+        starts = self.ref_ptr[ways]
+        counts = self.ref_ptr[ways + 1] - starts
+        if not self.ids.shape[0]:
+            return np.full(int(counts.sum()), -1, dtype=np.int32)
+        return _lookup_kernel()(self.ids, self.order if self.order is not None else
+                                np.zeros(0, dtype=np.int64), self.x, self.y, self.refs,
+                                starts, counts, _MAX_X, _MAX_Y)
+
+    def lon_lat(self, pos: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Longitude and latitude at node positions (NaN at -1), as libosmium's ``lon()``."""
+        ok = pos >= 0
+        lon = np.where(ok, self.x[pos] / 1e7, np.nan)
+        lat = np.where(ok, self.y[pos] / 1e7, np.nan)
+        return lon, lat
 
 
 @cache
 def _lookup_kernel() -> Any:
-    """The compiled look-up of node ids in the sorted ids: a galloping search from the
+    """The compiled look-up of ways' node ids in the sorted ids: a galloping search from the
     previous answer, since a way's nodes mostly have nearby ids (several times faster than
-    ``np.searchsorted``'s binary search from scratch per reference)."""
+    ``np.searchsorted``'s binary search from scratch per reference), no temporary per
+    reference but the answer."""
     from numba import njit
 
     @njit(cache=True, nogil=True)
-    def lookup(ids: np.ndarray, refs: np.ndarray) -> np.ndarray:  # pragma: no cover
+    def lookup(ids: np.ndarray, order: np.ndarray, x: np.ndarray, y: np.ndarray,
+               refs: np.ndarray, starts: np.ndarray, counts: np.ndarray, max_x: int,
+               max_y: int) -> np.ndarray:  # pragma: no cover - compiled
         n = ids.shape[0]
-        out = np.empty(refs.shape[0], dtype=np.int64)
+        out = np.empty(counts.sum(), dtype=np.int32)
         prev = 0
-        for i in range(refs.shape[0]):
-            r = refs[i]
-            # the first position whose id is >= r lies in (lo, hi]
-            if ids[prev] < r:
-                lo = prev
-                step = 1
-                hi = prev + 1
-                while hi < n and ids[hi] < r:
-                    lo = hi
-                    step *= 2
-                    hi = lo + step
-                if hi > n:
-                    hi = n
-            else:
-                hi = prev
-                step = 1
-                lo = prev - 1
-                while lo >= 0 and ids[lo] >= r:
-                    hi = lo
-                    step *= 2
-                    lo = hi - step
-                if lo < -1:
-                    lo = -1
-            while hi - lo > 1:
-                mid = (lo + hi) // 2
-                if ids[mid] < r:
-                    lo = mid
+        i = 0
+        for w in range(starts.shape[0]):
+            for k in range(starts[w], starts[w] + counts[w]):
+                r = refs[k]
+                # the first position whose id is >= r lies in (lo, hi]
+                if ids[prev] < r:
+                    lo = prev
+                    step = 1
+                    hi = prev + 1
+                    while hi < n and ids[hi] < r:
+                        lo = hi
+                        step *= 2
+                        hi = lo + step
+                    if hi > n:
+                        hi = n
                 else:
-                    hi = mid
-            out[i] = hi if hi < n and ids[hi] == r else -1
-            prev = hi if hi < n else n - 1
+                    hi = prev
+                    step = 1
+                    lo = prev - 1
+                    while lo >= 0 and ids[lo] >= r:
+                        hi = lo
+                        step *= 2
+                        lo = hi - step
+                    if lo < -1:
+                        lo = -1
+                while hi - lo > 1:
+                    mid = (lo + hi) // 2
+                    if ids[mid] < r:
+                        lo = mid
+                    else:
+                        hi = mid
+                found = -1
+                if hi < n and ids[hi] == r:
+                    found = order[hi] if order.shape[0] else hi
+                    if abs(np.int64(x[found])) > max_x or abs(np.int64(y[found])) > max_y:
+                        found = -1
+                out[i] = found
+                i += 1
+                prev = hi if hi < n else n - 1
         return out
 
     return lookup
@@ -313,37 +338,21 @@ def scan_arrays(
     way_highway = words[highway[walk]].tolist()
     way_name = words[ways.value(vocab.id("name"))[walk]].tolist()
 
-    # -- node locations of every way that needs them
+    # -- node locations, and the walkable ways' coordinates
     rings = np.flatnonzero(candidate)
     member_rows = _rows_of(arrays.way_id, members)
-    need_mask = np.zeros(arrays.way_id.shape[0], dtype=bool)
-    for rows in (walk, rings, lines, member_rows):
-        need_mask[rows] = True
-    need = np.flatnonzero(need_mask)
-    ref_ptr = np.asarray(arrays.way_ref_ptr, dtype=np.int64)
-    counts = ref_ptr[need + 1] - ref_ptr[need]
-    sub_ptr = np.zeros(need.shape[0] + 1, dtype=np.int64)
-    np.cumsum(counts, out=sub_ptr[1:])
-    node_pos = _node_positions(arrays, arrays.way_refs[positions(ref_ptr, need)])
-    slot = np.full(ref_ptr.shape[0] - 1, -1, dtype=np.int64)
-    slot[need] = np.arange(need.shape[0])
-
-    def lon_lat(pos: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        ok = pos >= 0
-        lon = np.where(ok, arrays.node_x[pos] / 1e7, np.nan)
-        lat = np.where(ok, arrays.node_y[pos] / 1e7, np.nan)
-        return lon, lat
-
-    walk_pos = node_pos[positions(sub_ptr, slot[walk])]
+    locate = _Locator(arrays)
+    ref_ptr = locate.ref_ptr
     walk_ptr = np.zeros(walk.shape[0] + 1, dtype=np.int64)
     np.cumsum(ref_ptr[walk + 1] - ref_ptr[walk], out=walk_ptr[1:])
-    walkable = (arrays.way_refs[positions(ref_ptr, walk)], walk_ptr, *lon_lat(walk_pos))
+    walkable = (arrays.way_refs[positions(ref_ptr, walk)], walk_ptr,
+                *locate.lon_lat(locate.positions(walk)))
 
     # -- closed-way areas: 4+ references, all located, both ends at one location
     ring_counts = ref_ptr[rings + 1] - ref_ptr[rings]
     long_enough = ring_counts >= 4
     rings, ring_counts = rings[long_enough], ring_counts[long_enough]
-    ring_pos = node_pos[positions(sub_ptr, slot[rings])]
+    ring_pos = locate.positions(rings)
     starts = np.zeros(rings.shape[0] + 1, dtype=np.int64)
     np.cumsum(ring_counts, out=starts[1:])
     all_located = np.minimum.reduceat(ring_pos, starts[:-1]) >= 0 if rings.size else \
@@ -353,34 +362,42 @@ def scan_arrays(
         arrays.node_y[first_pos] == arrays.node_y[last_pos])
     keep = np.flatnonzero(closed)
     ring_pos = ring_pos[positions(starts, keep)]
+    # the rings keep their own coordinates (not the node arrays, freed after the scan)
+    ring_x, ring_y = arrays.node_x[ring_pos], arrays.node_y[ring_pos]
+    del ring_pos, first_pos, last_pos, all_located, closed
     rings, ring_counts = rings[keep], ring_counts[keep]
     ring_tags, ring_dicts = _ring_tags(ways, rings, is_poi[rings], vocab)
     ring_starts = np.zeros(rings.shape[0] + 1, dtype=np.int64)
     np.cumsum(ring_counts, out=ring_starts[1:])
 
     def coords_of(lo: int, hi: int) -> np.ndarray:
-        pos = ring_pos[ring_starts[lo] : ring_starts[hi]]
-        out = np.empty((pos.shape[0], 2), dtype=np.float64)
-        np.divide(arrays.node_x[pos], 1e7, out=out[:, 0])
-        np.divide(arrays.node_y[pos], 1e7, out=out[:, 1])
+        out = np.empty((int(ring_starts[hi] - ring_starts[lo]), 2), dtype=np.float64)
+        np.divide(ring_x[ring_starts[lo] : ring_starts[hi]], 1e7, out=out[:, 0])
+        np.divide(ring_y[ring_starts[lo] : ring_starts[hi]], 1e7, out=out[:, 1])
         return out
 
     # -- walls and fences, and the multipolygons' member ways
     barriers = []
+    line_lon, line_lat = locate.lon_lat(locate.positions(lines))
+    at = 0
     for way, value in zip(lines.tolist(), words[barrier[lines]].tolist(), strict=True):
-        line = _line_wkb(*lon_lat(node_pos[sub_ptr[slot[way]] : sub_ptr[slot[way] + 1]]))
+        end = at + int(ref_ptr[way + 1] - ref_ptr[way])
+        line = _line_wkb(line_lon[at:end], line_lat[at:end])
+        at = end
         if line is not None:
             barriers.append((int(arrays.way_id[way]), str(value), line))
     rel_out = Scan()
     if relations:
         member_ways: dict[int, Any] = {}
+        lon, lat = locate.lon_lat(locate.positions(member_rows))
+        xy = [None if x != x else (x, y) for x, y in zip(lon.tolist(), lat.tolist(),
+                                                       strict=True)]
+        refs = arrays.way_refs[positions(ref_ptr, member_rows)].tolist()
+        at = 0
         for way, tags in zip(member_rows.tolist(), ways.dicts(member_rows, words), strict=True):
-            s = slot[way]
-            lon, lat = lon_lat(node_pos[sub_ptr[s] : sub_ptr[s + 1]])
-            member_ways[int(arrays.way_id[way])] = (tags, arrays.way_refs[
-                ref_ptr[way] : ref_ptr[way + 1]].tolist(), [
-                None if x != x else (x, y) for x, y in zip(lon.tolist(), lat.tolist(),
-                                                         strict=True)])
+            end = at + int(ref_ptr[way + 1] - ref_ptr[way])
+            member_ways[int(arrays.way_id[way])] = (tags, refs[at:end], xy[at:end])
+            at = end
         import osmium.geom
 
         _relation_areas(relations, member_ways, rel_out, osmium.geom.WKBFactory(), poi_keys,
