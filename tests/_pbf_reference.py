@@ -7,42 +7,13 @@ when testing the array scan. Python loops over every object: only for small file
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
-__all__ = ["ReferenceArrays", "reference_arrays"]
+from lifecircle.sources._pbf import PbfArrays
 
-
-@dataclass
-class ReferenceArrays:
-    """The fields of ``PbfArrays`` (duck-typed: the scan reads attributes only)."""
-
-    strings: list[str]
-    node_id: np.ndarray
-    node_x: np.ndarray
-    node_y: np.ndarray
-    tagged_node: np.ndarray
-    node_tag_ptr: np.ndarray
-    node_tag_key: np.ndarray
-    node_tag_val: np.ndarray
-    way_id: np.ndarray
-    way_ref_ptr: np.ndarray
-    way_refs: np.ndarray
-    way_tag_ptr: np.ndarray
-    way_tag_key: np.ndarray
-    way_tag_val: np.ndarray
-    rel_id: np.ndarray
-    rel_tag_ptr: np.ndarray
-    rel_tag_key: np.ndarray
-    rel_tag_val: np.ndarray
-    rel_member_ptr: np.ndarray
-    rel_member_type: np.ndarray
-    rel_member_ref: np.ndarray
-    rel_member_role: np.ndarray
-    nodes_sorted: bool
+__all__ = ["reference_arrays"]
 
 
 def _ptr(counts: list[int]) -> np.ndarray:
@@ -51,7 +22,7 @@ def _ptr(counts: list[int]) -> np.ndarray:
     return out
 
 
-def reference_arrays(path: str | Path) -> Any:
+def reference_arrays(path: str | Path) -> PbfArrays:
     """``PbfArrays`` of ``path`` read object by object with pyosmium."""
     import osmium
 
@@ -101,7 +72,7 @@ def reference_arrays(path: str | Path) -> Any:
     r_ptr, r_key, r_val = flat_tags(rel_tags)
     members = [m for r in rel_members for m in r]
     ids = np.asarray(node_id, dtype=np.int64)
-    return ReferenceArrays(
+    return PbfArrays(
         strings=list(vocab),
         node_id=ids,
         node_x=np.asarray(node_x, dtype=np.int32),

@@ -22,18 +22,16 @@ from lifecircle.sources import _osm_pass, osm
 from lifecircle.sources._osm_assemble import from_scan, osm_data
 from lifecircle.sources._osm_columns import WkbColumn
 from lifecircle.sources._osm_pass import _area_tags
-from lifecircle.sources._pbf_scan import AREA_KEYS, WALKABLE_KEYS, scan_arrays
+from lifecircle.sources._pbf_scan import AREA_KEYS, WALKABLE_KEYS
 from lifecircle.sources.access_tags import is_barrier_node, way_access_tags
 from lifecircle.sources.osm import read_osm
 from lifecircle.sources.osm_model import (
-    AREA_LANDUSE,
-    BLOCK_BARRIERS,
-    POI_KEYS,
     OSMData,
     is_walkable,
 )
 from tests._pbf_reference import reference_arrays
 from tests.conftest import shared_osm
+from tests.test_osm_columns import rings_xy
 
 PBF_EXTRACTS = ("monaco.osm.pbf", "andorra.osm.pbf", "aguascalientes.osm.pbf")
 
@@ -48,11 +46,7 @@ def array_read(path: Path) -> OSMData:
     """``read_osm``'s array path fed by the pyosmium reference arrays."""
     arrays = reference_arrays(path)
     with _osm_pass.no_cyclic_gc():
-        return osm_data(path, scan_arrays(
-            arrays, poi_keys=POI_KEYS, area_landuse=AREA_LANDUSE, is_walkable=is_walkable,
-            is_gate=osm._is_gate, gate_keys=osm._GATE_KEYS, is_barrier_node=is_barrier_node,
-            barrier_node_keys=osm.BARRIER_NODE_KEYS, way_access=way_access_tags,
-            way_access_keys=osm.WAY_ACCESS_KEYS, line_barriers=BLOCK_BARRIERS))
+        return osm_data(path, osm._scan_decoded(arrays))
 
 
 def _same_column(a: WkbColumn, b: WkbColumn, what: str) -> None:
@@ -263,14 +257,8 @@ def test_rules_read_only_their_keys(tags: dict[str, str]):
 # ---------------------------------------------------------------------------------------------
 # the polygon step's shortcut past GEOS
 
-_RINGS = st.lists(
-    st.lists(st.tuples(st.integers(-3, 3), st.integers(-3, 3)), min_size=3, max_size=9),
-    min_size=1, max_size=8,
-)
-
-
 @settings(max_examples=400, deadline=None)
-@given(_RINGS, st.floats(1e-6, 1e-3), st.floats(-180, 180), st.floats(-80, 80))
+@given(rings_xy, st.floats(1e-6, 1e-3), st.floats(-180, 180), st.floats(-80, 80))
 def test_simple_shortcut_never_passes_an_invalid_ring(rings, scale, x0, y0):
     """Rings on a small integer grid (collinear corners, touching and crossing edges, spikes)
     scaled into degrees: every ring the compiled simple test accepts is valid for GEOS, and

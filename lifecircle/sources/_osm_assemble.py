@@ -199,7 +199,7 @@ def _sort_areas(
             pois.append((osm_type, osm_id, tags))
             poi_pos.append(i)
     poi_wkb.append(column.take(np.asarray(poi_pos, dtype=np.int64)))
-    is_building = np.not_equal(building, None)
+    is_building = np.asarray([b is not None for b in building.tolist()], dtype=bool)
     pos = index[is_building[slot]]
     slot = slot[is_building[slot]]
     return np.asarray(ids, dtype=np.int64)[pos], pos, building[slot], levels[slot]

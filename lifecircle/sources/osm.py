@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from .._errors import InputFileError
+from .._memory import release_freed
 from . import osm_model
 from .access_tags import ACCESS_KEYS, is_barrier_node, way_access_tags
 
@@ -182,7 +183,6 @@ def _scan_pbf(path: Path) -> Any:
     The decoded arrays are dropped on return: only what the run keeps outlives this call.
     """
     from ._pbf import PbfError, PbfUnsupported, read_pbf
-    from ._pbf_scan import scan_arrays
 
     try:
         arrays = read_pbf(path)
@@ -195,6 +195,14 @@ def _scan_pbf(path: Path) -> Any:
             f"could not be read as OSM data ({exc})",
             "the file is truncated or corrupt; download or export the extract again",
         ) from None
+    release_freed()  # the decoder's block buffers go back before the scan's arrays come
+    return _scan_decoded(arrays)
+
+
+def _scan_decoded(arrays: Any) -> Any:
+    """The array scan of decoded PBF arrays, with this reader's rules."""
+    from ._pbf_scan import scan_arrays
+
     return scan_arrays(
         arrays,
         poi_keys=POI_KEYS,
