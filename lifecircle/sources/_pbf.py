@@ -27,7 +27,9 @@ from typing import Any, BinaryIO
 
 import numpy as np
 
-from ._pbf_kernels import CorruptBlock, UnsupportedBlock, kernels
+from .._kernels import grown
+from ._pbf_kernels import DELETED, PROBLEMS, decoder
+from ._pbf_vocab import Vocabulary
 
 __all__ = ["PbfArrays", "PbfError", "PbfUnsupported", "read_pbf"]
 
@@ -200,79 +202,85 @@ def _check_header(blob: bytes, offset: int) -> None:
 def _decode(blob: bytes, offset: int) -> tuple[tuple[Any, ...], np.ndarray]:
     """Decompress and decode one OSMData blob (runs in a worker thread)."""
     block = np.frombuffer(_inflate(blob, offset), dtype=np.uint8)
-    decode, _ = kernels()
-    try:
-        return decode(block), block
-    except CorruptBlock as exc:
-        raise ValueError(f"the block at byte {offset} is corrupt: {exc}") from None
-    except UnsupportedBlock as exc:
-        raise PbfUnsupported(str(exc)) from None
+    decode = decoder()
+    *arrays, status = decode(block)
+    if status == DELETED:
+        raise PbfUnsupported(PROBLEMS[status])
+    if status:
+        raise ValueError(f"the block at byte {offset} is corrupt: {PROBLEMS[status]}")
+    return tuple(arrays), block
+
+
+class _Column:
+    """An array filled block by block. Its buffer doubles when full; a large numpy buffer is
+    mapped lazily, so only the filled part is ever resident, and the old buffer is unmapped
+    at once. Gathering this way, instead of keeping every block's pieces and concatenating
+    them at the end, keeps the peak near the size of the result (measured at 268k nodes:
+    the pieces' small allocations stayed in malloc's free lists after the concatenation)."""
+
+    def __init__(self, dtype: Any, *, ptr: bool = False) -> None:
+        self.buf = np.empty(1 << 16, dtype=dtype)
+        self.n = 0
+        if ptr:  # offsets: a leading 0, then each object's end
+            self.buf[0] = 0
+            self.n = 1
+
+    def extend(self, values: np.ndarray) -> None:
+        n = self.n + values.size
+        if n > self.buf.size:
+            self.buf = grown(self.buf, self.n, max(2 * self.buf.size, n))
+        self.buf[self.n:n] = values
+        self.n = n
+
+    def extend_counts(self, counts: np.ndarray) -> None:
+        """Append offsets from per-object counts (a ``ptr`` column)."""
+        self.extend(np.cumsum(counts, dtype=np.int64) + self.buf[self.n - 1])
+
+    def array(self) -> np.ndarray:
+        return self.buf[:self.n]
+
+
+#: the columns of PbfArrays gathered block by block, with their dtypes (a ptr column holds
+#: offsets made from per-object counts)
+_COLUMNS = {
+    "node_id": np.int64, "node_x": np.int32, "node_y": np.int32, "tagged_node": np.int64,
+    "node_tag_ptr": "ptr", "way_id": np.int64, "way_ref_ptr": "ptr", "way_tag_ptr": "ptr",
+    "way_refs": np.int64, "rel_id": np.int64, "rel_tag_ptr": "ptr", "rel_member_ptr": "ptr",
+    "rel_member_type": np.int8, "rel_member_ref": np.int64, "node_tag_key": np.int32,
+    "node_tag_val": np.int32, "way_tag_key": np.int32, "way_tag_val": np.int32,
+    "rel_tag_key": np.int32, "rel_tag_val": np.int32, "rel_member_role": np.int32,
+}
 
 
 class _Gather:
     """Block results in file order, and the vocabulary their strings are interned into."""
 
     def __init__(self) -> None:
-        self.parts: list[list[Any]] = []
+        self.columns = {name: _Column(np.int64 if kind == "ptr" else kind, ptr=kind == "ptr")
+                        for name, kind in _COLUMNS.items()}
         self.n_nodes = 0
-        self.table = np.full(1 << 12, -1, dtype=np.int32)
-        self.g_hash = np.empty(1 << 11, dtype=np.uint64)
-        self.g_off = np.empty(1 << 11, dtype=np.int64)
-        self.g_len = np.empty(1 << 11, dtype=np.int64)
-        self.arena = np.empty(1 << 16, dtype=np.uint8)
-        self.sizes = np.zeros(2, dtype=np.int64)
+        self.vocabulary = Vocabulary()
 
     def add(self, result: tuple[tuple[Any, ...], np.ndarray]) -> None:
         arrays, block = result
-        (node_id, node_x, node_y, tagged, node_ntag, way_id, way_nref, way_ntag, way_refs,
-         rel_id, rel_ntag, rel_nmem, mem_type, mem_ref, sids, sid_sizes, st_off,
-         st_len) = arrays
-        if sids.size:
-            _, intern = kernels()
-            (self.table, self.g_hash, self.g_off, self.g_len, self.arena) = intern(
-                block, st_off, st_len, sids, self.table, self.g_hash, self.g_off,
-                self.g_len, self.arena, self.sizes)
-        cut = np.cumsum(sid_sizes)[:-1]
-        self.parts.append([node_id, node_x, node_y, tagged + self.n_nodes, node_ntag,
-                           way_id, way_nref, way_ntag, way_refs, rel_id, rel_ntag, rel_nmem,
-                           mem_type, mem_ref, *np.split(sids, cut)])
-        self.n_nodes += node_id.size
+        sids, sid_sizes, st_off, st_len = arrays[14:]
+        self.vocabulary.intern(block, st_off, st_len, sids)
+        # the kernel's outputs, in _COLUMNS order: 14 arrays, then the 7 string id sections
+        pieces = [*arrays[:14], *np.split(sids, np.cumsum(sid_sizes)[:-1])]
+        pieces[3] = pieces[3] + self.n_nodes  # tagged nodes: block positions -> file's
+        for (name, kind), piece in zip(_COLUMNS.items(), pieces, strict=True):
+            column = self.columns[name]
+            if kind == "ptr":
+                column.extend_counts(piece)
+            else:
+                column.extend(piece)
+        self.n_nodes += arrays[0].size
 
     def arrays(self) -> PbfArrays:
-        n_strings, used = (int(v) for v in self.sizes)
-        text = self.arena[:used].tobytes()
-        strings = [text[o:o + n].decode("utf-8", "replace")
-                   for o, n in zip(self.g_off[:n_strings].tolist(),
-                                   self.g_len[:n_strings].tolist(), strict=True)]
-        dtypes = (np.int64, np.int32, np.int32, np.int64, np.int32, np.int64, np.int32,
-                  np.int32, np.int64, np.int64, np.int32, np.int32, np.int8, np.int64,
-                  *[np.int32] * 7)
-        cols: list[np.ndarray] = []
-        for k, dtype in enumerate(dtypes):
-            pieces = [part[k] for part in self.parts]
-            cols.append(np.concatenate(pieces) if pieces else np.empty(0, dtype=dtype))
-            for part in self.parts:  # free each block's piece as soon as it is copied
-                part[k] = None
-        self.parts.clear()
-        (node_id, node_x, node_y, tagged, node_ntag, way_id, way_nref, way_ntag, way_refs,
-         rel_id, rel_ntag, rel_nmem, mem_type, mem_ref, ntk, ntv, wtk, wtv, rtk, rtv,
-         role) = cols
-        return PbfArrays(
-            strings=strings, node_id=node_id, node_x=node_x, node_y=node_y,
-            tagged_node=tagged, node_tag_ptr=_ptr(node_ntag), node_tag_key=ntk,
-            node_tag_val=ntv, way_id=way_id, way_ref_ptr=_ptr(way_nref), way_refs=way_refs,
-            way_tag_ptr=_ptr(way_ntag), way_tag_key=wtk, way_tag_val=wtv, rel_id=rel_id,
-            rel_tag_ptr=_ptr(rel_ntag), rel_tag_key=rtk, rel_tag_val=rtv,
-            rel_member_ptr=_ptr(rel_nmem), rel_member_type=mem_type, rel_member_ref=mem_ref,
-            rel_member_role=role,
-            nodes_sorted=bool(np.all(node_id[1:] > node_id[:-1])))
-
-
-def _ptr(counts: np.ndarray) -> np.ndarray:
-    """int64 offsets (length ``len(counts) + 1``) from per-object counts."""
-    ptr = np.zeros(counts.size + 1, dtype=np.int64)
-    np.cumsum(counts, out=ptr[1:])
-    return ptr
+        cols = {name: column.array() for name, column in self.columns.items()}
+        node_id = cols["node_id"]
+        return PbfArrays(strings=self.vocabulary.strings(), **cols,
+                         nodes_sorted=bool(np.all(node_id[1:] > node_id[:-1])))
 
 
 def read_pbf(path: str | os.PathLike[str]) -> PbfArrays:
@@ -301,7 +309,7 @@ def read_pbf(path: str | os.PathLike[str]) -> PbfArrays:
     path = Path(path)
     gather = _Gather()
     pending: deque[Future[tuple[tuple[Any, ...], np.ndarray]]] = deque()
-    kernels()  # compile (or load from numba's cache) before the threads need it
+    decoder()  # compile (or load from numba's cache) before the threads need it
     with open(path, "rb") as f, ThreadPoolExecutor(_THREADS) as pool:
         try:
             seen_header = False
