@@ -26,7 +26,7 @@ import numpy as np
 
 from ._osm_arrays import positions, ring_polygons
 from ._osm_assemble import Collected
-from ._osm_pass import Scan, _area_tags, _relation_areas, interned_keys
+from ._osm_pass import Scan, _area_tags, _relation_areas
 
 if TYPE_CHECKING:
     from ._pbf import PbfArrays
@@ -312,7 +312,10 @@ def scan_arrays(
     del x, y, located
 
     # -- relations (multipolygons and boundaries) and their member ways
+    # (assembled first, while little else is held: osmium's pass is the scan's peak)
     relations, members = _relations(arrays, vocab)
+    rel_out = _relation_areas_of(arrays, relations, members, ways, vocab, poi_keys,
+                                 area_landuse)
     highway = ways.value(vocab.id("highway"))
     has_tags = np.diff(ways.ptr) > 0
     is_poi = ways.has_any(vocab.mask(area_pois))
@@ -340,7 +343,6 @@ def scan_arrays(
 
     # -- node locations, and the walkable ways' coordinates
     rings = np.flatnonzero(candidate)
-    member_rows = _rows_of(arrays.way_id, members)
     locate = _Locator(arrays)
     ref_ptr = locate.ref_ptr
     walk_ptr = np.zeros(walk.shape[0] + 1, dtype=np.int64)
@@ -360,12 +362,12 @@ def scan_arrays(
     first_pos, last_pos = ring_pos[starts[:-1]], ring_pos[starts[1:] - 1]
     closed = all_located & (arrays.node_x[first_pos] == arrays.node_x[last_pos]) & (
         arrays.node_y[first_pos] == arrays.node_y[last_pos])
-    keep = np.flatnonzero(closed)
-    ring_pos = ring_pos[positions(starts, keep)]
+    # (a mask of a byte per reference: most rings are kept)
+    ring_pos = ring_pos[np.repeat(closed, ring_counts)]
     # the rings keep their own coordinates (not the node arrays, freed after the scan)
     ring_x, ring_y = arrays.node_x[ring_pos], arrays.node_y[ring_pos]
-    del ring_pos, first_pos, last_pos, all_located, closed
-    rings, ring_counts = rings[keep], ring_counts[keep]
+    del ring_pos, first_pos, last_pos, all_located
+    rings, ring_counts = rings[closed], ring_counts[closed]
     ring_tags, ring_dicts = _ring_tags(ways, rings, is_poi[rings], vocab)
     ring_starts = np.zeros(rings.shape[0] + 1, dtype=np.int64)
     np.cumsum(ring_counts, out=ring_starts[1:])
@@ -376,7 +378,7 @@ def scan_arrays(
         np.divide(ring_y[ring_starts[lo] : ring_starts[hi]], 1e7, out=out[:, 1])
         return out
 
-    # -- walls and fences, and the multipolygons' member ways
+    # -- walls and fences
     barriers = []
     line_lon, line_lat = locate.lon_lat(locate.positions(lines))
     at = 0
@@ -386,22 +388,6 @@ def scan_arrays(
         at = end
         if line is not None:
             barriers.append((int(arrays.way_id[way]), str(value), line))
-    rel_out = Scan()
-    if relations:
-        member_ways: dict[int, Any] = {}
-        lon, lat = locate.lon_lat(locate.positions(member_rows))
-        xy = [None if x != x else (x, y) for x, y in zip(lon.tolist(), lat.tolist(),
-                                                       strict=True)]
-        refs = arrays.way_refs[positions(ref_ptr, member_rows)].tolist()
-        at = 0
-        for way, tags in zip(member_rows.tolist(), ways.dicts(member_rows, words), strict=True):
-            end = at + int(ref_ptr[way + 1] - ref_ptr[way])
-            member_ways[int(arrays.way_id[way])] = (tags, refs[at:end], xy[at:end])
-            at = end
-        import osmium.geom
-
-        _relation_areas(relations, member_ways, rel_out, osmium.geom.WKBFactory(), poi_keys,
-                        area_landuse)
     return Collected(
         way_ids=arrays.way_id[walk],
         way_highway=way_highway,
@@ -421,6 +407,35 @@ def scan_arrays(
         broken_areas=rel_out.broken_areas,
         tag_values=values,
     )
+
+
+def _relation_areas_of(
+    arrays: PbfArrays, relations: list[Any], members: np.ndarray, ways: _Tags, vocab: _Vocab,
+    poi_keys: frozenset[str], area_landuse: frozenset[str],
+) -> Scan:
+    """The multipolygons assembled by osmium from their member ways (as the pyosmium path's
+    ``_relation_areas``), in a :class:`~._osm_pass.Scan` (``rel_areas``, ``broken_areas``)."""
+    rel_out = Scan()
+    if not relations:
+        return rel_out
+    locate = _Locator(arrays)
+    ref_ptr = locate.ref_ptr
+    member_rows = _rows_of(arrays.way_id, members)
+    member_ways: dict[int, Any] = {}
+    lon, lat = locate.lon_lat(locate.positions(member_rows))
+    xy = [None if x != x else (x, y) for x, y in zip(lon.tolist(), lat.tolist(), strict=True)]
+    refs = arrays.way_refs[positions(ref_ptr, member_rows)].tolist()
+    at = 0
+    for way, tags in zip(member_rows.tolist(), ways.dicts(member_rows, vocab.words),
+                         strict=True):
+        end = at + int(ref_ptr[way + 1] - ref_ptr[way])
+        member_ways[int(arrays.way_id[way])] = (tags, refs[at:end], xy[at:end])
+        at = end
+    import osmium.geom
+
+    _relation_areas(relations, member_ways, rel_out, osmium.geom.WKBFactory(), poi_keys,
+                    area_landuse)
+    return rel_out
 
 
 def _relations(arrays: PbfArrays, vocab: _Vocab) -> tuple[list[Any], np.ndarray]:
@@ -457,8 +472,8 @@ def _ring_tags(
     ways: _Tags, rings: np.ndarray, is_poi: np.ndarray, vocab: _Vocab
 ) -> tuple[np.ndarray, list[dict[str, str]]]:
     """Per ring, an index into the tag dicts kept for rings: POIs keep all their tags (a dict
-    each, keys interned), other areas the tags ``_osm_pass._area_tags`` keeps (one shared dict
-    per combination)."""
+    each, keys interned as ``_osm_pass.interned_keys`` does), other areas the tags
+    ``_osm_pass._area_tags`` keeps (one shared dict per combination)."""
     plain = np.flatnonzero(~is_poi)
     shared: dict[tuple[tuple[str, str], ...], dict[str, str]] = {}
     inverse, dicts = _by_combination(ways, rings[plain], AREA_KEYS, vocab,
@@ -467,7 +482,7 @@ def _ring_tags(
     index[plain] = inverse
     poi = np.flatnonzero(is_poi)
     index[poi] = len(dicts) + np.arange(poi.shape[0])
-    dicts += [interned_keys(t) for t in ways.dicts(rings[poi], vocab.words)]
+    dicts += ways.dicts(rings[poi], vocab.words)  # (keys interned by the vocabulary)
     return index, dicts
 
 
