@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
+from itertools import chain
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -60,8 +61,9 @@ class Collected:
     rel_areas: list[tuple[int, dict[str, str], bytes]]
     highway_seen: Counter[str]
     broken_areas: int
-    #: the read's shared tag values (see :func:`~._osm_columns.flat_tags`)
-    tag_values: dict[str, str]
+    #: the read's shared tag values (see :func:`~._osm_columns.flat_tags`); None when every
+    #: tag key and value is already one shared (and every key an interned) string
+    tag_values: dict[str, str] | None
 
 
 def from_scan(raw: Scan) -> Collected:
@@ -163,43 +165,45 @@ def _sort_areas(
     into ``poi_wkb``); returns the buildings among them as ids, positions, building values
     and levels tags.
 
-    The rules are applied once per distinct tag dict; only land use and POIs (few) are
-    visited one by one.
+    The rules are applied once per distinct tag dict; only land use (few) is visited one by
+    one.
     """
     area_pois = POI_KEYS - {"name"}
     n = len(dicts)
-    building = np.empty(n + 1, dtype=object)
-    levels = np.empty(n + 1, dtype=object)
-    special = np.zeros(n + 1, dtype=bool)
+    building = np.empty(n, dtype=object)
+    levels = np.empty(n, dtype=object)
+    is_building = np.zeros(n, dtype=bool)
+    landuse = np.zeros(n, dtype=bool)
+    is_poi = np.zeros(n, dtype=bool)
     for k, tags in enumerate(dicts):
         value = tags.get("building")
         if value is not None and value != "no":
+            is_building[k] = True
             building[k] = values.setdefault(value, value)
             level = _levels(tags.get("building:levels"))
             levels[k] = values.setdefault(level, level)
         if len(tags) == 1 and value is not None:  # most footprints: nothing else to sort
             continue
-        special[k] = (tags.get("landuse") in _SORTED_LANDUSE
-                      or not area_pois.isdisjoint(tags))
+        landuse[k] = tags.get("landuse") in _SORTED_LANDUSE
+        is_poi[k] = not area_pois.isdisjoint(tags)
     index = np.asarray(index, dtype=np.int64)
-    slot = np.asarray(tag_index, dtype=np.int64)[index]
-    poi_pos: list[int] = []
-    for i in index[special[slot]].tolist():
+    tag_index = np.asarray(tag_index, dtype=np.int64)
+    slot = tag_index[index]
+    for i in index[landuse[slot]].tolist():
         tags = dicts[int(tag_index[i])]
         osm_id = int(ids[i])
-        landuse_value = tags.get("landuse")
+        landuse_value = tags["landuse"]
         if landuse_value == "residential":
             data.landuse.append((osm_type, osm_id, column[i]))
         if landuse_value in NON_RESIDENTIAL_LANDUSE:
-            data.landuse_other.append((osm_type, osm_id, str(landuse_value), column[i]))
+            data.landuse_other.append((osm_type, osm_id, landuse_value, column[i]))
         if landuse_value in VACANT_LANDUSE:
             data.vacant.append(
-                (osm_type, osm_id, str(landuse_value), tags.get("name") or "", column[i]))
-        if not area_pois.isdisjoint(tags):
-            pois.append((osm_type, osm_id, tags))
-            poi_pos.append(i)
-    poi_wkb.append(column.take(np.asarray(poi_pos, dtype=np.int64)))
-    is_building = np.asarray([b is not None for b in building.tolist()], dtype=bool)
+                (osm_type, osm_id, landuse_value, tags.get("name") or "", column[i]))
+    poi_pos = index[is_poi[slot]]
+    pois.extend(zip([osm_type] * poi_pos.shape[0], np.asarray(ids)[poi_pos].tolist(),
+                    [dicts[k] for k in tag_index[poi_pos].tolist()], strict=True))
+    poi_wkb.append(column.take(poi_pos))
     pos = index[is_building[slot]]
     slot = slot[is_building[slot]]
     return np.asarray(ids, dtype=np.int64)[pos], pos, building[slot], levels[slot]
@@ -222,7 +226,8 @@ def _poi_table(
         osm_id=np.concatenate([ids, np.asarray([a[1] for a in areas], dtype=np.int64)]),
         lon=np.concatenate([lon, nan]),
         lat=np.concatenate([lat, nan]),
-        tags=list(tags) + [flat_tags(a[2], values) for a in areas],
+        tags=list(tags) + ([tuple(chain.from_iterable(a[2].items())) for a in areas]
+                           if values is None else [flat_tags(a[2], values) for a in areas]),
         is_area=np.arange(n + m) >= n,
         wkb=WkbColumn.concat([WkbColumn(b"", np.zeros(n + 1, dtype=np.int64)), *area_wkb]),
     )

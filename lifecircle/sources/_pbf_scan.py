@@ -144,8 +144,7 @@ def _unique_rows(columns: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return columns[first], inverse.reshape(-1)
 
 
-def _flat(tags: _Tags, rows: np.ndarray, words: np.ndarray,
-          values: dict[str, str]) -> list[tuple[str, ...]]:
+def _flat(tags: _Tags, rows: np.ndarray, words: np.ndarray) -> list[tuple[str, ...]]:
     """The tags of objects ``rows`` as :func:`~._osm_columns.flat_tags` tuples (through a dict
     where an object repeats a key, as the pyosmium path's dict keeps it)."""
     pick = positions(tags.ptr, rows)
@@ -286,7 +285,6 @@ def scan_arrays(
     vocab = _Vocab(arrays.strings, (arrays.node_tag_key, arrays.way_tag_key,
                                     arrays.rel_tag_key))
     words = vocab.words
-    values: dict[str, str] = {}
     nodes = _Tags(arrays.node_tag_ptr, arrays.node_tag_key, arrays.node_tag_val)
     ways = _Tags(arrays.way_tag_ptr, arrays.way_tag_key, arrays.way_tag_val)
     area_pois = poi_keys - {"name"}
@@ -308,7 +306,7 @@ def scan_arrays(
         y[gate_rows].tolist(), nodes.dicts(gate_rows, words), strict=True)]
     poi_rows = np.flatnonzero(nodes.has_any(vocab.mask(poi_keys)) & located)
     node_pois = (arrays.node_id[tagged[poi_rows]], x[poi_rows] / 1e7, y[poi_rows] / 1e7,
-                 _flat(nodes, poi_rows, words, values))
+                 _flat(nodes, poi_rows, words))
     del x, y, located
 
     # -- relations (multipolygons and boundaries) and their member ways
@@ -405,7 +403,7 @@ def scan_arrays(
         rel_areas=rel_out.rel_areas,
         highway_seen=highway_seen,
         broken_areas=rel_out.broken_areas,
-        tag_values=values,
+        tag_values=None,  # the vocabulary's strings: shared, keys interned
     )
 
 
