@@ -1,9 +1,9 @@
 """From the scanned records to arrays: walkable ways' coordinates and closed-way polygons.
 
-The second half of a read (:mod:`._osm_pass` collects the records): the walkable ways' node
-coordinates come out of their linestring WKB in one step, and the closed-way rings become
-polygon WKB in chunks, checked for validity (most rings by a vectorised convexity test, the
-rest by GEOS).
+The second half of a read (:mod:`._osm_pass` or :mod:`._pbf_scan` collects the records): the
+walkable ways' node coordinates come out of their linestring WKB in one step, and the
+closed-way rings become polygon WKB in chunks, checked for validity (most rings by a compiled
+convexity or simplicity test, :mod:`._ring_kernels`, the rest by GEOS).
 """
 
 from __future__ import annotations

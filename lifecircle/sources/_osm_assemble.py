@@ -1,4 +1,7 @@
-"""Assemble :class:`~lifecircle.sources.osm.OSMData` from the passes' collections.
+"""Assemble :class:`~lifecircle.sources.osm.OSMData` from a read's collections.
+
+Both readers (the pyosmium passes through :func:`from_scan`, the PBF array scan directly)
+hand over a :class:`Collected`.
 
 The closed-way rings become polygons (:func:`~._osm_arrays.closed_way_polygons`), every area is
 sorted into land use, vacant land, buildings and POIs, and the POIs and buildings become

@@ -1,12 +1,13 @@
-"""Read local OpenStreetMap files (pyosmium); the online path is :mod:`.online` (osmnx).
+"""Read local OpenStreetMap files; the online path is :mod:`.online` (osmnx).
 
-A streaming read of a local file (:mod:`._osm_pass`: a relation pass and one filtered pass over
-nodes and ways) collects everything a run needs into arrays: walkable ways with node
-coordinates, points of interest (tagged nodes and areas), residential land use, buildings and
-gates. pyosmium (libosmium) reads ``.osm.pbf``, ``.osm``, ``.osm.gz`` and ``.osm.bz2``; it was
-measured fastest of pyosmium, pyrosm and ``osmnx.graph_from_xml`` on the shared extracts (see
-``scripts/benchmark.py loaders``). The file checks here (:func:`xml_prolog`,
-:func:`refuse_dtd`) also guard GraphML.
+A ``.pbf`` file is decoded straight into arrays (:mod:`._pbf`) and scanned with numpy
+(:mod:`._pbf_scan`); other files (``.osm``, ``.osm.gz``, ``.osm.bz2``), and PBF files the
+decoder does not handle (other blob compressions), are read by two filtered pyosmium passes
+(:mod:`._osm_pass`). Both collect the same things by the same rules (walkable ways with node
+coordinates, points of interest, residential land use, buildings, gates) and share the
+assembly (:mod:`._osm_assemble`). pyosmium was measured fastest of pyosmium, pyrosm and
+``osmnx.graph_from_xml`` on the shared extracts (see ``scripts/benchmark.py loaders``). The
+file checks here (:func:`xml_prolog`, :func:`refuse_dtd`) also guard GraphML.
 """
 
 from __future__ import annotations
@@ -157,7 +158,8 @@ def refuse_dtd(path: Path, prolog: bytes, *, kind: str) -> None:
 
 
 def read_osm(path: str | Path) -> OSMData:
-    """Read a local OSM file into arrays (see :mod:`lifecircle.sources._osm_pass`).
+    """Read a local OSM file into arrays (see :mod:`lifecircle.sources._pbf_scan` for PBF
+    files, :mod:`lifecircle.sources._osm_pass` for the others).
 
     Ways that reference nodes missing from a clipped extract are cut at the missing nodes (the
     count is in ``stats``); a truncated or corrupt file raises :class:`InputFileError` and no
