@@ -290,3 +290,33 @@ def test_simple_shortcut_takes_common_footprints():
     bow = [(0, 0), (1, 1), (1, 0), (0, 1), (0, 0)]
     coords = np.asarray([(118.7 + 1e-4 * x, 32.0 + 1e-4 * y) for x, y in ell + bow])
     assert _clearly_simple(coords, np.asarray([7, 5])).tolist() == [True, False]
+
+
+def test_locator_finds_nodes_by_id_in_any_order():
+    """Node look-up by id: in sorted and shuffled node arrays alike; a missing id and a
+    location outside the valid range (as libosmium's index treats it) give -1."""
+    from types import SimpleNamespace
+
+    from lifecircle.sources._pbf_scan import _Locator
+
+    rng = np.random.default_rng(7)
+    ids = np.unique(rng.integers(1, 10**12, size=500))
+    x = rng.integers(-1_800_000_000, 1_800_000_000, size=ids.shape[0]).astype(np.int32)
+    y = rng.integers(-900_000_000, 900_000_000, size=ids.shape[0]).astype(np.int32)
+    y[3] = np.int32(900_000_001)  # out of range: not located
+    refs = np.concatenate([rng.choice(ids, size=300), [ids[3], 5, ids[-1] + 1, ids[0]]])
+    ref_ptr = np.asarray([0, 100, 100, refs.shape[0]], dtype=np.int64)  # an empty way too
+    expected_ids = np.where(np.isin(refs, ids) & (refs != ids[3]), refs, -1)
+    for order in (np.arange(ids.shape[0]), rng.permutation(ids.shape[0])):
+        arrays = SimpleNamespace(node_id=ids[order], node_x=x[order], node_y=y[order],
+                                 nodes_sorted=bool((np.diff(ids[order]) > 0).all()),
+                                 way_ref_ptr=ref_ptr, way_refs=refs)
+        locate = _Locator(arrays)  # type: ignore[arg-type]
+        for ways in (np.arange(3), np.asarray([2, 0])):
+            pos = locate.positions(ways)
+            want = np.concatenate([expected_ids[ref_ptr[w]:ref_ptr[w + 1]] for w in ways])
+            got = np.where(pos >= 0, arrays.node_id[pos], -1)
+            np.testing.assert_array_equal(got, want)
+            lon, _ = locate.lon_lat(pos)
+            np.testing.assert_array_equal(np.isnan(lon), pos < 0)
+            np.testing.assert_array_equal(lon[pos >= 0], arrays.node_x[pos[pos >= 0]] / 1e7)
