@@ -347,6 +347,14 @@ def test_vocabulary_is_global_across_blocks(tmp_path: Path) -> None:
         ("highway", "footway"), ("highway", "footway"), ("name", "footway")]
     assert arrays.tagged_node.tolist() == [0, 2]
     assert arrays.node_tag_ptr.tolist() == [0, 1, 3]
+    assert arrays.nodes_sorted
+
+
+def test_unsorted_and_repeated_node_ids_are_reported(tmp_path: Path) -> None:
+    for ids in ([5, 3, 9], [1, 2, 2]):
+        block = _strings() + _dense(ids, [0] * 3, [0] * 3, [])
+        arrays = read_pbf(_file(tmp_path / "unsorted.osm.pbf", block))
+        assert arrays.node_id.tolist() == ids and not arrays.nodes_sorted
 
 
 @pytest.mark.parametrize(("what", "kwargs", "blocks"), [
@@ -393,6 +401,43 @@ def test_corrupt_files_raise_pbf_error(tmp_path: Path, what: str, data: bytes) -
     path = tmp_path / "bad.osm.pbf"
     path.write_bytes(data)
     with pytest.raises(PbfError, match=r"bad\.osm\.pbf"):
+        read_pbf(path)
+
+
+def test_bundled_and_fuzz_corpus_extracts_decode_as_pyosmium_reads_them() -> None:
+    from lifecircle.config import default_osm
+
+    assert_same_as_pyosmium(default_osm())
+    assert_same_as_pyosmium(ROOT / "tests" / "fuzz_corpus" / "osm" / "grid.osm.pbf")
+
+
+def _cut(data: bytes) -> bytes:
+    return data[: len(data) // 2]
+
+
+def _flipped(data: bytes) -> bytes:
+    out = bytearray(data)
+    for k in range(64):  # as tests/bad_inputs.toml "osm: bit-flipped PBF" builds it
+        out[len(out) // 2 + 997 * k] ^= 0xFF
+    return bytes(out)
+
+
+@pytest.mark.parametrize(("what", "make"), [
+    ("truncated PBF", _cut),
+    ("bit-flipped PBF", _flipped),
+    ("random bytes", lambda _: np.random.default_rng(1).integers(0, 256, 5000,
+                                                                 dtype=np.uint8).tobytes()),
+    ("HTML page", lambda _: b"<html><body><h1>504 Gateway Timeout</h1></body></html>"),
+    ("vector tile", lambda _: bytes.fromhex("1a1c0a057761746572120f08011202000018032205090000")),
+])
+def test_bad_inputs_cases_raise_pbf_error(tmp_path: Path, what: str, make: Any) -> None:
+    """The PBF cases of tests/bad_inputs.toml (which the pyosmium path survives) raise
+    PbfError here too, so the caller can report them the same way."""
+    from lifecircle.config import default_osm
+
+    path = tmp_path / "bad.osm.pbf"
+    path.write_bytes(make(default_osm().read_bytes()))
+    with pytest.raises(PbfError, match="truncated or corrupt"):
         read_pbf(path)
 
 

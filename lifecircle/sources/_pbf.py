@@ -4,9 +4,10 @@ The file is a sequence of blobs (fileformat.proto): a 4-byte big-endian length, 
 ``BlobHeader`` (type ``OSMHeader`` or ``OSMData``, data size), then a ``Blob`` holding the
 block raw or zlib-compressed. The framing and the few small header messages are read here in
 Python (a few thousand blobs at city scale); each data block is decompressed (``zlib``
-releases the GIL) and decoded by the compiled kernels of :mod:`._pbf_kernels` (``nogil``) in a
+releases the GIL) and decoded by the compiled kernel of :mod:`._pbf_kernels` (``nogil``) in a
 pool of two threads, so both cores work, as libosmium does. Block results are gathered in file
-order; the strings they use are interned into one vocabulary in the main thread.
+order; the strings they use are interned into one vocabulary (:mod:`._pbf_vocab`) in the main
+thread.
 
 Why hand-written, not pyosmium here: pyosmium hands every node, way and relation to Python as
 an object, about a million of them on a city; this reader's cost stays near the cost of
@@ -226,6 +227,7 @@ class _Column:
             self.n = 1
 
     def extend(self, values: np.ndarray) -> None:
+        """Append ``values``."""
         n = self.n + values.size
         if n > self.buf.size:
             self.buf = grown(self.buf, self.n, max(2 * self.buf.size, n))
@@ -237,6 +239,7 @@ class _Column:
         self.extend(np.cumsum(counts, dtype=np.int64) + self.buf[self.n - 1])
 
     def array(self) -> np.ndarray:
+        """The filled part (a view of the buffer)."""
         return self.buf[:self.n]
 
 
@@ -262,6 +265,7 @@ class _Gather:
         self.vocabulary = Vocabulary()
 
     def add(self, result: tuple[tuple[Any, ...], np.ndarray]) -> None:
+        """Append one block's decoded arrays (the next block in file order)."""
         arrays, block = result
         sids, sid_sizes, st_off, st_len = arrays[14:]
         self.vocabulary.intern(block, st_off, st_len, sids)
@@ -277,6 +281,7 @@ class _Gather:
         self.n_nodes += arrays[0].size
 
     def arrays(self) -> PbfArrays:
+        """Everything gathered, as the reader's result."""
         cols = {name: column.array() for name, column in self.columns.items()}
         node_id = cols["node_id"]
         return PbfArrays(strings=self.vocabulary.strings(), **cols,
@@ -309,7 +314,8 @@ def read_pbf(path: str | os.PathLike[str]) -> PbfArrays:
     path = Path(path)
     gather = _Gather()
     pending: deque[Future[tuple[tuple[Any, ...], np.ndarray]]] = deque()
-    decoder()  # compile (or load from numba's cache) before the threads need it
+    # compile the kernel (or load it from numba's cache) here, not in both threads at once
+    decoder()(np.frombuffer(b"", dtype=np.uint8))
     with open(path, "rb") as f, ThreadPoolExecutor(_THREADS) as pool:
         try:
             seen_header = False
