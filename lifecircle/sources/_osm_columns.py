@@ -147,16 +147,17 @@ _ONE_RING = np.array([1, 6, 0, 0, 0, 1, 0, 0, 0, 1, 3, 0, 0, 0, 1, 0, 0, 0], dty
 def projected_geometries(column: WkbColumn, crs: Any) -> np.ndarray:
     """The column's WGS 84 geometries projected to ``crs``, as shapely geometries.
 
-    Closed-way footprints (one-ring multipolygon records, nearly all of them) are projected
-    in the WKB buffer itself: one pyproj call over every coordinate, then one ``from_wkb``.
+    Closed-way footprints (one-ring multipolygon records, nearly all of them) are read off
+    the WKB buffer as one coordinate array, projected by one pyproj call and built in one
+    ``shapely.from_ragged_array`` call (the same one-ring multipolygons ``from_wkb`` gives).
     Projecting parsed geometries instead (``GeoSeries.to_crs``) reads and rewrites every
-    coordinate sequence through GEOS, seconds at city scale. Other records (relations) take
-    that path. The transformer is the one ``to_crs`` uses (``always_xy``), so the coordinates
-    are the same.
+    coordinate sequence through GEOS, seconds at city scale, and writing the projected
+    coordinates back into WKB to parse them costs a ``bytes`` object per record. Other
+    records (relations) take the ``to_crs`` path. The transformer is the one ``to_crs`` uses
+    (``always_xy``), so the coordinates are the same.
     """
     import geopandas as gpd
     import pyproj
-    import shapely
 
     n = len(column)
     if not n:
@@ -171,15 +172,26 @@ def projected_geometries(column: WkbColumn, crs: Any) -> np.ndarray:
     is_body = _span_mask(starts[simple] + 22, starts[simple] + sizes[simple], 0, buf.shape[0])
     xy = buf[is_body].view("<f8").reshape(-1, 2)
     transformer = pyproj.Transformer.from_crs(4326, crs, always_xy=True)
-    x, y = transformer.transform(xy[:, 0], xy[:, 1])
-    out = buf.copy()
-    out[is_body] = np.column_stack([x, y]).astype("<f8").view(np.uint8).ravel()
-    geoms = np.asarray(shapely.from_wkb(WkbColumn(out, column.offsets).blobs()))
+    x, y = transformer.transform(np.ascontiguousarray(xy[:, 0]), np.ascontiguousarray(xy[:, 1]))
+    geoms = np.empty(n, dtype=object)
+    geoms[simple] = _one_ring_multipolygons(np.column_stack([x, y]), count[simple])
     other = np.flatnonzero(~simple)
     if other.size:
         geoms[other] = gpd.GeoSeries(column.take(other).geometries(), crs=4326).to_crs(
             crs).to_numpy()
     return geoms
+
+
+def _one_ring_multipolygons(xy: np.ndarray, count: np.ndarray) -> np.ndarray:
+    """Multipolygons of one polygon of one ring each, ring ``i`` being the next ``count[i]``
+    rows of ``xy`` (one ``shapely.from_ragged_array`` call)."""
+    import shapely
+
+    ring_end = np.zeros(count.shape[0] + 1, dtype=np.int64)
+    np.cumsum(count, out=ring_end[1:])
+    one_each = np.arange(count.shape[0] + 1, dtype=np.int64)
+    return np.asarray(shapely.from_ragged_array(
+        shapely.GeometryType.MULTIPOLYGON, xy, (ring_end, one_each, one_each)), dtype=object)
 
 
 def _records(buf: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
