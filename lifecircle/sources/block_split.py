@@ -10,14 +10,19 @@ their representative point).
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import cache
+from typing import Any
+
 import numpy as np
 import shapely
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
+from .._kernels import compile_kernel
 from .planar import faces
 
-__all__ = ["distinct", "faces", "grid_pieces", "line_pieces", "merge_small", "owner_of"]
+__all__ = ["as_xy", "distinct", "faces", "grid_pieces", "line_pieces", "merge_small", "owner_of"]
 
 _EMPTY = np.empty(0, dtype=object)
 
@@ -40,32 +45,118 @@ def distinct(values: np.ndarray) -> np.ndarray:
 BIG_VERTICES = 5000
 
 
+def as_xy(points: np.ndarray) -> np.ndarray:
+    """``points`` as an (n, 2) float array: point geometries read off (NaN for empty or
+    missing ones), coordinates as they are."""
+    points = np.asarray(points)
+    if points.dtype == object:
+        return np.column_stack([shapely.get_x(points), shapely.get_y(points)]).reshape(-1, 2)
+    return np.asarray(points, dtype=np.float64).reshape(-1, 2)
+
+
 def owner_of(points: np.ndarray, polygons: np.ndarray, *, disjoint: bool = False) -> np.ndarray:
     """Position of the (first) polygon holding each point, -1 where none does.
 
-    The tree is built on the points and queried with the polygons, which GEOS prepares:
-    much faster than testing each point against unprepared large polygons. ``disjoint``:
-    the polygons' interiors do not overlap (faces, blocks), so a point one polygon holds
-    lies in no other, and the few very large ones are tested against the rest only.
+    ``points``: point geometries or an (n, 2) coordinate array. Candidates are the points
+    inside each polygon's bounding box, found through a grid of the points (numba); each is
+    tested by GEOS against the prepared polygon from its coordinates (``contains_xy``), so
+    no point geometry and no tree is built (half the cost of an STRtree of the points
+    queried with the polygons). ``disjoint``: the polygons' interiors do not overlap (faces,
+    blocks), so a point one polygon holds lies in no other, and the few very large ones are
+    tested against the rest only.
     """
-    owner = np.full(points.shape[0], -1, dtype=np.int64)
-    if points.size == 0 or polygons.size == 0:
+    xy = as_xy(points)
+    owner = np.full(xy.shape[0], -1, dtype=np.int64)
+    if xy.shape[0] == 0 or polygons.size == 0:
         return owner
-    tree = shapely.STRtree(points)
     big = np.zeros(polygons.shape[0], dtype=bool)
     if disjoint:
         big = shapely.get_num_coordinates(polygons) > BIG_VERTICES
-    small = np.flatnonzero(~big)
-    g_i, p_i = tree.query(polygons[small], predicate="contains")
-    _first_owner(owner, small[g_i], p_i)
+    box = shapely.bounds(polygons)
+    small = np.flatnonzero(~big & np.isfinite(box[:, 0]))
+    x, y = np.ascontiguousarray(xy[:, 0]), np.ascontiguousarray(xy[:, 1])
+    if small.size:
+        g_i, p_i = _box_pairs(x, y, box[small])
+        shapely.prepare(polygons[small])
+        hit = shapely.contains_xy(polygons[small[g_i]], x[p_i], y[p_i])
+        _first_owner(owner, small[g_i[hit]], p_i[hit])
     for g in np.flatnonzero(big).tolist():
-        free = np.flatnonzero(owner < 0)
+        x0, y0, x1, y1 = box[g]
+        free = np.flatnonzero((owner < 0) & (x >= x0) & (x <= x1) & (y >= y0) & (y <= y1))
         if not free.size:
-            break
+            continue
         shapely.prepare(polygons[g])
-        held = free[shapely.contains(polygons[g], points[free])]
-        owner[held] = g
+        owner[free[shapely.contains_xy(polygons[g], x[free], y[free])]] = g
     return owner
+
+
+def _box_pairs(x: np.ndarray, y: np.ndarray, box: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(box, point) pairs of the points inside each box (bounds ``box``, one row each).
+
+    The points are binned to a grid of cells about the median box's size (at most about one
+    cell per point); each box visits the cells it overlaps.
+    """
+    ok = np.isfinite(x) & np.isfinite(y)
+    if not ok.any():
+        empty = np.empty(0, dtype=np.int64)
+        return empty, empty
+    lo = np.minimum(box[:, :2].min(axis=0), [x[ok].min(), y[ok].min()])
+    span = np.maximum(box[:, 2:].max(axis=0), [x[ok].max(), y[ok].max()]) - lo
+    n = int(ok.sum())
+    size = float(np.median(np.maximum(box[:, 2] - box[:, 0], box[:, 3] - box[:, 1])))
+    cell = max(size, float(np.sqrt(span[0] * span[1] / n)), float(span.max()) / n, 1e-9)
+    ncx, ncy = int(span[0] / cell) + 1, int(span[1] / cell) + 1
+    ix = np.clip(np.where(ok, (x - lo[0]) / cell, 0.0).astype(np.int64), 0, ncx - 1)
+    iy = np.clip(np.where(ok, (y - lo[1]) / cell, 0.0).astype(np.int64), 0, ncy - 1)
+    cell_of = np.where(ok, iy * ncx + ix, ncx * ncy)  # points without coordinates: no cell
+    b0 = np.clip(((box[:, :2] - lo) / cell).astype(np.int64), 0, [ncx - 1, ncy - 1])
+    b1 = np.clip(((box[:, 2:] - lo) / cell).astype(np.int64), 0, [ncx - 1, ncy - 1])
+    return _kernel()(x, y, cell_of, ncx * ncy, np.ascontiguousarray(box),
+                     np.ascontiguousarray(b0), np.ascontiguousarray(b1), ncx)
+
+
+def _pairs_in_boxes(x: np.ndarray, y: np.ndarray, cell_of: np.ndarray, n_cells: int,
+                    box: np.ndarray, b0: np.ndarray, b1: np.ndarray,
+                    ncx: int) -> tuple[np.ndarray, np.ndarray]:
+    """Kernel of :func:`_box_pairs`: points sorted by cell (counting sort), then every box's
+    cells scanned twice (count, then fill)."""
+    first = np.zeros(n_cells + 2, dtype=np.int64)
+    for p in range(x.shape[0]):
+        first[cell_of[p] + 1] += 1
+    for c in range(n_cells + 1):
+        first[c + 1] += first[c]
+    fill = first[:-1].copy()
+    order = np.empty(x.shape[0], dtype=np.int64)
+    for p in range(x.shape[0]):
+        order[fill[cell_of[p]]] = p
+        fill[cell_of[p]] += 1
+    g_i = np.empty(0, dtype=np.int64)
+    p_i = np.empty(0, dtype=np.int64)
+    total = 0
+    for write in range(2):
+        if write:
+            g_i = np.empty(total, dtype=np.int64)
+            p_i = np.empty(total, dtype=np.int64)
+        k = 0
+        for g in range(box.shape[0]):
+            for j in range(b0[g, 1], b1[g, 1] + 1):
+                for i in range(b0[g, 0], b1[g, 0] + 1):
+                    c = j * ncx + i
+                    for q in range(first[c], first[c + 1]):
+                        p = order[q]
+                        if box[g, 0] <= x[p] <= box[g, 2] and box[g, 1] <= y[p] <= box[g, 3]:
+                            if write:
+                                g_i[k] = g
+                                p_i[k] = p
+                            k += 1
+        total = k
+    return g_i, p_i
+
+
+@cache
+def _kernel() -> Callable[..., Any]:
+    """:func:`_pairs_in_boxes` compiled by numba (or loaded from its cache) on first use."""
+    return compile_kernel(_pairs_in_boxes)
 
 
 def _first_owner(owner: np.ndarray, g_i: np.ndarray, p_i: np.ndarray) -> None:
@@ -121,7 +212,7 @@ def grid_pieces(
     if seeds is not None and seeds[0].size:
         sp, pts = seeds
         seeded[sp] = True
-        xy = shapely.get_coordinates(pts)
+        xy = as_xy(pts)
         ix = np.clip(((xy[:, 0] - b[sp, 0]) / (w[sp] / nx[sp])).astype(np.int64), 0, nx[sp] - 1)
         iy = np.clip(((xy[:, 1] - b[sp, 1]) / (h[sp] / ny[sp])).astype(np.int64), 0, ny[sp] - 1)
         cells = distinct(offset[sp] + iy * nx[sp] + ix)

@@ -31,7 +31,7 @@ import pandas as pd
 import shapely
 
 from ..profiles import PopulationSettings
-from .block_split import distinct, faces, grid_pieces, line_pieces, merge_small, owner_of
+from .block_split import as_xy, distinct, faces, grid_pieces, line_pieces, merge_small, owner_of
 from .buildings import (
     MIN_BUILDING_COVER,
     Homes,
@@ -120,13 +120,15 @@ def _barriers(data: OSMData, crs: Any) -> np.ndarray:
 
 
 def _limit(lines: np.ndarray, homes: np.ndarray) -> Any:
-    """Concave hull of the streets' ends and the homes, plus a margin: where blocks can be."""
+    """Concave hull of the streets' ends and the homes (points or their coordinates), plus a
+    margin: where blocks can be."""
     # the first and last vertex of every line string, read off the coordinate array
     simple = lines[shapely.get_type_id(lines) == 1]
     coords, idx = shapely.get_coordinates(simple, return_index=True)
     starts = np.flatnonzero(np.diff(idx, prepend=-1) != 0)
     stops = np.flatnonzero(np.diff(idx, append=-1) != 0)
-    xy = np.concatenate([coords[starts], coords[stops], shapely.get_coordinates(homes)])
+    xy = np.concatenate([coords[starts], coords[stops], as_xy(homes)])
+    xy = xy[np.isfinite(xy).all(axis=1)]
     # points thinned to a grid (the margin covers the rounding): a city has 10^5-10^6 of them
     cell = LIMIT_GRID_M
     grid = _on_grid(xy, cell)

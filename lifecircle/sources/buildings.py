@@ -27,7 +27,7 @@ import shapely
 from .._errors import InputError
 from ..profiles import PopulationSettings
 from ._osm_columns import projected_geometries
-from .block_split import owner_of
+from .block_split import as_xy, owner_of
 from .osm_model import NON_RESIDENTIAL_BUILDINGS, RESIDENTIAL_BUILDINGS, OSMData
 
 __all__ = [
@@ -249,7 +249,8 @@ def _levels(buildings: gpd.GeoDataFrame, settings: PopulationSettings,
 
 
 class Homes(NamedTuple):
-    """The homes among the buildings: representative point, floor area and footprint (m²)."""
+    """The homes among the buildings: representative point (an (n, 2) coordinate array),
+    floor area and footprint (m²)."""
 
     points: np.ndarray
     floor: np.ndarray
@@ -260,16 +261,14 @@ def homes_of(buildings: gpd.GeoDataFrame, settings: PopulationSettings) -> Homes
     """The buildings that count as dwellings, reduced to what population needs."""
     if buildings.empty:
         empty = np.empty(0)
-        return Homes(np.empty(0, dtype=object), empty, empty)
+        return Homes(np.empty((0, 2)), empty, empty)
     home = buildings["residential"].to_numpy(dtype=bool)
     geoms = buildings.geometry.to_numpy()[home]
     if "rep_x" in buildings.columns:  # from buildings_from_osm
-        points = shapely.points(
-            buildings["rep_x"].to_numpy(dtype=np.float64)[home],
-            buildings["rep_y"].to_numpy(dtype=np.float64)[home],
-        )
+        points = np.column_stack([buildings["rep_x"].to_numpy(dtype=np.float64)[home],
+                                  buildings["rep_y"].to_numpy(dtype=np.float64)[home]])
     else:
-        points = shapely.point_on_surface(geoms)
+        points = as_xy(shapely.point_on_surface(geoms))
     footprint = shapely.area(geoms)  # once: the floor area is footprint x levels
     return Homes(points, footprint * _levels(buildings, settings, np.flatnonzero(home)),
                  footprint)
