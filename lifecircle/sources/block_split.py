@@ -20,6 +20,7 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
 from .._kernels import compile_kernel
+from ._halves import elementwise, in_parts
 from .planar import faces
 
 __all__ = ["as_xy", "distinct", "faces", "grid_pieces", "line_pieces", "merge_small", "owner_of"]
@@ -78,7 +79,7 @@ def owner_of(points: np.ndarray, polygons: np.ndarray, *, disjoint: bool = False
     if small.size:
         g_i, p_i = _box_pairs(x, y, box[small])
         shapely.prepare(polygons[small])
-        hit = shapely.contains_xy(polygons[small[g_i]], x[p_i], y[p_i])
+        hit = elementwise(shapely.contains_xy, polygons[small[g_i]], x[p_i], y[p_i])
         _first_owner(owner, small[g_i[hit]], p_i[hit])
     for g in np.flatnonzero(big).tolist():
         x0, y0, x1, y1 = box[g]
@@ -86,7 +87,7 @@ def owner_of(points: np.ndarray, polygons: np.ndarray, *, disjoint: bool = False
         if not free.size:
             continue
         shapely.prepare(polygons[g])
-        owner[free[shapely.contains_xy(polygons[g], x[free], y[free])]] = g
+        owner[free[elementwise(shapely.contains_xy, polygons[g], x[free], y[free])]] = g
     return owner
 
 
@@ -109,27 +110,26 @@ def _box_pairs(x: np.ndarray, y: np.ndarray, box: np.ndarray) -> tuple[np.ndarra
     ix = np.clip(np.where(ok, (x - lo[0]) / cell, 0.0).astype(np.int64), 0, ncx - 1)
     iy = np.clip(np.where(ok, (y - lo[1]) / cell, 0.0).astype(np.int64), 0, ncy - 1)
     cell_of = np.where(ok, iy * ncx + ix, ncx * ncy)  # points without coordinates: no cell
+    order = np.argsort(cell_of, kind="stable")
+    first = np.searchsorted(cell_of[order], np.arange(ncx * ncy + 2))
     b0 = np.clip(((box[:, :2] - lo) / cell).astype(np.int64), 0, [ncx - 1, ncy - 1])
     b1 = np.clip(((box[:, 2:] - lo) / cell).astype(np.int64), 0, [ncx - 1, ncy - 1])
-    return _kernel()(x, y, cell_of, ncx * ncy, np.ascontiguousarray(box),
-                     np.ascontiguousarray(b0), np.ascontiguousarray(b1), ncx)
+    kernel = _kernel()
+
+    def part(s: slice) -> tuple[np.ndarray, np.ndarray]:
+        g_i, p_i = kernel(x, y, first, order, np.ascontiguousarray(box[s]),
+                          np.ascontiguousarray(b0[s]), np.ascontiguousarray(b1[s]), ncx)
+        return g_i + s.start, p_i
+
+    parts = in_parts(part, box.shape[0], min_part=2000)
+    return (np.concatenate([g for g, _ in parts]), np.concatenate([p for _, p in parts]))
 
 
-def _pairs_in_boxes(x: np.ndarray, y: np.ndarray, cell_of: np.ndarray, n_cells: int,
+def _pairs_in_boxes(x: np.ndarray, y: np.ndarray, first: np.ndarray, order: np.ndarray,
                     box: np.ndarray, b0: np.ndarray, b1: np.ndarray,
                     ncx: int) -> tuple[np.ndarray, np.ndarray]:
-    """Kernel of :func:`_box_pairs`: points sorted by cell (counting sort), then every box's
-    cells scanned twice (count, then fill)."""
-    first = np.zeros(n_cells + 2, dtype=np.int64)
-    for p in range(x.shape[0]):
-        first[cell_of[p] + 1] += 1
-    for c in range(n_cells + 1):
-        first[c + 1] += first[c]
-    fill = first[:-1].copy()
-    order = np.empty(x.shape[0], dtype=np.int64)
-    for p in range(x.shape[0]):
-        order[fill[cell_of[p]]] = p
-        fill[cell_of[p]] += 1
+    """Kernel of :func:`_box_pairs`: the points ``order[first[c]:first[c + 1]]`` of each
+    cell ``c`` the boxes overlap (cells ``b0`` to ``b1``), scanned twice (count, then fill)."""
     g_i = np.empty(0, dtype=np.int64)
     p_i = np.empty(0, dtype=np.int64)
     total = 0
@@ -177,9 +177,9 @@ def line_pieces(parents: np.ndarray, lines: np.ndarray) -> tuple[np.ndarray, np.
     if parents.size == 0:
         return _EMPTY, np.empty(0, dtype=np.int64)
     l_i = distinct(shapely.STRtree(parents).query(lines, predicate="intersects")[0])
-    work = np.concatenate([shapely.boundary(parents), lines[l_i]])
+    work = np.concatenate([elementwise(shapely.boundary, parents), lines[l_i]])
     pieces = faces(work)
-    owner = owner_of(shapely.point_on_surface(pieces), parents, disjoint=True)
+    owner = owner_of(elementwise(shapely.point_on_surface, pieces), parents, disjoint=True)
     keep = owner >= 0
     return pieces[keep], owner[keep]
 
@@ -228,8 +228,8 @@ def grid_pieces(
     x0, y0 = b[par, 0] + ix * sx, b[par, 1] + iy * sy
     boxes = shapely.box(x0, y0, x0 + sx, y0 + sy)
     shapely.prepare(parents)
-    inside = shapely.contains_properly(parents[par], boxes)
-    edge = ~inside & shapely.intersects(parents[par], boxes)
+    inside = elementwise(shapely.contains_properly, parents[par], boxes)
+    edge = ~inside & elementwise(shapely.intersects, parents[par], boxes)
     cut = boxes.copy()
     cut[edge] = _clip_cells(parents, par[edge], ix[edge], iy[edge], sx[edge], sy[edge],
                             (b, nx, ny))
@@ -294,10 +294,10 @@ def _clip(
     the general intersection, which gives the same pieces.
     """
     try:
-        out = np.asarray(shapely.lib.clip_by_rect(polys, x0, y0, x1, y1))
+        out = elementwise(shapely.lib.clip_by_rect, polys, x0, y0, x1, y1)
     except (AttributeError, TypeError):  # pragma: no cover - shapely without the ufunc
         out = np.full(polys.shape[0], None, dtype=object)
-    redo = np.flatnonzero(~shapely.is_valid(out))
+    redo = np.flatnonzero(~elementwise(shapely.is_valid, out))
     out[redo] = shapely.intersection(
         polys[redo], shapely.box(x0[redo], y0[redo], x1[redo], y1[redo])
     )
@@ -319,9 +319,7 @@ def merge_small(
     a = s_i[a]
     ok = (a != b) & (parent[a] == parent[b])
     a, b = a[ok], b[ok]
-    shared = shapely.length(
-        shapely.intersection(shapely.boundary(pieces[a]), shapely.boundary(pieces[b]))
-    )
+    shared = elementwise(_shared_edge, pieces[a], pieces[b])
     edge = shared > 0.01
     a, b, shared = a[edge], b[edge], shared[edge]
     # best neighbour per small piece: longest shared edge (ties: the lower position)
@@ -352,3 +350,9 @@ def merge_small(
         merged[multi] = shapely.union_all(table, axis=1)
     out_parent = parent[grouped[bounds[:-1]]]
     return merged, out_parent, inverse
+
+
+def _shared_edge(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Length of the outline each polygon of ``a`` shares with its polygon in ``b``."""
+    return np.asarray(shapely.length(shapely.intersection(shapely.boundary(a),
+                                                          shapely.boundary(b))))

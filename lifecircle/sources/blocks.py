@@ -31,6 +31,7 @@ import pandas as pd
 import shapely
 
 from ..profiles import PopulationSettings
+from ._halves import elementwise
 from .block_split import as_xy, distinct, faces, grid_pieces, line_pieces, merge_small, owner_of
 from .buildings import (
     MIN_BUILDING_COVER,
@@ -361,9 +362,9 @@ def blocks_from_osm(
         [lines[is_street], walls, shapely.boundary(landuse), np.array([shapely.boundary(limit)])]
     )
     base = faces(work)
-    rep = shapely.point_on_surface(base)
+    rep = elementwise(shapely.point_on_surface, base)
     shapely.prepare(limit)
-    inside = shapely.contains(limit, rep)
+    inside = elementwise(shapely.contains, limit, rep)
     in_lu = inside & (owner_of(rep, landuse) >= 0)
     has_home = np.zeros(base.size, dtype=bool)
     owner = owner_of(home_pts, base, disjoint=True)  # faces: no overlap

@@ -26,6 +26,7 @@ import shapely
 
 from .._errors import InputError
 from ..profiles import PopulationSettings
+from ._halves import elementwise
 from ._osm_columns import projected_geometries
 from .block_split import as_xy, owner_of
 from .osm_model import NON_RESIDENTIAL_BUILDINGS, RESIDENTIAL_BUILDINGS, OSMData
@@ -101,7 +102,7 @@ def _polygons(blobs: list[bytes], crs: Any) -> np.ndarray:
     if not blobs:
         return np.empty(0, dtype=object)
     geoms = gpd.GeoSeries(shapely.from_wkb(blobs), crs=4326).to_crs(crs).to_numpy()
-    return np.asarray(shapely.make_valid(geoms))
+    return elementwise(shapely.make_valid, geoms)
 
 
 def residential_landuse(data: OSMData, crs: Any) -> np.ndarray:
@@ -139,7 +140,7 @@ def _non_residential_zones(data: OSMData, crs: Any, rows: np.ndarray,
     if not zone.any():
         return other
     areas = projected_geometries(data.pois.wkb.take(rows[zone]), crs)
-    return np.concatenate([other, np.asarray(shapely.make_valid(areas))])
+    return np.concatenate([other, elementwise(shapely.make_valid, areas)])
 
 
 def buildings_from_osm(data: OSMData, crs: Any) -> gpd.GeoDataFrame:
@@ -169,7 +170,7 @@ def buildings_from_osm(data: OSMData, crs: Any) -> gpd.GeoDataFrame:
             raw.iloc[odd].astype(str).str.extract(r"^\s*(\d+(?:\.\d+)?)")[0], errors="coerce"
         ).to_numpy(dtype=np.float64)
     geoms = projected_geometries(table.wkb, crs)
-    points = shapely.point_on_surface(geoms)
+    points = elementwise(shapely.point_on_surface, geoms)
     # pandas' hashed isin: numpy's sorts object arrays (a second at city scale)
     typed_home = pd.Series(kinds).isin(RESIDENTIAL_BUILDINGS).to_numpy()
     typed_other = pd.Series(kinds).isin(NON_RESIDENTIAL_BUILDINGS).to_numpy()
@@ -268,7 +269,7 @@ def homes_of(buildings: gpd.GeoDataFrame, settings: PopulationSettings) -> Homes
         points = np.column_stack([buildings["rep_x"].to_numpy(dtype=np.float64)[home],
                                   buildings["rep_y"].to_numpy(dtype=np.float64)[home]])
     else:
-        points = as_xy(shapely.point_on_surface(geoms))
+        points = as_xy(elementwise(shapely.point_on_surface, geoms))
     footprint = shapely.area(geoms)  # once: the floor area is footprint x levels
     return Homes(points, footprint * _levels(buildings, settings, np.flatnonzero(home)),
                  footprint)
