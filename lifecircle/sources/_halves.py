@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 
 import numpy as np
 
-__all__ = ["elementwise", "in_parts", "workers"]
+__all__ = ["alongside", "elementwise", "in_parts", "workers"]
 
 _T = TypeVar("_T")
 #: below this many elements a call is not split (a thread costs ~0.1 ms to start)
@@ -78,3 +78,28 @@ def elementwise(fn: Callable[..., np.ndarray], *args: Any, **kwargs: Any) -> np.
 
     parts = in_parts(part, n)
     return parts[0] if len(parts) == 1 else np.concatenate(parts)
+
+
+def alongside(fn: Callable[[], _T]) -> Callable[[], _T]:
+    """Start ``fn()`` in a thread now; the returned function waits for its result (an
+    exception in ``fn`` is raised there). For work that releases the GIL while the caller
+    does something else."""
+    out: list[Any] = []
+    errors: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            out.append(fn())
+        except BaseException as exc:  # raised again in the caller
+            errors.append(exc)
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+
+    def result() -> _T:
+        thread.join()
+        if errors:
+            raise errors[0]
+        return out[0]
+
+    return result

@@ -31,7 +31,7 @@ import pandas as pd
 import shapely
 
 from ..profiles import PopulationSettings
-from ._halves import elementwise
+from ._halves import alongside, elementwise
 from .block_split import as_xy, distinct, faces, grid_pieces, line_pieces, merge_small, owner_of
 from .buildings import (
     MIN_BUILDING_COVER,
@@ -344,23 +344,24 @@ def blocks_from_osm(
     settings = settings or PopulationSettings()
     crs = streets.crs
     lines = _lines(streets)
+    homes = homes_of(buildings, settings)
+    home_pts = homes.points
+    # the concave hull (GEOS, without the GIL) is drawn while the other lines are prepared
+    limit_of = alongside(lambda: _limit(lines, home_pts))
     if "highway" in streets.columns:
         is_street = streets["highway"].isin(STREET_HIGHWAYS).to_numpy(dtype=bool)
     else:
         is_street = np.ones(lines.size, dtype=bool)
     walls = _barriers(data, crs)
     landuse = residential_landuse(data, crs)
-    homes = homes_of(buildings, settings)
-    home_pts = homes.points
-    # residential land counts whole even where it reaches past the streets' hull
-    hull = _limit(lines, home_pts)
+    outlines = [lines[is_street], walls, elementwise(shapely.boundary, landuse)]
+    hull = limit_of()
     shapely.prepare(hull)
-    # land wholly inside the hull leaves the union as it is (most of it: skip it)
+    # residential land counts whole even where it reaches past the streets' hull; land
+    # wholly inside the hull leaves the union as it is (most of it: skip it)
     past = landuse[~shapely.contains_properly(hull, landuse)] if landuse.size else landuse
     limit = shapely.union_all(np.concatenate([[hull], past]))
-    work = np.concatenate(
-        [lines[is_street], walls, shapely.boundary(landuse), np.array([shapely.boundary(limit)])]
-    )
+    work = np.concatenate([*outlines, np.array([shapely.boundary(limit)])])
     base = faces(work)
     rep = elementwise(shapely.point_on_surface, base)
     shapely.prepare(limit)

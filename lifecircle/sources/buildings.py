@@ -26,7 +26,7 @@ import shapely
 
 from .._errors import InputError
 from ..profiles import PopulationSettings
-from ._halves import elementwise
+from ._halves import alongside, elementwise
 from ._osm_columns import projected_geometries
 from .block_split import as_xy, owner_of
 from .osm_model import NON_RESIDENTIAL_BUILDINGS, RESIDENTIAL_BUILDINGS, OSMData
@@ -169,17 +169,22 @@ def buildings_from_osm(data: OSMData, crs: Any) -> gpd.GeoDataFrame:
         levels[odd] = pd.to_numeric(
             raw.iloc[odd].astype(str).str.extract(r"^\s*(\d+(?:\.\d+)?)")[0], errors="coerce"
         ).to_numpy(dtype=np.float64)
-    geoms = projected_geometries(table.wkb, crs)
-    points = elementwise(shapely.point_on_surface, geoms)
-    # pandas' hashed isin: numpy's sorts object arrays (a second at city scale)
-    typed_home = pd.Series(kinds).isin(RESIDENTIAL_BUILDINGS).to_numpy()
-    typed_other = pd.Series(kinds).isin(NON_RESIDENTIAL_BUILDINGS).to_numpy()
     # one int64 key per area: way and relation ids live in separate spaces
     rows, poi_marked, zone = _poi_area_marks(data)
+    # the land-use and zone polygons are projected and repaired while the footprints are
+    zones = alongside(lambda: (residential_landuse(data, crs),
+                               _non_residential_zones(data, crs, rows, zone)))
+    geoms = projected_geometries(table.wkb, crs)
+    points = elementwise(shapely.point_on_surface, geoms)
+    # pandas' hashed isin on objects: numpy's sorts object arrays (a second at city scale),
+    # and a string dtype would copy every value first
+    typed_home = pd.Series(kinds, dtype=object).isin(RESIDENTIAL_BUILDINGS).to_numpy()
+    typed_other = pd.Series(kinds, dtype=object).isin(NON_RESIDENTIAL_BUILDINGS).to_numpy()
     marked = (2 * data.pois.osm_id[rows] + (data.pois.osm_type[rows] == "relation"))[poi_marked]
     tagged = np.isin(table.keys(), marked)
-    in_res = owner_of(points, residential_landuse(data, crs)) >= 0
-    in_other = owner_of(points, _non_residential_zones(data, crs, rows, zone)) >= 0
+    res_landuse, other_zones = zones()
+    in_res = owner_of(points, res_landuse) >= 0
+    in_other = owner_of(points, other_zones) >= 0
     small = shapely.area(geoms) < MIN_UNTYPED_FOOTPRINT_M2
     rule = np.select(
         [
@@ -201,7 +206,7 @@ def buildings_from_osm(data: OSMData, crs: Any) -> gpd.GeoDataFrame:
         default="untyped_no_landuse",
     ).astype(object)
     home = (
-        pd.Series(rule)
+        pd.Series(rule, dtype=object)
         .isin(["residential_type", "untyped_in_residential_landuse", "untyped_no_landuse"])
         .to_numpy()
     )
