@@ -284,3 +284,21 @@ def test_faces_built_over_threads_are_those_of_one_call(monkeypatch):
     assert len(one) == 400 + len(corners)
     assert (shapely.get_num_interior_rings(one) == 1).sum() == len(corners)
     assert shapely.equals_identical(one, split).all()
+
+
+def test_owner_of_by_tree_and_by_kernel_agree(monkeypatch):
+    from lifecircle.sources import block_split
+
+    rng = np.random.default_rng(11)
+    polys = shapely.buffer(shapely.points(rng.uniform(0, 2000, (400, 2))), 60.0)  # overlapping
+    xy = rng.uniform(-100, 2100, (4000, 2))
+    xy[::97] = np.nan
+    by_tree = owner_of(xy, polys)
+    monkeypatch.setattr(block_split, "KERNEL_FROM", 0)
+    by_kernel = owner_of(xy, polys)
+    np.testing.assert_array_equal(by_tree, by_kernel)
+    assert (by_kernel >= 0).sum() > 1000 and (by_kernel[::97] == -1).all()
+    # the first polygon by position holds a point several polygons hold
+    hits = shapely.contains_xy(polys[:, None], xy[None, :, 0], xy[None, :, 1])
+    first = np.where(hits.any(axis=0), hits.argmax(axis=0), -1)
+    np.testing.assert_array_equal(by_kernel, first)

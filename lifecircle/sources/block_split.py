@@ -44,6 +44,8 @@ def distinct(values: np.ndarray) -> np.ndarray:
 #: against the points no smaller polygon holds (a city's outer face has 10^4-10^5 vertices
 #: and its bounding box holds every home)
 BIG_VERTICES = 5000
+#: from this many points on, :func:`owner_of` finds candidates with its numba kernel
+KERNEL_FROM = 20_000
 
 
 def as_xy(points: np.ndarray) -> np.ndarray:
@@ -58,13 +60,14 @@ def as_xy(points: np.ndarray) -> np.ndarray:
 def owner_of(points: np.ndarray, polygons: np.ndarray, *, disjoint: bool = False) -> np.ndarray:
     """Position of the (first) polygon holding each point, -1 where none does.
 
-    ``points``: point geometries or an (n, 2) coordinate array. Candidates are the points
-    inside each polygon's bounding box, found through a grid of the points (numba); each is
-    tested by GEOS against the prepared polygon from its coordinates (``contains_xy``), so
-    no point geometry and no tree is built (half the cost of an STRtree of the points
-    queried with the polygons). ``disjoint``: the polygons' interiors do not overlap (faces,
-    blocks), so a point one polygon holds lies in no other, and the few very large ones are
-    tested against the rest only.
+    ``points``: point geometries or an (n, 2) coordinate array. From :data:`KERNEL_FROM`
+    points on, the candidates are the points inside each polygon's bounding box, found
+    through a grid of the points (numba); each is tested by GEOS against the prepared
+    polygon from its coordinates (``contains_xy``), so no point geometry and no tree is
+    built (half the cost of an STRtree of the points queried with the polygons, which is
+    used below it: loading the kernel costs more than a town's lookups). ``disjoint``: the
+    polygons' interiors do not overlap (faces, blocks), so a point one polygon holds lies in
+    no other, and the few very large ones are tested against the rest only.
     """
     xy = as_xy(points)
     owner = np.full(xy.shape[0], -1, dtype=np.int64)
@@ -76,7 +79,13 @@ def owner_of(points: np.ndarray, polygons: np.ndarray, *, disjoint: bool = False
     box = shapely.bounds(polygons)
     small = np.flatnonzero(~big & np.isfinite(box[:, 0]))
     x, y = np.ascontiguousarray(xy[:, 0]), np.ascontiguousarray(xy[:, 1])
-    if small.size:
+    if small.size and xy.shape[0] < KERNEL_FROM:
+        # a town: a tree of the points, queried with the (prepared) polygons
+        ok = np.flatnonzero(np.isfinite(x) & np.isfinite(y))
+        g_i, p_i = shapely.STRtree(shapely.points(xy[ok])).query(polygons[small],
+                                                                 predicate="contains")
+        _first_owner(owner, small[g_i], ok[p_i])
+    elif small.size:
         g_i, p_i = _box_pairs(x, y, box[small])
         shapely.prepare(polygons[small])
         hit = elementwise(shapely.contains_xy, polygons[small[g_i]], x[p_i], y[p_i])
