@@ -1,11 +1,15 @@
 """Geometry for deriving blocks: faces of street linework, and splits of oversized blocks.
 
-Everything works on whole arrays of polygons (shapely 2 array functions and bulk STRtree
-queries); there is no loop over blocks. The faces of a set of lines are the polygons they
-enclose: :func:`~lifecircle.sources.planar.faces` gives what ``momepy.enclosures`` would (a
-noded union of the lines, then ``polygonize``) at a fraction of the cost, without its 1.7 s
-import or its per-limit clipping (the callers hold the limits as lines and select faces by
-their representative point).
+Everything works on whole arrays of polygons (shapely 2 array functions, bulk STRtree
+queries, a numba kernel for point-in-polygon candidates); there is no loop over blocks. The
+costly elementwise GEOS calls are split over two threads (:mod:`~lifecircle.sources._halves`;
+GEOS runs without the GIL), which gives the results of one call.
+
+The faces of a set of lines are the polygons they enclose:
+:func:`~lifecircle.sources.planar.faces` gives what ``momepy.enclosures`` would (a noded union
+of the lines, then ``polygonize``) at a fraction of the cost, without its 1.7 s import or its
+per-limit clipping (the callers hold the limits as lines and select faces by their
+representative point).
 """
 
 from __future__ import annotations
