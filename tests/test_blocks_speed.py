@@ -294,7 +294,7 @@ def test_owner_of_by_tree_and_by_kernel_agree(monkeypatch):
     xy = rng.uniform(-100, 2100, (4000, 2))
     xy[::97] = np.nan
     by_tree = owner_of(xy, polys)
-    monkeypatch.setattr(block_split, "KERNEL_FROM", 0)
+    monkeypatch.setattr(block_split, "KERNEL_FROM", 0)  # every call by the kernel
     by_kernel = owner_of(xy, polys)
     np.testing.assert_array_equal(by_tree, by_kernel)
     assert (by_kernel >= 0).sum() > 1000 and (by_kernel[::97] == -1).all()

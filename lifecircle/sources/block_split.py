@@ -48,7 +48,8 @@ def distinct(values: np.ndarray) -> np.ndarray:
 #: against the points no smaller polygon holds (a city's outer face has 10^4-10^5 vertices
 #: and its bounding box holds every home)
 BIG_VERTICES = 5000
-#: from this many points on, :func:`owner_of` finds candidates with its numba kernel
+#: from this many points (and a twentieth as many polygons) on, :func:`owner_of` finds
+#: candidates with its numba kernel
 KERNEL_FROM = 20_000
 
 
@@ -65,13 +66,14 @@ def owner_of(points: np.ndarray, polygons: np.ndarray, *, disjoint: bool = False
     """Position of the (first) polygon holding each point, -1 where none does.
 
     ``points``: point geometries or an (n, 2) coordinate array. From :data:`KERNEL_FROM`
-    points on, the candidates are the points inside each polygon's bounding box, found
-    through a grid of the points (numba); each is tested by GEOS against the prepared
-    polygon from its coordinates (``contains_xy``), so no point geometry and no tree is
-    built (half the cost of an STRtree of the points queried with the polygons, which is
-    used below it: loading the kernel costs more than a town's lookups). ``disjoint``: the
-    polygons' interiors do not overlap (faces, blocks), so a point one polygon holds lies in
-    no other, and the few very large ones are tested against the rest only.
+    points (and a twentieth as many polygons) on, the candidates are the points inside each
+    polygon's bounding box, found through a grid of the points (numba); each is tested by
+    GEOS against the prepared polygon from its coordinates (``contains_xy``), so no point
+    geometry and no tree is built (half the cost of an STRtree of the points queried with
+    the polygons, which is used below it: loading the kernel costs more than a town's
+    lookups). ``disjoint``: the polygons' interiors do not overlap (faces, blocks), so a
+    point one polygon holds lies in no other, and the few very large ones are tested
+    against the rest only.
     """
     xy = as_xy(points)
     owner = np.full(xy.shape[0], -1, dtype=np.int64)
@@ -83,7 +85,7 @@ def owner_of(points: np.ndarray, polygons: np.ndarray, *, disjoint: bool = False
     box = shapely.bounds(polygons)
     small = np.flatnonzero(~big & np.isfinite(box[:, 0]))
     x, y = np.ascontiguousarray(xy[:, 0]), np.ascontiguousarray(xy[:, 1])
-    if small.size and xy.shape[0] < KERNEL_FROM:
+    if small.size and (xy.shape[0] < KERNEL_FROM or small.size < KERNEL_FROM // 20):
         # a town: a tree of the points, queried with the (prepared) polygons
         ok = np.flatnonzero(np.isfinite(x) & np.isfinite(y))
         g_i, p_i = shapely.STRtree(shapely.points(xy[ok])).query(polygons[small],
