@@ -27,6 +27,7 @@ from ..routing import NodeDistances, seed_arcs
 from ..snapping import Snap, edges_by_key, parse_alt
 from .polygons import _legs, band_polygons, default_cell_m
 from .search import Pieces, _source_rows, _stretches, banded_stretches, usable_sources
+from .wkb import Wkb
 
 #: ``facility_id`` of a category's union over all its facilities
 ALL = "all"
@@ -124,14 +125,21 @@ def _frame(
     speed_kmh: float,
     walk_in_m: float,
     cumulative: bool,
-) -> gpd.GeoDataFrame:
+) -> pd.DataFrame:
+    """The rows of ``polys``: a GeoDataFrame, or, when they are :class:`.wkb.Wkb`, a
+    DataFrame whose ``geometry`` holds the WKB (:func:`_decoded` makes it a GeoDataFrame)."""
     n_ent, nb = polys.shape
     geoms = polys.ravel()
-    # one geometry type for the layer: MultiPolygon (vector unions may give Polygons)
-    single = shapely.get_type_id(geoms) == 3
-    if single.any():
-        geoms = geoms.copy()
-        geoms[single] = [shapely.MultiPolygon([g]) for g in geoms[single]]
+    encoded = geoms.shape[0] > 0 and isinstance(geoms[0], Wkb)
+    if encoded:
+        area = np.array([g.area for g in geoms], dtype=np.float64)
+    else:
+        # one geometry type for the layer: MultiPolygon (vector unions may give Polygons)
+        single = shapely.get_type_id(geoms) == 3
+        if single.any():
+            geoms = geoms.copy()
+            geoms[single] = [shapely.MultiPolygon([g]) for g in geoms[single]]
+        area = shapely.area(geoms)
     band_to = np.tile(np.asarray(bands), n_ent)
     band_from = np.tile(np.asarray((0.0, *bands[:-1]) if not cumulative else (0.0,) * nb), n_ent)
     frame = pd.DataFrame(
@@ -144,10 +152,28 @@ def _frame(
             "speed_kmh": float(speed_kmh),
             "walk_in_m": float(walk_in_m),
             "street_m": street_m,
-            "area_m2": shapely.area(geoms),
+            "area_m2": area,
         }
     )
+    if encoded:
+        frame["geometry"] = [g.data for g in geoms]
+        frame.attrs["crs"] = net.crs
+        return frame
     return gpd.GeoDataFrame(frame, geometry=list(geoms), crs=net.crs)
+
+
+def _encoded(frame: gpd.GeoDataFrame) -> pd.DataFrame:
+    """A GeoDataFrame of isochrone rows as :func:`_frame` gives WKB rows."""
+    out = pd.DataFrame(frame.drop(columns=frame.geometry.name))
+    out["geometry"] = list(shapely.to_wkb(frame.geometry.to_numpy(), byte_order=1))
+    out.attrs["crs"] = frame.crs
+    return out
+
+
+def _decoded(frame: pd.DataFrame, crs: Any) -> gpd.GeoDataFrame:
+    """WKB isochrone rows (:func:`_frame`) as a GeoDataFrame."""
+    geoms = shapely.from_wkb(frame["geometry"].to_numpy())
+    return gpd.GeoDataFrame(frame.drop(columns="geometry"), geometry=list(geoms), crs=crs)
 
 
 def empty_isochrones(crs: Any) -> gpd.GeoDataFrame:
@@ -217,12 +243,14 @@ class _Bands:
                    options.get("cell_m"))
 
     def polygons(self, net: WalkNetwork, pieces: Pieces, n: int,
-                 legs: tuple[np.ndarray, np.ndarray] | None) -> np.ndarray:
+                 legs: tuple[np.ndarray, np.ndarray] | None, *,
+                 wkb: bool = False) -> np.ndarray:
         return band_polygons(net, pieces, n, len(self.bands), self.walk_in_m, legs=legs,
-                             method=self.method, cell_m=self.cell_m, cumulative=self.cumulative)
+                             method=self.method, cell_m=self.cell_m, cumulative=self.cumulative,
+                             wkb=wkb)
 
     def frame(self, net: WalkNetwork, polys: np.ndarray, street_m: np.ndarray, *,
-              category: str, ids: Sequence[str], speed_kmh: float) -> gpd.GeoDataFrame:
+              category: str, ids: Sequence[str], speed_kmh: float) -> Any:
         return _frame(net, polys, street_m, category=category, ids=ids, bands=self.bands,
                       speed_kmh=speed_kmh, walk_in_m=self.walk_in_m,
                       cumulative=self.cumulative)
@@ -288,7 +316,14 @@ def category_isochrones(
     geopandas.GeoDataFrame
         One row per band, columns :data:`ISOCHRONE_COLUMNS` and the geometry.
     """
-    opt = _Bands.of(options)
+    return _category(net, nodes, sources, _Bands.of(options), category=category,
+                     speed_kmh=speed_kmh, points_xy=points_xy, wkb=False)
+
+
+def _category(net: WalkNetwork, nodes: NodeDistances, sources: Snap, opt: _Bands, *,
+              category: str, speed_kmh: float,
+              points_xy: tuple[np.ndarray, np.ndarray] | None, wkb: bool) -> Any:
+    """:func:`category_isochrones`; with ``wkb``, its rows as :func:`_frame` gives WKB."""
     budgets = _budgets(opt.bands, speed_kmh)
     if budgets[-1] > nodes.limit_m * (1 + 1e-12):
         raise ConfigError(
@@ -304,7 +339,7 @@ def category_isochrones(
     if points_xy is not None:
         legs = _legs(net, sources, np.asarray(points_xy[0]), np.asarray(points_xy[1]), entity,
                      budgets)
-    polys = opt.polygons(net, pieces, 1, legs)
+    polys = opt.polygons(net, pieces, 1, legs, wkb=wkb)
     del pieces
     return opt.frame(net, polys, street, category=category, ids=[ALL], speed_kmh=speed_kmh)
 
@@ -502,8 +537,7 @@ def run_isochrones(
     frames = [f for f in iter_isochrones(net, facilities, nodes, speeds_kmh, **options)
               if len(f)]
     if frames:
-        out = gpd.GeoDataFrame(pd.concat(frames, ignore_index=True), geometry="geometry",
-                               crs=net.crs)
+        out = _decoded(pd.concat(frames, ignore_index=True), net.crs)
     else:
         out = empty_isochrones(net.crs)
     pick, band = _split(options)
@@ -539,10 +573,14 @@ def iter_isochrones(
     speeds_kmh: dict[str, float],
     **options: Unpack[RunOptions],
 ) -> Iterator[gpd.GeoDataFrame]:
-    """The frames of :func:`run_isochrones` one at a time: each category's union (then its
-    facilities' own bands, when asked), computed only when the previous one was taken, so a
-    caller that writes and drops each (:func:`lifecircle.outputs.isochrone_file.
-    append_isochrones`) holds one category's polygons, not the city's. Same parameters."""
+    """The rows of :func:`run_isochrones` one frame at a time: each category's union (then
+    its facilities' own bands, when asked), computed only when the previous one was taken, so
+    a caller that writes and drops each (:func:`lifecircle.outputs.isochrone_file.
+    append_isochrones`) holds one category's polygons, not the city's. Same parameters.
+
+    The frames are pandas DataFrames whose ``geometry`` column holds each MultiPolygon's WKB
+    (``attrs["crs"]`` its CRS): a city's outlines go from their integer rings to the file
+    without GEOS (:mod:`.wkb`)."""
     from ..routing import multi_source
 
     what, band = _split(options)
@@ -579,18 +617,18 @@ def iter_isochrones(
         if nd is None or nd.limit_m < limit * (1 - 1e-12):
             nd = multi_source(gnet, sub, limit_m=limit)
         pxy = (xy[0][rows], xy[1][rows])
-        yield category_isochrones(gnet, nd, sub, category=c, speed_kmh=speed,
-                                  points_xy=pxy, **kw)
+        yield _category(gnet, nd, sub, _Bands.of(kw), category=c, speed_kmh=speed,
+                        points_xy=pxy, wkb=True)
         if per_facility:
-            yield facility_isochrones(gnet, sub, list(ids_all[rows]), category=c,
-                                      speed_kmh=speed, points_xy=pxy,
-                                      search=search_on(gnet), **kw)
+            yield _encoded(facility_isochrones(gnet, sub, list(ids_all[rows]), category=c,
+                                               speed_kmh=speed, points_xy=pxy,
+                                               search=search_on(gnet), **kw))
     if facility_ids is not None and not per_facility:
         pick = np.concatenate([np.flatnonzero(ids_all == str(f)) for f in facility_ids])
         for c in dict.fromkeys(cat_col[pick]):
             rows = pick[cat_col[pick] == c]
             gnet = (networks or {}).get(c, net)
-            yield facility_isochrones(
+            yield _encoded(facility_isochrones(
                 gnet, snap_all.subset(rows), list(ids_all[rows]), category=c,
                 speed_kmh=float(speeds_kmh[c]), points_xy=(xy[0][rows], xy[1][rows]),
-                search=search_on(gnet), **kw)
+                search=search_on(gnet), **kw))

@@ -15,6 +15,9 @@
 
 from __future__ import annotations
 
+import os
+import queue
+from concurrent.futures import ThreadPoolExecutor
 from functools import cache
 from typing import Any
 
@@ -28,6 +31,7 @@ from .cut import cut_pieces
 from .outline import single_tile_bands
 from .rings import _EMPTY, TileRings, bands_from_tiles, tile_rings
 from .search import Pieces
+from .wkb import Wkb
 
 __all__ = ["QUAD_SEGS", "band_polygons", "default_cell_m", "pieces_lines"]
 
@@ -236,7 +240,7 @@ def default_cell_m(walk_in_m: float) -> float:
 
 def _raster_bands(net: WalkNetwork, coords: np.ndarray, line: np.ndarray, group: np.ndarray,
                   n_entities: int, n_bands: int, walk_in_m: float, cell_m: float,
-                  cumulative: bool) -> np.ndarray:
+                  cumulative: bool, wkb: bool = False) -> np.ndarray:
     """Rasterised buffers: cells near reached segments, outlined by marching squares.
 
     A cell is in when its centre lies within ``walk_in_m - 1.2 * cell_m`` of a reached
@@ -296,7 +300,7 @@ def _raster_bands(net: WalkNetwork, coords: np.ndarray, line: np.ndarray, group:
         ent = int(entity_of[lo])
         out[ent] = _entity_bands(ax[lo:hi], ay[lo:hi], bx[lo:hi], by[lo:hi], seg_band[lo:hi],
                                  reach_cells, pad, n_bands, cumulative,
-                                 np.array([x0 + 0.5 * c, y0 + 0.5 * c]), c)
+                                 np.array([x0 + 0.5 * c, y0 + 0.5 * c]), c, wkb)
     return out
 
 
@@ -305,11 +309,15 @@ def _raster_bands(net: WalkNetwork, coords: np.ndarray, line: np.ndarray, group:
 #: 25 bytes a cell, ~26 MB), so the memory of an isochrone grows with the
 #: tile, not with the city; the outline vertices themselves grow with the reached perimeter.
 TILE_CELLS = 1024
+#: threads that outline a city grid's tiles (:func:`_entity_bands`); their stamping and
+#: marching-squares kernels hold no GIL
+TILE_THREADS = min(2, os.cpu_count() or 1)
 
 
 def _entity_bands(ax: np.ndarray, ay: np.ndarray, bx: np.ndarray, by: np.ndarray,
                   band: np.ndarray, reach_cells: float, pad: int, n_bands: int,
-                  cumulative: bool, origin: np.ndarray, c: float) -> np.ndarray:
+                  cumulative: bool, origin: np.ndarray, c: float,
+                  wkb: bool = False) -> np.ndarray:
     """One entity's band polygons from its segments (cell units from the grid origin).
 
     The entity's grid is cut into :data:`TILE_CELLS`-square tiles that share their edge row
@@ -352,9 +360,10 @@ def _entity_bands(ax: np.ndarray, ay: np.ndarray, bx: np.ndarray, by: np.ndarray
     starts = np.flatnonzero(np.r_[True, tile[1:] != tile[:-1]])
     stops = np.append(starts[1:], tile.shape[0])
     del lo_x, hi_x, lo_y, hi_y, ti_lo, ti_hi, tj_lo, tj_hi, nx_, n_pair, k, order
-    parts: list[TileRings] = []
-    start_at = np.full(2 * (t + 1) ** 2 * n_bands, -1, dtype=np.int32)
-    for s0, s1 in zip(starts, stops, strict=True):
+    # one side-to-segment workspace per thread (each left all -1 by tile_rings)
+    spare: queue.SimpleQueue[np.ndarray] = queue.SimpleQueue()
+
+    def outline(s0: int, s1: int) -> TileRings | None:
         tj, ti = divmod(int(tile[s0]), nti)
         ci0 = i0 + ti * t
         cj0 = j0 + tj * t
@@ -365,12 +374,22 @@ def _entity_bands(ax: np.ndarray, ay: np.ndarray, bx: np.ndarray, by: np.ndarray
         stamp(ax[sel] - ci0, ay[sel] - cj0, bx[sel] - ci0, by[sel] - cj0, band[sel],
               reach_cells, label)
         if (label == n_bands).all():
-            continue
-        parts.append(tile_rings(label, n_bands, (ci0, cj0), (ci0 - i0, cj0 - j0),
-                                i1 - i0 + 1, start_at))
-        del label
-    del seg, tile, start_at  # only the outlines are needed from here
-    return bands_from_tiles(parts, n_bands, cumulative, origin, c)
+            return None
+        try:
+            start_at = spare.get_nowait()
+        except queue.Empty:
+            start_at = np.full(2 * (t + 1) ** 2 * n_bands, -1, dtype=np.int32)
+        rings = tile_rings(label, n_bands, (ci0, cj0), (ci0 - i0, cj0 - j0), i1 - i0 + 1,
+                           start_at)
+        spare.put(start_at)
+        return rings
+
+    # The tiles are independent and their kernels release the GIL: two threads outline them
+    # on the machine's two cores, in tile order (the rings are the same as one thread's).
+    with ThreadPoolExecutor(max_workers=TILE_THREADS) as pool:
+        parts = [p for p in pool.map(outline, starts, stops) if p is not None]
+    del seg, tile, spare  # only the outlines are needed from here
+    return bands_from_tiles(parts, n_bands, cumulative, origin, c, wkb=wkb)
 
 
 
@@ -385,6 +404,7 @@ def band_polygons(
     method: str = "raster",
     cell_m: float | None = None,
     cumulative: bool = False,
+    wkb: bool = False,
 ) -> np.ndarray:
     """Polygons per entity and band, an ``(n_entities, n_bands)`` array.
 
@@ -392,8 +412,23 @@ def band_polygons(
     everything within each band (nested: each holds the previous); otherwise the rings,
     cumulative ``k`` minus cumulative ``k - 1``. ``method`` is ``"raster"`` (fast, outlines on
     a ``cell_m`` grid, see :func:`_raster_bands`) or ``"vector"`` (exact round buffers).
-    Polygons are MultiPolygons (empty where nothing was reached).
+    Polygons are MultiPolygons (empty where nothing was reached); with ``wkb``, their
+    :class:`.wkb.Wkb` (a city-wide grid's written without GEOS).
     """
+    polys = _band_polygons(net, pieces, n_entities, n_bands, walk_in_m, legs=legs,
+                           method=method, cell_m=cell_m, cumulative=cumulative, wkb=wkb)
+    if wkb:
+        plain = np.flatnonzero([not isinstance(g, Wkb) for g in polys.ravel()])
+        flat = polys.reshape(-1)
+        for i in plain:
+            flat[i] = Wkb.of(flat[i])
+    return polys
+
+
+def _band_polygons(net: WalkNetwork, pieces: Pieces, n_entities: int, n_bands: int,
+                   walk_in_m: float, *, legs: tuple[np.ndarray, np.ndarray] | None,
+                   method: str, cell_m: float | None, cumulative: bool,
+                   wkb: bool) -> np.ndarray:
     if method == "vector":
         coords, line, group = _vertices(net, pieces, legs)
         lines = shapely.linestrings(coords, indices=line) if coords.shape[0] else \
@@ -410,7 +445,7 @@ def band_polygons(
         # the vertex arrays go straight into the call, which frees them once it has the
         # segments (at city scale they weigh as much as the outlines)
         return _raster_bands(net, *_vertices(net, _lowest_band(pieces, n_bands), legs),
-                             n_entities, n_bands, walk_in_m, cell, cumulative)
+                             n_entities, n_bands, walk_in_m, cell, cumulative, wkb)
     raise ConfigError(f"unknown isochrone method {method!r}; use raster or vector")
 
 
