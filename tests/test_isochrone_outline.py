@@ -4,7 +4,7 @@ symmetric difference), valid, with the holes a hand-made grid of blocks must hav
 small graphs (hypothesis) and on the shared Monaco extract.
 
 The reference is the same ``facility_isochrones`` call with the compiled outline switched off
-(every entity then goes through ``_entity_bands``: numba stamping, contourpy, ``.rings``).
+(every entity then goes through ``_entity_tiles``: numba stamping, contourpy, ``.rings``).
 """
 
 from __future__ import annotations

@@ -27,7 +27,7 @@ from ..routing import NodeDistances, seed_arcs
 from ..snapping import Snap, edges_by_key, parse_alt
 from .polygons import _legs, band_polygons, default_cell_m
 from .search import Pieces, _source_rows, _stretches, banded_stretches, usable_sources
-from .wkb import Wkb
+from .wkb import Wkb, as_bytes
 
 #: ``facility_id`` of a category's union over all its facilities
 ALL = "all"
@@ -172,7 +172,7 @@ def _encoded(frame: gpd.GeoDataFrame) -> pd.DataFrame:
 
 def _decoded(frame: pd.DataFrame, crs: Any) -> gpd.GeoDataFrame:
     """WKB isochrone rows (:func:`_frame`) as a GeoDataFrame."""
-    geoms = shapely.from_wkb(frame["geometry"].to_numpy())
+    geoms = shapely.from_wkb([as_bytes(d) for d in frame["geometry"]])
     return gpd.GeoDataFrame(frame.drop(columns="geometry"), geometry=list(geoms), crs=crs)
 
 

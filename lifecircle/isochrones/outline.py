@@ -542,7 +542,7 @@ def single_tile_bands(
     ent_start, ent_stop
         Each entity's slice of the segments.
     reach_cells, pad, n_bands, cumulative
-        As in :func:`.polygons._entity_bands`.
+        As in :func:`.polygons._entity_tiles`.
     origin, cell_m
         Coordinates of cell (0, 0)'s centre and the cell size.
     tile_cells
@@ -552,7 +552,8 @@ def single_tile_bands(
     -------
     small, polygons
         Which entities were outlined here, and their ``(n_small, n_bands)`` MultiPolygons,
-        the same as :func:`.polygons._entity_bands` gives (empty where nothing was reached).
+        the same as the tiled path gives (:func:`.polygons._entity_tiles`,
+        :func:`.rings.bands_from_tiles`) (empty where nothing was reached).
     """
     lo_x = np.minimum.reduceat(np.minimum(ax, bx), ent_start)
     hi_x = np.maximum.reduceat(np.maximum(ax, bx), ent_start)

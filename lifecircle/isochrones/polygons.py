@@ -7,7 +7,7 @@
   compiled pass per batch: about 0.5 ms CPU per 15-minute isochrone at a million nodes, 69x
   cheaper than the ego-graph and buffer-union recipe (``scripts/benchmark.py facilities``).
   A city-wide grid is outlined in tiles of :data:`TILE_CELLS` cells linked edge to edge
-  (:func:`_entity_bands`, :mod:`.rings`), so its memory follows the tile, not the city
+  (:func:`_entity_tiles`, :mod:`.rings`), so its memory follows the tile, not the city
   (``scripts/benchmark.py cityscale``).
 - ``method="vector"``: exact round buffers of every stretch and ``shapely.union_all``, several
   times slower.
@@ -295,12 +295,19 @@ def _raster_bands(net: WalkNetwork, coords: np.ndarray, line: np.ndarray, group:
                                      origin=np.array([x0 + 0.5 * c, y0 + 0.5 * c]),
                                      cell_m=c, tile_cells=TILE_CELLS)
     out[entity_of[ent_start[small]]] = polys
-    ent_start, ent_stop = ent_start[~small], ent_stop[~small]
-    for lo, hi in zip(ent_start, ent_stop, strict=True):
+    big = [(int(lo), int(hi)) for lo, hi in zip(ent_start[~small], ent_stop[~small],
+                                                strict=True)]
+    del ent_start, ent_stop, small, polys
+    for k, (lo, hi) in enumerate(big):
         ent = int(entity_of[lo])
-        out[ent] = _entity_bands(ax[lo:hi], ay[lo:hi], bx[lo:hi], by[lo:hi], seg_band[lo:hi],
-                                 reach_cells, pad, n_bands, cumulative,
-                                 np.array([x0 + 0.5 * c, y0 + 0.5 * c]), c, wkb)
+        parts = _entity_tiles(ax[lo:hi], ay[lo:hi], bx[lo:hi], by[lo:hi], seg_band[lo:hi],
+                              reach_cells, pad, n_bands)
+        if k == len(big) - 1:
+            # every grid is stamped: the segments (at city scale as heavy as the outlines)
+            # go before the bands are built
+            del ax, ay, bx, by, seg_band, entity_of
+        out[ent] = bands_from_tiles(parts, n_bands, cumulative,
+                                    np.array([x0 + 0.5 * c, y0 + 0.5 * c]), c, wkb=wkb)
     return out
 
 
@@ -309,16 +316,16 @@ def _raster_bands(net: WalkNetwork, coords: np.ndarray, line: np.ndarray, group:
 #: 25 bytes a cell, ~26 MB), so the memory of an isochrone grows with the
 #: tile, not with the city; the outline vertices themselves grow with the reached perimeter.
 TILE_CELLS = 1024
-#: threads that outline a city grid's tiles (:func:`_entity_bands`); their stamping and
+#: threads that outline a city grid's tiles (:func:`_entity_tiles`); their stamping and
 #: marching-squares kernels hold no GIL
 TILE_THREADS = min(2, os.cpu_count() or 1)
 
 
-def _entity_bands(ax: np.ndarray, ay: np.ndarray, bx: np.ndarray, by: np.ndarray,
-                  band: np.ndarray, reach_cells: float, pad: int, n_bands: int,
-                  cumulative: bool, origin: np.ndarray, c: float,
-                  wkb: bool = False) -> np.ndarray:
-    """One entity's band polygons from its segments (cell units from the grid origin).
+def _entity_tiles(ax: np.ndarray, ay: np.ndarray, bx: np.ndarray, by: np.ndarray,
+                  band: np.ndarray, reach_cells: float, pad: int,
+                  n_bands: int) -> list[TileRings]:
+    """One entity's tile outlines from its segments (cell units from the grid origin), for
+    :func:`.rings.bands_from_tiles` to make its band polygons.
 
     The entity's grid is cut into :data:`TILE_CELLS`-square tiles that share their edge row
     and column of cell centres with the next tile; each tile is stamped with every segment
@@ -388,8 +395,7 @@ def _entity_bands(ax: np.ndarray, ay: np.ndarray, bx: np.ndarray, by: np.ndarray
     # on the machine's two cores, in tile order (the rings are the same as one thread's).
     with ThreadPoolExecutor(max_workers=TILE_THREADS) as pool:
         parts = [p for p in pool.map(outline, starts, stops) if p is not None]
-    del seg, tile, spare  # only the outlines are needed from here
-    return bands_from_tiles(parts, n_bands, cumulative, origin, c, wkb=wkb)
+    return parts
 
 
 

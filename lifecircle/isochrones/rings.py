@@ -1,7 +1,7 @@
 """Polygons from a tiled label grid: marching squares straight to linked rings.
 
 The grid of an isochrone holds, per cell centre, the nearest band that reaches it (see
-:func:`lifecircle.isochrones.polygons._entity_bands`); level ``b`` outlines the centres of
+:func:`lifecircle.isochrones.polygons._entity_tiles`); level ``b`` outlines the centres of
 band ``b`` or nearer. A few lines of numba walk each tile's squares (between four centres) and
 emit, where the corners differ, the filled-contour segments of every level, with the region
 on their left; crossings interpolate ``count = n_bands - label`` at half-integer levels and a
@@ -451,14 +451,16 @@ def _level_rings(parts: list[TileRings], b: int) -> tuple[np.ndarray, np.ndarray
     linked head to tail across the seams (then without the straight runs they formed).
 
     Each tile's rings of level ``b`` and below are dropped from ``parts`` (levels are taken
-    in rising order), so a city's outline integers shrink as its bands are built.
+    in rising order), so a city's outline integers shrink as its bands are built; they stay
+    int32 (as :func:`tile_rings` keeps them), and only the chains' straight-run test works
+    in int64.
     """
     qs, sizes, cq, csizes, head, tail = [], [], [], [], [], []
     for i, p in enumerate(parts):
         of_level = p.level == b
         on_ring = np.repeat(of_level & ~p.chain, p.sizes)
         on_chain = np.repeat(of_level & p.chain, p.sizes)
-        qs.append(p.q[on_ring].astype(np.int64))
+        qs.append(p.q[on_ring])
         sizes.append(p.sizes[of_level & ~p.chain])
         pick = of_level & p.chain
         cq.append(p.q[on_chain].astype(np.int64))
@@ -469,7 +471,7 @@ def _level_rings(parts: list[TileRings], b: int) -> tuple[np.ndarray, np.ndarray
         if not rest.all():
             parts[i] = TileRings(p.q[np.repeat(rest, p.sizes)], p.sizes[rest], p.level[rest],
                                  p.chain[rest], p.head[rest], p.tail[rest])
-    q = np.concatenate(qs) if qs else np.empty((0, 2), np.int64)
+    q = np.concatenate(qs) if qs else np.empty((0, 2), np.int32)
     size = np.concatenate(sizes) if sizes else np.zeros(0, np.int64)
     if parts and sum(h.shape[0] for h in head):
         c_q, c_size = np.concatenate(cq), np.concatenate(csizes)
@@ -483,7 +485,7 @@ def _level_rings(parts: list[TileRings], b: int) -> tuple[np.ndarray, np.ndarray
         idx = np.repeat(starts - (np.cumsum(n) - n), n) + np.arange(int(n.sum()))
         linked_q, linked_size = _drop_straight(
             c_q[idx], np.bincount(ring, weights=c_size).astype(np.int64))
-        q = np.concatenate([q, linked_q])
+        q = np.concatenate([q, linked_q.astype(np.int32)])
         size = np.concatenate([size, linked_size])
     return q, size
 

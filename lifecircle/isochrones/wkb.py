@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 import shapely
 
-__all__ = ["EMPTY_WKB", "Wkb", "encode_rings"]
+__all__ = ["EMPTY_WKB", "Wkb", "as_bytes", "encode_rings"]
 
 #: ``MULTIPOLYGON EMPTY``, little-endian
 EMPTY_WKB = b"\x01\x06\x00\x00\x00\x00\x00\x00\x00"
@@ -26,9 +26,11 @@ EMPTY_WKB = b"\x01\x06\x00\x00\x00\x00\x00\x00\x00"
 
 @dataclass(frozen=True, slots=True)
 class Wkb:
-    """One isochrone polygon as WKB (a MultiPolygon) and its area in square metres."""
+    """One isochrone polygon as WKB (a MultiPolygon) and its area in square metres; ``data``
+    is ``bytes`` or the kernel's ``uint8`` array (not copied into a ``bytes``: a city
+    band's WKB weighs hundreds of megabytes)."""
 
-    data: bytes
+    data: bytes | np.ndarray
     area: float
 
     @classmethod
@@ -41,7 +43,12 @@ class Wkb:
 
     def geometry(self) -> Any:
         """The shapely MultiPolygon."""
-        return shapely.from_wkb(self.data)
+        return shapely.from_wkb(as_bytes(self.data))
+
+
+def as_bytes(data: bytes | np.ndarray) -> bytes:
+    """WKB as ``bytes`` (a copy of a kernel's array)."""
+    return data.tobytes() if isinstance(data, np.ndarray) else data
 
 
 @cache
@@ -89,16 +96,16 @@ def _encode_kernel() -> Any:
                 word[0] = n + 1
                 out[o:o + 4] = word_b
                 o += 4
-                x0 = q[s, 0]
-                y0 = q[s, 1]
+                x0 = np.int64(q[s, 0])  # (int32 vertices: differences in int64)
+                y0 = np.int64(q[s, 1])
                 for k in range(n + 1):
                     v = s + (k if k < n else 0)
                     xy[2 * k] = ox + q[v, 0] * scale
                     xy[2 * k + 1] = oy + q[v, 1] * scale
                     if k < n:  # the shoelace relative to the first vertex, in grid integers
                         w = s + (k + 1 if k + 1 < n else 0)
-                        area2 += (float(q[v, 0] - x0) * float(q[w, 1] - y0)
-                                  - float(q[w, 0] - x0) * float(q[v, 1] - y0))
+                        area2 += (float(np.int64(q[v, 0]) - x0) * float(np.int64(q[w, 1]) - y0)
+                                  - float(np.int64(q[w, 0]) - x0) * float(np.int64(q[v, 1]) - y0))
                 m = 16 * (n + 1)
                 out[o:o + m] = xy_b[:m]
                 o += m
@@ -129,4 +136,4 @@ def encode_rings(q: np.ndarray, sizes: np.ndarray, rings: np.ndarray, per_poly: 
     data, area = _encode_kernel()(q, starts, sizes, rings.astype(np.int64),
                                   per_poly.astype(np.int64), float(origin[0]),
                                   float(origin[1]), cell / float(snap))
-    return Wkb(data.tobytes(), float(area))
+    return Wkb(data, float(area))

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import geopandas as gpd
+import numpy as np
 import pandas as pd
 import pyogrio
 
@@ -206,7 +207,7 @@ def append_isochrones(gpkg: str | Path, frames: Iterable[pd.DataFrame], *,
         del frame
         for i in range(len(attrs)):
             table = pa.Table.from_pandas(attrs.iloc[[i]], preserve_index=False)
-            table = table.append_column(geom, pa.array([wkb[i]], type=pa.binary()))
+            table = table.append_column(geom, _wkb_column(wkb[i]))
             wkb[i] = None  # freed once written
             pyogrio.write_arrow(table, gpkg, layer=layer, driver="GPKG", append=True,
                                 geometry_name=geom, geometry_type="MultiPolygon", crs=crs)
@@ -215,6 +216,17 @@ def append_isochrones(gpkg: str | Path, frames: Iterable[pd.DataFrame], *,
     if description is not None:
         describe_layer(gpkg, description, layer=layer)
     return rows
+
+
+def _wkb_column(data: bytes | np.ndarray) -> Any:
+    """One WKB as a one-row Arrow binary column; a kernel's ``uint8`` array is not copied
+    (Arrow reads its buffer)."""
+    import pyarrow as pa
+
+    if isinstance(data, np.ndarray):
+        offsets = pa.py_buffer(np.array([0, data.shape[0]], dtype=np.int32))
+        return pa.Array.from_buffers(pa.binary(), 1, [None, offsets, pa.py_buffer(data)])
+    return pa.array([data], type=pa.binary())
 
 
 def read_isochrones(gpkg: str | Path, *, category: str | None = None,
