@@ -10,7 +10,7 @@ import shapely
 
 import lifecircle.isochrones as iso
 from lifecircle.isochrones.rings import bands_from_tiles
-from lifecircle.isochrones.wkb import EMPTY_WKB, Wkb, as_bytes
+from lifecircle.isochrones.wkb import EMPTY_WKB, Wkb, as_bytes, decoded_frame
 from tests.test_isochrone_rings import outline, random_labels
 
 
@@ -81,7 +81,7 @@ def test_streamed_city_rows_are_the_geos_rows(tmp_path, monkeypatch):
     geos = iso.category_isochrones(net, nodes, src, bands_min=[4.0, 8.0], **kw)
     rows = bands._category(net, nodes, src, opt, wkb=True, **kw)
     assert not isinstance(rows, gpd.GeoDataFrame) and rows.attrs["crs"] == net.crs
-    back = bands._decoded(rows, net.crs)
+    back = decoded_frame(rows, net.crs)
     assert shapely.equals_exact(back.geometry.to_numpy(), geos.geometry.to_numpy(), 0.0).all()
     np.testing.assert_allclose(rows["area_m2"], geos["area_m2"], rtol=1e-12)
     gpkg = tmp_path / "iso.gpkg"

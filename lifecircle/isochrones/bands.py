@@ -24,10 +24,17 @@ from .._errors import ConfigError
 from .._kernels import BoundedSearch
 from ..network import WalkNetwork
 from ..routing import NodeDistances, seed_arcs
-from ..snapping import Snap, edges_by_key, parse_alt
+from ..snapping import Snap
 from .polygons import _legs, band_polygons, default_cell_m
-from .search import Pieces, _source_rows, _stretches, banded_stretches, usable_sources
-from .wkb import Wkb, as_bytes
+from .search import (
+    Pieces,
+    _source_rows,
+    _stretches,
+    banded_stretches,
+    snap_from_frame,
+    usable_sources,
+)
+from .wkb import Wkb, decoded_frame, encoded_frame
 
 #: ``facility_id`` of a category's union over all its facilities
 ALL = "all"
@@ -127,7 +134,8 @@ def _frame(
     cumulative: bool,
 ) -> pd.DataFrame:
     """The rows of ``polys``: a GeoDataFrame, or, when they are :class:`.wkb.Wkb`, a
-    DataFrame whose ``geometry`` holds the WKB (:func:`_decoded` makes it a GeoDataFrame)."""
+    DataFrame whose ``geometry`` holds the WKB (made a GeoDataFrame by
+    :func:`.wkb.decoded_frame`)."""
     n_ent, nb = polys.shape
     geoms = polys.ravel()
     encoded = geoms.shape[0] > 0 and isinstance(geoms[0], Wkb)
@@ -160,20 +168,6 @@ def _frame(
         frame.attrs["crs"] = net.crs
         return frame
     return gpd.GeoDataFrame(frame, geometry=list(geoms), crs=net.crs)
-
-
-def _encoded(frame: gpd.GeoDataFrame) -> pd.DataFrame:
-    """A GeoDataFrame of isochrone rows as :func:`_frame` gives WKB rows."""
-    out = pd.DataFrame(frame.drop(columns=frame.geometry.name))
-    out["geometry"] = list(shapely.to_wkb(frame.geometry.to_numpy(), byte_order=1))
-    out.attrs["crs"] = frame.crs
-    return out
-
-
-def _decoded(frame: pd.DataFrame, crs: Any) -> gpd.GeoDataFrame:
-    """WKB isochrone rows (:func:`_frame`) as a GeoDataFrame."""
-    geoms = shapely.from_wkb([as_bytes(d) for d in frame["geometry"]])
-    return gpd.GeoDataFrame(frame.drop(columns="geometry"), geometry=list(geoms), crs=crs)
 
 
 def empty_isochrones(crs: Any) -> gpd.GeoDataFrame:
@@ -454,37 +448,6 @@ def check_run_options(
     return bands
 
 
-def snap_from_frame(net: WalkNetwork, frame: pd.DataFrame, *, where: str = "facilities") -> Snap:
-    """The snapping of points from their published snap fields (``snap_u``, ``snap_v``,
-    ``snap_key``, ``snap_along_m``, ``snap_dist_m``, ``snap_status``; ``snap_alt`` when
-    present), matched to ``net``'s edges by (u, v, key); points whose edge is missing from
-    ``net`` are unsnapped."""
-    from .._errors import InputError
-
-    n = len(frame)
-    missing = [c for c in ("snap_u", "snap_v", "snap_key", "snap_along_m", "snap_dist_m")
-               if c not in frame.columns]
-    if missing:
-        raise InputError(
-            f"{where}: no snap fields {missing} (columns: {', '.join(map(str, frame.columns))}); "
-            "rerun `lifecircle run` with a current version"
-        )
-    edge = np.full(n, -1, dtype=np.int64)
-    u = pd.to_numeric(frame["snap_u"], errors="coerce").to_numpy(dtype=np.float64)
-    ok = np.isfinite(u)
-    if ok.any():
-        edge[np.flatnonzero(ok)] = edges_by_key(
-            net, *(frame[c].to_numpy()[ok].astype(np.int64) for c in ("snap_u", "snap_v",
-                                                                        "snap_key")))
-    along = frame["snap_along_m"].to_numpy(dtype=np.float64)
-    dist = frame["snap_dist_m"].to_numpy(dtype=np.float64)
-    status = (frame["snap_status"].astype(object).to_numpy() if "snap_status" in frame.columns
-              else np.where(edge >= 0, "snapped", "unreachable"))
-    alt = parse_alt(frame["snap_alt"], net) if "snap_alt" in frame.columns else None
-    return Snap(edge, np.where(edge >= 0, along, np.nan), np.where(edge >= 0, dist, np.nan),
-                status, alt=alt)
-
-
 def run_isochrones(
     net: WalkNetwork,
     facilities: gpd.GeoDataFrame,
@@ -537,7 +500,7 @@ def run_isochrones(
     frames = [f for f in iter_isochrones(net, facilities, nodes, speeds_kmh, **options)
               if len(f)]
     if frames:
-        out = _decoded(pd.concat(frames, ignore_index=True), net.crs)
+        out = decoded_frame(pd.concat(frames, ignore_index=True), net.crs)
     else:
         out = empty_isochrones(net.crs)
     pick, band = _split(options)
@@ -620,7 +583,7 @@ def iter_isochrones(
         yield _category(gnet, nd, sub, _Bands.of(kw), category=c, speed_kmh=speed,
                         points_xy=pxy, wkb=True)
         if per_facility:
-            yield _encoded(facility_isochrones(gnet, sub, list(ids_all[rows]), category=c,
+            yield encoded_frame(facility_isochrones(gnet, sub, list(ids_all[rows]), category=c,
                                                speed_kmh=speed, points_xy=pxy,
                                                search=search_on(gnet), **kw))
     if facility_ids is not None and not per_facility:
@@ -628,7 +591,7 @@ def iter_isochrones(
         for c in dict.fromkeys(cat_col[pick]):
             rows = pick[cat_col[pick] == c]
             gnet = (networks or {}).get(c, net)
-            yield _encoded(facility_isochrones(
+            yield encoded_frame(facility_isochrones(
                 gnet, snap_all.subset(rows), list(ids_all[rows]), category=c,
                 speed_kmh=float(speeds_kmh[c]), points_xy=(xy[0][rows], xy[1][rows]),
                 search=search_on(gnet), **kw))

@@ -15,10 +15,12 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
+import geopandas as gpd
 import numpy as np
+import pandas as pd
 import shapely
 
-__all__ = ["EMPTY_WKB", "Wkb", "as_bytes", "encode_rings"]
+__all__ = ["EMPTY_WKB", "Wkb", "as_bytes", "decoded_frame", "encode_rings", "encoded_frame"]
 
 #: ``MULTIPOLYGON EMPTY``, little-endian
 EMPTY_WKB = b"\x01\x06\x00\x00\x00\x00\x00\x00\x00"
@@ -137,3 +139,17 @@ def encode_rings(q: np.ndarray, sizes: np.ndarray, rings: np.ndarray, per_poly: 
                                   per_poly.astype(np.int64), float(origin[0]),
                                   float(origin[1]), cell / float(snap))
     return Wkb(data, float(area))
+
+
+def encoded_frame(frame: gpd.GeoDataFrame) -> pd.DataFrame:
+    """A GeoDataFrame of isochrone rows as :func:`.bands._frame` gives WKB rows."""
+    out = pd.DataFrame(frame.drop(columns=frame.geometry.name))
+    out["geometry"] = list(shapely.to_wkb(frame.geometry.to_numpy(), byte_order=1))
+    out.attrs["crs"] = frame.crs
+    return out
+
+
+def decoded_frame(frame: pd.DataFrame, crs: Any) -> gpd.GeoDataFrame:
+    """WKB isochrone rows (:func:`.bands._frame`) as a GeoDataFrame."""
+    geoms = shapely.from_wkb([as_bytes(d) for d in frame["geometry"]])
+    return gpd.GeoDataFrame(frame.drop(columns="geometry"), geometry=list(geoms), crs=crs)
