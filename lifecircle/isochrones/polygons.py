@@ -28,7 +28,7 @@ from .._errors import ConfigError
 from ..network import WalkNetwork
 from ..snapping import Snap
 from .cut import cut_pieces
-from .outline import single_tile_bands
+from .outline import single_tile_bands, stamp_kernel
 from .rings import _EMPTY, TileRings, bands_from_tiles, tile_rings
 from .search import Pieces
 from .wkb import Wkb
@@ -42,6 +42,8 @@ QUAD_SEGS = 8
 
 @cache
 def _stamp_kernel() -> Any:
+    """The definition of the stamped cells, cell by cell (the reference the faster row runs of
+    :func:`.outline.stamp_kernel`, which stamp the grids, are tested against)."""
     from numba import njit
 
     @njit(cache=True, nogil=True)
@@ -338,7 +340,7 @@ def _entity_tiles(ax: np.ndarray, ay: np.ndarray, bx: np.ndarray, by: np.ndarray
     are kept. Tiles no segment reaches are skipped, so disconnected parts of a city
     cost nothing in between.
     """
-    stamp = _stamp_kernel()
+    stamp = stamp_kernel()
     lo_x = np.minimum(ax, bx)
     hi_x = np.maximum(ax, bx)
     lo_y = np.minimum(ay, by)
@@ -378,8 +380,8 @@ def _entity_tiles(ax: np.ndarray, ay: np.ndarray, bx: np.ndarray, by: np.ndarray
         height = min(t, j1 - 1 - cj0) + 1
         sel = seg[s0:s1]
         label = np.full((height, width), n_bands, dtype=np.uint8)
-        stamp(ax[sel] - ci0, ay[sel] - cj0, bx[sel] - ci0, by[sel] - cj0, band[sel],
-              reach_cells, label)
+        stamp(ax[sel] - ci0, ay[sel] - cj0, bx[sel] - ci0, by[sel] - cj0,
+              band[sel].astype(np.int64), reach_cells, label.reshape(-1), width, height)
         if (label == n_bands).all():
             return None
         try:
