@@ -4,6 +4,7 @@ against the GEOS polygons of the same rings, and the streamed layer they make.""
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pyogrio
 import pytest
 import shapely
@@ -79,8 +80,11 @@ def test_streamed_city_rows_are_the_geos_rows(tmp_path, monkeypatch):
     kw = dict(category="x", speed_kmh=4.8, points_xy=(xy[:, 0], xy[:, 1]))
     opt = bands._Bands.of({"bands_min": [4.0, 8.0]})
     geos = iso.category_isochrones(net, nodes, src, bands_min=[4.0, 8.0], **kw)
-    rows = bands._category(net, nodes, src, opt, wkb=True, **kw)
-    assert not isinstance(rows, gpd.GeoDataFrame) and rows.attrs["crs"] == net.crs
+    frames = list(bands._category(net, nodes, src, opt, wkb=True, **kw))
+    assert len(frames) == 2  # a row per band, each built when the previous one was taken
+    assert all(not isinstance(f, gpd.GeoDataFrame) and f.attrs["crs"] == net.crs
+               for f in frames)
+    rows = pd.concat(frames, ignore_index=True)
     back = decoded_frame(rows, net.crs)
     assert shapely.equals_exact(back.geometry.to_numpy(), geos.geometry.to_numpy(), 0.0).all()
     np.testing.assert_allclose(rows["area_m2"], geos["area_m2"], rtol=1e-12)

@@ -25,7 +25,7 @@ from .._kernels import BoundedSearch
 from ..network import WalkNetwork
 from ..routing import NodeDistances, seed_arcs
 from ..snapping import Snap
-from .polygons import _legs, band_polygons, default_cell_m
+from .polygons import _legs, band_polygons, default_cell_m, iter_band_polygons
 from .search import (
     Pieces,
     _source_rows,
@@ -34,7 +34,7 @@ from .search import (
     snap_from_frame,
     usable_sources,
 )
-from .wkb import Wkb, decoded_frame, encoded_frame
+from .wkb import EMPTY_WKB, Wkb, decoded_frame, encoded_frame
 
 #: ``facility_id`` of a category's union over all its facilities
 ALL = "all"
@@ -310,14 +310,15 @@ def category_isochrones(
     geopandas.GeoDataFrame
         One row per band, columns :data:`ISOCHRONE_COLUMNS` and the geometry.
     """
-    return _category(net, nodes, sources, _Bands.of(options), category=category,
-                     speed_kmh=speed_kmh, points_xy=points_xy, wkb=False)
+    return next(_category(net, nodes, sources, _Bands.of(options), category=category,
+                          speed_kmh=speed_kmh, points_xy=points_xy, wkb=False))
 
 
 def _category(net: WalkNetwork, nodes: NodeDistances, sources: Snap, opt: _Bands, *,
               category: str, speed_kmh: float,
-              points_xy: tuple[np.ndarray, np.ndarray] | None, wkb: bool) -> Any:
-    """:func:`category_isochrones`; with ``wkb``, its rows as :func:`_frame` gives WKB."""
+              points_xy: tuple[np.ndarray, np.ndarray] | None, wkb: bool) -> Iterator[Any]:
+    """:func:`category_isochrones` (one frame); with ``wkb``, its rows one at a time as
+    :func:`_frame` gives WKB, each band built when the previous row was taken."""
     budgets = _budgets(opt.bands, speed_kmh)
     if budgets[-1] > nodes.limit_m * (1 + 1e-12):
         raise ConfigError(
@@ -333,9 +334,26 @@ def _category(net: WalkNetwork, nodes: NodeDistances, sources: Snap, opt: _Bands
     if points_xy is not None:
         legs = _legs(net, sources, np.asarray(points_xy[0]), np.asarray(points_xy[1]), entity,
                      budgets)
-    polys = opt.polygons(net, pieces, 1, legs, wkb=wkb)
-    del pieces
-    return opt.frame(net, polys, street, category=category, ids=[ALL], speed_kmh=speed_kmh)
+    if not wkb:
+        polys = opt.polygons(net, pieces, 1, legs)
+        del pieces
+        yield opt.frame(net, polys, street, category=category, ids=[ALL], speed_kmh=speed_kmh)
+        return
+    nb = len(opt.bands)
+    bands = iter_band_polygons(net, pieces, nb, opt.walk_in_m, legs=legs, method=opt.method,
+                               cell_m=opt.cell_m, cumulative=opt.cumulative)
+    del pieces, legs
+    for b, poly in enumerate(bands):
+        polys = np.array([[Wkb(EMPTY_WKB, 0.0)] * nb], dtype=object)
+        polys[0, b] = poly
+        del poly
+        rows = opt.frame(net, polys, street, category=category, ids=[ALL],
+                         speed_kmh=speed_kmh)
+        del polys
+        row = rows.iloc[[b]].reset_index(drop=True)
+        row.attrs = dict(rows.attrs)
+        del rows
+        yield row
 
 
 def facility_isochrones(
@@ -535,11 +553,12 @@ def iter_isochrones(
     nodes: dict[str, NodeDistances] | None,
     speeds_kmh: dict[str, float],
     **options: Unpack[RunOptions],
-) -> Iterator[gpd.GeoDataFrame]:
-    """The rows of :func:`run_isochrones` one frame at a time: each category's union (then
-    its facilities' own bands, when asked), computed only when the previous one was taken, so
-    a caller that writes and drops each (:func:`lifecircle.outputs.isochrone_file.
-    append_isochrones`) holds one category's polygons, not the city's. Same parameters.
+) -> Iterator[pd.DataFrame]:
+    """The rows of :func:`run_isochrones` one frame at a time: each band of each category's
+    union (then its facilities' own bands, when asked), computed only when the previous one
+    was taken, so a caller that writes and drops each (:func:`lifecircle.outputs.
+    isochrone_file.append_isochrones`) holds one band's polygon, not the city's. Same
+    parameters.
 
     The frames are pandas DataFrames whose ``geometry`` column holds each MultiPolygon's WKB
     (``attrs["crs"]`` its CRS): a city's outlines go from their integer rings to the file
@@ -580,8 +599,8 @@ def iter_isochrones(
         if nd is None or nd.limit_m < limit * (1 - 1e-12):
             nd = multi_source(gnet, sub, limit_m=limit)
         pxy = (xy[0][rows], xy[1][rows])
-        yield _category(gnet, nd, sub, _Bands.of(kw), category=c, speed_kmh=speed,
-                        points_xy=pxy, wkb=True)
+        yield from _category(gnet, nd, sub, _Bands.of(kw), category=c, speed_kmh=speed,
+                             points_xy=pxy, wkb=True)
         if per_facility:
             yield encoded_frame(facility_isochrones(gnet, sub, list(ids_all[rows]), category=c,
                                                speed_kmh=speed, points_xy=pxy,

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import os
 import queue
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from functools import cache
 from typing import Any
@@ -29,11 +30,11 @@ from ..network import WalkNetwork
 from ..snapping import Snap
 from .cut import cut_pieces
 from .outline import single_tile_bands, stamp_kernel
-from .rings import _EMPTY, TileRings, bands_from_tiles, tile_rings
+from .rings import _EMPTY, TileRings, bands_from_tiles, iter_bands, tile_rings
 from .search import Pieces
 from .wkb import Wkb
 
-__all__ = ["QUAD_SEGS", "band_polygons", "default_cell_m", "pieces_lines"]
+__all__ = ["QUAD_SEGS", "band_polygons", "default_cell_m", "iter_band_polygons", "pieces_lines"]
 
 #: Segments per quarter circle of round caps and joins (shapely's default). Fewer saves little
 #: time here (the noding of overlapping buffers dominates) and makes caps visibly angular.
@@ -242,7 +243,7 @@ def default_cell_m(walk_in_m: float) -> float:
 
 def _raster_bands(net: WalkNetwork, coords: np.ndarray, line: np.ndarray, group: np.ndarray,
                   n_entities: int, n_bands: int, walk_in_m: float, cell_m: float,
-                  cumulative: bool, wkb: bool = False) -> np.ndarray:
+                  cumulative: bool, wkb: bool = False, lazy: bool = False) -> Any:
     """Rasterised buffers: cells near reached segments, outlined by marching squares.
 
     A cell is in when its centre lies within ``walk_in_m - 1.2 * cell_m`` of a reached
@@ -267,7 +268,7 @@ def _raster_bands(net: WalkNetwork, coords: np.ndarray, line: np.ndarray, group:
     """
     out = np.array([_EMPTY] * (n_entities * n_bands), dtype=object).reshape(n_entities, n_bands)
     if coords.shape[0] == 0:
-        return out
+        return iter(out[0]) if lazy else out
     c = float(cell_m)
     reach_cells = (walk_in_m - 1.2 * c) / c
     pad = int(np.ceil(reach_cells)) + 2
@@ -308,9 +309,11 @@ def _raster_bands(net: WalkNetwork, coords: np.ndarray, line: np.ndarray, group:
             # every grid is stamped: the segments (at city scale as heavy as the outlines)
             # go before the bands are built
             del ax, ay, bx, by, seg_band, entity_of
-        out[ent] = bands_from_tiles(parts, n_bands, cumulative,
-                                    np.array([x0 + 0.5 * c, y0 + 0.5 * c]), c, wkb=wkb)
-    return out
+        origin = np.array([x0 + 0.5 * c, y0 + 0.5 * c])
+        if lazy:  # one entity (checked by the caller): its bands as they are taken
+            return iter_bands(parts, n_bands, cumulative, origin, c, wkb=wkb)
+        out[ent] = bands_from_tiles(parts, n_bands, cumulative, origin, c, wkb=wkb)
+    return iter(out[0]) if lazy else out
 
 
 #: Side of the square tiles (in cells) an isochrone grid is outlined in: 1024 cells are
@@ -354,21 +357,27 @@ def _entity_tiles(ax: np.ndarray, ay: np.ndarray, bx: np.ndarray, by: np.ndarray
     nti = max(1, -(-(i1 - i0 - 1) // t))
     ntj = max(1, -(-(j1 - j0 - 1) // t))
     margin = reach_cells + 1.0
-    ti_lo = np.clip(np.floor((lo_x - i0 - margin) / t), 0, nti - 1).astype(np.int64)
-    ti_hi = np.clip(np.floor((hi_x - i0 + margin) / t), 0, nti - 1).astype(np.int64)
-    tj_lo = np.clip(np.floor((lo_y - j0 - margin) / t), 0, ntj - 1).astype(np.int64)
-    tj_hi = np.clip(np.floor((hi_y - j0 + margin) / t), 0, ntj - 1).astype(np.int64)
+    # int32 (tiles and segments are far fewer than 2**31), each array dropped once used: at
+    # city scale these (segment, tile) pairs were the isochrone step's peak
+    ti_lo = np.clip(np.floor((lo_x - i0 - margin) / t), 0, nti - 1).astype(np.int32)
+    ti_hi = np.clip(np.floor((hi_x - i0 + margin) / t), 0, nti - 1).astype(np.int32)
+    tj_lo = np.clip(np.floor((lo_y - j0 - margin) / t), 0, ntj - 1).astype(np.int32)
+    tj_hi = np.clip(np.floor((hi_y - j0 + margin) / t), 0, ntj - 1).astype(np.int32)
+    del lo_x, hi_x, lo_y, hi_y
     # (segment, tile) pairs: most segments fall in one tile
     nx_ = ti_hi - ti_lo + 1
     n_pair = nx_ * (tj_hi - tj_lo + 1)
-    seg = np.repeat(np.arange(ax.shape[0]), n_pair)
-    k = np.arange(seg.shape[0]) - np.repeat(np.cumsum(n_pair) - n_pair, n_pair)
+    del ti_hi, tj_hi
+    seg = np.repeat(np.arange(ax.shape[0], dtype=np.int32), n_pair)
+    k = (np.arange(seg.shape[0]) - np.repeat(np.cumsum(n_pair) - n_pair, n_pair)).astype(np.int32)
+    del n_pair
     tile = (tj_lo[seg] + k // nx_[seg]) * nti + ti_lo[seg] + k % nx_[seg]
+    del tj_lo, ti_lo, nx_, k
     order = np.argsort(tile, kind="stable")
     seg, tile = seg[order], tile[order]
+    del order
     starts = np.flatnonzero(np.r_[True, tile[1:] != tile[:-1]])
     stops = np.append(starts[1:], tile.shape[0])
-    del lo_x, hi_x, lo_y, hi_y, ti_lo, ti_hi, tj_lo, tj_hi, nx_, n_pair, k, order
     # one side-to-segment workspace per thread (each left all -1 by tile_rings)
     spare: queue.SimpleQueue[np.ndarray] = queue.SimpleQueue()
 
@@ -444,17 +453,42 @@ def _band_polygons(net: WalkNetwork, pieces: Pieces, n_entities: int, n_bands: i
         first = np.r_[True, line[1:] != line[:-1]]
         return _vector_bands(lines, group[first], n_entities, n_bands, walk_in_m, cumulative)
     if method == "raster":
-        cell = default_cell_m(walk_in_m) if cell_m is None else float(cell_m)
-        if not (np.isfinite(cell) and 0 < cell <= walk_in_m / 4.0):
-            raise ConfigError(
-                f"cell_m must be positive and at most a quarter of walk_in_m "
-                f"({walk_in_m / 4.0:g} m), got {cell_m!r}"
-            )
         # the vertex arrays go straight into the call, which frees them once it has the
         # segments (at city scale they weigh as much as the outlines)
         return _raster_bands(net, *_vertices(net, _lowest_band(pieces, n_bands), legs),
-                             n_entities, n_bands, walk_in_m, cell, cumulative, wkb)
+                             n_entities, n_bands, walk_in_m, _raster_cell(walk_in_m, cell_m),
+                             cumulative, wkb)
     raise ConfigError(f"unknown isochrone method {method!r}; use raster or vector")
+
+
+def _raster_cell(walk_in_m: float, cell_m: float | None) -> float:
+    cell = default_cell_m(walk_in_m) if cell_m is None else float(cell_m)
+    if not (np.isfinite(cell) and 0 < cell <= walk_in_m / 4.0):
+        raise ConfigError(
+            f"cell_m must be positive and at most a quarter of walk_in_m "
+            f"({walk_in_m / 4.0:g} m), got {cell_m!r}"
+        )
+    return cell
+
+
+def iter_band_polygons(net: WalkNetwork, pieces: Pieces, n_bands: int, walk_in_m: float, *,
+                       legs: tuple[np.ndarray, np.ndarray] | None = None,
+                       method: str = "raster", cell_m: float | None = None,
+                       cumulative: bool = False) -> Iterator[Wkb]:
+    """One entity's bands (``pieces.group`` is the band) as :class:`.wkb.Wkb`, one at a
+    time: a city-wide grid's band is built when the previous one was taken
+    (:func:`.rings.iter_bands`), so a writer holds one band's WKB. The polygons are those
+    of :func:`band_polygons`."""
+    if method == "raster":
+        bands = _raster_bands(net, *_vertices(net, _lowest_band(pieces, n_bands), legs), 1,
+                              n_bands, walk_in_m, _raster_cell(walk_in_m, cell_m), cumulative,
+                              wkb=True, lazy=True)
+        del pieces, legs  # (the segments are made: not held while the bands are taken)
+    else:
+        bands = iter(band_polygons(net, pieces, 1, n_bands, walk_in_m, legs=legs, method=method,
+                                   cell_m=cell_m, cumulative=cumulative, wkb=True)[0])
+    for poly in bands:
+        yield poly if isinstance(poly, Wkb) else Wkb.of(poly)
 
 
 def _lowest_band(pieces: Pieces, n_bands: int) -> Pieces:

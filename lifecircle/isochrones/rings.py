@@ -19,6 +19,7 @@ straight runs are dropped before its rings are kept.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cache
 from typing import Any
@@ -28,7 +29,7 @@ import shapely
 
 from .wkb import EMPTY_WKB, Wkb, encode_rings
 
-__all__ = ["SNAP", "TileRings", "bands_from_tiles", "tile_rings"]
+__all__ = ["SNAP", "TileRings", "bands_from_tiles", "iter_bands", "tile_rings"]
 
 #: Contour vertices are integers in ``1 / SNAP`` of a cell (rounded: crossings at a third or
 #: a sixth of a cell are not exact), the same integer on both sides of a seam.
@@ -493,25 +494,36 @@ def _level_rings(parts: list[TileRings], b: int) -> tuple[np.ndarray, np.ndarray
 def bands_from_tiles(parts: list[TileRings], n_bands: int, cumulative: bool,
                      origin: np.ndarray, cell: float, *, wkb: bool = False) -> np.ndarray:
     """One MultiPolygon per band from the outlines of every tile (:func:`tile_rings`), or
-    its :class:`.wkb.Wkb` when ``wkb`` (written without GEOS).
+    its :class:`.wkb.Wkb` when ``wkb`` (written without GEOS): :func:`iter_bands`, all
+    bands at once."""
+    out = np.empty(n_bands, dtype=object)
+    for b, poly in enumerate(iter_bands(parts, n_bands, cumulative, origin, cell, wkb=wkb)):
+        out[b] = poly
+    return out
+
+
+def iter_bands(parts: list[TileRings], n_bands: int, cumulative: bool, origin: np.ndarray,
+               cell: float, *, wkb: bool = False) -> Iterator[Any]:
+    """The bands of :func:`bands_from_tiles` one at a time, each built when the previous one
+    was taken (a caller that writes and drops each holds one band's polygon, not three).
 
     Level ``b``'s rings outline everything within band ``b`` (shells anticlockwise, holes
     clockwise); band ``b``'s ring (``cumulative=False``) is that minus level ``b - 1``,
     whose rings join it with their orientation, and role, reversed. Contours of different
     levels of one field never touch, so no outline is shared.
     """
-    out = np.empty(n_bands, dtype=object)
     prev: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
     for b in range(n_bands):
         ring_q, sizes = _level_rings(parts, b)
         hole = _signed_area2(ring_q, sizes) < 0
         if cumulative or prev is None:
-            out[b] = _polygons(ring_q, sizes, hole, origin, cell, wkb)
+            poly = _polygons(ring_q, sizes, hole, origin, cell, wkb)
         else:
             p_q, p_sizes, p_hole = prev
-            out[b] = _polygons(np.concatenate([ring_q, _reversed(p_q, p_sizes)]),
-                               np.concatenate([sizes, p_sizes]),
-                               np.concatenate([hole, ~p_hole]), origin, cell, wkb)
-        prev = (ring_q, sizes, hole)
+            poly = _polygons(np.concatenate([ring_q, _reversed(p_q, p_sizes)]),
+                             np.concatenate([sizes, p_sizes]),
+                             np.concatenate([hole, ~p_hole]), origin, cell, wkb)
+        prev = (ring_q, sizes, hole) if not cumulative else None
+        yield poly
+        del poly
     parts.clear()
-    return out
