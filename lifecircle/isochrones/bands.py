@@ -10,7 +10,6 @@ pass.
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypedDict, Unpack, cast
@@ -25,6 +24,7 @@ from .._kernels import BoundedSearch
 from ..network import WalkNetwork
 from ..routing import NodeDistances, seed_arcs
 from ..snapping import Snap
+from .checks import _check_walk_in, check_bands
 from .polygons import _legs, band_polygons, default_cell_m, iter_band_polygons
 from .search import (
     Pieces,
@@ -94,31 +94,6 @@ def auto_cell_m(net: WalkNetwork, walk_in_m: float = DEFAULT_WALK_IN_M, *,
     if cells <= (AUTO_MAX_CELLS if max_cells is None else max_cells):
         return fine
     return max(fine, min(AUTO_COARSE_CELL_M, walk_in_m / 4.0))
-
-
-def check_bands(bands_min: Sequence[float]) -> tuple[float, ...]:
-    """Band upper bounds in minutes, ascending and positive (``ConfigError`` otherwise)."""
-    try:
-        bands = tuple(float(b) for b in bands_min)
-    except (TypeError, ValueError):
-        raise ConfigError(
-            f"isochrone bands must be numbers of minutes, got {bands_min!r}; e.g. 5,10,15"
-        ) from None
-    if not bands:
-        raise ConfigError("give at least one isochrone band in minutes, e.g. 5,10,15")
-    if not all(np.isfinite(b) and b > 0 for b in bands):
-        raise ConfigError(f"isochrone bands must be positive minutes, got {list(bands)}")
-    if any(b2 <= b1 for b1, b2 in itertools.pairwise(bands)):
-        raise ConfigError(
-            f"isochrone bands must rise strictly, got {list(bands)}; e.g. 5,10,15")
-    return bands
-
-
-def _check_walk_in(walk_in_m: float) -> float:
-    w = float(walk_in_m)
-    if not (np.isfinite(w) and w > 0):
-        raise ConfigError(f"walk_in_m must be a positive number of metres, got {walk_in_m!r}")
-    return w
 
 
 def _frame(
@@ -445,25 +420,6 @@ def _facility_polygons(
 
 # ---------------------------------------------------------------------------------------------
 # runs
-
-
-def check_run_options(
-    bands_min: Sequence[float], walk_in_m: float, horizon_min: float, *,
-    cell_m: float | None = None,
-) -> tuple[float, ...]:
-    """Validate a run's isochrone options up front (before any heavy work)."""
-    bands = check_bands(bands_min)
-    walk_in = _check_walk_in(walk_in_m)
-    if cell_m is not None and not (np.isfinite(cell_m) and 0 < cell_m <= walk_in / 4.0):
-        raise ConfigError(
-            f"the isochrone cell must be positive and at most a quarter of walk_in_m "
-            f"({walk_in / 4.0:g} m), got {cell_m!r}; e.g. 5 or 10")
-    if bands[-1] > horizon_min:
-        raise ConfigError(
-            f"isochrone band {bands[-1]:g} min is beyond the profile's search horizon of "
-            f"{horizon_min:g} min; use shorter bands or raise horizon_min in the profile"
-        )
-    return bands
 
 
 def run_isochrones(
