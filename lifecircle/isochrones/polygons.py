@@ -322,7 +322,9 @@ def _raster_bands(net: WalkNetwork, coords: np.ndarray, line: np.ndarray, group:
 #: tile, not with the city; the outline vertices themselves grow with the reached perimeter.
 TILE_CELLS = 1024
 #: threads that outline a city grid's tiles (:func:`_entity_tiles`); their stamping and
-#: marching-squares kernels hold no GIL
+#: marching-squares kernels hold no GIL. On the 268,569-node mosaic, two threads against one
+#: on two cores loaded by other work (load average ~6.5): 17.6-18.2 s wall against 21.9 s for
+#: the five categories, CPU 11-12.5 s either way, +30-50 MiB peak (two tiles in flight).
 TILE_THREADS = min(2, os.cpu_count() or 1)
 
 

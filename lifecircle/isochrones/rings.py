@@ -14,7 +14,10 @@ that leaves the tile is kept as a chain and linked with the next tile's chains o
 On the 268,569-node tiled mosaic this took a category's 5 m outlines from 31 s (contourpy per
 tile, then the tiles' rings stitched) to about 14 s under the same load, and a third of the
 memory of the stitched rings: no grid of floats, no per-tile contour objects, and a tile's
-straight runs are dropped before its rings are kept.
+straight runs are dropped before its rings are kept (a city's outlines have no vertex left
+on a straight run: measured on the mosaic's 22 million). A city category's bands are then
+built one at a time (:func:`iter_bands`) and, for a run, written as WKB without GEOS
+(:mod:`.wkb`).
 """
 
 from __future__ import annotations
