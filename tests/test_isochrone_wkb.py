@@ -99,3 +99,22 @@ def test_streamed_city_rows_are_the_geos_rows(tmp_path, monkeypatch):
         assert shapely.equals_exact(half.geometry.to_numpy(), geos.geometry.to_numpy(),
                                     0.0).all()
         assert (half["band_min"].to_numpy() == geos["band_min"].to_numpy()).all()
+
+
+def test_run_table_keeps_no_crs_in_attrs():
+    """The in-memory table (rows decoded from WKB) carries its CRS as a GeoDataFrame does,
+    and only ``settings`` in ``attrs`` (GeoParquet stores ``attrs`` as JSON)."""
+    import json
+
+    from lifecircle.isochrones.wkb import encoded_frame
+
+    frame = iso.empty_isochrones("EPSG:32650")
+    frame.loc[0, "category"] = "x"
+    frame = frame.set_geometry([shapely.MultiPolygon([shapely.box(0, 0, 1, 1)])],
+                               crs="EPSG:32650")
+    rows = encoded_frame(frame)
+    assert rows.attrs["crs"] == frame.crs
+    back = decoded_frame(rows, frame.crs)
+    assert back.crs == frame.crs and "crs" not in back.attrs
+    json.dumps(back.attrs)
+    assert shapely.equals_exact(back.geometry.to_numpy(), frame.geometry.to_numpy(), 0.0).all()

@@ -150,6 +150,9 @@ def encoded_frame(frame: gpd.GeoDataFrame) -> pd.DataFrame:
 
 
 def decoded_frame(frame: pd.DataFrame, crs: Any) -> gpd.GeoDataFrame:
-    """WKB isochrone rows (:func:`.bands._frame`) as a GeoDataFrame."""
+    """WKB isochrone rows (:func:`.bands._frame`) as a GeoDataFrame (the CRS its own, not
+    an ``attrs`` entry, which a GeoParquet writer would try to store as JSON)."""
     geoms = shapely.from_wkb([as_bytes(d) for d in frame["geometry"]])
-    return gpd.GeoDataFrame(frame.drop(columns="geometry"), geometry=list(geoms), crs=crs)
+    out = gpd.GeoDataFrame(frame.drop(columns="geometry"), geometry=list(geoms), crs=crs)
+    out.attrs = {k: v for k, v in frame.attrs.items() if k != "crs"}
+    return out
