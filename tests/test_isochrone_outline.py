@@ -4,7 +4,7 @@ symmetric difference), valid, with the holes a hand-made grid of blocks must hav
 small graphs (hypothesis) and on the shared Monaco extract.
 
 The reference is the same ``facility_isochrones`` call with the compiled outline switched off
-(every entity then goes through ``_entity_bands``: numba stamping, contourpy, ``.rings``).
+(every entity then goes through ``_entity_tiles``: numba stamping, contourpy, ``.rings``).
 """
 
 from __future__ import annotations
@@ -210,3 +210,33 @@ def test_cut_pieces_hand_computed() -> None:
                 [0, 5], [0, 15]]  # 10..30 walked metres are 5..15 projected
     np.testing.assert_allclose(coords, expected)
     np.testing.assert_array_equal(line, [0, 0, 0, 1, 1, 1, 2, 2, 3, 3])
+
+
+def test_tile_stamping_gives_the_reference_cells():
+    """A city tile is stamped with the row runs of ``.outline`` (``stamp_kernel``): the very
+    cells of the per-cell reference test (``.polygons._stamp_kernel``), also for the
+    neighbouring segments a tile gets whose capsule lies partly or wholly off its grid, for
+    segments along a grid axis and for points."""
+    from lifecircle.isochrones.outline import stamp_kernel
+    from lifecircle.isochrones.polygons import _stamp_kernel
+
+    rng = np.random.default_rng(4)
+    stamped = 0
+    for t in range(400):
+        n = int(rng.integers(1, 40))
+        h, w = (int(v) for v in rng.integers(4, 50, 2))
+        ax, ay = rng.uniform(-15, w + 15, n), rng.uniform(-15, h + 15, n)
+        bx, by = ax + rng.normal(0, 8, n), ay + rng.normal(0, 8, n)
+        if t % 3 == 0:
+            bx[: n // 2] = ax[: n // 2]
+        if t % 4 == 0:
+            by[: n // 3] = ay[: n // 3]
+        band = rng.integers(0, 3, n).astype(np.int64)
+        reach = float(rng.uniform(0.5, 6.0))
+        ref = np.full((h, w), 3, np.uint8)
+        _stamp_kernel()(ax, ay, bx, by, band, reach, ref)
+        ours = np.full((h, w), 3, np.uint8)
+        stamp_kernel()(ax, ay, bx, by, band, reach, ours.reshape(-1), w, h)
+        np.testing.assert_array_equal(ours, ref)
+        stamped += bool((ref < 3).any())
+    assert stamped > 300  # most grids get cells

@@ -121,3 +121,66 @@ def test_hand_drawn_interpolation_and_saddles():
     label = np.full((4, 4), 1, np.uint8)
     label[1, 1] = label[2, 2] = 0
     assert len(outline(label, 1, True)[0].geoms) == 2
+
+
+def test_uniform_words_are_skipped_without_losing_a_square():
+    """Grids wider than one 8-square word, mostly one label (as a city's tiles): the squares
+    skipped eight at a time hold no outline, so the polygons stay contourpy's, with a
+    crossing in every position of a word and on a grid whose width is not a multiple of 8."""
+    rng = np.random.default_rng(5)
+    for width in (9, 16, 17, 23, 40, 61):
+        for _ in range(6):
+            n = int(rng.integers(1, 4))
+            label = np.full((int(rng.integers(5, 30)), width), n, np.uint8)
+            for _ in range(int(rng.integers(1, 6))):  # a few blocks in a sea of "not reached"
+                j, i = int(rng.integers(1, label.shape[0] - 2)), int(rng.integers(1, width - 2))
+                label[j:j + int(rng.integers(1, 6)), i:i + int(rng.integers(1, 12))] = \
+                    rng.integers(0, n)
+            label[0, :] = label[-1, :] = label[:, 0] = label[:, -1] = n
+            for cumulative in (True, False):
+                ours = outline(label, n, cumulative)
+                for b, theirs in enumerate(contourpy_bands(label, n, cumulative)):
+                    assert shapely.equals(ours[b], theirs), (label, b)
+
+
+def _collinear_vertices(geom: shapely.Geometry) -> int:
+    """Vertices of ``geom``'s rings on the straight run through their two neighbours."""
+    count = 0
+    for ring in shapely.get_rings(shapely.get_parts(geom)):
+        q = np.round(shapely.get_coordinates(ring)[:-1] * SNAP).astype(np.int64)
+        d_in = q - np.roll(q, 1, axis=0)
+        d_out = np.roll(q, -1, axis=0) - q
+        cross = d_in[:, 0] * d_out[:, 1] - d_in[:, 1] * d_out[:, 0]
+        count += int(((cross == 0) & ((d_in * d_out).sum(axis=1) > 0)).sum())
+    return count
+
+
+@pytest.mark.parametrize("tile", [None, 2, 3])
+def test_straight_runs_are_dropped_keeping_area_and_topology(tile):
+    """Hand-made grid: a 6 x 4 block with a 2 x 1 hole and two single cells touching it at
+    a corner. Every vertex on a straight run is dropped (within tiles and across their seams),
+    the polygon stays contourpy's point set with the same area, its hole and its parts.
+
+    Level 0 of a block of label-0 centres among unreached ones (n = 1) crosses each side
+    halfway: the outline is the block's centres grown by half a cell, its corners cut by a
+    diagonal (8 vertices); a one-centre island is a diamond (4 vertices)."""
+    label = np.ones((9, 12), np.uint8)
+    label[2:6, 2:8] = 0  # the block: centres x 2..7, y 2..5
+    label[3, 4:6] = 1  # the hole: centres (4, 3) and (5, 3) not reached
+    label[1, 1] = 0  # touches the block's corner (2, 2) across a saddle (split: a tie)
+    label[6, 9] = 0  # a free island
+    ours = outline(label, 1, True, tile=tile)[0]
+    theirs = contourpy_bands(label, 1, True)[0]
+    assert shapely.is_valid(ours)
+    assert shapely.equals(ours, theirs)
+    assert shapely.area(shapely.symmetric_difference(ours, theirs)) == 0.0
+    assert ours.area == pytest.approx(theirs.area, rel=0, abs=1e-12)
+    assert _collinear_vertices(ours) == 0
+    assert _collinear_vertices(theirs) > 0  # contourpy keeps a vertex per crossed side
+    parts = sorted(ours.geoms, key=lambda p: p.area)
+    assert len(parts) == 3
+    # the two diamonds and the block: 4 + 4 vertices, and the block's octagon with a hole
+    assert [len(p.exterior.coords) - 1 for p in parts] == [4, 4, 8]
+    assert len(parts[2].interiors) == 1
+    # the hole: the two unreached centres' diamond-ended strip, its corners cut (6 vertices)
+    assert len(parts[2].interiors[0].coords) - 1 == 6

@@ -20,8 +20,6 @@ from .bands import (
     ISOCHRONE_COLUMNS,
     auto_cell_m,
     category_isochrones,
-    check_bands,
-    check_run_options,
     empty_isochrones,
     facility_isochrones,
     isochrone_settings,
@@ -29,6 +27,7 @@ from .bands import (
     run_isochrones,
     snap_from_frame,
 )
+from .checks import check_bands, check_run_options
 from .polygons import QUAD_SEGS, band_polygons, default_cell_m, pieces_lines
 from .search import Pieces, reached_pieces
 

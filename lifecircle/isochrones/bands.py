@@ -10,7 +10,6 @@ pass.
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypedDict, Unpack, cast
@@ -24,9 +23,18 @@ from .._errors import ConfigError
 from .._kernels import BoundedSearch
 from ..network import WalkNetwork
 from ..routing import NodeDistances, seed_arcs
-from ..snapping import Snap, edges_by_key, parse_alt
-from .polygons import _legs, band_polygons, default_cell_m
-from .search import Pieces, _source_rows, _stretches, banded_stretches, usable_sources
+from ..snapping import Snap
+from .checks import _check_walk_in, check_bands
+from .polygons import _legs, band_polygons, default_cell_m, iter_band_polygons
+from .search import (
+    Pieces,
+    _source_rows,
+    _stretches,
+    banded_stretches,
+    snap_from_frame,
+    usable_sources,
+)
+from .wkb import EMPTY_WKB, Wkb, decoded_frame, encoded_frame
 
 #: ``facility_id`` of a category's union over all its facilities
 ALL = "all"
@@ -88,31 +96,6 @@ def auto_cell_m(net: WalkNetwork, walk_in_m: float = DEFAULT_WALK_IN_M, *,
     return max(fine, min(AUTO_COARSE_CELL_M, walk_in_m / 4.0))
 
 
-def check_bands(bands_min: Sequence[float]) -> tuple[float, ...]:
-    """Band upper bounds in minutes, ascending and positive (``ConfigError`` otherwise)."""
-    try:
-        bands = tuple(float(b) for b in bands_min)
-    except (TypeError, ValueError):
-        raise ConfigError(
-            f"isochrone bands must be numbers of minutes, got {bands_min!r}; e.g. 5,10,15"
-        ) from None
-    if not bands:
-        raise ConfigError("give at least one isochrone band in minutes, e.g. 5,10,15")
-    if not all(np.isfinite(b) and b > 0 for b in bands):
-        raise ConfigError(f"isochrone bands must be positive minutes, got {list(bands)}")
-    if any(b2 <= b1 for b1, b2 in itertools.pairwise(bands)):
-        raise ConfigError(
-            f"isochrone bands must rise strictly, got {list(bands)}; e.g. 5,10,15")
-    return bands
-
-
-def _check_walk_in(walk_in_m: float) -> float:
-    w = float(walk_in_m)
-    if not (np.isfinite(w) and w > 0):
-        raise ConfigError(f"walk_in_m must be a positive number of metres, got {walk_in_m!r}")
-    return w
-
-
 def _frame(
     net: WalkNetwork,
     polys: np.ndarray,
@@ -124,14 +107,22 @@ def _frame(
     speed_kmh: float,
     walk_in_m: float,
     cumulative: bool,
-) -> gpd.GeoDataFrame:
+) -> pd.DataFrame:
+    """The rows of ``polys``: a GeoDataFrame, or, when they are :class:`.wkb.Wkb`, a
+    DataFrame whose ``geometry`` holds the WKB (made a GeoDataFrame by
+    :func:`.wkb.decoded_frame`)."""
     n_ent, nb = polys.shape
     geoms = polys.ravel()
-    # one geometry type for the layer: MultiPolygon (vector unions may give Polygons)
-    single = shapely.get_type_id(geoms) == 3
-    if single.any():
-        geoms = geoms.copy()
-        geoms[single] = [shapely.MultiPolygon([g]) for g in geoms[single]]
+    encoded = geoms.shape[0] > 0 and isinstance(geoms[0], Wkb)
+    if encoded:
+        area = np.array([g.area for g in geoms], dtype=np.float64)
+    else:
+        # one geometry type for the layer: MultiPolygon (vector unions may give Polygons)
+        single = shapely.get_type_id(geoms) == 3
+        if single.any():
+            geoms = geoms.copy()
+            geoms[single] = [shapely.MultiPolygon([g]) for g in geoms[single]]
+        area = shapely.area(geoms)
     band_to = np.tile(np.asarray(bands), n_ent)
     band_from = np.tile(np.asarray((0.0, *bands[:-1]) if not cumulative else (0.0,) * nb), n_ent)
     frame = pd.DataFrame(
@@ -144,9 +135,13 @@ def _frame(
             "speed_kmh": float(speed_kmh),
             "walk_in_m": float(walk_in_m),
             "street_m": street_m,
-            "area_m2": shapely.area(geoms),
+            "area_m2": area,
         }
     )
+    if encoded:
+        frame["geometry"] = [g.data for g in geoms]
+        frame.attrs["crs"] = net.crs
+        return frame
     return gpd.GeoDataFrame(frame, geometry=list(geoms), crs=net.crs)
 
 
@@ -217,12 +212,14 @@ class _Bands:
                    options.get("cell_m"))
 
     def polygons(self, net: WalkNetwork, pieces: Pieces, n: int,
-                 legs: tuple[np.ndarray, np.ndarray] | None) -> np.ndarray:
+                 legs: tuple[np.ndarray, np.ndarray] | None, *,
+                 wkb: bool = False) -> np.ndarray:
         return band_polygons(net, pieces, n, len(self.bands), self.walk_in_m, legs=legs,
-                             method=self.method, cell_m=self.cell_m, cumulative=self.cumulative)
+                             method=self.method, cell_m=self.cell_m, cumulative=self.cumulative,
+                             wkb=wkb)
 
     def frame(self, net: WalkNetwork, polys: np.ndarray, street_m: np.ndarray, *,
-              category: str, ids: Sequence[str], speed_kmh: float) -> gpd.GeoDataFrame:
+              category: str, ids: Sequence[str], speed_kmh: float) -> Any:
         return _frame(net, polys, street_m, category=category, ids=ids, bands=self.bands,
                       speed_kmh=speed_kmh, walk_in_m=self.walk_in_m,
                       cumulative=self.cumulative)
@@ -288,7 +285,15 @@ def category_isochrones(
     geopandas.GeoDataFrame
         One row per band, columns :data:`ISOCHRONE_COLUMNS` and the geometry.
     """
-    opt = _Bands.of(options)
+    return next(_category(net, nodes, sources, _Bands.of(options), category=category,
+                          speed_kmh=speed_kmh, points_xy=points_xy, wkb=False))
+
+
+def _category(net: WalkNetwork, nodes: NodeDistances, sources: Snap, opt: _Bands, *,
+              category: str, speed_kmh: float,
+              points_xy: tuple[np.ndarray, np.ndarray] | None, wkb: bool) -> Iterator[Any]:
+    """:func:`category_isochrones` (one frame); with ``wkb``, its rows one at a time as
+    :func:`_frame` gives WKB, each band built when the previous row was taken."""
     budgets = _budgets(opt.bands, speed_kmh)
     if budgets[-1] > nodes.limit_m * (1 + 1e-12):
         raise ConfigError(
@@ -304,9 +309,26 @@ def category_isochrones(
     if points_xy is not None:
         legs = _legs(net, sources, np.asarray(points_xy[0]), np.asarray(points_xy[1]), entity,
                      budgets)
-    polys = opt.polygons(net, pieces, 1, legs)
-    del pieces
-    return opt.frame(net, polys, street, category=category, ids=[ALL], speed_kmh=speed_kmh)
+    if not wkb:
+        polys = opt.polygons(net, pieces, 1, legs)
+        del pieces
+        yield opt.frame(net, polys, street, category=category, ids=[ALL], speed_kmh=speed_kmh)
+        return
+    nb = len(opt.bands)
+    bands = iter_band_polygons(net, pieces, nb, opt.walk_in_m, legs=legs, method=opt.method,
+                               cell_m=opt.cell_m, cumulative=opt.cumulative)
+    del pieces, legs
+    for b, poly in enumerate(bands):
+        polys = np.array([[Wkb(EMPTY_WKB, 0.0)] * nb], dtype=object)
+        polys[0, b] = poly
+        del poly
+        rows = opt.frame(net, polys, street, category=category, ids=[ALL],
+                         speed_kmh=speed_kmh)
+        del polys
+        row = rows.iloc[[b]].reset_index(drop=True)
+        row.attrs = dict(rows.attrs)
+        del rows
+        yield row
 
 
 def facility_isochrones(
@@ -400,56 +422,6 @@ def _facility_polygons(
 # runs
 
 
-def check_run_options(
-    bands_min: Sequence[float], walk_in_m: float, horizon_min: float, *,
-    cell_m: float | None = None,
-) -> tuple[float, ...]:
-    """Validate a run's isochrone options up front (before any heavy work)."""
-    bands = check_bands(bands_min)
-    walk_in = _check_walk_in(walk_in_m)
-    if cell_m is not None and not (np.isfinite(cell_m) and 0 < cell_m <= walk_in / 4.0):
-        raise ConfigError(
-            f"the isochrone cell must be positive and at most a quarter of walk_in_m "
-            f"({walk_in / 4.0:g} m), got {cell_m!r}; e.g. 5 or 10")
-    if bands[-1] > horizon_min:
-        raise ConfigError(
-            f"isochrone band {bands[-1]:g} min is beyond the profile's search horizon of "
-            f"{horizon_min:g} min; use shorter bands or raise horizon_min in the profile"
-        )
-    return bands
-
-
-def snap_from_frame(net: WalkNetwork, frame: pd.DataFrame, *, where: str = "facilities") -> Snap:
-    """The snapping of points from their published snap fields (``snap_u``, ``snap_v``,
-    ``snap_key``, ``snap_along_m``, ``snap_dist_m``, ``snap_status``; ``snap_alt`` when
-    present), matched to ``net``'s edges by (u, v, key); points whose edge is missing from
-    ``net`` are unsnapped."""
-    from .._errors import InputError
-
-    n = len(frame)
-    missing = [c for c in ("snap_u", "snap_v", "snap_key", "snap_along_m", "snap_dist_m")
-               if c not in frame.columns]
-    if missing:
-        raise InputError(
-            f"{where}: no snap fields {missing} (columns: {', '.join(map(str, frame.columns))}); "
-            "rerun `lifecircle run` with a current version"
-        )
-    edge = np.full(n, -1, dtype=np.int64)
-    u = pd.to_numeric(frame["snap_u"], errors="coerce").to_numpy(dtype=np.float64)
-    ok = np.isfinite(u)
-    if ok.any():
-        edge[np.flatnonzero(ok)] = edges_by_key(
-            net, *(frame[c].to_numpy()[ok].astype(np.int64) for c in ("snap_u", "snap_v",
-                                                                        "snap_key")))
-    along = frame["snap_along_m"].to_numpy(dtype=np.float64)
-    dist = frame["snap_dist_m"].to_numpy(dtype=np.float64)
-    status = (frame["snap_status"].astype(object).to_numpy() if "snap_status" in frame.columns
-              else np.where(edge >= 0, "snapped", "unreachable"))
-    alt = parse_alt(frame["snap_alt"], net) if "snap_alt" in frame.columns else None
-    return Snap(edge, np.where(edge >= 0, along, np.nan), np.where(edge >= 0, dist, np.nan),
-                status, alt=alt)
-
-
 def run_isochrones(
     net: WalkNetwork,
     facilities: gpd.GeoDataFrame,
@@ -502,8 +474,7 @@ def run_isochrones(
     frames = [f for f in iter_isochrones(net, facilities, nodes, speeds_kmh, **options)
               if len(f)]
     if frames:
-        out = gpd.GeoDataFrame(pd.concat(frames, ignore_index=True), geometry="geometry",
-                               crs=net.crs)
+        out = decoded_frame(pd.concat(frames, ignore_index=True), net.crs)
     else:
         out = empty_isochrones(net.crs)
     pick, band = _split(options)
@@ -538,11 +509,16 @@ def iter_isochrones(
     nodes: dict[str, NodeDistances] | None,
     speeds_kmh: dict[str, float],
     **options: Unpack[RunOptions],
-) -> Iterator[gpd.GeoDataFrame]:
-    """The frames of :func:`run_isochrones` one at a time: each category's union (then its
-    facilities' own bands, when asked), computed only when the previous one was taken, so a
-    caller that writes and drops each (:func:`lifecircle.outputs.isochrone_file.
-    append_isochrones`) holds one category's polygons, not the city's. Same parameters."""
+) -> Iterator[pd.DataFrame]:
+    """The rows of :func:`run_isochrones` one frame at a time: each band of each category's
+    union (then its facilities' own bands, when asked), computed only when the previous one
+    was taken, so a caller that writes and drops each (:func:`lifecircle.outputs.
+    isochrone_file.append_isochrones`) holds one band's polygon, not the city's. Same
+    parameters.
+
+    The frames are pandas DataFrames whose ``geometry`` column holds each MultiPolygon's WKB
+    (``attrs["crs"]`` its CRS): a city's outlines go from their integer rings to the file
+    without GEOS (:mod:`.wkb`)."""
     from ..routing import multi_source
 
     what, band = _split(options)
@@ -579,18 +555,18 @@ def iter_isochrones(
         if nd is None or nd.limit_m < limit * (1 - 1e-12):
             nd = multi_source(gnet, sub, limit_m=limit)
         pxy = (xy[0][rows], xy[1][rows])
-        yield category_isochrones(gnet, nd, sub, category=c, speed_kmh=speed,
-                                  points_xy=pxy, **kw)
+        yield from _category(gnet, nd, sub, _Bands.of(kw), category=c, speed_kmh=speed,
+                             points_xy=pxy, wkb=True)
         if per_facility:
-            yield facility_isochrones(gnet, sub, list(ids_all[rows]), category=c,
-                                      speed_kmh=speed, points_xy=pxy,
-                                      search=search_on(gnet), **kw)
+            yield encoded_frame(facility_isochrones(gnet, sub, list(ids_all[rows]), category=c,
+                                               speed_kmh=speed, points_xy=pxy,
+                                               search=search_on(gnet), **kw))
     if facility_ids is not None and not per_facility:
         pick = np.concatenate([np.flatnonzero(ids_all == str(f)) for f in facility_ids])
         for c in dict.fromkeys(cat_col[pick]):
             rows = pick[cat_col[pick] == c]
             gnet = (networks or {}).get(c, net)
-            yield facility_isochrones(
+            yield encoded_frame(facility_isochrones(
                 gnet, snap_all.subset(rows), list(ids_all[rows]), category=c,
                 speed_kmh=float(speeds_kmh[c]), points_xy=(xy[0][rows], xy[1][rows]),
-                search=search_on(gnet), **kw)
+                search=search_on(gnet), **kw))

@@ -19,12 +19,13 @@ from functools import cache
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 from ..network import WalkNetwork
 from ..routing import _direction_ratios
-from ..snapping import AltSnaps, Snap
+from ..snapping import AltSnaps, Snap, edges_by_key, parse_alt
 
-__all__ = ["Pieces", "banded_stretches", "reached_pieces", "usable_sources"]
+__all__ = ["Pieces", "banded_stretches", "reached_pieces", "snap_from_frame", "usable_sources"]
 
 
 @dataclass(frozen=True)
@@ -358,3 +359,34 @@ def _source_rows(
     along = np.repeat(sources.along_m[ok], nb)
     keep = left >= 0
     return grp[keep], edge[keep], along[keep], left[keep]
+
+
+def snap_from_frame(net: WalkNetwork, frame: pd.DataFrame, *, where: str = "facilities") -> Snap:
+    """The snapping of points from their published snap fields (``snap_u``, ``snap_v``,
+    ``snap_key``, ``snap_along_m``, ``snap_dist_m``, ``snap_status``; ``snap_alt`` when
+    present), matched to ``net``'s edges by (u, v, key); points whose edge is missing from
+    ``net`` are unsnapped."""
+    from .._errors import InputError
+
+    n = len(frame)
+    missing = [c for c in ("snap_u", "snap_v", "snap_key", "snap_along_m", "snap_dist_m")
+               if c not in frame.columns]
+    if missing:
+        raise InputError(
+            f"{where}: no snap fields {missing} (columns: {', '.join(map(str, frame.columns))}); "
+            "rerun `lifecircle run` with a current version"
+        )
+    edge = np.full(n, -1, dtype=np.int64)
+    u = pd.to_numeric(frame["snap_u"], errors="coerce").to_numpy(dtype=np.float64)
+    ok = np.isfinite(u)
+    if ok.any():
+        edge[np.flatnonzero(ok)] = edges_by_key(
+            net, *(frame[c].to_numpy()[ok].astype(np.int64) for c in ("snap_u", "snap_v",
+                                                                        "snap_key")))
+    along = frame["snap_along_m"].to_numpy(dtype=np.float64)
+    dist = frame["snap_dist_m"].to_numpy(dtype=np.float64)
+    status = (frame["snap_status"].astype(object).to_numpy() if "snap_status" in frame.columns
+              else np.where(edge >= 0, "snapped", "unreachable"))
+    alt = parse_alt(frame["snap_alt"], net) if "snap_alt" in frame.columns else None
+    return Snap(edge, np.where(edge >= 0, along, np.nan), np.where(edge >= 0, dist, np.nan),
+                status, alt=alt)

@@ -16,6 +16,8 @@ from pathlib import Path
 from typing import Any
 
 import geopandas as gpd
+import numpy as np
+import pandas as pd
 import pyogrio
 
 from .._errors import ConfigError, InputError, OutputError, did_you_mean
@@ -169,38 +171,62 @@ def describe_layer(gpkg: str | Path, text: str, *, layer: str = LAYER) -> None:
     con.close()
 
 
-def append_isochrones(gpkg: str | Path, frames: Iterable[gpd.GeoDataFrame], *,
+def append_isochrones(gpkg: str | Path, frames: Iterable[pd.DataFrame], *,
                       empty: gpd.GeoDataFrame, description: str | None = None,
                       layer: str = LAYER) -> int:
     """Write ``frames`` into ``layer`` of an existing GeoPackage one after the other, each
     appended and then dropped, so that memory holds one frame (one category's isochrones),
     not the layer; ``empty`` (the columns, no rows) makes the layer when there is no frame.
-    Returns the rows written. Each row is written with its own append (its polygon freed
-    before the next row's is encoded).
+    Returns the rows written.
 
-    The rows and their order are those of :func:`lifecircle.isochrones.run_isochrones`'
-    table written in one go (``tests/test_isochrones_stream.py``).
+    The frames are :func:`lifecircle.isochrones.iter_isochrones`' (WKB in ``geometry``) or
+    GeoDataFrames with the same columns. Each row is handed to ``pyogrio.write_arrow`` as it
+    is, its WKB freed before the next row's is passed on: no geometry object is made. The
+    rows and their order are those of :func:`lifecircle.isochrones.run_isochrones`' table
+    written in one go (``tests/test_isochrones_stream.py``).
     """
+    import pyarrow as pa
+    import shapely
+
     # the layer is made from ``empty``, so its field types do not depend on the first frame
     # (a category without facilities has integer zeros where the others have metres)
     pyogrio.write_dataframe(empty, gpkg, layer=layer, driver="GPKG",
                             geometry_type="MultiPolygon")
-    types = {c: empty[c].dtype for c in empty.columns if c != empty.geometry.name}
+    geom = empty.geometry.name
+    fields = [c for c in empty.columns if c != geom]
+    types = {c: empty[c].dtype for c in fields}
+    crs = empty.crs.to_wkt() if empty.crs is not None else None
     rows = 0
     for frame in frames:
-        # row by row, each row's polygon freed once written: the encoded copy the writer
-        # makes (WKB, then Arrow) is one band's, not the category's, and the polygons
-        # already written no longer add to it
-        one_by_one = [frame.iloc[[i]] for i in range(len(frame))]
+        if isinstance(frame, gpd.GeoDataFrame):
+            wkb = list(shapely.to_wkb(frame.geometry.to_numpy(), byte_order=1))
+        else:
+            wkb = frame["geometry"].tolist()
+        attrs = pd.DataFrame(frame[fields]).astype(types)
         rows += len(frame)
         del frame
-        while one_by_one:
-            pyogrio.write_dataframe(one_by_one.pop(0).astype(types), gpkg, layer=layer,
-                                    driver="GPKG", append=True, use_arrow=True)
+        for i in range(len(attrs)):
+            table = pa.Table.from_pandas(attrs.iloc[[i]], preserve_index=False)
+            table = table.append_column(geom, _wkb_column(wkb[i]))
+            wkb[i] = None  # freed once written
+            pyogrio.write_arrow(table, gpkg, layer=layer, driver="GPKG", append=True,
+                                geometry_name=geom, geometry_type="MultiPolygon", crs=crs)
+            del table
         release_freed()  # the category's arrays are gone: give their pages back
     if description is not None:
         describe_layer(gpkg, description, layer=layer)
     return rows
+
+
+def _wkb_column(data: bytes | np.ndarray) -> Any:
+    """One WKB as a one-row Arrow binary column; a kernel's ``uint8`` array is not copied
+    (Arrow reads its buffer)."""
+    import pyarrow as pa
+
+    if isinstance(data, np.ndarray):
+        offsets = pa.py_buffer(np.array([0, data.shape[0]], dtype=np.int32))
+        return pa.Array.from_buffers(pa.binary(), 1, [None, offsets, pa.py_buffer(data)])
+    return pa.array([data], type=pa.binary())
 
 
 def read_isochrones(gpkg: str | Path, *, category: str | None = None,
