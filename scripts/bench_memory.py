@@ -26,6 +26,8 @@ from pathlib import Path
 from typing import Any
 
 _KIB = 1024
+#: the checkout this script belongs to is the one measured (not an installed lifecircle)
+ROOT = Path(__file__).resolve().parent.parent
 
 #: frames of these modules name the pipeline step a sample falls in
 _STEP_MODULES = ("lifecircle/pipeline.py", "lifecircle/result.py")
@@ -139,10 +141,19 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--out", type=Path, default=None,
                         help="output folder (default: a temporary one, removed after)")
     parser.add_argument("--json", type=Path, default=None, help="write every sample here")
+    parser.add_argument("--no-workers", action="store_true",
+                        help="write every output in the run's process (for a comparison)")
     parser.add_argument("extra", nargs="*", help="further `lifecircle run` options")
     args = parser.parse_args(argv)
 
+    sys.path.insert(0, str(ROOT))
     from lifecircle.cli import cli
+
+    print(f"measuring {sys.modules['lifecircle'].__file__}", flush=True)
+    if args.no_workers:
+        from lifecircle.outputs import _background
+
+        _background._fork = lambda *_a, **_k: None  # noqa: SLF001 - a comparison's switch
 
     tmp = Path(tempfile.mkdtemp(prefix="lc-mem-"))
     out = args.out or tmp / "out"
