@@ -185,6 +185,31 @@ def test_above_the_limit_one_worker_writes_them_in_turn(grid_result, tmp_path, m
         assert sums[0][name] == sums[1][name], name
 
 
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="/proc on Linux only")
+def test_no_shared_worker_without_memory_for_a_copy(monkeypatch, tmp_path):
+    """A city-scale worker is forked only where the system has as much memory available as
+    the run holds (what the worker could come to own); otherwise the run writes it itself."""
+    import builtins
+
+    from lifecircle.outputs import _background
+
+    real_open = builtins.open
+
+    def fake(available_kib):
+        meminfo = tmp_path / f"meminfo{available_kib}"
+        meminfo.write_text(f"MemTotal: 99999999 kB\nMemAvailable: {available_kib} kB\n")
+        monkeypatch.setattr(builtins, "open", lambda path, *a, **k: real_open(
+            meminfo if str(path) == "/proc/meminfo" else path, *a, **k))
+
+    with real_open("/proc/self/status") as fh:
+        resident = next(int(x.split()[1]) for x in fh if x.startswith("VmRSS:"))
+    fake(resident // 2)
+    assert not _background._room_for_a_copy()
+    assert _background.start_together({"figures": lambda: None}) is None
+    fake(resident * 4)
+    assert _background._room_for_a_copy()
+
+
 def test_without_a_worker_the_run_writes_them_itself(grid_result, tmp_path, monkeypatch):
     from lifecircle.config import Outputs
     from lifecircle.outputs import _background

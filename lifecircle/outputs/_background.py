@@ -107,9 +107,11 @@ def start(what: str, write: Callable[[], Any], *, nodes: int) -> Job | None:
 
 def start_together(writes: dict[str, Callable[[], Any]]) -> Job | None:
     """Run every ``writes`` value, one after the other, in one forked worker process (a key
-    names its output); ``None`` where :func:`start` would give ``None`` (but for the size).
+    names its output); ``None`` where :func:`start` would give ``None`` (but for the size)
+    and where the system has less memory available than the run holds (see
+    :func:`_room_for_a_copy`).
     """
-    if not writes:
+    if not writes or not _room_for_a_copy():
         return None
     job = _fork(", ".join(writes), lambda: [write() for write in writes.values()])
     if job is not None:
@@ -139,6 +141,21 @@ def _fork(what: str, write: Callable[[], Any]) -> Job | None:
         gc.unfreeze()
     send.close()
     return Job(what, process, receive)
+
+
+def _room_for_a_copy() -> bool:
+    """Whether the system has as much memory available (``MemAvailable``) as this process
+    holds resident: the most a worker can come to own (the pages it and the run write to
+    stop being shared). Linux only; ``False`` where ``/proc`` does not say."""
+    try:
+        with open("/proc/meminfo") as fh:
+            available = next(int(line.split()[1]) for line in fh
+                             if line.startswith("MemAvailable:"))
+        with open("/proc/self/status") as fh:
+            resident = next(int(line.split()[1]) for line in fh if line.startswith("VmRSS:"))
+    except (OSError, StopIteration, ValueError):
+        return False
+    return available > resident
 
 
 def _alone() -> bool:
