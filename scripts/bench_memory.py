@@ -100,7 +100,7 @@ class Sampler(threading.Thread):
 
         pid = os.getpid()
         while not self._stop_event.is_set():
-            frame = sys._current_frames().get(self._main)  # noqa: SLF001 - a profiler's read
+            frame = sys._current_frames().get(self._main or 0)
             step, inner = _where(frame)
             kids = [(c, *_rollup_kib(c)) for c in _children(pid)]
             self.samples.append({
@@ -153,7 +153,7 @@ def main(argv: list[str] | None = None) -> None:
     if args.no_workers:
         from lifecircle.outputs import _background
 
-        _background._fork = lambda *_a, **_k: None  # noqa: SLF001 - a comparison's switch
+        _background._fork = lambda *_a, **_k: None
 
     tmp = Path(tempfile.mkdtemp(prefix="lc-mem-"))
     out = args.out or tmp / "out"
