@@ -190,6 +190,10 @@ class Result:
         if self.isochrones is None and self._isochrone_stream is not None:
             from . import isochrones as iso
 
+            # the edge geometries wait idle through the isochrones (which walk the edge
+            # coordinates): rebuilt from those (~1 s a million edges) when next read
+            self.__dict__.pop("edges", None)
+            self.network.__dict__.pop("geometries", None)
             # one category at a time, appended to the layer and dropped
             isochrone_file.append_isochrones(
                 Path(path), iso.iter_isochrones(**self._isochrone_args(**self._isochrone_stream)),
