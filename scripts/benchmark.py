@@ -170,6 +170,8 @@ def section_loaders(args: argparse.Namespace) -> None:
 TILED_OSM = Path.home() / ".cache" / "lifecircle-bench" / "lifecircle_tiled_nanjing_21x21.osm.pbf"
 #: read_osm + WalkNetwork.from_osm within this multiple of the bare pyosmium pass (issue 15)
 LOADER_TARGET = 2.0
+#: read_pbf alone within this multiple of the bare pyosmium pass (issue 15)
+PBF_TARGET = 1.5
 
 
 def _loaders_floor(args: argparse.Namespace) -> None:
@@ -225,6 +227,7 @@ _READ_ALONE = {
         ".with_filter(osmium.filter.KeyFilter('highway')))",
     ),
     "read_osm alone": ("from lifecircle.sources.osm import read_osm", "read_osm(sys.argv[1])"),
+    "read_pbf alone": ("from lifecircle.sources._pbf import read_pbf", "read_pbf(sys.argv[1])"),
 }
 
 
@@ -237,18 +240,22 @@ def _loaders_read_alone(path: Path) -> None:
           "process, imports not timed; wall s, CPU s of the whole process, peak RSS) ==")
     times = {}
     for label, (setup, stmt) in _READ_ALONE.items():
-        timer = f"import sys,time\n{setup}\nt=time.perf_counter()\n{stmt}\n" \
-                "print(time.perf_counter()-t)"
+        timer = f"import resource,sys,time\n{setup}\nt=time.perf_counter()\n{stmt}\n" \
+                "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, " \
+                "time.perf_counter()-t)"
         before = resource.getrusage(resource.RUSAGE_CHILDREN)
         done = subprocess.run([sys.executable, "-c", timer, str(path)], cwd=ROOT, check=True,
                               capture_output=True, text=True)
         after = resource.getrusage(resource.RUSAGE_CHILDREN)
         times[label] = float(done.stdout.split()[-1])
         cpu = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
-        # ru_maxrss of children is the largest child so far: the bare pass runs first
-        row(label, f"{times[label]:.2f}", f"cpu {cpu:.2f}", f"{after.ru_maxrss / 1024:.0f} MB")
+        rss_kib = int(done.stdout.split()[-2])  # the child's own peak
+        row(label, f"{times[label]:.2f}", f"cpu {cpu:.2f}", f"{rss_kib / 1024:.0f} MB")
     ratio = times["read_osm alone"] / times["bare pyosmium pass"]
     print(f"read_osm alone: {ratio:.2f}x the bare pass")
+    ratio = times["read_pbf alone"] / times["bare pyosmium pass"]
+    print(f"read_pbf alone (the compiled PBF decoder, issue 15): {ratio:.2f}x the bare pass "
+          f"(target <= {PBF_TARGET}x): {'PASS' if ratio <= PBF_TARGET else 'FAIL'}")
 
 
 # ---------------------------------------------------------------------------------------------

@@ -1,8 +1,9 @@
 """The block derivation before issue 15 item 2 (blocks at array speed), loaded from git.
 
-``lifecircle/sources/{block_split,buildings,blocks}.py`` at :data:`BEFORE_COMMIT` are read
-with ``git show`` and executed as modules of ``lifecircle.sources`` under other names, so the
-old and the new derivation run side by side in one process: tests/test_blocks.py checks that
+``lifecircle/sources/{_osm_columns,block_split,buildings,blocks}.py`` at :data:`BEFORE_COMMIT`
+are read with ``git show`` and executed as modules of ``lifecircle.sources`` under other names
+(a module the commit does not have is today's), so the old and the new derivation run side by
+side in one process: tests/test_blocks.py checks that
 they give the same blocks and people, and ``scripts/benchmark.py blocks`` times both.
 """
 
@@ -18,21 +19,24 @@ ROOT = Path(__file__).resolve().parents[1]
 #: the last commit before the array-speed work (homes located once, rectangle clipping,
 #: the coarser hull grid for large cities)
 BEFORE_COMMIT = "4f27cef"
-_NAMES = ("block_split", "buildings", "blocks")
+_NAMES = ("_osm_columns", "block_split", "buildings", "blocks")
 
 
 def old_blocks_module(commit: str = BEFORE_COMMIT) -> ModuleType | None:
     """The old ``lifecircle.sources.blocks`` (with its own helpers), or None without git."""
     loaded: dict[str, ModuleType] = {}
+    texts: dict[str, str] = {}
     for name in _NAMES:
         try:
-            text = subprocess.run(
+            texts[name] = subprocess.run(
                 ["git", "-C", str(ROOT), "show", f"{commit}:lifecircle/sources/{name}.py"],
                 check=True, capture_output=True, text=True,
             ).stdout
         except (OSError, subprocess.CalledProcessError):
-            return None
-        for other in _NAMES:  # the old modules import each other, not today's
+            if name == "blocks":
+                return None
+    for name, text in texts.items():
+        for other in texts:  # the old modules import each other, not today's
             text = text.replace(f"from .{other} import", f"from ._old_{commit}_{other} import")
         full = f"lifecircle.sources._old_{commit}_{name}"
         spec = importlib.util.spec_from_loader(full, loader=None)

@@ -203,3 +203,102 @@ def test_owner_of_disjoint_tests_large_polygons_against_the_free_points_only(mon
     rng = np.random.default_rng(3)
     many = shapely.points(rng.uniform(-1100, 1100, (5000, 2)))
     np.testing.assert_array_equal(owner_of(many, polys, disjoint=True), owner_of(many, polys))
+
+
+def test_split_calls_give_the_result_of_one_call(monkeypatch):
+    from lifecircle.sources import _halves
+
+    monkeypatch.setattr(_halves, "workers", lambda: 3)
+    seen = []
+    parts = _halves.in_parts(lambda s: seen.append(s) or (s.start, s.stop), 10, min_part=3)
+    assert parts == [(0, 3), (3, 6), (6, 10)]  # three threads, consecutive, in order
+    assert _halves.in_parts(lambda s: (s.start, s.stop), 5, min_part=3) == [(0, 5)]
+    rng = np.random.default_rng(4)
+    polys = shapely.buffer(shapely.points(rng.uniform(0, 1000, (500, 2))), 5.0)
+    monkeypatch.setattr(_halves, "MIN_PART", 100)
+    split = _halves.elementwise(shapely.point_on_surface, polys)
+    assert shapely.equals_identical(split, shapely.point_on_surface(polys)).all()
+    box = shapely.box(0, 0, 500, 500)
+    assert (_halves.elementwise(shapely.contains, box, split)
+            == shapely.contains(box, split)).all()
+
+    def fail(s):
+        if s.start:
+            raise ValueError("part two")
+        return s
+
+    with pytest.raises(ValueError, match="part two"):
+        _halves.in_parts(fail, 10, min_part=3)
+    assert _halves.alongside(lambda: 7)() == 7
+    with pytest.raises(ZeroDivisionError):
+        _halves.alongside(lambda: 1 / 0)()
+
+
+def test_owner_of_takes_coordinates_and_skips_points_without_them():
+    rng = np.random.default_rng(8)
+    squares = shapely.box(*np.array([[x, y, x + 90, y + 90] for x in range(0, 1000, 100)
+                                     for y in range(0, 1000, 100)], dtype=float).T)
+    xy = rng.uniform(-50, 1050, (3000, 2))
+    xy[:20] = np.nan
+    pts = shapely.points(xy)  # NaN coordinates: points without a position
+    by_xy = owner_of(xy, squares)
+    want = np.full(xy.shape[0], -1)
+    i, j = np.floor(xy[20:] / 100).astype(int).T
+    inside = (xy[20:] % 100 > 0).all(axis=1) & (xy[20:] % 100 < 90).all(axis=1)
+    inside &= (i >= 0) & (i < 10) & (j >= 0) & (j < 10)
+    want[20:][inside] = (i * 10 + j)[inside]
+    np.testing.assert_array_equal(by_xy, want)
+    np.testing.assert_array_equal(owner_of(pts, squares), want)
+    np.testing.assert_array_equal(owner_of(xy, squares, disjoint=True), want)
+
+
+def test_segments_of_multi_lines_are_those_of_their_parts():
+    from lifecircle.sources import planar
+
+    lines = np.array([
+        shapely.LineString([(0, 0), (1, 0), (1, 1)]),
+        shapely.MultiLineString([[(5, 5), (6, 5)], [(7, 7), (8, 7), (8, 8)]]),
+        shapely.from_wkt("MULTILINESTRING ((2 2, 3 2), EMPTY)"),
+        shapely.LineString([(9, 9), (9, 9), (10, 9)]),  # a zero-length segment is left out
+    ], dtype=object)
+    a, b = planar._segments(lines)
+    want = [((0, 0), (1, 0)), ((1, 0), (1, 1)), ((5, 5), (6, 5)), ((7, 7), (8, 7)),
+            ((8, 7), (8, 8)), ((2, 2), (3, 2)), ((9, 9), (10, 9))]
+    assert [(tuple(p), tuple(q)) for p, q in zip(a, b, strict=True)] == want
+
+
+def test_faces_built_over_threads_are_those_of_one_call(monkeypatch):
+    from lifecircle.sources import _halves, planar
+
+    rng = np.random.default_rng(2)
+    grid = [shapely.LineString([(0, y), (400, y)]) for y in range(0, 401, 20)]
+    grid += [shapely.LineString([(x, 0), (x, 400)]) for x in range(0, 401, 20)]
+    corners = {(int(x), int(y)) for x, y in rng.integers(0, 20, (30, 2)) * 20}
+    holes = [shapely.box(x + 5, y + 5, x + 10, y + 10).boundary for x, y in sorted(corners)]
+    lines = np.array(grid + holes, dtype=object)
+    one = planar.faces(lines, geos_below=0)
+    monkeypatch.setattr(_halves, "workers", lambda: 3)
+    monkeypatch.setattr(_halves, "MIN_PART", 50)
+    split = planar.faces(lines, geos_below=0)
+    # 400 grid cells, as many of them holed as there are islands, and the islands
+    assert len(one) == 400 + len(corners)
+    assert (shapely.get_num_interior_rings(one) == 1).sum() == len(corners)
+    assert shapely.equals_identical(one, split).all()
+
+
+def test_owner_of_by_tree_and_by_kernel_agree(monkeypatch):
+    from lifecircle.sources import block_split
+
+    rng = np.random.default_rng(11)
+    polys = shapely.buffer(shapely.points(rng.uniform(0, 2000, (400, 2))), 60.0)  # overlapping
+    xy = rng.uniform(-100, 2100, (4000, 2))
+    xy[::97] = np.nan
+    by_tree = owner_of(xy, polys)
+    monkeypatch.setattr(block_split, "KERNEL_FROM", 0)  # every call by the kernel
+    by_kernel = owner_of(xy, polys)
+    np.testing.assert_array_equal(by_tree, by_kernel)
+    assert (by_kernel >= 0).sum() > 1000 and (by_kernel[::97] == -1).all()
+    # the first polygon by position holds a point several polygons hold
+    hits = shapely.contains_xy(polys[:, None], xy[None, :, 0], xy[None, :, 1])
+    first = np.where(hits.any(axis=0), hits.argmax(axis=0), -1)
+    np.testing.assert_array_equal(by_kernel, first)

@@ -1,14 +1,15 @@
 """From the scanned records to arrays: walkable ways' coordinates and closed-way polygons.
 
-The second half of a read (:mod:`._osm_pass` collects the records): the walkable ways' node
-coordinates come out of their linestring WKB in one step, and the closed-way rings become
-polygon WKB in chunks, checked for validity (most rings by a vectorised convexity test, the
-rest by GEOS).
+The second half of a read (:mod:`._osm_pass` or :mod:`._pbf_scan` collects the records): the
+walkable ways' node coordinates come out of their linestring WKB in one step, and the
+closed-way rings become polygon WKB in chunks, checked for validity (most rings by a compiled
+convexity or simplicity test, :mod:`._ring_kernels`, the rest by GEOS).
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -17,7 +18,8 @@ from ._osm_columns import WkbColumn
 if TYPE_CHECKING:
     from ._osm_pass import Scan
 
-__all__ = ["closed_way_polygons", "linestring_coords", "walkable_arrays"]
+__all__ = ["closed_way_polygons", "linestring_coords", "positions", "ring_polygons",
+           "walkable_arrays"]
 
 
 def walkable_arrays(out: Scan) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -35,7 +37,7 @@ def walkable_arrays(out: Scan) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.n
     raw = out.way_wkb.to_bytes()
     if whole.size:
         coords = linestring_coords(raw, counts[whole])
-        pos = _positions(ptr, whole)
+        pos = positions(ptr, whole)
         lon[pos] = coords[:, 0]
         lat[pos] = coords[:, 1]
     for i, (lo, la) in out.way_partial.items():
@@ -70,7 +72,7 @@ def linestring_coords(raw: bytes | bytearray, counts: np.ndarray) -> np.ndarray:
     return buf[body].view("<f8").reshape(-1, 2)
 
 
-def _positions(ptr: np.ndarray, ways: np.ndarray) -> np.ndarray:
+def positions(ptr: np.ndarray, ways: np.ndarray) -> np.ndarray:
     """The reference positions of ``ways`` (indices into ``ptr``), concatenated in order."""
     starts = ptr[ways]
     counts = ptr[ways + 1] - starts
@@ -87,7 +89,22 @@ def closed_way_polygons(
     raw: bytes | bytearray, counts: np.ndarray, *, reserve: int = 0
 ) -> tuple[WkbColumn, np.ndarray]:
     """Closed-way rings (linestring WKB back to back in ``raw``, ``counts`` points each) as
-    one-polygon multipolygon WKB, and which are valid.
+    one-polygon multipolygon WKB, and which are valid (see :func:`ring_polygons`)."""
+    counts = np.asarray(counts, dtype=np.int64)
+    starts, sizes = _record_starts(counts, 9)
+
+    def coords_of(lo: int, hi: int) -> np.ndarray:
+        begin, end = int(starts[lo]), int(starts[hi - 1] + sizes[hi - 1])
+        return linestring_coords(raw[begin:end], counts[lo:hi])
+
+    return ring_polygons(counts, coords_of, reserve=reserve)
+
+
+def ring_polygons(
+    counts: np.ndarray, coords_of: Callable[[int, int], np.ndarray], *, reserve: int = 0
+) -> tuple[WkbColumn, np.ndarray]:
+    """Closed rings of ``counts`` points each as one-polygon multipolygon WKB, and which are
+    valid; ``coords_of(lo, hi)`` gives the (n, 2) coordinates of rings ``lo`` to ``hi``.
 
     Repeated consecutive locations are dropped as osmium does; a ring with fewer than three
     distinct corners, or one that crosses itself, is not valid (a broken area, left in the
@@ -101,12 +118,10 @@ def closed_way_polygons(
     out = np.empty(int((22 + 16 * counts).sum()) + reserve, dtype=np.uint8)
     offsets = [np.zeros(1, dtype=np.int64)]
     valid: list[np.ndarray] = [np.zeros(0, dtype=bool)]
-    starts, sizes = _record_starts(counts, 9)
     at = 0
     for lo in range(0, n, _RING_CHUNK):
         hi = min(n, lo + _RING_CHUNK)
-        begin, end = int(starts[lo]), int(starts[hi - 1] + sizes[hi - 1])
-        column, ok = _polygon_chunk(raw[begin:end], counts[lo:hi])
+        column, ok = _polygon_chunk(coords_of(lo, hi), counts[lo:hi])
         size = int(column.offsets[-1])
         out[at : at + size] = column.buf
         offsets.append(column.offsets[1:] + at)
@@ -115,37 +130,28 @@ def closed_way_polygons(
     return WkbColumn(out, np.concatenate(offsets)), np.concatenate(valid)
 
 
-def _polygon_chunk(raw: bytes | bytearray, counts: np.ndarray) -> tuple[WkbColumn, np.ndarray]:
-    """:func:`closed_way_polygons` for one chunk of rings."""
+def _polygon_chunk(coords: np.ndarray, counts: np.ndarray) -> tuple[WkbColumn, np.ndarray]:
+    """:func:`ring_polygons` for one chunk of rings (their coordinates, ``counts`` each)."""
     import shapely
 
-    n = counts.shape[0]
-    coords = linestring_coords(raw, counts)
-    idx = np.repeat(np.arange(n), counts)
-    keep = np.ones(coords.shape[0], dtype=bool)
-    keep[1:] = (idx[1:] != idx[:-1]) | np.any(coords[1:] != coords[:-1], axis=1)
-    coords, idx = np.ascontiguousarray(coords[keep]), idx[keep]
-    points = np.bincount(idx, minlength=n)
-    # record: multipolygon header (order, type 6, 1 polygon), polygon header (order, type 3,
-    # 1 ring), point count, points
-    header = np.zeros((n, 22), dtype=np.uint8)
-    header[:, [0, 9]] = 1
-    header[:, 1] = 6
-    header[:, [5, 10, 14]] = [1, 3, 1]
-    header[:, 18:22] = points.astype("<u4").view(np.uint8).reshape(n, 4)
-    starts, sizes = _record_starts(points, 22)
-    buf = np.empty(int(sizes.sum()), dtype=np.uint8)
-    is_body = np.ones(buf.size, dtype=bool)
-    is_body[(starts[:, None] + np.arange(22)).ravel()] = False
-    buf[~is_body] = header.ravel()
-    buf[is_body] = coords.astype("<f8").view(np.uint8).ravel()
-    column = WkbColumn(buf, np.append(starts, buf.size))
+    coords = np.ascontiguousarray(coords, dtype=np.float64)
+    counts = np.asarray(counts, dtype=np.int64)
+    buf = np.empty(int((22 + 16 * counts).sum()), dtype=np.uint8)
+    offsets, points, clear = _ring_kernel()(coords, counts, buf, _TURN_SINE)
+    column = WkbColumn(buf[: offsets[-1]], offsets)
     valid = points >= 4
-    # most footprints are clearly convex (rectangles): valid without GEOS, whose parse and
-    # is_valid were most of the read's polygon time; GEOS judges the rest
-    candidates = np.flatnonzero(valid & ~_clearly_convex(coords, idx, points))
+    # most footprints are clearly convex (rectangles) or clearly simple: valid without GEOS,
+    # whose parse and is_valid were most of the read's polygon time; GEOS judges the rest
+    candidates = np.flatnonzero(valid & ~clear)
     valid[candidates] = shapely.is_valid(column.take(candidates).geometries())
     return column, valid
+
+
+def _ring_kernel() -> Any:
+    """The compiled pass over a chunk's rings (:func:`._ring_kernels.rings`)."""
+    from ._ring_kernels import rings
+
+    return rings
 
 
 #: the sine of a turn below which a ring is left to GEOS: coordinate rounding moves a turn's
@@ -161,36 +167,31 @@ def _clearly_convex(coords: np.ndarray, idx: np.ndarray, points: np.ndarray) -> 
     turns must add up to one full turn (a pentagram turns twice). Anything closer to the edge
     is answered False, to be checked by GEOS: this only saves work, it never decides a doubtful
     ring. Hand-written: shapely has no vectorised convexity test, and GEOS's ``is_valid``
-    costs a parsed geometry per ring.
+    costs a parsed geometry per ring. The test is compiled with the WKB layout
+    (:func:`_ring_kernel`); ``idx`` (each point's ring) is implied by ``points``.
     """
     n = points.shape[0]
-    out = np.zeros(n, dtype=bool)
-    rings = points >= 4
-    if not rings.any():
-        return out
-    pick = rings[idx]
-    xy, ring = coords[pick], idx[pick]
-    # edges within a ring; each ring of k points has k - 1 edges
-    same = ring[1:] == ring[:-1]
-    edge = (xy[1:] - xy[:-1])[same]
-    edge_ring = ring[1:][same]
-    counts = points[rings] - 1
-    first = np.cumsum(counts) - counts
-    nxt = np.arange(1, edge.shape[0] + 1)
-    nxt[first + counts - 1] = first  # a ring's last edge turns into its first
-    a, b = edge, edge[nxt]
-    cross = a[:, 0] * b[:, 1] - a[:, 1] * b[:, 0]
-    # |sin| of the turn above _TURN_SINE, squared (no square roots)
-    strong = cross * cross > _TURN_SINE**2 * np.einsum("ij,ij->i", a, a) * np.einsum(
-        "ij,ij->i", b, b)
-    left = np.bincount(edge_ring[strong & (cross > 0)], minlength=n)
-    right = np.bincount(edge_ring[strong & (cross < 0)], minlength=n)
-    # once round: with every turn the same way and under half a turn, the edge direction
-    # passes angle 0 once per round; count those passes exactly from the half plane of each
-    # direction (angle in [pi, 2 pi): below the x axis, or along it pointing left)
-    lower = (edge[:, 1] < 0) | ((edge[:, 1] == 0) & (edge[:, 0] < 0))
-    up = np.bincount(edge_ring[lower & ~lower[nxt]], minlength=n)
-    down = np.bincount(edge_ring[~lower & lower[nxt]], minlength=n)
-    edges = np.bincount(edge_ring, minlength=n)
-    out[:] = rings & (((left == edges) & (up == 1)) | ((right == edges) & (down == 1)))
+    buf = np.empty(int((22 + 16 * points).sum()), dtype=np.uint8)
+    return _ring_kernel()(np.ascontiguousarray(coords, dtype=np.float64),
+                          np.asarray(points, dtype=np.int64), buf, _TURN_SINE, False)[2][:n]
+
+
+def _clearly_simple(coords: np.ndarray, points: np.ndarray) -> np.ndarray:
+    """Per ring (closed, consecutive repeats dropped, ``points`` each): whether no two of its
+    edges meet except neighbours at their shared corner, each turning clearly (hence a valid
+    polygon shell: simple, with area), where every orientation used is certain.
+
+    Like :func:`_clearly_convex`, a filter before GEOS: a pair of edges it cannot separate
+    with certain signs makes the ring go to GEOS. Hand-written (numba): GEOS's ``is_valid``
+    parses a geometry per ring.
+    """
+    from ._ring_kernels import simple
+
+    coords = np.ascontiguousarray(coords, dtype=np.float64)
+    out = np.zeros(points.shape[0], dtype=bool)
+    at = 0
+    for r, k in enumerate(np.asarray(points).tolist()):
+        if k >= 4:
+            out[r] = simple(coords[at : at + k, 0].copy(), coords[at : at + k, 1].copy(), k - 1)
+        at += k
     return out

@@ -1,4 +1,7 @@
-"""Assemble :class:`~lifecircle.sources.osm.OSMData` from the passes' collections.
+"""Assemble :class:`~lifecircle.sources.osm.OSMData` from a read's collections.
+
+Both readers (the pyosmium passes through :func:`from_scan`, the PBF array scan directly)
+hand over a :class:`Collected`.
 
 The closed-way rings become polygons (:func:`~._osm_arrays.closed_way_polygons`), every area is
 sorted into land use, vacant land, buildings and POIs, and the POIs and buildings become
@@ -7,8 +10,12 @@ columnar tables (:mod:`._osm_columns`).
 
 from __future__ import annotations
 
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
+from itertools import chain
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -23,41 +30,115 @@ from .osm_model import (
     finish_read,
 )
 
-__all__ = ["osm_data"]
+if TYPE_CHECKING:
+    from ._osm_pass import Scan
+
+__all__ = ["Collected", "from_scan", "osm_data"]
 
 
-def osm_data(path: Path, raw: Any) -> OSMData:
-    """Assemble :class:`OSMData` from the passes' raw collections."""
-    data = OSMData(
-        str(path),
+@dataclass
+class Collected:
+    """What a read collected, in the form the assembly takes (both readers make one: the
+    pyosmium passes through :func:`from_scan`, the PBF array scan directly)."""
+
+    way_ids: np.ndarray
+    way_highway: list[str]
+    way_name: list[str]
+    #: ``refs``, ``way_ptr``, ``lon``, ``lat`` of the walkable ways (NaN: node not in the file)
+    walkable: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]
+    gates: list[tuple[int, float, float, dict[str, str]]]
+    barriers: list[tuple[int, str, bytes]]
+    way_access: dict[int, dict[str, str]]
+    barrier_nodes: np.ndarray
+    #: POI nodes: ids, lon, lat, flat tags (see :func:`~._osm_columns.flat_tags`)
+    node_pois: tuple[np.ndarray, np.ndarray, np.ndarray, list[tuple[str, ...]]]
+    #: closed-way area candidates: way ids, and per ring an index into ``ring_dicts`` (the
+    #: distinct tag dicts: footprints share a few)
+    ring_ids: np.ndarray
+    ring_tags: np.ndarray
+    ring_dicts: list[dict[str, str]]
+    #: the rings as polygons and which are valid, given the spare bytes to leave at the end
+    #: of the buffer (see :func:`~._osm_arrays.ring_polygons`)
+    rings: Callable[[int], tuple[WkbColumn, np.ndarray]]
+    #: multipolygon relations: (relation id, tags, multipolygon WKB)
+    rel_areas: list[tuple[int, dict[str, str], bytes]]
+    highway_seen: Counter[str]
+    broken_areas: int
+    #: the read's shared tag values (see :func:`~._osm_columns.flat_tags`); None when every
+    #: tag key and value is already one shared (and every key an interned) string
+    tag_values: dict[str, str] | None
+
+
+def from_scan(raw: Scan) -> Collected:
+    """The pyosmium passes' collections as :class:`Collected`."""
+    nodes = raw.node_pois
+    slots: dict[int, int] = {}
+    dicts: list[dict[str, str]] = []
+    index: list[int] = []
+    for tags in raw.ring_tags:  # the shared footprint dicts once each
+        slot = slots.get(id(tags))
+        if slot is None:
+            slot = slots[id(tags)] = len(dicts)
+            dicts.append(tags)
+        index.append(slot)
+    ring_len = np.asarray(raw.ring_len, dtype=np.int64)
+    return Collected(
         way_ids=np.asarray(raw.way_ids, dtype=np.int64),
         way_highway=raw.way_highway,
         way_name=raw.way_name,
+        walkable=walkable_arrays(raw),
         gates=raw.gates,
         barriers=raw.lines,
         way_access=raw.extra.get("way_access", {}),
         barrier_nodes=np.asarray(raw.extra.get("barrier_nodes", []), dtype=np.int64),
+        node_pois=(np.asarray([r[0] for r in nodes], dtype=np.int64),
+                   np.asarray([r[1] for r in nodes], dtype=np.float64),
+                   np.asarray([r[2] for r in nodes], dtype=np.float64),
+                   [r[3] for r in nodes]),
+        ring_ids=np.asarray(raw.ring_ids, dtype=np.int64),
+        ring_tags=np.asarray(index, dtype=np.int64),
+        ring_dicts=dicts,
+        rings=lambda reserve: closed_way_polygons(raw.ring_wkb.to_bytes(), ring_len,
+                                                  reserve=reserve),
+        rel_areas=raw.rel_areas,
+        highway_seen=raw.highway_seen,
+        broken_areas=raw.broken_areas,
+        tag_values=raw.tag_values,
     )
-    data.refs, data.way_ptr, data.ref_lon, data.ref_lat = walkable_arrays(raw)
+
+
+def osm_data(path: Path, raw: Collected) -> OSMData:
+    """Assemble :class:`OSMData` from a read's collections."""
+    data = OSMData(
+        str(path),
+        way_ids=raw.way_ids,
+        way_highway=raw.way_highway,
+        way_name=raw.way_name,
+        gates=raw.gates,
+        barriers=raw.barriers,
+        way_access=raw.way_access,
+        barrier_nodes=raw.barrier_nodes,
+    )
+    data.refs, data.way_ptr, data.ref_lon, data.ref_lat = raw.walkable
     valid = np.isfinite(data.ref_lon)
     missing = ~valid
     way_of_ref = np.repeat(np.arange(len(raw.way_ids)), np.diff(data.way_ptr))
     # room after the rings for the relation footprints (see _building_table)
     reserve = sum(len(r[2]) for r in raw.rel_areas)
-    rings, ok = closed_way_polygons(raw.ring_wkb.to_bytes(), np.asarray(raw.ring_len,
-                                                                         dtype=np.int64),
-                                    reserve=reserve)
-    parts = []
-    area_pois: list[tuple[str, int, dict[str, str], bytes]] = []
-    for osm_type, ids, tag_list, column, index in (
-        ("way", raw.ring_ids, raw.ring_tags, rings, np.flatnonzero(ok).tolist()),
-        ("relation", [r[0] for r in raw.rel_areas], [r[1] for r in raw.rel_areas],
-         WkbColumn.from_blobs(r[2] for r in raw.rel_areas), range(len(raw.rel_areas))),
-    ):
-        parts.append((osm_type, ids, column,
-                      _sort_areas(data, osm_type, ids, tag_list, column, index, area_pois)))
-    data.buildings = _building_table(parts)
-    data.pois = _poi_table(raw, area_pois)
+    rings, ok = raw.rings(reserve)
+    relations = WkbColumn.from_blobs(r[2] for r in raw.rel_areas)
+    area_pois: list[tuple[str, int, dict[str, str]]] = []
+    poi_wkb: list[WkbColumn] = []
+    values: dict[Any, Any] = {}
+    parts = [
+        _sort_areas(data, "way", raw.ring_ids, raw.ring_tags, raw.ring_dicts, rings,
+                    np.flatnonzero(ok), area_pois, poi_wkb, values),
+        _sort_areas(data, "relation", np.asarray([r[0] for r in raw.rel_areas], dtype=np.int64),
+                    np.arange(len(raw.rel_areas)), [r[1] for r in raw.rel_areas], relations,
+                    np.arange(len(raw.rel_areas)), area_pois, poi_wkb, values),
+    ]
+    data.buildings = _building_table(parts, rings, relations)
+    data.pois = _poi_table(raw, area_pois, poi_wkb)
     # usable: a way with two consecutive references inside the extract
     pair = valid[1:] & valid[:-1] & (way_of_ref[1:] == way_of_ref[:-1])
     return finish_read(
@@ -73,81 +154,106 @@ def osm_data(path: Path, raw: Any) -> OSMData:
 def _sort_areas(
     data: OSMData,
     osm_type: str,
-    ids: list[int],
-    tag_list: list[dict[str, str]],
-    column: Any,
-    index: Any,
-    pois: list[tuple[str, int, dict[str, str], bytes]],
-) -> list[tuple[int, str, str | None]]:
-    """Put the areas ``index`` of one kind (ways or relations) where they belong in ``data``
-    (POIs into ``pois``); returns the buildings among them as (position, building value,
-    levels tag)."""
+    ids: np.ndarray,
+    tag_index: np.ndarray,
+    dicts: list[dict[str, str]],
+    column: WkbColumn,
+    index: np.ndarray,
+    pois: list[tuple[str, int, dict[str, str]]],
+    poi_wkb: list[WkbColumn],
+    values: dict[Any, Any],
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Put the areas ``index`` of one kind (ways or relations; area ``i`` has the tags
+    ``dicts[tag_index[i]]``) where they belong in ``data`` (POIs into ``pois``, their WKB
+    into ``poi_wkb``); returns the buildings among them as ids, positions, building values
+    and levels tags.
+
+    The rules are applied once per distinct tag dict; only land use (few) is visited one by
+    one.
+    """
     area_pois = POI_KEYS - {"name"}
-    buildings: list[tuple[int, str, str | None]] = []
-    for i in index:
-        tags = tag_list[i]
-        if len(tags) == 1 and "building" in tags:  # most footprints: nothing else to sort
-            if tags["building"] != "no":
-                buildings.append((i, tags["building"], None))
+    n = len(dicts)
+    building = np.empty(n, dtype=object)
+    levels = np.empty(n, dtype=object)
+    is_building = np.zeros(n, dtype=bool)
+    landuse = np.zeros(n, dtype=bool)
+    is_poi = np.zeros(n, dtype=bool)
+    for k, tags in enumerate(dicts):
+        value = tags.get("building")
+        if value is not None and value != "no":
+            is_building[k] = True
+            building[k] = values.setdefault(value, value)
+            level = _levels(tags.get("building:levels"))
+            levels[k] = values.setdefault(level, level)
+        if len(tags) == 1 and value is not None:  # most footprints: nothing else to sort
             continue
-        osm_id = ids[i]
-        landuse_value = tags.get("landuse")
+        landuse[k] = tags.get("landuse") in _SORTED_LANDUSE
+        is_poi[k] = not area_pois.isdisjoint(tags)
+    index = np.asarray(index, dtype=np.int64)
+    tag_index = np.asarray(tag_index, dtype=np.int64)
+    slot = tag_index[index]
+    for i in index[landuse[slot]].tolist():
+        tags = dicts[int(tag_index[i])]
+        osm_id = int(ids[i])
+        landuse_value = tags["landuse"]
         if landuse_value == "residential":
             data.landuse.append((osm_type, osm_id, column[i]))
         if landuse_value in NON_RESIDENTIAL_LANDUSE:
-            data.landuse_other.append((osm_type, osm_id, str(landuse_value), column[i]))
+            data.landuse_other.append((osm_type, osm_id, landuse_value, column[i]))
         if landuse_value in VACANT_LANDUSE:
             data.vacant.append(
-                (osm_type, osm_id, str(landuse_value), tags.get("name") or "", column[i]))
-        building = tags.get("building")
-        if building is not None and building != "no":
-            buildings.append((i, building, _levels(tags.get("building:levels"))))
-        if not area_pois.isdisjoint(tags):
-            pois.append((osm_type, osm_id, tags, column[i]))
-    return buildings
+                (osm_type, osm_id, landuse_value, tags.get("name") or "", column[i]))
+    poi_pos = index[is_poi[slot]]
+    pois.extend(zip([osm_type] * poi_pos.shape[0], np.asarray(ids)[poi_pos].tolist(),
+                    [dicts[k] for k in tag_index[poi_pos].tolist()], strict=True))
+    poi_wkb.append(column.take(poi_pos))
+    pos = index[is_building[slot]]
+    slot = slot[is_building[slot]]
+    return np.asarray(ids, dtype=np.int64)[pos], pos, building[slot], levels[slot]
 
 
-def _poi_table(raw: Any, areas: list[tuple[str, int, dict[str, str], bytes]]) -> PoiTable:
-    """The POIs: tagged nodes (from the pass), then areas (from :func:`_sort_areas`)."""
-    nodes = raw.node_pois
-    n, m = len(nodes), len(areas)
+#: land use that :func:`_sort_areas` keeps (residential, non-residential, vacant)
+_SORTED_LANDUSE = frozenset({"residential"}) | NON_RESIDENTIAL_LANDUSE | VACANT_LANDUSE
+
+
+def _poi_table(
+    raw: Collected, areas: list[tuple[str, int, dict[str, str]]], area_wkb: list[WkbColumn]
+) -> PoiTable:
+    """The POIs: tagged nodes (from the read), then areas (from :func:`_sort_areas`)."""
+    ids, lon, lat, tags = raw.node_pois
+    n, m = len(ids), len(areas)
     nan = np.full(m, np.nan)
     values = raw.tag_values
     return PoiTable(
         osm_type=interned(["node"] * n + [a[0] for a in areas]),
-        osm_id=np.asarray([r[0] for r in nodes] + [a[1] for a in areas], dtype=np.int64),
-        lon=np.concatenate([np.asarray([r[1] for r in nodes], dtype=np.float64), nan]),
-        lat=np.concatenate([np.asarray([r[2] for r in nodes], dtype=np.float64), nan]),
-        tags=[r[3] for r in nodes] + [flat_tags(a[2], values) for a in areas],
+        osm_id=np.concatenate([ids, np.asarray([a[1] for a in areas], dtype=np.int64)]),
+        lon=np.concatenate([lon, nan]),
+        lat=np.concatenate([lat, nan]),
+        tags=list(tags) + ([tuple(chain.from_iterable(a[2].items())) for a in areas]
+                           if values is None else [flat_tags(a[2], values) for a in areas]),
         is_area=np.arange(n + m) >= n,
-        wkb=WkbColumn.concat([WkbColumn(b"", np.zeros(n + 1, dtype=np.int64)),
-                              WkbColumn.from_blobs(a[3] for a in areas)]),
+        wkb=WkbColumn.concat([WkbColumn(b"", np.zeros(n + 1, dtype=np.int64)), *area_wkb]),
     )
 
 
-def _building_table(parts: list[tuple[str, Any, Any, list[Any]]]) -> BuildingTable:
+def _building_table(
+    parts: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]],
+    rings: WkbColumn,
+    relations: WkbColumn,
+) -> BuildingTable:
     """The buildings of :func:`_sort_areas`, ways then relations, as one table.
 
     The footprints stay in the ways' WKB buffer (compacted in place, the relations' appended
     in the room left for them), so no second copy of every footprint is made.
     """
-    types: list[str] = []
-    ids: list[int] = []
-    values: list[str] = []
-    levels: list[str | None] = []
-    keep: list[np.ndarray] = []
-    for osm_type, all_ids, _, rows in parts:
-        pos = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
-        types.extend([osm_type] * len(rows))
-        ids.extend(all_ids[i] for i in pos.tolist())
-        values.extend(r[1] for r in rows)
-        levels.extend(r[2] for r in rows)
-        keep.append(pos)
-    (_, _, rings, _), (_, _, relations, _) = parts
+    (way_ids, way_pos, way_values, way_levels), (rel_ids, rel_pos, rel_values, rel_levels) = parts
+    types = np.empty(len(way_ids) + len(rel_ids), dtype=object)
+    types[: len(way_ids)] = "way"
+    types[len(way_ids) :] = "relation"
     return BuildingTable(
-        osm_type=interned(types),
-        osm_id=np.asarray(ids, dtype=np.int64),
-        building=interned(values),
-        levels=interned(levels),
-        wkb=rings.compact(keep[0], [relations[i] for i in keep[1].tolist()]),
+        osm_type=types,
+        osm_id=np.concatenate([way_ids, rel_ids]),
+        building=np.concatenate([way_values, rel_values]),
+        levels=np.concatenate([way_levels, rel_levels]),
+        wkb=rings.compact(way_pos, [relations[i] for i in rel_pos.tolist()]),
     )

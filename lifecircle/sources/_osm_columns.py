@@ -17,6 +17,8 @@ from typing import Any
 
 import numpy as np
 
+from ._halves import in_parts
+
 __all__ = [
     "BuildingTable",
     "HexChunks",
@@ -147,16 +149,18 @@ _ONE_RING = np.array([1, 6, 0, 0, 0, 1, 0, 0, 0, 1, 3, 0, 0, 0, 1, 0, 0, 0], dty
 def projected_geometries(column: WkbColumn, crs: Any) -> np.ndarray:
     """The column's WGS 84 geometries projected to ``crs``, as shapely geometries.
 
-    Closed-way footprints (one-ring multipolygon records, nearly all of them) are projected
-    in the WKB buffer itself: one pyproj call over every coordinate, then one ``from_wkb``.
+    Closed-way footprints (one-ring multipolygon records, nearly all of them) are read off
+    the WKB buffer as one coordinate array, projected by pyproj and built by
+    ``shapely.from_ragged_array`` (the same one-ring multipolygons ``from_wkb`` gives), both
+    split over threads (:mod:`~lifecircle.sources._halves`).
     Projecting parsed geometries instead (``GeoSeries.to_crs``) reads and rewrites every
-    coordinate sequence through GEOS, seconds at city scale. Other records (relations) take
-    that path. The transformer is the one ``to_crs`` uses (``always_xy``), so the coordinates
-    are the same.
+    coordinate sequence through GEOS, seconds at city scale, and writing the projected
+    coordinates back into WKB to parse them costs a ``bytes`` object per record. Other
+    records (relations) take the ``to_crs`` path. The transformer is the one ``to_crs`` uses
+    (``always_xy``), so the coordinates are the same.
     """
     import geopandas as gpd
     import pyproj
-    import shapely
 
     n = len(column)
     if not n:
@@ -169,17 +173,39 @@ def projected_geometries(column: WkbColumn, crs: Any) -> np.ndarray:
     count = np.ascontiguousarray(head[:, 18:22]).view("<u4").ravel().astype(np.int64)
     simple &= (head[:, :18] == _ONE_RING).all(axis=1) & (sizes == 22 + 16 * count)
     is_body = _span_mask(starts[simple] + 22, starts[simple] + sizes[simple], 0, buf.shape[0])
-    xy = buf[is_body].view("<f8").reshape(-1, 2)
-    transformer = pyproj.Transformer.from_crs(4326, crs, always_xy=True)
-    x, y = transformer.transform(xy[:, 0], xy[:, 1])
-    out = buf.copy()
-    out[is_body] = np.column_stack([x, y]).astype("<f8").view(np.uint8).ravel()
-    geoms = np.asarray(shapely.from_wkb(WkbColumn(out, column.offsets).blobs()))
+    lonlat = buf[is_body].view("<f8").reshape(-1, 2)
+
+    def project(s: slice) -> np.ndarray:  # a transformer per thread: they are not shared
+        transformer = pyproj.Transformer.from_crs(4326, crs, always_xy=True)
+        return np.column_stack(transformer.transform(lonlat[s, 0], lonlat[s, 1]))
+
+    xy = np.concatenate(in_parts(project, lonlat.shape[0]))
+    geoms = np.empty(n, dtype=object)
+    geoms[simple] = _one_ring_multipolygons(xy, count[simple])
     other = np.flatnonzero(~simple)
     if other.size:
         geoms[other] = gpd.GeoSeries(column.take(other).geometries(), crs=4326).to_crs(
             crs).to_numpy()
     return geoms
+
+
+def _one_ring_multipolygons(xy: np.ndarray, count: np.ndarray) -> np.ndarray:
+    """Multipolygons of one polygon of one ring each, ring ``i`` being the next ``count[i]``
+    rows of ``xy`` (one ``shapely.from_ragged_array`` call)."""
+    import shapely
+
+    ring_end = np.zeros(count.shape[0] + 1, dtype=np.int64)
+    np.cumsum(count, out=ring_end[1:])
+
+    def build(s: slice) -> np.ndarray:  # GEOS builds the rings without the GIL
+        ends = ring_end[s.start : s.stop + 1]
+        one_each = np.arange(ends.shape[0], dtype=np.int64)
+        return np.asarray(shapely.from_ragged_array(
+            shapely.GeometryType.MULTIPOLYGON, xy[ends[0] : ends[-1]], (ends - ends[0],
+                                                                       one_each, one_each)),
+            dtype=object)
+
+    return np.concatenate(in_parts(build, count.shape[0]))
 
 
 def _records(buf: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:

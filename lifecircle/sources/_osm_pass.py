@@ -488,7 +488,9 @@ def _relation_areas(
     with tempfile.TemporaryDirectory(prefix="lifecircle-mp-") as tmp:
         members_file = Path(tmp) / "members.osm"
         members_file.write_text("\n".join(lines), encoding="utf-8")
-        assembled: Any = osmium.FileProcessor(str(members_file)).with_areas()
+        # only the areas reach Python (the member nodes and ways are many more)
+        assembled: Any = osmium.FileProcessor(str(members_file)).with_areas().with_filter(
+            osmium.filter.EntityFilter(osmium.osm.AREA))
         for area in assembled:
             if not isinstance(area, osmium.osm.Area) or area.from_way():
                 continue  # closed member ways were polygonised in the main pass

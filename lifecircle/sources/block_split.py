@@ -1,23 +1,33 @@
 """Geometry for deriving blocks: faces of street linework, and splits of oversized blocks.
 
-Everything works on whole arrays of polygons (shapely 2 array functions and bulk STRtree
-queries); there is no loop over blocks. The faces of a set of lines are the polygons they
-enclose: :func:`~lifecircle.sources.planar.faces` gives what ``momepy.enclosures`` would (a
-noded union of the lines, then ``polygonize``) at a fraction of the cost, without its 1.7 s
-import or its per-limit clipping (the callers hold the limits as lines and select faces by
-their representative point).
+Everything works on whole arrays of polygons (shapely 2 array functions, bulk STRtree
+queries, a numba kernel for point-in-polygon candidates); there is no loop over blocks. The
+costly elementwise GEOS calls are split over two threads (:mod:`~lifecircle.sources._halves`;
+GEOS runs without the GIL), which gives the results of one call.
+
+The faces of a set of lines are the polygons they enclose:
+:func:`~lifecircle.sources.planar.faces` gives what ``momepy.enclosures`` would (a noded union
+of the lines, then ``polygonize``) at a fraction of the cost, without its 1.7 s import or its
+per-limit clipping (the callers hold the limits as lines and select faces by their
+representative point).
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
+from functools import cache
+from typing import Any
 
 import numpy as np
 import shapely
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
+from .._kernels import compile_kernel
+from ._halves import elementwise, in_parts
 from .planar import faces
 
-__all__ = ["distinct", "faces", "grid_pieces", "line_pieces", "merge_small", "owner_of"]
+__all__ = ["as_xy", "distinct", "faces", "grid_pieces", "line_pieces", "merge_small", "owner_of"]
 
 _EMPTY = np.empty(0, dtype=object)
 
@@ -38,34 +48,130 @@ def distinct(values: np.ndarray) -> np.ndarray:
 #: against the points no smaller polygon holds (a city's outer face has 10^4-10^5 vertices
 #: and its bounding box holds every home)
 BIG_VERTICES = 5000
+#: from this many points (and a twentieth as many polygons) on, :func:`owner_of` finds
+#: candidates with its numba kernel
+KERNEL_FROM = 20_000
+
+
+def as_xy(points: np.ndarray) -> np.ndarray:
+    """``points`` as an (n, 2) float array: point geometries read off (NaN for empty or
+    missing ones), coordinates as they are."""
+    points = np.asarray(points)
+    if points.dtype == object:
+        return np.column_stack([shapely.get_x(points), shapely.get_y(points)]).reshape(-1, 2)
+    return np.asarray(points, dtype=np.float64).reshape(-1, 2)
 
 
 def owner_of(points: np.ndarray, polygons: np.ndarray, *, disjoint: bool = False) -> np.ndarray:
     """Position of the (first) polygon holding each point, -1 where none does.
 
-    The tree is built on the points and queried with the polygons, which GEOS prepares:
-    much faster than testing each point against unprepared large polygons. ``disjoint``:
-    the polygons' interiors do not overlap (faces, blocks), so a point one polygon holds
-    lies in no other, and the few very large ones are tested against the rest only.
+    ``points``: point geometries or an (n, 2) coordinate array. From :data:`KERNEL_FROM`
+    points (and a twentieth as many polygons) on, the candidates are the points inside each
+    polygon's bounding box, found through a grid of the points (numba); each is tested by
+    GEOS against the prepared polygon from its coordinates (``contains_xy``), so no point
+    geometry and no tree is built (half the cost of an STRtree of the points queried with
+    the polygons, which is used below it: loading the kernel costs more than a town's
+    lookups). ``disjoint``: the polygons' interiors do not overlap (faces, blocks), so a
+    point one polygon holds lies in no other, and the few very large ones are tested
+    against the rest only.
     """
-    owner = np.full(points.shape[0], -1, dtype=np.int64)
-    if points.size == 0 or polygons.size == 0:
+    xy = as_xy(points)
+    owner = np.full(xy.shape[0], -1, dtype=np.int64)
+    if xy.shape[0] == 0 or polygons.size == 0:
         return owner
-    tree = shapely.STRtree(points)
     big = np.zeros(polygons.shape[0], dtype=bool)
     if disjoint:
         big = shapely.get_num_coordinates(polygons) > BIG_VERTICES
-    small = np.flatnonzero(~big)
-    g_i, p_i = tree.query(polygons[small], predicate="contains")
-    _first_owner(owner, small[g_i], p_i)
+    box = shapely.bounds(polygons)
+    small = np.flatnonzero(~big & np.isfinite(box[:, 0]))
+    x, y = np.ascontiguousarray(xy[:, 0]), np.ascontiguousarray(xy[:, 1])
+    if small.size and (xy.shape[0] < KERNEL_FROM or small.size < KERNEL_FROM // 20):
+        # a town: a tree of the points, queried with the (prepared) polygons
+        ok = np.flatnonzero(np.isfinite(x) & np.isfinite(y))
+        g_i, p_i = shapely.STRtree(shapely.points(xy[ok])).query(polygons[small],
+                                                                 predicate="contains")
+        _first_owner(owner, small[g_i], ok[p_i])
+    elif small.size:
+        g_i, p_i = _box_pairs(x, y, box[small])
+        shapely.prepare(polygons[small])
+        hit = elementwise(shapely.contains_xy, polygons[small[g_i]], x[p_i], y[p_i])
+        _first_owner(owner, small[g_i[hit]], p_i[hit])
     for g in np.flatnonzero(big).tolist():
-        free = np.flatnonzero(owner < 0)
+        x0, y0, x1, y1 = box[g]
+        free = np.flatnonzero((owner < 0) & (x >= x0) & (x <= x1) & (y >= y0) & (y <= y1))
         if not free.size:
-            break
+            continue
         shapely.prepare(polygons[g])
-        held = free[shapely.contains(polygons[g], points[free])]
-        owner[held] = g
+        owner[free[elementwise(shapely.contains_xy, polygons[g], x[free], y[free])]] = g
     return owner
+
+
+def _box_pairs(x: np.ndarray, y: np.ndarray, box: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(box, point) pairs of the points inside each box (bounds ``box``, one row each).
+
+    The points are binned to a grid of cells about the median box's size (at most about one
+    cell per point); each box visits the cells it overlaps.
+    """
+    ok = np.isfinite(x) & np.isfinite(y)
+    if not ok.any():
+        empty = np.empty(0, dtype=np.int64)
+        return empty, empty
+    lo = np.minimum(box[:, :2].min(axis=0), [x[ok].min(), y[ok].min()])
+    span = np.maximum(box[:, 2:].max(axis=0), [x[ok].max(), y[ok].max()]) - lo
+    n = int(ok.sum())
+    size = float(np.median(np.maximum(box[:, 2] - box[:, 0], box[:, 3] - box[:, 1])))
+    cell = max(size, float(np.sqrt(span[0] * span[1] / n)), float(span.max()) / n, 1e-9)
+    ncx, ncy = int(span[0] / cell) + 1, int(span[1] / cell) + 1
+    ix = np.clip(np.where(ok, (x - lo[0]) / cell, 0.0).astype(np.int64), 0, ncx - 1)
+    iy = np.clip(np.where(ok, (y - lo[1]) / cell, 0.0).astype(np.int64), 0, ncy - 1)
+    cell_of = np.where(ok, iy * ncx + ix, ncx * ncy)  # points without coordinates: no cell
+    order = np.argsort(cell_of, kind="stable")
+    first = np.searchsorted(cell_of[order], np.arange(ncx * ncy + 2))
+    b0 = np.clip(((box[:, :2] - lo) / cell).astype(np.int64), 0, [ncx - 1, ncy - 1])
+    b1 = np.clip(((box[:, 2:] - lo) / cell).astype(np.int64), 0, [ncx - 1, ncy - 1])
+    kernel = _kernel()
+
+    def part(s: slice) -> tuple[np.ndarray, np.ndarray]:
+        g_i, p_i = kernel(x, y, first, order, np.ascontiguousarray(box[s]),
+                          np.ascontiguousarray(b0[s]), np.ascontiguousarray(b1[s]), ncx)
+        return g_i + s.start, p_i
+
+    parts = in_parts(part, box.shape[0], min_part=2000)
+    return (np.concatenate([g for g, _ in parts]), np.concatenate([p for _, p in parts]))
+
+
+def _pairs_in_boxes(x: np.ndarray, y: np.ndarray, first: np.ndarray, order: np.ndarray,
+                    box: np.ndarray, b0: np.ndarray, b1: np.ndarray,
+                    ncx: int) -> tuple[np.ndarray, np.ndarray]:
+    """Kernel of :func:`_box_pairs`: the points ``order[first[c]:first[c + 1]]`` of each
+    cell ``c`` the boxes overlap (cells ``b0`` to ``b1``), scanned twice (count, then fill)."""
+    g_i = np.empty(0, dtype=np.int64)
+    p_i = np.empty(0, dtype=np.int64)
+    total = 0
+    for write in range(2):
+        if write:
+            g_i = np.empty(total, dtype=np.int64)
+            p_i = np.empty(total, dtype=np.int64)
+        k = 0
+        for g in range(box.shape[0]):
+            for j in range(b0[g, 1], b1[g, 1] + 1):
+                for i in range(b0[g, 0], b1[g, 0] + 1):
+                    c = j * ncx + i
+                    for q in range(first[c], first[c + 1]):
+                        p = order[q]
+                        if box[g, 0] <= x[p] <= box[g, 2] and box[g, 1] <= y[p] <= box[g, 3]:
+                            if write:
+                                g_i[k] = g
+                                p_i[k] = p
+                            k += 1
+        total = k
+    return g_i, p_i
+
+
+@cache
+def _kernel() -> Callable[..., Any]:
+    """:func:`_pairs_in_boxes` compiled by numba (or loaded from its cache) on first use."""
+    return compile_kernel(_pairs_in_boxes)
 
 
 def _first_owner(owner: np.ndarray, g_i: np.ndarray, p_i: np.ndarray) -> None:
@@ -86,9 +192,9 @@ def line_pieces(parents: np.ndarray, lines: np.ndarray) -> tuple[np.ndarray, np.
     if parents.size == 0:
         return _EMPTY, np.empty(0, dtype=np.int64)
     l_i = distinct(shapely.STRtree(parents).query(lines, predicate="intersects")[0])
-    work = np.concatenate([shapely.boundary(parents), lines[l_i]])
+    work = np.concatenate([elementwise(shapely.boundary, parents), lines[l_i]])
     pieces = faces(work)
-    owner = owner_of(shapely.point_on_surface(pieces), parents, disjoint=True)
+    owner = owner_of(elementwise(shapely.point_on_surface, pieces), parents, disjoint=True)
     keep = owner >= 0
     return pieces[keep], owner[keep]
 
@@ -121,7 +227,7 @@ def grid_pieces(
     if seeds is not None and seeds[0].size:
         sp, pts = seeds
         seeded[sp] = True
-        xy = shapely.get_coordinates(pts)
+        xy = as_xy(pts)
         ix = np.clip(((xy[:, 0] - b[sp, 0]) / (w[sp] / nx[sp])).astype(np.int64), 0, nx[sp] - 1)
         iy = np.clip(((xy[:, 1] - b[sp, 1]) / (h[sp] / ny[sp])).astype(np.int64), 0, ny[sp] - 1)
         cells = distinct(offset[sp] + iy * nx[sp] + ix)
@@ -137,8 +243,8 @@ def grid_pieces(
     x0, y0 = b[par, 0] + ix * sx, b[par, 1] + iy * sy
     boxes = shapely.box(x0, y0, x0 + sx, y0 + sy)
     shapely.prepare(parents)
-    inside = shapely.contains_properly(parents[par], boxes)
-    edge = ~inside & shapely.intersects(parents[par], boxes)
+    inside = elementwise(shapely.contains_properly, parents[par], boxes)
+    edge = ~inside & elementwise(shapely.intersects, parents[par], boxes)
     cut = boxes.copy()
     cut[edge] = _clip_cells(parents, par[edge], ix[edge], iy[edge], sx[edge], sy[edge],
                             (b, nx, ny))
@@ -203,10 +309,10 @@ def _clip(
     the general intersection, which gives the same pieces.
     """
     try:
-        out = np.asarray(shapely.lib.clip_by_rect(polys, x0, y0, x1, y1))
+        out = elementwise(shapely.lib.clip_by_rect, polys, x0, y0, x1, y1)
     except (AttributeError, TypeError):  # pragma: no cover - shapely without the ufunc
         out = np.full(polys.shape[0], None, dtype=object)
-    redo = np.flatnonzero(~shapely.is_valid(out))
+    redo = np.flatnonzero(~elementwise(shapely.is_valid, out))
     out[redo] = shapely.intersection(
         polys[redo], shapely.box(x0[redo], y0[redo], x1[redo], y1[redo])
     )
@@ -228,9 +334,7 @@ def merge_small(
     a = s_i[a]
     ok = (a != b) & (parent[a] == parent[b])
     a, b = a[ok], b[ok]
-    shared = shapely.length(
-        shapely.intersection(shapely.boundary(pieces[a]), shapely.boundary(pieces[b]))
-    )
+    shared = elementwise(_shared_edge, pieces[a], pieces[b])
     edge = shared > 0.01
     a, b, shared = a[edge], b[edge], shared[edge]
     # best neighbour per small piece: longest shared edge (ties: the lower position)
@@ -261,3 +365,9 @@ def merge_small(
         merged[multi] = shapely.union_all(table, axis=1)
     out_parent = parent[grouped[bounds[:-1]]]
     return merged, out_parent, inverse
+
+
+def _shared_edge(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Length of the outline each polygon of ``a`` shares with its polygon in ``b``."""
+    return np.asarray(shapely.length(shapely.intersection(shapely.boundary(a),
+                                                          shapely.boundary(b))))

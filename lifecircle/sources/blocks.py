@@ -31,7 +31,8 @@ import pandas as pd
 import shapely
 
 from ..profiles import PopulationSettings
-from .block_split import distinct, faces, grid_pieces, line_pieces, merge_small, owner_of
+from ._halves import alongside, elementwise
+from .block_split import as_xy, distinct, faces, grid_pieces, line_pieces, merge_small, owner_of
 from .buildings import (
     MIN_BUILDING_COVER,
     Homes,
@@ -120,13 +121,15 @@ def _barriers(data: OSMData, crs: Any) -> np.ndarray:
 
 
 def _limit(lines: np.ndarray, homes: np.ndarray) -> Any:
-    """Concave hull of the streets' ends and the homes, plus a margin: where blocks can be."""
+    """Concave hull of the streets' ends and the homes (points or their coordinates), plus a
+    margin: where blocks can be."""
     # the first and last vertex of every line string, read off the coordinate array
     simple = lines[shapely.get_type_id(lines) == 1]
     coords, idx = shapely.get_coordinates(simple, return_index=True)
     starts = np.flatnonzero(np.diff(idx, prepend=-1) != 0)
     stops = np.flatnonzero(np.diff(idx, append=-1) != 0)
-    xy = np.concatenate([coords[starts], coords[stops], shapely.get_coordinates(homes)])
+    xy = np.concatenate([coords[starts], coords[stops], as_xy(homes)])
+    xy = xy[np.isfinite(xy).all(axis=1)]
     # points thinned to a grid (the margin covers the rounding): a city has 10^5-10^6 of them
     cell = LIMIT_GRID_M
     grid = _on_grid(xy, cell)
@@ -341,27 +344,28 @@ def blocks_from_osm(
     settings = settings or PopulationSettings()
     crs = streets.crs
     lines = _lines(streets)
+    homes = homes_of(buildings, settings)
+    home_pts = homes.points
+    # the concave hull (GEOS, without the GIL) is drawn while the other lines are prepared
+    limit_of = alongside(lambda: _limit(lines, home_pts))
     if "highway" in streets.columns:
         is_street = streets["highway"].isin(STREET_HIGHWAYS).to_numpy(dtype=bool)
     else:
         is_street = np.ones(lines.size, dtype=bool)
     walls = _barriers(data, crs)
     landuse = residential_landuse(data, crs)
-    homes = homes_of(buildings, settings)
-    home_pts = homes.points
-    # residential land counts whole even where it reaches past the streets' hull
-    hull = _limit(lines, home_pts)
+    outlines = [lines[is_street], walls, elementwise(shapely.boundary, landuse)]
+    hull = limit_of()
     shapely.prepare(hull)
-    # land wholly inside the hull leaves the union as it is (most of it: skip it)
+    # residential land counts whole even where it reaches past the streets' hull; land
+    # wholly inside the hull leaves the union as it is (most of it: skip it)
     past = landuse[~shapely.contains_properly(hull, landuse)] if landuse.size else landuse
     limit = shapely.union_all(np.concatenate([[hull], past]))
-    work = np.concatenate(
-        [lines[is_street], walls, shapely.boundary(landuse), np.array([shapely.boundary(limit)])]
-    )
+    work = np.concatenate([*outlines, np.array([shapely.boundary(limit)])])
     base = faces(work)
-    rep = shapely.point_on_surface(base)
+    rep = elementwise(shapely.point_on_surface, base)
     shapely.prepare(limit)
-    inside = shapely.contains(limit, rep)
+    inside = elementwise(shapely.contains, limit, rep)
     in_lu = inside & (owner_of(rep, landuse) >= 0)
     has_home = np.zeros(base.size, dtype=bool)
     owner = owner_of(home_pts, base, disjoint=True)  # faces: no overlap

@@ -26,8 +26,9 @@ import shapely
 
 from .._errors import InputError
 from ..profiles import PopulationSettings
+from ._halves import alongside, elementwise
 from ._osm_columns import projected_geometries
-from .block_split import owner_of
+from .block_split import as_xy, owner_of
 from .osm_model import NON_RESIDENTIAL_BUILDINGS, RESIDENTIAL_BUILDINGS, OSMData
 
 __all__ = [
@@ -101,7 +102,7 @@ def _polygons(blobs: list[bytes], crs: Any) -> np.ndarray:
     if not blobs:
         return np.empty(0, dtype=object)
     geoms = gpd.GeoSeries(shapely.from_wkb(blobs), crs=4326).to_crs(crs).to_numpy()
-    return np.asarray(shapely.make_valid(geoms))
+    return elementwise(shapely.make_valid, geoms)
 
 
 def residential_landuse(data: OSMData, crs: Any) -> np.ndarray:
@@ -139,7 +140,7 @@ def _non_residential_zones(data: OSMData, crs: Any, rows: np.ndarray,
     if not zone.any():
         return other
     areas = projected_geometries(data.pois.wkb.take(rows[zone]), crs)
-    return np.concatenate([other, np.asarray(shapely.make_valid(areas))])
+    return np.concatenate([other, elementwise(shapely.make_valid, areas)])
 
 
 def buildings_from_osm(data: OSMData, crs: Any) -> gpd.GeoDataFrame:
@@ -168,17 +169,22 @@ def buildings_from_osm(data: OSMData, crs: Any) -> gpd.GeoDataFrame:
         levels[odd] = pd.to_numeric(
             raw.iloc[odd].astype(str).str.extract(r"^\s*(\d+(?:\.\d+)?)")[0], errors="coerce"
         ).to_numpy(dtype=np.float64)
-    geoms = projected_geometries(table.wkb, crs)
-    points = shapely.point_on_surface(geoms)
-    # pandas' hashed isin: numpy's sorts object arrays (a second at city scale)
-    typed_home = pd.Series(kinds).isin(RESIDENTIAL_BUILDINGS).to_numpy()
-    typed_other = pd.Series(kinds).isin(NON_RESIDENTIAL_BUILDINGS).to_numpy()
     # one int64 key per area: way and relation ids live in separate spaces
     rows, poi_marked, zone = _poi_area_marks(data)
+    # the land-use and zone polygons are projected and repaired while the footprints are
+    zones = alongside(lambda: (residential_landuse(data, crs),
+                               _non_residential_zones(data, crs, rows, zone)))
+    geoms = projected_geometries(table.wkb, crs)
+    points = elementwise(shapely.point_on_surface, geoms)
+    # pandas' hashed isin on objects: numpy's sorts object arrays (a second at city scale),
+    # and a string dtype would copy every value first
+    typed_home = pd.Series(kinds, dtype=object).isin(RESIDENTIAL_BUILDINGS).to_numpy()
+    typed_other = pd.Series(kinds, dtype=object).isin(NON_RESIDENTIAL_BUILDINGS).to_numpy()
     marked = (2 * data.pois.osm_id[rows] + (data.pois.osm_type[rows] == "relation"))[poi_marked]
     tagged = np.isin(table.keys(), marked)
-    in_res = owner_of(points, residential_landuse(data, crs)) >= 0
-    in_other = owner_of(points, _non_residential_zones(data, crs, rows, zone)) >= 0
+    res_landuse, other_zones = zones()
+    in_res = owner_of(points, res_landuse) >= 0
+    in_other = owner_of(points, other_zones) >= 0
     small = shapely.area(geoms) < MIN_UNTYPED_FOOTPRINT_M2
     rule = np.select(
         [
@@ -200,7 +206,7 @@ def buildings_from_osm(data: OSMData, crs: Any) -> gpd.GeoDataFrame:
         default="untyped_no_landuse",
     ).astype(object)
     home = (
-        pd.Series(rule)
+        pd.Series(rule, dtype=object)
         .isin(["residential_type", "untyped_in_residential_landuse", "untyped_no_landuse"])
         .to_numpy()
     )
@@ -249,7 +255,8 @@ def _levels(buildings: gpd.GeoDataFrame, settings: PopulationSettings,
 
 
 class Homes(NamedTuple):
-    """The homes among the buildings: representative point, floor area and footprint (m²)."""
+    """The homes among the buildings: representative point (an (n, 2) coordinate array),
+    floor area and footprint (m²)."""
 
     points: np.ndarray
     floor: np.ndarray
@@ -260,16 +267,14 @@ def homes_of(buildings: gpd.GeoDataFrame, settings: PopulationSettings) -> Homes
     """The buildings that count as dwellings, reduced to what population needs."""
     if buildings.empty:
         empty = np.empty(0)
-        return Homes(np.empty(0, dtype=object), empty, empty)
+        return Homes(np.empty((0, 2)), empty, empty)
     home = buildings["residential"].to_numpy(dtype=bool)
     geoms = buildings.geometry.to_numpy()[home]
     if "rep_x" in buildings.columns:  # from buildings_from_osm
-        points = shapely.points(
-            buildings["rep_x"].to_numpy(dtype=np.float64)[home],
-            buildings["rep_y"].to_numpy(dtype=np.float64)[home],
-        )
+        points = np.column_stack([buildings["rep_x"].to_numpy(dtype=np.float64)[home],
+                                  buildings["rep_y"].to_numpy(dtype=np.float64)[home]])
     else:
-        points = shapely.point_on_surface(geoms)
+        points = as_xy(elementwise(shapely.point_on_surface, geoms))
     footprint = shapely.area(geoms)  # once: the floor area is footprint x levels
     return Homes(points, footprint * _levels(buildings, settings, np.flatnonzero(home)),
                  footprint)

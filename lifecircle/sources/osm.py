@@ -1,12 +1,13 @@
-"""Read local OpenStreetMap files (pyosmium); the online path is :mod:`.online` (osmnx).
+"""Read local OpenStreetMap files; the online path is :mod:`.online` (osmnx).
 
-A streaming read of a local file (:mod:`._osm_pass`: a relation pass and one filtered pass over
-nodes and ways) collects everything a run needs into arrays: walkable ways with node
-coordinates, points of interest (tagged nodes and areas), residential land use, buildings and
-gates. pyosmium (libosmium) reads ``.osm.pbf``, ``.osm``, ``.osm.gz`` and ``.osm.bz2``; it was
-measured fastest of pyosmium, pyrosm and ``osmnx.graph_from_xml`` on the shared extracts (see
-``scripts/benchmark.py loaders``). The file checks here (:func:`xml_prolog`,
-:func:`refuse_dtd`) also guard GraphML.
+A ``.pbf`` file is decoded straight into arrays (:mod:`._pbf`) and scanned with numpy
+(:mod:`._pbf_scan`); other files (``.osm``, ``.osm.gz``, ``.osm.bz2``), and PBF files the
+decoder does not handle (other blob compressions), are read by two filtered pyosmium passes
+(:mod:`._osm_pass`). Both collect the same things by the same rules (walkable ways with node
+coordinates, points of interest, residential land use, buildings, gates) and share the
+assembly (:mod:`._osm_assemble`). pyosmium was measured fastest of pyosmium, pyrosm and
+``osmnx.graph_from_xml`` on the shared extracts (see ``scripts/benchmark.py loaders``). The
+file checks here (:func:`xml_prolog`, :func:`refuse_dtd`) also guard GraphML.
 """
 
 from __future__ import annotations
@@ -20,8 +21,9 @@ from pathlib import Path
 from typing import Any
 
 from .._errors import InputFileError
+from .._memory import release_freed
 from . import osm_model
-from .access_tags import is_barrier_node, way_access_tags
+from .access_tags import ACCESS_KEYS, is_barrier_node, way_access_tags
 
 # the data model and tag vocabulary live in .osm_model; code that imports them from here (this
 # module's public names before the split, and the old code the speed tests compare with) still
@@ -156,7 +158,8 @@ def refuse_dtd(path: Path, prolog: bytes, *, kind: str) -> None:
 
 
 def read_osm(path: str | Path) -> OSMData:
-    """Read a local OSM file into arrays (see :mod:`lifecircle.sources._osm_pass`).
+    """Read a local OSM file into arrays (see :mod:`lifecircle.sources._pbf_scan` for PBF
+    files, :mod:`lifecircle.sources._osm_pass` for the others).
 
     Ways that reference nodes missing from a clipped extract are cut at the missing nodes (the
     count is in ``stats``); a truncated or corrupt file raises :class:`InputFileError` and no
@@ -164,12 +167,57 @@ def read_osm(path: str | Path) -> OSMData:
     """
 
     from . import _osm_pass
-    from ._osm_assemble import osm_data
+    from ._osm_assemble import from_scan, osm_data
 
     path = Path(path)
     _sniff(path)
     with _osm_pass.no_cyclic_gc():
-        return osm_data(path, _scan(path, _osm_pass))
+        collected = _scan_pbf(path) if path.name.lower().endswith(".pbf") else None
+        if collected is None:
+            collected = from_scan(_scan(path, _osm_pass))
+        return osm_data(path, collected)
+
+
+def _scan_pbf(path: Path) -> Any:
+    """A PBF file decoded to arrays (:mod:`._pbf`) and scanned (:mod:`._pbf_scan`); None
+    when the decoder does not handle the file (the pyosmium passes read it then).
+
+    The decoded arrays are dropped on return: only what the run keeps outlives this call.
+    """
+    from ._pbf import PbfError, PbfUnsupported, read_pbf
+
+    try:
+        arrays = read_pbf(path)
+    except PbfUnsupported as exc:
+        log.debug("%s: %s; reading it with pyosmium", path, exc)
+        return None
+    except PbfError as exc:
+        raise InputFileError(
+            path,
+            f"could not be read as OSM data ({exc})",
+            "the file is truncated or corrupt; download or export the extract again",
+        ) from None
+    release_freed()  # the decoder's block buffers go back before the scan's arrays come
+    return _scan_decoded(arrays)
+
+
+def _scan_decoded(arrays: Any) -> Any:
+    """The array scan of decoded PBF arrays, with this reader's rules."""
+    from ._pbf_scan import scan_arrays
+
+    return scan_arrays(
+        arrays,
+        poi_keys=POI_KEYS,
+        area_landuse=AREA_LANDUSE,
+        is_walkable=is_walkable,
+        is_gate=_is_gate,
+        gate_keys=_GATE_KEYS,
+        is_barrier_node=is_barrier_node,
+        barrier_node_keys=BARRIER_NODE_KEYS,
+        way_access=way_access_tags,
+        way_access_keys=WAY_ACCESS_KEYS,
+        line_barriers=BLOCK_BARRIERS,
+    )
 
 
 def _scan(path: Path, _osm_pass: Any) -> Any:
@@ -218,6 +266,12 @@ def _scan(path: Path, _osm_pass: Any) -> Any:
         ) from None
 
 
+#: the keys :func:`~.access_tags.is_barrier_node` and :func:`~.access_tags.way_access_tags`
+#: read (the array scan calls them on dicts of these keys only)
+BARRIER_NODE_KEYS = ("kerb", "wheelchair")
+WAY_ACCESS_KEYS = (*ACCESS_KEYS, "footway")
+
+
 def _barrier_node(tags: dict[str, str], node: Any, raw: Any) -> None:
     """Collect the ids of nodes that bar step-free passage (see ``access_tags``)."""
     if is_barrier_node(tags):
@@ -228,6 +282,10 @@ def _way_access(tags: dict[str, str], index: int, raw: Any) -> None:
     """Keep a walkable way's step-free tags, by way index (see ``access_tags``)."""
     if access := way_access_tags(tags):
         raw.extra.setdefault("way_access", {})[index] = access
+
+
+#: the keys :func:`_is_gate` reads
+_GATE_KEYS = ("entrance", "barrier")
 
 
 def _is_gate(tags: Any) -> bool:

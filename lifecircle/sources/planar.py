@@ -36,6 +36,7 @@ import numpy as np
 import shapely
 
 from .._kernels import compile_kernel
+from ._halves import in_parts
 
 __all__ = ["faces"]
 
@@ -57,13 +58,13 @@ def faces(lines: np.ndarray, *, geos_below: int | None = None) -> np.ndarray:
         return _EMPTY
     if lines.size < (GEOS_BELOW if geos_below is None else geos_below):
         return _geos_faces(lines)
-    xy, u, v = _graph(*_segments(shapely.get_parts(lines)))
+    xy, u, v = _graph(*_segments(lines))
     flag = _to_node(xy[u], xy[v])
     if flag.any():
         # only the segments that meet others off their ends go through GEOS's noding
         noded = shapely.union_all(shapely.linestrings(
             np.stack([xy[u[flag]], xy[v[flag]]], axis=1)))
-        na, nb = _segments(shapely.get_parts(noded))
+        na, nb = _segments(np.array([noded], dtype=object))
         xy, u, v = _graph(np.concatenate([xy[u[~flag]], na]),
                           np.concatenate([xy[v[~flag]], nb]))
     return _polygons(xy, u, v)
@@ -83,10 +84,19 @@ def _geos_faces(lines: np.ndarray) -> np.ndarray:
     return np.asarray(polys[order], dtype=object)
 
 
-def _segments(parts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(start, end) of every segment of positive length of the lines ``parts``."""
-    xy, idx = shapely.get_coordinates(parts, return_index=True)
-    same = np.flatnonzero(idx[1:] == idx[:-1])
+def _segments(lines: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(start, end) of every segment of positive length of the lines (or multi-lines)."""
+    xy, idx = shapely.get_coordinates(lines, return_index=True)
+    cut = np.r_[True, idx[1:] != idx[:-1]]  # the first vertex of each line ...
+    multi = np.flatnonzero(shapely.get_num_geometries(lines) > 1)
+    if multi.size:  # ... and of each part of a multi-line (only those are taken apart)
+        parts, of = shapely.get_parts(lines[multi], return_index=True)
+        size = shapely.get_num_coordinates(parts)
+        first = np.searchsorted(idx, multi)[of]  # where each multi-line's vertices begin
+        within = np.cumsum(size) - size
+        within -= np.repeat(within[np.r_[True, of[1:] != of[:-1]]], np.bincount(of))
+        cut[(first + within)[size > 0]] = True
+    same = np.flatnonzero(~cut[1:])
     a, b = xy[same], xy[same + 1]
     ok = (a != b).any(axis=1)
     return a[ok], b[ok]
@@ -163,12 +173,10 @@ def _polygons(xy: np.ndarray, u: np.ndarray, v: np.ndarray) -> np.ndarray:
     shell_of_cycle[ring_cycle[shell]] = np.arange(shell.size)
     shell_of_cycle[n_shells > 1] = -1
     host = shell_of_cycle[ring_cycle[hole]]
-    rings = shapely.linearrings(xy[ring_nodes], indices=np.repeat(
-        np.arange(ring_ptr.size - 1), np.diff(ring_ptr)))
     # ... else to the smallest shell holding its first vertex (not on any other shell)
     lost = np.flatnonzero(host < 0)
     if lost.size:
-        shells = shapely.polygons(rings[shell])
+        shells = _rings_as_polygons(xy, ring_nodes, ring_ptr, shell, np.arange(shell.size))
         pts_lost = shapely.points(xy[ring_nodes[ring_ptr[hole[lost]]]])
         p_i, s_i = shapely.STRtree(shells).query(pts_lost, predicate="within")
         if p_i.size:
@@ -183,8 +191,35 @@ def _polygons(xy: np.ndarray, u: np.ndarray, v: np.ndarray) -> np.ndarray:
     which = np.concatenate([shell, hole])
     poly = np.concatenate([rank, rank[host]])
     order = np.lexsort((np.arange(which.size), poly))
-    out = shapely.polygons(rings[which[order]], indices=poly[order])
-    return np.asarray(out, dtype=object)
+    return _rings_as_polygons(xy, ring_nodes, ring_ptr, which[order], poly[order])
+
+
+def _rings_as_polygons(xy: np.ndarray, ring_nodes: np.ndarray, ring_ptr: np.ndarray,
+                       rings: np.ndarray, poly: np.ndarray) -> np.ndarray:
+    """Polygons of the rings ``rings`` (vertices ``ring_nodes[ring_ptr[r]:ring_ptr[r + 1]]``,
+    not closed), ring ``k`` going to polygon ``poly[k]`` (sorted, from 0, shell first).
+
+    One coordinate array with each ring closed, built by ``shapely.from_ragged_array`` over
+    threads (a ``linearrings`` then a ``polygons`` call make every ring twice).
+    """
+    size = np.diff(ring_ptr)[rings] + 1
+    end = np.cumsum(size)
+    start = end - size
+    # vertex k of the output: the ring's own vertex k - start, the first one again at its end
+    step = np.arange(int(end[-1])) - np.repeat(start, size)
+    step[end - 1] = 0
+    coords = xy[ring_nodes[np.repeat(ring_ptr[rings], size) + step]]
+    ring_end = np.r_[0, end]
+    poly_end = np.searchsorted(poly, np.arange(int(poly[-1]) + 2))
+
+    def build(s: slice) -> np.ndarray:
+        ends = poly_end[s.start : s.stop + 1]
+        r_ends = ring_end[ends[0] : ends[-1] + 1]
+        return np.asarray(shapely.from_ragged_array(
+            shapely.GeometryType.POLYGON, coords[r_ends[0] : r_ends[-1]],
+            (r_ends - r_ends[0], ends - ends[0])), dtype=object)
+
+    return np.concatenate(in_parts(build, poly_end.size - 1))
 
 
 def _successor(perm: np.ndarray, org: np.ndarray, n_nodes: int) -> np.ndarray:

@@ -1,0 +1,500 @@
+"""From decoded PBF arrays (:class:`._pbf.PbfArrays`) to the loader's collections.
+
+The array twin of :mod:`._osm_pass`: the same objects are kept by the same rules, but tags are
+matched as vocabulary ids over whole arrays instead of object by object. A rule that reads a
+few keys (``is_walkable``, gates, kerbs, step-free tags, the kept tags of an area) is called
+once per distinct combination of those keys' values, on a dict of just those keys, and its
+answer spread back to every object with that combination: the predicates stay the single
+place their rules live. Tag dicts are made only for what keeps its tags (POIs, gates,
+relations and their member ways).
+
+Node locations come from the node arrays by id (a sorted look-up); a node missing from the
+file, or outside the valid coordinate range, has no location, as in libosmium's index.
+Multipolygon relations are assembled by osmium from a small file of their members, as in the
+pyosmium path (:func:`._osm_pass._relation_areas`).
+"""
+
+from __future__ import annotations
+
+import sys
+from collections import Counter
+from collections.abc import Callable, Iterable, Mapping
+from functools import cache
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from ._osm_arrays import positions, ring_polygons
+from ._osm_assemble import Collected
+from ._osm_pass import Scan, _area_tags, _relation_areas
+
+if TYPE_CHECKING:
+    from ._pbf import PbfArrays
+
+__all__ = ["AREA_KEYS", "WALKABLE_KEYS", "scan_arrays"]
+
+#: the keys :func:`~.osm_model.is_walkable` reads
+WALKABLE_KEYS = ("highway", "area", "foot", "access", "service")
+#: the keys that decide which tags a non-POI area keeps (see ``_osm_pass._area_tags``)
+AREA_KEYS = ("building", "building:levels", "landuse", "name")
+#: libosmium's valid coordinate range, in 1e-7 degrees
+_MAX_X, _MAX_Y = 1_800_000_000, 900_000_000
+
+
+class _Tags:
+    """The tags of one object kind (CSR: ``ptr`` into ``key``/``val`` vocabulary ids)."""
+
+    def __init__(self, ptr: np.ndarray, key: np.ndarray, val: np.ndarray) -> None:
+        self.ptr = np.asarray(ptr, dtype=np.int64)
+        self.key = np.asarray(key)
+        self.val = np.asarray(val)
+        self.n = self.ptr.shape[0] - 1
+        self.owner = np.repeat(np.arange(self.n, dtype=np.int64), np.diff(self.ptr))
+
+    def value(self, key: int) -> np.ndarray:
+        """Per object, the value id of ``key`` (-1 where absent; the last one if repeated, as
+        a dict keeps it)."""
+        out = np.full(self.n, -1, dtype=np.int64)
+        if key >= 0:
+            hit = np.flatnonzero(self.key == key)
+            out[self.owner[hit]] = self.val[hit]
+        return out
+
+    def has_any(self, keys: np.ndarray) -> np.ndarray:
+        """Per object, whether it has a key among ``keys`` (a mask over the vocabulary)."""
+        return np.bincount(self.owner[keys[self.key]], minlength=self.n) > 0
+
+    def dicts(self, rows: np.ndarray, words: np.ndarray) -> list[dict[str, str]]:
+        """The tag dicts of objects ``rows`` (``words``: the vocabulary as an object array)."""
+        pick = positions(self.ptr, rows)
+        pairs = list(zip(words[self.key[pick]].tolist(), words[self.val[pick]].tolist(),
+                         strict=True))
+        counts = (self.ptr[rows + 1] - self.ptr[rows]).tolist()
+        out = []
+        at = 0
+        for count in counts:
+            out.append(dict(pairs[at : at + count]))
+            at += count
+        return out
+
+
+class _Vocab:
+    """The file's strings: ids by string, and the strings as an object array."""
+
+    def __init__(self, strings: list[str], keys: Iterable[np.ndarray]) -> None:
+        self.index = {s: i for i, s in enumerate(strings)}
+        # one slot more: -1 (absent) reads as ""
+        self.words = np.empty(len(strings) + 1, dtype=object)
+        self.words[:-1] = strings
+        self.words[-1] = ""
+        # keys interned, as the pyosmium path keeps them (they are shared with other code)
+        is_key = np.zeros(self.words.shape[0], dtype=bool)
+        for ids in keys:
+            is_key[ids] = True
+        intern = sys.intern
+        self.words[is_key] = [intern(w) for w in self.words[is_key].tolist()]
+
+    def id(self, word: str) -> int:
+        return self.index.get(word, -1)
+
+    def mask(self, words: Iterable[str]) -> np.ndarray:
+        out = np.zeros(self.words.shape[0], dtype=bool)
+        out[[i for w in words if (i := self.id(w)) >= 0]] = True
+        out[-1] = False
+        return out
+
+
+def _by_combination(
+    tags: _Tags, rows: np.ndarray, keys: tuple[str, ...], vocab: _Vocab,
+    rule: Callable[[dict[str, str]], Any],
+) -> tuple[np.ndarray, list[Any]]:
+    """``rule`` of the objects ``rows``, called once per distinct combination of ``keys``'
+    values on a dict of those keys only: (per row, the combination's index; per combination,
+    the rule's answer)."""
+    if not len(rows):
+        return np.zeros(0, dtype=np.int64), []
+    columns = np.stack([tags.value(vocab.id(k))[rows] for k in keys], axis=1)
+    combos, inverse = _unique_rows(columns)
+    words = vocab.words
+    answers = [rule({k: words[v] for k, v in zip(keys, combo.tolist(), strict=True) if v >= 0})
+               for combo in combos]
+    return inverse.reshape(-1), answers
+
+
+def _unique_rows(columns: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The distinct rows of an int matrix and each row's index among them.
+
+    The columns are ranked and folded into one int64 per row: ``np.unique(axis=0)`` sorts
+    rows as opaque records, seconds on a city's ways.
+    """
+    key = np.zeros(columns.shape[0], dtype=np.int64)
+    size = 1
+    for column in columns.T:
+        # ids are small (vocabulary ids, -1 for absent): ranked through a table, not a sort
+        present = np.zeros(int(column.max()) + 2, dtype=bool)
+        present[column + 1] = True
+        ranks = np.cumsum(present) - 1
+        distinct = int(ranks[-1]) + 1
+        size *= distinct
+        if size >= 1 << 62:
+            combos, inverse = np.unique(columns, axis=0, return_inverse=True)
+            return combos, inverse.reshape(-1)
+        key = key * distinct + ranks[column + 1]
+    _, first, inverse = np.unique(key, return_index=True, return_inverse=True)
+    return columns[first], inverse.reshape(-1)
+
+
+def _flat(tags: _Tags, rows: np.ndarray, words: np.ndarray) -> list[tuple[str, ...]]:
+    """The tags of objects ``rows`` as :func:`~._osm_columns.flat_tags` tuples (through a dict
+    where an object repeats a key, as the pyosmium path's dict keeps it)."""
+    pick = positions(tags.ptr, rows)
+    keys = tags.key[pick]
+    counts = tags.ptr[rows + 1] - tags.ptr[rows]
+    owner = np.repeat(np.arange(rows.shape[0]), counts)
+    order = np.lexsort((keys, owner))
+    repeat = np.zeros(rows.shape[0], dtype=bool)
+    dup = (owner[order][1:] == owner[order][:-1]) & (keys[order][1:] == keys[order][:-1])
+    repeat[owner[order][1:][dup]] = True
+    flat = np.empty(2 * pick.shape[0], dtype=object)
+    flat[0::2] = words[keys]
+    flat[1::2] = words[tags.val[pick]]
+    items = flat.tolist()
+    out: list[tuple[str, ...]] = []
+    at = 0
+    for count, rep in zip((2 * counts).tolist(), repeat.tolist(), strict=True):
+        one = tuple(items[at : at + count])
+        if rep:
+            one = tuple(x for kv in dict(zip(one[0::2], one[1::2], strict=True)).items()
+                        for x in kv)
+        out.append(one)
+        at += count
+    return out
+
+
+class _Locator:
+    """Node locations of ways' references, by id (the node arrays sorted once if the file's
+    are not)."""
+
+    def __init__(self, arrays: PbfArrays) -> None:
+        self.ids = arrays.node_id
+        self.order: np.ndarray | None = None
+        if not arrays.nodes_sorted:
+            self.order = np.argsort(self.ids, kind="stable")
+            self.ids = self.ids[self.order]
+        self.x, self.y = arrays.node_x, arrays.node_y
+        self.ref_ptr = np.asarray(arrays.way_ref_ptr, dtype=np.int64)
+        self.refs = arrays.way_refs
+
+    def positions(self, ways: np.ndarray) -> np.ndarray:
+        """The node positions (int32) of the references of ``ways``, concatenated; -1 where
+        the file has no such node or its location is not valid (as libosmium's index)."""
+        starts = self.ref_ptr[ways]
+        counts = self.ref_ptr[ways + 1] - starts
+        if not self.ids.shape[0]:
+            return np.full(int(counts.sum()), -1, dtype=np.int32)
+        return _lookup_kernel()(self.ids, self.order if self.order is not None else
+                                np.zeros(0, dtype=np.int64), self.x, self.y, self.refs,
+                                starts, counts, _MAX_X, _MAX_Y)
+
+    def lon_lat(self, pos: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Longitude and latitude at node positions (NaN at -1), as libosmium's ``lon()``."""
+        ok = pos >= 0
+        lon = np.where(ok, self.x[pos] / 1e7, np.nan)
+        lat = np.where(ok, self.y[pos] / 1e7, np.nan)
+        return lon, lat
+
+
+@cache
+def _lookup_kernel() -> Any:
+    """The compiled look-up of ways' node ids in the sorted ids: a galloping search from the
+    previous answer, since a way's nodes mostly have nearby ids (several times faster than
+    ``np.searchsorted``'s binary search from scratch per reference), no temporary per
+    reference but the answer."""
+    from numba import njit
+
+    @njit(cache=True, nogil=True)
+    def lookup(ids: np.ndarray, order: np.ndarray, x: np.ndarray, y: np.ndarray,
+               refs: np.ndarray, starts: np.ndarray, counts: np.ndarray, max_x: int,
+               max_y: int) -> np.ndarray:  # pragma: no cover - compiled
+        n = ids.shape[0]
+        out = np.empty(counts.sum(), dtype=np.int32)
+        prev = 0
+        i = 0
+        for w in range(starts.shape[0]):
+            for k in range(starts[w], starts[w] + counts[w]):
+                r = refs[k]
+                # the first position whose id is >= r lies in (lo, hi]
+                if ids[prev] < r:
+                    lo = prev
+                    step = 1
+                    hi = prev + 1
+                    while hi < n and ids[hi] < r:
+                        lo = hi
+                        step *= 2
+                        hi = lo + step
+                    if hi > n:
+                        hi = n
+                else:
+                    hi = prev
+                    step = 1
+                    lo = prev - 1
+                    while lo >= 0 and ids[lo] >= r:
+                        hi = lo
+                        step *= 2
+                        lo = hi - step
+                    if lo < -1:
+                        lo = -1
+                while hi - lo > 1:
+                    mid = (lo + hi) // 2
+                    if ids[mid] < r:
+                        lo = mid
+                    else:
+                        hi = mid
+                found = -1
+                if hi < n and ids[hi] == r:
+                    found = order[hi] if order.shape[0] else hi
+                    if abs(np.int64(x[found])) > max_x or abs(np.int64(y[found])) > max_y:
+                        found = -1
+                out[i] = found
+                i += 1
+                prev = hi if hi < n else n - 1
+        return out
+
+    return lookup
+
+
+def scan_arrays(
+    arrays: PbfArrays,
+    *,
+    poi_keys: frozenset[str],
+    area_landuse: frozenset[str],
+    is_walkable: Callable[[Mapping[str, str]], bool],
+    is_gate: Callable[[Mapping[str, str]], bool],
+    gate_keys: tuple[str, ...],
+    is_barrier_node: Callable[[Mapping[str, str]], bool],
+    barrier_node_keys: tuple[str, ...],
+    way_access: Callable[[Mapping[str, str]], dict[str, str]],
+    way_access_keys: tuple[str, ...],
+    line_barriers: frozenset[str],
+) -> Collected:
+    """What :func:`._osm_pass.scan` collects, from decoded arrays.
+
+    The predicates are the pyosmium path's (``is_gate`` and ``is_barrier_node`` on node tags,
+    ``way_access`` the step-free tags of a walkable way), each with the keys it reads.
+    """
+    vocab = _Vocab(arrays.strings, (arrays.node_tag_key, arrays.way_tag_key,
+                                    arrays.rel_tag_key))
+    words = vocab.words
+    nodes = _Tags(arrays.node_tag_ptr, arrays.node_tag_key, arrays.node_tag_val)
+    ways = _Tags(arrays.way_tag_ptr, arrays.way_tag_key, arrays.way_tag_val)
+    area_pois = poi_keys - {"name"}
+
+    # -- nodes: POIs, gates, kerbs
+    tagged = np.asarray(arrays.tagged_node, dtype=np.int64)
+    everyone = np.arange(tagged.shape[0])
+    inverse, answers = _by_combination(nodes, everyone, barrier_node_keys, vocab,
+                                       is_barrier_node)
+    barrier_nodes = arrays.node_id[tagged[np.asarray(answers, dtype=bool)[inverse]]] \
+        if answers else np.zeros(0, dtype=np.int64)
+    x, y = arrays.node_x[tagged].astype(np.int64), arrays.node_y[tagged].astype(np.int64)
+    located = (np.abs(x) <= _MAX_X) & (np.abs(y) <= _MAX_Y)
+    inverse, answers = _by_combination(nodes, everyone, gate_keys, vocab, is_gate)
+    gate_rows = np.flatnonzero(np.asarray(answers, dtype=bool)[inverse] & located) \
+        if answers else np.zeros(0, dtype=np.int64)
+    gates = [(int(i), float(a) / 1e7, float(b) / 1e7, tags) for i, a, b, tags in zip(
+        arrays.node_id[tagged[gate_rows]].tolist(), x[gate_rows].tolist(),
+        y[gate_rows].tolist(), nodes.dicts(gate_rows, words), strict=True)]
+    poi_rows = np.flatnonzero(nodes.has_any(vocab.mask(poi_keys)) & located)
+    node_pois = (arrays.node_id[tagged[poi_rows]], x[poi_rows] / 1e7, y[poi_rows] / 1e7,
+                 _flat(nodes, poi_rows, words))
+    del x, y, located
+
+    # -- relations (multipolygons and boundaries) and their member ways
+    # (assembled first, while little else is held: osmium's pass is the scan's peak)
+    relations, members = _relations(arrays, vocab)
+    rel_out = _relation_areas_of(arrays, relations, members, ways, vocab, poi_keys,
+                                 area_landuse)
+    highway = ways.value(vocab.id("highway"))
+    has_tags = np.diff(ways.ptr) > 0
+    is_poi = ways.has_any(vocab.mask(area_pois))
+    area_value = ways.value(vocab.id("area"))
+    candidate = has_tags & (is_poi | (
+        ((ways.value(vocab.id("building")) >= 0)
+         | vocab.mask(area_landuse)[ways.value(vocab.id("landuse"))]) & (highway < 0)))
+    candidate &= (area_value != vocab.id("no")) | (area_value < 0)
+    barrier = ways.value(vocab.id("barrier"))
+    lines = np.flatnonzero((highway < 0) & vocab.mask(line_barriers)[barrier])
+
+    # -- highways: counted, walkable ones kept with their step-free tags
+    highways = np.flatnonzero(highway >= 0)
+    inverse, answers = _by_combination(ways, highways, WALKABLE_KEYS, vocab, is_walkable)
+    walk = highways[np.asarray(answers, dtype=bool)[inverse]] if answers else highways[:0]
+    seen, first, count = np.unique(highway[highways], return_index=True, return_counts=True)
+    order = np.argsort(first)
+    highway_seen = Counter(dict(zip(words[seen[order]].tolist(), count[order].tolist(),
+                                    strict=True)))
+    inverse, answers = _by_combination(ways, walk, way_access_keys, vocab, way_access)
+    access = {int(i): dict(answers[k]) for i, k in enumerate(inverse.tolist()) if answers[k]}
+    # (one string object per distinct value: the vocabulary's)
+    way_highway = words[highway[walk]].tolist()
+    way_name = words[ways.value(vocab.id("name"))[walk]].tolist()
+
+    # -- node locations, and the walkable ways' coordinates
+    rings = np.flatnonzero(candidate)
+    locate = _Locator(arrays)
+    ref_ptr = locate.ref_ptr
+    walk_ptr = np.zeros(walk.shape[0] + 1, dtype=np.int64)
+    np.cumsum(ref_ptr[walk + 1] - ref_ptr[walk], out=walk_ptr[1:])
+    walkable = (arrays.way_refs[positions(ref_ptr, walk)], walk_ptr,
+                *locate.lon_lat(locate.positions(walk)))
+
+    # -- closed-way areas: 4+ references, all located, both ends at one location
+    ring_counts = ref_ptr[rings + 1] - ref_ptr[rings]
+    long_enough = ring_counts >= 4
+    rings, ring_counts = rings[long_enough], ring_counts[long_enough]
+    ring_pos = locate.positions(rings)
+    starts = np.zeros(rings.shape[0] + 1, dtype=np.int64)
+    np.cumsum(ring_counts, out=starts[1:])
+    all_located = np.minimum.reduceat(ring_pos, starts[:-1]) >= 0 if rings.size else \
+        np.zeros(0, dtype=bool)
+    first_pos, last_pos = ring_pos[starts[:-1]], ring_pos[starts[1:] - 1]
+    closed = all_located & (arrays.node_x[first_pos] == arrays.node_x[last_pos]) & (
+        arrays.node_y[first_pos] == arrays.node_y[last_pos])
+    # (a mask of a byte per reference: most rings are kept)
+    ring_pos = ring_pos[np.repeat(closed, ring_counts)]
+    # the rings keep their own coordinates (not the node arrays, freed after the scan)
+    ring_x, ring_y = arrays.node_x[ring_pos], arrays.node_y[ring_pos]
+    del ring_pos, first_pos, last_pos, all_located
+    rings, ring_counts = rings[closed], ring_counts[closed]
+    ring_tags, ring_dicts = _ring_tags(ways, rings, is_poi[rings], vocab)
+    ring_starts = np.zeros(rings.shape[0] + 1, dtype=np.int64)
+    np.cumsum(ring_counts, out=ring_starts[1:])
+
+    def coords_of(lo: int, hi: int) -> np.ndarray:
+        out = np.empty((int(ring_starts[hi] - ring_starts[lo]), 2), dtype=np.float64)
+        np.divide(ring_x[ring_starts[lo] : ring_starts[hi]], 1e7, out=out[:, 0])
+        np.divide(ring_y[ring_starts[lo] : ring_starts[hi]], 1e7, out=out[:, 1])
+        return out
+
+    # -- walls and fences
+    barriers = []
+    line_lon, line_lat = locate.lon_lat(locate.positions(lines))
+    at = 0
+    for way, value in zip(lines.tolist(), words[barrier[lines]].tolist(), strict=True):
+        end = at + int(ref_ptr[way + 1] - ref_ptr[way])
+        line = _line_wkb(line_lon[at:end], line_lat[at:end])
+        at = end
+        if line is not None:
+            barriers.append((int(arrays.way_id[way]), str(value), line))
+    return Collected(
+        way_ids=arrays.way_id[walk],
+        way_highway=way_highway,
+        way_name=way_name,
+        walkable=walkable,
+        gates=gates,
+        barriers=barriers,
+        way_access=access,
+        barrier_nodes=np.asarray(barrier_nodes, dtype=np.int64),
+        node_pois=node_pois,
+        ring_ids=arrays.way_id[rings],
+        ring_tags=ring_tags,
+        ring_dicts=ring_dicts,
+        rings=lambda reserve: ring_polygons(ring_counts, coords_of, reserve=reserve),
+        rel_areas=rel_out.rel_areas,
+        highway_seen=highway_seen,
+        broken_areas=rel_out.broken_areas,
+        tag_values=None,  # the vocabulary's strings: shared, keys interned
+    )
+
+
+def _relation_areas_of(
+    arrays: PbfArrays, relations: list[Any], members: np.ndarray, ways: _Tags, vocab: _Vocab,
+    poi_keys: frozenset[str], area_landuse: frozenset[str],
+) -> Scan:
+    """The multipolygons assembled by osmium from their member ways (as the pyosmium path's
+    ``_relation_areas``), in a :class:`~._osm_pass.Scan` (``rel_areas``, ``broken_areas``)."""
+    rel_out = Scan()
+    if not relations:
+        return rel_out
+    locate = _Locator(arrays)
+    ref_ptr = locate.ref_ptr
+    member_rows = _rows_of(arrays.way_id, members)
+    member_ways: dict[int, Any] = {}
+    lon, lat = locate.lon_lat(locate.positions(member_rows))
+    xy = [None if x != x else (x, y) for x, y in zip(lon.tolist(), lat.tolist(), strict=True)]
+    refs = arrays.way_refs[positions(ref_ptr, member_rows)].tolist()
+    at = 0
+    for way, tags in zip(member_rows.tolist(), ways.dicts(member_rows, vocab.words),
+                         strict=True):
+        end = at + int(ref_ptr[way + 1] - ref_ptr[way])
+        member_ways[int(arrays.way_id[way])] = (tags, refs[at:end], xy[at:end])
+        at = end
+    import osmium.geom
+
+    _relation_areas(relations, member_ways, rel_out, osmium.geom.WKBFactory(), poi_keys,
+                    area_landuse)
+    return rel_out
+
+
+def _relations(arrays: PbfArrays, vocab: _Vocab) -> tuple[list[Any], np.ndarray]:
+    """Multipolygon and boundary relations as ``_osm_pass`` collects them (id, tags, way
+    members), and the ids of their member ways."""
+    rels = _Tags(arrays.rel_tag_ptr, arrays.rel_tag_key, arrays.rel_tag_val)
+    rows = np.flatnonzero(vocab.mask(("multipolygon", "boundary"))[rels.value(vocab.id("type"))])
+    words = vocab.words
+    ptr = np.asarray(arrays.rel_member_ptr, dtype=np.int64)
+    out = []
+    for row, tags in zip(rows.tolist(), rels.dicts(rows, words), strict=True):
+        lo, hi = int(ptr[row]), int(ptr[row + 1])
+        is_way = arrays.rel_member_type[lo:hi] == 1
+        refs = arrays.rel_member_ref[lo:hi][is_way].tolist()
+        roles = words[arrays.rel_member_role[lo:hi][is_way]].tolist()
+        out.append((int(arrays.rel_id[row]), tags,
+                    [("w", r, role) for r, role in zip(refs, roles, strict=True)]))
+    members = np.unique(np.asarray([r for _, _, refs in out for _, r, _ in refs],
+                                   dtype=np.int64))
+    return out, members
+
+
+def _rows_of(ids: np.ndarray, wanted: np.ndarray) -> np.ndarray:
+    """The positions of the ids in ``wanted`` (few) among ``ids``, increasing."""
+    if not wanted.size:
+        return np.zeros(0, dtype=np.int64)
+    if ids.size > 1 and not (ids[1:] > ids[:-1]).all():
+        return np.flatnonzero(np.isin(ids, wanted))
+    pos = np.minimum(np.searchsorted(ids, wanted), max(ids.shape[0] - 1, 0))
+    return np.unique(pos[ids[pos] == wanted]) if ids.size else pos[:0]
+
+
+def _ring_tags(
+    ways: _Tags, rings: np.ndarray, is_poi: np.ndarray, vocab: _Vocab
+) -> tuple[np.ndarray, list[dict[str, str]]]:
+    """Per ring, an index into the tag dicts kept for rings: POIs keep all their tags (a dict
+    each, keys interned as ``_osm_pass.interned_keys`` does), other areas the tags
+    ``_osm_pass._area_tags`` keeps (one shared dict per combination)."""
+    plain = np.flatnonzero(~is_poi)
+    shared: dict[tuple[tuple[str, str], ...], dict[str, str]] = {}
+    inverse, dicts = _by_combination(ways, rings[plain], AREA_KEYS, vocab,
+                                     lambda tags: _area_tags(tags, shared))
+    index = np.empty(rings.shape[0], dtype=np.int64)
+    index[plain] = inverse
+    poi = np.flatnonzero(is_poi)
+    index[poi] = len(dicts) + np.arange(poi.shape[0])
+    dicts += ways.dicts(rings[poi], vocab.words)  # (keys interned by the vocabulary)
+    return index, dicts
+
+
+def _line_wkb(lon: np.ndarray, lat: np.ndarray) -> bytes | None:
+    """A linestring as WKB with repeated locations dropped, as osmium's factory makes it; None
+    when a node has no location or fewer than two locations remain."""
+    if np.isnan(lon).any():
+        return None
+    xy = np.column_stack([lon, lat])
+    keep = np.ones(xy.shape[0], dtype=bool)
+    keep[1:] = (xy[1:] != xy[:-1]).any(axis=1)
+    xy = xy[keep]
+    if xy.shape[0] < 2:
+        return None
+    head = np.array([1, 2, 0, 0, 0], dtype=np.uint8).tobytes()
+    return head + np.uint32(xy.shape[0]).astype("<u4").tobytes() + xy.astype("<f8").tobytes()
+
