@@ -23,12 +23,15 @@ __all__ = ["release_freed"]
 def _libc() -> Any:
     if not sys.platform.startswith("linux"):
         return None
-    name = ctypes.util.find_library("c")
-    try:
-        libc = ctypes.CDLL(name or "libc.so.6")
+    # glibc's soname first: find_library runs ldconfig in a subprocess, a fork of a run that
+    # may hold gigabytes by the time it first trims
+    for find in (lambda: "libc.so.6", lambda: ctypes.util.find_library("c")):
+        try:
+            libc = ctypes.CDLL(find())
+        except (OSError, TypeError):  # musl or an unusual libc: nothing to trim through
+            continue
         return libc if hasattr(libc, "malloc_trim") else None
-    except OSError:  # musl or an unusual libc: nothing to trim through
-        return None
+    return None
 
 
 def release_freed() -> bool:

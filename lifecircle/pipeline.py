@@ -50,7 +50,7 @@ from .outputs._atomic import StagedOutput, file_sha256
 from .outputs.report import REPORT_VERSION
 from .profiles import Profile
 from .result import Extra, Result
-from .snapping import Snap, snap_points
+from .snapping import Snap, release_index, snap_points
 from .sources import blocks as blocks_mod
 from .sources.area import blocks_in_area, read_area
 from .sources.buildings import method_shares, scale_to_total
@@ -180,6 +180,7 @@ def analyse(config: Analysis, *, progress: Progress | None = None) -> Result:
         fac, type_report = _facilities(cfg, data, net, full_profile, prof)
         fx, fy = _project_points(fac, net)
         fac = _with_snap(fac, snap_points(net, fx, fy, max_snap_m=snap_limit), net)
+        release_index(net)  # the edge trees: rebuilt (~1 s at 1M nodes) for the access points
 
     with timer.step("blocks", "Preparing residential blocks"):
         every_block, block_stats, buildings = _blocks(cfg, data, net)
@@ -187,6 +188,7 @@ def analyse(config: Analysis, *, progress: Progress | None = None) -> Result:
         if area is not None and cfg.osm is not None:
             blk = blocks_in_area(every_block, area, where=str(cfg.polygon))
         blk, residents_info = _population(cfg, blk, buildings, prof, block_stats, resident_cols)
+        del buildings  # a city's footprints: not needed after the population
         # gates are shared out among every block, then kept for the blocks in the area: a gate
         # of a block left outside the area never becomes a neighbour's
         aps = blocks_mod.access_points(every_block, blocks_mod.gates_from_osm(data, net.crs))
@@ -200,6 +202,7 @@ def analyse(config: Analysis, *, progress: Progress | None = None) -> Result:
         inside_m = blocks_mod.distance_to_boundary(aps, blk)
         asnap = snap_points(net, ax, ay, max_snap_m=snap_limit + inside_m)
         aps = _with_snap(aps, asnap, net)
+        release_index(net)  # the analysis's last snap
 
     with timer.step("access", f"Walking times for {len(prof.categories)} categories"):
         access = compute_access(net, fac, asnap, prof)
@@ -418,6 +421,9 @@ def run_config(analysis: Analysis, outputs: Outputs | None = None, *,
     if staged is None:
         result.prepare(outputs)
         return result
+    # the outputs never read the OSM features (read again if the caller asks for them)
+    result.release_osm()
+    release_freed()
     timer = _Timer(progress)
     with timer.step("outputs", "Writing outputs"):
         result.save_into(staged, outputs, extras=extras)

@@ -47,6 +47,32 @@ ISOCHRONES_IN_MEMORY_MAX_EDGES = 50_000
 Extra = Callable[["Result", StagedOutput], None]
 
 
+class _OsmSlot:
+    """:attr:`Result.osm`: held, or (once :meth:`Result.release_osm` dropped it) read again
+    from the analysed local file when asked for.
+
+    A run that saves its folder needs the OSM features only to make the blocks and
+    facilities; at city scale they hold hundreds of megabytes through the outputs. Releasing
+    them keeps ``result.osm`` working for a caller that keeps the result (siting on OSM
+    candidates), at the cost of a second read.
+    """
+
+    def __get__(self, obj: Any, objtype: Any = None) -> OSMData | None:
+        if obj is None:  # the dataclass's default
+            return None
+        data = obj.__dict__.get("_osm")
+        if data is None and obj.__dict__.get("_osm_released"):
+            from .sources.osm import read_osm
+
+            log.info("reading %s again (the run released its OSM features)", obj.config.osm)
+            data = obj.__dict__["_osm"] = read_osm(obj.config.osm)
+        return data
+
+    def __set__(self, obj: Any, value: OSMData | _OsmSlot | None) -> None:
+        obj.__dict__["_osm"] = None if isinstance(value, _OsmSlot) else value
+        obj.__dict__["_osm_released"] = False
+
+
 @dataclass
 class Result:
     """Everything an analysis computed. Times are minutes; unreachable is NaN."""
@@ -62,7 +88,10 @@ class Result:
     #: the configuration analysed
     config: Analysis | None = None
     out: Path | None = None
-    osm: OSMData | None = field(default=None, repr=False)
+    #: the features read from the OSM file (``None`` for a network without them); after
+    #: :meth:`release_osm` read again from the file on the next access
+    osm: OSMData | None = field(default=_OsmSlot(), repr=False,  # type: ignore[assignment]
+                                compare=False)
     #: new sites proposed by :func:`lifecircle.siting.site` (``rank``, ``gain_population``);
     #: siting sits above this module (it takes a Result), so it is a function, not a method
     proposed_sites: gpd.GeoDataFrame | None = None
@@ -78,6 +107,16 @@ class Result:
         """The network's edge table; built once (the GeoPackage, map and figures all read it,
         and at a million nodes it costs seconds). Do not modify it in place."""
         return self.network.edges_gdf()
+
+    def release_osm(self) -> None:
+        """Drop the OSM features (:attr:`osm`) until they are asked for again; only where they
+        can be read again: from the local OSM file the configuration names."""
+        cfg = self.config
+        if (self.__dict__.get("_osm") is None or cfg is None or cfg.osm is None
+                or cfg.place is not None):
+            return
+        self.__dict__["_osm"] = None
+        self.__dict__["_osm_released"] = True
 
     @property
     def summary(self) -> pd.DataFrame:
@@ -151,6 +190,10 @@ class Result:
         if self.isochrones is None and self._isochrone_stream is not None:
             from . import isochrones as iso
 
+            # the edge geometries wait idle through the isochrones (which walk the edge
+            # coordinates): rebuilt from those (~1 s a million edges) when next read
+            self.__dict__.pop("edges", None)
+            self.network.__dict__.pop("geometries", None)
             # one category at a time, appended to the layer and dropped
             isochrone_file.append_isochrones(
                 Path(path), iso.iter_isochrones(**self._isochrone_args(**self._isochrone_stream)),
@@ -302,20 +345,27 @@ class Result:
 
         folder, nodes = staged.staging, self.network.n_nodes
         _ = self.edges  # built once, before any fork: the workers and the GeoPackage read it
-        if outputs.figures and (job := _background.start("figures", lambda: write_products(
-                self, folder, lang=outputs.lang, map=False, figures=True, rasters=False),
-                nodes=nodes)):
-            jobs.append(job)
-        if job := _background.start("tables", lambda: write_tables(self, folder,
-                                                                    lang=outputs.lang),
-                                    nodes=nodes):
-            jobs.append(job)
+        aside: dict[str, Callable[[], Any]] = {}  # what the workers write
+        if outputs.figures:
+            aside["figures"] = lambda: write_products(self, folder, lang=outputs.lang,
+                                                      map=False, figures=True, rasters=False)
+        aside["tables"] = lambda: write_tables(self, folder, lang=outputs.lang)
+        together = nodes > _background.BACKGROUND_MAX_NODES  # one worker, one at a time
+        if not together:
+            jobs += [job for what, write in aside.items()
+                     if (job := _background.start(what, write, nodes=nodes))]
         chosen = self.prepare(outputs)
-        if chosen.rasters and (job := _background.start("rasters", lambda: write_products(
-                self, folder, map=False, figures=False, rasters=True,
-                raster_cell_m=chosen.raster_cell_m), nodes=nodes)):
+        if chosen.rasters:
+            aside["rasters"] = lambda: write_products(self, folder, map=False, figures=False,
+                                                      rasters=True,
+                                                      raster_cell_m=chosen.raster_cell_m)
+            if not together and (job := _background.start("rasters", aside["rasters"],
+                                                          nodes=nodes)):
+                jobs.append(job)
+        if together and (job := _background.start_together(aside)):
             jobs.append(job)
-        aside = {job.what for job in jobs}
+        aside = {what: write for what, write in aside.items()
+                 if any(what in job.parts for job in jobs)}
         self.to_gpkg(staged.path(GPKG_NAME), layer_format=chosen.layer_format)
         for extra in extras:
             extra(self, staged)

@@ -49,6 +49,7 @@ __all__ = [
     "edges_by_key",
     "parse_alt",
     "rank_candidates",
+    "release_index",
     "snap_points",
 ]
 
@@ -396,6 +397,13 @@ def _main_tree(net: WalkNetwork) -> shapely.STRtree:
         tree = shapely.STRtree(net.geometries[~_fragment_edges(net)])
         net.__dict__["_main_strtree"] = tree
     return tree
+
+
+def release_index(net: WalkNetwork) -> None:
+    """Drop the edge trees :func:`snap_points` keeps on ``net`` (rebuilt on the next snap):
+    after the last snap of an analysis they are a city's largest idle objects."""
+    for name in ("_strtree", "_main_strtree"):
+        net.__dict__.pop(name, None)
 
 
 def _tree(net: WalkNetwork) -> shapely.STRtree:

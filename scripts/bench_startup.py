@@ -233,7 +233,7 @@ def phases(osm: Path) -> None:
     rows.append(("analysis, all stages", wall, cpu))
     from lifecircle.outputs import _background
 
-    _background.BACKGROUND_MAX_NODES = -1  # every output here, one after the other
+    _background._alone = lambda: False  # no worker: every output here, one after the other
     for module, label in _OUTPUT_IMPORTS:
         start = _clock()
         importlib.import_module(module)

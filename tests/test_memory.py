@@ -26,3 +26,24 @@ def test_release_freed_returns_fragmented_heap_memory() -> None:
     after = _rss_kb()
     assert before - after > 150_000  # most of the 270 MB freed goes back
     assert len(keep) == 6_000
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's malloc_trim")
+def test_finding_the_c_library_forks_no_process(monkeypatch) -> None:
+    """The first trim comes after a city's network is loaded: finding libc there must not
+    fork the run (``ctypes.util.find_library`` runs ldconfig in a subprocess)."""
+    import subprocess
+
+    from lifecircle import _memory
+
+    started: list[object] = []
+    real = subprocess.Popen.__init__
+
+    def spy(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        started.append(args[0] if args else kwargs.get("args"))
+        real(self, *args, **kwargs)
+
+    monkeypatch.setattr(subprocess.Popen, "__init__", spy)
+    _memory._libc.cache_clear()
+    assert release_freed() is True
+    assert started == []

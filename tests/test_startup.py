@@ -156,17 +156,76 @@ def test_a_small_run_writes_figures_and_rasters_in_workers_and_lists_them(grid_r
     assert np.nanmin(minutes) < 2.75 and np.isnan(minutes).any()
 
 
-def test_above_the_limit_the_run_writes_them_itself(grid_result, tmp_path, monkeypatch):
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="workers on Linux only")
+def test_above_the_limit_one_worker_writes_them_in_turn(grid_result, tmp_path, monkeypatch):
+    """A city-scale run writes the figures, tables and rasters in one worker, one after the
+    other (one output's memory beside the run's, not three); the files are those a small run
+    writes."""
+    from lifecircle.config import Outputs
+    from lifecircle.outputs import _background
+
+    small = grid_result.save(tmp_path / "small", Outputs(tiles="none"))
+    jobs = _forked(monkeypatch)
+    together: list = []
+    real = _background.start_together
+
+    def spy(writes):
+        together.append(real(writes))
+        return together[-1]
+
+    monkeypatch.setattr(_background, "start_together", spy)
+    monkeypatch.setattr(_background, "BACKGROUND_MAX_NODES", grid_result.network.n_nodes - 1)
+    big = grid_result.save(tmp_path / "big", Outputs(tiles="none"))
+    assert jobs == {}  # no worker per output
+    assert len(together) == 1 and together[0].parts == ("figures", "tables", "rasters")
+    assert together[0].seconds is not None  # waited for
+    sums = [json.loads((out / "_SUCCESS.json").read_text())["files"] for out in (small, big)]
+    assert "report.xlsx" in sums[1]
+    for name in ("figures/coverage_retail.png", "blocks.csv", "rasters/walk_min_retail.tif"):
+        assert sums[0][name] == sums[1][name], name
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="/proc on Linux only")
+def test_no_shared_worker_without_memory_for_a_copy(monkeypatch, tmp_path):
+    """A city-scale worker is forked only where the system has as much memory available as
+    the run holds (what the worker could come to own); otherwise the run writes it itself."""
+    import builtins
+
+    from lifecircle.outputs import _background
+
+    real_open = builtins.open
+
+    def fake(available_kib):
+        meminfo = tmp_path / f"meminfo{available_kib}"
+        meminfo.write_text(f"MemTotal: 99999999 kB\nMemAvailable: {available_kib} kB\n")
+        monkeypatch.setattr(builtins, "open", lambda path, *a, **k: real_open(
+            meminfo if str(path) == "/proc/meminfo" else path, *a, **k))
+
+    with real_open("/proc/self/status") as fh:
+        resident = next(int(x.split()[1]) for x in fh if x.startswith("VmRSS:"))
+    fake(resident // 2)
+    assert not _background._room_for_a_copy()
+    assert _background.start_together({"figures": lambda: None}) is None
+    fake(resident * 4)
+    assert _background._room_for_a_copy()
+
+
+def test_without_a_worker_the_run_writes_them_itself(grid_result, tmp_path, monkeypatch):
     from lifecircle.config import Outputs
     from lifecircle.outputs import _background
     from lifecircle.outputs.raster import raster_name
 
+    monkeypatch.setattr(_background, "_alone", lambda: False)  # as in a batch's thread
     jobs = _forked(monkeypatch)
-    monkeypatch.setattr(_background, "BACKGROUND_MAX_NODES", grid_result.network.n_nodes - 1)
     out = grid_result.save(tmp_path / "run", Outputs(tiles="none"))
     assert jobs == {"figures": None, "tables": None, "rasters": None}
     assert (out / "figures" / "coverage_retail.png").is_file()
     assert (out / raster_name("retail")).is_file()
+    monkeypatch.setattr(_background, "BACKGROUND_MAX_NODES", grid_result.network.n_nodes - 1)
+    out = grid_result.save(tmp_path / "big", Outputs(tiles="none"))
+    assert (out / "figures" / "coverage_retail.png").is_file()
+    assert (out / raster_name("retail")).is_file()
+    assert (out / "report.xlsx").is_file()
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="workers on Linux only")

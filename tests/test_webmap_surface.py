@@ -371,3 +371,28 @@ def test_streamed_isochrones_are_named_in_the_legend(large, profile):
     plain = page_data(make_map(city["blocks"], city["facilities"], edges, profile,
                                tiles=None, street_image=True).render())
     assert plain["isoCity"] is None  # isochrones switched off: no claim that they exist
+
+
+def test_streets_burn_in_chunks_as_in_one_go(monkeypatch):
+    """The segments are burnt a chunk of vertices at a time (bounded memory), with the same
+    pixels as one pass: a chunk boundary inside a line loses no segment, and where lines
+    cross the later line's number stays."""
+    from lifecircle.outputs.webmap import surface
+
+    # by hand: a horizontal line (0) on row 1, then a vertical one (1) through it at column 2
+    pixels = np.array([[0.5, 1.5], [4.5, 1.5], [2.5, 0.5], [2.5, 3.5]])
+    line = np.array([0, 0, 1, 1])
+    expected = np.zeros((4, 5), dtype=np.int32)
+    expected[1, :] = 1
+    expected[:, 2] = 2
+    monkeypatch.setattr(surface, "BURN_CHUNK_VERTICES", 1)
+    assert (surface._burn(pixels, line, (4, 5)) == expected).all()
+    rng = np.random.default_rng(7)
+    line = np.sort(rng.integers(0, 300, 2_000))
+    pixels = rng.uniform(-5, 105, (2_000, 2))  # some beyond the grid: clipped to its edge
+    monkeypatch.setattr(surface, "BURN_CHUNK_VERTICES", 10_000)
+    whole = surface._burn(pixels, line, (100, 100))
+    assert (whole > 0).sum() > 5_000
+    for chunk in (1, 2, 7, 333):
+        monkeypatch.setattr(surface, "BURN_CHUNK_VERTICES", chunk)
+        assert (surface._burn(pixels, line, (100, 100)) == whole).all(), chunk

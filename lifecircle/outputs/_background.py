@@ -1,20 +1,23 @@
-"""Outputs of a small run written by forked worker processes while the run writes the rest.
+"""Outputs written by forked worker processes while the run writes the rest.
 
-On a small network a run's outputs cost about as much as its analysis. The figures
-(matplotlib's import, drawing and PNG compression), the tables (openpyxl) and the rasters
-(snapping every cell to the streets) need nothing the other outputs compute, so workers forked
-from the run write them into the staging folder while the run computes the isochrones and
-writes the GeoPackage, map and reports on the other core. Python threads cannot share that work
-(drawing, spreadsheet cells and snapping hold the GIL); a forked process shares the run's
-tables without copying or pickling them, and the run waits for every worker before it lists and
-hashes the folder.
+A run's figures (matplotlib's import, drawing and PNG compression), tables (openpyxl) and
+rasters (snapping every cell to the streets) need nothing the other outputs compute, so
+workers forked from the run write them into the staging folder while the run computes the
+isochrones and writes the GeoPackage, map and reports on the other core. Python threads cannot
+share that work (drawing, spreadsheet cells and snapping hold the GIL); a forked process shares
+the run's tables without copying or pickling them (copy-on-write), and the run waits for every
+worker before it lists and hashes the folder.
+
+Up to :data:`BACKGROUND_MAX_NODES` nodes each output has its worker (:func:`start`); above it
+one worker writes them one after the other (:func:`start_together`): a worker's own memory
+(what it allocates, and the inherited pages it writes to) adds to the run's peak, and one
+output's at a time is what a city-scale run can spare (measured on the 268k-node mosaic by
+``scripts/bench_memory.py``, which reads the workers' unique set size).
 
 Only on Linux (macOS forks unsafely once system frameworks are loaded, Windows cannot fork),
 from the main thread while no other non-daemon thread runs (a fork keeps only the calling
-thread; locks other threads hold would never be released in the child), outside daemonic
-processes (a dask worker) and where the network has at most :data:`BACKGROUND_MAX_NODES`
-nodes: above that, these outputs are a small part of a run and a second process holding a
-city's tables would add to the peak memory.
+thread; locks other threads hold would never be released in the child), and outside daemonic
+processes (a dask worker).
 """
 
 from __future__ import annotations
@@ -35,11 +38,12 @@ from typing import Any
 from .. import _errors
 from .._errors import LifecircleError, OutputError
 
-__all__ = ["BACKGROUND_MAX_NODES", "Job", "start"]
+__all__ = ["BACKGROUND_MAX_NODES", "Job", "start", "start_together"]
 
 log = logging.getLogger(__name__)
 
-#: Networks up to this many nodes write their figures, tables and rasters in forked workers.
+#: Networks up to this many nodes write their figures, tables and rasters in a worker each;
+#: larger ones in one worker, one after the other.
 BACKGROUND_MAX_NODES = 100_000
 
 
@@ -49,6 +53,8 @@ class Job:
 
     def __init__(self, what: str, process: Any, conn: Any) -> None:
         self.what = what
+        #: the outputs it writes (``what`` alone, or those of :func:`start_together`)
+        self.parts: tuple[str, ...] = (what,)
         self._process = process
         self._conn = conn
         #: the worker's wall and CPU seconds, once :meth:`wait` returned
@@ -94,7 +100,27 @@ def start(what: str, write: Callable[[], Any], *, nodes: int) -> Job | None:
     process with more than one thread, where no process can be started or where the network
     has more than :data:`BACKGROUND_MAX_NODES` nodes.
     """
-    if (not sys.platform.startswith("linux") or nodes > BACKGROUND_MAX_NODES
+    if nodes > BACKGROUND_MAX_NODES:
+        return None
+    return _fork(what, write)
+
+
+def start_together(writes: dict[str, Callable[[], Any]]) -> Job | None:
+    """Run every ``writes`` value, one after the other, in one forked worker process (a key
+    names its output); ``None`` where :func:`start` would give ``None`` (but for the size)
+    and where the system has less memory available than the run holds (see
+    :func:`_room_for_a_copy`).
+    """
+    if not writes or not _room_for_a_copy():
+        return None
+    job = _fork(", ".join(writes), lambda: [write() for write in writes.values()])
+    if job is not None:
+        job.parts = tuple(writes)
+    return job
+
+
+def _fork(what: str, write: Callable[[], Any]) -> Job | None:
+    if (not sys.platform.startswith("linux")
             or multiprocessing.current_process().daemon  # a dask worker may have no children
             or not _alone()):
         return None
@@ -115,6 +141,21 @@ def start(what: str, write: Callable[[], Any], *, nodes: int) -> Job | None:
         gc.unfreeze()
     send.close()
     return Job(what, process, receive)
+
+
+def _room_for_a_copy() -> bool:
+    """Whether the system has as much memory available (``MemAvailable``) as this process
+    holds resident: the most a worker can come to own (the pages it and the run write to
+    stop being shared). Linux only; ``False`` where ``/proc`` does not say."""
+    try:
+        with open("/proc/meminfo") as fh:
+            available = next(int(line.split()[1]) for line in fh
+                             if line.startswith("MemAvailable:"))
+        with open("/proc/self/status") as fh:
+            resident = next(int(line.split()[1]) for line in fh if line.startswith("VmRSS:"))
+    except (OSError, StopIteration, ValueError):
+        return False
+    return available > resident
 
 
 def _alone() -> bool:

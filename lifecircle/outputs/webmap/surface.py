@@ -141,15 +141,32 @@ def image_grid(bounds_3857: Sequence[float]) -> tuple[float, int, int]:
     return px, width, height
 
 
+#: Vertices burnt at a time: the segments' samples take ~100 bytes each, so a city's streets
+#: (several million vertices, two or three samples a segment) in one go took 0.5 GB at the
+#: 268k-node mosaic; a chunk holds ~50 MB.
+BURN_CHUNK_VERTICES = 200_000
+
+
 def _burn(pixels: np.ndarray, line: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
     """A grid of ``shape`` holding 1 + the line burnt into each pixel (0: none).
 
     ``pixels`` are the lines' vertices in pixel units (column, row from the top-left corner),
     ``line`` the line of each vertex. Each segment is sampled at most a pixel apart (a DDA
-    line, 8-connected), all segments at once. Hand-written because rasterio's ``rasterize``
-    reads every geometry through Python (about 150 us each: minutes for a million edges),
-    and datashader would be a large dependency for this one use.
+    line, 8-connected), the segments of :data:`BURN_CHUNK_VERTICES` vertices at once, in
+    order (where lines cross, the later line's number stays). Hand-written because rasterio's
+    ``rasterize`` reads every geometry through Python (about 150 us each: minutes for a
+    million edges), and datashader would be a large dependency for this one use.
     """
+    burnt = np.zeros(shape, dtype=np.int32)
+    for start in range(0, max(len(line) - 1, 0), BURN_CHUNK_VERTICES):
+        stop = min(start + BURN_CHUNK_VERTICES, len(line) - 1) + 1  # one vertex shared
+        _burn_segments(burnt, pixels[start:stop], line[start:stop])
+    return burnt
+
+
+def _burn_segments(burnt: np.ndarray, pixels: np.ndarray, line: np.ndarray) -> None:
+    """Burn the segments between consecutive vertices of the same line into ``burnt``."""
+    shape = burnt.shape
     same = line[1:] == line[:-1]
     a, b, seg_line = pixels[:-1][same], pixels[1:][same], line[:-1][same]
     steps = np.ceil(np.abs(b - a).max(axis=1)).astype(np.int64) + 1
@@ -159,9 +176,7 @@ def _burn(pixels: np.ndarray, line: np.ndarray, shape: tuple[int, int]) -> np.nd
     points = a[seg] + t[:, None] * (b - a)[seg]
     cols = np.clip(np.floor(points[:, 0]).astype(np.int64), 0, shape[1] - 1)
     rows = np.clip(np.floor(points[:, 1]).astype(np.int64), 0, shape[0] - 1)
-    burnt = np.zeros(shape, dtype=np.int32)
     burnt[rows, cols] = seg_line[seg] + 1
-    return burnt
 
 
 def street_images(
@@ -197,16 +212,24 @@ def street_images(
     if not len(xy):
         return None
     if edges.crs is None or not edges.crs.equals(3857):
+        # in place: a city's vertices are hundreds of MB in each copy
         to_web = Transformer.from_crs(edges.crs or 4326, 3857, always_xy=True)
-        xy = np.column_stack(to_web.transform(xy[:, 0], xy[:, 1]))
+        x, y = np.ascontiguousarray(xy[:, 0]), np.ascontiguousarray(xy[:, 1])
+        to_web.transform(x, y, inplace=True)
+        xy[:, 0], xy[:, 1] = x, y
+        del x, y
     minx, miny = xy.min(axis=0)
     maxx, maxy = xy.max(axis=0)
     px, width, height = image_grid((minx, miny, maxx, maxy))
-    # centre the grid on the streets' box (it is at most a pixel larger)
+    # centre the grid on the streets' box (it is at most a pixel larger); the vertices in
+    # pixel units (column, row from the top-left corner), in place
     x0 = (minx + maxx - width * px) / 2.0
     y1 = (miny + maxy + height * px) / 2.0
-    burnt = _burn(np.column_stack([(xy[:, 0] - x0) / px, (y1 - xy[:, 1]) / px]), row_of,
-                  (height, width))
+    xy[:, 0] -= x0
+    xy[:, 1] = y1 - xy[:, 1]
+    xy /= px
+    burnt = _burn(xy, row_of, (height, width))
+    del xy, row_of
     street = burnt > 0
     row = burnt[street] - 1
     del burnt
