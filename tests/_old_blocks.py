@@ -1,6 +1,6 @@
 """The block derivation before issue 15 item 2 (blocks at array speed), loaded from git.
 
-``lifecircle/sources/{_osm_columns,_halves,planar,block_split,buildings,blocks}.py`` at
+``lifecircle/sources/{_halves,_osm_columns,planar,block_split,buildings,blocks}.py`` at
 :data:`BEFORE_COMMIT` are read with ``git show`` and executed as modules of
 ``lifecircle.sources`` under other names (a module the commit does not have is today's), so
 the old and the new derivation run side by side in one process. Each text is written to a
@@ -22,7 +22,7 @@ ROOT = Path(__file__).resolve().parents[1]
 #: the last commit before the array-speed work (homes located once, rectangle clipping,
 #: the coarser hull grid for large cities)
 BEFORE_COMMIT = "4f27cef"
-_NAMES = ("_osm_columns", "_halves", "planar", "block_split", "buildings", "blocks")
+_NAMES = ("_halves", "_osm_columns", "planar", "block_split", "buildings", "blocks")
 
 
 def old_blocks_module(commit: str = BEFORE_COMMIT) -> ModuleType | None:
