@@ -11,7 +11,9 @@ noded at its shared OSM nodes and almost no segment needs GEOS's noding. Here
    and land-use outlines across streets), a line ending on another's segment, overlaps.
    Only those are noded, by GEOS (``union_all``), so every crossing point is the one GEOS
    computes and a crossing splits a block as it did before; the test errs on the side of
-   sending a segment to GEOS (near-touches within rounding count as touches);
+   sending a segment to GEOS (near-touches within rounding count as touches). The pass
+   also groups them (segments that meet, directly or through others), so two threads node
+   whole groups each;
 2. the faces are walked over the half-edges of the segments, sorted by angle around each
    vertex; edges with the same face on both sides (dangles and cut edges, which
    ``polygonize`` drops) are removed and the walk repeated;
@@ -20,8 +22,10 @@ noded at its shared OSM nodes and almost no segment needs GEOS's noding. Here
    clockwise ones holes: of the shell from the same walk, else of the smallest shell that
    holds them (an island of lines inside a face).
 
-The rings are those ``polygonize`` returns (same vertices; start and orientation may
-differ), listed in another order: by lowest-left vertex. Below :data:`GEOS_BELOW` lines GEOS
+The rings are those ``polygonize`` returns (same vertices; orientation may differ), each
+starting at its lowest-left vertex, listed in another order: by lowest-left vertex (holes
+too, after their shell). Nothing depends on the order of the segments or the numbering of
+the vertices, which the threads' noding changes. Below :data:`GEOS_BELOW` lines GEOS
 does it all (loading the compiled kernels costs about 0.3 s CPU once, more than GEOS takes
 for a town), and its faces are listed in the same order.
 """
