@@ -94,3 +94,58 @@ def test_random_lines_on_a_small_grid_match_geos(segs, shift):
     if not lines:
         return
     _same(lines)
+
+
+def _grids(n: int, size: int = 3) -> list:
+    """``n`` separate street grids whose lines cross without shared vertices."""
+    out = []
+    for k in range(n):
+        x0 = 10.0 * k + 0.25 * (k % 3)
+        out += [_line(x0, y + 0.1 * k, x0 + size, y + 0.1 * k) for y in range(size + 1)]
+        out += [_line(x0 + x, 0.1 * k, x0 + x, 0.1 * k + size) for x in range(size + 1)]
+    return out
+
+
+def _exactly_alike(a: np.ndarray, b: np.ndarray) -> None:
+    assert a.size == b.size
+    assert shapely.equals_exact(a, b, tolerance=1e-9).all()
+
+
+def test_noding_split_over_threads_by_groups_gives_the_same_faces(monkeypatch):
+    from lifecircle.sources import planar
+
+    arr = np.array(_grids(7), dtype=object)
+    whole = faces(arr, geos_below=0)
+    monkeypatch.setattr(planar, "NODE_SPLIT_FROM", 0)
+    monkeypatch.setattr(planar, "workers", lambda: 3)
+    split = faces(arr, geos_below=0)
+    assert whole.size == 7 * 9
+    _exactly_alike(whole, split)  # same faces, same order, same vertex order
+    assert _keys(split) == _keys(_geos(arr))
+
+
+def test_rings_start_at_their_lowest_left_vertex():
+    outer = _line(5, 0, 10, 0, 10, 10, 0, 10, 0, 5, 5, 0)
+    inner = _line(6, 6, 8, 6, 8, 8, 6, 8, 6, 6)
+    out = faces(np.array([outer, inner], dtype=object), geos_below=0)
+    for poly in out:
+        for ring in [shapely.get_exterior_ring(poly), *shapely.get_interior_ring(
+                poly, range(shapely.get_num_interior_rings(poly)))]:
+            xy = shapely.get_coordinates(ring)[:-1]
+            assert tuple(xy[0]) == min(map(tuple, xy))
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.tuples(*[st.integers(0, 6)] * 4), min_size=1, max_size=25),
+       st.randoms(use_true_random=False))
+def test_faces_do_not_depend_on_the_order_of_the_lines(segs, rnd):
+    # vertex numbering follows the line order; rings start at their lowest-left vertex and
+    # holes are listed by theirs, so the polygons (vertex order included) stay the same
+    lines = [_line(x0, y0, x1, y1) for x0, y0, x1, y1 in segs if (x0, y0) != (x1, y1)]
+    if not lines:
+        return
+    shuffled = lines[:]
+    rnd.shuffle(shuffled)
+    shuffled = [shapely.reverse(g) if rnd.random() < 0.5 else g for g in shuffled]
+    _exactly_alike(faces(np.array(lines, dtype=object), geos_below=0),
+                   faces(np.array(shuffled, dtype=object), geos_below=0))

@@ -130,6 +130,29 @@ def test_untyped_buildings_are_homes_unless_something_marks_them(tmp_path):
     ]
 
 
+def test_residential_land_wins_over_a_zone_it_overlaps(tmp_path):
+    # residential land and a campus overlap in x 100-150: a footprint there is a home, one in
+    # the campus alone is not, one in neither counts as a home without land use
+    w = OsmWriter()
+    _streets_around(w, 0, 0, 400, 200)
+    w.rect(0, 0, 150, 200, {"landuse": "residential"})
+    w.rect(100, 0, 300, 200, {"amenity": "university"})
+    w.rect(110, 10, 130, 30, {"building": "yes"})  # in both
+    w.rect(20, 10, 40, 30, {"building": "yes"})  # residential land only
+    w.rect(200, 10, 220, 30, {"building": "yes"})  # campus only
+    w.rect(330, 10, 350, 30, {"building": "yes"})  # neither
+    data = read_osm(w.write(tmp_path / "campus.osm"))
+    net = WalkNetwork.from_osm(data)
+    bld = buildings_from_osm(data, net.crs)
+    assert list(bld["home_rule"]) == [
+        "untyped_in_residential_landuse",
+        "untyped_in_residential_landuse",
+        "non_residential_landuse",
+        "untyped_no_landuse",
+    ]
+    assert list(bld["residential"]) == [True, True, False, True]
+
+
 def test_blocks_are_derived_where_untyped_homes_are_without_any_landuse(tmp_path):
     # one 200 x 200 m street block holding four 20 x 10 m building=yes footprints, one tagged
     # with 5 levels; walk15: 3 default levels, 35 m² per person

@@ -149,22 +149,24 @@ def test_hull_grid_is_numpys_unique_and_the_limit_keeps_every_point_inside(monke
     assert inner >= 60.0 - 60.0 * np.sqrt(0.5) - 1e-6  # 20 m x ceil(sqrt(4400 / 800)) = 60 m
 
 
-def test_tiled_clipping_gives_the_pieces_of_direct_clipping(monkeypatch):
+@pytest.mark.parametrize("side", [100.0, 20.0])
+def test_tiled_clipping_gives_the_pieces_of_direct_clipping(side, monkeypatch):
     from lifecircle.sources import block_split
 
-    # a many-vertex parent (a city's outer face) with a hole, cut into 20 x 20 cells
+    # a many-vertex parent (a city's outer face) with a hole, cut into 20 x 20 cells (one
+    # level of tiles) or 100 x 100 (tiles of 64 cells, then of 8)
     outer = shapely.Point(0, 0).buffer(1000, quad_segs=600)
     hole = shapely.Point(130, -70).buffer(300, quad_segs=200)
     parents = np.array([shapely.Polygon(outer.exterior, [hole.exterior])], dtype=object)
     assert shapely.get_num_coordinates(parents)[0] > block_split.TILE_VERTICES
-    cell = np.array([100.0**2])
+    cell = np.array([side**2])
     tiled, t_par = grid_pieces(parents, cell)
     assert (t_par == 0).all()
     monkeypatch.setattr(block_split, "TILE_VERTICES", 10**9)
     direct, d_par = grid_pieces(parents, cell)
     assert (d_par == 0).all()
     assert len(tiled) == len(direct) > 300
-    assert sorted(_keys(tiled)) == sorted(_keys(direct))
+    assert _keys(tiled) == _keys(direct)  # the same pieces in the same order
     assert shapely.area(tiled).sum() == pytest.approx(shapely.area(parents[0]), rel=1e-12)
 
 

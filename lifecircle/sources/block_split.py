@@ -255,8 +255,8 @@ def grid_pieces(
 
 
 #: parents with more vertices than this are clipped to tiles of TILE_CELLS × TILE_CELLS
-#: cells before their cells are clipped (the outer face of a city has 10^4-10^5 vertices, and
-#: every cell on its outline would otherwise walk them all)
+#: cells before their cells are clipped, and those tiles to their cells' (the outer face of
+#: a city has 10^4-10^5 vertices, and every cell on its outline would otherwise walk them all)
 TILE_VERTICES = 2000
 TILE_CELLS = 8
 
@@ -271,8 +271,11 @@ def _clip_cells(
     grid: tuple[np.ndarray, np.ndarray, np.ndarray],
 ) -> np.ndarray:
     """Cell ``ix``, ``iy`` (size ``sx`` × ``sy``) of each parent ``par`` clipped to it; the
-    grids are ``grid`` = (parents' bounds, columns, rows). Large parents go through a tile
-    first.
+    grids are ``grid`` = (parents' bounds, columns, rows). Large parents go through tiles
+    first: tiles of TILE_CELLS × 8^k cells, each clipped from the tile of the level above
+    that holds it, while the piece a cell would be clipped from has more than
+    TILE_VERTICES vertices (a city's outer face: each level walks its vertices about once,
+    where one level of small tiles walked them once per tile).
 
     A tile's edges are computed as its outer cells' edges (``x0``, ``x0 + sx``), so the
     vertices the tile adds lie on cell edges, where clipping the cell puts them anyway: the
@@ -283,16 +286,27 @@ def _clip_cells(
     src = parents[par]
     big = np.flatnonzero((shapely.get_num_coordinates(parents) > TILE_VERTICES)[par])
     if big.size:
+        pb, bx, by, sxb, syb = par[big], ix[big], iy[big], sx[big], sy[big]
+        cur = src[big]
         t = TILE_CELLS
-        pb, tx, ty = par[big], ix[big] // t, iy[big] // t
-        key = (pb * (int(nx.max()) // t + 1) + tx) * (int(ny.max()) // t + 1) + ty
-        _, first, inverse = np.unique(key, return_index=True, return_inverse=True)
-        p, sxp, syp = pb[first], sx[big][first], sy[big][first]
-        i0, j0 = tx[first] * t, ty[first] * t
-        i1, j1 = np.minimum(i0 + t, nx[p]) - 1, np.minimum(j0 + t, ny[p]) - 1
-        tiles = _clip(parents[p], b[p, 0] + i0 * sxp, b[p, 1] + j0 * syp,
-                      (b[p, 0] + i1 * sxp) + sxp, (b[p, 1] + j1 * syp) + syp)
-        src[big] = tiles[inverse]
+        while t * 8 < int(max(nx[pb].max(), ny[pb].max())):
+            t *= 8
+        while t >= TILE_CELLS:
+            heavy = np.flatnonzero(shapely.get_num_coordinates(cur) > TILE_VERTICES)
+            if not heavy.size:
+                break
+            tx, ty = bx[heavy] // t, by[heavy] // t
+            key = (pb[heavy] * (int(nx.max()) // t + 1) + tx) * (int(ny.max()) // t + 1) + ty
+            _, first, inverse = np.unique(key, return_index=True, return_inverse=True)
+            h = heavy[first]
+            p, sxp, syp = pb[h], sxb[h], syb[h]
+            i0, j0 = tx[first] * t, ty[first] * t
+            i1, j1 = np.minimum(i0 + t, nx[p]) - 1, np.minimum(j0 + t, ny[p]) - 1
+            tiles = _clip(cur[h], b[p, 0] + i0 * sxp, b[p, 1] + j0 * syp,
+                          (b[p, 0] + i1 * sxp) + sxp, (b[p, 1] + j1 * syp) + syp)
+            cur[heavy] = tiles[inverse]
+            t //= 8
+        src[big] = cur
     return _clip(src, x0, y0, x0 + sx, y0 + sy)
 
 

@@ -175,7 +175,7 @@ def buildings_from_osm(data: OSMData, crs: Any) -> gpd.GeoDataFrame:
     zones = alongside(lambda: (residential_landuse(data, crs),
                                _non_residential_zones(data, crs, rows, zone)))
     geoms = projected_geometries(table.wkb, crs)
-    points = elementwise(shapely.point_on_surface, geoms)
+    points = as_xy(elementwise(shapely.point_on_surface, geoms))
     # pandas' hashed isin on objects: numpy's sorts object arrays (a second at city scale),
     # and a string dtype would copy every value first
     typed_home = pd.Series(kinds, dtype=object).isin(RESIDENTIAL_BUILDINGS).to_numpy()
@@ -183,8 +183,11 @@ def buildings_from_osm(data: OSMData, crs: Any) -> gpd.GeoDataFrame:
     marked = (2 * data.pois.osm_id[rows] + (data.pois.osm_type[rows] == "relation"))[poi_marked]
     tagged = np.isin(table.keys(), marked)
     res_landuse, other_zones = zones()
-    in_res = owner_of(points, res_landuse) >= 0
-    in_other = owner_of(points, other_zones) >= 0
+    # one look-up in both: a footprint in residential land is never asked about the zones
+    # (``in_res`` comes first below), so the first holder of each point tells both
+    holder = owner_of(points, np.concatenate([res_landuse, other_zones]))
+    in_res = (holder >= 0) & (holder < res_landuse.size)
+    in_other = holder >= res_landuse.size
     small = shapely.area(geoms) < MIN_UNTYPED_FOOTPRINT_M2
     rule = np.select(
         [
@@ -218,8 +221,8 @@ def buildings_from_osm(data: OSMData, crs: Any) -> gpd.GeoDataFrame:
             "residential": home,
             "non_residential": ~home,
             "home_rule": rule,
-            "rep_x": shapely.get_x(points),
-            "rep_y": shapely.get_y(points),
+            "rep_x": points[:, 0],
+            "rep_y": points[:, 1],
         },
         geometry=gpd.GeoSeries(geoms, crs=crs),
     )

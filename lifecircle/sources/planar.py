@@ -11,7 +11,9 @@ noded at its shared OSM nodes and almost no segment needs GEOS's noding. Here
    and land-use outlines across streets), a line ending on another's segment, overlaps.
    Only those are noded, by GEOS (``union_all``), so every crossing point is the one GEOS
    computes and a crossing splits a block as it did before; the test errs on the side of
-   sending a segment to GEOS (near-touches within rounding count as touches);
+   sending a segment to GEOS (near-touches within rounding count as touches). The pass
+   also groups them (segments that meet, directly or through others), so two threads node
+   whole groups each;
 2. the faces are walked over the half-edges of the segments, sorted by angle around each
    vertex; edges with the same face on both sides (dangles and cut edges, which
    ``polygonize`` drops) are removed and the walk repeated;
@@ -20,8 +22,10 @@ noded at its shared OSM nodes and almost no segment needs GEOS's noding. Here
    clockwise ones holes: of the shell from the same walk, else of the smallest shell that
    holds them (an island of lines inside a face).
 
-The rings are those ``polygonize`` returns (same vertices; start and orientation may
-differ), listed in another order: by lowest-left vertex. Below :data:`GEOS_BELOW` lines GEOS
+The rings are those ``polygonize`` returns (same vertices; orientation may differ), each
+starting at its lowest-left vertex, listed in another order: by lowest-left vertex (holes
+too, after their shell). Nothing depends on the order of the segments or the numbering of
+the vertices, which the threads' noding changes. Below :data:`GEOS_BELOW` lines GEOS
 does it all (loading the compiled kernels costs about 0.3 s CPU once, more than GEOS takes
 for a town), and its faces are listed in the same order.
 """
@@ -36,7 +40,7 @@ import numpy as np
 import shapely
 
 from .._kernels import compile_kernel
-from ._halves import in_parts
+from ._halves import in_parts, workers
 
 __all__ = ["faces"]
 
@@ -47,6 +51,9 @@ _TOL = 1e-9
 _ENTRIES_PER_SEGMENT = 6
 #: fewer lines than this go through GEOS's union_all + polygonize (about 20 µs a line)
 GEOS_BELOW = 15_000
+#: from this many segments to node on, GEOS nodes them in threads, by groups (a thread
+#: costs ~0.1 ms; GEOS's noding ~20 µs a segment)
+NODE_SPLIT_FROM = 2000
 
 
 def faces(lines: np.ndarray, *, geos_below: int | None = None) -> np.ndarray:
@@ -59,15 +66,41 @@ def faces(lines: np.ndarray, *, geos_below: int | None = None) -> np.ndarray:
     if lines.size < (GEOS_BELOW if geos_below is None else geos_below):
         return _geos_faces(lines)
     xy, u, v = _graph(*_segments(lines))
-    flag = _to_node(xy[u], xy[v])
+    flag, group = _to_node(xy[u], xy[v])
     if flag.any():
         # only the segments that meet others off their ends go through GEOS's noding
-        noded = shapely.union_all(shapely.linestrings(
-            np.stack([xy[u[flag]], xy[v[flag]]], axis=1)))
-        na, nb = _segments(np.array([noded], dtype=object))
+        na, nb = _node(xy[u], xy[v], flag, group)
         xy, u, v = _graph(np.concatenate([xy[u[~flag]], na]),
                           np.concatenate([xy[v[~flag]], nb]))
     return _polygons(xy, u, v)
+
+
+def _node(a: np.ndarray, b: np.ndarray, flag: np.ndarray,
+          group: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The flagged segments ``a``-``b`` noded by GEOS (``union_all``), as (start, end).
+
+    Segments of different groups (``group``: connected by meeting off their ends) do not
+    meet, so each thread nodes whole groups, about as many segments each: the pieces are
+    those of one call, in another order (which the faces do not depend on).
+    """
+    seg = np.flatnonzero(flag)
+    seg = seg[np.argsort(group[seg], kind="stable")]
+    k = workers() if seg.size >= NODE_SPLIT_FROM else 1
+    new_group = np.flatnonzero(np.r_[True, group[seg][1:] != group[seg][:-1]])
+    # cut at the group starts nearest to equal shares
+    cuts = new_group[np.minimum(np.searchsorted(new_group, np.arange(1, k) * seg.size / k),
+                                new_group.size - 1)]
+    edges = np.unique(np.r_[0, cuts, seg.size])
+
+    def part(s: slice) -> tuple[np.ndarray, np.ndarray]:
+        out = [_segments(np.array([shapely.union_all(shapely.linestrings(
+            np.stack([a[seg[lo:hi]], b[seg[lo:hi]]], axis=1)))], dtype=object))
+            for lo, hi in zip(edges[s.start : s.stop], edges[s.start + 1 : s.stop + 1],
+                              strict=True)]
+        return np.concatenate([p[0] for p in out]), np.concatenate([p[1] for p in out])
+
+    parts = in_parts(part, edges.size - 1, min_part=1)
+    return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
 
 
 def _geos_faces(lines: np.ndarray) -> np.ndarray:
@@ -114,11 +147,13 @@ def _graph(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.nda
     return xy, key // xy.shape[0], key % xy.shape[0]
 
 
-def _to_node(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Whether each segment meets another anywhere but at a common endpoint of both."""
+def _to_node(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Whether each segment meets another anywhere but at a common endpoint of both, and a
+    group label: segments that meet so (directly or through others) share it."""
     flag = np.zeros(a.shape[0], dtype=np.bool_)
+    group = np.arange(a.shape[0], dtype=np.int64)
     if a.shape[0] < 2:
-        return flag
+        return flag, group
     lo, hi = np.minimum(a, b), np.maximum(a, b)
     origin = lo.min(axis=0)
     # cells of about four median segments, coarser if long segments would fill too many
@@ -136,8 +171,8 @@ def _to_node(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     order = np.argsort(key, kind="stable")
     key, seg = key[order], seg[order]
     bounds = np.flatnonzero(np.r_[True, key[1:] != key[:-1], True])
-    _kernel("flag")(bounds, seg, a, b, flag, _TOL)
-    return flag
+    _kernel("flag")(bounds, seg, a, b, flag, group, _TOL)
+    return flag, group
 
 
 def _polygons(xy: np.ndarray, u: np.ndarray, v: np.ndarray) -> np.ndarray:
@@ -190,7 +225,11 @@ def _polygons(xy: np.ndarray, u: np.ndarray, v: np.ndarray) -> np.ndarray:
     rank[np.lexsort((ring_area[shell], low[shell, 1], low[shell, 0]))] = np.arange(shell.size)
     which = np.concatenate([shell, hole])
     poly = np.concatenate([rank, rank[host]])
-    order = np.lexsort((np.arange(which.size), poly))
+    # shell first, then its holes by lowest-left vertex and area (not by walk order, which
+    # follows the vertex numbering)
+    is_hole = np.r_[np.zeros(shell.size, dtype=np.int64), np.ones(hole.size, dtype=np.int64)]
+    order = np.lexsort((np.arange(which.size), ring_area[which], low[which, 1],
+                        low[which, 0], is_hole, poly))
     return _rings_as_polygons(xy, ring_nodes, ring_ptr, which[order], poly[order])
 
 
@@ -299,19 +338,32 @@ def _meets_off_ends(s: int, t: int, a: np.ndarray, b: np.ndarray, tol: float) ->
     return (qx - px) * (rx - px) + (qy - py) * (ry - py) > 0
 
 
+def _root(group: np.ndarray, s: int) -> int:
+    """The label of segment ``s``'s group (union-find with path halving)."""
+    while group[s] != s:
+        group[s] = group[group[s]]
+        s = group[s]
+    return s
+
+
 def _flag(bounds: np.ndarray, seg: np.ndarray, a: np.ndarray, b: np.ndarray,
-          flag: np.ndarray, tol: float) -> None:
-    """Flag every pair of segments in one cell that meet off common ends."""
+          flag: np.ndarray, group: np.ndarray, tol: float) -> None:
+    """Flag every pair of segments in one cell that meet off common ends, and join their
+    groups (``group``: each segment's own position on entry, its group's lowest on exit)."""
     for c in range(bounds.shape[0] - 1):
         for p in range(bounds[c], bounds[c + 1]):
             s = seg[p]
             for q in range(p + 1, bounds[c + 1]):
                 t = seg[q]
-                if flag[s] and flag[t]:
+                if flag[s] and flag[t] and _root(group, s) == _root(group, t):
                     continue
                 if _meets_off_ends(s, t, a, b, tol):
                     flag[s] = True
                     flag[t] = True
+                    rs, rt = _root(group, s), _root(group, t)
+                    group[max(rs, rt)] = min(rs, rt)
+    for s in range(group.shape[0]):
+        group[s] = _root(group, s)
 
 
 def _walk_rings(succ: np.ndarray, org: np.ndarray, xy: np.ndarray) -> tuple[
@@ -368,17 +420,23 @@ def _walk_rings(succ: np.ndarray, org: np.ndarray, xy: np.ndarray) -> tuple[
 
 def _ring(stack: np.ndarray, p: int, top: int, xy: np.ndarray, out: np.ndarray,
           rptr: np.ndarray, i: int, rarea: np.ndarray, rlow: np.ndarray) -> None:
-    """Write ring ``i`` (vertices ``stack[p:top]``), its signed area and lowest-left vertex."""
-    k = rptr[i]
-    x0, y0 = xy[stack[p], 0], xy[stack[p], 1]
-    lx, ly = x0, y0
-    area = 0.0
-    for j in range(p, top):
+    """Write ring ``i`` (vertices ``stack[p:top]``) from its lowest-left vertex on, its signed
+    area and that vertex. Starting there, not where the walk first reached the ring, makes
+    the rings independent of how the vertices are numbered (the order of the segments)."""
+    first = p
+    lx, ly = xy[stack[p], 0], xy[stack[p], 1]
+    for j in range(p + 1, top):
         jx, jy = xy[stack[j], 0], xy[stack[j], 1]
         if jx < lx or (jx == lx and jy < ly):
-            lx, ly = jx, jy
-        nxt = stack[j + 1] if j + 1 < top else stack[p]
-        area += (jx - x0) * (xy[nxt, 1] - y0) - (xy[nxt, 0] - x0) * (jy - y0)
+            lx, ly, first = jx, jy, j
+    k = rptr[i]
+    area = 0.0
+    n = top - p
+    for m in range(n):
+        j = p + (first - p + m) % n
+        nxt = p + (first - p + m + 1) % n
+        area += (xy[stack[j], 0] - lx) * (xy[stack[nxt], 1] - ly) - (
+            xy[stack[nxt], 0] - lx) * (xy[stack[j], 1] - ly)
         out[k] = stack[j]
         k += 1
     rptr[i + 1] = k
@@ -451,7 +509,7 @@ _KERNELS: dict[str, tuple[Callable[..., Any], tuple[Callable[..., Any], ...]]] =
     "nodes": (_nodes, ()),
     "angular": (_angular, ()),
     "cells": (_cells, ()),
-    "flag": (_flag, (_orient, _meets_off_ends)),
+    "flag": (_flag, (_orient, _meets_off_ends, _root)),
     "walk": (_walk_rings, (_ring,)),
 }
 
