@@ -49,12 +49,13 @@ class _Tags:
         self.key = np.asarray(key)
         self.val = np.asarray(val)
         self.n = self.ptr.shape[0] - 1
-        self.owner = np.repeat(np.arange(self.n, dtype=np.int64), np.diff(self.ptr))
+        # (int32: objects and vocabulary ids are counted far below 2**31 in one file)
+        self.owner = np.repeat(np.arange(self.n, dtype=np.int32), np.diff(self.ptr))
 
     def value(self, key: int) -> np.ndarray:
         """Per object, the value id of ``key`` (-1 where absent; the last one if repeated, as
         a dict keeps it)."""
-        out = np.full(self.n, -1, dtype=np.int64)
+        out = np.full(self.n, -1, dtype=np.int32)
         if key >= 0:
             hit = np.flatnonzero(self.key == key)
             out[self.owner[hit]] = self.val[hit]
@@ -286,7 +287,6 @@ def scan_arrays(
                                     arrays.rel_tag_key))
     words = vocab.words
     nodes = _Tags(arrays.node_tag_ptr, arrays.node_tag_key, arrays.node_tag_val)
-    ways = _Tags(arrays.way_tag_ptr, arrays.way_tag_key, arrays.way_tag_val)
     area_pois = poi_keys - {"name"}
 
     # -- nodes: POIs, gates, kerbs
@@ -307,23 +307,31 @@ def scan_arrays(
     poi_rows = np.flatnonzero(nodes.has_any(vocab.mask(poi_keys)) & located)
     node_pois = (arrays.node_id[tagged[poi_rows]], x[poi_rows] / 1e7, y[poi_rows] / 1e7,
                  _flat(nodes, poi_rows, words))
-    del x, y, located
+    del x, y, located, nodes, tagged, everyone, inverse, gate_rows, poi_rows
+    _drop(arrays, "tagged_node", "node_tag_ptr", "node_tag_key", "node_tag_val")
 
     # -- relations (multipolygons and boundaries) and their member ways
     # (assembled first, while little else is held: osmium's pass is the scan's peak)
+    ways = _Tags(arrays.way_tag_ptr, arrays.way_tag_key, arrays.way_tag_val)
     relations, members = _relations(arrays, vocab)
-    rel_out = _relation_areas_of(arrays, relations, members, ways, vocab, poi_keys,
+    _drop(arrays, "rel_tag_ptr", "rel_tag_key", "rel_tag_val", "rel_member_ptr",
+          "rel_member_type", "rel_member_ref", "rel_member_role")
+    locate = _Locator(arrays)
+    rel_out = _relation_areas_of(arrays, locate, relations, members, ways, vocab, poi_keys,
                                  area_landuse)
+    del relations, members
     highway = ways.value(vocab.id("highway"))
-    has_tags = np.diff(ways.ptr) > 0
     is_poi = ways.has_any(vocab.mask(area_pois))
     area_value = ways.value(vocab.id("area"))
-    candidate = has_tags & (is_poi | (
+    candidate = (np.diff(ways.ptr) > 0) & (is_poi | (
         ((ways.value(vocab.id("building")) >= 0)
          | vocab.mask(area_landuse)[ways.value(vocab.id("landuse"))]) & (highway < 0)))
     candidate &= (area_value != vocab.id("no")) | (area_value < 0)
+    del area_value
     barrier = ways.value(vocab.id("barrier"))
     lines = np.flatnonzero((highway < 0) & vocab.mask(line_barriers)[barrier])
+    line_values = words[barrier[lines]].tolist()
+    del barrier
 
     # -- highways: counted, walkable ones kept with their step-free tags
     highways = np.flatnonzero(highway >= 0)
@@ -338,21 +346,28 @@ def scan_arrays(
     # (one string object per distinct value: the vocabulary's)
     way_highway = words[highway[walk]].tolist()
     way_name = words[ways.value(vocab.id("name"))[walk]].tolist()
+    del highway, highways, inverse, answers, seen, first, count, order
 
-    # -- node locations, and the walkable ways' coordinates
+    # -- node locations: every look-up made, then the node arrays and references dropped
     rings = np.flatnonzero(candidate)
-    locate = _Locator(arrays)
+    del candidate
     ref_ptr = locate.ref_ptr
     walk_ptr = np.zeros(walk.shape[0] + 1, dtype=np.int64)
     np.cumsum(ref_ptr[walk + 1] - ref_ptr[walk], out=walk_ptr[1:])
     walkable = (arrays.way_refs[positions(ref_ptr, walk)], walk_ptr,
                 *locate.lon_lat(locate.positions(walk)))
+    line_lon, line_lat = locate.lon_lat(locate.positions(lines))
+    line_ids = arrays.way_id[lines].tolist()
+    line_counts = (ref_ptr[lines + 1] - ref_ptr[lines]).tolist()
 
     # -- closed-way areas: 4+ references, all located, both ends at one location
     ring_counts = ref_ptr[rings + 1] - ref_ptr[rings]
     long_enough = ring_counts >= 4
     rings, ring_counts = rings[long_enough], ring_counts[long_enough]
+    del long_enough
     ring_pos = locate.positions(rings)
+    del locate, ref_ptr
+    _drop(arrays, "way_refs", "way_ref_ptr")
     starts = np.zeros(rings.shape[0] + 1, dtype=np.int64)
     np.cumsum(ring_counts, out=starts[1:])
     all_located = np.minimum.reduceat(ring_pos, starts[:-1]) >= 0 if rings.size else \
@@ -360,34 +375,50 @@ def scan_arrays(
     first_pos, last_pos = ring_pos[starts[:-1]], ring_pos[starts[1:] - 1]
     closed = all_located & (arrays.node_x[first_pos] == arrays.node_x[last_pos]) & (
         arrays.node_y[first_pos] == arrays.node_y[last_pos])
+    del first_pos, last_pos, all_located, starts
     # (a mask of a byte per reference: most rings are kept)
     ring_pos = ring_pos[np.repeat(closed, ring_counts)]
-    # the rings keep their own coordinates (not the node arrays, freed after the scan)
-    ring_x, ring_y = arrays.node_x[ring_pos], arrays.node_y[ring_pos]
-    del ring_pos, first_pos, last_pos, all_located
+    # the rings keep their own coordinates (not the node arrays, dropped here)
+    ring_x = arrays.node_x[ring_pos]
+    ring_y = arrays.node_y[ring_pos]
+    del ring_pos
+    _drop(arrays, "node_id", "node_x", "node_y")
     rings, ring_counts = rings[closed], ring_counts[closed]
+    del closed
     ring_tags, ring_dicts = _ring_tags(ways, rings, is_poi[rings], vocab)
-    ring_starts = np.zeros(rings.shape[0] + 1, dtype=np.int64)
+    ring_ids = arrays.way_id[rings]
+    del ways, is_poi, rings
+    _drop(arrays, "way_tag_ptr", "way_tag_key", "way_tag_val")
+    ring_starts = np.zeros(ring_counts.shape[0] + 1, dtype=np.int64)
     np.cumsum(ring_counts, out=ring_starts[1:])
+    ring_xy: list[np.ndarray] = [ring_x, ring_y]
+    del ring_x, ring_y
 
     def coords_of(lo: int, hi: int) -> np.ndarray:
+        x, y = ring_xy
         out = np.empty((int(ring_starts[hi] - ring_starts[lo]), 2), dtype=np.float64)
-        np.divide(ring_x[ring_starts[lo] : ring_starts[hi]], 1e7, out=out[:, 0])
-        np.divide(ring_y[ring_starts[lo] : ring_starts[hi]], 1e7, out=out[:, 1])
+        np.divide(x[ring_starts[lo] : ring_starts[hi]], 1e7, out=out[:, 0])
+        np.divide(y[ring_starts[lo] : ring_starts[hi]], 1e7, out=out[:, 1])
         return out
+
+    def ring_column(reserve: int) -> tuple[Any, np.ndarray]:
+        try:
+            return ring_polygons(ring_counts, coords_of, reserve=reserve)
+        finally:  # called once: the coordinates are not needed past the polygons
+            ring_xy.clear()
 
     # -- walls and fences
     barriers = []
-    line_lon, line_lat = locate.lon_lat(locate.positions(lines))
     at = 0
-    for way, value in zip(lines.tolist(), words[barrier[lines]].tolist(), strict=True):
-        end = at + int(ref_ptr[way + 1] - ref_ptr[way])
+    for way, value, count in zip(line_ids, line_values, line_counts, strict=True):
+        end = at + count
         line = _line_wkb(line_lon[at:end], line_lat[at:end])
         at = end
         if line is not None:
-            barriers.append((int(arrays.way_id[way]), str(value), line))
+            barriers.append((way, str(value), line))
+    way_ids = arrays.way_id[walk]
     return Collected(
-        way_ids=arrays.way_id[walk],
+        way_ids=way_ids,
         way_highway=way_highway,
         way_name=way_name,
         walkable=walkable,
@@ -396,10 +427,10 @@ def scan_arrays(
         way_access=access,
         barrier_nodes=np.asarray(barrier_nodes, dtype=np.int64),
         node_pois=node_pois,
-        ring_ids=arrays.way_id[rings],
+        ring_ids=ring_ids,
         ring_tags=ring_tags,
         ring_dicts=ring_dicts,
-        rings=lambda reserve: ring_polygons(ring_counts, coords_of, reserve=reserve),
+        rings=ring_column,
         rel_areas=rel_out.rel_areas,
         highway_seen=highway_seen,
         broken_areas=rel_out.broken_areas,
@@ -407,16 +438,22 @@ def scan_arrays(
     )
 
 
+def _drop(arrays: PbfArrays, *names: str) -> None:
+    """Let go of decoded arrays the scan has used up (the scan consumes ``arrays``: the
+    read's peak is lower when each array goes as soon as it is used)."""
+    for name in names:
+        setattr(arrays, name, None)
+
+
 def _relation_areas_of(
-    arrays: PbfArrays, relations: list[Any], members: np.ndarray, ways: _Tags, vocab: _Vocab,
-    poi_keys: frozenset[str], area_landuse: frozenset[str],
+    arrays: PbfArrays, locate: _Locator, relations: list[Any], members: np.ndarray,
+    ways: _Tags, vocab: _Vocab, poi_keys: frozenset[str], area_landuse: frozenset[str],
 ) -> Scan:
     """The multipolygons assembled by osmium from their member ways (as the pyosmium path's
     ``_relation_areas``), in a :class:`~._osm_pass.Scan` (``rel_areas``, ``broken_areas``)."""
     rel_out = Scan()
     if not relations:
         return rel_out
-    locate = _Locator(arrays)
     ref_ptr = locate.ref_ptr
     member_rows = _rows_of(arrays.way_id, members)
     member_ways: dict[int, Any] = {}
