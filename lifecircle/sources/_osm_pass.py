@@ -452,7 +452,10 @@ def _relation_areas(
     """Assemble the multipolygon relations with osmium, from a small file of their members.
 
     Only relations that may be areas a run uses are written; a relation with a member way
-    missing from the extract is incomplete and, as in osmium, yields nothing.
+    missing from the extract is incomplete and, as in osmium, yields nothing. The member ways
+    are written without their tags: libosmium (since 2.16) takes a relation area's tags from
+    the relation alone, and the areas of closed member ways themselves are not used here, so
+    their tags would only be written, parsed and assembled for nothing.
     """
     import tempfile
     from pathlib import Path
@@ -470,12 +473,12 @@ def _relation_areas(
     for way_id in sorted({ref for _, _, refs in wanted for _, ref, _ in refs}):
         if way_id not in member_ways:
             continue
-        tags, refs, coords = member_ways[way_id]
+        _, refs, coords = member_ways[way_id]
         for ref, xy in zip(refs, coords, strict=True):
             if xy is not None:
                 nodes[ref] = xy
-        ways.append(f"<way id='{way_id}'>" + "".join(f"<nd ref='{r}'/>" for r in refs)
-                    + _xml_tags(tags, quoteattr) + "</way>")
+        ways.append(f"<way id='{way_id}'><nd ref='" + "'/><nd ref='".join(map(str, refs))
+                    + "'/></way>" if refs else f"<way id='{way_id}'></way>")
     lines.extend(f"<node id='{ref}' lon='{x!r}' lat='{y!r}'/>"
                  for ref, (x, y) in sorted(nodes.items()))
     lines.extend(ways)

@@ -317,8 +317,7 @@ def scan_arrays(
     _drop(arrays, "rel_tag_ptr", "rel_tag_key", "rel_tag_val", "rel_member_ptr",
           "rel_member_type", "rel_member_ref", "rel_member_role")
     locate = _Locator(arrays)
-    rel_out = _relation_areas_of(arrays, locate, relations, members, ways, vocab, poi_keys,
-                                 area_landuse)
+    rel_out = _relation_areas_of(arrays, locate, relations, members, poi_keys, area_landuse)
     del relations, members
     highway = ways.value(vocab.id("highway"))
     is_poi = ways.has_any(vocab.mask(area_pois))
@@ -447,7 +446,7 @@ def _drop(arrays: PbfArrays, *names: str) -> None:
 
 def _relation_areas_of(
     arrays: PbfArrays, locate: _Locator, relations: list[Any], members: np.ndarray,
-    ways: _Tags, vocab: _Vocab, poi_keys: frozenset[str], area_landuse: frozenset[str],
+    poi_keys: frozenset[str], area_landuse: frozenset[str],
 ) -> Scan:
     """The multipolygons assembled by osmium from their member ways (as the pyosmium path's
     ``_relation_areas``), in a :class:`~._osm_pass.Scan` (``rel_areas``, ``broken_areas``)."""
@@ -461,10 +460,9 @@ def _relation_areas_of(
     xy = [None if x != x else (x, y) for x, y in zip(lon.tolist(), lat.tolist(), strict=True)]
     refs = arrays.way_refs[positions(ref_ptr, member_rows)].tolist()
     at = 0
-    for way, tags in zip(member_rows.tolist(), ways.dicts(member_rows, vocab.words),
-                         strict=True):
+    for way in member_rows.tolist():  # (no tags: the member file is written without them)
         end = at + int(ref_ptr[way + 1] - ref_ptr[way])
-        member_ways[int(arrays.way_id[way])] = (tags, refs[at:end], xy[at:end])
+        member_ways[int(arrays.way_id[way])] = (None, refs[at:end], xy[at:end])
         at = end
     import osmium.geom
 
