@@ -222,6 +222,9 @@ def _poi_table(
     """The POIs: tagged nodes (from the read), then areas (from :func:`_sort_areas`)."""
     ids, lon, lat, tags = raw.node_pois
     n, m = len(ids), len(areas)
+    # (the area columns are handed over: concat drops each once copied)
+    columns = [WkbColumn(b"", np.zeros(n + 1, dtype=np.int64)), *area_wkb]
+    area_wkb.clear()
     nan = np.full(m, np.nan)
     values = raw.tag_values
     return PoiTable(
@@ -232,7 +235,7 @@ def _poi_table(
         tags=list(tags) + ([tuple(chain.from_iterable(a[2].items())) for a in areas]
                            if values is None else [flat_tags(a[2], values) for a in areas]),
         is_area=np.arange(n + m) >= n,
-        wkb=WkbColumn.concat([WkbColumn(b"", np.zeros(n + 1, dtype=np.int64)), *area_wkb]),
+        wkb=WkbColumn.concat(columns),
     )
 
 

@@ -366,7 +366,7 @@ def scan_arrays(
     del long_enough
     ring_pos = locate.positions(rings)
     del locate, ref_ptr
-    _drop(arrays, "way_refs", "way_ref_ptr")
+    _drop(arrays, "way_refs", "way_ref_ptr", "node_id")  # (only coordinates are read below)
     starts = np.zeros(rings.shape[0] + 1, dtype=np.int64)
     np.cumsum(ring_counts, out=starts[1:])
     all_located = np.minimum.reduceat(ring_pos, starts[:-1]) >= 0 if rings.size else \
@@ -381,7 +381,7 @@ def scan_arrays(
     ring_x = arrays.node_x[ring_pos]
     ring_y = arrays.node_y[ring_pos]
     del ring_pos
-    _drop(arrays, "node_id", "node_x", "node_y")
+    _drop(arrays, "node_x", "node_y")
     rings, ring_counts = rings[closed], ring_counts[closed]
     del closed
     ring_tags, ring_dicts = _ring_tags(ways, rings, is_poi[rings], vocab)
