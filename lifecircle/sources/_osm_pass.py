@@ -458,6 +458,7 @@ def _relation_areas(
     their tags would only be written, parsed and assembled for nothing.
     """
     import tempfile
+    from functools import cache
     from pathlib import Path
     from xml.sax.saxutils import quoteattr
 
@@ -492,11 +493,12 @@ def _relation_areas(
             for start in range(0, len(ways), 4096):
                 f.write("\n".join(ways[start : start + 4096]) + "\n")
             del ways
+            quote = cache(quoteattr)  # (roles and tags repeat: each quoted once)
             for rel_id, tags, refs in sorted(wanted, key=lambda r: r[0]):
                 f.write(f"<relation id='{rel_id}'>"
-                        + "".join(f"<member type='way' ref='{ref}' role={quoteattr(role)}/>"
-                                  for _, ref, role in refs)
-                        + _xml_tags(tags, quoteattr) + "</relation>\n")
+                        + "".join([f"<member type='way' ref='{ref}' role={quote(role)}/>"
+                                   for _, ref, role in refs])
+                        + _xml_tags(tags, quote) + "</relation>\n")
             f.write("</osm>")
         # only the areas reach Python (the member nodes and ways are many more)
         assembled: Any = osmium.FileProcessor(str(members_file)).with_areas().with_filter(
