@@ -82,7 +82,7 @@ def positions(ptr: np.ndarray, ways: np.ndarray) -> np.ndarray:
 
 
 #: rings polygonised and checked at a time (bounds the temporary arrays and GEOS objects)
-_RING_CHUNK = 1 << 16
+RING_CHUNK = 1 << 16
 
 
 def closed_way_polygons(
@@ -119,8 +119,8 @@ def ring_polygons(
     offsets = [np.zeros(1, dtype=np.int64)]
     valid: list[np.ndarray] = [np.zeros(0, dtype=bool)]
     at = 0
-    for lo in range(0, n, _RING_CHUNK):
-        hi = min(n, lo + _RING_CHUNK)
+    for lo in range(0, n, RING_CHUNK):
+        hi = min(n, lo + RING_CHUNK)
         column, ok = _polygon_chunk(coords_of(lo, hi), counts[lo:hi])
         size = int(column.offsets[-1])
         out[at : at + size] = column.buf

@@ -8,8 +8,10 @@ answer spread back to every object with that combination: the predicates stay th
 place their rules live. Tag dicts are made only for what keeps its tags (POIs, gates,
 relations and their member ways).
 
-Node locations come from the node arrays by id (a sorted look-up); a node missing from the
-file, or outside the valid coordinate range, has no location, as in libosmium's index.
+Node locations come from the node arrays at the positions the reader resolved each reference
+to (:mod:`._pbf_refs`); a node missing from the file, or outside the valid coordinate range,
+has no location, as in libosmium's index. The scan consumes the arrays: each is let go as soon
+as its last use is made, which keeps the read's peak memory near the decoded arrays' size.
 Multipolygon relations are assembled by osmium from a small file of their members, as in the
 pyosmium path (:func:`._osm_pass._relation_areas`).
 """
@@ -19,12 +21,11 @@ from __future__ import annotations
 import sys
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
-from functools import cache
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ._osm_arrays import positions, ring_polygons
+from ._osm_arrays import RING_CHUNK, positions, ring_polygons
 from ._osm_assemble import Collected
 from ._osm_pass import Scan, _area_tags, _relation_areas
 
@@ -173,29 +174,26 @@ def _flat(tags: _Tags, rows: np.ndarray, words: np.ndarray) -> list[tuple[str, .
 
 
 class _Locator:
-    """Node locations of ways' references, by id (the node arrays sorted once if the file's
-    are not)."""
+    """Node locations of ways' references (resolved to node positions by the reader, see
+    :mod:`._pbf_refs`)."""
 
     def __init__(self, arrays: PbfArrays) -> None:
-        self.ids = arrays.node_id
-        self.order: np.ndarray | None = None
-        if not arrays.nodes_sorted:
-            self.order = np.argsort(self.ids, kind="stable")
-            self.ids = self.ids[self.order]
         self.x, self.y = arrays.node_x, arrays.node_y
         self.ref_ptr = np.asarray(arrays.way_ref_ptr, dtype=np.int64)
-        self.refs = arrays.way_refs
+        self.pos = arrays.way_ref_pos
+        # (a node outside the valid range has no location, as in libosmium's index; in a
+        # real file none is, and the check per reference is skipped)
+        bad = (self.x < -_MAX_X) | (self.x > _MAX_X) | (self.y < -_MAX_Y) | (self.y > _MAX_Y)
+        self.unlocated = bad if bad.any() else None
 
     def positions(self, ways: np.ndarray) -> np.ndarray:
         """The node positions (int32) of the references of ``ways``, concatenated; -1 where
         the file has no such node or its location is not valid (as libosmium's index)."""
-        starts = self.ref_ptr[ways]
-        counts = self.ref_ptr[ways + 1] - starts
-        if not self.ids.shape[0]:
-            return np.full(int(counts.sum()), -1, dtype=np.int32)
-        return _lookup_kernel()(self.ids, self.order if self.order is not None else
-                                np.zeros(0, dtype=np.int64), self.x, self.y, self.refs,
-                                starts, counts, _MAX_X, _MAX_Y)
+        pos = self.pos[positions(self.ref_ptr, ways)]
+        np.maximum(pos, -1, out=pos)
+        if self.unlocated is not None:
+            pos[self.unlocated[np.maximum(pos, 0)] & (pos >= 0)] = -1
+        return pos
 
     def lon_lat(self, pos: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Longitude and latitude at node positions (NaN at -1), as libosmium's ``lon()``."""
@@ -203,65 +201,6 @@ class _Locator:
         lon = np.where(ok, self.x[pos] / 1e7, np.nan)
         lat = np.where(ok, self.y[pos] / 1e7, np.nan)
         return lon, lat
-
-
-@cache
-def _lookup_kernel() -> Any:
-    """The compiled look-up of ways' node ids in the sorted ids: a galloping search from the
-    previous answer, since a way's nodes mostly have nearby ids (several times faster than
-    ``np.searchsorted``'s binary search from scratch per reference), no temporary per
-    reference but the answer."""
-    from numba import njit
-
-    @njit(cache=True, nogil=True)
-    def lookup(ids: np.ndarray, order: np.ndarray, x: np.ndarray, y: np.ndarray,
-               refs: np.ndarray, starts: np.ndarray, counts: np.ndarray, max_x: int,
-               max_y: int) -> np.ndarray:  # pragma: no cover - compiled
-        n = ids.shape[0]
-        out = np.empty(counts.sum(), dtype=np.int32)
-        prev = 0
-        i = 0
-        for w in range(starts.shape[0]):
-            for k in range(starts[w], starts[w] + counts[w]):
-                r = refs[k]
-                # the first position whose id is >= r lies in (lo, hi]
-                if ids[prev] < r:
-                    lo = prev
-                    step = 1
-                    hi = prev + 1
-                    while hi < n and ids[hi] < r:
-                        lo = hi
-                        step *= 2
-                        hi = lo + step
-                    if hi > n:
-                        hi = n
-                else:
-                    hi = prev
-                    step = 1
-                    lo = prev - 1
-                    while lo >= 0 and ids[lo] >= r:
-                        hi = lo
-                        step *= 2
-                        lo = hi - step
-                    if lo < -1:
-                        lo = -1
-                while hi - lo > 1:
-                    mid = (lo + hi) // 2
-                    if ids[mid] < r:
-                        lo = mid
-                    else:
-                        hi = mid
-                found = -1
-                if hi < n and ids[hi] == r:
-                    found = order[hi] if order.shape[0] else hi
-                    if abs(np.int64(x[found])) > max_x or abs(np.int64(y[found])) > max_y:
-                        found = -1
-                out[i] = found
-                i += 1
-                prev = hi if hi < n else n - 1
-        return out
-
-    return lookup
 
 
 def scan_arrays(
@@ -353,8 +292,9 @@ def scan_arrays(
     ref_ptr = locate.ref_ptr
     walk_ptr = np.zeros(walk.shape[0] + 1, dtype=np.int64)
     np.cumsum(ref_ptr[walk + 1] - ref_ptr[walk], out=walk_ptr[1:])
-    walkable = (arrays.way_refs[positions(ref_ptr, walk)], walk_ptr,
+    walkable = (arrays.way_refs(positions(ref_ptr, walk)), walk_ptr,
                 *locate.lon_lat(locate.positions(walk)))
+    _drop(arrays, "node_id")  # (the last ids read: only positions and coordinates below)
     line_lon, line_lat = locate.lon_lat(locate.positions(lines))
     line_ids = arrays.way_id[lines].tolist()
     line_counts = (ref_ptr[lines + 1] - ref_ptr[lines]).tolist()
@@ -366,7 +306,7 @@ def scan_arrays(
     del long_enough
     ring_pos = locate.positions(rings)
     del locate, ref_ptr
-    _drop(arrays, "way_refs", "way_ref_ptr", "node_id")  # (only coordinates are read below)
+    _drop(arrays, "way_ref_pos", "missing_refs", "way_ref_ptr")
     starts = np.zeros(rings.shape[0] + 1, dtype=np.int64)
     np.cumsum(ring_counts, out=starts[1:])
     all_located = np.minimum.reduceat(ring_pos, starts[:-1]) >= 0 if rings.size else \
@@ -377,27 +317,30 @@ def scan_arrays(
     del first_pos, last_pos, all_located, starts
     # (a mask of a byte per reference: most rings are kept)
     ring_pos = ring_pos[np.repeat(closed, ring_counts)]
-    # the rings keep their own coordinates (not the node arrays, dropped here)
-    ring_x = arrays.node_x[ring_pos]
-    ring_y = arrays.node_y[ring_pos]
-    del ring_pos
-    _drop(arrays, "node_x", "node_y")
     rings, ring_counts = rings[closed], ring_counts[closed]
     del closed
+    ring_starts = np.zeros(ring_counts.shape[0] + 1, dtype=np.int64)
+    np.cumsum(ring_counts, out=ring_starts[1:])
+    # the rings keep their own coordinates (not the node arrays, dropped here), in the
+    # chunks ring_polygons asks for, each let go once its polygons are made
+    ring_xy: dict[int, tuple[int, np.ndarray, np.ndarray]] = {}
+    for lo in range(0, rings.shape[0], RING_CHUNK):
+        hi = min(rings.shape[0], lo + RING_CHUNK)
+        at = ring_pos[ring_starts[lo] : ring_starts[hi]]
+        ring_xy[lo] = (hi, arrays.node_x[at], arrays.node_y[at])
+    del ring_pos
+    _drop(arrays, "node_x", "node_y")
     ring_tags, ring_dicts = _ring_tags(ways, rings, is_poi[rings], vocab)
     ring_ids = arrays.way_id[rings]
     del ways, is_poi, rings
     _drop(arrays, "way_tag_ptr", "way_tag_key", "way_tag_val")
-    ring_starts = np.zeros(ring_counts.shape[0] + 1, dtype=np.int64)
-    np.cumsum(ring_counts, out=ring_starts[1:])
-    ring_xy: list[np.ndarray] = [ring_x, ring_y]
-    del ring_x, ring_y
 
     def coords_of(lo: int, hi: int) -> np.ndarray:
-        x, y = ring_xy
-        out = np.empty((int(ring_starts[hi] - ring_starts[lo]), 2), dtype=np.float64)
-        np.divide(x[ring_starts[lo] : ring_starts[hi]], 1e7, out=out[:, 0])
-        np.divide(y[ring_starts[lo] : ring_starts[hi]], 1e7, out=out[:, 1])
+        end, x, y = ring_xy.pop(lo)
+        assert end == hi, "ring_polygons asks for other chunks than were laid out"
+        out = np.empty((x.shape[0], 2), dtype=np.float64)
+        np.divide(x, 1e7, out=out[:, 0])
+        np.divide(y, 1e7, out=out[:, 1])
         return out
 
     def ring_column(reserve: int) -> tuple[Any, np.ndarray]:
@@ -458,7 +401,7 @@ def _relation_areas_of(
     member_ways: dict[int, Any] = {}
     lon, lat = locate.lon_lat(locate.positions(member_rows))
     xy = [None if x != x else (x, y) for x, y in zip(lon.tolist(), lat.tolist(), strict=True)]
-    refs = arrays.way_refs[positions(ref_ptr, member_rows)].tolist()
+    refs = arrays.way_refs(positions(ref_ptr, member_rows)).tolist()
     at = 0
     for way in member_rows.tolist():  # (no tags: the member file is written without them)
         end = at + int(ref_ptr[way + 1] - ref_ptr[way])
