@@ -121,22 +121,26 @@ def ring_polygons(
     at = 0
     for lo in range(0, n, RING_CHUNK):
         hi = min(n, lo + RING_CHUNK)
-        column, ok = _polygon_chunk(coords_of(lo, hi), counts[lo:hi])
+        # (written in place: the rest of the buffer holds at least this chunk's bound)
+        column, ok = _polygon_chunk(coords_of(lo, hi), counts[lo:hi], out[at:])
         size = int(column.offsets[-1])
-        out[at : at + size] = column.buf
         offsets.append(column.offsets[1:] + at)
         valid.append(ok)
         at += size
     return WkbColumn(out, np.concatenate(offsets)), np.concatenate(valid)
 
 
-def _polygon_chunk(coords: np.ndarray, counts: np.ndarray) -> tuple[WkbColumn, np.ndarray]:
-    """:func:`ring_polygons` for one chunk of rings (their coordinates, ``counts`` each)."""
+def _polygon_chunk(
+    coords: np.ndarray, counts: np.ndarray, buf: np.ndarray | None = None
+) -> tuple[WkbColumn, np.ndarray]:
+    """:func:`ring_polygons` for one chunk of rings (their coordinates, ``counts`` each),
+    laid out at the start of ``buf`` (a new buffer when None)."""
     import shapely
 
     coords = np.ascontiguousarray(coords, dtype=np.float64)
     counts = np.asarray(counts, dtype=np.int64)
-    buf = np.empty(int((22 + 16 * counts).sum()), dtype=np.uint8)
+    if buf is None:
+        buf = np.empty(int((22 + 16 * counts).sum()), dtype=np.uint8)
     offsets, points, clear = _ring_kernel()(coords, counts, buf, _TURN_SINE)
     column = WkbColumn(buf[: offsets[-1]], offsets)
     valid = points >= 4
