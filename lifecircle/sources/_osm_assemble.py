@@ -266,14 +266,20 @@ def _building_table(
     The footprints stay in the ways' WKB buffer (compacted in place, the relations' appended
     in the room left for them), so no second copy of every footprint is made.
     """
-    (way_ids, way_pos, way_values, way_levels), (rel_ids, rel_pos, rel_values, rel_levels) = parts
-    types = np.empty(len(way_ids) + len(rel_ids), dtype=object)
-    types[: len(way_ids)] = "way"
-    types[len(way_ids) :] = "relation"
+    way, rel = (list(p) for p in parts)
+    parts.clear()  # (consumed: each column goes once joined, to keep the peak down)
+    n_way, n_rel = len(way[0]), len(rel[0])
+    types = np.empty(n_way + n_rel, dtype=object)
+    types[:n_way] = "way"
+    types[n_way:] = "relation"
+    columns = []
+    for k in (0, 2, 3):  # ids, building values, levels tags
+        columns.append(np.concatenate([way[k], rel[k]]))
+        way[k] = rel[k] = np.zeros(0, dtype=np.int64)
     return BuildingTable(
         osm_type=types,
-        osm_id=np.concatenate([way_ids, rel_ids]),
-        building=np.concatenate([way_values, rel_values]),
-        levels=np.concatenate([way_levels, rel_levels]),
-        wkb=rings.compact(way_pos, [relations[i] for i in rel_pos.tolist()]),
+        osm_id=columns[0],
+        building=columns[1],
+        levels=columns[2],
+        wkb=rings.compact(way[1], [relations[i] for i in rel[1].tolist()]),
     )
