@@ -231,6 +231,12 @@ _READ_ALONE = {
 }
 
 
+#: the child's peak RSS in KiB, from /proc (ru_maxrss where there is none)
+_HWM = ("def _hwm():\n    try:\n        return next(int(l.split()[1]) for l in "
+        "open('/proc/self/status') if l.startswith('VmHWM'))\n    except OSError:\n"
+        "        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n")
+
+
 def _loaders_read_alone(path: Path) -> None:
     """The read without the network build: wall, CPU and peak RSS per step, in one run."""
     import resource
@@ -240,8 +246,9 @@ def _loaders_read_alone(path: Path) -> None:
           "process, imports not timed; wall s, CPU s of the whole process, peak RSS) ==")
     times = {}
     for label, (setup, stmt) in _READ_ALONE.items():
-        timer = f"import resource,sys,time\n{setup}\nt=time.perf_counter()\n{stmt}\n" \
-                "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, " \
+        # the child's own peak: VmHWM (ru_maxrss keeps the parent's peak across fork + exec)
+        timer = f"import resource,sys,time\n{_HWM}{setup}\nt=time.perf_counter()\n{stmt}\n" \
+                "print(_hwm(), " \
                 "time.perf_counter()-t)"
         before = resource.getrusage(resource.RUSAGE_CHILDREN)
         done = subprocess.run([sys.executable, "-c", timer, str(path)], cwd=ROOT, check=True,

@@ -72,6 +72,18 @@ def reference_arrays(path: str | Path) -> PbfArrays:
     r_ptr, r_key, r_val = flat_tags(rel_tags)
     members = [m for r in rel_members for m in r]
     ids = np.asarray(node_id, dtype=np.int64)
+    # references as node positions (the first node of an id), a missing one -(k + 1)
+    where: dict[int, int] = {}
+    for i, n in enumerate(node_id):
+        where.setdefault(n, i)
+    missing: list[int] = []
+    pos = np.empty(sum(len(r) for r in way_refs), dtype=np.int32)
+    for k, ref in enumerate(r for refs in way_refs for r in refs):
+        if ref in where:
+            pos[k] = where[ref]
+        else:
+            missing.append(ref)
+            pos[k] = -len(missing)
     return PbfArrays(
         strings=list(vocab),
         node_id=ids,
@@ -81,7 +93,7 @@ def reference_arrays(path: str | Path) -> PbfArrays:
         node_tag_ptr=n_ptr, node_tag_key=n_key, node_tag_val=n_val,
         way_id=np.asarray(way_id, dtype=np.int64),
         way_ref_ptr=_ptr([len(r) for r in way_refs]),
-        way_refs=np.asarray([r for refs in way_refs for r in refs], dtype=np.int64),
+        way_ref_pos=pos, missing_refs=np.asarray(missing, dtype=np.int64),
         way_tag_ptr=w_ptr, way_tag_key=w_key, way_tag_val=w_val,
         rel_id=np.asarray(rel_id, dtype=np.int64),
         rel_tag_ptr=r_ptr, rel_tag_key=r_key, rel_tag_val=r_val,

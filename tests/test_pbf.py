@@ -63,11 +63,12 @@ def _ours(a: PbfArrays) -> dict[str, list[Any]]:
     node_tags: list[list[Any]] = [[] for _ in range(a.node_id.size)]
     for i, p in enumerate(a.tagged_node.tolist()):
         node_tags[p] = tags(a.node_tag_ptr, a.node_tag_key, a.node_tag_val, i)
+    refs = a.way_refs()
     return {
         "node_id": a.node_id.tolist(), "node_x": a.node_x.tolist(),
         "node_y": a.node_y.tolist(), "node_tags": node_tags,
         "way_id": a.way_id.tolist(),
-        "way_refs": [a.way_refs[a.way_ref_ptr[i]:a.way_ref_ptr[i + 1]].tolist()
+        "way_refs": [refs[a.way_ref_ptr[i]:a.way_ref_ptr[i + 1]].tolist()
                      for i in range(a.way_id.size)],
         "way_tags": [tags(a.way_tag_ptr, a.way_tag_key, a.way_tag_val, i)
                      for i in range(a.way_id.size)],
@@ -86,7 +87,8 @@ def _check_shape(a: PbfArrays) -> None:
     dtypes = {"node_id": np.int64, "node_x": np.int32, "node_y": np.int32,
               "tagged_node": np.int64, "node_tag_ptr": np.int64, "node_tag_key": np.int32,
               "node_tag_val": np.int32, "way_id": np.int64, "way_ref_ptr": np.int64,
-              "way_refs": np.int64, "way_tag_ptr": np.int64, "way_tag_key": np.int32,
+              "way_ref_pos": np.int32, "missing_refs": np.int64, "way_tag_ptr": np.int64,
+              "way_tag_key": np.int32,
               "way_tag_val": np.int32, "rel_id": np.int64, "rel_tag_ptr": np.int64,
               "rel_tag_key": np.int32, "rel_tag_val": np.int32, "rel_member_ptr": np.int64,
               "rel_member_type": np.int8, "rel_member_ref": np.int64,
@@ -96,12 +98,17 @@ def _check_shape(a: PbfArrays) -> None:
         assert arr.dtype == dtype and arr.ndim == 1, name
     assert a.node_x.size == a.node_y.size == a.node_id.size
     for ptr, n, values in ((a.node_tag_ptr, a.tagged_node.size, a.node_tag_key),
-                           (a.way_ref_ptr, a.way_id.size, a.way_refs),
+                           (a.way_ref_ptr, a.way_id.size, a.way_ref_pos),
                            (a.way_tag_ptr, a.way_id.size, a.way_tag_key),
                            (a.rel_tag_ptr, a.rel_id.size, a.rel_tag_key),
                            (a.rel_member_ptr, a.rel_id.size, a.rel_member_ref)):
         assert ptr.size == n + 1 and ptr[0] == 0 and ptr[-1] == values.size
         assert np.all(np.diff(ptr) >= 0)
+    # references: node positions, or the missing ones -1, -2, ... in order
+    pos = a.way_ref_pos
+    assert pos.size == 0 or pos.max() < a.node_id.size
+    assert (-pos[pos < 0] - 1).tolist() == list(range(a.missing_refs.size))
+    assert not np.isin(a.missing_refs, a.node_id).any()
     assert np.all(np.diff(a.node_tag_ptr) > 0)  # tagged nodes have tags
     assert np.all(np.diff(a.tagged_node) > 0)
     assert a.tagged_node.size == 0 or 0 <= a.tagged_node[0] <= a.tagged_node[-1] < a.node_id.size
@@ -194,7 +201,8 @@ def test_small_written_files_decode_as_pyosmium_reads_them(tmp_path: Path,
     assert arrays.tagged_node.tolist() == [0, 3, 5]
     assert [s[k] for k in arrays.node_tag_key] == ["name", "amenity", "zh", "a", "shop"]
     assert [s[v] for v in arrays.node_tag_val] == ["天安门", "x", "南京市鼓楼区", "", "bakery"]
-    assert arrays.way_refs.tolist() == [1, 2, 3, 1, 7, 999, 8, 10]
+    assert arrays.way_refs().tolist() == [1, 2, 3, 1, 7, 999, 8, 10]
+    assert arrays.way_ref_pos.tolist() == [0, 1, 2, 0, 3, -1, 4, 5]
     assert arrays.way_ref_ptr.tolist() == [0, 4, 7, 8]
     assert arrays.rel_member_ptr.tolist() == [0, 4, 6, 6]
     assert arrays.rel_member_type.tolist() == [0, 1, 1, 2, 2, 0]
@@ -327,7 +335,7 @@ def test_unpacked_repeated_and_unknown_fields_are_read(tmp_path: Path) -> None:
     assert (arrays.node_x.tolist(), arrays.node_y.tolist()) == ([1000], [-250])
     assert [(s[k], s[v]) for k, v in zip(arrays.node_tag_key, arrays.node_tag_val,
                                          strict=True)] == [("k", "v")]
-    assert arrays.way_refs.tolist() == [5, 7, 3]
+    assert arrays.way_refs().tolist() == [5, 7, 3]
     assert [(s[k], s[v]) for k, v in zip(arrays.way_tag_key, arrays.way_tag_val,
                                          strict=True)] == [("k", "role"), ("role", "k")]
     assert arrays.rel_member_ref.tolist() == [40, 3]
@@ -511,3 +519,33 @@ def test_mutated_raw_extract_never_crashes(tmp_path: Path) -> None:
     for seed in (1, 2, 3):
         counts = _mutate(path, seed=seed, cases=150)
         assert counts["PbfError"] > 0 and counts["ok"] > 0
+
+
+def _ways(*ways: tuple[int, list[int]]) -> bytes:
+    """A primitive group of ways (id, node references), untagged."""
+    return _msg(2, b"".join(_msg(3, _num(1, wid) + _packed(8, _deltas(refs), True))
+                            for wid, refs in ways))
+
+
+@pytest.mark.parametrize("blocks", [
+    # sorted: nodes first, references resolved a block at a time (one missing, -1)
+    [_dense([1, 2], [0, 0], [0, 0], []), _dense([4, 9], [1, 1], [1, 1], []),
+     _ways((10, [9, 1, 3, 2]), (11, [4])), _ways((12, [3, 9]))],
+    # nodes after ways: the references kept as ids and resolved at the end
+    [_dense([1, 2], [0, 0], [0, 0], []), _ways((10, [9, 1, 3, 2])),
+     _dense([9, 12], [1, 1], [1, 1], []), _ways((11, [12, 3]))],
+    # unsorted node ids, and nodes and ways in one block
+    [_dense([5, 3], [0, 0], [0, 0], []) + _ways((10, [3, 5, 4]))],
+    [_dense([3, 5], [0, 0], [0, 0], []) + _ways((10, [3, 5, 4])), _ways((11, [5, 7]))],
+])
+def test_references_resolve_in_any_block_order(tmp_path: Path, blocks: list[bytes]) -> None:
+    """Ways' references as node positions, whatever the order of node and way blocks: the
+    ids they give back are pyosmium's, each position holds that id, missing ones count
+    -1, -2, ... in order."""
+    path = _file(tmp_path / "order.osm.pbf", *(_strings() + b for b in blocks))
+    arrays = assert_same_as_pyosmium(path)
+    refs = arrays.way_refs()
+    pos = arrays.way_ref_pos
+    np.testing.assert_array_equal(arrays.node_id[pos[pos >= 0]], refs[pos >= 0])
+    assert arrays.missing_refs.tolist() == [r for r in refs.tolist()
+                                            if r not in arrays.node_id.tolist()]

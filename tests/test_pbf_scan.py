@@ -293,10 +293,12 @@ def test_simple_shortcut_takes_common_footprints():
 
 
 def test_locator_finds_nodes_by_id_in_any_order():
-    """Node look-up by id: in sorted and shuffled node arrays alike; a missing id and a
-    location outside the valid range (as libosmium's index treats it) give -1."""
+    """Node look-up by id: in sorted and shuffled node arrays alike, all at once or a block
+    of references at a time; a missing id and a location outside the valid range (as
+    libosmium's index treats it) give -1."""
     from types import SimpleNamespace
 
+    from lifecircle.sources._pbf_refs import ref_ids, resolve, resolve_all
     from lifecircle.sources._pbf_scan import _Locator
 
     rng = np.random.default_rng(7)
@@ -308,9 +310,18 @@ def test_locator_finds_nodes_by_id_in_any_order():
     ref_ptr = np.asarray([0, 100, 100, refs.shape[0]], dtype=np.int64)  # an empty way too
     expected_ids = np.where(np.isin(refs, ids) & (refs != ids[3]), refs, -1)
     for order in (np.arange(ids.shape[0]), rng.permutation(ids.shape[0])):
-        arrays = SimpleNamespace(node_id=ids[order], node_x=x[order], node_y=y[order],
-                                 nodes_sorted=bool((np.diff(ids[order]) > 0).all()),
-                                 way_ref_ptr=ref_ptr, way_refs=refs)
+        node_id = ids[order]
+        nodes_sorted = bool((np.diff(node_id) > 0).all())
+        pos, missing = resolve_all(node_id, nodes_sorted, refs)
+        assert missing.tolist() == [5, ids[-1] + 1]
+        np.testing.assert_array_equal(ref_ids(node_id, pos, missing), refs)
+        if nodes_sorted:  # as the reader resolves them: a block at a time
+            first, lost = resolve(node_id, None, refs[:150], 0)
+            second, more = resolve(node_id, None, refs[150:], lost.shape[0])
+            np.testing.assert_array_equal(np.concatenate([first, second]), pos)
+            np.testing.assert_array_equal(np.concatenate([lost, more]), missing)
+        arrays = SimpleNamespace(node_id=node_id, node_x=x[order], node_y=y[order],
+                                 way_ref_ptr=ref_ptr, way_ref_pos=pos)
         locate = _Locator(arrays)  # type: ignore[arg-type]
         for ways in (np.arange(3), np.asarray([2, 0])):
             pos = locate.positions(ways)

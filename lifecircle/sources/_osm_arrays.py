@@ -82,7 +82,7 @@ def positions(ptr: np.ndarray, ways: np.ndarray) -> np.ndarray:
 
 
 #: rings polygonised and checked at a time (bounds the temporary arrays and GEOS objects)
-_RING_CHUNK = 1 << 16
+RING_CHUNK = 1 << 16
 
 
 def closed_way_polygons(
@@ -119,24 +119,28 @@ def ring_polygons(
     offsets = [np.zeros(1, dtype=np.int64)]
     valid: list[np.ndarray] = [np.zeros(0, dtype=bool)]
     at = 0
-    for lo in range(0, n, _RING_CHUNK):
-        hi = min(n, lo + _RING_CHUNK)
-        column, ok = _polygon_chunk(coords_of(lo, hi), counts[lo:hi])
+    for lo in range(0, n, RING_CHUNK):
+        hi = min(n, lo + RING_CHUNK)
+        # (written in place: the rest of the buffer holds at least this chunk's bound)
+        column, ok = _polygon_chunk(coords_of(lo, hi), counts[lo:hi], out[at:])
         size = int(column.offsets[-1])
-        out[at : at + size] = column.buf
         offsets.append(column.offsets[1:] + at)
         valid.append(ok)
         at += size
     return WkbColumn(out, np.concatenate(offsets)), np.concatenate(valid)
 
 
-def _polygon_chunk(coords: np.ndarray, counts: np.ndarray) -> tuple[WkbColumn, np.ndarray]:
-    """:func:`ring_polygons` for one chunk of rings (their coordinates, ``counts`` each)."""
+def _polygon_chunk(
+    coords: np.ndarray, counts: np.ndarray, buf: np.ndarray | None = None
+) -> tuple[WkbColumn, np.ndarray]:
+    """:func:`ring_polygons` for one chunk of rings (their coordinates, ``counts`` each),
+    laid out at the start of ``buf`` (a new buffer when None)."""
     import shapely
 
     coords = np.ascontiguousarray(coords, dtype=np.float64)
     counts = np.asarray(counts, dtype=np.int64)
-    buf = np.empty(int((22 + 16 * counts).sum()), dtype=np.uint8)
+    if buf is None:
+        buf = np.empty(int((22 + 16 * counts).sum()), dtype=np.uint8)
     offsets, points, clear = _ring_kernel()(coords, counts, buf, _TURN_SINE)
     column = WkbColumn(buf[: offsets[-1]], offsets)
     valid = points >= 4

@@ -58,7 +58,8 @@ class Collected:
     ring_tags: np.ndarray
     ring_dicts: list[dict[str, str]]
     #: the rings as polygons and which are valid, given the spare bytes to leave at the end
-    #: of the buffer (see :func:`~._osm_arrays.ring_polygons`)
+    #: of the buffer (see :func:`~._osm_arrays.ring_polygons`); called once (:func:`osm_data`
+    #: consumes the collections, letting each go once used)
     rings: Callable[[int], tuple[WkbColumn, np.ndarray]]
     #: multipolygon relations: (relation id, tags, multipolygon WKB)
     rel_areas: list[tuple[int, dict[str, str], bytes]]
@@ -126,6 +127,7 @@ def osm_data(path: Path, raw: Collected) -> OSMData:
     # room after the rings for the relation footprints (see _building_table)
     reserve = sum(len(r[2]) for r in raw.rel_areas)
     rings, ok = raw.rings(reserve)
+    raw.rings = _laid_out  # (what the read kept for the polygons goes with its closure)
     relations = WkbColumn.from_blobs(r[2] for r in raw.rel_areas)
     area_pois: list[tuple[str, int, dict[str, str]]] = []
     poi_wkb: list[WkbColumn] = []
@@ -133,11 +135,16 @@ def osm_data(path: Path, raw: Collected) -> OSMData:
     parts = [
         _sort_areas(data, "way", raw.ring_ids, raw.ring_tags, raw.ring_dicts, rings,
                     np.flatnonzero(ok), area_pois, poi_wkb, values),
+    ]
+    # the rings' ids and tags are sorted out: let them go (the POIs' dicts stay in area_pois)
+    raw.ring_ids = raw.ring_tags = np.zeros(0, dtype=np.int64)
+    raw.ring_dicts = []
+    parts.append(
         _sort_areas(data, "relation", np.asarray([r[0] for r in raw.rel_areas], dtype=np.int64),
                     np.arange(len(raw.rel_areas)), [r[1] for r in raw.rel_areas], relations,
-                    np.arange(len(raw.rel_areas)), area_pois, poi_wkb, values),
-    ]
+                    np.arange(len(raw.rel_areas)), area_pois, poi_wkb, values))
     data.buildings = _building_table(parts, rings, relations)
+    del parts, rings, relations
     data.pois = _poi_table(raw, area_pois, poi_wkb)
     # usable: a way with two consecutive references inside the extract
     pair = valid[1:] & valid[:-1] & (way_of_ref[1:] == way_of_ref[:-1])
@@ -212,6 +219,11 @@ def _sort_areas(
     return np.asarray(ids, dtype=np.int64)[pos], pos, building[slot], levels[slot]
 
 
+def _laid_out(reserve: int) -> tuple[WkbColumn, np.ndarray]:
+    """Stands for :attr:`Collected.rings` once called (the read laid the rings out once)."""
+    raise RuntimeError("the rings of this read were laid out already")
+
+
 #: land use that :func:`_sort_areas` keeps (residential, non-residential, vacant)
 _SORTED_LANDUSE = frozenset({"residential"}) | NON_RESIDENTIAL_LANDUSE | VACANT_LANDUSE
 
@@ -222,17 +234,25 @@ def _poi_table(
     """The POIs: tagged nodes (from the read), then areas (from :func:`_sort_areas`)."""
     ids, lon, lat, tags = raw.node_pois
     n, m = len(ids), len(areas)
+    # (the area columns are handed over: concat drops each once copied; the areas' dicts go
+    # once flattened)
+    columns = [WkbColumn(b"", np.zeros(n + 1, dtype=np.int64)), *area_wkb]
+    area_wkb.clear()
     nan = np.full(m, np.nan)
     values = raw.tag_values
+    osm_type = interned(["node"] * n + [a[0] for a in areas])
+    osm_id = np.concatenate([ids, np.asarray([a[1] for a in areas], dtype=np.int64)])
+    all_tags = list(tags) + ([tuple(chain.from_iterable(a[2].items())) for a in areas]
+                             if values is None else [flat_tags(a[2], values) for a in areas])
+    areas.clear()
     return PoiTable(
-        osm_type=interned(["node"] * n + [a[0] for a in areas]),
-        osm_id=np.concatenate([ids, np.asarray([a[1] for a in areas], dtype=np.int64)]),
+        osm_type=osm_type,
+        osm_id=osm_id,
         lon=np.concatenate([lon, nan]),
         lat=np.concatenate([lat, nan]),
-        tags=list(tags) + ([tuple(chain.from_iterable(a[2].items())) for a in areas]
-                           if values is None else [flat_tags(a[2], values) for a in areas]),
+        tags=all_tags,
         is_area=np.arange(n + m) >= n,
-        wkb=WkbColumn.concat([WkbColumn(b"", np.zeros(n + 1, dtype=np.int64)), *area_wkb]),
+        wkb=WkbColumn.concat(columns),
     )
 
 
@@ -246,14 +266,20 @@ def _building_table(
     The footprints stay in the ways' WKB buffer (compacted in place, the relations' appended
     in the room left for them), so no second copy of every footprint is made.
     """
-    (way_ids, way_pos, way_values, way_levels), (rel_ids, rel_pos, rel_values, rel_levels) = parts
-    types = np.empty(len(way_ids) + len(rel_ids), dtype=object)
-    types[: len(way_ids)] = "way"
-    types[len(way_ids) :] = "relation"
+    way, rel = (list(p) for p in parts)
+    parts.clear()  # (consumed: each column goes once joined, to keep the peak down)
+    n_way, n_rel = len(way[0]), len(rel[0])
+    types = np.empty(n_way + n_rel, dtype=object)
+    types[:n_way] = "way"
+    types[n_way:] = "relation"
+    columns = []
+    for k in (0, 2, 3):  # ids, building values, levels tags
+        columns.append(np.concatenate([way[k], rel[k]]))
+        way[k] = rel[k] = np.zeros(0, dtype=np.int64)
     return BuildingTable(
         osm_type=types,
-        osm_id=np.concatenate([way_ids, rel_ids]),
-        building=np.concatenate([way_values, rel_values]),
-        levels=np.concatenate([way_levels, rel_levels]),
-        wkb=rings.compact(way_pos, [relations[i] for i in rel_pos.tolist()]),
+        osm_id=columns[0],
+        building=columns[1],
+        levels=columns[2],
+        wkb=rings.compact(way[1], [relations[i] for i in rel[1].tolist()]),
     )

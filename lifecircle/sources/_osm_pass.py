@@ -29,7 +29,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from itertools import repeat
+from itertools import islice, repeat
 from typing import Any
 
 from .._memory import release_freed
@@ -452,9 +452,13 @@ def _relation_areas(
     """Assemble the multipolygon relations with osmium, from a small file of their members.
 
     Only relations that may be areas a run uses are written; a relation with a member way
-    missing from the extract is incomplete and, as in osmium, yields nothing.
+    missing from the extract is incomplete and, as in osmium, yields nothing. The member ways
+    are written without their tags: libosmium (since 2.16) takes a relation area's tags from
+    the relation alone, and the areas of closed member ways themselves are not used here, so
+    their tags would only be written, parsed and assembled for nothing.
     """
     import tempfile
+    from functools import cache
     from pathlib import Path
     from xml.sax.saxutils import quoteattr
 
@@ -464,30 +468,38 @@ def _relation_areas(
     wanted = [r for r in relations if is_area_candidate(r[1], area_pois, area_landuse)]
     if not wanted:
         return
-    lines = ["<?xml version='1.0' encoding='UTF-8'?>", "<osm version='0.6'>"]
     nodes: dict[int, tuple[float, float]] = {}
     ways: list[str] = []
     for way_id in sorted({ref for _, _, refs in wanted for _, ref, _ in refs}):
         if way_id not in member_ways:
             continue
-        tags, refs, coords = member_ways[way_id]
+        _, refs, coords = member_ways[way_id]
         for ref, xy in zip(refs, coords, strict=True):
             if xy is not None:
                 nodes[ref] = xy
-        ways.append(f"<way id='{way_id}'>" + "".join(f"<nd ref='{r}'/>" for r in refs)
-                    + _xml_tags(tags, quoteattr) + "</way>")
-    lines.extend(f"<node id='{ref}' lon='{x!r}' lat='{y!r}'/>"
-                 for ref, (x, y) in sorted(nodes.items()))
-    lines.extend(ways)
-    for rel_id, tags, refs in sorted(wanted, key=lambda r: r[0]):
-        lines.append(f"<relation id='{rel_id}'>"
-                     + "".join(f"<member type='way' ref='{ref}' role={quoteattr(role)}/>"
-                               for _, ref, role in refs)
-                     + _xml_tags(tags, quoteattr) + "</relation>")
-    lines.append("</osm>")
+        ways.append(f"<way id='{way_id}'><nd ref='" + "'/><nd ref='".join(map(str, refs))
+                    + "'/></way>" if refs else f"<way id='{way_id}'></way>")
     with tempfile.TemporaryDirectory(prefix="lifecircle-mp-") as tmp:
         members_file = Path(tmp) / "members.osm"
-        members_file.write_text("\n".join(lines), encoding="utf-8")
+        # written a few thousand lines at a time: the whole text, its encoding and a list of
+        # its lines at once were the largest thing alive in the PBF scan
+        with open(members_file, "w", encoding="utf-8") as f:
+            f.write("<?xml version='1.0' encoding='UTF-8'?>\n<osm version='0.6'>\n")
+            node_lines = (f"<node id='{ref}' lon='{x!r}' lat='{y!r}'/>\n"
+                          for ref, (x, y) in sorted(nodes.items()))
+            while chunk := "".join(islice(node_lines, 4096)):
+                f.write(chunk)
+            del nodes
+            for start in range(0, len(ways), 4096):
+                f.write("\n".join(ways[start : start + 4096]) + "\n")
+            del ways
+            quote = cache(quoteattr)  # (roles and tags repeat: each quoted once)
+            for rel_id, tags, refs in sorted(wanted, key=lambda r: r[0]):
+                f.write(f"<relation id='{rel_id}'>"
+                        + "".join([f"<member type='way' ref='{ref}' role={quote(role)}/>"
+                                   for _, ref, role in refs])
+                        + _xml_tags(tags, quote) + "</relation>\n")
+            f.write("</osm>")
         # only the areas reach Python (the member nodes and ways are many more)
         assembled: Any = osmium.FileProcessor(str(members_file)).with_areas().with_filter(
             osmium.filter.EntityFilter(osmium.osm.AREA))

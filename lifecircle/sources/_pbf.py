@@ -30,6 +30,7 @@ import numpy as np
 
 from .._kernels import grown
 from ._pbf_kernels import DELETED, PROBLEMS, decoder
+from ._pbf_refs import MAX_NODES, ref_ids, resolve, resolve_all
 from ._pbf_vocab import Vocabulary
 
 __all__ = ["PbfArrays", "PbfError", "PbfUnsupported", "read_pbf"]
@@ -63,6 +64,10 @@ class PbfArrays:
     Every ``*_key``, ``*_val`` and ``*_role`` id indexes :attr:`strings`. Tags keep each
     object's file order. ``*_ptr`` arrays have one more entry than their objects: the tags of
     way ``i`` are ``way_tag_key[way_tag_ptr[i]:way_tag_ptr[i + 1]]``, and so on.
+
+    Ways' references are the positions (int32) of their nodes in the node arrays
+    (``way_ref_pos``); a reference to a node the file does not hold is ``-(k + 1)``, its id
+    ``missing_refs[k]`` (see :mod:`._pbf_refs`; :meth:`way_refs` gives the ids).
     """
 
     strings: list[str]
@@ -75,7 +80,8 @@ class PbfArrays:
     node_tag_val: np.ndarray
     way_id: np.ndarray
     way_ref_ptr: np.ndarray
-    way_refs: np.ndarray
+    way_ref_pos: np.ndarray
+    missing_refs: np.ndarray
     way_tag_ptr: np.ndarray
     way_tag_key: np.ndarray
     way_tag_val: np.ndarray
@@ -88,6 +94,12 @@ class PbfArrays:
     rel_member_ref: np.ndarray
     rel_member_role: np.ndarray
     nodes_sorted: bool
+
+
+    def way_refs(self, at: np.ndarray | slice | None = None) -> np.ndarray:
+        """The node ids of the references ``at`` (all by default), in order."""
+        pos = self.way_ref_pos if at is None else self.way_ref_pos[at]
+        return ref_ids(self.node_id, pos, self.missing_refs)
 
 
 def _fields(data: memoryview | bytes, what: str) -> Iterator[tuple[int, int, Any]]:
@@ -256,11 +268,22 @@ _COLUMNS = {
 
 
 class _Gather:
-    """Block results in file order, and the vocabulary their strings are interned into."""
+    """Block results in file order, and the vocabulary their strings are interned into.
+
+    Ways' references are resolved to node positions block by block (:mod:`._pbf_refs`) while
+    the nodes seen so far are all of the file's in increasing id order, as in a sorted file
+    (every node before the ways). Otherwise (a node block after ways, unsorted ids) they are
+    kept as ids from then on and resolved once at the end.
+    """
 
     def __init__(self) -> None:
         self.columns = {name: _Column(np.int64 if kind == "ptr" else kind, ptr=kind == "ptr")
                         for name, kind in _COLUMNS.items()}
+        self.pos = _Column(np.int32)
+        self.missing = _Column(np.int64)
+        self.as_ids = False  # references kept as ids (in the "way_refs" column)
+        self.ways_seen = False
+        self.last_node: int | None = None
         self.n_nodes = 0
         self.vocabulary = Vocabulary()
 
@@ -272,20 +295,50 @@ class _Gather:
         # the kernel's outputs, in _COLUMNS order: 14 arrays, then the 7 string id sections
         pieces = [*arrays[:14], *np.split(sids, np.cumsum(sid_sizes)[:-1])]
         pieces[3] = pieces[3] + self.n_nodes  # tagged nodes: block positions -> file's
+        node_ids, refs = pieces[0], pieces[8]
+        if node_ids.size and not self.as_ids and (
+                self.ways_seen or pieces[5].size or self.n_nodes + node_ids.size > MAX_NODES
+                or (self.last_node is not None and node_ids[0] <= self.last_node)
+                or not bool(np.all(node_ids[1:] > node_ids[:-1]))):
+            self._keep_ids()
         for (name, kind), piece in zip(_COLUMNS.items(), pieces, strict=True):
             column = self.columns[name]
             if kind == "ptr":
                 column.extend_counts(piece)
-            else:
+            elif name != "way_refs" or self.as_ids:
                 column.extend(piece)
-        self.n_nodes += arrays[0].size
+        if node_ids.size:
+            self.last_node = int(node_ids[-1])
+        self.ways_seen |= bool(pieces[5].size)
+        if refs.size and not self.as_ids:
+            pos, missing = resolve(self.columns["node_id"].array(), None, refs,
+                                   self.missing.n)
+            self.pos.extend(pos)
+            self.missing.extend(missing)
+        self.n_nodes += node_ids.size
+
+    def _keep_ids(self) -> None:
+        """From now on keep references as ids (those resolved so far turned back)."""
+        self.as_ids = True
+        self.columns["way_refs"].extend(ref_ids(self.columns["node_id"].array(),
+                                                self.pos.array(), self.missing.array()))
+        self.pos = _Column(np.int32)
+        self.missing = _Column(np.int64)
 
     def arrays(self) -> PbfArrays:
         """Everything gathered, as the reader's result."""
         cols = {name: column.array() for name, column in self.columns.items()}
         node_id = cols["node_id"]
-        return PbfArrays(strings=self.vocabulary.strings(), **cols,
-                         nodes_sorted=bool(np.all(node_id[1:] > node_id[:-1])))
+        nodes_sorted = bool(np.all(node_id[1:] > node_id[:-1]))
+        refs = cols.pop("way_refs")
+        if self.as_ids:
+            if node_id.shape[0] > MAX_NODES:
+                raise PbfUnsupported(f"more than {MAX_NODES} nodes")
+            pos, missing = resolve_all(node_id, nodes_sorted, refs)
+        else:
+            pos, missing = self.pos.array(), self.missing.array()
+        return PbfArrays(strings=self.vocabulary.strings(), **cols, way_ref_pos=pos,
+                         missing_refs=missing, nodes_sorted=nodes_sorted)
 
 
 def read_pbf(path: str | os.PathLike[str]) -> PbfArrays:

@@ -8,8 +8,10 @@ answer spread back to every object with that combination: the predicates stay th
 place their rules live. Tag dicts are made only for what keeps its tags (POIs, gates,
 relations and their member ways).
 
-Node locations come from the node arrays by id (a sorted look-up); a node missing from the
-file, or outside the valid coordinate range, has no location, as in libosmium's index.
+Node locations come from the node arrays at the positions the reader resolved each reference
+to (:mod:`._pbf_refs`); a node missing from the file, or outside the valid coordinate range,
+has no location, as in libosmium's index. The scan consumes the arrays: each is let go as soon
+as its last use is made, which keeps the read's peak memory near the decoded arrays' size.
 Multipolygon relations are assembled by osmium from a small file of their members, as in the
 pyosmium path (:func:`._osm_pass._relation_areas`).
 """
@@ -19,12 +21,11 @@ from __future__ import annotations
 import sys
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
-from functools import cache
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ._osm_arrays import positions, ring_polygons
+from ._osm_arrays import RING_CHUNK, positions, ring_polygons
 from ._osm_assemble import Collected
 from ._osm_pass import Scan, _area_tags, _relation_areas
 
@@ -49,12 +50,13 @@ class _Tags:
         self.key = np.asarray(key)
         self.val = np.asarray(val)
         self.n = self.ptr.shape[0] - 1
-        self.owner = np.repeat(np.arange(self.n, dtype=np.int64), np.diff(self.ptr))
+        # (int32: objects and vocabulary ids are counted far below 2**31 in one file)
+        self.owner = np.repeat(np.arange(self.n, dtype=np.int32), np.diff(self.ptr))
 
     def value(self, key: int) -> np.ndarray:
         """Per object, the value id of ``key`` (-1 where absent; the last one if repeated, as
         a dict keeps it)."""
-        out = np.full(self.n, -1, dtype=np.int64)
+        out = np.full(self.n, -1, dtype=np.int32)
         if key >= 0:
             hit = np.flatnonzero(self.key == key)
             out[self.owner[hit]] = self.val[hit]
@@ -172,29 +174,26 @@ def _flat(tags: _Tags, rows: np.ndarray, words: np.ndarray) -> list[tuple[str, .
 
 
 class _Locator:
-    """Node locations of ways' references, by id (the node arrays sorted once if the file's
-    are not)."""
+    """Node locations of ways' references (resolved to node positions by the reader, see
+    :mod:`._pbf_refs`)."""
 
     def __init__(self, arrays: PbfArrays) -> None:
-        self.ids = arrays.node_id
-        self.order: np.ndarray | None = None
-        if not arrays.nodes_sorted:
-            self.order = np.argsort(self.ids, kind="stable")
-            self.ids = self.ids[self.order]
         self.x, self.y = arrays.node_x, arrays.node_y
         self.ref_ptr = np.asarray(arrays.way_ref_ptr, dtype=np.int64)
-        self.refs = arrays.way_refs
+        self.pos = arrays.way_ref_pos
+        # (a node outside the valid range has no location, as in libosmium's index; in a
+        # real file none is, and the check per reference is skipped)
+        bad = (self.x < -_MAX_X) | (self.x > _MAX_X) | (self.y < -_MAX_Y) | (self.y > _MAX_Y)
+        self.unlocated = bad if bad.any() else None
 
     def positions(self, ways: np.ndarray) -> np.ndarray:
         """The node positions (int32) of the references of ``ways``, concatenated; -1 where
         the file has no such node or its location is not valid (as libosmium's index)."""
-        starts = self.ref_ptr[ways]
-        counts = self.ref_ptr[ways + 1] - starts
-        if not self.ids.shape[0]:
-            return np.full(int(counts.sum()), -1, dtype=np.int32)
-        return _lookup_kernel()(self.ids, self.order if self.order is not None else
-                                np.zeros(0, dtype=np.int64), self.x, self.y, self.refs,
-                                starts, counts, _MAX_X, _MAX_Y)
+        pos = self.pos[positions(self.ref_ptr, ways)]
+        np.maximum(pos, -1, out=pos)
+        if self.unlocated is not None:
+            pos[self.unlocated[np.maximum(pos, 0)] & (pos >= 0)] = -1
+        return pos
 
     def lon_lat(self, pos: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Longitude and latitude at node positions (NaN at -1), as libosmium's ``lon()``."""
@@ -202,65 +201,6 @@ class _Locator:
         lon = np.where(ok, self.x[pos] / 1e7, np.nan)
         lat = np.where(ok, self.y[pos] / 1e7, np.nan)
         return lon, lat
-
-
-@cache
-def _lookup_kernel() -> Any:
-    """The compiled look-up of ways' node ids in the sorted ids: a galloping search from the
-    previous answer, since a way's nodes mostly have nearby ids (several times faster than
-    ``np.searchsorted``'s binary search from scratch per reference), no temporary per
-    reference but the answer."""
-    from numba import njit
-
-    @njit(cache=True, nogil=True)
-    def lookup(ids: np.ndarray, order: np.ndarray, x: np.ndarray, y: np.ndarray,
-               refs: np.ndarray, starts: np.ndarray, counts: np.ndarray, max_x: int,
-               max_y: int) -> np.ndarray:  # pragma: no cover - compiled
-        n = ids.shape[0]
-        out = np.empty(counts.sum(), dtype=np.int32)
-        prev = 0
-        i = 0
-        for w in range(starts.shape[0]):
-            for k in range(starts[w], starts[w] + counts[w]):
-                r = refs[k]
-                # the first position whose id is >= r lies in (lo, hi]
-                if ids[prev] < r:
-                    lo = prev
-                    step = 1
-                    hi = prev + 1
-                    while hi < n and ids[hi] < r:
-                        lo = hi
-                        step *= 2
-                        hi = lo + step
-                    if hi > n:
-                        hi = n
-                else:
-                    hi = prev
-                    step = 1
-                    lo = prev - 1
-                    while lo >= 0 and ids[lo] >= r:
-                        hi = lo
-                        step *= 2
-                        lo = hi - step
-                    if lo < -1:
-                        lo = -1
-                while hi - lo > 1:
-                    mid = (lo + hi) // 2
-                    if ids[mid] < r:
-                        lo = mid
-                    else:
-                        hi = mid
-                found = -1
-                if hi < n and ids[hi] == r:
-                    found = order[hi] if order.shape[0] else hi
-                    if abs(np.int64(x[found])) > max_x or abs(np.int64(y[found])) > max_y:
-                        found = -1
-                out[i] = found
-                i += 1
-                prev = hi if hi < n else n - 1
-        return out
-
-    return lookup
 
 
 def scan_arrays(
@@ -286,7 +226,6 @@ def scan_arrays(
                                     arrays.rel_tag_key))
     words = vocab.words
     nodes = _Tags(arrays.node_tag_ptr, arrays.node_tag_key, arrays.node_tag_val)
-    ways = _Tags(arrays.way_tag_ptr, arrays.way_tag_key, arrays.way_tag_val)
     area_pois = poi_keys - {"name"}
 
     # -- nodes: POIs, gates, kerbs
@@ -307,23 +246,30 @@ def scan_arrays(
     poi_rows = np.flatnonzero(nodes.has_any(vocab.mask(poi_keys)) & located)
     node_pois = (arrays.node_id[tagged[poi_rows]], x[poi_rows] / 1e7, y[poi_rows] / 1e7,
                  _flat(nodes, poi_rows, words))
-    del x, y, located
+    del x, y, located, nodes, tagged, everyone, inverse, gate_rows, poi_rows
+    _drop(arrays, "tagged_node", "node_tag_ptr", "node_tag_key", "node_tag_val")
 
     # -- relations (multipolygons and boundaries) and their member ways
     # (assembled first, while little else is held: osmium's pass is the scan's peak)
+    ways = _Tags(arrays.way_tag_ptr, arrays.way_tag_key, arrays.way_tag_val)
     relations, members = _relations(arrays, vocab)
-    rel_out = _relation_areas_of(arrays, relations, members, ways, vocab, poi_keys,
-                                 area_landuse)
+    _drop(arrays, "rel_tag_ptr", "rel_tag_key", "rel_tag_val", "rel_member_ptr",
+          "rel_member_type", "rel_member_ref", "rel_member_role")
+    locate = _Locator(arrays)
+    rel_out = _relation_areas_of(arrays, locate, relations, members, poi_keys, area_landuse)
+    del relations, members
     highway = ways.value(vocab.id("highway"))
-    has_tags = np.diff(ways.ptr) > 0
     is_poi = ways.has_any(vocab.mask(area_pois))
     area_value = ways.value(vocab.id("area"))
-    candidate = has_tags & (is_poi | (
+    candidate = (np.diff(ways.ptr) > 0) & (is_poi | (
         ((ways.value(vocab.id("building")) >= 0)
          | vocab.mask(area_landuse)[ways.value(vocab.id("landuse"))]) & (highway < 0)))
     candidate &= (area_value != vocab.id("no")) | (area_value < 0)
+    del area_value
     barrier = ways.value(vocab.id("barrier"))
     lines = np.flatnonzero((highway < 0) & vocab.mask(line_barriers)[barrier])
+    line_values = words[barrier[lines]].tolist()
+    del barrier
 
     # -- highways: counted, walkable ones kept with their step-free tags
     highways = np.flatnonzero(highway >= 0)
@@ -338,21 +284,29 @@ def scan_arrays(
     # (one string object per distinct value: the vocabulary's)
     way_highway = words[highway[walk]].tolist()
     way_name = words[ways.value(vocab.id("name"))[walk]].tolist()
+    del highway, highways, inverse, answers, seen, first, count, order
 
-    # -- node locations, and the walkable ways' coordinates
+    # -- node locations: every look-up made, then the node arrays and references dropped
     rings = np.flatnonzero(candidate)
-    locate = _Locator(arrays)
+    del candidate
     ref_ptr = locate.ref_ptr
     walk_ptr = np.zeros(walk.shape[0] + 1, dtype=np.int64)
     np.cumsum(ref_ptr[walk + 1] - ref_ptr[walk], out=walk_ptr[1:])
-    walkable = (arrays.way_refs[positions(ref_ptr, walk)], walk_ptr,
+    walkable = (arrays.way_refs(positions(ref_ptr, walk)), walk_ptr,
                 *locate.lon_lat(locate.positions(walk)))
+    _drop(arrays, "node_id")  # (the last ids read: only positions and coordinates below)
+    line_lon, line_lat = locate.lon_lat(locate.positions(lines))
+    line_ids = arrays.way_id[lines].tolist()
+    line_counts = (ref_ptr[lines + 1] - ref_ptr[lines]).tolist()
 
     # -- closed-way areas: 4+ references, all located, both ends at one location
     ring_counts = ref_ptr[rings + 1] - ref_ptr[rings]
     long_enough = ring_counts >= 4
     rings, ring_counts = rings[long_enough], ring_counts[long_enough]
+    del long_enough
     ring_pos = locate.positions(rings)
+    del locate, ref_ptr
+    _drop(arrays, "way_ref_pos", "missing_refs", "way_ref_ptr")
     starts = np.zeros(rings.shape[0] + 1, dtype=np.int64)
     np.cumsum(ring_counts, out=starts[1:])
     all_located = np.minimum.reduceat(ring_pos, starts[:-1]) >= 0 if rings.size else \
@@ -360,34 +314,53 @@ def scan_arrays(
     first_pos, last_pos = ring_pos[starts[:-1]], ring_pos[starts[1:] - 1]
     closed = all_located & (arrays.node_x[first_pos] == arrays.node_x[last_pos]) & (
         arrays.node_y[first_pos] == arrays.node_y[last_pos])
+    del first_pos, last_pos, all_located, starts
     # (a mask of a byte per reference: most rings are kept)
     ring_pos = ring_pos[np.repeat(closed, ring_counts)]
-    # the rings keep their own coordinates (not the node arrays, freed after the scan)
-    ring_x, ring_y = arrays.node_x[ring_pos], arrays.node_y[ring_pos]
-    del ring_pos, first_pos, last_pos, all_located
     rings, ring_counts = rings[closed], ring_counts[closed]
-    ring_tags, ring_dicts = _ring_tags(ways, rings, is_poi[rings], vocab)
-    ring_starts = np.zeros(rings.shape[0] + 1, dtype=np.int64)
+    del closed
+    ring_starts = np.zeros(ring_counts.shape[0] + 1, dtype=np.int64)
     np.cumsum(ring_counts, out=ring_starts[1:])
+    # the rings keep their own coordinates (not the node arrays, dropped here), in the
+    # chunks ring_polygons asks for, each let go once its polygons are made
+    ring_xy: dict[int, tuple[int, np.ndarray, np.ndarray]] = {}
+    for lo in range(0, rings.shape[0], RING_CHUNK):
+        hi = min(rings.shape[0], lo + RING_CHUNK)
+        at = ring_pos[ring_starts[lo] : ring_starts[hi]]
+        ring_xy[lo] = (hi, arrays.node_x[at], arrays.node_y[at])
+    del ring_pos
+    _drop(arrays, "node_x", "node_y")
+    ring_tags, ring_dicts = _ring_tags(ways, rings, is_poi[rings], vocab)
+    ring_ids = arrays.way_id[rings]
+    del ways, is_poi, rings
+    _drop(arrays, "way_tag_ptr", "way_tag_key", "way_tag_val")
 
     def coords_of(lo: int, hi: int) -> np.ndarray:
-        out = np.empty((int(ring_starts[hi] - ring_starts[lo]), 2), dtype=np.float64)
-        np.divide(ring_x[ring_starts[lo] : ring_starts[hi]], 1e7, out=out[:, 0])
-        np.divide(ring_y[ring_starts[lo] : ring_starts[hi]], 1e7, out=out[:, 1])
+        end, x, y = ring_xy.pop(lo)
+        assert end == hi, "ring_polygons asks for other chunks than were laid out"
+        out = np.empty((x.shape[0], 2), dtype=np.float64)
+        np.divide(x, 1e7, out=out[:, 0])
+        np.divide(y, 1e7, out=out[:, 1])
         return out
+
+    def ring_column(reserve: int) -> tuple[Any, np.ndarray]:
+        try:
+            return ring_polygons(ring_counts, coords_of, reserve=reserve)
+        finally:  # called once: the coordinates are not needed past the polygons
+            ring_xy.clear()
 
     # -- walls and fences
     barriers = []
-    line_lon, line_lat = locate.lon_lat(locate.positions(lines))
     at = 0
-    for way, value in zip(lines.tolist(), words[barrier[lines]].tolist(), strict=True):
-        end = at + int(ref_ptr[way + 1] - ref_ptr[way])
+    for way, value, count in zip(line_ids, line_values, line_counts, strict=True):
+        end = at + count
         line = _line_wkb(line_lon[at:end], line_lat[at:end])
         at = end
         if line is not None:
-            barriers.append((int(arrays.way_id[way]), str(value), line))
+            barriers.append((way, str(value), line))
+    way_ids = arrays.way_id[walk]
     return Collected(
-        way_ids=arrays.way_id[walk],
+        way_ids=way_ids,
         way_highway=way_highway,
         way_name=way_name,
         walkable=walkable,
@@ -396,10 +369,10 @@ def scan_arrays(
         way_access=access,
         barrier_nodes=np.asarray(barrier_nodes, dtype=np.int64),
         node_pois=node_pois,
-        ring_ids=arrays.way_id[rings],
+        ring_ids=ring_ids,
         ring_tags=ring_tags,
         ring_dicts=ring_dicts,
-        rings=lambda reserve: ring_polygons(ring_counts, coords_of, reserve=reserve),
+        rings=ring_column,
         rel_areas=rel_out.rel_areas,
         highway_seen=highway_seen,
         broken_areas=rel_out.broken_areas,
@@ -407,8 +380,15 @@ def scan_arrays(
     )
 
 
+def _drop(arrays: PbfArrays, *names: str) -> None:
+    """Let go of decoded arrays the scan has used up (the scan consumes ``arrays``: the
+    read's peak is lower when each array goes as soon as it is used)."""
+    for name in names:
+        setattr(arrays, name, None)
+
+
 def _relation_areas_of(
-    arrays: PbfArrays, relations: list[Any], members: np.ndarray, ways: _Tags, vocab: _Vocab,
+    arrays: PbfArrays, locate: _Locator, relations: list[Any], members: np.ndarray,
     poi_keys: frozenset[str], area_landuse: frozenset[str],
 ) -> Scan:
     """The multipolygons assembled by osmium from their member ways (as the pyosmium path's
@@ -416,18 +396,16 @@ def _relation_areas_of(
     rel_out = Scan()
     if not relations:
         return rel_out
-    locate = _Locator(arrays)
     ref_ptr = locate.ref_ptr
     member_rows = _rows_of(arrays.way_id, members)
     member_ways: dict[int, Any] = {}
     lon, lat = locate.lon_lat(locate.positions(member_rows))
     xy = [None if x != x else (x, y) for x, y in zip(lon.tolist(), lat.tolist(), strict=True)]
-    refs = arrays.way_refs[positions(ref_ptr, member_rows)].tolist()
+    refs = arrays.way_refs(positions(ref_ptr, member_rows)).tolist()
     at = 0
-    for way, tags in zip(member_rows.tolist(), ways.dicts(member_rows, vocab.words),
-                         strict=True):
+    for way in member_rows.tolist():  # (no tags: the member file is written without them)
         end = at + int(ref_ptr[way + 1] - ref_ptr[way])
-        member_ways[int(arrays.way_id[way])] = (tags, refs[at:end], xy[at:end])
+        member_ways[int(arrays.way_id[way])] = (None, refs[at:end], xy[at:end])
         at = end
     import osmium.geom
 

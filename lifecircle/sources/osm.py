@@ -198,7 +198,9 @@ def _scan_pbf(path: Path) -> Any:
             "the file is truncated or corrupt; download or export the extract again",
         ) from None
     release_freed()  # the decoder's block buffers go back before the scan's arrays come
-    return _scan_decoded(arrays)
+    collected = _scan_decoded(arrays)
+    release_freed()  # and the scan's temporaries before the polygons are laid out
+    return collected
 
 
 def _scan_decoded(arrays: Any) -> Any:
