@@ -241,9 +241,9 @@ def default_cell_m(walk_in_m: float) -> float:
     return min(5.0, walk_in_m / 4.0)
 
 
-def _raster_bands(net: WalkNetwork, coords: np.ndarray, line: np.ndarray, group: np.ndarray,
-                  n_entities: int, n_bands: int, walk_in_m: float, cell_m: float,
-                  cumulative: bool, wkb: bool = False, lazy: bool = False) -> Any:
+def _raster_bands(net: WalkNetwork, vertices: list[np.ndarray], n_entities: int,
+                  n_bands: int, walk_in_m: float, cell_m: float, cumulative: bool,
+                  wkb: bool = False, lazy: bool = False) -> Any:
     """Rasterised buffers: cells near reached segments, outlined by marching squares.
 
     A cell is in when its centre lies within ``walk_in_m - 1.2 * cell_m`` of a reached
@@ -266,6 +266,11 @@ def _raster_bands(net: WalkNetwork, coords: np.ndarray, line: np.ndarray, group:
     polygonising (whose per-geometry GeoJSON conversions dominate at this size) and than
     growing the marked cells with scipy's distance transform.
     """
+    # ``vertices`` is :func:`_vertices`' (coords, line, group) in a list this call empties, so
+    # that they are freed once the segments are made (a caller's local, or the argument tuple
+    # of a ``*`` call, would keep them through the stamping: 32 bytes a vertex at city scale)
+    coords, line, group = vertices
+    vertices.clear()
     out = np.array([_EMPTY] * (n_entities * n_bands), dtype=object).reshape(n_entities, n_bands)
     if coords.shape[0] == 0:
         return iter(out[0]) if lazy else out
@@ -457,7 +462,7 @@ def _band_polygons(net: WalkNetwork, pieces: Pieces, n_entities: int, n_bands: i
     if method == "raster":
         # the vertex arrays go straight into the call, which frees them once it has the
         # segments (at city scale they weigh as much as the outlines)
-        return _raster_bands(net, *_vertices(net, _lowest_band(pieces, n_bands), legs),
+        return _raster_bands(net, list(_vertices(net, _lowest_band(pieces, n_bands), legs)),
                              n_entities, n_bands, walk_in_m, _raster_cell(walk_in_m, cell_m),
                              cumulative, wkb)
     raise ConfigError(f"unknown isochrone method {method!r}; use raster or vector")
@@ -482,10 +487,10 @@ def iter_band_polygons(net: WalkNetwork, pieces: Pieces, n_bands: int, walk_in_m
     (:func:`.rings.iter_bands`), so a writer holds one band's WKB. The polygons are those
     of :func:`band_polygons`."""
     if method == "raster":
-        bands = _raster_bands(net, *_vertices(net, _lowest_band(pieces, n_bands), legs), 1,
-                              n_bands, walk_in_m, _raster_cell(walk_in_m, cell_m), cumulative,
-                              wkb=True, lazy=True)
-        del pieces, legs  # (the segments are made: not held while the bands are taken)
+        vertices = list(_vertices(net, _lowest_band(pieces, n_bands), legs))
+        del pieces, legs  # the vertices are made: the stretches are not held while stamping
+        bands = _raster_bands(net, vertices, 1, n_bands, walk_in_m,
+                              _raster_cell(walk_in_m, cell_m), cumulative, wkb=True, lazy=True)
     else:
         bands = iter(band_polygons(net, pieces, 1, n_bands, walk_in_m, legs=legs, method=method,
                                    cell_m=cell_m, cumulative=cumulative, wkb=True)[0])
