@@ -8,6 +8,8 @@ rectangle clipping against the general intersection, the hull grid against numpy
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pytest
 import shapely
@@ -304,3 +306,50 @@ def test_owner_of_by_tree_and_by_kernel_agree(monkeypatch):
     hits = shapely.contains_xy(polys[:, None], xy[None, :, 0], xy[None, :, 1])
     first = np.where(hits.any(axis=0), hits.argmax(axis=0), -1)
     np.testing.assert_array_equal(by_kernel, first)
+
+
+def test_no_geometry_is_used_by_two_threads_at_once(monkeypatch):
+    """GEOS prepared geometries are not thread-safe (a 1M-node run crashed in contains_xy on
+    one prepared outline shared by both threads): a geometry passed whole is copied per
+    thread, and groups of elements sharing a geometry stay in one thread."""
+    from lifecircle.sources import _halves
+
+    monkeypatch.setattr(_halves, "workers", lambda: 3)
+    monkeypatch.setattr(_halves, "MIN_PART", 4)
+    seen: list[list[int]] = []
+
+    def record(geoms, x, y):
+        seen.append([id(g) for g in np.atleast_1d(geoms)])
+        return shapely.contains_xy(geoms, x, y)
+
+    box = shapely.box(0, 0, 10, 10)
+    shapely.prepare(box)
+    x = np.linspace(-5, 15, 40)
+    assert (_halves.elementwise(record, box, x, x) == ((x > 0) & (x < 10))).all()
+    assert len({ids[0] for ids in seen}) == len(seen) == 3  # one object per thread
+    # an unsorted array repeating two prepared polygons: each object in one part only, and
+    # the results in the caller's order
+    polys = np.array([shapely.box(0, 0, 1, 1), shapely.box(5, 5, 7, 7)], dtype=object)
+    shapely.prepare(polys)
+    which = np.array([1, 0] * 10)
+    px = np.where(which == 0, 0.5, 6.0) + np.tile([0.0, 3.0], 10)
+    seen.clear()
+    got = _halves.elementwise(record, polys[which], px, px, groups=which)
+    np.testing.assert_array_equal(got, shapely.contains_xy(polys[which], px, px))
+    owners = [set(ids) for ids in seen]
+    assert len(owners) == 2 and not owners[0] & owners[1]
+
+
+def test_in_parts_never_splits_a_run_of_equal_labels(monkeypatch):
+    from lifecircle.sources import _halves
+
+    monkeypatch.setattr(_halves, "workers", lambda: 4)
+    labels = np.array([0] * 7 + [1] * 2 + [2] * 9 + [3])
+    parts = _halves.in_parts(lambda s: (s.start, s.stop), labels.size, min_part=2,
+                             bounds=labels)
+    assert parts[0][0] == 0 and parts[-1][1] == labels.size
+    assert all(a[1] == b[0] for a, b in itertools.pairwise(parts))
+    for start, _ in parts[1:]:
+        assert labels[start] != labels[start - 1]
+    one = _halves.in_parts(lambda s: (s.start, s.stop), 6, min_part=2, bounds=np.zeros(6))
+    assert one == [(0, 6)]

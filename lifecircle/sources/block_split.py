@@ -94,7 +94,8 @@ def owner_of(points: np.ndarray, polygons: np.ndarray, *, disjoint: bool = False
     elif small.size:
         g_i, p_i = _box_pairs(x, y, box[small])
         shapely.prepare(polygons[small])
-        hit = elementwise(shapely.contains_xy, polygons[small[g_i]], x[p_i], y[p_i])
+        hit = elementwise(shapely.contains_xy, polygons[small[g_i]], x[p_i], y[p_i],
+                          groups=g_i)
         _first_owner(owner, small[g_i[hit]], p_i[hit])
     for g in np.flatnonzero(big).tolist():
         x0, y0, x1, y1 = box[g]
@@ -243,8 +244,8 @@ def grid_pieces(
     x0, y0 = b[par, 0] + ix * sx, b[par, 1] + iy * sy
     boxes = shapely.box(x0, y0, x0 + sx, y0 + sy)
     shapely.prepare(parents)
-    inside = elementwise(shapely.contains_properly, parents[par], boxes)
-    edge = ~inside & elementwise(shapely.intersects, parents[par], boxes)
+    inside = elementwise(shapely.contains_properly, parents[par], boxes, groups=par)
+    edge = ~inside & elementwise(shapely.intersects, parents[par], boxes, groups=par)
     cut = boxes.copy()
     cut[edge] = _clip_cells(parents, par[edge], ix[edge], iy[edge], sx[edge], sy[edge],
                             (b, nx, ny))
