@@ -51,9 +51,10 @@ def test_finding_the_c_library_forks_no_process(monkeypatch) -> None:
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's mallopt")
 def test_large_allocations_are_mapped_and_go_back_on_free() -> None:
-    """With the threshold set, a freed 8 MB array goes back even though a small object
-    allocated after it stays alive (without it, glibc's threshold climbs after the first
-    mapped block is freed and the second array lands in the heap, pinned)."""
+    """With the threshold set, a freed 8 MB array goes back even though a malloc'd object
+    allocated after it stays alive. Without it, glibc's threshold has climbed to 16 MiB after
+    a freed 16 MiB mapping, the 8 MB array lands in the heap below the live object, and its
+    pages stay."""
     import subprocess
 
     code = """
@@ -64,11 +65,11 @@ def rss():
         return int(fh.read().split('VmRSS:')[1].split()[0])
 if sys.argv[1] == 'set':
     assert map_large_allocations() is True
-first = bytearray(8 << 20); del first   # raises glibc's dynamic threshold when unset
+first = bytearray(16 << 20); del first  # raises glibc's dynamic threshold when unset
 big = bytearray(8 << 20)
 for i in range(0, len(big), 4096):
     big[i] = 1
-pin = bytes(64) + b'x'                  # a small object allocated after it stays alive
+pin = bytearray(600)                    # malloc'd (not pymalloc), above it in the heap
 before = rss()
 del big
 print(before - rss())
