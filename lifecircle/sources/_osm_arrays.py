@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ._osm_columns import WkbColumn
+from ._osm_columns import WkbColumn, _records
 
 if TYPE_CHECKING:
     from ._osm_pass import Scan
@@ -67,9 +67,9 @@ def linestring_coords(raw: bytes | bytearray, counts: np.ndarray) -> np.ndarray:
 
         column = WkbColumn(raw, np.append(starts, buf.size))
         return shapely.get_coordinates(column.geometries())
-    body = np.ones(buf.size, dtype=bool)
-    body[(starts[:, None] + np.arange(9)).ravel()] = False
-    return buf[body].view("<f8").reshape(-1, 2)
+    if not starts.size:
+        return np.empty((0, 2))
+    return _records(buf, starts + 9, starts + sizes).view("<f8").reshape(-1, 2)
 
 
 def positions(ptr: np.ndarray, ways: np.ndarray) -> np.ndarray:

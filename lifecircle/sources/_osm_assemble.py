@@ -22,6 +22,7 @@ import numpy as np
 from ._osm_arrays import closed_way_polygons, walkable_arrays
 from ._osm_columns import BuildingTable, PoiTable, WkbColumn, flat_tags, interned
 from .osm_model import (
+    AREA_LANDUSE,
     NON_RESIDENTIAL_LANDUSE,
     POI_KEYS,
     VACANT_LANDUSE,
@@ -194,7 +195,7 @@ def _sort_areas(
             levels[k] = values.setdefault(level, level)
         if len(tags) == 1 and value is not None:  # most footprints: nothing else to sort
             continue
-        landuse[k] = tags.get("landuse") in _SORTED_LANDUSE
+        landuse[k] = tags.get("landuse") in AREA_LANDUSE
         is_poi[k] = not area_pois.isdisjoint(tags)
     index = np.asarray(index, dtype=np.int64)
     tag_index = np.asarray(tag_index, dtype=np.int64)
@@ -222,10 +223,6 @@ def _sort_areas(
 def _laid_out(reserve: int) -> tuple[WkbColumn, np.ndarray]:
     """Stands for :attr:`Collected.rings` once called (the read laid the rings out once)."""
     raise RuntimeError("the rings of this read were laid out already")
-
-
-#: land use that :func:`_sort_areas` keeps (residential, non-residential, vacant)
-_SORTED_LANDUSE = frozenset({"residential"}) | NON_RESIDENTIAL_LANDUSE | VACANT_LANDUSE
 
 
 def _poi_table(

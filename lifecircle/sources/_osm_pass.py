@@ -138,7 +138,7 @@ def scan(
     relations = _relation_pass(path)
     members = {ref for _, _, refs in relations for _, ref, _ in refs}
     store = osmium.index.create_map(index)
-    member_ways: dict[int, tuple[dict[str, str], list[int], list[tuple[float, float] | None]]]
+    member_ways: dict[int, tuple[list[int], list[tuple[float, float] | None]]]
     member_ways = {}
     _main_pass(path, store, members, member_ways, out, wkb, all_nodes, poi_keys, area_landuse,
                is_walkable, is_gate, line_barriers, node_hooks, way_hooks, walkable_hooks)
@@ -245,7 +245,7 @@ def _main_pass(
         way_id = obj.id
         if way_id in members:
             nodes = obj.nodes
-            member_ways[way_id] = (tags, [n.ref for n in nodes], [
+            member_ways[way_id] = ([n.ref for n in nodes], [
                 (loc.lon, loc.lat) if loc.valid() else None
                 for loc in (n.location for n in nodes)
             ])
@@ -473,7 +473,7 @@ def _relation_areas(
     for way_id in sorted({ref for _, _, refs in wanted for _, ref, _ in refs}):
         if way_id not in member_ways:
             continue
-        _, refs, coords = member_ways[way_id]
+        refs, coords = member_ways[way_id]
         for ref, xy in zip(refs, coords, strict=True):
             if xy is not None:
                 nodes[ref] = xy

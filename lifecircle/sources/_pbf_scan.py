@@ -405,7 +405,7 @@ def _relation_areas_of(
     at = 0
     for way in member_rows.tolist():  # (no tags: the member file is written without them)
         end = at + int(ref_ptr[way + 1] - ref_ptr[way])
-        member_ways[int(arrays.way_id[way])] = (None, refs[at:end], xy[at:end])
+        member_ways[int(arrays.way_id[way])] = (refs[at:end], xy[at:end])
         at = end
     import osmium.geom
 
