@@ -159,7 +159,7 @@ def _is_row_number(values: pd.Series) -> bool:
 
 
 @contextmanager
-def _unsynced() -> Iterator[None]:
+def unsynced() -> Iterator[None]:
     """SQLite without an fsync per transaction while the layers are written (GDAL's
     ``OGR_SQLITE_SYNCHRONOUS=OFF``); the caller syncs the finished file once. Every layer and
     the metadata table commit on their own, and their fsyncs took three quarters of the
@@ -173,7 +173,7 @@ def _unsynced() -> Iterator[None]:
         pyogrio.set_gdal_config_options({key: before})
 
 
-def _fsync(path: Path) -> None:
+def fsync_file(path: Path) -> None:
     with path.open("rb") as fh:
         os.fsync(fh.fileno())
 
@@ -240,14 +240,14 @@ def write_geopackage(
             "value": [json.dumps(v, ensure_ascii=False, default=str) for v in entries.values()],
         }
     )
-    with _unsynced():
+    with unsynced():
         for name, gdf in layers.items():
             if name in as_parquet:
                 _write_parquet(as_parquet[name], gdf)
             elif gdf is not None:
                 write_layer(path, name, gdf)
         write_layer(path, "run_metadata", meta)
-    _fsync(path)
+    fsync_file(path)
     return [path, *as_parquet.values()]
 
 

@@ -25,7 +25,7 @@ from .._memory import release_freed
 from ..edge_access import network_from_mask
 from ..isochrones import DEFAULT_BANDS_MIN, DEFAULT_WALK_IN_M, run_isochrones
 from ..network import WalkNetwork
-from .geopackage import GPKG_NAME, read_layers, read_metadata
+from .geopackage import GPKG_NAME, fsync_file, read_layers, read_metadata, unsynced
 
 __all__ = ["LAYER", "append_isochrones", "describe_layer", "isochrones_from_run",
            "layer_description", "read_isochrones", "write_isochrones"]
@@ -197,22 +197,25 @@ def append_isochrones(gpkg: str | Path, frames: Iterable[pd.DataFrame], *,
     types = {c: empty[c].dtype for c in fields}
     crs = empty.crs.to_wkt() if empty.crs is not None else None
     rows = 0
-    for frame in frames:
-        if isinstance(frame, gpd.GeoDataFrame):
-            wkb = list(shapely.to_wkb(frame.geometry.to_numpy(), byte_order=1))
-        else:
-            wkb = frame["geometry"].tolist()
-        attrs = pd.DataFrame(frame[fields]).astype(types)
-        rows += len(frame)
-        del frame
-        for i in range(len(attrs)):
-            table = pa.Table.from_pandas(attrs.iloc[[i]], preserve_index=False)
-            table = table.append_column(geom, _wkb_column(wkb[i]))
-            wkb[i] = None  # freed once written
-            pyogrio.write_arrow(table, gpkg, layer=layer, driver="GPKG", append=True,
-                                geometry_name=geom, geometry_type="MultiPolygon", crs=crs)
-            del table
-        release_freed()  # the category's arrays are gone: give their pages back
+    # one commit per row: without an fsync each (as the other layers), one at the end
+    with unsynced():
+        for frame in frames:
+            if isinstance(frame, gpd.GeoDataFrame):
+                wkb = list(shapely.to_wkb(frame.geometry.to_numpy(), byte_order=1))
+            else:
+                wkb = frame["geometry"].tolist()
+            attrs = pd.DataFrame(frame[fields]).astype(types)
+            rows += len(frame)
+            del frame
+            for i in range(len(attrs)):
+                table = pa.Table.from_pandas(attrs.iloc[[i]], preserve_index=False)
+                table = table.append_column(geom, _wkb_column(wkb[i]))
+                wkb[i] = None  # freed once written
+                pyogrio.write_arrow(table, gpkg, layer=layer, driver="GPKG", append=True,
+                                    geometry_name=geom, geometry_type="MultiPolygon", crs=crs)
+                del table
+            release_freed()  # the category's arrays are gone: give their pages back
+    fsync_file(Path(gpkg))
     if description is not None:
         describe_layer(gpkg, description, layer=layer)
     return rows
