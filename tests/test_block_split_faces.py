@@ -112,12 +112,13 @@ def _exactly_alike(a: np.ndarray, b: np.ndarray) -> None:
 
 
 def test_noding_split_over_threads_by_groups_gives_the_same_faces(monkeypatch):
-    from lifecircle.sources import planar
+    from lifecircle.sources import _halves, planar
 
     arr = np.array(_grids(7), dtype=object)
     whole = faces(arr, geos_below=0)
     monkeypatch.setattr(planar, "NODE_SPLIT_FROM", 0)
     monkeypatch.setattr(planar, "workers", lambda: 3)
+    monkeypatch.setattr(_halves, "workers", lambda: 3)  # the threads in_parts starts
     split = faces(arr, geos_below=0)
     assert whole.size == 7 * 9
     _exactly_alike(whole, split)  # same faces, same order, same vertex order

@@ -74,8 +74,9 @@ before = rss()
 del big
 print(before - rss())
 """
-    freed = int(subprocess.run([sys.executable, "-c", code, "set"], check=True,
-                               capture_output=True, text=True).stdout)
-    # the whole 8 MiB (in kB) went back. (Without the setting it stays in a plain process,
-    # but not reliably under pytest-xdist in CI, so that side is not asserted.)
-    assert freed > 7_000
+    freed = {mode: int(subprocess.run([sys.executable, "-c", code, mode], check=True,
+                                      capture_output=True, text=True).stdout)
+             for mode in ("set", "unset")}
+    if freed["unset"] >= 1_000:  # seen under CI's xdist workers: nothing to tell apart
+        pytest.skip("this environment gives the array back without the setting too")
+    assert freed["set"] > 7_000  # the whole 8 MiB (in kB) went back
