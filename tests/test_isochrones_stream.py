@@ -22,13 +22,13 @@ def test_auto_cell_follows_the_grid_budget():
     from lifecircle.network import WalkNetwork
     from lifecircle.sources.osm import read_osm
 
-    net = WalkNetwork.from_osm(read_osm(shared_osm("monaco.osm.pbf")))
-    span = net.edge_coords.max(axis=0) - net.edge_coords.min(axis=0) + 2 * 50.0
-    cells = int(np.prod(np.ceil(span / 5.0)))
-    assert iso.auto_cell_m(net) == 5.0  # Monaco: far below the default budget
-    assert cells < iso.AUTO_MAX_CELLS
-    assert iso.auto_cell_m(net, max_cells=cells) == 5.0
-    assert iso.auto_cell_m(net, max_cells=cells - 1) == 10.0
+    monaco = WalkNetwork.from_osm(read_osm(shared_osm("monaco.osm.pbf")))
+    assert iso.auto_cell_m(monaco) == 5.0  # Monaco: far below the default budget
+    # one 1,000 m street, 50 m walk-in each side: (1,100 / 5) x (100 / 5) = 4,400 cells
+    net = WalkNetwork.from_arrays(crs=32650, node_id=np.arange(2), x=np.array([0.0, 1000.0]),
+                                  y=np.zeros(2), edge_u=np.array([0]), edge_v=np.array([1]))
+    assert iso.auto_cell_m(net, max_cells=4400) == 5.0
+    assert iso.auto_cell_m(net, max_cells=4399) == 10.0
     assert iso.auto_cell_m(net, 30.0, max_cells=1) == 7.5  # walk_in / 4
     assert iso.auto_cell_m(net, 16.0, max_cells=1) == 4.0  # the fine cell is already coarsest
 

@@ -124,12 +124,11 @@ def test_convex_shortcut_never_passes_an_invalid_ring(rings, scale, x0, y0):
     deduped = [[p for i, p in enumerate(r) if i == 0 or p != r[i - 1]] for r in closed]
     scaled = [[(x0 + scale * x, y0 + scale * y) for x, y in r] for r in deduped]
     coords = np.asarray([p for r in scaled for p in r], dtype=np.float64)
-    idx = np.repeat(np.arange(len(scaled)), [len(r) for r in scaled])
-    fast = _clearly_convex(coords, idx, np.asarray([len(r) for r in scaled]))
+    fast = _clearly_convex(coords, np.asarray([len(r) for r in scaled]))
     for ring, quick in zip(scaled, fast.tolist(), strict=True):
         if quick:
             assert len(ring) >= 4 and shapely.is_valid(shapely.Polygon(ring))
     # axis-aligned rectangles (most footprints) take the shortcut
     square = [(0, 0), (2, 0), (2, 1), (0, 1), (0, 0)]
     sq = np.asarray([(x0 + scale * x, y0 + scale * y) for x, y in square])
-    assert _clearly_convex(sq, np.zeros(5, dtype=np.int64), np.asarray([5])).all()
+    assert _clearly_convex(sq, np.asarray([5])).all()

@@ -163,7 +163,7 @@ def _ring_kernel() -> Any:
 _TURN_SINE = 1e-7
 
 
-def _clearly_convex(coords: np.ndarray, idx: np.ndarray, points: np.ndarray) -> np.ndarray:
+def _clearly_convex(coords: np.ndarray, points: np.ndarray) -> np.ndarray:
     """Per ring (closed, consecutive repeats dropped): whether it is a strictly convex ring
     turning once, hence a valid polygon shell (simple, non-zero area).
 
@@ -172,12 +172,11 @@ def _clearly_convex(coords: np.ndarray, idx: np.ndarray, points: np.ndarray) -> 
     is answered False, to be checked by GEOS: this only saves work, it never decides a doubtful
     ring. Hand-written: shapely has no vectorised convexity test, and GEOS's ``is_valid``
     costs a parsed geometry per ring. The test is compiled with the WKB layout
-    (:func:`_ring_kernel`); ``idx`` (each point's ring) is implied by ``points``.
+    (:func:`_ring_kernel`).
     """
-    n = points.shape[0]
     buf = np.empty(int((22 + 16 * points).sum()), dtype=np.uint8)
     return _ring_kernel()(np.ascontiguousarray(coords, dtype=np.float64),
-                          np.asarray(points, dtype=np.int64), buf, _TURN_SINE, False)[2][:n]
+                          np.asarray(points, dtype=np.int64), buf, _TURN_SINE, False)[2]
 
 
 def _clearly_simple(coords: np.ndarray, points: np.ndarray) -> np.ndarray:
