@@ -34,7 +34,7 @@ from .search import (
     snap_from_frame,
     usable_sources,
 )
-from .wkb import EMPTY_WKB, Wkb, decoded_frame, encoded_frame
+from .wkb import EMPTY_WKB, Wkb, encoded_frame
 
 #: ``facility_id`` of a category's union over all its facilities
 ALL = "all"
@@ -471,10 +471,12 @@ def run_isochrones(
     iter_isochrones : the same rows one category at a time (what a run writes, so that its
         memory is one category's).
     """
-    frames = [f for f in iter_isochrones(net, facilities, nodes, speeds_kmh, **options)
+    # GEOS polygons throughout: WKB is for the streamed path, not to be decoded again here
+    frames = [f for f in _frames(net, facilities, nodes, speeds_kmh, wkb=False, **options)
               if len(f)]
     if frames:
-        out = decoded_frame(pd.concat(frames, ignore_index=True), net.crs)
+        out = gpd.GeoDataFrame(pd.concat(frames, ignore_index=True), geometry="geometry",
+                               crs=net.crs)
     else:
         out = empty_isochrones(net.crs)
     pick, band = _split(options)
@@ -519,7 +521,23 @@ def iter_isochrones(
     The frames are pandas DataFrames whose ``geometry`` column holds each MultiPolygon's WKB
     (``attrs["crs"]`` its CRS): a city's outlines go from their integer rings to the file
     without GEOS (:mod:`.wkb`)."""
+    yield from _frames(net, facilities, nodes, speeds_kmh, wkb=True, **options)
+
+
+def _frames(
+    net: WalkNetwork,
+    facilities: gpd.GeoDataFrame,
+    nodes: dict[str, NodeDistances] | None,
+    speeds_kmh: dict[str, float],
+    *,
+    wkb: bool,
+    **options: Unpack[RunOptions],
+) -> Iterator[pd.DataFrame]:
+    """:func:`iter_isochrones`' frames; without ``wkb``, GeoDataFrames (one per category,
+    then per facility group) for :func:`run_isochrones`."""
     from ..routing import multi_source
+
+    encode = encoded_frame if wkb else (lambda frame: frame)
 
     what, band = _split(options)
     per_facility = bool(what.get("per_facility", False))
@@ -556,9 +574,9 @@ def iter_isochrones(
             nd = multi_source(gnet, sub, limit_m=limit)
         pxy = (xy[0][rows], xy[1][rows])
         yield from _category(gnet, nd, sub, _Bands.of(kw), category=c, speed_kmh=speed,
-                             points_xy=pxy, wkb=True)
+                             points_xy=pxy, wkb=wkb)
         if per_facility:
-            yield encoded_frame(facility_isochrones(gnet, sub, list(ids_all[rows]), category=c,
+            yield encode(facility_isochrones(gnet, sub, list(ids_all[rows]), category=c,
                                                speed_kmh=speed, points_xy=pxy,
                                                search=search_on(gnet), **kw))
     if facility_ids is not None and not per_facility:
@@ -566,7 +584,7 @@ def iter_isochrones(
         for c in dict.fromkeys(cat_col[pick]):
             rows = pick[cat_col[pick] == c]
             gnet = (networks or {}).get(c, net)
-            yield encoded_frame(facility_isochrones(
+            yield encode(facility_isochrones(
                 gnet, snap_all.subset(rows), list(ids_all[rows]), category=c,
                 speed_kmh=float(speeds_kmh[c]), points_xy=(xy[0][rows], xy[1][rows]),
                 search=search_on(gnet), **kw))
