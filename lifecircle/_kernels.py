@@ -29,7 +29,7 @@ from typing import Any, TypeVar, cast
 
 import numpy as np
 
-__all__ = ["BoundedSearch", "compile_kernel", "grown"]
+__all__ = ["BoundedSearch", "compile_kernel", "grown", "sorted_by_key"]
 
 _K = TypeVar("_K", bound=Callable[..., Any])
 
@@ -229,6 +229,36 @@ def grown(values: np.ndarray, n: int, capacity: int) -> np.ndarray:
     out = np.empty(capacity, dtype=values.dtype)
     out[:n] = values[:n]
     return out
+
+
+def sorted_by_key(key: np.ndarray, value: np.ndarray,
+                  n_keys: int) -> np.ndarray:  # pragma: no cover - compiled
+    """The permutation sorting rows by ``key`` (integers in ``[0, n_keys)``), then by
+    ``value`` within a key, stable: a counting sort on the key and an insertion sort of each
+    key's rows, for keys that hold a handful of rows each (a vertex's half-edges, an edge's
+    reached stretches), where it beats ``np.lexsort`` several times. Compile it as a kernel
+    or as a helper (:func:`compile_kernel`)."""
+    n = key.shape[0]
+    first = np.zeros(n_keys + 1, dtype=np.int64)
+    for i in range(n):
+        first[key[i] + 1] += 1
+    for k in range(n_keys):
+        first[k + 1] += first[k]
+    fill = first[:-1].copy()
+    perm = np.empty(n, dtype=np.int64)
+    for i in range(n):
+        perm[fill[key[i]]] = i
+        fill[key[i]] += 1
+    for k in range(n_keys):
+        for i in range(first[k] + 1, first[k + 1]):
+            row = perm[i]
+            v = value[row]
+            j = i - 1
+            while j >= first[k] and value[perm[j]] > v:
+                perm[j + 1] = perm[j]
+                j -= 1
+            perm[j + 1] = row
+    return perm
 
 
 #: the plain-Python helpers the kernels call, made callable from numba code on first compile

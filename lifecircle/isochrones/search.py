@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .._kernels import compile_kernel, sorted_by_key
 from ..network import WalkNetwork
 from ..routing import _direction_ratios
 from ..snapping import AltSnaps, Snap, edges_by_key, parse_alt
@@ -69,57 +70,39 @@ def _node_edges(net: WalkNetwork) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return out
 
 
+def _merge_rows(key: np.ndarray, start: np.ndarray, end: np.ndarray,
+                n_keys: int) -> np.ndarray:  # pragma: no cover - compiled
+    """Rows by (key, start) (:func:`~lifecircle._kernels.sorted_by_key`: keys are group *
+    edges + edge, a few rows each); then the overlapping stretches of a key merge into the
+    first (its end extended). Returns the kept rows in that order."""
+    order = sorted_by_key(key, start, n_keys)
+    n = key.shape[0]
+    keep = np.empty(n, dtype=np.int64)
+    m = 0
+    lo = 0
+    while lo < n:
+        hi = lo + 1
+        while hi < n and key[order[hi]] == key[order[lo]]:
+            hi += 1
+        cur = order[lo]
+        keep[m] = cur
+        m += 1
+        for a in range(lo + 1, hi):
+            r = order[a]
+            if start[r] <= end[cur]:
+                if end[r] > end[cur]:
+                    end[cur] = end[r]
+            else:
+                cur = r
+                keep[m] = cur
+                m += 1
+        lo = hi
+    return keep[:m]
+
+
 @cache
 def _merge_kernel() -> Any:
-    from numba import njit
-
-    @njit(cache=True, nogil=True)
-    def merge(key: np.ndarray, start: np.ndarray, end: np.ndarray,
-              n_keys: int) -> np.ndarray:  # pragma: no cover - compiled
-        # Rows by (key, start) through a counting sort on the key (keys are group * edges +
-        # edge, a few per row) and an insertion sort of the few rows of each key; then the
-        # overlapping stretches of a key merge into the first (its end extended). Returns
-        # the kept rows in that order.
-        n = key.shape[0]
-        count = np.zeros(n_keys + 1, dtype=np.int64)
-        for i in range(n):
-            count[key[i] + 1] += 1
-        for k in range(n_keys):
-            count[k + 1] += count[k]
-        order = np.empty(n, dtype=np.int64)
-        for i in range(n):  # stable: rows of a key keep their order
-            order[count[key[i]]] = i
-            count[key[i]] += 1
-        keep = np.empty(n, dtype=np.int64)
-        m = 0
-        lo = 0
-        while lo < n:
-            hi = lo + 1
-            while hi < n and key[order[hi]] == key[order[lo]]:
-                hi += 1
-            for a in range(lo + 1, hi):  # insertion sort by start (stable)
-                r = order[a]
-                b = a - 1
-                while b >= lo and start[order[b]] > start[r]:
-                    order[b + 1] = order[b]
-                    b -= 1
-                order[b + 1] = r
-            cur = order[lo]
-            keep[m] = cur
-            m += 1
-            for a in range(lo + 1, hi):
-                r = order[a]
-                if start[r] <= end[cur]:
-                    if end[r] > end[cur]:
-                        end[cur] = end[r]
-                else:
-                    cur = r
-                    keep[m] = cur
-                    m += 1
-            lo = hi
-        return keep[:m]
-
-    return merge
+    return compile_kernel(_merge_rows, sorted_by_key)
 
 
 def _merge(group: np.ndarray, edge: np.ndarray, start: np.ndarray, end: np.ndarray) -> Pieces:

@@ -39,7 +39,7 @@ from typing import Any
 import numpy as np
 import shapely
 
-from .._kernels import compile_kernel
+from .._kernels import compile_kernel, sorted_by_key
 from ._halves import in_parts, workers
 
 __all__ = ["faces"]
@@ -479,35 +479,9 @@ def _nodes(bits: np.ndarray, pts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return node, xy
 
 
-def _angular(org: np.ndarray, angle: np.ndarray, n_nodes: int) -> np.ndarray:
-    """Half-edges sorted by start vertex (counting sort), then angle (insertion sort: a
-    vertex has a handful)."""
-    n = org.shape[0]
-    first = np.zeros(n_nodes + 1, dtype=np.int64)
-    for h in range(n):
-        first[org[h] + 1] += 1
-    for i in range(n_nodes):
-        first[i + 1] += first[i]
-    fill = first[:-1].copy()
-    perm = np.empty(n, dtype=np.int64)
-    for h in range(n):
-        perm[fill[org[h]]] = h
-        fill[org[h]] += 1
-    for nd in range(n_nodes):
-        for i in range(first[nd] + 1, first[nd + 1]):
-            h = perm[i]
-            a = angle[h]
-            j = i - 1
-            while j >= first[nd] and angle[perm[j]] > a:
-                perm[j + 1] = perm[j]
-                j -= 1
-            perm[j + 1] = h
-    return perm
-
-
 _KERNELS: dict[str, tuple[Callable[..., Any], tuple[Callable[..., Any], ...]]] = {
     "nodes": (_nodes, ()),
-    "angular": (_angular, ()),
+    "angular": (sorted_by_key, ()),  # half-edges by start vertex, then angle
     "cells": (_cells, ()),
     "flag": (_flag, (_orient, _meets_off_ends, _root)),
     "walk": (_walk_rings, (_ring,)),
