@@ -35,6 +35,33 @@ __all__ = ["WalkNetwork", "local_crs"]
 
 log = logging.getLogger(__name__)
 
+#: segments whose geodesic lengths are computed at a time (bounds pyproj's three outputs)
+_GEOD_CHUNK = 1 << 18
+
+
+def _index_dtype(n: int) -> type[np.signedinteger[Any]]:
+    """int32 for indices below ``n`` where they fit, else int64."""
+    return np.int32 if n < 2**31 - 1 else np.int64
+
+
+def _segment_lengths(lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
+    """The geodesic length of each step from point ``i`` to ``i + 1`` (WGS 84; 0 after the
+    last point), in chunks split over the cores (pyproj's geodesic releases the GIL; every
+    length is computed alone, so the split changes no value)."""
+    from .sources._halves import in_parts
+
+    out = np.zeros(lon.shape[0], dtype=np.float64)
+
+    def part(s: slice) -> None:
+        for lo in range(s.start, s.stop, _GEOD_CHUNK):
+            hi = min(s.stop, lo + _GEOD_CHUNK)
+            out[lo:hi] = GEOD.inv(lon[lo:hi], lat[lo:hi], lon[lo + 1 : hi + 1],
+                                  lat[lo + 1 : hi + 1])[2]
+
+    if lon.shape[0] > 1:
+        in_parts(part, lon.shape[0] - 1)
+    return out
+
 
 
 @dataclass(eq=False)
@@ -218,69 +245,76 @@ class WalkNetwork:
     # -- construction -------------------------------------------------------------------------
     @classmethod
     def from_osm(cls, data: OSMData) -> WalkNetwork:
-        """Build the network from the walkable ways of one pass over an OSM file."""
-        refs = data.refs
-        lon = data.ref_lon
-        lat = data.ref_lat
-        way_of_ref = np.repeat(np.arange(len(data.way_ids)), np.diff(data.way_ptr))
+        """Build the network from the walkable ways of one pass over an OSM file.
+
+        Each temporary array goes as soon as its last use is made (a city's references are
+        millions: the temporaries, not the network, set this step's peak memory), and the
+        geodesic lengths are summed on the other cores while the projection and node
+        numbering run here (pyproj releases the GIL).
+        """
+        from .sources._halves import alongside
+        from .sources.access_tags import edge_flags_from_ways
+
+        refs, lon, lat = data.refs, data.ref_lon, data.ref_lat
+        n_ways = len(data.way_ids)
+        way_of_ref = np.repeat(np.arange(n_ways, dtype=_index_dtype(n_ways)),
+                               np.diff(data.way_ptr))
         valid = np.isfinite(lon) & np.isfinite(lat)
         # Runs: maximal stretches of valid references within one way. A way that references
         # nodes missing from a clipped extract is cut there, never dropped whole.
         prev_same = np.zeros(refs.shape[0], dtype=bool)
         prev_same[1:] = (way_of_ref[1:] == way_of_ref[:-1]) & valid[:-1]
         starts_run = valid & ~prev_same
-        run_id = np.cumsum(starts_run) - 1
-        run_id = np.where(valid, run_id, -1)
-        keep = valid.copy()
-        # drop runs with a single reference (no segment)
-        if keep.any():
-            run_len = np.bincount(run_id[keep])
-            keep &= np.where(valid, run_len[np.maximum(run_id, 0)] >= 2, False)
-        refs, lon, lat, run_id, way_of_ref = (
-            refs[keep],
-            lon[keep],
-            lat[keep],
-            run_id[keep],
-            way_of_ref[keep],
-        )
+        # a run with a single reference has no segment: its start has no valid successor in
+        # the same way
+        run_ok = np.zeros(refs.shape[0], dtype=bool)
+        run_ok[:-1] = prev_same[1:]
+        del prev_same
+        run_ok = run_ok[starts_run]  # per run, in order
+        if run_ok.size:
+            run_id = np.cumsum(starts_run, dtype=_index_dtype(refs.shape[0])) - 1
+            keep = valid & run_ok[np.maximum(run_id, 0)]
+            del run_id
+        else:
+            keep = valid
+        del run_ok, valid
+        if not keep.all():  # (a whole extract keeps every reference: no copies then)
+            refs, lon, lat = refs[keep], lon[keep], lat[keep]
+            way_of_ref, starts_run = way_of_ref[keep], starts_run[keep]
+        del keep
         if refs.size == 0:
             raise InputError(f"{data.path}: no walkable way has two nodes inside the extract")
-        # renumber runs 0..R-1
-        _, run_id = np.unique(run_id, return_inverse=True)
         n = refs.shape[0]
-        first_of_run = np.ones(n, dtype=bool)
-        first_of_run[1:] = run_id[1:] != run_id[:-1]
+        first_of_run = starts_run  # every kept run is whole: its first reference starts it
         last_of_run = np.ones(n, dtype=bool)
-        last_of_run[:-1] = run_id[1:] != run_id[:-1]
+        last_of_run[:-1] = first_of_run[1:]
+
+        crs = local_crs(lon, lat)
+        project = alongside(
+            lambda: pyproj.Transformer.from_crs(4326, crs, always_xy=True).transform(lon, lat))
+        seg = _segment_lengths(lon, lat)
+        seg[last_of_run] = 0.0  # (the pair across two runs is no segment)
 
         # split points: run ends and every node used more than once (junctions, loops)
         uniq, inverse, counts = np.unique(refs, return_inverse=True, return_counts=True)
         split = first_of_run | last_of_run | (counts[inverse] > 1)
+        del counts, last_of_run
         split_pos = np.flatnonzero(split)
-        same_run = run_id[split_pos[1:]] == run_id[split_pos[:-1]]
+        del split
+        # two consecutive split points bound an edge unless the second starts a new run
+        same_run = ~first_of_run[split_pos[1:]]
+        del first_of_run
         e_start = split_pos[:-1][same_run]
         e_end = split_pos[1:][same_run]
+        del split_pos, same_run
 
         # geodesic segment lengths, summed per edge through a cumulative sum
-        seg = np.zeros(n, dtype=np.float64)
-        seg_ok = ~last_of_run
-        idx = np.flatnonzero(seg_ok)
-        if idx.size:
-            _, _, dist = GEOD.inv(lon[idx], lat[idx], lon[idx + 1], lat[idx + 1])
-            seg[idx] = dist
-        cum = np.concatenate([[0.0], np.cumsum(seg)])
+        cum = np.empty(n + 1, dtype=np.float64)
+        cum[0] = 0.0
+        np.cumsum(seg, out=cum[1:])
+        del seg
         length = cum[e_end] - cum[e_start]
-
-        crs = local_crs(lon, lat)
-        to_local = pyproj.Transformer.from_crs(4326, crs, always_xy=True)
-        px, py = to_local.transform(lon, lat)
-
-        # edge vertices: refs[e_start .. e_end] inclusive for each edge
-        counts_e = e_end - e_start + 1
-        ptr = np.zeros(counts_e.shape[0] + 1, dtype=np.int64)
-        np.cumsum(counts_e, out=ptr[1:])
-        vertex = np.repeat(e_start - ptr[:-1], counts_e) + np.arange(ptr[-1])
-        coords = np.column_stack([px[vertex], py[vertex]])
+        del cum
 
         node_osm = uniq
         u = inverse[e_start]
@@ -292,15 +326,34 @@ class WalkNetwork:
         node_pos = np.zeros(node_osm.shape[0], dtype=np.int64)
         # a representative reference position for each node, for its coordinates
         node_pos[inverse[::-1]] = np.arange(n)[::-1]
+        del inverse
         nodes = np.flatnonzero(used)
+        del used
+        node_at = node_pos[nodes]
+        del node_pos
+
+        # edge vertices: refs[e_start .. e_end] inclusive for each edge
+        counts_e = e_end - e_start + 1
+        ptr = np.zeros(counts_e.shape[0] + 1, dtype=np.int64)
+        np.cumsum(counts_e, out=ptr[1:])
+        vertex = np.repeat(e_start - ptr[:-1], counts_e) + np.arange(ptr[-1])
+        del counts_e, e_end
+        px, py = project()
+        coords = np.empty((vertex.shape[0], 2), dtype=np.float64)
+        coords[:, 0] = px[vertex]
+        coords[:, 1] = py[vertex]
+        x, y = px[node_at], py[node_at]
+        del px, py, node_at
         way_idx = way_of_ref[e_start]
+        del way_of_ref, e_start
+        index_dtype = _index_dtype(nodes.size)
         net = cls(
             crs=crs,
             node_id=node_osm[nodes],
-            x=px[node_pos[nodes]],
-            y=py[node_pos[nodes]],
-            edge_u=new_index[u].astype(np.int32 if nodes.size < 2**31 - 1 else np.int64),
-            edge_v=new_index[v].astype(np.int32 if nodes.size < 2**31 - 1 else np.int64),
+            x=x,
+            y=y,
+            edge_u=new_index[u].astype(index_dtype),
+            edge_v=new_index[v].astype(index_dtype),
             edge_key=np.zeros(u.shape[0], dtype=np.int32),
             edge_length_m=length,
             edge_coords=coords,
@@ -310,10 +363,12 @@ class WalkNetwork:
             edge_name=np.asarray(data.way_name, dtype=object)[way_idx],
             stats=dict(data.stats),
         )
-        from .sources.access_tags import edge_flags_from_ways
-
+        del u, v, new_index, nodes, node_osm, uniq
+        # (the OSM ids of the edges' vertices are read only where barrier nodes exist)
+        vertex_ref = refs[vertex] if data.barrier_nodes.size else np.zeros(0, dtype=np.int64)
+        del vertex
         net.edge_flags, net.edge_incline_pct = edge_flags_from_ways(
-            data.way_highway, data.way_access, way_idx, refs[vertex], ptr, data.barrier_nodes
+            data.way_highway, data.way_access, way_idx, vertex_ref, ptr, data.barrier_nodes
         )
         net._assign_keys()
         return net
