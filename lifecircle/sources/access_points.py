@@ -50,6 +50,9 @@ ENTRANCE_TOLERANCE_M = 10.0
 BOUNDARY_SPACING_M = 100.0
 #: ... but at least 4 and at most this many per polygon (a 10 km park outline gets 16)
 MAX_BOUNDARY_POINTS = 16
+#: a bounding-box diagonal below LARGE_SIDE_M times this is surely no side that long (the
+#: margin covers rounding in GEOS's rectangle, ~1e-12 relative)
+_SIDE_MARGIN = 1.0 - 1e-9
 #: kinds of an access point that is the facility itself (one per facility)
 _FIRST_KINDS = ("point", "representative")
 
@@ -98,8 +101,14 @@ def _polygon_access_points(
     reps: _Block = (owner, k, "representative",
                     ["" if j == 1 else f"@part-{j}" for j in k.tolist()],
                     shapely.point_on_surface(parts))
-    large = np.flatnonzero(~((shapely.area(parts) < LARGE_AREA_M2)
-                             & (_longest_sides_m(parts) < LARGE_SIDE_M)))
+    small = shapely.area(parts) < LARGE_AREA_M2
+    # a side of the minimum rotated rectangle is an extent of the polygon, at most its
+    # bounding box's diagonal: only a part whose diagonal nears LARGE_SIDE_M needs the
+    # rectangle (GEOS's, the slowest call here), the rest are clearly shorter
+    x0, y0, x1, y1 = shapely.bounds(parts).T
+    doubt = np.flatnonzero(small & (np.hypot(x1 - x0, y1 - y0) >= LARGE_SIDE_M * _SIDE_MARGIN))
+    small[doubt] = _longest_sides_m(parts[doubt]) < LARGE_SIDE_M
+    large = np.flatnonzero(~small)
     has_ent = np.zeros(large.size, dtype=bool)
     e_part = e_pt = np.empty(0, dtype=np.int64)
     if ent_pts.size and large.size:

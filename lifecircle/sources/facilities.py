@@ -34,7 +34,6 @@ import shapely
 
 from .._errors import InputError, InputFileError, did_you_mean
 from ..profiles import Profile
-from ._osm_columns import WkbColumn
 from .access_points import (
     access_point_summary,
     access_points_of,
@@ -85,13 +84,35 @@ def _levels(tags: Mapping[str, str]) -> float:
     return value if math.isfinite(value) and value > 0 else float("nan")
 
 
-def _footprints_m2(column: WkbColumn, want: np.ndarray) -> np.ndarray:
-    """Areas in m² of the WGS 84 polygons at positions ``want`` of ``column``, in the UTM
-    zone of all of them (only those wanted are projected)."""
-    polys = gpd.GeoSeries(column.geometries(), crs=4326)
+def _footprints_m2(polygons: np.ndarray, want: np.ndarray) -> np.ndarray:
+    """Areas in m² of the WGS 84 ``polygons`` at positions ``want``, in the UTM zone of all
+    of them (only those wanted are projected)."""
+    polys = gpd.GeoSeries(polygons, crs=4326)
     if not len(polys):
         return np.empty(0)
     return polys.iloc[want].to_crs(utm_of(polys)).area.to_numpy()
+
+
+def _osm_tags(cols: TagColumns, profile: Profile, poi: np.ndarray, cat_i: np.ndarray,
+              rule: np.ndarray, by_keyword: np.ndarray, name_col: np.ndarray) -> np.ndarray:
+    """The ``osm_tag`` text of each match: ``k=v`` of its rule's keys joined by ``;``, or
+    ``name=...`` for a name keyword match (a rule's rows at a time)."""
+    cats = list(profile.categories.values())
+    out = np.empty(poi.shape[0], dtype=object)
+    kw = np.flatnonzero(by_keyword)
+    out[kw] = ["name=" + (v if v is not None else "") for v in name_col[kw].tolist()]
+    tagged = np.flatnonzero(~by_keyword)
+    if not tagged.size:
+        return out
+    pair = cat_i[tagged] * (int(rule.max()) + 1) + rule[tagged]
+    order = np.argsort(pair, kind="stable")
+    bounds = np.flatnonzero(np.r_[True, pair[order][1:] != pair[order][:-1], True])
+    for lo, hi in zip(bounds[:-1].tolist(), bounds[1:].tolist(), strict=True):
+        rows = tagged[order[lo:hi]]
+        keys = cats[int(cat_i[rows[0]])].tags[int(rule[rows[0]])].keys
+        parts = [[f"{k}={v}" for v in cols.columns[k][poi[rows]].tolist()] for k in keys]
+        out[rows] = [";".join(t) for t in zip(*parts, strict=True)]
+    return out
 
 
 def facilities_from_osm(
@@ -108,39 +129,37 @@ def facilities_from_osm(
     cols = TagColumns(pois.tags, [*rule_keys(profile), "building", "building:levels"])
     poi, cat_i, by_keyword, rule = category_matches(cols, profile, name_keywords=name_keywords)
     names = list(profile.categories)
-    cats = list(profile.categories.values())
     n = poi.size
     floor_area = np.full(n, np.nan)
     area_source = np.full(n, "unknown", dtype=object)
     is_building = pd.notna(cols.columns["building"]) & pois.is_area
-    if is_building.any():
+    uniq, back = np.unique(poi, return_inverse=True)
+    area = pois.is_area[uniq]
+    # every area POI needed is parsed once: the building POIs (their footprints' UTM zone is
+    # that of every building POI, as it always was) and the matched areas
+    buildings = np.flatnonzero(is_building)
+    parsed_rows = np.union1d(buildings, uniq[area])
+    parsed = pois.wkb.take(parsed_rows).geometries() if parsed_rows.size else \
+        np.empty(0, dtype=object)
+    if buildings.size:
         levels = np.array([_levels({"building:levels": v}) if v is not None else np.nan
                            for v in cols.columns["building:levels"][poi].tolist()])
         known = is_building[poi] & np.isfinite(levels)
-        # the footprints' UTM zone is that of every building POI, as it always was
-        buildings = np.flatnonzero(is_building)
-        footprint = _footprints_m2(pois.wkb.take(buildings),
+        footprint = _footprints_m2(parsed[np.searchsorted(parsed_rows, buildings)],
                                    np.searchsorted(buildings, poi[known]))
         floor_area[known] = footprint * levels[known]
         area_source[known] = "osm_footprint_x_levels"
     # one geometry per matched POI (areas: their polygon; nodes: their point)
-    uniq, back = np.unique(poi, return_inverse=True)
     geoms = np.empty(uniq.size, dtype=object)
-    area = pois.is_area[uniq]
     if area.any():
-        geoms[area] = pois.wkb.take(uniq[area]).geometries()
+        geoms[area] = parsed[np.searchsorted(parsed_rows, uniq[area])]
+    del parsed
     if (~area).any():
         geoms[~area] = shapely.points(pois.lon[uniq[~area]], pois.lat[uniq[~area]])
     name_col = cols.columns["name"][poi]
     name_en = cols.columns["name:en"][poi]
     shown = np.where(pd.notna(name_col), name_col, np.where(pd.notna(name_en), name_en, ""))
-    osm_tag = np.empty(n, dtype=object)
-    for j, (p, c, r, kw) in enumerate(zip(poi.tolist(), cat_i.tolist(), rule.tolist(),
-                                          by_keyword.tolist(), strict=True)):
-        if kw:
-            osm_tag[j] = "name=" + (name_col[j] if name_col[j] is not None else "")
-        else:
-            osm_tag[j] = ";".join(f"{k}={cols.columns[k][p]}" for k in cats[c].tags[r].keys)
+    osm_tag = _osm_tags(cols, profile, poi, cat_i, rule, by_keyword, name_col)
     types = pois.osm_type[poi].tolist()
     ids = pois.osm_id[poi].tolist()
     frame = pd.DataFrame(

@@ -44,7 +44,8 @@ class TagColumns:
         if not n or not self.columns:
             return
         # chunks of POIs keep the flattened (key, value) arrays small at city scale
-        index = pd.Index(list(self.columns))
+        # (object dtype: a string index would convert every key looked up to Arrow first)
+        index = pd.Index(list(self.columns), dtype=object)
         for lo in range(0, n, _CHUNK):
             part = tags[lo : lo + _CHUNK]
             sizes = np.fromiter(map(len, part), dtype=np.int64, count=len(part)) // 2
