@@ -108,19 +108,33 @@ def edge_flags_from_ways(
         way_incline[w] = incline_pct(tags.get("incline"))
     flags = way_flag[edge_way]
     if barrier_nodes.size:
-        hit = np.isin(vertex_ref, barrier_nodes)
-        if hit.any():
-            counts = np.diff(edge_ptr)
-            edge_of_vertex = np.repeat(np.arange(edge_ptr.shape[0] - 1), counts)
+        bars = np.unique(barrier_nodes)
+        hit = np.flatnonzero(_member(vertex_ref, bars))
+        if hit.size:
+            # only the vertices on barrier nodes are looked at (a few hundred in a city, of
+            # millions): their edge, whether they end it, the edges meeting there
             first, last = edge_ptr[:-1], edge_ptr[1:] - 1
-            is_end = np.zeros(vertex_ref.shape[0], dtype=bool)
-            is_end[first] = is_end[last] = True
+            edge = np.searchsorted(edge_ptr, hit, side="right") - 1
+            is_end = (hit == first[edge]) | (hit == last[edge])
+            node = vertex_ref[hit]
             ends = np.concatenate([vertex_ref[first], vertex_ref[last]])
-            ids, degree = np.unique(ends, return_counts=True)
-            deg = np.zeros(vertex_ref.shape[0], dtype=np.int64)
-            deg[is_end] = degree[np.searchsorted(ids, vertex_ref[is_end])]
-            crossing = (flags[edge_of_vertex] & _CROSSING) != 0
-            near_crossing = np.isin(vertex_ref, vertex_ref[is_end & crossing])
-            bars = hit & (~is_end | crossing | ((deg <= 2) & ~near_crossing))
-            flags[np.unique(edge_of_vertex[bars])] |= BARRIER
+            ends = np.sort(ends[_member(ends, bars)])
+            deg = np.searchsorted(ends, node, side="right") - np.searchsorted(ends, node)
+            crossing = (flags[edge] & _CROSSING) != 0
+            cross_edges = np.flatnonzero(flags & _CROSSING)
+            cross_ends = np.unique(np.concatenate([vertex_ref[first[cross_edges]],
+                                                   vertex_ref[last[cross_edges]]]))
+            near_crossing = _member(node, cross_ends)
+            barred = ~is_end | crossing | ((deg <= 2) & ~near_crossing)
+            flags[np.unique(edge[barred])] |= BARRIER
     return flags & ~np.uint8(_CROSSING), way_incline[edge_way]
+
+
+def _member(values: np.ndarray, members: np.ndarray) -> np.ndarray:
+    """Per value, whether it is in ``members`` (sorted, unique): a binary search each, where
+    ``np.isin`` would sort the values with the members."""
+    if not members.size:
+        return np.zeros(values.shape[0], dtype=bool)
+    at = np.searchsorted(members, values)
+    np.minimum(at, members.shape[0] - 1, out=at)
+    return members[at] == values

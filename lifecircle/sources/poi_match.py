@@ -44,14 +44,15 @@ class TagColumns:
         if not n or not self.columns:
             return
         # chunks of POIs keep the flattened (key, value) arrays small at city scale
-        # (object dtype: a string index would convert every key looked up to Arrow first)
+        # (object dtype, here and for the keys looked up: pandas would convert every key to
+        # an Arrow string first)
         index = pd.Index(list(self.columns), dtype=object)
         for lo in range(0, n, _CHUNK):
             part = tags[lo : lo + _CHUNK]
             sizes = np.fromiter(map(len, part), dtype=np.int64, count=len(part)) // 2
             flat = np.fromiter(chain.from_iterable(part), dtype=object,
                                count=int(sizes.sum()) * 2)
-            code = index.get_indexer(flat[0::2])
+            code = index.get_indexer(pd.Index(flat[0::2], dtype=object, copy=False))
             row = np.repeat(np.arange(lo, lo + len(part)), sizes)
             values = flat[1::2]
             for j, column in enumerate(self.columns.values()):

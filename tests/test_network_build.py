@@ -1,0 +1,83 @@
+"""WalkNetwork.from_osm on hand-made extracts: clipped ways cut into runs, geodesic lengths,
+and the step-free barrier flags (hand-worked expectations; lengths from pyproj's geodesic)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pyproj
+import pytest
+
+from lifecircle.network import WalkNetwork
+from lifecircle.sources.access_tags import BARRIER, edge_flags_from_ways
+from lifecircle.sources.osm import read_osm
+
+_GEOD = pyproj.Geod(ellps="WGS84")
+#: node id -> (lon, lat): a small grid near Nanjing, about 110 m between rows
+NODES = {1: (118.780, 32.040), 2: (118.780, 32.041), 3: (118.780, 32.042),
+         4: (118.780, 32.043), 5: (118.781, 32.043), 6: (118.781, 32.042),
+         7: (118.781, 32.041)}
+
+
+def _write(path: Path, ways: list[tuple[int, list[int], dict[str, str]]],
+           node_tags: dict[int, dict[str, str]] | None = None) -> Path:
+    lines = ['<?xml version="1.0" encoding="UTF-8"?>', '<osm version="0.6">']
+    for nid, (lon, lat) in NODES.items():
+        tags = "".join(f'<tag k="{k}" v="{v}"/>' for k, v in (node_tags or {}).get(nid, {}).items())
+        lines.append(f'<node id="{nid}" version="1" lat="{lat}" lon="{lon}">{tags}</node>')
+    for wid, refs, tags in ways:
+        body = "".join(f'<nd ref="{r}"/>' for r in refs)
+        body += "".join(f'<tag k="{k}" v="{v}"/>' for k, v in tags.items())
+        lines.append(f'<way id="{wid}" version="1">{body}</way>')
+    lines.append("</osm>")
+    path.write_text("\n".join(lines), encoding="utf-8")
+    return path
+
+
+def _length(a: int, b: int) -> float:
+    return float(_GEOD.inv(*NODES[a], *NODES[b])[2])
+
+
+def test_clipped_way_is_cut_into_runs(tmp_path: Path) -> None:
+    # way 10 references nodes 98 and 99, missing from the extract: it is cut into the runs
+    # 1-2-3, 4-5 and the lone 6 (no segment, dropped); way 11 joins 3 and 7
+    road = {"highway": "residential"}
+    path = _write(tmp_path / "clipped.osm",
+                  [(10, [1, 2, 3, 99, 4, 5, 98, 6], road), (11, [3, 7], road)])
+    net = WalkNetwork.from_osm(read_osm(path))
+    ends = {tuple(sorted((int(net.node_id[u]), int(net.node_id[v])))): float(m)
+            for u, v, m in zip(net.edge_u, net.edge_v, net.edge_length_m, strict=True)}
+    # 1-2-3 is one edge (2 is no junction), 3 ends it and starts way 11
+    assert set(ends) == {(1, 3), (4, 5), (3, 7)}
+    assert ends[(1, 3)] == pytest.approx(_length(1, 2) + _length(2, 3), abs=1e-9)
+    assert ends[(4, 5)] == pytest.approx(_length(4, 5), abs=1e-9)
+    assert sorted(net.node_id.tolist()) == [1, 3, 4, 5, 7]
+    assert net.edge_way_id.tolist().count(10) == 2
+    # the edge's geometry runs through its middle vertex
+    e = int(np.flatnonzero(net.edge_way_id == 10)[0])
+    assert np.diff(net.edge_ptr)[e] == 3
+
+
+def test_barrier_nodes_bar_mid_way_and_dead_ends_not_junctions(tmp_path: Path) -> None:
+    # a raised kerb in the middle of way 20 bars it; one at the four-way junction 3 does
+    # not; one at the dead end 5 bars way 22
+    path = _write(tmp_path / "kerbs.osm",
+                  [(20, [1, 2, 3], {"highway": "footway"}),
+                   (21, [3, 4], {"highway": "footway"}),
+                   (22, [3, 6, 5], {"highway": "footway"}),
+                   (23, [3, 7], {"highway": "footway"})],
+                  node_tags={n: {"kerb": "raised"} for n in (2, 3, 5)})
+    net = WalkNetwork.from_osm(read_osm(path))
+    barred = {int(w): bool(f & BARRIER) for w, f in zip(net.edge_way_id, net.edge_flags,
+                                                        strict=True)}
+    assert barred == {20: True, 21: False, 22: True, 23: False}
+
+
+def test_edge_flags_without_barrier_nodes_read_no_vertices() -> None:
+    # with no barrier node the vertices' ids are not needed (the builder passes none)
+    flags, incline = edge_flags_from_ways(
+        ["steps", "footway"], {1: {"incline": "8%"}}, np.array([0, 1, 1]),
+        np.zeros(0, dtype=np.int64), np.array([0, 2, 4, 6]), np.zeros(0, dtype=np.int64))
+    assert flags.tolist() == [1, 0, 0]
+    assert np.isnan(incline[0]) and incline[1:].tolist() == [8.0, 8.0]
