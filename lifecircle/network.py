@@ -186,13 +186,24 @@ class WalkNetwork:
 
     @cached_property
     def geometries(self) -> np.ndarray:
-        """Edge geometries as a shapely array (projected), built on first use."""
+        """Edge geometries as a shapely array (projected), built on first use.
+
+        Built over the cores in consecutive parts (shapely releases the GIL while GEOS makes
+        them; each linestring is made from its own coordinates alone)."""
         import shapely
 
-        counts = np.diff(self.edge_ptr)
-        return shapely.linestrings(
-            self.edge_coords, indices=np.repeat(np.arange(self.n_edges), counts)
-        )
+        from .sources._halves import in_parts
+
+        ptr = self.edge_ptr
+        counts = np.diff(ptr)
+
+        def part(s: slice) -> np.ndarray:
+            return shapely.linestrings(
+                self.edge_coords[ptr[s.start] : ptr[s.stop]],
+                indices=np.repeat(np.arange(s.stop - s.start), counts[s]))
+
+        parts = in_parts(part, self.n_edges)
+        return parts[0] if len(parts) == 1 else np.concatenate(parts)
 
     @cached_property
     def components(self) -> np.ndarray:

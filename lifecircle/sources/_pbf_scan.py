@@ -71,13 +71,10 @@ class _Tags:
         pick = positions(self.ptr, rows)
         pairs = list(zip(words[self.key[pick]].tolist(), words[self.val[pick]].tolist(),
                          strict=True))
-        counts = (self.ptr[rows + 1] - self.ptr[rows]).tolist()
-        out = []
-        at = 0
-        for count in counts:
-            out.append(dict(pairs[at : at + count]))
-            at += count
-        return out
+        counts = self.ptr[rows + 1] - self.ptr[rows]
+        ends = np.cumsum(counts)
+        return [dict(pairs[a:b])
+                for a, b in zip((ends - counts).tolist(), ends.tolist(), strict=True)]
 
 
 class _Vocab:
@@ -161,15 +158,13 @@ def _flat(tags: _Tags, rows: np.ndarray, words: np.ndarray) -> list[tuple[str, .
     flat[0::2] = words[keys]
     flat[1::2] = words[tags.val[pick]]
     items = flat.tolist()
-    out: list[tuple[str, ...]] = []
-    at = 0
-    for count, rep in zip((2 * counts).tolist(), repeat.tolist(), strict=True):
-        one = tuple(items[at : at + count])
-        if rep:
-            one = tuple(x for kv in dict(zip(one[0::2], one[1::2], strict=True)).items()
-                        for x in kv)
-        out.append(one)
-        at += count
+    ends = np.cumsum(2 * counts)
+    out = [tuple(items[a:b]) for a, b in zip((ends - 2 * counts).tolist(), ends.tolist(),
+                                              strict=True)]
+    for r in np.flatnonzero(repeat).tolist():  # (rare: a key given twice)
+        one = out[r]
+        out[r] = tuple(x for kv in dict(zip(one[0::2], one[1::2], strict=True)).items()
+                       for x in kv)
     return out
 
 
