@@ -12,6 +12,7 @@ import pytest
 from lifecircle.network import WalkNetwork
 from lifecircle.sources.access_tags import BARRIER, edge_flags_from_ways
 from lifecircle.sources.osm import read_osm
+from tests.test_bad_inputs import osm_xml
 
 _GEOD = pyproj.Geod(ellps="WGS84")
 #: node id -> (lon, lat): a small grid near Nanjing, about 110 m between rows
@@ -22,16 +23,7 @@ NODES = {1: (118.780, 32.040), 2: (118.780, 32.041), 3: (118.780, 32.042),
 
 def _write(path: Path, ways: list[tuple[int, list[int], dict[str, str]]],
            node_tags: dict[int, dict[str, str]] | None = None) -> Path:
-    lines = ['<?xml version="1.0" encoding="UTF-8"?>', '<osm version="0.6">']
-    for nid, (lon, lat) in NODES.items():
-        tags = "".join(f'<tag k="{k}" v="{v}"/>' for k, v in (node_tags or {}).get(nid, {}).items())
-        lines.append(f'<node id="{nid}" version="1" lat="{lat}" lon="{lon}">{tags}</node>')
-    for wid, refs, tags in ways:
-        body = "".join(f'<nd ref="{r}"/>' for r in refs)
-        body += "".join(f'<tag k="{k}" v="{v}"/>' for k, v in tags.items())
-        lines.append(f'<way id="{wid}" version="1">{body}</way>')
-    lines.append("</osm>")
-    path.write_text("\n".join(lines), encoding="utf-8")
+    path.write_text(osm_xml(NODES, ways, node_tags=node_tags), encoding="utf-8")
     return path
 
 
