@@ -85,7 +85,9 @@ print(json.dumps({"read_osm_s": t1 - t0, "from_osm_s": t3 - t2, "network_s": t1 
 def _run(checkout: Path, osm: Path, out: Path) -> dict[str, float]:
     env = {**os.environ, "PYTHONPATH": str(checkout)}
     done = subprocess.run([sys.executable, "-c", _CHILD, str(osm), str(out)], env=env,
-                          capture_output=True, text=True, check=True, cwd=checkout)
+                          capture_output=True, text=True, check=False, cwd=checkout)
+    if done.returncode:
+        sys.exit(f"{checkout} failed on {osm}:\n{done.stderr[-3000:]}")
     return dict(json.loads(done.stdout.strip().splitlines()[-1]))
 
 
