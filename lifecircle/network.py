@@ -39,6 +39,13 @@ log = logging.getLogger(__name__)
 _GEOD_CHUNK = 1 << 18
 
 
+#: above this many arcs out of one node, the insertion sort of :func:`_arc_order` (quadratic
+#: in a node's arcs) gives way to np.lexsort
+_MAX_INSERTION_DEGREE = 64
+#: below this many arcs np.lexsort is quick, and no compiled kernel is loaded
+_MIN_KERNEL_ARCS = 1 << 15
+
+
 def _arc_order() -> Any:
     """The compiled :func:`~lifecircle._kernels.sorted_by_key` (arcs by source, then
     target)."""
@@ -168,8 +175,12 @@ class WalkNetwork:
         n = self.n_nodes
         # arcs by (src, dst), and the shortest of each (src, dst): a counting sort on src
         # and an insertion sort of each node's few arcs by dst (several times faster than
-        # np.lexsort), then the least weight of each run of parallel arcs
-        order = _arc_order()(src, dst, n)
+        # np.lexsort), then the least weight of each run of parallel arcs; a small graph, or
+        # one with a hub (a caller's, not a street network), is sorted by np.lexsort instead
+        if src.size < _MIN_KERNEL_ARCS or np.bincount(src).max(initial=0) > _MAX_INSERTION_DEGREE:
+            order = np.lexsort((dst, src))
+        else:
+            order = _arc_order()(src, dst, n)
         src, dst, wt = src[order], dst[order], wt[order]
         del order
         first = np.ones(src.shape[0], dtype=bool)

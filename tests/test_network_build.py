@@ -73,3 +73,21 @@ def test_edge_flags_without_barrier_nodes_read_no_vertices() -> None:
         np.zeros(0, dtype=np.int64), np.array([0, 2, 4, 6]), np.zeros(0, dtype=np.int64))
     assert flags.tolist() == [1, 0, 0]
     assert np.isnan(incline[0]) and incline[1:].tolist() == [8.0, 8.0]
+
+
+@pytest.mark.parametrize("kernel", [True, False])
+def test_csr_keeps_the_shortest_parallel_arc(kernel: bool, monkeypatch: pytest.MonkeyPatch) -> None:
+    # edges 0-1 (5 m and 3 m), 1-2 (2 m), a self-loop at 2 and 2-0 barred for the group:
+    # row 0 reaches 1 at 3 m; row 1 reaches 0 at 3 m and 2 at 2 m; row 2 reaches 1 at 2 m
+    import lifecircle.network as network
+
+    monkeypatch.setattr(network, "_MIN_KERNEL_ARCS", 0 if kernel else 1 << 30)
+    net = WalkNetwork.from_arrays(
+        crs="EPSG:32650", node_id=np.array([7, 8, 9]), x=np.zeros(3), y=np.zeros(3),
+        edge_u=np.array([0, 1, 1, 2, 2]), edge_v=np.array([1, 0, 2, 2, 0]),
+        edge_length_m=np.array([5.0, 3.0, 2.0, 1.0, 0.5]))
+    net.edge_usable = np.array([True, True, True, True, False])
+    csr = net.csr
+    assert csr.indptr.tolist() == [0, 1, 3, 4]
+    assert csr.indices.tolist() == [1, 0, 2, 1]
+    assert csr.data.tolist() == [3.0, 3.0, 2.0, 2.0]
