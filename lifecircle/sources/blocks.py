@@ -25,7 +25,7 @@ from __future__ import annotations
 import logging
 import operator
 import weakref
-from typing import Any
+from typing import Any, NamedTuple
 
 import geopandas as gpd
 import numpy as np
@@ -404,9 +404,9 @@ def blocks_from_osm(
         row["block_id"] = out["block_id"].iloc[pos] if pos >= 0 else None
     # every home's block is known from the derivation: the population needs no second lookup
     home_block = _home_blocks(blk.owner, parts, idx, keep, homes.points)
-    out.attrs[HOME_AREAS] = _HomeAreas(
-        out["block_id"].to_numpy(dtype=object), buildings, settings, parts[keep],
-        _sum_by(home_block, homes.floor, len(out)), _sum_by(home_block, homes.footprint, len(out)))
+    _remember(buildings, _HomeAreas(
+        out["block_id"].to_numpy(dtype=object), settings, parts[keep],
+        _sum_by(home_block, homes.floor, len(out)), _sum_by(home_block, homes.footprint, len(out))))
     out.attrs["dropped_slivers"] = int(small.sum())
     out.attrs["derivation"] = {
         "max_block_residents": settings.max_block_residents,
@@ -421,30 +421,28 @@ def blocks_from_osm(
     return out
 
 
-#: ``attrs`` key of the derived blocks' home floor areas (:class:`_HomeAreas`)
-HOME_AREAS = "home_areas"
-
-
-class _HomeAreas:
+class _HomeAreas(NamedTuple):
     """Residential floor area and home footprint per derived block (m²), by ``block_id``, with
-    the buildings (a weak reference: they are freed after the population), settings and block
-    polygons (the objects themselves) they were computed for.
+    the settings and block polygons (the objects themselves) they were computed for."""
 
-    Carried in the blocks' ``attrs`` from :func:`blocks_from_osm` to
-    :func:`estimate_population`; pandas copies ``attrs`` deeply on every operation and
-    compares them when concatenating: this holds arrays, so it is shared, not copied, and
-    equal only to itself.
-    """
+    ids: np.ndarray
+    settings: PopulationSettings
+    geoms: np.ndarray
+    floor: np.ndarray
+    cover: np.ndarray
 
-    def __init__(self, ids: np.ndarray, buildings: gpd.GeoDataFrame,
-                 settings: PopulationSettings, geoms: np.ndarray, floor: np.ndarray,
-                 cover: np.ndarray) -> None:
-        self.ids, self.settings, self.geoms, self.floor, self.cover = (
-            ids, settings, geoms, floor, cover)
-        self.buildings = weakref.ref(buildings)
 
-    def __deepcopy__(self, memo: dict[int, Any]) -> _HomeAreas:
-        return self
+#: the home areas of the last blocks derived from each buildings frame (by ``id``), while that
+#: frame lives: :func:`estimate_population` is handed the same frame. Not in the blocks'
+#: ``attrs``, which pandas deep-copies on every operation and writes into GeoParquet as JSON.
+_DERIVED: dict[int, _HomeAreas] = {}
+
+
+def _remember(buildings: gpd.GeoDataFrame, areas: _HomeAreas) -> None:
+    key = id(buildings)
+    if key not in _DERIVED:
+        weakref.finalize(buildings, _DERIVED.pop, key, None)
+    _DERIVED[key] = areas
 
 
 def _home_blocks(owner: np.ndarray, parts: np.ndarray, idx: np.ndarray, keep: np.ndarray,
@@ -486,12 +484,12 @@ def estimate_population(
     """Population and the method used, per block, as
     :func:`lifecircle.sources.buildings.estimate_population` gives them.
 
-    For blocks from :func:`blocks_from_osm` (any subset of them, unchanged), the floor area of
-    their homes comes from the derivation, which located every home already.
+    For blocks from :func:`blocks_from_osm` with these buildings (any subset of them,
+    unchanged), the floor area of their homes comes from the derivation, which located every
+    home already.
     """
-    known = blocks.attrs.get(HOME_AREAS)
-    if (not isinstance(known, _HomeAreas) or known.buildings() is not buildings
-            or known.settings != settings or blocks.empty):
+    known = _DERIVED.get(id(buildings))
+    if known is None or known.settings != settings or blocks.empty:
         return _estimate_population(blocks, buildings, settings)
     pos = pd.Index(known.ids).get_indexer(blocks["block_id"].to_numpy(dtype=object))
     geoms = blocks.geometry.to_numpy()
