@@ -19,22 +19,19 @@ def _network(seed: int) -> WalkNetwork:
     """A 6 × 6 lattice of 150 m with some streets left out, and a 2-node fragment 700 m off
     its corner (points near it pass over it only when a street is within their limit)."""
     rng = np.random.default_rng(seed)
-    g = nx.MultiDiGraph(crs=CRS)
-    for c in range(6):
-        for r in range(6):
-            g.add_node(10 * c + r + 1, x=X0 + 150 * c, y=Y0 + 150 * r)
+    xy = {10 * c + r + 1: (X0 + 150.0 * c, Y0 + 150.0 * r) for c in range(6) for r in range(6)}
     pairs = [(10 * c + r + 1, 10 * (c + 1) + r + 1) for c in range(5) for r in range(6)]
     pairs += [(10 * c + r + 1, 10 * c + r + 2) for c in range(6) for r in range(5)]
     pairs = [p for p in pairs if rng.random() > 0.25]
-    g.add_node(901, x=X0 - 700, y=Y0 - 700)
-    g.add_node(902, x=X0 - 640, y=Y0 - 700)
+    xy |= {901: (X0 - 700.0, Y0 - 700.0), 902: (X0 - 640.0, Y0 - 700.0)}
     pairs.append((901, 902))
-    for a, b in pairs:
-        for s, t in ((a, b), (b, a)):
-            p, q = g.nodes[s], g.nodes[t]
-            line = shapely.LineString([(p["x"], p["y"]), (q["x"], q["y"])])
-            g.add_edge(s, t, key=0, length=line.length, geometry=line, osmid=0, oneway=False,
-                       reversed=False)
+    g = nx.MultiDiGraph(crs=CRS)
+    g.add_nodes_from((n, {"x": x, "y": y}) for n, (x, y) in xy.items())
+    lines = {(s, t): shapely.LineString([xy[s], xy[t]])
+             for a, b in pairs for s, t in ((a, b), (b, a))}
+    g.add_edges_from((s, t, 0, {"length": line.length, "geometry": line, "osmid": 0,
+                                "oneway": False, "reversed": False})
+                     for (s, t), line in lines.items())
     return WalkNetwork.from_networkx(g)
 
 
@@ -58,9 +55,9 @@ def _expected(net: WalkNetwork, pt: shapely.Point, lim: float, frag: np.ndarray
 @given(st.integers(0, 10_000))
 def test_rings_agree_with_brute_force(seed):
     """Points from on a street to 1.2 km off the lattice (beyond the last ring), each with its
-    own limit (some below the first ring), and near ties across the first ring: the primary snap is the brute-force nearest
-    eligible edge, the alternatives lie within the tie reach, and those left out project onto
-    an end node an earlier snap of the point reaches."""
+    own limit (some below the first ring), and near ties across the first ring: the primary
+    snap is the brute-force nearest eligible edge, the alternatives lie within the tie reach,
+    and those left out project onto an end node an earlier snap of the point reaches."""
     assert RING_START_M < RING_MAX_M
     net = _network(seed)
     rng = np.random.default_rng(seed + 1)
