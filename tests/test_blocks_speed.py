@@ -363,12 +363,13 @@ def test_population_from_the_derivation_matches_a_fresh_lookup():
     import gc
     import pickle
 
+    from lifecircle.sources import block_homes
     from lifecircle.sources.buildings import estimate_population as fresh
 
     data, streets, crs = _inputs("nanjing_xinjiekou.osm.gz")
     bld = blocks_mod.buildings_from_osm(data, crs)
     blk = blocks_mod.blocks_from_osm(data, streets, bld, SETTINGS)
-    assert id(bld) in blocks_mod._DERIVED
+    assert id(bld) in block_homes._DERIVED
     moved = blk.copy()
     moved["geometry"] = moved.geometry.translate(0.0, 30.0)
     other = bld.iloc[: len(bld) // 2].copy()
@@ -383,4 +384,4 @@ def test_population_from_the_derivation_matches_a_fresh_lookup():
     key = id(bld)
     del bld, cases, buildings, frame
     gc.collect()
-    assert key not in blocks_mod._DERIVED
+    assert key not in block_homes._DERIVED
