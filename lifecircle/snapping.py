@@ -65,6 +65,13 @@ RULE_NEAREST = "nearest"
 RULE_PAST_FRAGMENT = "past_fragment"
 #: the keys of one alternative in ``snap_alt`` (the primary snap's field names)
 _ALT_KEYS = (*SNAP_FIELDS, "snap_edge_id")
+#: the nearest edge is looked for within rings of growing radius (metres) ...
+RING_START_M = 40.0
+#: ... up to this one; points with no edge in it ask the tree for their nearest edge
+RING_MAX_M = 320.0
+#: an edge counts as inside a ring when clearly so (the ring test and the distance are
+#: different GEOS computations: the last bits may disagree right at the radius)
+_RING_SAFE = 1.0 - 1e-9
 
 
 @dataclass(frozen=True)
@@ -276,17 +283,12 @@ def snap_points(
     idx = np.flatnonzero(finite)
     lim = limit[idx]
     points = shapely.points(x[idx], y[idx])
-    (p_i, e_i), d_i = tree.query_nearest(
-        points,
-        max_distance=float(lim.max()) if idx.size else 0.0,
-        return_distance=True,
-        all_matches=True,
-    )
-    within = d_i <= lim[p_i]
-    p_i, e_i, d_i = p_i[within], e_i[within], d_i[within]
+    frag = _fragment_edges(net)
+    # the nearest edges, and every edge within the ring that found them (see _rings)
+    ring = _rings(net, points, lim)
+    p_i, e_i, d_i = ring.nearest()
     nearest = np.full(idx.shape[0], np.inf)
     np.minimum.at(nearest, p_i, d_i)
-    frag = _fragment_edges(net)
     # points whose nearest edges are all in fragments: the nearest edge of another part
     on_fragment = np.zeros(idx.shape[0], dtype=bool)
     passed = np.zeros(idx.shape[0], dtype=bool)
@@ -295,9 +297,8 @@ def snap_points(
         on_fragment[p_i[~frag[e_i]]] = False
         stuck = np.flatnonzero(on_fragment)
         if stuck.size:
-            (q, _), d_m = _main_tree(net).query_nearest(
-                points[stuck], max_distance=float(lim[stuck].max()), return_distance=True,
-                all_matches=False)
+            past = _rings(net, points[stuck], lim[stuck], past_fragments=True)
+            q, _, d_m = past.nearest()
             ok = d_m <= lim[stuck[q]]
             moved = stuck[q[ok]]
             nearest[moved] = d_m[ok]
@@ -306,13 +307,20 @@ def snap_points(
 
     # candidates: every eligible edge within the tie tolerance of the nearest eligible one
     has = np.flatnonzero(np.isfinite(nearest))
-    reach = np.minimum(nearest[has] * (1.0 + TIE_REL), lim[has])
-    reach = np.maximum(reach, nearest[has] + _TIE_M)
-    q_i, f_i = tree.query(points[has], predicate="dwithin", distance=reach)
-    p_c = has[q_i]
-    d_c = shapely.distance(points[p_c], geoms[f_i])
-    keep = (d_c <= reach[q_i]) & (~frag[f_i] | on_fragment[p_c])
-    p_c, f_c, d_c = p_c[keep], f_i[keep], d_c[keep]
+    reach_of = np.full(idx.shape[0], np.nan)
+    reach_of[has] = np.maximum(np.minimum(nearest[has] * (1.0 + TIE_REL), lim[has]),
+                               nearest[has] + _TIE_M)
+    # the ring's pairs already hold every edge within its radius: a query only for the rest
+    known = ring.covers(reach_of)
+    known[passed] = False  # their reach is measured from an edge of another part
+    ask = has[~known[has]]
+    q_i, f_i = tree.query(points[ask], predicate="dwithin", distance=reach_of[ask])
+    use = known[ring.point]
+    p_c = np.concatenate([ring.point[use], ask[q_i]])
+    f_c = np.concatenate([ring.edge[use], f_i])
+    d_c = np.concatenate([ring.dist[use], shapely.distance(points[ask[q_i]], geoms[f_i])])
+    keep = (d_c <= reach_of[p_c]) & (~frag[f_c] | on_fragment[p_c])
+    p_c, f_c, d_c = p_c[keep], f_c[keep], d_c[keep]
     frac = shapely.line_locate_point(geoms[f_c], points[p_c], normalized=True)
     p_c, f_c, d_c, a_c, primary, alt = rank_candidates(net, idx.shape[0], p_c, f_c, d_c, frac)
 
@@ -339,6 +347,88 @@ def snap_points(
                 f"unreachable: no walkable edge within max_snap_m={limit[j]:g}"
             )
     return Snap(edge, along, dist, status, rule=rule, alt=alts)
+
+
+@dataclass(frozen=True)
+class _Ring:
+    """The nearest edges of some points, found within rings (see :func:`_rings`).
+
+    ``point``, ``edge``, ``dist``: every eligible edge within ``radius[point]`` of its point
+    (``radius`` NaN where the nearest edge came from the tree instead); ``near``: the rows of
+    the nearest edges (all of those at exactly the least distance, within the point's limit).
+    """
+
+    point: np.ndarray
+    edge: np.ndarray
+    dist: np.ndarray
+    radius: np.ndarray
+    near: tuple[np.ndarray, np.ndarray, np.ndarray]
+
+    def nearest(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(point, edge, distance) of every nearest edge, as ``query_nearest(...,
+        all_matches=True)`` gives them, without those beyond the point's limit."""
+        return self.near
+
+    def covers(self, reach: np.ndarray) -> np.ndarray:
+        """Per point: whether its pairs hold every eligible edge within ``reach`` of it."""
+        with np.errstate(invalid="ignore"):
+            return reach <= self.radius * _RING_SAFE
+
+
+def _rings(net: WalkNetwork, points: np.ndarray, lim: np.ndarray, *,
+           past_fragments: bool = False) -> _Ring:
+    """The nearest edges of ``points`` within ``lim`` (per point), outside fragments with
+    ``past_fragments``.
+
+    Why not the tree's nearest-neighbour search alone: it costs ~20 µs a point (a city's
+    block access points: about a second), while most points lie within tens of metres of a
+    street. So edges are asked for within a ring of :data:`RING_START_M` around each point,
+    doubled for the points with none clearly inside it, up to :data:`RING_MAX_M`; the tree's
+    search takes the rest. An edge inside the ring is an edge within that distance, so the
+    least distance among them is the nearest edge's, computed by the same GEOS distance.
+    """
+    tree, geoms = _tree(net), net.geometries
+    eligible = ~_fragment_edges(net) if past_fragments else None
+    n = points.shape[0]
+    radius = np.full(n, np.nan)
+    rows: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+    near: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+    pend = np.arange(n)
+    r = RING_START_M
+    while pend.size and r <= RING_MAX_M:
+        rad = np.minimum(r, lim[pend])
+        capped = rad < r  # the point's limit is the last ring it needs
+        q, e = tree.query(points[pend], predicate="dwithin", distance=rad)
+        if eligible is not None:
+            q, e = q[eligible[e]], e[eligible[e]]
+        d = shapely.distance(points[pend[q]], geoms[e])
+        best = np.full(pend.size, np.inf)
+        np.minimum.at(best, q, d)
+        done = capped | (best <= rad * _RING_SAFE)
+        radius[pend[done & ~capped]] = rad[done & ~capped]
+        mine = done[q]
+        q, e, d = q[mine], e[mine], d[mine]
+        rows.append((pend[q], e, d))
+        tie = d == best[q]
+        if capped.any():
+            tie &= d <= lim[pend[q]]
+        near.append((pend[q[tie]], e[tie], d[tie]))
+        pend = pend[~done]
+        r *= 2.0
+    if pend.size:
+        # beyond the last ring: the tree's own search (over the edges outside fragments)
+        sub = np.flatnonzero(eligible) if eligible is not None else None
+        search = _main_tree(net) if eligible is not None else tree
+        (q, e), d = search.query_nearest(points[pend], max_distance=float(lim[pend].max()),
+                                         return_distance=True, all_matches=True)
+        ok = d <= lim[pend[q]]
+        q, e, d = q[ok], e[ok], d[ok]
+        near.append((pend[q], e if sub is None else sub[e], d))
+    point, edge, dist = (np.concatenate([a[k] for a in rows]) if rows else
+                         np.empty(0, np.int64 if k < 2 else np.float64) for k in range(3))
+    p_n, e_n, d_n = (np.concatenate([a[k] for a in near]) if near else
+                     np.empty(0, np.int64 if k < 2 else np.float64) for k in range(3))
+    return _Ring(point, edge, dist, radius, (p_n, e_n, d_n))
 
 
 def rank_candidates(

@@ -353,3 +353,35 @@ def test_in_parts_never_splits_a_run_of_equal_labels(monkeypatch):
         assert labels[start] != labels[start - 1]
     one = _halves.in_parts(lambda s: (s.start, s.stop), 6, min_part=2, bounds=np.zeros(6))
     assert one == [(0, 6)]
+
+
+def test_population_from_the_derivation_matches_a_fresh_lookup():
+    """The derivation hands its homes' floor areas to ``estimate_population`` (for the same
+    buildings frame): equal to the buildings module's fresh lookup for all blocks and a
+    subset, and (falling back to it) for moved outlines, other buildings or blocks that went
+    through pickle; the hand-over ends with the buildings frame."""
+    import gc
+    import pickle
+
+    from lifecircle.sources import block_homes
+    from lifecircle.sources.buildings import estimate_population as fresh
+
+    data, streets, crs = _inputs("nanjing_xinjiekou.osm.gz")
+    bld = blocks_mod.buildings_from_osm(data, crs)
+    blk = blocks_mod.blocks_from_osm(data, streets, bld, SETTINGS)
+    assert id(bld) in block_homes._DERIVED
+    moved = blk.copy()
+    moved["geometry"] = moved.geometry.translate(0.0, 30.0)
+    other = bld.iloc[: len(bld) // 2].copy()
+    cases = ((blk, bld), (blk.iloc[::3].copy(), bld), (moved, bld), (blk, other),
+             (pickle.loads(pickle.dumps(blk)), bld))
+    for frame, buildings in cases:
+        got, want = blocks_mod.estimate_population(frame, buildings, SETTINGS), fresh(
+            frame, buildings, SETTINGS)
+        np.testing.assert_array_equal(got[0], want[0])
+        np.testing.assert_array_equal(got[1], want[1])
+    assert (blocks_mod.estimate_population(blk, bld, SETTINGS)[1] == "buildings").sum() > 50
+    key = id(bld)
+    del bld, cases, buildings, frame
+    gc.collect()
+    assert key not in block_homes._DERIVED

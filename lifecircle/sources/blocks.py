@@ -32,12 +32,12 @@ import shapely
 
 from ..profiles import PopulationSettings
 from ._halves import alongside, elementwise
+from .block_homes import HomeAreas, estimate_population, home_blocks, remember
 from .block_split import as_xy, distinct, faces, grid_pieces, line_pieces, merge_small, owner_of
 from .buildings import (
     MIN_BUILDING_COVER,
     Homes,
     buildings_from_osm,
-    estimate_population,
     homes_of,
     residential_landuse,
 )
@@ -400,6 +400,11 @@ def blocks_from_osm(
     for row in left:
         pos = int(first[row.pop("index")])
         row["block_id"] = out["block_id"].iloc[pos] if pos >= 0 else None
+    # every home's block is known from the derivation: the population needs no second lookup
+    home_block = home_blocks(blk.owner, parts, idx, keep, homes.points)
+    remember(buildings, HomeAreas(
+        out["block_id"].to_numpy(dtype=object), settings, parts[keep],
+        _sum_by(home_block, homes.floor, len(out)), _sum_by(home_block, homes.footprint, len(out))))
     out.attrs["dropped_slivers"] = int(small.sum())
     out.attrs["derivation"] = {
         "max_block_residents": settings.max_block_residents,
