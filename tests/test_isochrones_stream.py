@@ -129,3 +129,21 @@ def test_banded_stretches_are_every_band_without_its_repeats(seed):
         np.testing.assert_array_equal(getattr(pieces, f), getattr(expect, f))
     np.testing.assert_allclose(street, naive.length_m(3), rtol=1e-12)
     assert (np.diff(street) > 0).all()
+
+
+def test_outputs_timings_name_their_parts(monaco_runs):
+    """``run_metadata.timings_s`` of a saved run holds the outputs stage and its parts
+    (rewritten into the GeoPackage once known): the parts written in the run's process add up
+    to no more than the stage, the products switched off have none."""
+    from lifecircle.result import OUTPUT_PARTS
+
+    for run in monaco_runs:
+        timings = read_metadata(run.out / "lifecircle.gpkg")["timings_s"]
+        assert timings == run.metadata["timings_s"]
+        parts = {k.removeprefix("outputs_"): v for k, v in timings.items()
+                 if k.startswith("outputs_") and not k.startswith("outputs_worker_")}
+        assert {"gpkg_layers", "isochrones", "reports"} <= set(parts) <= set(OUTPUT_PARTS)
+        assert not {"map", "figures", "rasters"} & set(parts)  # switched off
+        assert all(v >= 0 for v in parts.values())
+        assert sum(parts.values()) <= timings["outputs"]
+        assert timings["network"] > 0  # the analysis' stages are still there
