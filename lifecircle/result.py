@@ -196,24 +196,36 @@ class Result:
         layers = {"blocks": self.blocks, "access_points": self.access_points,
                   "facilities": self.facilities, "edges": self.edges,
                   "proposed_sites": self.proposed_sites, "isochrones": self.isochrones}
-        with self._timed("gpkg_layers"):
-            write_geopackage(Path(path), layers, self.metadata, layer_format=layer_format)
         settings = self.metadata.get("isochrones") or {}
+        frames: isochrone_file.ComputedAhead[Any] | None = None
         if self.isochrones is None and self._isochrone_stream is not None:
             from . import isochrones as iso
 
-            # the edge geometries wait idle through the isochrones (which walk the edge
-            # coordinates): rebuilt from those (~1 s a million edges) when next read
-            self.__dict__.pop("edges", None)
-            self.network.__dict__.pop("geometries", None)
-            # one category at a time, appended to the layer and dropped
-            with self._timed("isochrones"):
-                isochrone_file.append_isochrones(
-                    Path(path),
-                    iso.iter_isochrones(**self._isochrone_args(**self._isochrone_stream)),
-                    empty=iso.empty_isochrones(self.network.crs),
-                    description=isochrone_file.layer_description(settings))
-        elif self.isochrones is not None and settings.get("enabled"):
+            # computed by a thread from now on, one band ahead of the writes: the first
+            # while the other layers are written, each next one while the last is
+            frames = isochrone_file.ComputedAhead(
+                iso.iter_isochrones(**self._isochrone_args(**self._isochrone_stream)))
+        try:
+            with self._timed("gpkg_layers"):
+                write_geopackage(Path(path), layers, self.metadata, layer_format=layer_format)
+            del layers  # (held the edge table)
+            if frames is not None:
+                from . import isochrones as iso
+
+                # the edge geometries wait idle through the isochrones (which walk the edge
+                # coordinates): rebuilt from those (~1 s a million edges) when next read
+                self.__dict__.pop("edges", None)
+                self.network.__dict__.pop("geometries", None)
+                # one band at a time, appended to the layer and dropped
+                with self._timed("isochrones"):
+                    isochrone_file.append_isochrones(
+                        Path(path), frames, empty=iso.empty_isochrones(self.network.crs),
+                        description=isochrone_file.layer_description(settings))
+                return Path(path)
+        finally:
+            if frames is not None:
+                frames.close()
+        if self.isochrones is not None and settings.get("enabled"):
             isochrone_file.describe_layer(Path(path), isochrone_file.layer_description(settings))
         return Path(path)
 

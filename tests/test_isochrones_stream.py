@@ -147,3 +147,57 @@ def test_outputs_timings_name_their_parts(monaco_runs):
         assert all(v >= 0 for v in parts.values())
         assert sum(parts.values()) <= timings["outputs"]
         assert timings["network"] > 0  # the analysis' stages are still there
+
+
+def test_computed_ahead_holds_one_item_beyond_the_callers():
+    """The thread computes the next item while the caller holds one, never more; the items
+    and their order are the iterator's."""
+    import threading
+
+    from lifecircle.outputs.isochrone_file import ComputedAhead
+
+    made, lock = [], threading.Lock()
+
+    def items():
+        for i in range(6):
+            with lock:
+                made.append(i)
+            yield i
+
+    with ComputedAhead(items()) as ahead:
+        got = []
+        for item in ahead:
+            got.append(item)
+            # the caller holds ``item``; at most the next one is made meanwhile
+            for _ in range(50):
+                with lock:
+                    assert len(made) <= item + 2
+                threading.Event().wait(0.001)
+    assert got == list(range(6))
+
+
+def test_computed_ahead_raises_the_error_and_close_stops_the_thread():
+    from lifecircle.outputs.isochrone_file import ComputedAhead
+
+    def failing():
+        yield 1
+        raise ValueError("band 2 failed")
+
+    ahead = ComputedAhead(failing())
+    assert next(ahead) == 1
+    with pytest.raises(ValueError, match="band 2 failed"):
+        next(ahead)
+    ahead.close()
+    assert not ahead._thread.is_alive()
+
+    started = []
+
+    def endless():
+        while True:
+            started.append(1)
+            yield len(started)
+
+    ahead = ComputedAhead(endless())
+    assert next(ahead) == 1
+    ahead.close()  # the caller stopped (a write failed): the thread ends too
+    assert not ahead._thread.is_alive() and len(started) <= 3
