@@ -38,78 +38,84 @@ NULL = -1
 OUTLINE_CHUNK = 50_000
 
 
+def _put(v: np.uint64, out: np.ndarray, o: int) -> int:  # pragma: no cover - compiled
+    """One LEB128 varint at ``out[o:]`` (only counted when ``out`` is empty); the next
+    position."""
+    while v >= 0x80:
+        if out.shape[0]:
+            out[o] = np.uint8((v & 0x7F) | 0x80)
+        v >>= np.uint64(7)
+        o += 1
+    if out.shape[0]:
+        out[o] = np.uint8(v)
+    return o + 1
+
+
+def _plain(v: np.ndarray) -> np.ndarray:  # pragma: no cover - compiled
+    """Each value as a varint: counted, then written."""
+    empty = np.empty(0, dtype=np.uint8)
+    n = 0
+    for i in range(v.shape[0]):
+        n = _put(v[i], empty, n)
+    out = np.empty(n, dtype=np.uint8)
+    o = 0
+    for i in range(v.shape[0]):
+        o = _put(v[i], out, o)
+    return out
+
+
+def _counts(rings_of: np.ndarray, per_ring: np.ndarray) -> np.ndarray:  # pragma: no cover
+    """Per geometry its ring count, then its rings' vertex counts (without the closing
+    one), as varints."""
+    out = np.empty(0, dtype=np.uint8)
+    for p in range(2):  # counted, then written
+        o = 0
+        r = 0
+        for g in range(rings_of.shape[0]):
+            o = _put(np.uint64(rings_of[g]), out, o)
+            for _ in range(rings_of[g]):
+                o = _put(np.uint64(per_ring[r] - 1), out, o)
+                r += 1
+        if p == 0:
+            out = np.empty(o, dtype=np.uint8)
+    return out
+
+
+def _steps(xy: np.ndarray, per_ring: np.ndarray, quantum: float,
+           last: np.ndarray) -> np.ndarray:  # pragma: no cover - compiled
+    """Every vertex but each ring's closing one as the zig-zagged step, in 1/``quantum``
+    degree, from the previous vertex (``last``, carried from slice to slice), as varints."""
+    out = np.empty(0, dtype=np.uint8)
+    prev = last.copy()
+    for p in range(2):  # counted, then written
+        o = 0
+        for d in range(2):
+            prev[d] = last[d]
+        v = 0
+        for r in range(per_ring.shape[0]):
+            for k in range(per_ring[r]):
+                if k < per_ring[r] - 1:
+                    for d in range(2):
+                        q = np.int64(np.rint(xy[v, d] * quantum))
+                        step = q - prev[d]
+                        prev[d] = q
+                        o = _put(np.uint64((step << 1) ^ (step >> 63)), out, o)
+                v += 1
+        if p == 0:
+            out = np.empty(o, dtype=np.uint8)
+    for d in range(2):
+        last[d] = prev[d]
+    return out
+
+
 @cache
 def _kernels() -> tuple[Any, Any, Any]:
     """The compiled varint writers (hand-written: numpy's version held eight temporaries of
     8 bytes per output byte, the map step's peak at a million nodes)."""
-    from numba import njit
+    from ..._kernels import compile_kernel
 
-    @njit(cache=True, nogil=True, inline="always")
-    def put(v: np.uint64, out: np.ndarray, o: int) -> int:  # pragma: no cover - compiled
-        # one LEB128 varint at out[o:], or only its length when ``out`` is empty
-        while v >= 0x80:
-            if out.shape[0]:
-                out[o] = np.uint8((v & 0x7F) | 0x80)
-            v >>= np.uint64(7)
-            o += 1
-        if out.shape[0]:
-            out[o] = np.uint8(v)
-        return o + 1
-
-    @njit(cache=True, nogil=True)
-    def plain(v: np.ndarray) -> np.ndarray:  # pragma: no cover - compiled
-        empty = np.empty(0, dtype=np.uint8)
-        n = 0
-        for i in range(v.shape[0]):
-            n = put(v[i], empty, n)
-        out = np.empty(n, dtype=np.uint8)
-        o = 0
-        for i in range(v.shape[0]):
-            o = put(v[i], out, o)
-        return out
-
-    @njit(cache=True, nogil=True)
-    def counts(rings_of: np.ndarray, per_ring: np.ndarray) -> np.ndarray:  # pragma: no cover
-        # per geometry its ring count, then its rings' vertex counts (without the closing one)
-        out = np.empty(0, dtype=np.uint8)
-        for p in range(2):
-            o = 0
-            r = 0
-            for g in range(rings_of.shape[0]):
-                o = put(np.uint64(rings_of[g]), out, o)
-                for _ in range(rings_of[g]):
-                    o = put(np.uint64(per_ring[r] - 1), out, o)
-                    r += 1
-            if p == 0:
-                out = np.empty(o, dtype=np.uint8)
-        return out
-
-    @njit(cache=True, nogil=True)
-    def steps(xy: np.ndarray, per_ring: np.ndarray, quantum: float,
-              last: np.ndarray) -> np.ndarray:  # pragma: no cover - compiled
-        # every vertex but each ring's closing one, as the zig-zagged step in 1/quantum
-        # degree from the previous vertex (``last``, carried from slice to slice)
-        out = np.empty(0, dtype=np.uint8)
-        prev = last.copy()
-        for p in range(2):
-            o = 0
-            prev[:] = last
-            v = 0
-            for r in range(per_ring.shape[0]):
-                for k in range(per_ring[r]):
-                    if k < per_ring[r] - 1:
-                        for d in range(2):
-                            q = np.int64(np.rint(xy[v, d] * quantum))
-                            step = q - prev[d]
-                            prev[d] = q
-                            o = put(np.uint64((step << 1) ^ (step >> 63)), out, o)
-                    v += 1
-            if p == 0:
-                out = np.empty(o, dtype=np.uint8)
-        last[:] = prev
-        return out
-
-    return plain, counts, steps
+    return (compile_kernel(_plain, _put), compile_kernel(_counts, _put),
+            compile_kernel(_steps, _put))
 
 
 def varints(values: np.ndarray) -> bytes:
