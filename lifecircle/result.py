@@ -56,13 +56,13 @@ OUTPUT_PARTS = ("gpkg_layers", "isochrones", "extras", "map", "figures", "raster
 
 #: Compute a streamed isochrone layer in a thread one band ahead of its writes, the first
 #: bands while the other layers are written (:class:`lifecircle.outputs.isochrone_file.
-#: ComputedAhead`): the kernels and GDAL's writes release the GIL, so on two idle cores the
-#: writes (about 3 s of CPU at 268k nodes, 5 s more for the other layers) hide behind the
-#: computation. The same CPU either way (20.5-21.5 s for layers and isochrones at 268k); on
-#: the shared machine it was measured on, the wall time could not show the overlap (32.8 /
-#: 41.4 s in turn against 39.5 / 39.0 s) and the peak moved within the noise (1218 / 1302
-#: against 1334 / 1246 MiB). ``False``: one after the other.
-ISOCHRONES_AHEAD = True
+#: ComputedAhead`; the kernels and GDAL's writes release the GIL). Off: the same CPU either
+#: way (20.5-21.5 s for layers and isochrones at 268k nodes), and the wall time has no core
+#: to gain on two: above ``_background.BACKGROUND_MAX_NODES`` the worker writing figures,
+#: tables and rasters runs through most of the outputs stage (70 of 80 s at 268k). On the
+#: shared machine it was measured on, neither wall (32.8 / 41.4 s in turn against 39.5 /
+#: 39.0 s) nor peak (1218 / 1302 against 1334 / 1246 MiB) moved beyond the noise.
+ISOCHRONES_AHEAD = False
 
 #: a writer of further files into a run's staging folder (``extras`` of :meth:`Result.save`)
 Extra = Callable[["Result", StagedOutput], None]

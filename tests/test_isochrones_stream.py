@@ -201,3 +201,22 @@ def test_computed_ahead_raises_the_error_and_close_stops_the_thread():
     assert next(ahead) == 1
     ahead.close()  # the caller stopped (a write failed): the thread ends too
     assert not ahead._thread.is_alive() and len(started) <= 3
+
+
+def test_layer_computed_ahead_is_the_same_layer(monaco_runs, tmp_path):
+    """With the isochrones computed by a thread ahead of the writes (``ISOCHRONES_AHEAD``),
+    the layer is the one written band after band."""
+    from lifecircle import pipeline, result
+
+    kept, _ = monaco_runs
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(result, "ISOCHRONES_IN_MEMORY_MAX_EDGES", 0)
+        mp.setattr(result, "ISOCHRONES_AHEAD", True)
+        ahead = pipeline.run(shared_osm("monaco.osm.pbf"), out=tmp_path / "ahead",
+                             figures=False, map=False, rasters=False)
+    a, b = read_isochrones(kept.out), read_isochrones(ahead.out)
+    cols = list(iso.ISOCHRONE_COLUMNS)
+    assert len(a) == len(b) > 0
+    assert (a[cols].astype(str).to_numpy() == b[cols].astype(str).to_numpy()).all()
+    assert shapely.equals_exact(a.geometry.to_numpy(), b.geometry.to_numpy(),
+                                tolerance=0.0).all()
