@@ -404,6 +404,7 @@ class Result:
 
         folder, nodes = staged.staging, self.network.n_nodes
         _ = self.edges  # built once, before any fork: the workers and the GeoPackage read it
+        del _  # (a local here would hold it through the isochrones, which to_gpkg frees it for)
         aside: dict[str, Callable[[], Any]] = {}  # what the workers write
         if outputs.figures:
             aside["figures"] = lambda: write_products(self, folder, lang=outputs.lang,
