@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Callable, Sequence
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -30,7 +32,7 @@ from .sources.osm import OSMData
 if TYPE_CHECKING:
     from .outputs.webmap import MapPage
 
-__all__ = ["ISOCHRONES_IN_MEMORY_MAX_EDGES", "Result"]
+__all__ = ["ISOCHRONES_AHEAD", "ISOCHRONES_IN_MEMORY_MAX_EDGES", "OUTPUT_PARTS", "Result"]
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +44,25 @@ log = logging.getLogger(__name__)
 #: the map stops drawing streets as lines (``webmap.surface.STREET_IMAGE_ABOVE_EDGES``): above
 #: it a city's outlines (millions of vertices) do not belong in one HTML file either.
 ISOCHRONES_IN_MEMORY_MAX_EDGES = 50_000
+
+#: The parts of a saved run's ``outputs`` time, each recorded in ``run_metadata``'s
+#: ``timings_s`` as ``outputs_<part>`` (wall seconds in the run's process; only the parts the
+#: run wrote there): the GeoPackage's layers, the isochrone layer (computed and written), the
+#: further writers, the map, figures, rasters, reports and tables, and the wait for the worker
+#: processes (:mod:`lifecircle.outputs._background`), whose own wall seconds are
+#: ``outputs_worker_<what it wrote>``.
+OUTPUT_PARTS = ("gpkg_layers", "isochrones", "extras", "map", "figures", "rasters", "reports",
+                "tables", "workers_wait")
+
+#: Compute a streamed isochrone layer in a thread one band ahead of its writes, the first
+#: bands while the other layers are written (:class:`lifecircle.outputs.isochrone_file.
+#: ComputedAhead`; the kernels and GDAL's writes release the GIL). Off: the same CPU either
+#: way (20.5-21.5 s for layers and isochrones at 268k nodes), and the wall time has no core
+#: to gain on two: above ``_background.BACKGROUND_MAX_NODES`` the worker writing figures,
+#: tables and rasters runs through most of the outputs stage (70 of 80 s at 268k). On the
+#: shared machine it was measured on, neither wall (32.8 / 41.4 s in turn against 39.5 /
+#: 39.0 s) nor peak (1218 / 1302 against 1334 / 1246 MiB) moved beyond the noise.
+ISOCHRONES_AHEAD = False
 
 #: a writer of further files into a run's staging folder (``extras`` of :meth:`Result.save`)
 Extra = Callable[["Result", StagedOutput], None]
@@ -185,21 +206,39 @@ class Result:
         layers = {"blocks": self.blocks, "access_points": self.access_points,
                   "facilities": self.facilities, "edges": self.edges,
                   "proposed_sites": self.proposed_sites, "isochrones": self.isochrones}
-        write_geopackage(Path(path), layers, self.metadata, layer_format=layer_format)
         settings = self.metadata.get("isochrones") or {}
+        frames: isochrone_file.ComputedAhead[Any] | None = None
+        stream = None
         if self.isochrones is None and self._isochrone_stream is not None:
             from . import isochrones as iso
 
-            # the edge geometries wait idle through the isochrones (which walk the edge
-            # coordinates): rebuilt from those (~1 s a million edges) when next read
-            self.__dict__.pop("edges", None)
-            self.network.__dict__.pop("geometries", None)
-            # one category at a time, appended to the layer and dropped
-            isochrone_file.append_isochrones(
-                Path(path), iso.iter_isochrones(**self._isochrone_args(**self._isochrone_stream)),
-                empty=iso.empty_isochrones(self.network.crs),
-                description=isochrone_file.layer_description(settings))
-        elif self.isochrones is not None and settings.get("enabled"):
+            stream = iso.iter_isochrones(**self._isochrone_args(**self._isochrone_stream))
+            if ISOCHRONES_AHEAD:
+                # computed by a thread from now on, one band ahead of the writes: the first
+                # while the other layers are written, each next one while the last is
+                frames = isochrone_file.ComputedAhead(stream)
+        try:
+            with self._timed("gpkg_layers"):
+                write_geopackage(Path(path), layers, self.metadata, layer_format=layer_format)
+            del layers  # (held the edge table)
+            if stream is not None:
+                from . import isochrones as iso
+
+                # the edge geometries wait idle through the isochrones (which walk the edge
+                # coordinates): rebuilt from those (~1 s a million edges) when next read
+                self.__dict__.pop("edges", None)
+                self.network.__dict__.pop("geometries", None)
+                # one band at a time, appended to the layer and dropped
+                with self._timed("isochrones"):
+                    isochrone_file.append_isochrones(
+                        Path(path), stream if frames is None else frames,
+                        empty=iso.empty_isochrones(self.network.crs),
+                        description=isochrone_file.layer_description(settings))
+                return Path(path)
+        finally:
+            if frames is not None:
+                frames.close()
+        if self.isochrones is not None and settings.get("enabled"):
             isochrone_file.describe_layer(Path(path), isochrone_file.layer_description(settings))
         return Path(path)
 
@@ -262,10 +301,13 @@ class Result:
 
     def save_into(self, staged: StagedOutput, outputs: Outputs, *,
                   extras: Sequence[Extra] = ()) -> Path:
-        """:meth:`save` into a :class:`StagedOutput` made (and so checked) beforehand."""
-        import time
+        """:meth:`save` into a :class:`StagedOutput` made (and so checked) beforehand.
 
+        ``run_metadata``'s ``timings_s`` then holds ``outputs`` (all of it but the hashing
+        and the rename) and its parts, ``outputs_<part>`` (:data:`OUTPUT_PARTS`), rewritten
+        into the GeoPackage once they are known."""
         from .fingerprint import run_fingerprint
+        from .outputs.geopackage import GPKG_NAME, update_metadata
 
         t0 = time.perf_counter()
         fingerprint = (run_fingerprint(self.config, outputs) if self.config is not None
@@ -273,11 +315,23 @@ class Result:
         self.metadata["fingerprint"] = fingerprint
         with staged:
             self.write_into(staged, outputs, extras=extras)
-            self.metadata.setdefault("timings_s", {})["outputs"] = round(
-                time.perf_counter() - t0, 4)
+            timings = self.metadata.setdefault("timings_s", {})
+            timings["outputs"] = round(time.perf_counter() - t0, 4)
+            gpkg = staged.staging / GPKG_NAME
+            if gpkg.is_file():
+                update_metadata(gpkg, {"timings_s": timings})
             self.out = staged.commit(
                 {"lifecircle_version": __version__, "fingerprint": fingerprint})
         return self.out
+
+    @contextmanager
+    def _timed(self, part: str) -> Iterator[None]:
+        """Add the block's wall seconds to ``timings_s["outputs_<part>"]`` of the metadata."""
+        t0 = time.perf_counter()
+        yield
+        timings = self.metadata.setdefault("timings_s", {})
+        key = f"outputs_{part}"
+        timings[key] = round(timings.get(key, 0.0) + time.perf_counter() - t0, 4)
 
     def prepare(self, outputs: Outputs) -> Outputs:
         """Resolve the automatic products for this network, record ``outputs`` in the
@@ -313,7 +367,8 @@ class Result:
                 log.info("isochrones: %g m cells, streamed into the GeoPackage",
                          self.metadata["isochrones"]["cell_m"])
             else:
-                self.isochrones = iso.run_isochrones(**args)
+                with self._timed("isochrones"):
+                    self.isochrones = iso.run_isochrones(**args)
         return chosen
 
     def write_into(self, staged: StagedOutput, outputs: Outputs, *,
@@ -326,8 +381,12 @@ class Result:
         try:
             self._write_all(staged, outputs, extras=extras, jobs=jobs)
             while jobs:
-                jobs[0].wait()
-                jobs.pop(0)
+                with self._timed("workers_wait"):
+                    jobs[0].wait()
+                job = jobs.pop(0)
+                if job.seconds is not None:  # the worker's own wall seconds
+                    self.metadata["timings_s"]["outputs_worker_" + "+".join(job.parts)] = \
+                        round(job.seconds[0], 4)
         except BaseException:
             for job in jobs:
                 job.cancel()
@@ -345,6 +404,7 @@ class Result:
 
         folder, nodes = staged.staging, self.network.n_nodes
         _ = self.edges  # built once, before any fork: the workers and the GeoPackage read it
+        del _  # (a local here would hold it through the isochrones, which to_gpkg frees it for)
         aside: dict[str, Callable[[], Any]] = {}  # what the workers write
         if outputs.figures:
             aside["figures"] = lambda: write_products(self, folder, lang=outputs.lang,
@@ -367,20 +427,31 @@ class Result:
         aside = {what: write for what, write in aside.items()
                  if any(what in job.parts for job in jobs)}
         self.to_gpkg(staged.path(GPKG_NAME), layer_format=chosen.layer_format)
-        for extra in extras:
-            extra(self, staged)
-        write_products(self, staged.staging, lang=chosen.lang, map=bool(chosen.map),
-                       cdn=chosen.cdn, tiles=chosen.tiles,
-                       tiles_attribution=chosen.tiles_attribution,
-                       figures=chosen.figures and "figures" not in aside,
-                       rasters=bool(chosen.rasters) and "rasters" not in aside,
-                       raster_cell_m=chosen.raster_cell_m)
-        blk = self.blocks  # the ten lacking most, without sorting a copy of the whole layer
-        worst = (blk.iloc[deficiency_order(blk)[:10]]
-                 [["block_id", "population", "lacks", col.DEFICIENCIES]].to_dict("records"))
-        write_reports(staged.staging, self.report, lang=chosen.lang,
-                      worst=[w for w in worst if w["lacks"]], profile=self.profile,
-                      extra_sections=served_sections(self.report, chosen.lang))
+        with self._timed("extras"):
+            for extra in extras:
+                extra(self, staged)
+        # each product on its own, so that the run's timings name what each took
+        if chosen.map:
+            with self._timed("map"):
+                write_products(self, folder, lang=chosen.lang, map=True, cdn=chosen.cdn,
+                               tiles=chosen.tiles, tiles_attribution=chosen.tiles_attribution,
+                               figures=False, rasters=False)
+        if chosen.figures and "figures" not in aside:
+            with self._timed("figures"):
+                write_products(self, folder, lang=chosen.lang, map=False, figures=True,
+                               rasters=False)
+        if chosen.rasters and "rasters" not in aside:
+            with self._timed("rasters"):
+                write_products(self, folder, map=False, figures=False, rasters=True,
+                               raster_cell_m=chosen.raster_cell_m)
+        with self._timed("reports"):
+            blk = self.blocks  # the ten lacking most, without sorting a copy of the layer
+            worst = (blk.iloc[deficiency_order(blk)[:10]]
+                     [["block_id", "population", "lacks", col.DEFICIENCIES]].to_dict("records"))
+            write_reports(staged.staging, self.report, lang=chosen.lang,
+                          worst=[w for w in worst if w["lacks"]], profile=self.profile,
+                          extra_sections=served_sections(self.report, chosen.lang))
         if "tables" not in aside:
-            write_tables(self, staged.staging, lang=chosen.lang)
+            with self._timed("tables"):
+                write_tables(self, staged.staging, lang=chosen.lang)
 

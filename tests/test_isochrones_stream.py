@@ -129,3 +129,94 @@ def test_banded_stretches_are_every_band_without_its_repeats(seed):
         np.testing.assert_array_equal(getattr(pieces, f), getattr(expect, f))
     np.testing.assert_allclose(street, naive.length_m(3), rtol=1e-12)
     assert (np.diff(street) > 0).all()
+
+
+def test_outputs_timings_name_their_parts(monaco_runs):
+    """``run_metadata.timings_s`` of a saved run holds the outputs stage and its parts
+    (rewritten into the GeoPackage once known): the parts written in the run's process add up
+    to no more than the stage, the products switched off have none."""
+    from lifecircle.result import OUTPUT_PARTS
+
+    for run in monaco_runs:
+        timings = read_metadata(run.out / "lifecircle.gpkg")["timings_s"]
+        assert timings == run.metadata["timings_s"]
+        parts = {k.removeprefix("outputs_"): v for k, v in timings.items()
+                 if k.startswith("outputs_") and not k.startswith("outputs_worker_")}
+        assert {"gpkg_layers", "isochrones", "reports"} <= set(parts) <= set(OUTPUT_PARTS)
+        assert not {"map", "figures", "rasters"} & set(parts)  # switched off
+        assert all(v >= 0 for v in parts.values())
+        assert sum(parts.values()) <= timings["outputs"]
+        assert timings["network"] > 0  # the analysis' stages are still there
+
+
+def test_computed_ahead_holds_one_item_beyond_the_callers():
+    """The thread computes the next item while the caller holds one, never more; the items
+    and their order are the iterator's."""
+    import threading
+
+    from lifecircle.outputs.isochrone_file import ComputedAhead
+
+    made, lock = [], threading.Lock()
+
+    def items():
+        for i in range(6):
+            with lock:
+                made.append(i)
+            yield i
+
+    with ComputedAhead(items()) as ahead:
+        got = []
+        for item in ahead:
+            got.append(item)
+            # the caller holds ``item``; at most the next one is made meanwhile
+            for _ in range(50):
+                with lock:
+                    assert len(made) <= item + 2
+                threading.Event().wait(0.001)
+    assert got == list(range(6))
+
+
+def test_computed_ahead_raises_the_error_and_close_stops_the_thread():
+    from lifecircle.outputs.isochrone_file import ComputedAhead
+
+    def failing():
+        yield 1
+        raise ValueError("band 2 failed")
+
+    ahead = ComputedAhead(failing())
+    assert next(ahead) == 1
+    with pytest.raises(ValueError, match="band 2 failed"):
+        next(ahead)
+    ahead.close()
+    assert not ahead._thread.is_alive()
+
+    started = []
+
+    def endless():
+        while True:
+            started.append(1)
+            yield len(started)
+
+    ahead = ComputedAhead(endless())
+    assert next(ahead) == 1
+    ahead.close()  # the caller stopped (a write failed): the thread ends too
+    assert not ahead._thread.is_alive() and len(started) <= 3
+
+
+def test_layer_computed_ahead_is_the_same_layer(monaco_runs, tmp_path):
+    """With the isochrones computed by a thread ahead of the writes (``ISOCHRONES_AHEAD``),
+    the layer is the one written band after band."""
+    from lifecircle import pipeline, result
+
+    kept, _ = monaco_runs
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(result, "ISOCHRONES_IN_MEMORY_MAX_EDGES", 0)
+        mp.setattr(result, "ISOCHRONES_AHEAD", True)
+        ahead = pipeline.run(shared_osm("monaco.osm.pbf"), out=tmp_path / "ahead",
+                             figures=False, map=False, rasters=False)
+    a, b = read_isochrones(kept.out), read_isochrones(ahead.out)
+    cols = list(iso.ISOCHRONE_COLUMNS)
+    assert len(a) == len(b) > 0
+    assert (a[cols].astype(str).to_numpy() == b[cols].astype(str).to_numpy()).all()
+    assert shapely.equals_exact(a.geometry.to_numpy(), b.geometry.to_numpy(),
+                                tolerance=0.0).all()

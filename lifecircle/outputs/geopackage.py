@@ -30,7 +30,8 @@ import shapely
 from .._errors import InputFileError
 
 __all__ = ["GPKG_NAME", "ID_COLUMNS", "LAYER_FORMATS", "PARQUET_LAYERS", "layer_names",
-           "read_layers", "read_metadata", "write_geopackage", "write_layer"]
+           "read_layers", "read_metadata", "update_metadata", "write_geopackage",
+           "write_layer"]
 
 GPKG_NAME = "lifecircle.gpkg"
 #: Where the big layers go: ``gpkg`` (all in the GeoPackage) or ``parquet`` (GeoParquet files)
@@ -255,6 +256,23 @@ def read_metadata(path: str | Path) -> dict[str, Any]:
     """The ``run_metadata`` table of a run's GeoPackage as a dict of decoded values."""
     table = pyogrio.read_dataframe(path, layer="run_metadata")
     return {k: json.loads(v) for k, v in zip(table["key"], table["value"], strict=True)}
+
+
+def update_metadata(path: str | Path, entries: Mapping[str, Any]) -> None:
+    """Replace (or add) ``run_metadata`` entries of the GeoPackage at ``path`` in place, then
+    sync it; for what is known only once the layers are written (the outputs' timings)."""
+    import sqlite3
+
+    rows = [(json.dumps(v, ensure_ascii=False, default=str), k) for k, v in entries.items()]
+    with sqlite3.connect(path) as con:
+        con.execute("PRAGMA synchronous = OFF")  # one fsync below, as for the layers
+        known = {k for (k,) in con.execute("SELECT key FROM run_metadata")}
+        con.executemany("UPDATE run_metadata SET value = ? WHERE key = ?",
+                        [r for r in rows if r[1] in known])
+        con.executemany("INSERT INTO run_metadata (value, key) VALUES (?, ?)",
+                        [r for r in rows if r[1] not in known])
+    con.close()
+    fsync_file(Path(path))
 
 
 def layer_names(path: str | Path) -> list[str]:

@@ -15,12 +15,14 @@ from __future__ import annotations
 
 import base64
 import re
+from functools import cache
 from typing import Any
 
 import numpy as np
 import shapely
 
-__all__ = ["NULL", "QUANTUM_PER_DEGREE", "outline_streams", "text_column", "typed_column",
+__all__ = ["NULL", "OUTLINE_CHUNK", "QUANTUM_PER_DEGREE", "outline_streams", "text_column",
+           "typed_column",
            "varints"]
 
 #: Units of the outlines' integer coordinates per degree: 5e-6 degree is 0.56 m north-south
@@ -31,29 +33,98 @@ QUANTUM_PER_DEGREE = 200_000
 NULL = -1
 
 
-def varints(values: np.ndarray) -> bytes:
-    """Non-negative integers as LEB128 varints (7 bits a byte, high bit set when more follow).
+#: Blocks encoded at a time by :func:`outline_streams`: their GEOS rings, coordinates and
+#: varints are the map step's largest temporaries, so a city's are made a slice at a time.
+OUTLINE_CHUNK = 50_000
 
-    Vectorised: each value's byte count comes from its bit length, then every byte is filled
-    at once.
-    """
-    v = np.asarray(values, dtype=np.uint64).ravel()
+
+def _put(v: np.uint64, out: np.ndarray, o: int) -> int:  # pragma: no cover - compiled
+    """One LEB128 varint at ``out[o:]`` (only counted when ``out`` is empty); the next
+    position."""
+    while v >= 0x80:
+        if out.shape[0]:
+            out[o] = np.uint8((v & 0x7F) | 0x80)
+        v >>= np.uint64(7)
+        o += 1
+    if out.shape[0]:
+        out[o] = np.uint8(v)
+    return o + 1
+
+
+def _plain(v: np.ndarray) -> np.ndarray:  # pragma: no cover - compiled
+    """Each value as a varint: counted, then written."""
+    empty = np.empty(0, dtype=np.uint8)
+    n = 0
+    for i in range(v.shape[0]):
+        n = _put(v[i], empty, n)
+    out = np.empty(n, dtype=np.uint8)
+    o = 0
+    for i in range(v.shape[0]):
+        o = _put(v[i], out, o)
+    return out
+
+
+def _counts(rings_of: np.ndarray, per_ring: np.ndarray) -> np.ndarray:  # pragma: no cover
+    """Per geometry its ring count, then its rings' vertex counts (without the closing
+    one), as varints."""
+    out = np.empty(0, dtype=np.uint8)
+    for p in range(2):  # counted, then written
+        o = 0
+        r = 0
+        for g in range(rings_of.shape[0]):
+            o = _put(np.uint64(rings_of[g]), out, o)
+            for _ in range(rings_of[g]):
+                o = _put(np.uint64(per_ring[r] - 1), out, o)
+                r += 1
+        if p == 0:
+            out = np.empty(o, dtype=np.uint8)
+    return out
+
+
+def _steps(xy: np.ndarray, per_ring: np.ndarray, quantum: float,
+           last: np.ndarray) -> np.ndarray:  # pragma: no cover - compiled
+    """Every vertex but each ring's closing one as the zig-zagged step, in 1/``quantum``
+    degree, from the previous vertex (``last``, carried from slice to slice), as varints."""
+    out = np.empty(0, dtype=np.uint8)
+    prev = last.copy()
+    for p in range(2):  # counted, then written
+        o = 0
+        for d in range(2):
+            prev[d] = last[d]
+        v = 0
+        for r in range(per_ring.shape[0]):
+            for k in range(per_ring[r]):
+                if k < per_ring[r] - 1:
+                    for d in range(2):
+                        q = np.int64(np.rint(xy[v, d] * quantum))
+                        step = q - prev[d]
+                        prev[d] = q
+                        o = _put(np.uint64((step << 1) ^ (step >> 63)), out, o)
+                v += 1
+        if p == 0:
+            out = np.empty(o, dtype=np.uint8)
+    for d in range(2):
+        last[d] = prev[d]
+    return out
+
+
+@cache
+def _kernels() -> tuple[Any, Any, Any]:
+    """The compiled varint writers (hand-written: numpy's version held eight temporaries of
+    8 bytes per output byte, the map step's peak at a million nodes)."""
+    from ..._kernels import compile_kernel
+
+    return (compile_kernel(_plain, _put), compile_kernel(_counts, _put),
+            compile_kernel(_steps, _put))
+
+
+def varints(values: np.ndarray) -> bytes:
+    """Non-negative integers as LEB128 varints (7 bits a byte, high bit set when more
+    follow)."""
+    v = np.ascontiguousarray(np.asarray(values, dtype=np.uint64).ravel())
     if not len(v):
         return b""
-    nbytes = np.ones(len(v), dtype=np.int64)
-    rest = v >> np.uint64(7)
-    while rest.any():
-        more = rest > 0
-        nbytes += more
-        rest = rest >> np.uint64(7)
-    ends = np.cumsum(nbytes)
-    out = np.empty(int(ends[-1]), dtype=np.uint8)
-    owner = np.repeat(np.arange(len(v)), nbytes)
-    position = np.arange(len(out)) - (ends - nbytes)[owner]
-    chunk = (v[owner] >> (np.uint64(7) * position.astype(np.uint64))) & np.uint64(0x7F)
-    last = position == nbytes[owner] - 1
-    out[:] = chunk.astype(np.uint8) | np.where(last, 0, 0x80).astype(np.uint8)
-    return out.tobytes()
+    return _kernels()[0](v).tobytes()
 
 
 def _zigzag(values: np.ndarray) -> np.ndarray:
@@ -66,7 +137,7 @@ def _b64(data: bytes) -> str:
     return base64.b64encode(data).decode("ascii")
 
 
-def outline_streams(geoms: np.ndarray) -> dict[str, Any]:
+def outline_streams(geoms: np.ndarray, *, chunk: int | None = None) -> dict[str, Any]:
     """The outlines of (multi)polygons in EPSG:4326 as two base64 varint streams.
 
     ``rings``: per geometry its number of rings (exteriors and holes of all its polygons,
@@ -74,26 +145,32 @@ def outline_streams(geoms: np.ndarray) -> dict[str, Any]:
     (without the closing one). ``xy``: every vertex as the zig-zagged step ``(dx, dy)`` in
     1/``q`` degree from the previous vertex of the whole stream (the first from ``(0, 0)``),
     so that neighbouring blocks cost small steps too.
+
+    Made ``chunk`` geometries at a time (:data:`OUTLINE_CHUNK`), the steps carried across;
+    the streams are those of one pass.
     """
-    polys, poly_of = shapely.get_parts(geoms, return_index=True)
-    rings, ring_poly = shapely.get_rings(polys, return_index=True)
-    xy, vertex_ring = shapely.get_coordinates(rings, return_index=True)
-    per_ring = np.bincount(vertex_ring, minlength=len(rings))
-    keep = np.ones(len(xy), dtype=bool)
-    keep[np.cumsum(per_ring) - 1] = False  # the closing vertex repeats the first
-    q = np.rint(xy[keep] * QUANTUM_PER_DEGREE).astype(np.int64)
-    steps = np.diff(q, axis=0, prepend=np.zeros((1, 2), dtype=np.int64))
-    ring_geom = poly_of[ring_poly]
-    rings_of = np.bincount(ring_geom, minlength=len(geoms))
-    # interleave: a geometry's ring count, then the vertex counts of its rings
-    counts = np.empty(len(geoms) + len(rings), dtype=np.int64)
-    slot_of_geom = np.arange(len(geoms)) + np.r_[0, np.cumsum(rings_of)[:-1]]
-    counts[slot_of_geom] = rings_of
-    ring_slot = np.ones(len(counts), dtype=bool)
-    ring_slot[slot_of_geom] = False
-    counts[ring_slot] = per_ring - 1
-    return {"q": QUANTUM_PER_DEGREE, "rings": _b64(varints(counts)),
-            "xy": _b64(varints(_zigzag(steps.ravel())))}
+    _, write_counts, write_steps = _kernels()
+    size = int(chunk or OUTLINE_CHUNK)
+    ring_parts: list[bytes] = []
+    xy_parts: list[bytes] = []
+    last = np.zeros(2, dtype=np.int64)
+    for lo in range(0, len(geoms), size):
+        part = geoms[lo:lo + size]
+        polys, poly_of = shapely.get_parts(part, return_index=True)
+        rings, ring_poly = shapely.get_rings(polys, return_index=True)
+        del polys
+        xy, vertex_ring = shapely.get_coordinates(rings, return_index=True)
+        per_ring = np.bincount(vertex_ring, minlength=len(rings)).astype(np.int64)
+        del rings, vertex_ring
+        rings_of = np.bincount(poly_of[ring_poly], minlength=len(part)).astype(np.int64)
+        ring_parts.append(write_counts(rings_of, per_ring).tobytes())
+        xy_parts.append(write_steps(xy, per_ring, float(QUANTUM_PER_DEGREE), last).tobytes())
+        del xy
+    rings_b = b"".join(ring_parts)
+    del ring_parts
+    xy_b = b"".join(xy_parts)
+    del xy_parts
+    return {"q": QUANTUM_PER_DEGREE, "rings": _b64(rings_b), "xy": _b64(xy_b)}
 
 
 _TYPES: dict[str, np.dtype[Any]] = {"u8": np.dtype("<u1"), "u16": np.dtype("<u2"),
