@@ -32,7 +32,7 @@ from .sources.osm import OSMData
 if TYPE_CHECKING:
     from .outputs.webmap import MapPage
 
-__all__ = ["ISOCHRONES_AHEAD", "ISOCHRONES_IN_MEMORY_MAX_EDGES", "OUTPUT_PARTS", "Result"]
+__all__ = ["ISOCHRONES_IN_MEMORY_MAX_EDGES", "OUTPUT_PARTS", "Result"]
 
 log = logging.getLogger(__name__)
 
@@ -53,16 +53,6 @@ ISOCHRONES_IN_MEMORY_MAX_EDGES = 50_000
 #: ``outputs_worker_<what it wrote>``.
 OUTPUT_PARTS = ("gpkg_layers", "isochrones", "extras", "map", "figures", "rasters", "reports",
                 "tables", "workers_wait")
-
-#: Compute a streamed isochrone layer in a thread one band ahead of its writes, the first
-#: bands while the other layers are written (:class:`lifecircle.outputs.isochrone_file.
-#: ComputedAhead`; the kernels and GDAL's writes release the GIL). Off: the same CPU either
-#: way (20.5-21.5 s for layers and isochrones at 268k nodes), and the wall time has no core
-#: to gain on two: above ``_background.BACKGROUND_MAX_NODES`` the worker writing figures,
-#: tables and rasters runs through most of the outputs stage (70 of 80 s at 268k). On the
-#: shared machine it was measured on, neither wall (32.8 / 41.4 s in turn against 39.5 /
-#: 39.0 s) nor peak (1218 / 1302 against 1334 / 1246 MiB) moved beyond the noise.
-ISOCHRONES_AHEAD = False
 
 #: a writer of further files into a run's staging folder (``extras`` of :meth:`Result.save`)
 Extra = Callable[["Result", StagedOutput], None]
@@ -207,37 +197,27 @@ class Result:
                   "facilities": self.facilities, "edges": self.edges,
                   "proposed_sites": self.proposed_sites, "isochrones": self.isochrones}
         settings = self.metadata.get("isochrones") or {}
-        frames: isochrone_file.ComputedAhead[Any] | None = None
-        stream = None
+        with self._timed("gpkg_layers"):
+            write_geopackage(Path(path), layers, self.metadata, layer_format=layer_format)
+        del layers  # (held the edge table)
         if self.isochrones is None and self._isochrone_stream is not None:
             from . import isochrones as iso
 
-            stream = iso.iter_isochrones(**self._isochrone_args(**self._isochrone_stream))
-            if ISOCHRONES_AHEAD:
-                # computed by a thread from now on, one band ahead of the writes: the first
-                # while the other layers are written, each next one while the last is
-                frames = isochrone_file.ComputedAhead(stream)
-        try:
-            with self._timed("gpkg_layers"):
-                write_geopackage(Path(path), layers, self.metadata, layer_format=layer_format)
-            del layers  # (held the edge table)
-            if stream is not None:
-                from . import isochrones as iso
-
-                # the edge geometries wait idle through the isochrones (which walk the edge
-                # coordinates): rebuilt from those (~1 s a million edges) when next read
-                self.__dict__.pop("edges", None)
-                self.network.__dict__.pop("geometries", None)
-                # one band at a time, appended to the layer and dropped
-                with self._timed("isochrones"):
-                    isochrone_file.append_isochrones(
-                        Path(path), stream if frames is None else frames,
-                        empty=iso.empty_isochrones(self.network.crs),
-                        description=isochrone_file.layer_description(settings))
-                return Path(path)
-        finally:
-            if frames is not None:
-                frames.close()
+            # the edge geometries wait idle through the isochrones (which walk the edge
+            # coordinates): rebuilt from those (~1 s a million edges) when next read
+            self.__dict__.pop("edges", None)
+            self.network.__dict__.pop("geometries", None)
+            # one band at a time, computed, appended to the layer and dropped (computing the
+            # next band in a thread while one is written was measured at 268k nodes: the same
+            # CPU, and no free core to gain on two, where the worker writing figures, tables
+            # and rasters runs through most of the outputs stage)
+            with self._timed("isochrones"):
+                isochrone_file.append_isochrones(
+                    Path(path),
+                    iso.iter_isochrones(**self._isochrone_args(**self._isochrone_stream)),
+                    empty=iso.empty_isochrones(self.network.crs),
+                    description=isochrone_file.layer_description(settings))
+            return Path(path)
         if self.isochrones is not None and settings.get("enabled"):
             isochrone_file.describe_layer(Path(path), isochrone_file.layer_description(settings))
         return Path(path)

@@ -9,13 +9,11 @@ folder is never written to.
 from __future__ import annotations
 
 import os
-import queue
 import sqlite3
-import threading
 import uuid
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any, TypeVar, cast
+from typing import Any
 
 import geopandas as gpd
 import numpy as np
@@ -29,11 +27,10 @@ from ..isochrones import DEFAULT_BANDS_MIN, DEFAULT_WALK_IN_M, run_isochrones
 from ..network import WalkNetwork
 from .geopackage import GPKG_NAME, fsync_file, read_layers, read_metadata, unsynced
 
-__all__ = ["LAYER", "ComputedAhead", "append_isochrones", "describe_layer", "isochrones_from_run",
+__all__ = ["LAYER", "append_isochrones", "describe_layer", "isochrones_from_run",
            "layer_description", "read_isochrones", "write_isochrones"]
 
 LAYER = "isochrones"
-_T = TypeVar("_T")
 _DRIVERS = {".gpkg": "GPKG", ".geojson": "GeoJSON"}
 
 
@@ -222,71 +219,6 @@ def append_isochrones(gpkg: str | Path, frames: Iterable[pd.DataFrame], *,
     if description is not None:
         describe_layer(gpkg, description, layer=layer)
     return rows
-
-
-class ComputedAhead(Iterator[_T]):
-    """The items of ``items`` computed by a thread one ahead of the caller: while the caller
-    writes an item, the next is computed, then held until taken, so that memory holds at
-    most two (the one written and the next), never a queue of them.
-
-    For the isochrone stream of a run: the bands' kernels (numba, GEOS) and GDAL's writes
-    release the GIL, so computing band ``k + 1`` overlaps with writing band ``k`` (and, when
-    made before the other layers are written, the first category with those writes). The
-    thread is a daemon; :meth:`close` (or the end of a ``with`` block) stops it after the
-    item it is computing, and an error in it is raised to the caller on the next item.
-    """
-
-    _DONE = object()
-
-    def __init__(self, items: Iterable[_T]) -> None:
-        self._items = iter(items)
-        self._slot: queue.Queue[Any] = queue.Queue(maxsize=1)
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="lifecircle-isochrones",
-                                        daemon=True)
-        self._thread.start()
-
-    def _run(self) -> None:
-        try:
-            for item in self._items:
-                self._slot.put(item)
-                del item
-                self._slot.join()  # taken: only then compute the next
-                if self._stop.is_set():
-                    return
-            self._slot.put(self._DONE)
-        except BaseException as exc:  # handed to the caller, raised there
-            self._slot.put(exc)
-
-    def __next__(self) -> _T:
-        if self._stop.is_set():
-            raise StopIteration
-        item = self._slot.get()
-        self._slot.task_done()
-        if item is self._DONE:
-            self._stop.set()
-            raise StopIteration
-        if isinstance(item, BaseException):
-            self._stop.set()
-            raise item
-        return cast(_T, item)
-
-    def close(self) -> None:
-        """Stop computing (after the item in progress) and wait for the thread."""
-        self._stop.set()
-        while self._thread.is_alive():
-            try:  # free a thread waiting to hand over an item
-                self._slot.get(timeout=0.05)
-                self._slot.task_done()
-            except queue.Empty:
-                pass
-        self._thread.join()
-
-    def __enter__(self) -> ComputedAhead[_T]:
-        return self
-
-    def __exit__(self, *_: Any) -> None:
-        self.close()
 
 
 def _wkb_column(data: bytes | np.ndarray) -> Any:
