@@ -75,8 +75,10 @@ def test_a_square_footprint_measures_its_hand_computed_area():
 def test_the_frame_without_footprints_holds_the_same_buildings_and_homes(monaco):
     full = buildings_from_osm(monaco, UTM)
     lean = buildings_from_osm(monaco, UTM, footprints=False)
-    columns = [c for c in full.columns if c != "geometry"]
+    assert list(lean.columns) == [c for c in full.columns if c != "osm_id"]
+    columns = [c for c in lean.columns if c != "geometry"]
     assert lean[columns].equals(full[columns])
+    assert full["osm_id"].iloc[0].startswith(("way/", "relation/"))
     assert lean.geometry.isna().all() and not full.geometry.isna().any()
     assert np.array_equal(full["footprint_m2"].to_numpy(), shapely.area(full.geometry.to_numpy()))
     settings = PopulationSettings()

@@ -90,6 +90,12 @@ _NON_RESIDENTIAL_AREAS = {
     ),
     "leisure": frozenset({"park", "pitch", "stadium", "sports_centre", "golf_course", "garden"}),
 }
+#: why a building is a home or not (``home_rule``), by rule code (in the order they apply)
+_RULES = np.array(["residential_type", "non_residential_type", "non_residential_tags",
+                   "too_small", "untyped_in_residential_landuse", "non_residential_landuse",
+                   "untyped_no_landuse"], dtype=object)
+#: the codes of the rules that make a home
+_HOME_RULES = np.array([0, 4, 6])
 #: untyped footprints smaller than this are sheds, garages or kiosks, not homes
 MIN_UNTYPED_FOOTPRINT_M2 = 30.0
 #: mapped footprints must cover at least this share of a block for the building estimate
@@ -161,9 +167,10 @@ def buildings_from_osm(data: OSMData, crs: Any, *, footprints: bool = True) -> g
     in one block, and ``footprint_m2``, its area (kept so that no later step computes them
     again).
 
-    With ``footprints=False`` the geometry column is empty (``None``): the footprints are
-    projected a run at a time, measured and dropped. That is all blocks and population need
-    (:func:`homes_of`), and at city scale the polygons are most of the frame's memory.
+    With ``footprints=False`` the geometry column is empty (``None``) and ``osm_id`` left
+    out: the footprints are projected a run at a time, measured and dropped. That is all
+    blocks and population read (:func:`homes_of`), and at city scale the polygons are most of
+    the frame's memory (and the ids a ``str`` per building).
     """
     table = data.buildings
     if not len(table):
@@ -205,44 +212,26 @@ def buildings_from_osm(data: OSMData, crs: Any, *, footprints: bool = True) -> g
     in_res = (holder >= 0) & (holder < res_landuse.size)
     in_other = holder >= res_landuse.size
     small = area < MIN_UNTYPED_FOOTPRINT_M2
-    rule = np.select(
-        [
-            typed_home,
-            typed_other,
-            tagged,
-            small,
-            in_res,
-            in_other,
-        ],
-        [
-            "residential_type",
-            "non_residential_type",
-            "non_residential_tags",
-            "too_small",
-            "untyped_in_residential_landuse",
-            "non_residential_landuse",
-        ],
-        default="untyped_no_landuse",
-    ).astype(object)
-    home = (
-        pd.Series(rule, dtype=object)
-        .isin(["residential_type", "untyped_in_residential_landuse", "untyped_no_landuse"])
-        .to_numpy()
-    )
-    return gpd.GeoDataFrame(
-        {
-            "osm_id": table.labels(),
-            "building": kinds,
-            "levels": levels,
-            "residential": home,
-            "non_residential": ~home,
-            "home_rule": rule,
-            "rep_x": points[:, 0],
-            "rep_y": points[:, 1],
-            "footprint_m2": area,
-        },
-        geometry=gpd.GeoSeries(geoms, crs=crs),
-    )
+    # rule codes, then their names as shared objects (np.select on the names would make a
+    # fixed-width string array and a new str object per building: ~0.2 GB at 1M nodes)
+    code = np.select([typed_home, typed_other, tagged, small, in_res, in_other],
+                     np.arange(6), default=6)
+    rule = _RULES[code]
+    home = np.isin(code, _HOME_RULES)
+    # the ids are a str per building, and blocks and population never read them
+    ids = {"osm_id": table.labels()} if footprints else {}
+    frame = {
+        **ids,
+        "building": kinds,
+        "levels": levels,
+        "residential": home,
+        "non_residential": ~home,
+        "home_rule": rule,
+        "rep_x": points[:, 0],
+        "rep_y": points[:, 1],
+        "footprint_m2": area,
+    }
+    return gpd.GeoDataFrame(frame, geometry=gpd.GeoSeries(geoms, crs=crs), copy=False)
 
 
 def floor_area(buildings: gpd.GeoDataFrame, settings: PopulationSettings) -> np.ndarray:
