@@ -63,7 +63,7 @@ from .sources.facilities import (
     primary_rows,
 )
 from .sources.facilities import read_facilities as _read_facilities
-from .sources.osm import OSMData, read_osm
+from .sources.osm import NETWORK_TABLES, OSMData, read_osm, release_tables
 from .sources.population import households, population_from_raster
 from .sources.tables import read_polygons
 from .targets import facility_values
@@ -144,7 +144,8 @@ def _network_bounds_lonlat(net: WalkNetwork) -> tuple[float, float, float, float
     return float(np.min(lon)), float(np.min(lat)), float(np.max(lon)), float(np.max(lat))
 
 
-def analyse(config: Analysis, *, progress: Progress | None = None) -> Result:
+def analyse(config: Analysis, *, progress: Progress | None = None,
+            keep_osm: bool = True) -> Result:
     """Compute an analysis: walking times, coverage, the verdict per block and the report.
 
     Writes nothing: the returned :class:`~lifecircle.result.Result` writes the GeoPackage,
@@ -156,6 +157,11 @@ def analyse(config: Analysis, *, progress: Progress | None = None) -> Result:
         What to analyse (:class:`~lifecircle.config.Analysis`).
     progress
         Called with ``("start"|"done", message)`` around each step.
+    keep_osm
+        Hold the OSM features in the result (:attr:`~lifecircle.result.Result.osm`). With
+        False, and a local OSM file to read again, each table is dropped after the step that
+        reads it last, and ``result.osm`` reads the file again when asked for (what a saving
+        run does: at a million nodes the tables hold ~0.7 GB through the blocks step).
 
     Returns
     -------
@@ -170,11 +176,15 @@ def analyse(config: Analysis, *, progress: Progress | None = None) -> Result:
     snap_limit = cfg.snap_limit_m
     area = read_area(cfg.polygon) if cfg.polygon is not None else None
     timer = _Timer(progress)
+    # the tables may go only where Result.release_osm can read them again: a local file
+    release = not keep_osm and cfg.osm is not None and cfg.place is None
 
     with timer.step("network", "Loading the street network"):
         net, data = load_network(cfg.osm, place=cfg.place, polygon=area)
         if cfg.dem is not None:
             net = apply_dem(net, cfg.dem)
+        if release and data is not None:
+            release_tables(data, NETWORK_TABLES)
 
     with timer.step("facilities", "Finding facilities"):
         fac, type_report = _facilities(cfg, data, net, full_profile, prof)
@@ -183,7 +193,7 @@ def analyse(config: Analysis, *, progress: Progress | None = None) -> Result:
         release_index(net)  # the edge trees: rebuilt (~1 s at 1M nodes) for the access points
 
     with timer.step("blocks", "Preparing residential blocks"):
-        every_block, block_stats, buildings = _blocks(cfg, data, net)
+        every_block, block_stats, buildings = _blocks(cfg, data, net, release=release)
         blk = every_block
         if area is not None and cfg.osm is not None:
             blk = blocks_in_area(every_block, area, where=str(cfg.polygon))
@@ -240,8 +250,11 @@ def analyse(config: Analysis, *, progress: Progress | None = None) -> Result:
         "deficiency_summary": deficiency_summary(blk, prof, listed=len(worst)),
         "step_free": step_free,
     }
-    return Result(network=net, profile=prof, blocks=blk, access_points=aps, facilities=fac,
-                  access=access, report=report, metadata=metadata, config=cfg, osm=data)
+    result = Result(network=net, profile=prof, blocks=blk, access_points=aps, facilities=fac,
+                    access=access, report=report, metadata=metadata, config=cfg, osm=data)
+    if release:
+        result.release_osm()  # partial now: read again if asked for
+    return result
 
 
 _REPORT_RUN_KEYS = ("lifecircle_version", "profile", "profile_version", "walk_speed_kmh",
@@ -275,17 +288,21 @@ def _facilities(cfg: Analysis, data: OSMData | None, net: WalkNetwork, full_prof
     return fac.to_crs(net.crs).reset_index(drop=True), type_report
 
 
-def _blocks(cfg: Analysis, data: OSMData | None,
-            net: WalkNetwork) -> tuple[gpd.GeoDataFrame, dict[str, Any], gpd.GeoDataFrame]:
+def _blocks(cfg: Analysis, data: OSMData | None, net: WalkNetwork, *,
+            release: bool = False) -> tuple[gpd.GeoDataFrame, dict[str, Any], gpd.GeoDataFrame]:
     """The residential blocks (the user's or OSM's), their statistics and the OSM
-    buildings."""
-    buildings = (
-        blocks_mod.buildings_from_osm(data, net.crs)
-        if data is not None
-        else gpd.GeoDataFrame(
+    buildings; with ``release``, the OSM tables only the buildings read are dropped once they
+    are made."""
+    if data is not None:
+        # without the footprint polygons: blocks and population need a point and the area of
+        # each (at a million nodes the polygons alone would hold ~2 GB through the step)
+        buildings = blocks_mod.buildings_from_osm(data, net.crs, footprints=False)
+        if release:
+            release_tables(data, ("buildings", "pois", "landuse_other"))
+    else:
+        buildings = gpd.GeoDataFrame(
             {"levels": [], "residential": [], "non_residential": []}, geometry=[], crs=net.crs
         )
-    )
     block_stats: dict[str, Any] = {}
     if cfg.blocks is not None:
         raw, block_stats = read_polygons(cfg.blocks, crs=cfg.blocks_crs)
@@ -419,7 +436,7 @@ def run_config(analysis: Analysis, outputs: Outputs | None = None, *,
     outputs.check(analysis.effective_profile, writing=out is not None)
     staged = (StagedOutput(out, overwrite=overwrite, inputs=list(analysis.input_files().values()))
               if out is not None else None)
-    result = analyse(analysis, progress=progress)
+    result = analyse(analysis, progress=progress, keep_osm=staged is None)
     if staged is None:
         result.prepare(outputs)
         return result

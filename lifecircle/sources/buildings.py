@@ -27,7 +27,7 @@ import shapely
 from .._errors import InputError
 from ..profiles import PopulationSettings
 from ._halves import alongside, elementwise
-from ._osm_columns import projected_geometries
+from ._osm_columns import projected_geometries, projected_measures
 from .block_split import as_xy, owner_of
 from .osm_model import NON_RESIDENTIAL_BUILDINGS, RESIDENTIAL_BUILDINGS, OSMData
 
@@ -90,6 +90,12 @@ _NON_RESIDENTIAL_AREAS = {
     ),
     "leisure": frozenset({"park", "pitch", "stadium", "sports_centre", "golf_course", "garden"}),
 }
+#: why a building is a home or not (``home_rule``), by rule code (in the order they apply)
+_RULES = np.array(["residential_type", "non_residential_type", "non_residential_tags",
+                   "too_small", "untyped_in_residential_landuse", "non_residential_landuse",
+                   "untyped_no_landuse"], dtype=object)
+#: the codes of the rules that make a home
+_HOME_RULES = np.array([0, 4, 6])
 #: untyped footprints smaller than this are sheds, garages or kiosks, not homes
 MIN_UNTYPED_FOOTPRINT_M2 = 30.0
 #: mapped footprints must cover at least this share of a block for the building estimate
@@ -143,7 +149,14 @@ def _non_residential_zones(data: OSMData, crs: Any, rows: np.ndarray,
     return np.concatenate([other, elementwise(shapely.make_valid, areas)])
 
 
-def buildings_from_osm(data: OSMData, crs: Any) -> gpd.GeoDataFrame:
+def _measures(geoms: np.ndarray, *, keep: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(footprint area, a point on each footprint as (n, 2), the footprints if ``keep`` else
+    an empty array) of projected footprints."""
+    points = as_xy(elementwise(shapely.point_on_surface, geoms))
+    return shapely.area(geoms), points, geoms if keep else np.empty(0, dtype=object)
+
+
+def buildings_from_osm(data: OSMData, crs: Any, *, footprints: bool = True) -> gpd.GeoDataFrame:
     """OSM buildings (projected to ``crs``): type, levels, and whether each one is a home.
 
     Columns: ``osm_id``, ``building``, ``levels`` (NaN where untagged), ``residential``
@@ -151,13 +164,20 @@ def buildings_from_osm(data: OSMData, crs: Any) -> gpd.GeoDataFrame:
     ``residential_type``, ``untyped_in_residential_landuse``, ``untyped_no_landuse``,
     ``non_residential_type``, ``non_residential_tags``, ``non_residential_landuse`` or
     ``too_small``; ``rep_x``, ``rep_y``: a point on the footprint, which places the building
-    in one block (kept so that no later step computes it again).
+    in one block, and ``footprint_m2``, its area (kept so that no later step computes them
+    again).
+
+    With ``footprints=False`` the geometry column is empty (``None``) and ``osm_id`` left
+    out: the footprints are projected a run at a time, measured and dropped. That is all
+    blocks and population read (:func:`homes_of`), and at city scale the polygons are most of
+    the frame's memory (and the ids a ``str`` per building).
     """
     table = data.buildings
     if not len(table):
         return gpd.GeoDataFrame(
             {"osm_id": [], "building": [], "levels": [], "residential": [],
-             "non_residential": [], "home_rule": [], "rep_x": [], "rep_y": []},
+             "non_residential": [], "home_rule": [], "rep_x": [], "rep_y": [],
+             "footprint_m2": []},
             geometry=[],
             crs=crs,
         )
@@ -174,8 +194,11 @@ def buildings_from_osm(data: OSMData, crs: Any) -> gpd.GeoDataFrame:
     # the land-use and zone polygons are projected and repaired while the footprints are
     zones = alongside(lambda: (residential_landuse(data, crs),
                                _non_residential_zones(data, crs, rows, zone)))
-    geoms = projected_geometries(table.wkb, crs)
-    points = as_xy(elementwise(shapely.point_on_surface, geoms))
+    runs = projected_measures(table.wkb, crs, lambda g: _measures(g, keep=footprints))
+    area, points = (np.concatenate([r[i] for r in runs]) for i in (0, 1))
+    geoms = (np.concatenate([r[2] for r in runs]) if footprints
+             else np.full(len(table), None, dtype=object))
+    del runs
     # pandas' hashed isin on objects: numpy's sorts object arrays (a second at city scale),
     # and a string dtype would copy every value first
     typed_home = pd.Series(kinds, dtype=object).isin(RESIDENTIAL_BUILDINGS).to_numpy()
@@ -188,44 +211,27 @@ def buildings_from_osm(data: OSMData, crs: Any) -> gpd.GeoDataFrame:
     holder = owner_of(points, np.concatenate([res_landuse, other_zones]))
     in_res = (holder >= 0) & (holder < res_landuse.size)
     in_other = holder >= res_landuse.size
-    small = shapely.area(geoms) < MIN_UNTYPED_FOOTPRINT_M2
-    rule = np.select(
-        [
-            typed_home,
-            typed_other,
-            tagged,
-            small,
-            in_res,
-            in_other,
-        ],
-        [
-            "residential_type",
-            "non_residential_type",
-            "non_residential_tags",
-            "too_small",
-            "untyped_in_residential_landuse",
-            "non_residential_landuse",
-        ],
-        default="untyped_no_landuse",
-    ).astype(object)
-    home = (
-        pd.Series(rule, dtype=object)
-        .isin(["residential_type", "untyped_in_residential_landuse", "untyped_no_landuse"])
-        .to_numpy()
-    )
-    return gpd.GeoDataFrame(
-        {
-            "osm_id": table.labels(),
-            "building": kinds,
-            "levels": levels,
-            "residential": home,
-            "non_residential": ~home,
-            "home_rule": rule,
-            "rep_x": points[:, 0],
-            "rep_y": points[:, 1],
-        },
-        geometry=gpd.GeoSeries(geoms, crs=crs),
-    )
+    small = area < MIN_UNTYPED_FOOTPRINT_M2
+    # rule codes, then their names as shared objects (np.select on the names would make a
+    # fixed-width string array and a new str object per building: ~0.2 GB at 1M nodes)
+    code = np.select([typed_home, typed_other, tagged, small, in_res, in_other],
+                     np.arange(6), default=6)
+    rule = _RULES[code]
+    home = np.isin(code, _HOME_RULES)
+    # the ids are a str per building, and blocks and population never read them
+    ids = {"osm_id": table.labels()} if footprints else {}
+    frame = {
+        **ids,
+        "building": kinds,
+        "levels": levels,
+        "residential": home,
+        "non_residential": ~home,
+        "home_rule": rule,
+        "rep_x": points[:, 0],
+        "rep_y": points[:, 1],
+        "footprint_m2": area,
+    }
+    return gpd.GeoDataFrame(frame, geometry=gpd.GeoSeries(geoms, crs=crs), copy=False)
 
 
 def floor_area(buildings: gpd.GeoDataFrame, settings: PopulationSettings) -> np.ndarray:
@@ -237,8 +243,17 @@ def floor_area(buildings: gpd.GeoDataFrame, settings: PopulationSettings) -> np.
     if buildings.empty:
         return np.empty(0, dtype=np.float64)
     home = buildings["residential"].to_numpy(dtype=bool)
-    area = shapely.area(buildings.geometry.to_numpy())
-    return np.where(home, area * _levels(buildings, settings), 0.0)
+    return np.where(home, _footprints(buildings) * _levels(buildings, settings), 0.0)
+
+
+def _footprints(buildings: gpd.GeoDataFrame, rows: np.ndarray | None = None) -> np.ndarray:
+    """Footprint area (m²) of the buildings at ``rows`` (a boolean mask; all if None): the
+    ``footprint_m2`` column of :func:`buildings_from_osm`, else the polygons' area."""
+    if "footprint_m2" in buildings.columns:
+        area = buildings["footprint_m2"].to_numpy(dtype=np.float64)
+        return area if rows is None else area[rows]
+    geoms = buildings.geometry.to_numpy()
+    return shapely.area(geoms if rows is None else geoms[rows])
 
 
 def _levels(buildings: gpd.GeoDataFrame, settings: PopulationSettings,
@@ -272,13 +287,12 @@ def homes_of(buildings: gpd.GeoDataFrame, settings: PopulationSettings) -> Homes
         empty = np.empty(0)
         return Homes(np.empty((0, 2)), empty, empty)
     home = buildings["residential"].to_numpy(dtype=bool)
-    geoms = buildings.geometry.to_numpy()[home]
     if "rep_x" in buildings.columns:  # from buildings_from_osm
         points = np.column_stack([buildings["rep_x"].to_numpy(dtype=np.float64)[home],
                                   buildings["rep_y"].to_numpy(dtype=np.float64)[home]])
     else:
-        points = as_xy(elementwise(shapely.point_on_surface, geoms))
-    footprint = shapely.area(geoms)  # once: the floor area is footprint x levels
+        points = as_xy(elementwise(shapely.point_on_surface, buildings.geometry.to_numpy()[home]))
+    footprint = _footprints(buildings, home)  # once: the floor area is footprint x levels
     return Homes(points, footprint * _levels(buildings, settings, np.flatnonzero(home)),
                  footprint)
 

@@ -32,7 +32,7 @@ from .osm_model import *  # noqa: F403
 from .osm_model import AREA_LANDUSE, BLOCK_BARRIERS, POI_KEYS, OSMData, is_walkable
 from .tables import check_regular_file, read_head
 
-__all__ = [*osm_model.__all__, "read_osm"]
+__all__ = [*osm_model.__all__, "NETWORK_TABLES", "read_osm", "release_tables"]
 
 log = logging.getLogger(__name__)
 
@@ -176,6 +176,24 @@ def read_osm(path: str | Path) -> OSMData:
         if collected is None:
             collected = from_scan(_scan(path, _osm_pass))
         return osm_data(path, collected)
+
+
+#: the :class:`OSMData` tables nothing after the network reads (the ways, their nodes and
+#: step-free facts), plus the vacant land only siting candidates read
+NETWORK_TABLES = ("way_ids", "way_highway", "way_name", "refs", "way_ptr", "ref_lon", "ref_lat",
+                  "way_access", "barrier_nodes", "vacant")
+
+
+def release_tables(data: OSMData, names: tuple[str, ...]) -> None:
+    """Empty the :class:`OSMData` tables ``names`` (field names), for a run that has read
+    them and will not again: at a million nodes the footprints alone are ~0.4 GB.
+
+    ``data`` is partial afterwards; only a holder that reads the file again for anything
+    else may keep it (:meth:`lifecircle.result.Result.release_osm`).
+    """
+    empty = OSMData(data.path)
+    for name in names:
+        setattr(data, name, getattr(empty, name))
 
 
 def _scan_pbf(path: Path) -> Any:

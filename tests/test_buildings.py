@@ -1,0 +1,106 @@
+"""Buildings measured without holding their footprints: the runs of records projected at a
+time, the frame without polygons, and the OSM tables a run drops once it has read them
+(lifecircle.sources.buildings, _osm_columns, osm)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pyproj
+import pytest
+import shapely
+
+from lifecircle.profiles import PopulationSettings
+from lifecircle.sources import _osm_columns
+from lifecircle.sources._osm_columns import (
+    BuildingTable,
+    WkbColumn,
+    projected_geometries,
+    projected_measures,
+)
+from lifecircle.sources.buildings import buildings_from_osm, floor_area, homes_of
+from lifecircle.sources.osm import NETWORK_TABLES, read_osm, release_tables
+from lifecircle.sources.osm_model import OSMData
+from tests.conftest import shared_osm
+
+UTM = "EPSG:32632"  # Monaco's zone
+
+
+@pytest.fixture(scope="module")
+def monaco() -> OSMData:
+    return read_osm(shared_osm("monaco.osm.pbf"))
+
+
+def _wkb(geoms: np.ndarray) -> list[bytes]:
+    return list(shapely.to_wkb(geoms))
+
+
+def test_runs_of_records_give_the_geometries_of_the_whole_column(monaco, monkeypatch):
+    column = monaco.buildings.wkb
+    whole = projected_geometries(column, UTM)
+    # runs of 7 records: thousands of run boundaries, and the footprints with holes (which
+    # take the slower path) fall inside runs of one-ring ones
+    monkeypatch.setattr(_osm_columns, "PROJECT_CHUNK", 7)
+    runs = projected_measures(column, UTM, lambda g: g)
+    assert len(runs) == -(-len(column) // 7)
+    assert _wkb(np.concatenate(runs)) == _wkb(whole)
+    holes = shapely.get_num_interior_rings(shapely.get_geometry(whole, 0)) > 0
+    assert holes.sum() >= 1  # the extract has both kinds of record
+
+
+def test_a_slice_of_a_bigger_buffer_projects_only_its_own_records(monaco):
+    column = monaco.buildings.wkb
+    lo, hi = 1000, 1500
+    view = WkbColumn(column.buf, column.offsets[lo : hi + 1])  # offsets into the whole buffer
+    assert _wkb(projected_geometries(view, UTM)) == _wkb(projected_geometries(column, UTM)[lo:hi])
+
+
+def test_a_square_footprint_measures_its_hand_computed_area():
+    # a 20 m x 30 m rectangle drawn in UTM, stored in WGS 84 as the read does
+    to_wgs = pyproj.Transformer.from_crs(UTM, 4326, always_xy=True)
+    x0, y0 = 740_000.0, 4_840_000.0
+    xs, ys = [x0, x0 + 20, x0 + 20, x0, x0], [y0, y0, y0 + 30, y0 + 30, y0]
+    lon, lat = to_wgs.transform(xs, ys)
+    ring = shapely.MultiPolygon([shapely.Polygon(np.column_stack([lon, lat]))])
+    table = BuildingTable.from_rows([("way", 1, "house", "2", shapely.to_wkb(ring))])
+    data = OSMData("square", buildings=table)
+    for footprints in (True, False):
+        bld = buildings_from_osm(data, UTM, footprints=footprints)
+        assert bld["footprint_m2"].iloc[0] == pytest.approx(600.0, rel=1e-6)
+        assert x0 < bld["rep_x"].iloc[0] < x0 + 20 and y0 < bld["rep_y"].iloc[0] < y0 + 30
+        # a tagged house of two storeys: 2 x 600 m2 of floor
+        assert floor_area(bld, PopulationSettings())[0] == pytest.approx(1200.0, rel=1e-6)
+    assert bld.geometry.iloc[0] is None
+
+
+def test_the_frame_without_footprints_holds_the_same_buildings_and_homes(monaco):
+    full = buildings_from_osm(monaco, UTM)
+    lean = buildings_from_osm(monaco, UTM, footprints=False)
+    assert list(lean.columns) == [c for c in full.columns if c != "osm_id"]
+    columns = [c for c in lean.columns if c != "geometry"]
+    assert lean[columns].equals(full[columns])
+    assert full["osm_id"].iloc[0].startswith(("way/", "relation/"))
+    assert lean.geometry.isna().all() and not full.geometry.isna().any()
+    assert np.array_equal(full["footprint_m2"].to_numpy(), shapely.area(full.geometry.to_numpy()))
+    settings = PopulationSettings()
+    assert np.array_equal(floor_area(lean, settings), floor_area(full, settings))
+    # the homes of either, and of a frame of polygons only (measured again), are the same
+    by_polygon = full.drop(columns=["rep_x", "rep_y", "footprint_m2"])
+    homes = [homes_of(b, settings) for b in (full, lean, by_polygon)]
+    assert homes[0].points.shape[0] == full["residential"].sum() > 10_000
+    for other in homes[1:]:
+        for a, b in zip(homes[0], other, strict=True):
+            assert np.array_equal(a, b)
+
+
+def test_released_tables_are_emptied_and_the_others_kept(monaco):
+    data = read_osm(shared_osm("monaco.osm.pbf"))
+    ways, gates = len(data.way_ids), len(data.gates)
+    assert len(data.buildings) == len(monaco.buildings) > 0 and len(data.pois) > 0
+    release_tables(data, ("buildings", "pois"))
+    assert len(data.buildings) == 0 and len(data.pois) == 0
+    assert len(data.way_ids) == ways > 0 and len(data.gates) == gates
+    release_tables(data, NETWORK_TABLES)
+    assert len(data.way_ids) == 0 and data.refs.size == 0 and data.ref_lon.size == 0
+    assert data.way_ptr.tolist() == [0]  # an empty table, as a fresh OSMData has it
+    with pytest.raises(AttributeError):
+        release_tables(data, ("no_such_table",))
