@@ -57,7 +57,8 @@ _FLOOR = (
 MONACO = SHARED / "monaco.osm.pbf"
 #: issue 15's bars
 FLOOR_RATIO_MAX = 12.0
-PEAK_GIB_MAX = 3.0
+#: 3 GB as the issue writes it (decimal: 2,861 MiB), the stricter reading of "3 GB"
+PEAK_GB_MAX = 3.0
 MONACO_S_MAX = 4.0
 
 
@@ -140,7 +141,7 @@ def section_end2end(args: argparse.Namespace) -> None:
         row(f"  lifecircle run ({run['nodes']:,} nodes)", f"{run['wall_s']:.1f}",
             f"{run['peak_mib']:.0f}", f"{ratio:.1f}",
             f"<= {FLOOR_RATIO_MAX:g}x {_verdict(ratio <= FLOOR_RATIO_MAX)}; "
-            f"<= {PEAK_GIB_MAX:g} GiB {_verdict(run['peak_mib'] <= PEAK_GIB_MAX * 1024)}",
+            f"<= {PEAK_GB_MAX:g} GB {_verdict(run['peak_mib'] * 2**20 <= PEAK_GB_MAX * 1e9)}",
             widths=(34, 10, 10, 9, 30))
         stages = {k: v for k, v in run["stages_s"].items() if not k.startswith("outputs_")}
         for stage, seconds in stages.items():
