@@ -75,6 +75,7 @@ class _OsmSlot:
         if data is None and obj.__dict__.get("_osm_released"):
             from .sources.osm import read_osm
 
+            _check_unchanged(obj.config.osm, obj.metadata)
             log.info("reading %s again (the run released its OSM features)", obj.config.osm)
             data = obj.__dict__["_osm"] = read_osm(obj.config.osm)
         return data
@@ -82,6 +83,20 @@ class _OsmSlot:
     def __set__(self, obj: Any, value: OSMData | _OsmSlot | None) -> None:
         obj.__dict__["_osm"] = None if isinstance(value, _OsmSlot) else value
         obj.__dict__["_osm_released"] = False
+
+
+def _check_unchanged(path: Any, metadata: dict[str, Any]) -> None:
+    """Raise :class:`~lifecircle._errors.InputFileError` when the OSM file read again is not
+    the one analysed (its sha256 differs from the one ``run_metadata`` recorded): features
+    from another extract would not match the blocks and facilities of this result."""
+    from ._errors import InputFileError
+    from .outputs._atomic import file_sha256
+
+    recorded = ((metadata.get("inputs") or {}).get("osm") or {}).get("sha256")
+    if recorded is not None and Path(path).is_file() and file_sha256(path) != recorded:
+        raise InputFileError(
+            Path(path), "has changed since the analysis read it",
+            "run the analysis again on the file as it is now, or restore the analysed file")
 
 
 @dataclass
@@ -290,6 +305,9 @@ class Result:
         from .outputs.geopackage import GPKG_NAME, update_metadata
 
         t0 = time.perf_counter()
+        timings = self.metadata.setdefault("timings_s", {})
+        for key in [k for k in timings if k.startswith("outputs")]:  # an earlier save's
+            del timings[key]
         fingerprint = (run_fingerprint(self.config, outputs) if self.config is not None
                        else None)
         self.metadata["fingerprint"] = fingerprint

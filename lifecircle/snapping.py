@@ -481,7 +481,8 @@ def _fragment_edges(net: WalkNetwork) -> np.ndarray:
 
 
 def _main_tree(net: WalkNetwork) -> shapely.STRtree:
-    """A tree of the edges outside fragments (only distances are asked of it)."""
+    """A tree of the edges outside fragments (nearest and within-distance queries; the edge
+    indices it returns are positions in that subset)."""
     tree = net.__dict__.get("_main_strtree")
     if tree is None:
         tree = shapely.STRtree(net.geometries[~_fragment_edges(net)])

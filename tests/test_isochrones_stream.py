@@ -147,3 +147,18 @@ def test_outputs_timings_name_their_parts(monaco_runs):
         assert all(v >= 0 for v in parts.values())
         assert sum(parts.values()) <= timings["outputs"]
         assert timings["network"] > 0  # the analysis' stages are still there
+
+
+def test_a_second_save_times_itself_alone(monaco_runs, tmp_path):
+    """Saving a result again replaces the outputs' timings: a part is not added to the
+    earlier save's, and a part the second save did not write is gone."""
+    from lifecircle.config import Outputs
+
+    kept = monaco_runs[0]
+    kept.metadata["timings_s"]["outputs_rasters"] = 99.0  # as if an earlier save wrote them
+    kept.save(tmp_path / "again", Outputs(figures=False, map=False, rasters=False))
+    timings = read_metadata(tmp_path / "again" / "lifecircle.gpkg")["timings_s"]
+    parts = {k: v for k, v in timings.items() if k.startswith("outputs_")}
+    assert "outputs_rasters" not in parts and "outputs_gpkg_layers" in parts
+    assert sum(v for k, v in parts.items() if not k.startswith("outputs_worker_")) \
+        <= timings["outputs"]

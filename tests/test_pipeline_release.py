@@ -52,3 +52,20 @@ def test_without_a_file_to_read_again_no_table_is_dropped(monkeypatch):
     result = pipeline.analyse(Analysis(categories=["retail"]), keep_osm=False)
     assert calls == []
     assert result.__dict__["_osm"] is not None and len(result.osm.buildings) > 0
+
+
+def test_a_changed_file_is_not_read_again_as_the_analysed_one(tmp_path):
+    import shutil
+
+    import pytest
+
+    from lifecircle._errors import InputFileError
+
+    path = tmp_path / "town.osm.pbf"
+    shutil.copyfile(shared_osm("andorra.osm.pbf"), path)
+    result = pipeline.analyse(Analysis(osm=path, categories=["retail"]), keep_osm=False)
+    assert result.__dict__["_osm"] is None
+    shutil.copyfile(shared_osm("monaco.osm.pbf"), path)  # replaced after the analysis
+    with pytest.raises(InputFileError, match=r"town\.osm\.pbf: has changed since the analysis"):
+        _ = result.osm
+    assert result.__dict__["_osm"] is None  # nothing from the other file was kept

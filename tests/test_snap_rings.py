@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from lifecircle.network import WalkNetwork
-from lifecircle.snapping import RING_MAX_M, RING_START_M, RULE_PAST_FRAGMENT, TIE_REL, snap_points
+from lifecircle.snapping import RULE_PAST_FRAGMENT, TIE_REL, snap_points
 from tests.helpers import CRS, X0, Y0
 
 
@@ -58,7 +58,6 @@ def test_rings_agree_with_brute_force(seed):
     own limit (some below the first ring), and near ties across the first ring: the primary
     snap is the brute-force nearest eligible edge, the alternatives lie within the tie reach,
     and those left out project onto an end node an earlier snap of the point reaches."""
-    assert RING_START_M < RING_MAX_M
     net = _network(seed)
     rng = np.random.default_rng(seed + 1)
     # and by every junction a point 39.5 m from one street and 40.5 m from the other: a

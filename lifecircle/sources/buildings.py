@@ -95,7 +95,8 @@ _RULES = np.array(["residential_type", "non_residential_type", "non_residential_
                    "too_small", "untyped_in_residential_landuse", "non_residential_landuse",
                    "untyped_no_landuse"], dtype=object)
 #: the codes of the rules that make a home
-_HOME_RULES = np.array([0, 4, 6])
+_HOME_RULES = np.flatnonzero(np.isin(
+    _RULES, ["residential_type", "untyped_in_residential_landuse", "untyped_no_landuse"]))
 #: untyped footprints smaller than this are sheds, garages or kiosks, not homes
 MIN_UNTYPED_FOOTPRINT_M2 = 30.0
 #: mapped footprints must cover at least this share of a block for the building estimate
@@ -165,7 +166,8 @@ def buildings_from_osm(data: OSMData, crs: Any, *, footprints: bool = True) -> g
     ``non_residential_type``, ``non_residential_tags``, ``non_residential_landuse`` or
     ``too_small``; ``rep_x``, ``rep_y``: a point on the footprint, which places the building
     in one block, and ``footprint_m2``, its area (kept so that no later step computes them
-    again).
+    again; they describe the footprints as read: a caller that clips or edits the geometry
+    should drop these three columns, and :func:`homes_of` then measures the polygons).
 
     With ``footprints=False`` the geometry column is empty (``None``) and ``osm_id`` left
     out: the footprints are projected a run at a time, measured and dropped. That is all
