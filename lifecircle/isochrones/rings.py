@@ -30,6 +30,7 @@ from typing import Any
 import numpy as np
 import shapely
 
+from .squares import segments
 from .wkb import EMPTY_WKB, Wkb, encode_rings
 
 __all__ = ["SNAP", "TileRings", "bands_from_tiles", "iter_bands", "tile_rings"]
@@ -235,124 +236,6 @@ def _polygons(q: np.ndarray, sizes: np.ndarray, hole: np.ndarray, origin: np.nda
 
 
 @cache
-def _squares_kernel() -> Any:
-    from numba import njit
-
-    @njit(cache=True, nogil=True)
-    def squares(label: np.ndarray, words: np.ndarray, width: int, n_levels: int, gi0: int,
-                gj0: int, width_g: int) -> tuple[np.ndarray, ...]:  # pragma: no cover
-        # Filled marching squares of {label <= b} for every level b, over the squares between
-        # the label grid's centres (square (i, j) has corners (i, j), (i+1, j), (i+1, j+1),
-        # (i, j+1)). Each boundary piece in a square is a directed segment with the region on
-        # its left, from the crossing on one side of the square to the crossing on another;
-        # a crossing is named by its grid side (2 * centre + 0 horizontal, + 1 vertical, in
-        # the global grid of width width_g) and is the start of one segment and the end of
-        # the next, so the segments of a level link into its rings.
-        # ``label`` is ``width`` centres wide, padded to whole 8-byte ``words`` (its view)
-        # and at least one more byte: eight squares whose two rows of nine corners all
-        # hold one label (most of a grid, inside or outside) are skipped with two word
-        # compares (checking every square took 4 of a city category's 12 s).
-        height = label.shape[0]
-        ones = np.uint64(0x0101010101010101)
-        byte = np.uint64(0xFF)
-        cap = 4096
-        seg_level = np.empty(cap, dtype=np.uint8)
-        seg_from = np.empty(cap, dtype=np.int64)
-        seg_to = np.empty(cap, dtype=np.int64)
-        seg_q = np.empty((cap, 2), dtype=np.int64)
-        k = 0
-        for j in range(height - 1):
-            for m in range((width - 2) // 8 + 1):
-                w0 = words[j, m]
-                if (w0 == words[j + 1, m] and w0 == (w0 & byte) * ones
-                        and label[j, 8 * m + 8] == label[j, 8 * m]
-                        and label[j + 1, 8 * m + 8] == label[j, 8 * m]):
-                    continue
-                for i in range(8 * m, min(8 * m + 8, width - 1)):
-                    la = label[j, i]
-                    lb = label[j, i + 1]
-                    lc = label[j + 1, i + 1]
-                    ld = label[j + 1, i]
-                    if la == lb and lb == lc and lc == ld:
-                        continue
-                    gi = gi0 + i
-                    gj = gj0 + j
-                    bottom = 2 * (gj * width_g + gi)
-                    top = 2 * ((gj + 1) * width_g + gi)
-                    left = bottom + 1
-                    right = 2 * (gj * width_g + gi + 1) + 1
-                    lo = min(min(la, lb), min(lc, ld))
-                    hi = max(max(la, lb), max(lc, ld))
-                    for b in range(lo, min(hi, n_levels)):
-                        case = ((la <= b) * 1 + (lb <= b) * 2 + (lc <= b) * 4 + (ld <= b) * 8)
-                        # (from, to) sides: 0 bottom, 1 right, 2 top, 3 left
-                        f1 = -1
-                        t1 = -1
-                        f2 = -1
-                        t2 = -1
-                        if case == 5 or case == 10:
-                            joined = (int(la) + int(lb) + int(lc) + int(ld)) < 4 * b + 2
-                            if case == 5:
-                                if joined:
-                                    f1, t1, f2, t2 = 0, 1, 2, 3
-                                else:
-                                    f1, t1, f2, t2 = 0, 3, 2, 1
-                            else:
-                                if joined:
-                                    f1, t1, f2, t2 = 3, 0, 1, 2
-                                else:
-                                    f1, t1, f2, t2 = 1, 0, 3, 2
-                        else:
-                            # one in -> out side and one out -> in side, anticlockwise
-                            ins = (la <= b, lb <= b, lc <= b, ld <= b)
-                            for s in range(4):
-                                a_in = ins[s]
-                                b_in = ins[(s + 1) % 4]
-                                if a_in and not b_in:
-                                    f1 = s
-                                elif b_in and not a_in:
-                                    t1 = s
-                        for p in range(2):
-                            f = f1 if p == 0 else f2
-                            t = t1 if p == 0 else t2
-                            if f < 0:
-                                continue
-                            if k == cap:  # grow the outputs (one pass, no count)
-                                cap *= 2
-                                n_level = np.empty(cap, dtype=np.uint8)
-                                n_from = np.empty(cap, dtype=np.int64)
-                                n_to = np.empty(cap, dtype=np.int64)
-                                n_q = np.empty((cap, 2), dtype=np.int64)
-                                n_level[:k] = seg_level[:k]
-                                n_from[:k] = seg_from[:k]
-                                n_to[:k] = seg_to[:k]
-                                n_q[:k] = seg_q[:k]
-                                seg_level, seg_from, seg_to, seg_q = n_level, n_from, n_to, n_q
-                            seg_level[k] = b
-                            sides = (bottom, right, top, left)
-                            seg_from[k] = sides[f]
-                            seg_to[k] = sides[t]
-                            # the start crossing, in 1 / SNAP cells: z = n - label is
-                            # interpolated linearly between the side's two centres
-                            if f == 0:
-                                za, zb, x0, y0, dx, dy = la, lb, gi, gj, 1, 0
-                            elif f == 1:
-                                za, zb, x0, y0, dx, dy = lb, lc, gi + 1, gj, 0, 1
-                            elif f == 2:
-                                za, zb, x0, y0, dx, dy = ld, lc, gi, gj + 1, 1, 0
-                            else:
-                                za, zb, x0, y0, dx, dy = la, ld, gi, gj, 0, 1
-                            frac = (float(za) - b - 0.5) / (float(za) - float(zb))
-                            r = np.int64(np.round(frac * SNAP))
-                            seg_q[k, 0] = x0 * SNAP + dx * r
-                            seg_q[k, 1] = y0 * SNAP + dy * r
-                            k += 1
-        return seg_level[:k], seg_from[:k], seg_to[:k], seg_q[:k]
-
-    return squares
-
-
-@cache
 def _trace_kernel() -> Any:
     from numba import njit
 
@@ -463,14 +346,8 @@ def tile_rings(label: np.ndarray, n_levels: int, offset: tuple[int, int],
     (left so). Tiles that share their edge row and column of centres give each square once,
     so the chains of all tiles link into whole rings (:func:`bands_from_tiles`).
     """
-    height, width = label.shape
-    # whole words, and a ninth byte after each word of squares (a square's corners all lie
-    # within the first ``width`` columns, so the padding's value never decides anything)
-    padded = np.zeros((height, (width // 8 + 2) * 8), dtype=np.uint8)
-    padded[:, :width] = label
-    level, seg_from, seg_to, q = _squares_kernel()(padded, padded.view(np.uint64), width,
-                                                   n_levels, 0, 0, width)
-    del padded
+    width = label.shape[1]
+    level, seg_from, seg_to, q = segments(label, n_levels, SNAP)
     out = _trace_kernel()(level, seg_from, seg_to, q, n_levels, width, grid_offset[0],
                           grid_offset[1], width_g, start_at)
     del level, seg_from, seg_to, q
