@@ -30,6 +30,7 @@ from typing import Any
 import numpy as np
 import shapely
 
+from .nesting import hole_owners
 from .squares import segments
 from .wkb import EMPTY_WKB, Wkb, encode_rings
 
@@ -180,29 +181,12 @@ def _grouped_rings(q: np.ndarray, sizes: np.ndarray, hole: np.ndarray, origin: n
                    cell: float) -> tuple[np.ndarray, np.ndarray]:
     """The rings of one MultiPolygon in writing order (each shell, then its holes) and the
     rings of each polygon: each hole goes to the smallest shell that contains its first
-    vertex (rings never touch, so the vertex is strictly inside)."""
+    vertex (rings never touch, so the vertex is strictly inside; :func:`.nesting.hole_owners`)."""
     shells = np.flatnonzero(~hole)
     holes = np.flatnonzero(hole)
     owner = np.zeros(0, dtype=np.int64)
     if holes.size:
-        xy, ring_off = _closed_xy(q, sizes, shells, origin, cell)
-        shell_polys = shapely.from_ragged_array(
-            shapely.GeometryType.POLYGON, xy, (ring_off, np.arange(shells.shape[0] + 1)))
-        del xy
-        starts = np.cumsum(sizes) - sizes
-        probe = shapely.points(origin + (q[starts[holes]] / float(SNAP)) * cell)
-        # the polygons are the query side, so GEOS prepares each one (indexed
-        # point-in-polygon)
-        s_hit, h_hit = shapely.STRtree(probe).query(shell_polys, predicate="contains")
-        owner = np.full(holes.shape[0], -1, dtype=np.int64)
-        if s_hit.size:
-            # nested islands: the innermost (smallest) containing shell owns the hole
-            area = shapely.area(shell_polys)[s_hit]
-            order = np.lexsort((area, h_hit))
-            h_sorted = h_hit[order]
-            first = np.r_[True, h_sorted[1:] != h_sorted[:-1]]
-            owner[h_sorted[first]] = s_hit[order][first]
-        del shell_polys, probe
+        owner = hole_owners(q, sizes, shells, holes, _signed_area2(q, sizes))
     poly = np.concatenate([np.arange(shells.shape[0]), owner])
     member = np.concatenate([shells, holes])
     is_hole = np.concatenate([np.zeros(shells.shape[0], bool), np.ones(holes.shape[0], bool)])
