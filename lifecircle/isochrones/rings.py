@@ -22,6 +22,7 @@ built one at a time (:func:`iter_bands`) and, for a run, written as WKB without 
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cache
@@ -226,41 +227,47 @@ def _trace_kernel() -> Any:
     @njit(cache=True, nogil=True)
     def trace(level: np.ndarray, seg_from: np.ndarray, seg_to: np.ndarray, q: np.ndarray,
               n_levels: int, width: int, gi0: int, gj0: int, width_g: int,
-              start_at: np.ndarray) -> tuple[np.ndarray, ...]:  # pragma: no cover
+              start_at: np.ndarray, ws: np.ndarray, wb: np.ndarray
+              ) -> tuple[np.ndarray, ...]:  # pragma: no cover
         # Link one tile's segments (tile-local side ids) into closed rings and open chains
         # (which leave the tile): vertices without those on a straight run (a chain keeps
-        # its two ends), and per ring its size, level, whether it is a chain, and a chain's
-        # first and last side as global keys (side * n_levels + level).
+        # its two ends), and per ring its size, level, whether it is a chain (0 / 1), and a
+        # chain's first and last side as global keys (side * n_levels + level). ``ws``
+        # (int64, 7 n) and ``wb`` (uint8, 3 n) are workspaces; the outputs are views of them.
         n = level.shape[0]
+        succ = ws[:n]
+        buf = ws[n:2 * n]
+        sizes = ws[2 * n:3 * n]
+        head = ws[3 * n:4 * n]
+        tail = ws[4 * n:5 * n]
+        out_q = ws[5 * n:7 * n].reshape((n, 2))
+        seen = wb[:n]
+        r_level = wb[n:2 * n]
+        chain = wb[2 * n:3 * n]
         for s in range(n):
             start_at[seg_from[s] * n_levels + level[s]] = s
-        succ = np.full(n, -1, dtype=np.int64)
-        has_pred = np.zeros(n, dtype=np.bool_)
         for s in range(n):
-            t = start_at[seg_to[s] * n_levels + level[s]]
-            if t >= 0:
-                succ[s] = t
-                has_pred[t] = True
+            succ[s] = start_at[seg_to[s] * n_levels + level[s]]
+            # seen[t]: t has a predecessor (reset below, before the walks use it)
+            seen[s] = 0
+        for s in range(n):
+            if succ[s] >= 0:
+                seen[succ[s]] = 1
         for s in range(n):
             start_at[seg_from[s] * n_levels + level[s]] = -1
-        out_q = np.empty((n, 2), dtype=np.int64)
-        sizes = np.empty(n, dtype=np.int64)
-        r_level = np.empty(n, dtype=np.uint8)
-        chain = np.zeros(n, dtype=np.bool_)
-        head = np.full(n, -1, dtype=np.int64)
-        tail = np.full(n, -1, dtype=np.int64)
-        seen = np.zeros(n, dtype=np.bool_)
-        buf = np.empty(n, dtype=np.int64)
         k = 0
         r = 0
         for phase in range(2):  # chains first (from their heads), then the closed rings
             for s0 in range(n):
-                if seen[s0] or (phase == 0 and has_pred[s0]):
+                if phase == 0:
+                    if seen[s0]:
+                        continue
+                elif seen[s0] == 2:
                     continue
                 m = 0
                 s = s0
-                while s >= 0 and not seen[s]:
-                    seen[s] = True
+                while s >= 0 and seen[s] != 2:
+                    seen[s] = 2
                     buf[m] = s
                     m += 1
                     s = succ[s]
@@ -271,12 +278,12 @@ def _trace_kernel() -> Any:
                     keep = is_chain and (a == 0 or a == m - 1)
                     if not keep:
                         # off a straight run: turns, or goes back
-                        p = buf[(a - 1) % m]
-                        nx = buf[(a + 1) % m]
-                        ix = q[v, 0] - q[p, 0]
-                        iy = q[v, 1] - q[p, 1]
-                        ox = q[nx, 0] - q[v, 0]
-                        oy = q[nx, 1] - q[v, 1]
+                        p = buf[a - 1 if a > 0 else m - 1]
+                        nx = buf[a + 1 if a + 1 < m else 0]
+                        ix = np.int64(q[v, 0]) - q[p, 0]
+                        iy = np.int64(q[v, 1]) - q[p, 1]
+                        ox = np.int64(q[nx, 0]) - q[v, 0]
+                        oy = np.int64(q[nx, 1]) - q[v, 1]
                         keep = ix * oy - iy * ox != 0 or ix * ox + iy * oy <= 0
                     if keep:
                         out_q[k, 0] = q[v, 0]
@@ -286,6 +293,8 @@ def _trace_kernel() -> Any:
                 lv = level[s0]
                 r_level[r] = lv
                 chain[r] = is_chain
+                head[r] = -1
+                tail[r] = -1
                 if is_chain:
                     for end in range(2):
                         side = seg_from[s0] if end == 0 else seg_to[buf[m - 1]]
@@ -302,6 +311,20 @@ def _trace_kernel() -> Any:
         return out_q[:k], sizes[:r], r_level[:r], chain[:r], head[:r], tail[:r]
 
     return trace
+
+
+_TRACE_SPACE = threading.local()
+
+
+def _trace_space(n: int) -> tuple[np.ndarray, np.ndarray]:
+    """This thread's workspaces for :func:`_trace_kernel` of ``n`` segments (kept and grown:
+    fresh arrays of a tile's size cost a page fault every 4 KiB)."""
+    ws, wb = getattr(_TRACE_SPACE, "ws", None), getattr(_TRACE_SPACE, "wb", None)
+    if ws is None or wb is None or wb.shape[0] < 3 * n:
+        cap = max(3 * n, 3 << 16)
+        ws, wb = np.empty(7 * (cap // 3 + 1), np.int64), np.empty(cap, np.uint8)
+        _TRACE_SPACE.ws, _TRACE_SPACE.wb = ws, wb
+    return ws, wb
 
 
 @dataclass(frozen=True)
@@ -333,7 +356,7 @@ def tile_rings(label: np.ndarray, n_levels: int, offset: tuple[int, int],
     width = label.shape[1]
     level, seg_from, seg_to, q = segments(label, n_levels, SNAP)
     out = _trace_kernel()(level, seg_from, seg_to, q, n_levels, width, grid_offset[0],
-                          grid_offset[1], width_g, start_at)
+                          grid_offset[1], width_g, start_at, *_trace_space(level.shape[0]))
     del level, seg_from, seg_to, q
     # int32 (half the memory of a city's outlines, which are all held until the last band):
     # a vertex is at most 2**31 / SNAP = 2 million cells from the grid's corner
@@ -342,7 +365,8 @@ def tile_rings(label: np.ndarray, n_levels: int, offset: tuple[int, int],
                          f"{offset[1] + label.shape[0]} cells: too large for its outlines")
     ring_q = (out[0] + np.array(offset, dtype=np.int64) * SNAP).astype(np.int32)
     # copies: the kernel's arrays are sized by the segments, the rings keep far fewer
-    return TileRings(ring_q, *(a.copy() for a in out[1:]))
+    return TileRings(ring_q, out[1].copy(), out[2].copy(), out[3].astype(bool), out[4].copy(),
+                     out[5].copy())
 
 
 def _level_rings(parts: list[TileRings], b: int) -> tuple[np.ndarray, np.ndarray]:
