@@ -336,7 +336,7 @@ class TileRings:
 
     q: np.ndarray
     sizes: np.ndarray
-    level: np.ndarray
+    level: np.ndarray  # ascending; within a level, closed rings before chains
     chain: np.ndarray
     head: np.ndarray
     tail: np.ndarray
@@ -363,10 +363,21 @@ def tile_rings(label: np.ndarray, n_levels: int, offset: tuple[int, int],
     if (offset[0] + label.shape[1]) * SNAP >= 2**31 or (offset[1] + label.shape[0]) * SNAP >= 2**31:
         raise ValueError(f"isochrone grid of {offset[0] + label.shape[1]} x "
                          f"{offset[1] + label.shape[0]} cells: too large for its outlines")
-    ring_q = (out[0] + np.array(offset, dtype=np.int64) * SNAP).astype(np.int32)
+    q, sizes, level, chain, head, tail = out
+    # rings ordered by level, then closed rings before chains (stable: the same order within
+    # each), so that each band takes a contiguous run (:func:`_level_rings`)
+    key = level.astype(np.int64) * 2 + chain
+    if key.shape[0] and (key[1:] < key[:-1]).any():
+        order = np.argsort(key, kind="stable")
+        n = sizes[order]
+        idx = np.repeat((np.cumsum(sizes) - sizes)[order] - (np.cumsum(n) - n), n) + \
+            np.arange(int(n.sum()))
+        q, sizes, level, chain, head, tail = (q[idx], n, level[order], chain[order],
+                                              head[order], tail[order])
+    ring_q = (q + np.array(offset, dtype=np.int64) * SNAP).astype(np.int32)
     # copies: the kernel's arrays are sized by the segments, the rings keep far fewer
-    return TileRings(ring_q, out[1].copy(), out[2].copy(), out[3].astype(bool), out[4].copy(),
-                     out[5].copy())
+    return TileRings(ring_q, sizes.copy(), level.copy(), chain.astype(bool), head.copy(),
+                     tail.copy())
 
 
 def _level_rings(parts: list[TileRings], b: int) -> tuple[np.ndarray, np.ndarray]:
@@ -380,20 +391,22 @@ def _level_rings(parts: list[TileRings], b: int) -> tuple[np.ndarray, np.ndarray
     """
     qs, sizes, cq, csizes, head, tail = [], [], [], [], [], []
     for i, p in enumerate(parts):
-        of_level = p.level == b
-        on_ring = np.repeat(of_level & ~p.chain, p.sizes)
-        on_chain = np.repeat(of_level & p.chain, p.sizes)
-        qs.append(p.q[on_ring])
-        sizes.append(p.sizes[of_level & ~p.chain])
-        pick = of_level & p.chain
-        cq.append(p.q[on_chain].astype(np.int64))
-        csizes.append(p.sizes[pick])
-        head.append(p.head[pick])
-        tail.append(p.tail[pick])
-        rest = p.level > b
-        if not rest.all():
-            parts[i] = TileRings(p.q[np.repeat(rest, p.sizes)], p.sizes[rest], p.level[rest],
-                                 p.chain[rest], p.head[rest], p.tail[rest])
+        # a tile's rings run by level, closed rings before chains (:func:`tile_rings`)
+        lo, hi = np.searchsorted(p.level, [b, b + 1])
+        mid = lo + int(np.count_nonzero(~p.chain[lo:hi]))
+        v0 = int(p.sizes[:lo].sum())
+        v1 = v0 + int(p.sizes[lo:mid].sum())
+        v2 = v1 + int(p.sizes[mid:hi].sum())
+        # copies, so that each tile's arrays are freed once its rest is kept
+        qs.append(p.q[v0:v1].copy())
+        sizes.append(p.sizes[lo:mid].copy())
+        cq.append(p.q[v1:v2].astype(np.int64))
+        csizes.append(p.sizes[mid:hi].copy())
+        head.append(p.head[mid:hi].copy())
+        tail.append(p.tail[mid:hi].copy())
+        if hi > 0:
+            parts[i] = TileRings(p.q[v2:].copy(), p.sizes[hi:].copy(), p.level[hi:].copy(),
+                                 p.chain[hi:].copy(), p.head[hi:].copy(), p.tail[hi:].copy())
     q = np.concatenate(qs) if qs else np.empty((0, 2), np.int32)
     size = np.concatenate(sizes) if sizes else np.zeros(0, np.int64)
     if parts and sum(h.shape[0] for h in head):
