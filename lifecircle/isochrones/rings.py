@@ -2,22 +2,23 @@
 
 The grid of an isochrone holds, per cell centre, the nearest band that reaches it (see
 :func:`lifecircle.isochrones.polygons._entity_tiles`); level ``b`` outlines the centres of
-band ``b`` or nearer. A few lines of numba walk each tile's squares (between four centres) and
-emit, where the corners differ, the filled-contour segments of every level, with the region
-on their left; crossings interpolate ``count = n_bands - label`` at half-integer levels and a
-saddle is split or joined by the square's mean, as contourpy (which this replaced) does, so
-the polygons are contourpy's (``tests/test_isochrone_rings.py``). A crossing is named by the
-grid side it lies on, so the segments link end to start into rings in the same pass; a ring
-that leaves the tile is kept as a chain and linked with the next tile's chains on the seam
-(tiles share their edge row and column of centres and each square belongs to one tile).
+band ``b`` or nearer. A few lines of numba (:mod:`.squares`) walk each tile's squares
+(between four centres) and emit, where the corners differ, the filled-contour segments of
+every level, with the region on their left; crossings interpolate ``count = n_bands -
+label`` at half-integer levels and a saddle is split or joined by the square's mean, as
+contourpy (which this replaced) does, so the polygons are contourpy's
+(``tests/test_isochrone_rings.py``). A crossing is named by the grid side it lies on, so the
+segments link end to start into rings in the same pass; a ring that leaves the tile is kept
+as a chain and linked with the next tile's chains on the seam (tiles share their edge row and
+column of centres and each square belongs to one tile).
 
 On the 268,569-node tiled mosaic this took a category's 5 m outlines from 31 s (contourpy per
 tile, then the tiles' rings stitched) to about 14 s under the same load, and a third of the
 memory of the stitched rings: no grid of floats, no per-tile contour objects, and a tile's
 straight runs are dropped before its rings are kept (a city's outlines have no vertex left
 on a straight run: measured on the mosaic's 22 million). A city category's bands are then
-built one at a time (:func:`iter_bands`) and, for a run, written as WKB without GEOS
-(:mod:`.wkb`).
+built one at a time (:func:`iter_bands`), each hole given to its shell without GEOS
+(:mod:`.nesting`), and, for a run, written as WKB without GEOS (:mod:`.wkb`).
 """
 
 from __future__ import annotations
