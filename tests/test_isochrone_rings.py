@@ -184,3 +184,32 @@ def test_straight_runs_are_dropped_keeping_area_and_topology(tile):
     assert len(parts[2].interiors) == 1
     # the hole: the two unreached centres' diamond-ended strip, its corners cut (6 vertices)
     assert len(parts[2].interiors[0].coords) - 1 == 6
+
+
+def test_holes_go_to_the_smallest_shell_that_holds_them():
+    from lifecircle.isochrones.nesting import hole_owners
+    from lifecircle.isochrones.rings import _signed_area2
+
+    def square(x0, y0, x1, y1, ccw):
+        ring = [(x0, y0), (x1, y0), (x1, y1), (x0, y1)]
+        return ring if ccw else ring[::-1]
+
+    rings = [
+        square(0, 0, 100, 100, True),    # 0: shell A
+        square(10, 10, 40, 40, False),   # 1: hole in A
+        square(15, 15, 35, 35, True),    # 2: island B in that hole
+        square(20, 20, 30, 30, False),   # 3: hole in B (A's box and B's box hold it)
+        [(50, 50), (90, 50), (90, 60), (60, 60), (60, 90), (50, 90)],  # 4: L-shaped shell C
+        [(80, 70), (70, 70), (70, 80), (80, 80)],  # 5: hole in A, in the box of C, not in C
+    ]
+    q = np.array([v for r in rings for v in r], dtype=np.int32)
+    sizes = np.array([len(r) for r in rings])
+    area2 = _signed_area2(q, sizes)
+    shells, holes = np.flatnonzero(area2 > 0), np.flatnonzero(area2 < 0)
+    assert list(shells) == [0, 2, 4] and list(holes) == [1, 3, 5]
+    owner = shells[hole_owners(q, sizes, shells, holes, area2)]
+    # the oracle: GEOS, the smallest shell that contains the hole's first vertex
+    polys = {s: shapely.Polygon(rings[s]) for s in shells}
+    expected = [min((s for s in shells if polys[s].contains(shapely.Point(rings[h][0]))),
+                    key=lambda s: polys[s].area) for h in holes]
+    assert list(owner) == expected == [0, 2, 0]

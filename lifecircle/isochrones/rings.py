@@ -2,26 +2,28 @@
 
 The grid of an isochrone holds, per cell centre, the nearest band that reaches it (see
 :func:`lifecircle.isochrones.polygons._entity_tiles`); level ``b`` outlines the centres of
-band ``b`` or nearer. A few lines of numba walk each tile's squares (between four centres) and
-emit, where the corners differ, the filled-contour segments of every level, with the region
-on their left; crossings interpolate ``count = n_bands - label`` at half-integer levels and a
-saddle is split or joined by the square's mean, as contourpy (which this replaced) does, so
-the polygons are contourpy's (``tests/test_isochrone_rings.py``). A crossing is named by the
-grid side it lies on, so the segments link end to start into rings in the same pass; a ring
-that leaves the tile is kept as a chain and linked with the next tile's chains on the seam
-(tiles share their edge row and column of centres and each square belongs to one tile).
+band ``b`` or nearer. A few lines of numba (:mod:`.squares`) walk each tile's squares
+(between four centres) and emit, where the corners differ, the filled-contour segments of
+every level, with the region on their left; crossings interpolate ``count = n_bands -
+label`` at half-integer levels and a saddle is split or joined by the square's mean, as
+contourpy (which this replaced) does, so the polygons are contourpy's
+(``tests/test_isochrone_rings.py``). A crossing is named by the grid side it lies on, so the
+segments link end to start into rings in the same pass; a ring that leaves the tile is kept
+as a chain and linked with the next tile's chains on the seam (tiles share their edge row and
+column of centres and each square belongs to one tile).
 
 On the 268,569-node tiled mosaic this took a category's 5 m outlines from 31 s (contourpy per
 tile, then the tiles' rings stitched) to about 14 s under the same load, and a third of the
 memory of the stitched rings: no grid of floats, no per-tile contour objects, and a tile's
 straight runs are dropped before its rings are kept (a city's outlines have no vertex left
 on a straight run: measured on the mosaic's 22 million). A city category's bands are then
-built one at a time (:func:`iter_bands`) and, for a run, written as WKB without GEOS
-(:mod:`.wkb`).
+built one at a time (:func:`iter_bands`), each hole given to its shell without GEOS
+(:mod:`.nesting`), and, for a run, written as WKB without GEOS (:mod:`.wkb`).
 """
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cache
@@ -30,6 +32,8 @@ from typing import Any
 import numpy as np
 import shapely
 
+from .nesting import hole_owners
+from .squares import segments
 from .wkb import EMPTY_WKB, Wkb, encode_rings
 
 __all__ = ["SNAP", "TileRings", "bands_from_tiles", "iter_bands", "tile_rings"]
@@ -179,29 +183,12 @@ def _grouped_rings(q: np.ndarray, sizes: np.ndarray, hole: np.ndarray, origin: n
                    cell: float) -> tuple[np.ndarray, np.ndarray]:
     """The rings of one MultiPolygon in writing order (each shell, then its holes) and the
     rings of each polygon: each hole goes to the smallest shell that contains its first
-    vertex (rings never touch, so the vertex is strictly inside)."""
+    vertex (rings never touch, so the vertex is strictly inside; :func:`.nesting.hole_owners`)."""
     shells = np.flatnonzero(~hole)
     holes = np.flatnonzero(hole)
     owner = np.zeros(0, dtype=np.int64)
     if holes.size:
-        xy, ring_off = _closed_xy(q, sizes, shells, origin, cell)
-        shell_polys = shapely.from_ragged_array(
-            shapely.GeometryType.POLYGON, xy, (ring_off, np.arange(shells.shape[0] + 1)))
-        del xy
-        starts = np.cumsum(sizes) - sizes
-        probe = shapely.points(origin + (q[starts[holes]] / float(SNAP)) * cell)
-        # the polygons are the query side, so GEOS prepares each one (indexed
-        # point-in-polygon)
-        s_hit, h_hit = shapely.STRtree(probe).query(shell_polys, predicate="contains")
-        owner = np.full(holes.shape[0], -1, dtype=np.int64)
-        if s_hit.size:
-            # nested islands: the innermost (smallest) containing shell owns the hole
-            area = shapely.area(shell_polys)[s_hit]
-            order = np.lexsort((area, h_hit))
-            h_sorted = h_hit[order]
-            first = np.r_[True, h_sorted[1:] != h_sorted[:-1]]
-            owner[h_sorted[first]] = s_hit[order][first]
-        del shell_polys, probe
+        owner = hole_owners(q, sizes, shells, holes, _signed_area2(q, sizes))
     poly = np.concatenate([np.arange(shells.shape[0]), owner])
     member = np.concatenate([shells, holes])
     is_hole = np.concatenate([np.zeros(shells.shape[0], bool), np.ones(holes.shape[0], bool)])
@@ -235,165 +222,53 @@ def _polygons(q: np.ndarray, sizes: np.ndarray, hole: np.ndarray, origin: np.nda
 
 
 @cache
-def _squares_kernel() -> Any:
-    from numba import njit
-
-    @njit(cache=True, nogil=True)
-    def squares(label: np.ndarray, words: np.ndarray, width: int, n_levels: int, gi0: int,
-                gj0: int, width_g: int) -> tuple[np.ndarray, ...]:  # pragma: no cover
-        # Filled marching squares of {label <= b} for every level b, over the squares between
-        # the label grid's centres (square (i, j) has corners (i, j), (i+1, j), (i+1, j+1),
-        # (i, j+1)). Each boundary piece in a square is a directed segment with the region on
-        # its left, from the crossing on one side of the square to the crossing on another;
-        # a crossing is named by its grid side (2 * centre + 0 horizontal, + 1 vertical, in
-        # the global grid of width width_g) and is the start of one segment and the end of
-        # the next, so the segments of a level link into its rings.
-        # ``label`` is ``width`` centres wide, padded to whole 8-byte ``words`` (its view)
-        # and at least one more byte: eight squares whose two rows of nine corners all
-        # hold one label (most of a grid, inside or outside) are skipped with two word
-        # compares (checking every square took 4 of a city category's 12 s).
-        height = label.shape[0]
-        ones = np.uint64(0x0101010101010101)
-        byte = np.uint64(0xFF)
-        cap = 4096
-        seg_level = np.empty(cap, dtype=np.uint8)
-        seg_from = np.empty(cap, dtype=np.int64)
-        seg_to = np.empty(cap, dtype=np.int64)
-        seg_q = np.empty((cap, 2), dtype=np.int64)
-        k = 0
-        for j in range(height - 1):
-            for m in range((width - 2) // 8 + 1):
-                w0 = words[j, m]
-                if (w0 == words[j + 1, m] and w0 == (w0 & byte) * ones
-                        and label[j, 8 * m + 8] == label[j, 8 * m]
-                        and label[j + 1, 8 * m + 8] == label[j, 8 * m]):
-                    continue
-                for i in range(8 * m, min(8 * m + 8, width - 1)):
-                    la = label[j, i]
-                    lb = label[j, i + 1]
-                    lc = label[j + 1, i + 1]
-                    ld = label[j + 1, i]
-                    if la == lb and lb == lc and lc == ld:
-                        continue
-                    gi = gi0 + i
-                    gj = gj0 + j
-                    bottom = 2 * (gj * width_g + gi)
-                    top = 2 * ((gj + 1) * width_g + gi)
-                    left = bottom + 1
-                    right = 2 * (gj * width_g + gi + 1) + 1
-                    lo = min(min(la, lb), min(lc, ld))
-                    hi = max(max(la, lb), max(lc, ld))
-                    for b in range(lo, min(hi, n_levels)):
-                        case = ((la <= b) * 1 + (lb <= b) * 2 + (lc <= b) * 4 + (ld <= b) * 8)
-                        # (from, to) sides: 0 bottom, 1 right, 2 top, 3 left
-                        f1 = -1
-                        t1 = -1
-                        f2 = -1
-                        t2 = -1
-                        if case == 5 or case == 10:
-                            joined = (int(la) + int(lb) + int(lc) + int(ld)) < 4 * b + 2
-                            if case == 5:
-                                if joined:
-                                    f1, t1, f2, t2 = 0, 1, 2, 3
-                                else:
-                                    f1, t1, f2, t2 = 0, 3, 2, 1
-                            else:
-                                if joined:
-                                    f1, t1, f2, t2 = 3, 0, 1, 2
-                                else:
-                                    f1, t1, f2, t2 = 1, 0, 3, 2
-                        else:
-                            # one in -> out side and one out -> in side, anticlockwise
-                            ins = (la <= b, lb <= b, lc <= b, ld <= b)
-                            for s in range(4):
-                                a_in = ins[s]
-                                b_in = ins[(s + 1) % 4]
-                                if a_in and not b_in:
-                                    f1 = s
-                                elif b_in and not a_in:
-                                    t1 = s
-                        for p in range(2):
-                            f = f1 if p == 0 else f2
-                            t = t1 if p == 0 else t2
-                            if f < 0:
-                                continue
-                            if k == cap:  # grow the outputs (one pass, no count)
-                                cap *= 2
-                                n_level = np.empty(cap, dtype=np.uint8)
-                                n_from = np.empty(cap, dtype=np.int64)
-                                n_to = np.empty(cap, dtype=np.int64)
-                                n_q = np.empty((cap, 2), dtype=np.int64)
-                                n_level[:k] = seg_level[:k]
-                                n_from[:k] = seg_from[:k]
-                                n_to[:k] = seg_to[:k]
-                                n_q[:k] = seg_q[:k]
-                                seg_level, seg_from, seg_to, seg_q = n_level, n_from, n_to, n_q
-                            seg_level[k] = b
-                            sides = (bottom, right, top, left)
-                            seg_from[k] = sides[f]
-                            seg_to[k] = sides[t]
-                            # the start crossing, in 1 / SNAP cells: z = n - label is
-                            # interpolated linearly between the side's two centres
-                            if f == 0:
-                                za, zb, x0, y0, dx, dy = la, lb, gi, gj, 1, 0
-                            elif f == 1:
-                                za, zb, x0, y0, dx, dy = lb, lc, gi + 1, gj, 0, 1
-                            elif f == 2:
-                                za, zb, x0, y0, dx, dy = ld, lc, gi, gj + 1, 1, 0
-                            else:
-                                za, zb, x0, y0, dx, dy = la, ld, gi, gj, 0, 1
-                            frac = (float(za) - b - 0.5) / (float(za) - float(zb))
-                            r = np.int64(np.round(frac * SNAP))
-                            seg_q[k, 0] = x0 * SNAP + dx * r
-                            seg_q[k, 1] = y0 * SNAP + dy * r
-                            k += 1
-        return seg_level[:k], seg_from[:k], seg_to[:k], seg_q[:k]
-
-    return squares
-
-
-@cache
 def _trace_kernel() -> Any:
     from numba import njit
 
     @njit(cache=True, nogil=True)
     def trace(level: np.ndarray, seg_from: np.ndarray, seg_to: np.ndarray, q: np.ndarray,
               n_levels: int, width: int, gi0: int, gj0: int, width_g: int,
-              start_at: np.ndarray) -> tuple[np.ndarray, ...]:  # pragma: no cover
+              start_at: np.ndarray, ws: np.ndarray, wb: np.ndarray
+              ) -> tuple[np.ndarray, ...]:  # pragma: no cover
         # Link one tile's segments (tile-local side ids) into closed rings and open chains
         # (which leave the tile): vertices without those on a straight run (a chain keeps
-        # its two ends), and per ring its size, level, whether it is a chain, and a chain's
-        # first and last side as global keys (side * n_levels + level).
+        # its two ends), and per ring its size, level, whether it is a chain (0 / 1), and a
+        # chain's first and last side as global keys (side * n_levels + level). ``ws``
+        # (int64, 7 n) and ``wb`` (uint8, 3 n) are workspaces; the outputs are views of them.
         n = level.shape[0]
+        succ = ws[:n]
+        buf = ws[n:2 * n]
+        sizes = ws[2 * n:3 * n]
+        head = ws[3 * n:4 * n]
+        tail = ws[4 * n:5 * n]
+        out_q = ws[5 * n:7 * n].reshape((n, 2))
+        seen = wb[:n]
+        r_level = wb[n:2 * n]
+        chain = wb[2 * n:3 * n]
         for s in range(n):
             start_at[seg_from[s] * n_levels + level[s]] = s
-        succ = np.full(n, -1, dtype=np.int64)
-        has_pred = np.zeros(n, dtype=np.bool_)
         for s in range(n):
-            t = start_at[seg_to[s] * n_levels + level[s]]
-            if t >= 0:
-                succ[s] = t
-                has_pred[t] = True
+            succ[s] = start_at[seg_to[s] * n_levels + level[s]]
+            # seen[t]: t has a predecessor (reset below, before the walks use it)
+            seen[s] = 0
+        for s in range(n):
+            if succ[s] >= 0:
+                seen[succ[s]] = 1
         for s in range(n):
             start_at[seg_from[s] * n_levels + level[s]] = -1
-        out_q = np.empty((n, 2), dtype=np.int64)
-        sizes = np.empty(n, dtype=np.int64)
-        r_level = np.empty(n, dtype=np.uint8)
-        chain = np.zeros(n, dtype=np.bool_)
-        head = np.full(n, -1, dtype=np.int64)
-        tail = np.full(n, -1, dtype=np.int64)
-        seen = np.zeros(n, dtype=np.bool_)
-        buf = np.empty(n, dtype=np.int64)
         k = 0
         r = 0
         for phase in range(2):  # chains first (from their heads), then the closed rings
             for s0 in range(n):
-                if seen[s0] or (phase == 0 and has_pred[s0]):
+                if phase == 0:
+                    if seen[s0]:
+                        continue
+                elif seen[s0] == 2:
                     continue
                 m = 0
                 s = s0
-                while s >= 0 and not seen[s]:
-                    seen[s] = True
+                while s >= 0 and seen[s] != 2:
+                    seen[s] = 2
                     buf[m] = s
                     m += 1
                     s = succ[s]
@@ -404,12 +279,12 @@ def _trace_kernel() -> Any:
                     keep = is_chain and (a == 0 or a == m - 1)
                     if not keep:
                         # off a straight run: turns, or goes back
-                        p = buf[(a - 1) % m]
-                        nx = buf[(a + 1) % m]
-                        ix = q[v, 0] - q[p, 0]
-                        iy = q[v, 1] - q[p, 1]
-                        ox = q[nx, 0] - q[v, 0]
-                        oy = q[nx, 1] - q[v, 1]
+                        p = buf[a - 1 if a > 0 else m - 1]
+                        nx = buf[a + 1 if a + 1 < m else 0]
+                        ix = np.int64(q[v, 0]) - q[p, 0]
+                        iy = np.int64(q[v, 1]) - q[p, 1]
+                        ox = np.int64(q[nx, 0]) - q[v, 0]
+                        oy = np.int64(q[nx, 1]) - q[v, 1]
                         keep = ix * oy - iy * ox != 0 or ix * ox + iy * oy <= 0
                     if keep:
                         out_q[k, 0] = q[v, 0]
@@ -419,6 +294,8 @@ def _trace_kernel() -> Any:
                 lv = level[s0]
                 r_level[r] = lv
                 chain[r] = is_chain
+                head[r] = -1
+                tail[r] = -1
                 if is_chain:
                     for end in range(2):
                         side = seg_from[s0] if end == 0 else seg_to[buf[m - 1]]
@@ -437,6 +314,20 @@ def _trace_kernel() -> Any:
     return trace
 
 
+_TRACE_SPACE = threading.local()
+
+
+def _trace_space(n: int) -> tuple[np.ndarray, np.ndarray]:
+    """This thread's workspaces for :func:`_trace_kernel` of ``n`` segments (kept and grown:
+    fresh arrays of a tile's size cost a page fault every 4 KiB)."""
+    ws, wb = getattr(_TRACE_SPACE, "ws", None), getattr(_TRACE_SPACE, "wb", None)
+    if ws is None or wb is None or wb.shape[0] < 3 * n:
+        cap = max(3 * n, 3 << 16)
+        ws, wb = np.empty(7 * (cap // 3 + 1), np.int64), np.empty(cap, np.uint8)
+        _TRACE_SPACE.ws, _TRACE_SPACE.wb = ws, wb
+    return ws, wb
+
+
 @dataclass(frozen=True)
 class TileRings:
     """One tile's outlines of every level: vertices ``q`` (``1 / SNAP`` cells from the
@@ -446,7 +337,7 @@ class TileRings:
 
     q: np.ndarray
     sizes: np.ndarray
-    level: np.ndarray
+    level: np.ndarray  # ascending; within a level, closed rings before chains
     chain: np.ndarray
     head: np.ndarray
     tail: np.ndarray
@@ -463,25 +354,31 @@ def tile_rings(label: np.ndarray, n_levels: int, offset: tuple[int, int],
     (left so). Tiles that share their edge row and column of centres give each square once,
     so the chains of all tiles link into whole rings (:func:`bands_from_tiles`).
     """
-    height, width = label.shape
-    # whole words, and a ninth byte after each word of squares (a square's corners all lie
-    # within the first ``width`` columns, so the padding's value never decides anything)
-    padded = np.zeros((height, (width // 8 + 2) * 8), dtype=np.uint8)
-    padded[:, :width] = label
-    level, seg_from, seg_to, q = _squares_kernel()(padded, padded.view(np.uint64), width,
-                                                   n_levels, 0, 0, width)
-    del padded
+    width = label.shape[1]
+    level, seg_from, seg_to, q = segments(label, n_levels, SNAP)
     out = _trace_kernel()(level, seg_from, seg_to, q, n_levels, width, grid_offset[0],
-                          grid_offset[1], width_g, start_at)
+                          grid_offset[1], width_g, start_at, *_trace_space(level.shape[0]))
     del level, seg_from, seg_to, q
     # int32 (half the memory of a city's outlines, which are all held until the last band):
     # a vertex is at most 2**31 / SNAP = 2 million cells from the grid's corner
     if (offset[0] + label.shape[1]) * SNAP >= 2**31 or (offset[1] + label.shape[0]) * SNAP >= 2**31:
         raise ValueError(f"isochrone grid of {offset[0] + label.shape[1]} x "
                          f"{offset[1] + label.shape[0]} cells: too large for its outlines")
-    ring_q = (out[0] + np.array(offset, dtype=np.int64) * SNAP).astype(np.int32)
+    q, sizes, level, chain, head, tail = out
+    # rings ordered by level, then closed rings before chains (stable: the same order within
+    # each), so that each band takes a contiguous run (:func:`_level_rings`)
+    key = level.astype(np.int64) * 2 + chain
+    if key.shape[0] and (key[1:] < key[:-1]).any():
+        order = np.argsort(key, kind="stable")
+        n = sizes[order]
+        idx = np.repeat((np.cumsum(sizes) - sizes)[order] - (np.cumsum(n) - n), n) + \
+            np.arange(int(n.sum()))
+        q, sizes, level, chain, head, tail = (q[idx], n, level[order], chain[order],
+                                              head[order], tail[order])
+    ring_q = (q + np.array(offset, dtype=np.int64) * SNAP).astype(np.int32)
     # copies: the kernel's arrays are sized by the segments, the rings keep far fewer
-    return TileRings(ring_q, *(a.copy() for a in out[1:]))
+    return TileRings(ring_q, sizes.copy(), level.copy(), chain.astype(bool), head.copy(),
+                     tail.copy())
 
 
 def _level_rings(parts: list[TileRings], b: int) -> tuple[np.ndarray, np.ndarray]:
@@ -495,20 +392,22 @@ def _level_rings(parts: list[TileRings], b: int) -> tuple[np.ndarray, np.ndarray
     """
     qs, sizes, cq, csizes, head, tail = [], [], [], [], [], []
     for i, p in enumerate(parts):
-        of_level = p.level == b
-        on_ring = np.repeat(of_level & ~p.chain, p.sizes)
-        on_chain = np.repeat(of_level & p.chain, p.sizes)
-        qs.append(p.q[on_ring])
-        sizes.append(p.sizes[of_level & ~p.chain])
-        pick = of_level & p.chain
-        cq.append(p.q[on_chain].astype(np.int64))
-        csizes.append(p.sizes[pick])
-        head.append(p.head[pick])
-        tail.append(p.tail[pick])
-        rest = p.level > b
-        if not rest.all():
-            parts[i] = TileRings(p.q[np.repeat(rest, p.sizes)], p.sizes[rest], p.level[rest],
-                                 p.chain[rest], p.head[rest], p.tail[rest])
+        # a tile's rings run by level, closed rings before chains (:func:`tile_rings`)
+        lo, hi = np.searchsorted(p.level, [b, b + 1])
+        mid = lo + int(np.count_nonzero(~p.chain[lo:hi]))
+        v0 = int(p.sizes[:lo].sum())
+        v1 = v0 + int(p.sizes[lo:mid].sum())
+        v2 = v1 + int(p.sizes[mid:hi].sum())
+        # copies, so that each tile's arrays are freed once its rest is kept
+        qs.append(p.q[v0:v1].copy())
+        sizes.append(p.sizes[lo:mid].copy())
+        cq.append(p.q[v1:v2].astype(np.int64))
+        csizes.append(p.sizes[mid:hi].copy())
+        head.append(p.head[mid:hi].copy())
+        tail.append(p.tail[mid:hi].copy())
+        if hi > 0:
+            parts[i] = TileRings(p.q[v2:].copy(), p.sizes[hi:].copy(), p.level[hi:].copy(),
+                                 p.chain[hi:].copy(), p.head[hi:].copy(), p.tail[hi:].copy())
     q = np.concatenate(qs) if qs else np.empty((0, 2), np.int32)
     size = np.concatenate(sizes) if sizes else np.zeros(0, np.int64)
     if parts and sum(h.shape[0] for h in head):
