@@ -242,6 +242,23 @@ def _replace(
     return done
 
 
+def _parts(geoms: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``shapely.get_parts(geoms, return_index=True)`` without copying the geometries that are
+    their own one part (nearly every block: a copy of each cost 0.05 s at 268,569 nodes)."""
+    count = shapely.get_num_geometries(geoms)
+    idx = np.repeat(np.arange(geoms.size), count)
+    start = np.cumsum(count) - count
+    parts = np.empty(idx.size, dtype=object)
+    multi = (shapely.get_type_id(geoms) >= 4) & (count > 0)
+    whole = ~multi & (count > 0)
+    parts[start[whole]] = geoms[whole]
+    if multi.any():
+        sub, of = shapely.get_parts(geoms[multi], return_index=True)
+        first = np.searchsorted(of, np.arange(int(multi.sum())))
+        parts[start[multi][of] + np.arange(of.size) - first[of]] = sub
+    return parts, idx
+
+
 def _renumber(index: np.ndarray, keep: np.ndarray) -> np.ndarray:
     """Positions ``index`` (-1: none) after keeping only ``keep``; dropped ones become -1."""
     new = np.cumsum(keep) - 1
@@ -391,7 +408,7 @@ def blocks_from_osm(
     mapped = (method == "buildings") | (cover >= MIN_BUILDING_COVER * shapely.area(geoms))
     blk = _Blocks(geoms, method, mapped, owner)
     left = _split(blk, np.concatenate([lines[~is_street], walls]), homes, settings)
-    parts, idx = shapely.get_parts(blk.geoms, return_index=True)
+    parts, idx = _parts(blk.geoms)
     poly = shapely.get_type_id(parts) == 3
     small = poly & (shapely.area(parts) < MIN_BLOCK_AREA_M2)
     keep = poly & ~small
