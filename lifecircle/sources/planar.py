@@ -86,21 +86,22 @@ def _node(a: np.ndarray, b: np.ndarray, flag: np.ndarray,
     seg = np.flatnonzero(flag)
     seg = seg[np.argsort(group[seg], kind="stable")]
     k = workers() if seg.size >= NODE_SPLIT_FROM else 1
-    new_group = np.flatnonzero(np.r_[True, group[seg][1:] != group[seg][:-1]])
+    starts = np.r_[True, group[seg][1:] != group[seg][:-1]]
+    new_group = np.flatnonzero(starts)
     # cut at the group starts nearest to equal shares
     cuts = new_group[np.minimum(np.searchsorted(new_group, np.arange(1, k) * seg.size / k),
                                 new_group.size - 1)]
     edges = np.unique(np.r_[0, cuts, seg.size])
-
     # each group's union is that of ``union_all`` (a collection of its segments, unioned),
     # all of a thread's groups in one GEOS loop (a Python call per group cost more than
     # GEOS's noding: a city has 10^3-10^4 small groups)
-    lines = shapely.linestrings(np.stack([a[seg], b[seg]], axis=1))
-    rank = np.cumsum(np.r_[False, group[seg][1:] != group[seg][:-1]])
+    rank = np.cumsum(starts) - 1
 
     def part(s: slice) -> tuple[np.ndarray, np.ndarray]:
         lo, hi = edges[s.start], edges[s.stop]
-        groups = shapely.geometrycollections(lines[lo:hi], indices=rank[lo:hi] - rank[lo])
+        lines = shapely.linestrings(np.stack([a[seg[lo:hi]], b[seg[lo:hi]]], axis=1))
+        groups = shapely.geometrycollections(lines, indices=rank[lo:hi] - rank[lo])
+        del lines  # the collections hold copies
         return _segments(np.asarray(shapely.lib.unary_union(groups), dtype=object))
 
     parts = in_parts(part, edges.size - 1, min_part=1)
