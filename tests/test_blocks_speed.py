@@ -138,7 +138,8 @@ def test_hull_grid_is_numpys_unique_and_the_limit_keeps_every_point_inside(monke
     xy = np.concatenate([rng.uniform(0, 3000, (4000, 2)), rng.uniform(5000, 6000, (500, 2))])
     for cell in (20.0, 60.0):
         want = np.unique(np.round(xy / cell) * cell, axis=0)
-        np.testing.assert_array_equal(blocks_mod._on_grid(xy, cell), want)
+        got = blocks_mod._grid_points(blocks_mod._on_grid(xy, cell), cell)
+        np.testing.assert_array_equal(got, want)
     pts = shapely.points(xy)
     lines = np.empty(0, dtype=object)
     fine = blocks_mod._limit(lines, pts)
@@ -385,3 +386,17 @@ def test_population_from_the_derivation_matches_a_fresh_lookup():
     del bld, cases, buildings, frame
     gc.collect()
     assert key not in block_homes._DERIVED
+
+
+def test_parts_are_get_parts_with_the_single_geometries_themselves():
+    multi = shapely.MultiPolygon([shapely.box(2, 2, 3, 3), shapely.box(4, 4, 5, 5)])
+    single = shapely.box(0, 0, 1, 1)
+    geoms = np.array([single, multi, shapely.Polygon(),
+                      shapely.GeometryCollection([shapely.LineString([(0, 0), (1, 1)])]),
+                      shapely.MultiPolygon([shapely.box(9, 9, 10, 10)])], dtype=object)
+    parts, idx = blocks_mod._parts(geoms)
+    want, want_idx = shapely.get_parts(geoms, return_index=True)
+    np.testing.assert_array_equal(idx, [0, 1, 1, 2, 3, 4])
+    np.testing.assert_array_equal(idx, want_idx)
+    assert list(shapely.to_wkb(parts)) == list(shapely.to_wkb(want))
+    assert parts[0] is single  # not a copy
