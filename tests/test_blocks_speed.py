@@ -382,6 +382,16 @@ def test_population_from_the_derivation_matches_a_fresh_lookup():
         np.testing.assert_array_equal(got[0], want[0])
         np.testing.assert_array_equal(got[1], want[1])
     assert (blocks_mod.estimate_population(blk, bld, SETTINGS)[1] == "buildings").sum() > 50
+    # the same frame edited in place after the derivation: the people follow the edit
+    before = blocks_mod.estimate_population(blk, bld, SETTINGS)[0].sum()
+    bld["levels"] = 20.0
+    after = blocks_mod.estimate_population(blk, bld, SETTINGS)
+    np.testing.assert_array_equal(after[0], fresh(blk, bld, SETTINGS)[0])
+    assert after[0].sum() > 2 * before
+    # blocks without the derivation's columns go the fresh way (no KeyError)
+    bare = blk.drop(columns=["buildings_mapped"])
+    np.testing.assert_array_equal(blocks_mod.estimate_population(bare, bld, SETTINGS)[0],
+                                  fresh(bare, bld, SETTINGS)[0])
     key = id(bld)
     del bld, cases, buildings, frame
     gc.collect()

@@ -9,6 +9,7 @@ pass over every home: ~0.4 s at 268,569 nodes). The people are those of
 
 from __future__ import annotations
 
+import hashlib
 import operator
 import weakref
 from typing import NamedTuple
@@ -20,8 +21,8 @@ import shapely
 
 from ..profiles import PopulationSettings
 from .block_split import owner_of
-from .buildings import MIN_BUILDING_COVER
 from .buildings import estimate_population as fresh_estimate
+from .buildings import people
 
 __all__ = ["HomeAreas", "estimate_population", "home_blocks", "remember"]
 
@@ -35,6 +36,7 @@ class HomeAreas(NamedTuple):
     geoms: np.ndarray
     floor: np.ndarray
     cover: np.ndarray
+    digest: str = ""
 
 
 #: the home areas of the last blocks derived from each buildings frame (by ``id``), while that
@@ -49,7 +51,7 @@ def remember(buildings: gpd.GeoDataFrame, areas: HomeAreas) -> None:
     key = id(buildings)
     if key not in _DERIVED:
         weakref.finalize(buildings, _DERIVED.pop, key, None)
-    _DERIVED[key] = areas
+    _DERIVED[key] = areas._replace(digest=_digest(buildings))
 
 
 def home_blocks(owner: np.ndarray, parts: np.ndarray, idx: np.ndarray, keep: np.ndarray,
@@ -96,15 +98,23 @@ def estimate_population(
     home already.
     """
     known = _DERIVED.get(id(buildings))
-    if known is None or known.settings != settings or blocks.empty:
+    if (known is None or known.settings != settings or blocks.empty
+            or not {"block_id", "buildings_mapped"} <= set(blocks.columns)
+            or known.digest != _digest(buildings)):
         return fresh_estimate(blocks, buildings, settings)
     pos = pd.Index(known.ids).get_indexer(blocks["block_id"].to_numpy(dtype=object))
     geoms = blocks.geometry.to_numpy()
     if (pos < 0).any() or not all(map(operator.is_, geoms, known.geoms[pos])):
         return fresh_estimate(blocks, buildings, settings)  # not the blocks derived
-    area = shapely.area(geoms)
-    floor, cover = known.floor[pos], known.cover[pos]
-    use = (cover >= MIN_BUILDING_COVER * area) | blocks["buildings_mapped"].to_numpy(dtype=bool)
-    pop = np.where(use, floor / settings.floor_area_per_person_m2,
-                   area / 10_000.0 * settings.density_per_ha)
-    return pop, np.where(use, "buildings", "area_density").astype(object)
+    return people(shapely.area(geoms), known.floor[pos], known.cover[pos],
+                  blocks["buildings_mapped"].to_numpy(dtype=bool), settings)
+
+
+def _digest(buildings: gpd.GeoDataFrame) -> str:
+    """A hash of what the home areas were computed from (row count, and the columns that
+    decide a home and its floor area), so that a frame edited in place is looked up afresh."""
+    h = hashlib.blake2b(str(len(buildings)).encode(), digest_size=16)
+    for column in ("levels", "residential", "footprint_m2"):
+        if column in buildings.columns:
+            h.update(np.ascontiguousarray(buildings[column].to_numpy(dtype=np.float64)).tobytes())
+    return h.hexdigest()

@@ -39,6 +39,7 @@ from .buildings import (
     Homes,
     buildings_from_osm,
     homes_of,
+    people,
     residential_landuse,
 )
 from .osm import OSMData
@@ -168,11 +169,7 @@ def _people(
     geoms: np.ndarray, mapped: np.ndarray, floor: np.ndarray, settings: PopulationSettings
 ) -> np.ndarray:
     """Estimated residents per block (for the split decisions)."""
-    return np.where(
-        mapped,
-        floor / settings.floor_area_per_person_m2,
-        shapely.area(geoms) / 10_000.0 * settings.density_per_ha,
-    )
+    return people(shapely.area(geoms), floor, None, np.asarray(mapped, dtype=bool), settings)[0]
 
 
 def _over(

@@ -40,6 +40,7 @@ __all__ = [
     "floor_area",
     "homes_of",
     "method_shares",
+    "people",
     "residential_landuse",
     "scale_to_total",
 ]
@@ -326,16 +327,26 @@ def estimate_population(
     ``buildings_mapped``), otherwise ``area_density`` (area × the profile's density).
     """
     geoms = blocks.geometry.to_numpy()
-    area = shapely.area(geoms)
-    pop = area / 10_000.0 * settings.density_per_ha
-    method = np.full(len(blocks), "area_density", dtype=object)
     floor, cover = block_floor_area(geoms, homes_of(buildings, settings))
-    use = cover >= MIN_BUILDING_COVER * area
-    if "buildings_mapped" in blocks.columns:
-        use |= blocks["buildings_mapped"].to_numpy(dtype=bool)
-    pop[use] = floor[use] / settings.floor_area_per_person_m2
-    method[use] = "buildings"
-    return pop, method
+    mapped = (blocks["buildings_mapped"].to_numpy(dtype=bool)
+              if "buildings_mapped" in blocks.columns else None)
+    return people(shapely.area(geoms), floor, cover, mapped, settings)
+
+
+def people(area: np.ndarray, floor: np.ndarray, cover: np.ndarray | None,
+           mapped: np.ndarray | None, settings: PopulationSettings
+           ) -> tuple[np.ndarray, np.ndarray]:
+    """The one population rule: per block, its homes' floor area ÷ floor area per person
+    (``buildings``) where homes cover at least :data:`MIN_BUILDING_COVER` of its ``area`` or
+    it was derived from ``mapped`` footprints, else ``area`` × density (``area_density``).
+    ``cover`` None: ``mapped`` alone decides (the derivation's split decisions)."""
+    use = np.zeros(area.shape[0], dtype=bool) if cover is None else (
+        cover >= MIN_BUILDING_COVER * area)
+    if mapped is not None:
+        use |= mapped
+    pop = np.where(use, floor / settings.floor_area_per_person_m2,
+                   area / 10_000.0 * settings.density_per_ha)
+    return pop, np.where(use, "buildings", "area_density").astype(object)
 
 
 def scale_to_total(pop: np.ndarray, total: float) -> np.ndarray:
