@@ -165,13 +165,6 @@ def _grid_points(grid: tuple[np.ndarray, np.ndarray, int], cell: float) -> np.nd
     return (np.column_stack([key // span, key % span]) + lo) * cell
 
 
-def _people(
-    geoms: np.ndarray, mapped: np.ndarray, floor: np.ndarray, settings: PopulationSettings
-) -> np.ndarray:
-    """Estimated residents per block (for the split decisions)."""
-    return people(shapely.area(geoms), floor, None, np.asarray(mapped, dtype=bool), settings)[0]
-
-
 def _over(
     pop: np.ndarray, area: np.ndarray, settings: PopulationSettings
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -206,7 +199,7 @@ def _replace(
     blk.dropped_empty += int((~keep & (area >= MIN_BLOCK_AREA_M2)).sum())
     pieces, parent, area, floor = pieces[keep], parent[keep], area[keep], floor[keep]
     in_piece = _renumber(in_piece, keep)
-    pop = _people(pieces, blk.mapped[which][parent], floor, settings)
+    pop = people(area, floor, None, blk.mapped[which][parent], settings)[0]
     small = (area < SMALL_PIECE_SHARE * settings.max_block_area_ha * 10_000.0) & (
         pop < SMALL_PIECE_SHARE * settings.max_block_residents
     )
@@ -275,7 +268,8 @@ def _tally(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(block of each home, estimated residents per block, homes per block)."""
     n, owner = blk.geoms.size, blk.owner
-    pop = _people(blk.geoms, blk.mapped, _sum_by(owner, homes.floor, n), settings)
+    pop = people(shapely.area(blk.geoms), _sum_by(owner, homes.floor, n), None, blk.mapped,
+                 settings)[0]
     return owner, pop, np.bincount(owner[owner >= 0], minlength=n)
 
 
