@@ -24,27 +24,27 @@ import numpy as np
 
 from .._kernels import compile_kernel
 
-__all__ = ["hole_owners"]
+__all__ = ["hole_owners", "inside_ring"]
 
 
-def _inside(q: np.ndarray, start: int, size: int, px: int | np.int64,
-            py: int | np.int64) -> bool:  # pragma: no cover - compiled
-    """Whether ``(px, py)``, on no edge, lies inside the ring of ``size`` vertices from
-    ``start`` (crossings of the ray towards +x, integer arithmetic)."""
+def inside_ring(qx: np.ndarray, qy: np.ndarray, start: int, size: int, px: int | np.int64,
+                py: int | np.int64) -> bool:  # pragma: no cover - compiled
+    """Whether point ``p`` lies inside the ring ``start:start + size`` of the vertices
+    ``qx``, ``qy`` (crossing number, in 64-bit integers: ``p`` is a vertex of another ring,
+    never on this one). Shared with :mod:`.outline`'s tile rings."""
     inside = False
-    for k in range(size):
-        a = start + k
-        b = start + (k + 1 if k + 1 < size else 0)
-        ax = np.int64(q[a, 0])
-        ay = np.int64(q[a, 1])
-        bx = np.int64(q[b, 0])
-        by = np.int64(q[b, 1])
+    k = start + size - 1
+    for m in range(start, start + size):
+        ay = np.int64(qy[k])
+        by = np.int64(qy[m])
         if (ay > py) != (by > py):
-            d = by - ay
-            lhs = (px - ax) * d
-            rhs = (py - ay) * (bx - ax)
-            if (d > 0 and lhs < rhs) or (d < 0 and lhs > rhs):
+            ax = np.int64(qx[k])
+            bx = np.int64(qx[m])
+            # side of p against the edge a -> b, oriented upwards
+            cross = (bx - ax) * (py - ay) - (by - ay) * (px - ax)
+            if (cross > 0) == (by > ay):
                 inside = not inside
+        k = m
     return inside
 
 
@@ -92,6 +92,8 @@ def _owners(q: np.ndarray, starts: np.ndarray, sizes: np.ndarray, shells: np.nda
                 member[fill[cy * g + cx]] = s
                 fill[cy * g + cx] += 1
     cand = np.empty(ns, dtype=np.int64)
+    qx = q[:, 0]
+    qy = q[:, 1]
     for h in range(holes.shape[0]):
         px = np.int64(q[starts[holes[h]], 0])
         py = np.int64(q[starts[holes[h]], 1])
@@ -113,7 +115,7 @@ def _owners(q: np.ndarray, starts: np.ndarray, sizes: np.ndarray, shells: np.nda
                 n += 1
         for m in range(n):
             s = cand[m]
-            if m == n - 1 or _inside(q, starts[shells[s]], sizes[shells[s]], px, py):
+            if m == n - 1 or inside_ring(qx, qy, starts[shells[s]], sizes[shells[s]], px, py):
                 owner[h] = s
                 break
     return owner
@@ -121,7 +123,7 @@ def _owners(q: np.ndarray, starts: np.ndarray, sizes: np.ndarray, shells: np.nda
 
 @cache
 def _kernel() -> Any:
-    return compile_kernel(_owners, _inside)
+    return compile_kernel(_owners, inside_ring)
 
 
 def hole_owners(q: np.ndarray, sizes: np.ndarray, shells: np.ndarray, holes: np.ndarray,

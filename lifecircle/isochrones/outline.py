@@ -45,6 +45,7 @@ import numpy as np
 import shapely
 
 from .._kernels import compile_kernel, grown
+from .nesting import inside_ring
 from .rings import SNAP
 
 __all__ = ["single_tile_bands", "stamp_kernel"]
@@ -205,25 +206,6 @@ def _collinear(ax: int, ay: int, bx: int, by: int, px: int, py: int) -> bool:
     vx = px - bx
     vy = py - by
     return ux * vy - uy * vx == 0 and ux * vx + uy * vy > 0
-
-
-def _inside(qx: np.ndarray, qy: np.ndarray, start: int, size: int, px: int, py: int) -> bool:
-    """Whether point ``p`` lies inside the ring ``start:start + size`` (crossing number, in
-    integers: ``p`` is a vertex of another ring, never on this one)."""
-    inside = False
-    k = start + size - 1
-    for m in range(start, start + size):
-        ay = qy[k]
-        by = qy[m]
-        if (ay > py) != (by > py):
-            ax = qx[k]
-            bx = qx[m]
-            # side of p against the edge a -> b, oriented upwards
-            cross = (bx - ax) * (py - ay) - (by - ay) * (px - ax)
-            if (cross > 0) == (by > ay):
-                inside = not inside
-        k = m
-    return inside
 
 
 def _crossings(lab: np.ndarray, words: np.ndarray, w: int, h: int, nb: int,
@@ -507,7 +489,7 @@ def _outline_batch(
                         continue
                     sr = cand[u]
                     a = abs(r_area[sr])
-                    if a < best_area and _inside(qx, qy, r_start[sr], r_size[sr], px, py):
+                    if a < best_area and inside_ring(qx, qy, r_start[sr], r_size[sr], px, py):
                         best = u
                         best_area = a
                 owner[t] = best
@@ -545,7 +527,7 @@ def _outline_batch(
 @cache
 def _kernel() -> Any:
     return compile_kernel(_outline_batch, _near, _end_cell, _stamp_entity, _crossings,
-                          _trace_level, _exit_sides, _collinear, _inside)
+                          _trace_level, _exit_sides, _collinear, inside_ring)
 
 
 def single_tile_bands(
