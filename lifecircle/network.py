@@ -191,7 +191,7 @@ class WalkNetwork:
             src, dst = src[starts], dst[starts]
         indptr = np.zeros(n + 1, dtype=np.int64)
         np.cumsum(np.bincount(src, minlength=n), out=indptr[1:])
-        index_dtype = np.int32 if n < 2**31 - 1 else np.int64
+        index_dtype = _index_dtype(n)
         return sp.csr_matrix(
             (wt.astype(np.float64), dst.astype(index_dtype), indptr.astype(index_dtype)),
             shape=(n, n),
