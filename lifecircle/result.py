@@ -382,13 +382,23 @@ class Result:
                 with self._timed("workers_wait"):
                     jobs[0].wait()
                 job = jobs.pop(0)
+                timings = self.metadata["timings_s"]
                 if job.seconds is not None:  # the worker's own wall seconds
-                    self.metadata["timings_s"]["outputs_worker_" + "+".join(job.parts)] = \
-                        round(job.seconds[0], 4)
+                    timings["outputs_worker_" + "+".join(job.parts)] = \
+                        round(job.seconds[0] - sum(job.taken.values()), 4)
+                for what, seconds in job.taken.items():  # shared outputs it wrote
+                    timings[f"outputs_worker_{what}"] = round(seconds, 4)
         except BaseException:
             for job in jobs:
                 job.cancel()
             raise
+
+    def _write_map(self, folder: Path, chosen: Outputs) -> None:
+        from .outputs.products import write_products
+
+        write_products(self, folder, lang=chosen.lang, map=True, cdn=chosen.cdn,
+                       tiles=chosen.tiles, tiles_attribution=chosen.tiles_attribution,
+                       figures=False, rasters=False)
 
     def _write_all(self, staged: StagedOutput, outputs: Outputs, *, extras: Sequence[Extra],
                    jobs: list[Any]) -> None:
@@ -420,8 +430,14 @@ class Result:
             if not together and (job := _background.start("rasters", aside["rasters"],
                                                           nodes=nodes)):
                 jobs.append(job)
-        if together and (job := _background.start_together(aside)):
+        # the map: written by the worker once its own are done, unless this process comes to
+        # it first (a city's: the worker, while this process computes the isochrones)
+        shared = (_background.Shared({"map": lambda: self._write_map(folder, chosen)})
+                  if together and chosen.map else None)
+        if together and (job := _background.start_together(aside, shared)):
             jobs.append(job)
+        else:
+            shared = None
         aside = {what: write for what, write in aside.items()
                  if any(what in job.parts for job in jobs)}
         self.to_gpkg(staged.path(GPKG_NAME), layer_format=chosen.layer_format)
@@ -429,11 +445,9 @@ class Result:
             for extra in extras:
                 extra(self, staged)
         # each product on its own, so that the run's timings name what each took
-        if chosen.map:
+        if chosen.map and (shared is None or shared.take("map")):
             with self._timed("map"):
-                write_products(self, folder, lang=chosen.lang, map=True, cdn=chosen.cdn,
-                               tiles=chosen.tiles, tiles_attribution=chosen.tiles_attribution,
-                               figures=False, rasters=False)
+                self._write_map(folder, chosen)
         if chosen.figures and "figures" not in aside:
             with self._timed("figures"):
                 write_products(self, folder, lang=chosen.lang, map=False, figures=True,

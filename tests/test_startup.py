@@ -169,8 +169,8 @@ def test_above_the_limit_one_worker_writes_them_in_turn(grid_result, tmp_path, m
     together: list = []
     real = _background.start_together
 
-    def spy(writes):
-        together.append(real(writes))
+    def spy(writes, shared=None):
+        together.append(real(writes, shared))
         return together[-1]
 
     monkeypatch.setattr(_background, "start_together", spy)

@@ -37,8 +37,9 @@ from typing import Any
 
 from .. import _errors
 from .._errors import LifecircleError, OutputError
+from .._memory import release_freed
 
-__all__ = ["BACKGROUND_MAX_NODES", "Job", "start", "start_together"]
+__all__ = ["BACKGROUND_MAX_NODES", "Job", "Shared", "start", "start_together"]
 
 log = logging.getLogger(__name__)
 
@@ -59,12 +60,15 @@ class Job:
         self._conn = conn
         #: the worker's wall and CPU seconds, once :meth:`wait` returned
         self.seconds: tuple[float, float] | None = None
+        #: the shared outputs (:class:`Shared`) the worker took, with the wall seconds each
+        #: took it, once :meth:`wait` returned
+        self.taken: dict[str, float] = {}
 
     def wait(self) -> None:
         """Wait for the worker; raise its :class:`LifecircleError` (an :class:`OutputError`
         naming what went wrong when it was not one)."""
         try:
-            message, self.seconds = self._conn.recv()
+            message, self.seconds, self.taken = self._conn.recv()
         except EOFError:
             message = ("OutputError", f"{self.what}: the worker process writing them stopped "
                        "before it finished; rerun")
@@ -93,6 +97,34 @@ class Job:
         self._conn.close()
 
 
+class Shared:
+    """Outputs that either the run or its worker writes, whichever comes to it first.
+
+    The run's own outputs (the GeoPackage layers, the isochrones) take longer than the
+    worker's at a city's size (the worker is idle for half the run's outputs at a million
+    nodes) but not at a district's. An output in a :class:`Shared` is written by the worker
+    once its own are done, unless the run has :meth:`take`-n it already, and by the run
+    after its own, unless the worker has: the one with time to spare writes it, at every size,
+    without a guess at which that is. A flag per output in memory shared with the forked
+    worker, under a lock.
+    """
+
+    def __init__(self, writes: dict[str, Callable[[], Any]]) -> None:
+        ctx = multiprocessing.get_context("fork")
+        self.writes = dict(writes)
+        self._names = tuple(writes)
+        self._lock = ctx.Lock()
+        self._taken = ctx.RawArray("b", len(self._names))
+
+    def take(self, what: str) -> bool:
+        """Whether the caller is the first to ask for ``what`` (and so writes it)."""
+        i = self._names.index(what)
+        with self._lock:
+            first = not self._taken[i]
+            self._taken[i] = 1
+        return first
+
+
 def start(what: str, write: Callable[[], Any], *, nodes: int) -> Job | None:
     """Run ``write()`` in a forked worker process (``what`` names the output in errors).
 
@@ -105,15 +137,33 @@ def start(what: str, write: Callable[[], Any], *, nodes: int) -> Job | None:
     return _fork(what, write)
 
 
-def start_together(writes: dict[str, Callable[[], Any]]) -> Job | None:
+def start_together(writes: dict[str, Callable[[], Any]],
+                   shared: Shared | None = None) -> Job | None:
     """Run every ``writes`` value, one after the other, in one forked worker process (a key
-    names its output); ``None`` where :func:`start` would give ``None`` (but for the size)
-    and where the system has less memory available than the run holds (see
-    :func:`_room_for_a_copy`).
+    names its output), then each of ``shared``'s that the run has not taken; ``None`` where
+    :func:`start` would give ``None`` (but for the size) and where the system has less
+    memory available than the run holds (see :func:`_room_for_a_copy`).
     """
     if not writes or not _room_for_a_copy():
         return None
-    job = _fork(", ".join(writes), lambda: [write() for write in writes.values()])
+
+    def write_all() -> dict[str, float]:
+        for write in writes.values():
+            write()
+        taken: dict[str, float] = {}
+        for what, write in (shared.writes.items() if shared is not None else ()):
+            if shared is not None and shared.take(what):
+                # what the worker's own outputs freed goes back first: its resident pages
+                # are its peak's floor, and this process already counts the run's as its own
+                gc.collect()
+                release_freed()
+                t0 = time.perf_counter()
+                write()
+                taken[what] = time.perf_counter() - t0
+        return taken
+
+    job = _fork(", ".join([*writes, *(shared.writes if shared is not None else ())]),
+                write_all)
     if job is not None:
         job.parts = tuple(writes)
     return job
@@ -186,12 +236,15 @@ def _die_with(parent: int) -> None:  # pragma: no cover - child
 def _work(conn: Any, what: str, write: Callable[[], Any],
           parent: int) -> None:  # pragma: no cover - child
     """In the worker: write, then send ``None`` or the error (its class name and text: an
-    exception object need not survive pickling) back, with the wall and CPU seconds taken."""
+    exception object need not survive pickling) back, with the wall and CPU seconds taken and
+    the shared outputs written (what ``write`` returns when it is a dict, see
+    :func:`start_together`)."""
     wall, cpu = time.perf_counter(), time.process_time()
     _die_with(parent)
     message: tuple[str, str] | None = None
+    taken: Any = None
     try:
-        write()
+        taken = write()
     except LifecircleError as exc:
         message = (type(exc).__name__, str(exc))
     except KeyboardInterrupt:
@@ -199,5 +252,6 @@ def _work(conn: Any, what: str, write: Callable[[], Any],
     except BaseException as exc:  # an unexpected bug: its traceback, for --debug reports
         message = ("OutputError", f"{what}: {type(exc).__name__}: {exc}\n"
                    + traceback.format_exc())
-    conn.send((message, (time.perf_counter() - wall, time.process_time() - cpu)))
+    conn.send((message, (time.perf_counter() - wall, time.process_time() - cpu),
+               taken if isinstance(taken, dict) else {}))
     conn.close()
