@@ -14,6 +14,11 @@ one worker writes them one after the other (:func:`start_together`): a worker's 
 output's at a time is what a city-scale run can spare (measured on the 268k-node mosaic by
 ``scripts/bench_memory.py``, which reads the workers' unique set size).
 
+That worker then writes the map too unless the run has come to it first (:class:`Shared`): at
+a million nodes it finishes its own outputs while the run still computes the isochrones, and
+the map (10-13 s there) leaves the run's critical path; on the 268k-node mosaic the run comes
+to it first, as before. The page is the same byte for byte whoever writes it.
+
 Only on Linux (macOS forks unsafely once system frameworks are loaded, Windows cannot fork),
 from the main thread while no other non-daemon thread runs (a fork keeps only the calling
 thread; locks other threads hold would never be released in the child), and outside daemonic
