@@ -26,8 +26,14 @@ import shapely
 
 from .._errors import InputError
 from ..profiles import PopulationSettings
-from ._halves import alongside, elementwise
-from ._osm_columns import projected_geometries, projected_measures
+from ._halves import alongside, elementwise, in_parts
+from ._osm_columns import (
+    PROJECT_CHUNK,
+    WkbColumn,
+    projected_geometries,
+    projected_measures,
+    projected_rings,
+)
 from .block_split import as_xy, owner_of
 from .osm_model import NON_RESIDENTIAL_BUILDINGS, RESIDENTIAL_BUILDINGS, OSMData
 
@@ -158,6 +164,38 @@ def _measures(geoms: np.ndarray, *, keep: bool) -> tuple[np.ndarray, np.ndarray,
     return shapely.area(geoms), points, geoms if keep else np.empty(0, dtype=object)
 
 
+def _ring_measures(column: WkbColumn, crs: Any) -> tuple[np.ndarray, np.ndarray]:
+    """(footprint area, a point on each as (n, 2)) of the column's footprints projected to
+    ``crs``, as :func:`_measures` gives them, without a geometry per one-ring footprint
+    (:mod:`._footprint_kernels` measures their coordinates); :data:`PROJECT_CHUNK` records
+    at a time, so the projected coordinates of a city are never held at once."""
+    from ._footprint_kernels import ring_measures
+
+    n = len(column)
+    area, points = np.empty(n), np.empty((n, 2))
+    for lo in range(0, n, PROJECT_CHUNK):
+        run = WkbColumn(column.buf, column.offsets[lo : lo + PROJECT_CHUNK + 1])
+        simple, xy, count = projected_rings(run, crs)
+        at = lo + np.flatnonzero(simple)
+        ends = np.zeros(count.size + 1, dtype=np.int64)
+        np.cumsum(count, out=ends[1:])
+        x, y = np.ascontiguousarray(xy[:, 0]), np.ascontiguousarray(xy[:, 1])
+        ra, px, py = np.empty(count.size), np.empty(count.size), np.empty(count.size)
+
+        def part(s: slice, ends: np.ndarray = ends, x: np.ndarray = x, y: np.ndarray = y,
+                 out: tuple[np.ndarray, ...] = (ra, px, py)) -> None:
+            ring_measures(x, y, ends[s.start : s.stop + 1], *(o[s] for o in out))
+
+        in_parts(part, count.size)
+        area[at], points[at, 0], points[at, 1] = ra, px, py
+        other = np.flatnonzero(~simple)
+        if other.size:  # multipolygons (relations): measured by GEOS
+            at = lo + other
+            area[at], points[at] = _measures(projected_geometries(run.take(other), crs),
+                                             keep=False)[:2]
+    return area, points
+
+
 def buildings_from_osm(data: OSMData, crs: Any, *, footprints: bool = True) -> gpd.GeoDataFrame:
     """OSM buildings (projected to ``crs``): type, levels, and whether each one is a home.
 
@@ -197,11 +235,14 @@ def buildings_from_osm(data: OSMData, crs: Any, *, footprints: bool = True) -> g
     # the land-use and zone polygons are projected and repaired while the footprints are
     zones = alongside(lambda: (residential_landuse(data, crs),
                                _non_residential_zones(data, crs, rows, zone)))
-    runs = projected_measures(table.wkb, crs, lambda g: _measures(g, keep=footprints))
-    area, points = (np.concatenate([r[i] for r in runs]) for i in (0, 1))
-    geoms = (np.concatenate([r[2] for r in runs]) if footprints
-             else np.full(len(table), None, dtype=object))
-    del runs
+    if footprints:
+        runs = projected_measures(table.wkb, crs, lambda g: _measures(g, keep=True))
+        area, points = (np.concatenate([r[i] for r in runs]) for i in (0, 1))
+        geoms = np.concatenate([r[2] for r in runs])
+        del runs
+    else:
+        area, points = _ring_measures(table.wkb, crs)
+        geoms = np.full(len(table), None, dtype=object)
     # pandas' hashed isin on objects: numpy's sorts object arrays (a second at city scale),
     # and a string dtype would copy every value first
     typed_home = pd.Series(kinds, dtype=object).isin(RESIDENTIAL_BUILDINGS).to_numpy()
