@@ -65,6 +65,8 @@ RULE_NEAREST = "nearest"
 RULE_PAST_FRAGMENT = "past_fragment"
 #: the keys of one alternative in ``snap_alt`` (the primary snap's field names)
 _ALT_KEYS = (*SNAP_FIELDS, "snap_edge_id")
+#: one alternative as json.dumps writes its dict
+_ALT_TEMPLATE = "{{" + ", ".join(f'"{k}": {{}}' for k in _ALT_KEYS) + "}}"
 #: the nearest edge is looked for within rings of growing radius (metres) ...
 RING_START_M = 40.0
 #: ... up to this one; points with no edge in it ask the tree for their nearest edge
@@ -192,14 +194,21 @@ class Snap:
         if self.alt is None or self.alt.point.size == 0:
             return out
         a = self.alt
-        rows = zip(a.point.tolist(), net.node_id[net.edge_u[a.edge]].tolist(),
-                   net.node_id[net.edge_v[a.edge]].tolist(), net.edge_key[a.edge].tolist(),
-                   a.along_m.tolist(), a.dist_m.tolist(), a.edge.tolist(), strict=True)
-        lists: dict[int, list[dict[str, float | int]]] = {}
-        for p, *values in rows:
-            lists.setdefault(p, []).append(dict(zip(_ALT_KEYS, values, strict=True)))
-        for p, items in lists.items():
-            out[p] = json.dumps(items)
+        values = [net.node_id[net.edge_u[a.edge]].tolist(),
+                  net.node_id[net.edge_v[a.edge]].tolist(), net.edge_key[a.edge].tolist(),
+                  a.along_m.tolist(), a.dist_m.tolist(), a.edge.tolist()]
+        if np.isfinite(a.along_m).all() and np.isfinite(a.dist_m).all():
+            # what json.dumps writes for these ints and finite floats (their repr), without
+            # a dict per alternative (a city's access points have 10^4-10^5)
+            items = list(map(_ALT_TEMPLATE.format, *values))
+        else:
+            items = [json.dumps(dict(zip(_ALT_KEYS, row, strict=True)))
+                     for row in zip(*values, strict=True)]
+        lists: dict[int, list[str]] = {}
+        for p, item in zip(a.point.tolist(), items, strict=True):
+            lists.setdefault(p, []).append(item)
+        for p, texts in lists.items():
+            out[p] = "[" + ", ".join(texts) + "]"
         return out
 
 
