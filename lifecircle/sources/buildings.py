@@ -116,8 +116,18 @@ def _polygons(blobs: list[bytes], crs: Any) -> np.ndarray:
     on them are used, and at city scale the repair costs seconds)."""
     if not blobs:
         return np.empty(0, dtype=object)
-    geoms = gpd.GeoSeries(shapely.from_wkb(blobs), crs=4326).to_crs(crs).to_numpy()
-    return elementwise(shapely.make_valid, geoms)
+    # the read's one-ring records projected off their coordinates (4x faster than to_crs,
+    # the same coordinates: see projected_geometries)
+    return _repaired(projected_geometries(WkbColumn.from_blobs(blobs), crs))
+
+
+def _repaired(geoms: np.ndarray) -> np.ndarray:
+    """``shapely.make_valid`` of ``geoms``, asked only of the invalid ones: GEOS gives a valid
+    geometry back as a copy of itself, and telling it valid costs a third of the repair."""
+    bad = np.flatnonzero(~elementwise(shapely.is_valid, geoms))
+    if bad.size:
+        geoms[bad] = elementwise(shapely.make_valid, geoms[bad])
+    return geoms
 
 
 #: the residential land use :func:`buildings_from_osm` projected and repaired, by ``id`` of
@@ -174,7 +184,7 @@ def _non_residential_zones(data: OSMData, crs: Any, rows: np.ndarray,
     if not zone.any():
         return other
     areas = projected_geometries(data.pois.wkb.take(rows[zone]), crs)
-    return np.concatenate([other, elementwise(shapely.make_valid, areas)])
+    return np.concatenate([other, _repaired(areas)])
 
 
 def _measures(geoms: np.ndarray, *, keep: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
