@@ -62,3 +62,35 @@ def test_rings_measure_as_geos_measures_their_polygons(rings):
     assert np.array_equal(area[ok], shapely.area(polys[ok]))
     geos = shapely.point_on_surface(polys[ok])
     assert np.array_equal(pt[ok], np.column_stack([shapely.get_x(geos), shapely.get_y(geos)]))
+
+
+def test_only_invalid_polygons_are_repaired_and_valid_ones_kept_as_they_are():
+    from lifecircle.sources.buildings import _repaired
+
+    square = shapely.Polygon([(0, 0), (4, 0), (4, 4), (0, 4)])
+    bowtie = shapely.Polygon([(0, 0), (4, 4), (4, 0), (0, 4)])  # crosses itself at (2, 2)
+    out = _repaired(np.array([square, bowtie, None], dtype=object))
+    assert out[0] is square  # not re-made
+    assert shapely.is_valid(out[1]) and shapely.area(out[1]) == 8.0  # two triangles of 4 m²
+    assert out[2] is None
+    assert shapely.equals(out[1], shapely.make_valid(bowtie))
+
+
+def test_residential_land_use_is_repaired_once_for_the_buildings_and_blocks(monkeypatch):
+    from lifecircle.sources import buildings
+    from lifecircle.sources.osm_model import OSMData
+
+    ring = shapely.MultiPolygon([shapely.Polygon([(7.42, 43.73), (7.421, 43.73),
+                                                  (7.421, 43.731), (7.42, 43.731)])])
+    data = OSMData("landuse", landuse=[("way", 1, shapely.to_wkb(ring))])
+    calls = []
+    real = buildings._repaired
+    monkeypatch.setattr(buildings, "_repaired", lambda g: calls.append(len(g)) or real(g))
+    kept = buildings._landuse_kept(data, "EPSG:32632")
+    again = buildings.residential_landuse(data, "EPSG:32632")
+    assert again is kept and calls == [1]
+    # taken once: a third call (or one in another CRS) projects again
+    third = buildings.residential_landuse(data, "EPSG:32632")
+    assert calls == [1, 1] and shapely.equals_exact(third, kept, tolerance=0).all()
+    # 0.001 degree: 80.4 m of longitude at 43.73 N, 111.1 m of latitude (UTM scale: +0.2 %)
+    assert abs(shapely.area(third[0]) / (80.4 * 111.1) - 1) < 0.01
