@@ -30,6 +30,7 @@ __all__ = [
     "interned",
     "projected_geometries",
     "projected_measures",
+    "projected_rings",
     "tag_dict",
 ]
 
@@ -161,11 +162,27 @@ def projected_geometries(column: WkbColumn, crs: Any) -> np.ndarray:
     (``always_xy``), so the coordinates are the same.
     """
     import geopandas as gpd
-    import pyproj
 
     n = len(column)
     if not n:
         return np.empty(0, dtype=object)
+    simple, xy, count = projected_rings(column, crs)
+    geoms = np.empty(n, dtype=object)
+    geoms[simple] = _one_ring_multipolygons(xy, count)
+    other = np.flatnonzero(~simple)
+    if other.size:
+        geoms[other] = gpd.GeoSeries(column.take(other).geometries(), crs=4326).to_crs(
+            crs).to_numpy()
+    return geoms
+
+
+def projected_rings(column: WkbColumn, crs: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(which records are one-ring multipolygons, their coordinates projected to ``crs`` end
+    to end as an (m, 2) array, the vertices of each such ring): the coordinates
+    :func:`projected_geometries` builds those records from."""
+    import pyproj
+
+    n = len(column)
     buf = column.buf
     starts, sizes = column.offsets[:-1], np.diff(column.offsets)
     simple = sizes >= 22
@@ -183,13 +200,7 @@ def projected_geometries(column: WkbColumn, crs: Any) -> np.ndarray:
         return np.column_stack(transformer.transform(lonlat[s, 0], lonlat[s, 1]))
 
     xy = np.concatenate(in_parts(project, lonlat.shape[0]))
-    geoms = np.empty(n, dtype=object)
-    geoms[simple] = _one_ring_multipolygons(xy, count[simple])
-    other = np.flatnonzero(~simple)
-    if other.size:
-        geoms[other] = gpd.GeoSeries(column.take(other).geometries(), crs=4326).to_crs(
-            crs).to_numpy()
-    return geoms
+    return simple, xy, count[simple]
 
 
 #: records projected at a time by :func:`projected_measures`

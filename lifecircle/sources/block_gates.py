@@ -1,0 +1,159 @@
+"""Access points of residential blocks: their gates and entrances, else a point inside.
+
+A block with gates or entrances (``barrier=gate``, ``entrance=*``) on its boundary is left
+through them only; any other block from its representative point. The snapping guard starts
+at the block's edge (:func:`distance_to_boundary`).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+
+from .osm import OSMData
+
+__all__ = ["GATE_TOLERANCE_M", "access_points", "distance_to_boundary", "gates_from_osm"]
+
+def distance_to_boundary(points: gpd.GeoDataFrame, blocks: gpd.GeoDataFrame) -> np.ndarray:
+    """Metres from each access point to the boundary of its own block (0 outside it)."""
+    own = blocks.geometry.to_numpy()[_positions(blocks["block_id"], points["block_id"])]
+    pts = _in_crs(points, blocks.crs)
+    out = np.zeros(len(points))
+    inside = np.flatnonzero(shapely.contains(own, pts))
+    # the outline only of the blocks holding their point (nearly all: a gate outside its
+    # block is 0 m from it)
+    out[inside] = shapely.distance(shapely.boundary(own[inside]), pts[inside])
+    return out
+
+
+def _positions(ids: pd.Series, wanted: pd.Series) -> np.ndarray:
+    """Position in ``ids`` (unique) of each of ``wanted`` (all present)."""
+    return pd.Index(ids).get_indexer(wanted)
+
+
+def _in_crs(frame: gpd.GeoDataFrame, crs: Any) -> np.ndarray:
+    """The frame's geometries in ``crs`` (no copy of the frame when they already are)."""
+    if frame.crs == crs:
+        return frame.geometry.to_numpy()
+    return frame.geometry.to_crs(crs).to_numpy()
+
+
+#: gates and entrances farther than this from a block's boundary are not its access points
+GATE_TOLERANCE_M = 10.0
+#: access values that close a gate or entrance to residents walking out
+_CLOSED_ACCESS = frozenset({"private", "no"})
+
+
+def gates_from_osm(data: OSMData | None, crs: Any) -> gpd.GeoDataFrame:
+    """Usable gates and entrances (``barrier=gate``, ``entrance=*``), projected to ``crs``.
+
+    Left out: ``access=private|no`` (``foot=yes|designated`` reopens them for walkers),
+    ``entrance=emergency`` and ``locked=yes``.
+    """
+    rows: list[tuple[str, str, float, float]] = []
+    for osm_id, lon, lat, tags in data.gates if data is not None else []:
+        foot_open = tags.get("foot") in ("yes", "designated", "permissive")
+        if tags.get("access") in _CLOSED_ACCESS and not foot_open:
+            continue
+        if tags.get("foot") == "no" or tags.get("locked") == "yes":
+            continue
+        if tags.get("entrance") == "emergency":
+            continue
+        kind = "gate" if tags.get("barrier") == "gate" else f"entrance={tags.get('entrance')}"
+        rows.append((f"node/{osm_id}", kind, lon, lat))
+    return gpd.GeoDataFrame(
+        {"osm_id": [r[0] for r in rows], "gate_kind": [r[1] for r in rows]},
+        geometry=gpd.points_from_xy([r[2] for r in rows], [r[3] for r in rows], crs=4326),
+    ).to_crs(crs)
+
+
+def _gates_of_blocks(
+    blocks: gpd.GeoDataFrame, gates: gpd.GeoDataFrame, tolerance_m: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """(block position, gate position) pairs: gates within ``tolerance_m`` of the boundary.
+
+    A gate inside a block belongs to that block; a gate just outside every block (on the
+    street side of a wall) belongs to the nearest block whose boundary is within tolerance.
+    """
+    if gates.empty or blocks.empty:
+        empty = np.empty(0, dtype=np.int64)
+        return empty, empty
+    pts = _in_crs(gates, blocks.crs)
+    polys = blocks.geometry.to_numpy()
+    # the blocks within tolerance of a gate hold those whose boundary is: only their
+    # outlines are made (a city has 10^5 blocks and 10^3 gates)
+    g_i, b_i = shapely.STRtree(polys).query(pts, predicate="dwithin", distance=tolerance_m)
+    dist = shapely.distance(shapely.boundary(polys[b_i]), pts[g_i])
+    near = dist <= tolerance_m
+    g_i, b_i, dist = g_i[near], b_i[near], dist[near]
+    if g_i.size == 0:
+        return b_i, g_i
+    inside = shapely.contains(polys[b_i], pts[g_i])
+    has_inside = np.zeros(len(gates), dtype=bool)
+    has_inside[g_i[inside]] = True
+    # gates inside some block: every block that contains them; others: the nearest block
+    keep = inside.copy()
+    out = np.flatnonzero(~has_inside[g_i])
+    if out.size:
+        order = out[np.lexsort((b_i[out], dist[out], g_i[out]))]
+        first = np.ones(order.size, dtype=bool)
+        first[1:] = g_i[order[1:]] != g_i[order[:-1]]
+        keep[order[first]] = True
+    b_i, g_i = b_i[keep], g_i[keep]
+    order = np.lexsort((g_i, b_i))
+    return b_i[order], g_i[order]
+
+
+def access_points(
+    blocks: gpd.GeoDataFrame,
+    gates: gpd.GeoDataFrame | None = None,
+    *,
+    gate_tolerance_m: float = GATE_TOLERANCE_M,
+) -> gpd.GeoDataFrame:
+    """Access points of every block: its gates and entrances, else its representative point.
+
+    A block with gates or entrances (``barrier=gate``, ``entrance=*``) within
+    ``gate_tolerance_m`` of its boundary is reached through them only (``ap_kind = "gate"``: a
+    walled compound is left through its gates); any other block through its representative
+    point (``ap_kind = "centroid"``, always inside the polygon). A block's time is the minimum
+    over its access points.
+    """
+    block_ids = blocks["block_id"].to_numpy()
+    if gates is None:
+        gates = gpd.GeoDataFrame({"osm_id": [], "gate_kind": []}, geometry=[], crs=blocks.crs)
+    b_i, g_i = _gates_of_blocks(blocks, gates, gate_tolerance_m)
+    gated = np.zeros(len(blocks), dtype=bool)
+    gated[b_i] = True
+    rest = np.flatnonzero(~gated)
+    gate_pts = _in_crs(gates, blocks.crs)
+    gate_ids = gates["osm_id"].to_numpy(dtype=object)
+    centre = gpd.GeoDataFrame(
+        {
+            "ap_id": [f"{b}/rep" for b in block_ids[rest]],
+            "block_id": block_ids[rest],
+            "ap_kind": "centroid",
+            "gate_osm_id": None,
+            "_order": rest.astype(np.float64),
+        },
+        geometry=shapely.point_on_surface(blocks.geometry.to_numpy()[rest]),
+        crs=blocks.crs,
+    )
+    gate = gpd.GeoDataFrame(
+        {
+            "ap_id": [f"{b}/{g}" for b, g in zip(block_ids[b_i], gate_ids[g_i], strict=True)],
+            "block_id": block_ids[b_i],
+            "ap_kind": "gate",
+            "gate_osm_id": gate_ids[g_i],
+            "_order": b_i + np.arange(b_i.size) / max(b_i.size, 1) * 0.5,
+        },
+        geometry=gate_pts[g_i],
+        crs=blocks.crs,
+    )
+    frames = [f for f in (centre, gate) if not f.empty] or [centre]
+    out = pd.concat(frames, ignore_index=True).sort_values("_order", kind="stable")
+    out = out.drop(columns="_order").reset_index(drop=True)
+    return gpd.GeoDataFrame(out, geometry="geometry", crs=blocks.crs)
