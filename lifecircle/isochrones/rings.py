@@ -32,7 +32,9 @@ from typing import Any
 import numpy as np
 import shapely
 
+from .._kernels import compile_kernel
 from .nesting import hole_owners
+from .simplify import _cross, side_part, simplify_ring, simplify_rings
 from .squares import segments
 from .wkb import EMPTY_WKB, Wkb, encode_rings
 
@@ -43,19 +45,6 @@ __all__ = ["SNAP", "TileRings", "bands_from_tiles", "iter_bands", "tile_rings"]
 SNAP = 1024
 
 _EMPTY = shapely.MultiPolygon()
-
-
-def _cyclic(sizes: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Ring of each vertex, and its previous and next vertex within the ring (cyclic)."""
-    n = int(sizes.sum())
-    starts = np.cumsum(sizes) - sizes
-    ring = np.repeat(np.arange(sizes.shape[0]), sizes)
-    idx = np.arange(n)
-    prev = idx - 1
-    prev[starts] = starts + sizes - 1
-    nxt = idx + 1
-    nxt[starts + sizes - 1] = starts
-    return ring, prev, nxt
 
 
 @cache
@@ -83,17 +72,6 @@ def _cycle_kernel() -> Any:
         return ring, order
 
     return cycles
-
-
-def _drop_straight(q: np.ndarray, sizes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Rings without the vertices that lie on the straight line through their neighbours."""
-    ring, prev, nxt = _cyclic(sizes)
-    d_in = q - q[prev]
-    d_out = q[nxt] - q
-    cross = d_in[:, 0] * d_out[:, 1] - d_in[:, 1] * d_out[:, 0]
-    dot = d_in[:, 0] * d_out[:, 0] + d_in[:, 1] * d_out[:, 1]
-    keep = (cross != 0) | (dot <= 0)
-    return q[keep], np.bincount(ring[keep], minlength=sizes.shape[0])
 
 
 @cache
@@ -221,111 +199,126 @@ def _polygons(q: np.ndarray, sizes: np.ndarray, hole: np.ndarray, origin: np.nda
 # marching squares on the label grid, straight to linked rings
 
 
+def _trace(level: np.ndarray, seg_from: np.ndarray, seg_to: np.ndarray, q: np.ndarray,
+           label: np.ndarray, n_levels: int, width: int, gi0: int, gj0: int, width_g: int,
+           start_at: np.ndarray, ws: np.ndarray, wb: np.ndarray,
+           wi: np.ndarray) -> tuple[np.ndarray, ...]:  # pragma: no cover - compiled
+    """Link one tile's segments (tile-local side ids) into closed rings and open chains
+    (which leave the tile); the kernel compiled by numba.
+
+    Returns the vertices (closed rings simplified by :func:`.simplify.simplify_ring`, chains
+    whole: they are simplified once linked), each vertex's part of its side relative to
+    itself (:func:`.simplify.side_part`; chains only), and per ring its size, level, whether
+    it is a chain (0 / 1), and a chain's first and last side as global keys (side *
+    n_levels + level). ``ws`` (int64, 9 n), ``wb`` (uint8, 3 n) and ``wi`` (int16, 2 n) are
+    workspaces; the outputs are views of them.
+    """
+    n = level.shape[0]
+    succ = ws[:n]
+    buf = ws[n:2 * n]
+    sizes = ws[2 * n:3 * n]
+    head = ws[3 * n:4 * n]
+    tail = ws[4 * n:5 * n]
+    out_q = ws[5 * n:7 * n].reshape((n, 2))
+    tmp_x = ws[7 * n:8 * n]
+    tmp_y = ws[8 * n:9 * n]
+    out_iv = wi[:2 * n].reshape((n, 2))
+    seen = wb[:n]
+    r_level = wb[n:2 * n]
+    chain = wb[2 * n:3 * n]
+    for s in range(n):
+        start_at[seg_from[s] * n_levels + level[s]] = s
+    for s in range(n):
+        succ[s] = start_at[seg_to[s] * n_levels + level[s]]
+        # seen[t]: t has a predecessor (reset below, before the walks use it)
+        seen[s] = 0
+    for s in range(n):
+        if succ[s] >= 0:
+            seen[succ[s]] = 1
+    for s in range(n):
+        start_at[seg_from[s] * n_levels + level[s]] = -1
+    k = 0
+    r = 0
+    for phase in range(2):  # chains first (from their heads), then the closed rings
+        for s0 in range(n):
+            if phase == 0:
+                if seen[s0]:
+                    continue
+            elif seen[s0] == 2:
+                continue
+            m = 0
+            s = s0
+            while s >= 0 and seen[s] != 2:
+                seen[s] = 2
+                buf[m] = s
+                m += 1
+                s = succ[s]
+            is_chain = phase == 0
+            k0 = k
+            lv = level[s0]
+            for a in range(m):
+                v = buf[a]
+                out_q[k, 0] = q[v, 0]
+                out_q[k, 1] = q[v, 1]
+                # the side the vertex lies on: from centre c right (d = 0) or up (d = 1)
+                side = seg_from[v]
+                c = side // 2
+                d = side % 2
+                other = c + 1 if d == 0 else c + width
+                p0, p1 = side_part(np.int64(label[c]), np.int64(label[other]), np.int64(lv),
+                                   SNAP)
+                base = (c % width if d == 0 else c // width) * SNAP
+                here = q[v, 0] if d == 0 else q[v, 1]
+                out_iv[k, 0] = base + p0 - here
+                out_iv[k, 1] = base + p1 - here
+                k += 1
+            if not is_chain:
+                kept = simplify_ring(out_q[:, 0], out_q[:, 1], out_iv[:, 0], out_iv[:, 1],
+                                     k0, k - k0, SNAP, tmp_x, tmp_y)
+                for t in range(kept):
+                    out_q[k0 + t, 0] = tmp_x[t]
+                    out_q[k0 + t, 1] = tmp_y[t]
+                k = k0 + kept
+            sizes[r] = k - k0
+            r_level[r] = lv
+            chain[r] = is_chain
+            head[r] = -1
+            tail[r] = -1
+            if is_chain:
+                for end in range(2):
+                    side = seg_from[s0] if end == 0 else seg_to[buf[m - 1]]
+                    d = side % 2
+                    c = side // 2
+                    gi = gi0 + c % width
+                    gj = gj0 + c // width
+                    g = (2 * (gj * width_g + gi) + d) * n_levels + lv
+                    if end == 0:
+                        head[r] = g
+                    else:
+                        tail[r] = g
+            r += 1
+    return out_q[:k], out_iv[:k], sizes[:r], r_level[:r], chain[:r], head[:r], tail[:r]
+
+
 @cache
 def _trace_kernel() -> Any:
-    from numba import njit
-
-    @njit(cache=True, nogil=True)
-    def trace(level: np.ndarray, seg_from: np.ndarray, seg_to: np.ndarray, q: np.ndarray,
-              n_levels: int, width: int, gi0: int, gj0: int, width_g: int,
-              start_at: np.ndarray, ws: np.ndarray, wb: np.ndarray
-              ) -> tuple[np.ndarray, ...]:  # pragma: no cover
-        # Link one tile's segments (tile-local side ids) into closed rings and open chains
-        # (which leave the tile): vertices without those on a straight run (a chain keeps
-        # its two ends), and per ring its size, level, whether it is a chain (0 / 1), and a
-        # chain's first and last side as global keys (side * n_levels + level). ``ws``
-        # (int64, 7 n) and ``wb`` (uint8, 3 n) are workspaces; the outputs are views of them.
-        n = level.shape[0]
-        succ = ws[:n]
-        buf = ws[n:2 * n]
-        sizes = ws[2 * n:3 * n]
-        head = ws[3 * n:4 * n]
-        tail = ws[4 * n:5 * n]
-        out_q = ws[5 * n:7 * n].reshape((n, 2))
-        seen = wb[:n]
-        r_level = wb[n:2 * n]
-        chain = wb[2 * n:3 * n]
-        for s in range(n):
-            start_at[seg_from[s] * n_levels + level[s]] = s
-        for s in range(n):
-            succ[s] = start_at[seg_to[s] * n_levels + level[s]]
-            # seen[t]: t has a predecessor (reset below, before the walks use it)
-            seen[s] = 0
-        for s in range(n):
-            if succ[s] >= 0:
-                seen[succ[s]] = 1
-        for s in range(n):
-            start_at[seg_from[s] * n_levels + level[s]] = -1
-        k = 0
-        r = 0
-        for phase in range(2):  # chains first (from their heads), then the closed rings
-            for s0 in range(n):
-                if phase == 0:
-                    if seen[s0]:
-                        continue
-                elif seen[s0] == 2:
-                    continue
-                m = 0
-                s = s0
-                while s >= 0 and seen[s] != 2:
-                    seen[s] = 2
-                    buf[m] = s
-                    m += 1
-                    s = succ[s]
-                is_chain = phase == 0
-                k0 = k
-                for a in range(m):
-                    v = buf[a]
-                    keep = is_chain and (a == 0 or a == m - 1)
-                    if not keep:
-                        # off a straight run: turns, or goes back
-                        p = buf[a - 1 if a > 0 else m - 1]
-                        nx = buf[a + 1 if a + 1 < m else 0]
-                        ix = np.int64(q[v, 0]) - q[p, 0]
-                        iy = np.int64(q[v, 1]) - q[p, 1]
-                        ox = np.int64(q[nx, 0]) - q[v, 0]
-                        oy = np.int64(q[nx, 1]) - q[v, 1]
-                        keep = ix * oy - iy * ox != 0 or ix * ox + iy * oy <= 0
-                    if keep:
-                        out_q[k, 0] = q[v, 0]
-                        out_q[k, 1] = q[v, 1]
-                        k += 1
-                sizes[r] = k - k0
-                lv = level[s0]
-                r_level[r] = lv
-                chain[r] = is_chain
-                head[r] = -1
-                tail[r] = -1
-                if is_chain:
-                    for end in range(2):
-                        side = seg_from[s0] if end == 0 else seg_to[buf[m - 1]]
-                        d = side % 2
-                        c = side // 2
-                        gi = gi0 + c % width
-                        gj = gj0 + c // width
-                        g = (2 * (gj * width_g + gi) + d) * n_levels + lv
-                        if end == 0:
-                            head[r] = g
-                        else:
-                            tail[r] = g
-                r += 1
-        return out_q[:k], sizes[:r], r_level[:r], chain[:r], head[:r], tail[:r]
-
-    return trace
+    return compile_kernel(_trace, simplify_ring, side_part, _cross)
 
 
 _TRACE_SPACE = threading.local()
 
 
-def _trace_space(n: int) -> tuple[np.ndarray, np.ndarray]:
+def _trace_space(n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """This thread's workspaces for :func:`_trace_kernel` of ``n`` segments (kept and grown:
     fresh arrays of a tile's size cost a page fault every 4 KiB)."""
     ws, wb = getattr(_TRACE_SPACE, "ws", None), getattr(_TRACE_SPACE, "wb", None)
-    if ws is None or wb is None or wb.shape[0] < 3 * n:
+    wi = getattr(_TRACE_SPACE, "wi", None)
+    if ws is None or wb is None or wi is None or wb.shape[0] < 3 * n:
         cap = max(3 * n, 3 << 16)
-        ws, wb = np.empty(7 * (cap // 3 + 1), np.int64), np.empty(cap, np.uint8)
-        _TRACE_SPACE.ws, _TRACE_SPACE.wb = ws, wb
-    return ws, wb
+        ws, wb = np.empty(9 * (cap // 3 + 1), np.int64), np.empty(cap, np.uint8)
+        wi = np.empty(2 * (cap // 3 + 1), np.int16)
+        _TRACE_SPACE.ws, _TRACE_SPACE.wb, _TRACE_SPACE.wi = ws, wb, wi
+    return ws, wb, wi
 
 
 @dataclass(frozen=True)
@@ -336,6 +329,7 @@ class TileRings:
     ``tail`` (the grid side, as a key, it starts from and ends on)."""
 
     q: np.ndarray
+    iv: np.ndarray  # a chain vertex's part of its side (:func:`.simplify.side_part`)
     sizes: np.ndarray
     level: np.ndarray  # ascending; within a level, closed rings before chains
     chain: np.ndarray
@@ -356,15 +350,16 @@ def tile_rings(label: np.ndarray, n_levels: int, offset: tuple[int, int],
     """
     width = label.shape[1]
     level, seg_from, seg_to, q = segments(label, n_levels, SNAP)
-    out = _trace_kernel()(level, seg_from, seg_to, q, n_levels, width, grid_offset[0],
-                          grid_offset[1], width_g, start_at, *_trace_space(level.shape[0]))
+    out = _trace_kernel()(level, seg_from, seg_to, q, label.reshape(-1), n_levels, width,
+                          grid_offset[0], grid_offset[1], width_g, start_at,
+                          *_trace_space(level.shape[0]))
     del level, seg_from, seg_to, q
     # int32 (half the memory of a city's outlines, which are all held until the last band):
     # a vertex is at most 2**31 / SNAP = 2 million cells from the grid's corner
     if (offset[0] + label.shape[1]) * SNAP >= 2**31 or (offset[1] + label.shape[0]) * SNAP >= 2**31:
         raise ValueError(f"isochrone grid of {offset[0] + label.shape[1]} x "
                          f"{offset[1] + label.shape[0]} cells: too large for its outlines")
-    q, sizes, level, chain, head, tail = out
+    q, iv, sizes, level, chain, head, tail = out
     # rings ordered by level, then closed rings before chains (stable: the same order within
     # each), so that each band takes a contiguous run (:func:`_level_rings`)
     key = level.astype(np.int64) * 2 + chain
@@ -373,12 +368,12 @@ def tile_rings(label: np.ndarray, n_levels: int, offset: tuple[int, int],
         n = sizes[order]
         idx = np.repeat((np.cumsum(sizes) - sizes)[order] - (np.cumsum(n) - n), n) + \
             np.arange(int(n.sum()))
-        q, sizes, level, chain, head, tail = (q[idx], n, level[order], chain[order],
-                                              head[order], tail[order])
+        q, iv, sizes, level, chain, head, tail = (q[idx], iv[idx], n, level[order],
+                                                  chain[order], head[order], tail[order])
     ring_q = (q + np.array(offset, dtype=np.int64) * SNAP).astype(np.int32)
     # copies: the kernel's arrays are sized by the segments, the rings keep far fewer
-    return TileRings(ring_q, sizes.copy(), level.copy(), chain.astype(bool), head.copy(),
-                     tail.copy())
+    return TileRings(ring_q, iv.copy(), sizes.copy(), level.copy(), chain.astype(bool),
+                     head.copy(), tail.copy())
 
 
 def _level_rings(parts: list[TileRings], b: int) -> tuple[np.ndarray, np.ndarray]:
@@ -390,7 +385,7 @@ def _level_rings(parts: list[TileRings], b: int) -> tuple[np.ndarray, np.ndarray
     int32 (as :func:`tile_rings` keeps them), and only the chains' straight-run test works
     in int64.
     """
-    qs, sizes, cq, csizes, head, tail = [], [], [], [], [], []
+    qs, sizes, cq, civ, csizes, head, tail = [], [], [], [], [], [], []
     for i, p in enumerate(parts):
         # a tile's rings run by level, closed rings before chains (:func:`tile_rings`)
         lo, hi = np.searchsorted(p.level, [b, b + 1])
@@ -402,16 +397,18 @@ def _level_rings(parts: list[TileRings], b: int) -> tuple[np.ndarray, np.ndarray
         qs.append(p.q[v0:v1].copy())
         sizes.append(p.sizes[lo:mid].copy())
         cq.append(p.q[v1:v2].astype(np.int64))
+        civ.append(p.iv[v1:v2].copy())
         csizes.append(p.sizes[mid:hi].copy())
         head.append(p.head[mid:hi].copy())
         tail.append(p.tail[mid:hi].copy())
         if hi > 0:
-            parts[i] = TileRings(p.q[v2:].copy(), p.sizes[hi:].copy(), p.level[hi:].copy(),
-                                 p.chain[hi:].copy(), p.head[hi:].copy(), p.tail[hi:].copy())
+            parts[i] = TileRings(p.q[v2:].copy(), p.iv[v2:].copy(), p.sizes[hi:].copy(),
+                                 p.level[hi:].copy(), p.chain[hi:].copy(), p.head[hi:].copy(),
+                                 p.tail[hi:].copy())
     q = np.concatenate(qs) if qs else np.empty((0, 2), np.int32)
     size = np.concatenate(sizes) if sizes else np.zeros(0, np.int64)
     if parts and sum(h.shape[0] for h in head):
-        c_q, c_size = np.concatenate(cq), np.concatenate(csizes)
+        c_q, c_iv, c_size = np.concatenate(cq), np.concatenate(civ), np.concatenate(csizes)
         c_head, c_tail = np.concatenate(head), np.concatenate(tail)
         order = np.argsort(c_head, kind="stable")
         succ = order[np.searchsorted(c_head[order], c_tail)]
@@ -420,8 +417,9 @@ def _level_rings(parts: list[TileRings], b: int) -> tuple[np.ndarray, np.ndarray
         starts = (np.cumsum(c_size) - c_size)[walk]
         n = c_size[walk]
         idx = np.repeat(starts - (np.cumsum(n) - n), n) + np.arange(int(n.sum()))
-        linked_q, linked_size = _drop_straight(
-            c_q[idx], np.bincount(ring, weights=c_size).astype(np.int64))
+        # the linked rings simplified as a whole ring traced in one tile would be
+        linked_q, linked_size = simplify_rings(
+            c_q[idx], c_iv[idx], np.bincount(ring, weights=c_size).astype(np.int64), SNAP)
         q = np.concatenate([q, linked_q.astype(np.int32)])
         size = np.concatenate([size, linked_size])
     return q, size
