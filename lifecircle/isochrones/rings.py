@@ -34,7 +34,7 @@ import shapely
 
 from .._kernels import compile_kernel
 from .nesting import hole_owners
-from .simplify import _cross, side_part, simplify_ring, simplify_rings
+from .simplify import _cross, part_table, simplify_ring, simplify_rings
 from .squares import segments
 from .wkb import EMPTY_WKB, Wkb, encode_rings
 
@@ -200,18 +200,18 @@ def _polygons(q: np.ndarray, sizes: np.ndarray, hole: np.ndarray, origin: np.nda
 
 
 def _trace(level: np.ndarray, seg_from: np.ndarray, seg_to: np.ndarray, q: np.ndarray,
-           label: np.ndarray, n_levels: int, width: int, gi0: int, gj0: int, width_g: int,
-           start_at: np.ndarray, ws: np.ndarray, wb: np.ndarray,
+           label: np.ndarray, parts: np.ndarray, n_levels: int, width: int, gi0: int,
+           gj0: int, width_g: int, start_at: np.ndarray, ws: np.ndarray, wb: np.ndarray,
            wi: np.ndarray) -> tuple[np.ndarray, ...]:  # pragma: no cover - compiled
     """Link one tile's segments (tile-local side ids) into closed rings and open chains
     (which leave the tile); the kernel compiled by numba.
 
     Returns the vertices (closed rings simplified by :func:`.simplify.simplify_ring`, chains
     whole: they are simplified once linked), each vertex's part of its side relative to
-    itself (:func:`.simplify.side_part`; chains only), and per ring its size, level, whether
-    it is a chain (0 / 1), and a chain's first and last side as global keys (side *
-    n_levels + level). ``ws`` (int64, 9 n), ``wb`` (uint8, 3 n) and ``wi`` (int16, 2 n) are
-    workspaces; the outputs are views of them.
+    itself (from ``parts``, :func:`.simplify.part_table`; used for chains only), and per
+    ring its size, level, whether it is a chain (0 / 1), and a chain's first and last side
+    as global keys (side * n_levels + level). ``ws`` (int64, 9 n), ``wb`` (uint8, 3 n)
+    and ``wi`` (int16, 2 n) are workspaces; the outputs are views of them.
     """
     n = level.shape[0]
     succ = ws[:n]
@@ -260,17 +260,17 @@ def _trace(level: np.ndarray, seg_from: np.ndarray, seg_to: np.ndarray, q: np.nd
                 v = buf[a]
                 out_q[k, 0] = q[v, 0]
                 out_q[k, 1] = q[v, 1]
-                # the side the vertex lies on: from centre c right (d = 0) or up (d = 1)
+                # the side the vertex lies on: from centre c right (d = 0) or up (d = 1);
+                # its level's part from the table, relative to the vertex (tile-local
+                # vertices are not negative: the side starts at here - here % SNAP)
                 side = seg_from[v]
-                c = side // 2
-                d = side % 2
+                c = side >> 1
+                d = side & 1
                 other = c + 1 if d == 0 else c + width
-                p0, p1 = side_part(np.int64(label[c]), np.int64(label[other]), np.int64(lv),
-                                   SNAP)
-                base = (c % width if d == 0 else c // width) * SNAP
-                here = q[v, 0] if d == 0 else q[v, 1]
-                out_iv[k, 0] = base + p0 - here
-                out_iv[k, 1] = base + p1 - here
+                at = 2 * ((np.int64(label[c]) * 256 + np.int64(label[other])) * n_levels + lv)
+                here = (q[v, 0] if d == 0 else q[v, 1]) & (SNAP - 1)
+                out_iv[k, 0] = parts[at] - here
+                out_iv[k, 1] = parts[at + 1] - here
                 k += 1
             if not is_chain:
                 kept = simplify_ring(out_q[:, 0], out_q[:, 1], out_iv[:, 0], out_iv[:, 1],
@@ -302,7 +302,7 @@ def _trace(level: np.ndarray, seg_from: np.ndarray, seg_to: np.ndarray, q: np.nd
 
 @cache
 def _trace_kernel() -> Any:
-    return compile_kernel(_trace, simplify_ring, side_part, _cross)
+    return compile_kernel(_trace, simplify_ring, _cross)
 
 
 _TRACE_SPACE = threading.local()
@@ -350,7 +350,8 @@ def tile_rings(label: np.ndarray, n_levels: int, offset: tuple[int, int],
     """
     width = label.shape[1]
     level, seg_from, seg_to, q = segments(label, n_levels, SNAP)
-    out = _trace_kernel()(level, seg_from, seg_to, q, label.reshape(-1), n_levels, width,
+    out = _trace_kernel()(level, seg_from, seg_to, q, label.reshape(-1),
+                          part_table(n_levels, SNAP), n_levels, width,
                           grid_offset[0], grid_offset[1], width_g, start_at,
                           *_trace_space(level.shape[0]))
     del level, seg_from, seg_to, q

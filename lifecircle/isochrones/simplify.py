@@ -43,7 +43,7 @@ import numpy as np
 
 from .._kernels import compile_kernel
 
-__all__ = ["LOOKAHEAD", "side_part", "simplify_ring", "simplify_rings"]
+__all__ = ["LOOKAHEAD", "part_table", "side_part", "simplify_ring", "simplify_rings"]
 
 #: Most vertices one chord may replace (bounds a ring's work to ``LOOKAHEAD`` per vertex).
 LOOKAHEAD = 512
@@ -64,6 +64,18 @@ def side_part(l0: int | np.integer, l1: int | np.integer, b: int | np.integer,
         f1 = (m - (b - lo)) * snap
     # f0 / m rounded up, f1 / m rounded down, then one unit in
     return -((-f0) // m) + 1, f1 // m - 1
+
+
+@cache
+def part_table(n_levels: int, snap: int) -> np.ndarray:
+    """:func:`side_part` of every label pair ``(l0, l1)`` (uint8) and level ``b``, the pair
+    at ``2 * ((l0 * 256 + l1) * n_levels + b)`` (int16; zeros where ``b`` does not cross)."""
+    out = np.zeros((256, 256, n_levels, 2), dtype=np.int16)
+    for l0 in range(n_levels + 1):
+        for l1 in range(n_levels + 1):
+            for b in range(min(l0, l1), max(l0, l1)):
+                out[l0, l1, b] = side_part(l0, l1, b, snap)
+    return out.reshape(-1)
 
 
 def _cross(ax: np.int64, ay: np.int64, bx: np.int64, by: np.int64) -> np.int64:
@@ -109,7 +121,9 @@ def simplify_ring(x: np.ndarray, y: np.ndarray, lo: np.ndarray, hi: np.ndarray, 
         limit = min(n, a + LOOKAHEAD)
         t = a + 1
         while True:
-            vt = start + (k0 + t) % n
+            vt = start + k0 + t
+            if vt >= start + n:
+                vt -= n
             dx = np.int64(x[vt]) - px
             dy = np.int64(y[vt]) - py
             if wedge and (_cross(lx, ly, dx, dy) <= 0 or _cross(dx, dy, rx, ry) <= 0):
@@ -118,7 +132,7 @@ def simplify_ring(x: np.ndarray, y: np.ndarray, lo: np.ndarray, hi: np.ndarray, 
             if t >= limit:
                 break
             # the part of vertex t's side a chord from the anchor must pass through
-            if np.int64(x[vt]) % snap == 0:  # a vertical side: y varies
+            if np.int64(x[vt]) & (snap - 1) == 0:  # a vertical side: y varies (snap: 2**k)
                 ax_ = dx
                 ay_ = dy + lo[vt]
                 bx_ = dx
