@@ -329,7 +329,7 @@ class TileRings:
     ``tail`` (the grid side, as a key, it starts from and ends on)."""
 
     q: np.ndarray
-    iv: np.ndarray  # a chain vertex's part of its side (:func:`.simplify.side_part`)
+    iv: np.ndarray  # each chain vertex's part of its side (:func:`.simplify.side_part`)
     sizes: np.ndarray
     level: np.ndarray  # ascending; within a level, closed rings before chains
     chain: np.ndarray
@@ -372,8 +372,10 @@ def tile_rings(label: np.ndarray, n_levels: int, offset: tuple[int, int],
         q, iv, sizes, level, chain, head, tail = (q[idx], iv[idx], n, level[order],
                                                   chain[order], head[order], tail[order])
     ring_q = (q + np.array(offset, dtype=np.int64) * SNAP).astype(np.int32)
-    # copies: the kernel's arrays are sized by the segments, the rings keep far fewer
-    return TileRings(ring_q, iv.copy(), sizes.copy(), level.copy(), chain.astype(bool),
+    # copies: the kernel's arrays are sized by the segments, the rings keep far fewer (and
+    # only the chains' vertices keep their parts: the closed rings are simplified)
+    chain = chain.astype(bool)
+    return TileRings(ring_q, iv[np.repeat(chain, sizes)], sizes.copy(), level.copy(), chain,
                      head.copy(), tail.copy())
 
 
@@ -398,12 +400,15 @@ def _level_rings(parts: list[TileRings], b: int) -> tuple[np.ndarray, np.ndarray
         qs.append(p.q[v0:v1].copy())
         sizes.append(p.sizes[lo:mid].copy())
         cq.append(p.q[v1:v2].astype(np.int64))
-        civ.append(p.iv[v1:v2].copy())
+        # p.iv holds the chains' vertices only, in the same order
+        c0 = int(p.sizes[:lo][p.chain[:lo]].sum())
+        c1 = c0 + v2 - v1
+        civ.append(p.iv[c0:c1].copy())
         csizes.append(p.sizes[mid:hi].copy())
         head.append(p.head[mid:hi].copy())
         tail.append(p.tail[mid:hi].copy())
         if hi > 0:
-            parts[i] = TileRings(p.q[v2:].copy(), p.iv[v2:].copy(), p.sizes[hi:].copy(),
+            parts[i] = TileRings(p.q[v2:].copy(), p.iv[c1:].copy(), p.sizes[hi:].copy(),
                                  p.level[hi:].copy(), p.chain[hi:].copy(), p.head[hi:].copy(),
                                  p.tail[hi:].copy())
     q = np.concatenate(qs) if qs else np.empty((0, 2), np.int32)
