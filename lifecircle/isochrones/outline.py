@@ -4,7 +4,7 @@ The per-facility isochrones (``--facility-isochrones``, :func:`.bands.facility_i
 outline thousands of small grids, one per facility, each a few hundred cells across.
 :func:`single_tile_bands` gives exactly the polygons of the tiled city-wide path of
 :mod:`.polygons` and :mod:`.rings` (the same cells, the same marching-squares outline as
-contourpy's, the same vertices up to dropping collinear ones) for every entity whose grid
+contourpy's, simplified as :mod:`.simplify` simplifies them) for every entity whose grid
 fits in one tile, in one compiled call per batch and one ``shapely.from_ragged_array`` for
 the whole batch.
 
@@ -26,7 +26,8 @@ Here:
   centre is in when the mean of the four corners exceeds the level), from the crossings a
   scan of the grid's rows found, marking the crossings it passed (and clearing only those
   afterwards: one byte a crossing, small enough for the cache); vertices are integers in
-  ``1 / SNAP`` of a cell, as in :mod:`.rings`, and collinear ones are dropped as they come;
+  ``1 / SNAP`` of a cell, as in :mod:`.rings`, each with its level's part of its side,
+  and each ring is simplified once closed (:func:`.simplify.simplify_ring`);
 - **holes** go to the smallest shell of their group that contains them (an integer
   crossing-number test; with one shell, no test); a ring band is its level's rings and the
   next lower level's rings with their roles swapped (shells become holes and holes shells),
