@@ -250,3 +250,39 @@ def test_holes_go_to_the_smallest_shell_that_holds_them():
     expected = [min((s for s in shells if polys[s].contains(shapely.Point(rings[h][0]))),
                     key=lambda s: polys[s].area) for h in holes]
     assert list(owner) == expected == [0, 2, 0]
+
+
+def test_side_parts_by_hand():
+    from lifecircle.isochrones.simplify import part_table, side_part
+
+    # labels 0 and 3 (levels 0, 1, 2 cross): thirds from the label-0 centre, one unit in
+    assert side_part(0, 3, 0, SNAP) == (1, 340)
+    assert side_part(0, 3, 1, SNAP) == (343, 681)
+    assert side_part(0, 3, 2, SNAP) == (684, 1023)
+    # the same side seen from the other centre: level 0 keeps the third by the label 0
+    assert side_part(3, 0, 0, SNAP) == (684, 1023)
+    # one level crosses: the whole side
+    assert side_part(1, 2, 1, SNAP) == (1, 1023)
+    table = part_table(3, SNAP).reshape(256, 256, 3, 2)
+    assert tuple(table[3, 0, 0]) == (684, 1023) and tuple(table[0, 1, 0]) == (1, 1023)
+    # each level's traced crossing (contourpy's) lies inside its part
+    for lo in range(4):
+        for hi in range(lo + 1, 4):
+            for b in range(lo, hi):
+                a, z = side_part(lo, hi, b, SNAP)
+                assert a <= round((b - lo + 0.5) / (hi - lo) * SNAP) <= z
+
+
+def test_a_sloping_straight_edge_loses_its_staircase():
+    """A half-plane at slope 3/7 digitised on the grid (labels 0 and 1): contourpy's outline
+    has a vertex on every crossed side; the simplified one runs the digital straight edge in
+    a few chords (between traced crossings, so not always one), with the same centres in."""
+    h, w = 40, 60
+    jj, ii = np.mgrid[0:h, 0:w]
+    label = np.where(jj < 3 + 3 * ii / 7.0, 0, 1).astype(np.uint8)
+    label[0, :] = label[-1, :] = label[:, 0] = label[:, -1] = 1
+    ours = outline(label, 1, True)[0]
+    theirs = contourpy_bands(label, 1, True)[0]
+    assert_simplified(ours, theirs, label, label == 0)
+    assert shapely.get_num_coordinates(theirs) > 80
+    assert 4 * shapely.get_num_coordinates(ours) < shapely.get_num_coordinates(theirs)
