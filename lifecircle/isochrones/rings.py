@@ -212,7 +212,7 @@ def _trace(level: np.ndarray, seg_from: np.ndarray, seg_to: np.ndarray, q: np.nd
     whole: they are simplified once linked), each vertex's part of its side relative to
     itself (from ``parts``, :func:`.simplify.part_table`; used for chains only), and per
     ring its size, level, whether it is a chain (0 / 1), and a chain's first and last side
-    as global keys (side * n_levels + level). ``ws`` (int64, 9 n), ``wb`` (uint8, 3 n)
+    as global keys (side * n_levels + level). ``ws`` (int64, 7 n), ``wb`` (uint8, 3 n)
     and ``wi`` (int16, 2 n) are workspaces; the outputs are views of them.
     """
     n = level.shape[0]
@@ -222,8 +222,6 @@ def _trace(level: np.ndarray, seg_from: np.ndarray, seg_to: np.ndarray, q: np.nd
     head = ws[3 * n:4 * n]
     tail = ws[4 * n:5 * n]
     out_q = ws[5 * n:7 * n].reshape((n, 2))
-    tmp_x = ws[7 * n:8 * n]
-    tmp_y = ws[8 * n:9 * n]
     out_iv = wi[:2 * n].reshape((n, 2))
     seen = wb[:n]
     r_level = wb[n:2 * n]
@@ -258,7 +256,19 @@ def _trace(level: np.ndarray, seg_from: np.ndarray, seg_to: np.ndarray, q: np.nd
             is_chain = phase == 0
             k0 = k
             lv = level[s0]
-            for a in range(m):
+            # a closed ring from its lowest, then leftmost vertex (where simplify_ring starts
+            # it), so that it is simplified in place
+            a0 = 0
+            if not is_chain:
+                for a in range(1, m):
+                    v = buf[a]
+                    w = buf[a0]
+                    if q[v, 1] < q[w, 1] or (q[v, 1] == q[w, 1] and q[v, 0] < q[w, 0]):
+                        a0 = a
+            for a1 in range(m):
+                a = a0 + a1
+                if a >= m:
+                    a -= m
                 v = buf[a]
                 out_q[k, 0] = q[v, 0]
                 out_q[k, 1] = q[v, 1]
@@ -275,12 +285,10 @@ def _trace(level: np.ndarray, seg_from: np.ndarray, seg_to: np.ndarray, q: np.nd
                 out_iv[k, 1] = parts[at + 1] - here
                 k += 1
             if not is_chain:
-                kept = simplify_ring(out_q[:, 0], out_q[:, 1], out_iv[:, 0], out_iv[:, 1],
-                                     k0, k - k0, SNAP, tmp_x, tmp_y)
-                for t in range(kept):
-                    out_q[k0 + t, 0] = tmp_x[t]
-                    out_q[k0 + t, 1] = tmp_y[t]
-                k = k0 + kept
+                # in place: the ring starts at its first vertex, and a chord's end is
+                # written at or before the vertex it was read from
+                k = k0 + simplify_ring(out_q[:, 0], out_q[:, 1], out_iv[:, 0], out_iv[:, 1],
+                                       k0, k - k0, SNAP, out_q[k0:, 0], out_q[k0:, 1])
             sizes[r] = k - k0
             r_level[r] = lv
             chain[r] = is_chain
@@ -317,7 +325,7 @@ def _trace_space(n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     wi = getattr(_TRACE_SPACE, "wi", None)
     if ws is None or wb is None or wi is None or wb.shape[0] < 3 * n:
         cap = max(3 * n, 3 << 16)
-        ws, wb = np.empty(9 * (cap // 3 + 1), np.int64), np.empty(cap, np.uint8)
+        ws, wb = np.empty(7 * (cap // 3 + 1), np.int64), np.empty(cap, np.uint8)
         wi = np.empty(2 * (cap // 3 + 1), np.int16)
         _TRACE_SPACE.ws, _TRACE_SPACE.wb, _TRACE_SPACE.wi = ws, wb, wi
     return ws, wb, wi

@@ -91,7 +91,9 @@ def simplify_ring(x: np.ndarray, y: np.ndarray, lo: np.ndarray, hi: np.ndarray, 
     Vertex ``v`` lies on a grid side (``x[v]`` a multiple of ``snap``: a vertical side, else a
     horizontal one) and may be crossed anywhere from ``lo[v]`` to ``hi[v]`` along it (added
     to the coordinate that varies on the side). The result is a subset of the vertices,
-    from the lowest (then leftmost) one, in ring order.
+    from the lowest (then leftmost) one, in ring order. When that one is the ring's first,
+    the output may be the ring's own place (``out_x`` the view of ``x`` from ``start``): each
+    kept vertex is written at or before the place it is read from, after it was read.
     """
     if n <= 3:
         for t in range(n):
