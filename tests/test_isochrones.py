@@ -246,19 +246,26 @@ def check_properties(net: WalkNetwork, src: Snap, ids: list[str], *, bands_min, 
     # a larger walking speed never shrinks a band
     faster = iso.category_isochrones(net, multi_source(net, src, limit_m=2 * budgets[-1]),
                                      src, cumulative=True, **{**kw, "speed_kmh": 1.5 * speed_kmh})
+    # (up to the simplified outlines: each stays within one cell's diagonal of the traced
+    # one, which never shrinks, see lifecircle.isochrones.simplify)
+    cell = iso.default_cell_m(walk_in_m)
     for k in range(len(bands_min)):
         lost = shapely.difference(polys[k], faster.geometry.iloc[k])
-        assert shapely.area(lost) <= 1e-6 * max(polys[k].area, 1.0)
+        edge = shapely.buffer(shapely.boundary(polys[k]), 2 * np.sqrt(2.0) * cell)
+        assert shapely.area(shapely.difference(lost, edge)) <= 1e-6 * max(polys[k].area, 1.0)
     # the union of the facilities' own isochrones is the category's
     if per_facility:
         fac = iso.facility_isochrones(net, src, ids, cumulative=True, **kw)
         for k, b in enumerate(bands_min):
             union = shapely.union_all(fac.geometry[fac["band_min"] == b].to_numpy())
-            sym = shapely.area(shapely.symmetric_difference(union, polys[k]))
-            # raster: the outline's interpolation may differ within one cell along the edge
-            # of the union; vector: numerically equal
-            limit = (0.002 if method == "raster" else 1e-6) * max(polys[k].area, 1.0)
-            assert sym <= limit, (k, sym, polys[k].area)
+            sym = shapely.symmetric_difference(union, polys[k])
+            # raster: the traced outlines may differ within one cell along the edge of the
+            # union, and each simplified one lies within a cell's diagonal of its traced
+            # one; vector: numerically equal
+            if method == "raster":
+                edge = shapely.buffer(shapely.boundary(polys[k]), 3 * np.sqrt(2.0) * cell)
+                sym = shapely.difference(sym, edge)
+            assert shapely.area(sym) <= 1e-6 * max(polys[k].area, 1.0), (k, polys[k].area)
 
 
 @st.composite

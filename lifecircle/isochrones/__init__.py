@@ -5,7 +5,8 @@ An isochrone is built from the search's node distances, never from a hull, in th
 - :mod:`.search`: the reached stretches of street (whole edges within the budget, the part
   of an edge still reachable from an end, a facility's own stretch and off-network leg).
 - :mod:`.polygons`: the stretches buffered by ``walk_in_m``, rasterised on a fine grid and
-  outlined by marching squares (default, fast) or as exact round buffers.
+  outlined by marching squares, simplified on the grid (:mod:`.simplify`; default, fast), or
+  as exact round buffers.
 - :mod:`.bands`: bands (5 / 10 / 15 min by default) of a category's union over its
   facilities and of each facility (one :class:`lifecircle._kernels.BoundedSearch` each), as
   nested cumulative polygons or non-overlapping rings; the isochrone layer of a run.

@@ -4,7 +4,7 @@ The per-facility isochrones (``--facility-isochrones``, :func:`.bands.facility_i
 outline thousands of small grids, one per facility, each a few hundred cells across.
 :func:`single_tile_bands` gives exactly the polygons of the tiled city-wide path of
 :mod:`.polygons` and :mod:`.rings` (the same cells, the same marching-squares outline as
-contourpy's, the same vertices up to dropping collinear ones) for every entity whose grid
+contourpy's, simplified as :mod:`.simplify` simplifies them) for every entity whose grid
 fits in one tile, in one compiled call per batch and one ``shapely.from_ragged_array`` for
 the whole batch.
 
@@ -26,7 +26,8 @@ Here:
   centre is in when the mean of the four corners exceeds the level), from the crossings a
   scan of the grid's rows found, marking the crossings it passed (and clearing only those
   afterwards: one byte a crossing, small enough for the cache); vertices are integers in
-  ``1 / SNAP`` of a cell, as in :mod:`.rings`, and collinear ones are dropped as they come;
+  ``1 / SNAP`` of a cell, as in :mod:`.rings`, each with its level's part of its side,
+  and each ring is simplified once closed (:func:`.simplify.simplify_ring`);
 - **holes** go to the smallest shell of their group that contains them (an integer
   crossing-number test; with one shell, no test); a ring band is its level's rings and the
   next lower level's rings with their roles swapped (shells become holes and holes shells),
@@ -47,6 +48,7 @@ import shapely
 from .._kernels import compile_kernel, grown
 from .nesting import inside_ring
 from .rings import SNAP
+from .simplify import _cross, side_part, simplify_ring
 
 __all__ = ["single_tile_bands", "stamp_kernel"]
 
@@ -199,15 +201,6 @@ def stamp_kernel() -> Any:
     return compile_kernel(_stamp_grid, _stamp_entity, _near, _end_cell)
 
 
-def _collinear(ax: int, ay: int, bx: int, by: int, px: int, py: int) -> bool:
-    """Whether ``b`` lies on the straight run from ``a`` to ``p`` (same direction)."""
-    ux = bx - ax
-    uy = by - ay
-    vx = px - bx
-    vy = py - by
-    return ux * vy - uy * vx == 0 and ux * vx + uy * vy > 0
-
-
 def _crossings(lab: np.ndarray, words: np.ndarray, w: int, h: int, nb: int,
                span_lo: np.ndarray, span_hi: np.ndarray,
                starts: np.ndarray) -> tuple[int, int]:
@@ -285,12 +278,14 @@ def _trace_level(lab: np.ndarray, w: int, b: int, nb: int, starts: np.ndarray, n
                  vis_h: np.ndarray, touched: np.ndarray, qx: np.ndarray,
                  qy: np.ndarray, nq: int, r_start: np.ndarray, r_size: np.ndarray,
                  r_area: np.ndarray, nr: int, exit_side: np.ndarray, step_i: np.ndarray,
-                 step_j: np.ndarray) -> tuple[int, int, int]:
+                 step_j: np.ndarray, ilo: np.ndarray, ihi: np.ndarray, tx: np.ndarray,
+                 ty: np.ndarray) -> tuple[int, int, int]:
     """The rings of level ``b`` (cells with label <= b in): vertices appended to ``qx``,
-    ``qy`` from ``nq`` and rings to ``r_*`` from ``nr`` (the buffers are large enough);
-    returns the new counts and how many horizontal crossings it marked in ``vis_h`` (listed
-    in ``touched``, for the caller to
-    clear). Inside on the left: shells anticlockwise, holes clockwise."""
+    ``qy`` from ``nq`` and rings to ``r_*`` from ``nr`` (the buffers, and the workspaces
+    ``ilo``, ``ihi``, ``tx``, ``ty`` as large, are large enough); returns the new counts and
+    how many horizontal crossings it marked in ``vis_h`` (listed in ``touched``, for the
+    caller to clear). Inside on the left: shells anticlockwise, holes clockwise. Each ring is
+    simplified as :mod:`.rings` simplifies it (:func:`.simplify.simplify_ring`)."""
     nt = 0
     level4 = 4 * (nb - b) - 2  # 4 x the contour level (count nb - label, at k - 0.5)
     lev = level4 / 4.0
@@ -338,14 +333,14 @@ def _trace_level(lab: np.ndarray, w: int, b: int, nb: int, starts: np.ndarray, n
             else:
                 vx = ci * SNAP
                 vy = cj * SNAP + half if half >= 0 else int(np.floor((cj + frac) * SNAP + 0.5))
-            if nq - begin >= 2 and _collinear(qx[nq - 2], qy[nq - 2], qx[nq - 1], qy[nq - 1],
-                                              vx, vy):
-                qx[nq - 1] = vx
-                qy[nq - 1] = vy
-            else:
-                qx[nq] = vx
-                qy[nq] = vy
-                nq += 1
+            qx[nq] = vx
+            qy[nq] = vy
+            # the level's part of the side (from centre p0 to p1), relative to the vertex
+            p_lo, p_hi = side_part(np.int64(lab[p0]), np.int64(lab[p1]), np.int64(b), SNAP)
+            base = (ci if horizontal else cj) * SNAP - (vx if horizontal else vy)
+            ilo[nq] = base + p_lo
+            ihi[nq] = base + p_hi
+            nq += 1
             # leave by the side the level's line goes on to (inside on the left)
             c0 = qj * w + qi
             corners = (int(lab[c0] <= b) | (int(lab[c0 + 1] <= b) << 1)
@@ -358,16 +353,11 @@ def _trace_level(lab: np.ndarray, w: int, b: int, nb: int, starts: np.ndarray, n
             qi += step_i[out]
             qj += step_j[out]
             edge = (out + 2) % 4
-        # the ring closes: drop collinear vertices at the seam
-        while nq - begin > 3 and _collinear(qx[nq - 2], qy[nq - 2], qx[nq - 1], qy[nq - 1],
-                                            qx[begin], qy[begin]):
-            nq -= 1
-        while nq - begin > 3 and _collinear(qx[nq - 1], qy[nq - 1], qx[begin], qy[begin],
-                                            qx[begin + 1], qy[begin + 1]):
-            for t in range(begin, nq - 1):
-                qx[t] = qx[t + 1]
-                qy[t] = qy[t + 1]
-            nq -= 1
+        kept = simplify_ring(qx, qy, ilo, ihi, begin, nq - begin, SNAP, tx, ty)
+        for t in range(kept):
+            qx[begin + t] = tx[t]
+            qy[begin + t] = ty[t]
+        nq = begin + kept
         area = 0.0
         k = nq - 1
         for t in range(begin, nq):
@@ -414,6 +404,10 @@ def _outline_batch(
     starts = np.empty(cells, dtype=np.int64)
     qx = np.empty(4096, dtype=np.int64)
     qy = np.empty(4096, dtype=np.int64)
+    ilo = np.empty(4096, dtype=np.int64)  # each vertex's part of its side, while traced
+    ihi = np.empty(4096, dtype=np.int64)
+    tx = np.empty(4096, dtype=np.int64)  # a ring's simplified vertices
+    ty = np.empty(4096, dtype=np.int64)
     nq = 0
     r_start = np.empty(256, dtype=np.int64)
     r_size = np.empty(256, dtype=np.int64)
@@ -436,6 +430,10 @@ def _outline_batch(
             cap = max(2 * qx.shape[0], nq + need)
             qx = grown(qx, nq, cap)
             qy = grown(qy, nq, cap)
+            ilo = np.empty(cap, dtype=np.int64)
+            ihi = np.empty(cap, dtype=np.int64)
+            tx = np.empty(cap, dtype=np.int64)
+            ty = np.empty(cap, dtype=np.int64)
         if need > touched.shape[0]:
             touched = np.empty(max(2 * touched.shape[0], need), dtype=np.int64)
         if nr + need // 4 + nb > r_start.shape[0]:
@@ -449,7 +447,7 @@ def _outline_batch(
             nr0 = nr
             nq, nr, nt = _trace_level(lab, w, b, nb, starts, ns, vis_h, touched, qx,
                                       qy, nq, r_start, r_size, r_area, nr, exit_side,
-                                      step_i, step_j)
+                                      step_i, step_j, ilo, ihi, tx, ty)
             for t in range(nt):  # clear only what the level marked
                 vis_h[touched[t]] = 0
             r_ent[nr0:nr] = e
@@ -527,7 +525,8 @@ def _outline_batch(
 @cache
 def _kernel() -> Any:
     return compile_kernel(_outline_batch, _near, _end_cell, _stamp_entity, _crossings,
-                          _trace_level, _exit_sides, _collinear, inside_ring)
+                          _trace_level, _exit_sides, inside_ring, side_part, simplify_ring,
+                          _cross)
 
 
 def single_tile_bands(

@@ -6,17 +6,19 @@ band ``b`` or nearer. A few lines of numba (:mod:`.squares`) walk each tile's sq
 (between four centres) and emit, where the corners differ, the filled-contour segments of
 every level, with the region on their left; crossings interpolate ``count = n_bands -
 label`` at half-integer levels and a saddle is split or joined by the square's mean, as
-contourpy (which this replaced) does, so the polygons are contourpy's
+contourpy (which this replaced) does, so the traced outlines are contourpy's
 (``tests/test_isochrone_rings.py``). A crossing is named by the grid side it lies on, so the
 segments link end to start into rings in the same pass; a ring that leaves the tile is kept
 as a chain and linked with the next tile's chains on the seam (tiles share their edge row and
-column of centres and each square belongs to one tile).
+column of centres and each square belongs to one tile). Each ring is then simplified on the
+grid (:mod:`.simplify`): a closed ring in its tile, a linked chain once whole, from a start
+fixed by its geometry, so a tiled grid gives the polygons of an untiled one; the polygons hold
+the same centres as contourpy's and a subset of their vertices.
 
 On the 268,569-node tiled mosaic this took a category's 5 m outlines from 31 s (contourpy per
 tile, then the tiles' rings stitched) to about 14 s under the same load, and a third of the
 memory of the stitched rings: no grid of floats, no per-tile contour objects, and a tile's
-straight runs are dropped before its rings are kept (a city's outlines have no vertex left
-on a straight run: measured on the mosaic's 22 million). A city category's bands are then
+closed rings are simplified before they are kept. A city category's bands are then
 built one at a time (:func:`iter_bands`), each hole given to its shell without GEOS
 (:mod:`.nesting`), and, for a run, written as WKB without GEOS (:mod:`.wkb`).
 """
@@ -32,7 +34,9 @@ from typing import Any
 import numpy as np
 import shapely
 
+from .._kernels import compile_kernel
 from .nesting import hole_owners
+from .simplify import _cross, part_table, simplify_ring, simplify_rings
 from .squares import segments
 from .wkb import EMPTY_WKB, Wkb, encode_rings
 
@@ -43,19 +47,6 @@ __all__ = ["SNAP", "TileRings", "bands_from_tiles", "iter_bands", "tile_rings"]
 SNAP = 1024
 
 _EMPTY = shapely.MultiPolygon()
-
-
-def _cyclic(sizes: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Ring of each vertex, and its previous and next vertex within the ring (cyclic)."""
-    n = int(sizes.sum())
-    starts = np.cumsum(sizes) - sizes
-    ring = np.repeat(np.arange(sizes.shape[0]), sizes)
-    idx = np.arange(n)
-    prev = idx - 1
-    prev[starts] = starts + sizes - 1
-    nxt = idx + 1
-    nxt[starts + sizes - 1] = starts
-    return ring, prev, nxt
 
 
 @cache
@@ -83,17 +74,6 @@ def _cycle_kernel() -> Any:
         return ring, order
 
     return cycles
-
-
-def _drop_straight(q: np.ndarray, sizes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Rings without the vertices that lie on the straight line through their neighbours."""
-    ring, prev, nxt = _cyclic(sizes)
-    d_in = q - q[prev]
-    d_out = q[nxt] - q
-    cross = d_in[:, 0] * d_out[:, 1] - d_in[:, 1] * d_out[:, 0]
-    dot = d_in[:, 0] * d_out[:, 0] + d_in[:, 1] * d_out[:, 1]
-    keep = (cross != 0) | (dot <= 0)
-    return q[keep], np.bincount(ring[keep], minlength=sizes.shape[0])
 
 
 @cache
@@ -221,111 +201,134 @@ def _polygons(q: np.ndarray, sizes: np.ndarray, hole: np.ndarray, origin: np.nda
 # marching squares on the label grid, straight to linked rings
 
 
+def _trace(level: np.ndarray, seg_from: np.ndarray, seg_to: np.ndarray, q: np.ndarray,
+           label: np.ndarray, parts: np.ndarray, n_levels: int, width: int, gi0: int,
+           gj0: int, width_g: int, start_at: np.ndarray, ws: np.ndarray, wb: np.ndarray,
+           wi: np.ndarray) -> tuple[np.ndarray, ...]:  # pragma: no cover - compiled
+    """Link one tile's segments (tile-local side ids) into closed rings and open chains
+    (which leave the tile); the kernel compiled by numba.
+
+    Returns the vertices (closed rings simplified by :func:`.simplify.simplify_ring`, chains
+    whole: they are simplified once linked), each vertex's part of its side relative to
+    itself (from ``parts``, :func:`.simplify.part_table`; used for chains only), and per
+    ring its size, level, whether it is a chain (0 / 1), and a chain's first and last side
+    as global keys (side * n_levels + level). ``ws`` (int64, 7 n), ``wb`` (uint8, 3 n)
+    and ``wi`` (int16, 2 n) are workspaces; the outputs are views of them.
+    """
+    n = level.shape[0]
+    succ = ws[:n]
+    buf = ws[n:2 * n]
+    sizes = ws[2 * n:3 * n]
+    head = ws[3 * n:4 * n]
+    tail = ws[4 * n:5 * n]
+    out_q = ws[5 * n:7 * n].reshape((n, 2))
+    out_iv = wi[:2 * n].reshape((n, 2))
+    seen = wb[:n]
+    r_level = wb[n:2 * n]
+    chain = wb[2 * n:3 * n]
+    for s in range(n):
+        start_at[seg_from[s] * n_levels + level[s]] = s
+    for s in range(n):
+        succ[s] = start_at[seg_to[s] * n_levels + level[s]]
+        # seen[t]: t has a predecessor (reset below, before the walks use it)
+        seen[s] = 0
+    for s in range(n):
+        if succ[s] >= 0:
+            seen[succ[s]] = 1
+    for s in range(n):
+        start_at[seg_from[s] * n_levels + level[s]] = -1
+    k = 0
+    r = 0
+    for phase in range(2):  # chains first (from their heads), then the closed rings
+        for s0 in range(n):
+            if phase == 0:
+                if seen[s0]:
+                    continue
+            elif seen[s0] == 2:
+                continue
+            m = 0
+            s = s0
+            while s >= 0 and seen[s] != 2:
+                seen[s] = 2
+                buf[m] = s
+                m += 1
+                s = succ[s]
+            is_chain = phase == 0
+            k0 = k
+            lv = level[s0]
+            # a closed ring from its lowest, then leftmost vertex (where simplify_ring starts
+            # it), so that it is simplified in place
+            a0 = 0
+            if not is_chain:
+                for a in range(1, m):
+                    v = buf[a]
+                    w = buf[a0]
+                    if q[v, 1] < q[w, 1] or (q[v, 1] == q[w, 1] and q[v, 0] < q[w, 0]):
+                        a0 = a
+            for a1 in range(m):
+                a = a0 + a1
+                if a >= m:
+                    a -= m
+                v = buf[a]
+                out_q[k, 0] = q[v, 0]
+                out_q[k, 1] = q[v, 1]
+                # the side the vertex lies on: from centre c right (d = 0) or up (d = 1);
+                # its level's part from the table, relative to the vertex (tile-local
+                # vertices are not negative: the side starts at here - here % SNAP)
+                side = seg_from[v]
+                c = side >> 1
+                d = side & 1
+                other = c + 1 if d == 0 else c + width
+                at = 2 * ((np.int64(label[c]) * 256 + np.int64(label[other])) * n_levels + lv)
+                here = (q[v, 0] if d == 0 else q[v, 1]) & (SNAP - 1)
+                out_iv[k, 0] = parts[at] - here
+                out_iv[k, 1] = parts[at + 1] - here
+                k += 1
+            if not is_chain:
+                # in place: the ring starts at its first vertex, and a chord's end is
+                # written at or before the vertex it was read from
+                k = k0 + simplify_ring(out_q[:, 0], out_q[:, 1], out_iv[:, 0], out_iv[:, 1],
+                                       k0, k - k0, SNAP, out_q[k0:, 0], out_q[k0:, 1])
+            sizes[r] = k - k0
+            r_level[r] = lv
+            chain[r] = is_chain
+            head[r] = -1
+            tail[r] = -1
+            if is_chain:
+                for end in range(2):
+                    side = seg_from[s0] if end == 0 else seg_to[buf[m - 1]]
+                    d = side % 2
+                    c = side // 2
+                    gi = gi0 + c % width
+                    gj = gj0 + c // width
+                    g = (2 * (gj * width_g + gi) + d) * n_levels + lv
+                    if end == 0:
+                        head[r] = g
+                    else:
+                        tail[r] = g
+            r += 1
+    return out_q[:k], out_iv[:k], sizes[:r], r_level[:r], chain[:r], head[:r], tail[:r]
+
+
 @cache
 def _trace_kernel() -> Any:
-    from numba import njit
-
-    @njit(cache=True, nogil=True)
-    def trace(level: np.ndarray, seg_from: np.ndarray, seg_to: np.ndarray, q: np.ndarray,
-              n_levels: int, width: int, gi0: int, gj0: int, width_g: int,
-              start_at: np.ndarray, ws: np.ndarray, wb: np.ndarray
-              ) -> tuple[np.ndarray, ...]:  # pragma: no cover
-        # Link one tile's segments (tile-local side ids) into closed rings and open chains
-        # (which leave the tile): vertices without those on a straight run (a chain keeps
-        # its two ends), and per ring its size, level, whether it is a chain (0 / 1), and a
-        # chain's first and last side as global keys (side * n_levels + level). ``ws``
-        # (int64, 7 n) and ``wb`` (uint8, 3 n) are workspaces; the outputs are views of them.
-        n = level.shape[0]
-        succ = ws[:n]
-        buf = ws[n:2 * n]
-        sizes = ws[2 * n:3 * n]
-        head = ws[3 * n:4 * n]
-        tail = ws[4 * n:5 * n]
-        out_q = ws[5 * n:7 * n].reshape((n, 2))
-        seen = wb[:n]
-        r_level = wb[n:2 * n]
-        chain = wb[2 * n:3 * n]
-        for s in range(n):
-            start_at[seg_from[s] * n_levels + level[s]] = s
-        for s in range(n):
-            succ[s] = start_at[seg_to[s] * n_levels + level[s]]
-            # seen[t]: t has a predecessor (reset below, before the walks use it)
-            seen[s] = 0
-        for s in range(n):
-            if succ[s] >= 0:
-                seen[succ[s]] = 1
-        for s in range(n):
-            start_at[seg_from[s] * n_levels + level[s]] = -1
-        k = 0
-        r = 0
-        for phase in range(2):  # chains first (from their heads), then the closed rings
-            for s0 in range(n):
-                if phase == 0:
-                    if seen[s0]:
-                        continue
-                elif seen[s0] == 2:
-                    continue
-                m = 0
-                s = s0
-                while s >= 0 and seen[s] != 2:
-                    seen[s] = 2
-                    buf[m] = s
-                    m += 1
-                    s = succ[s]
-                is_chain = phase == 0
-                k0 = k
-                for a in range(m):
-                    v = buf[a]
-                    keep = is_chain and (a == 0 or a == m - 1)
-                    if not keep:
-                        # off a straight run: turns, or goes back
-                        p = buf[a - 1 if a > 0 else m - 1]
-                        nx = buf[a + 1 if a + 1 < m else 0]
-                        ix = np.int64(q[v, 0]) - q[p, 0]
-                        iy = np.int64(q[v, 1]) - q[p, 1]
-                        ox = np.int64(q[nx, 0]) - q[v, 0]
-                        oy = np.int64(q[nx, 1]) - q[v, 1]
-                        keep = ix * oy - iy * ox != 0 or ix * ox + iy * oy <= 0
-                    if keep:
-                        out_q[k, 0] = q[v, 0]
-                        out_q[k, 1] = q[v, 1]
-                        k += 1
-                sizes[r] = k - k0
-                lv = level[s0]
-                r_level[r] = lv
-                chain[r] = is_chain
-                head[r] = -1
-                tail[r] = -1
-                if is_chain:
-                    for end in range(2):
-                        side = seg_from[s0] if end == 0 else seg_to[buf[m - 1]]
-                        d = side % 2
-                        c = side // 2
-                        gi = gi0 + c % width
-                        gj = gj0 + c // width
-                        g = (2 * (gj * width_g + gi) + d) * n_levels + lv
-                        if end == 0:
-                            head[r] = g
-                        else:
-                            tail[r] = g
-                r += 1
-        return out_q[:k], sizes[:r], r_level[:r], chain[:r], head[:r], tail[:r]
-
-    return trace
+    return compile_kernel(_trace, simplify_ring, _cross)
 
 
 _TRACE_SPACE = threading.local()
 
 
-def _trace_space(n: int) -> tuple[np.ndarray, np.ndarray]:
+def _trace_space(n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """This thread's workspaces for :func:`_trace_kernel` of ``n`` segments (kept and grown:
     fresh arrays of a tile's size cost a page fault every 4 KiB)."""
     ws, wb = getattr(_TRACE_SPACE, "ws", None), getattr(_TRACE_SPACE, "wb", None)
-    if ws is None or wb is None or wb.shape[0] < 3 * n:
+    wi = getattr(_TRACE_SPACE, "wi", None)
+    if ws is None or wb is None or wi is None or wb.shape[0] < 3 * n:
         cap = max(3 * n, 3 << 16)
         ws, wb = np.empty(7 * (cap // 3 + 1), np.int64), np.empty(cap, np.uint8)
-        _TRACE_SPACE.ws, _TRACE_SPACE.wb = ws, wb
-    return ws, wb
+        wi = np.empty(2 * (cap // 3 + 1), np.int16)
+        _TRACE_SPACE.ws, _TRACE_SPACE.wb, _TRACE_SPACE.wi = ws, wb, wi
+    return ws, wb, wi
 
 
 @dataclass(frozen=True)
@@ -336,6 +339,7 @@ class TileRings:
     ``tail`` (the grid side, as a key, it starts from and ends on)."""
 
     q: np.ndarray
+    iv: np.ndarray  # each chain vertex's part of its side (:func:`.simplify.side_part`)
     sizes: np.ndarray
     level: np.ndarray  # ascending; within a level, closed rings before chains
     chain: np.ndarray
@@ -356,15 +360,17 @@ def tile_rings(label: np.ndarray, n_levels: int, offset: tuple[int, int],
     """
     width = label.shape[1]
     level, seg_from, seg_to, q = segments(label, n_levels, SNAP)
-    out = _trace_kernel()(level, seg_from, seg_to, q, n_levels, width, grid_offset[0],
-                          grid_offset[1], width_g, start_at, *_trace_space(level.shape[0]))
+    out = _trace_kernel()(level, seg_from, seg_to, q, label.reshape(-1),
+                          part_table(n_levels, SNAP), n_levels, width,
+                          grid_offset[0], grid_offset[1], width_g, start_at,
+                          *_trace_space(level.shape[0]))
     del level, seg_from, seg_to, q
     # int32 (half the memory of a city's outlines, which are all held until the last band):
     # a vertex is at most 2**31 / SNAP = 2 million cells from the grid's corner
     if (offset[0] + label.shape[1]) * SNAP >= 2**31 or (offset[1] + label.shape[0]) * SNAP >= 2**31:
         raise ValueError(f"isochrone grid of {offset[0] + label.shape[1]} x "
                          f"{offset[1] + label.shape[0]} cells: too large for its outlines")
-    q, sizes, level, chain, head, tail = out
+    q, iv, sizes, level, chain, head, tail = out
     # rings ordered by level, then closed rings before chains (stable: the same order within
     # each), so that each band takes a contiguous run (:func:`_level_rings`)
     key = level.astype(np.int64) * 2 + chain
@@ -373,24 +379,25 @@ def tile_rings(label: np.ndarray, n_levels: int, offset: tuple[int, int],
         n = sizes[order]
         idx = np.repeat((np.cumsum(sizes) - sizes)[order] - (np.cumsum(n) - n), n) + \
             np.arange(int(n.sum()))
-        q, sizes, level, chain, head, tail = (q[idx], n, level[order], chain[order],
-                                              head[order], tail[order])
+        q, iv, sizes, level, chain, head, tail = (q[idx], iv[idx], n, level[order],
+                                                  chain[order], head[order], tail[order])
     ring_q = (q + np.array(offset, dtype=np.int64) * SNAP).astype(np.int32)
-    # copies: the kernel's arrays are sized by the segments, the rings keep far fewer
-    return TileRings(ring_q, sizes.copy(), level.copy(), chain.astype(bool), head.copy(),
-                     tail.copy())
+    # copies: the kernel's arrays are sized by the segments, the rings keep far fewer (and
+    # only the chains' vertices keep their parts: the closed rings are simplified)
+    chain = chain.astype(bool)
+    return TileRings(ring_q, iv[np.repeat(chain, sizes)], sizes.copy(), level.copy(), chain,
+                     head.copy(), tail.copy())
 
 
 def _level_rings(parts: list[TileRings], b: int) -> tuple[np.ndarray, np.ndarray]:
     """Level ``b``'s rings (vertices, sizes): the closed rings of every tile, and the chains
-    linked head to tail across the seams (then without the straight runs they formed).
+    linked head to tail across the seams, then simplified (:func:`.simplify.simplify_rings`).
 
     Each tile's rings of level ``b`` and below are dropped from ``parts`` (levels are taken
     in rising order), so a city's outline integers shrink as its bands are built; they stay
-    int32 (as :func:`tile_rings` keeps them), and only the chains' straight-run test works
-    in int64.
+    int32 (as :func:`tile_rings` keeps them), and only the chains work in int64.
     """
-    qs, sizes, cq, csizes, head, tail = [], [], [], [], [], []
+    qs, sizes, cq, civ, csizes, head, tail = [], [], [], [], [], [], []
     for i, p in enumerate(parts):
         # a tile's rings run by level, closed rings before chains (:func:`tile_rings`)
         lo, hi = np.searchsorted(p.level, [b, b + 1])
@@ -402,16 +409,21 @@ def _level_rings(parts: list[TileRings], b: int) -> tuple[np.ndarray, np.ndarray
         qs.append(p.q[v0:v1].copy())
         sizes.append(p.sizes[lo:mid].copy())
         cq.append(p.q[v1:v2].astype(np.int64))
+        # p.iv holds the chains' vertices only, in the same order
+        c0 = int(p.sizes[:lo][p.chain[:lo]].sum())
+        c1 = c0 + v2 - v1
+        civ.append(p.iv[c0:c1].copy())
         csizes.append(p.sizes[mid:hi].copy())
         head.append(p.head[mid:hi].copy())
         tail.append(p.tail[mid:hi].copy())
         if hi > 0:
-            parts[i] = TileRings(p.q[v2:].copy(), p.sizes[hi:].copy(), p.level[hi:].copy(),
-                                 p.chain[hi:].copy(), p.head[hi:].copy(), p.tail[hi:].copy())
+            parts[i] = TileRings(p.q[v2:].copy(), p.iv[c1:].copy(), p.sizes[hi:].copy(),
+                                 p.level[hi:].copy(), p.chain[hi:].copy(), p.head[hi:].copy(),
+                                 p.tail[hi:].copy())
     q = np.concatenate(qs) if qs else np.empty((0, 2), np.int32)
     size = np.concatenate(sizes) if sizes else np.zeros(0, np.int64)
     if parts and sum(h.shape[0] for h in head):
-        c_q, c_size = np.concatenate(cq), np.concatenate(csizes)
+        c_q, c_iv, c_size = np.concatenate(cq), np.concatenate(civ), np.concatenate(csizes)
         c_head, c_tail = np.concatenate(head), np.concatenate(tail)
         order = np.argsort(c_head, kind="stable")
         succ = order[np.searchsorted(c_head[order], c_tail)]
@@ -420,8 +432,9 @@ def _level_rings(parts: list[TileRings], b: int) -> tuple[np.ndarray, np.ndarray
         starts = (np.cumsum(c_size) - c_size)[walk]
         n = c_size[walk]
         idx = np.repeat(starts - (np.cumsum(n) - n), n) + np.arange(int(n.sum()))
-        linked_q, linked_size = _drop_straight(
-            c_q[idx], np.bincount(ring, weights=c_size).astype(np.int64))
+        # the linked rings simplified as a whole ring traced in one tile would be
+        linked_q, linked_size = simplify_rings(
+            c_q[idx], c_iv[idx], np.bincount(ring, weights=c_size).astype(np.int64), SNAP)
         q = np.concatenate([q, linked_q.astype(np.int32)])
         size = np.concatenate([size, linked_size])
     return q, size

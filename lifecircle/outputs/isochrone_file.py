@@ -156,7 +156,8 @@ def layer_description(settings: Mapping[str, Any]) -> str:
     cell = settings.get("cell_m")
     if cell is not None:
         how = "automatic for the network's extent" if settings.get("cell_auto") else "given"
-        text += (f"; outlined on a {cell:g} m grid ({how}): nothing farther than "
+        text += (f"; outlined on a {cell:g} m grid ({how}) and simplified within "
+                 f"{cell * 2 ** 0.5:.0f} m of the grid outline: nothing farther than "
                  f"{settings.get('walk_in_m', 0):g} m from the reached streets is in, "
                  "everything reached is")
     return text
