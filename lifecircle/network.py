@@ -26,6 +26,9 @@ from ._errors import InputError
 from ._geo import GEOD, local_crs
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+    from pathlib import Path
+
     import geopandas as gpd
     import networkx as nx
 
@@ -280,6 +283,25 @@ class WalkNetwork:
 
     # -- construction -------------------------------------------------------------------------
     @classmethod
+    def from_osm_file(cls, path: str | Path) -> tuple[WalkNetwork, OSMData]:
+        """Read a local OSM file (``read_osm``) and build its network (:meth:`from_osm`).
+
+        The network is built in a thread as soon as the walkable ways are read, while the
+        read assembles the areas, POIs and buildings: that is Python work, the network's is
+        mostly numpy, pyproj and the geodesic, which release the GIL, so both cores work.
+        The result is that of ``from_osm(read_osm(path))``.
+        """
+        from .sources._halves import alongside
+        from .sources.osm import read_osm
+
+        started: list[Callable[[], WalkNetwork]] = []
+        data = read_osm(path, on_ways=lambda ways: started.append(
+            alongside(lambda: cls.from_osm(ways))))
+        net = started[0]() if started else cls.from_osm(data)
+        net.stats = dict(data.stats)  # (counted once the read was over)
+        return net, data
+
+    @classmethod
     def from_osm(cls, data: OSMData) -> WalkNetwork:
         """Build the network from the walkable ways of one pass over an OSM file.
 
@@ -372,7 +394,10 @@ class WalkNetwork:
         counts_e = e_end - e_start + 1
         ptr = np.zeros(counts_e.shape[0] + 1, dtype=np.int64)
         np.cumsum(counts_e, out=ptr[1:])
-        vertex = np.repeat(e_start - ptr[:-1], counts_e) + np.arange(ptr[-1])
+        # (int32 where the references fit: the largest temporary of the build's last part)
+        ref_dtype = _index_dtype(max(n, int(ptr[-1])))
+        vertex = np.repeat((e_start - ptr[:-1]).astype(ref_dtype), counts_e)
+        vertex += np.arange(ptr[-1], dtype=ref_dtype)
         del counts_e, e_end
         px, py = project()
         coords = np.empty((vertex.shape[0], 2), dtype=np.float64)
@@ -411,9 +436,9 @@ class WalkNetwork:
 
     def _assign_keys(self) -> None:
         """Number parallel edges between the same unordered node pair 0, 1, 2, ..."""
-        a = np.minimum(self.edge_u, self.edge_v).astype(np.int64)
-        b = np.maximum(self.edge_u, self.edge_v).astype(np.int64)
-        order = np.lexsort((np.arange(a.shape[0]), b, a))
+        a = np.minimum(self.edge_u, self.edge_v)
+        b = np.maximum(self.edge_u, self.edge_v)
+        order = np.lexsort((b, a))  # (stable: equal pairs stay in edge order)
         a_s, b_s = a[order], b[order]
         new_group = np.ones(order.shape[0], dtype=bool)
         new_group[1:] = (a_s[1:] != a_s[:-1]) | (b_s[1:] != b_s[:-1])

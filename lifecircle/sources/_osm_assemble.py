@@ -109,8 +109,14 @@ def from_scan(raw: Scan) -> Collected:
     )
 
 
-def osm_data(path: Path, raw: Collected) -> OSMData:
-    """Assemble :class:`OSMData` from a read's collections."""
+def osm_data(path: Path, raw: Collected,
+             on_ways: Callable[[OSMData], None] | None = None) -> OSMData:
+    """Assemble :class:`OSMData` from a read's collections.
+
+    ``on_ways`` is called with the data as soon as its walkable ways are in (the tables of
+    ``NETWORK_TABLES`` but the vacant land; nothing here changes them afterwards), before the
+    areas, POIs and buildings are assembled: the network can be built meanwhile.
+    """
     data = OSMData(
         str(path),
         way_ids=raw.way_ids,
@@ -123,8 +129,15 @@ def osm_data(path: Path, raw: Collected) -> OSMData:
     )
     data.refs, data.way_ptr, data.ref_lon, data.ref_lat = raw.walkable
     valid = np.isfinite(data.ref_lon)
-    missing = ~valid
     way_of_ref = np.repeat(np.arange(len(raw.way_ids)), np.diff(data.way_ptr))
+    # counted now: the per-reference temporaries go before the areas are assembled
+    missing_refs = int(valid.size - np.count_nonzero(valid))
+    ways_cut = int(np.unique(way_of_ref[~valid]).size) if missing_refs else 0
+    # usable: a way with two consecutive references inside the extract
+    usable = bool((valid[1:] & valid[:-1] & (way_of_ref[1:] == way_of_ref[:-1])).any())
+    del valid, way_of_ref
+    if on_ways is not None:
+        on_ways(data)
     # room after the rings for the relation footprints (see _building_table)
     reserve = sum(len(r[2]) for r in raw.rel_areas)
     rings, ok = raw.rings(reserve)
@@ -147,15 +160,13 @@ def osm_data(path: Path, raw: Collected) -> OSMData:
     data.buildings = _building_table(parts, rings, relations)
     del parts, rings, relations
     data.pois = _poi_table(raw, area_pois, poi_wkb)
-    # usable: a way with two consecutive references inside the extract
-    pair = valid[1:] & valid[:-1] & (way_of_ref[1:] == way_of_ref[:-1])
     return finish_read(
         data,
         highway_seen=raw.highway_seen,
-        missing_refs=int(missing.sum()),
-        ways_cut=int(np.unique(way_of_ref[missing]).size),
+        missing_refs=missing_refs,
+        ways_cut=ways_cut,
         broken_areas=int((~ok).sum()) + raw.broken_areas,
-        usable=bool(pair.any()),
+        usable=usable,
     )
 
 
