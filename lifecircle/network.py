@@ -14,6 +14,7 @@ millimetre wherever the projection distorts.
 from __future__ import annotations
 
 import logging
+from contextlib import suppress
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
@@ -287,16 +288,28 @@ class WalkNetwork:
         """Read a local OSM file (``read_osm``) and build its network (:meth:`from_osm`).
 
         The network is built in a thread as soon as the walkable ways are read, while the
-        read assembles the areas, POIs and buildings: that is Python work, the network's is
-        mostly numpy, pyproj and the geodesic, which release the GIL, so both cores work.
-        The result is that of ``from_osm(read_osm(path))``.
+        read lays out and sorts the areas: that is Python work, the network's is mostly
+        numpy, pyproj and the geodesic, which release the GIL, so both cores work. The read
+        waits for it before making the building and POI tables (their peaks and the
+        network's would add up). The result is that of ``from_osm(read_osm(path))``; an
+        error of the read comes first.
         """
         from .sources._halves import alongside
         from .sources.osm import read_osm
 
         started: list[Callable[[], WalkNetwork]] = []
-        data = read_osm(path, on_ways=lambda ways: started.append(
-            alongside(lambda: cls.from_osm(ways))))
+
+        def build(ways: OSMData) -> Callable[[], object]:
+            started.append(alongside(lambda: cls.from_osm(ways)))
+
+            def settle() -> None:
+                # (an error is raised again once the read is over, unless the read fails)
+                with suppress(Exception):
+                    started[0]()
+
+            return settle
+
+        data = read_osm(path, on_ways=build)
         net = started[0]() if started else cls.from_osm(data)
         net.stats = dict(data.stats)  # (counted once the read was over)
         return net, data
@@ -355,7 +368,7 @@ class WalkNetwork:
 
         # split points: run ends and every node used more than once (junctions, loops)
         uniq, inverse, counts = np.unique(refs, return_inverse=True, return_counts=True)
-        split = first_of_run | last_of_run | (counts[inverse] > 1)
+        split = first_of_run | last_of_run | (counts > 1)[inverse]
         del counts, last_of_run
         split_pos = np.flatnonzero(split)
         del split
@@ -383,7 +396,7 @@ class WalkNetwork:
         new_index = np.cumsum(used) - 1
         node_pos = np.zeros(node_osm.shape[0], dtype=np.int64)
         # a representative reference position for each node, for its coordinates
-        node_pos[inverse[::-1]] = np.arange(n)[::-1]
+        node_pos[inverse[::-1]] = np.arange(n - 1, -1, -1, dtype=_index_dtype(n))
         del inverse
         nodes = np.flatnonzero(used)
         del used

@@ -110,12 +110,14 @@ def from_scan(raw: Scan) -> Collected:
 
 
 def osm_data(path: Path, raw: Collected,
-             on_ways: Callable[[OSMData], None] | None = None) -> OSMData:
+             on_ways: Callable[[OSMData], Callable[[], object]] | None = None) -> OSMData:
     """Assemble :class:`OSMData` from a read's collections.
 
     ``on_ways`` is called with the data as soon as its walkable ways are in (the tables of
     ``NETWORK_TABLES`` but the vacant land; nothing here changes them afterwards), before the
-    areas, POIs and buildings are assembled: the network can be built meanwhile.
+    areas are laid out and sorted: the network can be built meanwhile. The function it
+    returns is called (to wait for that work) before the building and POI tables are made,
+    whose peaks would otherwise add to the network's.
     """
     data = OSMData(
         str(path),
@@ -136,8 +138,7 @@ def osm_data(path: Path, raw: Collected,
     # usable: a way with two consecutive references inside the extract
     usable = bool((valid[1:] & valid[:-1] & (way_of_ref[1:] == way_of_ref[:-1])).any())
     del valid, way_of_ref
-    if on_ways is not None:
-        on_ways(data)
+    settle = on_ways(data) if on_ways is not None else None
     # room after the rings for the relation footprints (see _building_table)
     reserve = sum(len(r[2]) for r in raw.rel_areas)
     rings, ok = raw.rings(reserve)
@@ -157,6 +158,8 @@ def osm_data(path: Path, raw: Collected,
         _sort_areas(data, "relation", np.asarray([r[0] for r in raw.rel_areas], dtype=np.int64),
                     np.arange(len(raw.rel_areas)), [r[1] for r in raw.rel_areas], relations,
                     np.arange(len(raw.rel_areas)), area_pois, poi_wkb, values))
+    if settle is not None:
+        settle()
     data.buildings = _building_table(parts, rings, relations)
     del parts, rings, relations
     data.pois = _poi_table(raw, area_pois, poi_wkb)

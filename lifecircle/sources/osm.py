@@ -159,15 +159,15 @@ def refuse_dtd(path: Path, prolog: bytes, *, kind: str) -> None:
 
 
 def read_osm(path: str | Path, *,
-             on_ways: Callable[[OSMData], None] | None = None) -> OSMData:
+             on_ways: Callable[[OSMData], Callable[[], object]] | None = None) -> OSMData:
     """Read a local OSM file into arrays (see :mod:`lifecircle.sources._pbf_scan` for PBF
     files, :mod:`lifecircle.sources._osm_pass` for the others).
 
     Ways that reference nodes missing from a clipped extract are cut at the missing nodes (the
     count is in ``stats``); a truncated or corrupt file raises :class:`InputFileError` and no
     partial data is returned. ``on_ways`` is called with the partial data once its walkable
-    ways are read, before the areas are assembled (see ``_osm_assemble.osm_data``); what it
-    starts must not be waited for if this raises.
+    ways are read, before the areas are assembled, and the function it returns before the
+    building and POI tables are made (see ``_osm_assemble.osm_data``).
     """
 
     from . import _osm_pass
