@@ -294,13 +294,19 @@ class WalkNetwork:
         network's would add up). The result is that of ``from_osm(read_osm(path))``; an
         error of the read comes first.
         """
+        from ._memory import release_freed
         from .sources._halves import alongside
         from .sources.osm import read_osm
 
         started: list[Callable[[], WalkNetwork]] = []
 
+        def built(ways: OSMData) -> WalkNetwork:
+            net = cls.from_osm(ways)
+            release_freed()  # this thread's heap: its free pages go back before the tables
+            return net
+
         def build(ways: OSMData) -> Callable[[], object]:
-            started.append(alongside(lambda: cls.from_osm(ways)))
+            started.append(alongside(lambda: built(ways)))
 
             def settle() -> None:
                 # (an error is raised again once the read is over, unless the read fails)
