@@ -17,8 +17,11 @@ def local_crs(lon: np.ndarray, lat: np.ndarray) -> pyproj.CRS:
     from pyproj.aoi import AreaOfInterest
     from pyproj.database import query_utm_crs_info
 
-    lon = lon[np.isfinite(lon)]
-    lat = lat[np.isfinite(lat)]
+    # (copied only where some are not finite: the network's are all, and millions)
+    if not np.isfinite(lon).all():
+        lon = lon[np.isfinite(lon)]
+    if not np.isfinite(lat).all():
+        lat = lat[np.isfinite(lat)]
     west, east = float(lon.min()), float(lon.max())
     south, north = float(lat.min()), float(lat.max())
     # the zone of the centre point, as GeoDataFrame.estimate_utm_crs chooses it

@@ -14,6 +14,7 @@ millimetre wherever the projection distorts.
 from __future__ import annotations
 
 import logging
+from contextlib import suppress
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
@@ -26,6 +27,9 @@ from ._errors import InputError
 from ._geo import GEOD, local_crs
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+    from pathlib import Path
+
     import geopandas as gpd
     import networkx as nx
 
@@ -280,6 +284,43 @@ class WalkNetwork:
 
     # -- construction -------------------------------------------------------------------------
     @classmethod
+    def from_osm_file(cls, path: str | Path) -> tuple[WalkNetwork, OSMData]:
+        """Read a local OSM file (``read_osm``) and build its network (:meth:`from_osm`).
+
+        The network is built in a thread as soon as the walkable ways are read, while the
+        read lays out and sorts the areas: that is Python work, the network's is mostly
+        numpy, pyproj and the geodesic, which release the GIL, so both cores work. The read
+        waits for it before making the building and POI tables (their peaks and the
+        network's would add up). The result is that of ``from_osm(read_osm(path))``; an
+        error of the read comes first.
+        """
+        from ._memory import release_freed
+        from .sources._halves import alongside
+        from .sources.osm import read_osm
+
+        started: list[Callable[[], WalkNetwork]] = []
+
+        def built(ways: OSMData) -> WalkNetwork:
+            net = cls.from_osm(ways)
+            release_freed()  # this thread's heap: its free pages go back before the tables
+            return net
+
+        def build(ways: OSMData) -> Callable[[], object]:
+            started.append(alongside(lambda: built(ways)))
+
+            def settle() -> None:
+                # (an error is raised again once the read is over, unless the read fails)
+                with suppress(Exception):
+                    started[0]()
+
+            return settle
+
+        data = read_osm(path, on_ways=build)
+        net = started[0]() if started else cls.from_osm(data)
+        net.stats = dict(data.stats)  # (counted once the read was over)
+        return net, data
+
+    @classmethod
     def from_osm(cls, data: OSMData) -> WalkNetwork:
         """Build the network from the walkable ways of one pass over an OSM file.
 
@@ -333,7 +374,7 @@ class WalkNetwork:
 
         # split points: run ends and every node used more than once (junctions, loops)
         uniq, inverse, counts = np.unique(refs, return_inverse=True, return_counts=True)
-        split = first_of_run | last_of_run | (counts[inverse] > 1)
+        split = first_of_run | last_of_run | (counts > 1)[inverse]
         del counts, last_of_run
         split_pos = np.flatnonzero(split)
         del split
@@ -361,7 +402,7 @@ class WalkNetwork:
         new_index = np.cumsum(used) - 1
         node_pos = np.zeros(node_osm.shape[0], dtype=np.int64)
         # a representative reference position for each node, for its coordinates
-        node_pos[inverse[::-1]] = np.arange(n)[::-1]
+        node_pos[inverse[::-1]] = np.arange(n - 1, -1, -1, dtype=_index_dtype(n))
         del inverse
         nodes = np.flatnonzero(used)
         del used
@@ -372,7 +413,10 @@ class WalkNetwork:
         counts_e = e_end - e_start + 1
         ptr = np.zeros(counts_e.shape[0] + 1, dtype=np.int64)
         np.cumsum(counts_e, out=ptr[1:])
-        vertex = np.repeat(e_start - ptr[:-1], counts_e) + np.arange(ptr[-1])
+        # (int32 where the references fit: the largest temporary of the build's last part)
+        ref_dtype = _index_dtype(max(n, int(ptr[-1])))
+        vertex = np.repeat((e_start - ptr[:-1]).astype(ref_dtype), counts_e)
+        vertex += np.arange(ptr[-1], dtype=ref_dtype)
         del counts_e, e_end
         px, py = project()
         coords = np.empty((vertex.shape[0], 2), dtype=np.float64)
@@ -411,9 +455,9 @@ class WalkNetwork:
 
     def _assign_keys(self) -> None:
         """Number parallel edges between the same unordered node pair 0, 1, 2, ..."""
-        a = np.minimum(self.edge_u, self.edge_v).astype(np.int64)
-        b = np.maximum(self.edge_u, self.edge_v).astype(np.int64)
-        order = np.lexsort((np.arange(a.shape[0]), b, a))
+        a = np.minimum(self.edge_u, self.edge_v)
+        b = np.maximum(self.edge_u, self.edge_v)
+        order = np.lexsort((b, a))  # (stable: equal pairs stay in edge order)
         a_s, b_s = a[order], b[order]
         new_group = np.ones(order.shape[0], dtype=bool)
         new_group[1:] = (a_s[1:] != a_s[:-1]) | (b_s[1:] != b_s[:-1])

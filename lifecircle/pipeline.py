@@ -63,7 +63,7 @@ from .sources.facilities import (
     primary_rows,
 )
 from .sources.facilities import read_facilities as _read_facilities
-from .sources.osm import NETWORK_TABLES, OSMData, read_osm, release_tables
+from .sources.osm import NETWORK_TABLES, OSMData, release_tables
 from .sources.population import households, population_from_raster
 from .sources.tables import read_polygons
 from .targets import facility_values
@@ -118,8 +118,7 @@ def load_network(
     path = Path(osm) if osm is not None else default_osm()
     if path.suffix.lower() == ".graphml":
         return WalkNetwork.from_graphml(str(path)), None
-    data = read_osm(path)
-    return WalkNetwork.from_osm(data), data
+    return WalkNetwork.from_osm_file(path)
 
 
 def _project_points(gdf: gpd.GeoDataFrame, net: WalkNetwork) -> tuple[np.ndarray, np.ndarray]:

@@ -1,11 +1,13 @@
 """The network and facilities stages of two checkouts, side by side, and whether they agree.
 
-    python scripts/bench_load.py OSM --base /path/to/main/checkout [--repeat 2]
+    python scripts/bench_load.py OSM --base /path/to/main/checkout [--repeat 2] [--floor]
+        [--network-only]
 
 Runs each checkout in its own process (``PYTHONPATH`` set to it), alternately, ``--repeat``
-times: the "Loading the street network" stage (``pipeline.load_network``: ``read_osm`` and
-``WalkNetwork.from_osm``), the rise in resident memory while the network is built (sampled
-every 5 ms), and the "Finding facilities" stage as the pipeline runs it (OSM facilities, their
+times: the "Loading the street network" stage (``pipeline.load_network``:
+``WalkNetwork.from_osm_file``, or ``read_osm`` then ``WalkNetwork.from_osm`` in a checkout
+without it), the peak resident memory of the process up to its end (sampled every 5 ms), and
+the "Finding facilities" stage as the pipeline runs it (OSM facilities, their
 access points, projection and snapping). Prints the best wall time of each (and the
 process CPU seconds, less sensitive to other load; threads add theirs) and checks that the
 network arrays and the snapped facility table of the two checkouts are identical. Timings on
@@ -30,38 +32,51 @@ import json, sys, threading, time
 from pathlib import Path
 import numpy as np, shapely
 from lifecircle import pipeline as p
-from lifecircle._memory import release_freed
 from lifecircle.config import Analysis
 from lifecircle.network import WalkNetwork
 from lifecircle.snapping import release_index
 from lifecircle.sources.osm import read_osm
 
 osm, out = Path(sys.argv[1]), Path(sys.argv[2])
+from lifecircle._memory import map_large_allocations
+map_large_allocations()  # as the command line does: freed arrays go back to the system
 
 def rss():
     with open("/proc/self/status") as f:
         return next(int(l.split()[1]) // 1024 for l in f if l.startswith("VmRSS"))
 
 cfg = Analysis(osm=osm)
-t0, c0 = time.perf_counter(), time.process_time()
-data = read_osm(osm)
-t1, c1 = time.perf_counter(), time.process_time()
-release_freed()
-before = rss()
-peak = [before]
+peak = [rss()]
 stop = threading.Event()
 
 def sample():
     while not stop.wait(0.005):
         peak[0] = max(peak[0], rss())
 
+floor = {}
+if sys.argv[3] == "floor":  # the bare pyosmium pass of scripts/benchmark.py, first
+    import osmium
+    f0 = time.perf_counter()
+    sum(1 for _ in osmium.FileProcessor(str(osm)).with_locations()
+        .with_filter(osmium.filter.KeyFilter("highway")))
+    floor = {"bare_pyosmium_pass_s": time.perf_counter() - f0}
 watch = threading.Thread(target=sample, daemon=True)
 watch.start()
-t2, c2 = time.perf_counter(), time.process_time()
-net = WalkNetwork.from_osm(data)
+t0, c0 = time.perf_counter(), time.process_time()
+if hasattr(WalkNetwork, "from_osm_file"):  # the read and the build overlapped, as the run does
+    net, data = WalkNetwork.from_osm_file(osm)
+else:
+    data = read_osm(osm)
+    net = WalkNetwork.from_osm(data)
 t3, c3 = time.perf_counter(), time.process_time()
 stop.set()
 watch.join()
+if sys.argv[4] == "network":
+    print(json.dumps({**floor, "network_s": t3 - t0, "network_peak_rss_mib": peak[0],
+                      "network_cpu_s": c3 - c0,
+                      **({"ratio_to_bare_pass": (t3 - t0) / floor["bare_pyosmium_pass_s"]}
+                         if floor else {})}))
+    sys.exit(0)
 fac, _ = p._facilities(cfg, data, net, cfg.full_profile, cfg.effective_profile)
 fx, fy = p._project_points(fac, net)
 fac = p._with_snap(fac, p.snap_points(net, fx, fy, max_snap_m=cfg.snap_limit_m), net)
@@ -72,19 +87,24 @@ arrays = {k: getattr(net, k) for k in ("node_id", "x", "y", "edge_u", "edge_v", 
           "edge_incline_pct")}
 arrays["edge_highway"] = np.asarray(net.edge_highway, dtype=str)
 arrays["edge_name"] = np.asarray(net.edge_name, dtype=str)
+arrays["stats"] = np.asarray([json.dumps(net.stats, sort_keys=True, default=str)])
 np.savez(out.with_suffix(".npz"), **arrays)
 table = fac.drop(columns=fac.geometry.name)
 table["wkb"] = shapely.to_wkb(fac.geometry.to_numpy())
 table.to_parquet(out.with_suffix(".parquet"))
-print(json.dumps({"read_osm_s": t1 - t0, "from_osm_s": t3 - t2, "network_s": t1 - t0 + t3 - t2,
-                  "from_osm_rss_rise_mib": peak[0] - before, "facilities_s": t4 - t3,
-                  "network_cpu_s": c1 - c0 + c3 - c2, "facilities_cpu_s": c4 - c3}))
+print(json.dumps({**floor, "network_s": t3 - t0, "network_peak_rss_mib": peak[0],
+                  **({"ratio_to_bare_pass": (t3 - t0) / floor["bare_pyosmium_pass_s"]}
+                     if floor else {}),
+                  "facilities_s": t4 - t3, "network_cpu_s": c3 - c0,
+                  "facilities_cpu_s": c4 - c3}))
 """
 
 
-def _run(checkout: Path, osm: Path, out: Path) -> dict[str, float]:
+def _run(checkout: Path, osm: Path, out: Path, *, floor: bool = False,
+         network_only: bool = False) -> dict[str, float]:
     env = {**os.environ, "PYTHONPATH": str(checkout)}
-    done = subprocess.run([sys.executable, "-c", _CHILD, str(osm), str(out)], env=env,
+    args = [str(osm), str(out), "floor" if floor else "-", "network" if network_only else "all"]
+    done = subprocess.run([sys.executable, "-c", _CHILD, *args], env=env,
                           capture_output=True, text=True, check=False, cwd=checkout)
     if done.returncode:
         sys.exit(f"{checkout} failed on {osm}:\n{done.stderr[-3000:]}")
@@ -114,21 +134,29 @@ def main() -> None:
     ap.add_argument("osm", type=Path)
     ap.add_argument("--base", type=Path, required=True, help="the checkout to compare with")
     ap.add_argument("--repeat", type=int, default=2)
+    ap.add_argument("--floor", action="store_true",
+                    help="time the bare pyosmium pass first in each child (the ratio's floor)")
+    ap.add_argument("--network-only", action="store_true",
+                    help="stop after the network (a 1M file: no facilities, no comparison)")
     args = ap.parse_args()
+    opts = {"floor": args.floor, "network_only": args.network_only}
     runs: dict[str, list[dict[str, float]]] = {"base": [], "this": []}
     with tempfile.TemporaryDirectory(prefix="lifecircle-bench-load-") as tmp:
         outs = {"base": Path(tmp) / "base", "this": Path(tmp) / "this"}
         for _ in range(args.repeat):
-            runs["base"].append(_run(args.base.resolve(), args.osm, outs["base"]))
-            runs["this"].append(_run(ROOT, args.osm, outs["this"]))
-        differ = _same(outs["base"], outs["this"])
+            runs["base"].append(_run(args.base.resolve(), args.osm, outs["base"], **opts))
+            runs["this"].append(_run(ROOT, args.osm, outs["this"], **opts))
+        differ = [] if args.network_only else _same(outs["base"], outs["this"])
     print(f"{args.osm.name}, best of {args.repeat} (base: {args.base}, this: {ROOT})")
     print(f"{'':28}{'base':>10}{'this':>10}")
     for key in runs["base"][0]:
         print(f"{key:28}" + "".join(f"{min(r[key] for r in runs[w]):10.2f}"
                                     for w in ("base", "this")))
-    print("identical network arrays and facilities" if not differ
-          else f"DIFFERENT: {', '.join(differ)}")
+    if args.network_only:
+        print("(network only: outputs not compared)")
+    else:
+        print("identical network arrays and facilities" if not differ
+              else f"DIFFERENT: {', '.join(differ)}")
 
 
 if __name__ == "__main__":

@@ -91,3 +91,42 @@ def test_csr_keeps_the_shortest_parallel_arc(kernel: bool, monkeypatch: pytest.M
     assert csr.indptr.tolist() == [0, 1, 3, 4]
     assert csr.indices.tolist() == [1, 0, 2, 1]
     assert csr.data.tolist() == [3.0, 3.0, 2.0, 2.0]
+
+
+_NET_ARRAYS = ("node_id", "x", "y", "edge_u", "edge_v", "edge_key", "edge_length_m",
+               "edge_coords", "edge_ptr", "edge_way_id", "edge_flags", "edge_incline_pct",
+               "edge_highway", "edge_name")
+
+
+@pytest.mark.parametrize("name", ["monaco.osm.pbf", "clipped"])
+def test_from_osm_file_is_from_osm_of_read_osm(name: str, tmp_path: Path) -> None:
+    # the network built in a thread while the read assembles the areas is the one built after
+    if name == "clipped":
+        road = {"highway": "residential"}
+        path = _write(tmp_path / "clipped.osm",
+                      [(10, [1, 2, 3, 99, 4, 5, 98, 6], road), (11, [3, 7], road)],
+                      node_tags={2: {"barrier": "kerb", "kerb": "raised"}})
+    else:
+        path = Path(__file__).resolve().parents[2] / "shared" / "data" / "osm" / name
+        if not path.exists():
+            pytest.skip(f"{path} not available")
+    net, data = WalkNetwork.from_osm_file(path)
+    ref = WalkNetwork.from_osm(read_osm(path))
+    assert net.crs == ref.crs
+    for field in _NET_ARRAYS:
+        got, want = np.asarray(getattr(net, field)), np.asarray(getattr(ref, field))
+        assert got.dtype == want.dtype, field
+        assert np.array_equal(got, want, equal_nan=got.dtype.kind == "f"), field
+    assert net.stats == ref.stats == data.stats
+    assert data.stats["missing_node_refs"] == (2 if name == "clipped" else 0)
+    assert len(data.pois) == len(read_osm(path).pois)
+
+
+def test_from_osm_file_reports_the_reads_error(tmp_path: Path) -> None:
+    # no walkable way: the read's message (the highway values seen), not the network's
+    path = _write(tmp_path / "none.osm", [(10, [1, 2, 3], {"highway": "motorway"})])
+    with pytest.raises(Exception) as read_error:
+        read_osm(path)
+    with pytest.raises(type(read_error.value)) as both:
+        WalkNetwork.from_osm_file(path)
+    assert str(both.value) == str(read_error.value)

@@ -109,8 +109,16 @@ def from_scan(raw: Scan) -> Collected:
     )
 
 
-def osm_data(path: Path, raw: Collected) -> OSMData:
-    """Assemble :class:`OSMData` from a read's collections."""
+def osm_data(path: Path, raw: Collected,
+             on_ways: Callable[[OSMData], Callable[[], object]] | None = None) -> OSMData:
+    """Assemble :class:`OSMData` from a read's collections.
+
+    ``on_ways`` is called with the data as soon as its walkable ways are in (the tables of
+    ``NETWORK_TABLES`` but the vacant land; nothing here changes them afterwards), before the
+    areas are laid out and sorted: the network can be built meanwhile. The function it
+    returns is called (to wait for that work) before the building and POI tables are made,
+    whose peaks would otherwise add to the network's.
+    """
     data = OSMData(
         str(path),
         way_ids=raw.way_ids,
@@ -123,8 +131,14 @@ def osm_data(path: Path, raw: Collected) -> OSMData:
     )
     data.refs, data.way_ptr, data.ref_lon, data.ref_lat = raw.walkable
     valid = np.isfinite(data.ref_lon)
-    missing = ~valid
     way_of_ref = np.repeat(np.arange(len(raw.way_ids)), np.diff(data.way_ptr))
+    # counted now: the per-reference temporaries go before the areas are assembled
+    missing_refs = int(valid.size - np.count_nonzero(valid))
+    ways_cut = int(np.unique(way_of_ref[~valid]).size) if missing_refs else 0
+    # usable: a way with two consecutive references inside the extract
+    usable = bool((valid[1:] & valid[:-1] & (way_of_ref[1:] == way_of_ref[:-1])).any())
+    del valid, way_of_ref
+    settle = on_ways(data) if on_ways is not None else None
     # room after the rings for the relation footprints (see _building_table)
     reserve = sum(len(r[2]) for r in raw.rel_areas)
     rings, ok = raw.rings(reserve)
@@ -144,18 +158,18 @@ def osm_data(path: Path, raw: Collected) -> OSMData:
         _sort_areas(data, "relation", np.asarray([r[0] for r in raw.rel_areas], dtype=np.int64),
                     np.arange(len(raw.rel_areas)), [r[1] for r in raw.rel_areas], relations,
                     np.arange(len(raw.rel_areas)), area_pois, poi_wkb, values))
+    if settle is not None:
+        settle()
     data.buildings = _building_table(parts, rings, relations)
     del parts, rings, relations
     data.pois = _poi_table(raw, area_pois, poi_wkb)
-    # usable: a way with two consecutive references inside the extract
-    pair = valid[1:] & valid[:-1] & (way_of_ref[1:] == way_of_ref[:-1])
     return finish_read(
         data,
         highway_seen=raw.highway_seen,
-        missing_refs=int(missing.sum()),
-        ways_cut=int(np.unique(way_of_ref[missing]).size),
+        missing_refs=missing_refs,
+        ways_cut=ways_cut,
         broken_areas=int((~ok).sum()) + raw.broken_areas,
-        usable=bool(pair.any()),
+        usable=usable,
     )
 
 

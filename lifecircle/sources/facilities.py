@@ -142,8 +142,10 @@ def facilities_from_osm(
     parsed = pois.wkb.take(parsed_rows).geometries() if parsed_rows.size else \
         np.empty(0, dtype=object)
     if buildings.size:
-        levels = np.array([_levels({"building:levels": v}) if v is not None else np.nan
-                           for v in cols.columns["building:levels"][poi].tolist()])
+        # each distinct value parsed once (a city repeats a few dozen over its facilities)
+        codes, values = pd.factorize(cols.columns["building:levels"][poi], use_na_sentinel=True)
+        levels = np.append([_levels({"building:levels": v}) for v in values.tolist()],
+                           np.nan)[codes]
         known = is_building[poi] & np.isfinite(levels)
         footprint = _footprints_m2(parsed[np.searchsorted(parsed_rows, buildings)],
                                    np.searchsorted(buildings, poi[known]))

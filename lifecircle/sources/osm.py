@@ -17,6 +17,7 @@ import gzip
 import logging
 import re
 import zlib
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -157,13 +158,16 @@ def refuse_dtd(path: Path, prolog: bytes, *, kind: str) -> None:
         )
 
 
-def read_osm(path: str | Path) -> OSMData:
+def read_osm(path: str | Path, *,
+             on_ways: Callable[[OSMData], Callable[[], object]] | None = None) -> OSMData:
     """Read a local OSM file into arrays (see :mod:`lifecircle.sources._pbf_scan` for PBF
     files, :mod:`lifecircle.sources._osm_pass` for the others).
 
     Ways that reference nodes missing from a clipped extract are cut at the missing nodes (the
     count is in ``stats``); a truncated or corrupt file raises :class:`InputFileError` and no
-    partial data is returned.
+    partial data is returned. ``on_ways`` is called with the partial data once its walkable
+    ways are read, before the areas are assembled, and the function it returns before the
+    building and POI tables are made (see ``_osm_assemble.osm_data``).
     """
 
     from . import _osm_pass
@@ -175,7 +179,7 @@ def read_osm(path: str | Path) -> OSMData:
         collected = _scan_pbf(path) if path.name.lower().endswith(".pbf") else None
         if collected is None:
             collected = from_scan(_scan(path, _osm_pass))
-        return osm_data(path, collected)
+        return osm_data(path, collected, on_ways)
 
 
 #: the :class:`OSMData` tables nothing after the network reads (the ways, their nodes and
