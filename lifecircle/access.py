@@ -23,7 +23,7 @@ from .profiles import Profile
 from .routing import NodeDistances, multi_source, point_distances
 from .snapping import Snap
 
-__all__ = ["CategoryAccess", "block_times", "compute_access", "minutes"]
+__all__ = ["CategoryAccess", "block_codes", "block_times", "compute_access", "minutes"]
 
 log = logging.getLogger(__name__)
 
@@ -69,24 +69,29 @@ def compute_access(
     import time
 
     out: dict[str, CategoryAccess] = {}
+    # the columns read once, then taken per category (a frame and its JSON alternatives
+    # per category cost a second at a city's 10^5 facility rows)
+    every_snap = Snap.from_columns(facilities)
+    every_id = facilities["facility_id"].to_numpy(dtype=object)
+    category_of = facilities["category"].to_numpy(dtype=object)
     for category in profile.categories:
         t0 = time.perf_counter()
         group = profile.group_of(category)
         threshold = profile.threshold_of(category)
         horizon_m = profile.horizon_min * group.speed_m_per_min
-        fac = facilities[facilities["category"] == category]
-        fsnap = Snap.from_columns(fac)
+        rows = np.flatnonzero(category_of == category)
+        fsnap = every_snap.subset(rows)
         gnet = network_for_group(net, group)  # a restricted group's edge mask (step-free)
         nodes = multi_source(gnet, fsnap, limit_m=horizon_m)
         dist, which = point_distances(gnet, nodes, fsnap, points)
-        ids = fac["facility_id"].to_numpy(dtype=object)
+        ids = every_id[rows]
         nearest = np.full(len(points), None, dtype=object)
         if len(ids):
             hit = which >= 0
             nearest[hit] = ids[which[hit]]
         reason = np.full(len(points), "", dtype=object)
         unreachable = ~np.isfinite(dist)
-        if len(fac) == 0:
+        if len(rows) == 0:
             reason[:] = f"no {category} facility in the data"
         elif not fsnap.ok.any():
             reason[:] = f"no {category} facility within max_snap_m of a street"
@@ -146,20 +151,39 @@ def _unreachable_reasons(
     return out
 
 
+def block_codes(ap_block: np.ndarray, block_ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The block of every access point and every block as codes of one factorisation (one
+    hash pass over the ids); pass them to :func:`block_times` as ``codes`` to reuse them."""
+    ap = np.asarray(ap_block)
+    codes, _ = pd.factorize(np.concatenate([np.asarray(block_ids, dtype=object),
+                                            ap.astype(object, copy=False)]))
+    n = len(block_ids)
+    return codes[n:], codes[:n]
+
+
 def block_times(
-    ap_block: np.ndarray, values: np.ndarray, block_ids: np.ndarray
+    ap_block: np.ndarray, values: np.ndarray, block_ids: np.ndarray, *,
+    codes: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Minimum of ``values`` over each block's access points; returns (min, argmin index).
 
-    NaN when all of a block's access points are NaN; the index is -1 there.
+    NaN when all of a block's access points are NaN; the index is -1 there. Ties go to the
+    first access point. ``codes``: :func:`block_codes` of ``ap_block`` and ``block_ids``.
     """
-    frame = pd.DataFrame({"block": ap_block, "v": values, "i": np.arange(len(values))})
-    frame = frame.dropna(subset=["v"]).sort_values(["block", "v", "i"])
-    best = frame.drop_duplicates("block").set_index("block")
-    pos = pd.Index(block_ids)
-    v = best["v"].reindex(pos).to_numpy(dtype=np.float64)
-    i = best["i"].reindex(pos).fillna(-1).to_numpy(dtype=np.int64)
-    return v, i
+    ap_codes, blk_codes = codes if codes is not None else block_codes(ap_block, block_ids)
+    v = np.asarray(values, dtype=np.float64)
+    keep = np.flatnonzero(~np.isnan(v) & (ap_codes >= 0))  # (-1: a missing block id)
+    # by block, then value, then position: the first of each block's run is its minimum
+    order = keep[np.lexsort((keep, v[keep], ap_codes[keep]))]
+    c = ap_codes[order]
+    first = order[np.flatnonzero(np.r_[True, c[1:] != c[:-1]])] if len(order) else order
+    # one slot more, never written: where a code of -1 (a missing id) reads
+    n_keys = int(max(ap_codes.max(initial=-1), blk_codes.max(initial=-1))) + 2
+    best_v = np.full(n_keys, np.nan)
+    best_i = np.full(n_keys, -1, dtype=np.int64)
+    best_v[ap_codes[first]] = v[first]
+    best_i[ap_codes[first]] = first
+    return best_v[blk_codes], best_i[blk_codes]
 
 
 def access_columns(
