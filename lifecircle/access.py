@@ -23,7 +23,8 @@ from .profiles import Profile
 from .routing import NodeDistances, multi_source, point_distances
 from .snapping import Snap
 
-__all__ = ["CategoryAccess", "block_codes", "block_times", "compute_access", "minutes"]
+__all__ = ["BlockCodes", "CategoryAccess", "block_codes", "block_times", "compute_access",
+           "minutes"]
 
 log = logging.getLogger(__name__)
 
@@ -151,39 +152,56 @@ def _unreachable_reasons(
     return out
 
 
-def block_codes(ap_block: np.ndarray, block_ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The block of every access point and every block as codes of one factorisation (one
-    hash pass over the ids); pass them to :func:`block_times` as ``codes`` to reuse them."""
+@dataclass(frozen=True)
+class BlockCodes:
+    """The access points' blocks and the blocks as codes of one factorisation of their ids
+    (-1 for a missing id), and the access points ordered by block (stably: by position within
+    a block); :func:`block_codes` makes them once for every :func:`block_times` call."""
+
+    ap: np.ndarray
+    block: np.ndarray
+    order: np.ndarray
+    n_keys: int
+
+
+def block_codes(ap_block: np.ndarray, block_ids: np.ndarray) -> BlockCodes:
+    """:class:`BlockCodes` of ``ap_block`` (each access point's block id) and ``block_ids``."""
     ap = np.asarray(ap_block)
-    codes, _ = pd.factorize(np.concatenate([np.asarray(block_ids, dtype=object),
-                                            ap.astype(object, copy=False)]))
+    codes, keys = pd.factorize(np.concatenate([np.asarray(block_ids, dtype=object),
+                                               ap.astype(object, copy=False)]))
     n = len(block_ids)
-    return codes[n:], codes[:n]
+    ap_codes = codes[n:]
+    order = np.argsort(ap_codes, kind="stable")
+    order = order[ap_codes[order] >= 0]  # an access point of a missing id is no block's
+    return BlockCodes(ap_codes, codes[:n], order, len(keys))
 
 
 def block_times(
     ap_block: np.ndarray, values: np.ndarray, block_ids: np.ndarray, *,
-    codes: tuple[np.ndarray, np.ndarray] | None = None,
+    codes: BlockCodes | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Minimum of ``values`` over each block's access points; returns (min, argmin index).
 
     NaN when all of a block's access points are NaN; the index is -1 there. Ties go to the
     first access point. ``codes``: :func:`block_codes` of ``ap_block`` and ``block_ids``.
     """
-    ap_codes, blk_codes = codes if codes is not None else block_codes(ap_block, block_ids)
-    v = np.asarray(values, dtype=np.float64)
-    keep = np.flatnonzero(~np.isnan(v) & (ap_codes >= 0))  # (-1: a missing block id)
-    # by block, then value, then position: the first of each block's run is its minimum
-    order = keep[np.lexsort((keep, v[keep], ap_codes[keep]))]
-    c = ap_codes[order]
-    first = order[np.flatnonzero(np.r_[True, c[1:] != c[:-1]])] if len(order) else order
-    # one slot more, never written: where a code of -1 (a missing id) reads
-    n_keys = int(max(ap_codes.max(initial=-1), blk_codes.max(initial=-1))) + 2
-    best_v = np.full(n_keys, np.nan)
-    best_i = np.full(n_keys, -1, dtype=np.int64)
-    best_v[ap_codes[first]] = v[first]
-    best_i[ap_codes[first]] = first
-    return best_v[blk_codes], best_i[blk_codes]
+    bc = codes if codes is not None else block_codes(ap_block, block_ids)
+    # one slot per id and one more, never written, where a code of -1 reads
+    best_v = np.full(bc.n_keys + 1, np.nan)
+    best_i = np.full(bc.n_keys + 1, -1, dtype=np.int64)
+    v = np.asarray(values, dtype=np.float64)[bc.order]
+    if v.size:
+        key = bc.ap[bc.order]
+        starts = np.flatnonzero(np.r_[True, key[1:] != key[:-1]])
+        low = np.fmin.reduceat(v, starts)  # NaN only where the whole block is NaN
+        group = np.cumsum(np.r_[False, key[1:] != key[:-1]])
+        # the first access point (in position order within its block) at the minimum
+        at_min = np.flatnonzero(v == low[group])
+        first = at_min[np.r_[True, group[at_min[1:]] != group[at_min[:-1]]]] \
+            if at_min.size else at_min
+        best_v[key[starts]] = low
+        best_i[key[first]] = bc.order[first]
+    return best_v[bc.block], best_i[bc.block]
 
 
 def access_columns(

@@ -27,7 +27,7 @@ import pandas as pd
 
 from . import columns as col
 from ._kernels import BoundedSearch
-from .access import CategoryAccess, block_codes, block_times
+from .access import BlockCodes, CategoryAccess, block_codes, block_times
 from .network import WalkNetwork
 from .profiles import Profile, Target
 from .routing import NodeDistances, point_distances, seed_arcs
@@ -212,16 +212,14 @@ def _with_columns(blocks: gpd.GeoDataFrame, new: Mapping[str, Any]) -> gpd.GeoDa
     return gpd.GeoDataFrame(joined, geometry=blocks.geometry.name, crs=blocks.crs)
 
 
-def _first_access_point(codes: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
-    """Per block (:func:`~lifecircle.access.block_codes` ``codes``), its first access point;
-    -1 for a block without one."""
-    ap_codes, blk_codes = codes
-    keys, first = np.unique(ap_codes, return_index=True)
-    first, keys = first[keys >= 0], keys[keys >= 0]
-    slot = np.full(int(max(ap_codes.max(initial=-1), blk_codes.max(initial=-1))) + 2, -1,
-                   dtype=np.int64)
-    slot[keys] = first
-    return slot[blk_codes]
+def _first_access_point(codes: BlockCodes) -> np.ndarray:
+    """Per block, its first access point; -1 for a block without one."""
+    first = np.full(codes.n_keys + 1, -1, dtype=np.int64)
+    order = codes.order
+    key = codes.ap[order]
+    starts = np.flatnonzero(np.r_[True, key[1:] != key[:-1]]) if key.size else key
+    first[key[starts]] = order[starts]  # stable by block: the lowest position first
+    return first[codes.block]
 
 
 def _first_reason(first_ap: np.ndarray, reasons: np.ndarray) -> np.ndarray:
