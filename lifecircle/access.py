@@ -135,20 +135,19 @@ def _unreachable_reasons(
     flat, _ = fsnap.candidates()  # a facility also reaches the parts of its alternative snaps
     fac_comps = np.unique(comp[net.edge_u[flat.edge[flat.ok]]])
     sizes = np.bincount(comp)
-    out = np.empty(idx.shape[0], dtype=object)
-    for k, i in enumerate(idx):
-        if points.edge[i] < 0:
-            out[k] = points.status[i]
-            continue
-        c = comp[net.edge_u[points.edge[i]]]
-        if c in fac_comps:
-            out[k] = f"no {category} facility within {horizon_min:g} min on the network"
-        else:
-            out[k] = (
-                f"its nearest street (edge {points.edge[i]}) belongs to a network part of "
-                f"{sizes[c]} nodes with no {category} facility; check the extract's "
-                "connectivity or pass --blocks"
-            )
+    edge = points.edge[idx]
+    part = comp[net.edge_u[np.maximum(edge, 0)]]
+    out = np.full(idx.shape[0], f"no {category} facility within {horizon_min:g} min on the "
+                  "network", dtype=object)
+    unsnapped = edge < 0
+    out[unsnapped] = points.status[idx[unsnapped]]
+    # a part without a facility of the category: named per point (few points, on fragments)
+    for k in np.flatnonzero(~unsnapped & ~np.isin(part, fac_comps)):
+        out[k] = (
+            f"its nearest street (edge {edge[k]}) belongs to a network part of "
+            f"{sizes[part[k]]} nodes with no {category} facility; check the extract's "
+            "connectivity or pass --blocks"
+        )
     return out
 
 
