@@ -23,7 +23,8 @@ from .profiles import Profile
 from .routing import NodeDistances, multi_source, point_distances
 from .snapping import Snap
 
-__all__ = ["CategoryAccess", "block_times", "compute_access", "minutes"]
+__all__ = ["BlockCodes", "CategoryAccess", "block_codes", "block_times", "compute_access",
+           "minutes"]
 
 log = logging.getLogger(__name__)
 
@@ -69,24 +70,29 @@ def compute_access(
     import time
 
     out: dict[str, CategoryAccess] = {}
+    # the columns read once, then taken per category (a frame and its JSON alternatives
+    # per category cost a second at a city's 10^5 facility rows)
+    every_snap = Snap.from_columns(facilities)
+    every_id = facilities["facility_id"].to_numpy(dtype=object)
+    category_of = facilities["category"].to_numpy(dtype=object)
     for category in profile.categories:
         t0 = time.perf_counter()
         group = profile.group_of(category)
         threshold = profile.threshold_of(category)
         horizon_m = profile.horizon_min * group.speed_m_per_min
-        fac = facilities[facilities["category"] == category]
-        fsnap = Snap.from_columns(fac)
+        rows = np.flatnonzero(category_of == category)
+        fsnap = every_snap.subset(rows)
         gnet = network_for_group(net, group)  # a restricted group's edge mask (step-free)
         nodes = multi_source(gnet, fsnap, limit_m=horizon_m)
         dist, which = point_distances(gnet, nodes, fsnap, points)
-        ids = fac["facility_id"].to_numpy(dtype=object)
+        ids = every_id[rows]
         nearest = np.full(len(points), None, dtype=object)
         if len(ids):
             hit = which >= 0
             nearest[hit] = ids[which[hit]]
         reason = np.full(len(points), "", dtype=object)
         unreachable = ~np.isfinite(dist)
-        if len(fac) == 0:
+        if len(rows) == 0:
             reason[:] = f"no {category} facility in the data"
         elif not fsnap.ok.any():
             reason[:] = f"no {category} facility within max_snap_m of a street"
@@ -129,37 +135,72 @@ def _unreachable_reasons(
     flat, _ = fsnap.candidates()  # a facility also reaches the parts of its alternative snaps
     fac_comps = np.unique(comp[net.edge_u[flat.edge[flat.ok]]])
     sizes = np.bincount(comp)
-    out = np.empty(idx.shape[0], dtype=object)
-    for k, i in enumerate(idx):
-        if points.edge[i] < 0:
-            out[k] = points.status[i]
-            continue
-        c = comp[net.edge_u[points.edge[i]]]
-        if c in fac_comps:
-            out[k] = f"no {category} facility within {horizon_min:g} min on the network"
-        else:
-            out[k] = (
-                f"its nearest street (edge {points.edge[i]}) belongs to a network part of "
-                f"{sizes[c]} nodes with no {category} facility; check the extract's "
-                "connectivity or pass --blocks"
-            )
+    edge = points.edge[idx]
+    part = comp[net.edge_u[np.maximum(edge, 0)]]
+    out = np.full(idx.shape[0], f"no {category} facility within {horizon_min:g} min on the "
+                  "network", dtype=object)
+    unsnapped = edge < 0
+    out[unsnapped] = points.status[idx[unsnapped]]
+    # a part without a facility of the category: named per point (few points, on fragments)
+    for k in np.flatnonzero(~unsnapped & ~np.isin(part, fac_comps)):
+        out[k] = (
+            f"its nearest street (edge {edge[k]}) belongs to a network part of "
+            f"{sizes[part[k]]} nodes with no {category} facility; check the extract's "
+            "connectivity or pass --blocks"
+        )
     return out
 
 
+@dataclass(frozen=True)
+class BlockCodes:
+    """The access points' blocks and the blocks as codes of one factorisation of their ids
+    (-1 for a missing id), and the access points ordered by block (stably: by position within
+    a block); :func:`block_codes` makes them once for every :func:`block_times` call."""
+
+    ap: np.ndarray
+    block: np.ndarray
+    order: np.ndarray
+    n_keys: int
+
+
+def block_codes(ap_block: np.ndarray, block_ids: np.ndarray) -> BlockCodes:
+    """:class:`BlockCodes` of ``ap_block`` (each access point's block id) and ``block_ids``."""
+    ap = np.asarray(ap_block)
+    codes, keys = pd.factorize(np.concatenate([np.asarray(block_ids, dtype=object),
+                                               ap.astype(object, copy=False)]))
+    n = len(block_ids)
+    ap_codes = codes[n:]
+    order = np.argsort(ap_codes, kind="stable")
+    order = order[ap_codes[order] >= 0]  # an access point of a missing id is no block's
+    return BlockCodes(ap_codes, codes[:n], order, len(keys))
+
+
 def block_times(
-    ap_block: np.ndarray, values: np.ndarray, block_ids: np.ndarray
+    ap_block: np.ndarray, values: np.ndarray, block_ids: np.ndarray, *,
+    codes: BlockCodes | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Minimum of ``values`` over each block's access points; returns (min, argmin index).
 
-    NaN when all of a block's access points are NaN; the index is -1 there.
+    NaN when all of a block's access points are NaN; the index is -1 there. Ties go to the
+    first access point. ``codes``: :func:`block_codes` of ``ap_block`` and ``block_ids``.
     """
-    frame = pd.DataFrame({"block": ap_block, "v": values, "i": np.arange(len(values))})
-    frame = frame.dropna(subset=["v"]).sort_values(["block", "v", "i"])
-    best = frame.drop_duplicates("block").set_index("block")
-    pos = pd.Index(block_ids)
-    v = best["v"].reindex(pos).to_numpy(dtype=np.float64)
-    i = best["i"].reindex(pos).fillna(-1).to_numpy(dtype=np.int64)
-    return v, i
+    bc = codes if codes is not None else block_codes(ap_block, block_ids)
+    # one slot per id and one more, never written, where a code of -1 reads
+    best_v = np.full(bc.n_keys + 1, np.nan)
+    best_i = np.full(bc.n_keys + 1, -1, dtype=np.int64)
+    v = np.asarray(values, dtype=np.float64)[bc.order]
+    if v.size:
+        key = bc.ap[bc.order]
+        starts = np.flatnonzero(np.r_[True, key[1:] != key[:-1]])
+        low = np.fmin.reduceat(v, starts)  # NaN only where the whole block is NaN
+        group = np.cumsum(np.r_[False, key[1:] != key[:-1]])
+        # the first access point (in position order within its block) at the minimum
+        at_min = np.flatnonzero(v == low[group])
+        first = at_min[np.r_[True, group[at_min[1:]] != group[at_min[:-1]]]] \
+            if at_min.size else at_min
+        best_v[key[starts]] = low
+        best_i[key[first]] = bc.order[first]
+    return best_v[bc.block], best_i[bc.block]
 
 
 def access_columns(

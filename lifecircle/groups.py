@@ -158,7 +158,8 @@ def served_coverage(
             "population_covered": round(float(np.nansum(served[cov])), 1) if known else None,
             "share_population_covered": None if no_data or not known
             else round(float(np.nansum(served[cov])) / total, 4),
-            "methods": sorted(set(blocks[f"pop_method_{res.name}"].astype(str))),
+            # the distinct methods in one pass (iterating 10^5 strings took tenths of a s)
+            "methods": sorted(set(blocks[f"pop_method_{res.name}"].astype(str).unique())),
         }
 
 

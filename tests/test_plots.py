@@ -544,3 +544,29 @@ def test_a_map_figure_saves_with_a_tight_box_at_any_dpi(city, profile, tmp_path)
     got = [mcolors.to_hex(pixels[pixels.shape[0] - 1 - int(y), int(x)] / 255) for x, y in disp]
     palette = [*BIN_COLORS, UNREACHABLE_COLOR]
     assert got == [palette[b] for b in block_bins(city["blocks"], "health")]
+
+
+@settings(max_examples=20, deadline=None)
+@given(width=st.integers(1, 40), height=st.integers(1, 40), seed=st.integers(0, 2**32 - 1))
+def test_png_round_trips_through_pillow(tmp_path_factory, width, height, seed):
+    """The hand-written PNG: Pillow reads back the same pixels, the print resolution and the
+    credit (random pixels: every byte value, rows of any length)."""
+    from PIL import Image
+
+    pixels = np.random.default_rng(seed).integers(0, 256, (height, width, 3), dtype=np.uint8)
+    path = tmp_path_factory.mktemp("png") / "x.png"
+    plots._write_png(pixels, path)
+    with Image.open(path) as img:
+        img.load()
+        assert img.mode == "RGB" and img.size == (width, height)
+        np.testing.assert_array_equal(np.asarray(img), pixels)
+        assert img.info["dpi"] == pytest.approx((plots.DPI, plots.DPI), abs=0.01)
+        assert img.info["Copyright"] == "© OpenStreetMap contributors"
+        assert img.info["Software"] == "lifecircle"
+
+
+def test_png_text_outside_latin1_is_utf8():
+    kind, body = plots._png_text("Copyright", "© 开放街道地图")
+    assert kind == b"iTXt"
+    assert body == b"Copyright\0\0\0\0\0" + "© 开放街道地图".encode()
+    assert plots._png_text("Software", "lifecircle") == (b"tEXt", b"Software\0lifecircle")

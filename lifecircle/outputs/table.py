@@ -23,6 +23,7 @@ planner does not scroll through 300,000 rows.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -233,13 +234,16 @@ def _write_xlsx(path: Path, blocks: pd.DataFrame, categories: pd.DataFrame,
         book.close()
 
 
+#: the control characters XML 1.0 (so a spreadsheet's cells) cannot hold; written out here
+#: rather than imported from openpyxl, whose import cost a tables worker a tenth of a second
+_XML_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f]")
+
+
 def _excel_safe(frame: pd.DataFrame) -> pd.DataFrame:
     """Control characters (a BEL in a label or block id) as U+FFFD: Excel refuses them."""
-    from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
-
-    out = frame.rename(columns=lambda c: ILLEGAL_CHARACTERS_RE.sub("\ufffd", str(c)))
+    out = frame.rename(columns=lambda c: _XML_ILLEGAL.sub("\ufffd", str(c)))
     for c in out.columns[[not pd.api.types.is_numeric_dtype(t) for t in out.dtypes]]:
-        out[c] = out[c].map(lambda v: ILLEGAL_CHARACTERS_RE.sub("\ufffd", v)
+        out[c] = out[c].map(lambda v: _XML_ILLEGAL.sub("\ufffd", v)
                             if isinstance(v, str) else v)
     return out
 
