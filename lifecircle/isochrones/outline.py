@@ -49,6 +49,7 @@ from .._kernels import compile_kernel, grown
 from .nesting import inside_ring
 from .rings import SNAP
 from .simplify import _cross, side_part, simplify_ring
+from .trace import _exit_sides
 
 __all__ = ["single_tile_bands", "stamp_kernel"]
 
@@ -248,30 +249,6 @@ def _crossings(lab: np.ndarray, words: np.ndarray, w: int, h: int, nb: int,
                 dh >>= s8
                 p += 1
     return ns, need
-
-
-def _exit_sides() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The side a level's line leaves a cell square by, per pattern of its corners in
-    (bit 0 bottom left, 1 bottom right, 2 top right, 3 top left; -1 for the two saddles,
-    settled by the cell's mean), and the step to the next square per side: a table instead
-    of a chain of branches in the tracing loop, whose exits are hard to predict."""
-    side = np.empty(16, dtype=np.int64)
-    for c in range(16):
-        in0 = c & 1 != 0
-        in1 = c & 2 != 0
-        in2 = c & 4 != 0
-        in3 = c & 8 != 0
-        if c == 5 or c == 10:
-            side[c] = -1
-        elif not in0 and in1:
-            side[c] = 0
-        elif not in1 and in2:
-            side[c] = 1
-        elif not in2 and in3:
-            side[c] = 2
-        else:
-            side[c] = 3
-    return side, np.array([0, 1, 0, -1], dtype=np.int64), np.array([-1, 0, 1, 0], dtype=np.int64)
 
 
 def _trace_level(lab: np.ndarray, w: int, b: int, nb: int, starts: np.ndarray, ns: int,

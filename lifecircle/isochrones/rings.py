@@ -212,18 +212,17 @@ class TileRings:
 
 
 def tile_rings(label: np.ndarray, n_levels: int, offset: tuple[int, int],
-               grid_offset: tuple[int, int], width_g: int, start_at: np.ndarray) -> TileRings:
+               grid_offset: tuple[int, int], width_g: int) -> TileRings:
     """The outlines of ``{label <= b}`` for every level ``b < n_levels`` over the squares
     between ``label``'s centres.
 
     ``label``'s first centre is cell ``offset`` of the grid (cell ``grid_offset`` of the
-    entity's grid, ``width_g`` centres wide, which names the sides chains end on);
-    ``start_at`` is a workspace of at least ``2 * label.size * n_levels`` entries, all -1
-    (left so). Tiles that share their edge row and column of centres give each square once,
-    so the chains of all tiles link into whole rings (:func:`bands_from_tiles`).
+    entity's grid, ``width_g`` centres wide, which names the sides chains end on), traced by
+    :func:`.trace.trace_tile`. Tiles that share their edge row and column of centres give
+    each square once, so the chains of all tiles link into whole rings
+    (:func:`bands_from_tiles`).
     """
-    out = trace_tile(label, n_levels, part_table(n_levels, SNAP), SNAP, grid_offset, width_g,
-                     start_at)
+    out = trace_tile(label, n_levels, part_table(n_levels, SNAP), SNAP, grid_offset, width_g)
     # int32 (half the memory of a city's outlines, which are all held until the last band):
     # a vertex is at most 2**31 / SNAP = 2 million cells from the grid's corner
     if (offset[0] + label.shape[1]) * SNAP >= 2**31 or (offset[1] + label.shape[0]) * SNAP >= 2**31:

@@ -43,10 +43,35 @@ def crossing_table(n_levels: int, snap: int) -> np.ndarray:
     return np.clip(r, -2**31, 2**31 - 1).astype(np.int32).reshape(-1)
 
 
+def _exit_sides() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The side a level's line leaves a cell square by, per pattern of its corners in
+    (bit 0 bottom left, 1 bottom right, 2 top right, 3 top left; -1 for the two saddles,
+    settled by the cell's mean), and the step to the next square per side: a table instead
+    of a chain of branches in the tracing loop, whose exits are hard to predict."""
+    side = np.empty(16, dtype=np.int64)
+    for c in range(16):
+        in0 = c & 1 != 0
+        in1 = c & 2 != 0
+        in2 = c & 4 != 0
+        in3 = c & 8 != 0
+        if c == 5 or c == 10:
+            side[c] = -1
+        elif not in0 and in1:
+            side[c] = 0
+        elif not in1 and in2:
+            side[c] = 1
+        elif not in2 and in3:
+            side[c] = 2
+        else:
+            side[c] = 3
+    return side, np.array([0, 1, 0, -1], dtype=np.int64), np.array([-1, 0, 1, 0], dtype=np.int64)
+
+
 def _follow(lab: np.ndarray, W: int, width: int, height: int, nl: int, b: int, qi: int,
-            qj: int, edge: int, is_chain: bool, mark: np.ndarray, touched: np.ndarray,
-            nt: int, cross: np.ndarray, parts: np.ndarray, snap: int, qx: np.ndarray,
-            qy: np.ndarray, ilo: np.ndarray, ihi: np.ndarray,
+            qj: int, edge: int, is_chain: bool, mark: np.ndarray, nbytes: int,
+            touched: np.ndarray, nt: int, exit_side: np.ndarray, step_i: np.ndarray,
+            step_j: np.ndarray, cross: np.ndarray, parts: np.ndarray, snap: int,
+            qx: np.ndarray, qy: np.ndarray, ilo: np.ndarray, ihi: np.ndarray,
             nq: int) -> tuple[int, int, int, int]:  # pragma: no cover - compiled
     """Follow level ``b``'s line from square ``(qi, qj)``, entered by side ``edge`` (0 bottom,
     1 right, 2 top, 3 left), inside on the left, appending each crossed side's vertex and
@@ -60,10 +85,11 @@ def _follow(lab: np.ndarray, W: int, width: int, height: int, nl: int, b: int, q
         cj = qj + 1 if edge == 2 else qj
         p0 = cj * W + ci
         if horizontal:
-            m = (cj * width + ci) * nl + b
-            if mark[m] >= 0:
+            m = p0 * nbytes + (b >> 3)
+            bit = np.uint8(1 << (b & 7))
+            if mark[m] & bit:
                 break
-            mark[m] = 0
+            mark[m] |= bit
             touched[nt] = m
             nt += 1
             p1 = p0 + 1
@@ -91,22 +117,13 @@ def _follow(lab: np.ndarray, W: int, width: int, height: int, nl: int, b: int, q
         ld = np.int64(lab[c0 + W])
         corners = (int(la <= b) | (int(lb <= b) << 1) | (int(lc <= b) << 2)
                    | (int(ld <= b) << 3))
-        # the side the line leaves by (inside on the left); the saddles by the mean
-        if corners == 5 or corners == 10:
-            if la + lb + lc + ld < 4 * b + 2:
-                out = (edge + 1) % 4
-            else:
-                out = (edge + 3) % 4
-        elif not (corners & 1) and (corners & 2):
-            out = 0
-        elif not (corners & 2) and (corners & 4):
-            out = 1
-        elif not (corners & 4) and (corners & 8):
-            out = 2
-        else:
-            out = 3
-        ni = qi + (1 if out == 1 else (-1 if out == 3 else 0))
-        nj = qj + (1 if out == 2 else (-1 if out == 0 else 0))
+        # the side the line leaves by (inside on the left; a table: these branches are
+        # hard to predict); the saddles by the square's mean, as contourpy
+        out = exit_side[corners]
+        if out < 0:
+            out = (edge + 1) % 4 if la + lb + lc + ld < 4 * b + 2 else (edge + 3) % 4
+        ni = qi + step_i[out]
+        nj = qj + step_j[out]
         if is_chain and (ni < 0 or nj < 0 or ni > width - 2 or nj > height - 2):
             # the side it leaves by, from its lower or left centre
             last_c = (qj + (1 if out == 2 else 0)) * width + qi + (1 if out == 1 else 0)
@@ -120,7 +137,9 @@ def _follow(lab: np.ndarray, W: int, width: int, height: int, nl: int, b: int, q
 
 def _trace_tile(lab: np.ndarray, words: np.ndarray, W: int, width: int, height: int,
                 nl: int, cross: np.ndarray, parts: np.ndarray, snap: int, gi0: int,
-                gj0: int, width_g: int, mark: np.ndarray, starts: np.ndarray,
+                gj0: int, width_g: int, mark: np.ndarray, nbytes: int,
+                exit_side: np.ndarray, step_i: np.ndarray, step_j: np.ndarray,
+                starts: np.ndarray,
                 touched: np.ndarray, qx: np.ndarray, qy: np.ndarray, ilo: np.ndarray,
                 ihi: np.ndarray, tx: np.ndarray, ty: np.ndarray, out_q: np.ndarray,
                 out_iv: np.ndarray, r_start: np.ndarray, r_size: np.ndarray,
@@ -129,8 +148,9 @@ def _trace_tile(lab: np.ndarray, words: np.ndarray, W: int, width: int, height: 
     """Every level's rings of one tile (``lab`` flat, rows ``W`` bytes apart, ``words`` its
     view; ``width`` x ``height`` centres, the columns beyond ``width`` ignored) into the
     ``out_*`` and ``r_*`` buffers (large enough: see :func:`trace_tile`), by level, closed
-    rings (simplified) before chains (whole, with their parts and end keys); ``mark`` is left
-    all -1. Returns (vertices, rings)."""
+    rings (simplified) before chains (whole, with their parts and end keys). ``mark`` holds
+    ``nbytes`` bytes a centre, bit ``b`` for level ``b``'s horizontal crossing from that
+    centre (all 0, and left so). Returns (vertices, rings)."""
     s8 = np.uint64(8)
     s56 = np.uint64(56)
     byte = np.uint64(0xFF)
@@ -181,8 +201,8 @@ def _trace_tile(lab: np.ndarray, words: np.ndarray, W: int, width: int, height: 
                 cj = qj + 1 if edge == 2 else qj
                 begin = nq
                 nq, nt, last_c, last_d = _follow(
-                    lab, W, width, height, nl, b, qi, qj, edge, True, mark, touched, nt,
-                    cross, parts, snap, qx, qy, ilo, ihi, nq)
+                    lab, W, width, height, nl, b, qi, qj, edge, True, mark, nbytes, touched,
+                    nt, exit_side, step_i, step_j, cross, parts, snap, qx, qy, ilo, ihi, nq)
                 d = 0 if edge == 0 or edge == 2 else 1
                 r_start[nr] = begin
                 r_size[nr] = nq - begin
@@ -202,7 +222,7 @@ def _trace_tile(lab: np.ndarray, words: np.ndarray, W: int, width: int, height: 
                 continue
             j = s // W
             i = s - j * W
-            if mark[(j * width + i) * nl + b] >= 0:
+            if mark[s * nbytes + (b >> 3)] & np.uint8(1 << (b & 7)):
                 continue
             if la > b:
                 qi, qj, edge = i, j - 1, 2
@@ -210,8 +230,8 @@ def _trace_tile(lab: np.ndarray, words: np.ndarray, W: int, width: int, height: 
                 qi, qj, edge = i, j, 0
             begin = nq
             nq, nt, _, _ = _follow(lab, W, width, height, nl, b, qi, qj, edge, False,
-                                      mark, touched, nt, cross, parts, snap, qx, qy, ilo,
-                                      ihi, nq)
+                                   mark, nbytes, touched, nt, exit_side, step_i, step_j,
+                                   cross, parts, snap, qx, qy, ilo, ihi, nq)
             kept = simplify_ring(qx, qy, ilo, ihi, begin, nq - begin, snap, tx, ty)
             for t in range(kept):
                 out_q[k + t, 0] = tx[t]
@@ -239,7 +259,7 @@ def _trace_tile(lab: np.ndarray, words: np.ndarray, W: int, width: int, height: 
         # ring records of the level: closed (r0 + n_chains ..) before chains (r0 ..)
         _rotate(r_start, r_size, r_level, r_chain, r_head, r_tail, r0, n_chains, nr)
     for t in range(nt):
-        mark[touched[t]] = -1
+        mark[touched[t]] = 0
     return k, nr
 
 
@@ -261,9 +281,45 @@ def _rotate(r_start: np.ndarray, r_size: np.ndarray, r_level: np.ndarray,
         arr8[r0 + n_rest:nr] = tmp8[:n_first]
 
 
+def _pad_bound(label: np.ndarray, padded: np.ndarray, words: np.ndarray, width: int,
+               W: int) -> int:  # pragma: no cover - compiled
+    """``label`` copied into ``padded`` (rows ``W`` bytes, the columns beyond ``width``
+    repeating the last one); returns a bound on every level's vertices: the label steps
+    between all neighbours, summed as the exclusive-or of their bytes (``|a - b| <= a ^ b``)."""
+    height = label.shape[0]
+    for j in range(height):
+        for i in range(width):
+            padded[j, i] = label[j, i]
+        for i in range(width, W):
+            padded[j, i] = label[j, width - 1]
+    byte = np.uint64(0xFF)
+    s8 = np.uint64(8)
+    s56 = np.uint64(56)
+    per_row = W // 8
+    need = 0
+    for j in range(height):
+        for m in range(j * per_row, (j + 1) * per_row):
+            word = words[m]
+            nxt = words[m + 1] if m + 1 < words.shape[0] else word
+            dh = word ^ ((word >> s8) | (nxt << s56))
+            dv = word ^ words[m + per_row] if j + 1 < height else np.uint64(0)
+            d = dh | dv
+            while d != 0:
+                need += int((dh & byte) + (dv & byte))
+                dh >>= s8
+                dv >>= s8
+                d = dh | dv
+    return need
+
+
 @cache
 def _kernel() -> Any:
     return compile_kernel(_trace_tile, _follow, _rotate, simplify_ring, _cross)
+
+
+@cache
+def _pad_kernel() -> Any:
+    return compile_kernel(_pad_bound)
 
 
 _SPACE = threading.local()
@@ -280,30 +336,29 @@ def _space(name: str, n: int, dtype: Any, shape: tuple[int, ...] = ()) -> np.nda
 
 
 def trace_tile(label: np.ndarray, n_levels: int, parts: np.ndarray, snap: int,
-               grid_offset: tuple[int, int], width_g: int, mark: np.ndarray
-               ) -> tuple[np.ndarray, ...]:
+               grid_offset: tuple[int, int], width_g: int) -> tuple[np.ndarray, ...]:
     """The outlines of ``{label <= b}`` of every level ``b`` over one tile's squares:
     (vertices, their parts, sizes, level, chain, head, tail), rings by level, closed rings
-    (simplified) before chains; views of this thread's buffers, valid until its next call.
-    ``mark`` (int32, ``label.size * n_levels`` entries or more, all -1) is left so."""
+    (simplified) before chains; views of this thread's buffers, valid until its next call."""
     height, width = label.shape
     if height < 2 or width < 2:
         z = np.zeros(0, np.int64)
         return (np.zeros((0, 2), np.int64), np.zeros((0, 2), np.int16), z, z.astype(np.uint8),
                 z.astype(np.uint8), z, z)
     W = (width // 8 + 1) * 8  # whole words and at least one more column (never read)
-    padded = np.empty((height, W), dtype=np.uint8)
-    padded[:, :width] = label
-    padded[:, width:] = label[:, -1:]
-    # a bound on every level's vertices: the label steps between all neighbours
-    lab16 = label.astype(np.int16)
-    need = int(np.abs(np.diff(lab16, axis=1)).sum() + np.abs(np.diff(lab16, axis=0)).sum())
-    del lab16
+    padded = _space("padded", height * W, np.uint8)[:height * W].reshape(height, W)
+    flat = padded.reshape(-1)
+    need = _pad_kernel()(label, padded, flat.view(np.uint64), width, W)
     n_rings = need // 2 + 4 * (width + height) * n_levels + 1
+    nbytes = (n_levels + 7) // 8
+    mark = getattr(_SPACE, "mark", None)
+    if mark is None or mark.shape[0] < height * W * nbytes:
+        mark = np.zeros(height * W * nbytes, np.uint8)  # the kernel leaves it all 0
+        _SPACE.mark = mark
     out = _kernel()(
-        padded.reshape(-1), padded.reshape(-1).view(np.uint64), W, width, height, n_levels,
+        flat, flat.view(np.uint64), W, width, height, n_levels,
         crossing_table(n_levels, snap), parts, snap, grid_offset[0], grid_offset[1],
-        width_g, mark, _space("starts", height * W, np.int64),
+        width_g, mark, nbytes, *_exit_sides(), _space("starts", height * W, np.int64),
         _space("touched", need, np.int64), _space("qx", need, np.int64),
         _space("qy", need, np.int64), _space("ilo", need, np.int16),
         _space("ihi", need, np.int16), _space("tx", need, np.int64),
