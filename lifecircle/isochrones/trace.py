@@ -67,16 +67,18 @@ def _exit_sides() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return side, np.array([0, 1, 0, -1], dtype=np.int64), np.array([-1, 0, 1, 0], dtype=np.int64)
 
 
-def _follow(lab: np.ndarray, W: int, width: int, height: int, nl: int, b: int, qi: int,
-            qj: int, edge: int, is_chain: bool, mark: np.ndarray, nbytes: int,
+def _follow(lab: np.ndarray, W: int, width: int, height: int, nl: int, b: int, mb: int,
+            qi: int, qj: int, edge: int, is_chain: bool, mark: np.ndarray, nbytes: int,
             touched: np.ndarray, nt: int, exit_side: np.ndarray, step_i: np.ndarray,
             step_j: np.ndarray, cross: np.ndarray, parts: np.ndarray, snap: int,
             qx: np.ndarray, qy: np.ndarray, ilo: np.ndarray, ihi: np.ndarray,
             nq: int) -> tuple[int, int, int, int]:  # pragma: no cover - compiled
     """Follow level ``b``'s line from square ``(qi, qj)``, entered by side ``edge`` (0 bottom,
     1 right, 2 top, 3 left), inside on the left, appending each crossed side's vertex and
-    part; a closed ring stops at its first marked horizontal crossing, a chain when it leaves
-    the tile. Returns (vertices, marks, the last side as ``(centre, direction)`` of a chain)."""
+    part; a closed ring stops at its first marked horizontal crossing (bit ``mb`` of the
+    ``nbytes`` bytes of ``mark`` a centre), a chain when it leaves the tile. Also the tracer
+    of :mod:`.outline` (closed rings only). Returns (vertices, marks, the last side as
+    ``(centre, direction)`` of a chain)."""
     last_c = -1
     last_d = -1
     while True:
@@ -85,8 +87,8 @@ def _follow(lab: np.ndarray, W: int, width: int, height: int, nl: int, b: int, q
         cj = qj + 1 if edge == 2 else qj
         p0 = cj * W + ci
         if horizontal:
-            m = p0 * nbytes + (b >> 3)
-            bit = np.uint8(1 << (b & 7))
+            m = p0 * nbytes + (mb >> 3)
+            bit = np.uint8(1 << (mb & 7))
             if mark[m] & bit:
                 break
             mark[m] |= bit
@@ -201,7 +203,7 @@ def _trace_tile(lab: np.ndarray, words: np.ndarray, W: int, width: int, height: 
                 cj = qj + 1 if edge == 2 else qj
                 begin = nq
                 nq, nt, last_c, last_d = _follow(
-                    lab, W, width, height, nl, b, qi, qj, edge, True, mark, nbytes, touched,
+                    lab, W, width, height, nl, b, b, qi, qj, edge, True, mark, nbytes, touched,
                     nt, exit_side, step_i, step_j, cross, parts, snap, qx, qy, ilo, ihi, nq)
                 d = 0 if edge == 0 or edge == 2 else 1
                 r_start[nr] = begin
@@ -229,7 +231,7 @@ def _trace_tile(lab: np.ndarray, words: np.ndarray, W: int, width: int, height: 
             else:
                 qi, qj, edge = i, j, 0
             begin = nq
-            nq, nt, _, _ = _follow(lab, W, width, height, nl, b, qi, qj, edge, False,
+            nq, nt, _, _ = _follow(lab, W, width, height, nl, b, b, qi, qj, edge, False,
                                    mark, nbytes, touched, nt, exit_side, step_i, step_j,
                                    cross, parts, snap, qx, qy, ilo, ihi, nq)
             kept = simplify_ring(qx, qy, ilo, ihi, begin, nq - begin, snap, tx, ty)
