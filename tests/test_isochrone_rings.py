@@ -126,6 +126,23 @@ def test_tiles_give_the_untiled_outlines(tile):
                 assert shapely.get_num_coordinates(a) == shapely.get_num_coordinates(b)
 
 
+@pytest.mark.parametrize("tile", [None, 3])
+def test_more_than_eight_levels(tile):
+    """Levels 8 and up keep their crossing marks in a second byte a centre: every level's
+    outline is still contourpy's, tiled or not (a per-level mark shared across bytes would
+    stop a ring at another level's crossing, or trace it twice)."""
+    rng = np.random.default_rng(3)
+    for _ in range(6):
+        n = int(rng.integers(9, 13))
+        label = random_labels(rng, n, (int(rng.integers(6, 14)), int(rng.integers(6, 14))),
+                              smooth=bool(rng.integers(0, 2)))
+        for cumulative in (True, False):
+            ours = outline(label, n, cumulative, tile=tile)
+            for b, theirs in enumerate(contourpy_bands(label, n, cumulative)):
+                assert_simplified(ours[b], theirs, label,
+                                  label <= b if cumulative else label == b)
+
+
 def test_hand_drawn_interpolation_and_saddles():
     """Crossings interpolate ``count = n - label`` linearly; a saddle joins its two inside
     corners only when the square's mean count is above the level (a tie splits, as in
