@@ -17,6 +17,7 @@ import numpy as np
 import pytest
 import shapely
 
+from lifecircle.isochrones import trace
 from lifecircle.isochrones.rings import SNAP, bands_from_tiles, tile_rings
 
 ORIGIN = np.zeros(2)
@@ -43,13 +44,12 @@ def outline(label: np.ndarray, n: int, cumulative: bool, tile: int | None = None
     """The module's bands, the grid cut into ``tile``-square tiles sharing their seams."""
     h, w = label.shape
     t = tile or max(h, w)
-    start_at = np.full(2 * (t + 1) ** 2 * n, -1, dtype=np.int32)
     parts = []
     for j0 in range(0, max(h - 1, 1), t):
         for i0 in range(0, max(w - 1, 1), t):
             sub = np.ascontiguousarray(label[j0:j0 + t + 1, i0:i0 + t + 1])
-            parts.append(tile_rings(sub, n, (i0, j0), (i0, j0), w, start_at))
-            assert (start_at == -1).all()  # the workspace is left clean
+            parts.append(tile_rings(sub, n, (i0, j0), (i0, j0), w))
+            assert not trace._SPACE.mark.any()  # the crossing marks are left clean
     return bands_from_tiles(parts, n, cumulative, ORIGIN, 1.0)
 
 
@@ -124,6 +124,23 @@ def test_tiles_give_the_untiled_outlines(tile):
                 assert shapely.equals(a, b)
                 # a ring linked across seams is simplified as the whole ring: the same vertices
                 assert shapely.get_num_coordinates(a) == shapely.get_num_coordinates(b)
+
+
+@pytest.mark.parametrize("tile", [None, 3])
+def test_more_than_eight_levels(tile):
+    """Levels 8 and up keep their crossing marks in a second byte a centre: every level's
+    outline is still contourpy's, tiled or not (a per-level mark shared across bytes would
+    stop a ring at another level's crossing, or trace it twice)."""
+    rng = np.random.default_rng(3)
+    for _ in range(6):
+        n = int(rng.integers(9, 13))
+        label = random_labels(rng, n, (int(rng.integers(6, 14)), int(rng.integers(6, 14))),
+                              smooth=bool(rng.integers(0, 2)))
+        for cumulative in (True, False):
+            ours = outline(label, n, cumulative, tile=tile)
+            for b, theirs in enumerate(contourpy_bands(label, n, cumulative)):
+                assert_simplified(ours[b], theirs, label,
+                                  label <= b if cumulative else label == b)
 
 
 def test_hand_drawn_interpolation_and_saddles():

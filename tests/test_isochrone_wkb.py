@@ -19,9 +19,8 @@ def _tiles(label: np.ndarray, n: int, tile: int) -> list:
     from lifecircle.isochrones.rings import tile_rings
 
     h, w = label.shape
-    start_at = np.full(2 * (tile + 1) ** 2 * n, -1, dtype=np.int32)
     return [tile_rings(np.ascontiguousarray(label[j0:j0 + tile + 1, i0:i0 + tile + 1]), n,
-                       (i0, j0), (i0, j0), w, start_at)
+                       (i0, j0), (i0, j0), w)
             for j0 in range(0, h - 1, tile) for i0 in range(0, w - 1, tile)]
 
 

@@ -48,7 +48,8 @@ import shapely
 from .._kernels import compile_kernel, grown
 from .nesting import inside_ring
 from .rings import SNAP
-from .simplify import _cross, side_part, simplify_ring
+from .simplify import _cross, part_table, simplify_ring
+from .trace import _exit_sides, _follow, crossing_table
 
 __all__ = ["single_tile_bands", "stamp_kernel"]
 
@@ -250,45 +251,21 @@ def _crossings(lab: np.ndarray, words: np.ndarray, w: int, h: int, nb: int,
     return ns, need
 
 
-def _exit_sides() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The side a level's line leaves a cell square by, per pattern of its corners in
-    (bit 0 bottom left, 1 bottom right, 2 top right, 3 top left; -1 for the two saddles,
-    settled by the cell's mean), and the step to the next square per side: a table instead
-    of a chain of branches in the tracing loop, whose exits are hard to predict."""
-    side = np.empty(16, dtype=np.int64)
-    for c in range(16):
-        in0 = c & 1 != 0
-        in1 = c & 2 != 0
-        in2 = c & 4 != 0
-        in3 = c & 8 != 0
-        if c == 5 or c == 10:
-            side[c] = -1
-        elif not in0 and in1:
-            side[c] = 0
-        elif not in1 and in2:
-            side[c] = 1
-        elif not in2 and in3:
-            side[c] = 2
-        else:
-            side[c] = 3
-    return side, np.array([0, 1, 0, -1], dtype=np.int64), np.array([-1, 0, 1, 0], dtype=np.int64)
-
-
 def _trace_level(lab: np.ndarray, w: int, b: int, nb: int, starts: np.ndarray, ns: int,
                  vis_h: np.ndarray, touched: np.ndarray, qx: np.ndarray,
                  qy: np.ndarray, nq: int, r_start: np.ndarray, r_size: np.ndarray,
                  r_area: np.ndarray, nr: int, exit_side: np.ndarray, step_i: np.ndarray,
-                 step_j: np.ndarray, ilo: np.ndarray, ihi: np.ndarray, tx: np.ndarray,
-                 ty: np.ndarray) -> tuple[int, int, int]:
+                 step_j: np.ndarray, cross: np.ndarray, parts: np.ndarray, ilo: np.ndarray,
+                 ihi: np.ndarray, tx: np.ndarray, ty: np.ndarray) -> tuple[int, int, int]:
     """The rings of level ``b`` (cells with label <= b in): vertices appended to ``qx``,
     ``qy`` from ``nq`` and rings to ``r_*`` from ``nr`` (the buffers, and the workspaces
     ``ilo``, ``ihi``, ``tx``, ``ty`` as large, are large enough); returns the new counts and
     how many horizontal crossings it marked in ``vis_h`` (listed in ``touched``, for the
     caller to clear). Inside on the left: shells anticlockwise, holes clockwise. Each ring is
-    simplified as :mod:`.rings` simplifies it (:func:`.simplify.simplify_ring`)."""
+    followed as a city tile's (:func:`.trace._follow`: the crossings of ``cross``, the side
+    parts of ``parts``) and simplified as :mod:`.rings` simplifies it
+    (:func:`.simplify.simplify_ring`)."""
     nt = 0
-    level4 = 4 * (nb - b) - 2  # 4 x the contour level (count nb - label, at k - 0.5)
-    lev = level4 / 4.0
     for m in range(ns):
         s = starts[m]
         la = lab[s]
@@ -302,57 +279,10 @@ def _trace_level(lab: np.ndarray, w: int, b: int, nb: int, starts: np.ndarray, n
             qj -= 1
             edge = 2
         begin = nq
-        while True:
-            horizontal = edge == 0 or edge == 2
-            # the crossed side runs from centre (ci, cj) to the next one right or up
-            ci = qi + 1 if edge == 1 else qi
-            cj = qj + 1 if edge == 2 else qj
-            p0 = cj * w + ci
-            if horizontal:
-                # only horizontal crossings are marked: every ring passes one (its start
-                # is one), and marching squares passes each crossing once
-                if vis_h[p0]:
-                    break
-                vis_h[p0] = 1
-                touched[nt] = p0
-                nt += 1
-                p1 = p0 + 1
-            else:
-                p1 = p0 + w
-            l0 = np.int64(lab[p0])
-            l1 = np.int64(lab[p1])
-            if l1 - l0 == 1 or l0 - l1 == 1:  # neighbouring labels: the crossing is halfway
-                half = SNAP // 2
-            else:
-                z0 = nb - l0
-                frac = (lev - z0) / ((nb - l1) - z0)
-                half = -1
-            if horizontal:
-                vx = ci * SNAP + half if half >= 0 else int(np.floor((ci + frac) * SNAP + 0.5))
-                vy = cj * SNAP
-            else:
-                vx = ci * SNAP
-                vy = cj * SNAP + half if half >= 0 else int(np.floor((cj + frac) * SNAP + 0.5))
-            qx[nq] = vx
-            qy[nq] = vy
-            # the level's part of the side (from centre p0 to p1), relative to the vertex
-            p_lo, p_hi = side_part(np.int64(lab[p0]), np.int64(lab[p1]), np.int64(b), SNAP)
-            base = (ci if horizontal else cj) * SNAP - (vx if horizontal else vy)
-            ilo[nq] = base + p_lo
-            ihi[nq] = base + p_hi
-            nq += 1
-            # leave by the side the level's line goes on to (inside on the left)
-            c0 = qj * w + qi
-            corners = (int(lab[c0] <= b) | (int(lab[c0 + 1] <= b) << 1)
-                       | (int(lab[c0 + w + 1] <= b) << 2) | (int(lab[c0 + w] <= b) << 3))
-            out = exit_side[corners]
-            if out < 0:  # saddle: contourpy's rule
-                total = 4 * nb - (np.int64(lab[c0]) + np.int64(lab[c0 + 1])
-                                  + np.int64(lab[c0 + w + 1]) + np.int64(lab[c0 + w]))
-                out = (edge + 1) % 4 if total > level4 else (edge + 3) % 4
-            qi += step_i[out]
-            qj += step_j[out]
-            edge = (out + 2) % 4
+        # the level's marks are cleared by the caller: bit 0 of a byte a centre suffices
+        nq, nt, _, _ = _follow(lab, w, w, 0, nb, b, 0, qi, qj, edge, False, vis_h, 1,
+                               touched, nt, exit_side, step_i, step_j, cross, parts, SNAP,
+                               qx, qy, ilo, ihi, nq)
         kept = simplify_ring(qx, qy, ilo, ihi, begin, nq - begin, SNAP, tx, ty)
         for t in range(kept):
             qx[begin + t] = tx[t]
@@ -374,7 +304,7 @@ def _outline_batch(
     ax: np.ndarray, ay: np.ndarray, bx: np.ndarray, by: np.ndarray, band: np.ndarray,
     seg_lo: np.ndarray, seg_hi: np.ndarray, gi0: np.ndarray, gj0: np.ndarray,
     gw: np.ndarray, gh: np.ndarray, reach: float, nb: int, cumulative: bool,
-    origin_x: float, origin_y: float, cell: float,
+    origin_x: float, origin_y: float, cell: float, cross: np.ndarray, parts: np.ndarray,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Stamp, trace and group the rings of every entity's grid; the kernel compiled by numba.
 
@@ -447,7 +377,7 @@ def _outline_batch(
             nr0 = nr
             nq, nr, nt = _trace_level(lab, w, b, nb, starts, ns, vis_h, touched, qx,
                                       qy, nq, r_start, r_size, r_area, nr, exit_side,
-                                      step_i, step_j, ilo, ihi, tx, ty)
+                                      step_i, step_j, cross, parts, ilo, ihi, tx, ty)
             for t in range(nt):  # clear only what the level marked
                 vis_h[touched[t]] = 0
             r_ent[nr0:nr] = e
@@ -525,7 +455,7 @@ def _outline_batch(
 @cache
 def _kernel() -> Any:
     return compile_kernel(_outline_batch, _near, _end_cell, _stamp_entity, _crossings,
-                          _trace_level, _exit_sides, inside_ring, side_part, simplify_ring,
+                          _trace_level, _exit_sides, _follow, inside_ring, simplify_ring,
                           _cross)
 
 
@@ -574,7 +504,8 @@ def single_tile_bands(
         ax, ay, bx, by, band.astype(np.int64), ent_start[pick].astype(np.int64),
         ent_stop[pick].astype(np.int64), i0[pick], j0[pick], width, (j1 - j0)[pick],
         float(reach_cells), int(n_bands), bool(cumulative), float(origin[0]),
-        float(origin[1]), float(cell_m))
+        float(origin[1]), float(cell_m), crossing_table(n_bands, SNAP),
+        part_table(n_bands, SNAP))
     geoms = shapely.from_ragged_array(
         shapely.GeometryType.MULTIPOLYGON, xy,
         (ring_off, np.r_[0, np.cumsum(poly_rings)], np.r_[0, np.cumsum(group_polys)]))

@@ -18,7 +18,6 @@
 from __future__ import annotations
 
 import os
-import queue
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from functools import cache
@@ -328,8 +327,8 @@ def _raster_bands(net: WalkNetwork, vertices: list[np.ndarray], n_entities: int,
 
 
 #: Side of the square tiles (in cells) an isochrone grid is outlined in: 1024 cells are
-#: 5.1 km at 5 m. A tile holds a uint8 label per cell and a side-to-segment workspace (about
-#: 25 bytes a cell, ~26 MB), so the memory of an isochrone grows with the
+#: 5.1 km at 5 m. A tile holds a uint8 label per cell, its padded copy and a byte of
+#: crossing marks a cell (:mod:`.trace`, ~3 MB), so the memory of an isochrone grows with the
 #: tile, not with the city; the outline vertices themselves grow with the reached perimeter.
 TILE_CELLS = 1024
 #: threads that outline a city grid's tiles (:func:`_entity_tiles`); their stamping and
@@ -391,9 +390,6 @@ def _entity_tiles(ax: np.ndarray, ay: np.ndarray, bx: np.ndarray, by: np.ndarray
     del order
     starts = np.flatnonzero(np.r_[True, tile[1:] != tile[:-1]])
     stops = np.append(starts[1:], tile.shape[0])
-    # one side-to-segment workspace per thread (each left all -1 by tile_rings)
-    spare: queue.SimpleQueue[np.ndarray] = queue.SimpleQueue()
-
     def outline(s0: int, s1: int) -> TileRings | None:
         tj, ti = divmod(int(tile[s0]), nti)
         ci0 = i0 + ti * t
@@ -406,14 +402,7 @@ def _entity_tiles(ax: np.ndarray, ay: np.ndarray, bx: np.ndarray, by: np.ndarray
               band[sel].astype(np.int64), reach_cells, label.reshape(-1), width, height)
         if (label == n_bands).all():
             return None
-        try:
-            start_at = spare.get_nowait()
-        except queue.Empty:
-            start_at = np.full(2 * (t + 1) ** 2 * n_bands, -1, dtype=np.int32)
-        rings = tile_rings(label, n_bands, (ci0, cj0), (ci0 - i0, cj0 - j0), i1 - i0 + 1,
-                           start_at)
-        spare.put(start_at)
-        return rings
+        return tile_rings(label, n_bands, (ci0, cj0), (ci0 - i0, cj0 - j0), i1 - i0 + 1)
 
     # The tiles are independent and their kernels release the GIL: two threads outline them
     # on the machine's two cores, in tile order (the rings are the same as one thread's).

@@ -1,31 +1,31 @@
-"""Polygons from a tiled label grid: marching squares straight to linked rings.
+"""Polygons from a tiled label grid: each tile's rings traced, the chains linked across seams.
 
 The grid of an isochrone holds, per cell centre, the nearest band that reaches it (see
 :func:`lifecircle.isochrones.polygons._entity_tiles`); level ``b`` outlines the centres of
-band ``b`` or nearer. A few lines of numba (:mod:`.squares`) walk each tile's squares
-(between four centres) and emit, where the corners differ, the filled-contour segments of
-every level, with the region on their left; crossings interpolate ``count = n_bands -
-label`` at half-integer levels and a saddle is split or joined by the square's mean, as
-contourpy (which this replaced) does, so the traced outlines are contourpy's
-(``tests/test_isochrone_rings.py``). A crossing is named by the grid side it lies on, so the
-segments link end to start into rings in the same pass; a ring that leaves the tile is kept
-as a chain and linked with the next tile's chains on the seam (tiles share their edge row and
-column of centres and each square belongs to one tile). Each ring is then simplified on the
-grid (:mod:`.simplify`): a closed ring in its tile, a linked chain once whole, from a start
-fixed by its geometry, so a tiled grid gives the polygons of an untiled one; the polygons hold
-the same centres as contourpy's and a subset of their vertices.
+band ``b`` or nearer. A few lines of numba (:mod:`.trace`) follow each ring of every level
+through a tile's squares (between four centres), with the region on its left; crossings
+interpolate ``count = n_bands - label`` at half-integer levels and a saddle is split or joined
+by the square's mean, as contourpy (which this replaced) does, so the traced outlines are
+contourpy's (``tests/test_isochrone_rings.py``). A ring that leaves the tile is kept as a
+chain, named by the grid sides it starts from and ends on, and linked with the next tile's
+chains on the seam (tiles share their edge row and column of centres and each square belongs
+to one tile). Each ring is simplified on the grid (:mod:`.simplify`): a closed ring in its
+tile, a linked chain once whole, from a start fixed by its geometry, so a tiled grid gives the
+polygons of an untiled one; the polygons hold the same centres as contourpy's and a subset of
+their vertices.
 
 On the 268,569-node tiled mosaic this took a category's 5 m outlines from 31 s (contourpy per
 tile, then the tiles' rings stitched) to about 14 s under the same load, and a third of the
 memory of the stitched rings: no grid of floats, no per-tile contour objects, and a tile's
-closed rings are simplified before they are kept. A city category's bands are then
-built one at a time (:func:`iter_bands`), each hole given to its shell without GEOS
+closed rings are simplified before they are kept. Tracing the rings straight from the labels
+(rather than writing every square's segments and linking them through a table) then took the
+outlining of the mosaic's 252 tiles from 6.4 s to 2.7 s CPU. A city category's bands are built
+one at a time (:func:`iter_bands`), each hole given to its shell without GEOS
 (:mod:`.nesting`), and, for a run, written as WKB without GEOS (:mod:`.wkb`).
 """
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cache
@@ -34,10 +34,9 @@ from typing import Any
 import numpy as np
 import shapely
 
-from .._kernels import compile_kernel
 from .nesting import hole_owners
-from .simplify import _cross, part_table, simplify_ring, simplify_rings
-from .squares import segments
+from .simplify import part_table, simplify_rings
+from .trace import trace_tile
 from .wkb import EMPTY_WKB, Wkb, encode_rings
 
 __all__ = ["SNAP", "TileRings", "bands_from_tiles", "iter_bands", "tile_rings"]
@@ -197,140 +196,6 @@ def _polygons(q: np.ndarray, sizes: np.ndarray, hole: np.ndarray, origin: np.nda
                                      (ring_off, poly_off, np.array([0, per_poly.shape[0]])))[0]
 
 
-# ---------------------------------------------------------------------------------------------
-# marching squares on the label grid, straight to linked rings
-
-
-def _trace(level: np.ndarray, seg_from: np.ndarray, seg_to: np.ndarray, q: np.ndarray,
-           label: np.ndarray, parts: np.ndarray, n_levels: int, width: int, gi0: int,
-           gj0: int, width_g: int, start_at: np.ndarray, ws: np.ndarray, wb: np.ndarray,
-           wi: np.ndarray) -> tuple[np.ndarray, ...]:  # pragma: no cover - compiled
-    """Link one tile's segments (tile-local side ids) into closed rings and open chains
-    (which leave the tile); the kernel compiled by numba.
-
-    Returns the vertices (closed rings simplified by :func:`.simplify.simplify_ring`, chains
-    whole: they are simplified once linked), each vertex's part of its side relative to
-    itself (from ``parts``, :func:`.simplify.part_table`; used for chains only), and per
-    ring its size, level, whether it is a chain (0 / 1), and a chain's first and last side
-    as global keys (side * n_levels + level). ``ws`` (int64, 7 n), ``wb`` (uint8, 3 n)
-    and ``wi`` (int16, 2 n) are workspaces; the outputs are views of them.
-    """
-    n = level.shape[0]
-    succ = ws[:n]
-    buf = ws[n:2 * n]
-    sizes = ws[2 * n:3 * n]
-    head = ws[3 * n:4 * n]
-    tail = ws[4 * n:5 * n]
-    out_q = ws[5 * n:7 * n].reshape((n, 2))
-    out_iv = wi[:2 * n].reshape((n, 2))
-    seen = wb[:n]
-    r_level = wb[n:2 * n]
-    chain = wb[2 * n:3 * n]
-    for s in range(n):
-        start_at[seg_from[s] * n_levels + level[s]] = s
-    for s in range(n):
-        succ[s] = start_at[seg_to[s] * n_levels + level[s]]
-        # seen[t]: t has a predecessor (reset below, before the walks use it)
-        seen[s] = 0
-    for s in range(n):
-        if succ[s] >= 0:
-            seen[succ[s]] = 1
-    for s in range(n):
-        start_at[seg_from[s] * n_levels + level[s]] = -1
-    k = 0
-    r = 0
-    for phase in range(2):  # chains first (from their heads), then the closed rings
-        for s0 in range(n):
-            if phase == 0:
-                if seen[s0]:
-                    continue
-            elif seen[s0] == 2:
-                continue
-            m = 0
-            s = s0
-            while s >= 0 and seen[s] != 2:
-                seen[s] = 2
-                buf[m] = s
-                m += 1
-                s = succ[s]
-            is_chain = phase == 0
-            k0 = k
-            lv = level[s0]
-            # a closed ring from its lowest, then leftmost vertex (where simplify_ring starts
-            # it), so that it is simplified in place
-            a0 = 0
-            if not is_chain:
-                for a in range(1, m):
-                    v = buf[a]
-                    w = buf[a0]
-                    if q[v, 1] < q[w, 1] or (q[v, 1] == q[w, 1] and q[v, 0] < q[w, 0]):
-                        a0 = a
-            for a1 in range(m):
-                a = a0 + a1
-                if a >= m:
-                    a -= m
-                v = buf[a]
-                out_q[k, 0] = q[v, 0]
-                out_q[k, 1] = q[v, 1]
-                # the side the vertex lies on: from centre c right (d = 0) or up (d = 1);
-                # its level's part from the table, relative to the vertex (tile-local
-                # vertices are not negative: the side starts at here - here % SNAP)
-                side = seg_from[v]
-                c = side >> 1
-                d = side & 1
-                other = c + 1 if d == 0 else c + width
-                at = 2 * ((np.int64(label[c]) * 256 + np.int64(label[other])) * n_levels + lv)
-                here = (q[v, 0] if d == 0 else q[v, 1]) & (SNAP - 1)
-                out_iv[k, 0] = parts[at] - here
-                out_iv[k, 1] = parts[at + 1] - here
-                k += 1
-            if not is_chain:
-                # in place: the ring starts at its first vertex, and a chord's end is
-                # written at or before the vertex it was read from
-                k = k0 + simplify_ring(out_q[:, 0], out_q[:, 1], out_iv[:, 0], out_iv[:, 1],
-                                       k0, k - k0, SNAP, out_q[k0:, 0], out_q[k0:, 1])
-            sizes[r] = k - k0
-            r_level[r] = lv
-            chain[r] = is_chain
-            head[r] = -1
-            tail[r] = -1
-            if is_chain:
-                for end in range(2):
-                    side = seg_from[s0] if end == 0 else seg_to[buf[m - 1]]
-                    d = side % 2
-                    c = side // 2
-                    gi = gi0 + c % width
-                    gj = gj0 + c // width
-                    g = (2 * (gj * width_g + gi) + d) * n_levels + lv
-                    if end == 0:
-                        head[r] = g
-                    else:
-                        tail[r] = g
-            r += 1
-    return out_q[:k], out_iv[:k], sizes[:r], r_level[:r], chain[:r], head[:r], tail[:r]
-
-
-@cache
-def _trace_kernel() -> Any:
-    return compile_kernel(_trace, simplify_ring, _cross)
-
-
-_TRACE_SPACE = threading.local()
-
-
-def _trace_space(n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """This thread's workspaces for :func:`_trace_kernel` of ``n`` segments (kept and grown:
-    fresh arrays of a tile's size cost a page fault every 4 KiB)."""
-    ws, wb = getattr(_TRACE_SPACE, "ws", None), getattr(_TRACE_SPACE, "wb", None)
-    wi = getattr(_TRACE_SPACE, "wi", None)
-    if ws is None or wb is None or wi is None or wb.shape[0] < 3 * n:
-        cap = max(3 * n, 3 << 16)
-        ws, wb = np.empty(7 * (cap // 3 + 1), np.int64), np.empty(cap, np.uint8)
-        wi = np.empty(2 * (cap // 3 + 1), np.int16)
-        _TRACE_SPACE.ws, _TRACE_SPACE.wb, _TRACE_SPACE.wi = ws, wb, wi
-    return ws, wb, wi
-
-
 @dataclass(frozen=True)
 class TileRings:
     """One tile's outlines of every level: vertices ``q`` (``1 / SNAP`` cells from the
@@ -348,23 +213,17 @@ class TileRings:
 
 
 def tile_rings(label: np.ndarray, n_levels: int, offset: tuple[int, int],
-               grid_offset: tuple[int, int], width_g: int, start_at: np.ndarray) -> TileRings:
+               grid_offset: tuple[int, int], width_g: int) -> TileRings:
     """The outlines of ``{label <= b}`` for every level ``b < n_levels`` over the squares
     between ``label``'s centres.
 
     ``label``'s first centre is cell ``offset`` of the grid (cell ``grid_offset`` of the
-    entity's grid, ``width_g`` centres wide, which names the sides chains end on);
-    ``start_at`` is a workspace of at least ``2 * label.size * n_levels`` entries, all -1
-    (left so). Tiles that share their edge row and column of centres give each square once,
-    so the chains of all tiles link into whole rings (:func:`bands_from_tiles`).
+    entity's grid, ``width_g`` centres wide, which names the sides chains end on), traced by
+    :func:`.trace.trace_tile`. Tiles that share their edge row and column of centres give
+    each square once, so the chains of all tiles link into whole rings
+    (:func:`bands_from_tiles`).
     """
-    width = label.shape[1]
-    level, seg_from, seg_to, q = segments(label, n_levels, SNAP)
-    out = _trace_kernel()(level, seg_from, seg_to, q, label.reshape(-1),
-                          part_table(n_levels, SNAP), n_levels, width,
-                          grid_offset[0], grid_offset[1], width_g, start_at,
-                          *_trace_space(level.shape[0]))
-    del level, seg_from, seg_to, q
+    out = trace_tile(label, n_levels, part_table(n_levels, SNAP), SNAP, grid_offset, width_g)
     # int32 (half the memory of a city's outlines, which are all held until the last band):
     # a vertex is at most 2**31 / SNAP = 2 million cells from the grid's corner
     if (offset[0] + label.shape[1]) * SNAP >= 2**31 or (offset[1] + label.shape[0]) * SNAP >= 2**31:

@@ -1,0 +1,374 @@
+"""One city tile's outlines traced straight from its label grid (the kernel of :mod:`.rings`).
+
+Each ring of each level is followed square by square through the squares it crosses (marching
+squares on the labels, as :mod:`.outline` traces a facility's grid), from the crossings a scan
+of the tile's words finds; a ring that reaches the tile's rim stops there and is kept as a
+chain, named by the grid sides it starts from and ends on, for :func:`.rings._level_rings` to
+link with the next tile's chains. The vertices, and the rings, are those of the pass this
+replaced (every square's filled-contour segments written out, then linked through a table of
+side to segment): crossings in ``1 / SNAP`` of a cell from the same table, a saddle split or
+joined by the square's mean as contourpy does, a closed ring simplified from its lowest, then
+leftmost vertex (:func:`.simplify.simplify_ring`), a chain's vertices whole with their parts
+of their sides. What is gone is the work per crossing: on the 268,569-node mosaic that pass
+wrote 35 million segments (four int32 and a byte each) and linked them through a
+random-access table of 25 MB per thread; here a crossing is read once where the ring passes
+it, and only the horizontal crossings are marked (every closed ring passes one).
+"""
+
+from __future__ import annotations
+
+import threading
+from functools import cache
+from typing import Any
+
+import numpy as np
+
+from .._kernels import compile_kernel
+from .simplify import _cross, simplify_ring
+
+__all__ = ["crossing_table", "trace_tile"]
+
+
+@cache
+def crossing_table(n_levels: int, snap: int) -> np.ndarray:
+    """``round((za - b - 0.5) / (za - zb) * snap)`` at ``[(za * 256 + zb) * n_levels + b]``
+    for labels ``za != zb`` (uint8) and levels ``b``: where level ``b`` crosses the side
+    between centres labelled ``za`` and ``zb``, in ``1 / snap`` of the side from ``za``."""
+    za = np.arange(256, dtype=np.float64)[:, None, None]
+    zb = np.arange(256, dtype=np.float64)[None, :, None]
+    b = np.arange(n_levels, dtype=np.float64)[None, None, :]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        r = np.round((za - b - 0.5) / (za - zb) * snap)
+    r[~np.isfinite(r)] = 0
+    return np.clip(r, -2**31, 2**31 - 1).astype(np.int32).reshape(-1)
+
+
+def _exit_sides() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The side a level's line leaves a cell square by, per pattern of its corners in
+    (bit 0 bottom left, 1 bottom right, 2 top right, 3 top left; -1 for the two saddles,
+    settled by the cell's mean), and the step to the next square per side: a table instead
+    of a chain of branches in the tracing loop, whose exits are hard to predict."""
+    side = np.empty(16, dtype=np.int64)
+    for c in range(16):
+        in0 = c & 1 != 0
+        in1 = c & 2 != 0
+        in2 = c & 4 != 0
+        in3 = c & 8 != 0
+        if c == 5 or c == 10:
+            side[c] = -1
+        elif not in0 and in1:
+            side[c] = 0
+        elif not in1 and in2:
+            side[c] = 1
+        elif not in2 and in3:
+            side[c] = 2
+        else:
+            side[c] = 3
+    return side, np.array([0, 1, 0, -1], dtype=np.int64), np.array([-1, 0, 1, 0], dtype=np.int64)
+
+
+def _follow(lab: np.ndarray, W: int, width: int, height: int, nl: int, b: int, mb: int,
+            qi: int, qj: int, edge: int, is_chain: bool, mark: np.ndarray, nbytes: int,
+            touched: np.ndarray, nt: int, exit_side: np.ndarray, step_i: np.ndarray,
+            step_j: np.ndarray, cross: np.ndarray, parts: np.ndarray, snap: int,
+            qx: np.ndarray, qy: np.ndarray, ilo: np.ndarray, ihi: np.ndarray,
+            nq: int) -> tuple[int, int, int, int]:  # pragma: no cover - compiled
+    """Follow level ``b``'s line from square ``(qi, qj)``, entered by side ``edge`` (0 bottom,
+    1 right, 2 top, 3 left), inside on the left, appending each crossed side's vertex and
+    part; a closed ring stops at its first marked horizontal crossing (bit ``mb`` of the
+    ``nbytes`` bytes of ``mark`` a centre), a chain when it leaves the tile. Also the tracer
+    of :mod:`.outline` (closed rings only). Returns (vertices, marks, the last side as
+    ``(centre, direction)`` of a chain)."""
+    last_c = -1
+    last_d = -1
+    while True:
+        horizontal = edge == 0 or edge == 2
+        ci = qi + 1 if edge == 1 else qi
+        cj = qj + 1 if edge == 2 else qj
+        p0 = cj * W + ci
+        if horizontal:
+            m = p0 * nbytes + (mb >> 3)
+            bit = np.uint8(1 << (mb & 7))
+            if mark[m] & bit:
+                break
+            mark[m] |= bit
+            touched[nt] = m
+            nt += 1
+            p1 = p0 + 1
+        else:
+            p1 = p0 + W
+        l0 = np.int64(lab[p0])
+        l1 = np.int64(lab[p1])
+        at = (l0 * 256 + l1) * nl + b
+        r = cross[at]
+        if horizontal:
+            qx[nq] = ci * snap + r
+            qy[nq] = cj * snap
+            ilo[nq] = parts[2 * at] - r
+            ihi[nq] = parts[2 * at + 1] - r
+        else:
+            qx[nq] = ci * snap
+            qy[nq] = cj * snap + r
+            ilo[nq] = parts[2 * at] - r
+            ihi[nq] = parts[2 * at + 1] - r
+        nq += 1
+        c0 = qj * W + qi
+        la = np.int64(lab[c0])
+        lb = np.int64(lab[c0 + 1])
+        lc = np.int64(lab[c0 + W + 1])
+        ld = np.int64(lab[c0 + W])
+        corners = (int(la <= b) | (int(lb <= b) << 1) | (int(lc <= b) << 2)
+                   | (int(ld <= b) << 3))
+        # the side the line leaves by (inside on the left; a table: these branches are
+        # hard to predict); the saddles by the square's mean, as contourpy
+        out = exit_side[corners]
+        if out < 0:
+            out = (edge + 1) % 4 if la + lb + lc + ld < 4 * b + 2 else (edge + 3) % 4
+        ni = qi + step_i[out]
+        nj = qj + step_j[out]
+        if is_chain and (ni < 0 or nj < 0 or ni > width - 2 or nj > height - 2):
+            # the side it leaves by, from its lower or left centre
+            last_c = (qj + (1 if out == 2 else 0)) * width + qi + (1 if out == 1 else 0)
+            last_d = 1 if out == 1 or out == 3 else 0
+            break
+        qi = ni
+        qj = nj
+        edge = (out + 2) % 4
+    return nq, nt, last_c, last_d
+
+
+def _trace_tile(lab: np.ndarray, words: np.ndarray, W: int, width: int, height: int,
+                nl: int, cross: np.ndarray, parts: np.ndarray, snap: int, gi0: int,
+                gj0: int, width_g: int, mark: np.ndarray, nbytes: int,
+                exit_side: np.ndarray, step_i: np.ndarray, step_j: np.ndarray,
+                starts: np.ndarray,
+                touched: np.ndarray, qx: np.ndarray, qy: np.ndarray, ilo: np.ndarray,
+                ihi: np.ndarray, tx: np.ndarray, ty: np.ndarray, out_q: np.ndarray,
+                out_iv: np.ndarray, r_start: np.ndarray, r_size: np.ndarray,
+                r_level: np.ndarray, r_chain: np.ndarray, r_head: np.ndarray,
+                r_tail: np.ndarray) -> tuple[int, int]:  # pragma: no cover - compiled
+    """Every level's rings of one tile (``lab`` flat, rows ``W`` bytes apart, ``words`` its
+    view; ``width`` x ``height`` centres, the columns beyond ``width`` ignored) into the
+    ``out_*`` and ``r_*`` buffers (large enough: see :func:`trace_tile`), by level, closed
+    rings (simplified) before chains (whole, with their parts and end keys). ``mark`` holds
+    ``nbytes`` bytes a centre, bit ``b`` for level ``b``'s horizontal crossing from that
+    centre (all 0, and left so). Returns (vertices, rings)."""
+    s8 = np.uint64(8)
+    s56 = np.uint64(56)
+    byte = np.uint64(0xFF)
+    per_row = W // 8
+    # the horizontal crossings of the rows inside the tile: closed rings start there
+    ns = 0
+    for j in range(1, height - 1):
+        for m in range(j * per_row, (j + 1) * per_row):
+            word = words[m]
+            nxt = words[m + 1] if m + 1 < words.shape[0] else np.uint64(0)
+            dh = word ^ ((word >> s8) | (nxt << s56))
+            p = 8 * m
+            while dh != 0:
+                if dh & byte and p - j * W < width - 1:
+                    starts[ns] = p
+                    ns += 1
+                dh >>= s8
+                p += 1
+    nt = 0
+    nq = 0  # closed rings' and chains' vertices in qx.. before they are ordered
+    nr = 0
+    k = 0  # ordered output vertices
+    for b in range(nl):
+        r0 = nr
+        # chains: from every rim side where the line enters the tile
+        for e in range(4):
+            n_side = width - 1 if e % 2 == 0 else height - 1
+            for t in range(n_side):
+                if e == 0:  # bottom rim, entering upwards: the left centre in
+                    c0 = t
+                    c1 = t + 1
+                    qi, qj, edge = t, 0, 0
+                elif e == 2:  # top rim, entering downwards: the right centre in
+                    c0 = (height - 1) * W + t + 1
+                    c1 = (height - 1) * W + t
+                    qi, qj, edge = t, height - 2, 2
+                elif e == 1:  # right rim, entering westwards: the lower centre in
+                    c0 = t * W + width - 1
+                    c1 = (t + 1) * W + width - 1
+                    qi, qj, edge = width - 2, t, 1
+                else:  # left rim, entering eastwards: the upper centre in
+                    c0 = (t + 1) * W
+                    c1 = t * W
+                    qi, qj, edge = 0, t, 3
+                if not (lab[c0] <= b and lab[c1] > b):
+                    continue
+                ci = qi + 1 if edge == 1 else qi
+                cj = qj + 1 if edge == 2 else qj
+                begin = nq
+                nq, nt, last_c, last_d = _follow(
+                    lab, W, width, height, nl, b, b, qi, qj, edge, True, mark, nbytes, touched,
+                    nt, exit_side, step_i, step_j, cross, parts, snap, qx, qy, ilo, ihi, nq)
+                d = 0 if edge == 0 or edge == 2 else 1
+                r_start[nr] = begin
+                r_size[nr] = nq - begin
+                r_level[nr] = b
+                r_chain[nr] = 1
+                r_head[nr] = (2 * ((gj0 + cj) * width_g + gi0 + ci) + d) * nl + b
+                r_tail[nr] = (2 * ((gj0 + last_c // width) * width_g + gi0 + last_c % width)
+                              + last_d) * nl + b
+                nr += 1
+        n_chains = nr - r0
+        # closed rings: from every horizontal crossing of the level no ring passed yet
+        for m in range(ns):
+            s = starts[m]
+            la = lab[s]
+            lb = lab[s + 1]
+            if not (min(la, lb) <= b < max(la, lb)):
+                continue
+            j = s // W
+            i = s - j * W
+            if mark[s * nbytes + (b >> 3)] & np.uint8(1 << (b & 7)):
+                continue
+            if la > b:
+                qi, qj, edge = i, j - 1, 2
+            else:
+                qi, qj, edge = i, j, 0
+            begin = nq
+            nq, nt, _, _ = _follow(lab, W, width, height, nl, b, b, qi, qj, edge, False,
+                                   mark, nbytes, touched, nt, exit_side, step_i, step_j,
+                                   cross, parts, snap, qx, qy, ilo, ihi, nq)
+            kept = simplify_ring(qx, qy, ilo, ihi, begin, nq - begin, snap, tx, ty)
+            for t in range(kept):
+                out_q[k + t, 0] = tx[t]
+                out_q[k + t, 1] = ty[t]
+            r_start[nr] = k
+            r_size[nr] = kept
+            r_level[nr] = b
+            r_chain[nr] = 0
+            r_head[nr] = -1
+            r_tail[nr] = -1
+            k += kept
+            nq = begin  # the closed ring's traced vertices are done with
+            nr += 1
+        # the level's chains after its closed rings, whole
+        for r in range(r0, r0 + n_chains):
+            s = r_start[r]
+            for v in range(r_size[r]):
+                out_q[k + v, 0] = qx[s + v]
+                out_q[k + v, 1] = qy[s + v]
+                out_iv[k + v, 0] = ilo[s + v]
+                out_iv[k + v, 1] = ihi[s + v]
+            r_start[r] = k
+            k += r_size[r]
+        nq = 0
+        # ring records of the level: closed (r0 + n_chains ..) before chains (r0 ..)
+        _rotate(r_start, r_size, r_level, r_chain, r_head, r_tail, r0, n_chains, nr)
+    for t in range(nt):
+        mark[touched[t]] = 0
+    return k, nr
+
+
+def _rotate(r_start: np.ndarray, r_size: np.ndarray, r_level: np.ndarray,
+            r_chain: np.ndarray, r_head: np.ndarray, r_tail: np.ndarray, r0: int, n_first: int,
+            nr: int) -> None:  # pragma: no cover - compiled
+    """Records ``r0 .. r0 + n_first`` moved after ``r0 + n_first .. nr`` (order kept)."""
+    if n_first == 0 or n_first == nr - r0:
+        return
+    for arr in (r_start, r_size, r_head, r_tail):
+        tmp = arr[r0:nr].copy()
+        n_rest = nr - r0 - n_first
+        arr[r0:r0 + n_rest] = tmp[n_first:]
+        arr[r0 + n_rest:nr] = tmp[:n_first]
+    for arr8 in (r_level, r_chain):
+        tmp8 = arr8[r0:nr].copy()
+        n_rest = nr - r0 - n_first
+        arr8[r0:r0 + n_rest] = tmp8[n_first:]
+        arr8[r0 + n_rest:nr] = tmp8[:n_first]
+
+
+def _pad_bound(label: np.ndarray, padded: np.ndarray, words: np.ndarray, width: int,
+               W: int) -> int:  # pragma: no cover - compiled
+    """``label`` copied into ``padded`` (rows ``W`` bytes, the columns beyond ``width``
+    repeating the last one); returns a bound on every level's vertices: the label steps
+    between all neighbours, summed as the exclusive-or of their bytes (``|a - b| <= a ^ b``)."""
+    height = label.shape[0]
+    for j in range(height):
+        for i in range(width):
+            padded[j, i] = label[j, i]
+        for i in range(width, W):
+            padded[j, i] = label[j, width - 1]
+    byte = np.uint64(0xFF)
+    s8 = np.uint64(8)
+    s56 = np.uint64(56)
+    per_row = W // 8
+    need = 0
+    for j in range(height):
+        for m in range(j * per_row, (j + 1) * per_row):
+            word = words[m]
+            nxt = words[m + 1] if m + 1 < words.shape[0] else word
+            dh = word ^ ((word >> s8) | (nxt << s56))
+            dv = word ^ words[m + per_row] if j + 1 < height else np.uint64(0)
+            d = dh | dv
+            while d != 0:
+                need += int((dh & byte) + (dv & byte))
+                dh >>= s8
+                dv >>= s8
+                d = dh | dv
+    return need
+
+
+@cache
+def _kernel() -> Any:
+    return compile_kernel(_trace_tile, _follow, _rotate, simplify_ring, _cross)
+
+
+@cache
+def _pad_kernel() -> Any:
+    return compile_kernel(_pad_bound)
+
+
+_SPACE = threading.local()
+
+
+def _space(name: str, n: int, dtype: Any, shape: tuple[int, ...] = ()) -> np.ndarray:
+    """This thread's workspace ``name`` of at least ``n`` rows (kept and grown: fresh arrays
+    of a tile's size cost a page fault every 4 KiB)."""
+    arr = getattr(_SPACE, name, None)
+    if arr is None or arr.shape[0] < n:
+        arr = np.empty((max(n, 1 << 14), *shape), dtype=dtype)
+        setattr(_SPACE, name, arr)
+    return arr
+
+
+def trace_tile(label: np.ndarray, n_levels: int, parts: np.ndarray, snap: int,
+               grid_offset: tuple[int, int], width_g: int) -> tuple[np.ndarray, ...]:
+    """The outlines of ``{label <= b}`` of every level ``b`` over one tile's squares:
+    (vertices, their parts, sizes, level, chain, head, tail), rings by level, closed rings
+    (simplified) before chains; views of this thread's buffers, valid until its next call."""
+    height, width = label.shape
+    if height < 2 or width < 2:
+        z = np.zeros(0, np.int64)
+        return (np.zeros((0, 2), np.int64), np.zeros((0, 2), np.int16), z, z.astype(np.uint8),
+                z.astype(np.uint8), z, z)
+    W = (width // 8 + 1) * 8  # whole words and at least one more column (never read)
+    padded = _space("padded", height * W, np.uint8)[:height * W].reshape(height, W)
+    flat = padded.reshape(-1)
+    need = _pad_kernel()(label, padded, flat.view(np.uint64), width, W)
+    n_rings = need // 2 + 4 * (width + height) * n_levels + 1
+    nbytes = (n_levels + 7) // 8
+    mark = getattr(_SPACE, "mark", None)
+    if mark is None or mark.shape[0] < height * W * nbytes:
+        mark = np.zeros(height * W * nbytes, np.uint8)  # the kernel leaves it all 0
+        _SPACE.mark = mark
+    out = _kernel()(
+        flat, flat.view(np.uint64), W, width, height, n_levels,
+        crossing_table(n_levels, snap), parts, snap, grid_offset[0], grid_offset[1],
+        width_g, mark, nbytes, *_exit_sides(), _space("starts", height * W, np.int64),
+        _space("touched", need, np.int64), _space("qx", need, np.int64),
+        _space("qy", need, np.int64), _space("ilo", need, np.int16),
+        _space("ihi", need, np.int16), _space("tx", need, np.int64),
+        _space("ty", need, np.int64), _space("out_q", need, np.int64, (2,)),
+        _space("out_iv", need, np.int16, (2,)), _space("r_start", n_rings, np.int64),
+        _space("r_size", n_rings, np.int64), _space("r_level", n_rings, np.uint8),
+        _space("r_chain", n_rings, np.uint8), _space("r_head", n_rings, np.int64),
+        _space("r_tail", n_rings, np.int64))
+    k, nr = out
+    return (_SPACE.out_q[:k], _SPACE.out_iv[:k], _SPACE.r_size[:nr], _SPACE.r_level[:nr],
+            _SPACE.r_chain[:nr], _SPACE.r_head[:nr], _SPACE.r_tail[:nr])
