@@ -11,14 +11,13 @@ left out of every block's ``lacks``, ``complete``, tiers and the complete-life-c
 
 Tiers (GB 50180-2018's 5-, 10-, 15-minute circles, or a profile's single tier): a block meets a
 tier when every category of the tier is covered, each by a facility of its own category, so a
-larger facility of another tier never substitutes. Plan indicators compare shares of blocks and
-residents, and service floor area per 100 households, with the profile's ``[targets]``.
+larger facility of another tier never substitutes. The plan indicators built on these shares
+are in :mod:`lifecircle.indicators`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Mapping
-from dataclasses import dataclass
 from typing import Any
 
 import geopandas as gpd
@@ -26,27 +25,19 @@ import numpy as np
 import pandas as pd
 
 from . import columns as col
-from ._kernels import BoundedSearch
 from .access import BlockCodes, CategoryAccess, block_codes, block_times
-from .network import WalkNetwork
-from .profiles import Profile, Target
-from .routing import NodeDistances, point_distances, seed_arcs
-from .snapping import Snap
+from .profiles import Profile
 
 __all__ = [
     "DEFICIENCY_LIST_MAX",
     "NO_DATA",
     "SPARSE_RESIDENTS",
-    "IndicatorInputs",
     "block_verdict",
-    "catchment_floor_area",
     "category_status",
     "deficiency_list",
     "deficiency_order",
     "deficiency_summary",
     "facility_summary",
-    "households",
-    "plan_indicators",
     "summarize",
 ]
 
@@ -262,10 +253,10 @@ def summarize(
             "facilities_snapped": a.n_facilities_snapped,
             "blocks": n,
             "blocks_covered": int(cov.sum()),
-            "share_blocks_covered": _share(cov.sum(), n),
+            "share_blocks_covered": share_of(cov.sum(), n),
             "population": round(total_pop, 1),
             "population_covered": round(float(pop[cov].sum()), 1),
-            "share_population_covered": _share(pop[cov].sum(), total_pop),
+            "share_population_covered": share_of(pop[cov].sum(), total_pop),
             "blocks_unreachable": int((~finite).sum()),
             "median_walk_min": _round(np.median(t[finite])) if finite.any() else None,
             "max_walk_min": _round(t[finite].max()) if finite.any() else None,
@@ -299,9 +290,9 @@ def summarize(
             "categories": [c for c in tcats if c in access and c not in no_data],
             "categories_no_data": [c for c in tcats if c in no_data],
             "blocks_met": int(met.sum()),
-            "share_blocks_met": _share(met.sum(), n),
+            "share_blocks_met": share_of(met.sum(), n),
             "population_met": round(float(pop[met].sum()), 1),
-            "share_population_met": _share(pop[met].sum(), total_pop),
+            "share_population_met": share_of(pop[met].sum(), total_pop),
             "source": t.source,
             "verified": t.verified,
             "note": t.note,
@@ -321,16 +312,16 @@ def summarize(
         },
         "complete_life_circle": {
             "blocks": int(complete.sum()),
-            "share_blocks": _share(complete.sum(), n),
+            "share_blocks": share_of(complete.sum(), n),
             "population": round(float(pop[complete].sum()), 1),
-            "share_population": _share(pop[complete].sum(), total_pop),
+            "share_population": share_of(pop[complete].sum(), total_pop),
             "categories_no_data": [c for c in cats if c in no_data],
         },
         "blocks_lacking_any": int((~complete).sum()),
     }
 
 
-def _share(part: float, whole: float) -> float | None:
+def share_of(part: float, whole: float) -> float | None:
     return round(float(part) / float(whole), 4) if whole else None
 
 
@@ -423,215 +414,6 @@ def deficiency_summary(blocks: gpd.GeoDataFrame, profile: Profile, *, listed: in
         "other_patterns": {"patterns": len(rest), "blocks": int(rest["size"].sum()),
                            "population": round(float(rest["sum"].sum()), 1)},
     }
-
-
-def households(blocks: pd.DataFrame, profile: Profile) -> tuple[np.ndarray, str]:
-    """Households per block: a ``households`` column, else population / household size."""
-    if "households" in blocks.columns:
-        hh = pd.to_numeric(blocks["households"], errors="coerce").to_numpy(dtype=np.float64)
-        return np.where(np.isfinite(hh) & (hh >= 0), hh, 0.0), "column"
-    size = profile.population.household_size
-    pop = blocks["population"].to_numpy(dtype=np.float64)
-    return pop / size, f"population / {size:g} persons per household"
-
-
-def catchment_floor_area(
-    net: WalkNetwork,
-    facilities: gpd.GeoDataFrame,
-    points: Snap,
-    ap_block: np.ndarray,
-    block_ids: np.ndarray,
-    *,
-    limit_m: float,
-) -> np.ndarray:
-    """Floor area (m²) of the ``facilities`` within ``limit_m`` walk of each block.
-
-    One bounded search per facility (:class:`~lifecircle._kernels.BoundedSearch`, which reuses
-    one workspace); a facility counts once per block when any of the block's access points is
-    within reach. ``facilities`` must carry snap columns and a finite ``floor_area_m2``.
-    """
-    total = np.zeros(len(block_ids))
-    if facilities.empty:
-        return total
-    fsnap = Snap.from_columns(facilities)
-    area = facilities["floor_area_m2"].to_numpy(dtype=np.float64)
-    # searches from facilities run on the reversed arcs when slope makes the graph directed
-    search = BoundedSearch.from_csr(net.search_csr)
-    point, node, dist = seed_arcs(net, fsnap)
-    scratch = np.full(net.n_nodes, np.inf)
-    no_source = np.zeros(net.n_nodes, dtype=np.int64)
-    block_pos = pd.Index(block_ids).get_indexer(ap_block)
-    for f in np.flatnonzero(fsnap.ok):
-        mine = point == f
-        reached, d = search.run(node[mine], dist[mine], limit_m)
-        scratch[reached] = d
-        one = fsnap.subset(np.arange(len(fsnap)) == f)
-        ap_dist, _ = point_distances(net, NodeDistances(scratch, no_source, limit_m), one, points)
-        scratch[reached] = np.inf
-        hit = np.unique(block_pos[np.isfinite(ap_dist) & (block_pos >= 0)])
-        total[hit] += area[f]
-    return total
-
-
-def unjudged(missing: list[str], no_data: Collection[str]) -> dict[str, str]:
-    """Why a share target has no value: its categories have no data, or were not evaluated."""
-    absent = [c for c in missing if c in no_data]
-    if absent:
-        return {"reason_code": "no_data", "reason": f"no data in the source: {', '.join(absent)}"}
-    return {"reason_code": "not_evaluated",
-            "reason": f"categories not evaluated: {', '.join(missing)}"}
-
-
-def covered_by(
-    blocks: pd.DataFrame, target: Target, no_data: Collection[str] = ()
-) -> tuple[np.ndarray | None, list[str]]:
-    """Blocks covered in every ``requires`` group (any category of a group); missing names
-    (categories not evaluated, or with no data)."""
-    def known(c: str) -> bool:
-        return col.covered(c) in blocks.columns and c not in no_data
-
-    present = [[c for c in group if known(c)] for group in target.requires]
-    missing = [c for group in target.requires for c in group if not known(c)]
-    if any(not group for group in present):
-        return None, missing
-    ok = np.ones(len(blocks), dtype=bool)
-    for group in present:
-        ok &= np.column_stack([blocks[col.covered(c)].to_numpy(dtype=bool) for c in group]).any(1)
-    return ok, missing
-
-
-@dataclass(frozen=True)
-class IndicatorInputs:
-    """What plan indicators read besides the blocks and the profile.
-
-    Attributes
-    ----------
-    facilities
-        The facility table (one row per facility).
-    net
-        The walking network.
-    points
-        The snapped block access points.
-    ap_block
-        The block id of every access point.
-    no_data
-        Categories with no data in the source: a target needing them is unjudged, never 0 %.
-    """
-
-    facilities: gpd.GeoDataFrame
-    net: WalkNetwork
-    points: Snap
-    ap_block: np.ndarray
-    no_data: Collection[str] = ()
-
-
-def plan_indicators(
-    blocks: gpd.GeoDataFrame, profile: Profile, inputs: IndicatorInputs
-) -> tuple[gpd.GeoDataFrame, dict[str, Any]]:
-    """Indicators against the profile's plan targets; adds per-block floor-area columns.
-
-    Returns the blocks (with ``m2_per_100hh_<target>`` for every floor-area target) and the
-    ``indicators`` section of ``report.json``: one entry per target with the figure, the target,
-    whether it is met (``None`` when it cannot be computed, with the reason) and the target's
-    source and verification status.
-    """
-    out = blocks.copy()
-    pop = out["population"].to_numpy(dtype=np.float64)
-    hh, hh_method = households(out, profile)
-    results: list[dict[str, Any]] = []
-    for name, target in profile.targets.items():
-        entry: dict[str, Any] = {
-            "target": name,
-            "kind": target.kind,
-            "label_en": target.label_en,
-            "label_zh": target.label_zh,
-            "target_value": target.value,
-            "unit": target.unit,
-            "source": target.source,
-            "verified": target.verified,
-            "note": target.note,
-        }
-        if target.kind == "floor_area_per_100_households":
-            entry.update(_floor_area(out, profile, target, inputs, hh))
-            entry["households_method"] = hh_method
-        else:
-            ok, missing = covered_by(out, target, inputs.no_data)
-            entry["requires"] = [list(g) for g in target.requires]
-            if ok is None:
-                entry.update(value=None, meets=None, **unjudged(missing, inputs.no_data))
-            else:
-                share = (_share(ok.sum(), len(ok)) if target.kind == "block_share"
-                         else _share(pop[ok].sum(), pop.sum()))
-                entry.update(
-                    value=share,
-                    meets=None if share is None else bool(share >= target.value),
-                    blocks_covered=int(ok.sum()),
-                    population_covered=round(float(pop[ok].sum()), 1),
-                    not_evaluated=missing,
-                )
-        results.append(entry)
-    return out, {"area_type": profile.area_type, "targets": results}
-
-
-def _floor_area(
-    blocks: gpd.GeoDataFrame, profile: Profile, target: Target, inputs: IndicatorInputs,
-    hh: np.ndarray,
-) -> dict[str, Any]:
-    cats = [c for c in target.categories if c in profile.categories]
-    fac = inputs.facilities[inputs.facilities["category"].isin(cats)]
-    area = fac["floor_area_m2"].to_numpy(dtype=np.float64)
-    known = np.isfinite(area)
-    speed = profile.groups[profile.default_group]
-    limit_m = target.catchment_min * speed.speed_m_per_min
-    column = col.floor_area_per_100hh(target.name)
-    per_block = catchment_floor_area(
-        inputs.net, fac[known], inputs.points, inputs.ap_block, blocks["block_id"].to_numpy(),
-        limit_m=limit_m,
-    )
-    with np.errstate(divide="ignore", invalid="ignore"):
-        blocks[column] = np.where(hh > 0, 100.0 * per_block / hh, np.nan)
-        if not known.any():
-            blocks[column] = np.nan
-    total_hh = float(hh.sum())
-    info: dict[str, Any] = {
-        "categories": cats,
-        "facilities": len(fac),
-        "facilities_area_known": int(known.sum()),
-        "facilities_area_unknown": int((~known).sum()),
-        "floor_area_m2": round(float(area[known].sum()), 1),
-        "households": round(total_hh, 1),
-        "catchment_min": target.catchment_min,
-        "catchment_m": round(limit_m, 1),
-        "catchment_speed_kmh": speed.speed_kmh,
-        "catchment_group": {"name": speed.name, "label_en": speed.label_en,
-                            "label_zh": speed.label_zh},
-        "block_column": column,
-    }
-    if not cats:
-        return {**info, "value": None, "meets": None, "reason_code": "not_evaluated",
-                "reason": "categories not evaluated"}
-    if not known.any():
-        reason = (
-            f"floor area unknown for all {len(fac)} facilities" if len(fac)
-            else f"no {' or '.join(cats)} facility found"
-        )
-        return {
-            **info,
-            "value": None,
-            "meets": None,
-            "reason_code": "area_unknown" if len(fac) else "no_facility",
-            "reason": reason + ": give a facility file with an area_m2 column, or OSM building "
-            "polygons with building:levels",
-        }
-    value = round(100.0 * float(area[known].sum()) / total_hh, 2) if total_hh else None
-    per = blocks[column].to_numpy(dtype=np.float64)
-    info.update(
-        value=value,
-        meets=None if value is None else bool(value >= target.value),
-        lower_bound=bool((~known).any()),
-        share_blocks_meeting=_share((per >= target.value).sum(), len(per)),
-    )
-    return info
 
 
 def facility_summary(

@@ -3,7 +3,7 @@
 The profile's targets (and any stacked with ``--targets NAME|FILE``, see
 :mod:`lifecircle.profiles.targets`) are evaluated here. The coverage kinds of earlier
 versions (``block_share``, ``population_share``, ``floor_area_per_100_households``) are left
-to :func:`lifecircle.coverage.plan_indicators`; this module adds
+to :func:`lifecircle.indicators.plan_indicators`; this module adds
 
 - ``floor_area_per_100_residents`` and ``staff_per_10000_residents``: a facility column
   (floor area, staff) summed over the facilities of the target's categories, per 100 or
@@ -31,7 +31,7 @@ import numpy as np
 import pandas as pd
 
 from ._errors import ConfigError
-from .coverage import IndicatorInputs, covered_by, plan_indicators, unjudged
+from .indicators import IndicatorInputs, covered_by, plan_indicators, unjudged
 from .network import WalkNetwork
 from .profiles import Profile, Target
 from .profiles.schema import SUPPLY_TARGET_KINDS
@@ -43,7 +43,7 @@ __all__ = ["FACILITY_VALUE_COLUMNS", "facility_values", "indicators", "parse_fla
 FACILITY_VALUE_COLUMNS = {"staff": "--staff-col", "volunteer_site": "--flag-col"}
 #: per how many residents each supply kind is stated
 _PER = {"floor_area_per_100_residents": 100.0, "staff_per_10000_residents": 10_000.0}
-#: the target's own fields every indicator entry repeats (as coverage.plan_indicators does)
+#: the target's own fields every indicator entry repeats (as indicators.plan_indicators does)
 _ENTRY_FIELDS = ("kind", "label_en", "label_zh", "unit", "source", "verified", "note")
 _TRUE = {"1", "yes", "true", "y", "是", "有"}
 _FALSE = {"0", "no", "false", "n", "否", "无"}

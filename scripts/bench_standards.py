@@ -3,7 +3,7 @@
 1. ``lifecircle.run`` on the shared Nanjing and Beijing extracts with the one-tier ``walk15``
    profile (5 categories) and with ``gb50180-2018`` (15 categories in 4 tiers, 4 targets):
    wall time and the verdict step (tiers, deficiency lists, indicators).
-2. ``coverage.catchment_floor_area`` (one bounded search per facility plus exact point times)
+2. ``indicators.catchment_floor_area`` (one bounded search per facility plus exact point times)
    on a tiled network: seconds per facility.
 
 Run from the repository root::
@@ -23,7 +23,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from lifecircle.coverage import catchment_floor_area  # noqa: E402
+from lifecircle.indicators import catchment_floor_area  # noqa: E402
 from lifecircle.network import WalkNetwork  # noqa: E402
 from lifecircle.pipeline import run  # noqa: E402
 from lifecircle.snapping import Snap  # noqa: E402

@@ -101,7 +101,7 @@ def test_a_facility_file_with_childcare_clears_the_flag(tmp_path):
 def test_share_target_over_no_data_categories_is_unjudged_not_zero():
     """A plan target whose categories all have no data says so (reason no_data), where a
     target over categories with data keeps its share (hand-made blocks, two categories)."""
-    from lifecircle.coverage import covered_by, unjudged
+    from lifecircle.indicators import covered_by, unjudged
     from lifecircle.profiles import Target
 
     blocks = gpd.GeoDataFrame(

@@ -25,8 +25,8 @@ from lifecircle.coverage import (
     DEFICIENCY_LIST_MAX,
     deficiency_list,
     deficiency_summary,
-    households,
 )
+from lifecircle.indicators import households
 from lifecircle.network import WalkNetwork
 from lifecircle.outputs.report import render_markdown
 from lifecircle.pipeline import run
