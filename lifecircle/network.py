@@ -315,7 +315,13 @@ class WalkNetwork:
 
             return settle
 
-        data = read_osm(path, on_ways=build)
+        try:
+            data = read_osm(path, on_ways=build)
+        except BaseException:
+            if started:  # no thread left building a network after a failed or stopped read
+                with suppress(BaseException):
+                    started[0]()
+            raise
         net = started[0]() if started else cls.from_osm(data)
         net.stats = dict(data.stats)  # (counted once the read was over)
         return net, data

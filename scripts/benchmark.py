@@ -193,7 +193,7 @@ def _loaders_floor(args: argparse.Namespace) -> None:
 
     def ours() -> Any:
         # the path a run takes: the network built in a thread while the read assembles areas
-        return WalkNetwork.from_osm_file(path)
+        return WalkNetwork.from_osm_file(path)[0]  # (the OSM tables go at once)
 
     print(f"\n== loaders: parse floor on {path.name} (best wall s of {args.repeat}; CPU s "
           "of that run, all threads) ==")

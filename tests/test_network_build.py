@@ -130,3 +130,26 @@ def test_from_osm_file_reports_the_reads_error(tmp_path: Path) -> None:
     with pytest.raises(type(read_error.value)) as both:
         WalkNetwork.from_osm_file(path)
     assert str(both.value) == str(read_error.value)
+
+
+def test_a_failed_read_leaves_no_network_thread(tmp_path: Path,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    # the read fails after the walkable ways are in (the network's thread has started): the
+    # read's error comes out and the thread has finished, not left building in the background
+    import threading
+
+    from lifecircle.sources import _osm_assemble
+
+    path = _write(tmp_path / "roads.osm", [(10, [1, 2, 3], {"highway": "residential"})])
+    started: list[int] = []
+
+    def failing_areas(*args: object, **kwargs: object) -> None:
+        started.append(threading.active_count())
+        raise RuntimeError("the areas failed")
+
+    monkeypatch.setattr(_osm_assemble, "_sort_areas", failing_areas)
+    before = set(threading.enumerate())
+    with pytest.raises(RuntimeError, match="the areas failed"):
+        WalkNetwork.from_osm_file(path)
+    assert started and started[0] > len(before)  # the network's thread was running then
+    assert set(threading.enumerate()) <= before
