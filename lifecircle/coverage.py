@@ -200,7 +200,9 @@ def _with_columns(blocks: gpd.GeoDataFrame, new: Mapping[str, Any]) -> gpd.GeoDa
         return out
     frame = pd.DataFrame(dict(new), index=blocks.index)
     joined = pd.concat([pd.DataFrame(blocks), frame], axis=1)
-    return gpd.GeoDataFrame(joined, geometry=blocks.geometry.name, crs=blocks.crs)
+    out = gpd.GeoDataFrame(joined, geometry=blocks.geometry.name, crs=blocks.crs)
+    out.attrs = dict(blocks.attrs)  # (a concatenation drops them; a copy kept them)
+    return out
 
 
 def _first_access_point(codes: BlockCodes) -> np.ndarray:

@@ -31,6 +31,7 @@ def verdict() -> gpd.GeoDataFrame:
     blocks = gpd.GeoDataFrame({"block_id": ["A", "B", "C"], "population": [10.0, 20.0, 30.0]},
                               geometry=[box(0, 0, 1, 1), box(2, 0, 3, 1), box(4, 0, 5, 1)],
                               crs=3857)
+    blocks.attrs["derivation"] = {"max_block_area_ha": 5.0}
     # access points: A has 0 and 2, B has 1, C has 3 and 4
     ap_block = np.array(["A", "B", "A", "C", "C"], dtype=object)
     far = "no facility within 30 min on the network"
@@ -72,3 +73,8 @@ def test_lacks_tiers_and_deficiencies(verdict: gpd.GeoDataFrame) -> None:
         "", "min5: health_station, kindergarten",
         "min10: primary_school; min5: kindergarten"]
     assert isinstance(verdict, gpd.GeoDataFrame) and verdict.crs == "EPSG:3857"
+
+
+def test_the_blocks_attrs_are_kept(verdict: gpd.GeoDataFrame) -> None:
+    # what the derivation recorded on the frame survives the new columns
+    assert verdict.attrs == {"derivation": {"max_block_area_ha": 5.0}}

@@ -148,3 +148,19 @@ def test_beijing_haidian_campus_gates():
     for block_id in gated:
         t = aps.loc[aps["block_id"] == block_id, "walk_min_health"].to_numpy(dtype=float)
         assert b.loc[block_id, "walk_min_health"] == pytest.approx(np.nanmin(t))
+
+
+def test_access_point_of_an_unknown_block_is_named() -> None:
+    # an access point whose block_id names no block is an error naming it, never the
+    # distance to another block's boundary
+    from lifecircle._errors import InputError
+
+    blocks = gpd.GeoDataFrame({"block_id": ["a", "b"]},
+                              geometry=[shapely.box(0, 0, 10, 10), shapely.box(20, 0, 30, 10)],
+                              crs=CRS)
+    points = gpd.GeoDataFrame({"block_id": ["b", "a"]},
+                              geometry=[shapely.Point(22, 5), shapely.Point(3, 5)], crs=CRS)
+    np.testing.assert_allclose(blocks_mod.distance_to_boundary(points, blocks), [2.0, 3.0])
+    points.loc[1, "block_id"] = "zz"
+    with pytest.raises(InputError, match="'zz'"):
+        blocks_mod.distance_to_boundary(points, blocks)

@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
+from .._errors import InputError
 from .osm import OSMData
 
 __all__ = ["GATE_TOLERANCE_M", "access_points", "distance_to_boundary", "gates_from_osm"]
@@ -31,8 +32,14 @@ def distance_to_boundary(points: gpd.GeoDataFrame, blocks: gpd.GeoDataFrame) -> 
 
 
 def _positions(ids: pd.Series, wanted: pd.Series) -> np.ndarray:
-    """Position in ``ids`` (unique) of each of ``wanted`` (all present)."""
-    return pd.Index(ids).get_indexer(wanted)
+    """Position in ``ids`` (unique) of each of ``wanted``; a ``wanted`` id not in ``ids`` is
+    an error (``get_indexer`` would give -1, the last block's position)."""
+    at = pd.Index(ids).get_indexer(wanted)
+    if (at < 0).any():
+        first = pd.Series(wanted).iloc[int(np.argmax(at < 0))]
+        raise InputError(f"access point of block {first!r}: no block with that block_id; "
+                         "give every access point the block_id of one of the blocks")
+    return at
 
 
 def _in_crs(frame: gpd.GeoDataFrame, crs: Any) -> np.ndarray:
