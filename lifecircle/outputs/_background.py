@@ -1,6 +1,6 @@
 """Outputs written by forked worker processes while the run writes the rest.
 
-A run's figures (matplotlib's import, drawing and PNG compression), tables (openpyxl) and
+A run's figures (matplotlib's import, drawing and PNG compression), tables (xlsxwriter) and
 rasters (snapping every cell to the streets) need nothing the other outputs compute, so
 workers forked from the run write them into the staging folder while the run computes the
 isochrones and writes the GeoPackage, map and reports on the other core. Python threads cannot
