@@ -9,7 +9,7 @@ sentinel number.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 import geopandas as gpd
@@ -23,8 +23,8 @@ from .profiles import Profile
 from .routing import NodeDistances, multi_source, point_distances
 from .snapping import Snap
 
-__all__ = ["BlockCodes", "CategoryAccess", "block_codes", "block_times", "compute_access",
-           "minutes"]
+__all__ = ["BlockCodes", "CategoryAccess", "block_codes", "block_times", "category_snaps",
+           "compute_access", "minutes"]
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +54,18 @@ class CategoryAccess:
     seconds: float
 
 
+def category_snaps(facilities: pd.DataFrame, categories: Iterable[str]) -> dict[str, Snap]:
+    """Per category, the snapping of its facilities, in the frame's row order.
+
+    The snap columns are read once (their JSON alternatives parsed once), then taken per
+    category: a frame and its alternatives per category cost a second at a city's 10^5
+    facility rows, and the rasters ask for them window after window.
+    """
+    every = Snap.from_columns(facilities)
+    category_of = facilities["category"].to_numpy(dtype=object)
+    return {c: every.subset(np.flatnonzero(category_of == c)) for c in categories}
+
+
 def compute_access(
     net: WalkNetwork,
     facilities: gpd.GeoDataFrame,
@@ -70,9 +82,7 @@ def compute_access(
     import time
 
     out: dict[str, CategoryAccess] = {}
-    # the columns read once, then taken per category (a frame and its JSON alternatives
-    # per category cost a second at a city's 10^5 facility rows)
-    every_snap = Snap.from_columns(facilities)
+    snaps = category_snaps(facilities, profile.categories)
     every_id = facilities["facility_id"].to_numpy(dtype=object)
     category_of = facilities["category"].to_numpy(dtype=object)
     for category in profile.categories:
@@ -81,7 +91,7 @@ def compute_access(
         threshold = profile.threshold_of(category)
         horizon_m = profile.horizon_min * group.speed_m_per_min
         rows = np.flatnonzero(category_of == category)
-        fsnap = every_snap.subset(rows)
+        fsnap = snaps[category]
         gnet = network_for_group(net, group)  # a restricted group's edge mask (step-free)
         nodes = multi_source(gnet, fsnap, limit_m=horizon_m)
         dist, which = point_distances(gnet, nodes, fsnap, points)

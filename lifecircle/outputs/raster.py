@@ -42,7 +42,7 @@ from rasterio.windows import Window
 
 from .. import columns as col
 from .._errors import ConfigError, OutputError, ResourceLimitError
-from ..access import minutes
+from ..access import category_snaps, minutes
 from ..edge_access import network_for_group
 from ..network import WalkNetwork
 from ..routing import point_distances
@@ -56,7 +56,6 @@ __all__ = [
     "Grid",
     "auto_cell_m",
     "cell_centres",
-    "facility_snaps_of",
     "raster_grid",
     "raster_name",
     "travel_time_cells",
@@ -240,8 +239,9 @@ def travel_time_cells(
         Optional snapping of the points (as :func:`._cell_snap.snap_cells` gives it for a
         window of cells); by default they are snapped here.
     facility_snaps
-        Per category, the snapping of its facilities (:func:`facility_snaps`); read from
-        ``result.facilities`` by default.
+        Per category, the snapping of its facilities
+        (:func:`lifecircle.access.category_snaps`); read from ``result.facilities`` by
+        default.
 
     Returns
     -------
@@ -253,8 +253,8 @@ def travel_time_cells(
     max_snap_m = float(result.metadata["max_snap_m"])
     if snap is None:
         snap = _snap_near_network(net, np.asarray(x, float), np.asarray(y, float), max_snap_m)
-    fsnaps = facility_snaps if facility_snaps is not None else facility_snaps_of(
-        result, categories)
+    fsnaps = facility_snaps if facility_snaps is not None else category_snaps(
+        result.facilities, categories)
     out = {}
     for c in categories:
         a = result.access[c]
@@ -264,14 +264,6 @@ def travel_time_cells(
         dist, _ = point_distances(gnet, a.nodes, fsnap, snap)
         out[c] = minutes(dist, a.speed_kmh)
     return out
-
-
-def facility_snaps_of(result: Any, categories: Sequence[str]) -> dict[str, Snap]:
-    """Per category, the snapping of its facilities (read from their snap columns once: a
-    city's rasters are timed window by window, and reading them for each window took a fifth
-    of the rasters' time on the 268k-node mosaic, their alternative snaps parsed from JSON)."""
-    fac = result.facilities
-    return {c: Snap.from_columns(fac[fac["category"] == c]) for c in categories}
 
 
 def _profile(grid: Grid, crs: Any, driver: str) -> dict[str, Any]:
@@ -342,7 +334,7 @@ def write_rasters(
     base = Path(folder)
     (base / "rasters").mkdir(parents=True, exist_ok=True)
     cog = _has_cog()
-    fsnaps = facility_snaps_of(result, cats)
+    fsnaps = category_snaps(result.facilities, cats)
     # Band by band into tiled scratch GeoTIFFs (the COG driver only copies whole datasets).
     scratch = {c: base / "rasters" / f".{col.walk_min(c)}.scratch.tif" for c in cats}
     paths = [base / raster_name(c) for c in cats]
