@@ -53,8 +53,28 @@ def _star_rings(draw: st.DrawFn) -> np.ndarray:
     return np.vstack([xy, xy[:1]])
 
 
+@st.composite
+def _concave_rings(draw: st.DrawFn) -> np.ndarray:
+    """A simple ring that is not star-shaped round any point as a rule: the concave hull of
+    scattered points (GEOS), in either direction."""
+    n = draw(st.integers(6, 40))
+    pts = np.array(draw(st.lists(st.tuples(st.integers(0, 60), st.integers(0, 60)),
+                                 min_size=n, max_size=n, unique=True)), dtype=float)
+    hull = shapely.concave_hull(shapely.MultiPoint(pts), ratio=draw(st.sampled_from([0.1, 0.3])))
+    if not isinstance(hull, shapely.Polygon) or hull.area == 0:
+        return np.array([[0.0, 0.0], [4.0, 0.0], [0.0, 3.0], [0.0, 0.0]])
+    xy = np.asarray(hull.exterior.coords) + np.array([500_000.0, 3_500_000.0])
+    return xy[::-1] if draw(st.booleans()) else xy
+
+
+def _clockwise_or_not(ring: np.ndarray, flip: bool) -> np.ndarray:
+    return ring[::-1] if flip else ring
+
+
 @settings(max_examples=300, deadline=None)
-@given(st.lists(_star_rings(), min_size=1, max_size=5))
+@given(st.lists(st.one_of(
+    st.builds(_clockwise_or_not, _star_rings(), st.booleans()), _concave_rings()),
+    min_size=1, max_size=5))
 def test_rings_measure_as_geos_measures_their_polygons(rings):
     polys = np.array([shapely.Polygon(r) for r in rings], dtype=object)
     ok = shapely.is_valid(polys)  # snapping can fold a ring: GEOS's answer is not defined
@@ -94,3 +114,19 @@ def test_residential_land_use_is_repaired_once_for_the_buildings_and_blocks(monk
     assert calls == [1, 1] and shapely.equals_exact(third, kept, tolerance=0).all()
     # 0.001 degree: 80.4 m of longitude at 43.73 N, 111.1 m of latitude (UTM scale: +0.2 %)
     assert abs(shapely.area(third[0]) / (80.4 * 111.1) - 1) < 0.01
+
+
+def test_every_footprint_of_a_city_measures_as_geos_measures_it():
+    # the kernel (footprints=False) against GEOS's area and point on surface of the polygons
+    # (footprints=True), footprint by footprint, on a real city's buildings
+    from lifecircle.sources.buildings import buildings_from_osm
+    from lifecircle.sources.osm import read_osm
+    from tests.conftest import shared_osm
+
+    data = read_osm(shared_osm("monaco.osm.pbf"))
+    with_polygons = buildings_from_osm(data, 32632, footprints=True)
+    measured = buildings_from_osm(data, 32632, footprints=False)
+    assert len(measured) == len(with_polygons) > 1000
+    for column in ("footprint_m2", "rep_x", "rep_y"):
+        assert np.array_equal(measured[column].to_numpy(), with_polygons[column].to_numpy()), \
+            column
