@@ -213,7 +213,8 @@ class TileRings:
 
 
 def tile_rings(label: np.ndarray, n_levels: int, offset: tuple[int, int],
-               grid_offset: tuple[int, int], width_g: int) -> TileRings:
+               grid_offset: tuple[int, int], width_g: int,
+               width: int | None = None) -> TileRings:
     """The outlines of ``{label <= b}`` for every level ``b < n_levels`` over the squares
     between ``label``'s centres.
 
@@ -221,30 +222,22 @@ def tile_rings(label: np.ndarray, n_levels: int, offset: tuple[int, int],
     entity's grid, ``width_g`` centres wide, which names the sides chains end on), traced by
     :func:`.trace.trace_tile`. Tiles that share their edge row and column of centres give
     each square once, so the chains of all tiles link into whole rings
-    (:func:`bands_from_tiles`).
+    (:func:`bands_from_tiles`). With ``width``, ``label`` is :func:`.trace.tile_grid`'s grid
+    (stamped in place), of which the first ``width`` columns are the tile's.
     """
-    out = trace_tile(label, n_levels, part_table(n_levels, SNAP), SNAP, grid_offset, width_g)
+    cols = label.shape[1] if width is None else width
     # int32 (half the memory of a city's outlines, which are all held until the last band):
     # a vertex is at most 2**31 / SNAP = 2 million cells from the grid's corner
-    if (offset[0] + label.shape[1]) * SNAP >= 2**31 or (offset[1] + label.shape[0]) * SNAP >= 2**31:
-        raise ValueError(f"isochrone grid of {offset[0] + label.shape[1]} x "
+    if (offset[0] + cols) * SNAP >= 2**31 or (offset[1] + label.shape[0]) * SNAP >= 2**31:
+        raise ValueError(f"isochrone grid of {offset[0] + cols} x "
                          f"{offset[1] + label.shape[0]} cells: too large for its outlines")
-    q, iv, sizes, level, chain, head, tail = out
-    # rings ordered by level, then closed rings before chains (stable: the same order within
-    # each), so that each band takes a contiguous run (:func:`_level_rings`)
-    key = level.astype(np.int64) * 2 + chain
-    if key.shape[0] and (key[1:] < key[:-1]).any():
-        order = np.argsort(key, kind="stable")
-        n = sizes[order]
-        idx = np.repeat((np.cumsum(sizes) - sizes)[order] - (np.cumsum(n) - n), n) + \
-            np.arange(int(n.sum()))
-        q, iv, sizes, level, chain, head, tail = (q[idx], iv[idx], n, level[order],
-                                                  chain[order], head[order], tail[order])
-    ring_q = (q + np.array(offset, dtype=np.int64) * SNAP).astype(np.int32)
-    # copies: the kernel's arrays are sized by the segments, the rings keep far fewer (and
-    # only the chains' vertices keep their parts: the closed rings are simplified)
-    chain = chain.astype(bool)
-    return TileRings(ring_q, iv[np.repeat(chain, sizes)], sizes.copy(), level.copy(), chain,
+    # the kernel writes the rings by level, closed rings before chains, so that each band
+    # takes a contiguous run (:func:`_level_rings`), the vertices moved by ``offset`` and
+    # only the chains' parts (the closed rings are simplified); copies: its arrays are this
+    # thread's workspaces, sized by the segments
+    q, iv, sizes, level, chain, head, tail = trace_tile(
+        label, n_levels, part_table(n_levels, SNAP), SNAP, grid_offset, width_g, offset, width)
+    return TileRings(q.copy(), iv.copy(), sizes.copy(), level.copy(), chain.astype(bool),
                      head.copy(), tail.copy())
 
 
