@@ -13,6 +13,12 @@ of their sides. What is gone is the work per crossing: on the 268,569-node mosai
 wrote 35 million segments (four int32 and a byte each) and linked them through a
 random-access table of 25 MB per thread; here a crossing is read once where the ring passes
 it, and only the horizontal crossings are marked (every closed ring passes one).
+
+A city tile is stamped straight into this module's padded grid (:func:`tile_grid`), and the
+kernel writes the tile's rings as they are kept (int32 vertices moved to the grid's corner,
+parts for the chains only): on the 268,569-node mosaic that took the tiles' outlining
+(:func:`.rings.tile_rings`) from 2.5 s to 1.7 s CPU, with no copy of the labels and none of
+the vertices but the one kept.
 """
 
 from __future__ import annotations
