@@ -240,3 +240,37 @@ def test_tile_stamping_gives_the_reference_cells():
         np.testing.assert_array_equal(ours, ref)
         stamped += bool((ref < 3).any())
     assert stamped > 300  # most grids get cells
+
+
+def test_tile_stamped_in_place_gives_the_reference_cells():
+    """A city tile is stamped from its segments' indices, at its first cell's offset, into
+    the tracer's padded grid (``stamp_tile_kernel``, ``.trace.tile_grid``): its first ``w``
+    columns are the cells the per-cell reference gives the shifted segments on a grid ``w``
+    wide, whatever the padded columns got."""
+    from lifecircle.isochrones.outline import stamp_tile_kernel
+    from lifecircle.isochrones.polygons import _stamp_kernel
+    from lifecircle.isochrones.trace import tile_grid
+
+    rng = np.random.default_rng(7)
+    stamped = 0
+    for t in range(300):
+        n = int(rng.integers(1, 60))
+        h, w = (int(v) for v in rng.integers(4, 50, 2))
+        ox, oy = (float(v) for v in rng.integers(-500, 500, 2))
+        ax, ay = rng.uniform(-15, w + 15, n) + ox, rng.uniform(-15, h + 15, n) + oy
+        bx, by = ax + rng.normal(0, 8, n), ay + rng.normal(0, 8, n)
+        if t % 3 == 0:
+            bx[: n // 2] = ax[: n // 2]
+        band = rng.integers(0, 3, n).astype(np.int64)
+        sel = np.sort(rng.choice(n, int(rng.integers(1, n + 1)), replace=False)).astype(np.int32)
+        reach = float(rng.uniform(0.5, 6.0))
+        ref = np.full((h, w), 3, np.uint8)
+        _stamp_kernel()(ax[sel] - ox, ay[sel] - oy, bx[sel] - ox, by[sel] - oy, band[sel],
+                        reach, ref)
+        grid = tile_grid(h, w, 3)
+        assert grid.shape[1] > w and grid.shape[1] % 8 == 0
+        stamp_tile_kernel()(ax, ay, bx, by, band, sel, ox, oy, reach, grid.reshape(-1),
+                            grid.shape[1], h)
+        np.testing.assert_array_equal(grid[:, :w], ref)
+        stamped += bool((ref < 3).any())
+    assert stamped > 200  # most grids get cells

@@ -30,9 +30,10 @@ from .._errors import ConfigError
 from ..network import WalkNetwork
 from ..snapping import Snap
 from .cut import cut_pieces
-from .outline import single_tile_bands, stamp_kernel
+from .outline import single_tile_bands, stamp_tile_kernel
 from .rings import _EMPTY, TileRings, bands_from_tiles, iter_bands, tile_rings
 from .search import Pieces
+from .trace import tile_grid
 from .wkb import Wkb
 
 __all__ = ["QUAD_SEGS", "band_polygons", "default_cell_m", "iter_band_polygons", "pieces_lines"]
@@ -355,7 +356,7 @@ def _entity_tiles(ax: np.ndarray, ay: np.ndarray, bx: np.ndarray, by: np.ndarray
     are kept. Tiles no segment reaches are skipped, so disconnected parts of a city
     cost nothing in between.
     """
-    stamp = stamp_kernel()
+    stamp = stamp_tile_kernel()
     lo_x = np.minimum(ax, bx)
     hi_x = np.maximum(ax, bx)
     lo_y = np.minimum(ay, by)
@@ -396,13 +397,16 @@ def _entity_tiles(ax: np.ndarray, ay: np.ndarray, bx: np.ndarray, by: np.ndarray
         cj0 = j0 + tj * t
         width = min(t, i1 - 1 - ci0) + 1
         height = min(t, j1 - 1 - cj0) + 1
-        sel = seg[s0:s1]
-        label = np.full((height, width), n_bands, dtype=np.uint8)
-        stamp(ax[sel] - ci0, ay[sel] - cj0, bx[sel] - ci0, by[sel] - cj0,
-              band[sel].astype(np.int64), reach_cells, label.reshape(-1), width, height)
-        if (label == n_bands).all():
+        # stamped straight into the tracer's padded grid (rows W >= width + 1 cells: the
+        # cells beyond ``width`` are stamped too, and then overwritten by the tracer, so the
+        # first ``width`` are those of a grid ``width`` wide), no copy of the labels
+        grid = tile_grid(height, width, n_bands)
+        stamp(ax, ay, bx, by, band, seg[s0:s1], float(ci0), float(cj0), reach_cells,
+              grid.reshape(-1), grid.shape[1], height)
+        if (grid[:, :width] == n_bands).all():
             return None
-        return tile_rings(label, n_bands, (ci0, cj0), (ci0 - i0, cj0 - j0), i1 - i0 + 1)
+        return tile_rings(grid, n_bands, (ci0, cj0), (ci0 - i0, cj0 - j0), i1 - i0 + 1,
+                          width)
 
     # The tiles are independent and their kernels release the GIL: two threads outline them
     # on the machine's two cores, in tile order (the rings are the same as one thread's).

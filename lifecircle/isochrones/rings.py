@@ -35,7 +35,7 @@ import numpy as np
 import shapely
 
 from .nesting import hole_owners
-from .simplify import part_table, simplify_rings
+from .simplify import part_table, simplify_columns
 from .trace import trace_tile
 from .wkb import EMPTY_WKB, Wkb, encode_rings
 
@@ -76,7 +76,7 @@ def _cycle_kernel() -> Any:
 
 
 @cache
-def _ring_kernels() -> tuple[Any, Any]:
+def _ring_kernels() -> tuple[Any, Any, Any]:
     from numba import njit
 
     @njit(cache=True, nogil=True)
@@ -111,7 +111,34 @@ def _ring_kernels() -> tuple[Any, Any]:
             s += n
         return out
 
-    return area2, joined
+    @njit(cache=True, nogil=True)
+    def walked(q: np.ndarray, iv: np.ndarray, sizes: np.ndarray,
+               walk: np.ndarray) -> tuple[np.ndarray, ...]:  # pragma: no cover
+        # the vertices (int64) and parts of rings ``walk``, in that order, as columns
+        starts = np.empty(sizes.shape[0], dtype=np.int64)
+        acc = 0
+        for r in range(sizes.shape[0]):
+            starts[r] = acc
+            acc += sizes[r]
+        total = 0
+        for w in walk:
+            total += sizes[w]
+        qx = np.empty(total, dtype=np.int64)
+        qy = np.empty(total, dtype=np.int64)
+        lo = np.empty(total, dtype=iv.dtype)
+        hi = np.empty(total, dtype=iv.dtype)
+        o = 0
+        for w in walk:
+            s = starts[w]
+            for k in range(sizes[w]):
+                qx[o] = q[s + k, 0]
+                qy[o] = q[s + k, 1]
+                lo[o] = iv[s + k, 0]
+                hi[o] = iv[s + k, 1]
+                o += 1
+        return qx, qy, lo, hi
+
+    return area2, joined, walked
 
 
 def _signed_area2(q: np.ndarray, sizes: np.ndarray) -> np.ndarray:
@@ -213,7 +240,8 @@ class TileRings:
 
 
 def tile_rings(label: np.ndarray, n_levels: int, offset: tuple[int, int],
-               grid_offset: tuple[int, int], width_g: int) -> TileRings:
+               grid_offset: tuple[int, int], width_g: int,
+               width: int | None = None) -> TileRings:
     """The outlines of ``{label <= b}`` for every level ``b < n_levels`` over the squares
     between ``label``'s centres.
 
@@ -221,36 +249,28 @@ def tile_rings(label: np.ndarray, n_levels: int, offset: tuple[int, int],
     entity's grid, ``width_g`` centres wide, which names the sides chains end on), traced by
     :func:`.trace.trace_tile`. Tiles that share their edge row and column of centres give
     each square once, so the chains of all tiles link into whole rings
-    (:func:`bands_from_tiles`).
+    (:func:`bands_from_tiles`). With ``width``, ``label`` is :func:`.trace.tile_grid`'s grid
+    (stamped in place), of which the first ``width`` columns are the tile's.
     """
-    out = trace_tile(label, n_levels, part_table(n_levels, SNAP), SNAP, grid_offset, width_g)
+    cols = label.shape[1] if width is None else width
     # int32 (half the memory of a city's outlines, which are all held until the last band):
     # a vertex is at most 2**31 / SNAP = 2 million cells from the grid's corner
-    if (offset[0] + label.shape[1]) * SNAP >= 2**31 or (offset[1] + label.shape[0]) * SNAP >= 2**31:
-        raise ValueError(f"isochrone grid of {offset[0] + label.shape[1]} x "
+    if (offset[0] + cols) * SNAP >= 2**31 or (offset[1] + label.shape[0]) * SNAP >= 2**31:
+        raise ValueError(f"isochrone grid of {offset[0] + cols} x "
                          f"{offset[1] + label.shape[0]} cells: too large for its outlines")
-    q, iv, sizes, level, chain, head, tail = out
-    # rings ordered by level, then closed rings before chains (stable: the same order within
-    # each), so that each band takes a contiguous run (:func:`_level_rings`)
-    key = level.astype(np.int64) * 2 + chain
-    if key.shape[0] and (key[1:] < key[:-1]).any():
-        order = np.argsort(key, kind="stable")
-        n = sizes[order]
-        idx = np.repeat((np.cumsum(sizes) - sizes)[order] - (np.cumsum(n) - n), n) + \
-            np.arange(int(n.sum()))
-        q, iv, sizes, level, chain, head, tail = (q[idx], iv[idx], n, level[order],
-                                                  chain[order], head[order], tail[order])
-    ring_q = (q + np.array(offset, dtype=np.int64) * SNAP).astype(np.int32)
-    # copies: the kernel's arrays are sized by the segments, the rings keep far fewer (and
-    # only the chains' vertices keep their parts: the closed rings are simplified)
-    chain = chain.astype(bool)
-    return TileRings(ring_q, iv[np.repeat(chain, sizes)], sizes.copy(), level.copy(), chain,
+    # the kernel writes the rings by level, closed rings before chains, so that each band
+    # takes a contiguous run (:func:`_level_rings`), the vertices moved by ``offset`` and
+    # only the chains' parts (the closed rings are simplified); copies: its arrays are this
+    # thread's workspaces, sized by the segments
+    q, iv, sizes, level, chain, head, tail = trace_tile(
+        label, n_levels, part_table(n_levels, SNAP), SNAP, grid_offset, width_g, offset, width)
+    return TileRings(q.copy(), iv.copy(), sizes.copy(), level.copy(), chain.astype(bool),
                      head.copy(), tail.copy())
 
 
 def _level_rings(parts: list[TileRings], b: int) -> tuple[np.ndarray, np.ndarray]:
     """Level ``b``'s rings (vertices, sizes): the closed rings of every tile, and the chains
-    linked head to tail across the seams, then simplified (:func:`.simplify.simplify_rings`).
+    linked head to tail across the seams, then simplified (:func:`.simplify.simplify_columns`).
 
     Each tile's rings of level ``b`` and below are dropped from ``parts`` (levels are taken
     in rising order), so a city's outline integers shrink as its bands are built; they stay
@@ -267,7 +287,7 @@ def _level_rings(parts: list[TileRings], b: int) -> tuple[np.ndarray, np.ndarray
         # copies, so that each tile's arrays are freed once its rest is kept
         qs.append(p.q[v0:v1].copy())
         sizes.append(p.sizes[lo:mid].copy())
-        cq.append(p.q[v1:v2].astype(np.int64))
+        cq.append(p.q[v1:v2].copy())
         # p.iv holds the chains' vertices only, in the same order
         c0 = int(p.sizes[:lo][p.chain[:lo]].sum())
         c1 = c0 + v2 - v1
@@ -287,14 +307,15 @@ def _level_rings(parts: list[TileRings], b: int) -> tuple[np.ndarray, np.ndarray
         order = np.argsort(c_head, kind="stable")
         succ = order[np.searchsorted(c_head[order], c_tail)]
         ring, walk = _cycle_kernel()(succ)
-        # the chains' vertices in walking order
-        starts = (np.cumsum(c_size) - c_size)[walk]
-        n = c_size[walk]
-        idx = np.repeat(starts - (np.cumsum(n) - n), n) + np.arange(int(n.sum()))
-        # the linked rings simplified as a whole ring traced in one tile would be
-        linked_q, linked_size = simplify_rings(
-            c_q[idx], c_iv[idx], np.bincount(ring, weights=c_size).astype(np.int64), SNAP)
-        q = np.concatenate([q, linked_q.astype(np.int32)])
+        # the chains' vertices in walking order (int64 columns, gathered in one compiled
+        # pass), the linked rings simplified as a whole ring traced in one tile would be
+        wx, wy, wlo, whi = _ring_kernels()[2](c_q, c_iv, c_size, walk)
+        lx, ly, linked_size = simplify_columns(
+            wx, wy, wlo, whi, np.bincount(ring, weights=c_size).astype(np.int64), SNAP)
+        linked_q = np.empty((lx.shape[0], 2), dtype=np.int32)
+        linked_q[:, 0] = lx
+        linked_q[:, 1] = ly
+        q = np.concatenate([q, linked_q])
         size = np.concatenate([size, linked_size])
     return q, size
 

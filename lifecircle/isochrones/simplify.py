@@ -43,7 +43,8 @@ import numpy as np
 
 from .._kernels import compile_kernel
 
-__all__ = ["LOOKAHEAD", "part_table", "side_part", "simplify_ring", "simplify_rings"]
+__all__ = ["LOOKAHEAD", "part_table", "side_part", "simplify_columns", "simplify_ring",
+           "simplify_rings"]
 
 #: Most vertices one chord may replace (bounds a ring's work to ``LOOKAHEAD`` per vertex).
 LOOKAHEAD = 512
@@ -198,9 +199,17 @@ def simplify_rings(q: np.ndarray, iv: np.ndarray, sizes: np.ndarray,
     of its side relative to itself) as :func:`simplify_ring` leaves them: (vertices, sizes)."""
     if sizes.shape[0] == 0:
         return q[:0], sizes
-    ox, oy, new_sizes = _all_kernel()(np.ascontiguousarray(q[:, 0]),
-                                      np.ascontiguousarray(q[:, 1]),
-                                      np.ascontiguousarray(iv[:, 0]),
-                                      np.ascontiguousarray(iv[:, 1]),
-                                      sizes.astype(np.int64), snap)
+    ox, oy, new_sizes = simplify_columns(np.ascontiguousarray(q[:, 0]),
+                                         np.ascontiguousarray(q[:, 1]),
+                                         np.ascontiguousarray(iv[:, 0]),
+                                         np.ascontiguousarray(iv[:, 1]), sizes, snap)
     return np.column_stack([ox, oy]), new_sizes
+
+
+def simplify_columns(x: np.ndarray, y: np.ndarray, lo: np.ndarray, hi: np.ndarray,
+                     sizes: np.ndarray, snap: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`simplify_rings` of vertices given as contiguous columns (``x``, ``y`` and the
+    parts ``lo``, ``hi``): (kept x, kept y, sizes)."""
+    out: tuple[np.ndarray, np.ndarray, np.ndarray] = _all_kernel()(
+        x, y, lo, hi, sizes.astype(np.int64), snap)
+    return out
