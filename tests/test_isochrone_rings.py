@@ -154,12 +154,12 @@ def test_hand_drawn_interpolation_and_saddles():
     # level 0 (count >= 1.5) around (1, 1): 0.25 cell towards the count-0 centres, 0.5
     # towards the count-1 one: four right triangles, 2 x 0.5 x 0.5 x 0.25 + 2 x 0.5 x 0.25^2
     assert cum[0].area == pytest.approx(0.1875)
-    # level 1 (count >= 0.5): (0.25, 1) (1, 0.25) (2, 0.5) (2.5, 1) (2, 1.5) (1, 1.75),
-    # shoelace 4.125 / 2: vertices may go as long as (1, 1) and (2, 1) stay in and their
-    # neighbours out, each chord crossing its sides within the level's part of them
-    assert 4 <= len(vertex_set(cum[1])) <= 6
-    assert vertex_set(cum[1]) <= {(256, 1024), (1024, 256), (2048, 512), (2560, 1024),
-                                  (2048, 1536), (1024, 1792)}
+    # level 1 (count >= 0.5) crosses at (0.25, 1) (1, 0.25) (2, 0.5) (2.5, 1) (2, 1.5)
+    # (1, 1.75); the chord (1, 0.25)-(2.5, 1) passes x = 2 at y = 0.75, inside the level's
+    # part of that side, and so does its mirror: (2, 0.5) and (2, 1.5) go, leaving a diamond
+    # with diagonals 2.25 and 1.5, area 1.6875
+    assert vertex_set(cum[1]) == {(256, 1024), (1024, 256), (2560, 1024), (1024, 1792)}
+    assert cum[1].area == pytest.approx(2.25 * 1.5 / 2)
     assert cum[1].contains(shapely.points([(1, 1), (2, 1)])).all()
     assert not cum[1].intersects(shapely.points([(1, 0), (1, 2), (0, 1), (3, 1), (2, 0),
                                                  (2, 2)])).any()
@@ -235,9 +235,14 @@ def test_simplified_outline_keeps_area_bounds_and_topology(tile):
     assert len(parts) == 3
     # the two diamonds (nothing to drop around one centre) and the block with its hole
     assert [len(p.exterior.coords) - 1 for p in parts[:2]] == [4, 4]
-    assert 4 <= len(parts[2].exterior.coords) - 1 <= 8
-    assert len(parts[2].interiors) == 1
-    assert 3 <= len(parts[2].interiors[0].coords) - 1 <= 6
+    # the block: contourpy's 8-vertex outline (the block grown by half a cell, corners cut)
+    # leaves four vertices, each chord within its sides' parts and the centres x 2..7,
+    # y 2..5 inside; the 2 x 1 hole leaves four. Shoelace: 19.5 - 1.0
+    block = parts[2]
+    assert set(block.exterior.coords) == {(2.0, 1.5), (7.5, 2.0), (7.0, 5.5), (1.5, 5.0)}
+    assert len(block.interiors) == 1
+    assert set(block.interiors[0].coords) == {(4.0, 2.5), (3.5, 3.0), (5.0, 3.5), (5.5, 3.0)}
+    assert block.area == 18.5
 
 
 def test_holes_go_to_the_smallest_shell_that_holds_them():

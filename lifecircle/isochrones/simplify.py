@@ -43,8 +43,7 @@ import numpy as np
 
 from .._kernels import compile_kernel
 
-__all__ = ["LOOKAHEAD", "part_table", "side_part", "simplify_columns", "simplify_ring",
-           "simplify_rings"]
+__all__ = ["LOOKAHEAD", "part_table", "side_part", "simplify_columns", "simplify_ring"]
 
 #: Most vertices one chord may replace (bounds a ring's work to ``LOOKAHEAD`` per vertex).
 LOOKAHEAD = 512
@@ -193,23 +192,11 @@ def _all_kernel() -> Any:
     return compile_kernel(_simplify_all, simplify_ring, _cross)
 
 
-def simplify_rings(q: np.ndarray, iv: np.ndarray, sizes: np.ndarray,
-                   snap: int) -> tuple[np.ndarray, np.ndarray]:
-    """Rings (integer vertices ``q``, ring after ring, not closed; ``iv`` each vertex's part
-    of its side relative to itself) as :func:`simplify_ring` leaves them: (vertices, sizes)."""
-    if sizes.shape[0] == 0:
-        return q[:0], sizes
-    ox, oy, new_sizes = simplify_columns(np.ascontiguousarray(q[:, 0]),
-                                         np.ascontiguousarray(q[:, 1]),
-                                         np.ascontiguousarray(iv[:, 0]),
-                                         np.ascontiguousarray(iv[:, 1]), sizes, snap)
-    return np.column_stack([ox, oy]), new_sizes
-
-
 def simplify_columns(x: np.ndarray, y: np.ndarray, lo: np.ndarray, hi: np.ndarray,
                      sizes: np.ndarray, snap: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """:func:`simplify_rings` of vertices given as contiguous columns (``x``, ``y`` and the
-    parts ``lo``, ``hi``): (kept x, kept y, sizes)."""
+    """Rings, ring after ring and not closed, as :func:`simplify_ring` leaves each: integer
+    vertices as contiguous columns ``x``, ``y``, with each vertex's part of its side
+    (``lo``, ``hi``); ``sizes`` the vertices per ring. Returns (kept x, kept y, sizes)."""
     out: tuple[np.ndarray, np.ndarray, np.ndarray] = _all_kernel()(
         x, y, lo, hi, sizes.astype(np.int64), snap)
     return out
