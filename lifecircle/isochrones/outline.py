@@ -48,8 +48,8 @@ import shapely
 from .._kernels import compile_kernel, grown
 from .nesting import inside_ring
 from .rings import SNAP
-from .simplify import _cross, part_table, simplify_ring
-from .trace import _exit_sides, _follow, crossing_table
+from .simplify import cross2, part_table, simplify_ring
+from .trace import crossing_table, exit_sides, follow_ring
 
 __all__ = ["single_tile_bands", "stamp_kernel", "stamp_tile_kernel"]
 
@@ -293,7 +293,7 @@ def _trace_level(lab: np.ndarray, w: int, b: int, nb: int, starts: np.ndarray, n
     ``ilo``, ``ihi``, ``tx``, ``ty`` as large, are large enough); returns the new counts and
     how many horizontal crossings it marked in ``vis_h`` (listed in ``touched``, for the
     caller to clear). Inside on the left: shells anticlockwise, holes clockwise. Each ring is
-    followed as a city tile's (:func:`.trace._follow`: the crossings of ``cross``, the side
+    followed as a city tile's (:func:`.trace.follow_ring`: the crossings of ``cross``, the side
     parts of ``parts``) and simplified as :mod:`.rings` simplifies it
     (:func:`.simplify.simplify_ring`)."""
     nt = 0
@@ -311,9 +311,9 @@ def _trace_level(lab: np.ndarray, w: int, b: int, nb: int, starts: np.ndarray, n
             edge = 2
         begin = nq
         # the level's marks are cleared by the caller: bit 0 of a byte a centre suffices
-        nq, nt, _, _ = _follow(lab, w, w, 0, nb, b, 0, qi, qj, edge, False, vis_h, 1,
-                               touched, nt, exit_side, step_i, step_j, cross, parts, SNAP,
-                               qx, qy, ilo, ihi, nq)
+        nq, nt, _, _ = follow_ring(lab, w, w, 0, nb, b, 0, qi, qj, edge, False, vis_h, 1,
+                                   touched, nt, exit_side, step_i, step_j, cross, parts,
+                                   SNAP, qx, qy, ilo, ihi, nq)
         kept = simplify_ring(qx, qy, ilo, ihi, begin, nq - begin, SNAP, tx, ty)
         for t in range(kept):
             qx[begin + t] = tx[t]
@@ -377,7 +377,7 @@ def _outline_batch(
     r_area = np.empty(256, dtype=np.float64)
     nr = 0
     ent_ring = np.zeros(n_ent + 1, dtype=np.int64)
-    exit_side, step_i, step_j = _exit_sides()
+    exit_side, step_i, step_j = exit_sides()
     for e in range(n_ent):
         w = gw[e]
         h = gh[e]
@@ -486,8 +486,8 @@ def _outline_batch(
 @cache
 def _kernel() -> Any:
     return compile_kernel(_outline_batch, _near, _end_cell, _stamp_entity, _crossings,
-                          _trace_level, _exit_sides, _follow, inside_ring, simplify_ring,
-                          _cross)
+                          _trace_level, exit_sides, follow_ring, inside_ring, simplify_ring,
+                          cross2)
 
 
 def single_tile_bands(

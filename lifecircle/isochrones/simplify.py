@@ -31,7 +31,9 @@ whose direction stays inside it. All tests are on the integer vertices (``1 / SN
 with each part shrunk by one unit, so they are exact. Hand-written: shapely's
 ``simplify(preserve_topology=True)`` works ring by ring with a distance tolerance and knows
 neither the grid nor the neighbouring levels, so it could not keep adjacent bands' shared
-outlines identical or nested.
+outlines identical or nested; ``shapely.coverage_simplify`` (GEOS 3.12) keeps the edges
+that polygons share, but bounds neither the cell sides a line crosses nor which centres stay
+in, and the cumulative bands overlap, so they are not a coverage.
 """
 
 from __future__ import annotations
@@ -43,7 +45,7 @@ import numpy as np
 
 from .._kernels import compile_kernel
 
-__all__ = ["LOOKAHEAD", "part_table", "side_part", "simplify_columns", "simplify_ring"]
+__all__ = ["LOOKAHEAD", "cross2", "part_table", "side_part", "simplify_columns", "simplify_ring"]
 
 #: Most vertices one chord may replace (bounds a ring's work to ``LOOKAHEAD`` per vertex).
 LOOKAHEAD = 512
@@ -78,7 +80,9 @@ def part_table(n_levels: int, snap: int) -> np.ndarray:
     return out.reshape(-1)
 
 
-def _cross(ax: np.int64, ay: np.int64, bx: np.int64, by: np.int64) -> np.int64:
+def cross2(ax: np.int64, ay: np.int64, bx: np.int64, by: np.int64) -> np.int64:
+    """The cross product of two integer vectors (its sign: which way ``b`` turns from ``a``);
+    a compiled helper of the simplifier and the tracers."""
     return ax * by - ay * bx
 
 
@@ -128,7 +132,7 @@ def simplify_ring(x: np.ndarray, y: np.ndarray, lo: np.ndarray, hi: np.ndarray, 
                 vt -= n
             dx = np.int64(x[vt]) - px
             dy = np.int64(y[vt]) - py
-            if wedge and (_cross(lx, ly, dx, dy) <= 0 or _cross(dx, dy, rx, ry) <= 0):
+            if wedge and (cross2(lx, ly, dx, dy) <= 0 or cross2(dx, dy, rx, ry) <= 0):
                 break
             best = t
             if t >= limit:
@@ -144,7 +148,7 @@ def simplify_ring(x: np.ndarray, y: np.ndarray, lo: np.ndarray, hi: np.ndarray, 
                 ay_ = dy
                 bx_ = dx + hi[vt]
                 by_ = dy
-            c = _cross(ax_, ay_, bx_, by_)
+            c = cross2(ax_, ay_, bx_, by_)
             if c == 0:
                 break
             if c < 0:
@@ -153,11 +157,11 @@ def simplify_ring(x: np.ndarray, y: np.ndarray, lo: np.ndarray, hi: np.ndarray, 
                 lx, ly, rx, ry = ax_, ay_, bx_, by_
                 wedge = True
             else:
-                if _cross(lx, ly, ax_, ay_) > 0:
+                if cross2(lx, ly, ax_, ay_) > 0:
                     lx, ly = ax_, ay_
-                if _cross(rx, ry, bx_, by_) < 0:
+                if cross2(rx, ry, bx_, by_) < 0:
                     rx, ry = bx_, by_
-                if _cross(lx, ly, rx, ry) <= 0:
+                if cross2(lx, ly, rx, ry) <= 0:
                     break
             t += 1
         if best < n:
@@ -189,7 +193,7 @@ def _simplify_all(x: np.ndarray, y: np.ndarray, lo: np.ndarray, hi: np.ndarray,
 
 @cache
 def _all_kernel() -> Any:
-    return compile_kernel(_simplify_all, simplify_ring, _cross)
+    return compile_kernel(_simplify_all, simplify_ring, cross2)
 
 
 def simplify_columns(x: np.ndarray, y: np.ndarray, lo: np.ndarray, hi: np.ndarray,

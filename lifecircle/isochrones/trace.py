@@ -30,9 +30,9 @@ from typing import Any
 import numpy as np
 
 from .._kernels import compile_kernel
-from .simplify import _cross, simplify_ring
+from .simplify import cross2, simplify_ring
 
-__all__ = ["crossing_table", "tile_grid", "trace_tile"]
+__all__ = ["crossing_table", "exit_sides", "follow_ring", "tile_grid", "trace_tile"]
 
 
 @cache
@@ -49,7 +49,7 @@ def crossing_table(n_levels: int, snap: int) -> np.ndarray:
     return np.clip(r, -2**31, 2**31 - 1).astype(np.int32).reshape(-1)
 
 
-def _exit_sides() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def exit_sides() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The side a level's line leaves a cell square by, per pattern of its corners in
     (bit 0 bottom left, 1 bottom right, 2 top right, 3 top left; -1 for the two saddles,
     settled by the cell's mean), and the step to the next square per side: a table instead
@@ -73,12 +73,12 @@ def _exit_sides() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return side, np.array([0, 1, 0, -1], dtype=np.int64), np.array([-1, 0, 1, 0], dtype=np.int64)
 
 
-def _follow(lab: np.ndarray, W: int, width: int, height: int, nl: int, b: int, mb: int,
-            qi: int, qj: int, edge: int, is_chain: bool, mark: np.ndarray, nbytes: int,
-            touched: np.ndarray, nt: int, exit_side: np.ndarray, step_i: np.ndarray,
-            step_j: np.ndarray, cross: np.ndarray, parts: np.ndarray, snap: int,
-            qx: np.ndarray, qy: np.ndarray, ilo: np.ndarray, ihi: np.ndarray,
-            nq: int) -> tuple[int, int, int, int]:  # pragma: no cover - compiled
+def follow_ring(lab: np.ndarray, W: int, width: int, height: int, nl: int, b: int, mb: int,
+                qi: int, qj: int, edge: int, is_chain: bool, mark: np.ndarray, nbytes: int,
+                touched: np.ndarray, nt: int, exit_side: np.ndarray, step_i: np.ndarray,
+                step_j: np.ndarray, cross: np.ndarray, parts: np.ndarray, snap: int,
+                qx: np.ndarray, qy: np.ndarray, ilo: np.ndarray, ihi: np.ndarray,
+                nq: int) -> tuple[int, int, int, int]:  # pragma: no cover - compiled
     """Follow level ``b``'s line from square ``(qi, qj)``, entered by side ``edge`` (0 bottom,
     1 right, 2 top, 3 left), inside on the left, appending each crossed side's vertex and
     part; a closed ring stops at its first marked horizontal crossing (bit ``mb`` of the
@@ -210,7 +210,7 @@ def _trace_tile(lab: np.ndarray, words: np.ndarray, W: int, width: int, height: 
                 ci = qi + 1 if edge == 1 else qi
                 cj = qj + 1 if edge == 2 else qj
                 begin = nq
-                nq, nt, last_c, last_d = _follow(
+                nq, nt, last_c, last_d = follow_ring(
                     lab, W, width, height, nl, b, b, qi, qj, edge, True, mark, nbytes, touched,
                     nt, exit_side, step_i, step_j, cross, parts, snap, qx, qy, ilo, ihi, nq)
                 d = 0 if edge == 0 or edge == 2 else 1
@@ -239,9 +239,9 @@ def _trace_tile(lab: np.ndarray, words: np.ndarray, W: int, width: int, height: 
             else:
                 qi, qj, edge = i, j, 0
             begin = nq
-            nq, nt, _, _ = _follow(lab, W, width, height, nl, b, b, qi, qj, edge, False,
-                                   mark, nbytes, touched, nt, exit_side, step_i, step_j,
-                                   cross, parts, snap, qx, qy, ilo, ihi, nq)
+            nq, nt, _, _ = follow_ring(lab, W, width, height, nl, b, b, qi, qj, edge, False,
+                                       mark, nbytes, touched, nt, exit_side, step_i, step_j,
+                                       cross, parts, snap, qx, qy, ilo, ihi, nq)
             kept = simplify_ring(qx, qy, ilo, ihi, begin, nq - begin, snap, tx, ty)
             for t in range(kept):
                 out_q[k + t, 0] = tx[t] + ox
@@ -327,7 +327,7 @@ def _pad_bound(label: np.ndarray, padded: np.ndarray, words: np.ndarray, width: 
 
 @cache
 def _kernel() -> Any:
-    return compile_kernel(_trace_tile, _follow, _rotate, simplify_ring, _cross)
+    return compile_kernel(_trace_tile, follow_ring, _rotate, simplify_ring, cross2)
 
 
 @cache
@@ -398,7 +398,7 @@ def trace_tile(label: np.ndarray, n_levels: int, parts: np.ndarray, snap: int,
     out = _kernel()(
         flat, flat.view(np.uint64), W, width, height, n_levels,
         crossing_table(n_levels, snap), parts, snap, grid_offset[0], grid_offset[1],
-        width_g, offset[0] * snap, offset[1] * snap, mark, nbytes, *_exit_sides(),
+        width_g, offset[0] * snap, offset[1] * snap, mark, nbytes, *exit_sides(),
         _space("starts", height * W, np.int64),
         _space("touched", need, np.int64), _space("qx", need, np.int64),
         _space("qy", need, np.int64), _space("ilo", need, np.int16),
