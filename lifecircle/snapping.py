@@ -31,6 +31,8 @@ from __future__ import annotations
 
 import json
 from dataclasses import KW_ONLY, dataclass
+from itertools import chain
+from operator import itemgetter
 
 import numpy as np
 import pandas as pd
@@ -39,6 +41,7 @@ import shapely
 from .columns import SNAP_FIELDS
 from .network import WalkNetwork
 from .sources._halves import elementwise
+from .sources._osm_pass import no_cyclic_gc
 
 __all__ = [
     "FRAGMENT_MAX_NODES",
@@ -232,16 +235,22 @@ def parse_alt(column: pd.Series, net: WalkNetwork | None = None) -> AltSnaps:
     """
     text = column.to_numpy(dtype=object)
     has = np.flatnonzero(pd.notna(text) & (text != ""))
-    items = [(int(p), item) for p in has for item in json.loads(text[p])]
+    # the whole column in one parse, not one a row (a city's facilities: ~10^4 rows)
+    lists = json.loads("[" + ",".join(text[has].tolist()) + "]")
+    items = list(chain.from_iterable(lists))
     if not items:
         return AltSnaps.empty()
-    point = np.array([p for p, _ in items], dtype=np.int64)
-    along = np.array([float(i["snap_along_m"]) for _, i in items])
-    dist = np.array([float(i["snap_dist_m"]) for _, i in items])
+    point = np.repeat(has, np.fromiter(map(len, lists), dtype=np.int64, count=len(lists)))
+
+    def values(key: str, kind: type) -> np.ndarray:
+        return np.fromiter(map(kind, map(itemgetter(key), items)), dtype=np.dtype(kind),
+                           count=len(items))
+
+    along, dist = values("snap_along_m", float), values("snap_dist_m", float)
     if net is None:
-        edge = np.array([int(i["snap_edge_id"]) for _, i in items], dtype=np.int64)
+        edge = values("snap_edge_id", int).astype(np.int64)
     else:
-        edge = edges_by_key(net, *(np.array([int(i[k]) for _, i in items], dtype=np.int64)
+        edge = edges_by_key(net, *(values(k, int).astype(np.int64)
                                    for k in ("snap_u", "snap_v", "snap_key")))
     keep = edge >= 0
     return AltSnaps(point[keep], edge[keep], along[keep], dist[keep])
@@ -274,8 +283,16 @@ def snap_points(
         is the nearest eligible edge (lowest index among exact ties); ``alt`` holds the other
         edges within the tie tolerance; ``rule`` says whether a fragment was passed over.
     """
-    x = np.asarray(x, dtype=np.float64)
-    y = np.asarray(y, dtype=np.float64)
+    # the snap makes ~10 Python objects a point; with the collector on, each of its full
+    # collections re-scans every object of the run (the OSM tables: a third of the snap's
+    # time on a city). Nothing here forms a cycle.
+    with no_cyclic_gc():
+        return _snap_points(net, np.asarray(x, dtype=np.float64),
+                            np.asarray(y, dtype=np.float64), max_snap_m)
+
+
+def _snap_points(net: WalkNetwork, x: np.ndarray, y: np.ndarray,
+                 max_snap_m: float | np.ndarray) -> Snap:
     n = x.shape[0]
     edge = np.full(n, -1, dtype=np.int64)
     along = np.full(n, np.nan)

@@ -136,6 +136,19 @@ def _polygon_access_points(
     return [reps, ents, bounds], int(large.size)
 
 
+def _parts(geoms: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The polygons of ``geoms`` (polygons and multipolygons) and the index of each one's
+    geometry: polygons as they are (``get_parts`` would copy each), multipolygons split."""
+    multi = np.flatnonzero(shapely.get_type_id(geoms) == 6)
+    if not multi.size:
+        return geoms, np.arange(geoms.shape[0])
+    split, at = shapely.get_parts(geoms[multi], return_index=True)
+    single = np.setdiff1d(np.arange(geoms.shape[0]), multi)
+    owner = np.concatenate([single, multi[at]])
+    order = np.argsort(owner, kind="stable")  # get_parts' order: by geometry, parts in turn
+    return np.concatenate([geoms[single], split])[order], owner[order]
+
+
 def _split_multipoints(frame: gpd.GeoDataFrame, where: str) -> gpd.GeoDataFrame:
     """One facility per point of a MultiPoint feature, ids ``<id>#1``, ``<id>#2``, ..."""
     geoms = frame.geometry.to_numpy()
@@ -193,7 +206,7 @@ def access_points_of(
     if poly_rows.size:
         polys = gpd.GeoSeries(geoms[poly_rows], crs=4326)
         utm = utm_of(polys)
-        parts, owner = shapely.get_parts(polys.to_crs(utm).to_numpy(), return_index=True)
+        parts, owner = _parts(polys.to_crs(utm).to_numpy())
         owner = poly_rows[owner]
         rank = np.lexsort((-shapely.area(parts), owner))  # each facility's largest part first
         parts, owner = parts[rank], owner[rank]
