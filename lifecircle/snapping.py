@@ -38,10 +38,10 @@ import numpy as np
 import pandas as pd
 import shapely
 
+from ._memory import no_cyclic_gc
 from .columns import SNAP_FIELDS
 from .network import WalkNetwork
 from .sources._halves import elementwise
-from .sources._osm_pass import no_cyclic_gc
 
 __all__ = [
     "FRAGMENT_MAX_NODES",
@@ -346,6 +346,8 @@ def _snap_points(net: WalkNetwork, x: np.ndarray, y: np.ndarray,
     use = known[ring.point]
     p_c = np.concatenate([ring.point[use], ask[q_i]])
     f_c = np.concatenate([ring.edge[use], f_i])
+    # (both arrays repeat geometry objects across the threads: safe for GEOS's distance,
+    # which reads a geometry and keeps no state on it, prepared or not)
     d_c = np.concatenate([ring.dist[use], elementwise(shapely.distance, points[ask[q_i]],
                                                       geoms[f_i])])
     keep = (d_c <= reach_of[p_c]) & (~frag[f_c] | on_fragment[p_c])
@@ -431,7 +433,7 @@ def _rings(net: WalkNetwork, points: np.ndarray, lim: np.ndarray, *,
         q, e = _query_within(tree, xy[pend], rad)
         if eligible is not None:
             q, e = q[eligible[e]], e[eligible[e]]
-        d = elementwise(shapely.distance, points[pend[q]], geoms[e])
+        d = elementwise(shapely.distance, points[pend[q]], geoms[e])  # (stateless: see above)
         within = d <= rad[q]
         q, e, d = q[within], e[within], d[within]
         best = np.full(pend.size, np.inf)

@@ -18,6 +18,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from lifecircle._errors import InputFileError
+from lifecircle._memory import no_cyclic_gc
 from lifecircle.sources import _osm_pass, osm
 from lifecircle.sources._osm_assemble import from_scan, osm_data
 from lifecircle.sources._osm_columns import WkbColumn
@@ -38,14 +39,14 @@ PBF_EXTRACTS = ("monaco.osm.pbf", "andorra.osm.pbf", "aguascalientes.osm.pbf")
 
 def pyosmium_read(path: Path) -> OSMData:
     """``read_osm`` through the pyosmium passes, whatever the file type."""
-    with _osm_pass.no_cyclic_gc():
+    with no_cyclic_gc():
         return osm_data(path, from_scan(osm._scan(path, _osm_pass)))
 
 
 def array_read(path: Path) -> OSMData:
     """``read_osm``'s array path fed by the pyosmium reference arrays."""
     arrays = reference_arrays(path)
-    with _osm_pass.no_cyclic_gc():
+    with no_cyclic_gc():
         return osm_data(path, osm._scan_decoded(arrays))
 
 

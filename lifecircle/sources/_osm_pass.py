@@ -22,17 +22,14 @@ broken area (skipped and counted).
 
 from __future__ import annotations
 
-import gc
 import sys
 from array import array
 from collections import Counter
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from itertools import islice, repeat
 from typing import Any
 
-from .._memory import release_freed
 from ._osm_columns import HexChunks, flat_tags
 
 #: keys that make a node worth a look in Python (POIs, gates and entrances, kerbs)
@@ -74,23 +71,6 @@ class Scan:
     broken_areas: int = 0
     #: hooks collect extra per-object facts (see ``node_hooks``/``way_hooks`` of :func:`scan`)
     extra: dict[str, Any] = field(default_factory=dict)
-
-
-@contextmanager
-def no_cyclic_gc() -> Iterator[None]:
-    """Pause Python's cyclic garbage collector while a file is read.
-
-    A pass makes millions of tag dicts and tuples that live to the end; each collection
-    re-scans all of them (a third of the read's time on a city). Nothing read forms a cycle.
-    """
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
-        release_freed()  # the read's temporaries go back to the system
 
 
 def is_area_candidate(

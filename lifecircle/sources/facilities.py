@@ -33,8 +33,8 @@ import pyproj
 import shapely
 
 from .._errors import InputError, InputFileError, did_you_mean
+from .._memory import no_cyclic_gc
 from ..profiles import Profile
-from ._osm_pass import no_cyclic_gc
 from .access_points import (
     access_point_summary,
     access_points_of,

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from .._errors import InputFileError
-from .._memory import release_freed
+from .._memory import no_cyclic_gc, release_freed
 from . import osm_model
 from .access_tags import ACCESS_KEYS, is_barrier_node, way_access_tags
 
@@ -175,7 +175,7 @@ def read_osm(path: str | Path, *,
 
     path = Path(path)
     _sniff(path)
-    with _osm_pass.no_cyclic_gc():
+    with no_cyclic_gc():
         collected = _scan_pbf(path) if path.name.lower().endswith(".pbf") else None
         if collected is None:
             collected = from_scan(_scan(path, _osm_pass))
