@@ -14,12 +14,12 @@ import ctypes
 import ctypes.util
 import gc
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from functools import cache
 from typing import Any
 
-__all__ = ["map_large_allocations", "no_cyclic_gc", "release_freed"]
+__all__ = ["frozen_long_lived", "map_large_allocations", "no_cyclic_gc", "release_freed"]
 
 #: allocations from this size up get their own memory mapping (see :func:`map_large_allocations`)
 MMAP_THRESHOLD = 1 << 20
@@ -96,3 +96,29 @@ def no_cyclic_gc() -> Iterator[None]:
         if was_enabled:
             gc.enable()
         release_freed()  # the step's temporaries go back to the system
+
+
+@contextmanager
+def frozen_long_lived() -> Iterator[Callable[[], None]]:
+    """Within: the ``freeze()`` it gives takes every object alive at that moment out of the
+    cyclic collector's scans (``gc.freeze``); on the way out they are handed back
+    (``gc.unfreeze``).
+
+    A run's network, OSM tables and frames hold millions of tracked objects that live to its
+    end; every full collection re-scans them all (1.4 s of a 268,569-node run's collections,
+    0.9 s frozen after the load), and in a forked output worker that scan writes to, and so
+    copies, every page that holds one. Where objects were frozen already on the way in
+    (somebody else's, or an outer run's), ``freeze()`` does nothing and nothing is handed
+    back here.
+    """
+    mine = gc.get_freeze_count() == 0
+
+    def freeze() -> None:
+        if mine:
+            gc.freeze()
+
+    try:
+        yield freeze
+    finally:
+        if mine:
+            gc.unfreeze()

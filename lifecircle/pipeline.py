@@ -24,7 +24,7 @@ import pandas as pd
 
 from . import isochrones as iso_mod
 from ._errors import InputError
-from ._memory import release_freed
+from ._memory import frozen_long_lived, release_freed
 from ._version import __version__
 from .access import access_columns, compute_access
 from .config import DEFAULT_OSM, Analysis, Outputs, default_osm
@@ -178,84 +178,88 @@ def analyse(config: Analysis, *, progress: Progress | None = None,
     # the tables may go only where Result.release_osm can read them again: a local file
     release = not keep_osm and cfg.osm is not None and cfg.place is None
 
-    with timer.step("network", "Loading the street network"):
-        net, data = load_network(cfg.osm, place=cfg.place, polygon=area)
-        if cfg.dem is not None:
-            net = apply_dem(net, cfg.dem)
-        if release and data is not None:
-            release_tables(data, NETWORK_TABLES)
+    # the network and the OSM tables live through the run: out of the collector's scans
+    with frozen_long_lived() as freeze:
+        with timer.step("network", "Loading the street network"):
+            net, data = load_network(cfg.osm, place=cfg.place, polygon=area)
+            if cfg.dem is not None:
+                net = apply_dem(net, cfg.dem)
+            if release and data is not None:
+                release_tables(data, NETWORK_TABLES)
+        freeze()
 
-    with timer.step("facilities", "Finding facilities"):
-        fac, type_report = _facilities(cfg, data, net, full_profile, prof)
-        fx, fy = _project_points(fac, net)  # snapped with the access points (blocks step)
+        with timer.step("facilities", "Finding facilities"):
+            fac, type_report = _facilities(cfg, data, net, full_profile, prof)
+            fx, fy = _project_points(fac, net)  # snapped with the access points (blocks step)
 
-    with timer.step("blocks", "Preparing residential blocks"):
-        every_block, block_stats, buildings = _blocks(cfg, data, net, release=release)
-        blk = every_block
-        if area is not None and cfg.osm is not None:
-            blk = blocks_in_area(every_block, area, where=str(cfg.polygon))
-        whole = blk is every_block
-        blk, residents_info = _population(cfg, blk, buildings, prof, block_stats, resident_cols)
-        del buildings  # a city's footprints: not needed after the population
-        # gates are shared out among every block, then kept for the blocks in the area: a gate
-        # of a block left outside the area never becomes a neighbour's
-        aps = blocks_mod.access_points(every_block, blocks_mod.gates_from_osm(data, net.crs))
-        if not whole:  # (isin on 10^5 arrow strings: ~1 s at 1M nodes)
-            aps = aps[aps["block_id"].isin(blk["block_id"])].reset_index(drop=True)
-        gate_aps = aps[aps["ap_kind"] == "gate"]
-        block_stats["gate_access_points"] = len(gate_aps)
-        block_stats["gated_blocks"] = int(gate_aps["block_id"].nunique())
-        ax, ay = _project_points(aps, net)
-        # the guard against faraway streets starts at the block's edge: walking from a large
-        # block's interior to its own boundary is part of the trip, not a snapping error
-        inside_m = blocks_mod.distance_to_boundary(aps, blk)
-        # the facilities are snapped here, next to the access points: the edge trees are
-        # built once for both (not twice: ~1 s at 1M nodes) and not held through the blocks'
-        # construction; two calls, so one call's temporaries are gone before the next's
-        fac = _with_snap(fac, snap_points(net, fx, fy, max_snap_m=snap_limit), net)
-        asnap = snap_points(net, ax, ay, max_snap_m=snap_limit + inside_m)
-        aps = _with_snap(aps, asnap, net)
-        release_index(net)  # the analysis's last snap
+        with timer.step("blocks", "Preparing residential blocks"):
+            every_block, block_stats, buildings = _blocks(cfg, data, net, release=release)
+            blk = every_block
+            if area is not None and cfg.osm is not None:
+                blk = blocks_in_area(every_block, area, where=str(cfg.polygon))
+            whole = blk is every_block
+            blk, residents_info = _population(cfg, blk, buildings, prof, block_stats, resident_cols)
+            del buildings  # a city's footprints: not needed after the population
+            # gates are shared out among every block, then kept for the blocks in the area: a gate
+            # of a block left outside the area never becomes a neighbour's
+            aps = blocks_mod.access_points(every_block, blocks_mod.gates_from_osm(data, net.crs))
+            if not whole:  # (isin on 10^5 arrow strings: ~1 s at 1M nodes)
+                aps = aps[aps["block_id"].isin(blk["block_id"])].reset_index(drop=True)
+            gate_aps = aps[aps["ap_kind"] == "gate"]
+            block_stats["gate_access_points"] = len(gate_aps)
+            block_stats["gated_blocks"] = int(gate_aps["block_id"].nunique())
+            ax, ay = _project_points(aps, net)
+            # the guard against faraway streets starts at the block's edge: walking from a large
+            # block's interior to its own boundary is part of the trip, not a snapping error
+            inside_m = blocks_mod.distance_to_boundary(aps, blk)
+            # the facilities are snapped here, next to the access points: the edge trees are
+            # built once for both (not twice: ~1 s at 1M nodes) and not held through the blocks'
+            # construction; two calls, so one call's temporaries are gone before the next's
+            fac = _with_snap(fac, snap_points(net, fx, fy, max_snap_m=snap_limit), net)
+            asnap = snap_points(net, ax, ay, max_snap_m=snap_limit + inside_m)
+            aps = _with_snap(aps, asnap, net)
+            release_index(net)  # the analysis's last snap
 
-    with timer.step("access", f"Walking times for {len(prof.categories)} categories"):
-        access = compute_access(net, fac, asnap, prof)
-        free = unrestricted_distances(net, fac, asnap, access, prof)  # step-free comparison
-        ap_cols = access_columns(access)
-        ap_cols.index = aps.index
-        aps = gpd.GeoDataFrame(pd.concat([aps, ap_cols], axis=1), geometry="geometry", crs=aps.crs)
+        with timer.step("access", f"Walking times for {len(prof.categories)} categories"):
+            access = compute_access(net, fac, asnap, prof)
+            free = unrestricted_distances(net, fac, asnap, access, prof)  # step-free comparison
+            ap_cols = access_columns(access)
+            ap_cols.index = aps.index
+            aps = gpd.GeoDataFrame(pd.concat([aps, ap_cols], axis=1), geometry="geometry",
+                                   crs=aps.crs)
 
-    with timer.step("verdict", "Flagging blocks"):
-        status = category_status(access, float(blk["population"].sum()),
-                                 fac.loc[fac["source"] == "user", "category"])
-        no_data = [c for c, v in status.items() if v["status"] == NO_DATA]
-        blk = block_verdict(blk, aps["block_id"].to_numpy(), access, prof, no_data=no_data)
-        summary = summarize(blk, access, prof, status=status)
-        served_coverage(blk, summary, prof)
-        summary["residents"] = residents_info
-        blk, indicators = target_indicators(
-            blk, primary_rows(fac), prof, net=net, points=asnap,
-            ap_block=aps["block_id"].to_numpy(), no_data=no_data,
-        )
-        step_free = step_free_report(net, blk, aps["block_id"].to_numpy(), access, free, prof)
+        with timer.step("verdict", "Flagging blocks"):
+            status = category_status(access, float(blk["population"].sum()),
+                                     fac.loc[fac["source"] == "user", "category"])
+            no_data = [c for c, v in status.items() if v["status"] == NO_DATA]
+            blk = block_verdict(blk, aps["block_id"].to_numpy(), access, prof, no_data=no_data)
+            summary = summarize(blk, access, prof, status=status)
+            served_coverage(blk, summary, prof)
+            summary["residents"] = residents_info
+            blk, indicators = target_indicators(
+                blk, primary_rows(fac), prof, net=net, points=asnap,
+                ap_block=aps["block_id"].to_numpy(), no_data=no_data,
+            )
+            step_free = step_free_report(net, blk, aps["block_id"].to_numpy(), access, free, prof)
 
-    metadata = _metadata(cfg, prof, net, timer.timings, block_stats, fac, asnap)
-    metadata["category_status"] = status
-    report = {
-        "report_version": REPORT_VERSION,
-        "run": {k: metadata[k] for k in _REPORT_RUN_KEYS},
-        "summary": summary,
-        "indicators": indicators,
-        "facilities": {**facility_summary(primary_rows(fac), type_report),
-                       "access_points": access_point_summary(fac)},
-        "deficiencies": (worst := deficiency_list(blk, prof)),
-        "deficiency_summary": deficiency_summary(blk, prof, listed=len(worst)),
-        "step_free": step_free,
-    }
-    result = Result(network=net, profile=prof, blocks=blk, access_points=aps, facilities=fac,
-                    access=access, report=report, metadata=metadata, config=cfg, osm=data)
-    if release:
-        result.release_osm()  # partial now: read again if asked for
-    return result
+        metadata = _metadata(cfg, prof, net, timer.timings, block_stats, fac, asnap)
+        metadata["category_status"] = status
+        report = {
+            "report_version": REPORT_VERSION,
+            "run": {k: metadata[k] for k in _REPORT_RUN_KEYS},
+            "summary": summary,
+            "indicators": indicators,
+            "facilities": {**facility_summary(primary_rows(fac), type_report),
+                           "access_points": access_point_summary(fac)},
+            "deficiencies": (worst := deficiency_list(blk, prof)),
+            "deficiency_summary": deficiency_summary(blk, prof, listed=len(worst)),
+            "step_free": step_free,
+        }
+        result = Result(network=net, profile=prof, blocks=blk, access_points=aps, facilities=fac,
+                        access=access, report=report, metadata=metadata, config=cfg, osm=data)
+        if release:
+            result.release_osm()  # partial now: read again if asked for
+        return result
 
 
 _REPORT_RUN_KEYS = ("lifecircle_version", "profile", "profile_version", "walk_speed_kmh",
@@ -445,7 +449,8 @@ def run_config(analysis: Analysis, outputs: Outputs | None = None, *,
     result.release_osm()
     release_freed()
     timer = _Timer(progress)
-    with timer.step("outputs", "Writing outputs"):
+    with frozen_long_lived() as freeze, timer.step("outputs", "Writing outputs"):
+        freeze()  # the result's objects: never scanned again while the outputs are written
         result.save_into(staged, outputs, extras=extras)
     return result
 

@@ -80,3 +80,51 @@ print(before - rss())
     if freed["unset"] >= 1_000:  # seen under CI's xdist workers: nothing to tell apart
         pytest.skip("this environment gives the array back without the setting too")
     assert freed["set"] > 7_000  # the whole 8 MiB (in kB) went back
+
+
+def test_long_lived_objects_are_frozen_within_and_handed_back_after() -> None:
+    import gc
+
+    from lifecircle._memory import frozen_long_lived
+
+    assert gc.get_freeze_count() == 0
+    held = [[k] for k in range(1000)]  # tracked objects alive when frozen
+    with frozen_long_lived() as freeze:
+        assert gc.get_freeze_count() == 0  # nothing before freeze() is asked for
+        freeze()
+        assert gc.get_freeze_count() >= len(held)
+    assert gc.get_freeze_count() == 0
+    # objects somebody froze before are theirs: not frozen again nor handed back here
+    gc.freeze()
+    try:
+        before = gc.get_freeze_count()
+        with frozen_long_lived() as freeze:
+            extra = [[k] for k in range(1000)]
+            freeze()  # (frozen objects freed meanwhile leave the count: it may only fall)
+            assert 0 < gc.get_freeze_count() <= before
+        assert 0 < gc.get_freeze_count() <= before
+    finally:
+        gc.unfreeze()
+    del held, extra
+
+
+def test_a_run_freezes_what_it_holds_and_hands_it_back(tmp_path, monkeypatch) -> None:
+    # the analysis (after the load) and the outputs freeze what they hold; the caller's
+    # process gets its collector back as it was
+    import gc
+
+    from tests.helpers import make_grid_case
+
+    calls: list[int] = []
+    real_freeze = gc.freeze
+
+    def counted() -> None:
+        calls.append(1)
+        real_freeze()
+
+    monkeypatch.setattr(gc, "freeze", counted)
+    case = make_grid_case(tmp_path)
+    assert gc.get_freeze_count() == 0
+    case.run(out=tmp_path / "o", isochrones=False, map=False, figures=False, rasters=False)
+    assert len(calls) >= 2
+    assert gc.get_freeze_count() == 0

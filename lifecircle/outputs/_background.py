@@ -184,7 +184,9 @@ def _fork(what: str, write: Callable[[], Any]) -> Job | None:
     process = ctx.Process(target=_work, args=(send, what, write, os.getpid()), daemon=True,
                           name=f"lifecircle-{what}")
     # the collector of a worker would scan (and so copy, page by page) every object it
-    # inherited: frozen, they stay shared with the run
+    # inherited: frozen, they stay shared with the run (and stay frozen in the run too where
+    # it had frozen its long-lived objects already: see _memory.frozen_long_lived)
+    frozen_before = gc.get_freeze_count() > 0
     gc.freeze()
     try:
         process.start()
@@ -193,7 +195,8 @@ def _fork(what: str, write: Callable[[], Any]) -> Job | None:
         send.close()
         return None
     finally:
-        gc.unfreeze()
+        if not frozen_before:
+            gc.unfreeze()
     send.close()
     return Job(what, process, receive)
 
