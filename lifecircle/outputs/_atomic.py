@@ -36,7 +36,10 @@ def _checkpoint(step: str) -> None:
         import sys
         import time
 
-        print(f"lifecircle-test-checkpoint {step}", file=sys.stderr, flush=True)
+        # one write with its newline: print() writes the text and the newline apart, so two
+        # threads' checkpoints could interleave into one line and an empty one
+        sys.stderr.write(f"lifecircle-test-checkpoint {step}\n")
+        sys.stderr.flush()
         time.sleep(float(pause))
 
 
