@@ -156,8 +156,10 @@ def start_together(writes: dict[str, Callable[[], Any]],
         for write in writes.values():
             write()
         taken: dict[str, float] = {}
-        for what, write in (shared.writes.items() if shared is not None else ()):
-            if shared is not None and shared.take(what):
+        if shared is None:
+            return taken
+        for what, write in shared.writes.items():
+            if shared.take(what):
                 # what the worker's own outputs freed goes back first: its resident pages
                 # are its peak's floor, and this process already counts the run's as its own
                 gc.collect()
