@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 from contextlib import suppress
 from dataclasses import dataclass, field
-from functools import cached_property
+from functools import cache, cached_property
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -50,9 +50,10 @@ _MAX_INSERTION_DEGREE = 64
 _MIN_KERNEL_ARCS = 1 << 15
 
 
+@cache
 def _arc_order() -> Any:
     """The compiled :func:`~lifecircle._kernels.sorted_by_key` (arcs by source, then
-    target)."""
+    target), made once per process (a new dispatcher would load it from disk again)."""
     from ._kernels import compile_kernel, sorted_by_key
 
     return compile_kernel(sorted_by_key)

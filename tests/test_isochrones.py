@@ -256,7 +256,7 @@ def check_properties(net: WalkNetwork, src: Snap, ids: list[str], *, bands_min, 
             # most 0.6 % of (perimeter x cell)
             edge = shapely.buffer(shapely.boundary(polys[k]), 2 * np.sqrt(2.0) * cell)
             assert shapely.area(shapely.difference(lost, edge)) <= 1e-6 * max(polys[k].area, 1)
-            assert shapely.area(lost) <= 0.05 * _perimeter(polys[k]) * cell
+            assert shapely.area(lost) <= 0.02 * _perimeter(polys[k]) * cell
         else:  # exact buffers: never simplified
             assert shapely.area(lost) <= 1e-6 * max(polys[k].area, 1.0)
     # the union of the facilities' own isochrones is the category's
@@ -271,7 +271,7 @@ def check_properties(net: WalkNetwork, src: Snap, ids: list[str], *, bands_min, 
             if method == "raster":
                 # no difference away from the outline, and a sliver along it: on these
                 # cases at most 1 % of (perimeter x cell)
-                assert shapely.area(sym) <= 0.05 * _perimeter(polys[k]) * cell, k
+                assert shapely.area(sym) <= 0.02 * _perimeter(polys[k]) * cell, k
                 edge = shapely.buffer(shapely.boundary(polys[k]), 3 * np.sqrt(2.0) * cell)
                 sym = shapely.difference(sym, edge)
             assert shapely.area(sym) <= 1e-6 * max(polys[k].area, 1.0), (k, polys[k].area)

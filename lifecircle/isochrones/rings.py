@@ -185,8 +185,8 @@ def _closed_xy(q: np.ndarray, sizes: np.ndarray, rings: np.ndarray, origin: np.n
     return xy, offsets
 
 
-def _grouped_rings(q: np.ndarray, sizes: np.ndarray, hole: np.ndarray, origin: np.ndarray,
-                   cell: float) -> tuple[np.ndarray, np.ndarray]:
+def _grouped_rings(q: np.ndarray, sizes: np.ndarray,
+                   hole: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The rings of one MultiPolygon in writing order (each shell, then its holes) and the
     rings of each polygon: each hole goes to the smallest shell that contains its first
     vertex (rings never touch, so the vertex is strictly inside; :func:`.nesting.hole_owners`)."""
@@ -214,7 +214,7 @@ def _polygons(q: np.ndarray, sizes: np.ndarray, hole: np.ndarray, origin: np.nda
     """
     if sizes.shape[0] == 0:
         return Wkb(EMPTY_WKB, 0.0) if wkb else _EMPTY
-    rings, per_poly = _grouped_rings(q, sizes, hole, origin, cell)
+    rings, per_poly = _grouped_rings(q, sizes, hole)
     if wkb:
         return encode_rings(q, sizes, rings, per_poly, origin, cell, SNAP)
     xy, ring_off = _closed_xy(q, sizes, rings, origin, cell)
