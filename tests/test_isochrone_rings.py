@@ -1,11 +1,13 @@
 """Outlines of a label grid (lifecircle.isochrones.rings) against contourpy's filled contours.
 
 The grid's labels are bands (0 nearest, ``n`` not reached); level ``b`` outlines the cells
-labelled ``<= b``. contourpy (the outliner the module replaced) is the oracle: the same
-marching squares on ``count = n - label`` at the half-integer levels, saddles split by the
-square's mean, give the traced outline (vertices rounded to ``1 / SNAP`` of a cell); the
-module keeps a subset of its vertices (:mod:`lifecircle.isochrones.simplify`), so its polygons
-hold the same centres and differ from contourpy's only within the squares the outline crosses.
+labelled ``<= b``. contourpy is the oracle: its filled contour of the indicator ``label <= b``
+at 0.5 (every crossing a side's midpoint, a saddle's two inside corners kept apart) is the
+traced outline of level ``b``; the module keeps a subset of its vertices
+(:mod:`lifecircle.isochrones.simplify`), so its polygons hold the same centres and differ from
+contourpy's only within the squares the outline crosses. A ring band is its level minus the
+level below (GEOS's difference of contourpy's levels), with no sliver: the levels share their
+crossings, so the rings of one grid are a coverage.
 """
 
 from __future__ import annotations
@@ -23,20 +25,29 @@ from lifecircle.isochrones.rings import SNAP, bands_from_tiles, tile_rings
 ORIGIN = np.zeros(2)
 
 
-def contourpy_bands(label: np.ndarray, n: int, cumulative: bool) -> list[shapely.Geometry]:
-    count = (n - label).astype(np.float64)
-    gen = contourpy.contour_generator(z=count, fill_type="OuterOffset", name="serial",
-                                      corner_mask=False)
+def contourpy_levels(label: np.ndarray, n: int) -> list[shapely.Geometry]:
+    """contourpy's filled contour of the indicator ``label <= b`` above 0.5, for every level
+    ``b`` (vertices in 1 / SNAP of a cell, as the module keeps them: here exact, every
+    crossing a side's midpoint)."""
     out = []
     for b in range(n):
-        lower = n - b - 0.5
-        points, offsets = gen.filled(lower, n + 1.0 if cumulative else lower + 1.0)
-        # vertices kept in 1 / SNAP of a cell, as the module keeps them
+        z = (label <= b).astype(np.float64)
+        gen = contourpy.contour_generator(z=z, fill_type="OuterOffset", name="serial",
+                                          corner_mask=False)
+        points, offsets = gen.filled(0.5, 2.0)
         points = [np.round(p * SNAP) / SNAP for p in points]
         polys = [shapely.Polygon(p[o[0]:o[1]], [p[a:z] for a, z in itertools.pairwise(o[1:])])
                  for p, o in zip(points, offsets, strict=True)]
         out.append(shapely.MultiPolygon(polys) if polys else shapely.MultiPolygon())
     return out
+
+
+def contourpy_bands(label: np.ndarray, n: int, cumulative: bool) -> list[shapely.Geometry]:
+    """The oracle's bands: its levels (cumulative), or each level minus the one below."""
+    levels = contourpy_levels(label, n)
+    if cumulative:
+        return levels
+    return [levels[0]] + [shapely.difference(levels[b], levels[b - 1]) for b in range(1, n)]
 
 
 def outline(label: np.ndarray, n: int, cumulative: bool, tile: int | None = None
@@ -143,38 +154,91 @@ def test_more_than_eight_levels(tile):
                                   label <= b if cumulative else label == b)
 
 
-def test_hand_drawn_interpolation_and_saddles():
-    """Crossings interpolate ``count = n - label`` linearly; a saddle joins its two inside
-    corners only when the square's mean count is above the level (a tie splits, as in
-    contourpy). Outlines too small to simplify keep every crossing."""
+def test_hand_drawn_midpoints_junctions_and_saddles():
+    """Every level crosses a side at its midpoint; a side where the levels that cross it part
+    ways (a junction) keeps its vertex, elsewhere a chord may cross the whole side; a saddle
+    keeps its two inside corners apart at every level (contourpy on the indicator)."""
     label = np.full((4, 5), 2, np.uint8)
     label[1, 1] = 0  # centre (x 1, y 1)
     label[1, 2] = 1  # centre (2, 1)
     cum = outline(label, 2, True)
-    # level 0 (count >= 1.5) around (1, 1): 0.25 cell towards the count-0 centres, 0.5
-    # towards the count-1 one: four right triangles, 2 x 0.5 x 0.5 x 0.25 + 2 x 0.5 x 0.25^2
-    assert cum[0].area == pytest.approx(0.1875)
-    # level 1 (count >= 0.5) crosses at (0.25, 1) (1, 0.25) (2, 0.5) (2.5, 1) (2, 1.5)
-    # (1, 1.75); the chord (1, 0.25)-(2.5, 1) passes x = 2 at y = 0.75, inside the level's
-    # part of that side, and so does its mirror: (2, 0.5) and (2, 1.5) go, leaving a diamond
-    # with diagonals 2.25 and 1.5, area 1.6875
-    assert vertex_set(cum[1]) == {(256, 1024), (1024, 256), (2560, 1024), (1024, 1792)}
-    assert cum[1].area == pytest.approx(2.25 * 1.5 / 2)
+    # level 0: the diamond of the four midpoints around (1, 1), nothing to drop
+    assert vertex_set(cum[0]) == {(1024, 512), (1536, 1024), (1024, 1536), (512, 1024)}
+    assert cum[0].area == 0.5
+    # level 1 crosses at (0.5, 1) (1, 0.5) (2, 0.5) (2.5, 1) (2, 1.5) (1, 1.5). (1, 0.5) and
+    # (1, 1.5) are junctions (levels 0 and 1 cross there and part ways in the square that
+    # holds the band-1 centre): kept, and shared with level 0. The chord (1, 0.5)-(2.5, 1)
+    # crosses x = 2 at y = 5/6, inside that side: (2, 0.5) and (2, 1.5) go. Shoelace: 1.0
+    assert vertex_set(cum[1]) == {(1024, 512), (2560, 1024), (1024, 1536), (512, 1024)}
+    assert cum[1].area == 1.0
     assert cum[1].contains(shapely.points([(1, 1), (2, 1)])).all()
-    assert not cum[1].intersects(shapely.points([(1, 0), (1, 2), (0, 1), (3, 1), (2, 0),
-                                                 (2, 2)])).any()
-    ring = outline(label, 2, False)[1]
-    assert ring.area == pytest.approx(cum[1].area - 0.1875)
-    # saddle, two band-0 centres on a diagonal among unreached ones (n = 2): mean count 1
-    # is below level 0's 1.5: two pieces; level 1 (0.5) joins them into one
+    # the ring band: level 1 minus level 0, the two edges they share dropped (no sliver
+    # along the band-0 centre's left, where nothing else was reached)
+    ring = outline(label, 2, False)
+    assert vertex_set(ring[1]) == {(1024, 512), (2560, 1024), (1024, 1536), (1536, 1024)}
+    assert ring[1].area == 0.5 == cum[1].area - cum[0].area
+    assert not ring[1].contains(shapely.Point(1, 1)) and ring[1].contains(shapely.Point(2, 1))
+    assert ring[1].intersection(shapely.box(0, 0, 1.0, 4)).area == 0.0
+    assert shapely.coverage_is_valid(np.array([ring[0], ring[1]]))
+    # saddle, two band-0 centres on a diagonal among unreached ones: two pieces at level 0
+    # and at level 1 (the indicator's mean 0.5 is no more than the level)
     label = np.full((4, 4), 2, np.uint8)
     label[1, 1] = label[2, 2] = 0
     cum = outline(label, 2, True)
-    assert len(cum[0].geoms) == 2 and len(cum[1].geoms) == 1
-    # a tie (n = 1): counts 1, 0, 1, 0 have mean 0.5, the level itself: split
-    label = np.full((4, 4), 1, np.uint8)
-    label[1, 1] = label[2, 2] = 0
-    assert len(outline(label, 1, True)[0].geoms) == 2
+    assert len(cum[0].geoms) == 2 and len(cum[1].geoms) == 2
+    assert outline(label, 2, False)[1].is_empty
+
+
+@pytest.mark.parametrize("tile", [None, 2, 3])
+def test_no_strip_along_an_outer_edge(tile):
+    """The defect this replaced: a band-0 block bordering unreached land gave the 5-10 and
+    10-15 min rings a strip a third of a cell wide along its outer edge. Now the levels
+    coincide there: the ring bands own only the cells of their band (and the squares between
+    them), they tile the cumulative band exactly, and they overlap nowhere."""
+    n = 3
+    label = np.full((10, 12), n, np.uint8)
+    label[2:7, 2:6] = 0  # band 0: centres x 2..5, y 2..6; unreached to the left, up, down
+    label[2:7, 6:8] = 1  # band 1 to its right
+    label[3:6, 8] = 2  # band 2 beyond
+    cum = outline(label, n, True, tile=tile)
+    ring = outline(label, n, False, tile=tile)
+    assert shapely.coverage_is_valid(np.array([g for g in ring if not g.is_empty]))
+    assert shapely.area(ring).sum() == pytest.approx(cum[-1].area, abs=1e-12)
+    for b in range(1, n):
+        assert shapely.area(ring[b]) == pytest.approx(cum[b].area - cum[b - 1].area,
+                                                      abs=1e-12)
+        # nothing of the later rings left of band 1's first centres (x 6) but the squares
+        # between band 0 and band 1 (x 5..6)
+        assert ring[b].intersection(shapely.box(-1, -1, 5.0, 11)).area == 0.0
+    for a, b in itertools.combinations(range(n), 2):
+        assert shapely.intersection(ring[a], ring[b]).area <= 1e-12
+    # band 0 alone: the levels coincide all round, the ring rows are empty
+    label = np.full((8, 8), n, np.uint8)
+    label[2:6, 2:6] = 0
+    ring = outline(label, n, False, tile=tile)
+    assert ring[0].area == outline(label, n, True, tile=tile)[2].area
+    assert ring[1].is_empty and ring[2].is_empty
+
+
+@pytest.mark.parametrize("tile", [None, 2, 4])
+def test_ring_bands_are_a_coverage(tile):
+    """Random grids: each grid's ring bands are a valid coverage (no overlap, shared edges
+    matched vertex for vertex), tile the last cumulative band, and each is its level minus
+    the level below."""
+    rng = np.random.default_rng(19)
+    for _ in range(40):
+        n = int(rng.integers(2, 5))
+        label = random_labels(rng, n, (int(rng.integers(4, 16)), int(rng.integers(4, 16))),
+                              smooth=bool(rng.integers(0, 2)))
+        ring = outline(label, n, False, tile=tile)
+        cum = outline(label, n, True, tile=tile)
+        assert all(shapely.is_valid(g) for g in ring)
+        assert shapely.coverage_is_valid(np.array([g for g in ring if not g.is_empty]))
+        assert shapely.area(ring).sum() == pytest.approx(cum[-1].area, abs=1e-9)
+        assert shapely.area(shapely.symmetric_difference(shapely.union_all(ring), cum[-1])) \
+            <= 1e-9
+        for a, b in itertools.combinations(range(n), 2):
+            assert shapely.intersection(ring[a], ring[b]).area <= 1e-12
 
 
 def test_uniform_words_are_skipped_without_losing_a_square():
@@ -276,23 +340,20 @@ def test_holes_go_to_the_smallest_shell_that_holds_them():
 
 def test_side_parts_by_hand():
     from lifecircle.isochrones.simplify import part_table, side_part
+    from lifecircle.isochrones.trace import crossing_table
 
-    # labels 0 and 3 (levels 0, 1, 2 cross): thirds from the label-0 centre, one unit in
-    assert side_part(0, 3, 0, SNAP) == (1, 340)
-    assert side_part(0, 3, 1, SNAP) == (343, 681)
-    assert side_part(0, 3, 2, SNAP) == (684, 1023)
-    # the same side seen from the other centre: level 0 keeps the third by the label 0
-    assert side_part(3, 0, 0, SNAP) == (684, 1023)
-    # one level crosses: the whole side
-    assert side_part(1, 2, 1, SNAP) == (1, 1023)
+    # every level that crosses a side may cross the whole of it (one unit in at each end),
+    # whichever centre it is seen from; junctions are kept exactly by the tracer
+    assert side_part(0, 3, 0, SNAP) == side_part(0, 3, 2, SNAP) == (1, 1023)
+    assert side_part(3, 0, 1, SNAP) == (1, 1023)
+    with pytest.raises(ValueError):
+        side_part(1, 2, 0, SNAP)
     table = part_table(3, SNAP).reshape(256, 256, 3, 2)
-    assert tuple(table[3, 0, 0]) == (684, 1023) and tuple(table[0, 1, 0]) == (1, 1023)
-    # each level's traced crossing (contourpy's) lies inside its part
-    for lo in range(4):
-        for hi in range(lo + 1, 4):
-            for b in range(lo, hi):
-                a, z = side_part(lo, hi, b, SNAP)
-                assert a <= round((b - lo + 0.5) / (hi - lo) * SNAP) <= z
+    assert tuple(table[3, 0, 0]) == (1, 1023) and tuple(table[0, 1, 1]) == (0, 0)
+    # every level crosses at the midpoint, and only the levels between the two labels
+    cross = crossing_table(3, SNAP).reshape(256, 256, 3)
+    assert list(cross[0, 3]) == list(cross[3, 0]) == [512, 512, 512]
+    assert list(cross[1, 2]) == [0, 512, 0]
 
 
 def test_a_sloping_straight_edge_loses_its_staircase():

@@ -216,6 +216,13 @@ def check_properties(net: WalkNetwork, src: Snap, ids: list[str], *, bands_min, 
     for i in range(len(r)):
         for j in range(i + 1, len(r)):
             assert shapely.area(shapely.intersection(r[i], r[j])) <= 1e-6 * max(r[j].area, 1.0)
+    if method == "raster":
+        # the raster rings are a coverage (their shared edges vertex for vertex, no sliver
+        # along an edge one of them does not own), whose areas add up to the cumulative band
+        assert shapely.coverage_is_valid(r[~shapely.is_empty(r)])
+        np.testing.assert_allclose(rings["area_m2"].sum(), polys[-1].area, rtol=1e-9)
+        np.testing.assert_allclose(np.cumsum(rings["area_m2"]), shapely.area(polys),
+                                   rtol=1e-9)
     # containment: reached nodes and sampled reached points inside their band; unreached
     # points farther than walk_in_m from every reached point outside
     spacing = 2.0
@@ -253,10 +260,11 @@ def check_properties(net: WalkNetwork, src: Snap, ids: list[str], *, bands_min, 
         lost = shapely.difference(polys[k], faster.geometry.iloc[k])
         if method == "raster":
             # nothing lost away from the outline, and along it a sliver: on these cases at
-            # most 0.6 % of (perimeter x cell)
+            # most 3.9 % of (perimeter x cell) (a chord may cross the whole of a side where
+            # the levels run together, :mod:`lifecircle.isochrones.simplify`)
             edge = shapely.buffer(shapely.boundary(polys[k]), 2 * np.sqrt(2.0) * cell)
             assert shapely.area(shapely.difference(lost, edge)) <= 1e-6 * max(polys[k].area, 1)
-            assert shapely.area(lost) <= 0.02 * _perimeter(polys[k]) * cell
+            assert shapely.area(lost) <= 0.1 * _perimeter(polys[k]) * cell
         else:  # exact buffers: never simplified
             assert shapely.area(lost) <= 1e-6 * max(polys[k].area, 1.0)
     # the union of the facilities' own isochrones is the category's
@@ -270,8 +278,8 @@ def check_properties(net: WalkNetwork, src: Snap, ids: list[str], *, bands_min, 
             # one; vector: numerically equal
             if method == "raster":
                 # no difference away from the outline, and a sliver along it: on these
-                # cases at most 1 % of (perimeter x cell)
-                assert shapely.area(sym) <= 0.02 * _perimeter(polys[k]) * cell, k
+                # cases at most 6.1 % of (perimeter x cell)
+                assert shapely.area(sym) <= 0.1 * _perimeter(polys[k]) * cell, k
                 edge = shapely.buffer(shapely.boundary(polys[k]), 3 * np.sqrt(2.0) * cell)
                 sym = shapely.difference(sym, edge)
             assert shapely.area(sym) <= 1e-6 * max(polys[k].area, 1.0), (k, polys[k].area)

@@ -49,7 +49,7 @@ from .._kernels import compile_kernel, grown
 from .nesting import inside_ring
 from .rings import SNAP
 from .simplify import cross2, part_table, simplify_ring
-from .trace import crossing_table, exit_sides, follow_ring
+from .trace import crossing_table, exit_sides, follow_ring, square_between
 
 __all__ = ["single_tile_bands", "stamp_kernel", "stamp_tile_kernel"]
 
@@ -282,7 +282,7 @@ def _crossings(lab: np.ndarray, words: np.ndarray, w: int, h: int, nb: int,
     return ns, need
 
 
-def _trace_level(lab: np.ndarray, w: int, b: int, nb: int, starts: np.ndarray, ns: int,
+def _trace_level(lab: np.ndarray, w: int, h: int, b: int, nb: int, starts: np.ndarray, ns: int,
                  vis_h: np.ndarray, touched: np.ndarray, qx: np.ndarray,
                  qy: np.ndarray, nq: int, r_start: np.ndarray, r_size: np.ndarray,
                  r_area: np.ndarray, nr: int, exit_side: np.ndarray, step_i: np.ndarray,
@@ -311,7 +311,7 @@ def _trace_level(lab: np.ndarray, w: int, b: int, nb: int, starts: np.ndarray, n
             edge = 2
         begin = nq
         # the level's marks are cleared by the caller: bit 0 of a byte a centre suffices
-        nq, nt, _, _ = follow_ring(lab, w, w, 0, nb, b, 0, qi, qj, edge, False, vis_h, 1,
+        nq, nt, _, _ = follow_ring(lab, w, w, h, nb, b, 0, qi, qj, edge, False, vis_h, 1,
                                    touched, nt, exit_side, step_i, step_j, cross, parts,
                                    SNAP, qx, qy, ilo, ihi, nq)
         kept = simplify_ring(qx, qy, ilo, ihi, begin, nq - begin, SNAP, tx, ty)
@@ -406,7 +406,7 @@ def _outline_batch(
             r_area = grown(r_area, nr, cap)
         for b in range(nb):
             nr0 = nr
-            nq, nr, nt = _trace_level(lab, w, b, nb, starts, ns, vis_h, touched, qx,
+            nq, nr, nt = _trace_level(lab, w, h, b, nb, starts, ns, vis_h, touched, qx,
                                       qy, nq, r_start, r_size, r_area, nr, exit_side,
                                       step_i, step_j, cross, parts, ilo, ihi, tx, ty)
             for t in range(nt):  # clear only what the level marked
@@ -486,8 +486,8 @@ def _outline_batch(
 @cache
 def _kernel() -> Any:
     return compile_kernel(_outline_batch, _near, _end_cell, _stamp_entity, _crossings,
-                          _trace_level, exit_sides, follow_ring, inside_ring, simplify_ring,
-                          cross2)
+                          _trace_level, exit_sides, follow_ring, square_between, inside_ring,
+                          simplify_ring, cross2)
 
 
 def single_tile_bands(
@@ -534,11 +534,24 @@ def single_tile_bands(
     xy, ring_off, poly_rings, group_polys = _kernel()(
         ax, ay, bx, by, band.astype(np.int64), ent_start[pick].astype(np.int64),
         ent_stop[pick].astype(np.int64), i0[pick], j0[pick], width, (j1 - j0)[pick],
-        float(reach_cells), int(n_bands), bool(cumulative), float(origin[0]),
+        float(reach_cells), int(n_bands), True, float(origin[0]),
         float(origin[1]), float(cell_m), crossing_table(n_bands, SNAP),
         part_table(n_bands, SNAP))
     geoms = shapely.from_ragged_array(
         shapely.GeometryType.MULTIPOLYGON, xy,
         (ring_off, np.r_[0, np.cumsum(poly_rings)], np.r_[0, np.cumsum(group_polys)]))
     polys[:] = geoms.reshape(pick.shape[0], n_bands)
+    if not cumulative and n_bands > 1:
+        # the ring bands from the nested levels: the levels share their outlines exactly
+        # where they run together (:mod:`.coverage`), so the overlay drops those stretches
+        # and neighbouring rings share one boundary; a facility's polygons are small, GEOS
+        # is cheap here (the city path, :mod:`.rings`, keeps GEOS out)
+        rings = polys.copy()
+        rings[:, 1:] = shapely.difference(polys[:, 1:], polys[:, :-1])
+        single = shapely.get_type_id(rings[:, 1:]) != 6
+        if single.any():
+            sub = rings[:, 1:]
+            sub[single] = [shapely.MultiPolygon(shapely.get_parts(g)) for g in sub[single]]
+            rings[:, 1:] = sub
+        polys = rings
     return small, polys

@@ -34,6 +34,7 @@ from typing import Any
 import numpy as np
 import shapely
 
+from .coverage import ring_band
 from .nesting import hole_owners
 from .simplify import part_table, simplify_columns
 from .trace import trace_tile
@@ -76,7 +77,7 @@ def _cycle_kernel() -> Any:
 
 
 @cache
-def _ring_kernels() -> tuple[Any, Any, Any]:
+def _ring_kernels() -> tuple[Any, Any]:
     from numba import njit
 
     @njit(cache=True, nogil=True)
@@ -92,22 +93,6 @@ def _ring_kernels() -> tuple[Any, Any, Any]:
                 w = s + (k + 1 if k + 1 < n else 0)
                 acc += float(q[v, 0]) * float(q[w, 1]) - float(q[w, 0]) * float(q[v, 1])
             out[r] = acc
-            s += n
-        return out
-
-    @njit(cache=True, nogil=True)
-    def joined(q: np.ndarray, p: np.ndarray, p_sizes: np.ndarray) -> np.ndarray:  # pragma: no cover
-        # q's vertices, then those of each ring of p in the opposite order
-        out = np.empty((q.shape[0] + p.shape[0], 2), dtype=q.dtype)
-        out[:q.shape[0]] = q
-        o = q.shape[0]
-        s = 0
-        for r in range(p_sizes.shape[0]):
-            n = p_sizes[r]
-            for k in range(n):
-                out[o + k, 0] = p[s + n - 1 - k, 0]
-                out[o + k, 1] = p[s + n - 1 - k, 1]
-            o += n
             s += n
         return out
 
@@ -138,19 +123,13 @@ def _ring_kernels() -> tuple[Any, Any, Any]:
                 o += 1
         return qx, qy, lo, hi
 
-    return area2, joined, walked
+    return area2, walked
 
 
 def _signed_area2(q: np.ndarray, sizes: np.ndarray) -> np.ndarray:
     """Twice the signed area of each ring (positive anticlockwise), in float64 (compiled: the
     numpy version held six vertex-sized temporaries, a city band's peak)."""
     return _ring_kernels()[0](q, sizes)
-
-
-def _with_reversed(q: np.ndarray, p: np.ndarray, p_sizes: np.ndarray) -> np.ndarray:
-    """``q``'s vertices followed by those of each ring of ``p`` in the opposite order, in
-    one array (no index temporaries)."""
-    return _ring_kernels()[1](q, p, p_sizes)
 
 
 @cache
@@ -237,6 +216,7 @@ class TileRings:
     chain: np.ndarray
     head: np.ndarray
     tail: np.ndarray
+    joint: np.ndarray  # a chain's last square makes the side it leaves by a junction
 
 
 def tile_rings(label: np.ndarray, n_levels: int, offset: tuple[int, int],
@@ -262,10 +242,10 @@ def tile_rings(label: np.ndarray, n_levels: int, offset: tuple[int, int],
     # takes a contiguous run (:func:`_level_rings`), the vertices moved by ``offset`` and
     # only the chains' parts (the closed rings are simplified); copies: its arrays are this
     # thread's workspaces, sized by the segments
-    q, iv, sizes, level, chain, head, tail = trace_tile(
+    q, iv, sizes, level, chain, head, tail, joint = trace_tile(
         label, n_levels, part_table(n_levels, SNAP), SNAP, grid_offset, width_g, offset, width)
     return TileRings(q.copy(), iv.copy(), sizes.copy(), level.copy(), chain.astype(bool),
-                     head.copy(), tail.copy())
+                     head.copy(), tail.copy(), joint.astype(bool))
 
 
 def _level_rings(parts: list[TileRings], b: int) -> tuple[np.ndarray, np.ndarray]:
@@ -276,7 +256,7 @@ def _level_rings(parts: list[TileRings], b: int) -> tuple[np.ndarray, np.ndarray
     in rising order), so a city's outline integers shrink as its bands are built; they stay
     int32 (as :func:`tile_rings` keeps them), and only the chains work in int64.
     """
-    qs, sizes, cq, civ, csizes, head, tail = [], [], [], [], [], [], []
+    qs, sizes, cq, civ, csizes, head, tail, joint = [], [], [], [], [], [], [], []
     for i, p in enumerate(parts):
         # a tile's rings run by level, closed rings before chains (:func:`tile_rings`)
         lo, hi = np.searchsorted(p.level, [b, b + 1])
@@ -295,10 +275,11 @@ def _level_rings(parts: list[TileRings], b: int) -> tuple[np.ndarray, np.ndarray
         csizes.append(p.sizes[mid:hi].copy())
         head.append(p.head[mid:hi].copy())
         tail.append(p.tail[mid:hi].copy())
+        joint.append(p.joint[mid:hi].copy())
         if hi > 0:
             parts[i] = TileRings(p.q[v2:].copy(), p.iv[c1:].copy(), p.sizes[hi:].copy(),
                                  p.level[hi:].copy(), p.chain[hi:].copy(), p.head[hi:].copy(),
-                                 p.tail[hi:].copy())
+                                 p.tail[hi:].copy(), p.joint[hi:].copy())
     q = np.concatenate(qs) if qs else np.empty((0, 2), np.int32)
     size = np.concatenate(sizes) if sizes else np.zeros(0, np.int64)
     if parts and sum(h.shape[0] for h in head):
@@ -306,10 +287,16 @@ def _level_rings(parts: list[TileRings], b: int) -> tuple[np.ndarray, np.ndarray
         c_head, c_tail = np.concatenate(head), np.concatenate(tail)
         order = np.argsort(c_head, kind="stable")
         succ = order[np.searchsorted(c_head[order], c_tail)]
+        # a seam side is a junction when the square on either side makes it one: the next
+        # chain's first vertex (on that side) is then kept exactly
+        c_joint = np.concatenate(joint)
+        if c_joint.any():
+            c_first = np.cumsum(c_size) - c_size
+            c_iv[c_first[succ[c_joint]]] = 0
         ring, walk = _cycle_kernel()(succ)
         # the chains' vertices in walking order (int64 columns, gathered in one compiled
         # pass), the linked rings simplified as a whole ring traced in one tile would be
-        wx, wy, wlo, whi = _ring_kernels()[2](c_q, c_iv, c_size, walk)
+        wx, wy, wlo, whi = _ring_kernels()[1](c_q, c_iv, c_size, walk)
         lx, ly, linked_size = simplify_columns(
             wx, wy, wlo, whi, np.bincount(ring, weights=c_size).astype(np.int64), SNAP)
         linked_q = np.empty((lx.shape[0], 2), dtype=np.int32)
@@ -341,18 +328,18 @@ def iter_bands(parts: list[TileRings], n_bands: int, cumulative: bool, origin: n
     whose rings join it with their orientation, and role, reversed. Contours of different
     levels of one field never touch, so no outline is shared.
     """
-    prev: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
+    prev: tuple[np.ndarray, np.ndarray] | None = None
     for b in range(n_bands):
         ring_q, sizes = _level_rings(parts, b)
         hole = _signed_area2(ring_q, sizes) < 0
         if cumulative or prev is None:
             poly = _polygons(ring_q, sizes, hole, origin, cell, wkb)
         else:
-            p_q, p_sizes, p_hole = prev
-            poly = _polygons(_with_reversed(ring_q, p_q, p_sizes),
-                             np.concatenate([sizes, p_sizes]),
-                             np.concatenate([hole, ~p_hole]), origin, cell, wkb)
-        prev = (ring_q, sizes, hole) if not cumulative else None
+            band_q, band_sizes = ring_band(ring_q, sizes, *prev)
+            poly = _polygons(band_q, band_sizes, _signed_area2(band_q, band_sizes) < 0,
+                             origin, cell, wkb)
+            del band_q, band_sizes
+        prev = (ring_q, sizes) if not cumulative else None
         yield poly
         del poly
     parts.clear()

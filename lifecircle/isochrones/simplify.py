@@ -53,19 +53,14 @@ LOOKAHEAD = 512
 
 def side_part(l0: int | np.integer, l1: int | np.integer, b: int | np.integer,
               snap: int) -> tuple[int, int]:
-    """Level ``b``'s part of the side from a centre labelled ``l0`` to one labelled ``l1``
-    (``min <= b < max``), in ``1 / snap`` of the side from the ``l0`` centre, shrunk by one
-    unit at each end (so that a chord through it crosses the open part)."""
-    lo = min(l0, l1)
-    m = max(l0, l1) - lo
-    if l0 == lo:
-        f0 = (b - lo) * snap
-        f1 = (b - lo + 1) * snap
-    else:
-        f0 = (m - (b - lo) - 1) * snap
-        f1 = (m - (b - lo)) * snap
-    # f0 / m rounded up, f1 / m rounded down, then one unit in
-    return -((-f0) // m) + 1, f1 // m - 1
+    """The part of the side from a centre labelled ``l0`` to one labelled ``l1`` a level
+    ``b`` (``min <= b < max``) may cross away from a junction: the whole side, in ``1 / snap``
+    of it from the ``l0`` centre, shrunk by one unit at each end (so that a chord through it
+    crosses the open side). Every level that crosses a side shares its part: away from a
+    junction they run together (:mod:`.trace`)."""
+    if not min(l0, l1) <= b < max(l0, l1):
+        raise ValueError(f"level {b} does not cross a side from {l0} to {l1}")
+    return 1, snap - 1
 
 
 @cache
@@ -104,12 +99,22 @@ def simplify_ring(x: np.ndarray, y: np.ndarray, lo: np.ndarray, hi: np.ndarray, 
             out_x[t] = x[start + t]
             out_y[t] = y[start + t]
         return n
-    k0 = 0
-    for t in range(1, n):
+    # from the lowest, then leftmost junction (kept exactly: ``lo == hi == 0``), else vertex
+    k0 = -1
+    for t in range(n):
         v = start + t
+        if lo[v] != 0 or hi[v] != 0:
+            continue
         w = start + k0
-        if y[v] < y[w] or (y[v] == y[w] and x[v] < x[w]):
+        if k0 < 0 or y[v] < y[w] or (y[v] == y[w] and x[v] < x[w]):
             k0 = t
+    if k0 < 0:
+        k0 = 0
+        for t in range(1, n):
+            v = start + t
+            w = start + k0
+            if y[v] < y[w] or (y[v] == y[w] and x[v] < x[w]):
+                k0 = t
     out_x[0] = x[start + k0]
     out_y[0] = y[start + k0]
     m = 1

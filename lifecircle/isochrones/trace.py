@@ -32,21 +32,35 @@ import numpy as np
 from .._kernels import compile_kernel
 from .simplify import cross2, simplify_ring
 
-__all__ = ["crossing_table", "exit_sides", "follow_ring", "tile_grid", "trace_tile"]
+__all__ = ["crossing_table", "exit_sides", "follow_ring", "square_between", "tile_grid",
+           "trace_tile"]
 
 
 @cache
 def crossing_table(n_levels: int, snap: int) -> np.ndarray:
-    """``round((za - b - 0.5) / (za - zb) * snap)`` at ``[(za * 256 + zb) * n_levels + b]``
-    for labels ``za != zb`` (uint8) and levels ``b``: where level ``b`` crosses the side
-    between centres labelled ``za`` and ``zb``, in ``1 / snap`` of the side from ``za``."""
-    za = np.arange(256, dtype=np.float64)[:, None, None]
-    zb = np.arange(256, dtype=np.float64)[None, :, None]
-    b = np.arange(n_levels, dtype=np.float64)[None, None, :]
-    with np.errstate(divide="ignore", invalid="ignore"):
-        r = np.round((za - b - 0.5) / (za - zb) * snap)
-    r[~np.isfinite(r)] = 0
-    return np.clip(r, -2**31, 2**31 - 1).astype(np.int32).reshape(-1)
+    """``snap // 2`` at ``[(za * 256 + zb) * n_levels + b]`` for labels ``za != zb`` (uint8)
+    and the levels ``min(za, zb) <= b < max(za, zb)`` that cross the side between centres
+    labelled ``za`` and ``zb`` (0 elsewhere): every level crosses a side at its midpoint, in
+    ``1 / snap`` of the side from ``za``, so the levels that cross one side share its crossing
+    (contourpy's crossing of the indicator ``label <= b`` at 0.5)."""
+    za = np.arange(256)[:, None, None]
+    zb = np.arange(256)[None, :, None]
+    b = np.arange(n_levels)[None, None, :]
+    r = np.where((np.minimum(za, zb) <= b) & (b < np.maximum(za, zb)), snap // 2, 0)
+    return r.astype(np.int32).reshape(-1)
+
+
+def square_between(lab: np.ndarray, c0: int, W: int, lo: np.int64,
+                   hi: np.int64) -> bool:  # pragma: no cover - compiled
+    """Whether a corner of the square whose lower left centre is ``c0`` (rows ``W`` apart)
+    holds a label strictly between ``lo`` and ``hi``: then the levels ``lo .. hi - 1`` that
+    cross a side of the square (between centres ``lo`` and ``hi``) do not all leave the
+    side's midpoint the same way in it."""
+    for c in (c0, c0 + 1, c0 + W, c0 + W + 1):
+        v = np.int64(lab[c])
+        if lo < v < hi:
+            return True
+    return False
 
 
 def exit_sides() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -84,7 +98,8 @@ def follow_ring(lab: np.ndarray, W: int, width: int, height: int, nl: int, b: in
     part; a closed ring stops at its first marked horizontal crossing (bit ``mb`` of the
     ``nbytes`` bytes of ``mark`` a centre), a chain when it leaves the tile. Also the tracer
     of :mod:`.outline` (closed rings only). Returns (vertices, marks, the last side as
-    ``(centre, direction)`` of a chain)."""
+    ``(centre, direction)`` of a chain, the direction plus 2 when the last square makes that
+    side a junction)."""
     last_c = -1
     last_d = -1
     while True:
@@ -110,11 +125,24 @@ def follow_ring(lab: np.ndarray, W: int, width: int, height: int, nl: int, b: in
         if horizontal:
             qx[nq] = ci * snap + r
             qy[nq] = cj * snap
-            ilo[nq] = parts[2 * at] - r
-            ihi[nq] = parts[2 * at + 1] - r
         else:
             qx[nq] = ci * snap
             qy[nq] = cj * snap + r
+        # a junction (the levels that cross this side part ways in one of its two squares:
+        # this one, and the one before it, unless that is outside the tile) is kept exactly,
+        # anywhere else the line may cross the whole side (:mod:`.simplify`)
+        lo_l = min(l0, l1)
+        hi_l = max(l0, l1)
+        pi = qi - 1 if edge == 3 else (qi + 1 if edge == 1 else qi)
+        pj = qj - 1 if edge == 0 else (qj + 1 if edge == 2 else qj)
+        junction = hi_l - lo_l > 1 and (
+            square_between(lab, qj * W + qi, W, lo_l, hi_l)
+            or (pi >= 0 and pj >= 0 and pi <= width - 2 and pj <= height - 2
+                and square_between(lab, pj * W + pi, W, lo_l, hi_l)))
+        if junction:
+            ilo[nq] = 0
+            ihi[nq] = 0
+        else:
             ilo[nq] = parts[2 * at] - r
             ihi[nq] = parts[2 * at + 1] - r
         nq += 1
@@ -126,16 +154,25 @@ def follow_ring(lab: np.ndarray, W: int, width: int, height: int, nl: int, b: in
         corners = (int(la <= b) | (int(lb <= b) << 1) | (int(lc <= b) << 2)
                    | (int(ld <= b) << 3))
         # the side the line leaves by (inside on the left; a table: these branches are
-        # hard to predict); the saddles by the square's mean, as contourpy
+        # hard to predict); a saddle keeps its two inside corners apart, as contourpy does
+        # on the indicator (the square's mean, 0.5, is not above the level)
         out = exit_side[corners]
         if out < 0:
-            out = (edge + 1) % 4 if la + lb + lc + ld < 4 * b + 2 else (edge + 3) % 4
+            out = (edge + 3) % 4
         ni = qi + step_i[out]
         nj = qj + step_j[out]
         if is_chain and (ni < 0 or nj < 0 or ni > width - 2 or nj > height - 2):
             # the side it leaves by, from its lower or left centre
             last_c = (qj + (1 if out == 2 else 0)) * width + qi + (1 if out == 1 else 0)
             last_d = 1 if out == 1 or out == 3 else 0
+            # this square's half of the junction test of the side it leaves by (the next
+            # tile's chain makes the other half on its first vertex)
+            e0 = (qj + (1 if out == 2 else 0)) * W + qi + (1 if out == 1 else 0)
+            e1 = e0 + (1 if out == 0 or out == 2 else W)
+            m0 = np.int64(lab[e0])
+            m1 = np.int64(lab[e1])
+            if square_between(lab, c0, W, min(m0, m1), max(m0, m1)):
+                last_d += 2
             break
         qi = ni
         qj = nj
@@ -152,7 +189,8 @@ def _trace_tile(lab: np.ndarray, words: np.ndarray, W: int, width: int, height: 
                 ihi: np.ndarray, tx: np.ndarray, ty: np.ndarray, out_q: np.ndarray,
                 out_iv: np.ndarray, r_start: np.ndarray, r_size: np.ndarray,
                 r_level: np.ndarray, r_chain: np.ndarray, r_head: np.ndarray,
-                r_tail: np.ndarray) -> tuple[int, int, int]:  # pragma: no cover - compiled
+                r_tail: np.ndarray, r_joint: np.ndarray
+                ) -> tuple[int, int, int]:  # pragma: no cover - compiled
     """Every level's rings of one tile (``lab`` flat, rows ``W`` bytes apart, ``words`` its
     view; ``width`` x ``height`` centres, the columns beyond ``width`` ignored) into the
     ``out_*`` and ``r_*`` buffers (large enough: see :func:`trace_tile`), by level, closed
@@ -220,7 +258,8 @@ def _trace_tile(lab: np.ndarray, words: np.ndarray, W: int, width: int, height: 
                 r_chain[nr] = 1
                 r_head[nr] = (2 * ((gj0 + cj) * width_g + gi0 + ci) + d) * nl + b
                 r_tail[nr] = (2 * ((gj0 + last_c // width) * width_g + gi0 + last_c % width)
-                              + last_d) * nl + b
+                              + (last_d & 1)) * nl + b
+                r_joint[nr] = last_d >> 1
                 nr += 1
         n_chains = nr - r0
         # closed rings: from every horizontal crossing of the level no ring passed yet
@@ -252,6 +291,7 @@ def _trace_tile(lab: np.ndarray, words: np.ndarray, W: int, width: int, height: 
             r_chain[nr] = 0
             r_head[nr] = -1
             r_tail[nr] = -1
+            r_joint[nr] = 0
             k += kept
             nq = begin  # the closed ring's traced vertices are done with
             nr += 1
@@ -268,15 +308,15 @@ def _trace_tile(lab: np.ndarray, words: np.ndarray, W: int, width: int, height: 
             kc += r_size[r]
         nq = 0
         # ring records of the level: closed (r0 + n_chains ..) before chains (r0 ..)
-        _rotate(r_start, r_size, r_level, r_chain, r_head, r_tail, r0, n_chains, nr)
+        _rotate(r_start, r_size, r_level, r_chain, r_head, r_tail, r_joint, r0, n_chains, nr)
     for t in range(nt):
         mark[touched[t]] = 0
     return k, kc, nr
 
 
 def _rotate(r_start: np.ndarray, r_size: np.ndarray, r_level: np.ndarray,
-            r_chain: np.ndarray, r_head: np.ndarray, r_tail: np.ndarray, r0: int, n_first: int,
-            nr: int) -> None:  # pragma: no cover - compiled
+            r_chain: np.ndarray, r_head: np.ndarray, r_tail: np.ndarray, r_joint: np.ndarray,
+            r0: int, n_first: int, nr: int) -> None:  # pragma: no cover - compiled
     """Records ``r0 .. r0 + n_first`` moved after ``r0 + n_first .. nr`` (order kept)."""
     if n_first == 0 or n_first == nr - r0:
         return
@@ -285,7 +325,7 @@ def _rotate(r_start: np.ndarray, r_size: np.ndarray, r_level: np.ndarray,
         n_rest = nr - r0 - n_first
         arr[r0:r0 + n_rest] = tmp[n_first:]
         arr[r0 + n_rest:nr] = tmp[:n_first]
-    for arr8 in (r_level, r_chain):
+    for arr8 in (r_level, r_chain, r_joint):
         tmp8 = arr8[r0:nr].copy()
         n_rest = nr - r0 - n_first
         arr8[r0:r0 + n_rest] = tmp8[n_first:]
@@ -327,7 +367,8 @@ def _pad_bound(label: np.ndarray, padded: np.ndarray, words: np.ndarray, width: 
 
 @cache
 def _kernel() -> Any:
-    return compile_kernel(_trace_tile, follow_ring, _rotate, simplify_ring, cross2)
+    return compile_kernel(_trace_tile, follow_ring, square_between, _rotate, simplify_ring,
+                          cross2)
 
 
 @cache
@@ -382,7 +423,7 @@ def trace_tile(label: np.ndarray, n_levels: int, parts: np.ndarray, snap: int,
     if height < 2 or width < 2:
         z = np.zeros(0, np.int64)
         return (np.zeros((0, 2), np.int32), np.zeros((0, 2), np.int16), z, z.astype(np.uint8),
-                z.astype(np.uint8), z, z)
+                z.astype(np.uint8), z, z, z.astype(np.uint8))
     W = _padded_width(width)
     padded = _space("padded", height * W, np.uint8)[:height * W].reshape(height, W)
     if stamped and not np.shares_memory(label, padded):
@@ -407,7 +448,8 @@ def trace_tile(label: np.ndarray, n_levels: int, parts: np.ndarray, snap: int,
         _space("out_iv", need, np.int16, (2,)), _space("r_start", n_rings, np.int64),
         _space("r_size", n_rings, np.int64), _space("r_level", n_rings, np.uint8),
         _space("r_chain", n_rings, np.uint8), _space("r_head", n_rings, np.int64),
-        _space("r_tail", n_rings, np.int64))
+        _space("r_tail", n_rings, np.int64), _space("r_joint", n_rings, np.uint8))
     k, kc, nr = out
     return (_SPACE.out_q[:k], _SPACE.out_iv[:kc], _SPACE.r_size[:nr], _SPACE.r_level[:nr],
-            _SPACE.r_chain[:nr], _SPACE.r_head[:nr], _SPACE.r_tail[:nr])
+            _SPACE.r_chain[:nr], _SPACE.r_head[:nr], _SPACE.r_tail[:nr],
+            _SPACE.r_joint[:nr])
