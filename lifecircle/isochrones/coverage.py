@@ -33,127 +33,168 @@ from .._kernels import compile_kernel
 __all__ = ["ring_band"]
 
 
-def _ring_band(q: np.ndarray, sizes: np.ndarray, p: np.ndarray,
-               p_sizes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:  # pragma: no cover
-    """Rings of level ``q`` (``sizes``) minus level ``p`` (``p_sizes``), as (vertices,
-    sizes); the vertices integers in ``[0, 2**31)``."""
-    n1 = q.shape[0]
-    n = n1 + p.shape[0]
-    vk = np.empty(n, dtype=np.int64)  # vertex keys: x * 2**31 + y
-    for v in range(n1):
-        vk[v] = np.int64(q[v, 0]) * 2147483648 + np.int64(q[v, 1])
-    for v in range(p.shape[0]):
-        vk[n1 + v] = np.int64(p[v, 0]) * 2147483648 + np.int64(p[v, 1])
-    # edges: level b's in its order, level b - 1's reversed
-    sv = np.empty(n, dtype=np.int64)
-    ev = np.empty(n, dtype=np.int64)
+def _next_prev(sizes: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:  # pragma: no cover
+    """Each vertex's next and previous vertex in its ring (rings one after the other)."""
+    nxt = np.empty(n, dtype=np.int64)
+    prv = np.empty(n, dtype=np.int64)
     s = 0
     for r in range(sizes.shape[0]):
         m = sizes[r]
         for t in range(m):
-            sv[s + t] = s + t
-            ev[s + t] = s + (t + 1 if t + 1 < m else 0)
+            nxt[s + t] = s + (t + 1 if t + 1 < m else 0)
+            prv[s + t] = s + (t - 1 if t > 0 else m - 1)
         s += m
-    for r in range(p_sizes.shape[0]):
-        m = p_sizes[r]
-        for t in range(m):
-            sv[s + t] = s + (t + 1 if t + 1 < m else 0)
-            ev[s + t] = s + t
-        s += m
-    # an edge of both levels (level b's a -> b, level b - 1's reversed b -> a) is dropped
-    ka = np.empty(n, dtype=np.int64)
-    kb = np.empty(n, dtype=np.int64)
-    for e in range(n):
+    return nxt, prv
+
+
+def _key(q: np.ndarray, v: int) -> np.int64:  # pragma: no cover - compiled
+    return np.int64(q[v, 0]) * 2147483648 + np.int64(q[v, 1])
+
+
+def _mates(q: np.ndarray, p: np.ndarray) -> np.ndarray:  # pragma: no cover - compiled
+    """For each vertex of ``q``, the vertex of ``p`` at the same place (-1 if none): an open
+    addressing table of ``p``'s vertices (a level passes a place at most once), indexed by
+    the top bits of a multiplicative hash of the place."""
+    n2 = p.shape[0]
+    bits = 1
+    while (1 << bits) < 2 * n2 + 2:
+        bits += 1
+    mask = (1 << bits) - 1
+    shift = np.uint64(64 - bits)
+    keys = np.full(1 << bits, -1, dtype=np.int64)
+    vals = np.empty(1 << bits, dtype=np.int64)
+    mult = np.uint64(0x9E3779B97F4A7C15)
+    for j in range(n2):
+        k = _key(p, j)
+        h = np.int64((np.uint64(k) * mult) >> shift)
+        while keys[h] != -1:
+            h = (h + 1) & mask
+        keys[h] = k
+        vals[h] = j
+    mate = np.full(q.shape[0], -1, dtype=np.int64)
+    for v in range(q.shape[0]):
+        k = _key(q, v)
+        h = np.int64((np.uint64(k) * mult) >> shift)
+        while keys[h] != -1:
+            if keys[h] == k:
+                mate[v] = vals[h]
+                break
+            h = (h + 1) & mask
+    return mate
+
+
+def _turn(q: np.ndarray, p: np.ndarray, n1: int, a: int, b: int,
+          c: int) -> float:  # pragma: no cover - compiled
+    """The clockwise turn from the way back from ``b`` to ``a`` to the way on from ``b`` to
+    ``c`` (vertices of ``q`` then ``p``), in ``(0, 2 pi]``."""
+    ax, ay = _xy(q, p, n1, a)
+    bx, by = _xy(q, p, n1, b)
+    cx, cy = _xy(q, p, n1, c)
+    turn = np.arctan2(ay - by, ax - bx) - np.arctan2(cy - by, cx - bx)
+    while turn <= 0.0:
+        turn += 2.0 * np.pi
+    while turn > 2.0 * np.pi:
+        turn -= 2.0 * np.pi
+    return turn
+
+
+def _ring_band(q: np.ndarray, sizes: np.ndarray, p: np.ndarray,
+               p_sizes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:  # pragma: no cover
+    """Rings of level ``q`` (``sizes``) minus level ``p`` (``p_sizes``), as (vertices,
+    sizes); the vertices integers in ``[0, 2**31)``.
+
+    Edge ``v < n1`` is level ``b``'s from vertex ``v`` of ``q`` to the next; edge ``n1 + j``
+    is level ``b - 1``'s from vertex ``j`` of ``p`` to the next, reversed. A level passes a
+    place at most once, so two edges are the same when their ends are the same places:
+    ``mate`` (a vertex of ``q`` to the vertex of ``p`` at its place) settles it in one pass.
+    """
+    n1 = q.shape[0]
+    n2 = p.shape[0]
+    nxt, _ = _next_prev(sizes, n1)
+    p_nxt, p_prv = _next_prev(p_sizes, n2)
+    mate = _mates(q, p)
+    p_mate = np.full(n2, -1, dtype=np.int64)
+    for v in range(n1):
+        if mate[v] >= 0:
+            p_mate[mate[v]] = v
+    alive = np.ones(n1 + n2, dtype=np.bool_)
+    for v in range(n1):
+        j = mate[v]
+        if j >= 0 and p_nxt[j] == mate[nxt[v]]:
+            alive[v] = False
+            alive[n1 + j] = False
+    # the edges going out of each edge's end: level b's from the place, and level b - 1's
+    # (reversed) into the place
+    succ = np.full(n1 + n2, -1, dtype=np.int64)
+    pinch = np.zeros(n1 + n2, dtype=np.bool_)  # the edge starts where another one does
+    partner = np.full(n1 + n2, -1, dtype=np.int64)  # that other edge
+    for e in range(n1 + n2):
+        if not alive[e]:
+            continue
         if e < n1:
-            ka[e] = vk[sv[e]]
-            kb[e] = vk[ev[e]]
+            w = nxt[e]
+            m = mate[w]
+            a = e  # the edge's start, as a vertex of q then p
+            b = w
         else:
-            ka[e] = vk[ev[e]]
-            kb[e] = vk[sv[e]]
-    order = np.argsort(kb, kind="mergesort")
-    order = order[np.argsort(ka[order], kind="mergesort")]
-    alive = np.ones(n, dtype=np.bool_)
-    for t in range(n - 1):
-        i = order[t]
-        j = order[t + 1]
-        if ka[i] == ka[j] and kb[i] == kb[j]:
-            alive[i] = False
-            alive[j] = False
-    rem = np.flatnonzero(alive)
-    nr = rem.shape[0]
-    start = np.empty(nr, dtype=np.int64)
-    for t in range(nr):
-        start[t] = vk[sv[rem[t]]]
-    by_start = np.argsort(start, kind="mergesort")
-    sorted_start = start[by_start]
-    succ = np.empty(nr, dtype=np.int64)
-    pinch = np.zeros(nr, dtype=np.bool_)  # the edge starts where another one does
-    for t in range(nr):
-        e = rem[t]
-        key = vk[ev[e]]
-        lo = np.searchsorted(sorted_start, key)
-        c1 = by_start[lo]
-        if lo + 1 < nr and sorted_start[lo + 1] == key:
-            c2 = by_start[lo + 1]
+            m = e - n1
+            w = p_mate[m]
+            a = n1 + p_nxt[m]
+            b = n1 + m
+        c1 = w if w >= 0 and alive[w] else -1
+        c2 = n1 + p_prv[m] if m >= 0 and alive[n1 + p_prv[m]] else -1
+        if c1 >= 0 and c2 >= 0:
             pinch[c1] = True
             pinch[c2] = True
+            partner[c1] = c2
+            partner[c2] = c1
             # the wedge of the band left of the incoming edge ends at the outgoing edge met
-            # first turning clockwise from the incoming edge's way back
-            fx, fy = _xy(q, p, n1, ev[e])
-            bx, by = _xy(q, p, n1, sv[e])
-            back = np.arctan2(by - fy, bx - fx)
-            best = c1
-            best_turn = 10.0
-            for c in (c1, c2):
-                tx, ty = _xy(q, p, n1, ev[rem[c]])
-                turn = back - np.arctan2(ty - fy, tx - fx)
-                while turn <= 0.0:
-                    turn += 2.0 * np.pi
-                while turn > 2.0 * np.pi:
-                    turn -= 2.0 * np.pi
-                if turn < best_turn:
-                    best_turn = turn
-                    best = c
-            succ[t] = best
+            # first turning clockwise from the way back
+            t1 = _turn(q, p, n1, a, b, nxt[w])
+            t2 = _turn(q, p, n1, a, b, n1 + p_prv[m])
+            succ[e] = c1 if t1 < t2 else c2
         else:
-            succ[t] = c1
-    # the cycles, each cut where it passes a vertex twice
-    seen = np.zeros(nr, dtype=np.bool_)
-    out_e = np.empty(nr, dtype=np.int64)  # edges of the rings, ring after ring
-    out_size = np.empty(nr, dtype=np.int64)
+            succ[e] = c1 if c1 >= 0 else c2
+    # the cycles, each cut where it passes a place twice (where an edge's partner is on the
+    # stack of the ring being walked)
+    at = np.full(n1 + n2, -1, dtype=np.int64)  # a pinch edge's place on that stack
+    seen = ~alive
+    n_alive = 0
+    for e in range(n1 + n2):
+        n_alive += alive[e]
+    out_e = np.empty(n_alive, dtype=np.int64)  # edges of the rings, ring after ring
+    out_size = np.empty(n_alive, dtype=np.int64)
+    stack = np.empty(n_alive, dtype=np.int64)
     no = 0
     nring = 0
-    stack = np.empty(nr, dtype=np.int64)
-    for s0 in range(nr):
+    for s0 in range(n1 + n2):
         if seen[s0]:
             continue
         top = 0
         t = s0
         while not seen[t]:
             seen[t] = True
+            if pinch[t] and at[partner[t]] >= 0:
+                cut = at[partner[t]]
+                for u in range(cut, top):
+                    out_e[no + u - cut] = stack[u]
+                    at[stack[u]] = -1
+                out_size[nring] = top - cut
+                no += top - cut
+                nring += 1
+                top = cut
             if pinch[t]:
-                key = start[t]
-                cut = -1
-                for u in range(top):
-                    if pinch[stack[u]] and start[stack[u]] == key:
-                        cut = u
-                        break
-                if cut >= 0:
-                    for u in range(cut, top):
-                        out_e[no + u - cut] = stack[u]
-                    out_size[nring] = top - cut
-                    no += top - cut
-                    nring += 1
-                    top = cut
+                at[t] = top
             stack[top] = t
             top += 1
             t = succ[t]
         for u in range(top):
             out_e[no + u] = stack[u]
+            at[stack[u]] = -1
         out_size[nring] = top
         no += top
         nring += 1
-    # each ring from a vertex no other ring passes, when it has one
+    # each ring from a place no other ring passes, when it has one
     out = np.empty((no, 2), dtype=q.dtype)
     o = 0
     for r in range(nring):
@@ -164,14 +205,14 @@ def _ring_band(q: np.ndarray, sizes: np.ndarray, p: np.ndarray,
                 first = u
                 break
         for u in range(m):
-            e = rem[out_e[o + (first + u) % m]]
-            v = sv[e]
-            if v < n1:
-                out[o + u, 0] = q[v, 0]
-                out[o + u, 1] = q[v, 1]
+            e = out_e[o + (first + u) % m]
+            if e < n1:
+                out[o + u, 0] = q[e, 0]
+                out[o + u, 1] = q[e, 1]
             else:
-                out[o + u, 0] = p[v - n1, 0]
-                out[o + u, 1] = p[v - n1, 1]
+                v = p_nxt[e - n1]
+                out[o + u, 0] = p[v, 0]
+                out[o + u, 1] = p[v, 1]
         o += m
     return out, out_size[:nring].copy()
 
@@ -186,7 +227,7 @@ def _xy(q: np.ndarray, p: np.ndarray, n1: int,
 
 @cache
 def _kernel() -> Any:
-    return compile_kernel(_ring_band, _xy)
+    return compile_kernel(_ring_band, _next_prev, _key, _mates, _turn, _xy)
 
 
 def ring_band(q: np.ndarray, sizes: np.ndarray, p: np.ndarray,

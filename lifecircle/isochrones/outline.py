@@ -22,16 +22,17 @@ Here:
   of the chord's bound is settled with the very point-to-segment test of
   :func:`.polygons._stamp_kernel`, so the cells are the same;
 - **tracing** follows each ring of a band's level through the cells that cross it (marching
-  squares on the label grid, with contourpy's crossing points and its saddle rule: the
-  centre is in when the mean of the four corners exceeds the level), from the crossings a
+  squares on the label grid, crossing each side at its midpoint and keeping a saddle's
+  inside corners apart, as :mod:`.rings` does), from the crossings a
   scan of the grid's rows found, marking the crossings it passed (and clearing only those
   afterwards: one byte a crossing, small enough for the cache); vertices are integers in
   ``1 / SNAP`` of a cell, as in :mod:`.rings`, each with its level's part of its side,
   and each ring is simplified once closed (:func:`.simplify.simplify_ring`);
 - **holes** go to the smallest shell of their group that contains them (an integer
-  crossing-number test; with one shell, no test); a ring band is its level's rings and the
-  next lower level's rings with their roles swapped (shells become holes and holes shells),
-  so rings never overlap and share their outlines with their neighbours.
+  crossing-number test; with one shell, no test). The kernel builds the nested levels; a
+  ring band is its level minus the level below (``shapely.difference``: a facility's
+  polygons are small), and since the levels share their outlines exactly where they run
+  together, the rings of a facility are a coverage, as a city's (:mod:`.coverage`).
 
 The workspaces (label grid, crossing marks, output buffers) are allocated once per batch and
 reused for every entity.

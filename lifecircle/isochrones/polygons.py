@@ -250,7 +250,8 @@ def _raster_bands(net: WalkNetwork, vertices: list[np.ndarray], n_entities: int,
 
     A cell is in when its centre lies within ``walk_in_m - 1.2 * cell_m`` of a reached
     segment (point-to-segment distances over each segment's neighbourhood, a few lines of
-    numba); the outline is the filled contour between cell centres in and out. A reached
+    numba); the outline is the filled contour between cell centres in and out, crossing
+    each cell side between a centre in and one out at its midpoint (:mod:`.rings`). A reached
     point has the four centres around it within ``sqrt(2) * cell_m``, so its whole grid
     square is in; a point inside the outline lies within ``1.12 * cell_m`` of a centre that
     is in (the farthest a marching-squares crossing gets from it), so nothing farther than
@@ -262,9 +263,11 @@ def _raster_bands(net: WalkNetwork, vertices: list[np.ndarray], n_entities: int,
     and ``walk_in_m``, and bands still nest and rings still share their outlines exactly.
 
     One grid, anchored on the network, serves every isochrone: bands nest (the contour of a
-    lower level of the same field), rings share their outlines so they never overlap, and
-    the union of facility isochrones is the category's (each cell takes the nearest band of
-    any facility) up to the outline's interpolation within one cell.
+    lower level of the same field), the ring bands are a coverage (neighbours share one
+    boundary; where two levels run together, along the outer edge of a nearer band, the
+    ring between them has nothing, :mod:`.coverage`), and the union of facility isochrones
+    is the category's (each cell takes the nearest band of any facility) up to the
+    simplification within one cell.
 
     Measured per 15-minute isochrone on the shared Nanjing and Monaco extracts (5 m cells),
     this is several times cheaper than exact shapely buffers with ``union_all`` (which

@@ -3,10 +3,19 @@
 The grid of an isochrone holds, per cell centre, the nearest band that reaches it (see
 :func:`lifecircle.isochrones.polygons._entity_tiles`); level ``b`` outlines the centres of
 band ``b`` or nearer. A few lines of numba (:mod:`.trace`) follow each ring of every level
-through a tile's squares (between four centres), with the region on its left; crossings
-interpolate ``count = n_bands - label`` at half-integer levels and a saddle is split or joined
-by the square's mean, as contourpy (which this replaced) does, so the traced outlines are
-contourpy's (``tests/test_isochrone_rings.py``). A ring that leaves the tile is kept as a
+through a tile's squares (between four centres), with the region on its left.
+
+What a crossing of a cell side means: the side between two centres labelled ``lo < hi`` is
+crossed by the levels ``lo .. hi - 1``, all at its midpoint (marching squares on the indicator
+``label <= b`` at 0.5; a saddle keeps its two inside corners apart), so the traced outline of
+each level is contourpy's on that indicator (``tests/test_isochrone_rings.py``), and levels
+that cross one side share its crossing. Where nothing between two levels was reached (a 0-5
+min cell beside unreached land) their outlines coincide, and the ring band between them has
+nothing there: the ring bands of one grid are a coverage (:mod:`.coverage`), each holding the
+squares of its own centres and half of each side it shares. (Before, the crossings
+interpolated ``n_bands - label`` linearly, at 1/6, 1/2 and 5/6 of a 0 | 3 side, so the 5-10
+and 10-15 min rings each carried a strip a third of a cell wide along every outer edge of the
+0-5 min area.) A ring that leaves the tile is kept as a
 chain, named by the grid sides it starts from and ends on, and linked with the next tile's
 chains on the seam (tiles share their edge row and column of centres and each square belongs
 to one tile). Each ring is simplified on the grid (:mod:`.simplify`): a closed ring in its
@@ -42,8 +51,8 @@ from .wkb import EMPTY_WKB, Wkb, encode_rings
 
 __all__ = ["SNAP", "TileRings", "bands_from_tiles", "iter_bands", "tile_rings"]
 
-#: Contour vertices are integers in ``1 / SNAP`` of a cell (rounded: crossings at a third or
-#: a sixth of a cell are not exact), the same integer on both sides of a seam.
+#: Contour vertices are integers in ``1 / SNAP`` of a cell (a traced crossing, a side's
+#: midpoint, is exact), the same integer on both sides of a seam.
 SNAP = 1024
 
 _EMPTY = shapely.MultiPolygon()
@@ -168,7 +177,8 @@ def _grouped_rings(q: np.ndarray, sizes: np.ndarray,
                    hole: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The rings of one MultiPolygon in writing order (each shell, then its holes) and the
     rings of each polygon: each hole goes to the smallest shell that contains its first
-    vertex (rings never touch, so the vertex is strictly inside; :func:`.nesting.hole_owners`)."""
+    vertex (rings touch at single vertices only, and a ring starts at a vertex no other ring
+    passes, so the vertex is strictly inside; :func:`.nesting.hole_owners`)."""
     shells = np.flatnonzero(~hole)
     holes = np.flatnonzero(hole)
     owner = np.zeros(0, dtype=np.int64)
@@ -324,9 +334,9 @@ def iter_bands(parts: list[TileRings], n_bands: int, cumulative: bool, origin: n
     was taken (a caller that writes and drops each holds one band's polygon, not three).
 
     Level ``b``'s rings outline everything within band ``b`` (shells anticlockwise, holes
-    clockwise); band ``b``'s ring (``cumulative=False``) is that minus level ``b - 1``,
-    whose rings join it with their orientation, and role, reversed. Contours of different
-    levels of one field never touch, so no outline is shared.
+    clockwise); band ``b``'s ring (``cumulative=False``) is bounded by level ``b``'s edges
+    and level ``b - 1``'s reversed, the edges both levels share dropped
+    (:func:`.coverage.ring_band`): neighbouring ring bands share their outlines exactly.
     """
     prev: tuple[np.ndarray, np.ndarray] | None = None
     for b in range(n_bands):

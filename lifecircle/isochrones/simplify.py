@@ -4,27 +4,33 @@ A marching-squares outline has a vertex on every grid side it crosses (between a
 a centre out), so a street at an angle to the grid gives a staircase of one or two vertices a
 cell: at 10 m cells a city's rings came to 1.36 GB of WKB for 15 rows. Here each ring is
 replaced by fewer straight chords, each chord through the same sides as the stretch of outline
-it replaces, and on each side within the level's own share of it: on a side between centres
-labelled ``lo`` and ``hi`` the levels ``lo .. hi - 1`` cross it, and level ``b`` may only cross
-the ``(b - lo)``-th of ``hi - lo`` equal parts from the ``lo`` end (its traced crossing is the
-middle of that part).
+it replaces. Every level that crosses a side crosses it at its midpoint (:mod:`.rings`); at a
+junction (the levels that cross the side part ways in one of its squares, :mod:`.trace`) the
+chord must pass the midpoint itself, so the vertex is kept; anywhere else only one outline
+passes the side (every level that crosses it runs the same way on both sides), and the chord
+may cross it anywhere between its two centres.
 
 Why that keeps every guarantee of the traced outlines:
 
 - the chords pass the same squares in the same order, and every piece of outline in a square
-  is still one straight segment between two of its sides; on a side, different levels keep
-  disjoint parts in the same order, so the pieces in a square keep the cyclic order of their
-  ends and cannot cross. Rings of one level, of two levels, and a ring with itself never
-  cross or touch: bands nest, and a ring band (level ``b`` with level ``b - 1`` reversed, the
-  same simplified rings on both sides) shares its outlines exactly with its neighbours;
+  is still one straight segment between two of its sides. Two different outlines (arcs
+  between junctions) that pass one square cross different sides of it (a side two of them
+  cross is a junction, where both keep the midpoint), so their pieces keep the cyclic order of
+  their ends and cannot cross; they meet only at a shared junction vertex. A stretch that
+  several levels share runs from junction to junction, which every one of them keeps, and is
+  simplified the same in each (the greedy chords from a kept vertex depend on the stretch
+  alone). So rings of one level never touch, bands nest, and two levels' outlines coincide
+  exactly where they run together: a ring band drops those stretches (:mod:`.coverage`) and
+  shares its outlines exactly with its neighbours;
 - squares no outline crosses keep their side (in or out), so everything reached is in;
 - a point of a crossed square on the inside of its piece lies within ``sqrt(5) / 2 = 1.12``
   cells of a centre that is in (the bound of the traced outline), so nothing farther than
   ``walk_in_m`` from the reached streets is in; the outline moves by at most a square's
   diagonal and lies between ``walk_in_m - 2.7`` cells and ``walk_in_m`` from the streets.
 
-Each ring is simplified from a start fixed by its geometry (its lowest, then leftmost vertex),
-so a ring gives the same chords whether it was traced whole or linked from tiles' chains. The
+Each ring is simplified from a start fixed by its geometry (its lowest, then leftmost junction,
+else its lowest, then leftmost vertex), so a ring gives the same chords whether it was traced
+whole or linked from tiles' chains. The
 chords are chosen greedily: from an anchor, the set of directions that pass every side part
 so far is a wedge (an intersection of angles), and the chord runs to the farthest vertex
 whose direction stays inside it. All tests are on the integer vertices (``1 / SNAP`` cells)
@@ -85,14 +91,16 @@ def simplify_ring(x: np.ndarray, y: np.ndarray, lo: np.ndarray, hi: np.ndarray, 
                   n: int, snap: int, out_x: np.ndarray,
                   out_y: np.ndarray) -> int:  # pragma: no cover - compiled
     """The ring ``start:start + n`` of ``x, y`` as fewer vertices, into ``out_x, out_y``;
-    returns how many (at least three, or ``n`` when ``n`` is smaller).
+    returns how many (at least three, or ``n`` when ``n`` is smaller). A vertex whose part is
+    the point itself (``lo == hi == 0``, a junction) is always kept.
 
     Vertex ``v`` lies on a grid side (``x[v]`` a multiple of ``snap``: a vertical side, else a
     horizontal one) and may be crossed anywhere from ``lo[v]`` to ``hi[v]`` along it (added
     to the coordinate that varies on the side). The result is a subset of the vertices,
-    from the lowest (then leftmost) one, in ring order. When that one is the ring's first,
-    the output may be the ring's own place (``out_x`` the view of ``x`` from ``start``): each
-    kept vertex is written at or before the place it is read from, after it was read.
+    from the lowest (then leftmost) junction, else vertex, in ring order. When that one is the
+    ring's first, the output may be the ring's own place (``out_x`` the view of ``x`` from
+    ``start``): each kept vertex is written at or before the place it is read from, after it
+    was read.
     """
     if n <= 3:
         for t in range(n):

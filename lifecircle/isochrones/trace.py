@@ -4,13 +4,23 @@ Each ring of each level is followed square by square through the squares it cros
 squares on the labels, as :mod:`.outline` traces a facility's grid), from the crossings a scan
 of the tile's words finds; a ring that reaches the tile's rim stops there and is kept as a
 chain, named by the grid sides it starts from and ends on, for :func:`.rings._level_rings` to
-link with the next tile's chains. The vertices, and the rings, are those of the pass this
-replaced (every square's filled-contour segments written out, then linked through a table of
-side to segment): crossings in ``1 / SNAP`` of a cell from the same table, a saddle split or
-joined by the square's mean as contourpy does, a closed ring simplified from its lowest, then
-leftmost vertex (:func:`.simplify.simplify_ring`), a chain's vertices whole with their parts
-of their sides. What is gone is the work per crossing: on the 268,569-node mosaic that pass
-wrote 35 million segments (four int32 and a byte each) and linked them through a
+link with the next tile's chains. The rings are those the pass this replaced would give
+(every square's filled-contour segments written out, then linked through a table of side to
+segment): crossings in ``1 / SNAP`` of a cell from a table (every level crosses a
+side at its midpoint, see :mod:`.rings`), a saddle's inside corners kept apart (contourpy on
+the indicator), a closed ring simplified from its lowest, then leftmost junction or vertex
+(:func:`.simplify.simplify_ring`), a chain's vertices whole with their parts of their sides.
+
+A crossing is a junction when the levels that cross its side (``lo .. hi - 1`` between centres
+labelled ``lo`` and ``hi``) part ways in one of the side's two squares, that is when a corner
+of either square holds a label strictly between ``lo`` and ``hi`` (:func:`square_between`);
+its vertex is kept exactly by :mod:`.simplify` (its part is the point itself), so every level
+keeps the same vertices along a stretch they share. A side on a tile's seam is tested half in
+each tile: a chain records whether its last square makes the side it leaves by a junction, and
+:func:`.rings._level_rings` applies it to the next chain's first vertex.
+
+What is gone with the segment table is the work per crossing: on the 268,569-node mosaic that
+pass wrote 35 million segments (four int32 and a byte each) and linked them through a
 random-access table of 25 MB per thread; here a crossing is read once where the ring passes
 it, and only the horizontal crossings are marked (every closed ring passes one).
 
@@ -66,7 +76,7 @@ def square_between(lab: np.ndarray, c0: int, W: int, lo: np.int64,
 def exit_sides() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The side a level's line leaves a cell square by, per pattern of its corners in
     (bit 0 bottom left, 1 bottom right, 2 top right, 3 top left; -1 for the two saddles,
-    settled by the cell's mean), and the step to the next square per side: a table instead
+    whose inside corners are kept apart), and the step to the next square per side: a table instead
     of a chain of branches in the tracing loop, whose exits are hard to predict."""
     side = np.empty(16, dtype=np.int64)
     for c in range(16):
