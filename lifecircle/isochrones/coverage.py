@@ -33,16 +33,19 @@ from .._kernels import compile_kernel
 __all__ = ["ring_band"]
 
 
-def _next_prev(sizes: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:  # pragma: no cover
-    """Each vertex's next and previous vertex in its ring (rings one after the other)."""
-    nxt = np.empty(n, dtype=np.int64)
-    prv = np.empty(n, dtype=np.int64)
+def _next_prev(sizes: np.ndarray, n: int,
+               prev: bool) -> tuple[np.ndarray, np.ndarray]:  # pragma: no cover - compiled
+    """Each vertex's next (and, with ``prev``, previous) vertex in its ring (rings one after
+    the other), int32 (a band's vertices are far fewer than 2**31)."""
+    nxt = np.empty(n, dtype=np.int32)
+    prv = np.empty(n if prev else 0, dtype=np.int32)
     s = 0
     for r in range(sizes.shape[0]):
         m = sizes[r]
         for t in range(m):
             nxt[s + t] = s + (t + 1 if t + 1 < m else 0)
-            prv[s + t] = s + (t - 1 if t > 0 else m - 1)
+            if prev:
+                prv[s + t] = s + (t - 1 if t > 0 else m - 1)
         s += m
     return nxt, prv
 
@@ -57,12 +60,12 @@ def _mates(q: np.ndarray, p: np.ndarray) -> np.ndarray:  # pragma: no cover - co
     the top bits of a multiplicative hash of the place."""
     n2 = p.shape[0]
     bits = 1
-    while (1 << bits) < 2 * n2 + 2:
+    while (1 << bits) < n2 + n2 // 2 + 2:
         bits += 1
     mask = (1 << bits) - 1
     shift = np.uint64(64 - bits)
     keys = np.full(1 << bits, -1, dtype=np.int64)
-    vals = np.empty(1 << bits, dtype=np.int64)
+    vals = np.empty(1 << bits, dtype=np.int32)
     mult = np.uint64(0x9E3779B97F4A7C15)
     for j in range(n2):
         k = _key(p, j)
@@ -71,7 +74,7 @@ def _mates(q: np.ndarray, p: np.ndarray) -> np.ndarray:  # pragma: no cover - co
             h = (h + 1) & mask
         keys[h] = k
         vals[h] = j
-    mate = np.full(q.shape[0], -1, dtype=np.int64)
+    mate = np.full(q.shape[0], -1, dtype=np.int32)
     for v in range(q.shape[0]):
         k = _key(q, v)
         h = np.int64((np.uint64(k) * mult) >> shift)
@@ -110,10 +113,10 @@ def _ring_band(q: np.ndarray, sizes: np.ndarray, p: np.ndarray,
     """
     n1 = q.shape[0]
     n2 = p.shape[0]
-    nxt, _ = _next_prev(sizes, n1)
-    p_nxt, p_prv = _next_prev(p_sizes, n2)
+    nxt, _ = _next_prev(sizes, n1, False)
+    p_nxt, p_prv = _next_prev(p_sizes, n2, True)
     mate = _mates(q, p)
-    p_mate = np.full(n2, -1, dtype=np.int64)
+    p_mate = np.full(n2, -1, dtype=np.int32)
     for v in range(n1):
         if mate[v] >= 0:
             p_mate[mate[v]] = v
@@ -125,65 +128,62 @@ def _ring_band(q: np.ndarray, sizes: np.ndarray, p: np.ndarray,
             alive[n1 + j] = False
     # the edges going out of each edge's end: level b's from the place, and level b - 1's
     # (reversed) into the place
-    succ = np.full(n1 + n2, -1, dtype=np.int64)
+    succ = np.full(n1 + n2, -1, dtype=np.int32)
     pinch = np.zeros(n1 + n2, dtype=np.bool_)  # the edge starts where another one does
-    partner = np.full(n1 + n2, -1, dtype=np.int64)  # that other edge
+    n_alive = 0
     for e in range(n1 + n2):
         if not alive[e]:
             continue
+        n_alive += 1
         if e < n1:
-            w = nxt[e]
-            m = mate[w]
+            w = np.int64(nxt[e])
+            m = np.int64(mate[w])
             a = e  # the edge's start, as a vertex of q then p
             b = w
         else:
             m = e - n1
-            w = p_mate[m]
-            a = n1 + p_nxt[m]
+            w = np.int64(p_mate[m])
+            a = n1 + np.int64(p_nxt[m])
             b = n1 + m
         c1 = w if w >= 0 and alive[w] else -1
-        c2 = n1 + p_prv[m] if m >= 0 and alive[n1 + p_prv[m]] else -1
+        c2 = n1 + np.int64(p_prv[m]) if m >= 0 and alive[n1 + p_prv[m]] else -1
         if c1 >= 0 and c2 >= 0:
             pinch[c1] = True
             pinch[c2] = True
-            partner[c1] = c2
-            partner[c2] = c1
             # the wedge of the band left of the incoming edge ends at the outgoing edge met
             # first turning clockwise from the way back
             t1 = _turn(q, p, n1, a, b, nxt[w])
-            t2 = _turn(q, p, n1, a, b, n1 + p_prv[m])
+            t2 = _turn(q, p, n1, a, b, c2)
             succ[e] = c1 if t1 < t2 else c2
         else:
             succ[e] = c1 if c1 >= 0 else c2
-    # the cycles, each cut where it passes a place twice (where an edge's partner is on the
-    # stack of the ring being walked)
-    at = np.full(n1 + n2, -1, dtype=np.int64)  # a pinch edge's place on that stack
-    seen = ~alive
-    n_alive = 0
-    for e in range(n1 + n2):
-        n_alive += alive[e]
-    out_e = np.empty(n_alive, dtype=np.int64)  # edges of the rings, ring after ring
-    out_size = np.empty(n_alive, dtype=np.int64)
-    stack = np.empty(n_alive, dtype=np.int64)
+    # the cycles, each cut where it passes a place twice: where the other edge out of a
+    # pinch's place (its partner) is on the stack of the ring being walked
+    at = np.full(n1 + n2, -1, dtype=np.int32)  # a pinch edge's place on that stack
+    out_e = np.empty(n_alive, dtype=np.int32)  # edges of the rings, ring after ring
+    out_size = np.empty(n_alive, dtype=np.int32)
+    stack = np.empty(n_alive, dtype=np.int32)
     no = 0
     nring = 0
     for s0 in range(n1 + n2):
-        if seen[s0]:
+        if not alive[s0]:
             continue
         top = 0
         t = s0
-        while not seen[t]:
-            seen[t] = True
-            if pinch[t] and at[partner[t]] >= 0:
-                cut = at[partner[t]]
-                for u in range(cut, top):
-                    out_e[no + u - cut] = stack[u]
-                    at[stack[u]] = -1
-                out_size[nring] = top - cut
-                no += top - cut
-                nring += 1
-                top = cut
+        while alive[t]:
+            alive[t] = False  # walked
             if pinch[t]:
+                other = (n1 + np.int64(p_prv[mate[t]]) if t < n1
+                         else np.int64(p_mate[p_nxt[t - n1]]))
+                cut = at[other]
+                if cut >= 0:
+                    for u in range(cut, top):
+                        out_e[no + u - cut] = stack[u]
+                        at[stack[u]] = -1
+                    out_size[nring] = top - cut
+                    no += top - cut
+                    nring += 1
+                    top = cut
                 at[t] = top
             stack[top] = t
             top += 1
@@ -214,7 +214,7 @@ def _ring_band(q: np.ndarray, sizes: np.ndarray, p: np.ndarray,
                 out[o + u, 0] = p[v, 0]
                 out[o + u, 1] = p[v, 1]
         o += m
-    return out, out_size[:nring].copy()
+    return out, out_size[:nring].astype(np.int64)
 
 
 def _xy(q: np.ndarray, p: np.ndarray, n1: int,
