@@ -86,8 +86,8 @@ def _mates(q: np.ndarray, p: np.ndarray) -> np.ndarray:  # pragma: no cover - co
     return mate
 
 
-def _turn(q: np.ndarray, p: np.ndarray, n1: int, a: int, b: int,
-          c: int) -> float:  # pragma: no cover - compiled
+def _turn(q: np.ndarray, p: np.ndarray, n1: int, a: int | np.integer, b: int | np.integer,
+          c: int | np.integer) -> float:  # pragma: no cover - compiled
     """The clockwise turn from the way back from ``b`` to ``a`` to the way on from ``b`` to
     ``c`` (vertices of ``q`` then ``p``), in ``(0, 2 pi]``."""
     ax, ay = _xy(q, p, n1, a)
@@ -218,7 +218,7 @@ def _ring_band(q: np.ndarray, sizes: np.ndarray, p: np.ndarray,
 
 
 def _xy(q: np.ndarray, p: np.ndarray, n1: int,
-        v: int) -> tuple[float, float]:  # pragma: no cover - compiled
+        v: int | np.integer) -> tuple[float, float]:  # pragma: no cover - compiled
     """Vertex ``v`` of ``q`` then ``p``, as floats."""
     if v < n1:
         return float(q[v, 0]), float(q[v, 1])
