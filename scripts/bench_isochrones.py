@@ -17,6 +17,9 @@ the middle of a long edge is out of reach) and drops the reachable stretch of ed
 out of the isochrone (understating), so neither polygon contains the other in general.
 
     python scripts/benchmark.py isochrones
+
+``--city FILE [--base DIR]`` instead times a city's streamed ring rows (the run's
+``iter_isochrones``) against another checkout's, with their WKB bytes and vertices.
 """
 
 from __future__ import annotations
@@ -543,10 +546,80 @@ def _pandana_rows(args: argparse.Namespace, net: Any, near: np.ndarray, limit: f
     return p
 
 
+def _package_from(root: Path) -> Any:
+    """The ``lifecircle.isochrones`` package of another checkout (``git archive`` of a base
+    branch unpacked at ``root``), imported beside this one as ``lifecircle.iso_base``; its
+    relative imports reach this checkout's modules outside the package."""
+    import importlib.util
+
+    init = root / "lifecircle" / "isochrones" / "__init__.py"
+    spec = importlib.util.spec_from_file_location(
+        "lifecircle.iso_base", init, submodule_search_locations=[str(init.parent)])
+    if spec is None or spec.loader is None:
+        raise SystemExit(f"no isochrones package at {init}")
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules["lifecircle.iso_base"] = mod
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def section_city_rings(args: argparse.Namespace) -> None:
+    """A city's streamed ring rows (``iter_isochrones``, the run's options, frames taken and
+    dropped): CPU, WKB bytes and vertices of this checkout, and of ``--base`` (another
+    checkout's isochrones package) interleaved round by round in the same process; the first
+    round warms numba and is not counted."""
+    import gc
+
+    import shapely
+
+    import lifecircle.isochrones as ours
+    from lifecircle.config import Analysis
+    from lifecircle.pipeline import analyse
+
+    variants = [("this", ours)]
+    if args.base:
+        variants.insert(0, ("base", _package_from(Path(args.base))))
+    res = analyse(Analysis(osm=Path(args.city)), keep_osm=False)
+    iso_args = res._isochrone_args(bands_min=None, walk_in_m=None, per_facility=False,
+                                   enabled=True, cell_m=None)
+    cpu: dict[str, list[float]] = {name: [] for name, _ in variants}
+    for r in range(args.rounds + 1):
+        for name, mod in variants if r % 2 == 0 else variants[::-1]:
+            gc.collect()
+            spent = 0.0
+            n_bytes = n_vertices = 0
+            frames = mod.iter_isochrones(**iso_args)
+            while True:
+                t0 = time.process_time()
+                frame = next(frames, None)
+                spent += time.process_time() - t0
+                if frame is None:
+                    break
+                for data in frame["geometry"]:
+                    raw = data.tobytes() if isinstance(data, np.ndarray) else data
+                    n_bytes += len(raw)
+                    n_vertices += int(shapely.get_num_coordinates(shapely.from_wkb(raw)))
+            if r:
+                cpu[name].append(spent)
+            print(f"round {r} {name}: {spent:.2f} s CPU, {n_bytes / 1e6:.1f} MB of WKB, "
+                  f"{n_vertices:,} vertices", flush=True)
+    for name, times in cpu.items():
+        print(f"{name}: CPU {min(times):.2f}-{max(times):.2f} s over {len(times)} rounds")
+
+
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--minutes", type=float, default=15.0)
     parser.add_argument("--speed-kmh", type=float, default=4.8)
     parser.add_argument("--iso-vector-sample", type=int, default=50)
-    section_isochrones(parser.parse_args())
+    parser.add_argument("--city", help="an OSM file: time its streamed ring rows instead "
+                        "(section_city_rings)")
+    parser.add_argument("--base", help="with --city: another checkout to compare with (e.g. "
+                        "`git archive main | tar -x -C DIR`)")
+    parser.add_argument("--rounds", type=int, default=2)
+    parsed = parser.parse_args()
+    if parsed.city:
+        section_city_rings(parsed)
+    else:
+        section_isochrones(parsed)

@@ -9,7 +9,8 @@ An isochrone is built from the search's node distances, never from a hull, in th
   as exact round buffers.
 - :mod:`.bands`: bands (5 / 10 / 15 min by default) of a category's union over its
   facilities and of each facility (one :class:`lifecircle._kernels.BoundedSearch` each), as
-  nested cumulative polygons or non-overlapping rings; the isochrone layer of a run.
+  nested cumulative polygons or ring bands that tile them (a coverage: neighbouring rings
+  share one boundary, :mod:`.coverage`); the isochrone layer of a run.
 """
 
 from .bands import (

@@ -30,9 +30,12 @@ Here:
   and each ring is simplified once closed (:func:`.simplify.simplify_ring`);
 - **holes** go to the smallest shell of their group that contains them (an integer
   crossing-number test; with one shell, no test). The kernel builds the nested levels; a
-  ring band is its level minus the level below (``shapely.difference``: a facility's
-  polygons are small), and since the levels share their outlines exactly where they run
-  together, the rings of a facility are a coverage, as a city's (:mod:`.coverage`).
+  ring band is its level with the level below reversed, the edges the two share dropped
+  (:func:`.coverage.ring_band`, one call a facility and band after the kernel), so the
+  rings of a facility are a coverage, as a city's. On the Nanjing extract's 130 facilities
+  (15 min, 3 bands, 5 m) that loop costs ~0.5 ms a facility (2.4 against 1.9 ms CPU for
+  the rings before, which carried the strips), for 2.2x fewer vertices; ``shapely.
+  difference`` of the levels took ~2.5 ms more.
 
 The workspaces (label grid, crossing marks, output buffers) are allocated once per batch and
 reused for every entity.
@@ -47,8 +50,9 @@ import numpy as np
 import shapely
 
 from .._kernels import compile_kernel, grown
+from .coverage import ring_band
 from .nesting import inside_ring
-from .rings import SNAP
+from .rings import SNAP, _polygons, _signed_area2
 from .simplify import cross2, part_table, simplify_ring
 from .trace import crossing_table, exit_sides, follow_ring, square_between
 
@@ -491,6 +495,41 @@ def _kernel() -> Any:
                           simplify_ring, cross2)
 
 
+def _ring_rows(polys: np.ndarray, xy: np.ndarray, ring_off: np.ndarray,
+               poly_rings: np.ndarray, group_polys: np.ndarray, origin: np.ndarray,
+               cell: float) -> None:
+    """``polys`` (the nested levels, ``(n, n_bands)``) made ring bands in place: each level
+    minus the level below, from the kernel's rings (``xy`` and its ragged offsets) back in
+    integers, the edges two levels share dropped (:func:`.coverage.ring_band`), as a city's
+    are (:func:`.rings.iter_bands`)."""
+    n, nb = polys.shape
+    ring_of_poly = np.r_[0, np.cumsum(poly_rings)]
+    poly_of_group = np.r_[0, np.cumsum(group_polys)]
+    # vertices back in 1 / SNAP of a cell from cell (0, 0)'s centre (exact: they were made
+    # as origin + integer / SNAP * cell)
+    q_all = np.rint((xy - origin) * (SNAP / cell)).astype(np.int32)
+
+    def level(g: int) -> tuple[np.ndarray, np.ndarray]:
+        r0, r1 = ring_of_poly[poly_of_group[g]], ring_of_poly[poly_of_group[g + 1]]
+        lo, hi = ring_off[r0:r1], ring_off[r0 + 1:r1 + 1] - 1  # each ring without its closing
+        if r1 == r0:
+            return np.zeros((0, 2), np.int32), np.zeros(0, np.int64)
+        # the group's rings are contiguous: drop each one's closing vertex
+        v0, v1 = ring_off[r0], ring_off[r1]
+        closing = np.zeros(v1 - v0, dtype=bool)
+        closing[hi - v0] = True
+        return q_all[v0:v1][~closing], (hi - lo).astype(np.int64)
+
+    for e in range(n):
+        below = level(e * nb)
+        for b in range(1, nb):
+            this = level(e * nb + b)
+            band_q, band_sizes = ring_band(this[0], this[1], *below)
+            polys[e, b] = _polygons(band_q, band_sizes,
+                                    _signed_area2(band_q, band_sizes) < 0, origin, cell)
+            below = this
+
+
 def single_tile_bands(
     ax: np.ndarray, ay: np.ndarray, bx: np.ndarray, by: np.ndarray, band: np.ndarray,
     ent_start: np.ndarray, ent_stop: np.ndarray, *, reach_cells: float, pad: int,
@@ -543,16 +582,5 @@ def single_tile_bands(
         (ring_off, np.r_[0, np.cumsum(poly_rings)], np.r_[0, np.cumsum(group_polys)]))
     polys[:] = geoms.reshape(pick.shape[0], n_bands)
     if not cumulative and n_bands > 1:
-        # the ring bands from the nested levels: the levels share their outlines exactly
-        # where they run together (:mod:`.coverage`), so the overlay drops those stretches
-        # and neighbouring rings share one boundary; a facility's polygons are small, GEOS
-        # is cheap here (the city path, :mod:`.rings`, keeps GEOS out)
-        rings = polys.copy()
-        rings[:, 1:] = shapely.difference(polys[:, 1:], polys[:, :-1])
-        single = shapely.get_type_id(rings[:, 1:]) != 6
-        if single.any():
-            sub = rings[:, 1:]
-            sub[single] = [shapely.MultiPolygon(shapely.get_parts(g)) for g in sub[single]]
-            rings[:, 1:] = sub
-        polys = rings
+        _ring_rows(polys, xy, ring_off, poly_rings, group_polys, origin, float(cell_m))
     return small, polys

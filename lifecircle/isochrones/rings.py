@@ -30,7 +30,11 @@ closed rings are simplified before they are kept. Tracing the rings straight fro
 (rather than writing every square's segments and linking them through a table) then took the
 outlining of the mosaic's 252 tiles from 6.4 s to 2.7 s CPU. A city category's bands are built
 one at a time (:func:`iter_bands`), each hole given to its shell without GEOS
-(:mod:`.nesting`), and, for a run, written as WKB without GEOS (:mod:`.wkb`).
+(:mod:`.nesting`), and, for a run, written as WKB without GEOS (:mod:`.wkb`). Crossing every
+side at its midpoint and dropping the edges two levels share took the run's 15 ring rows on the
+268,569-node mosaic (10 m cells) from 18.7 million vertices and 303.5 MB of WKB to 6.0 million
+and 97.9 MB, the step's memory from about +150 MiB to +45 MiB, at no more CPU
+(``scripts/bench_isochrones.py --city FILE --base DIR``).
 """
 
 from __future__ import annotations
