@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from dataclasses import dataclass
 from functools import cache
 
 import numpy as np
@@ -41,7 +42,7 @@ from ..snapping import (
     rank_candidates,
 )
 
-__all__ = ["snap_cells"]
+__all__ = ["CellCandidates", "cell_candidates", "snap_cells"]
 
 
 def _seg_dist(px: float, py: float, ax: float, ay: float, bx: float, by: float) -> float:
@@ -294,6 +295,40 @@ def _kernel() -> Callable[..., tuple[np.ndarray, np.ndarray, np.ndarray, np.ndar
                           _ring)
 
 
+@dataclass(frozen=True)
+class CellCandidates:
+    """Every snap of a window's cells (primaries and alternatives, as :func:`snap_cells`
+    keeps them), flat: cell ``cell[k]`` (window-local, row-major) may start on ``edge[k]``
+    at ``along_m[k]`` with leg ``dist_m[k]``; ``primary`` marks each snapped cell's primary
+    and ``passed`` per cell whether a fragment was passed over."""
+
+    cell: np.ndarray
+    edge: np.ndarray
+    along_m: np.ndarray
+    dist_m: np.ndarray
+    primary: np.ndarray
+    passed: np.ndarray
+
+
+def cell_candidates(
+    net: WalkNetwork, edges: np.ndarray, *, x0: float, y0: float, cell_m: float, row0: int,
+    col0: int, height: int, width: int, max_snap_m: float,
+) -> CellCandidates:
+    """The candidate snaps of a window's cell centres (the parameters of :func:`snap_cells`),
+    ranked by :func:`~lifecircle.snapping.rank_candidates`, without a :class:`Snap` per cell:
+    what the rasters' times need."""
+    coords = np.ascontiguousarray(net.edge_coords[:, :2], dtype=np.float64)
+    p_c, f_c, d_c, frac, passed = _kernel()(
+        coords, np.asarray(net.edge_ptr, dtype=np.int64),
+        np.ascontiguousarray(np.sort(edges), dtype=np.int64), _fragment_edges(net),
+        float(x0), float(y0), float(cell_m), int(row0), int(col0), int(height), int(width),
+        float(max_snap_m), TIE_REL, _TIE_M)
+    p_c, f_c, d_c, a_c, primary, alt = rank_candidates(net, height * width, p_c, f_c, d_c,
+                                                       frac)
+    keep = primary | alt
+    return CellCandidates(p_c[keep], f_c[keep], a_c[keep], d_c[keep], primary[keep], passed)
+
+
 def snap_cells(
     net: WalkNetwork, edges: np.ndarray, *, x0: float, y0: float, cell_m: float, row0: int,
     col0: int, height: int, width: int, max_snap_m: float,
@@ -320,21 +355,19 @@ def snap_cells(
         Primary snaps and alternatives; unsnapped cells say so in ``status``.
     """
     n = height * width
-    coords = np.ascontiguousarray(net.edge_coords[:, :2], dtype=np.float64)
-    p_c, f_c, d_c, frac, passed = _kernel()(
-        coords, np.asarray(net.edge_ptr, dtype=np.int64),
-        np.ascontiguousarray(np.sort(edges), dtype=np.int64), _fragment_edges(net),
-        float(x0), float(y0), float(cell_m), int(row0), int(col0), int(height), int(width),
-        float(max_snap_m), TIE_REL, _TIE_M)
-    p_c, f_c, d_c, a_c, primary, alt = rank_candidates(net, n, p_c, f_c, d_c, frac)
+    cand = cell_candidates(net, edges, x0=x0, y0=y0, cell_m=cell_m, row0=row0, col0=col0,
+                           height=height, width=width, max_snap_m=max_snap_m)
+    primary, alt = cand.primary, ~cand.primary
     edge = np.full(n, -1, dtype=np.int64)
     along = np.full(n, np.nan)
     dist = np.full(n, np.nan)
     status = np.full(n, f"unreachable: no walkable edge within {max_snap_m:g} m", dtype=object)
-    hit = p_c[primary]
-    edge[hit], along[hit], dist[hit] = f_c[primary], a_c[primary], d_c[primary]
+    hit = cand.cell[primary]
+    edge[hit], along[hit], dist[hit] = cand.edge[primary], cand.along_m[primary], \
+        cand.dist_m[primary]
     status[hit] = SNAPPED
     rule = np.full(n, None, dtype=object)
-    rule[hit] = np.where(passed[hit], RULE_PAST_FRAGMENT, RULE_NEAREST)
+    rule[hit] = np.where(cand.passed[hit], RULE_PAST_FRAGMENT, RULE_NEAREST)
     return Snap(edge, along, dist, status, rule=rule,
-                alt=AltSnaps(p_c[alt], f_c[alt], a_c[alt], d_c[alt]))
+                alt=AltSnaps(cand.cell[alt], cand.edge[alt], cand.along_m[alt],
+                             cand.dist_m[alt]))
