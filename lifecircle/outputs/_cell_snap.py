@@ -197,6 +197,12 @@ def _snap_window(
     e_j = np.zeros(n_e, dtype=np.int64)
     e_meas = np.zeros(n_e)
     touched = np.empty(n_e, dtype=np.int64)
+    # the segments a cell's first scan measured (each once: ``seen`` holds the last cell that
+    # measured a segment), which its second scan reads again instead of measuring them anew
+    seen = np.full(n_seg, -1, dtype=np.int64)
+    rec_cap = 256
+    rec_s = np.empty(rec_cap, dtype=np.int64)
+    rec_d = np.empty(rec_cap)
     cap = 1024
     out_c = np.empty(cap, dtype=np.int64)
     out_e = np.empty(cap, dtype=np.int64)
@@ -207,6 +213,7 @@ def _snap_window(
         py = y0 - (float(row0 + r) + 0.5) * cell
         for c in range(w):
             px = x0 + (float(col0 + c) + 0.5) * cell
+            here = r * w + c
             # first scan: the nearest main edge and the nearest edge
             d_main = np.inf
             d_all = np.inf
@@ -215,14 +222,24 @@ def _snap_window(
                 k += 1
             if k == n_pad:
                 continue  # no segment within the buckets' reach
-            k0 = k
+            n_rec = 0
             while True:
                 for t in range(_ring(r + n_pad, c + n_pad, k, bw, ring)):
                     for q in range(b_ptr[ring[t]], b_ptr[ring[t] + 1]):
                         s = b_seg[q]
+                        if seen[s] == here:
+                            continue
+                        seen[s] = here
                         j = seg_j[s]
                         d = _seg_dist(px, py, coords[j, 0], coords[j, 1],
                                       coords[j + 1, 0], coords[j + 1, 1])
+                        if n_rec == rec_cap:
+                            rec_cap *= 2
+                            rec_s = grown(rec_s, n_rec, rec_cap)
+                            rec_d = grown(rec_d, n_rec, rec_cap)
+                        rec_s[n_rec] = s
+                        rec_d[n_rec] = d
+                        n_rec += 1
                         if d < d_all:
                             d_all = d
                         if d < d_main and not frag[edges[seg_e[s]]]:
@@ -234,41 +251,55 @@ def _snap_window(
             if d_main <= lim:
                 near = d_main
                 any_edge = False
-                passed[r * w + c] = d_all < d_main
+                passed[here] = d_all < d_main
             elif d_all <= lim:
                 near = d_all
                 any_edge = True
             else:
                 continue
             reach = max(min(near * (1.0 + tie_rel), lim), near + tie_m)
-            # second scan: every eligible edge within reach
+            # second scan: every eligible edge within reach: the segments measured, then
+            # those of the further rings up to the reach (after ring k, no unscanned segment
+            # is nearer than (k + 1/2) cells)
             n_touched = 0
-            k = k0
+            t = 0
             while True:
-                for t in range(_ring(r + n_pad, c + n_pad, k, bw, ring)):
-                    for q in range(b_ptr[ring[t]], b_ptr[ring[t] + 1]):
-                        s = b_seg[q]
-                        e = seg_e[s]
-                        if frag[edges[e]] and not any_edge:
-                            continue
-                        j = seg_j[s]
-                        ax, ay = coords[j, 0], coords[j, 1]
-                        bx, by = coords[j + 1, 0], coords[j + 1, 1]
-                        d = _seg_dist(px, py, ax, ay, bx, by)
-                        if d > reach:
-                            continue
-                        if e_best[e] == np.inf:
-                            touched[n_touched] = e
-                            n_touched += 1
-                        # the first segment at the least distance, as GEOS picks it
-                        if d < e_best[e] or (d == e_best[e] and j < e_j[e]):
-                            e_best[e] = d
-                            e_j[e] = j
-                            e_meas[e] = _seg_measure(px, py, ax, ay, bx, by, seg_start[s],
-                                                     seg_len[s])
+                while t < n_rec:
+                    s = rec_s[t]
+                    d = rec_d[t]
+                    t += 1
+                    e = seg_e[s]
+                    if d > reach or (frag[edges[e]] and not any_edge):
+                        continue
+                    if e_best[e] == np.inf:
+                        touched[n_touched] = e
+                        n_touched += 1
+                    # the first segment at the least distance, as GEOS picks it
+                    j = seg_j[s]
+                    if d < e_best[e] or (d == e_best[e] and j < e_j[e]):
+                        e_best[e] = d
+                        e_j[e] = j
+                        e_meas[e] = _seg_measure(px, py, coords[j, 0], coords[j, 1],
+                                                 coords[j + 1, 0], coords[j + 1, 1],
+                                                 seg_start[s], seg_len[s])
                 if (k + 0.25) * cell > reach:
                     break
                 k += 1
+                for t2 in range(_ring(r + n_pad, c + n_pad, k, bw, ring)):
+                    for q in range(b_ptr[ring[t2]], b_ptr[ring[t2] + 1]):
+                        s = b_seg[q]
+                        if seen[s] == here:
+                            continue
+                        seen[s] = here
+                        j = seg_j[s]
+                        if n_rec == rec_cap:
+                            rec_cap *= 2
+                            rec_s = grown(rec_s, n_rec, rec_cap)
+                            rec_d = grown(rec_d, n_rec, rec_cap)
+                        rec_s[n_rec] = s
+                        rec_d[n_rec] = _seg_dist(px, py, coords[j, 0], coords[j, 1],
+                                                 coords[j + 1, 0], coords[j + 1, 1])
+                        n_rec += 1
             for t in range(n_touched):
                 e = touched[t]
                 if n_out == cap:
@@ -277,7 +308,7 @@ def _snap_window(
                     out_e = grown(out_e, n_out, cap)
                     out_d = grown(out_d, n_out, cap)
                     out_f = grown(out_f, n_out, cap)
-                out_c[n_out] = r * w + c
+                out_c[n_out] = here
                 out_e[n_out] = edges[e]
                 out_d[n_out] = e_best[e]
                 out_f[n_out] = e_meas[e] / e_len[e] if e_len[e] > 0.0 else np.nan
