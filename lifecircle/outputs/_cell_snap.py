@@ -5,8 +5,8 @@ The snapping rules are those of :func:`lifecircle.snapping.snap_points` (nearest
 index); only the search differs. Cell centres form a regular grid, so instead of one nearest
 query per centre (about 9 µs each through GEOS) the segments of the streets near a window are
 listed in buckets of the window's own cells, and each cell scans the buckets ring by ring
-around it until no unscanned segment can be nearer than the nearest found (then once more out
-to its tie reach, for the alternatives). A cell by a street stops after a ring or two; a cell
+around it until no unscanned segment can be nearer than the nearest found (then on out to its
+tie reach, for the alternatives, reading the distances it measured again). A cell by a street stops after a ring or two; a cell
 far from every street skips its empty rings at once (a summed-area table of the buckets).
 
 Why hand-written (numba): no library computes the distance of every cell of a grid to a set of
@@ -126,7 +126,8 @@ def _snap_window(
     (k + 1/2) cells (a quarter cell is kept as margin against rounding), so the scan stops as
     soon as the nearest main edge is nearer than that, or beyond ``lim``. A second scan out
     to the cell's tie reach (as in :func:`snap_points`) lists every eligible edge within it,
-    with its distance and position along its geometry (a fraction).
+    with its distance and position along its geometry (a fraction): the segments the first
+    scan measured (each once), then those of any further rings.
 
     Returns
     -------

@@ -93,6 +93,10 @@ WINDOW_COLS = 4 * _BLOCK
 #: disk for a moment; the automatic cell keeps a raster under 3 M cells, 12 MB), compressed
 #: beyond
 _PLAIN_SCRATCH_CELLS = 32_000_000
+#: the COGs' DEFLATE level: 4 instead of GDAL's 6 takes a quarter less CPU to compress, for
+#: files 1 % larger (the 268k-node mosaic's five 50 m rasters: 1.55 -> 1.12 s, 36.0 -> 36.4
+#: MB; levels 1-3 cost no less CPU and grow the files by 1.4-3 %)
+_DEFLATE_LEVEL = 4
 
 
 def raster_name(category: str) -> str:
@@ -432,8 +436,8 @@ def write_rasters(
         if cog:
             for c, path in zip(cats, paths, strict=True):
                 rasterio.shutil.copy(scratch[c], path, driver="COG", compress="DEFLATE",
-                                     predictor="FLOATING_POINT", blocksize=_BLOCK,
-                                     overview_resampling="NEAREST")
+                                     level=_DEFLATE_LEVEL, predictor="FLOATING_POINT",
+                                     blocksize=_BLOCK, overview_resampling="NEAREST")
         for c in cats:
             if progress is not None:
                 progress(c)
