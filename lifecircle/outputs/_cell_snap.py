@@ -6,8 +6,9 @@ index); only the search differs. Cell centres form a regular grid, so instead of
 query per centre (about 9 µs each through GEOS) the segments of the streets near a window are
 listed in buckets of the window's own cells, and each cell scans the buckets ring by ring
 around it until no unscanned segment can be nearer than the nearest found (then on out to its
-tie reach, for the alternatives, reading the distances it measured again). A cell by a street stops after a ring or two; a cell
-far from every street skips its empty rings at once (a summed-area table of the buckets).
+tie reach, for the alternatives, reading the distances it measured again). A cell by a street
+stops after a ring or two; a cell far from every street skips its empty rings at once (a
+summed-area table of the buckets).
 
 Why hand-written (numba): no library computes the distance of every cell of a grid to a set of
 segments with the identity of the nearest one and the position along it; GEOS answers one
@@ -109,6 +110,29 @@ def _ring(r: int, c: int, k: int, bw: int, out: np.ndarray) -> int:
     return n
 
 
+def _measure_ring(
+    px: float, py: float, r: int, c: int, k: int, bw: int, ring: np.ndarray,
+    b_ptr: np.ndarray, b_seg: np.ndarray, seen: np.ndarray, here: int, seg_j: np.ndarray,
+    coords: np.ndarray, rec_s: np.ndarray, rec_d: np.ndarray, n_rec: int,
+) -> int:
+    """Measure the segments of ring ``k`` around bucket (r, c) that cell ``here`` has not
+    measured yet (``seen``: the last cell that measured each segment); append them and their
+    distances from (px, py) to the records ``rec_s``, ``rec_d`` (room for every segment);
+    the new number of records."""
+    for t in range(_ring(r, c, k, bw, ring)):
+        for q in range(b_ptr[ring[t]], b_ptr[ring[t] + 1]):
+            s = b_seg[q]
+            if seen[s] == here:
+                continue
+            seen[s] = here
+            j = seg_j[s]
+            rec_s[n_rec] = s
+            rec_d[n_rec] = _seg_dist(px, py, coords[j, 0], coords[j, 1], coords[j + 1, 0],
+                                     coords[j + 1, 1])
+            n_rec += 1
+    return n_rec
+
+
 def _snap_window(
     coords: np.ndarray, ptr: np.ndarray, edges: np.ndarray, frag: np.ndarray,
     x0: float, y0: float, cell: float, row0: int, col0: int, h: int, w: int, lim: float,
@@ -198,12 +222,11 @@ def _snap_window(
     e_j = np.zeros(n_e, dtype=np.int64)
     e_meas = np.zeros(n_e)
     touched = np.empty(n_e, dtype=np.int64)
-    # the segments a cell's first scan measured (each once: ``seen`` holds the last cell that
-    # measured a segment), which its second scan reads again instead of measuring them anew
+    # the segments a cell measured (each once: ``seen`` holds the last cell that measured a
+    # segment), which its second scan reads again instead of measuring them anew
     seen = np.full(n_seg, -1, dtype=np.int64)
-    rec_cap = 256
-    rec_s = np.empty(rec_cap, dtype=np.int64)
-    rec_d = np.empty(rec_cap)
+    rec_s = np.empty(n_seg, dtype=np.int64)
+    rec_d = np.empty(n_seg)
     cap = 1024
     out_c = np.empty(cap, dtype=np.int64)
     out_e = np.empty(cap, dtype=np.int64)
@@ -225,26 +248,16 @@ def _snap_window(
                 continue  # no segment within the buckets' reach
             n_rec = 0
             while True:
-                for t in range(_ring(r + n_pad, c + n_pad, k, bw, ring)):
-                    for q in range(b_ptr[ring[t]], b_ptr[ring[t] + 1]):
-                        s = b_seg[q]
-                        if seen[s] == here:
-                            continue
-                        seen[s] = here
-                        j = seg_j[s]
-                        d = _seg_dist(px, py, coords[j, 0], coords[j, 1],
-                                      coords[j + 1, 0], coords[j + 1, 1])
-                        if n_rec == rec_cap:
-                            rec_cap *= 2
-                            rec_s = grown(rec_s, n_rec, rec_cap)
-                            rec_d = grown(rec_d, n_rec, rec_cap)
-                        rec_s[n_rec] = s
-                        rec_d[n_rec] = d
-                        n_rec += 1
-                        if d < d_all:
-                            d_all = d
-                        if d < d_main and not frag[edges[seg_e[s]]]:
-                            d_main = d
+                start = n_rec
+                n_rec = _measure_ring(
+                    px, py, r + n_pad, c + n_pad, k, bw, ring, b_ptr, b_seg, seen, here, seg_j,
+                    coords, rec_s, rec_d, n_rec)
+                for t in range(start, n_rec):
+                    d = rec_d[t]
+                    if d < d_all:
+                        d_all = d
+                    if d < d_main and not frag[edges[seg_e[rec_s[t]]]]:
+                        d_main = d
                 bound = (k + 0.25) * cell
                 if d_main < bound or bound > pad:
                     break
@@ -286,21 +299,9 @@ def _snap_window(
                 if (k + 0.25) * cell > reach:
                     break
                 k += 1
-                for t2 in range(_ring(r + n_pad, c + n_pad, k, bw, ring)):
-                    for q in range(b_ptr[ring[t2]], b_ptr[ring[t2] + 1]):
-                        s = b_seg[q]
-                        if seen[s] == here:
-                            continue
-                        seen[s] = here
-                        j = seg_j[s]
-                        if n_rec == rec_cap:
-                            rec_cap *= 2
-                            rec_s = grown(rec_s, n_rec, rec_cap)
-                            rec_d = grown(rec_d, n_rec, rec_cap)
-                        rec_s[n_rec] = s
-                        rec_d[n_rec] = _seg_dist(px, py, coords[j, 0], coords[j, 1],
-                                                 coords[j + 1, 0], coords[j + 1, 1])
-                        n_rec += 1
+                n_rec = _measure_ring(
+                    px, py, r + n_pad, c + n_pad, k, bw, ring, b_ptr, b_seg, seen, here, seg_j,
+                    coords, rec_s, rec_d, n_rec)
             for t in range(n_touched):
                 e = touched[t]
                 if n_out == cap:
@@ -324,7 +325,7 @@ def _kernel() -> Callable[..., tuple[np.ndarray, np.ndarray, np.ndarray, np.ndar
                                      np.ndarray]]:
     """:func:`_snap_window` compiled by numba (or loaded from its cache) on first use."""
     return compile_kernel(_snap_window, _seg_dist, _seg_measure, _bucket, _square_count,
-                          _ring)
+                          _ring, _measure_ring)
 
 
 @dataclass(frozen=True)
