@@ -40,7 +40,6 @@ from ..snapping import (
     AltSnaps,
     Snap,
     _fragment_edges,
-    rank_candidates,
 )
 
 __all__ = ["CellCandidates", "cell_candidates", "snap_cells"]
@@ -133,8 +132,32 @@ def _measure_ring(
     return n_rec
 
 
+def _rank_touched(touched: np.ndarray, n: int, leg: np.ndarray, edges: np.ndarray,
+                  tie_m: float) -> None:
+    """Order a cell's candidate edges ``touched[:n]`` (legs ``leg[e]``) as
+    :func:`~lifecircle.snapping.rank_candidates` orders a point's: the exact ties of the least
+    leg (within ``tie_m``) first, then by leg; equal keys by edge index (``edges[e]``). An
+    insertion sort: a cell has a few candidates."""
+    best = np.inf
+    for t in range(n):
+        best = min(best, leg[touched[t]])
+    for t in range(1, n):
+        e = touched[t]
+        key = 0.0 if leg[e] <= best + tie_m else leg[e]
+        i = t
+        while i > 0:
+            p = touched[i - 1]
+            p_key = 0.0 if leg[p] <= best + tie_m else leg[p]
+            if p_key < key or (p_key == key and edges[p] < edges[e]):
+                break
+            touched[i] = p
+            i -= 1
+        touched[i] = e
+
+
 def _snap_window(
     coords: np.ndarray, ptr: np.ndarray, edges: np.ndarray, frag: np.ndarray,
+    length: np.ndarray, edge_u: np.ndarray, edge_v: np.ndarray,
     x0: float, y0: float, cell: float, row0: int, col0: int, h: int, w: int, lim: float,
     tie_rel: float, tie_m: float,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -142,7 +165,8 @@ def _snap_window(
 
     ``coords``/``ptr``: every edge's vertices (``WalkNetwork.edge_coords``/``edge_ptr``);
     ``edges``: the edges that may lie within ``lim`` of the window; ``frag``: per edge,
-    whether it lies in a fragment.
+    whether it lies in a fragment; ``length``, ``edge_u``, ``edge_v``: every edge's walking
+    length and end nodes.
 
     The segments of ``edges`` are listed in buckets, one per cell of the window plus ``pad``
     cells around it, every bucket its bounding box overlaps. Each cell then scans the buckets
@@ -150,14 +174,18 @@ def _snap_window(
     (k + 1/2) cells (a quarter cell is kept as margin against rounding), so the scan stops as
     soon as the nearest main edge is nearer than that, or beyond ``lim``. A second scan out
     to the cell's tie reach (as in :func:`snap_points`) lists every eligible edge within it,
-    with its distance and position along its geometry (a fraction): the segments the first
-    scan measured (each once), then those of any further rings.
+    with its distance and position along it: the segments the first scan measured (each
+    once), then those of any further rings. A cell's candidates are then ranked and pruned as
+    :func:`~lifecircle.snapping.rank_candidates` does it for :func:`snap_points` (the primary
+    first; alternatives that project onto an end node an earlier snap reaches dropped), so
+    no sort of the window's candidates is needed.
 
     Returns
     -------
-    cell, edge, dist, frac, passed
-        The candidates (window-local row-major cell index, edge, leg, fraction) and, per cell,
-        whether a fragment was passed over.
+    cell, edge, dist, along, passed
+        The candidates kept (window-local row-major cell index, edge, leg, metres along the
+        edge's walking length), each cell's primary first, and per cell whether a fragment
+        was passed over.
     """
     pad = lim + tie_m  # a cell's tie reach may pass lim by tie_m
     n_pad = math.ceil(pad / cell) + 1
@@ -222,6 +250,7 @@ def _snap_window(
     e_j = np.zeros(n_e, dtype=np.int64)
     e_meas = np.zeros(n_e)
     touched = np.empty(n_e, dtype=np.int64)
+    cell_nodes = np.empty(n_e, dtype=np.int64)
     # the segments a cell measured (each once: ``seen`` holds the last cell that measured a
     # segment), which its second scan reads again instead of measuring them anew
     seen = np.full(n_seg, -1, dtype=np.int64)
@@ -302,8 +331,28 @@ def _snap_window(
                 n_rec = _measure_ring(
                     px, py, r + n_pad, c + n_pad, k, bw, ring, b_ptr, b_seg, seen, here, seg_j,
                     coords, rec_s, rec_d, n_rec)
+            _rank_touched(touched, n_touched, e_best, edges, tie_m)
+            n_nodes = 0
             for t in range(n_touched):
                 e = touched[t]
+                d = e_best[e]
+                e_best[e] = np.inf
+                g = edges[e]
+                # the fraction along the geometry, clipped (a zero-length line: its start),
+                # and the walking length's share of it
+                frac = e_meas[e] / e_len[e] if e_len[e] > 0.0 else 0.0
+                frac = min(max(frac, 0.0), 1.0)
+                node = edge_u[g] if frac <= 0.0 else (edge_v[g] if frac >= 1.0 else -1)
+                if node >= 0:
+                    # an alternative projecting onto an end node an earlier snap of the cell
+                    # already reaches adds nothing
+                    dup = False
+                    for i in range(n_nodes):
+                        dup = dup or cell_nodes[i] == node
+                    if dup:
+                        continue
+                    cell_nodes[n_nodes] = node
+                    n_nodes += 1
                 if n_out == cap:
                     cap *= 2
                     out_c = grown(out_c, n_out, cap)
@@ -311,11 +360,10 @@ def _snap_window(
                     out_d = grown(out_d, n_out, cap)
                     out_f = grown(out_f, n_out, cap)
                 out_c[n_out] = here
-                out_e[n_out] = edges[e]
-                out_d[n_out] = e_best[e]
-                out_f[n_out] = e_meas[e] / e_len[e] if e_len[e] > 0.0 else np.nan
+                out_e[n_out] = g
+                out_d[n_out] = d
+                out_f[n_out] = frac * length[g]
                 n_out += 1
-                e_best[e] = np.inf
     return out_c[:n_out].copy(), out_e[:n_out].copy(), out_d[:n_out].copy(), \
         out_f[:n_out].copy(), passed
 
@@ -325,7 +373,7 @@ def _kernel() -> Callable[..., tuple[np.ndarray, np.ndarray, np.ndarray, np.ndar
                                      np.ndarray]]:
     """:func:`_snap_window` compiled by numba (or loaded from its cache) on first use."""
     return compile_kernel(_snap_window, _seg_dist, _seg_measure, _bucket, _square_count,
-                          _ring, _measure_ring)
+                          _ring, _measure_ring, _rank_touched)
 
 
 @dataclass(frozen=True)
@@ -348,18 +396,19 @@ def cell_candidates(
     col0: int, height: int, width: int, max_snap_m: float,
 ) -> CellCandidates:
     """The candidate snaps of a window's cell centres (the parameters of :func:`snap_cells`),
-    ranked by :func:`~lifecircle.snapping.rank_candidates`, without a :class:`Snap` per cell:
-    what the rasters' times need."""
+    ranked and pruned as :func:`~lifecircle.snapping.rank_candidates` does it, without a
+    :class:`Snap` per cell: what the rasters' times need."""
     coords = np.ascontiguousarray(net.edge_coords[:, :2], dtype=np.float64)
-    p_c, f_c, d_c, frac, passed = _kernel()(
+    p_c, f_c, d_c, a_c, passed = _kernel()(
         coords, np.asarray(net.edge_ptr, dtype=np.int64),
         np.ascontiguousarray(np.sort(edges), dtype=np.int64), _fragment_edges(net),
+        np.ascontiguousarray(net.edge_length_m, dtype=np.float64),
+        np.ascontiguousarray(net.edge_u), np.ascontiguousarray(net.edge_v),
         float(x0), float(y0), float(cell_m), int(row0), int(col0), int(height), int(width),
         float(max_snap_m), TIE_REL, _TIE_M)
-    p_c, f_c, d_c, a_c, primary, alt = rank_candidates(net, height * width, p_c, f_c, d_c,
-                                                       frac)
-    keep = primary | alt
-    return CellCandidates(p_c[keep], f_c[keep], a_c[keep], d_c[keep], primary[keep], passed)
+    primary = np.ones(p_c.shape[0], dtype=bool)
+    primary[1:] = p_c[1:] != p_c[:-1]
+    return CellCandidates(p_c, f_c, a_c, d_c, primary, passed)
 
 
 def snap_cells(

@@ -277,6 +277,8 @@ class _Timing:
 
 def _timings(result: Any, categories: Sequence[str],
              facility_snaps: dict[str, Snap] | None) -> dict[str, _Timing]:
+    """Per category, what its cells' times read (made once for all windows; the facilities
+    from ``result.facilities`` unless ``facility_snaps`` gives them)."""
     fsnaps = facility_snaps if facility_snaps is not None else category_snaps(
         result.facilities, categories)
     out = {}
