@@ -314,10 +314,11 @@ def _point_times(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Per point, the shortest distance over its candidate snaps and its source; the kernel.
 
-    Why hand-written (numba): the same arithmetic as a vectorised numpy version, operation
-    for operation (so the distances agree to the last bit), without its temporaries, the
-    sort that took the minimum per point, and a binary search pass per source edge: a fifth
-    of the time on a city's raster cells.
+    Why hand-written (numba): numpy has no grouped minimum with its argmin short of a sort
+    (the vectorised version sorted every snap to keep each point's shortest, half its time)
+    and expands the (point, source) pairs of shared edges into temporaries. This is the same
+    arithmetic, operation for operation, so the distances agree to the last bit; measured on
+    the 268k-node mosaic, 3-4x faster on 200k points and ~8x on a raster's cells.
 
     Per snap (point at ``a`` on edge (u, v) of length L, leg ``s``): through u
     ``d[u] + a`` and through v ``d[v] + (L - a)`` (on a sloped network each part times the

@@ -10,11 +10,14 @@ from every edge, or beyond the search horizon, are NaN (the declared nodata).
 The grid is aligned to multiples of the cell size in the run's projected CRS (it covers the
 network's bounding box plus ``max_snap_m``) and is processed window by window
 (:data:`WINDOW_ROWS` x :data:`WINDOW_COLS` cells, whole blocks of the files): the streets near a
-window are found with one query of the edge tree, its cells snapped and timed, and the window
-written, so memory is bounded by the window whatever the extent, and the cost grows with the
-area at the chosen cell size. A window with no street within ``max_snap_m`` is written as
-nodata without snapping. Files are Cloud-Optimised GeoTIFFs when GDAL has the COG driver, else
-tiled GeoTIFFs with internal overviews.
+window are found with one query of the edge tree, its cells snapped once (flat candidate snaps,
+no :class:`~lifecircle.snapping.Snap` per window) and timed for every category from those
+snaps (:func:`lifecircle.routing.candidate_distances`), and the window written, so memory is
+bounded by the window whatever the extent, and the cost grows with the area at the chosen cell
+size. A window with no street within ``max_snap_m`` is written as nodata without snapping.
+Files are Cloud-Optimised GeoTIFFs (DEFLATE level :data:`_DEFLATE_LEVEL`, copied from
+uncompressed scratch files) when GDAL has the COG driver, else tiled GeoTIFFs with internal
+overviews.
 
 What a cell size costs: ``1e6 / cell_m**2`` cells per km² of the bounding box (1,600 at the
 default 25 m, 10,000 at 10 m, 400 at 50 m), four bytes each per category on disk before
