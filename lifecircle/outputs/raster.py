@@ -10,11 +10,14 @@ from every edge, or beyond the search horizon, are NaN (the declared nodata).
 The grid is aligned to multiples of the cell size in the run's projected CRS (it covers the
 network's bounding box plus ``max_snap_m``) and is processed window by window
 (:data:`WINDOW_ROWS` x :data:`WINDOW_COLS` cells, whole blocks of the files): the streets near a
-window are found with one query of the edge tree, its cells snapped and timed, and the window
-written, so memory is bounded by the window whatever the extent, and the cost grows with the
-area at the chosen cell size. A window with no street within ``max_snap_m`` is written as
-nodata without snapping. Files are Cloud-Optimised GeoTIFFs when GDAL has the COG driver, else
-tiled GeoTIFFs with internal overviews.
+window are found with one query of the edge tree, its cells snapped once (flat candidate snaps,
+no :class:`~lifecircle.snapping.Snap` per window) and timed for every category from those
+snaps (:func:`lifecircle.routing.candidate_distances`), and the window written, so memory is
+bounded by the window whatever the extent, and the cost grows with the area at the chosen cell
+size. A window with no street within ``max_snap_m`` is written as nodata without snapping.
+Files are Cloud-Optimised GeoTIFFs (DEFLATE level :data:`_DEFLATE_LEVEL`, copied from
+uncompressed scratch files) when GDAL has the COG driver, else tiled GeoTIFFs with internal
+overviews.
 
 What a cell size costs: ``1e6 / cell_m**2`` cells per km² of the bounding box (1,600 at the
 default 25 m, 10,000 at 10 m, 400 at 50 m), four bytes each per category on disk before
@@ -30,7 +33,7 @@ import os
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import rasterio
@@ -45,8 +48,17 @@ from .._errors import ConfigError, OutputError, ResourceLimitError
 from ..access import category_snaps, minutes
 from ..edge_access import network_for_group
 from ..network import WalkNetwork
-from ..routing import point_distances
+from ..routing import (
+    EdgeSources,
+    NodeDistances,
+    candidate_distances,
+    edge_sources,
+    snap_candidates,
+)
 from ..snapping import AltSnaps, Snap, _tree, snap_points
+
+if TYPE_CHECKING:
+    from ._cell_snap import CellCandidates
 
 log = logging.getLogger(__name__)
 
@@ -80,6 +92,14 @@ _BLOCK = 256
 #: the extent.
 WINDOW_ROWS = _BLOCK
 WINDOW_COLS = 4 * _BLOCK
+#: a COG's scratch source is written uncompressed up to this many cells (128 MB a category on
+#: disk for a moment; the automatic cell keeps a raster under 3 M cells, 12 MB), compressed
+#: beyond
+_PLAIN_SCRATCH_CELLS = 32_000_000
+#: the COGs' DEFLATE level: 4 instead of GDAL's 6 takes a quarter less CPU to compress, for
+#: files 1 % larger (the 268k-node mosaic's five 50 m rasters: 1.55 -> 1.12 s, 36.0 -> 36.4
+#: MB; levels 1-3 cost no less CPU and grow the files by 1.4-3 %)
+_DEFLATE_LEVEL = 4
 
 
 def raster_name(category: str) -> str:
@@ -189,6 +209,26 @@ def _snap_near_network(net: WalkNetwork, x: np.ndarray, y: np.ndarray, max_snap_
     return Snap(edge, along, dist, status, alt=alt)
 
 
+def _window_edges(net: WalkNetwork, grid: Grid, window: Window, max_snap_m: float
+                  ) -> np.ndarray | None:
+    """The edges that may lie within ``max_snap_m`` of a window's cells (one bounding-box
+    query of the edge tree), or None when there are none."""
+    row0, col0 = int(window.row_off), int(window.col_off)
+    h, w = int(window.height), int(window.width)
+    c = grid.cell_m
+    pad = max_snap_m + c
+    box = shapely.box(grid.x0 + col0 * c - pad, grid.y0 - (row0 + h) * c - pad,
+                      grid.x0 + (col0 + w) * c + pad, grid.y0 - row0 * c + pad)
+    hit = _tree(net).query(box) if net.n_edges else np.zeros(0, np.int64)
+    return hit if hit.size else None
+
+
+def _window_args(grid: Grid, window: Window, max_snap_m: float) -> dict[str, Any]:
+    return {"x0": grid.x0, "y0": grid.y0, "cell_m": grid.cell_m, "row0": int(window.row_off),
+            "col0": int(window.col_off), "height": int(window.height),
+            "width": int(window.width), "max_snap_m": max_snap_m}
+
+
 def _window_snap(net: WalkNetwork, grid: Grid, window: Window, max_snap_m: float
                  ) -> Snap | None:
     """The snapping of a window's cell centres (row-major), or None when no cell is within
@@ -198,18 +238,24 @@ def _window_snap(net: WalkNetwork, grid: Grid, window: Window, max_snap_m: float
     """
     from ._cell_snap import snap_cells
 
-    row0, col0 = int(window.row_off), int(window.col_off)
-    h, w = int(window.height), int(window.width)
-    c = grid.cell_m
-    pad = max_snap_m + c
-    box = shapely.box(grid.x0 + col0 * c - pad, grid.y0 - (row0 + h) * c - pad,
-                      grid.x0 + (col0 + w) * c + pad, grid.y0 - row0 * c + pad)
-    hit = _tree(net).query(box) if net.n_edges else np.zeros(0, np.int64)
-    if hit.size == 0:
+    hit = _window_edges(net, grid, window, max_snap_m)
+    if hit is None:
         return None
-    snap = snap_cells(net, hit, x0=grid.x0, y0=grid.y0, cell_m=c, row0=row0, col0=col0,
-                      height=h, width=w, max_snap_m=max_snap_m)
+    snap = snap_cells(net, hit, **_window_args(grid, window, max_snap_m))
     return snap if snap.ok.any() else None
+
+
+def _window_candidates(net: WalkNetwork, grid: Grid, window: Window, max_snap_m: float
+                       ) -> CellCandidates | None:
+    """The snaps of a window's cells as :func:`_window_snap` finds them, flat (what the
+    times need, without a :class:`Snap` per cell), or None when no cell has one."""
+    from ._cell_snap import cell_candidates
+
+    hit = _window_edges(net, grid, window, max_snap_m)
+    if hit is None:
+        return None
+    cand = cell_candidates(net, hit, **_window_args(grid, window, max_snap_m))
+    return cand if cand.cell.size else None
 
 
 def _windows(grid: Grid) -> Iterator[Window]:
@@ -219,6 +265,43 @@ def _windows(grid: Grid) -> Iterator[Window]:
         for colm in range(0, grid.width, WINDOW_COLS):
             yield Window(colm, row, min(WINDOW_COLS, grid.width - colm),
                          min(WINDOW_ROWS, grid.height - row))
+
+
+@dataclass(frozen=True)
+class _Timing:
+    """What the times of one category's cells read: its group's network, the node distances,
+    its facilities by edge and its speed."""
+
+    net: WalkNetwork
+    nodes: NodeDistances
+    sources: EdgeSources
+    speed_kmh: float
+
+
+def _timings(result: Any, categories: Sequence[str],
+             facility_snaps: dict[str, Snap] | None) -> dict[str, _Timing]:
+    """Per category, what its cells' times read (made once for all windows; the facilities
+    from ``result.facilities`` unless ``facility_snaps`` gives them)."""
+    fsnaps = facility_snaps if facility_snaps is not None else category_snaps(
+        result.facilities, categories)
+    out = {}
+    for c in categories:
+        a = result.access[c]
+        # a step-free category's cells walk on its group's mask, as its blocks do
+        gnet = network_for_group(result.network, result.profile.group_of(c))
+        out[c] = _Timing(gnet, a.nodes, edge_sources(gnet, fsnaps[c]), a.speed_kmh)
+    return out
+
+
+def _minutes(timings: dict[str, _Timing], owner: np.ndarray, edge: np.ndarray,
+             along_m: np.ndarray, dist_m: np.ndarray, n: int) -> Iterator[tuple[str, np.ndarray]]:
+    """Per category, the minutes of ``n`` points from their flat candidate snaps (as
+    :func:`lifecircle.routing.candidate_distances` takes them): the snaps are shared by
+    every category."""
+    for c, t in timings.items():
+        dist, _ = candidate_distances(t.net, t.nodes, t.sources, owner, edge, along_m, dist_m,
+                                      n_points=n)
+        yield c, minutes(dist, t.speed_kmh)
 
 
 def travel_time_cells(
@@ -253,27 +336,22 @@ def travel_time_cells(
     max_snap_m = float(result.metadata["max_snap_m"])
     if snap is None:
         snap = _snap_near_network(net, np.asarray(x, float), np.asarray(y, float), max_snap_m)
-    fsnaps = facility_snaps if facility_snaps is not None else category_snaps(
-        result.facilities, categories)
-    out = {}
-    for c in categories:
-        a = result.access[c]
-        fsnap = fsnaps[c]
-        # a step-free category's cells walk on its group's mask, as its blocks do
-        gnet = network_for_group(net, result.profile.group_of(c))
-        dist, _ = point_distances(gnet, a.nodes, fsnap, snap)
-        out[c] = minutes(dist, a.speed_kmh)
-    return out
+    timings = _timings(result, categories, facility_snaps)
+    return dict(_minutes(timings, *snap_candidates(snap), len(snap)))
 
 
-def _profile(grid: Grid, crs: Any, driver: str) -> dict[str, Any]:
+def _profile(grid: Grid, crs: Any, driver: str, *, scratch: bool = False) -> dict[str, Any]:
+    """Creation options of a raster; a ``scratch`` file (a COG's source) is left uncompressed
+    up to :data:`_PLAIN_SCRATCH_CELLS` cells: compressing it only to decompress it for the
+    copy cost 40 % of the writes' time."""
     profile: dict[str, Any] = {
         "driver": driver, "width": grid.width, "height": grid.height, "count": 1,
         "dtype": "float32", "crs": crs, "transform": grid.transform, "nodata": float("nan"),
     }
     if driver == "GTiff":
         tiled = grid.width >= _BLOCK and grid.height >= _BLOCK
-        profile.update(compress="deflate", predictor=3)
+        if not (scratch and grid.n_cells <= _PLAIN_SCRATCH_CELLS):
+            profile.update(compress="deflate", predictor=3)
         if tiled:
             profile.update(tiled=True, blockxsize=_BLOCK, blockysize=_BLOCK)
     return profile
@@ -334,28 +412,24 @@ def write_rasters(
     base = Path(folder)
     (base / "rasters").mkdir(parents=True, exist_ok=True)
     cog = _has_cog()
-    fsnaps = category_snaps(result.facilities, cats)
+    timings = _timings(result, cats, None)
     # Band by band into tiled scratch GeoTIFFs (the COG driver only copies whole datasets).
     scratch = {c: base / "rasters" / f".{col.walk_min(c)}.scratch.tif" for c in cats}
     paths = [base / raster_name(c) for c in cats]
     try:
         dsts = {c: rasterio.open(scratch[c] if cog else base / raster_name(c), "w",
-                                 **_profile(grid, crs, "GTiff")) for c in cats}
+                                 **_profile(grid, crs, "GTiff", scratch=cog)) for c in cats}
         try:
             for window in _windows(grid):
                 shape = (int(window.height), int(window.width))
-                snap = _window_snap(net, grid, window, max_snap_m)
-                if snap is None:  # no street within reach: nodata, nothing to time
+                cand = _window_candidates(net, grid, window, max_snap_m)
+                if cand is None:  # no street within reach: nodata, nothing to time
                     for c in cats:
                         dsts[c].write(np.full(shape, np.nan, np.float32), 1, window=window)
                     continue
-                rows, cols = window.toslices()
-                x, y = cell_centres(grid, rows, cols)
-                values = travel_time_cells(result, cats, x, y, snap=snap,
-                                           facility_snaps=fsnaps)
-                for c in cats:
-                    dsts[c].write(values[c].astype(np.float32).reshape(shape), 1,
-                                  window=window)
+                for c, values in _minutes(timings, cand.cell, cand.edge, cand.along_m,
+                                          cand.dist_m, shape[0] * shape[1]):
+                    dsts[c].write(values.astype(np.float32).reshape(shape), 1, window=window)
             for c in cats:
                 _describe(dsts[c], result, c, cell_m)
                 if not cog:
@@ -367,8 +441,8 @@ def write_rasters(
         if cog:
             for c, path in zip(cats, paths, strict=True):
                 rasterio.shutil.copy(scratch[c], path, driver="COG", compress="DEFLATE",
-                                     predictor="FLOATING_POINT", blocksize=_BLOCK,
-                                     overview_resampling="NEAREST")
+                                     level=_DEFLATE_LEVEL, predictor="FLOATING_POINT",
+                                     blocksize=_BLOCK, overview_resampling="NEAREST")
         for c in cats:
             if progress is not None:
                 progress(c)
