@@ -34,7 +34,7 @@ from ..profiles import PopulationSettings
 from ._halves import alongside, elementwise
 from .block_gates import GATE_TOLERANCE_M, access_points, distance_to_boundary, gates_from_osm
 from .block_homes import HomeAreas, estimate_population, home_blocks, remember
-from .block_split import as_xy, distinct, faces, grid_pieces, line_pieces, merge_small, owner_of
+from .block_split import as_xy, distinct, grid_pieces, line_pieces, merge_small, owner_of
 from .buildings import (
     MIN_BUILDING_COVER,
     Homes,
@@ -44,6 +44,7 @@ from .buildings import (
     residential_landuse,
 )
 from .osm import OSMData
+from .planar import Arrangement
 from .tables import unique_ids
 
 __all__ = [
@@ -404,14 +405,16 @@ def blocks_from_osm(
     walls = _barriers(data, crs)
     landuse = residential_landuse(data, crs)
     outlines = [lines[is_street], walls, elementwise(shapely.boundary, landuse)]
+    # their segments and crossings too: the limit's outline is added to them after
+    arrangement = Arrangement(np.concatenate(outlines), more=1)
     hull = limit_of()
     shapely.prepare(hull)
     # residential land counts whole even where it reaches past the streets' hull; land
     # wholly inside the hull leaves the union as it is (most of it: skip it)
     past = landuse[~shapely.contains_properly(hull, landuse)] if landuse.size else landuse
     limit = shapely.union_all(np.concatenate([[hull], past]))
-    work = np.concatenate([*outlines, np.array([shapely.boundary(limit)])])
-    base = faces(work)
+    base = arrangement.faces(np.array([shapely.boundary(limit)]))
+    del arrangement
     rep = elementwise(shapely.point_on_surface, base)
     shapely.prepare(limit)
     inside = elementwise(shapely.contains, limit, rep)
