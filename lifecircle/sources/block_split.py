@@ -192,7 +192,11 @@ def line_pieces(parents: np.ndarray, lines: np.ndarray) -> tuple[np.ndarray, np.
     """
     if parents.size == 0:
         return _EMPTY, np.empty(0, dtype=np.int64)
-    l_i = distinct(shapely.STRtree(parents).query(lines, predicate="intersects")[0])
+    # box pairs, then the prepared parents asked (the tree's predicate prepares each line
+    # instead: 1.4x slower)
+    l_i, p_i = shapely.STRtree(parents).query(lines)
+    shapely.prepare(parents)
+    l_i = distinct(l_i[elementwise(shapely.intersects, parents[p_i], lines[l_i], groups=p_i)])
     work = np.concatenate([elementwise(shapely.boundary, parents), lines[l_i]])
     pieces = faces(work)
     owner = owner_of(elementwise(shapely.point_on_surface, pieces), parents, disjoint=True)
