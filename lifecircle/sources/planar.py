@@ -68,6 +68,7 @@ class Arrangement:
     meanwhile) leave as it is. ``faces(more)`` gives ``faces`` of both sets of lines.
 
     Below :data:`GEOS_BELOW` lines in all nothing is done until ``faces`` (GEOS does it all).
+    ``faces`` is asked once: it lets go of the arrangement.
     """
 
     def __init__(self, lines: np.ndarray, *, geos_below: int | None = None,
@@ -87,6 +88,7 @@ class Arrangement:
         more = more[~(shapely.is_empty(more) | shapely.is_missing(more))]
         if self.graph is None or self.meets is None or self.lines.size + more.size < self.below:
             lines = np.concatenate([self.lines, more])
+            self.graph = self.meets = None
             if lines.size == 0:
                 return _EMPTY
             if lines.size < self.below:
@@ -95,8 +97,11 @@ class Arrangement:
             return _faces_of(xy, u, v, *_to_node(xy[u], xy[v])[:2])
         xy, u, v = self.graph
         flag, group, grid = self.meets
+        # the grid (~0.4 GB at a million nodes) is not held through the noding and the walk
+        self.graph = self.meets = None
         if more.size:
             xy, u, v, flag, group = _added(xy, u, v, flag, group, grid, *_segments(more))
+        del grid
         return _faces_of(xy, u, v, flag, group)
 
 
