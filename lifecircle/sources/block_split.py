@@ -349,9 +349,11 @@ def merge_small(
     if not small.any():
         return pieces, parent, np.arange(pieces.shape[0])
     s_i = np.flatnonzero(small)
-    a, b = shapely.STRtree(pieces).query(pieces[s_i], predicate="intersects")
+    a, b = shapely.STRtree(pieces).query(pieces[s_i])
     a = s_i[a]
-    ok = (a != b) & (parent[a] == parent[b])
+    ok = (a != b) & (parent[a] == parent[b])  # before the predicate: half the pairs go
+    a, b = a[ok], b[ok]
+    ok = shapely.intersects(pieces[a], pieces[b])
     a, b = a[ok], b[ok]
     shared = elementwise(_shared_edge, pieces[a], pieces[b])
     edge = shared > 0.01
