@@ -383,7 +383,7 @@ def merge_small(
         cols = np.arange(rows.size) - np.repeat(np.cumsum(sizes[multi]) - sizes[multi],
                                                 sizes[multi])
         table[rows, cols] = pieces[grouped[bounds[multi][rows] + cols]]
-        merged[multi] = shapely.union_all(table, axis=1)
+        merged[multi] = elementwise(shapely.union_all, table, axis=1)  # rows over threads
     out_parent = parent[grouped[bounds[:-1]]]
     return merged, out_parent, inverse
 
