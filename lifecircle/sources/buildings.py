@@ -283,7 +283,7 @@ def buildings_from_osm(data: OSMData, crs: Any, *, footprints: bool = True) -> g
     typed_home = pd.Series(kinds, dtype=object).isin(RESIDENTIAL_BUILDINGS).to_numpy()
     typed_other = pd.Series(kinds, dtype=object).isin(NON_RESIDENTIAL_BUILDINGS).to_numpy()
     marked = (2 * data.pois.osm_id[rows] + (data.pois.osm_type[rows] == "relation"))[poi_marked]
-    tagged = np.isin(table.keys(), marked)
+    tagged = pd.Series(table.keys()).isin(marked).to_numpy()  # hashed: np.isin sorts both
     res_landuse, other_zones = zones()
     # one look-up in both: a footprint in residential land is never asked about the zones
     # (``in_res`` comes first below), so the first holder of each point tells both
