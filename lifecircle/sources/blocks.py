@@ -297,12 +297,12 @@ def _sum_by(owner: np.ndarray, weights: np.ndarray, n: int) -> np.ndarray:
 
 def _tally(
     blk: _Blocks, homes: Homes, settings: PopulationSettings
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(block of each home, estimated residents per block, homes per block)."""
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(block of each home, estimated residents per block, homes per block, block area)."""
     n, owner = blk.geoms.size, blk.owner
-    pop = people(shapely.area(blk.geoms), _sum_by(owner, homes.floor, n), None, blk.mapped,
-                 settings)[0]
-    return owner, pop, np.bincount(owner[owner >= 0], minlength=n)
+    area = shapely.area(blk.geoms)
+    pop = people(area, _sum_by(owner, homes.floor, n), None, blk.mapped, settings)[0]
+    return owner, pop, np.bincount(owner[owner >= 0], minlength=n), area
 
 
 def _split(
@@ -312,8 +312,7 @@ def _split(
     settings: PopulationSettings,
 ) -> list[dict[str, Any]]:
     """Split blocks above the profile's maximum; returns the ones that stay above it."""
-    owner, pop, _ = _tally(blk, homes, settings)
-    area = shapely.area(blk.geoms)
+    owner, pop, _, area = _tally(blk, homes, settings)
     many, big = _over(pop, area, settings)
     blk.split = {"over_residents": int(many.sum()), "over_area": int(big.sum()),
                  "split_by_ways": 0, "split_by_buildings": 0}
@@ -328,8 +327,7 @@ def _split(
             _replace(blk, over, pieces, parent, homes, settings, "_split_ways").sum()
         )
     for round_ in range(GRID_ROUNDS + 1):
-        owner, pop, n_homes = _tally(blk, homes, settings)
-        area = shapely.area(blk.geoms)
+        owner, pop, n_homes, area = _tally(blk, homes, settings)
         many, big = _over(pop, area, settings)
         # a single building above the maximum residents cannot be split; too much land can
         over = np.flatnonzero(big | (many & ~(blk.mapped & (n_homes <= 1))))
