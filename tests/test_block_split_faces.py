@@ -150,3 +150,38 @@ def test_faces_do_not_depend_on_the_order_of_the_lines(segs, rnd):
     shuffled = [shapely.reverse(g) if rnd.random() < 0.5 else g for g in shuffled]
     _exactly_alike(faces(np.array(lines, dtype=object), geos_below=0),
                    faces(np.array(shuffled, dtype=object), geos_below=0))
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.tuples(*[st.integers(-2, 8)] * 4), min_size=1, max_size=25),
+       st.integers(0, 25), st.integers(0, 3))
+def test_lines_added_to_an_arrangement_give_the_faces_of_all(segs, k, repeat):
+    # the study limit is added to the streets' arrangement once drawn: its segments are
+    # tested against the old ones in the cells they cross (or lie outside of), and against
+    # each other; some repeat old segments (land use past the hull is in both)
+    from lifecircle.sources.planar import Arrangement
+
+    lines = [_line(x0, y0, x1, y1) for x0, y0, x1, y1 in segs if (x0, y0) != (x1, y1)]
+    if not lines:
+        return
+    old, more = lines[:k], lines[k:] + lines[: min(repeat, k)]
+    whole = faces(np.array(old + more, dtype=object), geos_below=0)
+    added = Arrangement(np.array(old, dtype=object), geos_below=0).faces(
+        np.array(more, dtype=object))
+    _exactly_alike(whole, added)
+    # below the threshold in all, GEOS's path, as faces takes it
+    few = Arrangement(np.array(old, dtype=object), geos_below=len(lines) + repeat + 1)
+    _exactly_alike(faces(np.array(old + more, dtype=object), geos_below=len(lines) + 9),
+                   few.faces(np.array(more, dtype=object)))
+
+
+def test_a_limit_added_round_a_street_grid_cuts_what_crosses_it():
+    from lifecircle.sources.planar import Arrangement
+
+    streets = np.array(_grids(3, size=4), dtype=object)
+    limit = np.array([shapely.box(-0.5, -0.5, 12.7, 2.5).boundary], dtype=object)
+    got = Arrangement(streets, geos_below=0).faces(limit)
+    want = faces(np.concatenate([streets, limit]), geos_below=0)
+    _exactly_alike(got, want)
+    assert _keys(got) == _keys(_geos(np.concatenate([streets, limit])))
+    assert got.size > faces(streets, geos_below=0).size  # the limit cut cells and closed rings

@@ -15,20 +15,27 @@ import pandas as pd
 import shapely
 
 from .._errors import InputError
+from ._halves import elementwise
 from .osm import OSMData
 
 __all__ = ["GATE_TOLERANCE_M", "access_points", "distance_to_boundary", "gates_from_osm"]
 
 def distance_to_boundary(points: gpd.GeoDataFrame, blocks: gpd.GeoDataFrame) -> np.ndarray:
     """Metres from each access point to the boundary of its own block (0 outside it)."""
-    own = blocks.geometry.to_numpy()[_positions(blocks["block_id"], points["block_id"])]
+    at = _positions(blocks["block_id"], points["block_id"])
+    own = blocks.geometry.to_numpy()[at]
     pts = _in_crs(points, blocks.crs)
     out = np.zeros(len(points))
-    inside = np.flatnonzero(shapely.contains(own, pts))
+    inside = np.flatnonzero(elementwise(shapely.contains, own, pts, groups=at))
     # the outline only of the blocks holding their point (nearly all: a gate outside its
     # block is 0 m from it)
-    out[inside] = shapely.distance(shapely.boundary(own[inside]), pts[inside])
+    out[inside] = elementwise(_to_outline, own[inside], pts[inside], groups=at[inside])
     return out
+
+
+def _to_outline(polygons: np.ndarray, points: np.ndarray) -> np.ndarray:
+    """Distance from each point to its polygon's boundary."""
+    return np.asarray(shapely.distance(shapely.boundary(polygons), points))
 
 
 def _positions(ids: pd.Series, wanted: pd.Series) -> np.ndarray:
@@ -146,7 +153,7 @@ def access_points(
             "gate_osm_id": None,
             "_order": rest.astype(np.float64),
         },
-        geometry=shapely.point_on_surface(blocks.geometry.to_numpy()[rest]),
+        geometry=elementwise(shapely.point_on_surface, blocks.geometry.to_numpy()[rest]),
         crs=blocks.crs,
     )
     gate = gpd.GeoDataFrame(

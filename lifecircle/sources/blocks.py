@@ -34,7 +34,7 @@ from ..profiles import PopulationSettings
 from ._halves import alongside, elementwise
 from .block_gates import GATE_TOLERANCE_M, access_points, distance_to_boundary, gates_from_osm
 from .block_homes import HomeAreas, estimate_population, home_blocks, remember
-from .block_split import as_xy, distinct, faces, grid_pieces, line_pieces, merge_small, owner_of
+from .block_split import as_xy, distinct, grid_pieces, line_pieces, merge_small, owner_of
 from .buildings import (
     MIN_BUILDING_COVER,
     Homes,
@@ -44,6 +44,7 @@ from .buildings import (
     residential_landuse,
 )
 from .osm import OSMData
+from .planar import Arrangement
 from .tables import unique_ids
 
 __all__ = [
@@ -91,6 +92,9 @@ LIMIT_GRID_M = 20.0
 #: city with more uses a coarser grid (a multiple of LIMIT_GRID_M; the margin grows past
 #: the cell above 40 m)
 LIMIT_MAX_POINTS = 160_000
+#: the hull's grid points are found with a flag per cell while the grid has at most this
+#: many cells per point (a sort of the points' cell keys past it)
+GRID_BITMAP_PER_POINT = 64
 #: grid splits are repeated at most this many times on pieces still above the maximum
 GRID_ROUNDS = 3
 
@@ -128,18 +132,20 @@ def _limit(lines: np.ndarray, homes: np.ndarray) -> Any:
     margin: where blocks can be."""
     # the first and last vertex of every line string, read off the coordinate array
     simple = lines[shapely.get_type_id(lines) == 1]
-    coords, idx = shapely.get_coordinates(simple, return_index=True)
-    starts = np.flatnonzero(np.diff(idx, prepend=-1) != 0)
-    stops = np.flatnonzero(np.diff(idx, append=-1) != 0)
-    xy = np.concatenate([coords[starts], coords[stops], as_xy(homes)])
-    xy = xy[np.isfinite(xy).all(axis=1)]
+    coords = shapely.get_coordinates(simple)
+    count = shapely.get_num_coordinates(simple)
+    ends = np.cumsum(count)[count > 0]  # lines with vertices
+    xy = np.concatenate([coords[ends - count[count > 0]], coords[ends - 1], as_xy(homes)])
+    ok = np.isfinite(xy[:, 0]) & np.isfinite(xy[:, 1])  # not .all(axis=1): 10x slower
+    if not ok.all():
+        xy = xy[ok]
     # points thinned to a grid (the margin covers the rounding): a city has 10^5-10^6 of them
     cell = LIMIT_GRID_M
     grid = _on_grid(xy, cell)
     while grid[0].size > LIMIT_MAX_POINTS:
         cell *= float(np.ceil(np.sqrt(grid[0].size / LIMIT_MAX_POINTS)))
         grid = _on_grid(xy, cell)
-    hull = shapely.concave_hull(shapely.multipoints(_grid_points(grid, cell)), ratio=0.3)
+    hull = shapely.concave_hull(_multipoint(_grid_points(grid, cell)), ratio=0.3)
     # homes are hull vertices: the margin keeps them off the limit (a point on a face's
     # outline lies in no face); the grid moves points by 0.71 cell at most
     return shapely.buffer(hull, max(LIMIT_MARGIN_M, cell), quad_segs=2)
@@ -151,14 +157,35 @@ def _on_grid(xy: np.ndarray, cell: float) -> tuple[np.ndarray, np.ndarray, int]:
 
     Each column is rounded on its own and the extremes come from the coordinates' (rounding
     keeps the order), which halves the cost of this step; it runs once per coarser cell.
+    The keys are read off a flag per grid cell (sorted by construction), unless the grid
+    has more than :data:`GRID_BITMAP_PER_POINT` cells per point.
     """
     if xy.shape[0] == 0:
         return np.empty(0, dtype=np.int64), np.zeros(2, dtype=np.int64), 1
-    lo = np.round(xy.min(axis=0) / cell).astype(np.int64)
+    # column by column: numpy's min over axis 0 of an (n, 2) array is 15x slower
+    lo = np.round(np.array([xy[:, 0].min(), xy[:, 1].min()]) / cell).astype(np.int64)
     span = int(np.round(xy[:, 1].max() / cell)) - int(lo[1]) + 1
     i = np.round(xy[:, 0] / cell).astype(np.int64) - lo[0]
     j = np.round(xy[:, 1] / cell).astype(np.int64) - lo[1]
-    return distinct(i * span + j), lo, span  # one int64 sort, not a row-wise unique
+    key = i * span + j
+    cells = (int(i.max()) + 1) * span
+    if cells > GRID_BITMAP_PER_POINT * key.size:  # sparse: one int64 sort
+        return distinct(key), lo, span
+    # a flag per grid cell, read back in order: 10x faster than sorting 10^6 keys
+    mark = np.zeros(cells, dtype=bool)
+    mark[key] = True
+    return np.flatnonzero(mark), lo, span
+
+
+def _multipoint(xy: np.ndarray) -> Any:
+    """The points ``xy`` ((n, 2)) as one multipoint, read from WKB: ``shapely.multipoints``
+    makes a point geometry per row first (2.5x slower for the hull's 10^5 points)."""
+    body = np.empty(xy.shape[0], dtype=[("order", "u1"), ("kind", "<u4"), ("x", "<f8"),
+                                        ("y", "<f8")])
+    body["order"], body["kind"], body["x"], body["y"] = 1, 1, xy[:, 0], xy[:, 1]
+    head = np.array([(1, 4, xy.shape[0])], dtype=[("order", "u1"), ("kind", "<u4"),
+                                                  ("n", "<u4")])
+    return shapely.from_wkb(head.tobytes() + body.tobytes())
 
 
 def _grid_points(grid: tuple[np.ndarray, np.ndarray, int], cell: float) -> np.ndarray:
@@ -270,12 +297,12 @@ def _sum_by(owner: np.ndarray, weights: np.ndarray, n: int) -> np.ndarray:
 
 def _tally(
     blk: _Blocks, homes: Homes, settings: PopulationSettings
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(block of each home, estimated residents per block, homes per block)."""
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(block of each home, estimated residents per block, homes per block, block area)."""
     n, owner = blk.geoms.size, blk.owner
-    pop = people(shapely.area(blk.geoms), _sum_by(owner, homes.floor, n), None, blk.mapped,
-                 settings)[0]
-    return owner, pop, np.bincount(owner[owner >= 0], minlength=n)
+    area = shapely.area(blk.geoms)
+    pop = people(area, _sum_by(owner, homes.floor, n), None, blk.mapped, settings)[0]
+    return owner, pop, np.bincount(owner[owner >= 0], minlength=n), area
 
 
 def _split(
@@ -285,8 +312,7 @@ def _split(
     settings: PopulationSettings,
 ) -> list[dict[str, Any]]:
     """Split blocks above the profile's maximum; returns the ones that stay above it."""
-    owner, pop, _ = _tally(blk, homes, settings)
-    area = shapely.area(blk.geoms)
+    owner, pop, _, area = _tally(blk, homes, settings)
     many, big = _over(pop, area, settings)
     blk.split = {"over_residents": int(many.sum()), "over_area": int(big.sum()),
                  "split_by_ways": 0, "split_by_buildings": 0}
@@ -301,8 +327,7 @@ def _split(
             _replace(blk, over, pieces, parent, homes, settings, "_split_ways").sum()
         )
     for round_ in range(GRID_ROUNDS + 1):
-        owner, pop, n_homes = _tally(blk, homes, settings)
-        area = shapely.area(blk.geoms)
+        owner, pop, n_homes, area = _tally(blk, homes, settings)
         many, big = _over(pop, area, settings)
         # a single building above the maximum residents cannot be split; too much land can
         over = np.flatnonzero(big | (many & ~(blk.mapped & (n_homes <= 1))))
@@ -378,14 +403,16 @@ def blocks_from_osm(
     walls = _barriers(data, crs)
     landuse = residential_landuse(data, crs)
     outlines = [lines[is_street], walls, elementwise(shapely.boundary, landuse)]
+    # their segments and crossings too: the limit's outline is added to them after
+    arrangement = Arrangement(np.concatenate(outlines), more=1)
     hull = limit_of()
     shapely.prepare(hull)
     # residential land counts whole even where it reaches past the streets' hull; land
     # wholly inside the hull leaves the union as it is (most of it: skip it)
     past = landuse[~shapely.contains_properly(hull, landuse)] if landuse.size else landuse
     limit = shapely.union_all(np.concatenate([[hull], past]))
-    work = np.concatenate([*outlines, np.array([shapely.boundary(limit)])])
-    base = faces(work)
+    base = arrangement.faces(np.array([shapely.boundary(limit)]))
+    del arrangement
     rep = elementwise(shapely.point_on_surface, base)
     shapely.prepare(limit)
     inside = elementwise(shapely.contains, limit, rep)

@@ -42,7 +42,7 @@ import shapely
 from .._kernels import compile_kernel, sorted_by_key
 from ._halves import in_parts, workers
 
-__all__ = ["faces"]
+__all__ = ["Arrangement", "faces"]
 
 _EMPTY = np.empty(0, dtype=object)
 #: relative rounding allowance of the orientation test (a near-touch is sent to GEOS)
@@ -59,14 +59,55 @@ NODE_SPLIT_FROM = 2000
 def faces(lines: np.ndarray, *, geos_below: int | None = None) -> np.ndarray:
     """Polygons enclosed by ``lines`` (every crossing noded first), those of positive area,
     by lowest-left vertex, then area. ``geos_below``: :data:`GEOS_BELOW` if None."""
-    lines = np.asarray(lines, dtype=object)
-    lines = lines[~(shapely.is_empty(lines) | shapely.is_missing(lines))]
-    if lines.size == 0:
-        return _EMPTY
-    if lines.size < (GEOS_BELOW if geos_below is None else geos_below):
-        return _geos_faces(lines)
-    xy, u, v = _graph(*_segments(lines))
-    flag, group = _to_node(xy[u], xy[v])
+    return Arrangement(lines, geos_below=geos_below).faces()
+
+
+class Arrangement:
+    """Lines cut into segments, kept once each, with the segments that meet others off
+    their ends found: the part of :func:`faces` that a few more lines (a study limit drawn
+    meanwhile) leave as it is. ``faces(more)`` gives ``faces`` of both sets of lines.
+
+    Below :data:`GEOS_BELOW` lines in all nothing is done until ``faces`` (GEOS does it all).
+    ``faces`` is asked once: it lets go of the arrangement.
+    """
+
+    def __init__(self, lines: np.ndarray, *, geos_below: int | None = None,
+                 more: int = 0) -> None:
+        lines = np.asarray(lines, dtype=object)
+        self.lines = lines[~(shapely.is_empty(lines) | shapely.is_missing(lines))]
+        self.below = GEOS_BELOW if geos_below is None else geos_below
+        self.graph: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
+        self.meets: tuple[np.ndarray, np.ndarray, Any] | None = None
+        if self.lines.size + more >= self.below:
+            xy, u, v = _graph(*_segments(self.lines))
+            self.graph, self.meets = (xy, u, v), _to_node(xy[u], xy[v])
+
+    def faces(self, more: np.ndarray | None = None) -> np.ndarray:
+        """:func:`faces` of the lines and ``more`` lines."""
+        more = _EMPTY if more is None else np.asarray(more, dtype=object)
+        more = more[~(shapely.is_empty(more) | shapely.is_missing(more))]
+        if self.graph is None or self.meets is None or self.lines.size + more.size < self.below:
+            lines = np.concatenate([self.lines, more])
+            self.graph = self.meets = None
+            if lines.size == 0:
+                return _EMPTY
+            if lines.size < self.below:
+                return _geos_faces(lines)
+            xy, u, v = _graph(*_segments(lines))
+            return _faces_of(xy, u, v, *_to_node(xy[u], xy[v])[:2])
+        xy, u, v = self.graph
+        flag, group, grid = self.meets
+        # the grid (~0.4 GB at a million nodes) is not held through the noding and the walk
+        self.graph = self.meets = None
+        if more.size:
+            xy, u, v, flag, group = _added(xy, u, v, flag, group, grid, *_segments(more))
+        del grid
+        return _faces_of(xy, u, v, flag, group)
+
+
+def _faces_of(xy: np.ndarray, u: np.ndarray, v: np.ndarray, flag: np.ndarray,
+              group: np.ndarray) -> np.ndarray:
+    """The faces of the segments ``u``-``v``, those ``flag`` marks noded first."""
     if flag.any():
         # only the segments that meet others off their ends go through GEOS's noding
         na, nb = _node(xy[u], xy[v], flag, group)
@@ -152,13 +193,16 @@ def _graph(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.nda
     return xy, key // xy.shape[0], key % xy.shape[0]
 
 
-def _to_node(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _to_node(a: np.ndarray,
+             b: np.ndarray) -> tuple[np.ndarray, np.ndarray, tuple[Any, ...] | None]:
     """Whether each segment meets another anywhere but at a common endpoint of both, and a
-    group label: segments that meet so (directly or through others) share it."""
+    group label: segments that meet so (directly or through others) share it; the grid
+    (origin, cell size, columns, rows, occupied cell keys, their runs in the segments of each
+    cell) or None."""
     flag = np.zeros(a.shape[0], dtype=np.bool_)
     group = np.arange(a.shape[0], dtype=np.int64)
     if a.shape[0] < 2:
-        return flag, group
+        return flag, group, None
     lo, hi = np.minimum(a, b), np.maximum(a, b)
     origin = lo.min(axis=0)
     # cells of about four median segments, coarser if long segments would fill too many
@@ -177,7 +221,42 @@ def _to_node(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     key, seg = key[order], seg[order]
     bounds = np.flatnonzero(np.r_[True, key[1:] != key[:-1], True])
     _kernel("flag")(bounds, seg, a, b, flag, group, _TOL)
-    return flag, group
+    grid = (origin, cell, ncx, int(i1[:, 1].max()) + 1, key[bounds[:-1]], bounds, seg)
+    return flag, group, grid
+
+
+def _added(xy: np.ndarray, u: np.ndarray, v: np.ndarray, flag: np.ndarray,
+           group: np.ndarray, grid: tuple[Any, ...] | None, a: np.ndarray,
+           b: np.ndarray) -> tuple[np.ndarray, ...]:
+    """The graph of :func:`_graph` (``xy``, ``u``, ``v``), its segments' ``flag`` and
+    ``group`` (:func:`_to_node`, over ``grid``), with the segments ``a``-``b`` added: what
+    the two functions give for all the segments, with the vertices and segments numbered
+    otherwise (which the faces do not depend on). The new segments are tested against the
+    old ones in the cells they cross, and against each other."""
+    n0 = xy.shape[0]
+    pts = np.concatenate([xy, a, b]) + 0.0
+    node, xy = _kernel("nodes")(pts.view(np.int64), pts)  # xy's vertices keep their numbers
+    na, nb = node[n0 : n0 + a.shape[0]], node[n0 + a.shape[0] :]
+    n = xy.shape[0]
+    old = u * n + v  # sorted: (u, v) come sorted from _graph
+    pairs = np.sort(np.minimum(na, nb) * n + np.maximum(na, nb))
+    pairs = pairs[np.r_[True, pairs[1:] != pairs[:-1]]] if pairs.size else pairs
+    at = np.minimum(np.searchsorted(old, pairs), max(old.size - 1, 0))
+    new = pairs[old[at] != pairs] if old.size else pairs
+    key = np.sort(np.concatenate([old, new]))
+    moved = np.arange(old.size) + np.searchsorted(new, old)  # each old segment's place
+    u, v = key // n, key % n
+    all_flag = np.zeros(key.size, dtype=np.bool_)
+    all_flag[moved] = flag
+    all_group = np.arange(key.size, dtype=np.int64)
+    all_group[moved] = moved[group]  # a forest of the old groups, each rooted at its lowest
+    added = np.searchsorted(key, pairs)
+    if grid is None:  # fewer than two old segments: no grid to look in, all tested anew
+        return (xy, u, v, *_to_node(xy[u], xy[v])[:2])
+    origin, cell, ncx, ncy, cells, bounds, seg = grid
+    _kernel("more")(added, xy[u], xy[v], all_flag, all_group, float(origin[0]),
+                    float(origin[1]), float(cell), ncx, ncy, cells, bounds, moved[seg], _TOL)
+    return xy, u, v, all_flag, all_group
 
 
 def _polygons(xy: np.ndarray, u: np.ndarray, v: np.ndarray) -> np.ndarray:
@@ -371,6 +450,42 @@ def _flag(bounds: np.ndarray, seg: np.ndarray, a: np.ndarray, b: np.ndarray,
         group[s] = _root(group, s)
 
 
+def _flag_more(added: np.ndarray, a: np.ndarray, b: np.ndarray, flag: np.ndarray,
+               group: np.ndarray, ox: float, oy: float, cell: float, ncx: int, ncy: int,
+               cells: np.ndarray, bounds: np.ndarray, seg: np.ndarray, tol: float) -> None:
+    """:func:`_flag` for the segments ``added``: each against the others of the cells its
+    box crosses (``cells``: the occupied cell keys, sorted; ``seg[bounds[c]:bounds[c + 1]]``
+    the segments of ``cells[c]``) and against the other added ones."""
+    for p in range(added.shape[0]):
+        s = added[p]
+        i0 = max(int(np.floor((min(a[s, 0], b[s, 0]) - ox) / cell)), 0)
+        i1 = min(int(np.floor((max(a[s, 0], b[s, 0]) - ox) / cell)), ncx - 1)
+        j0 = max(int(np.floor((min(a[s, 1], b[s, 1]) - oy) / cell)), 0)
+        j1 = min(int(np.floor((max(a[s, 1], b[s, 1]) - oy) / cell)), ncy - 1)
+        for j in range(j0, j1 + 1):
+            for i in range(i0, i1 + 1):
+                k = j * ncx + i
+                c = np.searchsorted(cells, k)
+                if c >= cells.shape[0] or cells[c] != k:
+                    continue
+                for q in range(bounds[c], bounds[c + 1]):
+                    _join_if_met(s, seg[q], a, b, flag, group, tol)
+        for q in range(p + 1, added.shape[0]):
+            _join_if_met(s, added[q], a, b, flag, group, tol)
+    for s in range(group.shape[0]):
+        group[s] = _root(group, s)
+
+
+def _join_if_met(s: int, t: int, a: np.ndarray, b: np.ndarray, flag: np.ndarray,
+                 group: np.ndarray, tol: float) -> None:
+    """Flag segments s and t and join their groups if they meet off common ends."""
+    if s != t and _meets_off_ends(s, t, a, b, tol):
+        flag[s] = True
+        flag[t] = True
+        rs, rt = _root(group, s), _root(group, t)
+        group[max(rs, rt)] = min(rs, rt)
+
+
 def _walk_rings(succ: np.ndarray, org: np.ndarray, xy: np.ndarray) -> tuple[
         np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Walk every face boundary, cutting it at repeated vertices into simple rings.
@@ -489,6 +604,7 @@ _KERNELS: dict[str, tuple[Callable[..., Any], tuple[Callable[..., Any], ...]]] =
     "angular": (sorted_by_key, ()),  # half-edges by start vertex, then angle
     "cells": (_cells, ()),
     "flag": (_flag, (_orient, _meets_off_ends, _root)),
+    "more": (_flag_more, (_orient, _meets_off_ends, _root, _join_if_met)),
     "walk": (_walk_rings, (_ring,)),
 }
 
