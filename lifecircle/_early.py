@@ -41,9 +41,14 @@ from .outputs.geopackage import GPKG_NAME
 from .result import EARLY_GPKG_FREE, EARLY_SEARCHED, Result
 from .sources.osm import OSMData, release_tables
 
-__all__ = ["EarlyOutputs"]
+__all__ = ["EARLY_MIN_EDGES", "EarlyOutputs"]
 
 log = logging.getLogger(__name__)
+
+#: Networks of more edges than this (and than the streaming threshold, which is the same
+#: number) have an early worker: their isochrones are streamed (none on the map), and the
+#: worker's fork and duplicated search pay off only where the isochrones take long.
+EARLY_MIN_EDGES = result_mod.ISOCHRONES_IN_MEMORY_MAX_EDGES
 
 
 class EarlyOutputs:
@@ -64,8 +69,8 @@ class EarlyOutputs:
 
     def wanted(self, net: WalkNetwork) -> bool:
         """Whether this run's isochrones are streamed (a city's), so the worker has them to
-        write."""
-        return (net.n_edges > result_mod.ISOCHRONES_IN_MEMORY_MAX_EDGES
+        write, and the network has more than :data:`EARLY_MIN_EDGES` edges."""
+        return (net.n_edges > max(result_mod.ISOCHRONES_IN_MEMORY_MAX_EDGES, EARLY_MIN_EDGES)
                 and self.outputs.isochrones is not False)
 
     def start(self, net: WalkNetwork, snap_facilities: Callable[[], gpd.GeoDataFrame],
