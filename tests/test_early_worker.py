@@ -12,6 +12,7 @@ import signal
 import sqlite3
 import sys
 import time
+from typing import Any
 
 import numpy as np
 import pyogrio
@@ -27,7 +28,7 @@ pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"),
                                 reason="workers on Linux only")
 
 #: the outputs compared (the map and figures have no part in the early worker)
-KW = dict(map=False, figures=False)
+KW: dict[str, Any] = dict(map=False, figures=False)
 
 
 def _streamed(mp: pytest.MonkeyPatch, *, early: bool) -> None:
@@ -49,7 +50,7 @@ def monaco_pair(tmp_path_factory):
     return runs
 
 
-def _layers(gpkg) -> dict[str, object]:
+def _layers(gpkg) -> dict[str, Any]:
     return {str(name): pyogrio.read_arrow(gpkg, layer=str(name))[1]
             for name, _ in pyogrio.list_layers(gpkg)}
 
@@ -117,9 +118,12 @@ def test_times_rederive_from_the_appended_layers(monaco_pair):
 
 
 def test_no_early_worker_below_the_threshold(tmp_path, monkeypatch):
-    started = []
-    monkeypatch.setattr(_early._background, "start_early",
-                        lambda *a, **k: started.append(a) or None)
+    started: list[Any] = []
+
+    def start_early(*args: Any) -> None:
+        started.append(args)
+
+    monkeypatch.setattr(_early._background, "start_early", start_early)
     case = make_grid_case(tmp_path / "grid")
     res = case.run(out=tmp_path / "out", **KW)
     assert not started and res.isochrones is not None
