@@ -454,15 +454,30 @@ class Result:
                                                           nodes=nodes)):
                 jobs.append(job)
         # the map: written by the worker once its own are done, unless this process comes to
-        # it first (a city's: the worker, while this process computes the isochrones)
-        shared = (_background.Shared({"map": lambda: self._write_map(folder, chosen)})
-                  if together and chosen.map else None)
-        if together and (job := _background.start_together(aside, shared)):
+        # it first (a city's: the worker, while this process computes the isochrones). With
+        # the early worker (which has the isochrones and rasters) the map comes first in the
+        # worker instead: the longest output, begun at once beside the run's layers, so that
+        # the shorter figures and tables end the stage, whoever comes to them first
+        own: dict[str, Callable[[], Any]] = aside
+        shared: _background.Shared | None = None
+        if together and chosen.map:
+            map_write = {"map": lambda: self._write_map(folder, chosen)}
+            if early is not None:
+                own, shared = map_write, _background.Shared(aside)
+            else:
+                shared = _background.Shared(map_write)
+        if together and (job := _background.start_together(own, shared)):
             jobs.append(job)
         else:
             shared = None
-        aside = {what: write for what, write in aside.items()
-                 if any(what in job.parts for job in jobs)}
+        in_worker = {what for job in jobs for what in job.parts}
+
+        def mine(what: str) -> bool:
+            """Whether this process writes ``what`` (not a worker)."""
+            if shared is not None and what in shared.writes:
+                return shared.take(what)
+            return what not in in_worker
+
         if early is not None:
             # the early worker holds the GeoPackage (its isochrone layer) until it is free:
             # the reports meanwhile, then the layers appended
@@ -475,22 +490,23 @@ class Result:
             for extra in extras:
                 extra(self, staged)
         # each product on its own, so that the run's timings name what each took
-        if chosen.map and (shared is None or shared.take("map")):
+        if chosen.map and mine("map"):
             with self._timed("map"):
                 self._write_map(folder, chosen)
-        if chosen.figures and "figures" not in aside:
-            with self._timed("figures"):
-                write_products(self, folder, lang=chosen.lang, map=False, figures=True,
-                               rasters=False)
-        if chosen.rasters and "rasters" not in aside and early is None:
+        if chosen.rasters and early is None and mine("rasters"):
             with self._timed("rasters"):
                 write_products(self, folder, map=False, figures=False, rasters=True,
                                raster_cell_m=chosen.raster_cell_m)
         if early is None:
             self._write_reports(staged, chosen)
-        if "tables" not in aside:
+        # the tables before the figures: a worker sharing them takes the figures first
+        if mine("tables"):
             with self._timed("tables"):
                 write_tables(self, staged.staging, lang=chosen.lang)
+        if chosen.figures and mine("figures"):
+            with self._timed("figures"):
+                write_products(self, folder, lang=chosen.lang, map=False, figures=True,
+                               rasters=False)
 
     def _write_reports(self, staged: StagedOutput, chosen: Outputs) -> None:
         from .coverage import deficiency_order

@@ -7,6 +7,7 @@ Forced on small networks by lowering both thresholds (the streaming one and the 
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import sqlite3
@@ -39,14 +40,18 @@ def _streamed(mp: pytest.MonkeyPatch, *, early: bool) -> None:
 
 @pytest.fixture(scope="module")
 def monaco_pair(tmp_path_factory):
-    """Monaco saved twice with streamed isochrones: without and with the early worker."""
+    """Monaco saved twice as a city (streamed isochrones, one output worker): without and
+    with the early worker, every product on."""
+    from lifecircle.outputs import _background
+
     base = tmp_path_factory.mktemp("early")
     osm = shared_osm("monaco.osm.pbf")
     runs = []
     for early in (False, True):
         with pytest.MonkeyPatch.context() as mp:
             _streamed(mp, early=early)
-            runs.append(pipeline.run(osm, out=base / f"early_{early}", **KW))
+            mp.setattr(_background, "BACKGROUND_MAX_NODES", 0)
+            runs.append(pipeline.run(osm, out=base / f"early_{early}", tiles="none"))
     return runs
 
 
@@ -86,6 +91,11 @@ def test_the_early_worker_writes_what_the_run_would_have(monaco_pair):
     for name in rasters:
         assert (without.out / "rasters" / name).read_bytes() == \
             (with_early.out / "rasters" / name).read_bytes(), name
+    # the same files (the map, figures and tables too, whoever wrote them)
+    files = [json.loads((r.out / "_SUCCESS.json").read_text())["files"] for r in monaco_pair]
+    assert set(files[0]) == set(files[1]) >= {"map.html", "report.xlsx", "report.json"}
+    page = (without.out / "map.html").read_bytes()
+    assert len(page) > 10_000 and page == (with_early.out / "map.html").read_bytes()
 
 
 def test_the_timings_name_the_early_worker(monaco_pair):
@@ -99,6 +109,10 @@ def test_the_timings_name_the_early_worker(monaco_pair):
     assert 0 < t["outputs_worker_early_cpu"]
     assert t["outputs_early_wait"] >= 0
     assert "outputs_isochrones" not in t and "outputs_rasters" not in t  # the worker's
+    # the other worker writes the map first; the figures and tables go to whoever is free
+    assert t["outputs_worker_map"] > 0 and "outputs_map" not in t
+    for what in ("figures", "tables"):
+        assert (f"outputs_{what}" in t) != (f"outputs_worker_{what}" in t), what
     plain = read_metadata(without.out / "lifecircle.gpkg")["timings_s"]
     assert not [k for k in plain if "early" in k]
     assert plain["outputs_isochrones"] > 0
