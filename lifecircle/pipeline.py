@@ -452,7 +452,11 @@ def run_config(analysis: Analysis, outputs: Outputs | None = None, *,
                out: str | Path | None = None, overwrite: bool = False,
                progress: Progress | None = None, extras: Sequence[Extra] = ()) -> Result:
     """:func:`analyse`, then save into ``out`` (when given); what ``lifecircle run`` and a
-    batch region do. Checks the outputs and ``out`` before the analysis starts."""
+    batch region do. Checks the outputs and ``out`` before the analysis starts.
+
+    A city's run (streamed isochrones) forks an early output worker once its facilities are
+    found (:mod:`lifecircle._early`); a failure of either stops the other and leaves no
+    output folder."""
     outputs = outputs or Outputs()
     outputs.check(analysis.effective_profile, writing=out is not None)
     if out is None:

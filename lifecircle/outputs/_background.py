@@ -19,6 +19,10 @@ a million nodes it finishes its own outputs while the run still computes the iso
 the map (10-13 s there) leaves the run's critical path; on the 268k-node mosaic the run comes
 to it first, as before. The page is the same byte for byte whoever writes it.
 
+A city's run also forks an early worker before its blocks (:func:`start_early`,
+:mod:`lifecircle._early`) that writes the isochrones and rasters; it tells the run when the
+GeoPackage is free for the run's layers (:func:`milestone`, :meth:`Job.wait_for`).
+
 Only on Linux (macOS forks unsafely once system frameworks are loaded, Windows cannot fork),
 from the main thread while no other non-daemon thread runs (a fork keeps only the calling
 thread; locks other threads hold would never be released in the child), and outside daemonic
