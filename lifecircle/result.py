@@ -54,7 +54,8 @@ ISOCHRONES_IN_MEMORY_MAX_EDGES = 50_000
 #: ``outputs_worker_<what it wrote>``. A city's run whose early worker (:mod:`lifecircle._early`)
 #: wrote the isochrones and rasters has ``outputs_early_wait`` (for the GeoPackage, held by the
 #: worker) and the worker's ``outputs_worker_early`` (wall seconds from its start, ``_cpu``: its
-#: CPU seconds) and ``outputs_worker_early_<search|isochrones|rasters>`` (its parts).
+#: CPU seconds) and ``outputs_worker_early_<search|isochrones|rasters>`` (its parts; ``search``:
+#: from its start, dropping the inherited OSM tables, to the facilities snapped and searched).
 OUTPUT_PARTS = ("gpkg_layers", "isochrones", "extras", "map", "figures", "rasters", "reports",
                 "tables", "workers_wait", "early_wait")
 
