@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 import geopandas as gpd
 import numpy as np
@@ -23,8 +23,8 @@ from .profiles import Profile
 from .routing import NodeDistances, multi_source, point_distances
 from .snapping import Snap
 
-__all__ = ["BlockCodes", "CategoryAccess", "block_codes", "block_times", "category_snaps",
-           "compute_access", "minutes"]
+__all__ = ["BlockCodes", "CategoryAccess", "CategoryNodes", "block_codes", "block_times",
+           "category_nodes", "category_snaps", "compute_access", "minutes"]
 
 log = logging.getLogger(__name__)
 
@@ -36,14 +36,21 @@ def minutes(metres: np.ndarray | float, speed_kmh: float) -> np.ndarray:
 
 
 @dataclass(frozen=True)
-class CategoryAccess:
-    """Result of one category's search."""
+class CategoryNodes:
+    """One category's search: every node's distance to its nearest facility (what the
+    isochrones and the rasters read)."""
 
     category: str
     speed_kmh: float
     threshold_min: float
     horizon_m: float
     nodes: NodeDistances
+
+
+@dataclass(frozen=True)
+class CategoryAccess(CategoryNodes):
+    """Result of one category's search, with the times of the access points."""
+
     #: per access point: metres, minutes (NaN unreachable), nearest facility id, reason
     dist_m: np.ndarray
     walk_min: np.ndarray
@@ -87,13 +94,10 @@ def compute_access(
     category_of = facilities["category"].to_numpy(dtype=object)
     for category in profile.categories:
         t0 = time.perf_counter()
-        group = profile.group_of(category)
-        threshold = profile.threshold_of(category)
-        horizon_m = profile.horizon_min * group.speed_m_per_min
         rows = np.flatnonzero(category_of == category)
         fsnap = snaps[category]
-        gnet = network_for_group(net, group)  # a restricted group's edge mask (step-free)
-        nodes = multi_source(gnet, fsnap, limit_m=horizon_m)
+        searched = _search(net, fsnap, profile, category)
+        gnet, nodes = network_for_group(net, profile.group_of(category)), searched.nodes
         dist, which = point_distances(gnet, nodes, fsnap, points)
         ids = every_id[rows]
         nearest = np.full(len(points), None, dtype=object)
@@ -113,13 +117,9 @@ def compute_access(
         not_snapped = ~points.ok
         reason[not_snapped] = points.status[not_snapped]
         out[category] = CategoryAccess(
-            category=category,
-            speed_kmh=group.speed_kmh,
-            threshold_min=threshold,
-            horizon_m=horizon_m,
-            nodes=nodes,
+            **{f.name: getattr(searched, f.name) for f in fields(CategoryNodes)},
             dist_m=np.where(np.isfinite(dist), dist, np.nan),
-            walk_min=minutes(dist, group.speed_kmh),
+            walk_min=minutes(dist, searched.speed_kmh),
             nearest=nearest,
             reason=reason,
             # a polygon facility has several access points (rows) under one facility_id
@@ -130,6 +130,28 @@ def compute_access(
         if progress is not None:
             progress(category)
     return out
+
+
+def category_nodes(net: WalkNetwork, facilities: pd.DataFrame,
+                   profile: Profile) -> dict[str, CategoryNodes]:
+    """Every profile category's search alone (no access points): the node distances of
+    :func:`compute_access`, bit for bit (the same search), for outputs that need no block.
+
+    ``facilities`` must carry the snap columns, as for :func:`compute_access`.
+    """
+    snaps = category_snaps(facilities, profile.categories)
+    return {c: _search(net, snaps[c], profile, c) for c in profile.categories}
+
+
+def _search(net: WalkNetwork, fsnap: Snap, profile: Profile, category: str) -> CategoryNodes:
+    """One category's multi-source search from its facilities' snaps, bounded by the
+    profile's horizon at the category's speed, on its group's network (step-free: its mask)."""
+    group = profile.group_of(category)
+    horizon_m = profile.horizon_min * group.speed_m_per_min
+    nodes = multi_source(network_for_group(net, group), fsnap, limit_m=horizon_m)
+    return CategoryNodes(category=category, speed_kmh=group.speed_kmh,
+                         threshold_min=profile.threshold_of(category), horizon_m=horizon_m,
+                         nodes=nodes)
 
 
 def _unreachable_reasons(

@@ -14,7 +14,8 @@ import logging
 import platform
 import time
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -75,6 +76,9 @@ __all__ = ["DEFAULT_OSM", "Result", "analyse", "default_osm", "load_network", "r
 log = logging.getLogger(__name__)
 
 Progress = Callable[[str, str], None]
+#: :func:`analyse`'s ``on_facilities``: called with the network, a function that snaps the
+#: facilities (as the blocks step does) and the OSM features, once the facilities are found
+FacilitiesHook = Callable[[WalkNetwork, Callable[[], gpd.GeoDataFrame], OSMData | None], None]
 
 #: keyword arguments of :func:`run` that are neither analysis nor output options
 RUN_ONLY = ("out", "overwrite", "progress", "extras")
@@ -135,6 +139,12 @@ def _with_snap(gdf: gpd.GeoDataFrame, snap: Snap, net: WalkNetwork) -> gpd.GeoDa
     return gpd.GeoDataFrame(out, geometry=base.geometry, crs=base.crs)
 
 
+def _snapped(fac: gpd.GeoDataFrame, fx: np.ndarray, fy: np.ndarray, net: WalkNetwork,
+             max_snap_m: float) -> gpd.GeoDataFrame:
+    """The facilities with their snap fields."""
+    return _with_snap(fac, snap_points(net, fx, fy, max_snap_m=max_snap_m), net)
+
+
 def _network_bounds_lonlat(net: WalkNetwork) -> tuple[float, float, float, float]:
     import pyproj
 
@@ -144,7 +154,7 @@ def _network_bounds_lonlat(net: WalkNetwork) -> tuple[float, float, float, float
 
 
 def analyse(config: Analysis, *, progress: Progress | None = None,
-            keep_osm: bool = True) -> Result:
+            keep_osm: bool = True, on_facilities: FacilitiesHook | None = None) -> Result:
     """Compute an analysis: walking times, coverage, the verdict per block and the report.
 
     Writes nothing: the returned :class:`~lifecircle.result.Result` writes the GeoPackage,
@@ -161,6 +171,9 @@ def analyse(config: Analysis, *, progress: Progress | None = None,
         False, and a local OSM file to read again, each table is dropped after the step that
         reads it last, and ``result.osm`` reads the file again when asked for (what a saving
         run does: at a million nodes the tables hold ~0.7 GB through the blocks step).
+    on_facilities
+        Called once the facilities are found, before the blocks (:data:`FacilitiesHook`):
+        where :func:`run_config` starts the outputs that need no block.
 
     Returns
     -------
@@ -191,6 +204,9 @@ def analyse(config: Analysis, *, progress: Progress | None = None,
         with timer.step("facilities", "Finding facilities"):
             fac, type_report = _facilities(cfg, data, net, full_profile, prof)
             fx, fy = _project_points(fac, net)  # snapped with the access points (blocks step)
+        snap_facilities = partial(_snapped, fac, fx, fy, net, snap_limit)
+        if on_facilities is not None:
+            on_facilities(net, snap_facilities, data)
 
         with timer.step("blocks", "Preparing residential blocks"):
             every_block, block_stats, buildings = _blocks(cfg, data, net, release=release)
@@ -215,7 +231,7 @@ def analyse(config: Analysis, *, progress: Progress | None = None,
             # the facilities are snapped here, next to the access points: the edge trees are
             # built once for both (not twice: ~1 s at 1M nodes) and not held through the blocks'
             # construction; two calls, so one call's temporaries are gone before the next's
-            fac = _with_snap(fac, snap_points(net, fx, fy, max_snap_m=snap_limit), net)
+            fac = snap_facilities()
             asnap = snap_points(net, ax, ay, max_snap_m=snap_limit + inside_m)
             aps = _with_snap(aps, asnap, net)
             release_index(net)  # the analysis's last snap
@@ -436,22 +452,32 @@ def run_config(analysis: Analysis, outputs: Outputs | None = None, *,
                out: str | Path | None = None, overwrite: bool = False,
                progress: Progress | None = None, extras: Sequence[Extra] = ()) -> Result:
     """:func:`analyse`, then save into ``out`` (when given); what ``lifecircle run`` and a
-    batch region do. Checks the outputs and ``out`` before the analysis starts."""
+    batch region do. Checks the outputs and ``out`` before the analysis starts.
+
+    A city's run (streamed isochrones) forks an early output worker once its facilities are
+    found (:mod:`lifecircle._early`); a failure of either stops the other and leaves no
+    output folder."""
     outputs = outputs or Outputs()
     outputs.check(analysis.effective_profile, writing=out is not None)
-    staged = (StagedOutput(out, overwrite=overwrite, inputs=list(analysis.input_files().values()))
-              if out is not None else None)
-    result = analyse(analysis, progress=progress, keep_osm=staged is None)
-    if staged is None:
+    if out is None:
+        result = analyse(analysis, progress=progress)
         result.prepare(outputs)
         return result
-    # the outputs never read the OSM features (read again if the caller asks for them)
-    result.release_osm()
-    release_freed()
-    timer = _Timer(progress)
-    with frozen_long_lived() as freeze, timer.step("outputs", "Writing outputs"):
-        freeze()  # the result's objects: never scanned again while the outputs are written
-        result.save_into(staged, outputs, extras=extras)
+    from ._early import EarlyOutputs
+
+    staged = StagedOutput(out, overwrite=overwrite, inputs=list(analysis.input_files().values()))
+    # a failing run stops the early worker, then removes the staging folder it writes into
+    with ExitStack() as stack:
+        early = EarlyOutputs(analysis, outputs, staged, stack)  # a city's isochrones, rasters
+        result = analyse(analysis, progress=progress, keep_osm=False, on_facilities=early.start)
+        # the outputs never read the OSM features (read again if the caller asks for them)
+        result.release_osm()
+        release_freed()
+        timer = _Timer(progress)
+        with frozen_long_lived() as freeze, timer.step("outputs", "Writing outputs"):
+            freeze()  # the result's objects: never scanned again while the outputs are written
+            result.save_into(staged, outputs, extras=extras, early=early.job,
+                             entered=early.entered)
     return result
 
 

@@ -11,7 +11,7 @@ import logging
 import os
 import time
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -30,6 +30,7 @@ from .profiles import Profile
 from .sources.osm import OSMData
 
 if TYPE_CHECKING:
+    from .outputs._background import Job
     from .outputs.webmap import MapPage
 
 __all__ = ["ISOCHRONES_IN_MEMORY_MAX_EDGES", "OUTPUT_PARTS", "Result"]
@@ -50,9 +51,17 @@ ISOCHRONES_IN_MEMORY_MAX_EDGES = 50_000
 #: run wrote there): the GeoPackage's layers, the isochrone layer (computed and written), the
 #: further writers, the map, figures, rasters, reports and tables, and the wait for the worker
 #: processes (:mod:`lifecircle.outputs._background`), whose own wall seconds are
-#: ``outputs_worker_<what it wrote>``.
+#: ``outputs_worker_<what it wrote>``. A city's run whose early worker (:mod:`lifecircle._early`)
+#: wrote the isochrones and rasters has ``outputs_early_wait`` (for the GeoPackage, held by the
+#: worker) and the worker's ``outputs_worker_early`` (wall seconds from its start, ``_cpu``: its
+#: CPU seconds) and ``outputs_worker_early_<search|isochrones|rasters>`` (its parts; ``search``:
+#: from its start, dropping the inherited OSM tables, to the facilities snapped and searched).
 OUTPUT_PARTS = ("gpkg_layers", "isochrones", "extras", "map", "figures", "rasters", "reports",
-                "tables", "workers_wait")
+                "tables", "workers_wait", "early_wait")
+
+#: the early worker's milestones (:func:`lifecircle.outputs._background.milestone`): its
+#: facility snap and searches done; the GeoPackage free for the run's layers
+EARLY_SEARCHED, EARLY_GPKG_FREE = "searched", "gpkg"
 
 #: a writer of further files into a run's staging folder (``extras`` of :meth:`Result.save`)
 Extra = Callable[["Result", StagedOutput], None]
@@ -200,11 +209,14 @@ class Result:
             networks={c: network_for_group(self.network, self.profile.group_of(c))
                       for c in self.access}, **options)
 
-    def to_gpkg(self, path: str | os.PathLike[str], *, layer_format: str = "gpkg") -> Path:
+    def to_gpkg(self, path: str | os.PathLike[str], *, layer_format: str = "gpkg",
+                append: bool = False) -> Path:
         """Write the GeoPackage (blocks, access points, facilities, edges, isochrones,
         proposed sites and ``run_metadata``) to ``path``, replacing it (``layer_format=
         "parquet"``: the big layers as GeoParquet files beside it; a streamed isochrone layer,
-        see :data:`ISOCHRONES_IN_MEMORY_MAX_EDGES`, stays in the GeoPackage)."""
+        see :data:`ISOCHRONES_IN_MEMORY_MAX_EDGES`, stays in the GeoPackage). ``append``: add
+        the layers to the GeoPackage at ``path``, whose streamed isochrone layer another
+        process wrote (:mod:`lifecircle._early`)."""
         from .outputs import isochrone_file
         from .outputs.geopackage import write_geopackage
 
@@ -213,29 +225,37 @@ class Result:
                   "proposed_sites": self.proposed_sites, "isochrones": self.isochrones}
         settings = self.metadata.get("isochrones") or {}
         with self._timed("gpkg_layers"):
-            write_geopackage(Path(path), layers, self.metadata, layer_format=layer_format)
+            write_geopackage(Path(path), layers, self.metadata, layer_format=layer_format,
+                             append=append)
         del layers  # (held the edge table)
         if self.isochrones is None and self._isochrone_stream is not None:
-            from . import isochrones as iso
-
-            # the edge geometries wait idle through the isochrones (which walk the edge
-            # coordinates): rebuilt from those (~1 s a million edges) when next read
-            self.__dict__.pop("edges", None)
-            self.network.__dict__.pop("geometries", None)
-            # one band at a time, computed, appended to the layer and dropped (computing the
-            # next band in a thread while one is written was measured at 268k nodes: the same
-            # CPU, and no free core to gain on two, where the worker writing figures, tables
-            # and rasters runs through most of the outputs stage)
-            with self._timed("isochrones"):
-                isochrone_file.append_isochrones(
-                    Path(path),
-                    iso.iter_isochrones(**self._isochrone_args(**self._isochrone_stream)),
-                    empty=iso.empty_isochrones(self.network.crs),
-                    description=isochrone_file.layer_description(settings))
+            if not append:
+                # the edge geometries wait idle through the isochrones (which walk the edge
+                # coordinates): rebuilt from those (~1 s a million edges) when next read
+                self.__dict__.pop("edges", None)
+                self.network.__dict__.pop("geometries", None)
+                with self._timed("isochrones"):
+                    self.stream_isochrones(Path(path))
             return Path(path)
         if self.isochrones is not None and settings.get("enabled"):
             isochrone_file.describe_layer(Path(path), isochrone_file.layer_description(settings))
         return Path(path)
+
+    def stream_isochrones(self, path: str | os.PathLike[str]) -> int:
+        """Compute the isochrone layer :meth:`prepare` chose to stream and write it into the
+        GeoPackage at ``path`` (made if missing), one band at a time; returns the rows."""
+        from . import isochrones as iso
+        from .outputs import isochrone_file
+
+        assert self._isochrone_stream is not None, "prepare() streams no isochrones"
+        # one band at a time, computed, appended to the layer and dropped (computing the
+        # next band in a thread while one is written was measured at 268k nodes: the same
+        # CPU, and no free core to gain on two, where the worker writing figures, tables
+        # and rasters runs through most of the outputs stage)
+        return isochrone_file.append_isochrones(
+            Path(path), iso.iter_isochrones(**self._isochrone_args(**self._isochrone_stream)),
+            empty=iso.empty_isochrones(self.network.crs),
+            description=isochrone_file.layer_description(self.metadata.get("isochrones") or {}))
 
     def map(self, path: str | os.PathLike[str] | None = None, *, lang: str = "en",
             category: str | None = None, tiles: str | None = "osm",
@@ -295,12 +315,15 @@ class Result:
         return self.save_into(staged, outputs or Outputs(), extras=extras)
 
     def save_into(self, staged: StagedOutput, outputs: Outputs, *,
-                  extras: Sequence[Extra] = ()) -> Path:
+                  extras: Sequence[Extra] = (), early: Job | None = None,
+                  entered: bool = False) -> Path:
         """:meth:`save` into a :class:`StagedOutput` made (and so checked) beforehand.
 
         ``run_metadata``'s ``timings_s`` then holds ``outputs`` (all of it but the hashing
         and the rename) and its parts, ``outputs_<part>`` (:data:`OUTPUT_PARTS`), rewritten
-        into the GeoPackage once they are known."""
+        into the GeoPackage once they are known. ``early``: the early output worker writing
+        the isochrones and rasters (:mod:`lifecircle._early`); ``entered``: the caller has
+        entered ``staged`` already (and leaves it)."""
         from .fingerprint import run_fingerprint
         from .outputs.geopackage import GPKG_NAME, update_metadata
 
@@ -311,8 +334,8 @@ class Result:
         fingerprint = (run_fingerprint(self.config, outputs) if self.config is not None
                        else None)
         self.metadata["fingerprint"] = fingerprint
-        with staged:
-            self.write_into(staged, outputs, extras=extras)
+        with nullcontext() if entered else staged:
+            self.write_into(staged, outputs, extras=extras, early=early)
             timings = self.metadata.setdefault("timings_s", {})
             timings["outputs"] = round(time.perf_counter() - t0, 4)
             gpkg = staged.staging / GPKG_NAME
@@ -370,19 +393,23 @@ class Result:
         return chosen
 
     def write_into(self, staged: StagedOutput, outputs: Outputs, *,
-                   extras: Sequence[Extra] = ()) -> None:
+                   extras: Sequence[Extra] = (), early: Job | None = None) -> None:
         """Write every file of the contract into a staging folder (no ``_SUCCESS.json``).
 
         On a small network the figures, the tables and the rasters are written by forked
-        worker processes meanwhile (:mod:`lifecircle.outputs._background`)."""
-        jobs: list[Any] = []
+        worker processes meanwhile (:mod:`lifecircle.outputs._background`); ``early``: the
+        early output worker writing the isochrones and rasters (:mod:`lifecircle._early`)."""
+        jobs: list[Any] = [early] if early is not None else []
         try:
-            self._write_all(staged, outputs, extras=extras, jobs=jobs)
+            self._write_all(staged, outputs, extras=extras, jobs=jobs, early=early)
             while jobs:
                 with self._timed("workers_wait"):
                     jobs[0].wait()
                 job = jobs.pop(0)
                 timings = self.metadata["timings_s"]
+                if early is not None and job is early:
+                    timings.update(_early_timings(early))
+                    continue
                 if job.seconds is not None:  # the worker's own wall seconds
                     timings["outputs_worker_" + "+".join(job.parts)] = \
                         round(job.seconds[0] - sum(job.taken.values()), 4)
@@ -401,13 +428,10 @@ class Result:
                        figures=False, rasters=False)
 
     def _write_all(self, staged: StagedOutput, outputs: Outputs, *, extras: Sequence[Extra],
-                   jobs: list[Any]) -> None:
-        from .coverage import deficiency_order
+                   jobs: list[Any], early: Job | None = None) -> None:
         from .outputs import _background
         from .outputs.geopackage import GPKG_NAME
         from .outputs.products import write_products
-        from .outputs.report import write_reports
-        from .outputs.served import served_sections
         from .outputs.table import write_tables
 
         folder, nodes = staged.staging, self.network.n_nodes
@@ -423,7 +447,7 @@ class Result:
             jobs += [job for what, write in aside.items()
                      if (job := _background.start(what, write, nodes=nodes))]
         chosen = self.prepare(outputs)
-        if chosen.rasters:
+        if chosen.rasters and early is None:  # (the early worker's otherwise)
             aside["rasters"] = lambda: write_products(self, folder, map=False, figures=False,
                                                       rasters=True,
                                                       raster_cell_m=chosen.raster_cell_m)
@@ -431,31 +455,65 @@ class Result:
                                                           nodes=nodes)):
                 jobs.append(job)
         # the map: written by the worker once its own are done, unless this process comes to
-        # it first (a city's: the worker, while this process computes the isochrones)
-        shared = (_background.Shared({"map": lambda: self._write_map(folder, chosen)})
-                  if together and chosen.map else None)
-        if together and (job := _background.start_together(aside, shared)):
+        # it first (a city's: the worker, while this process computes the isochrones). With
+        # the early worker (which has the isochrones and rasters) the map comes first in the
+        # worker instead: the longest output, begun at once beside the run's layers, so that
+        # the shorter figures and tables end the stage, whoever comes to them first
+        own: dict[str, Callable[[], Any]] = aside
+        shared: _background.Shared | None = None
+        if together and chosen.map:
+            map_write = {"map": lambda: self._write_map(folder, chosen)}
+            if early is not None:
+                own, shared = map_write, _background.Shared(aside)
+            else:
+                shared = _background.Shared(map_write)
+        if together and (job := _background.start_together(own, shared)):
             jobs.append(job)
         else:
             shared = None
-        aside = {what: write for what, write in aside.items()
-                 if any(what in job.parts for job in jobs)}
-        self.to_gpkg(staged.path(GPKG_NAME), layer_format=chosen.layer_format)
+        in_worker = {what for job in jobs for what in job.parts}
+
+        def mine(what: str) -> bool:
+            """Whether this process writes ``what`` (not a worker)."""
+            if shared is not None and what in shared.writes:
+                return shared.take(what)
+            return what not in in_worker
+
+        if early is not None:
+            # the early worker holds the GeoPackage (its isochrone layer) until it is free:
+            # the reports meanwhile, then the layers appended
+            self._write_reports(staged, chosen)
+            with self._timed("early_wait"):
+                early.wait_for(EARLY_GPKG_FREE)
+        self.to_gpkg(staged.path(GPKG_NAME), layer_format=chosen.layer_format,
+                     append=early is not None)
         with self._timed("extras"):
             for extra in extras:
                 extra(self, staged)
         # each product on its own, so that the run's timings name what each took
-        if chosen.map and (shared is None or shared.take("map")):
+        if chosen.map and mine("map"):
             with self._timed("map"):
                 self._write_map(folder, chosen)
-        if chosen.figures and "figures" not in aside:
-            with self._timed("figures"):
-                write_products(self, folder, lang=chosen.lang, map=False, figures=True,
-                               rasters=False)
-        if chosen.rasters and "rasters" not in aside:
+        if chosen.rasters and early is None and mine("rasters"):
             with self._timed("rasters"):
                 write_products(self, folder, map=False, figures=False, rasters=True,
                                raster_cell_m=chosen.raster_cell_m)
+        if early is None:
+            self._write_reports(staged, chosen)
+        # the tables before the figures: a worker sharing them takes the figures first
+        if mine("tables"):
+            with self._timed("tables"):
+                write_tables(self, staged.staging, lang=chosen.lang)
+        if chosen.figures and mine("figures"):
+            with self._timed("figures"):
+                write_products(self, folder, lang=chosen.lang, map=False, figures=True,
+                               rasters=False)
+
+    def _write_reports(self, staged: StagedOutput, chosen: Outputs) -> None:
+        from .coverage import deficiency_order
+        from .outputs.report import write_reports
+        from .outputs.served import served_sections
+
         with self._timed("reports"):
             blk = self.blocks  # the ten lacking most, without sorting a copy of the layer
             worst = (blk.iloc[deficiency_order(blk)[:10]]
@@ -463,7 +521,17 @@ class Result:
             write_reports(staged.staging, self.report, lang=chosen.lang,
                           worst=[w for w in worst if w["lacks"]], profile=self.profile,
                           extra_sections=served_sections(self.report, chosen.lang))
-        if "tables" not in aside:
-            with self._timed("tables"):
-                write_tables(self, staged.staging, lang=chosen.lang)
 
+
+def _early_timings(job: Job) -> dict[str, float]:
+    """The early worker's timings (see :data:`OUTPUT_PARTS`): its wall and CPU seconds and
+    its parts, from its milestones."""
+    if job.seconds is None:
+        return {}
+    wall, cpu = job.seconds
+    searched = job.milestones.get(EARLY_SEARCHED, 0.0)
+    free = job.milestones.get(EARLY_GPKG_FREE, searched)
+    return {"outputs_worker_early": round(wall, 4), "outputs_worker_early_cpu": round(cpu, 4),
+            "outputs_worker_early_search": round(searched, 4),
+            "outputs_worker_early_isochrones": round(free - searched, 4),
+            "outputs_worker_early_rasters": round(wall - free, 4)}

@@ -177,3 +177,25 @@ def test_columns_held_as_arrow_chunks_are_written(tmp_path):
     write_geopackage(tmp_path / "out.gpkg", {"isochrones": frame}, {})
     back = read_layers(tmp_path / "out.gpkg")["isochrones"]
     assert back["category"].tolist() == ["shop", "care"]
+
+
+def test_append_adds_the_layers_to_a_geopackage_another_writer_began(tmp_path):
+    """``append``: the layers join the file's own (an early worker's isochrone layer) as the
+    same layers in a new file would be, and a layer the file has already is refused."""
+    import pytest
+
+    fresh, began = tmp_path / "fresh.gpkg", tmp_path / "began.gpkg"
+    first = gpd.GeoDataFrame({"category": ["retail"]}, geometry=[shapely.box(0, 0, 1, 1)],
+                             crs=CRS)
+    pyogrio.write_dataframe(first, began, layer="isochrones", driver="GPKG")
+    layers = {"blocks": _blocks(), "edges": _edges([0, 1, 2])}
+    write_geopackage(fresh, layers, {"version": "x"})
+    write_geopackage(began, {**layers, "isochrones": None}, {"version": "x"}, append=True)
+    assert set(layer_names(began)) == {"isochrones", "blocks", "edges"}
+    for name in layers:
+        a = pyogrio.read_arrow(fresh, layer=name)[1]
+        assert a.equals(pyogrio.read_arrow(began, layer=name)[1]), name
+    assert read_layers(began, ["isochrones"])["isochrones"]["category"].tolist() == ["retail"]
+    assert read_metadata(began) == {"version": "x"}
+    with pytest.raises(ValueError, match="blocks"):
+        write_geopackage(began, {"blocks": _blocks()}, {}, append=True)

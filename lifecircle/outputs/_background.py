@@ -19,6 +19,10 @@ a million nodes it finishes its own outputs while the run still computes the iso
 the map (10-13 s there) leaves the run's critical path; on the 268k-node mosaic the run comes
 to it first, as before. The page is the same byte for byte whoever writes it.
 
+A city's run also forks an early worker before its blocks (:func:`start_early`,
+:mod:`lifecircle._early`) that writes the isochrones and rasters; it tells the run when the
+GeoPackage is free for the run's layers (:func:`milestone`, :meth:`Job.wait_for`).
+
 Only on Linux (macOS forks unsafely once system frameworks are loaded, Windows cannot fork),
 from the main thread while no other non-daemon thread runs (a fork keeps only the calling
 thread; locks other threads hold would never be released in the child), and outside daemonic
@@ -44,13 +48,17 @@ from .. import _errors
 from .._errors import LifecircleError, OutputError
 from .._memory import release_freed
 
-__all__ = ["BACKGROUND_MAX_NODES", "Job", "Shared", "start", "start_together"]
+__all__ = ["BACKGROUND_MAX_NODES", "Job", "Shared", "milestone", "start", "start_early",
+           "start_together"]
 
 log = logging.getLogger(__name__)
 
 #: Networks up to this many nodes write their figures, tables and rasters in a worker each;
 #: larger ones in one worker, one after the other.
 BACKGROUND_MAX_NODES = 100_000
+
+#: in a worker: the pipe to the run (:func:`milestone` sends on it) and the worker's start
+_TO_RUN: tuple[Any, float] | None = None
 
 
 class Job:
@@ -68,15 +76,40 @@ class Job:
         #: the shared outputs (:class:`Shared`) the worker took, with the wall seconds each
         #: took it, once :meth:`wait` returned
         self.taken: dict[str, float] = {}
+        #: the :func:`milestone` s the worker has passed, with its wall seconds then
+        self.milestones: dict[str, float] = {}
+        self._final: tuple[Any, ...] | None = None
+
+    def _receive(self, until: str | None = None) -> None:
+        """Read the worker's messages until ``until`` is among :attr:`milestones` or the
+        worker has finished (its last message, or the pipe's end: it died)."""
+        while self._final is None and (until is None or until not in self.milestones):
+            try:
+                item = self._conn.recv()
+            except EOFError:
+                item = (("OutputError", f"{self.what}: the worker process writing them "
+                         "stopped before it finished; rerun"), None, {})
+            if item[0] == "milestone":
+                self.milestones[item[1]] = item[2]
+            else:
+                self._final = item
+
+    def wait_for(self, name: str) -> None:
+        """Wait until the worker has passed :func:`milestone` ``name``; raise its error (as
+        :meth:`wait`) when it failed (or finished) before."""
+        self._receive(name)
+        if name in self.milestones:
+            return
+        self.wait()  # raises the worker's error
+        raise OutputError(f"{self.what}: the worker finished without reaching {name!r}")
 
     def wait(self) -> None:
         """Wait for the worker; raise its :class:`LifecircleError` (an :class:`OutputError`
         naming what went wrong when it was not one)."""
         try:
-            message, self.seconds, self.taken = self._conn.recv()
-        except EOFError:
-            message = ("OutputError", f"{self.what}: the worker process writing them stopped "
-                       "before it finished; rerun")
+            self._receive()
+            assert self._final is not None
+            message, self.seconds, self.taken = self._final
         finally:
             self._conn.close()
             self._process.join()
@@ -176,6 +209,23 @@ def start_together(writes: dict[str, Callable[[], Any]],
     return job
 
 
+def start_early(what: str, write: Callable[[], Any]) -> Job | None:
+    """Run ``write()`` in a forked worker process that the run follows through its
+    :func:`milestone` s (:meth:`Job.wait_for`); ``None`` where :func:`start_together` would
+    give ``None``. The early output worker of a city-scale run (:mod:`lifecircle._early`)."""
+    if not _room_for_a_copy():
+        return None
+    return _fork(what, write)
+
+
+def milestone(name: str) -> None:
+    """In a worker: tell the run that ``name`` is done (:meth:`Job.wait_for` returns), with
+    the worker's wall seconds so far; nothing outside a worker."""
+    if _TO_RUN is not None:
+        conn, started = _TO_RUN
+        conn.send(("milestone", name, time.perf_counter() - started))
+
+
 def _fork(what: str, write: Callable[[], Any]) -> Job | None:
     if (not sys.platform.startswith("linux")
             or multiprocessing.current_process().daemon  # a dask worker may have no children
@@ -249,8 +299,10 @@ def _work(conn: Any, what: str, write: Callable[[], Any],
     exception object need not survive pickling) back, with the wall and CPU seconds taken and
     the shared outputs written (what ``write`` returns when it is a dict, see
     :func:`start_together`)."""
+    global _TO_RUN
     wall, cpu = time.perf_counter(), time.process_time()
     _die_with(parent)
+    _TO_RUN = (conn, wall)
     message: tuple[str, str] | None = None
     taken: Any = None
     try:
@@ -265,3 +317,4 @@ def _work(conn: Any, what: str, write: Callable[[], Any],
     conn.send((message, (time.perf_counter() - wall, time.process_time() - cpu),
                taken if isinstance(taken, dict) else {}))
     conn.close()
+

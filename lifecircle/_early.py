@@ -1,0 +1,144 @@
+"""The early output worker of a city-scale saving run.
+
+A city's streamed isochrones (:data:`lifecircle.result.ISOCHRONES_IN_MEMORY_MAX_EDGES`) and
+its rasters need the network, the facilities with their snaps and each category's node
+distances, not the blocks. Through the network, facilities, blocks, walking times and verdict
+stages a run keeps about one core busy (a CPU timeline of a 1M-node run: ~1.1-1.3 cores for
+its first 40 s); on the other, a worker forked once the facilities are found
+(:func:`lifecircle.pipeline.analyse`'s ``on_facilities``) snaps the facilities itself (the
+blocks step's call, so the same snaps), searches each category (:func:`lifecircle.access.
+category_nodes`, the search of :func:`lifecircle.access.compute_access`), streams the
+isochrones into the staged GeoPackage (which it creates with that one layer), tells the run
+the GeoPackage is free (milestone ``gpkg``), then writes the rasters. Nothing goes back to
+the run but its timings: the run appends its own layers to that GeoPackage at its outputs
+(:meth:`lifecircle.result.Result.save_into` with ``early=``).
+
+The worker duplicates the facility snap and the searches (a few CPU seconds at a million
+nodes) on the core the run leaves idle, rather than sending the run's results over. It drops
+the OSM tables it inherited (the run still reads them for its blocks): its resident size at
+268k nodes peaked at 766 MiB against the run's 925-965 MiB. Below the streaming threshold
+(:data:`EARLY_MIN_EDGES`), or where no worker can be forked
+(:func:`lifecircle.outputs._background.start_early`), nothing changes.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from collections.abc import Callable
+from contextlib import ExitStack
+from dataclasses import fields
+from typing import Any, cast
+
+import geopandas as gpd
+
+from . import result as result_mod
+from ._memory import release_freed
+from ._version import __version__
+from .access import category_nodes
+from .config import Analysis, Outputs
+from .network import WalkNetwork
+from .outputs import _background
+from .outputs._atomic import StagedOutput
+from .outputs.geopackage import GPKG_NAME
+from .result import EARLY_GPKG_FREE, EARLY_SEARCHED, Result
+from .sources.osm import OSMData, release_tables
+
+__all__ = ["EARLY_MIN_EDGES", "EarlyOutputs"]
+
+log = logging.getLogger(__name__)
+
+#: Networks of more edges than this (and than the streaming threshold, which is the same
+#: number) have an early worker: their isochrones are streamed (none on the map), and the
+#: worker's fork and duplicated search pay off only where the isochrones take long.
+EARLY_MIN_EDGES = result_mod.ISOCHRONES_IN_MEMORY_MAX_EDGES
+#: The worker's niceness (0: a fair share beside the run). At 10 the run's own steps keep
+#: their CPU and the worker takes what they leave; measured at 268k nodes on a machine loaded
+#: by other jobs, the run's blocks then took 27 s instead of 31-60 s but the worker starved
+#: (its search 35 s instead of 4-11 s, the run waited 46 s for the GeoPackage); on an idle
+#: machine a fair share also lets the rasters run beside the run's last outputs.
+EARLY_NICE = 0
+
+
+class EarlyOutputs:
+    """Starts the early output worker (:meth:`start`, an ``on_facilities`` hook) for a run
+    saving into ``staged``; :attr:`job` is the worker (``None``: none started).
+
+    ``stack`` holds the run's clean-up: starting the worker enters ``staged`` (the worker
+    writes into its staging folder) and registers the worker's cancel after it, so that a
+    failing run stops the worker before its staging folder is removed.
+    """
+
+    def __init__(self, analysis: Analysis, outputs: Outputs, staged: StagedOutput,
+                 stack: ExitStack) -> None:
+        self.analysis, self.outputs, self.staged, self.stack = analysis, outputs, staged, stack
+        self.job: _background.Job | None = None
+        #: whether ``staged`` was entered here (the run's save then does not enter it again)
+        self.entered = False
+
+    def wanted(self, net: WalkNetwork) -> bool:
+        """Whether this run's isochrones are streamed (a city's), so the worker has them to
+        write, and the network has more than :data:`EARLY_MIN_EDGES` edges."""
+        return (net.n_edges > max(result_mod.ISOCHRONES_IN_MEMORY_MAX_EDGES, EARLY_MIN_EDGES)
+                and self.outputs.isochrones is not False)
+
+    def start(self, net: WalkNetwork, snap_facilities: Callable[[], gpd.GeoDataFrame],
+              data: OSMData | None) -> None:
+        """Fork the worker (see the module's notes) where :meth:`wanted`."""
+        if not self.wanted(net):
+            return
+        self.stack.enter_context(self.staged)
+        self.entered = True
+        job = _background.start_early(
+            "isochrones, rasters", lambda: self._work(net, snap_facilities, data))
+        if job is None:
+            return
+        self.stack.callback(job.cancel)
+        self.job = job
+        log.info("isochrones and rasters: written by an early worker process")
+
+    def _work(self, net: WalkNetwork, snap_facilities: Callable[[], gpd.GeoDataFrame],
+              data: OSMData | None) -> None:  # pragma: no cover - child
+        """In the worker: the facility snap and searches, the isochrones, then the
+        rasters."""
+        if EARLY_NICE:
+            os.nice(EARLY_NICE)
+        from .isochrones import polygons
+
+        # one thread: the worker keeps to the core the run leaves idle. With two (the tiles'
+        # default) the run's blocks step, beside it, got ~0.56 of a core instead of ~1.05
+        # at 268k nodes (the same 16 s CPU in 28.6 s wall instead of 15.3 s)
+        polygons.TILE_THREADS = 1
+        if data is not None:  # inherited, never read here: their pages go back
+            release_tables(data, tuple(f.name for f in fields(OSMData)
+                                       if f.name not in ("path", "stats")))
+            release_freed()
+        t0 = time.perf_counter()
+        partial = _partial_result(self.analysis, net, snap_facilities())
+        chosen = partial.prepare(self.outputs)
+        _background.milestone(EARLY_SEARCHED)
+        log.debug("early worker: snapped and searched in %.2f s", time.perf_counter() - t0)
+        gpkg = self.staged.path(GPKG_NAME)
+        partial.stream_isochrones(gpkg)
+        _background.milestone(EARLY_GPKG_FREE)
+        if chosen.rasters:
+            from .outputs.products import write_products
+
+            write_products(partial, self.staged.staging, map=False, figures=False,
+                           rasters=True, raster_cell_m=chosen.raster_cell_m)
+
+
+def _partial_result(analysis: Analysis, net: WalkNetwork,
+                    facilities: gpd.GeoDataFrame) -> Result:
+    """A :class:`Result` with what the isochrones and rasters read: the network, the snapped
+    facilities, each category's node distances and the metadata they name (no blocks)."""
+    prof = analysis.effective_profile
+    nodes = category_nodes(net, facilities, prof)
+    empty = gpd.GeoDataFrame(geometry=[], crs=net.crs)
+    metadata: dict[str, Any] = {"max_snap_m": analysis.snap_limit_m,
+                                "lifecircle_version": __version__}
+    # the node distances stand for the access (the isochrones and rasters read no more)
+    return Result(network=net, profile=prof, blocks=empty, access_points=empty,
+                  facilities=facilities, access=cast(Any, nodes), report={},
+                  metadata=metadata, config=analysis)

@@ -1,0 +1,251 @@
+"""The early output worker of a city-scale run (:mod:`lifecircle._early`): forked once the
+facilities are found, it streams the isochrones into the staged GeoPackage and writes the
+rasters while the run makes its blocks; the run appends its layers afterwards.
+
+Forced on small networks by lowering both thresholds (the streaming one and the worker's).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sqlite3
+import sys
+import time
+from typing import Any
+
+import numpy as np
+import pyogrio
+import pytest
+
+from lifecircle import _early, pipeline, result
+from lifecircle._errors import InputError, OutputError
+from lifecircle.outputs.geopackage import read_metadata
+from tests.conftest import shared_osm
+from tests.helpers import make_grid_case, rederive_from_gpkg
+
+pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"),
+                                reason="workers on Linux only")
+
+#: the outputs compared (the map and figures have no part in the early worker)
+KW: dict[str, Any] = dict(map=False, figures=False)
+
+
+def _streamed(mp: pytest.MonkeyPatch, *, early: bool) -> None:
+    """Every network counted as a city's (isochrones streamed); the early worker on or off."""
+    mp.setattr(result, "ISOCHRONES_IN_MEMORY_MAX_EDGES", 0)
+    mp.setattr(_early, "EARLY_MIN_EDGES", 0 if early else 10**12)
+
+
+@pytest.fixture(scope="module")
+def monaco_pair(tmp_path_factory):
+    """Monaco saved twice as a city (streamed isochrones, one output worker): without and
+    with the early worker, every product on."""
+    from lifecircle.outputs import _background
+
+    base = tmp_path_factory.mktemp("early")
+    osm = shared_osm("monaco.osm.pbf")
+    runs = []
+    for early in (False, True):
+        with pytest.MonkeyPatch.context() as mp:
+            _streamed(mp, early=early)
+            mp.setattr(_background, "BACKGROUND_MAX_NODES", 0)
+            runs.append(pipeline.run(osm, out=base / f"early_{early}", tiles="none"))
+    return runs
+
+
+def _layers(gpkg) -> dict[str, Any]:
+    return {str(name): pyogrio.read_arrow(gpkg, layer=str(name))[1]
+            for name, _ in pyogrio.list_layers(gpkg)}
+
+
+def _contents(gpkg) -> dict[str, tuple]:
+    with sqlite3.connect(gpkg) as con:
+        rows = con.execute("SELECT table_name, data_type, description, srs_id "
+                           "FROM gpkg_contents").fetchall()
+    con.close()
+    return {r[0]: r[1:] for r in rows}
+
+
+def test_the_early_worker_writes_what_the_run_would_have(monaco_pair):
+    without, with_early = monaco_pair
+    a, b = without.out / "lifecircle.gpkg", with_early.out / "lifecircle.gpkg"
+    la, lb = _layers(a), _layers(b)
+    assert set(la) == set(lb) >= {"blocks", "access_points", "facilities", "edges",
+                                  "isochrones", "run_metadata"}
+    for name, table in la.items():
+        if name == "run_metadata":
+            continue
+        assert table.num_rows > 0, name
+        # every attribute and the geometry's bytes (WKB), row by row
+        assert table.equals(lb[name]), name
+    assert _contents(a) == _contents(b)  # the layers' kinds, descriptions and CRS
+    meta_a, meta_b = read_metadata(a), read_metadata(b)
+    assert set(meta_a) == set(meta_b)
+    assert {k: v for k, v in meta_a.items() if k != "timings_s"} == \
+        {k: v for k, v in meta_b.items() if k != "timings_s"}
+    rasters = sorted(p.name for p in (without.out / "rasters").glob("*.tif"))
+    assert len(rasters) == len(without.access) > 0
+    assert rasters == sorted(p.name for p in (with_early.out / "rasters").glob("*.tif"))
+    for name in rasters:
+        assert (without.out / "rasters" / name).read_bytes() == \
+            (with_early.out / "rasters" / name).read_bytes(), name
+    # the same files (the map, figures and tables too, whoever wrote them)
+    files = [json.loads((r.out / "_SUCCESS.json").read_text())["files"] for r in monaco_pair]
+    assert set(files[0]) == set(files[1]) >= {"map.html", "report.xlsx", "report.json"}
+    page = (without.out / "map.html").read_bytes()
+    assert len(page) > 10_000 and page == (with_early.out / "map.html").read_bytes()
+
+
+def test_the_timings_name_the_early_worker(monaco_pair):
+    without, with_early = monaco_pair
+    t = read_metadata(with_early.out / "lifecircle.gpkg")["timings_s"]
+    assert t == with_early.metadata["timings_s"]  # rewritten at the end
+    parts = ("search", "isochrones", "rasters")
+    assert all(t[f"outputs_worker_early_{p}"] >= 0 for p in parts)
+    assert t["outputs_worker_early"] == pytest.approx(
+        sum(t[f"outputs_worker_early_{p}"] for p in parts), abs=1e-3)
+    assert 0 < t["outputs_worker_early_cpu"]
+    assert t["outputs_early_wait"] >= 0
+    assert "outputs_isochrones" not in t and "outputs_rasters" not in t  # the worker's
+    # the other worker writes the map first; the figures and tables go to whoever is free
+    assert t["outputs_worker_map"] > 0 and "outputs_map" not in t
+    for what in ("figures", "tables"):
+        assert (f"outputs_{what}" in t) != (f"outputs_worker_{what}" in t), what
+    plain = read_metadata(without.out / "lifecircle.gpkg")["timings_s"]
+    assert not [k for k in plain if "early" in k]
+    assert plain["outputs_isochrones"] > 0
+
+
+def test_times_rederive_from_the_appended_layers(monaco_pair):
+    res = monaco_pair[1]
+    gpkg = res.out / "lifecircle.gpkg"
+    timed = 0
+    for category in res.access:
+        reported, oracle = rederive_from_gpkg(gpkg, category)
+        ok = np.isfinite(reported)
+        timed += int(ok.sum())
+        np.testing.assert_allclose(reported[ok], oracle[ok], rtol=1e-9, atol=1e-6)
+        assert (oracle[~ok] > res.access[category].horizon_m).all()  # beyond reach
+    assert timed > 1000
+
+
+def test_no_early_worker_below_the_threshold(tmp_path, monkeypatch):
+    started: list[Any] = []
+
+    def start_early(*args: Any) -> None:
+        started.append(args)
+
+    monkeypatch.setattr(_early._background, "start_early", start_early)
+    case = make_grid_case(tmp_path / "grid")
+    res = case.run(out=tmp_path / "out", **KW)
+    assert not started and res.isochrones is not None
+    assert not [k for k in res.metadata["timings_s"] if "early" in k]
+
+
+# ---------------------------------------------------------------------------------------------
+# failures
+
+
+@pytest.fixture
+def grid(tmp_path, monkeypatch):
+    _streamed(monkeypatch, early=True)
+    return make_grid_case(tmp_path / "grid")
+
+
+def _left_behind(out) -> list[str]:
+    """The output folder or its staging folder and lock, where they remain."""
+    return sorted(p.name for p in out.parent.iterdir() if p.name.lstrip(".").startswith(out.name))
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    # a zombie (exited, not yet reaped) is not running
+    with open(f"/proc/{pid}/stat") as fh:
+        return fh.read().split(")")[-1].split()[0] != "Z"
+
+
+@pytest.mark.parametrize("error", [OutputError("isochrones: the disk is on fire"),
+                                   RuntimeError("the disk is on fire")])
+def test_a_failing_early_worker_fails_the_run_cleanly(grid, tmp_path, monkeypatch, error):
+    def fail(self, path):
+        raise error
+
+    monkeypatch.setattr(result.Result, "stream_isochrones", fail)
+    out = tmp_path / "out"
+    with pytest.raises(OutputError, match="the disk is on fire"):
+        grid.run(out=out, **KW)
+    assert _left_behind(out) == []
+
+
+def test_an_early_worker_that_dies_fails_the_run_cleanly(grid, tmp_path, monkeypatch):
+    monkeypatch.setattr(result.Result, "stream_isochrones", lambda self, path: os._exit(3))
+    out = tmp_path / "out"
+    with pytest.raises(OutputError, match="stopped before it finished"):
+        grid.run(out=out, **KW)
+    assert _left_behind(out) == []
+
+
+def _slow_worker(monkeypatch, pid_file):
+    """The worker records its pid, then sleeps a minute before its search."""
+    real = _early.category_nodes
+
+    def slow(*args, **kwargs):
+        pid_file.write_text(str(os.getpid()))
+        time.sleep(60)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(_early, "category_nodes", slow)
+
+
+def _worker_pid(pid_file) -> int:
+    for _ in range(200):
+        if pid_file.is_file() and pid_file.read_text():
+            return int(pid_file.read_text())
+        time.sleep(0.05)
+    raise AssertionError("the early worker did not start")
+
+
+@pytest.mark.parametrize("where", ["blocks", "outputs"])
+def test_a_failing_run_cancels_the_early_worker(grid, tmp_path, monkeypatch, where):
+    pid_file = tmp_path / "worker.pid"
+    _slow_worker(monkeypatch, pid_file)
+
+    def fail(*args, **kwargs):
+        _worker_pid(pid_file)  # the worker is running
+        raise InputError("a broken input")
+
+    if where == "blocks":
+        monkeypatch.setattr(pipeline, "_blocks", fail)
+    else:
+        monkeypatch.setattr(result.Result, "_write_reports", fail)
+    out = tmp_path / "out"
+    t0 = time.perf_counter()
+    with pytest.raises(InputError, match="a broken input"):
+        grid.run(out=out, **KW)
+    assert time.perf_counter() - t0 < 30  # not waiting for the sleeping worker
+    assert not _alive(_worker_pid(pid_file))
+    assert _left_behind(out) == []
+
+
+def test_ctrl_c_stops_the_run_and_the_early_worker(grid, tmp_path, monkeypatch):
+    pid_file = tmp_path / "worker.pid"
+    _slow_worker(monkeypatch, pid_file)
+    real = pipeline._blocks
+
+    def interrupted(*args, **kwargs):
+        worker = _worker_pid(pid_file)
+        os.kill(worker, signal.SIGINT)  # a terminal's Ctrl-C reaches both processes
+        os.kill(os.getpid(), signal.SIGINT)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(pipeline, "_blocks", interrupted)
+    out = tmp_path / "out"
+    with pytest.raises(KeyboardInterrupt):
+        grid.run(out=out, **KW)
+    assert not _alive(_worker_pid(pid_file))
+    assert _left_behind(out) == []
