@@ -89,3 +89,25 @@ def test_a_worker_error_while_drawing_the_map_fails_the_run(city, tmp_path, monk
     with pytest.raises(OutputError, match="disk full"):
         _save(city, tmp_path / "run", monkeypatch, run_first=False)
     assert not (tmp_path / "run").exists()
+
+
+def test_an_interrupt_while_waiting_stops_the_worker_instead_of_waiting_for_it(monkeypatch):
+    """A SIGINT sent to the run alone (a supervisor, ``kill -INT``, a timeout) while it waits
+    for a worker: the run stops the worker and raises at once, not once the worker is done."""
+    import signal
+    import threading
+    import time
+
+    monkeypatch.setattr(_background, "_room_for_a_copy", lambda: True)
+    job = _background.start_early("slow outputs", lambda: time.sleep(30))
+    if job is None:
+        pytest.skip("no worker process could be forked here")
+    # after the fork: a thread that signals this process only (the worker is not signalled)
+    timer = threading.Timer(0.5, os.kill, (os.getpid(), signal.SIGINT))
+    timer.daemon = True
+    timer.start()
+    t0 = time.perf_counter()
+    with pytest.raises(KeyboardInterrupt):
+        job.wait()
+    assert time.perf_counter() - t0 < 10  # the worker would have slept for 30 s
+    assert not job._process.is_alive()

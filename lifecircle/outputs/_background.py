@@ -108,11 +108,13 @@ class Job:
         naming what went wrong when it was not one)."""
         try:
             self._receive()
-            assert self._final is not None
-            message, self.seconds, self.taken = self._final
-        finally:
-            self._conn.close()
-            self._process.join()
+        except BaseException:  # interrupted while waiting (a SIGINT sent to the run alone):
+            self.cancel()  # stop the worker rather than wait for it to finish its outputs
+            raise
+        self._conn.close()
+        self._process.join()
+        assert self._final is not None
+        message, self.seconds, self.taken = self._final
         if self.seconds is not None:
             log.info("%s written by a worker process in %.2f s (%.2f s CPU)", self.what,
                      *self.seconds)
