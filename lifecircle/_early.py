@@ -24,7 +24,6 @@ the OSM tables it inherited (the run still reads them for its blocks): its resid
 from __future__ import annotations
 
 import logging
-import os
 import time
 from collections.abc import Callable
 from contextlib import ExitStack
@@ -53,12 +52,10 @@ log = logging.getLogger(__name__)
 #: number) have an early worker: their isochrones are streamed (none on the map), and the
 #: worker's fork and duplicated search pay off only where the isochrones take long.
 EARLY_MIN_EDGES = result_mod.ISOCHRONES_IN_MEMORY_MAX_EDGES
-#: The worker's niceness (0: a fair share beside the run). At 10 the run's own steps keep
-#: their CPU and the worker takes what they leave; measured at 268k nodes on a machine loaded
-#: by other jobs, the run's blocks then took 27 s instead of 31-60 s but the worker starved
-#: (its search 35 s instead of 4-11 s, the run waited 46 s for the GeoPackage); on an idle
-#: machine a fair share also lets the rasters run beside the run's last outputs.
-EARLY_NICE = 0
+# The worker runs at the run's priority. At niceness 10 (measured at 268k nodes on a machine
+# loaded by other jobs) the run's blocks took 27 s instead of 31-60 s but the worker starved:
+# its search took 35 s instead of 4-11 s and the run waited 46 s for the GeoPackage; on an
+# idle machine a fair share also lets the rasters run beside the run's last outputs.
 
 
 class EarlyOutputs:
@@ -102,8 +99,6 @@ class EarlyOutputs:
               data: OSMData | None) -> None:  # pragma: no cover - child
         """In the worker: the facility snap and searches, the isochrones, then the
         rasters."""
-        if EARLY_NICE:
-            os.nice(EARLY_NICE)
         from .isochrones import polygons
 
         # one thread: the worker keeps to the core the run leaves idle. With two (the tiles'

@@ -172,8 +172,9 @@ def analyse(config: Analysis, *, progress: Progress | None = None,
         reads it last, and ``result.osm`` reads the file again when asked for (what a saving
         run does: at a million nodes the tables hold ~0.7 GB through the blocks step).
     on_facilities
-        Called once the facilities are found, before the blocks (:data:`FacilitiesHook`):
-        where :func:`run_config` starts the outputs that need no block.
+        Internal (the saving path's; its arguments may change): called once the facilities
+        are found, before the blocks (:data:`FacilitiesHook`), where :func:`run_config`
+        starts the outputs that need no block; its time counts in the facilities step.
 
     Returns
     -------
@@ -204,9 +205,9 @@ def analyse(config: Analysis, *, progress: Progress | None = None,
         with timer.step("facilities", "Finding facilities"):
             fac, type_report = _facilities(cfg, data, net, full_profile, prof)
             fx, fy = _project_points(fac, net)  # snapped with the access points (blocks step)
-        snap_facilities = partial(_snapped, fac, fx, fy, net, snap_limit)
-        if on_facilities is not None:
-            on_facilities(net, snap_facilities, data)
+            snap_facilities = partial(_snapped, fac, fx, fy, net, snap_limit)
+            if on_facilities is not None:  # (its fork is timed with the step)
+                on_facilities(net, snap_facilities, data)
 
         with timer.step("blocks", "Preparing residential blocks"):
             every_block, block_stats, buildings = _blocks(cfg, data, net, release=release)

@@ -248,10 +248,10 @@ class Result:
         from .outputs import isochrone_file
 
         assert self._isochrone_stream is not None, "prepare() streams no isochrones"
-        # one band at a time, computed, appended to the layer and dropped (computing the
-        # next band in a thread while one is written was measured at 268k nodes: the same
-        # CPU, and no free core to gain on two, where the worker writing figures, tables
-        # and rasters runs through most of the outputs stage)
+        # one band at a time, computed, appended to the layer and dropped: a city's whole
+        # layer never sits in memory. No second thread computing the next band while one is
+        # written: at city scale this runs in the early worker (lifecircle._early), on the
+        # core the run's blocks step leaves, and both cores are busy already
         return isochrone_file.append_isochrones(
             Path(path), iso.iter_isochrones(**self._isochrone_args(**self._isochrone_stream)),
             empty=iso.empty_isochrones(self.network.crs),

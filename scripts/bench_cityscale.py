@@ -225,10 +225,10 @@ def _cell_snapping(res: Any, cell_m: float) -> None:
     margin = float(res.metadata["max_snap_m"])
     grid = raster.raster_grid(net, cell_m=cell_m, margin_m=margin)
     windows = list(raster._windows(grid))
-    raster._window_snap(net, grid, windows[0], margin)  # the compiled kernel, from its cache
+    raster._window_candidates(net, grid, windows[0], margin)  # the compiled kernel, from its cache
     t0 = time.perf_counter()
     for w in windows:
-        raster._window_snap(net, grid, w, margin)
+        raster._window_candidates(net, grid, w, margin)
     grid_s = (time.perf_counter() - t0) / grid.n_cells * 1e6
     t0, n = time.perf_counter(), 0
     for w in windows[::4]:

@@ -2,31 +2,29 @@
 
 A run's figures (matplotlib's import, drawing and PNG compression), tables (xlsxwriter) and
 rasters (snapping every cell to the streets) need nothing the other outputs compute, so
-workers forked from the run write them into the staging folder while the run computes the
-isochrones and writes the GeoPackage, map and reports on the other core. Python threads cannot
-share that work (drawing, spreadsheet cells and snapping hold the GIL); a forked process shares
-the run's tables without copying or pickling them (copy-on-write), and the run waits for every
-worker before it lists and hashes the folder.
+workers forked from the run write them into the staging folder while the run writes the
+GeoPackage, map and reports on the other core. Python threads cannot share that work
+(drawing, spreadsheet cells and snapping hold the GIL); a forked process shares the run's
+tables without copying or pickling them (copy-on-write), and the run waits for every worker
+before it lists and hashes the folder.
 
 Up to :data:`BACKGROUND_MAX_NODES` nodes each output has its worker (:func:`start`); above it
 one worker writes them one after the other (:func:`start_together`): a worker's own memory
 (what it allocates, and the inherited pages it writes to) adds to the run's peak, and one
 output's at a time is what a city-scale run can spare (measured on the 268k-node mosaic by
-``scripts/bench_memory.py``, which reads the workers' unique set size).
+``scripts/bench_memory.py``, which reads the workers' unique set size). Outputs that either
+side may write go to the first to ask (:class:`Shared`).
 
-That worker then writes the map too unless the run has come to it first (:class:`Shared`): at
-a million nodes it finishes its own outputs while the run still computes the isochrones, and
-the map (10-13 s there) leaves the run's critical path; on the 268k-node mosaic the run comes
-to it first, as before. The page is the same byte for byte whoever writes it.
-
-A city's run also forks an early worker before its blocks (:func:`start_early`,
-:mod:`lifecircle._early`) that writes the isochrones and rasters; it tells the run when the
-GeoPackage is free for the run's layers (:func:`milestone`, :meth:`Job.wait_for`).
+A city-scale saving run also has an early worker (:func:`start_early`,
+:mod:`lifecircle._early`), forked once the facilities are found, which reports milestones
+(:func:`milestone`, :meth:`Job.wait_for`) as it goes: it writes the isochrones and the
+rasters, so the one worker of the outputs writes the map first, then whichever of the
+figures and tables the run has not begun.
 
 Only on Linux (macOS forks unsafely once system frameworks are loaded, Windows cannot fork),
-from the main thread while no other non-daemon thread runs (a fork keeps only the calling
-thread; locks other threads hold would never be released in the child), and outside daemonic
-processes (a dask worker).
+from the main thread while no other non-daemon Python thread runs (a fork keeps only the
+calling thread; locks other threads hold would never be released in the child), and outside
+daemonic processes (a dask worker).
 """
 
 from __future__ import annotations
@@ -277,6 +275,9 @@ def _alone() -> bool:
     A fork copies only the calling thread, so a lock a working thread holds then (logging, a
     thread pool's queue, a library's) would stay held in the child for ever: ``lifecircle
     batch`` runs regions on (non-daemon) pool threads, and a fork there hung a CI run.
+    Native threads the libraries start themselves (pyarrow's jemalloc background thread, a
+    BLAS pool) are not seen here: those libraries prepare for a fork on their own
+    (``pthread_atfork`` handlers).
     """
     me = threading.current_thread()
     return me is threading.main_thread() and all(

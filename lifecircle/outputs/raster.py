@@ -229,26 +229,14 @@ def _window_args(grid: Grid, window: Window, max_snap_m: float) -> dict[str, Any
             "width": int(window.width), "max_snap_m": max_snap_m}
 
 
-def _window_snap(net: WalkNetwork, grid: Grid, window: Window, max_snap_m: float
-                 ) -> Snap | None:
-    """The snapping of a window's cell centres (row-major), or None when no cell is within
-    ``max_snap_m`` of a street. The streets near the window come from one bounding-box query
-    of the edge tree; the cells are snapped by :func:`._cell_snap.snap_cells` (the rules of
-    :func:`~lifecircle.snapping.snap_points`, at a fraction of the cost of a query per cell).
-    """
-    from ._cell_snap import snap_cells
-
-    hit = _window_edges(net, grid, window, max_snap_m)
-    if hit is None:
-        return None
-    snap = snap_cells(net, hit, **_window_args(grid, window, max_snap_m))
-    return snap if snap.ok.any() else None
-
-
 def _window_candidates(net: WalkNetwork, grid: Grid, window: Window, max_snap_m: float
                        ) -> CellCandidates | None:
-    """The snaps of a window's cells as :func:`_window_snap` finds them, flat (what the
-    times need, without a :class:`Snap` per cell), or None when no cell has one."""
+    """The snaps of a window's cell centres (row-major), flat (what the times need, without a
+    :class:`Snap` per cell), or None when no cell is within ``max_snap_m`` of a street. The
+    streets near the window come from one bounding-box query of the edge tree; the cells are
+    snapped by :func:`._cell_snap.cell_candidates` (the rules of
+    :func:`~lifecircle.snapping.snap_points`, at a fraction of the cost of a query per
+    cell)."""
     from ._cell_snap import cell_candidates
 
     hit = _window_edges(net, grid, window, max_snap_m)

@@ -196,7 +196,12 @@ def line_pieces(parents: np.ndarray, lines: np.ndarray) -> tuple[np.ndarray, np.
     # instead: 1.4x slower)
     l_i, p_i = shapely.STRtree(parents).query(lines)
     shapely.prepare(parents)
-    l_i = distinct(l_i[elementwise(shapely.intersects, parents[p_i], lines[l_i], groups=p_i)])
+    asked = lines[l_i]
+    # a line under two parents could be read by both threads (groups keep a parent, not a
+    # line, in one thread): each of its pairs gets a copy of its own (_halves' rule)
+    repeated = np.bincount(l_i, minlength=lines.size)[l_i] > 1
+    asked[repeated] = shapely.from_wkb(shapely.to_wkb(asked[repeated]))
+    l_i = distinct(l_i[elementwise(shapely.intersects, parents[p_i], asked, groups=p_i)])
     work = np.concatenate([elementwise(shapely.boundary, parents), lines[l_i]])
     pieces = faces(work)
     owner = owner_of(elementwise(shapely.point_on_surface, pieces), parents, disjoint=True)
