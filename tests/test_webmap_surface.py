@@ -81,7 +81,7 @@ def large():
 def _png(url: str) -> np.ndarray:
     from PIL import Image
 
-    head = "data:image/webp;base64,"
+    head = "data:image/png;base64,"
     assert url.startswith(head)
     image = Image.open(io.BytesIO(base64.b64decode(url[len(head):])))
     return np.asarray(image.convert("RGBA"))
@@ -191,7 +191,7 @@ def test_small_network_keeps_street_lines(profile):
     forced = page_data(make_map(city["blocks"], city["facilities"], city["edges"], profile,
                                 tiles=None, street_image=True).render())
     assert forced["network"] is None and forced["streets"]["cats"] == [None] * 5
-    assert forced["streets"]["network"].startswith("data:image/webp;base64,")
+    assert forced["streets"]["network"].startswith("data:image/png;base64,")
 
 
 # ---------------------------------------------------------------------------------------------
