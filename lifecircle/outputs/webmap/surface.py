@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Mapping, Sequence
+from functools import cache
 from typing import Any
 
 import numpy as np
@@ -125,10 +126,31 @@ def image_grid(bounds_3857: Sequence[float]) -> tuple[float, int, int]:
     return px, width, height
 
 
-#: Vertices burnt at a time: the segments' samples take ~100 bytes each, so a city's streets
-#: (several million vertices, two or three samples a segment) in one go took 0.5 GB at the
-#: 268k-node mosaic; a chunk holds ~50 MB.
-BURN_CHUNK_VERTICES = 200_000
+def _burn_kernel(burnt: np.ndarray, pixels: np.ndarray,
+                 line: np.ndarray) -> None:  # pragma: no cover - compiled
+    """Burn the segments between consecutive vertices of the same line into ``burnt``, in
+    order: ``1 + line`` at every sample, at most a pixel apart, clipped to the grid."""
+    height, width = burnt.shape
+    for i in range(line.shape[0] - 1):
+        if line[i + 1] != line[i]:
+            continue
+        ax, ay = pixels[i, 0], pixels[i, 1]
+        dx, dy = pixels[i + 1, 0] - ax, pixels[i + 1, 1] - ay
+        steps = np.int64(np.ceil(max(abs(dx), abs(dy)))) + 1
+        div = max(steps - 1, 1)
+        value = line[i] + 1
+        for k in range(steps):
+            t = k / div
+            col = min(max(np.int64(np.floor(ax + t * dx)), 0), width - 1)
+            row = min(max(np.int64(np.floor(ay + t * dy)), 0), height - 1)
+            burnt[row, col] = value
+
+
+@cache
+def _burner() -> Any:
+    from ..._kernels import compile_kernel
+
+    return compile_kernel(_burn_kernel)
 
 
 def _burn(pixels: np.ndarray, line: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
@@ -136,31 +158,16 @@ def _burn(pixels: np.ndarray, line: np.ndarray, shape: tuple[int, int]) -> np.nd
 
     ``pixels`` are the lines' vertices in pixel units (column, row from the top-left corner),
     ``line`` the line of each vertex. Each segment is sampled at most a pixel apart (a DDA
-    line, 8-connected), the segments of :data:`BURN_CHUNK_VERTICES` vertices at once, in
-    order (where lines cross, the later line's number stays). Hand-written because rasterio's
-    ``rasterize`` reads every geometry through Python (about 150 us each: minutes for a
-    million edges), and datashader would be a large dependency for this one use.
+    line, 8-connected), in order (where lines cross, the later line's number stays).
+    Hand-written because rasterio's ``rasterize`` reads every geometry through Python (about
+    150 us each: minutes for a million edges), and datashader would be a large dependency for
+    this one use; compiled (numba) because numpy's version held ~100 bytes of temporaries a
+    sample and took 4x the time.
     """
     burnt = np.zeros(shape, dtype=np.int32)
-    for start in range(0, max(len(line) - 1, 0), BURN_CHUNK_VERTICES):
-        stop = min(start + BURN_CHUNK_VERTICES, len(line) - 1) + 1  # one vertex shared
-        _burn_segments(burnt, pixels[start:stop], line[start:stop])
+    _burner()(burnt, np.ascontiguousarray(pixels, dtype=np.float64),
+              np.ascontiguousarray(line, dtype=np.int64))
     return burnt
-
-
-def _burn_segments(burnt: np.ndarray, pixels: np.ndarray, line: np.ndarray) -> None:
-    """Burn the segments between consecutive vertices of the same line into ``burnt``."""
-    shape = burnt.shape
-    same = line[1:] == line[:-1]
-    a, b, seg_line = pixels[:-1][same], pixels[1:][same], line[:-1][same]
-    steps = np.ceil(np.abs(b - a).max(axis=1)).astype(np.int64) + 1
-    seg = np.repeat(np.arange(len(a)), steps)
-    first = np.cumsum(steps) - steps
-    t = (np.arange(len(seg)) - first[seg]) / np.maximum(steps - 1, 1)[seg]
-    points = a[seg] + t[:, None] * (b - a)[seg]
-    cols = np.clip(np.floor(points[:, 0]).astype(np.int64), 0, shape[1] - 1)
-    rows = np.clip(np.floor(points[:, 1]).astype(np.int64), 0, shape[0] - 1)
-    burnt[rows, cols] = seg_line[seg] + 1
 
 
 def street_images(
