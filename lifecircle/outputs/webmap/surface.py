@@ -137,7 +137,7 @@ def _burn_kernel(burnt: np.ndarray, pixels: np.ndarray,
         ax, ay = pixels[i, 0], pixels[i, 1]
         dx, dy = pixels[i + 1, 0] - ax, pixels[i + 1, 1] - ay
         steps = np.int64(np.ceil(max(abs(dx), abs(dy)))) + 1
-        div = max(steps - 1, 1)
+        div = steps - 1 if steps > 1 else 1
         value = line[i] + 1
         for k in range(steps):
             t = k / div
