@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 
 from lifecircle import columns as col
 from lifecircle.outputs import plots
+from lifecircle.outputs._png import png_text
 from lifecircle.outputs.plots import (
     block_bins,
     coverage_figure,
@@ -566,7 +567,33 @@ def test_png_round_trips_through_pillow(tmp_path_factory, width, height, seed):
 
 
 def test_png_text_outside_latin1_is_utf8():
-    kind, body = plots._png_text("Copyright", "© 开放街道地图")
+    kind, body = png_text("Copyright", "© 开放街道地图")
     assert kind == b"iTXt"
     assert body == b"Copyright\0\0\0\0\0" + "© 开放街道地图".encode()
-    assert plots._png_text("Software", "lifecircle") == (b"tEXt", b"Software\0lifecircle")
+    assert png_text("Software", "lifecircle") == (b"tEXt", b"Software\0lifecircle")
+
+
+@settings(max_examples=30, deadline=None)
+@given(width=st.integers(1, 40), height=st.integers(1, 30), n=st.integers(1, 255),
+       seed=st.integers(0, 2**32 - 1))
+def test_palette_png_round_trips_through_pillow(width, height, n, seed):
+    """The map's palette images (1, 2, 4 or 8 bits a pixel, rows of any length): Pillow reads
+    back every pixel's colour and opacity, index 0 transparent."""
+    import io
+
+    from PIL import Image
+
+    from lifecircle.outputs._png import palette_png
+
+    rng = np.random.default_rng(seed)
+    index = rng.integers(0, n + 1, (height, width), dtype=np.uint8)
+    colors = [f"#{r:02x}{g:02x}{b:02x}" for r, g, b in rng.integers(0, 256, (n, 3))]
+    alphas = rng.random(n).tolist()
+    with Image.open(io.BytesIO(palette_png(index, colors, alphas))) as img:
+        got = np.asarray(img.convert("RGBA"))
+    want = np.zeros((height, width, 4), dtype=np.uint8)
+    for k in range(1, n + 1):
+        c = colors[k - 1]
+        want[index == k] = [int(c[1:3], 16), int(c[3:5], 16), int(c[5:7], 16),
+                            round(255 * alphas[k - 1])]
+    np.testing.assert_array_equal(got, want)

@@ -7,7 +7,7 @@ import base64
 import numpy as np
 import pytest
 import shapely
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from shapely.geometry import MultiPolygon, Polygon
 
@@ -122,3 +122,22 @@ def test_numbered_ids(ids, prefixes):
         return
     assert column["pre"] == prefixes and ("k" in column) == (len(prefixes) > 1)
     assert len(column["num"]) < sum(map(len, ids))
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.text(alphabet="0123456789b/街\n\x00", max_size=20), min_size=1, max_size=30)
+       | st.lists(st.from_regex(r"[a-z/]{0,3}(0|[1-9][0-9]{0,17})", fullmatch=True), min_size=1,
+                  max_size=30))
+def test_ids_split_by_arrow_as_by_python(values):
+    """Arrow's regular expressions split ids as Python's ``re`` does (the prefix, the longest
+    number of at most 15 digits to the end, a line break at the end included), or both
+    refuse."""
+    from lifecircle.outputs.webmap.binary import _split_numbered, _split_python
+
+    got, want = _split_numbered(values), _split_python(values)
+    if want is None:
+        assert got is None
+        return
+    assert got is not None and got[0] == want[0]
+    np.testing.assert_array_equal(got[1], want[1])
+    np.testing.assert_array_equal(got[2], want[2])

@@ -81,7 +81,7 @@ def large():
 def _png(url: str) -> np.ndarray:
     from PIL import Image
 
-    head = "data:image/webp;base64,"
+    head = "data:image/png;base64,"
     assert url.startswith(head)
     image = Image.open(io.BytesIO(base64.b64decode(url[len(head):])))
     return np.asarray(image.convert("RGBA"))
@@ -191,7 +191,7 @@ def test_small_network_keeps_street_lines(profile):
     forced = page_data(make_map(city["blocks"], city["facilities"], city["edges"], profile,
                                 tiles=None, street_image=True).render())
     assert forced["network"] is None and forced["streets"]["cats"] == [None] * 5
-    assert forced["streets"]["network"].startswith("data:image/webp;base64,")
+    assert forced["streets"]["network"].startswith("data:image/png;base64,")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -373,10 +373,25 @@ def test_streamed_isochrones_are_named_in_the_legend(large, profile):
     assert plain["isoCity"] is None  # isochrones switched off: no claim that they exist
 
 
-def test_streets_burn_in_chunks_as_in_one_go(monkeypatch):
-    """The segments are burnt a chunk of vertices at a time (bounded memory), with the same
-    pixels as one pass: a chunk boundary inside a line loses no segment, and where lines
-    cross the later line's number stays."""
+def _burn_numpy(pixels, line, shape):
+    """An independent oracle of the burn: every segment's samples at once with numpy."""
+    burnt = np.zeros(shape, dtype=np.int32)
+    same = line[1:] == line[:-1]
+    a, b, seg_line = pixels[:-1][same], pixels[1:][same], line[:-1][same]
+    steps = np.ceil(np.abs(b - a).max(axis=1)).astype(np.int64) + 1
+    seg = np.repeat(np.arange(len(a)), steps)
+    first = np.cumsum(steps) - steps
+    t = (np.arange(len(seg)) - first[seg]) / np.maximum(steps - 1, 1)[seg]
+    points = a[seg] + t[:, None] * (b - a)[seg]
+    cols = np.clip(np.floor(points[:, 0]).astype(np.int64), 0, shape[1] - 1)
+    rows = np.clip(np.floor(points[:, 1]).astype(np.int64), 0, shape[0] - 1)
+    burnt[rows, cols] = seg_line[seg] + 1
+    return burnt
+
+
+def test_streets_burn_by_hand_and_as_numpy():
+    """The burnt streets: by hand, and the compiled burn as numpy's vectorised samples (where
+    lines cross the later line's number stays)."""
     from lifecircle.outputs.webmap import surface
 
     # by hand: a horizontal line (0) on row 1, then a vertical one (1) through it at column 2
@@ -385,14 +400,10 @@ def test_streets_burn_in_chunks_as_in_one_go(monkeypatch):
     expected = np.zeros((4, 5), dtype=np.int32)
     expected[1, :] = 1
     expected[:, 2] = 2
-    monkeypatch.setattr(surface, "BURN_CHUNK_VERTICES", 1)
     assert (surface._burn(pixels, line, (4, 5)) == expected).all()
     rng = np.random.default_rng(7)
     line = np.sort(rng.integers(0, 300, 2_000))
     pixels = rng.uniform(-5, 105, (2_000, 2))  # some beyond the grid: clipped to its edge
-    monkeypatch.setattr(surface, "BURN_CHUNK_VERTICES", 10_000)
     whole = surface._burn(pixels, line, (100, 100))
     assert (whole > 0).sum() > 5_000
-    for chunk in (1, 2, 7, 333):
-        monkeypatch.setattr(surface, "BURN_CHUNK_VERTICES", chunk)
-        assert (surface._burn(pixels, line, (100, 100)) == whole).all(), chunk
+    assert (whole == _burn_numpy(pixels, line, (100, 100))).all()

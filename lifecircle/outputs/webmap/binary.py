@@ -219,17 +219,58 @@ def text_column(values: list[str]) -> list[str] | dict[str, Any]:
     ``values`` unchanged; the page rebuilds ``prefix + number``. A city's block ids then cost
     about 1.4 characters each instead of about 9, OpenStreetMap ids about 7 instead of 15.
     """
-    matches = [_NUMBERED.match(v) for v in values]
-    if not values or any(m is None for m in matches):
+    if not values:
         return values
-    pairs = [(m.group(1), int(m.group(2))) for m in matches if m is not None]
-    prefixes = sorted({p for p, _ in pairs})
+    split = _split_numbered(values)
+    if split is None:
+        return values
+    prefixes, which, numbers = split
     if len(prefixes) > 255:
         return values
-    numbers = np.array([x for _, x in pairs], dtype=np.int64)
     steps = np.diff(numbers, prepend=np.int64(0))
     out: dict[str, Any] = {"pre": prefixes, "num": _b64(varints(_zigzag(steps)))}
     if len(prefixes) > 1:
-        index = {p: i for i, p in enumerate(prefixes)}
-        out["k"] = typed_column(np.array([index[p] for p, _ in pairs]), "u8", nullable=False)
+        out["k"] = typed_column(which, "u8", nullable=False)
     return out
+
+
+def _split_numbered(values: list[str]) -> tuple[list[str], np.ndarray, np.ndarray] | None:
+    """Each value as prefix + number (:data:`_NUMBERED`): the sorted prefixes, each value's
+    prefix (index into them) and number; ``None`` when a value is not of that form.
+
+    Matched by Arrow's compiled regular expressions (RE2 gives the same groups as Python's
+    ``re`` here: a lazy prefix, then the longest number to the end), a city's ids at once:
+    Python's ``re`` took a third of a second for the 268k-node mosaic's 134,000 ids. A value
+    with a line break (``$`` in Python also matches before a final one) takes Python's path.
+    """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    try:
+        if any("\n" in v for v in values):
+            raise ValueError("a line break: Python's path")
+        array = pa.array(values, type=pa.large_string())
+    except (ValueError, TypeError, pa.ArrowException):  # a line break, a lone surrogate
+        return _split_python(values)
+    parts = pc.extract_regex(array,
+                             "(?s)^(?P<pre>.*?)(?P<num>0|[1-9][0-9]{0,14})$")
+    if parts.null_count:
+        return None
+    pre, num = parts.field("pre"), parts.field("num")
+    prefixes = sorted(pc.unique(pre).to_pylist())
+    which = pc.index_in(pre, value_set=pa.array(prefixes, type=pre.type))
+    return (prefixes, which.to_numpy(zero_copy_only=False).astype(np.int64),
+            pc.cast(num, pa.int64()).to_numpy(zero_copy_only=False))
+
+
+
+def _split_python(values: list[str]) -> tuple[list[str], np.ndarray, np.ndarray] | None:
+    """:func:`_split_numbered` by Python's ``re``, a value at a time."""
+    matches = [_NUMBERED.match(v) for v in values]
+    if any(m is None for m in matches):
+        return None
+    pairs = [(m.group(1), int(m.group(2))) for m in matches if m is not None]
+    prefixes = sorted({p for p, _ in pairs})
+    index = {p: i for i, p in enumerate(prefixes)}
+    return (prefixes, np.array([index[p] for p, _ in pairs], dtype=np.int64),
+            np.array([x for _, x in pairs], dtype=np.int64))

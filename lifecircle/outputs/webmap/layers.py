@@ -148,7 +148,7 @@ def block_data(
     out: dict[str, Any] = {
         "n": n,
         **outline_streams(np.asarray(frame.geometry.values)),
-        "id": text_column([clean_text(b) for b in frame["block_id"]]),
+        "id": text_column([clean_text(b) for b in frame["block_id"].tolist()]),
         "m": typed_column(10 * minutes, "u16", k),
         # two bins a byte (low half first): the bins are 0-6
         "b": typed_column(nibbles[:, 0::2] | (nibbles[:, 1::2] << 4), "u8", -(-k // 2) or 1,

@@ -7,16 +7,16 @@ the edges are burnt once into a grid in Web Mercator pixel space (EPSG:3857, the
 stretches an ``L.imageOverlay`` in, so the image stays aligned at every zoom and latitude), and
 each category colours that grid by the walking time at each edge's midpoint, in the map's time
 bins and colours. A grey image of the whole network stands in for the street lines in the first
-view. The images are lossless WebP (a palette of a few colours, index 0 transparent) embedded in
+view. The images are palette PNGs (a few colours, index 0 transparent) embedded in
 the page as ``data:`` URLs, so the map stays one file that opens offline.
 
 The threshold: the streets as lines cost about 57 bytes of page an edge (21.2 MB for the
 368,298 edges of the 268k-node Nanjing mosaic, whose map held 51 MB and took twice as long to
 open as with images), so at 50,000 edges about 3 MB, which Leaflet's canvas still redraws
 smoothly, and lines stay sharp when zoomed in. Above it the images win: their size grows with
-the streets per pixel, not the edges (3.6 MB for the mosaic's grey image and four categories
-with data at 4096 x 3268 pixels of 25 Web Mercator metres; 6.9 MB for 2 x 2 copies of it,
-1.47 million edges, at 4096 x 3305 pixels of 50 m).
+the streets per pixel, not the edges (3.4 MB for the mosaic's grey image and five categories
+with data at 4096 x 3268 pixels of 25 Web Mercator metres, as PNG; 6.9 MB as WebP for 2 x 2
+copies of it, 1.47 million edges, at 4096 x 3305 pixels of 50 m).
 
 The images are hidden by the page once zoomed in more than two levels past their own detail
 (an image pixel four screen pixels wide), where they would be smeared bands over the blocks.
@@ -25,12 +25,13 @@ The images are hidden by the page once zoomed in more than two levels past their
 from __future__ import annotations
 
 import base64
-import io
 from collections.abc import Mapping, Sequence
+from functools import cache
 from typing import Any
 
 import numpy as np
 
+from .._png import palette_png
 from .style import BIN_COLORS, UNREACHABLE_COLOR, classify_minutes
 
 __all__ = [
@@ -107,28 +108,12 @@ def edge_minutes(
     return out
 
 
-def _rgb(hex_color: str) -> list[int]:
-    return [int(hex_color[i:i + 2], 16) for i in (1, 3, 5)]
-
-
 def _image(index: np.ndarray, colors: Sequence[str], alphas: Sequence[float] | None = None) -> str:
     """An image (index 0 transparent, ``k`` the colour ``colors[k - 1]``, with opacity
-    ``alphas[k - 1]`` when given) as a lossless WebP data URL.
-
-    Lossless WebP at its fastest setting (method 0, quality 50) is 30 % smaller than PNG at
-    zlib level 6 on these images and no slower to write (1.09 against 1.56 MB and 0.7 s for
-    one 4096 x 3305 street image of a million-node city); method 1 saves 13 % more but takes
-    three times as long. Every browser since 2020 shows it.
-    """
-    from PIL import Image
-
-    image = Image.fromarray(index, mode="P")
-    image.putpalette([0, 0, 0, *[x for c in colors for x in _rgb(c)]])
-    image.info["transparency"] = bytes(
-        [0, *(round(255 * a) for a in (alphas if alphas is not None else [1.0] * len(colors)))])
-    buffer = io.BytesIO()
-    image.convert("RGBA").save(buffer, format="WEBP", lossless=True, method=0, quality=50)
-    return "data:image/webp;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
+    ``alphas[k - 1]`` when given) as a palette PNG data URL (:func:`~lifecircle.outputs._png.
+    palette_png`: four times faster to write than lossless WebP for 5 % more bytes)."""
+    return "data:image/png;base64," + base64.b64encode(
+        palette_png(index, colors, alphas)).decode("ascii")
 
 
 def image_grid(bounds_3857: Sequence[float]) -> tuple[float, int, int]:
@@ -141,10 +126,31 @@ def image_grid(bounds_3857: Sequence[float]) -> tuple[float, int, int]:
     return px, width, height
 
 
-#: Vertices burnt at a time: the segments' samples take ~100 bytes each, so a city's streets
-#: (several million vertices, two or three samples a segment) in one go took 0.5 GB at the
-#: 268k-node mosaic; a chunk holds ~50 MB.
-BURN_CHUNK_VERTICES = 200_000
+def _burn_kernel(burnt: np.ndarray, pixels: np.ndarray,
+                 line: np.ndarray) -> None:  # pragma: no cover - compiled
+    """Burn the segments between consecutive vertices of the same line into ``burnt``, in
+    order: ``1 + line`` at every sample, at most a pixel apart, clipped to the grid."""
+    height, width = burnt.shape
+    for i in range(line.shape[0] - 1):
+        if line[i + 1] != line[i]:
+            continue
+        ax, ay = pixels[i, 0], pixels[i, 1]
+        dx, dy = pixels[i + 1, 0] - ax, pixels[i + 1, 1] - ay
+        steps = np.int64(np.ceil(max(abs(dx), abs(dy)))) + 1
+        div = steps - 1 if steps > 1 else 1
+        value = line[i] + 1
+        for k in range(steps):
+            t = k / div
+            col = min(max(np.int64(np.floor(ax + t * dx)), 0), width - 1)
+            row = min(max(np.int64(np.floor(ay + t * dy)), 0), height - 1)
+            burnt[row, col] = value
+
+
+@cache
+def _burner() -> Any:
+    from ..._kernels import compile_kernel
+
+    return compile_kernel(_burn_kernel)
 
 
 def _burn(pixels: np.ndarray, line: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
@@ -152,31 +158,16 @@ def _burn(pixels: np.ndarray, line: np.ndarray, shape: tuple[int, int]) -> np.nd
 
     ``pixels`` are the lines' vertices in pixel units (column, row from the top-left corner),
     ``line`` the line of each vertex. Each segment is sampled at most a pixel apart (a DDA
-    line, 8-connected), the segments of :data:`BURN_CHUNK_VERTICES` vertices at once, in
-    order (where lines cross, the later line's number stays). Hand-written because rasterio's
-    ``rasterize`` reads every geometry through Python (about 150 us each: minutes for a
-    million edges), and datashader would be a large dependency for this one use.
+    line, 8-connected), in order (where lines cross, the later line's number stays).
+    Hand-written because rasterio's ``rasterize`` reads every geometry through Python (about
+    150 us each: minutes for a million edges), and datashader would be a large dependency for
+    this one use; compiled (numba) because numpy's version held ~100 bytes of temporaries a
+    sample and took 4x the time.
     """
     burnt = np.zeros(shape, dtype=np.int32)
-    for start in range(0, max(len(line) - 1, 0), BURN_CHUNK_VERTICES):
-        stop = min(start + BURN_CHUNK_VERTICES, len(line) - 1) + 1  # one vertex shared
-        _burn_segments(burnt, pixels[start:stop], line[start:stop])
+    _burner()(burnt, np.ascontiguousarray(pixels, dtype=np.float64),
+              np.ascontiguousarray(line, dtype=np.int64))
     return burnt
-
-
-def _burn_segments(burnt: np.ndarray, pixels: np.ndarray, line: np.ndarray) -> None:
-    """Burn the segments between consecutive vertices of the same line into ``burnt``."""
-    shape = burnt.shape
-    same = line[1:] == line[:-1]
-    a, b, seg_line = pixels[:-1][same], pixels[1:][same], line[:-1][same]
-    steps = np.ceil(np.abs(b - a).max(axis=1)).astype(np.int64) + 1
-    seg = np.repeat(np.arange(len(a)), steps)
-    first = np.cumsum(steps) - steps
-    t = (np.arange(len(seg)) - first[seg]) / np.maximum(steps - 1, 1)[seg]
-    points = a[seg] + t[:, None] * (b - a)[seg]
-    cols = np.clip(np.floor(points[:, 0]).astype(np.int64), 0, shape[1] - 1)
-    rows = np.clip(np.floor(points[:, 1]).astype(np.int64), 0, shape[0] - 1)
-    burnt[rows, cols] = seg_line[seg] + 1
 
 
 def street_images(
@@ -202,7 +193,7 @@ def street_images(
         corners, exact in EPSG:3857), ``px`` the pixel size in Web Mercator units, ``size``
         ``[width, height]``, ``grid`` ``[west, north, px, width, height]`` in Web Mercator
         units (for :func:`band_images`; not for the page), ``network`` the grey image and
-        ``cats`` one image (or ``None``) per category, all as ``data:image/webp`` URLs.
+        ``cats`` one image (or ``None``) per category, all as ``data:image/png`` URLs.
     """
     import shapely
     from pyproj import Transformer
