@@ -32,7 +32,7 @@ from ..snapping import Snap
 from .cut import cut_pieces
 from .outline import single_tile_bands, stamp_tile_kernel
 from .rings import _EMPTY, TileRings, bands_from_tiles, iter_bands, tile_rings
-from .search import Pieces
+from .search import Pieces, unrepeated
 from .trace import tile_grid
 from .wkb import Wkb
 
@@ -101,14 +101,24 @@ def _vertex_offsets(net: WalkNetwork) -> np.ndarray:
     return offsets
 
 
-def _coords_min(net: WalkNetwork) -> tuple[float, float]:
-    """Smallest x and y of the edge geometry, the grid's anchor (cached on the network: at a
-    million nodes the scan costs more than a batch of per-facility outlines' own set-up)."""
-    cached = net.__dict__.get("_coords_min")
+def coords_box(net: WalkNetwork) -> tuple[float, float, float, float]:
+    """Smallest x and y, then largest, of the edge geometry (cached on the network: at a
+    million nodes the scan costs more than a batch of per-facility outlines' own set-up, and
+    a run asks it for every category)."""
+    cached = net.__dict__.get("_coords_box")
     if cached is None:
-        cached = (float(net.edge_coords[:, 0].min()), float(net.edge_coords[:, 1].min()))
-        net.__dict__["_coords_min"] = cached
+        xy = net.edge_coords
+        lo = xy.min(axis=0)
+        hi = xy.max(axis=0)
+        cached = (float(lo[0]), float(lo[1]), float(hi[0]), float(hi[1]))
+        net.__dict__["_coords_box"] = cached
     return cached
+
+
+def _coords_min(net: WalkNetwork) -> tuple[float, float]:
+    """Smallest x and y of the edge geometry, the grid's anchor (:func:`coords_box`)."""
+    box = coords_box(net)
+    return box[0], box[1]
 
 
 def _points_at(net: WalkNetwork, edge: np.ndarray, pos: np.ndarray) -> np.ndarray:
@@ -509,6 +519,10 @@ def _lowest_band(pieces: Pieces, n_bands: int) -> Pieces:
     """
     if len(pieces) == 0 or n_bands == 1:
         return pieces
+    keep = unrepeated(pieces, n_bands)
+    if keep is not None:
+        return Pieces(pieces.group[keep], pieces.edge[keep], pieces.start_m[keep],
+                      pieces.end_m[keep])
     entity = pieces.group // n_bands
     order = np.lexsort((pieces.group, pieces.end_m, pieces.start_m, pieces.edge, entity))
     e, a, b, en = (pieces.edge[order], pieces.start_m[order], pieces.end_m[order],
