@@ -31,6 +31,7 @@ from .._kernels import compile_kernel
 from ..network import WalkNetwork
 from ..snapping import Snap
 from .cut import cut_pieces
+from .nesting import cell_members
 from .outline import single_tile_bands, stamp_tile_kernel
 from .rings import _EMPTY, TileRings, bands_from_tiles, iter_bands, tile_rings
 from .search import Pieces, unrepeated
@@ -357,40 +358,22 @@ def _tile_pairs(ax: np.ndarray, ay: np.ndarray, bx: np.ndarray, by: np.ndarray, 
                 j0: float, t: int, nti: int, ntj: int,
                 margin: float) -> tuple[np.ndarray, np.ndarray]:  # pragma: no cover
     """Each segment's tiles (those within ``margin`` cells of its box), as the segments of
-    each tile in segment order: (segments, int32; each tile's first in them, ``nti * ntj + 1``).
-    A counting sort in two passes (the numpy pairs and their sort took ~0.2 s of a city's five
-    categories)."""
+    each tile in segment order: (segments; each tile's first among them, ``nti * ntj + 1``),
+    :func:`.nesting.cell_members`' counting sort (the numpy pairs and their sort took ~0.2 s
+    of a city's five categories)."""
     n = ax.shape[0]
-    lo = np.empty((n, 4), dtype=np.int32)  # ti_lo, ti_hi, tj_lo, tj_hi
-    first = np.zeros(nti * ntj + 1, dtype=np.int64)
+    cells = np.empty((n, 4), dtype=np.int64)  # ti_lo, ti_hi, tj_lo, tj_hi
     for s in range(n):
-        x0 = min(ax[s], bx[s])
-        x1 = max(ax[s], bx[s])
-        y0 = min(ay[s], by[s])
-        y1 = max(ay[s], by[s])
-        lo[s, 0] = min(max(np.floor((x0 - i0 - margin) / t), 0.0), nti - 1)
-        lo[s, 1] = min(max(np.floor((x1 - i0 + margin) / t), 0.0), nti - 1)
-        lo[s, 2] = min(max(np.floor((y0 - j0 - margin) / t), 0.0), ntj - 1)
-        lo[s, 3] = min(max(np.floor((y1 - j0 + margin) / t), 0.0), ntj - 1)
-        for tj in range(lo[s, 2], lo[s, 3] + 1):
-            for ti in range(lo[s, 0], lo[s, 1] + 1):
-                first[tj * nti + ti + 1] += 1
-    for k in range(nti * ntj):
-        first[k + 1] += first[k]
-    fill = first[:-1].copy()
-    seg = np.empty(first[-1], dtype=np.int32)
-    for s in range(n):
-        for tj in range(lo[s, 2], lo[s, 3] + 1):
-            for ti in range(lo[s, 0], lo[s, 1] + 1):
-                k = tj * nti + ti
-                seg[fill[k]] = s
-                fill[k] += 1
-    return seg, first
+        cells[s, 0] = min(max(np.floor((min(ax[s], bx[s]) - i0 - margin) / t), 0.0), nti - 1)
+        cells[s, 1] = min(max(np.floor((max(ax[s], bx[s]) - i0 + margin) / t), 0.0), nti - 1)
+        cells[s, 2] = min(max(np.floor((min(ay[s], by[s]) - j0 - margin) / t), 0.0), ntj - 1)
+        cells[s, 3] = min(max(np.floor((max(ay[s], by[s]) - j0 + margin) / t), 0.0), ntj - 1)
+    return cell_members(cells, nti, ntj)
 
 
 @cache
 def _tile_pairs_kernel() -> Any:
-    return compile_kernel(_tile_pairs)
+    return compile_kernel(_tile_pairs, cell_members)
 
 
 def _entity_tiles(ax: np.ndarray, ay: np.ndarray, bx: np.ndarray, by: np.ndarray,
@@ -419,8 +402,7 @@ def _entity_tiles(ax: np.ndarray, ay: np.ndarray, bx: np.ndarray, by: np.ndarray
     # tile (ti, tj) holds centres i0 + ti * t ... i0 + (ti + 1) * t (inclusive: the seam)
     nti = max(1, -(-(i1 - i0 - 1) // t))
     ntj = max(1, -(-(j1 - j0 - 1) // t))
-    # the (segment, tile) pairs by tile (most segments fall in one tile), int32: at city
-    # scale these were the isochrone step's peak
+    # the (segment, tile) pairs by tile (most segments fall in one tile)
     seg, first = _tile_pairs_kernel()(ax, ay, bx, by, float(i0), float(j0), t, nti, ntj,
                                       reach_cells + 1.0)
     tiles = np.flatnonzero(first[1:] > first[:-1])
