@@ -359,8 +359,8 @@ def _tile_pairs(ax: np.ndarray, ay: np.ndarray, bx: np.ndarray, by: np.ndarray, 
                 margin: float) -> tuple[np.ndarray, np.ndarray]:  # pragma: no cover
     """Each segment's tiles (those within ``margin`` cells of its box), as the segments of
     each tile in segment order: (segments; each tile's first among them, ``nti * ntj + 1``),
-    :func:`.nesting.cell_members`' counting sort (the numpy pairs and their sort took ~0.2 s
-    of a city's five categories)."""
+    :func:`.nesting.cell_members`' counting sort (the numpy pairs and their sort: 0.22 s
+    against 0.08 s for the whole set-up of the 268,569-node mosaic's five categories)."""
     n = ax.shape[0]
     cells = np.empty((n, 4), dtype=np.int64)  # ti_lo, ti_hi, tj_lo, tj_hi
     for s in range(n):

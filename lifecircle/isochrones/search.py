@@ -171,8 +171,8 @@ def unrepeated(pieces: Pieces, n_bands: int) -> np.ndarray | None:
     lower band of the same entity (same edge, start and end), ascending; ``None`` when the
     entities and edges are too many for one counting sort (many facilities: the caller
     sorts). The rows that a lexicographic sort on (entity, edge, start, end, group) keeps
-    first of each run, in a counting sort (``np.lexsort`` of five keys took 0.2 s of a
-    city's five categories)."""
+    first of each run, in a counting sort (``np.lexsort`` of five keys: 0.22 s against 0.04 s
+    for the 268,569-node mosaic's five categories)."""
     entity = pieces.group // n_bands
     n_edge = int(pieces.edge.max()) + 1
     n_keys = (int(entity.max()) + 1) * n_edge
