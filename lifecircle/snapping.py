@@ -218,9 +218,13 @@ class Snap:
 
 def edges_by_key(net: WalkNetwork, u: np.ndarray, v: np.ndarray, key: np.ndarray) -> np.ndarray:
     """Index of the edge ``(u, v, key)`` (node ids as in the ``edges`` layer), -1 if absent."""
+    # only the edges out of the asked u nodes are indexed (a few thousand asked against a
+    # city's edges: the index of all of them took most of the time), in edge order
+    u_id = net.node_id[net.edge_u]
+    cand = np.flatnonzero(np.isin(u_id, u))
     keys = pd.MultiIndex.from_arrays(
-        [net.node_id[net.edge_u], net.node_id[net.edge_v], net.edge_key.astype(np.int64)])
-    lookup = pd.Series(np.arange(net.n_edges), index=keys)
+        [u_id[cand], net.node_id[net.edge_v[cand]], net.edge_key[cand].astype(np.int64)])
+    lookup = pd.Series(cand, index=keys)
     lookup = lookup[~lookup.index.duplicated()]
     found = lookup.reindex(pd.MultiIndex.from_arrays([u, v, key])).to_numpy(dtype=np.float64)
     return np.where(np.isfinite(found), found, -1).astype(np.int64)

@@ -269,8 +269,11 @@ def test_tile_stamped_in_place_gives_the_reference_cells():
                         reach, ref)
         grid = tile_grid(h, w, 3)
         assert grid.shape[1] > w and grid.shape[1] % 8 == 0
-        stamp_tile_kernel()(ax, ay, bx, by, band, sel, ox, oy, reach, grid.reshape(-1),
-                            grid.shape[1], h)
+        first = stamp_tile_kernel()(ax, ay, bx, by, band, sel, ox, oy, reach,
+                                    grid.reshape(-1), grid.shape[1], h)
         np.testing.assert_array_equal(grid[:, :w], ref)
+        # the first column a run starts in: the first stamped cell of the padded grid
+        stamped_cols = np.flatnonzero((grid < 3).any(axis=0))
+        assert first == (stamped_cols[0] if stamped_cols.size else grid.shape[1])
         stamped += bool((ref < 3).any())
     assert stamped > 200  # most grids get cells

@@ -25,7 +25,7 @@ from ..network import WalkNetwork
 from ..routing import NodeDistances, seed_arcs
 from ..snapping import Snap
 from .checks import _check_walk_in, check_bands
-from .polygons import _legs, band_polygons, default_cell_m, iter_band_polygons
+from .polygons import _legs, band_polygons, coords_box, default_cell_m, iter_band_polygons
 from .search import (
     Pieces,
     _source_rows,
@@ -88,10 +88,10 @@ def auto_cell_m(net: WalkNetwork, walk_in_m: float = DEFAULT_WALK_IN_M, *,
     in half the time and a sixth of the memory (see :data:`AUTO_MAX_CELLS`).
     """
     fine = default_cell_m(walk_in_m)
-    xy = net.edge_coords
-    if xy.shape[0] == 0:
+    if net.edge_coords.shape[0] == 0:
         return fine
-    span = xy.max(axis=0) - xy.min(axis=0) + 2.0 * walk_in_m
+    box = coords_box(net)
+    span = np.array([box[2] - box[0], box[3] - box[1]]) + 2.0 * walk_in_m
     cells = float(np.prod(np.ceil(span / fine)))
     if cells <= (AUTO_MAX_CELLS if max_cells is None else max_cells):
         return fine

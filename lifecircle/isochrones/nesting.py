@@ -48,6 +48,29 @@ def inside_ring(qx: np.ndarray, qy: np.ndarray, start: int, size: int, px: int |
     return inside
 
 
+def cell_members(cells: np.ndarray, nx: int, ny: int
+                 ) -> tuple[np.ndarray, np.ndarray]:  # pragma: no cover - compiled
+    """Items by grid cell (CSR), each in every cell of its range ``cells[s]`` (columns
+    ``0 .. 1``, rows ``2 .. 3``, inclusive) of an ``nx`` x ``ny`` grid: (the items of each
+    cell in item order, each cell's first among them, ``nx * ny + 1``). A counting sort in
+    two passes; also the (segment, tile) pairs of :func:`.polygons._entity_tiles`."""
+    first = np.zeros(nx * ny + 1, dtype=np.int64)
+    for s in range(cells.shape[0]):
+        for cy in range(cells[s, 2], cells[s, 3] + 1):
+            for cx in range(cells[s, 0], cells[s, 1] + 1):
+                first[cy * nx + cx + 1] += 1
+    for c in range(nx * ny):
+        first[c + 1] += first[c]
+    fill = first[:-1].copy()
+    member = np.empty(first[-1], dtype=np.int64)
+    for s in range(cells.shape[0]):
+        for cy in range(cells[s, 2], cells[s, 3] + 1):
+            for cx in range(cells[s, 0], cells[s, 1] + 1):
+                member[fill[cy * nx + cx]] = s
+                fill[cy * nx + cx] += 1
+    return member, first
+
+
 def _owners(q: np.ndarray, starts: np.ndarray, sizes: np.ndarray, shells: np.ndarray,
             holes: np.ndarray, area: np.ndarray) -> np.ndarray:  # pragma: no cover - compiled
     """Index into ``shells`` of each hole's owner (-1 when no shell's box holds it)."""
@@ -77,20 +100,13 @@ def _owners(q: np.ndarray, starts: np.ndarray, sizes: np.ndarray, shells: np.nda
     cw = (box[:, 2].max() - gx0) // g + 1
     ch = (box[:, 3].max() - gy0) // g + 1
     # shells per grid cell (CSR), each in every cell its box covers
-    first = np.zeros(g * g + 1, dtype=np.int64)
+    cells = np.empty((ns, 4), dtype=np.int64)
     for s in range(ns):
-        for cy in range((box[s, 1] - gy0) // ch, (box[s, 3] - gy0) // ch + 1):
-            for cx in range((box[s, 0] - gx0) // cw, (box[s, 2] - gx0) // cw + 1):
-                first[cy * g + cx + 1] += 1
-    for c in range(g * g):
-        first[c + 1] += first[c]
-    fill = first[:-1].copy()
-    member = np.empty(first[-1], dtype=np.int64)
-    for s in range(ns):
-        for cy in range((box[s, 1] - gy0) // ch, (box[s, 3] - gy0) // ch + 1):
-            for cx in range((box[s, 0] - gx0) // cw, (box[s, 2] - gx0) // cw + 1):
-                member[fill[cy * g + cx]] = s
-                fill[cy * g + cx] += 1
+        cells[s, 0] = (box[s, 0] - gx0) // cw
+        cells[s, 1] = (box[s, 2] - gx0) // cw
+        cells[s, 2] = (box[s, 1] - gy0) // ch
+        cells[s, 3] = (box[s, 3] - gy0) // ch
+    member, first = cell_members(cells, g, g)
     cand = np.empty(ns, dtype=np.int64)
     qx = q[:, 0]
     qy = q[:, 1]
@@ -123,7 +139,7 @@ def _owners(q: np.ndarray, starts: np.ndarray, sizes: np.ndarray, shells: np.nda
 
 @cache
 def _kernel() -> Any:
-    return compile_kernel(_owners, inside_ring)
+    return compile_kernel(_owners, inside_ring, cell_members)
 
 
 def hole_owners(q: np.ndarray, sizes: np.ndarray, shells: np.ndarray, holes: np.ndarray,

@@ -123,11 +123,13 @@ def _stamp_entity(ax: np.ndarray, ay: np.ndarray, bx: np.ndarray, by: np.ndarray
             # every cell of the box, as the reference kernel does
             for j in range(j_lo, j_hi + 1):
                 row = j * w
-                span_lo[j] = min(span_lo[j], i_lo)
-                span_hi[j] = max(span_hi[j], i_hi)
                 for i in range(i_lo, i_hi + 1):
-                    if lab[row + i] > k and _near(i, j, x1, y1, dx, dy, dd, r2):
-                        lab[row + i] = k
+                    if _near(i, j, x1, y1, dx, dy, dd, r2):
+                        # the span holds the cells within reach only
+                        span_lo[j] = min(span_lo[j], i)
+                        span_hi[j] = max(span_hi[j], i)
+                        if lab[row + i] > k:
+                            lab[row + i] = k
             continue
         rl = reach * np.sqrt(dd)
         # the band between the disks, per row: perpendicular distance within reach
@@ -203,10 +205,12 @@ def _stamp_grid(ax: np.ndarray, ay: np.ndarray, bx: np.ndarray, by: np.ndarray,
 
 def _stamp_tile(ax: np.ndarray, ay: np.ndarray, bx: np.ndarray, by: np.ndarray,
                 band: np.ndarray, sel: np.ndarray, ox: float, oy: float, reach: float,
-                lab: np.ndarray, w: int, h: int) -> None:  # pragma: no cover - compiled
+                lab: np.ndarray, w: int, h: int) -> int:  # pragma: no cover - compiled
     """The segments ``sel`` stamped into one city tile whose first cell is ``(ox, oy)``:
     :func:`_stamp_grid` of ``ax[sel] - ox`` ... (the same differences, in the same order),
-    gathered here rather than as five numpy temporaries a tile."""
+    gathered here rather than as five numpy temporaries a tile. Returns the first column
+    any row's run of stamped cells starts in (``w`` when none was stamped), so that the
+    caller tells an empty tile without a pass over its grid."""
     n = sel.shape[0]
     gx = np.empty(n)
     gy = np.empty(n)
@@ -220,9 +224,13 @@ def _stamp_tile(ax: np.ndarray, ay: np.ndarray, bx: np.ndarray, by: np.ndarray,
         hx[t] = bx[s]
         hy[t] = by[s]
         gb[t] = band[s]
-    span_lo = np.empty(h, dtype=np.int64)
-    span_hi = np.empty(h, dtype=np.int64)
+    span_lo = np.full(h, w, dtype=np.int64)
+    span_hi = np.full(h, -1, dtype=np.int64)
     _stamp_entity(gx, gy, hx, hy, gb, 0, n, ox, oy, reach, lab, w, h, span_lo, span_hi)
+    first = w
+    for j in range(h):
+        first = min(first, span_lo[j])
+    return first
 
 
 @cache

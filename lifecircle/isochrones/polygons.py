@@ -27,12 +27,14 @@ import numpy as np
 import shapely
 
 from .._errors import ConfigError
+from .._kernels import compile_kernel
 from ..network import WalkNetwork
 from ..snapping import Snap
 from .cut import cut_pieces
+from .nesting import cell_members
 from .outline import single_tile_bands, stamp_tile_kernel
 from .rings import _EMPTY, TileRings, bands_from_tiles, iter_bands, tile_rings
-from .search import Pieces
+from .search import Pieces, unrepeated
 from .trace import tile_grid
 from .wkb import Wkb
 
@@ -101,14 +103,24 @@ def _vertex_offsets(net: WalkNetwork) -> np.ndarray:
     return offsets
 
 
-def _coords_min(net: WalkNetwork) -> tuple[float, float]:
-    """Smallest x and y of the edge geometry, the grid's anchor (cached on the network: at a
-    million nodes the scan costs more than a batch of per-facility outlines' own set-up)."""
-    cached = net.__dict__.get("_coords_min")
+def coords_box(net: WalkNetwork) -> tuple[float, float, float, float]:
+    """Smallest x and y, then largest, of the edge geometry (cached on the network: at a
+    million nodes the scan costs more than a batch of per-facility outlines' own set-up, and
+    a run asks it for every category)."""
+    cached = net.__dict__.get("_coords_box")
     if cached is None:
-        cached = (float(net.edge_coords[:, 0].min()), float(net.edge_coords[:, 1].min()))
-        net.__dict__["_coords_min"] = cached
+        xy = net.edge_coords
+        lo = xy.min(axis=0)
+        hi = xy.max(axis=0)
+        cached = (float(lo[0]), float(lo[1]), float(hi[0]), float(hi[1]))
+        net.__dict__["_coords_box"] = cached
     return cached
+
+
+def _coords_min(net: WalkNetwork) -> tuple[float, float]:
+    """Smallest x and y of the edge geometry, the grid's anchor (:func:`coords_box`)."""
+    box = coords_box(net)
+    return box[0], box[1]
 
 
 def _points_at(net: WalkNetwork, edge: np.ndarray, pos: np.ndarray) -> np.ndarray:
@@ -342,6 +354,28 @@ TILE_CELLS = 1024
 TILE_THREADS = min(2, os.cpu_count() or 1)
 
 
+def _tile_pairs(ax: np.ndarray, ay: np.ndarray, bx: np.ndarray, by: np.ndarray, i0: float,
+                j0: float, t: int, nti: int, ntj: int,
+                margin: float) -> tuple[np.ndarray, np.ndarray]:  # pragma: no cover
+    """Each segment's tiles (those within ``margin`` cells of its box), as the segments of
+    each tile in segment order: (segments; each tile's first among them, ``nti * ntj + 1``),
+    :func:`.nesting.cell_members`' counting sort (the numpy pairs and their sort: 0.22 s
+    against 0.08 s for the whole set-up of the 268,569-node mosaic's five categories)."""
+    n = ax.shape[0]
+    cells = np.empty((n, 4), dtype=np.int64)  # ti_lo, ti_hi, tj_lo, tj_hi
+    for s in range(n):
+        cells[s, 0] = min(max(np.floor((min(ax[s], bx[s]) - i0 - margin) / t), 0.0), nti - 1)
+        cells[s, 1] = min(max(np.floor((max(ax[s], bx[s]) - i0 + margin) / t), 0.0), nti - 1)
+        cells[s, 2] = min(max(np.floor((min(ay[s], by[s]) - j0 - margin) / t), 0.0), ntj - 1)
+        cells[s, 3] = min(max(np.floor((max(ay[s], by[s]) - j0 + margin) / t), 0.0), ntj - 1)
+    return cell_members(cells, nti, ntj)
+
+
+@cache
+def _tile_pairs_kernel() -> Any:
+    return compile_kernel(_tile_pairs, cell_members)
+
+
 def _entity_tiles(ax: np.ndarray, ay: np.ndarray, bx: np.ndarray, by: np.ndarray,
                   band: np.ndarray, reach_cells: float, pad: int,
                   n_bands: int) -> list[TileRings]:
@@ -360,42 +394,24 @@ def _entity_tiles(ax: np.ndarray, ay: np.ndarray, bx: np.ndarray, by: np.ndarray
     cost nothing in between.
     """
     stamp = stamp_tile_kernel()
-    lo_x = np.minimum(ax, bx)
-    hi_x = np.maximum(ax, bx)
-    lo_y = np.minimum(ay, by)
-    hi_y = np.maximum(ay, by)
-    i0 = int(np.floor(lo_x.min())) - pad
-    i1 = int(np.floor(hi_x.max())) + pad + 1
-    j0 = int(np.floor(lo_y.min())) - pad
-    j1 = int(np.floor(hi_y.max())) + pad + 1
+    i0 = int(np.floor(min(ax.min(), bx.min()))) - pad
+    i1 = int(np.floor(max(ax.max(), bx.max()))) + pad + 1
+    j0 = int(np.floor(min(ay.min(), by.min()))) - pad
+    j1 = int(np.floor(max(ay.max(), by.max()))) + pad + 1
     t = int(TILE_CELLS)
     # tile (ti, tj) holds centres i0 + ti * t ... i0 + (ti + 1) * t (inclusive: the seam)
     nti = max(1, -(-(i1 - i0 - 1) // t))
     ntj = max(1, -(-(j1 - j0 - 1) // t))
-    margin = reach_cells + 1.0
-    # int32 (tiles and segments are far fewer than 2**31), each array dropped once used: at
-    # city scale these (segment, tile) pairs were the isochrone step's peak
-    ti_lo = np.clip(np.floor((lo_x - i0 - margin) / t), 0, nti - 1).astype(np.int32)
-    ti_hi = np.clip(np.floor((hi_x - i0 + margin) / t), 0, nti - 1).astype(np.int32)
-    tj_lo = np.clip(np.floor((lo_y - j0 - margin) / t), 0, ntj - 1).astype(np.int32)
-    tj_hi = np.clip(np.floor((hi_y - j0 + margin) / t), 0, ntj - 1).astype(np.int32)
-    del lo_x, hi_x, lo_y, hi_y
-    # (segment, tile) pairs: most segments fall in one tile
-    nx_ = ti_hi - ti_lo + 1
-    n_pair = nx_ * (tj_hi - tj_lo + 1)
-    del ti_hi, tj_hi
-    seg = np.repeat(np.arange(ax.shape[0], dtype=np.int32), n_pair)
-    k = (np.arange(seg.shape[0]) - np.repeat(np.cumsum(n_pair) - n_pair, n_pair)).astype(np.int32)
-    del n_pair
-    tile = (tj_lo[seg] + k // nx_[seg]) * nti + ti_lo[seg] + k % nx_[seg]
-    del tj_lo, ti_lo, nx_, k
-    order = np.argsort(tile, kind="stable")
-    seg, tile = seg[order], tile[order]
-    del order
-    starts = np.flatnonzero(np.r_[True, tile[1:] != tile[:-1]])
-    stops = np.append(starts[1:], tile.shape[0])
-    def outline(s0: int, s1: int) -> TileRings | None:
-        tj, ti = divmod(int(tile[s0]), nti)
+    # the (segment, tile) pairs by tile (most segments fall in one tile)
+    seg, first = _tile_pairs_kernel()(ax, ay, bx, by, float(i0), float(j0), t, nti, ntj,
+                                      reach_cells + 1.0)
+    tiles = np.flatnonzero(first[1:] > first[:-1])
+    starts = first[tiles]
+    stops = first[tiles + 1]
+    del first
+
+    def outline(tile: int, s0: int, s1: int) -> TileRings | None:
+        tj, ti = divmod(int(tile), nti)
         ci0 = i0 + ti * t
         cj0 = j0 + tj * t
         width = min(t, i1 - 1 - ci0) + 1
@@ -404,9 +420,10 @@ def _entity_tiles(ax: np.ndarray, ay: np.ndarray, bx: np.ndarray, by: np.ndarray
         # cells beyond ``width`` are stamped too, and then overwritten by the tracer, so the
         # first ``width`` are those of a grid ``width`` wide), no copy of the labels
         grid = tile_grid(height, width, n_bands)
-        stamp(ax, ay, bx, by, band, seg[s0:s1], float(ci0), float(cj0), reach_cells,
-              grid.reshape(-1), grid.shape[1], height)
-        if (grid[:, :width] == n_bands).all():
+        # the first column a run of cells was stamped from: none within ``width``, an empty
+        # tile (segments stamp bands below n_bands)
+        if stamp(ax, ay, bx, by, band, seg[s0:s1], float(ci0), float(cj0), reach_cells,
+                 grid.reshape(-1), grid.shape[1], height) >= width:
             return None
         return tile_rings(grid, n_bands, (ci0, cj0), (ci0 - i0, cj0 - j0), i1 - i0 + 1,
                           width)
@@ -414,7 +431,7 @@ def _entity_tiles(ax: np.ndarray, ay: np.ndarray, bx: np.ndarray, by: np.ndarray
     # The tiles are independent and their kernels release the GIL: two threads outline them
     # on the machine's two cores, in tile order (the rings are the same as one thread's).
     with ThreadPoolExecutor(max_workers=TILE_THREADS) as pool:
-        parts = [p for p in pool.map(outline, starts, stops) if p is not None]
+        parts = [p for p in pool.map(outline, tiles, starts, stops) if p is not None]
     return parts
 
 
@@ -509,6 +526,10 @@ def _lowest_band(pieces: Pieces, n_bands: int) -> Pieces:
     """
     if len(pieces) == 0 or n_bands == 1:
         return pieces
+    keep = unrepeated(pieces, n_bands)
+    if keep is not None:
+        return Pieces(pieces.group[keep], pieces.edge[keep], pieces.start_m[keep],
+                      pieces.end_m[keep])
     entity = pieces.group // n_bands
     order = np.lexsort((pieces.group, pieces.end_m, pieces.start_m, pieces.edge, entity))
     e, a, b, en = (pieces.edge[order], pieces.start_m[order], pieces.end_m[order],

@@ -134,6 +134,57 @@ def _merge(group: np.ndarray, edge: np.ndarray, start: np.ndarray, end: np.ndarr
     return Pieces(group[keep], edge[keep], start[keep], end[keep])
 
 
+def _unrepeated_rows(key: np.ndarray, start: np.ndarray, end: np.ndarray,
+                     group: np.ndarray, n_keys: int) -> np.ndarray:  # pragma: no cover
+    """Whether each row is kept: of the rows with the same key, start and end, only the one
+    of the lowest group (the first row of that group). Rows by (key, start) through
+    :func:`~lifecircle._kernels.sorted_by_key` (a key holds a few rows), each compared with
+    the other rows of its key and start."""
+    order = sorted_by_key(key, start, n_keys)
+    n = key.shape[0]
+    keep = np.ones(n, dtype=np.bool_)
+    lo = 0
+    while lo < n:
+        first = order[lo]
+        hi = lo + 1
+        while hi < n and key[order[hi]] == key[first] and start[order[hi]] == start[first]:
+            hi += 1
+        for a in range(lo, hi):
+            r = order[a]
+            for c in range(lo, hi):
+                o = order[c]
+                if o != r and end[o] == end[r] and (
+                        group[o] < group[r] or (group[o] == group[r] and o < r)):
+                    keep[r] = False
+                    break
+        lo = hi
+    return keep
+
+
+@cache
+def _unrepeated_kernel() -> Any:
+    return compile_kernel(_unrepeated_rows, sorted_by_key)
+
+
+def unrepeated(pieces: Pieces, n_bands: int) -> np.ndarray | None:
+    """The rows of ``pieces`` (``group`` is ``entity * n_bands + band``) not repeated in a
+    lower band of the same entity (same edge, start and end), ascending; ``None`` when the
+    entities and edges are too many for one counting sort (many facilities: the caller
+    sorts). The rows that a lexicographic sort on (entity, edge, start, end, group) keeps
+    first of each run, in a counting sort (``np.lexsort`` of five keys: 0.22 s against 0.04 s
+    for the 268,569-node mosaic's five categories)."""
+    entity = pieces.group // n_bands
+    n_edge = int(pieces.edge.max()) + 1
+    n_keys = (int(entity.max()) + 1) * n_edge
+    if n_keys > 4 * pieces.edge.shape[0] + 1024:
+        return None
+    key = entity.astype(np.int64) * n_edge + pieces.edge.astype(np.int64)
+    keep = _unrepeated_kernel()(key, np.ascontiguousarray(pieces.start_m, dtype=np.float64),
+                                np.ascontiguousarray(pieces.end_m, dtype=np.float64),
+                                np.ascontiguousarray(pieces.group, dtype=np.int64), n_keys)
+    return np.flatnonzero(keep)
+
+
 def _incident(net: WalkNetwork, row_node: np.ndarray
               ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Every (row, incident edge) pair of nodes ``row_node``: (row, edge, node is its u)."""

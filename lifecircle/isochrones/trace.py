@@ -194,7 +194,7 @@ def _trace_tile(lab: np.ndarray, words: np.ndarray, W: int, width: int, height: 
                 nl: int, cross: np.ndarray, parts: np.ndarray, snap: int, gi0: int,
                 gj0: int, width_g: int, ox: int, oy: int, mark: np.ndarray, nbytes: int,
                 exit_side: np.ndarray, step_i: np.ndarray, step_j: np.ndarray,
-                starts: np.ndarray,
+                starts: np.ndarray, ns: int,
                 touched: np.ndarray, qx: np.ndarray, qy: np.ndarray, ilo: np.ndarray,
                 ihi: np.ndarray, tx: np.ndarray, ty: np.ndarray, out_q: np.ndarray,
                 out_iv: np.ndarray, r_start: np.ndarray, r_size: np.ndarray,
@@ -202,30 +202,13 @@ def _trace_tile(lab: np.ndarray, words: np.ndarray, W: int, width: int, height: 
                 r_tail: np.ndarray, r_joint: np.ndarray
                 ) -> tuple[int, int, int]:  # pragma: no cover - compiled
     """Every level's rings of one tile (``lab`` flat, rows ``W`` bytes apart, ``words`` its
-    view; ``width`` x ``height`` centres, the columns beyond ``width`` ignored) into the
+    view; ``width`` x ``height`` centres, the columns beyond ``width`` ignored; ``starts``
+    the ``ns`` horizontal crossings :func:`_pad_bound` found, where closed rings start) into the
     ``out_*`` and ``r_*`` buffers (large enough: see :func:`trace_tile`), by level, closed
     rings (simplified) before chains (whole, with their parts and end keys): the vertices
     (int32) moved by ``(ox, oy)``, the parts of the chains' vertices only, in their order.
     ``mark`` holds ``nbytes`` bytes a centre, bit ``b`` for level ``b``'s horizontal crossing
     from that centre (all 0, and left so). Returns (vertices, chain vertices, rings)."""
-    s8 = np.uint64(8)
-    s56 = np.uint64(56)
-    byte = np.uint64(0xFF)
-    per_row = W // 8
-    # the horizontal crossings of the rows inside the tile: closed rings start there
-    ns = 0
-    for j in range(1, height - 1):
-        for m in range(j * per_row, (j + 1) * per_row):
-            word = words[m]
-            nxt = words[m + 1] if m + 1 < words.shape[0] else np.uint64(0)
-            dh = word ^ ((word >> s8) | (nxt << s56))
-            p = 8 * m
-            while dh != 0:
-                if dh & byte and p - j * W < width - 1:
-                    starts[ns] = p
-                    ns += 1
-                dh >>= s8
-                p += 1
     nt = 0
     nq = 0  # closed rings' and chains' vertices in qx.. before they are ordered
     nr = 0
@@ -343,11 +326,13 @@ def _rotate(r_start: np.ndarray, r_size: np.ndarray, r_level: np.ndarray,
 
 
 def _pad_bound(label: np.ndarray, padded: np.ndarray, words: np.ndarray, width: int,
-               W: int, copy: bool) -> int:  # pragma: no cover - compiled
+               W: int, copy: bool, starts: np.ndarray) -> tuple[int, int]:  # pragma: no cover
     """``label`` copied into ``padded`` (rows ``W`` bytes, the columns beyond ``width``
     repeating the last one; no copy, only the columns beyond, unless ``copy``: ``label`` is
-    ``padded``); returns a bound on every level's vertices: the label steps between all
-    neighbours, summed as the exclusive-or of their bytes (``|a - b| <= a ^ b``)."""
+    ``padded``); returns a bound on every level's vertices (the label steps between all
+    neighbours, summed as the exclusive-or of their bytes: ``|a - b| <= a ^ b``) and how many
+    horizontal crossings of the rows inside the tile it wrote to ``starts`` (closed rings
+    start there, :func:`_trace_tile`): one scan of the tile for both."""
     height = label.shape[0]
     for j in range(height):
         if copy:
@@ -360,19 +345,28 @@ def _pad_bound(label: np.ndarray, padded: np.ndarray, words: np.ndarray, width: 
     s56 = np.uint64(56)
     per_row = W // 8
     need = 0
+    ns = 0
     for j in range(height):
+        inner = 0 < j < height - 1
+        row_end = j * W + width - 1  # a start's right centre lies in the tile
         for m in range(j * per_row, (j + 1) * per_row):
             word = words[m]
             nxt = words[m + 1] if m + 1 < words.shape[0] else word
             dh = word ^ ((word >> s8) | (nxt << s56))
             dv = word ^ words[m + per_row] if j + 1 < height else np.uint64(0)
             d = dh | dv
+            p = 8 * m
             while d != 0:
-                need += int((dh & byte) + (dv & byte))
+                h = dh & byte
+                if inner and h and p < row_end:
+                    starts[ns] = p
+                    ns += 1
+                need += int(h + (dv & byte))
                 dh >>= s8
                 dv >>= s8
                 d = dh | dv
-    return need
+                p += 1
+    return need, ns
 
 
 @cache
@@ -439,7 +433,9 @@ def trace_tile(label: np.ndarray, n_levels: int, parts: np.ndarray, snap: int,
     if stamped and not np.shares_memory(label, padded):
         raise ValueError("a stamped tile must be tile_grid's grid")
     flat = padded.reshape(-1)
-    need = _pad_kernel()(label, padded, flat.view(np.uint64), width, W, not stamped)
+    starts = _space("starts", height * W, np.int64)
+    need, ns = _pad_kernel()(label, padded, flat.view(np.uint64), width, W, not stamped,
+                             starts)
     n_rings = need // 2 + 4 * (width + height) * n_levels + 1
     nbytes = (n_levels + 7) // 8
     mark = getattr(_SPACE, "mark", None)
@@ -450,7 +446,7 @@ def trace_tile(label: np.ndarray, n_levels: int, parts: np.ndarray, snap: int,
         flat, flat.view(np.uint64), W, width, height, n_levels,
         crossing_table(n_levels, snap), parts, snap, grid_offset[0], grid_offset[1],
         width_g, offset[0] * snap, offset[1] * snap, mark, nbytes, *exit_sides(),
-        _space("starts", height * W, np.int64),
+        starts, ns,
         _space("touched", need, np.int64), _space("qx", need, np.int64),
         _space("qy", need, np.int64), _space("ilo", need, np.int16),
         _space("ihi", need, np.int16), _space("tx", need, np.int64),
