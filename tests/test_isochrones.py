@@ -260,11 +260,12 @@ def check_properties(net: WalkNetwork, src: Snap, ids: list[str], *, bands_min, 
         lost = shapely.difference(polys[k], faster.geometry.iloc[k])
         if method == "raster":
             # nothing lost away from the outline, and along it a sliver: on these cases at
-            # most 3.9 % of (perimeter x cell) (a chord may cross the whole of a side where
-            # the levels run together, :mod:`lifecircle.isochrones.simplify`)
+            # most 3.7-3.9 % of (perimeter x cell) in two sessions' draws (a chord may cross
+            # the whole of a side where the levels run together,
+            # :mod:`lifecircle.isochrones.simplify`)
             edge = shapely.buffer(shapely.boundary(polys[k]), 2 * np.sqrt(2.0) * cell)
             assert shapely.area(shapely.difference(lost, edge)) <= 1e-6 * max(polys[k].area, 1)
-            assert shapely.area(lost) <= 0.1 * _perimeter(polys[k]) * cell
+            assert shapely.area(lost) <= 0.05 * _perimeter(polys[k]) * cell
         else:  # exact buffers: never simplified
             assert shapely.area(lost) <= 1e-6 * max(polys[k].area, 1.0)
     # the union of the facilities' own isochrones is the category's
@@ -278,8 +279,8 @@ def check_properties(net: WalkNetwork, src: Snap, ids: list[str], *, bands_min, 
             # one; vector: numerically equal
             if method == "raster":
                 # no difference away from the outline, and a sliver along it: on these
-                # cases at most 6.1 % of (perimeter x cell)
-                assert shapely.area(sym) <= 0.1 * _perimeter(polys[k]) * cell, k
+                # cases at most 3.4-6.1 % of (perimeter x cell) in two sessions' draws
+                assert shapely.area(sym) <= 0.08 * _perimeter(polys[k]) * cell, k
                 edge = shapely.buffer(shapely.boundary(polys[k]), 3 * np.sqrt(2.0) * cell)
                 sym = shapely.difference(sym, edge)
             assert shapely.area(sym) <= 1e-6 * max(polys[k].area, 1.0), (k, polys[k].area)
