@@ -13,6 +13,7 @@ crossings, so the rings of one grid are a coverage.
 from __future__ import annotations
 
 import itertools
+from collections.abc import Iterator
 
 import contourpy
 import numpy as np
@@ -99,6 +100,17 @@ def random_labels(rng: np.random.Generator, n: int, shape: tuple[int, int],
     return label
 
 
+def random_grids(seed: int, count: int, levels: tuple[int, int], side: tuple[int, int]
+                 ) -> Iterator[tuple[int, np.ndarray]]:
+    """``count`` random (levels, label grid) pairs: ``levels`` and each side drawn from the
+    half-open ranges, blobs or noise at random (:func:`random_labels`)."""
+    rng = np.random.default_rng(seed)
+    for _ in range(count):
+        n = int(rng.integers(*levels))
+        shape = (int(rng.integers(*side)), int(rng.integers(*side)))
+        yield n, random_labels(rng, n, shape, smooth=bool(rng.integers(0, 2)))
+
+
 @pytest.mark.parametrize("cumulative", [True, False])
 @pytest.mark.parametrize("smooth", [True, False])
 def test_same_polygons_as_contourpy(cumulative, smooth):
@@ -122,11 +134,7 @@ def test_same_polygons_as_contourpy(cumulative, smooth):
 @pytest.mark.parametrize("tile", [1, 2, 3, 5])
 def test_tiles_give_the_untiled_outlines(tile):
     """Chains that leave a tile link with the next tile's: the same polygons as one tile."""
-    rng = np.random.default_rng(11)
-    for _ in range(25):
-        n = int(rng.integers(1, 4))
-        label = random_labels(rng, n, (int(rng.integers(4, 16)), int(rng.integers(4, 16))),
-                              smooth=bool(rng.integers(0, 2)))
+    for n, label in random_grids(11, 25, (1, 4), (4, 16)):
         for cumulative in (True, False):
             whole = outline(label, n, cumulative)
             tiled = outline(label, n, cumulative, tile=tile)
@@ -142,11 +150,7 @@ def test_more_than_eight_levels(tile):
     """Levels 8 and up keep their crossing marks in a second byte a centre: every level's
     outline is still contourpy's, tiled or not (a per-level mark shared across bytes would
     stop a ring at another level's crossing, or trace it twice)."""
-    rng = np.random.default_rng(3)
-    for _ in range(6):
-        n = int(rng.integers(9, 13))
-        label = random_labels(rng, n, (int(rng.integers(6, 14)), int(rng.integers(6, 14))),
-                              smooth=bool(rng.integers(0, 2)))
+    for n, label in random_grids(3, 6, (9, 13), (6, 14)):
         for cumulative in (True, False):
             ours = outline(label, n, cumulative, tile=tile)
             for b, theirs in enumerate(contourpy_bands(label, n, cumulative)):
@@ -225,11 +229,7 @@ def test_ring_bands_are_a_coverage(tile):
     """Random grids: each grid's ring bands are a valid coverage (no overlap, shared edges
     matched vertex for vertex), tile the last cumulative band, and each is its level minus
     the level below."""
-    rng = np.random.default_rng(19)
-    for _ in range(40):
-        n = int(rng.integers(2, 5))
-        label = random_labels(rng, n, (int(rng.integers(4, 16)), int(rng.integers(4, 16))),
-                              smooth=bool(rng.integers(0, 2)))
+    for n, label in random_grids(19, 40, (2, 5), (4, 16)):
         ring = outline(label, n, False, tile=tile)
         cum = outline(label, n, True, tile=tile)
         assert all(shapely.is_valid(g) for g in ring)
