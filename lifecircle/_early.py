@@ -77,8 +77,8 @@ class EarlyOutputs:
     def wanted(self, net: WalkNetwork) -> bool:
         """Whether this run's isochrones are streamed (a city's), so the worker has them to
         write, and the network has more than :data:`EARLY_MIN_EDGES` edges."""
-        return (net.n_edges > max(result_mod.ISOCHRONES_IN_MEMORY_MAX_EDGES, EARLY_MIN_EDGES)
-                and self.outputs.isochrones is not False)
+        return (result_mod.streams_isochrones(net, self.outputs)
+                and net.n_edges > EARLY_MIN_EDGES)
 
     def start(self, net: WalkNetwork, snap_facilities: Callable[[], gpd.GeoDataFrame],
               data: OSMData | None) -> None:

@@ -69,8 +69,14 @@ def category_snaps(facilities: pd.DataFrame, categories: Iterable[str]) -> dict[
     facility rows, and the rasters ask for them window after window.
     """
     every = Snap.from_columns(facilities)
+    rows = _category_rows(facilities, categories)
+    return {c: every.subset(rows[c]) for c in categories}
+
+
+def _category_rows(facilities: pd.DataFrame, categories: Iterable[str]) -> dict[str, np.ndarray]:
+    """Per category, the positions of its rows in ``facilities``."""
     category_of = facilities["category"].to_numpy(dtype=object)
-    return {c: every.subset(np.flatnonzero(category_of == c)) for c in categories}
+    return {c: np.flatnonzero(category_of == c) for c in categories}
 
 
 def compute_access(
@@ -90,11 +96,11 @@ def compute_access(
 
     out: dict[str, CategoryAccess] = {}
     snaps = category_snaps(facilities, profile.categories)
+    rows_of = _category_rows(facilities, profile.categories)
     every_id = facilities["facility_id"].to_numpy(dtype=object)
-    category_of = facilities["category"].to_numpy(dtype=object)
     for category in profile.categories:
         t0 = time.perf_counter()
-        rows = np.flatnonzero(category_of == category)
+        rows = rows_of[category]
         fsnap = snaps[category]
         searched = _search(net, fsnap, profile, category)
         gnet, nodes = network_for_group(net, profile.group_of(category)), searched.nodes
@@ -223,9 +229,10 @@ def block_times(
     v = np.asarray(values, dtype=np.float64)[bc.order]
     if v.size:
         key = bc.ap[bc.order]
-        starts = np.flatnonzero(np.r_[True, key[1:] != key[:-1]])
+        change = key[1:] != key[:-1]
+        starts = np.flatnonzero(np.r_[True, change])
         low = np.fmin.reduceat(v, starts)  # NaN only where the whole block is NaN
-        group = np.cumsum(np.r_[False, key[1:] != key[:-1]])
+        group = np.cumsum(np.r_[False, change])
         # the first access point (in position order within its block) at the minimum
         at_min = np.flatnonzero(v == low[group])
         first = at_min[np.r_[True, group[at_min[1:]] != group[at_min[:-1]]]] \

@@ -46,6 +46,12 @@ log = logging.getLogger(__name__)
 #: it a city's outlines (millions of vertices) do not belong in one HTML file either.
 ISOCHRONES_IN_MEMORY_MAX_EDGES = 50_000
 
+
+def streams_isochrones(net: WalkNetwork, outputs: Outputs) -> bool:
+    """Whether a save with ``outputs`` streams the isochrone layer into the GeoPackage (a
+    network of more than :data:`ISOCHRONES_IN_MEMORY_MAX_EDGES` edges, isochrones not off)."""
+    return net.n_edges > ISOCHRONES_IN_MEMORY_MAX_EDGES and outputs.isochrones is not False
+
 #: The parts of a saved run's ``outputs`` time, each recorded in ``run_metadata``'s
 #: ``timings_s`` as ``outputs_<part>`` (wall seconds in the run's process; only the parts the
 #: run wrote there): the GeoPackage's layers, the isochrone layer (computed and written), the
@@ -383,7 +389,7 @@ class Result:
                 self.network, per_facility=args["per_facility"], enabled=args["enabled"],
                 bands_min=args["bands_min"], walk_in_m=args["walk_in_m"],
                 cell_m=args["cell_m"])
-            if self.network.n_edges > ISOCHRONES_IN_MEMORY_MAX_EDGES and chosen.isochrones:
+            if streams_isochrones(self.network, chosen):
                 self._isochrone_stream = options  # written by to_gpkg, one category at a time
                 log.info("isochrones: %g m cells, streamed into the GeoPackage",
                          self.metadata["isochrones"]["cell_m"])
@@ -407,7 +413,7 @@ class Result:
                     jobs[0].wait()
                 job = jobs.pop(0)
                 timings = self.metadata["timings_s"]
-                if early is not None and job is early:
+                if job is early:
                     timings.update(_early_timings(early))
                     continue
                 if job.seconds is not None:  # the worker's own wall seconds

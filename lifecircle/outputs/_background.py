@@ -320,4 +320,3 @@ def _work(conn: Any, what: str, write: Callable[[], Any],
     conn.send((message, (time.perf_counter() - wall, time.process_time() - cpu),
                taken if isinstance(taken, dict) else {}))
     conn.close()
-

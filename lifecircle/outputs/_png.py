@@ -15,7 +15,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-__all__ = ["SIGNATURE", "palette_png", "png_bytes", "png_text"]
+__all__ = ["SIGNATURE", "palette_png", "png_bytes", "png_text", "rgb_png"]
 
 SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
@@ -33,6 +33,23 @@ def png_text(key: str, text: str) -> tuple[bytes, bytes]:
         return b"tEXt", key.encode("latin-1") + b"\0" + text.encode("latin-1")
     except UnicodeEncodeError:
         return b"iTXt", key.encode("latin-1") + b"\0\0\0\0\0" + text.encode("utf-8")
+
+
+def rgb_png(pixels: np.ndarray, chunks: Sequence[tuple[bytes, bytes]] = (), *,
+            level: int = 3) -> bytes:
+    """RGB ``pixels`` (height x width x 3) as PNG bytes, 8 bits a channel, the rows
+    unfiltered, compressed at zlib ``level``; ``chunks`` (text, resolution) go between the
+    header and the pixels."""
+    rgb = np.ascontiguousarray(pixels, dtype=np.uint8)
+    height, width = rgb.shape[:2]
+    rows = np.zeros((height, 1 + 3 * width), dtype=np.uint8)  # filter byte 0: none
+    rows[:, 1:] = rgb.reshape(height, -1)
+    return png_bytes([
+        (b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)),
+        *chunks,
+        (b"IDAT", zlib.compress(rows.data, level)),
+        (b"IEND", b""),
+    ])
 
 
 def _hex_rgb(color: str) -> bytes:

@@ -27,7 +27,6 @@ from __future__ import annotations
 import os
 import re
 import struct
-import zlib
 from collections.abc import Collection, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -65,7 +64,7 @@ from ._figure_style import (
     _style,
 )
 from ._fonts import cjk_font
-from ._png import png_bytes, png_text
+from ._png import png_text, rgb_png
 from .report import category_status
 from .webmap import BIN_COLORS, BINS_MIN, CATEGORY_COLORS, UNREACHABLE_COLOR, classify_minutes
 
@@ -547,20 +546,10 @@ def _write_png(pixels: np.ndarray, path: Path) -> None:
     Written with :mod:`zlib` (see :mod:`lifecircle.outputs._png`), unfiltered rows; the chunks
     are Pillow's: IHDR, tEXt, pHYs, IDAT.
     """
-    rgb = np.ascontiguousarray(pixels, dtype=np.uint8)
-    height, width = rgb.shape[:2]
-    rows = np.zeros((height, 1 + 3 * width), dtype=np.uint8)  # filter byte 0: none
-    rows[:, 1:] = rgb.reshape(height, -1)
     per_metre = round(DPI / 0.0254)
-    data = png_bytes([
-        (b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)),
-        (b"tEXt", b"Software\0lifecircle"),
-        png_text("Copyright", CREDIT),
-        (b"pHYs", struct.pack(">IIB", per_metre, per_metre, 1)),
-        # level 3: as fast as level 1 on these images, and smaller
-        (b"IDAT", zlib.compress(rows.data, 3)),
-        (b"IEND", b""),
-    ])
+    # level 3: as fast as level 1 on these images, and smaller
+    data = rgb_png(pixels, [png_text("Software", "lifecircle"), png_text("Copyright", CREDIT),
+                            (b"pHYs", struct.pack(">IIB", per_metre, per_metre, 1))], level=3)
     try:
         with open(path, "wb") as fh:
             fh.write(data)

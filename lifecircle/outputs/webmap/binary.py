@@ -246,11 +246,11 @@ def _split_numbered(values: list[str]) -> tuple[list[str], np.ndarray, np.ndarra
     import pyarrow as pa
     import pyarrow.compute as pc
 
+    if any("\n" in v for v in values):  # a line break: Python's path
+        return _split_python(values)
     try:
-        if any("\n" in v for v in values):
-            raise ValueError("a line break: Python's path")
         array = pa.array(values, type=pa.large_string())
-    except (ValueError, TypeError, pa.ArrowException):  # a line break, a lone surrogate
+    except (ValueError, TypeError, pa.ArrowException):  # a lone surrogate
         return _split_python(values)
     parts = pc.extract_regex(array,
                              "(?s)^(?P<pre>.*?)(?P<num>0|[1-9][0-9]{0,14})$")
@@ -261,7 +261,6 @@ def _split_numbered(values: list[str]) -> tuple[list[str], np.ndarray, np.ndarra
     which = pc.index_in(pre, value_set=pa.array(prefixes, type=pre.type))
     return (prefixes, which.to_numpy(zero_copy_only=False).astype(np.int64),
             pc.cast(num, pa.int64()).to_numpy(zero_copy_only=False))
-
 
 
 def _split_python(values: list[str]) -> tuple[list[str], np.ndarray, np.ndarray] | None:
