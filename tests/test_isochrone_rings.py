@@ -226,9 +226,9 @@ def test_no_strip_along_an_outer_edge(tile):
 
 @pytest.mark.parametrize("tile", [None, 2, 4])
 def test_ring_bands_are_a_coverage(tile):
-    """Random grids: each grid's ring bands are a valid coverage (no overlap, shared edges
-    matched vertex for vertex), tile the last cumulative band, and each is its level minus
-    the level below."""
+    """Random grids: each grid's ring bands are valid, a valid coverage (no overlap, shared
+    edges matched vertex for vertex), and tile the last cumulative band (each band as its
+    level minus the level below: test_same_polygons_as_contourpy)."""
     for n, label in random_grids(19, 40, (2, 5), (4, 16)):
         ring = outline(label, n, False, tile=tile)
         cum = outline(label, n, True, tile=tile)

@@ -117,12 +117,6 @@ def coords_box(net: WalkNetwork) -> tuple[float, float, float, float]:
     return cached
 
 
-def _coords_min(net: WalkNetwork) -> tuple[float, float]:
-    """Smallest x and y of the edge geometry, the grid's anchor (:func:`coords_box`)."""
-    box = coords_box(net)
-    return box[0], box[1]
-
-
 def _points_at(net: WalkNetwork, edge: np.ndarray, pos: np.ndarray) -> np.ndarray:
     """Coordinates at projected distance ``pos`` along ``edge`` (clipped to the edge)."""
     off = _vertex_offsets(net)
@@ -298,7 +292,7 @@ def _raster_bands(net: WalkNetwork, vertices: list[np.ndarray], n_entities: int,
     c = float(cell_m)
     reach_cells = (walk_in_m - 1.2 * c) / c
     pad = int(np.ceil(reach_cells)) + 2
-    low_x, low_y = _coords_min(net)
+    low_x, low_y = coords_box(net)[:2]  # the grid's anchor
     x0 = np.floor(low_x / c) * c
     y0 = np.floor(low_y / c) * c
     # segments (in cell units from the grid origin), by group: entity, then band ascending

@@ -345,9 +345,8 @@ def iter_bands(parts: list[TileRings], n_bands: int, cumulative: bool, origin: n
     prev: tuple[np.ndarray, np.ndarray] | None = None
     for b in range(n_bands):
         ring_q, sizes = _level_rings(parts, b)
-        hole = _signed_area2(ring_q, sizes) < 0
         if cumulative or prev is None:
-            poly = _polygons(ring_q, sizes, hole, origin, cell, wkb)
+            poly = _polygons(ring_q, sizes, _signed_area2(ring_q, sizes) < 0, origin, cell, wkb)
         else:
             band_q, band_sizes = ring_band(ring_q, sizes, *prev)
             poly = _polygons(band_q, band_sizes, _signed_area2(band_q, band_sizes) < 0,
