@@ -42,6 +42,7 @@ from .outputs import _background
 from .outputs._atomic import StagedOutput
 from .outputs.geopackage import GPKG_NAME
 from .result import EARLY_GPKG_FREE, EARLY_SEARCHED, Result
+from .snapping import _tree
 from .sources.osm import OSMData, release_tables
 
 __all__ = ["EARLY_MIN_EDGES", "EarlyOutputs"]
@@ -85,6 +86,10 @@ class EarlyOutputs:
         """Fork the worker (see the module's notes) where :meth:`wanted`."""
         if not self.wanted(net):
             return
+        # the edge geometries and their tree, which both processes snap against, built here
+        # once (the run's blocks step would build them next) rather than again in the worker
+        # (~0.5 s CPU at 268k nodes); the worker reads the run's copy through the fork
+        _tree(net)
         self.stack.enter_context(self.staged)
         self.entered = True
         job = _background.start_early(

@@ -47,6 +47,7 @@ from .. import columns as col
 from .._errors import ConfigError, OutputError, ResourceLimitError
 from ..access import category_snaps, minutes
 from ..edge_access import network_for_group
+from ..isochrones.polygons import coords_box
 from ..network import WalkNetwork
 from ..routing import (
     EdgeSources,
@@ -133,7 +134,10 @@ def raster_grid(net: WalkNetwork, *, cell_m: float, margin_m: float,
     (``ResourceLimitError`` above ``max_cells`` cells, :data:`MAX_CELLS` by default)."""
     if not (isinstance(cell_m, int | float) and math.isfinite(cell_m) and cell_m > 0):
         raise ConfigError(f"raster cell size must be a positive number of metres, got {cell_m!r}")
-    minx, miny, maxx, maxy = shapely.total_bounds(net.geometries)
+    # read off the edges' coordinates: the same box as their geometries', which the early
+    # worker would otherwise build just for it (seconds at a million nodes)
+    minx, miny, maxx, maxy = (coords_box(net) if net.edge_coords.shape[0]
+                              else shapely.total_bounds(net.geometries))
     minx, miny = minx - margin_m, miny - margin_m
     maxx, maxy = maxx + margin_m, maxy + margin_m
     x0 = math.floor(minx / cell_m) * cell_m
