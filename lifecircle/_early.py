@@ -4,18 +4,21 @@ A city's streamed isochrones (:data:`lifecircle.result.ISOCHRONES_IN_MEMORY_MAX_
 its rasters need the network, the facilities with their snaps and each category's node
 distances, not the blocks. Through the network, facilities, blocks, walking times and verdict
 stages a run keeps about one core busy (a CPU timeline of a 1M-node run: ~1.1-1.3 cores for
-its first 40 s); on the other, a worker forked once the facilities are found
-(:func:`lifecircle.pipeline.analyse`'s ``on_facilities``) snaps the facilities itself (the
-blocks step's call, so the same snaps), searches each category (:func:`lifecircle.access.
-category_nodes`, the search of :func:`lifecircle.access.compute_access`), streams the
-isochrones into the staged GeoPackage (which it creates with that one layer), tells the run
-the GeoPackage is free (milestone ``gpkg``), then writes the rasters. Nothing goes back to
-the run but its timings: the run appends its own layers to that GeoPackage at its outputs
+its first 40 s); on the other, a worker forked once the network is loaded
+(:func:`lifecircle.pipeline.analyse`'s ``on_network``) finds the facilities and snaps them
+itself (the facilities and blocks steps' calls, so the same rows and snaps) while the run
+finds its own, searches each category (:func:`lifecircle.access.category_nodes`, the search
+of :func:`lifecircle.access.compute_access`), streams the isochrones into the staged
+GeoPackage (which it creates with that one layer), tells the run the GeoPackage is free
+(milestone ``gpkg``), then writes the rasters. Nothing goes back to the run but its timings:
+the run appends its own layers to that GeoPackage at its outputs
 (:meth:`lifecircle.result.Result.save_into` with ``early=``).
 
-The worker duplicates the facility snap and the searches (a few CPU seconds at a million
-nodes) on the core the run leaves idle, rather than sending the run's results over. It drops
-the OSM tables it inherited (the run still reads them for its blocks): its resident size at
+The worker duplicates the facilities, their snap and the searches (a few CPU seconds at a
+million nodes) on the core the run leaves idle, rather than waiting for the run's results: its
+facilities are found beside the run's, on a core that was idle through that step (a failing
+facilities step fails in the run as before, which stops the worker). It then drops the OSM
+tables it inherited (the run still reads them for its blocks): its resident size at
 268k nodes peaked at 766 MiB against the run's 925-965 MiB. Below the streaming threshold
 (:data:`EARLY_MIN_EDGES`), or where no worker can be forked
 (:func:`lifecircle.outputs._background.start_early`), nothing changes.
@@ -42,7 +45,6 @@ from .outputs import _background
 from .outputs._atomic import StagedOutput
 from .outputs.geopackage import GPKG_NAME
 from .result import EARLY_GPKG_FREE, EARLY_SEARCHED, Result
-from .snapping import _tree
 from .sources.osm import OSMData, release_tables
 
 __all__ = ["EARLY_MIN_EDGES", "EarlyOutputs"]
@@ -60,7 +62,7 @@ EARLY_MIN_EDGES = result_mod.ISOCHRONES_IN_MEMORY_MAX_EDGES
 
 
 class EarlyOutputs:
-    """Starts the early output worker (:meth:`start`, an ``on_facilities`` hook) for a run
+    """Starts the early output worker (:meth:`start`, an ``on_network`` hook) for a run
     saving into ``staged``; :attr:`job` is the worker (``None``: none started).
 
     ``stack`` holds the run's clean-up: starting the worker enters ``staged`` (the worker
@@ -81,41 +83,48 @@ class EarlyOutputs:
         return (result_mod.streams_isochrones(net, self.outputs)
                 and net.n_edges > EARLY_MIN_EDGES)
 
-    def start(self, net: WalkNetwork, snap_facilities: Callable[[], gpd.GeoDataFrame],
+    def start(self, net: WalkNetwork, find_facilities: Callable[[], gpd.GeoDataFrame],
               data: OSMData | None) -> None:
         """Fork the worker (see the module's notes) where :meth:`wanted`."""
         if not self.wanted(net):
             return
-        # the edge geometries and their tree, which both processes snap against, built here
-        # once (the run's blocks step would build them next) rather than again in the worker
-        # (~0.5 s CPU at 268k nodes); the worker reads the run's copy through the fork
-        _tree(net)
+        # the edge geometries, which both processes snap against, made here once (the run's
+        # blocks step holds them from its start) rather than again in the worker (~0.35 s CPU
+        # at 268k nodes); the worker reads the run's through the fork. Not their tree: the
+        # run builds its own only for its last snap, to keep it out of the blocks' peak
+        net.geometries  # noqa: B018 (a cached property, built)
         self.stack.enter_context(self.staged)
         self.entered = True
         job = _background.start_early(
-            "isochrones, rasters", lambda: self._work(net, snap_facilities, data))
+            "isochrones, rasters", lambda: self._work(net, find_facilities, data))
         if job is None:
             return
         self.stack.callback(job.cancel)
         self.job = job
         log.info("isochrones and rasters: written by an early worker process")
 
-    def _work(self, net: WalkNetwork, snap_facilities: Callable[[], gpd.GeoDataFrame],
+    def _work(self, net: WalkNetwork, find_facilities: Callable[[], gpd.GeoDataFrame],
               data: OSMData | None) -> None:  # pragma: no cover - child
-        """In the worker: the facility snap and searches, the isochrones, then the
-        rasters."""
+        """In the worker: the facilities with their snaps, the searches, the isochrones,
+        then the rasters."""
         from .isochrones import polygons
 
         # one thread: the worker keeps to the core the run leaves idle. With two (the tiles'
         # default) the run's blocks step, beside it, got ~0.56 of a core instead of ~1.05
         # at 268k nodes (the same 16 s CPU in 28.6 s wall instead of 15.3 s)
         polygons.TILE_THREADS = 1
-        if data is not None:  # inherited, never read here: their pages go back
+        t0 = time.perf_counter()
+        # the run finds the same facilities beside it and says their warnings: not twice
+        logging.disable(logging.WARNING)
+        try:
+            facilities = find_facilities()
+        finally:
+            logging.disable(logging.NOTSET)
+        if data is not None:  # inherited, not read again here: their pages go back
             release_tables(data, tuple(f.name for f in fields(OSMData)
                                        if f.name not in ("path", "stats")))
             release_freed()
-        t0 = time.perf_counter()
-        partial = _partial_result(self.analysis, net, snap_facilities())
+        partial = _partial_result(self.analysis, net, facilities)
         chosen = partial.prepare(self.outputs)
         _background.milestone(EARLY_SEARCHED)
         log.debug("early worker: snapped and searched in %.2f s", time.perf_counter() - t0)

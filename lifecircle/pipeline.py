@@ -76,9 +76,10 @@ __all__ = ["DEFAULT_OSM", "Result", "analyse", "default_osm", "load_network", "r
 log = logging.getLogger(__name__)
 
 Progress = Callable[[str, str], None]
-#: :func:`analyse`'s ``on_facilities``: called with the network, a function that snaps the
-#: facilities (as the blocks step does) and the OSM features, once the facilities are found
-FacilitiesHook = Callable[[WalkNetwork, Callable[[], gpd.GeoDataFrame], OSMData | None], None]
+#: :func:`analyse`'s ``on_network``: called with the network, a function that finds the
+#: facilities and snaps them (as the facilities and blocks steps do) and the OSM features,
+#: once the network is loaded
+NetworkHook = Callable[[WalkNetwork, Callable[[], gpd.GeoDataFrame], OSMData | None], None]
 
 #: keyword arguments of :func:`run` that are neither analysis nor output options
 RUN_ONLY = ("out", "overwrite", "progress", "extras")
@@ -145,6 +146,14 @@ def _snapped(fac: gpd.GeoDataFrame, fx: np.ndarray, fy: np.ndarray, net: WalkNet
     return _with_snap(fac, snap_points(net, fx, fy, max_snap_m=max_snap_m), net)
 
 
+def _found_and_snapped(cfg: Analysis, data: OSMData | None, net: WalkNetwork,
+                       max_snap_m: float) -> gpd.GeoDataFrame:
+    """The facilities of the facilities step, snapped as the blocks step snaps them (the
+    early worker's: :mod:`lifecircle._early`)."""
+    fac = _facilities(cfg, data, net, cfg.full_profile, cfg.effective_profile)[0]
+    return _snapped(fac, *_project_points(fac, net), net, max_snap_m)
+
+
 def _network_bounds_lonlat(net: WalkNetwork) -> tuple[float, float, float, float]:
     import pyproj
 
@@ -154,7 +163,7 @@ def _network_bounds_lonlat(net: WalkNetwork) -> tuple[float, float, float, float
 
 
 def analyse(config: Analysis, *, progress: Progress | None = None,
-            keep_osm: bool = True, on_facilities: FacilitiesHook | None = None) -> Result:
+            keep_osm: bool = True, on_network: NetworkHook | None = None) -> Result:
     """Compute an analysis: walking times, coverage, the verdict per block and the report.
 
     Writes nothing: the returned :class:`~lifecircle.result.Result` writes the GeoPackage,
@@ -171,10 +180,10 @@ def analyse(config: Analysis, *, progress: Progress | None = None,
         False, and a local OSM file to read again, each table is dropped after the step that
         reads it last, and ``result.osm`` reads the file again when asked for (what a saving
         run does: at a million nodes the tables hold ~0.7 GB through the blocks step).
-    on_facilities
-        Internal (the saving path's; its arguments may change): called once the facilities
-        are found, before the blocks (:data:`FacilitiesHook`), where :func:`run_config`
-        starts the outputs that need no block; its time counts in the facilities step.
+    on_network
+        Internal (the saving path's; its arguments may change): called once the network is
+        loaded, before the facilities (:data:`NetworkHook`), where :func:`run_config` starts
+        the outputs that need no block; its time counts in the facilities step.
 
     Returns
     -------
@@ -203,11 +212,10 @@ def analyse(config: Analysis, *, progress: Progress | None = None,
         freeze()
 
         with timer.step("facilities", "Finding facilities"):
+            if on_network is not None:  # (its fork is timed with this step)
+                on_network(net, partial(_found_and_snapped, cfg, data, net, snap_limit), data)
             fac, type_report = _facilities(cfg, data, net, full_profile, prof)
             fx, fy = _project_points(fac, net)  # snapped with the access points (blocks step)
-            snap_facilities = partial(_snapped, fac, fx, fy, net, snap_limit)
-            if on_facilities is not None:  # (its fork is timed with the step)
-                on_facilities(net, snap_facilities, data)
 
         with timer.step("blocks", "Preparing residential blocks"):
             every_block, block_stats, buildings = _blocks(cfg, data, net, release=release)
@@ -232,7 +240,7 @@ def analyse(config: Analysis, *, progress: Progress | None = None,
             # the facilities are snapped here, next to the access points: the edge trees are
             # built once for both (not twice: ~1 s at 1M nodes) and not held through the blocks'
             # construction; two calls, so one call's temporaries are gone before the next's
-            fac = snap_facilities()
+            fac = _snapped(fac, fx, fy, net, snap_limit)
             asnap = snap_points(net, ax, ay, max_snap_m=snap_limit + inside_m)
             aps = _with_snap(aps, asnap, net)
             release_index(net)  # the analysis's last snap
@@ -470,7 +478,7 @@ def run_config(analysis: Analysis, outputs: Outputs | None = None, *,
     # a failing run stops the early worker, then removes the staging folder it writes into
     with ExitStack() as stack:
         early = EarlyOutputs(analysis, outputs, staged, stack)  # a city's isochrones, rasters
-        result = analyse(analysis, progress=progress, keep_osm=False, on_facilities=early.start)
+        result = analyse(analysis, progress=progress, keep_osm=False, on_network=early.start)
         # the outputs never read the OSM features (read again if the caller asks for them)
         result.release_osm()
         release_freed()
