@@ -14,10 +14,13 @@ GeoPackage (which it creates with that one layer), tells the run the GeoPackage 
 the run appends its own layers to that GeoPackage at its outputs
 (:meth:`lifecircle.result.Result.save_into` with ``early=``).
 
-The worker duplicates the facilities, their snap and the searches (a few CPU seconds at a
-million nodes) on the core the run leaves idle, rather than waiting for the run's results: its
-facilities are found beside the run's, on a core that was idle through that step (a failing
-facilities step fails in the run as before, which stops the worker). It then drops the OSM
+Where the facilities come from OSM alone, the worker finds them and snaps them for the run
+too, on the core the run leaves idle: it writes them into the staging folder
+(:data:`FACILITIES_FILE`, milestone ``facilities``) and the run, which went on to its blocks,
+reads them where it snaps its access points (a worker that failed fails the run there). With
+a user's facility file the run reads the file itself (its errors name the file's rows at
+once) and the worker finds the same rows beside it. The worker duplicates the searches (a
+few CPU seconds at a million nodes) rather than waiting for the run's. It then drops the OSM
 tables it inherited (the run still reads them for its blocks): its resident size at
 268k nodes peaked at 766 MiB against the run's 925-965 MiB. Below the streaming threshold
 (:data:`EARLY_MIN_EDGES`), or where no worker can be forked
@@ -27,10 +30,12 @@ tables it inherited (the run still reads them for its blocks): its resident size
 from __future__ import annotations
 
 import logging
+import pickle
 import time
 from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import fields
+from functools import partial
 from typing import Any, cast
 
 import geopandas as gpd
@@ -44,7 +49,7 @@ from .network import WalkNetwork
 from .outputs import _background
 from .outputs._atomic import StagedOutput
 from .outputs.geopackage import GPKG_NAME
-from .result import EARLY_GPKG_FREE, EARLY_SEARCHED, Result
+from .result import EARLY_FACILITIES, EARLY_GPKG_FREE, EARLY_SEARCHED, Result
 from .sources.osm import OSMData, release_tables
 
 __all__ = ["EARLY_MIN_EDGES", "EarlyOutputs"]
@@ -55,6 +60,8 @@ log = logging.getLogger(__name__)
 #: number) have an early worker: their isochrones are streamed (none on the map), and the
 #: worker's fork and duplicated search pay off only where the isochrones take long.
 EARLY_MIN_EDGES = result_mod.ISOCHRONES_IN_MEMORY_MAX_EDGES
+#: the worker's facilities with their snaps, for the run, in the staging folder until read
+FACILITIES_FILE = ".early_facilities.pickle"
 # The worker runs at the run's priority. At niceness 10 (measured at 268k nodes on a machine
 # loaded by other jobs) the run's blocks took 27 s instead of 31-60 s but the worker starved:
 # its search took 35 s instead of 4-11 s and the run waited 46 s for the GeoPackage; on an
@@ -84,10 +91,12 @@ class EarlyOutputs:
                 and net.n_edges > EARLY_MIN_EDGES)
 
     def start(self, net: WalkNetwork, find_facilities: Callable[[], gpd.GeoDataFrame],
-              data: OSMData | None) -> None:
-        """Fork the worker (see the module's notes) where :meth:`wanted`."""
+              data: OSMData | None) -> Callable[[], gpd.GeoDataFrame] | None:
+        """Fork the worker (see the module's notes) where :meth:`wanted`. Returns how the
+        run reads the facilities with their snaps where the worker finds them for it (the
+        facilities of OSM alone), else ``None`` (the run finds its own)."""
         if not self.wanted(net):
-            return
+            return None
         # the edge geometries, which both processes snap against, made here once (the run's
         # blocks step holds them from its start) rather than again in the worker (~0.35 s CPU
         # at 268k nodes); the worker reads the run's through the fork. Not their tree: the
@@ -95,18 +104,31 @@ class EarlyOutputs:
         net.geometries  # noqa: B018 (a cached property, built)
         self.stack.enter_context(self.staged)
         self.entered = True
+        # a user's facility file is read by the run itself, whose errors name its rows
+        hand_over = self.analysis.facilities is None and data is not None
         job = _background.start_early(
-            "isochrones, rasters", lambda: self._work(net, find_facilities, data))
+            "isochrones, rasters", lambda: self._work(net, find_facilities, data, hand_over))
         if job is None:
-            return
+            return None
         self.stack.callback(job.cancel)
         self.job = job
         log.info("isochrones and rasters: written by an early worker process")
+        return partial(self._handed_over, job) if hand_over else None
+
+    def _handed_over(self, job: _background.Job) -> gpd.GeoDataFrame:
+        """The worker's facilities with their snaps (once it has written them), read and
+        removed from the staging folder."""
+        job.wait_for(EARLY_FACILITIES)
+        path = self.staged.path(FACILITIES_FILE)
+        with path.open("rb") as fh:
+            facilities = pickle.load(fh)  # noqa: S301 (written by this run's own worker)
+        path.unlink()
+        return cast(gpd.GeoDataFrame, facilities)
 
     def _work(self, net: WalkNetwork, find_facilities: Callable[[], gpd.GeoDataFrame],
-              data: OSMData | None) -> None:  # pragma: no cover - child
-        """In the worker: the facilities with their snaps, the searches, the isochrones,
-        then the rasters."""
+              data: OSMData | None, hand_over: bool) -> None:  # pragma: no cover - child
+        """In the worker: the facilities with their snaps (written for the run with
+        ``hand_over``), the searches, the isochrones, then the rasters."""
         from .isochrones import polygons
 
         # one thread: the worker keeps to the core the run leaves idle. With two (the tiles'
@@ -114,12 +136,20 @@ class EarlyOutputs:
         # at 268k nodes (the same 16 s CPU in 28.6 s wall instead of 15.3 s)
         polygons.TILE_THREADS = 1
         t0 = time.perf_counter()
-        # the run finds the same facilities beside it and says their warnings: not twice
-        logging.disable(logging.WARNING)
-        try:
+        if hand_over:
             facilities = find_facilities()
-        finally:
-            logging.disable(logging.NOTSET)
+            # a file the run reads when its blocks are done: the pipe would hold the worker
+            # until then (tens of seconds in a city)
+            with self.staged.path(FACILITIES_FILE).open("wb") as fh:
+                pickle.dump(facilities, fh, protocol=pickle.HIGHEST_PROTOCOL)
+        else:
+            # the run finds the same facilities beside it and says their warnings: not twice
+            logging.disable(logging.WARNING)
+            try:
+                facilities = find_facilities()
+            finally:
+                logging.disable(logging.NOTSET)
+        _background.milestone(EARLY_FACILITIES)
         if data is not None:  # inherited, not read again here: their pages go back
             release_tables(data, tuple(f.name for f in fields(OSMData)
                                        if f.name not in ("path", "stats")))

@@ -78,8 +78,10 @@ log = logging.getLogger(__name__)
 Progress = Callable[[str, str], None]
 #: :func:`analyse`'s ``on_network``: called with the network, a function that finds the
 #: facilities and snaps them (as the facilities and blocks steps do) and the OSM features,
-#: once the network is loaded
-NetworkHook = Callable[[WalkNetwork, Callable[[], gpd.GeoDataFrame], OSMData | None], None]
+#: once the network is loaded; it returns how to read the facilities with their snaps where
+#: it finds them for the run (``None``: the run finds its own)
+NetworkHook = Callable[[WalkNetwork, Callable[[], gpd.GeoDataFrame], OSMData | None],
+                       Callable[[], gpd.GeoDataFrame] | None]
 
 #: keyword arguments of :func:`run` that are neither analysis nor output options
 RUN_ONLY = ("out", "overwrite", "progress", "extras")
@@ -183,7 +185,8 @@ def analyse(config: Analysis, *, progress: Progress | None = None,
     on_network
         Internal (the saving path's; its arguments may change): called once the network is
         loaded, before the facilities (:data:`NetworkHook`), where :func:`run_config` starts
-        the outputs that need no block; its time counts in the facilities step.
+        the outputs that need no block (and may have the facilities found there); its time
+        counts in the facilities step.
 
     Returns
     -------
@@ -212,10 +215,15 @@ def analyse(config: Analysis, *, progress: Progress | None = None,
         freeze()
 
         with timer.step("facilities", "Finding facilities"):
-            if on_network is not None:  # (its fork is timed with this step)
-                on_network(net, partial(_found_and_snapped, cfg, data, net, snap_limit), data)
-            fac, type_report = _facilities(cfg, data, net, full_profile, prof)
-            fx, fy = _project_points(fac, net)  # snapped with the access points (blocks step)
+            found = (None if on_network is None  # (its fork is timed with this step)
+                     else on_network(net, partial(_found_and_snapped, cfg, data, net,
+                                                  snap_limit), data))
+            if found is None:
+                fac, type_report = _facilities(cfg, data, net, full_profile, prof)
+                fx, fy = _project_points(fac, net)  # snapped with the access points below
+                found = partial(_snapped, fac, fx, fy, net, snap_limit)
+            else:  # found and snapped by the early worker beside the blocks step
+                type_report = None
 
         with timer.step("blocks", "Preparing residential blocks"):
             every_block, block_stats, buildings = _blocks(cfg, data, net, release=release)
@@ -237,10 +245,11 @@ def analyse(config: Analysis, *, progress: Progress | None = None,
             # the guard against faraway streets starts at the block's edge: walking from a large
             # block's interior to its own boundary is part of the trip, not a snapping error
             inside_m = blocks_mod.distance_to_boundary(aps, blk)
-            # the facilities are snapped here, next to the access points: the edge trees are
-            # built once for both (not twice: ~1 s at 1M nodes) and not held through the blocks'
-            # construction; two calls, so one call's temporaries are gone before the next's
-            fac = _snapped(fac, fx, fy, net, snap_limit)
+            # the facilities are snapped here (or read from the early worker, which snapped
+            # them), next to the access points: the edge trees are built once for both (not
+            # twice: ~1 s at 1M nodes) and not held through the blocks' construction; two
+            # calls, so one call's temporaries are gone before the next's
+            fac = found()
             asnap = snap_points(net, ax, ay, max_snap_m=snap_limit + inside_m)
             aps = _with_snap(aps, asnap, net)
             release_index(net)  # the analysis's last snap

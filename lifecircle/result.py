@@ -60,14 +60,16 @@ def streams_isochrones(net: WalkNetwork, outputs: Outputs) -> bool:
 #: ``outputs_worker_<what it wrote>``. A city's run whose early worker (:mod:`lifecircle._early`)
 #: wrote the isochrones and rasters has ``outputs_early_wait`` (for the GeoPackage, held by the
 #: worker) and the worker's ``outputs_worker_early`` (wall seconds from its start, ``_cpu``: its
-#: CPU seconds) and ``outputs_worker_early_<search|isochrones|rasters>`` (its parts; ``search``:
-#: from its start, dropping the inherited OSM tables, to the facilities snapped and searched).
+#: CPU seconds) and ``outputs_worker_early_<facilities|search|isochrones|rasters>`` (its
+#: parts; ``facilities``: from its start to the facilities found and snapped; ``search``: then
+#: dropping the inherited OSM tables and searching each category).
 OUTPUT_PARTS = ("gpkg_layers", "isochrones", "extras", "map", "figures", "rasters", "reports",
                 "tables", "workers_wait", "early_wait")
 
-#: the early worker's milestones (:func:`lifecircle.outputs._background.milestone`): its
-#: facility snap and searches done; the GeoPackage free for the run's layers
-EARLY_SEARCHED, EARLY_GPKG_FREE = "searched", "gpkg"
+#: the early worker's milestones (:func:`lifecircle.outputs._background.milestone`): the
+#: facilities with their snaps written for the run; its searches done; the GeoPackage free
+#: for the run's layers
+EARLY_FACILITIES, EARLY_SEARCHED, EARLY_GPKG_FREE = "facilities", "searched", "gpkg"
 
 #: a writer of further files into a run's staging folder (``extras`` of :meth:`Result.save`)
 Extra = Callable[["Result", StagedOutput], None]
@@ -535,9 +537,11 @@ def _early_timings(job: Job) -> dict[str, float]:
     if job.seconds is None:
         return {}
     wall, cpu = job.seconds
-    searched = job.milestones.get(EARLY_SEARCHED, 0.0)
+    found = job.milestones.get(EARLY_FACILITIES, 0.0)
+    searched = job.milestones.get(EARLY_SEARCHED, found)
     free = job.milestones.get(EARLY_GPKG_FREE, searched)
     return {"outputs_worker_early": round(wall, 4), "outputs_worker_early_cpu": round(cpu, 4),
-            "outputs_worker_early_search": round(searched, 4),
+            "outputs_worker_early_facilities": round(found, 4),
+            "outputs_worker_early_search": round(searched - found, 4),
             "outputs_worker_early_isochrones": round(free - searched, 4),
             "outputs_worker_early_rasters": round(wall - free, 4)}

@@ -1,5 +1,6 @@
 """The early output worker of a city-scale run (:mod:`lifecircle._early`): forked once the
-facilities are found, it streams the isochrones into the staged GeoPackage and writes the
+network is loaded, it finds (or, from OSM, finds for the run) and snaps the facilities,
+streams the isochrones into the staged GeoPackage and writes the
 rasters while the run makes its blocks; the run appends its layers afterwards.
 
 Forced on small networks by lowering both thresholds (the streaming one and the worker's).
@@ -131,11 +132,13 @@ def test_the_timings_name_the_early_worker(monaco_pair):
     without, with_early = monaco_pair
     t = read_metadata(with_early.out / "lifecircle.gpkg")["timings_s"]
     assert t == with_early.metadata["timings_s"]  # rewritten at the end
-    parts = ("search", "isochrones", "rasters")
+    parts = ("facilities", "search", "isochrones", "rasters")
     assert all(t[f"outputs_worker_early_{p}"] >= 0 for p in parts)
     # the worker searched and streamed (its parts are read off its milestones: their sum is
     # its wall time by construction, so the milestones themselves are what is checked)
     assert t["outputs_worker_early_search"] > 0 and t["outputs_worker_early_isochrones"] > 0
+    # Monaco's facilities are OSM's alone: the worker found and snapped them for the run
+    assert t["outputs_worker_early_facilities"] > 0
     assert 0 < t["outputs_worker_early_cpu"]
     assert t["outputs_early_wait"] >= 0
     assert "outputs_isochrones" not in t and "outputs_rasters" not in t  # the worker's
@@ -146,6 +149,14 @@ def test_the_timings_name_the_early_worker(monaco_pair):
     plain = read_metadata(without.out / "lifecircle.gpkg")["timings_s"]
     assert not [k for k in plain if "early" in k]
     assert plain["outputs_isochrones"] > 0
+
+
+def test_the_worker_hands_over_the_facilities_it_found(monaco_pair):
+    without, with_early = monaco_pair
+    # the run read the worker's facilities (the same rows, snaps included) and removed the file
+    assert with_early.facilities.equals(without.facilities)
+    assert len(without.facilities) > 10
+    assert not list(with_early.out.rglob(_early.FACILITIES_FILE))
 
 
 def test_times_rederive_from_the_appended_layers(monaco_pair):
@@ -217,6 +228,24 @@ def test_an_early_worker_that_dies_fails_the_run_cleanly(grid, tmp_path, monkeyp
     out = tmp_path / "out"
     with pytest.raises(OutputError, match="stopped before it finished"):
         grid.run(out=out, **KW)
+    assert _left_behind(out) == []
+
+
+def test_a_worker_failing_to_find_the_facilities_fails_the_run_cleanly(tmp_path, monkeypatch):
+    """OSM facilities (handed over by the worker): the worker's error reaches the run where
+    it reads them, and nothing is left behind."""
+    _streamed(monkeypatch, early=True)
+    found: list[int] = []
+
+    def fail(*args, **kwargs):
+        found.append(os.getpid())
+        raise InputError("no facilities today")
+
+    monkeypatch.setattr(pipeline, "_found_and_snapped", fail)
+    out = tmp_path / "out"
+    with pytest.raises(InputError, match="no facilities today"):
+        pipeline.run(shared_osm("monaco.osm.pbf"), out=out, tiles="none", **KW)
+    assert found == []  # only the worker (another process) looked for them
     assert _left_behind(out) == []
 
 
