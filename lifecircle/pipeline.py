@@ -53,6 +53,7 @@ from .profiles import Profile
 from .result import Extra, Result
 from .snapping import Snap, release_index, snap_points
 from .sources import blocks as blocks_mod
+from .sources.access_points import facility_counts
 from .sources.area import blocks_in_area, read_area
 from .sources.buildings import method_shares, scale_to_total
 from .sources.facilities import (
@@ -554,10 +555,7 @@ def _metadata(cfg: Analysis, prof: Profile, net: WalkNetwork, timings: dict[str,
             "length_km": round(float(net.edge_length_m.sum()) / 1000, 3),
             **{k: v for k, v in net.stats.items() if k not in ("highway_seen", "slope")},
         },
-        "facilities": {
-            "total": len(fac),
-            "unreachable": int((fac["snap_status"] != "snapped").sum()),
-        },
+        "facilities": facility_counts(fac),
         "access_points_unreachable": int((~asnap.ok).sum()),
         "blocks": block_stats,
         "timings_s": timings,

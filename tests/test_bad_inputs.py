@@ -860,6 +860,7 @@ def test_far_points_are_unreachable_with_a_reason(tmp_path):
     t = res.blocks["walk_min_retail"].to_numpy()
     assert np.isfinite(t[0]) and np.isnan(t[1])
     assert "max_snap_m" in res.access["retail"].reason[1]
+    assert res.metadata["facilities"] == {"total": 2, "access_points": 2, "unreachable": 1}
 
 
 @works
@@ -1153,6 +1154,8 @@ def test_polygon_facility_is_reached_at_its_outline_and_rederives(tmp_path):
         "large_polygon_facilities": 1,
     }
     assert res.report["summary"]["categories"]["retail"]["facilities"] == 1
+    # the run metadata counts the campus once, its 8 rows as access points
+    assert res.metadata["facilities"] == {"total": 1, "access_points": 8, "unreachable": 0}
 
 
 @works

@@ -35,6 +35,7 @@ __all__ = [
     "MAX_BOUNDARY_POINTS",
     "access_point_summary",
     "access_points_of",
+    "facility_counts",
     "is_first_access_point",
     "primary_rows",
     "utm_of",
@@ -265,6 +266,20 @@ def primary_rows(facilities: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     return facilities[is_first_access_point(facilities)]
 
 
+def facility_keys(facilities: pd.DataFrame) -> pd.Series:
+    """Which facility each row (access point) belongs to: its id within its category."""
+    return facilities["facility_id"].astype(str) + "\x00" + facilities["category"].astype(str)
+
+
+def facility_counts(facilities: pd.DataFrame) -> dict[str, int]:
+    """The run metadata's counts: facilities, their access points (rows), and the
+    facilities none of whose access points snapped to the network."""
+    ids = facility_keys(facilities)
+    total = int(ids.nunique())
+    reached = int(ids[(facilities["snap_status"] == "snapped").to_numpy()].nunique())
+    return {"total": total, "access_points": len(facilities), "unreachable": total - reached}
+
+
 def access_point_summary(facilities: pd.DataFrame) -> dict[str, Any]:
     """Counts for the report: facilities, access points, and how polygons were reached."""
     kinds = (
@@ -272,7 +287,7 @@ def access_point_summary(facilities: pd.DataFrame) -> dict[str, Any]:
         if "access_kind" in facilities.columns
         else pd.Series("point", index=facilities.index)
     )
-    ids = facilities["facility_id"].astype(str) + "\x00" + facilities["category"].astype(str)
+    ids = facility_keys(facilities)
     polygons = ids[kinds == "representative"].nunique()
     large = ids[kinds.isin(["entrance", "boundary"])].nunique()
     return {
