@@ -64,7 +64,7 @@ def _geometry_type(geoms: np.ndarray) -> tuple[str, int | None]:
     ``Unknown``; ``" Z"`` where geometries have a third dimension.
     """
     kinds = shapely.get_type_id(geoms)
-    present = set(np.unique(kinds[kinds >= 0]).tolist())
+    present = set(np.flatnonzero(np.bincount(kinds[kinds >= 0], minlength=8)).tolist())
     promote = next((single for single, multi in _SINGLE_TO_MULTI.items()
                     if present == {single, multi}), None)
     if promote is not None:
