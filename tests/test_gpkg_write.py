@@ -35,7 +35,9 @@ def _pieces(data: np.ndarray, offsets: np.ndarray) -> list[bytes]:
                 max_size=30))
 def test_line_wkb_is_shapelys(lines):
     geoms = np.array([shapely.LineString(c) for c in lines], dtype=object)
-    data, offsets = _simple_wkb(geoms, 1)
+    made = _simple_wkb(geoms, 1)
+    assert made is not None
+    data, offsets = made
     assert offsets.dtype == np.int32 and offsets[0] == 0
     assert _pieces(data, offsets) == list(shapely.to_wkb(geoms))
 
@@ -44,7 +46,9 @@ def test_line_wkb_is_shapelys(lines):
 @given(st.lists(point, min_size=1, max_size=30))
 def test_point_wkb_is_shapelys(points):
     geoms = shapely.points(np.array(points, dtype=float))
-    data, offsets = _simple_wkb(geoms, 0)
+    made = _simple_wkb(geoms, 0)
+    assert made is not None
+    data, offsets = made
     assert _pieces(data, offsets) == list(shapely.to_wkb(geoms))
 
 
