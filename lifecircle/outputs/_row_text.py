@@ -70,7 +70,7 @@ def fixed(values: np.ndarray, decimals: int) -> pa.Array:
     The digits come from the value times 10^decimals rounded to an integer, which is the
     correct rounding unless the product lies within a billionth of a half (floating-point
     error could then put it on the other side of the tie): those, negative and non-finite
-    values and products beyond 2^50 are formatted by Python.
+    values (-0.0 too) and products beyond 2^50 are formatted by Python.
     """
     x = np.asarray(values, dtype=float)
     nan = np.isnan(x)
@@ -79,7 +79,7 @@ def fixed(values: np.ndarray, decimals: int) -> pa.Array:
         y = x * scale
         whole = np.rint(y)
         tie = np.abs(np.abs(y - np.floor(y)) - 0.5) <= 1e-9 * np.maximum(1.0, y)
-        python = ~nan & ~((x >= 0) & (y < 2.0**50) & ~tie)
+        python = ~nan & ~(~np.signbit(x) & (y < 2.0**50) & ~tie)
     n = np.where(nan | python, 0, whole).astype(np.int64)
     head = pa.array(n // scale).cast(pa.string())
     if decimals > 0:
