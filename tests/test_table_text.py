@@ -53,11 +53,19 @@ def test_csv_is_pandas_to_csv_byte_for_byte(tmp_path):
     assert (tmp_path / "new.csv").read_bytes() == _pandas_csv(frame, tmp_path / "old.csv")
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(texts=st.lists(st.text(max_size=12), min_size=1, max_size=30),
-       floats=st.lists(st.floats(allow_nan=True, allow_infinity=False), min_size=30,
-                       max_size=30),
-       ints=st.lists(st.integers(-10**18, 10**18), min_size=30, max_size=30))
+def _any_values(n: int):
+    """Hypothesis: texts, floats and integers for a frame of up to ``n`` rows."""
+    return given(texts=st.lists(st.text(max_size=12), min_size=1, max_size=n),
+                 floats=st.lists(st.floats(), min_size=n, max_size=n),
+                 ints=st.lists(st.integers(-10**17, 10**17), min_size=n, max_size=n))
+
+
+ANY = settings(max_examples=50, deadline=None,
+               suppress_health_check=[HealthCheck.function_scoped_fixture])
+
+
+@ANY
+@_any_values(30)
 def test_csv_matches_pandas_on_any_values(tmp_path, texts, floats, ints):
     frame = _frame(texts, floats, ints)
     table._write_csv(tmp_path / "new.csv", frame)
@@ -115,11 +123,8 @@ def test_sheet_xml_is_xlsxwriters_cell_by_cell(tmp_path):
     _same_sheet(tmp_path, frame)
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(texts=st.lists(st.text(max_size=10), min_size=1, max_size=25),
-       floats=st.lists(st.floats(allow_nan=True, allow_infinity=True), min_size=25,
-                       max_size=25),
-       ints=st.lists(st.integers(-10**17, 10**17), min_size=25, max_size=25))
+@ANY
+@_any_values(25)
 def test_sheet_xml_matches_xlsxwriter_on_any_values(tmp_path, texts, floats, ints):
     _same_sheet(tmp_path, _frame(texts, floats, ints))
 
@@ -167,7 +172,8 @@ def test_both_files_read_back_as_the_block_table(tmp_path, lang):
             assert [None if w != w else round(w, 2) for w in want] == \
                 [None if g != g else g for g in got_csv]
             assert [g is None for g in got_xlsx] == [w != w for w in want]
-            assert all(math.isclose(g, w, rel_tol=1e-15) for g, w in zip(got_xlsx, want)
+            assert all(math.isclose(g, w, rel_tol=1e-15) for g, w in zip(got_xlsx, want,
+                                                                 strict=True)
                        if g is not None)  # the cell holds %.16G of the value
             assert ws.cell(2, j + 1).number_format == "0.0"
         else:
