@@ -39,12 +39,12 @@ __all__ = ["XML_ILLEGAL", "ColumnSheet"]
 #: cost a tables worker a tenth of a second
 XML_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f]")
 
-#: texts that cannot go into a cell's markup as they are: markup characters, an underscore
-#: (an ``_xHHHH_`` escape is itself escaped), control and non-characters, and any text not
+#: texts that cannot go into a cell's markup as they are: markup characters, ``_x`` (a
+#: text like an ``_xHHHH_`` escape is itself escaped), control and non-characters, and any text not
 #: beginning and ending with an ASCII letter or digit (leading or trailing white space is
 #: marked to be kept); a superset, the exact rules being xlsxwriter's own (as is the longest
 #: text a cell holds: longer ones are cut, :meth:`ColumnSheet._other`)
-_SPECIAL = "[&<>_\\x00-\\x1f\\x{fffe}\\x{ffff}]|^[^0-9A-Za-z]|[^0-9A-Za-z]$"
+_SPECIAL = "[&<>\\x00-\\x1f\\x{fffe}\\x{ffff}]|_x|^[^0-9A-Za-z]|[^0-9A-Za-z]$"
 
 
 class ColumnSheet(Worksheet):
@@ -100,7 +100,7 @@ class ColumnSheet(Worksheet):
             x = values.to_numpy(dtype=float, na_value=np.nan)
             keep = np.isfinite(x)  # xlsxwriter refuses NaN and infinities: no cell
             # Python's %.16G for each value (xlsxwriter's text for a number)
-            number = pa.array([f"{v:.16G}" for v in x[keep].tolist()], type=pa.string())
+            number = pa.array(list(map("{:.16G}".format, x[keep].tolist())), pa.string())
             number = pc.replace_with_mask(pa.nulls(len(x), pa.string()), pa.array(keep), number)
         else:
             plain = texts(values, _SPECIAL, lambda v: self._other(v, s),
