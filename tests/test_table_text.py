@@ -180,3 +180,14 @@ def test_both_files_read_back_as_the_block_table(tmp_path, lang):
             assert [None if w == "" else w for w in want] == \
                 [None if g != g or g == "" else g for g in got_csv]
             assert [None if w == "" else w for w in want] == got_xlsx
+
+
+@pytest.mark.parametrize("frame", [
+    pd.DataFrame({"a": ["x", None, "y,z", np.nan], "b": [1.0, 2.0, np.nan, 3.0]}),
+    pd.DataFrame({"a": pd.Series(["x", None, "q"], dtype="str"), "b": [True, False, True]}),
+    pd.DataFrame({"a": ["x", 5, None], "b": [1, 2, 3]}),
+], ids=["missing texts", "booleans", "numbers among texts"])
+def test_missing_values_booleans_and_mixed_columns(tmp_path, frame):
+    table._write_csv(tmp_path / "new.csv", frame)
+    assert (tmp_path / "new.csv").read_bytes() == _pandas_csv(frame, tmp_path / "old.csv")
+    _same_sheet(tmp_path, frame)
