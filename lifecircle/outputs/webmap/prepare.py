@@ -9,6 +9,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
+from pyproj import CRS, Transformer
 
 from ... import columns as col
 from ..._errors import InputError
@@ -16,6 +17,8 @@ from ...i18n import check_lang, messages
 
 SIMPLIFY_M = 1.5
 DECIMALS = 6
+#: the map's coordinates: longitude, latitude
+_WGS84 = CRS.from_epsg(4326)
 
 
 def _texts(lang: str) -> Mapping[str, str]:
@@ -74,9 +77,18 @@ def _to_web(
         parts = shapely.get_parts(np.asarray(frame.geometry.values))
         merged = shapely.line_merge(shapely.multilinestrings(parts))
         frame = gpd.GeoDataFrame(geometry=[merged], crs=frame.crs)
-    frame = frame.to_crs(4326)
-    rounded = shapely.transform(np.asarray(frame.geometry.values),
-                                lambda xy: np.round(xy, DECIMALS))
+    geoms = np.asarray(frame.geometry.values)
+    if shapely.has_z(geoms).any() or frame.crs.is_exact_same(_WGS84):
+        frame = frame.to_crs(_WGS84)
+        rounded = shapely.transform(np.asarray(frame.geometry.values),
+                                    lambda xy: np.round(xy, DECIMALS))
+    else:  # reprojected and rounded in one pass over the coordinates (as to_crs reprojects)
+        to_deg = Transformer.from_crs(frame.crs, _WGS84, always_xy=True)
+
+        def web(xy: np.ndarray) -> np.ndarray:
+            return np.round(np.array(to_deg.transform(xy[:, 0], xy[:, 1])).T, DECIMALS)
+
+        rounded = shapely.transform(geoms, web)
     return frame.set_geometry(rounded, crs=4326)
 
 

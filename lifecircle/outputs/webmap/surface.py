@@ -222,14 +222,15 @@ def street_images(
     burnt = _burn(xy, row_of, (height, width))
     del xy, row_of
     street = burnt > 0
-    row = burnt[street] - 1
+    at = np.flatnonzero(street)  # the street pixels, found once for every category's image
+    row = burnt.ravel()[at] - 1
     del burnt
     colours = [*BIN_COLORS, UNREACHABLE_COLOR]
 
     def coloured(values: np.ndarray) -> str:
-        index = np.zeros((height, width), dtype=np.uint8)
-        index[street] = (classify_minutes(values).astype(np.uint8) + 1)[row]
-        return _image(index, colours)
+        index = np.zeros(height * width, dtype=np.uint8)
+        index[at] = (classify_minutes(values).astype(np.uint8) + 1)[row]
+        return _image(index.reshape(height, width), colours)
 
     to_deg = Transformer.from_crs(3857, 4326, always_xy=True)
     west, south = to_deg.transform(x0, y1 - height * px)
