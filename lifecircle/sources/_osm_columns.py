@@ -31,6 +31,8 @@ __all__ = [
     "projected_geometries",
     "projected_measures",
     "projected_rings",
+    "projected_xy",
+    "ring_lonlat",
     "tag_dict",
 ]
 
@@ -176,12 +178,9 @@ def projected_geometries(column: WkbColumn, crs: Any) -> np.ndarray:
     return geoms
 
 
-def projected_rings(column: WkbColumn, crs: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(which records are one-ring multipolygons, their coordinates projected to ``crs`` end
-    to end as an (m, 2) array, the vertices of each such ring): the coordinates
-    :func:`projected_geometries` builds those records from."""
-    import pyproj
-
+def ring_lonlat(column: WkbColumn) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(which records are one-ring multipolygons, their WGS 84 coordinates end to end as an
+    (m, 2) array, the vertices of each such ring), read off the WKB buffer."""
     n = len(column)
     buf = column.buf
     starts, sizes = column.offsets[:-1], np.diff(column.offsets)
@@ -194,13 +193,29 @@ def projected_rings(column: WkbColumn, crs: Any) -> tuple[np.ndarray, np.ndarray
     begin, end = int(column.offsets[0]), int(column.offsets[-1])
     is_body = _span_mask(starts[simple] + 22, starts[simple] + sizes[simple], begin, end)
     lonlat = buf[begin:end][is_body].view("<f8").reshape(-1, 2)
+    return simple, lonlat, count[simple]
+
+
+def projected_xy(lon: np.ndarray, lat: np.ndarray, crs: Any) -> np.ndarray:
+    """WGS 84 coordinates projected to ``crs`` as an (n, 2) array (pyproj, ``always_xy``,
+    the transformer ``to_crs`` uses), split over threads."""
+    import pyproj
 
     def project(s: slice) -> np.ndarray:  # a transformer per thread: they are not shared
         transformer = pyproj.Transformer.from_crs(4326, crs, always_xy=True)
-        return np.column_stack(transformer.transform(lonlat[s, 0], lonlat[s, 1]))
+        return np.column_stack(transformer.transform(lon[s], lat[s]))
 
-    xy = np.concatenate(in_parts(project, lonlat.shape[0]))
-    return simple, xy, count[simple]
+    if not lon.shape[0]:
+        return np.empty((0, 2))
+    return np.concatenate(in_parts(project, lon.shape[0]))
+
+
+def projected_rings(column: WkbColumn, crs: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(which records are one-ring multipolygons, their coordinates projected to ``crs`` end
+    to end as an (m, 2) array, the vertices of each such ring): the coordinates
+    :func:`projected_geometries` builds those records from."""
+    simple, lonlat, count = ring_lonlat(column)
+    return simple, projected_xy(lonlat[:, 0], lonlat[:, 1], crs), count
 
 
 #: records projected at a time by :func:`projected_measures`
