@@ -187,3 +187,41 @@ def local_ring_measures(lon: np.ndarray, lat: np.ndarray, ends: np.ndarray,
         area[r], px[r], py[r] = _measure(u, w, 0, b - a, cross)
         sure[r] = inside and rho <= FRAME_REACH_DEG and _edge_distance(
             u, w, b - a, px[r], py[r]) > (curve * rho + slope) * rho
+
+
+@njit(cache=True, nogil=True)
+def one_rings(buf: np.ndarray, offsets: np.ndarray, head: np.ndarray, simple: np.ndarray,
+              count: np.ndarray) -> None:  # pragma: no cover - compiled
+    """Which WKB records ``buf[offsets[r]:offsets[r + 1]]`` start with ``head`` (a one-ring
+    multipolygon's bytes) and hold exactly the point count that follows it, into
+    ``simple[r]``, and that count into ``count[r]`` (0 where not)."""
+    lead = head.shape[0]
+    for r in range(offsets.shape[0] - 1):
+        a, size = offsets[r], offsets[r + 1] - offsets[r]
+        simple[r], count[r] = False, 0
+        if size < lead + 4:
+            continue
+        same = True
+        for i in range(lead):
+            if buf[a + i] != head[i]:
+                same = False
+                break
+        if not same:
+            continue
+        k = (np.int64(buf[a + lead]) | (np.int64(buf[a + lead + 1]) << 8)
+             | (np.int64(buf[a + lead + 2]) << 16) | (np.int64(buf[a + lead + 3]) << 24))
+        if size == lead + 4 + 16 * k:
+            simple[r], count[r] = True, k
+
+
+@njit(cache=True, nogil=True)
+def ring_bytes(buf: np.ndarray, offsets: np.ndarray, skip: int, simple: np.ndarray,
+               out: np.ndarray) -> None:  # pragma: no cover - compiled
+    """The bytes of the ``simple`` records after their first ``skip``, end to end, into
+    ``out``."""
+    k = 0
+    for r in range(offsets.shape[0] - 1):
+        if simple[r]:
+            for i in range(offsets[r] + skip, offsets[r + 1]):
+                out[k] = buf[i]
+                k += 1
