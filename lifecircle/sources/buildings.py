@@ -225,8 +225,9 @@ def _ring_measures(column: WkbColumn, crs: Any) -> tuple[np.ndarray, np.ndarray]
             lon, lat = lonlat[:, 0], lonlat[:, 1]
             box = np.array([min(box[0], lon.min()), min(box[1], lat.min()),
                             max(box[2], lon.max()), max(box[3], lat.max())])
-            if frame is None or not np.array_equal(box, framed):
-                frame, framed = local_frame(*box.tolist(), crs), box
+            if not np.array_equal(box, framed):
+                west, south, east, north = box.tolist()
+                frame, framed = local_frame(west, south, east, north, crs), box
         if frame is None:  # (the projection is not finite on the lattice)
             area[at], points[at] = _exact_rings(lonlat, ends, crs)
         else:
