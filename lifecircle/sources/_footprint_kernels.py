@@ -222,6 +222,6 @@ def ring_bytes(buf: np.ndarray, offsets: np.ndarray, skip: int, simple: np.ndarr
     k = 0
     for r in range(offsets.shape[0] - 1):
         if simple[r]:
-            for i in range(offsets[r] + skip, offsets[r + 1]):
-                out[k] = buf[i]
-                k += 1
+            size = offsets[r + 1] - offsets[r] - skip
+            out[k : k + size] = buf[offsets[r] + skip : offsets[r + 1]]
+            k += size
