@@ -40,8 +40,8 @@ class Frame(NamedTuple):
     differentials; ``curve``: metres per square degree bounding how far a point ``rho``
     degrees from a ring's centroid strays from the local frame (``curve * rho**2``: the
     affine part's Taylor remainder plus the quadratic term, each bounded by the second
-    derivatives, doubled), ``slope``: metres per degree bounding the bilinear error of ``J``
-    (``slope * rho``).
+    derivatives, doubled), ``slope``: metres per degree bounding the interpolation error of
+    ``J`` (``slope * rho``: twice bilinear's, above the biquadratic one used).
     """
 
     grid: np.ndarray
@@ -74,6 +74,7 @@ def local_frame(west: float, south: float, east: float, north: float,
     gx, gy = x0 + sx * np.arange(nx), y0 + sy * np.arange(ny)
     lon, lat = np.meshgrid(gx, gy)
     # the cell centres too: bilinear J there against the exact J bounds the interpolation
+    # (the kernel's biquadratic interpolation is closer still)
     mid_lon, mid_lat = np.meshgrid(gx[:-1] + sx / 2, gy[:-1] + sy / 2)
     jac = _differential(np.concatenate([lon.ravel(), mid_lon.ravel()]),
                         np.concatenate([lat.ravel(), mid_lat.ravel()]), crs)
