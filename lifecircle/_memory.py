@@ -19,7 +19,8 @@ from contextlib import contextmanager
 from functools import cache
 from typing import Any
 
-__all__ = ["frozen_long_lived", "map_large_allocations", "no_cyclic_gc", "release_freed"]
+__all__ = ["collect_young_less", "frozen_long_lived", "map_large_allocations", "no_cyclic_gc",
+           "release_freed"]
 
 #: allocations from this size up get their own memory mapping (see :func:`map_large_allocations`)
 MMAP_THRESHOLD = 1 << 20
@@ -76,6 +77,24 @@ def map_large_allocations(threshold: int = MMAP_THRESHOLD) -> bool:
     if libc is None or not hasattr(libc, "mallopt"):
         return False
     return bool(libc.mallopt(_M_MMAP_THRESHOLD, int(threshold)))
+
+
+#: the cyclic collector's youngest-generation threshold of a command-line run (Python's is 700)
+YOUNG_THRESHOLD = 20_000
+
+
+def collect_young_less(threshold: int = YOUNG_THRESHOLD) -> None:
+    """Let the cyclic collector's youngest generation grow to ``threshold`` objects before a
+    collection (the older generations' ratios as they are).
+
+    A run makes its objects in bulk (frames, geometries, tables), most of them alive to the
+    next step: each young collection traverses the survivors again and moves them on. On the
+    268k-node mosaic the collections took 0.46 s of the run's CPU at Python's 700 and 0.28 s
+    at 20,000 (its early worker's 0.20 -> 0.07 s); the memory a cycle holds until it is found
+    is bounded by the threshold. Process-wide, so only the command line sets it, never the
+    library.
+    """
+    gc.set_threshold(int(threshold), *gc.get_threshold()[1:])
 
 
 @contextmanager

@@ -128,3 +128,31 @@ def test_a_run_freezes_what_it_holds_and_hands_it_back(tmp_path, monkeypatch) ->
     case.run(out=tmp_path / "o", isochrones=False, map=False, figures=False, rasters=False)
     assert len(calls) >= 2
     assert gc.get_freeze_count() == 0
+
+
+def test_fewer_young_collections_on_the_command_line_only(monkeypatch, tmp_path) -> None:
+    """The library leaves the collector's thresholds alone; ``lifecircle run`` raises the
+    youngest generation's (the older ratios kept)."""
+    import gc
+    import subprocess
+
+    from click.testing import CliRunner
+
+    from lifecircle import _memory
+    from lifecircle.cli import cli
+
+    code = "import gc, lifecircle.pipeline, lifecircle.cli; print(*gc.get_threshold())"
+    untouched = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True,
+                               text=True).stdout.split()
+    assert [int(v) for v in untouched] == list(gc.get_threshold())
+    before = gc.get_threshold()
+    try:
+        _memory.collect_young_less()
+        assert gc.get_threshold() == (_memory.YOUNG_THRESHOLD, *before[1:])
+    finally:
+        gc.set_threshold(*before)
+    calls: list[int] = []
+    monkeypatch.setattr(_memory, "collect_young_less", lambda: calls.append(1))
+    result = CliRunner().invoke(cli, ["run", str(tmp_path / "missing.osm.pbf"),
+                                       "-o", str(tmp_path / "out")])
+    assert result.exit_code != 0 and calls == [1]
