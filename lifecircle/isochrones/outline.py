@@ -53,8 +53,8 @@ from .._kernels import compile_kernel, grown
 from .coverage import ring_band
 from .nesting import inside_ring
 from .rings import SNAP, _polygons, _signed_area2
-from .simplify import cross2, part_table, simplify_ring
-from .trace import crossing_table, exit_sides, follow_ring, square_between
+from .simplify import cross2, simplify_ring
+from .trace import exit_sides, follow_ring, same_ring, square_between
 
 __all__ = ["single_tile_bands", "stamp_kernel", "stamp_tile_kernel"]
 
@@ -296,42 +296,64 @@ def _crossings(lab: np.ndarray, words: np.ndarray, w: int, h: int, nb: int,
 
 
 def _trace_level(lab: np.ndarray, w: int, h: int, b: int, nb: int, starts: np.ndarray, ns: int,
-                 vis_h: np.ndarray, touched: np.ndarray, qx: np.ndarray,
+                 vis_h: np.ndarray, apart: bool, touched: np.ndarray, nt: int, qx: np.ndarray,
                  qy: np.ndarray, nq: int, r_start: np.ndarray, r_size: np.ndarray,
                  r_area: np.ndarray, nr: int, exit_side: np.ndarray, step_i: np.ndarray,
-                 step_j: np.ndarray, cross: np.ndarray, parts: np.ndarray, ilo: np.ndarray,
-                 ihi: np.ndarray, tx: np.ndarray, ty: np.ndarray) -> tuple[int, int, int]:
+                 step_j: np.ndarray, ilo: np.ndarray, ihi: np.ndarray, tx: np.ndarray,
+                 ty: np.ndarray, same_top: np.ndarray, same_at: np.ndarray,
+                 same_n: np.ndarray) -> tuple[int, int, int]:
     """The rings of level ``b`` (cells with label <= b in): vertices appended to ``qx``,
     ``qy`` from ``nq`` and rings to ``r_*`` from ``nr`` (the buffers, and the workspaces
     ``ilo``, ``ihi``, ``tx``, ``ty`` as large, are large enough); returns the new counts and
-    how many horizontal crossings it marked in ``vis_h`` (listed in ``touched``, for the
-    caller to clear). Inside on the left: shells anticlockwise, holes clockwise. Each ring is
-    followed as a city tile's (:func:`.trace.follow_ring`: the crossings of ``cross``, the side
-    parts of ``parts``) and simplified as :mod:`.rings` simplifies it
-    (:func:`.simplify.simplify_ring`)."""
-    nt = 0
+    how many horizontal crossings are marked in ``vis_h`` (bit ``b`` for this level when the
+    levels' marks are kept ``apart``, else bit 0; listed in ``touched`` from ``nt`` on, for
+    the caller to clear). Inside on the left: shells anticlockwise, holes clockwise. Each ring
+    is followed as a city tile's (:func:`.trace.follow_ring`) and simplified as :mod:`.rings`
+    simplifies it (:func:`.simplify.simplify_ring`).
+
+    With the marks ``apart`` (until the caller clears them, after the last level), a ring that
+    the levels above pass the same way (:func:`.trace.follow_ring`'s last value) is recorded
+    at its start (``same_top``: the levels below it; ``same_at``, ``same_n``: its vertices;
+    ``same_top`` zeroed by the caller for each grid) and its crossings marked for them: they
+    copy its vertices where they reach that start (its first in scan order for every one of
+    them), as :func:`.trace._trace_tile` does for a city tile."""
+    mb = b if apart else 0
+    bit = np.uint8(1 << mb)
     for m in range(ns):
         s = starts[m]
         la = lab[s]
         lb = lab[s + 1]
-        if not (min(la, lb) <= b < max(la, lb)) or vis_h[s]:
+        if not (min(la, lb) <= b < max(la, lb)):
             continue
-        qi = s % w
-        qj = s // w
-        edge = 0  # entry side of the cell square: 0 bottom, 1 right, 2 top, 3 left
-        if la > b:
-            qj -= 1
-            edge = 2
         begin = nq
-        # the level's marks are cleared by the caller: bit 0 of a byte a centre suffices
-        nq, nt, _, _ = follow_ring(lab, w, w, h, nb, b, 0, qi, qj, edge, False, vis_h, 1,
-                                   touched, nt, exit_side, step_i, step_j, cross, parts,
-                                   SNAP, qx, qy, ilo, ihi, nq)
-        kept = simplify_ring(qx, qy, ilo, ihi, begin, nq - begin, SNAP, tx, ty)
-        for t in range(kept):
-            qx[begin + t] = tx[t]
-            qy[begin + t] = ty[t]
-        nq = begin + kept
+        if same_top[m] > b:  # a lower level's ring, the same at this level
+            src = same_at[m]
+            n = same_n[m]
+            for t in range(n):
+                qx[begin + t] = qx[src + t]
+                qy[begin + t] = qy[src + t]
+            nq = begin + n
+        else:
+            if vis_h[s] & bit:
+                continue
+            qi = s % w
+            qj = s // w
+            edge = 0  # entry side of the cell square: 0 bottom, 1 right, 2 top, 3 left
+            if la > b:
+                qj -= 1
+                edge = 2
+            nt0 = nt
+            nq, nt, _, _, top = follow_ring(lab, w, w, h, nb, b, mb, qi, qj, edge, False,
+                                            vis_h, 1, touched, nt, exit_side, step_i, step_j,
+                                            SNAP, qx, qy, ilo, ihi, nq)
+            kept = simplify_ring(qx, qy, ilo, ihi, begin, nq - begin, SNAP, tx, ty)
+            for t in range(kept):
+                qx[begin + t] = tx[t]
+                qy[begin + t] = ty[t]
+            nq = begin + kept
+            if apart and top > b + 1:
+                same_ring(same_top, same_at, same_n, m, top, b, begin, kept, vis_h, touched,
+                          nt0, nt)
         area = 0.0
         k = nq - 1
         for t in range(begin, nq):
@@ -347,8 +369,8 @@ def _trace_level(lab: np.ndarray, w: int, h: int, b: int, nb: int, starts: np.nd
 def _outline_batch(
     ax: np.ndarray, ay: np.ndarray, bx: np.ndarray, by: np.ndarray, band: np.ndarray,
     seg_lo: np.ndarray, seg_hi: np.ndarray, gi0: np.ndarray, gj0: np.ndarray,
-    gw: np.ndarray, gh: np.ndarray, reach: float, nb: int, cumulative: bool,
-    origin_x: float, origin_y: float, cell: float, cross: np.ndarray, parts: np.ndarray,
+    gw: np.ndarray, gh: np.ndarray, reach: float, nb: int,
+    origin_x: float, origin_y: float, cell: float, reuse: bool,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Stamp, trace and group the rings of every entity's grid; the kernel compiled by numba.
 
@@ -376,6 +398,9 @@ def _outline_batch(
     vis_h = np.zeros(cells, dtype=np.uint8)  # horizontal crossings a level's trace passed
     touched = np.empty(4096, dtype=np.int64)
     starts = np.empty(cells, dtype=np.int64)
+    same_top = np.empty(cells, dtype=np.int64)  # rings traced once for several levels
+    same_at = np.empty(cells, dtype=np.int64)
+    same_n = np.empty(cells, dtype=np.int64)
     qx = np.empty(4096, dtype=np.int64)
     qy = np.empty(4096, dtype=np.int64)
     ilo = np.empty(4096, dtype=np.int64)  # each vertex's part of its side, while traced
@@ -417,19 +442,30 @@ def _outline_batch(
             r_ent = grown(r_ent, nr, cap)
             r_level = grown(r_level, nr, cap)
             r_area = grown(r_area, nr, cap)
+        # up to 8 levels keep their marks apart (a bit each) so that a ring several levels
+        # pass the same way is traced once; more share bit 0, cleared after each level
+        apart = reuse and nb <= 8
+        same_top[:ns] = 0
+        nt = 0
         for b in range(nb):
             nr0 = nr
-            nq, nr, nt = _trace_level(lab, w, h, b, nb, starts, ns, vis_h, touched, qx,
-                                      qy, nq, r_start, r_size, r_area, nr, exit_side,
-                                      step_i, step_j, cross, parts, ilo, ihi, tx, ty)
-            for t in range(nt):  # clear only what the level marked
-                vis_h[touched[t]] = 0
+            nq, nr, nt = _trace_level(lab, w, h, b, nb, starts, ns, vis_h,
+                                      apart, touched, nt, qx, qy, nq, r_start,
+                                      r_size, r_area, nr, exit_side, step_i, step_j, ilo,
+                                      ihi, tx, ty, same_top, same_at, same_n)
+            if not apart:
+                for t in range(nt):  # clear only what the level marked
+                    vis_h[touched[t]] = 0
+                nt = 0
             r_ent[nr0:nr] = e
             r_level[nr0:nr] = b
+        for t in range(nt):
+            vis_h[touched[t]] = 0
         ent_ring[e + 1] = nr
-    # group the rings: band b is level b (cumulative) or level b minus level b - 1 (rings)
-    member = np.empty(2 * nr, dtype=np.int64)
-    poly_rings = np.zeros(2 * nr, dtype=np.int64)
+    # group the rings: polygon b of an entity is its level b (the nested levels; a ring band
+    # is made from two of them by :func:`_ring_rows`)
+    member = np.empty(nr, dtype=np.int64)
+    poly_rings = np.zeros(nr, dtype=np.int64)
     group_polys = np.zeros(n_ent * nb, dtype=np.int64)
     cand = np.empty(max(nr, 1), dtype=np.int64)
     shell = np.empty(max(nr, 1), dtype=np.bool_)
@@ -440,10 +476,9 @@ def _outline_batch(
         for b in range(nb):
             nc = 0
             for r in range(ent_ring[e], ent_ring[e + 1]):
-                lv = r_level[r]
-                if lv == b or (not cumulative and lv == b - 1):
+                if r_level[r] == b:
                     cand[nc] = r
-                    shell[nc] = (r_area[r] > 0) == (lv == b)
+                    shell[nc] = r_area[r] > 0
                     nc += 1
             n_shell = 0
             for t in range(nc):
@@ -499,8 +534,8 @@ def _outline_batch(
 @cache
 def _kernel() -> Any:
     return compile_kernel(_outline_batch, _near, _end_cell, _stamp_entity, _crossings,
-                          _trace_level, exit_sides, follow_ring, square_between, inside_ring,
-                          simplify_ring, cross2)
+                          _trace_level, exit_sides, follow_ring, square_between, same_ring,
+                          inside_ring, simplify_ring, cross2)
 
 
 def _ring_rows(polys: np.ndarray, xy: np.ndarray, ring_off: np.ndarray,
@@ -542,6 +577,7 @@ def single_tile_bands(
     ax: np.ndarray, ay: np.ndarray, bx: np.ndarray, by: np.ndarray, band: np.ndarray,
     ent_start: np.ndarray, ent_stop: np.ndarray, *, reach_cells: float, pad: int,
     n_bands: int, cumulative: bool, origin: np.ndarray, cell_m: float, tile_cells: int,
+    reuse: bool = True,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Band polygons of every entity whose grid fits in one tile.
 
@@ -557,6 +593,9 @@ def single_tile_bands(
         Coordinates of cell (0, 0)'s centre and the cell size.
     tile_cells
         Largest grid side (in cells between the first and last centre) handled here.
+    reuse
+        Trace a ring that several levels pass the same way once (the default; ``False`` traces
+        it for each, with the same result: a check for the tests).
 
     Returns
     -------
@@ -582,9 +621,8 @@ def single_tile_bands(
     xy, ring_off, poly_rings, group_polys = _kernel()(
         ax, ay, bx, by, band.astype(np.int64), ent_start[pick].astype(np.int64),
         ent_stop[pick].astype(np.int64), i0[pick], j0[pick], width, (j1 - j0)[pick],
-        float(reach_cells), int(n_bands), True, float(origin[0]),
-        float(origin[1]), float(cell_m), crossing_table(n_bands, SNAP),
-        part_table(n_bands, SNAP))
+        float(reach_cells), int(n_bands), float(origin[0]),
+        float(origin[1]), float(cell_m), bool(reuse))
     geoms = shapely.from_ragged_array(
         shapely.GeometryType.MULTIPOLYGON, xy,
         (ring_off, np.r_[0, np.cumsum(poly_rings)], np.r_[0, np.cumsum(group_polys)]))
