@@ -52,7 +52,7 @@ import shapely
 from .._kernels import compile_kernel, grown
 from .coverage import ring_band
 from .nesting import inside_ring
-from .rings import SNAP, _polygons, _signed_area2
+from .rings import _EMPTY, SNAP, _closed_xy, _grouped_rings, _signed_area2
 from .simplify import cross2, simplify_ring
 from .trace import exit_sides, follow_ring, same_ring, square_between
 
@@ -563,14 +563,39 @@ def _ring_rows(polys: np.ndarray, xy: np.ndarray, ring_off: np.ndarray,
         closing[hi - v0] = True
         return q_all[v0:v1][~closing], (hi - lo).astype(np.int64)
 
+    # every ring band's closed rings, then one ``from_ragged_array`` for all of them (as
+    # :func:`.rings._polygons` builds one; a call per band cost ~0.05 ms a facility)
+    xys: list[np.ndarray] = []
+    ring_offs: list[np.ndarray] = []
+    per_polys: list[np.ndarray] = []
+    n_polys = np.zeros((n, nb - 1), dtype=np.int64)
     for e in range(n):
         below = level(e * nb)
         for b in range(1, nb):
             this = level(e * nb + b)
             band_q, band_sizes = ring_band(this[0], this[1], *below)
-            polys[e, b] = _polygons(band_q, band_sizes,
-                                    _signed_area2(band_q, band_sizes) < 0, origin, cell)
             below = this
+            if band_sizes.shape[0] == 0:
+                continue
+            rings, per_poly = _grouped_rings(band_q, band_sizes,
+                                             _signed_area2(band_q, band_sizes) < 0)
+            band_xy, band_off = _closed_xy(band_q, band_sizes, rings, origin, cell)
+            xys.append(band_xy)
+            ring_offs.append(band_off[1:] - band_off[:-1])
+            per_polys.append(per_poly)
+            n_polys[e, b - 1] = per_poly.shape[0]
+    polys[:, 1:] = _EMPTY
+    if not xys:
+        return
+    ring_n = np.concatenate(ring_offs)
+    per_poly_all = np.concatenate(per_polys)
+    full = n_polys.ravel() > 0
+    geoms = shapely.from_ragged_array(
+        shapely.GeometryType.MULTIPOLYGON, np.concatenate(xys),
+        (np.r_[0, np.cumsum(ring_n)], np.r_[0, np.cumsum(per_poly_all)],
+         np.r_[0, np.cumsum(n_polys.ravel()[full])]))
+    e_of, b_of = np.divmod(np.flatnonzero(full), nb - 1)
+    polys[e_of, b_of + 1] = geoms
 
 
 def single_tile_bands(

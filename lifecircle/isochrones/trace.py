@@ -24,6 +24,12 @@ pass wrote 35 million segments (four int32 and a byte each) and linked them thro
 random-access table of 25 MB per thread; here a crossing is read once where the ring passes
 it, and only the horizontal crossings are marked (every closed ring passes one).
 
+A closed ring that the levels above pass the same way (every corner of every square it
+passes is in at level ``b`` or out up to some level ``top``: most holes of a near band, the
+unreached inside the 5-minute band) is traced and simplified once and copied for levels
+``b + 1 .. top - 1`` (:func:`same_ring`); on the 268,569-node mosaic that took the five
+categories' streamed rings from 5.2-5.8 to 4.8-5.2 s CPU, the same bytes.
+
 A city tile is stamped straight into this module's padded grid (:func:`tile_grid`), and the
 kernel writes the tile's rings as they are kept (int32 vertices moved to the grid's corner,
 parts for the chains only): on the 268,569-node mosaic that took the tiles' outlining
