@@ -236,8 +236,9 @@ def section_facilities(args: argparse.Namespace) -> None:
     function's default 5 m cells, at the coarsest allowed, a quarter of the walk-in width,
     and at the cell a run takes for this network, ``auto_cell_m``: 10 m at a million nodes;
     then a run's own rows, ``--facility-isochrones``: that cell, 5/10/15-minute rings and the
-    off-network legs) on the same facilities, against the whole isochrone of networkx (``ego_graph`` by length from the
-    facility, nodes and edges buffered and unioned: the osmnx recipe) and of pandana
+    off-network legs) on the same facilities, against the whole isochrone of networkx
+    (``ego_graph`` by length from the facility, nodes and edges buffered and unioned: the
+    osmnx recipe) and of pandana
     (``nodes_in_range``, then the same buffer union) on the sample, wall and CPU time, with
     PASS/FAIL of ours (CPU) against ``FACILITY_TARGET_MS``.
     Baselines on ``--iso-sample`` of them: networkx
@@ -451,7 +452,7 @@ def _whole_isochrone_rows(net: Any, graph: Any, pan: Any,
     ours_cpu = iso_ms[None][1]
     for cell, (wall, cpu) in iso_ms.items():
         if isinstance(cell, tuple):
-            label = (f"  a run's rows ({cell[1]:g} m auto cell, 5/10/15 min rings, legs)")
+            label = f"  a run's rows ({cell[1]:g} m, 5/10/15 rings, legs)"
         else:
             label = ("lifecircle facility_isochrones (5 m cells)" if cell is None else
                      f"  the same, {cell:g} m cells")

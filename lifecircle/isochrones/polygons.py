@@ -6,7 +6,8 @@
   cell's diagonal of the traced outline); nothing farther than ``walk_in_m`` from the
   reached streets is in, everything reached is (see :func:`_raster_bands`). A grid
   that fits one tile (every per-facility isochrone) is outlined by :mod:`.outline` in one
-  compiled pass per batch: about 0.5 ms CPU per 15-minute isochrone at a million nodes, 69x
+  compiled pass per batch: 0.6-0.86 ms CPU per 15-minute isochrone at 5 m cells and 0.38 ms
+  at a run's 10 m on the tiled million-node graph (shared 2-core machine), tens of times
   cheaper than the ego-graph and buffer-union recipe (``scripts/benchmark.py facilities``).
   A city-wide grid is outlined in tiles of :data:`TILE_CELLS` cells linked edge to edge
   (:func:`_entity_tiles`, :mod:`.rings`), so its memory follows the tile, not the city
