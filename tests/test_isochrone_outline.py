@@ -213,12 +213,12 @@ def test_cut_pieces_hand_computed() -> None:
 
 
 def test_tile_stamping_gives_the_reference_cells():
-    """A city tile is stamped with the row runs of ``.outline`` (``stamp_kernel``): the very
+    """A city tile is stamped with the row runs of ``.stamp`` (``stamp_kernel``): the very
     cells of the per-cell reference test (``.polygons._stamp_kernel``), also for the
     neighbouring segments a tile gets whose capsule lies partly or wholly off its grid, for
     segments along a grid axis and for points."""
-    from lifecircle.isochrones.outline import stamp_kernel
     from lifecircle.isochrones.polygons import _stamp_kernel
+    from lifecircle.isochrones.stamp import stamp_kernel
 
     rng = np.random.default_rng(4)
     stamped = 0
@@ -247,8 +247,8 @@ def test_tile_stamped_in_place_gives_the_reference_cells():
     the tracer's padded grid (``stamp_tile_kernel``, ``.trace.tile_grid``): its first ``w``
     columns are the cells the per-cell reference gives the shifted segments on a grid ``w``
     wide, whatever the padded columns got."""
-    from lifecircle.isochrones.outline import stamp_tile_kernel
     from lifecircle.isochrones.polygons import _stamp_kernel
+    from lifecircle.isochrones.stamp import stamp_tile_kernel
     from lifecircle.isochrones.trace import tile_grid
 
     rng = np.random.default_rng(7)

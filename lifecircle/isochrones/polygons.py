@@ -33,9 +33,10 @@ from ..network import WalkNetwork
 from ..snapping import Snap
 from .cut import cut_pieces
 from .nesting import cell_members
-from .outline import single_tile_bands, stamp_tile_kernel
+from .outline import single_tile_bands
 from .rings import _EMPTY, TileRings, bands_from_tiles, iter_bands, tile_rings
 from .search import Pieces, unrepeated
+from .stamp import stamp_tile_kernel
 from .trace import tile_grid
 from .wkb import Wkb
 
@@ -49,7 +50,7 @@ QUAD_SEGS = 8
 @cache
 def _stamp_kernel() -> Any:
     """The definition of the stamped cells, cell by cell (the reference the faster row runs of
-    :func:`.outline.stamp_kernel`, which stamp the grids, are tested against)."""
+    :func:`.stamp.stamp_kernel`, which stamp the grids, are tested against)."""
     from numba import njit
 
     @njit(cache=True, nogil=True)
