@@ -232,10 +232,13 @@ def section_facilities(args: argparse.Namespace) -> None:
     ``--iso-facilities`` facilities on random edges (15 m off the street), ``--minutes`` at
     ``--speed-kmh``. Ours: ``seed_arcs`` plus ``BoundedSearch.run_many`` in batches of
     ``FACILITY_BATCH`` (what ``facility_isochrones`` and siting run per facility), then the
-    whole ``facility_isochrones`` (search, reached stretches, raster polygons at the default
-    5 m cells and at the coarsest allowed, a quarter of the walk-in width) on the same
-    facilities, against the whole isochrone of networkx (``ego_graph`` by length from the
-    facility, nodes and edges buffered and unioned: the osmnx recipe) and of pandana
+    whole ``facility_isochrones`` (search, reached stretches, raster polygons at the
+    function's default 5 m cells, at the coarsest allowed, a quarter of the walk-in width,
+    and at the cell a run takes for this network, ``auto_cell_m``: 10 m at a million nodes;
+    then a run's own rows, ``--facility-isochrones``: that cell, 5/10/15-minute rings and the
+    off-network legs) on the same facilities, against the whole isochrone of networkx
+    (``ego_graph`` by length from the facility, nodes and edges buffered and unioned: the
+    osmnx recipe) and of pandana
     (``nodes_in_range``, then the same buffer union) on the sample, wall and CPU time, with
     PASS/FAIL of ours (CPU) against ``FACILITY_TARGET_MS``.
     Baselines on ``--iso-sample`` of them: networkx
@@ -250,11 +253,11 @@ def section_facilities(args: argparse.Namespace) -> None:
         python scripts/benchmark.py facilities --no-networkx    # 1M nodes within ~2 GB
     """
     from benchmark import SHARED as SHARED_OSM
-    from benchmark import _facility_snap, measure, row, tiled_network
+    from benchmark import _facility_points, _facility_snap, measure, row, tiled_network
     from scipy.sparse.csgraph import dijkstra
 
     from lifecircle._kernels import BoundedSearch
-    from lifecircle.isochrones import facility_isochrones
+    from lifecircle.isochrones import DEFAULT_BANDS_MIN, auto_cell_m, facility_isochrones
     from lifecircle.isochrones.bands import FACILITY_BATCH
     from lifecircle.network import WalkNetwork
     from lifecircle.sources.osm import read_osm
@@ -293,10 +296,20 @@ def section_facilities(args: argparse.Namespace) -> None:
     kw = dict(category="all", speed_kmh=args.speed_kmh, bands_min=(args.minutes,),
               walk_in_m=WALK_IN_M, search=search)
     facility_isochrones(net, fsnap.subset(np.arange(2)), ids[:2], **kw)  # compile
-    # whole isochrones (search + polygons), best of --repeat, wall and CPU (shared machine)
-    iso_ms = {cell: _best_ms(lambda c=cell: facility_isochrones(net, fsnap, ids, cell_m=c, **kw),
-                             args.repeat, n_fac)
-              for cell in (None, WALK_IN_M / 4)}
+    # whole isochrones (search + polygons), best of --repeat, wall and CPU (shared machine):
+    # at the function's default cell (5 m), the coarsest allowed, and the cell a run takes
+    # for this network (auto_cell_m: what `lifecircle run --facility-isochrones` draws at)
+    auto = auto_cell_m(net, WALK_IN_M)
+    iso_ms: dict[Any, tuple[float, float]] = {
+        cell: _best_ms(lambda c=cell: facility_isochrones(net, fsnap, ids, cell_m=c, **kw),
+                       args.repeat, n_fac)
+        for cell in dict.fromkeys((None, WALK_IN_M / 4, auto))}
+    # the run's own per-facility rows: its bands (5 / 10 / 15 min rings) at its cell, with
+    # the off-network legs from the facility points
+    run_kw = {**kw, "bands_min": DEFAULT_BANDS_MIN}
+    pts = _facility_points(net, getattr(args, "iso_facilities", 2000), seed=5)
+    iso_ms[("run", auto)] = _best_ms(lambda: facility_isochrones(
+        net, fsnap, ids, cell_m=auto, points_xy=pts, **run_kw), args.repeat, n_fac)
 
     sample = np.linspace(0, n_fac - 1, min(k, n_fac)).astype(np.int64)
     s_ptr, s_node, s_dist = _seeds(net, fsnap.subset(sample))
@@ -407,7 +420,7 @@ def _pandana_isochrone(pan: Any, node: int, limit: float, xy: np.ndarray,
 
 
 def _whole_isochrone_rows(net: Any, graph: Any, pan: Any,
-                          iso_ms: dict[float | None, tuple[float, float]], n_fac: int,
+                          iso_ms: dict[Any, tuple[float, float]], n_fac: int,
                           s_ptr: np.ndarray, s_node: np.ndarray, s_dist: np.ndarray,
                           near: np.ndarray, limit: float, search: Any) -> None:
     """Whole per-facility isochrones (search + polygon): ours, networkx, pandana."""
@@ -438,8 +451,11 @@ def _whole_isochrone_rows(net: Any, graph: Any, pan: Any,
         widths=widths)
     ours_cpu = iso_ms[None][1]
     for cell, (wall, cpu) in iso_ms.items():
-        label = ("lifecircle facility_isochrones (5 m cells)" if cell is None else
-                 f"  the same, {cell:g} m cells")
+        if isinstance(cell, tuple):
+            label = f"  a run's rows ({cell[1]:g} m, 5/10/15 rings, legs)"
+        else:
+            label = ("lifecircle facility_isochrones (5 m cells)" if cell is None else
+                     f"  the same, {cell:g} m cells")
         _row(label, f"{wall:.3f}", f"{cpu:.3f}", n_fac, "",
             f"<= {FACILITY_TARGET_MS} ms: " + ("PASS" if cpu <= FACILITY_TARGET_MS else "FAIL"),
             widths=widths)

@@ -269,13 +269,18 @@ def _loaders_read_alone(path: Path) -> None:
 # section: search
 
 
-def _facility_snap(net: Any, n_fac: int, seed: int) -> Any:
-    from lifecircle.snapping import snap_points
-
+def _facility_points(net: Any, n_fac: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """``n_fac`` facility points 15 m off the starts of distinct random edges."""
     rng = np.random.default_rng(seed)
     e = rng.choice(net.n_edges, size=n_fac, replace=False)
     start = net.edge_coords[net.edge_ptr[e]]
-    return snap_points(net, start[:, 0] + 15.0, start[:, 1] + 15.0, max_snap_m=300)
+    return start[:, 0] + 15.0, start[:, 1] + 15.0
+
+
+def _facility_snap(net: Any, n_fac: int, seed: int) -> Any:
+    from lifecircle.snapping import snap_points
+
+    return snap_points(net, *_facility_points(net, n_fac, seed), max_snap_m=300)
 
 
 def _bench_search(label: str, net: Any, args: argparse.Namespace, *, targets: bool) -> None:

@@ -213,12 +213,12 @@ def test_cut_pieces_hand_computed() -> None:
 
 
 def test_tile_stamping_gives_the_reference_cells():
-    """A city tile is stamped with the row runs of ``.outline`` (``stamp_kernel``): the very
+    """A city tile is stamped with the row runs of ``.stamp`` (``stamp_kernel``): the very
     cells of the per-cell reference test (``.polygons._stamp_kernel``), also for the
     neighbouring segments a tile gets whose capsule lies partly or wholly off its grid, for
     segments along a grid axis and for points."""
-    from lifecircle.isochrones.outline import stamp_kernel
     from lifecircle.isochrones.polygons import _stamp_kernel
+    from lifecircle.isochrones.stamp import stamp_kernel
 
     rng = np.random.default_rng(4)
     stamped = 0
@@ -247,8 +247,8 @@ def test_tile_stamped_in_place_gives_the_reference_cells():
     the tracer's padded grid (``stamp_tile_kernel``, ``.trace.tile_grid``): its first ``w``
     columns are the cells the per-cell reference gives the shifted segments on a grid ``w``
     wide, whatever the padded columns got."""
-    from lifecircle.isochrones.outline import stamp_tile_kernel
     from lifecircle.isochrones.polygons import _stamp_kernel
+    from lifecircle.isochrones.stamp import stamp_tile_kernel
     from lifecircle.isochrones.trace import tile_grid
 
     rng = np.random.default_rng(7)
@@ -277,3 +277,31 @@ def test_tile_stamped_in_place_gives_the_reference_cells():
         assert first == (stamped_cols[0] if stamped_cols.size else grid.shape[1])
         stamped += bool((ref < 3).any())
     assert stamped > 200  # most grids get cells
+
+
+def test_rings_several_levels_pass_alike_traced_once_same_polygons(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A facility's ring that several band levels pass the same way (a block's hole inside
+    the first band is a hole of every level) is traced once and copied: the same bytes as
+    tracing it for each level, rings and cumulative."""
+    net = grid_net(7, 60.0)
+    xy = np.array([[190.0, 185.0], [20.0, 3.0]])
+    snap = snap_points(net, xy[:, 0], xy[:, 1], max_snap_m=50)
+    real = polygons.single_tile_bands
+
+    def each_level(*a, **k):
+        return real(*a, **{**k, "reuse": False})
+
+    for cumulative in (False, True):
+        kw = dict(category="c", speed_kmh=4.8, bands_min=(2.0, 4.0, 6.0), walk_in_m=20.0,
+                  cell_m=2.0, cumulative=cumulative, points_xy=(xy[:, 0], xy[:, 1]))
+        once = iso.facility_isochrones(net, snap, ["a", "b"], **kw)
+        with monkeypatch.context() as m:
+            m.setattr(polygons, "single_tile_bands", each_level)
+            every = iso.facility_isochrones(net, snap, ["a", "b"], **kw)
+        assert (shapely.to_wkb(once.geometry.to_numpy())
+                == shapely.to_wkb(every.geometry.to_numpy())).all()
+        np.testing.assert_array_equal(once["area_m2"], every["area_m2"])
+        # the first band holds holes (blocks 60 m across, 2 x 20 m walk-in): the copies ran
+        first = once.geometry.to_numpy().reshape(2, 3)[0, 0]
+        assert shapely.get_num_interior_rings(shapely.get_geometry(first, 0)) > 0

@@ -369,3 +369,40 @@ def test_a_sloping_straight_edge_loses_its_staircase():
     assert_simplified(ours, theirs, label, label == 0)
     assert shapely.get_num_coordinates(theirs) > 80
     assert 4 * shapely.get_num_coordinates(ours) < shapely.get_num_coordinates(theirs)
+
+
+def _trace_copy(label: np.ndarray, n: int, reuse: bool) -> list[np.ndarray]:
+    out = trace.trace_tile(np.ascontiguousarray(label), n, SNAP, (0, 0), label.shape[1],
+                           reuse=reuse)
+    return [np.array(a) for a in out]
+
+
+def test_a_ring_several_levels_pass_alike_is_traced_once_with_the_same_output():
+    """A closed ring that the levels above pass the same way (a hole of the unreached in the
+    nearest band) is traced once and copied for them: every output array (vertices, parts,
+    sizes, levels, ring kinds, chain keys) equals tracing it for each level, on hand-drawn
+    holes and random grids, and contourpy's levels still hold."""
+    hole = np.full((12, 12), 3, dtype=np.uint8)
+    hole[2:10, 2:10] = 0
+    hole[5:7, 4:8] = 3  # a hole of the unreached inside band 0: the same for levels 0..2
+    hole[3, 3] = 1  # and a cell of band 1 inside band 0: a ring of level 0 only
+    grids = [(3, hole), *random_grids(23, 40, (2, 6), (4, 18))]
+    copied = 0
+    for n, label in grids:
+        with_reuse = _trace_copy(label, n, True)
+        without = _trace_copy(label, n, False)
+        for a, b in zip(with_reuse, without, strict=True):
+            np.testing.assert_array_equal(a, b)
+        copied += int(np.sum(with_reuse[3][with_reuse[4] == 0] > 0))
+    assert copied > 0  # closed rings above level 0 were made (where the copies go)
+    levels = outline(hole, 3, True)
+    for b, theirs in enumerate(contourpy_levels(hole, 3)):
+        assert_simplified(levels[b], theirs, hole, hole <= b)
+    # the hole is in all three levels, the same ring each time
+    centre = shapely.Point(5.5, 5.5)
+    holes = [[r for r in shapely.get_geometry(levels[b], 0).interiors
+              if shapely.Polygon(r).contains(centre)] for b in range(3)]
+    assert [len(h) for h in holes] == [1, 1, 1]
+    assert holes[0][0].equals(holes[1][0]) and holes[1][0].equals(holes[2][0])
+    # level 0 also has the hole of band 1's cell, which the levels above fill
+    assert [len(shapely.get_geometry(levels[b], 0).interiors) for b in range(3)] == [2, 1, 1]

@@ -17,10 +17,8 @@ the kernel here takes ~0.32 ms CPU (stamping ~0.13, crossing scan ~0.07, tracing
 ~0.11, measured on 150k nodes).
 Here:
 
-- **stamping** fills each row's run of cells within reach of a segment at once (the run is
-  the row's chord through the segment's capsule); an end cell whose centre lies within 1e-6
-  of the chord's bound is settled with the very point-to-segment test of
-  :func:`.polygons._stamp_kernel`, so the cells are the same;
+- **stamping** fills each row's run of cells within reach of a segment at once
+  (:mod:`.stamp`: the cells of :func:`.polygons._stamp_kernel`);
 - **tracing** follows each ring of a band's level through the cells that cross it (marching
   squares on the label grid, crossing each side at its midpoint and keeping a saddle's
   inside corners apart, as :mod:`.rings` does), from the crossings a
@@ -52,198 +50,12 @@ import shapely
 from .._kernels import compile_kernel, grown
 from .coverage import ring_band
 from .nesting import inside_ring
-from .rings import SNAP, _polygons, _signed_area2
-from .simplify import cross2, part_table, simplify_ring
-from .trace import crossing_table, exit_sides, follow_ring, square_between
+from .rings import _EMPTY, SNAP, _closed_xy, _grouped_rings, _signed_area2
+from .simplify import cross2, simplify_ring
+from .stamp import _end_cell, _near, stamp_entity
+from .trace import exit_sides, follow_ring, same_ring, square_between
 
-__all__ = ["single_tile_bands", "stamp_kernel", "stamp_tile_kernel"]
-
-
-def _near(i: int, j: int, x1: float, y1: float, dx: float, dy: float, dd: float,
-          r2: float) -> bool:
-    """Whether cell ``(j, i)``'s centre lies within ``sqrt(r2)`` of the segment (the test of
-    :func:`.polygons._stamp_kernel`, operation for operation, so the same cells pass)."""
-    cy = j + 0.5 - y1
-    cx = i + 0.5 - x1
-    u = (cx * dx + cy * dy) / dd if dd > 0 else 0.0
-    u = min(max(u, 0.0), 1.0)
-    ex = cx - u * dx
-    ey = cy - u * dy
-    return ex * ex + ey * ey <= r2
-
-
-def _end_cell(t: float, i_lo: int, i_hi: int, left: bool, j: int, x1: float, y1: float,
-              dx: float, dy: float, dd: float, r2: float) -> int:
-    """The first (``left``) or last cell of a row's run whose boundary is at ``t`` (cell
-    index units); a centre within 1e-6 of ``t`` is settled with :func:`_near`."""
-    if left:
-        i = int(np.ceil(t))
-        if i - t < 1e-6:
-            if not _near(i, j, x1, y1, dx, dy, dd, r2):
-                i += 1
-        elif t - (i - 1) < 1e-6 and _near(i - 1, j, x1, y1, dx, dy, dd, r2):
-            i -= 1
-        return max(i, i_lo)
-    i = int(np.floor(t))
-    if t - i < 1e-6:
-        if not _near(i, j, x1, y1, dx, dy, dd, r2):
-            i -= 1
-    elif (i + 1) - t < 1e-6 and _near(i + 1, j, x1, y1, dx, dy, dd, r2):
-        i += 1
-    return min(i, i_hi)
-
-
-def _stamp_entity(ax: np.ndarray, ay: np.ndarray, bx: np.ndarray, by: np.ndarray,
-                  band: np.ndarray, lo: int, hi: int, ox: float, oy: float, reach: float,
-                  lab: np.ndarray, w: int, h: int, span_lo: np.ndarray,
-                  span_hi: np.ndarray) -> None:
-    """Every cell within ``reach`` of a segment ``lo:hi`` of band k gets ``min(label, k)``;
-    segments in cell units from the grid origin, minus this grid's first cell ``(ox, oy)``.
-    Row ``j``'s stamped cells lie within ``span_lo[j]..span_hi[j]`` (widened here).
-
-    Row by row, the run of cells is the row's chord through the segment's capsule (the two
-    end disks and the band between them, bounds linear in the row's height); an end whose
-    bound falls within 1e-6 of a cell centre is settled with the exact test, so the cells are
-    those of :func:`.polygons._stamp_kernel`, without testing every cell of the segment's
-    bounding box (cells just outside a street were tested once per nearby segment there)."""
-    r2 = reach * reach
-    for s in range(lo, hi):
-        k = np.uint8(band[s])
-        x1 = ax[s] - ox
-        y1 = ay[s] - oy
-        dx = (bx[s] - ox) - x1
-        dy = (by[s] - oy) - y1
-        dd = dx * dx + dy * dy
-        i_lo = max(int(np.floor(min(x1, x1 + dx) - reach - 0.5)), 0)
-        i_hi = min(int(np.ceil(max(x1, x1 + dx) + reach)), w - 1)
-        j_lo = max(int(np.floor(min(y1, y1 + dy) - reach - 0.5)), 0)
-        j_hi = min(int(np.ceil(max(y1, y1 + dy) + reach)), h - 1)
-        if dd > 0 and min(abs(dx), abs(dy)) < 1e-6:
-            # nearly along a grid axis: the band's bounds below would divide by ~0; test
-            # every cell of the box, as the reference kernel does
-            for j in range(j_lo, j_hi + 1):
-                row = j * w
-                for i in range(i_lo, i_hi + 1):
-                    if _near(i, j, x1, y1, dx, dy, dd, r2):
-                        # the span holds the cells within reach only
-                        span_lo[j] = min(span_lo[j], i)
-                        span_hi[j] = max(span_hi[j], i)
-                        if lab[row + i] > k:
-                            lab[row + i] = k
-            continue
-        rl = reach * np.sqrt(dd)
-        # the band between the disks, per row: perpendicular distance within reach
-        # (x in [cy dx/dy -+ rl/|dy|]) and projection within the segment (x between
-        # -cy dy/dx and (dd - cy dy)/dx); a zero dx or dy makes one a test on the row
-        band_ok = dd > 0
-        s1 = dx / dy if dy != 0.0 else 0.0
-        h1 = rl / abs(dy) if dy != 0.0 else 0.0
-        s2 = -dy / dx if dx != 0.0 else 0.0
-        c2 = dd / dx if dx != 0.0 else 0.0
-        xs = x1 - 0.5
-        for j in range(j_lo, j_hi + 1):
-            cy = j + 0.5 - y1
-            lo_c = np.inf
-            hi_c = -np.inf
-            t = r2 - cy * cy
-            if t > -1e-9:
-                q = np.sqrt(max(t, 0.0))
-                lo_c = -q
-                hi_c = q
-            cb = cy - dy
-            t = r2 - cb * cb
-            if t > -1e-9:
-                q = np.sqrt(max(t, 0.0))
-                lo_c = min(lo_c, dx - q)
-                hi_c = max(hi_c, dx + q)
-            if band_ok:
-                a = -np.inf
-                b = np.inf
-                ok = True
-                if dy != 0.0:
-                    a = cy * s1 - h1
-                    b = cy * s1 + h1
-                elif abs(cy * dx) > rl + 1e-9:
-                    ok = False
-                if dx != 0.0:
-                    p = cy * s2
-                    q = p + c2
-                    a = max(a, min(p, q))
-                    b = min(b, max(p, q))
-                elif cy * dy < -1e-9 or cy * dy > dd + 1e-9:
-                    ok = False
-                if ok and a <= b + 1e-9:
-                    lo_c = min(lo_c, a)
-                    hi_c = max(hi_c, b)
-            if lo_c > hi_c + 2e-6:
-                continue
-            ia = _end_cell(lo_c + xs, i_lo, i_hi, True, j, x1, y1, dx, dy, dd, r2)
-            ib = _end_cell(hi_c + xs, i_lo, i_hi, False, j, x1, y1, dx, dy, dd, r2)
-            if ia > ib:  # the run lies off the grid (a city tile's neighbouring segment)
-                continue
-            row = j * w
-            span_lo[j] = min(span_lo[j], ia)
-            span_hi[j] = max(span_hi[j], ib)
-            if k == 0:  # the lowest band (the only one of a single-band isochrone): a memset
-                lab[row + ia:row + ib + 1] = 0
-            else:
-                for i in range(row + ia, row + ib + 1):
-                    lab[i] = min(lab[i], k)
-
-
-def _stamp_grid(ax: np.ndarray, ay: np.ndarray, bx: np.ndarray, by: np.ndarray,
-                band: np.ndarray, reach: float, lab: np.ndarray, w: int, h: int) -> None:
-    """Every segment stamped into one ``w x h`` grid (flat ``lab``) by
-    :func:`_stamp_entity`'s row runs: a city tile's cells, those of
-    :func:`.polygons._stamp_kernel` at a fraction of its cost (it tests every cell of a
-    segment's bounding box)."""
-    span_lo = np.empty(h, dtype=np.int64)
-    span_hi = np.empty(h, dtype=np.int64)
-    _stamp_entity(ax, ay, bx, by, band, 0, ax.shape[0], 0.0, 0.0, reach, lab, w, h, span_lo,
-                  span_hi)
-
-
-def _stamp_tile(ax: np.ndarray, ay: np.ndarray, bx: np.ndarray, by: np.ndarray,
-                band: np.ndarray, sel: np.ndarray, ox: float, oy: float, reach: float,
-                lab: np.ndarray, w: int, h: int) -> int:  # pragma: no cover - compiled
-    """The segments ``sel`` stamped into one city tile whose first cell is ``(ox, oy)``:
-    :func:`_stamp_grid` of ``ax[sel] - ox`` ... (the same differences, in the same order),
-    gathered here rather than as five numpy temporaries a tile. Returns the first column
-    any row's run of stamped cells starts in (``w`` when none was stamped), so that the
-    caller tells an empty tile without a pass over its grid."""
-    n = sel.shape[0]
-    gx = np.empty(n)
-    gy = np.empty(n)
-    hx = np.empty(n)
-    hy = np.empty(n)
-    gb = np.empty(n, dtype=np.int64)
-    for t in range(n):
-        s = sel[t]
-        gx[t] = ax[s]
-        gy[t] = ay[s]
-        hx[t] = bx[s]
-        hy[t] = by[s]
-        gb[t] = band[s]
-    span_lo = np.full(h, w, dtype=np.int64)
-    span_hi = np.full(h, -1, dtype=np.int64)
-    _stamp_entity(gx, gy, hx, hy, gb, 0, n, ox, oy, reach, lab, w, h, span_lo, span_hi)
-    first = w
-    for j in range(h):
-        first = min(first, span_lo[j])
-    return first
-
-
-@cache
-def stamp_kernel() -> Any:
-    """:func:`_stamp_grid` compiled: ``(ax, ay, bx, by, band, reach, flat_label, w, h)``."""
-    return compile_kernel(_stamp_grid, _stamp_entity, _near, _end_cell)
-
-
-@cache
-def stamp_tile_kernel() -> Any:
-    """:func:`_stamp_tile` compiled:
-    ``(ax, ay, bx, by, band, sel, ox, oy, reach, flat_label, w, h)``."""
-    return compile_kernel(_stamp_tile, _stamp_entity, _near, _end_cell)
+__all__ = ["single_tile_bands"]
 
 
 def _crossings(lab: np.ndarray, words: np.ndarray, w: int, h: int, nb: int,
@@ -296,42 +108,64 @@ def _crossings(lab: np.ndarray, words: np.ndarray, w: int, h: int, nb: int,
 
 
 def _trace_level(lab: np.ndarray, w: int, h: int, b: int, nb: int, starts: np.ndarray, ns: int,
-                 vis_h: np.ndarray, touched: np.ndarray, qx: np.ndarray,
+                 vis_h: np.ndarray, apart: bool, touched: np.ndarray, nt: int, qx: np.ndarray,
                  qy: np.ndarray, nq: int, r_start: np.ndarray, r_size: np.ndarray,
                  r_area: np.ndarray, nr: int, exit_side: np.ndarray, step_i: np.ndarray,
-                 step_j: np.ndarray, cross: np.ndarray, parts: np.ndarray, ilo: np.ndarray,
-                 ihi: np.ndarray, tx: np.ndarray, ty: np.ndarray) -> tuple[int, int, int]:
+                 step_j: np.ndarray, ilo: np.ndarray, ihi: np.ndarray, tx: np.ndarray,
+                 ty: np.ndarray, same_top: np.ndarray, same_at: np.ndarray,
+                 same_n: np.ndarray) -> tuple[int, int, int]:
     """The rings of level ``b`` (cells with label <= b in): vertices appended to ``qx``,
     ``qy`` from ``nq`` and rings to ``r_*`` from ``nr`` (the buffers, and the workspaces
     ``ilo``, ``ihi``, ``tx``, ``ty`` as large, are large enough); returns the new counts and
-    how many horizontal crossings it marked in ``vis_h`` (listed in ``touched``, for the
-    caller to clear). Inside on the left: shells anticlockwise, holes clockwise. Each ring is
-    followed as a city tile's (:func:`.trace.follow_ring`: the crossings of ``cross``, the side
-    parts of ``parts``) and simplified as :mod:`.rings` simplifies it
-    (:func:`.simplify.simplify_ring`)."""
-    nt = 0
+    how many horizontal crossings are marked in ``vis_h`` (bit ``b`` for this level when the
+    levels' marks are kept ``apart``, else bit 0; listed in ``touched`` from ``nt`` on, for
+    the caller to clear). Inside on the left: shells anticlockwise, holes clockwise. Each ring
+    is followed as a city tile's (:func:`.trace.follow_ring`) and simplified as :mod:`.rings`
+    simplifies it (:func:`.simplify.simplify_ring`).
+
+    With the marks ``apart`` (until the caller clears them, after the last level), a ring that
+    the levels above pass the same way (:func:`.trace.follow_ring`'s last value) is recorded
+    at its start (``same_top``: the levels below it; ``same_at``, ``same_n``: its vertices;
+    ``same_top`` zeroed by the caller for each grid) and its crossings marked for them: they
+    copy its vertices where they reach that start (its first in scan order for every one of
+    them), as :func:`.trace._trace_tile` does for a city tile."""
+    mb = b if apart else 0
+    bit = np.uint8(1 << mb)
     for m in range(ns):
         s = starts[m]
         la = lab[s]
         lb = lab[s + 1]
-        if not (min(la, lb) <= b < max(la, lb)) or vis_h[s]:
+        if not (min(la, lb) <= b < max(la, lb)):
             continue
-        qi = s % w
-        qj = s // w
-        edge = 0  # entry side of the cell square: 0 bottom, 1 right, 2 top, 3 left
-        if la > b:
-            qj -= 1
-            edge = 2
         begin = nq
-        # the level's marks are cleared by the caller: bit 0 of a byte a centre suffices
-        nq, nt, _, _ = follow_ring(lab, w, w, h, nb, b, 0, qi, qj, edge, False, vis_h, 1,
-                                   touched, nt, exit_side, step_i, step_j, cross, parts,
-                                   SNAP, qx, qy, ilo, ihi, nq)
-        kept = simplify_ring(qx, qy, ilo, ihi, begin, nq - begin, SNAP, tx, ty)
-        for t in range(kept):
-            qx[begin + t] = tx[t]
-            qy[begin + t] = ty[t]
-        nq = begin + kept
+        if same_top[m] > b:  # a lower level's ring, the same at this level
+            src = same_at[m]
+            n = same_n[m]
+            for t in range(n):
+                qx[begin + t] = qx[src + t]
+                qy[begin + t] = qy[src + t]
+            nq = begin + n
+        else:
+            if vis_h[s] & bit:
+                continue
+            qi = s % w
+            qj = s // w
+            edge = 0  # entry side of the cell square: 0 bottom, 1 right, 2 top, 3 left
+            if la > b:
+                qj -= 1
+                edge = 2
+            nt0 = nt
+            nq, nt, _, _, top = follow_ring(lab, w, w, h, nb, b, mb, qi, qj, edge, False,
+                                            vis_h, 1, touched, nt, exit_side, step_i, step_j,
+                                            SNAP, qx, qy, ilo, ihi, nq)
+            kept = simplify_ring(qx, qy, ilo, ihi, begin, nq - begin, SNAP, tx, ty)
+            for t in range(kept):
+                qx[begin + t] = tx[t]
+                qy[begin + t] = ty[t]
+            nq = begin + kept
+            if apart and top > b + 1:
+                same_ring(same_top, same_at, same_n, m, top, b, begin, kept, vis_h, touched,
+                          nt0, nt)
         area = 0.0
         k = nq - 1
         for t in range(begin, nq):
@@ -347,8 +181,8 @@ def _trace_level(lab: np.ndarray, w: int, h: int, b: int, nb: int, starts: np.nd
 def _outline_batch(
     ax: np.ndarray, ay: np.ndarray, bx: np.ndarray, by: np.ndarray, band: np.ndarray,
     seg_lo: np.ndarray, seg_hi: np.ndarray, gi0: np.ndarray, gj0: np.ndarray,
-    gw: np.ndarray, gh: np.ndarray, reach: float, nb: int, cumulative: bool,
-    origin_x: float, origin_y: float, cell: float, cross: np.ndarray, parts: np.ndarray,
+    gw: np.ndarray, gh: np.ndarray, reach: float, nb: int,
+    origin_x: float, origin_y: float, cell: float, reuse: bool,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Stamp, trace and group the rings of every entity's grid; the kernel compiled by numba.
 
@@ -376,6 +210,9 @@ def _outline_batch(
     vis_h = np.zeros(cells, dtype=np.uint8)  # horizontal crossings a level's trace passed
     touched = np.empty(4096, dtype=np.int64)
     starts = np.empty(cells, dtype=np.int64)
+    same_top = np.empty(cells, dtype=np.int64)  # rings traced once for several levels
+    same_at = np.empty(cells, dtype=np.int64)
+    same_n = np.empty(cells, dtype=np.int64)
     qx = np.empty(4096, dtype=np.int64)
     qy = np.empty(4096, dtype=np.int64)
     ilo = np.empty(4096, dtype=np.int64)  # each vertex's part of its side, while traced
@@ -397,7 +234,7 @@ def _outline_batch(
         lab[: w * h] = nb
         span_lo[:h] = w
         span_hi[:h] = -1
-        _stamp_entity(ax, ay, bx, by, band, seg_lo[e], seg_hi[e], float(gi0[e]),
+        stamp_entity(ax, ay, bx, by, band, seg_lo[e], seg_hi[e], float(gi0[e]),
                       float(gj0[e]), reach, lab, w, h, span_lo, span_hi)
         ns, need = _crossings(lab, words, w, h, nb, span_lo, span_hi, starts)
         if nq + need > qx.shape[0]:
@@ -417,19 +254,30 @@ def _outline_batch(
             r_ent = grown(r_ent, nr, cap)
             r_level = grown(r_level, nr, cap)
             r_area = grown(r_area, nr, cap)
+        # up to 8 levels keep their marks apart (a bit each) so that a ring several levels
+        # pass the same way is traced once; more share bit 0, cleared after each level
+        apart = reuse and nb <= 8
+        same_top[:ns] = 0
+        nt = 0
         for b in range(nb):
             nr0 = nr
-            nq, nr, nt = _trace_level(lab, w, h, b, nb, starts, ns, vis_h, touched, qx,
-                                      qy, nq, r_start, r_size, r_area, nr, exit_side,
-                                      step_i, step_j, cross, parts, ilo, ihi, tx, ty)
-            for t in range(nt):  # clear only what the level marked
-                vis_h[touched[t]] = 0
+            nq, nr, nt = _trace_level(lab, w, h, b, nb, starts, ns, vis_h,
+                                      apart, touched, nt, qx, qy, nq, r_start,
+                                      r_size, r_area, nr, exit_side, step_i, step_j, ilo,
+                                      ihi, tx, ty, same_top, same_at, same_n)
+            if not apart:
+                for t in range(nt):  # clear only what the level marked
+                    vis_h[touched[t]] = 0
+                nt = 0
             r_ent[nr0:nr] = e
             r_level[nr0:nr] = b
+        for t in range(nt):
+            vis_h[touched[t]] = 0
         ent_ring[e + 1] = nr
-    # group the rings: band b is level b (cumulative) or level b minus level b - 1 (rings)
-    member = np.empty(2 * nr, dtype=np.int64)
-    poly_rings = np.zeros(2 * nr, dtype=np.int64)
+    # group the rings: polygon b of an entity is its level b (the nested levels; a ring band
+    # is made from two of them by :func:`_ring_rows`)
+    member = np.empty(nr, dtype=np.int64)
+    poly_rings = np.zeros(nr, dtype=np.int64)
     group_polys = np.zeros(n_ent * nb, dtype=np.int64)
     cand = np.empty(max(nr, 1), dtype=np.int64)
     shell = np.empty(max(nr, 1), dtype=np.bool_)
@@ -440,10 +288,9 @@ def _outline_batch(
         for b in range(nb):
             nc = 0
             for r in range(ent_ring[e], ent_ring[e + 1]):
-                lv = r_level[r]
-                if lv == b or (not cumulative and lv == b - 1):
+                if r_level[r] == b:
                     cand[nc] = r
-                    shell[nc] = (r_area[r] > 0) == (lv == b)
+                    shell[nc] = r_area[r] > 0
                     nc += 1
             n_shell = 0
             for t in range(nc):
@@ -498,9 +345,9 @@ def _outline_batch(
 
 @cache
 def _kernel() -> Any:
-    return compile_kernel(_outline_batch, _near, _end_cell, _stamp_entity, _crossings,
-                          _trace_level, exit_sides, follow_ring, square_between, inside_ring,
-                          simplify_ring, cross2)
+    return compile_kernel(_outline_batch, _near, _end_cell, stamp_entity, _crossings,
+                          _trace_level, exit_sides, follow_ring, square_between, same_ring,
+                          inside_ring, simplify_ring, cross2)
 
 
 def _ring_rows(polys: np.ndarray, xy: np.ndarray, ring_off: np.ndarray,
@@ -528,20 +375,46 @@ def _ring_rows(polys: np.ndarray, xy: np.ndarray, ring_off: np.ndarray,
         closing[hi - v0] = True
         return q_all[v0:v1][~closing], (hi - lo).astype(np.int64)
 
+    # every ring band's closed rings, then one ``from_ragged_array`` for all of them (as
+    # :func:`.rings._polygons` builds one; a call per band cost ~0.05 ms a facility)
+    xys: list[np.ndarray] = []
+    ring_offs: list[np.ndarray] = []
+    per_polys: list[np.ndarray] = []
+    n_polys = np.zeros((n, nb - 1), dtype=np.int64)
     for e in range(n):
         below = level(e * nb)
         for b in range(1, nb):
             this = level(e * nb + b)
             band_q, band_sizes = ring_band(this[0], this[1], *below)
-            polys[e, b] = _polygons(band_q, band_sizes,
-                                    _signed_area2(band_q, band_sizes) < 0, origin, cell)
             below = this
+            if band_sizes.shape[0] == 0:
+                continue
+            rings, per_poly = _grouped_rings(band_q, band_sizes,
+                                             _signed_area2(band_q, band_sizes) < 0)
+            band_xy, band_off = _closed_xy(band_q, band_sizes, rings, origin, cell)
+            xys.append(band_xy)
+            ring_offs.append(band_off[1:] - band_off[:-1])
+            per_polys.append(per_poly)
+            n_polys[e, b - 1] = per_poly.shape[0]
+    polys[:, 1:] = _EMPTY
+    if not xys:
+        return
+    ring_n = np.concatenate(ring_offs)
+    per_poly_all = np.concatenate(per_polys)
+    full = n_polys.ravel() > 0
+    geoms = shapely.from_ragged_array(
+        shapely.GeometryType.MULTIPOLYGON, np.concatenate(xys),
+        (np.r_[0, np.cumsum(ring_n)], np.r_[0, np.cumsum(per_poly_all)],
+         np.r_[0, np.cumsum(n_polys.ravel()[full])]))
+    e_of, b_of = np.divmod(np.flatnonzero(full), nb - 1)
+    polys[e_of, b_of + 1] = geoms
 
 
 def single_tile_bands(
     ax: np.ndarray, ay: np.ndarray, bx: np.ndarray, by: np.ndarray, band: np.ndarray,
     ent_start: np.ndarray, ent_stop: np.ndarray, *, reach_cells: float, pad: int,
     n_bands: int, cumulative: bool, origin: np.ndarray, cell_m: float, tile_cells: int,
+    reuse: bool = True,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Band polygons of every entity whose grid fits in one tile.
 
@@ -557,6 +430,9 @@ def single_tile_bands(
         Coordinates of cell (0, 0)'s centre and the cell size.
     tile_cells
         Largest grid side (in cells between the first and last centre) handled here.
+    reuse
+        Trace a ring that several levels pass the same way once (the default; ``False`` traces
+        it for each, with the same result: a check for the tests).
 
     Returns
     -------
@@ -582,9 +458,8 @@ def single_tile_bands(
     xy, ring_off, poly_rings, group_polys = _kernel()(
         ax, ay, bx, by, band.astype(np.int64), ent_start[pick].astype(np.int64),
         ent_stop[pick].astype(np.int64), i0[pick], j0[pick], width, (j1 - j0)[pick],
-        float(reach_cells), int(n_bands), True, float(origin[0]),
-        float(origin[1]), float(cell_m), crossing_table(n_bands, SNAP),
-        part_table(n_bands, SNAP))
+        float(reach_cells), int(n_bands), float(origin[0]),
+        float(origin[1]), float(cell_m), bool(reuse))
     geoms = shapely.from_ragged_array(
         shapely.GeometryType.MULTIPOLYGON, xy,
         (ring_off, np.r_[0, np.cumsum(poly_rings)], np.r_[0, np.cumsum(group_polys)]))

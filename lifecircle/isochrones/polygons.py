@@ -6,7 +6,8 @@
   cell's diagonal of the traced outline); nothing farther than ``walk_in_m`` from the
   reached streets is in, everything reached is (see :func:`_raster_bands`). A grid
   that fits one tile (every per-facility isochrone) is outlined by :mod:`.outline` in one
-  compiled pass per batch: about 0.5 ms CPU per 15-minute isochrone at a million nodes, 69x
+  compiled pass per batch: 0.6-0.86 ms CPU per 15-minute isochrone at 5 m cells and 0.38 ms
+  at a run's 10 m on the tiled million-node graph (shared 2-core machine), tens of times
   cheaper than the ego-graph and buffer-union recipe (``scripts/benchmark.py facilities``).
   A city-wide grid is outlined in tiles of :data:`TILE_CELLS` cells linked edge to edge
   (:func:`_entity_tiles`, :mod:`.rings`), so its memory follows the tile, not the city
@@ -32,9 +33,10 @@ from ..network import WalkNetwork
 from ..snapping import Snap
 from .cut import cut_pieces
 from .nesting import cell_members
-from .outline import single_tile_bands, stamp_tile_kernel
+from .outline import single_tile_bands
 from .rings import _EMPTY, TileRings, bands_from_tiles, iter_bands, tile_rings
 from .search import Pieces, unrepeated
+from .stamp import stamp_tile_kernel
 from .trace import tile_grid
 from .wkb import Wkb
 
@@ -48,7 +50,7 @@ QUAD_SEGS = 8
 @cache
 def _stamp_kernel() -> Any:
     """The definition of the stamped cells, cell by cell (the reference the faster row runs of
-    :func:`.outline.stamp_kernel`, which stamp the grids, are tested against)."""
+    :func:`.stamp.stamp_kernel`, which stamp the grids, are tested against)."""
     from numba import njit
 
     @njit(cache=True, nogil=True)

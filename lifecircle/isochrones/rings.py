@@ -49,7 +49,7 @@ import shapely
 
 from .coverage import ring_band
 from .nesting import hole_owners
-from .simplify import part_table, simplify_columns
+from .simplify import simplify_columns
 from .trace import trace_tile
 from .wkb import EMPTY_WKB, Wkb, encode_rings
 
@@ -257,7 +257,7 @@ def tile_rings(label: np.ndarray, n_levels: int, offset: tuple[int, int],
     # only the chains' parts (the closed rings are simplified); copies: its arrays are this
     # thread's workspaces, sized by the segments
     q, iv, sizes, level, chain, head, tail, joint = trace_tile(
-        label, n_levels, part_table(n_levels, SNAP), SNAP, grid_offset, width_g, offset, width)
+        label, n_levels, SNAP, grid_offset, width_g, offset, width)
     return TileRings(q.copy(), iv.copy(), sizes.copy(), level.copy(), chain.astype(bool),
                      head.copy(), tail.copy(), joint.astype(bool))
 
