@@ -15,11 +15,12 @@ the run appends its own layers to that GeoPackage at its outputs
 (:meth:`lifecircle.result.Result.save_into` with ``early=``).
 
 Where the facilities come from OSM alone, the worker finds them and snaps them for the run
-too, on the core the run leaves idle: it writes them into the staging folder
-(:data:`FACILITIES_FILE`, milestone ``facilities``) and the run, which went on to its blocks,
-reads them where it snaps its access points (a worker that failed fails the run there). With
-a user's facility file the run reads the file itself (its errors name the file's rows at
-once) and the worker finds the same rows beside it. The worker duplicates the searches (a
+too, on the core the run leaves idle: it writes them, with the warnings finding them gave,
+into an unnamed temporary file opened before the fork (milestone ``facilities``), and the
+run, which went on to its blocks, reads them where it snaps its access points and says the
+warnings there (a worker that failed fails the run there). With a user's facility file the
+run reads the file itself (its errors name the file's rows at once) and the worker finds the
+same rows beside it, keeping their warnings to itself. The worker duplicates the searches (a
 few CPU seconds at a million nodes) rather than waiting for the run's. It then drops the OSM
 tables it inherited (the run still reads them for its blocks): its resident size at
 268k nodes peaked at 766 MiB against the run's 925-965 MiB. Below the streaming threshold
@@ -31,16 +32,18 @@ from __future__ import annotations
 
 import logging
 import pickle
+import tempfile
 import time
 from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import fields
 from functools import partial
-from typing import Any, cast
+from typing import IO, Any, cast
 
 import geopandas as gpd
 
 from . import result as result_mod
+from ._errors import OutputError
 from ._memory import release_freed
 from ._version import __version__
 from .access import category_nodes
@@ -60,8 +63,6 @@ log = logging.getLogger(__name__)
 #: number) have an early worker: their isochrones are streamed (none on the map), and the
 #: worker's fork and duplicated search pay off only where the isochrones take long.
 EARLY_MIN_EDGES = result_mod.ISOCHRONES_IN_MEMORY_MAX_EDGES
-#: the worker's facilities with their snaps, for the run, in the staging folder until read
-FACILITIES_FILE = ".early_facilities.pickle"
 # The worker runs at the run's priority. At niceness 10 (measured at 268k nodes on a machine
 # loaded by other jobs) the run's blocks took 27 s instead of 31-60 s but the worker starved:
 # its search took 35 s instead of 4-11 s and the run waited 46 s for the GeoPackage; on an
@@ -106,29 +107,23 @@ class EarlyOutputs:
         self.entered = True
         # a user's facility file is read by the run itself, whose errors name its rows
         hand_over = self.analysis.facilities is None and data is not None
+        # the worker's facilities come back through an unnamed file opened before the fork:
+        # the pipe would hold the worker until the run reads them (tens of seconds in a
+        # city), and a file without a name is neither left behind nor open to others
+        shelf = self.stack.enter_context(tempfile.TemporaryFile()) if hand_over else None
         job = _background.start_early(
-            "isochrones, rasters", lambda: self._work(net, find_facilities, data, hand_over))
+            "isochrones, rasters", lambda: self._work(net, find_facilities, data, shelf))
         if job is None:
             return None
         self.stack.callback(job.cancel)
         self.job = job
         log.info("isochrones and rasters: written by an early worker process")
-        return partial(self._handed_over, job) if hand_over else None
-
-    def _handed_over(self, job: _background.Job) -> gpd.GeoDataFrame:
-        """The worker's facilities with their snaps (once it has written them), read and
-        removed from the staging folder."""
-        job.wait_for(EARLY_FACILITIES)
-        path = self.staged.path(FACILITIES_FILE)
-        with path.open("rb") as fh:
-            facilities = pickle.load(fh)  # noqa: S301 (written by this run's own worker)
-        path.unlink()
-        return cast(gpd.GeoDataFrame, facilities)
+        return None if shelf is None else partial(_handed_over, job, shelf)
 
     def _work(self, net: WalkNetwork, find_facilities: Callable[[], gpd.GeoDataFrame],
-              data: OSMData | None, hand_over: bool) -> None:  # pragma: no cover - child
-        """In the worker: the facilities with their snaps (written for the run with
-        ``hand_over``), the searches, the isochrones, then the rasters."""
+              data: OSMData | None, shelf: IO[bytes] | None) -> None:  # pragma: no cover
+        """In the worker: the facilities with their snaps (written for the run into
+        ``shelf`` where given), the searches, the isochrones, then the rasters."""
         from .isochrones import polygons
 
         # one thread: the worker keeps to the core the run leaves idle. With two (the tiles'
@@ -136,36 +131,66 @@ class EarlyOutputs:
         # at 268k nodes (the same 16 s CPU in 28.6 s wall instead of 15.3 s)
         polygons.TILE_THREADS = 1
         t0 = time.perf_counter()
-        if hand_over:
-            facilities = find_facilities()
-            # a file the run reads when its blocks are done: the pipe would hold the worker
-            # until then (tens of seconds in a city)
-            with self.staged.path(FACILITIES_FILE).open("wb") as fh:
-                pickle.dump(facilities, fh, protocol=pickle.HIGHEST_PROTOCOL)
-        else:
-            # the run finds the same facilities beside it and says their warnings: not twice
-            logging.disable(logging.WARNING)
+        # the facilities' warnings are the run's to say: held here and sent with them (the
+        # run says them where it reads them), or not said at all where the run finds the
+        # same facilities beside the worker
+        held = _Held()
+        package = logging.getLogger("lifecircle")
+        handlers, propagate = package.handlers, package.propagate
+        package.handlers, package.propagate = [held], False
+        try:
+            found = find_facilities()
+        finally:
+            package.handlers, package.propagate = handlers, propagate
+        if shelf is not None:
             try:
-                facilities = find_facilities()
-            finally:
-                logging.disable(logging.NOTSET)
+                pickle.dump((found, held.records), shelf, protocol=pickle.HIGHEST_PROTOCOL)
+                shelf.flush()
+            except OSError as exc:
+                raise OutputError(f"the early worker could not hand its facilities to the "
+                                  f"run through a temporary file ({exc.strerror or exc}); "
+                                  "free space in the temporary folder (TMPDIR)") from exc
         _background.milestone(EARLY_FACILITIES)
         if data is not None:  # inherited, not read again here: their pages go back
             release_tables(data, tuple(f.name for f in fields(OSMData)
                                        if f.name not in ("path", "stats")))
             release_freed()
-        partial = _partial_result(self.analysis, net, facilities)
-        chosen = partial.prepare(self.outputs)
+        early = _partial_result(self.analysis, net, found)
+        chosen = early.prepare(self.outputs)
         _background.milestone(EARLY_SEARCHED)
         log.debug("early worker: snapped and searched in %.2f s", time.perf_counter() - t0)
         gpkg = self.staged.path(GPKG_NAME)
-        partial.stream_isochrones(gpkg)
+        early.stream_isochrones(gpkg)
         _background.milestone(EARLY_GPKG_FREE)
         if chosen.rasters:
             from .outputs.products import write_products
 
-            write_products(partial, self.staged.staging, map=False, figures=False,
+            write_products(early, self.staged.staging, map=False, figures=False,
                            rasters=True, raster_cell_m=chosen.raster_cell_m)
+
+
+class _Held(logging.Handler):
+    """The log records of a step, kept (the early worker's facility warnings)."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.records: list[tuple[str, int, str]] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append((record.name, record.levelno, record.getMessage()))
+
+
+def _handed_over(job: _background.Job, shelf: IO[bytes]) -> gpd.GeoDataFrame:
+    """The worker's facilities with their snaps, once it has written them into ``shelf``;
+    their warnings said here, in the run (a worker that failed fails the run, as where the
+    run waits for its GeoPackage)."""
+    job.wait_for(EARLY_FACILITIES)
+    shelf.seek(0)
+    found, records = pickle.load(shelf)  # noqa: S301 (this run's worker, an unnamed file)
+    shelf.close()
+    for name, level, message in records:
+        logging.getLogger(name).log(level, "%s", message)
+    return cast(gpd.GeoDataFrame, found)
 
 
 def _partial_result(analysis: Analysis, net: WalkNetwork,

@@ -250,7 +250,10 @@ def analyse(config: Analysis, *, progress: Progress | None = None,
             # them), next to the access points: the edge trees are built once for both (not
             # twice: ~1 s at 1M nodes) and not held through the blocks' construction; two
             # calls, so one call's temporaries are gone before the next's
+            t_found = time.perf_counter()
             fac = found()
+            # within the blocks step: the facilities' snap, or the wait for the early worker's
+            timer.timings["facilities_snap"] = round(time.perf_counter() - t_found, 4)
             asnap = snap_points(net, ax, ay, max_snap_m=snap_limit + inside_m)
             aps = _with_snap(aps, asnap, net)
             release_index(net)  # the analysis's last snap

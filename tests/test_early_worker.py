@@ -9,6 +9,7 @@ Forced on small networks by lowering both thresholds (the streaming one and the 
 from __future__ import annotations
 
 import json
+import logging
 import os
 import signal
 import sqlite3
@@ -52,8 +53,42 @@ def monaco_pair(tmp_path_factory):
         with pytest.MonkeyPatch.context() as mp:
             _streamed(mp, early=early)
             mp.setattr(_background, "BACKGROUND_MAX_NODES", 0)
-            runs.append(pipeline.run(osm, out=base / f"early_{early}", tiles="none"))
+            finders = _record_finders(mp, base / f"finders_{early}")
+            said = _Said()
+            logging.getLogger("lifecircle").addHandler(said)
+            try:
+                res = pipeline.run(osm, out=base / f"early_{early}", tiles="none")
+            finally:
+                logging.getLogger("lifecircle").removeHandler(said)
+            res.finders, res.said = finders.read_text().split(), said.messages
+            runs.append(res)
     return runs
+
+
+def _record_finders(mp: pytest.MonkeyPatch, path) -> Any:
+    """Every process that looks for the facilities writes its pid into ``path`` (the early
+    worker, forked after this, too)."""
+    real = pipeline._facilities
+    path.write_text("")
+
+    def finding(*args: Any, **kwargs: Any) -> Any:
+        with path.open("a") as fh:
+            fh.write(f"{os.getpid()}\n")
+        return real(*args, **kwargs)
+
+    mp.setattr(pipeline, "_facilities", finding)
+    return path
+
+
+class _Said(logging.Handler):
+    """The warnings the run's own process says (through its handlers)."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.messages.append(record.getMessage())
 
 
 def _layers(gpkg) -> dict[str, Any]:
@@ -153,10 +188,27 @@ def test_the_timings_name_the_early_worker(monaco_pair):
 
 def test_the_worker_hands_over_the_facilities_it_found(monaco_pair):
     without, with_early = monaco_pair
-    # the run read the worker's facilities (the same rows, snaps included) and removed the file
+    me = str(os.getpid())
+    # alone, the run looks for them; with the worker (OSM facilities), only the worker does
+    assert without.finders == [me]
+    assert len(with_early.finders) == 1 and with_early.finders != [me]
+    # the same rows, snaps included, and the same warnings said in the run's own process
     assert with_early.facilities.equals(without.facilities)
     assert len(without.facilities) > 10
-    assert not list(with_early.out.rglob(_early.FACILITIES_FILE))
+    said = [m for m in without.said if "polygon facilities" in m]
+    assert said and [m for m in with_early.said if "polygon facilities" in m] == said
+
+
+def test_with_a_facility_file_both_look_for_them(tmp_path, monkeypatch):
+    """A user's file is read by the run (its errors name its rows) and by the worker beside
+    it; the worker keeps its warnings to itself."""
+    _streamed(monkeypatch, early=True)
+    finders = _record_finders(monkeypatch, tmp_path / "finders")
+    case = make_grid_case(tmp_path / "grid")
+    res = case.run(out=tmp_path / "out", **KW)
+    pids = finders.read_text().split()
+    assert str(os.getpid()) in pids and len(pids) == 2 == len(set(pids))
+    assert res.metadata["timings_s"]["outputs_worker_early_facilities"] > 0
 
 
 def test_times_rederive_from_the_appended_layers(monaco_pair):
@@ -243,9 +295,15 @@ def test_a_worker_failing_to_find_the_facilities_fails_the_run_cleanly(tmp_path,
 
     monkeypatch.setattr(pipeline, "_found_and_snapped", fail)
     out = tmp_path / "out"
+    steps: list[str] = []
     with pytest.raises(InputError, match="no facilities today"):
-        pipeline.run(shared_osm("monaco.osm.pbf"), out=out, tiles="none", **KW)
+        pipeline.run(shared_osm("monaco.osm.pbf"), out=out, tiles="none",
+                     progress=lambda kind, message: steps.append(f"{kind} {message}"), **KW)
     assert found == []  # only the worker (another process) looked for them
+    # the error came where the run reads the worker's facilities (in its blocks step), not
+    # later where it waits for the worker's GeoPackage
+    assert "start Preparing residential blocks" in steps
+    assert not [s for s in steps if "Walking times" in s]
     assert _left_behind(out) == []
 
 

@@ -16,7 +16,7 @@ output's at a time is what a city-scale run can spare (measured on the 268k-node
 side may write go to the first to ask (:class:`Shared`).
 
 A city-scale saving run also has an early worker (:func:`start_early`,
-:mod:`lifecircle._early`), forked once the facilities are found, which reports milestones
+:mod:`lifecircle._early`), forked once the network is loaded, which reports milestones
 (:func:`milestone`, :meth:`Job.wait_for`) as it goes: it writes the isochrones and the
 rasters, so the one worker of the outputs writes the map first, then whichever of the
 figures and tables the run has not begun.
