@@ -87,7 +87,7 @@ def _cell_by_cell(path: Path, frame: pd.DataFrame, formats: dict[int, str]) -> N
             elif isinstance(v, str):
                 if v:
                     ws.write_string(i, j, table.XML_ILLEGAL.sub("\ufffd", v))
-            elif v is not None and math.isfinite(v):
+            elif v is not None and v is not pd.NA and math.isfinite(v):
                 ws.write_number(i, j, v)
     book.close()
 
@@ -186,8 +186,27 @@ def test_both_files_read_back_as_the_block_table(tmp_path, lang):
     pd.DataFrame({"a": ["x", None, "y,z", np.nan], "b": [1.0, 2.0, np.nan, 3.0]}),
     pd.DataFrame({"a": pd.Series(["x", None, "q"], dtype="str"), "b": [True, False, True]}),
     pd.DataFrame({"a": ["x", 5, None], "b": [1, 2, 3]}),
-], ids=["missing texts", "booleans", "numbers among texts"])
+    # equal keys to pandas' factorize, written differently
+    pd.DataFrame({"a": [True, 1, 1.0, "x"], "b": [0.0, -0.0, False, 2]}),
+    pd.DataFrame({"a": pd.array([1, None, 3], dtype="Int64"), "b": ["p", "q", "r"]}),
+    pd.DataFrame({"a": np.array([2**63 + 5, 1, 0], dtype=np.uint64), "b": [1, 2, 3]}),
+], ids=["missing texts", "booleans", "numbers among texts", "equal keys", "nullable ints",
+        "unsigned past int64"])
 def test_missing_values_booleans_and_mixed_columns(tmp_path, frame):
     table._write_csv(tmp_path / "new.csv", frame)
     assert (tmp_path / "new.csv").read_bytes() == _pandas_csv(frame, tmp_path / "old.csv")
     _same_sheet(tmp_path, frame)
+
+
+def test_texts_shaped_as_markup_or_formulas_read_back_literally(tmp_path):
+    """A block id or label that looks like a rich string's markup or a formula is a text
+    in the cell, read back as it was written."""
+    odd = ["<r><t>x</t></r>", "=1+1", "<f>SUM(A1)</f>", "@cmd", "+1", "<c r=\"A1\"/>"]
+    frame = pd.DataFrame({"block_id": odd, "n": list(range(len(odd)))})
+    _by_columns(tmp_path / "odd.xlsx", frame, {})
+    ws = openpyxl.load_workbook(tmp_path / "odd.xlsx").worksheets[0]
+    cells = [ws.cell(i + 2, 1) for i in range(len(odd))]
+    assert [c.value for c in cells] == odd
+    assert {c.data_type for c in cells} == {"s"}
+    table._write_csv(tmp_path / "odd.csv", frame)
+    assert (tmp_path / "odd.csv").read_bytes() == _pandas_csv(frame, tmp_path / "old.csv")

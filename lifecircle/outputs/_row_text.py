@@ -19,7 +19,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-__all__ = ["by_value", "fixed", "integers", "join_rows", "row_numbers", "texts"]
+__all__ = ["by_value", "fixed", "integers", "join_rows", "plain_integers", "row_numbers",
+           "texts"]
 
 Piece: TypeAlias = "pa.Array | str"
 
@@ -92,10 +93,31 @@ def fixed(values: np.ndarray, decimals: int) -> pa.Array:
 def by_value(values: pd.Series, text: Callable[[object], str | None]) -> pa.Array:
     """``text`` of each distinct value, put in every row holding it (null where the value is
     missing or ``text`` gives ``None``): a column of few distinct values (labels, yes/no)
-    formatted once per value."""
-    codes, uniques = pd.factorize(values, use_na_sentinel=True)
+    formatted once per value.
+
+    Values of a column of Python objects are told apart by their type and text as well:
+    ``True``, ``1`` and ``1.0`` (or ``0.0``, ``-0.0`` and ``False``) are equal keys to
+    pandas' ``factorize`` but are written differently."""
+    if values.dtype == object:
+        keys = pd.Series([(type(v), repr(v)) for v in values], index=values.index,
+                         dtype=object).where(values.notna())
+        codes, _ = pd.factorize(keys, use_na_sentinel=True)
+        first = np.unique(codes[codes >= 0], return_index=True)[1]
+        uniques = values.to_numpy()[np.flatnonzero(codes >= 0)[first]]
+    else:
+        codes, uniques = pd.factorize(values, use_na_sentinel=True)
     texts = pa.array([text(u) for u in uniques], type=pa.string())
     return texts.take(pa.array(codes, mask=codes < 0))
+
+
+def plain_integers(values: pd.Series) -> bool:
+    """Whether a column is numpy integers that fit int64 (the fast path's; a nullable or
+    unsigned column beyond it is formatted value by value)."""
+    kind = values.dtype
+    if not isinstance(kind, np.dtype) or kind.kind not in "iu":
+        return False
+    return kind.kind == "i" or kind.itemsize < 8 or len(values) == 0 \
+        or int(values.max()) < 2**63
 
 
 def texts(values: pd.Series, special: str, text: Callable[[object], str | None], *,

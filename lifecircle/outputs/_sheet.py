@@ -9,8 +9,15 @@ when the workbook is closed, built a column at a time by :mod:`._row_text`, in x
 ``write_number``/``write_string``/``write_boolean`` (inline strings, numbers as ``%.16G``,
 a column's format as the cell's style, no cell for a missing value or an empty text).
 
-It reaches into three of xlsxwriter's internals (the row file of ``constant_memory``, the
-method copying it into the sheet, the sheet's dimensions); the tests read the workbook back.
+It reaches into xlsxwriter's internals, so ``pyproject.toml`` pins its minor release
+(3.3.x) and the tests compare each sheet's XML with xlsxwriter's own cell-by-cell writing:
+the ``constant_memory`` row file (``row_data_fh``) and the method copying it into the sheet
+(``_write_optimized_sheet_data``, overridden), ``_check_dimensions``, ``previous_row``,
+``constant_memory``, ``xls_strmax``, the column formats (``col_info[j].column_format``,
+``Format._get_xf_index``), the text escaping (``_escape_data``,
+``_escape_control_characters``, ``utility._preserve_whitespace``, ``_utf16_len``,
+``_utf16_truncate``), and the cell markup itself. A release that moves any of them fails
+those tests (or this module's import) rather than writing a different workbook unseen.
 """
 
 from __future__ import annotations
@@ -30,7 +37,7 @@ from xlsxwriter.utility import (  # the last three: what xlsxwriter's string wri
 )
 from xlsxwriter.worksheet import Worksheet
 
-from ._row_text import by_value, integers, join_rows, row_numbers, texts
+from ._row_text import by_value, integers, join_rows, plain_integers, row_numbers, texts
 
 __all__ = ["XML_ILLEGAL", "ColumnSheet"]
 
@@ -57,7 +64,9 @@ class ColumnSheet(Worksheet):
         """Write ``frame``'s rows from ``first_row`` (0-based) on, its columns from the first
         column: numbers as numbers, texts as texts, booleans as booleans, nothing where a
         value is missing or an empty text. Call after the rows above (a header) are written
-        and before the workbook is closed; cells take their column's format."""
+        and before the workbook is closed, and write no cell at or below ``first_row``
+        after it (the frame's rows are added when the workbook closes); cells take their
+        column's format."""
         if not self.constant_memory:
             raise ValueError("ColumnSheet needs the workbook's constant_memory mode")
         if len(frame) and len(frame.columns):
@@ -69,6 +78,9 @@ class ColumnSheet(Worksheet):
         # at the workbook's close, when the formats have their style numbers: the rows after
         # those xlsxwriter wrote to its row file, then xlsxwriter copies the file as usual
         if self._frame is not None:
+            if self.previous_row >= self._first:  # a cell written after write_frame's rows
+                raise ValueError("ColumnSheet: cells were written at or below the frame's "
+                                 "first row; write them before write_frame's rows only")
             self.row_data_fh.seek(0, 2)
             self.row_data_fh.write(self._rows_markup().decode("utf-8"))
             self._frame = None
@@ -94,7 +106,7 @@ class ColumnSheet(Worksheet):
         kind = values.dtype
         if pd.api.types.is_bool_dtype(kind):
             return by_value(values, lambda v: self._other(v, s))
-        if pd.api.types.is_integer_dtype(kind):
+        if plain_integers(values):
             number = integers(values.to_numpy(dtype=np.int64), lambda v: f"{v:.16G}")
         elif pd.api.types.is_float_dtype(kind):
             x = values.to_numpy(dtype=float, na_value=np.nan)

@@ -41,7 +41,7 @@ from .. import columns as col
 from .._errors import OutputError
 from ..coverage import deficiency_order
 from ..i18n import check_lang, display_width, label_of, messages
-from ._row_text import fixed, integers, join_rows, texts
+from ._row_text import fixed, integers, join_rows, plain_integers, texts
 from ._sheet import XML_ILLEGAL, ColumnSheet
 from .report import category_status, localised_lacks
 
@@ -215,7 +215,7 @@ def _write_csv(path: Path, frame: pd.DataFrame) -> None:
         values = frame[name]
         if pd.api.types.is_bool_dtype(values.dtype):
             columns.append(texts(values.astype(object), "", _csv_field))
-        elif pd.api.types.is_integer_dtype(values.dtype):
+        elif plain_integers(values):
             columns.append(integers(values.to_numpy(dtype=np.int64)))
         elif pd.api.types.is_float_dtype(values.dtype):
             columns.append(fixed(values.to_numpy(dtype=float, na_value=np.nan), 2))
