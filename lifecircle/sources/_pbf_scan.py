@@ -21,10 +21,12 @@ from __future__ import annotations
 import sys
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
+from contextlib import suppress
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from ._halves import alongside
 from ._osm_arrays import RING_CHUNK, positions, ring_polygons
 from ._osm_assemble import Collected
 from ._osm_pass import Scan, _area_tags, _relation_areas
@@ -266,42 +268,17 @@ def scan_arrays(
     line_values = words[barrier[lines]].tolist()
     del barrier
 
-    # -- highways: counted, walkable ones kept with their step-free tags
-    highways = np.flatnonzero(highway >= 0)
-    inverse, answers = _by_combination(ways, highways, WALKABLE_KEYS, vocab, is_walkable)
-    walk = highways[np.asarray(answers, dtype=bool)[inverse]] if answers else highways[:0]
-    seen, first, count = np.unique(highway[highways], return_index=True, return_counts=True)
-    order = np.argsort(first)
-    highway_seen = Counter(dict(zip(words[seen[order]].tolist(), count[order].tolist(),
-                                    strict=True)))
-    inverse, answers = _by_combination(ways, walk, way_access_keys, vocab, way_access)
-    access = {int(i): dict(answers[k]) for i, k in enumerate(inverse.tolist()) if answers[k]}
-    # (one string object per distinct value: the vocabulary's)
-    way_highway = words[highway[walk]].tolist()
-    way_name = words[ways.value(vocab.id("name"))[walk]].tolist()
-    del highway, highways, inverse, answers, seen, first, count, order
-
-    # -- node locations: every look-up made, then the node arrays and references dropped
+    # -- closed-way areas: 4+ references, all located, both ends at one location; laid out
+    # first and made polygons in a thread (the numba kernel and GEOS release the GIL) while
+    # the rest of the scan, and of the assembly up to the polygons, runs here
     rings = np.flatnonzero(candidate)
     del candidate
     ref_ptr = locate.ref_ptr
-    walk_ptr = np.zeros(walk.shape[0] + 1, dtype=np.int64)
-    np.cumsum(ref_ptr[walk + 1] - ref_ptr[walk], out=walk_ptr[1:])
-    walkable = (arrays.way_refs(positions(ref_ptr, walk)), walk_ptr,
-                *locate.lon_lat(locate.positions(walk)))
-    _drop(arrays, "node_id")  # (the last ids read: only positions and coordinates below)
-    line_lon, line_lat = locate.lon_lat(locate.positions(lines))
-    line_ids = arrays.way_id[lines].tolist()
-    line_counts = (ref_ptr[lines + 1] - ref_ptr[lines]).tolist()
-
-    # -- closed-way areas: 4+ references, all located, both ends at one location
     ring_counts = ref_ptr[rings + 1] - ref_ptr[rings]
     long_enough = ring_counts >= 4
     rings, ring_counts = rings[long_enough], ring_counts[long_enough]
     del long_enough
     ring_pos = locate.positions(rings)
-    del locate, ref_ptr
-    _drop(arrays, "way_ref_pos", "missing_refs", "way_ref_ptr")
     starts = np.zeros(rings.shape[0] + 1, dtype=np.int64)
     np.cumsum(ring_counts, out=starts[1:])
     all_located = np.minimum.reduceat(ring_pos, starts[:-1]) >= 0 if rings.size else \
@@ -316,7 +293,7 @@ def scan_arrays(
     del closed
     ring_starts = np.zeros(ring_counts.shape[0] + 1, dtype=np.int64)
     np.cumsum(ring_counts, out=ring_starts[1:])
-    # the rings keep their own coordinates (not the node arrays, dropped here), in the
+    # the rings keep their own coordinates (not the node arrays, dropped below), in the
     # chunks ring_polygons asks for, each let go once its polygons are made
     ring_xy: dict[int, tuple[int, np.ndarray, np.ndarray]] = {}
     for lo in range(0, rings.shape[0], RING_CHUNK):
@@ -324,11 +301,6 @@ def scan_arrays(
         at = ring_pos[ring_starts[lo] : ring_starts[hi]]
         ring_xy[lo] = (hi, arrays.node_x[at], arrays.node_y[at])
     del ring_pos
-    _drop(arrays, "node_x", "node_y")
-    ring_tags, ring_dicts = _ring_tags(ways, rings, is_poi[rings], vocab)
-    ring_ids = arrays.way_id[rings]
-    del ways, is_poi, rings
-    _drop(arrays, "way_tag_ptr", "way_tag_key", "way_tag_val")
 
     def coords_of(lo: int, hi: int) -> np.ndarray:
         end, x, y = ring_xy.pop(lo)
@@ -344,16 +316,55 @@ def scan_arrays(
         finally:  # called once: the coordinates are not needed past the polygons
             ring_xy.clear()
 
-    # -- walls and fences
-    barriers = []
-    at = 0
-    for way, value, count in zip(line_ids, line_values, line_counts, strict=True):
-        end = at + count
-        line = _line_wkb(line_lon[at:end], line_lat[at:end])
-        at = end
-        if line is not None:
-            barriers.append((way, str(value), line))
-    way_ids = arrays.way_id[walk]
+    reserve = sum(len(area[2]) for area in rel_out.rel_areas)
+    polygons = alongside(lambda: ring_column(reserve))
+    try:
+        # -- highways: counted, walkable ones kept with their step-free tags
+        highways = np.flatnonzero(highway >= 0)
+        inverse, answers = _by_combination(ways, highways, WALKABLE_KEYS, vocab, is_walkable)
+        walk = highways[np.asarray(answers, dtype=bool)[inverse]] if answers else highways[:0]
+        seen, first, count = np.unique(highway[highways], return_index=True, return_counts=True)
+        order = np.argsort(first)
+        highway_seen = Counter(dict(zip(words[seen[order]].tolist(), count[order].tolist(),
+                                        strict=True)))
+        inverse, answers = _by_combination(ways, walk, way_access_keys, vocab, way_access)
+        access = {int(i): dict(answers[k]) for i, k in enumerate(inverse.tolist()) if answers[k]}
+        # (one string object per distinct value: the vocabulary's)
+        way_highway = words[highway[walk]].tolist()
+        way_name = words[ways.value(vocab.id("name"))[walk]].tolist()
+        del highway, highways, inverse, answers, seen, first, count, order
+
+        # -- node locations: every look-up made, then the node arrays and references dropped
+        walk_ptr = np.zeros(walk.shape[0] + 1, dtype=np.int64)
+        np.cumsum(ref_ptr[walk + 1] - ref_ptr[walk], out=walk_ptr[1:])
+        walkable = (arrays.way_refs(positions(ref_ptr, walk)), walk_ptr,
+                    *locate.lon_lat(locate.positions(walk)))
+        _drop(arrays, "node_id")  # (the last ids read: only positions and coordinates below)
+        line_lon, line_lat = locate.lon_lat(locate.positions(lines))
+        line_ids = arrays.way_id[lines].tolist()
+        line_counts = (ref_ptr[lines + 1] - ref_ptr[lines]).tolist()
+
+        del locate, ref_ptr
+        _drop(arrays, "way_ref_pos", "missing_refs", "way_ref_ptr", "node_x", "node_y")
+        ring_tags, ring_dicts = _ring_tags(ways, rings, is_poi[rings], vocab)
+        ring_ids = arrays.way_id[rings]
+        del ways, is_poi, rings
+        _drop(arrays, "way_tag_ptr", "way_tag_key", "way_tag_val")
+
+        # -- walls and fences
+        barriers = []
+        at = 0
+        for way, value, count in zip(line_ids, line_values, line_counts, strict=True):
+            end = at + count
+            line = _line_wkb(line_lon[at:end], line_lat[at:end])
+            at = end
+            if line is not None:
+                barriers.append((way, str(value), line))
+        way_ids = arrays.way_id[walk]
+    except BaseException:
+        with suppress(BaseException):  # no thread left laying out after a failed scan
+            polygons()
+        raise
     return Collected(
         way_ids=way_ids,
         way_highway=way_highway,
@@ -367,7 +378,7 @@ def scan_arrays(
         ring_ids=ring_ids,
         ring_tags=ring_tags,
         ring_dicts=ring_dicts,
-        rings=ring_column,
+        rings=_made(polygons, reserve),
         rel_areas=rel_out.rel_areas,
         highway_seen=highway_seen,
         broken_areas=rel_out.broken_areas,
@@ -380,6 +391,21 @@ def _drop(arrays: PbfArrays, *names: str) -> None:
     read's peak is lower when each array goes as soon as it is used)."""
     for name in names:
         setattr(arrays, name, None)
+
+
+def _made(
+    polygons: Callable[[], tuple[Any, np.ndarray]], reserve: int
+) -> Callable[[int], tuple[Any, np.ndarray]]:
+    """:attr:`~._osm_assemble.Collected.rings` for polygons laid out in a thread with
+    ``reserve`` spare bytes (the relations' footprints: the assembly asks for that room)."""
+
+    def rings(asked: int) -> tuple[Any, np.ndarray]:
+        if asked != reserve:
+            raise RuntimeError(f"the rings were laid out with {reserve} spare bytes, "
+                               f"not {asked}")
+        return polygons()
+
+    return rings
 
 
 def _relation_areas_of(
