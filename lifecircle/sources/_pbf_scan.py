@@ -246,79 +246,82 @@ def scan_arrays(
     del x, y, located, nodes, tagged, everyone, inverse, gate_rows, poi_rows
     _drop(arrays, "tagged_node", "node_tag_ptr", "node_tag_key", "node_tag_val")
 
-    # -- relations (multipolygons and boundaries) and their member ways
-    # (assembled first, while little else is held: osmium's pass is the scan's peak)
+    # -- relations (multipolygons and boundaries) and their member ways: assembled by osmium
+    # in a thread while the ways are scanned here (most of osmium's pass is its reader and
+    # parser threads working and this one waiting for them)
     ways = _Tags(arrays.way_tag_ptr, arrays.way_tag_key, arrays.way_tag_val)
     relations, members = _relations(arrays, vocab)
     _drop(arrays, "rel_tag_ptr", "rel_tag_key", "rel_tag_val", "rel_member_ptr",
           "rel_member_type", "rel_member_ref", "rel_member_role")
     locate = _Locator(arrays)
-    rel_out = _relation_areas_of(arrays, locate, relations, members, poi_keys, area_landuse)
+    rel_areas = _relation_areas_of(arrays, locate, relations, members, poi_keys, area_landuse)
     del relations, members
-    highway = ways.value(vocab.id("highway"))
-    is_poi = ways.has_any(vocab.mask(area_pois))
-    area_value = ways.value(vocab.id("area"))
-    candidate = (np.diff(ways.ptr) > 0) & (is_poi | (
-        ((ways.value(vocab.id("building")) >= 0)
-         | vocab.mask(area_landuse)[ways.value(vocab.id("landuse"))]) & (highway < 0)))
-    candidate &= (area_value != vocab.id("no")) | (area_value < 0)
-    del area_value
-    barrier = ways.value(vocab.id("barrier"))
-    lines = np.flatnonzero((highway < 0) & vocab.mask(line_barriers)[barrier])
-    line_values = words[barrier[lines]].tolist()
-    del barrier
-
-    # -- closed-way areas: 4+ references, all located, both ends at one location; laid out
-    # first and made polygons in a thread (the numba kernel and GEOS release the GIL) while
-    # the rest of the scan, and of the assembly up to the polygons, runs here
-    rings = np.flatnonzero(candidate)
-    del candidate
-    ref_ptr = locate.ref_ptr
-    ring_counts = ref_ptr[rings + 1] - ref_ptr[rings]
-    long_enough = ring_counts >= 4
-    rings, ring_counts = rings[long_enough], ring_counts[long_enough]
-    del long_enough
-    ring_pos = locate.positions(rings)
-    starts = np.zeros(rings.shape[0] + 1, dtype=np.int64)
-    np.cumsum(ring_counts, out=starts[1:])
-    all_located = np.minimum.reduceat(ring_pos, starts[:-1]) >= 0 if rings.size else \
-        np.zeros(0, dtype=bool)
-    first_pos, last_pos = ring_pos[starts[:-1]], ring_pos[starts[1:] - 1]
-    closed = all_located & (arrays.node_x[first_pos] == arrays.node_x[last_pos]) & (
-        arrays.node_y[first_pos] == arrays.node_y[last_pos])
-    del first_pos, last_pos, all_located, starts
-    # (a mask of a byte per reference: most rings are kept)
-    ring_pos = ring_pos[np.repeat(closed, ring_counts)]
-    rings, ring_counts = rings[closed], ring_counts[closed]
-    del closed
-    ring_starts = np.zeros(ring_counts.shape[0] + 1, dtype=np.int64)
-    np.cumsum(ring_counts, out=ring_starts[1:])
-    # the rings keep their own coordinates (not the node arrays, dropped below), in the
-    # chunks ring_polygons asks for, each let go once its polygons are made
-    ring_xy: dict[int, tuple[int, np.ndarray, np.ndarray]] = {}
-    for lo in range(0, rings.shape[0], RING_CHUNK):
-        hi = min(rings.shape[0], lo + RING_CHUNK)
-        at = ring_pos[ring_starts[lo] : ring_starts[hi]]
-        ring_xy[lo] = (hi, arrays.node_x[at], arrays.node_y[at])
-    del ring_pos
-
-    def coords_of(lo: int, hi: int) -> np.ndarray:
-        end, x, y = ring_xy.pop(lo)
-        assert end == hi, "ring_polygons asks for other chunks than were laid out"
-        out = np.empty((x.shape[0], 2), dtype=np.float64)
-        np.divide(x, 1e7, out=out[:, 0])
-        np.divide(y, 1e7, out=out[:, 1])
-        return out
-
-    def ring_column(reserve: int) -> tuple[Any, np.ndarray]:
-        try:
-            return ring_polygons(ring_counts, coords_of, reserve=reserve)
-        finally:  # called once: the coordinates are not needed past the polygons
-            ring_xy.clear()
-
-    reserve = sum(len(area[2]) for area in rel_out.rel_areas)
-    polygons = alongside(lambda: ring_column(reserve))
+    polygons: Callable[[], tuple[Any, np.ndarray, int]] | None = None
     try:
+        highway = ways.value(vocab.id("highway"))
+        is_poi = ways.has_any(vocab.mask(area_pois))
+        area_value = ways.value(vocab.id("area"))
+        candidate = (np.diff(ways.ptr) > 0) & (is_poi | (
+            ((ways.value(vocab.id("building")) >= 0)
+             | vocab.mask(area_landuse)[ways.value(vocab.id("landuse"))]) & (highway < 0)))
+        candidate &= (area_value != vocab.id("no")) | (area_value < 0)
+        del area_value
+        barrier = ways.value(vocab.id("barrier"))
+        lines = np.flatnonzero((highway < 0) & vocab.mask(line_barriers)[barrier])
+        line_values = words[barrier[lines]].tolist()
+        del barrier
+
+        # -- closed-way areas: 4+ references, all located, both ends at one location; laid out
+        # first and made polygons in a thread (the numba kernel and GEOS release the GIL) while
+        # the rest of the scan, and of the assembly up to the polygons, runs here
+        rings = np.flatnonzero(candidate)
+        del candidate
+        ref_ptr = locate.ref_ptr
+        ring_counts = ref_ptr[rings + 1] - ref_ptr[rings]
+        long_enough = ring_counts >= 4
+        rings, ring_counts = rings[long_enough], ring_counts[long_enough]
+        del long_enough
+        ring_pos = locate.positions(rings)
+        starts = np.zeros(rings.shape[0] + 1, dtype=np.int64)
+        np.cumsum(ring_counts, out=starts[1:])
+        all_located = np.minimum.reduceat(ring_pos, starts[:-1]) >= 0 if rings.size else \
+            np.zeros(0, dtype=bool)
+        first_pos, last_pos = ring_pos[starts[:-1]], ring_pos[starts[1:] - 1]
+        closed = all_located & (arrays.node_x[first_pos] == arrays.node_x[last_pos]) & (
+            arrays.node_y[first_pos] == arrays.node_y[last_pos])
+        del first_pos, last_pos, all_located, starts
+        # (a mask of a byte per reference: most rings are kept)
+        ring_pos = ring_pos[np.repeat(closed, ring_counts)]
+        rings, ring_counts = rings[closed], ring_counts[closed]
+        del closed
+        ring_starts = np.zeros(ring_counts.shape[0] + 1, dtype=np.int64)
+        np.cumsum(ring_counts, out=ring_starts[1:])
+        # the rings keep their own coordinates (not the node arrays, dropped below), in the
+        # chunks ring_polygons asks for, each let go once its polygons are made
+        ring_xy: dict[int, tuple[int, np.ndarray, np.ndarray]] = {}
+        for lo in range(0, rings.shape[0], RING_CHUNK):
+            hi = min(rings.shape[0], lo + RING_CHUNK)
+            at = ring_pos[ring_starts[lo] : ring_starts[hi]]
+            ring_xy[lo] = (hi, arrays.node_x[at], arrays.node_y[at])
+        del ring_pos
+
+        def coords_of(lo: int, hi: int) -> np.ndarray:
+            end, x, y = ring_xy.pop(lo)
+            assert end == hi, "ring_polygons asks for other chunks than were laid out"
+            out = np.empty((x.shape[0], 2), dtype=np.float64)
+            np.divide(x, 1e7, out=out[:, 0])
+            np.divide(y, 1e7, out=out[:, 1])
+            return out
+
+        def ring_column() -> tuple[Any, np.ndarray, int]:
+            # (room left after the rings for the relations' footprints: see _building_table)
+            reserve = sum(len(area[2]) for area in rel_areas().rel_areas)
+            try:
+                return (*ring_polygons(ring_counts, coords_of, reserve=reserve), reserve)
+            finally:  # called once: the coordinates are not needed past the polygons
+                ring_xy.clear()
+
+        polygons = alongside(ring_column)
         # -- highways: counted, walkable ones kept with their step-free tags
         highways = np.flatnonzero(highway >= 0)
         inverse, answers = _by_combination(ways, highways, WALKABLE_KEYS, vocab, is_walkable)
@@ -361,9 +364,13 @@ def scan_arrays(
             if line is not None:
                 barriers.append((way, str(value), line))
         way_ids = arrays.way_id[walk]
+        rel_out = rel_areas()
     except BaseException:
-        with suppress(BaseException):  # no thread left laying out after a failed scan
-            polygons()
+        # no thread left assembling or laying out after a failed scan
+        for started in (polygons, rel_areas):
+            if started is not None:
+                with suppress(BaseException):
+                    started()
         raise
     return Collected(
         way_ids=way_ids,
@@ -378,7 +385,7 @@ def scan_arrays(
         ring_ids=ring_ids,
         ring_tags=ring_tags,
         ring_dicts=ring_dicts,
-        rings=_made(polygons, reserve),
+        rings=_made(polygons),
         rel_areas=rel_out.rel_areas,
         highway_seen=highway_seen,
         broken_areas=rel_out.broken_areas,
@@ -394,16 +401,17 @@ def _drop(arrays: PbfArrays, *names: str) -> None:
 
 
 def _made(
-    polygons: Callable[[], tuple[Any, np.ndarray]], reserve: int
+    polygons: Callable[[], tuple[Any, np.ndarray, int]],
 ) -> Callable[[int], tuple[Any, np.ndarray]]:
-    """:attr:`~._osm_assemble.Collected.rings` for polygons laid out in a thread with
-    ``reserve`` spare bytes (the relations' footprints: the assembly asks for that room)."""
+    """:attr:`~._osm_assemble.Collected.rings` for polygons laid out in a thread (with the
+    spare bytes the relations' footprints take: the assembly asks for that room)."""
 
     def rings(asked: int) -> tuple[Any, np.ndarray]:
+        column, ok, reserve = polygons()
         if asked != reserve:
             raise RuntimeError(f"the rings were laid out with {reserve} spare bytes, "
                                f"not {asked}")
-        return polygons()
+        return column, ok
 
     return rings
 
@@ -411,12 +419,14 @@ def _made(
 def _relation_areas_of(
     arrays: PbfArrays, locate: _Locator, relations: list[Any], members: np.ndarray,
     poi_keys: frozenset[str], area_landuse: frozenset[str],
-) -> Scan:
+) -> Callable[[], Scan]:
     """The multipolygons assembled by osmium from their member ways (as the pyosmium path's
-    ``_relation_areas``), in a :class:`~._osm_pass.Scan` (``rel_areas``, ``broken_areas``)."""
+    ``_relation_areas``), in a :class:`~._osm_pass.Scan` (``rel_areas``, ``broken_areas``):
+    the member ways are read here, the assembly starts in a thread, and the function returned
+    waits for it."""
     rel_out = Scan()
     if not relations:
-        return rel_out
+        return lambda: rel_out
     ref_ptr = locate.ref_ptr
     member_rows = _rows_of(arrays.way_id, members)
     member_ways: dict[int, Any] = {}
@@ -430,9 +440,12 @@ def _relation_areas_of(
         at = end
     import osmium.geom
 
-    _relation_areas(relations, member_ways, rel_out, osmium.geom.WKBFactory(), poi_keys,
-                    area_landuse)
-    return rel_out
+    def assembled() -> Scan:
+        _relation_areas(relations, member_ways, rel_out, osmium.geom.WKBFactory(), poi_keys,
+                        area_landuse)
+        return rel_out
+
+    return alongside(assembled)
 
 
 def _relations(arrays: PbfArrays, vocab: _Vocab) -> tuple[list[Any], np.ndarray]:
