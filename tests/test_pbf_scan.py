@@ -356,45 +356,38 @@ def _slow(monkeypatch: pytest.MonkeyPatch, name: str, done: list[str]) -> None:
     monkeypatch.setattr(_pbf_scan, name, slow)
 
 
-def test_scan_threads_are_joined_when_the_scan_fails(tmp_path, monkeypatch):
+def _fails(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str, exc: Exception) -> Path:
+    """The hand-built cases file, and ``read_osm`` on it checked to raise ``exc`` (from
+    ``_pbf_scan.<name>``) with as many threads alive after as before."""
     import threading
 
     from lifecircle.sources import _pbf_scan
 
     path = tmp_path / "cases.osm.pbf"
     _write_cases(path)
+
+    def broken(*args: Any) -> Any:
+        raise exc
+
+    monkeypatch.setattr(_pbf_scan, name, broken)
+    before = threading.active_count()
+    with pytest.raises(type(exc), match=str(exc)):
+        read_osm(path)
+    assert threading.active_count() == before
+    return path
+
+
+def test_scan_threads_are_joined_when_the_scan_fails(tmp_path, monkeypatch):
     done: list[str] = []
     _slow(monkeypatch, "_relation_areas", done)
     _slow(monkeypatch, "ring_polygons", done)
-
-    def broken(*args: Any) -> Any:
-        raise RuntimeError("ring tags failed")
-
-    monkeypatch.setattr(_pbf_scan, "_ring_tags", broken)
-    before = threading.active_count()
-    with pytest.raises(RuntimeError, match="ring tags failed"):
-        read_osm(path)
+    _fails(tmp_path, monkeypatch, "_ring_tags", RuntimeError("ring tags failed"))
     # both threads had finished when the error reached the caller (each sleeps first)
     assert sorted(done) == ["_relation_areas", "ring_polygons"]
-    assert threading.active_count() == before
 
 
 def test_relation_thread_error_reaches_the_caller(tmp_path, monkeypatch):
-    import threading
-
-    from lifecircle.sources import _pbf_scan
-
-    path = tmp_path / "cases.osm.pbf"
-    _write_cases(path)
-
-    def broken(*args: Any) -> Any:
-        raise ValueError("osmium failed")
-
-    monkeypatch.setattr(_pbf_scan, "_relation_areas", broken)
-    before = threading.active_count()
-    with pytest.raises(ValueError, match="osmium failed"):
-        read_osm(path)
-    assert threading.active_count() == before
+    path = _fails(tmp_path, monkeypatch, "_relation_areas", ValueError("osmium failed"))
     # and without the failure the same file reads (the relation is a building)
     monkeypatch.undo()
     buildings = read_osm(path).buildings
