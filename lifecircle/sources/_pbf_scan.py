@@ -13,7 +13,10 @@ to (:mod:`._pbf_refs`); a node missing from the file, or outside the valid coord
 has no location, as in libosmium's index. The scan consumes the arrays: each is let go as soon
 as its last use is made, which keeps the read's peak memory near the decoded arrays' size.
 Multipolygon relations are assembled by osmium from a small file of their members, as in the
-pyosmium path (:func:`._osm_pass._relation_areas`).
+pyosmium path (:func:`._osm_pass._relation_areas`). Two threads work beside the scan: that
+assembly (mostly osmium's own reader and parser threads, which the caller only waited for), and
+then the closed-way rings' polygons (the numba kernel and GEOS, GIL-free); the scan joins both
+before an error of its own leaves it.
 """
 
 from __future__ import annotations
