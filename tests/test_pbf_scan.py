@@ -332,3 +332,74 @@ def test_locator_finds_nodes_by_id_in_any_order():
             lon, _ = locate.lon_lat(pos)
             np.testing.assert_array_equal(np.isnan(lon), pos < 0)
             np.testing.assert_array_equal(lon[pos >= 0], arrays.node_x[pos[pos >= 0]] / 1e7)
+
+
+# ---------------------------------------------------------------------------------------------
+# the scan's threads (relation areas, ring polygons): errors come out, no thread is left behind
+
+
+def _slow(monkeypatch: pytest.MonkeyPatch, name: str, done: list[str]) -> None:
+    """Make ``_pbf_scan.<name>`` take 0.3 s longer and note when it has returned."""
+    import time
+
+    from lifecircle.sources import _pbf_scan
+
+    original = getattr(_pbf_scan, name)
+
+    def slow(*args: Any, **kwargs: Any) -> Any:
+        time.sleep(0.3)
+        try:
+            return original(*args, **kwargs)
+        finally:
+            done.append(name)
+
+    monkeypatch.setattr(_pbf_scan, name, slow)
+
+
+def _fails(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str, exc: Exception) -> Path:
+    """The hand-built cases file, and ``read_osm`` on it checked to raise ``exc`` (from
+    ``_pbf_scan.<name>``) with as many threads alive after as before."""
+    import threading
+
+    from lifecircle.sources import _pbf_scan
+
+    path = tmp_path / "cases.osm.pbf"
+    _write_cases(path)
+
+    def broken(*args: Any) -> Any:
+        raise exc
+
+    monkeypatch.setattr(_pbf_scan, name, broken)
+    before = threading.active_count()
+    with pytest.raises(type(exc), match=str(exc)):
+        read_osm(path)
+    assert threading.active_count() == before
+    return path
+
+
+def test_scan_threads_are_joined_when_the_scan_fails(tmp_path, monkeypatch):
+    done: list[str] = []
+    _slow(monkeypatch, "_relation_areas", done)
+    _slow(monkeypatch, "ring_polygons", done)
+    _fails(tmp_path, monkeypatch, "_ring_tags", RuntimeError("ring tags failed"))
+    # both threads had finished when the error reached the caller (each sleeps first)
+    assert sorted(done) == ["_relation_areas", "ring_polygons"]
+
+
+def test_relation_thread_error_reaches_the_caller(tmp_path, monkeypatch):
+    path = _fails(tmp_path, monkeypatch, "_relation_areas", ValueError("osmium failed"))
+    # and without the failure the same file reads (the relation is a building)
+    monkeypatch.undo()
+    buildings = read_osm(path).buildings
+    assert ("relation", 70) in set(zip(buildings.osm_type, buildings.osm_id.tolist(),
+                                       strict=True))
+
+
+def test_rings_laid_out_for_other_room_are_refused():
+    from lifecircle.sources._pbf_scan import _made
+
+    column = WkbColumn(b"", np.zeros(1, dtype=np.int64))
+    rings = _made(lambda: (column, np.zeros(0, dtype=bool), 10))
+    assert rings(10)[0] is column
+    with pytest.raises(RuntimeError, match="10 spare bytes, not 11"):
+        rings(11)

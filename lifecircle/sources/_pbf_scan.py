@@ -13,7 +13,10 @@ to (:mod:`._pbf_refs`); a node missing from the file, or outside the valid coord
 has no location, as in libosmium's index. The scan consumes the arrays: each is let go as soon
 as its last use is made, which keeps the read's peak memory near the decoded arrays' size.
 Multipolygon relations are assembled by osmium from a small file of their members, as in the
-pyosmium path (:func:`._osm_pass._relation_areas`).
+pyosmium path (:func:`._osm_pass._relation_areas`). Two threads work beside the scan: that
+assembly (mostly osmium's own reader and parser threads, which the caller only waited for), and
+then the closed-way rings' polygons (the numba kernel and GEOS, GIL-free); the scan joins both
+before an error of its own leaves it.
 """
 
 from __future__ import annotations
@@ -21,10 +24,12 @@ from __future__ import annotations
 import sys
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
+from contextlib import suppress
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from ._halves import alongside
 from ._osm_arrays import RING_CHUNK, positions, ring_polygons
 from ._osm_assemble import Collected
 from ._osm_pass import Scan, _area_tags, _relation_areas
@@ -244,116 +249,132 @@ def scan_arrays(
     del x, y, located, nodes, tagged, everyone, inverse, gate_rows, poi_rows
     _drop(arrays, "tagged_node", "node_tag_ptr", "node_tag_key", "node_tag_val")
 
-    # -- relations (multipolygons and boundaries) and their member ways
-    # (assembled first, while little else is held: osmium's pass is the scan's peak)
+    # -- relations (multipolygons and boundaries) and their member ways: assembled by osmium
+    # in a thread while the ways are scanned here (most of osmium's pass is its reader and
+    # parser threads working and this one waiting for them)
     ways = _Tags(arrays.way_tag_ptr, arrays.way_tag_key, arrays.way_tag_val)
     relations, members = _relations(arrays, vocab)
     _drop(arrays, "rel_tag_ptr", "rel_tag_key", "rel_tag_val", "rel_member_ptr",
           "rel_member_type", "rel_member_ref", "rel_member_role")
     locate = _Locator(arrays)
-    rel_out = _relation_areas_of(arrays, locate, relations, members, poi_keys, area_landuse)
+    rel_areas = _relation_areas_of(arrays, locate, relations, members, poi_keys, area_landuse)
     del relations, members
-    highway = ways.value(vocab.id("highway"))
-    is_poi = ways.has_any(vocab.mask(area_pois))
-    area_value = ways.value(vocab.id("area"))
-    candidate = (np.diff(ways.ptr) > 0) & (is_poi | (
-        ((ways.value(vocab.id("building")) >= 0)
-         | vocab.mask(area_landuse)[ways.value(vocab.id("landuse"))]) & (highway < 0)))
-    candidate &= (area_value != vocab.id("no")) | (area_value < 0)
-    del area_value
-    barrier = ways.value(vocab.id("barrier"))
-    lines = np.flatnonzero((highway < 0) & vocab.mask(line_barriers)[barrier])
-    line_values = words[barrier[lines]].tolist()
-    del barrier
+    polygons: Callable[[], tuple[Any, np.ndarray, int]] | None = None
+    try:
+        highway = ways.value(vocab.id("highway"))
+        is_poi = ways.has_any(vocab.mask(area_pois))
+        area_value = ways.value(vocab.id("area"))
+        candidate = (np.diff(ways.ptr) > 0) & (is_poi | (
+            ((ways.value(vocab.id("building")) >= 0)
+             | vocab.mask(area_landuse)[ways.value(vocab.id("landuse"))]) & (highway < 0)))
+        candidate &= (area_value != vocab.id("no")) | (area_value < 0)
+        del area_value
+        barrier = ways.value(vocab.id("barrier"))
+        lines = np.flatnonzero((highway < 0) & vocab.mask(line_barriers)[barrier])
+        line_values = words[barrier[lines]].tolist()
+        del barrier
 
-    # -- highways: counted, walkable ones kept with their step-free tags
-    highways = np.flatnonzero(highway >= 0)
-    inverse, answers = _by_combination(ways, highways, WALKABLE_KEYS, vocab, is_walkable)
-    walk = highways[np.asarray(answers, dtype=bool)[inverse]] if answers else highways[:0]
-    seen, first, count = np.unique(highway[highways], return_index=True, return_counts=True)
-    order = np.argsort(first)
-    highway_seen = Counter(dict(zip(words[seen[order]].tolist(), count[order].tolist(),
-                                    strict=True)))
-    inverse, answers = _by_combination(ways, walk, way_access_keys, vocab, way_access)
-    access = {int(i): dict(answers[k]) for i, k in enumerate(inverse.tolist()) if answers[k]}
-    # (one string object per distinct value: the vocabulary's)
-    way_highway = words[highway[walk]].tolist()
-    way_name = words[ways.value(vocab.id("name"))[walk]].tolist()
-    del highway, highways, inverse, answers, seen, first, count, order
+        # -- closed-way areas: 4+ references, all located, both ends at one location; laid out
+        # first and made polygons in a thread (the numba kernel and GEOS release the GIL) while
+        # the rest of the scan, and of the assembly up to the polygons, runs here
+        rings = np.flatnonzero(candidate)
+        del candidate
+        ref_ptr = locate.ref_ptr
+        ring_counts = ref_ptr[rings + 1] - ref_ptr[rings]
+        long_enough = ring_counts >= 4
+        rings, ring_counts = rings[long_enough], ring_counts[long_enough]
+        del long_enough
+        ring_pos = locate.positions(rings)
+        starts = np.zeros(rings.shape[0] + 1, dtype=np.int64)
+        np.cumsum(ring_counts, out=starts[1:])
+        all_located = np.minimum.reduceat(ring_pos, starts[:-1]) >= 0 if rings.size else \
+            np.zeros(0, dtype=bool)
+        first_pos, last_pos = ring_pos[starts[:-1]], ring_pos[starts[1:] - 1]
+        closed = all_located & (arrays.node_x[first_pos] == arrays.node_x[last_pos]) & (
+            arrays.node_y[first_pos] == arrays.node_y[last_pos])
+        del first_pos, last_pos, all_located, starts
+        # (a mask of a byte per reference: most rings are kept)
+        ring_pos = ring_pos[np.repeat(closed, ring_counts)]
+        rings, ring_counts = rings[closed], ring_counts[closed]
+        del closed
+        ring_starts = np.zeros(ring_counts.shape[0] + 1, dtype=np.int64)
+        np.cumsum(ring_counts, out=ring_starts[1:])
+        # the rings keep their own coordinates (not the node arrays, dropped below), in the
+        # chunks ring_polygons asks for, each let go once its polygons are made
+        ring_xy: dict[int, tuple[int, np.ndarray, np.ndarray]] = {}
+        for lo in range(0, rings.shape[0], RING_CHUNK):
+            hi = min(rings.shape[0], lo + RING_CHUNK)
+            at = ring_pos[ring_starts[lo] : ring_starts[hi]]
+            ring_xy[lo] = (hi, arrays.node_x[at], arrays.node_y[at])
+        del ring_pos
 
-    # -- node locations: every look-up made, then the node arrays and references dropped
-    rings = np.flatnonzero(candidate)
-    del candidate
-    ref_ptr = locate.ref_ptr
-    walk_ptr = np.zeros(walk.shape[0] + 1, dtype=np.int64)
-    np.cumsum(ref_ptr[walk + 1] - ref_ptr[walk], out=walk_ptr[1:])
-    walkable = (arrays.way_refs(positions(ref_ptr, walk)), walk_ptr,
-                *locate.lon_lat(locate.positions(walk)))
-    _drop(arrays, "node_id")  # (the last ids read: only positions and coordinates below)
-    line_lon, line_lat = locate.lon_lat(locate.positions(lines))
-    line_ids = arrays.way_id[lines].tolist()
-    line_counts = (ref_ptr[lines + 1] - ref_ptr[lines]).tolist()
+        def coords_of(lo: int, hi: int) -> np.ndarray:
+            end, x, y = ring_xy.pop(lo)
+            assert end == hi, "ring_polygons asks for other chunks than were laid out"
+            out = np.empty((x.shape[0], 2), dtype=np.float64)
+            np.divide(x, 1e7, out=out[:, 0])
+            np.divide(y, 1e7, out=out[:, 1])
+            return out
 
-    # -- closed-way areas: 4+ references, all located, both ends at one location
-    ring_counts = ref_ptr[rings + 1] - ref_ptr[rings]
-    long_enough = ring_counts >= 4
-    rings, ring_counts = rings[long_enough], ring_counts[long_enough]
-    del long_enough
-    ring_pos = locate.positions(rings)
-    del locate, ref_ptr
-    _drop(arrays, "way_ref_pos", "missing_refs", "way_ref_ptr")
-    starts = np.zeros(rings.shape[0] + 1, dtype=np.int64)
-    np.cumsum(ring_counts, out=starts[1:])
-    all_located = np.minimum.reduceat(ring_pos, starts[:-1]) >= 0 if rings.size else \
-        np.zeros(0, dtype=bool)
-    first_pos, last_pos = ring_pos[starts[:-1]], ring_pos[starts[1:] - 1]
-    closed = all_located & (arrays.node_x[first_pos] == arrays.node_x[last_pos]) & (
-        arrays.node_y[first_pos] == arrays.node_y[last_pos])
-    del first_pos, last_pos, all_located, starts
-    # (a mask of a byte per reference: most rings are kept)
-    ring_pos = ring_pos[np.repeat(closed, ring_counts)]
-    rings, ring_counts = rings[closed], ring_counts[closed]
-    del closed
-    ring_starts = np.zeros(ring_counts.shape[0] + 1, dtype=np.int64)
-    np.cumsum(ring_counts, out=ring_starts[1:])
-    # the rings keep their own coordinates (not the node arrays, dropped here), in the
-    # chunks ring_polygons asks for, each let go once its polygons are made
-    ring_xy: dict[int, tuple[int, np.ndarray, np.ndarray]] = {}
-    for lo in range(0, rings.shape[0], RING_CHUNK):
-        hi = min(rings.shape[0], lo + RING_CHUNK)
-        at = ring_pos[ring_starts[lo] : ring_starts[hi]]
-        ring_xy[lo] = (hi, arrays.node_x[at], arrays.node_y[at])
-    del ring_pos
-    _drop(arrays, "node_x", "node_y")
-    ring_tags, ring_dicts = _ring_tags(ways, rings, is_poi[rings], vocab)
-    ring_ids = arrays.way_id[rings]
-    del ways, is_poi, rings
-    _drop(arrays, "way_tag_ptr", "way_tag_key", "way_tag_val")
+        def ring_column() -> tuple[Any, np.ndarray, int]:
+            # (room left after the rings for the relations' footprints: see _building_table)
+            reserve = sum(len(area[2]) for area in rel_areas().rel_areas)
+            try:
+                return (*ring_polygons(ring_counts, coords_of, reserve=reserve), reserve)
+            finally:  # called once: the coordinates are not needed past the polygons
+                ring_xy.clear()
 
-    def coords_of(lo: int, hi: int) -> np.ndarray:
-        end, x, y = ring_xy.pop(lo)
-        assert end == hi, "ring_polygons asks for other chunks than were laid out"
-        out = np.empty((x.shape[0], 2), dtype=np.float64)
-        np.divide(x, 1e7, out=out[:, 0])
-        np.divide(y, 1e7, out=out[:, 1])
-        return out
+        polygons = alongside(ring_column)
+        # -- highways: counted, walkable ones kept with their step-free tags
+        highways = np.flatnonzero(highway >= 0)
+        inverse, answers = _by_combination(ways, highways, WALKABLE_KEYS, vocab, is_walkable)
+        walk = highways[np.asarray(answers, dtype=bool)[inverse]] if answers else highways[:0]
+        seen, first, count = np.unique(highway[highways], return_index=True, return_counts=True)
+        order = np.argsort(first)
+        highway_seen = Counter(dict(zip(words[seen[order]].tolist(), count[order].tolist(),
+                                        strict=True)))
+        inverse, answers = _by_combination(ways, walk, way_access_keys, vocab, way_access)
+        access = {int(i): dict(answers[k]) for i, k in enumerate(inverse.tolist()) if answers[k]}
+        # (one string object per distinct value: the vocabulary's)
+        way_highway = words[highway[walk]].tolist()
+        way_name = words[ways.value(vocab.id("name"))[walk]].tolist()
+        del highway, highways, inverse, answers, seen, first, count, order
 
-    def ring_column(reserve: int) -> tuple[Any, np.ndarray]:
-        try:
-            return ring_polygons(ring_counts, coords_of, reserve=reserve)
-        finally:  # called once: the coordinates are not needed past the polygons
-            ring_xy.clear()
+        # -- node locations: every look-up made, then the node arrays and references dropped
+        walk_ptr = np.zeros(walk.shape[0] + 1, dtype=np.int64)
+        np.cumsum(ref_ptr[walk + 1] - ref_ptr[walk], out=walk_ptr[1:])
+        walkable = (arrays.way_refs(positions(ref_ptr, walk)), walk_ptr,
+                    *locate.lon_lat(locate.positions(walk)))
+        _drop(arrays, "node_id")  # (the last ids read: only positions and coordinates below)
+        line_lon, line_lat = locate.lon_lat(locate.positions(lines))
+        line_ids = arrays.way_id[lines].tolist()
+        line_counts = (ref_ptr[lines + 1] - ref_ptr[lines]).tolist()
 
-    # -- walls and fences
-    barriers = []
-    at = 0
-    for way, value, count in zip(line_ids, line_values, line_counts, strict=True):
-        end = at + count
-        line = _line_wkb(line_lon[at:end], line_lat[at:end])
-        at = end
-        if line is not None:
-            barriers.append((way, str(value), line))
-    way_ids = arrays.way_id[walk]
+        del locate, ref_ptr
+        _drop(arrays, "way_ref_pos", "missing_refs", "way_ref_ptr", "node_x", "node_y")
+        ring_tags, ring_dicts = _ring_tags(ways, rings, is_poi[rings], vocab)
+        ring_ids = arrays.way_id[rings]
+        del ways, is_poi, rings
+        _drop(arrays, "way_tag_ptr", "way_tag_key", "way_tag_val")
+
+        # -- walls and fences
+        barriers = []
+        at = 0
+        for way, value, count in zip(line_ids, line_values, line_counts, strict=True):
+            end = at + count
+            line = _line_wkb(line_lon[at:end], line_lat[at:end])
+            at = end
+            if line is not None:
+                barriers.append((way, str(value), line))
+        way_ids = arrays.way_id[walk]
+        rel_out = rel_areas()
+    except BaseException:
+        # no thread left assembling or laying out after a failed scan
+        for started in (polygons, rel_areas):
+            if started is not None:
+                with suppress(BaseException):
+                    started()
+        raise
     return Collected(
         way_ids=way_ids,
         way_highway=way_highway,
@@ -367,7 +388,7 @@ def scan_arrays(
         ring_ids=ring_ids,
         ring_tags=ring_tags,
         ring_dicts=ring_dicts,
-        rings=ring_column,
+        rings=_made(polygons),
         rel_areas=rel_out.rel_areas,
         highway_seen=highway_seen,
         broken_areas=rel_out.broken_areas,
@@ -382,15 +403,33 @@ def _drop(arrays: PbfArrays, *names: str) -> None:
         setattr(arrays, name, None)
 
 
+def _made(
+    polygons: Callable[[], tuple[Any, np.ndarray, int]],
+) -> Callable[[int], tuple[Any, np.ndarray]]:
+    """:attr:`~._osm_assemble.Collected.rings` for polygons laid out in a thread (with the
+    spare bytes the relations' footprints take: the assembly asks for that room)."""
+
+    def rings(asked: int) -> tuple[Any, np.ndarray]:
+        column, ok, reserve = polygons()
+        if asked != reserve:
+            raise RuntimeError(f"the rings were laid out with {reserve} spare bytes, "
+                               f"not {asked}")
+        return column, ok
+
+    return rings
+
+
 def _relation_areas_of(
     arrays: PbfArrays, locate: _Locator, relations: list[Any], members: np.ndarray,
     poi_keys: frozenset[str], area_landuse: frozenset[str],
-) -> Scan:
+) -> Callable[[], Scan]:
     """The multipolygons assembled by osmium from their member ways (as the pyosmium path's
-    ``_relation_areas``), in a :class:`~._osm_pass.Scan` (``rel_areas``, ``broken_areas``)."""
+    ``_relation_areas``), in a :class:`~._osm_pass.Scan` (``rel_areas``, ``broken_areas``):
+    the member ways are read here, the assembly starts in a thread, and the function returned
+    waits for it."""
     rel_out = Scan()
     if not relations:
-        return rel_out
+        return lambda: rel_out
     ref_ptr = locate.ref_ptr
     member_rows = _rows_of(arrays.way_id, members)
     member_ways: dict[int, Any] = {}
@@ -404,9 +443,12 @@ def _relation_areas_of(
         at = end
     import osmium.geom
 
-    _relation_areas(relations, member_ways, rel_out, osmium.geom.WKBFactory(), poi_keys,
-                    area_landuse)
-    return rel_out
+    def assembled() -> Scan:
+        _relation_areas(relations, member_ways, rel_out, osmium.geom.WKBFactory(), poi_keys,
+                        area_landuse)
+        return rel_out
+
+    return alongside(assembled)
 
 
 def _relations(arrays: PbfArrays, vocab: _Vocab) -> tuple[list[Any], np.ndarray]:
