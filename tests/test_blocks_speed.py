@@ -416,7 +416,7 @@ def test_parts_are_get_parts_with_the_single_geometries_themselves():
 
 def test_grid_pieces_take_apart_a_cell_the_parent_cuts_in_two():
     # a U open to the north, 4 m wide and 6 m high; 16 m2 cells are 4 x 3 m: the lower one
-    # holds the U's base, the upper one the tops of its two arms (two pieces)
+    # holds the base and the arms up to 3 m (8 m2), the upper one the arms' tops (3 m2 each)
     u_shape = shapely.Polygon([(0, 0), (4, 0), (4, 6), (3, 6), (3, 1), (1, 1), (1, 6), (0, 6)])
     pieces, parent = grid_pieces(np.array([u_shape], dtype=object), np.array([16.0]))
     assert parent.tolist() == [0, 0, 0]
@@ -425,7 +425,7 @@ def test_grid_pieces_take_apart_a_cell_the_parent_cuts_in_two():
         u_shape, shapely.box(*np.array([[0, 0, 4, 3], [0, 3, 4, 6]]).T)))
     assert sorted(shapely.normalize(p).wkt for p in pieces) == sorted(
         shapely.normalize(p).wkt for p in want)
-    assert sorted(shapely.area(pieces).tolist()) == [2.0, 2.0, 8.0]
+    assert sorted(shapely.area(pieces).tolist()) == [3.0, 3.0, 8.0]
     mixed = np.array([u_shape, shapely.MultiPolygon([shapely.box(0, 0, 1, 1),
                                                      shapely.box(2, 2, 3, 3)])], dtype=object)
     parts, idx = parts_of(mixed)
