@@ -1,5 +1,6 @@
 """The compiled steps of :mod:`lifecircle.sources.planar`: the grid pass that flags the
-segments meeting another off their ends, the vertex numbering and the face walk.
+segments meeting another off their ends, the vertex numbering, the face walk and the reading
+of GEOS's noded lines from their WKB.
 
 Plain Python as written (readable, testable without numba), compiled by numba on first use
 and cached on disk (:func:`lifecircle._kernels.compile_kernel`); :func:`kernel` hands out one
