@@ -17,7 +17,7 @@ import shapely
 from lifecircle.network import WalkNetwork
 from lifecircle.profiles import load_profile
 from lifecircle.sources import blocks as blocks_mod
-from lifecircle.sources.block_split import _clip, grid_pieces, owner_of
+from lifecircle.sources.block_split import _clip, grid_pieces, owner_of, parts_of
 from lifecircle.sources.osm import read_osm
 from tests._old_blocks import old_blocks_module
 from tests.conftest import shared_osm
@@ -412,3 +412,22 @@ def test_parts_are_get_parts_with_the_single_geometries_themselves():
     np.testing.assert_array_equal(idx, want_idx)
     assert list(shapely.to_wkb(parts)) == list(shapely.to_wkb(want))
     assert parts[0] is single  # not a copy
+
+
+def test_grid_pieces_take_apart_a_cell_the_parent_cuts_in_two():
+    # a U open to the north, 4 m wide and 6 m high; 16 m2 cells are 4 x 3 m: the lower one
+    # holds the base and the arms up to 3 m (8 m2), the upper one the arms' tops (3 m2 each)
+    u_shape = shapely.Polygon([(0, 0), (4, 0), (4, 6), (3, 6), (3, 1), (1, 1), (1, 6), (0, 6)])
+    pieces, parent = grid_pieces(np.array([u_shape], dtype=object), np.array([16.0]))
+    assert parent.tolist() == [0, 0, 0]
+    assert (shapely.get_type_id(pieces) == 3).all()
+    want = shapely.get_parts(shapely.intersection(
+        u_shape, shapely.box(*np.array([[0, 0, 4, 3], [0, 3, 4, 6]]).T)))
+    assert sorted(shapely.normalize(p).wkt for p in pieces) == sorted(
+        shapely.normalize(p).wkt for p in want)
+    assert sorted(shapely.area(pieces).tolist()) == [3.0, 3.0, 8.0]
+    mixed = np.array([u_shape, shapely.MultiPolygon([shapely.box(0, 0, 1, 1),
+                                                     shapely.box(2, 2, 3, 3)])], dtype=object)
+    parts, idx = parts_of(mixed)
+    assert parts[0] is u_shape and idx.tolist() == [0, 1, 1]
+    assert [p.wkt for p in parts[1:]] == [p.wkt for p in shapely.get_parts(mixed[1])]

@@ -1,5 +1,6 @@
 """The compiled steps of :mod:`lifecircle.sources.planar`: the grid pass that flags the
-segments meeting another off their ends, the vertex numbering and the face walk.
+segments meeting another off their ends, the vertex numbering, the face walk and the reading
+of GEOS's noded lines from their WKB.
 
 Plain Python as written (readable, testable without numba), compiled by numba on first use
 and cached on disk (:func:`lifecircle._kernels.compile_kernel`); :func:`kernel` hands out one
@@ -254,6 +255,56 @@ def _nodes(bits: np.ndarray, pts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return node, xy
 
 
+def _u32(buf: np.ndarray, p: int) -> int:
+    """The little-endian unsigned 32-bit integer at byte ``p``."""
+    return (int(buf[p]) | (int(buf[p + 1]) << 8) | (int(buf[p + 2]) << 16)
+            | (int(buf[p + 3]) << 24))
+
+
+def _line_wkb(buf: np.ndarray) -> tuple[np.ndarray, np.ndarray, bool]:
+    """Coordinate bytes of the little-endian 2D (multi-)line strings written one after the
+    other in ``buf`` (16 a vertex, x then y), whether each vertex starts a line (a part), and
+    whether ``buf`` held nothing else (False: some geometry of another kind, read nothing).
+    Scanned twice: vertex count, then copy."""
+    n_pts = 0
+    p = 0
+    while p < buf.shape[0]:  # count, and check every header
+        if p + 9 > buf.shape[0] or buf[p] != 1:
+            return np.empty(0, dtype=np.uint8), np.empty(0, dtype=np.bool_), False
+        kind = _u32(buf, p + 1)
+        if kind == 2:
+            parts, p = 1, p
+        elif kind == 5:
+            parts, p = _u32(buf, p + 5), p + 9
+        else:
+            return np.empty(0, dtype=np.uint8), np.empty(0, dtype=np.bool_), False
+        for _ in range(parts):
+            if p + 9 > buf.shape[0] or buf[p] != 1 or _u32(buf, p + 1) != 2:
+                return np.empty(0, dtype=np.uint8), np.empty(0, dtype=np.bool_), False
+            m = _u32(buf, p + 5)
+            n_pts += m
+            p += 9 + 16 * m
+    if p != buf.shape[0]:
+        return np.empty(0, dtype=np.uint8), np.empty(0, dtype=np.bool_), False
+    raw = np.empty(16 * n_pts, dtype=np.uint8)
+    first = np.zeros(n_pts, dtype=np.bool_)
+    p = 0
+    k = 0
+    while p < buf.shape[0]:
+        if _u32(buf, p + 1) == 2:
+            parts = 1
+        else:
+            parts, p = _u32(buf, p + 5), p + 9
+        for _ in range(parts):
+            m = _u32(buf, p + 5)
+            if m:
+                first[k] = True
+            raw[16 * k : 16 * (k + m)] = buf[p + 9 : p + 9 + 16 * m]
+            k += m
+            p += 9 + 16 * m
+    return raw, first, True
+
+
 _KERNELS: dict[str, tuple[Callable[..., Any], tuple[Callable[..., Any], ...]]] = {
     "nodes": (_nodes, ()),
     "angular": (sorted_by_key, ()),  # half-edges by start vertex, then angle
@@ -261,6 +312,7 @@ _KERNELS: dict[str, tuple[Callable[..., Any], tuple[Callable[..., Any], ...]]] =
     "flag": (_flag, (_orient, _meets_off_ends, _root)),
     "more": (_flag_more, (_orient, _meets_off_ends, _root, _join_if_met)),
     "walk": (_walk_rings, (_ring,)),
+    "lines": (_line_wkb, (_u32,)),
 }
 
 

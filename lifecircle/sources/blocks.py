@@ -34,7 +34,15 @@ from ..profiles import PopulationSettings
 from ._halves import alongside, elementwise
 from .block_gates import GATE_TOLERANCE_M, access_points, distance_to_boundary, gates_from_osm
 from .block_homes import HomeAreas, estimate_population, home_blocks, remember
-from .block_split import as_xy, distinct, grid_pieces, line_pieces, merge_small, owner_of
+from .block_split import (
+    as_xy,
+    distinct,
+    grid_pieces,
+    line_pieces,
+    merge_small,
+    owner_of,
+    parts_of,
+)
 from .buildings import (
     MIN_BUILDING_COVER,
     Homes,
@@ -262,22 +270,11 @@ def _replace(
 
 
 def _parts(geoms: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """``shapely.get_parts(geoms, return_index=True)`` without copying the geometries that are
-    their own one part (nearly every block: a copy of each cost 0.05 s at 268,569 nodes)."""
-    count = shapely.get_num_geometries(geoms)
-    idx = np.repeat(np.arange(geoms.size), count)
-    start = np.cumsum(count) - count
-    parts = np.empty(idx.size, dtype=object)
-    multi = (shapely.get_type_id(geoms) >= 4) & (count > 0)
-    whole = ~multi & (count > 0)
-    parts[start[whole]] = geoms[whole]
+    """:func:`~lifecircle.sources.block_split.parts_of` the blocks, none left prepared."""
+    parts, idx = parts_of(geoms)
     # the derivation prepared most blocks (point-in-polygon look-ups); a block kept as it is
     # would carry its prepared index through the run (~0.3 GB at a million nodes)
-    shapely.destroy_prepared(parts[start[whole]])
-    if multi.any():
-        sub, of = shapely.get_parts(geoms[multi], return_index=True)
-        first = np.searchsorted(of, np.arange(int(multi.sum())))
-        parts[start[multi][of] + np.arange(of.size) - first[of]] = sub
+    shapely.destroy_prepared(parts[(shapely.get_type_id(geoms) < 4)[idx]])
     return parts, idx
 
 

@@ -141,7 +141,7 @@ def _node(a: np.ndarray, b: np.ndarray, flag: np.ndarray,
         lines = shapely.linestrings(np.stack([a[seg[lo:hi]], b[seg[lo:hi]]], axis=1))
         groups = shapely.geometrycollections(lines, indices=rank[lo:hi] - rank[lo])
         del lines  # the collections hold copies
-        return _segments(np.asarray(shapely.lib.unary_union(groups), dtype=object))
+        return _line_segments(np.asarray(shapely.lib.unary_union(groups), dtype=object))
 
     parts = in_parts(part, edges.size - 1, min_part=1)
     return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
@@ -177,6 +177,28 @@ def _segments(lines: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     a, b = xy[same], xy[same + 1]
     ok = (a != b).any(axis=1)
     return a[ok], b[ok]
+
+
+def _line_segments(lines: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`_segments` of line strings and multi-line strings, read off their WKB.
+
+    Hand-written because GEOS's noding returns each group as a multi-line string of its
+    noded edges, and ``shapely.get_parts`` (which :func:`_segments` needs to tell where a
+    part starts) makes a geometry of every edge: 40 % of the noding's own cost. The WKB
+    says where each part starts; the vertices are its bytes as they are. Anything but 2D
+    (multi-)line strings is left to :func:`_segments`.
+    """
+    wkb = shapely.to_wkb(lines, output_dimension=2, byte_order=1)
+    if shapely.is_missing(lines).any():
+        return _segments(lines)
+    raw, first, ok = _kernel("lines")(np.frombuffer(b"".join(wkb.tolist()), dtype=np.uint8))
+    if not ok:
+        return _segments(lines)
+    xy = raw.view(np.dtype("<f8")).reshape(-1, 2)
+    same = np.flatnonzero(~first[1:])
+    a, b = xy[same], xy[same + 1]
+    keep = (a != b).any(axis=1)
+    return a[keep], b[keep]
 
 
 def _graph(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
