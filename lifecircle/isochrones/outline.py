@@ -401,10 +401,21 @@ def single_tile_bands(
         ent_stop[pick].astype(np.int64), i0[pick], j0[pick], width, (j1 - j0)[pick],
         float(reach_cells), int(n_bands), float(origin[0]),
         float(origin[1]), float(cell_m), bool(reuse))
-    geoms = shapely.from_ragged_array(
-        shapely.GeometryType.MULTIPOLYGON, xy,
-        (ring_off, np.r_[0, np.cumsum(poly_rings)], np.r_[0, np.cumsum(group_polys)]))
-    polys[:] = geoms.reshape(pick.shape[0], n_bands)
-    if not cumulative and n_bands > 1:
-        ring_rows(polys, xy, ring_off, poly_rings, group_polys, origin, float(cell_m))
+    if cumulative or n_bands == 1:
+        geoms = shapely.from_ragged_array(
+            shapely.GeometryType.MULTIPOLYGON, xy,
+            (ring_off, np.r_[0, np.cumsum(poly_rings)], np.r_[0, np.cumsum(group_polys)]))
+        polys[:] = geoms.reshape(pick.shape[0], n_bands)
+        return small, polys
+    # ring rows: the lowest level is the first ring band; the others are made from two
+    # levels (:func:`.band_rows.ring_rows`), so only the lowest level's polygons are built
+    lowest = np.arange(group_polys.shape[0]) % n_bands == 0
+    poly_in = np.repeat(lowest, group_polys)
+    ring_in = np.repeat(poly_in, poly_rings)
+    ring_n = np.diff(ring_off)
+    polys[:, 0] = shapely.from_ragged_array(
+        shapely.GeometryType.MULTIPOLYGON, xy[np.repeat(ring_in, ring_n)],
+        (np.r_[0, np.cumsum(ring_n[ring_in])], np.r_[0, np.cumsum(poly_rings[poly_in])],
+         np.r_[0, np.cumsum(group_polys[lowest])]))
+    ring_rows(polys, xy, ring_off, poly_rings, group_polys, origin, float(cell_m))
     return small, polys
