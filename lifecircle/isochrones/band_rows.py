@@ -24,7 +24,7 @@ import shapely
 
 from .._kernels import compile_kernel, grown
 from .coverage import _key, _mates, _next_prev, _ring_band, _turn, _xy
-from .nesting import _owners, cell_members, inside_ring
+from .nesting import _owners, cell_members, inside_ring, ring_area2
 from .rings import _EMPTY, SNAP
 
 __all__ = ["ring_rows"]
@@ -75,24 +75,18 @@ def _ring_rows_batch(q_all: np.ndarray, ring_off: np.ndarray, ring_of_poly: np.n
             m = sizes.shape[0]
             if m == 0:
                 continue
-            # each ring's start and twice its signed area (the shoelace in vertex order, as
-            # rings._signed_area2): holes run clockwise
+            # each ring's start and twice its signed area (as rings._signed_area2): holes run
+            # clockwise
             starts = np.empty(m, dtype=np.int64)
             area = np.empty(m, dtype=np.float64)
             s = 0
             n_hole = 0
             for r in range(m):
                 starts[r] = s
-                k_n = sizes[r]
-                acc = 0.0
-                for k in range(k_n):
-                    v = s + k
-                    w = s + (k + 1 if k + 1 < k_n else 0)
-                    acc += float(q[v, 0]) * float(q[w, 1]) - float(q[w, 0]) * float(q[v, 1])
-                area[r] = acc
-                if acc < 0:
+                area[r] = ring_area2(q, s, sizes[r])
+                if area[r] < 0:
                     n_hole += 1
-                s += k_n
+                s += sizes[r]
             shells = np.empty(m - n_hole, dtype=np.int64)
             holes = np.empty(n_hole, dtype=np.int64)
             i_s = 0
@@ -143,7 +137,7 @@ def _ring_rows_batch(q_all: np.ndarray, ring_off: np.ndarray, ring_of_poly: np.n
 @cache
 def _kernel() -> Any:
     return compile_kernel(_ring_rows_batch, _level, _ring_band, _next_prev, _key, _mates,
-                          _turn, _xy, _owners, inside_ring, cell_members)
+                          _turn, _xy, _owners, inside_ring, cell_members, ring_area2)
 
 
 def ring_rows(polys: np.ndarray, xy: np.ndarray, ring_off: np.ndarray,
