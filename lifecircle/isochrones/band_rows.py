@@ -10,8 +10,10 @@ helpers and gives the same coordinates bit for bit; one ``shapely.from_ragged_ar
 builds all the batch's MultiPolygons.
 
 Hand-written as one pass because, done a facility and band at a time from Python (what this
-replaced: four compiled calls and a dozen numpy calls each), the calls' fixed costs were
-~0.15 ms of a facility's ~0.9 ms CPU for a run's three rings on the tiled Nanjing graph.
+replaced: four compiled calls and a dozen numpy calls each), the calls' fixed costs were a
+seventh of a run's per-facility rows: with this pass a run's rows (10 m cells, three rings,
+the walks to the street) took 0.87 -> 0.76 ms CPU a facility on the Nanjing extract and
+0.93 -> 0.80 on Monaco, the same WKB.
 """
 
 from __future__ import annotations
