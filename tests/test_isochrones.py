@@ -567,3 +567,28 @@ def test_tiles_give_the_untiled_polygons(tile, monkeypatch):
             assert shapely.equals(a, b)  # the same point set (seams add collinear vertices)
     rings = tiled
     assert shapely.area(shapely.intersection(rings[0], rings[1])) == 0.0
+
+
+@pytest.mark.parametrize(("n_entities", "n_edges"), [(3, 20), (400, 50_000)])
+def test_unrepeated_is_the_lexsort_first_of_each_run(n_entities, n_edges):
+    """The rows :func:`unrepeated` keeps are those a lexicographic sort on (entity, edge,
+    start, end, group) keeps first of each run, with few keys (a counting sort over every
+    (entity, edge)) and with many (the keys present numbered densely first)."""
+    from lifecircle.isochrones.search import Pieces, unrepeated
+
+    rng = np.random.default_rng(n_entities)
+    n_bands, n = 3, 3000
+    group = np.sort(rng.integers(0, n_entities * n_bands, n))
+    edge = rng.integers(0, n_edges if n_edges < 100 else 40, n)
+    edge[0] = n_edges - 1  # the key space: entities x n_edges
+    start = rng.integers(0, 3, n) * 10.0
+    end = start + rng.integers(1, 3, n) * 10.0
+    pieces = Pieces(group, edge, start, end)
+    entity = group // n_bands
+    order = np.lexsort((group, end, start, edge, entity))
+    e, a, b, en = edge[order], start[order], end[order], entity[order]
+    repeat = np.r_[False, (en[1:] == en[:-1]) & (e[1:] == e[:-1]) & (a[1:] == a[:-1])
+                   & (b[1:] == b[:-1])]
+    expect = np.sort(order[~repeat])
+    assert 0 < repeat.sum() < n
+    np.testing.assert_array_equal(unrepeated(pieces, n_bands), expect)

@@ -24,7 +24,7 @@ import numpy as np
 
 from .._kernels import compile_kernel
 
-__all__ = ["hole_owners", "inside_ring"]
+__all__ = ["hole_owners", "inside_ring", "ring_area2"]
 
 
 def inside_ring(qx: np.ndarray, qy: np.ndarray, start: int, size: int, px: int | np.int64,
@@ -46,6 +46,19 @@ def inside_ring(qx: np.ndarray, qy: np.ndarray, start: int, size: int, px: int |
                 inside = not inside
         k = m
     return inside
+
+
+def ring_area2(q: np.ndarray, start: int | np.integer,
+               size: int | np.integer) -> float:  # pragma: no cover - compiled
+    """Twice the signed area of the ring ``start:start + size`` of ``q`` (positive
+    anticlockwise): the shoelace, its terms added in vertex order. Shared by :mod:`.rings`
+    and :mod:`.band_rows`, whose holes are the rings it makes negative."""
+    acc = 0.0
+    for k in range(size):
+        v = start + k
+        w = start + (k + 1 if k + 1 < size else 0)
+        acc += float(q[v, 0]) * float(q[w, 1]) - float(q[w, 0]) * float(q[v, 1])
+    return acc
 
 
 def cell_members(cells: np.ndarray, nx: int, ny: int

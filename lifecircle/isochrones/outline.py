@@ -29,7 +29,8 @@ Here:
 - **holes** go to the smallest shell of their group that contains them (an integer
   crossing-number test; with one shell, no test). The kernel builds the nested levels; a
   ring band is its level with the level below reversed, the edges the two share dropped
-  (:func:`.coverage.ring_band`, one call a facility and band after the kernel), so the
+  (:func:`.coverage.ring_band`, for every facility and band in one compiled pass after the
+  kernel, :mod:`.band_rows`), so the
   rings of a facility are a coverage, as a city's. On the Nanjing extract's 130 facilities
   (15 min, 3 bands, 5 m) that loop costs ~0.5 ms a facility (2.4 against 1.9 ms CPU for
   the rings before, which carried the strips), for 2.2x fewer vertices; ``shapely.
@@ -48,9 +49,9 @@ import numpy as np
 import shapely
 
 from .._kernels import compile_kernel, grown
-from .coverage import ring_band
+from .band_rows import ring_rows
 from .nesting import inside_ring
-from .rings import _EMPTY, SNAP, _closed_xy, _grouped_rings, _signed_area2
+from .rings import SNAP
 from .simplify import cross2, simplify_ring
 from .stamp import _end_cell, _near, stamp_entity
 from .trace import exit_sides, follow_ring, same_ring, square_between
@@ -275,7 +276,7 @@ def _outline_batch(
             vis_h[touched[t]] = 0
         ent_ring[e + 1] = nr
     # group the rings: polygon b of an entity is its level b (the nested levels; a ring band
-    # is made from two of them by :func:`_ring_rows`)
+    # is made from two of them by :func:`.band_rows.ring_rows`)
     member = np.empty(nr, dtype=np.int64)
     poly_rings = np.zeros(nr, dtype=np.int64)
     group_polys = np.zeros(n_ent * nb, dtype=np.int64)
@@ -350,66 +351,6 @@ def _kernel() -> Any:
                           inside_ring, simplify_ring, cross2)
 
 
-def _ring_rows(polys: np.ndarray, xy: np.ndarray, ring_off: np.ndarray,
-               poly_rings: np.ndarray, group_polys: np.ndarray, origin: np.ndarray,
-               cell: float) -> None:
-    """``polys`` (the nested levels, ``(n, n_bands)``) made ring bands in place: each level
-    minus the level below, from the kernel's rings (``xy`` and its ragged offsets) back in
-    integers, the edges two levels share dropped (:func:`.coverage.ring_band`), as a city's
-    are (:func:`.rings.iter_bands`)."""
-    n, nb = polys.shape
-    ring_of_poly = np.r_[0, np.cumsum(poly_rings)]
-    poly_of_group = np.r_[0, np.cumsum(group_polys)]
-    # vertices back in 1 / SNAP of a cell from cell (0, 0)'s centre (exact: they were made
-    # as origin + integer / SNAP * cell)
-    q_all = np.rint((xy - origin) * (SNAP / cell)).astype(np.int32)
-
-    def level(g: int) -> tuple[np.ndarray, np.ndarray]:
-        r0, r1 = ring_of_poly[poly_of_group[g]], ring_of_poly[poly_of_group[g + 1]]
-        lo, hi = ring_off[r0:r1], ring_off[r0 + 1:r1 + 1] - 1  # each ring without its closing
-        if r1 == r0:
-            return np.zeros((0, 2), np.int32), np.zeros(0, np.int64)
-        # the group's rings are contiguous: drop each one's closing vertex
-        v0, v1 = ring_off[r0], ring_off[r1]
-        closing = np.zeros(v1 - v0, dtype=bool)
-        closing[hi - v0] = True
-        return q_all[v0:v1][~closing], (hi - lo).astype(np.int64)
-
-    # every ring band's closed rings, then one ``from_ragged_array`` for all of them (as
-    # :func:`.rings._polygons` builds one; a call per band cost ~0.05 ms a facility)
-    xys: list[np.ndarray] = []
-    ring_offs: list[np.ndarray] = []
-    per_polys: list[np.ndarray] = []
-    n_polys = np.zeros((n, nb - 1), dtype=np.int64)
-    for e in range(n):
-        below = level(e * nb)
-        for b in range(1, nb):
-            this = level(e * nb + b)
-            band_q, band_sizes = ring_band(this[0], this[1], *below)
-            below = this
-            if band_sizes.shape[0] == 0:
-                continue
-            rings, per_poly = _grouped_rings(band_q, band_sizes,
-                                             _signed_area2(band_q, band_sizes) < 0)
-            band_xy, band_off = _closed_xy(band_q, band_sizes, rings, origin, cell)
-            xys.append(band_xy)
-            ring_offs.append(band_off[1:] - band_off[:-1])
-            per_polys.append(per_poly)
-            n_polys[e, b - 1] = per_poly.shape[0]
-    polys[:, 1:] = _EMPTY
-    if not xys:
-        return
-    ring_n = np.concatenate(ring_offs)
-    per_poly_all = np.concatenate(per_polys)
-    full = n_polys.ravel() > 0
-    geoms = shapely.from_ragged_array(
-        shapely.GeometryType.MULTIPOLYGON, np.concatenate(xys),
-        (np.r_[0, np.cumsum(ring_n)], np.r_[0, np.cumsum(per_poly_all)],
-         np.r_[0, np.cumsum(n_polys.ravel()[full])]))
-    e_of, b_of = np.divmod(np.flatnonzero(full), nb - 1)
-    polys[e_of, b_of + 1] = geoms
-
-
 def single_tile_bands(
     ax: np.ndarray, ay: np.ndarray, bx: np.ndarray, by: np.ndarray, band: np.ndarray,
     ent_start: np.ndarray, ent_stop: np.ndarray, *, reach_cells: float, pad: int,
@@ -460,10 +401,21 @@ def single_tile_bands(
         ent_stop[pick].astype(np.int64), i0[pick], j0[pick], width, (j1 - j0)[pick],
         float(reach_cells), int(n_bands), float(origin[0]),
         float(origin[1]), float(cell_m), bool(reuse))
-    geoms = shapely.from_ragged_array(
-        shapely.GeometryType.MULTIPOLYGON, xy,
-        (ring_off, np.r_[0, np.cumsum(poly_rings)], np.r_[0, np.cumsum(group_polys)]))
-    polys[:] = geoms.reshape(pick.shape[0], n_bands)
-    if not cumulative and n_bands > 1:
-        _ring_rows(polys, xy, ring_off, poly_rings, group_polys, origin, float(cell_m))
+    if cumulative or n_bands == 1:
+        geoms = shapely.from_ragged_array(
+            shapely.GeometryType.MULTIPOLYGON, xy,
+            (ring_off, np.r_[0, np.cumsum(poly_rings)], np.r_[0, np.cumsum(group_polys)]))
+        polys[:] = geoms.reshape(pick.shape[0], n_bands)
+        return small, polys
+    # ring rows: the lowest level is the first ring band; the others are made from two
+    # levels (:func:`.band_rows.ring_rows`), so only the lowest level's polygons are built
+    lowest = np.arange(group_polys.shape[0]) % n_bands == 0
+    poly_in = np.repeat(lowest, group_polys)
+    ring_in = np.repeat(poly_in, poly_rings)
+    ring_n = np.diff(ring_off)
+    polys[:, 0] = shapely.from_ragged_array(
+        shapely.GeometryType.MULTIPOLYGON, xy[np.repeat(ring_in, ring_n)],
+        (np.r_[0, np.cumsum(ring_n[ring_in])], np.r_[0, np.cumsum(poly_rings[poly_in])],
+         np.r_[0, np.cumsum(group_polys[lowest])]))
+    ring_rows(polys, xy, ring_off, poly_rings, group_polys, origin, float(cell_m))
     return small, polys

@@ -523,16 +523,6 @@ def _lowest_band(pieces: Pieces, n_bands: int) -> Pieces:
     if len(pieces) == 0 or n_bands == 1:
         return pieces
     keep = unrepeated(pieces, n_bands)
-    if keep is not None:
-        return Pieces(pieces.group[keep], pieces.edge[keep], pieces.start_m[keep],
-                      pieces.end_m[keep])
-    entity = pieces.group // n_bands
-    order = np.lexsort((pieces.group, pieces.end_m, pieces.start_m, pieces.edge, entity))
-    e, a, b, en = (pieces.edge[order], pieces.start_m[order], pieces.end_m[order],
-                   entity[order])
-    repeat = np.r_[False, (en[1:] == en[:-1]) & (e[1:] == e[:-1]) & (a[1:] == a[:-1])
-                   & (b[1:] == b[:-1])]
-    keep = np.sort(order[~repeat])
     return Pieces(pieces.group[keep], pieces.edge[keep], pieces.start_m[keep],
                   pieces.end_m[keep])
 

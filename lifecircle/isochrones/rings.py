@@ -47,8 +47,9 @@ from typing import Any
 import numpy as np
 import shapely
 
+from .._kernels import compile_kernel
 from .coverage import ring_band
-from .nesting import hole_owners
+from .nesting import hole_owners, ring_area2
 from .simplify import simplify_columns
 from .trace import trace_tile
 from .wkb import EMPTY_WKB, Wkb, encode_rings
@@ -89,25 +90,22 @@ def _cycle_kernel() -> Any:
     return cycles
 
 
+def _areas2(q: np.ndarray, sizes: np.ndarray) -> np.ndarray:  # pragma: no cover - compiled
+    """Twice the signed area of each ring (:func:`.nesting.ring_area2`; the shoelace terms
+    added in vertex order, as np.bincount did)."""
+    out = np.zeros(sizes.shape[0])
+    s = 0
+    for r in range(sizes.shape[0]):
+        out[r] = ring_area2(q, s, sizes[r])
+        s += sizes[r]
+    return out
+
+
 @cache
 def _ring_kernels() -> tuple[Any, Any]:
     from numba import njit
 
-    @njit(cache=True, nogil=True)
-    def area2(q: np.ndarray, sizes: np.ndarray) -> np.ndarray:  # pragma: no cover
-        # the shoelace of each ring, its terms added in vertex order (as np.bincount did)
-        out = np.zeros(sizes.shape[0])
-        s = 0
-        for r in range(sizes.shape[0]):
-            n = sizes[r]
-            acc = 0.0
-            for k in range(n):
-                v = s + k
-                w = s + (k + 1 if k + 1 < n else 0)
-                acc += float(q[v, 0]) * float(q[w, 1]) - float(q[w, 0]) * float(q[v, 1])
-            out[r] = acc
-            s += n
-        return out
+    area2 = compile_kernel(_areas2, ring_area2)
 
     @njit(cache=True, nogil=True)
     def walked(q: np.ndarray, iv: np.ndarray, sizes: np.ndarray,

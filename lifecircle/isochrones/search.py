@@ -105,6 +105,20 @@ def _merge_kernel() -> Any:
     return compile_kernel(_merge_rows, sorted_by_key)
 
 
+def _dense_keys(key: np.ndarray) -> tuple[np.ndarray, int]:
+    """``key`` (non-negative int64) and the number of keys for a counting sort on it; when
+    that would exceed the rows several times (many facilities' groups), the keys present
+    numbered densely in their order instead."""
+    n_keys = int(key.max()) + 1
+    if n_keys <= 4 * key.shape[0] + 1024:
+        return key, n_keys
+    order = np.argsort(key)
+    sk = key[order]
+    rank = np.empty_like(key)
+    rank[order] = np.cumsum(np.r_[0, sk[1:] != sk[:-1]])
+    return rank, int(rank.max()) + 1
+
+
 def _merge(group: np.ndarray, edge: np.ndarray, start: np.ndarray, end: np.ndarray) -> Pieces:
     """Sort stretches by (group, edge, start) and merge the overlapping ones of the same group
     and edge.
@@ -122,14 +136,7 @@ def _merge(group: np.ndarray, edge: np.ndarray, start: np.ndarray, end: np.ndarr
         return Pieces(group, edge, start, end)
     # keys numbered densely over the (group, edge) pairs present when the product is large
     n_edge = int(edge.max()) + 1
-    key = group * n_edge + edge
-    n_keys = int(key.max()) + 1
-    if n_keys > 4 * key.shape[0] + 1024:  # many facilities' groups: rank the keys present
-        order = np.argsort(key)
-        sk = key[order]
-        rank = np.empty_like(key)
-        rank[order] = np.cumsum(np.r_[0, sk[1:] != sk[:-1]])
-        key, n_keys = rank, int(rank.max()) + 1
+    key, n_keys = _dense_keys(group * n_edge + edge)
     keep = _merge_kernel()(key, start, end, n_keys)
     return Pieces(group[keep], edge[keep], start[keep], end[keep])
 
@@ -166,19 +173,16 @@ def _unrepeated_kernel() -> Any:
     return compile_kernel(_unrepeated_rows, sorted_by_key)
 
 
-def unrepeated(pieces: Pieces, n_bands: int) -> np.ndarray | None:
+def unrepeated(pieces: Pieces, n_bands: int) -> np.ndarray:
     """The rows of ``pieces`` (``group`` is ``entity * n_bands + band``) not repeated in a
-    lower band of the same entity (same edge, start and end), ascending; ``None`` when the
-    entities and edges are too many for one counting sort (many facilities: the caller
-    sorts). The rows that a lexicographic sort on (entity, edge, start, end, group) keeps
-    first of each run, in a counting sort (``np.lexsort`` of five keys: 0.22 s against 0.04 s
-    for the 268,569-node mosaic's five categories)."""
+    lower band of the same entity (same edge, start and end), ascending: the rows that a
+    lexicographic sort on (entity, edge, start, end, group) keeps first of each run, in a
+    counting sort on (entity, edge) (``np.lexsort`` of five keys: 0.22 s against 0.04 s for
+    the 268,569-node mosaic's five categories; for a batch of 256 facilities' three bands on
+    the tiled Nanjing graph, 27 against 6.5 ms with the keys numbered densely)."""
     entity = pieces.group // n_bands
     n_edge = int(pieces.edge.max()) + 1
-    n_keys = (int(entity.max()) + 1) * n_edge
-    if n_keys > 4 * pieces.edge.shape[0] + 1024:
-        return None
-    key = entity.astype(np.int64) * n_edge + pieces.edge.astype(np.int64)
+    key, n_keys = _dense_keys(entity.astype(np.int64) * n_edge + pieces.edge.astype(np.int64))
     keep = _unrepeated_kernel()(key, np.ascontiguousarray(pieces.start_m, dtype=np.float64),
                                 np.ascontiguousarray(pieces.end_m, dtype=np.float64),
                                 np.ascontiguousarray(pieces.group, dtype=np.int64), n_keys)
