@@ -30,8 +30,8 @@ tables it inherited (the run still reads them for its blocks): its resident size
 
 from __future__ import annotations
 
+import json
 import logging
-import pickle
 import tempfile
 import time
 from collections.abc import Callable
@@ -41,6 +41,7 @@ from functools import partial
 from typing import IO, Any, cast
 
 import geopandas as gpd
+import pyarrow as pa
 
 from . import result as result_mod
 from ._errors import OutputError
@@ -144,8 +145,7 @@ class EarlyOutputs:
             package.handlers, package.propagate = handlers, propagate
         if shelf is not None:
             try:
-                pickle.dump((found, held.records), shelf, protocol=pickle.HIGHEST_PROTOCOL)
-                shelf.flush()
+                _shelve(shelf, found, held.records)
             except OSError as exc:
                 raise OutputError(f"the early worker could not hand its facilities to the "
                                   f"run through a temporary file ({exc.strerror or exc}); "
@@ -180,17 +180,28 @@ class _Held(logging.Handler):
         self.records.append((record.name, record.levelno, record.getMessage()))
 
 
+def _shelve(shelf: IO[bytes], found: gpd.GeoDataFrame,
+            records: list[tuple[str, int, str]]) -> None:
+    """The facilities (Arrow IPC, as GeoPandas writes Feather: every column's type kept)
+    after their warnings (JSON, its length first) into ``shelf``: data, never code."""
+    said = json.dumps(records).encode("utf-8")
+    shelf.write(len(said).to_bytes(8, "little") + said)
+    found.to_feather(shelf, compression="uncompressed")
+    shelf.flush()
+
+
 def _handed_over(job: _background.Job, shelf: IO[bytes]) -> gpd.GeoDataFrame:
     """The worker's facilities with their snaps, once it has written them into ``shelf``;
     their warnings said here, in the run (a worker that failed fails the run, as where the
     run waits for its GeoPackage)."""
     job.wait_for(EARLY_FACILITIES)
     shelf.seek(0)
-    found, records = pickle.load(shelf)  # noqa: S301 (this run's worker, an unnamed file)
+    said = json.loads(shelf.read(int.from_bytes(shelf.read(8), "little")))
+    found = gpd.read_feather(pa.BufferReader(shelf.read()))
     shelf.close()
-    for name, level, message in records:
+    for name, level, message in said:
         logging.getLogger(name).log(level, "%s", message)
-    return cast(gpd.GeoDataFrame, found)
+    return found
 
 
 def _partial_result(analysis: Analysis, net: WalkNetwork,

@@ -1,11 +1,12 @@
 """Side-by-side timing of the GeoPackage writer: a base revision's ``geopackage.py`` against the
 working tree's, on the layers of a real run, and the two files compared table by table.
 
-    python scripts/bench_gpkg.py capture RUN.osm.pbf /tmp/gpkg/layers.pkl
-    python scripts/bench_gpkg.py compare /tmp/gpkg/layers.pkl --base main
+    python scripts/bench_gpkg.py capture RUN.osm.pbf /tmp/gpkg/layers
+    python scripts/bench_gpkg.py compare /tmp/gpkg/layers --base main
 
 ``capture`` runs ``lifecircle run`` on the file and keeps the frames the run hands to
-``write_geopackage`` (a pickle; the run folder is deleted). ``compare`` writes those layers
+``write_geopackage`` (a Parquet file per layer in a folder; the run folder is deleted).
+``compare`` writes those layers
 (blocks, access points, facilities, edges, run_metadata) into fresh GeoPackages with the base's
 writer and the working tree's, alternately, ``--repeat`` times each, and prints the wall and
 CPU (user + system) seconds of each write, the file sizes, whether every table (layers, R-tree
@@ -16,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
-import pickle
 import resource
 import runpy
 import shutil
@@ -38,8 +38,10 @@ def capture(pbf: Path, out: Path) -> None:
     real = gpkg.write_geopackage
 
     def keep(path: Any, layers: Any, metadata: Any, **options: Any) -> Any:
-        with out.open("wb") as fh:
-            pickle.dump(dict(layers), fh, protocol=5)
+        out.mkdir(parents=True, exist_ok=True)
+        for name, frame in layers.items():
+            if frame is not None:
+                frame.to_parquet(out / f"{name}.parquet")
         return real(path, layers, metadata, **options)
 
     gpkg.write_geopackage = keep
@@ -88,11 +90,15 @@ def _same_tables(a: Path, b: Path) -> bool:
     return same
 
 
-def compare(layers_pkl: Path, base: str, repeat: int) -> None:
+def compare(folder: Path, base: str, repeat: int) -> None:
+    import geopandas as gpd
+    import pandas as pd
+    import pyarrow.parquet as pq
+
     import lifecircle.outputs.geopackage as tree
 
-    with layers_pkl.open("rb") as fh:
-        layers = pickle.load(fh)
+    layers = {p.stem: (gpd.read_parquet(p) if b"geo" in (pq.read_schema(p).metadata or {})
+                       else pd.read_parquet(p)) for p in sorted(folder.glob("*.parquet"))}
     scratch = Path(tempfile.mkdtemp(prefix="bench_gpkg_"))
     try:
         writers = {"base": _base_writer(base, scratch), "tree": tree}
