@@ -209,3 +209,25 @@ def test_a_footprint_reaching_past_the_frame_is_projected_vertex_by_vertex():
             assert framed[0][1] != exact[0][0]
             assert abs(framed[0][1] / exact[0][0] - 1) < 1e-9
             assert np.hypot(*(framed[1][1] - exact[1][0])) < 1e-4
+
+
+def test_a_footprint_with_a_nan_vertex_is_measured_vertex_by_vertex_alone_or_not():
+    # a NaN coordinate leaves the lattice's box as the other footprints' (it made the box
+    # infinite, and the lattice raised OverflowError): the NaN ring gets the vertex-by-vertex
+    # path's numbers (a NaN area, as GEOS gives), its neighbour the frame's
+    from lifecircle.sources import buildings
+
+    square = np.array([[0, 0], [1, 0], [1, 1], [0, 1], [0, 0]], dtype=float)
+    good = np.array([7.42, 43.73]) + 0.0003 * square
+    bad = good.copy()
+    bad[1, 0] = np.nan
+    exact_bad = buildings._exact_rings(bad, np.array([0, 5]), 32632)
+    exact_good = buildings._exact_rings(good, np.array([0, 5]), 32632)
+    for rings in ([bad], [bad, good], [good, bad]):
+        area, points = buildings._ring_measures(_wkb_column(rings), 32632)
+        k = next(i for i, r in enumerate(rings) if r is bad)
+        assert np.isnan(area[k]) and np.isnan(exact_bad[0][0])
+        assert np.array_equal(points[k], exact_bad[1][0], equal_nan=True)
+        if len(rings) == 2:
+            assert abs(area[1 - k] / exact_good[0][0] - 1) < 1e-9
+            assert np.hypot(*(points[1 - k] - exact_good[1][0])) < 1e-4

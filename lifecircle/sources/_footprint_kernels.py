@@ -157,6 +157,10 @@ def local_ring_measures(lon: np.ndarray, lat: np.ndarray, ends: np.ndarray,
         else:
             cx, cy = x0 + mx / max(b - a - 1, 1), y0 + my / max(b - a - 1, 1)
         clon[r], clat[r] = cx, cy
+        if not (np.isfinite(cx) and np.isfinite(cy)):  # a NaN or infinite vertex: measured
+            # vertex by vertex (off the lattice, the cell index below is not defined)
+            area[r], px[r], py[r], sure[r] = np.nan, np.nan, np.nan, False
+            continue
         # the differential at the centroid, biquadratic over the 3 x 3 nodes round the
         # nearest (bilinear is off by ~2e-8 of the area on a 0.02 degree lattice)
         fx, fy = (cx - west) / step_x, (cy - south) / step_y

@@ -221,14 +221,19 @@ def _ring_measures(column: WkbColumn, crs: Any) -> tuple[np.ndarray, np.ndarray]
         ends = np.zeros(count.size + 1, dtype=np.int64)
         np.cumsum(count, out=ends[1:])
         if lonlat.shape[0]:  # the lattice is made again only where a run leaves its box
-            # (column by column: numpy's min over axis 0 of (n, 2) is 10x slower)
+            # (column by column: numpy's min over axis 0 of (n, 2) is 10x slower; NaN and
+            # infinite coordinates left out: their rings are measured vertex by vertex)
             lon, lat = lonlat[:, 0], lonlat[:, 1]
-            box = np.array([min(box[0], lon.min()), min(box[1], lat.min()),
-                            max(box[2], lon.max()), max(box[3], lat.max())])
-            if not np.array_equal(box, framed):
-                west, south, east, north = box.tolist()
-                frame, framed = local_frame(west, south, east, north, crs), box
-        if frame is None:  # (the projection is not finite on the lattice)
+            finite = np.isfinite(lon) & np.isfinite(lat)
+            if not finite.all():
+                lon, lat = lon[finite], lat[finite]
+            if lon.size:
+                box = np.array([min(box[0], lon.min()), min(box[1], lat.min()),
+                                max(box[2], lon.max()), max(box[3], lat.max())])
+                if not np.array_equal(box, framed):
+                    west, south, east, north = box.tolist()
+                    frame, framed = local_frame(west, south, east, north, crs), box
+        if frame is None:  # (the projection is not finite on the lattice, or no finite box)
             area[at], points[at] = _exact_rings(lonlat, ends, crs)
         else:
             area[at], points[at], sure = _framed_rings(lonlat, ends, frame, crs)
