@@ -112,3 +112,26 @@ def test_released_tables_are_emptied_and_the_others_kept(monaco):
     assert data.way_ptr.tolist() == [0]  # an empty table, as a fresh OSMData has it
     with pytest.raises(AttributeError):
         release_tables(data, ("no_such_table",))
+
+
+def _ring_blobs(column: WkbColumn) -> list[bytes]:
+    ends = column.offsets
+    return [column.buf[ends[k] : ends[k + 1]].tobytes() for k in range(len(ends) - 1)]
+
+
+@pytest.mark.parametrize("stray_lon", [60.0, 120.0, -170.0])
+def test_a_stray_building_far_away_leaves_the_city_measured_to_1e_8(monaco, stray_lon):
+    # the lattice once grew to span every footprint in 128 steps: one building on another
+    # continent made it coarse for the whole city (1.1e-7 of the area at lon -170); its step
+    # is now fixed and the footprints off it are projected vertex by vertex
+    from lifecircle.sources.buildings import _ring_measures
+
+    square = np.array([[0, 0], [1, 0], [1, 1], [0, 1], [0, 0]], dtype=float)
+    stray = shapely.MultiPolygon([shapely.Polygon(np.array([stray_lon, 43.7]) + 3e-4 * square)])
+    column = WkbColumn.from_blobs([*_ring_blobs(monaco.buildings.wkb),
+                                   shapely.to_wkb(stray, byte_order=1)])
+    area, _ = _ring_measures(column, UTM)
+    exact = shapely.area(projected_geometries(column, UTM))  # pyproj vertex by vertex, GEOS
+    assert np.isfinite(exact).all() and len(exact) > 1000
+    assert np.abs(area / exact - 1).max() < 1e-8
+
