@@ -242,9 +242,11 @@ def _ring_measures(column: WkbColumn, crs: Any) -> tuple[np.ndarray, np.ndarray]
             area[at], points[at], sure = _framed_rings(lonlat, ends, frame, crs)
             unsure = np.flatnonzero(~sure)
             if unsure.size:  # measured again from their projected vertices
-                take = np.concatenate([np.arange(ends[k], ends[k + 1]) for k in unsure])
+                size = count[unsure]
                 sub = np.zeros(unsure.size + 1, dtype=np.int64)
-                np.cumsum(count[unsure], out=sub[1:])
+                np.cumsum(size, out=sub[1:])
+                # each unsure ring's vertex positions: its start, plus 0, 1, ... within it
+                take = np.repeat(ends[unsure] - sub[:-1], size) + np.arange(sub[-1])
                 area[at[unsure]], points[at[unsure]] = _exact_rings(lonlat[take], sub, crs)
         other = np.flatnonzero(~simple)
         if other.size:  # multipolygons (relations): measured by GEOS
