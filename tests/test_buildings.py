@@ -38,7 +38,8 @@ def test_runs_of_records_give_the_geometries_of_the_whole_column(monaco, monkeyp
     column = monaco.buildings.wkb
     whole = projected_geometries(column, UTM)
     # runs of 7 records: thousands of run boundaries, and the footprints with holes (which
-    # take the slower path) fall inside runs of one-ring ones
+    # take the slower path) fall inside runs of one-ring ones (projected_measures reads
+    # _osm_columns' name; buildings binds its own: test_runs_of_seven_records_... below)
     monkeypatch.setattr(_osm_columns, "PROJECT_CHUNK", 7)
     runs = projected_measures(column, UTM, lambda g: g)
     assert len(runs) == -(-len(column) // 7)
@@ -135,3 +136,31 @@ def test_a_stray_building_far_away_leaves_the_city_measured_to_1e_8(monaco, stra
     assert np.isfinite(exact).all() and len(exact) > 1000
     assert np.abs(area / exact - 1).max() < 1e-8
 
+
+def test_runs_of_seven_records_measure_as_one_run(monaco, monkeypatch):
+    # the name _ring_measures reads (buildings binds PROJECT_CHUNK by value): runs of 7
+    # records make the lattice again and again as the box widens, on the same nodes
+    from lifecircle.sources import buildings
+
+    column = monaco.buildings.wkb
+    area, points = buildings._ring_measures(column, UTM)
+    monkeypatch.setattr(buildings, "PROJECT_CHUNK", 7)
+    runs_area, runs_points = buildings._ring_measures(column, UTM)
+    assert np.abs(runs_area / area - 1).max() < 1e-10
+    assert np.hypot(*(runs_points - points).T).max() < 1e-8
+
+
+def test_without_a_lattice_every_footprint_is_measured_vertex_by_vertex(monaco, monkeypatch):
+    # where the projection is not finite on the lattice (local_frame gives None) the rings
+    # are projected vertex by vertex: the same measures as the frame's to 1e-8
+    from lifecircle.sources import _footprint_frame, buildings
+
+    column = monaco.buildings.wkb
+    area, points = buildings._ring_measures(column, UTM)
+    monkeypatch.setattr(_footprint_frame, "local_frame", lambda *args: None)
+    exact_area, exact_points = buildings._ring_measures(column, UTM)
+    assert not np.array_equal(area, exact_area)  # the frame's are not the bits of GEOS's
+    assert np.abs(area / exact_area - 1).max() < 1e-8
+    assert np.hypot(*(points - exact_points).T).max() < 1e-3
+    exact = shapely.area(projected_geometries(column, UTM))
+    assert np.array_equal(exact_area, exact)
