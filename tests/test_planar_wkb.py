@@ -71,3 +71,20 @@ def test_the_kernel_refuses_what_it_cannot_read():
     assert not read(np.frombuffer(line[:-3], dtype=np.uint8))[2]  # cut short
     point = shapely.to_wkb(shapely.from_wkt("POINT (1 2)"), byte_order=1)
     assert not read(np.frombuffer(line + point, dtype=np.uint8))[2]
+
+
+def test_a_lone_3d_line_is_read_off_its_2d_wkb(monkeypatch):
+    # the WKB is written 2D, so the kernel reads a 3D line itself (not _segments): the same
+    # segments as _segments gives, Z dropped
+    from lifecircle.sources import planar
+
+    lines = np.array([shapely.from_wkt("LINESTRING Z (0 0 5, 2 0 6, 2 3 7, 2 3 8)")],
+                     dtype=object)
+    expected = _segments(lines)
+    assert expected[0].tolist() == [[0, 0], [2, 0]] and expected[1].tolist() == [[2, 0], [2, 3]]
+
+    def refuse(_: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        raise AssertionError("left to _segments")
+
+    monkeypatch.setattr(planar, "_segments", refuse)
+    assert _same(_line_segments(lines), expected)

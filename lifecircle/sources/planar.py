@@ -185,8 +185,10 @@ def _line_segments(lines: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     Hand-written because GEOS's noding returns each group as a multi-line string of its
     noded edges, and ``shapely.get_parts`` (which :func:`_segments` needs to tell where a
     part starts) makes a geometry of every edge: 40 % of the noding's own cost. The WKB
-    says where each part starts; the vertices are its bytes as they are. Anything but 2D
-    (multi-)line strings is left to :func:`_segments`.
+    says where each part starts; the vertices are its bytes as they are. The WKB is written
+    2D (``output_dimension=2``), so 3D lines are read here too, their Z dropped as
+    :func:`_segments` drops it; anything but (multi-)line strings, and missing geometries,
+    are left to :func:`_segments`.
     """
     wkb = shapely.to_wkb(lines, output_dimension=2, byte_order=1)
     if shapely.is_missing(lines).any():
