@@ -428,6 +428,7 @@ def test_grid_pieces_take_apart_a_cell_the_parent_cuts_in_two():
     assert sorted(shapely.area(pieces).tolist()) == [3.0, 3.0, 8.0]
     mixed = np.array([u_shape, shapely.MultiPolygon([shapely.box(0, 0, 1, 1),
                                                      shapely.box(2, 2, 3, 3)])], dtype=object)
-    parts, idx = parts_of(mixed)
+    parts, idx, kept = parts_of(mixed)
     assert parts[0] is u_shape and idx.tolist() == [0, 1, 1]
+    assert kept.tolist() == [True, False, False]
     assert [p.wkt for p in parts[1:]] == [p.wkt for p in shapely.get_parts(mixed[1])]

@@ -45,11 +45,12 @@ def distinct(values: np.ndarray) -> np.ndarray:
     return out[keep]
 
 
-def parts_of(geoms: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def parts_of(geoms: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """``shapely.get_parts(geoms, return_index=True)`` without copying the geometries that are
     their own one part (nearly every block and grid piece: ``get_parts`` makes a new
     geometry of each, 0.15 s for the grid pieces at 268,569 nodes); those are returned as
-    they are, the multi-part ones taken apart."""
+    they are, the multi-part ones taken apart. Third: per part, whether it is its geometry
+    itself (not a part taken out of a multi-part one)."""
     count = shapely.get_num_geometries(geoms)
     idx = np.repeat(np.arange(geoms.size), count)
     start = np.cumsum(count) - count
@@ -61,7 +62,7 @@ def parts_of(geoms: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         sub, of = shapely.get_parts(geoms[multi], return_index=True)
         first = np.searchsorted(of, np.arange(int(multi.sum())))
         parts[start[multi][of] + np.arange(of.size) - first[of]] = sub
-    return parts, idx
+    return parts, idx, whole[idx]
 
 
 #: polygons with more vertices than this are tested by :func:`owner_of` (``disjoint``) only
@@ -279,7 +280,7 @@ def grid_pieces(
     cut[edge] = _clip_cells(parents, par[edge], ix[edge], iy[edge], sx[edge], sy[edge],
                             (b, nx, ny))
     use = inside | edge
-    parts, idx = parts_of(cut[use])
+    parts, idx, _ = parts_of(cut[use])
     keep = (shapely.get_type_id(parts) == 3) & (shapely.area(parts) > 0)
     return np.asarray(parts[keep], dtype=object), par[use][idx[keep]]
 

@@ -271,10 +271,10 @@ def _replace(
 
 def _parts(geoms: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """:func:`~lifecircle.sources.block_split.parts_of` the blocks, none left prepared."""
-    parts, idx = parts_of(geoms)
+    parts, idx, kept = parts_of(geoms)
     # the derivation prepared most blocks (point-in-polygon look-ups); a block kept as it is
     # would carry its prepared index through the run (~0.3 GB at a million nodes)
-    shapely.destroy_prepared(parts[(shapely.get_type_id(geoms) < 4)[idx]])
+    shapely.destroy_prepared(parts[kept])
     return parts, idx
 
 
