@@ -395,6 +395,25 @@ def test_relation_thread_error_reaches_the_caller(tmp_path, monkeypatch):
                                        strict=True))
 
 
+def test_ring_thread_is_joined_when_on_ways_fails(tmp_path, monkeypatch):
+    import threading
+
+    done: list[str] = []
+    _slow(monkeypatch, "ring_polygons", done)
+    path = tmp_path / "cases.osm.pbf"
+    _write_cases(path)
+
+    def on_ways(data: Any) -> Any:
+        raise RuntimeError("network failed")
+
+    before = threading.active_count()
+    with pytest.raises(RuntimeError, match="network failed"):
+        read_osm(path, on_ways=on_ways)
+    # the ring polygons' thread (sleeping first) had finished when the error came out
+    assert threading.active_count() == before
+    assert done == ["ring_polygons"]
+
+
 def test_rings_laid_out_for_other_room_are_refused():
     from lifecircle.sources._pbf_scan import _made
 

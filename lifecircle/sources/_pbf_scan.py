@@ -393,6 +393,7 @@ def scan_arrays(
         highway_seen=highway_seen,
         broken_areas=rel_out.broken_areas,
         tag_values=None,  # the vocabulary's strings: shared, keys interned
+        settled=polygons,
     )
 
 
