@@ -414,6 +414,26 @@ def test_ring_thread_is_joined_when_on_ways_fails(tmp_path, monkeypatch):
     assert done == ["ring_polygons"]
 
 
+def test_second_interrupt_stops_the_failed_scans_wait(tmp_path, monkeypatch):
+    # the scan fails, and while it waits for its threads a Ctrl-C comes (here: out of the
+    # ring polygons' wait): the interrupt, not the scan's error, reaches the caller
+    from lifecircle.sources import _pbf_scan
+
+    path = tmp_path / "cases.osm.pbf"
+    _write_cases(path)
+
+    def interrupted(*args: Any, **kwargs: Any) -> Any:
+        raise KeyboardInterrupt
+
+    def broken(*args: Any) -> Any:
+        raise RuntimeError("ring tags failed")
+
+    monkeypatch.setattr(_pbf_scan, "ring_polygons", interrupted)
+    monkeypatch.setattr(_pbf_scan, "_ring_tags", broken)
+    with pytest.raises(KeyboardInterrupt):
+        read_osm(path)
+
+
 def test_rings_laid_out_for_other_room_are_refused():
     from lifecircle.sources._pbf_scan import _made
 

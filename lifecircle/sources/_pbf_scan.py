@@ -369,10 +369,11 @@ def scan_arrays(
         way_ids = arrays.way_id[walk]
         rel_out = rel_areas()
     except BaseException:
-        # no thread left assembling or laying out after a failed scan
+        # no thread left assembling or laying out after a failed scan (their own errors are
+        # dropped for the scan's; a second Ctrl-C stops the wait)
         for started in (polygons, rel_areas):
             if started is not None:
-                with suppress(BaseException):
+                with suppress(Exception):
                     started()
         raise
     return Collected(
