@@ -339,8 +339,7 @@ def test_holes_go_to_the_smallest_shell_that_holds_them():
 
 
 def test_side_parts_by_hand():
-    from lifecircle.isochrones.simplify import part_table, side_part
-    from lifecircle.isochrones.trace import crossing_table
+    from lifecircle.isochrones.simplify import side_part
 
     # every level that crosses a side may cross the whole of it (one unit in at each end),
     # whichever centre it is seen from; junctions are kept exactly by the tracer
@@ -348,12 +347,22 @@ def test_side_parts_by_hand():
     assert side_part(3, 0, 1, SNAP) == (1, 1023)
     with pytest.raises(ValueError):
         side_part(1, 2, 0, SNAP)
-    table = part_table(3, SNAP).reshape(256, 256, 3, 2)
-    assert tuple(table[3, 0, 0]) == (1, 1023) and tuple(table[0, 1, 1]) == (0, 0)
-    # every level crosses at the midpoint, and only the levels between the two labels
-    cross = crossing_table(3, SNAP).reshape(256, 256, 3)
-    assert list(cross[0, 3]) == list(cross[3, 0]) == [512, 512, 512]
-    assert list(cross[1, 2]) == [0, 512, 0]
+    # the tracer's constants (follow_ring): every level crosses a side at its midpoint, and
+    # away from a junction may cross it as side_part says (kept relative to the midpoint);
+    # rows 0-2 in band 0, the rest unreached but one cell of band 1 on the seam: the three
+    # levels cross the tile in chains, which keep their parts
+    label = np.zeros((6, 7), np.uint8)
+    label[3:] = 3
+    label[3, 3] = 1
+    q, iv, _, level, chain, *_ = (np.array(a) for a in trace.trace_tile(label, 3, SNAP, (0, 0),
+                                                                         7))
+    assert list(level) == [0, 1, 2] and chain.all()
+    x, y = q[:, 0] % SNAP, q[:, 1] % SNAP
+    assert (((x == SNAP // 2) & (y == 0)) | ((x == 0) & (y == SNAP // 2))).all()
+    lo, hi = side_part(0, 3, 0, SNAP)
+    away = (iv[:, 0] == lo - SNAP // 2) & (iv[:, 1] == hi - SNAP // 2)
+    junction = (iv == 0).all(axis=1)
+    assert (away | junction).all() and away.any() and junction.any()
 
 
 def test_a_sloping_straight_edge_loses_its_staircase():

@@ -6,8 +6,8 @@ of the tile's words finds; a ring that reaches the tile's rim stops there and is
 chain, named by the grid sides it starts from and ends on, for :func:`.rings._level_rings` to
 link with the next tile's chains. The rings are those the pass this replaced would give
 (every square's filled-contour segments written out, then linked through a table of side to
-segment): crossings in ``1 / SNAP`` of a cell from a table (every level crosses a
-side at its midpoint, see :mod:`.rings`), a saddle's inside corners kept apart (contourpy on
+segment): crossings in ``1 / SNAP`` of a cell, at the side's midpoint (every level crosses a
+side there, see :mod:`.rings`), a saddle's inside corners kept apart (contourpy on
 the indicator), a closed ring simplified from its lowest, then leftmost junction or vertex
 (:func:`.simplify.simplify_ring`), a chain's vertices whole with their parts of their sides.
 
@@ -48,22 +48,8 @@ import numpy as np
 from .._kernels import compile_kernel
 from .simplify import cross2, simplify_ring
 
-__all__ = ["copied_rings", "crossing_table", "exit_sides", "follow_ring", "same_ring",
+__all__ = ["copied_rings", "exit_sides", "follow_ring", "same_ring",
            "square_between", "tile_grid", "trace_tile"]
-
-
-@cache
-def crossing_table(n_levels: int, snap: int) -> np.ndarray:
-    """``snap // 2`` at ``[(za * 256 + zb) * n_levels + b]`` for labels ``za != zb`` (uint8)
-    and the levels ``min(za, zb) <= b < max(za, zb)`` that cross the side between centres
-    labelled ``za`` and ``zb`` (0 elsewhere): every level crosses a side at its midpoint, in
-    ``1 / snap`` of the side from ``za``, so the levels that cross one side share its crossing
-    (contourpy's crossing of the indicator ``label <= b`` at 0.5)."""
-    za = np.arange(256)[:, None, None]
-    zb = np.arange(256)[None, :, None]
-    b = np.arange(n_levels)[None, None, :]
-    r = np.where((np.minimum(za, zb) <= b) & (b < np.maximum(za, zb)), snap // 2, 0)
-    return r.astype(np.int32).reshape(-1)
 
 
 def square_between(lab: np.ndarray, c0: int, W: int, lo: np.int64,
@@ -139,9 +125,9 @@ def follow_ring(lab: np.ndarray, W: int, width: int, height: int, nl: int, b: in
             p1 = p0 + W
         l0 = np.int64(lab[p0])
         l1 = np.int64(lab[p1])
-        # every level crosses a side at its midpoint (:func:`crossing_table`) and may cross
-        # it anywhere but its ends away from a junction (:func:`.simplify.side_part`):
-        # constants, not table reads
+        # every level crosses a side at its midpoint (contourpy's crossing of the indicator
+        # ``label <= b`` at 0.5) and may cross it anywhere but its ends away from a junction
+        # (:func:`.simplify.side_part`): constants, the same for every level
         r = snap >> 1
         if horizontal:
             qx[nq] = ci * snap + r
