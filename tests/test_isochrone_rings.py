@@ -311,7 +311,7 @@ def test_simplified_outline_keeps_area_bounds_and_topology(tile):
 
 def test_holes_go_to_the_smallest_shell_that_holds_them():
     from lifecircle.isochrones.nesting import hole_owners
-    from lifecircle.isochrones.rings import _signed_area2
+    from lifecircle.isochrones.rings import signed_area2
 
     def square(x0, y0, x1, y1, ccw):
         ring = [(x0, y0), (x1, y0), (x1, y1), (x0, y1)]
@@ -327,7 +327,7 @@ def test_holes_go_to_the_smallest_shell_that_holds_them():
     ]
     q = np.array([v for r in rings for v in r], dtype=np.int32)
     sizes = np.array([len(r) for r in rings])
-    area2 = _signed_area2(q, sizes)
+    area2 = signed_area2(q, sizes)
     shells, holes = np.flatnonzero(area2 > 0), np.flatnonzero(area2 < 0)
     assert list(shells) == [0, 2, 4] and list(holes) == [1, 3, 5]
     owner = shells[hole_owners(q, sizes, shells, holes, area2)]

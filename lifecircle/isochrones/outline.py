@@ -54,7 +54,7 @@ from .band_rows import ring_rows
 from .nesting import inside_ring
 from .rings import SNAP
 from .simplify import cross2, simplify_ring
-from .stamp import _end_cell, _near, stamp_entity
+from .stamp import end_cell, near, stamp_entity
 from .trace import exit_sides, follow_ring, same_ring, square_between
 
 __all__ = ["copied_rings", "single_tile_bands"]
@@ -355,7 +355,7 @@ def _outline_batch(
 
 @cache
 def _kernel() -> Any:
-    return compile_kernel(_outline_batch, _near, _end_cell, stamp_entity, _crossings,
+    return compile_kernel(_outline_batch, near, end_cell, stamp_entity, _crossings,
                           _trace_level, exit_sides, follow_ring, square_between, same_ring,
                           inside_ring, simplify_ring, cross2)
 
