@@ -11,7 +11,7 @@ import pytest
 import shapely
 
 from lifecircle.isochrones.coverage import ring_band
-from lifecircle.isochrones.rings import _polygons, _signed_area2
+from lifecircle.isochrones.rings import _polygons, signed_area2
 
 
 def _band(level: list[list[tuple[int, int]]], below: list[list[tuple[int, int]]]
@@ -22,7 +22,7 @@ def _band(level: list[list[tuple[int, int]]], below: list[list[tuple[int, int]]]
     p_sizes = np.array([len(r) for r in below], dtype=np.int64)
     bq, bs = ring_band(q, sizes, p, p_sizes)
     # SNAP units with a cell of SNAP: the integers are the coordinates
-    return _polygons(bq, bs, _signed_area2(bq, bs) < 0, np.zeros(2), 1024.0)
+    return _polygons(bq, bs, signed_area2(bq, bs) < 0, np.zeros(2), 1024.0)
 
 
 def _expected(level, below):

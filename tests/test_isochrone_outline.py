@@ -287,15 +287,27 @@ def test_rings_several_levels_pass_alike_traced_once_same_polygons(
     net = grid_net(7, 60.0)
     xy = np.array([[190.0, 185.0], [20.0, 3.0]])
     snap = snap_points(net, xy[:, 0], xy[:, 1], max_snap_m=50)
+    from lifecircle.isochrones import outline
+
     real = polygons.single_tile_bands
+    copied: list[int] = []
 
     def each_level(*a, **k):
         return real(*a, **{**k, "reuse": False})
 
+    def counted(*a, **k):
+        out = real(*a, **k)
+        copied.append(outline.copied_rings())
+        return out
+
     for cumulative in (False, True):
         kw = dict(category="c", speed_kmh=4.8, bands_min=(2.0, 4.0, 6.0), walk_in_m=20.0,
                   cell_m=2.0, cumulative=cumulative, points_xy=(xy[:, 0], xy[:, 1]))
-        once = iso.facility_isochrones(net, snap, ["a", "b"], **kw)
+        copied.clear()
+        with monkeypatch.context() as m:
+            m.setattr(polygons, "single_tile_bands", counted)
+            once = iso.facility_isochrones(net, snap, ["a", "b"], **kw)
+        assert sum(copied) > 0  # rings traced once were copied for the levels above
         with monkeypatch.context() as m:
             m.setattr(polygons, "single_tile_bands", each_level)
             every = iso.facility_isochrones(net, snap, ["a", "b"], **kw)

@@ -311,7 +311,7 @@ def test_simplified_outline_keeps_area_bounds_and_topology(tile):
 
 def test_holes_go_to_the_smallest_shell_that_holds_them():
     from lifecircle.isochrones.nesting import hole_owners
-    from lifecircle.isochrones.rings import _signed_area2
+    from lifecircle.isochrones.rings import signed_area2
 
     def square(x0, y0, x1, y1, ccw):
         ring = [(x0, y0), (x1, y0), (x1, y1), (x0, y1)]
@@ -327,7 +327,7 @@ def test_holes_go_to_the_smallest_shell_that_holds_them():
     ]
     q = np.array([v for r in rings for v in r], dtype=np.int32)
     sizes = np.array([len(r) for r in rings])
-    area2 = _signed_area2(q, sizes)
+    area2 = signed_area2(q, sizes)
     shells, holes = np.flatnonzero(area2 > 0), np.flatnonzero(area2 < 0)
     assert list(shells) == [0, 2, 4] and list(holes) == [1, 3, 5]
     owner = shells[hole_owners(q, sizes, shells, holes, area2)]
@@ -339,8 +339,7 @@ def test_holes_go_to_the_smallest_shell_that_holds_them():
 
 
 def test_side_parts_by_hand():
-    from lifecircle.isochrones.simplify import part_table, side_part
-    from lifecircle.isochrones.trace import crossing_table
+    from lifecircle.isochrones.simplify import side_part
 
     # every level that crosses a side may cross the whole of it (one unit in at each end),
     # whichever centre it is seen from; junctions are kept exactly by the tracer
@@ -348,12 +347,22 @@ def test_side_parts_by_hand():
     assert side_part(3, 0, 1, SNAP) == (1, 1023)
     with pytest.raises(ValueError):
         side_part(1, 2, 0, SNAP)
-    table = part_table(3, SNAP).reshape(256, 256, 3, 2)
-    assert tuple(table[3, 0, 0]) == (1, 1023) and tuple(table[0, 1, 1]) == (0, 0)
-    # every level crosses at the midpoint, and only the levels between the two labels
-    cross = crossing_table(3, SNAP).reshape(256, 256, 3)
-    assert list(cross[0, 3]) == list(cross[3, 0]) == [512, 512, 512]
-    assert list(cross[1, 2]) == [0, 512, 0]
+    # the tracer's constants (follow_ring): every level crosses a side at its midpoint, and
+    # away from a junction may cross it as side_part says (kept relative to the midpoint);
+    # rows 0-2 in band 0, the rest unreached but one cell of band 1 on the seam: the three
+    # levels cross the tile in chains, which keep their parts
+    label = np.zeros((6, 7), np.uint8)
+    label[3:] = 3
+    label[3, 3] = 1
+    q, iv, _, level, chain, *_ = (np.array(a) for a in trace.trace_tile(label, 3, SNAP, (0, 0),
+                                                                         7))
+    assert list(level) == [0, 1, 2] and chain.all()
+    x, y = q[:, 0] % SNAP, q[:, 1] % SNAP
+    assert (((x == SNAP // 2) & (y == 0)) | ((x == 0) & (y == SNAP // 2))).all()
+    lo, hi = side_part(0, 3, 0, SNAP)
+    away = (iv[:, 0] == lo - SNAP // 2) & (iv[:, 1] == hi - SNAP // 2)
+    junction = (iv == 0).all(axis=1)
+    assert (away | junction).all() and away.any() and junction.any()
 
 
 def test_a_sloping_straight_edge_loses_its_staircase():
@@ -387,14 +396,18 @@ def test_a_ring_several_levels_pass_alike_is_traced_once_with_the_same_output():
     hole[5:7, 4:8] = 3  # a hole of the unreached inside band 0: the same for levels 0..2
     hole[3, 3] = 1  # and a cell of band 1 inside band 0: a ring of level 0 only
     grids = [(3, hole), *random_grids(23, 40, (2, 6), (4, 18))]
-    copied = 0
+    copied = []
     for n, label in grids:
         with_reuse = _trace_copy(label, n, True)
+        copied.append(trace.copied_rings())
         without = _trace_copy(label, n, False)
+        assert trace.copied_rings() == 0
         for a, b in zip(with_reuse, without, strict=True):
             np.testing.assert_array_equal(a, b)
-        copied += int(np.sum(with_reuse[3][with_reuse[4] == 0] > 0))
-    assert copied > 0  # closed rings above level 0 were made (where the copies go)
+    # the copies ran: on the hand-drawn grid the shell (corners 0 and 3 only) and the hole
+    # of the unreached, traced at level 0, copied for levels 1 and 2; and on random grids
+    assert copied[0] == 4
+    assert sum(copied[1:]) > 0
     levels = outline(hole, 3, True)
     for b, theirs in enumerate(contourpy_levels(hole, 3)):
         assert_simplified(levels[b], theirs, hole, hole <= b)

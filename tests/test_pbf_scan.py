@@ -395,6 +395,45 @@ def test_relation_thread_error_reaches_the_caller(tmp_path, monkeypatch):
                                        strict=True))
 
 
+def test_ring_thread_is_joined_when_on_ways_fails(tmp_path, monkeypatch):
+    import threading
+
+    done: list[str] = []
+    _slow(monkeypatch, "ring_polygons", done)
+    path = tmp_path / "cases.osm.pbf"
+    _write_cases(path)
+
+    def on_ways(data: Any) -> Any:
+        raise RuntimeError("network failed")
+
+    before = threading.active_count()
+    with pytest.raises(RuntimeError, match="network failed"):
+        read_osm(path, on_ways=on_ways)
+    # the ring polygons' thread (sleeping first) had finished when the error came out
+    assert threading.active_count() == before
+    assert done == ["ring_polygons"]
+
+
+def test_second_interrupt_stops_the_failed_scans_wait(tmp_path, monkeypatch):
+    # the scan fails, and while it waits for its threads a Ctrl-C comes (here: out of the
+    # ring polygons' wait): the interrupt, not the scan's error, reaches the caller
+    from lifecircle.sources import _pbf_scan
+
+    path = tmp_path / "cases.osm.pbf"
+    _write_cases(path)
+
+    def interrupted(*args: Any, **kwargs: Any) -> Any:
+        raise KeyboardInterrupt
+
+    def broken(*args: Any) -> Any:
+        raise RuntimeError("ring tags failed")
+
+    monkeypatch.setattr(_pbf_scan, "ring_polygons", interrupted)
+    monkeypatch.setattr(_pbf_scan, "_ring_tags", broken)
+    with pytest.raises(KeyboardInterrupt):
+        read_osm(path)
+
+
 def test_rings_laid_out_for_other_room_are_refused():
     from lifecircle.sources._pbf_scan import _made
 

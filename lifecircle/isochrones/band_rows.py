@@ -27,7 +27,7 @@ import shapely
 from .._kernels import compile_kernel, grown
 from .coverage import _key, _mates, _next_prev, _ring_band, _turn, _xy
 from .nesting import _owners, cell_members, inside_ring, ring_area2
-from .rings import _EMPTY, SNAP
+from .rings import EMPTY, SNAP
 
 __all__ = ["ring_rows"]
 
@@ -77,7 +77,7 @@ def _ring_rows_batch(q_all: np.ndarray, ring_off: np.ndarray, ring_of_poly: np.n
             m = sizes.shape[0]
             if m == 0:
                 continue
-            # each ring's start and twice its signed area (as rings._signed_area2): holes run
+            # each ring's start and twice its signed area (as rings.signed_area2): holes run
             # clockwise
             starts = np.empty(m, dtype=np.int64)
             area = np.empty(m, dtype=np.float64)
@@ -160,7 +160,7 @@ def ring_rows(polys: np.ndarray, xy: np.ndarray, ring_off: np.ndarray,
         q_all, ring_off.astype(np.int64), ring_of_poly.astype(np.int64),
         poly_of_group.astype(np.int64), int(n), int(nb), float(origin[0]), float(origin[1]),
         cell / float(SNAP))
-    polys[:, 1:] = _EMPTY
+    polys[:, 1:] = EMPTY
     if ring_n.shape[0] == 0:
         return
     full = n_polys > 0

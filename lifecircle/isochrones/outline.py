@@ -42,6 +42,7 @@ reused for every entity.
 
 from __future__ import annotations
 
+import threading
 from functools import cache
 from typing import Any
 
@@ -53,10 +54,13 @@ from .band_rows import ring_rows
 from .nesting import inside_ring
 from .rings import SNAP
 from .simplify import cross2, simplify_ring
-from .stamp import _end_cell, _near, stamp_entity
+from .stamp import end_cell, near, stamp_entity
 from .trace import exit_sides, follow_ring, same_ring, square_between
 
-__all__ = ["single_tile_bands"]
+__all__ = ["copied_rings", "single_tile_bands"]
+
+#: this thread's last :func:`single_tile_bands` call's count of copied rings
+_LAST = threading.local()
 
 
 def _crossings(lab: np.ndarray, words: np.ndarray, w: int, h: int, nb: int,
@@ -114,13 +118,14 @@ def _trace_level(lab: np.ndarray, w: int, h: int, b: int, nb: int, starts: np.nd
                  r_area: np.ndarray, nr: int, exit_side: np.ndarray, step_i: np.ndarray,
                  step_j: np.ndarray, ilo: np.ndarray, ihi: np.ndarray, tx: np.ndarray,
                  ty: np.ndarray, same_top: np.ndarray, same_at: np.ndarray,
-                 same_n: np.ndarray) -> tuple[int, int, int]:
+                 same_n: np.ndarray) -> tuple[int, int, int, int]:
     """The rings of level ``b`` (cells with label <= b in): vertices appended to ``qx``,
     ``qy`` from ``nq`` and rings to ``r_*`` from ``nr`` (the buffers, and the workspaces
-    ``ilo``, ``ihi``, ``tx``, ``ty`` as large, are large enough); returns the new counts and
+    ``ilo``, ``ihi``, ``tx``, ``ty`` as large, are large enough); returns the new counts,
     how many horizontal crossings are marked in ``vis_h`` (bit ``b`` for this level when the
     levels' marks are kept ``apart``, else bit 0; listed in ``touched`` from ``nt`` on, for
-    the caller to clear). Inside on the left: shells anticlockwise, holes clockwise. Each ring
+    the caller to clear) and how many rings were copied from a lower level. Inside on the
+    left: shells anticlockwise, holes clockwise. Each ring
     is followed as a city tile's (:func:`.trace.follow_ring`) and simplified as :mod:`.rings`
     simplifies it (:func:`.simplify.simplify_ring`).
 
@@ -132,6 +137,7 @@ def _trace_level(lab: np.ndarray, w: int, h: int, b: int, nb: int, starts: np.nd
     them), as :func:`.trace._trace_tile` does for a city tile."""
     mb = b if apart else 0
     bit = np.uint8(1 << mb)
+    copied = 0
     for m in range(ns):
         s = starts[m]
         la = lab[s]
@@ -146,6 +152,7 @@ def _trace_level(lab: np.ndarray, w: int, h: int, b: int, nb: int, starts: np.nd
                 qx[begin + t] = qx[src + t]
                 qy[begin + t] = qy[src + t]
             nq = begin + n
+            copied += 1
         else:
             if vis_h[s] & bit:
                 continue
@@ -176,7 +183,7 @@ def _trace_level(lab: np.ndarray, w: int, h: int, b: int, nb: int, starts: np.nd
         r_size[nr] = nq - begin
         r_area[nr] = area
         nr += 1
-    return nq, nr, nt
+    return nq, nr, nt, copied
 
 
 def _outline_batch(
@@ -184,7 +191,7 @@ def _outline_batch(
     seg_lo: np.ndarray, seg_hi: np.ndarray, gi0: np.ndarray, gj0: np.ndarray,
     gw: np.ndarray, gh: np.ndarray, reach: float, nb: int,
     origin_x: float, origin_y: float, cell: float, reuse: bool,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, int]:
     """Stamp, trace and group the rings of every entity's grid; the kernel compiled by numba.
 
     Entity ``e`` has segments ``seg_lo[e]:seg_hi[e]`` and a grid of ``gw[e] x gh[e]`` centres
@@ -192,8 +199,8 @@ def _outline_batch(
     ``shapely.from_ragged_array`` builds the MultiPolygons from: the coordinates of the closed
     rings (cell ``(0, 0)``'s centre at ``(origin_x, origin_y)``), the ring offsets, the rings
     per polygon (shell first, then its holes) and the polygons per entity and band
-    (``entity * nb + band``). Ring vertices are integers in ``1 / SNAP`` of a cell until
-    then.
+    (``entity * nb + band``), and how many rings were copied from a lower level (``reuse``).
+    Ring vertices are integers in ``1 / SNAP`` of a cell until then.
 
     Buffers grow between entities only (an array rebound inside a hot loop costs numba a
     reference count per iteration).
@@ -227,6 +234,7 @@ def _outline_batch(
     r_level = np.empty(256, dtype=np.int64)
     r_area = np.empty(256, dtype=np.float64)
     nr = 0
+    copied = 0
     ent_ring = np.zeros(n_ent + 1, dtype=np.int64)
     exit_side, step_i, step_j = exit_sides()
     for e in range(n_ent):
@@ -262,10 +270,11 @@ def _outline_batch(
         nt = 0
         for b in range(nb):
             nr0 = nr
-            nq, nr, nt = _trace_level(lab, w, h, b, nb, starts, ns, vis_h,
-                                      apart, touched, nt, qx, qy, nq, r_start,
-                                      r_size, r_area, nr, exit_side, step_i, step_j, ilo,
-                                      ihi, tx, ty, same_top, same_at, same_n)
+            nq, nr, nt, n_copied = _trace_level(lab, w, h, b, nb, starts, ns, vis_h,
+                                                apart, touched, nt, qx, qy, nq, r_start,
+                                                r_size, r_area, nr, exit_side, step_i, step_j,
+                                                ilo, ihi, tx, ty, same_top, same_at, same_n)
+            copied += n_copied
             if not apart:
                 for t in range(nt):  # clear only what the level marked
                     vis_h[touched[t]] = 0
@@ -341,12 +350,12 @@ def _outline_batch(
             src = r_start[r] + (v if v < n else 0)
             xy[ring_off[t] + v, 0] = origin_x + ((qx[src] + sx) / SNAP) * cell
             xy[ring_off[t] + v, 1] = origin_y + ((qy[src] + sy) / SNAP) * cell
-    return xy, ring_off, poly_rings[:npoly], group_polys
+    return xy, ring_off, poly_rings[:npoly], group_polys, copied
 
 
 @cache
 def _kernel() -> Any:
-    return compile_kernel(_outline_batch, _near, _end_cell, stamp_entity, _crossings,
+    return compile_kernel(_outline_batch, near, end_cell, stamp_entity, _crossings,
                           _trace_level, exit_sides, follow_ring, square_between, same_ring,
                           inside_ring, simplify_ring, cross2)
 
@@ -373,7 +382,8 @@ def single_tile_bands(
         Largest grid side (in cells between the first and last centre) handled here.
     reuse
         Trace a ring that several levels pass the same way once (the default; ``False`` traces
-        it for each, with the same result: a check for the tests).
+        it for each, with the same result: a check for the tests; :func:`copied_rings`
+        counts the copies).
 
     Returns
     -------
@@ -393,10 +403,11 @@ def single_tile_bands(
     small = (i1 - i0 - 1 <= tile_cells) & (j1 - j0 - 1 <= tile_cells)
     pick = np.flatnonzero(small)
     polys = np.empty((pick.shape[0], n_bands), dtype=object)
+    _LAST.copied = 0
     if pick.shape[0] == 0:
         return small, polys
     width = -(-(i1 - i0)[pick] // 8) * 8  # whole words per row; the extra columns are out
-    xy, ring_off, poly_rings, group_polys = _kernel()(
+    xy, ring_off, poly_rings, group_polys, _LAST.copied = _kernel()(
         ax, ay, bx, by, band.astype(np.int64), ent_start[pick].astype(np.int64),
         ent_stop[pick].astype(np.int64), i0[pick], j0[pick], width, (j1 - j0)[pick],
         float(reach_cells), int(n_bands), float(origin[0]),
@@ -419,3 +430,9 @@ def single_tile_bands(
          np.r_[0, np.cumsum(group_polys[lowest])]))
     ring_rows(polys, xy, ring_off, poly_rings, group_polys, origin, float(cell_m))
     return small, polys
+
+
+def copied_rings() -> int:
+    """How many rings this thread's last :func:`single_tile_bands` copied from a lower level
+    (``reuse``) instead of tracing them again: a check for the tests that the reuse runs."""
+    return int(getattr(_LAST, "copied", 0))

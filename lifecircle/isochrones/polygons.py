@@ -34,7 +34,7 @@ from ..snapping import Snap
 from .cut import cut_pieces
 from .nesting import cell_members
 from .outline import single_tile_bands
-from .rings import _EMPTY, TileRings, bands_from_tiles, iter_bands, tile_rings
+from .rings import EMPTY, TileRings, bands_from_tiles, iter_bands, tile_rings
 from .search import Pieces, unrepeated
 from .stamp import stamp_tile_kernel
 from .trace import tile_grid
@@ -288,7 +288,7 @@ def _raster_bands(net: WalkNetwork, vertices: list[np.ndarray], n_entities: int,
     # of a ``*`` call, would keep them through the stamping: 32 bytes a vertex at city scale)
     coords, line, group = vertices
     vertices.clear()
-    out = np.array([_EMPTY] * (n_entities * n_bands), dtype=object).reshape(n_entities, n_bands)
+    out = np.array([EMPTY] * (n_entities * n_bands), dtype=object).reshape(n_entities, n_bands)
     if coords.shape[0] == 0:
         return iter(out[0]) if lazy else out
     c = float(cell_m)

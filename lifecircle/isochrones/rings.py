@@ -54,13 +54,15 @@ from .simplify import simplify_columns
 from .trace import trace_tile
 from .wkb import EMPTY_WKB, Wkb, encode_rings
 
-__all__ = ["SNAP", "TileRings", "bands_from_tiles", "iter_bands", "tile_rings"]
+__all__ = ["EMPTY", "SNAP", "TileRings", "bands_from_tiles", "iter_bands", "signed_area2",
+           "tile_rings"]
 
 #: Contour vertices are integers in ``1 / SNAP`` of a cell (a traced crossing, a side's
 #: midpoint, is exact), the same integer on both sides of a seam.
 SNAP = 1024
 
-_EMPTY = shapely.MultiPolygon()
+#: the empty band (a shared MultiPolygon: nothing reached)
+EMPTY = shapely.MultiPolygon()
 
 
 @cache
@@ -137,7 +139,7 @@ def _ring_kernels() -> tuple[Any, Any]:
     return area2, walked
 
 
-def _signed_area2(q: np.ndarray, sizes: np.ndarray) -> np.ndarray:
+def signed_area2(q: np.ndarray, sizes: np.ndarray) -> np.ndarray:
     """Twice the signed area of each ring (positive anticlockwise), in float64 (compiled: the
     numpy version held six vertex-sized temporaries, a city band's peak)."""
     return _ring_kernels()[0](q, sizes)
@@ -185,7 +187,7 @@ def _grouped_rings(q: np.ndarray, sizes: np.ndarray,
     holes = np.flatnonzero(hole)
     owner = np.zeros(0, dtype=np.int64)
     if holes.size:
-        owner = hole_owners(q, sizes, shells, holes, _signed_area2(q, sizes))
+        owner = hole_owners(q, sizes, shells, holes, signed_area2(q, sizes))
     poly = np.concatenate([np.arange(shells.shape[0]), owner])
     member = np.concatenate([shells, holes])
     is_hole = np.concatenate([np.zeros(shells.shape[0], bool), np.ones(holes.shape[0], bool)])
@@ -204,7 +206,7 @@ def _polygons(q: np.ndarray, sizes: np.ndarray, hole: np.ndarray, origin: np.nda
     GEOS (:func:`.wkb.encode_rings`).
     """
     if sizes.shape[0] == 0:
-        return Wkb(EMPTY_WKB, 0.0) if wkb else _EMPTY
+        return Wkb(EMPTY_WKB, 0.0) if wkb else EMPTY
     rings, per_poly = _grouped_rings(q, sizes, hole)
     if wkb:
         return encode_rings(q, sizes, rings, per_poly, origin, cell, SNAP)
@@ -344,10 +346,10 @@ def iter_bands(parts: list[TileRings], n_bands: int, cumulative: bool, origin: n
     for b in range(n_bands):
         ring_q, sizes = _level_rings(parts, b)
         if cumulative or prev is None:
-            poly = _polygons(ring_q, sizes, _signed_area2(ring_q, sizes) < 0, origin, cell, wkb)
+            poly = _polygons(ring_q, sizes, signed_area2(ring_q, sizes) < 0, origin, cell, wkb)
         else:
             band_q, band_sizes = ring_band(ring_q, sizes, *prev)
-            poly = _polygons(band_q, band_sizes, _signed_area2(band_q, band_sizes) < 0,
+            poly = _polygons(band_q, band_sizes, signed_area2(band_q, band_sizes) < 0,
                              origin, cell, wkb)
             del band_q, band_sizes
         prev = (ring_q, sizes) if not cumulative else None

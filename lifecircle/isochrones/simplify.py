@@ -51,7 +51,7 @@ import numpy as np
 
 from .._kernels import compile_kernel
 
-__all__ = ["LOOKAHEAD", "cross2", "part_table", "side_part", "simplify_columns", "simplify_ring"]
+__all__ = ["LOOKAHEAD", "cross2", "side_part", "simplify_columns", "simplify_ring"]
 
 #: Most vertices one chord may replace (bounds a ring's work to ``LOOKAHEAD`` per vertex).
 LOOKAHEAD = 512
@@ -67,18 +67,6 @@ def side_part(l0: int | np.integer, l1: int | np.integer, b: int | np.integer,
     if not min(l0, l1) <= b < max(l0, l1):
         raise ValueError(f"level {b} does not cross a side from {l0} to {l1}")
     return 1, snap - 1
-
-
-@cache
-def part_table(n_levels: int, snap: int) -> np.ndarray:
-    """:func:`side_part` of every label pair ``(l0, l1)`` (uint8) and level ``b``, the pair
-    at ``2 * ((l0 * 256 + l1) * n_levels + b)`` (int16; zeros where ``b`` does not cross)."""
-    out = np.zeros((256, 256, n_levels, 2), dtype=np.int16)
-    for l0 in range(n_levels + 1):
-        for l1 in range(n_levels + 1):
-            for b in range(min(l0, l1), max(l0, l1)):
-                out[l0, l1, b] = side_part(l0, l1, b, snap)
-    return out.reshape(-1)
 
 
 def cross2(ax: np.int64, ay: np.int64, bx: np.int64, by: np.int64) -> np.int64:

@@ -5,7 +5,7 @@ Every cell whose centre lies within ``reach`` cells of a segment of band ``k`` g
 without testing every cell of a segment's bounding box. Row by row, the run of cells is the
 row's chord through the segment's capsule (the two end disks and the band between them,
 bounds linear in the row's height); an end whose bound falls within 1e-6 of a cell centre is
-settled with the reference's own test (:func:`_near`). Used by the per-facility outlines
+settled with the reference's own test (:func:`near`). Used by the per-facility outlines
 (:mod:`.outline`, one grid per facility) and the city tiles (:func:`stamp_tile_kernel`).
 """
 
@@ -18,10 +18,10 @@ import numpy as np
 
 from .._kernels import compile_kernel
 
-__all__ = ["stamp_entity", "stamp_kernel", "stamp_tile_kernel"]
+__all__ = ["end_cell", "near", "stamp_entity", "stamp_kernel", "stamp_tile_kernel"]
 
 
-def _near(i: int, j: int, x1: float, y1: float, dx: float, dy: float, dd: float,
+def near(i: int, j: int, x1: float, y1: float, dx: float, dy: float, dd: float,
           r2: float) -> bool:
     """Whether cell ``(j, i)``'s centre lies within ``sqrt(r2)`` of the segment (the test of
     :func:`.polygons._stamp_kernel`, operation for operation, so the same cells pass)."""
@@ -34,23 +34,23 @@ def _near(i: int, j: int, x1: float, y1: float, dx: float, dy: float, dd: float,
     return ex * ex + ey * ey <= r2
 
 
-def _end_cell(t: float, i_lo: int, i_hi: int, left: bool, j: int, x1: float, y1: float,
+def end_cell(t: float, i_lo: int, i_hi: int, left: bool, j: int, x1: float, y1: float,
               dx: float, dy: float, dd: float, r2: float) -> int:
     """The first (``left``) or last cell of a row's run whose boundary is at ``t`` (cell
-    index units); a centre within 1e-6 of ``t`` is settled with :func:`_near`."""
+    index units); a centre within 1e-6 of ``t`` is settled with :func:`near`."""
     if left:
         i = int(np.ceil(t))
         if i - t < 1e-6:
-            if not _near(i, j, x1, y1, dx, dy, dd, r2):
+            if not near(i, j, x1, y1, dx, dy, dd, r2):
                 i += 1
-        elif t - (i - 1) < 1e-6 and _near(i - 1, j, x1, y1, dx, dy, dd, r2):
+        elif t - (i - 1) < 1e-6 and near(i - 1, j, x1, y1, dx, dy, dd, r2):
             i -= 1
         return max(i, i_lo)
     i = int(np.floor(t))
     if t - i < 1e-6:
-        if not _near(i, j, x1, y1, dx, dy, dd, r2):
+        if not near(i, j, x1, y1, dx, dy, dd, r2):
             i -= 1
-    elif (i + 1) - t < 1e-6 and _near(i + 1, j, x1, y1, dx, dy, dd, r2):
+    elif (i + 1) - t < 1e-6 and near(i + 1, j, x1, y1, dx, dy, dd, r2):
         i += 1
     return min(i, i_hi)
 
@@ -86,7 +86,7 @@ def stamp_entity(ax: np.ndarray, ay: np.ndarray, bx: np.ndarray, by: np.ndarray,
             for j in range(j_lo, j_hi + 1):
                 row = j * w
                 for i in range(i_lo, i_hi + 1):
-                    if _near(i, j, x1, y1, dx, dy, dd, r2):
+                    if near(i, j, x1, y1, dx, dy, dd, r2):
                         # the span holds the cells within reach only
                         span_lo[j] = min(span_lo[j], i)
                         span_hi[j] = max(span_hi[j], i)
@@ -139,8 +139,8 @@ def stamp_entity(ax: np.ndarray, ay: np.ndarray, bx: np.ndarray, by: np.ndarray,
                     hi_c = max(hi_c, b)
             if lo_c > hi_c + 2e-6:
                 continue
-            ia = _end_cell(lo_c + xs, i_lo, i_hi, True, j, x1, y1, dx, dy, dd, r2)
-            ib = _end_cell(hi_c + xs, i_lo, i_hi, False, j, x1, y1, dx, dy, dd, r2)
+            ia = end_cell(lo_c + xs, i_lo, i_hi, True, j, x1, y1, dx, dy, dd, r2)
+            ib = end_cell(hi_c + xs, i_lo, i_hi, False, j, x1, y1, dx, dy, dd, r2)
             if ia > ib:  # the run lies off the grid (a city tile's neighbouring segment)
                 continue
             row = j * w
@@ -198,11 +198,11 @@ def _stamp_tile(ax: np.ndarray, ay: np.ndarray, bx: np.ndarray, by: np.ndarray,
 @cache
 def stamp_kernel() -> Any:
     """:func:`_stamp_grid` compiled: ``(ax, ay, bx, by, band, reach, flat_label, w, h)``."""
-    return compile_kernel(_stamp_grid, stamp_entity, _near, _end_cell)
+    return compile_kernel(_stamp_grid, stamp_entity, near, end_cell)
 
 
 @cache
 def stamp_tile_kernel() -> Any:
     """:func:`_stamp_tile` compiled:
     ``(ax, ay, bx, by, band, sel, ox, oy, reach, flat_label, w, h)``."""
-    return compile_kernel(_stamp_tile, stamp_entity, _near, _end_cell)
+    return compile_kernel(_stamp_tile, stamp_entity, near, end_cell)

@@ -6,8 +6,8 @@ of the tile's words finds; a ring that reaches the tile's rim stops there and is
 chain, named by the grid sides it starts from and ends on, for :func:`.rings._level_rings` to
 link with the next tile's chains. The rings are those the pass this replaced would give
 (every square's filled-contour segments written out, then linked through a table of side to
-segment): crossings in ``1 / SNAP`` of a cell from a table (every level crosses a
-side at its midpoint, see :mod:`.rings`), a saddle's inside corners kept apart (contourpy on
+segment): crossings in ``1 / SNAP`` of a cell, at the side's midpoint (every level crosses a
+side there, see :mod:`.rings`), a saddle's inside corners kept apart (contourpy on
 the indicator), a closed ring simplified from its lowest, then leftmost junction or vertex
 (:func:`.simplify.simplify_ring`), a chain's vertices whole with their parts of their sides.
 
@@ -48,22 +48,8 @@ import numpy as np
 from .._kernels import compile_kernel
 from .simplify import cross2, simplify_ring
 
-__all__ = ["crossing_table", "exit_sides", "follow_ring", "same_ring", "square_between",
-           "tile_grid", "trace_tile"]
-
-
-@cache
-def crossing_table(n_levels: int, snap: int) -> np.ndarray:
-    """``snap // 2`` at ``[(za * 256 + zb) * n_levels + b]`` for labels ``za != zb`` (uint8)
-    and the levels ``min(za, zb) <= b < max(za, zb)`` that cross the side between centres
-    labelled ``za`` and ``zb`` (0 elsewhere): every level crosses a side at its midpoint, in
-    ``1 / snap`` of the side from ``za``, so the levels that cross one side share its crossing
-    (contourpy's crossing of the indicator ``label <= b`` at 0.5)."""
-    za = np.arange(256)[:, None, None]
-    zb = np.arange(256)[None, :, None]
-    b = np.arange(n_levels)[None, None, :]
-    r = np.where((np.minimum(za, zb) <= b) & (b < np.maximum(za, zb)), snap // 2, 0)
-    return r.astype(np.int32).reshape(-1)
+__all__ = ["copied_rings", "exit_sides", "follow_ring", "same_ring",
+           "square_between", "tile_grid", "trace_tile"]
 
 
 def square_between(lab: np.ndarray, c0: int, W: int, lo: np.int64,
@@ -139,9 +125,9 @@ def follow_ring(lab: np.ndarray, W: int, width: int, height: int, nl: int, b: in
             p1 = p0 + W
         l0 = np.int64(lab[p0])
         l1 = np.int64(lab[p1])
-        # every level crosses a side at its midpoint (:func:`crossing_table`) and may cross
-        # it anywhere but its ends away from a junction (:func:`.simplify.side_part`):
-        # constants, not table reads
+        # every level crosses a side at its midpoint (contourpy's crossing of the indicator
+        # ``label <= b`` at 0.5) and may cross it anywhere but its ends away from a junction
+        # (:func:`.simplify.side_part`): constants, the same for every level
         r = snap >> 1
         if horizontal:
             qx[nq] = ci * snap + r
@@ -229,7 +215,7 @@ def _trace_tile(lab: np.ndarray, words: np.ndarray, W: int, width: int, height: 
                 out_iv: np.ndarray, r_start: np.ndarray, r_size: np.ndarray,
                 r_level: np.ndarray, r_chain: np.ndarray, r_head: np.ndarray,
                 r_tail: np.ndarray, r_joint: np.ndarray, reuse: bool
-                ) -> tuple[int, int, int]:  # pragma: no cover - compiled
+                ) -> tuple[int, int, int, int]:  # pragma: no cover - compiled
     """Every level's rings of one tile (``lab`` flat, rows ``W`` bytes apart, ``words`` its
     view; ``width`` x ``height`` centres, the columns beyond ``width`` ignored; ``starts``
     the ``ns`` horizontal crossings :func:`_pad_bound` found, where closed rings start) into the
@@ -237,7 +223,8 @@ def _trace_tile(lab: np.ndarray, words: np.ndarray, W: int, width: int, height: 
     rings (simplified) before chains (whole, with their parts and end keys): the vertices
     (int32) moved by ``(ox, oy)``, the parts of the chains' vertices only, in their order.
     ``mark`` holds ``nbytes`` bytes a centre, bit ``b`` for level ``b``'s horizontal crossing
-    from that centre (all 0, and left so). Returns (vertices, chain vertices, rings).
+    from that centre (all 0, and left so). Returns (vertices, chain vertices, rings, closed
+    rings copied from a lower level: see ``reuse``).
 
     With ``reuse`` (and at most 8 levels), a closed ring that the levels above pass the same
     way (:func:`follow_ring`'s last value: in a city, most holes of a near band, which the
@@ -252,6 +239,7 @@ def _trace_tile(lab: np.ndarray, words: np.ndarray, W: int, width: int, height: 
     same_at = np.empty(ns, dtype=np.int64)
     same_size = np.empty(ns, dtype=np.int64)
     nr = 0
+    copied = 0  # closed rings copied from a lower level's
     k = 0  # ordered output vertices
     kc = 0  # the chains' among them (their parts in out_iv)
     for b in range(nl):
@@ -310,6 +298,7 @@ def _trace_tile(lab: np.ndarray, words: np.ndarray, W: int, width: int, height: 
                 for t in range(kept):
                     out_q[k + t, 0] = out_q[src + t, 0]
                     out_q[k + t, 1] = out_q[src + t, 1]
+                copied += 1
             else:
                 j = s // W
                 i = s - j * W
@@ -360,7 +349,7 @@ def _trace_tile(lab: np.ndarray, words: np.ndarray, W: int, width: int, height: 
         _rotate(r_start, r_size, r_level, r_chain, r_head, r_tail, r_joint, r0, n_chains, nr)
     for t in range(nt):
         mark[touched[t]] = 0
-    return k, kc, nr
+    return k, kc, nr, copied
 
 
 def _rotate(r_start: np.ndarray, r_size: np.ndarray, r_level: np.ndarray,
@@ -485,12 +474,17 @@ def trace_tile(label: np.ndarray, n_levels: int, snap: int,
     level, closed rings (simplified) before chains; the vertices int32, in ``1 / snap`` of a
     cell from the tile's centre ``-offset`` (which the caller keeps within int32); views of
     this thread's buffers, valid until its next call. With ``width``, ``label`` is
-    :func:`tile_grid`'s grid, of which the first ``width`` columns are the tile's."""
+    :func:`tile_grid`'s grid, of which the first ``width`` columns are the tile's. With
+    ``reuse`` (the default), a closed ring that the levels above pass the same way is traced
+    and simplified once and copied for them, the output the same as without (``False``
+    traces it for each level: a check for the tests); :func:`copied_rings` counts the copies.
+    """
     stamped = width is not None
     height = label.shape[0]
     if width is None:
         width = label.shape[1]
     if height < 2 or width < 2:
+        _SPACE.copied = 0
         z = np.zeros(0, np.int64)
         return (np.zeros((0, 2), np.int32), np.zeros((0, 2), np.int16), z, z.astype(np.uint8),
                 z.astype(np.uint8), z, z, z.astype(np.uint8))
@@ -521,7 +515,13 @@ def trace_tile(label: np.ndarray, n_levels: int, snap: int,
         _space("r_size", n_rings, np.int64), _space("r_level", n_rings, np.uint8),
         _space("r_chain", n_rings, np.uint8), _space("r_head", n_rings, np.int64),
         _space("r_tail", n_rings, np.int64), _space("r_joint", n_rings, np.uint8), reuse)
-    k, kc, nr = out
+    k, kc, nr, _SPACE.copied = out
     return (_SPACE.out_q[:k], _SPACE.out_iv[:kc], _SPACE.r_size[:nr], _SPACE.r_level[:nr],
             _SPACE.r_chain[:nr], _SPACE.r_head[:nr], _SPACE.r_tail[:nr],
             _SPACE.r_joint[:nr])
+
+
+def copied_rings() -> int:
+    """How many closed rings this thread's last :func:`trace_tile` copied from a lower level
+    (``reuse``) instead of tracing them again: a check for the tests that the reuse runs."""
+    return int(getattr(_SPACE, "copied", 0))

@@ -12,7 +12,8 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass
+from contextlib import suppress
+from dataclasses import dataclass, field
 from itertools import chain
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -69,6 +70,9 @@ class Collected:
     #: the read's shared tag values (see :func:`~._osm_columns.flat_tags`); None when every
     #: tag key and value is already one shared (and every key an interned) string
     tag_values: dict[str, str] | None
+    #: waits for work the read left running for the assembly (the PBF scan's ring polygons'
+    #: thread); called when the assembly fails before it takes :attr:`rings`
+    settled: Callable[[], object] = field(default=lambda: None)
 
 
 def from_scan(raw: Scan) -> Collected:
@@ -117,31 +121,39 @@ def osm_data(path: Path, raw: Collected,
     ``NETWORK_TABLES`` but the vacant land; nothing here changes them afterwards), before the
     areas are laid out and sorted: the network can be built meanwhile. The function it
     returns is called (to wait for that work) before the building and POI tables are made,
-    whose peaks would otherwise add to the network's.
+    whose peaks would otherwise add to the network's. An error before the rings are taken
+    (``on_ways`` raising, say) waits for ``raw.settled`` before it is raised.
     """
-    data = OSMData(
-        str(path),
-        way_ids=raw.way_ids,
-        way_highway=raw.way_highway,
-        way_name=raw.way_name,
-        gates=raw.gates,
-        barriers=raw.barriers,
-        way_access=raw.way_access,
-        barrier_nodes=raw.barrier_nodes,
-    )
-    data.refs, data.way_ptr, data.ref_lon, data.ref_lat = raw.walkable
-    valid = np.isfinite(data.ref_lon)
-    way_of_ref = np.repeat(np.arange(len(raw.way_ids)), np.diff(data.way_ptr))
-    # counted now: the per-reference temporaries go before the areas are assembled
-    missing_refs = int(valid.size - np.count_nonzero(valid))
-    ways_cut = int(np.unique(way_of_ref[~valid]).size) if missing_refs else 0
-    # usable: a way with two consecutive references inside the extract
-    usable = bool((valid[1:] & valid[:-1] & (way_of_ref[1:] == way_of_ref[:-1])).any())
-    del valid, way_of_ref
-    settle = on_ways(data) if on_ways is not None else None
     # room after the rings for the relation footprints (see _building_table)
     reserve = sum(len(r[2]) for r in raw.rel_areas)
-    rings, ok = raw.rings(reserve)
+    try:
+        data = OSMData(
+            str(path),
+            way_ids=raw.way_ids,
+            way_highway=raw.way_highway,
+            way_name=raw.way_name,
+            gates=raw.gates,
+            barriers=raw.barriers,
+            way_access=raw.way_access,
+            barrier_nodes=raw.barrier_nodes,
+        )
+        data.refs, data.way_ptr, data.ref_lon, data.ref_lat = raw.walkable
+        valid = np.isfinite(data.ref_lon)
+        way_of_ref = np.repeat(np.arange(len(raw.way_ids)), np.diff(data.way_ptr))
+        # counted now: the per-reference temporaries go before the areas are assembled
+        missing_refs = int(valid.size - np.count_nonzero(valid))
+        ways_cut = int(np.unique(way_of_ref[~valid]).size) if missing_refs else 0
+        # usable: a way with two consecutive references inside the extract
+        usable = bool((valid[1:] & valid[:-1] & (way_of_ref[1:] == way_of_ref[:-1])).any())
+        del valid, way_of_ref
+        settle = on_ways(data) if on_ways is not None else None
+        rings, ok = raw.rings(reserve)
+    except BaseException:
+        # (the network's build, say, failed: no thread is left laying out the rings, and
+        # holding their coordinates, once the error is out; a second Ctrl-C stops the wait)
+        with suppress(Exception):
+            raw.settled()
+        raise
     raw.rings = _laid_out  # (what the read kept for the polygons goes with its closure)
     relations = WkbColumn.from_blobs(r[2] for r in raw.rel_areas)
     area_pois: list[tuple[str, int, dict[str, str]]] = []
