@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import resource
-import runpy
 import shutil
 import sqlite3
 import subprocess
@@ -46,12 +45,10 @@ def capture(pbf: Path, out: Path) -> None:
 
     gpkg.write_geopackage = keep
     run = Path(tempfile.mkdtemp(prefix="bench_gpkg_"))
-    sys.argv = ["lifecircle", "run", "-q", str(pbf), "-o", str(run / "o"), "--overwrite"]
-    try:
-        runpy.run_module("lifecircle", run_name="__main__")
-    except SystemExit as exc:
-        if exc.code:
-            raise
+    try:  # the library's run, as `lifecircle run` makes it (the command ends with os._exit)
+        from lifecircle.pipeline import run as lifecircle_run
+
+        lifecircle_run(pbf, out=run / "o")
     finally:
         shutil.rmtree(run, ignore_errors=True)
     print(f"layers kept in {out}")
