@@ -253,13 +253,14 @@ def section_facilities(args: argparse.Namespace) -> None:
         python scripts/benchmark.py facilities --no-networkx    # 1M nodes within ~2 GB
     """
     from benchmark import SHARED as SHARED_OSM
-    from benchmark import _facility_points, _facility_snap, measure, row, tiled_network
+    from benchmark import _facility_points, measure, row, tiled_network
     from scipy.sparse.csgraph import dijkstra
 
     from lifecircle._kernels import BoundedSearch
     from lifecircle.isochrones import DEFAULT_BANDS_MIN, auto_cell_m, facility_isochrones
     from lifecircle.isochrones.bands import FACILITY_BATCH
     from lifecircle.network import WalkNetwork
+    from lifecircle.snapping import snap_points
     from lifecircle.sources.osm import read_osm
 
     n_fac = getattr(args, "iso_facilities", 2000)
@@ -273,7 +274,8 @@ def section_facilities(args: argparse.Namespace) -> None:
     t0 = time.perf_counter()
     net = tiled_network(base, args.nodes)
     t_tile = time.perf_counter() - t0
-    fsnap = _facility_snap(net, n_fac, seed=5)
+    pts = _facility_points(net, n_fac, seed=5)  # also the run's rows' facility points
+    fsnap = snap_points(net, *pts, max_snap_m=300)
     n_fac = len(fsnap)
     print(f"\n== facilities: per-facility bounded searches, tiled {base_path.name} "
           f"({net.n_nodes:,} nodes, {net.n_edges:,} edges, built in {t_tile:.1f} s); "
@@ -307,7 +309,6 @@ def section_facilities(args: argparse.Namespace) -> None:
     # the run's own per-facility rows: its bands (5 / 10 / 15 min rings) at its cell, with
     # the off-network legs from the facility points
     run_kw = {**kw, "bands_min": DEFAULT_BANDS_MIN}
-    pts = _facility_points(net, getattr(args, "iso_facilities", 2000), seed=5)
     iso_ms[("run", auto)] = _best_ms(lambda: facility_isochrones(
         net, fsnap, ids, cell_m=auto, points_xy=pts, **run_kw), args.repeat, n_fac)
 
