@@ -68,9 +68,13 @@ def category_snaps(facilities: pd.DataFrame, categories: Iterable[str]) -> dict[
     category: a frame and its alternatives per category cost a second at a city's 10^5
     facility rows, and the rasters ask for them window after window.
     """
+    return _snaps_of(facilities, _category_rows(facilities, categories))
+
+
+def _snaps_of(facilities: pd.DataFrame, rows: dict[str, np.ndarray]) -> dict[str, Snap]:
+    """Each category's snaps, from its rows' positions (:func:`_category_rows`)."""
     every = Snap.from_columns(facilities)
-    rows = _category_rows(facilities, categories)
-    return {c: every.subset(rows[c]) for c in categories}
+    return {c: every.subset(r) for c, r in rows.items()}
 
 
 def _category_rows(facilities: pd.DataFrame, categories: Iterable[str]) -> dict[str, np.ndarray]:
@@ -95,8 +99,8 @@ def compute_access(
     import time
 
     out: dict[str, CategoryAccess] = {}
-    snaps = category_snaps(facilities, profile.categories)
     rows_of = _category_rows(facilities, profile.categories)
+    snaps = _snaps_of(facilities, rows_of)
     every_id = facilities["facility_id"].to_numpy(dtype=object)
     for category in profile.categories:
         t0 = time.perf_counter()

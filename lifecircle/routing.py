@@ -254,15 +254,9 @@ def point_distances(
 def snap_candidates(points: Snap) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Every snap of ``points`` (primaries, then alternatives) as flat arrays: the point it
     belongs to, edge, ``along_m`` and ``dist_m`` (what :func:`candidate_distances` takes;
-    :meth:`Snap.candidates` without the statuses)."""
-    n = len(points)
-    owner = np.arange(n, dtype=np.int64)
-    alt = points.alt
-    if alt is None or alt.point.size == 0:
-        return owner, points.edge, points.along_m, points.dist_m
-    return (np.concatenate([owner, alt.point]), np.concatenate([points.edge, alt.edge]),
-            np.concatenate([points.along_m, alt.along_m]),
-            np.concatenate([points.dist_m, alt.dist_m]))
+    :meth:`Snap.candidates`' arrays)."""
+    flat, owner = points.candidates()
+    return owner, flat.edge, flat.along_m, flat.dist_m
 
 
 def candidate_distances(
