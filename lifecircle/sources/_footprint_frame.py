@@ -72,13 +72,12 @@ def _differential(lon: np.ndarray, lat: np.ndarray, crs: Any) -> np.ndarray:
 def lattice_box(box: np.ndarray, lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
     """The part of ``box`` (west, south, east, north; finite) a lattice covers: each axis
     wider than :data:`MAX_SPAN_DEG` narrowed to that span round the median of ``lon`` or
-    ``lat`` (the footprints about to be measured; their finite values), within the box."""
+    ``lat`` (the footprints about to be measured: finite, at least one), within the box."""
     out = box.astype(np.float64)
     for axis, values in ((0, lon), (1, lat)):
         lo, hi = out[axis], out[axis + 2]
         if hi - lo > MAX_SPAN_DEG:
-            finite = values[np.isfinite(values)]
-            mid = float(np.median(finite)) if finite.size else (lo + hi) / 2
+            mid = float(np.median(values))
             start = min(max(mid - MAX_SPAN_DEG / 2, lo), hi - MAX_SPAN_DEG)
             out[axis], out[axis + 2] = start, start + MAX_SPAN_DEG
     return out

@@ -13,13 +13,14 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Callable
+from contextlib import suppress
 from itertools import pairwise
 from typing import Any, TypeVar
 
 import numpy as np
 import shapely
 
-__all__ = ["alongside", "elementwise", "in_parts", "workers"]
+__all__ = ["alongside", "elementwise", "in_parts", "wait_quietly", "workers"]
 
 _T = TypeVar("_T")
 #: below this many elements a call is not split (a thread costs ~0.1 ms to start)
@@ -144,3 +145,13 @@ def alongside(fn: Callable[[], _T]) -> Callable[[], _T]:
         return out[0]
 
     return result
+
+
+def wait_quietly(*waits: Callable[[], object] | None) -> None:
+    """Wait for each of ``waits`` (those of :func:`alongside`; ``None`` skipped), their own
+    errors dropped: on the way out of a failed step, so that no thread it started is left
+    working once its error is raised (a Ctrl-C still stops the wait)."""
+    for wait in waits:
+        if wait is not None:
+            with suppress(Exception):
+                wait()

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable
-from contextlib import suppress
 from dataclasses import dataclass, field
 from itertools import chain
 from pathlib import Path
@@ -20,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from ._halves import wait_quietly
 from ._osm_arrays import closed_way_polygons, walkable_arrays
 from ._osm_columns import BuildingTable, PoiTable, WkbColumn, flat_tags, interned
 from .osm_model import (
@@ -151,8 +151,7 @@ def osm_data(path: Path, raw: Collected,
     except BaseException:
         # (the network's build, say, failed: no thread is left laying out the rings, and
         # holding their coordinates, once the error is out; a second Ctrl-C stops the wait)
-        with suppress(Exception):
-            raw.settled()
+        wait_quietly(raw.settled)
         raise
     raw.rings = _laid_out  # (what the read kept for the polygons goes with its closure)
     relations = WkbColumn.from_blobs(r[2] for r in raw.rel_areas)

@@ -24,12 +24,11 @@ from __future__ import annotations
 import sys
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
-from contextlib import suppress
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ._halves import alongside
+from ._halves import alongside, wait_quietly
 from ._osm_arrays import RING_CHUNK, positions, ring_polygons
 from ._osm_assemble import Collected
 from ._osm_pass import Scan, _area_tags, _relation_areas
@@ -375,10 +374,7 @@ def scan_arrays(
     except BaseException:
         # no thread left assembling or laying out after a failed scan (their own errors are
         # dropped for the scan's; a second Ctrl-C stops the wait)
-        for started in (polygons, rel_areas):
-            if started is not None:
-                with suppress(Exception):
-                    started()
+        wait_quietly(polygons, rel_areas)
         raise
     return Collected(
         way_ids=way_ids,

@@ -29,6 +29,7 @@ import shapely
 from .._errors import InputError
 from ..profiles import PopulationSettings
 from ._halves import alongside, elementwise, in_parts
+from ._osm_arrays import positions
 from ._osm_columns import (
     PROJECT_CHUNK,
     WkbColumn,
@@ -222,7 +223,8 @@ def _ring_measures(column: WkbColumn, crs: Any) -> tuple[np.ndarray, np.ndarray]
         at = lo + np.flatnonzero(simple)
         ends = np.zeros(count.size + 1, dtype=np.int64)
         np.cumsum(count, out=ends[1:])
-        if lonlat.shape[0]:  # the lattice is made again only where a run leaves its box
+        if lonlat.shape[0]:  # the lattice made again where a run leaves its box (or, past
+            # MAX_SPAN_DEG, where its median moves the lattice's window)
             # (column by column: numpy's min over axis 0 of (n, 2) is 10x slower; NaN and
             # infinite coordinates left out: their rings are measured vertex by vertex)
             lon, lat = lonlat[:, 0], lonlat[:, 1]
@@ -242,11 +244,9 @@ def _ring_measures(column: WkbColumn, crs: Any) -> tuple[np.ndarray, np.ndarray]
             area[at], points[at], sure = _framed_rings(lonlat, ends, frame, crs)
             unsure = np.flatnonzero(~sure)
             if unsure.size:  # measured again from their projected vertices
-                size = count[unsure]
                 sub = np.zeros(unsure.size + 1, dtype=np.int64)
-                np.cumsum(size, out=sub[1:])
-                # each unsure ring's vertex positions: its start, plus 0, 1, ... within it
-                take = np.repeat(ends[unsure] - sub[:-1], size) + np.arange(sub[-1])
+                np.cumsum(count[unsure], out=sub[1:])
+                take = positions(ends, unsure)  # each unsure ring's vertex positions
                 area[at[unsure]], points[at[unsure]] = _exact_rings(lonlat[take], sub, crs)
         other = np.flatnonzero(~simple)
         if other.size:  # multipolygons (relations): measured by GEOS

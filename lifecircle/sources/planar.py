@@ -190,9 +190,9 @@ def _line_segments(lines: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     :func:`_segments` drops it; anything but (multi-)line strings, and missing geometries,
     are left to :func:`_segments`.
     """
-    wkb = shapely.to_wkb(lines, output_dimension=2, byte_order=1)
     if shapely.is_missing(lines).any():
         return _segments(lines)
+    wkb = shapely.to_wkb(lines, output_dimension=2, byte_order=1)
     raw, first, ok = _kernel("lines")(np.frombuffer(b"".join(wkb.tolist()), dtype=np.uint8))
     if not ok:
         return _segments(lines)
