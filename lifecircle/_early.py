@@ -23,8 +23,8 @@ run reads the file itself (its errors name the file's rows at once) and the work
 same rows beside it, keeping their warnings to itself. The worker duplicates the searches (a
 few CPU seconds at a million nodes) rather than waiting for the run's. It then drops the OSM
 tables it inherited (the run still reads them for its blocks): its resident size at
-268k nodes peaked at 766 MiB against the run's 925-965 MiB. Where the isochrones are not
-streamed (:func:`lifecircle.result.streams_isochrones`), or where no worker can be forked
+268k nodes peaked at 766 MiB against the run's 925-965 MiB. Below the streaming threshold
+(:data:`EARLY_MIN_EDGES`), or where no worker can be forked
 (:func:`lifecircle.outputs._background.start_early`), nothing changes.
 """
 
@@ -56,12 +56,16 @@ from .outputs.geopackage import GPKG_NAME
 from .result import EARLY_FACILITIES, EARLY_GPKG_FREE, EARLY_SEARCHED, Result
 from .sources.osm import OSMData, release_tables
 
-__all__ = ["EarlyOutputs"]
+__all__ = ["EARLY_MIN_EDGES", "EarlyOutputs"]
 
 log = logging.getLogger(__name__)
 
-# A run whose isochrones are streamed (a city's, none on the map) has an early worker: the
-# fork and the duplicated search pay off only where the isochrones take long.
+#: Networks of more edges than this (and than the streaming threshold, which is the same
+#: number) have an early worker: their isochrones are streamed (none on the map), and the
+#: worker's fork and duplicated search pay off only where the isochrones take long. A knob
+#: of its own: tests stream a small network's isochrones in the run's process by lowering
+#: the streaming threshold alone.
+EARLY_MIN_EDGES = result_mod.ISOCHRONES_IN_MEMORY_MAX_EDGES
 # The worker runs at the run's priority. At niceness 10 (measured at 268k nodes on a machine
 # loaded by other jobs) the run's blocks took 27 s instead of 31-60 s but the worker starved:
 # its search took 35 s instead of 4-11 s and the run waited 46 s for the GeoPackage; on an
@@ -86,8 +90,9 @@ class EarlyOutputs:
 
     def wanted(self, net: WalkNetwork) -> bool:
         """Whether this run's isochrones are streamed (a city's), so the worker has them to
-        write."""
-        return result_mod.streams_isochrones(net, self.outputs)
+        write, and the network has more than :data:`EARLY_MIN_EDGES` edges."""
+        return (result_mod.streams_isochrones(net, self.outputs)
+                and net.n_edges > EARLY_MIN_EDGES)
 
     def start(self, net: WalkNetwork, find_facilities: Callable[[], gpd.GeoDataFrame],
               data: OSMData | None) -> Callable[[], gpd.GeoDataFrame] | None:

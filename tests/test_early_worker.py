@@ -37,8 +37,7 @@ KW: dict[str, Any] = dict(map=False, figures=False)
 def _streamed(mp: pytest.MonkeyPatch, *, early: bool) -> None:
     """Every network counted as a city's (isochrones streamed); the early worker on or off."""
     mp.setattr(result, "ISOCHRONES_IN_MEMORY_MAX_EDGES", 0)
-    if not early:  # as where no worker can be forked
-        mp.setattr(_early._background, "start_early", lambda *args: None)
+    mp.setattr(_early, "EARLY_MIN_EDGES", 0 if early else 10**12)
 
 
 @pytest.fixture(scope="module")
