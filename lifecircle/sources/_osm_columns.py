@@ -98,15 +98,7 @@ class WkbColumn:
         offsets = np.zeros(index.shape[0] + 1, dtype=np.int64)
         np.cumsum(ends - starts, out=offsets[1:])
         out = np.empty(int(offsets[-1]), dtype=np.uint8)
-        if index.size > 1 and not (np.diff(index) > 0).all():
-            src = self.buf
-            for a, b, at in zip(starts.tolist(), ends.tolist(), offsets.tolist(), strict=False):
-                out[at : at + b - a] = src[a:b]
-            return WkbColumn(out, offsets)
-        # increasing positions: copied a chunk at a time (see _records)
-        for lo, hi in _chunks(starts, ends):
-            out[int(offsets[lo]) : int(offsets[hi])] = _records(self.buf, starts[lo:hi],
-                                                                ends[lo:hi])
+        _copy_spans(self.buf, starts, ends, out, offsets[:-1])
         return WkbColumn(out, offsets)
 
     def compact(self, index: np.ndarray, extra: list[bytes]) -> WkbColumn:
@@ -125,11 +117,10 @@ class WkbColumn:
         if (not buf.flags.writeable or int(offsets[-1]) > buf.shape[0]
                 or (index.size > 1 and not (np.diff(index) > 0).all())):
             return WkbColumn.concat([self.take(index), WkbColumn.from_blobs(extra)])
-        # each chunk's records are copied out before they are written back, at or before
-        # where they were: nothing not yet read is overwritten
-        for lo, hi in _chunks(starts, ends):
-            buf[int(offsets[lo]) : int(offsets[hi])] = _records(buf, starts[lo:hi], ends[lo:hi])
+        # increasing records, each written at or before where it was and after those before
+        # it: a forward copy reads every byte before it is written over
         at = index.shape[0]
+        _copy_spans(buf, starts, ends, buf, offsets[:at])
         for k, blob in enumerate(extra):
             a = int(offsets[at + k])
             buf[a : a + len(blob)] = np.frombuffer(blob, dtype=np.uint8)
@@ -259,47 +250,22 @@ def _one_ring_multipolygons(xy: np.ndarray, count: np.ndarray) -> np.ndarray:
 
 
 def _records(buf: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
-    """The bytes of records ``[starts, ends)`` (increasing, not overlapping), concatenated,
-    as a new array (through a one-byte-per-byte mask: an index array per byte costs eight)."""
-    first, last = int(starts[0]), int(ends[-1])
-    return buf[first:last][_span_mask(starts, ends, first, last)]
+    """The elements (bytes of a WKB buffer) of records ``[starts, ends)`` (in any order),
+    concatenated, as a new array."""
+    at = np.zeros(starts.shape[0] + 1, dtype=np.int64)
+    np.cumsum(ends - starts, out=at[1:])
+    out = np.empty(int(at[-1]), dtype=buf.dtype)
+    _copy_spans(buf, starts, ends, out, at[:-1])
+    return out
 
 
-def _span_mask(starts: np.ndarray, ends: np.ndarray, begin: int, end: int) -> np.ndarray:
-    """A boolean mask over ``[begin, end)``, True inside the spans ``[starts, ends)``
-    (increasing, not overlapping, within the range).
+def _copy_spans(src: np.ndarray, starts: np.ndarray, ends: np.ndarray, dst: np.ndarray,
+                at: np.ndarray) -> None:
+    """:func:`._osm_kernels.copy_spans` (compiled on first use, not at import)."""
+    from ._osm_kernels import copy_spans
 
-    Laid out as alternating runs with ``np.repeat``: several times faster than marking the
-    span ends and taking a cumulative sum over every byte (``np.add.at`` is slow too).
-    """
-    n = starts.shape[0]
-    runs = np.empty(2 * n + 1, dtype=np.int64)
-    runs[0:-1:2] = starts - np.concatenate([[begin], ends[:-1]]) if n else starts
-    runs[1::2] = ends - starts
-    runs[-1] = end - (int(ends[-1]) if n else begin)
-    values = np.zeros(2 * n + 1, dtype=bool)
-    values[1::2] = True
-    return np.repeat(values, runs)
-
-
-#: records copied at a time by :meth:`WkbColumn.take`, and the most bytes a chunk's records
-#: may span (the mask of :func:`_records` is a byte per spanned byte: a few records picked
-#: out of a city's footprints would otherwise mask the whole buffer at once)
-_TAKE_CHUNK = 1 << 16
-_TAKE_SPAN = 1 << 22
-
-
-def _chunks(starts: np.ndarray, ends: np.ndarray) -> Iterator[tuple[int, int]]:
-    """``(lo, hi)`` runs of the records ``[starts, ends)`` (increasing) to copy at a time:
-    at most :data:`_TAKE_CHUNK` records spanning at most :data:`_TAKE_SPAN` bytes, or one
-    record."""
-    n = starts.shape[0]
-    lo = 0
-    while lo < n:
-        limit = int(starts[lo]) + _TAKE_SPAN
-        hi = min(n, lo + _TAKE_CHUNK, max(lo + 1, int(np.searchsorted(ends, limit, "right"))))
-        yield lo, hi
-        lo = hi
+    copy_spans(src, np.asarray(starts, dtype=np.int64), np.asarray(ends, dtype=np.int64),
+               dst, np.asarray(at, dtype=np.int64))
 
 
 class HexChunks:

@@ -29,9 +29,10 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ._halves import alongside, wait_quietly
-from ._osm_arrays import RING_CHUNK, positions, ring_polygons
+from ._osm_arrays import RING_CHUNK, gathered, ring_polygons
 from ._osm_assemble import Collected
 from ._osm_pass import Scan, _area_tags, _relation_areas
+from ._pbf_refs import ref_ids
 
 if TYPE_CHECKING:
     from ._pbf import PbfArrays
@@ -72,9 +73,8 @@ class _Tags:
 
     def dicts(self, rows: np.ndarray, words: np.ndarray) -> list[dict[str, str]]:
         """The tag dicts of objects ``rows`` (``words``: the vocabulary as an object array)."""
-        pick = positions(self.ptr, rows)
-        pairs = list(zip(words[self.key[pick]].tolist(), words[self.val[pick]].tolist(),
-                         strict=True))
+        pairs = list(zip(words[gathered(self.key, self.ptr, rows)].tolist(),
+                         words[gathered(self.val, self.ptr, rows)].tolist(), strict=True))
         counts = self.ptr[rows + 1] - self.ptr[rows]
         ends = np.cumsum(counts)
         return [dict(pairs[a:b])
@@ -125,13 +125,17 @@ def _by_combination(
 
 
 def _unique_rows(columns: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The distinct rows of an int matrix and each row's index among them.
+    """The distinct rows of an int matrix (in increasing order) and each row's index among
+    them.
 
     The columns are ranked and folded into one int64 per row: ``np.unique(axis=0)`` sorts
-    rows as opaque records, seconds on a city's ways.
+    rows as opaque records, seconds on a city's ways. Where the folded keys are few (a
+    handful of values per key: nearly always) they are ranked through a table too, and each
+    distinct row is read back off its key, with no sort at all.
     """
     key = np.zeros(columns.shape[0], dtype=np.int64)
     size = 1
+    values = []
     for column in columns.T:
         # ids are small (vocabulary ids, -1 for absent): ranked through a table, not a sort
         present = np.zeros(int(column.max()) + 2, dtype=bool)
@@ -143,24 +147,36 @@ def _unique_rows(columns: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
             combos, inverse = np.unique(columns, axis=0, return_inverse=True)
             return combos, inverse.reshape(-1)
         key = key * distinct + ranks[column + 1]
-    _, first, inverse = np.unique(key, return_index=True, return_inverse=True)
-    return columns[first], inverse.reshape(-1)
+        values.append((np.flatnonzero(present) - 1, distinct))
+    if size > max(1 << 16, 4 * key.shape[0]):
+        _, first, inverse = np.unique(key, return_index=True, return_inverse=True)
+        return columns[first], inverse.reshape(-1)
+    seen = np.zeros(size, dtype=bool)
+    seen[key] = True
+    keys = np.flatnonzero(seen)  # the distinct keys, increasing (as np.unique gives them)
+    rank = np.cumsum(seen) - 1
+    combos = np.empty((keys.shape[0], columns.shape[1]), dtype=columns.dtype)
+    rest = keys
+    for j in range(columns.shape[1] - 1, -1, -1):  # the key's digits, last column first
+        value, distinct = values[j]
+        combos[:, j] = value[rest % distinct]
+        rest = rest // distinct
+    return combos, rank[key]
 
 
 def _flat(tags: _Tags, rows: np.ndarray, words: np.ndarray) -> list[tuple[str, ...]]:
     """The tags of objects ``rows`` as :func:`~._osm_columns.flat_tags` tuples (through a dict
     where an object repeats a key, as the pyosmium path's dict keeps it)."""
-    pick = positions(tags.ptr, rows)
-    keys = tags.key[pick]
+    keys = gathered(tags.key, tags.ptr, rows)
     counts = tags.ptr[rows + 1] - tags.ptr[rows]
     owner = np.repeat(np.arange(rows.shape[0]), counts)
     order = np.lexsort((keys, owner))
     repeat = np.zeros(rows.shape[0], dtype=bool)
     dup = (owner[order][1:] == owner[order][:-1]) & (keys[order][1:] == keys[order][:-1])
     repeat[owner[order][1:][dup]] = True
-    flat = np.empty(2 * pick.shape[0], dtype=object)
+    flat = np.empty(2 * keys.shape[0], dtype=object)
     flat[0::2] = words[keys]
-    flat[1::2] = words[tags.val[pick]]
+    flat[1::2] = words[gathered(tags.val, tags.ptr, rows)]
     items = flat.tolist()
     ends = np.cumsum(2 * counts)
     out = [tuple(items[a:b]) for a, b in zip((ends - 2 * counts).tolist(), ends.tolist(),
@@ -188,7 +204,11 @@ class _Locator:
     def positions(self, ways: np.ndarray) -> np.ndarray:
         """The node positions (int32) of the references of ``ways``, concatenated; -1 where
         the file has no such node or its location is not valid (as libosmium's index)."""
-        pos = self.pos[positions(self.ref_ptr, ways)]
+        return self.located(gathered(self.pos, self.ref_ptr, ways))
+
+    def located(self, pos: np.ndarray) -> np.ndarray:
+        """Reference positions ``pos`` (as the reader resolved them) with -1 where the file
+        has no such node or its location is not valid; ``pos`` is written over."""
         np.maximum(pos, -1, out=pos)
         if self.unlocated is not None:
             pos[self.unlocated[np.maximum(pos, 0)] & (pos >= 0)] = -1
@@ -346,8 +366,11 @@ def scan_arrays(
         # -- node locations: every look-up made, then the node arrays and references dropped
         walk_ptr = np.zeros(walk.shape[0] + 1, dtype=np.int64)
         np.cumsum(ref_ptr[walk + 1] - ref_ptr[walk], out=walk_ptr[1:])
-        walkable = (arrays.way_refs(positions(ref_ptr, walk)), walk_ptr,
-                    *locate.lon_lat(locate.positions(walk)))
+        walk_pos = gathered(arrays.way_ref_pos, ref_ptr, walk)
+        walk_refs = ref_ids(arrays.node_id, walk_pos, arrays.missing_refs)  # (before located
+        # writes the missing references' -(k + 1) over)
+        walkable = (walk_refs, walk_ptr, *locate.lon_lat(locate.located(walk_pos)))
+        del walk_pos, walk_refs
         _drop(arrays, "node_id")  # (the last ids read: only positions and coordinates below)
         line_lon, line_lat = locate.lon_lat(locate.positions(lines))
         line_ids = arrays.way_id[lines].tolist()
@@ -437,7 +460,8 @@ def _relation_areas_of(
     member_ways: dict[int, Any] = {}
     lon, lat = locate.lon_lat(locate.positions(member_rows))
     xy = [None if x != x else (x, y) for x, y in zip(lon.tolist(), lat.tolist(), strict=True)]
-    refs = arrays.way_refs(positions(ref_ptr, member_rows)).tolist()
+    refs = ref_ids(arrays.node_id, gathered(arrays.way_ref_pos, ref_ptr, member_rows),
+                   arrays.missing_refs).tolist()
     at = 0
     for way in member_rows.tolist():  # (no tags: the member file is written without them)
         end = at + int(ref_ptr[way + 1] - ref_ptr[way])
