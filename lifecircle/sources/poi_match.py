@@ -69,9 +69,11 @@ class TagColumns:
     def names(self) -> tuple[np.ndarray, np.ndarray]:
         """``(codes, uniques)`` of the ``name + " " + name:zh`` text rules search in."""
         if self._names is None:
-            name = pd.Series(self.columns["name"]).fillna("")
-            zh = pd.Series(self.columns["name:zh"]).fillna("")
-            codes, uniques = pd.factorize(name + " " + zh)
+            # joined as object arrays (numpy calls str's + per POI): a Series of them is
+            # converted to pandas' Arrow strings first, twice the time at city scale
+            name, zh = self.columns["name"], self.columns["name:zh"]
+            text = np.where(pd.isna(name), "", name) + " " + np.where(pd.isna(zh), "", zh)
+            codes, uniques = pd.factorize(text)
             self._names = (codes, np.asarray(uniques, dtype=object))
         return self._names
 
