@@ -401,3 +401,94 @@ def test_a_command_line_run_ends_at_once_with_its_output_flushed_and_complete(tm
     bad = _lifecircle(["run", "--osm", str(tmp_path / "missing.pbf"), "--out",
                        str(tmp_path / "bad"), "-q"])
     assert bad.returncode == 2 and bad.stderr.startswith("lifecircle: error:")
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="workers on Linux only")
+def test_preimport_imports_in_a_daemon_thread_and_waits(tmp_path, monkeypatch):
+    """The modules are imported beside the caller and there once the returned call returns;
+    a module that fails to import is left (the worker imports it again and reports it);
+    above the size limit nothing is imported."""
+    import threading
+
+    from lifecircle.outputs import _background
+
+    for name, body in (("lc_pre_ok", "VALUE = 7\n"), ("lc_pre_bad", "raise ValueError('x')\n"),
+                       ("lc_pre_big", "VALUE = 9\n")):
+        (tmp_path / f"{name}.py").write_text(body)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    for name in ("lc_pre_ok", "lc_pre_bad", "lc_pre_big"):
+        monkeypatch.delitem(sys.modules, name, raising=False)
+    wait = _background.preimport(("lc_pre_bad", "lc_pre_ok"), nodes=10)
+    wait()
+    assert "lc_pre_bad" not in sys.modules and "lc_pre_ok" not in sys.modules  # stops at one
+    wait = _background.preimport(("lc_pre_ok",), nodes=_background.BACKGROUND_MAX_NODES)
+    assert any(t.name == "lifecircle-preimport" and t.daemon for t in threading.enumerate()) \
+        or "lc_pre_ok" in sys.modules  # (already done)
+    wait()
+    assert sys.modules["lc_pre_ok"].VALUE == 7
+    assert not any(t.name == "lifecircle-preimport" for t in threading.enumerate())
+    _background.preimport(("lc_pre_big",), nodes=_background.BACKGROUND_MAX_NODES + 1)()
+    assert "lc_pre_big" not in sys.modules
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="workers on Linux only")
+def test_a_small_run_imports_the_figures_libraries_before_it_forks(tmp_path, monkeypatch):
+    """A saving run on a small network asks for the figures' modules once its network is
+    loaded (none without figures), and forks no worker while that import runs."""
+    import threading
+
+    from lifecircle import pipeline
+    from lifecircle.config import Analysis, Outputs
+    from lifecircle.outputs import _background
+    from tests.helpers import make_grid_case
+
+    case = make_grid_case(tmp_path / "grid")
+    asked: list[tuple[tuple[str, ...], int]] = []
+    busy: list[bool] = []
+    real_preimport, real_fork = _background.preimport, _background._fork
+
+    def preimport(modules, *, nodes):
+        asked.append((modules, nodes))
+        return real_preimport(modules, nodes=nodes)
+
+    def fork(what, write):
+        busy.append(any(t.name == "lifecircle-preimport" for t in threading.enumerate()))
+        return real_fork(what, write)
+
+    monkeypatch.setattr(_background, "preimport", preimport)
+    monkeypatch.setattr(_background, "_fork", fork)
+    analysis = Analysis(osm=case.graphml, facilities=case.facilities, blocks=case.blocks,
+                        categories=["retail"])
+    nodes = []
+    for figures in (True, False):
+        result = pipeline.run_config(analysis, Outputs(tiles="none", figures=figures),
+                                     out=tmp_path / f"out-{figures}")
+        nodes.append(result.network.n_nodes)
+        assert (result.out / "figures").is_dir() is figures
+    assert asked == [(pipeline._FIGURE_MODULES, nodes[0]), ((), nodes[1])]
+    assert busy and not any(busy)  # the workers were forked, none during the import
+
+
+def test_the_figures_need_no_module_beyond_those_imported_beforehand(tmp_path):
+    """What a small run imports beside its analysis (pipeline._FIGURE_MODULES) is all the
+    figures' worker needs: drawing every figure then imports no plotting module (a fresh
+    interpreter: the test process has imported everything)."""
+    from tests.helpers import make_grid_case
+
+    case = make_grid_case(tmp_path / "grid")
+    code = (
+        "import importlib, json, sys\n"
+        "from lifecircle.config import Analysis\n"
+        "from lifecircle.pipeline import _FIGURE_MODULES, analyse\n"
+        f"r = analyse(Analysis(osm={str(case.graphml)!r}, facilities={str(case.facilities)!r},"
+        f" blocks={str(case.blocks)!r}, categories=['retail']))\n"
+        "for m in _FIGURE_MODULES: importlib.import_module(m)\n"
+        "before = set(sys.modules)\n"
+        "from lifecircle.outputs.plots import write_figures\n"
+        f"paths = write_figures(r, {str(tmp_path / 'out')!r})\n"
+        "print(json.dumps([len(paths), sorted(set(sys.modules) - before)]))\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          cwd=ROOT, check=True)
+    count, new = json.loads(done.stdout.strip().splitlines()[-1])
+    assert count == 3  # retail's map, the deficiency map, the share chart
+    assert new == [], new
