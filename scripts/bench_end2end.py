@@ -34,7 +34,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from benchmark import ROOT, SHARED, row
+from benchmark import ROOT, SHARED, bytecode_env, row
 
 #: the child's peak resident set, read from inside a wrapper process so that each command is
 #: measured alone (RUSAGE_CHILDREN keeps the largest child the caller ever waited for)
@@ -72,8 +72,10 @@ def cache_dir() -> Path:
 
 def measured(cmd: list[str]) -> dict[str, Any]:
     """Wall seconds, peak MiB and exit code of ``cmd`` run in a fresh process."""
+    # with the bytecode written (as an installed package has it), so the Monaco run after the
+    # city's does not compile lifecircle's modules from source
     out = subprocess.run([sys.executable, "-c", _WRAPPER, *cmd], capture_output=True, text=True,
-                         check=True)
+                         check=True, env=bytecode_env())
     return dict(json.loads(out.stdout.strip().splitlines()[-1]))
 
 

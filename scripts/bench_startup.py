@@ -56,7 +56,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from benchmark import ROOT, SHARED, row
+from benchmark import ROOT, SHARED, bytecode_env, row
 
 MONACO = SHARED / "monaco.osm.pbf"
 #: issue 15's bar: the Monaco default run, seconds beyond a bare interpreter start
@@ -122,8 +122,7 @@ def section_startup(args: argparse.Namespace) -> None:
         out = folder / "monaco"
         cmds = _commands(out)
         # the warm-up writes the bytecode an installed package has (see the module's notes)
-        warm = _wall(cmds[RUN], env={k: v for k, v in os.environ.items()
-                                     if k != "PYTHONDONTWRITEBYTECODE"})
+        warm = _wall(cmds[RUN], env=bytecode_env())
         times: dict[str, list[float]] = {name: [] for name in cmds}
         for _ in range(max(1, args.repeat)):
             for name, cmd in cmds.items():
