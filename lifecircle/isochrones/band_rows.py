@@ -142,20 +142,19 @@ def _kernel() -> Any:
                           _turn, _xy, _owners, inside_ring, cell_members, ring_area2)
 
 
-def ring_rows(polys: np.ndarray, xy: np.ndarray, ring_off: np.ndarray,
+def ring_rows(polys: np.ndarray, q_all: np.ndarray, ring_off: np.ndarray,
               poly_rings: np.ndarray, group_polys: np.ndarray, origin: np.ndarray,
               cell: float) -> None:
     """``polys`` (the nested levels, ``(n, n_bands)``) made ring bands in place: each level
-    minus the level below, from the outline kernel's rings (``xy`` and its ragged offsets,
-    ``poly_rings`` rings a polygon, ``group_polys`` polygons a facility and level) back in
-    integers, the edges two levels share dropped (:func:`.coverage.ring_band`), as a city's
-    are (:func:`.rings.iter_bands`)."""
+    minus the level below, from the outline kernel's rings (``q_all``, their closed
+    vertices as int32 in ``1 / SNAP`` of a cell from cell (0, 0)'s centre, and its ragged
+    offsets, ``poly_rings`` rings a polygon, ``group_polys`` polygons a facility and level),
+    the edges two levels share dropped (:func:`.coverage.ring_band`), as a city's are
+    (:func:`.rings.iter_bands`). (The kernel gives the integers beside the coordinates: they
+    were taken back from the coordinates before, a float round trip of every vertex.)"""
     n, nb = polys.shape
     ring_of_poly = np.r_[0, np.cumsum(poly_rings)]
     poly_of_group = np.r_[0, np.cumsum(group_polys)]
-    # vertices back in 1 / SNAP of a cell from cell (0, 0)'s centre (exact: they were made
-    # as origin + integer / SNAP * cell)
-    q_all = np.rint((xy - origin) * (SNAP / cell)).astype(np.int32)
     xs, ys, ring_n, per_poly, n_polys = _kernel()(
         q_all, ring_off.astype(np.int64), ring_of_poly.astype(np.int64),
         poly_of_group.astype(np.int64), int(n), int(nb), float(origin[0]), float(origin[1]),

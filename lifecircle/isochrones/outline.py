@@ -190,16 +190,18 @@ def _outline_batch(
     ax: np.ndarray, ay: np.ndarray, bx: np.ndarray, by: np.ndarray, band: np.ndarray,
     seg_lo: np.ndarray, seg_hi: np.ndarray, gi0: np.ndarray, gj0: np.ndarray,
     gw: np.ndarray, gh: np.ndarray, reach: float, nb: int,
-    origin_x: float, origin_y: float, cell: float, reuse: bool,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, int]:
+    origin_x: float, origin_y: float, cell: float, reuse: bool, ints: bool,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, int]:
     """Stamp, trace and group the rings of every entity's grid; the kernel compiled by numba.
 
     Entity ``e`` has segments ``seg_lo[e]:seg_hi[e]`` and a grid of ``gw[e] x gh[e]`` centres
     whose first is cell ``(gi0[e], gj0[e])`` (``gw`` a multiple of 8). Returns what
     ``shapely.from_ragged_array`` builds the MultiPolygons from: the coordinates of the closed
-    rings (cell ``(0, 0)``'s centre at ``(origin_x, origin_y)``), the ring offsets, the rings
-    per polygon (shell first, then its holes) and the polygons per entity and band
-    (``entity * nb + band``), and how many rings were copied from a lower level (``reuse``).
+    rings (cell ``(0, 0)``'s centre at ``(origin_x, origin_y)``), with ``ints`` the same
+    vertices as int32 in ``1 / SNAP`` of a cell from that centre (for
+    :func:`.band_rows.ring_rows`; else none), the ring offsets, the rings per polygon (shell
+    first, then its holes) and the polygons per entity and band (``entity * nb + band``),
+    and how many rings were copied from a lower level (``reuse``).
     Ring vertices are integers in ``1 / SNAP`` of a cell until then.
 
     Buffers grow between entities only (an array rebound inside a hot loop costs numba a
@@ -340,7 +342,10 @@ def _outline_batch(
     ring_off = np.zeros(nm + 1, dtype=np.int64)
     for t in range(nm):
         ring_off[t + 1] = ring_off[t] + r_size[member[t]] + 1
+    # and the same vertices as integers from cell (0, 0) (what :func:`.band_rows.ring_rows`
+    # makes the ring bands from)
     xy = np.empty((ring_off[nm], 2), dtype=np.float64)
+    q = np.empty((ring_off[nm] if ints else 0, 2), dtype=np.int32)
     for t in range(nm):
         r = member[t]
         sx = gi0[r_ent[r]] * SNAP
@@ -348,9 +353,14 @@ def _outline_batch(
         n = r_size[r]
         for v in range(n + 1):
             src = r_start[r] + (v if v < n else 0)
-            xy[ring_off[t] + v, 0] = origin_x + ((qx[src] + sx) / SNAP) * cell
-            xy[ring_off[t] + v, 1] = origin_y + ((qy[src] + sy) / SNAP) * cell
-    return xy, ring_off, poly_rings[:npoly], group_polys, copied
+            ix = qx[src] + sx
+            iy = qy[src] + sy
+            if ints:
+                q[ring_off[t] + v, 0] = ix
+                q[ring_off[t] + v, 1] = iy
+            xy[ring_off[t] + v, 0] = origin_x + (ix / SNAP) * cell
+            xy[ring_off[t] + v, 1] = origin_y + (iy / SNAP) * cell
+    return xy, q, ring_off, poly_rings[:npoly], group_polys, copied
 
 
 @cache
@@ -407,12 +417,13 @@ def single_tile_bands(
     if pick.shape[0] == 0:
         return small, polys
     width = -(-(i1 - i0)[pick] // 8) * 8  # whole words per row; the extra columns are out
-    xy, ring_off, poly_rings, group_polys, _LAST.copied = _kernel()(
+    rings = not cumulative and n_bands > 1  # ring rows: made from the levels' integers
+    xy, q, ring_off, poly_rings, group_polys, _LAST.copied = _kernel()(
         ax, ay, bx, by, band.astype(np.int64), ent_start[pick].astype(np.int64),
         ent_stop[pick].astype(np.int64), i0[pick], j0[pick], width, (j1 - j0)[pick],
         float(reach_cells), int(n_bands), float(origin[0]),
-        float(origin[1]), float(cell_m), bool(reuse))
-    if cumulative or n_bands == 1:
+        float(origin[1]), float(cell_m), bool(reuse), rings)
+    if not rings:
         geoms = shapely.from_ragged_array(
             shapely.GeometryType.MULTIPOLYGON, xy,
             (ring_off, np.r_[0, np.cumsum(poly_rings)], np.r_[0, np.cumsum(group_polys)]))
@@ -428,7 +439,7 @@ def single_tile_bands(
         shapely.GeometryType.MULTIPOLYGON, xy[np.repeat(ring_in, ring_n)],
         (np.r_[0, np.cumsum(ring_n[ring_in])], np.r_[0, np.cumsum(poly_rings[poly_in])],
          np.r_[0, np.cumsum(group_polys[lowest])]))
-    ring_rows(polys, xy, ring_off, poly_rings, group_polys, origin, float(cell_m))
+    ring_rows(polys, q, ring_off, poly_rings, group_polys, origin, float(cell_m))
     return small, polys
 
 
