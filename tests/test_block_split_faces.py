@@ -66,6 +66,21 @@ def test_an_island_inside_a_face_is_its_hole():
     assert shapely.area(big) == 92.0
 
 
+def test_an_island_goes_to_the_smallest_shell_holding_it():
+    outer = _line(0, 0, 20, 0, 20, 20, 0, 20, 0, 0)
+    ring = _line(2, 2, 12, 2, 12, 12, 2, 12, 2, 2)  # an island of the outer square ...
+    core = _line(5, 5, 7, 5, 7, 7, 5, 7, 5, 5)  # ... with an island of its own
+    # an L-shaped island whose bounding box holds the last one, which lies outside it
+    ell = _line(14, 14, 19, 14, 19, 15, 15, 15, 15, 19, 14, 19, 14, 14)
+    dot = _line(17, 17, 18, 17, 18, 18, 17, 18, 17, 17)
+    out = _same([outer, ring, core, ell, dot])
+    area = sorted(shapely.area(out).tolist())
+    assert area == [1.0, 4.0, 9.0, 96.0, 400.0 - 100.0 - 9.0 - 1.0]
+    holes = dict(zip(shapely.area(out).tolist(), shapely.get_num_interior_rings(out).tolist(),
+                     strict=True))
+    assert holes == {1.0: 0, 4.0: 0, 9.0: 0, 96.0: 1, 290.0: 3}
+
+
 def test_a_hole_touching_its_shell_at_a_vertex():
     outer = _line(0, 0, 10, 0, 10, 10, 0, 10, 0, 0)
     inner = _line(0, 0, 3, 1, 1, 3, 0, 0)  # shares the shell's corner
