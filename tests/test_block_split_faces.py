@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import shapely
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from lifecircle.sources import planar
 from lifecircle.sources.planar import faces
 
 
@@ -66,7 +68,9 @@ def test_an_island_inside_a_face_is_its_hole():
     assert shapely.area(big) == 92.0
 
 
-def test_an_island_goes_to_the_smallest_shell_holding_it():
+@pytest.mark.parametrize("per_box", [20, 0])  # 0: the candidates from a tree of the boxes
+def test_an_island_goes_to_the_smallest_shell_holding_it(monkeypatch, per_box):
+    monkeypatch.setattr(planar, "_IN_BOXES_PAIRS", per_box)
     outer = _line(0, 0, 20, 0, 20, 20, 0, 20, 0, 0)
     ring = _line(2, 2, 12, 2, 12, 12, 2, 12, 2, 2)  # an island of the outer square ...
     core = _line(5, 5, 7, 5, 7, 7, 5, 7, 5, 5)  # ... with an island of its own

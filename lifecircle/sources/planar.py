@@ -47,6 +47,9 @@ _EMPTY = np.empty(0, dtype=object)
 _TOL = 1e-9
 #: at most this many grid entries per segment on average (coarser cells past it)
 _ENTRIES_PER_SEGMENT = 6
+#: at most this many (point, box) candidates per box in :func:`_in_boxes` by the x-sorted
+#: points (a tree of the boxes past it)
+_IN_BOXES_PAIRS = 20
 #: fewer lines than this go through GEOS's union_all + polygonize (about 20 µs a line)
 GEOS_BELOW = 15_000
 #: from this many segments to node on, GEOS nodes them in threads, by groups (a thread
@@ -331,13 +334,11 @@ def _polygons(xy: np.ndarray, u: np.ndarray, v: np.ndarray) -> np.ndarray:
     # ... else to the smallest shell holding its first vertex (not on any other shell)
     lost = np.flatnonzero(host < 0)
     if lost.size:
-        # candidates: the shells whose bounding box holds the vertex (a tree of boxes);
-        # only those are made polygons and asked (a polygon of every shell, as the faces
-        # themselves are made below, cost 0.1-0.3 s per call at 10^5-10^6 faces)
+        # candidates: the shells whose bounding box holds the vertex; only those are made
+        # polygons and asked (a polygon of every shell and a tree of them cost 0.15-0.3 s
+        # per call at 10^5 faces, as does a tree of every shell's box)
         pts = xy[ring_nodes[ring_ptr[hole[lost]]]]
-        lo, hi = _ring_bounds(xy, ring_nodes, ring_ptr, shell)
-        p_i, s_i = shapely.STRtree(shapely.box(lo[:, 0], lo[:, 1], hi[:, 0], hi[:, 1])).query(
-            shapely.points(pts))
+        p_i, s_i = _in_boxes(pts, *_ring_bounds(xy, ring_nodes, ring_ptr, shell))
         cand, inv = np.unique(s_i, return_inverse=True)
         if cand.size:
             asked = _rings_as_polygons(xy, ring_nodes, ring_ptr, shell[cand],
@@ -372,6 +373,29 @@ def _ring_bounds(xy: np.ndarray, ring_nodes: np.ndarray, ring_ptr: np.ndarray,
                        - np.repeat(np.cumsum(size) - size, size)]]
     start = np.cumsum(size) - size  # rings have vertices: a walk has at least three
     return np.minimum.reduceat(at, start, axis=0), np.maximum.reduceat(at, start, axis=0)
+
+
+def _in_boxes(pts: np.ndarray, lo: np.ndarray,
+              hi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(point, box) pairs of the points ``pts`` inside each box (``lo``-``hi``, bounds
+    included). Few points (a city's islands of lines) against many boxes: each box takes
+    the run of the x-sorted points within its x range, then their y is tested; where those
+    runs would hold more than :data:`_IN_BOXES_PAIRS` pairs per box, a tree of the boxes."""
+    order = np.argsort(pts[:, 0], kind="stable")
+    px = pts[order, 0]
+    start = np.searchsorted(px, lo[:, 0], side="left")
+    size = np.searchsorted(px, hi[:, 0], side="right") - start
+    total = int(size.sum())
+    if total > _IN_BOXES_PAIRS * lo.shape[0]:
+        p_i, b_i = shapely.STRtree(shapely.box(lo[:, 0], lo[:, 1], hi[:, 0], hi[:, 1])).query(
+            shapely.points(pts))
+        return p_i, b_i
+    b_i = np.repeat(np.arange(lo.shape[0]), size)
+    p_i = order[np.repeat(start, size) + np.arange(total) - np.repeat(np.cumsum(size) - size,
+                                                                       size)]
+    y = pts[p_i, 1]
+    ok = (y >= lo[b_i, 1]) & (y <= hi[b_i, 1])
+    return p_i[ok], b_i[ok]
 
 
 def _rings_as_polygons(xy: np.ndarray, ring_nodes: np.ndarray, ring_ptr: np.ndarray,
