@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import shapely
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from lifecircle.sources import planar
 from lifecircle.sources.planar import faces
 
 
@@ -64,6 +66,23 @@ def test_an_island_inside_a_face_is_its_hole():
     big = out[np.argmax(shapely.area(out))]
     assert shapely.get_num_interior_rings(big) == 2
     assert shapely.area(big) == 92.0
+
+
+@pytest.mark.parametrize("per_box", [20, 0])  # 0: the candidates from a tree of the boxes
+def test_an_island_goes_to_the_smallest_shell_holding_it(monkeypatch, per_box):
+    monkeypatch.setattr(planar, "_IN_BOXES_PAIRS", per_box)
+    outer = _line(0, 0, 20, 0, 20, 20, 0, 20, 0, 0)
+    ring = _line(2, 2, 12, 2, 12, 12, 2, 12, 2, 2)  # an island of the outer square ...
+    core = _line(5, 5, 7, 5, 7, 7, 5, 7, 5, 5)  # ... with an island of its own
+    # an L-shaped island whose bounding box holds the last one, which lies outside it
+    ell = _line(14, 14, 19, 14, 19, 15, 15, 15, 15, 19, 14, 19, 14, 14)
+    dot = _line(17, 17, 18, 17, 18, 18, 17, 18, 17, 17)
+    out = _same([outer, ring, core, ell, dot])
+    area = sorted(shapely.area(out).tolist())
+    assert area == [1.0, 4.0, 9.0, 96.0, 400.0 - 100.0 - 9.0 - 1.0]
+    holes = dict(zip(shapely.area(out).tolist(), shapely.get_num_interior_rings(out).tolist(),
+                     strict=True))
+    assert holes == {1.0: 0, 4.0: 0, 9.0: 0, 96.0: 1, 290.0: 3}
 
 
 def test_a_hole_touching_its_shell_at_a_vertex():

@@ -25,7 +25,7 @@ from scipy.sparse.csgraph import connected_components
 
 from .._kernels import compile_kernel
 from ._halves import elementwise, in_parts
-from .planar import faces
+from .planar import faces, stable_order
 
 __all__ = ["as_xy", "distinct", "faces", "grid_pieces", "line_pieces", "merge_small", "owner_of",
            "parts_of"]
@@ -147,7 +147,7 @@ def _box_pairs(x: np.ndarray, y: np.ndarray, box: np.ndarray) -> tuple[np.ndarra
     ix = np.clip(np.where(ok, (x - lo[0]) / cell, 0.0).astype(np.int64), 0, ncx - 1)
     iy = np.clip(np.where(ok, (y - lo[1]) / cell, 0.0).astype(np.int64), 0, ncy - 1)
     cell_of = np.where(ok, iy * ncx + ix, ncx * ncy)  # points without coordinates: no cell
-    order = np.argsort(cell_of, kind="stable")
+    order = stable_order(cell_of)
     first = np.searchsorted(cell_of[order], np.arange(ncx * ncy + 2))
     b0 = np.clip(((box[:, :2] - lo) / cell).astype(np.int64), 0, [ncx - 1, ncy - 1])
     b1 = np.clip(((box[:, 2:] - lo) / cell).astype(np.int64), 0, [ncx - 1, ncy - 1])
@@ -198,8 +198,17 @@ def _kernel() -> Callable[..., Any]:
 
 def _first_owner(owner: np.ndarray, g_i: np.ndarray, p_i: np.ndarray) -> None:
     """Set ``owner[p]`` to the lowest polygon ``g`` of the pairs ``(g_i, p_i)`` per point."""
-    order = np.lexsort((g_i, p_i))
-    p_i, g_i = p_i[order], g_i[order]
+    if not p_i.size:
+        return
+    # by point, then polygon: one sort of an int64 key per pair (3-4x faster than lexsort;
+    # equal pairs, if any, are alike whatever their order)
+    top = int(g_i.max()) + 1
+    if int(p_i.max()) < 2**62 // top:
+        key = np.sort(p_i * top + g_i)
+        p_i, g_i = key // top, key % top
+    else:  # pragma: no cover - more than 2^62 pairs' worth of positions
+        order = np.lexsort((g_i, p_i))
+        p_i, g_i = p_i[order], g_i[order]
     first = np.ones(p_i.size, dtype=bool)
     first[1:] = p_i[1:] != p_i[:-1]
     owner[p_i[first]] = g_i[first]
@@ -275,7 +284,9 @@ def grid_pieces(
     boxes = shapely.box(x0, y0, x0 + sx, y0 + sy)
     shapely.prepare(parents)
     inside = elementwise(shapely.contains_properly, parents[par], boxes, groups=par)
-    edge = ~inside & elementwise(shapely.intersects, parents[par], boxes, groups=par)
+    out = np.flatnonzero(~inside)  # only the cells not wholly inside are asked again
+    edge = np.zeros(inside.size, dtype=bool)
+    edge[out] = elementwise(shapely.intersects, parents[par[out]], boxes[out], groups=par[out])
     cut = boxes.copy()
     cut[edge] = _clip_cells(parents, par[edge], ix[edge], iy[edge], sx[edge], sy[edge],
                             (b, nx, ny))
