@@ -106,6 +106,10 @@ class EarlyOutputs:
         # at 268k nodes); the worker reads the run's through the fork. Not their tree: the
         # run builds its own only for its last snap, to keep it out of the blocks' peak
         net.geometries  # noqa: B018 (a cached property, built)
+        # likewise the connected components (and the CSR they come from), which both
+        # processes' snaps read to pass over small fragments: ~1 s CPU at 1M nodes the worker
+        # spent again; the run's own snaps read these
+        net.components  # noqa: B018
         self.stack.enter_context(self.staged)
         self.entered = True
         # a user's facility file is read by the run itself, whose errors name its rows
