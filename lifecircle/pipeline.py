@@ -84,11 +84,6 @@ Progress = Callable[[str, str], None]
 NetworkHook = Callable[[WalkNetwork, Callable[[], gpd.GeoDataFrame], OSMData | None],
                        Callable[[], gpd.GeoDataFrame] | None]
 
-#: what the figures' worker imports (matplotlib): a small run imports it beside its analysis
-#: (:func:`lifecircle.outputs._background.preimport`)
-_FIGURE_MODULES = ("lifecircle.outputs.plots", "lifecircle.outputs.share_chart",
-                   "mpl_toolkits.axes_grid1.anchored_artists")
-
 #: keyword arguments of :func:`run` that are neither analysis nor output options
 RUN_ONLY = ("out", "overwrite", "progress", "extras")
 
@@ -491,25 +486,12 @@ def run_config(analysis: Analysis, outputs: Outputs | None = None, *,
         result.prepare(outputs)
         return result
     from ._early import EarlyOutputs
-    from .outputs._background import preimport
 
     staged = StagedOutput(out, overwrite=overwrite, inputs=list(analysis.input_files().values()))
-    imported: list[Callable[[], None]] = []
-
-    def on_network(net: WalkNetwork, find: Callable[[], gpd.GeoDataFrame],
-                   data: OSMData | None) -> Callable[[], gpd.GeoDataFrame] | None:
-        found = early.start(net, find, data)  # (forked before the thread below starts)
-        if early.job is None:  # a small run's figures worker inherits matplotlib, imported
-            imported.append(preimport(  # beside the analysis
-                _FIGURE_MODULES if outputs.figures else (), nodes=net.n_nodes))
-        return found
-
     # a failing run stops the early worker, then removes the staging folder it writes into
     with ExitStack() as stack:
         early = EarlyOutputs(analysis, outputs, staged, stack)  # a city's isochrones, rasters
-        result = analyse(analysis, progress=progress, keep_osm=False, on_network=on_network)
-        for wait in imported:  # before any worker is forked
-            wait()
+        result = analyse(analysis, progress=progress, keep_osm=False, on_network=early.start)
         # the outputs never read the OSM features (read again if the caller asks for them)
         result.release_osm()
         release_freed()

@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import ctypes
 import gc
-import importlib
 import logging
 import multiprocessing
 import os
@@ -47,8 +46,8 @@ from .. import _errors
 from .._errors import LifecircleError, OutputError
 from .._memory import release_freed
 
-__all__ = ["BACKGROUND_MAX_NODES", "Job", "Shared", "milestone", "preimport", "start",
-           "start_early", "start_together"]
+__all__ = ["BACKGROUND_MAX_NODES", "Job", "Shared", "milestone", "start", "start_early",
+           "start_together"]
 
 log = logging.getLogger(__name__)
 
@@ -217,36 +216,6 @@ def start_early(what: str, write: Callable[[], Any]) -> Job | None:
     if not _room_for_a_copy():
         return None
     return _fork(what, write)
-
-
-def preimport(modules: tuple[str, ...], *, nodes: int) -> Callable[[], None]:
-    """Import ``modules`` in a daemon thread of this process while it computes; returns the
-    call that waits for the imports to end (call it before a worker is forked: a fork while
-    the thread holds an import lock would leave the worker's imports of that module waiting
-    for ever, and :func:`_fork` forks only a process alone on its main thread).
-
-    The figures' worker of a small run imports matplotlib (0.5-0.7 s) before it draws: on
-    the run's critical path, while a core is idle where the analysis runs its GIL-free parts
-    (numba's kernels, GEOS, llvmlite loading the kernels). Imported here beforehand, the
-    forked worker inherits them. Nothing is started above :data:`BACKGROUND_MAX_NODES` nodes
-    (a city's run draws its figures in the one worker, after the map, off its critical
-    path) nor off Linux (where no worker is forked). A failed import is left to the worker,
-    which reports it where it imports the module again.
-    """
-    if nodes > BACKGROUND_MAX_NODES or not sys.platform.startswith("linux") or not modules:
-        return lambda: None
-
-    def run() -> None:
-        for name in modules:
-            try:
-                importlib.import_module(name)
-            except Exception:  # the worker imports it again and reports it
-                log.debug("pre-import of %s failed", name, exc_info=True)
-                return
-
-    thread = threading.Thread(target=run, daemon=True, name="lifecircle-preimport")
-    thread.start()
-    return thread.join
 
 
 def milestone(name: str) -> None:
