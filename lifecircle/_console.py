@@ -15,11 +15,17 @@ class Progress:
     """Step-by-step progress on stderr (silent with -q)."""
 
     def __init__(self, quiet: bool) -> None:
-        from rich.console import Console
-
         self.quiet = quiet
-        self.console = Console(stderr=True, highlight=False)
+        self._console: Any = None  # rich, imported at the first line shown (never with -q)
         self._status: Any = None
+
+    @property
+    def console(self) -> Any:
+        if self._console is None:
+            from rich.console import Console
+
+            self._console = Console(stderr=True, highlight=False)
+        return self._console
 
     def __call__(self, kind: str, message: str) -> None:
         if self.quiet:

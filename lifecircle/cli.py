@@ -339,12 +339,11 @@ def run_cmd(**options: Any) -> None:
     kwargs = run_kwargs(dict(options))
     out, overwrite = kwargs.pop("out"), kwargs.pop("overwrite")
     analysis, outputs = configs(kwargs)
-    progress = None if quiet else Progress(quiet)  # (-q: rich is never imported)
+    progress = Progress(quiet)
     try:
         result = run_config(analysis, outputs, out=out, overwrite=overwrite, progress=progress)
     finally:
-        if progress is not None:
-            progress.close()
+        progress.close()
     if not quiet:
         print_summary(result, outputs.lang)
         click.echo(f"Wrote {result.out}")

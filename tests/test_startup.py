@@ -401,3 +401,22 @@ def test_a_command_line_run_ends_at_once_with_its_output_flushed_and_complete(tm
     bad = _lifecircle(["run", "--osm", str(tmp_path / "missing.pbf"), "--out",
                        str(tmp_path / "bad"), "-q"])
     assert bad.returncode == 2 and bad.stderr.startswith("lifecircle: error:")
+
+
+def test_a_quiet_progress_never_imports_rich():
+    """``-q`` shows nothing, so its progress imports no rich (50-80 ms of a small run);
+    the first line shown imports it."""
+    code = (
+        "import sys\n"
+        "from lifecircle._console import Progress\n"
+        "p = Progress(True)\n"
+        "p('start', 'a'); p('done', 'b'); p.close()\n"
+        "quiet = 'rich' in sys.modules\n"
+        "p = Progress(False)\n"
+        "before = 'rich' in sys.modules\n"
+        "p('done', 'b'); p.close()\n"
+        "print(quiet, before, 'rich.console' in sys.modules)\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          cwd=ROOT, check=True)
+    assert done.stdout.split() == ["False", "False", "True"]
+    assert "b" in done.stderr  # the line shown
