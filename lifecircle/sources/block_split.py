@@ -204,9 +204,9 @@ def _first_owner(owner: np.ndarray, g_i: np.ndarray, p_i: np.ndarray) -> None:
     # equal pairs, if any, are alike whatever their order)
     top = int(g_i.max()) + 1
     if int(p_i.max()) < 2**62 // top:
-        key = np.sort(p_i * top + g_i)
+        key = np.sort(p_i.astype(np.int64) * top + g_i)
         p_i, g_i = key // top, key % top
-    else:  # pragma: no cover - more than 2^62 pairs' worth of positions
+    else:  # pragma: no cover - point ids times polygon ids would pass 2^62
         order = np.lexsort((g_i, p_i))
         p_i, g_i = p_i[order], g_i[order]
     first = np.ones(p_i.size, dtype=bool)

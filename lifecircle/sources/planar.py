@@ -61,7 +61,9 @@ def stable_order(key: np.ndarray) -> np.ndarray:
     """``np.argsort(key, kind="stable")`` of an int64 array, by one sort of the distinct
     values ``(key - min) * n + position``: numpy's (unstable) sort of those is twice as
     fast as its stable argsort on 10^6-10^7 keys and gives the same order. Where that
-    product would overflow, the stable argsort itself."""
+    product would overflow, the stable argsort itself. Other integer keys are widened to
+    int64 first (numpy keeps an int32 product int32, which would wrap)."""
+    key = np.asarray(key, dtype=np.int64)
     n = key.size
     if n < 2:
         return np.zeros(n, dtype=np.int64)
