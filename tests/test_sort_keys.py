@@ -1,7 +1,7 @@
 """The integer-key sorts that stand in for numpy's slower general ones give numpy's answers:
 ``planar.stable_order`` (a stable argsort) and ``_pbf_scan._unique_rows`` (``np.unique`` of
-rows with their inverse), on every branch each takes (``_unique_rows`` is never given zero rows: its one caller
-answers those itself)."""
+rows with their inverse), on every branch each takes (``_unique_rows`` is never given zero
+rows: its one caller answers those itself)."""
 
 from __future__ import annotations
 
