@@ -583,9 +583,11 @@ def _package_from(root: Path) -> Any:
 def section_city_rings(args: argparse.Namespace) -> None:
     """A city's streamed ring rows (``iter_isochrones``, the run's options, frames taken and
     dropped): CPU, WKB bytes and vertices of this checkout, and of ``--base`` (another
-    checkout's isochrones package) interleaved round by round in the same process; the first
-    round warms numba and is not counted."""
+    checkout's isochrones package) interleaved round by round in the same process, with a
+    hash of the WKB bytes (the same polygons print the same); the first round warms numba and
+    is not counted."""
     import gc
+    import hashlib
 
     import shapely
 
@@ -605,6 +607,7 @@ def section_city_rings(args: argparse.Namespace) -> None:
             gc.collect()
             spent = 0.0
             n_bytes = n_vertices = 0
+            digest = hashlib.sha256()
             frames = mod.iter_isochrones(**iso_args)
             while True:
                 t0 = time.process_time()
@@ -615,11 +618,12 @@ def section_city_rings(args: argparse.Namespace) -> None:
                 for data in frame["geometry"]:
                     raw = data.tobytes() if isinstance(data, np.ndarray) else data
                     n_bytes += len(raw)
+                    digest.update(raw)
                     n_vertices += int(shapely.get_num_coordinates(shapely.from_wkb(raw)))
             if r:
                 cpu[name].append(spent)
             print(f"round {r} {name}: {spent:.2f} s CPU, {n_bytes / 1e6:.1f} MB of WKB, "
-                  f"{n_vertices:,} vertices", flush=True)
+                  f"{n_vertices:,} vertices, sha256 {digest.hexdigest()[:16]}", flush=True)
     for name, times in cpu.items():
         print(f"{name}: CPU {min(times):.2f}-{max(times):.2f} s over {len(times)} rounds")
 

@@ -242,6 +242,52 @@ def test_tile_stamping_gives_the_reference_cells():
     assert stamped > 300  # most grids get cells
 
 
+def test_streets_stamped_as_runs_give_the_reference_cells():
+    """Streets (runs of consecutive segments sharing their ends, as a city's are: short
+    segments with sharp turns, back tracks, bands changing along a street and points)
+    stamped with ``.stamp``'s row runs: the very cells of the per-cell reference test
+    (``.polygons._stamp_kernel``), a fixture for any stamping that merges a street's runs."""
+    from lifecircle.isochrones.polygons import _stamp_kernel
+    from lifecircle.isochrones.stamp import stamp_kernel
+
+    rng = np.random.default_rng(11)
+    stamped = 0
+    for t in range(300):
+        h, w = (int(v) for v in rng.integers(4, 60, 2))
+        xs: list[np.ndarray] = []
+        ys: list[np.ndarray] = []
+        bands: list[np.ndarray] = []
+        for _ in range(int(rng.integers(1, 6))):
+            m = int(rng.integers(2, 30))
+            # short steps (a few cells, as city streets) turning by up to 180 degrees
+            ang = np.cumsum(rng.uniform(-np.pi, np.pi, m - 1) * (t % 2 + 0.3))
+            step = rng.exponential(3.0, m - 1)
+            px = np.concatenate([[rng.uniform(-10, w + 10)], np.cos(ang) * step])
+            py = np.concatenate([[rng.uniform(-10, h + 10)], np.sin(ang) * step])
+            xs.append(np.cumsum(px))
+            ys.append(np.cumsum(py))
+            bb = np.full(m - 1, int(rng.integers(0, 3)), np.int64)
+            if t % 4 == 0:  # a band change along the street
+                bb[(m - 1) // 2:] = int(rng.integers(0, 3))
+            bands.append(bb)
+        ax = np.concatenate([x[:-1] for x in xs])
+        ay = np.concatenate([y[:-1] for y in ys])
+        bx = np.concatenate([x[1:] for x in xs])
+        by = np.concatenate([y[1:] for y in ys])
+        band = np.concatenate(bands)
+        if t % 5 == 0:  # a point and an axis-parallel segment within the streets
+            bx[0], by[0] = ax[0], ay[0]
+            by[-1] = ay[-1]
+        reach = float(rng.uniform(0.5, 6.0))
+        ref = np.full((h, w), 3, np.uint8)
+        _stamp_kernel()(ax, ay, bx, by, band, reach, ref)
+        ours = np.full((h, w), 3, np.uint8)
+        stamp_kernel()(ax, ay, bx, by, band, reach, ours.reshape(-1), w, h)
+        np.testing.assert_array_equal(ours, ref)
+        stamped += len(np.unique(ref)) > 2  # more than one band on the grid
+    assert stamped > 100
+
+
 def test_tile_stamped_in_place_gives_the_reference_cells():
     """A city tile is stamped from its segments' indices, at its first cell's offset, into
     the tracer's padded grid (``stamp_tile_kernel``, ``.trace.tile_grid``): its first ``w``
