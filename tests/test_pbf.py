@@ -141,6 +141,41 @@ def test_shared_extracts_decode_as_pyosmium_reads_them(name: str) -> None:
     assert arrays.nodes_sorted
 
 
+def test_first_capacities_guessed_from_the_file_size_change_no_array(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Monaco read with its columns sized from the file (no doubling) and from the smallest
+    buffer (many doublings: 0.1 nodes per byte of 1.7 MB is past 65,536): the same arrays."""
+    from lifecircle.sources import _pbf
+
+    path = shared_osm("monaco.osm.pbf")
+    guessed = read_pbf(path)
+    monkeypatch.setattr(_pbf, "_PER_BYTE", dict.fromkeys(_pbf._PER_BYTE, 0.0))
+    monkeypatch.setattr(_pbf, "_OTHER_PER_BYTE", 0.0)
+    grown = read_pbf(path)
+    assert guessed.node_id.size > 1 << 17  # (past two doublings of the smallest buffer)
+    for name, value in vars(guessed).items():
+        if isinstance(value, np.ndarray):
+            other = getattr(grown, name)
+            assert value.dtype == other.dtype and np.array_equal(value, other), name
+    assert guessed.strings == grown.strings
+
+
+def test_column_grows_past_its_first_capacity() -> None:
+    from lifecircle.sources._pbf import _Column
+
+    column = _Column(np.int64, capacity=0)
+    assert column.buf.size == 1 << 16
+    chunks = [np.arange(k, k + 30_000) for k in range(0, 150_000, 30_000)]
+    for chunk in chunks:
+        column.extend(chunk)
+    assert column.buf.size == 1 << 18 and np.array_equal(column.array(), np.arange(150_000))
+    ptr = _Column(np.int64, ptr=True, capacity=1 << 20)
+    assert ptr.buf.size == 1 << 20
+    ptr.extend_counts(np.array([2, 0, 3]))
+    ptr.extend_counts(np.array([1]))
+    assert ptr.array().tolist() == [0, 2, 2, 5, 6]
+
+
 # ---------------------------------------------------------------------------------------------
 # small files written by pyosmium
 
