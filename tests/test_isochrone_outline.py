@@ -217,9 +217,6 @@ def test_tile_stamping_gives_the_reference_cells():
     cells of the per-cell reference test (``.polygons._stamp_kernel``), also for the
     neighbouring segments a tile gets whose capsule lies partly or wholly off its grid, for
     segments along a grid axis and for points."""
-    from lifecircle.isochrones.polygons import _stamp_kernel
-    from lifecircle.isochrones.stamp import stamp_kernel
-
     rng = np.random.default_rng(4)
     stamped = 0
     for t in range(400):
@@ -232,14 +229,23 @@ def test_tile_stamping_gives_the_reference_cells():
         if t % 4 == 0:
             by[: n // 3] = ay[: n // 3]
         band = rng.integers(0, 3, n).astype(np.int64)
-        reach = float(rng.uniform(0.5, 6.0))
-        ref = np.full((h, w), 3, np.uint8)
-        _stamp_kernel()(ax, ay, bx, by, band, reach, ref)
-        ours = np.full((h, w), 3, np.uint8)
-        stamp_kernel()(ax, ay, bx, by, band, reach, ours.reshape(-1), w, h)
-        np.testing.assert_array_equal(ours, ref)
+        ref = _stamped_alike(ax, ay, bx, by, band, float(rng.uniform(0.5, 6.0)), h, w)
         stamped += bool((ref < 3).any())
     assert stamped > 300  # most grids get cells
+
+
+def _stamped_alike(ax, ay, bx, by, band, reach, h, w):
+    """The per-cell reference's stamp of the segments on an ``h`` x ``w`` grid, asserted
+    equal to the compiled kernel's."""
+    from lifecircle.isochrones.polygons import _stamp_kernel
+    from lifecircle.isochrones.stamp import stamp_kernel
+
+    ref = np.full((h, w), 3, np.uint8)
+    _stamp_kernel()(ax, ay, bx, by, band, reach, ref)
+    ours = np.full((h, w), 3, np.uint8)
+    stamp_kernel()(ax, ay, bx, by, band, reach, ours.reshape(-1), w, h)
+    np.testing.assert_array_equal(ours, ref)
+    return ref
 
 
 def test_streets_stamped_as_runs_give_the_reference_cells():
@@ -247,9 +253,6 @@ def test_streets_stamped_as_runs_give_the_reference_cells():
     segments with sharp turns, back tracks, bands changing along a street and points)
     stamped with ``.stamp``'s row runs: the very cells of the per-cell reference test
     (``.polygons._stamp_kernel``), a fixture for any stamping that merges a street's runs."""
-    from lifecircle.isochrones.polygons import _stamp_kernel
-    from lifecircle.isochrones.stamp import stamp_kernel
-
     rng = np.random.default_rng(11)
     stamped = 0
     for t in range(300):
@@ -278,12 +281,7 @@ def test_streets_stamped_as_runs_give_the_reference_cells():
         if t % 5 == 0:  # a point and an axis-parallel segment within the streets
             bx[0], by[0] = ax[0], ay[0]
             by[-1] = ay[-1]
-        reach = float(rng.uniform(0.5, 6.0))
-        ref = np.full((h, w), 3, np.uint8)
-        _stamp_kernel()(ax, ay, bx, by, band, reach, ref)
-        ours = np.full((h, w), 3, np.uint8)
-        stamp_kernel()(ax, ay, bx, by, band, reach, ours.reshape(-1), w, h)
-        np.testing.assert_array_equal(ours, ref)
+        ref = _stamped_alike(ax, ay, bx, by, band, float(rng.uniform(0.5, 6.0)), h, w)
         stamped += len(np.unique(ref)) > 2  # more than one band on the grid
     assert stamped > 100
 
