@@ -69,7 +69,7 @@ def linestring_coords(raw: bytes | bytearray, counts: np.ndarray) -> np.ndarray:
         return shapely.get_coordinates(column.geometries())
     if not starts.size:
         return np.empty((0, 2))
-    return _records(buf, starts + 9, starts + sizes).view("<f8").reshape(-1, 2)
+    return _records(buf, starts + 9, starts + sizes)[0].view("<f8").reshape(-1, 2)
 
 
 def positions(ptr: np.ndarray, ways: np.ndarray) -> np.ndarray:
@@ -86,7 +86,7 @@ def gathered(values: np.ndarray, ptr: np.ndarray, rows: np.ndarray) -> np.ndarra
     concatenated in order, copied run by run (the position array and its gather, three
     passes over an int64 per element, cost several times more for a city's references)."""
     rows = np.asarray(rows, dtype=np.int64)
-    return _records(values, ptr[rows], ptr[rows + 1])
+    return _records(values, ptr[rows], ptr[rows + 1])[0]
 
 
 #: rings polygonised and checked at a time (bounds the temporary arrays and GEOS objects)

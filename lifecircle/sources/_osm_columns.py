@@ -93,12 +93,7 @@ class WkbColumn:
     def take(self, index: np.ndarray) -> WkbColumn:
         """The records at ``index`` (integer positions), in that order, as a new column."""
         index = np.asarray(index, dtype=np.int64)
-        starts = self.offsets[index]
-        ends = self.offsets[index + 1]
-        offsets = np.zeros(index.shape[0] + 1, dtype=np.int64)
-        np.cumsum(ends - starts, out=offsets[1:])
-        out = np.empty(int(offsets[-1]), dtype=np.uint8)
-        _copy_spans(self.buf, starts, ends, out, offsets[:-1])
+        out, offsets = _records(self.buf, self.offsets[index], self.offsets[index + 1])
         return WkbColumn(out, offsets)
 
     def compact(self, index: np.ndarray, extra: list[bytes]) -> WkbColumn:
@@ -249,14 +244,16 @@ def _one_ring_multipolygons(xy: np.ndarray, count: np.ndarray) -> np.ndarray:
     return np.concatenate(in_parts(build, count.shape[0]))
 
 
-def _records(buf: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
-    """The elements (bytes of a WKB buffer) of records ``[starts, ends)`` (in any order),
-    concatenated, as a new array."""
+def _records(buf: np.ndarray, starts: np.ndarray,
+             ends: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The elements of records ``[starts, ends)`` of ``buf`` (WKB bytes, tag or reference
+    ids; in any order), concatenated as a new array, and where each record starts in it
+    (with the end after the last)."""
     at = np.zeros(starts.shape[0] + 1, dtype=np.int64)
     np.cumsum(ends - starts, out=at[1:])
     out = np.empty(int(at[-1]), dtype=buf.dtype)
     _copy_spans(buf, starts, ends, out, at[:-1])
-    return out
+    return out, at
 
 
 def _copy_spans(src: np.ndarray, starts: np.ndarray, ends: np.ndarray, dst: np.ndarray,
