@@ -150,8 +150,7 @@ def ring_rows(polys: np.ndarray, q_all: np.ndarray, ring_off: np.ndarray,
     vertices as int32 in ``1 / SNAP`` of a cell from cell (0, 0)'s centre, and its ragged
     offsets, ``poly_rings`` rings a polygon, ``group_polys`` polygons a facility and level),
     the edges two levels share dropped (:func:`.coverage.ring_band`), as a city's are
-    (:func:`.rings.iter_bands`). (The kernel gives the integers beside the coordinates: they
-    were taken back from the coordinates before, a float round trip of every vertex.)"""
+    (:func:`.rings.iter_bands`)."""
     n, nb = polys.shape
     ring_of_poly = np.r_[0, np.cumsum(poly_rings)]
     poly_of_group = np.r_[0, np.cumsum(group_polys)]

@@ -367,8 +367,8 @@ def scan_arrays(
         walk_ptr = np.zeros(walk.shape[0] + 1, dtype=np.int64)
         np.cumsum(ref_ptr[walk + 1] - ref_ptr[walk], out=walk_ptr[1:])
         walk_pos = gathered(arrays.way_ref_pos, ref_ptr, walk)
-        walk_refs = ref_ids(arrays.node_id, walk_pos, arrays.missing_refs)  # (before located
-        # writes the missing references' -(k + 1) over)
+        # the ids before located() writes the missing references' -(k + 1) over the positions
+        walk_refs = ref_ids(arrays.node_id, walk_pos, arrays.missing_refs)
         walkable = (walk_refs, walk_ptr, *locate.lon_lat(locate.located(walk_pos)))
         del walk_pos, walk_refs
         _drop(arrays, "node_id")  # (the last ids read: only positions and coordinates below)
