@@ -75,7 +75,12 @@ def linestring_coords(raw: bytes | bytearray, counts: np.ndarray) -> np.ndarray:
 def positions(ptr: np.ndarray, ways: np.ndarray) -> np.ndarray:
     """The reference positions of ``ways`` (indices into ``ptr``), concatenated in order."""
     starts = ptr[ways]
-    counts = ptr[ways + 1] - starts
+    return spans(starts, ptr[ways + 1] - starts)
+
+
+def spans(starts: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """The integers of the runs ``starts[i] .. starts[i] + counts[i] - 1``, concatenated in
+    order."""
     offsets = np.zeros(counts.shape[0] + 1, dtype=np.int64)
     np.cumsum(counts, out=offsets[1:])
     return np.repeat(starts - offsets[:-1], counts) + np.arange(offsets[-1])

@@ -25,6 +25,7 @@ from scipy.sparse.csgraph import connected_components
 
 from .._kernels import compile_kernel
 from ._halves import elementwise, in_parts
+from ._osm_arrays import spans
 from .planar import faces, stable_order
 
 __all__ = ["as_xy", "distinct", "faces", "grid_pieces", "line_pieces", "merge_small", "owner_of",
@@ -272,9 +273,7 @@ def grid_pieces(
         iy = np.clip(((xy[:, 1] - b[sp, 1]) / (h[sp] / ny[sp])).astype(np.int64), 0, ny[sp] - 1)
         cells = distinct(offset[sp] + iy * nx[sp] + ix)
     full = np.flatnonzero(~seeded)
-    every = np.repeat(offset[full], count[full]) + (
-        np.arange(count[full].sum()) - np.repeat(np.cumsum(count[full]) - count[full], count[full])
-    )
+    every = spans(offset[full], count[full])
     k_all = np.sort(np.concatenate([cells, every]))
     par = np.searchsorted(offset, k_all, side="right") - 1
     k = k_all - offset[par]

@@ -38,6 +38,7 @@ import numpy as np
 import shapely
 
 from ._halves import in_parts, workers
+from ._osm_arrays import spans
 from ._planar_kernels import kernel as _kernel
 
 __all__ = ["Arrangement", "faces", "stable_order"]
@@ -371,8 +372,7 @@ def _ring_bounds(xy: np.ndarray, ring_nodes: np.ndarray, ring_ptr: np.ndarray,
                  rings: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(lowest, highest) x and y of the vertices of each ring of ``rings`` ((n, 2) each)."""
     size = np.diff(ring_ptr)[rings]
-    at = xy[ring_nodes[np.repeat(ring_ptr[rings], size) + np.arange(int(size.sum()))
-                       - np.repeat(np.cumsum(size) - size, size)]]
+    at = xy[ring_nodes[spans(ring_ptr[rings], size)]]
     start = np.cumsum(size) - size  # rings have vertices: a walk has at least three
     return np.minimum.reduceat(at, start, axis=0), np.maximum.reduceat(at, start, axis=0)
 
@@ -393,8 +393,7 @@ def _in_boxes(pts: np.ndarray, lo: np.ndarray,
             shapely.points(pts))
         return p_i, b_i
     b_i = np.repeat(np.arange(lo.shape[0]), size)
-    p_i = order[np.repeat(start, size) + np.arange(total) - np.repeat(np.cumsum(size) - size,
-                                                                       size)]
+    p_i = order[spans(start, size)]
     y = pts[p_i, 1]
     ok = (y >= lo[b_i, 1]) & (y <= hi[b_i, 1])
     return p_i[ok], b_i[ok]
