@@ -98,7 +98,10 @@ class PbfArrays:
 
     def way_refs(self, at: np.ndarray | slice | None = None) -> np.ndarray:
         """The node ids of the references ``at`` (all by default), in order."""
-        pos = self.way_ref_pos if at is None else self.way_ref_pos[at]
+        return self.ids_of(self.way_ref_pos if at is None else self.way_ref_pos[at])
+
+    def ids_of(self, pos: np.ndarray) -> np.ndarray:
+        """The node ids of reference positions ``pos`` (gathered from :attr:`way_ref_pos`)."""
         return ref_ids(self.node_id, pos, self.missing_refs)
 
 

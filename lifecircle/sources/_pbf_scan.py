@@ -32,7 +32,6 @@ from ._halves import alongside, wait_quietly
 from ._osm_arrays import RING_CHUNK, gathered, ring_polygons
 from ._osm_assemble import Collected
 from ._osm_pass import Scan, _area_tags, _relation_areas
-from ._pbf_refs import ref_ids
 
 if TYPE_CHECKING:
     from ._pbf import PbfArrays
@@ -368,7 +367,7 @@ def scan_arrays(
         np.cumsum(ref_ptr[walk + 1] - ref_ptr[walk], out=walk_ptr[1:])
         walk_pos = gathered(arrays.way_ref_pos, ref_ptr, walk)
         # the ids before located() writes the missing references' -(k + 1) over the positions
-        walk_refs = ref_ids(arrays.node_id, walk_pos, arrays.missing_refs)
+        walk_refs = arrays.ids_of(walk_pos)
         walkable = (walk_refs, walk_ptr, *locate.lon_lat(locate.located(walk_pos)))
         del walk_pos, walk_refs
         _drop(arrays, "node_id")  # (the last ids read: only positions and coordinates below)
@@ -460,8 +459,7 @@ def _relation_areas_of(
     member_ways: dict[int, Any] = {}
     lon, lat = locate.lon_lat(locate.positions(member_rows))
     xy = [None if x != x else (x, y) for x, y in zip(lon.tolist(), lat.tolist(), strict=True)]
-    refs = ref_ids(arrays.node_id, gathered(arrays.way_ref_pos, ref_ptr, member_rows),
-                   arrays.missing_refs).tolist()
+    refs = arrays.ids_of(gathered(arrays.way_ref_pos, ref_ptr, member_rows)).tolist()
     at = 0
     for way in member_rows.tolist():  # (no tags: the member file is written without them)
         end = at + int(ref_ptr[way + 1] - ref_ptr[way])
