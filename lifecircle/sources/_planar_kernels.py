@@ -142,13 +142,43 @@ def _join_if_met(s: int, t: int, a: np.ndarray, b: np.ndarray, flag: np.ndarray,
         group[max(rs, rt)] = min(rs, rt)
 
 
-def _walk_rings(succ: np.ndarray, org: np.ndarray, xy: np.ndarray) -> tuple[
+def _successor(perm: np.ndarray, org: np.ndarray, n_nodes: int) -> np.ndarray:
+    """The next half-edge of each along its face: the edge clockwise after its twin.
+
+    ``org``: start vertex of each half-edge (``h ^ 1`` is h's twin); ``perm``: half-edges
+    sorted by start vertex, then angle. A walk keeps its face on the left
+    (counter-clockwise round a bounded face). Three passes inside the walk's kernel: the
+    numpy form (a ``searchsorted`` and five gathers over the half-edges) took 1.0 s CPU of
+    four walks at a million nodes under cProfile, 16x its time at 268,569 nodes.
+    """
+    m = perm.shape[0]
+    first = np.zeros(n_nodes + 1, dtype=np.int64)  # first half-edge of each vertex in perm
+    for h in range(m):
+        first[org[h] + 1] += 1
+    for i in range(n_nodes):
+        first[i + 1] += first[i]
+    rank = np.empty(m, dtype=np.int64)  # place of each half-edge in perm
+    for i in range(m):
+        rank[perm[i]] = i
+    succ = np.empty(m, dtype=np.int64)
+    for h in range(m):
+        t = h ^ 1
+        a = org[t]
+        r = rank[t] - 1
+        succ[h] = perm[first[a + 1] - 1] if r < first[a] else perm[r]
+    return succ
+
+
+def _walk_rings(perm: np.ndarray, org: np.ndarray, xy: np.ndarray) -> tuple[
         np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Walk every face boundary, cutting it at repeated vertices into simple rings.
+    """Walk every face boundary, cutting it at repeated vertices into simple rings; each
+    half-edge is followed by its :func:`_successor` (``perm``: the half-edges by start
+    vertex, then angle).
 
     Returns (walk of each half-edge, ring vertices, ring offsets, walk of each ring, signed
     area of each ring, its lowest-left vertex); rings of fewer than 3 vertices left out.
     """
+    succ = _successor(perm, org, xy.shape[0])
     n = succ.shape[0]
     walk = np.full(n, -1, dtype=np.int64)
     pos = np.full(xy.shape[0], -1, dtype=np.int64)  # place on the stack of a vertex
@@ -311,7 +341,7 @@ _KERNELS: dict[str, tuple[Callable[..., Any], tuple[Callable[..., Any], ...]]] =
     "cells": (_cells, ()),
     "flag": (_flag, (_orient, _meets_off_ends, _root)),
     "more": (_flag_more, (_orient, _meets_off_ends, _root, _join_if_met)),
-    "walk": (_walk_rings, (_ring,)),
+    "walk": (_walk_rings, (_ring, _successor)),
     "lines": (_line_wkb, (_u32,)),
 }
 

@@ -23,6 +23,7 @@ floor area per person where footprints are mapped, else block area × the profil
 from __future__ import annotations
 
 import logging
+import re
 from typing import Any
 
 import geopandas as gpd
@@ -112,12 +113,16 @@ class _Blocks:
 
     ``owner`` is the position of the block holding each home (-1 where none does); a split
     looks up only the homes of the blocks it cuts, so the city's homes are located once.
+    ``area``: each block's area, kept with it (GEOS measured every block again in each
+    split round).
     """
 
     def __init__(
-        self, geoms: np.ndarray, method: np.ndarray, mapped: np.ndarray, owner: np.ndarray
+        self, geoms: np.ndarray, method: np.ndarray, mapped: np.ndarray, owner: np.ndarray,
+        area: np.ndarray,
     ) -> None:
         self.geoms, self.method, self.mapped, self.owner = geoms, method, mapped, owner
+        self.area = area
         self.split: dict[str, int] = {}
         self.dropped_empty = 0
 
@@ -243,15 +248,19 @@ def _replace(
     pieces, parent, merged_into = merge_small(pieces, parent, small)
     in_piece = np.where(in_piece >= 0, merged_into[np.maximum(in_piece, 0)], -1)
     n_pieces = np.bincount(parent, minlength=n_par)
+    # a piece merged into none is the same polygon: only the unions are measured
+    joined = np.bincount(merged_into, minlength=pieces.size) > 1
+    area = np.bincount(merged_into, weights=area, minlength=pieces.size)
+    area[joined] = shapely.area(pieces[joined])
     # a parent cut into one piece is replaced only when empty land was trimmed off it
     trimmed = (n_pieces == 1) & (
-        np.bincount(parent, weights=shapely.area(pieces), minlength=n_par)
-        < 0.999 * shapely.area(blk.geoms[which])
+        np.bincount(parent, weights=area, minlength=n_par) < 0.999 * blk.area[which]
     )
     done = (n_pieces >= 2) | trimmed
     use = done[parent]
-    base = pd.Series(blk.method[which], dtype=object).str.replace(r"_split.*$", "", regex=True)
-    base = base.to_numpy(dtype=object)
+    # the method without its split suffix, worded once per distinct method
+    codes, methods = pd.factorize(blk.method[which])
+    base = np.array([re.sub(r"_split.*$", "", m) for m in methods] + [""], dtype=object)[codes]
     rest = np.ones(blk.geoms.size, dtype=bool)
     rest[which[done]] = False
     # homes of the blocks cut go to their piece (or to none), the others keep their block
@@ -266,6 +275,7 @@ def _replace(
     blk.geoms = np.concatenate([blk.geoms[rest], pieces[use]])
     blk.method = np.concatenate([blk.method[rest], base[parent[use]] + suffix])
     blk.mapped = np.concatenate([blk.mapped[rest], blk.mapped[which][parent[use]]])
+    blk.area = np.concatenate([blk.area[rest], area[use]])
     return done
 
 
@@ -296,8 +306,7 @@ def _tally(
     blk: _Blocks, homes: Homes, settings: PopulationSettings
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """(block of each home, estimated residents per block, homes per block, block area)."""
-    n, owner = blk.geoms.size, blk.owner
-    area = shapely.area(blk.geoms)
+    n, owner, area = blk.geoms.size, blk.owner, blk.area
     pop = people(area, _sum_by(owner, homes.floor, n), None, blk.mapped, settings)[0]
     return owner, pop, np.bincount(owner[owner >= 0], minlength=n), area
 
@@ -425,8 +434,9 @@ def blocks_from_osm(
     geoms, method = base[keep], method[keep]
     owner = _renumber(owner, keep)
     cover = _sum_by(owner, homes.footprint, geoms.size)
-    mapped = (method == "buildings") | (cover >= MIN_BUILDING_COVER * shapely.area(geoms))
-    blk = _Blocks(geoms, method, mapped, owner)
+    area = shapely.area(geoms)
+    mapped = (method == "buildings") | (cover >= MIN_BUILDING_COVER * area)
+    blk = _Blocks(geoms, method, mapped, owner, area)
     left = _split(blk, np.concatenate([lines[~is_street], walls]), homes, settings)
     parts, idx = _parts(blk.geoms)
     poly = shapely.get_type_id(parts) == 3

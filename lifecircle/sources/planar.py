@@ -314,7 +314,7 @@ def _polygons(xy: np.ndarray, u: np.ndarray, v: np.ndarray) -> np.ndarray:
     d = xy[dst] - xy[org]
     # half-edges around each vertex by angle; 2k runs u→v, 2k + 1 v→u
     perm = _kernel("angular")(org, np.arctan2(d[:, 1], d[:, 0]), xy.shape[0])
-    cyc = _kernel("walk")(_successor(perm, org, xy.shape[0]), org, xy)[0]
+    cyc = _kernel("walk")(perm, org, xy)[0]
     # cut edges and dangles have the same face on both sides: drop them, walk again (the
     # angular order of the rest stands)
     keep = np.repeat(cyc[0::2] != cyc[1::2], 2)
@@ -322,8 +322,7 @@ def _polygons(xy: np.ndarray, u: np.ndarray, v: np.ndarray) -> np.ndarray:
         return _EMPTY
     renum = np.cumsum(keep) - 1
     perm, org = renum[perm[keep[perm]]], org[keep]
-    _, ring_nodes, ring_ptr, ring_cycle, ring_area, low = _kernel("walk")(
-        _successor(perm, org, xy.shape[0]), org, xy)
+    _, ring_nodes, ring_ptr, ring_cycle, ring_area, low = _kernel("walk")(perm, org, xy)
     shell = np.flatnonzero(ring_area > 0)
     hole = np.flatnonzero(ring_area < 0)
     if shell.size == 0:
@@ -426,18 +425,3 @@ def _rings_as_polygons(xy: np.ndarray, ring_nodes: np.ndarray, ring_ptr: np.ndar
 
     return np.concatenate(in_parts(build, poly_end.size - 1))
 
-
-def _successor(perm: np.ndarray, org: np.ndarray, n_nodes: int) -> np.ndarray:
-    """The next half-edge of each along its face: the edge clockwise after its twin.
-
-    ``org``: start vertex of each half-edge (``h ^ 1`` is h's twin); ``perm``: half-edges
-    sorted by start vertex, then angle. A walk keeps its face on the left
-    (counter-clockwise round a bounded face).
-    """
-    first = np.searchsorted(org[perm], np.arange(n_nodes + 1))
-    rank = np.empty_like(perm)
-    rank[perm] = np.arange(perm.size)
-    twin = np.arange(perm.size) ^ 1
-    at = org[twin]
-    r = rank[twin] - 1
-    return perm[np.where(r < first[at], first[at + 1] - 1, r)]
