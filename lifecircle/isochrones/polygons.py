@@ -36,7 +36,7 @@ from .nesting import cell_members
 from .outline import single_tile_bands
 from .rings import EMPTY, TileRings, bands_from_tiles, iter_bands, tile_rings
 from .search import Pieces, unrepeated
-from .stamp import stamp_tile_kernel
+from .stamp import grid_segments, stamp_tile_kernel
 from .trace import tile_grid
 from .wkb import Wkb
 
@@ -298,19 +298,10 @@ def _raster_bands(net: WalkNetwork, vertices: list[np.ndarray], n_entities: int,
     x0 = np.floor(low_x / c) * c
     y0 = np.floor(low_y / c) * c
     # segments (in cell units from the grid origin), by group: entity, then band ascending
-    seg = np.flatnonzero(line[1:] == line[:-1])
-    gs = group[seg]
-    if np.any(gs[1:] < gs[:-1]):  # pieces come sorted by group; legs may follow them
-        seg = seg[np.argsort(gs, kind="stable")]
-    g = group[seg]
-    gx = (coords[:, 0] - x0) / c
-    gy = (coords[:, 1] - y0) / c
+    # (pieces come sorted by group; legs may follow them)
+    ax, ay, bx, by, seg_band, entity_of = grid_segments(coords, line, group,
+                                                        n_entities * n_bands, n_bands, x0, y0, c)
     del coords, line, group
-    ax, ay, bx, by = gx[seg], gy[seg], gx[seg + 1], gy[seg + 1]
-    del gx, gy, seg, gs
-    seg_band = (g % n_bands).astype(np.int64)
-    entity_of = g // n_bands
-    del g
     ent_start = np.flatnonzero(np.r_[True, entity_of[1:] != entity_of[:-1]])
     ent_stop = np.append(ent_start[1:], entity_of.shape[0])
     # grids of one tile (every per-facility isochrone): one compiled pass, see .outline

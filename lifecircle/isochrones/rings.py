@@ -217,20 +217,33 @@ def _polygons(q: np.ndarray, sizes: np.ndarray, hole: np.ndarray, origin: np.nda
 
 
 @dataclass(frozen=True)
-class TileRings:
-    """One tile's outlines of every level: vertices ``q`` (``1 / SNAP`` cells from the
-    grid's cell ``(0, 0)``, ring after ring, not closed), and per ring its ``sizes``,
-    ``level``, whether it is a ``chain`` that leaves the tile, and a chain's ``head`` and
-    ``tail`` (the grid side, as a key, it starts from and ends on)."""
+class LevelRings:
+    """One level's outlines in one tile: the closed rings' vertices ``q`` (``1 / SNAP`` cells
+    from the grid's cell ``(0, 0)``, ring after ring, not closed) and ``sizes``, then the
+    chains that leave the tile: their vertices ``cq``, each vertex's part of its side ``civ``
+    (:func:`.simplify.side_part`), ``csizes``, each chain's ``head`` and ``tail`` (the grid
+    side, as a key, it starts from and ends on) and ``joint`` (its last square makes the side
+    it leaves by a junction)."""
 
     q: np.ndarray
-    iv: np.ndarray  # each chain vertex's part of its side (:func:`.simplify.side_part`)
     sizes: np.ndarray
-    level: np.ndarray  # ascending; within a level, closed rings before chains
-    chain: np.ndarray
+    cq: np.ndarray
+    civ: np.ndarray
+    csizes: np.ndarray
     head: np.ndarray
     tail: np.ndarray
-    joint: np.ndarray  # a chain's last square makes the side it leaves by a junction
+    joint: np.ndarray
+
+
+class TileRings:
+    """One tile's outlines of every level, level by level (:class:`LevelRings`); a level is
+    dropped (``None``) once :func:`_level_rings` has taken it, so that a city's outline
+    integers shrink as its bands are built."""
+
+    __slots__ = ("levels",)
+
+    def __init__(self, levels: list[LevelRings | None]) -> None:
+        self.levels = levels
 
 
 def tile_rings(label: np.ndarray, n_levels: int, offset: tuple[int, int],
@@ -258,52 +271,51 @@ def tile_rings(label: np.ndarray, n_levels: int, offset: tuple[int, int],
     # thread's workspaces, sized by the segments
     q, iv, sizes, level, chain, head, tail, joint = trace_tile(
         label, n_levels, SNAP, grid_offset, width_g, offset, width)
-    return TileRings(q.copy(), iv.copy(), sizes.copy(), level.copy(), chain.astype(bool),
-                     head.copy(), tail.copy(), joint.astype(bool))
+    # each level's rings copied out of the kernel's workspaces on their own (rings run by
+    # level, closed rings before chains; ``iv`` holds the chains' vertices only), so that a
+    # level is freed once its band is built without copying the levels above it again
+    bounds = np.searchsorted(level, np.arange(n_levels + 1))
+    v_end = np.r_[0, np.cumsum(sizes)]
+    c_end = np.r_[0, np.cumsum(np.where(chain != 0, sizes, 0))]
+    levels: list[LevelRings | None] = []
+    for b in range(n_levels):
+        lo, hi = int(bounds[b]), int(bounds[b + 1])
+        mid = lo + int(np.count_nonzero(chain[lo:hi] == 0))
+        v0, v1, v2 = int(v_end[lo]), int(v_end[mid]), int(v_end[hi])
+        c0 = int(c_end[lo])
+        levels.append(LevelRings(
+            q[v0:v1].copy(), sizes[lo:mid].copy(), q[v1:v2].copy(), iv[c0:c0 + v2 - v1].copy(),
+            sizes[mid:hi].copy(), head[mid:hi].copy(), tail[mid:hi].copy(),
+            joint[mid:hi].astype(bool)))
+    return TileRings(levels)
 
 
 def _level_rings(parts: list[TileRings], b: int) -> tuple[np.ndarray, np.ndarray]:
     """Level ``b``'s rings (vertices, sizes): the closed rings of every tile, and the chains
     linked head to tail across the seams, then simplified (:func:`.simplify.simplify_columns`).
 
-    Each tile's rings of level ``b`` and below are dropped from ``parts`` (levels are taken
-    in rising order), so a city's outline integers shrink as its bands are built; they stay
-    int32 (as :func:`tile_rings` keeps them), and only the chains work in int64.
+    Each tile's rings of level ``b`` are dropped from ``parts`` (levels are taken in rising
+    order), so a city's outline integers shrink as its bands are built; they stay int32 (as
+    :func:`tile_rings` keeps them), and only the chains work in int64.
     """
-    qs, sizes, cq, civ, csizes, head, tail, joint = [], [], [], [], [], [], [], []
-    for i, p in enumerate(parts):
-        # a tile's rings run by level, closed rings before chains (:func:`tile_rings`)
-        lo, hi = np.searchsorted(p.level, [b, b + 1])
-        mid = lo + int(np.count_nonzero(~p.chain[lo:hi]))
-        v0 = int(p.sizes[:lo].sum())
-        v1 = v0 + int(p.sizes[lo:mid].sum())
-        v2 = v1 + int(p.sizes[mid:hi].sum())
-        # copies, so that each tile's arrays are freed once its rest is kept
-        qs.append(p.q[v0:v1].copy())
-        sizes.append(p.sizes[lo:mid].copy())
-        cq.append(p.q[v1:v2].copy())
-        # p.iv holds the chains' vertices only, in the same order
-        c0 = int(p.sizes[:lo][p.chain[:lo]].sum())
-        c1 = c0 + v2 - v1
-        civ.append(p.iv[c0:c1].copy())
-        csizes.append(p.sizes[mid:hi].copy())
-        head.append(p.head[mid:hi].copy())
-        tail.append(p.tail[mid:hi].copy())
-        joint.append(p.joint[mid:hi].copy())
-        if hi > 0:
-            parts[i] = TileRings(p.q[v2:].copy(), p.iv[c1:].copy(), p.sizes[hi:].copy(),
-                                 p.level[hi:].copy(), p.chain[hi:].copy(), p.head[hi:].copy(),
-                                 p.tail[hi:].copy(), p.joint[hi:].copy())
+    taken = [lv for p in parts if (lv := p.levels[b]) is not None]
+    for p in parts:
+        p.levels[b] = None
+    qs = [lv.q for lv in taken]
+    sizes = [lv.sizes for lv in taken]
+    head = [lv.head for lv in taken]
     q = np.concatenate(qs) if qs else np.empty((0, 2), np.int32)
     size = np.concatenate(sizes) if sizes else np.zeros(0, np.int64)
     if parts and sum(h.shape[0] for h in head):
-        c_q, c_iv, c_size = np.concatenate(cq), np.concatenate(civ), np.concatenate(csizes)
-        c_head, c_tail = np.concatenate(head), np.concatenate(tail)
+        c_q, c_iv = (np.concatenate([lv.cq for lv in taken]),
+                     np.concatenate([lv.civ for lv in taken]))
+        c_size = np.concatenate([lv.csizes for lv in taken])
+        c_head, c_tail = np.concatenate(head), np.concatenate([lv.tail for lv in taken])
         order = np.argsort(c_head, kind="stable")
         succ = order[np.searchsorted(c_head[order], c_tail)]
         # a seam side is a junction when the square on either side makes it one: the next
         # chain's first vertex (on that side) is then kept exactly
-        c_joint = np.concatenate(joint)
+        c_joint = np.concatenate([lv.joint for lv in taken])
         if c_joint.any():
             c_first = np.cumsum(c_size) - c_size
             c_iv[c_first[succ[c_joint]]] = 0

@@ -18,7 +18,8 @@ import numpy as np
 
 from .._kernels import compile_kernel
 
-__all__ = ["end_cell", "near", "stamp_entity", "stamp_kernel", "stamp_tile_kernel"]
+__all__ = ["end_cell", "grid_segments", "near", "stamp_entity", "stamp_kernel",
+           "stamp_tile_kernel"]
 
 
 def near(i: int, j: int, x1: float, y1: float, dx: float, dy: float, dd: float,
@@ -206,3 +207,58 @@ def stamp_tile_kernel() -> Any:
     """:func:`_stamp_tile` compiled:
     ``(ax, ay, bx, by, band, sel, ox, oy, reach, flat_label, w, h)``."""
     return compile_kernel(_stamp_tile, stamp_entity, near, end_cell)
+
+
+def _grid_segments(coords: np.ndarray, line: np.ndarray, group: np.ndarray, n_groups: int,
+                   n_bands: int, x0: float, y0: float,
+                   cell: float) -> tuple[np.ndarray, ...]:  # pragma: no cover - compiled
+    """The segments between consecutive vertices of one line, stably by group (a counting
+    sort), in cell units from ``(x0, y0)``: (ax, ay, bx, by, band, entity), the group
+    ``entity * n_bands + band`` of the segment's first vertex."""
+    n = line.shape[0]
+    first = np.zeros(n_groups + 1, dtype=np.int64)
+    for i in range(n - 1):
+        if line[i + 1] == line[i]:
+            first[group[i] + 1] += 1
+    for g in range(n_groups):
+        first[g + 1] += first[g]
+    m = first[n_groups]
+    ax = np.empty(m)
+    ay = np.empty(m)
+    bx = np.empty(m)
+    by = np.empty(m)
+    band = np.empty(m, dtype=np.int64)
+    entity = np.empty(m, dtype=np.int64)
+    for i in range(n - 1):
+        if line[i + 1] == line[i]:
+            g = group[i]
+            o = first[g]
+            first[g] += 1
+            # (x - x0) / cell, as numpy computed it per vertex
+            ax[o] = (coords[i, 0] - x0) / cell
+            ay[o] = (coords[i, 1] - y0) / cell
+            bx[o] = (coords[i + 1, 0] - x0) / cell
+            by[o] = (coords[i + 1, 1] - y0) / cell
+            band[o] = g % n_bands
+            entity[o] = g // n_bands
+    return ax, ay, bx, by, band, entity
+
+
+@cache
+def _segments_kernel() -> Any:
+    return compile_kernel(_grid_segments)
+
+
+def grid_segments(coords: np.ndarray, line: np.ndarray, group: np.ndarray, n_groups: int,
+                  n_bands: int, x0: float, y0: float,
+                  cell: float) -> tuple[np.ndarray, ...]:
+    """The segments of lines (``coords``, the ``line`` and ``group`` of each vertex, groups
+    ``entity * n_bands + band`` below ``n_groups``) in cell units from the grid origin
+    ``(x0, y0)``, by group, in vertex order within a group: (ax, ay, bx, by, band, entity).
+    One compiled pass (the numpy steps, a stable sort of the groups and six gathers, took
+    ~0.2 s a category of the million-node mosaic)."""
+    out: tuple[np.ndarray, ...] = _segments_kernel()(
+        np.ascontiguousarray(coords, dtype=np.float64), np.ascontiguousarray(line),
+        np.ascontiguousarray(group, dtype=np.int64), int(n_groups), int(n_bands), float(x0),
+        float(y0), float(cell))
+    return out
