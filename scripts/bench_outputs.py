@@ -1,4 +1,4 @@
-"""CPU of a run's tables, map and figures, side by side for several checkouts of the code.
+"""CPU of a run's tables, map, figures and rasters, side by side for several checkouts.
 
 Analyses an OSM file once, then writes each product in a forked child (the way a run's output
 worker inherits the analysis), alternating the checkouts given with ``--tree`` ``--repeat``
@@ -28,7 +28,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-PRODUCTS = ("tables", "map", "figures")
+PRODUCTS = ("tables", "map", "figures", "rasters")
 
 
 def _write(result: Any, tree: Path, product: str, out: Path) -> float:
@@ -47,7 +47,7 @@ def _write(result: Any, tree: Path, product: str, out: Path) -> float:
         write_tables(result, out)
     else:
         write_products(result, out, map=product == "map", figures=product == "figures",
-                       rasters=False)
+                       rasters=product == "rasters")
     return time.process_time() - start
 
 

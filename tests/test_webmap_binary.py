@@ -14,6 +14,7 @@ from shapely.geometry import MultiPolygon, Polygon
 from lifecircle.outputs.webmap.binary import (
     QUANTUM_PER_DEGREE,
     outline_streams,
+    outlines,
     text_column,
     typed_column,
     varints,
@@ -92,6 +93,38 @@ def test_outlines_made_in_chunks_are_the_streams_of_one_pass():
     assert len(read_varints(whole["rings"])) > len(geoms)
     for chunk in (1, 3):
         assert outline_streams(geoms, chunk=chunk) == whole
+
+
+def test_outlines_moved_as_read_are_those_of_moved_geometries():
+    """Blocks in UTM whose coordinates the map's rounding to degrees moves as the streams read
+    them give the bytes of the blocks moved first (``shapely.transform``), and the bounds of
+    those moved blocks; ring counts too for holes, parts and an empty block."""
+    from pyproj import Transformer
+
+    to_deg = Transformer.from_crs(32650, 4326, always_xy=True)
+
+    def web(xy: np.ndarray) -> np.ndarray:
+        return np.round(np.array(to_deg.transform(xy[:, 0], xy[:, 1])).T, 6)
+
+    rng = np.random.default_rng(11)
+    geoms = []
+    for i in range(13):
+        x, y = 660_000 + rng.uniform(0, 5000), 3_550_000 + rng.uniform(0, 5000)
+        block = shapely.box(x, y, x + 120, y + 80)
+        if i % 3 == 1:
+            block = block.difference(shapely.box(x + 20, y + 20, x + 50, y + 40))
+        if i % 4 == 2:
+            block = MultiPolygon([block, shapely.box(x + 200, y, x + 260, y + 90)])
+        geoms.append(block)
+    geoms.insert(5, Polygon())
+    geoms = np.array(geoms, dtype=object)
+    moved = shapely.transform(geoms, web)
+    for chunk in (1, 4, len(geoms)):
+        streams, box = outlines(geoms, chunk=chunk, web=web)
+        assert streams == outline_streams(moved)
+        assert box.tolist() == shapely.total_bounds(moved).tolist()
+    assert read_varints(outline_streams(moved)["rings"])[:2] == [1, 4]
+    assert np.isnan(outlines(np.array([Polygon()]))[1]).all()
 
 
 def test_first_step_is_absolute_and_later_steps_small():

@@ -9,12 +9,14 @@ from typing import Any
 
 import geopandas as gpd
 import numpy as np
+import pandas as pd
 import shapely
 
 from ..._errors import ConfigError, OutputError
 from ...profiles import Profile
 from .._escape import clean_text
 from . import surface
+from .binary import outlines
 from .layers import (
     block_data,
     facility_data,
@@ -26,7 +28,7 @@ from .layers import (
 )
 from .legend import fmt, views
 from .page import MapPage
-from .prepare import _bounds, _check_blocks, _plain_collection, _texts, _to_web
+from .prepare import _bounds, _check_blocks, _plain_collection, _texts, _to_web, _web_frame
 from .style import (
     BIN_COLORS,
     FACILITY_GROUPS,
@@ -158,12 +160,17 @@ def make_map(
                           f"{', '.join(cats)}")
     tiles_data = tile_spec(tiles, tiles_attribution)
 
-    web_blocks = _to_web(blocks, "blocks", simplify=True)
+    # the blocks' coordinates go to the page's streams straight from the simplified outlines
+    # (no geometries rebuilt in EPSG:4326 for them: a second at a million nodes)
+    web_blocks, block_web = _web_frame(blocks, "blocks", simplify=True)
+    block_outlines, block_box = outlines(np.asarray(web_blocks.geometry.values), web=block_web)
     # one marker per facility: the further access points of a campus are not facilities
     from ...sources.facilities import primary_rows
 
     web_fac = _to_web(primary_rows(facilities), "facilities", simplify=False)
-    present = set(web_fac["category"]) if "category" in web_fac.columns else set()
+    # the distinct categories, not a set built from every facility's (an Arrow array's
+    # values one Python object at a time)
+    present = set(pd.unique(web_fac["category"])) if "category" in web_fac.columns else set()
     flagged = set(no_data)
     missing = [c in flagged or c not in present for c in cats]
     as_image = use_street_images(len(edges), street_image)
@@ -186,10 +193,10 @@ def make_map(
                else _to_web(isochrones, "isochrones", simplify=True, preserve_topology=False))
     web_sites = (None if proposed_sites is None
                  else _to_web(proposed_sites, "proposed_sites", simplify=False))
-    _bounds([web_blocks, web_fac, web_edges])  # refuses a map with nothing to draw
+    _bounds([block_box, web_fac, web_edges])  # refuses a map with nothing to draw
     # the page opens on the blocks (the answer), not on every street the extract holds
-    (miny, minx), (maxy, maxx) = _bounds([web_blocks] if not web_blocks.empty else
-                                         [web_blocks, web_fac, web_edges])
+    (miny, minx), (maxy, maxx) = _bounds([block_box] if not web_blocks.empty else
+                                         [web_fac, web_edges])
 
     groups = [g for g, _, _ in FACILITY_GROUPS]
     cat_group = [facility_group(c) for c in cats]
@@ -229,7 +236,8 @@ def make_map(
         "shortColors": list(SHORTFALL_COLORS),
         "noDataColor": NO_DATA_COLOR,
         "served": served,
-        "blocks": block_data(web_blocks, profile, cats, missing, served),
+        "blocks": block_data(web_blocks, profile, cats, missing, served,
+                             outlines=block_outlines),
         "network": None if as_image or web_edges.empty else _plain_collection(web_edges),
         "streets": streets,
         "facilities": fac_layers,

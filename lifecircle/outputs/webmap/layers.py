@@ -114,7 +114,7 @@ def served_data(
 
 def block_data(
     frame: gpd.GeoDataFrame, profile: Profile, cats: Sequence[str], no_data: Sequence[bool],
-    served: Sequence[Mapping[str, Any]] = (),
+    served: Sequence[Mapping[str, Any]] = (), *, outlines: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The blocks with only what the map shows, column by column in compact encodings.
 
@@ -131,7 +131,9 @@ def block_data(
     population; with ``served`` (:func:`served_data`), ``r`` the residents each of those
     categories serves, in its order (``null`` where unknown). Categories without data never
     count against a block. The page decodes these into typed arrays and paints the blocks
-    itself (``decodeBlocks`` and ``drawTile`` in ``lifecircle-map.js``).
+    itself (``decodeBlocks`` and ``drawTile`` in ``lifecircle-map.js``). ``outlines``: the
+    streams of ``frame``'s outlines when the caller made them
+    (:func:`~lifecircle.outputs.webmap.binary.outlines`, from geometries not yet in EPSG:4326).
     """
     n, k = len(frame), len(cats)
     minutes, lacking, over = _shortfalls(frame, profile, cats, no_data)
@@ -147,7 +149,8 @@ def block_data(
     bits[:, :k] = lacking
     out: dict[str, Any] = {
         "n": n,
-        **outline_streams(np.asarray(frame.geometry.values)),
+        **(outline_streams(np.asarray(frame.geometry.values)) if outlines is None
+           else outlines),
         "id": text_column(clean_texts(frame["block_id"].tolist())),
         "m": typed_column(10 * minutes, "u16", k),
         # two bins a byte (low half first): the bins are 0-6
@@ -166,8 +169,15 @@ def block_data(
 
 
 def _points(frame: gpd.GeoDataFrame) -> np.ndarray:
+    """Each geometry's point: itself when a point, else a point on its surface (found only for
+    those: a city's 120,000 facilities are nearly all points)."""
     geoms = np.asarray(frame.geometry.values)
-    return np.where(shapely.get_type_id(geoms) == 0, geoms, shapely.point_on_surface(geoms))
+    other = np.flatnonzero(shapely.get_type_id(geoms) != 0)
+    if not len(other):
+        return geoms
+    out = geoms.copy()
+    out[other] = shapely.point_on_surface(geoms[other])
+    return out
 
 
 def _column(frame: pd.DataFrame, name: str, default: Any) -> pd.Series:

@@ -98,12 +98,14 @@ def edge_minutes(
     out: dict[str, np.ndarray] = {}
     for c, a in access.items():
         dist = np.asarray(a.nodes.dist_m, dtype=np.float64)
-        metres = np.minimum(dist[u], dist[v]) + half
-        minutes = metres / (float(a.speed_kmh) * 1000.0 / 60.0)
-        minutes = np.where(np.isfinite(minutes), minutes, np.nan)
+        # in place: a city's 1.5 million edges a category
+        minutes = np.minimum(dist[u], dist[v])
+        minutes += half
+        minutes /= float(a.speed_kmh) * 1000.0 / 60.0
+        minutes[~np.isfinite(minutes)] = np.nan
         group = profile.group_of(c).name if profile is not None else None
         if group in masks:
-            minutes = np.where(masks[group], minutes, np.nan)
+            minutes[~np.asarray(masks[group], dtype=bool)] = np.nan
         out[c] = minutes
     return out
 
@@ -208,9 +210,11 @@ def street_images(
         x, y = np.ascontiguousarray(xy[:, 0]), np.ascontiguousarray(xy[:, 1])
         to_web.transform(x, y, inplace=True)
         xy[:, 0], xy[:, 1] = x, y
-        del x, y
-    minx, miny = xy.min(axis=0)
-    maxx, maxy = xy.max(axis=0)
+    else:
+        x, y = xy[:, 0], xy[:, 1]
+    # the box from each column alone (a reduction along the rows of xy takes 3x as long)
+    minx, maxx, miny, maxy = x.min(), x.max(), y.min(), y.max()
+    del x, y
     px, width, height = image_grid((minx, miny, maxx, maxy))
     # centre the grid on the streets' box (it is at most a pixel larger); the vertices in
     # pixel units (column, row from the top-left corner), in place
