@@ -477,8 +477,9 @@ def run_config(analysis: Analysis, outputs: Outputs | None = None, *,
     batch region do. Checks the outputs and ``out`` before the analysis starts.
 
     A city's run (streamed isochrones) forks an early output worker once its facilities are
-    found (:mod:`lifecircle._early`); a failure of either stops the other and leaves no
-    output folder."""
+    found (:mod:`lifecircle._early`), a small one its figures' worker as it starts
+    (:mod:`lifecircle.outputs._figure_worker`); a failure of either stops the other and
+    leaves no output folder."""
     outputs = outputs or Outputs()
     outputs.check(analysis.effective_profile, writing=out is not None)
     if out is None:
@@ -486,10 +487,15 @@ def run_config(analysis: Analysis, outputs: Outputs | None = None, *,
         result.prepare(outputs)
         return result
     from ._early import EarlyOutputs
+    from .outputs import _figure_worker
 
     staged = StagedOutput(out, overwrite=overwrite, inputs=list(analysis.input_files().values()))
-    # a failing run stops the early worker, then removes the staging folder it writes into
+    # a failing run stops the early workers, then removes the staging folder they write into
     with ExitStack() as stack:
+        # a small run's figures: matplotlib imported on the core the analysis leaves idle
+        figures = _figure_worker.start(analysis, outputs)
+        if figures is not None:
+            stack.callback(figures.cancel)
         early = EarlyOutputs(analysis, outputs, staged, stack)  # a city's isochrones, rasters
         result = analyse(analysis, progress=progress, keep_osm=False, on_network=early.start)
         # the outputs never read the OSM features (read again if the caller asks for them)
@@ -499,7 +505,7 @@ def run_config(analysis: Analysis, outputs: Outputs | None = None, *,
         with frozen_long_lived() as freeze, timer.step("outputs", "Writing outputs"):
             freeze()  # the result's objects: never scanned again while the outputs are written
             result.save_into(staged, outputs, extras=extras, early=early.job,
-                             entered=early.entered)
+                             entered=early.entered, figures=figures)
     return result
 
 

@@ -31,6 +31,7 @@ from .sources.osm import OSMData
 
 if TYPE_CHECKING:
     from .outputs._background import Job
+    from .outputs._figure_worker import FigureWorker
     from .outputs.webmap import MapPage
 
 __all__ = ["ISOCHRONES_IN_MEMORY_MAX_EDGES", "OUTPUT_PARTS", "Result"]
@@ -324,14 +325,15 @@ class Result:
 
     def save_into(self, staged: StagedOutput, outputs: Outputs, *,
                   extras: Sequence[Extra] = (), early: Job | None = None,
-                  entered: bool = False) -> Path:
+                  entered: bool = False, figures: FigureWorker | None = None) -> Path:
         """:meth:`save` into a :class:`StagedOutput` made (and so checked) beforehand.
 
         ``run_metadata``'s ``timings_s`` then holds ``outputs`` (all of it but the hashing
         and the rename) and its parts, ``outputs_<part>`` (:data:`OUTPUT_PARTS`), rewritten
         into the GeoPackage once they are known. ``early``: the early output worker writing
         the isochrones and rasters (:mod:`lifecircle._early`); ``entered``: the caller has
-        entered ``staged`` already (and leaves it)."""
+        entered ``staged`` already (and leaves it); ``figures``: the figures' worker forked as
+        the run started (:mod:`lifecircle.outputs._figure_worker`)."""
         from .fingerprint import run_fingerprint
         from .outputs.geopackage import GPKG_NAME, update_metadata
 
@@ -343,7 +345,7 @@ class Result:
                        else None)
         self.metadata["fingerprint"] = fingerprint
         with nullcontext() if entered else staged:
-            self.write_into(staged, outputs, extras=extras, early=early)
+            self.write_into(staged, outputs, extras=extras, early=early, figures=figures)
             timings = self.metadata.setdefault("timings_s", {})
             timings["outputs"] = round(time.perf_counter() - t0, 4)
             gpkg = staged.staging / GPKG_NAME
@@ -401,14 +403,22 @@ class Result:
         return chosen
 
     def write_into(self, staged: StagedOutput, outputs: Outputs, *,
-                   extras: Sequence[Extra] = (), early: Job | None = None) -> None:
+                   extras: Sequence[Extra] = (), early: Job | None = None,
+                   figures: FigureWorker | None = None) -> None:
         """Write every file of the contract into a staging folder (no ``_SUCCESS.json``).
 
         On a small network the figures, the tables and the rasters are written by forked
         worker processes meanwhile (:mod:`lifecircle.outputs._background`); ``early``: the
-        early output worker writing the isochrones and rasters (:mod:`lifecircle._early`)."""
+        early output worker writing the isochrones and rasters (:mod:`lifecircle._early`);
+        ``figures``: the figures' worker forked as the run started, handed the figures' data
+        here, first (:mod:`lifecircle.outputs._figure_worker`)."""
         jobs: list[Any] = [early] if early is not None else []
         try:
+            if figures is not None and not outputs.figures:
+                figures.cancel()
+            elif figures is not None:
+                jobs.append(figures.job)
+                figures.hand_over(self, staged.staging, lang=outputs.lang)
             self._write_all(staged, outputs, extras=extras, jobs=jobs, early=early)
             while jobs:
                 with self._timed("workers_wait"):
@@ -417,6 +427,10 @@ class Result:
                 timings = self.metadata["timings_s"]
                 if job is early:
                     timings.update(_early_timings(early))
+                    continue
+                if figures is not None and job is figures.job:  # from the hand-over on
+                    if "figures" in job.taken:
+                        timings["outputs_worker_figures"] = round(job.taken["figures"], 4)
                     continue
                 if job.seconds is not None:  # the worker's own wall seconds
                     timings["outputs_worker_" + "+".join(job.parts)] = \
@@ -446,7 +460,8 @@ class Result:
         _ = self.edges  # built once, before any fork: the workers and the GeoPackage read it
         del _  # (a local here would hold it through the isochrones, which to_gpkg frees it for)
         aside: dict[str, Callable[[], Any]] = {}  # what the workers write
-        if outputs.figures:
+        handed = "figures" in {what for job in jobs for what in job.parts}  # (write_into)
+        if outputs.figures and not handed:
             aside["figures"] = lambda: write_products(self, folder, lang=outputs.lang,
                                                       map=False, figures=True, rasters=False)
         aside["tables"] = lambda: write_tables(self, folder, lang=outputs.lang)

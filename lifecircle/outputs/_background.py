@@ -19,7 +19,9 @@ A city-scale saving run also has an early worker (:func:`start_early`,
 :mod:`lifecircle._early`), forked once the network is loaded, which reports milestones
 (:func:`milestone`, :meth:`Job.wait_for`) as it goes: it writes the isochrones and the
 rasters, so the one worker of the outputs writes the map first, then whichever of the
-figures and tables the run has not begun.
+figures and tables the run has not begun. A small run forks its figures' worker as it starts
+instead (:mod:`lifecircle.outputs._figure_worker`), which imports matplotlib while the run
+analyses and draws what the run hands it at its outputs.
 
 Only on Linux (macOS forks unsafely once system frameworks are loaded, Windows cannot fork),
 from the main thread while no other non-daemon Python thread runs (a fork keeps only the
@@ -212,7 +214,9 @@ def start_together(writes: dict[str, Callable[[], Any]],
 def start_early(what: str, write: Callable[[], Any]) -> Job | None:
     """Run ``write()`` in a forked worker process that the run follows through its
     :func:`milestone` s (:meth:`Job.wait_for`); ``None`` where :func:`start_together` would
-    give ``None``. The early output worker of a city-scale run (:mod:`lifecircle._early`)."""
+    give ``None``. The early output worker of a city-scale run (:mod:`lifecircle._early`) and
+    the figures' worker a small run forks as it starts
+    (:mod:`lifecircle.outputs._figure_worker`)."""
     if not _room_for_a_copy():
         return None
     return _fork(what, write)
