@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import ctypes
 import gc
+import json
 import logging
 import multiprocessing
 import os
@@ -85,7 +86,7 @@ class Job:
         worker has finished (its last message, or the pipe's end: it died)."""
         while self._final is None and (until is None or until not in self.milestones):
             try:
-                item = self._conn.recv()
+                item = json.loads(self._conn.recv_bytes())
             except EOFError:
                 item = (("OutputError", f"{self.what}: the worker process writing them "
                          "stopped before it finished; rerun"), None, {})
@@ -114,7 +115,8 @@ class Job:
         self._conn.close()
         self._process.join()
         assert self._final is not None
-        message, self.seconds, self.taken = self._final
+        message, seconds, self.taken = self._final
+        self.seconds = None if seconds is None else (seconds[0], seconds[1])
         if self.seconds is not None:
             log.info("%s written by a worker process in %.2f s (%.2f s CPU)", self.what,
                      *self.seconds)
@@ -227,7 +229,7 @@ def milestone(name: str) -> None:
     the worker's wall seconds so far; nothing outside a worker."""
     if _TO_RUN is not None:
         conn, started = _TO_RUN
-        conn.send(("milestone", name, time.perf_counter() - started))
+        _send(conn, ["milestone", name, time.perf_counter() - started])
 
 
 def _fork(what: str, write: Callable[[], Any]) -> Job | None:
@@ -302,8 +304,8 @@ def _die_with(parent: int) -> None:  # pragma: no cover - child
 
 def _work(conn: Any, what: str, write: Callable[[], Any],
           parent: int) -> None:  # pragma: no cover - child
-    """In the worker: write, then send ``None`` or the error (its class name and text: an
-    exception object need not survive pickling) back, with the wall and CPU seconds taken and
+    """In the worker: write, then send ``None`` or the error (its class name and text, as
+    JSON: nothing crosses the pipe as pickle) back, with the wall and CPU seconds taken and
     the shared outputs written (what ``write`` returns when it is a dict, see
     :func:`start_together`)."""
     global _TO_RUN
@@ -321,6 +323,11 @@ def _work(conn: Any, what: str, write: Callable[[], Any],
     except BaseException as exc:  # an unexpected bug: its traceback, for --debug reports
         message = ("OutputError", f"{what}: {type(exc).__name__}: {exc}\n"
                    + traceback.format_exc())
-    conn.send((message, (time.perf_counter() - wall, time.process_time() - cpu),
-               taken if isinstance(taken, dict) else {}))
+    _send(conn, [message, [time.perf_counter() - wall, time.process_time() - cpu],
+                 taken if isinstance(taken, dict) else {}])
     conn.close()
+
+
+def _send(conn: Any, item: list[Any]) -> None:  # pragma: no cover - child
+    """Send a message to the run as JSON bytes (``Connection.send`` would pickle it)."""
+    conn.send_bytes(json.dumps(item).encode("utf-8"))
