@@ -291,8 +291,9 @@ class WalkNetwork:
         The network is built in a thread as soon as the walkable ways are read, while the
         read lays out and sorts the areas: that is Python work, the network's is mostly
         numpy, pyproj and the geodesic, which release the GIL, so both cores work. The read
-        waits for it before making the building and POI tables (their peaks and the
-        network's would add up). The result is that of ``from_osm(read_osm(path))``; an
+        makes the building and POI tables meanwhile too, then waits for it (at a million
+        nodes the read's peak grows ~60 MB, still below the blocks step's, and the stage
+        is 0.3-0.45 s shorter). The result is that of ``from_osm(read_osm(path))``; an
         error of the read comes first.
         """
         from ._memory import release_freed

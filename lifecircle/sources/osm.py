@@ -166,7 +166,7 @@ def read_osm(path: str | Path, *,
     Ways that reference nodes missing from a clipped extract are cut at the missing nodes (the
     count is in ``stats``); a truncated or corrupt file raises :class:`InputFileError` and no
     partial data is returned. ``on_ways`` is called with the partial data once its walkable
-    ways are read, before the areas are assembled, and the function it returns before the
+    ways are read, before the areas are assembled, and the function it returns once the
     building and POI tables are made (see ``_osm_assemble.osm_data``).
     """
 
