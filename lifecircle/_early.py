@@ -30,7 +30,6 @@ tables it inherited (the run still reads them for its blocks): its resident size
 
 from __future__ import annotations
 
-import json
 import logging
 import tempfile
 import time
@@ -41,7 +40,6 @@ from functools import partial
 from typing import IO, Any, cast
 
 import geopandas as gpd
-import pyarrow as pa
 
 from . import result as result_mod
 from ._errors import OutputError
@@ -50,7 +48,7 @@ from ._version import __version__
 from .access import category_nodes
 from .config import Analysis, Outputs
 from .network import WalkNetwork
-from .outputs import _background
+from .outputs import _background, _shelf
 from .outputs._atomic import StagedOutput
 from .outputs.geopackage import GPKG_NAME
 from .result import EARLY_FACILITIES, EARLY_GPKG_FREE, EARLY_SEARCHED, Result
@@ -188,12 +186,9 @@ class _Held(logging.Handler):
 
 def _shelve(shelf: IO[bytes], found: gpd.GeoDataFrame,
             records: list[tuple[str, int, str]]) -> None:
-    """The facilities (Arrow IPC, as GeoPandas writes Feather: every column's type kept)
-    after their warnings (JSON, its length first) into ``shelf``: data, never code."""
-    said = json.dumps(records).encode("utf-8")
-    shelf.write(len(said).to_bytes(8, "little") + said)
-    found.to_feather(shelf, compression="uncompressed")
-    shelf.flush()
+    """The facilities and their warnings into ``shelf`` (:func:`_shelf.put`: data, never
+    code)."""
+    _shelf.put(shelf, {"said": records}, {"found": found})
 
 
 def _handed_over(job: _background.Job, shelf: IO[bytes]) -> gpd.GeoDataFrame:
@@ -201,11 +196,10 @@ def _handed_over(job: _background.Job, shelf: IO[bytes]) -> gpd.GeoDataFrame:
     their warnings said here, in the run (a worker that failed fails the run, as where the
     run waits for its GeoPackage)."""
     job.wait_for(EARLY_FACILITIES)
-    shelf.seek(0)
-    said = json.loads(shelf.read(int.from_bytes(shelf.read(8), "little")))
-    found = gpd.read_feather(pa.BufferReader(shelf.read()))
+    header, tables = _shelf.take(shelf)
     shelf.close()
-    for name, level, message in said:
+    found = tables["found"]
+    for name, level, message in header["said"]:
         logging.getLogger(name).log(level, "%s", message)
     return found
 

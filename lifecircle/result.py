@@ -414,11 +414,10 @@ class Result:
         here, first (:mod:`lifecircle.outputs._figure_worker`)."""
         jobs: list[Any] = [early] if early is not None else []
         try:
-            if figures is not None and not outputs.figures:
-                figures.cancel()
-            elif figures is not None:
+            if figures is not None and not figures.hand_over(self, staged.staging, outputs):
+                figures = None  # stopped: the figures are drawn as on any run (_write_all)
+            if figures is not None:
                 jobs.append(figures.job)
-                figures.hand_over(self, staged.staging, lang=outputs.lang)
             self._write_all(staged, outputs, extras=extras, jobs=jobs, early=early)
             while jobs:
                 with self._timed("workers_wait"):
@@ -484,7 +483,7 @@ class Result:
         # the shorter figures and tables end the stage, whoever comes to them first
         own: dict[str, Callable[[], Any]] = aside
         shared: _background.Shared | None = None
-        if together and chosen.map:
+        if together and chosen.map and _background.can_fork():  # (no fork context elsewhere)
             map_write = {"map": lambda: self._write_map(folder, chosen)}
             if early is not None:
                 own, shared = map_write, _background.Shared(aside)

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import itertools
 import json
+import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -259,3 +261,69 @@ def monaco_sources(n: int, *, seed: int, offset_m: float, limit_m: float) -> tup
     xy = net.edge_coords[net.edge_ptr[e]] + offset_m
     src = snap_points(net, xy[:, 0], xy[:, 1], max_snap_m=300.0)
     return net, xy, src, multi_source(net, src, limit_m=limit_m)
+
+
+#: a figures' writer that fails: with an OutputError ("output") or a bug ("bug"), and the
+#: message a run must then fail with (see :func:`broken_figures`)
+BROKEN_FIGURES = [("output", "figures/x.png: cannot write the figure (disk full)"),
+                  ("bug", "figures: ZeroDivisionError: division by zero")]
+
+
+def broken_figures(raised: str) -> Callable[..., Any]:
+    """A stand-in for ``plots.write_figures`` failing as :data:`BROKEN_FIGURES` says."""
+    from lifecircle._errors import OutputError
+
+    def broken(*_args: Any, **_kwargs: Any) -> Any:
+        if raised == "output":
+            raise OutputError(BROKEN_FIGURES[0][1])
+        return 1 / 0
+
+    return broken
+
+
+def break_the_run(monkeypatch: Any, where: str, before: Callable[[], Any] = lambda: None) -> None:
+    """Make a run fail with ``InputError("a broken input")`` in its blocks step
+    (``where="blocks"``) or in its outputs (the reports); ``before`` is called first."""
+    from lifecircle import pipeline, result
+    from lifecircle._errors import InputError
+
+    def fail(*_args: Any, **_kwargs: Any) -> Any:
+        before()
+        raise InputError("a broken input")
+
+    if where == "blocks":
+        monkeypatch.setattr(pipeline, "_blocks", fail)
+    else:
+        monkeypatch.setattr(result.Result, "_write_reports", fail)
+
+
+def left_behind(out: Path) -> list[str]:
+    """The output folder or its staging folder and lock, where they remain."""
+    return sorted(p.name for p in out.parent.iterdir() if p.name.lstrip(".").startswith(out.name))
+
+
+def alive(pid: int) -> bool:
+    """Whether process ``pid`` runs (a zombie, exited and not yet reaped, does not)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    with open(f"/proc/{pid}/stat") as fh:
+        return fh.read().split(")")[-1].split()[0] != "Z"
+
+
+def ctrl_c_in_the_blocks(monkeypatch: Any, worker_pid: Callable[[], int]) -> None:
+    """Have a run's blocks step send SIGINT to the worker ``worker_pid()`` and to the run, as
+    a terminal's Ctrl-C reaches both processes."""
+    import signal
+
+    from lifecircle import pipeline
+
+    real = pipeline._blocks
+
+    def interrupted(*args: Any, **kwargs: Any) -> Any:
+        os.kill(worker_pid(), signal.SIGINT)
+        os.kill(os.getpid(), signal.SIGINT)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(pipeline, "_blocks", interrupted)

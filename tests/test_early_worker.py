@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import signal
 import sqlite3
 import sys
 import time
@@ -25,7 +24,14 @@ from lifecircle import _early, pipeline, result
 from lifecircle._errors import InputError, OutputError
 from lifecircle.outputs.geopackage import read_metadata
 from tests.conftest import shared_osm
-from tests.helpers import make_grid_case, rederive_from_gpkg
+from tests.helpers import (
+    alive,
+    break_the_run,
+    ctrl_c_in_the_blocks,
+    left_behind,
+    make_grid_case,
+    rederive_from_gpkg,
+)
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"),
                                 reason="workers on Linux only")
@@ -247,19 +253,6 @@ def grid(tmp_path, monkeypatch):
     return make_grid_case(tmp_path / "grid")
 
 
-def _left_behind(out) -> list[str]:
-    """The output folder or its staging folder and lock, where they remain."""
-    return sorted(p.name for p in out.parent.iterdir() if p.name.lstrip(".").startswith(out.name))
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    # a zombie (exited, not yet reaped) is not running
-    with open(f"/proc/{pid}/stat") as fh:
-        return fh.read().split(")")[-1].split()[0] != "Z"
 
 
 @pytest.mark.parametrize("error", [OutputError("isochrones: the disk is on fire"),
@@ -272,7 +265,7 @@ def test_a_failing_early_worker_fails_the_run_cleanly(grid, tmp_path, monkeypatc
     out = tmp_path / "out"
     with pytest.raises(OutputError, match="the disk is on fire"):
         grid.run(out=out, **KW)
-    assert _left_behind(out) == []
+    assert left_behind(out) == []
 
 
 def test_an_early_worker_that_dies_fails_the_run_cleanly(grid, tmp_path, monkeypatch):
@@ -280,7 +273,7 @@ def test_an_early_worker_that_dies_fails_the_run_cleanly(grid, tmp_path, monkeyp
     out = tmp_path / "out"
     with pytest.raises(OutputError, match="stopped before it finished"):
         grid.run(out=out, **KW)
-    assert _left_behind(out) == []
+    assert left_behind(out) == []
 
 
 def test_a_worker_failing_to_find_the_facilities_fails_the_run_cleanly(tmp_path, monkeypatch):
@@ -308,7 +301,7 @@ def test_a_worker_failing_to_find_the_facilities_fails_the_run_cleanly(tmp_path,
     # later where it waits for the worker's GeoPackage
     assert "start Preparing residential blocks" in steps
     assert not [s for s in steps if "Walking times" in s]
-    assert _left_behind(out) == []
+    assert left_behind(out) == []
 
 
 def _slow_worker(monkeypatch, pid_file):
@@ -336,37 +329,22 @@ def test_a_failing_run_cancels_the_early_worker(grid, tmp_path, monkeypatch, whe
     pid_file = tmp_path / "worker.pid"
     _slow_worker(monkeypatch, pid_file)
 
-    def fail(*args, **kwargs):
-        _worker_pid(pid_file)  # the worker is running
-        raise InputError("a broken input")
-
-    if where == "blocks":
-        monkeypatch.setattr(pipeline, "_blocks", fail)
-    else:
-        monkeypatch.setattr(result.Result, "_write_reports", fail)
+    break_the_run(monkeypatch, where, before=lambda: _worker_pid(pid_file))  # it is running
     out = tmp_path / "out"
     t0 = time.perf_counter()
     with pytest.raises(InputError, match="a broken input"):
         grid.run(out=out, **KW)
     assert time.perf_counter() - t0 < 30  # not waiting for the sleeping worker
-    assert not _alive(_worker_pid(pid_file))
-    assert _left_behind(out) == []
+    assert not alive(_worker_pid(pid_file))
+    assert left_behind(out) == []
 
 
 def test_ctrl_c_stops_the_run_and_the_early_worker(grid, tmp_path, monkeypatch):
     pid_file = tmp_path / "worker.pid"
     _slow_worker(monkeypatch, pid_file)
-    real = pipeline._blocks
-
-    def interrupted(*args, **kwargs):
-        worker = _worker_pid(pid_file)
-        os.kill(worker, signal.SIGINT)  # a terminal's Ctrl-C reaches both processes
-        os.kill(os.getpid(), signal.SIGINT)
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(pipeline, "_blocks", interrupted)
+    ctrl_c_in_the_blocks(monkeypatch, lambda: _worker_pid(pid_file))
     out = tmp_path / "out"
     with pytest.raises(KeyboardInterrupt):
         grid.run(out=out, **KW)
-    assert not _alive(_worker_pid(pid_file))
-    assert _left_behind(out) == []
+    assert not alive(_worker_pid(pid_file))
+    assert left_behind(out) == []

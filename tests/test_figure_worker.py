@@ -6,7 +6,6 @@ figures from what the run hands it (Arrow IPC and JSON, never pickle) at its out
 from __future__ import annotations
 
 import os
-import signal
 import sys
 import tempfile
 import time
@@ -20,7 +19,15 @@ from lifecircle import pipeline
 from lifecircle._errors import InputError, OutputError
 from lifecircle.outputs import _background, _figure_worker, plots
 from tests.conftest import shared_osm
-from tests.helpers import make_grid_case
+from tests.helpers import (
+    BROKEN_FIGURES,
+    alive,
+    break_the_run,
+    broken_figures,
+    ctrl_c_in_the_blocks,
+    left_behind,
+    make_grid_case,
+)
 
 linux_only = pytest.mark.skipif(not sys.platform.startswith("linux"),
                                 reason="workers on Linux only")
@@ -113,6 +120,7 @@ def test_figures_of_the_hand_over_are_those_of_the_result(grid_result, tmp_path)
 # when it is forked
 
 
+@linux_only
 def test_only_small_local_inputs_and_figures_on(grid, monkeypatch):
     from lifecircle.config import Analysis, Outputs
 
@@ -180,34 +188,69 @@ def test_monaco_s_figures_from_the_early_worker_are_those_of_the_run(tmp_path, m
     assert _pngs(tmp_path / "early") == _pngs(tmp_path / "late") != {}
 
 
+@linux_only
+@pytest.mark.parametrize("why", ["no room for the hand-over", "a network too large"])
+def test_a_worker_not_handed_over_leaves_the_figures_to_the_outputs(grid, tmp_path,
+                                                                    monkeypatch, why):
+    """The early worker stopped at the hand-over (its file could not be written, or the
+    network is past the hand-over's limit): the figures come from the outputs' worker."""
+    seen = _spy(monkeypatch)
+    if why == "a network too large":
+        monkeypatch.setattr(_figure_worker, "HAND_OVER_MAX_NODES", 0)
+    else:
+        def full(*_args, **_kwargs):
+            raise OSError(28, "No space left on device")
+
+        monkeypatch.setattr(_figure_worker, "write_inputs", full)
+    grid.run(out=tmp_path / "out", tiles="none")
+    worker = seen["early"][0]
+    assert worker is not None and not worker.job._process.is_alive()
+    assert "figures" in seen["outputs"]
+    assert len(_pngs(tmp_path / "out")) == 7
+
+
+def test_no_fork_context_no_early_worker(grid, monkeypatch):
+    """Where multiprocessing has no fork context (Windows), start() forks nothing and asks
+    for none."""
+    import multiprocessing
+
+    from lifecircle.config import Analysis, Outputs
+
+    def no_fork(method=None):
+        raise ValueError(f"cannot find context for {method!r}")
+
+    monkeypatch.setattr(sys, "platform", "win32")
+    monkeypatch.setattr(multiprocessing, "get_context", no_fork)
+    analysis = Analysis(osm=grid.graphml, facilities=grid.facilities, blocks=grid.blocks)
+    assert _figure_worker.start(analysis, Outputs()) is None
+
+
+def test_compressed_inputs_count_ten_times_their_bytes(tmp_path):
+    from lifecircle.config import Analysis
+
+    for name in ("town.osm.gz", "town.osm.bz2", "town.osm.pbf"):
+        path = tmp_path / name
+        path.write_bytes(b"x" * 1000)
+        packed = name.endswith((".gz", ".bz2"))
+        assert _figure_worker.input_bytes(Analysis(osm=path)) == (10_000 if packed else 1000)
+
+
 # ---------------------------------------------------------------------------------------------
 # failures
 
 
-def _left_behind(out) -> list[str]:
-    """The output folder or its staging folder and lock, where they remain."""
-    return sorted(p.name for p in out.parent.iterdir() if p.name.lstrip(".").startswith(out.name))
-
-
 @linux_only
-@pytest.mark.parametrize(("raised", "expected"), [
-    ("output", "figures/x.png: cannot write the figure (disk full)"),
-    ("bug", "figures: ZeroDivisionError: division by zero"),
-])
+@pytest.mark.parametrize(("raised", "expected"), BROKEN_FIGURES)
 def test_a_failing_worker_fails_the_run_with_its_error(grid, tmp_path, monkeypatch, raised,
                                                        expected):
-    def broken(*_args, **_kwargs):
-        if raised == "output":
-            raise OutputError("figures/x.png: cannot write the figure (disk full)")
-        return 1 / 0
-
     seen = _spy(monkeypatch)
-    monkeypatch.setattr(plots, "write_figures", broken)  # the forked worker inherits it
+    # the forked worker inherits it
+    monkeypatch.setattr(plots, "write_figures", broken_figures(raised))
     out = tmp_path / "out"
     with pytest.raises(OutputError, match=expected.replace("(", r"\(").replace(")", r"\)")):
         grid.run(out=out, tiles="none")
     assert seen["early"][0] is not None
-    assert _left_behind(out) == []
+    assert left_behind(out) == []
 
 
 @linux_only
@@ -216,16 +259,8 @@ def test_a_worker_that_dies_fails_the_run(grid, tmp_path, monkeypatch):
     out = tmp_path / "out"
     with pytest.raises(OutputError, match="figures: the worker process writing them stopped"):
         grid.run(out=out, tiles="none")
-    assert _left_behind(out) == []
+    assert left_behind(out) == []
 
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    with open(f"/proc/{pid}/stat") as fh:  # a zombie (exited, not yet reaped) is not running
-        return fh.read().split(")")[-1].split()[0] != "Z"
 
 
 @linux_only
@@ -233,41 +268,25 @@ def _alive(pid: int) -> bool:
 def test_a_failing_run_stops_the_worker(grid, tmp_path, monkeypatch, where):
     """Failing in the analysis (the worker waits for its hand-over) or in the outputs (it
     draws: here it sleeps): the worker is stopped, not waited for, and nothing is left."""
-    from lifecircle import result
 
     seen = _spy(monkeypatch)
     monkeypatch.setattr(plots, "write_figures", lambda *a, **k: time.sleep(60))
-
-    def fail(*args, **kwargs):
-        raise InputError("a broken input")
-
-    if where == "blocks":
-        monkeypatch.setattr(pipeline, "_blocks", fail)
-    else:
-        monkeypatch.setattr(result.Result, "_write_reports", fail)
+    break_the_run(monkeypatch, where)
     out = tmp_path / "out"
     t0 = time.perf_counter()
     with pytest.raises(InputError, match="a broken input"):
         grid.run(out=out, tiles="none")
     assert time.perf_counter() - t0 < 30
-    assert not _alive(seen["early"][0].job._process.pid)
-    assert _left_behind(out) == []
+    assert not alive(seen["early"][0].job._process.pid)
+    assert left_behind(out) == []
 
 
 @linux_only
 def test_ctrl_c_stops_the_run_and_the_worker(grid, tmp_path, monkeypatch):
     seen = _spy(monkeypatch)
-    real = pipeline._blocks
-
-    def interrupted(*args, **kwargs):
-        worker = seen["early"][0].job._process.pid
-        os.kill(worker, signal.SIGINT)  # a terminal's Ctrl-C reaches both processes
-        os.kill(os.getpid(), signal.SIGINT)
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(pipeline, "_blocks", interrupted)
+    ctrl_c_in_the_blocks(monkeypatch, lambda: seen["early"][0].job._process.pid)
     out = tmp_path / "out"
     with pytest.raises(KeyboardInterrupt):
         grid.run(out=out, tiles="none")
-    assert not _alive(seen["early"][0].job._process.pid)
-    assert _left_behind(out) == []
+    assert not alive(seen["early"][0].job._process.pid)
+    assert left_behind(out) == []

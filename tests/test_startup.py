@@ -16,6 +16,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from tests.helpers import BROKEN_FIGURES, broken_figures
+
 ROOT = Path(__file__).resolve().parent.parent
 
 #: the heavy libraries and the outputs or engine parts that need them
@@ -229,10 +231,7 @@ def test_without_a_worker_the_run_writes_them_itself(grid_result, tmp_path, monk
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="workers on Linux only")
-@pytest.mark.parametrize(("raised", "expected"), [
-    ("output", "figures/x.png: cannot write the figure (disk full)"),
-    ("bug", "figures: ZeroDivisionError: division by zero"),
-])
+@pytest.mark.parametrize(("raised", "expected"), BROKEN_FIGURES)
 def test_an_error_in_the_figure_worker_fails_the_run(grid_result, tmp_path, monkeypatch,
                                                      raised, expected):
     """The worker's error reaches the caller as an OutputError with its text; nothing of the
@@ -241,13 +240,9 @@ def test_an_error_in_the_figure_worker_fails_the_run(grid_result, tmp_path, monk
     from lifecircle.config import Outputs
     from lifecircle.outputs import plots
 
-    def broken(*_args, **_kwargs):
-        if raised == "output":
-            raise OutputError("figures/x.png: cannot write the figure (disk full)")
-        return 1 / 0
-
     jobs = _forked(monkeypatch)
-    monkeypatch.setattr(plots, "write_figures", broken)  # the forked worker inherits it
+    # the forked worker inherits it
+    monkeypatch.setattr(plots, "write_figures", broken_figures(raised))
     with pytest.raises(OutputError, match=expected.replace("(", r"\(").replace(")", r"\)")):
         grid_result.save(tmp_path / "run", Outputs(tiles="none"))
     assert jobs["figures"] is not None

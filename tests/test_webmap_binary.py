@@ -75,20 +75,28 @@ def test_outlines_round_trip_with_holes_and_parts():
             assert a.shape == b.shape and np.abs(a - b).max() <= tol
 
 
+def _random_blocks(seed: int, n: int, origin: tuple[float, float], spread: float,
+                   unit: float) -> list:
+    """``n`` boxes of 2 x 1 ``unit`` placed at random within ``spread`` of ``origin``; every
+    third (from the second) with a hole, every fourth (from the third) with a second part."""
+    rng = np.random.default_rng(seed)
+    blocks = []
+    for i in range(n):
+        x, y = origin[0] + rng.uniform(0, spread), origin[1] + rng.uniform(0, spread)
+        block = shapely.box(x, y, x + 2 * unit, y + unit)
+        if i % 3 == 1:
+            block = block.difference(shapely.box(x + unit / 2, y + unit / 5, x + unit,
+                                                 y + 3 * unit / 5))
+        if i % 4 == 2:
+            block = MultiPolygon([block, shapely.box(x + 3 * unit, y, x + 4 * unit, y + unit)])
+        blocks.append(block)
+    return blocks
+
+
 def test_outlines_made_in_chunks_are_the_streams_of_one_pass():
     """The steps carry across chunk edges: a chunk of one, of three and of all the blocks
     write the same bytes (random holed and multi-part blocks)."""
-    rng = np.random.default_rng(7)
-    geoms = []
-    for i in range(11):
-        x, y = 118.0 + rng.uniform(0, 0.1), 32.0 + rng.uniform(0, 0.1)
-        box = shapely.box(x, y, x + 0.002, y + 0.001)
-        if i % 3 == 1:
-            box = box.difference(shapely.box(x + 0.0005, y + 0.0002, x + 0.001, y + 0.0006))
-        if i % 4 == 2:
-            box = MultiPolygon([box, shapely.box(x + 0.003, y, x + 0.004, y + 0.001)])
-        geoms.append(box)
-    geoms = np.array(geoms, dtype=object)
+    geoms = np.array(_random_blocks(7, 11, (118.0, 32.0), 0.1, 0.001), dtype=object)
     whole = outline_streams(geoms, chunk=len(geoms))
     assert len(read_varints(whole["rings"])) > len(geoms)
     for chunk in (1, 3):
@@ -106,16 +114,7 @@ def test_outlines_moved_as_read_are_those_of_moved_geometries():
     def web(xy: np.ndarray) -> np.ndarray:
         return np.round(np.array(to_deg.transform(xy[:, 0], xy[:, 1])).T, 6)
 
-    rng = np.random.default_rng(11)
-    geoms = []
-    for i in range(13):
-        x, y = 660_000 + rng.uniform(0, 5000), 3_550_000 + rng.uniform(0, 5000)
-        block = shapely.box(x, y, x + 120, y + 80)
-        if i % 3 == 1:
-            block = block.difference(shapely.box(x + 20, y + 20, x + 50, y + 40))
-        if i % 4 == 2:
-            block = MultiPolygon([block, shapely.box(x + 200, y, x + 260, y + 90)])
-        geoms.append(block)
+    geoms = _random_blocks(11, 13, (660_000, 3_550_000), 5000, 100)
     geoms.insert(5, Polygon())
     geoms = np.array(geoms, dtype=object)
     moved = shapely.transform(geoms, web)

@@ -75,7 +75,8 @@ class Job:
         #: the worker's wall and CPU seconds, once :meth:`wait` returned
         self.seconds: tuple[float, float] | None = None
         #: the shared outputs (:class:`Shared`) the worker took, with the wall seconds each
-        #: took it, once :meth:`wait` returned
+        #: took it, once :meth:`wait` returned (a small run's figures worker gives
+        #: ``{"figures": seconds from the hand-over}``: :mod:`._figure_worker`)
         self.taken: dict[str, float] = {}
         #: the :func:`milestone` s the worker has passed, with its wall seconds then
         self.milestones: dict[str, float] = {}
@@ -118,8 +119,8 @@ class Job:
         message, seconds, self.taken = self._final
         self.seconds = None if seconds is None else (seconds[0], seconds[1])
         if self.seconds is not None:
-            log.info("%s written by a worker process in %.2f s (%.2f s CPU)", self.what,
-                     *self.seconds)
+            log.info("%s written by a worker process, %.2f s after its fork (%.2f s CPU)",
+                     self.what, *self.seconds)
         if message is None:
             return
         name, text = message
@@ -232,10 +233,16 @@ def milestone(name: str) -> None:
         _send(conn, ["milestone", name, time.perf_counter() - started])
 
 
+def can_fork() -> bool:
+    """Whether a worker can be forked here (see the module's notes): on Linux, not in a
+    daemonic process (a dask worker may have no children), from the main thread alone."""
+    return (sys.platform.startswith("linux")
+            and not multiprocessing.current_process().daemon
+            and _alone())
+
+
 def _fork(what: str, write: Callable[[], Any]) -> Job | None:
-    if (not sys.platform.startswith("linux")
-            or multiprocessing.current_process().daemon  # a dask worker may have no children
-            or not _alone()):
+    if not can_fork():
         return None
     ctx = multiprocessing.get_context("fork")
     receive, send = ctx.Pipe(duplex=False)

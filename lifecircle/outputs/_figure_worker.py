@@ -29,8 +29,6 @@ waits or draws); off Linux, or wherever :mod:`lifecircle.outputs._background` fo
 
 from __future__ import annotations
 
-import io
-import json
 import logging
 import tempfile
 import time
@@ -39,13 +37,12 @@ from pathlib import Path
 from typing import IO, Any
 
 import geopandas as gpd
-import numpy as np
 import pyarrow as pa
 
 from .. import columns as col
 from ..config import Analysis, Outputs
 from ..profiles import Profile
-from . import _background
+from . import _background, _shelf
 
 __all__ = ["EARLY_FIGURES_MAX_BYTES", "FigureInputs", "FigureWorker", "input_bytes",
            "read_inputs", "start", "write_inputs"]
@@ -66,7 +63,12 @@ log = logging.getLogger(__name__)
 #: figures have a worker of their own at the outputs.
 EARLY_FIGURES_MAX_BYTES = 4_000_000
 
-_HEADER = 8  # bytes: the length of the JSON header that starts the hand-over
+#: how many times a compressed XML file's bytes count against the limit (see input_bytes)
+_PACKED = 10
+#: the hand-over's limit in walking nodes, checked once the network is known: above it the
+#: early worker is stopped and the figures drawn by a worker forked at the outputs
+#: (:mod:`lifecircle.outputs._background`'s own limit for the figures' worker)
+HAND_OVER_MAX_NODES = _background.BACKGROUND_MAX_NODES
 
 
 @dataclass(frozen=True)
@@ -95,46 +97,29 @@ def _figure_columns(result: Any) -> dict[str, gpd.GeoDataFrame]:
 
 
 def write_inputs(result: Any, shelf: IO[bytes], **extra: Any) -> None:
-    """Write what the figures of ``result`` read into ``shelf``: a JSON header (the report's
-    summary, ``extra`` and each table's length) after its length, then each table as Arrow
-    IPC (Feather)."""
-    payloads: dict[str, bytes] = {}
-    for name, frame in _figure_columns(result).items():
-        buf = io.BytesIO()
-        frame.to_feather(buf, compression="uncompressed")
-        payloads[name] = buf.getvalue()
-    header = json.dumps({"summary": result.report["summary"], **extra,
-                         "tables": {name: len(data) for name, data in payloads.items()}},
-                        default=_plain).encode("utf-8")
-    shelf.write(len(header).to_bytes(_HEADER, "little") + header)
-    for data in payloads.values():
-        shelf.write(data)
-    shelf.flush()
-
-
-def _plain(value: Any) -> Any:
-    """A value JSON has no type for: a NumPy number as the Python one it holds (exactly),
-    anything else as its text (as ``report.json`` writes it)."""
-    return value.item() if isinstance(value, np.generic) else str(value)
+    """Write what the figures of ``result`` read into ``shelf`` (:func:`_shelf.put`): the
+    report's summary and ``extra`` in the header, the tables the figures read."""
+    _shelf.put(shelf, {"summary": result.report["summary"], **extra}, _figure_columns(result))
 
 
 def read_inputs(shelf: IO[bytes], profile: Profile) -> tuple[FigureInputs, dict[str, Any]]:
-    """What :func:`write_inputs` wrote into ``shelf`` (read from its start), with the
-    run's ``profile``; and the header's further keys."""
-    shelf.seek(0)
-    header = json.loads(shelf.read(int.from_bytes(shelf.read(_HEADER), "little")))
-    tables = {name: gpd.read_feather(pa.BufferReader(shelf.read(size)))
-              for name, size in header.pop("tables").items()}
+    """What :func:`write_inputs` wrote into ``shelf``, with the run's ``profile``; and the
+    header's further keys."""
+    header, tables = _shelf.take(shelf)
     summary = header.pop("summary")
     return FigureInputs(profile=profile, report={"summary": summary}, **tables), header
 
 
 def input_bytes(analysis: Analysis) -> int | None:
-    """The size of the run's input files together (``None`` when it downloads its area)."""
+    """The size of the run's input files together (``None`` when it downloads its area),
+    a compressed one's counted :data:`_PACKED` times: an ``.osm.gz`` or ``.osm.bz2`` holds
+    ~17-24 bytes a node (the shared Nanjing and Shanghai extracts), a PBF ~150-450."""
     if analysis.place is not None or (analysis.osm is None and analysis.polygon is not None):
         return None
     try:
-        return sum(p.stat().st_size for p in analysis.input_files().values())
+        return sum(p.stat().st_size * (_PACKED if p.suffix.lower() in (".gz", ".bz2", ".xz")
+                                       else 1)
+                   for p in analysis.input_files().values())
     except OSError:  # a missing file: the analysis says so
         return None
 
@@ -148,18 +133,29 @@ class FigureWorker:
         self._go = go
         self._shelf = shelf
 
-    def hand_over(self, result: Any, folder: Path, *, lang: str) -> None:
+    def hand_over(self, result: Any, folder: Path, outputs: Outputs) -> bool:
         """Give the worker the figures' data (see the module's notes) and the staging
-        ``folder`` to write them into. A worker that died already fails the run where it is
-        waited for, with its error."""
+        ``folder`` to write them into; False where it was stopped instead: no figures asked
+        for, a network above :data:`HAND_OVER_MAX_NODES`, or a hand-over that could not be
+        written (a full temporary folder, say), so that the run draws them as any run does.
+        A worker that died already fails the run where it is waited for, with its error."""
+        if not outputs.figures or result.network.n_nodes > HAND_OVER_MAX_NODES:
+            self.cancel()
+            return False
         t0 = time.perf_counter()
-        write_inputs(result, self._shelf, folder=str(folder), lang=lang)
+        try:
+            write_inputs(result, self._shelf, folder=str(folder), lang=outputs.lang)
+        except (OSError, pa.ArrowException) as exc:
+            log.debug("figures not handed over to their worker (%s): drawn at the outputs", exc)
+            self.cancel()
+            return False
         try:
             self._go.send_bytes(b"go")
         except OSError:  # it stopped: Job.wait says why
             pass
         self._go.close()
         log.debug("figures handed over to their worker in %.3f s", time.perf_counter() - t0)
+        return True
 
     def cancel(self) -> None:
         """Stop the worker (the run failed) and drop the hand-over."""
@@ -173,7 +169,8 @@ def start(analysis: Analysis, outputs: Outputs) -> FigureWorker | None:
     ``None``: no figures, inputs larger than :data:`EARLY_FIGURES_MAX_BYTES` (or downloaded),
     or no worker forked here (:func:`lifecircle.outputs._background.start_early`'s cases)."""
     size = input_bytes(analysis)
-    if not outputs.figures or size is None or size > EARLY_FIGURES_MAX_BYTES:
+    if (not outputs.figures or size is None or size > EARLY_FIGURES_MAX_BYTES
+            or not _background.can_fork()):  # (no fork context off Linux: checked first)
         return None
     import multiprocessing
 
@@ -193,7 +190,10 @@ def _draw(analysis: Analysis, lang: str, receive: Any, go: Any,
           shelf: IO[bytes]) -> dict[str, float]:  # pragma: no cover - child
     """In the worker: matplotlib and the figures' style while the run analyses, then the
     figures of the hand-over; the wall seconds from the hand-over to the last PNG."""
-    go.close()  # the run's end: the pipe ends (EOFError below) when the run closes its own
+    # the run's end, closed here; the pipe ends (EOFError below) once every process holding
+    # it has closed it or died: the run, and a city's early worker forked after this one
+    # (its copy goes with it), so the run cancels this worker rather than close and wait
+    go.close()
     import geopandas.io.arrow  # noqa: F401 (the hand-over's reader)
     import pyproj
 
@@ -205,7 +205,7 @@ def _draw(analysis: Analysis, lang: str, receive: Any, go: Any,
     profile = analysis.effective_profile
     try:
         receive.recv_bytes()
-    except EOFError:  # the run ended without handing over (it failed, or drew them itself)
+    except EOFError:  # the run ended without handing over
         return {}
     t0 = time.perf_counter()
     inputs, header = read_inputs(shelf, profile)

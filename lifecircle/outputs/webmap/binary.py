@@ -33,8 +33,9 @@ QUANTUM_PER_DEGREE = 200_000
 NULL = -1
 
 
-#: Blocks encoded at a time by :func:`outline_streams`: their GEOS rings, coordinates and
-#: varints are the map step's largest temporaries, so a city's are made a slice at a time.
+#: Blocks encoded at a time by :func:`outline_streams`: their coordinates in degrees and
+#: varints (and the rings of those with holes or parts) are the map step's largest
+#: temporaries, so a city's are made a slice at a time.
 OUTLINE_CHUNK = 50_000
 
 

@@ -162,8 +162,8 @@ def make_map(
 
     # the blocks' coordinates go to the page's streams straight from the simplified outlines
     # (no geometries rebuilt in EPSG:4326 for them: a second at a million nodes)
-    web_blocks, block_web = _web_frame(blocks, "blocks", simplify=True)
-    block_outlines, block_box = outlines(np.asarray(web_blocks.geometry.values), web=block_web)
+    map_blocks, block_web = _web_frame(blocks, "blocks", simplify=True)
+    block_outlines, block_box = outlines(np.asarray(map_blocks.geometry.values), web=block_web)
     # one marker per facility: the further access points of a campus are not facilities
     from ...sources.facilities import primary_rows
 
@@ -195,7 +195,7 @@ def make_map(
                  else _to_web(proposed_sites, "proposed_sites", simplify=False))
     _bounds([block_box, web_fac, web_edges])  # refuses a map with nothing to draw
     # the page opens on the blocks (the answer), not on every street the extract holds
-    (miny, minx), (maxy, maxx) = _bounds([block_box] if not web_blocks.empty else
+    (miny, minx), (maxy, maxx) = _bounds([block_box] if not map_blocks.empty else
                                          [web_fac, web_edges])
 
     groups = [g for g, _, _ in FACILITY_GROUPS]
@@ -226,7 +226,7 @@ def make_map(
         "bounds": [[miny, minx], [maxy, maxx]],
         "view": 0 if category is None else cats.index(category) + 1,
         "views": views(profile, cats, labels, missing, text,
-                       worst=worst_counts(web_blocks, profile, cats, missing)),
+                       worst=worst_counts(map_blocks, profile, cats, missing)),
         "cats": [{"label": labels[k], "group": groups.index(cat_group[k]),
                   "shape": shape_of[k], "noData": missing[k], "drawn": k in drawn}
                  for k in range(len(cats))],
@@ -236,7 +236,7 @@ def make_map(
         "shortColors": list(SHORTFALL_COLORS),
         "noDataColor": NO_DATA_COLOR,
         "served": served,
-        "blocks": block_data(web_blocks, profile, cats, missing, served,
+        "blocks": block_data(map_blocks, profile, cats, missing, served,
                              outlines=block_outlines),
         "network": None if as_image or web_edges.empty else _plain_collection(web_edges),
         "streets": streets,
