@@ -483,7 +483,7 @@ class Result:
         # the shorter figures and tables end the stage, whoever comes to them first
         own: dict[str, Callable[[], Any]] = aside
         shared: _background.Shared | None = None
-        if together and chosen.map and _background.can_fork():  # (no fork context elsewhere)
+        if together and chosen.map:
             map_write = {"map": lambda: self._write_map(folder, chosen)}
             if early is not None:
                 own, shared = map_write, _background.Shared(aside)

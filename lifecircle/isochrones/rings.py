@@ -301,16 +301,14 @@ def _level_rings(parts: list[TileRings], b: int) -> tuple[np.ndarray, np.ndarray
     taken = [lv for p in parts if (lv := p.levels[b]) is not None]
     for p in parts:
         p.levels[b] = None
-    qs = [lv.q for lv in taken]
-    sizes = [lv.sizes for lv in taken]
-    head = [lv.head for lv in taken]
-    q = np.concatenate(qs) if qs else np.empty((0, 2), np.int32)
-    size = np.concatenate(sizes) if sizes else np.zeros(0, np.int64)
-    if parts and sum(h.shape[0] for h in head):
-        c_q, c_iv = (np.concatenate([lv.cq for lv in taken]),
-                     np.concatenate([lv.civ for lv in taken]))
+    q = np.concatenate([lv.q for lv in taken]) if taken else np.empty((0, 2), np.int32)
+    size = np.concatenate([lv.sizes for lv in taken]) if taken else np.zeros(0, np.int64)
+    if sum(lv.head.shape[0] for lv in taken):
+        c_q = np.concatenate([lv.cq for lv in taken])
+        c_iv = np.concatenate([lv.civ for lv in taken])
         c_size = np.concatenate([lv.csizes for lv in taken])
-        c_head, c_tail = np.concatenate(head), np.concatenate([lv.tail for lv in taken])
+        c_head = np.concatenate([lv.head for lv in taken])
+        c_tail = np.concatenate([lv.tail for lv in taken])
         order = np.argsort(c_head, kind="stable")
         succ = order[np.searchsorted(c_head[order], c_tail)]
         # a seam side is a junction when the square on either side makes it one: the next

@@ -153,11 +153,12 @@ class Shared:
     """
 
     def __init__(self, writes: dict[str, Callable[[], Any]]) -> None:
-        ctx = multiprocessing.get_context("fork")
+        # (the default context's: made wherever the run is, a fork context or none; a worker
+        # forked later inherits both)
         self.writes = dict(writes)
         self._names = tuple(writes)
-        self._lock = ctx.Lock()
-        self._taken = ctx.RawArray("b", len(self._names))
+        self._lock = multiprocessing.Lock()
+        self._taken = multiprocessing.RawArray("b", len(self._names))
 
     def take(self, what: str) -> bool:
         """Whether the caller is the first to ask for ``what`` (and so writes it)."""

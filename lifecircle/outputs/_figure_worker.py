@@ -144,7 +144,7 @@ class FigureWorker:
             return False
         t0 = time.perf_counter()
         try:
-            write_inputs(result, self._shelf, folder=str(folder), lang=outputs.lang)
+            write_inputs(result, self._shelf, folder=str(folder))
         except (OSError, pa.ArrowException) as exc:
             log.debug("figures not handed over to their worker (%s): drawn at the outputs", exc)
             self.cancel()
@@ -209,5 +209,5 @@ def _draw(analysis: Analysis, lang: str, receive: Any, go: Any,
         return {}
     t0 = time.perf_counter()
     inputs, header = read_inputs(shelf, profile)
-    plots.write_figures(inputs, Path(header["folder"]), lang=header["lang"])
+    plots.write_figures(inputs, Path(header["folder"]), lang=lang)  # (the run's, at the fork)
     return {"figures": time.perf_counter() - t0}

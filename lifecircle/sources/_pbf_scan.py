@@ -205,6 +205,13 @@ class _Locator:
         the file has no such node or its location is not valid (as libosmium's index)."""
         return self.located(gathered(self.pos, self.ref_ptr, ways))
 
+    def ids_and_positions(self, arrays: PbfArrays,
+                          ways: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The node ids of the references of ``ways`` and their :meth:`positions`, from one
+        gather (the ids read before :meth:`located` writes -1 over the missing ones)."""
+        pos = gathered(self.pos, self.ref_ptr, ways)
+        return arrays.ids_of(pos), self.located(pos)
+
     def located(self, pos: np.ndarray) -> np.ndarray:
         """Reference positions ``pos`` (as the reader resolved them) with -1 where the file
         has no such node or its location is not valid; ``pos`` is written over."""
@@ -365,10 +372,8 @@ def scan_arrays(
         # -- node locations: every look-up made, then the node arrays and references dropped
         walk_ptr = np.zeros(walk.shape[0] + 1, dtype=np.int64)
         np.cumsum(ref_ptr[walk + 1] - ref_ptr[walk], out=walk_ptr[1:])
-        walk_pos = gathered(arrays.way_ref_pos, ref_ptr, walk)
-        # the ids before located() writes the missing references' -(k + 1) over the positions
-        walk_refs = arrays.ids_of(walk_pos)
-        walkable = (walk_refs, walk_ptr, *locate.lon_lat(locate.located(walk_pos)))
+        walk_refs, walk_pos = locate.ids_and_positions(arrays, walk)
+        walkable = (walk_refs, walk_ptr, *locate.lon_lat(walk_pos))
         del walk_pos, walk_refs
         _drop(arrays, "node_id")  # (the last ids read: only positions and coordinates below)
         line_lon, line_lat = locate.lon_lat(locate.positions(lines))
@@ -457,9 +462,10 @@ def _relation_areas_of(
     ref_ptr = locate.ref_ptr
     member_rows = _rows_of(arrays.way_id, members)
     member_ways: dict[int, Any] = {}
-    lon, lat = locate.lon_lat(locate.positions(member_rows))
+    ids, pos = locate.ids_and_positions(arrays, member_rows)  # (one gather for both)
+    refs = ids.tolist()
+    lon, lat = locate.lon_lat(pos)
     xy = [None if x != x else (x, y) for x, y in zip(lon.tolist(), lat.tolist(), strict=True)]
-    refs = arrays.ids_of(gathered(arrays.way_ref_pos, ref_ptr, member_rows)).tolist()
     at = 0
     for way in member_rows.tolist():  # (no tags: the member file is written without them)
         end = at + int(ref_ptr[way + 1] - ref_ptr[way])

@@ -127,9 +127,11 @@ def _bounds(frames: Sequence[gpd.GeoDataFrame | np.ndarray]
             ) -> tuple[tuple[float, float], tuple[float, float]]:
     """South-west and north-east corners (latitude, longitude) of the frames and boxes
     (``[minx, miny, maxx, maxy]``, NaN when empty) given."""
-    boxes = [f for f in (f if isinstance(f, np.ndarray) else f.total_bounds for f in frames
-                         if not isinstance(f, gpd.GeoDataFrame) or not f.empty)
-             if not np.isnan(f).any()]
+    boxes = []
+    for f in frames:
+        box = f if isinstance(f, np.ndarray) else None if f.empty else f.total_bounds
+        if box is not None and not np.isnan(box).any():
+            boxes.append(box)
     if not boxes:
         raise InputError("nothing to map: blocks, facilities and edges are all empty")
     arr = np.vstack(boxes)
