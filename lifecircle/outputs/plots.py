@@ -14,7 +14,9 @@ text of at least :data:`MIN_PT` points at that size and numbers to at most one d
 
 The blocks and streets of every map figure are rasterised once per run at the figure's own
 resolution and coloured per figure (:mod:`lifecircle.outputs._block_image`), so that a city's
-hundred thousand blocks cost no more per figure than a town's.
+hundred thousand blocks cost no more per figure than a town's. The category maps and the
+deficiency map are drawn on one frame, the first map's tick and axis labels reused as pixels
+by the others (:mod:`lifecircle.outputs._axis_pixels`; the same pixels, not a likeness).
 
 Figures are built on :class:`matplotlib.figure.Figure` with the Agg canvas, never through
 ``pyplot``, so nothing leaks into a caller's pyplot state. Chinese labels need a CJK font
