@@ -86,6 +86,35 @@ def test_the_hand_over_round_trips_what_the_figures_draw(grid_result):
     assert list(inputs.facilities["category"]) == list(grid_result.facilities["category"])
 
 
+def test_the_shelf_keeps_each_tables_crs_and_reads_a_shared_one_once():
+    """The CRS crosses as WKT in the header (see :mod:`lifecircle.outputs._shelf`): each
+    table comes back in its own CRS (or none), tables sharing one share one object (read
+    once), and the tables given keep theirs."""
+    import geopandas as gpd
+    from pyproj import CRS
+    from shapely.geometry import Point
+
+    from lifecircle.outputs import _shelf
+
+    pts = [Point(500_000.0, 4_000_000.0), Point(500_010.5, 4_000_020.25)]
+    tables = {"a": gpd.GeoDataFrame({"v": [1, 2]}, geometry=pts, crs=32632),
+              "b": gpd.GeoDataFrame({"v": [3, 4]}, geometry=pts, crs="EPSG:32632"),
+              "c": gpd.GeoDataFrame({"v": [5, 6]}, geometry=pts, crs=4326),
+              "d": gpd.GeoDataFrame({"v": [7, 8]}, geometry=pts)}
+    with tempfile.TemporaryFile() as shelf:
+        _shelf.put(shelf, {"k": 1}, tables)
+        header, back = _shelf.take(shelf)
+    assert header == {"k": 1}
+    assert back["a"].crs == back["b"].crs == CRS.from_epsg(32632)
+    assert back["a"].crs is back["b"].crs
+    assert back["c"].crs == CRS.from_epsg(4326)
+    assert back["d"].crs is None
+    assert tables["a"].crs == CRS.from_epsg(32632)  # the caller's table is left as it was
+    for name, frame in tables.items():
+        assert list(back[name]["v"]) == list(frame["v"])
+        assert back[name].geometry.geom_equals_exact(frame.geometry, tolerance=0).all()
+
+
 def test_numpy_numbers_in_the_summary_come_back_as_the_numbers_they_hold(grid_result):
     """The summary crosses as JSON: a NumPy number comes back as the Python number it holds
     (a figure formats ``3``, never ``"3"``), floats to the last bit, NaN as NaN."""

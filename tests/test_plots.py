@@ -526,6 +526,81 @@ def test_category_maps_drawn_on_one_frame_equal_figures_of_their_own(city, profi
             np.testing.assert_array_equal(np.asarray(image), alone, err_msg=c)
 
 
+def test_the_deficiency_map_on_the_maps_frame_equals_its_own_figure(city, profile, tmp_path,
+                                                                    monkeypatch):
+    """The deficiency map is drawn on the category maps' frame and every map after the first
+    reuses the first one's axis pixels (:mod:`lifecircle.outputs._axis_pixels`): its PNG
+    equals the standalone figure pixel for pixel, and the reuse did happen."""
+    from types import SimpleNamespace
+
+    from PIL import Image
+
+    from lifecircle.outputs import _axis_pixels
+
+    drawn = _axis_pixels.drawn_with
+    hidden: list[bool] = []
+
+    def spy(kept, ax, own, draw):
+        return drawn(kept, ax, own, lambda: (hidden.append(not ax.xaxis.get_visible()),
+                                             draw())[1])
+
+    monkeypatch.setattr(_axis_pixels, "drawn_with", spy)
+    cats = list(profile.categories)
+    fac = city["facilities"][city["facilities"]["category"] != "childcare"]
+    summary = {"categories": {c: {"share_population_covered": 0.5, "threshold_min": 15.0,
+                                  "facilities": int((fac["category"] == c).sum())}
+                              for c in cats}}
+    result = SimpleNamespace(profile=profile, report={"summary": summary},
+                             blocks=city["blocks"], facilities=fac, edges=city["edges"])
+    paths = write_figures(result, tmp_path, lang="en")
+    assert hidden == [True] * len(cats)  # the maps after the first and the deficiency map
+    no_data = [c for c in cats if plots.category_status(summary["categories"][c])]
+    assert no_data == ["childcare"]
+    alone = plots._pixels(plots.deficiency_figure(city["blocks"], profile, no_data=no_data,
+                                                  base=plots.map_base(city["blocks"],
+                                                                      city["edges"])))
+    with Image.open(paths[len(cats)]) as image:
+        np.testing.assert_array_equal(np.asarray(image), alone)
+
+
+def test_axis_pixels_are_drawn_whole_where_a_maps_own_artist_comes_near(city):
+    """An artist of the map under the axes box (where the kept tick labels are) makes the
+    map draw its axes itself; without it the kept pixels equal a whole drawing; ticks into
+    the axes are never kept."""
+    import matplotlib as mpl
+
+    from lifecircle.outputs import _axis_pixels
+    from lifecircle.outputs._figure_style import _style
+
+    base = plots.map_base(city["blocks"], city["edges"])
+    ax = plots._map_frame(base, _style("en"))
+    fig = ax.get_figure()
+    whole = plots._pixels(fig)
+    kept = _axis_pixels.keep(ax, whole)
+    assert kept is not None and len(kept.boxes) == 2
+    seen: list[bool] = []
+
+    def draw():
+        seen.append(ax.xaxis.get_visible())
+        return plots._pixels(fig)
+
+    np.testing.assert_array_equal(_axis_pixels.drawn_with(kept, ax, [], draw), whole)
+    assert seen == [False] and ax.xaxis.get_visible()
+    near = ax.text(0.5, -0.08, "over the tick labels", transform=ax.transAxes)
+    _axis_pixels.drawn_with(kept, ax, [near], draw)
+    assert seen == [False, True]
+    near.remove()
+    with mpl.rc_context({"xtick.direction": "in"}):
+        assert _axis_pixels.keep(ax, whole) is None
+    ax.xaxis.set_ticks_position("both")  # ticks on top too: drawn by the axis, not kept
+    assert _axis_pixels.keep(ax, whole) is None
+    ax.xaxis.set_ticks_position("bottom")
+    ax.grid(True)  # grid lines inside the box: drawn by the axis, not kept
+    assert _axis_pixels.keep(ax, whole) is None
+    ax.grid(False)
+    assert _axis_pixels.keep(ax, whole) is not None
+
+
 def test_a_map_figure_saves_with_a_tight_box_at_any_dpi(city, profile, tmp_path):
     """Saved as a notebook shows it (bbox_inches="tight") or at another dpi, the blocks'
     image follows the axes: the white margin is cropped, the blocks keep their colours."""

@@ -2,8 +2,11 @@
 
 A forked worker and the run share an unnamed temporary file opened before the fork (neither
 left behind nor open to others). What goes through it is data, never code: a JSON header
-(its length first, 8 bytes little-endian) naming each table's length, then each table as
-Arrow IPC as GeoPandas writes Feather (every column's type and the CRS kept). Used by the
+(its length first, 8 bytes little-endian) naming each table's length and CRS, then each table
+as Arrow IPC as GeoPandas writes Feather (every column's type kept). The CRS travels as WKT in
+the header, each distinct one read once, not as the PROJJSON GeoPandas writes into each table:
+PROJ takes ~30-40 ms to read a UTM zone's PROJJSON (its datum ensemble's members looked up)
+and ~1 ms its WKT, and a run's tables share one CRS. Used by the
 early worker (the facilities it found, :mod:`lifecircle._early`) and the small run's figures
 worker (what the figures draw, :mod:`lifecircle.outputs._figure_worker`).
 """
@@ -17,6 +20,7 @@ from typing import IO, Any
 import geopandas as gpd
 import numpy as np
 import pyarrow as pa
+from pyproj import CRS
 
 __all__ = ["put", "take"]
 
@@ -25,14 +29,18 @@ _LENGTH = 8  # bytes: the length of the JSON header
 
 def put(shelf: IO[bytes], header: dict[str, Any], tables: dict[str, gpd.GeoDataFrame]) -> None:
     """Write ``header`` (plain data; NumPy numbers become the Python numbers they hold) and
-    ``tables`` into ``shelf``, then flush it."""
+    ``tables`` (each with one geometry column) into ``shelf``, then flush it."""
     payloads: dict[str, bytes] = {}
+    crs: dict[str, str | None] = {}
     for name, frame in tables.items():
+        crs[name] = None if frame.crs is None else frame.crs.to_wkt()
+        if frame.crs is not None:  # (in the header: see the module's notes)
+            frame = frame.set_crs(None, allow_override=True)
         buf = io.BytesIO()
         frame.to_feather(buf, compression="uncompressed")
         payloads[name] = buf.getvalue()
-    said = json.dumps({**header, "tables": {name: len(data) for name, data in payloads.items()}},
-                      default=_plain).encode("utf-8")
+    said = json.dumps({**header, "tables": {name: len(data) for name, data in payloads.items()},
+                       "crs": crs}, default=_plain).encode("utf-8")
     shelf.write(len(said).to_bytes(_LENGTH, "little") + said)
     for data in payloads.values():
         shelf.write(data)
@@ -44,8 +52,13 @@ def take(shelf: IO[bytes]) -> tuple[dict[str, Any], dict[str, gpd.GeoDataFrame]]
     tables."""
     shelf.seek(0)
     header = json.loads(shelf.read(int.from_bytes(shelf.read(_LENGTH), "little")))
+    wkt = header.pop("crs")
+    crs = {text: CRS.from_wkt(text) for text in set(wkt.values()) if text is not None}
     tables = {name: gpd.read_feather(pa.BufferReader(shelf.read(size)))
               for name, size in header.pop("tables").items()}
+    for name, frame in tables.items():
+        if wkt[name] is not None:
+            frame.set_crs(crs[wkt[name]], inplace=True)
     return header, tables
 
 

@@ -14,7 +14,9 @@ text of at least :data:`MIN_PT` points at that size and numbers to at most one d
 
 The blocks and streets of every map figure are rasterised once per run at the figure's own
 resolution and coloured per figure (:mod:`lifecircle.outputs._block_image`), so that a city's
-hundred thousand blocks cost no more per figure than a town's.
+hundred thousand blocks cost no more per figure than a town's. The category maps and the
+deficiency map are drawn on one frame, the first map's tick and axis labels reused as pixels
+by the others (:mod:`lifecircle.outputs._axis_pixels`; the same pixels, not a likeness).
 
 Figures are built on :class:`matplotlib.figure.Figure` with the Agg canvas, never through
 ``pyplot``, so nothing leaks into a caller's pyplot state. Chinese labels need a CJK font
@@ -48,6 +50,7 @@ from .. import columns as col
 from .._errors import ConfigError, OutputError
 from ..i18n import display_width, label_of
 from ..profiles import Profile
+from . import _axis_pixels
 from ._block_image import BlockRaster, MapGrid, PixelImage, block_raster, map_grid, street_pixels
 from ._figure_style import (
     _PT,
@@ -335,8 +338,8 @@ def coverage_figure(
     st = _style(lang)
     base = base or map_base(blocks, edges)
     ax = _map_frame(base, st)
-    _coverage_layer(ax, base, st, blocks, facilities, profile, category, no_data=no_data,
-                    coverage=coverage)
+    _coverage_layer(ax, base, st, blocks, _markers(facilities, blocks.crs), profile, category,
+                    no_data=no_data, coverage=coverage)
     return ax.get_figure()
 
 
@@ -344,14 +347,11 @@ def _coverage_layer(ax: Any, base: MapBase, st: _Style, blocks: gpd.GeoDataFrame
                     facilities: gpd.GeoDataFrame, profile: Profile, category: str, *,
                     no_data: str | None, coverage: Mapping[str, Any] | None) -> list[Artist]:
     """Draw what :func:`coverage_figure` shows of ``category`` on a map frame: the blocks'
-    colours, the facilities, the legend, the title and subtitle; the artists added (removed
-    to draw the next category on the same frame)."""
-    from ..sources.facilities import primary_rows  # one marker per facility
-
+    colours, the facilities (:func:`_markers`), the legend, the title and subtitle; the
+    artists added (removed to draw the next category on the same frame)."""
     text = st.text
     label = profile.categories[category].label(st.lang)
-    fac = primary_rows(facilities).to_crs(blocks.crs)
-    fac = fac[fac["category"] == category]
+    fac = facilities[facilities["category"] == category]
     if fac.empty and no_data is None:
         no_data = "no_facilities"
     k = list(profile.categories).index(category)
@@ -392,6 +392,13 @@ def _coverage_layer(ax: Any, base: MapBase, st: _Style, blocks: gpd.GeoDataFrame
     return added + _title(ax, _fill(text["coverage_title"], label=label), note, st)
 
 
+def _markers(facilities: gpd.GeoDataFrame, crs: Any) -> gpd.GeoDataFrame:
+    """One row per facility (its first access point: one marker each), in ``crs``."""
+    from ..sources.facilities import primary_rows
+
+    return primary_rows(facilities).to_crs(crs)
+
+
 def deficiency_colors(n: int) -> list[str]:
     """Colours of 0, 1, ..., ``n`` categories lacking: calm green, then light to dark red."""
     from matplotlib import colormaps
@@ -429,18 +436,27 @@ def deficiency_figure(
     under the title; ``base`` as for :func:`coverage_figure`.
     """
     st = _style(lang)
+    base = base or map_base(blocks, edges)
+    ax = _map_frame(base, st)
+    _deficiency_layer(ax, base, st, blocks, profile, no_data)
+    return ax.get_figure()
+
+
+def _deficiency_layer(ax: Any, base: MapBase, st: _Style, blocks: gpd.GeoDataFrame,
+                      profile: Profile, no_data: Collection[str]) -> list[Artist]:
+    """Draw what :func:`deficiency_figure` shows on a map frame: the blocks' colours, the
+    count scale, the note on categories without data and the title; the artists added."""
     text = st.text
     cats = [c for c in profile.categories if c not in no_data]
     n = len(cats)
     lacking = _lacking(blocks, profile, cats)
     palette = deficiency_colors(n)
-    base = base or map_base(blocks, edges)
-    ax = _map_frame(base, st)
     fig = ax.get_figure()
-    _draw_blocks(ax, base, palette, np.minimum(lacking, n))
+    added = [_draw_blocks(ax, base, palette, np.minimum(lacking, n))]
     # one count scale (a colour bar) instead of one legend entry per count
     h = fig.get_figheight()
     cax = fig.add_axes((0.25, (_LEGEND_TOP_IN - 0.45) / h, 0.5, 0.16 / h))
+    added.append(cax)
     mappable = ScalarMappable(norm=BoundaryNorm(np.arange(n + 2) - 0.5, n + 1),
                               cmap=ListedColormap(palette))
     bar = fig.colorbar(mappable, cax=cax, orientation="horizontal")
@@ -453,10 +469,9 @@ def deficiency_figure(
     if missing := [profile.categories[c].label(st.lang) for c in profile.categories
                    if c in no_data]:
         note = _fill(text["deficiency_no_data"], names=text["list_sep"].join(missing))
-        fig.text(0.5, (_LEGEND_TOP_IN - 0.75) / h, _wrap(note), ha="center", va="top",
-                 color="#333", fontproperties=st.fp("small"))
-    _title(ax, text["deficiency_title"], "", st)
-    return fig
+        added.append(fig.text(0.5, (_LEGEND_TOP_IN - 0.75) / h, _wrap(note), ha="center",
+                              va="top", color="#333", fontproperties=st.fp("small")))
+    return added + _title(ax, text["deficiency_title"], "", st)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -496,21 +511,30 @@ def write_figures(result: Any, folder: str | os.PathLike[str], *, lang: str = "e
     st = _style(lang)
     frame: Any = _map_frame(base, st) if cats else None
     layer: list[Artist] = []
+    kept: list[_axis_pixels.AxisPixels | None] = []  # the first map's axis pixels
+    markers = _markers(result.facilities, result.blocks.crs)
 
     def draw(k: int) -> np.ndarray:
-        """Pixels of figure ``k``: the category maps share one frame (axes, ticks, streets,
-        furniture) and only their own layer is redrawn, the deficiency map and the chart are
-        figures of their own."""
-        if k < len(cats):
+        """Pixels of figure ``k``: the category maps and then the deficiency map share one
+        frame (axes, ticks, streets, furniture) and only their own layer is redrawn, the
+        first map's axis pixels reused for the others (:mod:`._axis_pixels`); the chart is a
+        figure of its own."""
+        if k <= len(cats) and frame is not None:
             for artist in layer:
                 artist.remove()
-            layer[:] = _coverage_layer(frame, base, st, result.blocks, result.facilities,
-                                       result.profile, cats[k], no_data=status[cats[k]],
-                                       coverage=summary["categories"].get(cats[k]))
-            return _pixels(frame.get_figure())
-        if k == len(cats):
+            layer[:] = (_coverage_layer(frame, base, st, result.blocks, markers,
+                                        result.profile, cats[k], no_data=status[cats[k]],
+                                        coverage=summary["categories"].get(cats[k]))
+                        if k < len(cats) else
+                        _deficiency_layer(frame, base, st, result.blocks, result.profile,
+                                          [c for c in cats if status[c]]))
+            if not kept:
+                kept.append(_axis_pixels.keep(frame, pixels := _pixels(frame.get_figure())))
+                return pixels
+            return _axis_pixels.drawn_with(kept[0], frame, [*layer, frame.title],
+                                           lambda: _pixels(frame.get_figure()))
+        if k == len(cats):  # no category: no frame
             return _pixels(deficiency_figure(result.blocks, result.profile, lang=lang,
-                                             no_data=[c for c in cats if status[c]],
                                              base=base))
         from .share_chart import coverage_share_figure
 
