@@ -29,12 +29,39 @@ def distance_to_boundary(points: gpd.GeoDataFrame, blocks: gpd.GeoDataFrame) -> 
     inside = np.flatnonzero(elementwise(shapely.contains, own, pts, groups=at))
     # the outline only of the blocks holding their point (nearly all: a gate outside its
     # block is 0 m from it)
-    out[inside] = elementwise(_to_outline, own[inside], pts[inside], groups=at[inside])
+    out[inside] = _to_outline(own[inside], pts[inside], groups=at[inside])
     return out
 
 
-def _to_outline(polygons: np.ndarray, points: np.ndarray) -> np.ndarray:
-    """Distance from each point to its polygon's boundary."""
+def _to_outline(polygons: np.ndarray, points: np.ndarray, *,
+                groups: np.ndarray | None = None) -> np.ndarray:
+    """Distance from each point to its polygon's boundary, GEOS's
+    ``distance(boundary(polygon), point)`` to the bit: a polygon without holes (nearly every
+    block) is measured off its coordinates (:mod:`._block_kernels`: no outline geometry per
+    block, 5x faster), the others by GEOS (``groups``: :func:`~._halves.elementwise`'s)."""
+    from ._block_kernels import kernel
+
+    size = shapely.get_num_coordinates(polygons)
+    one = (shapely.get_type_id(polygons) == 3) & (shapely.get_num_interior_rings(polygons) == 0)
+    one &= (size > 0) & (shapely.get_type_id(points) == 0) & ~shapely.is_empty(points)
+    out = np.empty(polygons.shape[0])
+    if one.any():
+        rings = polygons[one]
+        first = np.zeros(rings.size + 1, dtype=np.int64)
+        np.cumsum(size[one], out=first[1:])
+        xy = shapely.get_coordinates(rings)
+        out[one] = kernel("outline")(np.ascontiguousarray(xy[:, 0]),
+                                     np.ascontiguousarray(xy[:, 1]), first,
+                                     shapely.get_x(points[one]), shapely.get_y(points[one]))
+    rest = np.flatnonzero(~one)
+    if rest.size:
+        out[rest] = elementwise(_outline_by_geos, polygons[rest], points[rest],
+                                groups=None if groups is None else groups[rest])
+    return out
+
+
+def _outline_by_geos(polygons: np.ndarray, points: np.ndarray) -> np.ndarray:
+    """Distance from each point to its polygon's boundary, by GEOS."""
     return np.asarray(shapely.distance(shapely.boundary(polygons), points))
 
 

@@ -26,7 +26,7 @@ from scipy.sparse.csgraph import connected_components
 from .._kernels import compile_kernel
 from ._halves import elementwise, in_parts
 from ._osm_arrays import spans
-from .planar import faces, stable_order
+from .planar import faces, outlines, stable_order
 
 __all__ = ["as_xy", "distinct", "faces", "grid_pieces", "line_pieces", "merge_small", "owner_of",
            "parts_of"]
@@ -233,7 +233,7 @@ def line_pieces(parents: np.ndarray, lines: np.ndarray) -> tuple[np.ndarray, np.
     repeated = np.bincount(l_i, minlength=lines.size)[l_i] > 1
     asked[repeated] = shapely.from_wkb(shapely.to_wkb(asked[repeated]))
     l_i = distinct(l_i[elementwise(shapely.intersects, parents[p_i], asked, groups=p_i)])
-    work = np.concatenate([elementwise(shapely.boundary, parents), lines[l_i]])
+    work = np.concatenate([outlines(parents), lines[l_i]])
     pieces = faces(work)
     owner = owner_of(elementwise(shapely.point_on_surface, pieces), parents, disjoint=True)
     keep = owner >= 0

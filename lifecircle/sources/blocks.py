@@ -32,6 +32,7 @@ import pandas as pd
 import shapely
 
 from ..profiles import PopulationSettings
+from ._block_kernels import kernel as grid_kernel
 from ._halves import alongside, elementwise
 from .block_gates import GATE_TOLERANCE_M, access_points, distance_to_boundary, gates_from_osm
 from .block_homes import HomeAreas, estimate_population, home_blocks, remember
@@ -53,7 +54,7 @@ from .buildings import (
     residential_landuse,
 )
 from .osm import OSMData
-from .planar import Arrangement
+from .planar import Arrangement, outlines
 from .tables import unique_ids
 
 __all__ = [
@@ -178,10 +179,11 @@ def _on_grid(xy: np.ndarray, cell: float) -> tuple[np.ndarray, np.ndarray, int]:
     # column by column: numpy's min over axis 0 of an (n, 2) array is 15x slower
     lo = np.round(np.array([xy[:, 0].min(), xy[:, 1].min()]) / cell).astype(np.int64)
     span = int(np.round(xy[:, 1].max() / cell)) - int(lo[1]) + 1
-    i = np.round(xy[:, 0] / cell).astype(np.int64) - lo[0]
-    j = np.round(xy[:, 1] / cell).astype(np.int64) - lo[1]
-    key = i * span + j
-    cells = (int(i.max()) + 1) * span
+    # each point's key in one compiled pass (numpy's rounding: np.rint), not six numpy
+    # temporaries of the city's points per grid size tried
+    key, top = grid_kernel("grid")(xy[:, 0], xy[:, 1], float(cell), int(lo[0]), int(lo[1]),
+                                   span)
+    cells = (int(top) + 1) * span
     if cells > GRID_BITMAP_PER_POINT * key.size:  # sparse: one int64 sort
         return distinct(key), lo, span
     # a flag per grid cell, read back in order: 10x faster than sorting 10^6 keys
@@ -408,9 +410,9 @@ def blocks_from_osm(
         is_street = np.ones(lines.size, dtype=bool)
     walls = _barriers(data, crs)
     landuse = residential_landuse(data, crs)
-    outlines = [lines[is_street], walls, elementwise(shapely.boundary, landuse)]
+    bounds = [lines[is_street], walls, outlines(landuse)]
     # their segments and crossings too: the limit's outline is added to them after
-    arrangement = Arrangement(np.concatenate(outlines), more=1)
+    arrangement = Arrangement(np.concatenate(bounds), more=1)
     hull = limit_of()
     shapely.prepare(hull)
     # residential land counts whole even where it reaches past the streets' hull; land
