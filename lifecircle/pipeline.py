@@ -352,8 +352,10 @@ def _blocks(cfg: Analysis, data: OSMData | None, net: WalkNetwork, *,
         blk = blocks_mod.prepare_user_blocks(raw, net.crs, where=str(cfg.blocks))
     elif data is not None:
         # street lines handed down: the block rooms sit below the network and never import it
-        streets = net.edges_gdf()
-        streets = streets[[c for c in ("highway", "geometry") if c in streets.columns]]
+        # (the two columns the blocks read, not the whole edge table: 0.5 -> 0.1 s at 1M)
+        streets = gpd.GeoDataFrame(
+            {} if net.edge_highway is None else {"highway": net.edge_highway},
+            geometry=net.geometries, crs=net.crs)
         blk = blocks_mod.blocks_from_osm(data, streets, buildings, cfg.effective_profile.population)
         block_stats["dropped_slivers"] = blk.attrs.get("dropped_slivers", 0)
         block_stats["derivation"] = blk.attrs.get("derivation", {})
