@@ -38,10 +38,10 @@ import numpy as np
 import pandas as pd
 import shapely
 
+from ._edge_grid import EdgeGrid, edge_grid
 from ._memory import no_cyclic_gc
 from .columns import SNAP_FIELDS
 from .network import WalkNetwork
-from .sources._halves import elementwise
 
 __all__ = [
     "FRAGMENT_MAX_NODES",
@@ -309,7 +309,7 @@ def _snap_points(net: WalkNetwork, x: np.ndarray, y: np.ndarray,
         return Snap(edge, along, dist, status, rule=rule, alt=AltSnaps.empty())
 
     geoms = net.geometries
-    tree = _tree(net)
+    grid = _grid(net)
     limit = np.broadcast_to(np.asarray(max_snap_m, dtype=np.float64), (n,))
     idx = np.flatnonzero(finite)
     lim = limit[idx]
@@ -346,14 +346,11 @@ def _snap_points(net: WalkNetwork, x: np.ndarray, y: np.ndarray,
     known[passed] = False  # their reach is measured from an edge of another part
     ask = has[~known[has]]
     # (pairs farther than the reach are dropped with the others below)
-    q_i, f_i = _query_within(tree, shapely.get_coordinates(points[ask]), reach_of[ask])
+    q_i, f_i, d_i = grid.within(x[idx[ask]], y[idx[ask]], reach_of[ask])
     use = known[ring.point]
     p_c = np.concatenate([ring.point[use], ask[q_i]])
     f_c = np.concatenate([ring.edge[use], f_i])
-    # (both arrays repeat geometry objects across the threads: safe for GEOS's distance,
-    # which reads a geometry and keeps no state on it, prepared or not)
-    d_c = np.concatenate([ring.dist[use], elementwise(shapely.distance, points[ask[q_i]],
-                                                      geoms[f_i])])
+    d_c = np.concatenate([ring.dist[use], d_i])
     keep = (d_c <= reach_of[p_c]) & (~frag[f_c] | on_fragment[p_c])
     p_c, f_c, d_c = p_c[keep], f_c[keep], d_c[keep]
     frac = shapely.line_locate_point(geoms[f_c], points[p_c], normalized=True)
@@ -369,7 +366,7 @@ def _snap_points(net: WalkNetwork, x: np.ndarray, y: np.ndarray,
 
     missed = idx[np.isin(np.arange(idx.shape[0]), p_c[primary], invert=True)]
     if missed.size:
-        (got, _), dists = tree.query_nearest(
+        (got, _), dists = _tree(net).query_nearest(
             shapely.points(x[missed], y[missed]), return_distance=True, all_matches=False
         )
         # GEOS may answer fewer points than asked (degenerate, e.g. denormal, coordinates)
@@ -419,10 +416,13 @@ def _rings(net: WalkNetwork, points: np.ndarray, lim: np.ndarray, *,
     block access points: about a second), while most points lie within tens of metres of a
     street. So edges are asked for within a ring of :data:`RING_START_M` around each point,
     doubled for the points with none clearly inside it, up to :data:`RING_MAX_M`; the tree's
-    search takes the rest. An edge inside the ring is an edge within that distance, so the
-    least distance among them is the nearest edge's, computed by the same GEOS distance.
+    search takes the rest (built only then). An edge inside the ring is an edge within that
+    distance, so the least distance among them is the nearest edge's, measured with GEOS's
+    arithmetic. The rings ask :mod:`lifecircle._edge_grid` (edges' envelopes in buckets,
+    distances in the same pass): at a million nodes, building the edges' STRtree, a box a
+    point and shapely's distance a pair cost ~2.5 s of a facilities' snap.
     """
-    tree, geoms = _tree(net), net.geometries
+    grid = _grid(net)
     eligible = ~_fragment_edges(net) if past_fragments else None
     xy = shapely.get_coordinates(points)
     n = points.shape[0]
@@ -434,12 +434,7 @@ def _rings(net: WalkNetwork, points: np.ndarray, lim: np.ndarray, *,
     while pend.size and r <= RING_MAX_M:
         rad = np.minimum(r, lim[pend])
         capped = rad < r  # the point's limit is the last ring it needs
-        q, e = _query_within(tree, xy[pend], rad)
-        if eligible is not None:
-            q, e = q[eligible[e]], e[eligible[e]]
-        d = elementwise(shapely.distance, points[pend[q]], geoms[e])  # (stateless: see above)
-        within = d <= rad[q]
-        q, e, d = q[within], e[within], d[within]
+        q, e, d = grid.within(xy[pend, 0], xy[pend, 1], rad, eligible)
         best = np.full(pend.size, np.inf)
         np.minimum.at(best, q, d)
         done = capped | (best <= rad * _RING_SAFE)
@@ -456,7 +451,7 @@ def _rings(net: WalkNetwork, points: np.ndarray, lim: np.ndarray, *,
     if pend.size:
         # beyond the last ring: the tree's own search (over the edges outside fragments)
         sub = np.flatnonzero(eligible) if eligible is not None else None
-        search = _main_tree(net) if eligible is not None else tree
+        search = _main_tree(net) if eligible is not None else _tree(net)
         (q, e), d = search.query_nearest(points[pend], max_distance=float(lim[pend].max()),
                                          return_distance=True, all_matches=True)
         ok = d <= lim[pend[q]]
@@ -467,16 +462,6 @@ def _rings(net: WalkNetwork, points: np.ndarray, lim: np.ndarray, *,
     p_n, e_n, d_n = (np.concatenate([a[k] for a in near]) if near else
                      np.empty(0, np.int64 if k < 2 else np.float64) for k in range(3))
     return _Ring(point, edge, dist, radius, (p_n, e_n, d_n))
-
-
-def _query_within(tree: shapely.STRtree, xy: np.ndarray,
-                  radius: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(point, edge) pairs whose bounding boxes are within ``radius`` of the points ``xy``:
-    the candidates a ``dwithin`` query tests, without its distance, which the callers
-    compute anyway (once instead of twice: a third of the search's time)."""
-    box = shapely.box(xy[:, 0] - radius, xy[:, 1] - radius, xy[:, 0] + radius,
-                      xy[:, 1] + radius)
-    return tree.query(box)
 
 
 def rank_candidates(
@@ -541,7 +526,7 @@ def _main_tree(net: WalkNetwork) -> shapely.STRtree:
 def release_index(net: WalkNetwork) -> None:
     """Drop the edge trees :func:`snap_points` keeps on ``net`` (rebuilt on the next snap):
     after the last snap of an analysis they are a city's largest idle objects."""
-    for name in ("_strtree", "_main_strtree"):
+    for name in ("_strtree", "_main_strtree", "_edge_grid"):
         net.__dict__.pop(name, None)
 
 
@@ -551,3 +536,13 @@ def _tree(net: WalkNetwork) -> shapely.STRtree:
         tree = shapely.STRtree(net.geometries)
         net.__dict__["_strtree"] = tree
     return tree
+
+
+def _grid(net: WalkNetwork) -> EdgeGrid:
+    """The edges' bucket grid (:mod:`lifecircle._edge_grid`), which answers the rings'
+    and the tie reach's queries (the trees above only the few points beyond the rings)."""
+    grid = net.__dict__.get("_edge_grid")
+    if grid is None:
+        grid = edge_grid(net.edge_ptr, net.edge_coords)
+        net.__dict__["_edge_grid"] = grid
+    return grid

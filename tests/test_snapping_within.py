@@ -1,5 +1,6 @@
-"""The snapping searches' candidates (lifecircle.snapping._query_within): bounding boxes
-within the radius, which hold every pair a ``dwithin`` query gives."""
+"""The snapping searches' edges within a radius (lifecircle._edge_grid): the pairs of an
+STRtree query of the points' boxes whose shapely distance is within the radius, with that
+distance to the last bit."""
 
 from __future__ import annotations
 
@@ -8,31 +9,63 @@ import shapely
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from lifecircle.snapping import _query_within
+from lifecircle._edge_grid import edge_grid, seg_dist
+
+
+def _lines(rng: np.random.Generator, n_lines: int) -> tuple[np.ndarray, np.ndarray]:
+    """Random polylines of 2-5 vertices (some segments of zero length): (ptr, xy)."""
+    counts = rng.integers(2, 6, n_lines)
+    ptr = np.r_[0, np.cumsum(counts)]
+    xy = np.repeat(rng.uniform(0, 500, (n_lines, 2)), counts, axis=0)
+    xy += rng.normal(0, 60, xy.shape)
+    xy[rng.random(xy.shape[0]) < 0.1] = xy[0]  # a few repeated vertices
+    return ptr, xy
+
+
+def _old(ptr: np.ndarray, xy: np.ndarray, pxy: np.ndarray, radius: np.ndarray,
+         eligible: np.ndarray | None = None) -> set[tuple[int, int, float]]:
+    """What snapping asked before: the tree's candidates in the boxes, shapely's distance."""
+    lines = shapely.linestrings(xy, indices=np.repeat(np.arange(ptr.shape[0] - 1),
+                                                      np.diff(ptr)))
+    box = shapely.box(pxy[:, 0] - radius, pxy[:, 1] - radius, pxy[:, 0] + radius,
+                      pxy[:, 1] + radius)
+    q, e = shapely.STRtree(lines).query(box)
+    if eligible is not None:
+        q, e = q[eligible[e]], e[eligible[e]]
+    d = shapely.distance(shapely.points(pxy[q]), lines[e])
+    ok = d <= radius[q]
+    return {(int(a), int(b), float(c)) for a, b, c in zip(q[ok], e[ok], d[ok], strict=True)}
 
 
 @settings(max_examples=60, deadline=None)
-@given(st.integers(0, 2**32 - 1), st.integers(1, 40), st.integers(1, 60))
-def test_pairs_within_the_radius_are_those_of_a_dwithin_query(seed, n_lines, n_points):
+@given(st.integers(0, 2**32 - 1), st.integers(1, 40), st.integers(1, 60),
+       st.sampled_from([3.0, 64.0, 1000.0]), st.booleans())
+def test_pairs_and_distances_are_those_of_the_tree_and_shapely(seed, n_lines, n_points,
+                                                               size, some):
     rng = np.random.default_rng(seed)
-    starts = rng.uniform(0, 500, (n_lines, 2))
-    lines = shapely.linestrings(np.stack([starts, starts + rng.normal(0, 60, (n_lines, 2))],
-                                         axis=1))
-    xy = rng.uniform(-50, 550, (n_points, 2))
+    ptr, xy = _lines(rng, n_lines)
+    pxy = rng.uniform(-50, 550, (n_points, 2))
+    pxy[: n_points // 4] = xy[rng.integers(0, xy.shape[0], n_points // 4)]  # on vertices
     radius = rng.uniform(0, 80, n_points)
-    tree = shapely.STRtree(lines)
-    q, e = _query_within(tree, xy, radius)
-    d = shapely.distance(shapely.points(xy[q]), lines[e])
-    got = {(int(a), int(b)) for a, b in zip(q[d <= radius[q]], e[d <= radius[q]], strict=True)}
-    want_q, want_e = tree.query(shapely.points(xy), predicate="dwithin", distance=radius)
-    assert got == {(int(a), int(b)) for a, b in zip(want_q, want_e, strict=True)}
+    eligible = rng.random(n_lines) < 0.7 if some else None
+    q, e, d = edge_grid(ptr, xy, size=size).within(pxy[:, 0], pxy[:, 1], radius, eligible)
+    got = {(int(a), int(b), float(c)) for a, b, c in zip(q, e, d, strict=True)}
+    assert len(got) == q.shape[0]  # each pair once
+    assert got == _old(ptr, xy, pxy, radius, eligible)
 
 
-def test_a_point_in_a_diagonal_line_s_box_is_a_candidate_but_within_only_past_its_distance():
-    line = np.array([shapely.LineString([(0, 0), (100, 100)])])
-    xy = np.array([[80.0, 20.0], [80.0, 20.0]])  # 60 / sqrt(2) = 42.43 m from the line
-    q, e = _query_within(shapely.STRtree(line), xy, np.array([10.0, 50.0]))
-    assert q.tolist() == [0, 1] and e.tolist() == [0, 0]  # inside the line's box: both asked
-    d = shapely.distance(shapely.points(xy[q]), line[e])
-    assert np.allclose(d, 60 / np.sqrt(2))
-    assert (d <= np.array([10.0, 50.0])[q]).tolist() == [False, True]
+def test_a_point_in_a_diagonal_line_s_box_is_within_only_past_its_distance():
+    ptr, xy = np.array([0, 2]), np.array([[0.0, 0.0], [100.0, 100.0]])
+    grid = edge_grid(ptr, xy)
+    # 60 / sqrt(2) = 42.43 m from the line, inside its box
+    q, e, d = grid.within(np.array([80.0, 80.0]), np.array([20.0, 20.0]),
+                          np.array([10.0, 50.0]))
+    assert q.tolist() == [1] and e.tolist() == [0]
+    assert np.isclose(d[0], 60 / np.sqrt(2))
+
+
+def test_segment_distance_by_hand():
+    assert seg_dist(3.0, 4.0, 0.0, 0.0, 0.0, 0.0) == 5.0  # a point segment
+    assert seg_dist(-3.0, 4.0, 0.0, 0.0, 10.0, 0.0) == 5.0  # before a
+    assert seg_dist(13.0, 4.0, 0.0, 0.0, 10.0, 0.0) == 5.0  # past b
+    assert seg_dist(5.0, -2.5, 0.0, 0.0, 10.0, 0.0) == 2.5  # beside it
