@@ -150,6 +150,27 @@ def _within(env: np.ndarray, b_ptr: np.ndarray, b_edge: np.ndarray, x0: float, y
     return out_p[:m], out_e[:m], out_d[:m]
 
 
+def _meeting(env: np.ndarray, b_ptr: np.ndarray, b_edge: np.ndarray, x0: float, y0: float,
+             size: float, nx: int, ny: int, lx: float, ly: float, hx: float,
+             hy: float) -> np.ndarray:  # pragma: no cover - compiled
+    """The edges whose envelope meets the box ``lx, ly, hx, hy`` (closed), ascending."""
+    take = np.zeros(env.shape[0], dtype=np.bool_)
+    for row in range(_cell(ly, y0, size, ny), _cell(hy, y0, size, ny) + 1):
+        for col in range(_cell(lx, x0, size, nx), _cell(hx, x0, size, nx) + 1):
+            k = row * nx + col
+            for t in range(b_ptr[k], b_ptr[k + 1]):
+                e = b_edge[t]
+                if not (env[e, 0] > hx or env[e, 2] < lx or env[e, 1] > hy
+                        or env[e, 3] < ly):
+                    take[e] = True
+    return np.flatnonzero(take)
+
+
+@cache
+def _meeting_kernel() -> Any:
+    return compile_kernel(_meeting, _cell)
+
+
 @cache
 def _build_kernel() -> Any:
     return compile_kernel(_build, _cell)
@@ -191,6 +212,15 @@ class EdgeGrid:
             self.ny, self.ptr, self.xy, np.ascontiguousarray(x, dtype=np.float64),
             np.ascontiguousarray(y, dtype=np.float64),
             np.ascontiguousarray(radius, dtype=np.float64), mask, seen)
+        return out
+
+
+    def meeting(self, lx: float, ly: float, hx: float, hy: float) -> np.ndarray:
+        """The edges whose envelope meets the box ``(lx, ly, hx, hy)``, ascending: those of
+        an ``STRtree.query`` of ``shapely.box(lx, ly, hx, hy)``, sorted."""
+        out: np.ndarray = _meeting_kernel()(
+            self.env, self.b_ptr, self.b_edge, self.x0, self.y0, self.size, self.nx,
+            self.ny, float(lx), float(ly), float(hx), float(hy))
         return out
 
 

@@ -69,3 +69,23 @@ def test_segment_distance_by_hand():
     assert seg_dist(-3.0, 4.0, 0.0, 0.0, 10.0, 0.0) == 5.0  # before a
     assert seg_dist(13.0, 4.0, 0.0, 0.0, 10.0, 0.0) == 5.0  # past b
     assert seg_dist(5.0, -2.5, 0.0, 0.0, 10.0, 0.0) == 2.5  # beside it
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(0, 2**32 - 1), st.integers(1, 40), st.sampled_from([3.0, 64.0, 1000.0]))
+def test_edges_meeting_a_box_are_the_tree_s_sorted(seed, n_lines, size):
+    rng = np.random.default_rng(seed)
+    ptr, xy = _lines(rng, n_lines)
+    lines = shapely.linestrings(xy, indices=np.repeat(np.arange(n_lines), np.diff(ptr)))
+    lx, ly = rng.uniform(-100, 500, 2)
+    hx, hy = lx + rng.uniform(0, 300), ly + rng.uniform(0, 300)
+    want = np.sort(shapely.STRtree(lines).query(shapely.box(lx, ly, hx, hy)))
+    assert np.array_equal(edge_grid(ptr, xy, size=size).meeting(lx, ly, hx, hy), want)
+
+
+def test_a_box_touching_an_envelope_meets_it():
+    grid = edge_grid(np.array([0, 2, 4]), np.array([[0.0, 0.0], [10.0, 5.0],
+                                                    [20.0, 0.0], [30.0, 5.0]]))
+    assert grid.meeting(10.0, 5.0, 12.0, 9.0).tolist() == [0]  # the corner (10, 5) shared
+    assert grid.meeting(10.5, 0.0, 19.5, 9.0).tolist() == []  # between the two
+    assert grid.meeting(-5.0, -5.0, 40.0, 1.0).tolist() == [0, 1]
