@@ -27,7 +27,7 @@ import numpy as np
 
 from ._kernels import compile_kernel, grown
 
-__all__ = ["EdgeGrid", "edge_grid", "seg_dist"]
+__all__ = ["EdgeGrid", "edge_grid", "locate", "seg_dist", "seg_measure"]
 
 #: the buckets' side (metres): a snap's first ring (40 m) spans two or three of them
 BUCKET_M = 64.0
@@ -41,6 +41,15 @@ def seg_dist(px: float, py: float, ax: float, ay: float, bx: float, by: float) -
     dx = bx - ax
     dy = by - ay
     len2 = dx * dx + dy * dy
+    if len2 == 0.0:
+        # a and b apart yet their squares underflow (denormal coordinates): C's division by
+        # zero, which numba's raises on, gives r = +-inf (an end's distance) or NaN (NaN)
+        num = (px - ax) * dx + (py - ay) * dy
+        if num < 0.0:
+            return math.sqrt((px - ax) * (px - ax) + (py - ay) * (py - ay))
+        if num > 0.0:
+            return math.sqrt((px - bx) * (px - bx) + (py - by) * (py - by))
+        return math.nan
     r = ((px - ax) * dx + (py - ay) * dy) / len2
     if r <= 0.0:
         return math.sqrt((px - ax) * (px - ax) + (py - ay) * (py - ay))
@@ -48,6 +57,30 @@ def seg_dist(px: float, py: float, ax: float, ay: float, bx: float, by: float) -
         return math.sqrt((px - bx) * (px - bx) + (py - by) * (py - by))
     s = ((ay - py) * dx - (ax - px) * dy) / len2
     return abs(s) * math.sqrt(len2)
+
+
+def seg_measure(px: float, py: float, ax: float, ay: float, bx: float, by: float,
+                 start: float, seg_len: float) -> float:
+    """Length along the line to the point of segment a-b nearest (px, py), ``start`` being the
+    length up to a (GEOS's ``LengthIndexOfPoint::segmentNearestMeasure``)."""
+    if px == ax and py == ay:
+        return start
+    if px == bx and py == by:
+        return start + seg_len
+    dx = bx - ax
+    dy = by - ay
+    len2 = dx * dx + dy * dy
+    if len2 == 0.0:
+        # GEOS's projection factor divides by zero: NaN on a zero-length segment (its end),
+        # -inf or +inf where denormal coordinates' squares underflow
+        num = (px - ax) * dx + (py - ay) * dy
+        return start if num < 0.0 else start + seg_len
+    f = ((px - ax) * dx + (py - ay) * dy) / len2
+    if f <= 0.0:
+        return start
+    if f <= 1.0:
+        return start + f * seg_len
+    return start + seg_len
 
 
 def _build(ptr: np.ndarray, xy: np.ndarray, x0: float, y0: float, size: float, nx: int,
@@ -134,8 +167,9 @@ def _within(env: np.ndarray, b_ptr: np.ndarray, b_edge: np.ndarray, x0: float, y
                         continue
                     d = np.inf
                     for j in range(ptr[e], ptr[e + 1] - 1):
-                        d = min(d, seg_dist(x, y, xy[j, 0], xy[j, 1], xy[j + 1, 0],
-                                            xy[j + 1, 1]))
+                        dj = seg_dist(x, y, xy[j, 0], xy[j, 1], xy[j + 1, 0], xy[j + 1, 1])
+                        if dj < d:  # (a NaN is passed over, as by GEOS's DistanceOp)
+                            d = dj
                     if not d <= r:
                         continue
                     if m == cap:
@@ -169,6 +203,34 @@ def _meeting(env: np.ndarray, b_ptr: np.ndarray, b_edge: np.ndarray, x0: float, 
 @cache
 def _meeting_kernel() -> Any:
     return compile_kernel(_meeting, _cell)
+
+
+def _locate(ptr: np.ndarray, xy: np.ndarray, edge: np.ndarray, px: np.ndarray,
+            py: np.ndarray) -> np.ndarray:  # pragma: no cover - compiled
+    """Per pair ``k``: where point ``k`` projects onto edge ``edge[k]``, as a fraction of the
+    edge's length, with GEOS's arithmetic (``LengthIndexOfPoint``: the first segment at the
+    least distance; the length summed segment by segment as ``Length::ofLine``)."""
+    out = np.empty(edge.shape[0])
+    for k in range(edge.shape[0]):
+        e = edge[k]
+        best = np.inf
+        meas = -1.0
+        start = 0.0
+        for j in range(ptr[e], ptr[e + 1] - 1):
+            ax, ay, bx, by = xy[j, 0], xy[j, 1], xy[j + 1, 0], xy[j + 1, 1]
+            seg_len = math.sqrt((ax - bx) * (ax - bx) + (ay - by) * (ay - by))
+            d = seg_dist(px[k], py[k], ax, ay, bx, by)
+            if d < best:
+                best = d
+                meas = seg_measure(px[k], py[k], ax, ay, bx, by, start, seg_len)
+            start += seg_len
+        out[k] = meas / start if start > 0.0 else 0.0
+    return out
+
+
+@cache
+def _locate_kernel() -> Any:
+    return compile_kernel(_locate, seg_dist, seg_measure)
 
 
 @cache
@@ -222,6 +284,19 @@ class EdgeGrid:
             self.env, self.b_ptr, self.b_edge, self.x0, self.y0, self.size, self.nx,
             self.ny, float(lx), float(ly), float(hx), float(hy))
         return out
+
+
+def locate(ptr: np.ndarray, xy: np.ndarray, edge: np.ndarray, x: np.ndarray,
+           y: np.ndarray) -> np.ndarray:
+    """``shapely.line_locate_point(line[edge], points, normalized=True)`` of the edges whose
+    vertices are ``xy[ptr[e]:ptr[e + 1]]``, to the last bit (0 for an edge of no length),
+    without a geometry (the snaps' candidates: ~0.26 s at a million nodes through GEOS)."""
+    out: np.ndarray = _locate_kernel()(
+        np.ascontiguousarray(ptr, dtype=np.int64),
+        np.ascontiguousarray(xy[:, :2], dtype=np.float64),
+        np.ascontiguousarray(edge, dtype=np.int64), np.ascontiguousarray(x, dtype=np.float64),
+        np.ascontiguousarray(y, dtype=np.float64))
+    return out
 
 
 def edge_grid(ptr: np.ndarray, xy: np.ndarray, *, size: float = BUCKET_M) -> EdgeGrid:

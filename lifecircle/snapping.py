@@ -38,7 +38,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from ._edge_grid import EdgeGrid, edge_grid
+from ._edge_grid import EdgeGrid, edge_grid, locate
 from ._memory import no_cyclic_gc
 from .columns import SNAP_FIELDS
 from .network import WalkNetwork
@@ -332,15 +332,14 @@ def _snap_points(net: WalkNetwork, x: np.ndarray, y: np.ndarray,
     if n == 0 or net.n_edges == 0:
         return Snap(edge, along, dist, status, rule=rule, alt=AltSnaps.empty())
 
-    geoms = net.geometries
     grid = _grid(net)
     limit = np.broadcast_to(np.asarray(max_snap_m, dtype=np.float64), (n,))
     idx = np.flatnonzero(finite)
     lim = limit[idx]
-    points = shapely.points(x[idx], y[idx])
+    xy = np.stack([x[idx], y[idx]], axis=1)  # (no point geometries: the grid reads these)
     frag = _fragment_edges(net)
     # the nearest edges, and every edge within the ring that found them (see _rings)
-    ring = _rings(net, points, lim)
+    ring = _rings(net, xy, lim)
     p_i, e_i, d_i = ring.nearest()
     nearest = np.full(idx.shape[0], np.inf)
     np.minimum.at(nearest, p_i, d_i)
@@ -352,7 +351,7 @@ def _snap_points(net: WalkNetwork, x: np.ndarray, y: np.ndarray,
         on_fragment[p_i[~frag[e_i]]] = False
         stuck = np.flatnonzero(on_fragment)
         if stuck.size:
-            past = _rings(net, points[stuck], lim[stuck], past_fragments=True)
+            past = _rings(net, xy[stuck], lim[stuck], past_fragments=True)
             q, _, d_m = past.nearest()
             ok = d_m <= lim[stuck[q]]
             moved = stuck[q[ok]]
@@ -377,7 +376,7 @@ def _snap_points(net: WalkNetwork, x: np.ndarray, y: np.ndarray,
     d_c = np.concatenate([ring.dist[use], d_i])
     keep = (d_c <= reach_of[p_c]) & (~frag[f_c] | on_fragment[p_c])
     p_c, f_c, d_c = p_c[keep], f_c[keep], d_c[keep]
-    frac = shapely.line_locate_point(geoms[f_c], points[p_c], normalized=True)
+    frac = locate(net.edge_ptr, net.edge_coords, f_c, x[idx[p_c]], y[idx[p_c]])
     p_c, f_c, d_c, a_c, primary, alt = rank_candidates(net, idx.shape[0], p_c, f_c, d_c, frac)
 
     hit = idx[p_c[primary]]
@@ -431,9 +430,9 @@ class _Ring:
             return reach <= self.radius * _RING_SAFE
 
 
-def _rings(net: WalkNetwork, points: np.ndarray, lim: np.ndarray, *,
+def _rings(net: WalkNetwork, xy: np.ndarray, lim: np.ndarray, *,
            past_fragments: bool = False) -> _Ring:
-    """The nearest edges of ``points`` within ``lim`` (per point), outside fragments with
+    """The nearest edges of points ``xy`` within ``lim`` (per point), outside fragments with
     ``past_fragments``.
 
     Why not the tree's nearest-neighbour search alone: it costs ~20 µs a point (a city's
@@ -448,8 +447,7 @@ def _rings(net: WalkNetwork, points: np.ndarray, lim: np.ndarray, *,
     """
     grid = _grid(net)
     eligible = ~_fragment_edges(net) if past_fragments else None
-    xy = shapely.get_coordinates(points)
-    n = points.shape[0]
+    n = xy.shape[0]
     radius = np.full(n, np.nan)
     rows: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
     near: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
@@ -476,7 +474,8 @@ def _rings(net: WalkNetwork, points: np.ndarray, lim: np.ndarray, *,
         # beyond the last ring: the tree's own search (over the edges outside fragments)
         sub = np.flatnonzero(eligible) if eligible is not None else None
         search = _main_tree(net) if eligible is not None else _tree(net)
-        (q, e), d = search.query_nearest(points[pend], max_distance=float(lim[pend].max()),
+        (q, e), d = search.query_nearest(shapely.points(xy[pend]),
+                                         max_distance=float(lim[pend].max()),
                                          return_distance=True, all_matches=True)
         ok = d <= lim[pend[q]]
         q, e, d = q[ok], e[ok], d[ok]

@@ -9,7 +9,7 @@ import shapely
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from lifecircle._edge_grid import edge_grid, seg_dist
+from lifecircle._edge_grid import edge_grid, locate, seg_dist
 
 
 def _lines(rng: np.random.Generator, n_lines: int) -> tuple[np.ndarray, np.ndarray]:
@@ -89,3 +89,42 @@ def test_a_box_touching_an_envelope_meets_it():
     assert grid.meeting(10.0, 5.0, 12.0, 9.0).tolist() == [0]  # the corner (10, 5) shared
     assert grid.meeting(10.5, 0.0, 19.5, 9.0).tolist() == []  # between the two
     assert grid.meeting(-5.0, -5.0, 40.0, 1.0).tolist() == [0, 1]
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(0, 2**32 - 1), st.integers(1, 30), st.booleans())
+def test_locate_is_shapely_s_normalised_line_locate_point(seed, n_lines, whole):
+    rng = np.random.default_rng(seed)
+    ptr, xy = _lines(rng, n_lines)
+    if whole:  # integer vertices: points on vertices and segments exactly
+        xy = np.round(xy)
+    lines = shapely.linestrings(xy, indices=np.repeat(np.arange(n_lines), np.diff(ptr)))
+    e = rng.integers(0, n_lines, 40)
+    p = rng.uniform(-50, 550, (40, 2))
+    p[:10] = xy[rng.integers(0, xy.shape[0], 10)]
+    want = shapely.line_locate_point(lines[e], shapely.points(p), normalized=True)
+    assert np.array_equal(locate(ptr, xy, e, p[:, 0], p[:, 1]), want)
+
+
+def test_locate_by_hand():
+    ptr, xy = np.array([0, 3, 5]), np.array([[0.0, 0.0], [10.0, 0.0], [10.0, 30.0],
+                                            [5.0, 5.0], [5.0, 5.0]])
+    got = locate(ptr, xy, np.array([0, 0, 0, 1]), np.array([4.0, 13.0, -2.0, 9.0]),
+                 np.array([3.0, 20.0, 1.0, 9.0]))
+    # 4 of 40 m; 30 of 40 (beside (10, 20)); the start; a line of no length: 0
+    assert got.tolist() == [0.1, 0.75, 0.0, 0.0]
+
+
+def test_denormal_segments_measure_as_geos_does():
+    # the squares of a 1e-311 m segment underflow to 0: GEOS divides by zero (C: inf, NaN)
+    tiny = 2.225073858507e-311
+    ptr, xy = np.array([0, 2]), np.array([[0.0, 0.0], [0.0, tiny]])
+    line = shapely.linestrings(xy)
+    px, py = np.array([0.0, 3.0, 0.0]), np.array([-4.0, 4.0, 5.0])
+    q, _, d = edge_grid(ptr, xy).within(px, py, np.full(3, 10.0))
+    with np.errstate(divide="ignore", invalid="ignore"):  # (GEOS's, reported by shapely)
+        want = shapely.distance(shapely.points(px, py), line)
+        frac = shapely.line_locate_point(line, shapely.points(px, py), normalized=True)
+    assert want[0] == 4.0 and want[1] == 5.0  # the ends' distances
+    assert np.array_equal(d[np.argsort(q)], want[want <= 10.0])
+    assert np.array_equal(locate(ptr, xy, np.zeros(3, np.int64), px, py), frac)

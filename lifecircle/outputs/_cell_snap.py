@@ -30,7 +30,7 @@ from functools import cache
 
 import numpy as np
 
-from .._edge_grid import seg_dist
+from .._edge_grid import seg_dist, seg_measure
 from .._kernels import compile_kernel, grown
 from ..network import WalkNetwork
 from ..snapping import (
@@ -45,27 +45,6 @@ from ..snapping import (
 )
 
 __all__ = ["CellCandidates", "cell_candidates", "snap_cells"]
-
-
-def _seg_measure(px: float, py: float, ax: float, ay: float, bx: float, by: float,
-                 start: float, seg_len: float) -> float:
-    """Length along the line to the point of segment a-b nearest (px, py), ``start`` being the
-    length up to a (GEOS's ``LengthIndexOfPoint::segmentNearestMeasure``)."""
-    if px == ax and py == ay:
-        return start
-    if px == bx and py == by:
-        return start + seg_len
-    dx = bx - ax
-    dy = by - ay
-    len2 = dx * dx + dy * dy
-    if len2 == 0.0:  # a zero-length segment: GEOS's projection factor is NaN, so its end
-        return start + seg_len
-    f = ((px - ax) * dx + (py - ay) * dy) / len2
-    if f <= 0.0:
-        return start
-    if f <= 1.0:
-        return start + f * seg_len
-    return start + seg_len
 
 
 def _bucket(v: float, origin: float, cell: float, off: int, n: int, south: bool) -> int:
@@ -307,7 +286,7 @@ def _snap_window(
                     if d < e_best[e] or (d == e_best[e] and j < e_j[e]):
                         e_best[e] = d
                         e_j[e] = j
-                        e_meas[e] = _seg_measure(px, py, coords[j, 0], coords[j, 1],
+                        e_meas[e] = seg_measure(px, py, coords[j, 0], coords[j, 1],
                                                  coords[j + 1, 0], coords[j + 1, 1],
                                                  seg_start[s], seg_len[s])
                 if (k + 0.25) * cell > reach:
@@ -357,7 +336,7 @@ def _snap_window(
 def _kernel() -> Callable[..., tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray,
                                      np.ndarray]]:
     """:func:`_snap_window` compiled by numba (or loaded from its cache) on first use."""
-    return compile_kernel(_snap_window, seg_dist, _seg_measure, _bucket, _square_count,
+    return compile_kernel(_snap_window, seg_dist, seg_measure, _bucket, _square_count,
                           _ring, _measure_ring, _rank_touched)
 
 
