@@ -46,9 +46,9 @@ def test_snapping_after_the_trees_are_released_is_unchanged():
     x = rng.uniform(net.x.min(), net.x.max(), 500)
     y = rng.uniform(net.y.min(), net.y.max(), 500)
     first = snap_points(net, x, y, max_snap_m=300.0)
-    assert "_strtree" in net.__dict__
+    assert "_edge_grid" in net.__dict__
     release_index(net)
-    assert "_strtree" not in net.__dict__ and "_main_strtree" not in net.__dict__
+    assert not {"_strtree", "_main_strtree", "_edge_grid"} & set(net.__dict__)
     second = snap_points(net, x, y, max_snap_m=300.0)  # the trees rebuilt
     assert np.array_equal(first.edge, second.edge)
     assert np.array_equal(first.along_m, second.along_m, equal_nan=True)

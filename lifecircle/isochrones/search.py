@@ -24,7 +24,7 @@ import pandas as pd
 from .._kernels import compile_kernel, sorted_by_key
 from ..network import WalkNetwork
 from ..routing import _direction_ratios
-from ..snapping import AltSnaps, Snap, edges_by_key, parse_alt
+from ..snapping import AltSnaps, Snap, edges_named, parse_alt
 
 __all__ = ["Pieces", "banded_stretches", "reached_pieces", "snap_from_frame", "usable_sources"]
 
@@ -418,9 +418,10 @@ def snap_from_frame(net: WalkNetwork, frame: pd.DataFrame, *, where: str = "faci
     u = pd.to_numeric(frame["snap_u"], errors="coerce").to_numpy(dtype=np.float64)
     ok = np.isfinite(u)
     if ok.any():
-        edge[np.flatnonzero(ok)] = edges_by_key(
-            net, *(frame[c].to_numpy()[ok].astype(np.int64) for c in ("snap_u", "snap_v",
-                                                                        "snap_key")))
+        ids = frame["snap_edge_id"].to_numpy()[ok] if "snap_edge_id" in frame.columns else None
+        edge[np.flatnonzero(ok)] = edges_named(
+            net, ids, *(frame[c].to_numpy()[ok].astype(np.int64) for c in ("snap_u", "snap_v",
+                                                                             "snap_key")))
     along = frame["snap_along_m"].to_numpy(dtype=np.float64)
     dist = frame["snap_dist_m"].to_numpy(dtype=np.float64)
     status = (frame["snap_status"].astype(object).to_numpy() if "snap_status" in frame.columns
@@ -428,3 +429,4 @@ def snap_from_frame(net: WalkNetwork, frame: pd.DataFrame, *, where: str = "faci
     alt = parse_alt(frame["snap_alt"], net) if "snap_alt" in frame.columns else None
     return Snap(edge, np.where(edge >= 0, along, np.nan), np.where(edge >= 0, dist, np.nan),
                 status, alt=alt)
+

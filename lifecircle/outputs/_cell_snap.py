@@ -12,9 +12,10 @@ summed-area table of the buckets).
 
 Why hand-written (numba): no library computes the distance of every cell of a grid to a set of
 segments with the identity of the nearest one and the position along it; GEOS answers one
-point at a time. The arithmetic copies GEOS's (``Distance::pointToSegment`` for the leg,
-``LengthIndexOfPoint`` for the position: the first segment at the least distance, the
-projection clamped to it), so the results agree with :func:`snap_points` to the last bits.
+point at a time. The arithmetic copies GEOS's (``Distance::pointToSegment`` for the leg:
+:func:`lifecircle._edge_grid.seg_dist`; ``LengthIndexOfPoint`` for the position: the first
+segment at the least distance, the projection clamped to it), so the results agree with
+:func:`snap_points` to the last bits.
 
 Compilation is lazy (:func:`lifecircle._kernels.compile_kernel`): importing this module does
 not import numba.
@@ -29,6 +30,7 @@ from functools import cache
 
 import numpy as np
 
+from .._edge_grid import seg_dist, seg_measure
 from .._kernels import compile_kernel, grown
 from ..network import WalkNetwork
 from ..snapping import (
@@ -43,44 +45,6 @@ from ..snapping import (
 )
 
 __all__ = ["CellCandidates", "cell_candidates", "snap_cells"]
-
-
-def _seg_dist(px: float, py: float, ax: float, ay: float, bx: float, by: float) -> float:
-    """Distance from (px, py) to segment a-b, with GEOS's ``Distance::pointToSegment``
-    arithmetic."""
-    if ax == bx and ay == by:
-        return math.sqrt((px - ax) * (px - ax) + (py - ay) * (py - ay))
-    dx = bx - ax
-    dy = by - ay
-    len2 = dx * dx + dy * dy
-    r = ((px - ax) * dx + (py - ay) * dy) / len2
-    if r <= 0.0:
-        return math.sqrt((px - ax) * (px - ax) + (py - ay) * (py - ay))
-    if r >= 1.0:
-        return math.sqrt((px - bx) * (px - bx) + (py - by) * (py - by))
-    s = ((ay - py) * dx - (ax - px) * dy) / len2
-    return abs(s) * math.sqrt(len2)
-
-
-def _seg_measure(px: float, py: float, ax: float, ay: float, bx: float, by: float,
-                 start: float, seg_len: float) -> float:
-    """Length along the line to the point of segment a-b nearest (px, py), ``start`` being the
-    length up to a (GEOS's ``LengthIndexOfPoint::segmentNearestMeasure``)."""
-    if px == ax and py == ay:
-        return start
-    if px == bx and py == by:
-        return start + seg_len
-    dx = bx - ax
-    dy = by - ay
-    len2 = dx * dx + dy * dy
-    if len2 == 0.0:  # a zero-length segment: GEOS's projection factor is NaN, so its end
-        return start + seg_len
-    f = ((px - ax) * dx + (py - ay) * dy) / len2
-    if f <= 0.0:
-        return start
-    if f <= 1.0:
-        return start + f * seg_len
-    return start + seg_len
 
 
 def _bucket(v: float, origin: float, cell: float, off: int, n: int, south: bool) -> int:
@@ -126,7 +90,7 @@ def _measure_ring(
             seen[s] = here
             j = seg_j[s]
             rec_s[n_rec] = s
-            rec_d[n_rec] = _seg_dist(px, py, coords[j, 0], coords[j, 1], coords[j + 1, 0],
+            rec_d[n_rec] = seg_dist(px, py, coords[j, 0], coords[j, 1], coords[j + 1, 0],
                                      coords[j + 1, 1])
             n_rec += 1
     return n_rec
@@ -322,7 +286,7 @@ def _snap_window(
                     if d < e_best[e] or (d == e_best[e] and j < e_j[e]):
                         e_best[e] = d
                         e_j[e] = j
-                        e_meas[e] = _seg_measure(px, py, coords[j, 0], coords[j, 1],
+                        e_meas[e] = seg_measure(px, py, coords[j, 0], coords[j, 1],
                                                  coords[j + 1, 0], coords[j + 1, 1],
                                                  seg_start[s], seg_len[s])
                 if (k + 0.25) * cell > reach:
@@ -372,7 +336,7 @@ def _snap_window(
 def _kernel() -> Callable[..., tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray,
                                      np.ndarray]]:
     """:func:`_snap_window` compiled by numba (or loaded from its cache) on first use."""
-    return compile_kernel(_snap_window, _seg_dist, _seg_measure, _bucket, _square_count,
+    return compile_kernel(_snap_window, seg_dist, seg_measure, _bucket, _square_count,
                           _ring, _measure_ring, _rank_touched)
 
 

@@ -10,7 +10,7 @@ from every edge, or beyond the search horizon, are NaN (the declared nodata).
 The grid is aligned to multiples of the cell size in the run's projected CRS (it covers the
 network's bounding box plus ``max_snap_m``) and is processed window by window
 (:data:`WINDOW_ROWS` x :data:`WINDOW_COLS` cells, whole blocks of the files): the streets near a
-window are found with one query of the edge tree, its cells snapped once (flat candidate snaps,
+window are found with one query of the edge grid, its cells snapped once (flat candidate snaps,
 no :class:`~lifecircle.snapping.Snap` per window) and timed for every category from those
 snaps (:func:`lifecircle.routing.candidate_distances`), and the window written, so memory is
 bounded by the window whatever the extent, and the cost grows with the area at the chosen cell
@@ -56,7 +56,7 @@ from ..routing import (
     edge_sources,
     snap_candidates,
 )
-from ..snapping import AltSnaps, Snap, _tree, snap_points
+from ..snapping import AltSnaps, Snap, _grid, _tree, snap_points
 
 if TYPE_CHECKING:
     from ._cell_snap import CellCandidates
@@ -215,15 +215,16 @@ def _snap_near_network(net: WalkNetwork, x: np.ndarray, y: np.ndarray, max_snap_
 
 def _window_edges(net: WalkNetwork, grid: Grid, window: Window, max_snap_m: float
                   ) -> np.ndarray | None:
-    """The edges that may lie within ``max_snap_m`` of a window's cells (one bounding-box
-    query of the edge tree), or None when there are none."""
+    """The edges that may lie within ``max_snap_m`` of a window's cells (those whose
+    envelope meets the window's box: one query of the snaps' edge grid, which needs no
+    STRtree), or None when there are none."""
     row0, col0 = int(window.row_off), int(window.col_off)
     h, w = int(window.height), int(window.width)
     c = grid.cell_m
     pad = max_snap_m + c
-    box = shapely.box(grid.x0 + col0 * c - pad, grid.y0 - (row0 + h) * c - pad,
-                      grid.x0 + (col0 + w) * c + pad, grid.y0 - row0 * c + pad)
-    hit = _tree(net).query(box) if net.n_edges else np.zeros(0, np.int64)
+    hit = _grid(net).meeting(grid.x0 + col0 * c - pad, grid.y0 - (row0 + h) * c - pad,
+                             grid.x0 + (col0 + w) * c + pad, grid.y0 - row0 * c + pad) \
+        if net.n_edges else np.zeros(0, np.int64)
     return hit if hit.size else None
 
 
@@ -237,7 +238,7 @@ def _window_candidates(net: WalkNetwork, grid: Grid, window: Window, max_snap_m:
                        ) -> CellCandidates | None:
     """The snaps of a window's cell centres (row-major), flat (what the times need, without a
     :class:`Snap` per cell), or None when no cell is within ``max_snap_m`` of a street. The
-    streets near the window come from one bounding-box query of the edge tree; the cells are
+    streets near the window come from one bounding-box query of the edge grid; the cells are
     snapped by :func:`._cell_snap.cell_candidates` (the rules of
     :func:`~lifecircle.snapping.snap_points`, at a fraction of the cost of a query per
     cell)."""
