@@ -122,13 +122,13 @@ def test_from_osm_file_is_from_osm_of_read_osm(name: str, tmp_path: Path,
     import lifecircle.network as network
 
     early: list[bool] = []
-    made = network._References
+    made = network.References
 
     def spy(*args: object, split: bool = True) -> object:
         early.append(not split)
         return made(*args, split=split)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(network, "_References", spy)
+    monkeypatch.setattr(network, "References", spy)
     if name.startswith("clipped"):
         road = {"highway": "residential"}
         write = _write_pbf if name.endswith(".pbf") else _write
@@ -193,13 +193,13 @@ def test_a_failed_read_leaves_no_network_thread(pbf: bool, tmp_path: Path,
 
 def test_segment_lengths_leave_out_the_steps_across_runs() -> None:
     # the step from each point to the next, 0 after a run's last point (not computed)
-    from lifecircle.network import _segment_lengths
+    from lifecircle._network_refs import segment_lengths
 
     lon = np.array([118.780, 118.780, 118.781, 118.781, 118.782, np.nan, 118.783])
     lat = np.array([32.040, 32.041, 32.041, 32.042, 32.042, np.nan, 32.043])
     last = np.array([False, False, True, False, True, True, True])
     for split in (False, True):
-        got = _segment_lengths(lon, lat, last, split=split)
+        got = segment_lengths(lon, lat, last, split=split)
         want = [float(_GEOD.inv(lon[i], lat[i], lon[i + 1], lat[i + 1])[2]) if not last[i]
                 else 0.0 for i in range(lon.shape[0])]
         assert got.tolist() == want
