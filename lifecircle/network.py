@@ -24,7 +24,9 @@ import pyproj
 import scipy.sparse as sp
 
 from ._errors import InputError
-from ._geo import GEOD, local_crs
+from ._geo import local_crs
+from ._network_refs import References
+from ._network_refs import index_dtype as _index_dtype
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -38,9 +40,6 @@ if TYPE_CHECKING:
 __all__ = ["WalkNetwork", "local_crs"]
 
 log = logging.getLogger(__name__)
-
-#: segments whose geodesic lengths are computed at a time (bounds pyproj's three outputs)
-_GEOD_CHUNK = 1 << 18
 
 
 #: above this many arcs out of one node, the insertion sort of :func:`_arc_order` (quadratic
@@ -57,31 +56,6 @@ def _arc_order() -> Any:
     from ._kernels import compile_kernel, sorted_by_key
 
     return compile_kernel(sorted_by_key)
-
-
-def _index_dtype(n: int) -> type[np.signedinteger[Any]]:
-    """int32 for indices below ``n`` where they fit, else int64."""
-    return np.int32 if n < 2**31 - 1 else np.int64
-
-
-def _segment_lengths(lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
-    """The geodesic length of each step from point ``i`` to ``i + 1`` (WGS 84; 0 after the
-    last point), in chunks split over the cores (pyproj's geodesic releases the GIL; every
-    length is computed alone, so the split changes no value)."""
-    from .sources._halves import in_parts
-
-    out = np.zeros(lon.shape[0], dtype=np.float64)
-
-    def part(s: slice) -> None:
-        for lo in range(s.start, s.stop, _GEOD_CHUNK):
-            hi = min(s.stop, lo + _GEOD_CHUNK)
-            out[lo:hi] = GEOD.inv(lon[lo:hi], lat[lo:hi], lon[lo + 1 : hi + 1],
-                                  lat[lo + 1 : hi + 1])[2]
-
-    if lon.shape[0] > 1:
-        in_parts(part, lon.shape[0] - 1)
-    return out
-
 
 
 @dataclass(eq=False)
@@ -288,22 +262,31 @@ class WalkNetwork:
     def from_osm_file(cls, path: str | Path) -> tuple[WalkNetwork, OSMData]:
         """Read a local OSM file (``read_osm``) and build its network (:meth:`from_osm`).
 
-        The network is built in a thread as soon as the walkable ways are read, while the
-        read lays out and sorts the areas: that is Python work, the network's is mostly
-        numpy, pyproj and the geodesic, which release the GIL, so both cores work. The read
-        makes the building and POI tables meanwhile too, then waits for it (at a million
-        nodes the read's peak grows ~60 MB, still below the blocks step's, and the stage
-        is 0.3-0.45 s shorter). The result is that of ``from_osm(read_osm(path))``; an
-        error of the read comes first.
+        The build starts in a thread as soon as the read has the walkable ways' references
+        and locations (:class:`References`: the geodesic lengths, the projection and the
+        node numbering, mostly pyproj and numpy, which release the GIL; in that one thread: the
+        read's own threads keep the other core busy), while the read lays
+        out the areas, relations and their tags, which is Python work: both cores work. The
+        rest of the build follows in that thread once the walkable ways are read, while the
+        read makes the building and POI tables, then waits for it. Measured at a million
+        nodes: the stage is ~2 s shorter than when the whole build waited for the ways (see
+        the commit). The result is that of ``from_osm(read_osm(path))``; an error of the
+        read comes first.
         """
         from ._memory import release_freed
-        from .sources._halves import alongside
+        from .sources._halves import alongside, wait_quietly
         from .sources.osm import read_osm
 
+        head: list[Callable[[], References]] = []
         started: list[Callable[[], WalkNetwork]] = []
 
+        def early(refs: np.ndarray, way_ptr: np.ndarray, lon: np.ndarray,
+                  lat: np.ndarray) -> None:
+            head.append(alongside(lambda: References(refs, way_ptr, lon, lat, str(path),
+                                                      split=False)))
+
         def built(ways: OSMData) -> WalkNetwork:
-            net = cls.from_osm(ways)
+            net = cls._from_references(ways, head.pop()()) if head else cls.from_osm(ways)
             release_freed()  # this thread's heap: its free pages go back before the tables
             return net
 
@@ -318,13 +301,12 @@ class WalkNetwork:
             return settle
 
         try:
-            data = read_osm(path, on_ways=build)
+            data = read_osm(path, on_ways=build, on_walkable=early)
         except BaseException:
-            if started:  # no thread left building a network after a failed or stopped read
-                with suppress(BaseException):
-                    started[0]()
+            # no thread left building a network after a failed or stopped read
+            wait_quietly(*started, *head)
             raise
-        net = started[0]() if started else cls.from_osm(data)
+        net = started[0]() if started else built(data)
         net.stats = dict(data.stats)  # (counted once the read was over)
         return net, data
 
@@ -337,51 +319,21 @@ class WalkNetwork:
         geodesic lengths are summed on the other cores while the projection and node
         numbering run here (pyproj releases the GIL).
         """
-        from .sources._halves import alongside
+        return cls._from_references(data, References(data.refs, data.way_ptr, data.ref_lon,
+                                                      data.ref_lat, data.path))
+
+    @classmethod
+    def _from_references(cls, data: OSMData, part: References) -> WalkNetwork:
+        """:meth:`from_osm` from the per-reference part of the build (:class:`References` of
+        ``data``'s walkable ways, maybe made while the read was still going)."""
         from .sources.access_tags import edge_flags_from_ways
 
-        refs, lon, lat = data.refs, data.ref_lon, data.ref_lat
-        n_ways = len(data.way_ids)
-        way_of_ref = np.repeat(np.arange(n_ways, dtype=_index_dtype(n_ways)),
-                               np.diff(data.way_ptr))
-        valid = np.isfinite(lon) & np.isfinite(lat)
-        # Runs: maximal stretches of valid references within one way. A way that references
-        # nodes missing from a clipped extract is cut there, never dropped whole.
-        prev_same = np.zeros(refs.shape[0], dtype=bool)
-        prev_same[1:] = (way_of_ref[1:] == way_of_ref[:-1]) & valid[:-1]
-        starts_run = valid & ~prev_same
-        # a run with a single reference has no segment: its start has no valid successor in
-        # the same way
-        run_ok = np.zeros(refs.shape[0], dtype=bool)
-        run_ok[:-1] = prev_same[1:]
-        del prev_same
-        run_ok = run_ok[starts_run]  # per run, in order
-        if run_ok.size:
-            run_id = np.cumsum(starts_run, dtype=_index_dtype(refs.shape[0])) - 1
-            keep = valid & run_ok[np.maximum(run_id, 0)]
-            del run_id
-        else:
-            keep = valid
-        del run_ok, valid
-        if not keep.all():  # (a whole extract keeps every reference: no copies then)
-            refs, lon, lat = refs[keep], lon[keep], lat[keep]
-            way_of_ref, starts_run = way_of_ref[keep], starts_run[keep]
-        del keep
-        if refs.size == 0:
-            raise InputError(f"{data.path}: no walkable way has two nodes inside the extract")
-        n = refs.shape[0]
-        first_of_run = starts_run  # every kept run is whole: its first reference starts it
-        last_of_run = np.ones(n, dtype=bool)
-        last_of_run[:-1] = first_of_run[1:]
-
-        crs = local_crs(lon, lat)
-        project = alongside(
-            lambda: pyproj.Transformer.from_crs(4326, crs, always_xy=True).transform(lon, lat))
-        seg = _segment_lengths(lon, lat)
-        seg[last_of_run] = 0.0  # (the pair across two runs is no segment)
-
+        refs, seg, inverse, way_of_ref = part.refs, part.seg, part.inverse, part.way_of_ref
+        first_of_run, last_of_run, counts, crs = part.first_of_run, part.last_of_run, \
+            part.counts, part.crs
+        uniq, n = part.uniq, refs.shape[0]
+        part.release()
         # split points: run ends and every node used more than once (junctions, loops)
-        uniq, inverse, counts = np.unique(refs, return_inverse=True, return_counts=True)
         split = first_of_run | last_of_run | (counts > 1)[inverse]
         del counts, last_of_run
         split_pos = np.flatnonzero(split)
@@ -426,7 +378,8 @@ class WalkNetwork:
         vertex = np.repeat((e_start - ptr[:-1]).astype(ref_dtype), counts_e)
         vertex += np.arange(ptr[-1], dtype=ref_dtype)
         del counts_e, e_end
-        px, py = project()
+        px, py = part.projected()
+        del part
         coords = np.empty((vertex.shape[0], 2), dtype=np.float64)
         coords[:, 0] = px[vertex]
         coords[:, 1] = py[vertex]
@@ -451,7 +404,7 @@ class WalkNetwork:
             edge_name=np.asarray(data.way_name, dtype=object)[way_idx],
             stats=dict(data.stats),
         )
-        del u, v, new_index, nodes, node_osm, uniq
+        del u, v, new_index, nodes, node_osm
         # (the OSM ids of the edges' vertices are read only where barrier nodes exist)
         vertex_ref = refs[vertex] if data.barrier_nodes.size else np.zeros(0, dtype=np.int64)
         del vertex

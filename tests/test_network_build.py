@@ -27,6 +27,21 @@ def _write(path: Path, ways: list[tuple[int, list[int], dict[str, str]]],
     return path
 
 
+def _write_pbf(path: Path, ways: list[tuple[int, list[int], dict[str, str]]],
+               node_tags: dict[int, dict[str, str]] | None = None) -> Path:
+    """The extract of :func:`_write` as a PBF file (read by the array reader, whose scan
+    hands the walkable ways over early: ``read_osm``'s ``on_walkable``)."""
+    import osmium
+    from osmium.osm.mutable import Node, Way
+
+    with osmium.SimpleWriter(str(path)) as writer:
+        for nid, loc in NODES.items():
+            writer.add_node(Node(id=nid, location=loc, tags=(node_tags or {}).get(nid, {})))
+        for wid, refs, tags in ways:
+            writer.add_way(Way(id=wid, nodes=refs, tags=tags))
+    return path
+
+
 def _length(a: int, b: int) -> float:
     return float(_GEOD.inv(*NODES[a], *NODES[b])[2])
 
@@ -98,27 +113,44 @@ _NET_ARRAYS = ("node_id", "x", "y", "edge_u", "edge_v", "edge_key", "edge_length
                "edge_highway", "edge_name")
 
 
-@pytest.mark.parametrize("name", ["monaco.osm.pbf", "clipped"])
-def test_from_osm_file_is_from_osm_of_read_osm(name: str, tmp_path: Path) -> None:
-    # the network built in a thread while the read assembles the areas is the one built after
-    if name == "clipped":
+@pytest.mark.parametrize("name", ["monaco.osm.pbf", "clipped", "clipped.osm.pbf"])
+def test_from_osm_file_is_from_osm_of_read_osm(name: str, tmp_path: Path,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    # the network built in a thread while the read assembles the areas (from a PBF file,
+    # started in the scan, before the areas, as soon as the walkable ways are located) is the
+    # one built after
+    import lifecircle.network as network
+
+    early: list[bool] = []
+    made = network.References
+
+    def spy(*args: object, split: bool = True) -> object:
+        early.append(not split)
+        return made(*args, split=split)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(network, "References", spy)
+    if name.startswith("clipped"):
         road = {"highway": "residential"}
-        path = _write(tmp_path / "clipped.osm",
-                      [(10, [1, 2, 3, 99, 4, 5, 98, 6], road), (11, [3, 7], road)],
-                      node_tags={2: {"barrier": "kerb", "kerb": "raised"}})
+        write = _write_pbf if name.endswith(".pbf") else _write
+        path = write(tmp_path / f"{name}{'' if name.endswith('.pbf') else '.osm'}",
+                     [(10, [1, 2, 3, 99, 4, 5, 98, 6], road), (11, [3, 7], road)],
+                     node_tags={2: {"barrier": "kerb", "kerb": "raised"}})
     else:
         path = Path(__file__).resolve().parents[2] / "shared" / "data" / "osm" / name
         if not path.exists():
             pytest.skip(f"{path} not available")
     net, data = WalkNetwork.from_osm_file(path)
+    # PBF files: the per-reference part was made early, in one thread (not split)
+    assert early == [name.endswith(".pbf")]
     ref = WalkNetwork.from_osm(read_osm(path))
+    assert early[1:] == [False]
     assert net.crs == ref.crs
     for field in _NET_ARRAYS:
         got, want = np.asarray(getattr(net, field)), np.asarray(getattr(ref, field))
         assert got.dtype == want.dtype, field
         assert np.array_equal(got, want, equal_nan=got.dtype.kind == "f"), field
     assert net.stats == ref.stats == data.stats
-    assert data.stats["missing_node_refs"] == (2 if name == "clipped" else 0)
+    assert data.stats["missing_node_refs"] == (2 if name.startswith("clipped") else 0)
     assert len(data.pois) == len(read_osm(path).pois)
 
 
@@ -132,7 +164,8 @@ def test_from_osm_file_reports_the_reads_error(tmp_path: Path) -> None:
     assert str(both.value) == str(read_error.value)
 
 
-def test_a_failed_read_leaves_no_network_thread(tmp_path: Path,
+@pytest.mark.parametrize("pbf", [False, True])
+def test_a_failed_read_leaves_no_network_thread(pbf: bool, tmp_path: Path,
                                                 monkeypatch: pytest.MonkeyPatch) -> None:
     # the read fails after the walkable ways are in (the network's thread has started): the
     # read's error comes out and the thread has finished, not left building in the background
@@ -140,7 +173,10 @@ def test_a_failed_read_leaves_no_network_thread(tmp_path: Path,
 
     from lifecircle.sources import _osm_assemble
 
-    path = _write(tmp_path / "roads.osm", [(10, [1, 2, 3], {"highway": "residential"})])
+    # (a PBF file: the network's first part started in the scan, before the areas)
+    path = (_write_pbf(tmp_path / "roads.osm.pbf", [(10, [1, 2, 3], {"highway": "residential"})])
+            if pbf else
+            _write(tmp_path / "roads.osm", [(10, [1, 2, 3], {"highway": "residential"})]))
     started: list[int] = []
 
     def failing_areas(*args: object, **kwargs: object) -> None:
@@ -153,3 +189,20 @@ def test_a_failed_read_leaves_no_network_thread(tmp_path: Path,
         WalkNetwork.from_osm_file(path)
     assert started and started[0] > len(before)  # the network's thread was running then
     assert set(threading.enumerate()) <= before
+
+
+def test_segment_lengths_leave_out_the_steps_across_runs() -> None:
+    # the step from each point to the next, 0 after a run's last point (not computed)
+    from lifecircle._network_refs import segment_lengths
+
+    lon = np.array([118.780, 118.780, 118.781, 118.781, 118.782, np.nan, 118.783])
+    lat = np.array([32.040, 32.041, 32.041, 32.042, 32.042, np.nan, 32.043])
+    last = np.array([False, False, True, False, True, True, True])
+    for split in (False, True):
+        got = segment_lengths(lon, lat, last, split=split)
+        want = [float(_GEOD.inv(lon[i], lat[i], lon[i + 1], lat[i + 1])[2]) if not last[i]
+                else 0.0 for i in range(lon.shape[0])]
+        assert got.tolist() == want
+        # ~110.9 m per 0.001 degree of latitude and ~94.4 m per 0.001 of longitude here
+        assert got[0] == pytest.approx(110.9, abs=0.2)
+        assert got[1] == pytest.approx(94.4, abs=0.2)

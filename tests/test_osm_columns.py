@@ -35,6 +35,8 @@ def test_take_and_compact_select_like_a_list(blobs, data):
     index = data.draw(st.lists(st.integers(0, max(len(blobs) - 1, 0)), max_size=10)
                       if blobs else st.just([]))
     assert column.take(np.asarray(index, dtype=np.int64)).blobs() == [blobs[i] for i in index]
+    got = column.records(np.asarray(index, dtype=np.int64))
+    assert got == [blobs[i] for i in index] and all(type(b) is bytes for b in got)
     rising = sorted(set(index))
     extra = data.draw(st.lists(st.binary(max_size=5), max_size=3))
     room = sum(map(len, extra))

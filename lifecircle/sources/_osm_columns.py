@@ -85,6 +85,14 @@ class WkbColumn:
     def __getitem__(self, i: int) -> bytes:
         return self.buf[int(self.offsets[i]) : int(self.offsets[i + 1])].tobytes()
 
+    def records(self, index: np.ndarray) -> list[bytes]:
+        """The records at ``index`` (integer positions) as ``bytes``, in that order."""
+        index = np.asarray(index, dtype=np.int64)
+        view = self.buf.data
+        return [view[a:b].tobytes() for a, b in zip(self.offsets[index].tolist(),
+                                                   self.offsets[index + 1].tolist(),
+                                                   strict=True)]
+
     def blobs(self) -> list[bytes]:
         """The records as a list of ``bytes`` (for ``shapely.from_wkb``)."""
         view = self.buf.data

@@ -241,11 +241,14 @@ def scan_arrays(
     way_access: Callable[[Mapping[str, str]], dict[str, str]],
     way_access_keys: tuple[str, ...],
     line_barriers: frozenset[str],
+    on_walkable: Callable[[np.ndarray, np.ndarray, np.ndarray, np.ndarray], None] | None = None,
 ) -> Collected:
     """What :func:`._osm_pass.scan` collects, from decoded arrays.
 
     The predicates are the pyosmium path's (``is_gate`` and ``is_barrier_node`` on node tags,
     ``way_access`` the step-free tags of a walkable way), each with the keys it reads.
+    ``on_walkable`` is called with :attr:`~._osm_assemble.Collected.walkable` as soon as it is
+    made (see ``read_osm``), before the relations and rings are laid out.
     """
     vocab = _Vocab(arrays.strings, (arrays.node_tag_key, arrays.way_tag_key,
                                     arrays.rel_tag_key))
@@ -277,19 +280,49 @@ def scan_arrays(
     # -- relations (multipolygons and boundaries) and their member ways: assembled by osmium
     # in a thread while the ways are scanned here (most of osmium's pass is its reader and
     # parser threads working and this one waiting for them). Osmium's pass is no longer the
-    # scan's lone peak: the rings' coordinates (copied below, before the walkable ways are
-    # scanned) now coexist with the node arrays and that pass. A trade, measured on the 268k
+    # scan's lone peak: the rings' coordinates (copied below) now coexist with the node
+    # arrays and that pass. A trade, measured on the 268k
     # mosaic: read_osm's peak 575 -> 621-623 MB (+8 %) for its CPU time 5.6 -> 4.4-4.7 s.
     ways = _Tags(arrays.way_tag_ptr, arrays.way_tag_key, arrays.way_tag_val)
     relations, members = _relations(arrays, vocab)
     _drop(arrays, "rel_tag_ptr", "rel_tag_key", "rel_tag_val", "rel_member_ptr",
           "rel_member_type", "rel_member_ref", "rel_member_role")
     locate = _Locator(arrays)
-    rel_areas = _relation_areas_of(arrays, locate, relations, members, poi_keys, area_landuse)
-    del relations, members
     polygons: Callable[[], tuple[Any, np.ndarray, int]] | None = None
+    rel_areas: Callable[[], Scan] | None = None
     try:
         highway = ways.value(vocab.id("highway"))
+        # -- highways first: counted, walkable ones kept with their step-free tags and their
+        # references located, so that ``on_walkable`` has them before the areas are laid out
+        highways = np.flatnonzero(highway >= 0)
+        inverse, answers = _by_combination(ways, highways, WALKABLE_KEYS, vocab, is_walkable)
+        walk = highways[np.asarray(answers, dtype=bool)[inverse]] if answers else highways[:0]
+        seen, first, count = np.unique(highway[highways], return_index=True, return_counts=True)
+        order = np.argsort(first)
+        highway_seen = Counter(dict(zip(words[seen[order]].tolist(), count[order].tolist(),
+                                        strict=True)))
+        inverse, answers = _by_combination(ways, walk, way_access_keys, vocab, way_access)
+        access = {int(i): dict(answers[k]) for i, k in enumerate(inverse.tolist()) if answers[k]}
+        # (one string object per distinct value: the vocabulary's)
+        way_highway = words[highway[walk]].tolist()
+        way_name = words[ways.value(vocab.id("name"))[walk]].tolist()
+        del highways, inverse, answers, seen, first, count, order
+
+        # -- their node locations (the node ids are dropped once the relations' members have
+        # theirs too)
+        walk_ptr = np.zeros(walk.shape[0] + 1, dtype=np.int64)
+        np.cumsum(locate.ref_ptr[walk + 1] - locate.ref_ptr[walk], out=walk_ptr[1:])
+        walk_refs, walk_pos = locate.ids_and_positions(arrays, walk)
+        walkable = (walk_refs, walk_ptr, *locate.lon_lat(walk_pos))
+        del walk_pos, walk_refs
+        if on_walkable is not None:
+            on_walkable(*walkable)
+
+        rel_areas = _relation_areas_of(arrays, locate, relations, members, poi_keys,
+                                       area_landuse)
+        del relations, members
+        _drop(arrays, "node_id")  # (the last ids read: only positions and coordinates below)
+
         is_poi = ways.has_any(vocab.mask(area_pois))
         area_value = ways.value(vocab.id("area"))
         candidate = (np.diff(ways.ptr) > 0) & (is_poi | (
@@ -300,7 +333,7 @@ def scan_arrays(
         barrier = ways.value(vocab.id("barrier"))
         lines = np.flatnonzero((highway < 0) & vocab.mask(line_barriers)[barrier])
         line_values = words[barrier[lines]].tolist()
-        del barrier
+        del barrier, highway
 
         # -- closed-way areas: 4+ references, all located, both ends at one location; laid out
         # first and made polygons in a thread (the numba kernel and GEOS release the GIL) while
@@ -354,28 +387,6 @@ def scan_arrays(
                 ring_xy.clear()
 
         polygons = alongside(ring_column)
-        # -- highways: counted, walkable ones kept with their step-free tags
-        highways = np.flatnonzero(highway >= 0)
-        inverse, answers = _by_combination(ways, highways, WALKABLE_KEYS, vocab, is_walkable)
-        walk = highways[np.asarray(answers, dtype=bool)[inverse]] if answers else highways[:0]
-        seen, first, count = np.unique(highway[highways], return_index=True, return_counts=True)
-        order = np.argsort(first)
-        highway_seen = Counter(dict(zip(words[seen[order]].tolist(), count[order].tolist(),
-                                        strict=True)))
-        inverse, answers = _by_combination(ways, walk, way_access_keys, vocab, way_access)
-        access = {int(i): dict(answers[k]) for i, k in enumerate(inverse.tolist()) if answers[k]}
-        # (one string object per distinct value: the vocabulary's)
-        way_highway = words[highway[walk]].tolist()
-        way_name = words[ways.value(vocab.id("name"))[walk]].tolist()
-        del highway, highways, inverse, answers, seen, first, count, order
-
-        # -- node locations: every look-up made, then the node arrays and references dropped
-        walk_ptr = np.zeros(walk.shape[0] + 1, dtype=np.int64)
-        np.cumsum(ref_ptr[walk + 1] - ref_ptr[walk], out=walk_ptr[1:])
-        walk_refs, walk_pos = locate.ids_and_positions(arrays, walk)
-        walkable = (walk_refs, walk_ptr, *locate.lon_lat(walk_pos))
-        del walk_pos, walk_refs
-        _drop(arrays, "node_id")  # (the last ids read: only positions and coordinates below)
         line_lon, line_lat = locate.lon_lat(locate.positions(lines))
         line_ids = arrays.way_id[lines].tolist()
         line_counts = (ref_ptr[lines + 1] - ref_ptr[lines]).tolist()

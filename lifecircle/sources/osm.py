@@ -21,6 +21,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from .._errors import InputFileError
 from .._memory import no_cyclic_gc, release_freed
 from . import osm_model
@@ -36,6 +38,10 @@ from .tables import check_regular_file, read_head
 __all__ = [*osm_model.__all__, "NETWORK_TABLES", "read_osm", "release_tables"]
 
 log = logging.getLogger(__name__)
+
+#: ``on_walkable`` of :func:`read_osm`: called with the walkable ways' references, their
+#: offsets per way, longitudes and latitudes
+Walkable = Callable[[np.ndarray, np.ndarray, np.ndarray, np.ndarray], None]
 
 _MAGIC = {
     b"\x1f\x8b": "gzip",
@@ -159,7 +165,8 @@ def refuse_dtd(path: Path, prolog: bytes, *, kind: str) -> None:
 
 
 def read_osm(path: str | Path, *,
-             on_ways: Callable[[OSMData], Callable[[], object]] | None = None) -> OSMData:
+             on_ways: Callable[[OSMData], Callable[[], object]] | None = None,
+             on_walkable: Walkable | None = None) -> OSMData:
     """Read a local OSM file into arrays (see :mod:`lifecircle.sources._pbf_scan` for PBF
     files, :mod:`lifecircle.sources._osm_pass` for the others).
 
@@ -167,7 +174,11 @@ def read_osm(path: str | Path, *,
     count is in ``stats``); a truncated or corrupt file raises :class:`InputFileError` and no
     partial data is returned. ``on_ways`` is called with the partial data once its walkable
     ways are read, before the areas are assembled, and the function it returns once the
-    building and POI tables are made (see ``_osm_assemble.osm_data``).
+    building and POI tables are made (see ``_osm_assemble.osm_data``). ``on_walkable`` is
+    called earlier still, by the PBF scan only, with the walkable ways' ``refs``,
+    ``way_ptr``, ``lon``, ``lat`` (those ``on_ways`` gets as ``OSMData.refs``, ``way_ptr``,
+    ``ref_lon``, ``ref_lat``) as soon as it has them, before it lays out the areas; it must
+    not change them.
     """
 
     from . import _osm_pass
@@ -176,7 +187,8 @@ def read_osm(path: str | Path, *,
     path = Path(path)
     _sniff(path)
     with no_cyclic_gc():
-        collected = _scan_pbf(path) if path.name.lower().endswith(".pbf") else None
+        collected = _scan_pbf(path, on_walkable) if path.name.lower().endswith(".pbf") \
+            else None
         if collected is None:
             collected = from_scan(_scan(path, _osm_pass))
         return osm_data(path, collected, on_ways)
@@ -200,7 +212,7 @@ def release_tables(data: OSMData, names: tuple[str, ...]) -> None:
         setattr(data, name, getattr(empty, name))
 
 
-def _scan_pbf(path: Path) -> Any:
+def _scan_pbf(path: Path, on_walkable: Walkable | None = None) -> Any:
     """A PBF file decoded to arrays (:mod:`._pbf`) and scanned (:mod:`._pbf_scan`); None
     when the decoder does not handle the file (the pyosmium passes read it then).
 
@@ -220,12 +232,12 @@ def _scan_pbf(path: Path) -> Any:
             "the file is truncated or corrupt; download or export the extract again",
         ) from None
     release_freed()  # the decoder's block buffers go back before the scan's arrays come
-    collected = _scan_decoded(arrays)
+    collected = _scan_decoded(arrays, on_walkable)
     release_freed()  # and the scan's temporaries before the polygons are laid out
     return collected
 
 
-def _scan_decoded(arrays: Any) -> Any:
+def _scan_decoded(arrays: Any, on_walkable: Walkable | None = None) -> Any:
     """The array scan of decoded PBF arrays, with this reader's rules."""
     from ._pbf_scan import scan_arrays
 
@@ -241,6 +253,7 @@ def _scan_decoded(arrays: Any) -> Any:
         way_access=way_access_tags,
         way_access_keys=WAY_ACCESS_KEYS,
         line_barriers=BLOCK_BARRIERS,
+        on_walkable=on_walkable,
     )
 
 
