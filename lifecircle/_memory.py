@@ -6,6 +6,13 @@ heap arenas instead of returning it, so the resident size stays at the step's hi
 and every later step adds to it (on the 268k-node mosaic: 2.03 GB held after the analysis,
 1.68 GB after a trim). ``malloc_trim`` hands the free pages back; it is the one way to ask
 glibc for that, and it has no Python binding, hence ctypes.
+
+glibc's mmap threshold is left to glibc. A fixed 1 MiB threshold (``mallopt``, which runs set
+until December 2026) mapped every array of a megabyte or more afresh, so each was
+page-faulted in again: on the 1M-node mosaic the network stage took 971,000 minor faults
+instead of 355,000 (``load_network`` 12.5-14.1 s against 11.5-12.1 s) and the whole default
+run 77.7 s instead of 66.2 s (``benchmark.py end2end``, same minutes), for a peak 114 MiB
+lower (2,296 against 2,410 MiB). The trims between steps keep what the default gives up.
 """
 
 from __future__ import annotations
@@ -19,14 +26,7 @@ from contextlib import contextmanager
 from functools import cache
 from typing import Any
 
-__all__ = ["collect_young_less", "frozen_long_lived", "map_large_allocations", "no_cyclic_gc",
-           "release_freed"]
-
-#: allocations from this size up get their own memory mapping (see :func:`map_large_allocations`)
-MMAP_THRESHOLD = 1 << 20
-#: glibc's ``mallopt`` parameter number for the mmap threshold (``M_MMAP_THRESHOLD``)
-_M_MMAP_THRESHOLD = -3
-
+__all__ = ["collect_young_less", "frozen_long_lived", "no_cyclic_gc", "release_freed"]
 
 @cache
 def _libc() -> Any:
@@ -56,27 +56,6 @@ def release_freed() -> bool:
         return False
     libc.malloc_trim(0)
     return True
-
-
-def map_large_allocations(threshold: int = MMAP_THRESHOLD) -> bool:
-    """Serve allocations of ``threshold`` bytes and more from their own memory mappings.
-
-    glibc raises its mmap threshold each time a large mapped block is freed (up to 32 MiB), so
-    a city run's arrays of a few megabytes end up in the heap, where one small live object
-    above them pins the pages after they are freed. A fixed threshold hands every such array
-    back to the system on free. On the 268k-node mosaic this lowered the whole run's peak by
-    about 90 MB with no measurable time cost (``MALLOC_MMAP_THRESHOLD_=1048576``, same
-    effect). Process-wide, so only the command line sets it, never the library.
-
-    Returns
-    -------
-    bool
-        Whether the threshold was set (glibc on Linux; elsewhere nothing is done).
-    """
-    libc = _libc()
-    if libc is None or not hasattr(libc, "mallopt"):
-        return False
-    return bool(libc.mallopt(_M_MMAP_THRESHOLD, int(threshold)))
 
 
 #: the cyclic collector's youngest-generation threshold of a command-line run (Python's is 700)

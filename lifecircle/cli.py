@@ -329,10 +329,9 @@ def run_cmd(**options: Any) -> None:
     extract and writes ./lifecircle-out (lifecircle.gpkg, report.json, report.md, map.html,
     figures/, rasters/). Example: lifecircle run city.osm.pbf -o out/
     """
-    from ._memory import collect_young_less, map_large_allocations
+    from ._memory import collect_young_less
     from .pipeline import run_config
 
-    map_large_allocations()  # a city's freed arrays go back to the system (see _memory)
     collect_young_less()  # fewer collections of the objects a run makes in bulk (see _memory)
     quiet = bool(options.get("quiet"))
     _configure_logging(options.get("verbose", 0), quiet)

@@ -38,8 +38,6 @@ from lifecircle.snapping import release_index
 from lifecircle.sources.osm import read_osm
 
 osm, out = Path(sys.argv[1]), Path(sys.argv[2])
-from lifecircle._memory import map_large_allocations
-map_large_allocations()  # as the command line does: freed arrays go back to the system
 
 def rss():
     with open("/proc/self/status") as f:

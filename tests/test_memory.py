@@ -49,39 +49,6 @@ def test_finding_the_c_library_forks_no_process(monkeypatch) -> None:
     assert started == []
 
 
-@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's mallopt")
-def test_large_allocations_are_mapped_and_go_back_on_free() -> None:
-    """With the threshold set, a freed 8 MB array goes back even though a malloc'd object
-    allocated after it stays alive. Without it, glibc's threshold has climbed to 16 MiB after
-    a freed 16 MiB mapping, the 8 MB array lands in the heap below the live object, and its
-    pages stay."""
-    import subprocess
-
-    code = """
-import sys
-from lifecircle._memory import map_large_allocations
-def rss():
-    with open('/proc/self/status') as fh:
-        return int(fh.read().split('VmRSS:')[1].split()[0])
-if sys.argv[1] == 'set':
-    assert map_large_allocations() is True
-first = bytearray(16 << 20); del first  # raises glibc's dynamic threshold when unset
-big = bytearray(8 << 20)
-for i in range(0, len(big), 4096):
-    big[i] = 1
-pin = bytearray(600)                    # malloc'd (not pymalloc), above it in the heap
-before = rss()
-del big
-print(before - rss())
-"""
-    freed = {mode: int(subprocess.run([sys.executable, "-c", code, mode], check=True,
-                                      capture_output=True, text=True).stdout)
-             for mode in ("set", "unset")}
-    if freed["unset"] >= 1_000:  # seen under CI's xdist workers: nothing to tell apart
-        pytest.skip("this environment gives the array back without the setting too")
-    assert freed["set"] > 7_000  # the whole 8 MiB (in kB) went back
-
-
 def test_long_lived_objects_are_frozen_within_and_handed_back_after() -> None:
     import gc
 
