@@ -373,7 +373,7 @@ class Result:
         self.metadata["outputs"] = outputs.to_dict()
         self.metadata["lang"] = outputs.lang
         if chosen.rasters:  # the cell size the rasters are made at, chosen or automatic
-            from .outputs.raster import auto_cell_m
+            from .outputs.raster_grid import auto_cell_m
 
             cell = chosen.raster_cell_m
             if cell is None:

@@ -20,6 +20,7 @@ import shapely
 from lifecircle import columns as col
 from lifecircle._errors import ConfigError, ResourceLimitError
 from lifecircle.outputs import raster as raster_mod
+from lifecircle.outputs import raster_grid as raster_grid_mod
 from lifecircle.outputs.raster import raster_grid, raster_name, travel_time_cells, write_rasters
 from lifecircle.pipeline import run
 from lifecircle.routing import point_distances
@@ -163,7 +164,7 @@ def test_raster_options_are_checked(grid_run, tmp_path, monkeypatch):
         raster_grid(grid_run.network, cell_m=0, margin_m=300)
     with pytest.raises(ConfigError, match="positive"):
         raster_grid(grid_run.network, cell_m=float("nan"), margin_m=300)
-    monkeypatch.setattr(raster_mod, "MAX_CELLS", 1000)
+    monkeypatch.setattr(raster_grid_mod, "MAX_CELLS", 1000)
     with pytest.raises(ResourceLimitError, match="--cell-m"):
         write_rasters(grid_run, tmp_path, cell_m=10)
 
@@ -192,7 +193,7 @@ def test_automatic_cell_keeps_the_raster_under_the_cap(grid_run):
     for cap in (n25 - 1, 1000, 200, 30):
         cell = raster_mod.auto_cell_m(net, margin_m=margin, max_cells=cap)
         assert raster_grid(net, cell_m=cell, margin_m=margin).n_cells <= cap
-        steps = [s for s in raster_mod._AUTO_STEPS if s < cell]
+        steps = [s for s in raster_grid_mod._AUTO_STEPS if s < cell]
         if steps:  # the next finer round size would not fit
             assert raster_grid(net, cell_m=steps[-1], margin_m=margin).n_cells > cap
     # 1,700 m x 1,600 m: 40 m cells give 43 x 40 = 1,720 cells, 30 m give 57 x 54 = 3,078

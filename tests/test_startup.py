@@ -73,6 +73,19 @@ def test_the_engine_imports_no_output_library():
     assert imported.isdisjoint(OUTPUT_ONLY), imported & set(OUTPUT_ONLY)
 
 
+def test_choosing_the_raster_cell_imports_no_rasterio():
+    """A run chooses its raster cell in its own process (``Result.prepare``); on a small run a
+    worker writes the rasters and imports rasterio there, after its fork."""
+    code = ("import numpy as np\n"
+            "from lifecircle.network import WalkNetwork\n"
+            "from lifecircle.outputs.raster_grid import auto_cell_m\n"
+            "net = WalkNetwork.from_arrays(crs=32650, node_id=np.array([1, 2]),\n"
+            "    x=np.array([0.0, 5000.0]), y=np.array([0.0, 0.0]), edge_u=np.array([0]),\n"
+            "    edge_v=np.array([1]))\n"
+            "assert auto_cell_m(net, margin_m=100.0) == 25.0")
+    assert "rasterio" not in _imported_after(code)
+
+
 def test_map_bins_do_not_import_mapclassify():
     """Classifying minutes into the planning bins is one searchsorted: importing mapclassify
     would compile a numba kernel and import scikit-learn and pyplot (seconds)."""

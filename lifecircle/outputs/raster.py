@@ -28,7 +28,6 @@ compression; the time per million cells is quoted in the README's performance se
 from __future__ import annotations
 
 import logging
-import math
 import os
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -40,14 +39,12 @@ import rasterio
 import rasterio.shutil
 import shapely
 from rasterio.enums import Resampling
-from rasterio.transform import Affine
 from rasterio.windows import Window
 
 from .. import columns as col
-from .._errors import ConfigError, OutputError, ResourceLimitError
+from .._errors import OutputError
 from ..access import category_snaps, minutes
 from ..edge_access import network_for_group
-from ..isochrones.polygons import coords_box
 from ..network import WalkNetwork
 from ..routing import (
     EdgeSources,
@@ -57,6 +54,7 @@ from ..routing import (
     snap_candidates,
 )
 from ..snapping import AltSnaps, Snap, _grid, _tree, snap_points
+from .raster_grid import AUTO_MAX_CELLS, DEFAULT_CELL_M, Grid, auto_cell_m, raster_grid
 
 if TYPE_CHECKING:
     from ._cell_snap import CellCandidates
@@ -75,18 +73,6 @@ __all__ = [
     "write_rasters",
 ]
 
-#: Default cell size of the travel-time rasters, in metres (the finest :func:`auto_cell_m`
-#: picks).
-DEFAULT_CELL_M = 25.0
-#: The automatic cell size keeps a raster at or under this many cells: at the time per million
-#: cells measured by ``scripts/benchmark.py cityscale`` the rasters of a city then take well
-#: under a minute whatever its extent. A ``cell_m`` (``--cell-m``) given by the user wins.
-AUTO_MAX_CELLS = 3_000_000
-#: cell sizes the automatic choice rounds up to (metres), finest first; beyond the last it
-#: doubles
-_AUTO_STEPS = (25.0, 30.0, 40.0, 50.0, 60.0, 75.0, 100.0, 125.0, 150.0, 200.0, 250.0)
-#: Refuse grids larger than this (a 25 m grid over 60 km x 100 km is 9.6 M cells).
-MAX_CELLS = 200_000_000
 _BLOCK = 256
 #: A window of cells handled at once (snapping, the last-mile arithmetic, the write): whole
 #: 256-cell blocks of the files, 262,144 cells, so memory is bounded by the window whatever
@@ -106,70 +92,6 @@ _DEFLATE_LEVEL = 4
 def raster_name(category: str) -> str:
     """Path of a category's raster inside the output folder."""
     return f"rasters/{col.walk_min(category)}.tif"
-
-
-@dataclass(frozen=True)
-class Grid:
-    """A north-up grid of ``width`` x ``height`` cells of ``cell_m``; (``x0``, ``y0``) is its
-    top-left corner."""
-
-    x0: float
-    y0: float
-    cell_m: float
-    width: int
-    height: int
-
-    @property
-    def transform(self) -> Affine:
-        return Affine.translation(self.x0, self.y0) @ Affine.scale(self.cell_m, -self.cell_m)
-
-    @property
-    def n_cells(self) -> int:
-        return self.width * self.height
-
-
-def raster_grid(net: WalkNetwork, *, cell_m: float, margin_m: float,
-                max_cells: int | None = None) -> Grid:
-    """The grid covering the network plus ``margin_m``, aligned to multiples of ``cell_m``
-    (``ResourceLimitError`` above ``max_cells`` cells, :data:`MAX_CELLS` by default)."""
-    if not (isinstance(cell_m, int | float) and math.isfinite(cell_m) and cell_m > 0):
-        raise ConfigError(f"raster cell size must be a positive number of metres, got {cell_m!r}")
-    # read off the edges' coordinates: the same box as their geometries', which the early
-    # worker would otherwise build just for it (seconds at a million nodes)
-    minx, miny, maxx, maxy = (coords_box(net) if net.edge_coords.shape[0]
-                              else shapely.total_bounds(net.geometries))
-    minx, miny = minx - margin_m, miny - margin_m
-    maxx, maxy = maxx + margin_m, maxy + margin_m
-    x0 = math.floor(minx / cell_m) * cell_m
-    y0 = math.ceil(maxy / cell_m) * cell_m
-    width = max(1, math.ceil((maxx - x0) / cell_m))
-    height = max(1, math.ceil((y0 - miny) / cell_m))
-    grid = Grid(float(x0), float(y0), float(cell_m), int(width), int(height))
-    if grid.n_cells > (MAX_CELLS if max_cells is None else max_cells):
-        raise ResourceLimitError(
-            f"a {cell_m:g} m travel-time raster of this network would have {grid.n_cells:,} "
-            f"cells ({width} x {height}); pass a larger --cell-m or --no-rasters"
-        )
-    return grid
-
-
-def auto_cell_m(net: WalkNetwork, *, margin_m: float,
-                max_cells: int = AUTO_MAX_CELLS) -> float:
-    """The default raster cell size of a network: :data:`DEFAULT_CELL_M`, or the next round
-    size up (25, 30, 40, 50, 60, 75, 100 ... m) whose grid over the network's bounding box
-    plus ``margin_m`` has at most ``max_cells`` cells.
-
-    The cost of a raster grows with its number of cells (``1e6 / cell_m**2`` per km² of the
-    bounding box), so a fixed 25 m would make a large city's rasters the slowest part of a
-    run; this keeps them bounded and says which cell it chose (``run_metadata``, the log).
-    """
-    steps = list(_AUTO_STEPS)
-    while True:
-        for cell in steps:
-            if raster_grid(net, cell_m=cell, margin_m=margin_m,
-                           max_cells=2**62).n_cells <= max_cells:
-                return cell
-        steps = [2.0 * steps[-1]]
 
 
 def cell_centres(grid: Grid, rows: slice, cols: slice | None = None
@@ -389,7 +311,7 @@ def write_rasters(
     ConfigError
         ``cell_m`` is not a positive number.
     ResourceLimitError
-        The grid would exceed :data:`MAX_CELLS`.
+        The grid would exceed :data:`~.raster_grid.MAX_CELLS`.
     OutputError
         A file cannot be written.
     """
