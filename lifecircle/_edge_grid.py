@@ -127,9 +127,14 @@ def _build(ptr: np.ndarray, xy: np.ndarray, x0: float, y0: float, size: float, n
 
 
 def _cell(v: float, origin: float, size: float, n: int) -> int:
-    """The bucket index of coordinate ``v`` along an axis of ``n`` buckets, clipped."""
-    k = math.floor((v - origin) / size)
-    return min(max(k, 0), n - 1)
+    """The bucket index of coordinate ``v`` along an axis of ``n`` buckets, clipped (NaN:
+    the first; compared as a float first, as an infinite or huge ``v`` has no int64)."""
+    k = (v - origin) / size
+    if not k >= 0.0:
+        return 0
+    if k >= n:
+        return n - 1
+    return math.floor(k)
 
 
 def _within(env: np.ndarray, b_ptr: np.ndarray, b_edge: np.ndarray, x0: float, y0: float,
@@ -266,6 +271,11 @@ class EdgeGrid:
         within ``radius[k]`` of point ``(x[k], y[k])``: the pairs of an ``STRtree.query``
         of the points' boxes whose ``shapely.distance`` is within the radius, with that
         distance; by point, in no set order within a point."""
+        # (numba checks no bounds: the shapes the kernel indexes by are checked here)
+        if not (np.shape(x) == np.shape(y) == np.shape(radius)) or np.ndim(x) != 1:
+            raise ValueError("x, y and radius must be 1-D arrays of one length")
+        if eligible is not None and np.shape(eligible) != (self.env.shape[0],):
+            raise ValueError(f"eligible must be a mask of {self.env.shape[0]} edges")
         seen = np.full(self.env.shape[0], -1, dtype=np.int64)
         mask = np.empty(0, dtype=np.bool_) if eligible is None else \
             np.ascontiguousarray(eligible, dtype=np.bool_)
@@ -275,7 +285,6 @@ class EdgeGrid:
             np.ascontiguousarray(y, dtype=np.float64),
             np.ascontiguousarray(radius, dtype=np.float64), mask, seen)
         return out
-
 
     def meeting(self, lx: float, ly: float, hx: float, hy: float) -> np.ndarray:
         """The edges whose envelope meets the box ``(lx, ly, hx, hy)``, ascending: those of
@@ -291,10 +300,15 @@ def locate(ptr: np.ndarray, xy: np.ndarray, edge: np.ndarray, x: np.ndarray,
     """``shapely.line_locate_point(line[edge], points, normalized=True)`` of the edges whose
     vertices are ``xy[ptr[e]:ptr[e + 1]]``, to the last bit (0 for an edge of no length),
     without a geometry (the snaps' candidates: ~0.26 s at a million nodes through GEOS)."""
+    edge = np.ascontiguousarray(edge, dtype=np.int64)
+    if edge.size and (edge.min() < 0 or edge.max() >= len(ptr) - 1):  # (numba checks none)
+        raise ValueError(f"edge indices must lie in [0, {len(ptr) - 1})")
+    if not (edge.shape == np.shape(x) == np.shape(y)):
+        raise ValueError("edge, x and y must be of one length")
     out: np.ndarray = _locate_kernel()(
         np.ascontiguousarray(ptr, dtype=np.int64),
         np.ascontiguousarray(xy[:, :2], dtype=np.float64),
-        np.ascontiguousarray(edge, dtype=np.int64), np.ascontiguousarray(x, dtype=np.float64),
+        edge, np.ascontiguousarray(x, dtype=np.float64),
         np.ascontiguousarray(y, dtype=np.float64))
     return out
 

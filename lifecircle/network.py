@@ -269,8 +269,9 @@ class WalkNetwork:
         out the areas, relations and their tags, which is Python work: both cores work. The
         rest of the build follows in that thread once the walkable ways are read, while the
         read makes the building and POI tables, then waits for it. Measured at a million
-        nodes: the stage is ~2 s shorter than when the whole build waited for the ways (see
-        the commit). The result is that of ``from_osm(read_osm(path))``; an error of the
+        nodes on a quiet machine (5 runs alternating): 11.2-11.7 s against 11.6-12.2 s when
+        the whole build waited for the ways; on a loaded machine the thread is starved and
+        gains nothing. The result is that of ``from_osm(read_osm(path))``; an error of the
         read comes first.
         """
         from ._memory import release_freed
@@ -315,9 +316,9 @@ class WalkNetwork:
         """Build the network from the walkable ways of one pass over an OSM file.
 
         Each temporary array goes as soon as its last use is made (a city's references are
-        millions: the temporaries, not the network, set this step's peak memory), and the
-        geodesic lengths are summed on the other cores while the projection and node
-        numbering run here (pyproj releases the GIL).
+        millions: the temporaries, not the network, set this step's peak memory); the
+        projection runs in a thread (pyproj releases the GIL) while the geodesic lengths and
+        the node numbering run here (:class:`References`).
         """
         return cls._from_references(data, References(data.refs, data.way_ptr, data.ref_lon,
                                                       data.ref_lat, data.path))

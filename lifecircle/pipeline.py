@@ -247,8 +247,8 @@ def analyse(config: Analysis, *, progress: Progress | None = None,
             # block's interior to its own boundary is part of the trip, not a snapping error
             inside_m = blocks_mod.distance_to_boundary(aps, blk)
             # the facilities are snapped here (or read from the early worker, which snapped
-            # them), next to the access points: the edge trees are built once for both (not
-            # twice: ~1 s at 1M nodes) and not held through the blocks' construction; two
+            # them), next to the access points: the edge grid is built once for both (not
+            # twice) and not held through the blocks' construction; two
             # calls, so one call's temporaries are gone before the next's
             t_found = time.perf_counter()
             fac = found()

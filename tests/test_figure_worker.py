@@ -113,6 +113,8 @@ def test_the_shelf_keeps_each_tables_crs_and_reads_a_shared_one_once():
     for name, frame in tables.items():
         assert list(back[name]["v"]) == list(frame["v"])
         assert back[name].geometry.geom_equals_exact(frame.geometry, tolerance=0).all()
+    with tempfile.TemporaryFile() as shelf, pytest.raises(ValueError, match="'crs'"):
+        _shelf.put(shelf, {"crs": "mine"}, tables)  # the shelf's own key: never overwritten
 
 
 def test_numpy_numbers_in_the_summary_come_back_as_the_numbers_they_hold(grid_result):

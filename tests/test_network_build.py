@@ -154,9 +154,12 @@ def test_from_osm_file_is_from_osm_of_read_osm(name: str, tmp_path: Path,
     assert len(data.pois) == len(read_osm(path).pois)
 
 
-def test_from_osm_file_reports_the_reads_error(tmp_path: Path) -> None:
+@pytest.mark.parametrize("pbf", [False, True])
+def test_from_osm_file_reports_the_reads_error(pbf: bool, tmp_path: Path) -> None:
     # no walkable way: the read's message (the highway values seen), not the network's
-    path = _write(tmp_path / "none.osm", [(10, [1, 2, 3], {"highway": "motorway"})])
+    ways = [(10, [1, 2, 3], {"highway": "motorway"})]
+    path = _write_pbf(tmp_path / "none.osm.pbf", ways) if pbf else _write(tmp_path / "none.osm",
+                                                                          ways)
     with pytest.raises(Exception) as read_error:
         read_osm(path)
     with pytest.raises(type(read_error.value)) as both:
@@ -188,6 +191,44 @@ def test_a_failed_read_leaves_no_network_thread(pbf: bool, tmp_path: Path,
     with pytest.raises(RuntimeError, match="the areas failed"):
         WalkNetwork.from_osm_file(path)
     assert started and started[0] > len(before)  # the network's thread was running then
+    assert set(threading.enumerate()) <= before
+
+
+def test_a_scan_failing_after_the_walkable_ways_leaves_no_network_thread(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # a PBF scan failing between handing over the walkable ways (the network's first part
+    # has started in a thread) and the ways' assembly: the scan's error comes out, naming
+    # the file, and that thread has finished
+    import threading
+
+    from lifecircle.sources import _pbf_scan
+
+    path = _write_pbf(tmp_path / "roads.osm.pbf", [(10, [1, 2, 3], {"highway": "residential"})])
+    running: list[list[str]] = []
+
+    def failing_relations(*args: object, **kwargs: object) -> None:
+        running.append([t.name for t in threading.enumerate()])
+        raise RuntimeError(f"{path}: the relations failed")
+
+    import time
+
+    from lifecircle import network as network_mod
+
+    made: list[float] = []
+
+    class SlowReferences(network_mod.References):  # still working when the scan fails
+        def __init__(self, *args: object, **kwargs: object) -> None:
+            time.sleep(0.5)
+            super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+            made.append(time.perf_counter())
+
+    monkeypatch.setattr(network_mod, "References", SlowReferences)
+    monkeypatch.setattr(_pbf_scan, "_relation_areas_of", failing_relations)
+    before = set(threading.enumerate())
+    with pytest.raises(RuntimeError, match=r"roads\.osm\.pbf: the relations failed"):
+        WalkNetwork.from_osm_file(path)
+    assert running  # the scan got as far as the relations
+    assert made  # the network's first part was waited for, not left running
     assert set(threading.enumerate()) <= before
 
 

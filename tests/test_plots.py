@@ -599,6 +599,19 @@ def test_axis_pixels_are_drawn_whole_where_a_maps_own_artist_comes_near(city):
     assert _axis_pixels.keep(ax, whole) is None
     ax.grid(False)
     assert _axis_pixels.keep(ax, whole) is not None
+    ax.minorticks_on()
+    ax.grid(True, which="minor")  # minor grid lines alone: not kept either
+    assert _axis_pixels.keep(ax, whole) is None
+    ax.grid(False, which="minor")
+    ax.minorticks_off()
+    # the first map's own artist near the kept pixels: they would carry it to every map
+    near = ax.text(0.5, -0.08, "the first map's note", transform=ax.transAxes)
+    assert _axis_pixels.keep(ax, whole, [near]) is None
+    near.remove()
+    # a later map whose axes moved (or a figure of another size) is drawn whole
+    ax.set_position([0.2, 0.2, 0.5, 0.5])
+    _axis_pixels.drawn_with(kept, ax, [], draw)
+    assert seen == [False, True, True]
 
 
 def test_a_map_figure_saves_with_a_tight_box_at_any_dpi(city, profile, tmp_path):

@@ -5,6 +5,7 @@ distance to the last bit."""
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import shapely
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -113,6 +114,32 @@ def test_locate_by_hand():
                  np.array([3.0, 20.0, 1.0, 9.0]))
     # 4 of 40 m; 30 of 40 (beside (10, 20)); the start; a line of no length: 0
     assert got.tolist() == [0.1, 0.75, 0.0, 0.0]
+    # (what shapely 2.2 / GEOS 3.14 say of that line too)
+    assert shapely.line_locate_point(shapely.linestrings(xy[3:]), shapely.points(9.0, 9.0),
+                                     normalized=True) == 0.0
+
+
+def test_grid_boxes_beyond_every_bucket_and_nan_points():
+    # an infinite radius meets every bucket (each edge once); a NaN point meets nothing
+    ptr = np.array([0, 2, 4, 6])
+    xy = np.array([[0.0, 0.0], [1.0, 0.0], [500.0, 0.0], [501.0, 0.0], [0.0, 900.0],
+                   [1.0, 900.0]])
+    grid = edge_grid(ptr, xy, size=64.0)
+    q, e, d = grid.within(np.array([0.0, np.nan]), np.array([0.0, 0.0]),
+                          np.array([np.inf, 10.0]))
+    assert q.tolist() == [0, 0, 0] and sorted(e.tolist()) == [0, 1, 2]
+    assert sorted(d.tolist()) == [0.0, 500.0, 900.0]
+
+
+def test_grid_and_locate_refuse_arrays_the_kernels_would_overrun():
+    ptr, xy = np.array([0, 2]), np.array([[0.0, 0.0], [10.0, 0.0]])
+    grid = edge_grid(ptr, xy)
+    with pytest.raises(ValueError, match="one length"):
+        grid.within(np.zeros(2), np.zeros(3), np.ones(2))
+    with pytest.raises(ValueError, match="mask of 1 edges"):
+        grid.within(np.zeros(1), np.zeros(1), np.ones(1), eligible=np.ones(5, bool))
+    with pytest.raises(ValueError, match=r"\[0, 1\)"):
+        locate(ptr, xy, np.array([1]), np.zeros(1), np.zeros(1))
 
 
 def test_denormal_segments_measure_as_geos_does():

@@ -37,6 +37,10 @@ class AxisPixels:
 
     boxes: tuple[tuple[int, int, int, int], ...]
     pixels: tuple[np.ndarray, ...]
+    #: the image's shape and the axes box they were kept from (a later map of another size
+    #: or with its axes elsewhere is drawn whole)
+    shape: tuple[int, ...]
+    extents: tuple[float, float, float, float]
 
 
 def _outside(ax: Any) -> bool:
@@ -45,13 +49,15 @@ def _outside(ax: Any) -> bool:
     return (mpl.rcParams["xtick.direction"] == mpl.rcParams["ytick.direction"] == "out"
             and ax.xaxis.get_ticks_position() == "bottom"
             and ax.yaxis.get_ticks_position() == "left"
-            and not any(a.get_tick_params().get("gridOn") for a in (ax.xaxis, ax.yaxis)))
+            and not any(a.get_tick_params(which=which).get("gridOn")
+                        for a in (ax.xaxis, ax.yaxis) for which in ("major", "minor")))
 
 
-def keep(ax: Any, image: np.ndarray) -> AxisPixels | None:
+def keep(ax: Any, image: np.ndarray, own: Sequence[Any] = ()) -> AxisPixels | None:
     """The axis artists' pixels of ``image``, ``ax``'s figure just drawn; ``None`` where they
     cannot be reused (ticks into the axes or on its other sides, grid lines, an axes box off
-    whole pixels)."""
+    whole pixels, or one of the map's ``own`` artists near them: its pixels would be put
+    back on every later map)."""
     fig = ax.get_figure()
     renderer = fig.canvas.get_renderer()
     height = image.shape[0]
@@ -76,7 +82,9 @@ def keep(ax: Any, image: np.ndarray) -> AxisPixels | None:
          max(0, int(np.floor(yb.x0)) - m), x0),
     )
     boxes = tuple(b for b in around if b[0] < b[1] and b[2] < b[3])
-    return AxisPixels(boxes, tuple(image[r0:r1, c0:c1].copy() for r0, r1, c0, c1 in boxes))
+    kept = AxisPixels(boxes, tuple(image[r0:r1, c0:c1].copy() for r0, r1, c0, c1 in boxes),
+                      image.shape, tuple(ax.bbox.extents))
+    return kept if _clear(kept, [a for a in own if not _inside(a)], renderer, height) else None
 
 
 def _clear(kept: AxisPixels, artists: Sequence[Any], renderer: Any, height: int) -> bool:
@@ -105,12 +113,13 @@ def drawn_with(kept: AxisPixels | None, ax: Any, own: Sequence[Any],
     """The pixels of ``ax``'s figure (``draw()``) with ``kept`` put back for its axis
     artists, which are then not drawn; drawn whole where ``kept`` is ``None`` or one of the
     figure's ``own`` artists (those not on every map) comes near a kept box."""
-    if kept is None:
+    if kept is None or tuple(ax.bbox.extents) != kept.extents:
         return draw()
     fig = ax.get_figure()
     renderer = fig.canvas.get_renderer()
     height = round(fig.bbox.height)
-    if not _clear(kept, [a for a in own if not _inside(a)], renderer, height):
+    if ((height, round(fig.bbox.width)) != kept.shape[:2]
+            or not _clear(kept, [a for a in own if not _inside(a)], renderer, height)):
         return draw()
     axes = (ax.xaxis, ax.yaxis)
     shown = [a.get_visible() for a in axes]

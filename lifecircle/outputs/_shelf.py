@@ -30,11 +30,14 @@ _LENGTH = 8  # bytes: the length of the JSON header
 def put(shelf: IO[bytes], header: dict[str, Any], tables: dict[str, gpd.GeoDataFrame]) -> None:
     """Write ``header`` (plain data; NumPy numbers become the Python numbers they hold) and
     ``tables`` (each with one geometry column) into ``shelf``, then flush it."""
+    if clash := {"tables", "crs"} & header.keys():
+        raise ValueError(f"the shelf's header keeps {sorted(clash)} for itself")
     payloads: dict[str, bytes] = {}
     crs: dict[str, str | None] = {}
     for name, frame in tables.items():
         crs[name] = None if frame.crs is None else frame.crs.to_wkt()
-        if frame.crs is not None:  # (in the header: see the module's notes)
+        if frame.crs is not None:  # (in the header: see the module's notes; a copy, as a
+            # shallow one shares the caller's geometry array, whose CRS it is)
             frame = frame.set_crs(None, allow_override=True)
         buf = io.BytesIO()
         frame.to_feather(buf, compression="uncompressed")

@@ -529,7 +529,8 @@ def write_figures(result: Any, folder: str | os.PathLike[str], *, lang: str = "e
                         _deficiency_layer(frame, base, st, result.blocks, result.profile,
                                           [c for c in cats if status[c]]))
             if not kept:
-                kept.append(_axis_pixels.keep(frame, pixels := _pixels(frame.get_figure())))
+                kept.append(_axis_pixels.keep(frame, pixels := _pixels(frame.get_figure()),
+                                              [*layer, frame.title]))
                 return pixels
             return _axis_pixels.drawn_with(kept[0], frame, [*layer, frame.title],
                                            lambda: _pixels(frame.get_figure()))

@@ -17,32 +17,16 @@ function per name.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from functools import cache
 from typing import Any
 
 import numpy as np
 
+from .._edge_grid import seg_dist
 from .._kernels import compile_kernel
 
 __all__ = ["kernel"]
-
-def _to_segment(px: float, py: float, ax: float, ay: float, bx: float, by: float) -> float:
-    """Distance from p to the segment a-b, as GEOS 3.14 computes it
-    (``Distance::pointToSegment``: the projection's parameter r, then the perpendicular's
-    length as |s| · L; the same operations in the same order, so the same double)."""
-    if ax == bx and ay == by:
-        return math.sqrt((px - ax) * (px - ax) + (py - ay) * (py - ay))
-    r = ((px - ax) * (bx - ax) + (py - ay) * (by - ay)) / (
-        (bx - ax) * (bx - ax) + (by - ay) * (by - ay))
-    if r <= 0.0:
-        return math.sqrt((px - ax) * (px - ax) + (py - ay) * (py - ay))
-    if r >= 1.0:
-        return math.sqrt((px - bx) * (px - bx) + (py - by) * (py - by))
-    s = ((ay - py) * (bx - ax) - (ax - px) * (by - ay)) / (
-        (bx - ax) * (bx - ax) + (by - ay) * (by - ay))
-    return abs(s) * math.sqrt((bx - ax) * (bx - ax) + (by - ay) * (by - ay))
 
 
 def _ring_distance(x: np.ndarray, y: np.ndarray, first: np.ndarray, px: np.ndarray,
@@ -55,7 +39,7 @@ def _ring_distance(x: np.ndarray, y: np.ndarray, first: np.ndarray, px: np.ndarr
     for r in range(n):
         best = np.inf
         for k in range(first[r], first[r + 1] - 1):
-            d = _to_segment(px[r], py[r], x[k], y[k], x[k + 1], y[k + 1])
+            d = seg_dist(px[r], py[r], x[k], y[k], x[k + 1], y[k + 1])
             if d < best:
                 best = d
         out[r] = best if first[r + 1] - first[r] > 1 else np.nan
@@ -80,7 +64,7 @@ def _grid_keys(x: np.ndarray, y: np.ndarray, cell: float, lo0: int, lo1: int,
 
 
 _KERNELS: dict[str, tuple[Callable[..., Any], tuple[Callable[..., Any], ...]]] = {
-    "outline": (_ring_distance, (_to_segment,)),
+    "outline": (_ring_distance, (seg_dist,)),
     "grid": (_grid_keys, ()),
 }
 

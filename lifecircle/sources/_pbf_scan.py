@@ -278,7 +278,8 @@ def scan_arrays(
     _drop(arrays, "tagged_node", "node_tag_ptr", "node_tag_key", "node_tag_val")
 
     # -- relations (multipolygons and boundaries) and their member ways: assembled by osmium
-    # in a thread while the ways are scanned here (most of osmium's pass is its reader and
+    # in a thread while the areas' ways are scanned here (the walkable ways were scanned
+    # above, before its thread starts; most of osmium's pass is its reader and
     # parser threads working and this one waiting for them). Osmium's pass is no longer the
     # scan's lone peak: the rings' coordinates (copied below) now coexist with the node
     # arrays and that pass. A trade, measured on the 268k
