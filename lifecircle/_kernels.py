@@ -279,6 +279,11 @@ def compile_kernel(kernel: _K, *helpers: Callable[..., Any]) -> _K:
     ``helpers`` are further plain-Python functions it calls (besides :data:`_HELPERS`).
     Kernels and helpers stay plain Python as written, so they run (slowly) without numba for
     debugging. ``nogil``: searches on separate objects may run in threads.
+
+    numba's disk cache is keyed on the kernel's own file: a helper from another module
+    (``_edge_grid.seg_dist`` in ``_cell_snap``'s and ``_block_kernels``' kernels) is compiled
+    into it, and editing only the helper leaves those kernels on the old code until their
+    cache goes (delete the ``__pycache__/*.nbi``/``*.nbc`` files after such an edit).
     """
     from numba import njit
 
