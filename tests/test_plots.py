@@ -500,13 +500,10 @@ def gpd_series(geoms, crs):
     return gpd.GeoSeries(geoms, crs=crs)
 
 
-def test_category_maps_drawn_on_one_frame_equal_figures_of_their_own(city, profile, tmp_path):
-    """write_figures redraws only each category's layer on one shared frame: every PNG equals
-    the standalone figure of its category, pixel for pixel (nothing of the previous category
-    is left over)."""
+def _figures_without_childcare(city, profile, tmp_path):
+    """The run's figures of ``city`` with no childcare facility (that map says "no data"):
+    the categories, the facilities, the summary and the figures' paths."""
     from types import SimpleNamespace
-
-    from PIL import Image
 
     cats = list(profile.categories)
     fac = city["facilities"][city["facilities"]["category"] != "childcare"]
@@ -516,6 +513,16 @@ def test_category_maps_drawn_on_one_frame_equal_figures_of_their_own(city, profi
     result = SimpleNamespace(profile=profile, report={"summary": summary},
                              blocks=city["blocks"], facilities=fac, edges=city["edges"])
     paths = write_figures(result, tmp_path, lang="en")
+    return cats, fac, summary, paths
+
+
+def test_category_maps_drawn_on_one_frame_equal_figures_of_their_own(city, profile, tmp_path):
+    """write_figures redraws only each category's layer on one shared frame: every PNG equals
+    the standalone figure of its category, pixel for pixel (nothing of the previous category
+    is left over)."""
+    from PIL import Image
+
+    cats, fac, summary, paths = _figures_without_childcare(city, profile, tmp_path)
     base = plots.map_base(city["blocks"], city["edges"])
     for c, path in zip(cats, paths, strict=False):
         status = plots.category_status(summary["categories"][c])
@@ -531,8 +538,6 @@ def test_the_deficiency_map_on_the_maps_frame_equals_its_own_figure(city, profil
     """The deficiency map is drawn on the category maps' frame and every map after the first
     reuses the first one's axis pixels (:mod:`lifecircle.outputs._axis_pixels`): its PNG
     equals the standalone figure pixel for pixel, and the reuse did happen."""
-    from types import SimpleNamespace
-
     from PIL import Image
 
     from lifecircle.outputs import _axis_pixels
@@ -545,14 +550,7 @@ def test_the_deficiency_map_on_the_maps_frame_equals_its_own_figure(city, profil
                                              draw())[1])
 
     monkeypatch.setattr(_axis_pixels, "drawn_with", spy)
-    cats = list(profile.categories)
-    fac = city["facilities"][city["facilities"]["category"] != "childcare"]
-    summary = {"categories": {c: {"share_population_covered": 0.5, "threshold_min": 15.0,
-                                  "facilities": int((fac["category"] == c).sum())}
-                              for c in cats}}
-    result = SimpleNamespace(profile=profile, report={"summary": summary},
-                             blocks=city["blocks"], facilities=fac, edges=city["edges"])
-    paths = write_figures(result, tmp_path, lang="en")
+    cats, _fac, summary, paths = _figures_without_childcare(city, profile, tmp_path)
     assert hidden == [True] * len(cats)  # the maps after the first and the deficiency map
     no_data = [c for c in cats if plots.category_status(summary["categories"][c])]
     assert no_data == ["childcare"]
