@@ -253,8 +253,6 @@ def grid(tmp_path, monkeypatch):
     return make_grid_case(tmp_path / "grid")
 
 
-
-
 @pytest.mark.parametrize("error", [OutputError("isochrones: the disk is on fire"),
                                    RuntimeError("the disk is on fire")])
 def test_a_failing_early_worker_fails_the_run_cleanly(grid, tmp_path, monkeypatch, error):

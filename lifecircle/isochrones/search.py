@@ -429,4 +429,3 @@ def snap_from_frame(net: WalkNetwork, frame: pd.DataFrame, *, where: str = "faci
     alt = parse_alt(frame["snap_alt"], net) if "snap_alt" in frame.columns else None
     return Snap(edge, np.where(edge >= 0, along, np.nan), np.where(edge >= 0, dist, np.nan),
                 status, alt=alt)
-

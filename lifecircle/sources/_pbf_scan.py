@@ -554,4 +554,3 @@ def _line_wkb(lon: np.ndarray, lat: np.ndarray) -> bytes | None:
         return None
     head = np.array([1, 2, 0, 0, 0], dtype=np.uint8).tobytes()
     return head + np.uint32(xy.shape[0]).astype("<u4").tobytes() + xy.astype("<f8").tobytes()
-

@@ -327,5 +327,3 @@ _GATE_KEYS = ("entrance", "barrier")
 
 def _is_gate(tags: Any) -> bool:
     return "entrance" in tags or tags.get("barrier") == "gate"
-
-

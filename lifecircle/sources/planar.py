@@ -451,4 +451,3 @@ def _rings_as_polygons(xy: np.ndarray, ring_nodes: np.ndarray, ring_ptr: np.ndar
             (r_ends - r_ends[0], ends - ends[0])), dtype=object)
 
     return np.concatenate(in_parts(build, poly_end.size - 1))
-
