@@ -369,14 +369,14 @@ def _snap_points(net: WalkNetwork, x: np.ndarray, y: np.ndarray,
     known[passed] = False  # their reach is measured from an edge of another part
     ask = has[~known[has]]
     # (pairs farther than the reach are dropped with the others below)
-    q_i, f_i, d_i = grid.within(x[idx[ask]], y[idx[ask]], reach_of[ask])
+    q_i, f_i, d_i = grid.within(xy[ask, 0], xy[ask, 1], reach_of[ask])
     use = known[ring.point]
     p_c = np.concatenate([ring.point[use], ask[q_i]])
     f_c = np.concatenate([ring.edge[use], f_i])
     d_c = np.concatenate([ring.dist[use], d_i])
     keep = (d_c <= reach_of[p_c]) & (~frag[f_c] | on_fragment[p_c])
     p_c, f_c, d_c = p_c[keep], f_c[keep], d_c[keep]
-    frac = locate(net.edge_ptr, net.edge_coords, f_c, x[idx[p_c]], y[idx[p_c]])
+    frac = locate(net.edge_ptr, net.edge_coords, f_c, xy[p_c, 0], xy[p_c, 1])
     p_c, f_c, d_c, a_c, primary, alt = rank_candidates(net, idx.shape[0], p_c, f_c, d_c, frac)
 
     hit = idx[p_c[primary]]
