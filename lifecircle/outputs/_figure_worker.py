@@ -13,8 +13,9 @@ report's summary) and it draws them while the run writes the rest. The profile n
 hand-over: the worker was forked after the configuration (``Analysis.effective_profile``, the
 result's profile).
 
-The hand-over is data, never code: the tables as Arrow IPC (GeoPandas' Feather: WKB
-geometries and their CRS), the summary as JSON, written into an unnamed temporary file opened
+The hand-over is data, never code (:mod:`._shelf`): the tables as Arrow IPC (GeoPandas'
+Feather: WKB geometries; their CRS once, as WKT, in the JSON header), the summary as JSON,
+written into an unnamed temporary file opened
 before the fork (neither left behind nor open to others; the run never waits for the worker to
 read it, as it would on a pipe), then a few bytes on a pipe say where they end. Larger runs
 keep the worker forked at the outputs, which shares their tables through the fork for free
