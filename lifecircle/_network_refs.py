@@ -13,7 +13,7 @@ import pyproj
 from ._errors import InputError
 from ._geo import GEOD, local_crs
 
-__all__ = ["References", "index_dtype", "segment_lengths"]
+__all__ = ["References", "dense_unique", "index_dtype", "segment_lengths"]
 
 #: segments whose geodesic lengths are computed at a time (bounds pyproj's three outputs)
 _GEOD_CHUNK = 1 << 18
@@ -49,6 +49,28 @@ def segment_lengths(lon: np.ndarray, lat: np.ndarray, last: np.ndarray, *,
     return out
 
 
+def dense_unique(ids: np.ndarray, rank: np.ndarray) -> tuple[np.ndarray, np.ndarray,
+                                                               np.ndarray]:
+    """``np.unique(ids, return_inverse=True, return_counts=True)`` where each id comes with a
+    dense rank (``rank``: >= 0, equal for equal ids and increasing with the id): a table of
+    the ranks seen and its running count instead of a sort (at a million nodes the sort of
+    the walkable ways' references took ~1 s of the build's path; this ~0.1 s). The inverse
+    is int32 where the distinct ids fit."""
+    if not ids.shape[0]:
+        return np.unique(ids, return_inverse=True, return_counts=True)
+    seen = np.zeros(int(rank.max()) + 1, dtype=bool)
+    seen[rank] = True
+    new = np.cumsum(seen, dtype=index_dtype(seen.shape[0]))
+    del seen
+    inverse = new[rank]
+    del new
+    inverse -= 1
+    counts = np.bincount(inverse)
+    uniq = np.empty(counts.shape[0], dtype=ids.dtype)
+    uniq[inverse] = ids
+    return uniq, inverse, counts
+
+
 class References:
     """The per-reference part of ``WalkNetwork.from_osm``: it reads only the walkable ways'
     references and locations, so it can start as soon as the read has them
@@ -62,7 +84,12 @@ class References:
     """
 
     def __init__(self, refs: np.ndarray, way_ptr: np.ndarray, lon: np.ndarray,
-                 lat: np.ndarray, path: str, *, split: bool = True) -> None:
+                 lat: np.ndarray, path: str, *, split: bool = True,
+                 rank: np.ndarray | None = None) -> None:
+        """``rank``: per reference, a number >= 0 that increases with its node id wherever
+        the reference has a location (the node's position in the file's id-sorted node
+        arrays), or None; with it the distinct nodes are counted through a table instead of
+        sorted (:func:`dense_unique`)."""
         from .sources._halves import alongside
 
         n_ways = way_ptr.shape[0] - 1
@@ -90,6 +117,8 @@ class References:
         if not keep.all():  # (a whole extract keeps every reference: no copies then)
             refs, lon, lat = refs[keep], lon[keep], lat[keep]
             way_of_ref, starts_run = way_of_ref[keep], starts_run[keep]
+            if rank is not None:
+                rank = rank[keep]
         del keep
         if refs.size == 0:
             raise InputError(f"{path}: no walkable way has two nodes inside the extract")
@@ -110,8 +139,11 @@ class References:
         if not split:
             xy = project()
             self.projected = lambda: xy
-        self.uniq, self.inverse, self.counts = np.unique(refs, return_inverse=True,
-                                                         return_counts=True)
+        if rank is None:
+            self.uniq, self.inverse, self.counts = np.unique(refs, return_inverse=True,
+                                                             return_counts=True)
+        else:
+            self.uniq, self.inverse, self.counts = dense_unique(refs, rank)
 
     def release(self) -> None:
         """Let go of everything but the projection (the build holds what it still uses)."""

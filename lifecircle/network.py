@@ -282,9 +282,9 @@ class WalkNetwork:
         started: list[Callable[[], WalkNetwork]] = []
 
         def early(refs: np.ndarray, way_ptr: np.ndarray, lon: np.ndarray,
-                  lat: np.ndarray) -> None:
+                  lat: np.ndarray, rank: np.ndarray | None) -> None:
             head.append(alongside(lambda: References(refs, way_ptr, lon, lat, str(path),
-                                                      split=False)))
+                                                      split=False, rank=rank)))
 
         def built(ways: OSMData) -> WalkNetwork:
             net = cls._from_references(ways, head.pop()()) if head else cls.from_osm(ways)

@@ -124,9 +124,9 @@ def test_from_osm_file_is_from_osm_of_read_osm(name: str, tmp_path: Path,
     early: list[bool] = []
     made = network.References
 
-    def spy(*args: object, split: bool = True) -> object:
+    def spy(*args: object, split: bool = True, **kwargs: object) -> object:
         early.append(not split)
-        return made(*args, split=split)  # type: ignore[arg-type]
+        return made(*args, split=split, **kwargs)  # type: ignore[arg-type]
 
     monkeypatch.setattr(network, "References", spy)
     if name.startswith("clipped"):
@@ -230,6 +230,27 @@ def test_a_scan_failing_after_the_walkable_ways_leaves_no_network_thread(
     assert running  # the scan got as far as the relations
     assert made  # the network's first part was waited for, not left running
     assert set(threading.enumerate()) <= before
+
+
+def test_dense_unique_is_np_unique() -> None:
+    # ids with dense ranks (their positions among the sorted distinct ids, with gaps: ranks
+    # of nodes no reference uses): the same distinct ids, inverse and counts as np.unique
+    from lifecircle._network_refs import dense_unique
+
+    rng = np.random.default_rng(7)
+    nodes = np.sort(rng.choice(10**10, size=500, replace=False))
+    rank = rng.integers(0, 500, size=3000)
+    ids = nodes[rank]
+    uniq, inverse, counts = dense_unique(ids, rank)
+    want = np.unique(ids, return_inverse=True, return_counts=True)
+    for got, expected in zip((uniq, inverse, counts), want, strict=True):
+        assert np.array_equal(got, expected)
+    assert uniq.dtype == np.int64
+    # by hand: nodes 30, 10, 30, 20 with ranks 5, 1, 5, 2
+    uniq, inverse, counts = dense_unique(np.array([30, 10, 30, 20]), np.array([5, 1, 5, 2]))
+    assert uniq.tolist() == [10, 20, 30]
+    assert inverse.tolist() == [2, 0, 2, 1]
+    assert counts.tolist() == [1, 1, 2]
 
 
 def test_segment_lengths_leave_out_the_steps_across_runs() -> None:

@@ -442,3 +442,16 @@ def test_rings_laid_out_for_other_room_are_refused():
     assert rings(10)[0] is column
     with pytest.raises(RuntimeError, match="10 spare bytes, not 11"):
         rings(11)
+
+
+def test_flat_tags_keep_a_repeated_key_once_as_a_dict_does() -> None:
+    # object 0 gives key "a" twice (the last value wins, at the first place, as in a dict);
+    # objects 1 and 2 repeat nothing, though they share keys with each other
+    from lifecircle.sources._pbf_scan import _flat, _Tags
+
+    words = np.array(["a", "b", "1", "2", "3", ""], dtype=object)
+    tags = _Tags(np.array([0, 3, 5, 6]), np.array([0, 1, 0, 0, 1, 1]),
+                 np.array([2, 3, 4, 2, 3, 4]))
+    assert _flat(tags, np.array([0, 1, 2]), words) == [
+        ("a", "3", "b", "2"), ("a", "1", "b", "2"), ("b", "3")]
+    assert _flat(tags, np.array([2, 0]), words) == [("b", "3"), ("a", "3", "b", "2")]

@@ -168,11 +168,15 @@ def _flat(tags: _Tags, rows: np.ndarray, words: np.ndarray) -> list[tuple[str, .
     where an object repeats a key, as the pyosmium path's dict keeps it)."""
     keys = gathered(tags.key, tags.ptr, rows)
     counts = tags.ptr[rows + 1] - tags.ptr[rows]
-    owner = np.repeat(np.arange(rows.shape[0]), counts)
-    order = np.lexsort((keys, owner))
+    # (object, key) pairs folded into one int64 and sorted: a key given twice in an object is
+    # a pair seen twice (np.sort of one int64 is ~10x np.lexsort of the two columns)
+    size = np.int64(words.shape[0])
+    pairs = np.repeat(np.arange(rows.shape[0], dtype=np.int64) * size, counts)
+    pairs += keys
+    pairs.sort()
     repeat = np.zeros(rows.shape[0], dtype=bool)
-    dup = (owner[order][1:] == owner[order][:-1]) & (keys[order][1:] == keys[order][:-1])
-    repeat[owner[order][1:][dup]] = True
+    repeat[pairs[1:][pairs[1:] == pairs[:-1]] // size] = True
+    del pairs
     flat = np.empty(2 * keys.shape[0], dtype=object)
     flat[0::2] = words[keys]
     flat[1::2] = words[gathered(tags.val, tags.ptr, rows)]
@@ -241,22 +245,57 @@ def scan_arrays(
     way_access: Callable[[Mapping[str, str]], dict[str, str]],
     way_access_keys: tuple[str, ...],
     line_barriers: frozenset[str],
-    on_walkable: Callable[[np.ndarray, np.ndarray, np.ndarray, np.ndarray], None] | None = None,
+    on_walkable: Callable[[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray | None],
+                          None] | None = None,
 ) -> Collected:
     """What :func:`._osm_pass.scan` collects, from decoded arrays.
 
     The predicates are the pyosmium path's (``is_gate`` and ``is_barrier_node`` on node tags,
     ``way_access`` the step-free tags of a walkable way), each with the keys it reads.
     ``on_walkable`` is called with :attr:`~._osm_assemble.Collected.walkable` as soon as it is
-    made (see ``read_osm``), before the relations and rings are laid out.
+    made (see ``read_osm``), before the relations and rings are laid out, and the references'
+    ranks by node id (their positions in the node arrays where the file's nodes are sorted by
+    id; None otherwise; -1 where a reference has no location).
     """
     vocab = _Vocab(arrays.strings, (arrays.node_tag_key, arrays.way_tag_key,
                                     arrays.rel_tag_key))
     words = vocab.words
-    nodes = _Tags(arrays.node_tag_ptr, arrays.node_tag_key, arrays.node_tag_val)
     area_pois = poi_keys - {"name"}
 
+    # -- highways first: counted, walkable ones kept with their step-free tags and their
+    # references located, so that ``on_walkable`` has them (and the network's first part
+    # starts in a thread) before the nodes, relations and areas are scanned
+    ways = _Tags(arrays.way_tag_ptr, arrays.way_tag_key, arrays.way_tag_val)
+    locate = _Locator(arrays)
+    highway = ways.value(vocab.id("highway"))
+    highways = np.flatnonzero(highway >= 0)
+    inverse, answers = _by_combination(ways, highways, WALKABLE_KEYS, vocab, is_walkable)
+    walk = highways[np.asarray(answers, dtype=bool)[inverse]] if answers else highways[:0]
+    seen, first, count = np.unique(highway[highways], return_index=True, return_counts=True)
+    order = np.argsort(first)
+    highway_seen = Counter(dict(zip(words[seen[order]].tolist(), count[order].tolist(),
+                                    strict=True)))
+    inverse, answers = _by_combination(ways, walk, way_access_keys, vocab, way_access)
+    access = {int(i): dict(answers[k]) for i, k in enumerate(inverse.tolist()) if answers[k]}
+    # (one string object per distinct value: the vocabulary's)
+    way_highway = words[highway[walk]].tolist()
+    way_name = words[ways.value(vocab.id("name"))[walk]].tolist()
+    del highways, inverse, answers, seen, first, count, order
+
+    # -- their node locations (the node ids are dropped once the relations' members have
+    # theirs too)
+    walk_ptr = np.zeros(walk.shape[0] + 1, dtype=np.int64)
+    np.cumsum(locate.ref_ptr[walk + 1] - locate.ref_ptr[walk], out=walk_ptr[1:])
+    walk_refs, walk_pos = locate.ids_and_positions(arrays, walk)
+    walkable = (walk_refs, walk_ptr, *locate.lon_lat(walk_pos))
+    del walk_refs
+    if on_walkable is not None:
+        # (positions in id order where the file's nodes are sorted: ranks of the ids)
+        on_walkable(*walkable, walk_pos if arrays.nodes_sorted else None)
+    del walk_pos
+
     # -- nodes: POIs, gates, kerbs
+    nodes = _Tags(arrays.node_tag_ptr, arrays.node_tag_key, arrays.node_tag_val)
     tagged = np.asarray(arrays.tagged_node, dtype=np.int64)
     everyone = np.arange(tagged.shape[0])
     inverse, answers = _by_combination(nodes, everyone, barrier_node_keys, vocab,
@@ -278,47 +317,17 @@ def scan_arrays(
     _drop(arrays, "tagged_node", "node_tag_ptr", "node_tag_key", "node_tag_val")
 
     # -- relations (multipolygons and boundaries) and their member ways: assembled by osmium
-    # in a thread while the areas' ways are scanned here (the walkable ways were scanned
-    # above, before its thread starts; most of osmium's pass is its reader and
+    # in a thread while the areas' ways are scanned here (most of osmium's pass is its reader and
     # parser threads working and this one waiting for them). Osmium's pass is no longer the
     # scan's lone peak: the rings' coordinates (copied below) now coexist with the node
     # arrays and that pass. A trade, measured on the 268k
     # mosaic: read_osm's peak 575 -> 621-623 MB (+8 %) for its CPU time 5.6 -> 4.4-4.7 s.
-    ways = _Tags(arrays.way_tag_ptr, arrays.way_tag_key, arrays.way_tag_val)
     relations, members = _relations(arrays, vocab)
     _drop(arrays, "rel_tag_ptr", "rel_tag_key", "rel_tag_val", "rel_member_ptr",
           "rel_member_type", "rel_member_ref", "rel_member_role")
-    locate = _Locator(arrays)
     polygons: Callable[[], tuple[Any, np.ndarray, int]] | None = None
     rel_areas: Callable[[], Scan] | None = None
     try:
-        highway = ways.value(vocab.id("highway"))
-        # -- highways first: counted, walkable ones kept with their step-free tags and their
-        # references located, so that ``on_walkable`` has them before the areas are laid out
-        highways = np.flatnonzero(highway >= 0)
-        inverse, answers = _by_combination(ways, highways, WALKABLE_KEYS, vocab, is_walkable)
-        walk = highways[np.asarray(answers, dtype=bool)[inverse]] if answers else highways[:0]
-        seen, first, count = np.unique(highway[highways], return_index=True, return_counts=True)
-        order = np.argsort(first)
-        highway_seen = Counter(dict(zip(words[seen[order]].tolist(), count[order].tolist(),
-                                        strict=True)))
-        inverse, answers = _by_combination(ways, walk, way_access_keys, vocab, way_access)
-        access = {int(i): dict(answers[k]) for i, k in enumerate(inverse.tolist()) if answers[k]}
-        # (one string object per distinct value: the vocabulary's)
-        way_highway = words[highway[walk]].tolist()
-        way_name = words[ways.value(vocab.id("name"))[walk]].tolist()
-        del highways, inverse, answers, seen, first, count, order
-
-        # -- their node locations (the node ids are dropped once the relations' members have
-        # theirs too)
-        walk_ptr = np.zeros(walk.shape[0] + 1, dtype=np.int64)
-        np.cumsum(locate.ref_ptr[walk + 1] - locate.ref_ptr[walk], out=walk_ptr[1:])
-        walk_refs, walk_pos = locate.ids_and_positions(arrays, walk)
-        walkable = (walk_refs, walk_ptr, *locate.lon_lat(walk_pos))
-        del walk_pos, walk_refs
-        if on_walkable is not None:
-            on_walkable(*walkable)
-
         rel_areas = _relation_areas_of(arrays, locate, relations, members, poi_keys,
                                        area_landuse)
         del relations, members

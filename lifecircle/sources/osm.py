@@ -40,8 +40,9 @@ __all__ = [*osm_model.__all__, "NETWORK_TABLES", "read_osm", "release_tables"]
 log = logging.getLogger(__name__)
 
 #: ``on_walkable`` of :func:`read_osm`: called with the walkable ways' references, their
-#: offsets per way, longitudes and latitudes
-Walkable = Callable[[np.ndarray, np.ndarray, np.ndarray, np.ndarray], None]
+#: offsets per way, longitudes and latitudes, and the references' ranks by node id or None
+#: (see ``_pbf_scan.scan_arrays``)
+Walkable = Callable[[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray | None], None]
 
 _MAGIC = {
     b"\x1f\x8b": "gzip",
@@ -177,8 +178,8 @@ def read_osm(path: str | Path, *,
     building and POI tables are made (see ``_osm_assemble.osm_data``). ``on_walkable`` is
     called earlier still, by the PBF scan only, with the walkable ways' ``refs``,
     ``way_ptr``, ``lon``, ``lat`` (those ``on_ways`` gets as ``OSMData.refs``, ``way_ptr``,
-    ``ref_lon``, ``ref_lat``) as soon as it has them, before it lays out the areas; it must
-    not change them.
+    ``ref_lon``, ``ref_lat``) and the references' ranks by node id (or None) as soon as it
+    has them, before it lays out the areas; it must not change them.
     """
 
     from . import _osm_pass
