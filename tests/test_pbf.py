@@ -566,6 +566,11 @@ def _ways(*ways: tuple[int, list[int]]) -> bytes:
     # sorted: nodes first, references resolved a block at a time (one missing, -1)
     [_dense([1, 2], [0, 0], [0, 0], []), _dense([4, 9], [1, 1], [1, 1], []),
      _ways((10, [9, 1, 3, 2]), (11, [4])), _ways((12, [3, 9]))],
+    # sorted, ten blocks of ways: from the sixth on (decoded once the first is gathered)
+    # resolved by the worker threads, their missing references numbered on from the
+    # gather's count
+    [_dense([1, 2, 4], [0, 0, 0], [0, 0, 0], []),
+     *[_ways((10 + k, [1, 100 + k, 4, 200 + k][: 2 + k % 3])) for k in range(10)]],
     # nodes after ways: the references kept as ids and resolved at the end
     [_dense([1, 2], [0, 0], [0, 0], []), _ways((10, [9, 1, 3, 2])),
      _dense([9, 12], [1, 1], [1, 1], []), _ways((11, [12, 3]))],

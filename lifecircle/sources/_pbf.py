@@ -215,8 +215,15 @@ def _check_header(blob: bytes, offset: int) -> None:
                 raise PbfUnsupported(f"the required feature {feature!r}")
 
 
-def _decode(blob: bytes, offset: int) -> tuple[tuple[Any, ...], np.ndarray]:
-    """Decompress and decode one OSMData blob (runs in a worker thread)."""
+#: a decoded block: the kernel's arrays, the block's bytes, and its ways' references resolved
+#: among the nodes the gather had then (positions, missing ids, how many nodes), or None
+_Decoded = tuple[tuple[Any, ...], np.ndarray, tuple[np.ndarray, np.ndarray, int] | None]
+
+
+def _decode(blob: bytes, offset: int, gather: _Gather) -> _Decoded:
+    """Decompress and decode one OSMData blob (runs in a worker thread); once the gather has
+    every node of a sorted file (:attr:`_Gather.nodes`), the block's references are resolved
+    here too, beside the gather (which keeps them if no node came since)."""
     block = np.frombuffer(_inflate(blob, offset), dtype=np.uint8)
     decode = decoder()
     *arrays, status = decode(block)
@@ -224,7 +231,10 @@ def _decode(blob: bytes, offset: int) -> tuple[tuple[Any, ...], np.ndarray]:
         raise PbfUnsupported(PROBLEMS[status])
     if status:
         raise ValueError(f"the block at byte {offset} is corrupt: {PROBLEMS[status]}")
-    return tuple(arrays), block
+    nodes, refs = gather.nodes, arrays[8]
+    early = (*resolve(nodes, None, refs, 0), nodes.shape[0]) \
+        if nodes is not None and refs.size else None
+    return tuple(arrays), block, early
 
 
 class _Column:
@@ -299,10 +309,14 @@ class _Gather:
         self.last_node: int | None = None
         self.n_nodes = 0
         self.vocabulary = Vocabulary()
+        #: the node ids gathered, once the first ways come in a sorted file (read by the
+        #: worker threads, :func:`_decode`: the main thread's share of the read is its longest
+        #: chain, and the references' look-up was most of it in the ways' blocks)
+        self.nodes: np.ndarray | None = None
 
-    def add(self, result: tuple[tuple[Any, ...], np.ndarray]) -> None:
+    def add(self, result: _Decoded) -> None:
         """Append one block's decoded arrays (the next block in file order)."""
-        arrays, block = result
+        arrays, block, early = result
         sids, sid_sizes, st_off, st_len = arrays[14:]
         self.vocabulary.intern(block, st_off, st_len, sids)
         # the kernel's outputs, in _COLUMNS order: 14 arrays, then the 7 string id sections
@@ -324,15 +338,24 @@ class _Gather:
             self.last_node = int(node_ids[-1])
         self.ways_seen |= bool(pieces[5].size)
         if refs.size and not self.as_ids:
-            pos, missing = resolve(self.columns["node_id"].array(), None, refs,
-                                   self.missing.n)
+            if early is not None and early[2] == self.columns["node_id"].n:
+                # (resolved among the same nodes: the missing ones numbered on from here)
+                pos, missing, _ = early
+                if missing.size and self.missing.n:
+                    pos[pos < 0] -= self.missing.n
+            else:
+                pos, missing = resolve(self.columns["node_id"].array(), None, refs,
+                                       self.missing.n)
             self.pos.extend(pos)
             self.missing.extend(missing)
+            if self.nodes is None:  # the nodes are all in: the workers resolve from now on
+                self.nodes = self.columns["node_id"].array()
         self.n_nodes += node_ids.size
 
     def _keep_ids(self) -> None:
         """From now on keep references as ids (those resolved so far turned back)."""
         self.as_ids = True
+        self.nodes = None
         self.columns["way_refs"].extend(ref_ids(self.columns["node_id"].array(),
                                                 self.pos.array(), self.missing.array()))
         self.pos = _Column(np.int32)
@@ -379,7 +402,7 @@ def read_pbf(path: str | os.PathLike[str]) -> PbfArrays:
     """
     path = Path(path)
     gather = _Gather(path.stat().st_size)
-    pending: deque[Future[tuple[tuple[Any, ...], np.ndarray]]] = deque()
+    pending: deque[Future[_Decoded]] = deque()
     # compile the kernel (or load it from numba's cache) here, not in both threads at once
     decoder()(np.frombuffer(b"", dtype=np.uint8))
     with open(path, "rb") as f, ThreadPoolExecutor(_THREADS) as pool:
@@ -392,7 +415,7 @@ def read_pbf(path: str | os.PathLike[str]) -> PbfArrays:
                     _check_header(blob, offset)
                     seen_header = True
                 elif kind == "OSMData":
-                    pending.append(pool.submit(_decode, blob, offset))
+                    pending.append(pool.submit(_decode, blob, offset, gather))
                     if len(pending) > _AHEAD:
                         gather.add(pending.popleft().result())
                 # other blob types are skipped, as the format allows
