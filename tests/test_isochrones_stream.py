@@ -107,6 +107,7 @@ def test_banded_stretches_are_every_band_without_its_repeats(seed):
         _source_rows,
         _stretches,
         banded_stretches,
+        unrepeated,
         usable_sources,
     )
     from tests.helpers import monaco_sources
@@ -127,6 +128,8 @@ def test_banded_stretches_are_every_band_without_its_repeats(seed):
     expect = _lowest_band(naive, 3)
     for f in ("group", "edge", "start_m", "end_m"):
         np.testing.assert_array_equal(getattr(pieces, f), getattr(expect, f))
+    # no repeats left for the polygons to drop (they skip that pass, ``unrepeated=True``)
+    assert unrepeated(pieces, 3).shape[0] == len(pieces)
     np.testing.assert_allclose(street, naive.length_m(3), rtol=1e-12)
     assert (np.diff(street) > 0).all()
 

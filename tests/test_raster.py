@@ -114,6 +114,28 @@ def test_cells_at_access_points_equal_block_times_exactly(nanjing_run):
     assert np.isfinite(values["retail"]).sum() > 50
 
 
+def test_points_far_from_every_street_are_left_unsnapped(nanjing_run):
+    """Only the points with an edge within ``max_snap_m`` are snapped (the edge grid's
+    query): exactly those an STRtree ``dwithin`` query finds, the others unsnapped with the
+    reason, the near ones snapped as :func:`snap_points` snaps them."""
+    net = nanjing_run.network
+    max_snap = float(nanjing_run.metadata["max_snap_m"])
+    lo, hi = net.edge_coords.min(axis=0) - 3 * max_snap, net.edge_coords.max(axis=0) + 3 * max_snap
+    rng = np.random.default_rng(5)
+    x, y = rng.uniform(lo[0], hi[0], 4000), rng.uniform(lo[1], hi[1], 4000)
+    snap = raster_mod._snap_near_network(net, x, y, max_snap)
+    tree = shapely.STRtree(net.geometries)
+    near = np.zeros(x.shape[0], bool)
+    near[tree.query(shapely.points(x, y), predicate="dwithin", distance=max_snap)[0]] = True
+    assert 0 < near.sum() < x.shape[0]
+    far = snap.status == f"unreachable: no walkable edge within {max_snap:g} m"
+    np.testing.assert_array_equal(far, ~near)
+    ref = snap_points(net, x[near], y[near], max_snap_m=max_snap)
+    np.testing.assert_array_equal(snap.edge[near], ref.edge)
+    np.testing.assert_array_equal(snap.along_m[near], ref.along_m)
+    assert (snap.edge[~near] == -1).all()
+
+
 def test_nanjing_raster_agrees_with_routing_and_access_points(nanjing_run):
     net = nanjing_run.network
     cat = "health"

@@ -215,10 +215,10 @@ class _Bands:
 
     def polygons(self, net: WalkNetwork, pieces: Pieces, n: int,
                  legs: tuple[np.ndarray, np.ndarray] | None, *,
-                 wkb: bool = False) -> np.ndarray:
+                 wkb: bool = False, unrepeated: bool = False) -> np.ndarray:
         return band_polygons(net, pieces, n, len(self.bands), self.walk_in_m, legs=legs,
                              method=self.method, cell_m=self.cell_m, cumulative=self.cumulative,
-                             wkb=wkb)
+                             wkb=wkb, unrepeated=unrepeated)
 
     def frame(self, net: WalkNetwork, polys: np.ndarray, street_m: np.ndarray, *,
               category: str, ids: Sequence[str], speed_kmh: float) -> Any:
@@ -312,13 +312,13 @@ def _category(net: WalkNetwork, nodes: NodeDistances, sources: Snap, opt: _Bands
         legs = _legs(net, sources, np.asarray(points_xy[0]), np.asarray(points_xy[1]), entity,
                      budgets)
     if not wkb:
-        polys = opt.polygons(net, pieces, 1, legs)
+        polys = opt.polygons(net, pieces, 1, legs, unrepeated=True)
         del pieces
         yield opt.frame(net, polys, street, category=category, ids=[ALL], speed_kmh=speed_kmh)
         return
     nb = len(opt.bands)
     bands = iter_band_polygons(net, pieces, nb, opt.walk_in_m, legs=legs, method=opt.method,
-                               cell_m=opt.cell_m, cumulative=opt.cumulative)
+                               cell_m=opt.cell_m, cumulative=opt.cumulative, unrepeated=True)
     del pieces, legs
     for b, poly in enumerate(bands):
         polys = np.array([[Wkb(EMPTY_WKB, 0.0)] * nb], dtype=object)

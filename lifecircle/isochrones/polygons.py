@@ -435,6 +435,7 @@ def band_polygons(
     cell_m: float | None = None,
     cumulative: bool = False,
     wkb: bool = False,
+    unrepeated: bool = False,
 ) -> np.ndarray:
     """Polygons per entity and band, an ``(n_entities, n_bands)`` array.
 
@@ -443,10 +444,13 @@ def band_polygons(
     cumulative ``k`` minus cumulative ``k - 1``. ``method`` is ``"raster"`` (fast, outlines on
     a ``cell_m`` grid, see :func:`_raster_bands`) or ``"vector"`` (exact round buffers).
     Polygons are MultiPolygons (empty where nothing was reached); with ``wkb``, their
-    :class:`.wkb.Wkb` (a city-wide grid's written without GEOS).
+    :class:`.wkb.Wkb` (a city-wide grid's written without GEOS). ``unrepeated``: the pieces
+    repeat no stretch of a lower band (:func:`.search.banded_stretches`' do not), so the
+    pass that drops such repeats (:func:`_lowest_band`) is skipped.
     """
     polys = _band_polygons(net, pieces, n_entities, n_bands, walk_in_m, legs=legs,
-                           method=method, cell_m=cell_m, cumulative=cumulative, wkb=wkb)
+                           method=method, cell_m=cell_m, cumulative=cumulative, wkb=wkb,
+                           unrepeated=unrepeated)
     if wkb:
         plain = np.flatnonzero([not isinstance(g, Wkb) for g in polys.ravel()])
         flat = polys.reshape(-1)
@@ -458,7 +462,7 @@ def band_polygons(
 def _band_polygons(net: WalkNetwork, pieces: Pieces, n_entities: int, n_bands: int,
                    walk_in_m: float, *, legs: tuple[np.ndarray, np.ndarray] | None,
                    method: str, cell_m: float | None, cumulative: bool,
-                   wkb: bool) -> np.ndarray:
+                   wkb: bool, unrepeated: bool) -> np.ndarray:
     if method == "vector":
         coords, line, group = _vertices(net, pieces, legs)
         lines = shapely.linestrings(coords, indices=line) if coords.shape[0] else \
@@ -468,7 +472,9 @@ def _band_polygons(net: WalkNetwork, pieces: Pieces, n_entities: int, n_bands: i
     if method == "raster":
         # the vertex arrays go straight into the call, which frees them once it has the
         # segments (at city scale they weigh as much as the outlines)
-        return _raster_bands(net, list(_vertices(net, _lowest_band(pieces, n_bands), legs)),
+        if not unrepeated:
+            pieces = _lowest_band(pieces, n_bands)
+        return _raster_bands(net, list(_vertices(net, pieces, legs)),
                              n_entities, n_bands, walk_in_m, _raster_cell(walk_in_m, cell_m),
                              cumulative, wkb)
     raise ConfigError(f"unknown isochrone method {method!r}; use raster or vector")
@@ -487,19 +493,21 @@ def _raster_cell(walk_in_m: float, cell_m: float | None) -> float:
 def iter_band_polygons(net: WalkNetwork, pieces: Pieces, n_bands: int, walk_in_m: float, *,
                        legs: tuple[np.ndarray, np.ndarray] | None = None,
                        method: str = "raster", cell_m: float | None = None,
-                       cumulative: bool = False) -> Iterator[Wkb]:
+                       cumulative: bool = False, unrepeated: bool = False) -> Iterator[Wkb]:
     """One entity's bands (``pieces.group`` is the band) as :class:`.wkb.Wkb`, one at a
     time: a city-wide grid's band is built when the previous one was taken
-    (:func:`.rings.iter_bands`), so a writer holds one band's WKB. The polygons are those
-    of :func:`band_polygons`."""
+    (:func:`.rings.iter_bands`), so a writer holds one band's WKB. The polygons (and
+    ``unrepeated``) are those of :func:`band_polygons`."""
     if method == "raster":
-        vertices = list(_vertices(net, _lowest_band(pieces, n_bands), legs))
+        vertices = list(_vertices(net, pieces if unrepeated else _lowest_band(pieces, n_bands),
+                                  legs))
         del pieces, legs  # the vertices are made: the stretches are not held while stamping
         bands = _raster_bands(net, vertices, 1, n_bands, walk_in_m,
                               _raster_cell(walk_in_m, cell_m), cumulative, wkb=True, lazy=True)
     else:
         bands = iter(band_polygons(net, pieces, 1, n_bands, walk_in_m, legs=legs, method=method,
-                                   cell_m=cell_m, cumulative=cumulative, wkb=True)[0])
+                                   cell_m=cell_m, cumulative=cumulative, wkb=True,
+                                   unrepeated=unrepeated)[0])
     for poly in bands:
         yield poly if isinstance(poly, Wkb) else Wkb.of(poly)
 

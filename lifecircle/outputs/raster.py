@@ -37,7 +37,6 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import rasterio
 import rasterio.shutil
-import shapely
 from rasterio.enums import Resampling
 from rasterio.windows import Window
 
@@ -53,7 +52,7 @@ from ..routing import (
     edge_sources,
     snap_candidates,
 )
-from ..snapping import AltSnaps, Snap, _grid, _tree, snap_points
+from ..snapping import AltSnaps, Snap, _grid, snap_points
 from .raster_grid import AUTO_MAX_CELLS, DEFAULT_CELL_M, Grid, auto_cell_m, raster_grid
 
 if TYPE_CHECKING:
@@ -112,15 +111,15 @@ def _snap_near_network(net: WalkNetwork, x: np.ndarray, y: np.ndarray, max_snap_
     """Snap points; those with no edge within ``max_snap_m`` are left unsnapped cheaply.
 
     :func:`~lifecircle.snapping.snap_points` writes a reason for every missed point; for a
-    raster most cells may be far from the streets, so only the hits of one ``dwithin`` query
-    on the same edge tree are snapped.
+    raster most cells may be far from the streets, so only the points with an edge within
+    ``max_snap_m`` (one query of the snaps' edge grid, :meth:`lifecircle._edge_grid.EdgeGrid.
+    within`: the pairs of an STRtree ``dwithin`` query, without building the tree) are
+    snapped.
     """
     n = x.shape[0]
     near = np.zeros(n, dtype=bool)
     if n and net.n_edges:
-        hit = _tree(net).query(shapely.points(x, y), predicate="dwithin",
-                               distance=max_snap_m)[0]
-        near[hit] = True
+        near[_grid(net).within(x, y, np.full(n, float(max_snap_m)))[0]] = True
     edge = np.full(n, -1, dtype=np.int64)
     along = np.full(n, np.nan)
     dist = np.full(n, np.nan)
