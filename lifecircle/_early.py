@@ -21,37 +21,51 @@ run, which went on to its blocks, reads them where it snaps its access points an
 warnings there (a worker that failed fails the run there). With a user's facility file the
 run reads the file itself (its errors name the file's rows at once) and the worker finds the
 same rows beside it, keeping their warnings to itself. The worker duplicates the searches (a
-few CPU seconds at a million nodes) rather than waiting for the run's. It then drops the OSM
-tables it inherited (the run still reads them for its blocks): its resident size at
-268k nodes peaked at 766 MiB against the run's 925-965 MiB. Below the streaming threshold
-(:data:`EARLY_MIN_EDGES`), or where no worker can be forked
+few CPU seconds at a million nodes) rather than waiting for the run's, and hands them back:
+the run's walking times take them (:func:`lifecircle.access.adopt_searches`, checked seed by
+seed) where the worker has written them all when the run gets there, and search otherwise.
+It then drops the OSM tables it inherited (the run still reads them for its blocks): its
+resident size at 268k nodes peaked at 766 MiB against the run's 925-965 MiB. Below the
+streaming threshold (:data:`EARLY_MIN_EDGES`), or where no worker can be forked
 (:func:`lifecircle.outputs._background.start_early`), nothing changes.
 """
 
 from __future__ import annotations
 
+import json
 import logging
+import os
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from contextlib import ExitStack
 from dataclasses import fields
 from functools import partial
 from typing import IO, Any, cast
 
 import geopandas as gpd
+import numpy as np
 
 from . import result as result_mod
 from ._errors import OutputError
 from ._memory import release_freed
 from ._version import __version__
-from .access import category_nodes
+from .access import (
+    CategoryNodes,
+    Searched,
+    adopt_searches,
+    category_nodes,
+    category_snaps,
+    search_seeds,
+)
 from .config import Analysis, Outputs
 from .network import WalkNetwork
 from .outputs import _background, _shelf
 from .outputs._atomic import StagedOutput
 from .outputs.geopackage import GPKG_NAME
+from .profiles import Profile
 from .result import EARLY_FACILITIES, EARLY_GPKG_FREE, EARLY_SEARCHED, Result
+from .routing import NodeDistances
 from .sources.osm import OSMData, release_tables
 
 __all__ = ["EARLY_MIN_EDGES", "EarlyOutputs"]
@@ -116,17 +130,23 @@ class EarlyOutputs:
         # the pipe would hold the worker until the run reads them (tens of seconds in a
         # city), and a file without a name is neither left behind nor open to others
         shelf = self.stack.enter_context(tempfile.TemporaryFile()) if hand_over else None
+        # and its searches, which the run's walking times take instead of searching again
+        # where they are the same searches (access.adopt_searches: ~2.8 s CPU at 1M nodes)
+        searches = self.stack.enter_context(tempfile.TemporaryFile())
         job = _background.start_early(
-            "isochrones, rasters", lambda: self._work(net, find_facilities, data, shelf))
+            "isochrones, rasters",
+            lambda: self._work(net, find_facilities, data, shelf, searches))
         if job is None:
             return None
         self.stack.callback(job.cancel)
         self.job = job
+        adopt_searches(net, partial(_searched, searches))
         log.info("isochrones and rasters: written by an early worker process")
         return None if shelf is None else partial(_handed_over, job, shelf)
 
     def _work(self, net: WalkNetwork, find_facilities: Callable[[], gpd.GeoDataFrame],
-              data: OSMData | None, shelf: IO[bytes] | None) -> None:  # pragma: no cover
+              data: OSMData | None, shelf: IO[bytes] | None,
+              searches: IO[bytes]) -> None:  # pragma: no cover
         """In the worker: the facilities with their snaps (written for the run into
         ``shelf`` where given), the searches, the isochrones, then the rasters."""
         from .isochrones import polygons
@@ -160,6 +180,12 @@ class EarlyOutputs:
                                        if f.name not in ("path", "stats")))
             release_freed()
         early = _partial_result(self.analysis, net, found)
+        try:
+            _put_searches(searches, net, found, early.profile, early.access)
+        except OSError as exc:
+            raise OutputError(f"the early worker could not hand its searches to the run "
+                              f"through a temporary file ({exc.strerror or exc}); free "
+                              "space in the temporary folder (TMPDIR)") from exc
         chosen = early.prepare(self.outputs)
         _background.milestone(EARLY_SEARCHED)
         log.debug("early worker: snapped and searched in %.2f s", time.perf_counter() - t0)
@@ -202,6 +228,74 @@ def _handed_over(job: _background.Job, shelf: IO[bytes]) -> gpd.GeoDataFrame:
     for name, level, message in header["said"]:
         logging.getLogger(name).log(level, "%s", message)
     return found
+
+
+def _put_searches(file: IO[bytes], net: WalkNetwork, facilities: gpd.GeoDataFrame,
+                  profile: Profile, nodes: Mapping[str, CategoryNodes]) -> None:
+    """Each category's search and its seed arcs into ``file``, for :func:`_searched`: the
+    arrays' bytes from offset 8, then a JSON header naming each one's type, shape and
+    offset, then (last) the header's offset in the first 8 bytes. Data, never code.
+
+    Positioned writes (the file's offset is shared with the run, which opened it before the
+    fork): the run reads the searches only once the first 8 bytes say they are whole."""
+    fd = file.fileno()
+    snaps = category_snaps(facilities, nodes)
+    at = _LENGTH
+    header: dict[str, Any] = {}
+    for c, n in nodes.items():
+        arrays = [*search_seeds(net, snaps[c], profile, c), n.nodes.dist_m, n.nodes.source]
+        where = []
+        for array in arrays:
+            data = np.ascontiguousarray(array)
+            where.append([data.dtype.str, data.shape[0], at])
+            at += _pwrite_all(fd, data.data.cast("B"), at)
+        header[c] = {"speed_kmh": n.speed_kmh, "threshold_min": n.threshold_min,
+                     "horizon_m": n.horizon_m, "limit_m": n.nodes.limit_m, "arrays": where}
+    _pwrite_all(fd, memoryview(json.dumps(header).encode("utf-8")), at)
+    _pwrite_all(fd, memoryview(at.to_bytes(_LENGTH, "little")), 0)
+
+
+#: bytes: the header's offset, first in the searches' file (0: not written yet)
+_LENGTH = 8
+
+
+def _pwrite_all(fd: int, data: memoryview, at: int) -> int:
+    """Write all of ``data`` at offset ``at`` of ``fd``; returns its length."""
+    done = 0
+    while done < len(data):
+        done += os.pwrite(fd, data[done:], at + done)
+    return len(data)
+
+
+def _searched(file: IO[bytes]) -> dict[str, Searched]:
+    """The worker's searches (:func:`_put_searches`) where it has written them all by now,
+    else none (the run searches itself rather than wait)."""
+    fd = file.fileno()
+    at = int.from_bytes(os.pread(fd, _LENGTH, 0).ljust(_LENGTH, b"\0"), "little")
+    if at == 0:
+        return {}
+    header = json.loads(os.pread(fd, os.fstat(fd).st_size - at, at))
+    out: dict[str, Searched] = {}
+    for c, h in header.items():
+        point, node, dist, dist_m, source = (_pread_array(fd, *where) for where in h["arrays"])
+        nodes = CategoryNodes(category=c, speed_kmh=h["speed_kmh"],
+                              threshold_min=h["threshold_min"], horizon_m=h["horizon_m"],
+                              nodes=NodeDistances(dist_m, source, h["limit_m"]))
+        out[c] = Searched(nodes, (point, node, dist))
+    return out
+
+
+def _pread_array(fd: int, dtype: str, size: int, at: int) -> np.ndarray:
+    """The ``size`` values of type ``dtype`` at offset ``at`` of ``fd``."""
+    out = np.empty(size, dtype=np.dtype(dtype))
+    view = out.data.cast("B")
+    done = 0
+    while done < len(view):
+        got = os.preadv(fd, [view[done:]], at + done)
+        if got == 0:
+            raise OutputError("the early worker's searches were cut short")
+        done += got
+    return out
 
 
 def _partial_result(analysis: Analysis, net: WalkNetwork,

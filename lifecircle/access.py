@@ -9,7 +9,7 @@ sentinel number.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, fields
 
 import geopandas as gpd
@@ -20,11 +20,12 @@ from . import columns as col
 from .edge_access import network_for_group
 from .network import WalkNetwork
 from .profiles import Profile
-from .routing import NodeDistances, multi_source, point_distances
+from .routing import NodeDistances, multi_source, point_distances, seed_arcs
 from .snapping import Snap
 
-__all__ = ["BlockCodes", "CategoryAccess", "CategoryNodes", "block_codes", "block_times",
-           "category_nodes", "category_snaps", "compute_access", "minutes"]
+__all__ = ["BlockCodes", "CategoryAccess", "CategoryNodes", "Searched", "adopt_searches",
+           "block_codes", "block_times", "category_nodes", "category_snaps", "compute_access",
+           "minutes", "search_seeds"]
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +60,35 @@ class CategoryAccess(CategoryNodes):
     n_facilities: int
     n_facilities_snapped: int
     seconds: float
+
+
+@dataclass(frozen=True)
+class Searched:
+    """A category's search made elsewhere (the early worker's, :mod:`lifecircle._early`) and
+    the seed arcs it started from (:func:`search_seeds`), by which it is recognised."""
+
+    nodes: CategoryNodes
+    seeds: tuple[np.ndarray, np.ndarray, np.ndarray]
+
+
+#: where :func:`adopt_searches` keeps its reader on the network (beside its other caches)
+_ADOPTED = "_adopted_searches"
+
+
+def adopt_searches(net: WalkNetwork, read: Callable[[], Mapping[str, Searched]]) -> None:
+    """Let the next :func:`compute_access` on ``net`` take, instead of searching again, the
+    searches ``read`` returns (called once, when first needed) wherever one started from the
+    same seed arcs on the same network with the same bound: the same search, so the same
+    distances to the bit. A run whose early worker searched every category does not repeat
+    them (~2.8 s CPU at a million nodes)."""
+    net.__dict__[_ADOPTED] = read
+
+
+def search_seeds(net: WalkNetwork, fsnap: Snap, profile: Profile,
+                 category: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The seed arcs of one category's search (:func:`lifecircle.routing.seed_arcs` on its
+    group's network): with the network and the bound, all its search depends on."""
+    return seed_arcs(network_for_group(net, profile.group_of(category)), fsnap)
 
 
 def category_snaps(facilities: pd.DataFrame, categories: Iterable[str]) -> dict[str, Snap]:
@@ -99,6 +129,8 @@ def compute_access(
     import time
 
     out: dict[str, CategoryAccess] = {}
+    read = net.__dict__.pop(_ADOPTED, None)  # (read once; its arrays go with this call)
+    known = read() if read is not None else {}
     rows_of = _category_rows(facilities, profile.categories)
     snaps = _snaps_of(facilities, rows_of)
     every_id = facilities["facility_id"].to_numpy(dtype=object)
@@ -106,7 +138,7 @@ def compute_access(
         t0 = time.perf_counter()
         rows = rows_of[category]
         fsnap = snaps[category]
-        searched = _search(net, fsnap, profile, category)
+        searched = _search(net, fsnap, profile, category, known.get(category))
         gnet, nodes = network_for_group(net, profile.group_of(category)), searched.nodes
         dist, which = point_distances(gnet, nodes, fsnap, points)
         ids = every_id[rows]
@@ -153,15 +185,30 @@ def category_nodes(net: WalkNetwork, facilities: pd.DataFrame,
     return {c: _search(net, snaps[c], profile, c) for c in profile.categories}
 
 
-def _search(net: WalkNetwork, fsnap: Snap, profile: Profile, category: str) -> CategoryNodes:
+def _search(net: WalkNetwork, fsnap: Snap, profile: Profile, category: str,
+            known: Searched | None = None) -> CategoryNodes:
     """One category's multi-source search from its facilities' snaps, bounded by the
-    profile's horizon at the category's speed, on its group's network (step-free: its mask)."""
+    profile's horizon at the category's speed, on its group's network (step-free: its mask);
+    ``known``'s where it is that same search (:func:`adopt_searches`)."""
     group = profile.group_of(category)
     horizon_m = profile.horizon_min * group.speed_m_per_min
-    nodes = multi_source(network_for_group(net, group), fsnap, limit_m=horizon_m)
+    gnet = network_for_group(net, group)
+    if known is not None and _same_search(known, gnet, fsnap, horizon_m):
+        nodes = known.nodes.nodes
+    else:
+        nodes = multi_source(gnet, fsnap, limit_m=horizon_m)
     return CategoryNodes(category=category, speed_kmh=group.speed_kmh,
                          threshold_min=profile.threshold_of(category), horizon_m=horizon_m,
                          nodes=nodes)
+
+
+def _same_search(known: Searched, gnet: WalkNetwork, fsnap: Snap, horizon_m: float) -> bool:
+    """Whether ``known`` is the search of ``fsnap`` on ``gnet`` bounded at ``horizon_m``."""
+    nodes = known.nodes.nodes
+    if nodes.limit_m != horizon_m or nodes.dist_m.shape[0] != gnet.n_nodes:
+        return False
+    return all(np.array_equal(a, b) for a, b in zip(known.seeds, seed_arcs(gnet, fsnap),
+                                                    strict=True))
 
 
 def _unreachable_reasons(

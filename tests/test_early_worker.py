@@ -346,3 +346,92 @@ def test_ctrl_c_stops_the_run_and_the_early_worker(grid, tmp_path, monkeypatch):
         grid.run(out=out, **KW)
     assert not alive(_worker_pid(pid_file))
     assert left_behind(out) == []
+
+
+def test_the_run_takes_the_workers_searches_once_made(tmp_path, monkeypatch):
+    """The run's walking times start from the worker's searches (none of its own) where the
+    worker has made them when the run needs them: the same times as a run without it."""
+    from lifecircle import access
+
+    searched_in = tmp_path / "searched_in"
+    searched_in.write_text("")
+    real_search = access.multi_source
+
+    def search(*args: Any, **kwargs: Any) -> Any:
+        with searched_in.open("a") as fh:
+            fh.write(f"{os.getpid()}\n")
+        return real_search(*args, **kwargs)
+
+    real_adopt = _early.adopt_searches
+
+    def adopt_once_written(net, read):  # the run waits here for them (the test's race)
+        def waited():
+            for _ in range(600):
+                if found := read():
+                    return found
+                time.sleep(0.05)
+            raise AssertionError("the worker wrote no searches")
+        real_adopt(net, waited)
+
+    monkeypatch.setattr(access, "multi_source", search)
+    monkeypatch.setattr(_early, "adopt_searches", adopt_once_written)
+    case = make_grid_case(tmp_path / "grid")
+    runs = []
+    for early in (True, False):
+        with pytest.MonkeyPatch.context() as mp:
+            _streamed(mp, early=early)
+            runs.append(case.run(out=tmp_path / f"out_{early}", **KW))
+        pids = searched_in.read_text().split()
+        searched_in.write_text("")
+        me = str(os.getpid())
+        n = len(runs[0].access)
+        # with the worker: its searches alone (in its process); without: the run's own
+        assert pids == ([p for p in pids if p != me] if early else [me] * n) and len(pids) == n
+    with_early, without = runs
+    for c, a in without.access.items():
+        b = with_early.access[c]
+        for name in ("dist_m", "walk_min", "nearest", "reason"):
+            np.testing.assert_array_equal(getattr(b, name), getattr(a, name), err_msg=c)
+        np.testing.assert_array_equal(b.nodes.dist_m, a.nodes.dist_m)
+        np.testing.assert_array_equal(b.nodes.source, a.nodes.source)
+    assert np.isfinite(without.access["retail"].dist_m).sum() == 3
+
+
+def test_searches_made_elsewhere_are_taken_only_where_the_same(monaco_pair):
+    """A search is taken where its seeds, network and bound are the run's; one of other seeds
+    is searched again."""
+    from lifecircle.access import (
+        Searched,
+        adopt_searches,
+        category_nodes,
+        category_snaps,
+        compute_access,
+        search_seeds,
+    )
+    from lifecircle.routing import NodeDistances
+    from lifecircle.snapping import Snap
+
+    res = monaco_pair[1]
+    net, fac, prof = res.network, res.facilities, res.profile
+    points = Snap.from_columns(res.access_points)
+    fresh = compute_access(net, fac, points, prof)
+    nodes = category_nodes(net, fac, prof)
+    snaps = category_snaps(fac, prof.categories)
+    taken, other = [c for c in prof.categories if nodes[c].nodes.source.max() >= 0][:2]
+
+    def doctored(c: str, seeds: tuple[np.ndarray, ...]) -> Searched:
+        n = nodes[c]  # every distance 1 m more: seen where taken
+        fake = NodeDistances(n.nodes.dist_m + 1.0, n.nodes.source, n.nodes.limit_m)
+        return Searched(type(n)(n.category, n.speed_kmh, n.threshold_min, n.horizon_m, fake),
+                        seeds)
+
+    same = search_seeds(net, snaps[taken], prof, taken)
+    differ = tuple(s[:-1] for s in search_seeds(net, snaps[other], prof, other))
+    adopt_searches(net, lambda: {taken: doctored(taken, same), other: doctored(other, differ)})
+    got = compute_access(net, fac, points, prof)
+    np.testing.assert_array_equal(got[taken].nodes.dist_m, fresh[taken].nodes.dist_m + 1.0)
+    np.testing.assert_array_equal(got[other].nodes.dist_m, fresh[other].nodes.dist_m)
+    np.testing.assert_array_equal(got[other].dist_m, fresh[other].dist_m)
+    # read once: the next walking times search again
+    again = compute_access(net, fac, points, prof)
+    np.testing.assert_array_equal(again[taken].nodes.dist_m, fresh[taken].nodes.dist_m)
