@@ -75,6 +75,37 @@ def test_long_lived_objects_are_frozen_within_and_handed_back_after() -> None:
     del held, extra
 
 
+def test_the_collector_is_paused_until_freeze_and_given_back_as_it_was() -> None:
+    # what is made before freeze() is frozen before any collection walks it
+    import gc
+
+    from lifecircle._memory import frozen_long_lived
+
+    assert gc.isenabled()
+    with frozen_long_lived() as freeze:
+        assert not gc.isenabled()
+        made = [[k] for k in range(1000)]
+        freeze()
+        assert gc.isenabled()
+        assert gc.get_freeze_count() >= len(made)
+    assert gc.isenabled()
+    # a step that fails before freeze() gives the collector back too
+    with pytest.raises(RuntimeError), frozen_long_lived():
+        assert not gc.isenabled()
+        raise RuntimeError("failed in the load")
+    assert gc.isenabled() and gc.get_freeze_count() == 0
+    # where the caller had paused it, it stays paused
+    gc.disable()
+    try:
+        with frozen_long_lived() as freeze:
+            freeze()
+            assert not gc.isenabled()
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
+    del made
+
+
 def test_a_run_freezes_what_it_holds_and_hands_it_back(tmp_path, monkeypatch) -> None:
     # the analysis (after the load) and the outputs freeze what they hold; the caller's
     # process gets its collector back as it was
