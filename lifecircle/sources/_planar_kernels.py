@@ -285,6 +285,56 @@ def _nodes(bits: np.ndarray, pts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return node, xy
 
 
+def _ring_box(xy: np.ndarray, ring_nodes: np.ndarray, ring_ptr: np.ndarray,
+              rings: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(lowest, highest) x and y of the vertices ``ring_nodes[ring_ptr[r]:ring_ptr[r + 1]]``
+    of each ring ``r`` of ``rings`` (each has vertices); one pass, where numpy's gather and
+    two ``reduceat`` made three copies of every vertex (0.3 s at a million nodes)."""
+    n = rings.shape[0]
+    lo = np.empty((n, 2), dtype=np.float64)
+    hi = np.empty((n, 2), dtype=np.float64)
+    for k in range(n):
+        r = rings[k]
+        v = ring_nodes[ring_ptr[r]]
+        x0 = x1 = xy[v, 0]
+        y0 = y1 = xy[v, 1]
+        for q in range(ring_ptr[r] + 1, ring_ptr[r + 1]):
+            v = ring_nodes[q]
+            x0, x1 = min(x0, xy[v, 0]), max(x1, xy[v, 0])
+            y0, y1 = min(y0, xy[v, 1]), max(y1, xy[v, 1])
+        lo[k, 0], lo[k, 1], hi[k, 0], hi[k, 1] = x0, y0, x1, y1
+    return lo, hi
+
+
+def _pairs_in_boxes(x: np.ndarray, y: np.ndarray, first: np.ndarray, order: np.ndarray,
+                    box: np.ndarray, b0: np.ndarray, b1: np.ndarray,
+                    ncx: int) -> tuple[np.ndarray, np.ndarray]:
+    """The (box, point) pairs of :func:`~lifecircle.sources.planar.box_pairs`: the points
+    ``order[first[c]:first[c + 1]]`` of each cell ``c`` the boxes overlap (cells ``b0`` to
+    ``b1``), scanned twice (count, then fill)."""
+    g_i = np.empty(0, dtype=np.int64)
+    p_i = np.empty(0, dtype=np.int64)
+    total = 0
+    for write in range(2):
+        if write:
+            g_i = np.empty(total, dtype=np.int64)
+            p_i = np.empty(total, dtype=np.int64)
+        k = 0
+        for g in range(box.shape[0]):
+            for j in range(b0[g, 1], b1[g, 1] + 1):
+                for i in range(b0[g, 0], b1[g, 0] + 1):
+                    c = j * ncx + i
+                    for q in range(first[c], first[c + 1]):
+                        p = order[q]
+                        if box[g, 0] <= x[p] <= box[g, 2] and box[g, 1] <= y[p] <= box[g, 3]:
+                            if write:
+                                g_i[k] = g
+                                p_i[k] = p
+                            k += 1
+        total = k
+    return g_i, p_i
+
+
 def _u32(buf: np.ndarray, p: int) -> int:
     """The little-endian unsigned 32-bit integer at byte ``p``."""
     return (int(buf[p]) | (int(buf[p + 1]) << 8) | (int(buf[p + 2]) << 16)
@@ -343,6 +393,8 @@ _KERNELS: dict[str, tuple[Callable[..., Any], tuple[Callable[..., Any], ...]]] =
     "more": (_flag_more, (_orient, _meets_off_ends, _root, _join_if_met)),
     "walk": (_walk_rings, (_ring, _successor)),
     "lines": (_line_wkb, (_u32,)),
+    "bounds": (_ring_box, ()),
+    "boxes": (_pairs_in_boxes, ()),
 }
 
 

@@ -41,7 +41,7 @@ from ._halves import elementwise, in_parts, workers
 from ._osm_arrays import spans
 from ._planar_kernels import kernel as _kernel
 
-__all__ = ["Arrangement", "faces", "outlines", "stable_order"]
+__all__ = ["Arrangement", "box_pairs", "faces", "outlines", "stable_order"]
 
 _EMPTY = np.empty(0, dtype=object)
 #: relative rounding allowance of the orientation test (a near-touch is sent to GEOS)
@@ -394,13 +394,46 @@ def _polygons(xy: np.ndarray, u: np.ndarray, v: np.ndarray) -> np.ndarray:
     return _rings_as_polygons(xy, ring_nodes, ring_ptr, which[order], poly[order])
 
 
+def box_pairs(x: np.ndarray, y: np.ndarray, box: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(box, point) pairs of the points inside each box (bounds ``box``, one row each).
+
+    The points are binned to a grid of cells about the median box's size (at most about one
+    cell per point); each box visits the cells it overlaps.
+    """
+    ok = np.isfinite(x) & np.isfinite(y)
+    if not ok.any():
+        empty = np.empty(0, dtype=np.int64)
+        return empty, empty
+    lo = np.minimum(box[:, :2].min(axis=0), [x[ok].min(), y[ok].min()])
+    span = np.maximum(box[:, 2:].max(axis=0), [x[ok].max(), y[ok].max()]) - lo
+    n = int(ok.sum())
+    size = float(np.median(np.maximum(box[:, 2] - box[:, 0], box[:, 3] - box[:, 1])))
+    cell = max(size, float(np.sqrt(span[0] * span[1] / n)), float(span.max()) / n, 1e-9)
+    ncx, ncy = int(span[0] / cell) + 1, int(span[1] / cell) + 1
+    ix = np.clip(np.where(ok, (x - lo[0]) / cell, 0.0).astype(np.int64), 0, ncx - 1)
+    iy = np.clip(np.where(ok, (y - lo[1]) / cell, 0.0).astype(np.int64), 0, ncy - 1)
+    cell_of = np.where(ok, iy * ncx + ix, ncx * ncy)  # points without coordinates: no cell
+    order = stable_order(cell_of)
+    first = np.searchsorted(cell_of[order], np.arange(ncx * ncy + 2))
+    b0 = np.clip(((box[:, :2] - lo) / cell).astype(np.int64), 0, [ncx - 1, ncy - 1])
+    b1 = np.clip(((box[:, 2:] - lo) / cell).astype(np.int64), 0, [ncx - 1, ncy - 1])
+    kernel = _kernel("boxes")
+
+    def part(s: slice) -> tuple[np.ndarray, np.ndarray]:
+        g_i, p_i = kernel(x, y, first, order, np.ascontiguousarray(box[s]),
+                          np.ascontiguousarray(b0[s]), np.ascontiguousarray(b1[s]), ncx)
+        return g_i + s.start, p_i
+
+    parts = in_parts(part, box.shape[0], min_part=2000)
+    return (np.concatenate([g for g, _ in parts]), np.concatenate([p for _, p in parts]))
+
+
 def _ring_bounds(xy: np.ndarray, ring_nodes: np.ndarray, ring_ptr: np.ndarray,
                  rings: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(lowest, highest) x and y of the vertices of each ring of ``rings`` ((n, 2) each)."""
-    size = np.diff(ring_ptr)[rings]
-    at = xy[ring_nodes[spans(ring_ptr[rings], size)]]
-    start = np.cumsum(size) - size  # rings have vertices: a walk has at least three
-    return np.minimum.reduceat(at, start, axis=0), np.maximum.reduceat(at, start, axis=0)
+    # rings have vertices: a walk has at least three
+    lo, hi = _kernel("bounds")(xy, ring_nodes, ring_ptr, np.asarray(rings, dtype=np.int64))
+    return lo, hi
 
 
 def _in_boxes(pts: np.ndarray, lo: np.ndarray,
@@ -408,15 +441,17 @@ def _in_boxes(pts: np.ndarray, lo: np.ndarray,
     """(point, box) pairs of the points ``pts`` inside each box (``lo``-``hi``, bounds
     included). Few points (a city's islands of lines) against many boxes: each box takes
     the run of the x-sorted points within its x range, then their y is tested; where those
-    runs would hold more than :data:`_IN_BOXES_PAIRS` pairs per box, a tree of the boxes."""
+    runs would hold more than :data:`_IN_BOXES_PAIRS` pairs per box, :func:`box_pairs` (a
+    grid of the points; a tree of the boxes cost 0.4 s for 2 x 10^5 shells at a million
+    nodes, to build and to query)."""
     order = np.argsort(pts[:, 0], kind="stable")
     px = pts[order, 0]
     start = np.searchsorted(px, lo[:, 0], side="left")
     size = np.searchsorted(px, hi[:, 0], side="right") - start
     total = int(size.sum())
     if total > _IN_BOXES_PAIRS * lo.shape[0]:
-        p_i, b_i = shapely.STRtree(shapely.box(lo[:, 0], lo[:, 1], hi[:, 0], hi[:, 1])).query(
-            shapely.points(pts))
+        b_i, p_i = box_pairs(np.ascontiguousarray(pts[:, 0]), np.ascontiguousarray(pts[:, 1]),
+                             np.column_stack([lo, hi]))
         return p_i, b_i
     b_i = np.repeat(np.arange(lo.shape[0]), size)
     p_i = order[spans(start, size)]
