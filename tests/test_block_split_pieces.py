@@ -1,6 +1,7 @@
-"""The splits' shortcuts give what the full work gives: parents no line meets are left out of
-the line cut, corner neighbours are not asked for a shared edge, the islands' candidate shells
-come from a grid of the points, the shells' bounds from one pass over their vertices."""
+"""The splits' shortcuts give what the full work gives: a cut parent keeps its neighbour's
+vertices on their shared edge, corner neighbours are not asked for a shared edge, the
+islands' candidate shells come from a grid of the points, the shells' bounds from one pass
+over their vertices."""
 
 from __future__ import annotations
 
@@ -13,19 +14,18 @@ from lifecircle.sources._planar_kernels import _ring_box
 from lifecircle.sources.block_split import line_pieces, merge_small
 
 
-def test_line_pieces_cut_only_the_parents_a_line_meets():
-    parents = np.array([shapely.box(0, 0, 10, 10), shapely.box(20, 0, 30, 10),
-                        shapely.box(40, 0, 50, 10)])
-    lines = np.array([
-        shapely.LineString([(5, -1), (5, 11)]),  # cuts the first in two
-        shapely.LineString([(42, 5), (45, 5)]),  # a dangle in the third: no cut
-        shapely.LineString([(60, 0), (70, 10)]),  # meets none
-    ])
+def test_line_pieces_keep_a_neighbours_vertex_on_the_shared_edge():
+    # the second parent is cut; the first, which no line meets, has a vertex on their shared
+    # edge: the cut parent's piece keeps it, and the first comes back whole
+    first = shapely.Polygon([(0, 0), (1, 0), (1, 0.5), (1, 1), (0, 1)])
+    parents = np.array([first, shapely.box(1, 0, 2, 1)])
+    lines = np.array([shapely.LineString([(1.5, -1), (1.5, 2)])])
     pieces, parent = line_pieces(parents, lines)
-    by_parent = sorted(zip(parent.tolist(), shapely.area(pieces).tolist(), strict=True))
-    # the second parent, which no line meets, gives no piece (it would only come back whole)
-    assert by_parent == [(0, 50.0), (0, 50.0), (2, 100.0)]
-    assert shapely.equals(pieces[parent == 2][0], parents[2])
+    assert sorted(parent.tolist()) == [0, 1, 1]
+    assert shapely.equals(pieces[parent == 0][0], first)
+    left = next(p for p in pieces[parent == 1] if shapely.bounds(p)[0] == 1.0)
+    assert [1.0, 0.5] in shapely.get_coordinates(left).tolist()
+    assert sorted(shapely.area(pieces[parent == 1]).tolist()) == [0.5, 0.5]
 
 
 def test_a_corner_neighbour_is_no_merge_partner():

@@ -146,11 +146,10 @@ def line_pieces(parents: np.ndarray, lines: np.ndarray) -> tuple[np.ndarray, np.
     """Cut each parent polygon by the lines that cross it.
 
     Lines are used whole (not clipped: a clipped end a hair off the boundary would leave the
-    cut open); faces outside every parent are dropped. A parent that no line meets gives no
-    pieces: its outline would only give it back whole (faces inside a parent are bounded by
-    what lies in it, so leaving out the others' outlines changes no other parent's pieces;
-    a fifth of the parents at 268,569 nodes, their outlines a fifth of the work). Returns
-    (pieces, parent position).
+    cut open); faces outside every parent are dropped. Every parent's outline is in the
+    arrangement, met by a line or not: a neighbour's outline gives the cut parent's pieces
+    its vertices on their shared edge (and, below GEOS_BELOW, their rings' first vertex).
+    Returns (pieces, parent position).
     """
     if parents.size == 0:
         return _EMPTY, np.empty(0, dtype=np.int64)
@@ -163,13 +162,12 @@ def line_pieces(parents: np.ndarray, lines: np.ndarray) -> tuple[np.ndarray, np.
     # line, in one thread): each of its pairs gets a copy of its own (_halves' rule)
     repeated = np.bincount(l_i, minlength=lines.size)[l_i] > 1
     asked[repeated] = shapely.from_wkb(shapely.to_wkb(asked[repeated]))
-    met = elementwise(shapely.intersects, parents[p_i], asked, groups=p_i)
-    l_i, cut = distinct(l_i[met]), distinct(p_i[met])
-    work = np.concatenate([outlines(parents[cut]), lines[l_i]])
+    l_i = distinct(l_i[elementwise(shapely.intersects, parents[p_i], asked, groups=p_i)])
+    work = np.concatenate([outlines(parents), lines[l_i]])
     pieces = faces(work)
-    owner = owner_of(elementwise(shapely.point_on_surface, pieces), parents[cut], disjoint=True)
+    owner = owner_of(elementwise(shapely.point_on_surface, pieces), parents, disjoint=True)
     keep = owner >= 0
-    return pieces[keep], cut[owner[keep]]
+    return pieces[keep], owner[keep]
 
 
 def grid_pieces(
