@@ -182,10 +182,8 @@ class EarlyOutputs:
         early = _partial_result(self.analysis, net, found)
         try:
             _put_searches(searches, net, found, early.profile, early.access)
-        except OSError as exc:
-            raise OutputError(f"the early worker could not hand its searches to the run "
-                              f"through a temporary file ({exc.strerror or exc}); free "
-                              "space in the temporary folder (TMPDIR)") from exc
+        except OSError as exc:  # only a saving: the run then searches itself
+            log.debug("early worker: searches not handed over (%s)", exc)
         chosen = early.prepare(self.outputs)
         _background.milestone(EARLY_SEARCHED)
         log.debug("early worker: snapped and searched in %.2f s", time.perf_counter() - t0)
@@ -249,8 +247,9 @@ def _put_searches(file: IO[bytes], net: WalkNetwork, facilities: gpd.GeoDataFram
             data = np.ascontiguousarray(array)
             where.append([data.dtype.str, data.shape[0], at])
             at += _pwrite_all(fd, data.data.cast("B"), at)
-        header[c] = {"speed_kmh": n.speed_kmh, "threshold_min": n.threshold_min,
-                     "horizon_m": n.horizon_m, "limit_m": n.nodes.limit_m, "arrays": where}
+        header[c] = {"group": profile.group_of(c).name, "speed_kmh": n.speed_kmh,
+                     "threshold_min": n.threshold_min, "horizon_m": n.horizon_m,
+                     "limit_m": n.nodes.limit_m, "arrays": where}
     _pwrite_all(fd, memoryview(json.dumps(header).encode("utf-8")), at)
     _pwrite_all(fd, memoryview(at.to_bytes(_LENGTH, "little")), 0)
 
@@ -269,31 +268,46 @@ def _pwrite_all(fd: int, data: memoryview, at: int) -> int:
 
 def _searched(file: IO[bytes]) -> dict[str, Searched]:
     """The worker's searches (:func:`_put_searches`) where it has written them all by now,
-    else none (the run searches itself rather than wait)."""
+    else none (the run searches itself rather than wait, and where the file cannot be read);
+    the file is emptied once read (its arrays are ~100 MB at a million nodes)."""
     fd = file.fileno()
-    at = int.from_bytes(os.pread(fd, _LENGTH, 0).ljust(_LENGTH, b"\0"), "little")
-    if at == 0:
+    try:
+        at = int.from_bytes(os.pread(fd, _LENGTH, 0).ljust(_LENGTH, b"\0"), "little")
+        if at == 0:
+            return {}
+        header = json.loads(os.pread(fd, os.fstat(fd).st_size - at, at))
+        out: dict[str, Searched] = {}
+        for c, h in header.items():
+            point, node, dist, dist_m, source = (_pread_array(fd, *where)
+                                                 for where in h["arrays"])
+            nodes = CategoryNodes(category=c, speed_kmh=h["speed_kmh"],
+                                  threshold_min=h["threshold_min"], horizon_m=h["horizon_m"],
+                                  nodes=NodeDistances(dist_m, source, h["limit_m"]))
+            out[c] = Searched(nodes, (point, node, dist), group=h["group"])
+    except (OSError, ValueError, KeyError, TypeError) as exc:  # only a saving: search anew
+        log.debug("the early worker's searches not read (%s)", exc)
         return {}
-    header = json.loads(os.pread(fd, os.fstat(fd).st_size - at, at))
-    out: dict[str, Searched] = {}
-    for c, h in header.items():
-        point, node, dist, dist_m, source = (_pread_array(fd, *where) for where in h["arrays"])
-        nodes = CategoryNodes(category=c, speed_kmh=h["speed_kmh"],
-                              threshold_min=h["threshold_min"], horizon_m=h["horizon_m"],
-                              nodes=NodeDistances(dist_m, source, h["limit_m"]))
-        out[c] = Searched(nodes, (point, node, dist))
+    finally:
+        os.ftruncate(fd, 0)
     return out
+
+
+#: the kinds of array the searches' file holds (bool, integers, floats: never objects)
+_ARRAY_KINDS = "biuf"
 
 
 def _pread_array(fd: int, dtype: str, size: int, at: int) -> np.ndarray:
     """The ``size`` values of type ``dtype`` at offset ``at`` of ``fd``."""
-    out = np.empty(size, dtype=np.dtype(dtype))
+    kind = np.dtype(dtype)
+    if kind.kind not in _ARRAY_KINDS:
+        raise ValueError(f"an array of type {dtype!r} in the searches' file")
+    out = np.empty(size, dtype=kind)
     view = out.data.cast("B")
     done = 0
     while done < len(view):
         got = os.preadv(fd, [view[done:]], at + done)
         if got == 0:
-            raise OutputError("the early worker's searches were cut short")
+            raise ValueError("the early worker's searches were cut short")
         done += got
     return out
 

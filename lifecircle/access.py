@@ -69,6 +69,8 @@ class Searched:
 
     nodes: CategoryNodes
     seeds: tuple[np.ndarray, np.ndarray, np.ndarray]
+    #: the name of the group whose network it searched
+    group: str
 
 
 #: where :func:`adopt_searches` keeps its reader on the network (beside its other caches)
@@ -193,7 +195,9 @@ def _search(net: WalkNetwork, fsnap: Snap, profile: Profile, category: str,
     group = profile.group_of(category)
     horizon_m = profile.horizon_min * group.speed_m_per_min
     gnet = network_for_group(net, group)
-    if known is not None and _same_search(known, gnet, fsnap, horizon_m):
+    if known is not None and known.group == group.name and \
+            known.nodes.speed_kmh == group.speed_kmh and \
+            _same_search(known, gnet, fsnap, horizon_m):
         nodes = known.nodes.nodes
     else:
         nodes = multi_source(gnet, fsnap, limit_m=horizon_m)

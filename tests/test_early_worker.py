@@ -419,11 +419,11 @@ def test_searches_made_elsewhere_are_taken_only_where_the_same(monaco_pair):
     snaps = category_snaps(fac, prof.categories)
     taken, other = [c for c in prof.categories if nodes[c].nodes.source.max() >= 0][:2]
 
-    def doctored(c: str, seeds: tuple[np.ndarray, ...]) -> Searched:
+    def doctored(c: str, seeds: tuple[np.ndarray, ...], group: str | None = None) -> Searched:
         n = nodes[c]  # every distance 1 m more: seen where taken
         fake = NodeDistances(n.nodes.dist_m + 1.0, n.nodes.source, n.nodes.limit_m)
         return Searched(type(n)(n.category, n.speed_kmh, n.threshold_min, n.horizon_m, fake),
-                        seeds)
+                        seeds, group=group or prof.group_of(c).name)
 
     same = search_seeds(net, snaps[taken], prof, taken)
     differ = tuple(s[:-1] for s in search_seeds(net, snaps[other], prof, other))
@@ -432,6 +432,37 @@ def test_searches_made_elsewhere_are_taken_only_where_the_same(monaco_pair):
     np.testing.assert_array_equal(got[taken].nodes.dist_m, fresh[taken].nodes.dist_m + 1.0)
     np.testing.assert_array_equal(got[other].nodes.dist_m, fresh[other].nodes.dist_m)
     np.testing.assert_array_equal(got[other].dist_m, fresh[other].dist_m)
+    # the same seeds searched on another group's network: searched again
+    adopt_searches(net, lambda: {taken: doctored(taken, same, group="another group")})
+    got = compute_access(net, fac, points, prof)
+    np.testing.assert_array_equal(got[taken].nodes.dist_m, fresh[taken].nodes.dist_m)
     # read once: the next walking times search again
     again = compute_access(net, fac, points, prof)
     np.testing.assert_array_equal(again[taken].nodes.dist_m, fresh[taken].nodes.dist_m)
+
+
+def test_a_searches_file_not_whole_or_not_ours_gives_none_and_is_emptied(tmp_path):
+    """The run searches itself where the worker's file is not written yet, cut short, or
+    names an array of objects; a file it read is emptied."""
+    from lifecircle._early import _LENGTH, _searched
+
+    def file_with(header: dict, data: bytes = b"") -> Any:
+        fh = open(tmp_path / "searches", "w+b")
+        body = data + json.dumps(header).encode()
+        fh.write(((_LENGTH + len(data)) if header else 0).to_bytes(_LENGTH, "little") + body)
+        fh.flush()
+        return fh
+
+    array = [["<f8", 4, 10_000]]  # past the file's end
+    cases = [
+        ({}, b""),  # not written yet
+        ({"x": {"group": "g", "speed_kmh": 4.5, "threshold_min": 15, "horizon_m": 1,
+                "limit_m": 1, "arrays": array * 5}}, b"\0" * 8),  # cut short
+        ({"x": {"group": "g", "speed_kmh": 4.5, "threshold_min": 15, "horizon_m": 1,
+                "limit_m": 1, "arrays": [["|O", 1, _LENGTH]] * 5}}, b"\0" * 8),  # objects
+        ({"x": {"arrays": []}}, b""),  # not ours
+    ]
+    for header, data in cases:
+        with file_with(header, data) as fh:
+            assert _searched(fh) == {}
+            assert os.fstat(fh.fileno()).st_size == 0

@@ -251,6 +251,9 @@ def test_dense_unique_is_np_unique() -> None:
     assert uniq.tolist() == [10, 20, 30]
     assert inverse.tolist() == [2, 0, 2, 1]
     assert counts.tolist() == [1, 1, 2]
+    # ranks far beyond the ids (few walkable nodes in a big file): the same, by the sort
+    uniq, inverse, counts = dense_unique(np.array([30, 10, 30]), np.array([900, 1, 900]))
+    assert (uniq.tolist(), inverse.tolist(), counts.tolist()) == ([10, 30], [1, 0, 1], [1, 2])
 
 
 def test_segment_lengths_leave_out_the_steps_across_runs() -> None:
