@@ -589,3 +589,34 @@ def test_references_resolve_in_any_block_order(tmp_path: Path, blocks: list[byte
     np.testing.assert_array_equal(arrays.node_id[pos[pos >= 0]], refs[pos >= 0])
     assert arrays.missing_refs.tolist() == [r for r in refs.tolist()
                                             if r not in arrays.node_id.tolist()]
+
+
+def test_later_ways_blocks_of_a_sorted_file_are_resolved_by_the_decoders(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Once the first ways are gathered, the decoding threads resolve each later block's
+    references themselves and the gather keeps them (none resolved again by the gather)."""
+    from lifecircle.sources import _pbf
+
+    kept: list[bool] = []
+    add, resolve = _pbf._Gather.add, _pbf.resolve
+    again = {"n": 0}
+
+    def spy_add(self: Any, result: Any) -> None:
+        early = result[2]
+        kept.append(early is not None and early[2] == self.columns["node_id"].n)
+        add(self, result)
+
+    def spy_resolve(*args: Any) -> Any:
+        again["n"] += 1
+        return resolve(*args)
+
+    monkeypatch.setattr(_pbf._Gather, "add", spy_add)
+    monkeypatch.setattr(_pbf, "resolve", spy_resolve)
+    blocks = [_dense([1, 2, 4], [0, 0, 0], [0, 0, 0], []),
+              *[_ways((10 + k, [1, 100 + k, 4, 200 + k][: 2 + k % 3])) for k in range(10)]]
+    path = _file(tmp_path / "later.osm.pbf", *(_strings() + b for b in blocks))
+    arrays = _pbf.read_pbf(path)
+    assert any(kept)  # some blocks' references came resolved from the decoders
+    # and each of the ten ways blocks was resolved once: by a decoder or by the gather
+    assert again["n"] == 10
+    assert arrays.missing_refs.size > 0
