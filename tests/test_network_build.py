@@ -271,3 +271,29 @@ def test_segment_lengths_leave_out_the_steps_across_runs() -> None:
         # ~110.9 m per 0.001 degree of latitude and ~94.4 m per 0.001 of longitude here
         assert got[0] == pytest.approx(110.9, abs=0.2)
         assert got[1] == pytest.approx(94.4, abs=0.2)
+
+
+def test_utm_zone_by_arithmetic_is_the_databases_choice() -> None:
+    # inside a zone the arithmetic answers; on an edge (several zones) or beyond 84N / 80S
+    # (none) the database does: either way what estimate_utm_crs would choose
+    from pyproj.aoi import AreaOfInterest
+    from pyproj.database import query_utm_crs_info
+
+    from lifecircle._geo import _utm_code, utm_crs_at
+
+    rng = np.random.default_rng(3)
+    points = [(7.42, 43.73), (118.78, 32.04), (-70.0, -33.0), (179.99, 10.0),
+              (-179.99, -10.0), *zip(rng.uniform(-180, 180, 25), rng.uniform(-80, 84, 25),
+                                     strict=True)]
+    for lon, lat in points:
+        infos = query_utm_crs_info(datum_name="WGS 84",
+                                   area_of_interest=AreaOfInterest(lon, lat, lon, lat))
+        assert len(infos) == 1 and _utm_code(lon, lat) == int(infos[0].code), (lon, lat)
+    # edges: left to the database, which lists several (its first is taken) or none
+    for lon, lat in [(6.0, 60.0), (10.0, 0.0), (-180.0, 10.0), (180.0, 10.0), (10.0, 84.0),
+                     (10.0, -80.0), (10.0, 85.0)]:
+        assert _utm_code(lon, lat) is None
+    assert utm_crs_at(6.0, 60.0).to_epsg() == 32631
+    assert utm_crs_at(10.0, 0.0).to_epsg() == 32632
+    assert utm_crs_at(10.0, 85.0) is None
+    assert utm_crs_at(7.42, 43.73).to_epsg() == 32632

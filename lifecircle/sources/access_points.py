@@ -25,6 +25,8 @@ import pandas as pd
 import pyproj
 import shapely
 
+from .._geo import utm_crs_at
+
 log = logging.getLogger(__name__)
 
 __all__ = [
@@ -59,8 +61,9 @@ _FIRST_KINDS = ("point", "representative")
 
 @functools.lru_cache(maxsize=64)
 def _utm_at(lon: float, lat: float) -> pyproj.CRS:
-    # the pyproj database query behind estimate_utm_crs costs ~0.5 s: once per place
-    return gpd.GeoSeries([shapely.Point(lon, lat)], crs=4326).estimate_utm_crs()
+    # estimate_utm_crs's choice (where no zone holds the point, its error)
+    return utm_crs_at(lon, lat) or gpd.GeoSeries([shapely.Point(lon, lat)],
+                                                 crs=4326).estimate_utm_crs()
 
 
 def utm_of(geoms: gpd.GeoSeries) -> pyproj.CRS:
