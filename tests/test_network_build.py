@@ -4,6 +4,7 @@ and the step-free barrier flags (hand-worked expectations; lengths from pyproj's
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pyproj
@@ -181,16 +182,32 @@ def test_a_failed_read_leaves_no_network_thread(pbf: bool, tmp_path: Path,
             if pbf else
             _write(tmp_path / "roads.osm", [(10, [1, 2, 3], {"highway": "residential"})]))
     started: list[int] = []
+    areas = threading.Event()
+    built: list[bool] = []
 
     def failing_areas(*args: object, **kwargs: object) -> None:
         started.append(threading.active_count())
+        areas.set()
         raise RuntimeError("the areas failed")
 
+    # the network's thread builds only once the areas have started (on a file this small it
+    # could otherwise be done before them, and nothing would be left to wait for)
+    for name in ("from_osm", "_from_references"):
+        build = getattr(WalkNetwork, name).__func__
+
+        def waiting(cls: type, *args: object, _build: Any = build) -> WalkNetwork:
+            assert areas.wait(10)
+            net = _build(cls, *args)
+            built.append(True)
+            return net
+
+        monkeypatch.setattr(WalkNetwork, name, classmethod(waiting))
     monkeypatch.setattr(_osm_assemble, "_sort_areas", failing_areas)
     before = set(threading.enumerate())
     with pytest.raises(RuntimeError, match="the areas failed"):
         WalkNetwork.from_osm_file(path)
     assert started and started[0] > len(before)  # the network's thread was running then
+    assert built  # and it was waited for, not left building in the background
     assert set(threading.enumerate()) <= before
 
 
