@@ -248,7 +248,6 @@ def _put_searches(file: IO[bytes], net: WalkNetwork, facilities: gpd.GeoDataFram
             where.append([data.dtype.str, data.shape[0], at])
             at += _pwrite_all(fd, data.data.cast("B"), at)
         header[c] = {"group": profile.group_of(c).name, "speed_kmh": n.speed_kmh,
-                     "threshold_min": n.threshold_min, "horizon_m": n.horizon_m,
                      "limit_m": n.nodes.limit_m, "arrays": where}
     _pwrite_all(fd, memoryview(json.dumps(header).encode("utf-8")), at)
     _pwrite_all(fd, memoryview(at.to_bytes(_LENGTH, "little")), 0)
@@ -280,10 +279,8 @@ def _searched(file: IO[bytes]) -> dict[str, Searched]:
         for c, h in header.items():
             point, node, dist, dist_m, source = (_pread_array(fd, *where)
                                                  for where in h["arrays"])
-            nodes = CategoryNodes(category=c, speed_kmh=h["speed_kmh"],
-                                  threshold_min=h["threshold_min"], horizon_m=h["horizon_m"],
-                                  nodes=NodeDistances(dist_m, source, h["limit_m"]))
-            out[c] = Searched(nodes, (point, node, dist), group=h["group"])
+            out[c] = Searched(NodeDistances(dist_m, source, h["limit_m"]), (point, node, dist),
+                              group=h["group"], speed_kmh=h["speed_kmh"])
     except (OSError, ValueError, KeyError, TypeError) as exc:  # only a saving: search anew
         log.debug("the early worker's searches not read (%s)", exc)
         return {}

@@ -57,9 +57,10 @@ def dense_unique(ids: np.ndarray, rank: np.ndarray) -> tuple[np.ndarray, np.ndar
     the walkable ways' references took ~1 s of the build's path; this ~0.1 s). The inverse
     is int32 where the ranks fit. The table has a row per rank, so where the ranks run far
     beyond the ids (a file of many more nodes than the walkable ways use) the sort is used."""
-    if not ids.shape[0] or int(rank.max()) > 16 * ids.shape[0]:
+    top = int(rank.max()) if ids.shape[0] else 0
+    if not ids.shape[0] or top > 16 * ids.shape[0]:
         return np.unique(ids, return_inverse=True, return_counts=True)
-    seen = np.zeros(int(rank.max()) + 1, dtype=bool)
+    seen = np.zeros(top + 1, dtype=bool)
     seen[rank] = True
     new = np.cumsum(seen, dtype=index_dtype(seen.shape[0]))
     del seen

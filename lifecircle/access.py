@@ -19,7 +19,7 @@ import pandas as pd
 from . import columns as col
 from .edge_access import network_for_group
 from .network import WalkNetwork
-from .profiles import Profile
+from .profiles import Group, Profile
 from .routing import NodeDistances, multi_source, point_distances, seed_arcs
 from .snapping import Snap
 
@@ -67,10 +67,11 @@ class Searched:
     """A category's search made elsewhere (the early worker's, :mod:`lifecircle._early`) and
     the seed arcs it started from (:func:`search_seeds`), by which it is recognised."""
 
-    nodes: CategoryNodes
+    nodes: NodeDistances
     seeds: tuple[np.ndarray, np.ndarray, np.ndarray]
-    #: the name of the group whose network it searched
+    #: the group whose network it searched, and its speed
     group: str
+    speed_kmh: float
 
 
 #: where :func:`adopt_searches` keeps its reader on the network (beside its other caches)
@@ -195,10 +196,8 @@ def _search(net: WalkNetwork, fsnap: Snap, profile: Profile, category: str,
     group = profile.group_of(category)
     horizon_m = profile.horizon_min * group.speed_m_per_min
     gnet = network_for_group(net, group)
-    if known is not None and known.group == group.name and \
-            known.nodes.speed_kmh == group.speed_kmh and \
-            _same_search(known, gnet, fsnap, horizon_m):
-        nodes = known.nodes.nodes
+    if known is not None and _same_search(known, group, gnet, fsnap, horizon_m):
+        nodes = known.nodes
     else:
         nodes = multi_source(gnet, fsnap, limit_m=horizon_m)
     return CategoryNodes(category=category, speed_kmh=group.speed_kmh,
@@ -206,10 +205,13 @@ def _search(net: WalkNetwork, fsnap: Snap, profile: Profile, category: str,
                          nodes=nodes)
 
 
-def _same_search(known: Searched, gnet: WalkNetwork, fsnap: Snap, horizon_m: float) -> bool:
-    """Whether ``known`` is the search of ``fsnap`` on ``gnet`` bounded at ``horizon_m``."""
-    nodes = known.nodes.nodes
-    if nodes.limit_m != horizon_m or nodes.dist_m.shape[0] != gnet.n_nodes:
+def _same_search(known: Searched, group: Group, gnet: WalkNetwork, fsnap: Snap,
+                 horizon_m: float) -> bool:
+    """Whether ``known`` is the search of ``fsnap`` on ``group``'s network ``gnet`` bounded
+    at ``horizon_m``."""
+    nodes = known.nodes
+    if (known.group, known.speed_kmh) != (group.name, group.speed_kmh) or \
+            nodes.limit_m != horizon_m or nodes.dist_m.shape[0] != gnet.n_nodes:
         return False
     return all(np.array_equal(a, b) for a, b in zip(known.seeds, seed_arcs(gnet, fsnap),
                                                     strict=True))

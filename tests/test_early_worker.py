@@ -422,8 +422,8 @@ def test_searches_made_elsewhere_are_taken_only_where_the_same(monaco_pair):
     def doctored(c: str, seeds: tuple[np.ndarray, ...], group: str | None = None) -> Searched:
         n = nodes[c]  # every distance 1 m more: seen where taken
         fake = NodeDistances(n.nodes.dist_m + 1.0, n.nodes.source, n.nodes.limit_m)
-        return Searched(type(n)(n.category, n.speed_kmh, n.threshold_min, n.horizon_m, fake),
-                        seeds, group=group or prof.group_of(c).name)
+        return Searched(fake, seeds, group=group or prof.group_of(c).name,
+                        speed_kmh=n.speed_kmh)
 
     same = search_seeds(net, snaps[taken], prof, taken)
     differ = tuple(s[:-1] for s in search_seeds(net, snaps[other], prof, other))
@@ -456,10 +456,10 @@ def test_a_searches_file_not_whole_or_not_ours_gives_none_and_is_emptied(tmp_pat
     array = [["<f8", 4, 10_000]]  # past the file's end
     cases = [
         ({}, b""),  # not written yet
-        ({"x": {"group": "g", "speed_kmh": 4.5, "threshold_min": 15, "horizon_m": 1,
-                "limit_m": 1, "arrays": array * 5}}, b"\0" * 8),  # cut short
-        ({"x": {"group": "g", "speed_kmh": 4.5, "threshold_min": 15, "horizon_m": 1,
-                "limit_m": 1, "arrays": [["|O", 1, _LENGTH]] * 5}}, b"\0" * 8),  # objects
+        ({"x": {"group": "g", "speed_kmh": 4.5, "limit_m": 1, "arrays": array * 5}},
+         b"\0" * 8),  # cut short
+        ({"x": {"group": "g", "speed_kmh": 4.5, "limit_m": 1,
+                "arrays": [["|O", 1, _LENGTH]] * 5}}, b"\0" * 8),  # objects
         ({"x": {"arrays": []}}, b""),  # not ours
     ]
     for header, data in cases:
