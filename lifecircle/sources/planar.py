@@ -432,8 +432,7 @@ def _ring_bounds(xy: np.ndarray, ring_nodes: np.ndarray, ring_ptr: np.ndarray,
                  rings: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(lowest, highest) x and y of the vertices of each ring of ``rings`` ((n, 2) each)."""
     # rings have vertices: a walk has at least three
-    lo, hi = _kernel("bounds")(xy, ring_nodes, ring_ptr, np.asarray(rings, dtype=np.int64))
-    return lo, hi
+    return _kernel("bounds")(xy, ring_nodes, ring_ptr, np.asarray(rings, dtype=np.int64))
 
 
 def _in_boxes(pts: np.ndarray, lo: np.ndarray,
