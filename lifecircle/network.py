@@ -276,7 +276,7 @@ class WalkNetwork:
         """
         from ._memory import release_freed
         from .sources._halves import alongside, wait_quietly
-        from .sources.osm import read_osm
+        from .sources.osm import read_osm, small_pages
 
         head: list[Callable[[], References]] = []
         started: list[Callable[[], WalkNetwork]] = []
@@ -301,13 +301,14 @@ class WalkNetwork:
 
             return settle
 
-        try:
-            data = read_osm(path, on_ways=build, on_walkable=early)
-        except BaseException:
-            # no thread left building a network after a failed or stopped read
-            wait_quietly(*started, *head)
-            raise
-        net = started[0]() if started else built(data)
+        with small_pages():  # (the build's arrays too: see small_pages)
+            try:
+                data = read_osm(path, on_ways=build, on_walkable=early)
+            except BaseException:
+                # no thread left building a network after a failed or stopped read
+                wait_quietly(*started, *head)
+                raise
+            net = started[0]() if started else built(data)
         net.stats = dict(data.stats)  # (counted once the read was over)
         return net, data
 

@@ -314,3 +314,47 @@ def test_utm_zone_by_arithmetic_is_the_databases_choice() -> None:
     assert utm_crs_at(10.0, 0.0).to_epsg() == 32632
     assert utm_crs_at(10.0, 85.0) is None
     assert utm_crs_at(7.42, 43.73).to_epsg() == 32632
+
+
+def test_the_read_and_build_ask_numpy_for_no_huge_pages(tmp_path: Path,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    # numpy's huge-page hint is off in the read (its areas) and in the network's thread, and
+    # as it was afterwards, after a failed read too (see osm.small_pages)
+    from lifecircle.sources import _osm_assemble
+    from lifecircle.sources.osm import small_pages
+
+    switch = np._core.multiarray._set_madvise_hugepage
+
+    def hint() -> bool:
+        was = switch(False)
+        switch(was)
+        return bool(was)
+
+    seen: dict[str, bool] = {}
+    sort_areas = _osm_assemble._sort_areas
+    monkeypatch.setattr(_osm_assemble, "_sort_areas",
+                        lambda *a: (seen.setdefault("areas", hint()), sort_areas(*a))[1])
+    build = WalkNetwork._from_references.__func__  # type: ignore[attr-defined]
+    monkeypatch.setattr(WalkNetwork, "_from_references", classmethod(
+        lambda cls, *a: (seen.setdefault("build", hint()), build(cls, *a))[1]))
+    path = _write_pbf(tmp_path / "roads.osm.pbf", [(10, [1, 2, 3], {"highway": "residential"})])
+    original = switch(True)
+    try:
+        WalkNetwork.from_osm_file(path)
+        assert seen == {"areas": False, "build": False}
+        assert hint() is True
+        with small_pages():  # nested: the inner one leaves it off
+            with small_pages():
+                assert hint() is False
+            assert hint() is False
+        assert hint() is True
+        monkeypatch.setattr(_osm_assemble, "_sort_areas", lambda *a: 1 / 0)
+        with pytest.raises(ZeroDivisionError):
+            WalkNetwork.from_osm_file(path)
+        assert hint() is True
+        monkeypatch.setattr(_osm_assemble, "_sort_areas", sort_areas)
+        switch(False)
+        WalkNetwork.from_osm_file(path)
+        assert hint() is False  # (off before: off after)
+    finally:
+        switch(original)
