@@ -374,8 +374,13 @@ def test_population_from_the_derivation_matches_a_fresh_lookup():
     moved = blk.copy()
     moved["geometry"] = moved.geometry.translate(0.0, 30.0)
     other = bld.iloc[: len(bld) // 2].copy()
+    # the same blocks reversed (as many, in another order) and with their ids as objects:
+    # looked up by id, not taken in the derivation's order
+    as_objects = blk.copy()
+    as_objects["block_id"] = as_objects["block_id"].astype(object)
     cases = ((blk, bld), (blk.iloc[::3].copy(), bld), (moved, bld), (blk, other),
-             (pickle.loads(pickle.dumps(blk)), bld))
+             (pickle.loads(pickle.dumps(blk)), bld), (blk.iloc[::-1].copy(), bld),
+             (as_objects, bld))
     for frame, buildings in cases:
         got, want = blocks_mod.estimate_population(frame, buildings, SETTINGS), fresh(
             frame, buildings, SETTINGS)

@@ -462,7 +462,7 @@ def blocks_from_osm(
     # every home's block is known from the derivation: the population needs no second lookup
     home_block = home_blocks(blk.owner, parts, idx, keep, homes.points)
     remember(buildings, HomeAreas(
-        out["block_id"].to_numpy(dtype=object), settings, parts[keep],
+        out["block_id"].array, settings, parts[keep],
         _sum_by(home_block, homes.floor, len(out)), _sum_by(home_block, homes.footprint, len(out))))
     out.attrs["dropped_slivers"] = int(small.sum())
     out.attrs["derivation"] = {
