@@ -374,8 +374,13 @@ def test_population_from_the_derivation_matches_a_fresh_lookup():
     moved = blk.copy()
     moved["geometry"] = moved.geometry.translate(0.0, 30.0)
     other = bld.iloc[: len(bld) // 2].copy()
+    # the same blocks reversed (as many, in another order) and with their ids as objects:
+    # looked up by id, not taken in the derivation's order
+    as_objects = blk.copy()
+    as_objects["block_id"] = as_objects["block_id"].astype(object)
     cases = ((blk, bld), (blk.iloc[::3].copy(), bld), (moved, bld), (blk, other),
-             (pickle.loads(pickle.dumps(blk)), bld))
+             (pickle.loads(pickle.dumps(blk)), bld), (blk.iloc[::-1].copy(), bld),
+             (as_objects, bld))
     for frame, buildings in cases:
         got, want = blocks_mod.estimate_population(frame, buildings, SETTINGS), fresh(
             frame, buildings, SETTINGS)
@@ -432,3 +437,28 @@ def test_grid_pieces_take_apart_a_cell_the_parent_cuts_in_two():
     assert parts[0] is u_shape and idx.tolist() == [0, 1, 1]
     assert kept.tolist() == [True, False, False]
     assert [p.wkt for p in parts[1:]] == [p.wkt for p in shapely.get_parts(mixed[1])]
+
+
+def test_access_points_take_the_derivations_face_points():
+    """The derivation's points of the faces that became blocks as they were are the access
+    points' (the same GEOS points, not made again); a copy of the blocks (new frame), moved
+    blocks and a second call make them afresh, to the same coordinates."""
+    import shapely
+
+    from lifecircle.sources import block_gates
+
+    data, streets, crs = _inputs("nanjing_xinjiekou.osm.gz")
+    bld = blocks_mod.buildings_from_osm(data, crs, footprints=False)
+    blk = blocks_mod.blocks_from_osm(data, streets, bld, SETTINGS)
+    held = block_gates._POINTS[id(blk)]
+    assert 0 < held[2].sum() < len(blk)  # some blocks are faces as they were, some pieces
+    fresh = blocks_mod.access_points(blk.copy())
+    got = blocks_mod.access_points(blk)
+    assert id(blk) not in block_gates._POINTS  # taken once
+    assert got.drop(columns="geometry").equals(fresh.drop(columns="geometry"))
+    assert shapely.equals_exact(got.geometry.to_numpy(), fresh.geometry.to_numpy(), 0).all()
+    centre = (got["ap_kind"] == "centroid").to_numpy()
+    from_faces = {id(p) for p in held[1][held[2]]}
+    assert sum(id(p) in from_faces for p in got.geometry.to_numpy()[centre]) > 0
+    again = blocks_mod.access_points(blk)
+    assert shapely.equals_exact(again.geometry.to_numpy(), got.geometry.to_numpy(), 0).all()

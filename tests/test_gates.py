@@ -164,3 +164,54 @@ def test_access_point_of_an_unknown_block_is_named() -> None:
     points.loc[1, "block_id"] = "zz"
     with pytest.raises(InputError, match="'zz'"):
         blocks_mod.distance_to_boundary(points, blocks)
+
+
+def test_ring_holds_is_geos_contains_on_vertices_edges_and_ties():
+    # GEOS's ray crossing, point by point: points on vertices, on edges (exact midpoints of
+    # lattice segments), level with vertices, inside, outside, in concave and holed polygons
+    from lifecircle.sources._ring_kernels import ring_holds
+    from lifecircle.sources.block_gates import _held_and_outline
+
+    rng = np.random.default_rng(7)
+    polys, pts = [], []
+    for i in range(3000):
+        k = int(rng.integers(3, 10))
+        ang = np.sort(rng.uniform(0, 2 * np.pi, k))
+        r = rng.uniform(2, 20, k)
+        xy = np.round(np.column_stack([r * np.cos(ang), r * np.sin(ang)]))  # star-shaped
+        xy = np.unique(xy, axis=0)[np.argsort(np.arctan2(*np.unique(xy, axis=0).T[::-1]))]
+        if len(xy) < 3:
+            continue
+        poly = shapely.Polygon(xy)
+        if i % 50 == 0:  # a hole: GEOS judges these
+            poly = shapely.Polygon([(-30, -30), (30, -30), (30, 30), (-30, 30)],
+                                   [[(-1, -1), (1, -1), (1, 1), (-1, 1)]])
+        pick = i % 4
+        if pick == 0:
+            q = xy[i % len(xy)]
+        elif pick == 1:
+            q = (xy[0] + xy[1]) / 2
+        elif pick == 2:
+            q = np.array([rng.integers(-20, 21), xy[i % len(xy), 1]])
+        else:
+            q = rng.integers(-20, 21, 2).astype(float)
+        polys.append(poly)
+        pts.append(shapely.Point(q))
+    polys_a, pts_a = np.array(polys, dtype=object), np.array(pts, dtype=object)
+    want = shapely.contains(polys_a, pts_a)
+    inside, dist = _held_and_outline(polys_a, pts_a, groups=np.arange(polys_a.size))
+    np.testing.assert_array_equal(inside, want)
+    assert 0 < want.sum() < want.size  # both answers met
+    on = shapely.distance(shapely.boundary(polys_a), pts_a) == 0
+    assert on.sum() > 500  # many points on the outline, where only exactness tells
+    np.testing.assert_array_equal(
+        dist, np.where(want, shapely.distance(shapely.boundary(polys_a), pts_a), 0.0))
+    # a square with a point on each side, a corner, inside, outside, and one left of it
+    sq = np.array([0.0, 4, 4, 0, 0]), np.array([0.0, 0, 4, 4, 0])
+    px = np.array([2.0, 4, 0, 2, 5, -1, 4])
+    py = np.array([0.0, 2, 4, 2, 2, 2, 4])
+    first = np.arange(0, 5 * px.size + 1, 5)
+    got = ring_holds(np.tile(sq[0], px.size), np.tile(sq[1], px.size), first, px, py)
+    # on the bottom side (horizontal), on the right side (its orientation is 0: left to
+    # GEOS), on the top-left corner, inside, right of it, left of it, on the top-right corner
+    assert got.tolist() == [0, -1, 0, 1, 0, 0, 0]

@@ -6,6 +6,10 @@ convex ring turning once, or (:func:`simple`) a ring none of whose edges meet bu
 at their shared corner. Both tests only ever answer True when the answer is certain; GEOS's
 ``is_valid`` judges every other ring.
 
+:func:`ring_holds` tells whether one-ring polygons hold a point each, as GEOS's ray crossing
+answers it, or that it cannot be sure (the blocks step's access points:
+:func:`~lifecircle.sources.block_gates.distance_to_boundary`).
+
 Hand-written (numba): laid out with numpy, the byte masks of the WKB and the per-edge
 temporaries of the convexity test cost more than the rest of the polygon step, and GEOS's
 ``is_valid`` parses a geometry per ring. Imported on first use (numba's import and cached
@@ -18,7 +22,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-__all__ = ["rings", "simple"]
+__all__ = ["ring_holds", "rings", "simple"]
 
 #: rings with more edges are left to GEOS (the simple test compares every pair of edges)
 SIMPLE_EDGES = 512
@@ -160,3 +164,49 @@ def rings(coords: np.ndarray, counts: np.ndarray, buf: np.ndarray, sine: float,
         if not clear[r] and simple_test and edges <= SIMPLE_EDGES:
             clear[r] = simple(xs, ys, edges)
     return offsets, points, clear
+
+
+@njit(cache=True, nogil=True)
+def ring_holds(xs: np.ndarray, ys: np.ndarray, first: np.ndarray, px: np.ndarray,
+               py: np.ndarray) -> np.ndarray:  # pragma: no cover - compiled
+    """Per closed ring r (vertices ``first[r]`` to ``first[r + 1]``): 1 where (px[r], py[r])
+    is inside it, 0 where outside or on it, -1 where too close to tell (GEOS judges those).
+
+    GEOS's ``RayCrossingCounter`` (what its ``contains`` of a polygon without holes and a
+    point comes to): the crossings of a ray to the right, a point on a vertex or segment on
+    the boundary; its orientation index taken from :func:`_side` only where the sign is
+    certain, so every 0 or 1 is GEOS's answer."""
+    n = px.shape[0]
+    out = np.empty(n, dtype=np.int8)
+    for r in range(n):
+        qx, qy = px[r], py[r]
+        crossings = 0
+        state = 0  # 1: on the boundary, 2: too close to tell
+        for j in range(first[r], first[r + 1] - 1):
+            x1, y1, x2, y2 = xs[j], ys[j], xs[j + 1], ys[j + 1]
+            if x1 < qx and x2 < qx:
+                continue  # wholly left of the point
+            if qx == x2 and qy == y2:
+                state = 1
+                break
+            if y1 == qy and y2 == qy:  # horizontal: on it, or not counted
+                if min(x1, x2) <= qx <= max(x1, x2):
+                    state = 1
+                    break
+                continue
+            if (y1 > qy and y2 <= qy) or (y2 > qy and y1 <= qy):
+                side = _side(x1, y1, x2, y2, qx, qy)
+                if side == 0:
+                    state = 2
+                    break
+                if y2 < y1:
+                    side = -side
+                if side == 1:
+                    crossings += 1
+        if state == 1:
+            out[r] = 0
+        elif state == 2:
+            out[r] = -1
+        else:
+            out[r] = crossings % 2
+    return out

@@ -41,7 +41,9 @@ def blocks_in_area(
         When no block lies inside the area (names ``where``, the polygon file).
     """
     area = gpd.GeoSeries([area_wgs84], crs=4326).to_crs(blocks.crs).iloc[0]
-    inside = blocks.representative_point().within(area).to_numpy()
+    # the area prepared once (GEOS's within of each point walked the unprepared outline)
+    shapely.prepare(area)
+    inside = shapely.contains(area, blocks.representative_point().to_numpy())
     if not inside.any():
         raise InputFileError(
             where,

@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import operator
 import weakref
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import geopandas as gpd
 import numpy as np
@@ -28,10 +28,11 @@ __all__ = ["HomeAreas", "estimate_population", "home_blocks", "remember"]
 
 
 class HomeAreas(NamedTuple):
-    """Residential floor area and home footprint per derived block (m²), by ``block_id``, with
-    the settings and block polygons (the objects themselves) they were computed for."""
+    """Residential floor area and home footprint per derived block (m²), by ``block_id`` (the
+    column's pandas array), with the settings and block polygons (the objects themselves)
+    they were computed for."""
 
-    ids: np.ndarray
+    ids: Any
     settings: PopulationSettings
     geoms: np.ndarray
     floor: np.ndarray
@@ -102,12 +103,22 @@ def estimate_population(
             or not {"block_id", "buildings_mapped"} <= set(blocks.columns)
             or known.digest != _digest(buildings)):
         return fresh_estimate(blocks, buildings, settings)
-    pos = pd.Index(known.ids).get_indexer(blocks["block_id"].to_numpy(dtype=object))
+    pos = _positions(known.ids, blocks["block_id"].array)
     geoms = blocks.geometry.to_numpy()
     if (pos < 0).any() or not all(map(operator.is_, geoms, known.geoms[pos])):
         return fresh_estimate(blocks, buildings, settings)  # not the blocks derived
     return people(shapely.area(geoms), known.floor[pos], known.cover[pos],
                   blocks["buildings_mapped"].to_numpy(dtype=bool), settings)
+
+
+def _positions(ids: Any, wanted: Any) -> np.ndarray:
+    """Position in ``ids`` (unique) of each of ``wanted`` (-1: not there); the blocks as
+    derived, in their order (the ids compared at once: hashing 10^5 strings into an index
+    cost ~0.2 s at 268,569 nodes), else looked up."""
+    if len(wanted) == len(ids) and type(wanted) is type(ids) and wanted.dtype == ids.dtype:
+        if bool(np.asarray(wanted == ids, dtype=bool).all()):
+            return np.arange(len(ids))
+    return pd.Index(np.asarray(ids, dtype=object)).get_indexer(np.asarray(wanted, dtype=object))
 
 
 def _digest(buildings: gpd.GeoDataFrame) -> str:

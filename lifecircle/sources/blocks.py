@@ -34,7 +34,13 @@ import shapely
 from ..profiles import PopulationSettings
 from ._block_kernels import kernel as grid_kernel
 from ._halves import alongside, elementwise
-from .block_gates import GATE_TOLERANCE_M, access_points, distance_to_boundary, gates_from_osm
+from .block_gates import (
+    GATE_TOLERANCE_M,
+    access_points,
+    distance_to_boundary,
+    gates_from_osm,
+    remember_points,
+)
 from .block_homes import HomeAreas, estimate_population, home_blocks, remember
 from .block_split import (
     as_xy,
@@ -281,6 +287,21 @@ def _replace(
     return done
 
 
+def _face_points(geoms: np.ndarray, faces: np.ndarray,
+                 points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(per polygon of ``geoms``: the point of ``points`` of the face that is the same
+    object, and whether there is one). ``faces`` must be alive: no new polygon shares the id
+    of one."""
+    face_ids = pd.Index(np.fromiter(map(id, faces), dtype=np.int64, count=faces.size))
+    out = np.empty(geoms.size, dtype=object)
+    if not face_ids.is_unique:
+        return out, np.zeros(geoms.size, dtype=bool)
+    at = face_ids.get_indexer(np.fromiter(map(id, geoms), dtype=np.int64, count=geoms.size))
+    known = at >= 0
+    out[known] = points[at[known]]
+    return out, known
+
+
 def _parts(geoms: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """:func:`~lifecircle.sources.block_split.parts_of` the blocks, none left prepared."""
     parts, idx, kept = parts_of(geoms)
@@ -462,8 +483,10 @@ def blocks_from_osm(
     # every home's block is known from the derivation: the population needs no second lookup
     home_block = home_blocks(blk.owner, parts, idx, keep, homes.points)
     remember(buildings, HomeAreas(
-        out["block_id"].to_numpy(dtype=object), settings, parts[keep],
+        out["block_id"].array, settings, parts[keep],
         _sum_by(home_block, homes.floor, len(out)), _sum_by(home_block, homes.footprint, len(out))))
+    # the access points of the blocks that are faces as they were: the faces' points
+    remember_points(out, *_face_points(parts[keep], base, rep))
     out.attrs["dropped_slivers"] = int(small.sum())
     out.attrs["derivation"] = {
         "max_block_residents": settings.max_block_residents,

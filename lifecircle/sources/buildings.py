@@ -23,12 +23,12 @@ from typing import Any, NamedTuple
 import geopandas as gpd
 import numpy as np
 import pandas as pd
-import pyarrow as pa
 import shapely
 
 from .._errors import InputError
 from ..profiles import PopulationSettings
 from ._halves import alongside, elementwise, in_parts
+from ._labels import labels
 from ._osm_arrays import positions
 from ._osm_columns import (
     PROJECT_CHUNK,
@@ -325,7 +325,7 @@ def buildings_from_osm(data: OSMData, crs: Any, *, footprints: bool = True) -> g
         )
     # pandas' column of the types, made once: the frame takes it and the look-ups below run
     # on it (pandas' string isin: 2x faster than hashing the objects twice)
-    kinds = pd.Series(table.building.copy())
+    kinds = _kinds(table.building)
     raw = pd.Series(table.levels, dtype=object)
     # parsed where tagged only (a tenth of the buildings: half the cost at 268,569 nodes)
     tagged_levels = raw.notna().to_numpy()
@@ -370,7 +370,7 @@ def buildings_from_osm(data: OSMData, crs: Any, *, footprints: bool = True) -> g
     # fixed-width string array and a new str object per building: ~0.2 GB at 1M nodes)
     code = np.select([typed_home, typed_other, tagged, small, in_res, in_other],
                      np.arange(6), default=6)
-    rule = _named(code, _RULES)
+    rule = labels(code, _RULES)
     home = np.isin(code, _HOME_RULES)
     # the ids are a str per building, and blocks and population never read them
     ids = {"osm_id": table.labels()} if footprints else {}
@@ -388,14 +388,14 @@ def buildings_from_osm(data: OSMData, crs: Any, *, footprints: bool = True) -> g
     return gpd.GeoDataFrame(frame, geometry=gpd.GeoSeries(geoms, crs=crs), copy=False)
 
 
-def _named(codes: np.ndarray, names: np.ndarray) -> Any:
-    """``names[codes]`` as the column pandas makes of it: with pandas' Arrow strings, one
-    take from the names (reading 10^5-10^6 shared name objects back into Arrow cost ~0.15 s
-    at 268,569 nodes), else the name objects."""
-    small = pd.Series(names).array
-    if not isinstance(small, pd.arrays.ArrowStringArray):
-        return names[codes]
-    return type(small)(pa.array(small).take(pa.array(codes)), dtype=small.dtype)
+def _kinds(values: np.ndarray) -> pd.Series:
+    """``pd.Series(values)`` of the read's building types (a few hundred distinct objects
+    repeated, no missing value): the distinct ones converted and taken by code where pandas
+    keeps strings in Arrow (converting every object: 2-3x slower, ~0.15 s at 268,569 nodes)."""
+    codes, distinct = pd.factorize(values)
+    if not distinct.size or (codes < 0).any():
+        return pd.Series(values.copy())
+    return pd.Series(labels(codes, distinct))
 
 
 def floor_area(buildings: gpd.GeoDataFrame, settings: PopulationSettings) -> np.ndarray:
@@ -507,7 +507,7 @@ def people(area: np.ndarray, floor: np.ndarray, cover: np.ndarray | None,
         use |= mapped
     pop = np.where(use, floor / settings.floor_area_per_person_m2,
                    area / 10_000.0 * settings.density_per_ha)
-    return pop, np.where(use, "buildings", "area_density").astype(object)
+    return pop, labels(np.where(use, 0, 1), ["buildings", "area_density"])
 
 
 def scale_to_total(pop: np.ndarray, total: float) -> np.ndarray:

@@ -26,6 +26,7 @@ import pandas as pd
 import shapely
 
 from .._errors import InputError, InputFileError
+from ._labels import labels
 from ._raster import extent_text, open_raster, read_values, window_of_bounds
 
 __all__ = ["RasterStats", "households", "population_from_raster"]
@@ -241,11 +242,12 @@ def households(blocks: pd.DataFrame, *, household_size: float) -> tuple[np.ndarr
                 f"households {blocks['households'].iloc[i]!r} is not a non-negative number; "
                 "fix the households column"
             )
-        return hh, np.full(n, "column", dtype=object)
+        return hh, labels(np.zeros(n, dtype=np.int64), ["column"])
     if not household_size > 0:
         raise InputError(
             f"household_size must be positive, got {household_size!r}; "
             "fix [population] household_size in the profile"
         )
     pop = blocks["population"].to_numpy(dtype=np.float64)
-    return pop / household_size, np.full(n, "population/household_size", dtype=object)
+    return pop / household_size, labels(np.zeros(n, dtype=np.int64),
+                                        ["population/household_size"])
