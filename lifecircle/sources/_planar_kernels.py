@@ -1,6 +1,6 @@
 """The compiled steps of :mod:`lifecircle.sources.planar`: the grid pass that flags the
-segments meeting another off their ends, the vertex numbering, the face walk and the reading
-of GEOS's noded lines from their WKB.
+segments meeting another off their ends, the vertex numbering, the face walk, the faces' closed
+rings and the reading of GEOS's noded lines from their WKB.
 
 Plain Python as written (readable, testable without numba), compiled by numba on first use
 and cached on disk (:func:`lifecircle._kernels.compile_kernel`); :func:`kernel` hands out one
@@ -318,6 +318,30 @@ def _ring_box(xy: np.ndarray, ring_nodes: np.ndarray, ring_ptr: np.ndarray,
     return lo, hi
 
 
+def _closed_rings(xy: np.ndarray, ring_nodes: np.ndarray, ring_ptr: np.ndarray,
+                  rings: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The coordinates of the rings ``rings`` one after the other, each closed (its first
+    vertex again at its end; vertices ``ring_nodes[ring_ptr[r]:ring_ptr[r + 1]]``), and the
+    offsets of the rings in them (from 0). Where numpy's gathers made four temporaries of a
+    vertex count each."""
+    n = rings.shape[0]
+    ends = np.zeros(n + 1, dtype=np.int64)
+    for k in range(n):
+        r = rings[k]
+        ends[k + 1] = ends[k] + ring_ptr[r + 1] - ring_ptr[r] + 1
+    coords = np.empty((ends[n], 2), dtype=np.float64)
+    for k in range(n):
+        r = rings[k]
+        o = ends[k]
+        for q in range(ring_ptr[r], ring_ptr[r + 1]):
+            v = ring_nodes[q]
+            coords[o, 0], coords[o, 1] = xy[v, 0], xy[v, 1]
+            o += 1
+        v = ring_nodes[ring_ptr[r]]
+        coords[o, 0], coords[o, 1] = xy[v, 0], xy[v, 1]
+    return coords, ends
+
+
 def _pairs_in_boxes(x: np.ndarray, y: np.ndarray, first: np.ndarray, order: np.ndarray,
                     box: np.ndarray, b0: np.ndarray, b1: np.ndarray,
                     ncx: int) -> tuple[np.ndarray, np.ndarray]:
@@ -406,6 +430,7 @@ _KERNELS: dict[str, tuple[Callable[..., Any], tuple[Callable[..., Any], ...]]] =
     "walk": (_walk_rings, (_ring, _successor)),
     "lines": (_line_wkb, (_u32,)),
     "bounds": (_ring_box, ()),
+    "closed": (_closed_rings, ()),
     "boxes": (_pairs_in_boxes, ()),
 }
 
