@@ -103,3 +103,15 @@ def test_merge_small_takes_non_polygons_to_geos() -> None:
     assert into.tolist() == [0, 0, 1]  # 1 m shared with the multi-polygon, 0.5 m with the box
     assert shapely.area(out).tolist() == [3.0, 1.5]
     assert parent.tolist() == [0, 0]
+
+
+def test_rings_of_polygons_with_holes_and_empty() -> None:
+    holed = shapely.box(0, 0, 10, 10).difference(shapely.box(2, 2, 4, 4)).difference(
+        shapely.box(6, 6, 8, 8))
+    polys = np.array([shapely.box(0, 0, 1, 1), holed, shapely.Polygon(), shapely.box(5, 5, 6, 7)])
+    xy, ring_off, poly_off = block_split._rings_of(polys)
+    assert poly_off.tolist() == [0, 1, 4, 5, 6]
+    assert ring_off.tolist() == [0, 5, 10, 15, 20, 20, 25]
+    np.testing.assert_array_equal(xy[ring_off[2]:ring_off[3]],
+                                  shapely.get_coordinates(holed.interiors[0]))
+    np.testing.assert_array_equal(xy[ring_off[5]:], shapely.get_coordinates(polys[3]))

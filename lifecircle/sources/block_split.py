@@ -125,6 +125,26 @@ def owner_of(points: np.ndarray, polygons: np.ndarray, *, disjoint: bool = False
     return owner
 
 
+def _rings_of(polys: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(vertices, ring offsets, polygon offsets) of 2D polygons: polygon p's rings are
+    ``poly_off[p]`` to ``poly_off[p + 1]``, ring r's closed vertices
+    ``xy[ring_off[r]:ring_off[r + 1]]``; an empty polygon has one ring without vertices.
+    ``shapely.to_ragged_array`` makes a geometry of every ring (0.2 s for 84,000 faces);
+    here only the rings of the polygons with holes are taken apart."""
+    xy = np.ascontiguousarray(shapely.get_coordinates(polys))
+    size = shapely.get_num_coordinates(polys).astype(np.int64)
+    n_rings = 1 + shapely.get_num_interior_rings(polys).astype(np.int64)
+    poly_off = np.r_[0, np.cumsum(n_rings)]
+    ring_size = np.zeros(int(poly_off[-1]), dtype=np.int64)
+    ring_size[poly_off[:-1]] = size
+    holed = np.flatnonzero(n_rings > 1)
+    if holed.size:
+        rings, of = shapely.get_rings(polys[holed], return_index=True)
+        within = np.arange(of.size) - np.searchsorted(of, of)
+        ring_size[poly_off[holed][of] + within] = shapely.get_num_coordinates(rings)
+    return xy, np.r_[0, np.cumsum(ring_size)], poly_off
+
+
 def _first_owner(owner: np.ndarray, g_i: np.ndarray, p_i: np.ndarray) -> None:
     """Set ``owner[p]`` to the lowest polygon ``g`` of the pairs ``(g_i, p_i)`` per point."""
     if not p_i.size:
@@ -428,9 +448,7 @@ def _shared_bounds(pieces: np.ndarray, a: np.ndarray,
     polys = pieces[used]
     if (shapely.get_type_id(polys) != 3).any() or shapely.has_z(polys).any():
         return None
-    _, xy, (ring_off, poly_off) = shapely.to_ragged_array(polys)
-    return _block_kernel("shared")(np.ascontiguousarray(xy), ring_off.astype(np.int64),
-                                   poly_off.astype(np.int64), inv[: a.size].astype(np.int64),
+    return _block_kernel("shared")(*_rings_of(polys), inv[: a.size].astype(np.int64),
                                    inv[a.size :].astype(np.int64), _EPS_M)
 
 
