@@ -1,5 +1,6 @@
 """Compiled kernels of the blocks step that replace a GEOS geometry per element: the distance
-from each access point to its block's outline, and the grid points of the study limit.
+from each access point to its block's outline, the grid points of the study limit, and
+bounds on the outline two pieces share.
 
 Hand-written (numba) because no maintained library does either on whole arrays without a
 geometry per element: ``shapely.distance(shapely.boundary(blocks), points)`` builds an
@@ -63,9 +64,76 @@ def _grid_keys(x: np.ndarray, y: np.ndarray, cell: float, lo0: int, lo1: int,
     return key, top
 
 
+def _shared_bounds(xy: np.ndarray, ring_off: np.ndarray, poly_off: np.ndarray,
+                   pa: np.ndarray, pb: np.ndarray, eps: float) -> tuple[np.ndarray, np.ndarray]:
+    """Per pair k: bounds (low, high) on the length of the outline polygon ``pa[k]`` shares
+    with polygon ``pb[k]`` (rings ``poly_off[p]`` to ``poly_off[p + 1]``, ring r's closed
+    vertices ``xy[ring_off[r]:ring_off[r + 1]]``); before rounding allowances.
+
+    Low: the length of ``pa``'s segments that are one of ``pb``'s (same end points), which
+    the intersection of the outlines holds. High: per segment of ``pa``, that length if it is
+    one of ``pb``'s, else the length of its stretch under the segments of ``pb`` whose both
+    ends lie within ``eps`` of its line (a segment with an end farther off meets that line in
+    at most a point), each such segment widened by ``4 eps``. Low is -1 where a segment of
+    ``pa`` comes twice (its outline is not a set of distinct segments)."""
+    n = pa.shape[0]
+    lo = np.zeros(n)
+    hi = np.zeros(n)
+    for k in range(n):
+        a, b = pa[k], pb[k]
+        low = 0.0
+        high = 0.0
+        twice = False
+        for ra in range(poly_off[a], poly_off[a + 1]):
+            for i in range(ring_off[ra], ring_off[ra + 1] - 1):
+                px, py, qx, qy = xy[i, 0], xy[i, 1], xy[i + 1, 0], xy[i + 1, 1]
+                dx, dy = qx - px, qy - py
+                length = np.hypot(dx, dy)
+                if length == 0.0:
+                    continue
+                for rc in range(poly_off[a], poly_off[a + 1]):
+                    for j in range(ring_off[rc], ring_off[rc + 1] - 1):
+                        if j != i and _same_segment(xy, i, j):
+                            twice = True
+                same = False
+                cover = 0.0
+                for rb in range(poly_off[b], poly_off[b + 1]):
+                    for j in range(ring_off[rb], ring_off[rb + 1] - 1):
+                        if _same_segment(xy, i, j):
+                            same = True
+                            continue
+                        rx, ry, wx, wy = xy[j, 0], xy[j, 1], xy[j + 1, 0], xy[j + 1, 1]
+                        if abs(dx * (ry - py) - dy * (rx - px)) > eps * length:
+                            continue
+                        if abs(dx * (wy - py) - dy * (wx - px)) > eps * length:
+                            continue
+                        tr = (dx * (rx - px) + dy * (ry - py)) / length
+                        tw = (dx * (wx - px) + dy * (wy - py)) / length
+                        over = min(max(tr, tw), length) - max(min(tr, tw), 0.0)
+                        if over > -4.0 * eps:
+                            cover += max(over, 0.0) + 4.0 * eps
+                if same:
+                    low += length
+                    high += length
+                else:
+                    high += min(cover, length)
+        lo[k] = -1.0 if twice else low
+        hi[k] = high
+    return lo, hi
+
+
+def _same_segment(xy: np.ndarray, i: int, j: int) -> bool:
+    """Whether segments ``xy[i]``-``xy[i + 1]`` and ``xy[j]``-``xy[j + 1]`` have the same ends."""
+    px, py, qx, qy = xy[i, 0], xy[i, 1], xy[i + 1, 0], xy[i + 1, 1]
+    rx, ry, wx, wy = xy[j, 0], xy[j, 1], xy[j + 1, 0], xy[j + 1, 1]
+    return bool((rx == px and ry == py and wx == qx and wy == qy)
+                or (rx == qx and ry == qy and wx == px and wy == py))
+
+
 _KERNELS: dict[str, tuple[Callable[..., Any], tuple[Callable[..., Any], ...]]] = {
     "outline": (_ring_distance, (seg_dist,)),
     "grid": (_grid_keys, ()),
+    "shared": (_shared_bounds, (_same_segment,)),
 }
 
 

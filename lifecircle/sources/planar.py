@@ -336,9 +336,12 @@ def _polygons(xy: np.ndarray, u: np.ndarray, v: np.ndarray) -> np.ndarray:
         return _EMPTY
     org = np.empty(2 * n_seg, dtype=np.int64)
     org[0::2], org[1::2] = u, v
-    dst = np.empty(2 * n_seg, dtype=np.int64)
-    dst[0::2], dst[1::2] = v, u
-    d = xy[dst] - xy[org]
+    # each segment's step once; its twin's is its negation, -0.0 made 0.0 as the twin's own
+    # subtraction gives it (an angle of pi, not -pi): one gather of the ends, not two
+    d = np.empty((2 * n_seg, 2))
+    np.subtract(xy[v], xy[u], out=d[0::2])
+    np.negative(d[0::2], out=d[1::2])
+    d[1::2] += 0.0
     # half-edges around each vertex by angle; 2k runs u→v, 2k + 1 v→u
     perm = _kernel("angular")(org, np.arctan2(d[:, 1], d[:, 0]), xy.shape[0])
     cyc = _kernel("walk")(perm, org, xy)[0]
@@ -467,14 +470,9 @@ def _rings_as_polygons(xy: np.ndarray, ring_nodes: np.ndarray, ring_ptr: np.ndar
     One coordinate array with each ring closed, built by ``shapely.from_ragged_array`` over
     threads (a ``linearrings`` then a ``polygons`` call make every ring twice).
     """
-    size = np.diff(ring_ptr)[rings] + 1
-    end = np.cumsum(size)
-    start = end - size
-    # vertex k of the output: the ring's own vertex k - start, the first one again at its end
-    step = np.arange(int(end[-1])) - np.repeat(start, size)
-    step[end - 1] = 0
-    coords = xy[ring_nodes[np.repeat(ring_ptr[rings], size) + step]]
-    ring_end = np.r_[0, end]
+    rings = np.asarray(rings, dtype=np.int64)
+    # each ring's vertices, the first one again at its end, in one compiled pass
+    coords, ring_end = _kernel("closed")(xy, ring_nodes, ring_ptr, rings)
     poly_end = np.searchsorted(poly, np.arange(int(poly[-1]) + 2))
 
     def build(s: slice) -> np.ndarray:
