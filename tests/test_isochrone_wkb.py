@@ -117,3 +117,35 @@ def test_run_table_keeps_no_crs_in_attrs():
     assert back.crs == frame.crs and "crs" not in back.attrs
     json.dumps(back.attrs)
     assert shapely.equals_exact(back.geometry.to_numpy(), frame.geometry.to_numpy(), 0.0).all()
+
+
+def test_pages_go_back_once_a_category(monkeypatch, tmp_path):
+    """A streamed layer's freed pages go back to the system once a category (when the next
+    category's first row comes, and after the last), not after every band's row: rows of
+    categories a, a, b, b, b trim twice, and every row is written."""
+    import geopandas as gpd
+
+    from lifecircle.isochrones.wkb import encoded_frame
+    from lifecircle.outputs import isochrone_file
+
+    trims = []
+    monkeypatch.setattr(isochrone_file, "release_freed", lambda: trims.append(1) or True)
+    empty = iso.empty_isochrones("EPSG:32650")
+
+    def row(category: str, band: float) -> pd.DataFrame:
+        frame = empty.copy()
+        frame.loc[0, ["category", "facility_id"]] = [category, "all"]
+        frame.loc[0, ["band_from_min", "band_min"]] = [band - 5.0, band]
+        frame = frame.set_geometry([shapely.MultiPolygon([shapely.box(0, 0, band, 1)])],
+                                   crs="EPSG:32650")
+        return encoded_frame(frame)
+
+    frames = [row("a", 5.0), row("a", 10.0), row("b", 5.0), row("b", 10.0), row("b", 15.0)]
+    gpkg = tmp_path / "iso.gpkg"
+    gpd.GeoDataFrame({"n": [0]}, geometry=gpd.points_from_xy([0.0], [0.0]),
+                     crs="EPSG:32650").to_file(gpkg, layer="blocks")
+    assert isochrone_file.append_isochrones(gpkg, iter(frames), empty=empty) == 5
+    assert len(trims) == 2
+    layer = isochrone_file.read_isochrones(gpkg)
+    assert layer["category"].tolist() == ["a", "a", "b", "b", "b"]
+    assert layer.geometry.area.tolist() == [5.0, 10.0, 5.0, 10.0, 15.0]
