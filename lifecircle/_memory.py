@@ -20,13 +20,15 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import gc
+import importlib
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from functools import cache
 from typing import Any
 
-__all__ = ["collect_young_less", "frozen_long_lived", "no_cyclic_gc", "release_freed"]
+__all__ = ["collect_young_less", "frozen_long_lived", "hugepage_switch", "no_cyclic_gc",
+           "release_freed", "small_pages"]
 
 @cache
 def _libc() -> Any:
@@ -132,3 +134,48 @@ def frozen_long_lived() -> Iterator[Callable[[], None]]:
             gc.enable()
         if mine:
             gc.unfreeze()
+
+
+def hugepage_switch() -> Callable[[bool], bool] | None:
+    """numpy's runtime switch of its huge-page hint (it returns the setting it replaces):
+    ``numpy._core.multiarray._set_madvise_hugepage`` (``numpy.core`` before numpy 2), or
+    None."""
+    for name in ("numpy._core.multiarray", "numpy.core.multiarray"):
+        try:
+            module = importlib.import_module(name)
+        except ImportError:
+            continue
+        switch = getattr(module, "_set_madvise_hugepage", None)
+        if switch is not None:
+            return switch
+    return None
+
+
+@contextmanager
+def small_pages() -> Iterator[None]:
+    """Within: numpy asks for no transparent huge pages for its large arrays (it does by
+    default, ``madvise(MADV_HUGEPAGE)`` on each array of 4 MiB or more, where the system's
+    policy is ``madvise``); on the way out its setting is as it was.
+
+    The read and the network build make hundreds of large arrays, most of them temporaries,
+    and each huge page is cleared whole at its first touch: in ``perf``, the kernel's
+    ``clear_page_erms`` was 17 % of the stage's CPU samples at 1M nodes. Measured there on
+    this shared (loaded) machine, old and new alternating: ``WalkNetwork.from_osm_file``
+    5.8-7.0 s of system CPU with huge pages, 3.3-3.4 s without (3 runs each), the same user
+    CPU (16.0-18.2 and 16.1-16.4 s); ``read_pbf`` alone 1.65-3.09 against 0.80-0.88 s
+    (2 each). Process-wide while it lasts (numpy has no
+    per-array switch; its public switch, ``NUMPY_MADVISE_HUGEPAGE``, is read once at import),
+    and only a hint to the kernel: no array changes. Nests; a no-op where numpy lacks the
+    switch. One thread enters and leaves it (the run's main thread, around the read and the
+    build, whose threads it waits for): two threads leaving out of order would leave the
+    hint as the first found it.
+    """
+    switch = hugepage_switch()
+    if switch is None:
+        yield
+        return
+    was = switch(False)
+    try:
+        yield
+    finally:
+        switch(was)

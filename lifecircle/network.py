@@ -274,9 +274,9 @@ class WalkNetwork:
         gains nothing. The result is that of ``from_osm(read_osm(path))``; an error of the
         read comes first.
         """
-        from ._memory import release_freed
+        from ._memory import release_freed, small_pages
         from .sources._halves import alongside, wait_quietly
-        from .sources.osm import read_osm, small_pages
+        from .sources.osm import read_osm
 
         head: list[Callable[[], References]] = []
         started: list[Callable[[], WalkNetwork]] = []

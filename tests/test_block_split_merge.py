@@ -4,6 +4,8 @@ or not (shared whole segments, a neighbour's vertex on the shared line, ties).""
 
 from __future__ import annotations
 
+from itertools import pairwise
+
 import numpy as np
 import pytest
 import shapely
@@ -115,3 +117,42 @@ def test_rings_of_polygons_with_holes_and_empty() -> None:
     np.testing.assert_array_equal(xy[ring_off[2]:ring_off[3]],
                                   shapely.get_coordinates(holed.interiors[0]))
     np.testing.assert_array_equal(xy[ring_off[5]:], shapely.get_coordinates(polys[3]))
+
+
+def test_a_pair_of_long_outlines_is_left_to_geos() -> None:
+    # two pieces sharing a wiggly outline of 1,200 vertices: the kernel's work would exceed
+    # MAX_PAIR_WORK, so the pair is unsettled (-1, inf) and GEOS chooses; a small pair beside
+    # them is still bounded
+    xs = np.linspace(0.0, 600.0, 1200)
+    wiggle = np.column_stack([xs, 0.3 * np.sin(xs)])
+    below = shapely.Polygon(np.vstack([wiggle, [(600.0, -10.0), (0.0, -10.0)]]))
+    above = shapely.Polygon(np.vstack([wiggle, [(600.0, 10.0), (0.0, 10.0)]]))
+    cell, beside = shapely.box(700, 0, 701, 1), shapely.box(701, 0, 702, 1)
+    pieces = np.array([below, above, cell, beside])
+    assert 1200 * 2400 > block_split.MAX_PAIR_WORK
+    lo, hi = _shared_bounds(pieces, np.array([0, 2]), np.array([1, 3]))
+    assert lo[0] == -1.0 and hi[0] == np.inf
+    assert lo[1] == 1.0 and hi[1] == pytest.approx(1.0, abs=1e-4)
+    a, b = np.array([0, 2]), np.array([1, 3])
+    got_a, got_b = _best_neighbour(pieces, a, b)
+    assert dict(zip(got_a.tolist(), got_b.tolist(), strict=True)) == _by_geos(pieces, a, b)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_choice_is_geos_on_rows_of_unequal_boxes(seed: int) -> None:
+    # rows of boxes of unequal widths whose vertical edges do not line up from row to row,
+    # far from the origin: neighbours share stretches of lines with other vertices, where the
+    # high bound must count the collinear cover
+    rng = np.random.default_rng(seed)
+    x0, y0 = 4.0e6, 3.0e5
+    boxes = []
+    for row in range(4):
+        edges = np.r_[0.0, np.cumsum(rng.uniform(0.5, 3.0, 12))]
+        edges[-1] = 20.0
+        edges = edges[edges <= 20.0]
+        for lo_x, hi_x in pairwise(edges):
+            boxes.append(shapely.box(x0 + lo_x, y0 + row, x0 + hi_x, y0 + row + 1))
+    pieces = np.array(boxes)
+    a, b = _pairs(pieces)
+    got_a, got_b = _best_neighbour(pieces, a, b)
+    assert dict(zip(got_a.tolist(), got_b.tolist(), strict=True)) == _by_geos(pieces, a, b)

@@ -462,3 +462,26 @@ def test_access_points_take_the_derivations_face_points():
     assert sum(id(p) in from_faces for p in got.geometry.to_numpy()[centre]) > 0
     again = blocks_mod.access_points(blk)
     assert shapely.equals_exact(again.geometry.to_numpy(), got.geometry.to_numpy(), 0).all()
+
+
+def test_access_points_make_again_the_point_of_a_block_set_in_place():
+    """A block whose polygon is replaced in the frame itself (``.loc``) after the derivation
+    gets the point of its new polygon, not the derivation's point of the old one."""
+    import shapely
+
+    from lifecircle.sources import block_gates
+
+    data, streets, crs = _inputs("nanjing_xinjiekou.osm.gz")
+    bld = blocks_mod.buildings_from_osm(data, crs, footprints=False)
+    blk = blocks_mod.blocks_from_osm(data, streets, bld, SETTINGS)
+    held = block_gates._POINTS[id(blk)]
+    i = int(np.flatnonzero(held[2])[0])  # a block whose derivation point is held
+    moved = shapely.affinity.translate(blk.geometry.iloc[i], 500.0, 0.0)
+    blk.loc[blk.index[i], "geometry"] = moved
+    got = blocks_mod.access_points(blk)
+    rep = got[(got["block_id"] == blk["block_id"].iloc[i]) & (got["ap_kind"] == "centroid")]
+    assert len(rep) == 1
+    point = rep.geometry.iloc[0]
+    assert shapely.equals_exact(point, shapely.point_on_surface(moved), 0)
+    assert moved.contains(point)
+

@@ -319,9 +319,11 @@ def test_utm_zone_by_arithmetic_is_the_databases_choice() -> None:
 def test_the_read_and_build_ask_numpy_for_no_huge_pages(tmp_path: Path,
                                                         monkeypatch: pytest.MonkeyPatch) -> None:
     # numpy's huge-page hint is off in the read (its areas) and in the network's thread, and
-    # as it was afterwards, after a failed read too (see osm.small_pages)
+    # as it was afterwards, after a failed read too (see _memory.small_pages); the build's
+    # own scope keeps it off once the read's has ended (the build may still be running)
+    from lifecircle._memory import hugepage_switch, small_pages
     from lifecircle.sources import _osm_assemble
-    from lifecircle.sources.osm import hugepage_switch, small_pages
+    from lifecircle.sources import osm as osm_mod
 
     switch = hugepage_switch()
     if switch is None:
@@ -339,11 +341,19 @@ def test_the_read_and_build_ask_numpy_for_no_huge_pages(tmp_path: Path,
     build = WalkNetwork._from_references.__func__  # type: ignore[attr-defined]
     monkeypatch.setattr(WalkNetwork, "_from_references", classmethod(
         lambda cls, *a: (seen.setdefault("build", hint()), build(cls, *a))[1]))
+    read_osm = osm_mod.read_osm
+
+    def read_then_look(*a: object, **k: object) -> object:
+        out = read_osm(*a, **k)
+        seen["after_read"] = hint()
+        return out
+
+    monkeypatch.setattr(osm_mod, "read_osm", read_then_look)
     path = _write_pbf(tmp_path / "roads.osm.pbf", [(10, [1, 2, 3], {"highway": "residential"})])
     original = switch(True)
     try:
         WalkNetwork.from_osm_file(path)
-        assert seen == {"areas": False, "build": False}
+        assert seen == {"areas": False, "build": False, "after_read": False}
         assert hint() is True
         with small_pages():  # nested: the inner one leaves it off
             with small_pages():

@@ -2,14 +2,17 @@
 from each access point to its block's outline, the grid points of the study limit, and
 bounds on the outline two pieces share.
 
-Hand-written (numba) because no maintained library does either on whole arrays without a
+Hand-written (numba) because no maintained library does these on whole arrays without a
 geometry per element: ``shapely.distance(shapely.boundary(blocks), points)`` builds an
 outline per block (290,000 at a million nodes) only to walk its segments once (a block
 without holes is one ring, read off ``shapely.get_coordinates``), and the
 limit's grid rounded millions of coordinates through a numpy temporary per step, once per
-grid size tried. Both give GEOS's and numpy's numbers to the bit: the distance is GEOS 3.14's
-``Distance::pointToSegment`` over every segment of every ring (what ``DistanceOp`` takes the
-minimum of for a point and lines), the grid numpy's round-half-to-even (``np.rint``).
+grid size tried; the shared outlines of small pieces and their neighbours were an overlay
+of two outlines per pair. The first two give GEOS's and numpy's numbers to the bit: the
+distance is GEOS 3.14's ``Distance::pointToSegment`` over every segment of every ring (what
+``DistanceOp`` takes the minimum of for a point and lines), the grid numpy's
+round-half-to-even (``np.rint``); the third gives bounds around GEOS's length, and its
+caller asks GEOS where they do not settle the choice.
 
 Plain Python as written (testable without numba), compiled by numba on first use and cached
 on disk (:func:`lifecircle._kernels.compile_kernel`); :func:`kernel` hands out one compiled

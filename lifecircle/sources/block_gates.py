@@ -151,7 +151,9 @@ def remember_points(blocks: gpd.GeoDataFrame, points: np.ndarray, known: np.ndar
     key = id(blocks)
     if key not in _POINTS:
         weakref.finalize(blocks, _POINTS.pop, key, None)
-    _POINTS[key] = (blocks.geometry.to_numpy(), points, known)
+    # a copy of the array (its pointers: 8 bytes a block): the frame's own would follow a
+    # polygon set in place (``blocks.loc[i, "geometry"] = ...``) and pass the identity test
+    _POINTS[key] = (blocks.geometry.to_numpy().copy(), points, known)
 
 
 def _representative(blocks: gpd.GeoDataFrame, rows: np.ndarray) -> np.ndarray:

@@ -496,11 +496,13 @@ def estimate_population(
 
 def people(area: np.ndarray, floor: np.ndarray, cover: np.ndarray | None,
            mapped: np.ndarray | None, settings: PopulationSettings
-           ) -> tuple[np.ndarray, np.ndarray]:
+           ) -> tuple[np.ndarray, Any]:
     """The one population rule: per block, its homes' floor area ÷ floor area per person
     (``buildings``) where homes cover at least :data:`MIN_BUILDING_COVER` of its ``area`` or
     it was derived from ``mapped`` footprints, else ``area`` × density (``area_density``).
-    ``cover`` None: ``mapped`` alone decides (the derivation's split decisions)."""
+    ``cover`` None: ``mapped`` alone decides (the derivation's split decisions). The
+    method names come as :func:`._labels.labels` makes them (an ``ArrowStringArray`` with
+    pandas' Arrow strings, else an object array)."""
     use = np.zeros(area.shape[0], dtype=bool) if cover is None else (
         cover >= MIN_BUILDING_COVER * area)
     if mapped is not None:

@@ -14,19 +14,17 @@ from __future__ import annotations
 
 import bz2
 import gzip
-import importlib
 import logging
 import re
 import zlib
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from .._errors import InputFileError
-from .._memory import no_cyclic_gc, release_freed
+from .._memory import no_cyclic_gc, release_freed, small_pages
 from . import osm_model
 from .access_tags import ACCESS_KEYS, is_barrier_node, way_access_tags
 
@@ -37,8 +35,7 @@ from .osm_model import *  # noqa: F403
 from .osm_model import AREA_LANDUSE, BLOCK_BARRIERS, POI_KEYS, OSMData, is_walkable
 from .tables import check_regular_file, read_head
 
-__all__ = [*osm_model.__all__, "NETWORK_TABLES", "read_osm", "hugepage_switch", "release_tables",
-           "small_pages"]
+__all__ = [*osm_model.__all__, "NETWORK_TABLES", "read_osm", "release_tables"]
 
 log = logging.getLogger(__name__)
 
@@ -196,49 +193,6 @@ def read_osm(path: str | Path, *,
         if collected is None:
             collected = from_scan(_scan(path, _osm_pass))
         return osm_data(path, collected, on_ways)
-
-
-def hugepage_switch() -> Callable[[bool], bool] | None:
-    """numpy's runtime switch of its huge-page hint (it returns the setting it replaces):
-    ``numpy._core.multiarray._set_madvise_hugepage`` (``numpy.core`` before numpy 2), or
-    None."""
-    for name in ("numpy._core.multiarray", "numpy.core.multiarray"):
-        try:
-            module = importlib.import_module(name)
-        except ImportError:
-            continue
-        switch = getattr(module, "_set_madvise_hugepage", None)
-        if switch is not None:
-            return switch
-    return None
-
-
-@contextmanager
-def small_pages() -> Iterator[None]:
-    """Within: numpy asks for no transparent huge pages for its large arrays (it does by
-    default, ``madvise(MADV_HUGEPAGE)`` on each array of 4 MiB or more, where the system's
-    policy is ``madvise``); on the way out its setting is as it was.
-
-    The read and the network build make hundreds of large arrays, most of them temporaries,
-    and each huge page is cleared whole at its first touch: in ``perf``, the kernel's
-    ``clear_page_erms`` was 17 % of the stage's CPU samples at 1M nodes. Measured there on
-    this shared (loaded) machine, old and new alternating: ``WalkNetwork.from_osm_file``
-    5.8-7.0 s of system CPU with huge pages, 3.3-3.4 s without (3 runs each), the same user
-    CPU (16.0-18.2 and 16.1-16.4 s); ``read_pbf`` alone 1.65-3.09 against 0.80-0.88 s
-    (2 each). Process-wide while it lasts (numpy has no
-    per-array switch; its public switch, ``NUMPY_MADVISE_HUGEPAGE``, is read once at import),
-    and only a hint to the kernel: no array changes. Nests; a no-op where numpy lacks the
-    switch.
-    """
-    switch = hugepage_switch()
-    if switch is None:
-        yield
-        return
-    was = switch(False)
-    try:
-        yield
-    finally:
-        switch(was)
 
 
 #: the :class:`OSMData` tables nothing after the network reads (the ways, their nodes and

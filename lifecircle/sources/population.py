@@ -225,8 +225,9 @@ def _extent_total(src: Any, band: int, bounds: np.ndarray, inv: Any) -> float:
     return total
 
 
-def households(blocks: pd.DataFrame, *, household_size: float) -> tuple[np.ndarray, np.ndarray]:
-    """Households per block and the method: a ``households`` column, else population / size.
+def households(blocks: pd.DataFrame, *, household_size: float) -> tuple[np.ndarray, Any]:
+    """Households per block and the method: a ``households`` column, else population / size
+    (the methods as :func:`._labels.labels` makes them).
 
     Raises :class:`InputError` for a non-positive ``household_size`` or a negative or
     non-numeric ``households`` value.
