@@ -287,9 +287,20 @@ def compile_kernel(kernel: _K, *helpers: Callable[..., Any]) -> _K:
     """
     from numba import njit
 
-    for helper in (*_HELPERS, *helpers):
-        _jitable(helper)
-    return cast(_K, njit(cache=True, nogil=True)(kernel))
+    # one dispatcher per kernel: two threads first asking for a kernel at once (the ``@cache``
+    # factories of its callers do not lock) would otherwise each load it from the disk cache
+    with _COMPILING:
+        dispatcher = _COMPILED.get(kernel)
+        if dispatcher is None:
+            for helper in (*_HELPERS, *helpers):
+                _jitable(helper)
+            dispatcher = _COMPILED[kernel] = njit(cache=True, nogil=True)(kernel)
+    return cast(_K, dispatcher)
+
+
+#: :func:`compile_kernel`'s dispatchers, by kernel, and the lock that makes them
+_COMPILED: dict[Callable[..., Any], Any] = {}
+_COMPILING = threading.Lock()
 
 
 def _index_array(a: Any, name: str) -> np.ndarray:

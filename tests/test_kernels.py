@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import networkx as nx
@@ -21,7 +22,7 @@ from hypothesis import strategies as st
 from scipy.sparse.csgraph import connected_components, dijkstra
 from scipy.spatial import cKDTree
 
-from lifecircle._kernels import BoundedSearch, _bounded_searches
+from lifecircle._kernels import BoundedSearch, _bounded_searches, compile_kernel
 from lifecircle.network import WalkNetwork
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -490,3 +491,24 @@ def test_property_run_many_equals_repeated_run(graph: tuple, data: st.DataObject
         np.testing.assert_array_equal(got[0], want[0])
         np.testing.assert_array_equal(got[1], want[1])
         assert np.all(np.diff(got[0]) > 0)  # ascending, no repeats
+
+
+def test_compile_kernel_makes_one_dispatcher_whichever_thread_asks():
+    """Threads asking for a kernel at once share one dispatcher: each dispatcher loads its
+    specializations from the disk cache again (the ``@cache`` factories do not lock)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+
+    def double(a):
+        return 2 * a
+
+    barrier = threading.Barrier(4)
+
+    def ask(_):
+        barrier.wait()
+        return compile_kernel(double)
+
+    with ThreadPoolExecutor(4) as pool:
+        got = list(pool.map(ask, range(4)))
+    assert all(d is got[0] for d in got) and compile_kernel(double) is got[0]
+    assert got[0](21) == 42 and len(got[0].signatures) == 1

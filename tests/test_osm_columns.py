@@ -18,6 +18,8 @@ from lifecircle.sources._osm_columns import (
     PoiTable,
     WkbColumn,
     projected_geometries,
+    read_only,
+    ring_lonlat,
 )
 from lifecircle.sources.access_points import utm_of
 from lifecircle.sources.osm import OSMData, read_osm
@@ -98,6 +100,39 @@ def test_projection_in_the_buffer_equals_to_crs_on_real_footprints():
     np.testing.assert_array_equal(shapely.get_type_id(got), shapely.get_type_id(want))
     np.testing.assert_array_equal(shapely.get_coordinates(got), shapely.get_coordinates(want))
     assert shapely.equals_exact(got, want, tolerance=0).all()
+
+
+def test_kernels_get_one_specialization_whoever_wrote_the_buffer():
+    """A column over ``bytes`` (read-only) and one over a built array (writable) give the same
+    rings, through one compiled specialization of each kernel (an array's writeability is
+    part of numba's type: a second one is a second cache load per run)."""
+    from lifecircle.sources._footprint_kernels import one_rings, ring_bytes
+    from lifecircle.sources._osm_kernels import copy_spans
+
+    square = shapely.MultiPolygon([shapely.box(7.0, 43.0, 7.5, 43.25)])
+    blobs = [shapely.to_wkb(square, flavor="iso"), shapely.to_wkb(shapely.Point(1, 2))]
+    frozen = WkbColumn.from_blobs(blobs)
+    assert not frozen.buf.flags.writeable
+    built = WkbColumn.concat([WkbColumn.from_blobs(blobs)])
+    assert built.buf.flags.writeable
+    for got in (ring_lonlat(frozen), ring_lonlat(built)):
+        np.testing.assert_array_equal(got[0], [True, False])
+        np.testing.assert_array_equal(got[1], shapely.get_coordinates(square))
+        np.testing.assert_array_equal(got[2], [5])
+    assert built.take(np.array([1, 0])).blobs() == blobs[::-1]
+    assert frozen.take(np.array([1, 0])).blobs() == blobs[::-1]
+    for kernel in (one_rings, ring_bytes, copy_spans):
+        assert kernel.signatures and all(not sig[0].mutable for sig in kernel.signatures)
+    assert len(one_rings.signatures) == len(ring_bytes.signatures) == 1
+    assert {sig[0].dtype.name for sig in copy_spans.signatures} <= {"uint8", "int32"}
+    assert len(copy_spans.signatures) == len({sig[0].dtype for sig in copy_spans.signatures})
+
+
+def test_read_only_is_a_view_not_a_copy():
+    a = np.arange(4, dtype=np.int32)
+    view = read_only(a)
+    assert not view.flags.writeable and np.shares_memory(view, a) and a.flags.writeable
+    assert read_only(view) is view
 
 
 rings_xy = st.lists(

@@ -183,9 +183,10 @@ def ring_lonlat(column: WkbColumn) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
     n = len(column)
     simple, count = np.empty(n, dtype=bool), np.empty(n, dtype=np.int64)
-    one_rings(column.buf, column.offsets, _ONE_RING, simple, count)
+    buf = read_only(column.buf)  # one compiled specialization, whoever wrote the buffer
+    one_rings(buf, column.offsets, _ONE_RING, simple, count)
     out = np.empty(16 * int(count.sum()), dtype=np.uint8)
-    ring_bytes(column.buf, column.offsets, _ONE_RING.shape[0] + 4, simple, out)
+    ring_bytes(buf, column.offsets, _ONE_RING.shape[0] + 4, simple, out)
     return simple, out.view("<f8").reshape(-1, 2), count[simple]
 
 
@@ -269,8 +270,24 @@ def _copy_spans(src: np.ndarray, starts: np.ndarray, ends: np.ndarray, dst: np.n
     """:func:`._osm_kernels.copy_spans` (compiled on first use, not at import)."""
     from ._osm_kernels import copy_spans
 
-    copy_spans(src, np.asarray(starts, dtype=np.int64), np.asarray(ends, dtype=np.int64),
-               dst, np.asarray(at, dtype=np.int64))
+    # ``src`` read-only: one compiled specialization per dtype, whether the buffer came from
+    # ``np.frombuffer`` (read-only) or was built here (``dst`` may be the same memory)
+    copy_spans(read_only(src), np.asarray(starts, dtype=np.int64),
+               np.asarray(ends, dtype=np.int64), dst, np.asarray(at, dtype=np.int64))
+
+
+def read_only(a: np.ndarray) -> np.ndarray:
+    """``a`` itself if read-only, else a read-only view of it (no copy).
+
+    Numba compiles (and loads from its cache) a kernel once per argument type, and an
+    array's writeability is part of its type: passing buffers read-only whatever their
+    origin keeps a kernel to one specialization.
+    """
+    if not a.flags.writeable:
+        return a
+    view = a.view()
+    view.flags.writeable = False
+    return view
 
 
 class HexChunks:
