@@ -78,15 +78,18 @@ def _shared_bounds(xy: np.ndarray, ring_off: np.ndarray, poly_off: np.ndarray,
     one of ``pb``'s, else the length of its stretch under the segments of ``pb`` whose both
     ends lie within ``eps`` of its line (a segment with an end farther off meets that line in
     at most a point), each such segment widened by ``4 eps``. Low is -1 where a segment of
-    ``pa`` comes twice (its outline is not a set of distinct segments)."""
+    ``pa`` comes twice (its outline is not a set of distinct segments: asked once per
+    polygon, whatever the number of its pairs)."""
     n = pa.shape[0]
     lo = np.zeros(n)
     hi = np.zeros(n)
+    twice = np.full(poly_off.shape[0] - 1, -1, dtype=np.int8)  # -1: not asked yet
     for k in range(n):
         a, b = pa[k], pb[k]
+        if twice[a] < 0:
+            twice[a] = _repeats(xy, ring_off, poly_off, a)
         low = 0.0
         high = 0.0
-        twice = False
         for ra in range(poly_off[a], poly_off[a + 1]):
             for i in range(ring_off[ra], ring_off[ra + 1] - 1):
                 px, py, qx, qy = xy[i, 0], xy[i, 1], xy[i + 1, 0], xy[i + 1, 1]
@@ -94,10 +97,6 @@ def _shared_bounds(xy: np.ndarray, ring_off: np.ndarray, poly_off: np.ndarray,
                 length = np.hypot(dx, dy)
                 if length == 0.0:
                     continue
-                for rc in range(poly_off[a], poly_off[a + 1]):
-                    for j in range(ring_off[rc], ring_off[rc + 1] - 1):
-                        if j != i and _same_segment(xy, i, j):
-                            twice = True
                 same = False
                 cover = 0.0
                 for rb in range(poly_off[b], poly_off[b + 1]):
@@ -120,9 +119,23 @@ def _shared_bounds(xy: np.ndarray, ring_off: np.ndarray, poly_off: np.ndarray,
                     high += length
                 else:
                     high += min(cover, length)
-        lo[k] = -1.0 if twice else low
+        lo[k] = -1.0 if twice[a] == 1 else low
         hi[k] = high
     return lo, hi
+
+
+def _repeats(xy: np.ndarray, ring_off: np.ndarray, poly_off: np.ndarray, a: int) -> int:
+    """1 where a segment of positive length of polygon ``a`` has the same ends as another of
+    its segments, else 0."""
+    for ra in range(poly_off[a], poly_off[a + 1]):
+        for i in range(ring_off[ra], ring_off[ra + 1] - 1):
+            if xy[i, 0] == xy[i + 1, 0] and xy[i, 1] == xy[i + 1, 1]:
+                continue
+            for rc in range(poly_off[a], poly_off[a + 1]):
+                for j in range(ring_off[rc], ring_off[rc + 1] - 1):
+                    if j != i and _same_segment(xy, i, j):
+                        return 1
+    return 0
 
 
 def _same_segment(xy: np.ndarray, i: int, j: int) -> bool:
@@ -136,7 +149,7 @@ def _same_segment(xy: np.ndarray, i: int, j: int) -> bool:
 _KERNELS: dict[str, tuple[Callable[..., Any], tuple[Callable[..., Any], ...]]] = {
     "outline": (_ring_distance, (seg_dist,)),
     "grid": (_grid_keys, ()),
-    "shared": (_shared_bounds, (_same_segment,)),
+    "shared": (_shared_bounds, (_same_segment, _repeats)),
 }
 
 

@@ -68,7 +68,7 @@ def _held_and_outline(polygons: np.ndarray, points: np.ndarray, *,
         inside[rest] = elementwise(shapely.contains, polygons[rest], points[rest],
                                    groups=groups[rest])
         held_rest = rest[inside[rest]]  # the outline only of the polygons holding their point
-        out[held_rest] = elementwise(_outline_by_geos, polygons[held_rest], points[held_rest],
+        out[held_rest] = _to_outline(polygons[held_rest], points[held_rest],
                                      groups=groups[held_rest])
     out[~inside] = 0.0
     return inside, out
